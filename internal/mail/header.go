@@ -1,0 +1,251 @@
+package mail
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Field is one header field. Value is unfolded (line breaks removed, the
+// folding whitespace kept) and not decoded: RFC 2047 words are still encoded.
+type Field struct {
+	Name  string // As written.
+	Value string // Unfolded raw value, leading whitespace trimmed.
+}
+
+// Header is an ordered list of fields, as they appear (newest trace fields
+// first).
+type Header struct {
+	Fields []Field
+}
+
+// Get returns the first value of the named field (case-insensitive), or "".
+func (h Header) Get(name string) string {
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Name, name) {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// Has reports whether the named field is present.
+func (h Header) Has(name string) bool {
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Values returns every value of the named field, in order.
+func (h Header) Values(name string) []string {
+	var out []string
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Name, name) {
+			out = append(out, f.Value)
+		}
+	}
+	return out
+}
+
+// Indexes returns the positions in Fields of the named field.
+func (h Header) Indexes(name string) []int {
+	var out []int
+	for i, f := range h.Fields {
+		if strings.EqualFold(f.Name, name) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Count returns how many times the named field occurs.
+func (h Header) Count(name string) int {
+	n := 0
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Name, name) {
+			n++
+		}
+	}
+	return n
+}
+
+// singletons may appear at most once (RFC 5322 section 3.6). More than one is
+// how header injection through web forms usually shows.
+var singletons = []string{"From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "In-Reply-To", "References"}
+
+// parseHeader reads a header block from b. It returns the header and the
+// offset in b where the body starts. A line that is neither a field nor a
+// continuation ends the header block (defect missing-header-separator), as in
+// mail clients: what follows is shown as body.
+func (p *parser) parseHeader(b []byte, part string) (Header, int) {
+	var h Header
+	var cur *bytes.Buffer
+	var curName string
+	size := 0
+	flush := func() {
+		if cur == nil {
+			return
+		}
+		v := cur.String()
+		h.Fields = append(h.Fields, Field{Name: curName, Value: strings.TrimLeft(v, " \t")})
+		cur = nil
+	}
+	pos := 0
+	limited := false
+	for pos < len(b) {
+		line, _ := cutLine(b[pos:])
+		next := pos + len(line)
+		content := bytes.TrimRight(line, "\n")
+		content = bytes.TrimSuffix(content, []byte("\r"))
+		if len(content) == 0 {
+			flush()
+			return h, next
+		}
+		if len(content) > 998 {
+			p.defect(DefectHeaderLineLong, part, fmt.Sprintf("%d octets", len(content)))
+		}
+		if bytes.IndexByte(content, 0) >= 0 {
+			p.defect(DefectHeaderNUL, part, "")
+			content = bytes.ReplaceAll(content, []byte{0}, nil)
+		}
+		if i := bytes.IndexByte(content, '\r'); i >= 0 {
+			p.defect(DefectBareCR, part, "")
+			content = bytes.ReplaceAll(content, []byte{'\r'}, []byte{' '})
+		}
+		size += len(line)
+		if len(content) == 0 {
+			pos = next // a line of NULs: nothing left to read
+			continue
+		}
+		if limited || size > p.lim.MaxHeaderBytes || len(h.Fields) >= p.lim.MaxHeaders {
+			if !limited {
+				p.defect(DefectHeaderLimit, part, "header block too large; the rest of it was skipped")
+				flush()
+				limited = true
+			}
+			pos = next
+			continue
+		}
+		if content[0] == ' ' || content[0] == '\t' {
+			if cur == nil {
+				p.defect(DefectHeaderContinuation, part, "")
+			} else {
+				cur.Write(content)
+			}
+			pos = next
+			continue
+		}
+		colon := bytes.IndexByte(content, ':')
+		name := content
+		if colon >= 0 {
+			name = content[:colon]
+		}
+		trimmed := bytes.TrimRight(name, " \t")
+		if colon <= 0 || len(trimmed) == 0 || !validFieldName(trimmed) {
+			// The mbox convention escapes body "From " lines; a ">From "
+			// line in a header block is such an artefact, not a defect.
+			if bytes.HasPrefix(content, []byte(">From ")) || bytes.HasPrefix(content, []byte("From ")) && len(h.Fields) == 0 && cur == nil {
+				pos = next
+				continue
+			}
+			flush()
+			p.defect(DefectNoHeaderSeparator, part, fmt.Sprintf("line %q", clip(string(content), 60)))
+			return h, pos
+		}
+		if len(trimmed) != len(name) {
+			p.defect(DefectHeaderNameSpace, part, string(trimmed))
+		}
+		flush()
+		curName = string(trimmed)
+		cur = &bytes.Buffer{}
+		cur.Write(content[colon+1:])
+		pos = next
+	}
+	flush()
+	return h, len(b)
+}
+
+func validFieldName(b []byte) bool {
+	for _, c := range b {
+		if c < 33 || c > 126 || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *parser) checkHeaderText(h Header, part string) {
+	for _, f := range h.Fields {
+		if !utf8.ValidString(f.Value) {
+			p.defect(DefectHeader8Bit, part, f.Name)
+			break
+		}
+	}
+}
+
+func (p *parser) checkTopHeader() {
+	h := p.m.Header
+	p.checkHeaderText(h, "")
+	for _, n := range singletons {
+		if c := h.Count(n); c > 1 {
+			p.defect(DefectDuplicateSingleton, "", fmt.Sprintf("%s appears %d times", n, c))
+		}
+	}
+	if !h.Has("From") {
+		p.defect(DefectMissingFrom, "", "")
+	}
+	if d := h.Get("Date"); d == "" {
+		p.defect(DefectMissingDate, "", "")
+	} else if _, err := ParseDate(d); err != nil {
+		p.defect(DefectBadDate, "", clip(d, 60))
+	}
+	if strings.TrimSpace(h.Get("Message-ID")) == "" {
+		p.defect(DefectMissingMessageID, "", "")
+	}
+	// Header injection: header syntax smuggled inside a single-line field,
+	// or CR/LF hidden in an encoded word.
+	for _, name := range []string{"Subject", "From", "To", "Reply-To", "Cc"} {
+		for _, v := range h.Values(name) {
+			dec, err := DecodeHeader(v)
+			if err != nil {
+				p.defect(DefectBadEncodedWord, "", name)
+			}
+			if strings.ContainsAny(dec, "\r\n") {
+				p.defect(DefectHeaderInjection, "", name+" contains an encoded line break")
+			} else if looksInjected(v) {
+				p.defect(DefectHeaderInjection, "", name+" contains another header field")
+			}
+		}
+	}
+}
+
+// looksInjected spots "\nBcc:"-style payloads that survived as text, such as
+// "Subject: hello%0ABcc: victim@example" or a literal "bcc:" after the value.
+func looksInjected(v string) bool {
+	l := strings.ToLower(v)
+	for _, marker := range []string{"%0a", "%0d", "\\n", "\\r"} {
+		if i := strings.Index(l, marker); i >= 0 {
+			rest := strings.TrimLeft(l[i+len(marker):], "%0ad\\nr ")
+			for _, f := range []string{"bcc:", "cc:", "to:", "content-type:", "from:"} {
+				if strings.HasPrefix(rest, f) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

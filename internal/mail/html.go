@@ -1,0 +1,255 @@
+package mail
+
+import (
+	"strings"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// HTMLInfo is what the HTML of a message shows beyond its text.
+type HTMLInfo struct {
+	Links       int  `json:"links"`
+	Images      int  `json:"images"`
+	Forms       int  `json:"forms"`
+	Scripts     int  `json:"scripts"`
+	HiddenText  bool `json:"hidden_text"`  // Text styled invisible (display:none, zero size…).
+	RemoteImage bool `json:"remote_image"` // An <img> loaded from the network (a tracking pixel or ad).
+}
+
+// htmlLink is a reference found in HTML, with the visible anchor text of <a>.
+type htmlLink struct {
+	URL    string
+	Source string // "href", "src", "action", "background", "style".
+	Text   string
+}
+
+// maxHTMLTokens bounds the tokenizer work on one part.
+const maxHTMLTokens = 200000
+
+// htmlToText renders HTML as plain text the way a reader sees it: block
+// elements break lines, script/style/head content is dropped, entities are
+// decoded. It also returns every link target and what the markup reveals.
+func htmlToText(src string) (string, []htmlLink, HTMLInfo) {
+	var info HTMLInfo
+	var links []htmlLink
+	var b strings.Builder
+	b.Grow(len(src) / 2)
+	z := html.NewTokenizer(strings.NewReader(src))
+	z.SetMaxBuf(4 << 20)
+	skip := 0   // inside script/style/head/title
+	hidden := 0 // inside an element styled invisible
+	var anchor *htmlLink
+	var anchorText strings.Builder
+	stack := make([]bool, 0, 32) // per open element: did it start hiding?
+	newline := func() {
+		s := b.String()
+		if len(s) > 0 && s[len(s)-1] != '\n' {
+			b.WriteByte('\n')
+		}
+	}
+	for n := 0; n < maxHTMLTokens; n++ {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return tidyText(b.String()), links, info
+		case html.TextToken:
+			if skip > 0 {
+				continue
+			}
+			t := string(z.Text())
+			if hidden > 0 {
+				if strings.TrimSpace(t) != "" {
+					info.HiddenText = true
+				}
+				continue
+			}
+			b.WriteString(t)
+			if anchor != nil {
+				anchorText.WriteString(t)
+			}
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			a := atom.Lookup(name)
+			var attrs map[string]string
+			if hasAttr {
+				attrs = map[string]string{}
+				for {
+					k, v, more := z.TagAttr()
+					key := string(k)
+					if _, dup := attrs[key]; !dup {
+						attrs[key] = string(v)
+					}
+					if !more {
+						break
+					}
+				}
+			}
+			switch a {
+			case atom.Script, atom.Style, atom.Head, atom.Title, atom.Noscript:
+				if a == atom.Script {
+					info.Scripts++
+				}
+				if tt == html.StartTagToken {
+					skip++
+				}
+			case atom.A, atom.Area:
+				if h := strings.TrimSpace(attrs["href"]); h != "" {
+					info.Links++
+					links = append(links, htmlLink{URL: h, Source: "href"})
+					if a == atom.A && tt == html.StartTagToken {
+						anchor = &links[len(links)-1]
+						anchorText.Reset()
+					}
+				}
+			case atom.Img:
+				info.Images++
+				if s := strings.TrimSpace(attrs["src"]); s != "" {
+					links = append(links, htmlLink{URL: s, Source: "src"})
+					if l := strings.ToLower(s); strings.HasPrefix(l, "http:") || strings.HasPrefix(l, "https:") || strings.HasPrefix(l, "//") {
+						info.RemoteImage = true
+					}
+				}
+				if alt := attrs["alt"]; alt != "" && skip == 0 && hidden == 0 {
+					b.WriteString(" " + alt + " ")
+				}
+			case atom.Form:
+				info.Forms++
+				if s := strings.TrimSpace(attrs["action"]); s != "" {
+					links = append(links, htmlLink{URL: s, Source: "action"})
+				}
+			case atom.Iframe, atom.Frame, atom.Embed, atom.Source, atom.Input:
+				if s := strings.TrimSpace(attrs["src"]); s != "" {
+					links = append(links, htmlLink{URL: s, Source: "src"})
+				}
+			case atom.Br:
+				b.WriteByte('\n')
+			}
+			if bg := strings.TrimSpace(attrs["background"]); bg != "" {
+				links = append(links, htmlLink{URL: bg, Source: "background"})
+			}
+			if st := attrs["style"]; st != "" {
+				for _, u := range cssURLs(st) {
+					links = append(links, htmlLink{URL: u, Source: "style"})
+				}
+			}
+			if isBlock(a) {
+				newline()
+			}
+			if tt == html.StartTagToken && !isVoid(a) {
+				hides := hidesContent(attrs)
+				if hides {
+					hidden++
+				}
+				stack = append(stack, hides)
+			}
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			a := atom.Lookup(name)
+			switch a {
+			case atom.Script, atom.Style, atom.Head, atom.Title, atom.Noscript:
+				if skip > 0 {
+					skip--
+				}
+			case atom.A:
+				if anchor != nil {
+					anchor.Text = strings.Join(strings.Fields(anchorText.String()), " ")
+					anchor = nil
+				}
+			}
+			if isBlock(a) {
+				newline()
+			}
+			if !isVoid(a) && len(stack) > 0 {
+				if stack[len(stack)-1] && hidden > 0 {
+					hidden--
+				}
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+	return tidyText(b.String()), links, info
+}
+
+func isVoid(a atom.Atom) bool {
+	switch a {
+	case atom.Area, atom.Base, atom.Br, atom.Col, atom.Embed, atom.Hr, atom.Img, atom.Input,
+		atom.Link, atom.Meta, atom.Param, atom.Source, atom.Track, atom.Wbr:
+		return true
+	}
+	return false
+}
+
+func isBlock(a atom.Atom) bool {
+	switch a {
+	case atom.P, atom.Div, atom.Tr, atom.Table, atom.Li, atom.Ul, atom.Ol, atom.H1, atom.H2, atom.H3,
+		atom.H4, atom.H5, atom.H6, atom.Blockquote, atom.Pre, atom.Hr, atom.Center, atom.Body, atom.Form,
+		atom.Section, atom.Article, atom.Header, atom.Footer, atom.Dd, atom.Dt, atom.Address:
+		return true
+	}
+	return false
+}
+
+// hidesContent reports whether inline style (or the hidden attribute) makes
+// an element's text invisible: a classic way to stuff words for filters.
+func hidesContent(attrs map[string]string) bool {
+	if attrs == nil {
+		return false
+	}
+	if _, ok := attrs["hidden"]; ok {
+		return true
+	}
+	st := strings.ToLower(strings.ReplaceAll(attrs["style"], " ", ""))
+	if st == "" {
+		return false
+	}
+	for _, m := range []string{"display:none", "visibility:hidden", "font-size:0", "font-size:1px", "opacity:0;", "max-height:0", "height:0;overflow:hidden"} {
+		if strings.Contains(st, m) {
+			return true
+		}
+	}
+	return strings.HasSuffix(st, "opacity:0")
+}
+
+// cssURLs returns url(...) targets in an inline style.
+func cssURLs(st string) []string {
+	var out []string
+	l := strings.ToLower(st)
+	for {
+		i := strings.Index(l, "url(")
+		if i < 0 {
+			return out
+		}
+		j := strings.IndexByte(l[i:], ')')
+		if j < 0 {
+			return out
+		}
+		u := strings.Trim(strings.TrimSpace(st[i+4:i+j]), `"'`)
+		if u != "" {
+			out = append(out, u)
+		}
+		st, l = st[i+j:], l[i+j:]
+	}
+}
+
+// tidyText collapses runs of blank space the way a renderer does, keeping
+// line breaks (at most one blank line in a row).
+func tidyText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	blank := 0
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(strings.ReplaceAll(line, "\u00a0", " "))
+		if len(f) == 0 {
+			blank++
+			if blank == 1 && b.Len() > 0 {
+				b.WriteByte('\n')
+			}
+			continue
+		}
+		blank = 0
+		b.WriteString(strings.Join(f, " "))
+		b.WriteByte('\n')
+	}
+	return strings.TrimSpace(b.String())
+}
