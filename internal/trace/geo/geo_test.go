@@ -1,0 +1,79 @@
+package geo
+
+import (
+	"bytes"
+	"compress/gzip"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestEmbeddedLookups(t *testing.T) {
+	db := Embedded()
+	if err := db.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(db.Source(), "CC") {
+		t.Errorf("Source %q does not state the licence", db.Source())
+	}
+	for _, c := range []struct {
+		ip, cc string
+		asn    uint32
+	}{
+		{"1.0.0.1", "AU", 13335},
+		{"8.8.8.8", "US", 15169},
+		{"193.120.211.219", "IE", 0}, // the corpus's Irish relay; ASN may change
+		{"10.1.2.3", "", 0},
+		{"127.0.0.1", "", 0},
+		{"203.0.113.77", "", 0}, // documentation range inside an APNIC block
+		{"2001:db8::1", "", 0},
+		{"2001:4860:4860::8888", "US", 15169},
+		{"::ffff:8.8.8.8", "US", 15169},
+	} {
+		ip := netip.MustParseAddr(c.ip)
+		if got := db.Country(ip); got != c.cc {
+			t.Errorf("Country(%s) = %q, want %q", c.ip, got, c.cc)
+		}
+		n, ok := db.Network(ip)
+		if c.asn != 0 && (!ok || n.ASN != c.asn || n.Name == "") {
+			t.Errorf("Network(%s) = %+v %v, want AS%d with a name", c.ip, n, ok, c.asn)
+		}
+		if c.cc == "" && ok {
+			t.Errorf("Network(%s) = %+v for a private address", c.ip, n)
+		}
+	}
+}
+
+func TestLoadRejectsGarbage(t *testing.T) {
+	for _, b := range [][]byte{nil, []byte("not gzip"), gz(t, []byte("ACCGEO1\n\xff\xff\xff"))} {
+		if _, err := Load(bytes.NewReader(b)); err == nil {
+			t.Errorf("Load(%q) succeeded", b)
+		}
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	for b.Loop() {
+		if err := Embedded().Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCountry(b *testing.B) {
+	db := Embedded()
+	ip := netip.MustParseAddr("193.120.211.219")
+	db.Country(ip)
+	for b.Loop() {
+		db.Country(ip)
+	}
+}
+
+func gz(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
