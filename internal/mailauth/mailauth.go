@@ -1,0 +1,275 @@
+// Package mailauth checks who may have sent a message: SPF (RFC 7208) for the
+// connecting address, every DKIM signature (RFC 6376), and DMARC (RFC 7489)
+// with its policy and identifier alignment for the From domain. It also reads
+// the Authentication-Results fields (RFC 8601) that trusted hosts added.
+//
+// SPF and DKIM come from maintained libraries (blitiri.com.ar/go/spf,
+// emersion/go-msgauth); DMARC evaluation and alignment, which those libraries
+// leave to the caller, are here. All DNS goes through a resolve.Resolver.
+// With the offline resolver nothing is computed: results come only from
+// trusted Authentication-Results fields, and otherwise are "none".
+package mailauth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+
+	"blitiri.com.ar/go/spf"
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/resolve"
+)
+
+// Result values, as in RFC 8601 section 2.7.
+const (
+	Pass      = "pass"
+	Fail      = "fail"
+	SoftFail  = "softfail"
+	Neutral   = "neutral"
+	None      = "none"
+	TempError = "temperror"
+	PermError = "permerror"
+	Policy    = "policy"
+)
+
+// Sources of a result.
+const (
+	SourceComputed = "computed" // Checked here, through the resolver.
+	SourceHeader   = "header"   // Read from a trusted Authentication-Results field.
+	SourceNone     = "none"     // Neither: offline and no trusted field said anything.
+)
+
+// SPF is the SPF result for the origin relay.
+type SPF struct {
+	Result   string `json:"result"`
+	Identity string `json:"identity,omitempty"` // "mailfrom" or "helo".
+	Domain   string `json:"domain,omitempty"`
+	IP       string `json:"ip,omitempty"`
+	Source   string `json:"source"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// DKIMSignature is one DKIM-Signature field and its verification.
+type DKIMSignature struct {
+	Domain     string   `json:"d"`
+	Selector   string   `json:"s"`
+	Algorithm  string   `json:"a,omitempty"`
+	Identifier string   `json:"i,omitempty"`
+	Headers    []string `json:"h,omitempty"`
+	Result     string   `json:"result"`
+	Source     string   `json:"source"`
+	Reason     string   `json:"reason,omitempty"`
+	Aligned    bool     `json:"aligned"` // d= aligns with the From domain (DMARC mode).
+}
+
+// DMARC is the DMARC evaluation for the From domain.
+type DMARC struct {
+	Result          string `json:"result"`
+	Domain          string `json:"domain,omitempty"`     // RFC5322.From domain.
+	OrgDomain       string `json:"org_domain,omitempty"` // Organizational domain.
+	Record          string `json:"record,omitempty"`
+	RecordDomain    string `json:"record_domain,omitempty"` // Where the record was found.
+	Policy          string `json:"policy,omitempty"`        // p=
+	SubdomainPolicy string `json:"subdomain_policy,omitempty"`
+	Applied         string `json:"applied_policy,omitempty"` // The policy that applies to this message: none, quarantine, reject.
+	Percent         int    `json:"pct,omitempty"`
+	ADKIM           string `json:"adkim,omitempty"` // "r" relaxed or "s" strict.
+	ASPF            string `json:"aspf,omitempty"`
+	SPFAligned      bool   `json:"spf_aligned"`
+	DKIMAligned     bool   `json:"dkim_aligned"`
+	Source          string `json:"source"`
+	Reason          string `json:"reason,omitempty"`
+}
+
+// Input is what the checks need to know about a message and its delivery.
+type Input struct {
+	Message  *mail.Message
+	IP       netip.Addr // Origin relay's address (from trace-back or the SMTP session).
+	HELO     string     // What the origin relay greeted with.
+	MailFrom string     // Envelope sender (Return-Path); "" for the null sender.
+	// TrustedAR lists the authserv-ids whose Authentication-Results fields
+	// are believed, and TrustedAbove the header position above which every
+	// field was added by a trusted host.
+	TrustedAR    []string
+	TrustedAbove int
+}
+
+// Result gathers the checks.
+type Result struct {
+	SPF     SPF              `json:"spf"`
+	DKIM    []DKIMSignature  `json:"dkim"`
+	DMARC   DMARC            `json:"dmarc"`
+	Headers []AuthResultsHdr `json:"authentication_results,omitempty"`
+	Offline bool             `json:"offline"`
+}
+
+// maxSignatures bounds the DKIM verifications per message.
+const maxSignatures = 5
+
+// Check runs SPF, DKIM and DMARC. It returns an error only when ctx ends.
+func Check(ctx context.Context, r resolve.Resolver, in Input) (*Result, error) {
+	res := &Result{Offline: resolve.IsOffline(r)}
+	h := in.Message.Header
+	res.Headers = readAuthResults(h, in.TrustedAR, in.TrustedAbove)
+	fromDomain := fromDomain(h)
+	sigs := parseSignatures(h)
+	if res.Offline {
+		res.SPF = spfFromHeaders(res.Headers, h, in)
+		res.DKIM = dkimFromHeaders(res.Headers, sigs)
+		res.DMARC = dmarcFromHeaders(res.Headers, fromDomain)
+	} else {
+		res.SPF = checkSPF(ctx, r, in)
+		res.DKIM = verifyDKIM(ctx, r, in.Message, sigs)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res.DMARC = evaluateDMARC(ctx, r, fromDomain, in.MailFrom, in.HELO, res.SPF, res.DKIM)
+	}
+	if res.DKIM == nil {
+		res.DKIM = []DKIMSignature{}
+	}
+	markAligned(res, fromDomain)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func fromDomain(h mail.Header) string {
+	addrs, _ := mail.ParseAddressList(h.Get("From"))
+	if len(addrs) != 1 {
+		return "" // DMARC needs exactly one author domain (RFC 7489 6.6.1).
+	}
+	return addrs[0].Domain
+}
+
+func checkSPF(ctx context.Context, r resolve.Resolver, in Input) SPF {
+	out := SPF{Result: None, Source: SourceComputed}
+	if !in.IP.IsValid() {
+		out.Reason = "no origin address to check"
+		return out
+	}
+	out.IP = in.IP.String()
+	sender := in.MailFrom
+	out.Identity = "mailfrom"
+	if sender == "" || !strings.Contains(sender, "@") {
+		if in.HELO == "" {
+			out.Reason = "null sender and no HELO name"
+			return out
+		}
+		out.Identity = "helo"
+		sender = "postmaster@" + strings.Trim(in.HELO, "[]")
+	}
+	out.Domain = mail.DomainOf(sender)
+	result, err := spf.CheckHostWithSender(net.IP(in.IP.AsSlice()), strings.Trim(in.HELO, "[]"), sender,
+		spf.WithResolver(r), spf.WithContext(ctx))
+	out.Result = string(result)
+	if err != nil && result != spf.Pass {
+		out.Reason = err.Error()
+	}
+	return out
+}
+
+func verifyDKIM(ctx context.Context, r resolve.Resolver, m *mail.Message, sigs []DKIMSignature) []DKIMSignature {
+	if len(sigs) == 0 {
+		return nil
+	}
+	raw := m.Raw
+	if m.Root != nil && m.Root.Offset > 0 && m.Root.Offset <= len(raw) {
+		raw = raw[m.Root.Offset:] // without the mbox "From " line
+	}
+	opts := &dkim.VerifyOptions{
+		MaxVerifications: maxSignatures,
+		LookupTXT: func(name string) ([]string, error) {
+			return r.LookupTXT(ctx, name)
+		},
+	}
+	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(toCRLF(raw)), opts)
+	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
+		for i := range sigs {
+			sigs[i].Result, sigs[i].Source, sigs[i].Reason = PermError, SourceComputed, err.Error()
+		}
+		return sigs
+	}
+	for i := range sigs {
+		sigs[i].Source = SourceComputed
+		if i >= len(verifs) {
+			sigs[i].Result, sigs[i].Reason = None, "not verified: too many signatures"
+			continue
+		}
+		v := verifs[i]
+		switch {
+		case v.Err == nil:
+			sigs[i].Result = Pass
+		case dkim.IsTempFail(v.Err):
+			sigs[i].Result, sigs[i].Reason = TempError, v.Err.Error()
+		case dkim.IsPermFail(v.Err):
+			sigs[i].Result, sigs[i].Reason = PermError, v.Err.Error()
+		default:
+			sigs[i].Result, sigs[i].Reason = Fail, v.Err.Error()
+		}
+	}
+	return sigs
+}
+
+// toCRLF turns bare LF line ends into CRLF: messages are signed in their
+// wire form, and stored mail often lost the CRs.
+func toCRLF(b []byte) []byte {
+	if !bytes.Contains(b, []byte("\n")) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+bytes.Count(b, []byte("\n")))
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// parseSignatures reads the tags of every DKIM-Signature field.
+func parseSignatures(h mail.Header) []DKIMSignature {
+	var out []DKIMSignature
+	for _, v := range h.Values("DKIM-Signature") {
+		tags := parseTags(v)
+		s := DKIMSignature{
+			Domain:     strings.ToLower(tags["d"]),
+			Selector:   tags["s"],
+			Algorithm:  tags["a"],
+			Identifier: tags["i"],
+			Result:     None,
+			Source:     SourceNone,
+		}
+		for _, k := range strings.Split(tags["h"], ":") {
+			if k = strings.TrimSpace(k); k != "" {
+				s.Headers = append(s.Headers, strings.ToLower(k))
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// parseTags splits a DKIM tag-list (RFC 6376 3.2), removing folding
+// whitespace inside values.
+func parseTags(v string) map[string]string {
+	tags := map[string]string{}
+	for _, kv := range strings.Split(v, ";") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		k = strings.TrimSpace(k)
+		val = strings.Join(strings.Fields(val), "")
+		if _, dup := tags[k]; !dup && k != "" {
+			tags[k] = val
+		}
+	}
+	return tags
+}

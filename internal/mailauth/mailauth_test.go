@@ -1,0 +1,221 @@
+package mailauth
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/resolve"
+)
+
+const unsigned = "From: Alice <alice@example.org>\r\n" +
+	"To: bob@example.net\r\n" +
+	"Subject: Quarterly figures\r\n" +
+	"Date: Tue, 3 Nov 2026 10:00:00 +0100\r\n" +
+	"Message-ID: <q1@example.org>\r\n" +
+	"\r\n" +
+	"The figures are attached.\r\n"
+
+type keyPair struct {
+	signer crypto.Signer
+	txt    string
+}
+
+func rsaKey(t *testing.T) keyPair {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	return keyPair{k, "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)}
+}
+
+func edKey(t *testing.T) keyPair {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keyPair{priv, "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)}
+}
+
+func sign(t *testing.T, msg, domain, selector string, k keyPair) string {
+	t.Helper()
+	var out bytes.Buffer
+	opts := &dkim.SignOptions{Domain: domain, Selector: selector, Signer: k.signer,
+		HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-ID"}}
+	if err := dkim.Sign(&out, strings.NewReader(msg), opts); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+func check(t *testing.T, z resolve.Resolver, raw string, in Input) *Result {
+	t.Helper()
+	in.Message = mail.ParseBytes([]byte(raw), mail.Limits{})
+	res, err := Check(context.Background(), z, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestDKIMWithFixtureKeys(t *testing.T) {
+	rk, ek := rsaKey(t), edKey(t)
+	z := &resolve.Zone{}
+	z.AddTXT("rsa._domainkey.example.org", rk.txt)
+	z.AddTXT("ed._domainkey.mail.example.org", ek.txt)
+	z.AddFail("flaky._domainkey.example.org")
+	signed := sign(t, sign(t, unsigned, "example.org", "rsa", rk), "mail.example.org", "ed", ek)
+
+	res := check(t, z, signed, Input{})
+	if len(res.DKIM) != 2 {
+		t.Fatalf("signatures = %+v", res.DKIM)
+	}
+	for _, s := range res.DKIM {
+		if s.Result != Pass || s.Source != SourceComputed || !s.Aligned {
+			t.Errorf("signature %s/%s: %+v", s.Domain, s.Selector, s)
+		}
+	}
+	if res.DKIM[0].Algorithm != "ed25519-sha256" || res.DKIM[1].Algorithm != "rsa-sha256" {
+		t.Errorf("algorithms: %s, %s", res.DKIM[0].Algorithm, res.DKIM[1].Algorithm)
+	}
+
+	// Stored with bare LF line ends, as mailboxes keep it: still passes.
+	lf := strings.ReplaceAll(signed, "\r\n", "\n")
+	if res := check(t, z, lf, Input{}); res.DKIM[0].Result != Pass {
+		t.Errorf("LF-stored message: %+v", res.DKIM[0])
+	}
+
+	tampered := strings.Replace(signed, "attached", "ATTACHED", 1)
+	for _, s := range check(t, z, tampered, Input{}).DKIM {
+		if s.Result != Fail {
+			t.Errorf("tampered body %s: %+v", s.Domain, s)
+		}
+	}
+
+	other := sign(t, unsigned, "example.org", "missing", rk)
+	if s := check(t, z, other, Input{}).DKIM[0]; s.Result != PermError {
+		t.Errorf("no key published: %+v", s)
+	}
+	flaky := sign(t, unsigned, "example.org", "flaky", rk)
+	if s := check(t, z, flaky, Input{}).DKIM[0]; s.Result != TempError {
+		t.Errorf("SERVFAIL on key: %+v", s)
+	}
+}
+
+func TestSPFResults(t *testing.T) {
+	z, err := resolve.ParseZone(strings.NewReader(`
+example.org      TXT "v=spf1 ip4:192.0.2.0/24 -all"
+soft.example     TXT "v=spf1 ip4:192.0.2.0/24 ~all"
+neutral.example  TXT "v=spf1 ?all"
+broken.example   TXT "v=spf1 ip4:not-an-ip -all"
+loop.example     TXT "v=spf1 include:loop.example -all"
+helo.example     TXT "v=spf1 a -all"
+helo.example     A   198.51.100.4
+dead.example     SERVFAIL
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ip, helo, from, want, identity string
+	}{
+		{"192.0.2.10", "mx.example.org", "bounce@example.org", Pass, "mailfrom"},
+		{"198.51.100.1", "mx.example.org", "bounce@example.org", Fail, "mailfrom"},
+		{"198.51.100.1", "x", "a@soft.example", SoftFail, "mailfrom"},
+		{"198.51.100.1", "x", "a@neutral.example", Neutral, "mailfrom"},
+		{"198.51.100.1", "x", "a@broken.example", PermError, "mailfrom"},
+		{"198.51.100.1", "x", "a@loop.example", PermError, "mailfrom"},
+		{"198.51.100.1", "x", "a@nospf.example", None, "mailfrom"},
+		{"198.51.100.1", "x", "a@dead.example", TempError, "mailfrom"},
+		{"198.51.100.4", "helo.example", "", Pass, "helo"},
+	} {
+		res := check(t, z, unsigned, Input{IP: netip.MustParseAddr(c.ip), HELO: c.helo, MailFrom: c.from})
+		if res.SPF.Result != c.want || res.SPF.Identity != c.identity {
+			t.Errorf("SPF %s from %q: %+v, want %s", c.ip, c.from, res.SPF, c.want)
+		}
+	}
+}
+
+func TestDMARCAlignment(t *testing.T) {
+	ek := edKey(t)
+	z := &resolve.Zone{}
+	z.AddTXT("_dmarc.example.org", "v=DMARC1; p=reject; sp=quarantine; adkim=s; aspf=r; pct=50")
+	z.AddTXT("_dmarc.relaxed.example", "v=DMARC1; p=quarantine")
+	z.AddTXT("ed._domainkey.mail.example.org", ek.txt)
+	z.AddTXT("ed._domainkey.relaxed.example", ek.txt)
+	z.AddTXT("bounce.example.org", "v=spf1 ip4:192.0.2.0/24 -all")
+	z.AddTXT("relaxed.example", "v=spf1 -all")
+
+	// DKIM by a subdomain: aligned only in relaxed mode; adkim=s here.
+	msg := sign(t, unsigned, "mail.example.org", "ed", ek)
+	res := check(t, z, msg, Input{IP: netip.MustParseAddr("198.51.100.1"), MailFrom: "x@bounce.example.org"})
+	d := res.DMARC
+	if d.Result != Fail || d.DKIMAligned || d.SPFAligned || d.Policy != "reject" || d.Applied != "reject" || d.Percent != 50 || d.ADKIM != "s" {
+		t.Errorf("strict DKIM, failing SPF: %+v", d)
+	}
+	// SPF pass on a subdomain of the From domain: aligned under aspf=r.
+	res = check(t, z, msg, Input{IP: netip.MustParseAddr("192.0.2.7"), MailFrom: "x@bounce.example.org"})
+	if d := res.DMARC; d.Result != Pass || !d.SPFAligned || d.DKIMAligned {
+		t.Errorf("relaxed SPF alignment: %+v", d)
+	}
+	// Relaxed DKIM alignment.
+	rel := strings.Replace(unsigned, "alice@example.org", "alice@news.relaxed.example", 1)
+	res = check(t, z, sign(t, rel, "relaxed.example", "ed", ek), Input{IP: netip.MustParseAddr("198.51.100.1"), MailFrom: "x@relaxed.example"})
+	if d := res.DMARC; d.Result != Pass || !d.DKIMAligned || d.RecordDomain != "relaxed.example" || d.Applied != "quarantine" {
+		t.Errorf("relaxed DKIM alignment via the organizational record: %+v", d)
+	}
+	// No record at all.
+	none := strings.Replace(unsigned, "alice@example.org", "alice@nodmarc.example", 1)
+	if d := check(t, z, none, Input{}).DMARC; d.Result != None {
+		t.Errorf("no record: %+v", d)
+	}
+}
+
+func TestOfflineReadsOnlyTrustedHeaders(t *testing.T) {
+	msg := "Authentication-Results: mx.example.net; spf=pass (sender IP is 192.0.2.10) smtp.mailfrom=bounce.example.org;\r\n" +
+		" dkim=pass header.d=example.org header.s=rsa header.b=abc; dmarc=pass (p=REJECT) header.from=example.org\r\n" +
+		"Received: from mail.example.org (mail.example.org [192.0.2.10]) by mx.example.net (Postfix) with ESMTPS id 1; Tue, 3 Nov 2026 10:00:00 +0100\r\n" +
+		"Authentication-Results: forged.example; spf=pass smtp.mailfrom=evil.example\r\n" +
+		"DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=rsa; h=from; bh=x; b=y\r\n" + unsigned
+	res := check(t, resolve.Offline{}, msg, Input{TrustedAbove: 2})
+	if !res.Offline || res.SPF.Result != Pass || res.SPF.Source != SourceHeader || res.SPF.Domain != "bounce.example.org" {
+		t.Errorf("SPF = %+v", res.SPF)
+	}
+	if len(res.DKIM) != 1 || res.DKIM[0].Result != Pass || res.DKIM[0].Selector != "rsa" {
+		t.Errorf("DKIM = %+v", res.DKIM)
+	}
+	if res.DMARC.Result != Pass || res.DMARC.Policy != "reject" {
+		t.Errorf("DMARC = %+v", res.DMARC)
+	}
+	if len(res.Headers) != 2 || !res.Headers[0].Trusted || res.Headers[1].Trusted {
+		t.Errorf("headers = %+v", res.Headers)
+	}
+	// Nothing trusted: "none", never the forged field's pass.
+	res = check(t, resolve.Offline{}, msg, Input{TrustedAbove: 0})
+	if res.SPF.Result != None || res.DMARC.Result != None || res.DKIM[0].Result != None {
+		t.Errorf("untrusted headers believed: %+v", res)
+	}
+}
+
+func FuzzParseAuthResults(f *testing.F) {
+	f.Add(`mx.example.net 1; spf=pass (x) smtp.mailfrom=a@b.example; dkim=fail reason="bad sig" header.d=b.example`)
+	f.Add(`example.com; none`)
+	f.Fuzz(func(t *testing.T, s string) {
+		ar, ok := ParseAuthResults(s)
+		if ok && ar.AuthServID == "" {
+			t.Fatal("parsed without an authserv-id")
+		}
+	})
+}
