@@ -1,0 +1,202 @@
+package rules
+
+import (
+	"strings"
+
+	accmail "github.com/accord-antispam/accord/internal/mail"
+)
+
+// AdLabel reports whether the message identifies itself as advertising, in
+// the subject or in its text.
+func AdLabel(subject, text string) (Tri, string) {
+	if subjectAdLabel(subject) {
+		return True, "the subject is labelled as an advertisement: " + subject
+	}
+	l := strings.ToLower(headTail(text, 32<<10))
+	for _, p := range adBodyPhrases {
+		if strings.Contains(l, p) {
+			return True, "the text says \"" + p + "\""
+		}
+	}
+	if strings.TrimSpace(text) == "" {
+		return Unknown, "the message has no text to read"
+	}
+	return False, "no advertisement label in the subject or text"
+}
+
+// PostalAddress looks for a physical postal address in the text, in the
+// forms used in the jurisdictions Accord has rulebooks for: PO boxes, a
+// number and a street type in English, French, German, Spanish, Italian,
+// Dutch and Portuguese order, US "City, ST 12345", Canadian and UK postcodes.
+// It scans words once; regular expressions cost ten times as much here.
+func PostalAddress(text string) (Tri, string) {
+	if strings.TrimSpace(text) == "" {
+		return Unknown, "the message has no text to read"
+	}
+	words := addrWords(headTail(text, 64<<10))
+	for i, w := range words {
+		lw := strings.ToLower(w)
+		next := func(k int) string {
+			if i+k < len(words) {
+				return words[i+k]
+			}
+			return ""
+		}
+		span := func(from, to int) string {
+			lo, hi := max(0, i+from), min(len(words), i+to+1)
+			return "postal address: " + strings.Join(words[lo:hi], " ")
+		}
+		switch {
+		case poBox[lw] && isNumber(next(1)):
+			return True, span(0, 1)
+		case (lw == "p.o." || lw == "po" || lw == "p.o") && strings.EqualFold(next(1), "box") && isNumber(next(2)):
+			return True, span(0, 2)
+		case isNumber(w) && len(w) <= 6:
+			for k := 1; k <= 5 && i+k < len(words); k++ {
+				t := strings.ToLower(strings.TrimSuffix(words[i+k], "."))
+				if streetAfter[t] && k >= 2 || frStreet[t] && k == 1 {
+					return True, span(0, k+1)
+				}
+				if isNumber(words[i+k]) {
+					break
+				}
+			}
+		case hasStreetSuffix(lw) && isNumber(next(1)):
+			return True, span(0, 1)
+		case streetBefore[lw]:
+			for k := 2; k <= 6 && i+k < len(words); k++ {
+				if isNumber(words[i+k]) && len(words[i+k]) <= 4 {
+					return True, span(0, k)
+				}
+			}
+		case usState[w] && i > 0 && strings.HasSuffix(words[i-1], ",") && isZIP(next(1)):
+			return True, span(-1, 1)
+		case isCAPostcode(w, next(1)) || isUKPostcode(w, next(1)):
+			return True, span(-1, 1)
+		}
+	}
+	return False, "no postal address found in the text"
+}
+
+var poBox = map[string]bool{"postfach": true, "postbus": true, "apartado": true}
+
+var streetAfter = map[string]bool{"street": true, "st": true, "avenue": true, "ave": true, "road": true, "rd": true,
+	"boulevard": true, "blvd": true, "drive": true, "dr": true, "lane": true, "ln": true, "way": true, "court": true,
+	"ct": true, "place": true, "pl": true, "highway": true, "hwy": true, "parkway": true, "pkwy": true, "suite": true,
+	"ste": true, "square": true, "sq": true, "circle": true, "terrace": true}
+
+var frStreet = map[string]bool{"rue": true, "avenue": true, "boulevard": true, "bd": true, "place": true, "chemin": true, "allée": true, "impasse": true}
+
+var streetBefore = map[string]bool{"calle": true, "avenida": true, "plaza": true, "via": true, "viale": true, "piazza": true,
+	"corso": true, "rua": true, "praça": true, "travessa": true}
+
+func hasStreetSuffix(w string) bool {
+	for _, s := range []string{"straße", "strasse", "str.", "weg", "platz", "allee", "gasse", "straat", "laan", "plein", "gracht"} {
+		if strings.HasSuffix(w, s) && len(w) > len(s)+2 {
+			return true
+		}
+	}
+	return false
+}
+
+var usState = map[string]bool{}
+
+func init() {
+	for _, s := range strings.Fields("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY") {
+		usState[s] = true
+	}
+}
+
+func addrWords(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return r == ' ' || r == '\n' || r == '\t' || r == '\r' || r == ';' || r == '|' || r == '(' || r == ')' || r == '"' || r == '\u00a0'
+	})
+}
+
+func isNumber(w string) bool {
+	w = strings.TrimRight(w, ",.")
+	if w == "" || len(w) > 8 {
+		return false
+	}
+	digits := 0
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case i == len(w)-1 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'):
+			// "12b"
+		case c == '-' && digits > 0:
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
+func isZIP(w string) bool {
+	w = strings.TrimRight(w, ",.")
+	if len(w) != 5 && len(w) != 10 {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		if !(w[i] >= '0' && w[i] <= '9' || i == 5 && w[i] == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isCAPostcode matches "A1A 1A1".
+func isCAPostcode(a, b string) bool {
+	b = strings.TrimRight(b, ",.")
+	return len(a) == 3 && len(b) == 3 && isLD(a, "LDL") && isLD(b, "DLD")
+}
+
+// isUKPostcode matches outward and inward codes such as "SW1A 1AA", "M1 1AE".
+func isUKPostcode(a, b string) bool {
+	b = strings.TrimRight(b, ",.")
+	if len(b) != 3 || !isLD(b, "DLL") || len(a) < 2 || len(a) > 4 {
+		return false
+	}
+	for _, pat := range []string{"LD", "LDD", "LLD", "LLDD", "LDL", "LLDL"} {
+		if len(a) == len(pat) && isLD(a, pat) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLD(s, pat string) bool {
+	for i := 0; i < len(pat); i++ {
+		c := s[i]
+		if pat[i] == 'L' && !(c >= 'A' && c <= 'Z') || pat[i] == 'D' && !(c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// SubjectDeceptive spots subjects that pretend the message continues a
+// conversation ("Re:", "Fwd:") when it answers nothing.
+func SubjectDeceptive(subject string, h accmail.Header) (Tri, string) {
+	s := strings.ToLower(strings.TrimSpace(subject))
+	for _, p := range []string{"re:", "re :", "fw:", "fwd:", "aw:", "wg:", "tr:", "rv:", "sv:"} {
+		if strings.HasPrefix(s, p) {
+			if !h.Has("In-Reply-To") && !h.Has("References") {
+				return True, "the subject starts with \"" + subject[:len(p)] + "\" but the message replies to nothing (no In-Reply-To or References)"
+			}
+			return False, "a reply with In-Reply-To or References"
+		}
+	}
+	return False, "no deceptive subject pattern found"
+}
+
+// headTail keeps the start and the end of long texts: identification and
+// addresses sit in headers and footers.
+func headTail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n/2] + "\n" + s[len(s)-n/2:]
+}

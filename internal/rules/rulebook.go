@@ -1,0 +1,200 @@
+package rules
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+)
+
+//go:embed rulebook/*.json
+var rulebookFS embed.FS
+
+// FactNames are the facts a rulebook predicate may use, with what they mean.
+// The analysis engine sets all of them for every message; facts the message
+// cannot show (consent) are unknown unless the caller supplies context.
+var FactNames = map[string]string{
+	"commercial":         "the message is a commercial communication (advertising or promoting goods or services)",
+	"consent":            "the recipient gave prior consent to receive it (never visible in a message; from context)",
+	"soft_opt_in":        "the recipient is an existing customer and the offer is for similar products (from context)",
+	"identity_disguised": "the sender's identity is disguised or concealed",
+	"opt_out_valid":      "the message carries a valid address or link to stop further messages",
+	"header_forged":      "header information is forged or materially misleading (forged relays)",
+	"subject_deceptive":  "the subject line is misleading about the message (e.g. a fake reply)",
+	"ad_label":           "the message is clearly identified as an advertisement",
+	"postal_address":     "the message gives a physical postal address of the sender",
+	"contact_details":    "the message gives a way to contact the sender (address, phone, e-mail or web)",
+}
+
+// Rulebook is one jurisdiction's rules.
+type Rulebook struct {
+	Jurisdiction string   `json:"jurisdiction"` // ISO 3166 code, or "EU".
+	Name         string   `json:"name"`
+	Version      string   `json:"version"` // Date the text was last checked against the law.
+	Sources      []string `json:"sources"`
+	Rules        []Rule   `json:"rules"`
+}
+
+// Rule is one checkable obligation.
+type Rule struct {
+	ID       string            `json:"id"`
+	Title    string            `json:"title"`
+	Citation string            `json:"citation"`
+	Breach   string            `json:"breach"`  // Predicate: true means breach.
+	Explain  map[string]string `json:"explain"` // Plain-words text per status.
+	Review   bool              `json:"human_review,omitempty"`
+
+	pred *node
+}
+
+// Status of a rule for one message.
+const (
+	StatusBreach       = "breach"
+	StatusOK           = "ok"
+	StatusNeedsContext = "needs-context"
+)
+
+// Assessment is one rule applied to one message.
+type Assessment struct {
+	Rule     string          `json:"rule"`
+	Title    string          `json:"title"`
+	Citation string          `json:"citation"`
+	Status   string          `json:"status"`
+	Explain  string          `json:"explanation,omitempty"`
+	Evidence map[string]Fact `json:"evidence"`
+	Review   bool            `json:"human_review,omitempty"`
+}
+
+// Judgement is a rulebook applied to one message.
+type Judgement struct {
+	Jurisdiction string       `json:"jurisdiction"`
+	Rulebook     string       `json:"rulebook"`
+	Version      string       `json:"version"`
+	Rules        []Assessment `json:"rules"`
+}
+
+// ParseRulebook reads and validates one rulebook: every predicate must
+// compile and name only known facts.
+func ParseRulebook(r io.Reader) (*Rulebook, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var b Rulebook
+	if err := dec.Decode(&b); err != nil {
+		return nil, fmt.Errorf("rulebook: %w", err)
+	}
+	if b.Jurisdiction == "" || len(b.Rules) == 0 {
+		return nil, fmt.Errorf("rulebook: needs a jurisdiction and at least one rule")
+	}
+	known := map[string]bool{}
+	for k := range FactNames {
+		known[k] = true
+	}
+	seen := map[string]bool{}
+	for i := range b.Rules {
+		ru := &b.Rules[i]
+		if ru.ID == "" || ru.Citation == "" || ru.Title == "" {
+			return nil, fmt.Errorf("rulebook %s: rule %d needs an id, a title and a citation", b.Jurisdiction, i+1)
+		}
+		if seen[ru.ID] {
+			return nil, fmt.Errorf("rulebook %s: duplicate rule id %q", b.Jurisdiction, ru.ID)
+		}
+		seen[ru.ID] = true
+		n, err := parseExpr(ru.Breach, known)
+		if err != nil {
+			return nil, fmt.Errorf("rulebook %s: rule %s: breach %q: %w", b.Jurisdiction, ru.ID, ru.Breach, err)
+		}
+		ru.pred = n
+	}
+	return &b, nil
+}
+
+// Library holds rulebooks by jurisdiction.
+type Library struct {
+	books map[string]*Rulebook
+}
+
+// Embedded loads the rulebooks shipped with Accord.
+func Embedded() (*Library, error) {
+	return LoadFS(rulebookFS, "rulebook")
+}
+
+// LoadFS loads every *.json rulebook in dir of fsys.
+func LoadFS(fsys fs.FS, dir string) (*Library, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read rulebooks: %w", err)
+	}
+	lib := &Library{books: map[string]*Rulebook{}}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		f, err := fsys.Open(path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		b, err := ParseRulebook(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		lib.books[strings.ToUpper(b.Jurisdiction)] = b
+	}
+	return lib, nil
+}
+
+// Jurisdictions lists the loaded rulebooks.
+func (l *Library) Jurisdictions() []string {
+	return sortedKeys(boolKeys(l.books))
+}
+
+// Get returns the rulebook for a jurisdiction.
+func (l *Library) Get(j string) (*Rulebook, bool) {
+	b, ok := l.books[strings.ToUpper(j)]
+	return b, ok
+}
+
+// Judge applies the rulebook to the facts of one message.
+func (b *Rulebook) Judge(f Facts) Judgement {
+	j := Judgement{Jurisdiction: b.Jurisdiction, Rulebook: b.Name, Version: b.Version}
+	for _, ru := range b.Rules {
+		a := Assessment{Rule: ru.ID, Title: ru.Title, Citation: ru.Citation, Review: ru.Review, Evidence: map[string]Fact{}}
+		switch ru.pred.eval(f) {
+		case True:
+			a.Status = StatusBreach
+		case False:
+			a.Status = StatusOK
+		default:
+			a.Status = StatusNeedsContext
+		}
+		a.Explain = ru.Explain[a.Status]
+		used := map[string]bool{}
+		ru.pred.names(used)
+		for n := range used {
+			a.Evidence[n] = f[n]
+		}
+		j.Rules = append(j.Rules, a)
+	}
+	return j
+}
+
+func boolKeys[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
