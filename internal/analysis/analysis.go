@@ -1,0 +1,352 @@
+// Package analysis turns one parsed message into a Verdict: it runs
+// trace-back, authentication, sender identity, opt-out and commercial
+// detection, extracts the content, judges the result against the configured
+// jurisdictions' rulebooks, and asks the classifier (when one is plugged in)
+// for a spam score.
+//
+// An Analyzer holds no per-message state and is safe for concurrent use.
+// Analyze returns an error only when its context ends; a malformed message
+// still gets a Verdict, built partly from its defects.
+package analysis
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/mailauth"
+	"github.com/accord-antispam/accord/internal/resolve"
+	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/trace"
+	"github.com/accord-antispam/accord/internal/trace/geo"
+)
+
+// Classifier is the seam where the statistical spam classifier plugs in.
+type Classifier interface {
+	Classify(m *mail.Message, c *mail.Content) Spam
+}
+
+// Analyzer runs the checks. Build one per configuration and share it.
+type Analyzer struct {
+	Resolver      resolve.Resolver // nil means offline.
+	Geo           *geo.DB          // nil: no country or network.
+	Trust         trace.Trust      // Zero value: inferred.
+	Rules         *rules.Library
+	Jurisdictions []string   // Rulebooks to judge against; empty means EU.
+	Classifier    Classifier // nil: no spam score.
+	Logger        *slog.Logger
+}
+
+// Envelope is what an SMTP session knows and a stored file does not. When
+// RemoteIP is set (a milter or the complaint desk's SMTP door), it is the
+// origin; otherwise trace-back finds it in the Received fields.
+type Envelope struct {
+	RemoteIP netip.Addr
+	HELO     string
+	MailFrom string
+	RcptTo   []string
+}
+
+// Context is what a reporter can tell that a message cannot show.
+type Context struct {
+	Consent          rules.Tri // Did the recipient consent to this mail?
+	ExistingCustomer rules.Tri // Are they a customer of the sender, for similar products?
+}
+
+// Input is one message to analyse.
+type Input struct {
+	Source   string // Where it came from, as the user gave it.
+	Message  *mail.Message
+	Envelope Envelope
+	Context  Context
+}
+
+// maxTextJSON bounds the text copied into a Verdict.
+const maxTextJSON = 64 << 10
+
+// Analyze builds the Verdict for one message.
+func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
+	m := in.Message
+	if m == nil {
+		return nil, fmt.Errorf("analyze %s: no message", in.Source)
+	}
+	v := &Verdict{SchemaVersion: SchemaVersion, Source: in.Source}
+	h := m.Header
+	v.Message = messageInfo(m)
+	content := mail.Extract(m)
+
+	trust := a.Trust
+	if len(trust.Networks) == 0 && len(trust.Hosts) == 0 {
+		trust = trace.Inferred()
+	}
+	tr := trace.Build(h, trust)
+	v.Origin = a.origin(tr, in.Envelope)
+
+	// Authentication.
+	ai := mailauth.Input{Message: m, IP: in.Envelope.RemoteIP, HELO: in.Envelope.HELO, MailFrom: in.Envelope.MailFrom}
+	if !ai.IP.IsValid() {
+		if o := tr.OriginHop(); o != nil {
+			ai.IP, _ = o.Addr()
+			ai.HELO = strings.Trim(o.HELO, "[]")
+		}
+		ai.MailFrom = mail.AddrSpec(h.Get("Return-Path"))
+	}
+	ai.TrustedAbove, ai.TrustedAR = arTrust(h, tr, trust)
+	res, err := mailauth.Check(ctx, a.resolver(), ai)
+	if err != nil {
+		return nil, fmt.Errorf("analyze %s: %w", in.Source, err)
+	}
+	v.Auth = res
+
+	// Sender identity.
+	v.Sender = a.sender(h, res, tr, in.Envelope)
+
+	// Opt-out and commercial character.
+	var signed []string
+	for _, s := range res.DKIM {
+		if s.Result == mailauth.Pass {
+			signed = append(signed, s.Headers...)
+		}
+	}
+	reply := ""
+	if len(v.Sender.ReplyTo) > 0 {
+		reply = v.Sender.ReplyTo[0].Addr
+	} else if len(v.Sender.From) > 0 {
+		reply = v.Sender.From[0].Addr
+	}
+	v.OptOut = rules.DetectOptOut(rules.OptOutInput{
+		ListUnsubscribe:     h.Get("List-Unsubscribe"),
+		ListUnsubscribePost: h.Get("List-Unsubscribe-Post"),
+		DKIMSignedHeaders:   signed,
+		Content:             content,
+		ReplyAddress:        reply,
+	})
+	v.Commercial = rules.DetectCommercial(rules.CommercialInput{Header: h, Content: content, OptOut: v.OptOut})
+	v.Content = contentInfo(content)
+
+	// Legal judgement.
+	facts := a.facts(v, h, content, in.Context)
+	for _, j := range a.jurisdictions() {
+		if b, ok := a.Rules.Get(j); ok {
+			v.Legal = append(v.Legal, b.Judge(facts))
+		}
+	}
+	if a.Classifier != nil {
+		s := a.Classifier.Classify(m, content)
+		v.Spam = &s
+	}
+	v.Reasons = reasons(v)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (a *Analyzer) resolver() resolve.Resolver {
+	if a.Resolver == nil {
+		return resolve.Offline{}
+	}
+	return a.Resolver
+}
+
+func (a *Analyzer) jurisdictions() []string {
+	if a.Rules == nil {
+		return nil
+	}
+	if len(a.Jurisdictions) == 0 {
+		return []string{"EU"}
+	}
+	return a.Jurisdictions
+}
+
+func messageInfo(m *mail.Message) MessageInfo {
+	h := m.Header
+	subj, _ := mail.DecodeHeader(h.Get("Subject"))
+	sum := sha256.Sum256(m.Raw)
+	mi := MessageInfo{
+		MessageID: strings.TrimSpace(h.Get("Message-ID")),
+		Date:      strings.TrimSpace(h.Get("Date")),
+		Subject:   strings.TrimSpace(subj),
+		Size:      len(m.Raw),
+		Truncated: m.Truncated,
+		SHA256:    hex.EncodeToString(sum[:]),
+		Defects:   m.Defects,
+	}
+	if mi.Defects == nil {
+		mi.Defects = []mail.Defect{}
+	}
+	if t, err := mail.ParseDate(mi.Date); err == nil && mi.Date != "" {
+		t = t.UTC()
+		mi.DateParsed = &t
+	}
+	for _, p := range m.Parts {
+		mi.MIME = append(mi.MIME, PartSummary{
+			ID: p.ID, ContentType: p.ContentType, Charset: p.Charset, Encoding: p.Encoding,
+			Disposition: p.Disposition, Filename: p.Filename, Size: len(p.Body), Depth: p.Depth,
+		})
+	}
+	return mi
+}
+
+func (a *Analyzer) origin(tr *trace.Trace, env Envelope) Origin {
+	o := Origin{Hop: -1, Trust: "inferred", Hops: tr.Hops}
+	if tr.Given {
+		o.Trust = "given"
+	}
+	if o.Hops == nil {
+		o.Hops = []trace.Hop{}
+	}
+	var ip netip.Addr
+	if env.RemoteIP.IsValid() {
+		ip = env.RemoteIP.Unmap()
+		o.IP, o.HELO = ip.String(), env.HELO
+		o.Trust = "session"
+	} else if h := tr.OriginHop(); h != nil {
+		ip, _ = h.Addr()
+		o.IP, o.RDNS, o.HELO, o.Hop = h.IP, h.RDNS, h.HELO, tr.Origin
+	}
+	for _, h := range tr.Hops {
+		for _, f := range h.Flags {
+			if f.Severity == "forged" {
+				o.Forged = true
+			}
+		}
+	}
+	if ip.IsValid() && a.Geo != nil {
+		o.Country = a.Geo.Country(ip)
+		if n, ok := a.Geo.Network(ip); ok {
+			o.Network = &n
+		}
+	}
+	return o
+}
+
+// arTrust decides which Authentication-Results fields to believe: those
+// above the origin's Received field (added after the trusted handover), and
+// those whose authserv-id is the boundary host or a trusted host name.
+func arTrust(h mail.Header, tr *trace.Trace, trust trace.Trust) (int, []string) {
+	ids := append([]string(nil), trust.Hosts...)
+	recv := h.Indexes("Received")
+	if len(recv) == 0 {
+		return 0, ids
+	}
+	if tr.Origin < 0 {
+		// Every relay trusted: the message never crossed the boundary.
+		return len(h.Fields), ids
+	}
+	if o := tr.OriginHop(); o != nil && o.Index < len(recv) {
+		if o.By != "" {
+			ids = append(ids, o.By)
+		}
+		return recv[o.Index], ids
+	}
+	return recv[len(recv)-1], ids
+}
+
+func (a *Analyzer) sender(h mail.Header, res *mailauth.Result, tr *trace.Trace, env Envelope) Sender {
+	from, strict := mail.ParseAddressList(h.Get("From"))
+	sndr, _ := mail.ParseAddressList(h.Get("Sender"))
+	reply, _ := mail.ParseAddressList(h.Get("Reply-To"))
+	rp := mail.AddrSpec(h.Get("Return-Path"))
+	if env.MailFrom != "" {
+		rp = env.MailFrom
+	}
+	s := Sender{From: nonNil(from), Sender: nonNil(sndr), ReplyTo: nonNil(reply), ReturnPath: rp}
+	if len(from) > 0 {
+		s.Domains.From = from[0].Domain
+	}
+	if len(sndr) > 0 {
+		s.Domains.Sender = sndr[0].Domain
+	}
+	if len(reply) > 0 {
+		s.Domains.ReplyTo = reply[0].Domain
+	}
+	s.Domains.ReturnPath = mail.DomainOf(rp)
+	fd := s.Domains.From
+	s.Alignment.ReturnPath = mailauth.Aligned(s.Domains.ReturnPath, fd, "r")
+	s.Alignment.ReplyTo = mailauth.Aligned(s.Domains.ReplyTo, fd, "r")
+	s.Alignment.Sender = mailauth.Aligned(s.Domains.Sender, fd, "r")
+	alignedPass := res.DMARC.Result == mailauth.Pass
+	for _, d := range res.DKIM {
+		if d.Aligned {
+			s.Alignment.DKIM = true
+			if d.Result == mailauth.Pass {
+				alignedPass = true
+			}
+		}
+	}
+	if res.SPF.Result == mailauth.Pass && mailauth.Aligned(res.SPF.Domain, fd, "r") {
+		alignedPass = true
+	}
+	var forged []string
+	for _, hop := range tr.Hops {
+		for _, f := range hop.Flags {
+			if f.Severity == "forged" {
+				forged = append(forged, fmt.Sprintf("hop %d: %s", hop.Index, f.Reason))
+			}
+		}
+	}
+	id := rules.DetectIdentity(rules.IdentityInput{
+		From: from, FromStrict: strict, ReplyTo: reply, ReturnPath: rp,
+		DMARC: res.DMARC.Result, DMARCPolicy: res.DMARC.Applied, AlignedPass: alignedPass, Forged: forged,
+	})
+	s.IdentityDisguised, s.Findings = id.Disguised, id.Findings
+	if s.Findings == nil {
+		s.Findings = []rules.Finding{}
+	}
+	return s
+}
+
+func nonNil(a []mail.Address) []mail.Address {
+	if a == nil {
+		return []mail.Address{}
+	}
+	return a
+}
+
+func contentInfo(c *mail.Content) ContentInfo {
+	ci := ContentInfo{
+		Text: c.Text, HTMLText: c.HTMLText, URLs: c.URLs, Emails: c.Emails, Phones: c.Phones,
+		Attachments: c.Attachments, HTML: c.HTML,
+	}
+	if len(ci.Text) > maxTextJSON {
+		ci.Text, ci.TextTruncated = strings.ToValidUTF8(ci.Text[:maxTextJSON], ""), true
+	}
+	if len(ci.HTMLText) > maxTextJSON {
+		ci.HTMLText, ci.TextTruncated = strings.ToValidUTF8(ci.HTMLText[:maxTextJSON], ""), true
+	}
+	seen := map[string]bool{}
+	for _, u := range c.URLs {
+		d := u.Domain
+		if d == "" {
+			d = u.Host
+		}
+		if !seen[d] {
+			seen[d] = true
+			ci.Domains = append(ci.Domains, d)
+		}
+	}
+	sort.Strings(ci.Domains)
+	if ci.URLs == nil {
+		ci.URLs = []mail.URL{}
+	}
+	if ci.Domains == nil {
+		ci.Domains = []string{}
+	}
+	if ci.Emails == nil {
+		ci.Emails = []string{}
+	}
+	if ci.Phones == nil {
+		ci.Phones = []string{}
+	}
+	if ci.Attachments == nil {
+		ci.Attachments = []mail.Attachment{}
+	}
+	return ci
+}

@@ -1,0 +1,93 @@
+package analysis
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/mailauth"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+// facts gathers what the rulebooks' predicates read, each with its evidence.
+func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context) rules.Facts {
+	f := rules.Facts{}
+	f["commercial"] = rules.Fact{Value: v.Commercial.Likely, Why: orWhy(v.Commercial.Signals, "no sign of a commercial communication")}
+	f["consent"] = contextFact(cx.Consent, "the recipient says they consented", "the recipient says they did not consent", "consent is not visible in a message")
+	f["soft_opt_in"] = contextFact(cx.ExistingCustomer, "the recipient says they are an existing customer", "the recipient says they are not a customer", "a customer relationship is not visible in a message")
+
+	var idWhy []string
+	for _, x := range v.Sender.Findings {
+		idWhy = append(idWhy, x.Strength+": "+x.Detail)
+	}
+	f["identity_disguised"] = rules.Fact{Value: v.Sender.IdentityDisguised, Why: orWhy(idWhy, "no finding either way; authentication results are not available")}
+	f["opt_out_valid"] = rules.Fact{Value: v.OptOut.Valid, Why: []string{v.OptOut.Why}}
+
+	switch {
+	case v.Origin.Forged:
+		var why []string
+		for _, h := range v.Origin.Hops {
+			for _, fl := range h.Flags {
+				if fl.Severity == "forged" {
+					why = append(why, fmt.Sprintf("hop %d: %s", h.Index, fl.Reason))
+				}
+			}
+		}
+		f["header_forged"] = rules.Fact{Value: rules.True, Why: why}
+	case v.Auth != nil && v.Auth.DMARC.Result == mailauth.Fail:
+		f["header_forged"] = rules.Fact{Value: rules.True, Why: []string{"the From domain fails DMARC: " + v.Auth.DMARC.Reason}}
+	case len(v.Origin.Hops) == 0:
+		f["header_forged"] = rules.Fact{Value: rules.Unknown, Why: []string{"no Received fields to check"}}
+	default:
+		f["header_forged"] = rules.Fact{Value: rules.False, Why: []string{"no forged relay found in the trace"}}
+	}
+	text := c.Text + "\n" + c.HTMLText
+	val, why := rules.SubjectDeceptive(v.Message.Subject, h)
+	f["subject_deceptive"] = rules.Fact{Value: val, Why: []string{why}}
+	val, why = rules.AdLabel(v.Message.Subject, text)
+	f["ad_label"] = rules.Fact{Value: val, Why: []string{why}}
+	pval, pwhy := rules.PostalAddress(text)
+	f["postal_address"] = rules.Fact{Value: pval, Why: []string{pwhy}}
+	var contact []string
+	if pval == rules.True {
+		contact = append(contact, pwhy)
+	}
+	if len(c.Phones) > 0 {
+		contact = append(contact, "telephone "+c.Phones[0])
+	}
+	if len(c.Emails) > 0 {
+		contact = append(contact, "e-mail "+c.Emails[0])
+	}
+	for _, u := range c.URLs {
+		if u.Source == "href" || u.Source == "text" {
+			contact = append(contact, "web "+u.Host)
+			break
+		}
+	}
+	switch {
+	case len(contact) > 0:
+		f["contact_details"] = rules.Fact{Value: rules.True, Why: contact}
+	case strings.TrimSpace(text) == "":
+		f["contact_details"] = rules.Fact{Value: rules.Unknown, Why: []string{"the message has no text to read"}}
+	default:
+		f["contact_details"] = rules.Fact{Value: rules.False, Why: []string{"no address, telephone number, e-mail address or web address in the text"}}
+	}
+	return f
+}
+
+func contextFact(t rules.Tri, yes, no, unknown string) rules.Fact {
+	switch t {
+	case rules.True:
+		return rules.Fact{Value: rules.True, Why: []string{yes}}
+	case rules.False:
+		return rules.Fact{Value: rules.False, Why: []string{no}}
+	}
+	return rules.Fact{Value: rules.Unknown, Why: []string{unknown}}
+}
+
+func orWhy(s []string, dflt string) []string {
+	if len(s) == 0 {
+		return []string{dflt}
+	}
+	return s
+}

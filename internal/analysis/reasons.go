@@ -1,0 +1,141 @@
+package analysis
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/accord-antispam/accord/internal/mailauth"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+// Reason codes. They are stable: UIs, logs, metrics and later rules key on
+// them. Public replies show the code, never the exact score.
+const (
+	ReasonDMARCFail         = "dmarc-fail"
+	ReasonSPFFail           = "spf-fail"
+	ReasonDKIMFail          = "dkim-fail"
+	ReasonForgedRelay       = "forged-relay"
+	ReasonIdentityDisguised = "identity-disguised"
+	ReasonNoOptOut          = "no-opt-out"
+	ReasonCommercial        = "commercial"
+	ReasonMalformed         = "malformed"
+	ReasonObfuscatedURL     = "obfuscated-url"
+	ReasonLinkMismatch      = "link-text-mismatch"
+	ReasonExecutable        = "executable-attachment"
+	ReasonHiddenText        = "hidden-text"
+	ReasonLegalBreach       = "legal-breach"
+	ReasonSpam              = "spam"
+)
+
+func reasons(v *Verdict) []Reason {
+	out := []Reason{}
+	add := func(code, detail string) { out = append(out, Reason{Code: code, Detail: detail}) }
+	if a := v.Auth; a != nil {
+		if a.DMARC.Result == mailauth.Fail {
+			add(ReasonDMARCFail, fmt.Sprintf("%s fails DMARC (policy %s)", a.DMARC.Domain, a.DMARC.Applied))
+		}
+		if a.SPF.Result == mailauth.Fail {
+			add(ReasonSPFFail, fmt.Sprintf("%s does not authorise %s", a.SPF.Domain, a.SPF.IP))
+		}
+		for _, s := range a.DKIM {
+			if s.Result == mailauth.Fail {
+				add(ReasonDKIMFail, "signature by "+s.Domain+" does not verify")
+				break
+			}
+		}
+	}
+	if v.Origin.Forged {
+		add(ReasonForgedRelay, "the Received chain contains forged relays")
+	}
+	if v.Sender.IdentityDisguised == rules.True {
+		for _, f := range v.Sender.Findings {
+			if f.Strength == "strong" {
+				add(ReasonIdentityDisguised, f.Detail)
+				break
+			}
+		}
+	}
+	if v.Commercial.Likely == rules.True {
+		add(ReasonCommercial, strings.Join(v.Commercial.Signals, "; "))
+	}
+	if v.OptOut.Valid == rules.False {
+		add(ReasonNoOptOut, v.OptOut.Why)
+	}
+	if n := len(v.Message.Defects); n > 0 {
+		var codes []string
+		seen := map[string]bool{}
+		for _, d := range v.Message.Defects {
+			if !seen[d.Code] {
+				seen[d.Code] = true
+				codes = append(codes, d.Code)
+			}
+		}
+		add(ReasonMalformed, strings.Join(codes, ", "))
+	}
+	for _, u := range v.Content.URLs {
+		if len(u.Obfuscated) > 0 && !(len(u.Obfuscated) == 1 && u.Obfuscated[0] == "idn") {
+			add(ReasonObfuscatedURL, u.URL+" ("+strings.Join(u.Obfuscated, ", ")+")")
+			break
+		}
+	}
+	for _, u := range v.Content.URLs {
+		target := u.Domain
+		if target == "" {
+			target = u.Host
+		}
+		if shown := linkTextDomain(u.Text); shown != "" && shown != target {
+			add(ReasonLinkMismatch, fmt.Sprintf("link text shows %s but goes to %s", shown, target))
+			break
+		}
+	}
+	for _, at := range v.Content.Attachments {
+		for _, f := range at.Flags {
+			if f == "executable" {
+				add(ReasonExecutable, at.Name)
+			}
+		}
+	}
+	if v.Content.HTML.HiddenText {
+		add(ReasonHiddenText, "the HTML hides text from the reader")
+	}
+	for _, j := range v.Legal {
+		for _, r := range j.Rules {
+			if r.Status == rules.StatusBreach {
+				add(ReasonLegalBreach, j.Jurisdiction+" "+r.Rule+": "+r.Title)
+			}
+		}
+	}
+	if v.Spam != nil && v.Spam.Class == "spam" {
+		add(ReasonSpam, "the classifier rates it spam")
+	}
+	return out
+}
+
+// linkTextDomain returns the registrable domain shown in a link's text, when
+// the text looks like a URL or domain name.
+func linkTextDomain(text string) string {
+	t := strings.ToLower(strings.TrimSpace(text))
+	if t == "" || strings.Contains(t, " ") {
+		return ""
+	}
+	if i := strings.Index(t, "://"); i >= 0 {
+		t = t[i+3:]
+	}
+	if i := strings.IndexAny(t, "/?#"); i >= 0 {
+		t = t[:i]
+	}
+	if !strings.Contains(t, ".") || strings.Contains(t, "@") {
+		return ""
+	}
+	d := mailauth.OrgDomain(t)
+	if d == t && !strings.HasPrefix(text, "http") && strings.Count(t, ".") == 0 {
+		return ""
+	}
+	tld := d[strings.LastIndexByte(d, '.')+1:]
+	for _, c := range tld {
+		if c < 'a' || c > 'z' {
+			return ""
+		}
+	}
+	return d
+}

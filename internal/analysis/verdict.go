@@ -1,0 +1,140 @@
+package analysis
+
+import (
+	"time"
+
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/mailauth"
+	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/trace"
+	"github.com/accord-antispam/accord/internal/trace/geo"
+)
+
+// SchemaVersion is the version of the Verdict JSON (docs/verdict.md). Field
+// names are stable within a version; additions do not change it.
+const SchemaVersion = 1
+
+// Verdict is everything Accord concludes about one message.
+type Verdict struct {
+	SchemaVersion int               `json:"schema_version"`
+	Source        string            `json:"source"`
+	Message       MessageInfo       `json:"message"`
+	Origin        Origin            `json:"origin"`
+	Auth          *mailauth.Result  `json:"auth"`
+	Sender        Sender            `json:"sender"`
+	OptOut        rules.OptOut      `json:"opt_out"`
+	Commercial    rules.Commercial  `json:"commercial"`
+	Content       ContentInfo       `json:"content"`
+	Legal         []rules.Judgement `json:"legal"`
+	Spam          *Spam             `json:"spam,omitempty"`
+	Reasons       []Reason          `json:"reasons"`
+}
+
+// MessageInfo identifies the message and its structure.
+type MessageInfo struct {
+	MessageID  string        `json:"message_id"`
+	Date       string        `json:"date"`
+	DateParsed *time.Time    `json:"date_parsed"`
+	Subject    string        `json:"subject"`
+	Size       int           `json:"size"`
+	Truncated  bool          `json:"truncated"`
+	SHA256     string        `json:"sha256"`
+	MIME       []PartSummary `json:"mime"`
+	Defects    []mail.Defect `json:"defects"`
+}
+
+// PartSummary describes one MIME entity.
+type PartSummary struct {
+	ID          string `json:"id"`
+	ContentType string `json:"content_type"`
+	Charset     string `json:"charset,omitempty"`
+	Encoding    string `json:"encoding,omitempty"`
+	Disposition string `json:"disposition,omitempty"`
+	Filename    string `json:"filename,omitempty"`
+	Size        int    `json:"size"`
+	Depth       int    `json:"depth"`
+}
+
+// Origin is the trace-back result.
+type Origin struct {
+	IP      string       `json:"ip"`      // First untrusted relay's address, "" when none was found.
+	RDNS    string       `json:"rdns"`    // Its reverse name, as recorded by our trusted receiver.
+	HELO    string       `json:"helo"`    // What it claimed to be.
+	Country string       `json:"country"` // ISO 3166-1 alpha-2 of the address's registration.
+	Network *geo.Network `json:"network"`
+	Hop     int          `json:"hop"`   // Index of the origin in hops, -1 when none.
+	Trust   string       `json:"trust"` // "given" or "inferred".
+	Forged  bool         `json:"forged"`
+	Hops    []trace.Hop  `json:"hops"`
+}
+
+// Sender is the author and reply identities.
+type Sender struct {
+	From              []mail.Address  `json:"from"`
+	Sender            []mail.Address  `json:"sender"`
+	ReplyTo           []mail.Address  `json:"reply_to"`
+	ReturnPath        string          `json:"return_path"`
+	Domains           SenderDomains   `json:"domains"`
+	Alignment         Alignment       `json:"alignment"`
+	IdentityDisguised rules.Tri       `json:"identity_disguised"`
+	Findings          []rules.Finding `json:"findings"`
+}
+
+// SenderDomains are the domains of each identity.
+type SenderDomains struct {
+	From       string `json:"from"`
+	Sender     string `json:"sender"`
+	ReplyTo    string `json:"reply_to"`
+	ReturnPath string `json:"return_path"`
+}
+
+// Alignment says which identities share the From domain's organizational
+// domain (relaxed alignment, RFC 7489 3.1).
+type Alignment struct {
+	ReturnPath bool `json:"return_path"`
+	ReplyTo    bool `json:"reply_to"`
+	Sender     bool `json:"sender"`
+	DKIM       bool `json:"dkim"` // Some DKIM signature's d= aligns, whatever its result.
+}
+
+// ContentInfo is what the reader sees.
+type ContentInfo struct {
+	Text          string            `json:"text"`
+	HTMLText      string            `json:"html_text"`
+	TextTruncated bool              `json:"text_truncated"`
+	URLs          []mail.URL        `json:"urls"`
+	Domains       []string          `json:"domains"`
+	Emails        []string          `json:"emails"`
+	Phones        []string          `json:"phones"`
+	Attachments   []mail.Attachment `json:"attachments"`
+	HTML          mail.HTMLInfo     `json:"html"`
+}
+
+// Spam is the classifier's opinion. It is filled only when a classifier is
+// configured.
+type Spam struct {
+	Score      float64      `json:"score"` // Probability of spam, 0..1.
+	Class      string       `json:"class"` // "spam", "ham" or "unsure".
+	Thresholds Thresholds   `json:"thresholds"`
+	Reasons    []SpamReason `json:"reasons"`
+	Trained    int          `json:"trained"` // Messages the model has learned from.
+}
+
+// Thresholds split the score into classes.
+type Thresholds struct {
+	Ham  float64 `json:"ham"`  // Below: ham.
+	Spam float64 `json:"spam"` // At or above: spam.
+}
+
+// SpamReason is one feature that moved the score, with its weight
+// (positive towards spam).
+type SpamReason struct {
+	Feature string  `json:"feature"`
+	Weight  float64 `json:"weight"`
+}
+
+// Reason is one conclusion, with a stable code for UIs, logs and rules.
+type Reason struct {
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}

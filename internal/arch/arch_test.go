@@ -1,0 +1,61 @@
+// Package arch holds the test that keeps docs/ARCHITECTURE.md honest: no
+// package imports a package on its own level or above.
+package arch
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/accord-antispam/accord/internal/"
+
+// level of each internal package; siblings on a level may not import each
+// other unless listed in allowed.
+var level = map[string]int{
+	"resolve":   0,
+	"mail":      1,
+	"mailauth":  2,
+	"trace":     2,
+	"trace/geo": 1, // below trace, which uses it
+	"rules":     2,
+	"analysis":  3,
+	"arch":      9,
+}
+
+func TestImportDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", "github.com/accord-antispam/accord/internal/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(p.ImportPath, module)
+		from, ok := level[name]
+		if !ok {
+			t.Errorf("package %s has no level in this test or in docs/ARCHITECTURE.md", name)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			dep := strings.TrimPrefix(imp, module)
+			to, ok := level[dep]
+			if !ok {
+				continue
+			}
+			if to >= from {
+				t.Errorf("%s (level %d) imports %s (level %d): imports must point down", name, from, dep, to)
+			}
+		}
+	}
+}
