@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/resolve"
+	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/trace"
+	"github.com/accord-antispam/accord/internal/trace/geo"
+)
+
+// engineFlags are the analysis settings shared by the commands that analyse.
+type engineFlags struct {
+	trusted       string
+	resolver      string
+	jurisdictions string
+}
+
+func (f *engineFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.trusted, "trusted", "", "trusted relays: comma-separated CIDRs, addresses and host names (default: inferred from loopback and private ranges)")
+	fs.StringVar(&f.resolver, "resolver", "offline", "DNS: offline (no lookups; trusted Authentication-Results only), live, or a fixture zone file")
+	fs.StringVar(&f.jurisdictions, "jurisdiction", "EU", "rulebooks to judge against, comma-separated ("+strings.Join(mustJurisdictions(), ", ")+")")
+}
+
+func mustJurisdictions() []string {
+	lib, err := rules.Embedded()
+	if err != nil {
+		return nil
+	}
+	return lib.Jurisdictions()
+}
+
+// analyzer builds the engine from the flags.
+func (f *engineFlags) analyzer(e *env) (*analysis.Analyzer, error) {
+	a := &analysis.Analyzer{Geo: geo.Embedded(), Logger: e.log}
+	if f.trusted != "" {
+		t, err := trace.ParseTrust(f.trusted)
+		if err != nil {
+			return nil, err
+		}
+		a.Trust = t
+	}
+	switch f.resolver {
+	case "", "offline":
+		a.Resolver = resolve.Offline{}
+	case "live":
+		a.Resolver = resolve.Live{}
+	default:
+		z, err := resolve.LoadZone(strings.TrimPrefix(f.resolver, "fixture:"))
+		if err != nil {
+			return nil, fmt.Errorf("--resolver: %w", err)
+		}
+		a.Resolver = z
+	}
+	lib, err := rules.Embedded()
+	if err != nil {
+		return nil, err
+	}
+	a.Rules = lib
+	for _, j := range strings.Split(f.jurisdictions, ",") {
+		j = strings.ToUpper(strings.TrimSpace(j))
+		if j == "" {
+			continue
+		}
+		if j == "UK" {
+			j = "GB"
+		}
+		if _, ok := lib.Get(j); !ok {
+			return nil, fmt.Errorf("--jurisdiction: no rulebook for %q (have %s)", j, strings.Join(lib.Jurisdictions(), ", "))
+		}
+		a.Jurisdictions = append(a.Jurisdictions, j)
+	}
+	return a, nil
+}
+
+func cmdCheck(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var ef engineFlags
+	ef.register(fs)
+	asJSON := fs.Bool("json", false, "print one JSON verdict per message (JSON Lines)")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "messages analysed in parallel")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: accord check [flags] FILE|DIR|MBOX|- ...")
+		fmt.Fprintln(e.stderr, "Analyse each message and print its verdict. Exit status 0 when every input was analysed.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	if *workers < 1 {
+		*workers = 1
+	}
+	an, err := ef.analyzer(e)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	lim := mail.DefaultLimits()
+	out := bufio.NewWriterSize(e.stdout, 64<<10)
+	defer out.Flush()
+
+	type result struct {
+		source string
+		v      *analysis.Verdict
+		err    error
+	}
+	queue := make(chan chan result, *workers*4)
+	sem := make(chan struct{}, *workers)
+	fail := func(src string, err error) {
+		ch := make(chan result, 1)
+		ch <- result{source: src, err: err}
+		queue <- ch
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(queue)
+		ir := &inputReader{stdin: e.stdin, maxBytes: lim.MaxBytes, fail: fail, emit: func(rm rawMessage) error {
+			ch := make(chan result, 1)
+			select {
+			case queue <- ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				v, err := analyse(ctx, an, rm, lim)
+				ch <- result{source: rm.source, v: v, err: err}
+			}()
+			return nil
+		}}
+		readErr <- ir.run(ctx, fs.Args())
+	}()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	analysed, failed := 0, 0
+	for ch := range queue {
+		r := <-ch
+		if r.err != nil {
+			fmt.Fprintf(e.stderr, "accord check: %s: %v\n", r.source, r.err)
+			failed++
+			continue
+		}
+		analysed++
+		if *asJSON {
+			if err := enc.Encode(r.v); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		} else {
+			writeReport(out, r.v)
+		}
+	}
+	if err := <-readErr; err != nil {
+		return err
+	}
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d input(s) could not be analysed; %d message(s) were", failed, analysed)}
+	}
+	return nil
+}
+
+// analyse parses and analyses one message. A panic in the engine is a bug;
+// it is reported against this message and does not stop the others.
+func analyse(ctx context.Context, an *analysis.Analyzer, rm rawMessage, lim mail.Limits) (v *analysis.Verdict, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("internal error while analysing (please report it): %v\n%s", p, debug.Stack())
+		}
+	}()
+	m := mail.ParseBytes(rm.raw, lim)
+	if rm.truncated {
+		m.MarkTruncated(lim.MaxBytes)
+	}
+	return an.Analyze(ctx, analysis.Input{Source: rm.source, Message: m})
+}

