@@ -25,7 +25,7 @@ type Zone struct {
 }
 
 func canonName(name string) string {
-	return strings.TrimRight(strings.ToLower(strings.TrimSpace(name)), ".")
+	return strings.TrimSpace(strings.TrimRight(strings.ToLower(strings.TrimSpace(name)), "."))
 }
 
 func (z *Zone) init() {
@@ -266,6 +266,11 @@ func (z *Zone) parseLine(line string) error {
 	data = strings.TrimSpace(data)
 	if canonName(name) == "" || typ == "" {
 		return fmt.Errorf("want NAME TYPE DATA, got %q", line)
+	}
+	for _, r := range name {
+		if r <= ' ' || r == 0x7f {
+			return fmt.Errorf("name %q contains a control character", name)
+		}
 	}
 	switch typ {
 	case "TXT":
