@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -23,12 +25,15 @@ type engineFlags struct {
 	trusted       string
 	resolver      string
 	jurisdictions string
+	model         modelFlags
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.trusted, "trusted", "", "trusted relays: comma-separated CIDRs, addresses and host names (default: inferred from loopback and private ranges)")
 	fs.StringVar(&f.resolver, "resolver", "offline", "DNS: offline (no lookups; trusted Authentication-Results only), live, or a fixture zone file")
 	fs.StringVar(&f.jurisdictions, "jurisdiction", "EU", "rulebooks to judge against, comma-separated ("+strings.Join(mustJurisdictions(), ", ")+")")
+	fs.StringVar(&f.model.data, "data", defaultDataDir, "data folder: its classifier model (model.acm), when there is one, gives a spam score")
+	fs.StringVar(&f.model.model, "model", "", "classifier model file (default: DATA/model.acm if it exists)")
 }
 
 func mustJurisdictions() []string {
@@ -61,6 +66,15 @@ func (f *engineFlags) analyzer(e *env) (*analysis.Analyzer, error) {
 		}
 		a.Resolver = z
 	}
+	m, err := f.model.load(false)
+	switch {
+	case err == nil:
+		a.Classifier = analysis.ModelClassifier{Model: m}
+	case errors.Is(err, fs.ErrNotExist) && f.model.model == "":
+		// No model trained yet: verdicts carry no spam score.
+	default:
+		return nil, err
+	}
 	lib, err := rules.Embedded()
 	if err != nil {
 		return nil, err
@@ -83,22 +97,22 @@ func (f *engineFlags) analyzer(e *env) (*analysis.Analyzer, error) {
 }
 
 func cmdCheck(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fset := flag.NewFlagSet("check", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
 	var ef engineFlags
-	ef.register(fs)
-	asJSON := fs.Bool("json", false, "print one JSON verdict per message (JSON Lines)")
-	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "messages analysed in parallel")
-	fs.Usage = func() {
+	ef.register(fset)
+	asJSON := fset.Bool("json", false, "print one JSON verdict per message (JSON Lines)")
+	workers := fset.Int("workers", runtime.GOMAXPROCS(0), "messages analysed in parallel")
+	fset.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: accord check [flags] FILE|DIR|MBOX|- ...")
 		fmt.Fprintln(e.stderr, "Analyse each message and print its verdict. Exit status 0 when every input was analysed.")
-		fs.PrintDefaults()
+		fset.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fset.Parse(args); err != nil {
 		return errUsage
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
+	if fset.NArg() == 0 {
+		fset.Usage()
 		return errUsage
 	}
 	if *workers < 1 {
@@ -142,7 +156,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 			}()
 			return nil
 		}}
-		readErr <- ir.run(ctx, fs.Args())
+		readErr <- ir.run(ctx, fset.Args())
 	}()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,5 +129,86 @@ func TestCheckFixtureResolverAndFlags(t *testing.T) {
 		if code, _, errs := runCmd(t, "", bad...); code != 2 || errs == "" {
 			t.Errorf("%v: exit %d, stderr %q", bad, code, errs)
 		}
+	}
+}
+
+func TestLearnScoreEvalAndCheckWithModel(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	var spamDir, hamDir = filepath.Join(dir, "spam"), filepath.Join(dir, "ham")
+	os.Mkdir(spamDir, 0o755)
+	os.Mkdir(hamDir, 0o755)
+	var index strings.Builder
+	for i := 0; i < 30; i++ {
+		s := fmt.Sprintf("From: deals%d@promo.example\nSubject: FREE offer %d, act now\nMessage-ID: <s%d@promo.example>\n\nBuy cheap pills now! Limited offer, click here. Unsubscribe.\n", i, i, i)
+		h := fmt.Sprintf("From: dev%d@project.example\nSubject: build %d failed\nMessage-ID: <h%d@project.example>\n\nThe nightly build failed again; the patch for the linker is in review.\n", i, i, i)
+		os.WriteFile(filepath.Join(spamDir, fmt.Sprintf("%02d.eml", i)), []byte(s), 0o644)
+		os.WriteFile(filepath.Join(hamDir, fmt.Sprintf("%02d.eml", i)), []byte(h), 0o644)
+		fmt.Fprintf(&index, "spam ./spam/%02d.eml\nham ./ham/%02d.eml\n", i, i)
+	}
+	if code, out, errs := runCmd(t, "", "learn", "--data", data, "--spam", spamDir); code != 0 || !strings.Contains(out, "learned 30 as spam") {
+		t.Fatalf("learn spam: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := runCmd(t, "", "learn", "--data", data, "--ham", hamDir); code != 0 || !strings.Contains(out, "30 spam and 30 ham") {
+		t.Fatalf("learn ham: %d %s %s", code, out, errs)
+	}
+	// Learning the same again changes nothing; a correction moves a message.
+	if _, out, _ := runCmd(t, "", "learn", "--data", data, "--ham", hamDir); !strings.Contains(out, "already known 30") {
+		t.Errorf("repeat learn: %s", out)
+	}
+	if _, out, _ := runCmd(t, "", "learn", "--data", data, "--spam", filepath.Join(hamDir, "00.eml")); !strings.Contains(out, "corrected 1") || !strings.Contains(out, "31 spam and 29 ham") {
+		t.Errorf("correction: %s", out)
+	}
+	runCmd(t, "", "learn", "--data", data, "--ham", filepath.Join(hamDir, "00.eml"))
+
+	code, out, errs := runCmd(t, "", "score", "--data", data, filepath.Join(spamDir, "05.eml"), filepath.Join(hamDir, "05.eml"))
+	if code != 0 {
+		t.Fatalf("score: %d %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "\tspam\t") || !strings.Contains(lines[1], "\tham\t") {
+		t.Errorf("score output:\n%s", out)
+	}
+	// check picks the model up and explains the score.
+	_, out, _ = runCmd(t, "", "check", "--data", data, filepath.Join(spamDir, "07.eml"))
+	if !strings.Contains(out, "Spam ") || !strings.Contains(out, "for spam:") {
+		t.Errorf("check without a spam line:\n%s", out)
+	}
+
+	idx := filepath.Join(dir, "index")
+	os.WriteFile(idx, []byte(index.String()), 0o644)
+	res := filepath.Join(dir, "results")
+	modelOut := filepath.Join(dir, "eval.acm")
+	code, out, errs = runCmd(t, "", "eval", "--index", idx, "--results", res, "--model", modelOut)
+	if code != 0 {
+		t.Fatalf("eval: %d %s", code, errs)
+	}
+	for _, want := range []string{"(1-ROCA)%: ", "lam%: ", "spam caught at 0.1% FPR: ", "messages: 60 scored", "seconds: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("eval output lacks %q:\n%s", want, out)
+		}
+	}
+	rb, _ := os.ReadFile(res)
+	if n := strings.Count(string(rb), "\n"); n != 60 || !strings.HasPrefix(string(rb), "./spam/00.eml judge=spam class=") {
+		t.Errorf("results file: %d lines\n%.200s", n, rb)
+	}
+	if _, err := os.Stat(modelOut); err != nil {
+		t.Errorf("eval --model: %v", err)
+	}
+	code, out, _ = runCmd(t, "", "eval", "--index", idx, "--protocol", "batch")
+	if code != 0 || !strings.Contains(out, "messages: 30 scored") {
+		t.Errorf("batch eval: %d %s", code, out)
+	}
+	// Errors are clear.
+	os.WriteFile(filepath.Join(dir, "bad.acm"), []byte("not a model"), 0o644)
+	if code, _, errs := runCmd(t, "", "score", "--model", filepath.Join(dir, "bad.acm"), idx); code != 1 || !strings.Contains(errs, "not an Accord model") {
+		t.Errorf("bad model: %d %s", code, errs)
+	}
+	os.WriteFile(filepath.Join(dir, "badindex"), []byte("maybe ./x\n"), 0o644)
+	if code, _, errs := runCmd(t, "", "eval", "--index", filepath.Join(dir, "badindex")); code != 1 || !strings.Contains(errs, "line 1") {
+		t.Errorf("bad index: %d %s", code, errs)
+	}
+	if code, _, _ := runCmd(t, "", "learn", "--spam", "--ham", idx); code != 2 {
+		t.Errorf("learn with both classes: %d", code)
 	}
 }

@@ -45,6 +45,9 @@ func (e *exitError) Unwrap() error { return e.err }
 func commands() []command {
 	return []command{
 		{"check", "analyse messages (files, directories, mbox, stdin) and print their verdicts", cmdCheck},
+		{"learn", "train the spam classifier on messages of known class (--spam or --ham)", cmdLearn},
+		{"score", "print the classifier's spam probability and class for messages", cmdScore},
+		{"eval", "run the TREC spam-track protocol over an index and print the measures", cmdEval},
 		{"version", "print the version", cmdVersion},
 	}
 }

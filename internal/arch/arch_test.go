@@ -20,6 +20,7 @@ var level = map[string]int{
 	"trace":     2,
 	"trace/geo": 1, // below trace, which uses it
 	"rules":     2,
+	"classify":  2,
 	"analysis":  3,
 	"arch":      9,
 }

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/accord-antispam/accord/internal/classify"
+	"github.com/accord-antispam/accord/internal/mail"
+)
+
+const defaultDataDir = "accord-data"
+
+// modelFlags locate the model: --model, else MODEL in the data folder.
+type modelFlags struct {
+	data  string
+	model string
+	bits  int
+}
+
+func (f *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", defaultDataDir, "data folder")
+	fs.StringVar(&f.model, "model", "", "model file (default: DATA/model.acm)")
+	fs.IntVar(&f.bits, "bits", 0, "size of a new model's feature table, as a power of two (default 20: 8 MiB + 1 MiB of digests)")
+}
+
+func (f *modelFlags) path() string {
+	if f.model != "" {
+		return f.model
+	}
+	return filepath.Join(f.data, "model.acm")
+}
+
+// load opens the model, or a new empty one when create is set and the file
+// does not exist yet.
+func (f *modelFlags) load(create bool) (*classify.Model, error) {
+	m, err := classify.Load(f.path())
+	if errors.Is(err, fs.ErrNotExist) && create {
+		return classify.New(classify.Params{Bits: f.bits}), nil
+	}
+	return m, err
+}
+
+func cmdLearn(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("learn", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var mf modelFlags
+	mf.register(fs)
+	spam := fs.Bool("spam", false, "the messages are spam")
+	ham := fs.Bool("ham", false, "the messages are ham (wanted mail)")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: accord learn --spam|--ham [flags] FILE|DIR|MBOX|- ...")
+		fmt.Fprintln(e.stderr, "Train the classifier. A message learned earlier as the other class is unlearned first (a correction); one learned as the same class is skipped.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *spam == *ham || fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	m, err := mf.load(true)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	lim := mail.DefaultLimits()
+	var learned, corrected, known, failed int
+	ir := &inputReader{stdin: e.stdin, maxBytes: lim.MaxBytes,
+		fail: func(src string, err error) {
+			failed++
+			fmt.Fprintf(e.stderr, "accord learn: %s: %v\n", src, err)
+		},
+		emit: func(rm rawMessage) error {
+			msg := mail.ParseBytes(rm.raw, lim)
+			switch m.LearnMessage(classify.Digest(msg.Raw), m.Extract(msg, false), *spam) {
+			case classify.Learned:
+				learned++
+			case classify.Corrected:
+				corrected++
+			case classify.Known:
+				known++
+			}
+			return nil
+		}}
+	if err := ir.run(ctx, fs.Args()); err != nil {
+		return err
+	}
+	if learned+corrected > 0 {
+		if err := m.Save(mf.path()); err != nil {
+			return err
+		}
+	}
+	ns, nh := m.Trained()
+	class := "ham"
+	if *spam {
+		class = "spam"
+	}
+	fmt.Fprintf(e.stdout, "learned %d as %s, corrected %d, already known %d; the model in %s has learned %d spam and %d ham\n",
+		learned, class, corrected, known, mf.path(), ns, nh)
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d input(s) could not be read", failed)}
+	}
+	return nil
+}
+
+func cmdScore(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("score", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var mf modelFlags
+	mf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: accord score [flags] FILE|DIR|MBOX|- ...")
+		fmt.Fprintln(e.stderr, "Print \"<score>\\t<class>\\t<source>\" per message: the probability of spam and spam, ham or unsure.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	m, err := mf.load(false)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("%w (train one with `accord learn`)", err)}
+	}
+	lim := mail.DefaultLimits()
+	failed := 0
+	ir := &inputReader{stdin: e.stdin, maxBytes: lim.MaxBytes,
+		fail: func(src string, err error) {
+			failed++
+			fmt.Fprintf(e.stderr, "accord score: %s: %v\n", src, err)
+		},
+		emit: func(rm rawMessage) error {
+			r := m.Score(m.Extract(mail.ParseBytes(rm.raw, lim), false), false)
+			_, err := fmt.Fprintf(e.stdout, "%.6f\t%s\t%s\n", r.Score, r.Class, rm.source)
+			return err
+		}}
+	if err := ir.run(ctx, fs.Args()); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d input(s) could not be read", failed)}
+	}
+	return nil
+}
+
+func cmdEval(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	index := fs.String("index", "", "TREC-style index: \"spam PATH\" / \"ham PATH\" lines, paths relative to the index")
+	protocol := fs.String("protocol", classify.Online, "online (score, then learn, each message in order) or batch (learn the first half, score the second)")
+	results := fs.String("results", "", "write one \"<path> judge=… class=… score=…\" line per scored message to this file")
+	model := fs.String("model", "", "save the trained model to this file")
+	bits := fs.Int("bits", 0, "feature table size as a power of two (default 20)")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: accord eval --index INDEX [--protocol online|batch] [--results FILE] [--model PATH]")
+		fmt.Fprintln(e.stderr, "Run the TREC spam-track protocol from an empty model and print the measures.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *index == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	if *protocol != classify.Online && *protocol != classify.Batch {
+		return &exitError{code: 2, err: fmt.Errorf("--protocol %q: want online or batch", *protocol)}
+	}
+	ex, err := classify.ReadIndex(*index)
+	if err != nil {
+		return err
+	}
+	var rw io.Writer
+	if *results != "" {
+		f, err := os.Create(*results)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		rw = f
+	}
+	rep, m, err := classify.Evaluate(ctx, ex, *protocol, classify.Params{Bits: *bits}, rw)
+	if err != nil {
+		return err
+	}
+	mt := rep.Metrics
+	w := e.stdout
+	fmt.Fprintf(w, "protocol: %s\n", rep.Protocol)
+	fmt.Fprintf(w, "messages: %d scored (%d spam, %d ham) of %d in the index\n", rep.Scored, mt.Spam, mt.Ham, len(ex))
+	fmt.Fprintf(w, "(1-ROCA)%%: %.4f\n", mt.ROCA1)
+	fmt.Fprintf(w, "lam%%: %.3f\n", mt.LAM)
+	fmt.Fprintf(w, "spam caught at 0.1%% FPR: %.1f%%\n", mt.CaughtAt01)
+	fmt.Fprintf(w, "spam caught at 1%% FPR: %.1f%%\n", mt.CaughtAt1)
+	fmt.Fprintf(w, "hm%%: %.2f sm%%: %.2f (threshold %.2f)\n", mt.HamMisclassified, mt.SpamMisclassified, mt.Threshold)
+	n := len(ex)
+	if rep.Protocol == classify.Batch {
+		n = len(ex) // every message is parsed and either learned or scored
+	}
+	fmt.Fprintf(w, "seconds: %.3f (%.0f messages/s parsed, scored and learned; files read beforehand)\n",
+		rep.Elapsed.Seconds(), float64(n)/rep.Elapsed.Seconds())
+	if *model != "" {
+		if err := m.Save(*model); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "model: %s\n", *model)
+	}
+	return nil
+}

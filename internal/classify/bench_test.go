@@ -1,0 +1,32 @@
+package classify
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkOnlineCorpus runs the online protocol (parse, extract, score,
+// learn) over the corpus index on one core; ns/op is per message.
+func BenchmarkOnlineCorpus(b *testing.B) {
+	dir := os.Getenv("ACCORD_CORPUS")
+	if dir == "" {
+		b.Skip("ACCORD_CORPUS not set; run bench/corpus.sh")
+	}
+	ex, err := ReadIndex(filepath.Join(dir, "index"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		if _, _, err := Evaluate(context.Background(), ex, Online, Params{}, nil); err != nil {
+			b.Fatal(err)
+		}
+		n += len(ex)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msg/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/msg")
+}

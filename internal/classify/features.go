@@ -1,0 +1,359 @@
+package classify
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/accord-antispam/accord/internal/mail"
+)
+
+// Feature extraction. A message becomes a set of hashed features:
+//
+//   - header words, prefixed with the field name ("subject:free"), for every
+//     field except verdict fields written by other filters (X-Spam-*, which
+//     a sender can forge and which would teach the model to echo another
+//     filter);
+//   - body words from the text parts (HTML as written: tag and attribute
+//     names are evidence too) and attachment names and types;
+//   - orthogonal sparse bigrams (OSB) over the body words: each word paired
+//     with each of the next Window-1 words, with the distance — the feature
+//     family of CRM114, OSBF-Lua and rspamd.
+//
+// Features are hashed (FNV-1a, fixed seed, so a model file is portable) into
+// the model's table; a message counts each feature once.
+
+const (
+	maxHeaderBytes = 8 << 10
+	maxBodyBytes   = 12 << 10
+	maxTokenLen    = 40
+)
+
+type featureSet struct {
+	idx   []uint32 // distinct table slots, in first-seen order
+	pair  []bool   // parallel to idx: an OSB pair (not a single word)
+	names []string // parallel to idx when explaining, else nil
+	set   []uint32 // open-addressing set of slot+1 values
+	mask  uint32
+	bits  uint
+	// inPair marks the features being added as OSB pairs.
+	inPair bool
+	// Tokenizer state: the current header prefix, and the OSB window.
+	prefix     uint64
+	prefixName string
+	window     int
+	nwords     int
+	win        [8]uint64
+	winW       [8]string
+}
+
+// sets recycles the dedupe tables (32 KiB each) between extractions.
+var sets = sync.Pool{New: func() any { return make([]uint32, 1<<13) }}
+
+func newFeatureSet(bits uint, explain bool) *featureSet {
+	f := &featureSet{bits: bits, set: sets.Get().([]uint32), mask: 1<<13 - 1}
+	f.idx = make([]uint32, 0, 1024)
+	f.pair = make([]bool, 0, 1024)
+	if explain {
+		f.names = make([]string, 0, 2048)
+	}
+	return f
+}
+
+// add records a hashed feature once; it reports whether it was new (the
+// caller then records its name when explaining).
+func (f *featureSet) add(h uint64) bool {
+	slot := uint32(h>>(64-f.bits)) + 1 // never 0: 0 marks an empty set cell
+	i := uint32(h) & f.mask
+	for {
+		v := f.set[i]
+		if v == slot {
+			return false
+		}
+		if v == 0 {
+			break
+		}
+		i = (i + 1) & f.mask
+	}
+	if len(f.idx) >= len(f.set)/2 {
+		return false // enough evidence for one message
+	}
+	f.set[i] = slot
+	f.idx = append(f.idx, slot-1)
+	f.pair = append(f.pair, f.inPair)
+	return true
+}
+
+func (f *featureSet) name(s string) {
+	if f.names != nil {
+		f.names = append(f.names, s)
+	}
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func hashString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+func hashBytes(h uint64, s []byte) uint64 {
+	for _, c := range s {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
+}
+
+func hashByte(h uint64, b byte) uint64 {
+	h ^= uint64(b)
+	return h * fnvPrime
+}
+
+// mix finishes a hash so that its top bits, which pick the slot, are well
+// distributed (FNV's top bits are weak for short inputs).
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// fieldKind maps a header field name to the prefix its words carry: its own
+// for the fields that say most, "rcvd" for Received, and "head" for the rest
+// (whose names become words themselves), as in bogofilter.
+func fieldKind(name string) (prefix string, own bool) {
+	for _, k := range []string{"subject", "from", "to", "return-path", "reply-to", "envelope", "content-type", "x-mailer", "message-id"} {
+		if strings.EqualFold(name, k) {
+			return k, true
+		}
+	}
+	if strings.EqualFold(name, "received") {
+		return "rcvd", true
+	}
+	return "head", false
+}
+
+// extract computes the features of m.
+func extract(m *mail.Message, p Params, explain bool) *featureSet {
+	f := newFeatureSet(uint(p.Bits), explain)
+	f.window = p.Window
+	// Header words, starting with the mbox envelope line when there is one.
+	budget := maxHeaderBytes
+	if m.EnvelopeFrom != "" {
+		f.headerField("envelope", "envelope", m.EnvelopeFrom[len("From "):], &budget)
+	}
+	for _, fld := range m.Header.Fields {
+		if len(fld.Name) >= 6 && strings.EqualFold(fld.Name[:6], "x-spam") {
+			continue // another filter's verdict, forgeable by the sender
+		}
+		prefix, own := fieldKind(fld.Name)
+		if !own {
+			if f.add(mix(hashLower(hashByte(fnvOffset, 'N'), fld.Name))) && explain {
+				f.name("header:" + strings.ToLower(fld.Name))
+			}
+		}
+		f.headerField(prefix, fld.Name, fld.Value, &budget)
+		if budget <= 0 {
+			break
+		}
+	}
+	// Body words and OSB pairs.
+	left := maxBodyBytes
+	for _, part := range m.Parts {
+		if left <= 0 {
+			break
+		}
+		if len(part.Children) > 0 {
+			continue
+		}
+		if part.IsText() && part.Disposition != "attachment" {
+			t := part.Text
+			if len(t) > left {
+				t = t[:left]
+			}
+			left -= len(t)
+			if part.ContentType == "text/html" {
+				forHTMLWords(t, f)
+			} else {
+				forWords(t, f, sinkBody)
+			}
+			continue
+		}
+		// Attachments: the type and the file name's words.
+		if f.add(mix(hashString(hashByte(fnvOffset, 'A'), part.ContentType))) {
+			f.name("attachment:" + part.ContentType)
+		}
+		if part.Filename != "" {
+			f.prefix, f.prefixName = hashByte(fnvOffset, 'F'), "filename"
+			forWords(part.Filename, f, sinkHeader)
+		}
+	}
+	for _, d := range m.Defects {
+		if f.add(mix(hashString(hashByte(fnvOffset, 'D'), d.Code))) {
+			f.name("defect:" + d.Code)
+		}
+	}
+	clear(f.set)
+	sets.Put(f.set)
+	f.set = nil
+	return f
+}
+
+func (f *featureSet) headerField(prefix, name, v string, budget *int) {
+	if len(v) > *budget {
+		v = v[:*budget]
+	}
+	*budget -= len(v)
+	f.prefix = hashByte(hashString(hashByte(fnvOffset, 'H'), prefix), ':')
+	f.prefixName = prefix
+	forWords(v, f, sinkHeader)
+}
+
+// Where forWords sends the words.
+const (
+	sinkHeader = iota // prefixed with the current field
+	sinkBody          // body word, and OSB pairs with the words before it
+)
+
+func (f *featureSet) word(w []byte, sink int) {
+	if sink == sinkHeader {
+		if f.add(mix(hashBytes(f.prefix, w))) && f.names != nil {
+			f.name(f.prefixName + ":" + string(w))
+		}
+		return
+	}
+	h := hashBytes(hashByte(fnvOffset, 'B'), w)
+	word := ""
+	if f.names != nil {
+		word = string(w)
+	}
+	if f.add(mix(h)) && f.names != nil {
+		f.name(word)
+	}
+	n := f.nwords
+	f.inPair = true
+	for d := 1; d < f.window && d <= n; d++ {
+		k := (n - d) % len(f.win)
+		ph := hashByte(f.win[k], byte('0'+d)) ^ h*0x9E3779B97F4A7C15
+		if f.add(mix(ph)) && f.names != nil {
+			f.name(f.winW[k] + strings.Repeat(" _", d-1) + " " + word)
+		}
+	}
+	f.inPair = false
+	f.win[n%len(f.win)] = h
+	if f.names != nil {
+		f.winW[n%len(f.win)] = word
+	}
+	f.nwords++
+}
+
+func hashLower(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
+}
+
+// forWords calls fn with each lower-case word of s: runs of letters and
+// digits, with ".", "-", "_", "'", "$", "@" and "%" kept inside a word (so
+// domains, prices and addresses stay whole). Long digit runs become their
+// shape ("#7"), since serial numbers repeat nowhere.
+func forWords(s string, f *featureSet, sink int) {
+	var buf [maxTokenLen]byte
+	i := 0
+	for i < len(s) {
+		// Skip separators.
+		for i < len(s) && !wordByte(s[i]) {
+			i++
+		}
+		start := i
+		n := 0
+		digits := 0
+		for i < len(s) && (wordByte(s[i]) || inner(s[i]) && i+1 < len(s) && wordByte(s[i+1]) && i > start) {
+			c := s[i] // case is kept: "FREE" and "free" are different evidence
+			if c >= '0' && c <= '9' {
+				digits++
+			}
+			if n < len(buf) {
+				buf[n] = c
+			}
+			n++
+			i++
+		}
+		if n < minTokenLen || n > maxTokenLen {
+			continue
+		}
+		w := buf[:n]
+		if digits == n {
+			continue // bare numbers: times, dates, serials
+		}
+		f.word(w, sink)
+	}
+}
+
+const minTokenLen = 3
+
+// forHTMLWords is forWords for HTML source: comments and tag names are
+// skipped (they say little and come in thousands), attribute names and
+// values and the text are kept.
+func forHTMLWords(s string, f *featureSet) {
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			forWords(s, f, sinkBody)
+			return
+		}
+		forWords(s[:i], f, sinkBody)
+		s = s[i+1:]
+		if strings.HasPrefix(s, "!--") {
+			if j := strings.Index(s, "-->"); j >= 0 {
+				s = s[j+3:]
+			} else {
+				return
+			}
+			continue
+		}
+		// Skip "/" and the tag name.
+		j := 0
+		if j < len(s) && (s[j] == '/' || s[j] == '!' || s[j] == '?') {
+			j++
+		}
+		for j < len(s) && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9') {
+			j++
+		}
+		// The attributes run to '>'.
+		k := strings.IndexByte(s[j:], '>')
+		if k < 0 {
+			forWords(s[j:], f, sinkBody)
+			return
+		}
+		forWords(s[j:j+k], f, sinkBody)
+		s = s[j+k+1:]
+	}
+}
+
+var wordBytes = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80 || c == '$' || c == '!'
+	}
+	return t
+}()
+
+func wordByte(c byte) bool { return wordBytes[c] }
+
+func inner(c byte) bool {
+	return c == '.' || c == '-' || c == '_' || c == '\'' || c == '@' || c == '%' || c == ','
+}

@@ -1,0 +1,372 @@
+// Package classify is Accord's statistical spam classifier. A message
+// becomes a set of hashed features — header words prefixed with their field,
+// body words (HTML tag names and comments left out), and orthogonal sparse
+// bigrams (OSB) over the body — and two online learners read them:
+//
+//   - a count-based learner in the Robinson/Fisher tradition of bogofilter:
+//     per-word spam and ham counts, Robinson's smoothing, and Fisher's
+//     chi-square combination of the words that are far from neutral. It
+//     learns fast from few messages and is honest when evidence points both
+//     ways (it answers close to 0.5);
+//   - an online logistic regression over all features, which learns the
+//     residual: the count learner's log-odds are one of its inputs, and it
+//     trains (thick threshold: on errors and near misses) on their sum.
+//     Each feature's step shrinks with the number of messages it was seen
+//     in, so rare words learn fast and common ones stay stable.
+//
+// While the model is young its log-odds are scaled down, so that its first
+// scores say how unsure they are and stay comparable with later ones.
+//
+// The model is one fixed-size table, so its memory is bounded and known in
+// advance; it is safe for concurrent scoring while a learner updates it; and
+// every score can be explained by the features that moved it most.
+package classify
+
+import (
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/accord-antispam/accord/internal/mail"
+)
+
+// Params configure a model. The zero value means the defaults.
+type Params struct {
+	Bits       int     // log2 of the feature table size; 8 bytes per slot (20: 8 MiB).
+	Window     int     // OSB window in words (3: each word paired with the next two).
+	HamBelow   float64 // Scores below are ham.
+	SpamFrom   float64 // Scores at or above are spam; between is unsure.
+	MinTrained int     // Until this many of each class were learned, every class is "unsure".
+	Rate       float64 // Learning rate of the regression.
+	Thick      float64 // Thick threshold (log-odds): the regression learns when not this sure.
+}
+
+// DefaultParams are used for every zero field.
+func DefaultParams() Params {
+	return Params{Bits: 20, Window: 3, HamBelow: 0.2, SpamFrom: 0.8, MinTrained: 10, Rate: 0.05, Thick: 3}
+}
+
+func (p Params) withDefaults() Params {
+	d := DefaultParams()
+	if p.Bits <= 0 {
+		p.Bits = d.Bits
+	}
+	p.Bits = min(max(p.Bits, 10), 26)
+	if p.Window <= 0 {
+		p.Window = d.Window
+	}
+	p.Window = min(p.Window, 8)
+	if p.HamBelow <= 0 {
+		p.HamBelow = d.HamBelow
+	}
+	if p.SpamFrom <= 0 {
+		p.SpamFrom = d.SpamFrom
+	}
+	if p.MinTrained <= 0 {
+		p.MinTrained = d.MinTrained
+	}
+	if p.Rate <= 0 {
+		p.Rate = d.Rate
+	}
+	if p.Thick <= 0 {
+		p.Thick = d.Thick
+	}
+	return p
+}
+
+// MemoryBytes is the memory a model with these parameters holds: the
+// feature table and the table of learned-message digests.
+func (p Params) MemoryBytes() int64 { return int64(8)<<p.withDefaults().Bits + 8<<seenBits }
+
+// slot is one feature's state: the regression weight and the spam and ham
+// counts (16 bits each, saturating), side by side so a look-up touches one
+// cache line.
+type slot struct {
+	w float32
+	c uint32 // spam count << 16 | ham count
+}
+
+func (s slot) counts() (spam, ham float64) { return float64(s.c >> 16), float64(s.c & 0xffff) }
+
+// Model is a classifier. Use New or Load; share one Model between goroutines.
+type Model struct {
+	mu    sync.RWMutex
+	p     Params
+	t     []slot
+	nSpam uint32
+	nHam  uint32
+	bias  float32
+	nbW   float32    // weight of the count learner's log-odds in the regression
+	seen  *digestSet // messages learned, and as what, for corrections
+}
+
+// New returns an empty model.
+func New(p Params) *Model {
+	p = p.withDefaults()
+	return &Model{p: p, t: make([]slot, 1<<p.Bits), nbW: 1, seen: newDigestSet(seenBits)}
+}
+
+// Params returns the model's parameters.
+func (m *Model) Params() Params { return m.p }
+
+// Trained returns how many spam and ham messages the model has learned.
+func (m *Model) Trained() (spam, ham int) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return int(m.nSpam), int(m.nHam)
+}
+
+// Result is one scored message.
+type Result struct {
+	Score   float64  // Probability of spam, 0..1.
+	Class   string   // "spam", "ham" or "unsure".
+	Reasons []Reason // Features that moved the score most: towards spam first, then towards ham.
+	Ready   bool     // The model had learned enough of both classes.
+}
+
+// Reason is one feature and its contribution in log-odds (positive: spam).
+type Reason struct {
+	Feature string
+	Weight  float64
+}
+
+// Features are a message's hashed features, computed once and usable for
+// both scoring and learning.
+type Features struct {
+	f *featureSet
+}
+
+// Extract computes the features of a parsed message. explain keeps their
+// names, for Score's reasons.
+func (m *Model) Extract(msg *mail.Message, explain bool) Features {
+	return Features{extract(msg, m.p, explain)}
+}
+
+// Len is the number of distinct features.
+func (f Features) Len() int { return len(f.f.idx) }
+
+// The count learner follows bogofilter's defaults: Robinson's strength and
+// prior for unseen words, and only words at least minDev from neutral count.
+const (
+	robStrength = 0.0178
+	robPrior    = 0.52
+	minDev      = 0.375
+	nbClamp     = 1e-6 // the Fisher indicator is kept inside (1e-6, 1-1e-6)
+	youngK      = 10   // log-odds are scaled by n/(n+youngK), n the smaller class count
+)
+
+// logits returns the regression (residual) and count log-odds of a message.
+// contrib, when not nil, receives each feature's contribution to the fused
+// log-odds. The caller holds the lock.
+func (m *Model) logits(f *featureSet, contrib []float64) (lr, nb float64) {
+	s, h := float64(m.nSpam), float64(m.nHam)
+	var lnF, ln1F float64 // sums of ln f and ln(1-f) over the words used
+	used := 0
+	for j, i := range f.idx {
+		sl := m.t[i]
+		wi := float64(sl.w)
+		lr += wi
+		var l float64
+		if !f.pair[j] && sl.c != 0 && s > 0 && h > 0 {
+			cs, ch := sl.counts()
+			ps, ph := cs/s, ch/h
+			p := ps / (ps + ph)
+			n := cs + ch
+			fw := (robStrength*robPrior + n*p) / (robStrength + n)
+			if math.Abs(fw-0.5) >= minDev {
+				fw = min(max(fw, 0.001), 0.999)
+				l = math.Log(fw / (1 - fw))
+				lnF += math.Log(fw)
+				ln1F += math.Log(1 - fw)
+				used++
+			}
+		}
+		if contrib != nil {
+			contrib[j] = wi + float64(m.nbW)*l/float64(max(used, 1))
+		}
+	}
+	lr += float64(m.bias)
+	if used > 0 {
+		// Fisher's method, as Robinson proposed and bogofilter does: how
+		// unlikely are these word probabilities if the message were ham,
+		// and if it were spam? The indicator is normalised for the number
+		// of words, and is near 0.5 when the evidence points both ways.
+		hs := chi2Q(-2*lnF, 2*used)
+		ss := chi2Q(-2*ln1F, 2*used)
+		ind := min(max((1+hs-ss)/2, nbClamp), 1-nbClamp)
+		nb = math.Log(ind / (1 - ind))
+	}
+	return lr, nb
+}
+
+func (m *Model) fused(lr, nb float64) float64 { return lr + float64(m.nbW)*nb }
+
+// youth scales the log-odds of a model that has learned little.
+func (m *Model) youth() float64 {
+	n := float64(min(m.nSpam, m.nHam))
+	return n / (n + youngK)
+}
+
+// chi2Q is the upper tail of the chi-square distribution with v (even)
+// degrees of freedom: Q = e^-m Σ_{i<v/2} m^i/i!, m = x/2. The terms are
+// summed in log space around their largest, which neither underflows nor
+// overflows for thousands of degrees of freedom.
+func chi2Q(x float64, v int) float64 {
+	m := x / 2
+	k := v / 2
+	if m <= 0 || k <= 0 {
+		return 1
+	}
+	lm := math.Log(m)
+	term := func(i int) float64 { // log of m^i/i! e^-m
+		lg, _ := math.Lgamma(float64(i + 1))
+		return -m + float64(i)*lm - lg
+	}
+	peak := min(k-1, int(m)) // terms rise until i ≈ m
+	top := term(peak)
+	sum := 1.0
+	for i := peak - 1; i >= 0; i-- {
+		d := math.Exp(term(i) - top)
+		sum += d
+		if d < 1e-17 {
+			break
+		}
+	}
+	for i := peak + 1; i < k; i++ {
+		d := math.Exp(term(i) - top)
+		sum += d
+		if d < 1e-17 {
+			break
+		}
+	}
+	return min(math.Exp(top+math.Log(sum)), 1)
+}
+
+func sigmoid(z float64) float64 {
+	z = min(max(z, -40), 40)
+	return 1 / (1 + math.Exp(-z))
+}
+
+// Score rates a message. With explain (and features extracted with names),
+// it lists the features that moved the score most.
+func (m *Model) Score(f Features, explain bool) Result {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var contrib []float64
+	if explain && f.f.names != nil {
+		contrib = make([]float64, len(f.f.idx))
+	}
+	lr, nb := m.logits(f.f, contrib)
+	r := m.result(lr, nb)
+	if contrib != nil {
+		r.Reasons = topReasons(f.f.names, contrib, 5)
+	}
+	return r
+}
+
+func (m *Model) result(lr, nb float64) Result {
+	r := Result{Score: sigmoid(m.youth() * m.fused(lr, nb))}
+	r.Ready = int(m.nSpam) >= m.p.MinTrained && int(m.nHam) >= m.p.MinTrained
+	switch {
+	case !r.Ready:
+		r.Class = "unsure"
+	case r.Score >= m.p.SpamFrom:
+		r.Class = "spam"
+	case r.Score < m.p.HamBelow:
+		r.Class = "ham"
+	default:
+		r.Class = "unsure"
+	}
+	return r
+}
+
+func topReasons(names []string, c []float64, n int) []Reason {
+	idx := make([]int, len(c))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return c[idx[a]] > c[idx[b]] })
+	var out []Reason
+	for _, i := range idx[:min(n, len(idx))] {
+		if c[i] > 0 {
+			out = append(out, Reason{names[i], round(c[i])})
+		}
+	}
+	for k := len(idx) - 1; k >= 0 && k >= len(idx)-n; k-- {
+		if i := idx[k]; c[i] < 0 {
+			out = append(out, Reason{names[i], round(c[i])})
+		}
+	}
+	return out
+}
+
+func round(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// Learn trains the model on a message of known class.
+func (m *Model) Learn(f Features, spam bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lr, nb := m.logits(f.f, nil)
+	m.learn(f.f, lr, nb, spam, 1)
+}
+
+// ScoreLearn scores a message and then learns its class, computing the
+// feature look-ups once: the online protocol's step, and a mail server's
+// when a user's feedback comes with the delivery.
+func (m *Model) ScoreLearn(f Features, spam bool) Result {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lr, nb := m.logits(f.f, nil)
+	r := m.result(lr, nb)
+	m.learn(f.f, lr, nb, spam, 1)
+	return r
+}
+
+// learn adds (dir 1) or removes (dir -1) a message whose logits against the
+// current model are lr and nb. The caller holds the write lock.
+func (m *Model) learn(f *featureSet, lr, nb float64, spam bool, dir int) {
+	target := 0.0
+	if spam != (dir < 0) {
+		target = 1 // a removal is a step towards the other class
+	}
+	out := m.fused(lr, nb)
+	margin := out
+	if target == 0 {
+		margin = -out
+	}
+	if dir < 0 || margin < m.p.Thick {
+		g := m.p.Rate * (target - sigmoid(out))
+		m.nbW = max(m.nbW+float32(0.1*g*min(max(nb, -20), 20)), 0)
+		for _, i := range f.idx {
+			sl := &m.t[i]
+			cs, ch := sl.counts()
+			sl.w += float32(g / math.Sqrt(1+cs+ch))
+		}
+		m.bias += float32(g)
+	}
+	for _, i := range f.idx {
+		sl := &m.t[i]
+		cs, ch := sl.c>>16, sl.c&0xffff
+		switch {
+		case spam && dir > 0 && cs < 0xffff:
+			cs++
+		case spam && dir < 0 && cs > 0:
+			cs--
+		case !spam && dir > 0 && ch < 0xffff:
+			ch++
+		case !spam && dir < 0 && ch > 0:
+			ch--
+		}
+		sl.c = cs<<16 | ch
+	}
+	switch {
+	case spam && dir > 0:
+		m.nSpam++
+	case spam && dir < 0 && m.nSpam > 0:
+		m.nSpam--
+	case !spam && dir > 0:
+		m.nHam++
+	case !spam && dir < 0 && m.nHam > 0:
+		m.nHam--
+	}
+}
