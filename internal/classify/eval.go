@@ -77,11 +77,6 @@ type Report struct {
 	Elapsed  time.Duration // Parsing, feature extraction, scoring and learning; not disk reads.
 }
 
-// Threshold is where Evaluate and the TREC result lines split spam from
-// ham (spam iff score ≥ 0.5); the three-way classes of Score use the
-// model's own unsure band.
-const Threshold = 0.5
-
 // Evaluate runs a protocol over the examples with a fresh model, writing one
 // TREC result line per scored message to results (if not nil). It returns
 // the report and the trained model.
@@ -97,8 +92,8 @@ func Evaluate(ctx context.Context, ex []Example, protocol string, p Params, resu
 	record := func(e Example, r Result) error {
 		js = append(js, Judged{Spam: e.Spam, Score: r.Score})
 		if w != nil {
-			class := "ham"
-			if r.Score >= Threshold {
+			class := "ham" // "unsure" is delivered: not spam
+			if r.Class == "spam" {
 				class = "spam"
 			}
 			if _, err := fmt.Fprintf(w, "%s judge=%s class=%s score=%.8f\n", e.Path, label(e.Spam), class, r.Score); err != nil {
@@ -140,7 +135,7 @@ func Evaluate(ctx context.Context, ex []Example, protocol string, p Params, resu
 			return nil, nil, fmt.Errorf("write results: %w", err)
 		}
 	}
-	return &Report{Protocol: protocol, Metrics: Measure(js, Threshold), Scored: len(js), Elapsed: el}, m, nil
+	return &Report{Protocol: protocol, Metrics: Measure(js, m.p.SpamFrom), Scored: len(js), Elapsed: el}, m, nil
 }
 
 func label(spam bool) string {

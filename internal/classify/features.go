@@ -1,6 +1,8 @@
 package classify
 
 import (
+	"fmt"
+	"math/bits"
 	"strings"
 	"sync"
 
@@ -31,6 +33,7 @@ const (
 type featureSet struct {
 	idx   []uint32 // distinct table slots, in first-seen order
 	pair  []bool   // parallel to idx: an OSB pair (not a single word)
+	tag   []uint8  // parallel to idx: bits of the hash that tell features in one slot apart
 	names []string // parallel to idx when explaining, else nil
 	set   []uint32 // open-addressing set of slot+1 values
 	mask  uint32
@@ -53,6 +56,7 @@ func newFeatureSet(bits uint, explain bool) *featureSet {
 	f := &featureSet{bits: bits, set: sets.Get().([]uint32), mask: 1<<13 - 1}
 	f.idx = make([]uint32, 0, 1024)
 	f.pair = make([]bool, 0, 1024)
+	f.tag = make([]uint8, 0, 1024)
 	if explain {
 		f.names = make([]string, 0, 2048)
 	}
@@ -80,6 +84,7 @@ func (f *featureSet) add(h uint64) bool {
 	f.set[i] = slot
 	f.idx = append(f.idx, slot-1)
 	f.pair = append(f.pair, f.inPair)
+	f.tag = append(f.tag, uint8(h>>24))
 	return true
 }
 
@@ -201,10 +206,43 @@ func extract(m *mail.Message, p Params, explain bool) *featureSet {
 			f.name("defect:" + d.Code)
 		}
 	}
+	f.shape(m)
 	clear(f.set)
 	sets.Put(f.set)
 	f.set = nil
 	return f
+}
+
+// shape adds features of the message's form rather than its words: its size
+// and structure, which spam tends to get wrong in its own ways.
+func (f *featureSet) shape(m *mail.Message) {
+	add := func(name string, v int) {
+		h := hashByte(hashString(hashByte(fnvOffset, 'S'), name), byte(v))
+		if f.add(mix(h)) && f.names != nil {
+			f.name(fmt.Sprintf("shape:%s=%d", name, v))
+		}
+	}
+	add("size-log2", bits.Len(uint(len(m.Raw))))
+	add("parts", min(len(m.Parts), 9))
+	text, html := false, false
+	for _, p := range m.Parts {
+		switch p.ContentType {
+		case "text/plain":
+			text = true
+		case "text/html":
+			html = true
+		}
+	}
+	kind := 0
+	switch {
+	case html && !text:
+		kind = 1
+	case html && text:
+		kind = 2
+	case !text:
+		kind = 3
+	}
+	add("text-kind", kind)
 }
 
 func (f *featureSet) headerField(prefix, name, v string, budget *int) {

@@ -35,7 +35,7 @@ type Params struct {
 	Bits       int     // log2 of the feature table size; 8 bytes per slot (20: 8 MiB).
 	Window     int     // OSB window in words (3: each word paired with the next two).
 	HamBelow   float64 // Scores below are ham.
-	SpamFrom   float64 // Scores at or above are spam; between is unsure.
+	SpamFrom   float64 // Scores at or above are spam; between is unsure (delivered, tagged).
 	MinTrained int     // Until this many of each class were learned, every class is "unsure".
 	Rate       float64 // Learning rate of the regression.
 	Thick      float64 // Thick threshold (log-odds): the regression learns when not this sure.
@@ -43,7 +43,7 @@ type Params struct {
 
 // DefaultParams are used for every zero field.
 func DefaultParams() Params {
-	return Params{Bits: 20, Window: 3, HamBelow: 0.2, SpamFrom: 0.8, MinTrained: 10, Rate: 0.05, Thick: 3}
+	return Params{Bits: 20, Window: 3, HamBelow: 0.2, SpamFrom: 0.99, MinTrained: 10, Rate: 0.05, Thick: 3}
 }
 
 func (p Params) withDefaults() Params {
@@ -78,15 +78,27 @@ func (p Params) withDefaults() Params {
 // feature table and the table of learned-message digests.
 func (p Params) MemoryBytes() int64 { return int64(8)<<p.withDefaults().Bits + 8<<seenBits }
 
-// slot is one feature's state: the regression weight and the spam and ham
-// counts (16 bits each, saturating), side by side so a look-up touches one
-// cache line.
+// slot is one feature's state, side by side so that a look-up touches one
+// cache line: the regression weight, and in c an 8-bit tag of the feature's
+// hash and its spam and ham counts (12 bits each; when one would overflow,
+// both are halved, which keeps their ratio).
+//
+// The tag keeps features from sharing state: a feature whose tag differs
+// from its slot's is unseen, and it takes the slot over only from a
+// feature seen at most once. Hash tables without it lose a quarter of their
+// accuracy to collisions at this size.
 type slot struct {
 	w float32
-	c uint32 // spam count << 16 | ham count
+	c uint32 // tag << 24 | spam << 12 | ham
 }
 
-func (s slot) counts() (spam, ham float64) { return float64(s.c >> 16), float64(s.c & 0xffff) }
+const countMax = 1<<12 - 1
+
+func (s slot) tag() uint8 { return uint8(s.c >> 24) }
+func (s slot) counts() (spam, ham float64) {
+	return float64(s.c >> 12 & countMax), float64(s.c & countMax)
+}
+func (s slot) total() uint32 { return s.c>>12&countMax + s.c&countMax }
 
 // Model is a classifier. Use New or Load; share one Model between goroutines.
 type Model struct {
@@ -151,8 +163,19 @@ const (
 	robStrength = 0.0178
 	robPrior    = 0.52
 	minDev      = 0.375
-	nbClamp     = 1e-6 // the Fisher indicator is kept inside (1e-6, 1-1e-6)
-	youngK      = 10   // log-odds are scaled by n/(n+youngK), n the smaller class count
+	// The Fisher indicator is kept inside (nbClamp, 1-nbClamp) and the
+	// regression's share inside ±lrClamp: no single learner may be certain
+	// on its own, since one confidently wrong score costs more rank pairs
+	// than many hesitant ones.
+	nbClamp = 1e-3
+	lrClamp = 3.0
+	// youngK: a young model's log-odds are scaled by n/(n+youngK), n the
+	// smaller class count.
+	youngK = 10.0
+	// hamCost: a ham's error weighs this many times a spam's in the
+	// regression's steps, since a lost wanted message costs more than a
+	// delivered spam.
+	hamCost = 2.0
 )
 
 // logits returns the regression (residual) and count log-odds of a message.
@@ -164,10 +187,13 @@ func (m *Model) logits(f *featureSet, contrib []float64) (lr, nb float64) {
 	used := 0
 	for j, i := range f.idx {
 		sl := m.t[i]
+		if sl.tag() != f.tag[j] {
+			continue // another feature's slot: this one is unseen
+		}
 		wi := float64(sl.w)
 		lr += wi
 		var l float64
-		if !f.pair[j] && sl.c != 0 && s > 0 && h > 0 {
+		if !f.pair[j] && sl.total() > 0 && s > 0 && h > 0 {
 			cs, ch := sl.counts()
 			ps, ph := cs/s, ch/h
 			p := ps / (ps + ph)
@@ -199,7 +225,22 @@ func (m *Model) logits(f *featureSet, contrib []float64) (lr, nb float64) {
 	return lr, nb
 }
 
-func (m *Model) fused(lr, nb float64) float64 { return lr + float64(m.nbW)*nb }
+// claim reports whether a feature with this tag may update the slot, taking
+// it over from a feature seen at most once. Removals never take slots.
+func (m *Model) claim(sl *slot, tag uint8, dir int) bool {
+	if sl.tag() == tag {
+		return true
+	}
+	if dir < 0 || sl.total() > 1 {
+		return false
+	}
+	*sl = slot{c: uint32(tag) << 24}
+	return true
+}
+
+func (m *Model) fused(lr, nb float64) float64 {
+	return min(max(lr, -lrClamp), lrClamp) + float64(m.nbW)*nb
+}
 
 // youth scales the log-odds of a model that has learned little.
 func (m *Model) youth() float64 {
@@ -336,28 +377,40 @@ func (m *Model) learn(f *featureSet, lr, nb float64, spam bool, dir int) {
 	}
 	if dir < 0 || margin < m.p.Thick {
 		g := m.p.Rate * (target - sigmoid(out))
+		if target == 0 {
+			g *= hamCost
+		}
 		m.nbW = max(m.nbW+float32(0.1*g*min(max(nb, -20), 20)), 0)
-		for _, i := range f.idx {
+		for j, i := range f.idx {
 			sl := &m.t[i]
+			if !m.claim(sl, f.tag[j], dir) {
+				continue
+			}
 			cs, ch := sl.counts()
 			sl.w += float32(g / math.Sqrt(1+cs+ch))
 		}
 		m.bias += float32(g)
 	}
-	for _, i := range f.idx {
+	for j, i := range f.idx {
 		sl := &m.t[i]
-		cs, ch := sl.c>>16, sl.c&0xffff
+		if !m.claim(sl, f.tag[j], dir) {
+			continue
+		}
+		cs, ch := sl.c>>12&countMax, sl.c&countMax
 		switch {
-		case spam && dir > 0 && cs < 0xffff:
+		case spam && dir > 0:
 			cs++
 		case spam && dir < 0 && cs > 0:
 			cs--
-		case !spam && dir > 0 && ch < 0xffff:
+		case !spam && dir > 0:
 			ch++
 		case !spam && dir < 0 && ch > 0:
 			ch--
 		}
-		sl.c = cs<<16 | ch
+		if cs > countMax || ch > countMax {
+			cs, ch = (cs+1)/2, (ch+1)/2
+		}
+		sl.c = uint32(f.tag[j])<<24 | cs<<12 | ch
 	}
 	switch {
 	case spam && dir > 0:
