@@ -91,10 +91,11 @@ type Part struct {
 	Filename    string            // From Content-Disposition or Content-Type name, decoded.
 	Depth       int
 	Embedded    bool   // Root of an attached message/rfc822.
-	Body        []byte // Decoded body (transfer encoding removed); nil for multiparts.
+	Body        []byte // Decoded body (transfer encoding removed); nil for multiparts; for message/rfc822 the embedded message.
 	Text        string // UTF-8 text of text/* parts.
 	Children    []*Part
-	Offset      int // Offset of the part's header in Message.Raw.
+	Offset      int // Offset of the part's header in Message.Raw (-1: decoded, not a slice of Raw).
+	End         int // Offset just past the part in Message.Raw (-1 when Offset is).
 }
 
 // IsMultipart reports whether p is a multipart container.

@@ -21,7 +21,10 @@ func (p *parser) defect(code, part, detail string) { p.m.defect(code, part, deta
 // offset off of the raw message. defType is the default content type (RFC
 // 2046: text/plain, or message/rfc822 inside multipart/digest).
 func (p *parser) parseEntity(b []byte, off, depth int, id, defType string, embedded bool) *Part {
-	part := &Part{ID: id, Depth: depth, Embedded: embedded, Offset: off}
+	part := &Part{ID: id, Depth: depth, Embedded: embedded, Offset: off, End: -1}
+	if off >= 0 {
+		part.End = off + len(b)
+	}
 	p.m.Parts = append(p.m.Parts, part)
 	h, bodyStart := p.parseHeader(b, partLabel(id))
 	part.Header = h
@@ -62,25 +65,32 @@ func (p *parser) parseEntity(b []byte, off, depth int, id, defType string, embed
 			p.defect(DefectMissingCloseDelim, partLabel(id), clip(boundary, 70))
 		}
 		bodyOff := off + bodyStart
+		if off < 0 {
+			bodyOff = -1
+		}
 		for i, cb := range bodies {
 			if p.full(id) {
 				break
 			}
-			child := p.parseEntity(cb.data, bodyOff+cb.off, depth+1, childID(id, i+1), childType, false)
+			childOff := bodyOff + cb.off
+			if bodyOff < 0 {
+				childOff = -1
+			}
+			child := p.parseEntity(cb.data, childOff, depth+1, childID(id, i+1), childType, false)
 			part.Children = append(part.Children, child)
 		}
 	case part.ContentType == "message/rfc822" || part.ContentType == "message/global":
 		data := p.decode(part, body)
+		part.Body = data // The embedded message's bytes, decoded.
 		if depth+1 > p.lim.MaxDepth {
 			p.defect(DefectDepthLimit, partLabel(id), fmt.Sprintf("deeper than %d levels", p.lim.MaxDepth))
-			part.Body = data
 			return part
 		}
 		if p.full(id) {
 			return part
 		}
 		childOff := off + bodyStart
-		if part.Encoding == "base64" || part.Encoding == "quoted-printable" {
+		if off < 0 || part.Encoding == "base64" || part.Encoding == "quoted-printable" {
 			childOff = -1 // Not a slice of Raw.
 		}
 		child := p.parseEntity(data, childOff, depth+1, childID(id, 1), "text/plain", true)
