@@ -30,3 +30,17 @@ func BenchmarkOnlineCorpus(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msg/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/msg")
 }
+
+// BenchmarkLoadDefaultModel measures reading a default-size model file
+// (8 MiB table and 1 MiB of digests) from disk, checksum included.
+func BenchmarkLoadDefaultModel(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "model.acm")
+	if err := New(Params{}).Save(path); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Load(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -22,6 +22,11 @@ const (
 	fileVersion = 1
 )
 
+// MaxBits bounds the feature table (2^24 slots, 128 MiB): a new model is
+// never larger, and a damaged or hostile file cannot make Read allocate
+// without limit.
+const MaxBits = 24
+
 // ErrNotModel is returned for files that are not Accord models.
 var ErrNotModel = errors.New("classify: not an Accord model file")
 
@@ -95,7 +100,7 @@ func Read(r io.Reader) (*Model, error) {
 	if h.Version != fileVersion {
 		return nil, fmt.Errorf("classify: model file version %d; this accord reads version %d (retrain with `accord learn`)", h.Version, fileVersion)
 	}
-	if h.Bits < 10 || h.Bits > 26 || h.SeenBits < 4 || h.SeenBits > 24 {
+	if h.Bits < 10 || h.Bits > MaxBits || h.SeenBits < 4 || h.SeenBits > 20 {
 		return nil, fmt.Errorf("classify: corrupt model: table size 2^%d, digest table 2^%d", h.Bits, h.SeenBits)
 	}
 	m := New(Params{Bits: int(h.Bits), Window: int(h.Window), MinTrained: int(h.MinTrained),

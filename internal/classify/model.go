@@ -51,7 +51,7 @@ func (p Params) withDefaults() Params {
 	if p.Bits <= 0 {
 		p.Bits = d.Bits
 	}
-	p.Bits = min(max(p.Bits, 10), 26)
+	p.Bits = min(max(p.Bits, 10), MaxBits)
 	if p.Window <= 0 {
 		p.Window = d.Window
 	}
