@@ -1,0 +1,144 @@
+// Package access says who may do what on a node: accounts with hashed
+// passwords for people, bearer tokens for scripts (stored as hashes, shown
+// once), sessions for the web UI with their CSRF secret, and roles.
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Role is what a principal may do.
+type Role string
+
+const (
+	Anonymous Role = ""          // Files reports through the web form; sees only its own, by link.
+	Reporter  Role = "reporter"  // Files reports through the API; sees the ones it filed.
+	Analyst   Role = "analyst"   // Reads every report and campaign, exports evidence.
+	Authority Role = "authority" // An analyst who also handles cases and cooperation.
+	Admin     Role = "admin"     // Everything, including accounts and tokens.
+)
+
+var rank = map[Role]int{Anonymous: 0, Reporter: 1, Analyst: 2, Authority: 3, Admin: 4}
+
+// ParseRole reads a role name.
+func ParseRole(s string) (Role, error) {
+	r := Role(strings.ToLower(strings.TrimSpace(s)))
+	if _, ok := rank[r]; !ok || r == Anonymous {
+		return "", fmt.Errorf("access: unknown role %q (reporter, analyst, authority or admin)", s)
+	}
+	return r, nil
+}
+
+// AtLeast reports whether r includes the rights of o.
+func (r Role) AtLeast(o Role) bool { return rank[r] >= rank[o] }
+
+// Principal is who is asking.
+type Principal struct {
+	Kind string // "token", "user" or "anonymous".
+	ID   string // Token id or user name.
+	Role Role
+}
+
+// Label names the principal in logs and the custody log.
+func (p Principal) Label() string {
+	if p.Kind == "anonymous" || p.Kind == "" {
+		return "anonymous"
+	}
+	return p.Kind + ":" + p.ID
+}
+
+// Token is a stored API token: only its hash.
+type Token struct {
+	ID        string
+	Hash      string
+	Role      Role
+	Label     string
+	CreatedAt time.Time
+}
+
+// User is an account for the web UI.
+type User struct {
+	Name         string
+	PasswordHash string
+	Role         Role
+	CreatedAt    time.Time
+}
+
+// Session is a logged-in browser.
+type Session struct {
+	Hash      string // Of the cookie value.
+	User      string
+	CSRF      string // Secret the forms carry.
+	ExpiresAt time.Time
+}
+
+// Store keeps accounts, tokens and sessions.
+type Store interface {
+	CreateToken(ctx context.Context, t Token) error
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	CreateUser(ctx context.Context, u User) error
+	UserByName(ctx context.Context, name string) (User, error)
+	CreateSession(ctx context.Context, s Session) error
+	SessionByHash(ctx context.Context, hash string) (Session, error)
+	DeleteSession(ctx context.Context, hash string) error
+}
+
+// ErrNotFound is returned for unknown tokens, users and sessions.
+var ErrNotFound = errors.New("access: not found")
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// Secret returns a new random secret of n bytes, printable.
+func Secret(r io.Reader, n int) string {
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		panic("access: no randomness: " + err.Error())
+	}
+	return strings.ToLower(b32.EncodeToString(b))
+}
+
+// Hash is how tokens and session cookies are stored: SHA-256, since they
+// are long random secrets (passwords use bcrypt).
+func Hash(secret string) string {
+	s := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(s[:])
+}
+
+// NewToken makes a token: the plain value to show once, and the record to
+// store. The value starts with its id, so a lookup needs no scan.
+func NewToken(r io.Reader, role Role, label string, now time.Time) (string, Token) {
+	id := Secret(r, 5)
+	secret := "acc_" + id + "_" + Secret(r, 20)
+	return secret, Token{ID: id, Hash: Hash(secret), Role: role, Label: label, CreatedAt: now.UTC()}
+}
+
+// HashPassword hashes a password with bcrypt.
+func HashPassword(pw string) (string, error) {
+	if len(pw) < 10 {
+		return "", errors.New("access: passwords need at least 10 characters")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// CheckPassword compares a password with its hash.
+func CheckPassword(hash, pw string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+}

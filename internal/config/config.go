@@ -1,0 +1,139 @@
+// Package config is a node's configuration: one TOML file whose every field
+// has a default, so `accord serve` with no file at all runs a working node.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole file.
+type Config struct {
+	Data     string   `toml:"data" comment:"Data folder: database, classifier model, node keys."`
+	Node     Node     `toml:"node"`
+	HTTP     HTTP     `toml:"http"`
+	SMTP     SMTP     `toml:"smtp"`
+	Store    Store    `toml:"store"`
+	Analysis Analysis `toml:"analysis"`
+	Privacy  Privacy  `toml:"privacy"`
+}
+
+// Node names the node.
+type Node struct {
+	Name string `toml:"name"`
+}
+
+// HTTP is the web UI and API listener.
+type HTTP struct {
+	Listen        string `toml:"listen"`
+	MaxUpload     int64  `toml:"max_upload"`
+	SecureCookies bool   `toml:"secure_cookies"`
+}
+
+// SMTP is the complaints mailbox.
+type SMTP struct {
+	Listen          string   `toml:"listen"`
+	Hostname        string   `toml:"hostname"`
+	TLSCert         string   `toml:"tls_cert"`
+	TLSKey          string   `toml:"tls_key"`
+	MaxMessageBytes int64    `toml:"max_message_bytes"`
+	MaxRecipients   int      `toml:"max_recipients"`
+	RatePerSender   int      `toml:"rate_per_sender"` // Complaints per minute from one address.
+	RatePerIP       int      `toml:"rate_per_ip"`     // Complaints per minute from one client IP.
+	MaxConns        int      `toml:"max_conns"`
+	IdleTimeout     Duration `toml:"idle_timeout"`
+	MaxSession      Duration `toml:"max_session"`
+}
+
+// Store chooses the database.
+type Store struct {
+	Driver string `toml:"driver"` // "sqlite" or "postgres".
+	DSN    string `toml:"dsn"`    // PostgreSQL URL.
+}
+
+// Analysis tunes the engine.
+type Analysis struct {
+	Trusted       string   `toml:"trusted"`
+	Resolver      string   `toml:"resolver"`
+	Jurisdictions []string `toml:"jurisdictions"`
+}
+
+// Privacy governs what leaves the desk.
+type Privacy struct {
+	// ExportOriginal puts the original message and complaint, which name
+	// the reporter, in evidence bundles; otherwise a redacted copy and the
+	// originals' hashes.
+	ExportOriginal bool `toml:"export_original"`
+}
+
+// Duration reads "60s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	d.Duration = v
+	return err
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default is the configuration of `accord serve` with no file.
+func Default() Config {
+	return Config{
+		Data: "accord-data",
+		Node: Node{Name: "Accord complaint desk"},
+		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxUpload: 25 << 20},
+		SMTP: SMTP{Listen: "127.0.0.1:2525", Hostname: "localhost", MaxMessageBytes: 25 << 20, MaxRecipients: 50,
+			RatePerSender: 30, RatePerIP: 600, MaxConns: 200, IdleTimeout: Duration{60 * time.Second}, MaxSession: Duration{10 * time.Minute}},
+		Store:    Store{Driver: "sqlite"},
+		Analysis: Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
+	}
+}
+
+// Load reads a file over the defaults. Unknown keys are errors: a typo must
+// not silently fall back to a default.
+func Load(path string) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("read config: %w", err)
+	}
+	md, err := toml.Decode(string(b), &c)
+	if err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if u := md.Undecoded(); len(u) > 0 {
+		return c, fmt.Errorf("config %s: unknown setting %q", path, u[0].String())
+	}
+	return c, c.Validate()
+}
+
+// Validate checks values.
+func (c Config) Validate() error {
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		if c.Store.DSN == "" {
+			return fmt.Errorf("config: store.driver postgres needs store.dsn")
+		}
+	default:
+		return fmt.Errorf("config: store.driver %q: want sqlite or postgres", c.Store.Driver)
+	}
+	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
+		return fmt.Errorf("config: smtp.tls_cert and smtp.tls_key go together")
+	}
+	return nil
+}
+
+// Encode writes c as TOML (for `accord config defaults`).
+func (c Config) Encode() string {
+	var b bytes.Buffer
+	toml.NewEncoder(&b).Encode(c)
+	return b.String()
+}

@@ -1,0 +1,365 @@
+package intake
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/accord-antispam/accord/internal/mail"
+)
+
+// Forms a complaint comes in.
+const (
+	FormRaw           = "raw"            // The reported message itself.
+	FormARF           = "arf"            // RFC 5965 feedback report.
+	FormXARF          = "x-arf"          // X-ARF (JSON) abuse report.
+	FormAttached      = "attached"       // A forward with the spam attached as message/rfc822.
+	FormInlineForward = "inline-forward" // A forward with the spam quoted in the body.
+	FormPaste         = "paste"          // Text pasted without headers.
+)
+
+// Item is one reported message recovered from a complaint.
+type Item struct {
+	Raw          []byte            // The reported message, as exactly as the complaint carried it.
+	Form         string            // How it was found.
+	Unverifiable []string          // What of it cannot be trusted (inline forwards lose the original headers).
+	Feedback     map[string]string // ARF / X-ARF fields about the report (Feedback-Type, Source-IP…).
+}
+
+// ErrNoMessage is returned when a complaint carries nothing to report.
+var ErrNoMessage = fmt.Errorf("intake: the complaint carries no message to report")
+
+// maxItems bounds the messages taken from one complaint.
+const maxItems = 20
+
+// Via says how a complaint arrived, which decides how it is read.
+type Via struct {
+	// Mailbox is set for the complaints mailbox: the complaint is a mail
+	// from the reporter, so it is searched for an attached or quoted
+	// message before it is taken as the spam itself.
+	Mailbox bool
+	// Reporter is the address that sent the complaint (the SMTP envelope
+	// sender). A plain mail from this address is the reporter's own note,
+	// so its body is a paste; a plain mail from anyone else is spam the
+	// reporter redirected (bounced) with its original headers.
+	Reporter string
+}
+
+// Extract recovers the reported messages from a complaint.
+func Extract(raw []byte, via Via) ([]Item, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, ErrNoMessage
+	}
+	if items, ok := extractXARFJSON(raw); ok {
+		return items, nil
+	}
+	m := mail.ParseBytes(raw, mail.DefaultLimits())
+	if items := extractARF(m); len(items) > 0 {
+		return items, nil
+	}
+	if items := extractXARFMail(m); len(items) > 0 {
+		return items, nil
+	}
+	if via.Mailbox {
+		if items := extractAttached(m); len(items) > 0 {
+			return items, nil
+		}
+		if it, ok := extractInlineForward(m); ok {
+			return []Item{it}, nil
+		}
+	}
+	if looksLikeMessage(m) && !(via.Mailbox && fromReporter(m, via.Reporter)) {
+		return []Item{{Raw: raw, Form: FormRaw}}, nil
+	}
+	if via.Mailbox {
+		// The reporter's own mail with nothing attached or quoted: its
+		// body is the paste, its headers are the reporter's, not the
+		// spammer's.
+		body := bodyText(m)
+		if strings.TrimSpace(body) == "" {
+			return nil, ErrNoMessage
+		}
+		if !isText([]byte(body)) {
+			return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
+		}
+		return []Item{{Raw: []byte("\r\n" + body), Form: FormPaste, Unverifiable: []string{"headers: none were given"}}}, nil
+	}
+	if !isText(raw) {
+		return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
+	}
+	return []Item{{Raw: append([]byte("\r\n"), raw...), Form: FormPaste, Unverifiable: []string{"headers: none were given"}}}, nil
+}
+
+// fromReporter reports whether the message's author is the reporter.
+func fromReporter(m *mail.Message, reporter string) bool {
+	reporter = strings.ToLower(strings.TrimSpace(reporter))
+	if reporter == "" || m.Header.Has("Resent-From") {
+		return false
+	}
+	from := strings.ToLower(m.Header.Get("From"))
+	if i := strings.LastIndexByte(from, '<'); i >= 0 {
+		from = strings.TrimSuffix(strings.TrimSpace(from[i+1:]), ">")
+	}
+	return strings.TrimSpace(from) == reporter
+}
+
+// looksLikeMessage reports whether a parse found an RFC 5322 header with at
+// least one of the fields every real message has.
+func looksLikeMessage(m *mail.Message) bool {
+	if len(m.Header.Fields) == 0 {
+		return false
+	}
+	for _, f := range []string{"From", "Received", "Subject", "Message-ID", "Date", "Return-Path"} {
+		if m.Header.Has(f) {
+			return true
+		}
+	}
+	return false
+}
+
+func isText(b []byte) bool {
+	if len(b) > 4096 {
+		b = b[:4096]
+	}
+	bad := 0
+	for _, c := range b {
+		if c == 0 || c < 9 || c > 13 && c < 32 {
+			bad++
+		}
+	}
+	return bad*20 < len(b)
+}
+
+// partBytes returns the bytes of an attached message: the slice of the
+// complaint itself when the part was not transfer-encoded, so the evidence
+// is byte for byte what the reporter attached, else the decoded body.
+func partBytes(m *mail.Message, p *mail.Part) []byte {
+	if len(p.Children) == 1 {
+		c := p.Children[0]
+		if c.Offset >= 0 && c.End >= c.Offset && c.End <= len(m.Raw) {
+			return m.Raw[c.Offset:c.End]
+		}
+	}
+	return p.Body
+}
+
+func extractARF(m *mail.Message) []Item {
+	root := m.Root
+	if root == nil || root.ContentType != "multipart/report" || !strings.EqualFold(root.Params["report-type"], "feedback-report") {
+		return nil
+	}
+	fb := map[string]string{}
+	var items []Item
+	for _, p := range m.Parts {
+		switch p.ContentType {
+		case "message/feedback-report":
+			fm := mail.ParseBytes(append(bytes.TrimLeft(p.Body, "\r\n"), '\n', '\n'), mail.DefaultLimits())
+			for _, f := range fm.Header.Fields {
+				if _, dup := fb[f.Name]; !dup {
+					fb[f.Name] = f.Value
+				}
+			}
+		case "message/rfc822", "message/global":
+			items = append(items, Item{Raw: partBytes(m, p), Form: FormARF})
+		case "text/rfc822-headers", "message/rfc822-headers":
+			items = append(items, Item{Raw: append(bytes.TrimRight(p.Body, "\r\n"), "\r\n\r\n"...), Form: FormARF,
+				Unverifiable: []string{"body: the report carries only the headers"}})
+		}
+	}
+	for i := range items {
+		items[i].Feedback = fb
+	}
+	return items
+}
+
+// X-ARF: version 4 is one JSON document (as an API body or a mail part);
+// version 3 carries the same as JSON with Report.Attachment.
+type xarf struct {
+	XARFVersion string `json:"xarf_version"`
+	Category    string `json:"category"`
+	Type        string `json:"type"`
+	Source      string `json:"source_identifier"`
+	SMTPFrom    string `json:"smtp_from"`
+	Evidence    []struct {
+		ContentType string `json:"content_type"`
+		Payload     string `json:"payload"`
+	} `json:"evidence"`
+	Version string `json:"Version"`
+	Report  struct {
+		ReportType string `json:"ReportType"`
+		Source     struct {
+			IP string `json:"IP"`
+		} `json:"Source"`
+		Attachment []struct {
+			ContentType string `json:"ContentType"`
+			Data        string `json:"Data"`
+		} `json:"Attachment"`
+	} `json:"Report"`
+}
+
+func extractXARFJSON(raw []byte) ([]Item, bool) {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || t[0] != '{' {
+		return nil, false
+	}
+	var x xarf
+	if err := json.Unmarshal(t, &x); err != nil || x.XARFVersion == "" && x.Version == "" {
+		return nil, false
+	}
+	fb := map[string]string{"X-ARF-Version": x.XARFVersion + x.Version}
+	if x.Type != "" {
+		fb["Report-Type"] = x.Category + "/" + x.Type
+	} else if x.Report.ReportType != "" {
+		fb["Report-Type"] = x.Report.ReportType
+	}
+	if s := x.Source + x.Report.Source.IP; s != "" {
+		fb["Source-IP"] = s
+	}
+	if x.SMTPFrom != "" {
+		fb["Original-Mail-From"] = x.SMTPFrom
+	}
+	var items []Item
+	add := func(ct, data string) {
+		if !strings.HasPrefix(strings.ToLower(ct), "message/rfc822") || len(items) >= maxItems {
+			return
+		}
+		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(data), ""))
+		if err != nil || len(b) == 0 {
+			return
+		}
+		items = append(items, Item{Raw: b, Form: FormXARF, Feedback: fb})
+	}
+	for _, e := range x.Evidence {
+		add(e.ContentType, e.Payload)
+	}
+	for _, a := range x.Report.Attachment {
+		add(a.ContentType, a.Data)
+	}
+	if len(items) == 0 {
+		return nil, false
+	}
+	return items, true
+}
+
+func extractXARFMail(m *mail.Message) []Item {
+	if !m.Header.Has("X-ARF") {
+		return nil
+	}
+	for _, p := range m.Parts {
+		if p.ContentType == "application/json" || strings.HasSuffix(p.Filename, ".json") {
+			if items, ok := extractXARFJSON(p.Body); ok {
+				return items
+			}
+		}
+	}
+	return extractAttached(m)
+}
+
+func extractAttached(m *mail.Message) []Item {
+	var items []Item
+	for _, p := range m.Parts {
+		if (p.ContentType == "message/rfc822" || p.ContentType == "message/global") && p.Depth == 1 && len(items) < maxItems {
+			items = append(items, Item{Raw: partBytes(m, p), Form: FormAttached})
+		}
+	}
+	// Clients that attach the spam as a .eml file with a generic type.
+	if len(items) == 0 {
+		for _, p := range m.Parts {
+			if p.Depth >= 1 && strings.HasSuffix(strings.ToLower(p.Filename), ".eml") && len(items) < maxItems {
+				items = append(items, Item{Raw: p.Body, Form: FormAttached})
+			}
+		}
+	}
+	return items
+}
+
+// forwardMarkers start a quoted original in the body, as mail clients write
+// them in several languages.
+var forwardMarkers = []string{
+	"---------- Forwarded message ---------", "-------- Forwarded Message --------", "Begin forwarded message:",
+	"-----Original Message-----", "----- Forwarded message -----", "-------- Original Message --------",
+	"---------- Message transféré ---------", "-------- Message original --------", "---------- Weitergeleitete Nachricht ----------",
+	"-------- Weitergeleitete Nachricht --------", "---------- Mensaje reenviado ---------", "---------- Messaggio inoltrato ---------",
+	"---------- Doorgestuurd bericht ---------", "---------- Mensagem encaminhada ---------",
+}
+
+// extractInlineForward recovers what a quoted forward keeps: the header
+// lines the client copied (From, Date, Subject, To) and the body after them.
+// The Received chain, authentication and the exact bytes are lost, and the
+// item says so.
+func extractInlineForward(m *mail.Message) (Item, bool) {
+	body := bodyText(m)
+	// The earliest marker wins; markers contain one another ("-----
+	// Forwarded message -----" is inside Gmail's), so on a tie the longest.
+	start, at := -1, -1
+	for _, mk := range forwardMarkers {
+		if i := strings.Index(body, mk); i >= 0 && (start < 0 || i < start || i == start && i+len(mk) > at) {
+			start, at = i, i+len(mk)
+		}
+	}
+	if at < 0 {
+		return Item{}, false
+	}
+	rest := strings.TrimLeft(body[at:], "\r\n ")
+	var hdr strings.Builder
+	lines := strings.Split(strings.ReplaceAll(rest, "\r\n", "\n"), "\n")
+	i := 0
+	for ; i < len(lines) && i < 20; i++ {
+		l := strings.TrimSpace(strings.TrimLeft(lines[i], "> "))
+		if l == "" {
+			if hdr.Len() > 0 {
+				i++
+				break
+			}
+			continue
+		}
+		name, value, ok := strings.Cut(l, ":")
+		name = normaliseForwardField(strings.TrimSpace(name))
+		if !ok || name == "" {
+			break
+		}
+		fmt.Fprintf(&hdr, "%s: %s\r\n", name, strings.TrimSpace(value))
+	}
+	if hdr.Len() == 0 {
+		return Item{}, false
+	}
+	text := strings.Join(lines[i:], "\r\n")
+	raw := hdr.String() + "\r\n" + text
+	return Item{Raw: []byte(raw), Form: FormInlineForward, Unverifiable: []string{
+		"headers: only the fields the reporter's mail client quoted (From, To, Date, Subject) survive; the Received chain is lost, so the origin cannot be traced",
+		"authentication: SPF, DKIM and DMARC cannot be checked on a quoted copy",
+		"bytes: the body was re-encoded by the forwarding client; it is not the original message",
+	}}, true
+}
+
+// normaliseForwardField maps the field names clients write in quotes
+// (localised too) to RFC 5322 names; unknown names end the header block.
+func normaliseForwardField(n string) string {
+	switch strings.ToLower(n) {
+	case "from", "de", "von", "da", "van":
+		return "From"
+	case "to", "à", "a", "an", "para", "aan":
+		return "To"
+	case "cc":
+		return "Cc"
+	case "date", "sent", "datum", "fecha", "envoyé", "gesendet", "enviado", "inviato", "verzonden", "data":
+		return "Date"
+	case "subject", "objet", "betreff", "asunto", "oggetto", "onderwerp", "assunto", "sujet":
+		return "Subject"
+	case "reply-to", "répondre à":
+		return "Reply-To"
+	}
+	return ""
+}
+
+func bodyText(m *mail.Message) string {
+	for _, p := range m.TextParts() {
+		if p.ContentType == "text/plain" {
+			return p.Text
+		}
+	}
+	c := mail.Extract(m)
+	return c.HTMLText
+}

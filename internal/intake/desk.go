@@ -1,0 +1,356 @@
+package intake
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/campaign"
+	"github.com/accord-antispam/accord/internal/mail"
+)
+
+// Desk receives complaints. Build one per node with New and Close it on
+// shutdown: Close waits for the reports in flight to be committed.
+type Desk struct {
+	store    Store
+	analyzer *analysis.Analyzer
+	secret   []byte             // keys reporter pseudonyms
+	signer   ed25519.PrivateKey // signs evidence bundles; nil: unsigned
+	log      *slog.Logger
+	now      func() time.Time
+	rand     io.Reader
+	limits   mail.Limits
+
+	queue    chan *pending
+	done     chan struct{}
+	closed   chan struct{}
+	mu       sync.RWMutex // held for reading while enqueueing, for writing to close
+	isClosed bool
+	once     sync.Once
+}
+
+// Options configure a Desk. Zero values mean the defaults.
+type Options struct {
+	Secret     []byte             // Required: the node's key for reporter pseudonyms.
+	Signer     ed25519.PrivateKey // The node's signing key for evidence bundles; nil leaves them unsigned.
+	Logger     *slog.Logger       // nil: discard.
+	Now        func() time.Time   // nil: time.Now.
+	Rand       io.Reader          // nil: crypto/rand.
+	Limits     mail.Limits        // Parsing limits for reported messages.
+	MaxBatch   int                // Complaints committed in one transaction (64).
+	BatchDelay time.Duration      // How long the first complaint of a batch waits for company (2ms).
+}
+
+type pending struct {
+	batch *Batch
+	err   chan error
+}
+
+// New starts a desk over a store.
+func New(store Store, an *analysis.Analyzer, o Options) (*Desk, error) {
+	if len(o.Secret) < 16 {
+		return nil, errors.New("intake: the desk needs a secret of at least 16 bytes")
+	}
+	d := &Desk{store: store, analyzer: an, secret: o.Secret, signer: o.Signer, log: o.Logger, now: o.Now, rand: o.Rand, limits: o.Limits,
+		queue: make(chan *pending, 1024), done: make(chan struct{}), closed: make(chan struct{})}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.rand == nil {
+		d.rand = rand.Reader
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 64
+	}
+	if o.BatchDelay <= 0 {
+		o.BatchDelay = 2 * time.Millisecond
+	}
+	go d.commitLoop(o.MaxBatch, o.BatchDelay)
+	return d, nil
+}
+
+// Close stops accepting complaints and waits until every complaint already
+// submitted is committed (or failed).
+func (d *Desk) Close() {
+	d.once.Do(func() {
+		d.mu.Lock()
+		d.isClosed = true
+		close(d.closed)
+		d.mu.Unlock()
+	})
+	<-d.done
+}
+
+// Submission is one complaint as a channel received it.
+type Submission struct {
+	Channel     Channel
+	Raw         []byte
+	Reporter    string           // The reporter's address, when known (mail); kept apart from the report.
+	SubmittedBy string           // The principal: "smtp", "web", or an API token id.
+	Context     analysis.Context // The reporter's answers about consent and custom.
+}
+
+// Receipt says what was stored.
+type Receipt struct {
+	ComplaintID string
+	Reports     []Receipted
+}
+
+// Receipted is one stored report, with its private status token (shown to
+// the reporter once; only its hash is kept).
+type Receipted struct {
+	ID          string
+	CampaignID  string
+	StatusToken string
+	Form        string
+}
+
+// RejectError is a complaint the desk will not take, with the reason for
+// the reporter.
+type RejectError struct {
+	Reason string
+	Err    error
+}
+
+func (e *RejectError) Error() string { return "intake: rejected: " + e.Reason }
+func (e *RejectError) Unwrap() error { return e.Err }
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("intake: the desk is closed")
+
+// Submit analyses a complaint and stores it durably. It returns only when
+// the complaint and every report in it are committed: a caller may then
+// answer 250 or 201. On error nothing of the complaint is stored.
+func (d *Desk) Submit(ctx context.Context, s Submission) (Receipt, error) {
+	items, err := Extract(s.Raw, Via{Mailbox: s.Channel == ChannelSMTP, Reporter: s.Reporter})
+	if err != nil {
+		return Receipt{}, &RejectError{Reason: err.Error(), Err: err}
+	}
+	now := d.now().UTC()
+	sum := sha256.Sum256(s.Raw)
+	c := &Complaint{ID: d.newID(), ReceivedAt: now, Channel: s.Channel, Raw: s.Raw, SHA256: hex.EncodeToString(sum[:])}
+	b := &Batch{Complaint: c}
+	if addr := strings.ToLower(strings.TrimSpace(s.Reporter)); addr != "" {
+		b.Reporter = &Reporter{ID: d.Pseudonym(addr), Address: addr}
+		c.ReporterID = b.Reporter.ID
+	}
+	actor := s.SubmittedBy
+	if actor == "" {
+		actor = string(s.Channel)
+	}
+	var rec Receipt
+	rec.ComplaintID = c.ID
+	for _, it := range items {
+		m := mail.ParseBytes(it.Raw, d.limits)
+		v, err := d.analyzer.Analyze(ctx, analysis.Input{Source: "complaint " + c.ID, Message: m, Context: s.Context})
+		if err != nil {
+			return Receipt{}, fmt.Errorf("analyse complaint %s: %w", c.ID, err)
+		}
+		token := d.newToken()
+		th := sha256.Sum256([]byte(token))
+		ms := sha256.Sum256(it.Raw)
+		r := &Report{
+			ID: d.newID(), ComplaintID: c.ID, ReceivedAt: now, Channel: s.Channel, Form: it.Form,
+			Unverifiable: it.Unverifiable, Feedback: it.Feedback, Raw: it.Raw, SHA256: hex.EncodeToString(ms[:]),
+			ReporterID: c.ReporterID, SubmittedBy: s.SubmittedBy, Consent: s.Context.Consent, Customer: s.Context.ExistingCustomer,
+			StatusHash: hex.EncodeToString(th[:]), Verdict: v, Signature: analysis.CampaignSignature(v),
+		}
+		v.Source = "report " + r.ID
+		b.Reports = append(b.Reports, r)
+		b.Custody = append(b.Custody, CustodyEntry{ReportID: r.ID, At: now, Actor: actor, Action: "received",
+			Detail: fmt.Sprintf("via %s as %s; message sha256 %s; complaint %s sha256 %s", s.Channel, it.Form, r.SHA256, c.ID, c.SHA256)})
+		rec.Reports = append(rec.Reports, Receipted{ID: r.ID, StatusToken: token, Form: it.Form})
+	}
+	p := &pending{batch: b, err: make(chan error, 1)}
+	d.mu.RLock()
+	if d.isClosed {
+		d.mu.RUnlock()
+		return Receipt{}, ErrClosed
+	}
+	select {
+	case d.queue <- p:
+		d.mu.RUnlock()
+	case <-ctx.Done():
+		d.mu.RUnlock()
+		return Receipt{}, ctx.Err()
+	}
+	// Once queued, the commit goes ahead whatever the caller does; wait for
+	// it so the caller knows.
+	if err := <-p.err; err != nil {
+		return Receipt{}, err
+	}
+	for i, r := range b.Reports {
+		rec.Reports[i].CampaignID = r.CampaignID
+	}
+	return rec, nil
+}
+
+// commitLoop is the single writer: it gathers complaints into batches
+// (group commit), so one disk sync acknowledges many reports.
+func (d *Desk) commitLoop(max int, delay time.Duration) {
+	defer close(d.done)
+	for {
+		var first *pending
+		select {
+		case first = <-d.queue:
+		case <-d.closed:
+			// Close holds off new complaints; commit what was queued
+			// before it.
+			for {
+				var group []*pending
+			drain:
+				for len(group) < max {
+					select {
+					case p := <-d.queue:
+						group = append(group, p)
+					default:
+						break drain
+					}
+				}
+				if len(group) == 0 {
+					return
+				}
+				d.commit(group)
+			}
+		}
+		group := []*pending{first}
+		timer := time.NewTimer(delay)
+	gather:
+		for len(group) < max {
+			select {
+			case p := <-d.queue:
+				group = append(group, p)
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		d.commit(group)
+	}
+}
+
+func (d *Desk) commit(group []*pending) {
+	batches := make([]*Batch, len(group))
+	for i, p := range group {
+		batches[i] = p.batch
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := d.store.Commit(ctx, batches, assign(d))
+	if err != nil && len(group) > 1 {
+		// Isolate the failing complaint: commit them one by one.
+		for _, p := range group {
+			for _, r := range p.batch.Reports {
+				r.CampaignID, r.CampaignNew, r.CampaignWhy = "", false, ""
+			}
+			p.err <- d.store.Commit(ctx, []*Batch{p.batch}, assign(d))
+		}
+		return
+	}
+	if err != nil {
+		d.log.Error("commit complaint", "err", err)
+	}
+	for _, p := range group {
+		p.err <- err
+	}
+}
+
+func assign(d *Desk) Assigner {
+	return func(ctx context.Context, idx campaign.Index, r *Report) error {
+		id, why, err := campaign.Assign(ctx, idx, r.Signature)
+		if err != nil {
+			return err
+		}
+		if id == "" {
+			r.CampaignID, r.CampaignNew, r.CampaignWhy = "c-"+d.newID(), true, "founded the campaign"
+			return nil
+		}
+		r.CampaignID, r.CampaignNew, r.CampaignWhy = id, false, why
+		return nil
+	}
+}
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func (d *Desk) newID() string {
+	var b [10]byte
+	if _, err := io.ReadFull(d.rand, b[:]); err != nil {
+		panic(fmt.Sprintf("intake: no randomness: %v", err)) // crypto/rand does not fail
+	}
+	return strings.ToLower(b32.EncodeToString(b[:]))
+}
+
+func (d *Desk) newToken() string {
+	var b [20]byte
+	if _, err := io.ReadFull(d.rand, b[:]); err != nil {
+		panic(fmt.Sprintf("intake: no randomness: %v", err))
+	}
+	return strings.ToLower(b32.EncodeToString(b[:]))
+}
+
+// Pseudonym is the reporter's stable, keyed pseudonym: it groups a
+// reporter's complaints without naming them.
+func (d *Desk) Pseudonym(address string) string {
+	m := hmac.New(sha256.New, d.secret)
+	m.Write([]byte(strings.ToLower(strings.TrimSpace(address))))
+	return "r-" + strings.ToLower(b32.EncodeToString(m.Sum(nil)[:10]))
+}
+
+// View returns a report for a principal and records the access in the
+// custody log.
+func (d *Desk) View(ctx context.Context, id, actor string) (*Report, error) {
+	return d.ViewIf(ctx, id, actor, nil)
+}
+
+// ViewIf is View for a principal who may see only some reports: when allow
+// (if not nil) refuses the report, it is ErrNotFound and no access is
+// recorded.
+func (d *Desk) ViewIf(ctx context.Context, id, actor string, allow func(*Report) bool) (*Report, error) {
+	r, err := d.store.Report(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if allow != nil && !allow(r) {
+		return nil, ErrNotFound
+	}
+	if _, err := d.store.AppendCustody(ctx, CustodyEntry{ReportID: id, At: d.now().UTC(), Actor: actor, Action: "viewed"}); err != nil {
+		return nil, fmt.Errorf("log access to report %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// StatusView returns a report to whoever holds its status token: the
+// reporter's private link.
+func (d *Desk) StatusView(ctx context.Context, id, token string) (*Report, error) {
+	r, err := d.store.Report(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	th := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(th[:])), []byte(r.StatusHash)) != 1 {
+		return nil, ErrNotFound // no difference between wrong token and no report
+	}
+	if _, err := d.store.AppendCustody(ctx, CustodyEntry{ReportID: id, At: d.now().UTC(), Actor: "reporter", Action: "status-viewed"}); err != nil {
+		return nil, fmt.Errorf("log access to report %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Store returns the desk's store, for read-only views.
+func (d *Desk) Store() Store { return d.store }

@@ -1,0 +1,256 @@
+package intake_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/store/sqlite"
+	"github.com/accord-antispam/accord/internal/trace/geo"
+)
+
+type node struct {
+	desk  *intake.Desk
+	store intake.Store
+	pub   ed25519.PublicKey
+}
+
+func newNode(t *testing.T) node {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	d, err := intake.New(st, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Signer: priv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return node{d, st, pub}
+}
+
+func read(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func unzip(t *testing.T, b []byte) map[string][]byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		out[f.Name], _ = io.ReadAll(rc)
+		rc.Close()
+	}
+	return out
+}
+
+func rezip(t *testing.T, files map[string][]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for n, b := range files {
+		w, _ := zw.Create(n)
+		w.Write(b)
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
+func verify(t *testing.T, b []byte) intake.VerifyResult {
+	t.Helper()
+	res, err := intake.VerifyBundle(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// A forward with two attached spams becomes two reports; each exports as a
+// signed bundle that verifies offline, without the reporter's address.
+func TestEvidenceBundle(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	complaint := read(t, "forward-two-attached.eml")
+	rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: complaint, Reporter: "alice@example.net", SubmittedBy: "smtp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Reports) != 2 || rec.Reports[0].CampaignID == rec.Reports[1].CampaignID {
+		t.Fatalf("receipt %+v: want two reports in two campaigns", rec)
+	}
+	id := rec.Reports[0].ID
+	var buf bytes.Buffer
+	if err := n.desk.Export(ctx, id, &buf, intake.ExportOptions{Actor: "user:ana"}); err != nil {
+		t.Fatal(err)
+	}
+	res := verify(t, buf.Bytes())
+	if !res.OK() {
+		t.Fatalf("fresh bundle has problems: %v", res.Problems)
+	}
+	if res.NodeKey == "" || res.Manifest.ReportID != id || res.Manifest.OriginalIncluded {
+		t.Errorf("manifest %+v, key %q", res.Manifest, res.NodeKey)
+	}
+	files := unzip(t, buf.Bytes())
+	for name, b := range files {
+		if bytes.Contains(bytes.ToLower(b), []byte("alice@example.net")) {
+			t.Errorf("%s names the reporter", name)
+		}
+	}
+	if !bytes.Contains(files["message.redacted.eml"], []byte("Subject: Cheap meds, no prescription needed")) {
+		t.Errorf("redacted message lost its content:\n%s", files["message.redacted.eml"])
+	}
+	if !strings.Contains(string(files["custody.json"]), `"exported"`) {
+		t.Errorf("the export is not in the bundle's custody log:\n%s", files["custody.json"])
+	}
+
+	// With originals: the message is byte for byte what was attached.
+	buf.Reset()
+	if err := n.desk.Export(ctx, id, &buf, intake.ExportOptions{Actor: "user:ana", IncludeOriginal: true}); err != nil {
+		t.Fatal(err)
+	}
+	if res := verify(t, buf.Bytes()); !res.OK() {
+		t.Fatalf("bundle with originals: %v", res.Problems)
+	}
+	files = unzip(t, buf.Bytes())
+	if !bytes.Equal(files["complaint.eml"], complaint) || !bytes.Contains(complaint, files["message.eml"]) {
+		t.Error("originals are not byte-exact")
+	}
+
+	// Every kind of tampering shows.
+	for name, change := range map[string]func(map[string][]byte){
+		"message changed": func(f map[string][]byte) {
+			f["message.eml"] = bytes.Replace(f["message.eml"], []byte("meds"), []byte("MEDS"), 1)
+		},
+		"message and hashes changed consistently": func(f map[string][]byte) {
+			f["message.eml"] = append(f["message.eml"], '!')
+			f["SHA256SUMS"] = nil
+		},
+		"custody entry rewritten": func(f map[string][]byte) {
+			f["custody.json"] = bytes.Replace(f["custody.json"], []byte("user:ana"), []byte("user:bob"), 1)
+		},
+		"manifest edited": func(f map[string][]byte) {
+			f["manifest.json"] = bytes.Replace(f["manifest.json"], []byte(`"channel": "smtp"`), []byte(`"channel": "api"`), 1)
+		},
+		"resigned by another key": func(f map[string][]byte) {
+			_, other, _ := ed25519.GenerateKey(nil)
+			f["manifest.sig"] = []byte(fmt.Sprintf("%x", ed25519.Sign(other, f["manifest.json"])))
+		},
+	} {
+		f := unzip(t, buf.Bytes())
+		change(f)
+		if res := verify(t, rezip(t, f)); res.OK() {
+			t.Errorf("%s: the bundle still verifies", name)
+		}
+	}
+}
+
+func TestStatusTokenAndCustody(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelWeb, Raw: read(t, "forward-inline-gmail.eml"), SubmittedBy: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rec.Reports[0]
+	if _, err := n.desk.StatusView(ctx, r.ID, r.StatusToken+"x"); !errors.Is(err, intake.ErrNotFound) {
+		t.Errorf("a wrong token opened the report: %v", err)
+	}
+	got, err := n.desk.StatusView(ctx, r.ID, r.StatusToken)
+	if err != nil || got.ID != r.ID {
+		t.Fatalf("status view: %v", err)
+	}
+	if _, err := n.desk.View(ctx, r.ID, "user:ana"); err != nil {
+		t.Fatal(err)
+	}
+	es, err := n.store.Custody(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acts []string
+	for _, e := range es {
+		acts = append(acts, e.Actor+" "+e.Action)
+	}
+	if want := "web received|reporter status-viewed|user:ana viewed"; strings.Join(acts, "|") != want {
+		t.Errorf("custody %q, want %q", strings.Join(acts, "|"), want)
+	}
+}
+
+// Many reporters at once: every acknowledged report is stored, and Close
+// waits for the ones in flight.
+func TestConcurrentSubmitAndClose(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				raw := fmt.Sprintf("From: s%d@spam%d.example\r\nSubject: offer %d-%d\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\nBuy cheap watches at http://w%d.example/ now, offer %d.\r\n", i, w, w, i, w, i)
+				rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: []byte(raw), SubmittedBy: "token:t"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				acked[rec.Reports[0].ID] = true
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	n.desk.Close()
+	if _, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: []byte("Subject: late\r\n\r\nx")}); !errors.Is(err, intake.ErrClosed) {
+		t.Errorf("submit after close: %v", err)
+	}
+	for id := range acked {
+		if _, err := n.store.Report(ctx, id); err != nil {
+			t.Errorf("acknowledged report %s missing: %v", id, err)
+		}
+	}
+	if c, _ := n.store.CountReports(ctx); c != 200 || len(acked) != 200 {
+		t.Errorf("%d stored, %d acknowledged, want 200", c, len(acked))
+	}
+}
+
+func TestRejectKeepsNothing(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	_, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: []byte("From: r@example.net\r\nSubject: x\r\n\r\n\r\n"), Reporter: "r@example.net"})
+	var rej *intake.RejectError
+	if !errors.As(err, &rej) || rej.Reason == "" {
+		t.Fatalf("empty forward: %v", err)
+	}
+	if c, _ := n.store.CountReports(ctx); c != 0 {
+		t.Errorf("%d reports after a rejection", c)
+	}
+}

@@ -1,0 +1,278 @@
+package intake
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Manifest describes an evidence bundle. Every file's SHA-256 is listed
+// here and in SHA256SUMS (so `sha256sum -c SHA256SUMS` checks it with no
+// Accord at hand), and the custody log's hash chain can be replayed.
+type Manifest struct {
+	Format           string            `json:"format"` // "accord-evidence/1"
+	ReportID         string            `json:"report_id"`
+	ComplaintID      string            `json:"complaint_id"`
+	ReceivedAt       time.Time         `json:"received_at"`
+	Channel          Channel           `json:"channel"`
+	Form             string            `json:"form"`
+	Unverifiable     []string          `json:"unverifiable,omitempty"`
+	MessageSHA256    string            `json:"message_sha256"`   // Of the original reported message.
+	ComplaintSHA256  string            `json:"complaint_sha256"` // Of the complaint as received.
+	OriginalIncluded bool              `json:"original_included"`
+	CustodyHead      string            `json:"custody_head"` // Hash of the last custody entry at export.
+	ExportedAt       time.Time         `json:"exported_at"`
+	ExportedBy       string            `json:"exported_by"`
+	Files            map[string]string `json:"files"` // name -> sha256
+}
+
+// ExportOptions choose what a bundle carries.
+type ExportOptions struct {
+	Actor string
+	// IncludeOriginal adds the reported message and the complaint byte for
+	// byte. They usually name the reporter (as recipient and sender), so
+	// the default bundle carries a redacted copy and the originals' hashes.
+	IncludeOriginal bool
+}
+
+// Export writes the evidence bundle of a report (a zip file) and records
+// the export in the custody log first, so the bundle's log shows it.
+func (d *Desk) Export(ctx context.Context, id string, w io.Writer, o ExportOptions) error {
+	r, err := d.store.Report(ctx, id)
+	if err != nil {
+		return err
+	}
+	c, err := d.store.Complaint(ctx, r.ComplaintID)
+	if err != nil {
+		return fmt.Errorf("complaint of report %s: %w", id, err)
+	}
+	detail := "redacted copy"
+	if o.IncludeOriginal {
+		detail = "with the original message and complaint"
+	}
+	if _, err := d.store.AppendCustody(ctx, CustodyEntry{ReportID: id, At: d.now().UTC(), Actor: o.Actor, Action: "exported", Detail: detail}); err != nil {
+		return fmt.Errorf("log export of report %s: %w", id, err)
+	}
+	custody, err := d.store.Custody(ctx, id)
+	if err != nil {
+		return err
+	}
+	var reporter string
+	if r.ReporterID != "" {
+		reporter, _ = d.store.ReporterAddress(ctx, r.ReporterID)
+	}
+	files := map[string][]byte{}
+	if o.IncludeOriginal {
+		files["message.eml"] = r.Raw
+		files["complaint.eml"] = c.Raw
+	} else {
+		files["message.redacted.eml"] = Redact(r.Raw, reporter)
+	}
+	vj, err := json.MarshalIndent(r.Verdict, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode verdict: %w", err)
+	}
+	if !o.IncludeOriginal && reporter != "" {
+		vj = Redact(vj, reporter)
+	}
+	files["verdict.json"] = vj
+	cj, _ := json.MarshalIndent(custody, "", "  ")
+	files["custody.json"] = cj
+	man := Manifest{Format: "accord-evidence/1", ReportID: r.ID, ComplaintID: r.ComplaintID, ReceivedAt: r.ReceivedAt,
+		Channel: r.Channel, Form: r.Form, Unverifiable: r.Unverifiable, MessageSHA256: r.SHA256, ComplaintSHA256: c.SHA256,
+		OriginalIncluded: o.IncludeOriginal, ExportedAt: d.now().UTC(), ExportedBy: o.Actor, Files: map[string]string{}}
+	if n := len(custody); n > 0 {
+		man.CustodyHead = custody[n-1].Hash
+	}
+	names := make([]string, 0, len(files))
+	for n, b := range files {
+		s := sha256.Sum256(b)
+		man.Files[n] = hex.EncodeToString(s[:])
+		names = append(names, n)
+	}
+	mj, _ := json.MarshalIndent(man, "", "  ")
+	files["manifest.json"] = mj
+	names = append(names, "manifest.json")
+	if d.signer != nil {
+		// The manifest lists every file's hash, so its signature covers
+		// the whole bundle: a reader who trusts the node's public key
+		// knows the node issued exactly these bytes.
+		files["manifest.sig"] = []byte(base64.StdEncoding.EncodeToString(ed25519.Sign(d.signer, mj)) + "\n")
+		files["node.pub"] = []byte(base64.StdEncoding.EncodeToString(d.signer.Public().(ed25519.PublicKey)) + "\n")
+		names = append(names, "manifest.sig", "node.pub")
+	}
+	sort.Strings(names)
+	var sums strings.Builder
+	for _, n := range names {
+		s := sha256.Sum256(files[n])
+		fmt.Fprintf(&sums, "%s  %s\n", hex.EncodeToString(s[:]), n)
+	}
+	files["SHA256SUMS"] = []byte(sums.String())
+	names = append(names, "SHA256SUMS")
+	zw := zip.NewWriter(w)
+	for _, n := range names {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Deflate, Modified: man.ExportedAt})
+		if err != nil {
+			return err
+		}
+		if _, err := fw.Write(files[n]); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+var emailRe = regexp.MustCompile(`(?i)[a-z0-9._%+=-]+@[a-z0-9.-]+\.[a-z]{2,}`)
+
+// Redact replaces the reporter's address, and every address in the To, Cc
+// and Delivered-To fields, with "[redacted]".
+func Redact(raw []byte, reporter string) []byte {
+	out := raw
+	if reporter != "" {
+		out = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(reporter)).ReplaceAll(out, []byte("[redacted]"))
+	}
+	var b bytes.Buffer
+	inRcpt := false
+	header := true
+	for _, line := range bytes.SplitAfter(out, []byte("\n")) {
+		if header {
+			t := bytes.TrimRight(line, "\r\n")
+			if len(t) == 0 {
+				header = false
+			} else if t[0] != ' ' && t[0] != '\t' {
+				name := strings.ToLower(string(t[:max(0, bytes.IndexByte(t, ':'))]))
+				inRcpt = name == "to" || name == "cc" || name == "delivered-to" || name == "x-original-to" || name == "envelope-to"
+			}
+			if inRcpt {
+				line = emailRe.ReplaceAll(line, []byte("[redacted]"))
+			}
+		}
+		b.Write(line)
+	}
+	return b.Bytes()
+}
+
+// VerifyResult is what an offline verification found.
+type VerifyResult struct {
+	Manifest Manifest
+	// NodeKey is the base64 Ed25519 public key that signed the manifest,
+	// "" for an unsigned bundle. Compare it with the key the node
+	// publishes (accord node key) before relying on the signature.
+	NodeKey  string
+	Problems []string
+}
+
+// OK reports a bundle with no problem.
+func (v VerifyResult) OK() bool { return len(v.Problems) == 0 }
+
+// VerifyBundle checks an evidence bundle with nothing but the bundle: every
+// file against the manifest and SHA256SUMS, the custody chain, and that the
+// original message (when included) is the one the report recorded.
+func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return VerifyResult{}, fmt.Errorf("open bundle: %w", err)
+	}
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		if f.UncompressedSize64 > 256<<20 {
+			return VerifyResult{}, fmt.Errorf("bundle file %s is too large", f.Name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return VerifyResult{}, err
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, 256<<20))
+		rc.Close()
+		if err != nil {
+			return VerifyResult{}, fmt.Errorf("read %s: %w", f.Name, err)
+		}
+		files[f.Name] = b
+	}
+	var res VerifyResult
+	if err := json.Unmarshal(files["manifest.json"], &res.Manifest); err != nil {
+		return res, fmt.Errorf("bundle has no readable manifest: %w", err)
+	}
+	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	for name, want := range res.Manifest.Files {
+		b, ok := files[name]
+		switch {
+		case !ok:
+			res.Problems = append(res.Problems, "missing file "+name)
+		case sum(b) != want:
+			res.Problems = append(res.Problems, "file "+name+" does not match its hash")
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(files["SHA256SUMS"])), "\n") {
+		h, name, ok := strings.Cut(line, "  ")
+		if !ok {
+			res.Problems = append(res.Problems, "bad SHA256SUMS line "+line)
+			continue
+		}
+		if b, ok := files[name]; !ok || sum(b) != h {
+			res.Problems = append(res.Problems, "SHA256SUMS: "+name+" does not match")
+		}
+	}
+	if res.Manifest.OriginalIncluded {
+		if sum(files["message.eml"]) != res.Manifest.MessageSHA256 {
+			res.Problems = append(res.Problems, "message.eml is not the reported message recorded at receipt")
+		}
+		if sum(files["complaint.eml"]) != res.Manifest.ComplaintSHA256 {
+			res.Problems = append(res.Problems, "complaint.eml is not the complaint recorded at receipt")
+		}
+	}
+	if sig, ok := files["manifest.sig"]; ok {
+		res.NodeKey = strings.TrimSpace(string(files["node.pub"]))
+		pub, err1 := base64.StdEncoding.DecodeString(res.NodeKey)
+		sg, err2 := base64.StdEncoding.DecodeString(strings.TrimSpace(string(sig)))
+		if err1 != nil || err2 != nil || len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, files["manifest.json"], sg) {
+			res.Problems = append(res.Problems, "manifest.sig is not a valid signature of manifest.json by node.pub")
+		}
+	}
+	var custody []CustodyEntry
+	if err := json.Unmarshal(files["custody.json"], &custody); err != nil {
+		res.Problems = append(res.Problems, "custody.json is unreadable")
+	} else {
+		res.Problems = append(res.Problems, VerifyChain(custody)...)
+		if n := len(custody); n == 0 || custody[n-1].Hash != res.Manifest.CustodyHead {
+			res.Problems = append(res.Problems, "the custody log does not end at the manifest's head")
+		}
+	}
+	return res, nil
+}
+
+// ChainHash is the hash of a custody entry given the previous one's: the
+// store computes it on append, verifiers recompute it.
+func ChainHash(prev string, e CustodyEntry) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%d\n%s\n%s\n%s\n%s\n%s\n", prev, e.Seq, e.ReportID, e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Detail)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// VerifyChain checks the hash chain of custody entries of one report. The
+// node's log is one chain over all reports; a report's entries link through
+// PrevHash to entries of other reports, so each entry is checked against
+// its own PrevHash.
+func VerifyChain(es []CustodyEntry) []string {
+	var out []string
+	for i, e := range es {
+		if ChainHash(e.PrevHash, e) != e.Hash {
+			out = append(out, fmt.Sprintf("custody entry %d (%s) does not match its hash", e.Seq, e.Action))
+		}
+		if i > 0 && e.Seq <= es[i-1].Seq {
+			out = append(out, fmt.Sprintf("custody entry %d is out of order", e.Seq))
+		}
+	}
+	return out
+}

@@ -1,0 +1,639 @@
+// Package sqlstore implements Accord's stores over database/sql, for SQLite
+// and PostgreSQL alike: one set of queries, written with "?" placeholders
+// and rebound for PostgreSQL, and a Dialect for the few types that differ.
+// store/sqlite and store/postgres open the databases; store/storetest is
+// the conformance suite both must pass.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/campaign"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+// Store is a node's database.
+type Store struct {
+	db *sql.DB
+	d  Dialect
+}
+
+// Open wraps an opened database and brings its schema up to date.
+func Open(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+	s := &Store{db: db, d: d}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB returns the underlying database.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// q rebinds "?" placeholders for the dialect.
+func (s *Store) q(query string) string {
+	if !s.d.Numbered {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var have int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&have); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	ms := migrations(s.d)
+	if have > len(ms) {
+		return fmt.Errorf("migrate: the database is at schema version %d, newer than this accord (%d)", have, len(ms))
+	}
+	for v := have + 1; v <= len(ms); v++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate to %d: %w", v, err)
+		}
+		for _, stmt := range strings.Split(ms[v-1], ";\n") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate to %d: %w\n%s", v, err, stmt)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`), v, time.Now().UnixNano()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to %d: %w", v, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate to %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the applied schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
+}
+
+func nanos(t time.Time) int64 { return t.UTC().UnixNano() }
+func fromNanos(n int64) time.Time {
+	return time.Unix(0, n).UTC()
+}
+
+// txIndex is the campaign index seen from inside a commit transaction.
+type txIndex struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+func (x txIndex) load(ctx context.Context, query string, args ...any) ([]campaign.Candidate, error) {
+	rows, err := x.tx.QueryContext(ctx, x.s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []campaign.Candidate
+	for rows.Next() {
+		var id, sig string
+		if err := rows.Scan(&id, &sig); err != nil {
+			return nil, err
+		}
+		var c campaign.Candidate
+		c.ID = id
+		if err := json.Unmarshal([]byte(sig), &c.Signature); err != nil {
+			return nil, fmt.Errorf("campaign %s: bad signature: %w", id, err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (x txIndex) ByBands(ctx context.Context, keys [campaign.Bands]uint64) ([]campaign.Candidate, error) {
+	var args []any
+	for _, k := range keys {
+		if k != 0 {
+			args = append(args, int64(k))
+		}
+	}
+	if len(args) == 0 {
+		return nil, nil
+	}
+	return x.load(ctx, `SELECT DISTINCT c.id, c.signature FROM campaign_bands b JOIN campaigns c ON c.id = b.campaign_id WHERE b.band IN (`+placeholders(len(args))+`) LIMIT 50`, args...)
+}
+
+func (x txIndex) ByDomains(ctx context.Context, domains []string) ([]campaign.Candidate, error) {
+	if len(domains) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(domains))
+	for i, d := range domains {
+		args[i] = d
+	}
+	return x.load(ctx, `SELECT DISTINCT c.id, c.signature FROM campaign_domains d JOIN campaigns c ON c.id = d.campaign_id WHERE d.domain IN (`+placeholders(len(args))+`) LIMIT 50`, args...)
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// Commit implements intake.Store.
+func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign intake.Assigner) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin commit: %w", err)
+	}
+	defer tx.Rollback()
+	idx := txIndex{s, tx}
+	for _, b := range batches {
+		c := b.Complaint
+		if b.Reporter != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reporters (id, address, first_seen) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+				b.Reporter.ID, b.Reporter.Address, nanos(c.ReceivedAt)); err != nil {
+				return fmt.Errorf("store reporter: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO complaints (id, received_at, channel, sha256, reporter_id, raw) VALUES (?, ?, ?, ?, ?, ?)`),
+			c.ID, nanos(c.ReceivedAt), string(c.Channel), c.SHA256, c.ReporterID, c.Raw); err != nil {
+			return fmt.Errorf("store complaint %s: %w", c.ID, err)
+		}
+		for _, r := range b.Reports {
+			if err := assign(ctx, idx, r); err != nil {
+				return fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
+			}
+			if r.CampaignNew {
+				if err := s.insertCampaign(ctx, tx, r); err != nil {
+					return err
+				}
+			}
+			if err := s.insertReport(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		for _, e := range b.Custody {
+			if _, err := s.appendCustody(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit reports: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) insertCampaign(ctx context.Context, tx *sql.Tx, r *intake.Report) error {
+	sig, _ := json.Marshal(r.Signature)
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO campaigns (id, created_at, founder, subject, signature) VALUES (?, ?, ?, ?, ?)`),
+		r.CampaignID, nanos(r.ReceivedAt), r.ID, r.Subject(), string(sig)); err != nil {
+		return fmt.Errorf("store campaign %s: %w", r.CampaignID, err)
+	}
+	for _, k := range r.Signature.BandKeys() {
+		if k == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO campaign_bands (band, campaign_id) VALUES (?, ?) ON CONFLICT DO NOTHING`), int64(k), r.CampaignID); err != nil {
+			return fmt.Errorf("index campaign %s: %w", r.CampaignID, err)
+		}
+	}
+	for _, d := range r.Signature.Domains {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO campaign_domains (domain, campaign_id) VALUES (?, ?) ON CONFLICT DO NOTHING`), d, r.CampaignID); err != nil {
+			return fmt.Errorf("index campaign %s: %w", r.CampaignID, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) insertReport(ctx context.Context, tx *sql.Tx, r *intake.Report) error {
+	unv, _ := json.Marshal(r.Unverifiable)
+	fb, _ := json.Marshal(r.Feedback)
+	verdict, err := json.Marshal(r.Verdict)
+	if err != nil {
+		return fmt.Errorf("encode verdict of report %s: %w", r.ID, err)
+	}
+	sig, _ := json.Marshal(r.Signature)
+	v := r.Verdict
+	var fromDomain, originIP, country, network string
+	var asn int64
+	score := -1.0
+	if v != nil {
+		fromDomain, originIP, country = v.Sender.Domains.From, v.Origin.IP, v.Origin.Country
+		if v.Origin.Network != nil {
+			asn = int64(v.Origin.Network.ASN)
+			network = v.Origin.Network.Name
+		}
+		if v.Spam != nil {
+			score = v.Spam.Score
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reports (id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, raw,
+		reporter_id, submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, subject, from_domain,
+		origin_ip, country, asn, network, spam_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		r.ID, r.ComplaintID, nanos(r.ReceivedAt), string(r.Channel), r.Form, string(unv), string(fb), r.SHA256, r.Raw,
+		r.ReporterID, r.SubmittedBy, r.Consent.String(), r.Customer.String(), r.StatusHash, string(verdict), string(sig),
+		r.CampaignID, r.CampaignWhy, r.Subject(), fromDomain, originIP, country, asn, network, score); err != nil {
+		return fmt.Errorf("store report %s: %w", r.ID, err)
+	}
+	if v != nil {
+		for _, d := range v.Content.Domains {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_domains (report_id, domain) VALUES (?, ?)`), r.ID, d); err != nil {
+				return fmt.Errorf("store report %s: %w", r.ID, err)
+			}
+		}
+		seen := map[string]bool{}
+		for _, x := range v.Reasons {
+			if !seen[x.Code] {
+				seen[x.Code] = true
+				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_findings (report_id, code) VALUES (?, ?)`), r.ID, x.Code); err != nil {
+					return fmt.Errorf("store report %s: %w", r.ID, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) appendCustody(ctx context.Context, tx *sql.Tx, e intake.CustodyEntry) (intake.CustodyEntry, error) {
+	var seq int64
+	var prev string
+	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM custody_head WHERE id = 1`+s.d.ForUpdate).Scan(&seq, &prev); err != nil {
+		return e, fmt.Errorf("custody head: %w", err)
+	}
+	e.Seq, e.PrevHash = seq+1, prev
+	e.At = e.At.UTC().Truncate(time.Nanosecond)
+	e.Hash = intake.ChainHash(prev, e)
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO custody (seq, report_id, at, actor, action, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.Seq, e.ReportID, nanos(e.At), e.Actor, e.Action, e.Detail, e.PrevHash, e.Hash); err != nil {
+		return e, fmt.Errorf("append custody: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE custody_head SET seq = ?, hash = ? WHERE id = 1`), e.Seq, e.Hash); err != nil {
+		return e, fmt.Errorf("append custody: %w", err)
+	}
+	return e, nil
+}
+
+// AppendCustody implements intake.Store.
+func (s *Store) AppendCustody(ctx context.Context, e intake.CustodyEntry) (intake.CustodyEntry, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return e, err
+	}
+	defer tx.Rollback()
+	e, err = s.appendCustody(ctx, tx, e)
+	if err != nil {
+		return e, err
+	}
+	return e, tx.Commit()
+}
+
+// Custody implements intake.Store.
+func (s *Store) Custody(ctx context.Context, reportID string) ([]intake.CustodyEntry, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, report_id, at, actor, action, detail, prev_hash, hash FROM custody WHERE report_id = ? ORDER BY seq`), reportID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []intake.CustodyEntry
+	for rows.Next() {
+		var e intake.CustodyEntry
+		var at int64
+		if err := rows.Scan(&e.Seq, &e.ReportID, &at, &e.Actor, &e.Action, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+			return nil, err
+		}
+		e.At = fromNanos(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func parseTri(s string) rules.Tri {
+	switch s {
+	case "true":
+		return rules.True
+	case "false":
+		return rules.False
+	}
+	return rules.Unknown
+}
+
+// Report implements intake.Store.
+func (s *Store) Report(ctx context.Context, id string) (*intake.Report, error) {
+	var r intake.Report
+	var at int64
+	var ch, unv, fb, consent, customer, verdict, sig string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, raw, reporter_id,
+		submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why FROM reports WHERE id = ?`), id).Scan(
+		&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &fb, &r.SHA256, &r.Raw, &r.ReporterID, &r.SubmittedBy, &consent, &customer,
+		&r.StatusHash, &verdict, &sig, &r.CampaignID, &r.CampaignWhy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, intake.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read report %s: %w", id, err)
+	}
+	r.ReceivedAt, r.Channel = fromNanos(at), intake.Channel(ch)
+	r.Consent, r.Customer = parseTri(consent), parseTri(customer)
+	json.Unmarshal([]byte(unv), &r.Unverifiable)
+	json.Unmarshal([]byte(fb), &r.Feedback)
+	json.Unmarshal([]byte(sig), &r.Signature)
+	r.Verdict = &analysis.Verdict{}
+	if err := json.Unmarshal([]byte(verdict), r.Verdict); err != nil {
+		return nil, fmt.Errorf("report %s: bad verdict: %w", id, err)
+	}
+	return &r, nil
+}
+
+// Complaint implements intake.Store.
+func (s *Store) Complaint(ctx context.Context, id string) (*intake.Complaint, error) {
+	var c intake.Complaint
+	var at int64
+	var ch string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, received_at, channel, sha256, reporter_id, raw FROM complaints WHERE id = ?`), id).Scan(
+		&c.ID, &at, &ch, &c.SHA256, &c.ReporterID, &c.Raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, intake.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read complaint %s: %w", id, err)
+	}
+	c.ReceivedAt, c.Channel = fromNanos(at), intake.Channel(ch)
+	return &c, nil
+}
+
+// ReporterAddress implements intake.Store.
+func (s *Store) ReporterAddress(ctx context.Context, id string) (string, error) {
+	var a string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT address FROM reporters WHERE id = ?`), id).Scan(&a)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", intake.ErrNotFound
+	}
+	return a, err
+}
+
+// CountReports implements intake.Store.
+func (s *Store) CountReports(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM reports`).Scan(&n)
+	return n, err
+}
+
+const summaryCols = `id, received_at, channel, form, subject, from_domain, origin_ip, country, asn, spam_score, campaign_id`
+
+func scanSummaries(rows *sql.Rows) ([]intake.ReportSummary, error) {
+	defer rows.Close()
+	var out []intake.ReportSummary
+	for rows.Next() {
+		var r intake.ReportSummary
+		var at int64
+		var ch string
+		if err := rows.Scan(&r.ID, &at, &ch, &r.Form, &r.Subject, &r.FromDomain, &r.OriginIP, &r.Country, &r.ASN, &r.SpamScore, &r.CampaignID); err != nil {
+			return nil, err
+		}
+		r.ReceivedAt, r.Channel = fromNanos(at), intake.Channel(ch)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Reports implements intake.Store.
+func (s *Store) Reports(ctx context.Context, f intake.ReportFilter) ([]intake.ReportSummary, error) {
+	where := []string{"1 = 1"}
+	var args []any
+	if f.CampaignID != "" {
+		where = append(where, "campaign_id = ?")
+		args = append(args, f.CampaignID)
+	}
+	if f.SubmittedBy != "" {
+		where = append(where, "submitted_by = ?")
+		args = append(args, f.SubmittedBy)
+	}
+	if !f.Before.IsZero() {
+		where = append(where, "received_at < ?")
+		args = append(args, nanos(f.Before))
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+summaryCols+` FROM reports WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY received_at DESC, id LIMIT `+strconv.Itoa(limit)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list reports: %w", err)
+	}
+	return scanSummaries(rows)
+}
+
+// Campaigns implements intake.Store.
+func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]intake.CampaignSummary, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT c.id, c.subject, COUNT(r.id), MIN(r.received_at), MAX(r.received_at)
+		FROM campaigns c JOIN reports r ON r.campaign_id = c.id GROUP BY c.id, c.subject HAVING COUNT(r.id) >= ?
+		ORDER BY COUNT(r.id) DESC, MAX(r.received_at) DESC LIMIT `+strconv.Itoa(limit)), max(f.MinCount, 1))
+	if err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	defer rows.Close()
+	var out []intake.CampaignSummary
+	for rows.Next() {
+		var c intake.CampaignSummary
+		var first, last int64
+		if err := rows.Scan(&c.ID, &c.Subject, &c.Reports, &first, &last); err != nil {
+			return nil, err
+		}
+		c.FirstSeen, c.LastSeen = fromNanos(first), fromNanos(last)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) counts(ctx context.Context, query string, args ...any) ([]intake.Count, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []intake.Count
+	for rows.Next() {
+		var c intake.Count
+		if err := rows.Scan(&c.Value, &c.N); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Campaign implements intake.Store.
+func (s *Store) Campaign(ctx context.Context, id string) (*intake.CampaignDetail, error) {
+	d := &intake.CampaignDetail{}
+	var first, last int64
+	var sig string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT c.id, c.subject, c.founder, c.signature, COUNT(r.id), MIN(r.received_at), MAX(r.received_at)
+		FROM campaigns c JOIN reports r ON r.campaign_id = c.id WHERE c.id = ? GROUP BY c.id, c.subject, c.founder, c.signature`), id).Scan(
+		&d.ID, &d.Subject, &d.FoundedBy, &sig, &d.Reports, &first, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, intake.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read campaign %s: %w", id, err)
+	}
+	d.FirstSeen, d.LastSeen = fromNanos(first), fromNanos(last)
+	var cs campaign.Signature
+	if json.Unmarshal([]byte(sig), &cs) == nil {
+		d.Fingerprint = fmt.Sprintf("%08x%08x%08x%08x", cs.MinHash[0], cs.MinHash[1], cs.MinHash[2], cs.MinHash[3])
+	}
+	// Per day: group in Go, so both databases agree on calendar days (UTC).
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT received_at FROM reports WHERE campaign_id = ? ORDER BY received_at`), id)
+	if err != nil {
+		return nil, err
+	}
+	perDay := map[string]int{}
+	var days []string
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&at); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		day := fromNanos(at).Format("2006-01-02")
+		if perDay[day] == 0 {
+			days = append(days, day)
+		}
+		perDay[day]++
+	}
+	rows.Close()
+	for _, day := range days {
+		d.PerDay = append(d.PerDay, intake.Count{Value: day, N: perDay[day]})
+	}
+	top := ` GROUP BY v ORDER BY COUNT(*) DESC, v LIMIT 20`
+	if d.Countries, err = s.counts(ctx, `SELECT country AS v, COUNT(*) FROM reports WHERE campaign_id = ? AND country <> ''`+top, id); err != nil {
+		return nil, err
+	}
+	if d.Networks, err = s.counts(ctx, `SELECT 'AS' || CAST(asn AS TEXT) || ' ' || network AS v, COUNT(*) FROM reports WHERE campaign_id = ? AND asn <> 0`+top, id); err != nil {
+		return nil, err
+	}
+	if d.Senders, err = s.counts(ctx, `SELECT from_domain AS v, COUNT(*) FROM reports WHERE campaign_id = ? AND from_domain <> ''`+top, id); err != nil {
+		return nil, err
+	}
+	if d.Domains, err = s.counts(ctx, `SELECT d.domain AS v, COUNT(*) FROM report_domains d JOIN reports r ON r.id = d.report_id WHERE r.campaign_id = ?`+top, id); err != nil {
+		return nil, err
+	}
+	if d.Findings, err = s.counts(ctx, `SELECT f.code AS v, COUNT(*) FROM report_findings f JOIN reports r ON r.id = f.report_id WHERE r.campaign_id = ?`+top, id); err != nil {
+		return nil, err
+	}
+	if d.Samples, err = s.Reports(ctx, intake.ReportFilter{CampaignID: id, Limit: 10}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Access store.
+
+// CreateToken implements access.Store.
+func (s *Store) CreateToken(ctx context.Context, t access.Token) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO tokens (id, hash, role, label, created_at) VALUES (?, ?, ?, ?, ?)`),
+		t.ID, t.Hash, string(t.Role), t.Label, nanos(t.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("store token: %w", err)
+	}
+	return nil
+}
+
+// TokenByHash implements access.Store.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (access.Token, error) {
+	var t access.Token
+	var role string
+	var at int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, hash, role, label, created_at FROM tokens WHERE hash = ?`), hash).Scan(&t.ID, &t.Hash, &role, &t.Label, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, access.ErrNotFound
+	}
+	t.Role, t.CreatedAt = access.Role(role), fromNanos(at)
+	return t, err
+}
+
+// CreateUser implements access.Store.
+func (s *Store) CreateUser(ctx context.Context, u access.User) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role`),
+		u.Name, u.PasswordHash, string(u.Role), nanos(u.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("store user: %w", err)
+	}
+	return nil
+}
+
+// UserByName implements access.Store.
+func (s *Store) UserByName(ctx context.Context, name string) (access.User, error) {
+	var u access.User
+	var role string
+	var at int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, password_hash, role, created_at FROM users WHERE name = ?`), name).Scan(&u.Name, &u.PasswordHash, &role, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, access.ErrNotFound
+	}
+	u.Role, u.CreatedAt = access.Role(role), fromNanos(at)
+	return u, err
+}
+
+// CreateSession implements access.Store.
+func (s *Store) CreateSession(ctx context.Context, se access.Session) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (hash, user_name, csrf, expires_at) VALUES (?, ?, ?, ?)`),
+		se.Hash, se.User, se.CSRF, nanos(se.ExpiresAt))
+	return err
+}
+
+// SessionByHash implements access.Store.
+func (s *Store) SessionByHash(ctx context.Context, hash string) (access.Session, error) {
+	var se access.Session
+	var exp int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT hash, user_name, csrf, expires_at FROM sessions WHERE hash = ?`), hash).Scan(&se.Hash, &se.User, &se.CSRF, &exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return se, access.ErrNotFound
+	}
+	se.ExpiresAt = fromNanos(exp)
+	return se, err
+}
+
+// DeleteSession implements access.Store.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE hash = ?`), hash)
+	return err
+}
+
+var (
+	_ intake.Store = (*Store)(nil)
+	_ access.Store = (*Store)(nil)
+)
