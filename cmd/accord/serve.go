@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/config"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/nodekey"
+	"github.com/accord-antispam/accord/internal/smtpd"
+	"github.com/accord-antispam/accord/internal/store/postgres"
+	"github.com/accord-antispam/accord/internal/store/sqlite"
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
+	"github.com/accord-antispam/accord/internal/web"
+)
+
+// nodeFlags are shared by the commands that open a node's data folder.
+type nodeFlags struct {
+	config string
+	data   string
+}
+
+func (f *nodeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "configuration file (TOML); defaults apply without one")
+	fs.StringVar(&f.data, "data", "", "data folder (default accord-data, or the config's)")
+}
+
+func (f *nodeFlags) load() (config.Config, error) {
+	c := config.Default()
+	if f.config != "" {
+		var err error
+		if c, err = config.Load(f.config); err != nil {
+			return c, err
+		}
+	}
+	if f.data != "" {
+		c.Data = f.data
+	}
+	return c, nil
+}
+
+func openStore(ctx context.Context, c config.Config) (*sqlstore.Store, error) {
+	if c.Store.Driver == "postgres" {
+		return postgres.Open(ctx, c.Store.DSN)
+	}
+	return sqlite.Open(ctx, filepath.Join(c.Data, "accord.db"))
+}
+
+func cmdServe(ctx context.Context, e *env, args []string) error {
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	httpAddr := fset.String("http", "", "HTTP listen address for the web UI and API (default 127.0.0.1:8080)")
+	smtpAddr := fset.String("smtp", "", "SMTP listen address for the complaints mailbox (default 127.0.0.1:2525)")
+	fset.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: accord serve [--config FILE] [--data DIR] [--http ADDR] [--smtp ADDR]")
+		fmt.Fprintln(e.stderr, "Run a node: the complaint desk's web UI, JSON API and complaints mailbox.")
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil || fset.NArg() > 0 {
+		return errUsage
+	}
+	c, err := nf.load()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if *httpAddr != "" {
+		c.HTTP.Listen = *httpAddr
+	}
+	if *smtpAddr != "" {
+		c.SMTP.Listen = *smtpAddr
+	}
+	log := e.log
+	key, err := nodekey.LoadOrCreate(c.Data)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ef := engineFlags{trusted: c.Analysis.Trusted, resolver: c.Analysis.Resolver, jurisdictions: strings.Join(c.Analysis.Jurisdictions, ",")}
+	ef.model.data = c.Data
+	an, err := ef.analyzer(e)
+	if err != nil {
+		return err
+	}
+	desk, err := intake.New(st, an, intake.Options{Secret: key.Derive("reporter-pseudonyms"), Signer: key.Private, Logger: log})
+	if err != nil {
+		return err
+	}
+	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
+		SecureCookies: c.HTTP.SecureCookies}, log)
+	if err != nil {
+		return err
+	}
+	var tlsConf *tls.Config
+	if c.SMTP.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.SMTP.TLSCert, c.SMTP.TLSKey)
+		if err != nil {
+			return fmt.Errorf("smtp TLS: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ms := smtpd.New(desk, smtpd.Config{Hostname: c.SMTP.Hostname, MaxMessageBytes: c.SMTP.MaxMessageBytes, MaxRecipients: c.SMTP.MaxRecipients,
+		RatePerSender: c.SMTP.RatePerSender, RatePerIP: c.SMTP.RatePerIP, MaxConns: c.SMTP.MaxConns,
+		IdleTimeout: c.SMTP.IdleTimeout.Duration, MaxSession: c.SMTP.MaxSession.Duration, TLS: tlsConf}, log)
+
+	hl, err := net.Listen("tcp", c.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	sl, err := net.Listen("tcp", c.SMTP.Listen)
+	if err != nil {
+		hl.Close()
+		return fmt.Errorf("smtp listen: %w", err)
+	}
+	hs := &http.Server{Handler: ws.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(hl) }()
+	go func() { errc <- ms.Serve(sl) }()
+	n, _ := st.CountReports(ctx)
+	log.Info("accord node up", "http", hl.Addr().String(), "smtp", sl.Addr().String(), "data", c.Data, "store", c.Store.Driver,
+		"reports", n, "classifier", an.Classifier != nil)
+	fmt.Fprintf(e.stdout, "accord: serving http://%s (web and API) and smtp://%s (complaints mailbox), data in %s\n", hl.Addr(), sl.Addr(), c.Data)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining in-flight work")
+	case serveErr = <-errc:
+		log.Error("listener failed", "err", serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx)
+	ms.Shutdown(sctx)
+	desk.Close()
+	log.Info("stopped")
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+func cmdToken(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(e.stderr, "usage: accord token create [--data DIR] --role reporter|analyst|authority|admin [--label TEXT]")
+		return errUsage
+	}
+	fset := flag.NewFlagSet("token create", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	role := fset.String("role", "", "reporter, analyst, authority or admin")
+	label := fset.String("label", "", "what the token is for")
+	if err := fset.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	r, err := access.ParseRole(*role)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	c, err := nf.load()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	plain, t := access.NewToken(nil, r, *label, time.Now())
+	if err := st.CreateToken(ctx, t); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "token %s for role %s created; it is shown once, keep it secret:\n%s\n", t.ID, r, plain)
+	return nil
+}
+
+func cmdUser(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprintln(e.stderr, "usage: accord user add [--data DIR] --role analyst|authority|admin NAME   (password on standard input)")
+		return errUsage
+	}
+	fset := flag.NewFlagSet("user add", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	role := fset.String("role", "analyst", "analyst, authority or admin")
+	if err := fset.Parse(args[1:]); err != nil || fset.NArg() != 1 {
+		fmt.Fprintln(e.stderr, "usage: accord user add [--data DIR] --role analyst|authority|admin NAME   (password on standard input)")
+		return errUsage
+	}
+	r, err := access.ParseRole(*role)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	pw, _ := bufio.NewReader(e.stdin).ReadString('\n')
+	h, err := access.HashPassword(strings.TrimRight(pw, "\r\n"))
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	c, err := nf.load()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.CreateUser(ctx, access.User{Name: fset.Arg(0), PasswordHash: h, Role: r, CreatedAt: time.Now()}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "user %s (%s) saved\n", fset.Arg(0), r)
+	return nil
+}
+
+func cmdEvidence(_ context.Context, e *env, args []string) error {
+	usage := func() error {
+		fmt.Fprintln(e.stderr, "usage: accord evidence verify [--key NODEKEY] BUNDLE.zip")
+		fmt.Fprintln(e.stderr, "Check an evidence bundle offline; --key pins the issuing node's public key (from accord node key).")
+		return errUsage
+	}
+	if len(args) == 0 || args[0] != "verify" {
+		return usage()
+	}
+	fset := flag.NewFlagSet("evidence verify", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	pin := fset.String("key", "", "the node's public key the bundle must be signed with")
+	if err := fset.Parse(args[1:]); err != nil || fset.NArg() != 1 {
+		return usage()
+	}
+	f, err := os.Open(fset.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	res, err := intake.VerifyBundle(f, st.Size())
+	if err != nil {
+		return err
+	}
+	m := res.Manifest
+	fmt.Fprintf(e.stdout, "report %s, received %s via %s; message sha256 %s; %d files; custody head %s\n",
+		m.ReportID, m.ReceivedAt.Format(time.RFC3339), m.Channel, m.MessageSHA256, len(m.Files), m.CustodyHead)
+	switch {
+	case res.NodeKey == "":
+		fmt.Fprintln(e.stdout, "unsigned: the bundle's hashes are consistent but nothing says which node issued it")
+		if *pin != "" {
+			res.Problems = append(res.Problems, "the bundle is not signed, but --key asks for a signature")
+		}
+	case *pin != "" && strings.TrimSpace(*pin) != res.NodeKey:
+		res.Problems = append(res.Problems, "signed by node key "+res.NodeKey+", not by the pinned key")
+	default:
+		fmt.Fprintln(e.stdout, "signed by node key", res.NodeKey)
+	}
+	if !res.OK() {
+		for _, p := range res.Problems {
+			fmt.Fprintln(e.stdout, "PROBLEM:", p)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("the bundle does not verify (%d problems)", len(res.Problems))}
+	}
+	fmt.Fprintln(e.stdout, "OK: every file matches its hash and the custody log's chain is intact")
+	return nil
+}
+
+func cmdNode(_ context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "key" {
+		fmt.Fprintln(e.stderr, "usage: accord node key [--data DIR]   (print the node's public key, creating the key at first use)")
+		return errUsage
+	}
+	fset := flag.NewFlagSet("node key", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	if err := fset.Parse(args[1:]); err != nil || fset.NArg() > 0 {
+		return errUsage
+	}
+	c, err := nf.load()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	k, err := nodekey.LoadOrCreate(c.Data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, k.Public())
+	return nil
+}

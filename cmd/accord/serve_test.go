@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/smtp"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// accordBinary builds the command once per test run.
+func accordBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "accord")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type served struct {
+	cmd        *exec.Cmd
+	http, smtp string
+	logs       *bytes.Buffer
+}
+
+var servingRe = regexp.MustCompile(`serving http://(\S+) \(web and API\) and smtp://(\S+) `)
+
+func serve(t *testing.T, bin, data string) *served {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--data", data, "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0")
+	stdout, _ := cmd.StdoutPipe()
+	logs := &bytes.Buffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	m := servingRe.FindStringSubmatch(line)
+	if err != nil || m == nil {
+		t.Fatalf("serve did not start: %q %v\n%s", line, err, logs)
+	}
+	go io.Copy(io.Discard, stdout)
+	return &served{cmd, m[1], m[2], logs}
+}
+
+func (s *served) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve did not stop cleanly: %v\n%s", err, s.logs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve ignored SIGTERM\n%s", s.logs)
+	}
+}
+
+func runBin(t *testing.T, bin string, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("accord %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := accordBinary(t)
+	data := filepath.Join(t.TempDir(), "accord-data")
+	s := serve(t, bin, data)
+
+	reporter := lastLine(runBin(t, bin, "", "token", "create", "--data", data, "--role", "reporter"))
+	analyst := lastLine(runBin(t, bin, "", "token", "create", "--data", data, "--role", "analyst"))
+	if !strings.HasPrefix(reporter, "acc_") {
+		t.Fatalf("token create printed %q last", reporter)
+	}
+
+	// Over the API.
+	raw, _ := os.ReadFile("testdata/spam.eml")
+	req, _ := http.NewRequest("POST", "http://"+s.http+"/api/v1/reports", bytes.NewReader(raw))
+	req.Header.Set("Authorization", "Bearer "+reporter)
+	req.Header.Set("Content-Type", "message/rfc822")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		ID         string `json:"id"`
+		CampaignID string `json:"campaign_id"`
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	json.Unmarshal(body, &created)
+	if res.StatusCode != 201 || created.ID == "" {
+		t.Fatalf("POST: %d %s", res.StatusCode, body)
+	}
+
+	// Over SMTP.
+	fwd := "From: reporter@example.net\r\nTo: complaints@node.example\r\nSubject: Fwd: spam\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nspam again\r\n--b\r\n" +
+		"Content-Type: message/rfc822\r\n\r\n" + string(raw) + "\r\n--b--\r\n"
+	if err := smtp.SendMail(s.smtp, nil, "reporter@example.net", []string{"complaints@node.example"}, []byte(fwd)); err != nil {
+		t.Fatalf("SMTP: %v", err)
+	}
+
+	// Restart: everything acknowledged is still there.
+	s.stop(t)
+	s = serve(t, bin, data)
+	get := func(path string) (int, []byte) {
+		req, _ := http.NewRequest("GET", "http://"+s.http+path, nil)
+		req.Header.Set("Authorization", "Bearer "+analyst)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	code, b := get("/api/v1/campaigns/" + created.CampaignID)
+	var camp struct{ Reports int }
+	json.Unmarshal(b, &camp)
+	if code != 200 || camp.Reports != 2 {
+		t.Fatalf("after restart, the campaign has %d reports (want the API and SMTP reports): %d %s", camp.Reports, code, b)
+	}
+
+	// Evidence: downloaded, verified offline, pinned to the node's key.
+	code, zip := get("/api/v1/reports/" + created.ID + "/evidence")
+	if code != 200 {
+		t.Fatalf("evidence: %d", code)
+	}
+	bundle := filepath.Join(t.TempDir(), "evidence.zip")
+	os.WriteFile(bundle, zip, 0o600)
+	key := strings.TrimSpace(runBin(t, bin, "", "node", "key", "--data", data))
+	out := runBin(t, bin, "", "evidence", "verify", "--key", key, bundle)
+	if !strings.Contains(out, "OK:") || !strings.Contains(out, "signed by node key "+key) {
+		t.Errorf("verify: %s", out)
+	}
+	cmd := exec.Command(bin, "evidence", "verify", "--key", "AAAA"+key[4:], bundle)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not by the pinned key") {
+		t.Errorf("a bundle verified against the wrong key: %v\n%s", err, out)
+	}
+	s.stop(t)
+	if !strings.Contains(s.logs.String(), "draining") {
+		t.Errorf("no drain in the logs:\n%s", s.logs)
+	}
+}

@@ -1,0 +1,301 @@
+// Package smtpd is the complaints mailbox: an SMTP server (emersion/go-smtp)
+// where people forward spam. A complaint is answered 250 only after the
+// desk has durably stored it; what cannot be read gets a 554 that says why,
+// which the sender's mail server turns into a bounce. Sizes, recipients,
+// line lengths, idle time and each sender's rate are bounded, so a hostile
+// client costs little and the node stays up.
+package smtpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/accord-antispam/accord/internal/intake"
+)
+
+// maxLine is the longest command or message line accepted.
+const maxLine = 64 << 10
+
+// Config tunes the mailbox.
+type Config struct {
+	Hostname        string        // Greeting name.
+	MaxMessageBytes int64         // Largest complaint (default 25 MiB).
+	MaxRecipients   int           // Per message (default 50).
+	IdleTimeout     time.Duration // Per command read or write (default 60s): slow clients are cut off.
+	MaxSession      time.Duration // Whole connection (default 10m): a client trickling bytes is cut off too.
+	MaxConns        int           // Connections at once (default 200); more are told 421 and closed.
+	RatePerSender   int           // Complaints per minute from one sender address (default 30).
+	RatePerIP       int           // Complaints per minute from one client IP (default 600: a relay carries many senders).
+	TLS             *tls.Config   // STARTTLS when set.
+}
+
+// Server is the complaints mailbox.
+type Server struct {
+	srv    *smtp.Server
+	desk   *intake.Desk
+	log    *slog.Logger
+	sender *limiter
+	ip     *limiter
+	cfg    Config
+	now    func() time.Time
+}
+
+// New builds the mailbox.
+func New(desk *intake.Desk, cfg Config, log *slog.Logger) *Server {
+	if cfg.Hostname == "" {
+		cfg.Hostname = "localhost"
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 25 << 20
+	}
+	if cfg.MaxRecipients <= 0 {
+		cfg.MaxRecipients = 50
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.MaxSession <= 0 {
+		cfg.MaxSession = 10 * time.Minute
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 200
+	}
+	if cfg.RatePerSender <= 0 {
+		cfg.RatePerSender = 30
+	}
+	if cfg.RatePerIP <= 0 {
+		cfg.RatePerIP = 600
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{desk: desk, log: log, now: time.Now, cfg: cfg, sender: newLimiter(cfg.RatePerSender), ip: newLimiter(cfg.RatePerIP)}
+	srv := smtp.NewServer(s)
+	srv.Domain = cfg.Hostname
+	srv.MaxMessageBytes = cfg.MaxMessageBytes
+	srv.MaxRecipients = cfg.MaxRecipients
+	// Real spam breaks the 998-byte line limit of RFC 5322 often; refuse
+	// only lines no mail needs, so memory per client stays bounded.
+	srv.MaxLineLength = maxLine
+	srv.ReadTimeout = cfg.IdleTimeout
+	srv.WriteTimeout = cfg.IdleTimeout
+	srv.TLSConfig = cfg.TLS
+	srv.EnableSMTPUTF8 = true
+	srv.ErrorLog = slogAdapter{log}
+	s.srv = srv
+	return s
+}
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	return s.srv.Serve(&boundedListener{Listener: l, sem: make(chan struct{}, s.cfg.MaxConns), maxSession: s.cfg.MaxSession, log: s.log})
+}
+
+// Shutdown stops accepting and waits for sessions to end (a session in DATA
+// finishes its commit first).
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	ip := ""
+	if a, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		ip = a.IP.String()
+	}
+	return &session{s: s, ip: ip}, nil
+}
+
+type session struct {
+	s     *Server
+	ip    string
+	from  string
+	rcpts int
+}
+
+func (x *session) Reset()        { x.from, x.rcpts = "", 0 }
+func (x *session) Logout() error { return nil }
+
+func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	if !x.s.ip.allow(x.ip, x.s.now()) || from != "" && !x.s.sender.allow(strings.ToLower(from), x.s.now()) {
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many complaints from you just now; try again in a minute"}
+	}
+	x.from = from
+	return nil
+}
+
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.rcpts++
+	return nil
+}
+
+func (x *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return se // the size limit: 552
+		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
+				Message: fmt.Sprintf("A line of the message is longer than %d bytes; nothing was kept", maxLine)}
+		}
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Reading the message failed; nothing was kept, try again"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	reporter := x.from
+	if reporter == "" {
+		reporter = headerFrom(raw) // a null sender: use the author, if any
+	}
+	rec, err := x.s.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: reporter, SubmittedBy: "smtp"})
+	var rej *intake.RejectError
+	switch {
+	case errors.As(err, &rej):
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+			Message: "No message to report was found: forward the spam as an attachment, or paste its source. (" + rej.Reason + ")"}
+	case errors.Is(err, intake.ErrClosed):
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Shutting down; try again shortly"}
+	case err != nil:
+		x.s.log.Error("store complaint", "err", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "The complaint could not be stored; nothing was kept, try again"}
+	}
+	ids := make([]string, len(rec.Reports))
+	for i, r := range rec.Reports {
+		ids[i] = r.ID
+	}
+	x.s.log.Info("complaint stored", "complaint", rec.ComplaintID, "reports", strings.Join(ids, ","), "ip", x.ip)
+	// A 250 with the ids, so the reporter's mail log says what became of it.
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
+		Message: fmt.Sprintf("Stored: complaint %s, report %s. Thank you.", rec.ComplaintID, strings.Join(ids, ", "))}
+}
+
+func headerFrom(raw []byte) string {
+	end := bytes.Index(raw, []byte("\n\n"))
+	if e := bytes.Index(raw, []byte("\r\n\r\n")); e >= 0 && (end < 0 || e < end) {
+		end = e
+	}
+	if end < 0 {
+		end = min(len(raw), 8192)
+	}
+	for _, line := range strings.Split(string(raw[:end]), "\n") {
+		if len(line) > 5 && strings.EqualFold(line[:5], "from:") {
+			v := strings.TrimSpace(line[5:])
+			if i := strings.LastIndexByte(v, '<'); i >= 0 {
+				v = strings.TrimRight(v[i+1:], ">\r ")
+			}
+			if strings.Contains(v, "@") && !strings.ContainsAny(v, " \t") {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// limiter is a token bucket per key: rate per minute, burst of the rate.
+type limiter struct {
+	mu    sync.Mutex
+	rate  float64
+	burst float64
+	b     map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(perMinute int) *limiter {
+	return &limiter{rate: float64(perMinute) / 60, burst: float64(perMinute), b: map[string]*bucket{}}
+}
+
+func (l *limiter) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.b) > 100000 {
+		// Forget idle keys rather than grow without bound.
+		for k, v := range l.b {
+			if now.Sub(v.last) > time.Minute {
+				delete(l.b, k)
+			}
+		}
+	}
+	b := l.b[key]
+	if b == nil {
+		b = &bucket{tokens: l.burst, last: now}
+		l.b[key] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// boundedListener caps connections at once and the life of each: the
+// per-command timeouts of go-smtp alone let a client that sends a byte now
+// and then hold a connection for ever.
+type boundedListener struct {
+	net.Listener
+	sem        chan struct{}
+	maxSession time.Duration
+	log        *slog.Logger
+}
+
+func (l *boundedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.sem <- struct{}{}:
+			return &boundedConn{Conn: c, end: time.Now().Add(l.maxSession), release: func() { <-l.sem }}, nil
+		default:
+			l.log.Warn("smtp: too many connections", "remote", c.RemoteAddr().String())
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(c, "421 4.7.0 Too many connections; try again later\r\n")
+			c.Close()
+		}
+	}
+}
+
+// boundedConn clamps every deadline to the end of its session.
+type boundedConn struct {
+	net.Conn
+	end     time.Time
+	once    sync.Once
+	release func()
+}
+
+func (c *boundedConn) clamp(t time.Time) time.Time {
+	if t.IsZero() || t.After(c.end) {
+		return c.end
+	}
+	return t
+}
+
+func (c *boundedConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.clamp(t)) }
+func (c *boundedConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.clamp(t)) }
+func (c *boundedConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.clamp(t)) }
+
+func (c *boundedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Printf(format string, v ...any) { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Println(v ...any)               { a.l.Warn(fmt.Sprint(v...)) }

@@ -1,0 +1,265 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+// apiError writes the JSON error every API failure returns: a stable code
+// for programs and a message for people.
+func apiError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// readBody reads a request body up to limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, errTooLarge
+	}
+	return b, err
+}
+
+func triParam(v string) (rules.Tri, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "unknown":
+		return rules.Unknown, nil
+	case "yes", "true", "1":
+		return rules.True, nil
+	case "no", "false", "0":
+		return rules.False, nil
+	}
+	return rules.Unknown, fmt.Errorf("%q is not yes, no or unknown", v)
+}
+
+func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	ct := strings.ToLower(r.Header.Get("Content-Type"))
+	switch {
+	case strings.HasPrefix(ct, "message/rfc822"), strings.HasPrefix(ct, "multipart/report"), strings.HasPrefix(ct, "application/json"),
+		strings.HasPrefix(ct, "text/plain"), strings.HasPrefix(ct, "application/octet-stream"):
+	default:
+		apiError(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "send the message as message/rfc822, an ARF report as multipart/report, or X-ARF as application/json")
+		return
+	}
+	consent, err1 := triParam(r.URL.Query().Get("consent"))
+	customer, err2 := triParam(r.URL.Query().Get("customer"))
+	if err := errors.Join(err1, err2); err != nil {
+		apiError(w, http.StatusBadRequest, "bad-parameter", "consent and customer take yes, no or unknown: "+err.Error())
+		return
+	}
+	body, err := readBody(w, r, s.cfg.MaxUpload)
+	if errors.Is(err, errTooLarge) {
+		apiError(w, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the report is larger than %d bytes", s.cfg.MaxUpload))
+		return
+	}
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad-body", "could not read the request body")
+		return
+	}
+	if strings.HasPrefix(ct, "multipart/report") && !bytes.Contains(bytes.ToLower(body[:min(len(body), 4096)]), []byte("content-type:")) {
+		// An ARF body without its own header: give it the request's.
+		body = append([]byte("Content-Type: "+r.Header.Get("Content-Type")+"\r\nMIME-Version: 1.0\r\n\r\n"), body...)
+	}
+	rec, err := s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelAPI, Raw: body, SubmittedBy: p.Label(),
+		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}})
+	var rej *intake.RejectError
+	switch {
+	case errors.As(err, &rej):
+		apiError(w, http.StatusUnprocessableEntity, "no-message", rej.Reason)
+		return
+	case errors.Is(err, intake.ErrClosed):
+		apiError(w, http.StatusServiceUnavailable, "shutting-down", "the node is shutting down; try again in a moment")
+		return
+	case err != nil:
+		s.log.Error("submit report", "err", err)
+		apiError(w, http.StatusInternalServerError, "store-failed", "the report could not be stored; nothing was kept, try again")
+		return
+	}
+	first := rec.Reports[0]
+	out := map[string]any{
+		"id":          first.ID,
+		"campaign_id": first.CampaignID,
+		"status_url":  statusURL(r, first.ID, first.StatusToken),
+		"form":        first.Form,
+	}
+	if len(rec.Reports) > 1 {
+		var more []map[string]string
+		for _, x := range rec.Reports {
+			more = append(more, map[string]string{"id": x.ID, "campaign_id": x.CampaignID, "status_url": statusURL(r, x.ID, x.StatusToken)})
+		}
+		out["reports"] = more
+	}
+	w.Header().Set("Location", "/api/v1/reports/"+first.ID)
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// statusURL is the reporter's private link to their report.
+func statusURL(r *http.Request, id, token string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/r/" + id + "?t=" + token
+}
+
+// reportJSON is the API's view of a report: no reporter address, ever.
+type reportJSON struct {
+	ID           string            `json:"id"`
+	ReceivedAt   time.Time         `json:"received_at"`
+	Channel      intake.Channel    `json:"channel"`
+	Form         string            `json:"form"`
+	Unverifiable []string          `json:"unverifiable"`
+	Feedback     map[string]string `json:"feedback,omitempty"`
+	SHA256       string            `json:"sha256"`
+	Size         int               `json:"size"`
+	CampaignID   string            `json:"campaign_id"`
+	CampaignWhy  string            `json:"campaign_why"`
+	Consent      rules.Tri         `json:"consent"`
+	Customer     rules.Tri         `json:"customer"`
+	Verdict      *analysis.Verdict `json:"verdict"`
+}
+
+func toJSON(r *intake.Report) reportJSON {
+	u := r.Unverifiable
+	if u == nil {
+		u = []string{}
+	}
+	return reportJSON{ID: r.ID, ReceivedAt: r.ReceivedAt, Channel: r.Channel, Form: r.Form, Unverifiable: u, Feedback: r.Feedback,
+		SHA256: r.SHA256, Size: len(r.Raw), CampaignID: r.CampaignID, CampaignWhy: r.CampaignWhy, Consent: r.Consent,
+		Customer: r.Customer, Verdict: r.Verdict}
+}
+
+func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if t := r.URL.Query().Get("t"); t != "" {
+		rep, err := s.desk.StatusView(r.Context(), id, t)
+		if err != nil {
+			apiError(w, http.StatusNotFound, "not-found", "no report with this id and status token")
+			return
+		}
+		writeJSON(w, http.StatusOK, toJSON(rep))
+		return
+	}
+	p, _ := s.principal(r)
+	if p.Kind != "token" {
+		apiError(w, http.StatusUnauthorized, "auth-required", "send an API token, or the report's status token as ?t=")
+		return
+	}
+	// Reporters see the reports they filed, and only those; a refused
+	// look is not a view, so the custody log records only granted ones.
+	var allow func(*intake.Report) bool
+	if !p.Role.AtLeast(access.Analyst) {
+		allow = func(rep *intake.Report) bool { return rep.SubmittedBy == p.Label() }
+	}
+	rep, err := s.desk.ViewIf(r.Context(), id, p.Label(), allow)
+	if errors.Is(err, intake.ErrNotFound) {
+		apiError(w, http.StatusNotFound, "not-found", "no report "+id)
+		return
+	}
+	if err != nil {
+		s.log.Error("read report", "id", id, "err", err)
+		apiError(w, http.StatusInternalServerError, "store-failed", "the report could not be read")
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(rep))
+}
+
+func (s *Server) apiEvidence(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	p := principalOf(r.Context())
+	var buf bytes.Buffer
+	err := s.desk.Export(r.Context(), id, &buf, intake.ExportOptions{Actor: p.Label(), IncludeOriginal: s.cfg.ExportOriginal})
+	if errors.Is(err, intake.ErrNotFound) {
+		apiError(w, http.StatusNotFound, "not-found", "no report "+id)
+		return
+	}
+	if err != nil {
+		s.log.Error("export evidence", "id", id, "err", err)
+		apiError(w, http.StatusInternalServerError, "export-failed", "the evidence bundle could not be made")
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="evidence-`+id+`.zip"`)
+	w.Write(buf.Bytes())
+}
+
+type campaignJSON struct {
+	ID        string    `json:"id"`
+	Reports   int       `json:"reports"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Subject   string    `json:"subject"`
+}
+
+func (s *Server) apiCampaigns(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.store.Campaigns(r.Context(), intake.CampaignFilter{Limit: 200})
+	if err != nil {
+		s.log.Error("list campaigns", "err", err)
+		apiError(w, http.StatusInternalServerError, "store-failed", "campaigns could not be read")
+		return
+	}
+	out := []campaignJSON{}
+	for _, c := range cs {
+		out = append(out, campaignJSON{c.ID, c.Reports, c.FirstSeen, c.LastSeen, c.Subject})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"campaigns": out})
+}
+
+func (s *Server) apiCampaign(w http.ResponseWriter, r *http.Request) {
+	c, err := s.store.Campaign(r.Context(), r.PathValue("id"))
+	if errors.Is(err, intake.ErrNotFound) {
+		apiError(w, http.StatusNotFound, "not-found", "no campaign "+r.PathValue("id"))
+		return
+	}
+	if err != nil {
+		s.log.Error("read campaign", "err", err)
+		apiError(w, http.StatusInternalServerError, "store-failed", "the campaign could not be read")
+		return
+	}
+	samples := []map[string]any{}
+	for _, x := range c.Samples {
+		samples = append(samples, map[string]any{"id": x.ID, "received_at": x.ReceivedAt, "subject": x.Subject, "from_domain": x.FromDomain,
+			"origin_ip": x.OriginIP, "country": x.Country, "asn": x.ASN})
+	}
+	counts := func(cs []intake.Count) []map[string]any {
+		out := []map[string]any{}
+		for _, x := range cs {
+			out = append(out, map[string]any{"value": x.Value, "reports": x.N})
+		}
+		return out
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": c.ID, "reports": c.Reports, "first_seen": c.FirstSeen, "last_seen": c.LastSeen, "subject": c.Subject,
+		"fingerprint": c.Fingerprint, "per_day": counts(c.PerDay), "countries": counts(c.Countries), "networks": counts(c.Networks),
+		"sender_domains": counts(c.Senders), "link_domains": counts(c.Domains), "findings": counts(c.Findings), "samples": samples,
+	})
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
+	b, _ := assets.ReadFile("openapi.yaml")
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Write(b)
+}

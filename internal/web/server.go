@@ -1,0 +1,215 @@
+// Package web is the node's HTTP face: the consumer's report form, result
+// page and advice on their rights; the analysts' desk (reports, campaigns,
+// evidence); and the JSON API with its OpenAPI description.
+//
+// Message content is always inert: a reported message is shown as escaped
+// text, never rendered as HTML, and every page carries a Content Security
+// Policy that forbids scripts, remote images and framing. Every form that
+// changes state carries a CSRF token; the API authenticates with bearer
+// tokens instead of cookies, so it needs none.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/intake"
+)
+
+//go:embed templates/*.html static/* openapi.yaml
+var assets embed.FS
+
+// Config tunes the server.
+type Config struct {
+	Name            string        // Shown in page titles ("Accord complaint desk").
+	ExportOriginal  bool          // Evidence bundles include the original message and complaint.
+	MaxUpload       int64         // Largest report body (bytes).
+	SessionLifetime time.Duration // Web login sessions.
+	SecureCookies   bool          // Set when served over HTTPS.
+}
+
+// Server serves the web UI and the API.
+type Server struct {
+	desk   *intake.Desk
+	store  intake.Store
+	access access.Store
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	tmpl   *template.Template
+	// dummyHash is the bcrypt hash of a random password nobody knows,
+	// checked when a login names no user.
+	dummyHash string
+}
+
+// New builds the server.
+func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Server, error) {
+	if cfg.Name == "" {
+		cfg.Name = "Accord complaint desk"
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = 25 << 20
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = 12 * time.Hour
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	dummy, err := access.HashPassword(access.Secret(nil, 16))
+	if err != nil {
+		return nil, err
+	}
+	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: time.Now, tmpl: t, dummyHash: dummy}, nil
+}
+
+// Handler returns the routes. The permission each needs is on its line.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(assets, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+
+	// Consumers (anyone).
+	mux.HandleFunc("GET /{$}", s.formPage)
+	mux.HandleFunc("POST /report", s.formSubmit)
+	mux.HandleFunc("GET /r/{id}", s.statusPage)
+	mux.HandleFunc("GET /rights", s.rightsPage)
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.loginSubmit)
+	mux.HandleFunc("POST /logout", s.logout)
+
+	// Analysts (session).
+	mux.HandleFunc("GET /desk", s.needUser(access.Analyst, s.deskPage))
+	mux.HandleFunc("GET /desk/reports/{id}", s.needUser(access.Analyst, s.reportPage))
+	mux.HandleFunc("POST /desk/reports/{id}/evidence", s.needUser(access.Analyst, s.evidenceDownload))
+	mux.HandleFunc("GET /desk/campaigns/{id}", s.needUser(access.Analyst, s.campaignPage))
+
+	// API (bearer tokens; a report's status token for its own report).
+	mux.HandleFunc("GET /api/openapi.yaml", s.openAPI)
+	mux.HandleFunc("POST /api/v1/reports", s.needToken(access.Reporter, s.apiSubmit))
+	mux.HandleFunc("GET /api/v1/reports/{id}", s.apiReport)
+	mux.HandleFunc("GET /api/v1/reports/{id}/evidence", s.needToken(access.Analyst, s.apiEvidence))
+	mux.HandleFunc("GET /api/v1/campaigns", s.needToken(access.Analyst, s.apiCampaigns))
+	mux.HandleFunc("GET /api/v1/campaigns/{id}", s.needToken(access.Analyst, s.apiCampaign))
+	return s.secure(mux)
+}
+
+// secure sets the headers every response carries and recovers from panics
+// in handlers (a bug must not take the node down).
+func (s *Server) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("handler panic", "path", r.URL.Path, "panic", p)
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// principal resolves who is asking: a bearer token, a session cookie, or
+// nobody.
+func (s *Server) principal(r *http.Request) (access.Principal, *access.Session) {
+	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
+		t, err := s.access.TokenByHash(r.Context(), access.Hash(strings.TrimSpace(auth[len("Bearer "):])))
+		if err == nil {
+			return access.Principal{Kind: "token", ID: t.ID, Role: t.Role}, nil
+		}
+		return access.Principal{Kind: "invalid"}, nil
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		se, err := s.access.SessionByHash(r.Context(), access.Hash(c.Value))
+		if err == nil && s.now().Before(se.ExpiresAt) {
+			u, err := s.access.UserByName(r.Context(), se.User)
+			if err == nil {
+				return access.Principal{Kind: "user", ID: u.Name, Role: u.Role}, &se
+			}
+		}
+	}
+	return access.Principal{Kind: "anonymous"}, nil
+}
+
+type ctxKey int
+
+const principalKey ctxKey = 0
+
+func withPrincipal(ctx context.Context, p access.Principal) context.Context {
+	return context.WithValue(ctx, principalKey, p)
+}
+
+func principalOf(ctx context.Context) access.Principal {
+	p, _ := ctx.Value(principalKey).(access.Principal)
+	return p
+}
+
+func (s *Server) needToken(role access.Role, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, _ := s.principal(r)
+		switch {
+		case p.Kind == "invalid":
+			apiError(w, http.StatusUnauthorized, "bad-token", "the bearer token is not valid")
+			return
+		case p.Kind != "token":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="accord"`)
+			apiError(w, http.StatusUnauthorized, "auth-required", "this call needs an API token: Authorization: Bearer TOKEN")
+			return
+		case !p.Role.AtLeast(role):
+			apiError(w, http.StatusForbidden, "forbidden", "this token's role ("+string(p.Role)+") may not do this")
+			return
+		}
+		h(w, r.WithContext(withPrincipal(r.Context(), p)))
+	}
+}
+
+func (s *Server) needUser(role access.Role, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, se := s.principal(r)
+		if p.Kind != "user" {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if !p.Role.AtLeast(role) {
+			s.page(w, http.StatusForbidden, "message", pageData{Title: "Not allowed", Message: "Your account may not see this page."})
+			return
+		}
+		if r.Method == http.MethodPost && !s.checkCSRF(r, se.CSRF) {
+			s.page(w, http.StatusForbidden, "message", pageData{Title: "Expired form", Message: "This form has expired or did not come from this site. Go back, reload and try again."})
+			return
+		}
+		ctx := withPrincipal(r.Context(), p)
+		ctx = context.WithValue(ctx, sessionKey, se)
+		h(w, r.WithContext(ctx))
+	}
+}
+
+const sessionKey ctxKey = 1
+
+func sessionOf(ctx context.Context) *access.Session {
+	se, _ := ctx.Value(sessionKey).(*access.Session)
+	return se
+}
+
+var errTooLarge = errors.New("too large")

@@ -1,0 +1,306 @@
+package web
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+const (
+	sessionCookie = "accord_session"
+	csrfCookie    = "accord_csrf"
+)
+
+type pageData struct {
+	Title     string
+	Name      string
+	User      string
+	CSRF      string
+	Message   string
+	Error     string
+	Report    *intake.Report
+	V         *analysis.Verdict
+	StatusURL string
+	Raw       string
+	Reports   []intake.ReportSummary
+	Campaigns []intake.CampaignSummary
+	Campaign  *intake.CampaignDetail
+	Bars      []bar
+	BarsH     int
+	Form      map[string]string
+}
+
+type bar struct {
+	Label string
+	N     int
+	Y     int
+	W     int
+}
+
+var funcs = template.FuncMap{
+	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"tri":  func(t rules.Tri) string { return t.String() },
+	"score": func(v *analysis.Verdict) string {
+		if v == nil || v.Spam == nil {
+			return "not scored"
+		}
+		return fmt.Sprintf("%.3f (%s)", v.Spam.Score, v.Spam.Class)
+	},
+	"breaches": func(v *analysis.Verdict) []rules.Assessment {
+		var out []rules.Assessment
+		if v == nil {
+			return nil
+		}
+		for _, j := range v.Legal {
+			for _, a := range j.Rules {
+				if a.Status != rules.StatusOK {
+					out = append(out, a)
+				}
+			}
+		}
+		return out
+	},
+	"clip": func(s string, n int) string {
+		if len(s) <= n {
+			return s
+		}
+		return s[:n] + "…"
+	},
+}
+
+func (s *Server) page(w http.ResponseWriter, status int, name string, d pageData) {
+	d.Name = s.cfg.Name
+	var buf bytes.Buffer
+	if err := s.tmpl.ExecuteTemplate(&buf, name+".html", d); err != nil {
+		s.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// formToken returns the anonymous form's CSRF token (double-submit cookie).
+func (s *Server) formToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 20 {
+		return c.Value
+	}
+	t := access.Secret(nil, 20)
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: t, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies})
+	return t
+}
+
+// sameOrigin rejects cross-site posts where the browser says where they
+// come from.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" || o == "null" {
+		return o == ""
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+func (s *Server) checkCSRF(r *http.Request, want string) bool {
+	got := r.FormValue("csrf")
+	return want != "" && sameOrigin(r) && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+func (s *Server) formPage(w http.ResponseWriter, r *http.Request) {
+	s.page(w, http.StatusOK, "form", pageData{Title: "Report spam", CSRF: s.formToken(w, r)})
+}
+
+func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+1<<20)
+	if err := r.ParseMultipartForm(4 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.page(w, http.StatusRequestEntityTooLarge, "form", pageData{Title: "Report spam", CSRF: s.formToken(w, r),
+				Error: fmt.Sprintf("The message is larger than %d MB.", s.cfg.MaxUpload>>20)})
+			return
+		}
+		r.ParseForm()
+	}
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || !s.checkCSRF(r, c.Value) {
+		s.page(w, http.StatusForbidden, "message", pageData{Title: "Expired form", Message: "This form has expired or did not come from this site. Go back, reload the page and send it again."})
+		return
+	}
+	var raw []byte
+	if f, _, err := r.FormFile("file"); err == nil {
+		raw, _ = io.ReadAll(io.LimitReader(f, s.cfg.MaxUpload))
+		f.Close()
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = []byte(strings.ReplaceAll(r.FormValue("source"), "\r\n", "\n"))
+	}
+	form := map[string]string{"consent": r.FormValue("consent"), "customer": r.FormValue("customer")}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		s.page(w, http.StatusBadRequest, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
+			Error: "Attach the message (.eml file) or paste its source: there was nothing to report."})
+		return
+	}
+	consent, _ := triParam(r.FormValue("consent"))
+	customer, _ := triParam(r.FormValue("customer"))
+	rec, err := s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelWeb, Raw: raw, SubmittedBy: "web",
+		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}})
+	var rej *intake.RejectError
+	switch {
+	case errors.As(err, &rej):
+		s.page(w, http.StatusUnprocessableEntity, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
+			Error: "We could not find a message in what you sent: " + rej.Reason + "."})
+		return
+	case err != nil:
+		s.log.Error("web report", "err", err)
+		s.page(w, http.StatusServiceUnavailable, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
+			Error: "Your report could not be stored just now. Nothing was kept; please try again in a minute."})
+		return
+	}
+	x := rec.Reports[0]
+	http.Redirect(w, r, "/r/"+x.ID+"?t="+url.QueryEscape(x.StatusToken)+"&new=1", http.StatusSeeOther)
+}
+
+func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
+	id, t := r.PathValue("id"), r.URL.Query().Get("t")
+	rep, err := s.desk.StatusView(r.Context(), id, t)
+	if err != nil {
+		s.page(w, http.StatusNotFound, "message", pageData{Title: "Report not found", Message: "There is no report at this link. Check that you copied the whole link."})
+		return
+	}
+	d := pageData{Title: "Your report", Report: rep, V: rep.Verdict, StatusURL: statusURL(r, id, t), Raw: clipSource(rep.Raw, 64<<10)}
+	if r.URL.Query().Get("new") == "1" {
+		d.Message = "Thank you: your report is stored."
+	}
+	s.page(w, http.StatusOK, "status", d)
+}
+
+func (s *Server) rightsPage(w http.ResponseWriter, r *http.Request) {
+	s.page(w, http.StatusOK, "rights", pageData{Title: "Your rights and how to avoid spam"})
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.page(w, http.StatusOK, "login", pageData{Title: "Sign in", CSRF: s.formToken(w, r)})
+}
+
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseMultipartForm(64 << 10); errors.Is(err, http.ErrNotMultipart) {
+		r.ParseForm()
+	}
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || !s.checkCSRF(r, c.Value) {
+		s.page(w, http.StatusForbidden, "message", pageData{Title: "Expired form", Message: "This form has expired. Reload the page and sign in again."})
+		return
+	}
+	u, err := s.access.UserByName(r.Context(), r.FormValue("user"))
+	if err != nil {
+		// Spend a bcrypt check anyway: the answer time must not tell
+		// which user names exist.
+		u.PasswordHash = s.dummyHash
+	}
+	if !access.CheckPassword(u.PasswordHash, r.FormValue("password")) || err != nil {
+		s.page(w, http.StatusUnauthorized, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Wrong user name or password."})
+		return
+	}
+	cookie := access.Secret(nil, 24)
+	se := access.Session{Hash: access.Hash(cookie), User: u.Name, CSRF: access.Secret(nil, 20), ExpiresAt: s.now().Add(s.cfg.SessionLifetime)}
+	if err := s.access.CreateSession(r.Context(), se); err != nil {
+		s.log.Error("create session", "err", err)
+		s.page(w, http.StatusInternalServerError, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Signing in failed; try again."})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.cfg.SecureCookies, Expires: se.ExpiresAt})
+	s.log.Info("signed in", "user", u.Name)
+	http.Redirect(w, r, "/desk", http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	p, se := s.principal(r)
+	if p.Kind == "user" && s.checkCSRF(r, se.CSRF) {
+		s.access.DeleteSession(r.Context(), se.Hash)
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) deskPage(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	reps, err := s.store.Reports(r.Context(), intake.ReportFilter{Limit: 50})
+	if err != nil {
+		s.log.Error("list reports", "err", err)
+	}
+	camps, err := s.store.Campaigns(r.Context(), intake.CampaignFilter{Limit: 50})
+	if err != nil {
+		s.log.Error("list campaigns", "err", err)
+	}
+	s.page(w, http.StatusOK, "desk", pageData{Title: "Desk", User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Reports: reps, Campaigns: camps})
+}
+
+func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	rep, err := s.desk.View(r.Context(), r.PathValue("id"), p.Label())
+	if err != nil {
+		s.page(w, http.StatusNotFound, "message", pageData{Title: "Not found", User: p.ID, Message: "There is no such report."})
+		return
+	}
+	raw := clipSource(rep.Raw, 256<<10)
+	s.page(w, http.StatusOK, "report", pageData{Title: "Report " + rep.ID, User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Report: rep, V: rep.Verdict, Raw: raw})
+}
+
+// clipSource returns a message's source for display, cut at limit bytes.
+// html/template escapes it; the page's CSP forbids whatever escaped.
+func clipSource(raw []byte, limit int) string {
+	if len(raw) <= limit {
+		return string(raw)
+	}
+	return string(raw[:limit]) + fmt.Sprintf("\n[… cut at %d KiB; the whole message is kept as evidence]", limit>>10)
+}
+
+func (s *Server) evidenceDownload(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	id := r.PathValue("id")
+	var buf bytes.Buffer
+	if err := s.desk.Export(r.Context(), id, &buf, intake.ExportOptions{Actor: p.Label(), IncludeOriginal: s.cfg.ExportOriginal}); err != nil {
+		s.page(w, http.StatusNotFound, "message", pageData{Title: "Not found", User: p.ID, Message: "The evidence could not be exported."})
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="evidence-`+id+`.zip"`)
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	c, err := s.store.Campaign(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.page(w, http.StatusNotFound, "message", pageData{Title: "Not found", User: p.ID, Message: "There is no such campaign."})
+		return
+	}
+	// Reports per day as bars (SVG attributes, so the strict CSP holds).
+	maxN := 1
+	for _, d := range c.PerDay {
+		maxN = max(maxN, d.N)
+	}
+	var bars []bar
+	days := append([]intake.Count(nil), c.PerDay...)
+	sort.Slice(days, func(i, j int) bool { return days[i].Value < days[j].Value })
+	for i, d := range days {
+		bars = append(bars, bar{Label: d.Value, N: d.N, Y: i * 22, W: 20 + d.N*380/maxN})
+	}
+	s.page(w, http.StatusOK, "campaign", pageData{Title: "Campaign " + c.ID, User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Campaign: c, Bars: bars, BarsH: 22*len(bars) + 4})
+}
