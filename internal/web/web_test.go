@@ -319,8 +319,16 @@ func TestWebFormReportAndInertResult(t *testing.T) {
 	if r := postForm(t, browser(t), n.url+"/report", "", map[string]string{"csrf": string(csrf[1]), "source": spamMsg}, nil); r.status != 403 {
 		t.Errorf("token without its cookie: %d", r.status)
 	}
+	if r := postForm(t, c, n.url+"/report", "null", map[string]string{"csrf": string(csrf[1]), "source": spamMsg}, nil); r.status != 403 {
+		t.Errorf("post from an opaque origin: %d", r.status)
+	}
 	if c, _ := n.store.CountReports(context.Background()); c != 0 {
 		t.Fatalf("%d reports from refused posts", c)
+	}
+	// With no-referrer, browsers send "Origin: null" on same-site form
+	// posts too, and the form above would refuse every real user.
+	if p := r.header.Get("Referrer-Policy"); p != "same-origin" {
+		t.Errorf("Referrer-Policy %q", p)
 	}
 
 	// Nothing to report: the form comes back with an error and the answers kept.
