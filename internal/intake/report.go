@@ -117,6 +117,17 @@ type Store interface {
 	Custody(ctx context.Context, reportID string) ([]CustodyEntry, error)
 	ReporterAddress(ctx context.Context, pseudonym string) (string, error)
 	CountReports(ctx context.Context) (int, error)
+	Stats(ctx context.Context) (Stats, error)
+}
+
+// Stats are the desk's totals.
+type Stats struct {
+	Reports         int
+	Complaints      int
+	Campaigns       int
+	CampaignsMulti  int // Campaigns with more than one report.
+	LargestCampaign int // Reports in the largest campaign.
+	ByChannel       map[Channel]int
 }
 
 // ErrNotFound is returned for unknown ids.

@@ -258,6 +258,18 @@ func (s *Server) apiCampaign(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// apiStats is the desk's running totals.
+func (s *Server) apiStats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.store.Stats(r.Context())
+	if err != nil {
+		s.log.Error("stats", "err", err)
+		apiError(w, http.StatusInternalServerError, "store-failed", "the totals could not be read")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reports": st.Reports, "complaints": st.Complaints, "campaigns": st.Campaigns,
+		"campaigns_with_several_reports": st.CampaignsMulti, "largest_campaign": st.LargestCampaign, "reports_by_channel": st.ByChannel})
+}
+
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
 	b, _ := assets.ReadFile("openapi.yaml")
 	w.Header().Set("Content-Type", "application/yaml")

@@ -102,6 +102,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/reports", s.needToken(access.Reporter, s.apiSubmit))
 	mux.HandleFunc("GET /api/v1/reports/{id}", s.apiReport)
 	mux.HandleFunc("GET /api/v1/reports/{id}/evidence", s.needToken(access.Analyst, s.apiEvidence))
+	mux.HandleFunc("GET /api/v1/stats", s.needToken(access.Analyst, s.apiStats))
 	mux.HandleFunc("GET /api/v1/campaigns", s.needToken(access.Analyst, s.apiCampaigns))
 	mux.HandleFunc("GET /api/v1/campaigns/{id}", s.needToken(access.Analyst, s.apiCampaign))
 	return s.secure(mux)

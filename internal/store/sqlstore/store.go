@@ -406,6 +406,39 @@ func (s *Store) CountReports(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// Stats implements intake.Store.
+func (s *Store) Stats(ctx context.Context) (intake.Stats, error) {
+	st := intake.Stats{ByChannel: map[intake.Channel]int{}}
+	for _, q := range []struct {
+		sql string
+		v   *int
+	}{
+		{`SELECT COUNT(*) FROM reports`, &st.Reports},
+		{`SELECT COUNT(*) FROM complaints`, &st.Complaints},
+		{`SELECT COUNT(*) FROM campaigns`, &st.Campaigns},
+		{`SELECT COUNT(*) FROM (SELECT campaign_id FROM reports GROUP BY campaign_id HAVING COUNT(*) > 1) m`, &st.CampaignsMulti},
+		{`SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM reports GROUP BY campaign_id) m`, &st.LargestCampaign},
+	} {
+		if err := s.db.QueryRowContext(ctx, s.q(q.sql)).Scan(q.v); err != nil {
+			return st, fmt.Errorf("stats: %w", err)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT channel, COUNT(*) FROM reports GROUP BY channel`)
+	if err != nil {
+		return st, fmt.Errorf("stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ch string
+		var n int
+		if err := rows.Scan(&ch, &n); err != nil {
+			return st, fmt.Errorf("stats: %w", err)
+		}
+		st.ByChannel[intake.Channel(ch)] = n
+	}
+	return st, rows.Err()
+}
+
 const summaryCols = `id, received_at, channel, form, subject, from_domain, origin_ip, country, asn, spam_score, campaign_id`
 
 func scanSummaries(rows *sql.Rows) ([]intake.ReportSummary, error) {

@@ -243,6 +243,13 @@ func campaigns(t *testing.T, s Store) {
 	if _, err := s.Campaign(ctx, "nope"); !errors.Is(err, intake.ErrNotFound) {
 		t.Errorf("unknown campaign: %v", err)
 	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Reports != 7 || st.Complaints != 7 || st.Campaigns != 2 || st.CampaignsMulti != 1 || st.LargestCampaign != 6 || st.ByChannel[intake.ChannelWeb] != 7 {
+		t.Errorf("stats %+v", st)
+	}
 }
 
 func accessStore(t *testing.T, s Store) {
