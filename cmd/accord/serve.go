@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -128,8 +129,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		hl.Close()
 		return fmt.Errorf("smtp listen: %w", err)
 	}
-	hs := &http.Server{Handler: ws.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	hs := &http.Server{Handler: ws.Handler(), ReadHeaderTimeout: c.HTTP.HeaderTimeout.Duration, ReadTimeout: c.HTTP.RequestTimeout.Duration,
+		WriteTimeout: c.HTTP.RequestTimeout.Duration, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(hl) }()
 	go func() { errc <- ms.Serve(sl) }()

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/smtp"
 	"os"
@@ -36,9 +39,9 @@ type served struct {
 
 var servingRe = regexp.MustCompile(`serving http://(\S+) \(web and API\) and smtp://(\S+) `)
 
-func serve(t *testing.T, bin, data string) *served {
+func serve(t *testing.T, bin, data string, extra ...string) *served {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", data, "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0"}, extra...)...)
 	stdout, _ := cmd.StdoutPipe()
 	logs := &bytes.Buffer{}
 	cmd.Stderr = logs
@@ -169,4 +172,72 @@ func TestServeEndToEnd(t *testing.T) {
 	if !strings.Contains(s.logs.String(), "draining") {
 		t.Errorf("no drain in the logs:\n%s", s.logs)
 	}
+}
+
+// Hostile HTTP clients are bounded and the node stays up.
+func TestServeBoundsHTTPClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := accordBinary(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "accord.toml")
+	os.WriteFile(conf, []byte("[http]\nheader_timeout = \"500ms\"\nmax_upload = 100000\n"), 0o600)
+	s := serve(t, bin, filepath.Join(dir, "data"), "--config", conf)
+
+	// Slow loris: a header trickled a line at a time, each inside any
+	// per-read timeout; the header deadline ends it.
+	c, err := net.Dial("tcp", s.http)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n", s.http)
+	began := time.Now()
+	cut := false
+	for time.Since(began) < 10*time.Second {
+		if _, err := fmt.Fprintf(c, "X-Slow-%d: x\r\n", time.Now().UnixNano()); err != nil {
+			cut = true
+			break
+		}
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 512)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			cut = true
+			break
+		}
+	}
+	if !cut {
+		t.Error("a slow-loris client held its connection for 10 s")
+	}
+
+	// An oversized header: 431.
+	big := strings.Repeat("a", 80<<10)
+	req, _ := http.NewRequest("GET", "http://"+s.http+"/", nil)
+	req.Header.Set("X-Big", big)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 431 {
+		t.Errorf("oversized header: %v %v", res, err)
+	}
+	// An oversized body: 413 with the JSON error, whatever the client claims.
+	tok := lastLine(runBin(t, bin, "", "token", "create", "--config", conf, "--data", filepath.Join(dir, "data"), "--role", "reporter"))
+	req, _ = http.NewRequest("POST", "http://"+s.http+"/api/v1/reports", strings.NewReader(strings.Repeat("x", 200000)))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "message/rfc822")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 413 {
+		t.Errorf("oversized body: %v %v", res, err)
+	}
+	// Header injection through a parameter: refused, nothing echoed into headers.
+	req, _ = http.NewRequest("POST", "http://"+s.http+"/api/v1/reports?consent=no%0d%0aSet-Cookie:%20x=1", strings.NewReader("Subject: x\r\n\r\nbuy"))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "message/rfc822")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 400 || res.Header.Get("Set-Cookie") != "" {
+		t.Errorf("injection: %v %v", res, err)
+	}
+	// Still up.
+	res, err = http.Get("http://" + s.http + "/healthz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("node down after hostile clients: %v %v", res, err)
+	}
+	s.stop(t)
 }

@@ -29,9 +29,11 @@ type Node struct {
 
 // HTTP is the web UI and API listener.
 type HTTP struct {
-	Listen        string `toml:"listen"`
-	MaxUpload     int64  `toml:"max_upload"`
-	SecureCookies bool   `toml:"secure_cookies"`
+	Listen         string   `toml:"listen"`
+	MaxUpload      int64    `toml:"max_upload"`
+	SecureCookies  bool     `toml:"secure_cookies"`
+	HeaderTimeout  Duration `toml:"header_timeout"`  // To read a request's header: slow clients are cut off.
+	RequestTimeout Duration `toml:"request_timeout"` // To read a whole request, and to write the answer.
 }
 
 // SMTP is the complaints mailbox.
@@ -88,7 +90,7 @@ func Default() Config {
 	return Config{
 		Data: "accord-data",
 		Node: Node{Name: "Accord complaint desk"},
-		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxUpload: 25 << 20},
+		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxUpload: 25 << 20, HeaderTimeout: Duration{10 * time.Second}, RequestTimeout: Duration{2 * time.Minute}},
 		SMTP: SMTP{Listen: "127.0.0.1:2525", Hostname: "localhost", MaxMessageBytes: 25 << 20, MaxRecipients: 50,
 			RatePerSender: 30, RatePerIP: 600, MaxConns: 200, IdleTimeout: Duration{60 * time.Second}, MaxSession: Duration{10 * time.Minute}},
 		Store:    Store{Driver: "sqlite"},
@@ -124,6 +126,12 @@ func (c Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("config: store.driver %q: want sqlite or postgres", c.Store.Driver)
+	}
+	for name, d := range map[string]Duration{"http.header_timeout": c.HTTP.HeaderTimeout, "http.request_timeout": c.HTTP.RequestTimeout,
+		"smtp.idle_timeout": c.SMTP.IdleTimeout, "smtp.max_session": c.SMTP.MaxSession} {
+		if d.Duration <= 0 {
+			return fmt.Errorf("config: %s must be a positive duration such as \"30s\"", name)
+		}
 	}
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		return fmt.Errorf("config: smtp.tls_cert and smtp.tls_key go together")

@@ -6,11 +6,18 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/smtp"
 	"net/textproto"
@@ -432,5 +439,62 @@ func TestZipBombIsValid(t *testing.T) {
 	}
 	if zb.Len() > 64<<10 {
 		t.Errorf("bomb of %d bytes is not small", zb.Len())
+	}
+}
+
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "complaints.test"},
+		DNSNames: []string{"complaints.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+func TestStartTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	mb := start(t, smtpd.Config{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	c, err := smtp.Dial(mb.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if ok, _ := c.Extension("STARTTLS"); !ok {
+		t.Fatal("STARTTLS not offered with a certificate configured")
+	}
+	if err := c.StartTLS(&tls.Config{ServerName: "complaints.test", RootCAs: pool}); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := c.TLSConnectionState(); !ok || !st.HandshakeComplete {
+		t.Fatal("no TLS after STARTTLS")
+	}
+	if err := c.Mail("dan@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	c.Rcpt("complaints@accord.example")
+	w, _ := c.Data()
+	w.Write(fixture(t, "forward-eml-octet.eml"))
+	if err := w.Close(); err != nil {
+		t.Fatalf("over TLS: %v", err)
+	}
+	if n, _ := mb.store.CountReports(context.Background()); n != 1 {
+		t.Errorf("%d reports", n)
+	}
+	// Without a certificate it is not offered.
+	plain := start(t, smtpd.Config{})
+	c2, err := smtp.Dial(plain.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if ok, _ := c2.Extension("STARTTLS"); ok {
+		t.Error("STARTTLS offered without a certificate")
 	}
 }
