@@ -27,7 +27,7 @@ type node struct {
 	pub   ed25519.PublicKey
 }
 
-func newNode(t *testing.T) node {
+func newNode(t testing.TB) node {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "accord.db"))
 	if err != nil {
@@ -47,7 +47,7 @@ func newNode(t *testing.T) node {
 	return node{d, st, pub}
 }
 
-func read(t *testing.T, name string) []byte {
+func read(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {

@@ -1,0 +1,37 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+func benchText(i int) string {
+	return fmt.Sprintf("Dear friend, refinance your mortgage at the lowest rates of the year, offer %d. Our specialists review "+
+		"every application within one business day. Do not miss this chance to lower your monthly payments, reference %d.", i, i*7)
+}
+
+func BenchmarkSign(b *testing.B) {
+	text := benchText(1)
+	for b.Loop() {
+		Sign(text, []string{"example.biz"}, "offers.example.biz", "AS64500")
+	}
+}
+
+// BenchmarkAssign places reports into an index that already holds 10,000
+// campaigns of unrelated text and one matching campaign.
+func BenchmarkAssign(b *testing.B) {
+	ctx := context.Background()
+	idx := NewMemIndex()
+	for i := 0; i < 10000; i++ {
+		t := fmt.Sprintf("unrelated message number %d about topic %d with words w%d x%d y%d z%d and more w%d", i, i%97, i, i*3, i*5, i*7, i*11)
+		idx.Add(ctx, fmt.Sprint("r", i), Sign(t, []string{fmt.Sprintf("d%d.example", i)}, "", ""))
+	}
+	idx.Add(ctx, "target", Sign(benchText(0), []string{"example.biz"}, "", ""))
+	s := Sign(benchText(1), []string{"example.biz"}, "", "")
+	for b.Loop() {
+		if id, _, err := Assign(ctx, idx, s); err != nil || id == "" {
+			b.Fatalf("%q %v", id, err)
+		}
+	}
+}
