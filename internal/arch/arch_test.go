@@ -34,8 +34,9 @@ var level = map[string]int{
 	"store/postgres":  6,
 	"store/storetest": 6,
 
-	"nodekey": 1,
-	"arch":    9,
+	"nodekey":           1,
+	"intake/sqlitetest": 6,
+	"arch":              9,
 }
 
 func TestImportDirection(t *testing.T) {

@@ -198,3 +198,19 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyBundle: a bundle comes from outside (a partner, a court file);
+// verifying one must never panic, and a bundle with a problem is never OK.
+// The seed in testdata is a real bundle (sqlitetest.TestWriteBundleSeed).
+func FuzzVerifyBundle(f *testing.F) {
+	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		res, err := VerifyBundle(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		if res.OK() && (res.Manifest.Format != "accord-evidence/1" || len(res.Manifest.Files) == 0 || res.Manifest.CustodyHead == "") {
+			t.Fatalf("verified a bundle without format, files or custody: %+v", res.Manifest)
+		}
+	})
+}

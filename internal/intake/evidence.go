@@ -204,6 +204,12 @@ func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
 	if err := json.Unmarshal(files["manifest.json"], &res.Manifest); err != nil {
 		return res, fmt.Errorf("bundle has no readable manifest: %w", err)
 	}
+	if res.Manifest.Format != "accord-evidence/1" {
+		res.Problems = append(res.Problems, fmt.Sprintf("unknown bundle format %q", res.Manifest.Format))
+	}
+	if len(res.Manifest.Files) == 0 {
+		res.Problems = append(res.Problems, "the manifest lists no files")
+	}
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 	for name, want := range res.Manifest.Files {
 		b, ok := files[name]

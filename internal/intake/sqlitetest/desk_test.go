@@ -1,4 +1,4 @@
-package intake_test
+package sqlitetest
 
 import (
 	"archive/zip"
@@ -49,7 +49,7 @@ func newNode(t testing.TB) node {
 
 func read(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,6 +239,28 @@ func TestConcurrentSubmitAndClose(t *testing.T) {
 	}
 	if c, _ := n.store.CountReports(ctx); c != 200 || len(acked) != 200 {
 		t.Errorf("%d stored, %d acknowledged, want 200", c, len(acked))
+	}
+}
+
+// TestWriteBundleSeed refreshes the seed of FuzzVerifyBundle (package
+// intake) with a real bundle: ACCORD_WRITE_SEED=1 go test -run BundleSeed.
+func TestWriteBundleSeed(t *testing.T) {
+	if os.Getenv("ACCORD_WRITE_SEED") == "" {
+		t.Skip("set ACCORD_WRITE_SEED=1 to rewrite the fuzz seed")
+	}
+	n := newNode(t)
+	ctx := context.Background()
+	rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelWeb, Raw: read(t, "forward-inline-gmail.eml"), SubmittedBy: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := n.desk.Export(ctx, rec.Reports[0].ID, &buf, intake.ExportOptions{Actor: "fuzz"}); err != nil {
+		t.Fatal(err)
+	}
+	seed := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", buf.Bytes())
+	if err := os.WriteFile(filepath.Join("..", "testdata", "fuzz", "FuzzVerifyBundle", "bundle"), []byte(seed), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

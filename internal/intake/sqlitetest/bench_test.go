@@ -1,4 +1,4 @@
-package intake_test
+package sqlitetest
 
 import (
 	"context"
