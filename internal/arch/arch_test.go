@@ -25,17 +25,19 @@ var level = map[string]int{
 	"campaign":  2,
 	"intake":    4,
 	"access":    4,
-	"web":       5,
+	"web":       7,
 	"smtpd":     5,
 	"config":    1,
 
-	"store/sqlstore":  5,
-	"store/sqlite":    6,
-	"store/postgres":  6,
-	"store/storetest": 6,
+	"federation":      5,
+	"federation/stix": 6,
+	"store/sqlstore":  6,
+	"store/sqlite":    7,
+	"store/postgres":  7,
+	"store/storetest": 7,
 
 	"nodekey":           1,
-	"intake/sqlitetest": 6,
+	"intake/sqlitetest": 8,
 	"arch":              9,
 }
 

@@ -7,11 +7,12 @@ type Dialect struct {
 	Numbered    bool   // Placeholders are $1, $2… (else ?).
 	ForUpdate   string // Row-locking clause for the custody head.
 	Concurrency int    // Connections for readers.
+	AutoID      string // An auto-incrementing integer primary key.
 }
 
 var (
-	SQLite   = Dialect{Name: "sqlite", Blob: "BLOB", Numbered: false, ForUpdate: "", Concurrency: 4}
-	Postgres = Dialect{Name: "postgres", Blob: "BYTEA", Numbered: true, ForUpdate: " FOR UPDATE", Concurrency: 8}
+	SQLite   = Dialect{Name: "sqlite", Blob: "BLOB", Numbered: false, ForUpdate: "", Concurrency: 4, AutoID: "INTEGER PRIMARY KEY AUTOINCREMENT"}
+	Postgres = Dialect{Name: "postgres", Blob: "BYTEA", Numbered: true, ForUpdate: " FOR UPDATE", Concurrency: 8, AutoID: "BIGSERIAL PRIMARY KEY"}
 )
 
 // migrations are applied in order; each runs once, in a transaction, and
@@ -124,6 +125,117 @@ func migrations(d Dialect) []string {
 			user_name TEXT NOT NULL,
 			csrf TEXT NOT NULL,
 			expires_at BIGINT NOT NULL
+		);`,
+		// 2: federation — peers, agreements, links, custody logs, assistance.
+		`CREATE TABLE fed_peers (
+			name TEXT PRIMARY KEY,
+			url TEXT NOT NULL,
+			jurisdiction TEXT NOT NULL,
+			status TEXT NOT NULL,
+			added BIGINT NOT NULL,
+			agreement_version BIGINT NOT NULL,
+			agreement TEXT NOT NULL
+		);
+		CREATE TABLE fed_peer_keys (
+			peer TEXT NOT NULL,
+			pubkey TEXT NOT NULL,
+			status TEXT NOT NULL,
+			added BIGINT NOT NULL,
+			changed BIGINT NOT NULL,
+			PRIMARY KEY (peer, pubkey)
+		);
+		CREATE UNIQUE INDEX fed_peer_keys_key ON fed_peer_keys (pubkey);
+		CREATE TABLE fed_agreements (
+			peer TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			at BIGINT NOT NULL,
+			raw TEXT NOT NULL,
+			PRIMARY KEY (peer, version)
+		);
+		CREATE TABLE fed_own_keys (
+			pubkey TEXT PRIMARY KEY,
+			added BIGINT NOT NULL,
+			retired BIGINT NOT NULL
+		);
+		CREATE TABLE fed_links (
+			peer TEXT PRIMARY KEY,
+			out_seq BIGINT NOT NULL,
+			in_seq BIGINT NOT NULL
+		);
+		CREATE TABLE fed_sent (
+			peer TEXT NOT NULL,
+			item_key TEXT NOT NULL,
+			hash TEXT NOT NULL,
+			seq BIGINT NOT NULL,
+			PRIMARY KEY (peer, item_key)
+		);
+		CREATE TABLE fed_pending (
+			peer TEXT PRIMARY KEY,
+			seq BIGINT NOT NULL,
+			payload ` + d.Blob + ` NOT NULL,
+			delivery TEXT NOT NULL
+		);
+		CREATE TABLE fed_log (
+			peer TEXT NOT NULL,
+			dir TEXT NOT NULL,
+			idx BIGINT NOT NULL,
+			seq BIGINT NOT NULL,
+			what TEXT NOT NULL,
+			item_key TEXT NOT NULL,
+			hash TEXT NOT NULL,
+			at BIGINT NOT NULL,
+			leaf ` + d.Blob + ` NOT NULL,
+			PRIMARY KEY (peer, dir, idx)
+		);
+		CREATE TABLE fed_checkpoints (
+			peer TEXT NOT NULL,
+			dir TEXT NOT NULL,
+			seq BIGINT NOT NULL,
+			body TEXT NOT NULL,
+			payload_hash TEXT NOT NULL,
+			PRIMARY KEY (peer, dir, seq)
+		);
+		CREATE TABLE fed_received (
+			peer TEXT NOT NULL,
+			item_key TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			item TEXT NOT NULL,
+			package TEXT NOT NULL,
+			root TEXT NOT NULL,
+			signature TEXT NOT NULL,
+			signed_at BIGINT NOT NULL,
+			seq BIGINT NOT NULL,
+			received_at BIGINT NOT NULL,
+			PRIMARY KEY (peer, item_key)
+		);
+		CREATE TABLE fed_outbox (
+			id ` + d.AutoID + `,
+			peer TEXT NOT NULL,
+			msg TEXT NOT NULL
+		);
+		CREATE TABLE fed_requests (
+			id TEXT PRIMARY KEY,
+			peer TEXT NOT NULL,
+			role TEXT NOT NULL,
+			type TEXT NOT NULL,
+			subject TEXT NOT NULL,
+			body TEXT NOT NULL,
+			campaign TEXT NOT NULL,
+			legal_basis TEXT NOT NULL,
+			created BIGINT NOT NULL,
+			deadline BIGINT NOT NULL,
+			state TEXT NOT NULL,
+			updated BIGINT NOT NULL
+		);
+		CREATE TABLE fed_request_events (
+			request TEXT NOT NULL,
+			n BIGINT NOT NULL,
+			at BIGINT NOT NULL,
+			action TEXT NOT NULL,
+			state TEXT NOT NULL,
+			by_whom TEXT NOT NULL,
+			note TEXT NOT NULL,
+			PRIMARY KEY (request, n)
 		);`,
 	}
 }

@@ -1,0 +1,106 @@
+// Package federation lets authorities' nodes cooperate across borders:
+// each node knows its partners (peers) by their Ed25519 keys, shares with
+// each exactly what the agreement (MoU) with that peer allows — decided for
+// every item by one policy function, default deny — exchanges signed,
+// replay-protected envelopes that are verified before anything is stored,
+// tracks mutual assistance requests with their deadlines, and keeps, per
+// link, an append-only Merkle custody log whose checkpoints both sides sign.
+package federation
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Status of a peer.
+type Status string
+
+// Peer states: only an active peer receives or sends anything.
+const (
+	StatusActive    Status = "active"
+	StatusSuspended Status = "suspended"
+	StatusRemoved   Status = "removed"
+)
+
+// KeyStatus of one of a peer's keys.
+type KeyStatus string
+
+// Key states: an active key signs new envelopes; a retired key (rotated
+// out) still verifies old checkpoints; a revoked key verifies nothing new
+// and its envelopes are refused.
+const (
+	KeyActive  KeyStatus = "active"
+	KeyRetired KeyStatus = "retired"
+	KeyRevoked KeyStatus = "revoked"
+)
+
+// Peer is a partner node.
+type Peer struct {
+	Name         string
+	URL          string // Base URL of its node, e.g. https://accord.example.gov.
+	Jurisdiction string // ISO 3166 alpha-2, or EU.
+	Status       Status
+	Added        time.Time
+	Keys         []PeerKey
+	Agreement    *Agreement // The version in force, nil when none.
+}
+
+// PeerKey is one of a peer's public keys with its history.
+type PeerKey struct {
+	Key     string // Base64 Ed25519 public key.
+	Status  KeyStatus
+	Added   time.Time
+	Changed time.Time
+}
+
+// ActiveKey returns the key new envelopes must be signed with.
+func (p *Peer) ActiveKey() (string, bool) {
+	for _, k := range p.Keys {
+		if k.Status == KeyActive {
+			return k.Key, true
+		}
+	}
+	return "", false
+}
+
+// State is what the policy reads.
+func (p *Peer) State() PeerState { return PeerState{Name: p.Name, Status: p.Status} }
+
+// ParsePublicKey checks a base64 Ed25519 public key.
+func ParsePublicKey(s string) (ed25519.PublicKey, error) {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("federation: %q is not a base64 Ed25519 public key", s)
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+// Fingerprint is a short, readable digest of a public key to compare over
+// the phone: the first 16 bytes of its SHA-256 in groups of four hex digits.
+func Fingerprint(pub ed25519.PublicKey) string {
+	s := sha256.Sum256(pub)
+	h := hex.EncodeToString(s[:16])
+	var groups []string
+	for i := 0; i < len(h); i += 4 {
+		groups = append(groups, h[i:i+4])
+	}
+	return strings.ToUpper(strings.Join(groups, " "))
+}
+
+// ValidName: peer names are short identifiers used in commands and URLs.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > 40 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

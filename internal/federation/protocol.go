@@ -1,0 +1,195 @@
+package federation
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Payload is what a sync envelope carries.
+type Payload struct {
+	Packages   []Package   `json:"packages,omitempty"`
+	Assistance []AssistMsg `json:"assistance,omitempty"`
+	// Checkpoint is the sender's custody log of this link after the
+	// envelope's transfers: the receiver recomputes it, and countersigns it
+	// only if its own log agrees.
+	Checkpoint Checkpoint `json:"checkpoint"`
+}
+
+// Package is a set of items the sender signed as a whole — a campaign with
+// its reports and evidence, the indicators, the statistics — of which the
+// envelope carries the part the agreement allows. Each item comes with an
+// inclusion proof, so the subset verifies against the signature of the
+// whole without revealing the rest.
+type Package struct {
+	ID        string         `json:"id"`
+	Size      uint64         `json:"size"` // Items in the whole set.
+	Root      string         `json:"root"` // Hex Merkle root over the whole set's item leaves.
+	SignedAt  time.Time      `json:"signed_at"`
+	Signature string         `json:"signature"` // Base64, by the sender's node key, over Statement().
+	Items     []PackagedItem `json:"items"`
+}
+
+// PackagedItem is one item with its place in its package.
+type PackagedItem struct {
+	Item  Item     `json:"item"`
+	Index uint64   `json:"index"`
+	Proof []string `json:"proof"` // Hex hashes.
+}
+
+// Statement is what a package signature covers.
+func (p *Package) Statement() []byte {
+	return []byte("accord-package/1\n" + p.ID + "\n" + strconv.FormatUint(p.Size, 10) + "\n" + p.Root + "\n" + p.SignedAt.UTC().Format(time.RFC3339Nano) + "\n")
+}
+
+// ItemLeaf is the Merkle leaf of an item in a package.
+func ItemLeaf(key, hash string) []byte {
+	return LeafHash([]byte("accord-item/1\n" + key + "\n" + hash + "\n"))
+}
+
+// HashBody returns the hex SHA-256 of an item body.
+func HashBody(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+// BuildPackage signs the whole set and returns the package holding the
+// items whose keys are in include.
+func BuildPackage(priv ed25519.PrivateKey, id string, all []Item, include map[string]bool, now time.Time) (Package, error) {
+	sorted := append([]Item(nil), all...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
+	leaves := make([][]byte, len(sorted))
+	for i, it := range sorted {
+		leaves[i] = ItemLeaf(it.Key, it.Hash)
+	}
+	p := Package{ID: id, Size: uint64(len(sorted)), Root: hexs(Root(leaves)), SignedAt: now.UTC()}
+	p.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(priv, p.Statement()))
+	for i, it := range sorted {
+		if !include[it.Key] {
+			continue
+		}
+		pr, err := InclusionProof(leaves, uint64(i))
+		if err != nil {
+			return p, err
+		}
+		hs := make([]string, len(pr))
+		for j, h := range pr {
+			hs[j] = hexs(h)
+		}
+		p.Items = append(p.Items, PackagedItem{Item: it, Index: uint64(i), Proof: hs})
+	}
+	return p, nil
+}
+
+// ErrBadPackage is returned for a package whose signature, item hashes or
+// proofs do not verify.
+var ErrBadPackage = errors.New("federation: a package does not verify")
+
+// VerifyPackage checks a package against the signer's key.
+func VerifyPackage(pub ed25519.PublicKey, p *Package) error {
+	sig, err := base64.StdEncoding.DecodeString(p.Signature)
+	if err != nil || !ed25519.Verify(pub, p.Statement(), sig) {
+		return fmt.Errorf("%w: package %s: bad signature", ErrBadPackage, p.ID)
+	}
+	root, err := hex.DecodeString(p.Root)
+	if err != nil {
+		return fmt.Errorf("%w: package %s: bad root", ErrBadPackage, p.ID)
+	}
+	for _, pi := range p.Items {
+		if HashBody(pi.Item.Body) != pi.Item.Hash {
+			return fmt.Errorf("%w: item %s: body does not match its hash", ErrBadPackage, pi.Item.Key)
+		}
+		proof := make([][]byte, len(pi.Proof))
+		for i, h := range pi.Proof {
+			if proof[i], err = hex.DecodeString(h); err != nil {
+				return fmt.Errorf("%w: item %s: bad proof", ErrBadPackage, pi.Item.Key)
+			}
+		}
+		if err := VerifyInclusion(pi.Index, p.Size, ItemLeaf(pi.Item.Key, pi.Item.Hash), proof, root); err != nil {
+			return fmt.Errorf("%w: item %s: %v", ErrBadPackage, pi.Item.Key, err)
+		}
+	}
+	return nil
+}
+
+// Checkpoint is the state of one link's custody log (what the sender sent
+// to the receiver), signed by the sender and countersigned by the receiver
+// once its own log of what it received agrees.
+type Checkpoint struct {
+	From              string    `json:"from"` // Sender's key.
+	To                string    `json:"to"`   // Receiver's key.
+	Seq               uint64    `json:"seq"`  // The envelope that closed it.
+	Size              uint64    `json:"size"`
+	Root              string    `json:"root"`
+	Time              time.Time `json:"time"`
+	SenderSignature   string    `json:"sender_signature"`
+	ReceiverSignature string    `json:"receiver_signature,omitempty"`
+}
+
+// Statement is what both signatures of a checkpoint cover.
+func (c *Checkpoint) Statement() []byte {
+	return []byte(strings.Join([]string{"accord-checkpoint/1", c.From, c.To, strconv.FormatUint(c.Seq, 10),
+		strconv.FormatUint(c.Size, 10), c.Root, c.Time.UTC().Format(time.RFC3339Nano)}, "\n") + "\n")
+}
+
+// VerifySignatures checks the sender's and (when present) the receiver's
+// signatures, with the keys the checkpoint names.
+func (c *Checkpoint) VerifySignatures() error {
+	check := func(who, key, sig string) error {
+		pub, err := ParsePublicKey(key)
+		if err != nil {
+			return fmt.Errorf("checkpoint %d: %s key: %w", c.Seq, who, err)
+		}
+		s, err := base64.StdEncoding.DecodeString(sig)
+		if err != nil || !ed25519.Verify(pub, c.Statement(), s) {
+			return fmt.Errorf("checkpoint %d: the %s's signature does not verify", c.Seq, who)
+		}
+		return nil
+	}
+	if err := check("sender", c.From, c.SenderSignature); err != nil {
+		return err
+	}
+	if c.ReceiverSignature != "" {
+		return check("receiver", c.To, c.ReceiverSignature)
+	}
+	return nil
+}
+
+// TransferLeaf is a custody-log leaf: one item or assistance message
+// moved over a link in envelope seq.
+func TransferLeaf(seq uint64, what, key, hash string) []byte {
+	return LeafHash([]byte("accord-transfer/1\n" + what + "\n" + strconv.FormatUint(seq, 10) + "\n" + key + "\n" + hash + "\n"))
+}
+
+// LogEntry is one custody-log leaf with what it records.
+type LogEntry struct {
+	Index uint64
+	Seq   uint64
+	What  string // "item" or "assist".
+	Key   string
+	Hash  string
+	At    time.Time
+	Leaf  []byte
+}
+
+// EnvelopeLeaves returns the custody entries an envelope adds, in order.
+func EnvelopeLeaves(seq uint64, p *Payload, at time.Time) []LogEntry {
+	var out []LogEntry
+	for _, pk := range p.Packages {
+		for _, pi := range pk.Items {
+			out = append(out, LogEntry{Seq: seq, What: "item", Key: pi.Item.Key, Hash: pi.Item.Hash, At: at})
+		}
+	}
+	for _, m := range p.Assistance {
+		h := m.Hash()
+		out = append(out, LogEntry{Seq: seq, What: "assist", Key: m.RequestID + "#" + string(m.Action), Hash: h, At: at})
+	}
+	for i := range out {
+		out[i].Leaf = TransferLeaf(seq, out[i].What, out[i].Key, out[i].Hash)
+	}
+	return out
+}

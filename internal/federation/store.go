@@ -1,0 +1,144 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned for unknown peers and requests.
+var ErrNotFound = errors.New("federation: not found")
+
+// Store keeps the registry, what moved over each link and the assistance
+// requests. store/sqlite and store/postgres implement it.
+type Store interface {
+	AddPeer(ctx context.Context, p Peer) error
+	Peer(ctx context.Context, name string) (*Peer, error)
+	// PeerByKey finds the peer that holds key (in any state); ErrNotFound
+	// when no peer does.
+	PeerByKey(ctx context.Context, key string) (*Peer, error)
+	Peers(ctx context.Context) ([]Peer, error)
+	SetPeerStatus(ctx context.Context, name string, s Status, at time.Time) error
+	// AddPeerKey makes key the peer's active key; the old active key is
+	// retired.
+	AddPeerKey(ctx context.Context, name, key string, at time.Time) error
+	SetKeyStatus(ctx context.Context, name, key string, s KeyStatus, at time.Time) error
+	// SetAgreement records a new version of the agreement with a peer.
+	SetAgreement(ctx context.Context, name string, a *Agreement, at time.Time) error
+	AgreementHistory(ctx context.Context, name string) ([]AgreementRecord, error)
+
+	// OwnKeys is the history of this node's public keys.
+	OwnKeys(ctx context.Context) ([]OwnKey, error)
+	RecordOwnKey(ctx context.Context, k OwnKey) error
+
+	Link(ctx context.Context, peer string) (Link, error)
+	// Sent returns item key -> hash of what was last sent to the peer.
+	Sent(ctx context.Context, peer string) (map[string]string, error)
+	// SavePending keeps an envelope's payload before it is first posted,
+	// so a retry after a failure sends exactly the same transfers.
+	SavePending(ctx context.Context, peer string, p Pending) error
+	Pending(ctx context.Context, peer string) (*Pending, error) // nil when none.
+	// CommitSent records a delivered envelope: the items, the custody
+	// entries, the countersigned checkpoint, the sequence; it removes the
+	// delivered outbox messages and the pending envelope. All or nothing.
+	CommitSent(ctx context.Context, d Delivery) error
+	// CommitReceived stores a verified envelope: all or nothing.
+	CommitReceived(ctx context.Context, r Receipt) error
+	// ReceivedCheckpoint returns the checkpoint stored for an inbound
+	// envelope (to answer a retried delivery).
+	ReceivedCheckpoint(ctx context.Context, peer string, seq uint64) (*Checkpoint, string, error)
+	Received(ctx context.Context, f ReceivedFilter) ([]ReceivedItem, error)
+
+	Log(ctx context.Context, peer string, dir Direction) ([]LogEntry, error)
+	Checkpoints(ctx context.Context, peer string, dir Direction) ([]Checkpoint, error)
+
+	Outbox(ctx context.Context, peer string) ([]Queued, error)
+
+	// SaveRequest inserts or updates a request (new events appended) and,
+	// when queue is not nil, queues the message for the peer, atomically.
+	SaveRequest(ctx context.Context, r *Request, queue *AssistMsg) error
+	Request(ctx context.Context, id string) (*Request, error)
+	Requests(ctx context.Context, peer string) ([]Request, error)
+}
+
+// Direction of a link's log: what this node sent, or received.
+type Direction string
+
+const (
+	Out Direction = "out"
+	In  Direction = "in"
+)
+
+// Link is the state of the exchange with one peer.
+type Link struct {
+	OutSeq uint64 // Last envelope delivered to the peer.
+	InSeq  uint64 // Last envelope accepted from the peer.
+}
+
+// AgreementRecord is one stored version.
+type AgreementRecord struct {
+	Version int
+	At      time.Time
+	Raw     string
+}
+
+// OwnKey is one of this node's keys over time.
+type OwnKey struct {
+	Key     string
+	Added   time.Time
+	Retired time.Time // Zero while current.
+}
+
+// Queued is an assistance message waiting for delivery.
+type Queued struct {
+	ID  int64
+	Msg AssistMsg
+}
+
+// Delivery is a delivered envelope, as the sender records it.
+type Delivery struct {
+	Peer       string
+	Seq        uint64
+	Items      []Item
+	Entries    []LogEntry
+	Checkpoint Checkpoint
+	Delivered  []int64 // Outbox ids.
+}
+
+// Pending is an envelope built but not yet acknowledged.
+type Pending struct {
+	Seq      uint64
+	Payload  []byte
+	Delivery Delivery // What to record once it is acknowledged.
+}
+
+// Receipt is an accepted envelope, as the receiver records it.
+type Receipt struct {
+	Peer        string
+	Seq         uint64
+	PayloadHash string
+	Items       []ReceivedItem
+	Requests    []*Request  // Created or changed by the envelope.
+	Replies     []AssistMsg // Messages to queue back (acknowledgements).
+	Entries     []LogEntry
+	Checkpoint  Checkpoint
+}
+
+// ReceivedItem is an item a peer sent, with the package that proves it.
+type ReceivedItem struct {
+	Peer       string
+	Item       Item
+	Package    string
+	Root       string
+	Signature  string
+	SignedAt   time.Time
+	Seq        uint64
+	ReceivedAt time.Time
+}
+
+// ReceivedFilter selects received items.
+type ReceivedFilter struct {
+	Peer  string
+	Kind  Kind
+	Limit int
+}

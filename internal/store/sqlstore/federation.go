@@ -1,0 +1,660 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/federation"
+)
+
+// The federation half of the store: peers, agreements, links, custody
+// logs and assistance requests.
+
+func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// AddPeer implements federation.Store.
+func (s *Store) AddPeer(ctx context.Context, p federation.Peer) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM fed_peers WHERE name = ?`), p.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("peer %s already exists", p.Name)
+		}
+		ver, raw := 0, ""
+		if p.Agreement != nil {
+			ver, raw = p.Agreement.Version, p.Agreement.Raw
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_peers (name, url, jurisdiction, status, added, agreement_version, agreement) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			p.Name, p.URL, p.Jurisdiction, string(p.Status), nanos(p.Added), ver, raw); err != nil {
+			return fmt.Errorf("add peer %s: %w", p.Name, err)
+		}
+		for _, k := range p.Keys {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_peer_keys (peer, pubkey, status, added, changed) VALUES (?, ?, ?, ?, ?)`),
+				p.Name, k.Key, string(k.Status), nanos(k.Added), nanos(k.Added)); err != nil {
+				return fmt.Errorf("add peer %s: key: %w (a key belongs to one peer only)", p.Name, err)
+			}
+		}
+		if p.Agreement != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_agreements (peer, version, at, raw) VALUES (?, ?, ?, ?)`), p.Name, ver, nanos(p.Added), raw); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_links (peer, out_seq, in_seq) VALUES (?, 0, 0)`), p.Name)
+		return err
+	})
+}
+
+func (s *Store) loadPeer(ctx context.Context, where string, arg any) (*federation.Peer, error) {
+	var p federation.Peer
+	var status, raw string
+	var added int64
+	var ver int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, url, jurisdiction, status, added, agreement_version, agreement FROM fed_peers WHERE `+where), arg).
+		Scan(&p.Name, &p.URL, &p.Jurisdiction, &status, &added, &ver, &raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, federation.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.Status, p.Added = federation.Status(status), fromNanos(added)
+	if raw != "" {
+		a, err := federation.ParseAgreement([]byte(raw))
+		if err != nil {
+			return nil, fmt.Errorf("peer %s: stored agreement: %w", p.Name, err)
+		}
+		p.Agreement = a
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT pubkey, status, added, changed FROM fed_peer_keys WHERE peer = ? ORDER BY added, pubkey`), p.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k federation.PeerKey
+		var st string
+		var a, c int64
+		if err := rows.Scan(&k.Key, &st, &a, &c); err != nil {
+			return nil, err
+		}
+		k.Status, k.Added, k.Changed = federation.KeyStatus(st), fromNanos(a), fromNanos(c)
+		p.Keys = append(p.Keys, k)
+	}
+	return &p, rows.Err()
+}
+
+// Peer implements federation.Store.
+func (s *Store) Peer(ctx context.Context, name string) (*federation.Peer, error) {
+	return s.loadPeer(ctx, "name = ?", name)
+}
+
+// PeerByKey implements federation.Store.
+func (s *Store) PeerByKey(ctx context.Context, key string) (*federation.Peer, error) {
+	var name string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT peer FROM fed_peer_keys WHERE pubkey = ?`), key).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, federation.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Peer(ctx, name)
+}
+
+// Peers implements federation.Store.
+func (s *Store) Peers(ctx context.Context) ([]federation.Peer, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM fed_peers ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	var out []federation.Peer
+	for _, n := range names {
+		p, err := s.Peer(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *p)
+	}
+	return out, nil
+}
+
+func (s *Store) exec1(ctx context.Context, what, query string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return federation.ErrNotFound
+	}
+	return nil
+}
+
+// SetPeerStatus implements federation.Store.
+func (s *Store) SetPeerStatus(ctx context.Context, name string, st federation.Status, at time.Time) error {
+	return s.exec1(ctx, "set peer status", `UPDATE fed_peers SET status = ? WHERE name = ?`, string(st), name)
+}
+
+// AddPeerKey implements federation.Store.
+func (s *Store) AddPeerKey(ctx context.Context, name, key string, at time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_peer_keys SET status = ?, changed = ? WHERE peer = ? AND status = ?`),
+			string(federation.KeyRetired), nanos(at), name, string(federation.KeyActive)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_peer_keys (peer, pubkey, status, added, changed) VALUES (?, ?, ?, ?, ?)`),
+			name, key, string(federation.KeyActive), nanos(at), nanos(at)); err != nil {
+			return fmt.Errorf("add key: %w (a key belongs to one peer only)", err)
+		}
+		return nil
+	})
+}
+
+// SetKeyStatus implements federation.Store.
+func (s *Store) SetKeyStatus(ctx context.Context, name, key string, st federation.KeyStatus, at time.Time) error {
+	return s.exec1(ctx, "set key status", `UPDATE fed_peer_keys SET status = ?, changed = ? WHERE peer = ? AND pubkey = ?`, string(st), nanos(at), name, key)
+}
+
+// SetAgreement implements federation.Store.
+func (s *Store) SetAgreement(ctx context.Context, name string, a *federation.Agreement, at time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var cur int
+		err := tx.QueryRowContext(ctx, s.q(`SELECT agreement_version FROM fed_peers WHERE name = ?`), name).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return federation.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if a.Version <= cur {
+			return fmt.Errorf("agreement version %d is not newer than the one in force (%d)", a.Version, cur)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_agreements (peer, version, at, raw) VALUES (?, ?, ?, ?)`), name, a.Version, nanos(at), a.Raw); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE fed_peers SET agreement_version = ?, agreement = ? WHERE name = ?`), a.Version, a.Raw, name)
+		return err
+	})
+}
+
+// AgreementHistory implements federation.Store.
+func (s *Store) AgreementHistory(ctx context.Context, name string) ([]federation.AgreementRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT version, at, raw FROM fed_agreements WHERE peer = ? ORDER BY version`), name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []federation.AgreementRecord
+	for rows.Next() {
+		var r federation.AgreementRecord
+		var at int64
+		if err := rows.Scan(&r.Version, &at, &r.Raw); err != nil {
+			return nil, err
+		}
+		r.At = fromNanos(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// OwnKeys implements federation.Store.
+func (s *Store) OwnKeys(ctx context.Context) ([]federation.OwnKey, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT pubkey, added, retired FROM fed_own_keys ORDER BY added`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []federation.OwnKey
+	for rows.Next() {
+		var k federation.OwnKey
+		var a, r int64
+		if err := rows.Scan(&k.Key, &a, &r); err != nil {
+			return nil, err
+		}
+		k.Added = fromNanos(a)
+		if r != 0 {
+			k.Retired = fromNanos(r)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RecordOwnKey implements federation.Store.
+func (s *Store) RecordOwnKey(ctx context.Context, k federation.OwnKey) error {
+	var retired int64
+	if !k.Retired.IsZero() {
+		retired = nanos(k.Retired)
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO fed_own_keys (pubkey, added, retired) VALUES (?, ?, ?)
+		ON CONFLICT (pubkey) DO UPDATE SET retired = excluded.retired`), k.Key, nanos(k.Added), retired)
+	return err
+}
+
+// Link implements federation.Store.
+func (s *Store) Link(ctx context.Context, peer string) (federation.Link, error) {
+	var l federation.Link
+	var o, i int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT out_seq, in_seq FROM fed_links WHERE peer = ?`), peer).Scan(&o, &i)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, federation.ErrNotFound
+	}
+	l.OutSeq, l.InSeq = uint64(o), uint64(i)
+	return l, err
+}
+
+// Sent implements federation.Store.
+func (s *Store) Sent(ctx context.Context, peer string) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT item_key, hash FROM fed_sent WHERE peer = ?`), peer)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, h string
+		if err := rows.Scan(&k, &h); err != nil {
+			return nil, err
+		}
+		out[k] = h
+	}
+	return out, rows.Err()
+}
+
+// SavePending implements federation.Store.
+func (s *Store) SavePending(ctx context.Context, peer string, p federation.Pending) error {
+	d, err := json.Marshal(p.Delivery)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO fed_pending (peer, seq, payload, delivery) VALUES (?, ?, ?, ?)
+		ON CONFLICT (peer) DO UPDATE SET seq = excluded.seq, payload = excluded.payload, delivery = excluded.delivery`), peer, int64(p.Seq), p.Payload, string(d))
+	return err
+}
+
+// Pending implements federation.Store.
+func (s *Store) Pending(ctx context.Context, peer string) (*federation.Pending, error) {
+	var p federation.Pending
+	var seq int64
+	var d string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT seq, payload, delivery FROM fed_pending WHERE peer = ?`), peer).Scan(&seq, &p.Payload, &d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.Seq = uint64(seq)
+	if err := json.Unmarshal([]byte(d), &p.Delivery); err != nil {
+		return nil, fmt.Errorf("pending envelope for %s: %w", peer, err)
+	}
+	return &p, nil
+}
+
+func (s *Store) appendLog(ctx context.Context, tx *sql.Tx, peer string, dir federation.Direction, es []federation.LogEntry) error {
+	var next int64
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(idx) + 1, 0) FROM fed_log WHERE peer = ? AND dir = ?`), peer, string(dir)).Scan(&next); err != nil {
+		return err
+	}
+	for i, e := range es {
+		if uint64(next)+uint64(i) != e.Index {
+			return fmt.Errorf("custody log %s/%s: entry %d would land at %d (the log moved)", peer, dir, e.Index, uint64(next)+uint64(i))
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_log (peer, dir, idx, seq, what, item_key, hash, at, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			peer, string(dir), int64(e.Index), int64(e.Seq), e.What, e.Key, e.Hash, nanos(e.At), e.Leaf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) putCheckpoint(ctx context.Context, tx *sql.Tx, peer string, dir federation.Direction, cp federation.Checkpoint, payloadHash string) error {
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO fed_checkpoints (peer, dir, seq, body, payload_hash) VALUES (?, ?, ?, ?, ?)`),
+		peer, string(dir), int64(cp.Seq), string(b), payloadHash)
+	return err
+}
+
+// CommitSent implements federation.Store.
+func (s *Store) CommitSent(ctx context.Context, d federation.Delivery) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var cur int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT out_seq FROM fed_links WHERE peer = ?`), d.Peer).Scan(&cur); err != nil {
+			return fmt.Errorf("link %s: %w", d.Peer, err)
+		}
+		if uint64(cur)+1 != d.Seq {
+			return fmt.Errorf("link %s: delivered envelope %d, but the last was %d", d.Peer, d.Seq, cur)
+		}
+		for _, it := range d.Items {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_sent (peer, item_key, hash, seq) VALUES (?, ?, ?, ?)
+				ON CONFLICT (peer, item_key) DO UPDATE SET hash = excluded.hash, seq = excluded.seq`), d.Peer, it.Key, it.Hash, int64(d.Seq)); err != nil {
+				return err
+			}
+		}
+		if err := s.appendLog(ctx, tx, d.Peer, federation.Out, d.Entries); err != nil {
+			return err
+		}
+		if err := s.putCheckpoint(ctx, tx, d.Peer, federation.Out, d.Checkpoint, ""); err != nil {
+			return err
+		}
+		for _, id := range d.Delivered {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM fed_outbox WHERE id = ?`), id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM fed_pending WHERE peer = ?`), d.Peer); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE fed_links SET out_seq = ? WHERE peer = ?`), int64(d.Seq), d.Peer)
+		return err
+	})
+}
+
+// CommitReceived implements federation.Store.
+func (s *Store) CommitReceived(ctx context.Context, r federation.Receipt) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var cur int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT in_seq FROM fed_links WHERE peer = ?`+s.d.ForUpdate), r.Peer).Scan(&cur); err != nil {
+			return fmt.Errorf("link %s: %w", r.Peer, err)
+		}
+		if uint64(cur) >= r.Seq {
+			return fmt.Errorf("link %s: envelope %d already received", r.Peer, r.Seq)
+		}
+		for _, it := range r.Items {
+			b, err := json.Marshal(it.Item)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_received (peer, item_key, kind, item, package, root, signature, signed_at, seq, received_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (peer, item_key) DO UPDATE SET kind = excluded.kind, item = excluded.item, package = excluded.package, root = excluded.root,
+				signature = excluded.signature, signed_at = excluded.signed_at, seq = excluded.seq, received_at = excluded.received_at`),
+				r.Peer, it.Item.Key, string(it.Item.Kind), string(b), it.Package, it.Root, it.Signature, nanos(it.SignedAt), int64(it.Seq), nanos(it.ReceivedAt)); err != nil {
+				return err
+			}
+		}
+		for _, q := range r.Requests {
+			if err := s.saveRequest(ctx, tx, q); err != nil {
+				return err
+			}
+		}
+		for _, m := range r.Replies {
+			if err := s.queue(ctx, tx, r.Peer, m); err != nil {
+				return err
+			}
+		}
+		if err := s.appendLog(ctx, tx, r.Peer, federation.In, r.Entries); err != nil {
+			return err
+		}
+		if err := s.putCheckpoint(ctx, tx, r.Peer, federation.In, r.Checkpoint, r.PayloadHash); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE fed_links SET in_seq = ? WHERE peer = ?`), int64(r.Seq), r.Peer)
+		return err
+	})
+}
+
+// ReceivedCheckpoint implements federation.Store.
+func (s *Store) ReceivedCheckpoint(ctx context.Context, peer string, seq uint64) (*federation.Checkpoint, string, error) {
+	var body, ph string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT body, payload_hash FROM fed_checkpoints WHERE peer = ? AND dir = ? AND seq = ?`), peer, string(federation.In), int64(seq)).Scan(&body, &ph)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", federation.ErrNotFound
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	var cp federation.Checkpoint
+	if err := json.Unmarshal([]byte(body), &cp); err != nil {
+		return nil, "", err
+	}
+	return &cp, ph, nil
+}
+
+// Received implements federation.Store.
+func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]federation.ReceivedItem, error) {
+	q := `SELECT peer, item, package, root, signature, signed_at, seq, received_at FROM fed_received WHERE 1 = 1`
+	var args []any
+	if f.Peer != "" {
+		q += ` AND peer = ?`
+		args = append(args, f.Peer)
+	}
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, string(f.Kind))
+	}
+	q += ` ORDER BY received_at DESC, item_key`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []federation.ReceivedItem
+	for rows.Next() {
+		var r federation.ReceivedItem
+		var item string
+		var signed, seq, recv int64
+		if err := rows.Scan(&r.Peer, &item, &r.Package, &r.Root, &r.Signature, &signed, &seq, &recv); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(item), &r.Item); err != nil {
+			return nil, err
+		}
+		r.SignedAt, r.Seq, r.ReceivedAt = fromNanos(signed), uint64(seq), fromNanos(recv)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Log implements federation.Store.
+func (s *Store) Log(ctx context.Context, peer string, dir federation.Direction) ([]federation.LogEntry, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT idx, seq, what, item_key, hash, at, leaf FROM fed_log WHERE peer = ? AND dir = ? ORDER BY idx`), peer, string(dir))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []federation.LogEntry
+	for rows.Next() {
+		var e federation.LogEntry
+		var idx, seq, at int64
+		if err := rows.Scan(&idx, &seq, &e.What, &e.Key, &e.Hash, &at, &e.Leaf); err != nil {
+			return nil, err
+		}
+		e.Index, e.Seq, e.At = uint64(idx), uint64(seq), fromNanos(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Checkpoints implements federation.Store.
+func (s *Store) Checkpoints(ctx context.Context, peer string, dir federation.Direction) ([]federation.Checkpoint, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT body FROM fed_checkpoints WHERE peer = ? AND dir = ? ORDER BY seq`), peer, string(dir))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []federation.Checkpoint
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		var cp federation.Checkpoint
+		if err := json.Unmarshal([]byte(b), &cp); err != nil {
+			return nil, err
+		}
+		out = append(out, cp)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) queue(ctx context.Context, tx *sql.Tx, peer string, m federation.AssistMsg) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO fed_outbox (peer, msg) VALUES (?, ?)`), peer, string(b))
+	return err
+}
+
+// Outbox implements federation.Store.
+func (s *Store) Outbox(ctx context.Context, peer string) ([]federation.Queued, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, msg FROM fed_outbox WHERE peer = ? ORDER BY id`), peer)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []federation.Queued
+	for rows.Next() {
+		var q federation.Queued
+		var b string
+		if err := rows.Scan(&q.ID, &b); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(b), &q.Msg); err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) saveRequest(ctx context.Context, tx *sql.Tx, r *federation.Request) error {
+	var deadline int64
+	if !r.Deadline.IsZero() {
+		deadline = nanos(r.Deadline)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_requests (id, peer, role, type, subject, body, campaign, legal_basis, created, deadline, state, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated = excluded.updated`),
+		r.ID, r.Peer, string(r.Role), string(r.Type), r.Subject, r.Body, r.Campaign, r.LegalBasis, nanos(r.Created), deadline, string(r.State), nanos(r.Updated)); err != nil {
+		return fmt.Errorf("save request %s: %w", r.ID, err)
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM fed_request_events WHERE request = ?`), r.ID).Scan(&have); err != nil {
+		return err
+	}
+	for i := have; i < len(r.Events); i++ {
+		e := r.Events[i]
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_request_events (request, n, at, action, state, by_whom, note) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			r.ID, i, nanos(e.At), string(e.Action), string(e.State), e.By, e.Note); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SaveRequest implements federation.Store.
+func (s *Store) SaveRequest(ctx context.Context, r *federation.Request, m *federation.AssistMsg) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.saveRequest(ctx, tx, r); err != nil {
+			return err
+		}
+		if m != nil {
+			return s.queue(ctx, tx, r.Peer, *m)
+		}
+		return nil
+	})
+}
+
+const requestCols = `id, peer, role, type, subject, body, campaign, legal_basis, created, deadline, state, updated`
+
+func (s *Store) scanRequests(ctx context.Context, query string, args ...any) ([]federation.Request, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []federation.Request
+	for rows.Next() {
+		var r federation.Request
+		var role, typ, state string
+		var created, deadline, updated int64
+		if err := rows.Scan(&r.ID, &r.Peer, &role, &typ, &r.Subject, &r.Body, &r.Campaign, &r.LegalBasis, &created, &deadline, &state, &updated); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Role, r.Type, r.State = federation.Role(role), federation.RequestType(typ), federation.State(state)
+		r.Created, r.Updated = fromNanos(created), fromNanos(updated)
+		if deadline != 0 {
+			r.Deadline = fromNanos(deadline)
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		ev, err := s.db.QueryContext(ctx, s.q(`SELECT at, action, state, by_whom, note FROM fed_request_events WHERE request = ? ORDER BY n`), out[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		for ev.Next() {
+			var e federation.Event
+			var at int64
+			var a, st string
+			if err := ev.Scan(&at, &a, &st, &e.By, &e.Note); err != nil {
+				ev.Close()
+				return nil, err
+			}
+			e.At, e.Action, e.State = fromNanos(at), federation.Action(a), federation.State(st)
+			out[i].Events = append(out[i].Events, e)
+		}
+		ev.Close()
+	}
+	return out, nil
+}
+
+// Request implements federation.Store.
+func (s *Store) Request(ctx context.Context, id string) (*federation.Request, error) {
+	rs, err := s.scanRequests(ctx, `SELECT `+requestCols+` FROM fed_requests WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, federation.ErrNotFound
+	}
+	return &rs[0], nil
+}
+
+// Requests implements federation.Store.
+func (s *Store) Requests(ctx context.Context, peer string) ([]federation.Request, error) {
+	if peer == "" {
+		return s.scanRequests(ctx, `SELECT `+requestCols+` FROM fed_requests ORDER BY created DESC, id`)
+	}
+	return s.scanRequests(ctx, `SELECT `+requestCols+` FROM fed_requests WHERE peer = ? ORDER BY created DESC, id`, peer)
+}
+
+// The store implements every interface the node needs.
+var _ federation.Store = (*Store)(nil)
