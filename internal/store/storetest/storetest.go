@@ -13,6 +13,7 @@ import (
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/campaign"
+	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/rules"
 	"github.com/accord-antispam/accord/internal/trace/geo"
@@ -22,6 +23,7 @@ import (
 type Store interface {
 	intake.Store
 	access.Store
+	federation.Store
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -34,6 +36,9 @@ func Run(t *testing.T, open Open) {
 	t.Run("CustodyChain", func(t *testing.T) { custodyChain(t, open(t)) })
 	t.Run("Campaigns", func(t *testing.T) { campaigns(t, open(t)) })
 	t.Run("Access", func(t *testing.T) { accessStore(t, open(t)) })
+	t.Run("Peers", func(t *testing.T) { peers(t, open(t)) })
+	t.Run("Links", func(t *testing.T) { links(t, open(t)) })
+	t.Run("Requests", func(t *testing.T) { requests(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)

@@ -1,0 +1,208 @@
+package storetest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/federation"
+)
+
+func pubkey(t *testing.T) string {
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(pub)
+}
+
+const agreementV1 = "id = \"FR-US\"\nversion = 1\naudience = [\"us\"]\nshare = [\"indicators\"]\norigins = [\"US\"]\n"
+
+func peers(t *testing.T, s Store) {
+	ctx := context.Background()
+	a, err := federation.ParseAgreement([]byte(agreementV1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := pubkey(t), pubkey(t)
+	p := federation.Peer{Name: "us", URL: "http://127.0.0.1:1", Jurisdiction: "US", Status: federation.StatusActive, Added: clock,
+		Keys: []federation.PeerKey{{Key: k1, Status: federation.KeyActive, Added: clock}}, Agreement: a}
+	if err := s.AddPeer(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddPeer(ctx, p); err == nil {
+		t.Error("the same peer was added twice")
+	}
+	other := p
+	other.Name = "au"
+	if err := s.AddPeer(ctx, other); err == nil {
+		t.Error("one key was registered for two peers")
+	}
+	got, err := s.PeerByKey(ctx, k1)
+	if err != nil || got.Name != "us" || got.Agreement == nil || got.Agreement.ID != "FR-US" || got.Jurisdiction != "US" {
+		t.Fatalf("peer by key: %+v %v", got, err)
+	}
+	if _, err := s.PeerByKey(ctx, k2); !errors.Is(err, federation.ErrNotFound) {
+		t.Errorf("unknown key: %v", err)
+	}
+	// Rotation retires the old key; revocation is recorded.
+	if err := s.AddPeerKey(ctx, "us", k2, clock.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Peer(ctx, "us")
+	if k, _ := got.ActiveKey(); k != k2 || len(got.Keys) != 2 || got.Keys[0].Status != federation.KeyRetired {
+		t.Errorf("after rotation: %+v", got.Keys)
+	}
+	if err := s.SetKeyStatus(ctx, "us", k2, federation.KeyRevoked, clock.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Peer(ctx, "us")
+	if _, ok := got.ActiveKey(); ok || got.Keys[1].Status != federation.KeyRevoked || !got.Keys[1].Changed.Equal(clock.Add(2*time.Hour)) {
+		t.Errorf("after revocation: %+v", got.Keys)
+	}
+	// Agreements only move forward and keep their history.
+	b, _ := federation.ParseAgreement([]byte("id = \"FR-US\"\nversion = 2\naudience = [\"us\"]\nshare = [\"indicators\", \"campaigns\"]\norigins = [\"US\"]\n"))
+	if err := s.SetAgreement(ctx, "us", b, clock.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAgreement(ctx, "us", a, clock.Add(4*time.Hour)); err == nil {
+		t.Error("an older agreement version replaced a newer one")
+	}
+	hist, err := s.AgreementHistory(ctx, "us")
+	if err != nil || len(hist) != 2 || hist[1].Version != 2 {
+		t.Errorf("history %+v %v", hist, err)
+	}
+	if err := s.SetPeerStatus(ctx, "us", federation.StatusSuspended, clock); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPeerStatus(ctx, "nobody", federation.StatusSuspended, clock); !errors.Is(err, federation.ErrNotFound) {
+		t.Errorf("unknown peer: %v", err)
+	}
+	ps, _ := s.Peers(ctx)
+	if len(ps) != 1 || ps[0].Status != federation.StatusSuspended || len(ps[0].Agreement.Share) != 2 {
+		t.Errorf("peers %+v", ps)
+	}
+	if err := s.RecordOwnKey(ctx, federation.OwnKey{Key: k1, Added: clock}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordOwnKey(ctx, federation.OwnKey{Key: k1, Added: clock, Retired: clock.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if own, _ := s.OwnKeys(ctx); len(own) != 1 || !own[0].Retired.Equal(clock.Add(time.Hour)) {
+		t.Errorf("own keys %+v", own)
+	}
+}
+
+func links(t *testing.T, s Store) {
+	ctx := context.Background()
+	if err := s.AddPeer(ctx, federation.Peer{Name: "us", Status: federation.StatusActive, Added: clock,
+		Keys: []federation.PeerKey{{Key: pubkey(t), Status: federation.KeyActive, Added: clock}}}); err != nil {
+		t.Fatal(err)
+	}
+	entry := func(i uint64, seq uint64, key string) federation.LogEntry {
+		return federation.LogEntry{Index: i, Seq: seq, What: "item", Key: key, Hash: "h" + key, At: clock, Leaf: federation.TransferLeaf(seq, "item", key, "h"+key)}
+	}
+	id, err := s.Outbox(ctx, "us")
+	if err != nil || len(id) != 0 {
+		t.Fatalf("outbox %v %v", id, err)
+	}
+	r := &federation.Request{ID: "a-1", Peer: "us", Role: federation.Requester, Type: federation.TypeInformation, Subject: "s",
+		Created: clock, State: federation.StateSent, Updated: clock, Events: []federation.Event{{At: clock, Action: federation.ActCreate, State: federation.StateSent, By: "ana"}}}
+	if err := s.SaveRequest(ctx, r, &federation.AssistMsg{RequestID: "a-1", Action: federation.ActCreate, At: clock}); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := s.Outbox(ctx, "us")
+	if len(q) != 1 || q[0].Msg.RequestID != "a-1" {
+		t.Fatalf("outbox %+v", q)
+	}
+	pend := federation.Pending{Seq: 1, Payload: []byte("{}"), Delivery: federation.Delivery{Peer: "us", Seq: 1,
+		Items: []federation.Item{{Key: "k1", Hash: "hk1"}}, Entries: []federation.LogEntry{entry(0, 1, "k1")},
+		Checkpoint: federation.Checkpoint{Seq: 1, Size: 1, Root: "r1"}, Delivered: []int64{q[0].ID}}}
+	if err := s.SavePending(ctx, "us", pend); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Pending(ctx, "us")
+	if err != nil || got == nil || got.Seq != 1 || len(got.Delivery.Entries) != 1 || string(got.Delivery.Entries[0].Leaf) != string(pend.Delivery.Entries[0].Leaf) {
+		t.Fatalf("pending %+v %v", got, err)
+	}
+	// A delivery that does not follow the last sequence is refused whole.
+	wrong := pend.Delivery
+	wrong.Seq = 2
+	if err := s.CommitSent(ctx, wrong); err == nil {
+		t.Fatal("a delivery out of sequence was recorded")
+	}
+	if sent, _ := s.Sent(ctx, "us"); len(sent) != 0 {
+		t.Fatalf("a refused delivery left %v", sent)
+	}
+	if err := s.CommitSent(ctx, pend.Delivery); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Pending(ctx, "us"); p != nil {
+		t.Error("the pending envelope survived its delivery")
+	}
+	if q, _ := s.Outbox(ctx, "us"); len(q) != 0 {
+		t.Error("a delivered message stayed in the outbox")
+	}
+	sent, _ := s.Sent(ctx, "us")
+	l, _ := s.Link(ctx, "us")
+	log, _ := s.Log(ctx, "us", federation.Out)
+	cps, _ := s.Checkpoints(ctx, "us", federation.Out)
+	if sent["k1"] != "hk1" || l.OutSeq != 1 || len(log) != 1 || len(cps) != 1 || cps[0].Root != "r1" {
+		t.Errorf("after delivery: sent %v link %+v log %d checkpoints %+v", sent, l, len(log), cps)
+	}
+	// Receiving: a log entry at the wrong index is refused, nothing kept.
+	rec := federation.Receipt{Peer: "us", Seq: 1, PayloadHash: "ph", Entries: []federation.LogEntry{entry(1, 1, "x")},
+		Items:      []federation.ReceivedItem{{Peer: "us", Item: federation.Item{Key: "x", Kind: federation.KindIndicators, Hash: "hx"}, Seq: 1, ReceivedAt: clock}},
+		Checkpoint: federation.Checkpoint{Seq: 1, Size: 1, Root: "rx", ReceiverSignature: "sig"}}
+	if err := s.CommitReceived(ctx, rec); err == nil {
+		t.Fatal("a log entry out of place was accepted")
+	}
+	if items, _ := s.Received(ctx, federation.ReceivedFilter{}); len(items) != 0 {
+		t.Fatal("a refused receipt left items")
+	}
+	rec.Entries = []federation.LogEntry{entry(0, 1, "x")}
+	if err := s.CommitReceived(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitReceived(ctx, rec); err == nil {
+		t.Error("the same envelope was received twice")
+	}
+	cp, ph, err := s.ReceivedCheckpoint(ctx, "us", 1)
+	if err != nil || ph != "ph" || cp.ReceiverSignature != "sig" {
+		t.Errorf("received checkpoint %+v %q %v", cp, ph, err)
+	}
+	items, _ := s.Received(ctx, federation.ReceivedFilter{Peer: "us", Kind: federation.KindIndicators})
+	if len(items) != 1 || items[0].Item.Hash != "hx" {
+		t.Errorf("received %+v", items)
+	}
+}
+
+func requests(t *testing.T, s Store) {
+	ctx := context.Background()
+	r := &federation.Request{ID: "a-2", Peer: "us", Role: federation.Responder, Type: federation.TypeEnforcement, Subject: "stop them",
+		Created: clock, Deadline: clock.AddDate(0, 0, 180), State: federation.StateSent, Updated: clock,
+		Events: []federation.Event{{At: clock, Action: federation.ActCreate, State: federation.StateSent, By: "fr"}}}
+	if err := s.SaveRequest(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.State = federation.StateAcknowledged
+	r.Events = append(r.Events, federation.Event{At: clock.Add(time.Minute), Action: federation.ActAcknowledge, State: federation.StateAcknowledged, By: "self", Note: "received"})
+	if err := s.SaveRequest(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Request(ctx, "a-2")
+	if err != nil || got.State != federation.StateAcknowledged || len(got.Events) != 2 || got.Events[1].Note != "received" || !got.Deadline.Equal(r.Deadline) {
+		t.Fatalf("request %+v %v", got, err)
+	}
+	if _, err := s.Request(ctx, "nope"); !errors.Is(err, federation.ErrNotFound) {
+		t.Errorf("unknown request: %v", err)
+	}
+	all, _ := s.Requests(ctx, "")
+	mine, _ := s.Requests(ctx, "au")
+	if len(all) != 1 || len(mine) != 0 {
+		t.Errorf("requests %d / %d", len(all), len(mine))
+	}
+}
