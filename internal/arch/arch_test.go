@@ -36,9 +36,10 @@ var level = map[string]int{
 	"store/postgres":  7,
 	"store/storetest": 7,
 
-	"nodekey":           1,
-	"intake/sqlitetest": 8,
-	"arch":              9,
+	"nodekey":             1,
+	"intake/sqlitetest":   8,
+	"federation/nodetest": 8,
+	"arch":                9,
 }
 
 func TestImportDirection(t *testing.T) {
