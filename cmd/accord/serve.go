@@ -17,6 +17,7 @@ import (
 
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/config"
+	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/nodekey"
 	"github.com/accord-antispam/accord/internal/smtpd"
@@ -129,7 +130,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		hl.Close()
 		return fmt.Errorf("smtp listen: %w", err)
 	}
-	hs := &http.Server{Handler: ws.Handler(), ReadHeaderTimeout: c.HTTP.HeaderTimeout.Duration, ReadTimeout: c.HTTP.RequestTimeout.Duration,
+	fed := &federation.Service{Store: st, Source: st, Key: key.Private, Jurisdiction: c.Node.Jurisdiction, Log: log,
+		Window: c.Federation.Window.Duration, Client: &http.Client{Timeout: time.Minute}}
+	if err := fed.Init(ctx); err != nil {
+		return err
+	}
+	root := http.NewServeMux()
+	root.Handle(federation.InboxPath, fed.Handler())
+	root.Handle("/", ws.Handler())
+	hs := &http.Server{Handler: root, ReadHeaderTimeout: c.HTTP.HeaderTimeout.Duration, ReadTimeout: c.HTTP.RequestTimeout.Duration,
 		WriteTimeout: c.HTTP.RequestTimeout.Duration, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 2)
@@ -139,6 +148,12 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	log.Info("accord node up", "http", hl.Addr().String(), "smtp", sl.Addr().String(), "data", c.Data, "store", c.Store.Driver,
 		"reports", n, "classifier", an.Classifier != nil)
 	fmt.Fprintf(e.stdout, "accord: serving http://%s (web and API) and smtp://%s (complaints mailbox), data in %s\n", hl.Addr(), sl.Addr(), c.Data)
+
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		syncLoop(ctx, fed, c.Federation.SyncInterval.Duration, log)
+	}()
 
 	var serveErr error
 	select {
@@ -151,12 +166,49 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	defer cancel()
 	hs.Shutdown(sctx)
 	ms.Shutdown(sctx)
+	<-syncDone
 	desk.Close()
 	log.Info("stopped")
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}
 	return nil
+}
+
+// syncLoop pushes to every active peer at each interval, until ctx ends.
+// A failed peer is logged and tried again next time: what it did not
+// acknowledge stays pending.
+func syncLoop(ctx context.Context, fed *federation.Service, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		peers, err := fed.Store.Peers(ctx)
+		if err != nil {
+			log.Error("federation: list peers", "err", err)
+			continue
+		}
+		for _, p := range peers {
+			if p.Status != federation.StatusActive || p.URL == "" {
+				continue
+			}
+			res, err := fed.Sync(ctx, p.Name)
+			if err != nil {
+				log.Warn("federation: sync failed; will retry", "peer", p.Name, "err", err)
+				continue
+			}
+			if res.Envelopes > 0 {
+				log.Info("federation: synced", "peer", p.Name, "result", res.String())
+			}
+		}
+	}
 }
 
 func cmdToken(ctx context.Context, e *env, args []string) error {

@@ -27,14 +27,18 @@ const (
 	Analyst   Role = "analyst"   // Reads every report and campaign, exports evidence.
 	Authority Role = "authority" // An analyst who also handles cases and cooperation.
 	Admin     Role = "admin"     // Everything, including accounts and tokens.
+	// Peer is a partner node's token for the TAXII feed: it reads the
+	// collections derived from its agreement (its Label names the peer)
+	// and nothing else.
+	Peer Role = "peer"
 )
 
-var rank = map[Role]int{Anonymous: 0, Reporter: 1, Analyst: 2, Authority: 3, Admin: 4}
+var rank = map[Role]int{Anonymous: 0, Peer: 0, Reporter: 1, Analyst: 2, Authority: 3, Admin: 4}
 
 // ParseRole reads a role name.
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.ToLower(strings.TrimSpace(s)))
-	if _, ok := rank[r]; !ok || r == Anonymous {
+	if _, ok := rank[r]; !ok || r == Anonymous || r == Peer {
 		return "", fmt.Errorf("access: unknown role %q (reporter, analyst, authority or admin)", s)
 	}
 	return r, nil

@@ -13,18 +13,26 @@ import (
 
 // Config is the whole file.
 type Config struct {
-	Data     string   `toml:"data" comment:"Data folder: database, classifier model, node keys."`
-	Node     Node     `toml:"node"`
-	HTTP     HTTP     `toml:"http"`
-	SMTP     SMTP     `toml:"smtp"`
-	Store    Store    `toml:"store"`
-	Analysis Analysis `toml:"analysis"`
-	Privacy  Privacy  `toml:"privacy"`
+	Data       string     `toml:"data" comment:"Data folder: database, classifier model, node keys."`
+	Node       Node       `toml:"node"`
+	HTTP       HTTP       `toml:"http"`
+	SMTP       SMTP       `toml:"smtp"`
+	Store      Store      `toml:"store"`
+	Analysis   Analysis   `toml:"analysis"`
+	Privacy    Privacy    `toml:"privacy"`
+	Federation Federation `toml:"federation"`
+}
+
+// Federation tunes the exchange with partner nodes.
+type Federation struct {
+	SyncInterval Duration `toml:"sync_interval"` // How often serve pushes to every active peer; 0 turns it off.
+	Window       Duration `toml:"window"`        // Accepted clock difference of incoming envelopes.
 }
 
 // Node names the node.
 type Node struct {
-	Name string `toml:"name"`
+	Name         string `toml:"name"`
+	Jurisdiction string `toml:"jurisdiction"` // ISO 3166 alpha-2 or EU: where this node's authority acts.
 }
 
 // HTTP is the web UI and API listener.
@@ -93,8 +101,9 @@ func Default() Config {
 		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxUpload: 25 << 20, HeaderTimeout: Duration{10 * time.Second}, RequestTimeout: Duration{2 * time.Minute}},
 		SMTP: SMTP{Listen: "127.0.0.1:2525", Hostname: "localhost", MaxMessageBytes: 25 << 20, MaxRecipients: 50,
 			RatePerSender: 30, RatePerIP: 600, MaxConns: 200, IdleTimeout: Duration{60 * time.Second}, MaxSession: Duration{10 * time.Minute}},
-		Store:    Store{Driver: "sqlite"},
-		Analysis: Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
+		Store:      Store{Driver: "sqlite"},
+		Federation: Federation{SyncInterval: Duration{5 * time.Minute}, Window: Duration{10 * time.Minute}},
+		Analysis:   Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
 	}
 }
 
@@ -132,6 +141,12 @@ func (c Config) Validate() error {
 		if d.Duration <= 0 {
 			return fmt.Errorf("config: %s must be a positive duration such as \"30s\"", name)
 		}
+	}
+	if c.Federation.SyncInterval.Duration < 0 || c.Federation.Window.Duration <= 0 {
+		return fmt.Errorf("config: federation.sync_interval must be 0 (off) or positive, federation.window positive")
+	}
+	if j := c.Node.Jurisdiction; j != "" && !(len(j) == 2 && j[0] >= 'A' && j[0] <= 'Z' && j[1] >= 'A' && j[1] <= 'Z') {
+		return fmt.Errorf("config: node.jurisdiction %q: want an ISO 3166 code such as FR, or EU", j)
 	}
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		return fmt.Errorf("config: smtp.tls_cert and smtp.tls_key go together")

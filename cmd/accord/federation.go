@@ -1,0 +1,685 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/config"
+	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/nodekey"
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
+)
+
+// fedNode is what the federation commands open: the store, the key and
+// the service over them.
+type fedNode struct {
+	cfg   config.Config
+	store *sqlstore.Store
+	key   *nodekey.Key
+	svc   *federation.Service
+}
+
+func openFed(ctx context.Context, e *env, nf *nodeFlags) (*fedNode, error) {
+	c, err := nf.load()
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	k, err := nodekey.LoadOrCreate(c.Data)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	svc := &federation.Service{Store: st, Source: st, Key: k.Private, Jurisdiction: c.Node.Jurisdiction, Log: e.log,
+		Window: c.Federation.Window.Duration, Client: &http.Client{Timeout: time.Minute}}
+	if err := svc.Init(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &fedNode{cfg: c, store: st, key: k, svc: svc}, nil
+}
+
+func (n *fedNode) Close() { n.store.Close() }
+
+// subcommands runs one of a command's subcommands.
+func subcommands(ctx context.Context, e *env, name string, args []string, subs map[string]func(context.Context, *env, []string) error, help string) error {
+	if len(args) == 0 || subs[args[0]] == nil {
+		fmt.Fprintf(e.stderr, "usage: accord %s SUBCOMMAND …\n%s", name, help)
+		return errUsage
+	}
+	return subs[args[0]](ctx, e, args[1:])
+}
+
+// flags parses a subcommand's flags, allowing them after the positional
+// arguments too ("peer add us --url …").
+func parseFlags(e *env, fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(e.stderr)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+const keysHelp = `  show     print this node's public key, its fingerprint (compare it over the phone) and jurisdiction
+  rotate   make a new key; the old one stays in the key history (tell every peer the new key)
+`
+
+func cmdKeys(ctx context.Context, e *env, args []string) error {
+	return subcommands(ctx, e, "keys", args, map[string]func(context.Context, *env, []string) error{
+		"show": func(ctx context.Context, e *env, args []string) error {
+			fs := flag.NewFlagSet("keys show", flag.ContinueOnError)
+			var nf nodeFlags
+			nf.register(fs)
+			if _, err := parseFlags(e, fs, args); err != nil {
+				return err
+			}
+			n, err := openFed(ctx, e, &nf)
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			fmt.Fprintf(e.stdout, "key          %s\nfingerprint  %s\njurisdiction %s\n", n.key.Public(), federation.Fingerprint(n.key.Private.Public().(ed25519.PublicKey)), orDash(n.cfg.Node.Jurisdiction))
+			own, _ := n.store.OwnKeys(ctx)
+			for _, k := range own {
+				if !k.Retired.IsZero() {
+					fmt.Fprintf(e.stdout, "retired      %s (%s to %s)\n", k.Key, k.Added.Format(time.DateOnly), k.Retired.Format(time.DateOnly))
+				}
+			}
+			return nil
+		},
+		"rotate": func(ctx context.Context, e *env, args []string) error {
+			fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
+			var nf nodeFlags
+			nf.register(fs)
+			if _, err := parseFlags(e, fs, args); err != nil {
+				return err
+			}
+			c, err := nf.load()
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			old := filepath.Join(c.Data, nodekey.FileName)
+			if _, err := nodekey.LoadOrCreate(c.Data); err != nil {
+				return err
+			}
+			archived := fmt.Sprintf("%s.retired-%d", old, time.Now().Unix())
+			if err := os.Rename(old, archived); err != nil {
+				return fmt.Errorf("archive the old key: %w", err)
+			}
+			n, err := openFed(ctx, e, &nf) // creates the new key and records it, retiring the old
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			fmt.Fprintf(e.stdout, "new key      %s\nfingerprint  %s\nThe old key is kept as %s. Give the new key to every peer (accord peer rotate-key on their side).\n",
+				n.key.Public(), federation.Fingerprint(n.key.Private.Public().(ed25519.PublicKey)), filepath.Base(archived))
+			return nil
+		},
+	}, keysHelp)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+const peerHelp = `  add NAME --url URL --key PUBKEY --jurisdiction XX [--agreement FILE]
+  list | show NAME
+  suspend NAME | resume NAME | remove NAME
+  rotate-key NAME --key NEWKEY | revoke-key NAME [--key KEY]
+  agreement NAME FILE [--apply]     show how a new agreement changes what flows; --apply puts it in force
+  preview NAME [--agreement FILE]   exactly what NAME would receive now, and why anything else would not
+  sync NAME | sync --all            push to the peer what it may have and does not
+  token NAME                        a token for NAME's TAXII client (its last line)
+`
+
+func cmdPeer(ctx context.Context, e *env, args []string) error {
+	withNode := func(name string, setup func(fs *flag.FlagSet), run func(n *fedNode, pos []string) error) func(context.Context, *env, []string) error {
+		return func(ctx context.Context, e *env, args []string) error {
+			fs := flag.NewFlagSet("peer "+name, flag.ContinueOnError)
+			var nf nodeFlags
+			nf.register(fs)
+			if setup != nil {
+				setup(fs)
+			}
+			pos, err := parseFlags(e, fs, args)
+			if err != nil {
+				return err
+			}
+			n, err := openFed(ctx, e, &nf)
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			return run(n, pos)
+		}
+	}
+	one := func(pos []string) (string, error) {
+		if len(pos) != 1 {
+			return "", errUsage
+		}
+		return pos[0], nil
+	}
+	var url, key, jur, agreementFile string
+	var apply, all bool
+	status := func(s federation.Status) func(n *fedNode, pos []string) error {
+		return func(n *fedNode, pos []string) error {
+			name, err := one(pos)
+			if err != nil {
+				return err
+			}
+			if err := n.store.SetPeerStatus(ctx, name, s, time.Now()); err != nil {
+				return fmt.Errorf("peer %s: %w", name, err)
+			}
+			fmt.Fprintf(e.stdout, "peer %s is %s\n", name, s)
+			return nil
+		}
+	}
+	return subcommands(ctx, e, "peer", args, map[string]func(context.Context, *env, []string) error{
+		"add": withNode("add", func(fs *flag.FlagSet) {
+			fs.StringVar(&url, "url", "", "the peer node's base URL")
+			fs.StringVar(&key, "key", "", "the peer's public key (accord keys show on its side)")
+			fs.StringVar(&jur, "jurisdiction", "", "the peer's jurisdiction: ISO 3166 code or EU")
+			fs.StringVar(&agreementFile, "agreement", "", "the agreement (MoU) file; without one nothing is shared")
+		}, func(n *fedNode, pos []string) error {
+			name, err := one(pos)
+			if err != nil || !federation.ValidName(name) {
+				return &exitError{code: 2, err: fmt.Errorf("peer names are lower-case letters, digits, - and _ (got %q)", strings.Join(pos, " "))}
+			}
+			pub, err := federation.ParsePublicKey(key)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			jur = strings.ToUpper(jur)
+			if len(jur) != 2 {
+				return &exitError{code: 2, err: errors.New("--jurisdiction needs an ISO 3166 code such as US, or EU")}
+			}
+			var a *federation.Agreement
+			if agreementFile != "" {
+				if a, err = readAgreement(agreementFile); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+			}
+			now := time.Now()
+			p := federation.Peer{Name: name, URL: url, Jurisdiction: jur, Status: federation.StatusActive, Added: now, Agreement: a,
+				Keys: []federation.PeerKey{{Key: strings.TrimSpace(key), Status: federation.KeyActive, Added: now}}}
+			if err := n.store.AddPeer(ctx, p); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "peer %s (%s) added; key fingerprint %s — compare it with the peer's over the phone\n", name, jur, federation.Fingerprint(pub))
+			if a == nil {
+				fmt.Fprintln(e.stdout, "no agreement: nothing will be shared with it until one is applied (accord peer agreement)")
+			}
+			return nil
+		}),
+		"list": withNode("list", nil, func(n *fedNode, _ []string) error {
+			ps, err := n.store.Peers(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tJURISDICTION\tSTATUS\tAGREEMENT\tSHARES\tURL")
+			for _, p := range ps {
+				ag, sh := "-", "-"
+				if p.Agreement != nil {
+					ag = fmt.Sprintf("%s v%d", p.Agreement.ID, p.Agreement.Version)
+					sh = kindsText(p.Agreement.Share)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Jurisdiction, p.Status, ag, sh, p.URL)
+			}
+			return tw.Flush()
+		}),
+		"show": withNode("show", nil, func(n *fedNode, pos []string) error {
+			name, err := one(pos)
+			if err != nil {
+				return err
+			}
+			p, err := n.store.Peer(ctx, name)
+			if err != nil {
+				return fmt.Errorf("peer %s: %w", name, err)
+			}
+			l, _ := n.store.Link(ctx, name)
+			fmt.Fprintf(e.stdout, "peer %s (%s), %s, %s\nenvelopes sent %d, received %d\n", p.Name, p.Jurisdiction, p.Status, p.URL, l.OutSeq, l.InSeq)
+			for _, k := range p.Keys {
+				pub, _ := federation.ParsePublicKey(k.Key)
+				fmt.Fprintf(e.stdout, "key %s %s (%s) since %s\n", k.Status, k.Key, federation.Fingerprint(pub), k.Changed.Format(time.RFC3339))
+			}
+			if p.Agreement != nil {
+				fmt.Fprintf(e.stdout, "agreement %s v%d: shares %s up to TLP:%s, origins %s, personal data %v, retention %d days\n",
+					p.Agreement.ID, p.Agreement.Version, kindsText(p.Agreement.Share), strings.ToUpper(string(p.Agreement.TLPMax)),
+					strings.Join(p.Agreement.Origins, ","), p.Agreement.PersonalData, p.Agreement.RetentionDays)
+			} else {
+				fmt.Fprintln(e.stdout, "no agreement: nothing is shared")
+			}
+			return nil
+		}),
+		"suspend": withNode("suspend", nil, status(federation.StatusSuspended)),
+		"resume":  withNode("resume", nil, status(federation.StatusActive)),
+		"remove":  withNode("remove", nil, status(federation.StatusRemoved)),
+		"rotate-key": withNode("rotate-key", func(fs *flag.FlagSet) {
+			fs.StringVar(&key, "key", "", "the peer's new public key")
+		}, func(n *fedNode, pos []string) error {
+			name, err := one(pos)
+			if err != nil {
+				return err
+			}
+			if _, err := federation.ParsePublicKey(key); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if err := n.store.AddPeerKey(ctx, name, strings.TrimSpace(key), time.Now()); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "peer %s: new key in force; the old one is retired (it still verifies past checkpoints, not new envelopes)\n", name)
+			return nil
+		}),
+		"revoke-key": withNode("revoke-key", func(fs *flag.FlagSet) {
+			fs.StringVar(&key, "key", "", "the key to revoke (default: the active one)")
+		}, func(n *fedNode, pos []string) error {
+			name, err := one(pos)
+			if err != nil {
+				return err
+			}
+			p, err := n.store.Peer(ctx, name)
+			if err != nil {
+				return fmt.Errorf("peer %s: %w", name, err)
+			}
+			k := strings.TrimSpace(key)
+			if k == "" {
+				var ok bool
+				if k, ok = p.ActiveKey(); !ok {
+					return fmt.Errorf("peer %s has no active key", name)
+				}
+			}
+			if err := n.store.SetKeyStatus(ctx, name, k, federation.KeyRevoked, time.Now()); err != nil {
+				return fmt.Errorf("revoke: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "peer %s: key %s revoked; envelopes signed with it are refused\n", name, k)
+			return nil
+		}),
+		"agreement": withNode("agreement", func(fs *flag.FlagSet) {
+			fs.BoolVar(&apply, "apply", false, "put the new agreement in force (without it, only show the difference)")
+		}, func(n *fedNode, pos []string) error {
+			if len(pos) != 2 {
+				return errUsage
+			}
+			p, err := n.store.Peer(ctx, pos[0])
+			if err != nil {
+				return fmt.Errorf("peer %s: %w", pos[0], err)
+			}
+			a, err := readAgreement(pos[1])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			fmt.Fprintf(e.stdout, "agreement with %s: changes\n", p.Name)
+			for _, d := range federation.Diff(p.Agreement, a) {
+				fmt.Fprintln(e.stdout, "  "+d)
+			}
+			before, err := n.svc.Preview(ctx, p.Name, nil)
+			if err != nil {
+				return err
+			}
+			after, err := n.svc.Preview(ctx, p.Name, a)
+			if err != nil {
+				return err
+			}
+			gain, lose := 0, 0
+			for i := range before {
+				switch {
+				case !before[i].Decision.Allow && after[i].Decision.Allow:
+					gain++
+					fmt.Fprintf(e.stdout, "  would start to flow: %s\n", before[i].Item.Key)
+				case before[i].Decision.Allow && !after[i].Decision.Allow:
+					lose++
+					fmt.Fprintf(e.stdout, "  would stop: %s (%s)\n", before[i].Item.Key, after[i].Decision)
+				}
+			}
+			fmt.Fprintf(e.stdout, "%d items would start to flow, %d would stop\n", gain, lose)
+			if !apply {
+				fmt.Fprintln(e.stdout, "not applied: run again with --apply to put it in force")
+				return nil
+			}
+			if err := n.store.SetAgreement(ctx, p.Name, a, time.Now()); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "agreement %s v%d in force for %s\n", a.ID, a.Version, p.Name)
+			return nil
+		}),
+		"preview": withNode("preview", func(fs *flag.FlagSet) {
+			fs.StringVar(&agreementFile, "agreement", "", "preview under this agreement instead of the one in force")
+		}, func(n *fedNode, pos []string) error {
+			name, err := one(pos)
+			if err != nil {
+				return err
+			}
+			var a *federation.Agreement
+			if agreementFile != "" {
+				if a, err = readAgreement(agreementFile); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+			}
+			lines, err := n.svc.Preview(ctx, name, a)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DECISION\tITEM\tKIND\tTLP\tORIGINS\tSTATE\tCLAUSE: REASON")
+			sends, denies := 0, map[string]int{}
+			for _, l := range lines {
+				d := "deny"
+				if l.Decision.Allow {
+					d = "send"
+					if l.State == "sent" {
+						d = "has"
+					} else {
+						sends++
+					}
+				} else {
+					denies[l.Decision.Clause]++
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s: %s\n", d, l.Item.Key, l.Item.Kind, l.Item.TLP, orDash(strings.Join(l.Item.Origins, ",")),
+					l.State, l.Decision.Clause, l.Decision.Reason)
+			}
+			tw.Flush()
+			var ds []string
+			for c, k := range denies {
+				ds = append(ds, fmt.Sprintf("%s %d", c, k))
+			}
+			sort.Strings(ds)
+			fmt.Fprintf(e.stdout, "%d items to send; denied by clause: %s\n", sends, orDash(strings.Join(ds, ", ")))
+			return nil
+		}),
+		"sync": withNode("sync", func(fs *flag.FlagSet) {
+			fs.BoolVar(&all, "all", false, "every active peer")
+		}, func(n *fedNode, pos []string) error {
+			names := pos
+			if all {
+				ps, err := n.store.Peers(ctx)
+				if err != nil {
+					return err
+				}
+				names = nil
+				for _, p := range ps {
+					if p.Status == federation.StatusActive {
+						names = append(names, p.Name)
+					}
+				}
+			}
+			if len(names) == 0 {
+				return errUsage
+			}
+			var failed error
+			for _, name := range names {
+				res, err := n.svc.Sync(ctx, name)
+				if err != nil {
+					fmt.Fprintf(e.stdout, "%s: FAILED: %v\n", name, err)
+					failed = errors.Join(failed, err)
+					continue
+				}
+				fmt.Fprintf(e.stdout, "%s: %s\n", name, res)
+			}
+			if failed != nil {
+				return &exitError{code: 1, err: failed}
+			}
+			return nil
+		}),
+		"token": withNode("token", nil, func(n *fedNode, pos []string) error {
+			name, err := one(pos)
+			if err != nil {
+				return err
+			}
+			if _, err := n.store.Peer(ctx, name); err != nil {
+				return fmt.Errorf("peer %s: %w", name, err)
+			}
+			plain, t := access.NewToken(nil, access.Peer, name, time.Now())
+			if err := n.store.CreateToken(ctx, t); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "TAXII token %s for peer %s (reads only its collections); shown once:\n%s\n", t.ID, name, plain)
+			return nil
+		}),
+	}, peerHelp)
+}
+
+func kindsText(ks []federation.Kind) string {
+	if len(ks) == 0 {
+		return "nothing"
+	}
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ",")
+}
+
+func readAgreement(path string) (*federation.Agreement, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return federation.ParseAgreement(b)
+}
+
+const assistHelp = `  request PEER --type information|enforcement|alert --subject TEXT [--body TEXT] [--campaign ID] [--legal-basis TEXT]
+  list [--peer NAME] [--at TIME]      requests with their deadlines; --at shows what is overdue at TIME (RFC 3339)
+  show ID
+  update ID --action acknowledge|accept|refuse|supply-information|measure-taken|close [--note TEXT]
+Requests and updates are delivered at once when the peer answers, else at the next sync.
+`
+
+func cmdAssist(ctx context.Context, e *env, args []string) error {
+	var typ, subject, body, camp, legal, peer, at, action, note, by string
+	with := func(name string, setup func(fs *flag.FlagSet), run func(n *fedNode, pos []string) error) func(context.Context, *env, []string) error {
+		return func(ctx context.Context, e *env, args []string) error {
+			fs := flag.NewFlagSet("assist "+name, flag.ContinueOnError)
+			var nf nodeFlags
+			nf.register(fs)
+			fs.StringVar(&by, "by", os.Getenv("USER"), "who acts, for the request's history")
+			if setup != nil {
+				setup(fs)
+			}
+			pos, err := parseFlags(e, fs, args)
+			if err != nil {
+				return err
+			}
+			n, err := openFed(ctx, e, &nf)
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			return run(n, pos)
+		}
+	}
+	deliver := func(n *fedNode, peer string) {
+		if res, err := n.svc.Sync(ctx, peer); err != nil {
+			fmt.Fprintf(e.stdout, "not delivered yet (%v); it is queued for the next sync\n", err)
+		} else {
+			fmt.Fprintf(e.stdout, "delivered to %s: %s\n", peer, res)
+		}
+	}
+	return subcommands(ctx, e, "assist", args, map[string]func(context.Context, *env, []string) error{
+		"request": with("request", func(fs *flag.FlagSet) {
+			fs.StringVar(&typ, "type", "information", "information, enforcement or alert")
+			fs.StringVar(&subject, "subject", "", "what is asked")
+			fs.StringVar(&body, "body", "", "the details")
+			fs.StringVar(&camp, "campaign", "", "the campaign it concerns")
+			fs.StringVar(&legal, "legal-basis", "", "default: the agreement's")
+		}, func(n *fedNode, pos []string) error {
+			if len(pos) != 1 {
+				return errUsage
+			}
+			r, err := n.svc.NewRequest(ctx, pos[0], federation.RequestType(typ), subject, body, camp, legal, by)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			due := "no deadline"
+			if !r.Deadline.IsZero() {
+				due = "answer due " + r.Deadline.Format(time.RFC3339)
+			}
+			fmt.Fprintf(e.stdout, "request %s (%s) to %s: %s\n", r.ID, r.Type, r.Peer, due)
+			deliver(n, r.Peer)
+			return nil
+		}),
+		"list": with("list", func(fs *flag.FlagSet) {
+			fs.StringVar(&peer, "peer", "", "only this peer's")
+			fs.StringVar(&at, "at", "", "judge deadlines at this time (RFC 3339) instead of now")
+		}, func(n *fedNode, _ []string) error {
+			now := time.Now()
+			if at != "" {
+				t, err := time.Parse(time.RFC3339, at)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--at: %w", err)}
+				}
+				now = t
+			}
+			rs, err := n.store.Requests(ctx, peer)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tDIRECTION\tPEER\tTYPE\tSTATE\tDEADLINE\tSUBJECT")
+			for _, r := range rs {
+				dir := "outgoing"
+				if r.Role == federation.Responder {
+					dir = "incoming"
+				}
+				dl := "-"
+				if !r.Deadline.IsZero() {
+					dl = r.Deadline.Format(time.DateOnly)
+					if r.Overdue(now) {
+						dl += " OVERDUE"
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, dir, r.Peer, r.Type, r.State, dl, r.Subject)
+			}
+			return tw.Flush()
+		}),
+		"show": with("show", nil, func(n *fedNode, pos []string) error {
+			if len(pos) != 1 {
+				return errUsage
+			}
+			r, err := n.store.Request(ctx, pos[0])
+			if err != nil {
+				return fmt.Errorf("request %s: %w", pos[0], err)
+			}
+			fmt.Fprintf(e.stdout, "%s: %s request, %s %s; state %s\nsubject: %s\n", r.ID, r.Type, map[federation.Role]string{federation.Requester: "to", federation.Responder: "from"}[r.Role], r.Peer, r.State, r.Subject)
+			if r.Body != "" {
+				fmt.Fprintf(e.stdout, "%s\n", r.Body)
+			}
+			if !r.Deadline.IsZero() {
+				fmt.Fprintf(e.stdout, "deadline %s%s\n", r.Deadline.Format(time.RFC3339), map[bool]string{true: " (OVERDUE)"}[r.Overdue(time.Now())])
+			}
+			for _, ev := range r.Events {
+				fmt.Fprintf(e.stdout, "  %s  %-20s → %-20s by %s  %s\n", ev.At.Format(time.RFC3339), ev.Action, ev.State, ev.By, ev.Note)
+			}
+			return nil
+		}),
+		"update": with("update", func(fs *flag.FlagSet) {
+			fs.StringVar(&action, "action", "", "acknowledge, accept, refuse, supply-information, measure-taken or close")
+			fs.StringVar(&note, "note", "", "the answer, the reason for a refusal, a remark")
+		}, func(n *fedNode, pos []string) error {
+			if len(pos) != 1 {
+				return errUsage
+			}
+			r, err := n.svc.Transition(ctx, pos[0], federation.Action(action), note, by)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			fmt.Fprintf(e.stdout, "request %s is now %s\n", r.ID, r.State)
+			deliver(n, r.Peer)
+			return nil
+		}),
+	}, assistHelp)
+}
+
+const custodyHelp = `  verify PEER   recompute both custody logs of the link with PEER and check every checkpoint's two signatures
+`
+
+func cmdCustody(ctx context.Context, e *env, args []string) error {
+	return subcommands(ctx, e, "custody", args, map[string]func(context.Context, *env, []string) error{
+		"verify": func(ctx context.Context, e *env, args []string) error {
+			fs := flag.NewFlagSet("custody verify", flag.ContinueOnError)
+			var nf nodeFlags
+			nf.register(fs)
+			pos, err := parseFlags(e, fs, args)
+			if err != nil || len(pos) != 1 {
+				return errUsage
+			}
+			n, err := openFed(ctx, e, &nf)
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			rep, err := n.svc.VerifyCustody(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			for _, st := range []struct {
+				name string
+				s    federation.LogState
+			}{{"sent", rep.Out}, {"received", rep.In}} {
+				cp := "no checkpoint"
+				if st.s.Checkpoint != nil {
+					cp = fmt.Sprintf("checkpoint of envelope %d countersigned", st.s.Checkpoint.Seq)
+				}
+				fmt.Fprintf(e.stdout, "%-8s size %d root %s (%s)\n", st.name, st.s.Size, st.s.Root, cp)
+			}
+			if len(rep.Problems) > 0 {
+				for _, p := range rep.Problems {
+					fmt.Fprintln(e.stdout, "PROBLEM:", p)
+				}
+				return &exitError{code: 1, err: fmt.Errorf("custody of the link with %s does not verify", pos[0])}
+			}
+			fmt.Fprintln(e.stdout, "OK: both logs verify and every checkpoint carries both signatures")
+			return nil
+		},
+	}, custodyHelp)
+}
+
+func cmdReceived(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("received", flag.ContinueOnError)
+	var nf nodeFlags
+	nf.register(fs)
+	peer := fs.String("peer", "", "only from this peer")
+	kind := fs.String("kind", "", "only this kind")
+	if _, err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	n, err := openFed(ctx, e, &nf)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	items, err := n.store.Received(ctx, federation.ReceivedFilter{Peer: *peer, Kind: federation.Kind(*kind)})
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tKIND\tITEM\tTLP\tORIGINS\tENVELOPE\tRECEIVED")
+	for _, it := range items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", it.Peer, it.Item.Kind, it.Item.Key, it.Item.TLP, orDash(strings.Join(it.Item.Origins, ",")), it.Seq, it.ReceivedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
