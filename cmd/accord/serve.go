@@ -18,6 +18,7 @@ import (
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/federation/stix"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/nodekey"
 	"github.com/accord-antispam/accord/internal/smtpd"
@@ -135,8 +136,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := fed.Init(ctx); err != nil {
 		return err
 	}
+	created := time.Now()
+	if own, err := st.OwnKeys(ctx); err == nil && len(own) > 0 {
+		created = own[0].Added
+	}
+	taxii := &stix.TAXII{Fed: fed, Tokens: st, Title: c.Node.Name,
+		Mapper: &stix.Mapper{NodeKey: key.Public(), NodeName: c.Node.Name, Created: created}}
 	root := http.NewServeMux()
 	root.Handle(federation.InboxPath, fed.Handler())
+	root.Handle(stix.Prefix, taxii.Handler())
 	root.Handle("/", ws.Handler())
 	hs := &http.Server{Handler: root, ReadHeaderTimeout: c.HTTP.HeaderTimeout.Duration, ReadTimeout: c.HTTP.RequestTimeout.Duration,
 		WriteTimeout: c.HTTP.RequestTimeout.Duration, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,

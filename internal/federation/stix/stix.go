@@ -1,0 +1,255 @@
+// Package stix maps what a node shares to STIX 2.1 and serves it over a
+// read-only TAXII 2.1 API, so that MISP, OpenCTI and other consumers can
+// read a node's feed. Inside, Accord keeps its own model; STIX is only the
+// edge. Each peer's collection holds exactly what its agreement allows, and
+// every object carries its TLP 2.0 marking, whose definitions (the exact
+// OASIS objects) travel in every bundle.
+package stix
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/accord-antispam/accord/internal/federation"
+)
+
+// tlpDefinitions are the five TLP 2.0 marking-definition objects exactly as
+// OASIS publishes them (cti-stix-common-objects, extension-definition
+// 60a3c5c5-…, created 2022-10-01).
+//
+//go:embed tlp2.json
+var tlpDefinitions []byte
+
+// Marking returns the OASIS marking-definition object of a TLP level.
+func Marking(t federation.TLP) (json.RawMessage, string, error) {
+	var b struct {
+		Objects []json.RawMessage `json:"objects"`
+	}
+	if err := json.Unmarshal(tlpDefinitions, &b); err != nil {
+		return nil, "", err
+	}
+	for _, o := range b.Objects {
+		var m struct {
+			ID         string `json:"id"`
+			Extensions map[string]struct {
+				TLP string `json:"tlp_2_0"`
+			} `json:"extensions"`
+		}
+		if err := json.Unmarshal(o, &m); err != nil {
+			return nil, "", err
+		}
+		for _, ext := range m.Extensions {
+			if ext.TLP == string(t) {
+				return o, m.ID, nil
+			}
+		}
+	}
+	return nil, "", fmt.Errorf("stix: no TLP 2.0 marking for %q", t)
+}
+
+// scoNamespace is the STIX 2.1 namespace for deterministic SCO ids
+// (section 2.9 of the specification).
+var scoNamespace = uuid.MustParse("00abedb4-aa42-466c-9c01-fed23315a9b7")
+
+// scoID is a deterministic id from the object's value, as STIX asks.
+func scoID(typ, value string) string {
+	b, _ := json.Marshal(map[string]string{"value": value})
+	return typ + "--" + uuid.NewSHA1(scoNamespace, b).String()
+}
+
+// Mapper turns a node's items into STIX objects. The node's key makes its
+// SDO ids stable and distinct from other nodes'.
+type Mapper struct {
+	NodeKey  string // Base64 public key.
+	NodeName string
+	Created  time.Time // The node identity's creation time.
+}
+
+func (m *Mapper) sdoID(typ, key string) string {
+	return typ + "--" + uuid.NewSHA1(uuid.NameSpaceURL, []byte("accord:"+m.NodeKey+":"+key)).String()
+}
+
+// Identity is the node's identity object, the creator of everything.
+func (m *Mapper) Identity() map[string]any {
+	ts := stamp(m.Created)
+	return map[string]any{"type": "identity", "spec_version": "2.1", "id": m.sdoID("identity", "node"), "created": ts, "modified": ts,
+		"name": m.NodeName, "identity_class": "organization", "description": "Accord node " + m.NodeKey}
+}
+
+// stamp formats a STIX timestamp (UTC, milliseconds).
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func patternValue(v string) string {
+	return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v)
+}
+
+// Objects maps one item to STIX objects. Kinds that STIX feeds do not
+// carry (statistics, evidence bytes) map to nothing.
+func (m *Mapper) Objects(it federation.Item) ([]map[string]any, error) {
+	_, marking, err := Marking(it.TLP)
+	if err != nil {
+		return nil, err
+	}
+	created := stamp(it.Updated)
+	common := func(typ string) map[string]any {
+		return map[string]any{"type": typ, "spec_version": "2.1", "id": m.sdoID(typ, it.Key), "created": created, "modified": created,
+			"created_by_ref": m.sdoID("identity", "node"), "object_marking_refs": []string{marking}}
+	}
+	switch it.Kind {
+	case federation.KindIndicators:
+		var in struct {
+			Type    string    `json:"type"`
+			Value   string    `json:"value"`
+			Reports int       `json:"reports"`
+			First   time.Time `json:"first_seen"`
+			Origins []string  `json:"origins"`
+		}
+		if err := json.Unmarshal(it.Body, &in); err != nil {
+			return nil, fmt.Errorf("stix: item %s: %w", it.Key, err)
+		}
+		sco := map[string]any{"type": in.Type, "spec_version": "2.1", "id": scoID(in.Type, in.Value), "value": in.Value,
+			"object_marking_refs": []string{marking}}
+		ind := common("indicator")
+		ind["name"] = fmt.Sprintf("%s %s in reported spam", in.Type, in.Value)
+		ind["description"] = fmt.Sprintf("Seen in %d spam reports; origins %s.", in.Reports, orUnknown(in.Origins))
+		ind["indicator_types"] = []string{"malicious-activity"}
+		ind["pattern"] = fmt.Sprintf("[%s:value = '%s']", in.Type, patternValue(in.Value))
+		ind["pattern_type"] = "stix"
+		ind["valid_from"] = stamp(in.First)
+		rel := common("relationship")
+		rel["id"] = m.sdoID("relationship", it.Key+"/based-on")
+		rel["relationship_type"] = "based-on"
+		rel["source_ref"] = ind["id"]
+		rel["target_ref"] = sco["id"]
+		return []map[string]any{sco, ind, rel}, nil
+	case federation.KindCampaigns:
+		var c struct {
+			ID        string    `json:"id"`
+			Subject   string    `json:"subject"`
+			Reports   int       `json:"reports"`
+			FirstSeen time.Time `json:"first_seen"`
+			LastSeen  time.Time `json:"last_seen"`
+			Source    string    `json:"source"`
+		}
+		if err := json.Unmarshal(it.Body, &c); err != nil {
+			return nil, fmt.Errorf("stix: item %s: %w", it.Key, err)
+		}
+		o := common("campaign")
+		o["name"] = fmt.Sprintf("Spam campaign %s: %s", c.ID, c.Subject)
+		o["description"] = fmt.Sprintf("%d reports to the %s authority's complaint desk; origins %s.", c.Reports, orUnknown([]string{c.Source}), orUnknown(it.Origins))
+		o["first_seen"], o["last_seen"] = stamp(c.FirstSeen), stamp(c.LastSeen)
+		o["objective"] = "unsolicited commercial communication"
+		return []map[string]any{o}, nil
+	case federation.KindReports:
+		var r struct {
+			ID            string   `json:"id"`
+			Campaign      string   `json:"campaign"`
+			ReceivedAt    string   `json:"received_at"`
+			Subject       string   `json:"subject"`
+			OriginIP      string   `json:"origin_ip"`
+			OriginCountry string   `json:"origin_country"`
+			Breaches      []string `json:"breaches"`
+		}
+		if err := json.Unmarshal(it.Body, &r); err != nil {
+			return nil, fmt.Errorf("stix: item %s: %w", it.Key, err)
+		}
+		at, _ := time.Parse(time.RFC3339, r.ReceivedAt)
+		o := common("report")
+		o["name"] = "Spam report " + r.ID + ": " + r.Subject
+		o["description"] = fmt.Sprintf("Origin %s (%s). Findings against the law: %s.", orUnknown([]string{r.OriginIP}), orUnknown([]string{r.OriginCountry}),
+			orUnknown(r.Breaches))
+		o["report_types"] = []string{"campaign"}
+		o["published"] = stamp(at)
+		refs := []string{m.sdoID("campaign", "camp:"+r.Campaign)}
+		if r.OriginIP != "" {
+			typ := "ipv4-addr"
+			if strings.Contains(r.OriginIP, ":") {
+				typ = "ipv6-addr"
+			}
+			refs = append(refs, scoID(typ, r.OriginIP))
+		}
+		o["object_refs"] = refs
+		return []map[string]any{o}, nil
+	}
+	return nil, nil
+}
+
+func orUnknown(s []string) string {
+	var out []string
+	for _, x := range s {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return "unknown"
+	}
+	return strings.Join(out, ", ")
+}
+
+// Bundle wraps objects with the node's identity and the marking
+// definitions they use.
+func (m *Mapper) Bundle(objects []map[string]any) ([]byte, error) {
+	used := map[string]bool{}
+	for _, o := range objects {
+		if refs, ok := o["object_marking_refs"].([]string); ok {
+			for _, r := range refs {
+				used[r] = true
+			}
+		}
+	}
+	all := []any{m.Identity()}
+	for _, t := range []federation.TLP{federation.TLPClear, federation.TLPGreen, federation.TLPAmber, federation.TLPAmberStrict, federation.TLPRed} {
+		raw, id, err := Marking(t)
+		if err != nil {
+			return nil, err
+		}
+		if used[id] {
+			all = append(all, raw)
+		}
+	}
+	for _, o := range objects {
+		all = append(all, o)
+	}
+	return json.Marshal(map[string]any{"type": "bundle", "id": "bundle--" + uuid.NewString(), "objects": all})
+}
+
+// Canonical re-encodes JSON with sorted keys and no spaces, to compare
+// objects byte for byte.
+func Canonical(b []byte) ([]byte, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(sortValue(v))
+}
+
+func sortValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make(map[string]any, len(x))
+		for _, k := range keys {
+			out[k] = sortValue(x[k])
+		}
+		return out // encoding/json writes map keys sorted
+	case []any:
+		for i := range x {
+			x[i] = sortValue(x[i])
+		}
+	}
+	return v
+}
