@@ -105,8 +105,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	fed := &federation.Service{Store: st, Source: st, Key: key.Private, Jurisdiction: c.Node.Jurisdiction, Log: log,
+		Window: c.Federation.Window.Duration, Client: &http.Client{Timeout: time.Minute}}
+	if err := fed.Init(ctx); err != nil {
+		return err
+	}
 	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
-		SecureCookies: c.HTTP.SecureCookies}, log)
+		SecureCookies: c.HTTP.SecureCookies, Federation: fed}, log)
 	if err != nil {
 		return err
 	}
@@ -130,11 +135,6 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		hl.Close()
 		return fmt.Errorf("smtp listen: %w", err)
-	}
-	fed := &federation.Service{Store: st, Source: st, Key: key.Private, Jurisdiction: c.Node.Jurisdiction, Log: log,
-		Window: c.Federation.Window.Duration, Client: &http.Client{Timeout: time.Minute}}
-	if err := fed.Init(ctx); err != nil {
-		return err
 	}
 	created := time.Now()
 	if own, err := st.OwnKeys(ctx); err == nil && len(own) > 0 {

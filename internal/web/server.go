@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
 )
 
@@ -34,6 +35,9 @@ type Config struct {
 	MaxUpload       int64         // Largest report body (bytes).
 	SessionLifetime time.Duration // Web login sessions.
 	SecureCookies   bool          // Set when served over HTTPS.
+	// Federation, when set, adds the cooperation pages for authority users.
+	Federation *federation.Service
+	Now        func() time.Time // nil: time.Now.
 }
 
 // Server serves the web UI and the API.
@@ -72,7 +76,11 @@ func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Se
 	if err != nil {
 		return nil, err
 	}
-	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: time.Now, tmpl: t, dummyHash: dummy}, nil
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: now, tmpl: t, dummyHash: dummy}, nil
 }
 
 // Handler returns the routes. The permission each needs is on its line.
@@ -96,6 +104,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /desk/reports/{id}", s.needUser(access.Analyst, s.reportPage))
 	mux.HandleFunc("POST /desk/reports/{id}/evidence", s.needUser(access.Analyst, s.evidenceDownload))
 	mux.HandleFunc("GET /desk/campaigns/{id}", s.needUser(access.Analyst, s.campaignPage))
+
+	// Authorities (session): cooperation with partner nodes.
+	if s.cfg.Federation != nil {
+		mux.HandleFunc("GET /fed", s.needUser(access.Authority, s.fedPage))
+		mux.HandleFunc("GET /fed/peers/{name}", s.needUser(access.Authority, s.fedPeerPage))
+		mux.HandleFunc("GET /fed/requests/{id}", s.needUser(access.Authority, s.fedRequestPage))
+		mux.HandleFunc("POST /fed/requests/{id}", s.needUser(access.Authority, s.fedRequestAction))
+	}
 
 	// API (bearer tokens; a report's status token for its own report).
 	mux.HandleFunc("GET /api/openapi.yaml", s.openAPI)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/rules"
 )
@@ -41,6 +42,8 @@ type pageData struct {
 	Bars      []bar
 	BarsH     int
 	Form      map[string]string
+	Authority bool     // The signed-in user may see the cooperation pages.
+	Fed       *fedPage // The cooperation pages' data.
 }
 
 type bar struct {
@@ -51,8 +54,16 @@ type bar struct {
 }
 
 var funcs = template.FuncMap{
-	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"tri":  func(t rules.Tri) string { return t.String() },
+	"overdue": func(r federation.Request, now time.Time) bool { return r.Overdue(now) },
+	"short": func(s string) string {
+		if len(s) > 16 {
+			return s[:16] + "…"
+		}
+		return s
+	},
+	"upper": strings.ToUpper,
+	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"tri":   func(t rules.Tri) string { return t.String() },
 	"score": func(v *analysis.Verdict) string {
 		if v == nil || v.Spam == nil {
 			return "not scored"
@@ -224,7 +235,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: s.cfg.SecureCookies, Expires: se.ExpiresAt})
+		Secure: s.cfg.SecureCookies, MaxAge: int(s.cfg.SessionLifetime / time.Second)})
 	s.log.Info("signed in", "user", u.Name)
 	http.Redirect(w, r, "/desk", http.StatusSeeOther)
 }
@@ -248,7 +259,8 @@ func (s *Server) deskPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Error("list campaigns", "err", err)
 	}
-	s.page(w, http.StatusOK, "desk", pageData{Title: "Desk", User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Reports: reps, Campaigns: camps})
+	s.page(w, http.StatusOK, "desk", pageData{Title: "Desk", User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Reports: reps, Campaigns: camps,
+		Authority: s.cfg.Federation != nil && p.Role.AtLeast(access.Authority)})
 }
 
 func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
