@@ -194,6 +194,35 @@ retention_days = 365
 		t.Errorf("custody does not verify:\n%s\n%s", frSide, usSide)
 	}
 
+	// FR rotates its key: US records the new one, the old one is retired;
+	// exchange goes on, and the old checkpoints still verify.
+	out = fr.run(t, bin, "keys", "rotate")
+	newKey := regexp.MustCompile(`new key\s+(\S+)`).FindStringSubmatch(out)
+	if newKey == nil || newKey[1] == fr.key {
+		t.Fatalf("keys rotate: %s", out)
+	}
+	fr.s.stop(t)
+	fr.s = serve(t, bin, fr.data, "--config", fr.conf)
+	us.run(t, bin, "peer", "rotate-key", "fr", "--key", newKey[1])
+	au.run(t, bin, "peer", "rotate-key", "fr", "--key", newKey[1])
+	if show := us.run(t, bin, "peer", "show", "fr"); !strings.Contains(show, "key retired "+fr.key) || !strings.Contains(show, "key active "+newKey[1]) {
+		t.Errorf("US's record of FR's keys: %s", show)
+	}
+	post(federationSpam("12.0.0.5", "deals@pharma-us.example", "Cheap meds", 5))
+	if out := fr.run(t, bin, "peer", "sync", "us"); !strings.Contains(out, "1 envelopes") {
+		t.Errorf("sync after rotation: %s", out)
+	}
+	if v := fr.run(t, bin, "custody", "verify", "us"); !strings.Contains(v, "OK:") {
+		t.Errorf("FR's custody after rotation: %s", v)
+	}
+	if v := us.run(t, bin, "custody", "verify", "fr"); !strings.Contains(v, "OK:") {
+		t.Errorf("US's custody after rotation: %s", v)
+	}
+	if show := fr.run(t, bin, "keys", "show"); !strings.Contains(show, "retired      "+fr.key) {
+		t.Errorf("FR's key history: %s", show)
+	}
+	got = us.run(t, bin, "received", "--peer", "fr")
+
 	// US revokes FR's key: FR can send nothing more.
 	us.run(t, bin, "peer", "revoke-key", "fr")
 	post(federationSpam("12.0.0.7", "deals@pharma-us.example", "Cheap meds", 7))
