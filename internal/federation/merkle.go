@@ -19,28 +19,52 @@ var hasher = rfc6962.New(crypto.SHA256)
 func LeafHash(data []byte) []byte { return hasher.HashLeaf(data) }
 
 // Root is the Merkle tree hash of the leaf hashes.
-func Root(leaves [][]byte) []byte {
-	if len(leaves) == 0 {
+func Root(leaves [][]byte) []byte { return NewTree(leaves).Root() }
+
+// Tree computes roots and proofs over fixed leaves, remembering the hash
+// of every subtree it has computed, so proofs for many leaves cost
+// O(n) in all instead of O(n) each.
+type Tree struct {
+	leaves [][]byte
+	memo   map[[2]uint64][]byte
+}
+
+// NewTree holds the leaf hashes.
+func NewTree(leaves [][]byte) *Tree { return &Tree{leaves: leaves, memo: map[[2]uint64][]byte{}} }
+
+// Root is the tree's hash.
+func (t *Tree) Root() []byte {
+	if len(t.leaves) == 0 {
 		return hasher.EmptyRoot()
 	}
-	return subtree(leaves, 0, uint64(len(leaves)))
+	return t.subtree(0, uint64(len(t.leaves)))
 }
 
 // subtree is the RFC 6962 MTH of leaves[begin:end].
-func subtree(leaves [][]byte, begin, end uint64) []byte {
+func (t *Tree) subtree(begin, end uint64) []byte {
 	if end-begin == 1 {
-		return leaves[begin]
+		return t.leaves[begin]
+	}
+	if h, ok := t.memo[[2]uint64{begin, end}]; ok {
+		return h
 	}
 	k := uint64(1)
 	for k<<1 < end-begin {
 		k <<= 1
 	}
-	return hasher.HashChildren(subtree(leaves, begin, begin+k), subtree(leaves, begin+k, end))
+	h := hasher.HashChildren(t.subtree(begin, begin+k), t.subtree(begin+k, end))
+	t.memo[[2]uint64{begin, end}] = h
+	return h
 }
 
 // InclusionProof proves that leaves[index] is in the tree of all leaves.
 func InclusionProof(leaves [][]byte, index uint64) ([][]byte, error) {
-	size := uint64(len(leaves))
+	return NewTree(leaves).InclusionProof(index)
+}
+
+// InclusionProof proves that leaf index is in the tree.
+func (t *Tree) InclusionProof(index uint64) ([][]byte, error) {
+	size := uint64(len(t.leaves))
 	nodes, err := proof.Inclusion(index, size)
 	if err != nil {
 		return nil, err
@@ -51,7 +75,7 @@ func InclusionProof(leaves [][]byte, index uint64) ([][]byte, error) {
 		if e > size {
 			return nil, fmt.Errorf("merkle: proof node beyond the tree")
 		}
-		hashes[i] = subtree(leaves, b, e)
+		hashes[i] = t.subtree(b, e)
 	}
 	return nodes.Rehash(hashes, hasher.HashChildren)
 }
@@ -74,10 +98,11 @@ func ConsistencyProof(leaves [][]byte, size1 uint64) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	t := NewTree(leaves)
 	hashes := make([][]byte, len(nodes.IDs))
 	for i, id := range nodes.IDs {
 		b, e := id.Coverage()
-		hashes[i] = subtree(leaves, b, e)
+		hashes[i] = t.subtree(b, e)
 	}
 	return nodes.Rehash(hashes, hasher.HashChildren)
 }

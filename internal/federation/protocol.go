@@ -66,13 +66,14 @@ func BuildPackage(priv ed25519.PrivateKey, id string, all []Item, include map[st
 	for i, it := range sorted {
 		leaves[i] = ItemLeaf(it.Key, it.Hash)
 	}
-	p := Package{ID: id, Size: uint64(len(sorted)), Root: hexs(Root(leaves)), SignedAt: now.UTC()}
+	tree := NewTree(leaves)
+	p := Package{ID: id, Size: uint64(len(sorted)), Root: hexs(tree.Root()), SignedAt: now.UTC()}
 	p.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(priv, p.Statement()))
 	for i, it := range sorted {
 		if !include[it.Key] {
 			continue
 		}
-		pr, err := InclusionProof(leaves, uint64(i))
+		pr, err := tree.InclusionProof(uint64(i))
 		if err != nil {
 			return p, err
 		}
