@@ -198,6 +198,11 @@ func syncLoop(ctx context.Context, fed *federation.Service, every time.Duration,
 			return
 		case <-t.C:
 		}
+		if n, err := fed.Store.PurgeExpired(ctx, time.Now()); err != nil {
+			log.Error("federation: purge", "err", err)
+		} else if n > 0 {
+			log.Info("federation: received items purged at the end of their retention", "items", n)
+		}
 		peers, err := fed.Store.Peers(ctx)
 		if err != nil {
 			log.Error("federation: list peers", "err", err)

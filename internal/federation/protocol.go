@@ -15,12 +15,26 @@ import (
 
 // Payload is what a sync envelope carries.
 type Payload struct {
+	// Terms are the handling conditions of the agreement the items were
+	// sent under: the receiver keeps them with the items and purges them
+	// when the retention ends.
+	Terms      *Terms      `json:"terms,omitempty"`
 	Packages   []Package   `json:"packages,omitempty"`
 	Assistance []AssistMsg `json:"assistance,omitempty"`
 	// Checkpoint is the sender's custody log of this link after the
 	// envelope's transfers: the receiver recomputes it, and countersigns it
 	// only if its own log agrees.
 	Checkpoint Checkpoint `json:"checkpoint"`
+}
+
+// Terms travel with shared items.
+type Terms struct {
+	Agreement     string   `json:"agreement"`
+	Version       int      `json:"version"`
+	Purposes      []string `json:"purposes,omitempty"`
+	LegalBasis    string   `json:"legal_basis,omitempty"`
+	RetentionDays int      `json:"retention_days"` // 0: as long as the receiver's law allows.
+	OnwardSharing bool     `json:"onward_sharing"`
 }
 
 // Package is a set of items the sender signed as a whole — a campaign with

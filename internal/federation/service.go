@@ -258,6 +258,10 @@ func (s *Service) build(ctx context.Context, p *Peer, batch []PreviewLine, all m
 		include[l.Package][l.Item.Key] = true
 	}
 	var pl Payload
+	if a := p.Agreement; a != nil && len(batch) > 0 {
+		pl.Terms = &Terms{Agreement: a.ID, Version: a.Version, Purposes: a.Purposes, LegalBasis: a.LegalBasis,
+			RetentionDays: a.RetentionDays, OnwardSharing: a.OnwardSharing}
+	}
 	var items []Item
 	for _, id := range order {
 		pk, err := BuildPackage(s.Key, id, all[id], include[id], now)
@@ -462,8 +466,15 @@ func (s *Service) Receive(ctx context.Context, raw []byte) (*Answer, error) {
 			return nil, refuse(http.StatusUnprocessableEntity, "bad-package", err)
 		}
 		for _, pi := range pk.Items {
-			items = append(items, ReceivedItem{Peer: p.Name, Item: pi.Item, Package: pk.ID, Root: pk.Root, Signature: pk.Signature,
-				SignedAt: pk.SignedAt, Seq: e.Seq, ReceivedAt: now})
+			ri := ReceivedItem{Peer: p.Name, Item: pi.Item, Package: pk.ID, Root: pk.Root, Signature: pk.Signature,
+				SignedAt: pk.SignedAt, Seq: e.Seq, ReceivedAt: now}
+			if pl.Terms != nil {
+				ri.Terms = *pl.Terms
+				if pl.Terms.RetentionDays > 0 {
+					ri.ExpiresAt = now.AddDate(0, 0, pl.Terms.RetentionDays)
+				}
+			}
+			items = append(items, ri)
 		}
 	}
 	reqs, replies, err := s.applyMessages(ctx, p, pl.Assistance, now)

@@ -48,6 +48,9 @@ type Store interface {
 	// envelope (to answer a retried delivery).
 	ReceivedCheckpoint(ctx context.Context, peer string, seq uint64) (*Checkpoint, string, error)
 	Received(ctx context.Context, f ReceivedFilter) ([]ReceivedItem, error)
+	// PurgeExpired deletes received items whose retention ended before
+	// now; the custody logs keep their hashes.
+	PurgeExpired(ctx context.Context, now time.Time) (int, error)
 
 	Log(ctx context.Context, peer string, dir Direction) ([]LogEntry, error)
 	Checkpoints(ctx context.Context, peer string, dir Direction) ([]Checkpoint, error)
@@ -134,6 +137,8 @@ type ReceivedItem struct {
 	SignedAt   time.Time
 	Seq        uint64
 	ReceivedAt time.Time
+	Terms      Terms
+	ExpiresAt  time.Time // Zero: no retention limit was set.
 }
 
 // ReceivedFilter selects received items.

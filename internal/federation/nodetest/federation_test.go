@@ -237,6 +237,12 @@ func TestThreeAuthorities(t *testing.T) {
 		}
 	}
 	t.Logf("US received %d items: %v; round: %v", len(got), keys(got), res)
+	for _, it := range got {
+		if it.Terms.Agreement != "FR-US-2026" || it.Terms.RetentionDays != 365 || it.Terms.OnwardSharing || !it.ExpiresAt.Equal(c.Now().AddDate(0, 0, 365)) {
+			t.Errorf("%s came without the agreement's terms: %+v, expires %s", it.Item.Key, it.Terms, it.ExpiresAt)
+			break
+		}
+	}
 	if res.Withheld["origins"] == 0 {
 		t.Errorf("the round does not say what origins withheld: %v", res)
 	}

@@ -393,11 +393,21 @@ func (s *Store) CommitReceived(ctx context.Context, r federation.Receipt) error 
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_received (peer, item_key, kind, item, package, root, signature, signed_at, seq, received_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			terms, err := json.Marshal(it.Terms)
+			if err != nil {
+				return err
+			}
+			var expires int64
+			if !it.ExpiresAt.IsZero() {
+				expires = nanos(it.ExpiresAt)
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_received (peer, item_key, kind, item, package, root, signature, signed_at, seq, received_at, terms, expires_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (peer, item_key) DO UPDATE SET kind = excluded.kind, item = excluded.item, package = excluded.package, root = excluded.root,
-				signature = excluded.signature, signed_at = excluded.signed_at, seq = excluded.seq, received_at = excluded.received_at`),
-				r.Peer, it.Item.Key, string(it.Item.Kind), string(b), it.Package, it.Root, it.Signature, nanos(it.SignedAt), int64(it.Seq), nanos(it.ReceivedAt)); err != nil {
+				signature = excluded.signature, signed_at = excluded.signed_at, seq = excluded.seq, received_at = excluded.received_at,
+				terms = excluded.terms, expires_at = excluded.expires_at`),
+				r.Peer, it.Item.Key, string(it.Item.Kind), string(b), it.Package, it.Root, it.Signature, nanos(it.SignedAt), int64(it.Seq), nanos(it.ReceivedAt),
+				string(terms), expires); err != nil {
 				return err
 			}
 		}
@@ -441,7 +451,7 @@ func (s *Store) ReceivedCheckpoint(ctx context.Context, peer string, seq uint64)
 
 // Received implements federation.Store.
 func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]federation.ReceivedItem, error) {
-	q := `SELECT peer, item, package, root, signature, signed_at, seq, received_at FROM fed_received WHERE 1 = 1`
+	q := `SELECT peer, item, package, root, signature, signed_at, seq, received_at, terms, expires_at FROM fed_received WHERE 1 = 1`
 	var args []any
 	if f.Peer != "" {
 		q += ` AND peer = ?`
@@ -463,18 +473,34 @@ func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]fe
 	var out []federation.ReceivedItem
 	for rows.Next() {
 		var r federation.ReceivedItem
-		var item string
-		var signed, seq, recv int64
-		if err := rows.Scan(&r.Peer, &item, &r.Package, &r.Root, &r.Signature, &signed, &seq, &recv); err != nil {
+		var item, terms string
+		var signed, seq, recv, expires int64
+		if err := rows.Scan(&r.Peer, &item, &r.Package, &r.Root, &r.Signature, &signed, &seq, &recv, &terms, &expires); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(item), &r.Item); err != nil {
 			return nil, err
 		}
+		if err := json.Unmarshal([]byte(terms), &r.Terms); err != nil {
+			return nil, err
+		}
+		if expires != 0 {
+			r.ExpiresAt = fromNanos(expires)
+		}
 		r.SignedAt, r.Seq, r.ReceivedAt = fromNanos(signed), uint64(seq), fromNanos(recv)
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// PurgeExpired implements federation.Store.
+func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM fed_received WHERE expires_at <> 0 AND expires_at < ?`), nanos(now))
+	if err != nil {
+		return 0, fmt.Errorf("purge expired items: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // Log implements federation.Store.

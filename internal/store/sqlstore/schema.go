@@ -237,5 +237,8 @@ func migrations(d Dialect) []string {
 			note TEXT NOT NULL,
 			PRIMARY KEY (request, n)
 		);`,
+		// 3: the terms received items came under, and their retention.
+		`ALTER TABLE fed_received ADD COLUMN terms TEXT NOT NULL DEFAULT '{}';
+		ALTER TABLE fed_received ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0`,
 	}
 }

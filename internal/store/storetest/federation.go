@@ -155,7 +155,8 @@ func links(t *testing.T, s Store) {
 	}
 	// Receiving: a log entry at the wrong index is refused, nothing kept.
 	rec := federation.Receipt{Peer: "us", Seq: 1, PayloadHash: "ph", Entries: []federation.LogEntry{entry(1, 1, "x")},
-		Items:      []federation.ReceivedItem{{Peer: "us", Item: federation.Item{Key: "x", Kind: federation.KindIndicators, Hash: "hx"}, Seq: 1, ReceivedAt: clock}},
+		Items: []federation.ReceivedItem{{Peer: "us", Item: federation.Item{Key: "x", Kind: federation.KindIndicators, Hash: "hx"}, Seq: 1, ReceivedAt: clock,
+			Terms: federation.Terms{Agreement: "FR-US", Version: 1, RetentionDays: 30}, ExpiresAt: clock.AddDate(0, 0, 30)}},
 		Checkpoint: federation.Checkpoint{Seq: 1, Size: 1, Root: "rx", ReceiverSignature: "sig"}}
 	if err := s.CommitReceived(ctx, rec); err == nil {
 		t.Fatal("a log entry out of place was accepted")
@@ -175,8 +176,21 @@ func links(t *testing.T, s Store) {
 		t.Errorf("received checkpoint %+v %q %v", cp, ph, err)
 	}
 	items, _ := s.Received(ctx, federation.ReceivedFilter{Peer: "us", Kind: federation.KindIndicators})
-	if len(items) != 1 || items[0].Item.Hash != "hx" {
+	if len(items) != 1 || items[0].Item.Hash != "hx" || items[0].Terms.Agreement != "FR-US" || !items[0].ExpiresAt.Equal(clock.AddDate(0, 0, 30)) {
 		t.Errorf("received %+v", items)
+	}
+	// Retention: purged once it ends, the custody log untouched.
+	if n, err := s.PurgeExpired(ctx, clock.AddDate(0, 0, 29)); err != nil || n != 0 {
+		t.Errorf("purge before the end: %d %v", n, err)
+	}
+	if n, err := s.PurgeExpired(ctx, clock.AddDate(0, 0, 31)); err != nil || n != 1 {
+		t.Errorf("purge after the end: %d %v", n, err)
+	}
+	if items, _ := s.Received(ctx, federation.ReceivedFilter{}); len(items) != 0 {
+		t.Errorf("%d items after the purge", len(items))
+	}
+	if log, _ := s.Log(ctx, "us", federation.In); len(log) != 1 {
+		t.Errorf("the purge touched the custody log: %d entries", len(log))
 	}
 }
 
