@@ -81,24 +81,36 @@ func parseFlags(e *env, fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// nodeCmd is a subcommand that opens the node: its flags (the node's plus
+// setup's), then run with the positional arguments.
+func nodeCmd(name string, setup func(fs *flag.FlagSet), run func(ctx context.Context, e *env, n *fedNode, pos []string) error) func(context.Context, *env, []string) error {
+	return func(ctx context.Context, e *env, args []string) error {
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		var nf nodeFlags
+		nf.register(fs)
+		if setup != nil {
+			setup(fs)
+		}
+		pos, err := parseFlags(e, fs, args)
+		if err != nil {
+			return err
+		}
+		n, err := openFed(ctx, e, &nf)
+		if err != nil {
+			return err
+		}
+		defer n.Close()
+		return run(ctx, e, n, pos)
+	}
+}
+
 const keysHelp = `  show     print this node's public key, its fingerprint (compare it over the phone) and jurisdiction
   rotate   make a new key; the old one stays in the key history (tell every peer the new key)
 `
 
 func cmdKeys(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, "keys", args, map[string]func(context.Context, *env, []string) error{
-		"show": func(ctx context.Context, e *env, args []string) error {
-			fs := flag.NewFlagSet("keys show", flag.ContinueOnError)
-			var nf nodeFlags
-			nf.register(fs)
-			if _, err := parseFlags(e, fs, args); err != nil {
-				return err
-			}
-			n, err := openFed(ctx, e, &nf)
-			if err != nil {
-				return err
-			}
-			defer n.Close()
+		"show": nodeCmd("keys show", nil, func(ctx context.Context, e *env, n *fedNode, _ []string) error {
 			fmt.Fprintf(e.stdout, "key          %s\nfingerprint  %s\njurisdiction %s\n", n.key.Public(), federation.Fingerprint(n.key.Private.Public().(ed25519.PublicKey)), orDash(n.cfg.Node.Jurisdiction))
 			own, _ := n.store.OwnKeys(ctx)
 			for _, k := range own {
@@ -107,7 +119,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 				}
 			}
 			return nil
-		},
+		}),
 		"rotate": func(ctx context.Context, e *env, args []string) error {
 			fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
 			var nf nodeFlags
@@ -158,24 +170,7 @@ const peerHelp = `  add NAME --url URL --key PUBKEY --jurisdiction XX [--agreeme
 
 func cmdPeer(ctx context.Context, e *env, args []string) error {
 	withNode := func(name string, setup func(fs *flag.FlagSet), run func(n *fedNode, pos []string) error) func(context.Context, *env, []string) error {
-		return func(ctx context.Context, e *env, args []string) error {
-			fs := flag.NewFlagSet("peer "+name, flag.ContinueOnError)
-			var nf nodeFlags
-			nf.register(fs)
-			if setup != nil {
-				setup(fs)
-			}
-			pos, err := parseFlags(e, fs, args)
-			if err != nil {
-				return err
-			}
-			n, err := openFed(ctx, e, &nf)
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			return run(n, pos)
-		}
+		return nodeCmd("peer "+name, setup, func(_ context.Context, _ *env, n *fedNode, pos []string) error { return run(n, pos) })
 	}
 	one := func(pos []string) (string, error) {
 		if len(pos) != 1 {
@@ -492,25 +487,12 @@ Requests and updates are delivered at once when the peer answers, else at the ne
 func cmdAssist(ctx context.Context, e *env, args []string) error {
 	var typ, subject, body, camp, legal, peer, at, action, note, by string
 	with := func(name string, setup func(fs *flag.FlagSet), run func(n *fedNode, pos []string) error) func(context.Context, *env, []string) error {
-		return func(ctx context.Context, e *env, args []string) error {
-			fs := flag.NewFlagSet("assist "+name, flag.ContinueOnError)
-			var nf nodeFlags
-			nf.register(fs)
+		return nodeCmd("assist "+name, func(fs *flag.FlagSet) {
 			fs.StringVar(&by, "by", os.Getenv("USER"), "who acts, for the request's history")
 			if setup != nil {
 				setup(fs)
 			}
-			pos, err := parseFlags(e, fs, args)
-			if err != nil {
-				return err
-			}
-			n, err := openFed(ctx, e, &nf)
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			return run(n, pos)
-		}
+		}, func(_ context.Context, _ *env, n *fedNode, pos []string) error { return run(n, pos) })
 	}
 	deliver := func(n *fedNode, peer string) {
 		if res, err := n.svc.Sync(ctx, peer); err != nil {
@@ -619,19 +601,10 @@ const custodyHelp = `  verify PEER   recompute both custody logs of the link wit
 
 func cmdCustody(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, "custody", args, map[string]func(context.Context, *env, []string) error{
-		"verify": func(ctx context.Context, e *env, args []string) error {
-			fs := flag.NewFlagSet("custody verify", flag.ContinueOnError)
-			var nf nodeFlags
-			nf.register(fs)
-			pos, err := parseFlags(e, fs, args)
-			if err != nil || len(pos) != 1 {
+		"verify": nodeCmd("custody verify", nil, func(ctx context.Context, e *env, n *fedNode, pos []string) error {
+			if len(pos) != 1 {
 				return errUsage
 			}
-			n, err := openFed(ctx, e, &nf)
-			if err != nil {
-				return err
-			}
-			defer n.Close()
 			rep, err := n.svc.VerifyCustody(ctx, pos[0])
 			if err != nil {
 				return err
@@ -654,25 +627,22 @@ func cmdCustody(ctx context.Context, e *env, args []string) error {
 			}
 			fmt.Fprintln(e.stdout, "OK: both logs verify and every checkpoint carries both signatures")
 			return nil
-		},
+		}),
 	}, custodyHelp)
 }
 
 func cmdReceived(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("received", flag.ContinueOnError)
-	var nf nodeFlags
-	nf.register(fs)
-	peer := fs.String("peer", "", "only from this peer")
-	kind := fs.String("kind", "", "only this kind")
-	if _, err := parseFlags(e, fs, args); err != nil {
-		return err
-	}
-	n, err := openFed(ctx, e, &nf)
-	if err != nil {
-		return err
-	}
-	defer n.Close()
-	items, err := n.store.Received(ctx, federation.ReceivedFilter{Peer: *peer, Kind: federation.Kind(*kind)})
+	var peer, kind string
+	return nodeCmd("received", func(fs *flag.FlagSet) {
+		fs.StringVar(&peer, "peer", "", "only from this peer")
+		fs.StringVar(&kind, "kind", "", "only this kind")
+	}, func(ctx context.Context, e *env, n *fedNode, _ []string) error {
+		return listReceived(ctx, e, n, peer, kind)
+	})(ctx, e, args)
+}
+
+func listReceived(ctx context.Context, e *env, n *fedNode, peer, kind string) error {
+	items, err := n.store.Received(ctx, federation.ReceivedFilter{Peer: peer, Kind: federation.Kind(kind)})
 	if err != nil {
 		return err
 	}

@@ -242,6 +242,18 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		plain, t := access.NewToken(nil, r, *label, time.Now())
+		if err := st.CreateToken(ctx, t); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "token %s for role %s created; it is shown once, keep it secret:\n%s\n", t.ID, r, plain)
+		return nil
+	})
+}
+
+// withStore opens the node's store for one command.
+func withStore(ctx context.Context, nf *nodeFlags, f func(*sqlstore.Store) error) error {
 	c, err := nf.load()
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -251,12 +263,7 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	plain, t := access.NewToken(nil, r, *label, time.Now())
-	if err := st.CreateToken(ctx, t); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "token %s for role %s created; it is shown once, keep it secret:\n%s\n", t.ID, r, plain)
-	return nil
+	return f(st)
 }
 
 func cmdUser(ctx context.Context, e *env, args []string) error {
@@ -282,20 +289,13 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	c, err := nf.load()
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	st, err := openStore(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.CreateUser(ctx, access.User{Name: fset.Arg(0), PasswordHash: h, Role: r, CreatedAt: time.Now()}); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "user %s (%s) saved\n", fset.Arg(0), r)
-	return nil
+	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		if err := st.CreateUser(ctx, access.User{Name: fset.Arg(0), PasswordHash: h, Role: r, CreatedAt: time.Now()}); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "user %s (%s) saved\n", fset.Arg(0), r)
+		return nil
+	})
 }
 
 func cmdEvidence(_ context.Context, e *env, args []string) error {
