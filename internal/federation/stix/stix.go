@@ -7,11 +7,9 @@
 package stix
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -219,37 +217,4 @@ func (m *Mapper) Bundle(objects []map[string]any) ([]byte, error) {
 		all = append(all, o)
 	}
 	return json.Marshal(map[string]any{"type": "bundle", "id": "bundle--" + uuid.NewString(), "objects": all})
-}
-
-// Canonical re-encodes JSON with sorted keys and no spaces, to compare
-// objects byte for byte.
-func Canonical(b []byte) ([]byte, error) {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(sortValue(v))
-}
-
-func sortValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		out := make(map[string]any, len(x))
-		for _, k := range keys {
-			out[k] = sortValue(x[k])
-		}
-		return out // encoding/json writes map keys sorted
-	case []any:
-		for i := range x {
-			x[i] = sortValue(x[i])
-		}
-	}
-	return v
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -207,4 +208,37 @@ func TestSCOIDsAreDeterministic(t *testing.T) {
 	if scoID("url", "http://a.example/") == scoID("url", "http://b.example/") {
 		t.Error("two values share an id")
 	}
+}
+
+// Canonical re-encodes JSON with sorted keys and no spaces, to compare
+// objects byte for byte.
+func Canonical(b []byte) ([]byte, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(sortValue(v))
+}
+
+func sortValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make(map[string]any, len(x))
+		for _, k := range keys {
+			out[k] = sortValue(x[k])
+		}
+		return out // encoding/json writes map keys sorted
+	case []any:
+		for i := range x {
+			x[i] = sortValue(x[i])
+		}
+	}
+	return v
 }
