@@ -1,6 +1,30 @@
-// Command accord runs an Accord node and its file tools: analysing messages,
-// training the classifier, and (in later releases) serving the complaint
-// desk and federation. Run "accord help" for the commands.
+// Command accord is Accord in one binary: a node and the file tools around it.
+//
+// Working on files, with no server:
+//
+//	accord check    analyse messages (files, directories, mbox, stdin) and print their verdicts
+//	accord learn    train the spam classifier on messages of known class
+//	accord score    print the classifier's spam probability and class
+//	accord eval     run the TREC spam-track protocol over an index
+//
+// Running a node:
+//
+//	accord serve     the complaint desk (SMTP mailbox, JSON API, web form), campaigns,
+//	                 the federation inbox, TAXII feed and periodic sync with peers
+//	accord token     API tokens for scripts
+//	accord user      web accounts for analysts and administrators
+//	accord node      the node's public key, which signs its evidence
+//	accord evidence  verify an evidence bundle offline
+//	accord keys      the node's federation identity and its rotation
+//	accord peer      partner nodes and the agreements with them
+//	accord assist    mutual assistance requests with partner authorities
+//	accord custody   verify the custody logs of a link with a peer
+//	accord received  what partner nodes sent
+//	accord version   print the version
+//
+// Run "accord help" for the list and "accord COMMAND -h" for a command's
+// flags. The filter (milter, rspamd and spamd protocols), the senders'
+// commands and relay tests are planned (docs/ARCHITECTURE.md).
 package main
 
 import (

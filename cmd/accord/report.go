@@ -65,7 +65,7 @@ func writeReport(w io.Writer, v *analysis.Verdict) {
 	}
 
 	if a := v.Auth; a != nil {
-		spf := "SPF " + a.SPF.Result
+		spf := "SPF " + string(a.SPF.Result)
 		if a.SPF.Domain != "" {
 			spf += " (" + a.SPF.Domain + ")"
 		}
@@ -76,7 +76,7 @@ func writeReport(w io.Writer, v *analysis.Verdict) {
 		if len(dk) == 0 {
 			dk = append(dk, "DKIM none (unsigned)")
 		}
-		dm := "DMARC " + a.DMARC.Result
+		dm := "DMARC " + string(a.DMARC.Result)
 		if a.DMARC.Applied != "" {
 			dm += " (policy " + a.DMARC.Applied + ")"
 		}
@@ -126,7 +126,7 @@ func writeReport(w io.Writer, v *analysis.Verdict) {
 	for _, j := range v.Legal {
 		p("Legal "+j.Jurisdiction, "%s", j.Rulebook)
 		rs := append([]rules.Assessment(nil), j.Rules...)
-		order := map[string]int{rules.StatusBreach: 0, rules.StatusNeedsContext: 1, rules.StatusOK: 2}
+		order := map[rules.Status]int{rules.StatusBreach: 0, rules.StatusNeedsContext: 1, rules.StatusOK: 2}
 		sort.SliceStable(rs, func(a, b int) bool { return order[rs[a].Status] < order[rs[b].Status] })
 		for _, r := range rs {
 			more("%-13s %s — %s [%s]", r.Status, r.Rule, r.Title, r.Citation)
@@ -153,7 +153,7 @@ func writeReport(w io.Writer, v *analysis.Verdict) {
 	}
 	var codes []string
 	for _, r := range v.Reasons {
-		codes = append(codes, r.Code)
+		codes = append(codes, string(r.Code))
 	}
 	if len(codes) > 0 {
 		p("Reasons", "%s", strings.Join(uniqStrings(codes), ", "))

@@ -213,7 +213,7 @@ func (a *Analyzer) origin(tr *trace.Trace, env Envelope) Origin {
 	}
 	for _, h := range tr.Hops {
 		for _, f := range h.Flags {
-			if f.Severity == "forged" {
+			if f.Severity == trace.Forged {
 				o.Forged = true
 			}
 		}
@@ -249,7 +249,7 @@ func arTrust(h mail.Header, tr *trace.Trace, trust trace.Trust) (int, []string) 
 	return recv[len(recv)-1], ids
 }
 
-func (a *Analyzer) sender(h mail.Header, res *mailauth.Result, tr *trace.Trace, env Envelope) Sender {
+func (a *Analyzer) sender(h mail.Header, res *mailauth.Results, tr *trace.Trace, env Envelope) Sender {
 	from, strict := mail.ParseAddressList(h.Get("From"))
 	sndr, _ := mail.ParseAddressList(h.Get("Sender"))
 	reply, _ := mail.ParseAddressList(h.Get("Reply-To"))
@@ -287,14 +287,14 @@ func (a *Analyzer) sender(h mail.Header, res *mailauth.Result, tr *trace.Trace, 
 	var forged []string
 	for _, hop := range tr.Hops {
 		for _, f := range hop.Flags {
-			if f.Severity == "forged" {
+			if f.Severity == trace.Forged {
 				forged = append(forged, fmt.Sprintf("hop %d: %s", hop.Index, f.Reason))
 			}
 		}
 	}
 	id := rules.DetectIdentity(rules.IdentityInput{
 		From: from, FromStrict: strict, ReplyTo: reply, ReturnPath: rp,
-		DMARC: res.DMARC.Result, DMARCPolicy: res.DMARC.Applied, AlignedPass: alignedPass, Forged: forged,
+		DMARC: string(res.DMARC.Result), DMARCPolicy: res.DMARC.Applied, AlignedPass: alignedPass, Forged: forged,
 	})
 	s.IdentityDisguised, s.Findings = id.Disguised, id.Findings
 	if s.Findings == nil {

@@ -96,13 +96,13 @@ func TestVerdictForAuthenticatedNewsletter(t *testing.T) {
 	if v.Commercial.Likely != rules.True {
 		t.Errorf("commercial = %+v", v.Commercial)
 	}
-	status := map[string]string{}
+	status := map[string]rules.Status{}
 	for _, j := range v.Legal {
 		for _, r := range j.Rules {
 			status[r.Rule] = r.Status
 		}
 	}
-	want := map[string]string{
+	want := map[string]rules.Status{
 		"eu-prior-consent": "needs-context", "eu-identity-not-disguised": "ok", "eu-valid-opt-out": "ok",
 		"us-7704a1-header": "ok", "us-7704a3-opt-out": "ok", "us-7704a5-postal-address": "ok", "us-7704a5-ad-label": "needs-context",
 	}
@@ -128,11 +128,11 @@ func TestSpoofedCopyFailsDMARC(t *testing.T) {
 	if v.Auth.DMARC.Result != "fail" || v.Sender.IdentityDisguised != rules.True {
 		t.Fatalf("DMARC %+v, identity %v", v.Auth.DMARC, v.Sender.IdentityDisguised)
 	}
-	codes := map[string]bool{}
+	codes := map[ReasonCode]bool{}
 	for _, r := range v.Reasons {
 		codes[r.Code] = true
 	}
-	for _, c := range []string{ReasonDMARCFail, ReasonSPFFail, ReasonDKIMFail, ReasonIdentityDisguised, ReasonLegalBreach} {
+	for _, c := range []ReasonCode{ReasonDMARCFail, ReasonSPFFail, ReasonDKIMFail, ReasonIdentityDisguised, ReasonLegalBreach} {
 		if !codes[c] {
 			t.Errorf("reason %s missing: %+v", c, v.Reasons)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/trace"
 )
 
 // facts gathers what the rulebooks' predicates read, each with its evidence.
@@ -18,7 +19,7 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 
 	var idWhy []string
 	for _, x := range v.Sender.Findings {
-		idWhy = append(idWhy, x.Strength+": "+x.Detail)
+		idWhy = append(idWhy, string(x.Strength)+": "+x.Detail)
 	}
 	f["identity_disguised"] = rules.Fact{Value: v.Sender.IdentityDisguised, Why: orWhy(idWhy, "no finding either way; authentication results are not available")}
 	f["opt_out_valid"] = rules.Fact{Value: v.OptOut.Valid, Why: []string{v.OptOut.Why}}
@@ -28,7 +29,7 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 		var why []string
 		for _, h := range v.Origin.Hops {
 			for _, fl := range h.Flags {
-				if fl.Severity == "forged" {
+				if fl.Severity == trace.Forged {
 					why = append(why, fmt.Sprintf("hop %d: %s", h.Index, fl.Reason))
 				}
 			}

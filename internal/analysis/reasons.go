@@ -4,32 +4,36 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/rules"
 )
 
+// ReasonCode names a conclusion.
+type ReasonCode string
+
 // Reason codes. They are stable: UIs, logs, metrics and later rules key on
 // them. Public replies show the code, never the exact score.
 const (
-	ReasonDMARCFail         = "dmarc-fail"
-	ReasonSPFFail           = "spf-fail"
-	ReasonDKIMFail          = "dkim-fail"
-	ReasonForgedRelay       = "forged-relay"
-	ReasonIdentityDisguised = "identity-disguised"
-	ReasonNoOptOut          = "no-opt-out"
-	ReasonCommercial        = "commercial"
-	ReasonMalformed         = "malformed"
-	ReasonObfuscatedURL     = "obfuscated-url"
-	ReasonLinkMismatch      = "link-text-mismatch"
-	ReasonExecutable        = "executable-attachment"
-	ReasonHiddenText        = "hidden-text"
-	ReasonLegalBreach       = "legal-breach"
-	ReasonSpam              = "spam"
+	ReasonDMARCFail         ReasonCode = "dmarc-fail"
+	ReasonSPFFail                      = "spf-fail"
+	ReasonDKIMFail                     = "dkim-fail"
+	ReasonForgedRelay                  = "forged-relay"
+	ReasonIdentityDisguised            = "identity-disguised"
+	ReasonNoOptOut                     = "no-opt-out"
+	ReasonCommercial                   = "commercial"
+	ReasonMalformed                    = "malformed"
+	ReasonObfuscatedURL                = "obfuscated-url"
+	ReasonLinkMismatch                 = "link-text-mismatch"
+	ReasonExecutable                   = "executable-attachment"
+	ReasonHiddenText                   = "hidden-text"
+	ReasonLegalBreach                  = "legal-breach"
+	ReasonSpam                         = "spam"
 )
 
 func reasons(v *Verdict) []Reason {
 	out := []Reason{}
-	add := func(code, detail string) { out = append(out, Reason{Code: code, Detail: detail}) }
+	add := func(code ReasonCode, detail string) { out = append(out, Reason{Code: code, Detail: detail}) }
 	if a := v.Auth; a != nil {
 		if a.DMARC.Result == mailauth.Fail {
 			add(ReasonDMARCFail, fmt.Sprintf("%s fails DMARC (policy %s)", a.DMARC.Domain, a.DMARC.Applied))
@@ -49,7 +53,7 @@ func reasons(v *Verdict) []Reason {
 	}
 	if v.Sender.IdentityDisguised == rules.True {
 		for _, f := range v.Sender.Findings {
-			if f.Strength == "strong" {
+			if f.Strength == rules.Strong {
 				add(ReasonIdentityDisguised, f.Detail)
 				break
 			}
@@ -127,8 +131,8 @@ func linkTextDomain(text string) string {
 	if !strings.Contains(t, ".") || strings.Contains(t, "@") {
 		return ""
 	}
-	d := mailauth.OrgDomain(t)
-	if d == t && !strings.HasPrefix(text, "http") && strings.Count(t, ".") == 0 {
+	d := dnsname.OrgDomain(t)
+	if d == "" {
 		return ""
 	}
 	tld := d[strings.LastIndexByte(d, '.')+1:]

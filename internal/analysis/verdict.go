@@ -20,7 +20,7 @@ type Verdict struct {
 	Source        string            `json:"source"`
 	Message       MessageInfo       `json:"message"`
 	Origin        Origin            `json:"origin"`
-	Auth          *mailauth.Result  `json:"auth"`
+	Auth          *mailauth.Results `json:"auth"`
 	Sender        Sender            `json:"sender"`
 	OptOut        rules.OptOut      `json:"opt_out"`
 	Commercial    rules.Commercial  `json:"commercial"`
@@ -135,6 +135,6 @@ type SpamReason struct {
 
 // Reason is one conclusion, with a stable code for UIs, logs and rules.
 type Reason struct {
-	Code   string `json:"code"`
-	Detail string `json:"detail"`
+	Code   ReasonCode `json:"code"`
+	Detail string     `json:"detail"`
 }

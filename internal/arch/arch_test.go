@@ -15,6 +15,7 @@ const module = "github.com/accord-antispam/accord/internal/"
 // other unless listed in allowed.
 var level = map[string]int{
 	"resolve":   0,
+	"dnsname":   0,
 	"mail":      1,
 	"mailauth":  2,
 	"trace":     2,

@@ -11,15 +11,23 @@ import (
 
 // Feature extraction. A message becomes a set of hashed features:
 //
-//   - header words, prefixed with the field name ("subject:free"), for every
-//     field except verdict fields written by other filters (X-Spam-*, which
-//     a sender can forge and which would teach the model to echo another
-//     filter);
-//   - body words from the text parts (HTML as written: tag and attribute
-//     names are evidence too) and attachment names and types;
+//   - header words, prefixed with the field name ("subject:free") for the
+//     fields that say most, "rcvd:" for Received and "head:" for the rest,
+//     whose names are features too ("header:x-priority"); the mbox envelope
+//     line counts as the field "envelope". Verdict fields written by other
+//     filters (X-Spam-*) are left out: a sender can forge them, and they
+//     would teach the model to echo another filter. At most 8 KiB of header;
+//   - body words from the text parts, at most 12 KiB: HTML without its tag
+//     names and comments (attribute names and values and the text count),
+//     case kept ("FREE" and "free" are different evidence), bare numbers
+//     left out and long digit runs reduced to their shape;
 //   - orthogonal sparse bigrams (OSB) over the body words: each word paired
 //     with each of the next Window-1 words, with the distance — the feature
-//     family of CRM114, OSBF-Lua and rspamd.
+//     family of CRM114, OSBF-Lua and rspamd;
+//   - each attachment's declared type and the words of its file name;
+//   - the code of each parser defect ("defect:bad-base64");
+//   - the shape of the message: size (log2), number of parts, and whether
+//     it has plain text, HTML or both ("shape:parts=3").
 //
 // Features are hashed (FNV-1a, fixed seed, so a model file is portable) into
 // the model's table; a message counts each feature once.
@@ -305,7 +313,7 @@ func hashLower(h uint64, s string) uint64 {
 	return h
 }
 
-// forWords calls fn with each lower-case word of s: runs of letters and
+// forWords feeds f each word of s, case kept: runs of letters and
 // digits, with ".", "-", "_", "'", "$", "@" and "%" kept inside a word (so
 // domains, prices and addresses stay whole). Long digit runs become their
 // shape ("#7"), since serial numbers repeat nowhere.

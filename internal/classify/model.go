@@ -1,7 +1,9 @@
 // Package classify is Accord's statistical spam classifier. A message
 // becomes a set of hashed features — header words prefixed with their field,
-// body words (HTML tag names and comments left out), and orthogonal sparse
-// bigrams (OSB) over the body — and two online learners read them:
+// body words (HTML tag names and comments left out), orthogonal sparse
+// bigrams (OSB) over the body, attachment types and names, parser defects
+// and the message's shape (features.go lists them) — and two online
+// learners read them:
 //
 //   - a count-based learner in the Robinson/Fisher tradition of bogofilter:
 //     per-word spam and ham counts, Robinson's smoothing, and Fisher's

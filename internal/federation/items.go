@@ -256,12 +256,12 @@ func reportOf(r *intake.Report) reportBody {
 	b.OptOutValid = v.OptOut.Valid.String()
 	b.Commercial = v.Commercial.Likely.String()
 	for _, x := range v.Reasons {
-		b.Findings = append(b.Findings, x.Code)
+		b.Findings = append(b.Findings, string(x.Code))
 	}
 	for _, j := range v.Legal {
 		for _, a := range j.Rules {
 			if a.Status != "ok" {
-				b.Breaches = append(b.Breaches, j.Jurisdiction+"/"+a.Rule+": "+a.Status)
+				b.Breaches = append(b.Breaches, j.Jurisdiction+"/"+a.Rule+": "+string(a.Status))
 			}
 		}
 	}

@@ -9,7 +9,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
-	"golang.org/x/net/publicsuffix"
+
+	"github.com/accord-antispam/accord/internal/dnsname"
 )
 
 // URL is one link found in a message, normalised.
@@ -139,11 +140,8 @@ func finishURL(u *url.URL, raw, source string, obf []string) (URL, bool) {
 		}
 	}
 	out := URL{Host: host, Source: source, Obfuscated: dedupe(obf)}
-	if _, err := netip.ParseAddr(host); err != nil {
-		if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
-			out.Domain = d
-		}
-	}
+	out.Domain = dnsname.OrgDomain(host) // "" for an address
+
 	u.Scheme = strings.ToLower(u.Scheme)
 	u.Host = host
 	if strings.Contains(host, ":") {
@@ -396,8 +394,7 @@ func looksLikeBareDomain(l string) bool {
 		return true
 	}
 	if len(tld) == 2 && (path || strings.Count(host, ".") >= 2) {
-		_, icann := publicsuffix.PublicSuffix(host)
-		return icann
+		return dnsname.ICANNSuffix(host)
 	}
 	return false
 }

@@ -3,6 +3,7 @@ package mailauth
 import (
 	"strings"
 
+	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/mail"
 )
 
@@ -242,7 +243,7 @@ func spfFromHeaders(hs []AuthResultsHdr, h mail.Header, in Input) SPF {
 			continue
 		}
 		v := strings.TrimSpace(h.Fields[i].Value)
-		res := strings.ToLower(strings.Fields(v + " x")[0])
+		res := Result(strings.ToLower(strings.Fields(v + " x")[0]))
 		if isSPFResult(res) {
 			out := SPF{Result: res, Source: SourceHeader, Identity: "mailfrom"}
 			tags := parseTags(strings.ReplaceAll(stripCommentsQuoted(v), " ", ";"))
@@ -254,7 +255,7 @@ func spfFromHeaders(hs []AuthResultsHdr, h mail.Header, in Input) SPF {
 	return SPF{Result: None, Source: SourceNone, Reason: "offline: no trusted Authentication-Results"}
 }
 
-func isSPFResult(s string) bool {
+func isSPFResult(s Result) bool {
 	switch s {
 	case Pass, Fail, SoftFail, Neutral, None, TempError, PermError:
 		return true
@@ -262,14 +263,14 @@ func isSPFResult(s string) bool {
 	return false
 }
 
-func normResult(r string) string {
+func normResult(r string) Result {
 	switch r {
 	case "hardfail":
 		return Fail
 	case "":
 		return None
 	}
-	return r
+	return Result(r)
 }
 
 func domainOrSelf(s string) string {
@@ -320,7 +321,7 @@ func dkimFromHeaders(hs []AuthResultsHdr, sigs []DKIMSignature) []DKIMSignature 
 }
 
 func dmarcFromHeaders(hs []AuthResultsHdr, from string) DMARC {
-	out := DMARC{Result: None, Domain: from, OrgDomain: OrgDomain(from), Source: SourceNone, Reason: "offline: no trusted Authentication-Results"}
+	out := DMARC{Result: None, Domain: from, OrgDomain: dnsname.OrgDomain(from), Source: SourceNone, Reason: "offline: no trusted Authentication-Results"}
 	for _, m := range trustedMethods(hs, "dmarc") {
 		if d := strings.ToLower(m.Props["header.from"]); d != "" && from != "" && d != from {
 			continue

@@ -3,51 +3,33 @@ package mailauth
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/emersion/go-msgauth/dmarc"
-	"golang.org/x/net/publicsuffix"
 
+	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/resolve"
 )
 
-// OrgDomain returns the organizational domain of a name (RFC 7489 3.2: the
-// public suffix plus one label), or the name itself when it has none.
-func OrgDomain(d string) string {
-	d = strings.ToLower(strings.TrimSuffix(d, "."))
-	if d == "" {
-		return ""
-	}
-	if o, err := publicsuffix.EffectiveTLDPlusOne(d); err == nil {
-		return o
-	}
-	return d
-}
-
 // Aligned reports identifier alignment (RFC 7489 3.1): strict needs equal
-// names, relaxed the same organizational domain.
+// names, relaxed the same organizational domain (dnsname.OrgDomain).
 func Aligned(a, b, mode string) bool {
-	a, b = strings.ToLower(strings.TrimSuffix(a, ".")), strings.ToLower(strings.TrimSuffix(b, "."))
-	if a == "" || b == "" {
-		return false
-	}
 	if mode == "s" {
-		return a == b
+		return dnsname.Equal(a, b)
 	}
-	return OrgDomain(a) == OrgDomain(b)
+	return dnsname.SameOrg(a, b)
 }
 
 // evaluateDMARC looks up the policy for the From domain (falling back to the
 // organizational domain) and decides pass or fail from aligned SPF and DKIM.
 func evaluateDMARC(ctx context.Context, r resolve.Resolver, from, mailFrom, helo string, s SPF, sigs []DKIMSignature) DMARC {
-	out := DMARC{Result: None, Domain: from, OrgDomain: OrgDomain(from), Source: SourceComputed}
+	out := DMARC{Result: None, Domain: from, OrgDomain: dnsname.OrgDomain(from), Source: SourceComputed}
 	if from == "" {
 		out.Reason = "no single From domain"
 		return out
 	}
 	lookup := func(name string) ([]string, error) { return r.LookupTXT(ctx, name) }
 	rec, recDomain, err := lookupDMARC(from, lookup)
-	if err != nil && errors.Is(err, dmarc.ErrNoPolicy) && out.OrgDomain != from {
+	if err != nil && errors.Is(err, dmarc.ErrNoPolicy) && out.OrgDomain != "" && out.OrgDomain != from {
 		rec, recDomain, err = lookupDMARC(out.OrgDomain, lookup)
 	}
 	switch {
@@ -109,7 +91,7 @@ func modeOf(m dmarc.AlignmentMode) string {
 
 // markAligned records, for every DKIM signature, whether its d= aligns with
 // the From domain in the DMARC mode in force (relaxed when unknown).
-func markAligned(res *Result, from string) {
+func markAligned(res *Results, from string) {
 	mode := res.DMARC.ADKIM
 	for i := range res.DKIM {
 		res.DKIM[i].Aligned = Aligned(res.DKIM[i].Domain, from, mode)

@@ -25,32 +25,39 @@ import (
 	"github.com/accord-antispam/accord/internal/resolve"
 )
 
+// Result is the outcome of one check, one of the values of the RFC 8601
+// registry (section 2.7) below.
+type Result string
+
 // Result values, as in RFC 8601 section 2.7.
 const (
-	Pass      = "pass"
-	Fail      = "fail"
-	SoftFail  = "softfail"
-	Neutral   = "neutral"
-	None      = "none"
-	TempError = "temperror"
-	PermError = "permerror"
-	Policy    = "policy"
+	Pass      Result = "pass"
+	Fail      Result = "fail"
+	SoftFail  Result = "softfail"
+	Neutral   Result = "neutral"
+	None      Result = "none"
+	TempError Result = "temperror"
+	PermError Result = "permerror"
+	Policy    Result = "policy"
 )
+
+// Source says where a result comes from.
+type Source string
 
 // Sources of a result.
 const (
-	SourceComputed = "computed" // Checked here, through the resolver.
-	SourceHeader   = "header"   // Read from a trusted Authentication-Results field.
-	SourceNone     = "none"     // Neither: offline and no trusted field said anything.
+	SourceComputed Source = "computed" // Checked here, through the resolver.
+	SourceHeader   Source = "header"   // Read from a trusted Authentication-Results field.
+	SourceNone     Source = "none"     // Neither: offline and no trusted field said anything.
 )
 
 // SPF is the SPF result for the origin relay.
 type SPF struct {
-	Result   string `json:"result"`
+	Result   Result `json:"result"`
 	Identity string `json:"identity,omitempty"` // "mailfrom" or "helo".
 	Domain   string `json:"domain,omitempty"`
 	IP       string `json:"ip,omitempty"`
-	Source   string `json:"source"`
+	Source   Source `json:"source"`
 	Reason   string `json:"reason,omitempty"`
 }
 
@@ -61,15 +68,15 @@ type DKIMSignature struct {
 	Algorithm  string   `json:"a,omitempty"`
 	Identifier string   `json:"i,omitempty"`
 	Headers    []string `json:"h,omitempty"`
-	Result     string   `json:"result"`
-	Source     string   `json:"source"`
+	Result     Result   `json:"result"`
+	Source     Source   `json:"source"`
 	Reason     string   `json:"reason,omitempty"`
 	Aligned    bool     `json:"aligned"` // d= aligns with the From domain (DMARC mode).
 }
 
 // DMARC is the DMARC evaluation for the From domain.
 type DMARC struct {
-	Result          string `json:"result"`
+	Result          Result `json:"result"`
 	Domain          string `json:"domain,omitempty"`     // RFC5322.From domain.
 	OrgDomain       string `json:"org_domain,omitempty"` // Organizational domain.
 	Record          string `json:"record,omitempty"`
@@ -82,7 +89,7 @@ type DMARC struct {
 	ASPF            string `json:"aspf,omitempty"`
 	SPFAligned      bool   `json:"spf_aligned"`
 	DKIMAligned     bool   `json:"dkim_aligned"`
-	Source          string `json:"source"`
+	Source          Source `json:"source"`
 	Reason          string `json:"reason,omitempty"`
 }
 
@@ -99,8 +106,8 @@ type Input struct {
 	TrustedAbove int
 }
 
-// Result gathers the checks.
-type Result struct {
+// Results gathers the checks.
+type Results struct {
 	SPF     SPF              `json:"spf"`
 	DKIM    []DKIMSignature  `json:"dkim"`
 	DMARC   DMARC            `json:"dmarc"`
@@ -112,8 +119,8 @@ type Result struct {
 const maxSignatures = 5
 
 // Check runs SPF, DKIM and DMARC. It returns an error only when ctx ends.
-func Check(ctx context.Context, r resolve.Resolver, in Input) (*Result, error) {
-	res := &Result{Offline: resolve.IsOffline(r)}
+func Check(ctx context.Context, r resolve.Resolver, in Input) (*Results, error) {
+	res := &Results{Offline: resolve.IsOffline(r)}
 	h := in.Message.Header
 	res.Headers = readAuthResults(h, in.TrustedAR, in.TrustedAbove)
 	fromDomain := fromDomain(h)
@@ -168,7 +175,7 @@ func checkSPF(ctx context.Context, r resolve.Resolver, in Input) SPF {
 	out.Domain = mail.DomainOf(sender)
 	result, err := spf.CheckHostWithSender(net.IP(in.IP.AsSlice()), strings.Trim(in.HELO, "[]"), sender,
 		spf.WithResolver(r), spf.WithContext(ctx))
-	out.Result = string(result)
+	out.Result = Result(result)
 	if err != nil && result != spf.Pass {
 		out.Reason = err.Error()
 	}

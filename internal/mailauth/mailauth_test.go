@@ -60,7 +60,7 @@ func sign(t *testing.T, msg, domain, selector string, k keyPair) string {
 	return out.String()
 }
 
-func check(t *testing.T, z resolve.Resolver, raw string, in Input) *Result {
+func check(t *testing.T, z resolve.Resolver, raw string, in Input) *Results {
 	t.Helper()
 	in.Message = mail.ParseBytes([]byte(raw), mail.Limits{})
 	res, err := Check(context.Background(), z, in)
@@ -129,7 +129,9 @@ dead.example     SERVFAIL
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		ip, helo, from, want, identity string
+		ip, helo, from string
+		want           Result
+		identity       string
 	}{
 		{"192.0.2.10", "mx.example.org", "bounce@example.org", Pass, "mailfrom"},
 		{"198.51.100.1", "mx.example.org", "bounce@example.org", Fail, "mailfrom"},

@@ -3,8 +3,7 @@ package rules
 import (
 	"strings"
 
-	"golang.org/x/net/publicsuffix"
-
+	"github.com/accord-antispam/accord/internal/dnsname"
 	accmail "github.com/accord-antispam/accord/internal/mail"
 )
 
@@ -17,10 +16,40 @@ type Identity struct {
 // Finding is one observation about the sender's identity. Strong findings
 // alone show disguise; weak ones are reported but need more to decide.
 type Finding struct {
-	Code     string `json:"code"`
-	Strength string `json:"strength"` // "strong", "weak", or "clears" (evidence of a genuine identity).
-	Detail   string `json:"detail"`
+	Code     FindingCode `json:"code"`
+	Strength Strength    `json:"strength"`
+	Detail   string      `json:"detail"`
 }
+
+// Strength says how much a finding weighs.
+type Strength string
+
+// Strengths of a finding.
+const (
+	Strong Strength = "strong" // Shows disguise on its own.
+	Weak   Strength = "weak"   // Reported; needs more to decide.
+	Clears Strength = "clears" // Evidence of a genuine identity.
+)
+
+// FindingCode names an identity finding; the codes are stable.
+type FindingCode string
+
+// Identity finding codes (docs/verdict.md, sender.findings).
+const (
+	FindNoFrom             FindingCode = "no-from"
+	FindNoFromDomain       FindingCode = "no-from-domain"
+	FindMultipleFrom       FindingCode = "multiple-from"
+	FindMalformedFrom      FindingCode = "malformed-from"
+	FindDisplayNameAddress FindingCode = "display-name-address"
+	FindDisplayNameDomain  FindingCode = "display-name-domain"
+	FindDMARCFail          FindingCode = "dmarc-fail"
+	FindDMARCPass          FindingCode = "dmarc-pass"
+	FindAlignedAuth        FindingCode = "aligned-auth"
+	FindReplyToFreemail    FindingCode = "reply-to-freemail"
+	FindReplyToOtherDomain FindingCode = "reply-to-other-domain"
+	FindEnvelopeOther      FindingCode = "envelope-other-domain"
+	FindForgedRelay        FindingCode = "forged-relay"
+)
 
 // IdentityInput is what identity detection reads: the author fields and the
 // outcome of authentication and trace-back, as plain data.
@@ -42,68 +71,70 @@ type IdentityInput struct {
 // authentication with none of those clears it; otherwise it is unknown.
 func DetectIdentity(in IdentityInput) Identity {
 	var f []Finding
-	add := func(code, strength, detail string) { f = append(f, Finding{code, strength, detail}) }
+	add := func(code FindingCode, strength Strength, detail string) {
+		f = append(f, Finding{code, strength, detail})
+	}
 	var from accmail.Address
 	switch {
 	case len(in.From) == 0:
-		add("no-from", "strong", "no usable From address")
+		add(FindNoFrom, Strong, "no usable From address")
 	case len(in.From) > 1:
-		add("multiple-from", "weak", "several author addresses")
+		add(FindMultipleFrom, Weak, "several author addresses")
 		from = in.From[0]
 	default:
 		from = in.From[0]
 	}
 	if len(in.From) > 0 && !in.FromStrict {
-		add("malformed-from", "weak", "the From field does not follow RFC 5322")
+		add(FindMalformedFrom, Weak, "the From field does not follow RFC 5322")
 	}
-	fromOrg := orgOf(from.Domain)
+	fromOrg := dnsname.OrgDomain(from.Domain)
 	if from.Addr != "" && from.Domain == "" {
-		add("no-from-domain", "strong", "the From address has no domain: "+from.Addr)
+		add(FindNoFromDomain, Strong, "the From address has no domain: "+from.Addr)
 	}
 	if from.Name != "" && fromOrg != "" {
-		if a, d := nameAddress(from.Name); d != "" && orgOf(d) != fromOrg {
-			add("display-name-address", "strong", "the display name shows "+a+" but the address is "+from.Addr)
-		} else if d := nameDomain(from.Name); d != "" && orgOf(d) != fromOrg {
+		if a, d := nameAddress(from.Name); d != "" && dnsname.OrgDomain(d) != fromOrg {
+			add(FindDisplayNameAddress, Strong, "the display name shows "+a+" but the address is "+from.Addr)
+		} else if d := nameDomain(from.Name); d != "" && dnsname.OrgDomain(d) != fromOrg {
 			// Brands often mail from a service domain ("News.com" from
 			// newsletter.online.com); from a free-mail box it is a disguise.
-			strength := "weak"
+			strength := Weak
 			if IsFreemail(fromOrg) || in.DMARC == "fail" {
-				strength = "strong"
+				strength = Strong
 			}
-			add("display-name-domain", strength, "the display name shows the domain "+d+" but the address is "+from.Addr)
+			add(FindDisplayNameDomain, strength, "the display name shows the domain "+d+" but the address is "+from.Addr)
 		}
 	}
 	switch in.DMARC {
 	case "fail":
-		add("dmarc-fail", "strong", "the From domain "+from.Domain+" fails DMARC (policy "+orNone(in.DMARCPolicy)+")")
+		add(FindDMARCFail, Strong, "the From domain "+from.Domain+" fails DMARC (policy "+orNone(in.DMARCPolicy)+")")
 	case "pass":
-		add("dmarc-pass", "clears", "the From domain "+from.Domain+" passes DMARC")
+		add(FindDMARCPass, Clears, "the From domain "+from.Domain+" passes DMARC")
 	}
 	for _, r := range in.ReplyTo {
-		ro := orgOf(r.Domain)
+		ro := dnsname.OrgDomain(r.Domain)
 		if ro != "" && ro != fromOrg && IsFreemail(ro) && !IsFreemail(fromOrg) {
-			add("reply-to-freemail", "strong", "replies go to the free-mail address "+r.Addr+", unrelated to "+orNone(from.Domain))
+			add(FindReplyToFreemail, Strong, "replies go to the free-mail address "+r.Addr+", unrelated to "+orNone(from.Domain))
 		} else if ro != "" && ro != fromOrg {
-			add("reply-to-other-domain", "weak", "replies go to "+r.Addr+", another domain than "+orNone(from.Domain))
+			add(FindReplyToOtherDomain, Weak, "replies go to "+r.Addr+", another domain than "+orNone(from.Domain))
 		}
 	}
-	if rp := accmail.DomainOf(in.ReturnPath); rp != "" && fromOrg != "" && orgOf(rp) != fromOrg {
-		add("envelope-other-domain", "weak", "the envelope sender is at "+rp+" (common for mailing services)")
+	if rp := accmail.DomainOf(in.ReturnPath); rp != "" && fromOrg != "" && dnsname.OrgDomain(rp) != fromOrg {
+		add(FindEnvelopeOther, Weak, "the envelope sender is at "+rp+" (common for mailing services)")
 	}
 	for _, r := range in.Forged {
-		add("forged-relay", "strong", r)
+		add(FindForgedRelay, Strong, r)
 	}
 	if in.AlignedPass && in.DMARC != "pass" {
-		add("aligned-auth", "clears", "an aligned DKIM signature or SPF pass vouches for "+from.Domain)
+		add(FindAlignedAuth, Clears, "an aligned DKIM signature or SPF pass vouches for "+from.Domain)
 	}
 	out := Identity{Disguised: Unknown, Findings: f}
 	clears := false
 	for _, x := range f {
-		if x.Strength == "strong" {
+		if x.Strength == Strong {
 			out.Disguised = True
 			return out
 		}
-		if x.Strength == "clears" {
+		if x.Strength == Clears {
 			clears = true
 		}
 	}
@@ -118,17 +149,6 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
-}
-
-func orgOf(d string) string {
-	d = strings.ToLower(strings.Trim(d, ". "))
-	if d == "" {
-		return ""
-	}
-	if o, err := publicsuffix.EffectiveTLDPlusOne(d); err == nil {
-		return o
-	}
-	return d
 }
 
 // nameAddress finds an e-mail address inside a display name.
@@ -156,10 +176,10 @@ func nameDomain(name string) string {
 		if !strings.Contains(w, ".") || strings.Contains(w, "@") {
 			continue
 		}
-		if _, icann := publicsuffix.PublicSuffix(w); !icann {
+		if !dnsname.ICANNSuffix(w) {
 			continue
 		}
-		if d, err := publicsuffix.EffectiveTLDPlusOne(w); err == nil && len(d) > 4 {
+		if d := dnsname.OrgDomain(w); len(d) > 4 {
 			tld := d[strings.LastIndexByte(d, '.')+1:]
 			label := d[:strings.IndexByte(d, '.')]
 			// Common generic TLDs and country codes only: "R.Hughes" is a

@@ -51,11 +51,14 @@ type Rule struct {
 	pred *node
 }
 
+// Status is the outcome of one rule for one message.
+type Status string
+
 // Status of a rule for one message.
 const (
-	StatusBreach       = "breach"
-	StatusOK           = "ok"
-	StatusNeedsContext = "needs-context"
+	StatusBreach       Status = "breach"
+	StatusOK           Status = "ok"
+	StatusNeedsContext Status = "needs-context"
 )
 
 // Assessment is one rule applied to one message.
@@ -63,7 +66,7 @@ type Assessment struct {
 	Rule     string          `json:"rule"`
 	Title    string          `json:"title"`
 	Citation string          `json:"citation"`
-	Status   string          `json:"status"`
+	Status   Status          `json:"status"`
 	Explain  string          `json:"explanation,omitempty"`
 	Evidence map[string]Fact `json:"evidence"`
 	Review   bool            `json:"human_review,omitempty"`
@@ -171,7 +174,7 @@ func (b *Rulebook) Judge(f Facts) Judgement {
 		default:
 			a.Status = StatusNeedsContext
 		}
-		a.Explain = ru.Explain[a.Status]
+		a.Explain = ru.Explain[string(a.Status)]
 		used := map[string]bool{}
 		ru.pred.names(used)
 		for n := range used {

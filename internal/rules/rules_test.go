@@ -57,7 +57,7 @@ func TestEmbeddedRulebooks(t *testing.T) {
 		"identity_disguised": {Value: True},
 		"opt_out_valid":      {Value: False},
 	})
-	want := map[string]string{"eu-prior-consent": StatusNeedsContext, "eu-identity-not-disguised": StatusBreach, "eu-valid-opt-out": StatusBreach}
+	want := map[string]Status{"eu-prior-consent": StatusNeedsContext, "eu-identity-not-disguised": StatusBreach, "eu-valid-opt-out": StatusBreach}
 	for _, a := range j.Rules {
 		if a.Status != want[a.Rule] {
 			t.Errorf("%s = %s, want %s", a.Rule, a.Status, want[a.Rule])
@@ -203,7 +203,7 @@ func TestIdentity(t *testing.T) {
 		}
 		found := c.code == ""
 		for _, f := range id.Findings {
-			if f.Code == c.code {
+			if string(f.Code) == c.code {
 				found = true
 			}
 		}

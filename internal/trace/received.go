@@ -47,10 +47,35 @@ func (h *Hop) Addr() (netip.Addr, bool) { return h.addr, h.addr.IsValid() }
 
 // Flag is something wrong with a hop.
 type Flag struct {
-	Code     string `json:"code"`
-	Severity string `json:"severity"` // "forged" or "inconsistent".
-	Reason   string `json:"reason"`
+	Code     FlagCode `json:"code"`
+	Severity Severity `json:"severity"`
+	Reason   string   `json:"reason"`
 }
+
+// Severity says what a flag means for the hop.
+type Severity string
+
+// Severities of a flag.
+const (
+	Forged       Severity = "forged"       // The hop cannot be true as written.
+	Inconsistent Severity = "inconsistent" // Odd, with innocent explanations too.
+)
+
+// FlagCode names a hop flag; the codes are stable (docs/verdict.md).
+type FlagCode string
+
+// Hop flag codes.
+const (
+	FlagUnparseable     FlagCode = "unparseable"
+	FlagRDNSUnconfirmed FlagCode = "rdns-unconfirmed"
+	FlagHELOIPMismatch  FlagCode = "helo-ip-mismatch"
+	FlagHELOIsReceiver  FlagCode = "helo-is-receiver"
+	FlagBogonIP         FlagCode = "bogon-ip"
+	FlagChainMismatch   FlagCode = "chain-mismatch"
+	FlagTimeFuture      FlagCode = "time-future"
+	FlagTimePast        FlagCode = "time-past"
+	FlagTimeReversed    FlagCode = "time-reversed"
+)
 
 type token struct {
 	kind byte // 'w' word, 'c' comment (text without the parens), 'b' [literal]

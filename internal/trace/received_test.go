@@ -181,7 +181,7 @@ func TestNoFlagsOnOrdinaryRelays(t *testing.T) {
 
 func hasFlag(h Hop, code string) bool {
 	for _, f := range h.Flags {
-		if f.Code == code {
+		if string(f.Code) == code {
 			return true
 		}
 	}

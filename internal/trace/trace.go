@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/mail"
-	"golang.org/x/net/publicsuffix"
 )
 
 // Trust is the receiver's trust boundary.
@@ -201,38 +201,38 @@ func (t *Trace) checkConsistency() {
 			continue
 		}
 		if hop.Kind == KindUnparsed {
-			hop.flag("unparseable", "inconsistent", "no client address could be read from this Received field")
+			hop.flag(FlagUnparseable, Inconsistent, "no client address could be read from this Received field")
 		}
 		if hop.Kind != KindRelay {
 			continue
 		}
 		public := hop.addr.IsValid() && !hop.addr.IsPrivate() && !hop.addr.IsLoopback() && !hop.addr.IsLinkLocalUnicast()
 		if hop.forged {
-			hop.flag("rdns-unconfirmed", "inconsistent", "the receiving host reported that the client's reverse DNS may be forged (no forward match)")
+			hop.flag(FlagRDNSUnconfirmed, Inconsistent, "the receiving host reported that the client's reverse DNS may be forged (no forward match)")
 		}
 		if a, err := netip.ParseAddr(strings.Trim(hop.HELO, "[]")); err == nil && hop.addr.IsValid() && a.Unmap() != hop.addr && !a.IsPrivate() && !a.IsLoopback() {
-			hop.flag("helo-ip-mismatch", "inconsistent", fmt.Sprintf("client greeted as [%s] but connected from %s (a proxy or NAT, or a false greeting)", a, hop.addr))
+			hop.flag(FlagHELOIPMismatch, Inconsistent, fmt.Sprintf("client greeted as [%s] but connected from %s (a proxy or NAT, or a false greeting)", a, hop.addr))
 		}
 		if public && hop.HELO != "" && hop.By != "" && strings.Contains(hop.By, ".") && strings.EqualFold(hop.HELO, hop.By) && !strings.EqualFold(hop.RDNS, hop.By) {
-			hop.flag("helo-is-receiver", "forged", fmt.Sprintf("client greeted with the receiving host's own name %s", hop.By))
+			hop.flag(FlagHELOIsReceiver, Forged, fmt.Sprintf("client greeted with the receiving host's own name %s", hop.By))
 		}
 		if bogon(hop.addr) {
-			hop.flag("bogon-ip", "forged", fmt.Sprintf("%s is not a routable Internet address", hop.addr))
+			hop.flag(FlagBogonIP, Forged, fmt.Sprintf("%s is not a routable Internet address", hop.addr))
 		}
 		if i > t.Origin && prevClient >= 0 && prevClient != i {
 			if reason, bad := chainBreak(&t.Hops[prevClient], hop); bad {
-				hop.flag("chain-mismatch", "inconsistent", reason)
+				hop.flag(FlagChainMismatch, Inconsistent, reason)
 			}
 		}
 		if hop.Time != nil {
 			if top != nil && hop.Time.After(top.Add(24*time.Hour)) {
-				hop.flag("time-future", "inconsistent", fmt.Sprintf("dated %s, after the trusted receipt at %s", hop.Time.UTC().Format(time.RFC3339), top.UTC().Format(time.RFC3339)))
+				hop.flag(FlagTimeFuture, Inconsistent, fmt.Sprintf("dated %s, after the trusted receipt at %s", hop.Time.UTC().Format(time.RFC3339), top.UTC().Format(time.RFC3339)))
 			}
 			if top != nil && hop.Time.Before(top.Add(-7*24*time.Hour)) {
-				hop.flag("time-past", "inconsistent", fmt.Sprintf("dated %s, over a week before the trusted receipt", hop.Time.UTC().Format(time.RFC3339)))
+				hop.flag(FlagTimePast, Inconsistent, fmt.Sprintf("dated %s, over a week before the trusted receipt", hop.Time.UTC().Format(time.RFC3339)))
 			}
 			if n := t.Hops[prevOf(t.Hops, i)].Time; prevOf(t.Hops, i) != i && n != nil && hop.Time.After(n.Add(24*time.Hour)) {
-				hop.flag("time-reversed", "inconsistent", "this older hop is dated more than a day after the hop that followed it")
+				hop.flag(FlagTimeReversed, Inconsistent, "this older hop is dated more than a day after the hop that followed it")
 			}
 		}
 		prevClient = i
@@ -249,7 +249,7 @@ func prevOf(hops []Hop, i int) int {
 	return i
 }
 
-func (h *Hop) flag(code, severity, reason string) {
+func (h *Hop) flag(code FlagCode, severity Severity, reason string) {
 	h.Flags = append(h.Flags, Flag{Code: code, Severity: severity, Reason: reason})
 }
 
@@ -278,7 +278,7 @@ func chainBreak(newer, older *Hop) (string, bool) {
 			continue
 		}
 		qualified = true
-		if strings.EqualFold(n, by) || orgDomain(n) != "" && orgDomain(n) == orgDomain(by) {
+		if strings.EqualFold(n, by) || dnsname.SameOrg(n, by) {
 			return "", false
 		}
 	}
@@ -286,14 +286,6 @@ func chainBreak(newer, older *Hop) (string, bool) {
 		return "", false
 	}
 	return fmt.Sprintf("claims to be received by %s, but the next relay was %s", by, firstNonEmpty(newer.RDNS, newer.HELO)), true
-}
-
-func orgDomain(h string) string {
-	d, err := publicsuffix.EffectiveTLDPlusOne(strings.ToLower(strings.TrimSuffix(h, ".")))
-	if err != nil {
-		return ""
-	}
-	return d
 }
 
 func firstNonEmpty(s ...string) string {

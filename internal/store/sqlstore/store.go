@@ -269,7 +269,7 @@ func (s *Store) insertReport(ctx context.Context, tx *sql.Tx, r *intake.Report) 
 				return fmt.Errorf("store report %s: %w", r.ID, err)
 			}
 		}
-		seen := map[string]bool{}
+		seen := map[analysis.ReasonCode]bool{}
 		for _, x := range v.Reasons {
 			if !seen[x.Code] {
 				seen[x.Code] = true

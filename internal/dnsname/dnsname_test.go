@@ -1,0 +1,95 @@
+package dnsname
+
+import "testing"
+
+func TestOrgDomain(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"mail.example.com", "example.com"},
+		{"Mail.Example.COM.", "example.com"},
+		{"example.com", "example.com"},
+		{"a.b.example.co.uk", "example.co.uk"},
+		{"co.uk", ""},             // a public suffix has no organizational domain
+		{"com", ""},               //
+		{"localhost", ""},         // single label: a suffix under the default rule
+		{"192.0.2.1", ""},         // not "2.1"
+		{"[192.0.2.1]", ""},       // address literal
+		{"2001:db8::1", ""},       //
+		{"mx.example.com:25", ""}, // a port is not part of a name
+		{"a..example.com", ""},
+		{"", ""},
+		{" ", ""},
+		{"bad name.com", ""},
+		{"bücher.de", "xn--bcher-kva.de"},
+		{"www.XN--BCHER-KVA.de", "xn--bcher-kva.de"},
+		{"host.example.internal", "example.internal"}, // default rule for unknown suffixes
+		{"foo.blogspot.com", "foo.blogspot.com"},      // private suffixes count, as in DMARC
+		{"10.1.2", ""},
+		{"_dmarc.example.org", "example.org"},
+	} {
+		if got := OrgDomain(c.in); got != c.want {
+			t.Errorf("OrgDomain(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestSameOrgAndEqual(t *testing.T) {
+	for _, c := range []struct {
+		a, b        string
+		same, equal bool
+	}{
+		{"news.example.com", "example.com", true, false},
+		{"EXAMPLE.com.", "example.com", true, true},
+		{"bücher.de", "mail.xn--bcher-kva.de", true, false},
+		{"example.co.uk", "other.co.uk", false, false},
+		{"co.uk", "co.uk", false, true}, // the same name, but no organization to share
+		{"192.0.2.1", "198.51.100.1", false, false},
+		{"", "", false, false},
+	} {
+		if got := SameOrg(c.a, c.b); got != c.same {
+			t.Errorf("SameOrg(%q, %q) = %v, want %v", c.a, c.b, got, c.same)
+		}
+		if got := Equal(c.a, c.b); got != c.equal {
+			t.Errorf("Equal(%q, %q) = %v, want %v", c.a, c.b, got, c.equal)
+		}
+	}
+}
+
+func TestICANNSuffix(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want bool
+	}{
+		{"paypal.com", true}, {"example.co.uk", true}, {"file.txt", false}, {"r.hughes", true}, {"com", false},
+		{"host.internal", false}, {"bücher.de", true}, {"1.2.3.4", false},
+	} {
+		if got := ICANNSuffix(c.in); got != c.want {
+			t.Errorf("ICANNSuffix(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func FuzzOrgDomain(f *testing.F) {
+	for _, s := range []string{"mail.example.com", "bücher.de", "[1.2.3.4]", "a..b", "co.uk", "xn--.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o := OrgDomain(s)
+		if o == "" {
+			return
+		}
+		// The organizational domain is its own organizational domain, and
+		// the name belongs to it.
+		if OrgDomain(o) != o {
+			t.Fatalf("OrgDomain(%q) = %q, but OrgDomain(%q) = %q", s, o, o, OrgDomain(o))
+		}
+		if !SameOrg(s, o) {
+			t.Fatalf("SameOrg(%q, %q) = false", s, o)
+		}
+	})
+}
+
+func BenchmarkOrgDomain(b *testing.B) {
+	for b.Loop() {
+		OrgDomain("mail-pl1-f171.google.com")
+	}
+}
