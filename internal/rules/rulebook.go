@@ -9,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 )
 
 //go:embed rulebook/*.json
@@ -36,7 +37,38 @@ type Rulebook struct {
 	Name         string   `json:"name"`
 	Version      string   `json:"version"` // Date the text was last checked against the law.
 	Sources      []string `json:"sources"`
-	Rules        []Rule   `json:"rules"`
+	// OptOutDeadline is how long a sender has to honour an opt-out; nil
+	// where the rulebook does not say.
+	OptOutDeadline *Deadline `json:"opt_out_deadline,omitempty"`
+	Rules          []Rule    `json:"rules"`
+}
+
+// Deadline is a time limit the law sets, counted from a request.
+type Deadline struct {
+	// BusinessDays counts Monday to Friday. Public holidays are not left
+	// out, so a deadline falls on or before the legal one, never after.
+	BusinessDays int `json:"business_days,omitempty"`
+	// Hours is used where the law gives no number ("without delay"): the
+	// line after which Accord flags the delay.
+	Hours     int    `json:"hours,omitempty"`
+	Statutory bool   `json:"statutory"` // The number is the law's, not Accord's line.
+	Citation  string `json:"citation"`
+	Text      string `json:"text"`
+}
+
+// Due returns when a request made at t must have been given effect.
+func (d Deadline) Due(t time.Time) time.Time {
+	t = t.UTC()
+	if d.BusinessDays <= 0 {
+		return t.Add(time.Duration(d.Hours) * time.Hour)
+	}
+	for n := d.BusinessDays; n > 0; {
+		t = t.AddDate(0, 0, 1)
+		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n--
+		}
+	}
+	return t
 }
 
 // Rule is one checkable obligation.
@@ -91,6 +123,9 @@ func ParseRulebook(r io.Reader) (*Rulebook, error) {
 	}
 	if b.Jurisdiction == "" || len(b.Rules) == 0 {
 		return nil, fmt.Errorf("rulebook: needs a jurisdiction and at least one rule")
+	}
+	if d := b.OptOutDeadline; d != nil && (d.BusinessDays < 0 || d.Hours < 0 || (d.BusinessDays == 0) == (d.Hours == 0) || d.Citation == "") {
+		return nil, fmt.Errorf("rulebook %s: opt_out_deadline needs a citation and either business_days or hours", b.Jurisdiction)
 	}
 	known := map[string]bool{}
 	for k := range FactNames {
