@@ -31,14 +31,18 @@ const (
 	// collections derived from its agreement (its Label names the peer)
 	// and nothing else.
 	Peer Role = "peer"
+	// Sender is a registered sender's token (its Label names the sender):
+	// it records consent, makes opt-out links, syncs its suppressions and
+	// asks for labels, for that sender only, and sees nothing else.
+	Sender Role = "sender"
 )
 
-var rank = map[Role]int{Anonymous: 0, Peer: 0, Reporter: 1, Analyst: 2, Authority: 3, Admin: 4}
+var rank = map[Role]int{Anonymous: 0, Peer: 0, Sender: 0, Reporter: 1, Analyst: 2, Authority: 3, Admin: 4}
 
 // ParseRole reads a role name.
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.ToLower(strings.TrimSpace(s)))
-	if _, ok := rank[r]; !ok || r == Anonymous || r == Peer {
+	if _, ok := rank[r]; !ok || r == Anonymous || r == Peer || r == Sender {
 		return "", fmt.Errorf("access: unknown role %q (reporter, analyst, authority or admin)", s)
 	}
 	return r, nil

@@ -240,5 +240,110 @@ func migrations(d Dialect) []string {
 		// 3: the terms received items came under, and their retention.
 		`ALTER TABLE fed_received ADD COLUMN terms TEXT NOT NULL DEFAULT '{}';
 		ALTER TABLE fed_received ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0`,
+		// 4: legitimate senders: consent records, their hash-chained log,
+		// suppressions, campaigns and the complaints fed back.
+		`CREATE TABLE consent_senders (
+			id TEXT PRIMARY KEY,
+			name TEXT NOT NULL,
+			contact TEXT NOT NULL,
+			feedback_to TEXT NOT NULL,
+			postal_address TEXT NOT NULL,
+			jurisdictions TEXT NOT NULL,
+			status TEXT NOT NULL,
+			reason TEXT NOT NULL,
+			created BIGINT NOT NULL,
+			changed BIGINT NOT NULL,
+			log_seq BIGINT NOT NULL,
+			log_hash TEXT NOT NULL,
+			sup_seq BIGINT NOT NULL
+		);
+		CREATE TABLE consent_sender_domains (
+			domain TEXT PRIMARY KEY,
+			sender TEXT NOT NULL
+		);
+		CREATE TABLE consent_recipients (
+			id ` + d.AutoID + `,
+			sender TEXT NOT NULL,
+			hash TEXT NOT NULL
+		);
+		CREATE UNIQUE INDEX consent_recipients_key ON consent_recipients (sender, hash);
+		CREATE TABLE consent_lists (
+			id ` + d.AutoID + `,
+			sender TEXT NOT NULL,
+			name TEXT NOT NULL
+		);
+		CREATE UNIQUE INDEX consent_lists_key ON consent_lists (sender, name);
+		CREATE TABLE consent_campaigns (
+			id ` + d.AutoID + `,
+			sender TEXT NOT NULL,
+			list TEXT NOT NULL,
+			name TEXT NOT NULL,
+			issued BIGINT NOT NULL,
+			reported BIGINT NOT NULL,
+			complaints BIGINT NOT NULL,
+			created BIGINT NOT NULL
+		);
+		CREATE UNIQUE INDEX consent_campaigns_key ON consent_campaigns (sender, list, name);
+		CREATE TABLE consent_records (
+			id TEXT PRIMARY KEY,
+			sender TEXT NOT NULL,
+			recipient TEXT NOT NULL,
+			list TEXT NOT NULL,
+			basis TEXT NOT NULL,
+			status TEXT NOT NULL,
+			confirmed BIGINT NOT NULL,
+			capture TEXT NOT NULL,
+			customer TEXT NOT NULL,
+			created BIGINT NOT NULL,
+			confirmed_at BIGINT NOT NULL,
+			withdrawn_at BIGINT NOT NULL
+		);
+		CREATE INDEX consent_records_recipient ON consent_records (sender, recipient);
+		CREATE TABLE consent_events (
+			sender TEXT NOT NULL,
+			seq BIGINT NOT NULL,
+			at BIGINT NOT NULL,
+			kind TEXT NOT NULL,
+			recipient TEXT NOT NULL,
+			list TEXT NOT NULL,
+			record TEXT NOT NULL,
+			detail TEXT NOT NULL,
+			prev_hash TEXT NOT NULL,
+			hash TEXT NOT NULL,
+			PRIMARY KEY (sender, seq)
+		);
+		CREATE INDEX consent_events_recipient ON consent_events (sender, recipient, seq);
+		CREATE TABLE consent_suppressions (
+			sender TEXT NOT NULL,
+			recipient TEXT NOT NULL,
+			list TEXT NOT NULL,
+			seq BIGINT NOT NULL,
+			reason TEXT NOT NULL,
+			requested_at BIGINT NOT NULL,
+			deadline BIGINT NOT NULL,
+			jurisdiction TEXT NOT NULL,
+			synced_at BIGINT NOT NULL,
+			lifted BIGINT NOT NULL,
+			lifted_at BIGINT NOT NULL,
+			changed_at BIGINT NOT NULL,
+			PRIMARY KEY (sender, recipient, list)
+		);
+		CREATE INDEX consent_suppressions_feed ON consent_suppressions (sender, seq);
+		CREATE INDEX consent_suppressions_due ON consent_suppressions (synced_at, deadline);
+		CREATE TABLE consent_complaints (
+			report_id TEXT NOT NULL,
+			sender TEXT NOT NULL,
+			at BIGINT NOT NULL,
+			recipient TEXT NOT NULL,
+			list TEXT NOT NULL,
+			campaign TEXT NOT NULL,
+			how TEXT NOT NULL,
+			consent_on_record BIGINT NOT NULL,
+			consent_record TEXT NOT NULL,
+			after_opt_out BIGINT NOT NULL,
+			forwarded TEXT NOT NULL,
+			PRIMARY KEY (report_id, sender)
+		);
+		CREATE INDEX consent_complaints_sender ON consent_complaints (sender, at)`,
 	}
 }

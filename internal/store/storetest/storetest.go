@@ -13,6 +13,7 @@ import (
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/campaign"
+	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/rules"
@@ -24,6 +25,7 @@ type Store interface {
 	intake.Store
 	access.Store
 	federation.Store
+	consent.Store
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -39,6 +41,8 @@ func Run(t *testing.T, open Open) {
 	t.Run("Peers", func(t *testing.T) { peers(t, open(t)) })
 	t.Run("Links", func(t *testing.T) { links(t, open(t)) })
 	t.Run("Requests", func(t *testing.T) { requests(t, open(t)) })
+	t.Run("ConsentFlow", func(t *testing.T) { consentFlow(t, open(t)) })
+	t.Run("ConsentComplaints", func(t *testing.T) { consentComplaints(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)

@@ -1,0 +1,44 @@
+package consent
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/mail"
+	"strings"
+)
+
+// NormalizeAddress returns the address as records key it: the addr-spec
+// alone, trimmed, in lower case. Local parts are case-sensitive in theory
+// (RFC 5321 2.4) and case-insensitive in practice; tags ("+news") and dots
+// are kept, since they make distinct mailboxes at most providers.
+func NormalizeAddress(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", invalid("recipient", "an e-mail address is required")
+	}
+	if len(s) > 320 {
+		return "", invalid("recipient", "longer than an e-mail address can be")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return "", invalid("recipient", "%q is not an e-mail address", s)
+	}
+	at := strings.LastIndexByte(a.Address, '@')
+	if at <= 0 || at == len(a.Address)-1 || !strings.Contains(a.Address[at:], ".") {
+		return "", invalid("recipient", "%q has no domain", s)
+	}
+	return strings.ToLower(a.Address), nil
+}
+
+// RecipientHash is how a sender's records name a recipient: the first 16
+// bytes of HMAC-SHA256 under the sender's recipient key, in hex. The key
+// is the sender's (SenderKeys.Recipient), so the same address hashes
+// differently for each sender and the node's tables alone reveal no
+// address. A sender who holds its key can compute the hashes of its own
+// list to match a suppression list.
+func RecipientHash(key []byte, normalized string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(normalized))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}

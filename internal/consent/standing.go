@@ -1,0 +1,66 @@
+package consent
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// MaxComplaintRate is the complaint rate a sender must stay under: the
+// large mailbox providers' line for bulk senders (0.3%, from February
+// 2024), which Accord takes for its own labels too.
+const MaxComplaintRate = 0.003
+
+// RateWindow is the period complaint rates are measured over.
+const RateWindow = 30 * 24 * time.Hour
+
+// Standing is how a sender stands: its complaint rate over the last 30
+// days of campaigns, and the opt-outs it let pass their deadline.
+type Standing struct {
+	Sender     string
+	Good       bool     // Active, under the complaint line, no overdue opt-out.
+	Why        []string // What stands against it, in words.
+	Sent       int64
+	Complaints int64
+	Rate       float64
+	Overdue    int
+	Campaigns  []Campaign // All of them, for the tables.
+}
+
+// Standing computes the sender's standing now.
+func (s *Service) Standing(ctx context.Context, sender string) (Standing, error) {
+	sd, err := s.st.Sender(ctx, sender)
+	if err != nil {
+		return Standing{}, err
+	}
+	st := Standing{Sender: sd.ID}
+	if st.Campaigns, err = s.st.SenderCampaigns(ctx, sd.ID); err != nil {
+		return st, err
+	}
+	since := s.now().Add(-RateWindow)
+	for _, c := range st.Campaigns {
+		if c.Created.After(since) {
+			st.Sent += c.Sent()
+			st.Complaints += c.Complaints
+		}
+	}
+	if st.Sent > 0 {
+		st.Rate = float64(st.Complaints) / float64(st.Sent)
+	}
+	od, err := s.st.Overdue(ctx, sd.ID, s.now())
+	if err != nil {
+		return st, err
+	}
+	st.Overdue = len(od)
+	if sd.Status != SenderActive {
+		st.Why = append(st.Why, "the sender is suspended: "+sd.Reason)
+	}
+	if st.Rate >= MaxComplaintRate {
+		st.Why = append(st.Why, fmt.Sprintf("complaint rate %.3f%% over the last 30 days is not under %.1f%%", st.Rate*100, MaxComplaintRate*100))
+	}
+	if st.Overdue > 0 {
+		st.Why = append(st.Why, fmt.Sprintf("%d opt-outs were not taken by their deadline", st.Overdue))
+	}
+	st.Good = len(st.Why) == 0
+	return st, nil
+}

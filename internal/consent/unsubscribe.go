@@ -1,0 +1,281 @@
+package consent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Link is the opt-out a sender puts in one message to one recipient.
+type Link struct {
+	Recipient  string `json:"recipient"`
+	Suppressed bool   `json:"suppressed"` // Do not send: the recipient opted out (no link is made).
+	Token      string `json:"token,omitempty"`
+	URL        string `json:"url,omitempty"`    // https://node/u/TOKEN: GET shows a page, POST unsubscribes.
+	Mailto     string `json:"mailto,omitempty"` // unsubscribe+TOKEN@node.
+	// ListUnsubscribe and ListUnsubscribePost are the header fields'
+	// values (RFC 2369, RFC 8058). Sign both with DKIM (RFC 8058 section 4).
+	ListUnsubscribe     string `json:"list_unsubscribe,omitempty"`
+	ListUnsubscribePost string `json:"list_unsubscribe_post,omitempty"`
+}
+
+// MaxLinks bounds one request for links.
+const MaxLinks = 10000
+
+// Links makes the opt-out links for a mailing of list to recipients, and
+// counts them in the campaign (campaign "" for none). A suppressed
+// recipient gets no link but Suppressed: the check before sending.
+func (s *Service) Links(ctx context.Context, sender, list, campaign string, recipients []string) ([]Link, error) {
+	sd, err := s.activeSender(ctx, sender)
+	if err != nil {
+		return nil, err
+	}
+	if list, err = checkList(list); err != nil {
+		return nil, err
+	}
+	if campaign != "" {
+		if campaign, err = checkList(campaign); err != nil {
+			return nil, invalid("campaign", "%q: a campaign name is 1 to 64 characters: letters, digits, '.', '_' or '-'", campaign)
+		}
+	}
+	if len(recipients) == 0 || len(recipients) > MaxLinks {
+		return nil, invalid("recipients", "give 1 to %d recipients", MaxLinks)
+	}
+	if s.o.BaseURL == "" || s.o.MailHost == "" {
+		return nil, errors.New("consent: the node's public URL and mail domain are needed to make opt-out links")
+	}
+	key := s.o.Keys.RecipientKey(sd.ID)
+	type item struct {
+		addr, hash string
+	}
+	items := make([]item, len(recipients))
+	for i, r := range recipients {
+		n, err := NormalizeAddress(r)
+		if err != nil {
+			return nil, fmt.Errorf("recipient %d: %w", i+1, err)
+		}
+		items[i] = item{n, RecipientHash(key, n)}
+	}
+	listRef, err := s.st.ListRef(ctx, sd.ID, list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Link, len(items))
+	refs := make([]int64, len(items))
+	issued := int64(0)
+	day := s.now()
+	for i, it := range items {
+		out[i].Recipient = it.addr
+		sup, err := s.st.Suppressed(ctx, sd.ID, it.hash)
+		if err != nil {
+			return nil, err
+		}
+		if suppressedOn(sup, list) {
+			out[i].Suppressed = true
+			continue
+		}
+		if refs[i], err = s.st.RecipientRef(ctx, sd.ID, it.hash); err != nil {
+			return nil, err
+		}
+		issued++
+	}
+	var campRef int64
+	if campaign != "" {
+		if campRef, err = s.st.CampaignRef(ctx, sd.ID, list, campaign, issued); err != nil {
+			return nil, err
+		}
+	}
+	for i := range out {
+		if out[i].Suppressed {
+			continue
+		}
+		tok, err := s.seal.seal(TokenRef{Recipient: refs[i], List: listRef, Campaign: campRef, Issued: day})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s.link(out[i].Recipient, tok)
+	}
+	return out, nil
+}
+
+func (s *Service) link(recipient, tok string) Link {
+	l := Link{Recipient: recipient, Token: tok, URL: s.o.BaseURL + "/u/" + tok, Mailto: "unsubscribe+" + tok + "@" + s.o.MailHost}
+	l.ListUnsubscribe = "<" + l.URL + ">, <mailto:" + l.Mailto + "?subject=unsubscribe>"
+	l.ListUnsubscribePost = "List-Unsubscribe=One-Click"
+	return l
+}
+
+func suppressedOn(sup []Suppression, list string) bool {
+	for _, x := range sup {
+		if !x.Lifted && (x.List == "" || x.List == list) {
+			return true
+		}
+	}
+	return false
+}
+
+// UnsubscribeView is what an unsubscribe token stands for, for the page.
+type UnsubscribeView struct {
+	Sender   Sender
+	List     string
+	Campaign string
+	Already  bool // The recipient is suppressed on this list already.
+	Stale    bool // The token predates the recipient's renewed consent.
+	ref      TokenRef
+	hash     string
+}
+
+// OpenUnsubscribe reads a token without acting on it: the GET of the link
+// shows a page with a button and never unsubscribes (link scanners GET).
+func (s *Service) OpenUnsubscribe(ctx context.Context, tok string) (UnsubscribeView, error) {
+	ref, err := s.seal.open(tok)
+	if err != nil {
+		return UnsubscribeView{}, err
+	}
+	sender, hash, err := s.st.Recipient(ctx, ref.Recipient)
+	if err != nil {
+		return UnsubscribeView{}, ErrBadToken // a valid MAC over references this node never made: a lost database, or a bug
+	}
+	lsender, list, err := s.st.ListName(ctx, ref.List)
+	if err != nil || lsender != sender {
+		return UnsubscribeView{}, ErrBadToken
+	}
+	sd, err := s.st.Sender(ctx, sender)
+	if err != nil {
+		return UnsubscribeView{}, ErrBadToken
+	}
+	v := UnsubscribeView{Sender: sd, List: list, ref: ref, hash: hash}
+	if ref.Campaign != 0 {
+		if c, err := s.st.CampaignByRef(ctx, ref.Campaign); err == nil && c.Sender == sender {
+			v.Campaign = c.Name
+		}
+	}
+	sup, err := s.st.Suppressed(ctx, sender, hash)
+	if err != nil {
+		return UnsubscribeView{}, err
+	}
+	v.Already = suppressedOn(sup, list)
+	if !v.Already {
+		recs, err := s.st.Records(ctx, sender, hash)
+		if err != nil {
+			return UnsubscribeView{}, err
+		}
+		// A token made before the recipient came back by confirmed opt-in
+		// (a later day) is a replay of an old message's link: it must not
+		// undo the renewed consent. A link from a newer message works.
+		for _, r := range recs {
+			if r.List == list && r.Status == RecordActive && r.Confirmed && r.ConfirmedAt.After(ref.Issued.Add(24*time.Hour)) {
+				for _, x := range sup {
+					if x.Lifted && (x.List == list || x.List == "") && x.LiftedAt.After(ref.Issued.Add(24*time.Hour)) {
+						v.Stale = true
+					}
+				}
+			}
+		}
+	}
+	return v, nil
+}
+
+// UnsubscribeResult says what an unsubscribe did.
+type UnsubscribeResult struct {
+	UnsubscribeView
+	Suppression Suppression
+}
+
+// ErrStale is an unsubscribe token older than the recipient's renewed
+// consent to the list.
+var ErrStale = errors.New("consent: this unsubscribe link predates the recipient's renewed subscription")
+
+// Unsubscribe acts on a token: from the one-click POST (RFC 8058), the
+// page's button, or a mail to the unsubscribe address. The recipient is
+// suppressed at once; a second use changes nothing and says so. all
+// extends it to every list of the sender.
+func (s *Service) Unsubscribe(ctx context.Context, tok, via string, all bool, cl Client) (UnsubscribeResult, error) {
+	v, err := s.OpenUnsubscribe(ctx, tok)
+	if err != nil {
+		return UnsubscribeResult{}, err
+	}
+	if v.Stale {
+		s.st.Apply(ctx, Change{Sender: v.Sender.ID, Events: []Event{{At: s.now(), Kind: EventStaleToken, Recipient: v.hash, List: v.List,
+			Detail: cl.detail(map[string]string{"via": via, "token_issued": v.ref.Issued.Format("2006-01-02")})}}})
+		return UnsubscribeResult{UnsubscribeView: v}, ErrStale
+	}
+	list := v.List
+	if all {
+		list = ""
+	}
+	d := map[string]string{"token_issued": v.ref.Issued.Format("2006-01-02")}
+	if v.Campaign != "" {
+		d["campaign"] = v.Campaign
+	}
+	if all {
+		d["list_of_link"] = v.List
+	}
+	sup, already, err := s.suppress(ctx, v.Sender, v.hash, list, via, cl, d, EventUnsubscribed, true)
+	if err != nil {
+		return UnsubscribeResult{}, err
+	}
+	v.Already = already
+	return UnsubscribeResult{UnsubscribeView: v, Suppression: sup}, nil
+}
+
+// FeedQuery selects suppression changes: after a cursor (a Seq), or
+// made at or after a time, or both.
+type FeedQuery struct {
+	After int64
+	Since time.Time
+	Limit int // At most 10,000 (the default).
+}
+
+// Feed returns the sender's suppression changes and marks them fetched:
+// the sender's software calls it to sync, and the time of the first fetch
+// is when the node counts the opt-out as handed over.
+func (s *Service) Feed(ctx context.Context, sender string, q FeedQuery) ([]Suppression, error) {
+	if q.Limit <= 0 || q.Limit > 10000 {
+		q.Limit = 10000
+	}
+	return s.st.SuppressionFeed(ctx, sender, q, s.now())
+}
+
+// Overdue lists the suppressions not fetched by their deadline (sender ""
+// for every sender).
+func (s *Service) Overdue(ctx context.Context, sender string) ([]Suppression, error) {
+	return s.st.Overdue(ctx, sender, s.now())
+}
+
+// ReportSent records how many messages a campaign went to, when that is
+// more than the links made for it (complaint rates divide by it).
+func (s *Service) ReportSent(ctx context.Context, sender, list, campaign string, sent int64) error {
+	sd, err := s.st.Sender(ctx, sender)
+	if err != nil {
+		return err
+	}
+	if list, err = checkList(list); err != nil {
+		return err
+	}
+	if campaign, err = checkList(campaign); err != nil {
+		return invalid("campaign", "%q: a campaign name is 1 to 64 characters: letters, digits, '.', '_' or '-'", campaign)
+	}
+	if sent < 0 || sent > 1<<40 {
+		return invalid("sent", "out of range")
+	}
+	return s.st.ReportSent(ctx, sd.ID, list, campaign, sent)
+}
+
+// MailtoToken returns the token of an opt-out address
+// ("unsubscribe+TOKEN@…", any case), and whether the address is one. The
+// token's MAC is checked: err is ErrBadToken for a forged one, so a mail
+// server can refuse it at RCPT.
+func (s *Service) MailtoToken(addr string) (tok string, isOptOut bool, err error) {
+	local, _, ok := strings.Cut(strings.Trim(addr, "<> "), "@")
+	if !ok || len(local) < len("unsubscribe+") || !strings.EqualFold(local[:len("unsubscribe+")], "unsubscribe+") {
+		return "", false, nil
+	}
+	tok = strings.ToLower(local[len("unsubscribe+"):])
+	if _, err := s.seal.open(tok); err != nil {
+		return "", true, err
+	}
+	return tok, true, nil
+}

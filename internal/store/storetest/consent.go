@@ -1,0 +1,380 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/consent"
+)
+
+// mailbox records the mail the consent service asks to send.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []consent.Mail
+}
+
+func (m *mailbox) Send(_ context.Context, x consent.Mail) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, x)
+	return fmt.Sprintf("mail-%d", len(m.sent)), nil
+}
+
+// consentClock is a settable clock for the consent service.
+type consentClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *consentClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *consentClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func consentService(t *testing.T, s Store, mb *mailbox, clk *consentClock) *consent.Service {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(nil)
+	var m consent.Mailer
+	if mb != nil {
+		m = mb
+	}
+	svc, err := consent.New(s, consent.Options{
+		Keys:   consent.Keys{Recipients: bytes.Repeat([]byte{1}, 32), TokenCipher: bytes.Repeat([]byte{2}, 32), TokenMAC: bytes.Repeat([]byte{3}, 32)},
+		Signer: key, Mailer: m, BaseURL: "https://node.example", MailHost: "node.example", NodeName: "test node", Now: clk.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// consentFlow walks a sender's life: registration, consent with and without
+// confirmation, links, one-click opt-out twice, the feed, a renewed
+// subscription that makes old links stale, and the proof.
+func consentFlow(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)} // a Tuesday
+	mb := &mailbox{}
+	svc := consentService(t, s, mb, clk)
+
+	sd, err := svc.AddSender(ctx, consent.Sender{ID: "Shop.Example", Name: "Shop Ltd", Contact: "dpo@shop.example",
+		Domains: []string{"mail.shop.example", "news.shop.example"}, Jurisdictions: []string{"EU", "us"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sd.ID != "shop.example" || len(sd.Domains) != 3 || strings.Join(sd.Jurisdictions, ",") != "EU,US" {
+		t.Fatalf("sender = %+v", sd)
+	}
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "x@shop.example"}); err == nil {
+		t.Error("a sender was registered twice")
+	}
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "other.example", Contact: "x@other.example", Domains: []string{"news.shop.example"}}); err == nil {
+		t.Error("one domain was given to two senders")
+	}
+	if got, err := s.SenderByDomain(ctx, "news.shop.example"); err != nil || got.ID != "shop.example" {
+		t.Errorf("sender by domain: %+v %v", got, err)
+	}
+
+	// Consent without confirmation: active at once, not confirmed.
+	r1, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "Bob@Example.net", List: "news", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form", FormURL: "https://shop.example/join", Text: "Send me the news", CheckboxDefault: "unchecked", IP: "2001:db8::1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Record.Status != consent.RecordActive || r1.Record.Confirmed || r1.Record.Capture.TextSHA256 == "" || len(mb.sent) != 0 {
+		t.Fatalf("record = %+v", r1)
+	}
+	if _, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "bob@example.net", List: "news", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form"}}); !errors.As(err, new(*consent.ErrExists)) {
+		t.Errorf("second active record: %v", err)
+	}
+	// What the law refuses.
+	for name, in := range map[string]consent.RecordInput{
+		"pre-ticked box":         {Recipient: "c@example.net", List: "news", Basis: consent.BasisConsent, Capture: consent.Capture{Method: "form", CheckboxDefault: "checked"}},
+		"no method":              {Recipient: "c@example.net", List: "news", Basis: consent.BasisConsent},
+		"soft opt-in, no refuse": {Recipient: "c@example.net", List: "news", Basis: consent.BasisSoftOptIn, Customer: &consent.Customer{Reference: "o1", ProductCategory: "shoes"}},
+		"soft opt-in, no sale":   {Recipient: "c@example.net", List: "news", Basis: consent.BasisSoftOptIn},
+		"bad basis":              {Recipient: "c@example.net", List: "news", Basis: "implied"},
+		"bad list":               {Recipient: "c@example.net", List: "News Letter!", Basis: consent.BasisConsent, Capture: consent.Capture{Method: "form"}},
+		"future":                 {Recipient: "c@example.net", List: "news", Basis: consent.BasisConsent, Capture: consent.Capture{Method: "form", ObtainedAt: clk.now().Add(time.Hour)}},
+	} {
+		if _, err := svc.Record(ctx, "shop.example", in); !errors.As(err, new(*consent.InvalidError)) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	soft, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "carol@example.net", List: "offers", Basis: consent.BasisSoftOptIn,
+		Customer: &consent.Customer{Reference: "order-17", ProductCategory: "shoes", Since: clk.now().Add(-48 * time.Hour), OptOutOffered: true}})
+	if err != nil || soft.Record.Status != consent.RecordActive || soft.Record.Customer == nil {
+		t.Fatalf("soft opt-in: %+v %v", soft, err)
+	}
+
+	// Confirmed opt-in: mailed, pending until the POST.
+	clk.add(time.Minute)
+	r2, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "dave@example.net", List: "news", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form", IP: "192.0.2.7"}, Confirm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Record.Status != consent.RecordPending || len(mb.sent) != 1 || mb.sent[0].To != "dave@example.net" || !strings.Contains(mb.sent[0].Text, r2.ConfirmURL) {
+		t.Fatalf("pending record %+v, mail %+v", r2, mb.sent)
+	}
+	tok := strings.TrimPrefix(r2.ConfirmURL, "https://node.example/c/")
+	clk.add(3 * time.Second)
+	for i := 0; i < 3; i++ { // a link scanner GETs, again and again
+		v, err := svc.OpenConfirmation(ctx, tok, consent.Client{IP: "198.51.100.1", Method: "GET", UserAgent: "scanner"})
+		if err != nil || v.Record.Status != consent.RecordPending {
+			t.Fatalf("open: %+v %v", v.Record, err)
+		}
+	}
+	if _, err := svc.Confirm(ctx, tok[:len(tok)-1]+"x", consent.Client{Method: "POST"}); !errors.Is(err, consent.ErrBadToken) {
+		t.Errorf("forged confirmation: %v", err)
+	}
+	clk.add(time.Minute)
+	v, err := svc.Confirm(ctx, tok, consent.Client{IP: "192.0.2.7", Method: "POST", UserAgent: "Firefox"})
+	if err != nil || v.Record.Status != consent.RecordActive || !v.Record.Confirmed {
+		t.Fatalf("confirm: %+v %v", v.Record, err)
+	}
+	if v, err := svc.Confirm(ctx, tok, consent.Client{Method: "POST"}); err != nil || !v.Record.Confirmed {
+		t.Errorf("confirming twice: %v", err)
+	}
+	dave, _ := svc.Hash("shop.example", "dave@example.net")
+	evs, _ := s.Events(ctx, "shop.example", dave, 0, 100)
+	kinds := []string{}
+	for _, e := range evs {
+		kinds = append(kinds, e.Kind)
+	}
+	if got := strings.Join(kinds, ","); got != "consent-recorded,confirmation-sent,confirmation-page-opened,consent-confirmed" {
+		t.Errorf("dave's events: %s", got)
+	}
+	if evs[3].Detail["method"] != "POST" || evs[3].Detail["ip"] != "192.0.2.7" || evs[2].Detail["user_agent"] != "scanner" {
+		t.Errorf("confirmation evidence: %+v %+v", evs[2].Detail, evs[3].Detail)
+	}
+	// An expired confirmation link.
+	r3, _ := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "erin@example.net", List: "news", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form"}, Confirm: true})
+	clk.add(8 * 24 * time.Hour)
+	if _, err := svc.Confirm(ctx, strings.TrimPrefix(r3.ConfirmURL, "https://node.example/c/"), consent.Client{Method: "POST"}); !errors.Is(err, consent.ErrExpired) {
+		t.Errorf("expired link: %v", err)
+	}
+	if rec, _ := s.Record(ctx, r3.Record.ID); rec.Status != consent.RecordExpired {
+		t.Errorf("expired record status %s", rec.Status)
+	}
+
+	// Links for a campaign; one-click opt-out, twice.
+	clk.t = time.Date(2026, 12, 11, 15, 0, 0, 0, time.UTC) // a Friday
+	links, err := svc.Links(ctx, "shop.example", "news", "dec-sale", []string{"bob@example.net", "dave@example.net", "frank@example.net"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 3 || links[0].Token == links[1].Token || !strings.HasPrefix(links[0].ListUnsubscribe, "<https://node.example/u/") ||
+		!strings.Contains(links[0].ListUnsubscribe, "<mailto:unsubscribe+") || links[0].ListUnsubscribePost != "List-Unsubscribe=One-Click" {
+		t.Fatalf("links = %+v", links)
+	}
+	view, err := svc.OpenUnsubscribe(ctx, links[0].Token)
+	if err != nil || view.List != "news" || view.Campaign != "dec-sale" || view.Sender.ID != "shop.example" || view.Already {
+		t.Fatalf("open unsubscribe: %+v %v", view, err)
+	}
+	u, err := svc.Unsubscribe(ctx, links[0].Token, consent.ViaOneClick, false, consent.Client{IP: "192.0.2.9", Method: "POST"})
+	if err != nil || u.Already {
+		t.Fatalf("unsubscribe: %+v %v", u, err)
+	}
+	// EU's 48 hours come before US's 10 business days.
+	if u.Suppression.Jurisdiction != "EU" || !u.Suppression.Deadline.Equal(clk.now().Add(48*time.Hour)) {
+		t.Errorf("deadline %s (%s)", u.Suppression.Deadline, u.Suppression.Jurisdiction)
+	}
+	before, _, _ := s.Head(ctx, "shop.example")
+	u, err = svc.Unsubscribe(ctx, links[0].Token, consent.ViaMailto, false, consent.Client{Method: "smtp"})
+	if err != nil || !u.Already {
+		t.Fatalf("second unsubscribe: %+v %v", u, err)
+	}
+	if after, _, _ := s.Head(ctx, "shop.example"); after != before {
+		t.Errorf("a replayed unsubscribe wrote %d events", after-before)
+	}
+	bob, _ := svc.Hash("shop.example", "bob@example.net")
+	recs, _ := s.Records(ctx, "shop.example", bob)
+	if len(recs) != 1 || recs[0].Status != consent.RecordWithdrawn || recs[0].WithdrawnAt.IsZero() {
+		t.Errorf("bob's record after opt-out: %+v", recs)
+	}
+	// Concurrent one-click POSTs of one token: one suppression, one event.
+	var wg sync.WaitGroup
+	already := make(chan bool, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u, err := svc.Unsubscribe(ctx, links[2].Token, consent.ViaOneClick, false, consent.Client{})
+			if err != nil {
+				t.Error(err)
+			}
+			already <- u.Already
+		}()
+	}
+	wg.Wait()
+	close(already)
+	fresh := 0
+	for a := range already {
+		if !a {
+			fresh++
+		}
+	}
+	if fresh != 1 {
+		t.Errorf("8 concurrent opt-outs: %d took effect", fresh)
+	}
+	// The next mailing: opted-out recipients are flagged, not linked.
+	links2, _ := svc.Links(ctx, "shop.example", "news", "jan", []string{"bob@example.net", "dave@example.net"})
+	if !links2[0].Suppressed || links2[0].Token != "" || links2[1].Suppressed {
+		t.Errorf("links after opt-out: %+v", links2)
+	}
+	camps, _ := s.SenderCampaigns(ctx, "shop.example")
+	if len(camps) != 2 || camps[0].Name != "dec-sale" || camps[0].Issued != 3 || camps[1].Issued != 1 {
+		t.Errorf("campaigns = %+v", camps)
+	}
+
+	// The feed, by cursor and by time; the first fetch is the hand-over.
+	feed, err := svc.Feed(ctx, "shop.example", consent.FeedQuery{})
+	if err != nil || len(feed) != 2 || feed[0].Seq >= feed[1].Seq || feed[0].SyncedAt.IsZero() == false {
+		t.Fatalf("feed = %+v %v", feed, err)
+	}
+	again, _ := svc.Feed(ctx, "shop.example", consent.FeedQuery{})
+	if len(again) != 2 || !again[0].SyncedAt.Equal(clk.now()) {
+		t.Errorf("second fetch: %+v", again)
+	}
+	if rest, _ := svc.Feed(ctx, "shop.example", consent.FeedQuery{After: feed[1].Seq}); len(rest) != 0 {
+		t.Errorf("after the cursor: %+v", rest)
+	}
+	if rest, _ := svc.Feed(ctx, "shop.example", consent.FeedQuery{Since: clk.now().Add(time.Second)}); len(rest) != 0 {
+		t.Errorf("since later: %+v", rest)
+	}
+	if od, _ := svc.Overdue(ctx, ""); len(od) != 0 {
+		t.Errorf("overdue after a timely fetch: %+v", od)
+	}
+	// A withdrawal the sender reports, never fetched: overdue after 48 hours.
+	if _, err := svc.Withdraw(ctx, "shop.example", "carol@example.net", "", "asked by phone"); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(47 * time.Hour)
+	if od, _ := svc.Overdue(ctx, "shop.example"); len(od) != 0 {
+		t.Errorf("overdue before the deadline: %+v", od)
+	}
+	clk.add(2 * time.Hour)
+	od, _ := svc.Overdue(ctx, "shop.example")
+	if len(od) != 1 || od[0].List != "" || od[0].Reason != consent.ViaWithdrawal {
+		t.Errorf("overdue = %+v", od)
+	}
+
+	// Bob comes back by confirmed opt-in; the old link is now stale.
+	clk.add(72 * time.Hour)
+	r4, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "bob@example.net", List: "news", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form"}})
+	if !errors.As(err, new(*consent.InvalidError)) {
+		t.Errorf("unconfirmed consent after an opt-out: %+v %v", r4, err)
+	}
+	r4, err = svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "bob@example.net", List: "news", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form"}, Confirm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Confirm(ctx, strings.TrimPrefix(r4.ConfirmURL, "https://node.example/c/"), consent.Client{Method: "POST"}); err != nil {
+		t.Fatal(err)
+	}
+	if sup, _ := s.Suppressed(ctx, "shop.example", bob); len(sup) != 1 || !sup[0].Lifted {
+		t.Errorf("bob's opt-out after renewed consent: %+v", sup)
+	}
+	lifted, _ := svc.Feed(ctx, "shop.example", consent.FeedQuery{After: feed[1].Seq})
+	if len(lifted) != 2 || !lifted[1].Lifted {
+		t.Errorf("feed after renewal: %+v", lifted)
+	}
+	if _, err := svc.Unsubscribe(ctx, links[0].Token, consent.ViaOneClick, false, consent.Client{}); !errors.Is(err, consent.ErrStale) {
+		t.Errorf("old link replayed after renewal: %v", err)
+	}
+	fresh3, _ := svc.Links(ctx, "shop.example", "news", "feb", []string{"bob@example.net"})
+	if u, err := svc.Unsubscribe(ctx, fresh3[0].Token, consent.ViaOneClick, true, consent.Client{}); err != nil || u.Already || u.Suppression.List != "" {
+		t.Errorf("new link, all lists: %+v %v", u, err)
+	}
+
+	// The proof of dave's consent verifies; bob's shows his history.
+	pr, err := svc.Proof(ctx, "shop.example", "dave@example.net", "news")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(pr)
+	c, err := consent.VerifyProof(bytes.NewReader(doc))
+	if err != nil || !c.OK() || !c.Payload.Summary.ConsentOnRecord || !c.Payload.Summary.Confirmed || len(c.Payload.Events) != 4 {
+		t.Fatalf("proof: %+v %v %v", c.Payload.Summary, c.Problems, err)
+	}
+	pb, _ := svc.Proof(ctx, "shop.example", "bob@example.net", "")
+	doc, _ = json.Marshal(pb)
+	c, _ = consent.VerifyProof(bytes.NewReader(doc))
+	if !c.OK() || !c.Payload.Summary.OptedOut || len(c.Payload.Records) != 2 {
+		t.Errorf("bob's proof: %+v %v", c.Payload.Summary, c.Problems)
+	}
+	// The whole log verifies as one chain.
+	all, _ := s.Events(ctx, "shop.example", "", 0, 10000)
+	if p := consent.VerifyEvents("shop.example", all, true); len(p) != 0 || all[0].Kind != consent.EventSenderRegistered {
+		t.Errorf("the log: %v", p)
+	}
+
+	// A suspended sender makes no links and records nothing.
+	if _, err := svc.SetSenderStatus(ctx, "shop.example", consent.SenderSuspended, "complaints"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Links(ctx, "shop.example", "news", "", []string{"bob@example.net"}); !errors.Is(err, consent.ErrSuspended) {
+		t.Errorf("links while suspended: %v", err)
+	}
+	// Unsubscribing still works: an opt-out never depends on the sender's standing.
+	if _, err := svc.Unsubscribe(ctx, links[1].Token, consent.ViaOneClick, false, consent.Client{}); err != nil {
+		t.Errorf("opt-out while suspended: %v", err)
+	}
+}
+
+// consentComplaints checks the complaint rows and their counts.
+func consentComplaints(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	svc := consentService(t, s, nil, clk)
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CampaignRef(ctx, "shop.example", "news", "dec", 1000); err != nil {
+		t.Fatal(err)
+	}
+	c := consent.Complaint{ReportID: "rep1", Sender: "shop.example", At: clk.now(), Recipient: "h1", List: "news", Campaign: "dec", How: "unsubscribe-token", ConsentOnRecord: true, ConsentRecord: "r1"}
+	ch := consent.Change{Sender: "shop.example", Complaint: &c, Events: []consent.Event{{At: clk.now(), Kind: consent.EventComplaint, Recipient: "h1", List: "news"}}}
+	if _, err := s.Apply(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, ch); !errors.Is(err, consent.ErrDuplicate) {
+		t.Errorf("the same report counted twice: %v", err)
+	}
+	if err := s.MarkForwarded(ctx, "rep1", "shop.example", "mail-9"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.ComplaintsByReport(ctx, "rep1")
+	if len(got) != 1 || got[0].Forwarded != "mail-9" || !got[0].ConsentOnRecord || got[0].How != "unsubscribe-token" {
+		t.Errorf("complaint = %+v", got)
+	}
+	camps, _ := s.SenderCampaigns(ctx, "shop.example")
+	if len(camps) != 1 || camps[0].Complaints != 1 || camps[0].Rate() != 0.001 {
+		t.Errorf("campaign = %+v rate %v", camps, camps[0].Rate())
+	}
+	if err := s.ReportSent(ctx, "shop.example", "news", "dec", 4000); err != nil {
+		t.Fatal(err)
+	}
+	camps, _ = s.SenderCampaigns(ctx, "shop.example")
+	if camps[0].Sent() != 4000 || camps[0].Rate() != 0.00025 {
+		t.Errorf("after the sender's count: %+v", camps[0])
+	}
+	if list, _ := s.SenderComplaints(ctx, "shop.example", 10); len(list) != 1 {
+		t.Errorf("complaints = %+v", list)
+	}
+}
