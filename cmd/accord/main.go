@@ -78,6 +78,8 @@ func commands() []command {
 		{"assist", "mutual assistance requests with partner authorities (assist request, list, update)", cmdAssist},
 		{"custody", "verify the custody logs of a link with a peer (custody verify PEER)", cmdCustody},
 		{"received", "list what partner nodes sent", cmdReceived},
+		{"sender", "registered senders: add, token, list, show, suspend, reinstate", cmdSender},
+		{"consent", "verify a consent proof offline (consent verify PROOF.json)", cmdConsent},
 		{"check", "analyse messages (files, directories, mbox, stdin) and print their verdicts", cmdCheck},
 		{"learn", "train the spam classifier on messages of known class (--spam or --ham)", cmdLearn},
 		{"score", "print the classifier's spam probability and class for messages", cmdScore},

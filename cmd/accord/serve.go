@@ -110,8 +110,24 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := fed.Init(ctx); err != nil {
 		return err
 	}
+	hl, err := net.Listen("tcp", c.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	sl, err := net.Listen("tcp", c.SMTP.Listen)
+	if err != nil {
+		hl.Close()
+		return fmt.Errorf("smtp listen: %w", err)
+	}
+	if c.Senders.PublicURL == "" {
+		c.Senders.PublicURL = "http://" + hl.Addr().String() // the address really bound, port 0 resolved
+	}
+	senders, err := newConsent(c, key, st, nil, log)
+	if err != nil {
+		return err
+	}
 	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
-		SecureCookies: c.HTTP.SecureCookies, Federation: fed}, log)
+		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders}, log)
 	if err != nil {
 		return err
 	}
@@ -125,17 +141,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	ms := smtpd.New(desk, smtpd.Config{Hostname: c.SMTP.Hostname, MaxMessageBytes: c.SMTP.MaxMessageBytes, MaxRecipients: c.SMTP.MaxRecipients,
 		RatePerSender: c.SMTP.RatePerSender, RatePerIP: c.SMTP.RatePerIP, MaxConns: c.SMTP.MaxConns,
-		IdleTimeout: c.SMTP.IdleTimeout.Duration, MaxSession: c.SMTP.MaxSession.Duration, TLS: tlsConf}, log)
+		IdleTimeout: c.SMTP.IdleTimeout.Duration, MaxSession: c.SMTP.MaxSession.Duration, TLS: tlsConf, OptOut: mailtoDoor{senders}}, log)
 
-	hl, err := net.Listen("tcp", c.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http listen: %w", err)
-	}
-	sl, err := net.Listen("tcp", c.SMTP.Listen)
-	if err != nil {
-		hl.Close()
-		return fmt.Errorf("smtp listen: %w", err)
-	}
 	created := time.Now()
 	if own, err := st.OwnKeys(ctx); err == nil && len(own) > 0 {
 		created = own[0].Added

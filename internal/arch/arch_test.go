@@ -26,6 +26,7 @@ var level = map[string]int{
 	"campaign":  2,
 	"intake":    4,
 	"access":    4,
+	"consent":   4,
 	"web":       7,
 	"smtpd":     5,
 	"config":    1,

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -21,6 +22,37 @@ type Config struct {
 	Analysis   Analysis   `toml:"analysis"`
 	Privacy    Privacy    `toml:"privacy"`
 	Federation Federation `toml:"federation"`
+	Senders    Senders    `toml:"senders"`
+}
+
+// Senders configures the services for registered senders: consent
+// records, one-click opt-out and labels.
+type Senders struct {
+	// PublicURL is where the node's links point (opt-out, confirmation,
+	// label status): "https://node.example". Default: the HTTP listener.
+	PublicURL string `toml:"public_url"`
+	// MailDomain is the domain of the opt-out addresses
+	// (unsubscribe+TOKEN@MailDomain), which must reach the SMTP
+	// listener. Default: smtp.hostname.
+	MailDomain string `toml:"mail_domain"`
+	// ConfirmDays is how long a confirmation link works.
+	ConfirmDays int `toml:"confirm_days"`
+}
+
+// SendersURL is the node's public URL for links.
+func (c Config) SendersURL() string {
+	if c.Senders.PublicURL != "" {
+		return strings.TrimRight(c.Senders.PublicURL, "/")
+	}
+	return "http://" + c.HTTP.Listen
+}
+
+// SendersMailDomain is the domain of the opt-out addresses.
+func (c Config) SendersMailDomain() string {
+	if c.Senders.MailDomain != "" {
+		return c.Senders.MailDomain
+	}
+	return c.SMTP.Hostname
 }
 
 // Federation tunes the exchange with partner nodes.
@@ -104,6 +136,7 @@ func Default() Config {
 		Store:      Store{Driver: "sqlite"},
 		Federation: Federation{SyncInterval: Duration{5 * time.Minute}, Window: Duration{10 * time.Minute}},
 		Analysis:   Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
+		Senders:    Senders{ConfirmDays: 7},
 	}
 }
 
@@ -147,6 +180,12 @@ func (c Config) Validate() error {
 	}
 	if j := c.Node.Jurisdiction; j != "" && !(len(j) == 2 && j[0] >= 'A' && j[0] <= 'Z' && j[1] >= 'A' && j[1] <= 'Z') {
 		return fmt.Errorf("config: node.jurisdiction %q: want an ISO 3166 code such as FR, or EU", j)
+	}
+	if u := c.Senders.PublicURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return fmt.Errorf("config: senders.public_url %q: want https://host", u)
+	}
+	if c.Senders.ConfirmDays < 1 || c.Senders.ConfirmDays > 90 {
+		return fmt.Errorf("config: senders.confirm_days must be 1 to 90")
 	}
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		return fmt.Errorf("config: smtp.tls_cert and smtp.tls_key go together")

@@ -38,6 +38,20 @@ type Config struct {
 	RatePerSender   int           // Complaints per minute from one sender address (default 30).
 	RatePerIP       int           // Complaints per minute from one client IP (default 600: a relay carries many senders).
 	TLS             *tls.Config   // STARTTLS when set.
+	// OptOut, when set, takes the mail sent to registered senders'
+	// opt-out addresses (RFC 2369 mailto) instead of the complaint desk.
+	OptOut OptOut
+}
+
+// OptOut is the mailto door of one-click opt-out: mail to
+// "unsubscribe+TOKEN@…" unsubscribes at once. The mail's content does not
+// matter; the address is the request.
+type OptOut interface {
+	// MailtoToken says whether an address is an opt-out address and, if
+	// so, its token; err is set for a forged token.
+	MailtoToken(addr string) (token string, isOptOut bool, err error)
+	// MailtoOptOut acts on a token. Acting twice is acting once.
+	MailtoOptOut(ctx context.Context, token, from, ip string) error
 }
 
 // Server is the complaints mailbox.
@@ -116,13 +130,14 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 type session struct {
-	s     *Server
-	ip    string
-	from  string
-	rcpts int
+	s      *Server
+	ip     string
+	from   string
+	rcpts  int
+	optout []string // tokens of opt-out recipients
 }
 
-func (x *session) Reset()        { x.from, x.rcpts = "", 0 }
+func (x *session) Reset()        { x.from, x.rcpts, x.optout = "", 0, nil }
 func (x *session) Logout() error { return nil }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
@@ -134,6 +149,16 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if o := x.s.cfg.OptOut; o != nil {
+		tok, is, err := o.MailtoToken(to)
+		if is && err != nil {
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such opt-out address: check that the whole address was copied"}
+		}
+		if is {
+			x.optout = append(x.optout, tok)
+			return nil
+		}
+	}
 	x.rcpts++
 	return nil
 }
@@ -153,6 +178,11 @@ func (x *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if len(x.optout) > 0 {
+		if err := x.optOut(ctx); err != nil || x.rcpts == 0 {
+			return err
+		}
+	}
 	reporter := x.from
 	if reporter == "" {
 		reporter = headerFrom(raw) // a null sender: use the author, if any
@@ -177,6 +207,22 @@ func (x *session) Data(r io.Reader) error {
 	// A 250 with the ids, so the reporter's mail log says what became of it.
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
 		Message: fmt.Sprintf("Stored: complaint %s, report %s. Thank you.", rec.ComplaintID, strings.Join(ids, ", "))}
+}
+
+// optOut acts on the session's opt-out recipients: the request is the
+// address, so it takes effect whatever the mail says.
+func (x *session) optOut(ctx context.Context) error {
+	for _, tok := range x.optout {
+		if err := x.s.cfg.OptOut.MailtoOptOut(ctx, tok, x.from, x.ip); err != nil {
+			x.s.log.Warn("mailto opt-out refused", "err", err, "ip", x.ip)
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "The opt-out was not taken: " + err.Error()}
+		}
+	}
+	x.s.log.Info("mailto opt-out", "n", len(x.optout), "ip", x.ip)
+	if x.rcpts > 0 {
+		return nil
+	}
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Unsubscribed: this took effect now"}
 }
 
 func headerFrom(raw []byte) string {

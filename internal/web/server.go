@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
 )
@@ -37,6 +38,12 @@ type Config struct {
 	SecureCookies   bool          // Set when served over HTTPS.
 	// Federation, when set, adds the cooperation pages for authority users.
 	Federation *federation.Service
+	// Consent, when set, adds the senders' API and the recipients'
+	// opt-out and confirmation pages.
+	Consent *consent.Service
+	// PublicRate bounds requests per minute from one address to the
+	// recipients' pages (default 60).
+	PublicRate int
 	Now        func() time.Time // nil: time.Now.
 }
 
@@ -51,7 +58,8 @@ type Server struct {
 	tmpl   *template.Template
 	// dummyHash is the bcrypt hash of a random password nobody knows,
 	// checked when a login names no user.
-	dummyHash string
+	dummyHash   string
+	optoutLimit *ipBuckets
 }
 
 // New builds the server.
@@ -80,7 +88,11 @@ func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Se
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: now, tmpl: t, dummyHash: dummy}, nil
+	if cfg.PublicRate <= 0 {
+		cfg.PublicRate = 60
+	}
+	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: now, tmpl: t, dummyHash: dummy,
+		optoutLimit: newIPBuckets(cfg.PublicRate)}, nil
 }
 
 // Handler returns the routes. The permission each needs is on its line.
@@ -121,6 +133,27 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/stats", s.needToken(access.Analyst, s.apiStats))
 	mux.HandleFunc("GET /api/v1/campaigns", s.needToken(access.Analyst, s.apiCampaigns))
 	mux.HandleFunc("GET /api/v1/campaigns/{id}", s.needToken(access.Analyst, s.apiCampaign))
+
+	if s.cfg.Consent != nil {
+		// Recipients (anyone holding a link; rate-limited per address).
+		mux.HandleFunc("GET /u/{token}", s.limitPublic(s.unsubscribePage))
+		mux.HandleFunc("POST /u/{token}", s.limitPublic(s.unsubscribe))
+		mux.HandleFunc("GET /c/{token}", s.limitPublic(s.confirmPage))
+		mux.HandleFunc("POST /c/{token}", s.limitPublic(s.confirm))
+		// Senders (a sender's token: its own data only).
+		mux.HandleFunc("GET /api/v1/sender", s.needSender(s.apiSenderSelf))
+		mux.HandleFunc("POST /api/v1/sender/campaigns", s.needSender(s.apiCampaignSent))
+		mux.HandleFunc("POST /api/v1/consents", s.needSender(s.apiConsentRecord))
+		mux.HandleFunc("GET /api/v1/consents", s.needSender(s.apiConsents))
+		mux.HandleFunc("POST /api/v1/consents/withdraw", s.needSender(s.apiWithdraw))
+		mux.HandleFunc("GET /api/v1/consents/proof", s.needSender(s.apiProof))
+		mux.HandleFunc("POST /api/v1/unsubscribe-links", s.needSender(s.apiLinks))
+		mux.HandleFunc("GET /api/v1/suppressions", s.needSender(s.apiSuppressions))
+		// Analysts and authorities: every sender's standing and proofs.
+		mux.HandleFunc("GET /api/v1/senders", s.needToken(access.Analyst, s.apiSenders))
+		mux.HandleFunc("GET /api/v1/senders/{id}", s.needToken(access.Analyst, s.apiSender))
+		mux.HandleFunc("GET /api/v1/senders/{id}/proof", s.needToken(access.Analyst, s.apiSenderProof))
+	}
 	return s.secure(mux)
 }
 

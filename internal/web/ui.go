@@ -44,6 +44,7 @@ type pageData struct {
 	Form      map[string]string
 	Authority bool     // The signed-in user may see the cooperation pages.
 	Fed       *fedPage // The cooperation pages' data.
+	OptOut    *optoutData
 }
 
 type bar struct {

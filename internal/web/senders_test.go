@@ -1,0 +1,332 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/consent"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/store/sqlite"
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
+	"github.com/accord-antispam/accord/internal/trace/geo"
+	"github.com/accord-antispam/accord/internal/web"
+)
+
+type sentMail struct {
+	mu   sync.Mutex
+	mail []consent.Mail
+}
+
+func (m *sentMail) Send(_ context.Context, x consent.Mail) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mail = append(m.mail, x)
+	return fmt.Sprintf("m%d", len(m.mail)), nil
+}
+
+func (m *sentMail) last() consent.Mail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mail[len(m.mail)-1]
+}
+
+type senderNode struct {
+	url   string
+	store *sqlstore.Store
+	svc   *consent.Service
+	mail  *sentMail
+	key   ed25519.PrivateKey
+}
+
+func startSenders(t *testing.T, rate int) senderNode {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, _ := rules.Embedded()
+	d, err := intake.New(st, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	mb := &sentMail{}
+	n := senderNode{store: st, mail: mb, key: key}
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	n.svc, err = consent.New(st, consent.Options{Keys: consent.Keys{Recipients: bytes.Repeat([]byte{1}, 32), TokenCipher: bytes.Repeat([]byte{2}, 32),
+		TokenMAC: bytes.Repeat([]byte{3}, 32)}, Signer: key, Mailer: mb, BaseURL: base, MailHost: "node.example", Rules: lib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := web.New(d, st, web.Config{Consent: n.svc, PublicRate: rate}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = s.Handler()
+	srv.Start()
+	n.url = srv.URL
+	t.Cleanup(func() { srv.Close(); d.Close(); st.Close() })
+	return n
+}
+
+func (n senderNode) sender(t *testing.T, domain string) string {
+	t.Helper()
+	if _, err := n.svc.AddSender(context.Background(), consent.Sender{ID: domain, Contact: "dpo@" + domain, Jurisdictions: []string{"EU", "US"}}); err != nil {
+		t.Fatal(err)
+	}
+	plain, tok := access.NewToken(nil, access.Sender, domain, time.Now())
+	if err := n.store.CreateToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	return plain
+}
+
+func jsonBody(v any) []byte { b, _ := json.Marshal(v); return b }
+
+var buttonRe = regexp.MustCompile(`<form method="post" action="(/[uc]/[^"]+)"`)
+
+func TestConfirmedOptIn(t *testing.T) {
+	n := startSenders(t, 1000)
+	shop := n.sender(t, "shop.example")
+	r := do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", jsonBody(map[string]any{
+		"recipient": "dave@example.net", "list": "news", "basis": "consent", "confirm": true,
+		"capture": map[string]any{"method": "form", "form_url": "https://shop.example/join", "text": "Yes, send me the news", "checkbox_default": "unchecked", "ip": "192.0.2.7"},
+	}))
+	if r.status != http.StatusCreated {
+		t.Fatalf("POST consent: %d %s", r.status, r.body)
+	}
+	if bytes.Contains(r.body, []byte("/c/")) {
+		t.Fatalf("the sender was shown the confirmation link: %s", r.body)
+	}
+	m := n.mail.last()
+	link := regexp.MustCompile(`https?://\S+/c/\S+`).FindString(m.Text)
+	if m.To != "dave@example.net" || link == "" {
+		t.Fatalf("confirmation mail: %+v", m)
+	}
+	// A link scanner's GET: a page with a button, and nothing confirmed.
+	for i := 0; i < 3; i++ {
+		g := do(t, "GET", link, "", "", nil)
+		if g.status != 200 || !buttonRe.Match(g.body) {
+			t.Fatalf("GET confirmation: %d %s", g.status, g.body)
+		}
+	}
+	get := do(t, "GET", n.url+"/api/v1/consents?recipient=dave@example.net", shop, "", nil)
+	if !strings.Contains(string(get.body), `"status": "pending"`) {
+		t.Fatalf("after GETs: %s", get.body)
+	}
+	// The button's POST confirms; again is the same.
+	action := buttonRe.FindSubmatch(do(t, "GET", link, "", "", nil).body)[1]
+	for i := 0; i < 2; i++ {
+		p := do(t, "POST", n.url+string(action), "", "application/x-www-form-urlencoded", nil)
+		if p.status != 200 || !strings.Contains(string(p.body), "is confirmed") {
+			t.Fatalf("POST confirmation: %d %s", p.status, p.body)
+		}
+	}
+	get = do(t, "GET", n.url+"/api/v1/consents?recipient=dave@example.net", shop, "", nil)
+	if !strings.Contains(string(get.body), `"status": "active"`) || !strings.Contains(string(get.body), `"confirmed": true`) {
+		t.Fatalf("after POST: %s", get.body)
+	}
+	// The proof verifies offline; the same proof edited does not.
+	pr := do(t, "GET", n.url+"/api/v1/consents/proof?recipient=dave@example.net&list=news", shop, "", nil)
+	c, err := consent.VerifyProof(bytes.NewReader(pr.body))
+	if err != nil || !c.OK() || !c.Payload.Summary.ConsentOnRecord || !c.Payload.Summary.Confirmed {
+		t.Fatalf("proof: %v %+v %s", err, c.Problems, pr.body)
+	}
+	edited := bytes.Replace(pr.body, []byte(`"ip": "192.0.2.7"`), []byte(`"ip": "192.0.2.8"`), 1)
+	if bytes.Equal(edited, pr.body) {
+		t.Fatal("the edit did not apply")
+	}
+	if c, err := consent.VerifyProof(bytes.NewReader(edited)); err != nil || c.OK() {
+		t.Errorf("an edited proof verified (%v)", err)
+	}
+	// Bad input: clear errors.
+	for _, body := range []string{`{"recipient":"x","list":"news","basis":"consent","capture":{"method":"form"}}`, `{"nope":1}`, `[`,
+		`{"recipient":"a@example.net","list":"news","basis":"consent","capture":{"method":"form","checkbox_default":"checked"}}`} {
+		if r := do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", []byte(body)); r.status != 400 {
+			t.Errorf("%s: %d %s", body, r.status, r.body)
+		}
+	}
+	if r := do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", jsonBody(map[string]any{
+		"recipient": "dave@example.net", "list": "news", "basis": "consent", "capture": map[string]any{"method": "form"}})); r.status != 409 {
+		t.Errorf("second record: %d %s", r.status, r.body)
+	}
+}
+
+func TestOneClickOptOut(t *testing.T) {
+	n := startSenders(t, 1000)
+	shop := n.sender(t, "shop.example")
+	r := do(t, "POST", n.url+"/api/v1/unsubscribe-links", shop, "application/json", jsonBody(map[string]any{
+		"list": "news", "campaign": "dec", "recipients": []string{"bob@example.net", "carol@example.net"}}))
+	if r.status != 200 {
+		t.Fatalf("links: %d %s", r.status, r.body)
+	}
+	var links struct{ Links []consent.Link }
+	json.Unmarshal(r.body, &links)
+	l := links.Links[0]
+	if !strings.HasPrefix(l.ListUnsubscribe, "<"+n.url+"/u/") || l.ListUnsubscribePost != "List-Unsubscribe=One-Click" ||
+		!strings.Contains(l.ListUnsubscribe, "<mailto:unsubscribe+"+l.Token+"@node.example?subject=unsubscribe>") {
+		t.Fatalf("link = %+v", l)
+	}
+	// GET: a page, never an opt-out.
+	g := do(t, "GET", l.URL, "", "", nil)
+	if g.status != 200 || !buttonRe.Match(g.body) || strings.Contains(string(g.body), "Done:") {
+		t.Fatalf("GET: %d %s", g.status, g.body)
+	}
+	feed := func(since string) [][]string {
+		r := do(t, "GET", n.url+"/api/v1/suppressions?since="+since, shop, "", nil)
+		if r.status != 200 || r.header.Get("Content-Type") != "text/csv; charset=utf-8" {
+			t.Fatalf("feed: %d %s", r.status, r.body)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows[1:]
+	}
+	if rows := feed(""); len(rows) != 0 {
+		t.Fatalf("suppressed after a GET: %v", rows)
+	}
+	// RFC 8058 one-click POST as a mail client sends it: immediate, no redirect.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(u, ct string, body []byte) resp {
+		req, _ := http.NewRequest("POST", u, bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(res.Body)
+		return resp{res.StatusCode, res.Header, b.Bytes()}
+	}
+	p := post(l.URL, "application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click"))
+	if p.status != 200 || !strings.Contains(string(p.body), "you are unsubscribed") {
+		t.Fatalf("one-click POST: %d %s", p.status, p.body)
+	}
+	rows := feed("")
+	if len(rows) != 1 || rows[0][2] != "news" || rows[0][3] != "suppress" || rows[0][4] != "one-click" || rows[0][7] != "EU" {
+		t.Fatalf("feed after one-click: %v", rows)
+	}
+	// Replayed: 200, "already", nothing new in the feed or the log.
+	seq, _, _ := n.store.Head(context.Background(), "shop.example")
+	p = post(l.URL, "application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click"))
+	if p.status != 200 || !strings.Contains(string(p.body), "already") {
+		t.Fatalf("replayed POST: %d %s", p.status, p.body)
+	}
+	if s2, _, _ := n.store.Head(context.Background(), "shop.example"); s2 != seq || len(feed("")) != 1 {
+		t.Errorf("a replay wrote to the log (%d → %d)", seq, s2)
+	}
+	// multipart/form-data is allowed by RFC 8058 too.
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	mw.WriteField("List-Unsubscribe", "One-Click")
+	mw.Close()
+	if p := post(links.Links[1].URL, mw.FormDataContentType(), mp.Bytes()); p.status != 200 || !strings.Contains(string(p.body), "unsubscribed") {
+		t.Fatalf("multipart POST: %d %s", p.status, p.body)
+	}
+	rows = feed("1")
+	if len(rows) != 1 || rows[0][0] != "2" {
+		t.Errorf("feed after cursor 1: %v", rows)
+	}
+	if rows := feed(time.Now().Add(time.Hour).UTC().Format(time.RFC3339)); len(rows) != 0 {
+		t.Errorf("feed since a later time: %v", rows)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/suppressions?since=yesterday", shop, "", nil); r.status != 400 {
+		t.Errorf("bad since: %d", r.status)
+	}
+	// Next mailing: the opted-out recipient is flagged, not linked.
+	r = do(t, "POST", n.url+"/api/v1/unsubscribe-links", shop, "application/json", jsonBody(map[string]any{"list": "news", "recipients": []string{"bob@example.net"}}))
+	if !strings.Contains(string(r.body), `"suppressed": true`) || strings.Contains(string(r.body), "/u/") {
+		t.Errorf("links for an opted-out recipient: %s", r.body)
+	}
+	// The sender's view: its standing, its campaigns, its key.
+	self := do(t, "GET", n.url+"/api/v1/sender", shop, "", nil).json(t)
+	if self["id"] != "shop.example" || len(self["recipient_key"].(string)) != 64 {
+		t.Errorf("sender view: %v", self)
+	}
+}
+
+// Forged and foreign tokens, other senders' data, and floods on the
+// public pages.
+func TestSenderAttacks(t *testing.T) {
+	n := startSenders(t, 20)
+	shop := n.sender(t, "shop.example")
+	other := n.sender(t, "other.example")
+	r := do(t, "POST", n.url+"/api/v1/unsubscribe-links", shop, "application/json", jsonBody(map[string]any{"list": "news", "recipients": []string{"bob@example.net"}}))
+	var links struct{ Links []consent.Link }
+	json.Unmarshal(r.body, &links)
+	tok := links.Links[0].Token
+	// Forged: every character changed in turn, a token of another node's
+	// keys, junk. None unsubscribes; each is a 404.
+	forged := []string{tok[:10] + "a" + tok[11:], strings.Repeat("a", consent.TokenLen), tok[:consent.TokenLen-1], tok + "x"}
+	if tok[10] == 'a' {
+		forged[0] = tok[:10] + "b" + tok[11:]
+	}
+	for _, f := range forged {
+		p := do(t, "POST", n.url+"/u/"+f, "", "application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click"))
+		if p.status != 404 {
+			t.Errorf("forged %q: %d", f, p.status)
+		}
+	}
+	if sup, _ := n.store.SuppressionFeed(context.Background(), "shop.example", consent.FeedQuery{Limit: 10}, time.Now()); len(sup) != 0 {
+		t.Fatalf("a forged token unsubscribed: %+v", sup)
+	}
+	// One sender cannot see another's recipients or feed.
+	do(t, "POST", n.url+"/u/"+tok, "", "application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click"))
+	if rows := do(t, "GET", n.url+"/api/v1/suppressions", other, "", nil); strings.Count(string(rows.body), "\n") != 1 {
+		t.Errorf("other sender's feed: %s", rows.body)
+	}
+	if g := do(t, "GET", n.url+"/api/v1/consents?recipient=bob@example.net", other, "", nil); strings.Contains(string(g.body), "one-click") {
+		t.Errorf("other sender sees shop's opt-out: %s", g.body)
+	}
+	// Role separation.
+	reporter, analyst := "", ""
+	for _, x := range []struct {
+		role access.Role
+		out  *string
+	}{{access.Reporter, &reporter}, {access.Analyst, &analyst}} {
+		plain, tk := access.NewToken(nil, x.role, "t", time.Now())
+		n.store.CreateToken(context.Background(), tk)
+		*x.out = plain
+	}
+	if r := do(t, "GET", n.url+"/api/v1/sender", analyst, "", nil); r.status != 403 {
+		t.Errorf("analyst on the sender API: %d", r.status)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/senders", shop, "", nil); r.status != 403 {
+		t.Errorf("sender on the authority API: %d", r.status)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/senders", reporter, "", nil); r.status != 403 {
+		t.Errorf("reporter on the authority API: %d", r.status)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/senders/shop.example", analyst, "", nil); r.status != 200 || !strings.Contains(string(r.body), "overdue_opt_outs") {
+		t.Errorf("analyst's view of a sender: %d %s", r.status, r.body)
+	}
+	// A flood from one address is cut off with 429 and changes nothing.
+	codes := map[int]int{}
+	for i := 0; i < 60; i++ {
+		p := do(t, "POST", n.url+"/u/"+strings.Repeat("b", consent.TokenLen), "", "application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click"))
+		codes[p.status]++
+	}
+	if codes[429] == 0 || codes[404]+codes[429] != 60 {
+		t.Errorf("flood answers: %v", codes)
+	}
+}
