@@ -6,6 +6,7 @@
 //	accord learn    train the spam classifier on messages of known class
 //	accord score    print the classifier's spam probability and class
 //	accord eval     run the TREC spam-track protocol over an index
+//	accord consent  verify a consent proof offline
 //
 // Running a node:
 //
@@ -20,11 +21,12 @@
 //	accord assist    mutual assistance requests with partner authorities
 //	accord custody   verify the custody logs of a link with a peer
 //	accord received  what partner nodes sent
+//	accord sender    registered senders: their tokens, standing and suspension
 //	accord version   print the version
 //
 // Run "accord help" for the list and "accord COMMAND -h" for a command's
-// flags. The filter (milter, rspamd and spamd protocols), the senders'
-// commands and relay tests are planned (docs/ARCHITECTURE.md).
+// flags. The filter (milter, rspamd and spamd protocols), the pre-send
+// check (lint), labels and relay tests are planned (docs/ARCHITECTURE.md).
 package main
 
 import (
