@@ -49,10 +49,10 @@ export ACCORD_REQUIRE_TOOLS=1
 echo "== go test -race"
 go test -race -shuffle=on -count=1 ./...
 
-echo "== corpus tests"
+echo "== corpus tests, and memory bounds (without the race detector, which changes allocations)"
 ACCORD_CORPUS=$(bench/corpus.sh)
 export ACCORD_CORPUS
-go test -count=1 -run 'Corpus' ./...
+go test -count=1 -run 'Corpus|MessageMemoryBound' ./...
 
 echo "== trace-back against SpamAssassin"
 bench/trace-vs-spamassassin.sh

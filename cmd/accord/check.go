@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -123,6 +124,13 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: 2, err: err}
 	}
 	lim := mail.DefaultLimits()
+	// Unless the operator chose one (GOMEMLIMIT), the runtime collects
+	// garbage before the heap passes what N workers can need, rather than
+	// at twice the live heap.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		prev := debug.SetMemoryLimit(checkMemoryBound(*workers, lim.MaxBytes))
+		defer debug.SetMemoryLimit(prev)
+	}
 	out := bufio.NewWriterSize(e.stdout, 64<<10)
 	defer out.Flush()
 
@@ -184,6 +192,21 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: 1, err: fmt.Errorf("%d input(s) could not be analysed; %d message(s) were", failed, analysed)}
 	}
 	return nil
+}
+
+// maxVerdictBytes bounds one verdict in memory: texts of 64 KiB each, at
+// most mail.MaxURLs links cut from at most mail.MaxContentText of text, the
+// Received fields of a 512 KiB header.
+const maxVerdictBytes = 16 << 20
+
+// checkMemoryBound is the heap that `accord check --workers N` needs at
+// most (README): each worker holds one message of at most maxBytes and its
+// analysis (analysis.MessageAllocBound), the reader holds the next message,
+// up to 4 verdicts per worker wait for their turn to be printed, and 64 MiB
+// covers the rest (geo data, rulebooks, a classifier model).
+func checkMemoryBound(workers int, maxBytes int64) int64 {
+	n := int64(workers)
+	return n*(maxBytes+analysis.MessageAllocBound(int(maxBytes))) + maxBytes + 4*n*maxVerdictBytes + 64<<20
 }
 
 // analyse parses and analyses one message. A panic in the engine is a bug;

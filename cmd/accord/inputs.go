@@ -82,12 +82,49 @@ func (r *inputReader) file(p string) error {
 		return nil
 	}
 	defer f.Close()
-	return r.stream(p, f)
+	size := int64(0)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	return r.streamSized(p, f, size)
+}
+
+// readAll reads at most limit+1 bytes. For a file of known size it reads
+// into one buffer of that size: growing a buffer while reading 32 MiB
+// allocates about twice as much again.
+func readAll(in io.Reader, size, limit int64) ([]byte, error) {
+	if size <= 0 {
+		return io.ReadAll(io.LimitReader(in, limit+1))
+	}
+	buf := make([]byte, 0, min(size, limit)+1)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return buf, nil
+			}
+			buf = append(buf, 0)[:len(buf)] // the file grew while we read it
+		}
+		n, err := in.Read(buf[len(buf):min(cap(buf), int(limit)+1)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if int64(len(buf)) > limit {
+			return buf, nil
+		}
+	}
 }
 
 var errStop = errors.New("stop")
 
-func (r *inputReader) stream(src string, in io.Reader) error {
+func (r *inputReader) stream(src string, in io.Reader) error { return r.streamSized(src, in, 0) }
+
+// streamSized reads one input; size is its length when known (a regular
+// file), else 0.
+func (r *inputReader) streamSized(src string, in io.Reader, size int64) error {
 	br := bufio.NewReaderSize(in, 64<<10)
 	head, err := br.Peek(5)
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
@@ -95,7 +132,7 @@ func (r *inputReader) stream(src string, in io.Reader) error {
 		return nil
 	}
 	if string(head) != "From " {
-		raw, err := io.ReadAll(io.LimitReader(br, r.maxBytes+1))
+		raw, err := readAll(br, size, r.maxBytes)
 		if err != nil {
 			r.fail(src, fmt.Errorf("read: %w", err))
 			return nil

@@ -313,7 +313,7 @@ func nonNil(a []mail.Address) []mail.Address {
 func contentInfo(c *mail.Content) ContentInfo {
 	ci := ContentInfo{
 		Text: c.Text, HTMLText: c.HTMLText, URLs: c.URLs, Emails: c.Emails, Phones: c.Phones,
-		Attachments: c.Attachments, HTML: c.HTML,
+		Attachments: c.Attachments, HTML: c.HTML, TextTruncated: c.TextCut, URLsTruncated: c.URLsCut,
 	}
 	if len(ci.Text) > maxTextJSON {
 		ci.Text, ci.TextTruncated = strings.ToValidUTF8(ci.Text[:maxTextJSON], ""), true

@@ -103,6 +103,7 @@ type ContentInfo struct {
 	HTMLText      string            `json:"html_text"`
 	TextTruncated bool              `json:"text_truncated"`
 	URLs          []mail.URL        `json:"urls"`
+	URLsTruncated bool              `json:"urls_truncated"` // More than mail.MaxURLs distinct links; the rest are not listed.
 	Domains       []string          `json:"domains"`
 	Emails        []string          `json:"emails"`
 	Phones        []string          `json:"phones"`

@@ -157,26 +157,43 @@ func decodeWordsLenient(dec *mime.WordDecoder, v string) string {
 // skipped, missing padding is tolerated. bad reports stray characters or a
 // dangling final character.
 func decodeBase64(b []byte) (out []byte, bad bool) {
-	clean := make([]byte, 0, len(b))
+	// Decode in chunks of clean characters rather than cleaning a copy of
+	// the whole body first: a 32 MiB part then costs its decoded size only.
+	out = make([]byte, 0, len(b)/4*3+3)
+	var chunk [4096]byte
+	n := 0
+	flush := func(final bool) {
+		k := n
+		if !final {
+			k -= n % 4
+		}
+		if final && k%4 == 1 {
+			k--
+			bad = true
+		}
+		dst := out[len(out) : len(out)+base64.RawStdEncoding.DecodedLen(k)]
+		m, err := base64.RawStdEncoding.Decode(dst, chunk[:k])
+		if err != nil {
+			bad = true
+		}
+		out = out[:len(out)+m]
+		n = copy(chunk[:], chunk[k:n])
+	}
 	for _, c := range b {
 		switch {
 		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
-			clean = append(clean, c)
+			chunk[n] = c
+			n++
+			if n == len(chunk) {
+				flush(false)
+			}
 		case c == '=', c == ' ', c == '\t', c == '\r', c == '\n':
 		default:
 			bad = true
 		}
 	}
-	if len(clean)%4 == 1 {
-		clean = clean[:len(clean)-1]
-		bad = true
-	}
-	out = make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
-	n, err := base64.RawStdEncoding.Decode(out, clean)
-	if err != nil {
-		bad = true
-	}
-	return out[:n], bad
+	flush(true)
+	return out, bad
 }
 
 func unhex(c byte) (byte, bool) {

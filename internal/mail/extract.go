@@ -13,8 +13,10 @@ import (
 // its links, the addresses and numbers it asks them to contact, and its
 // attachments.
 type Content struct {
-	Text        string       // text/plain parts, joined.
-	HTMLText    string       // text/html parts rendered as text, joined.
+	Text        string       // text/plain parts, joined; at most MaxContentText bytes.
+	HTMLText    string       // text/html parts rendered as text, joined; at most MaxContentText bytes.
+	TextCut     bool         // Text or HTMLText was longer: its middle was left out.
+	URLsCut     bool         // More than MaxURLs distinct links: the rest were left out.
 	URLs        []URL        // Every distinct link, in order of appearance.
 	Emails      []string     // Distinct addresses mentioned in the text and links.
 	Phones      []string     // Distinct telephone numbers.
@@ -36,6 +38,16 @@ type Attachment struct {
 // maxTextScan bounds the text scanned for links, addresses and numbers.
 const maxTextScan = 1 << 20
 
+// MaxContentText bounds Content.Text and Content.HTMLText each. A longer
+// text keeps its first and last halves: who sent it and how to opt out sit
+// in the header lines and the footer. Nothing downstream reads more, and a
+// 32 MiB text then costs no 32 MiB copies in every check that reads it.
+const MaxContentText = 1 << 20
+
+// MaxURLs bounds the distinct links kept. Real mail has tens; a message of
+// a hundred thousand links is an attack on whoever reads the verdict.
+const MaxURLs = 1000
+
 // Extract gathers the content of m. It does no I/O.
 func Extract(m *Message) *Content {
 	c := &Content{}
@@ -43,6 +55,10 @@ func Extract(m *Message) *Content {
 	seenURL := map[string]bool{}
 	addURL := func(u URL) {
 		if seenURL[u.URL] {
+			return
+		}
+		if len(c.URLs) >= MaxURLs {
+			c.URLsCut = true
 			return
 		}
 		seenURL[u.URL] = true
@@ -66,6 +82,10 @@ func Extract(m *Message) *Content {
 					}
 					continue
 				}
+				if len(c.URLs) >= MaxURLs {
+					c.URLsCut = true
+					continue
+				}
 				if u, ok := normalizeURL(l.URL, l.Source); ok {
 					u.Text = clip(l.Text, 200)
 					addURL(u)
@@ -75,12 +95,16 @@ func Extract(m *Message) *Content {
 			plain = append(plain, p.Text)
 		}
 	}
-	c.Text = strings.TrimSpace(strings.Join(plain, "\n\n"))
-	c.HTMLText = strings.Join(htmlText, "\n\n")
-	scan := c.Text + "\n" + c.HTMLText
-	if len(scan) > maxTextScan {
-		scan = scan[:maxTextScan]
+	var cut1, cut2 bool
+	c.Text, cut1 = joinBounded(plain, MaxContentText)
+	c.Text = strings.TrimSpace(c.Text)
+	c.HTMLText, cut2 = joinBounded(htmlText, MaxContentText)
+	c.TextCut = cut1 || cut2
+	scan := c.Text
+	if len(scan) < maxTextScan {
+		scan += "\n" + c.HTMLText[:min(len(c.HTMLText), maxTextScan-len(scan))]
 	}
+	scan = scan[:min(len(scan), maxTextScan)]
 	for _, u := range textURLs(scan) {
 		addURL(u)
 	}
@@ -90,6 +114,56 @@ func Extract(m *Message) *Content {
 		c.Attachments = append(c.Attachments, describeAttachment(p))
 	}
 	return c
+}
+
+// joinBounded joins texts with blank lines; when the result would be longer
+// than n it keeps the first and last n/2 bytes (on rune boundaries) around a
+// marker line, without building the whole.
+func joinBounded(texts []string, n int) (string, bool) {
+	total := 0
+	for i, t := range texts {
+		if i > 0 {
+			total += 2
+		}
+		total += len(t)
+	}
+	if total <= n {
+		return strings.Join(texts, "\n\n"), false
+	}
+	var b strings.Builder
+	b.Grow(n + 16)
+	head, tail := n/2, n/2
+	// The head: from the start.
+	for i, t := range texts {
+		if i > 0 {
+			t = "\n\n" + t
+		}
+		if len(t) >= head {
+			b.WriteString(strings.ToValidUTF8(t[:head], ""))
+			break
+		}
+		b.WriteString(t)
+		head -= len(t)
+	}
+	b.WriteString("\n…\n")
+	// The tail: collected from the end.
+	var parts []string
+	for i := len(texts) - 1; i >= 0 && tail > 0; i-- {
+		t := texts[i]
+		if i > 0 {
+			t = "\n\n" + t
+		}
+		if len(t) >= tail {
+			parts = append(parts, strings.ToValidUTF8(t[len(t)-tail:], ""))
+			break
+		}
+		parts = append(parts, t)
+		tail -= len(t)
+	}
+	for i := len(parts) - 1; i >= 0; i-- {
+		b.WriteString(parts[i])
+	}
+	return b.String(), true
 }
 
 func mailtoAddress(u string) string {

@@ -29,6 +29,7 @@ type Limits struct {
 	MaxDepth        int   // Nesting of multiparts and attached messages.
 	MaxParts        int   // Parts in the whole tree.
 	MaxDecodedBytes int64 // Total decoded bytes over all parts.
+	MaxTextBytes    int64 // Total bytes of text parts converted to UTF-8 (Part.Text).
 }
 
 // DefaultLimits are generous for real mail and small enough that a hostile
@@ -41,6 +42,7 @@ func DefaultLimits() Limits {
 		MaxDepth:        16,
 		MaxParts:        512,
 		MaxDecodedBytes: 64 << 20,
+		MaxTextBytes:    4 << 20,
 	}
 }
 
@@ -63,6 +65,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDecodedBytes <= 0 {
 		l.MaxDecodedBytes = d.MaxDecodedBytes
+	}
+	if l.MaxTextBytes <= 0 {
+		l.MaxTextBytes = d.MaxTextBytes
 	}
 	return l
 }
@@ -92,7 +97,7 @@ type Part struct {
 	Depth       int
 	Embedded    bool   // Root of an attached message/rfc822.
 	Body        []byte // Decoded body (transfer encoding removed); nil for multiparts; for message/rfc822 the embedded message.
-	Text        string // UTF-8 text of text/* parts.
+	Text        string // UTF-8 text of text/* parts; beyond the text budget, its first and last parts (defect "text-limit").
 	Children    []*Part
 	Offset      int // Offset of the part's header in Message.Raw (-1: decoded, not a slice of Raw).
 	End         int // Offset just past the part in Message.Raw (-1 when Offset is).
@@ -155,6 +160,7 @@ const (
 	DefectDepthLimit         = "depth-limit"
 	DefectPartLimit          = "part-limit"
 	DefectDecodedLimit       = "decoded-limit"
+	DefectTextLimit          = "text-limit"        // Text parts over MaxTextBytes: the middle was left out.
 	DefectMultipartEncoded   = "multipart-encoded" // A multipart with base64/QP encoding.
 )
 

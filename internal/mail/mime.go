@@ -12,7 +12,8 @@ type parser struct {
 	m       *Message
 	lim     Limits
 	decoded int64
-	stopped bool // part limit reached
+	text    int64 // bytes given to toUTF8 so far
+	stopped bool  // part limit reached
 }
 
 func (p *parser) defect(code, part, detail string) { p.m.defect(code, part, detail) }
@@ -53,7 +54,10 @@ func (p *parser) parseEntity(b []byte, off, depth int, id, defType string, embed
 		if part.ContentType == "multipart/digest" {
 			childType = "message/rfc822"
 		}
-		bodies, found, closed := splitMultipart(body, boundary)
+		// Collect no more bodies than the part budget can take (one more, so
+		// that the limit is reported): a message of nothing but delimiter
+		// lines would otherwise cost a span per line before the limit applies.
+		bodies, found, closed, cut := splitMultipart(body, boundary, max(p.lim.MaxParts-len(p.m.Parts), 0)+1)
 		if !found {
 			p.defect(DefectBoundaryNotFound, partLabel(id), clip(boundary, 70))
 			// Show what there is, as a client would: as text.
@@ -61,7 +65,7 @@ func (p *parser) parseEntity(b []byte, off, depth int, id, defType string, embed
 			p.leaf(part, body)
 			return part
 		}
-		if !closed {
+		if !closed && !cut {
 			p.defect(DefectMissingCloseDelim, partLabel(id), clip(boundary, 70))
 		}
 		bodyOff := off + bodyStart
@@ -115,7 +119,24 @@ func (p *parser) full(id string) bool {
 func (p *parser) leaf(part *Part, body []byte) {
 	part.Body = p.decode(part, body)
 	if part.IsText() {
-		s, ok := toUTF8(part.Charset, part.Body)
+		b := part.Body
+		left := max(p.lim.MaxTextBytes-p.text, 0)
+		var s string
+		ok := true
+		if int64(len(b)) > left {
+			// Keep the start and the end, where senders identify themselves
+			// and offer the opt-out; converting every byte of a huge text
+			// would cost up to three times its size again.
+			p.defect(DefectTextLimit, partLabel(part.ID), fmt.Sprintf("text parts over %d bytes; the middle of this one was left out", p.lim.MaxTextBytes))
+			h, t := left/2, left-left/2
+			s1, ok1 := toUTF8(part.Charset, b[:h])
+			s2, ok2 := toUTF8(part.Charset, b[int64(len(b))-t:])
+			s, ok = strings.ToValidUTF8(s1, "")+"\n…\n"+strings.ToValidUTF8(s2, ""), ok1 && ok2
+			p.text += left
+		} else {
+			s, ok = toUTF8(part.Charset, b)
+			p.text += int64(len(b))
+		}
 		if !ok {
 			p.defect(DefectBadCharset, partLabel(part.ID), part.Charset)
 		}
@@ -269,11 +290,12 @@ type span struct {
 	off  int
 }
 
-// splitMultipart returns the bodies between delimiter lines. Per RFC 2046 the
-// line break before a delimiter belongs to the delimiter. found is false when
-// no delimiter line exists; closed is false when the close delimiter is
-// missing (the last body then runs to the end).
-func splitMultipart(b []byte, boundary string) (parts []span, found, closed bool) {
+// splitMultipart returns the bodies between delimiter lines, at most limit
+// of them. Per RFC 2046 the line break before a delimiter belongs to the
+// delimiter. found is false when no delimiter line exists; closed is false
+// when the close delimiter is missing (the last body then runs to the end);
+// cut is true when the scan stopped after limit bodies.
+func splitMultipart(b []byte, boundary string, limit int) (parts []span, found, closed, cut bool) {
 	delim := []byte("--" + boundary)
 	pos := 0
 	start := -1
@@ -321,13 +343,16 @@ func splitMultipart(b []byte, boundary string) (parts []span, found, closed bool
 				end = start
 			}
 			parts = append(parts, span{data: b[start:end], off: start})
+			if len(parts) >= limit {
+				return parts, true, false, true
+			}
 		}
 		next := rest + lineEnd + 1
 		if next > len(b) {
 			next = len(b)
 		}
 		if isClose {
-			return parts, true, true
+			return parts, true, true, false
 		}
 		start = next
 		pos = next
@@ -338,7 +363,7 @@ func splitMultipart(b []byte, boundary string) (parts []span, found, closed bool
 	if start >= 0 && start <= len(b) {
 		parts = append(parts, span{data: b[start:], off: start})
 	}
-	return parts, found, false
+	return parts, found, false, false
 }
 
 func childID(parent string, n int) string {

@@ -318,7 +318,13 @@ func dedupe(s []string) []string {
 // "www.", defanged, or bare domains under common top-level domains.
 func textURLs(text string) []URL {
 	var out []URL
+	seen := map[string]bool{}
 	for _, tok := range tokens(text) {
+		// A link repeated a thousand times is normalised once.
+		if seen[tok] || len(out) >= MaxURLs {
+			continue
+		}
+		seen[tok] = true
 		l := strings.ToLower(tok)
 		src := ""
 		switch {
