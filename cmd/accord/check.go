@@ -24,13 +24,15 @@ import (
 // engineFlags are the analysis settings shared by the commands that analyse.
 type engineFlags struct {
 	trusted       string
+	trustedOnly   string
 	resolver      string
 	jurisdictions string
 	model         modelFlags
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.trusted, "trusted", "", "trusted relays: comma-separated CIDRs, addresses and host names (default: inferred from loopback and private ranges)")
+	fs.StringVar(&f.trusted, "trusted", "", "trusted relays added to the inferred trust boundary: comma-separated CIDRs, addresses and host names")
+	fs.StringVar(&f.trustedOnly, "trusted-only", "", "the whole trust boundary, replacing the inference: comma-separated CIDRs, addresses and host names")
 	fs.StringVar(&f.resolver, "resolver", "offline", "DNS: offline (no lookups; trusted Authentication-Results only), live, or a fixture zone file")
 	fs.StringVar(&f.jurisdictions, "jurisdiction", "EU", "rulebooks to judge against, comma-separated ("+strings.Join(mustJurisdictions(), ", ")+")")
 	fs.StringVar(&f.model.data, "data", defaultDataDir, "data folder: its classifier model (model.acm), when there is one, gives a spam score")
@@ -48,10 +50,20 @@ func mustJurisdictions() []string {
 // analyzer builds the engine from the flags.
 func (f *engineFlags) analyzer(e *env) (*analysis.Analyzer, error) {
 	a := &analysis.Analyzer{Geo: geo.Embedded(), Logger: e.log}
-	if f.trusted != "" {
+	switch {
+	case f.trusted != "" && f.trustedOnly != "":
+		return nil, errors.New("--trusted adds to the inferred boundary, --trusted-only replaces it: give one")
+	case f.trustedOnly != "":
+		t, err := trace.ParseTrust(f.trustedOnly)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-only: %w", err)
+		}
+		t.Only = true
+		a.Trust = t
+	case f.trusted != "":
 		t, err := trace.ParseTrust(f.trusted)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--trusted: %w", err)
 		}
 		a.Trust = t
 	}

@@ -26,7 +26,9 @@ func TestCheckReport(t *testing.T) {
 	}
 	for _, want := range []string{
 		"== testdata/spam.eml",
-		"Origin      203.0.113.77 (HELO bank.example) · hop 2 of 2 · trust inferred",
+		"Origin      203.0.113.77 (HELO bank.example) · hop 1 · trust inferred",
+		"Path        hop 0 [trusted] 10.0.0.5 mx.example.net HELO mx.example.net -> store.example.net (ESMTP)",
+		"hop 1 [ORIGIN] 203.0.113.77 HELO bank.example -> mx.example.net (esmtp)",
 		"identity disguised: true",
 		"strong: the display name shows service@bank.example",
 		"strong: replies go to the free-mail address bank.support@gmail.com",
@@ -100,7 +102,7 @@ func TestCheckMalformedStillAnalysed(t *testing.T) {
 func TestCheckFixtureResolverAndFlags(t *testing.T) {
 	zone := filepath.Join(t.TempDir(), "dns.zone")
 	os.WriteFile(zone, []byte("freshmail.example TXT \"v=spf1 -all\"\n_dmarc.secure-login.example TXT \"v=DMARC1; p=reject\"\n"), 0o644)
-	code, out, errs := runCmd(t, "", "check", "--json", "--resolver", zone, "--trusted", "10.0.0.0/8,mx.example.net", "--jurisdiction", "eu,us,uk", "testdata/spam.eml")
+	code, out, errs := runCmd(t, "", "check", "--json", "--resolver", zone, "--trusted-only", "10.0.0.0/8,mx.example.net", "--jurisdiction", "eu,us,uk", "testdata/spam.eml")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -122,6 +124,8 @@ func TestCheckFixtureResolverAndFlags(t *testing.T) {
 	for _, bad := range [][]string{
 		{"check", "--resolver", "/nonexistent", "testdata/spam.eml"},
 		{"check", "--trusted", "not a host!", "testdata/spam.eml"},
+		{"check", "--trusted-only", "not a host!", "testdata/spam.eml"},
+		{"check", "--trusted", "10.0.0.0/8", "--trusted-only", "10.0.0.0/8", "testdata/spam.eml"},
 		{"check", "--jurisdiction", "ZZ", "testdata/spam.eml"},
 		{"check"},
 		{"nosuchcommand"},

@@ -9,7 +9,36 @@ import (
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/trace"
 )
+
+// pathMarks are the trust marks of the Received path, one per boundary place.
+var pathMarks = map[trace.Place]string{"inside": "trusted", "origin": "ORIGIN", "beyond": "claim", "client-written": "client"}
+
+// writePath prints the Received path, newest first, one line per hop: its
+// number (as in the JSON), trust mark, client, receiver and why it is
+// placed there, with its flags under it.
+func writePath(w io.Writer, o analysis.Origin) {
+	for i, h := range o.Hops {
+		label := ""
+		if i == 0 {
+			label = "Path"
+		}
+		client := strings.Join(nonEmpty(h.IP, h.RDNS, helo(h.HELO)), " ")
+		if client == "" {
+			client = orNone(h.From)
+		}
+		line := fmt.Sprintf("hop %d %-8s %s -> %s", h.Index, "["+pathMarks[h.Boundary]+"]", client, orNone(h.By))
+		if h.Protocol != "" {
+			line += " (" + h.Protocol + ")"
+		}
+		fmt.Fprintf(w, "%-11s %s\n", label, line)
+		fmt.Fprintf(w, "%-11s     %s\n", "", h.Why)
+		for _, f := range h.Flags {
+			fmt.Fprintf(w, "%-11s     %s: %s (%s)\n", "", f.Severity, f.Reason, f.Code)
+		}
+	}
+}
 
 // writeReport prints a verdict for a person: one block per message, one
 // line per concern, details indented under it.
@@ -53,16 +82,18 @@ func writeReport(w io.Writer, v *analysis.Verdict) {
 			parts = append(parts, fmt.Sprintf("AS%d %s", o.Network.ASN, o.Network.Name))
 		}
 		if o.Hop >= 0 {
-			parts = append(parts, fmt.Sprintf("hop %d of %d", o.Hop+1, len(o.Hops)))
+			parts = append(parts, fmt.Sprintf("hop %d", o.Hop))
+		}
+		if o.Authenticated {
+			parts = append(parts, "authenticated")
 		}
 		parts = append(parts, "trust "+o.Trust)
 		p("Origin", "%s", strings.Join(parts, " · "))
 	}
-	for _, h := range o.Hops {
-		for _, f := range h.Flags {
-			more("%s at hop %d: %s (%s)", f.Severity, h.Index+1, f.Reason, f.Code)
-		}
+	if o.Why != "" {
+		more("%s", o.Why)
 	}
+	writePath(w, o)
 
 	if a := v.Auth; a != nil {
 		spf := "SPF " + string(a.SPF.Result)

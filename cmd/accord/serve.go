@@ -95,7 +95,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	ef := engineFlags{trusted: c.Analysis.Trusted, resolver: c.Analysis.Resolver, jurisdictions: strings.Join(c.Analysis.Jurisdictions, ",")}
+	ef := engineFlags{trusted: c.Analysis.Trusted, trustedOnly: c.Analysis.TrustedOnly, resolver: c.Analysis.Resolver, jurisdictions: strings.Join(c.Analysis.Jurisdictions, ",")}
 	ef.model.data = c.Data
 	an, err := ef.analyzer(e)
 	if err != nil {

@@ -34,9 +34,12 @@ type Classifier interface {
 
 // Analyzer runs the checks. Build one per configuration and share it.
 type Analyzer struct {
-	Resolver      resolve.Resolver // nil means offline.
-	Geo           *geo.DB          // nil: no country or network.
-	Trust         trace.Trust      // Zero value: inferred.
+	Resolver resolve.Resolver // nil means offline.
+	Geo      *geo.DB          // nil: no country or network.
+	// Trust is the trust boundary's starting point: zero infers it with the
+	// embedded provider knowledge and Geo's networks; Networks and Hosts
+	// add to the inference, or replace it with Trust.Only.
+	Trust         trace.Trust
 	Rules         *rules.Library
 	Jurisdictions []string   // Rulebooks to judge against; empty means EU.
 	Classifier    Classifier // nil: no spam score.
@@ -81,12 +84,9 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 	v.Message = messageInfo(m)
 	content := mail.Extract(m)
 
-	trust := a.Trust
-	if len(trust.Networks) == 0 && len(trust.Hosts) == 0 {
-		trust = trace.Inferred()
-	}
+	trust := a.trust()
 	tr := trace.Build(h, trust)
-	v.Origin = a.origin(tr, in.Envelope)
+	v.Origin = a.origin(tr, trust, in.Envelope)
 
 	// Authentication.
 	ai := mailauth.Input{Message: m, IP: in.Envelope.RemoteIP, HELO: in.Envelope.HELO, MailFrom: in.Envelope.MailFrom}
@@ -97,7 +97,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 		}
 		ai.MailFrom = mail.AddrSpec(h.Get("Return-Path"))
 	}
-	ai.TrustedAbove, ai.TrustedAR = arTrust(h, tr, trust)
+	ai.AR = arTrust(h, tr, trust)
 	res, err := mailauth.Check(ctx, a.resolver(), ai)
 	if err != nil {
 		return nil, fmt.Errorf("analyze %s: %w", in.Source, err)
@@ -148,6 +148,25 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 	return v, nil
 }
 
+// trust completes the configured trust with the defaults: the embedded
+// provider knowledge and the geo database's networks.
+func (a *Analyzer) trust() trace.Trust {
+	t := a.Trust
+	if t.Providers == nil && !t.Only {
+		if p, err := trace.EmbeddedProviders(); err == nil {
+			t.Providers = p
+		}
+	}
+	if t.ASN == nil && a.Geo != nil {
+		g := a.Geo
+		t.ASN = func(ip netip.Addr) uint32 {
+			n, _ := g.Network(ip)
+			return n.ASN
+		}
+	}
+	return t
+}
+
 func (a *Analyzer) resolver() resolve.Resolver {
 	if a.Resolver == nil {
 		return resolve.Offline{}
@@ -194,9 +213,9 @@ func messageInfo(m *mail.Message) MessageInfo {
 	return mi
 }
 
-func (a *Analyzer) origin(tr *trace.Trace, env Envelope) Origin {
-	o := Origin{Hop: -1, Trust: "inferred", Hops: tr.Hops}
-	if tr.Given {
+func (a *Analyzer) origin(tr *trace.Trace, trust trace.Trust, env Envelope) Origin {
+	o := Origin{Hop: -1, Trust: "inferred", Hops: tr.Hops, Why: tr.Why, Authenticated: tr.Authenticated}
+	if trust.Only {
 		o.Trust = "given"
 	}
 	if o.Hops == nil {
@@ -207,9 +226,14 @@ func (a *Analyzer) origin(tr *trace.Trace, env Envelope) Origin {
 		ip = env.RemoteIP.Unmap()
 		o.IP, o.HELO = ip.String(), env.HELO
 		o.Trust = "session"
+		o.Why = "the client of this SMTP session"
 	} else if h := tr.OriginHop(); h != nil {
 		ip, _ = h.Addr()
 		o.IP, o.RDNS, o.HELO, o.Hop = h.IP, h.RDNS, h.HELO, tr.Origin
+	} else if len(tr.Hops) == 0 {
+		o.Why = "no Received field"
+	} else {
+		o.Why = "every relay is inside the trust boundary"
 	}
 	for _, h := range tr.Hops {
 		for _, f := range h.Flags {
@@ -228,25 +252,31 @@ func (a *Analyzer) origin(tr *trace.Trace, env Envelope) Origin {
 }
 
 // arTrust decides which Authentication-Results fields to believe: those
-// above the origin's Received field (added after the trusted handover), and
-// those whose authserv-id is the boundary host or a trusted host name.
-func arTrust(h mail.Header, tr *trace.Trace, trust trace.Trust) (int, []string) {
-	ids := append([]string(nil), trust.Hosts...)
+// above the origin's Received field (added after the trusted handover) whose
+// authserv-id is a trusted receiver's — a host inside the boundary, the host
+// that received from the origin, a provider fetched from, the authserv-ids
+// the known providers among them write, or a --trusted host name.
+func arTrust(h mail.Header, tr *trace.Trace, trust trace.Trust) mailauth.ARTrust {
+	t := mailauth.ARTrust{Receivers: append(append([]string(nil), tr.Receivers...), trust.Hosts...)}
+	for _, p := range tr.Providers {
+		t.Patterns = append(t.Patterns, p.AuthServIDs...)
+	}
 	recv := h.Indexes("Received")
-	if len(recv) == 0 {
-		return 0, ids
-	}
-	if tr.Origin < 0 {
+	switch o := tr.OriginHop(); {
+	case len(recv) == 0:
+		t.Above = 0
+	case o == nil:
 		// Every relay trusted: the message never crossed the boundary.
-		return len(h.Fields), ids
-	}
-	if o := tr.OriginHop(); o != nil && o.Index < len(recv) {
-		if o.By != "" {
-			ids = append(ids, o.By)
+		t.Above = len(h.Fields)
+	case o.Index < len(recv):
+		t.Above = recv[o.Index]
+		if o.RDNS != "" {
+			t.OriginNames = []string{o.RDNS}
 		}
-		return recv[o.Index], ids
+	default:
+		t.Above = recv[len(recv)-1]
 	}
-	return recv[len(recv)-1], ids
+	return t
 }
 
 func (a *Analyzer) sender(h mail.Header, res *mailauth.Results, tr *trace.Trace, env Envelope) Sender {
@@ -292,9 +322,16 @@ func (a *Analyzer) sender(h mail.Header, res *mailauth.Results, tr *trace.Trace,
 			}
 		}
 	}
+	var forgedAR []string
+	for _, ar := range res.Headers {
+		if ar.Forged {
+			forgedAR = append(forgedAR, fmt.Sprintf("an Authentication-Results field in the name of %s sits below the trust boundary, where only the sender's side could have written it", ar.AuthServID))
+		}
+	}
 	id := rules.DetectIdentity(rules.IdentityInput{
 		From: from, FromStrict: strict, ReplyTo: reply, ReturnPath: rp,
 		DMARC: string(res.DMARC.Result), DMARCPolicy: res.DMARC.Applied, AlignedPass: alignedPass, Forged: forged,
+		ForgedAuthResults: forgedAR,
 	})
 	s.IdentityDisguised, s.Findings = id.Disguised, id.Findings
 	if s.Findings == nil {

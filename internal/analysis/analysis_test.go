@@ -151,8 +151,13 @@ func TestOfflineAndGivenTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Trust = tr
+	if v := analyze(t, a, raw, Context{}); v.Origin.IP != "" || v.Origin.Trust != "inferred" {
+		t.Errorf("--trusted adds to the inference: origin = %+v", v.Origin)
+	}
+	tr.Only = true
+	a.Trust = tr
 	if v := analyze(t, a, raw, Context{}); v.Origin.IP != "" || v.Origin.Trust != "given" {
-		t.Errorf("all relays trusted: origin = %+v", v.Origin)
+		t.Errorf("--trusted-only: origin = %+v", v.Origin)
 	}
 }
 
@@ -194,4 +199,46 @@ func TestVerdictJSONShape(t *testing.T) {
 	if v.Sender.IdentityDisguised != rules.True {
 		t.Errorf("no From: identity = %v", v.Sender.IdentityDisguised)
 	}
+}
+
+// The spammer writes an Authentication-Results field in our receiver's name
+// below a hop it also wrote: it is not believed, it is a forgery finding,
+// and the identity is disguised.
+func TestForgedAuthenticationResults(t *testing.T) {
+	msg := "Received: from mx.example.net (mx.example.net [10.0.0.5]) by store.example.net (Postfix) with ESMTP id 1; Tue, 3 Nov 2026 10:00:02 +0100\r\n" +
+		"Received: from bot.example (unknown [198.51.100.9]) by mx.example.net (Postfix) with SMTP id 2; Tue, 3 Nov 2026 10:00:01 +0100\r\n" +
+		"Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=paypal.com; dkim=pass header.d=paypal.com; dmarc=pass header.from=paypal.com\r\n" +
+		"Received: from paypal.com ([203.0.113.5]) by relay.paypal.com with ESMTP; Tue, 3 Nov 2026 09:59:00 +0100\r\n" +
+		"From: PayPal <service@paypal.com>\r\n" +
+		"To: you@example.net\r\n" +
+		"Subject: Your account is limited\r\n" +
+		"Date: Tue, 3 Nov 2026 10:00:00 +0100\r\n" +
+		"Message-ID: <x1@paypal.com>\r\n" +
+		"\r\n" +
+		"Confirm your details.\r\n"
+	v := analyze(t, analyzer(t, resolve.Offline{}), msg, Context{})
+	if v.Origin.IP != "198.51.100.9" {
+		t.Fatalf("origin %+v", v.Origin)
+	}
+	if v.Auth.DMARC.Result != "none" || v.Auth.SPF.Result != "none" || len(v.Auth.DKIM) != 0 {
+		t.Errorf("the forged field was believed: spf %s dmarc %s dkim %+v", v.Auth.SPF.Result, v.Auth.DMARC.Result, v.Auth.DKIM)
+	}
+	if len(v.Auth.Headers) != 1 || v.Auth.Headers[0].Trusted || !v.Auth.Headers[0].Forged {
+		t.Errorf("headers %+v", v.Auth.Headers)
+	}
+	found := false
+	for _, f := range v.Sender.Findings {
+		found = found || f.Code == "forged-authentication-results" && f.Strength == rules.Strong
+	}
+	if !found || v.Sender.IdentityDisguised != rules.True {
+		t.Errorf("identity %v, findings %+v", v.Sender.IdentityDisguised, v.Sender.Findings)
+	}
+	codes := map[ReasonCode]bool{}
+	for _, r := range v.Reasons {
+		codes[r.Code] = true
+	}
+	if !codes[ReasonForgedAuthResults] {
+		t.Errorf("reasons %+v", v.Reasons)
+	}
+	validate(t, verdictSchema(t), v)
 }

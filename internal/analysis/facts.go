@@ -35,6 +35,8 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 			}
 		}
 		f["header_forged"] = rules.Fact{Value: rules.True, Why: why}
+	case forgedAR(v) != "":
+		f["header_forged"] = rules.Fact{Value: rules.True, Why: []string{forgedAR(v)}}
 	case v.Auth != nil && v.Auth.DMARC.Result == mailauth.Fail:
 		f["header_forged"] = rules.Fact{Value: rules.True, Why: []string{"the From domain fails DMARC: " + v.Auth.DMARC.Reason}}
 	case len(v.Origin.Hops) == 0:
@@ -91,4 +93,17 @@ func orWhy(s []string, dflt string) []string {
 		return []string{dflt}
 	}
 	return s
+}
+
+// forgedAR describes the first forged Authentication-Results field, if any.
+func forgedAR(v *Verdict) string {
+	if v.Auth == nil {
+		return ""
+	}
+	for _, ar := range v.Auth.Headers {
+		if ar.Forged {
+			return "an Authentication-Results field claims the trusted receiver " + ar.AuthServID + " from below the trust boundary"
+		}
+	}
+	return ""
 }

@@ -19,6 +19,7 @@ const (
 	ReasonSPFFail                      = "spf-fail"
 	ReasonDKIMFail                     = "dkim-fail"
 	ReasonForgedRelay                  = "forged-relay"
+	ReasonForgedAuthResults            = "forged-authentication-results"
 	ReasonIdentityDisguised            = "identity-disguised"
 	ReasonNoOptOut                     = "no-opt-out"
 	ReasonCommercial                   = "commercial"
@@ -50,6 +51,14 @@ func reasons(v *Verdict) []Reason {
 	}
 	if v.Origin.Forged {
 		add(ReasonForgedRelay, "the Received chain contains forged relays")
+	}
+	if a := v.Auth; a != nil {
+		for _, ar := range a.Headers {
+			if ar.Forged {
+				add(ReasonForgedAuthResults, "Authentication-Results in the name of the trusted receiver "+ar.AuthServID+" written below the trust boundary")
+				break
+			}
+		}
 	}
 	if v.Sender.IdentityDisguised == rules.True {
 		for _, f := range v.Sender.Findings {

@@ -62,10 +62,14 @@ type Origin struct {
 	HELO    string       `json:"helo"`    // What it claimed to be.
 	Country string       `json:"country"` // ISO 3166-1 alpha-2 of the address's registration.
 	Network *geo.Network `json:"network"`
-	Hop     int          `json:"hop"`   // Index of the origin in hops, -1 when none.
-	Trust   string       `json:"trust"` // "given" or "inferred".
-	Forged  bool         `json:"forged"`
-	Hops    []trace.Hop  `json:"hops"`
+	Hop     int          `json:"hop"`   // Index of the origin in hops (0 = newest), -1 when none.
+	Trust   string       `json:"trust"` // "inferred", "given" or "session".
+	Why     string       `json:"why"`   // Why the boundary lies there.
+	// Authenticated: the origin is a client that authenticated to submit
+	// the message (the hops below it are its own).
+	Authenticated bool        `json:"authenticated"`
+	Forged        bool        `json:"forged"`
+	Hops          []trace.Hop `json:"hops"`
 }
 
 // Sender is the author and reply identities.

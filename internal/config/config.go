@@ -99,7 +99,8 @@ type Store struct {
 
 // Analysis tunes the engine.
 type Analysis struct {
-	Trusted       string   `toml:"trusted"`
+	Trusted       string   `toml:"trusted"`      // Added to the inferred trust boundary.
+	TrustedOnly   string   `toml:"trusted_only"` // The whole boundary, replacing the inference.
 	Resolver      string   `toml:"resolver"`
 	Jurisdictions []string `toml:"jurisdictions"`
 }

@@ -1,6 +1,9 @@
 package mailauth
 
 import (
+	"fmt"
+	"net/netip"
+	"path"
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/dnsname"
@@ -9,25 +12,70 @@ import (
 
 // AuthResultsHdr is one Authentication-Results field (RFC 8601).
 type AuthResultsHdr struct {
-	AuthServID string       `json:"authserv_id"`
-	Trusted    bool         `json:"trusted"` // Added by a host inside the trust boundary.
-	Results    []AuthMethod `json:"results"`
+	// AuthServID names the host that claims to have written the field; ""
+	// for the form Microsoft writes, which has none.
+	AuthServID string `json:"authserv_id"`
+	// Trusted: added inside the trust boundary by one of its receivers;
+	// only trusted fields are read. Why says why, or why it is ignored.
+	Trusted bool   `json:"trusted"`
+	Why     string `json:"why"`
+	// Forged: an ignored field that claims a trusted receiver's name.
+	Forged  bool         `json:"forged"`
+	Results []AuthMethod `json:"results"`
 }
 
 // AuthMethod is one "method=result prop=value…" entry.
 type AuthMethod struct {
-	Method string            `json:"method"`
-	Result string            `json:"result"`
+	Method string `json:"method"`
+	// Result is mapped to the RFC 8601 result names (MapResult); Raw keeps
+	// what the field said when it differs ("bestguesspass", "timeout").
+	Result Result            `json:"result"`
+	Raw    string            `json:"raw,omitempty"`
 	Props  map[string]string `json:"props,omitempty"` // "smtp.mailfrom", "header.d", "reason"…
 	// Comment holds the text of comments, where receivers put useful detail
-	// (Gmail: "p=REJECT sp=REJECT dis=NONE").
+	// (Gmail: "p=REJECT sp=REJECT dis=NONE"; Microsoft: "sender IP is …").
 	Comment string `json:"comment,omitempty"`
 }
 
-// ParseAuthResults parses a field value leniently: comments are dropped,
-// quoted strings kept, unknown methods kept. (go-msgauth's parser stops at
-// comments and quoted values, which most real fields contain.)
+// MapResult maps a result as written to the names of the RFC 8601 registry
+// (pass, fail, softfail, neutral, none, temperror, permerror, policy).
+// Extras seen in real fields: hardfail (RFC 5451's name) is fail;
+// bestguesspass (Microsoft: no DMARC record, but it would have passed) is
+// none, as the DMARC result for a domain without a record; timeout,
+// tempfail and temperr are temperror; permfail and permerr are permerror;
+// softpass is neutral; Microsoft's compauth "other" is neutral. Anything
+// else unknown is neutral: neither a pass nor a failure we could name.
+func MapResult(raw string) Result {
+	r := Result(strings.ToLower(strings.TrimSpace(raw)))
+	switch r {
+	case Pass, Fail, SoftFail, Neutral, None, TempError, PermError, Policy:
+		return r
+	case "":
+		return None
+	case "hardfail":
+		return Fail
+	case "bestguesspass":
+		return None
+	case "timeout", "tempfail", "temperr", "dnserror", "error":
+		return TempError
+	case "permfail", "permerr":
+		return PermError
+	}
+	return Neutral
+}
+
+// ParseAuthResults parses a field value leniently: comments are kept apart,
+// quoted strings kept, unknown methods kept, RFC 2047 words decoded (some
+// receivers encode the whole field). The Microsoft form, which starts with
+// a result instead of an authserv-id, parses with an empty AuthServID.
+// (go-msgauth's parser stops at comments and quoted values, which most real
+// fields contain.)
 func ParseAuthResults(v string) (AuthResultsHdr, bool) {
+	if strings.Contains(v, "=?") {
+		if d, err := mail.DecodeHeader(v); err == nil {
+			v = d
+		}
+	}
 	parts := splitOutsideQuotes(v, ';')
 	if len(parts) == 0 {
 		return AuthResultsHdr{}, false
@@ -36,8 +84,17 @@ func ParseAuthResults(v string) (AuthResultsHdr, bool) {
 	if len(id) == 0 {
 		return AuthResultsHdr{}, false
 	}
-	out := AuthResultsHdr{AuthServID: strings.ToLower(id[0])}
-	for _, p := range parts[1:] {
+	out := AuthResultsHdr{}
+	if strings.Contains(id[0], "=") {
+		// No authserv-id: the first part is already a result.
+		if _, _, ok := strings.Cut(id[0], "="); !ok {
+			return AuthResultsHdr{}, false
+		}
+	} else {
+		out.AuthServID = strings.ToLower(strings.TrimSuffix(id[0], "."))
+		parts = parts[1:]
+	}
+	for _, p := range parts {
 		comment := commentText(p)
 		f := fieldsOutsideQuotes(stripCommentsQuoted(p))
 		if len(f) == 0 {
@@ -45,14 +102,18 @@ func ParseAuthResults(v string) (AuthResultsHdr, bool) {
 		}
 		m, r, ok := strings.Cut(f[0], "=")
 		if !ok {
-			if strings.EqualFold(f[0], "none") {
-				continue
-			}
-			continue
+			continue // "none", or an authres-version
 		}
-		am := AuthMethod{Method: strings.ToLower(strings.TrimSpace(m)), Result: strings.ToLower(strings.Trim(r, `"`)), Comment: comment}
+		raw := strings.ToLower(strings.Trim(r, `"`))
+		am := AuthMethod{Method: strings.ToLower(strings.TrimSpace(m)), Result: MapResult(raw), Comment: comment}
+		if string(am.Result) != raw {
+			am.Raw = raw
+		}
 		if i := strings.IndexByte(am.Method, '/'); i > 0 {
 			am.Method = am.Method[:i] // method version, "dkim/1"
+		}
+		if am.Method == "" {
+			continue
 		}
 		for _, kv := range f[1:] {
 			k, val, ok := strings.Cut(kv, "=")
@@ -65,6 +126,9 @@ func ParseAuthResults(v string) (AuthResultsHdr, bool) {
 			am.Props[strings.ToLower(k)] = strings.Trim(val, `"`)
 		}
 		out.Results = append(out.Results, am)
+	}
+	if out.AuthServID == "" && len(out.Results) == 0 {
+		return AuthResultsHdr{}, false
 	}
 	return out, true
 }
@@ -187,21 +251,78 @@ func fieldsOutsideQuotes(s string) []string {
 	return out
 }
 
-// readAuthResults parses every Authentication-Results field and marks those
-// added by trusted hosts: everything above position trustedAbove in the
-// header, plus fields whose authserv-id the operator trusts.
-func readAuthResults(h mail.Header, trustedIDs []string, trustedAbove int) []AuthResultsHdr {
+// ARTrust says which Authentication-Results fields to believe.
+type ARTrust struct {
+	// Above is the header position above which every field was added
+	// inside the trust boundary (after the handover from the origin): only
+	// there could a trusted receiver have written a field.
+	Above int
+	// Receivers are the trusted receivers' own names and the configured
+	// authserv-ids; an authserv-id matches one of them, or its
+	// organizational domain.
+	Receivers []string
+	// Patterns are the authserv-ids the known providers among the trusted
+	// receivers write ("*" wildcards; "" for a provider that writes none).
+	Patterns []string
+	// OriginNames are the origin client's own names (its reverse name, as
+	// the boundary host recorded it): a field below the boundary in that
+	// name's organization may be the origin's own, not a forgery.
+	OriginNames []string
+}
+
+func (t ARTrust) claims(id string) bool {
+	for _, r := range t.Receivers {
+		if strings.EqualFold(r, id) || dnsname.SameOrg(id, r) {
+			return true
+		}
+	}
+	for _, p := range t.Patterns {
+		if ok, _ := path.Match(p, id); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (t ARTrust) fromOrigin(id string) bool {
+	for _, n := range t.OriginNames {
+		if dnsname.SameOrg(n, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// readAuthResults parses every Authentication-Results field and believes
+// those a trusted receiver could have written: above the boundary and under
+// a trusted receiver's authserv-id. The others are kept, ignored; those
+// that claim a trusted receiver's name from below the boundary are marked
+// forged (a receiver adds its field on top, and RFC 8601 section 5 has it
+// remove fields in its own name that arrive from outside).
+func readAuthResults(h mail.Header, t ARTrust) []AuthResultsHdr {
 	var out []AuthResultsHdr
 	for _, i := range h.Indexes("Authentication-Results") {
 		ar, ok := ParseAuthResults(h.Fields[i].Value)
 		if !ok {
 			continue
 		}
-		ar.Trusted = i < trustedAbove
-		for _, id := range trustedIDs {
-			if strings.EqualFold(id, ar.AuthServID) {
-				ar.Trusted = true
-			}
+		above := i < t.Above
+		claims := t.claims(ar.AuthServID)
+		name := ar.AuthServID
+		if name == "" {
+			name = "no authserv-id"
+		}
+		switch {
+		case above && claims:
+			ar.Trusted = true
+			ar.Why = fmt.Sprintf("added inside the trust boundary by a trusted receiver (%s)", name)
+		case above:
+			ar.Why = fmt.Sprintf("untrusted, ignored: above the boundary, but %s is none of the trusted receivers", name)
+		case claims && ar.AuthServID != "" && !t.fromOrigin(ar.AuthServID):
+			ar.Forged = true
+			ar.Why = fmt.Sprintf("untrusted, ignored: claims the trusted receiver %s but sits below the boundary, where only the sender's side could have written it", name)
+		default:
+			ar.Why = fmt.Sprintf("untrusted, ignored: written below the boundary (%s), before the message reached a trusted receiver", name)
 		}
 		out = append(out, ar)
 	}
@@ -227,7 +348,10 @@ func trustedMethods(hs []AuthResultsHdr, method string) []AuthMethod {
 func spfFromHeaders(hs []AuthResultsHdr, h mail.Header, in Input) SPF {
 	if ms := trustedMethods(hs, "spf"); len(ms) > 0 {
 		m := ms[0]
-		out := SPF{Result: normResult(m.Result), Source: SourceHeader, Identity: "mailfrom", IP: m.Props["smtp.remote-ip"]}
+		out := SPF{Result: m.Result, Source: SourceHeader, Identity: "mailfrom", IP: m.Props["smtp.remote-ip"]}
+		if out.IP == "" {
+			out.IP = commentIP(m.Comment)
+		}
 		if d := m.Props["smtp.mailfrom"]; d != "" {
 			out.Domain = domainOrSelf(d)
 		} else if d := m.Props["smtp.helo"]; d != "" {
@@ -239,7 +363,7 @@ func spfFromHeaders(hs []AuthResultsHdr, h mail.Header, in Input) SPF {
 	// is known only for the whole header; trust it if Authentication-Results
 	// positioning trusts something, i.e. it sits above the boundary.
 	for _, i := range h.Indexes("Received-SPF") {
-		if i >= in.TrustedAbove {
+		if i >= in.AR.Above {
 			continue
 		}
 		v := strings.TrimSpace(h.Fields[i].Value)
@@ -255,6 +379,22 @@ func spfFromHeaders(hs []AuthResultsHdr, h mail.Header, in Input) SPF {
 	return SPF{Result: None, Source: SourceNone, Reason: "offline: no trusted Authentication-Results"}
 }
 
+// commentIP reads the client address receivers put in the SPF comment:
+// Microsoft's "sender IP is 192.0.2.1", Gmail's "… designates 192.0.2.1 as
+// permitted sender".
+func commentIP(c string) string {
+	f := strings.Fields(c)
+	for i, w := range f {
+		lw := strings.ToLower(w)
+		if (lw == "is" && i > 0 && strings.EqualFold(f[i-1], "ip") || lw == "designates") && i+1 < len(f) {
+			if a, err := netip.ParseAddr(strings.Trim(f[i+1], "[](),;")); err == nil {
+				return a.Unmap().String()
+			}
+		}
+	}
+	return ""
+}
+
 func isSPFResult(s Result) bool {
 	switch s {
 	case Pass, Fail, SoftFail, Neutral, None, TempError, PermError:
@@ -263,15 +403,6 @@ func isSPFResult(s Result) bool {
 	return false
 }
 
-func normResult(r string) Result {
-	switch r {
-	case "hardfail":
-		return Fail
-	case "":
-		return None
-	}
-	return Result(r)
-}
 
 func domainOrSelf(s string) string {
 	if d := mail.DomainOf(s); d != "" {
@@ -296,7 +427,7 @@ func dkimFromHeaders(hs []AuthResultsHdr, sigs []DKIMSignature) []DKIMSignature 
 			if s := m.Props["header.s"]; s != "" && !strings.EqualFold(s, sigs[i].Selector) {
 				continue
 			}
-			sigs[i].Result, sigs[i].Source, sigs[i].Reason = normResult(m.Result), SourceHeader, m.Props["reason"]
+			sigs[i].Result, sigs[i].Source, sigs[i].Reason = m.Result, SourceHeader, m.Props["reason"]
 			break
 		}
 	}
@@ -304,8 +435,8 @@ func dkimFromHeaders(hs []AuthResultsHdr, sigs []DKIMSignature) []DKIMSignature 
 	// still say something about the sender.
 	for _, m := range ms {
 		d := strings.ToLower(m.Props["header.d"])
-		if d == "" {
-			continue
+		if d == "" || d == "none" || m.Result == None {
+			continue // "dkim=none (message not signed) header.d=none"
 		}
 		found := false
 		for _, s := range sigs {
@@ -314,7 +445,7 @@ func dkimFromHeaders(hs []AuthResultsHdr, sigs []DKIMSignature) []DKIMSignature 
 			}
 		}
 		if !found {
-			sigs = append(sigs, DKIMSignature{Domain: d, Selector: m.Props["header.s"], Result: normResult(m.Result), Source: SourceHeader, Reason: "reported by a trusted host; signature not in the message"})
+			sigs = append(sigs, DKIMSignature{Domain: d, Selector: m.Props["header.s"], Result: m.Result, Source: SourceHeader, Reason: "reported by a trusted host; signature not in the message"})
 		}
 	}
 	return sigs
@@ -326,7 +457,7 @@ func dmarcFromHeaders(hs []AuthResultsHdr, from string) DMARC {
 		if d := strings.ToLower(m.Props["header.from"]); d != "" && from != "" && d != from {
 			continue
 		}
-		out.Result, out.Source, out.Reason = normResult(m.Result), SourceHeader, m.Props["reason"]
+		out.Result, out.Source, out.Reason = m.Result, SourceHeader, m.Props["reason"]
 		out.Policy = m.Props["policy.published-domain-policy"]
 		out.SubdomainPolicy = m.Props["policy.published-subdomain-policy"]
 		// Gmail and others put the policy in a comment: "(p=REJECT sp=NONE dis=NONE)".

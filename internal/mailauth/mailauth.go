@@ -99,11 +99,9 @@ type Input struct {
 	IP       netip.Addr // Origin relay's address (from trace-back or the SMTP session).
 	HELO     string     // What the origin relay greeted with.
 	MailFrom string     // Envelope sender (Return-Path); "" for the null sender.
-	// TrustedAR lists the authserv-ids whose Authentication-Results fields
-	// are believed, and TrustedAbove the header position above which every
-	// field was added by a trusted host.
-	TrustedAR    []string
-	TrustedAbove int
+	// AR says which Authentication-Results (and Received-SPF) fields to
+	// believe.
+	AR ARTrust
 }
 
 // Results gathers the checks.
@@ -122,7 +120,7 @@ const maxSignatures = 5
 func Check(ctx context.Context, r resolve.Resolver, in Input) (*Results, error) {
 	res := &Results{Offline: resolve.IsOffline(r)}
 	h := in.Message.Header
-	res.Headers = readAuthResults(h, in.TrustedAR, in.TrustedAbove)
+	res.Headers = readAuthResults(h, in.AR)
 	fromDomain := fromDomain(h)
 	sigs := parseSignatures(h)
 	if res.Offline {

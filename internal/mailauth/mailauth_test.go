@@ -191,7 +191,7 @@ func TestOfflineReadsOnlyTrustedHeaders(t *testing.T) {
 		"Received: from mail.example.org (mail.example.org [192.0.2.10]) by mx.example.net (Postfix) with ESMTPS id 1; Tue, 3 Nov 2026 10:00:00 +0100\r\n" +
 		"Authentication-Results: forged.example; spf=pass smtp.mailfrom=evil.example\r\n" +
 		"DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=rsa; h=from; bh=x; b=y\r\n" + unsigned
-	res := check(t, resolve.Offline{}, msg, Input{TrustedAbove: 2})
+	res := check(t, resolve.Offline{}, msg, Input{AR: ARTrust{Above: 2, Receivers: []string{"mx.example.net"}}})
 	if !res.Offline || res.SPF.Result != Pass || res.SPF.Source != SourceHeader || res.SPF.Domain != "bounce.example.org" {
 		t.Errorf("SPF = %+v", res.SPF)
 	}
@@ -205,7 +205,7 @@ func TestOfflineReadsOnlyTrustedHeaders(t *testing.T) {
 		t.Errorf("headers = %+v", res.Headers)
 	}
 	// Nothing trusted: "none", never the forged field's pass.
-	res = check(t, resolve.Offline{}, msg, Input{TrustedAbove: 0})
+	res = check(t, resolve.Offline{}, msg, Input{AR: ARTrust{Above: 0, Receivers: []string{"mx.example.net"}}})
 	if res.SPF.Result != None || res.DMARC.Result != None || res.DKIM[0].Result != None {
 		t.Errorf("untrusted headers believed: %+v", res)
 	}
@@ -216,8 +216,74 @@ func FuzzParseAuthResults(f *testing.F) {
 	f.Add(`example.com; none`)
 	f.Fuzz(func(t *testing.T, s string) {
 		ar, ok := ParseAuthResults(s)
-		if ok && ar.AuthServID == "" {
-			t.Fatal("parsed without an authserv-id")
+		if ok && ar.AuthServID == "" && len(ar.Results) == 0 {
+			t.Fatal("parsed without an authserv-id or a result")
+		}
+		for _, r := range ar.Results {
+			if MapResult(string(r.Result)) != r.Result {
+				t.Fatalf("result %q is not a registered name", r.Result)
+			}
 		}
 	})
+}
+
+// The forms real receivers write: Microsoft's without an authserv-id (and
+// with compauth and action), Gmail's with the policy in a comment, one
+// encoded as RFC 2047 words, and values outside the registry.
+func TestParseProviderForms(t *testing.T) {
+	ms, ok := ParseAuthResults("spf=pass (sender IP is 192.0.2.25) smtp.mailfrom=example.org; dkim=none (message not signed) header.d=none;dmarc=bestguesspass action=none header.from=example.org;compauth=pass reason=109")
+	if !ok || ms.AuthServID != "" || len(ms.Results) != 4 {
+		t.Fatalf("Microsoft form: %+v", ms)
+	}
+	if r := ms.Results[2]; r.Method != "dmarc" || r.Result != None || r.Raw != "bestguesspass" || r.Props["action"] != "none" {
+		t.Errorf("dmarc = %+v", r)
+	}
+	if r := ms.Results[3]; r.Method != "compauth" || r.Result != Pass || r.Props["reason"] != "109" {
+		t.Errorf("compauth = %+v", r)
+	}
+	g, ok := ParseAuthResults("mx.google.com; dkim=pass header.i=@example.org header.s=s1 header.b=AbC; spf=pass (google.com: domain of a@example.org designates 192.0.2.7 as permitted sender) smtp.mailfrom=a@example.org; dmarc=pass (p=REJECT sp=NONE dis=NONE) header.from=example.org")
+	if !ok || g.AuthServID != "mx.google.com" || len(g.Results) != 3 || commentIP(g.Results[1].Comment) != "192.0.2.7" {
+		t.Fatalf("Gmail form: %+v", g)
+	}
+	enc, ok := ParseAuthResults("=?utf-8?B?c3BmPXRlbXBlcnJvciAoc2VuZGVyIElQIGlzIDE5Mi4wLjIuOSkgc210cC5tYWlsZnJvbT1leGFtcGxlLm9yZzsgZGtpbT10aW1lb3V0IGhlYWRlci5kPWV4YW1wbGUub3Jn?=")
+	if !ok || enc.AuthServID != "" || len(enc.Results) != 2 || enc.Results[0].Result != TempError || enc.Results[1].Result != TempError || enc.Results[1].Raw != "timeout" {
+		t.Fatalf("encoded field: %+v", enc)
+	}
+	for raw, want := range map[string]Result{"hardfail": Fail, "bestguesspass": None, "timeout": TempError, "permfail": PermError, "other": Neutral, "PASS": Pass, "": None, "policy": Policy} {
+		if got := MapResult(raw); got != want {
+			t.Errorf("MapResult(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+// A field is believed only where a trusted receiver could have written it,
+// under a trusted receiver's name; the spammer's copy below the boundary in
+// the receiver's name is marked forged.
+func TestAuthResultsTrustNeedsPositionAndName(t *testing.T) {
+	msg := "Authentication-Results: mx.example.net; spf=fail smtp.mailfrom=paypal.example; dmarc=fail header.from=paypal.example\r\n" +
+		"Authentication-Results: filter.other.example; spf=pass smtp.mailfrom=paypal.example\r\n" +
+		"Received: from bot.example (unknown [198.51.100.9]) by mx.example.net (Postfix) with SMTP id 1; Tue, 3 Nov 2026 10:00:00 +0100\r\n" +
+		"Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=paypal.example; dkim=pass header.d=paypal.example; dmarc=pass header.from=paypal.example\r\n" +
+		"Received: from [10.0.0.1] by mx.example.net with SMTP; Tue, 3 Nov 2026 09:59:00 +0100\r\n" +
+		strings.Replace(unsigned, "alice@example.org", "service@paypal.example", 1)
+	res := check(t, resolve.Offline{}, msg, Input{AR: ARTrust{Above: 2, Receivers: []string{"mx.example.net"}, OriginNames: []string{}}})
+	if len(res.Headers) != 3 {
+		t.Fatalf("headers = %+v", res.Headers)
+	}
+	top, other, low := res.Headers[0], res.Headers[1], res.Headers[2]
+	if !top.Trusted || other.Trusted || other.Forged || low.Trusted || !low.Forged {
+		t.Errorf("trust: top %+v / other %+v / low %+v", top, other, low)
+	}
+	if res.SPF.Result != Fail || res.DMARC.Result != Fail || len(res.DKIM) != 0 {
+		t.Errorf("results read from untrusted fields: spf %s dmarc %s dkim %+v", res.SPF.Result, res.DMARC.Result, res.DKIM)
+	}
+	// Microsoft's fields carry no name: trusted by position when Microsoft
+	// is among the receivers, never forged below.
+	ms := "Authentication-Results: spf=pass (sender IP is 192.0.2.25) smtp.mailfrom=example.org; dmarc=pass action=none header.from=example.org\r\n" +
+		"Received: from mail.example.org (192.0.2.25) by CO1NAM11FT087.mail.protection.outlook.com (10.13.174.68) with Microsoft SMTP Server via Frontend Transport; Sun, 10 Sep 2023 11:21:43 +0000\r\n" +
+		"Authentication-Results: spf=pass (sender IP is 203.0.113.1) smtp.mailfrom=example.org\r\n" + unsigned
+	res = check(t, resolve.Offline{}, ms, Input{AR: ARTrust{Above: 1, Patterns: []string{"", "mx.microsoft.com"}}})
+	if !res.Headers[0].Trusted || res.Headers[1].Trusted || res.Headers[1].Forged || res.SPF.IP != "192.0.2.25" || res.DMARC.Result != Pass {
+		t.Errorf("Microsoft form: %+v spf %+v dmarc %+v", res.Headers, res.SPF, res.DMARC)
+	}
 }

@@ -62,6 +62,9 @@ type IdentityInput struct {
 	DMARCPolicy string
 	AlignedPass bool     // DMARC pass, or an aligned DKIM or SPF pass.
 	Forged      []string // Reasons of forged relays in the trace.
+	// ForgedAuthResults are Authentication-Results fields that claim a
+	// trusted receiver's name from below the trust boundary.
+	ForgedAuthResults []string
 }
 
 // DetectIdentity applies the identity checks. The sender is disguised when a
@@ -123,6 +126,9 @@ func DetectIdentity(in IdentityInput) Identity {
 	}
 	for _, r := range in.Forged {
 		add(FindForgedRelay, Strong, r)
+	}
+	for _, r := range in.ForgedAuthResults {
+		add("forged-authentication-results", "strong", r)
 	}
 	if in.AlignedPass && in.DMARC != "pass" {
 		add(FindAlignedAuth, Clears, "an aligned DKIM signature or SPF pass vouches for "+from.Domain)

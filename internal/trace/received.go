@@ -29,17 +29,30 @@ type Hop struct {
 	RDNS     string     `json:"rdns,omitempty"`
 	IP       string     `json:"ip,omitempty"`
 	By       string     `json:"by,omitempty"`
+	ByIP     string     `json:"by_ip,omitempty"` // The receiver's own address, when it wrote it ("by name (ip)").
 	Protocol string     `json:"protocol,omitempty"`
 	ID       string     `json:"id,omitempty"`
 	For      string     `json:"for,omitempty"`
 	Time     *time.Time `json:"time,omitempty"`
 	Auth     string     `json:"auth,omitempty"` // Authenticated submission, and how.
 	Trusted  bool       `json:"trusted"`
-	Flags    []Flag     `json:"flags,omitempty"`
-	Raw      string     `json:"raw"`
+	// Boundary places the hop against the trust boundary: "inside" (the
+	// client is inside the receiving organisation), "origin" (the first
+	// client outside it), "beyond" (below the origin: the sender's claims)
+	// or "client-written" (below an authenticated submission: written by
+	// the sending client itself).
+	Boundary Place  `json:"boundary"`
+	Why      string `json:"why"`                // Why the hop is placed there.
+	Provider string `json:"provider,omitempty"` // The known provider whose server received this hop.
+	Flags    []Flag `json:"flags,omitempty"`
+	Raw      string `json:"raw"`
 
 	addr   netip.Addr
+	byAddr netip.Addr
 	forged bool // the receiving host said "may be forged" about rdns
+	// rdnsUnverified: the reverse name comes from a receiver that does not
+	// check it forward (qmail's "name (ip)").
+	rdnsUnverified bool
 }
 
 // Addr returns the client address, if the hop has one.
@@ -230,12 +243,31 @@ func lastTopLevel(s string, c byte) int {
 }
 
 func (h *Hop) readBy(ts []token) {
-	for _, t := range ts {
+	for i, t := range ts {
 		if t.kind == 'w' || t.kind == 'b' {
 			h.By = cleanName(t.text)
+			if a, err := netip.ParseAddr(strings.Trim(h.By, "[]")); err == nil {
+				h.setByIP(a)
+			} else if i+1 < len(ts) && ts[i+1].kind == 'c' {
+				// Exchange and qmail: "by name (ip)"; Postfix writes
+				// "(Postfix)" there, which is no address.
+				c := strings.Trim(ts[i+1].text, "[] ")
+				if a, err := netip.ParseAddr(c); err == nil {
+					h.setByIP(a)
+				}
+			}
 			return
 		}
 	}
+}
+
+func (h *Hop) setByIP(a netip.Addr) {
+	a = a.Unmap()
+	if a.Zone() != "" {
+		a = a.WithZone("")
+	}
+	h.byAddr = a
+	h.ByIP = a.String()
 }
 
 func (h *Hop) readWith(with, via []token) {
@@ -371,6 +403,7 @@ func (h *Hop) readFrom(ts []token) {
 		// qmail "rdns (ip)" and Exim "rdns ([ip])": HELO was the reverse name.
 		h.RDNS = h.From
 		h.HELO = h.From
+		h.rdnsUnverified = bareIP
 	case heloSeen && strings.HasPrefix(name, "["):
 		// Exim "[ip] (helo=x)": no reverse name.
 	case heloSeen:

@@ -103,7 +103,7 @@ func TestOriginBehindFetchmailAndLocalHops(t *testing.T) {
 		"Received: from spammer.example (dsl.example.com [198.51.100.9]) by mx.example.net (Postfix) with SMTP id 2; Thu, 26 Sep 2002 15:31:48 +0000",
 		"Received: from forged.example ([203.0.113.77]) by mail.bank.example (8.9.3/8.9.3) with ESMTP id 3; Thu, 26 Sep 2002 15:31:40 +0000",
 	)
-	tr := Build(h, Inferred())
+	tr := Build(h, Trust{})
 	o := tr.OriginHop()
 	if o == nil || o.IP != "198.51.100.9" || o.RDNS != "dsl.example.com" || o.HELO != "spammer.example" {
 		t.Fatalf("origin = %+v", o)
@@ -115,14 +115,16 @@ func TestOriginBehindFetchmailAndLocalHops(t *testing.T) {
 }
 
 func TestGivenTrust(t *testing.T) {
+	// The receiver's MX is run by a hosting company under another domain:
+	// nothing in the message ties it to the receiver.
 	h := header(
-		"Received: from mx1.example.net (mx1.example.net [203.0.113.5]) by store.example.net with ESMTP id 1; Thu, 26 Sep 2002 15:31:49 +0000",
-		"Received: from sender.example (sender.example [198.51.100.9]) by mx1.example.net with SMTP id 2; Thu, 26 Sep 2002 15:31:48 +0000",
+		"Received: from mx1.hosting.example (mx1.hosting.example [203.0.113.5]) by store.example.net with ESMTP id 1; Thu, 26 Sep 2002 15:31:49 +0000",
+		"Received: from sender.example (sender.example [198.51.100.9]) by mx1.hosting.example with SMTP id 2; Thu, 26 Sep 2002 15:31:48 +0000",
 	)
-	if o := Build(h, Inferred()).OriginHop(); o == nil || o.IP != "203.0.113.5" {
+	if o := Build(h, Trust{}).OriginHop(); o == nil || o.IP != "203.0.113.5" {
 		t.Fatalf("inferred trust: origin = %+v, want the public MX", o)
 	}
-	for _, spec := range []string{"203.0.113.0/24", "203.0.113.5", "mx1.example.net", ".example.net"} {
+	for _, spec := range []string{"203.0.113.0/24", "203.0.113.5", "mx1.hosting.example", ".hosting.example"} {
 		tr, err := ParseTrust(spec)
 		if err != nil {
 			t.Fatal(err)
@@ -141,7 +143,7 @@ func TestOriginatingIPHeader(t *testing.T) {
 		"Received: from localhost (localhost [127.0.0.1]) by home.example.org (Postfix) with ESMTP id C0DA4; Thu, 26 Sep 2002 16:42:15 +0100",
 		"X-Originating-IP: [198.51.100.33]",
 	)
-	if o := Build(h, Inferred()).OriginHop(); o == nil || o.IP != "198.51.100.33" || o.Kind != KindHeaderTag {
+	if o := Build(h, Trust{}).OriginHop(); o == nil || o.IP != "198.51.100.33" || o.Kind != KindHeaderTag {
 		t.Fatalf("origin = %+v", o)
 	}
 }
@@ -152,7 +154,7 @@ func TestForgeryFlags(t *testing.T) {
 		"Received: from [198.51.100.1] (bad.example [203.0.113.9] (may be forged)) by mx.example.net (8.12.1/8.12.1) with SMTP id 2; Thu, 26 Sep 2002 15:31:48 +0000",
 		"Received: from mx.example.net ([0.1.2.3]) by mx.example.net with SMTP id 3; Thu, 30 Sep 2002 15:31:48 +0000",
 	)
-	tr := Build(h, Inferred())
+	tr := Build(h, Trust{})
 	o := tr.OriginHop()
 	if o == nil || !hasFlag(*o, "helo-ip-mismatch") || !hasFlag(*o, "rdns-unconfirmed") {
 		t.Fatalf("origin flags = %+v", o)
@@ -172,7 +174,7 @@ func TestNoFlagsOnOrdinaryRelays(t *testing.T) {
 		"Received: from list.example.org (localhost [127.0.0.1]) by list.example.org (Postfix) with ESMTP id 3; Thu, 26 Sep 2002 15:31:47 +0000",
 		"Received: from author.example.com (author.example.com [203.0.113.20]) by list.example.org (Postfix) with ESMTP id 4; Thu, 26 Sep 2002 15:31:40 +0000",
 	)
-	for _, hop := range Build(h, Inferred()).Hops {
+	for _, hop := range Build(h, Trust{}).Hops {
 		if len(hop.Flags) > 0 {
 			t.Errorf("hop %d flagged: %+v", hop.Index, hop.Flags)
 		}

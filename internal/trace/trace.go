@@ -5,11 +5,14 @@
 // rely on, and every hop below it is the sender's claim — reported, checked
 // for consistency, never trusted.
 //
-// The trust boundary is given (networks and host names) or inferred:
-// loopback and private ranges, authenticated submission, and hops a host
-// added about itself. Mail fetchers (fetchmail, getmail) and local handovers
-// are skipped, as SpamAssassin does, so the boundary lands on the relay that
-// handed the message to the mailbox provider.
+// The boundary is inferred hop by hop from the newest field, and every step
+// rests on an address, never on a name alone: private and loopback clients,
+// LMTP delivery, mailbox retrieval (the provider fetched from is trusted),
+// the known providers' networks and inbound servers (providers.json), a
+// provider's own relays in its network or under its forward-confirmed
+// domain; an authenticated submission is the origin and the fields below it
+// are the client's own. The operator can add to it (--trusted) or replace it
+// (--trusted-only). Each hop says why it is placed where it is.
 package trace
 
 import (
@@ -22,12 +25,22 @@ import (
 	"github.com/accord-antispam/accord/internal/mail"
 )
 
-// Trust is the receiver's trust boundary.
+// Trust is what the trust boundary starts from.
 type Trust struct {
-	Networks []netip.Prefix // Relays from these addresses are ours.
+	Networks []netip.Prefix // Relays from these addresses are ours (--trusted).
 	Hosts    []string       // Relays whose recorded reverse name is one of these (".example.org" matches subdomains).
-	Given    bool           // Set by the operator (--trusted), not inferred.
+	// Only makes Networks and Hosts the whole boundary (--trusted-only):
+	// nothing is inferred. Otherwise they add to the inference.
+	Only bool
+	// Providers is the provider knowledge; nil means none (generic rules only).
+	Providers *Providers
+	// ASN tells the autonomous system announcing an address (0 when
+	// unknown), for the same-network rule; nil disables that rule.
+	ASN func(netip.Addr) uint32
 }
+
+// Given reports whether the operator named relays to trust.
+func (t Trust) Given() bool { return len(t.Networks) > 0 || len(t.Hosts) > 0 }
 
 // DefaultNetworks are always trusted: loopback, private, shared (CGN) and
 // link-local ranges. They are not on the public Internet, so a message
@@ -41,10 +54,21 @@ func DefaultNetworks() []netip.Prefix {
 	return out
 }
 
+var defaultNetworks = DefaultNetworks()
+
+func internalAddr(a netip.Addr) bool {
+	for _, p := range defaultNetworks {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseTrust reads a comma-separated list of CIDRs, addresses and host
-// names, as given to `accord check --trusted`. Loopback stays trusted.
+// names, as given to `accord check --trusted`.
 func ParseTrust(s string) (Trust, error) {
-	t := Trust{Given: true, Networks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+	var t Trust
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -66,16 +90,13 @@ func ParseTrust(s string) (Trust, error) {
 	return t, nil
 }
 
-// Inferred is the trust used when none is given.
-func Inferred() Trust { return Trust{Networks: DefaultNetworks()} }
-
-func (t Trust) trustsIP(a netip.Addr) bool {
+func (t Trust) trustsIP(a netip.Addr) (netip.Prefix, bool) {
 	for _, p := range t.Networks {
 		if p.Contains(a) {
-			return true
+			return p, true
 		}
 	}
-	return false
+	return netip.Prefix{}, false
 }
 
 func (t Trust) trustsHost(name string) bool {
@@ -91,11 +112,38 @@ func (t Trust) trustsHost(name string) bool {
 	return false
 }
 
+func (t Trust) asn(a netip.Addr) uint32 {
+	if t.ASN == nil || !a.IsValid() {
+		return 0
+	}
+	return t.ASN(a)
+}
+
+// Place is where a hop lies against the trust boundary (Hop.Boundary).
+type Place string
+
+// Places of a hop.
+const (
+	Inside        Place = "inside"
+	AtOrigin      Place = "origin"
+	Beyond        Place = "beyond"
+	ClientWritten Place = "client-written"
+)
+
 // Trace is the reconstructed path.
 type Trace struct {
 	Hops   []Hop `json:"hops"`
 	Origin int   `json:"-"` // Index into Hops of the first untrusted relay, or -1.
-	Given  bool  `json:"-"`
+	// Why says, in a sentence, why the boundary lies where it does.
+	Why string `json:"-"`
+	// Authenticated is set when the origin is an authenticated submission.
+	Authenticated bool `json:"-"`
+	// Receivers are the trusted receivers' own names ("by" of the hops
+	// inside the boundary, and the providers fetched from): the hosts whose
+	// Authentication-Results may be believed.
+	Receivers []string `json:"-"`
+	// Providers are the known providers among the trusted receivers.
+	Providers []*Provider `json:"-"`
 }
 
 // OriginHop returns the first untrusted relay, if any.
@@ -116,7 +164,7 @@ const maxHops = 100
 
 // Build parses the Received fields of h and applies the trust boundary.
 func Build(h mail.Header, trust Trust) *Trace {
-	t := &Trace{Origin: -1, Given: trust.Given}
+	t := &Trace{Origin: -1}
 	for _, v := range h.Values("Received") {
 		if len(t.Hops) >= maxHops {
 			break
@@ -142,48 +190,256 @@ func Build(h mail.Header, trust Trust) *Trace {
 		}
 	}
 	t.applyTrust(trust)
-	t.checkConsistency()
+	t.checkConsistency(trust.Providers)
 	return t
 }
 
+// applyTrust walks the hops from the newest. The newest field was written
+// by the receiving system itself; each hop whose client is inside the
+// receiving organisation hands the walk down to that client, whose own
+// field is the next one. The first client that is not inside is the origin.
 func (t *Trace) applyTrust(trust Trust) {
-	inTrusted := true
+	inside := true
+	var recv netip.Addr // the current receiver's address, when known
+	below := Beyond
 	for i := range t.Hops {
 		hop := &t.Hops[i]
-		if hop.Kind != KindRelay && hop.Kind != KindHeaderTag {
-			hop.Trusted = inTrusted
+		if !inside {
+			hop.Boundary = below
+			if below == ClientWritten {
+				hop.Why = "written by the authenticated client itself, below its submission: a claim"
+			} else {
+				hop.Why = "below the origin: written by hosts outside the boundary, a claim"
+			}
 			continue
 		}
-		if inTrusted && hop.trusted(trust) {
-			hop.Trusted = true
+		if hop.byAddr.IsValid() {
+			recv = hop.byAddr
+		}
+		if p := trust.Providers.ByHost(hop.By); p != nil && hop.Kind != KindHeaderTag {
+			hop.Provider = p.Name
+		}
+		switch hop.Kind {
+		case KindLocal, KindUnparsed:
+			hop.Trusted, hop.Boundary = true, Inside
+			if hop.Kind == KindLocal {
+				hop.Why = "a local hand-over inside the receiving host"
+			} else {
+				hop.Why = "no client address to place: left inside"
+			}
+			t.noteReceiver(hop, trust)
+			continue
+		case KindFetch:
+			hop.Trusted, hop.Boundary = true, Inside
+			hop.Why = fmt.Sprintf("mailbox retrieval (%s) from %s: the provider fetched from is trusted", firstNonEmpty(fetcher(hop), hop.Protocol), firstNonEmpty(hop.From, hop.IP))
+			t.noteReceiver(hop, trust)
+			t.Receivers = appendName(t.Receivers, hop.From)
+			if hop.RDNS != "" {
+				t.Receivers = appendName(t.Receivers, hop.RDNS)
+			}
+			recv = hop.addr
 			continue
 		}
-		if inTrusted {
-			t.Origin = i
+		in, why := t.placeRelay(i, recv, trust)
+		hop.Why = why
+		if in {
+			hop.Trusted, hop.Boundary = true, Inside
+			t.noteReceiver(hop, trust)
+			recv = hop.addr
+			continue
 		}
-		inTrusted = false
+		hop.Boundary = AtOrigin
+		t.noteReceiver(hop, trust)
+		t.Origin = i
+		t.Why = why
+		inside = false
+		if hop.Auth != "" && hop.Kind == KindRelay {
+			t.Authenticated = true
+			below = ClientWritten
+		}
 	}
 }
 
-func (h *Hop) trusted(trust Trust) bool {
-	if trust.trustsIP(h.addr) || h.Auth != "" {
-		return true
+func (t *Trace) noteReceiver(hop *Hop, trust Trust) {
+	if hop.Kind == KindHeaderTag {
+		return
 	}
-	if trust.trustsHost(h.RDNS) && !h.forged {
-		return true
-	}
-	if !trust.Given {
-		// A host handing mail to itself (content filters re-injecting).
-		if h.From != "" && strings.EqualFold(h.From, h.By) && h.RDNS != "" && strings.EqualFold(h.RDNS, h.By) {
-			return true
+	t.Receivers = appendName(t.Receivers, hop.By)
+	if p := trust.Providers.ByHost(hop.By); p != nil {
+		for _, q := range t.Providers {
+			if q == p {
+				return
+			}
 		}
+		t.Providers = append(t.Providers, p)
+	}
+}
+
+func appendName(list []string, name string) []string {
+	name = normName(name)
+	if name == "" || isIPLiteral(name) || !strings.Contains(name, ".") {
+		return list
+	}
+	for _, n := range list {
+		if n == name {
+			return list
+		}
+	}
+	return append(list, name)
+}
+
+func fetcher(h *Hop) string {
+	l := strings.ToLower(h.Raw)
+	for _, f := range []string{"fetchmail", "getmail"} {
+		if strings.Contains(l, f) {
+			return f + " over " + strings.ToUpper(h.Protocol)
+		}
+	}
+	return ""
+}
+
+// placeRelay decides whether the client of relay hop i is inside the
+// receiving organisation. Every rule rests on an address, never on a name
+// alone: the client chooses its greeting, and its reverse name too.
+func (t *Trace) placeRelay(i int, recv netip.Addr, trust Trust) (bool, string) {
+	hop := &t.Hops[i]
+	a := hop.addr
+	what := "client " + hop.IP
+	if hop.Kind == KindHeaderTag {
+		what = hop.By + " " + hop.IP
+	}
+	if p, ok := trust.trustsIP(a); ok {
+		return true, fmt.Sprintf("%s is in the trusted network %s", what, p)
+	}
+	if hop.RDNS != "" && !hop.forged && trust.trustsHost(hop.RDNS) {
+		return true, fmt.Sprintf("%s has the trusted reverse name %s", what, hop.RDNS)
+	}
+	if trust.Only {
+		if a.IsLoopback() {
+			return true, what + " is loopback"
+		}
+		return false, fmt.Sprintf("%s is not in the trusted networks or hosts: the origin", what)
+	}
+	if internalAddr(a) {
+		return true, fmt.Sprintf("%s is a private, loopback or link-local address: inside the receiving network", what)
+	}
+	if hop.Kind == KindHeaderTag {
+		return false, fmt.Sprintf("%s, left by the webmail service that received the message: its writer is the origin", what)
+	}
+	p := trust.Providers.ByHost(hop.By)
+	if p.IsEdge(hop.By) {
+		return false, fmt.Sprintf("received from outside by %s's inbound server %s: the origin", p.Name, hop.By)
+	}
+	asn := trust.asn(a)
+	if p != nil {
+		if n, ok := p.Holds(a, asn); ok {
+			return true, fmt.Sprintf("%s is in %s's network %s and was received by its host %s", what, p.Name, n, hop.By)
+		}
+	}
+	if hop.Auth != "" {
+		return false, fmt.Sprintf("authenticated submission (%s) by %s: the origin; the fields below are the client's own", hop.Auth, hop.IP)
+	}
+	if lmtp(hop.Protocol) {
+		return true, fmt.Sprintf("LMTP delivery: the mail store received it from the receiving system's own server %s", hop.IP)
+	}
+	if recv.IsValid() && a == recv {
+		return true, fmt.Sprintf("%s is the receiving host itself handing the message to itself", what)
+	}
+	if why, ok := t.sameNetwork(i, recv, asn, trust); ok {
+		return true, why
+	}
+	if why, ok := t.ownDomainRelay(i); ok {
+		return true, why
+	}
+	if recv.IsValid() && asn != 0 && asn == trust.asn(recv) {
+		return false, fmt.Sprintf("%s shares AS%d with the receiver %s, but its reverse name or the next field does not show it as one of the receiver's relays: the origin", what, asn, recv)
+	}
+	return false, fmt.Sprintf("%s is outside the receiving organisation: the origin", what)
+}
+
+// sameNetwork is the rule for a provider's own relays on public addresses:
+// the client is in the same autonomous system as the receiver's address
+// (recorded by the receiver, or as the client of the newer hop), its reverse
+// name — found by the receiver and not flagged as forged — is in the
+// receiver's domain, and the next older field was written by that client
+// under the same name (it relayed the message, it did not start it).
+func (t *Trace) sameNetwork(i int, recv netip.Addr, asn uint32, trust Trust) (string, bool) {
+	hop := &t.Hops[i]
+	if asn == 0 || !recv.IsValid() || trust.asn(recv) != asn {
+		return "", false
+	}
+	if hop.RDNS == "" || hop.forged || !dnsname.SameOrg(hop.RDNS, hop.By) {
+		return "", false
+	}
+	if i+1 >= len(t.Hops) {
+		return "", false
+	}
+	next := &t.Hops[i+1]
+	if next.Kind != KindRelay && next.Kind != KindLocal || !strings.EqualFold(normName(next.By), normName(hop.RDNS)) {
+		return "", false
+	}
+	return fmt.Sprintf("client %s (%s) is in AS%d like the receiver %s, in the receiver's domain, and wrote the next field: one of its relays", hop.IP, hop.RDNS, asn, recv), true
+}
+
+// ownDomainRelay is the rule for a small provider's own relay on a public
+// address when nothing tells its network: the receiver recorded the
+// client's reverse name as one it verified forward (Postfix writes
+// "unknown", Sendmail "may be forged" otherwise), so the domain's own DNS
+// places that address in it; that domain is the receiver's own; the name is
+// not an address pool's (no address spelt in it); and the next older field
+// was written by a host of the same domain — the client relayed the
+// message, it did not start it.
+func (t *Trace) ownDomainRelay(i int) (string, bool) {
+	hop := &t.Hops[i]
+	if hop.RDNS == "" || hop.forged || hop.rdnsUnverified || hop.Kind != KindRelay {
+		return "", false
+	}
+	org := dnsname.OrgDomain(hop.RDNS)
+	if org == "" || !dnsname.SameOrg(hop.RDNS, hop.By) || poolName(hop.RDNS, hop.addr) {
+		return "", false
+	}
+	if i+1 >= len(t.Hops) {
+		return "", false
+	}
+	next := &t.Hops[i+1]
+	if next.Kind == KindHeaderTag || !dnsname.SameOrg(next.By, hop.RDNS) {
+		return "", false
+	}
+	return fmt.Sprintf("client %s has the forward-confirmed reverse name %s in the receiver's own domain %s, and the next field was written by %s: one of the receiver's relays", hop.IP, hop.RDNS, org, next.By), true
+}
+
+// poolName reports a reverse name that spells its address, as access
+// providers name their customers' addresses ("198-51-100-7.dsl.example").
+func poolName(name string, a netip.Addr) bool {
+	if !a.Is4() {
+		return false
+	}
+	b := a.As4()
+	runs := strings.FieldsFunc(name, func(r rune) bool { return r < '0' || r > '9' })
+	found := 0
+	for _, octet := range b {
+		o := fmt.Sprint(octet)
+		for _, r := range runs {
+			if r == o {
+				found++
+				break
+			}
+		}
+	}
+	return found >= 3
+}
+
+func lmtp(p string) bool {
+	switch strings.ToUpper(p) {
+	case "LMTP", "LMTPS":
+		return true
 	}
 	return false
 }
 
 // checkConsistency flags hops, from the origin down, whose claims cannot
 // all be true.
-func (t *Trace) checkConsistency() {
+func (t *Trace) checkConsistency(ps *Providers) {
 	var top *time.Time
 	for i := range t.Hops {
 		if t.Hops[i].Trusted && t.Hops[i].Time != nil {
@@ -197,7 +453,7 @@ func (t *Trace) checkConsistency() {
 	}
 	for i := range t.Hops {
 		hop := &t.Hops[i]
-		if hop.Trusted || hop.Kind == KindHeaderTag {
+		if hop.Trusted || hop.Kind == KindHeaderTag || hop.Boundary == ClientWritten {
 			continue
 		}
 		if hop.Kind == KindUnparsed {
@@ -220,7 +476,7 @@ func (t *Trace) checkConsistency() {
 			hop.flag(FlagBogonIP, Forged, fmt.Sprintf("%s is not a routable Internet address", hop.addr))
 		}
 		if i > t.Origin && prevClient >= 0 && prevClient != i {
-			if reason, bad := chainBreak(&t.Hops[prevClient], hop); bad {
+			if reason, bad := chainBreak(ps, &t.Hops[prevClient], hop); bad {
 				hop.flag(FlagChainMismatch, Inconsistent, reason)
 			}
 		}
@@ -256,7 +512,7 @@ func (h *Hop) flag(code FlagCode, severity Severity, reason string) {
 // chainBreak compares the host that, per the newer hop, sent the message
 // with the host that, per this hop, received it. Names that cannot be
 // compared (unqualified, absent) are not a break.
-func chainBreak(newer, older *Hop) (string, bool) {
+func chainBreak(ps *Providers, newer, older *Hop) (string, bool) {
 	by := strings.ToLower(older.By)
 	if by == "" || !strings.Contains(by, ".") || strings.HasPrefix(by, "localhost") {
 		return "", false
@@ -279,6 +535,11 @@ func chainBreak(newer, older *Hop) (string, bool) {
 		}
 		qualified = true
 		if strings.EqualFold(n, by) || dnsname.SameOrg(n, by) {
+			return "", false
+		}
+		// One provider's servers go by several domains (outlook.com,
+		// office365.com, exchangelabs.com).
+		if p := ps.ByHost(by); p != nil && p == ps.ByHost(n) {
 			return "", false
 		}
 	}

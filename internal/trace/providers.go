@@ -1,0 +1,144 @@
+package trace
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"path"
+	"strings"
+	"sync"
+)
+
+// Provider is what trace-back knows about one large mailbox provider's own
+// infrastructure (providers.json, embedded). It only ever speeds the
+// boundary past hops the generic rules could not place, or stops it at an
+// inbound edge; a provider that is not listed is handled by the generic
+// rules alone.
+type Provider struct {
+	Name string `json:"name"`
+	// Hosts are domain suffixes of the names the provider's servers write
+	// about themselves in "by". Only a trusted receiver's own name is
+	// matched against them, never a client's greeting or reverse name.
+	Hosts []string `json:"hosts"`
+	// Edges are patterns ("*" matches any run of characters) of the
+	// provider's inbound servers. Their client is outside the boundary even
+	// when it is numbered in the provider's networks: another customer of a
+	// multi-tenant service, or a cloud tenant.
+	Edges []string `json:"edges"`
+	// Networks and ASNs are where the provider's own mail servers are
+	// numbered.
+	Networks    []string `json:"networks"`
+	ASNs        []uint32 `json:"asns"`
+	AuthServIDs []string `json:"authserv_ids"` // Patterns; "" when the provider writes none.
+	ARCSealers  []string `json:"arc_sealers"`  // d= of its ARC-Seal fields.
+	Evidence    string   `json:"evidence"`
+
+	prefixes []netip.Prefix
+}
+
+// Providers is the provider knowledge, as data.
+type Providers struct {
+	Version string     `json:"version"`
+	About   string     `json:"about"`
+	List    []Provider `json:"providers"`
+}
+
+//go:embed providers.json
+var providersJSON []byte
+
+// EmbeddedProviders returns the provider knowledge compiled into the
+// binary. It is parsed once; the result is shared and must not be changed.
+func EmbeddedProviders() (*Providers, error) { return embeddedProviders() }
+
+var embeddedProviders = sync.OnceValues(func() (*Providers, error) { return ParseProviders(providersJSON) })
+
+// ParseProviders reads provider knowledge in the providers.json format.
+func ParseProviders(b []byte) (*Providers, error) {
+	var p Providers
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("providers: %w", err)
+	}
+	for i := range p.List {
+		pr := &p.List[i]
+		if pr.Name == "" || len(pr.Hosts) == 0 {
+			return nil, fmt.Errorf("providers: entry %d needs a name and hosts", i)
+		}
+		for _, s := range pr.Networks {
+			n, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("providers: %s: %w", pr.Name, err)
+			}
+			pr.prefixes = append(pr.prefixes, n.Masked())
+		}
+		for _, pats := range [][]string{pr.Edges, pr.AuthServIDs} {
+			for _, pat := range pats {
+				if _, err := path.Match(pat, ""); err != nil {
+					return nil, fmt.Errorf("providers: %s: pattern %q: %w", pr.Name, pat, err)
+				}
+			}
+		}
+	}
+	return &p, nil
+}
+
+// ByHost returns the provider whose servers carry this name, if any.
+func (ps *Providers) ByHost(name string) *Provider {
+	if ps == nil {
+		return nil
+	}
+	name = normName(name)
+	if name == "" {
+		return nil
+	}
+	for i := range ps.List {
+		for _, h := range ps.List[i].Hosts {
+			if name == h || strings.HasSuffix(name, "."+h) {
+				return &ps.List[i]
+			}
+		}
+	}
+	return nil
+}
+
+// IsEdge reports whether name is one of the provider's inbound servers.
+func (p *Provider) IsEdge(name string) bool {
+	return p != nil && matchAny(p.Edges, normName(name))
+}
+
+// Holds reports whether a is in the provider's own networks, and which.
+func (p *Provider) Holds(a netip.Addr, asn uint32) (string, bool) {
+	if p == nil || !a.IsValid() {
+		return "", false
+	}
+	for _, n := range p.prefixes {
+		if n.Contains(a) {
+			return n.String(), true
+		}
+	}
+	for _, x := range p.ASNs {
+		if asn != 0 && asn == x {
+			return fmt.Sprintf("AS%d", x), true
+		}
+	}
+	return "", false
+}
+
+// WritesAuthServID reports whether the provider's Authentication-Results
+// carry this authserv-id ("" for none).
+func (p *Provider) WritesAuthServID(id string) bool {
+	return p != nil && matchAny(p.AuthServIDs, strings.ToLower(id))
+}
+
+func matchAny(pats []string, s string) bool {
+	for _, p := range pats {
+		if ok, _ := path.Match(p, s); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func normName(s string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "."))
+}
