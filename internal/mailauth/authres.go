@@ -403,7 +403,6 @@ func isSPFResult(s Result) bool {
 	return false
 }
 
-
 func domainOrSelf(s string) string {
 	if d := mail.DomainOf(s); d != "" {
 		return d
