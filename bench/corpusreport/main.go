@@ -1,7 +1,9 @@
 // Command corpusreport summarises `accord check --json` output over a corpus:
 //
 //	corpusreport stats VERDICTS.jsonl          coverage table (origin, country, auth, opt-out…)
-//	corpusreport trace SA.tsv VERDICTS.jsonl   origin IP against SpamAssassin's first untrusted relay
+//	corpusreport trace SA.tsv VERDICTS.jsonl   origin IP against SpamAssassin's first untrusted relay:
+//	                                           agreement (both-none apart), and a table of the
+//	                                           differences by the rule behind them, with examples
 //
 // SA.tsv comes from bench/sa-relays.pl. The class (ham/spam) is read from the
 // corpus path. The trace command exits 1 when agreement is under -min percent.
@@ -24,8 +26,12 @@ type verdict struct {
 		Country string          `json:"country"`
 		Network json.RawMessage `json:"network"`
 		Forged  bool            `json:"forged"`
+		Hop     int             `json:"hop"`
+		Why     string          `json:"why"`
 		Hops    []struct {
-			IP string `json:"ip"`
+			IP       string `json:"ip"`
+			Why      string `json:"why"`
+			Boundary string `json:"boundary"`
 		} `json:"hops"`
 	} `json:"origin"`
 	Auth struct {
@@ -153,6 +159,30 @@ func stats(vs []verdict) {
 	}
 }
 
+// difference is one way Accord's origin differs from SpamAssassin's.
+type difference struct {
+	name, right string
+	examples    []string
+	n           int
+}
+
+// categories explain the differences by the rule that made Accord trust the
+// relay SpamAssassin stopped at, with who is right and why. Keyed on the
+// words of that hop's "why"; the first match wins.
+var categories = []struct {
+	key, name, right string
+}{
+	{"a server this mailbox is fetched from", "SpamAssassin stops at a server the mailbox is fetched from (POP3/IMAP in other messages of the same mailbox)",
+		"Accord: the owner's fetchmail records fetching from that address, so it is the owner's own provider; the sender is its client"},
+	{"forward-confirmed reverse name", "SpamAssassin stops at the receiver's own public relay (forward-confirmed name in the receiver's domain, which wrote the next field)",
+		"Accord: the domain's own DNS ties the address to the receiver's domain, and the relay passed the message on"},
+	{"LMTP", "SpamAssassin stops at the MTA that delivered over LMTP to the mail store", "Accord: LMTP is the mail store's local delivery"},
+	{"like the receiver", "SpamAssassin stops at a relay in the receiver's own network (same AS, name and next field)", "Accord: the receiver's relay"},
+	{"network", "SpamAssassin stops at a known provider's internal host", "Accord: the provider's own network, received by its own host"},
+	{"handing the message to itself", "SpamAssassin stops at the receiver handing the message to itself", "Accord: the same address"},
+	{"mailbox retrieval", "SpamAssassin stops at a mailbox retrieval hop", "Accord: the provider fetched from is trusted"},
+}
+
 func trace(saPath string, vs []verdict, min float64) bool {
 	f, err := os.Open(saPath)
 	if err != nil {
@@ -169,8 +199,19 @@ func trace(saPath string, vs []verdict, min float64) bool {
 			sa[strings.TrimPrefix(p[0], "./")] = p[1]
 		}
 	}
-	agree, total := 0, 0
-	kinds := map[string][]string{}
+	var same, bothNone, total int
+	diffs := map[string]*difference{}
+	add := func(name, right, ex string) {
+		d := diffs[name]
+		if d == nil {
+			d = &difference{name: name, right: right}
+			diffs[name] = d
+		}
+		d.n++
+		if len(d.examples) < 3 {
+			d.examples = append(d.examples, ex)
+		}
+	}
 	for _, v := range vs {
 		key := v.Source
 		if i := strings.Index(key, "/ham/"); i >= 0 {
@@ -183,34 +224,73 @@ func trace(saPath string, vs []verdict, min float64) bool {
 			continue
 		}
 		total++
-		if want == v.Origin.IP {
-			agree++
+		got := v.Origin.IP
+		switch {
+		case got == "" && want == "":
+			bothNone++
+			continue
+		case got == want:
+			same++
 			continue
 		}
-		k := "different relay"
-		switch {
-		case v.Origin.IP == "":
-			k = "Accord found no untrusted relay, SpamAssassin did"
-		case want == "":
-			k = "SpamAssassin found no untrusted relay, Accord did"
-		}
-		kinds[k] = append(kinds[k], fmt.Sprintf("%s: accord=%q spamassassin=%q", key, v.Origin.IP, want))
-	}
-	pct := 100 * float64(agree) / float64(max(total, 1))
-	fmt.Printf("origin IP agrees with SpamAssassin's first untrusted relay: %d of %d (%.2f%%)\n", agree, total, pct)
-	var ks []string
-	for k := range kinds {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	for _, k := range ks {
-		fmt.Printf("- %s: %d\n", k, len(kinds[k]))
-		for i, ex := range kinds[k] {
-			if i == 5 {
+		ex := fmt.Sprintf("%s: accord %q, spamassassin %q", key, got, want)
+		// The hop SpamAssassin stopped at, as Accord placed it.
+		saHop := -1
+		for i, h := range v.Origin.Hops {
+			if want != "" && h.IP == want {
+				saHop = i
 				break
 			}
-			fmt.Printf("    %s\n", ex)
+		}
+		switch {
+		case want == "":
+			add("only Accord found an untrusted relay: "+short(v.Origin.Why), "Accord: "+v.Origin.Why, ex)
+		case saHop >= 0 && v.Origin.Hops[saHop].Boundary == "inside":
+			why := v.Origin.Hops[saHop].Why
+			named := false
+			for _, c := range categories {
+				if strings.Contains(why, c.key) {
+					add(c.name, c.right, ex)
+					named = true
+					break
+				}
+			}
+			if !named {
+				add("SpamAssassin stops at a relay Accord trusts: "+short(why), "see the example", ex)
+			}
+		case got == "":
+			add("only SpamAssassin found an untrusted relay", "see the example", ex)
+		default:
+			add("Accord stops earlier: "+short(v.Origin.Why), "see the example", ex)
 		}
 	}
-	return total > 0 && pct >= min
+	found := total - bothNone
+	pct := 100 * float64(same) / float64(max(found, 1))
+	fmt.Printf("origin IP against SpamAssassin's first untrusted relay, %d messages\n\n", total)
+	fmt.Printf("| outcome | messages |\n|---|---|\n")
+	fmt.Printf("| same relay | %d |\n| both found none (apart: no relay to compare) | %d |\n| different | %d |\n\n", same, bothNone, found-same)
+	fmt.Printf("agreement where either found an untrusted relay: %d of %d (%.2f%%), gate %.2f%%\n\n", same, found, pct, min)
+	var ds []*difference
+	for _, d := range diffs {
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].n > ds[j].n || ds[i].n == ds[j].n && ds[i].name < ds[j].name })
+	fmt.Printf("| difference | messages | who is right | examples |\n|---|---|---|---|\n")
+	for _, d := range ds {
+		fmt.Printf("| %s | %d | %s | %s |\n", d.name, d.n, d.right, strings.Join(d.examples, "; "))
+	}
+	return found > 0 && pct >= min
+}
+
+// short keeps the rule of an explanation and drops its addresses.
+func short(why string) string {
+	f := strings.Fields(why)
+	var out []string
+	for _, w := range f {
+		if strings.ContainsAny(w, "0123456789") && strings.ContainsAny(w, ".:") {
+			w = "…"
+		}
+		out = append(out, w)
+	}
+	return strings.Join(out, " ")
 }

@@ -2,15 +2,18 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/analysis"
@@ -116,6 +119,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	ef.register(fset)
 	asJSON := fset.Bool("json", false, "print one JSON verdict per message (JSON Lines)")
 	workers := fset.Int("workers", runtime.GOMAXPROCS(0), "messages analysed in parallel")
+	learn := fset.Bool("learn-fetch", true, "trust, in every message, the servers the inputs were fetched from (learned from their POP3/IMAP retrieval fields); not with standard input")
 	fset.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: accord check [flags] FILE|DIR|MBOX|- ...")
 		fmt.Fprintln(e.stderr, "Analyse each message and print its verdict. Exit status 0 when every input was analysed.")
@@ -142,6 +146,13 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		prev := debug.SetMemoryLimit(checkMemoryBound(*workers, lim.MaxBytes))
 		defer debug.SetMemoryLimit(prev)
+	}
+	if *learn && !slices.Contains(fset.Args(), "-") {
+		fetched, err := learnFetched(ctx, an, fset.Args(), lim)
+		if err != nil {
+			return err
+		}
+		an.Trust.Fetched = fetched
 	}
 	out := bufio.NewWriterSize(e.stdout, 64<<10)
 	defer out.Flush()
@@ -219,6 +230,47 @@ const maxVerdictBytes = 16 << 20
 func checkMemoryBound(workers int, maxBytes int64) int64 {
 	n := int64(workers)
 	return n*(maxBytes+analysis.MessageAllocBound(int(maxBytes))) + maxBytes + 4*n*maxVerdictBytes + 64<<20
+}
+
+// learnFetched reads the headers of every input once and returns the
+// servers the mailbox is fetched from, each with the sentence that says so.
+// A mailbox's own providers are then inside the boundary in every message,
+// also where they passed the message on by SMTP rather than being fetched
+// from. Inputs that cannot be read are reported by the analysis pass.
+func learnFetched(ctx context.Context, an *analysis.Analyzer, args []string, lim mail.Limits) (map[netip.Addr]string, error) {
+	type seen struct {
+		name, how string
+		n         int
+	}
+	found := map[netip.Addr]*seen{}
+	ir := &inputReader{maxBytes: lim.MaxBytes, fail: func(string, error) {}, emit: func(rm rawMessage) error {
+		for _, s := range an.FetchSources(headerOnly(rm.raw, lim)) {
+			if f := found[s.Addr]; f != nil {
+				f.n++
+			} else {
+				found[s.Addr] = &seen{name: s.Name, how: s.Protocol, n: 1}
+			}
+		}
+		return nil
+	}}
+	if err := ir.run(ctx, args); err != nil {
+		return nil, err
+	}
+	out := make(map[netip.Addr]string, len(found))
+	for a, f := range found {
+		out[a] = fmt.Sprintf("a server this mailbox is fetched from (%s from %s, in %d message(s) of these inputs)", f.how, f.name, f.n)
+	}
+	return out, nil
+}
+
+// headerOnly parses just the header block of a raw message.
+func headerOnly(raw []byte, lim mail.Limits) mail.Header {
+	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+		raw = raw[:i+2]
+	} else if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		raw = raw[:i+4]
+	}
+	return mail.ParseBytes(raw, lim).Header
 }
 
 // analyse parses and analyses one message. A panic in the engine is a bug;

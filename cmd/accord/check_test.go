@@ -216,3 +216,43 @@ func TestLearnScoreEvalAndCheckWithModel(t *testing.T) {
 		t.Errorf("learn with both classes: %d", code)
 	}
 }
+
+// A mailbox fetched by POP3 from its provider in one message, and handed
+// over by the same provider by SMTP in another: the provider is the
+// mailbox's own in both, so the second message's origin is the provider's
+// client — unless learning is turned off.
+func TestCheckLearnsFetchedServers(t *testing.T) {
+	dir := t.TempDir()
+	body := "From: a@example.com\r\nSubject: x\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <%d@example.com>\r\n\r\nhi\r\n"
+	fetched := "Received: from localhost (localhost [127.0.0.1]) by home.example.org (Postfix) with ESMTP id 1; Tue, 3 Nov 2026 10:00:03 +0100\r\n" +
+		"Received: from pop.provider.example [192.0.2.1] by localhost with POP3 (fetchmail-6.4.37) for <me@localhost> (single-drop); Tue, 3 Nov 2026 10:00:03 +0100\r\n" +
+		"Received: from one.example (one.example [198.51.100.1]) by pop.provider.example (Postfix) with ESMTP id 2; Tue, 3 Nov 2026 10:00:02 +0100\r\n" + fmt.Sprintf(body, 1)
+	forwarded := "Received: from pop.provider.example (pop.provider.example [192.0.2.1]) by home.example.org (Postfix) with ESMTP id 3; Tue, 3 Nov 2026 10:00:03 +0100\r\n" +
+		"Received: from two.example (two.example [198.51.100.2]) by pop.provider.example (Postfix) with ESMTP id 4; Tue, 3 Nov 2026 10:00:02 +0100\r\n" + fmt.Sprintf(body, 2)
+	os.WriteFile(filepath.Join(dir, "1.eml"), []byte(fetched), 0o644)
+	os.WriteFile(filepath.Join(dir, "2.eml"), []byte(forwarded), 0o644)
+	origins := func(args ...string) map[string]string {
+		code, out, errs := runCmd(t, "", append(append([]string{"check", "--json"}, args...), dir)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		got := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var v struct {
+				Source string
+				Origin struct{ IP, Why string }
+			}
+			if err := json.Unmarshal([]byte(line), &v); err != nil {
+				t.Fatal(err)
+			}
+			got[filepath.Base(v.Source)] = v.Origin.IP
+		}
+		return got
+	}
+	if got := origins(); got["1.eml"] != "198.51.100.1" || got["2.eml"] != "198.51.100.2" {
+		t.Errorf("learning: origins %v", got)
+	}
+	if got := origins("--learn-fetch=false"); got["2.eml"] != "192.0.2.1" {
+		t.Errorf("without learning: origins %v", got)
+	}
+}

@@ -167,6 +167,13 @@ func (a *Analyzer) trust() trace.Trust {
 	return t
 }
 
+// FetchSources returns the servers the message with header h was fetched
+// from by its owner's fetcher (POP3/IMAP retrieval inside the boundary):
+// across a mailbox, what Trust.Fetched learns from.
+func (a *Analyzer) FetchSources(h mail.Header) []trace.FetchSource {
+	return trace.Build(h, a.trust()).FetchSources()
+}
+
 func (a *Analyzer) resolver() resolve.Resolver {
 	if a.Resolver == nil {
 		return resolve.Offline{}

@@ -37,6 +37,11 @@ type Trust struct {
 	// ASN tells the autonomous system announcing an address (0 when
 	// unknown), for the same-network rule; nil disables that rule.
 	ASN func(netip.Addr) uint32
+	// Fetched are the servers a mailbox is fetched from, learned from
+	// the trusted mailbox-retrieval fields of its messages (FetchSources),
+	// each with the sentence that says so. They are inside the boundary in
+	// every message of that mailbox.
+	Fetched map[netip.Addr]string
 }
 
 // Given reports whether the operator named relays to trust.
@@ -314,6 +319,9 @@ func (t *Trace) placeRelay(i int, recv netip.Addr, trust Trust) (bool, string) {
 	if hop.RDNS != "" && !hop.forged && trust.trustsHost(hop.RDNS) {
 		return true, fmt.Sprintf("%s has the trusted reverse name %s", what, hop.RDNS)
 	}
+	if why, ok := trust.Fetched[a]; ok && !trust.Only {
+		return true, fmt.Sprintf("%s is %s", what, why)
+	}
 	if trust.Only {
 		if a.IsLoopback() {
 			return true, what + " is loopback"
@@ -427,6 +435,29 @@ func poolName(name string, a netip.Addr) bool {
 		}
 	}
 	return found >= 3
+}
+
+// FetchSource is a server a mailbox was fetched from, as the mailbox
+// owner's own fetcher recorded it.
+type FetchSource struct {
+	Addr     netip.Addr
+	Name     string
+	Protocol string // "fetchmail over POP3", "IMAP"…
+}
+
+// FetchSources lists the mailbox-retrieval hops inside the boundary whose
+// server has a public address: the servers this message's mailbox is
+// fetched from. Across the messages of one mailbox they name its providers
+// (Trust.Fetched), also in the messages that passed them by SMTP.
+func (t *Trace) FetchSources() []FetchSource {
+	var out []FetchSource
+	for i := range t.Hops {
+		h := &t.Hops[i]
+		if h.Kind == KindFetch && h.Boundary == Inside && h.addr.IsValid() && !internalAddr(h.addr) {
+			out = append(out, FetchSource{Addr: h.addr, Name: h.From, Protocol: firstNonEmpty(fetcher(h), h.Protocol)})
+		}
+	}
+	return out
 }
 
 func lmtp(p string) bool {
