@@ -93,6 +93,9 @@ func writeReport(w io.Writer, v *analysis.Verdict) {
 	if o.Why != "" {
 		more("%s", o.Why)
 	}
+	if o.ForwardedBy != "" {
+		more("forwarded by %s", o.ForwardedBy)
+	}
 	writePath(w, o)
 
 	if a := v.Auth; a != nil {
@@ -111,7 +114,11 @@ func writeReport(w io.Writer, v *analysis.Verdict) {
 		if a.DMARC.Applied != "" {
 			dm += " (policy " + a.DMARC.Applied + ")"
 		}
-		line := strings.Join(append(append([]string{spf}, dk...), dm), " · ")
+		parts := append(append([]string{spf}, dk...), dm)
+		if len(a.ARC.Sets) > 0 {
+			parts = append(parts, "ARC "+string(a.ARC.Result))
+		}
+		line := strings.Join(parts, " · ")
 		if a.Offline {
 			line += " · offline"
 		}

@@ -103,6 +103,16 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 		return nil, fmt.Errorf("analyze %s: %w", in.Source, err)
 	}
 	v.Auth = res
+	if f := res.ARC.ForwardedBy; f != "" {
+		switch {
+		case res.ARC.UsedFrom != "":
+			v.Origin.ForwardedBy = f + " (ARC chain verified; its authentication results are used)"
+		case res.ARC.Verified:
+			v.Origin.ForwardedBy = fmt.Sprintf("%s (ARC chain %s)", f, res.ARC.Result)
+		default:
+			v.Origin.ForwardedBy = f + " (ARC, not verified: offline)"
+		}
+	}
 
 	// Sender identity.
 	v.Sender = a.sender(h, res, tr, in.Envelope)
@@ -268,6 +278,13 @@ func arTrust(h mail.Header, tr *trace.Trace, trust trace.Trust) mailauth.ARTrust
 	for _, p := range tr.Providers {
 		t.Patterns = append(t.Patterns, p.AuthServIDs...)
 	}
+	// The large providers seal what they forward (ARC); their results are
+	// used when their chain verifies.
+	if trust.Providers != nil {
+		for _, p := range trust.Providers.List {
+			t.Sealers = append(t.Sealers, p.ARCSealers...)
+		}
+	}
 	recv := h.Indexes("Received")
 	switch o := tr.OriginHop(); {
 	case len(recv) == 0:
@@ -341,6 +358,12 @@ func (a *Analyzer) sender(h mail.Header, res *mailauth.Results, tr *trace.Trace,
 		ForgedAuthResults: forgedAR,
 	})
 	s.IdentityDisguised, s.Findings = id.Disguised, id.Findings
+	for _, d := range res.DKIM {
+		if d.Result == mailauth.Pass && d.UnsignedBytes > 0 {
+			s.Findings = append(s.Findings, rules.Finding{Code: "dkim-unsigned-tail", Strength: rules.Weak,
+				Detail: fmt.Sprintf("the signature by %s covers the body only up to l=; %d octets after it are not signed and may have been added by anyone", d.Domain, d.UnsignedBytes)})
+		}
+	}
 	if s.Findings == nil {
 		s.Findings = []rules.Finding{}
 	}

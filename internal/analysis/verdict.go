@@ -65,6 +65,9 @@ type Origin struct {
 	Hop     int          `json:"hop"`   // Index of the origin in hops (0 = newest), -1 when none.
 	Trust   string       `json:"trust"` // "inferred", "given" or "session".
 	Why     string       `json:"why"`   // Why the boundary lies there.
+	// ForwardedBy names the forwarder the ARC chain shows, with the state
+	// of its chain; "" when no forwarder sealed the message.
+	ForwardedBy string `json:"forwarded_by"`
 	// Authenticated: the origin is a client that authenticated to submit
 	// the message (the hops below it are its own).
 	Authenticated bool        `json:"authenticated"`

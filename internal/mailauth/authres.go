@@ -264,6 +264,10 @@ type ARTrust struct {
 	// Patterns are the authserv-ids the known providers among the trusted
 	// receivers write ("*" wildcards; "" for a provider that writes none).
 	Patterns []string
+	// Sealers are the ARC sealers (d=) whose results may be used when
+	// their chain verifies: those the known providers name, and the
+	// operator's.
+	Sealers []string
 	// OriginNames are the origin client's own names (its reverse name, as
 	// the boundary host recorded it): a field below the boundary in that
 	// name's organization may be the origin's own, not a forgery.
