@@ -15,7 +15,7 @@ import (
 // TestCorpusModernSamples analyses real 2022–2026 mail as its receiving provider
 // delivered it (ACCORD_MODERN_SAMPLES names the folder, read in place; it
 // is not part of the repository — test.sh sets it when the project's
-// shared samples sit beside the checkout, and CI requires them). Every
+// shared samples sit beside the checkout, and says so when they do not). Every
 // verdict must match the documented schema, and the verdicts must agree
 // with the provider's own record: the connecting IP it wrote ("sender IP
 // is …" in its Authentication-Results, or X-Sender-IP) for at least 97% of
