@@ -7,6 +7,7 @@
 //	accord score    print the classifier's spam probability and class
 //	accord eval     run the TREC spam-track protocol over an index
 //	accord consent  verify a consent proof offline
+//	accord lint     check a campaign before sending (exit 1 on breaches)
 //
 // Running a node:
 //
@@ -25,8 +26,8 @@
 //	accord version   print the version
 //
 // Run "accord help" for the list and "accord COMMAND -h" for a command's
-// flags. The filter (milter, rspamd and spamd protocols), the pre-send
-// check (lint), labels and relay tests are planned (docs/ARCHITECTURE.md).
+// flags. The filter (milter, rspamd and spamd protocols), labels and relay
+// tests are planned (docs/ARCHITECTURE.md).
 package main
 
 import (
@@ -82,6 +83,7 @@ func commands() []command {
 		{"received", "list what partner nodes sent", cmdReceived},
 		{"sender", "registered senders: add, token, list, show, suspend, reinstate", cmdSender},
 		{"consent", "verify a consent proof offline (consent verify PROOF.json)", cmdConsent},
+		{"lint", "check a campaign before sending: identity, opt-out, DNS, each jurisdiction's rules, bulk-sender requirements", cmdLint},
 		{"check", "analyse messages (files, directories, mbox, stdin) and print their verdicts", cmdCheck},
 		{"learn", "train the spam classifier on messages of known class (--spam or --ham)", cmdLearn},
 		{"score", "print the classifier's spam probability and class for messages", cmdScore},

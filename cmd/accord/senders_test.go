@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -12,7 +14,36 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
 )
+
+// The sending domain's key and DNS, for lint and labels.
+var shopKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+
+func fixtureZone() string {
+	return "shop.example TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n" +
+		"_dmarc.shop.example TXT \"v=DMARC1; p=none\"\n" +
+		"s1._domainkey.shop.example TXT \"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(shopKey.Public().(ed25519.PublicKey)) + "\"\n"
+}
+
+// signedCampaign is a compliant campaign to one recipient, DKIM-signed
+// over its list headers.
+func signedCampaign(t *testing.T, to, listUnsub, optoutURL string) []byte {
+	t.Helper()
+	raw := "From: Shop Ltd <news@shop.example>\r\nTo: " + to + "\r\nSubject: Advertisement: the winter sale\r\n" +
+		"Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <jan-1@shop.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"List-Unsubscribe: " + listUnsub + "\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\n" +
+		"This is an advertisement from Shop Ltd. Our winter sale: 20% off every coat until Sunday, from $49.\r\n" +
+		"Shop Ltd, 1200 Market Street, Springfield, IL 62701\r\nTo unsubscribe, click " + optoutURL + "\r\n"
+	var out bytes.Buffer
+	if err := dkim.Sign(&out, strings.NewReader(raw), &dkim.SignOptions{Domain: "shop.example", Selector: "s1", Signer: shopKey,
+		HeaderKeys:             []string{"From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"},
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
 
 // senderAPI calls the node's API with a token.
 func senderAPI(t *testing.T, s *served, method, path, token string, body any) (int, []byte) {
@@ -70,7 +101,12 @@ func TestSendersEndToEnd(t *testing.T) {
 	}
 	bin := accordBinary(t)
 	data := filepath.Join(t.TempDir(), "accord-data")
-	s := serve(t, bin, data)
+	// The node is published at https://accord.test (TLS ends at a proxy in
+	// front of it): links name that, and the test calls the listener.
+	cfg := filepath.Join(t.TempDir(), "accord.toml")
+	os.WriteFile(cfg, []byte("[senders]\npublic_url = \"https://accord.test\"\nmail_domain = \"accord.test\"\n"), 0o600)
+	s := serve(t, bin, data, "--config", cfg)
+	local := func(u string) string { return strings.Replace(u, "https://accord.test", "http://"+s.http, 1) }
 	out := runBin(t, bin, "", "sender", "add", "shop.example", "--contact", "dpo@shop.example", "--name", "Shop Ltd",
 		"--jurisdiction", "EU,US", "--data", data)
 	shop := lastLine(out)
@@ -98,13 +134,16 @@ func TestSendersEndToEnd(t *testing.T) {
 		t.Fatalf("links: %d %s", code, body)
 	}
 	// A GET is a page; the one-click POST unsubscribes bob, twice the same.
-	res, err := http.Get(links.Links[0].URL)
+	if !strings.HasPrefix(links.Links[0].URL, "https://accord.test/u/") || !strings.HasSuffix(links.Links[1].Mailto, "@accord.test") {
+		t.Fatalf("links name the public URL: %+v", links.Links[0])
+	}
+	res, err := http.Get(local(links.Links[0].URL))
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("GET opt-out page: %v %v", err, res)
 	}
 	res.Body.Close()
 	for i, want := range []string{"you are unsubscribed", "already"} {
-		res, err := http.Post(links.Links[0].URL, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+		res, err := http.Post(local(links.Links[0].URL), "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +160,7 @@ func TestSendersEndToEnd(t *testing.T) {
 			t.Fatalf("mailto opt-out %d: %v", i+1, err)
 		}
 	}
-	if err := smtp.SendMail(s.smtp, nil, "carol@example.net", []string{"unsubscribe+" + strings.Repeat("a", 45) + "@localhost"},
+	if err := smtp.SendMail(s.smtp, nil, "carol@example.net", []string{"unsubscribe+" + strings.Repeat("a", 45) + "@accord.test"},
 		[]byte("Subject: x\r\n\r\nx\r\n")); err == nil || !strings.Contains(err.Error(), "550") {
 		t.Errorf("forged opt-out address: %v", err)
 	}
@@ -153,5 +192,82 @@ func TestSendersEndToEnd(t *testing.T) {
 	out = runBin(t, bin, "", "sender", "show", "shop.example", "--data", data)
 	if !strings.Contains(out, "dec") || !strings.Contains(out, "in good standing: true") {
 		t.Errorf("sender show:\n%s", out)
+	}
+
+	lintEndToEnd(t, bin, s, shop)
+}
+
+// lintEndToEnd lints a compliant and a non-compliant campaign from the
+// binary, with the sending domain's DNS from a fixture zone and the
+// recipient's consent from the node.
+func lintEndToEnd(t *testing.T, bin string, s *served, shop string) {
+	dir := t.TempDir()
+	zone := filepath.Join(dir, "shop.zone")
+	os.WriteFile(zone, []byte(fixtureZone()), 0o600)
+	code, body := senderAPI(t, s, "POST", "/api/v1/consents", shop, map[string]any{"recipient": "dave@example.net", "list": "news", "basis": "consent",
+		"capture": map[string]any{"method": "form", "text": "Send me the news"}})
+	if code != 201 {
+		t.Fatalf("consent for dave: %d %s", code, body)
+	}
+	_, body = senderAPI(t, s, "POST", "/api/v1/unsubscribe-links", shop, map[string]any{"list": "news", "campaign": "jan", "recipients": []string{"dave@example.net"}})
+	var links struct {
+		Links []struct {
+			ListUnsubscribe string `json:"list_unsubscribe"`
+			URL             string `json:"url"`
+		}
+	}
+	json.Unmarshal(body, &links)
+	good := filepath.Join(dir, "good.eml")
+	os.WriteFile(good, signedCampaign(t, "dave@example.net", links.Links[0].ListUnsubscribe, links.Links[0].URL), 0o600)
+	env := append(os.Environ(), "ACCORD_TOKEN="+shop)
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	node := "http://" + s.http
+	if code, out := run("lint", "--resolver", zone, "--jurisdiction", "EU,US", "--node", node, "--recipient", "dave@example.net", "--list", "news", good); code != 0 ||
+		!strings.Contains(out, "0 breaches") {
+		t.Errorf("lint of a compliant campaign: exit %d\n%s", code, out)
+	}
+	// The same campaign to bob, who opted out.
+	if code, out := run("lint", "--resolver", zone, "--node", node, "--recipient", "bob@example.net", "--list", "news", good); code != 1 ||
+		!strings.Contains(out, "opted out") {
+		t.Errorf("lint to an opted-out recipient: exit %d\n%s", code, out)
+	}
+	bad := filepath.Join(dir, "bad.eml")
+	os.WriteFile(bad, []byte("From: Shop <news@shop.example>\r\nTo: dave@example.net\r\nSubject: Sale\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n\r\n"+
+		"Our winter sale: 20% off every coat, from $49. Buy at https://shop.example/sale\r\n"), 0o600)
+	code, out := run("lint", "--resolver", zone, "--jurisdiction", "EU,US", "--json", bad)
+	var rep struct {
+		Breaches int
+		Findings []struct {
+			Check, Status string
+			Citations     []string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || rep.Breaches < 5 {
+		t.Fatalf("lint of a non-compliant campaign: exit %d %v\n%s", code, err, out)
+	}
+	want := map[string]bool{"optout.one-click": false, "auth.dkim": false, "law.us-7704a5-postal-address": false, "law.eu-valid-opt-out": false}
+	for _, f := range rep.Findings {
+		if _, ok := want[f.Check]; ok && f.Status == "breach" && len(f.Citations) > 0 {
+			want[f.Check] = true
+		}
+	}
+	for c, seen := range want {
+		if !seen {
+			t.Errorf("no breach %s with a citation", c)
+		}
+	}
+	if code, _ := run("lint", "--recipient", "x@example.net", bad); code != 2 {
+		t.Errorf("--recipient without a sender: exit %d", code)
 	}
 }

@@ -56,10 +56,17 @@ type Envelope struct {
 	RcptTo   []string
 }
 
-// Context is what a reporter can tell that a message cannot show.
+// Context is what a reporter (or a sender, or the node's consent records)
+// can tell that a message cannot show.
 type Context struct {
 	Consent          rules.Tri // Did the recipient consent to this mail?
 	ExistingCustomer rules.Tri // Are they a customer of the sender, for similar products?
+	// Commercial, when known, is declared rather than detected: a sender
+	// checking its campaign before sending says what it is.
+	Commercial rules.Tri
+	// Why says where the context comes from ("the node's consent
+	// records"); empty means the recipient said it.
+	Why string
 }
 
 // Input is one message to analyse.

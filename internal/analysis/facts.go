@@ -16,6 +16,16 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 	f["commercial"] = rules.Fact{Value: v.Commercial.Likely, Why: orWhy(v.Commercial.Signals, "no sign of a commercial communication")}
 	f["consent"] = contextFact(cx.Consent, "the recipient says they consented", "the recipient says they did not consent", "consent is not visible in a message")
 	f["soft_opt_in"] = contextFact(cx.ExistingCustomer, "the recipient says they are an existing customer", "the recipient says they are not a customer", "a customer relationship is not visible in a message")
+	if cx.Why != "" {
+		for _, k := range []string{"consent", "soft_opt_in"} {
+			if x := f[k]; x.Value != rules.Unknown {
+				f[k] = rules.Fact{Value: x.Value, Why: []string{cx.Why}}
+			}
+		}
+	}
+	if cx.Commercial != rules.Unknown {
+		f["commercial"] = rules.Fact{Value: cx.Commercial, Why: []string{"declared by the sender"}}
+	}
 
 	var idWhy []string
 	for _, x := range v.Sender.Findings {

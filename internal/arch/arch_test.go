@@ -29,6 +29,7 @@ var level = map[string]int{
 	"consent":   4,
 	"web":       7,
 	"smtpd":     5,
+	"lint":      5,
 	"config":    1,
 
 	"federation":      5,

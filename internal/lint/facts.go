@@ -1,0 +1,67 @@
+package lint
+
+import (
+	"context"
+
+	"github.com/accord-antispam/accord/internal/consent"
+)
+
+// NodeFacts answers for a registered sender from the node's own consent
+// service: for lint run on the node, and for labels.
+type NodeFacts struct {
+	Service *consent.Service
+	ID      string // The sender's id.
+}
+
+// Sender implements SenderFacts.
+func (n NodeFacts) Sender(ctx context.Context) (SenderInfo, error) {
+	sd, err := n.Service.Store().Sender(ctx, n.ID)
+	if err != nil {
+		return SenderInfo{}, err
+	}
+	st, err := n.Service.Standing(ctx, sd.ID)
+	if err != nil {
+		return SenderInfo{}, err
+	}
+	return SenderInfo{ID: sd.ID, Domains: sd.Domains, Jurisdictions: sd.Jurisdictions, PostalAddress: sd.PostalAddress, Status: sd.Status,
+		ComplaintRate: st.Rate, Sent: st.Sent, Good: st.Good, Why: st.Why}, nil
+}
+
+// Recipient implements SenderFacts.
+func (n NodeFacts) Recipient(ctx context.Context, address, list string) (RecipientInfo, error) {
+	h, err := n.Service.Hash(n.ID, address)
+	if err != nil {
+		return RecipientInfo{}, err
+	}
+	recs, err := n.Service.Store().Records(ctx, n.ID, h)
+	if err != nil {
+		return RecipientInfo{}, err
+	}
+	sups, err := n.Service.Store().Suppressed(ctx, n.ID, h)
+	if err != nil {
+		return RecipientInfo{}, err
+	}
+	return Summarize(recs, sups, list), nil
+}
+
+// Summarize reads a recipient's records and suppressions for one list
+// ("" any).
+func Summarize(recs []consent.Record, sups []consent.Suppression, list string) RecipientInfo {
+	var ri RecipientInfo
+	ri.Records = len(recs)
+	for _, r := range recs {
+		if (list == "" || r.List == list) && r.Status == consent.RecordActive && !ri.ConsentOnRecord {
+			ri.ConsentOnRecord, ri.Basis, ri.Confirmed, ri.Record = true, r.Basis, r.Confirmed, r.ID
+			ri.Since = r.Created
+			if r.Confirmed {
+				ri.Since = r.ConfirmedAt
+			}
+		}
+	}
+	for _, x := range sups {
+		if !x.Lifted && (x.List == "" || list == "" || x.List == list) {
+			ri.OptedOut, ri.OptedOutAt, ri.OptOutReason = true, x.RequestedAt, x.Reason
+		}
+	}
+	return ri
+}
