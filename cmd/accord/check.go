@@ -50,6 +50,21 @@ func mustJurisdictions() []string {
 	return lib.Jurisdictions()
 }
 
+// newResolver is the --resolver flag: offline, live, or a fixture zone file.
+func newResolver(name string) (resolve.Resolver, error) {
+	switch name {
+	case "", "offline":
+		return resolve.Offline{}, nil
+	case "live":
+		return resolve.Live{}, nil
+	}
+	z, err := resolve.LoadZone(strings.TrimPrefix(name, "fixture:"))
+	if err != nil {
+		return nil, fmt.Errorf("--resolver: %w", err)
+	}
+	return z, nil
+}
+
 // analyzer builds the engine from the flags.
 func (f *engineFlags) analyzer(e *env) (*analysis.Analyzer, error) {
 	a := &analysis.Analyzer{Geo: geo.Embedded(), Logger: e.log}
@@ -70,18 +85,11 @@ func (f *engineFlags) analyzer(e *env) (*analysis.Analyzer, error) {
 		}
 		a.Trust = t
 	}
-	switch f.resolver {
-	case "", "offline":
-		a.Resolver = resolve.Offline{}
-	case "live":
-		a.Resolver = resolve.Live{}
-	default:
-		z, err := resolve.LoadZone(strings.TrimPrefix(f.resolver, "fixture:"))
-		if err != nil {
-			return nil, fmt.Errorf("--resolver: %w", err)
-		}
-		a.Resolver = z
+	r, err := newResolver(f.resolver)
+	if err != nil {
+		return nil, err
 	}
+	a.Resolver = r
 	m, err := f.model.load(false)
 	switch {
 	case err == nil:

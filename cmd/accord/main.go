@@ -8,6 +8,7 @@
 //	accord eval     run the TREC spam-track protocol over an index
 //	accord consent  verify a consent proof offline
 //	accord lint     check a campaign before sending (exit 1 on breaches)
+//	accord label    verify a message's compliance label offline; revoke and list labels
 //
 // Running a node:
 //
@@ -26,8 +27,8 @@
 //	accord version   print the version
 //
 // Run "accord help" for the list and "accord COMMAND -h" for a command's
-// flags. The filter (milter, rspamd and spamd protocols), labels and relay
-// tests are planned (docs/ARCHITECTURE.md).
+// flags. The filter (milter, rspamd and spamd protocols) and relay tests
+// are planned (docs/ARCHITECTURE.md).
 package main
 
 import (
@@ -83,6 +84,7 @@ func commands() []command {
 		{"received", "list what partner nodes sent", cmdReceived},
 		{"sender", "registered senders: add, token, list, show, suspend, reinstate", cmdSender},
 		{"consent", "verify a consent proof offline (consent verify PROOF.json)", cmdConsent},
+		{"label", "compliance labels: verify one offline, revoke, list (label verify --key NODEKEY MESSAGE)", cmdLabel},
 		{"lint", "check a campaign before sending: identity, opt-out, DNS, each jurisdiction's rules, bulk-sender requirements", cmdLint},
 		{"check", "analyse messages (files, directories, mbox, stdin) and print their verdicts", cmdCheck},
 		{"learn", "train the spam classifier on messages of known class (--spam or --ham)", cmdLearn},

@@ -275,6 +275,12 @@ func senderStatus(ctx context.Context, e *env, args []string, status string) err
 	if err != nil {
 		return err
 	}
+	if status == consent.SenderSuspended {
+		// Every label issued until now goes into the status list.
+		if err := n.store.RevokeSenderLabels(ctx, sd.ID, time.Now(), "sender suspended: "+*reason); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(e.stdout, "sender %s is %s\n", sd.ID, sd.Status)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/smtp"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 )
@@ -103,8 +105,12 @@ func TestSendersEndToEnd(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "accord-data")
 	// The node is published at https://accord.test (TLS ends at a proxy in
 	// front of it): links name that, and the test calls the listener.
+	// Its DNS is a fixture zone with the sender's SPF, DKIM key and DMARC.
+	zone := filepath.Join(t.TempDir(), "shop.zone")
+	os.WriteFile(zone, []byte(fixtureZone()), 0o600)
 	cfg := filepath.Join(t.TempDir(), "accord.toml")
-	os.WriteFile(cfg, []byte("[senders]\npublic_url = \"https://accord.test\"\nmail_domain = \"accord.test\"\n"), 0o600)
+	os.WriteFile(cfg, []byte("[senders]\npublic_url = \"https://accord.test\"\nmail_domain = \"accord.test\"\n"+
+		"[analysis]\nresolver = \""+zone+"\"\n"), 0o600)
 	s := serve(t, bin, data, "--config", cfg)
 	local := func(u string) string { return strings.Replace(u, "https://accord.test", "http://"+s.http, 1) }
 	out := runBin(t, bin, "", "sender", "add", "shop.example", "--contact", "dpo@shop.example", "--name", "Shop Ltd",
@@ -194,16 +200,113 @@ func TestSendersEndToEnd(t *testing.T) {
 		t.Errorf("sender show:\n%s", out)
 	}
 
-	lintEndToEnd(t, bin, s, shop)
+	good := lintEndToEnd(t, bin, s, shop, zone)
+	labelEndToEnd(t, bin, s, shop, data, key, good)
+}
+
+// labelEndToEnd asks the node for a label, checks it through the node's
+// own analysis and offline with the node's key, then copies it onto
+// another message, and revokes it.
+func labelEndToEnd(t *testing.T, bin string, s *served, shop, data, key, good string) {
+	raw, _ := os.ReadFile(good)
+	req, _ := http.NewRequest("POST", "http://"+s.http+"/api/v1/labels?recipient=dave@example.net&list=news&ttl=72h", bytes.NewReader(raw))
+	req.Header.Set("Authorization", "Bearer "+shop)
+	req.Header.Set("Content-Type", "message/rfc822")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var lab struct{ ID, Header string }
+	json.Unmarshal(body, &lab)
+	if res.StatusCode != 201 || !strings.HasPrefix(lab.Header, "Accord-Label: v=1;") {
+		t.Fatalf("label request: %d %s", res.StatusCode, body)
+	}
+	dir := t.TempDir()
+	labelled := filepath.Join(dir, "labelled.eml")
+	os.WriteFile(labelled, append([]byte(lab.Header), raw...), 0o600)
+	// A message that does not lint clean gets no label.
+	req, _ = http.NewRequest("POST", "http://"+s.http+"/api/v1/labels", strings.NewReader("From: news@shop.example\r\nSubject: x\r\n\r\nBuy now, 50% off!\r\n"))
+	req.Header.Set("Authorization", "Bearer "+shop)
+	req.Header.Set("Content-Type", "message/rfc822")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 400 && res.StatusCode != 422 {
+		t.Errorf("label for a non-compliant message: %v %v", err, res.StatusCode)
+	}
+
+	// The node's own analysis recognises the label (a report's verdict).
+	analyst := lastLine(runBin(t, bin, "", "token", "create", "--data", data, "--role", "analyst"))
+	verdictLabel := func(msg []byte) string {
+		req, _ := http.NewRequest("POST", "http://"+s.http+"/api/v1/reports", bytes.NewReader(msg))
+		req.Header.Set("Authorization", "Bearer "+analyst)
+		req.Header.Set("Content-Type", "message/rfc822")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var created struct{ ID string }
+		json.NewDecoder(res.Body).Decode(&created)
+		res.Body.Close()
+		_, b := senderAPI(t, s, "GET", "/api/v1/reports/"+created.ID, analyst, nil)
+		var rep struct {
+			Verdict struct {
+				Label *struct {
+					Status       string
+					DKIMVerified bool `json:"dkim_verified"`
+				}
+			}
+		}
+		json.Unmarshal(b, &rep)
+		if rep.Verdict.Label == nil {
+			return "none"
+		}
+		return fmt.Sprintf("%s dkim=%v", rep.Verdict.Label.Status, rep.Verdict.Label.DKIMVerified)
+	}
+	if got := verdictLabel(append([]byte(lab.Header), raw...)); got != "valid dkim=true" {
+		t.Errorf("the node's analysis of the labelled message: %s", got)
+	}
+	// The label copied onto another message of the same sender.
+	other := signedCampaign(t, "erin@example.net", "<https://accord.test/u/x>", "https://accord.test/u/x")
+	copied := filepath.Join(dir, "copied.eml")
+	os.WriteFile(copied, append([]byte(lab.Header), other...), 0o600)
+	if got := verdictLabel(append([]byte(lab.Header), other...)); got != "invalid dkim=true" {
+		t.Errorf("the node's analysis of a copied label: %s", got)
+	}
+
+	// Offline, with the node's published key and its status list.
+	status := filepath.Join(dir, "status.json")
+	fetch := func() {
+		res, err := http.Get("http://" + s.http + "/labels/v1/status")
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("status list: %v %v", err, res)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		os.WriteFile(status, b, 0o600)
+	}
+	fetch()
+	if code, out := exitCode(t, bin, "label", "verify", "--key", key, "--status", status, labelled); code != 0 || !strings.Contains(out, "VALID") {
+		t.Errorf("label verify: exit %d\n%s", code, out)
+	}
+	if code, out := exitCode(t, bin, "label", "verify", "--key", key, copied); code != 1 || !strings.Contains(out, "INVALID") {
+		t.Errorf("label verify of a copied label: exit %d\n%s", code, out)
+	}
+	if code, _ := exitCode(t, bin, "label", "verify", "--key", "bm90IGEga2V5", labelled); code != 2 {
+		t.Errorf("label verify with a bad key: exit %d", code)
+	}
+	runBin(t, bin, "", "label", "revoke", lab.ID, "--reason", "test revocation", "--data", data)
+	time.Sleep(2100 * time.Millisecond) // the node makes its list again at most every 2 seconds
+	fetch()
+	if code, out := exitCode(t, bin, "label", "verify", "--key", key, "--status", status, labelled); code != 1 || !strings.Contains(out, "REVOKED") {
+		t.Errorf("label verify after revocation: exit %d\n%s", code, out)
+	}
 }
 
 // lintEndToEnd lints a compliant and a non-compliant campaign from the
 // binary, with the sending domain's DNS from a fixture zone and the
 // recipient's consent from the node.
-func lintEndToEnd(t *testing.T, bin string, s *served, shop string) {
+func lintEndToEnd(t *testing.T, bin string, s *served, shop, zone string) string {
 	dir := t.TempDir()
-	zone := filepath.Join(dir, "shop.zone")
-	os.WriteFile(zone, []byte(fixtureZone()), 0o600)
 	code, body := senderAPI(t, s, "POST", "/api/v1/consents", shop, map[string]any{"recipient": "dave@example.net", "list": "news", "basis": "consent",
 		"capture": map[string]any{"method": "form", "text": "Send me the news"}})
 	if code != 201 {
@@ -270,4 +373,5 @@ func lintEndToEnd(t *testing.T, bin string, s *served, shop string) {
 	if code, _ := run("lint", "--recipient", "x@example.net", bad); code != 2 {
 		t.Errorf("--recipient without a sender: exit %d", code)
 	}
+	return good
 }

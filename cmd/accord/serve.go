@@ -20,6 +20,8 @@ import (
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/federation/stix"
 	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/label"
+	"github.com/accord-antispam/accord/internal/lint"
 	"github.com/accord-antispam/accord/internal/nodekey"
 	"github.com/accord-antispam/accord/internal/smtpd"
 	"github.com/accord-antispam/accord/internal/store/postgres"
@@ -126,8 +128,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	certifier := &lint.Certifier{Linter: &lint.Linter{Analyzer: an}, Consent: senders, Labels: st, Key: key.Private,
+		StatusURL: c.SendersURL() + web.StatusPath}
+	trust := &labelTrust{verifier: label.NewVerifier(nil), own: label.Issuer{Name: "this node", Key: nodePublic(key)}, cert: certifier,
+		fed: st, client: &http.Client{Timeout: 30 * time.Second}, log: log}
+	trust.refresh(ctx)
+	an.Labels = trust.verifier
+	go trust.loop(ctx)
 	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
-		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders}, log)
+		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders, Certifier: certifier}, log)
 	if err != nil {
 		return err
 	}

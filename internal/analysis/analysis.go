@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/resolve"
@@ -43,7 +44,10 @@ type Analyzer struct {
 	Rules         *rules.Library
 	Jurisdictions []string   // Rulebooks to judge against; empty means EU.
 	Classifier    Classifier // nil: no spam score.
-	Logger        *slog.Logger
+	// Labels verifies compliance labels against the issuers it trusts;
+	// nil: labels are not looked at.
+	Labels *label.Verifier
+	Logger *slog.Logger
 }
 
 // Envelope is what an SMTP session knows and a stored file does not. When
@@ -123,6 +127,9 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 
 	// Sender identity.
 	v.Sender = a.sender(h, res, tr, in.Envelope)
+	if a.Labels != nil && h.Has(label.Header) {
+		v.Label = a.label(m, res, v.Sender.Domains.From)
+	}
 
 	// Opt-out and commercial character.
 	var signed []string
@@ -423,4 +430,22 @@ func contentInfo(c *mail.Content) ContentInfo {
 		ci.Attachments = []mail.Attachment{}
 	}
 	return ci
+}
+
+// label verifies the message's compliance labels, with the DKIM results
+// just computed (or read from trusted Authentication-Results offline).
+func (a *Analyzer) label(m *mail.Message, res *mailauth.Results, from string) *label.Result {
+	raw := m.Raw
+	if m.Root != nil && m.Root.Offset > 0 && m.Root.Offset <= len(raw) {
+		raw = raw[m.Root.Offset:] // without the mbox "From " line
+	}
+	in := label.Input{Raw: raw, Values: m.Header.Values(label.Header), FromDomain: from}
+	for _, s := range res.DKIM {
+		r := string(s.Result)
+		if s.Source == mailauth.SourceNone {
+			r = "none"
+		}
+		in.DKIM = append(in.DKIM, label.DKIM{Domain: s.Domain, Result: r})
+	}
+	return a.Labels.Verify(in)
 }

@@ -3,6 +3,7 @@ package analysis
 import (
 	"time"
 
+	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/rules"
@@ -27,6 +28,7 @@ type Verdict struct {
 	Content       ContentInfo       `json:"content"`
 	Legal         []rules.Judgement `json:"legal"`
 	Spam          *Spam             `json:"spam,omitempty"`
+	Label         *label.Result     `json:"label,omitempty"` // The compliance label, when the message carries one and labels are checked.
 	Reasons       []Reason          `json:"reasons"`
 }
 

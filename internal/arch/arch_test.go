@@ -40,6 +40,7 @@ var level = map[string]int{
 	"store/storetest": 7,
 
 	"nodekey":             1,
+	"label":               1,
 	"intake/sqlitetest":   8,
 	"federation/nodetest": 8,
 	"arch":                9,

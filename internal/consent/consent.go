@@ -278,6 +278,8 @@ type Store interface {
 	Apply(ctx context.Context, c Change) ([]Event, error)
 	Record(ctx context.Context, id string) (Record, error)
 	Records(ctx context.Context, sender, recipient string) ([]Record, error)
+	// ActiveRecords counts a sender's active records.
+	ActiveRecords(ctx context.Context, sender string) (int, error)
 	// Events returns a sender's log from seq after (0: from the start),
 	// at most limit entries; with recipient set, only that recipient's.
 	Events(ctx context.Context, sender, recipient string, after int64, limit int) ([]Event, error)

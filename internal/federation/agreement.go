@@ -76,6 +76,11 @@ type Agreement struct {
 	Raw              string    `toml:"-"` // The file as given.
 	validFromParsed  dateOnly
 	validUntilParsed dateOnly
+
+	// TrustLabels makes this node accept the peer's compliance labels
+	// (signed with the peer's key, checked against the peer's status
+	// list); without it a peer's label counts for nothing here.
+	TrustLabels bool `toml:"trust_labels"`
 }
 
 // Deadlines for mutual assistance, in days; zero means the CPC defaults
@@ -229,6 +234,9 @@ func Diff(a, b *Agreement) []string {
 	}
 	if a.OnwardSharing != b.OnwardSharing {
 		add("onward_sharing: %v → %v", a.OnwardSharing, b.OnwardSharing)
+	}
+	if a.TrustLabels != b.TrustLabels {
+		add("trust_labels: %v → %v", a.TrustLabels, b.TrustLabels)
 	}
 	if a.MinAggregate != b.MinAggregate {
 		add("min_aggregate: %d → %d", a.MinAggregate, b.MinAggregate)

@@ -123,9 +123,10 @@ func TestParseAgreementRefusesWhatWouldWiden(t *testing.T) {
 func TestDiffNamesEveryChange(t *testing.T) {
 	a := agreement(t, frUS)
 	b := agreement(t, strings.NewReplacer(`version = 1`, `version = 2`, `"evidence"]`, `"statistics"]`, `personal_data = true`, `personal_data = false`,
-		`origins = ["US"]`, `origins = ["US", "CA"]`).Replace(frUS))
+		`origins = ["US"]`, `origins = ["US", "CA"]`).Replace(frUS)+"trust_labels = true\n")
 	got := strings.Join(Diff(a, b), "\n")
-	for _, want := range []string{"version: 1 → 2", "share: + statistics", "share: − evidence", "personal_data: true → false", "origins: + CA"} {
+	for _, want := range []string{"version: 1 → 2", "share: + statistics", "share: − evidence", "personal_data: true → false", "origins: + CA",
+		"trust_labels: false → true"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("diff lacks %q:\n%s", want, got)
 		}

@@ -21,6 +21,8 @@ import (
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/label"
+	"github.com/accord-antispam/accord/internal/lint"
 	"github.com/accord-antispam/accord/internal/rules"
 	"github.com/accord-antispam/accord/internal/store/sqlite"
 	"github.com/accord-antispam/accord/internal/store/sqlstore"
@@ -76,7 +78,8 @@ func startSenders(t *testing.T, rate int) senderNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := web.New(d, st, web.Config{Consent: n.svc, PublicRate: rate}, nil)
+	cert := &lint.Certifier{Linter: &lint.Linter{Analyzer: &analysis.Analyzer{Rules: lib}}, Consent: n.svc, Labels: st, Key: key, StatusURL: base + web.StatusPath}
+	s, err := web.New(d, st, web.Config{Consent: n.svc, Certifier: cert, PublicRate: rate}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,5 +331,67 @@ func TestSenderAttacks(t *testing.T) {
 	}
 	if codes[429] == 0 || codes[404]+codes[429] != 60 {
 		t.Errorf("flood answers: %v", codes)
+	}
+}
+
+const campaignMsg = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=shop.example; s=s1; h=from:subject:list-unsubscribe:list-unsubscribe-post; bh=x; b=x\r\n" +
+	"From: Shop Ltd <news@shop.example>\r\nTo: dave@example.net\r\nSubject: The winter sale\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n" +
+	"Message-ID: <w@shop.example>\r\nList-Unsubscribe: <https://node.example/u/x>, <mailto:unsubscribe+x@node.example>\r\n" +
+	"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\nOur winter sale: 20% off every coat, from $49.\r\n" +
+	"Shop Ltd, 1200 Market Street, Springfield, IL 62701. To unsubscribe, click https://node.example/u/x\r\n"
+
+func TestLabelsAPI(t *testing.T) {
+	n := startSenders(t, 1000)
+	shop := n.sender(t, "shop.example")
+	ask := func(msg string) resp {
+		return do(t, "POST", n.url+"/api/v1/labels?ttl=48h", shop, "message/rfc822", []byte(msg))
+	}
+	// No consent record yet: not eligible, with the reason.
+	r := ask(campaignMsg)
+	if r.status != 422 || !strings.Contains(string(r.body), "no active consent record") {
+		t.Fatalf("label without consent records: %d %s", r.status, r.body)
+	}
+	do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", jsonBody(map[string]any{"recipient": "dave@example.net", "list": "news",
+		"basis": "consent", "capture": map[string]any{"method": "form"}}))
+	r = ask(campaignMsg)
+	if r.status != 201 {
+		t.Fatalf("label: %d %s", r.status, r.body)
+	}
+	var got struct{ ID, Header, Domain string }
+	json.Unmarshal(r.body, &got)
+	l, err := label.Parse(strings.TrimSpace(strings.TrimPrefix(got.Header, label.Header+":")))
+	if err != nil || l.Domain != "shop.example" || l.Canon != "relaxed" || !l.VerifySignature(n.key.Public().(ed25519.PublicKey)) ||
+		l.Expires.Sub(l.Issued) != 48*time.Hour {
+		t.Fatalf("issued label %+v %v", l, err)
+	}
+	// Not compliant: the lint's breaches are the reason.
+	r = ask(strings.Replace(campaignMsg, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", "", 1))
+	if r.status != 422 || !strings.Contains(string(r.body), "optout.one-click") {
+		t.Errorf("label for a message without one-click: %d %s", r.status, r.body)
+	}
+	// Another sender's domain, or none.
+	if r := ask(strings.ReplaceAll(campaignMsg, "d=shop.example", "d=other.example")); r.status != 400 {
+		t.Errorf("label for another domain's signature: %d %s", r.status, r.body)
+	}
+	// The status list is public, signed, and lists a revocation.
+	if err := n.store.RevokeLabel(context.Background(), got.ID, time.Now(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	st := do(t, "GET", n.url+web.StatusPath, "", "", nil)
+	status, err := label.ReadStatus(bytes.NewReader(st.body), n.key.Public().(ed25519.PublicKey))
+	if st.status != 200 || err != nil || len(status.Labels) != 1 || status.Labels[0].ID != got.ID {
+		t.Fatalf("status list: %d %v %s", st.status, err, st.body)
+	}
+	// A suspended sender gets no label.
+	n.svc.SetSenderStatus(context.Background(), "shop.example", consent.SenderSuspended, "test")
+	if r := ask(campaignMsg); r.status != 422 || !strings.Contains(string(r.body), "suspended") {
+		t.Errorf("label for a suspended sender: %d %s", r.status, r.body)
+	}
+	// The lint over the API.
+	n.svc.SetSenderStatus(context.Background(), "shop.example", consent.SenderActive, "")
+	lr := do(t, "POST", n.url+"/api/v1/lint?recipient=dave@example.net&list=news", shop, "message/rfc822", []byte(campaignMsg))
+	if lr.status != 200 || !strings.Contains(string(lr.body), `"check": "consent.on-record"`) {
+		t.Errorf("lint over the API: %d %s", lr.status, lr.body)
 	}
 }

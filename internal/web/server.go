@@ -24,6 +24,7 @@ import (
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/lint"
 )
 
 //go:embed templates/*.html static/* openapi.yaml
@@ -41,6 +42,9 @@ type Config struct {
 	// Consent, when set, adds the senders' API and the recipients'
 	// opt-out and confirmation pages.
 	Consent *consent.Service
+	// Certifier, with Consent, adds the pre-send check and labels over
+	// the API and serves the label status list.
+	Certifier *lint.Certifier
 	// PublicRate bounds requests per minute from one address to the
 	// recipients' pages (default 60).
 	PublicRate int
@@ -153,6 +157,11 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/v1/senders", s.needToken(access.Analyst, s.apiSenders))
 		mux.HandleFunc("GET /api/v1/senders/{id}", s.needToken(access.Analyst, s.apiSender))
 		mux.HandleFunc("GET /api/v1/senders/{id}/proof", s.needToken(access.Analyst, s.apiSenderProof))
+		if s.cfg.Certifier != nil {
+			mux.HandleFunc("POST /api/v1/lint", s.needSender(s.apiLint))
+			mux.HandleFunc("POST /api/v1/labels", s.needSender(s.apiLabel))
+			mux.HandleFunc("GET "+StatusPath, s.limitPublic(s.labelStatus))
+		}
 	}
 	return s.secure(mux)
 }

@@ -31,7 +31,7 @@ func TestReopenKeepsSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.SchemaVersion(context.Background()); err != nil || v != 4 {
+	if v, err := s.SchemaVersion(context.Background()); err != nil || v != 5 {
 		t.Errorf("schema version %d %v", v, err)
 	}
 }

@@ -471,6 +471,13 @@ func (s *Store) Records(ctx context.Context, sender, recipient string) ([]consen
 	return out, rows.Err()
 }
 
+// ActiveRecords implements consent.Store.
+func (s *Store) ActiveRecords(ctx context.Context, sender string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM consent_records WHERE sender = ? AND status = ?`), sender, consent.RecordActive).Scan(&n)
+	return n, err
+}
+
 // Events implements consent.Store.
 func (s *Store) Events(ctx context.Context, sender, recipient string, after int64, limit int) ([]consent.Event, error) {
 	if limit <= 0 {

@@ -345,5 +345,24 @@ func migrations(d Dialect) []string {
 			PRIMARY KEY (report_id, sender)
 		);
 		CREATE INDEX consent_complaints_sender ON consent_complaints (sender, at)`,
+		// 5: compliance labels the node issued, and their revocations.
+		`CREATE TABLE labels (
+			id TEXT PRIMARY KEY,
+			sender TEXT NOT NULL,
+			domain TEXT NOT NULL,
+			body_hash TEXT NOT NULL,
+			issued BIGINT NOT NULL,
+			expires BIGINT NOT NULL,
+			revoked_at BIGINT NOT NULL,
+			reason TEXT NOT NULL
+		);
+		CREATE INDEX labels_sender ON labels (sender, issued);
+		CREATE INDEX labels_revoked ON labels (revoked_at, expires);
+		CREATE TABLE label_sender_revocations (
+			sender TEXT NOT NULL,
+			at BIGINT NOT NULL,
+			reason TEXT NOT NULL,
+			PRIMARY KEY (sender, at)
+		)`,
 	}
 }

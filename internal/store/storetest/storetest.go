@@ -16,6 +16,7 @@ import (
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/rules"
 	"github.com/accord-antispam/accord/internal/trace/geo"
 )
@@ -26,6 +27,7 @@ type Store interface {
 	access.Store
 	federation.Store
 	consent.Store
+	label.Store
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -43,6 +45,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Requests", func(t *testing.T) { requests(t, open(t)) })
 	t.Run("ConsentFlow", func(t *testing.T) { consentFlow(t, open(t)) })
 	t.Run("ConsentComplaints", func(t *testing.T) { consentComplaints(t, open(t)) })
+	t.Run("Labels", func(t *testing.T) { labels(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)

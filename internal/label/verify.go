@@ -1,0 +1,241 @@
+package label
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/dnsname"
+)
+
+// Statuses of a verification.
+const (
+	Valid     = "valid"
+	Invalid   = "invalid"   // Forged, altered, moved to another message or domain.
+	Expired   = "expired"   // Past x=.
+	Revoked   = "revoked"   // The issuer's status list revokes it.
+	Untrusted = "untrusted" // Signed by a node this verifier does not trust.
+)
+
+// Issuer is a node whose labels a verifier trusts: this node, or a partner
+// whose agreement says so.
+type Issuer struct {
+	Name   string
+	Key    ed25519.PublicKey
+	Status *Status // The latest verified status list; nil: revocations unknown.
+}
+
+// Verifier checks labels against the issuers it trusts. It is safe for
+// concurrent use; issuers and their status lists can be replaced while it
+// runs.
+type Verifier struct {
+	mu      sync.RWMutex
+	issuers map[string]Issuer
+	now     func() time.Time
+}
+
+// NewVerifier trusts the given issuers. now is nil for time.Now.
+func NewVerifier(now func() time.Time, iss ...Issuer) *Verifier {
+	if now == nil {
+		now = time.Now
+	}
+	v := &Verifier{issuers: map[string]Issuer{}, now: now}
+	for _, i := range iss {
+		v.SetIssuer(i)
+	}
+	return v
+}
+
+// SetIssuer adds an issuer or replaces it (a new status list).
+func (v *Verifier) SetIssuer(i Issuer) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.issuers[KeyID(i.Key)] = i
+}
+
+// Retain keeps only the issuers whose key ids are given (a partner whose
+// agreement no longer trusts labels is dropped).
+func (v *Verifier) Retain(ids map[string]bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id := range v.issuers {
+		if !ids[id] {
+			delete(v.issuers, id)
+		}
+	}
+}
+
+// Issuers lists the trusted issuers.
+func (v *Verifier) Issuers() []Issuer {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	out := make([]Issuer, 0, len(v.issuers))
+	for _, i := range v.issuers {
+		out = append(out, i)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+// DKIM is one DKIM signature of the message, as verified by the caller.
+type DKIM struct {
+	Domain string
+	Result string // "pass", "fail", "permerror", "temperror", "none" (not verified: offline).
+}
+
+// Input is a message as the verifier needs it.
+type Input struct {
+	Raw        []byte   // The message, for its body.
+	Values     []string // The values of its Accord-Label fields.
+	FromDomain string
+	DKIM       []DKIM
+}
+
+// Result is a label's verification.
+type Result struct {
+	Status            string    `json:"status"`
+	Reason            string    `json:"reason"`
+	ID                string    `json:"id,omitempty"`
+	Issuer            string    `json:"issuer,omitempty"`     // The trusted issuer's name.
+	IssuerKey         string    `json:"issuer_key,omitempty"` // Its key id (n=).
+	Sender            string    `json:"sender,omitempty"`
+	Domain            string    `json:"domain,omitempty"`
+	Expires           time.Time `json:"expires,omitzero"`
+	DKIMVerified      bool      `json:"dkim_verified"`      // The d= signature passed; false offline.
+	RevocationChecked bool      `json:"revocation_checked"` // A status list of the issuer was consulted.
+	StatusStale       bool      `json:"status_stale,omitempty"`
+}
+
+// maxLabels bounds the labels read from one message.
+const maxLabels = 4
+
+// Verify checks the message's labels and returns the best outcome: a
+// valid label if there is one, else the first failure. It returns nil
+// when the message carries no label.
+func (v *Verifier) Verify(in Input) *Result {
+	if len(in.Values) == 0 {
+		return nil
+	}
+	var first *Result
+	var body []byte
+	hashes := map[string]string{}
+	for i, val := range in.Values {
+		if i == maxLabels {
+			break
+		}
+		if body == nil {
+			body = Body(in.Raw)
+		}
+		r := v.verifyOne(val, in, body, hashes)
+		if r.Status == Valid {
+			return r
+		}
+		if first == nil {
+			first = r
+		}
+	}
+	return first
+}
+
+func (v *Verifier) verifyOne(val string, in Input, body []byte, hashes map[string]string) *Result {
+	l, err := Parse(val)
+	if err != nil {
+		return &Result{Status: Invalid, Reason: err.Error()}
+	}
+	r := &Result{ID: l.ID, IssuerKey: l.Issuer, Sender: l.Sender, Domain: l.Domain, Expires: l.Expires}
+	v.mu.RLock()
+	iss, ok := v.issuers[l.Issuer]
+	v.mu.RUnlock()
+	if !ok {
+		r.Status, r.Reason = Untrusted, "signed by node key "+l.Issuer+", which this verifier does not trust"
+		return r
+	}
+	r.Issuer = iss.Name
+	if !l.VerifySignature(iss.Key) {
+		r.Status, r.Reason = Invalid, "the signature does not verify: the label was forged or altered"
+		return r
+	}
+	now := v.now()
+	switch {
+	case l.Issued.After(now.Add(5 * time.Minute)):
+		r.Status, r.Reason = Invalid, "issued in the future ("+l.Issued.Format(time.RFC3339)+")"
+		return r
+	case now.After(l.Expires):
+		r.Status, r.Reason = Expired, "expired on "+l.Expires.Format(time.RFC3339)
+		return r
+	}
+	if !dnsname.SameOrg(l.Domain, in.FromDomain) {
+		r.Status, r.Reason = Invalid, fmt.Sprintf("the label is for %s but the message is from %s: moved to another domain", l.Domain, orNone(in.FromDomain))
+		return r
+	}
+	seen, failed := false, ""
+	for _, d := range in.DKIM {
+		if !dnsname.Equal(d.Domain, l.Domain) {
+			continue
+		}
+		seen = true
+		switch d.Result {
+		case "pass":
+			r.DKIMVerified = true
+		case "none", "":
+		default:
+			failed = d.Result
+		}
+	}
+	switch {
+	case !seen:
+		r.Status, r.Reason = Invalid, "the message has no DKIM signature by "+l.Domain+": the label was moved to another domain's mail"
+		return r
+	case !r.DKIMVerified && failed != "":
+		r.Status, r.Reason = Invalid, "the DKIM signature by "+l.Domain+" does not verify ("+failed+"): the message was altered or forged"
+		return r
+	}
+	h, ok := hashes[l.Canon]
+	if !ok {
+		h = BodyHash(body, l.Canon)
+		hashes[l.Canon] = h
+	}
+	if h != l.BodyHash {
+		r.Status, r.Reason = Invalid, "the body is not the one labelled: the label was moved to another message, or the message changed"
+		return r
+	}
+	if iss.Status != nil {
+		r.RevocationChecked = true
+		r.StatusStale = iss.Status.Stale(now)
+		if rev, why := iss.Status.Revoked(l); rev {
+			r.Status, r.Reason = Revoked, why
+			return r
+		}
+	}
+	r.Status = Valid
+	r.Reason = "issued by " + iss.Name + " for " + l.Sender + " (d=" + l.Domain + ") until " + l.Expires.Format("2006-01-02")
+	if !r.DKIMVerified {
+		r.Reason += "; the DKIM signature was not verified (no DNS)"
+	}
+	if !r.RevocationChecked {
+		r.Reason += "; revocations not checked (no status list)"
+	} else if r.StatusStale {
+		r.Reason += "; the status list is stale"
+	}
+	return r
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no single From domain"
+	}
+	return s
+}
+
+// PublicKey decodes a base64 Ed25519 public key (as `accord node key`
+// prints it).
+func PublicKey(b64 string) (ed25519.PublicKey, error) {
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("label: %q is not a base64 Ed25519 public key", b64)
+	}
+	return ed25519.PublicKey(b), nil
+}
