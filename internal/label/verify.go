@@ -35,14 +35,22 @@ type Verifier struct {
 	mu      sync.RWMutex
 	issuers map[string]Issuer
 	now     func() time.Time
+
+	// good remembers signatures already verified: a campaign's messages
+	// share one label, and the Ed25519 check is most of the cost.
+	cmu  sync.Mutex
+	good map[string]struct{} // issuer key id + "\x00" + the value
 }
+
+// maxGood bounds the signature cache; past it the cache starts over.
+const maxGood = 16384
 
 // NewVerifier trusts the given issuers. now is nil for time.Now.
 func NewVerifier(now func() time.Time, iss ...Issuer) *Verifier {
 	if now == nil {
 		now = time.Now
 	}
-	v := &Verifier{issuers: map[string]Issuer{}, now: now}
+	v := &Verifier{issuers: map[string]Issuer{}, now: now, good: map[string]struct{}{}}
 	for _, i := range iss {
 		v.SetIssuer(i)
 	}
@@ -154,7 +162,7 @@ func (v *Verifier) verifyOne(val string, in Input, body []byte, hashes map[strin
 		return r
 	}
 	r.Issuer = iss.Name
-	if !l.VerifySignature(iss.Key) {
+	if !v.signed(l, val, iss.Key) {
 		r.Status, r.Reason = Invalid, "the signature does not verify: the label was forged or altered"
 		return r
 	}
@@ -221,6 +229,32 @@ func (v *Verifier) verifyOne(val string, in Input, body []byte, hashes map[strin
 		r.Reason += "; the status list is stale"
 	}
 	return r
+}
+
+// signed checks a label's signature, remembering good ones. The key is
+// part of the cache key: a key dropped from trust is never answered from
+// the cache.
+func (v *Verifier) signed(l *Label, val string, key ed25519.PublicKey) bool {
+	if v.good == nil { // no cache (benchmarks of the first sight)
+		return l.VerifySignature(key)
+	}
+	k := l.Issuer + "\x00" + val
+	v.cmu.Lock()
+	_, ok := v.good[k]
+	v.cmu.Unlock()
+	if ok {
+		return true
+	}
+	if !l.VerifySignature(key) {
+		return false
+	}
+	v.cmu.Lock()
+	if len(v.good) >= maxGood {
+		v.good = map[string]struct{}{}
+	}
+	v.good[k] = struct{}{}
+	v.cmu.Unlock()
+	return true
 }
 
 func orNone(s string) string {

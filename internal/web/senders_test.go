@@ -49,14 +49,15 @@ func (m *sentMail) last() consent.Mail {
 }
 
 type senderNode struct {
-	url   string
-	store *sqlstore.Store
-	svc   *consent.Service
-	mail  *sentMail
-	key   ed25519.PrivateKey
+	url     string
+	handler http.Handler
+	store   *sqlstore.Store
+	svc     *consent.Service
+	mail    *sentMail
+	key     ed25519.PrivateKey
 }
 
-func startSenders(t *testing.T, rate int) senderNode {
+func startSenders(t testing.TB, rate int) senderNode {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accord.db"))
@@ -83,14 +84,15 @@ func startSenders(t *testing.T, rate int) senderNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = s.Handler()
+	n.handler = s.Handler()
+	srv.Config.Handler = n.handler
 	srv.Start()
 	n.url = srv.URL
 	t.Cleanup(func() { srv.Close(); d.Close(); st.Close() })
 	return n
 }
 
-func (n senderNode) sender(t *testing.T, domain string) string {
+func (n senderNode) sender(t testing.TB, domain string) string {
 	t.Helper()
 	if _, err := n.svc.AddSender(context.Background(), consent.Sender{ID: domain, Contact: "dpo@" + domain, Jurisdictions: []string{"EU", "US"}}); err != nil {
 		t.Fatal(err)
