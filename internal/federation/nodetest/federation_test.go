@@ -73,13 +73,19 @@ func (f *flakyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return res, err
 }
 
-func newNode(t *testing.T, c *clock, name, jurisdiction string) *node {
+func newNode(t testing.TB, c *clock, name, jurisdiction string) *node {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), name+".db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), name+".db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newNodeOn(t, c, name, jurisdiction, st)
+}
+
+// newNodeOn runs a node over an opened store.
+func newNodeOn(t testing.TB, c *clock, name, jurisdiction string, st *sqlstore.Store) *node {
+	t.Helper()
+	ctx := context.Background()
 	lib, err := rules.Embedded()
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +108,7 @@ func newNode(t *testing.T, c *clock, name, jurisdiction string) *node {
 }
 
 // know registers other as a peer of n under an agreement.
-func (n *node) know(t *testing.T, other *node, jurisdiction, agreement string) {
+func (n *node) know(t testing.TB, other *node, jurisdiction, agreement string) {
 	t.Helper()
 	var a *federation.Agreement
 	if agreement != "" {

@@ -20,7 +20,7 @@ import (
 	"github.com/accord-antispam/accord/internal/federation/stix"
 )
 
-func token(t *testing.T, n *node, role access.Role, label string) string {
+func token(t testing.TB, n *node, role access.Role, label string) string {
 	t.Helper()
 	plain, tok := access.NewToken(nil, role, label, time.Now())
 	if err := n.store.CreateToken(context.Background(), tok); err != nil {
@@ -36,7 +36,7 @@ type taxiiResp struct {
 	raw    []byte
 }
 
-func taxiiGet(t *testing.T, url, tok, accept string) taxiiResp {
+func taxiiGet(t testing.TB, url, tok, accept string) taxiiResp {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	if tok != "" {
