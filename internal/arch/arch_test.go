@@ -24,6 +24,7 @@ var level = map[string]int{
 	"classify":  2,
 	"analysis":  3,
 	"campaign":  2,
+	"privacy":   2,
 	"intake":    4,
 	"access":    4,
 	"consent":   4,

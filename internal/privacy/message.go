@@ -1,0 +1,365 @@
+package privacy
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"regexp"
+	"strings"
+
+	"github.com/accord-antispam/accord/internal/mail"
+)
+
+// Redacted replaces what identifies a person in evidence.
+const Redacted = "[redacted]"
+
+// maxDepth bounds the nesting of multiparts and embedded messages read.
+const maxDepth = 30
+
+// Message returns a copy of a raw message with the people's addresses,
+// local parts and names redacted wherever they occur: recipient header
+// fields lose their whole value, Received "for" clauses their address,
+// RFC 2047 words are decoded and re-encoded, quoted-printable and base64
+// parts are decoded, redacted and encoded again, and text in any part
+// loses percent-encoded, HTML-encoded and base64 spellings too. Parts
+// that hold none of it keep their bytes.
+func (p People) Message(raw []byte) []byte {
+	out := p.entity(raw, 0)
+	return p.plain(out)
+}
+
+// Bytes redacts their addresses from any text — JSON, logs — in every
+// spelling, base64 runs included; it leaves the text's structure alone.
+func (p People) Bytes(b []byte) []byte { return p.text(b, false) }
+
+// plain replaces every spelling of their addresses in b.
+func (p People) plain(b []byte) []byte {
+	return replace(b, p.m().spans(b), Redacted)
+}
+
+// text redacts decoded content: addresses in every spelling, base64 runs
+// that hold one, and, in text, their local parts and names as words.
+func (p People) text(b []byte, words bool) []byte {
+	b = p.plain(b)
+	b = b64Token.ReplaceAllFunc(b, func(tok []byte) []byte {
+		if p.decodedHolds(tok) {
+			return []byte(Redacted)
+		}
+		return tok
+	})
+	if words {
+		b = replace(b, p.m().wordSpans(b), Redacted)
+	}
+	return b
+}
+
+// splitEntity cuts an entity at the empty line ending its header.
+func splitEntity(b []byte) (header, sep, body []byte) {
+	if len(b) > 0 && (b[0] == '\n' || bytes.HasPrefix(b, []byte("\r\n"))) {
+		n := 1
+		if b[0] == '\r' {
+			n = 2
+		}
+		return nil, b[:n], b[n:]
+	}
+	i := bytes.Index(b, []byte("\n\r\n"))
+	j := bytes.Index(b, []byte("\n\n"))
+	switch {
+	case i >= 0 && (j < 0 || i < j):
+		return b[:i+1], b[i+1 : i+3], b[i+3:]
+	case j >= 0:
+		return b[:j+1], b[j+1 : j+2], b[j+2:]
+	}
+	return b, nil, nil
+}
+
+type field struct {
+	name string // Lower-case, "" for a line that is no field.
+	raw  []byte // The field's bytes, folded lines and line end included.
+}
+
+func splitFields(h []byte) []field {
+	var out []field
+	for len(h) > 0 {
+		end := bytes.IndexByte(h, '\n')
+		if end < 0 {
+			end = len(h) - 1
+		}
+		line := h[:end+1]
+		if len(out) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			out[len(out)-1].raw = append(out[len(out)-1].raw, line...)
+		} else {
+			f := field{raw: append([]byte(nil), line...)}
+			if c := bytes.IndexByte(line, ':'); c > 0 {
+				f.name = strings.ToLower(strings.TrimSpace(string(line[:c])))
+			}
+			out = append(out, f)
+		}
+		h = h[end+1:]
+	}
+	return out
+}
+
+func eolOf(b []byte) string {
+	if bytes.Contains(b, []byte("\r\n")) {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// forRe finds the address of a Received "for" clause.
+var forRe = regexp.MustCompile(`(?i)(\bfor\s+)<?[^\s<>;()"]+@[^\s<>;()"]+>?`)
+
+// header redacts header fields.
+func (p People) header(h []byte) []byte {
+	eol := eolOf(h)
+	var out bytes.Buffer
+	for _, f := range splitFields(h) {
+		switch {
+		case f.name == "":
+			out.Write(p.plain(f.raw))
+		case recipientFields[f.name]:
+			c := bytes.IndexByte(f.raw, ':')
+			out.Write(f.raw[:c+1])
+			out.WriteString(" " + Redacted + eol)
+		case strings.HasPrefix(f.name, "content-") || f.name == "mime-version":
+			// Structure: only addresses, consistently with the body.
+			out.Write(p.plain(f.raw))
+		default:
+			raw := f.raw
+			if f.name == "received" {
+				raw = forRe.ReplaceAll(raw, []byte("${1}<"+Redacted+">"))
+			}
+			out.Write(p.value(f.name, raw, eol))
+		}
+	}
+	return out.Bytes()
+}
+
+// value redacts one field, decoding RFC 2047 words when they hide a
+// person.
+func (p People) value(name string, raw []byte, eol string) []byte {
+	words := name != "received" && name != "message-id" && name != "references" && name != "in-reply-to" &&
+		!strings.HasPrefix(name, "dkim") && !strings.HasPrefix(name, "arc-")
+	red := p.text(raw, words)
+	if !bytes.Contains(red, []byte("=?")) {
+		return red
+	}
+	c := bytes.IndexByte(red, ':')
+	v := strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(string(red[c+1:]), "\r\n", ""), "\n", ""))
+	dec, _ := mail.DecodeHeader(v)
+	clean := p.text([]byte(dec), words)
+	if bytes.Equal(clean, []byte(dec)) {
+		return red
+	}
+	return []byte(string(red[:c+1]) + " " + mime.QEncoding.Encode("utf-8", string(clean)) + eol)
+}
+
+// entity redacts one MIME entity, its parts and embedded messages.
+func (p People) entity(b []byte, depth int) []byte {
+	header, sep, body := splitEntity(b)
+	if sep == nil {
+		// No header/body separation: read it all as header lines.
+		return p.header(header)
+	}
+	fields := splitFields(header)
+	var ctype, cte string
+	params := map[string]string{}
+	for _, f := range fields {
+		c := bytes.IndexByte(f.raw, ':')
+		if c < 0 {
+			continue
+		}
+		v := strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(string(f.raw[c+1:]), "\r\n", ""), "\n", ""))
+		switch f.name {
+		case "content-type":
+			if mt, ps, err := mime.ParseMediaType(v); err == nil {
+				ctype, params = mt, ps
+			} else {
+				ctype = strings.ToLower(strings.TrimSpace(strings.SplitN(v, ";", 2)[0]))
+				if m := regexp.MustCompile(`(?i)boundary\s*=\s*"?([^";]+)"?`).FindStringSubmatch(v); m != nil {
+					params["boundary"] = m[1]
+				}
+			}
+		case "content-transfer-encoding":
+			cte = strings.ToLower(v)
+		}
+	}
+	var newBody []byte
+	switch {
+	case depth >= maxDepth:
+		newBody = p.text(body, true)
+	case strings.HasPrefix(ctype, "multipart/") && params["boundary"] != "":
+		newBody = p.multipart(body, params["boundary"], depth)
+	case ctype == "message/rfc822" || ctype == "message/global":
+		dec, ok := decode(body, cte)
+		if !ok {
+			newBody = p.text(body, true)
+			break
+		}
+		inner := p.entity(dec, depth+1)
+		if bytes.Equal(inner, dec) {
+			newBody = body
+		} else {
+			newBody = encode(inner, cte, eolOf(body))
+		}
+	default:
+		isText := ctype == "" || strings.HasPrefix(ctype, "text/")
+		dec, ok := decode(body, cte)
+		if !ok {
+			newBody = p.text(body, isText)
+			break
+		}
+		red := p.text(dec, isText)
+		if bytes.Equal(red, dec) {
+			newBody = body
+		} else {
+			newBody = encode(red, cte, eolOf(body))
+		}
+	}
+	var out bytes.Buffer
+	out.Write(p.header(header))
+	out.Write(sep)
+	out.Write(newBody)
+	return out.Bytes()
+}
+
+// multipart redacts each part between the boundary's delimiter lines,
+// keeping the delimiters, preamble and epilogue in place.
+func (p People) multipart(body []byte, boundary string, depth int) []byte {
+	delim := []byte("--" + boundary)
+	var out, seg bytes.Buffer
+	inPart := false
+	flush := func() {
+		b := seg.Bytes()
+		if inPart {
+			// The line end before a delimiter belongs to the delimiter.
+			trail := 0
+			if bytes.HasSuffix(b, []byte("\r\n")) {
+				trail = 2
+			} else if bytes.HasSuffix(b, []byte("\n")) {
+				trail = 1
+			}
+			out.Write(p.entity(b[:len(b)-trail], depth+1))
+			out.Write(b[len(b)-trail:])
+		} else {
+			out.Write(p.text(b, true))
+		}
+		seg.Reset()
+	}
+	closed := false
+	for len(body) > 0 {
+		end := bytes.IndexByte(body, '\n')
+		if end < 0 {
+			end = len(body) - 1
+		}
+		line := body[:end+1]
+		body = body[end+1:]
+		t := bytes.TrimRight(line, " \t\r\n")
+		if !closed && bytes.HasPrefix(t, delim) && (len(t) == len(delim) || bytes.Equal(t[len(delim):], []byte("--"))) {
+			flush()
+			out.Write(line)
+			if len(t) == len(delim)+2 {
+				closed = true
+				inPart = false
+			} else {
+				inPart = true
+			}
+			continue
+		}
+		seg.Write(line)
+	}
+	flush()
+	return out.Bytes()
+}
+
+// decode removes a transfer encoding; ok is false when the body is not
+// what its encoding says.
+func decode(b []byte, cte string) ([]byte, bool) {
+	switch cte {
+	case "base64":
+		s := strings.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+				return -1
+			}
+			return r
+		}, string(b))
+		out, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			out, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+		}
+		return out, err == nil
+	case "quoted-printable":
+		out, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(b)))
+		return out, err == nil
+	}
+	return b, true
+}
+
+// encode applies a transfer encoding again.
+func encode(b []byte, cte, eol string) []byte {
+	switch cte {
+	case "base64":
+		s := base64.StdEncoding.EncodeToString(b)
+		var out bytes.Buffer
+		for len(s) > 76 {
+			out.WriteString(s[:76] + eol)
+			s = s[76:]
+		}
+		out.WriteString(s + eol)
+		return out.Bytes()
+	case "quoted-printable":
+		var out bytes.Buffer
+		w := quotedprintable.NewWriter(&out)
+		w.Write(b)
+		w.Close()
+		return out.Bytes()
+	}
+	return b
+}
+
+// Leaks lists which of their addresses still occur in a message in any
+// form a reader or a program could recover: the raw bytes, every header
+// field decoded, every part decoded from its transfer encoding and
+// charset, percent-encoded and HTML-encoded spellings, and base64 runs.
+func (p People) Leaks(msg []byte) []string {
+	m := mail.ParseBytes(msg, mail.Limits{MaxBytes: int64(len(msg)) + 1})
+	texts := [][]byte{msg}
+	headers := []mail.Header{m.Header}
+	for _, part := range m.Parts {
+		headers = append(headers, part.Header)
+		texts = append(texts, part.Body, []byte(part.Text))
+	}
+	for _, h := range headers {
+		for _, f := range h.Fields {
+			d, _ := mail.DecodeHeader(f.Value)
+			texts = append(texts, []byte(f.Value), []byte(d))
+		}
+	}
+	var found []string
+	pm := p.m()
+	hit := make([]bool, len(pm.addrs))
+	for _, t := range texts {
+		pm.holdsEach(t, hit)
+	}
+	for i, h := range hit {
+		if h {
+			found = append(found, string(pm.addrs[i]))
+		}
+	}
+	for _, l := range pm.latin {
+		if indexFold(msg, l) >= 0 {
+			found = append(found, string(l))
+		}
+	}
+	for _, t := range texts {
+		for _, tok := range b64Token.FindAll(t, -1) {
+			if p.decodedHolds(tok) {
+				found = append(found, "base64:"+string(tok))
+			}
+		}
+	}
+	return found
+}

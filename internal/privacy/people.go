@@ -1,0 +1,249 @@
+// Package privacy keeps the people a reported spam is about — its
+// recipients and the person who reported it — out of what a node shares.
+// Everything that leaves a node for a partner passes through one of its
+// functions: free text (subjects) loses their addresses and names, links
+// are cut back to what identifies the spam run rather than its victim, and
+// a message kept as evidence has their addresses redacted in every form
+// they can take (header fields, Received "for" clauses, body text,
+// quoted-printable and base64 parts, RFC 2047 words, percent-encoding,
+// HTML entities, base64 tokens in links). Leaks checks the result in all
+// those forms again, so a caller can refuse to share what it cannot prove
+// clean.
+package privacy
+
+import (
+	"bytes"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/accord-antispam/accord/internal/mail"
+)
+
+// People are the persons a reported message identifies: the addresses it
+// was delivered to, the reporter's address, the local parts of those
+// addresses and the display names that went with them.
+type People struct {
+	Addresses  []string // Lower-case addr-specs.
+	LocalParts []string // Lower-case, at least 3 characters.
+	Names      []string // Display names and their words of 3 letters or more, lower-case.
+	Domains    []string // Lower-case domains of the addresses.
+
+	set     map[string]bool // Addresses and domains, for lookups.
+	matcher *matcher        // Built on first use.
+}
+
+// recipientFields are the header fields that name who a message was
+// delivered to (RFC 5322, RFC 3798, and the fields MTAs add).
+var recipientFields = map[string]bool{
+	"to": true, "cc": true, "bcc": true, "delivered-to": true, "x-original-to": true, "envelope-to": true,
+	"x-envelope-to": true, "apparently-to": true, "resent-to": true, "resent-cc": true, "resent-bcc": true,
+	"x-rcpt-to": true, "x-original-recipient": true, "original-recipient": true, "final-recipient": true,
+	"x-forwarded-to": true, "x-delivered-to": true, "x-resolved-to": true, "x-apparently-to": true,
+}
+
+// IsRecipientField reports whether a header field names a recipient.
+func IsRecipientField(name string) bool {
+	return recipientFields[strings.ToLower(strings.TrimSpace(name))]
+}
+
+var (
+	forClause = regexp.MustCompile(`(?i)\bfor\s+<?([^\s<>;()"]+@[^\s<>;()"]+?)>?(?:[\s;]|$)`)
+	anyAddr   = regexp.MustCompile(`(?i)[a-z0-9!#$%&'*+/=?^_{|}~.-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
+)
+
+// Of finds the people in a raw message: the recipients named in its header
+// fields and Received "for" clauses (of the message and of every message
+// embedded in it), and the reporter's address when known.
+func Of(raw []byte, reporter string) People {
+	var addrs, names []string
+	addAddr := func(a mail.Address) {
+		s := strings.ToLower(strings.TrimSpace(a.Addr))
+		if strings.Count(s, "@") != 1 || strings.HasPrefix(s, "@") || strings.HasSuffix(s, "@") {
+			return
+		}
+		addrs = append(addrs, s)
+		if n := strings.TrimSpace(a.Name); n != "" && !strings.Contains(n, "@") {
+			names = append(names, strings.ToLower(n))
+		}
+	}
+	m := mail.ParseBytes(raw, mail.Limits{})
+	headers := []mail.Header{m.Header}
+	for _, p := range m.Parts {
+		if p.Embedded {
+			headers = append(headers, p.Header)
+		}
+	}
+	for _, h := range headers {
+		for _, f := range h.Fields {
+			name := strings.ToLower(f.Name)
+			switch {
+			case recipientFields[name]:
+				v := f.Value
+				if i := strings.Index(v, ";"); i >= 0 && (name == "original-recipient" || name == "final-recipient" || name == "x-original-recipient") {
+					v = v[i+1:] // "rfc822; addr"
+				}
+				list, _ := mail.ParseAddressList(v)
+				for _, a := range list {
+					addAddr(a)
+				}
+				for _, a := range anyAddr.FindAllString(v, -1) {
+					addAddr(mail.Address{Addr: a})
+				}
+			case name == "received":
+				for _, sm := range forClause.FindAllStringSubmatch(f.Value, -1) {
+					addAddr(mail.Address{Addr: strings.Trim(sm[1], "<>")})
+				}
+			}
+		}
+	}
+	if r := strings.TrimSpace(reporter); r != "" {
+		addAddr(mail.Address{Addr: r})
+	}
+	return New(addrs, names)
+}
+
+// New builds People from addresses and display names.
+func New(addresses, names []string) People {
+	p := People{set: map[string]bool{}, matcher: &matcher{}}
+	seen := map[string]bool{}
+	add := func(list *[]string, v string) {
+		if !seen[v] {
+			seen[v] = true
+			*list = append(*list, v)
+		}
+	}
+	for _, a := range addresses {
+		if !utf8.ValidString(a) {
+			// Raw 8-bit text is read as Latin-1, as the mail parser does.
+			a = latin1(a)
+		}
+		a = strings.ToLower(strings.TrimSpace(a))
+		at := strings.LastIndexByte(a, '@')
+		if at <= 0 || at == len(a)-1 || p.set[a] {
+			continue
+		}
+		p.set[a] = true
+		p.Addresses = append(p.Addresses, a)
+		if lp := a[:at]; len(lp) >= 3 {
+			add(&p.LocalParts, "l:"+lp)
+		}
+		if d := a[at+1:]; !p.set["@"+d] {
+			p.set["@"+d] = true
+			p.Domains = append(p.Domains, d)
+		}
+	}
+	for _, n := range names {
+		n = strings.ToLower(strings.Trim(strings.TrimSpace(n), `"'`))
+		if len(n) < 3 {
+			continue
+		}
+		add(&p.Names, "n:"+n)
+		for _, w := range strings.FieldsFunc(n, func(r rune) bool { return !isLetter(r) }) {
+			if len([]rune(w)) >= 3 && !commonWords[w] {
+				add(&p.Names, "n:"+w)
+			}
+		}
+	}
+	for i := range p.LocalParts {
+		p.LocalParts[i] = p.LocalParts[i][2:]
+	}
+	for i := range p.Names {
+		p.Names[i] = p.Names[i][2:]
+	}
+	// Longest first, so a longer form is replaced before a shorter part of it.
+	byLen := func(a, b string) int { return len(b) - len(a) }
+	slices.SortStableFunc(p.Addresses, byLen)
+	slices.SortStableFunc(p.LocalParts, byLen)
+	slices.SortStableFunc(p.Names, byLen)
+	return p
+}
+
+// commonWords are words of display names that name nobody ("Undisclosed
+// recipients", "Customer Service").
+var commonWords = map[string]bool{"the": true, "and": true, "for": true, "you": true, "your": true, "our": true, "dear": true,
+	"team": true, "list": true, "info": true, "user": true, "users": true, "all": true, "members": true, "customer": true,
+	"customers": true, "recipient": true, "recipients": true, "undisclosed": true, "friend": true, "friends": true,
+	"subscriber": true, "subscribers": true, "mailing": true, "service": true, "support": true, "mrs": true}
+
+// toLatin1 writes s in Latin-1 bytes when it can.
+func toLatin1(s string) (string, bool) {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r > 0xFF {
+			return "", false
+		}
+		b = append(b, byte(r))
+	}
+	return string(b), true
+}
+
+// indexFold finds needle in b, ignoring ASCII case.
+func indexFold(b, needle []byte) int {
+	for i := 0; i+len(needle) <= len(b); i++ {
+		if bytes.EqualFold(b[i:i+len(needle)], needle) {
+			return i
+		}
+	}
+	return -1
+}
+
+func latin1(s string) string {
+	r := make([]rune, len(s))
+	for i := 0; i < len(s); i++ {
+		r[i] = rune(s[i])
+	}
+	return string(r)
+}
+
+func isLetter(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127 && (r >= 0xC0 && r != 0xD7 && r != 0xF7)
+}
+
+// Empty reports whether nobody is known.
+func (p People) Empty() bool { return len(p.Addresses) == 0 && len(p.Names) == 0 }
+
+// IsAddress reports whether a is one of the people's addresses.
+func (p People) IsAddress(a string) bool {
+	if !utf8.ValidString(a) {
+		a = latin1(a)
+	}
+	a = strings.ToLower(strings.TrimSpace(a))
+	return !strings.HasPrefix(a, "@") && p.set[a]
+}
+
+// IsDomain reports whether d is the domain of one of their addresses.
+func (p People) IsDomain(d string) bool {
+	d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+	return d != "" && p.set["@"+d]
+}
+
+// Holds reports whether s contains one of their addresses in any
+// spelling.
+func (p People) Holds(s string) bool { return p.containsAny([]byte(s)) }
+
+// Text removes the people from free text (a subject, a description): every
+// e-mail address, whoever's, becomes "[address]", and their local parts
+// and names "[recipient]". What remains says what the spam was about, not
+// to whom it went.
+func (p People) Text(s string) string {
+	m := p.m()
+	b := replace([]byte(s), m.spans([]byte(s)), "[address]")
+	b = anyAddr.ReplaceAll(b, []byte("[address]"))
+	return string(replace(b, m.wordSpans(b), "[recipient]"))
+}
+
+// containsAny reports whether text holds one of their addresses in any
+// spelling, or a base64 spelling of one.
+func (p People) containsAny(text []byte) bool {
+	if p.m().has(text) {
+		return true
+	}
+	for _, tok := range b64Token.FindAll(text, -1) {
+		if p.decodedHolds(tok) {
+			return true
+		}
+	}
+	return false
+}

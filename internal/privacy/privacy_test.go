@@ -1,0 +1,185 @@
+package privacy
+
+import (
+	"bytes"
+	"encoding/base64"
+	"mime"
+	"mime/quotedprintable"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/accord-antispam/accord/internal/mail"
+)
+
+const (
+	victim   = "alice.reporter@citizen-fr.example"
+	reporter = "bob.durand@mail-fr.example"
+)
+
+// targeted is a spam that carries its recipient's and its reporter's
+// addresses in every place spammers put them.
+func targeted() []byte {
+	b64html := base64.StdEncoding.EncodeToString([]byte(`<html><body><p>Hello Alice Reporter,</p>` +
+		`<a href="http://pharma-us.example/buy/` + url.PathEscape(victim) + `/offer?u=` + base64.URLEncoding.EncodeToString([]byte(victim)) + `">buy</a>` +
+		`<a href="http://pharma-us.example/unsub?e=alice.reporter%40citizen-fr.example">stop</a> ` +
+		`contact: alice.reporter&#64;citizen-fr.example</p></body></html>`))
+	var qp bytes.Buffer
+	w := quotedprintable.NewWriter(&qp)
+	w.Write([]byte("Dear alice.reporter, this offer was reserved for " + victim + " and forwarded by " + reporter + ". " +
+		strings.Repeat("Cheap meds without prescription. ", 4) + "\r\n"))
+	w.Close()
+	inner := "From: shop@pharma-us.example\r\nTo: " + reporter + "\r\nSubject: your copy\r\n\r\nSent to " + reporter + "\r\n"
+	return []byte("Received: from relay.example ([12.0.0.1]) by mx.citizen-fr.example with ESMTP id X1 for <" + victim + ">; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+		"Delivered-To: " + victim + "\r\n" +
+		"From: Pharma <deals@pharma-us.example>\r\n" +
+		"To: \"Alice Reporter\" <" + victim + ">\r\n" +
+		"Cc: " + reporter + "\r\n" +
+		"Subject: " + mime.BEncoding.Encode("utf-8", "Alice, your offer for "+victim) + "\r\n" +
+		"Date: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"MIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + qp.String() + "\r\n" +
+		"--b1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64html + "\r\n" +
+		"--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner +
+		"--b1--\r\n")
+}
+
+// decodedEverything is an oracle written apart from the redactor: the
+// message parsed by the mail package, every header field decoded, every
+// part decoded, and each text also percent-decoded and with its base64
+// runs decoded.
+func decodedEverything(t *testing.T, raw []byte) string {
+	t.Helper()
+	m := mail.ParseBytes(raw, mail.Limits{})
+	var b strings.Builder
+	b.Write(raw)
+	add := func(s string) {
+		b.WriteString("\n" + s)
+		if u, err := url.QueryUnescape(s); err == nil {
+			b.WriteString("\n" + u)
+		}
+		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(" \t\r\n\"'<>=?&;:", r) }) {
+			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+				if d, err := enc.DecodeString(f); err == nil {
+					b.WriteString("\n" + string(d))
+				}
+			}
+		}
+	}
+	for _, p := range m.Parts {
+		for _, f := range p.Header.Fields {
+			d, _ := mail.DecodeHeader(f.Value)
+			add(f.Value)
+			add(d)
+		}
+		add(string(p.Body))
+		add(p.Text)
+	}
+	for _, f := range m.Header.Fields {
+		d, _ := mail.DecodeHeader(f.Value)
+		add(d)
+	}
+	return strings.ToLower(strings.ReplaceAll(b.String(), "&#64;", "@"))
+}
+
+func TestMessageRedactsEveryForm(t *testing.T) {
+	raw := targeted()
+	// The oracle sees the addresses in the original, in every form.
+	all := decodedEverything(t, raw)
+	for _, a := range []string{victim, reporter} {
+		if !strings.Contains(all, a) {
+			t.Fatalf("the test message does not carry %s", a)
+		}
+	}
+	p := Of(raw, reporter)
+	if !p.IsAddress(victim) || !p.IsAddress(reporter) {
+		t.Fatalf("people: %+v", p.Addresses)
+	}
+	red := p.Message(raw)
+	got := decodedEverything(t, red)
+	for _, a := range []string{victim, reporter, "alice.reporter", "alice reporter"} {
+		if strings.Contains(got, a) {
+			t.Errorf("%q survives redaction:\n%s", a, red)
+		}
+	}
+	if l := p.Leaks(red); len(l) > 0 {
+		t.Errorf("Leaks finds %v", l)
+	}
+	if l := p.Leaks(raw); len(l) < 2 {
+		t.Errorf("Leaks misses the addresses in the original: %v", l)
+	}
+	// What identifies the spam stays.
+	for _, keep := range []string{"deals@pharma-us.example", "cheap meds without prescription", "pharma-us.example/buy/", "12.0.0.1", "shop@pharma-us.example"} {
+		if !strings.Contains(got, keep) {
+			t.Errorf("redaction lost %q", keep)
+		}
+	}
+	// Still a readable message with the same structure.
+	m, orig := mail.ParseBytes(red, mail.Limits{}), mail.ParseBytes(raw, mail.Limits{})
+	if len(m.Parts) != len(orig.Parts) || len(m.Defects) != len(orig.Defects) {
+		t.Errorf("structure changed: %d parts, defects %v", len(m.Parts), m.Defects)
+	}
+}
+
+func TestURLKeepsTheRunNotTheVictim(t *testing.T) {
+	p := New([]string{victim, reporter}, []string{"Alice Reporter"})
+	for _, c := range []struct{ in, want string }{
+		{"http://pharma-us.example/buy/alice.reporter@citizen-fr.example/offer", "http://pharma-us.example/buy/"},
+		{"http://pharma-us.example/buy/alice.reporter%40citizen-fr.example/offer", "http://pharma-us.example/buy/"},
+		{"https://pharma-us.example/o/alice.reporter/x.html", "https://pharma-us.example/o/"},
+		{"http://pharma-us.example/order?ref=victim&e=" + victim, "http://pharma-us.example/order"},
+		{"http://pharma-us.example/t/" + base64.RawURLEncoding.EncodeToString([]byte(victim)) + "/go", "http://pharma-us.example/t/"},
+		{"http://pharma-us.example/c/8f3a9c2e1b7d4410/offer", "http://pharma-us.example/c/"},
+		{"http://pharma-us.example/u/12345678", "http://pharma-us.example/u/"},
+		{"http://user:pw@pharma-us.example/shop/offer.html#alice", "http://pharma-us.example/shop/offer.html"},
+		{"http://alice-reporter.track.spam.example/open", "http://spam.example/open"},
+		{"http://pharma-us.example", "http://pharma-us.example"},
+		{"http://Pharma-US.example/Buy/Now", "http://pharma-us.example/Buy/Now"},
+	} {
+		got, ok := p.URL(c.in)
+		if !ok || got != c.want {
+			t.Errorf("URL(%s) = %q %v, want %q", c.in, got, ok, c.want)
+		}
+	}
+	for _, bad := range []string{"mailto:" + victim, "javascript:alert(1)", "not a url", "cid:part1"} {
+		if got, ok := p.URL(bad); ok {
+			t.Errorf("URL(%s) = %q, want refused", bad, got)
+		}
+	}
+}
+
+func TestTextLosesAddressesAndNames(t *testing.T) {
+	p := New([]string{victim}, []string{"Alice Reporter"})
+	for _, c := range []struct{ in, want string }{
+		{"Alice, your order for alice.reporter@citizen-fr.example", "[recipient], your order for [address]"},
+		{"Invoice for someone@else.example", "Invoice for [address]"},
+		{"Dear ALICE.REPORTER: last chance", "Dear [recipient]: last chance"},
+		{"Cheap meds", "Cheap meds"},
+		{"Malice in wonderland", "Malice in wonderland"},
+	} {
+		if got := p.Text(c.in); got != c.want {
+			t.Errorf("Text(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func FuzzMessage(f *testing.F) {
+	f.Add(targeted(), victim)
+	f.Add([]byte("To: a@b.example\r\n\r\nhello a@b.example\r\n"), "a@b.example")
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Transfer-Encoding: base64\n\nYUBiLmV4YW1wbGU=\n--x--\n"), "a@b.example")
+	f.Fuzz(func(t *testing.T, raw []byte, addr string) {
+		p := Of(raw, addr)
+		red := p.Message(raw)
+		if strings.Contains(addr, "@") && len(addr) > 3 && !strings.ContainsAny(addr, " \t\r\n") {
+			if bytes.Contains(bytes.ToLower(red), bytes.ToLower([]byte(strings.TrimSpace(addr)))) && p.IsAddress(addr) {
+				t.Fatalf("%q survives in %q", addr, red)
+			}
+		}
+		p.Leaks(red)
+		for _, u := range []string{string(raw), addr} {
+			p.URL(u)
+			p.Text(u)
+		}
+	})
+}

@@ -1,0 +1,168 @@
+package privacy
+
+import (
+	"encoding/base64"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// b64Token is a run that may be base64 (or base64url) text: per-recipient
+// links often carry the address that way.
+var b64Token = regexp.MustCompile(`[A-Za-z0-9+/_-]{8,}={0,2}`)
+
+// decodedHolds reports whether tok, read as base64 in either alphabet and
+// from any of the four alignments, holds one of their addresses.
+func (p People) decodedHolds(tok []byte) bool {
+	m := p.m()
+	if len(m.addrs) == 0 {
+		return false
+	}
+	t := strings.TrimRight(string(tok), "=")
+	for off := 0; off < 4 && off < len(t); off++ {
+		s := t[off:]
+		s = s[:len(s)/4*4+min(len(s)%4, 3)]
+		if len(s)%4 == 1 {
+			s = s[:len(s)-1]
+		}
+		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+			b, err := enc.DecodeString(s)
+			if err != nil || len(b) < 6 {
+				continue
+			}
+			if m.has(b) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// URL generalises a link to what identifies the spam run: scheme, host and
+// the leading path segments up to the first one that could identify the
+// recipient (an address, a local part or name, a base64 spelling of an
+// address, or a per-recipient token). Query, fragment and user
+// information always go: they carry tracking ids and addresses. A host
+// that names the recipient is cut back to its registrable domain. ok is
+// false for links that are not web links (mailto:, …) or cannot be read.
+func (p People) URL(raw string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" && scheme != "ftp" {
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if p.identifies(host) || anyAddr.MatchString(host) {
+		d, err := publicsuffix.EffectiveTLDPlusOne(host)
+		if err != nil || p.identifies(d) {
+			return "", false
+		}
+		host = d
+	} else {
+		for _, label := range strings.Split(host, ".") {
+			if tokenLike(label) {
+				if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+					host = d
+				}
+				break
+			}
+		}
+	}
+	if port := u.Port(); port != "" {
+		host += ":" + port
+	}
+	out := &url.URL{Scheme: scheme, Host: host}
+	segs := strings.Split(strings.TrimPrefix(u.EscapedPath(), "/"), "/")
+	var kept []string
+	cut := false
+	for _, seg := range segs {
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			dec = seg
+		}
+		if strings.Contains(dec, "@") || p.identifies(dec) || tokenLike(dec) || p.decodedHolds([]byte(seg)) {
+			cut = true
+			break
+		}
+		kept = append(kept, seg)
+	}
+	path := "/" + strings.Join(kept, "/")
+	if cut && !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	if path == "/" && u.Path == "" {
+		path = ""
+	}
+	out.RawPath = path
+	out.Path, _ = url.PathUnescape(path)
+	return out.String(), true
+}
+
+// identifies reports whether s holds one of their addresses, local parts
+// or names.
+func (p People) identifies(s string) bool {
+	if s == "" {
+		return false
+	}
+	if p.containsAny([]byte(s)) {
+		return true
+	}
+	l := strings.ToLower(s)
+	for _, lp := range p.LocalParts {
+		if strings.Contains(l, lp) {
+			return true
+		}
+	}
+	if len(p.m().wordSpans([]byte(s))) > 0 {
+		return true
+	}
+	return false
+}
+
+// tokenLike reports whether a path segment or host label looks like an
+// identifier minted per message or per recipient rather than a word of
+// the site: long runs of digits, hex strings, or long mixes of letters and
+// digits.
+func tokenLike(s string) bool {
+	if len(s) < 8 {
+		return false
+	}
+	name := s
+	if i := strings.LastIndexByte(name, '.'); i > 0 && len(name)-i <= 5 {
+		name = name[:i] // "offer.html": judge "offer"
+	}
+	digits, letters, hex, run, maxRun := 0, 0, 0, 0, 0
+	for _, r := range name {
+		switch {
+		case unicode.IsDigit(r):
+			digits++
+			run++
+		case unicode.IsLetter(r):
+			letters++
+			run = 0
+		default:
+			run = 0
+		}
+		if strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			hex++
+		}
+		maxRun = max(maxRun, run)
+	}
+	switch {
+	case maxRun >= 6:
+		return true
+	case hex == len(name) && len(name) >= 8 && digits > 0:
+		return true
+	case len(name) >= 12 && digits >= 2 && letters >= 2 && digits+letters >= len(name)*3/4:
+		return true
+	case len(name) >= 20 && !strings.ContainsAny(name, "-_ ."):
+		return true
+	}
+	return false
+}
