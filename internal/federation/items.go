@@ -5,12 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/privacy"
 )
 
 // Group is a set of items signed together (one package): a campaign with
@@ -18,6 +18,19 @@ import (
 type Group struct {
 	ID    string
 	Items []Item
+}
+
+// Source is the complaint desk as the federation reads it. A round reads
+// it once, whatever the number of peers and TAXII pages.
+type Source interface {
+	// SharedReports calls fn for every report the node holds, grouped by
+	// campaign and in order of arrival within each, with the address of
+	// its reporter ("" when anonymous). An error from fn stops the walk.
+	SharedReports(ctx context.Context, fn func(r *intake.Report, reporter string) error) error
+	// SharedVersion changes whenever the set of reports does (a report
+	// added or erased): what was collected under an equal version is
+	// still current.
+	SharedVersion(ctx context.Context) (string, error)
 }
 
 // Markings and personal-data flags of each kind of item: the node's own
@@ -28,7 +41,8 @@ const (
 	tlpReport    = TLPAmber
 	tlpEvidence  = TLPAmberStrict
 	tlpStats     = TLPClear
-	minCell      = 5 // Statistics never show a count below this.
+	minCell      = 5 // Statistics never show a count below this, whatever an agreement says.
+	topCounts    = 20
 )
 
 type indicator struct {
@@ -81,14 +95,21 @@ type evidenceBody struct {
 	Report         string `json:"report"`
 	MessageSHA256  string `json:"message_sha256"`  // Of the original, as received.
 	RedactedSHA256 string `json:"redacted_sha256"` // Of the bytes below.
-	Redacted       string `json:"redacted"`        // Base64 of the message with addresses redacted.
+	Redacted       string `json:"redacted"`        // Base64 of the message with its people redacted.
 }
 
-type statsBody struct {
-	Reports   int            `json:"reports"`
-	Campaigns int            `json:"campaigns"`
-	ByOrigin  []intake.Count `json:"reports_by_origin"` // Cells below 5 suppressed.
-	Source    string         `json:"source"`
+// StatsBody is the statistics item: counts of the node's reports, every
+// count at least the agreement's min_aggregate. Cells below it are folded
+// into "other" (and, when that alone would still be small, so are the
+// next smallest cells), so no suppressed count can be recomputed from the
+// others and the totals.
+type StatsBody struct {
+	Reports    *int           `json:"reports,omitempty"`   // Absent when below the threshold.
+	Campaigns  *int           `json:"campaigns,omitempty"` // Absent when below the threshold.
+	ByOrigin   []intake.Count `json:"reports_by_origin"`   // Countries; "other" holds the folded cells.
+	Suppressed int            `json:"cells_suppressed"`    // Cells folded into "other" or withheld.
+	MinCount   int            `json:"min_count"`           // The threshold applied.
+	Source     string         `json:"source"`
 }
 
 func mkItem(key string, kind Kind, tlp TLP, origins []string, personal bool, camp string, updated time.Time, body any) Item {
@@ -97,15 +118,133 @@ func mkItem(key string, kind Kind, tlp TLP, origins []string, personal bool, cam
 		Updated: updated.UTC(), Body: b, Hash: HashBody(b)}
 }
 
-// Collect builds every item the node could share, grouped into packages.
-// The bodies are deterministic, so an unchanged item keeps its hash and is
-// never sent twice. jurisdiction is this node's, named in the bodies.
-func Collect(ctx context.Context, src intake.Store, jurisdiction string, maxCampaigns int) ([]Group, error) {
-	camps, err := src.Campaigns(ctx, intake.CampaignFilter{Limit: maxCampaigns})
-	if err != nil {
-		return nil, fmt.Errorf("collect campaigns: %w", err)
+// Shared is everything the node could share at one moment: computed once
+// and then decided for each peer under its agreement.
+type Shared struct {
+	Version      string // The source's version it was computed from.
+	Groups       []Group
+	jurisdiction string
+	stats        map[string]int // Reports by origin country ("unknown" when none).
+	reports      int
+	campaigns    int
+	last         time.Time
+}
+
+// ItemsFor returns the groups a peer under agreement a is decided on:
+// the shared groups and the statistics with a's threshold applied.
+func (s *Shared) ItemsFor(a *Agreement) []Group {
+	out := append([]Group(nil), s.Groups...)
+	if s.reports == 0 {
+		return out
 	}
-	sort.Slice(camps, func(i, j int) bool { return camps[i].ID < camps[j].ID })
+	k := minCell
+	if a != nil && a.MinAggregate > k {
+		k = a.MinAggregate
+	}
+	return append(out, Group{ID: "statistics", Items: []Item{s.statistics(k)}})
+}
+
+// statistics builds the statistics item at threshold k.
+func (s *Shared) statistics(k int) Item {
+	body := StatsBody{MinCount: k, Source: s.jurisdiction, ByOrigin: []intake.Count{}}
+	if s.reports >= k {
+		n := s.reports
+		body.Reports = &n
+	}
+	if s.campaigns >= k {
+		n := s.campaigns
+		body.Campaigns = &n
+	}
+	var cells []intake.Count
+	for c, n := range s.stats {
+		cells = append(cells, intake.Count{Value: c, N: n})
+	}
+	sort.Slice(cells, func(i, j int) bool {
+		return cells[i].N > cells[j].N || cells[i].N == cells[j].N && cells[i].Value < cells[j].Value
+	})
+	other, folded := 0, 0
+	for len(cells) > 0 && cells[len(cells)-1].N < k {
+		other += cells[len(cells)-1].N
+		cells = cells[:len(cells)-1]
+		folded++
+	}
+	// A lone small cell would be the total minus the others: fold the
+	// next smallest in until "other" can be shown.
+	for other > 0 && other < k && len(cells) > 0 {
+		other += cells[len(cells)-1].N
+		cells = cells[:len(cells)-1]
+		folded++
+	}
+	body.ByOrigin = append(body.ByOrigin, cells...)
+	if other >= k {
+		body.ByOrigin = append(body.ByOrigin, intake.Count{Value: "other", N: other})
+	}
+	body.Suppressed = folded
+	sort.SliceStable(body.ByOrigin, func(i, j int) bool { return body.ByOrigin[i].Value < body.ByOrigin[j].Value })
+	smallest := 0
+	for _, c := range body.ByOrigin {
+		if smallest == 0 || c.N < smallest {
+			smallest = c.N
+		}
+	}
+	if body.Reports != nil && (smallest == 0 || *body.Reports < smallest) {
+		smallest = *body.Reports
+	}
+	it := mkItem(fmt.Sprintf("stats:origins:k%d", k), KindStatistics, tlpStats, nil, false, "", s.last, body)
+	it.Count = smallest // 0: nothing could be shown
+	return it
+}
+
+// campaignAcc gathers a campaign while its reports are read.
+type campaignAcc struct {
+	id                                             string
+	subject                                        string
+	reports                                        int
+	first, last                                    time.Time
+	countries, networks, senders, domains, finding map[string]int
+	origins                                        []string
+	unknown                                        bool
+	addrs, names                                   []string // The people of its reports.
+	items                                          []Item
+}
+
+func count(m map[string]int, v string) {
+	if v != "" {
+		m[v]++
+	}
+}
+
+// top lists the most frequent values (ties by value), leaving out those
+// that drop says identify a person.
+func top(m map[string]int, drop func(string) bool) []intake.Count {
+	out := []intake.Count{}
+	for v, n := range m {
+		if drop == nil || !drop(v) {
+			out = append(out, intake.Count{Value: v, N: n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].N > out[j].N || out[i].N == out[j].N && out[i].Value < out[j].Value })
+	if len(out) > topCounts {
+		out = out[:topCounts]
+	}
+	return out
+}
+
+// Collect builds every item the node could share, in one read of the
+// source. Everything about the people a report concerns — its
+// recipients and its reporter — is removed here, at the border, by the
+// privacy package: subjects lose their addresses and names, links are cut
+// back to the spam run, addresses and domains of those people never
+// become indicators, and evidence is a redacted copy whose redaction is
+// checked again (an unproven one is never shared). The bodies are
+// deterministic, so an unchanged item keeps its hash and is never sent
+// twice. jurisdiction is this node's, named in the bodies.
+func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, error) {
+	version, err := src.SharedVersion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("collect: %w", err)
+	}
+	sh := &Shared{Version: version, jurisdiction: jurisdiction, stats: map[string]int{}}
 	inds := map[string]*indicator{}
 	addInd := func(typ, value, country string, at time.Time) {
 		if value == "" {
@@ -128,79 +267,123 @@ func Collect(ctx context.Context, src intake.Store, jurisdiction string, maxCamp
 			in.Origins = append(in.Origins, country)
 		}
 	}
-	var groups []Group
-	byOrigin := map[string]int{}
-	total := 0
-	for _, c := range camps {
-		d, err := src.Campaign(ctx, c.ID)
-		if err != nil {
-			return nil, fmt.Errorf("collect campaign %s: %w", c.ID, err)
+	var allAddrs, allNames []string
+	var camps []*campaignAcc
+	var cur *campaignAcc
+	err = src.SharedReports(ctx, func(r *intake.Report, reporter string) error {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		sums, err := src.Reports(ctx, intake.ReportFilter{CampaignID: c.ID, Limit: 100000})
-		if err != nil {
-			return nil, fmt.Errorf("collect reports of %s: %w", c.ID, err)
+		if cur == nil || cur.id != r.CampaignID {
+			cur = &campaignAcc{id: r.CampaignID, first: r.ReceivedAt, countries: map[string]int{}, networks: map[string]int{},
+				senders: map[string]int{}, domains: map[string]int{}, finding: map[string]int{}}
+			camps = append(camps, cur)
 		}
-		g := Group{ID: "campaign:" + c.ID}
-		var origins []string
-		unknown := false
-		for _, s := range sums {
-			r, err := src.Report(ctx, s.ID)
-			if err != nil {
-				return nil, fmt.Errorf("collect report %s: %w", s.ID, err)
+		people := privacy.Of(r.Raw, reporter)
+		allAddrs, allNames = append(allAddrs, people.Addresses...), append(allNames, people.Names...)
+		cur.addrs, cur.names = append(cur.addrs, people.Addresses...), append(cur.names, people.Names...)
+		cur.reports++
+		sh.reports++
+		if r.ReceivedAt.Before(cur.first) {
+			cur.first = r.ReceivedAt
+		}
+		if r.ReceivedAt.After(cur.last) {
+			cur.last = r.ReceivedAt
+		}
+		if r.ReceivedAt.After(sh.last) {
+			sh.last = r.ReceivedAt
+		}
+		v := r.Verdict
+		country := ""
+		if v != nil {
+			country = v.Origin.Country
+			if cur.subject == "" {
+				cur.subject = v.Message.Subject
 			}
-			total++
-			v := r.Verdict
-			country := ""
-			if v != nil {
-				country = v.Origin.Country
+		}
+		if country == "" {
+			cur.unknown = true
+			sh.stats["unknown"]++
+		} else {
+			sh.stats[country]++
+			if !contains(cur.origins, country) {
+				cur.origins = append(cur.origins, country)
 			}
-			if country == "" {
-				unknown = true
-				byOrigin["unknown"]++
-			} else {
-				byOrigin[country]++
-				if !contains(origins, country) {
-					origins = append(origins, country)
-				}
+		}
+		var ro []string
+		if country != "" {
+			ro = []string{country}
+		}
+		cur.items = append(cur.items, mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, r.CampaignID, r.ReceivedAt, reportOf(r, people)))
+		ev, clean := evidenceOf(r, people)
+		evItem := mkItem("ev:"+r.ID, KindEvidence, tlpEvidence, ro, true, r.CampaignID, r.ReceivedAt, ev)
+		if !clean {
+			evItem.Unshareable = "its redacted copy could not be shown free of the recipients' and reporter's addresses"
+		}
+		cur.items = append(cur.items, evItem)
+		if v == nil {
+			return nil
+		}
+		count(cur.countries, v.Origin.Country)
+		if v.Origin.Network != nil && v.Origin.Network.ASN != 0 {
+			count(cur.networks, fmt.Sprintf("AS%d %s", v.Origin.Network.ASN, v.Origin.Network.Name))
+		}
+		count(cur.senders, v.Sender.Domains.From)
+		for _, d := range v.Content.Domains {
+			count(cur.domains, d)
+		}
+		for _, x := range v.Reasons {
+			count(cur.finding, string(x.Code))
+		}
+		if ip := v.Origin.IP; ip != "" {
+			typ := "ipv4-addr"
+			if strings.Contains(ip, ":") {
+				typ = "ipv6-addr"
 			}
-			var ro []string
-			if country != "" {
-				ro = []string{country}
-			}
-			g.Items = append(g.Items, mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, c.ID, r.ReceivedAt, reportOf(r)))
-			g.Items = append(g.Items, mkItem("ev:"+r.ID, KindEvidence, tlpEvidence, ro, true, c.ID, r.ReceivedAt, evidenceOf(ctx, src, r)))
-			if v == nil {
-				continue
-			}
-			if ip := v.Origin.IP; ip != "" {
-				typ := "ipv4-addr"
-				if strings.Contains(ip, ":") {
-					typ = "ipv6-addr"
-				}
-				addInd(typ, ip, country, r.ReceivedAt)
-			}
-			for _, a := range v.Sender.From {
+			addInd(typ, ip, country, r.ReceivedAt)
+		}
+		for _, a := range v.Sender.From {
+			if !people.IsAddress(a.Addr) {
 				addInd("email-addr", strings.ToLower(a.Addr), country, r.ReceivedAt)
 			}
-			addInd("domain-name", v.Sender.Domains.From, country, r.ReceivedAt)
-			for _, dom := range v.Content.Domains {
+		}
+		if d := v.Sender.Domains.From; !people.IsDomain(d) {
+			addInd("domain-name", d, country, r.ReceivedAt)
+		}
+		for _, dom := range v.Content.Domains {
+			if !people.IsDomain(dom) {
 				addInd("domain-name", dom, country, r.ReceivedAt)
 			}
-			for _, u := range v.Content.URLs {
-				addInd("url", stripQuery(u.URL), country, r.ReceivedAt)
+		}
+		for _, u := range v.Content.URLs {
+			if g, ok := people.URL(u.URL); ok {
+				addInd("url", g, country, r.ReceivedAt)
 			}
 		}
-		sort.Strings(origins)
-		if unknown {
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("collect: %w", err)
+	}
+	// What identifies anyone in any report stays out of every shared list.
+	all := privacy.New(allAddrs, allNames)
+	personal := func(v string) bool { return all.IsDomain(v) || all.IsAddress(v) }
+	sh.campaigns = len(camps)
+	for _, c := range camps {
+		sort.Strings(c.origins)
+		origins := c.origins
+		if c.unknown {
 			// A campaign with reports of unknown origin cannot be shown to
 			// come only from the allowed jurisdictions.
 			origins = append(origins, "unknown")
 		}
-		g.Items = append(g.Items, mkItem("camp:"+c.ID, KindCampaigns, tlpCampaign, origins, false, c.ID, c.LastSeen, campaignBody{
-			ID: c.ID, Subject: d.Subject, Reports: d.Reports, FirstSeen: d.FirstSeen.UTC(), LastSeen: d.LastSeen.UTC(),
-			Countries: d.Countries, Networks: d.Networks, Senders: d.Senders, Domains: d.Domains, Findings: d.Findings, Source: jurisdiction,
+		g := Group{ID: "campaign:" + c.id, Items: c.items}
+		g.Items = append(g.Items, mkItem("camp:"+c.id, KindCampaigns, tlpCampaign, origins, false, c.id, c.last, campaignBody{
+			ID: c.id, Subject: privacy.New(c.addrs, c.names).Text(c.subject), Reports: c.reports, FirstSeen: c.first.UTC(), LastSeen: c.last.UTC(),
+			Countries: top(c.countries, nil), Networks: top(c.networks, nil), Senders: top(c.senders, personal),
+			Domains: top(c.domains, personal), Findings: top(c.finding, nil), Source: jurisdiction,
 		}))
-		groups = append(groups, g)
+		sh.Groups = append(sh.Groups, g)
 	}
 	ig := Group{ID: "indicators"}
 	keys := make([]string, 0, len(inds))
@@ -210,44 +393,30 @@ func Collect(ctx context.Context, src intake.Store, jurisdiction string, maxCamp
 	sort.Strings(keys)
 	for _, k := range keys {
 		in := inds[k]
+		if in.Type == "email-addr" && all.IsAddress(in.Value) || in.Type == "domain-name" && all.IsDomain(in.Value) ||
+			strings.Contains(in.Value, "@") {
+			continue
+		}
 		sort.Strings(in.Origins)
-		origins := in.Origins
-		ig.Items = append(ig.Items, mkItem("ind:"+k, KindIndicators, tlpIndicator, origins, false, "", in.Last, in))
+		ig.Items = append(ig.Items, mkItem("ind:"+k, KindIndicators, tlpIndicator, in.Origins, false, "", in.Last, in))
 	}
 	if len(ig.Items) > 0 {
-		groups = append(groups, ig)
+		sh.Groups = append(sh.Groups, ig)
 	}
-	st := statsBody{Reports: total, Campaigns: len(camps), Source: jurisdiction}
-	smallest := 0
-	for country, n := range byOrigin {
-		if n >= minCell {
-			st.ByOrigin = append(st.ByOrigin, intake.Count{Value: country, N: n})
-			if smallest == 0 || n < smallest {
-				smallest = n
-			}
-		}
-	}
-	sort.Slice(st.ByOrigin, func(i, j int) bool { return st.ByOrigin[i].Value < st.ByOrigin[j].Value })
-	if total >= minCell && smallest == 0 {
-		smallest = total // only the totals are shown
-	}
-	if total > 0 {
-		stat := mkItem("stats:origins", KindStatistics, tlpStats, nil, false, "", time.Time{}, st)
-		stat.Count = smallest
-		groups = append(groups, Group{ID: "statistics", Items: []Item{stat}})
-	}
-	return groups, nil
+	return sh, nil
 }
 
-func reportOf(r *intake.Report) reportBody {
+func reportOf(r *intake.Report, people privacy.People) reportBody {
 	b := reportBody{ID: r.ID, Campaign: r.CampaignID, ReceivedAt: r.ReceivedAt.UTC().Format(time.RFC3339), Channel: string(r.Channel),
 		Form: r.Form, MessageSHA256: r.SHA256, Unverifiable: r.Unverifiable, Findings: []string{}, Breaches: []string{}}
 	v := r.Verdict
 	if v == nil {
 		return b
 	}
-	b.Subject = v.Message.Subject
-	b.FromDomain = v.Sender.Domains.From
+	b.Subject = people.Text(v.Message.Subject)
+	if d := v.Sender.Domains.From; !people.IsDomain(d) {
+		b.FromDomain = d
+	}
 	b.OriginIP, b.OriginCountry, b.Forged = v.Origin.IP, v.Origin.Country, v.Origin.Forged
 	if v.Origin.Network != nil {
 		b.OriginASN, b.OriginNetwork = v.Origin.Network.ASN, v.Origin.Network.Name
@@ -272,24 +441,12 @@ func reportOf(r *intake.Report) reportBody {
 	return b
 }
 
-func evidenceOf(ctx context.Context, src intake.Store, r *intake.Report) evidenceBody {
-	reporter := ""
-	if r.ReporterID != "" {
-		reporter, _ = src.ReporterAddress(ctx, r.ReporterID)
-	}
-	red := intake.Redact(r.Raw, reporter)
-	return evidenceBody{Report: r.ID, MessageSHA256: r.SHA256, RedactedSHA256: HashBody(red), Redacted: base64.StdEncoding.EncodeToString(red)}
-}
-
-// stripQuery keeps scheme, host and path: queries and fragments of spam
-// links often carry the recipient's address or a tracking token.
-func stripQuery(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	u.RawQuery, u.Fragment, u.User = "", "", nil
-	return u.String()
+// evidenceOf is the redacted copy of a report's message; clean is false
+// when the copy still shows one of its people in some form.
+func evidenceOf(r *intake.Report, people privacy.People) (evidenceBody, bool) {
+	red := people.Message(r.Raw)
+	clean := len(people.Leaks(red)) == 0
+	return evidenceBody{Report: r.ID, MessageSHA256: r.SHA256, RedactedSHA256: HashBody(red), Redacted: base64.StdEncoding.EncodeToString(red)}, clean
 }
 
 func contains(s []string, v string) bool {

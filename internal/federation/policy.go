@@ -19,8 +19,12 @@ type Item struct {
 	Campaign     string    `json:"campaign,omitempty"`
 	Count        int       `json:"count,omitempty"` // For statistics: the smallest cell.
 	Updated      time.Time `json:"updated"`
-	Body         []byte    `json:"body"` // JSON; Hash is over these bytes.
-	Hash         string    `json:"hash"` // Hex SHA-256 of Body.
+	// Unshareable says why the item must never leave the node whatever an
+	// agreement allows (evidence whose redaction could not be verified);
+	// it does not travel.
+	Unshareable string `json:"-"`
+	Body        []byte `json:"body"` // JSON; Hash is over these bytes.
+	Hash        string `json:"hash"` // Hex SHA-256 of Body.
 }
 
 // Decision is the policy's answer for one item, with the clause that
@@ -82,8 +86,14 @@ func Decide(a *Agreement, p PeerState, it Item, now time.Time) Decision {
 	if it.PersonalData && !a.PersonalData {
 		return deny("personal_data", "it carries personal data of reporters or recipients, which the agreement does not allow")
 	}
+	if it.Unshareable != "" {
+		return deny("personal_data", "%s", it.Unshareable)
+	}
 	if it.Kind == KindStatistics {
 		if it.Count < a.MinAggregate {
+			if it.Count == 0 {
+				return deny("min_aggregate", "every count is below %d", a.MinAggregate)
+			}
 			return deny("min_aggregate", "its smallest count %d is below %d", it.Count, a.MinAggregate)
 		}
 	} else if !originAllowed(a.Origins, it.Origins) {

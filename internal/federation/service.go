@@ -16,14 +16,12 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/accord-antispam/accord/internal/intake"
 )
 
 // Service is a node's side of the federation.
 type Service struct {
 	Store        Store
-	Source       intake.Store // What the node knows: reports and campaigns.
+	Source       Source // What the node knows: its reports, grouped in campaigns.
 	Key          ed25519.PrivateKey
 	Jurisdiction string
 	Client       *http.Client
@@ -31,7 +29,6 @@ type Service struct {
 	Log          *slog.Logger
 	Window       time.Duration // Accepted clock difference for envelopes (10 minutes).
 	MaxItems     int           // Items per envelope (500).
-	MaxCampaigns int           // Campaigns considered per round (10,000).
 }
 
 func (s *Service) now() time.Time {
@@ -88,6 +85,15 @@ type PreviewLine struct {
 // else would not be sent. With a, it previews under that agreement instead
 // of the one in force.
 func (s *Service) Preview(ctx context.Context, peer string, a *Agreement) ([]PreviewLine, error) {
+	sh, err := Collect(ctx, s.Source, s.Jurisdiction)
+	if err != nil {
+		return nil, err
+	}
+	return s.preview(ctx, sh, peer, a)
+}
+
+// preview decides every item of a computed shared set for a peer.
+func (s *Service) preview(ctx context.Context, sh *Shared, peer string, a *Agreement) ([]PreviewLine, error) {
 	p, err := s.Store.Peer(ctx, peer)
 	if err != nil {
 		return nil, err
@@ -95,10 +101,7 @@ func (s *Service) Preview(ctx context.Context, peer string, a *Agreement) ([]Pre
 	if a == nil {
 		a = p.Agreement
 	}
-	groups, err := Collect(ctx, s.Source, s.Jurisdiction, s.maxCampaigns())
-	if err != nil {
-		return nil, err
-	}
+	groups := sh.ItemsFor(a)
 	sent, err := s.Store.Sent(ctx, peer)
 	if err != nil {
 		return nil, err
@@ -118,13 +121,6 @@ func (s *Service) Preview(ctx context.Context, peer string, a *Agreement) ([]Pre
 		}
 	}
 	return out, nil
-}
-
-func (s *Service) maxCampaigns() int {
-	if s.MaxCampaigns > 0 {
-		return s.MaxCampaigns
-	}
-	return 10000
 }
 
 // SyncResult says what a round did.
@@ -158,16 +154,16 @@ func (s *Service) Sync(ctx context.Context, peer string) (SyncResult, error) {
 	if p.Status != StatusActive {
 		return res, fmt.Errorf("peer %s is %s: nothing is sent", peer, p.Status)
 	}
-	lines, err := s.Preview(ctx, peer, nil)
+	sh, err := Collect(ctx, s.Source, s.Jurisdiction)
 	if err != nil {
 		return res, err
 	}
-	groups, err := Collect(ctx, s.Source, s.Jurisdiction, s.maxCampaigns())
+	lines, err := s.preview(ctx, sh, peer, nil)
 	if err != nil {
 		return res, err
 	}
 	all := map[string][]Item{}
-	for _, g := range groups {
+	for _, g := range sh.ItemsFor(p.Agreement) {
 		all[g.ID] = g.Items
 	}
 	var pending []PreviewLine

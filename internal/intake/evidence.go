@@ -2,7 +2,6 @@ package intake
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -11,10 +10,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/privacy"
 )
 
 // Manifest describes an evidence bundle. Every file's SHA-256 is listed
@@ -83,8 +83,8 @@ func (d *Desk) Export(ctx context.Context, id string, w io.Writer, o ExportOptio
 	if err != nil {
 		return fmt.Errorf("encode verdict: %w", err)
 	}
-	if !o.IncludeOriginal && reporter != "" {
-		vj = Redact(vj, reporter)
+	if !o.IncludeOriginal {
+		vj = privacy.Of(r.Raw, reporter).Bytes(vj)
 	}
 	files["verdict.json"] = vj
 	cj, _ := json.MarshalIndent(custody, "", "  ")
@@ -133,34 +133,11 @@ func (d *Desk) Export(ctx context.Context, id string, w io.Writer, o ExportOptio
 	return zw.Close()
 }
 
-var emailRe = regexp.MustCompile(`(?i)[a-z0-9._%+=-]+@[a-z0-9.-]+\.[a-z]{2,}`)
-
-// Redact replaces the reporter's address, and every address in the To, Cc
-// and Delivered-To fields, with "[redacted]".
+// Redact returns the message with its recipients' and the reporter's
+// addresses, local parts and names redacted in every form they take (see
+// privacy.People.Message).
 func Redact(raw []byte, reporter string) []byte {
-	out := raw
-	if reporter != "" {
-		out = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(reporter)).ReplaceAll(out, []byte("[redacted]"))
-	}
-	var b bytes.Buffer
-	inRcpt := false
-	header := true
-	for _, line := range bytes.SplitAfter(out, []byte("\n")) {
-		if header {
-			t := bytes.TrimRight(line, "\r\n")
-			if len(t) == 0 {
-				header = false
-			} else if t[0] != ' ' && t[0] != '\t' {
-				name := strings.ToLower(string(t[:max(0, bytes.IndexByte(t, ':'))]))
-				inRcpt = name == "to" || name == "cc" || name == "delivered-to" || name == "x-original-to" || name == "envelope-to"
-			}
-			if inRcpt {
-				line = emailRe.ReplaceAll(line, []byte("[redacted]"))
-			}
-		}
-		b.Write(line)
-	}
-	return b.Bytes()
+	return privacy.Of(raw, reporter).Message(raw)
 }
 
 // VerifyResult is what an offline verification found.

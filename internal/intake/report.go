@@ -133,6 +133,13 @@ type Stats struct {
 // ErrNotFound is returned for unknown ids.
 var ErrNotFound = errors.New("intake: not found")
 
+// MaxLimit is the most rows one list call returns; asking for more is
+// ErrLimit, never a silently shorter list.
+const MaxLimit = 1000
+
+// ErrLimit is returned for a list limit over MaxLimit.
+var ErrLimit = errors.New("intake: a list limit is at most 1000")
+
 // ReportFilter selects reports.
 type ReportFilter struct {
 	CampaignID  string

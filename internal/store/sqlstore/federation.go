@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/intake"
 )
 
 // The federation half of the store: peers, agreements, links, custody
@@ -683,4 +685,48 @@ func (s *Store) Requests(ctx context.Context, peer string) ([]federation.Request
 }
 
 // The store implements every interface the node needs.
-var _ federation.Store = (*Store)(nil)
+var (
+	_ federation.Store  = (*Store)(nil)
+	_ federation.Source = (*Store)(nil)
+)
+
+// SharedReports implements federation.Source: every report in one query,
+// with its reporter's address, in campaign order.
+func (s *Store) SharedReports(ctx context.Context, fn func(r *intake.Report, reporter string) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.complaint_id, r.received_at, r.channel, r.form, r.unverifiable, r.sha256, r.raw,
+		r.reporter_id, r.verdict, r.campaign_id, COALESCE(p.address, '') FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id
+		ORDER BY r.campaign_id, r.received_at, r.id`)
+	if err != nil {
+		return fmt.Errorf("read reports to share: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r intake.Report
+		var at int64
+		var ch, unv, verdict, reporter string
+		if err := rows.Scan(&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &r.SHA256, &r.Raw, &r.ReporterID, &verdict, &r.CampaignID, &reporter); err != nil {
+			return fmt.Errorf("read reports to share: %w", err)
+		}
+		r.ReceivedAt, r.Channel = fromNanos(at), intake.Channel(ch)
+		json.Unmarshal([]byte(unv), &r.Unverifiable)
+		r.Verdict = &analysis.Verdict{}
+		if err := json.Unmarshal([]byte(verdict), r.Verdict); err != nil {
+			return fmt.Errorf("report %s: bad verdict: %w", r.ID, err)
+		}
+		if err := fn(&r, reporter); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// SharedVersion implements federation.Source: it changes when a report is
+// added or erased.
+func (s *Store) SharedVersion(ctx context.Context) (string, error) {
+	var n, last, sum int64
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(received_at), 0), CAST(COALESCE(SUM(received_at % 1000003), 0) AS BIGINT) FROM reports`).Scan(&n, &last, &sum)
+	if err != nil {
+		return "", fmt.Errorf("reports version: %w", err)
+	}
+	return fmt.Sprintf("%d:%d:%d", n, last, sum), nil
+}

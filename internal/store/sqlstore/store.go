@@ -439,6 +439,18 @@ func (s *Store) Stats(ctx context.Context) (intake.Stats, error) {
 	return st, rows.Err()
 }
 
+// listLimit is a list's row count: 100 when none is asked, and an error
+// (never a shorter list) above intake.MaxLimit.
+func listLimit(n int) (int, error) {
+	switch {
+	case n <= 0:
+		return 100, nil
+	case n > intake.MaxLimit:
+		return 0, fmt.Errorf("%w (asked for %d)", intake.ErrLimit, n)
+	}
+	return n, nil
+}
+
 const summaryCols = `id, received_at, channel, form, subject, from_domain, origin_ip, country, asn, spam_score, campaign_id`
 
 func scanSummaries(rows *sql.Rows) ([]intake.ReportSummary, error) {
@@ -473,9 +485,9 @@ func (s *Store) Reports(ctx context.Context, f intake.ReportFilter) ([]intake.Re
 		where = append(where, "received_at < ?")
 		args = append(args, nanos(f.Before))
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
+	limit, err := listLimit(f.Limit)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+summaryCols+` FROM reports WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY received_at DESC, id LIMIT `+strconv.Itoa(limit)), args...)
@@ -487,9 +499,9 @@ func (s *Store) Reports(ctx context.Context, f intake.ReportFilter) ([]intake.Re
 
 // Campaigns implements intake.Store.
 func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]intake.CampaignSummary, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
+	limit, err := listLimit(f.Limit)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT c.id, c.subject, COUNT(r.id), MIN(r.received_at), MAX(r.received_at)
 		FROM campaigns c JOIN reports r ON r.campaign_id = c.id GROUP BY c.id, c.subject HAVING COUNT(r.id) >= ?

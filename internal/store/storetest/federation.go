@@ -5,10 +5,12 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/intake"
 )
 
 func pubkey(t *testing.T) string {
@@ -218,5 +220,71 @@ func requests(t *testing.T, s Store) {
 	mine, _ := s.Requests(ctx, "au")
 	if len(all) != 1 || len(mine) != 0 {
 		t.Errorf("requests %d / %d", len(all), len(mine))
+	}
+}
+
+// sharedReports: the federation reads every report at once, in campaign
+// order, with its reporter; the version moves with the reports; lists
+// refuse a limit over the maximum instead of cutting it short.
+func sharedReports(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := desk(t, s)
+	v0, err := s.SharedVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: spam(i), Reporter: fmt.Sprintf("r%d@example.net", i), SubmittedBy: "smtp"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: spam(9), SubmittedBy: "tok"}); err != nil {
+		t.Fatal(err)
+	}
+	v1, _ := s.SharedVersion(ctx)
+	if v1 == v0 {
+		t.Errorf("the version did not move with new reports: %s", v1)
+	}
+	var got []string
+	var lastCamp string
+	seen := map[string]bool{}
+	reporters := map[string]string{}
+	err = s.SharedReports(ctx, func(r *intake.Report, reporter string) error {
+		if r.CampaignID != lastCamp {
+			if seen[r.CampaignID] {
+				t.Errorf("campaign %s comes back after another", r.CampaignID)
+			}
+			seen[r.CampaignID], lastCamp = true, r.CampaignID
+		}
+		if r.Verdict == nil || len(r.Raw) == 0 || r.SHA256 == "" {
+			t.Errorf("report %s read without its verdict or message", r.ID)
+		}
+		reporters[r.ID] = reporter
+		got = append(got, r.ID)
+		return nil
+	})
+	if err != nil || len(got) != 4 {
+		t.Fatalf("%d reports, %v", len(got), err)
+	}
+	n := 0
+	for _, a := range reporters {
+		if a != "" {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("reporters: %v", reporters)
+	}
+	if v2, _ := s.SharedVersion(ctx); v2 != v1 {
+		t.Errorf("the version moved without a change: %s → %s", v1, v2)
+	}
+	if _, err := s.Reports(ctx, intake.ReportFilter{Limit: intake.MaxLimit + 1}); !errors.Is(err, intake.ErrLimit) {
+		t.Errorf("a report list over the maximum: %v", err)
+	}
+	if _, err := s.Campaigns(ctx, intake.CampaignFilter{Limit: 5000}); !errors.Is(err, intake.ErrLimit) {
+		t.Errorf("a campaign list over the maximum: %v", err)
+	}
+	if l, err := s.Reports(ctx, intake.ReportFilter{Limit: intake.MaxLimit}); err != nil || len(l) != 4 {
+		t.Errorf("a list at the maximum: %d %v", len(l), err)
 	}
 }

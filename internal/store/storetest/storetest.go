@@ -28,6 +28,7 @@ type Store interface {
 	federation.Store
 	consent.Store
 	label.Store
+	federation.Source
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -46,6 +47,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConsentFlow", func(t *testing.T) { consentFlow(t, open(t)) })
 	t.Run("ConsentComplaints", func(t *testing.T) { consentComplaints(t, open(t)) })
 	t.Run("Labels", func(t *testing.T) { labels(t, open(t)) })
+	t.Run("SharedReports", func(t *testing.T) { sharedReports(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)

@@ -1,0 +1,272 @@
+package stix
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/resolve"
+	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/trace/geo"
+)
+
+// corpusSource serves analysed corpus messages as the desk's reports.
+type corpusSource []*intake.Report
+
+func (c corpusSource) SharedReports(_ context.Context, fn func(*intake.Report, string) error) error {
+	for _, r := range c {
+		if err := fn(r, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c corpusSource) SharedVersion(context.Context) (string, error) { return "corpus", nil }
+
+var (
+	rcptField  = regexp.MustCompile(`(?i)^(to|cc|bcc|delivered-to|x-original-to|envelope-to|x-envelope-to|apparently-to|resent-to|resent-cc|x-rcpt-to)\s*:(.*)$`)
+	rcptFor    = regexp.MustCompile(`(?i)\bfor\s+<?([^\s<>;()"]+@[^\s<>;()"]+)`)
+	addrInText = regexp.MustCompile(`[^\s<>,;:"()\[\]]+@[^\s<>,;:"()\[\]]+`)
+	b64Run     = regexp.MustCompile(`[A-Za-z0-9+/_-]{8,}={0,2}`)
+)
+
+// recipients is the test's own reading of whom a message went to: the
+// addresses in its recipient fields and Received "for" clauses, found by
+// plain text search on the unfolded header (no part of the code under
+// test).
+func recipients(raw []byte) []string {
+	head := string(raw)
+	if i := strings.Index(head, "\n\n"); i >= 0 {
+		head = head[:i]
+	}
+	if i := strings.Index(head, "\r\n\r\n"); i >= 0 {
+		head = head[:i]
+	}
+	head = regexp.MustCompile(`\r?\n[ \t]+`).ReplaceAllString(head, " ")
+	seen := map[string]bool{}
+	var out []string
+	add := func(a string) {
+		a = strings.ToLower(strings.Trim(a, "<>.'\"`"))
+		if strings.Count(a, "@") == 1 && len(a) >= 6 && !seen[a] && !strings.HasPrefix(a, "@") && !strings.HasSuffix(a, "@") {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	for _, line := range strings.Split(head, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if m := rcptField.FindStringSubmatch(line); m != nil {
+			for _, a := range addrInText.FindAllString(m[2], -1) {
+				add(a)
+			}
+		}
+		if strings.HasPrefix(strings.ToLower(line), "received:") {
+			for _, m := range rcptFor.FindAllStringSubmatch(line, -1) {
+				add(m[1])
+			}
+		}
+	}
+	return out
+}
+
+// everyForm is what a program could read out of shared bytes: the bytes,
+// and when they are a message, every header field and part decoded,
+// percent-decoded, and base64 runs decoded.
+func everyForm(b []byte, message bool) string {
+	var s strings.Builder
+	add := func(t string) {
+		s.WriteString("\n" + t)
+		if u, err := url.QueryUnescape(t); err == nil {
+			s.WriteString("\n" + u)
+		}
+		for _, f := range b64Run.FindAllString(t, -1) {
+			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+				if d, err := enc.DecodeString(f); err == nil {
+					s.WriteString("\n" + string(d))
+				}
+			}
+		}
+	}
+	add(string(b))
+	if message {
+		m := mail.ParseBytes(b, mail.Limits{MaxBytes: int64(len(b)) + 1})
+		for _, p := range m.Parts {
+			for _, f := range p.Header.Fields {
+				d, _ := mail.DecodeHeader(f.Value)
+				add(d)
+			}
+			add(string(p.Body))
+			add(p.Text)
+		}
+		for _, f := range m.Header.Fields {
+			d, _ := mail.DecodeHeader(f.Value)
+			add(d)
+		}
+	}
+	return strings.ToLower(s.String())
+}
+
+// TestCorpusNothingSharedNamesARecipient runs every message of the public
+// corpus through what a node shares — report, evidence (under an agreement
+// that allows personal data), campaign summary, indicators, statistics —
+// and their STIX objects: for every message, no address it was delivered
+// to occurs in anything shared, in any form.
+func TestCorpusNothingSharedNamesARecipient(t *testing.T) {
+	dir := os.Getenv("ACCORD_CORPUS")
+	if dir == "" {
+		t.Skip("ACCORD_CORPUS not set; run bench/corpus.sh")
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.txt"))
+	if n := os.Getenv("ACCORD_CORPUS_N"); n != "" {
+		var k int
+		fmt.Sscan(n, &k)
+		files = files[:k]
+	}
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no messages under %s", dir)
+	}
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Geo: geo.Embedded(), Rules: lib}
+	src := make(corpusSource, len(files))
+	rcpts := make([][]string, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				raw, err := os.ReadFile(files[i])
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				v, err := an.Analyze(context.Background(), analysis.Input{Source: files[i], Message: mail.ParseBytes(raw, mail.Limits{})})
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				src[i] = &intake.Report{ID: fmt.Sprintf("m%05d", i), CampaignID: fmt.Sprintf("c-%04d", i/40), Raw: raw, Verdict: v,
+					SHA256: "x", ReceivedAt: time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), Channel: intake.ChannelSMTP, Form: intake.FormRaw}
+				rcpts[i] = recipients(raw)
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	start := time.Now()
+	sh, err := federation.Collect(context.Background(), src, "FR")
+	t.Logf("analysed in %s; collected in %s", start.Sub(begin).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCampaign := map[string][]string{}
+	var everyone []string
+	withRcpt := 0
+	for i, r := range src {
+		byCampaign[r.CampaignID] = append(byCampaign[r.CampaignID], rcpts[i]...)
+		everyone = append(everyone, rcpts[i]...)
+		if len(rcpts[i]) > 0 {
+			withRcpt++
+		}
+	}
+	m := &Mapper{NodeKey: "AAAA", NodeName: "FR authority", Created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	// For items drawn from every message, the recipients are indexed by
+	// domain: an address in the text is one of theirs when its domain
+	// starts with a recipient's domain and its local part ends with the
+	// recipient's local part.
+	byDomain := map[string][]string{}
+	for _, a := range everyone {
+		at := strings.LastIndexByte(a, '@')
+		byDomain[a[at+1:]] = append(byDomain[a[at+1:]], a[:at])
+	}
+	check := func(what, text string, who []string) {
+		if len(who) < 100 {
+			for _, a := range who {
+				if strings.Contains(text, a) {
+					t.Errorf("%s names recipient %s", what, a)
+				}
+			}
+			return
+		}
+		for off := 0; ; {
+			i := strings.IndexByte(text[off:], '@')
+			if i < 0 {
+				return
+			}
+			at := off + i
+			off = at + 1
+			dom := text[at+1:]
+			for k := 1; k <= len(dom) && k < 255; k++ {
+				for _, l := range byDomain[dom[:k]] {
+					if strings.HasSuffix(text[:at], l) {
+						t.Errorf("%s names recipient %s@%s", what, l, dom[:k])
+					}
+				}
+			}
+		}
+	}
+	items, unshareable, evidence := 0, 0, 0
+	for _, g := range sh.ItemsFor(nil) {
+		for _, it := range g.Items {
+			items++
+			var who []string
+			switch {
+			case strings.HasPrefix(it.Key, "rep:"), strings.HasPrefix(it.Key, "ev:"):
+				var i int
+				fmt.Sscanf(it.Key[strings.Index(it.Key, ":m")+2:], "%d", &i)
+				who = rcpts[i]
+			case strings.HasPrefix(it.Key, "camp:"):
+				who = byCampaign[it.Campaign]
+			default:
+				who = everyone
+			}
+			if it.Kind == federation.KindEvidence {
+				evidence++
+				if it.Unshareable != "" {
+					unshareable++
+					continue
+				}
+				var ev struct{ Redacted string }
+				json.Unmarshal(it.Body, &ev)
+				red, _ := base64.StdEncoding.DecodeString(ev.Redacted)
+				check(it.Key+" (evidence, decoded)", everyForm(red, true), who)
+			}
+			check(it.Key, everyForm(it.Body, false), who)
+			objs, err := m.Objects(it)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(objs)
+			check(it.Key+" as STIX", everyForm(b, false), who)
+		}
+	}
+	t.Logf("%d messages (%d with recipients found by the test), %d shared items; %d of %d evidence copies withheld as not provably clean",
+		len(src), withRcpt, items, unshareable, evidence)
+	if withRcpt < len(src)/2 {
+		t.Errorf("the test found recipients in only %d messages: its oracle is broken", withRcpt)
+	}
+	if unshareable > evidence/100 {
+		t.Errorf("%d of %d evidence copies could not be cleaned", unshareable, evidence)
+	}
+}
