@@ -331,7 +331,9 @@ func (h *Hop) isFetch() bool {
 
 func (h *Hop) isLocalProtocol() bool {
 	p := strings.ToLower(h.Protocol)
-	return p == "local" || strings.HasPrefix(p, "local-") || p == "bsmtp" || p == "uucp" || p == "stdin"
+	// HTTPREST: a submission through an API (Gmail's), named by the
+	// client's project number, with no address to trace.
+	return p == "local" || strings.HasPrefix(p, "local-") || p == "bsmtp" || p == "uucp" || p == "stdin" || p == "httprest"
 }
 
 // readFrom interprets the from clause: the claimed name, then comments and

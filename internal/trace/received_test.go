@@ -66,6 +66,8 @@ var receivedCases = []struct {
 		KindRelay, "2001:db8::1", "host.example", "host.example", "mx.example.net", false},
 	{"mapped-v4", "from Agni (localhost [::ffff:127.0.0.1]) (TLS: TLSv1/SSLv3, 168bits,DES-CBC3-SHA) by agni.example.net with esmtp; Mon, 28 Oct 2002 14:48:52 -0800",
 		KindRelay, "127.0.0.1", "Agni", "localhost", "agni.example.net", false},
+	{"gmail-api", "from 477704550209 named unknown by gmailapi.google.com with HTTPREST; Sat, 14 Feb 2026 10:20:33 -0800",
+		KindLocal, "", "", "", "gmailapi.google.com", false},
 	{"no-ip", "from mail.example.com by relay.example.net (PMDF V4.3-10 #8779) id <01KTSSR50NSW001MXN@example.net>; Fri, 21 Mar 2003 20:50:56 +0100",
 		KindUnparsed, "", "mail.example.com", "", "relay.example.net", false},
 }

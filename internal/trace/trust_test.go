@@ -134,6 +134,14 @@ func TestGmailChain(t *testing.T) {
 	if tr.Hops[0].Boundary != Inside || tr.Hops[2].Boundary != Beyond {
 		t.Errorf("boundaries: %s, %s", tr.Hops[0].Boundary, tr.Hops[2].Boundary)
 	}
+	// Below the boundary, Gmail's submission server and its outbound host
+	// are one provider's: no chain mismatch.
+	tr = build(t, Trust{Providers: ps, ASN: asn},
+		"from mail-lf1-f66.google.com (mail-lf1-f66.google.com [209.85.167.66]) by mx.example.net (Postfix) with ESMTPS id 1; Tue, 03 Nov 2026 10:00:01 -0800",
+		"from [10.0.0.7] ([198.51.100.20]) by smtp.gmail.com with ESMTPSA id x; Tue, 03 Nov 2026 10:00:00 -0800 (PST)",
+	)
+	wantOrigin(t, tr, "209.85.167.66", 0)
+	noFlags(t, tr, len(tr.Hops))
 }
 
 // A small provider nobody lists: Postfix MX, an amavis loop, an internal
