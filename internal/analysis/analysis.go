@@ -371,7 +371,7 @@ func (a *Analyzer) sender(h mail.Header, res *mailauth.Results, tr *trace.Trace,
 		DMARC: string(res.DMARC.Result), DMARCPolicy: res.DMARC.Applied, AlignedPass: alignedPass, Forged: forged,
 		ForgedAuthResults: forgedAR,
 	})
-	s.IdentityDisguised, s.Findings = id.Disguised, id.Findings
+	s.IdentityDisguised, s.Findings, s.Brand = id.Disguised, id.Findings, id.Brand
 	for _, d := range res.DKIM {
 		if d.Result == mailauth.Pass && d.UnsignedBytes > 0 {
 			s.Findings = append(s.Findings, rules.Finding{Code: "dkim-unsigned-tail", Strength: rules.Weak,

@@ -87,6 +87,7 @@ type Sender struct {
 	Alignment         Alignment       `json:"alignment"`
 	IdentityDisguised rules.Tri       `json:"identity_disguised"`
 	Findings          []rules.Finding `json:"findings"`
+	Brand             string          `json:"brand"` // The brand or organisation the From display name names, "" when none.
 }
 
 // SenderDomains are the domains of each identity.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/dnsname"
@@ -11,6 +12,7 @@ import (
 type Identity struct {
 	Disguised Tri       `json:"identity_disguised"`
 	Findings  []Finding `json:"findings"`
+	Brand     string    `json:"brand,omitempty"` // The brand the display name names, when it names one.
 }
 
 // Finding is one observation about the sender's identity. Strong findings
@@ -49,6 +51,10 @@ const (
 	FindReplyToOtherDomain FindingCode = "reply-to-other-domain"
 	FindEnvelopeOther      FindingCode = "envelope-other-domain"
 	FindForgedRelay        FindingCode = "forged-relay"
+	FindBrandImpersonation FindingCode = "brand-impersonation"
+	FindBrandHomoglyph     FindingCode = "display-name-homoglyph"
+	FindLookAlikeDomain    FindingCode = "lookalike-domain"
+	FindBrandDomain        FindingCode = "brand-domain"
 )
 
 // IdentityInput is what identity detection reads: the author fields and the
@@ -65,6 +71,7 @@ type IdentityInput struct {
 	// ForgedAuthResults are Authentication-Results fields that claim a
 	// trusted receiver's name from below the trust boundary.
 	ForgedAuthResults []string
+	Brands            *Brands // Brands that impersonation checks know; nil: EmbeddedBrands.
 }
 
 // DetectIdentity applies the identity checks. The sender is disguised when a
@@ -107,6 +114,7 @@ func DetectIdentity(in IdentityInput) Identity {
 			add(FindDisplayNameDomain, strength, "the display name shows the domain "+d+" but the address is "+from.Addr)
 		}
 	}
+	brand := brandFindings(in, from, fromOrg, add)
 	switch in.DMARC {
 	case "fail":
 		add(FindDMARCFail, Strong, "the From domain "+from.Domain+" fails DMARC (policy "+orNone(in.DMARCPolicy)+")")
@@ -133,7 +141,7 @@ func DetectIdentity(in IdentityInput) Identity {
 	if in.AlignedPass && in.DMARC != "pass" {
 		add(FindAlignedAuth, Clears, "an aligned DKIM signature or SPF pass vouches for "+from.Domain)
 	}
-	out := Identity{Disguised: Unknown, Findings: f}
+	out := Identity{Disguised: Unknown, Findings: f, Brand: brand}
 	clears := false
 	for _, x := range f {
 		if x.Strength == Strong {
@@ -148,6 +156,61 @@ func DetectIdentity(in IdentityInput) Identity {
 		out.Disguised = False
 	}
 	return out
+}
+
+// brandFindings checks the display name and the From domain against the
+// brand list. A display name naming a brand on a domain the brand does not
+// own is a disguise whatever DMARC says: DMARC vouches for the domain, not
+// for the name beside it. It returns the brand named, if any.
+func brandFindings(in IdentityInput, from accmail.Address, fromOrg string, add func(FindingCode, Strength, string)) string {
+	bs := in.Brands
+	if bs == nil {
+		bs = EmbeddedBrands()
+	}
+	name := from.Name
+	if strings.Contains(name, "=?") {
+		if d, err := accmail.DecodeHeader(name); err == nil {
+			name = d
+		}
+	}
+	domain := from.Domain
+	m, named := bs.NamedBrand(name)
+	if named && domain != "" {
+		b := m.Brand
+		glyph := ""
+		if m.Homoglyph {
+			glyph = ", written with look-alike characters"
+		}
+		switch {
+		case b.Owns(domain):
+			if m.Homoglyph {
+				add(FindBrandHomoglyph, Weak, fmt.Sprintf("the display name %q spells %s with look-alike characters", name, b.Name))
+			} else if in.AlignedPass {
+				add(FindBrandDomain, Clears, fmt.Sprintf("the display name names %s and the address is at %s, one of its domains, with aligned authentication", b.Name, domain))
+			}
+		case IsFreemail(fromOrg):
+			add(FindBrandImpersonation, Strong, fmt.Sprintf("the display name %q names %s (%s)%s but the address %s is a free-mail box", name, b.Name, b.Kind, glyph, from.Addr))
+		default:
+			how := "a domain unrelated to " + b.Name
+			if kind, ok := b.LookAlike(domain); ok {
+				how = "a look-alike of " + b.Name + "'s domains (" + kind + ")"
+			}
+			add(FindBrandImpersonation, Strong, fmt.Sprintf("the display name %q names %s (%s)%s but the address %s is at %s", name, b.Name, b.Kind, glyph, from.Addr, how))
+		}
+	}
+	if domain != "" && !named && !IsFreemail(fromOrg) {
+		if b, kind, ok := bs.LookAlike(domain); ok {
+			strength := Strong
+			if kind == "brand-in-domain" {
+				strength = Weak // "amazon-reviews.example" may be a fan site
+			}
+			add(FindLookAlikeDomain, strength, fmt.Sprintf("the From domain %s imitates %s's (%s)", domain, b.Name, kind))
+		}
+	}
+	if named {
+		return m.Brand.Name
+	}
+	return ""
 }
 
 func orNone(s string) string {

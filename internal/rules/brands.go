@@ -1,0 +1,366 @@
+package rules
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/agnivade/levenshtein"
+	"github.com/mtibben/confusables"
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/accord-antispam/accord/internal/dnsname"
+)
+
+// brands.json is the list of brands and organisations that impersonation
+// checks know: banks, wallets, tax offices, parcel services and the big
+// platforms, each with the names people write and the domains it sends
+// from. It is data: extending it needs no code.
+//
+//go:embed brands.json
+var brandsJSON []byte
+
+// Brand is one organisation whose name a sender may borrow.
+type Brand struct {
+	Name      string   `json:"name"`
+	Kind      string   `json:"kind"` // bank, payment, wallet, tax, parcel, platform, retail, government.
+	Names     []string `json:"names"`
+	Ambiguous []string `json:"ambiguous,omitempty"` // Names that are also common words.
+	Domains   []string `json:"domains"`
+	// Tenants are the brand's domains whose subdomains its customers
+	// control (x.onmicrosoft.com, x.firebaseapp.com): neither the brand's
+	// own mail nor a look-alike of it.
+	Tenants []string `json:"tenants,omitempty"`
+
+	names  [][]string // folded words of each name
+	labels []string   // registrable labels of the domains ("paypal")
+}
+
+// Brands is a list of brands, ready for matching.
+type Brands struct {
+	Version string  `json:"version"`
+	About   string  `json:"about"`
+	List    []Brand `json:"brands"`
+}
+
+// ParseBrands reads a brand list and prepares it for matching. Every brand
+// needs a name, at least one name to match and one domain.
+func ParseBrands(b []byte) (*Brands, error) {
+	var bs Brands
+	if err := json.Unmarshal(b, &bs); err != nil {
+		return nil, fmt.Errorf("brands: %w", err)
+	}
+	for i := range bs.List {
+		br := &bs.List[i]
+		if br.Name == "" || len(br.Names) == 0 || len(br.Domains) == 0 {
+			return nil, fmt.Errorf("brands: entry %d (%q) needs a name, names and domains", i+1, br.Name)
+		}
+		for _, n := range br.Names {
+			if w := words(fold(n)); len(w) > 0 {
+				br.names = append(br.names, w)
+			}
+		}
+		for _, list := range [][]string{br.Domains, br.Tenants} {
+			for j, d := range list {
+				n, ok := dnsname.Normalize(d)
+				if !ok {
+					return nil, fmt.Errorf("brands: %s: %q is not a domain name", br.Name, d)
+				}
+				list[j] = n
+			}
+		}
+		// Look-alike domains are judged against the brand's distinctive
+		// names run together ("bancointer", "paypal"), never its common
+		// words or its domains' labels ("inter", "canada", "post"), which
+		// other organisations own by right.
+		seen := map[string]bool{}
+		for _, name := range br.Names {
+			l := strings.Join(words(strings.ToLower(name)), "")
+			if len(l) >= 5 && !isAmbiguous(br, name) && !seen[l] {
+				seen[l] = true
+				br.labels = append(br.labels, l)
+			}
+		}
+	}
+	return &bs, nil
+}
+
+// EmbeddedBrands is the brand list shipped with Accord, parsed once: it is
+// read-only.
+var EmbeddedBrands = sync.OnceValue(func() *Brands {
+	b, err := ParseBrands(brandsJSON)
+	if err != nil {
+		panic(err) // the embedded file is tested
+	}
+	return b
+})
+
+// Owns reports whether domain is one of the brand's: the same name, a
+// subdomain, or the same organizational domain.
+func (b *Brand) Owns(domain string) bool {
+	d, ok := dnsname.Normalize(domain)
+	if !ok || b.hosts(d) {
+		return false
+	}
+	for _, bd := range b.Domains {
+		if d == bd || strings.HasSuffix(d, "."+bd) || dnsname.SameOrg(d, bd) {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceWords make an ambiguous brand name ("Apple", "Orange", "Chase")
+// read as the organisation: "Apple Support", "Chase Online Banking".
+var serviceWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`support service services team account accounts security secure billing customer
+		customers care help helpdesk id notification notifications notice alert alerts update verification verify rewards
+		reward member members membership benefits perks card cards bank banking pay payment payments wallet online official
+		store delivery shipping tracking package parcel premium plus prime login mail noreply no-reply center centre info
+		kundenservice kundendienst sicherheit konto mitglied zahlung sendung paket servicio cuenta seguridad pago envio envío
+		atendimento cliente clientes conta segurança pagamento entrega encomenda compte sécurité paiement colis livraison
+		servizio conto sicurezza pagamento spedizione klantenservice rekening beveiliging betaling pakket bezorging gewinner
+		giveaway surprise loyalty program programme`) {
+		serviceWords[w] = true
+	}
+}
+
+// BrandMatch is a brand named in a display name.
+type BrandMatch struct {
+	Brand     *Brand
+	Homoglyph bool // The name was written with look-alike characters.
+}
+
+// NamedBrand finds a brand named in a display name, after folding
+// look-alike characters (Cyrillic "а" for "a", "1" for "l", mathematical
+// bold letters, strike-through marks). Ambiguous names count only with a
+// service word beside them or on their own.
+func (bs *Brands) NamedBrand(displayName string) (BrandMatch, bool) {
+	if bs == nil || strings.TrimSpace(displayName) == "" {
+		return BrandMatch{}, false
+	}
+	displayName = withoutAddresses(displayName)
+	plain := words(strings.ToLower(displayName))
+	w := words(fold(displayName))
+	// Capitals have look-alikes of their own ("I" for "l"): fold once more
+	// from the letters as written.
+	w2 := words(foldCase(displayName))
+	if len(w) == 0 {
+		return BrandMatch{}, false
+	}
+	service := false
+	for _, x := range append(w, plain...) {
+		if serviceWords[x] {
+			service = true
+		}
+	}
+	for i := range bs.List {
+		b := &bs.List[i]
+		for k, n := range b.names {
+			ws := w
+			if indexWords(ws, n) < 0 {
+				ws = w2
+				if indexWords(ws, n) < 0 {
+					continue
+				}
+			}
+			if isAmbiguous(b, b.Names[k]) && !service && len(ws) != len(n) {
+				continue
+			}
+			return BrandMatch{Brand: b, Homoglyph: indexWords(plain, n) < 0 && !allASCIILetters(plain)}, true
+		}
+	}
+	return BrandMatch{}, false
+}
+
+// withoutAddresses drops e-mail addresses written in a display name: the
+// provider of an address shown there ("jo@hotmail.com") is not a brand the
+// sender claims to be.
+func withoutAddresses(s string) string {
+	f := strings.Fields(s)
+	out := f[:0]
+	for _, w := range f {
+		if !strings.Contains(w, "@") {
+			out = append(out, w)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func isAmbiguous(b *Brand, name string) bool {
+	for _, a := range b.Ambiguous {
+		if strings.EqualFold(a, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// allASCIILetters reports whether the words hold only ASCII letters, so
+// that a brand found after folding ("paypa1") and not before came from
+// digits, not from look-alike letters.
+func allASCIILetters(ws []string) bool {
+	for _, w := range ws {
+		for i := 0; i < len(w); i++ {
+			if w[i] >= 0x80 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// hosts reports whether d is under one of the brand's tenant domains.
+func (b *Brand) hosts(d string) bool {
+	for _, t := range b.Tenants {
+		if d == t || strings.HasSuffix(d, "."+t) {
+			return true
+		}
+	}
+	return false
+}
+
+// LookAlike finds a brand whose domains domain imitates (Brand.LookAlike).
+// A domain that some brand owns imitates none: Deutsche Bank's is no
+// typosquat of Deutsche Bahn's.
+func (bs *Brands) LookAlike(domain string) (*Brand, string, bool) {
+	if _, owned := bs.Owner(domain); owned {
+		return nil, "", false
+	}
+	for i := range bs.List {
+		if kind, ok := bs.List[i].LookAlike(domain); ok {
+			return &bs.List[i], kind, true
+		}
+	}
+	return nil, "", false
+}
+
+// Owner returns the brand that owns domain, if any.
+func (bs *Brands) Owner(domain string) (*Brand, bool) {
+	for i := range bs.List {
+		if bs.List[i].Owns(domain) {
+			return &bs.List[i], true
+		}
+	}
+	return nil, false
+}
+
+// LookAlike says how a domain imitates a brand's: "homoglyph" (an
+// internationalised name that reads as the brand's), "typosquat" (one or
+// two letters off: paypa1.com, rnicrosoft.com), "brand-in-domain" (the
+// brand's name inside another organisation's domain:
+// amazon-prime.example.xyz, starbucks-rewards.com). Domains the brand owns
+// are not look-alikes.
+func (b *Brand) LookAlike(domain string) (string, bool) {
+	d, ok := dnsname.Normalize(domain)
+	if !ok || b.Owns(d) || b.hosts(d) {
+		return "", false
+	}
+	org := dnsname.OrgDomain(d)
+	if org == "" {
+		return "", false
+	}
+	orgLabel, _, _ := strings.Cut(org, ".")
+	uni := orgLabel
+	if strings.HasPrefix(orgLabel, "xn--") {
+		if u, err := idnaToUnicode(orgLabel); err == nil {
+			uni = u
+		}
+	}
+	flat := strings.ReplaceAll(orgLabel, "-", "")
+	for _, l := range b.labels {
+		if uni != orgLabel && strings.Join(words(fold(uni)), "") == fold(l) {
+			return "homoglyph", true
+		}
+		if flat != l {
+			dist := levenshtein.ComputeDistance(flat, l)
+			if dist == 1 && len(l) >= 6 || dist == 2 && len(l) >= 9 {
+				return "typosquat", true
+			}
+			if fold(flat) == fold(l) {
+				return "typosquat", true // paypa1 → paypal
+			}
+		}
+		if len(l) >= 6 {
+			if found, folded := containsLabel(d, l); folded {
+				return "homoglyph", true
+			} else if found {
+				return "brand-in-domain", true
+			}
+		}
+	}
+	return "", false
+}
+
+// containsLabel reports whether a label of d, or a hyphen- or dot-separated
+// piece of one, starts with or is the brand label ("amazon-prime",
+// "starbucksikv").
+// It reports too whether the match needed folding look-alike characters
+// ("micros0ft-support").
+func containsLabel(d, l string) (found, folded bool) {
+	fl := fold(l)
+	for part := range strings.FieldsFuncSeq(d, func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
+		if strings.HasPrefix(part, l) {
+			return true, false
+		}
+		if strings.HasPrefix(fold(part), fl) {
+			found, folded = true, true
+		}
+	}
+	return found, folded
+}
+
+func idnaToUnicode(label string) (string, error) { return idna.Punycode.ToUnicode(label) }
+
+// fold maps a string to the form used for matching: compatibility
+// decomposition (mathematical bold letters become plain ones), marks and
+// invisible characters removed, lower case, and look-alike characters
+// mapped to their Latin skeleton (Unicode TS #39).
+func fold(s string) string {
+	return strings.ToLower(confusables.Skeleton(strings.ToLower(stripMarks(norm.NFKD.String(s)))))
+}
+
+// foldCase is fold with look-alikes mapped before lower-casing, so that
+// capitals that look like other letters ("I" for "l", Cherokee "Ꮮ" for
+// "L") are caught too.
+func foldCase(s string) string {
+	return fold(confusables.Skeleton(stripMarks(norm.NFKD.String(s))))
+}
+
+func stripMarks(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Mn, r), unicode.Is(unicode.Me, r), unicode.Is(unicode.Cf, r),
+			r >= 0xFE00 && r <= 0xFE0F, r >= 0xE0000 && r <= 0xE01EF:
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// words splits folded text into runs of letters and digits.
+func words(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+// indexWords returns where the word sequence n starts in w, or -1.
+func indexWords(w, n []string) int {
+outer:
+	for i := 0; i+len(n) <= len(w); i++ {
+		for j := range n {
+			if w[i+j] != n[j] {
+				continue outer
+			}
+		}
+		return i
+	}
+	return -1
+}
