@@ -9,8 +9,9 @@
 #   4. trace-back checked against SpamAssassin 4 (installed from Debian)
 #
 # Real servers and clients, never mocks: a throwaway PostgreSQL (the store
-# conformance suite), swaks (the complaints mailbox), headless Chromium (the
-# web form, and that reported mail renders inert). Needs Go; installs what
+# conformance suite), swaks (the complaints mailbox), Postfix's smtp-sink
+# (the relay the node's own mail goes through), headless Chromium (the web
+# form, and that reported mail renders inert). Needs Go; installs what
 # is missing from Debian (as root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,6 +22,7 @@ perl -MMail::SpamAssassin -e1 2>/dev/null || need_apt+=(spamassassin)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v swaks >/dev/null || need_apt+=(swaks)
 command -v chromium >/dev/null || need_apt+=(chromium)
+[ -x /usr/sbin/smtp-sink ] || need_apt+=(postfix)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test.sh: please install: ${need_apt[*]}" >&2

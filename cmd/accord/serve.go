@@ -121,8 +121,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		hl.Close()
 		return fmt.Errorf("smtp listen: %w", err)
 	}
+	if c.HTTP.PublicURL == "" {
+		c.HTTP.PublicURL = "http://" + hl.Addr().String() // the address really bound, port 0 resolved
+	}
 	if c.Senders.PublicURL == "" {
-		c.Senders.PublicURL = "http://" + hl.Addr().String() // the address really bound, port 0 resolved
+		c.Senders.PublicURL = c.PublicBase()
 	}
 	senders, err := newConsent(c, key, st, nil, log)
 	if err != nil {
@@ -135,7 +138,18 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	trust.refresh(ctx)
 	an.Labels = trust.verifier
 	go trust.loop(ctx)
-	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
+	mq, err := openOutbound(c, st, key, log)
+	if err != nil {
+		return err
+	}
+	ans, err := answers(c, mq)
+	if err != nil {
+		return err
+	}
+	if c.Outbound.Relay == "" && ans != nil {
+		log.Warn("outbound: no relay configured ([outbound] relay): acknowledgements wait in the queue")
+	}
+	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, PublicURL: c.PublicBase(), ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
 		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders, Certifier: certifier}, log)
 	if err != nil {
 		return err
@@ -150,7 +164,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	ms := smtpd.New(desk, smtpd.Config{Hostname: c.SMTP.Hostname, MaxMessageBytes: c.SMTP.MaxMessageBytes, MaxRecipients: c.SMTP.MaxRecipients,
 		RatePerSender: c.SMTP.RatePerSender, RatePerIP: c.SMTP.RatePerIP, MaxConns: c.SMTP.MaxConns,
-		IdleTimeout: c.SMTP.IdleTimeout.Duration, MaxSession: c.SMTP.MaxSession.Duration, TLS: tlsConf, OptOut: mailtoDoor{senders}}, log)
+		IdleTimeout: c.SMTP.IdleTimeout.Duration, MaxSession: c.SMTP.MaxSession.Duration, TLS: tlsConf, OptOut: mailtoDoor{senders}, Answers: ans}, log)
 
 	created := time.Now()
 	if own, err := st.OwnKeys(ctx); err == nil && len(own) > 0 {
@@ -173,6 +187,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		"reports", n, "classifier", an.Classifier != nil)
 	fmt.Fprintf(e.stdout, "accord: serving http://%s (web and API) and smtp://%s (complaints mailbox), data in %s\n", hl.Addr(), sl.Addr(), c.Data)
 
+	mailCtx, stopMail := context.WithCancel(context.Background())
+	mailDone := make(chan struct{})
+	go func() {
+		defer close(mailDone)
+		mq.Run(mailCtx)
+	}()
+
 	syncDone := make(chan struct{})
 	go func() {
 		defer close(syncDone)
@@ -192,6 +213,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	ms.Shutdown(sctx)
 	<-syncDone
 	desk.Close()
+	stopMail()
+	<-mailDone
 	log.Info("stopped")
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
@@ -366,9 +389,10 @@ func cmdEvidence(_ context.Context, e *env, args []string) error {
 	return nil
 }
 
-func cmdNode(_ context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "key" {
-		fmt.Fprintln(e.stderr, "usage: accord node key [--data DIR]   (print the node's public key, creating the key at first use)")
+func cmdNode(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "key" && args[0] != "dkim" {
+		fmt.Fprintln(e.stderr, "usage: accord node key [--data DIR]    (print the node's public key, creating the key at first use)")
+		fmt.Fprintln(e.stderr, "       accord node dkim [--config FILE] (print the DNS TXT record of the node's DKIM key)")
 		return errUsage
 	}
 	fset := flag.NewFlagSet("node key", flag.ContinueOnError)
@@ -381,6 +405,9 @@ func cmdNode(_ context.Context, e *env, args []string) error {
 	c, err := nf.load()
 	if err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if args[0] == "dkim" {
+		return cmdNodeDKIM(ctx, e, c)
 	}
 	k, err := nodekey.LoadOrCreate(c.Data)
 	if err != nil {

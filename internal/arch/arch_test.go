@@ -28,6 +28,8 @@ var level = map[string]int{
 	"intake":    4,
 	"access":    4,
 	"consent":   4,
+	"outbound":  4,
+	"i18n":      1,
 	"web":       7,
 	"smtpd":     5,
 	"lint":      5,
@@ -44,6 +46,7 @@ var level = map[string]int{
 	"label":               1,
 	"intake/sqlitetest":   8,
 	"federation/nodetest": 8,
+	"outbound/sinktest":   8,
 	"arch":                9,
 }
 

@@ -5,6 +5,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -23,6 +24,27 @@ type Config struct {
 	Privacy    Privacy    `toml:"privacy"`
 	Federation Federation `toml:"federation"`
 	Senders    Senders    `toml:"senders"`
+	Outbound   Outbound   `toml:"outbound"`
+}
+
+// Outbound is the node's own mail: acknowledgements and answers to
+// reporters, and later digests and confirmations.
+type Outbound struct {
+	// From is the address the node's mail comes from; its domain is the
+	// mail domain (DKIM d=, bounce addresses). Default: desk@ the SMTP
+	// hostname.
+	From string `toml:"from"`
+	// Relay is "smtp://host:port" (with STARTTLS) or "smtps://host:port".
+	// Empty: mail waits in the queue until a relay is configured.
+	Relay        string `toml:"relay"`
+	TLS          string `toml:"tls"` // "starttls" (default), "none" (a relay on this machine only, or without AUTH), "implicit".
+	Username     string `toml:"username"`
+	PasswordFile string `toml:"password_file"` // A file holding the relay password (not the password itself, which would sit in the config).
+	CAFile       string `toml:"ca_file"`       // PEM certificates to trust for the relay (a private CA); default the system's.
+	DKIMKey      string `toml:"dkim_key"`      // PEM key file; default DATA/dkim.key, created at first start.
+	DKIMSelector string `toml:"dkim_selector"` // Default "accord": publish SELECTOR._domainkey.DOMAIN (accord node dkim).
+	Answers      bool   `toml:"answers"`       // Mail reporters an acknowledgement or a how-to (default true).
+	MaxPerHour   int    `toml:"max_per_hour"`  // Answers to one address per hour (default 10).
 }
 
 // Senders configures the services for registered senders: consent
@@ -44,7 +66,7 @@ func (c Config) SendersURL() string {
 	if c.Senders.PublicURL != "" {
 		return strings.TrimRight(c.Senders.PublicURL, "/")
 	}
-	return "http://" + c.HTTP.Listen
+	return c.PublicBase()
 }
 
 // SendersMailDomain is the domain of the opt-out addresses.
@@ -70,6 +92,7 @@ type Node struct {
 // HTTP is the web UI and API listener.
 type HTTP struct {
 	Listen         string   `toml:"listen"`
+	PublicURL      string   `toml:"public_url"` // How people reach the node (https://desk.example.org): every link the node shows or mails. Default http://LISTEN.
 	MaxUpload      int64    `toml:"max_upload"`
 	SecureCookies  bool     `toml:"secure_cookies"`
 	HeaderTimeout  Duration `toml:"header_timeout"`  // To read a request's header: slow clients are cut off.
@@ -138,6 +161,7 @@ func Default() Config {
 		Federation: Federation{SyncInterval: Duration{5 * time.Minute}, Window: Duration{10 * time.Minute}},
 		Analysis:   Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
 		Senders:    Senders{ConfirmDays: 7},
+		Outbound:   Outbound{Answers: true, MaxPerHour: 10, DKIMSelector: "accord"},
 	}
 }
 
@@ -188,10 +212,33 @@ func (c Config) Validate() error {
 	if c.Senders.ConfirmDays < 1 || c.Senders.ConfirmDays > 90 {
 		return fmt.Errorf("config: senders.confirm_days must be 1 to 90")
 	}
+	if u := c.HTTP.PublicURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
+			return fmt.Errorf("config: http.public_url %q: want an absolute http or https URL such as https://desk.example.org", u)
+		}
+	}
+	if r := c.Outbound.Relay; r != "" && !strings.HasPrefix(r, "smtp://") && !strings.HasPrefix(r, "smtps://") {
+		return fmt.Errorf("config: outbound.relay %q: want smtp://host:port or smtps://host:port", r)
+	}
+	switch c.Outbound.TLS {
+	case "", "starttls", "none", "implicit":
+	default:
+		return fmt.Errorf("config: outbound.tls %q: want starttls, none or implicit", c.Outbound.TLS)
+	}
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		return fmt.Errorf("config: smtp.tls_cert and smtp.tls_key go together")
 	}
 	return nil
+}
+
+// PublicBase is the node's public URL without a trailing slash: the
+// configured http.public_url, else http:// and the listen address.
+func (c Config) PublicBase() string {
+	if c.HTTP.PublicURL != "" {
+		return strings.TrimRight(c.HTTP.PublicURL, "/")
+	}
+	return "http://" + c.HTTP.Listen
 }
 
 // Encode writes c as TOML (for `accord config defaults`).

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/mail"
@@ -84,12 +85,39 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 		if !isText([]byte(body)) {
 			return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
 		}
+		// A note with nothing in it that could identify a sender ("how do I
+		// report spam?") is a question, not a report.
+		if !pasteHasEvidence(body, via.Reporter) {
+			return nil, ErrNoMessage
+		}
 		return []Item{{Raw: []byte("\r\n" + body), Form: FormPaste, Unverifiable: []string{"headers: none were given"}}}, nil
 	}
 	if !isText(raw) {
 		return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
 	}
 	return []Item{{Raw: append([]byte("\r\n"), raw...), Form: FormPaste, Unverifiable: []string{"headers: none were given"}}}, nil
+}
+
+var (
+	pasteURL     = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|biz|info|ru|cn|top|xyz|online|site|shop|club|io|co|me|us|uk|de|fr|eu)/[^\s<>"]*`)
+	pasteAddress = regexp.MustCompile(`(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+`)
+	pasteField   = regexp.MustCompile(`(?im)^(?:>\s*)?(?:from|to|subject|date|received|return-path|message-id|reply-to|sender|de|von|objet|betreff|asunto|oggetto|envoyé|gesendet)\s*:\s*\S`)
+)
+
+// pasteHasEvidence reports whether pasted text carries something to act
+// on: a link, an address other than the reporter's own, or at least two
+// lines of a message header.
+func pasteHasEvidence(body, reporter string) bool {
+	if pasteURL.MatchString(body) || len(pasteField.FindAllStringIndex(body, 3)) >= 2 {
+		return true
+	}
+	reporter = strings.ToLower(strings.TrimSpace(reporter))
+	for _, a := range pasteAddress.FindAllString(body, 20) {
+		if strings.ToLower(a) != reporter {
+			return true
+		}
+	}
+	return false
 }
 
 // fromReporter reports whether the message's author is the reporter.

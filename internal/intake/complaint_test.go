@@ -24,6 +24,33 @@ func subjectOf(raw []byte) string {
 	return mail.ParseBytes(raw, mail.DefaultLimits()).Header.Get("Subject")
 }
 
+// TestNoteWithoutEvidenceIsNotAReport: the reporter's own mail with
+// nothing attached is a paste only when it carries something to act on
+// (a link, another address, header lines); a question is not a report.
+func TestNoteWithoutEvidenceIsNotAReport(t *testing.T) {
+	if _, err := Extract(fixture(t, "arf-26.eml"), Via{Mailbox: true, Reporter: "Example@iCloud.com"}); !errors.Is(err, ErrNoMessage) {
+		t.Errorf("Apple's unsubscribe note from its own author: %v", err)
+	}
+	note := func(body string) []byte {
+		return []byte("From: Ann <ann@example.net>\r\nTo: complaints@desk.example\r\nSubject: question\r\n\r\n" + body)
+	}
+	for _, q := range []string{"Hello, how do I report spam?\r\n", "Bonjour, comment signaler un spam ? Ann (ann@example.net)\r\n"} {
+		if _, err := Extract(note(q), Via{Mailbox: true, Reporter: "ann@example.net"}); !errors.Is(err, ErrNoMessage) {
+			t.Errorf("%q: %v", q, err)
+		}
+	}
+	for _, p := range []string{
+		"I keep getting this: Congratulations, claim your prize at http://prize.example.biz/claim now\r\n",
+		"Got this from winner-notice@lottery.example.biz, asking for my bank details\r\n",
+		"From: Prize Team <x@y.example>\r\nSubject: You won\r\nClaim today\r\n",
+	} {
+		items, err := Extract(note(p), Via{Mailbox: true, Reporter: "ann@example.net"})
+		if err != nil || len(items) != 1 || items[0].Form != FormPaste {
+			t.Errorf("%q: %v %v", p, items, err)
+		}
+	}
+}
+
 func TestExtractForms(t *testing.T) {
 	for _, tc := range []struct {
 		file      string
@@ -44,7 +71,6 @@ func TestExtractForms(t *testing.T) {
 		{file: "forward-eml-octet.eml", forwarded: true, form: FormAttached, subjects: []string{"Double your Bitcoin in 24 hours"}},
 		{file: "forward-inline-gmail.eml", forwarded: true, form: FormInlineForward, subjects: []string{"Your account will be suspended"}, unverif: true},
 		{file: "forward-inline-outlook-de.eml", forwarded: true, form: FormInlineForward, subjects: []string{"Gewinnbenachrichtigung"}, unverif: true},
-		{file: "arf-26.eml", forwarded: true, reporter: "Example@iCloud.com", form: FormPaste, unverif: true},
 		// The same mail sent by someone else is redirected spam.
 		{file: "arf-26.eml", forwarded: true, reporter: "other@example.net", form: FormRaw},
 		// Through the API a plain message is the spam itself.

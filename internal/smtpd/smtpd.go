@@ -22,6 +22,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/outbound"
 )
 
 // maxLine is the longest command or message line accepted.
@@ -38,6 +40,9 @@ type Config struct {
 	RatePerSender   int           // Complaints per minute from one sender address (default 30).
 	RatePerIP       int           // Complaints per minute from one client IP (default 600: a relay carries many senders).
 	TLS             *tls.Config   // STARTTLS when set.
+	// Answers, when set, mails reporters an acknowledgement or a how-to,
+	// and records the bounces that come back, linked to what bounced.
+	Answers *Answers
 	// OptOut, when set, takes the mail sent to registered senders'
 	// opt-out addresses (RFC 2369 mailto) instead of the complaint desk.
 	OptOut OptOut
@@ -133,11 +138,11 @@ type session struct {
 	s      *Server
 	ip     string
 	from   string
-	rcpts  int
+	rcpts  []string
 	optout []string // tokens of opt-out recipients
 }
 
-func (x *session) Reset()        { x.from, x.rcpts, x.optout = "", 0, nil }
+func (x *session) Reset()        { x.from, x.rcpts, x.optout = "", nil, nil }
 func (x *session) Logout() error { return nil }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
@@ -159,7 +164,7 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 			return nil
 		}
 	}
-	x.rcpts++
+	x.rcpts = append(x.rcpts, strings.ToLower(to))
 	return nil
 }
 
@@ -179,9 +184,14 @@ func (x *session) Data(r io.Reader) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if len(x.optout) > 0 {
-		if err := x.optOut(ctx); err != nil || x.rcpts == 0 {
+		if err := x.optOut(ctx); err != nil || len(x.rcpts) == 0 {
 			return err
 		}
+	}
+	// Bounces and automatic answers are never complaints, and never
+	// answered: no mail loops.
+	if err := x.bounce(ctx, raw); err != nil {
+		return err
 	}
 	reporter := x.from
 	if reporter == "" {
@@ -191,6 +201,10 @@ func (x *session) Data(r io.Reader) error {
 	var rej *intake.RejectError
 	switch {
 	case errors.As(err, &rej):
+		if errors.Is(err, intake.ErrNoMessage) && x.answerHowTo(ctx, raw) {
+			return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
+				Message: "No message to report was found, so nothing was kept; instructions were sent to you by mail"}
+		}
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
 			Message: "No message to report was found: forward the spam as an attachment, or paste its source. (" + rej.Reason + ")"}
 	case errors.Is(err, intake.ErrClosed):
@@ -204,6 +218,7 @@ func (x *session) Data(r io.Reader) error {
 		ids[i] = r.ID
 	}
 	x.s.log.Info("complaint stored", "complaint", rec.ComplaintID, "reports", strings.Join(ids, ","), "ip", x.ip)
+	x.acknowledge(ctx, raw, rec)
 	// A 250 with the ids, so the reporter's mail log says what became of it.
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
 		Message: fmt.Sprintf("Stored: complaint %s, report %s. Thank you.", rec.ComplaintID, strings.Join(ids, ", "))}
@@ -219,10 +234,84 @@ func (x *session) optOut(ctx context.Context) error {
 		}
 	}
 	x.s.log.Info("mailto opt-out", "n", len(x.optout), "ip", x.ip)
-	if x.rcpts > 0 {
+	if len(x.rcpts) > 0 {
 		return nil
 	}
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Unsubscribed: this took effect now"}
+}
+
+// bounce answers 250 for a bounce or automatic answer (recorded, linked to
+// the node's mail it names), so the sending MTA does not retry; nil lets a
+// complaint through.
+func (x *session) bounce(ctx context.Context, raw []byte) error {
+	env := outbound.Envelope{Known: true, MailFrom: x.from, Rcpt: x.rcpts}
+	var b *outbound.Bounce
+	if a := x.s.cfg.Answers; a != nil {
+		b = a.Queue.Recognize(raw, env, x.s.now())
+	} else if k := outbound.Classify(mail.ParseBytes(raw, mail.Limits{MaxBytes: 4 << 20}), env); k != "" {
+		b = &outbound.Bounce{Kind: k}
+	}
+	if b == nil {
+		return nil
+	}
+	if a := x.s.cfg.Answers; a != nil {
+		dup, err := a.Queue.Store().RecordBounce(ctx, *b)
+		if err != nil {
+			x.s.log.Error("record bounce", "err", err)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "The bounce could not be recorded; try again"}
+		}
+		x.s.log.Info("bounce received", "kind", b.Kind, "mail", b.MailID, "status", b.Status, "replay", dup, "ip", x.ip)
+	}
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Received as a " + b.Kind + ", not as a complaint"}
+}
+
+// acknowledge mails the reporter their status links, when they may be
+// answered. A failure to queue the mail does not undo the stored
+// complaint: it is logged.
+func (x *session) acknowledge(ctx context.Context, raw []byte, rec intake.Receipt) {
+	a := x.s.cfg.Answers
+	if a == nil {
+		return
+	}
+	h := topHeader(raw)
+	if !a.mayAnswer(x.from, h) {
+		return
+	}
+	it, err := a.acknowledge(ctx, x.from, h, rec)
+	if answerError(err) {
+		x.s.log.Error("queue acknowledgement", "complaint", rec.ComplaintID, "err", err)
+	} else if err == nil {
+		x.s.log.Info("acknowledgement queued", "complaint", rec.ComplaintID, "mail", it.ID)
+	}
+}
+
+// answerHowTo mails the how-to to a reporter whose mail had nothing to
+// report; false when it was not sent (then the SMTP answer says it).
+func (x *session) answerHowTo(ctx context.Context, raw []byte) bool {
+	a := x.s.cfg.Answers
+	if a == nil {
+		return false
+	}
+	h := topHeader(raw)
+	if !a.mayAnswer(x.from, h) {
+		return false
+	}
+	mailbox := ""
+	for _, r := range x.rcpts {
+		if a.Queue.MailIDFrom(r) == "" {
+			mailbox = r
+			break
+		}
+	}
+	it, err := a.howTo(ctx, x.from, mailbox, h)
+	if err != nil {
+		if answerError(err) {
+			x.s.log.Error("queue how-to answer", "err", err)
+		}
+		return false
+	}
+	x.s.log.Info("how-to answer queued", "mail", it.ID)
+	return true
 }
 
 func headerFrom(raw []byte) string {

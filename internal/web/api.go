@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -102,13 +104,13 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{
 		"id":          first.ID,
 		"campaign_id": first.CampaignID,
-		"status_url":  statusURL(r, first.ID, first.StatusToken),
+		"status_url":  s.statusURL(r, first.ID, first.StatusToken),
 		"form":        first.Form,
 	}
 	if len(rec.Reports) > 1 {
 		var more []map[string]string
 		for _, x := range rec.Reports {
-			more = append(more, map[string]string{"id": x.ID, "campaign_id": x.CampaignID, "status_url": statusURL(r, x.ID, x.StatusToken)})
+			more = append(more, map[string]string{"id": x.ID, "campaign_id": x.CampaignID, "status_url": s.statusURL(r, x.ID, x.StatusToken)})
 		}
 		out["reports"] = more
 	}
@@ -116,13 +118,20 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, out)
 }
 
-// statusURL is the reporter's private link to their report.
-func statusURL(r *http.Request, id, token string) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+// statusURL is the reporter's private link to their report, on the
+// node's public URL: never built from the request's Host header, which a
+// client chooses.
+func (s *Server) statusURL(r *http.Request, id, token string) string {
+	return s.publicBase(r) + "/r/" + id + "?t=" + url.QueryEscape(token)
+}
+
+// publicBase is Config.PublicURL; a server built without one (tests)
+// answers on the address the request reached.
+func (s *Server) publicBase(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
-	return scheme + "://" + r.Host + "/r/" + id + "?t=" + token
+	return "http://" + r.Context().Value(http.LocalAddrContextKey).(net.Addr).String()
 }
 
 // reportJSON is the API's view of a report: no reporter address, ever.

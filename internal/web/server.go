@@ -33,6 +33,7 @@ var assets embed.FS
 // Config tunes the server.
 type Config struct {
 	Name            string        // Shown in page titles ("Accord complaint desk").
+	PublicURL       string        // How people reach the node (https://desk.example.org): the base of every link it gives out.
 	ExportOriginal  bool          // Evidence bundles include the original message and complaint.
 	MaxUpload       int64         // Largest report body (bytes).
 	SessionLifetime time.Duration // Web login sessions.

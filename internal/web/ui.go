@@ -193,7 +193,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusNotFound, "message", pageData{Title: "Report not found", Message: "There is no report at this link. Check that you copied the whole link."})
 		return
 	}
-	d := pageData{Title: "Your report", Report: rep, V: rep.Verdict, StatusURL: statusURL(r, id, t), Raw: clipSource(rep.Raw, 64<<10)}
+	d := pageData{Title: "Your report", Report: rep, V: rep.Verdict, StatusURL: s.statusURL(r, id, t), Raw: clipSource(rep.Raw, 64<<10)}
 	if r.URL.Query().Get("new") == "1" {
 		d.Message = "Thank you: your report is stored."
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
 	"github.com/accord-antispam/accord/internal/store/storetest"
 )
 
@@ -31,7 +32,7 @@ func TestReopenKeepsSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.SchemaVersion(context.Background()); err != nil || v != 5 {
+	if v, err := s.SchemaVersion(context.Background()); err != nil || v != sqlstore.LatestVersion() {
 		t.Errorf("schema version %d %v", v, err)
 	}
 }

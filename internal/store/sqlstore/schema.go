@@ -8,12 +8,16 @@ type Dialect struct {
 	ForUpdate   string // Row-locking clause for the custody head.
 	Concurrency int    // Connections for readers.
 	AutoID      string // An auto-incrementing integer primary key.
+	SkipLocked  string // Row-locking clause that passes over rows another transaction holds (queues).
 }
 
 var (
-	SQLite   = Dialect{Name: "sqlite", Blob: "BLOB", Numbered: false, ForUpdate: "", Concurrency: 4, AutoID: "INTEGER PRIMARY KEY AUTOINCREMENT"}
-	Postgres = Dialect{Name: "postgres", Blob: "BYTEA", Numbered: true, ForUpdate: " FOR UPDATE", Concurrency: 8, AutoID: "BIGSERIAL PRIMARY KEY"}
+	SQLite   = Dialect{Name: "sqlite", Blob: "BLOB", Numbered: false, ForUpdate: "", Concurrency: 4, AutoID: "INTEGER PRIMARY KEY AUTOINCREMENT", SkipLocked: ""}
+	Postgres = Dialect{Name: "postgres", Blob: "BYTEA", Numbered: true, ForUpdate: " FOR UPDATE", Concurrency: 8, AutoID: "BIGSERIAL PRIMARY KEY", SkipLocked: " FOR UPDATE SKIP LOCKED"}
 )
+
+// LatestVersion is the schema version this build migrates to.
+func LatestVersion() int { return len(migrations(SQLite)) }
 
 // migrations are applied in order; each runs once, in a transaction, and
 // is recorded in schema_version. Never edit one that shipped: add another.
@@ -364,5 +368,41 @@ func migrations(d Dialect) []string {
 			reason TEXT NOT NULL,
 			PRIMARY KEY (sender, at)
 		)`,
+		// 6: the node's outbound mail queue, and the bounces that came back.
+		`CREATE TABLE outbound_mail (
+			id TEXT PRIMARY KEY,
+			kind TEXT NOT NULL,
+			ref TEXT NOT NULL,
+			to_addr TEXT NOT NULL,
+			from_addr TEXT NOT NULL,
+			message_id TEXT NOT NULL,
+			raw ` + d.Blob + ` NOT NULL,
+			state TEXT NOT NULL,
+			attempts BIGINT NOT NULL,
+			created_at BIGINT NOT NULL,
+			next_at BIGINT NOT NULL,
+			updated_at BIGINT NOT NULL,
+			last_error TEXT NOT NULL,
+			lease_owner TEXT NOT NULL,
+			lease_until BIGINT NOT NULL
+		);
+		CREATE INDEX outbound_mail_due ON outbound_mail (state, next_at);
+		CREATE INDEX outbound_mail_to ON outbound_mail (to_addr, created_at);
+		CREATE TABLE outbound_bounces (
+			id TEXT PRIMARY KEY,
+			mail_id TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			action TEXT NOT NULL,
+			status TEXT NOT NULL,
+			recipient TEXT NOT NULL,
+			diagnostic TEXT NOT NULL,
+			reporting_mta TEXT NOT NULL,
+			from_field TEXT NOT NULL,
+			subject TEXT NOT NULL,
+			sha256 TEXT NOT NULL,
+			received_at BIGINT NOT NULL
+		);
+		CREATE UNIQUE INDEX outbound_bounces_once ON outbound_bounces (mail_id, sha256);
+		CREATE INDEX outbound_bounces_mail ON outbound_bounces (mail_id, received_at)`,
 	}
 }

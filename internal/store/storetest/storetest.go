@@ -17,6 +17,7 @@ import (
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
+	"github.com/accord-antispam/accord/internal/outbound"
 	"github.com/accord-antispam/accord/internal/rules"
 	"github.com/accord-antispam/accord/internal/trace/geo"
 )
@@ -29,6 +30,7 @@ type Store interface {
 	consent.Store
 	label.Store
 	federation.Source
+	outbound.Store
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -48,6 +50,8 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConsentComplaints", func(t *testing.T) { consentComplaints(t, open(t)) })
 	t.Run("Labels", func(t *testing.T) { labels(t, open(t)) })
 	t.Run("SharedReports", func(t *testing.T) { sharedReports(t, open(t)) })
+	t.Run("OutboundQueue", func(t *testing.T) { outboundQueue(t, open(t)) })
+	t.Run("OutboundBounces", func(t *testing.T) { outboundBounces(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)

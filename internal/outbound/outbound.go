@@ -1,0 +1,430 @@
+// Package outbound is the node's own mail: acknowledgements and answers to
+// reporters, and whatever else the node must say by mail (quarantine
+// digests, consent confirmations, feedback reports). A mail is first put
+// in a durable queue in the store — so a crash or a relay outage loses
+// nothing — then a worker delivers it through the configured relay
+// (STARTTLS, AUTH), DKIM-signed with the node's mail-domain key, with
+// retries and backoff; a permanent refusal is recorded, never retried.
+//
+// Every mail carries Auto-Submitted, so that well-behaved systems never
+// answer it, and a bounce address that names the mail (VERP) with a keyed
+// tag, so that the bounces coming back to the mailbox (see Recognize) are
+// linked to what bounced and cannot be forged for mail the node never sent.
+//
+// Using it from another package:
+//
+//	q.Send(ctx, outbound.Mail{Kind: "digest", Ref: "quarantine:" + id,
+//		To: addr, Subject: s, Text: body, Lang: "fr"})
+//
+// returns once the mail is queued; q.Status(ctx, id) says what became of it.
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Kind is what a mail is for. The desk's kinds are below; other packages
+// name their own ("quarantine-release", "digest", "consent-confirm",
+// "fbl-report"…): the queue treats them all alike, and keeps the kind for
+// the operator and for bounces.
+type Kind string
+
+const (
+	KindAck   Kind = "ack"   // A complaint was stored: the reporter's status links.
+	KindHowTo Kind = "howto" // A mail to the mailbox with nothing to report: how to report.
+)
+
+// State is where a queued mail is.
+type State string
+
+const (
+	Queued  State = "queued"  // Waiting for (another) delivery attempt.
+	Sent    State = "sent"    // The relay accepted it.
+	Failed  State = "failed"  // Refused for good by the relay, or out of attempts.
+	Bounced State = "bounced" // The relay took it, but a bounce came back.
+)
+
+// Mail is what a caller asks to send.
+type Mail struct {
+	Kind Kind   // Required.
+	Ref  string // What the mail is about, e.g. "complaint:ID" or "quarantine:ID" (for the operator and bounces).
+	To   string // One recipient address (required).
+
+	Subject string // UTF-8; encoded as needed.
+	Text    string // UTF-8 plain text body.
+	Lang    string // Content-Language (BCP 47), when known.
+
+	// InReplyTo is the Message-ID of the mail this one answers, if any
+	// (threads the answer in the reporter's mail client).
+	InReplyTo string
+	// Answer marks an automatic answer to a person's mail
+	// (Auto-Submitted: auto-replied); otherwise auto-generated.
+	Answer bool
+
+	// Raw, when set, is a complete message the caller built (for instance
+	// a multipart/report). Subject, Text and Lang are then ignored; From,
+	// To, Date, Message-ID and Auto-Submitted are added where missing.
+	Raw []byte
+}
+
+// Item is a queued mail as the store keeps it.
+type Item struct {
+	ID        string
+	Kind      Kind
+	Ref       string
+	To        string
+	From      string // Envelope sender: the mail's own bounce address.
+	MessageID string // Without angle brackets.
+	Raw       []byte // The message, unsigned (signed at each delivery).
+	State     State
+	Attempts  int
+	CreatedAt time.Time
+	NextAt    time.Time // When the next attempt is due (Queued).
+	UpdatedAt time.Time
+	LastError string // The relay's last answer or the network error.
+}
+
+// Store keeps the queue. store/sqlstore implements it for SQLite and
+// PostgreSQL (store/storetest checks both).
+type Store interface {
+	// EnqueueMail stores a new Queued item.
+	EnqueueMail(ctx context.Context, it Item) error
+	// ClaimMail leases up to limit Queued items due at now to owner until
+	// now+lease, so that several instances never send one mail at once.
+	ClaimMail(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Item, error)
+	// FinishMail records an attempt's outcome and ends the lease.
+	FinishMail(ctx context.Context, id string, state State, attempts int, next time.Time, lastError string, at time.Time) error
+	// Mail returns one item (ErrNotFound).
+	Mail(ctx context.Context, id string) (Item, error)
+	// MailsTo counts mails queued for an address since a time (the
+	// per-address bound on answers).
+	MailsTo(ctx context.Context, to string, since time.Time) (int, error)
+	// MailQueue counts items by state.
+	MailQueue(ctx context.Context) (map[State]int, error)
+	// RecordBounce stores a bounce, and marks the mail it names Bounced
+	// when it is a failure. dup is true when the same bounce (same bytes,
+	// same mail) was already recorded: a replay changes nothing.
+	RecordBounce(ctx context.Context, b Bounce) (dup bool, err error)
+	// Bounces returns the bounces linked to a mail ("" for the unlinked).
+	Bounces(ctx context.Context, mailID string) ([]Bounce, error)
+}
+
+// ErrNotFound is returned for an unknown mail.
+var ErrNotFound = errors.New("outbound: not found")
+
+// Config is the node's mail identity and relay.
+type Config struct {
+	// From is the address the node's mail comes from, with an optional
+	// display name ("Accord desk <desk@example.org>"). Its domain is the
+	// mail domain: DKIM d=, Message-IDs and bounce addresses.
+	From string
+	// Relay is "smtp://host:port" (STARTTLS unless TLS says otherwise) or
+	// "smtps://host:port" (TLS from the first byte). Empty: mail is queued
+	// and waits until a relay is configured.
+	Relay string
+	// TLS is "starttls" (default for smtp://: required), "none" (plain,
+	// for a relay on loopback) or "implicit" (smtps://).
+	TLS        string
+	RootCAs    *x509.CertPool // Trusted for the relay's certificate (a private CA); nil: the system's.
+	Username   string         // AUTH PLAIN when set.
+	Password   string
+	HelloName  string // EHLO name (default: the mail domain).
+	Selector   string // DKIM selector (default "accord").
+	DKIM       crypto.Signer
+	Secret     []byte           // Keys the bounce-address tags; at least 16 bytes.
+	MaxAge     time.Duration    // Give up on a mail this old (default 4 days).
+	Backoff    time.Duration    // First retry after this (default 1 minute), doubling up to 4 hours.
+	Poll       time.Duration    // How often the worker looks for due mail queued elsewhere (default 5 s).
+	Timeout    time.Duration    // For one delivery (default 2 minutes).
+	MaxPerHour int              // Answers to one address per hour (default 10): no loops, no mail bombs.
+	Now        func() time.Time // nil: time.Now.
+}
+
+// Queue is the node's outbound mail.
+type Queue struct {
+	st     Store
+	cfg    Config
+	from   *mail.Address
+	domain string
+	log    *slog.Logger
+	now    func() time.Time
+	owner  string
+	wake   chan struct{}
+	dial   dialer
+}
+
+// New checks the configuration and returns the queue. Run starts delivery.
+func New(st Store, cfg Config, log *slog.Logger) (*Queue, error) {
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("outbound: from address %q: %w", cfg.From, err)
+	}
+	at := strings.LastIndexByte(from.Address, '@')
+	if at < 1 || at == len(from.Address)-1 {
+		return nil, fmt.Errorf("outbound: from address %q has no domain", cfg.From)
+	}
+	if len(cfg.Secret) < 16 {
+		return nil, errors.New("outbound: a secret of at least 16 bytes keys the bounce addresses")
+	}
+	if cfg.Selector == "" {
+		cfg.Selector = "accord"
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 96 * time.Hour
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = time.Minute
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 5 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Minute
+	}
+	if cfg.MaxPerHour <= 0 {
+		cfg.MaxPerHour = 10
+	}
+	domain := strings.ToLower(from.Address[at+1:])
+	if cfg.HelloName == "" {
+		cfg.HelloName = domain
+	}
+	d, err := newDialer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	q := &Queue{st: st, cfg: cfg, from: from, domain: domain, log: log, now: cfg.Now,
+		owner: newID(), wake: make(chan struct{}, 1), dial: d}
+	return q, nil
+}
+
+// Domain is the node's mail domain.
+func (q *Queue) Domain() string { return q.domain }
+
+// Address is the node's own address (for loop checks).
+func (q *Queue) Address() string { return strings.ToLower(q.from.Address) }
+
+// Store returns the queue's store.
+func (q *Queue) Store() Store { return q.st }
+
+// ErrTooMany is returned when an address has had its share of answers.
+var ErrTooMany = errors.New("outbound: too many mails to this address in the last hour")
+
+// Send queues a mail and returns its item; delivery happens in Run. An
+// answer (Mail.Answer) to an address that already had MaxPerHour mails in
+// the last hour is refused with ErrTooMany, and mail to the node itself
+// is refused: no mail loops.
+func (q *Queue) Send(ctx context.Context, m Mail) (Item, error) {
+	if m.Kind == "" {
+		return Item{}, errors.New("outbound: a mail needs a kind")
+	}
+	to, err := mail.ParseAddress(m.To)
+	if err != nil || strings.ContainsAny(to.Address, "\r\n<>") {
+		return Item{}, fmt.Errorf("outbound: recipient %q: not an address", m.To)
+	}
+	addr := strings.ToLower(to.Address)
+	if addr == q.Address() || strings.HasSuffix(addr, "@"+q.domain) && strings.HasPrefix(addr, bouncePrefix) {
+		return Item{}, fmt.Errorf("outbound: %s is the node itself: not sending (mail loop)", addr)
+	}
+	now := q.now().UTC()
+	if m.Answer {
+		n, err := q.st.MailsTo(ctx, addr, now.Add(-time.Hour))
+		if err != nil {
+			return Item{}, fmt.Errorf("outbound: count mails to %s: %w", addr, err)
+		}
+		if n >= q.cfg.MaxPerHour {
+			return Item{}, ErrTooMany
+		}
+	}
+	id := newID()
+	it := Item{ID: id, Kind: m.Kind, Ref: oneLine(m.Ref), To: addr, From: q.bounceAddress(id),
+		MessageID: id + "." + q.tag(id) + "@" + q.domain, State: Queued, CreatedAt: now, NextAt: now, UpdatedAt: now}
+	it.Raw = q.compose(m, it, to, now)
+	if err := q.st.EnqueueMail(ctx, it); err != nil {
+		return Item{}, fmt.Errorf("outbound: queue %s mail: %w", m.Kind, err)
+	}
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return it, nil
+}
+
+// Status returns a queued mail (ErrNotFound).
+func (q *Queue) Status(ctx context.Context, id string) (Item, error) { return q.st.Mail(ctx, id) }
+
+const bouncePrefix = "bounce+"
+
+// bounceAddress is the envelope sender of mail id: bounce+ID.TAG@domain.
+func (q *Queue) bounceAddress(id string) string {
+	return bouncePrefix + id + "." + q.tag(id) + "@" + q.domain
+}
+
+// tag keys a mail id so that only the node can make a bounce address or
+// Message-ID that links to it.
+func (q *Queue) tag(id string) string {
+	m := hmac.New(sha256.New, q.cfg.Secret)
+	m.Write([]byte("outbound-mail\x00" + id))
+	return strings.ToLower(b32.EncodeToString(m.Sum(nil)[:5]))
+}
+
+// MailIDFrom returns the mail id named by one of the node's bounce
+// addresses or Message-IDs, if its tag is right; "" otherwise.
+func (q *Queue) MailIDFrom(s string) string {
+	s = strings.ToLower(strings.Trim(strings.TrimSpace(s), "<>"))
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 || s[at+1:] != q.domain {
+		return ""
+	}
+	local := strings.TrimPrefix(s[:at], bouncePrefix)
+	id, tag, ok := strings.Cut(local, ".")
+	if !ok || id == "" || !hmac.Equal([]byte(tag), []byte(q.tag(id))) {
+		return ""
+	}
+	return id
+}
+
+func (q *Queue) compose(m Mail, it Item, to *mail.Address, now time.Time) []byte {
+	var h bytes.Buffer
+	field := func(name, value string) {
+		if value != "" {
+			h.WriteString(name + ": " + oneLine(value) + "\r\n")
+		}
+	}
+	raw := normalizeCRLF(m.Raw)
+	var rawHeader, rawBody []byte
+	if raw != nil {
+		if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+			rawHeader, rawBody = raw[:i+2], raw[i+4:]
+		} else {
+			rawHeader = raw
+		}
+	}
+	has := func(name string) bool { return headerHas(rawHeader, name) }
+	if !has("From") {
+		field("From", q.from.String())
+	}
+	if !has("To") {
+		field("To", to.String())
+	}
+	if !has("Date") {
+		field("Date", now.Format(time.RFC1123Z))
+	}
+	field("Message-ID", "<"+it.MessageID+">")
+	if !has("Auto-Submitted") {
+		if m.Answer {
+			field("Auto-Submitted", "auto-replied")
+		} else {
+			field("Auto-Submitted", "auto-generated")
+		}
+	}
+	// Exchange and Outlook honour this rather than Auto-Submitted: no
+	// out-of-office answers to the desk's mail.
+	field("X-Auto-Response-Suppress", "All")
+	if m.InReplyTo != "" {
+		ref := "<" + strings.Trim(oneLine(m.InReplyTo), "<> ") + ">"
+		field("In-Reply-To", ref)
+		field("References", ref)
+	}
+	if raw != nil {
+		h.Write(dropField(rawHeader, "Message-ID"))
+		h.WriteString("\r\n")
+		h.Write(rawBody)
+		return h.Bytes()
+	}
+	field("Subject", mime.QEncoding.Encode("utf-8", oneLine(m.Subject)))
+	field("MIME-Version", "1.0")
+	field("Content-Type", "text/plain; charset=utf-8")
+	field("Content-Transfer-Encoding", "quoted-printable")
+	field("Content-Language", m.Lang)
+	h.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&h)
+	io.WriteString(qp, strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\r\n"))
+	qp.Close()
+	if !bytes.HasSuffix(h.Bytes(), []byte("\r\n")) {
+		h.WriteString("\r\n")
+	}
+	return h.Bytes()
+}
+
+// oneLine removes what could end a header field: CR, LF and other
+// controls. A value can never inject a header.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func normalizeCRLF(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
+}
+
+func headerHas(h []byte, name string) bool {
+	for _, line := range bytes.Split(h, []byte("\r\n")) {
+		if i := bytes.IndexByte(line, ':'); i > 0 && strings.EqualFold(strings.TrimSpace(string(line[:i])), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropField removes a field (with its continuation lines) from a header.
+func dropField(h []byte, name string) []byte {
+	var out bytes.Buffer
+	skip := false
+	for _, line := range bytes.SplitAfter(h, []byte("\r\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if !skip {
+				out.Write(line)
+			}
+			continue
+		}
+		i := bytes.IndexByte(line, ':')
+		skip = i > 0 && strings.EqualFold(strings.TrimSpace(string(line[:i])), name)
+		if !skip {
+			out.Write(line)
+		}
+	}
+	return out.Bytes()
+}
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func newID() string {
+	var b [10]byte
+	if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
+		panic("outbound: no randomness: " + err.Error())
+	}
+	return strings.ToLower(b32.EncodeToString(b[:]))
+}

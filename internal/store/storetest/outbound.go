@@ -1,0 +1,166 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/outbound"
+)
+
+func mailItem(i int, at time.Time) outbound.Item {
+	id := fmt.Sprintf("m%015d", i)
+	return outbound.Item{ID: id, Kind: outbound.KindAck, Ref: "complaint:c" + id, To: fmt.Sprintf("r%d@example.net", i%3),
+		From: "bounce+" + id + ".tag@desk.example", MessageID: id + ".tag@desk.example", Raw: []byte("Subject: ack\r\n\r\nthanks\r\n"),
+		State: outbound.Queued, CreatedAt: at, NextAt: at, UpdatedAt: at}
+}
+
+// outboundQueue: mail is claimed once while leased, comes back after the
+// lease, records its outcome, and concurrent claimers never share a mail.
+func outboundQueue(t *testing.T, s Store) {
+	ctx := context.Background()
+	for i := 0; i < 30; i++ {
+		if err := s.EnqueueMail(ctx, mailItem(i, clock.Add(time.Duration(i)*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Mail(ctx, "m000000000000007")
+	if err != nil || string(got.Raw) != "Subject: ack\r\n\r\nthanks\r\n" || got.State != outbound.Queued || !got.CreatedAt.Equal(clock.Add(7*time.Second)) {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	if _, err := s.Mail(ctx, "nope"); !errors.Is(err, outbound.ErrNotFound) {
+		t.Fatalf("unknown mail: %v", err)
+	}
+	// Only what is due is claimed.
+	now := clock.Add(9 * time.Second)
+	items, err := s.ClaimMail(ctx, "a", now, time.Minute, 100)
+	if err != nil || len(items) != 10 {
+		t.Fatalf("claim due at +9s: %d items, %v", len(items), err)
+	}
+	// Leased mail is not claimed again until the lease ends.
+	if again, _ := s.ClaimMail(ctx, "b", now, time.Minute, 100); len(again) != 0 {
+		t.Fatalf("leased mail claimed twice: %d", len(again))
+	}
+	if err := s.FinishMail(ctx, items[0].ID, outbound.Sent, 1, time.Time{}, "", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishMail(ctx, items[1].ID, outbound.Queued, 1, now.Add(time.Hour), "451 try later", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishMail(ctx, items[2].ID, outbound.Failed, 1, time.Time{}, "550 no such user", now); err != nil {
+		t.Fatal(err)
+	}
+	// A finished mail cannot be finished again (a late worker after its lease ran out).
+	if err := s.FinishMail(ctx, items[0].ID, outbound.Failed, 2, time.Time{}, "late", now); err == nil {
+		t.Fatal("a sent mail was finished twice")
+	}
+	after := now.Add(2 * time.Minute)
+	back, err := s.ClaimMail(ctx, "c", after, time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 7 of the first 10 whose lease ended (not the sent, failed or retried-later
+	// ones), plus everything due by then.
+	if len(back) != 27 {
+		t.Fatalf("after the lease: %d items, want 27", len(back))
+	}
+	q, err := s.MailQueue(ctx)
+	if err != nil || q[outbound.Sent] != 1 || q[outbound.Failed] != 1 || q[outbound.Queued] != 28 {
+		t.Fatalf("queue counts: %v %v", q, err)
+	}
+	m1, _ := s.Mail(ctx, items[1].ID)
+	if m1.Attempts != 1 || m1.LastError != "451 try later" || !m1.NextAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("retry not recorded: %+v", m1)
+	}
+	n, err := s.MailsTo(ctx, "r0@example.net", clock.Add(15*time.Second))
+	if err != nil || n != 5 {
+		t.Fatalf("mails to r0 since +15s: %d, %v (want 5)", n, err)
+	}
+
+	// Racing claimers share nothing.
+	for i := 100; i < 160; i++ {
+		if err := s.EnqueueMail(ctx, mailItem(i, clock)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := after.Add(time.Hour * 2)
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				items, err := s.ClaimMail(ctx, fmt.Sprint("w", w), later, time.Hour, 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(items) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, it := range items {
+					if o, ok := seen[it.ID]; ok {
+						t.Errorf("mail %s claimed by %s and w%d", it.ID, o, w)
+					}
+					seen[it.ID] = fmt.Sprint("w", w)
+				}
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	if len(seen) != 88 {
+		t.Fatalf("racing claimers took %d mails, want 88", len(seen))
+	}
+}
+
+// outboundBounces: a failure bounce marks its mail bounced; the same bounce
+// again is a duplicate and changes nothing; an unlinked one is kept apart.
+func outboundBounces(t *testing.T, s Store) {
+	ctx := context.Background()
+	it := mailItem(1, clock)
+	if err := s.EnqueueMail(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishMail(ctx, it.ID, outbound.Sent, 1, time.Time{}, "", clock); err != nil {
+		t.Fatal(err)
+	}
+	b := outbound.Bounce{MailID: it.ID, Kind: "dsn", Action: "failed", Status: "5.1.1", Recipient: "r1@example.net",
+		Diagnostic: "smtp; 550 5.1.1 no such user", ReportingMTA: "mx.example.net", SHA256: "aa", ReceivedAt: clock.Add(time.Minute)}
+	if dup, err := s.RecordBounce(ctx, b); err != nil || dup {
+		t.Fatalf("record: dup %v, %v", dup, err)
+	}
+	if dup, err := s.RecordBounce(ctx, b); err != nil || !dup {
+		t.Fatalf("replayed bounce: dup %v, %v", dup, err)
+	}
+	got, _ := s.Mail(ctx, it.ID)
+	if got.State != outbound.Bounced || got.LastError != "bounced 5.1.1: smtp; 550 5.1.1 no such user" {
+		t.Fatalf("mail after bounce: %s %q", got.State, got.LastError)
+	}
+	bs, err := s.Bounces(ctx, it.ID)
+	if err != nil || len(bs) != 1 || bs[0].Status != "5.1.1" || bs[0].Recipient != "r1@example.net" || !bs[0].ReceivedAt.Equal(clock.Add(time.Minute)) {
+		t.Fatalf("bounces: %+v %v", bs, err)
+	}
+	// An auto-reply is linked but does not mark the mail bounced.
+	it2 := mailItem(2, clock)
+	s.EnqueueMail(ctx, it2)
+	s.FinishMail(ctx, it2.ID, outbound.Sent, 1, time.Time{}, "", clock)
+	if _, err := s.RecordBounce(ctx, outbound.Bounce{MailID: it2.ID, Kind: "auto-reply", SHA256: "bb", ReceivedAt: clock}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Mail(ctx, it2.ID); got.State != outbound.Sent {
+		t.Fatalf("auto-reply marked the mail %s", got.State)
+	}
+	if _, err := s.RecordBounce(ctx, outbound.Bounce{Kind: "bounce", Action: "failed", SHA256: "cc", ReceivedAt: clock}); err != nil {
+		t.Fatal(err)
+	}
+	if un, _ := s.Bounces(ctx, ""); len(un) != 1 {
+		t.Fatalf("unlinked bounces: %d", len(un))
+	}
+}
