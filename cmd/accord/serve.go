@@ -149,7 +149,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if c.Outbound.Relay == "" && ans != nil {
 		log.Warn("outbound: no relay configured ([outbound] relay): acknowledgements wait in the queue")
 	}
-	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, PublicURL: c.PublicBase(), ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
+	lim := web.Limits{FormPerIP: c.HTTP.RateFormPerIP, APIPerToken: c.HTTP.RateAPIPerToken, APIPerIP: c.HTTP.RateAPIPerIP,
+		LoginPerIP: c.HTTP.RateLoginPerIP, LoginPerUser: c.HTTP.RateLoginPerUser, InFlightBytes: c.HTTP.InflightBytes}
+	for _, p := range c.HTTP.TrustedProxies {
+		pf, _ := config.ParsePrefix(p)
+		lim.TrustedProxies = append(lim.TrustedProxies, pf)
+	}
+	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, PublicURL: c.PublicBase(), Limits: &lim, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
 		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders, Certifier: certifier}, log)
 	if err != nil {
 		return err

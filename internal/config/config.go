@@ -5,6 +5,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -91,12 +92,20 @@ type Node struct {
 
 // HTTP is the web UI and API listener.
 type HTTP struct {
-	Listen         string   `toml:"listen"`
-	PublicURL      string   `toml:"public_url"` // How people reach the node (https://desk.example.org): every link the node shows or mails. Default http://LISTEN.
-	MaxUpload      int64    `toml:"max_upload"`
-	SecureCookies  bool     `toml:"secure_cookies"`
-	HeaderTimeout  Duration `toml:"header_timeout"`  // To read a request's header: slow clients are cut off.
-	RequestTimeout Duration `toml:"request_timeout"` // To read a whole request, and to write the answer.
+	Listen    string `toml:"listen"`
+	PublicURL string `toml:"public_url"` // How people reach the node (https://desk.example.org): every link the node shows or mails. Default http://LISTEN.
+	MaxUpload int64  `toml:"max_upload"`
+	// Flood control, per minute; 0 turns a limit off.
+	RateFormPerIP    int      `toml:"rate_form_per_ip"`
+	RateAPIPerToken  int      `toml:"rate_api_per_token"`
+	RateAPIPerIP     int      `toml:"rate_api_per_ip"`
+	RateLoginPerIP   int      `toml:"rate_login_per_ip"`
+	RateLoginPerUser int      `toml:"rate_login_per_user"`
+	InflightBytes    int64    `toml:"inflight_bytes"`  // Bytes of reports analysed at once; more wait.
+	TrustedProxies   []string `toml:"trusted_proxies"` // Load balancers (IP or CIDR) whose X-Forwarded-For is believed.
+	SecureCookies    bool     `toml:"secure_cookies"`
+	HeaderTimeout    Duration `toml:"header_timeout"`  // To read a request's header: slow clients are cut off.
+	RequestTimeout   Duration `toml:"request_timeout"` // To read a whole request, and to write the answer.
 }
 
 // SMTP is the complaints mailbox.
@@ -154,7 +163,8 @@ func Default() Config {
 	return Config{
 		Data: "accord-data",
 		Node: Node{Name: "Accord complaint desk"},
-		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxUpload: 25 << 20, HeaderTimeout: Duration{10 * time.Second}, RequestTimeout: Duration{2 * time.Minute}},
+		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxUpload: 25 << 20, RateFormPerIP: 30, RateAPIPerToken: 600, RateAPIPerIP: 1200,
+			RateLoginPerIP: 30, RateLoginPerUser: 10, InflightBytes: 48 << 20, HeaderTimeout: Duration{10 * time.Second}, RequestTimeout: Duration{2 * time.Minute}},
 		SMTP: SMTP{Listen: "127.0.0.1:2525", Hostname: "localhost", MaxMessageBytes: 25 << 20, MaxRecipients: 50,
 			RatePerSender: 30, RatePerIP: 600, MaxConns: 200, IdleTimeout: Duration{60 * time.Second}, MaxSession: Duration{10 * time.Minute}},
 		Store:      Store{Driver: "sqlite"},
@@ -218,6 +228,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: http.public_url %q: want an absolute http or https URL such as https://desk.example.org", u)
 		}
 	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			return fmt.Errorf("config: http.trusted_proxies %q: want an IP address or CIDR such as 10.0.0.0/8", p)
+		}
+	}
 	if r := c.Outbound.Relay; r != "" && !strings.HasPrefix(r, "smtp://") && !strings.HasPrefix(r, "smtps://") {
 		return fmt.Errorf("config: outbound.relay %q: want smtp://host:port or smtps://host:port", r)
 	}
@@ -230,6 +245,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: smtp.tls_cert and smtp.tls_key go together")
 	}
 	return nil
+}
+
+// ParsePrefix reads an address or a CIDR prefix.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // PublicBase is the node's public URL without a trailing slash: the

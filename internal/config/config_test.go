@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestEncodeRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the encoded defaults do not load: %v\n%s", err, Default().Encode())
 	}
-	if c.SMTP.MaxSession != Default().SMTP.MaxSession || c.HTTP != Default().HTTP {
+	if c.SMTP.MaxSession != Default().SMTP.MaxSession || !reflect.DeepEqual(c.HTTP, Default().HTTP) || !reflect.DeepEqual(c.Outbound, Default().Outbound) {
 		t.Errorf("round trip changed the config")
 	}
 }

@@ -53,7 +53,9 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, ErrNoMessage
 	}
-	if items, ok := extractXARFJSON(raw); ok {
+	if items, ok, err := extractXARFJSON(raw); err != nil {
+		return nil, err
+	} else if ok {
 		return items, nil
 	}
 	m := mail.ParseBytes(raw, mail.DefaultLimits())
@@ -227,20 +229,39 @@ type xarf struct {
 	} `json:"Report"`
 }
 
-func extractXARFJSON(raw []byte) ([]Item, bool) {
+// XARFTypeError is an X-ARF report about something other than spam or
+// phishing mail (a DDoS, a copyright claim…): not for this desk.
+type XARFTypeError struct{ Type string }
+
+func (e *XARFTypeError) Error() string {
+	return fmt.Sprintf("intake: an X-ARF report of type %q is not about spam or phishing mail; this desk takes messaging/spam, messaging/bulk_messaging and content/phishing (v3: spam, phishing)", e.Type)
+}
+
+// xarfMailTypes are the X-ARF types about unwanted or fraudulent mail.
+var xarfMailTypes = map[string]bool{"messaging/spam": true, "messaging/bulk_messaging": true, "content/phishing": true, "spam": true, "phishing": true}
+
+// extractXARFJSON reads an X-ARF JSON report: ok is false when raw is not
+// one; an error when it is one this desk cannot take (another type, or no
+// message in its evidence).
+func extractXARFJSON(raw []byte) ([]Item, bool, error) {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || t[0] != '{' {
-		return nil, false
+		return nil, false, nil
 	}
 	var x xarf
 	if err := json.Unmarshal(t, &x); err != nil || x.XARFVersion == "" && x.Version == "" {
-		return nil, false
+		return nil, false, nil
 	}
 	fb := map[string]string{"X-ARF-Version": x.XARFVersion + x.Version}
+	typ := strings.ToLower(x.Report.ReportType)
 	if x.Type != "" {
 		fb["Report-Type"] = x.Category + "/" + x.Type
+		typ = strings.ToLower(x.Category + "/" + x.Type)
 	} else if x.Report.ReportType != "" {
 		fb["Report-Type"] = x.Report.ReportType
+	}
+	if !xarfMailTypes[typ] {
+		return nil, true, &RejectError{Reason: (&XARFTypeError{Type: typ}).Error(), Err: &XARFTypeError{Type: typ}}
 	}
 	if s := x.Source + x.Report.Source.IP; s != "" {
 		fb["Source-IP"] = s
@@ -266,9 +287,9 @@ func extractXARFJSON(raw []byte) ([]Item, bool) {
 		add(a.ContentType, a.Data)
 	}
 	if len(items) == 0 {
-		return nil, false
+		return nil, true, &RejectError{Reason: "the X-ARF report carries no message: put the reported mail in its evidence as message/rfc822, base64", Err: ErrNoMessage}
 	}
-	return items, true
+	return items, true, nil
 }
 
 func extractXARFMail(m *mail.Message) []Item {
@@ -277,7 +298,7 @@ func extractXARFMail(m *mail.Message) []Item {
 	}
 	for _, p := range m.Parts {
 		if p.ContentType == "application/json" || strings.HasSuffix(p.Filename, ".json") {
-			if items, ok := extractXARFJSON(p.Body); ok {
+			if items, ok, err := extractXARFJSON(p.Body); ok && err == nil {
 				return items
 			}
 		}

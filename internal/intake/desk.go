@@ -140,6 +140,10 @@ var ErrClosed = errors.New("intake: the desk is closed")
 func (d *Desk) Submit(ctx context.Context, s Submission) (Receipt, error) {
 	items, err := Extract(s.Raw, Via{Mailbox: s.Channel == ChannelSMTP, Reporter: s.Reporter})
 	if err != nil {
+		var rej *RejectError
+		if errors.As(err, &rej) {
+			return Receipt{}, rej
+		}
 		return Receipt{}, &RejectError{Reason: err.Error(), Err: err}
 	}
 	now := d.now().UTC()

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -34,16 +34,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// readBody reads a request body up to limit bytes.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, errTooLarge
-	}
-	return b, err
-}
-
 func triParam(v string) (rules.Tri, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "", "unknown":
@@ -58,10 +48,21 @@ func triParam(v string) (rules.Tri, error) {
 
 func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r.Context())
-	ct := strings.ToLower(r.Header.Get("Content-Type"))
+	now := s.now()
+	if ok, wait := s.lim.apiIP.allow(s.lim.clientIP(r), now); !ok {
+		tooMany(w, wait, true, s, r)
+		return
+	}
+	if ok, wait := s.lim.apiToken.allow(p.ID, now); !ok {
+		tooMany(w, wait, true, s, r)
+		return
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
-	case strings.HasPrefix(ct, "message/rfc822"), strings.HasPrefix(ct, "multipart/report"), strings.HasPrefix(ct, "application/json"),
-		strings.HasPrefix(ct, "text/plain"), strings.HasPrefix(ct, "application/octet-stream"):
+	case err != nil && r.Header.Get("Content-Type") != "":
+		apiError(w, http.StatusBadRequest, "bad-content-type", "the Content-Type header cannot be read: "+err.Error())
+		return
+	case mt == "message/rfc822", mt == "multipart/report", mt == "application/json", mt == "text/plain", mt == "application/octet-stream":
 	default:
 		apiError(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "send the message as message/rfc822, an ARF report as multipart/report, or X-ARF as application/json")
 		return
@@ -72,23 +73,60 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad-parameter", "consent and customer take yes, no or unknown: "+err.Error())
 		return
 	}
-	body, err := readBody(w, r, s.cfg.MaxUpload)
+	sp, err := spool(http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+1), s.cfg.MaxUpload)
 	if errors.Is(err, errTooLarge) {
-		apiError(w, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the report is larger than %d bytes", s.cfg.MaxUpload))
+		apiError(w, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the report is larger than %d bytes; nothing was kept", s.cfg.MaxUpload))
 		return
 	}
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "bad-body", "could not read the request body")
+		apiError(w, http.StatusBadRequest, "bad-body", "could not read the request body; nothing was kept")
 		return
 	}
-	if strings.HasPrefix(ct, "multipart/report") && !bytes.Contains(bytes.ToLower(body[:min(len(body), 4096)]), []byte("content-type:")) {
-		// An ARF body without its own header: give it the request's.
-		body = append([]byte("Content-Type: "+r.Header.Get("Content-Type")+"\r\nMIME-Version: 1.0\r\n\r\n"), body...)
+	defer sp.close()
+	if sp.size == 0 {
+		apiError(w, http.StatusBadRequest, "bad-body", "the request body is empty")
+		return
+	}
+	release, err := s.lim.admit(r.Context(), sp.size)
+	if err != nil {
+		return // the client went away while waiting
+	}
+	defer release()
+	body, err := sp.bytes()
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "store-failed", "the report could not be read back; nothing was kept, try again")
+		return
+	}
+	switch mt {
+	case "application/json":
+		if msg := checkXARFJSON(body); msg != "" {
+			apiError(w, http.StatusBadRequest, "bad-body", msg)
+			return
+		}
+	case "multipart/report":
+		// Either a whole ARF mail (its own header names its boundary), or
+		// the report as HTTP sends it: the body is the multipart itself
+		// and the request's Content-Type carries the boundary.
+		if !hasOwnReportHeader(body) {
+			if params["boundary"] == "" {
+				apiError(w, http.StatusBadRequest, "bad-body", "a multipart/report needs its boundary: Content-Type: multipart/report; report-type=feedback-report; boundary=…")
+				return
+			}
+			if !bytes.Contains(body, []byte("--"+params["boundary"])) {
+				apiError(w, http.StatusBadRequest, "bad-body", "the body does not contain the boundary its Content-Type names")
+				return
+			}
+			body = append([]byte("Content-Type: "+oneHeaderLine(r.Header.Get("Content-Type"))+"\r\nMIME-Version: 1.0\r\n\r\n"), body...)
+		}
 	}
 	rec, err := s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelAPI, Raw: body, SubmittedBy: p.Label(),
 		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}})
 	var rej *intake.RejectError
+	var xt *intake.XARFTypeError
 	switch {
+	case errors.As(err, &xt):
+		apiError(w, http.StatusUnprocessableEntity, "unsupported-report-type", xt.Error())
+		return
 	case errors.As(err, &rej):
 		apiError(w, http.StatusUnprocessableEntity, "no-message", rej.Reason)
 		return

@@ -50,6 +50,8 @@ type Config struct {
 	// recipients' pages (default 60).
 	PublicRate int
 	Now        func() time.Time // nil: time.Now.
+	// Limits bound the intake (rates, analysis budget); nil: DefaultLimits.
+	Limits *Limits
 }
 
 // Server serves the web UI and the API.
@@ -65,6 +67,7 @@ type Server struct {
 	// checked when a login names no user.
 	dummyHash   string
 	optoutLimit *ipBuckets
+	lim         *limiters
 }
 
 // New builds the server.
@@ -96,15 +99,19 @@ func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Se
 	if cfg.PublicRate <= 0 {
 		cfg.PublicRate = 60
 	}
+	lim := DefaultLimits()
+	if cfg.Limits != nil {
+		lim = *cfg.Limits
+	}
 	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: now, tmpl: t, dummyHash: dummy,
-		optoutLimit: newIPBuckets(cfg.PublicRate)}, nil
+		optoutLimit: newIPBuckets(cfg.PublicRate), lim: newLimiters(lim)}, nil
 }
 
 // Handler returns the routes. The permission each needs is on its line.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", noListing(http.FileServerFS(static))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 
 	// Consumers (anyone).
@@ -164,6 +171,7 @@ func (s *Server) Handler() http.Handler {
 			mux.HandleFunc("GET "+StatusPath, s.limitPublic(s.labelStatus))
 		}
 	}
+	s.apiMethods(mux)
 	return s.secure(mux)
 }
 
@@ -233,6 +241,7 @@ func (s *Server) needToken(role access.Role, h http.HandlerFunc) http.HandlerFun
 		p, _ := s.principal(r)
 		switch {
 		case p.Kind == "invalid":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="accord", error="invalid_token"`)
 			apiError(w, http.StatusUnauthorized, "bad-token", "the bearer token is not valid")
 			return
 		case p.Kind != "token":

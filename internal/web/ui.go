@@ -137,6 +137,10 @@ func (s *Server) formPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
+	if ok, wait := s.lim.formIP.allow(s.lim.clientIP(r), s.now()); !ok {
+		tooMany(w, wait, false, s, r)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+1<<20)
 	if err := r.ParseMultipartForm(4 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		var mbe *http.MaxBytesError
@@ -152,15 +156,40 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusForbidden, "message", pageData{Title: "Expired form", Message: "This form has expired or did not come from this site. Go back, reload the page and send it again."})
 		return
 	}
+	form := map[string]string{"consent": r.FormValue("consent"), "customer": r.FormValue("customer")}
 	var raw []byte
-	if f, _, err := r.FormFile("file"); err == nil {
-		raw, _ = io.ReadAll(io.LimitReader(f, s.cfg.MaxUpload))
+	if f, fh, err := r.FormFile("file"); err == nil {
+		// Never a truncated message kept as evidence: a file over the
+		// limit is refused whole. Multipart parsing keeps large files on
+		// disk; they come into memory within the analysis budget.
+		if fh.Size > s.cfg.MaxUpload {
+			f.Close()
+			s.page(w, http.StatusRequestEntityTooLarge, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
+				Error: fmt.Sprintf("The message is larger than %d MB; nothing was kept.", s.cfg.MaxUpload>>20)})
+			return
+		}
+		release, err := s.lim.admit(r.Context(), fh.Size)
+		if err != nil {
+			f.Close()
+			return
+		}
+		defer release()
+		raw, err = io.ReadAll(io.LimitReader(f, s.cfg.MaxUpload+1))
 		f.Close()
+		if err != nil || int64(len(raw)) > s.cfg.MaxUpload {
+			s.page(w, http.StatusRequestEntityTooLarge, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
+				Error: fmt.Sprintf("The message is larger than %d MB; nothing was kept.", s.cfg.MaxUpload>>20)})
+			return
+		}
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		raw = []byte(strings.ReplaceAll(r.FormValue("source"), "\r\n", "\n"))
+		if int64(len(raw)) > s.cfg.MaxUpload {
+			s.page(w, http.StatusRequestEntityTooLarge, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
+				Error: fmt.Sprintf("The pasted source is larger than %d MB; nothing was kept.", s.cfg.MaxUpload>>20)})
+			return
+		}
 	}
-	form := map[string]string{"consent": r.FormValue("consent"), "customer": r.FormValue("customer")}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		s.page(w, http.StatusBadRequest, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
 			Error: "Attach the message (.eml file) or paste its source: there was nothing to report."})

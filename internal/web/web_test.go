@@ -234,7 +234,7 @@ func TestAPIErrors(t *testing.T) {
 		{"wrong type", "POST", "/api/v1/reports", reporter, "image/png", []byte(spamMsg), 415, "unsupported-media-type"},
 		{"bad parameter", "POST", "/api/v1/reports?consent=perhaps", reporter, "message/rfc822", []byte(spamMsg), 400, "bad-parameter"},
 		{"too large", "POST", "/api/v1/reports", reporter, "message/rfc822", bytes.Repeat([]byte("a"), 65<<10), 413, "too-large"},
-		{"empty", "POST", "/api/v1/reports", reporter, "message/rfc822", nil, 422, "no-message"},
+		{"empty", "POST", "/api/v1/reports", reporter, "message/rfc822", nil, 400, "bad-body"},
 		{"binary garbage", "POST", "/api/v1/reports", reporter, "application/octet-stream", garbage, 422, "no-message"},
 		{"unknown report", "GET", "/api/v1/reports/nope", n.token(t, access.Analyst), "", nil, 404, "not-found"},
 		{"anonymous read", "GET", "/api/v1/reports/nope", "", "", nil, 401, "auth-required"},
