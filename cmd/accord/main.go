@@ -73,8 +73,9 @@ func (e *exitError) Unwrap() error { return e.err }
 func commands() []command {
 	return []command{
 		{"serve", "run a node: the complaint desk's web UI, API and complaints mailbox", cmdServe},
-		{"token", "create API tokens for scripts (token create --role …)", cmdToken},
-		{"user", "add web accounts for analysts and administrators (user add …)", cmdUser},
+		{"token", "API tokens for scripts (token create --role …, list, revoke ID)", cmdToken},
+		{"user", "web accounts (user add --role … NAME, list, passwd, disable, enable, remove)", cmdUser},
+		{"audit", "the audit log: sign-ins, token use, views, exports, account changes", cmdAudit},
 		{"evidence", "verify an evidence bundle offline (evidence verify FILE)", cmdEvidence},
 		{"node", "print the node's public key, which signs its evidence (node key)", cmdNode},
 		{"keys", "this node's federation identity (keys show, keys rotate)", cmdKeys},

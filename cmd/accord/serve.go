@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/federation/stix"
@@ -269,34 +267,6 @@ func syncLoop(ctx context.Context, fed *federation.Service, every time.Duration,
 	}
 }
 
-func cmdToken(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(e.stderr, "usage: accord token create [--data DIR] --role reporter|analyst|authority|admin [--label TEXT]")
-		return errUsage
-	}
-	fset := flag.NewFlagSet("token create", flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
-	role := fset.String("role", "", "reporter, analyst, authority or admin")
-	label := fset.String("label", "", "what the token is for")
-	if err := fset.Parse(args[1:]); err != nil {
-		return errUsage
-	}
-	r, err := access.ParseRole(*role)
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
-		plain, t := access.NewToken(nil, r, *label, time.Now())
-		if err := st.CreateToken(ctx, t); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "token %s for role %s created; it is shown once, keep it secret:\n%s\n", t.ID, r, plain)
-		return nil
-	})
-}
-
 // withStore opens the node's store for one command.
 func withStore(ctx context.Context, nf *nodeFlags, f func(*sqlstore.Store) error) error {
 	c, err := nf.load()
@@ -309,38 +279,6 @@ func withStore(ctx context.Context, nf *nodeFlags, f func(*sqlstore.Store) error
 	}
 	defer st.Close()
 	return f(st)
-}
-
-func cmdUser(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "add" {
-		fmt.Fprintln(e.stderr, "usage: accord user add [--data DIR] --role analyst|authority|admin NAME   (password on standard input)")
-		return errUsage
-	}
-	fset := flag.NewFlagSet("user add", flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
-	role := fset.String("role", "analyst", "analyst, authority or admin")
-	if err := fset.Parse(args[1:]); err != nil || fset.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "usage: accord user add [--data DIR] --role analyst|authority|admin NAME   (password on standard input)")
-		return errUsage
-	}
-	r, err := access.ParseRole(*role)
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	pw, _ := bufio.NewReader(e.stdin).ReadString('\n')
-	h, err := access.HashPassword(strings.TrimRight(pw, "\r\n"))
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
-		if err := st.CreateUser(ctx, access.User{Name: fset.Arg(0), PasswordHash: h, Role: r, CreatedAt: time.Now()}); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "user %s (%s) saved\n", fset.Arg(0), r)
-		return nil
-	})
 }
 
 func cmdEvidence(_ context.Context, e *env, args []string) error {

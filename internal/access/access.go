@@ -68,11 +68,13 @@ func (p Principal) Label() string {
 
 // Token is a stored API token: only its hash.
 type Token struct {
-	ID        string
-	Hash      string
-	Role      Role
-	Label     string
-	CreatedAt time.Time
+	ID         string
+	Hash       string
+	Role       Role
+	Label      string
+	CreatedAt  time.Time
+	LastUsedAt time.Time // Zero: never used (updated at most every few minutes).
+	RevokedAt  time.Time // Zero: valid. A revoked token is refused and kept for the record.
 }
 
 // User is an account for the web UI.
@@ -81,7 +83,11 @@ type User struct {
 	PasswordHash string
 	Role         Role
 	CreatedAt    time.Time
+	DisabledAt   time.Time // Zero: may sign in.
 }
+
+// Disabled reports whether the account may not sign in.
+func (u User) Disabled() bool { return !u.DisabledAt.IsZero() }
 
 // Session is a logged-in browser.
 type Session struct {
@@ -94,7 +100,9 @@ type Session struct {
 // Store keeps accounts, tokens and sessions.
 type Store interface {
 	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash finds a valid token: a revoked one is ErrNotFound.
 	TokenByHash(ctx context.Context, hash string) (Token, error)
+	// CreateUser adds an account; ErrExists when the name is taken.
 	CreateUser(ctx context.Context, u User) error
 	UserByName(ctx context.Context, name string) (User, error)
 	CreateSession(ctx context.Context, s Session) error
@@ -102,8 +110,61 @@ type Store interface {
 	DeleteSession(ctx context.Context, hash string) error
 }
 
+// Accounts is the administration of tokens and users.
+type Accounts interface {
+	Tokens(ctx context.Context) ([]Token, error)
+	// RevokeToken revokes a token by id (ErrNotFound).
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// TokenUsed records a token's last use.
+	TokenUsed(ctx context.Context, id string, at time.Time) error
+	Users(ctx context.Context) ([]User, error)
+	// SetPassword changes a password and ends the user's sessions.
+	SetPassword(ctx context.Context, name, hash string) error
+	// DisableUser (at non-zero) or enables (zero) an account; disabling
+	// ends its sessions.
+	DisableUser(ctx context.Context, name string, at time.Time) error
+	// RemoveUser deletes an account and its sessions.
+	RemoveUser(ctx context.Context, name string) error
+}
+
+// Event is one line of the audit log: who did what, from where. The
+// custody log stays the evidence of what happened to each report; the
+// audit log is the account of access to the desk.
+type Event struct {
+	Seq    int64
+	At     time.Time
+	Actor  string // "user:ana", "token:ab12", "anonymous".
+	Action string // One of the Audit* actions.
+	Target string // What was acted on: a user name, "report:ID", "campaign:ID".
+	IP     string
+	Detail string
+}
+
+// Audit actions.
+const (
+	AuditSignIn          = "sign-in"
+	AuditSignInFailed    = "sign-in-failed"
+	AuditSignInThrottled = "sign-in-throttled"
+	AuditSignOut         = "sign-out"
+	AuditTokenUsed       = "token-used"
+	AuditView            = "view"
+	AuditExport          = "export"
+	AuditAdmin           = "admin" // A change to tokens or accounts.
+)
+
+// Auditor keeps the audit log.
+type Auditor interface {
+	AppendAudit(ctx context.Context, e Event) error
+	// AuditLog returns events after seq (0: from the start), oldest
+	// first, at most limit.
+	AuditLog(ctx context.Context, after int64, limit int) ([]Event, error)
+}
+
 // ErrNotFound is returned for unknown tokens, users and sessions.
 var ErrNotFound = errors.New("access: not found")
+
+// ErrExists is returned when a name is already taken.
+var ErrExists = errors.New("access: already exists")
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 

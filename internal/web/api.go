@@ -211,7 +211,15 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := s.principal(r)
-	if p.Kind != "token" {
+	switch p.Kind {
+	case "token":
+		s.tokenUsed(r, p)
+	case "invalid":
+		w.Header().Set("WWW-Authenticate", `Bearer realm="accord", error="invalid_token"`)
+		apiError(w, http.StatusUnauthorized, "bad-token", "the bearer token is not valid")
+		return
+	default:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="accord"`)
 		apiError(w, http.StatusUnauthorized, "auth-required", "send an API token, or the report's status token as ?t=")
 		return
 	}

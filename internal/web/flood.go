@@ -153,13 +153,15 @@ func (l *limiters) trusted(a netip.Addr) bool {
 	return false
 }
 
+// retryAfter is a wait in whole seconds, at least one.
+func retryAfter(wait time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
+}
+
 // tooMany writes 429 with Retry-After in whole seconds.
 func tooMany(w http.ResponseWriter, wait time.Duration, api bool, s *Server, r *http.Request) {
-	secs := int(math.Ceil(wait.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", retryAfter(wait))
 	msg := fmt.Sprintf("too many reports from you just now; try again in %d seconds", secs)
 	if api {
 		apiError(w, http.StatusTooManyRequests, "rate-limited", msg)

@@ -68,6 +68,7 @@ type Server struct {
 	dummyHash   string
 	optoutLimit *ipBuckets
 	lim         *limiters
+	uses        tokenUses
 }
 
 // New builds the server.
@@ -125,9 +126,9 @@ func (s *Server) Handler() http.Handler {
 
 	// Analysts (session).
 	mux.HandleFunc("GET /desk", s.needUser(access.Analyst, s.deskPage))
-	mux.HandleFunc("GET /desk/reports/{id}", s.needUser(access.Analyst, s.reportPage))
-	mux.HandleFunc("POST /desk/reports/{id}/evidence", s.needUser(access.Analyst, s.evidenceDownload))
-	mux.HandleFunc("GET /desk/campaigns/{id}", s.needUser(access.Analyst, s.campaignPage))
+	mux.HandleFunc("GET /desk/reports/{id}", s.needUser(access.Analyst, s.audited(access.AuditView, "report", s.reportPage)))
+	mux.HandleFunc("POST /desk/reports/{id}/evidence", s.needUser(access.Analyst, s.audited(access.AuditExport, "report", s.evidenceDownload)))
+	mux.HandleFunc("GET /desk/campaigns/{id}", s.needUser(access.Analyst, s.audited(access.AuditView, "campaign", s.campaignPage)))
 
 	// Authorities (session): cooperation with partner nodes.
 	if s.cfg.Federation != nil {
@@ -140,11 +141,11 @@ func (s *Server) Handler() http.Handler {
 	// API (bearer tokens; a report's status token for its own report).
 	mux.HandleFunc("GET /api/openapi.yaml", s.openAPI)
 	mux.HandleFunc("POST /api/v1/reports", s.needToken(access.Reporter, s.apiSubmit))
-	mux.HandleFunc("GET /api/v1/reports/{id}", s.apiReport)
-	mux.HandleFunc("GET /api/v1/reports/{id}/evidence", s.needToken(access.Analyst, s.apiEvidence))
+	mux.HandleFunc("GET /api/v1/reports/{id}", s.audited(access.AuditView, "report", s.apiReport))
+	mux.HandleFunc("GET /api/v1/reports/{id}/evidence", s.needToken(access.Analyst, s.audited(access.AuditExport, "report", s.apiEvidence)))
 	mux.HandleFunc("GET /api/v1/stats", s.needToken(access.Analyst, s.apiStats))
 	mux.HandleFunc("GET /api/v1/campaigns", s.needToken(access.Analyst, s.apiCampaigns))
-	mux.HandleFunc("GET /api/v1/campaigns/{id}", s.needToken(access.Analyst, s.apiCampaign))
+	mux.HandleFunc("GET /api/v1/campaigns/{id}", s.needToken(access.Analyst, s.audited(access.AuditView, "campaign", s.apiCampaign)))
 
 	if s.cfg.Consent != nil {
 		// Recipients (anyone holding a link; rate-limited per address).
@@ -215,7 +216,7 @@ func (s *Server) principal(r *http.Request) (access.Principal, *access.Session) 
 		se, err := s.access.SessionByHash(r.Context(), access.Hash(c.Value))
 		if err == nil && s.now().Before(se.ExpiresAt) {
 			u, err := s.access.UserByName(r.Context(), se.User)
-			if err == nil {
+			if err == nil && !u.Disabled() {
 				return access.Principal{Kind: "user", ID: u.Name, Role: u.Role}, &se
 			}
 		}
@@ -252,6 +253,7 @@ func (s *Server) needToken(role access.Role, h http.HandlerFunc) http.HandlerFun
 			apiError(w, http.StatusForbidden, "forbidden", "this token's role ("+string(p.Role)+") may not do this")
 			return
 		}
+		s.tokenUsed(r, p)
 		h(w, r.WithContext(withPrincipal(r.Context(), p)))
 	}
 }

@@ -247,13 +247,35 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusForbidden, "message", pageData{Title: "Expired form", Message: "This form has expired. Reload the page and sign in again."})
 		return
 	}
-	u, err := s.access.UserByName(r.Context(), r.FormValue("user"))
+	name := r.FormValue("user")
+	if len(name) > 200 {
+		name = name[:200]
+	}
+	// Throttled per client IP and per account name, before any password
+	// check: guessing costs the guesser time, not the node bcrypt work.
+	okIP, waitIP := s.lim.loginIP.allow(s.lim.clientIP(r), s.now())
+	okUser, waitUser := s.lim.loginUser.allow(name, s.now())
+	if !okIP || !okUser {
+		s.audit(r, "anonymous", access.AuditSignInThrottled, "user:"+name, "")
+		w.Header().Set("Retry-After", retryAfter(max(waitIP, waitUser)))
+		s.page(w, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Too many sign-in attempts. Wait a minute and try again."})
+		return
+	}
+	u, err := s.access.UserByName(r.Context(), name)
 	if err != nil {
 		// Spend a bcrypt check anyway: the answer time must not tell
 		// which user names exist.
 		u.PasswordHash = s.dummyHash
 	}
-	if !access.CheckPassword(u.PasswordHash, r.FormValue("password")) || err != nil {
+	if !access.CheckPassword(u.PasswordHash, r.FormValue("password")) || err != nil || u.Disabled() {
+		why := "wrong password"
+		switch {
+		case err != nil:
+			why = "no such user"
+		case u.Disabled():
+			why = "account disabled"
+		}
+		s.audit(r, "anonymous", access.AuditSignInFailed, "user:"+name, why)
 		s.page(w, http.StatusUnauthorized, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Wrong user name or password."})
 		return
 	}
@@ -267,6 +289,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: s.cfg.SecureCookies, MaxAge: int(s.cfg.SessionLifetime / time.Second)})
 	s.log.Info("signed in", "user", u.Name)
+	s.audit(r, "user:"+u.Name, access.AuditSignIn, "user:"+u.Name, "")
 	http.Redirect(w, r, "/desk", http.StatusSeeOther)
 }
 
@@ -274,6 +297,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	p, se := s.principal(r)
 	if p.Kind == "user" && s.checkCSRF(r, se.CSRF) {
 		s.access.DeleteSession(r.Context(), se.Hash)
+		s.audit(r, p.Label(), access.AuditSignOut, p.Label(), "")
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
 	http.Redirect(w, r, "/", http.StatusSeeOther)

@@ -404,5 +404,19 @@ func migrations(d Dialect) []string {
 		);
 		CREATE UNIQUE INDEX outbound_bounces_once ON outbound_bounces (mail_id, sha256);
 		CREATE INDEX outbound_bounces_mail ON outbound_bounces (mail_id, received_at)`,
+		// 7: revoked tokens, disabled accounts, the audit log.
+		`ALTER TABLE tokens ADD COLUMN revoked_at BIGINT NOT NULL DEFAULT 0;
+		ALTER TABLE tokens ADD COLUMN last_used_at BIGINT NOT NULL DEFAULT 0;
+		ALTER TABLE users ADD COLUMN disabled_at BIGINT NOT NULL DEFAULT 0;
+		CREATE TABLE audit_log (
+			seq ` + d.AutoID + `,
+			at BIGINT NOT NULL,
+			actor TEXT NOT NULL,
+			action TEXT NOT NULL,
+			target TEXT NOT NULL,
+			ip TEXT NOT NULL,
+			detail TEXT NOT NULL
+		);
+		CREATE INDEX audit_log_at ON audit_log (at)`,
 	}
 }

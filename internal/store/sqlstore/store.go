@@ -618,38 +618,61 @@ func (s *Store) CreateToken(ctx context.Context, t access.Token) error {
 
 // TokenByHash implements access.Store.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (access.Token, error) {
-	var t access.Token
-	var role string
-	var at int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, hash, role, label, created_at FROM tokens WHERE hash = ?`), hash).Scan(&t.ID, &t.Hash, &role, &t.Label, &at)
+	t, err := scanToken(s.db.QueryRowContext(ctx, s.q(`SELECT `+tokenColumns+` FROM tokens WHERE hash = ? AND revoked_at = 0`), hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, access.ErrNotFound
 	}
+	return t, err
+}
+
+const tokenColumns = `id, hash, role, label, created_at, last_used_at, revoked_at`
+
+func scanToken(row interface{ Scan(...any) error }) (access.Token, error) {
+	var t access.Token
+	var role string
+	var at, used, revoked int64
+	err := row.Scan(&t.ID, &t.Hash, &role, &t.Label, &at, &used, &revoked)
 	t.Role, t.CreatedAt = access.Role(role), fromNanos(at)
+	if used != 0 {
+		t.LastUsedAt = fromNanos(used)
+	}
+	if revoked != 0 {
+		t.RevokedAt = fromNanos(revoked)
+	}
 	return t, err
 }
 
 // CreateUser implements access.Store.
 func (s *Store) CreateUser(ctx context.Context, u access.User) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role`),
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`),
 		u.Name, u.PasswordHash, string(u.Role), nanos(u.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("store user: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %s: %w", u.Name, access.ErrExists)
 	}
 	return nil
 }
 
 // UserByName implements access.Store.
 func (s *Store) UserByName(ctx context.Context, name string) (access.User, error) {
-	var u access.User
-	var role string
-	var at int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, password_hash, role, created_at FROM users WHERE name = ?`), name).Scan(&u.Name, &u.PasswordHash, &role, &at)
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT name, password_hash, role, created_at, disabled_at FROM users WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, access.ErrNotFound
 	}
+	return u, err
+}
+
+func scanUser(row interface{ Scan(...any) error }) (access.User, error) {
+	var u access.User
+	var role string
+	var at, disabled int64
+	err := row.Scan(&u.Name, &u.PasswordHash, &role, &at, &disabled)
 	u.Role, u.CreatedAt = access.Role(role), fromNanos(at)
+	if disabled != 0 {
+		u.DisabledAt = fromNanos(disabled)
+	}
 	return u, err
 }
 
@@ -679,6 +702,8 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 }
 
 var (
-	_ intake.Store = (*Store)(nil)
-	_ access.Store = (*Store)(nil)
+	_ intake.Store    = (*Store)(nil)
+	_ access.Store    = (*Store)(nil)
+	_ access.Accounts = (*Store)(nil)
+	_ access.Auditor  = (*Store)(nil)
 )

@@ -26,6 +26,8 @@ import (
 type Store interface {
 	intake.Store
 	access.Store
+	access.Accounts
+	access.Auditor
 	federation.Store
 	consent.Store
 	label.Store
@@ -50,6 +52,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConsentComplaints", func(t *testing.T) { consentComplaints(t, open(t)) })
 	t.Run("Labels", func(t *testing.T) { labels(t, open(t)) })
 	t.Run("SharedReports", func(t *testing.T) { sharedReports(t, open(t)) })
+	t.Run("Accounts", func(t *testing.T) { accounts(t, open(t)) })
 	t.Run("OutboundQueue", func(t *testing.T) { outboundQueue(t, open(t)) })
 	t.Run("OutboundBounces", func(t *testing.T) { outboundBounces(t, open(t)) })
 }

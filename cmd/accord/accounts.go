@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
+)
+
+// Tokens and accounts from the command line; every change is written to
+// the audit log as the administrator "cli".
+
+func auditCLI(ctx context.Context, st *sqlstore.Store, target, detail string) {
+	st.AppendAudit(ctx, access.Event{At: time.Now().UTC(), Actor: "cli", Action: access.AuditAdmin, Target: target, Detail: detail})
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+func cmdToken(ctx context.Context, e *env, args []string) error {
+	usage := func() error {
+		fmt.Fprintln(e.stderr, "usage: accord token create [--data DIR] --role reporter|analyst|authority|admin [--label TEXT]")
+		fmt.Fprintln(e.stderr, "       accord token list [--data DIR]")
+		fmt.Fprintln(e.stderr, "       accord token revoke [--data DIR] ID")
+		return errUsage
+	}
+	if len(args) == 0 {
+		return usage()
+	}
+	fset := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	switch args[0] {
+	case "create":
+		role := fset.String("role", "", "reporter, analyst, authority or admin")
+		label := fset.String("label", "", "what the token is for")
+		if err := fset.Parse(args[1:]); err != nil || fset.NArg() > 0 {
+			return usage()
+		}
+		r, err := access.ParseRole(*role)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+			plain, t := access.NewToken(nil, r, *label, time.Now())
+			if err := st.CreateToken(ctx, t); err != nil {
+				return err
+			}
+			auditCLI(ctx, st, "token:"+t.ID, "created for role "+string(r))
+			fmt.Fprintf(e.stdout, "token %s for role %s created; it is shown once, keep it secret:\n%s\n", t.ID, r, plain)
+			return nil
+		})
+	case "list":
+		if err := fset.Parse(args[1:]); err != nil || fset.NArg() > 0 {
+			return usage()
+		}
+		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+			ts, err := st.Tokens(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tROLE\tLABEL\tCREATED\tLAST USED\tREVOKED")
+			for _, t := range ts {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Label, when(t.CreatedAt), when(t.LastUsedAt), when(t.RevokedAt))
+			}
+			return tw.Flush()
+		})
+	case "revoke":
+		if err := fset.Parse(args[1:]); err != nil || fset.NArg() != 1 {
+			return usage()
+		}
+		id := fset.Arg(0)
+		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+			if err := st.RevokeToken(ctx, id, time.Now()); err != nil {
+				if errors.Is(err, access.ErrNotFound) {
+					return &exitError{code: 1, err: fmt.Errorf("no valid token %s (see accord token list)", id)}
+				}
+				return err
+			}
+			auditCLI(ctx, st, "token:"+id, "revoked")
+			fmt.Fprintf(e.stdout, "token %s revoked; it is refused from now on\n", id)
+			return nil
+		})
+	}
+	return usage()
+}
+
+// readPassword reads one line of standard input.
+func readPassword(e *env) (string, error) {
+	pw, _ := bufio.NewReader(e.stdin).ReadString('\n')
+	return access.HashPassword(strings.TrimRight(pw, "\r\n"))
+}
+
+func cmdUser(ctx context.Context, e *env, args []string) error {
+	usage := func() error {
+		fmt.Fprintln(e.stderr, "usage: accord user add [--data DIR] --role analyst|authority|admin NAME   (password on standard input)")
+		fmt.Fprintln(e.stderr, "       accord user list [--data DIR]")
+		fmt.Fprintln(e.stderr, "       accord user passwd [--data DIR] NAME                               (new password on standard input)")
+		fmt.Fprintln(e.stderr, "       accord user disable|enable|remove [--data DIR] NAME")
+		return errUsage
+	}
+	if len(args) == 0 {
+		return usage()
+	}
+	cmd := args[0]
+	fset := flag.NewFlagSet("user "+cmd, flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	role := fset.String("role", "analyst", "analyst, authority or admin (user add)")
+	switch cmd {
+	case "add", "passwd", "disable", "enable", "remove":
+		if err := fset.Parse(args[1:]); err != nil || fset.NArg() != 1 {
+			return usage()
+		}
+	case "list":
+		if err := fset.Parse(args[1:]); err != nil || fset.NArg() != 0 {
+			return usage()
+		}
+	default:
+		return usage()
+	}
+	name := fset.Arg(0)
+	missing := func(err error) error {
+		if errors.Is(err, access.ErrNotFound) {
+			return &exitError{code: 1, err: fmt.Errorf("no user %s (see accord user list)", name)}
+		}
+		return err
+	}
+	switch cmd {
+	case "add":
+		r, err := access.ParseRole(*role)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		h, err := readPassword(e)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+			if err := st.CreateUser(ctx, access.User{Name: name, PasswordHash: h, Role: r, CreatedAt: time.Now()}); err != nil {
+				if errors.Is(err, access.ErrExists) {
+					return &exitError{code: 1, err: fmt.Errorf("user %s already exists: nothing changed (accord user passwd %s sets a new password)", name, name)}
+				}
+				return err
+			}
+			auditCLI(ctx, st, "user:"+name, "added with role "+string(r))
+			fmt.Fprintf(e.stdout, "user %s (%s) saved\n", name, r)
+			return nil
+		})
+	case "passwd":
+		h, err := readPassword(e)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+			if err := st.SetPassword(ctx, name, h); err != nil {
+				return missing(err)
+			}
+			auditCLI(ctx, st, "user:"+name, "password changed; sessions ended")
+			fmt.Fprintf(e.stdout, "password of %s changed; their sessions are ended\n", name)
+			return nil
+		})
+	case "disable", "enable":
+		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+			at := time.Now()
+			if cmd == "enable" {
+				at = time.Time{}
+			}
+			if err := st.DisableUser(ctx, name, at); err != nil {
+				return missing(err)
+			}
+			auditCLI(ctx, st, "user:"+name, cmd+"d")
+			fmt.Fprintf(e.stdout, "user %s %sd\n", name, cmd)
+			return nil
+		})
+	case "remove":
+		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+			if err := st.RemoveUser(ctx, name); err != nil {
+				return missing(err)
+			}
+			auditCLI(ctx, st, "user:"+name, "removed")
+			fmt.Fprintf(e.stdout, "user %s removed\n", name)
+			return nil
+		})
+	}
+	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		us, err := st.Users(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tROLE\tCREATED\tDISABLED")
+		for _, u := range us {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, when(u.CreatedAt), when(u.DisabledAt))
+		}
+		return tw.Flush()
+	})
+}
+
+func cmdAudit(ctx context.Context, e *env, args []string) error {
+	fset := flag.NewFlagSet("audit", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	after := fset.Int64("after", 0, "show events after this sequence number")
+	limit := fset.Int("limit", 1000, "at most this many events")
+	fset.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: accord audit [--data DIR] [--after SEQ] [--limit N]")
+		fmt.Fprintln(e.stderr, "The audit log: sign-ins (failed and throttled too), token use, views, exports, account changes.")
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil || fset.NArg() > 0 {
+		return errUsage
+	}
+	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		ev, err := st.AuditLog(ctx, *after, *limit)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tTARGET\tIP\tDETAIL")
+		for _, x := range ev {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Seq, x.At.UTC().Format(time.RFC3339), x.Actor, x.Action, x.Target, x.IP, x.Detail)
+		}
+		return tw.Flush()
+	})
+}

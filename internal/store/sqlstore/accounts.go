@@ -1,0 +1,134 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/access"
+)
+
+// The administration of tokens and accounts, and the audit log.
+
+// Tokens implements access.Accounts.
+func (s *Store) Tokens(ctx context.Context) ([]access.Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []access.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		t.Hash = "" // never leaves the store through a listing
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeToken implements access.Accounts.
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`), nanos(at), id)
+	if err != nil {
+		return fmt.Errorf("revoke token %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("token %s (or already revoked): %w", id, access.ErrNotFound)
+	}
+	return nil
+}
+
+// TokenUsed implements access.Accounts.
+func (s *Store) TokenUsed(ctx context.Context, id string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE tokens SET last_used_at = ? WHERE id = ?`), nanos(at), id)
+	return err
+}
+
+// Users implements access.Accounts.
+func (s *Store) Users(ctx context.Context) ([]access.User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, password_hash, role, created_at, disabled_at FROM users ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []access.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		u.PasswordHash = ""
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) userChange(ctx context.Context, name, query string, args ...any) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(query), args...)
+		if err != nil {
+			return fmt.Errorf("user %s: %w", name, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("user %s: %w", name, access.ErrNotFound)
+		}
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE user_name = ?`), name)
+		return err
+	})
+}
+
+// SetPassword implements access.Accounts.
+func (s *Store) SetPassword(ctx context.Context, name, hash string) error {
+	return s.userChange(ctx, name, `UPDATE users SET password_hash = ? WHERE name = ?`, hash, name)
+}
+
+// DisableUser implements access.Accounts.
+func (s *Store) DisableUser(ctx context.Context, name string, at time.Time) error {
+	var n int64
+	if !at.IsZero() {
+		n = nanos(at)
+	}
+	return s.userChange(ctx, name, `UPDATE users SET disabled_at = ? WHERE name = ?`, n, name)
+}
+
+// RemoveUser implements access.Accounts.
+func (s *Store) RemoveUser(ctx context.Context, name string) error {
+	return s.userChange(ctx, name, `DELETE FROM users WHERE name = ?`, name)
+}
+
+// AppendAudit implements access.Auditor.
+func (s *Store) AppendAudit(ctx context.Context, e access.Event) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO audit_log (at, actor, action, target, ip, detail) VALUES (?, ?, ?, ?, ?, ?)`),
+		nanos(e.At), e.Actor, e.Action, e.Target, e.IP, e.Detail)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// AuditLog implements access.Auditor.
+func (s *Store) AuditLog(ctx context.Context, after int64, limit int) ([]access.Event, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, at, actor, action, target, ip, detail FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []access.Event
+	for rows.Next() {
+		var e access.Event
+		var at int64
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Target, &e.IP, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = fromNanos(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
