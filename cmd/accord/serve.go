@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -153,7 +152,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		pf, _ := config.ParsePrefix(p)
 		lim.TrustedProxies = append(lim.TrustedProxies, pf)
 	}
-	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, PublicURL: c.PublicBase(), Limits: &lim, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
+	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, PublicURL: c.PublicBase(), Limits: &lim, NodeKey: key.Public(), Jurisdiction: c.Node.Jurisdiction, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
 		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders, Certifier: certifier}, log)
 	if err != nil {
 		return err
@@ -281,61 +280,10 @@ func withStore(ctx context.Context, nf *nodeFlags, f func(*sqlstore.Store) error
 	return f(st)
 }
 
-func cmdEvidence(_ context.Context, e *env, args []string) error {
-	usage := func() error {
-		fmt.Fprintln(e.stderr, "usage: accord evidence verify [--key NODEKEY] BUNDLE.zip")
-		fmt.Fprintln(e.stderr, "Check an evidence bundle offline; --key pins the issuing node's public key (from accord node key).")
-		return errUsage
-	}
-	if len(args) == 0 || args[0] != "verify" {
-		return usage()
-	}
-	fset := flag.NewFlagSet("evidence verify", flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	pin := fset.String("key", "", "the node's public key the bundle must be signed with")
-	if err := fset.Parse(args[1:]); err != nil || fset.NArg() != 1 {
-		return usage()
-	}
-	f, err := os.Open(fset.Arg(0))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	res, err := intake.VerifyBundle(f, st.Size())
-	if err != nil {
-		return err
-	}
-	m := res.Manifest
-	fmt.Fprintf(e.stdout, "report %s, received %s via %s; message sha256 %s; %d files; custody head %s\n",
-		m.ReportID, m.ReceivedAt.Format(time.RFC3339), m.Channel, m.MessageSHA256, len(m.Files), m.CustodyHead)
-	switch {
-	case res.NodeKey == "":
-		fmt.Fprintln(e.stdout, "unsigned: the bundle's hashes are consistent but nothing says which node issued it")
-		if *pin != "" {
-			res.Problems = append(res.Problems, "the bundle is not signed, but --key asks for a signature")
-		}
-	case *pin != "" && strings.TrimSpace(*pin) != res.NodeKey:
-		res.Problems = append(res.Problems, "signed by node key "+res.NodeKey+", not by the pinned key")
-	default:
-		fmt.Fprintln(e.stdout, "signed by node key", res.NodeKey)
-	}
-	if !res.OK() {
-		for _, p := range res.Problems {
-			fmt.Fprintln(e.stdout, "PROBLEM:", p)
-		}
-		return &exitError{code: 1, err: fmt.Errorf("the bundle does not verify (%d problems)", len(res.Problems))}
-	}
-	fmt.Fprintln(e.stdout, "OK: every file matches its hash and the custody log's chain is intact")
-	return nil
-}
-
 func cmdNode(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "key" && args[0] != "dkim" {
+	if len(args) == 0 || args[0] != "key" && args[0] != "dkim" && args[0] != "fingerprint" {
 		fmt.Fprintln(e.stderr, "usage: accord node key [--data DIR]    (print the node's public key, creating the key at first use)")
+		fmt.Fprintln(e.stderr, "       accord node fingerprint [--data DIR] (print the key's fingerprint, to compare with a bundle's signer)")
 		fmt.Fprintln(e.stderr, "       accord node dkim [--config FILE] (print the DNS TXT record of the node's DKIM key)")
 		return errUsage
 	}
@@ -356,6 +304,10 @@ func cmdNode(ctx context.Context, e *env, args []string) error {
 	k, err := nodekey.LoadOrCreate(c.Data)
 	if err != nil {
 		return err
+	}
+	if args[0] == "fingerprint" {
+		fmt.Fprintln(e.stdout, k.Fingerprint())
+		return nil
 	}
 	fmt.Fprintln(e.stdout, k.Public())
 	return nil

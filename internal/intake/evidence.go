@@ -35,6 +35,10 @@ type Manifest struct {
 	ExportedAt       time.Time         `json:"exported_at"`
 	ExportedBy       string            `json:"exported_by"`
 	Files            map[string]string `json:"files"` // name -> sha256
+	// A campaign bundle (format accord-campaign-evidence/1) names its
+	// campaign and carries one report bundle per report, in reports/.
+	CampaignID string   `json:"campaign_id,omitempty"`
+	Reports    []string `json:"reports,omitempty"`
 }
 
 // ExportOptions choose what a bundle carries.
@@ -89,7 +93,7 @@ func (d *Desk) Export(ctx context.Context, id string, w io.Writer, o ExportOptio
 	files["verdict.json"] = vj
 	cj, _ := json.MarshalIndent(custody, "", "  ")
 	files["custody.json"] = cj
-	man := Manifest{Format: "accord-evidence/1", ReportID: r.ID, ComplaintID: r.ComplaintID, ReceivedAt: r.ReceivedAt,
+	man := Manifest{Format: ReportFormat, ReportID: r.ID, ComplaintID: r.ComplaintID, ReceivedAt: r.ReceivedAt,
 		Channel: r.Channel, Form: r.Form, Unverifiable: r.Unverifiable, MessageSHA256: r.SHA256, ComplaintSHA256: c.SHA256,
 		OriginalIncluded: o.IncludeOriginal, ExportedAt: d.now().UTC(), ExportedBy: o.Actor, Files: map[string]string{}}
 	if n := len(custody); n > 0 {
@@ -101,6 +105,12 @@ func (d *Desk) Export(ctx context.Context, id string, w io.Writer, o ExportOptio
 		man.Files[n] = hex.EncodeToString(s[:])
 		names = append(names, n)
 	}
+	return d.writeBundle(w, man, files, names)
+}
+
+// writeBundle adds the manifest (listing every file's hash), its
+// signature and SHA256SUMS to files, and writes the zip.
+func (d *Desk) writeBundle(w io.Writer, man Manifest, files map[string][]byte, names []string) error {
 	mj, _ := json.MarshalIndent(man, "", "  ")
 	files["manifest.json"] = mj
 	names = append(names, "manifest.json")
@@ -181,7 +191,8 @@ func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
 	if err := json.Unmarshal(files["manifest.json"], &res.Manifest); err != nil {
 		return res, fmt.Errorf("bundle has no readable manifest: %w", err)
 	}
-	if res.Manifest.Format != "accord-evidence/1" {
+	campaignBundle := res.Manifest.Format == CampaignFormat
+	if res.Manifest.Format != ReportFormat && !campaignBundle {
 		res.Problems = append(res.Problems, fmt.Sprintf("unknown bundle format %q", res.Manifest.Format))
 	}
 	if len(res.Manifest.Files) == 0 {
@@ -207,7 +218,7 @@ func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
 			res.Problems = append(res.Problems, "SHA256SUMS: "+name+" does not match")
 		}
 	}
-	if res.Manifest.OriginalIncluded {
+	if res.Manifest.OriginalIncluded && !campaignBundle {
 		if sum(files["message.eml"]) != res.Manifest.MessageSHA256 {
 			res.Problems = append(res.Problems, "message.eml is not the reported message recorded at receipt")
 		}
@@ -222,6 +233,10 @@ func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
 		if err1 != nil || err2 != nil || len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, files["manifest.json"], sg) {
 			res.Problems = append(res.Problems, "manifest.sig is not a valid signature of manifest.json by node.pub")
 		}
+	}
+	if campaignBundle {
+		res.Problems = append(res.Problems, verifyInner(files, res)...)
+		return res, nil
 	}
 	var custody []CustodyEntry
 	if err := json.Unmarshal(files["custody.json"], &custody); err != nil {

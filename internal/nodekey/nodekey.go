@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // FileName is the key's file in the data folder.
@@ -98,4 +99,23 @@ func (k *Key) Derive(purpose string) []byte {
 	m := hmac.New(sha256.New, k.Private.Seed())
 	m.Write([]byte("accord/" + purpose))
 	return m.Sum(nil)
+}
+
+// Fingerprint is the short, comparable name of a public key given as
+// base64 (as bundles and `accord node key` show it): "SHA256:" and the
+// unpadded base64 of the key's SHA-256, the form OpenSSH made familiar. It
+// is what a person compares by eye or reads over the phone.
+func Fingerprint(publicB64 string) (string, error) {
+	pub, err := base64.StdEncoding.DecodeString(strings.TrimSpace(publicB64))
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return "", fmt.Errorf("nodekey: not an Ed25519 public key")
+	}
+	s := sha256.Sum256(pub)
+	return "SHA256:" + base64.RawStdEncoding.EncodeToString(s[:]), nil
+}
+
+// Fingerprint is the key's fingerprint.
+func (k *Key) Fingerprint() string {
+	f, _ := Fingerprint(k.Public())
+	return f
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +46,23 @@ func TestDamagedKeyIsAnError(t *testing.T) {
 	}
 	if _, err := LoadOrCreate(dir); err == nil {
 		t.Fatal("a damaged key file was accepted")
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	k, err := LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := k.Fingerprint()
+	if !strings.HasPrefix(f, "SHA256:") || len(f) != len("SHA256:")+43 {
+		t.Fatalf("fingerprint %q", f)
+	}
+	other, _ := LoadOrCreate(t.TempDir())
+	if other.Fingerprint() == f {
+		t.Fatal("two keys, one fingerprint")
+	}
+	if _, err := Fingerprint("not a key"); err == nil {
+		t.Fatal("garbage has a fingerprint")
 	}
 }

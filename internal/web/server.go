@@ -34,6 +34,8 @@ var assets embed.FS
 type Config struct {
 	Name            string        // Shown in page titles ("Accord complaint desk").
 	PublicURL       string        // How people reach the node (https://desk.example.org): the base of every link it gives out.
+	NodeKey         string        // The node's public key (base64), published with its fingerprint at /node and /api/v1/node.
+	Jurisdiction    string
 	ExportOriginal  bool          // Evidence bundles include the original message and complaint.
 	MaxUpload       int64         // Largest report body (bytes).
 	SessionLifetime time.Duration // Web login sessions.
@@ -120,6 +122,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /report", s.formSubmit)
 	mux.HandleFunc("GET /r/{id}", s.statusPage)
 	mux.HandleFunc("GET /rights", s.rightsPage)
+	mux.HandleFunc("GET /node", s.nodePage)
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /login", s.loginSubmit)
 	mux.HandleFunc("POST /logout", s.logout)
@@ -140,6 +143,7 @@ func (s *Server) Handler() http.Handler {
 
 	// API (bearer tokens; a report's status token for its own report).
 	mux.HandleFunc("GET /api/openapi.yaml", s.openAPI)
+	mux.HandleFunc("GET /api/v1/node", s.apiNode)
 	mux.HandleFunc("POST /api/v1/reports", s.needToken(access.Reporter, s.apiSubmit))
 	mux.HandleFunc("GET /api/v1/reports/{id}", s.audited(access.AuditView, "report", s.apiReport))
 	mux.HandleFunc("GET /api/v1/reports/{id}/evidence", s.needToken(access.Analyst, s.audited(access.AuditExport, "report", s.apiEvidence)))

@@ -18,6 +18,7 @@ func (s *Server) apiMethods(mux *http.ServeMux) {
 		"/api/v1/campaigns":             "GET, HEAD",
 		"/api/v1/campaigns/{id}":        "GET, HEAD",
 		"/api/openapi.yaml":             "GET, HEAD",
+		"/api/v1/node":                  "GET, HEAD",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)

@@ -45,6 +45,7 @@ type pageData struct {
 	Authority bool     // The signed-in user may see the cooperation pages.
 	Fed       *fedPage // The cooperation pages' data.
 	OptOut    *optoutData
+	Node      *nodeInfo
 }
 
 type bar struct {
