@@ -32,9 +32,9 @@ var assets embed.FS
 
 // Config tunes the server.
 type Config struct {
-	Name            string        // Shown in page titles ("Accord complaint desk").
-	PublicURL       string        // How people reach the node (https://desk.example.org): the base of every link it gives out.
-	NodeKey         string        // The node's public key (base64), published with its fingerprint at /node and /api/v1/node.
+	Name            string // Shown in page titles ("Accord complaint desk").
+	PublicURL       string // How people reach the node (https://desk.example.org): the base of every link it gives out.
+	NodeKey         string // The node's public key (base64), published with its fingerprint at /node and /api/v1/node.
 	Jurisdiction    string
 	ExportOriginal  bool          // Evidence bundles include the original message and complaint.
 	MaxUpload       int64         // Largest report body (bytes).
