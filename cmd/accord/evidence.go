@@ -13,6 +13,7 @@ import (
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/nodekey"
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
 )
 
 // exitNotPinned is the status of `evidence verify` for a bundle that is
@@ -24,6 +25,7 @@ func cmdEvidence(ctx context.Context, e *env, args []string) error {
 	usage := func() error {
 		fmt.Fprintln(e.stderr, "usage: accord evidence export [--config FILE] [--data DIR] [--original] [-o FILE] REPORT|CAMPAIGN")
 		fmt.Fprintln(e.stderr, "       accord evidence verify [--key NODEKEY] BUNDLE.zip")
+		fmt.Fprintln(e.stderr, "       accord evidence chain [--config FILE] [--data DIR]   (replay the desk's whole custody log)")
 		fmt.Fprintln(e.stderr, "export writes a signed bundle of a report, or of every report of a campaign (c-…);")
 		fmt.Fprintln(e.stderr, "verify checks one offline; --key pins the issuing node's public key (accord node key).")
 		fmt.Fprintln(e.stderr, "verify exits 0 when the bundle is intact and signed by the pinned key, 1 when it does not verify,")
@@ -38,6 +40,8 @@ func cmdEvidence(ctx context.Context, e *env, args []string) error {
 		return evidenceExport(ctx, e, args[1:], usage)
 	case "verify":
 		return evidenceVerify(e, args[1:], usage)
+	case "chain":
+		return evidenceChain(ctx, e, args[1:], usage)
 	}
 	return usage()
 }
@@ -172,4 +176,29 @@ func evidenceVerify(e *env, args []string, usage func() error) error {
 	fmt.Fprintf(e.stdout, "signed by node key %s (fingerprint %s), the pinned key\n", res.NodeKey, fp)
 	fmt.Fprintln(e.stdout, "OK: every file matches its hash, the custody log's chain is intact, and the bundle is signed by the pinned key")
 	return nil
+}
+
+// evidenceChain replays the desk's whole custody log.
+func evidenceChain(ctx context.Context, e *env, args []string, usage func() error) error {
+	fset := flag.NewFlagSet("evidence chain", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	if err := fset.Parse(args); err != nil || fset.NArg() != 0 {
+		return usage()
+	}
+	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		n, problems, err := st.VerifyCustodyLog(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			fmt.Fprintln(e.stdout, "PROBLEM:", p)
+		}
+		if len(problems) > 0 {
+			return &exitError{code: 1, err: fmt.Errorf("the custody log does not verify (%d problems in %d entries)", len(problems), n)}
+		}
+		fmt.Fprintf(e.stdout, "OK: %d custody entries form one unbroken chain, from the first to the head\n", n)
+		return nil
+	})
 }

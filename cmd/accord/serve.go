@@ -85,6 +85,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		c.SMTP.Listen = *smtpAddr
 	}
 	log := e.log
+	lock, err := lockData(c.Data)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer lock.Unlock()
 	key, err := nodekey.LoadOrCreate(c.Data)
 	if err != nil {
 		return err

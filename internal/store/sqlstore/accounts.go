@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/intake"
 )
 
 // The administration of tokens and accounts, and the audit log.
@@ -131,4 +132,60 @@ func (s *Store) AuditLog(ctx context.Context, after int64, limit int) ([]access.
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// VerifyCustodyLog replays the desk's whole custody log in order: every
+// entry's hash, every link to the entry before it, no gap and no second
+// entry at a sequence number (a fork), and the head at the last entry. It
+// reads in pages, so a large log costs little memory.
+func (s *Store) VerifyCustodyLog(ctx context.Context) (entries int64, problems []string, err error) {
+	var headSeq int64
+	var headHash string
+	if err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM custody_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
+		return 0, nil, fmt.Errorf("custody head: %w", err)
+	}
+	prev, last := "", int64(0)
+	for {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, report_id, at, actor, action, detail, prev_hash, hash FROM custody WHERE seq > ? ORDER BY seq LIMIT 5000`), last)
+		if err != nil {
+			return entries, problems, err
+		}
+		n := 0
+		for rows.Next() {
+			var e intake.CustodyEntry
+			var at int64
+			if err := rows.Scan(&e.Seq, &e.ReportID, &at, &e.Actor, &e.Action, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+				rows.Close()
+				return entries, problems, err
+			}
+			e.At = fromNanos(at)
+			n++
+			entries++
+			switch {
+			case e.Seq != last+1:
+				problems = append(problems, fmt.Sprintf("custody entry %d follows %d: a gap", e.Seq, last))
+			case e.PrevHash != prev:
+				problems = append(problems, fmt.Sprintf("custody entry %d does not link to entry %d (a fork or an edit)", e.Seq, last))
+			}
+			if intake.ChainHash(e.PrevHash, e) != e.Hash {
+				problems = append(problems, fmt.Sprintf("custody entry %d (%s) does not match its hash", e.Seq, e.Action))
+			}
+			prev, last = e.Hash, e.Seq
+			if len(problems) > 100 {
+				rows.Close()
+				return entries, problems, nil
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return entries, problems, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if last != headSeq || prev != headHash {
+		problems = append(problems, fmt.Sprintf("the custody head (%d) is not the last entry (%d)", headSeq, last))
+	}
+	return entries, problems, nil
 }

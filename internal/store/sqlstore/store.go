@@ -61,12 +61,29 @@ func (s *Store) q(query string) string {
 	return b.String()
 }
 
+// migrationLock is the PostgreSQL advisory lock key under which schema
+// migrations run ("accord-m"): several instances starting at once on one
+// database migrate one after another, and the later ones find the work
+// done.
+const migrationLock = 0x6163636f72642d6d
+
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	if s.d.Name == "postgres" {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+			return fmt.Errorf("migrate: take the migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	var have int
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&have); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&have); err != nil {
 		return fmt.Errorf("migrate: read version: %w", err)
 	}
 	ms := migrations(s.d)
@@ -74,9 +91,20 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: the database is at schema version %d, newer than this accord (%d)", have, len(ms))
 	}
 	for v := have + 1; v <= len(ms); v++ {
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("migrate to %d: %w", v, err)
+		}
+		// Another process may have migrated while this one waited for
+		// its write lock (SQLite): read the version again inside.
+		var now int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&now); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate: read version: %w", err)
+		}
+		if now >= v {
+			tx.Rollback()
+			continue
 		}
 		for _, stmt := range strings.Split(ms[v-1], ";\n") {
 			if strings.TrimSpace(stmt) == "" {
@@ -173,6 +201,16 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 		return fmt.Errorf("begin commit: %w", err)
 	}
 	defer tx.Rollback()
+	// Take the custody head first: commits from every instance on one
+	// database run one at a time from here, so each sees the campaigns the
+	// others founded (one campaign per spam run) and the custody chain
+	// never forks. (SQLite's immediate transactions already serialize.)
+	if s.d.ForUpdate != "" {
+		var seq int64
+		if err := tx.QueryRowContext(ctx, `SELECT seq FROM custody_head WHERE id = 1`+s.d.ForUpdate).Scan(&seq); err != nil {
+			return fmt.Errorf("lock the custody head: %w", err)
+		}
+	}
 	idx := txIndex{s, tx}
 	for _, b := range batches {
 		c := b.Complaint
