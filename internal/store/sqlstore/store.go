@@ -194,7 +194,13 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// Commit implements intake.Store.
+// Commit implements intake.Store. Its round trips are few, which is what
+// makes PostgreSQL (where each is a network exchange) keep pace with
+// SQLite: the campaign index is read per report (assignment must see the
+// campaigns founded just before), a new campaign is three statements, and
+// everything else — reporters, complaints, reports, their domains and
+// findings, custody entries, the head — is written with one multi-row
+// statement per table for the whole group of complaints.
 func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign intake.Assigner) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -205,25 +211,19 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 	// database run one at a time from here, so each sees the campaigns the
 	// others founded (one campaign per spam run) and the custody chain
 	// never forks. (SQLite's immediate transactions already serialize.)
-	if s.d.ForUpdate != "" {
-		var seq int64
-		if err := tx.QueryRowContext(ctx, `SELECT seq FROM custody_head WHERE id = 1`+s.d.ForUpdate).Scan(&seq); err != nil {
-			return fmt.Errorf("lock the custody head: %w", err)
-		}
+	var headSeq int64
+	var headHash string
+	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM custody_head WHERE id = 1`+s.d.ForUpdate).Scan(&headSeq, &headHash); err != nil {
+		return fmt.Errorf("lock the custody head: %w", err)
 	}
 	idx := txIndex{s, tx}
+	var reporters, complaints, reports, domains, findings, custody [][]any
 	for _, b := range batches {
 		c := b.Complaint
 		if b.Reporter != nil {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reporters (id, address, first_seen) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-				b.Reporter.ID, b.Reporter.Address, nanos(c.ReceivedAt)); err != nil {
-				return fmt.Errorf("store reporter: %w", err)
-			}
+			reporters = append(reporters, []any{b.Reporter.ID, b.Reporter.Address, nanos(c.ReceivedAt)})
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO complaints (id, received_at, channel, sha256, reporter_id, raw) VALUES (?, ?, ?, ?, ?, ?)`),
-			c.ID, nanos(c.ReceivedAt), string(c.Channel), c.SHA256, c.ReporterID, c.Raw); err != nil {
-			return fmt.Errorf("store complaint %s: %w", c.ID, err)
-		}
+		complaints = append(complaints, []any{c.ID, nanos(c.ReceivedAt), string(c.Channel), c.SHA256, c.ReporterID, c.Raw})
 		for _, r := range b.Reports {
 			if err := assign(ctx, idx, r); err != nil {
 				return fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
@@ -233,18 +233,77 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 					return err
 				}
 			}
-			if err := s.insertReport(ctx, tx, r); err != nil {
+			row, ds, fs, err := reportRows(r)
+			if err != nil {
 				return err
 			}
+			reports = append(reports, row)
+			domains = append(domains, ds...)
+			findings = append(findings, fs...)
 		}
 		for _, e := range b.Custody {
-			if _, err := s.appendCustody(ctx, tx, e); err != nil {
-				return err
-			}
+			e.Seq, e.PrevHash = headSeq+1, headHash
+			e.At = e.At.UTC().Truncate(time.Nanosecond)
+			e.Hash = intake.ChainHash(e.PrevHash, e)
+			headSeq, headHash = e.Seq, e.Hash
+			custody = append(custody, []any{e.Seq, e.ReportID, nanos(e.At), e.Actor, e.Action, e.Detail, e.PrevHash, e.Hash})
+		}
+	}
+	for _, ins := range []struct {
+		table, cols, suffix string
+		rows                [][]any
+	}{
+		{"reporters", "id, address, first_seen", " ON CONFLICT (id) DO NOTHING", reporters},
+		{"complaints", "id, received_at, channel, sha256, reporter_id, raw", "", complaints},
+		{"reports", reportCols, "", reports},
+		{"report_domains", "report_id, domain", "", domains},
+		{"report_findings", "report_id, code", "", findings},
+		{"custody", "seq, report_id, at, actor, action, detail, prev_hash, hash", "", custody},
+	} {
+		if err := s.insertRows(ctx, tx, ins.table, ins.cols, ins.suffix, ins.rows); err != nil {
+			return err
+		}
+	}
+	if len(custody) > 0 {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE custody_head SET seq = ?, hash = ? WHERE id = 1`), headSeq, headHash); err != nil {
+			return fmt.Errorf("append custody: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit reports: %w", err)
+	}
+	return nil
+}
+
+// maxParams keeps one statement under both databases' limits on bound
+// parameters (SQLite 32766, PostgreSQL 65535).
+const maxParams = 30000
+
+// insertRows writes rows with as few multi-row INSERTs as the parameter
+// limit allows.
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, table, cols, suffix string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(rows[0])
+	per := max(1, maxParams/width)
+	one := "(" + placeholders(width) + ")"
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(len(rows), start+per)]
+		var q strings.Builder
+		q.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
+		args := make([]any, 0, len(chunk)*width)
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(one)
+			args = append(args, r...)
+		}
+		q.WriteString(suffix)
+		if _, err := tx.ExecContext(ctx, s.q(q.String()), args...); err != nil {
+			return fmt.Errorf("store %s: %w", table, err)
+		}
 	}
 	return nil
 }
@@ -255,28 +314,43 @@ func (s *Store) insertCampaign(ctx context.Context, tx *sql.Tx, r *intake.Report
 		r.CampaignID, nanos(r.ReceivedAt), r.ID, r.Subject(), string(sig)); err != nil {
 		return fmt.Errorf("store campaign %s: %w", r.CampaignID, err)
 	}
+	var bands, doms [][]any
+	seen := map[uint64]bool{}
 	for _, k := range r.Signature.BandKeys() {
-		if k == 0 {
+		if k == 0 || seen[k] {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO campaign_bands (band, campaign_id) VALUES (?, ?) ON CONFLICT DO NOTHING`), int64(k), r.CampaignID); err != nil {
-			return fmt.Errorf("index campaign %s: %w", r.CampaignID, err)
+		seen[k] = true
+		bands = append(bands, []any{int64(k), r.CampaignID})
+	}
+	seenD := map[string]bool{}
+	for _, d := range r.Signature.Domains {
+		if !seenD[d] {
+			seenD[d] = true
+			doms = append(doms, []any{d, r.CampaignID})
 		}
 	}
-	for _, d := range r.Signature.Domains {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO campaign_domains (domain, campaign_id) VALUES (?, ?) ON CONFLICT DO NOTHING`), d, r.CampaignID); err != nil {
-			return fmt.Errorf("index campaign %s: %w", r.CampaignID, err)
-		}
+	if err := s.insertRows(ctx, tx, "campaign_bands", "band, campaign_id", " ON CONFLICT DO NOTHING", bands); err != nil {
+		return fmt.Errorf("index campaign %s: %w", r.CampaignID, err)
+	}
+	if err := s.insertRows(ctx, tx, "campaign_domains", "domain, campaign_id", " ON CONFLICT DO NOTHING", doms); err != nil {
+		return fmt.Errorf("index campaign %s: %w", r.CampaignID, err)
 	}
 	return nil
 }
 
-func (s *Store) insertReport(ctx context.Context, tx *sql.Tx, r *intake.Report) error {
+const reportCols = `id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, raw,
+		reporter_id, submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, subject, from_domain,
+		origin_ip, country, asn, network, spam_score`
+
+// reportRows is a report's row and the rows of its link domains and
+// findings.
+func reportRows(r *intake.Report) (row []any, domains, findings [][]any, err error) {
 	unv, _ := json.Marshal(r.Unverifiable)
 	fb, _ := json.Marshal(r.Feedback)
 	verdict, err := json.Marshal(r.Verdict)
 	if err != nil {
-		return fmt.Errorf("encode verdict of report %s: %w", r.ID, err)
+		return nil, nil, nil, fmt.Errorf("encode verdict of report %s: %w", r.ID, err)
 	}
 	sig, _ := json.Marshal(r.Signature)
 	v := r.Verdict
@@ -292,32 +366,21 @@ func (s *Store) insertReport(ctx context.Context, tx *sql.Tx, r *intake.Report) 
 		if v.Spam != nil {
 			score = v.Spam.Score
 		}
-	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reports (id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, raw,
-		reporter_id, submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, subject, from_domain,
-		origin_ip, country, asn, network, spam_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		r.ID, r.ComplaintID, nanos(r.ReceivedAt), string(r.Channel), r.Form, string(unv), string(fb), r.SHA256, r.Raw,
-		r.ReporterID, r.SubmittedBy, r.Consent.String(), r.Customer.String(), r.StatusHash, string(verdict), string(sig),
-		r.CampaignID, r.CampaignWhy, r.Subject(), fromDomain, originIP, country, asn, network, score); err != nil {
-		return fmt.Errorf("store report %s: %w", r.ID, err)
-	}
-	if v != nil {
 		for _, d := range v.Content.Domains {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_domains (report_id, domain) VALUES (?, ?)`), r.ID, d); err != nil {
-				return fmt.Errorf("store report %s: %w", r.ID, err)
-			}
+			domains = append(domains, []any{r.ID, d})
 		}
 		seen := map[analysis.ReasonCode]bool{}
 		for _, x := range v.Reasons {
 			if !seen[x.Code] {
 				seen[x.Code] = true
-				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_findings (report_id, code) VALUES (?, ?)`), r.ID, x.Code); err != nil {
-					return fmt.Errorf("store report %s: %w", r.ID, err)
-				}
+				findings = append(findings, []any{r.ID, string(x.Code)})
 			}
 		}
 	}
-	return nil
+	row = []any{r.ID, r.ComplaintID, nanos(r.ReceivedAt), string(r.Channel), r.Form, string(unv), string(fb), r.SHA256, r.Raw,
+		r.ReporterID, r.SubmittedBy, r.Consent.String(), r.Customer.String(), r.StatusHash, string(verdict), string(sig),
+		r.CampaignID, r.CampaignWhy, r.Subject(), fromDomain, originIP, country, asn, network, score}
+	return row, domains, findings, nil
 }
 
 func (s *Store) appendCustody(ctx context.Context, tx *sql.Tx, e intake.CustodyEntry) (intake.CustodyEntry, error) {

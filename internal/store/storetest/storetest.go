@@ -33,6 +33,8 @@ type Store interface {
 	label.Store
 	federation.Source
 	outbound.Store
+	// VerifyCustodyLog replays the whole custody log.
+	VerifyCustodyLog(ctx context.Context) (int64, []string, error)
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -53,6 +55,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Labels", func(t *testing.T) { labels(t, open(t)) })
 	t.Run("SharedReports", func(t *testing.T) { sharedReports(t, open(t)) })
 	t.Run("Accounts", func(t *testing.T) { accounts(t, open(t)) })
+	t.Run("CommitManyAtOnce", func(t *testing.T) { commitManyAtOnce(t, open(t)) })
 	t.Run("OutboundQueue", func(t *testing.T) { outboundQueue(t, open(t)) })
 	t.Run("OutboundBounces", func(t *testing.T) { outboundBounces(t, open(t)) })
 }
