@@ -1,12 +1,32 @@
 #!/usr/bin/env bash
 # loadtest.sh [CLIENTS] — the complaint desk under load, on loopback only:
-# the 6,046 corpus messages over HTTP, then over SMTP, then both at once
-# with a SIGKILL of the server a third of the way in, a restart, and a check
-# that every acknowledged report is stored. Prints a table.
+#   1. the 6,046 corpus messages over HTTP, then over SMTP, then both at once
+#      with a SIGKILL of the server a third of the way in, a restart, and a
+#      check that every acknowledged report is stored;
+#   2. 1,500 distinct corpus spam over HTTP into SQLite and into PostgreSQL
+#      on the same machine;
+#   3. the anonymous form and the API flooded on the default limits (429s
+#      counted), eight 24 MB uploads at once (the server's peak memory);
+#   4. one, then two serve processes on one PostgreSQL behind HAProxy, and
+#      two with one killed mid-load: every acknowledged report present, the
+#      custody chain verified, the campaign count of the one-instance run.
+# Prints tables. Starts its own PostgreSQL (ACCORD_PG_PORT, default 55432)
+# and HAProxy; installs them from Debian when missing (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v haproxy >/dev/null || need+=(haproxy)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
 corpus=$(bench/corpus.sh)
-bin=$(mktemp -d)/accord
-trap 'rm -rf "$(dirname "$bin")"' EXIT
+work=$(mktemp -d)
+chmod 755 "$work"
+trap 'tools/test/postgres.sh stop "$work/pg"; rm -rf "$work"' EXIT
+bin=$work/accord
 go build -o "$bin" ./cmd/accord
-go run ./bench/loadtest -bin "$bin" -corpus "$corpus" -clients "${1:-8}"
+dsn=$(tools/test/postgres.sh start "$work/pg")
+go run ./bench/loadtest -bin "$bin" -corpus "$corpus" -clients "${1:-8}" -dsn "$dsn" \
+  -haproxy "$(command -v haproxy)" -runs "${LOADTEST_RUNS:-channels,crash,stores,flood,instances}"

@@ -37,10 +37,35 @@ func main() {
 	corpus := flag.String("corpus", "", "corpus folder with an index (bench/corpus.sh)")
 	clients := flag.Int("clients", 8, "concurrent clients per run")
 	limit := flag.Int("n", 0, "messages per run (0: the whole corpus)")
+	runs := flag.String("runs", "channels,crash", "what to run: channels, crash, stores, flood, instances (comma-separated)")
+	dsn := flag.String("dsn", "", "PostgreSQL DSN for the stores and instances runs (each run gets its own schema)")
+	haproxy := flag.String("haproxy", "haproxy", "the HAProxy binary for the instances run")
 	flag.Parse()
 	if *bin == "" || *corpus == "" {
-		fmt.Fprintln(os.Stderr, "usage: loadtest -bin ACCORD -corpus DIR [-clients N] [-n N]")
+		fmt.Fprintln(os.Stderr, "usage: loadtest -bin ACCORD -corpus DIR [-clients N] [-n N] [-runs channels,crash,stores,flood,instances] [-dsn DSN]")
 		os.Exit(2)
+	}
+	want := map[string]bool{}
+	for _, r := range strings.Split(*runs, ",") {
+		want[strings.TrimSpace(r)] = true
+	}
+	if want["stores"] || want["flood"] || want["instances"] {
+		spam, err := readCorpusLabel(*corpus, "spam", 1500)
+		if err != nil {
+			fail(err)
+		}
+		if want["stores"] {
+			runStores(*bin, *dsn, spam, *clients)
+		}
+		if want["flood"] {
+			runFlood(*bin, spam)
+		}
+		if want["instances"] {
+			runInstances(*bin, *dsn, *haproxy, spam, *clients)
+		}
+		if !want["channels"] && !want["crash"] {
+			return
+		}
 	}
 	msgs, err := readCorpus(*corpus, *limit)
 	if err != nil {
@@ -51,6 +76,9 @@ func main() {
 	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	var stats []string
 	for _, ch := range []string{"http", "smtp"} {
+		if !want["channels"] {
+			break
+		}
 		n, err := start(*bin)
 		if err != nil {
 			fail(err)
@@ -67,6 +95,9 @@ func main() {
 		fmt.Println(s)
 	}
 
+	if !want["crash"] {
+		return
+	}
 	// Crash: both channels at once, SIGKILL once a third is acknowledged.
 	n, err := start(*bin)
 	if err != nil {
@@ -140,15 +171,25 @@ type node struct {
 
 var servingRe = regexp.MustCompile(`serving http://(\S+) \(web and API\) and smtp://(\S+) `)
 
-func start(bin string) (*node, error) {
+// liftedRates: one client stands for a relay carrying many reporters (or
+// a provider's feedback loop on one token): lift the per-sender, per-IP and
+// per-token rates, keep the other bounds.
+const liftedRates = "[smtp]\nrate_per_sender = 1000000\nrate_per_ip = 1000000\n[http]\nrate_api_per_token = 0\nrate_api_per_ip = 0\nrate_form_per_ip = 0\n"
+
+func start(bin string) (*node, error) { return startWith(bin, liftedRates, "") }
+
+// startWith starts a node with the given configuration file, in a data
+// folder of its own (or data, when given).
+func startWith(bin, config, data string) (*node, error) {
 	dir, err := os.MkdirTemp("", "accord-load")
 	if err != nil {
 		return nil, err
 	}
 	n := &node{bin: bin, data: filepath.Join(dir, "data"), config: filepath.Join(dir, "accord.toml")}
-	// One client stands for a relay carrying many reporters: lift the
-	// per-sender and per-IP rates, keep the other bounds.
-	if err := os.WriteFile(n.config, []byte("[smtp]\nrate_per_sender = 1000000\nrate_per_ip = 1000000\n"), 0o600); err != nil {
+	if data != "" {
+		n.data = data
+	}
+	if err := os.WriteFile(n.config, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
 	for _, role := range []string{"reporter", "analyst"} {

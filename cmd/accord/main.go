@@ -12,12 +12,14 @@
 //
 // Running a node:
 //
-//	accord serve     the complaint desk (SMTP mailbox, JSON API, web form), campaigns,
+//	accord serve     the complaint desk (SMTP mailbox that answers reporters by mail, JSON API,
+//	                 web form), campaigns,
 //	                 the federation inbox, TAXII feed and periodic sync with peers
-//	accord token     API tokens for scripts
-//	accord user      web accounts for analysts and administrators
-//	accord node      the node's public key, which signs its evidence
-//	accord evidence  verify an evidence bundle offline
+//	accord token     API tokens for scripts: create, list, revoke
+//	accord user      web accounts: add, list, passwd, disable, enable, remove
+//	accord audit     the audit log: sign-ins, token use, views, exports
+//	accord node      the node's public key and fingerprint, which sign its evidence; its DKIM record
+//	accord evidence  export a signed bundle of a report or campaign, verify one offline, replay the custody log
 //	accord keys      the node's federation identity and its rotation
 //	accord peer      partner nodes and the agreements with them
 //	accord assist    mutual assistance requests with partner authorities

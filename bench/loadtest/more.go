@@ -1,0 +1,527 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// readCorpusLabel reads up to limit messages of one label ("spam") from
+// the corpus index, in index order: distinct, realistic messages.
+func readCorpusLabel(dir, label string, limit int) ([][]byte, error) {
+	idx, err := os.ReadFile(filepath.Join(dir, "index"))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, line := range strings.Split(strings.TrimSpace(string(idx)), "\n") {
+		l, path, _ := strings.Cut(line, " ")
+		if l != label {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, path))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// schemaDSN creates a fresh schema for one run and returns a DSN using it.
+func schemaDSN(dsn, name string) (string, func(), error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	defer db.Close()
+	schema := fmt.Sprintf("load_%s_%d", name, time.Now().UnixNano()%1e9)
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		return "", nil, err
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	drop := func() {
+		if db, err := sql.Open("pgx", dsn); err == nil {
+			db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			db.Close()
+		}
+	}
+	return dsn + sep + "search_path=" + schema, drop, nil
+}
+
+func pgConfig(dsn string) string {
+	return liftedRates + fmt.Sprintf("[store]\ndriver = \"postgres\"\ndsn = %q\n", dsn)
+}
+
+// runStores: the same spam over HTTP into SQLite and into PostgreSQL on
+// the same machine, with the same clients.
+func runStores(bin, dsn string, msgs [][]byte, clients int) {
+	if dsn == "" {
+		fail(fmt.Errorf("the stores run needs -dsn"))
+	}
+	fmt.Printf("\n## SQLite and PostgreSQL, same machine: %d distinct corpus spam over HTTP, %d clients\n\n", len(msgs), clients)
+	fmt.Printf("| store | acknowledged | refused | errors | seconds | reports/s | p50 ms | p99 ms | max ms | campaigns |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, store := range []string{"sqlite", "postgres"} {
+		conf := liftedRates
+		var drop func()
+		if store == "postgres" {
+			d, dr, err := schemaDSN(dsn, "stores")
+			if err != nil {
+				fail(err)
+			}
+			conf, drop = pgConfig(d), dr
+		}
+		n, err := startWith(bin, conf, "")
+		if err != nil {
+			fail(err)
+		}
+		r := load(n, msgs, clients, func(int) string { return "http" }, nil)
+		st := n.stats()
+		n.stop()
+		if drop != nil {
+			drop()
+		}
+		r.printStore(store, st.Campaigns)
+	}
+}
+
+func (r result) printStore(name string, campaigns int) {
+	p50, p99, pmax := r.percentiles()
+	fmt.Printf("| %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %.1f | %d |\n", name, len(r.ids), r.refused, r.errors,
+		r.elapsed.Seconds(), float64(len(r.ids))/r.elapsed.Seconds(), p50, p99, pmax, campaigns)
+}
+
+func (r result) percentiles() (p50, p99, pmax float64) {
+	if len(r.lat) == 0 {
+		return 0, 0, 0
+	}
+	l := append([]time.Duration(nil), r.lat...)
+	slices.Sort(l)
+	at := func(p float64) float64 {
+		return float64(l[min(len(l)-1, int(p*float64(len(l))))].Microseconds()) / 1000
+	}
+	return at(0.5), at(0.99), at(1)
+}
+
+// peakRSS is the process's high-water mark of resident memory (VmHWM).
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// runFlood: a node on its default limits, flooded through the anonymous
+// form and the API from one address and one token, then sent eight 24 MB
+// uploads at once; prints what was taken, what was refused with 429, and
+// the server's peak memory.
+func runFlood(bin string, spam [][]byte) {
+	n, err := startWith(bin, "", "")
+	if err != nil {
+		fail(err)
+	}
+	defer n.stop()
+	fmt.Printf("\n## Flood, on the default limits (form 30/min per IP, API 600/min per token, 1200/min per IP)\n\n")
+	fmt.Printf("| what | sent | accepted | 429 | other | seconds | Retry-After |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	// The form: one browser, posting as fast as it can.
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get("http://" + n.http + "/")
+	if err != nil {
+		fail(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		fail(fmt.Errorf("no CSRF token on the form"))
+	}
+	var ok, limited, other int
+	retry := ""
+	t0 := time.Now()
+	for i := 0; i < 100; i++ {
+		form := url.Values{"csrf": {string(m[1])}, "source": {string(spam[i%len(spam)])}}
+		req, _ := http.NewRequest("POST", "http://"+n.http+"/report", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "http://"+n.http)
+		res, err := c.Do(req)
+		if err != nil {
+			other++
+			continue
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		switch res.StatusCode {
+		case 303:
+			ok++
+		case 429:
+			limited++
+			retry = res.Header.Get("Retry-After")
+		default:
+			other++
+		}
+	}
+	fmt.Printf("| web form, one IP | 100 | %d | %d | %d | %.1f | %s s |\n", ok, limited, other, time.Since(t0).Seconds(), retry)
+	// The API: one token, eight clients at once.
+	var okA, limA, othA atomic.Int64
+	var retryA atomic.Value
+	retryA.Store("")
+	t0 = time.Now()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= 1000 {
+					return
+				}
+				req, _ := http.NewRequest("POST", "http://"+n.http+"/api/v1/reports", bytes.NewReader(spam[i%len(spam)]))
+				req.Header.Set("Authorization", "Bearer "+n.reporter)
+				req.Header.Set("Content-Type", "message/rfc822")
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					othA.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				switch res.StatusCode {
+				case 201:
+					okA.Add(1)
+				case 429:
+					limA.Add(1)
+					retryA.Store(res.Header.Get("Retry-After"))
+				default:
+					othA.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("| API, one token, 8 clients | 1000 | %d | %d | %d | %.1f | %s s |\n", okA.Load(), limA.Load(), othA.Load(), time.Since(t0).Seconds(), retryA.Load())
+
+	// Eight 24 MB uploads at once (each under the 25 MB limit), then one
+	// over it.
+	before := peakRSS(n.cmd.Process.Pid)
+	big := bigMessage(24 << 20)
+	var codes sync.Map
+	t0 = time.Now()
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			msg := append([]byte(fmt.Sprintf("X-Upload: %d\r\n", w)), big...)
+			req, _ := http.NewRequest("POST", "http://"+n.http+"/api/v1/reports", bytes.NewReader(msg))
+			req.Header.Set("Authorization", "Bearer "+n.reporter)
+			req.Header.Set("Content-Type", "message/rfc822")
+			res, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+			if err != nil {
+				codes.Store(w, err.Error())
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			codes.Store(w, strconv.Itoa(res.StatusCode))
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	var got []string
+	codes.Range(func(_, v any) bool { got = append(got, v.(string)); return true })
+	over := append(bigMessage(26<<20), '\n')
+	req, _ := http.NewRequest("POST", "http://"+n.http+"/api/v1/reports", bytes.NewReader(over))
+	req.Header.Set("Authorization", "Bearer "+n.analyst)
+	req.Header.Set("Content-Type", "message/rfc822")
+	overCode := 0
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		overCode = res.StatusCode
+		res.Body.Close()
+	}
+	peak := peakRSS(n.cmd.Process.Pid)
+	fmt.Printf("\n8 concurrent uploads of %.1f MB: answers %v in %.1f s; one of %.1f MB: %d; server peak RSS %.0f MB (%.0f MB before the uploads)\n",
+		float64(len(big))/1e6, got, elapsed.Seconds(), float64(len(over))/1e6, overCode, float64(peak)/(1<<20), float64(before)/(1<<20))
+}
+
+// bigMessage is a spam of about size bytes: a short text and a large
+// base64 attachment, the shape of the largest real reports.
+func bigMessage(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString("From: Invoices <billing@bulk.example>\r\nTo: you@example.net\r\nSubject: Your invoice is attached\r\n" +
+		"Date: Tue, 3 Nov 2026 10:00:00 +0000\r\nMessage-ID: <big@bulk.example>\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nPay now at http://bulk.example/pay\r\n" +
+		"--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=invoice.pdf\r\n\r\n")
+	line := strings.Repeat("QUNDT1JEIGxvYWQgdGVzdCBhdHRhY2htZW50IGRhdGEgLSBub3QgYSByZWFsIGZpbGUgLSAxMjM0", 1) + "\r\n"
+	for b.Len() < size-len(line)-16 {
+		b.WriteString(line)
+	}
+	b.WriteString("--b--\r\n")
+	return b.Bytes()
+}
+
+// runInstances: the spam through HAProxy to one, then two serve processes
+// on one PostgreSQL; then two again with one killed (SIGKILL) a third of
+// the way in, clients retrying through HAProxy what got no answer. Every
+// acknowledged report must be present, the custody log one chain, and the
+// campaign count that of the one-instance run.
+func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int) {
+	if dsn == "" {
+		fail(fmt.Errorf("the instances run needs -dsn"))
+	}
+	fmt.Printf("\n## Several instances on one PostgreSQL behind HAProxy: %d distinct corpus spam over HTTP, %d clients\n\n", len(msgs), clients)
+	fmt.Printf("| instances | killed | acknowledged | refused | errors (retried) | seconds | reports/s | p50 ms | p99 ms | stored | campaigns | custody |\n")
+	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	var base []float64
+	var campaigns1 int
+	for _, run := range []struct {
+		instances int
+		kill      bool
+	}{{1, false}, {2, false}, {2, true}} {
+		d, drop, err := schemaDSN(dsn, "inst")
+		if err != nil {
+			fail(err)
+		}
+		cl := newCluster(bin, haproxy, d, run.instances)
+		var killed atomic.Bool
+		killAt := int64(len(msgs) / 3)
+		r := loadRetrying(cl, msgs, clients, func(acked int64) {
+			if run.kill && acked >= killAt && killed.CompareAndSwap(false, true) {
+				cl.nodes[0].cmd.Process.Signal(syscall.SIGKILL)
+				cl.nodes[0].cmd.Wait()
+			}
+		})
+		survivor := cl.nodes[len(cl.nodes)-1]
+		missing := 0
+		for _, id := range r.ids {
+			if !survivor.has(id) {
+				missing++
+			}
+		}
+		st := survivor.stats()
+		chain, _ := exec.Command(bin, "evidence", "chain", "--config", survivor.config, "--data", survivor.data).CombinedOutput()
+		chainOK := strings.HasPrefix(string(chain), "OK:")
+		p50, p99, _ := r.percentiles()
+		rate := float64(len(r.ids)) / r.elapsed.Seconds()
+		if !run.kill {
+			base = append(base, rate)
+		}
+		if run.instances == 1 {
+			campaigns1 = st.Campaigns
+		}
+		kill := "no"
+		if run.kill {
+			kill = "yes, 1 of 2"
+		}
+		custody := "one chain, verified"
+		if !chainOK {
+			custody = "BROKEN: " + strings.TrimSpace(string(chain))
+		}
+		fmt.Printf("| %d | %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %d (%d missing) | %d | %s |\n", run.instances, kill, len(r.ids), r.refused, r.errors,
+			r.elapsed.Seconds(), rate, p50, p99, st.Reports, missing, st.Campaigns, custody)
+		cl.stop()
+		drop()
+		if missing > 0 || !chainOK || st.Campaigns != campaigns1 {
+			defer func() {
+				fmt.Printf("\nFAILED: %d acknowledged reports missing, custody chain ok %v, campaigns %d (one instance: %d)\n", missing, chainOK, st.Campaigns, campaigns1)
+				os.Exit(1)
+			}()
+		}
+	}
+	if len(base) == 2 {
+		fmt.Printf("\ntwo instances take %.2f× the reports per second of one\n", base[1]/base[0])
+	}
+}
+
+// cluster is serve processes on one database behind an HAProxy.
+type cluster struct {
+	nodes []*node
+	proxy *exec.Cmd
+	addr  string
+	dir   string
+}
+
+func newCluster(bin, haproxy, dsn string, instances int) *cluster {
+	dir, err := os.MkdirTemp("", "accord-cluster")
+	if err != nil {
+		fail(err)
+	}
+	cl := &cluster{dir: dir}
+	conf := fmt.Sprintf("[smtp]\nrate_per_sender = 1000000\nrate_per_ip = 1000000\n[http]\nrate_api_per_token = 0\nrate_api_per_ip = 0\nrate_form_per_ip = 0\n"+
+		"trusted_proxies = [\"127.0.0.1\"]\n[store]\ndriver = \"postgres\"\ndsn = %q\n", dsn)
+	var key []byte
+	for i := 0; i < instances; i++ {
+		data := filepath.Join(dir, fmt.Sprintf("node%d", i))
+		os.MkdirAll(data, 0o700)
+		if key != nil {
+			os.WriteFile(filepath.Join(data, "node.key"), key, 0o600)
+		}
+		n, err := startWith(bin, conf, data)
+		if err != nil {
+			fail(err)
+		}
+		if key == nil {
+			key, _ = os.ReadFile(filepath.Join(data, "node.key"))
+		}
+		cl.nodes = append(cl.nodes, n)
+	}
+	// Every node shares the tokens of the first: they are in the database.
+	for _, n := range cl.nodes[1:] {
+		n.reporter, n.analyst = cl.nodes[0].reporter, cl.nodes[0].analyst
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	cl.addr = l.Addr().String()
+	l.Close()
+	var servers strings.Builder
+	for i, n := range cl.nodes {
+		fmt.Fprintf(&servers, "    server n%d %s check inter 200ms fall 1 rise 2\n", i, n.http)
+	}
+	cfg := fmt.Sprintf(`global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 2m
+    timeout server 2m
+    retries 0
+    option forwardfor
+frontend desk
+    bind %s
+    default_backend accord
+backend accord
+    balance roundrobin
+    option httpchk GET /healthz
+%s`, cl.addr, servers.String())
+	path := filepath.Join(dir, "haproxy.cfg")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	cl.proxy = exec.Command(haproxy, "-f", path, "-db")
+	cl.proxy.Stderr = io.Discard
+	if err := cl.proxy.Start(); err != nil {
+		fail(fmt.Errorf("haproxy: %w", err))
+	}
+	for i := 0; ; i++ {
+		if res, err := http.Get("http://" + cl.addr + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if i > 100 {
+			fail(fmt.Errorf("haproxy did not come up"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cl
+}
+
+func (cl *cluster) stop() {
+	cl.proxy.Process.Signal(syscall.SIGTERM)
+	cl.proxy.Wait()
+	for _, n := range cl.nodes {
+		if n.cmd.ProcessState == nil {
+			n.cmd.Process.Signal(syscall.SIGTERM)
+			n.cmd.Wait()
+		}
+		os.RemoveAll(filepath.Dir(n.config))
+	}
+	os.RemoveAll(cl.dir)
+}
+
+// loadRetrying sends every message through the proxy; a message that got
+// no answer (its instance died) is sent again, as a reporter's script
+// would. Only acknowledged reports count.
+func loadRetrying(cl *cluster, msgs [][]byte, clients int, onAck func(int64)) result {
+	front := &node{http: cl.addr, reporter: cl.nodes[0].reporter}
+	var (
+		mu    sync.Mutex
+		res   result
+		next  atomic.Int64
+		acked atomic.Int64
+		wg    sync.WaitGroup
+	)
+	begin := time.Now()
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			send := httpSender(front)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(msgs) {
+					return
+				}
+				for try := 0; try < 5; try++ {
+					t0 := time.Now()
+					ids, err := send(msgs[i])
+					d := time.Since(t0)
+					mu.Lock()
+					var refused *refusal
+					switch {
+					case err == nil:
+						res.ids = append(res.ids, ids...)
+						res.lat = append(res.lat, d)
+					case isRefusal(err, &refused):
+						res.refused++
+					default:
+						res.errors++
+					}
+					mu.Unlock()
+					if err == nil {
+						if onAck != nil {
+							onAck(acked.Add(1))
+						}
+						break
+					}
+					if isRefusal(err, &refused) {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(begin)
+	return res
+}
+
+func isRefusal(err error, r **refusal) bool {
+	x, ok := err.(*refusal)
+	if ok {
+		*r = x
+	}
+	return ok
+}
