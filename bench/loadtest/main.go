@@ -50,7 +50,11 @@ func main() {
 		want[strings.TrimSpace(r)] = true
 	}
 	if want["stores"] || want["flood"] || want["instances"] {
-		spam, err := readCorpusLabel(*corpus, "spam", 1500)
+		nSpam := 1500
+		if *limit > 0 {
+			nSpam = *limit
+		}
+		spam, err := readCorpusLabel(*corpus, "spam", nSpam)
 		if err != nil {
 			fail(err)
 		}

@@ -35,3 +35,36 @@ func BenchmarkAssign(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAssignRealistic: a stream of distinct, realistic messages
+// (realisticSpam: runs of different kinds, variants within each) assigned
+// one after another into a growing index of 5,000 campaigns' worth of
+// earlier traffic; each joins its run or founds a new campaign, as at the
+// desk.
+func BenchmarkAssignRealistic(b *testing.B) {
+	ctx := context.Background()
+	idx := NewMemIndex()
+	n := 0
+	add := func() {
+		t, d, net := realisticSpam(n)
+		s := Sign(t, d, "", net)
+		id, _, err := Assign(ctx, idx, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if id == "" {
+			idx.Add(ctx, fmt.Sprint("c", n), s)
+		}
+		n++
+	}
+	for n < 5000 {
+		add()
+	}
+	before := len(idx.camps)
+	b.ResetTimer()
+	start := n
+	for b.Loop() {
+		add()
+	}
+	b.ReportMetric(float64(len(idx.camps)-before)/float64(n-start), "new-campaigns/report")
+}

@@ -138,69 +138,17 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// txIndex is the campaign index seen from inside a commit transaction.
-type txIndex struct {
-	s  *Store
-	tx *sql.Tx
-}
-
-func (x txIndex) load(ctx context.Context, query string, args ...any) ([]campaign.Candidate, error) {
-	rows, err := x.tx.QueryContext(ctx, x.s.q(query), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []campaign.Candidate
-	for rows.Next() {
-		var id, sig string
-		if err := rows.Scan(&id, &sig); err != nil {
-			return nil, err
-		}
-		var c campaign.Candidate
-		c.ID = id
-		if err := json.Unmarshal([]byte(sig), &c.Signature); err != nil {
-			return nil, fmt.Errorf("campaign %s: bad signature: %w", id, err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-func (x txIndex) ByBands(ctx context.Context, keys [campaign.Bands]uint64) ([]campaign.Candidate, error) {
-	var args []any
-	for _, k := range keys {
-		if k != 0 {
-			args = append(args, int64(k))
-		}
-	}
-	if len(args) == 0 {
-		return nil, nil
-	}
-	return x.load(ctx, `SELECT DISTINCT c.id, c.signature FROM campaign_bands b JOIN campaigns c ON c.id = b.campaign_id WHERE b.band IN (`+placeholders(len(args))+`) LIMIT 50`, args...)
-}
-
-func (x txIndex) ByDomains(ctx context.Context, domains []string) ([]campaign.Candidate, error) {
-	if len(domains) == 0 {
-		return nil, nil
-	}
-	args := make([]any, len(domains))
-	for i, d := range domains {
-		args[i] = d
-	}
-	return x.load(ctx, `SELECT DISTINCT c.id, c.signature FROM campaign_domains d JOIN campaigns c ON c.id = d.campaign_id WHERE d.domain IN (`+placeholders(len(args))+`) LIMIT 50`, args...)
-}
-
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// Commit implements intake.Store. Its round trips are few, which is what
-// makes PostgreSQL (where each is a network exchange) keep pace with
-// SQLite: the campaign index is read per report (assignment must see the
-// campaigns founded just before), a new campaign is three statements, and
-// everything else — reporters, complaints, reports, their domains and
-// findings, custody entries, the head — is written with one multi-row
-// statement per table for the whole group of complaints.
+// Commit implements intake.Store. Its round trips are few and do not grow
+// with the group of complaints, which is what makes PostgreSQL (where each
+// is a network exchange) keep pace with SQLite: the head is locked and
+// read, the campaign candidates of every report are read with two queries
+// (commitIndex), and everything written — campaigns founded, reporters,
+// complaints, reports, their domains and findings, custody entries, the
+// head — goes with one multi-row statement per table.
 func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign intake.Assigner) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -216,8 +164,15 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM custody_head WHERE id = 1`+s.d.ForUpdate).Scan(&headSeq, &headHash); err != nil {
 		return fmt.Errorf("lock the custody head: %w", err)
 	}
-	idx := txIndex{s, tx}
-	var reporters, complaints, reports, domains, findings, custody [][]any
+	var all []*intake.Report
+	for _, b := range batches {
+		all = append(all, b.Reports...)
+	}
+	idx, err := s.newCommitIndex(ctx, tx, all)
+	if err != nil {
+		return err
+	}
+	var reporters, complaints, reports, domains, findings, custody, camps, campBands, campDomains [][]any
 	for _, b := range batches {
 		c := b.Complaint
 		if b.Reporter != nil {
@@ -228,10 +183,10 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 			if err := assign(ctx, idx, r); err != nil {
 				return fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
 			}
+			idx.cur++
 			if r.CampaignNew {
-				if err := s.insertCampaign(ctx, tx, r); err != nil {
-					return err
-				}
+				row, bs, ds := idx.found(r)
+				camps, campBands, campDomains = append(camps, row), append(campBands, bs...), append(campDomains, ds...)
 			}
 			row, ds, fs, err := reportRows(r)
 			if err != nil {
@@ -253,6 +208,9 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 		table, cols, suffix string
 		rows                [][]any
 	}{
+		{"campaigns", "id, created_at, founder, subject, signature", "", camps},
+		{"campaign_bands", "band, campaign_id", " ON CONFLICT DO NOTHING", campBands},
+		{"campaign_domains", "domain, campaign_id", " ON CONFLICT DO NOTHING", campDomains},
 		{"reporters", "id, address, first_seen", " ON CONFLICT (id) DO NOTHING", reporters},
 		{"complaints", "id, received_at, channel, sha256, reporter_id, raw", "", complaints},
 		{"reports", reportCols, "", reports},
@@ -304,37 +262,6 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, table, cols, suffix 
 		if _, err := tx.ExecContext(ctx, s.q(q.String()), args...); err != nil {
 			return fmt.Errorf("store %s: %w", table, err)
 		}
-	}
-	return nil
-}
-
-func (s *Store) insertCampaign(ctx context.Context, tx *sql.Tx, r *intake.Report) error {
-	sig, _ := json.Marshal(r.Signature)
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO campaigns (id, created_at, founder, subject, signature) VALUES (?, ?, ?, ?, ?)`),
-		r.CampaignID, nanos(r.ReceivedAt), r.ID, r.Subject(), string(sig)); err != nil {
-		return fmt.Errorf("store campaign %s: %w", r.CampaignID, err)
-	}
-	var bands, doms [][]any
-	seen := map[uint64]bool{}
-	for _, k := range r.Signature.BandKeys() {
-		if k == 0 || seen[k] {
-			continue
-		}
-		seen[k] = true
-		bands = append(bands, []any{int64(k), r.CampaignID})
-	}
-	seenD := map[string]bool{}
-	for _, d := range r.Signature.Domains {
-		if !seenD[d] {
-			seenD[d] = true
-			doms = append(doms, []any{d, r.CampaignID})
-		}
-	}
-	if err := s.insertRows(ctx, tx, "campaign_bands", "band, campaign_id", " ON CONFLICT DO NOTHING", bands); err != nil {
-		return fmt.Errorf("index campaign %s: %w", r.CampaignID, err)
-	}
-	if err := s.insertRows(ctx, tx, "campaign_domains", "domain, campaign_id", " ON CONFLICT DO NOTHING", doms); err != nil {
-		return fmt.Errorf("index campaign %s: %w", r.CampaignID, err)
 	}
 	return nil
 }
