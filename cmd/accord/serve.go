@@ -178,7 +178,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if own, err := st.OwnKeys(ctx); err == nil && len(own) > 0 {
 		created = own[0].Added
 	}
-	taxii := &stix.TAXII{Fed: fed, Tokens: st, Title: c.Node.Name,
+	taxii := &stix.TAXII{Fed: fed, Tokens: st, Title: c.Node.Name, PublicURL: c.PublicBase(),
 		Mapper: &stix.Mapper{NodeKey: key.Public(), NodeName: c.Node.Name, Created: created}}
 	root := http.NewServeMux()
 	root.Handle(federation.InboxPath, fed.Handler())

@@ -112,6 +112,28 @@ func TestTAXIIServesEachPeerItsAgreement(t *testing.T) {
 	if d.status != 200 || d.header.Get("Content-Type") != stix.TAXIIMedia || !strings.HasSuffix(d.body["default"].(string), "/taxii2/api/") {
 		t.Fatalf("discovery: %d %s", d.status, d.raw)
 	}
+	// With the node's public URL set, discovery links are built on it, not
+	// on a Host header the client chose.
+	pub := *tx
+	pub.PublicURL = "https://fr.example.org/"
+	pmux := http.NewServeMux()
+	pmux.Handle(stix.Prefix, pub.Handler())
+	psrv := httptest.NewServer(pmux)
+	defer psrv.Close()
+	req, _ := http.NewRequest("GET", psrv.URL+"/taxii2/", nil)
+	req.Host = "evil.example"
+	req.Header.Set("Authorization", "Bearer "+usTok)
+	req.Header.Set("Accept", stix.TAXIIMedia)
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		res.Body.Close()
+		if m["default"] != "https://fr.example.org/taxii2/api/" {
+			t.Errorf("discovery with a forged Host names %v", m["default"])
+		}
+	}
 	root := taxiiGet(t, srv.URL+"/taxii2/api/", usTok, stix.TAXIIMedia)
 	if root.status != 200 || !strings.Contains(string(root.raw), "application/taxii+json;version=2.1") {
 		t.Fatalf("api root: %s", root.raw)

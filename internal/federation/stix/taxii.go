@@ -33,6 +33,10 @@ type TAXII struct {
 	Tokens access.Store
 	Mapper *Mapper
 	Title  string
+	// PublicURL is the node's public base (https://desk.example.org): the
+	// discovery links are built on it, never on the request's Host
+	// header. Empty: the request's scheme and Host (tests).
+	PublicURL string
 }
 
 // Prefix is where the server is mounted.
@@ -118,6 +122,9 @@ func (t *TAXII) Handler() http.Handler {
 		path := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/"))
 		parts := strings.Split(strings.Trim(path, "/"), "/")
 		base := scheme(r) + "://" + r.Host + Prefix
+		if t.PublicURL != "" {
+			base = strings.TrimRight(t.PublicURL, "/") + Prefix
+		}
 		switch {
 		case path == "/" || path == "":
 			writeTAXII(w, http.StatusOK, map[string]any{"title": t.Title, "description": "Spam indicators and campaigns shared under agreements",
