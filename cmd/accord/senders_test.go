@@ -202,6 +202,63 @@ func TestSendersEndToEnd(t *testing.T) {
 
 	good := lintEndToEnd(t, bin, s, shop, zone)
 	labelEndToEnd(t, bin, s, shop, data, key, good)
+	feedbackEndToEnd(t, bin, s, shop, data)
+}
+
+// feedbackEndToEnd: frank complains at the desk's mailbox about a
+// campaign she consented to; she is suppressed at once and the authority
+// sees "consent on record". (The reports the label test filed about
+// shop.example's mail were fed back too: any report is a complaint.)
+func feedbackEndToEnd(t *testing.T, bin string, s *served, shop, data string) {
+	code, body := senderAPI(t, s, "POST", "/api/v1/consents", shop, map[string]any{"recipient": "frank@example.net", "list": "news", "basis": "consent",
+		"capture": map[string]any{"method": "form"}})
+	if code != 201 {
+		t.Fatalf("consent for frank: %d %s", code, body)
+	}
+	_, body = senderAPI(t, s, "POST", "/api/v1/unsubscribe-links", shop, map[string]any{"list": "news", "campaign": "feb", "recipients": []string{"frank@example.net"}})
+	var links struct {
+		Links []struct {
+			ListUnsubscribe string `json:"list_unsubscribe"`
+			URL             string `json:"url"`
+		}
+	}
+	json.Unmarshal(body, &links)
+	raw := signedCampaign(t, "frank@example.net", links.Links[0].ListUnsubscribe, links.Links[0].URL)
+	fwd := "From: frank@example.net\r\nTo: complaints@accord.test\r\nSubject: Fwd: spam\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nI never want this again\r\n--b\r\n" +
+		"Content-Type: message/rfc822\r\n\r\n" + string(raw) + "\r\n--b--\r\n"
+	if err := smtp.SendMail(s.smtp, nil, "frank@example.net", []string{"complaints@accord.test"}, []byte(fwd)); err != nil {
+		t.Fatalf("complaint by mail: %v", err)
+	}
+	analyst := lastLine(runBin(t, bin, "", "token", "create", "--data", data, "--role", "analyst"))
+	type complaint struct {
+		ReportID        string `json:"report_id"`
+		How             string `json:"identified_by"`
+		ConsentOnRecord bool   `json:"consent_on_record"`
+		Campaign        string `json:"campaign"`
+	}
+	var found *complaint
+	for deadline := time.Now().Add(10 * time.Second); found == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var sender struct{ Complaints []complaint }
+		_, b := senderAPI(t, s, "GET", "/api/v1/senders/shop.example", analyst, nil)
+		json.Unmarshal(b, &sender)
+		for i, c := range sender.Complaints {
+			if c.Campaign == "feb" {
+				found = &sender.Complaints[i]
+			}
+		}
+	}
+	if found == nil || found.How != "unsubscribe-token" || !found.ConsentOnRecord {
+		t.Fatalf("the authority's view of frank's complaint: %+v", found)
+	}
+	_, b := senderAPI(t, s, "GET", "/api/v1/reports/"+found.ReportID, analyst, nil)
+	if !strings.Contains(string(b), `"consent_on_record": true`) {
+		t.Errorf("the report does not say consent on record: %s", b)
+	}
+	_, b = senderAPI(t, s, "GET", "/api/v1/consents?recipient=frank@example.net", shop, nil)
+	if !strings.Contains(string(b), `"reason": "complaint"`) || !strings.Contains(string(b), `"status": "withdrawn"`) {
+		t.Errorf("frank after her complaint: %s", b)
+	}
 }
 
 // labelEndToEnd asks the node for a label, checks it through the node's
@@ -302,9 +359,6 @@ func labelEndToEnd(t *testing.T, bin string, s *served, shop, data, key, good st
 	}
 }
 
-// lintEndToEnd lints a compliant and a non-compliant campaign from the
-// binary, with the sending domain's DNS from a fixture zone and the
-// recipient's consent from the node.
 func lintEndToEnd(t *testing.T, bin string, s *served, shop, zone string) string {
 	dir := t.TempDir()
 	code, body := senderAPI(t, s, "POST", "/api/v1/consents", shop, map[string]any{"recipient": "dave@example.net", "list": "news", "basis": "consent",

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/config"
+	"github.com/accord-antispam/accord/internal/fbl"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/federation/stix"
 	"github.com/accord-antispam/accord/internal/intake"
@@ -105,7 +106,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	desk, err := intake.New(st, an, intake.Options{Secret: key.Derive("reporter-pseudonyms"), Signer: key.Private, Logger: log})
+	feedback := fbl.New() // filled in below, once the consent service exists
+	desk, err := intake.New(st, an, intake.Options{Secret: key.Derive("reporter-pseudonyms"), Signer: key.Private, Logger: log,
+		Committed: feedback.Notify})
 	if err != nil {
 		return err
 	}
@@ -140,6 +143,14 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	trust.refresh(ctx)
 	an.Labels = trust.verifier
 	go trust.loop(ctx)
+	feedback.Store, feedback.Reports, feedback.Consent, feedback.Node, feedback.Log = st, st, senders, c.Node.Name, log
+	feedbackCtx, stopFeedback := context.WithCancel(ctx)
+	defer stopFeedback()
+	feedbackDone := make(chan struct{})
+	go func() {
+		defer close(feedbackDone)
+		feedback.Run(feedbackCtx)
+	}()
 	mq, err := openOutbound(c, st, key, log)
 	if err != nil {
 		return err
@@ -223,6 +234,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	desk.Close()
 	stopMail()
 	<-mailDone
+	stopFeedback() // after the desk: what it committed last is fed back next start
+	<-feedbackDone
 	log.Info("stopped")
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr

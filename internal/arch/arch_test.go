@@ -33,6 +33,7 @@ var level = map[string]int{
 	"web":       7,
 	"smtpd":     5,
 	"lint":      5,
+	"fbl":       5,
 	"config":    1,
 
 	"federation":      5,

@@ -299,6 +299,9 @@ type Store interface {
 	SenderComplaints(ctx context.Context, sender string, limit int) ([]Complaint, error)
 	ComplaintsByReport(ctx context.Context, reportID string) ([]Complaint, error)
 	MarkForwarded(ctx context.Context, reportID, sender, mailID string) error
+	// CountComplaints counts a sender's complaints since a time, those
+	// that count in its rate only (Complaint.Counted).
+	CountComplaints(ctx context.Context, sender string, since time.Time) (int64, error)
 }
 
 // Errors the domain returns; the edges map them to HTTP statuses and exit

@@ -14,8 +14,11 @@ const MaxComplaintRate = 0.003
 // RateWindow is the period complaint rates are measured over.
 const RateWindow = 30 * 24 * time.Hour
 
-// Standing is how a sender stands: its complaint rate over the last 30
-// days of campaigns, and the opt-outs it let pass their deadline.
+// Standing is how a sender stands: its complaints over the last 30 days
+// against the messages of its campaigns of those days, and the opt-outs it
+// let pass their deadline. With complaints and nothing sent, the rate is
+// 100%: a sender must say what it sends (links or POST
+// /api/v1/sender/campaigns) to be measured.
 type Standing struct {
 	Sender     string
 	Good       bool     // Active, under the complaint line, no overdue opt-out.
@@ -41,11 +44,18 @@ func (s *Service) Standing(ctx context.Context, sender string) (Standing, error)
 	for _, c := range st.Campaigns {
 		if c.Created.After(since) {
 			st.Sent += c.Sent()
-			st.Complaints += c.Complaints
 		}
 	}
-	if st.Sent > 0 {
-		st.Rate = float64(st.Complaints) / float64(st.Sent)
+	// Every counted complaint of the window, those tied to a campaign
+	// (by its opt-out token) and those tied only by label or DKIM.
+	if st.Complaints, err = s.st.CountComplaints(ctx, sd.ID, since); err != nil {
+		return st, err
+	}
+	switch {
+	case st.Sent > 0:
+		st.Rate = min(1, float64(st.Complaints)/float64(st.Sent))
+	case st.Complaints > 0:
+		st.Rate = 1
 	}
 	od, err := s.st.Overdue(ctx, sd.ID, s.now())
 	if err != nil {

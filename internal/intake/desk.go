@@ -33,6 +33,8 @@ type Desk struct {
 	now      func() time.Time
 	rand     io.Reader
 	limits   mail.Limits
+	// committed is called after each group commit (it must not block).
+	committed func()
 
 	queue    chan *pending
 	done     chan struct{}
@@ -52,6 +54,10 @@ type Options struct {
 	Limits     mail.Limits        // Parsing limits for reported messages.
 	MaxBatch   int                // Complaints committed in one transaction (64).
 	BatchDelay time.Duration      // How long the first complaint of a batch waits for company (2ms).
+	// Committed is called after each commit, so that what follows up
+	// reports (complaints fed back to senders) wakes at once instead of
+	// polling. It must not block.
+	Committed func()
 }
 
 type pending struct {
@@ -64,7 +70,7 @@ func New(store Store, an *analysis.Analyzer, o Options) (*Desk, error) {
 	if len(o.Secret) < 16 {
 		return nil, errors.New("intake: the desk needs a secret of at least 16 bytes")
 	}
-	d := &Desk{store: store, analyzer: an, secret: o.Secret, signer: o.Signer, log: o.Logger, now: o.Now, rand: o.Rand, limits: o.Limits,
+	d := &Desk{store: store, analyzer: an, secret: o.Secret, signer: o.Signer, log: o.Logger, now: o.Now, rand: o.Rand, limits: o.Limits, committed: o.Committed,
 		queue: make(chan *pending, 1024), done: make(chan struct{}), closed: make(chan struct{})}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -256,6 +262,9 @@ func (d *Desk) commit(group []*pending) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if d.committed != nil {
+		defer d.committed()
+	}
 	err := d.store.Commit(ctx, batches, assign(d))
 	if err != nil && len(group) > 1 {
 		// Isolate the failing complaint: commit them one by one.

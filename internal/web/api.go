@@ -187,6 +187,9 @@ type reportJSON struct {
 	Consent      rules.Tri         `json:"consent"`
 	Customer     rules.Tri         `json:"customer"`
 	Verdict      *analysis.Verdict `json:"verdict"`
+	// RegisteredSenders are the registered senders the report is about,
+	// with "consent on record" (analysts only).
+	RegisteredSenders []complaintJSON `json:"registered_senders,omitempty"`
 }
 
 func toJSON(r *intake.Report) reportJSON {
@@ -239,7 +242,13 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, "store-failed", "the report could not be read")
 		return
 	}
-	writeJSON(w, http.StatusOK, toJSON(rep))
+	out := toJSON(rep)
+	if p.Role.AtLeast(access.Analyst) {
+		if cs := s.senderComplaints(r, rep.ID); len(cs) > 0 {
+			out.RegisteredSenders = toComplaintJSON(cs)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) apiEvidence(w http.ResponseWriter, r *http.Request) {

@@ -495,3 +495,16 @@ func (s *Server) apiSender(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiSenderProof(w http.ResponseWriter, r *http.Request) {
 	s.writeProof(w, r, strings.ToLower(r.PathValue("id")))
 }
+
+// senderComplaints are the registered senders a report is about; none
+// without the consent service.
+func (s *Server) senderComplaints(r *http.Request, reportID string) []consent.Complaint {
+	if s.cfg.Consent == nil {
+		return nil
+	}
+	cs, err := s.cfg.Consent.Store().ComplaintsByReport(r.Context(), reportID)
+	if err != nil {
+		s.log.Error("complaints of a report", "report", reportID, "err", err)
+	}
+	return cs
+}

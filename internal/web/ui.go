@@ -15,6 +15,7 @@ import (
 
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/rules"
@@ -46,6 +47,8 @@ type pageData struct {
 	Fed       *fedPage // The cooperation pages' data.
 	OptOut    *optoutData
 	Node      *nodeInfo
+	// SenderComplaints are the registered senders a report is about.
+	SenderComplaints []consent.Complaint
 }
 
 type bar struct {
@@ -326,7 +329,8 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := clipSource(rep.Raw, 256<<10)
-	s.page(w, http.StatusOK, "report", pageData{Title: "Report " + rep.ID, User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Report: rep, V: rep.Verdict, Raw: raw})
+	s.page(w, http.StatusOK, "report", pageData{Title: "Report " + rep.ID, User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Report: rep, V: rep.Verdict, Raw: raw,
+		SenderComplaints: s.senderComplaints(r, rep.ID)})
 }
 
 // clipSource returns a message's source for display, cut at limit bytes.

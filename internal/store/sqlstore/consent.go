@@ -630,6 +630,14 @@ func (s *Store) ComplaintsByReport(ctx context.Context, reportID string) ([]cons
 	return s.complaints(ctx, `SELECT `+complaintCols+` FROM consent_complaints WHERE report_id = ? ORDER BY sender`, reportID)
 }
 
+// CountComplaints implements consent.Store.
+func (s *Store) CountComplaints(ctx context.Context, sender string, since time.Time) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM consent_complaints WHERE sender = ? AND at >= ? AND how <> ?`),
+		sender, nanos(since), consent.HowDKIMUnverified).Scan(&n)
+	return n, err
+}
+
 // MarkForwarded implements consent.Store.
 func (s *Store) MarkForwarded(ctx context.Context, reportID, sender, mailID string) error {
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE consent_complaints SET forwarded = ? WHERE report_id = ? AND sender = ?`), mailID, reportID, sender)

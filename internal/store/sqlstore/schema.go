@@ -418,5 +418,10 @@ func migrations(d Dialect) []string {
 			detail TEXT NOT NULL
 		);
 		CREATE INDEX audit_log_at ON audit_log (at)`,
+		// 8: how far complaints were fed back to senders (a custody seq).
+		`CREATE TABLE feedback_cursor (
+			id INTEGER PRIMARY KEY,
+			seq BIGINT NOT NULL
+		)`,
 	}
 }

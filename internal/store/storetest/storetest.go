@@ -14,6 +14,7 @@ import (
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/consent"
+	"github.com/accord-antispam/accord/internal/fbl"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
@@ -35,6 +36,7 @@ type Store interface {
 	outbound.Store
 	// VerifyCustodyLog replays the whole custody log.
 	VerifyCustodyLog(ctx context.Context) (int64, []string, error)
+	fbl.Store
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -58,6 +60,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("CommitManyAtOnce", func(t *testing.T) { commitManyAtOnce(t, open(t)) })
 	t.Run("OutboundQueue", func(t *testing.T) { outboundQueue(t, open(t)) })
 	t.Run("OutboundBounces", func(t *testing.T) { outboundBounces(t, open(t)) })
+	t.Run("FeedbackLoop", func(t *testing.T) { feedbackLoop(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)

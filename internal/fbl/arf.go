@@ -1,0 +1,172 @@
+package fbl
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"mime"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/consent"
+	"github.com/accord-antispam/accord/internal/intake"
+	accmail "github.com/accord-antispam/accord/internal/mail"
+)
+
+// ARFInput is what a feedback report is made of.
+type ARFInput struct {
+	Report    *intake.Report
+	Complaint consent.Complaint
+	Sender    consent.Sender
+	Node      string
+	Recipient string // The complaining recipient's address, when known: redacted everywhere.
+	Token     string // The node's opt-out token in the message: redacted too (it stands for the recipient).
+}
+
+// BuildARF makes the feedback report (RFC 5965): a human part, the
+// machine-readable message/feedback-report, and the reported message with
+// the recipient's address redacted (RFC 6590). The redacted local part is
+// "redacted-" and the start of the recipient's hash in the sender's
+// suppression feed, so the sender can tie the report to that entry
+// without learning the address. From, To, Date and Message-ID are added by
+// the outbound queue.
+func BuildARF(in ARFInput) ([]byte, error) {
+	rep, c := in.Report, in.Complaint
+	redact := func(b []byte) []byte { return b }
+	rcpt := ""
+	if in.Recipient != "" {
+		if at := strings.LastIndexByte(in.Recipient, '@'); at > 0 {
+			dom := in.Recipient[at+1:]
+			h := c.Recipient
+			if len(h) > 16 {
+				h = h[:16]
+			}
+			rcpt = "redacted-" + h + "@" + dom
+			addrRe := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(in.Recipient) + `|` + regexp.QuoteMeta(url.QueryEscape(in.Recipient)))
+			redact = func(b []byte) []byte { return addrRe.ReplaceAll(b, []byte(rcpt)) }
+		}
+	}
+	if in.Token != "" {
+		prev := redact
+		tokRe := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(in.Token))
+		redact = func(b []byte) []byte { return tokRe.ReplaceAll(prev(b), []byte("REDACTED")) }
+	}
+	original := redact(rep.Raw)
+
+	var b bytes.Buffer
+	boundary := newBoundary()
+	subject := ""
+	if rep.Verdict != nil {
+		subject = rep.Verdict.Message.Subject
+	}
+	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", "Complaint about your mail: "+oneLine(subject, 120)))
+	b.WriteString("MIME-Version: 1.0\r\n")
+	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=feedback-report; boundary=\"%s\"\r\n\r\n", boundary)
+	b.WriteString("This is a multi-part message in MIME format.\r\n\r\n")
+
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", boundary)
+	how := map[string]string{consent.HowToken: "the node's opt-out token in its List-Unsubscribe field", consent.HowLabel: "the node's label on it",
+		consent.HowDKIM: "its DKIM signature by your domain", consent.HowDKIMUnverified: "a DKIM signature by your domain that could not be verified (it does not count in your complaint rate)"}[c.How]
+	fmt.Fprintf(&b, "A recipient complained about a message sent by %s.\r\n", in.Sender.ID)
+	fmt.Fprintf(&b, "The complaint reached the Accord node %q on %s (report %s).\r\n", in.Node, rep.ReceivedAt.UTC().Format(time.RFC1123Z), rep.ID)
+	fmt.Fprintf(&b, "It was tied to you by %s.\r\n", how)
+	if c.List != "" {
+		fmt.Fprintf(&b, "List: %s", c.List)
+		if c.Campaign != "" {
+			fmt.Fprintf(&b, "; campaign: %s", c.Campaign)
+		}
+		b.WriteString(".\r\n")
+	}
+	if c.Recipient != "" {
+		b.WriteString("The recipient is now suppressed from all your lists at this node: your next suppression sync\r\n" +
+			"(GET /api/v1/suppressions) carries it, with recipient_hash " + c.Recipient + ".\r\n")
+	}
+	if c.ConsentOnRecord {
+		fmt.Fprintf(&b, "Consent on record: yes (record %s). The authority sees this too.\r\n", c.ConsentRecord)
+	} else {
+		b.WriteString("Consent on record: no.\r\n")
+	}
+	if c.AfterOptOut {
+		b.WriteString("The message was sent after the deadline of an earlier opt-out of this recipient.\r\n")
+	}
+	b.WriteString("The recipient's address is redacted below (RFC 6590).\r\n\r\n")
+
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: message/feedback-report\r\n\r\n", boundary)
+	b.WriteString("Feedback-Type: abuse\r\nUser-Agent: Accord\r\nVersion: 1\r\n")
+	h := headerOf(rep.Raw)
+	if rp := accmail.AddrSpec(h.Get("Return-Path")); rp != "" {
+		fmt.Fprintf(&b, "Original-Mail-From: <%s>\r\n", oneLine(rp, 300))
+	}
+	if rcpt != "" {
+		fmt.Fprintf(&b, "Original-Rcpt-To: <%s>\r\n", rcpt)
+	}
+	fmt.Fprintf(&b, "Arrival-Date: %s\r\n", rep.ReceivedAt.UTC().Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "Reported-Domain: %s\r\n", in.Sender.ID)
+	if v := rep.Verdict; v != nil && v.Origin.IP != "" {
+		fmt.Fprintf(&b, "Source-IP: %s\r\n", v.Origin.IP)
+	}
+	b.WriteString("Incidents: 1\r\n")
+	fmt.Fprintf(&b, "X-Accord-Report: %s\r\n", rep.ID)
+	if c.List != "" {
+		fmt.Fprintf(&b, "X-Accord-List: %s\r\n", c.List)
+	}
+	if c.Campaign != "" {
+		fmt.Fprintf(&b, "X-Accord-Campaign: %s\r\n", c.Campaign)
+	}
+	fmt.Fprintf(&b, "X-Accord-Consent-On-Record: %s\r\n\r\n", map[bool]string{true: "yes", false: "no"}[c.ConsentOnRecord])
+
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\n", boundary)
+	b.Write(crlf(original))
+	if !bytes.HasSuffix(original, []byte("\n")) {
+		b.WriteString("\r\n")
+	}
+	fmt.Fprintf(&b, "--%s--\r\n", boundary)
+	return b.Bytes(), nil
+}
+
+func newBoundary() string {
+	var r [12]byte
+	rand.Read(r[:])
+	return "accord-fbl-" + hex.EncodeToString(r[:])
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n]
+	}
+	return s
+}
+
+// crlf writes bare LF line ends as CRLF.
+func crlf(b []byte) []byte {
+	if bytes.Count(b, []byte("\n")) == bytes.Count(b, []byte("\r\n")) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+bytes.Count(b, []byte("\n")))
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// headerOf reads a message's header.
+func headerOf(raw []byte) accmail.Header {
+	return accmail.ParseBytes(raw, accmail.Limits{MaxBytes: 1 << 20}).Header
+}
+
+var tokenRe = regexp.MustCompile(`(?:/u/|unsubscribe\+)([a-zA-Z2-7]{45})`)
+
+// tokenOf is the first opt-out token in a List-Unsubscribe value.
+func tokenOf(v string) string {
+	if m := tokenRe.FindStringSubmatch(v); m != nil {
+		return m[1]
+	}
+	return ""
+}
