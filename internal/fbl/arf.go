@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"mime"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/intake"
 	accmail "github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/privacy"
 )
 
 // ARFInput is what a feedback report is made of.
@@ -28,33 +28,29 @@ type ARFInput struct {
 
 // BuildARF makes the feedback report (RFC 5965): a human part, the
 // machine-readable message/feedback-report, and the reported message with
-// the recipient's address redacted (RFC 6590). The redacted local part is
+// its recipients redacted (RFC 6590) by the privacy package, as evidence
+// is. Original-Rcpt-To's redacted local part is
 // "redacted-" and the start of the recipient's hash in the sender's
 // suppression feed, so the sender can tie the report to that entry
 // without learning the address. From, To, Date and Message-ID are added by
 // the outbound queue.
 func BuildARF(in ARFInput) ([]byte, error) {
 	rep, c := in.Report, in.Complaint
-	redact := func(b []byte) []byte { return b }
-	rcpt := ""
-	if in.Recipient != "" {
-		if at := strings.LastIndexByte(in.Recipient, '@'); at > 0 {
-			dom := in.Recipient[at+1:]
-			h := c.Recipient
-			if len(h) > 16 {
-				h = h[:16]
-			}
-			rcpt = "redacted-" + h + "@" + dom
-			addrRe := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(in.Recipient) + `|` + regexp.QuoteMeta(url.QueryEscape(in.Recipient)))
-			redact = func(b []byte) []byte { return addrRe.ReplaceAll(b, []byte(rcpt)) }
-		}
-	}
+	// Every recipient named in the message, and the complaining one, in
+	// every spelling (the privacy package's redaction, as for evidence).
+	people := privacy.Of(rep.Raw, in.Recipient)
+	original := people.Message(rep.Raw)
 	if in.Token != "" {
-		prev := redact
-		tokRe := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(in.Token))
-		redact = func(b []byte) []byte { return tokRe.ReplaceAll(prev(b), []byte("REDACTED")) }
+		original = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(in.Token)).ReplaceAll(original, []byte("REDACTED"))
 	}
-	original := redact(rep.Raw)
+	rcpt := ""
+	if at := strings.LastIndexByte(in.Recipient, '@'); at > 0 {
+		h := c.Recipient
+		if len(h) > 16 {
+			h = h[:16]
+		}
+		rcpt = "redacted-" + h + "@" + in.Recipient[at+1:]
+	}
 
 	var b bytes.Buffer
 	boundary := newBoundary()

@@ -11,6 +11,7 @@ import (
 	"github.com/accord-antispam/accord/internal/fbl"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/privacy"
 )
 
 // feedbackLoop: a complaint about a registered sender's message is fed
@@ -90,6 +91,9 @@ func feedbackLoop(t *testing.T, s Store) {
 		if bytes.Contains(bytes.ToLower(raw), []byte(strings.ToLower(secret))) {
 			t.Errorf("the ARF shows %q", secret)
 		}
+	}
+	if leaks := privacy.Of([]byte(msg), "bob@example.net").Leaks(raw); len(leaks) > 0 {
+		t.Errorf("the ARF leaks %v", leaks)
 	}
 	full := append([]byte("From: feedback@node.example\r\nTo: fbl@shop.example\r\n"), raw...)
 	items, err := intake.Extract(full, intake.Via{})
