@@ -15,6 +15,7 @@ import (
 	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/nodekey"
+	"github.com/accord-antispam/accord/internal/outbound"
 	"github.com/accord-antispam/accord/internal/store/sqlstore"
 )
 
@@ -343,4 +344,13 @@ func (d mailtoDoor) MailtoToken(addr string) (string, bool, error) { return d.sv
 func (d mailtoDoor) MailtoOptOut(ctx context.Context, tok, from, ip string) error {
 	_, err := d.svc.Unsubscribe(ctx, tok, consent.ViaMailto, false, consent.Client{IP: ip, Method: "smtp"})
 	return err
+}
+
+// outboundMailer sends the consent service's and the feedback loop's mail
+// through the node's outbound queue.
+type outboundMailer struct{ q *outbound.Queue }
+
+func (m outboundMailer) Send(ctx context.Context, x consent.Mail) (string, error) {
+	it, err := m.q.Send(ctx, outbound.Mail{Kind: outbound.Kind(x.Kind), Ref: x.Ref, To: x.To, Subject: x.Subject, Text: x.Text, Raw: x.Raw})
+	return it.ID, err
 }

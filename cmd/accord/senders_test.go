@@ -8,16 +8,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/quotedprintable"
 	"net/http"
+	netmail "net/mail"
 	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/outbound/sinktest"
 )
 
 // The sending domain's key and DNS, for lint and labels.
@@ -108,9 +114,13 @@ func TestSendersEndToEnd(t *testing.T) {
 	// Its DNS is a fixture zone with the sender's SPF, DKIM key and DMARC.
 	zone := filepath.Join(t.TempDir(), "shop.zone")
 	os.WriteFile(zone, []byte(fixtureZone()), 0o600)
+	// Its own mail (confirmations, feedback reports) goes to a real SMTP
+	// server: Postfix's smtp-sink.
+	sink := sinktest.Start(t)
 	cfg := filepath.Join(t.TempDir(), "accord.toml")
 	os.WriteFile(cfg, []byte("[senders]\npublic_url = \"https://accord.test\"\nmail_domain = \"accord.test\"\n"+
-		"[analysis]\nresolver = \""+zone+"\"\n"), 0o600)
+		"[analysis]\nresolver = \""+zone+"\"\n[smtp]\nhostname = \"accord.test\"\n"+
+		"[outbound]\nrelay = \"smtp://"+sink.Addr+"\"\ntls = \"none\"\n"), 0o600)
 	s := serve(t, bin, data, "--config", cfg)
 	local := func(u string) string { return strings.Replace(u, "https://accord.test", "http://"+s.http, 1) }
 	out := runBin(t, bin, "", "sender", "add", "shop.example", "--contact", "dpo@shop.example", "--name", "Shop Ltd",
@@ -128,6 +138,7 @@ func TestSendersEndToEnd(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("POST consent: %d %s", code, body)
 	}
+	confirmedOptIn(t, s, sink, shop, local)
 	code, body = senderAPI(t, s, "POST", "/api/v1/unsubscribe-links", shop, map[string]any{"list": "news", "campaign": "dec",
 		"recipients": []string{"bob@example.net", "carol@example.net"}})
 	var links struct {
@@ -202,14 +213,83 @@ func TestSendersEndToEnd(t *testing.T) {
 
 	good := lintEndToEnd(t, bin, s, shop, zone)
 	labelEndToEnd(t, bin, s, shop, data, key, good)
-	feedbackEndToEnd(t, bin, s, shop, data)
+	feedbackEndToEnd(t, bin, s, sink, shop, data)
+}
+
+// mailTo waits for the sink's first message to rcpt.
+func mailTo(t *testing.T, sink *sinktest.Sink, rcpt string) []byte {
+	t.Helper()
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		ms, err := sink.Messages()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			for _, r := range m.Rcpt {
+				if r == rcpt {
+					return m.Data
+				}
+			}
+		}
+	}
+	t.Fatalf("no mail to %s reached the SMTP sink", rcpt)
+	return nil
+}
+
+var confirmLinkRe = regexp.MustCompile(`https://accord\.test/c/[A-Za-z0-9.=_-]+`)
+
+// confirmedOptIn: the node mails gina the confirmation through the real
+// relay; a GET of the link shows a page and confirms nothing; the POST does.
+func confirmedOptIn(t *testing.T, s *served, sink *sinktest.Sink, shop string, local func(string) string) {
+	code, body := senderAPI(t, s, "POST", "/api/v1/consents", shop, map[string]any{"recipient": "gina@example.net", "list": "news", "basis": "consent",
+		"confirm": true, "capture": map[string]any{"method": "form", "text": "Send me the news", "ip": "192.0.2.44"}})
+	if code != 201 || strings.Contains(string(body), "/c/") {
+		t.Fatalf("POST consent with confirmation: %d %s", code, body)
+	}
+	msg := mailTo(t, sink, "gina@example.net")
+	m, err := netmail.ReadMessage(bytes.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(quotedprintable.NewReader(m.Body))
+	link := confirmLinkRe.FindString(string(text))
+	if link == "" || !strings.Contains(m.Header.Get("Subject"), "confirm") || m.Header.Get("Auto-Submitted") == "" || m.Header.Get("DKIM-Signature") == "" {
+		t.Fatalf("confirmation mail: %v\n%s", m.Header, text)
+	}
+	status := func() string {
+		_, b := senderAPI(t, s, "GET", "/api/v1/consents?recipient=gina@example.net", shop, nil)
+		var x struct{ Records []struct{ Status string } }
+		json.Unmarshal(b, &x)
+		if len(x.Records) != 1 {
+			t.Fatalf("gina's records: %s", b)
+		}
+		return x.Records[0].Status
+	}
+	for i := 0; i < 2; i++ { // a link scanner, twice
+		res, err := http.Get(local(link))
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("GET confirmation link: %v %v", err, res)
+		}
+		res.Body.Close()
+	}
+	if st := status(); st != "pending" {
+		t.Fatalf("after GETs: %s", st)
+	}
+	res, err := http.Post(local(link), "application/x-www-form-urlencoded", nil)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("POST confirmation: %v %v", err, res)
+	}
+	res.Body.Close()
+	if st := status(); st != "active" {
+		t.Fatalf("after the POST: %s", st)
+	}
 }
 
 // feedbackEndToEnd: frank complains at the desk's mailbox about a
-// campaign she consented to; she is suppressed at once and the authority
+// campaign he consented to; he is suppressed at once and the authority
 // sees "consent on record". (The reports the label test filed about
 // shop.example's mail were fed back too: any report is a complaint.)
-func feedbackEndToEnd(t *testing.T, bin string, s *served, shop, data string) {
+func feedbackEndToEnd(t *testing.T, bin string, s *served, sink *sinktest.Sink, shop, data string) {
 	code, body := senderAPI(t, s, "POST", "/api/v1/consents", shop, map[string]any{"recipient": "frank@example.net", "list": "news", "basis": "consent",
 		"capture": map[string]any{"method": "form"}})
 	if code != 201 {
@@ -257,7 +337,28 @@ func feedbackEndToEnd(t *testing.T, bin string, s *served, shop, data string) {
 	}
 	_, b = senderAPI(t, s, "GET", "/api/v1/consents?recipient=frank@example.net", shop, nil)
 	if !strings.Contains(string(b), `"reason": "complaint"`) || !strings.Contains(string(b), `"status": "withdrawn"`) {
-		t.Errorf("frank after her complaint: %s", b)
+		t.Errorf("frank after his complaint: %s", b)
+	}
+	// The sender got the complaint as ARF, through the relay, without frank.
+	var arf []byte
+	for end := time.Now().Add(20 * time.Second); arf == nil && time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		ms, _ := sink.Messages()
+		for _, m := range ms {
+			if len(m.Rcpt) == 1 && m.Rcpt[0] == "dpo@shop.example" && bytes.Contains(m.Data, []byte("X-Accord-Report: "+found.ReportID)) {
+				arf = m.Data
+			}
+		}
+	}
+	if arf == nil {
+		t.Fatal("no ARF for frank's complaint reached the sender")
+	}
+	items, err := intake.Extract(arf, intake.Via{})
+	if err != nil || len(items) != 1 || items[0].Form != intake.FormARF || items[0].Feedback["Feedback-Type"] != "abuse" ||
+		items[0].Feedback["Reported-Domain"] != "shop.example" || items[0].Feedback["X-Accord-Campaign"] != "feb" {
+		t.Fatalf("the ARF does not read as ARF: %v %+v", err, items)
+	}
+	if bytes.Contains(bytes.ToLower(arf), []byte("frank@example.net")) {
+		t.Errorf("the ARF shows the recipient's address")
 	}
 }
 

@@ -132,7 +132,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if c.Senders.PublicURL == "" {
 		c.Senders.PublicURL = c.PublicBase()
 	}
-	senders, err := newConsent(c, key, st, nil, log)
+	mq, err := openOutbound(c, st, key, log)
+	if err != nil {
+		return err
+	}
+	senders, err := newConsent(c, key, st, outboundMailer{mq}, log)
 	if err != nil {
 		return err
 	}
@@ -144,6 +148,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	an.Labels = trust.verifier
 	go trust.loop(ctx)
 	feedback.Store, feedback.Reports, feedback.Consent, feedback.Node, feedback.Log = st, st, senders, c.Node.Name, log
+	feedback.Mailer = outboundMailer{mq}
 	feedbackCtx, stopFeedback := context.WithCancel(ctx)
 	defer stopFeedback()
 	feedbackDone := make(chan struct{})
@@ -151,10 +156,6 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		defer close(feedbackDone)
 		feedback.Run(feedbackCtx)
 	}()
-	mq, err := openOutbound(c, st, key, log)
-	if err != nil {
-		return err
-	}
 	ans, err := answers(c, mq)
 	if err != nil {
 		return err

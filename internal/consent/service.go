@@ -255,6 +255,10 @@ type RecordResult struct {
 	MailID     string // The confirmation mail in the outbound queue.
 }
 
+// MaxConfirmationsPerDay bounds the confirmation mails one sender has the
+// node send to one address in 24 hours.
+const MaxConfirmationsPerDay = 3
+
 // ErrExists is returned when the recipient already has an active or
 // pending record on the list.
 type ErrExists struct{ Record Record }
@@ -367,6 +371,23 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 	for _, e := range existing {
 		if e.List == list && (e.Status == RecordActive || e.Status == RecordPending) {
 			return RecordResult{}, &ErrExists{Record: e}
+		}
+	}
+	if rec.Status == RecordPending {
+		// Confirmation mails are the node's own mail to a third party: a
+		// sender cannot use them to flood an address.
+		evs, err := s.st.Events(ctx, sd.ID, rec.Recipient, 0, 1000)
+		if err != nil {
+			return RecordResult{}, err
+		}
+		n := 0
+		for _, e := range evs {
+			if e.Kind == EventConfirmationSent && e.At.After(now.Add(-24*time.Hour)) {
+				n++
+			}
+		}
+		if n >= MaxConfirmationsPerDay {
+			return RecordResult{}, invalid("confirm", "%d confirmation mails went to this address in the last 24 hours; no more until tomorrow", n)
 		}
 	}
 	sup, err := s.st.Suppressed(ctx, sd.ID, rec.Recipient)

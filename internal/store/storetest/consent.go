@@ -159,6 +159,14 @@ func consentFlow(t *testing.T, s Store) {
 	if evs[3].Detail["method"] != "POST" || evs[3].Detail["ip"] != "192.0.2.7" || evs[2].Detail["user_agent"] != "scanner" {
 		t.Errorf("confirmation evidence: %+v %+v", evs[2].Detail, evs[3].Detail)
 	}
+	// No flood of confirmation mails to one address, list after list.
+	for i := 0; i < consent.MaxConfirmationsPerDay+1; i++ {
+		_, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "victim@example.net", List: fmt.Sprintf("l%d", i), Basis: consent.BasisConsent,
+			Capture: consent.Capture{Method: "api"}, Confirm: true})
+		if (err == nil) != (i < consent.MaxConfirmationsPerDay) {
+			t.Errorf("confirmation request %d: %v", i+1, err)
+		}
+	}
 	// An expired confirmation link.
 	r3, _ := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "erin@example.net", List: "news", Basis: consent.BasisConsent,
 		Capture: consent.Capture{Method: "form"}, Confirm: true})
