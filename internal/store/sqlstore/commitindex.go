@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/intake"
@@ -14,10 +13,10 @@ import (
 
 // commitIndex is the campaign index seen from inside one commit, built so
 // that a commit costs a fixed number of round trips whatever its size: the
-// candidates of every report of the group are read with two queries at
-// the start (one per kind of key, each report's part with its own limit,
-// as a lookup per report would have), and the campaigns founded within the
-// commit are kept in memory and written at the end.
+// candidates of every report of the group are read with two simple queries
+// at the start (one per kind of key: band keys of the text, link domains;
+// at most fifty campaigns per key and per report), and the campaigns
+// founded within the commit are kept in memory and written at the end.
 type commitIndex struct {
 	bands, domains [][]campaign.Candidate // Prefetched, per report of the commit.
 	cur            int                    // The report being assigned.
@@ -32,55 +31,88 @@ const candidateLimit = 50
 func (s *Store) newCommitIndex(ctx context.Context, tx *sql.Tx, reports []*intake.Report) (*commitIndex, error) {
 	x := &commitIndex{bands: make([][]campaign.Candidate, len(reports)), domains: make([][]campaign.Candidate, len(reports)),
 		foundedBands: map[uint64][]int{}, foundedDomains: map[string][]int{}}
-	var bandParts, domainParts []string
-	var bandArgs, domainArgs []any
+	// Which reports ask for which key.
+	byBand := map[int64][]int{}
+	byDomain := map[string][]int{}
 	for i, r := range reports {
-		var keys []any
 		for _, k := range r.Signature.BandKeys() {
 			if k != 0 {
-				keys = append(keys, int64(k))
+				byBand[int64(k)] = append(byBand[int64(k)], i)
 			}
 		}
-		if len(keys) > 0 {
-			bandParts = append(bandParts, `SELECT * FROM (SELECT DISTINCT `+strconv.Itoa(i)+` AS r, c.id, c.signature FROM campaign_bands b JOIN campaigns c ON c.id = b.campaign_id WHERE b.band IN (`+
-				placeholders(len(keys))+`) LIMIT `+strconv.Itoa(candidateLimit)+`) AS b`+strconv.Itoa(i))
-			bandArgs = append(bandArgs, keys...)
-		}
-		if len(r.Signature.Domains) > 0 {
-			domainParts = append(domainParts, `SELECT * FROM (SELECT DISTINCT `+strconv.Itoa(i)+` AS r, c.id, c.signature FROM campaign_domains d JOIN campaigns c ON c.id = d.campaign_id WHERE d.domain IN (`+
-				placeholders(len(r.Signature.Domains))+`) LIMIT `+strconv.Itoa(candidateLimit)+`) AS d`+strconv.Itoa(i))
-			for _, d := range r.Signature.Domains {
-				domainArgs = append(domainArgs, d)
-			}
+		for _, d := range r.Signature.Domains {
+			byDomain[d] = append(byDomain[d], i)
 		}
 	}
-	if err := s.prefetch(ctx, tx, bandParts, bandArgs, x.bands); err != nil {
+	bandKeys := make([]any, 0, len(byBand))
+	for k := range byBand {
+		bandKeys = append(bandKeys, k)
+	}
+	domainKeys := make([]any, 0, len(byDomain))
+	for d := range byDomain {
+		domainKeys = append(domainKeys, d)
+	}
+	sigs := map[string]campaign.Signature{}
+	err := s.prefetch(ctx, tx, `SELECT b.band, c.id, c.signature FROM campaign_bands b JOIN campaigns c ON c.id = b.campaign_id WHERE b.band IN (%s)`,
+		"band", bandKeys, sigs, func(key any, c campaign.Candidate) {
+			for _, i := range byBand[key.(int64)] {
+				x.bands[i] = appendCandidate(x.bands[i], c)
+			}
+		})
+	if err != nil {
 		return nil, fmt.Errorf("campaign candidates by text: %w", err)
 	}
-	if err := s.prefetch(ctx, tx, domainParts, domainArgs, x.domains); err != nil {
+	err = s.prefetch(ctx, tx, `SELECT d.domain, c.id, c.signature FROM campaign_domains d JOIN campaigns c ON c.id = d.campaign_id WHERE d.domain IN (%s)`,
+		"domain", domainKeys, sigs, func(key any, c campaign.Candidate) {
+			for _, i := range byDomain[key.(string)] {
+				x.domains[i] = appendCandidate(x.domains[i], c)
+			}
+		})
+	if err != nil {
 		return nil, fmt.Errorf("campaign candidates by link domain: %w", err)
 	}
 	return x, nil
 }
 
-// prefetch runs the per-report parts as UNION ALL queries (in pieces under
-// the parameter limit) and files the rows by report.
-func (s *Store) prefetch(ctx context.Context, tx *sql.Tx, parts []string, args []any, into [][]campaign.Candidate) error {
-	sigs := map[string]campaign.Signature{}
-	for start, arg := 0, 0; start < len(parts); {
-		end, n := start, 0
-		for end < len(parts) && (end == start || n+strings.Count(parts[end], "?") <= maxParams) {
-			n += strings.Count(parts[end], "?")
-			end++
+// appendCandidate adds c once, up to the limit per report.
+func appendCandidate(cs []campaign.Candidate, c campaign.Candidate) []campaign.Candidate {
+	if len(cs) >= candidateLimit {
+		return cs
+	}
+	for _, have := range cs {
+		if have.ID == c.ID {
+			return cs
 		}
-		rows, err := tx.QueryContext(ctx, s.q(strings.Join(parts[start:end], " UNION ALL ")), args[arg:arg+n]...)
+	}
+	return append(cs, c)
+}
+
+// prefetch reads the campaigns of every key with one query (in pieces
+// under the parameter limit), at most candidateLimit per key: a link
+// domain shared by thousands of campaigns costs fifty rows, not
+// thousands.
+func (s *Store) prefetch(ctx context.Context, tx *sql.Tx, query, keyCol string, keys []any, sigs map[string]campaign.Signature, add func(any, campaign.Candidate)) error {
+	for start := 0; start < len(keys); start += maxParams {
+		part := keys[start:min(len(keys), start+maxParams)]
+		q := `SELECT ` + keyCol + `, id, signature FROM (SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.` + keyCol + `) AS n FROM (` +
+			fmt.Sprintf(query, placeholders(len(part))) + `) AS q) AS w WHERE n <= ` + strconv.Itoa(candidateLimit)
+		rows, err := tx.QueryContext(ctx, s.q(q), part...)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var r int
 			var id, sig string
-			if err := rows.Scan(&r, &id, &sig); err != nil {
+			var key any
+			var band int64
+			var domain string
+			if keyCol == "band" {
+				err = rows.Scan(&band, &id, &sig)
+				key = band
+			} else {
+				err = rows.Scan(&domain, &id, &sig)
+				key = domain
+			}
+			if err != nil {
 				rows.Close()
 				return err
 			}
@@ -94,13 +126,12 @@ func (s *Store) prefetch(ctx context.Context, tx *sql.Tx, parts []string, args [
 				}
 				sigs[id] = c.Signature
 			}
-			into[r] = append(into[r], c)
+			add(key, c)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		start, arg = end, arg+n
 	}
 	return nil
 }

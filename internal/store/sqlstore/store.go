@@ -204,10 +204,7 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 			custody = append(custody, []any{e.Seq, e.ReportID, nanos(e.At), e.Actor, e.Action, e.Detail, e.PrevHash, e.Hash})
 		}
 	}
-	for _, ins := range []struct {
-		table, cols, suffix string
-		rows                [][]any
-	}{
+	writes := []tableRows{
 		{"campaigns", "id, created_at, founder, subject, signature", "", camps},
 		{"campaign_bands", "band, campaign_id", " ON CONFLICT DO NOTHING", campBands},
 		{"campaign_domains", "domain, campaign_id", " ON CONFLICT DO NOTHING", campDomains},
@@ -217,18 +214,75 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 		{"report_domains", "report_id, domain", "", domains},
 		{"report_findings", "report_id, code", "", findings},
 		{"custody", "seq, report_id, at, actor, action, detail, prev_hash, hash", "", custody},
-	} {
-		if err := s.insertRows(ctx, tx, ins.table, ins.cols, ins.suffix, ins.rows); err != nil {
-			return err
-		}
 	}
-	if len(custody) > 0 {
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE custody_head SET seq = ?, hash = ? WHERE id = 1`), headSeq, headHash); err != nil {
-			return fmt.Errorf("append custody: %w", err)
-		}
+	if err := s.writeAll(ctx, tx, writes, headSeq, headHash); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit reports: %w", err)
+	}
+	return nil
+}
+
+// tableRows are rows to insert into one table.
+type tableRows struct {
+	table, cols, suffix string
+	rows                [][]any
+}
+
+// writeAll writes the rows of a commit and moves the custody head. On
+// PostgreSQL it is one statement — the inserts as data-modifying WITH
+// clauses, then the head's UPDATE — so the commit's writes cost one round
+// trip; past the parameter limit, and on SQLite (in process, where a
+// statement costs no round trip), one multi-row INSERT per table.
+func (s *Store) writeAll(ctx context.Context, tx *sql.Tx, writes []tableRows, headSeq int64, headHash string) error {
+	params := 2
+	for _, w := range writes {
+		if len(w.rows) > 0 {
+			params += len(w.rows) * len(w.rows[0])
+		}
+	}
+	if s.d.Name == "postgres" && params <= maxParams {
+		var q strings.Builder
+		var args []any
+		q.WriteString("WITH ")
+		n := 0
+		for _, w := range writes {
+			if len(w.rows) == 0 {
+				continue
+			}
+			if n > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "w%d AS (INSERT INTO %s (%s) VALUES ", n, w.table, w.cols)
+			one := "(" + placeholders(len(w.rows[0])) + ")"
+			for i, r := range w.rows {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString(one)
+				args = append(args, r...)
+			}
+			q.WriteString(w.suffix + ")")
+			n++
+		}
+		q.WriteString(" UPDATE custody_head SET seq = ?, hash = ? WHERE id = 1")
+		args = append(args, headSeq, headHash)
+		if n == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, s.q(q.String()), args...); err != nil {
+			return fmt.Errorf("store the commit: %w", err)
+		}
+		return nil
+	}
+	for _, w := range writes {
+		if err := s.insertRows(ctx, tx, w.table, w.cols, w.suffix, w.rows); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE custody_head SET seq = ?, hash = ? WHERE id = 1`), headSeq, headHash); err != nil {
+		return fmt.Errorf("append custody: %w", err)
 	}
 	return nil
 }
