@@ -508,3 +508,61 @@ func (s *Server) senderComplaints(r *http.Request, reportID string) []consent.Co
 	}
 	return cs
 }
+
+// The desk's pages about senders (analysts): every registered sender with
+// its standing, and one sender's complaint rates per list and campaign,
+// its complaints with "consent on record", and its overdue opt-outs.
+
+type sendersPage struct {
+	Rows       []senderRow
+	Sender     *consent.Sender
+	Standing   standingJSON
+	Complaints []consent.Complaint
+	Overdue    []consent.Suppression
+}
+
+type senderRow struct {
+	consent.Sender
+	Standing consent.Standing
+}
+
+func (s *Server) sendersDeskPage(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	d := pageData{Title: "Registered senders", User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Senders: &sendersPage{}}
+	ss, err := s.cfg.Consent.Store().Senders(r.Context())
+	if err != nil {
+		s.log.Error("list senders", "err", err)
+	}
+	for _, sd := range ss {
+		st, err := s.cfg.Consent.Standing(r.Context(), sd.ID)
+		if err != nil {
+			s.log.Error("sender standing", "sender", sd.ID, "err", err)
+			continue
+		}
+		d.Senders.Rows = append(d.Senders.Rows, senderRow{Sender: sd, Standing: st})
+	}
+	s.page(w, http.StatusOK, "senders", d)
+}
+
+func (s *Server) senderDeskPage(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	id := strings.ToLower(r.PathValue("id"))
+	sd, err := s.cfg.Consent.Store().Sender(r.Context(), id)
+	if err != nil {
+		s.page(w, http.StatusNotFound, "message", pageData{Title: "Not found", User: p.ID, Message: "There is no such registered sender."})
+		return
+	}
+	sp := &sendersPage{Sender: &sd}
+	st, err := s.cfg.Consent.Standing(r.Context(), id)
+	if err != nil {
+		s.log.Error("sender standing", "sender", id, "err", err)
+	}
+	sp.Standing = toStanding(st)
+	if sp.Complaints, err = s.cfg.Consent.Store().SenderComplaints(r.Context(), id, 200); err != nil {
+		s.log.Error("sender complaints", "sender", id, "err", err)
+	}
+	if sp.Overdue, err = s.cfg.Consent.Overdue(r.Context(), id); err != nil {
+		s.log.Error("sender overdue opt-outs", "sender", id, "err", err)
+	}
+	s.page(w, http.StatusOK, "sender", pageData{Title: "Sender " + sd.ID, User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Senders: sp})
+}

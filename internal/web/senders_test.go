@@ -397,3 +397,44 @@ func TestLabelsAPI(t *testing.T) {
 		t.Errorf("lint over the API: %d %s", lr.status, lr.body)
 	}
 }
+
+// The authority's desk pages: every sender's standing, and one sender's
+// rates per list and campaign.
+func TestSenderDeskPages(t *testing.T) {
+	n := startSenders(t, 1000)
+	shop := n.sender(t, "shop.example")
+	do(t, "POST", n.url+"/api/v1/unsubscribe-links", shop, "application/json", jsonBody(map[string]any{"list": "news", "campaign": "dec",
+		"recipients": []string{"a@example.net", "b@example.net"}}))
+	ctx := context.Background()
+	h, _ := access.HashPassword("a long passphrase")
+	n.store.CreateUser(ctx, access.User{Name: "ana", PasswordHash: h, Role: access.Analyst, CreatedAt: time.Now()})
+	n.store.CreateSession(ctx, access.Session{Hash: access.Hash("session-cookie-value"), User: "ana", CSRF: "c", ExpiresAt: time.Now().Add(time.Hour)})
+	page := func(path string, cookie bool) resp {
+		req, _ := http.NewRequest("GET", n.url+path, nil)
+		if cookie {
+			req.AddCookie(&http.Cookie{Name: "accord_session", Value: "session-cookie-value"})
+		}
+		res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(res.Body)
+		return resp{res.StatusCode, res.Header, b.Bytes()}
+	}
+	if r := page("/desk/senders", false); r.status != http.StatusSeeOther {
+		t.Errorf("anonymous: %d", r.status)
+	}
+	r := page("/desk/senders", true)
+	if r.status != 200 || !strings.Contains(string(r.body), `href="/desk/senders/shop.example"`) {
+		t.Fatalf("senders page: %d %s", r.status, r.body)
+	}
+	r = page("/desk/senders/shop.example", true)
+	if r.status != 200 || !strings.Contains(string(r.body), "<td>news</td><td>dec</td><td>2</td><td>0</td>") {
+		t.Fatalf("sender page: %d %s", r.status, r.body)
+	}
+	if r := page("/desk/senders/nobody.example", true); r.status != 404 {
+		t.Errorf("unknown sender: %d", r.status)
+	}
+}

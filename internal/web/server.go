@@ -170,6 +170,8 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/v1/senders", s.needToken(access.Analyst, s.apiSenders))
 		mux.HandleFunc("GET /api/v1/senders/{id}", s.needToken(access.Analyst, s.apiSender))
 		mux.HandleFunc("GET /api/v1/senders/{id}/proof", s.needToken(access.Analyst, s.apiSenderProof))
+		mux.HandleFunc("GET /desk/senders", s.needUser(access.Analyst, s.sendersDeskPage))
+		mux.HandleFunc("GET /desk/senders/{id}", s.needUser(access.Analyst, s.senderDeskPage))
 		if s.cfg.Certifier != nil {
 			mux.HandleFunc("POST /api/v1/lint", s.needSender(s.apiLint))
 			mux.HandleFunc("POST /api/v1/labels", s.needSender(s.apiLabel))

@@ -49,6 +49,7 @@ type pageData struct {
 	Node      *nodeInfo
 	// SenderComplaints are the registered senders a report is about.
 	SenderComplaints []consent.Complaint
+	Senders          *sendersPage
 }
 
 type bar struct {
@@ -66,9 +67,10 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"upper": strings.ToUpper,
-	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"tri":   func(t rules.Tri) string { return t.String() },
+	"upper":   strings.ToUpper,
+	"percent": func(f float64) string { return fmt.Sprintf("%.3f%%", f*100) },
+	"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"tri":     func(t rules.Tri) string { return t.String() },
 	"score": func(v *analysis.Verdict) string {
 		if v == nil || v.Spam == nil {
 			return "not scored"
