@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"io"
 )
 
 // Body returns the body of a raw message: what follows the first empty
@@ -39,11 +40,10 @@ func crlf(b []byte) []byte {
 func BodyHash(body []byte, c string) string {
 	h := sha256.New()
 	if c == "relaxed" {
-		body = relaxedBody(body)
+		relaxedBody(h, body)
 	} else {
-		body = simpleBody(body)
+		h.Write(simpleBody(body))
 	}
-	h.Write(body)
 	return base64.StdEncoding.EncodeToString(h.Sum(nil))
 }
 
@@ -61,35 +61,45 @@ func simpleBody(b []byte) []byte {
 	return b
 }
 
-// relaxedBody turns runs of spaces and tabs into one space, drops them at
-// line ends, removes empty lines at the end, and ends a non-empty body
-// with CRLF.
-func relaxedBody(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	lines := bytes.Split(b, []byte("\r\n"))
-	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
-		lines = lines[:len(lines)-1] // the split after the last CRLF
+// relaxedBody writes the relaxed form in one pass: runs of spaces and tabs
+// become one space, those before a line break go, line breaks after the
+// last content go, and a non-empty body ends with CRLF. Line-break bytes
+// are held back until content follows them, and a CR without LF counts as
+// one, as go-msgauth (the verifier Accord runs) reads it.
+func relaxedBody(w io.Writer, b []byte) {
+	var buf [8192]byte
+	out := buf[:0]
+	put := func(c ...byte) {
+		if len(out)+len(c) > cap(out) {
+			w.Write(out)
+			out = buf[:0]
+		}
+		out = append(out, c...)
 	}
-	for _, ln := range lines {
-		wsp := false
-		for _, c := range ln {
-			if c == ' ' || c == '\t' {
-				wsp = true
-				continue
+	var held []byte // line-break bytes held back
+	wsp, written := false, false
+	for _, c := range b {
+		switch c {
+		case ' ', '\t':
+			wsp = true
+		case '\r', '\n':
+			wsp = false
+			held = append(held, c)
+		default:
+			if len(held) > 0 {
+				put(held...)
+				held = held[:0]
 			}
 			if wsp {
-				out = append(out, ' ')
+				put(' ')
 				wsp = false
 			}
-			out = append(out, c)
+			put(c)
+			written = true
 		}
-		out = append(out, '\r', '\n')
 	}
-	for bytes.HasSuffix(out, []byte("\r\n\r\n")) {
-		out = out[:len(out)-2]
+	if written {
+		put('\r', '\n')
 	}
-	if bytes.Equal(out, []byte("\r\n")) {
-		return nil
-	}
-	return out
+	w.Write(out)
 }
