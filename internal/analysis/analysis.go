@@ -152,6 +152,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 		ReplyAddress:        reply,
 	})
 	v.Commercial = rules.DetectCommercial(rules.CommercialInput{Header: h, Content: content, OptOut: v.OptOut})
+	v.Phishing = rules.DetectPhishing(rules.PhishingInput{Identity: rules.Identity{Disguised: v.Sender.IdentityDisguised, Findings: v.Sender.Findings, Brand: v.Sender.Brand}, Content: content})
 	v.Content = contentInfo(content)
 
 	// Legal judgement.

@@ -13,7 +13,10 @@ import (
 // facts gathers what the rulebooks' predicates read, each with its evidence.
 func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context) rules.Facts {
 	f := rules.Facts{}
-	f["commercial"] = rules.Fact{Value: v.Commercial.Likely, Why: orWhy(v.Commercial.Signals, "no sign of a commercial communication")}
+	// Only an advertisement label the sender put on the message declares it
+	// commercial; everything else about it is a reading of the text.
+	f["commercial"] = rules.Fact{Value: v.Commercial.Likely, Why: orWhy(v.Commercial.Signals, "no sign of a commercial communication"),
+		Heuristic: !adLabelled(v.Commercial.Signals)}
 	f["consent"] = contextFact(cx.Consent, "the recipient says they consented", "the recipient says they did not consent", "consent is not visible in a message")
 	f["soft_opt_in"] = contextFact(cx.ExistingCustomer, "the recipient says they are an existing customer", "the recipient says they are not a customer", "a customer relationship is not visible in a message")
 	if cx.Why != "" {
@@ -31,8 +34,16 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 	for _, x := range v.Sender.Findings {
 		idWhy = append(idWhy, string(x.Strength)+": "+x.Detail)
 	}
-	f["identity_disguised"] = rules.Fact{Value: v.Sender.IdentityDisguised, Why: orWhy(idWhy, "no finding either way; authentication results are not available")}
-	f["opt_out_valid"] = rules.Fact{Value: v.OptOut.Valid, Why: []string{v.OptOut.Why}}
+	f["identity_disguised"] = rules.Fact{Value: v.Sender.IdentityDisguised, Why: orWhy(idWhy, "no finding either way; authentication results are not available"),
+		Heuristic: identityHeuristic(v.Sender.Findings)}
+	// A well-formed List-Unsubscribe target is a protocol fact; targets and
+	// wording read from the text are heuristics.
+	headerTarget := false
+	for _, t := range v.OptOut.ListUnsubscribe {
+		headerTarget = headerTarget || t.Valid
+	}
+	f["opt_out_valid"] = rules.Fact{Value: v.OptOut.Valid, Why: []string{v.OptOut.Why}, Heuristic: !headerTarget}
+	f["phishing_likely"] = rules.Fact{Value: v.Phishing.Likely, Why: v.Phishing.Why, Heuristic: true}
 
 	switch {
 	case v.Origin.Forged:
@@ -44,7 +55,7 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 				}
 			}
 		}
-		f["header_forged"] = rules.Fact{Value: rules.True, Why: why}
+		f["header_forged"] = rules.Fact{Value: rules.True, Why: why, Heuristic: true}
 	case forgedAR(v) != "":
 		f["header_forged"] = rules.Fact{Value: rules.True, Why: []string{forgedAR(v)}}
 	case v.Auth != nil && v.Auth.DMARC.Result == mailauth.Fail:
@@ -56,11 +67,11 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 	}
 	text := c.Text + "\n" + c.HTMLText
 	val, why := rules.SubjectDeceptive(v.Message.Subject, h)
-	f["subject_deceptive"] = rules.Fact{Value: val, Why: []string{why}}
+	f["subject_deceptive"] = rules.Fact{Value: val, Why: []string{why}, Heuristic: true}
 	val, why = rules.AdLabel(v.Message.Subject, text)
-	f["ad_label"] = rules.Fact{Value: val, Why: []string{why}}
+	f["ad_label"] = rules.Fact{Value: val, Why: []string{why}, Heuristic: true}
 	pval, pwhy := rules.PostalAddress(text)
-	f["postal_address"] = rules.Fact{Value: pval, Why: []string{pwhy}}
+	f["postal_address"] = rules.Fact{Value: pval, Why: []string{pwhy}, Heuristic: true}
 	var contact []string
 	if pval == rules.True {
 		contact = append(contact, pwhy)
@@ -79,13 +90,46 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 	}
 	switch {
 	case len(contact) > 0:
-		f["contact_details"] = rules.Fact{Value: rules.True, Why: contact}
+		f["contact_details"] = rules.Fact{Value: rules.True, Why: contact, Heuristic: true}
 	case strings.TrimSpace(text) == "":
 		f["contact_details"] = rules.Fact{Value: rules.Unknown, Why: []string{"the message has no text to read"}}
 	default:
-		f["contact_details"] = rules.Fact{Value: rules.False, Why: []string{"no address, telephone number, e-mail address or web address in the text"}}
+		f["contact_details"] = rules.Fact{Value: rules.False, Why: []string{"no address, telephone number, e-mail address or web address in the text"}, Heuristic: true}
 	}
 	return f
+}
+
+// identityHeuristic: a verdict on the sender rests on heuristics unless a
+// protocol fact decided it (a DMARC result, a forged relay, no usable From).
+func identityHeuristic(fs []rules.Finding) bool {
+	for _, f := range fs {
+		if f.Strength == rules.Strong {
+			switch f.Code {
+			case rules.FindDMARCFail, rules.FindNoFrom, rules.FindNoFromDomain:
+				return false
+			}
+		}
+	}
+	for _, f := range fs {
+		if f.Strength == rules.Strong {
+			return true
+		}
+	}
+	for _, f := range fs {
+		if f.Code == rules.FindDMARCPass {
+			return false
+		}
+	}
+	return true
+}
+
+func adLabelled(signals []string) bool {
+	for _, s := range signals {
+		if strings.HasPrefix(s, "advertisement label") {
+			return true
+		}
+	}
+	return false
 }
 
 func contextFact(t rules.Tri, yes, no, unknown string) rules.Fact {

@@ -16,20 +16,21 @@ type ReasonCode string
 // them. Public replies show the code, never the exact score.
 const (
 	ReasonDMARCFail         ReasonCode = "dmarc-fail"
-	ReasonSPFFail                      = "spf-fail"
-	ReasonDKIMFail                     = "dkim-fail"
-	ReasonForgedRelay                  = "forged-relay"
-	ReasonForgedAuthResults            = "forged-authentication-results"
-	ReasonIdentityDisguised            = "identity-disguised"
-	ReasonNoOptOut                     = "no-opt-out"
-	ReasonCommercial                   = "commercial"
-	ReasonMalformed                    = "malformed"
-	ReasonObfuscatedURL                = "obfuscated-url"
-	ReasonLinkMismatch                 = "link-text-mismatch"
-	ReasonExecutable                   = "executable-attachment"
-	ReasonHiddenText                   = "hidden-text"
-	ReasonLegalBreach                  = "legal-breach"
-	ReasonSpam                         = "spam"
+	ReasonSPFFail           ReasonCode = "spf-fail"
+	ReasonDKIMFail          ReasonCode = "dkim-fail"
+	ReasonForgedRelay       ReasonCode = "forged-relay"
+	ReasonForgedAuthResults ReasonCode = "forged-authentication-results"
+	ReasonIdentityDisguised ReasonCode = "identity-disguised"
+	ReasonNoOptOut          ReasonCode = "no-opt-out"
+	ReasonCommercial        ReasonCode = "commercial"
+	ReasonMalformed         ReasonCode = "malformed"
+	ReasonObfuscatedURL     ReasonCode = "obfuscated-url"
+	ReasonLinkMismatch      ReasonCode = "link-text-mismatch"
+	ReasonExecutable        ReasonCode = "executable-attachment"
+	ReasonHiddenText        ReasonCode = "hidden-text"
+	ReasonLegalBreach       ReasonCode = "legal-breach"
+	ReasonSpam              ReasonCode = "spam"
+	ReasonPhishingLikely    ReasonCode = "phishing-likely"
 )
 
 func reasons(v *Verdict) []Reason {
@@ -67,6 +68,9 @@ func reasons(v *Verdict) []Reason {
 				break
 			}
 		}
+	}
+	if v.Phishing.Likely == rules.True {
+		add(ReasonPhishingLikely, strings.Join(v.Phishing.Why, "; "))
 	}
 	if v.Commercial.Likely == rules.True {
 		add(ReasonCommercial, strings.Join(v.Commercial.Signals, "; "))

@@ -25,6 +25,7 @@ type Verdict struct {
 	Sender        Sender            `json:"sender"`
 	OptOut        rules.OptOut      `json:"opt_out"`
 	Commercial    rules.Commercial  `json:"commercial"`
+	Phishing      rules.Phishing    `json:"phishing"`
 	Content       ContentInfo       `json:"content"`
 	Legal         []rules.Judgement `json:"legal"`
 	Spam          *Spam             `json:"spam,omitempty"`

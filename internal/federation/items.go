@@ -11,6 +11,7 @@ import (
 
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/privacy"
+	"github.com/accord-antispam/accord/internal/rules"
 )
 
 // Group is a set of items signed together (one package): a campaign with
@@ -429,7 +430,7 @@ func reportOf(r *intake.Report, people privacy.People) reportBody {
 	}
 	for _, j := range v.Legal {
 		for _, a := range j.Rules {
-			if a.Status != "ok" {
+			if a.Status == rules.StatusBreach || a.Status == rules.StatusNeedsContext {
 				b.Breaches = append(b.Breaches, j.Jurisdiction+"/"+a.Rule+": "+string(a.Status))
 			}
 		}

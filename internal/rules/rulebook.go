@@ -29,7 +29,13 @@ var FactNames = map[string]string{
 	"ad_label":           "the message is clearly identified as an advertisement",
 	"postal_address":     "the message gives a physical postal address of the sender",
 	"contact_details":    "the message gives a way to contact the sender (address, phone, e-mail or web)",
+	"phishing_likely":    "the message impersonates someone and asks for credentials or payment (fraud law rather than marketing law)",
 }
+
+// NotApplicable is the explanation of a rule whose premise does not hold,
+// when its rulebook gives none: marketing law says nothing about the
+// message, which does not make it lawful.
+const NotApplicable = "The rule's premise does not hold for this message (it is not marketing), so this rule says nothing about it; other law (fraud, phishing) may apply."
 
 // Rulebook is one jurisdiction's rules.
 type Rulebook struct {
@@ -76,21 +82,26 @@ type Rule struct {
 	ID       string            `json:"id"`
 	Title    string            `json:"title"`
 	Citation string            `json:"citation"`
-	Breach   string            `json:"breach"`  // Predicate: true means breach.
+	Applies  string            `json:"applies"` // Premise: when the rule speaks at all (usually "commercial").
+	Breach   string            `json:"breach"`  // Predicate, read once the premise holds: true means breach.
 	Explain  map[string]string `json:"explain"` // Plain-words text per status.
 	Review   bool              `json:"human_review,omitempty"`
 
-	pred *node
+	pred  *node
+	scope *node
 }
 
 // Status is the outcome of one rule for one message.
 type Status string
 
-// Status of a rule for one message.
+// Status of a rule for one message. A rule reads ok only when its premise
+// is established and its breach predicate is false: a premise that is
+// false reads not-applicable, one that is unknown needs context.
 const (
-	StatusBreach       Status = "breach"
-	StatusOK           Status = "ok"
-	StatusNeedsContext Status = "needs-context"
+	StatusBreach        Status = "breach"
+	StatusOK            Status = "ok"
+	StatusNeedsContext  Status = "needs-context"
+	StatusNotApplicable Status = "not-applicable"
 )
 
 // Assessment is one rule applied to one message.
@@ -99,9 +110,9 @@ type Assessment struct {
 	Title    string          `json:"title"`
 	Citation string          `json:"citation"`
 	Status   Status          `json:"status"`
-	Explain  string          `json:"explanation,omitempty"`
+	Explain  string          `json:"explanation"`
 	Evidence map[string]Fact `json:"evidence"`
-	Review   bool            `json:"human_review,omitempty"`
+	Review   bool            `json:"human_review"` // The conclusion rests on heuristics, or the rule always needs a person.
 }
 
 // Judgement is a rulebook applied to one message.
@@ -134,8 +145,8 @@ func ParseRulebook(r io.Reader) (*Rulebook, error) {
 	seen := map[string]bool{}
 	for i := range b.Rules {
 		ru := &b.Rules[i]
-		if ru.ID == "" || ru.Citation == "" || ru.Title == "" {
-			return nil, fmt.Errorf("rulebook %s: rule %d needs an id, a title and a citation", b.Jurisdiction, i+1)
+		if ru.ID == "" || ru.Citation == "" || ru.Title == "" || ru.Applies == "" {
+			return nil, fmt.Errorf("rulebook %s: rule %d needs an id, a title, a citation and a premise (applies)", b.Jurisdiction, i+1)
 		}
 		if seen[ru.ID] {
 			return nil, fmt.Errorf("rulebook %s: duplicate rule id %q", b.Jurisdiction, ru.ID)
@@ -146,6 +157,18 @@ func ParseRulebook(r io.Reader) (*Rulebook, error) {
 			return nil, fmt.Errorf("rulebook %s: rule %s: breach %q: %w", b.Jurisdiction, ru.ID, ru.Breach, err)
 		}
 		ru.pred = n
+		sc, err := parseExpr(ru.Applies, known)
+		if err != nil {
+			return nil, fmt.Errorf("rulebook %s: rule %s: applies %q: %w", b.Jurisdiction, ru.ID, ru.Applies, err)
+		}
+		ru.scope = sc
+		for k := range ru.Explain {
+			switch Status(k) {
+			case StatusBreach, StatusOK, StatusNeedsContext, StatusNotApplicable:
+			default:
+				return nil, fmt.Errorf("rulebook %s: rule %s: explanation for unknown status %q", b.Jurisdiction, ru.ID, k)
+			}
+		}
 	}
 	return &b, nil
 }
@@ -196,24 +219,51 @@ func (l *Library) Get(j string) (*Rulebook, bool) {
 	return b, ok
 }
 
-// Judge applies the rulebook to the facts of one message.
+// Judge applies the rulebook to the facts of one message. The premise is
+// read first: false is not-applicable, unknown needs context; only an
+// established premise lets the breach predicate speak. An assessment needs
+// human review when its rule says so or when a fact it rests on is a
+// heuristic.
 func (b *Rulebook) Judge(f Facts) Judgement {
 	j := Judgement{Jurisdiction: b.Jurisdiction, Rulebook: b.Name, Version: b.Version}
 	for _, ru := range b.Rules {
 		a := Assessment{Rule: ru.ID, Title: ru.Title, Citation: ru.Citation, Review: ru.Review, Evidence: map[string]Fact{}}
-		switch ru.pred.eval(f) {
-		case True:
-			a.Status = StatusBreach
+		used := map[string]bool{}
+		ru.scope.names(used)
+		switch ru.scope.eval(f) {
 		case False:
-			a.Status = StatusOK
-		default:
+			a.Status = StatusNotApplicable
+		case Unknown:
 			a.Status = StatusNeedsContext
+		default:
+			ru.pred.names(used)
+			switch ru.pred.eval(f) {
+			case True:
+				a.Status = StatusBreach
+			case False:
+				a.Status = StatusOK
+			default:
+				a.Status = StatusNeedsContext
+			}
 		}
 		a.Explain = ru.Explain[string(a.Status)]
-		used := map[string]bool{}
-		ru.pred.names(used)
+		if a.Status == StatusNotApplicable {
+			if a.Explain == "" {
+				a.Explain = NotApplicable
+			}
+			if p := f["phishing_likely"]; p.Value == True {
+				a.Explain += " The message looks like phishing: " + strings.Join(p.Why, "; ")
+			}
+		}
 		for n := range used {
-			a.Evidence[n] = f[n]
+			fact := f[n]
+			if fact.Why == nil {
+				fact.Why = []string{}
+			}
+			a.Evidence[n] = fact
+			if fact.Heuristic {
+				a.Review = true
+			}
 		}
 		j.Rules = append(j.Rules, a)
 	}

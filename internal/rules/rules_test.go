@@ -71,10 +71,67 @@ func TestEmbeddedRulebooks(t *testing.T) {
 	if j.Rules[0].Status != StatusBreach {
 		t.Errorf("consent rule with a reporter's answers = %s", j.Rules[0].Status)
 	}
-	// Not commercial: nothing to breach.
+	// Not commercial: the marketing rules do not apply, which is not "ok",
+	// and say so, pointing at other law.
 	for _, a := range eu.Judge(Facts{"commercial": {Value: False}}).Rules {
-		if a.Status != StatusOK {
-			t.Errorf("non-commercial %s = %s", a.Rule, a.Status)
+		if a.Status != StatusNotApplicable || !strings.Contains(a.Explain, "other law (fraud, phishing) may apply") {
+			t.Errorf("non-commercial %s = %s (%s)", a.Rule, a.Status, a.Explain)
+		}
+	}
+	// Commercial unknown: a premise not established needs context, whatever
+	// the other facts say.
+	for _, a := range eu.Judge(Facts{"commercial": {Value: Unknown}, "consent": {Value: True}, "identity_disguised": {Value: False}, "opt_out_valid": {Value: True}}).Rules {
+		if a.Status != StatusNeedsContext {
+			t.Errorf("commercial unknown: %s = %s", a.Rule, a.Status)
+		}
+	}
+	// A phishing message: not marketing, and the explanation says what it
+	// looks like instead.
+	ph := eu.Judge(Facts{"commercial": {Value: False}, "phishing_likely": {Value: True, Why: []string{"impersonation: PayPal"}}})
+	if !strings.Contains(ph.Rules[0].Explain, "looks like phishing: impersonation: PayPal") {
+		t.Errorf("phishing not mentioned: %s", ph.Rules[0].Explain)
+	}
+	// Conclusions that rest on heuristics need human review; those on
+	// protocol facts and a person's word alone do not.
+	h := eu.Judge(Facts{"commercial": {Value: True, Heuristic: true}, "consent": {Value: False}, "soft_opt_in": {Value: False}})
+	if !h.Rules[0].Review {
+		t.Errorf("breach on a heuristic commercial fact without human review")
+	}
+	h = eu.Judge(Facts{"commercial": {Value: True}, "consent": {Value: False}, "soft_opt_in": {Value: False}})
+	if h.Rules[0].Review {
+		t.Errorf("human review asked for facts that are not heuristics")
+	}
+}
+
+// TestNoOKWithoutPremise: over every combination of facts, no rule of any
+// embedded rulebook reads ok unless its premise (commercial) is true.
+func TestNoOKWithoutPremise(t *testing.T) {
+	lib, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(FactNames))
+	for n := range FactNames {
+		names = append(names, n)
+	}
+	vals := []Tri{True, False, Unknown}
+	for _, j := range lib.Jurisdictions() {
+		b, _ := lib.Get(j)
+		for i := 0; i < 2000; i++ {
+			f := Facts{}
+			x := i
+			for _, n := range names {
+				f[n] = Fact{Value: vals[x%3]}
+				x = x/3 + i*7
+			}
+			for _, a := range b.Judge(f).Rules {
+				if a.Status == StatusOK && f["commercial"].Value != True {
+					t.Fatalf("%s %s reads ok with commercial = %v", j, a.Rule, f["commercial"].Value)
+				}
+				if a.Status == StatusNotApplicable && f["commercial"].Value != False {
+					t.Fatalf("%s %s reads not-applicable with commercial = %v", j, a.Rule, f["commercial"].Value)
+				}
+			}
 		}
 	}
 }
@@ -82,7 +139,7 @@ func TestEmbeddedRulebooks(t *testing.T) {
 func TestRulebookIsDataNotCode(t *testing.T) {
 	// A new jurisdiction is a file: here a made-up one, loaded and judged.
 	fsys := fstest.MapFS{"books/xx.json": {Data: []byte(`{"jurisdiction":"XX","name":"Test Act","version":"2026-01-01",
-		"sources":["s. 1"],"rules":[{"id":"xx-1","title":"Label ads","citation":"s. 1","breach":"commercial and not ad_label","explain":{}}]}`)}}
+		"sources":["s. 1"],"rules":[{"id":"xx-1","title":"Label ads","citation":"s. 1","applies":"commercial","breach":"not ad_label","explain":{}}]}`)}}
 	lib, err := LoadFS(fsys, "books")
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +152,10 @@ func TestRulebookIsDataNotCode(t *testing.T) {
 		t.Errorf("status = %s", s)
 	}
 	for _, bad := range []string{
-		`{"jurisdiction":"XX","rules":[{"id":"a","title":"t","citation":"c","breach":"no_such_fact"}]}`,
+		`{"jurisdiction":"XX","rules":[{"id":"a","title":"t","citation":"c","applies":"commercial","breach":"no_such_fact"}]}`,
+		`{"jurisdiction":"XX","rules":[{"id":"a","title":"t","citation":"c","breach":"ad_label"}]}`,
+		`{"jurisdiction":"XX","rules":[{"id":"a","title":"t","citation":"c","applies":"nope","breach":"ad_label"}]}`,
+		`{"jurisdiction":"XX","rules":[{"id":"a","title":"t","citation":"c","applies":"commercial","breach":"ad_label","explain":{"fine":"x"}}]}`,
 		`{"jurisdiction":"XX","rules":[{"id":"a","title":"t","citation":"c","breach":"commercial and"}]}`,
 		`{"jurisdiction":"XX","rules":[{"id":"a","title":"t","citation":"c","breach":"commercial"},{"id":"a","title":"t","citation":"c","breach":"commercial"}]}`,
 		`{"jurisdiction":"XX","rules":[{"id":"a","title":"t","breach":"commercial"}]}`,
@@ -120,30 +180,6 @@ func TestTriJSON(t *testing.T) {
 
 func content(text string, urls ...accmail.URL) *accmail.Content {
 	return &accmail.Content{Text: text, URLs: urls}
-}
-
-func TestOptOutLanguages(t *testing.T) {
-	for _, c := range []struct {
-		lang, text string
-	}{
-		{"en", "To unsubscribe from this list click here."},
-		{"fr", "Pour vous désinscrire, cliquez ici."},
-		{"de", "Newsletter abbestellen: hier klicken"},
-		{"es", "Si desea darse de baja, pulse aquí"},
-		{"it", "Per cancellarti clicca qui: disiscriviti"},
-		{"nl", "Wil je je afmelden? Klik hier"},
-		{"pt", "Para descadastrar seu e-mail clique aqui"},
-	} {
-		u := accmail.URL{URL: "https://news.example.com/u?id=1", Host: "news.example.com", Source: "href", Text: "hier"}
-		o := DetectOptOut(OptOutInput{Content: content(c.text, u)})
-		if len(o.Phrases) == 0 || o.Phrases[0].Language != c.lang {
-			t.Errorf("%s: phrases = %+v", c.lang, o.Phrases)
-		}
-		// A link next to the phrase counts only when its text or URL says so.
-		if o.Valid != Unknown {
-			t.Errorf("%s: phrase without a recognisable target: valid = %v (%s)", c.lang, o.Valid, o.Why)
-		}
-	}
 }
 
 func TestOptOutTargets(t *testing.T) {

@@ -101,10 +101,15 @@ func or(a, b Tri) Tri {
 	return Unknown
 }
 
-// Fact is one named fact with the evidence behind its value.
+// Fact is one named fact with the evidence behind its value. Heuristic
+// says the value rests on patterns in the text or names (offers, opt-out
+// wording, look-alike brands) rather than on protocol facts (a DMARC
+// result, a header) or a person's statement; a conclusion that reads such
+// a fact needs human review.
 type Fact struct {
-	Value Tri      `json:"value"`
-	Why   []string `json:"why,omitempty"`
+	Value     Tri      `json:"value"`
+	Why       []string `json:"why"`
+	Heuristic bool     `json:"heuristic"`
 }
 
 // Facts are the inputs of rulebook predicates, by name.

@@ -84,7 +84,7 @@ var funcs = template.FuncMap{
 		}
 		for _, j := range v.Legal {
 			for _, a := range j.Rules {
-				if a.Status != rules.StatusOK {
+				if a.Status == rules.StatusBreach || a.Status == rules.StatusNeedsContext {
 					out = append(out, a)
 				}
 			}
