@@ -23,18 +23,26 @@ type CommercialInput struct {
 	OptOut  OptOut
 }
 
-// bulkHeaders are set by bulk-mail services and list managers.
-var bulkHeaders = []string{"List-Unsubscribe", "Feedback-ID", "X-Campaign", "X-CampaignID", "X-Campaign-Id", "X-Mailgun-Tag",
-	"X-SG-EID", "X-MC-User", "X-Mailchimp-Campaign", "X-SES-Outgoing", "X-Marketo", "X-Newsletter", "X-Mailer-RecptId", "X-Sfmc-Stack"}
+// bulkHeaders are set by list managers and bulk senders of every kind.
+var bulkHeaders = []string{"List-Unsubscribe", "List-Id", "X-Campaign", "X-CampaignID", "X-Campaign-Id", "X-Newsletter",
+	"X-Mailer-RecptId"}
+
+// espHeaders are set by the e-mail service providers that marketing mail
+// goes through (Feedback-ID is Gmail's feedback loop for bulk senders).
+var espHeaders = []string{"Feedback-ID", "X-Mailgun-Tag", "X-Mailgun-Sid", "X-SG-EID", "X-MC-User", "X-Mailchimp-Campaign",
+	"X-SES-Outgoing", "X-Marketo", "X-Sfmc-Stack", "X-Campaign-Id", "X-Mailjet-Campaign", "X-Sendinblue-Campaign",
+	"X-Mailin-Campaign", "X-CSA-Complaints", "X-rpcampaign", "X-Klaviyo-Message-Id", "X-Braze-Campaign"}
 
 // findPrice returns the first amount of money in the (lower-case) text:
 // "$19.99", "€ 5", "19,99 €", "20 eur", "100 dollars".
 func findPrice(t string) string {
 	for i := 0; i < len(t); i++ {
 		c := t[i]
-		if c == '$' || strings.HasPrefix(t[i:], "€") || strings.HasPrefix(t[i:], "£") || strings.HasPrefix(t[i:], "¥") {
+		if c == '$' || strings.HasPrefix(t[i:], "€") || strings.HasPrefix(t[i:], "£") || strings.HasPrefix(t[i:], "¥") || strings.HasPrefix(t[i:], "r$") {
 			sym := 1
-			if c != '$' {
+			if strings.HasPrefix(t[i:], "r$") {
+				sym = 2
+			} else if c != '$' {
 				sym = len("€")
 				if strings.HasPrefix(t[i:], "£") || strings.HasPrefix(t[i:], "¥") {
 					sym = 2
@@ -67,7 +75,7 @@ func findPrice(t string) string {
 			}
 			rest := t[k:]
 			rest = strings.TrimPrefix(rest, " ")
-			for _, cur := range []string{"€", "eur ", "eur.", "euro", "usd", "gbp", "dollars"} {
+			for _, cur := range []string{"€", "eur ", "eur.", "euro", "usd", "gbp", "dollars", "reais", "brl", "chf", "libras", "pounds"} {
 				if strings.HasPrefix(rest, cur) {
 					return t[i:k] + " " + strings.TrimSpace(cur)
 				}
@@ -78,16 +86,16 @@ func findPrice(t string) string {
 	return ""
 }
 
-// DetectCommercial weighs offer vocabulary, prices, calls to action and
-// bulk-sending marks.
+// DetectCommercial weighs offer vocabulary, prices, discounts, coupons,
+// calls to buy, free shipping and the marks of bulk-mail services, in the
+// seven languages of the rulebooks. It answers true on strong evidence,
+// false only when nothing points to selling, and unknown when the signals
+// are few or pull both ways (a price in a mailing-list discussion).
 func DetectCommercial(in CommercialInput) Commercial {
 	sig := []string{}
 	text := ""
 	if in.Content != nil {
-		text = strings.ToLower(in.Content.Text + "\n" + in.Content.HTMLText)
-	}
-	if len(text) > 256<<10 {
-		text = text[:256<<10]
+		text = strings.ToLower(headTail(in.Content.Text, 128<<10) + "\n" + headTail(in.Content.HTMLText, 128<<10))
 	}
 	subject, _ := accmail.DecodeHeader(in.Header.Get("Subject"))
 	all := strings.ToLower(subject) + "\n" + text
@@ -95,19 +103,41 @@ func DetectCommercial(in CommercialInput) Commercial {
 	if len(offers) > 0 {
 		sig = append(sig, "offer: "+strings.Join(offers, ", "))
 	}
-	price := findPrice(all)
-	if price != "" {
+	strong := false // a signal that on its own means selling
+	if price := findPrice(all); price != "" {
 		sig = append(sig, "price: "+strings.TrimSpace(price))
+		score += 2
+		strong = true
+	}
+	if d := findDiscount(all); d != "" {
+		sig = append(sig, "discount: "+d)
+		score += 3
+		strong = true
 	}
 	cta := ""
 	for _, p := range ctaPhrases {
-		if strings.Contains(all, p) {
+		if containsWord(all, p) {
 			cta = p
 			break
 		}
 	}
 	if cta != "" {
 		sig = append(sig, "call to action: "+cta)
+		score++
+	}
+	esp := ""
+	for _, h := range espHeaders {
+		if in.Header.Has(h) {
+			esp = h + " header"
+			break
+		}
+	}
+	if esp == "" && in.OptOut.OneClick {
+		esp = "RFC 8058 one-click unsubscribe (List-Unsubscribe-Post)"
+	}
+	if esp != "" {
+		sig = append(sig, "bulk-mail service: "+esp)
+		score += 2
 	}
 	bulk := ""
 	for _, h := range bulkHeaders {
@@ -124,39 +154,71 @@ func DetectCommercial(in CommercialInput) Commercial {
 	}
 	if bulk != "" {
 		sig = append(sig, "bulk sending: "+bulk)
+		score++
 	}
 	if subjectAdLabel(subject) {
 		sig = append(sig, "advertisement label in the subject")
-	}
-	discussion := in.Header.Has("List-Post")
-	if discussion {
-		sig = append(sig, "mailing-list discussion (List-Post)")
-	}
-	if subjectAdLabel(subject) {
 		score += 4
+		strong = true
 	}
-	if price != "" {
-		score++
+	against := 0
+	if in.Header.Has("List-Post") {
+		sig = append(sig, "against: mailing-list discussion (List-Post)")
+		against += 3 // people talking on a list, even about products
 	}
-	if cta != "" {
-		score++
+	if in.Header.Has("In-Reply-To") && !in.Header.Has("List-Unsubscribe") {
+		sig = append(sig, "against: a reply in a conversation (In-Reply-To)")
+		against += 2
 	}
-	if bulk != "" {
-		score++
-	}
-	if discussion {
-		score -= 3 // people talking on a list, even about products
-	}
+	score -= against
 	var likely Tri
 	switch {
-	case score >= 6, score >= 4 && (price != "" || cta != ""):
+	case score >= 6, score >= 4 && (strong || cta != ""):
 		likely = True
-	case score >= 3:
-		likely = Unknown
-	default:
+	case score <= 1 && !strong && esp == "":
 		likely = False
+	default:
+		// Some signals, not enough, or pulling both ways: a person decides.
+		likely = Unknown
 	}
 	return Commercial{Likely: likely, Signals: sig, Score: score}
+}
+
+// findDiscount returns a percentage or amount off written as selling
+// ("20% off", "até 20% de desconto", "-30 %", "20 % Rabatt", "jusqu'à
+// -50%", "10% de descuento", "sconto del 15%", "25% korting"), or "".
+func findDiscount(t string) string {
+	for off := 0; off < len(t); {
+		i := strings.IndexByte(t[off:], '%')
+		if i < 0 {
+			return ""
+		}
+		i += off
+		off = i + 1
+		// The number before it ("20%", "20 %", "-20%").
+		j := i
+		if j > 0 && t[j-1] == ' ' {
+			j--
+		}
+		k := j
+		for k > 0 && t[k-1] >= '0' && t[k-1] <= '9' {
+			k--
+		}
+		if k == j || j-k > 3 {
+			continue
+		}
+		lo, hi := max(0, k-24), min(len(t), i+32)
+		near := t[lo:hi]
+		if k > 0 && t[k-1] == '-' {
+			return strings.TrimSpace(t[k-1 : i+1])
+		}
+		for _, w := range discountWords {
+			if strings.Contains(near, w) {
+				return strings.Join(strings.Fields(near), " ")
+			}
+		}
+	}
+	return ""
 }
 
 // matchWeighted returns the phrases found and their summed weight. Single

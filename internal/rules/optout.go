@@ -33,6 +33,7 @@ type OptOutTarget struct {
 type OptOutPhrase struct {
 	Language string `json:"lang"`
 	Phrase   string `json:"phrase"`
+	Negated  bool   `json:"negated"` // Denied in its sentence: "there is no way to unsubscribe".
 }
 
 // OptOutInput is what opt-out detection reads.
@@ -43,8 +44,6 @@ type OptOutInput struct {
 	Content             *accmail.Content
 	ReplyAddress        string // Reply-To or From, for "reply with remove" instructions.
 }
-
-const phraseWindow = 240
 
 // DetectOptOut finds the List-Unsubscribe targets (RFC 2369, RFC 8058) and
 // the opt-out links, addresses and instructions in the text, and decides
@@ -64,14 +63,15 @@ func DetectOptOut(in OptOutInput) OptOut {
 			o.OneClickSigned = true
 		}
 	}
+	negated := ""
 	if in.Content != nil {
-		o.Body, o.Phrases = bodyOptOut(in.Content, in.ReplyAddress)
+		o.Body, o.Phrases, negated = bodyOptOut(in.Content, in.ReplyAddress)
 	}
-	o.Valid, o.Why = judgeOptOut(o)
+	o.Valid, o.Why = judgeOptOut(o, negated)
 	return o
 }
 
-func judgeOptOut(o OptOut) (Tri, string) {
+func judgeOptOut(o OptOut, negated string) (Tri, string) {
 	for _, t := range o.ListUnsubscribe {
 		if t.Valid {
 			return True, "List-Unsubscribe header gives " + t.Target
@@ -83,15 +83,30 @@ func judgeOptOut(o OptOut) (Tri, string) {
 		}
 	}
 	for _, t := range o.Body {
-		if t.Kind == "reply" {
+		if t.Kind == "reply" && t.Valid {
 			return Unknown, "the text asks to reply to " + t.Target + " to opt out; whether that mailbox accepts requests cannot be seen in the message"
+		}
+	}
+	for _, t := range o.Body {
+		if t.Kind == "reply" {
+			return False, "the text asks to reply to opt out, but " + t.Problem + " (" + t.Target + ")"
 		}
 	}
 	if len(o.ListUnsubscribe) > 0 {
 		return False, "the List-Unsubscribe header has no usable target: " + o.ListUnsubscribe[0].Problem
 	}
-	if len(o.Phrases) > 0 {
-		return Unknown, "the text mentions opting out (\"" + o.Phrases[0].Phrase + "\") but gives no address or link that could be found"
+	live := ""
+	for _, p := range o.Phrases {
+		if !p.Negated {
+			live = p.Phrase
+			break
+		}
+	}
+	if live != "" {
+		return Unknown, "the text mentions opting out (\"" + live + "\") but gives no address or link that could be found"
+	}
+	if negated != "" {
+		return False, "the text says there is no way to opt out: \"" + clipText(negated, 160) + "\""
 	}
 	return False, "no List-Unsubscribe header and no opt-out link, address or instruction in the text"
 }
@@ -159,25 +174,154 @@ func checkTarget(t string) OptOutTarget {
 	return OptOutTarget{Kind: "other", Target: t, Problem: "neither mailto: nor http(s):"}
 }
 
-func bodyOptOut(c *accmail.Content, reply string) ([]OptOutTarget, []OptOutPhrase) {
-	text := strings.ToLower(c.Text + "\n" + c.HTMLText)
-	if len(text) > 1<<20 {
-		text = text[:1<<20]
-	}
-	var phrases []OptOutPhrase
-	var windows []string
-	seenPhrase := map[string]bool{}
+// phraseHit is one opt-out wording found in the text.
+type phraseHit struct {
+	lang, phrase string
+	at           int    // byte offset in the lower-case text
+	negation     string // the words that deny it ("no way to"), or ""
+}
+
+// maxPhraseHits bounds the occurrences looked at.
+const maxPhraseHits = 64
+
+// findPhrases returns every occurrence of the opt-out wordings, in text
+// order, each with the negation around it if any.
+func findPhrases(text string) []phraseHit {
+	var hits []phraseHit
 	for lang, list := range optOutPhrases {
 		for _, p := range list {
-			i := strings.Index(text, p)
-			if i < 0 || seenPhrase[p] {
-				continue
+			for off := 0; off < len(text) && len(hits) < maxPhraseHits*4; {
+				i := strings.Index(text[off:], p)
+				if i < 0 {
+					break
+				}
+				i += off
+				off = i + len(p)
+				if !wordStart(text, i) {
+					continue
+				}
+				hits = append(hits, phraseHit{lang: lang, phrase: p, at: i, negation: negationAround(text, i, i+len(p))})
 			}
-			seenPhrase[p] = true
-			phrases = append(phrases, OptOutPhrase{Language: lang, Phrase: p})
-			lo, hi := max(0, i-phraseWindow), min(len(text), i+len(p)+phraseWindow)
-			windows = append(windows, text[lo:hi])
 		}
+	}
+	sort.Slice(hits, func(a, b int) bool {
+		if hits[a].at != hits[b].at {
+			return hits[a].at < hits[b].at
+		}
+		return len(hits[a].phrase) > len(hits[b].phrase)
+	})
+	// One hit per place: "vous désinscrire" and "désinscrire" overlap.
+	out := hits[:0]
+	end := -1
+	for _, h := range hits {
+		if h.at < end {
+			continue
+		}
+		out = append(out, h)
+		end = h.at + len(h.phrase)
+		if len(out) == maxPhraseHits {
+			break
+		}
+	}
+	return out
+}
+
+func wordStart(t string, i int) bool {
+	return i == 0 || !isWordByte(t[i-1]) || t[i-1] >= 0x80
+}
+
+// sentenceBounds returns the sentence around [i, j): back to the previous
+// sentence end or blank line, forward to the next.
+func sentenceBounds(t string, i, j int) (int, int) {
+	lo := max(0, i-160)
+	for k := i - 1; k >= lo; k-- {
+		if c := t[k]; c == '.' && k+1 < len(t) && (t[k+1] == ' ' || t[k+1] == '\n') || c == '!' || c == '?' || c == '\n' && k > 0 && t[k-1] == '\n' {
+			lo = k + 1
+			break
+		}
+	}
+	hi := min(len(t), j+160)
+	for k := j; k < hi; k++ {
+		if c := t[k]; c == '.' && (k+1 == len(t) || t[k+1] == ' ' || t[k+1] == '\n') || c == '!' || c == '?' || c == '\n' && k+1 < len(t) && t[k+1] == '\n' {
+			hi = k
+			break
+		}
+	}
+	return lo, hi
+}
+
+// negationAround returns the negation that denies the opt-out wording at
+// [i, j) within its sentence ("there is no way to unsubscribe", "you
+// cannot opt out", "não é possível descadastrar", "unsubscribing is not
+// possible"), or "".
+func negationAround(t string, i, j int) string {
+	lo, hi := sentenceBounds(t, i, j)
+	before := t[max(lo, i-48):i]
+	after := t[j:min(hi, j+40)]
+	for _, n := range negationsBefore {
+		if strings.Contains(before, n) {
+			return n
+		}
+	}
+	for _, n := range negationsAfter {
+		if strings.Contains(after, n) {
+			return n
+		}
+	}
+	return ""
+}
+
+// afterWindow is where the target of the opt-out wording at h may be
+// written: its own sentence on its line ("Click here to unsubscribe"), on
+// to the end of the sentence and the next line ("To unsubscribe, click:\n
+// https://…"). A link on a line above belongs to something else.
+func afterWindow(t string, h phraseHit) string {
+	lo, hi := sentenceBounds(t, h.at, h.at+len(h.phrase))
+	if nl := strings.LastIndexByte(t[lo:h.at], '\n'); nl >= 0 {
+		lo += nl + 1
+	}
+	if nl := strings.IndexByte(t[min(hi, len(t)):], '\n'); hi < len(t) {
+		end := hi + 1
+		if nl >= 0 {
+			next := t[hi+nl+1:]
+			k := strings.IndexByte(next, '\n')
+			if k < 0 {
+				k = len(next)
+			}
+			end = hi + nl + 1 + min(k, 200)
+		}
+		hi = min(len(t), end)
+	}
+	return t[lo:min(hi, h.at+len(h.phrase)+400)]
+}
+
+// genericAnchors are link texts that mean "this link": they count as the
+// opt-out target when they come right after the wording.
+var genericAnchors = map[string]bool{"here": true, "click here": true, "this link": true, "ici": true, "cliquez ici": true,
+	"hier": true, "hier klicken": true, "klicken sie hier": true, "aquí": true, "aqui": true, "pulse aquí": true,
+	"haga clic aquí": true, "clique aqui": true, "clicca qui": true, "qui": true, "klik hier": true, "link": true,
+	"este enlace": true, "este link": true, "ce lien": true, "diesen link": true, "questo link": true, "deze link": true}
+
+func bodyOptOut(c *accmail.Content, reply string) ([]OptOutTarget, []OptOutPhrase, string) {
+	text := strings.ToLower(headTail(c.Text+"\n"+c.HTMLText, 1<<20))
+	hits := findPhrases(text)
+	var phrases []OptOutPhrase
+	var windows []string
+	negated := ""
+	seenPhrase := map[string]bool{}
+	for _, h := range hits {
+		if !seenPhrase[h.phrase] {
+			seenPhrase[h.phrase] = true
+			phrases = append(phrases, OptOutPhrase{Language: h.lang, Phrase: h.phrase, Negated: h.negation != ""})
+		}
+		if h.negation != "" {
+			if negated == "" {
+				lo, hi := sentenceBounds(text, h.at, h.at+len(h.phrase))
+				negated = strings.TrimSpace(text[lo:hi])
+			}
+			continue
+		}
+		windows = append(windows, afterWindow(text, h))
 	}
 	sortPhrases(phrases)
 	var out []OptOutTarget
@@ -193,13 +337,15 @@ func bodyOptOut(c *accmail.Content, reply string) ([]OptOutTarget, []OptOutPhras
 			continue
 		}
 		via := ""
-		lt := strings.ToLower(u.Text)
+		lt := strings.ToLower(strings.TrimSpace(u.Text))
 		switch {
-		case lt != "" && hasAnyPhrase(lt):
+		case lt != "" && anchorSaysOptOut(lt):
 			via = "anchor"
 		case urlHasOptOutToken(u.URL):
 			via = "url"
 		case u.Source == "text" && inWindows(windows, strings.ToLower(u.Raw+u.URL)):
+			via = "near-phrase"
+		case u.Source == "href" && genericAnchors[strings.Trim(lt, " .:!>»→")] && inWindows(windows, lt):
 			via = "near-phrase"
 		}
 		if via != "" {
@@ -210,14 +356,14 @@ func bodyOptOut(c *accmail.Content, reply string) ([]OptOutTarget, []OptOutPhras
 	}
 	for _, e := range c.Emails {
 		le := strings.ToLower(e)
-		local := le[:strings.IndexByte(le, '@')]
-		via := ""
-		for _, lp := range optOutLocalParts {
-			if local == lp || strings.HasPrefix(local, lp+"-") || strings.HasPrefix(local, lp+"_") || strings.HasPrefix(local, lp+".") || strings.HasPrefix(local, lp) && len(local) > len(lp) && strings.Contains(local, "remove") {
-				via = "mailbox"
-			}
+		at := strings.IndexByte(le, '@')
+		if at < 0 {
+			continue
 		}
-		if via == "" && inWindows(windows, le) {
+		via := ""
+		if optOutMailbox(le[:at]) {
+			via = "mailbox"
+		} else if inWindows(windows, le) {
 			via = "near-phrase"
 		}
 		if via != "" {
@@ -228,26 +374,58 @@ func bodyOptOut(c *accmail.Content, reply string) ([]OptOutTarget, []OptOutPhras
 	}
 	rank := map[string]int{"anchor": 0, "url": 1, "mailbox": 2, "near-phrase": 3}
 	sort.SliceStable(out, func(i, j int) bool { return rank[out[i].Via] < rank[out[j].Via] })
-	if len(out) == 0 && reply != "" {
+	// Opting out by replying is its own kind of target, found whether or
+	// not there are links: "To unsubscribe reply with REMOVE".
+	if reply != "" {
 		for _, p := range replyPhrases {
-			if strings.Contains(text, p) {
-				add(OptOutTarget{Kind: "reply", Target: reply, Valid: strings.Contains(accmail.DomainOf(reply), "."), Via: "instruction"})
-				break
+			i := strings.Index(text, p)
+			if i < 0 || negationAround(text, i, i+len(p)) != "" {
+				continue
 			}
+			t := OptOutTarget{Kind: "reply", Target: reply, Via: "instruction"}
+			switch {
+			case !strings.Contains(accmail.DomainOf(reply), "."):
+				t.Problem = "the reply address has no domain"
+			case noReply(reply):
+				t.Problem = "the reply address says it takes no replies"
+			default:
+				t.Valid = true
+			}
+			add(t)
+			break
 		}
 	}
-	return out, phrases
+	return out, phrases, negated
 }
 
-func hasAnyPhrase(s string) bool {
-	for _, list := range optOutPhrases {
-		for _, p := range list {
-			if strings.Contains(s, p) {
-				return true
-			}
+// anchorSaysOptOut reports whether a link's text is an opt-out wording that
+// is not denied.
+func anchorSaysOptOut(lt string) bool {
+	for _, h := range findPhrases(lt) {
+		if h.negation == "" {
+			return true
 		}
 	}
-	return strings.Contains(s, "remove")
+	return strings.Contains(lt, "remove me") || lt == "remove"
+}
+
+// optOutMailbox reports whether a mailbox name is one used for opt-out
+// requests ("remove", "unsubscribe", "baja", "afmelden").
+func optOutMailbox(local string) bool {
+	for _, lp := range optOutLocalParts {
+		if local == lp || strings.HasPrefix(local, lp+"-") || strings.HasPrefix(local, lp+"_") || strings.HasPrefix(local, lp+".") || strings.HasPrefix(local, lp+"+") {
+			return true
+		}
+	}
+	return strings.Contains(local, "unsubscribe") || strings.Contains(local, "remove")
+}
+
+func noReply(addr string) bool {
+	l := strings.ToLower(addr)
+	local := l[:max(0, strings.IndexByte(l, '@'))]
+	return strings.Contains(local, "noreply") || strings.Contains(local, "no-reply") || strings.Contains(local, "no_reply") ||
+		strings.Contains(local, "donotreply") || strings.Contains(local, "do-not-reply") || strings.Contains(local, "naoresponder") ||
+		strings.Contains(local, "nao-responder") || strings.Contains(local, "noresponder") || strings.Contains(local, "ne-pas-repondre")
 }
 
 func urlHasOptOutToken(u string) bool {
