@@ -67,7 +67,7 @@ func newResolver(name string) (resolve.Resolver, error) {
 
 // analyzer builds the engine from the flags.
 func (f *engineFlags) analyzer(e *env) (*analysis.Analyzer, error) {
-	a := &analysis.Analyzer{Geo: geo.Embedded(), Logger: e.log}
+	a := &analysis.Analyzer{Geo: geo.Embedded(), Logger: e.log, Version: "accord " + version}
 	switch {
 	case f.trusted != "" && f.trustedOnly != "":
 		return nil, errors.New("--trusted adds to the inferred boundary, --trusted-only replaces it: give one")

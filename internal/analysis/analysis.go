@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -48,6 +49,9 @@ type Analyzer struct {
 	// nil: labels are not looked at.
 	Labels *label.Verifier
 	Logger *slog.Logger
+	// Version names the engine in every verdict (the binary's version);
+	// "" takes the build's module version and revision.
+	Version string
 }
 
 // Envelope is what an SMTP session knows and a stored file does not. When
@@ -90,7 +94,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 	if m == nil {
 		return nil, fmt.Errorf("analyze %s: no message", in.Source)
 	}
-	v := &Verdict{SchemaVersion: SchemaVersion, Source: in.Source}
+	v := &Verdict{SchemaVersion: SchemaVersion, Source: in.Source, Engine: a.engine()}
 	h := m.Header
 	v.Message = messageInfo(m)
 	content := mail.Extract(m)
@@ -167,6 +171,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 		v.Spam = &s
 	}
 	v.Reasons = reasons(v)
+	v.fillEmpty()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -197,6 +202,37 @@ func (a *Analyzer) trust() trace.Trust {
 // across a mailbox, what Trust.Fetched learns from.
 func (a *Analyzer) FetchSources(h mail.Header) []trace.FetchSource {
 	return trace.Build(h, a.trust()).FetchSources()
+}
+
+// engine says what judged the message: the evidence must name it.
+func (a *Analyzer) engine() Engine {
+	e := Engine{Version: a.Version}
+	if e.Version == "" {
+		e.Version = buildVersion()
+	}
+	if a.Geo != nil {
+		e.GeoData = a.Geo.Date()
+	}
+	return e
+}
+
+// buildVersion is the module version and VCS revision the binary was built
+// from, as far as the build recorded them.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += "+" + s.Value[:12]
+		}
+	}
+	if v == "" {
+		return "unknown"
+	}
+	return v
 }
 
 func (a *Analyzer) resolver() resolve.Resolver {

@@ -59,3 +59,60 @@ func TestVerdictsMatchDocumentedSchema(t *testing.T) {
 	v.Spam = &Spam{Score: 0.5, Class: "unsure", Thresholds: Thresholds{Ham: 0.2, Spam: 0.8}, Reasons: []SpamReason{{"x", 1}}}
 	validate(t, s, v)
 }
+
+// TestEveryListIsRequired keeps the Verdict's one rule for empty
+// collections (docs/verdict.md) in the schema: every array and every map
+// property of every object is required, so that a verdict that omits one
+// fails validation instead of leaving consumers to guess.
+func TestEveryListIsRequired(t *testing.T) {
+	b, err := os.ReadFile("../../docs/verdict.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(n any, path string)
+	walk = func(n any, path string) {
+		switch n := n.(type) {
+		case map[string]any:
+			if props, ok := n["properties"].(map[string]any); ok {
+				req := map[string]bool{}
+				if r, ok := n["required"].([]any); ok {
+					for _, x := range r {
+						req[x.(string)] = true
+					}
+				}
+				for name, p := range props {
+					ps, _ := p.(map[string]any)
+					isList := ps["type"] == "array"
+					if ts, ok := ps["type"].([]any); ok {
+						null := false
+						for _, x := range ts {
+							isList = isList || x == "array"
+							null = null || x == "null"
+						}
+						if isList && null {
+							t.Errorf("%s/%s may be null: lists are [] when empty", path, name)
+						}
+					}
+					_, hasProps := ps["properties"]
+					ap, hasAP := ps["additionalProperties"].(map[string]any)
+					isMap := ps["type"] == "object" && !hasProps && hasAP && ap != nil
+					if (isList || isMap) && !req[name] {
+						t.Errorf("%s/%s is a list or map but not required", path, name)
+					}
+				}
+			}
+			for k, v := range n {
+				walk(v, path+"/"+k)
+			}
+		case []any:
+			for _, v := range n {
+				walk(v, path)
+			}
+		}
+	}
+	walk(doc, "")
+}

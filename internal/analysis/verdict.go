@@ -19,6 +19,7 @@ const SchemaVersion = 1
 type Verdict struct {
 	SchemaVersion int               `json:"schema_version"`
 	Source        string            `json:"source"`
+	Engine        Engine            `json:"engine"`
 	Message       MessageInfo       `json:"message"`
 	Origin        Origin            `json:"origin"`
 	Auth          *mailauth.Results `json:"auth"`
@@ -31,6 +32,12 @@ type Verdict struct {
 	Spam          *Spam             `json:"spam,omitempty"`
 	Label         *label.Result     `json:"label,omitempty"` // The compliance label, when the message carries one and labels are checked.
 	Reasons       []Reason          `json:"reasons"`
+}
+
+// Engine names what judged the message.
+type Engine struct {
+	Version string `json:"version"`  // The engine (binary) version.
+	GeoData string `json:"geo_data"` // Date of the IP-to-country and network data (YYYY-MM-DD), "" without it.
 }
 
 // MessageInfo identifies the message and its structure.

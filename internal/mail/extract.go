@@ -32,7 +32,7 @@ type Attachment struct {
 	DetectedType string   `json:"detected_type"` // From the bytes, not the label.
 	Size         int      `json:"size"`
 	SHA256       string   `json:"sha256"`
-	Flags        []string `json:"flags,omitempty"` // executable, double-extension, type-mismatch.
+	Flags        []string `json:"flags"` // executable, double-extension, type-mismatch.
 }
 
 // maxTextScan bounds the text scanned for links, addresses and numbers.

@@ -15,13 +15,13 @@ import (
 
 // URL is one link found in a message, normalised.
 type URL struct {
-	URL        string   `json:"url"`                   // Normalised: scheme and host lower-case, host in A-labels.
-	Raw        string   `json:"raw,omitempty"`         // As written, when it differs.
-	Host       string   `json:"host"`                  // A-label form, or an IP address.
-	Domain     string   `json:"domain,omitempty"`      // Registrable domain (public suffix + 1).
-	Source     string   `json:"source"`                // "href", "src", "action", "text", …
-	Text       string   `json:"text,omitempty"`        // Anchor text of an <a> link.
-	Obfuscated []string `json:"obfuscation,omitempty"` // How the link was disguised, if it was.
+	URL        string   `json:"url"`              // Normalised: scheme and host lower-case, host in A-labels.
+	Raw        string   `json:"raw,omitempty"`    // As written, when it differs.
+	Host       string   `json:"host"`             // A-label form, or an IP address.
+	Domain     string   `json:"domain,omitempty"` // Registrable domain (public suffix + 1).
+	Source     string   `json:"source"`           // "href", "src", "action", "text", …
+	Text       string   `json:"text,omitempty"`   // Anchor text of an <a> link.
+	Obfuscated []string `json:"obfuscation"`      // How the link was disguised, if it was.
 }
 
 // normalizeURL parses and normalises one link. It returns ok=false for links

@@ -31,7 +31,7 @@ type AuthMethod struct {
 	// what the field said when it differs ("bestguesspass", "timeout").
 	Result Result            `json:"result"`
 	Raw    string            `json:"raw,omitempty"`
-	Props  map[string]string `json:"props,omitempty"` // "smtp.mailfrom", "header.d", "reason"…
+	Props  map[string]string `json:"props"` // "smtp.mailfrom", "header.d", "reason"…
 	// Comment holds the text of comments, where receivers put useful detail
 	// (Gmail: "p=REJECT sp=REJECT dis=NONE"; Microsoft: "sender IP is …").
 	Comment string `json:"comment,omitempty"`

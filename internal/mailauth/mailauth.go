@@ -69,7 +69,7 @@ type DKIMSignature struct {
 	Selector   string   `json:"s"`
 	Algorithm  string   `json:"a,omitempty"`
 	Identifier string   `json:"i,omitempty"`
-	Headers    []string `json:"h,omitempty"`
+	Headers    []string `json:"h"`
 	Result     Result   `json:"result"`
 	Source     Source   `json:"source"`
 	Reason     string   `json:"reason,omitempty"`
@@ -116,7 +116,7 @@ type Results struct {
 	SPF     SPF              `json:"spf"`
 	DKIM    []DKIMSignature  `json:"dkim"`
 	DMARC   DMARC            `json:"dmarc"`
-	Headers []AuthResultsHdr `json:"authentication_results,omitempty"`
+	Headers []AuthResultsHdr `json:"authentication_results"`
 	ARC     ARC              `json:"arc"`
 	Offline bool             `json:"offline"`
 }

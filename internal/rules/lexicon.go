@@ -59,7 +59,8 @@ var optOutLocalParts = []string{"remove", "unsubscribe", "unsub", "optout", "opt
 // replyPhrases describe opting out by replying to the message.
 var replyPhrases = []string{"reply with remove", "reply with \"remove\"", "reply with 'remove'", "reply to this email with",
 	"reply to this message with", "with remove in the subject", "with \"remove\" in the subject", "remove in the subject",
-	"unsubscribe in the subject", "reply with unsubscribe", "reply with stop", "répondez avec", "répondez à ce message", "répondez à cet e-mail", "antworten sie mit", "antworten sie auf diese",
+	"unsubscribe in the subject", "reply with unsubscribe", "reply with stop", "hit reply", "click reply", "reply and type",
+	"reply with the word", "type remove", "répondez avec", "répondez à ce message", "répondez à cet e-mail", "antworten sie mit", "antworten sie auf diese",
 	"responda con", "responde con", "responda a este", "responde a este", "rispondi con", "rispondi a questa",
 	"antwoord met", "beantwoord deze", "responda com", "responda este", "responda a este"}
 

@@ -13,11 +13,11 @@ import (
 type OptOut struct {
 	Valid           Tri            `json:"valid"`
 	Why             string         `json:"why"`
-	ListUnsubscribe []OptOutTarget `json:"list_unsubscribe,omitempty"`
+	ListUnsubscribe []OptOutTarget `json:"list_unsubscribe"`
 	OneClick        bool           `json:"one_click"` // RFC 8058 List-Unsubscribe-Post with an HTTPS target.
 	OneClickSigned  bool           `json:"one_click_signed"`
-	Body            []OptOutTarget `json:"body,omitempty"`
-	Phrases         []OptOutPhrase `json:"phrases,omitempty"`
+	Body            []OptOutTarget `json:"body"`
+	Phrases         []OptOutPhrase `json:"phrases"`
 }
 
 // OptOutTarget is one opt-out address or link.
@@ -280,19 +280,26 @@ func afterWindow(t string, h phraseHit) string {
 	if nl := strings.LastIndexByte(t[lo:h.at], '\n'); nl >= 0 {
 		lo += nl + 1
 	}
-	if nl := strings.IndexByte(t[min(hi, len(t)):], '\n'); hi < len(t) {
-		end := hi + 1
-		if nl >= 0 {
-			next := t[hi+nl+1:]
-			k := strings.IndexByte(next, '\n')
-			if k < 0 {
-				k = len(next)
+	// The rest of the sentence's line, then the next line that has text
+	// ("please go to your user page.\n\n\thttp://…").
+	if hi < len(t) {
+		end := hi
+		if nl := strings.IndexByte(t[hi:], '\n'); nl >= 0 {
+			k := hi + nl
+			for k < len(t) && (t[k] == '\n' || t[k] == ' ' || t[k] == '\t' || t[k] == '\r') && k-hi < 400 {
+				k++
 			}
-			end = hi + nl + 1 + min(k, 200)
+			next := t[k:]
+			if e := strings.IndexByte(next, '\n'); e >= 0 {
+				next = next[:e]
+			}
+			end = k + min(len(next), 200)
+		} else {
+			end = len(t)
 		}
 		hi = min(len(t), end)
 	}
-	return t[lo:min(hi, h.at+len(h.phrase)+400)]
+	return t[lo:min(hi, h.at+len(h.phrase)+600)]
 }
 
 // genericAnchors are link texts that mean "this link": they count as the
@@ -382,6 +389,12 @@ func bodyOptOut(c *accmail.Content, reply string) ([]OptOutTarget, []OptOutPhras
 			if i < 0 || negationAround(text, i, i+len(p)) != "" {
 				continue
 			}
+			// "Just reply to this e-mail" asks a question, not for a removal:
+			// the sentence must be about opting out.
+			lo, hi := sentenceBounds(text, i, i+len(p))
+			if !aboutOptOut(text[lo:hi]) {
+				continue
+			}
 			t := OptOutTarget{Kind: "reply", Target: reply, Via: "instruction"}
 			switch {
 			case !strings.Contains(accmail.DomainOf(reply), "."):
@@ -396,6 +409,21 @@ func bodyOptOut(c *accmail.Content, reply string) ([]OptOutTarget, []OptOutPhras
 		}
 	}
 	return out, phrases, negated
+}
+
+// aboutOptOut reports whether a sentence speaks of opting out.
+func aboutOptOut(s string) bool {
+	for _, h := range findPhrases(s) {
+		if h.negation == "" {
+			return true
+		}
+	}
+	for _, w := range []string{"remove", "unsubscribe", "stop", "stopp", "baja", "sair", "retirer", "cancella", "afmelden"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // anchorSaysOptOut reports whether a link's text is an opt-out wording that

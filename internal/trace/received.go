@@ -44,7 +44,7 @@ type Hop struct {
 	Boundary Place  `json:"boundary"`
 	Why      string `json:"why"`                // Why the hop is placed there.
 	Provider string `json:"provider,omitempty"` // The known provider whose server received this hop.
-	Flags    []Flag `json:"flags,omitempty"`
+	Flags    []Flag `json:"flags"`
 	Raw      string `json:"raw"`
 
 	addr   netip.Addr

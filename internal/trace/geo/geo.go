@@ -22,6 +22,7 @@ import (
 	"io"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -179,6 +180,37 @@ func (db *DB) Source() string {
 		return ""
 	}
 	return db.source
+}
+
+// Date returns the date of the data (YYYY-MM-DD), read from the release
+// named in Source ("ip-location-db … 2.3.2026061719"), or "" when Source
+// names none. A verdict carries it: a country is only as good as the day
+// its registry data was taken.
+func (db *DB) Date() string { return dateOf(db.Source()) }
+
+func dateOf(src string) string {
+	for _, f := range strings.FieldsFunc(src, func(r rune) bool { return r == ' ' || r == '(' || r == ')' || r == ';' || r == ',' }) {
+		parts := strings.Split(f, ".")
+		last := parts[len(parts)-1]
+		if len(parts) < 2 || len(last) < 8 || !digits(last) {
+			continue
+		}
+		d := last[:8]
+		if d[4:6] < "01" || d[4:6] > "12" || d[6:8] < "01" || d[6:8] > "31" {
+			continue
+		}
+		return d[:4] + "-" + d[4:6] + "-" + d[6:8]
+	}
+	return ""
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Err reports a database that could not be decoded.

@@ -77,3 +77,18 @@ func gz(t *testing.T, b []byte) []byte {
 	w.Close()
 	return buf.Bytes()
 }
+
+func TestDate(t *testing.T) {
+	if d := Embedded().Date(); len(d) != 10 || d < "2020-01-01" {
+		t.Errorf("embedded data date %q from %q", d, Embedded().Source())
+	}
+	for src, want := range map[string]string{
+		"countries: ip-location-db geo-whois-asn-country 2.3.2026061719 (CC0-1.0)": "2026-06-17",
+		"test data (CC0)":  "",
+		"x 1.2.2026139912": "",
+	} {
+		if got := dateOf(src); got != want {
+			t.Errorf("date of %q = %q, want %q", src, got, want)
+		}
+	}
+}
