@@ -180,19 +180,22 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(queue)
-		ir := &inputReader{stdin: e.stdin, maxBytes: lim.MaxBytes, fail: fail, emit: func(rm rawMessage) error {
-			ch := make(chan result, 1)
-			select {
-			case queue <- ch:
-			case <-ctx.Done():
-				return ctx.Err()
+		note := func(src, why string) { fmt.Fprintf(e.stderr, "accord check: %s: skipped: %s\n", src, why) }
+		ir := &inputReader{stdin: e.stdin, maxBytes: lim.MaxBytes, fail: fail, note: note, emit: func(whole rawMessage) error {
+			for _, rm := range unwrap(whole, lim) {
+				ch := make(chan result, 1)
+				select {
+				case queue <- ch:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem }()
+					v, err := analyse(ctx, an, rm, lim)
+					ch <- result{source: rm.source, v: v, err: err}
+				}()
 			}
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem }()
-				v, err := analyse(ctx, an, rm, lim)
-				ch <- result{source: rm.source, v: v, err: err}
-			}()
 			return nil
 		}}
 		readErr <- ir.run(ctx, fset.Args())
@@ -293,5 +296,5 @@ func analyse(ctx context.Context, an *analysis.Analyzer, rm rawMessage, lim mail
 	if rm.truncated {
 		m.MarkTruncated(lim.MaxBytes)
 	}
-	return an.Analyze(ctx, analysis.Input{Source: rm.source, Message: m})
+	return an.Analyze(ctx, analysis.Input{Source: rm.source, Message: m, Wrapper: rm.wrapper})
 }

@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
+	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/mail"
 )
 
@@ -19,6 +21,7 @@ type rawMessage struct {
 	source    string
 	raw       []byte
 	truncated bool
+	wrapper   *analysis.Wrapper // the report it was recovered from, if any
 }
 
 // inputReader walks the command-line inputs: files, directories (every
@@ -30,6 +33,9 @@ type inputReader struct {
 	maxBytes int64
 	emit     func(rawMessage) error
 	fail     func(source string, err error)
+	// note, when set, is told about inputs skipped on purpose (Maildir
+	// control files, archives).
+	note func(source, why string)
 }
 
 func (r *inputReader) run(ctx context.Context, args []string) error {
@@ -43,42 +49,145 @@ func (r *inputReader) run(ctx context.Context, args []string) error {
 			}
 			continue
 		}
-		st, err := os.Stat(a)
+		st, err := os.Stat(a) // follows a symbolic link
 		if err != nil {
 			r.fail(a, err)
 			continue
 		}
 		if !st.IsDir() {
+			if why := skipFile(a); why != "" {
+				r.skip(a, why)
+				continue
+			}
 			if err := r.file(a); err != nil {
 				return err
 			}
 			continue
 		}
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				r.fail(p, err)
-				return nil
-			}
-			if cerr := ctx.Err(); cerr != nil {
-				return cerr
-			}
-			if d.Type().IsRegular() {
-				return r.file(p)
-			}
-			return nil
-		})
+		n, err := r.dir(ctx, a, map[string]bool{})
 		if err != nil {
 			return err
+		}
+		if n == 0 {
+			r.fail(a, errors.New("no message in this directory (nothing but control files, archives or empty folders)"))
 		}
 	}
 	return nil
 }
 
+func (r *inputReader) skip(src, why string) {
+	if r.note != nil {
+		r.note(src, why)
+	}
+}
+
+// dir reads every message file beneath dir, in lexical order, following
+// symbolic links to files and directories (each real directory once, so a
+// link loop ends), and returns how many files it read. Names keep the path
+// as given: DIR/LINK/FILE.
+func (r *inputReader) dir(ctx context.Context, dir string, seen map[string]bool) (int, error) {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		r.fail(dir, err)
+		return 0, nil
+	}
+	if seen[real] {
+		return 0, nil
+	}
+	seen[real] = true
+	n := 0
+	err = filepath.WalkDir(real, func(p string, d fs.DirEntry, err error) error {
+		shown := filepath.Join(dir, strings.TrimPrefix(strings.TrimPrefix(p, real), string(filepath.Separator)))
+		if err != nil {
+			r.fail(shown, err)
+			return nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if d.IsDir() {
+			if p != real && skipDir(p) {
+				r.skip(shown, "a Maildir's tmp/ holds messages still being delivered")
+				return filepath.SkipDir
+			}
+			if p != real && seen[p] {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			st, err := os.Stat(p)
+			if err != nil {
+				r.fail(shown, err)
+				return nil
+			}
+			if st.IsDir() {
+				k, err := r.dir(ctx, shown, seen)
+				n += k
+				return err
+			}
+			if !st.Mode().IsRegular() {
+				return nil
+			}
+		} else if !d.Type().IsRegular() {
+			return nil
+		}
+		if why := skipFile(p); why != "" {
+			r.skip(shown, why)
+			return nil
+		}
+		n++
+		return r.file2(p, shown)
+	})
+	return n, err
+}
+
+// maildirControl are files a mail store keeps beside the messages.
+var maildirControl = []string{"dovecot-uidlist", "dovecot-uidvalidity", "dovecot-keywords", "dovecot.index", "dovecot.list.index",
+	"dovecot.mailbox.log", "maildirsize", "maildirfolder", "subscriptions", "courierimapuiddb", "courierimapkeywords",
+	"courierimapacl", ".ds_store", "thumbs.db"}
+
+// archiveExt are containers check does not open.
+var archiveExt = []string{".zip", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".zst", ".7z", ".rar"}
+
+// skipFile says why a file is not a message to analyse, or "".
+func skipFile(p string) string {
+	base := strings.ToLower(filepath.Base(p))
+	for _, c := range maildirControl {
+		if base == c || strings.HasPrefix(base, c+".") || strings.HasPrefix(base, "dovecot.index") || strings.HasPrefix(base, "dovecot-uidvalidity") {
+			return "a mail store's control file, not a message"
+		}
+	}
+	for _, e := range archiveExt {
+		if strings.HasSuffix(base, e) {
+			return "an archive: unpack it and check the messages inside"
+		}
+	}
+	return ""
+}
+
+// skipDir reports a Maildir's tmp/ folder (beside cur/ and new/).
+func skipDir(p string) bool {
+	if filepath.Base(p) != "tmp" {
+		return false
+	}
+	parent := filepath.Dir(p)
+	for _, sib := range []string{"cur", "new"} {
+		if st, err := os.Stat(filepath.Join(parent, sib)); err == nil && st.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
 // file reads one file; only errors from emit (the consumer) stop the walk.
-func (r *inputReader) file(p string) error {
+func (r *inputReader) file(p string) error { return r.file2(p, p) }
+
+// file2 reads the file at p, naming it shown.
+func (r *inputReader) file2(p, shown string) error {
 	f, err := os.Open(p)
 	if err != nil {
-		r.fail(p, err)
+		r.fail(shown, err)
 		return nil
 	}
 	defer f.Close()
@@ -86,7 +195,7 @@ func (r *inputReader) file(p string) error {
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		size = st.Size()
 	}
-	return r.streamSized(p, f, size)
+	return r.streamSized(shown, f, size)
 }
 
 // readAll reads at most limit+1 bytes. For a file of known size it reads

@@ -83,6 +83,17 @@ type Input struct {
 	Message  *mail.Message
 	Envelope Envelope
 	Context  Context
+	// Wrapper is set when the message was recovered from a report (ARF,
+	// X-ARF, a forward with it attached): the report's own claims are
+	// kept beside the verdict and cross-checked with it.
+	Wrapper *Wrapper
+}
+
+// Wrapper is the report a message was recovered from.
+type Wrapper struct {
+	Source   string            // The report, as the user gave it.
+	Form     string            // "arf", "x-arf" or "attached" (intake's forms).
+	Feedback map[string]string // The report's fields (Feedback-Type, Source-IP…).
 }
 
 // maxTextJSON bounds the text copied into a Verdict.
@@ -170,6 +181,9 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 		s := a.Classifier.Classify(m, content)
 		v.Spam = &s
 	}
+	if in.Wrapper != nil {
+		v.Unwrapped = unwrapped(in.Wrapper, v.Origin.IP)
+	}
 	v.Reasons = reasons(v)
 	v.fillEmpty()
 	if err := ctx.Err(); err != nil {
@@ -202,6 +216,39 @@ func (a *Analyzer) trust() trace.Trust {
 // across a mailbox, what Trust.Fetched learns from.
 func (a *Analyzer) FetchSources(h mail.Header) []trace.FetchSource {
 	return trace.Build(h, a.trust()).FetchSources()
+}
+
+// unwrapped records the report a message came from, and checks the
+// address the report names against the origin found in the message.
+func unwrapped(w *Wrapper, origin string) *Unwrapped {
+	u := &Unwrapped{Report: w.Source, Form: w.Form, OriginAgrees: rules.Unknown}
+	get := func(k string) string {
+		for name, v := range w.Feedback {
+			if strings.EqualFold(name, k) {
+				return strings.TrimSpace(v)
+			}
+		}
+		return ""
+	}
+	u.FeedbackType = strings.ToLower(get("Feedback-Type") + get("Report-Type"))
+	u.ReportedIP = get("Source-IP")
+	rep, err := netip.ParseAddr(strings.Trim(u.ReportedIP, "[]"))
+	org, err2 := netip.ParseAddr(origin)
+	switch {
+	case u.ReportedIP == "":
+		u.Why = "the report names no source address"
+	case err != nil:
+		u.Why = "the report's source address " + u.ReportedIP + " is not an IP address"
+	case err2 != nil:
+		u.Why = "the report names " + rep.String() + "; no origin was found in the message to compare"
+	case rep.Unmap() == org.Unmap():
+		u.OriginAgrees = rules.True
+		u.Why = "the report's source address is the origin found in the message"
+	default:
+		u.OriginAgrees = rules.False
+		u.Why = "the report names " + rep.String() + " but the message's origin is " + org.String() + ": one of them is wrong (a report written from the provider's own logs is usually right)"
+	}
+	return u
 }
 
 // engine says what judged the message: the evidence must name it.

@@ -30,8 +30,20 @@ type Verdict struct {
 	Content       ContentInfo       `json:"content"`
 	Legal         []rules.Judgement `json:"legal"`
 	Spam          *Spam             `json:"spam,omitempty"`
+	Unwrapped     *Unwrapped        `json:"unwrapped,omitempty"`
 	Label         *label.Result     `json:"label,omitempty"` // The compliance label, when the message carries one and labels are checked.
 	Reasons       []Reason          `json:"reasons"`
+}
+
+// Unwrapped says that the message was recovered from a report, and
+// whether the report's source address agrees with the origin found.
+type Unwrapped struct {
+	Report       string    `json:"report"`        // The report the message came from.
+	Form         string    `json:"form"`          // "arf", "x-arf" or "attached".
+	FeedbackType string    `json:"feedback_type"` // ARF Feedback-Type or X-ARF type ("abuse", "messaging/spam"), "" when not given.
+	ReportedIP   string    `json:"reported_ip"`   // The report's Source-IP, "" when not given.
+	OriginAgrees rules.Tri `json:"origin_agrees"` // Whether it is origin.ip.
+	Why          string    `json:"why"`
 }
 
 // Engine names what judged the message.
