@@ -1,7 +1,8 @@
 // Command corpusreport summarises `accord check --json` output over a corpus:
 //
 //	corpusreport stats VERDICTS.jsonl          coverage table (origin, country, auth, opt-out…)
-//	corpusreport trace SA.tsv VERDICTS.jsonl   origin IP against SpamAssassin's first untrusted relay:
+//	corpusreport trace SA.tsv VERDICTS.jsonl   origin IP against SpamAssassin's first untrusted relay
+//	corpusreport legal VERDICTS.jsonl          each rule's statuses, human review and phishing-likely counts:
 //	                                           agreement (both-none apart), and a table of the
 //	                                           differences by the rule behind them, with examples
 //
@@ -60,6 +61,16 @@ type verdict struct {
 	Message struct {
 		Defects []any `json:"defects"`
 	} `json:"message"`
+	Phishing struct {
+		Likely any `json:"likely"`
+	} `json:"phishing"`
+	Legal []struct {
+		Rules []struct {
+			Rule   string `json:"rule"`
+			Status string `json:"status"`
+			Review bool   `json:"human_review"`
+		} `json:"rules"`
+	} `json:"legal"`
 }
 
 func main() {
@@ -68,12 +79,14 @@ func main() {
 	switch flag.Arg(0) {
 	case "stats":
 		stats(read(flag.Arg(1)))
+	case "legal":
+		legal(read(flag.Arg(1)))
 	case "trace":
 		if !trace(flag.Arg(1), read(flag.Arg(2)), *min) {
 			os.Exit(1)
 		}
 	default:
-		fmt.Fprintln(os.Stderr, "usage: corpusreport stats FILE.jsonl | corpusreport [-min P] trace SA.tsv FILE.jsonl")
+		fmt.Fprintln(os.Stderr, "usage: corpusreport stats FILE.jsonl | corpusreport legal FILE.jsonl | corpusreport [-min P] trace SA.tsv FILE.jsonl")
 		os.Exit(2)
 	}
 }
@@ -293,4 +306,44 @@ func short(why string) string {
 		out = append(out, w)
 	}
 	return strings.Join(out, " ")
+}
+
+// legal prints, per rule, how many verdicts read each status, how many of
+// them ask for human review, and the phishing-likely count.
+func legal(vs []verdict) {
+	statuses := []string{"breach", "ok", "needs-context", "not-applicable"}
+	type row struct {
+		n      map[string]int
+		review int
+	}
+	rows := map[string]*row{}
+	var order []string
+	phish := map[string]int{}
+	for _, v := range vs {
+		phish[fmt.Sprint(v.Phishing.Likely)]++
+		for _, j := range v.Legal {
+			for _, r := range j.Rules {
+				x := rows[r.Rule]
+				if x == nil {
+					x = &row{n: map[string]int{}}
+					rows[r.Rule] = x
+					order = append(order, r.Rule)
+				}
+				x.n[r.Status]++
+				if r.Review {
+					x.review++
+				}
+			}
+		}
+	}
+	fmt.Printf("| rule | %s | human review |\n|---|---|---|---|---|---|\n", strings.Join(statuses, " | "))
+	for _, name := range order {
+		x := rows[name]
+		fmt.Printf("| %s |", name)
+		for _, s := range statuses {
+			fmt.Printf(" %d |", x.n[s])
+		}
+		fmt.Printf(" %d |\n", x.review)
+	}
+	fmt.Printf("\nphishing.likely: true %d, unknown %d, false %d (of %d)\n", phish["true"], phish["unknown"], phish["false"], len(vs))
 }
