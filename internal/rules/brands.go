@@ -36,8 +36,10 @@ type Brand struct {
 	// own mail nor a look-alike of it.
 	Tenants []string `json:"tenants,omitempty"`
 
-	names  [][]string // folded words of each name
-	labels []string   // registrable labels of the domains ("paypal")
+	names      [][]string // folded words of each name
+	labels     []string   // distinctive names run together ("paypal")
+	foldLabels []string   // the same, folded
+	orgs       map[string]bool
 }
 
 // Brands is a list of brands, ready for matching.
@@ -83,6 +85,14 @@ func ParseBrands(b []byte) (*Brands, error) {
 			if len(l) >= 5 && !isAmbiguous(br, name) && !seen[l] {
 				seen[l] = true
 				br.labels = append(br.labels, l)
+				br.foldLabels = append(br.foldLabels, fold(l))
+			}
+		}
+		br.orgs = map[string]bool{}
+		for _, d := range br.Domains {
+			br.orgs[d] = true
+			if o := dnsname.OrgDomain(d); o != "" {
+				br.orgs[o] = true
 			}
 		}
 	}
@@ -102,16 +112,60 @@ var EmbeddedBrands = sync.OnceValue(func() *Brands {
 // Owns reports whether domain is one of the brand's: the same name, a
 // subdomain, or the same organizational domain.
 func (b *Brand) Owns(domain string) bool {
-	d, ok := dnsname.Normalize(domain)
-	if !ok || b.hosts(d) {
+	dv, ok := viewOf(domain)
+	return ok && b.owns(dv)
+}
+
+func (b *Brand) owns(dv domainView) bool {
+	if b.hosts(dv.name) {
 		return false
 	}
-	for _, bd := range b.Domains {
-		if d == bd || strings.HasSuffix(d, "."+bd) || dnsname.SameOrg(d, bd) {
+	if dv.org != "" && b.orgs[dv.org] {
+		return true
+	}
+	// The name or one of its parents ("mabanque.bnpparibas" under a
+	// brand domain that is itself below a public suffix).
+	for d := dv.name; d != ""; {
+		if b.orgs[d] {
 			return true
 		}
+		_, rest, ok := strings.Cut(d, ".")
+		if !ok {
+			break
+		}
+		d = rest
 	}
 	return false
+}
+
+// domainView is a domain prepared once for the checks against every brand.
+type domainView struct {
+	name, org, orgLabel, uni, flat, foldFlat string
+	parts, foldParts                         []string
+}
+
+func viewOf(domain string) (domainView, bool) {
+	d, ok := dnsname.Normalize(domain)
+	if !ok {
+		return domainView{}, false
+	}
+	v := domainView{name: d, org: dnsname.OrgDomain(d)}
+	if v.org != "" {
+		v.orgLabel, _, _ = strings.Cut(v.org, ".")
+		v.uni = v.orgLabel
+		if strings.HasPrefix(v.orgLabel, "xn--") {
+			if u, err := idnaToUnicode(v.orgLabel); err == nil {
+				v.uni = strings.Join(words(fold(u)), "")
+			}
+		}
+		v.flat = strings.ReplaceAll(v.orgLabel, "-", "")
+		v.foldFlat = fold(v.flat)
+	}
+	for part := range strings.FieldsFuncSeq(d, func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
+		v.parts = append(v.parts, part)
+		v.foldParts = append(v.foldParts, fold(part))
+	}
+	return v, true
 }
 
 // serviceWords make an ambiguous brand name ("Apple", "Orange", "Chase")
@@ -230,11 +284,17 @@ func (b *Brand) hosts(d string) bool {
 // A domain that some brand owns imitates none: Deutsche Bank's is no
 // typosquat of Deutsche Bahn's.
 func (bs *Brands) LookAlike(domain string) (*Brand, string, bool) {
-	if _, owned := bs.Owner(domain); owned {
+	dv, ok := viewOf(domain)
+	if !ok {
 		return nil, "", false
 	}
 	for i := range bs.List {
-		if kind, ok := bs.List[i].LookAlike(domain); ok {
+		if bs.List[i].owns(dv) {
+			return nil, "", false
+		}
+	}
+	for i := range bs.List {
+		if kind, ok := bs.List[i].lookAlike(dv); ok {
 			return &bs.List[i], kind, true
 		}
 	}
@@ -243,8 +303,12 @@ func (bs *Brands) LookAlike(domain string) (*Brand, string, bool) {
 
 // Owner returns the brand that owns domain, if any.
 func (bs *Brands) Owner(domain string) (*Brand, bool) {
+	dv, ok := viewOf(domain)
+	if !ok {
+		return nil, false
+	}
 	for i := range bs.List {
-		if bs.List[i].Owns(domain) {
+		if bs.List[i].owns(dv) {
 			return &bs.List[i], true
 		}
 	}
@@ -252,68 +316,53 @@ func (bs *Brands) Owner(domain string) (*Brand, bool) {
 }
 
 // LookAlike says how a domain imitates a brand's: "homoglyph" (an
-// internationalised name that reads as the brand's), "typosquat" (one or
-// two letters off: paypa1.com, rnicrosoft.com), "brand-in-domain" (the
-// brand's name inside another organisation's domain:
-// amazon-prime.example.xyz, starbucks-rewards.com). Domains the brand owns
-// are not look-alikes.
+// internationalised name that reads as the brand's, or digits for letters:
+// micros0ft-support.com), "typosquat" (one or two letters off: paypa1.com,
+// rnicrosoft.com), "brand-in-domain" (the brand's name inside another
+// organisation's domain: amazon-prime.example.xyz, starbucks-rewards.com).
+// Domains the brand owns are not look-alikes.
 func (b *Brand) LookAlike(domain string) (string, bool) {
-	d, ok := dnsname.Normalize(domain)
-	if !ok || b.Owns(d) || b.hosts(d) {
+	dv, ok := viewOf(domain)
+	if !ok || b.owns(dv) {
 		return "", false
 	}
-	org := dnsname.OrgDomain(d)
-	if org == "" {
+	return b.lookAlike(dv)
+}
+
+func (b *Brand) lookAlike(dv domainView) (string, bool) {
+	if dv.org == "" || b.hosts(dv.name) {
 		return "", false
 	}
-	orgLabel, _, _ := strings.Cut(org, ".")
-	uni := orgLabel
-	if strings.HasPrefix(orgLabel, "xn--") {
-		if u, err := idnaToUnicode(orgLabel); err == nil {
-			uni = u
-		}
-	}
-	flat := strings.ReplaceAll(orgLabel, "-", "")
-	for _, l := range b.labels {
-		if uni != orgLabel && strings.Join(words(fold(uni)), "") == fold(l) {
+	for k, l := range b.labels {
+		fl := b.foldLabels[k]
+		if dv.uni != dv.orgLabel && dv.uni == fl {
 			return "homoglyph", true
 		}
-		if flat != l {
-			dist := levenshtein.ComputeDistance(flat, l)
-			if dist == 1 && len(l) >= 6 || dist == 2 && len(l) >= 9 {
-				return "typosquat", true
+		if dv.flat != l {
+			if d := len(dv.flat) - len(l); len(l) >= 6 && d >= -2 && d <= 2 {
+				dist := levenshtein.ComputeDistance(dv.flat, l)
+				if dist == 1 && len(l) >= 6 || dist == 2 && len(l) >= 9 {
+					return "typosquat", true
+				}
 			}
-			if fold(flat) == fold(l) {
+			if dv.foldFlat == fl {
 				return "typosquat", true // paypa1 → paypal
 			}
 		}
 		if len(l) >= 6 {
-			if found, folded := containsLabel(d, l); folded {
+			folded := false
+			for i, part := range dv.parts {
+				if strings.HasPrefix(part, l) {
+					return "brand-in-domain", true
+				}
+				folded = folded || strings.HasPrefix(dv.foldParts[i], fl)
+			}
+			if folded {
 				return "homoglyph", true
-			} else if found {
-				return "brand-in-domain", true
 			}
 		}
 	}
 	return "", false
-}
-
-// containsLabel reports whether a label of d, or a hyphen- or dot-separated
-// piece of one, starts with or is the brand label ("amazon-prime",
-// "starbucksikv").
-// It reports too whether the match needed folding look-alike characters
-// ("micros0ft-support").
-func containsLabel(d, l string) (found, folded bool) {
-	fl := fold(l)
-	for part := range strings.FieldsFuncSeq(d, func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
-		if strings.HasPrefix(part, l) {
-			return true, false
-		}
-		if strings.HasPrefix(fold(part), fl) {
-			found, folded = true, true
-		}
-	}
-	return found, folded
 }
 
 func idnaToUnicode(label string) (string, error) { return idna.Punycode.ToUnicode(label) }

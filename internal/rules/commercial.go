@@ -226,9 +226,10 @@ func findDiscount(t string) string {
 func matchWeighted(text string, lex map[string]map[string]int) ([]string, int) {
 	var out []string
 	score := 0
+	ws := wordSet(text)
 	for _, list := range lex {
 		for p, w := range list {
-			if containsWord(text, p) {
+			if ws.contains(text, p) {
 				out = append(out, p)
 				score += w
 			}
@@ -236,6 +237,47 @@ func matchWeighted(text string, lex map[string]map[string]int) ([]string, int) {
 	}
 	sort.Strings(out)
 	return out, score
+}
+
+// words of a text, to rule out most phrases with one lookup rather than a
+// scan of the whole text each.
+type textWords map[string]bool
+
+func wordSet(text string) textWords {
+	ws := textWords{}
+	start := -1
+	for i := 0; i <= len(text); i++ {
+		if i < len(text) && isWordByte(text[i]) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			ws[text[start:i]] = true
+			start = -1
+		}
+	}
+	return ws
+}
+
+// contains is containsWord(text, p), answered from the word set when p
+// starts with a whole word that the text does not have.
+func (ws textWords) contains(text, p string) bool {
+	if p == "" || !isWordByte(p[0]) {
+		return containsWord(text, p)
+	}
+	end := 0
+	for end < len(p) && isWordByte(p[end]) {
+		end++
+	}
+	if !ws[p[:end]] {
+		return false
+	}
+	if end == len(p) {
+		return true
+	}
+	return containsWord(text, p)
 }
 
 func containsWord(text, p string) bool {

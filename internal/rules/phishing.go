@@ -128,16 +128,18 @@ func credentialRequest(c *accmail.Content) string {
 	}
 	if len(c.URLs) > 0 {
 		t := strings.ToLower(headTail(c.Text+"\n"+c.HTMLText, 64<<10))
-		if w := credentialWord(t); w != "" {
+		if w := credentialWordIn(t, wordSet(t)); w != "" {
 			return "the text asks to \"" + w + "\" and gives a link"
 		}
 	}
 	return ""
 }
 
-func credentialWord(s string) string {
+func credentialWord(s string) string { return credentialWordIn(s, wordSet(s)) }
+
+func credentialWordIn(s string, ws textWords) string {
 	for _, w := range credentialWords {
-		if containsWord(s, w) {
+		if ws.contains(s, w) {
 			return w
 		}
 	}
