@@ -42,12 +42,16 @@ type DB struct {
 	once   sync.Once
 	err    error
 	source string
-	cc     []string
-	v4c    table
-	v6c    table
-	names  map[uint32]string
-	v4a    table
-	v6a    table
+	// hdrOnce and hdr hold the source read alone (Date), apart from the
+	// full decode; data stays referenced for it.
+	hdrOnce sync.Once
+	hdr     string
+	cc      []string
+	v4c     table
+	v6c     table
+	names   map[uint32]string
+	v4a     table
+	v6a     table
 }
 
 type table struct {
@@ -119,8 +123,28 @@ func (db *DB) decode() error {
 	if d.err != nil {
 		return fmt.Errorf("geo: corrupt database: %w", d.err)
 	}
-	db.data = nil
 	return nil
+}
+
+// header reads only the source line at the start of the data, so that a
+// verdict can name the data's date without decoding every table.
+func (db *DB) header() string {
+	db.hdrOnce.Do(func() {
+		zr, err := gzip.NewReader(bytes.NewReader(db.data))
+		if err != nil {
+			return
+		}
+		r := bufio.NewReaderSize(zr, 4<<10)
+		magic := make([]byte, len(Magic))
+		if _, err := io.ReadFull(r, magic); err != nil || string(magic) != Magic {
+			return
+		}
+		d := decoder{r: r}
+		if s := d.str(); d.err == nil {
+			db.hdr = s
+		}
+	})
+	return db.hdr
 }
 
 type decoder struct {
@@ -186,7 +210,7 @@ func (db *DB) Source() string {
 // named in Source ("ip-location-db … 2.3.2026061719"), or "" when Source
 // names none. A verdict carries it: a country is only as good as the day
 // its registry data was taken.
-func (db *DB) Date() string { return dateOf(db.Source()) }
+func (db *DB) Date() string { return dateOf(db.header()) }
 
 func dateOf(src string) string {
 	for _, f := range strings.FieldsFunc(src, func(r rune) bool { return r == ' ' || r == '(' || r == ')' || r == ';' || r == ',' }) {
