@@ -1,6 +1,7 @@
 // Command chronoindex reorders a TREC-style index chronologically, by each
 // message's Date header (the first Received date when Date is unreadable),
-// keeping the index order among equal or unknown dates, which sort first.
+// keeping the index order among equal or unknown dates, which sort first
+// (classify.Chronological).
 //
 //	chronoindex INDEX > INDEX.chrono
 package main
@@ -9,12 +10,8 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
-	"time"
 
-	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/classify"
 )
 
 func main() {
@@ -22,41 +19,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: chronoindex INDEX")
 		os.Exit(2)
 	}
-	f, err := os.Open(os.Args[1])
+	ex, err := classify.ReadIndex(os.Args[1])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chronoindex:", err)
 		os.Exit(1)
 	}
-	type line struct {
-		text string
-		t    time.Time
-	}
-	var lines []line
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		_, path, _ := strings.Cut(sc.Text(), " ")
-		raw, err := os.ReadFile(filepath.Join(filepath.Dir(os.Args[1]), path))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "chronoindex:", err)
-			os.Exit(1)
-		}
-		m := mail.ParseBytes(raw, mail.Limits{})
-		t, err := mail.ParseDate(m.Header.Get("Date"))
-		if err != nil {
-			for _, r := range m.Header.Values("Received") {
-				if i := strings.LastIndexByte(r, ';'); i >= 0 {
-					if t, err = mail.ParseDate(r[i+1:]); err == nil {
-						break
-					}
-				}
-			}
-		}
-		lines = append(lines, line{sc.Text(), t})
-	}
-	sort.SliceStable(lines, func(a, b int) bool { return lines[a].t.Before(lines[b].t) })
 	w := bufio.NewWriter(os.Stdout)
-	for _, l := range lines {
-		fmt.Fprintln(w, l.text)
+	for _, e := range classify.Chronological(ex) {
+		label := "ham"
+		if e.Spam {
+			label = "spam"
+		}
+		fmt.Fprintln(w, label, e.Path)
 	}
 	w.Flush()
 }

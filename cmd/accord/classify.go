@@ -56,6 +56,7 @@ func cmdLearn(ctx context.Context, e *env, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: accord learn --spam|--ham [flags] FILE|DIR|MBOX|- ...")
 		fmt.Fprintln(e.stderr, "Train the classifier. A message learned earlier as the other class is unlearned first (a correction); one learned as the same class is skipped.")
+		fmt.Fprintln(e.stderr, "The model keeps each learned message's features (never its text) and relearns them all in one fixed order, so the order of learning does not matter.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -92,6 +93,13 @@ func cmdLearn(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if learned+corrected > 0 {
+		// Relearn everything kept in one canonical order, so the model does
+		// not depend on which folder was learned first.
+		if err := m.Rebuild(); errors.Is(err, classify.ErrUnkept) {
+			fmt.Fprintln(e.stderr, "accord learn: this model comes from an older accord and keeps no learned messages, so it cannot be rebuilt; it depends on the order of learning until you retrain it from the messages")
+		} else if err != nil {
+			return err
+		}
 		if err := m.Save(mf.path()); err != nil {
 			return err
 		}

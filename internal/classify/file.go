@@ -13,13 +13,14 @@ import (
 )
 
 // The model file: a magic line, a version, the parameters and counters, the
-// weight and count tables (little-endian), the learned-message digests, and
-// a CRC-32 of everything before it. Saving writes a temporary file in the
+// weight and count tables (little-endian), the learned-message digests, the
+// kept learned messages (version 2: each a length and its encoded Sample),
+// and a CRC-32 of everything before it. Saving writes a temporary file in the
 // same folder, syncs it and renames it over the old one, so a crash never
 // leaves a half-written model.
 const (
 	fileMagic   = "ACCORD-MODEL\n"
-	fileVersion = 1
+	fileVersion = 2
 )
 
 // MaxBits bounds the feature table (2^24 slots, 128 MiB): a new model is
@@ -47,6 +48,15 @@ type header struct {
 	SeenCount  uint32
 }
 
+// header2 follows header in version 2 files.
+type header2 struct {
+	Unkept uint32
+	Kept   uint32
+}
+
+// maxSampleBytes bounds one encoded kept message in a file.
+const maxSampleBytes = 64 << 10
+
 // WriteTo writes the model in the file format.
 func (m *Model) WriteTo(w io.Writer) (int64, error) {
 	m.mu.RLock()
@@ -65,6 +75,9 @@ func (m *Model) WriteTo(w io.Writer) (int64, error) {
 		return cw.n, fmt.Errorf("write model: %w", err)
 	}
 	writeTables(bw, m)
+	if err := writeKept(bw, m); err != nil {
+		return cw.n, fmt.Errorf("write model: %w", err)
+	}
 	if err := bw.Flush(); err != nil {
 		return cw.n, fmt.Errorf("write model: %w", err)
 	}
@@ -97,8 +110,8 @@ func Read(r io.Reader) (*Model, error) {
 	if err := binary.Read(br, binary.LittleEndian, &h); err != nil {
 		return nil, fmt.Errorf("classify: truncated model header: %w", err)
 	}
-	if h.Version != fileVersion {
-		return nil, fmt.Errorf("classify: model file version %d; this accord reads version %d (retrain with `accord learn`)", h.Version, fileVersion)
+	if h.Version != 1 && h.Version != fileVersion {
+		return nil, fmt.Errorf("classify: model file version %d; this accord reads versions 1 and %d (retrain with `accord learn`)", h.Version, fileVersion)
 	}
 	if h.Bits < 10 || h.Bits > MaxBits || h.SeenBits < 4 || h.SeenBits > 20 {
 		return nil, fmt.Errorf("classify: corrupt model: table size 2^%d, digest table 2^%d", h.Bits, h.SeenBits)
@@ -111,6 +124,11 @@ func Read(r io.Reader) (*Model, error) {
 	if err := readTables(br, m); err != nil {
 		return nil, fmt.Errorf("classify: truncated model: %w", err)
 	}
+	if h.Version == 1 {
+		m.unkept = m.nSpam + m.nHam // a version 1 model kept nothing
+	} else if err := readKept(br, m); err != nil {
+		return nil, err
+	}
 	rest, err := io.ReadAll(io.LimitReader(br, 8))
 	if err != nil {
 		return nil, fmt.Errorf("classify: read model: %w", err)
@@ -119,7 +137,11 @@ func Read(r io.Reader) (*Model, error) {
 		return nil, fmt.Errorf("classify: corrupt model: %d trailing bytes", len(rest))
 	}
 	want := binary.LittleEndian.Uint32(rest)
-	if got := crcOf(m, h); got != want {
+	check := crcOf
+	if h.Version == 1 {
+		check = crcV1
+	}
+	if got := check(m, h); got != want {
 		return nil, fmt.Errorf("classify: corrupt model: checksum %08x, file says %08x", got, want)
 	}
 	return m, nil
@@ -132,8 +154,68 @@ func crcOf(m *Model, h header) uint32 {
 	bw.WriteString(fileMagic)
 	binary.Write(bw, binary.LittleEndian, h)
 	writeTables(bw, m)
+	writeKept(bw, m)
 	bw.Flush()
 	return crc.Sum32()
+}
+
+// crcV1 checks a version 1 file, which had no kept section.
+func crcV1(m *Model, h header) uint32 {
+	crc := crc32.NewIEEE()
+	bw := bufio.NewWriterSize(crc, 1<<20)
+	bw.WriteString(fileMagic)
+	binary.Write(bw, binary.LittleEndian, h)
+	writeTables(bw, m)
+	bw.Flush()
+	return crc.Sum32()
+}
+
+// writeKept writes the second header and the kept messages, in digest
+// order so that a model's file is a function of its content.
+func writeKept(w *bufio.Writer, m *Model) error {
+	if err := binary.Write(w, binary.LittleEndian, header2{Unkept: m.unkept, Kept: uint32(len(m.kept))}); err != nil {
+		return err
+	}
+	var n [4]byte
+	for _, s := range sortedSamples(m.kept) {
+		b, _ := s.MarshalBinary()
+		binary.LittleEndian.PutUint32(n[:], uint32(len(b)))
+		w.Write(n[:])
+		w.Write(b)
+	}
+	return nil
+}
+
+func readKept(r io.Reader, m *Model) error {
+	var h2 header2
+	if err := binary.Read(r, binary.LittleEndian, &h2); err != nil {
+		return fmt.Errorf("classify: truncated model: %w", err)
+	}
+	if h2.Kept > 4*MaxKept {
+		return fmt.Errorf("classify: corrupt model: %d kept messages", h2.Kept)
+	}
+	m.unkept = h2.Unkept
+	m.kept = make(map[uint64]Sample, h2.Kept)
+	var n [4]byte
+	buf := make([]byte, maxSampleBytes)
+	for i := uint32(0); i < h2.Kept; i++ {
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			return fmt.Errorf("classify: truncated model: %w", err)
+		}
+		l := binary.LittleEndian.Uint32(n[:])
+		if l > maxSampleBytes {
+			return fmt.Errorf("classify: corrupt model: a kept message of %d bytes", l)
+		}
+		if _, err := io.ReadFull(r, buf[:l]); err != nil {
+			return fmt.Errorf("classify: truncated model: %w", err)
+		}
+		var s Sample
+		if err := s.UnmarshalBinary(buf[:l]); err != nil || !s.fits(m.p.Bits) {
+			return fmt.Errorf("classify: corrupt model: kept message %d does not decode", i)
+		}
+		m.kept[s.Digest] = s
+	}
+	return nil
 }
 
 // writeTables writes the feature table (weight, counts per slot) and the

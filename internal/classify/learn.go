@@ -3,6 +3,7 @@ package classify
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"time"
 )
 
 // seenBits sizes the table of learned-message digests (1 MiB): enough to
@@ -81,11 +82,24 @@ const (
 )
 
 // LearnMessage learns a message identified by digest, correcting an
-// earlier opposite decision and skipping a repeat.
+// earlier opposite decision and skipping a repeat. The model keeps the
+// message's features (not its text) for Rebuild.
 func (m *Model) LearnMessage(digest uint64, f Features, spam bool) Outcome {
+	return m.LearnMessageAt(digest, f, spam, time.Now())
+}
+
+// LearnMessageAt is LearnMessage with the time of learning given, which
+// the kept record carries for retention.
+func (m *Model) LearnMessageAt(digest uint64, f Features, spam bool, at time.Time) Outcome {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	known, was := m.seen.get(digest)
+	if k, ok := m.kept[digest]; ok {
+		known, was = true, k.Spam // the digest table may have been cleared
+	}
+	if !(known && was == spam) {
+		m.keep(sampleOf(digest, f.f, spam, at))
+	}
 	switch {
 	case known && was == spam:
 		return Known

@@ -112,6 +112,11 @@ type Model struct {
 	bias  float32
 	nbW   float32    // weight of the count learner's log-odds in the regression
 	seen  *digestSet // messages learned, and as what, for corrections
+	// kept are the learned messages' features, for Rebuild (keep.go);
+	// keepMax overrides MaxKept (tests).
+	kept    map[uint64]Sample
+	keepMax int
+	unkept  uint32 // messages learned without being kept
 }
 
 // New returns an empty model.
@@ -351,6 +356,7 @@ func (m *Model) Learn(f Features, spam bool) {
 	defer m.mu.Unlock()
 	lr, nb := m.logits(f.f, nil)
 	m.learn(f.f, lr, nb, spam, 1)
+	m.unkept++
 }
 
 // ScoreLearn scores a message and then learns its class, computing the
@@ -362,6 +368,7 @@ func (m *Model) ScoreLearn(f Features, spam bool) Result {
 	lr, nb := m.logits(f.f, nil)
 	r := m.result(lr, nb)
 	m.learn(f.f, lr, nb, spam, 1)
+	m.unkept++
 	return r
 }
 
@@ -390,6 +397,7 @@ func (m *Model) learn(f *featureSet, lr, nb float64, spam bool, dir int) {
 			}
 			cs, ch := sl.counts()
 			sl.w += float32(g / math.Sqrt(1+cs+ch))
+
 		}
 		m.bias += float32(g)
 	}
