@@ -61,6 +61,11 @@ const maxSampleBytes = 64 << 10
 func (m *Model) WriteTo(w io.Writer) (int64, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	return m.writeTo(w)
+}
+
+// writeTo writes the model; the caller holds the read lock.
+func (m *Model) writeTo(w io.Writer) (int64, error) {
 	crc := crc32.NewIEEE()
 	cw := &countWriter{w: io.MultiWriter(w, crc)}
 	bw := bufio.NewWriterSize(cw, 1<<20)

@@ -3,6 +3,7 @@ package classify
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"slices"
 	"sort"
 	"time"
@@ -255,4 +256,22 @@ func Build(p Params, samples []Sample) (*Model, int) {
 	}
 	m.rebuildLocked(sortedSamples(m.kept))
 	return m, skipped
+}
+
+// KeptSamples returns the learned messages the model keeps, in digest
+// order (to seed a shared store of learned messages).
+func (m *Model) KeptSamples() []Sample {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return sortedSamples(m.kept)
+}
+
+// WriteScoring writes the model without its kept messages: what a filter
+// instance needs to score, a fraction of the size.
+func (m *Model) WriteScoring(w io.Writer) (int64, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	// The copy shares the tables, under the original's read lock.
+	c := &Model{p: m.p, t: m.t, nSpam: m.nSpam, nHam: m.nHam, bias: m.bias, nbW: m.nbW, seen: m.seen, unkept: m.nSpam + m.nHam}
+	return c.writeTo(w)
 }

@@ -91,28 +91,43 @@ func (m *Model) LearnMessage(digest uint64, f Features, spam bool) Outcome {
 // LearnMessageAt is LearnMessage with the time of learning given, which
 // the kept record carries for retention.
 func (m *Model) LearnMessageAt(digest uint64, f Features, spam bool, at time.Time) Outcome {
+	return m.learnKept(sampleOf(digest, f.f, spam, at), f.f)
+}
+
+// LearnSample learns a kept record, as another filter instance stored it
+// in a shared store: the same as LearnMessage on the message it came from.
+// A record that does not fit the model's table size is ignored (Known).
+func (m *Model) LearnSample(s Sample) Outcome {
+	if !s.fits(m.p.Bits) {
+		return Known
+	}
+	return m.learnKept(s, s.featureSet())
+}
+
+func (m *Model) learnKept(smp Sample, f *featureSet) Outcome {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	digest, spam := smp.Digest, smp.Spam
 	known, was := m.seen.get(digest)
 	if k, ok := m.kept[digest]; ok {
 		known, was = true, k.Spam // the digest table may have been cleared
 	}
 	if !(known && was == spam) {
-		m.keep(sampleOf(digest, f.f, spam, at))
+		m.keep(smp)
 	}
 	switch {
 	case known && was == spam:
 		return Known
 	case known:
-		lr, nb := m.logits(f.f, nil)
-		m.learn(f.f, lr, nb, was, -1)
-		lr, nb = m.logits(f.f, nil)
-		m.learn(f.f, lr, nb, spam, 1)
+		lr, nb := m.logits(f, nil)
+		m.learn(f, lr, nb, was, -1)
+		lr, nb = m.logits(f, nil)
+		m.learn(f, lr, nb, spam, 1)
 		m.seen.put(digest, spam)
 		return Corrected
 	}
-	lr, nb := m.logits(f.f, nil)
-	m.learn(f.f, lr, nb, spam, 1)
+	lr, nb := m.logits(f, nil)
+	m.learn(f, lr, nb, spam, 1)
 	m.seen.put(digest, spam)
 	return Learned
 }

@@ -1,0 +1,695 @@
+// Package filter is the decision a mail provider's filter takes on one
+// message, whichever door it came in by (milter, rspamd HTTP, spamd): the
+// engine's findings (authentication, trace-back, identity), the
+// classifier, the complaint desk's confirmed campaigns, indicators received
+// from partner authorities and DNS blocklists become one score made of
+// named symbols, each with its weight and why; then each recipient's
+// policy turns the score into an action — deliver, tag as unsure, tag as
+// spam, quarantine or reject.
+//
+// It also keeps what the decision needs across messages: policies, the
+// quarantine, what users taught it (as features, never text), the audit
+// log of confidential reads, and the model shared by the node's filter
+// instances. It knows no protocol and no HTTP: the fronts translate.
+//
+// Message content never reaches a log: log lines carry the decision's
+// reference, action, score and symbol names only.
+package filter
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/campaign"
+	"github.com/accord-antispam/accord/internal/classify"
+	"github.com/accord-antispam/accord/internal/intel"
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+// Config tunes the filter.
+type Config struct {
+	AuthServID string        // Our authserv-id in Authentication-Results (the node's mail host name).
+	MaxScan    int64         // Larger messages are passed with a header, never blocked (default 20 MiB).
+	Timeout    time.Duration // For one decision (default 10 s).
+	// TempFailOnTimeout makes a decision that cannot finish in time ask
+	// the MTA to try again later; by default the message is delivered
+	// with X-Accord-Filter: timeout (fail-open).
+	TempFailOnTimeout  bool
+	QuarantineDays     int     // How long held messages are kept (default 30).
+	CampaignMinReports int     // A desk campaign counts as confirmed from this many reports (default 3).
+	CampaignWeight     float64 // Points of a confirmed campaign's near-duplicate (default 6).
+	LearnedDays        int     // How long learned features are kept (default 365).
+	Version            string  // Shown in X-Spam-Status.
+}
+
+func (c Config) withDefaults() Config {
+	if c.AuthServID == "" {
+		c.AuthServID = "localhost"
+	}
+	if c.MaxScan <= 0 {
+		c.MaxScan = 20 << 20
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.QuarantineDays <= 0 {
+		c.QuarantineDays = 30
+	}
+	if c.CampaignMinReports <= 0 {
+		c.CampaignMinReports = 3
+	}
+	if c.CampaignWeight == 0 {
+		c.CampaignWeight = 6
+	}
+	if c.LearnedDays <= 0 {
+		c.LearnedDays = 365
+	}
+	return c
+}
+
+// Outbound re-delivers released messages (the node's outbound mail).
+type Outbound interface {
+	Deliver(ctx context.Context, from string, to []string, raw []byte) error
+}
+
+// Service decides and keeps the filter's state. Build one with New and
+// share it between the fronts; it is safe for concurrent use.
+type Service struct {
+	cfg      Config
+	an       *analysis.Analyzer
+	store    Store
+	dnsbl    *intel.DNSBL
+	out      Outbound
+	log      *slog.Logger
+	now      func() time.Time
+	model    atomic.Pointer[classify.Model]
+	intelSet atomic.Pointer[intel.Set]
+	camps    atomic.Pointer[campIndex]
+	secret   []byte // for digest links
+
+	polMu    sync.RWMutex
+	policies map[string]Policy // by Scope()
+
+	learnMu    sync.Mutex
+	learnedSeq int64 // highest shared learned record this instance has learned
+}
+
+// Deps are what a Service is built from.
+type Deps struct {
+	Analyzer *analysis.Analyzer // Its Classifier is not used: the filter scores with its own model.
+	Store    Store
+	Model    *classify.Model // The starting model; nil: an empty one.
+	DNSBL    *intel.DNSBL    // nil: no blocklists.
+	Outbound Outbound        // nil: releases fail with ErrNoOutbound.
+	Secret   []byte          // Signs digest release links.
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// New builds a Service and loads the policies.
+func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
+	if d.Analyzer == nil || d.Store == nil {
+		return nil, errors.New("filter: an analyzer and a store are needed")
+	}
+	an := *d.Analyzer
+	an.Classifier = nil
+	s := &Service{cfg: cfg.withDefaults(), an: &an, store: d.Store, dnsbl: d.DNSBL, out: d.Outbound, log: d.Logger,
+		now: d.Now, secret: d.Secret}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	m := d.Model
+	if m == nil {
+		m = classify.New(classify.Params{})
+	}
+	s.model.Store(m)
+	if err := s.ReloadPolicies(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Model is the model the filter scores with now.
+func (s *Service) Model() *classify.Model { return s.model.Load() }
+
+// SetModel replaces the model (a reload).
+func (s *Service) SetModel(m *classify.Model) { s.model.Store(m) }
+
+// SetIntel replaces the indicator set (a reload).
+func (s *Service) SetIntel(set *intel.Set) { s.intelSet.Store(set) }
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Envelope is what the MTA tells about the SMTP transaction.
+type Envelope struct {
+	IP        netip.Addr // The SMTP client; invalid when not known (trace-back then finds the origin).
+	Helo      string
+	Hostname  string // The client's reverse name, as the MTA resolved it.
+	MailFrom  string
+	Rcpts     []string
+	User      string // SASL-authenticated user (outbound mail).
+	QueueID   string
+	DeliverTo string // The final recipient whose policy applies (rspamd's Deliver-To).
+}
+
+// Symbol is one piece of evidence and its weight.
+type Symbol struct {
+	Name        string   `json:"name"`
+	Score       float64  `json:"score"`
+	Description string   `json:"description"`
+	Options     []string `json:"options,omitempty"`
+	// Restricted evidence (TLP:AMBER and above) counts in the score but
+	// never appears in a header of a message that leaves the provider.
+	Restricted bool `json:"restricted,omitempty"`
+}
+
+// Outcomes for one recipient, from the mildest.
+const (
+	OutcomeHam        = "ham"        // Delivered, headers added.
+	OutcomeUnsure     = "unsure"     // Delivered, tagged unsure.
+	OutcomeSpam       = "spam"       // Delivered, tagged as spam.
+	OutcomeQuarantine = "quarantine" // Held.
+	OutcomeReject     = "reject"     // Refused.
+	OutcomeOff        = "off"        // The recipient turned filtering off.
+)
+
+var severity = map[string]int{OutcomeOff: 0, OutcomeHam: 1, OutcomeUnsure: 2, OutcomeSpam: 3, OutcomeQuarantine: 4, OutcomeReject: 5}
+
+// RecipientDecision is the outcome for one recipient.
+type RecipientDecision struct {
+	Recipient string
+	Outcome   string
+	Score     float64 // The message's score with this recipient's list and marketing adjustments.
+	Policy    Effective
+	Why       string
+}
+
+// Decision is the filter's answer for one message.
+type Decision struct {
+	Reference  string
+	Score      float64 // Without per-recipient adjustments.
+	Symbols    []Symbol
+	Recipients []RecipientDecision
+	// Outcome is the message-level outcome for a front that can act only
+	// once per message (rspamd HTTP, spamd): the mildest of the
+	// recipients' outcomes, so no recipient loses mail they wanted.
+	Outcome string
+	// Thresholds of the policy that decided Outcome.
+	Unsure, Required float64
+	Skipped          string // "too-large", "timeout": not scanned; delivered with a header.
+	AuthResults      string // Our Authentication-Results value (without the field name).
+	Elapsed          time.Duration
+	msg              *mail.Message
+	features         classify.Features
+	raw              []byte
+	env              Envelope
+	verdict          *analysis.Verdict
+}
+
+// Verdict is the engine's verdict behind the decision (nil when skipped).
+func (d *Decision) Verdict() *analysis.Verdict { return d.verdict }
+
+// GTUBE is SpamAssassin's Generic Test for Unsolicited Bulk Email, which
+// every filter recognises so an operator can test a deployment.
+const GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+func newRef() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// Check decides on one message. It never fails for a bad message (a
+// malformed message is scanned as far as it can be read); it fails only
+// when ctx ends. A decision that cannot finish within the timeout is a
+// skipped one (fail-open or tempfail, as configured: see TimedOut).
+func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decision, error) {
+	start := s.now()
+	d := &Decision{Reference: newRef(), raw: raw, env: env}
+	if int64(len(raw)) > s.cfg.MaxScan {
+		d.Skipped = "too-large"
+		d.Outcome = OutcomeHam
+		s.recipients(d)
+		s.logDecision(d)
+		return d, nil
+	}
+	tctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	err := s.scan(tctx, d)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		d.Skipped = "timeout"
+		d.Symbols, d.Score = nil, 0
+		d.Outcome = OutcomeHam
+		s.recipients(d)
+		s.logDecision(d)
+		return d, nil
+	}
+	s.recipients(d)
+	d.Elapsed = s.now().Sub(start)
+	s.logDecision(d)
+	return d, nil
+}
+
+// TimedOut reports whether the MTA should be told to try again later: a
+// decision that ran out of time when the filter is configured to tempfail.
+func (s *Service) TimedOut(d *Decision) bool { return d.Skipped == "timeout" && s.cfg.TempFailOnTimeout }
+
+func (s *Service) logDecision(d *Decision) {
+	names := make([]string, 0, len(d.Symbols))
+	for _, sy := range d.Symbols {
+		names = append(names, sy.Name)
+	}
+	// Reference, outcome, score and symbol names: never content, never
+	// addresses.
+	s.log.Info("filter decision", "ref", d.Reference, "outcome", d.Outcome, "score", round2(d.Score),
+		"symbols", strings.Join(names, ","), "recipients", len(d.Recipients), "skipped", d.Skipped,
+		"ms", d.Elapsed.Milliseconds())
+}
+
+// scan collects the evidence.
+func (s *Service) scan(ctx context.Context, d *Decision) error {
+	lim := mail.DefaultLimits()
+	msg := mail.ParseBytes(d.raw, lim)
+	d.msg = msg
+	add := func(sy Symbol) {
+		sy.Score = round2(sy.Score)
+		d.Symbols = append(d.Symbols, sy)
+	}
+	if bytes.Contains(d.raw, []byte(GTUBE)) {
+		add(Symbol{Name: "GTUBE", Score: 1000, Description: "the GTUBE test string: a test of the deployment"})
+	}
+	v, err := s.an.Analyze(ctx, analysis.Input{Source: "filter:" + d.Reference, Message: msg,
+		Envelope: analysis.Envelope{RemoteIP: d.env.IP, HELO: d.env.Helo, MailFrom: d.env.MailFrom, RcptTo: d.env.Rcpts}})
+	if err != nil {
+		return err
+	}
+	d.verdict = v
+	d.AuthResults = authResults(s.cfg.AuthServID, v)
+	for _, sy := range engineSymbols(v) {
+		add(sy)
+	}
+
+	m := s.model.Load()
+	f := m.Extract(msg, true)
+	d.features = f
+	r := m.Score(f, true)
+	add(bayesSymbol(r))
+
+	// DNS blocklists: the SMTP client (or the origin), link and sender domains.
+	ip := d.env.IP
+	if !ip.IsValid() {
+		ip, _ = netip.ParseAddr(v.Origin.IP)
+	}
+	if s.dnsbl != nil {
+		doms := append([]string{}, v.Content.Domains...)
+		if v.Sender.Domains.From != "" {
+			doms = append(doms, v.Sender.Domains.From)
+		}
+		res := s.dnsbl.Check(ctx, ip, doms)
+		for _, h := range res.Hits {
+			w := h.List.Weight
+			if w == 0 {
+				w = 3
+			}
+			add(Symbol{Name: h.List.Symbol(), Score: w, Description: "listed by " + h.List.Zone + " (" + h.Answer + ")", Options: []string{h.Query}})
+		}
+		if len(res.Timeouts) > 0 {
+			add(Symbol{Name: "DNSBL_TIMEOUT", Description: "some blocklists did not answer within the time budget; left out"})
+		}
+	}
+
+	// Intelligence: partners' indicators and the desk's campaigns.
+	obs := intel.Observed{OriginIP: ip, LinkDomains: v.Content.Domains}
+	for _, dm := range []string{v.Sender.Domains.From, v.Sender.Domains.ReturnPath, v.Sender.Domains.ReplyTo} {
+		if dm != "" {
+			obs.Senders = append(obs.Senders, dm)
+		}
+	}
+	for _, u := range v.Content.URLs {
+		obs.URLs = append(obs.URLs, u.URL)
+	}
+	for _, mt := range s.intelSet.Load().Match(obs) {
+		src := mt.Indicator.Source
+		who := src.Partner
+		if who == "" {
+			who = "this node"
+		}
+		desc := fmt.Sprintf("%s %s reported by %s (agreement %s, TLP:%s)", mt.Indicator.Type, mt.Indicator.Value, who, orNone(src.Agreement), strings.ToUpper(orNone(src.TLP)))
+		add(Symbol{Name: mt.Symbol, Score: mt.Weight, Description: desc, Options: []string{src.Partner, src.Agreement, src.TLP, src.ID},
+			Restricted: !mt.Disclosable()})
+	}
+	if ci := s.camps.Load(); ci != nil {
+		text := v.Content.Text + "\n" + v.Content.HTMLText
+		net := ""
+		if v.Origin.Network != nil {
+			net = fmt.Sprint(v.Origin.Network.ASN)
+		}
+		sig := campaign.Sign(text, v.Content.Domains, v.Sender.Domains.From, net)
+		if c, why := ci.match(sig); c != nil {
+			add(Symbol{Name: "ACCORD_CAMPAIGN", Score: s.cfg.CampaignWeight,
+				Description: fmt.Sprintf("near-duplicate of campaign %s confirmed by the complaint desk (%d reports; %s)", c.ID, c.Reports, why),
+				Options: []string{c.ID}})
+		}
+	}
+	sort.SliceStable(d.Symbols, func(i, j int) bool { return math.Abs(d.Symbols[i].Score) > math.Abs(d.Symbols[j].Score) })
+	for _, sy := range d.Symbols {
+		d.Score += sy.Score
+	}
+	d.Score = round2(d.Score)
+	return ctx.Err()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+// bayesSymbol turns the classifier's probability into points: its
+// log-odds, so that a probability of 0.5 adds nothing and each point is a
+// factor e in the odds.
+func bayesSymbol(r classify.Result) Symbol {
+	if !r.Ready {
+		return Symbol{Name: "ACCORD_BAYES_UNTRAINED", Description: "the classifier has not learned enough of both classes yet"}
+	}
+	p := min(max(r.Score, 1e-9), 1-1e-9)
+	z := min(max(math.Log(p/(1-p)), -20), 20)
+	var opts []string
+	for _, x := range r.Reasons {
+		opts = append(opts, fmt.Sprintf("%s(%+.2f)", x.Feature, x.Weight))
+	}
+	name := "ACCORD_BAYES_HAM"
+	if z >= 0 {
+		name = "ACCORD_BAYES_SPAM"
+	}
+	return Symbol{Name: name, Score: z, Description: fmt.Sprintf("classifier: spam probability %.4f", r.Score), Options: opts}
+}
+
+// Engine symbols: the verdict's findings that speak for spam, with weights
+// small beside the classifier's (they are evidence, and on their own
+// never reach the spam threshold), and the authentication that speaks
+// against it.
+var engineWeights = map[string]float64{
+	"DMARC_POLICY_REJECT":   3,
+	"DMARC_POLICY_QUARANT":  2,
+	"SPF_FAIL":              1,
+	"DKIM_INVALID":          0.5,
+	"FORGED_RELAY":          1.5,
+	"IDENTITY_DISGUISED":    1.5,
+	"EXECUTABLE_ATTACHMENT": 2,
+	"OBFUSCATED_URL":        1,
+	"HIDDEN_TEXT":           0.5,
+	"DMARC_PASS":            -0.5,
+}
+
+func engineSymbols(v *analysis.Verdict) []Symbol {
+	var out []Symbol
+	add := func(name, desc string) {
+		out = append(out, Symbol{Name: name, Score: engineWeights[name], Description: desc})
+	}
+	if a := v.Auth; a != nil {
+		switch {
+		case a.DMARC.Result == "fail" && a.DMARC.Applied == "reject":
+			add("DMARC_POLICY_REJECT", a.DMARC.Domain+" fails DMARC and asks receivers to reject")
+		case a.DMARC.Result == "fail" && a.DMARC.Applied == "quarantine":
+			add("DMARC_POLICY_QUARANT", a.DMARC.Domain+" fails DMARC and asks receivers to quarantine")
+		case a.DMARC.Result == "pass":
+			add("DMARC_PASS", a.DMARC.Domain+" passes DMARC")
+		}
+		if a.SPF.Result == "fail" {
+			add("SPF_FAIL", a.SPF.Domain+" does not authorise "+a.SPF.IP)
+		}
+		for _, sg := range a.DKIM {
+			if sg.Result == "fail" || sg.Result == "permerror" {
+				add("DKIM_INVALID", "a signature by "+sg.Domain+" does not verify")
+				break
+			}
+		}
+	}
+	for _, r := range v.Reasons {
+		switch r.Code {
+		case analysis.ReasonForgedRelay:
+			add("FORGED_RELAY", r.Detail)
+		case "identity-disguised":
+			add("IDENTITY_DISGUISED", r.Detail)
+		case "executable-attachment":
+			add("EXECUTABLE_ATTACHMENT", r.Detail)
+		case analysis.ReasonObfuscatedURL:
+			add("OBFUSCATED_URL", r.Detail)
+		case "hidden-text":
+			add("HIDDEN_TEXT", r.Detail)
+		}
+	}
+	return dedupe(out)
+}
+
+func dedupe(in []Symbol) []Symbol {
+	seen := map[string]bool{}
+	var out []Symbol
+	for _, s := range in {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// authenticated reports whether the From domain is vouched for: DMARC
+// passes, or a passing signature or SPF aligns with it.
+func authenticated(v *analysis.Verdict) bool {
+	if v == nil || v.Auth == nil {
+		return false
+	}
+	a := v.Auth
+	if a.DMARC.Result == "pass" {
+		return true
+	}
+	for _, sg := range a.DKIM {
+		if sg.Result == "pass" && sg.Aligned {
+			return true
+		}
+	}
+	return a.SPF.Result == "pass" && a.DMARC.SPFAligned
+}
+
+// legitMarketing: authenticated commercial mail with a one-click opt-out
+// whose headers a passing signature covers — a sender that follows the
+// rules for marketing.
+func legitMarketing(v *analysis.Verdict) bool {
+	return v != nil && authenticated(v) && v.OptOut.OneClickSigned && v.Commercial.Likely == rules.True
+}
+
+// recipients applies each recipient's policy.
+func (s *Service) recipients(d *Decision) {
+	rcpts := d.env.Rcpts
+	if d.env.DeliverTo != "" {
+		rcpts = []string{d.env.DeliverTo}
+	}
+	if len(rcpts) == 0 {
+		rcpts = []string{""} // no recipient known: the default policy
+	}
+	sender := ""
+	auth := false
+	if d.verdict != nil {
+		if len(d.verdict.Sender.From) > 0 {
+			sender = d.verdict.Sender.From[0].Addr
+		}
+		auth = authenticated(d.verdict)
+	}
+	if sender == "" {
+		sender = d.env.MailFrom
+	}
+	d.Outcome = ""
+	for _, rc := range rcpts {
+		rc = strings.ToLower(strings.Trim(strings.TrimSpace(rc), "<>"))
+		e := s.Effective(rc)
+		rd := RecipientDecision{Recipient: rc, Policy: e, Score: d.Score}
+		switch {
+		case d.Skipped != "":
+			rd.Outcome, rd.Why = OutcomeHam, "not scanned: "+d.Skipped
+		case !e.Enabled:
+			rd.Outcome, rd.Why = OutcomeOff, "filtering is off ("+e.From["enabled"]+")"
+		default:
+			lm := e.Match(sender, auth)
+			switch {
+			case lm.Blocked:
+				rd.Score = round2(rd.Score + 100)
+				rd.Why = "sender blocked by " + lm.Scope + " (" + lm.Entry + ")"
+			case lm.Allowed:
+				rd.Score = round2(rd.Score - 100)
+				rd.Why = "sender allowed by " + lm.Scope + " (" + lm.Entry + ")"
+			case lm.Unverified:
+				rd.Why = "sender on an allow list but not authenticated: the entry did not count"
+			}
+			if e.TrustMarketing && legitMarketing(d.verdict) && !lm.Blocked {
+				rd.Score = round2(rd.Score - 3)
+				rd.Why = strings.TrimPrefix(rd.Why+"; authenticated marketing with a signed one-click opt-out trusted", "; ")
+			}
+			rd.Outcome = outcomeFor(e, rd.Score)
+			if lm.Blocked {
+				// The user's own block: their spam action, never escalated.
+				rd.Outcome = map[string]string{ActionTag: OutcomeSpam, ActionQuarantine: OutcomeQuarantine, ActionReject: OutcomeReject}[e.Action]
+			}
+		}
+		d.Recipients = append(d.Recipients, rd)
+		if d.Outcome == "" || severity[rd.Outcome] < severity[d.Outcome] {
+			d.Outcome = rd.Outcome
+			d.Unsure, d.Required = e.Unsure, e.Spam
+		}
+	}
+}
+
+func outcomeFor(e Effective, score float64) string {
+	switch {
+	case score >= e.Spam:
+		switch e.Action {
+		case ActionReject:
+			return OutcomeReject
+		case ActionQuarantine:
+			return OutcomeQuarantine
+		}
+		if e.Quarantine > 0 && score >= e.Quarantine {
+			return OutcomeQuarantine
+		}
+		return OutcomeSpam
+	case score >= e.Unsure:
+		return OutcomeUnsure
+	}
+	return OutcomeHam
+}
+
+// Effective is the policy that applies to a recipient ("" for the
+// default).
+func (s *Service) Effective(rcpt string) Effective {
+	s.polMu.RLock()
+	defer s.polMu.RUnlock()
+	get := func(kind, key string) *Policy {
+		p, ok := s.policies[Policy{Kind: kind, Key: key}.Scope()]
+		if !ok {
+			return nil
+		}
+		return &p
+	}
+	var dom, rc *Policy
+	if rcpt != "" {
+		rc = get(ScopeRecipient, rcpt)
+		dom = get(ScopeDomain, DomainOf(rcpt))
+	}
+	return Resolve(Builtin(), get(ScopeDefault, ""), dom, rc)
+}
+
+// ReloadPolicies reads every policy from the store (at start, after a
+// change, and periodically for changes made by another instance).
+func (s *Service) ReloadPolicies(ctx context.Context) error {
+	ps, err := s.store.Policies(ctx)
+	if err != nil {
+		return fmt.Errorf("filter: load policies: %w", err)
+	}
+	m := make(map[string]Policy, len(ps))
+	for _, p := range ps {
+		m[p.Scope()] = p
+	}
+	s.polMu.Lock()
+	s.policies = m
+	s.polMu.Unlock()
+	return nil
+}
+
+// campIndex finds confirmed campaigns by their signatures' bands.
+type campIndex struct {
+	byBand map[uint64][]*Campaign
+	byDom  map[string][]*Campaign
+}
+
+// SetCampaigns replaces the confirmed campaigns (a reload).
+func (s *Service) SetCampaigns(cs []Campaign) {
+	ci := &campIndex{byBand: map[uint64][]*Campaign{}, byDom: map[string][]*Campaign{}}
+	for i := range cs {
+		c := &cs[i]
+		for _, k := range c.Signature.BandKeys() {
+			ci.byBand[k] = append(ci.byBand[k], c)
+		}
+		for _, dm := range c.Signature.Domains {
+			ci.byDom[dm] = append(ci.byDom[dm], c)
+		}
+	}
+	s.camps.Store(ci)
+}
+
+// match uses the complaint desk's own grouping rule (campaign.Assign).
+func (ci *campIndex) match(sig campaign.Signature) (*Campaign, string) {
+	id, why, err := campaign.Assign(context.Background(), ci, sig)
+	if err != nil || id == "" {
+		return nil, ""
+	}
+	for _, list := range ci.byBand {
+		for _, c := range list {
+			if c.ID == id {
+				return c, why
+			}
+		}
+	}
+	for _, list := range ci.byDom {
+		for _, c := range list {
+			if c.ID == id {
+				return c, why
+			}
+		}
+	}
+	return nil, ""
+}
+
+func (ci *campIndex) cands(list []*Campaign, seen map[string]bool, out []campaign.Candidate) []campaign.Candidate {
+	for _, c := range list {
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			out = append(out, campaign.Candidate{ID: c.ID, Signature: c.Signature})
+		}
+	}
+	return out
+}
+
+// ByBands implements campaign.Index.
+func (ci *campIndex) ByBands(_ context.Context, keys [campaign.Bands]uint64) ([]campaign.Candidate, error) {
+	seen := map[string]bool{}
+	var out []campaign.Candidate
+	for _, k := range keys {
+		out = ci.cands(ci.byBand[k], seen, out)
+	}
+	return out, nil
+}
+
+// ByDomains implements campaign.Index.
+func (ci *campIndex) ByDomains(_ context.Context, domains []string) ([]campaign.Candidate, error) {
+	seen := map[string]bool{}
+	var out []campaign.Candidate
+	for _, d := range domains {
+		out = ci.cands(ci.byDom[d], seen, out)
+	}
+	return out, nil
+}

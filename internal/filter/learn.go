@@ -1,0 +1,227 @@
+package filter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/classify"
+	"github.com/accord-antispam/accord/internal/mail"
+)
+
+// Learning. What users teach the filter (rspamd /learnspam and /learnham,
+// spamd TELL, a release from quarantine, the web page, IMAP folder moves
+// through Dovecot) is stored as the message's features and class in the
+// node's store — never its text — and learned at once by the instance that
+// got it. Every instance learns what the others stored within one sync
+// interval, and rebuilds the model from the whole stored set from time to
+// time, so all instances converge on the same model, which does not
+// depend on the order things were learned in. The model is also kept as a
+// snapshot in the store so that a new instance starts at once.
+
+func modelID(m *classify.Model) string { return fmt.Sprintf("bits=%d", m.Params().Bits) }
+
+// Learn teaches the filter that a message is spam or ham.
+func (s *Service) Learn(ctx context.Context, raw []byte, spam bool, source string) (classify.Outcome, error) {
+	if len(raw) == 0 {
+		return 0, errors.New("filter: learn: empty message")
+	}
+	if int64(len(raw)) > s.cfg.MaxScan {
+		return 0, fmt.Errorf("filter: learn: message of %d bytes is over the scan size (%d)", len(raw), s.cfg.MaxScan)
+	}
+	msg := mail.ParseBytes(raw, mail.DefaultLimits())
+	m := s.model.Load()
+	f := m.Extract(msg, false)
+	now := s.now()
+	dg := classify.Digest(msg.Raw)
+	smp := m.Sample(dg, f, spam, now)
+	b, _ := smp.MarshalBinary()
+	if _, err := s.store.AddLearned(ctx, Learned{Digest: dg, Spam: spam, At: now, Source: source, Sample: b, ModelID: modelID(m)}); err != nil {
+		return 0, fmt.Errorf("filter: learn: %w", err)
+	}
+	out := m.LearnMessageAt(dg, f, spam, now)
+	return out, nil
+}
+
+// SyncModel brings this instance up to date with what every instance
+// learned: it learns the stored records it has not seen yet. With
+// rebuild, it rebuilds the model from the whole stored set instead (and
+// saves it as the shared snapshot).
+func (s *Service) SyncModel(ctx context.Context, rebuild bool) (learned int, err error) {
+	s.learnMu.Lock()
+	defer s.learnMu.Unlock()
+	m := s.model.Load()
+	if rebuild {
+		recs, top, err := s.store.LearnedSince(ctx, 0, modelID(m))
+		if err != nil {
+			return 0, err
+		}
+		samples := make([]classify.Sample, 0, len(recs))
+		for _, r := range recs {
+			var smp classify.Sample
+			if smp.UnmarshalBinary(r.Sample) == nil {
+				samples = append(samples, smp)
+			}
+		}
+		nm, _ := classify.Build(m.Params(), samples)
+		s.model.Store(nm)
+		s.learnedSeq = top
+		var buf bytes.Buffer
+		if _, err := nm.WriteScoring(&buf); err != nil {
+			return 0, err
+		}
+		if err := s.store.PutSnapshot(ctx, Snapshot{Version: top, At: s.now(), Model: buf.Bytes()}); err != nil {
+			return 0, fmt.Errorf("filter: save snapshot: %w", err)
+		}
+		return len(samples), nil
+	}
+	recs, top, err := s.store.LearnedSince(ctx, s.learnedSeq, modelID(m))
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range recs {
+		var smp classify.Sample
+		if smp.UnmarshalBinary(r.Sample) != nil {
+			continue
+		}
+		if m.LearnSample(smp) != classify.Known {
+			learned++
+		}
+	}
+	if top > s.learnedSeq {
+		s.learnedSeq = top
+	}
+	return learned, nil
+}
+
+// StartModel sets the instance's model at start: the latest shared
+// snapshot and what was learned since; or, when the store holds no
+// learned messages yet and seed keeps some (a model trained with accord
+// learn), those are stored first and the model rebuilt from them.
+func (s *Service) StartModel(ctx context.Context, seed *classify.Model) error {
+	m := s.model.Load()
+	recs, _, err := s.store.LearnedSince(ctx, 0, modelID(m))
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 && seed != nil && seed.Kept() > 0 && seed.Params().Bits == m.Params().Bits {
+		for _, smp := range seed.KeptSamples() {
+			b, _ := smp.MarshalBinary()
+			if _, err := s.store.AddLearned(ctx, Learned{Digest: smp.Digest, Spam: smp.Spam, At: smp.At, Source: "model-file", Sample: b, ModelID: modelID(m)}); err != nil {
+				return err
+			}
+		}
+		_, err := s.SyncModel(ctx, true)
+		return err
+	}
+	snap, err := s.store.LatestSnapshot(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		_, err = s.SyncModel(ctx, true)
+		return err
+	case err != nil:
+		return err
+	}
+	nm, err := classify.Read(bytes.NewReader(snap.Model))
+	if err != nil || nm.Params().Bits != m.Params().Bits {
+		s.log.Warn("filter: the shared model snapshot is unusable; rebuilding", "err", err)
+		_, err = s.SyncModel(ctx, true)
+		return err
+	}
+	s.learnMu.Lock()
+	s.model.Store(nm)
+	s.learnedSeq = snap.Version
+	s.learnMu.Unlock()
+	_, err = s.SyncModel(ctx, false)
+	return err
+}
+
+// Run keeps the instance in step until ctx ends: every sync interval it
+// learns what other instances stored and reloads policies; every rebuild
+// interval it purges what is past retention and rebuilds the model.
+func (s *Service) Run(ctx context.Context, sync, rebuild time.Duration, reload func(context.Context)) {
+	if sync <= 0 {
+		sync = 5 * time.Second
+	}
+	if rebuild <= 0 {
+		rebuild = time.Hour
+	}
+	t := time.NewTicker(sync)
+	defer t.Stop()
+	last := s.now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.SyncModel(ctx, false); err != nil {
+			s.log.Warn("filter: sync learned messages", "err", err)
+		}
+		if err := s.ReloadPolicies(ctx); err != nil {
+			s.log.Warn("filter: reload policies", "err", err)
+		}
+		if reload != nil {
+			reload(ctx)
+		}
+		if s.now().Sub(last) >= rebuild {
+			last = s.now()
+			held, learned, err := s.Purge(ctx)
+			if err != nil {
+				s.log.Warn("filter: purge", "err", err)
+			} else if held+learned > 0 {
+				s.log.Info("filter: purged past retention", "held", held, "learned", learned)
+			}
+			if _, err := s.SyncModel(ctx, true); err != nil {
+				s.log.Warn("filter: rebuild", "err", err)
+			}
+		}
+	}
+}
+
+// PutPolicy validates and saves a policy, records who changed it, and
+// applies it at once on this instance.
+func (s *Service) PutPolicy(ctx context.Context, p Policy, by string) (Policy, error) {
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	p.UpdatedAt, p.UpdatedBy = s.now().UTC(), by
+	if err := s.store.PutPolicy(ctx, p); err != nil {
+		return p, err
+	}
+	if err := s.store.Audit(ctx, AuditEntry{At: p.UpdatedAt, Actor: by, Action: "policy.set", Target: p.Scope()}); err != nil {
+		s.log.Warn("audit", "err", err)
+	}
+	return p, s.ReloadPolicies(ctx)
+}
+
+// DeletePolicy removes a scope's policy (its settings fall back to the
+// scope below).
+func (s *Service) DeletePolicy(ctx context.Context, kind, key, by string) error {
+	p := Policy{Kind: kind, Key: key}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := s.store.DeletePolicy(ctx, p.Kind, p.Key); err != nil {
+		return err
+	}
+	s.store.Audit(ctx, AuditEntry{At: s.now(), Actor: by, Action: "policy.delete", Target: p.Scope()})
+	return s.ReloadPolicies(ctx)
+}
+
+// Policy returns a scope's own policy (ErrNotFound when none is set).
+func (s *Service) Policy(ctx context.Context, kind, key string) (Policy, error) {
+	p := Policy{Kind: kind, Key: key}
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	return s.store.Policy(ctx, p.Kind, p.Key)
+}
+
+// Policies lists every policy set.
+func (s *Service) Policies(ctx context.Context) ([]Policy, error) { return s.store.Policies(ctx) }
+
+// Store is the service's store (for the fronts' read-only views).
+func (s *Service) Store() Store { return s.store }

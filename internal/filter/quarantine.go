@@ -1,0 +1,258 @@
+package filter
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The quarantine: messages held for a recipient, with the decision that
+// held them, until the recipient (or an administrator, which the audit log
+// records) releases or deletes them, or they expire.
+
+// ErrNoOutbound is returned by Release when the node has no outbound mail.
+var ErrNoOutbound = errors.New("filter: no outbound relay is configured: a released message cannot be delivered")
+
+// ErrForbidden is returned when a principal may not act on a held message.
+var ErrForbidden = errors.New("filter: not your message")
+
+// Actor is who reads or acts on quarantined mail.
+type Actor struct {
+	Label   string // "user:ana", "token:ab12", "cli", "digest-link"
+	Mailbox string // The address the actor owns ("" for an administrator).
+	Admin   bool
+}
+
+func (a Actor) may(h Held) bool {
+	return a.Admin || (a.Mailbox != "" && strings.EqualFold(a.Mailbox, h.Recipient))
+}
+
+// Quarantine holds the message for the recipients of the decision whose
+// outcome is quarantine (and those rejected, when rejecting was not
+// possible because others accepted the message). It returns the held ids.
+func (s *Service) Quarantine(ctx context.Context, d *Decision, recipients []string) ([]string, error) {
+	if len(recipients) == 0 {
+		return nil, nil
+	}
+	now := s.now()
+	from, subject := "", ""
+	if d.verdict != nil {
+		if len(d.verdict.Sender.From) > 0 {
+			from = d.verdict.Sender.From[0].Addr
+		}
+		subject = d.verdict.Message.Subject
+	}
+	var ids []string
+	for _, rc := range recipients {
+		h := Held{ID: "q-" + newRef(), Recipient: rc, MailFrom: d.env.MailFrom, From: from, Subject: subject,
+			ReceivedAt: now, ExpiresAt: now.AddDate(0, 0, s.cfg.QuarantineDays), Score: d.Score, Symbols: d.Symbols,
+			Reference: d.Reference, Raw: d.raw, Size: len(d.raw), State: StateHeld}
+		if err := s.store.Hold(ctx, h); err != nil {
+			return ids, fmt.Errorf("quarantine: %w", err)
+		}
+		ids = append(ids, h.ID)
+	}
+	s.log.Info("filter quarantined", "ref", d.Reference, "held", len(ids))
+	return ids, nil
+}
+
+// List returns the held messages an actor may see: a mailbox owner's own,
+// an administrator's all (or one recipient's).
+func (s *Service) List(ctx context.Context, a Actor, f HeldFilter) ([]Held, error) {
+	if !a.Admin {
+		if a.Mailbox == "" {
+			return nil, ErrForbidden
+		}
+		f.Recipient = strings.ToLower(a.Mailbox)
+	}
+	return s.store.HeldMessages(ctx, f)
+}
+
+// Show returns a held message with its bytes. The recipient reads it
+// freely; an administrator's read is written to the audit log first (and
+// refused if the audit log cannot be written).
+func (s *Service) Show(ctx context.Context, a Actor, id string) (Held, error) {
+	h, err := s.store.HeldMessage(ctx, id)
+	if err != nil {
+		return Held{}, err
+	}
+	if !a.may(h) {
+		return Held{}, ErrNotFound // do not tell others that it exists
+	}
+	if !strings.EqualFold(a.Mailbox, h.Recipient) {
+		if err := s.store.Audit(ctx, AuditEntry{At: s.now(), Actor: a.Label, Action: "quarantine.read", Target: h.ID,
+			Detail: "administrator read a message held for another recipient"}); err != nil {
+			return Held{}, fmt.Errorf("audit: %w", err)
+		}
+	}
+	return h, nil
+}
+
+// Release re-delivers a held message to its recipient through the node's
+// outbound relay and teaches the filter it is ham. Two releases of one
+// message never both deliver: the state moves held → releasing first.
+func (s *Service) Release(ctx context.Context, a Actor, id string) error {
+	h, err := s.store.HeldMessage(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !a.may(h) {
+		return ErrNotFound
+	}
+	if s.out == nil {
+		return ErrNoOutbound
+	}
+	now := s.now()
+	if err := s.store.SetHeldState(ctx, id, StateHeld, StateReleasing, a.Label, now); err != nil {
+		return fmt.Errorf("release %s: %w", id, err)
+	}
+	if err := s.out.Deliver(ctx, h.MailFrom, []string{h.Recipient}, h.Raw); err != nil {
+		// Back to held, so it can be tried again.
+		if e2 := s.store.SetHeldState(ctx, id, StateReleasing, StateHeld, a.Label, now); e2 != nil {
+			s.log.Error("release: could not put the message back", "id", id, "err", e2)
+		}
+		return fmt.Errorf("release %s: deliver: %w", id, err)
+	}
+	if err := s.store.SetHeldState(ctx, id, StateReleasing, StateReleased, a.Label, now); err != nil {
+		return fmt.Errorf("release %s: %w", id, err)
+	}
+	if err := s.store.Audit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.release", Target: id}); err != nil {
+		s.log.Error("audit", "err", err)
+	}
+	// A released message teaches the filter: it was ham.
+	if _, err := s.Learn(ctx, h.Raw, false, "release"); err != nil {
+		s.log.Warn("release: learning as ham failed", "id", id, "err", err)
+	}
+	s.log.Info("filter released", "id", id, "ref", h.Reference, "by", a.Label)
+	return nil
+}
+
+// Delete discards a held message.
+func (s *Service) Delete(ctx context.Context, a Actor, id string) error {
+	h, err := s.store.HeldMessage(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !a.may(h) {
+		return ErrNotFound
+	}
+	now := s.now()
+	if err := s.store.SetHeldState(ctx, id, StateHeld, StateDeleted, a.Label, now); err != nil {
+		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	return s.store.Audit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.delete", Target: id})
+}
+
+// Purge removes expired held messages and the bytes of released and
+// deleted ones, and learned features past their retention.
+func (s *Service) Purge(ctx context.Context) (held, learned int, err error) {
+	now := s.now()
+	if held, err = s.store.PurgeHeld(ctx, now); err != nil {
+		return 0, 0, err
+	}
+	learned, err = s.store.PurgeLearned(ctx, now.AddDate(0, 0, -s.cfg.LearnedDays))
+	return held, learned, err
+}
+
+// Digest links: a release link in a digest mail carries a token signed
+// with the node's secret, naming the held message and an expiry. A GET of
+// the link only shows a confirmation page; the release itself is a POST
+// (link scanners fetch with GET and must not release anything).
+
+// DigestToken signs a release link for one held message, valid until exp.
+func (s *Service) DigestToken(id string, exp time.Time) string {
+	msg := id + "." + strconv.FormatInt(exp.Unix(), 10)
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write([]byte("accord-quarantine-release\x00" + msg))
+	return msg + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:18])
+}
+
+// ErrBadToken is returned for release tokens that are forged or expired.
+var ErrBadToken = errors.New("filter: the release link is not valid or has expired")
+
+// CheckToken returns the held message id a release token names.
+func (s *Service) CheckToken(tok string) (string, error) {
+	if len(s.secret) == 0 {
+		return "", ErrBadToken
+	}
+	i := strings.LastIndexByte(tok, '.')
+	if i < 0 {
+		return "", ErrBadToken
+	}
+	msg, sig := tok[:i], tok[i+1:]
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write([]byte("accord-quarantine-release\x00" + msg))
+	want := base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:18])
+	if !hmac.Equal([]byte(sig), []byte(want)) {
+		return "", ErrBadToken
+	}
+	j := strings.LastIndexByte(msg, '.')
+	if j < 0 {
+		return "", ErrBadToken
+	}
+	exp, err := strconv.ParseInt(msg[j+1:], 10, 64)
+	if err != nil || !s.now().Before(time.Unix(exp, 0)) {
+		return "", ErrBadToken
+	}
+	return msg[:j], nil
+}
+
+// ReleaseByToken releases the message a digest link names, for its
+// recipient.
+func (s *Service) ReleaseByToken(ctx context.Context, tok string) (Held, error) {
+	id, err := s.CheckToken(tok)
+	if err != nil {
+		return Held{}, err
+	}
+	h, err := s.store.HeldMessage(ctx, id)
+	if err != nil {
+		return Held{}, err
+	}
+	return h, s.Release(ctx, Actor{Label: "digest-link", Mailbox: h.Recipient}, id)
+}
+
+// Digest is one recipient's summary of what is held for them.
+type Digest struct {
+	Recipient string
+	Items     []DigestItem
+}
+
+// DigestItem is a held message with its signed release link token.
+type DigestItem struct {
+	Held  Held
+	Token string
+}
+
+// Digests gathers, per recipient, the messages held since since, each
+// with a release token valid until the message expires.
+func (s *Service) Digests(ctx context.Context, since time.Time) ([]Digest, error) {
+	hs, err := s.store.HeldMessages(ctx, HeldFilter{State: StateHeld, Limit: 100000})
+	if err != nil {
+		return nil, err
+	}
+	by := map[string]*Digest{}
+	var order []string
+	for _, h := range hs {
+		if h.ReceivedAt.Before(since) {
+			continue
+		}
+		dg := by[h.Recipient]
+		if dg == nil {
+			dg = &Digest{Recipient: h.Recipient}
+			by[h.Recipient] = dg
+			order = append(order, h.Recipient)
+		}
+		dg.Items = append(dg.Items, DigestItem{Held: h, Token: s.DigestToken(h.ID, h.ExpiresAt)})
+	}
+	out := make([]Digest, 0, len(order))
+	for _, r := range order {
+		out = append(out, *by[r])
+	}
+	return out, nil
+}

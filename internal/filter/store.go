@@ -1,0 +1,128 @@
+package filter
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/campaign"
+	"github.com/accord-antispam/accord/internal/intel"
+)
+
+// ErrNotFound is returned for unknown policies and quarantined messages.
+var ErrNotFound = errors.New("filter: not found")
+
+// Held is one quarantined message for one recipient.
+type Held struct {
+	ID         string
+	Recipient  string
+	MailFrom   string
+	From       string // The header From, for the recipient's list.
+	Subject    string
+	ReceivedAt time.Time
+	ExpiresAt  time.Time
+	Score      float64
+	Symbols    []Symbol
+	Reference  string // The decision's reference.
+	Raw        []byte // The message as received; empty in listings.
+	Size       int
+	State      string // "held", "released", "deleted"
+	ActedAt    time.Time
+	ActedBy    string
+}
+
+// Quarantine states.
+const (
+	StateHeld      = "held"
+	StateReleasing = "releasing" // Being handed to the outbound relay.
+	StateReleased  = "released"
+	StateDeleted   = "deleted"
+)
+
+// HeldFilter selects quarantined messages.
+type HeldFilter struct {
+	Recipient string // "" for all (administrators).
+	State     string // "" for all.
+	Limit     int
+}
+
+// AuditEntry records who did what to something confidential: an
+// administrator reading a quarantined message, releasing, deleting,
+// changing a policy.
+type AuditEntry struct {
+	At     time.Time
+	Actor  string // "user:name", "token:id", "cli", "digest-link"
+	Action string // "quarantine.read", "quarantine.release", …
+	Target string
+	Detail string
+}
+
+// Learned is one message a filter learned from, as stored: its features
+// (never its text), class, source and time.
+type Learned struct {
+	Digest  uint64
+	Spam    bool
+	At      time.Time
+	Source  string // "rspamd", "spamd", "release", "cli", "web", …
+	Sample  []byte // classify.Sample, encoded
+	ModelID string // The table size it was extracted for ("bits=20").
+}
+
+// Snapshot is a model built from the learned messages, shared by the
+// filter instances of one node.
+type Snapshot struct {
+	Version int64 // The highest learned-message sequence it includes.
+	At      time.Time
+	Model   []byte // classify model file, without kept messages
+}
+
+// Store keeps what the filter needs across messages and instances.
+type Store interface {
+	// Policies.
+	PutPolicy(ctx context.Context, p Policy) error
+	Policy(ctx context.Context, kind, key string) (Policy, error) // ErrNotFound
+	Policies(ctx context.Context) ([]Policy, error)
+	DeletePolicy(ctx context.Context, kind, key string) error
+
+	// Quarantine.
+	Hold(ctx context.Context, h Held) error
+	HeldMessage(ctx context.Context, id string) (Held, error) // with Raw
+	HeldMessages(ctx context.Context, f HeldFilter) ([]Held, error)
+	// SetHeldState moves a message from one state to another; it fails
+	// with ErrNotFound when the message is not in state from (so two
+	// releases never both succeed).
+	SetHeldState(ctx context.Context, id, from, to, by string, at time.Time) error
+	// PurgeHeld deletes the messages (and their bytes) that expired or
+	// were released or deleted before t.
+	PurgeHeld(ctx context.Context, t time.Time) (int, error)
+
+	// Audit.
+	Audit(ctx context.Context, e AuditEntry) error
+	AuditLog(ctx context.Context, target string, limit int) ([]AuditEntry, error)
+
+	// Learning shared by instances.
+	AddLearned(ctx context.Context, l Learned) (seq int64, err error)
+	LearnedSince(ctx context.Context, seq int64, modelID string) ([]Learned, int64, error)
+	PurgeLearned(ctx context.Context, before time.Time) (int, error)
+	PutSnapshot(ctx context.Context, s Snapshot) error
+	LatestSnapshot(ctx context.Context) (Snapshot, error) // ErrNotFound
+}
+
+// CampaignSource lists the complaint desk's confirmed campaigns, for the
+// near-duplicate check (implemented by the node's store).
+type CampaignSource interface {
+	ConfirmedCampaigns(ctx context.Context, minReports int) ([]Campaign, error)
+}
+
+// Campaign is a confirmed campaign as the filter sees it.
+type Campaign struct {
+	ID        string
+	Reports   int
+	Signature campaign.Signature
+}
+
+// IndicatorSource lists the indicators partners sent, still within their
+// retention (implemented over the federation store by the node).
+type IndicatorSource interface {
+	Indicators(ctx context.Context, now time.Time) ([]intel.Indicator, error)
+}
