@@ -36,6 +36,7 @@ var level = map[string]int{
 	"smtpd":     5,
 	"lint":      5,
 	"fbl":       5,
+	"milterd":   5,
 	"config":    1,
 
 	"federation":      5,

@@ -1,0 +1,206 @@
+package milterd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/d--j/go-milter"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/resolve"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func start(t *testing.T, cfg filter.Config) (*Server, *filter.Service, *filter.MemStore) {
+	t.Helper()
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filter.NewMemStore()
+	f, err := filter.New(context.Background(), cfg, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: st, Secret: []byte("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Listen("127.0.0.1:0", f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s, f, st
+}
+
+type result struct {
+	act  *milter.Action
+	mods []milter.ModifyAction
+}
+
+// send plays an MTA: one transaction through the milter protocol.
+func send(t *testing.T, addr string, rcpts []string, header [][2]string, body string) result {
+	t.Helper()
+	c := milter.NewClient("tcp", addr, milter.WithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+	s, err := c.Session(milter.NewMacroBag())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	must := func(a *milter.Action, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Type != milter.ActionContinue {
+			t.Fatalf("early answer %+v", a)
+		}
+	}
+	must(s.Conn("client.example", milter.FamilyInet, 4321, "192.0.2.10"))
+	must(s.Helo("client.example"))
+	must(s.Mail("<sender@client.example>", ""))
+	for _, r := range rcpts {
+		must(s.Rcpt("<"+r+">", ""))
+	}
+	must(s.DataStart())
+	for _, h := range header {
+		must(s.HeaderField(h[0], h[1], nil))
+	}
+	must(s.HeaderEnd())
+	mods, act, err := s.BodyReadFrom(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return result{act, mods}
+}
+
+func hdr(subject string) [][2]string {
+	return [][2]string{{"From", "Sender <sender@client.example>"}, {"To", "ana@example.org"}, {"Subject", subject},
+		{"Date", "Mon, 2 Mar 2026 10:00:00 +0000"}, {"Message-ID", fmt.Sprintf("<%d@client.example>", time.Now().UnixNano())},
+		{"X-Spam-Flag", "NO"}, {"Authentication-Results", "mx.example.org; dkim=pass header.d=bank.example"}}
+}
+
+func added(r result) map[string]string {
+	m := map[string]string{}
+	for _, x := range r.mods {
+		if x.Type == milter.ActionAddHeader || x.Type == milter.ActionInsertHeader {
+			m[x.HeaderName] = strings.TrimSpace(x.HeaderValue)
+		}
+	}
+	return m
+}
+
+func TestMilterDecisions(t *testing.T) {
+	s, f, st := start(t, filter.Config{AuthServID: "mx.example.org"})
+	ctx := context.Background()
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "rej@example.org", Action: ptr(filter.ActionReject)}, "t")
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "rej2@example.org", Action: ptr(filter.ActionReject)}, "t")
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "q@example.org", Action: ptr(filter.ActionQuarantine)}, "t")
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "tag@example.org", Quarantine: ptr(0.0)}, "t")
+	addr := s.Addr().String()
+
+	// Ham: accepted, headers added, the forged ones removed.
+	r := send(t, addr, []string{"ana@example.org"}, hdr("lunch"), "see you at noon\r\n")
+	if r.act.Type != milter.ActionAccept && r.act.Type != milter.ActionContinue {
+		t.Fatalf("ham: %+v", r.act)
+	}
+	h := added(r)
+	if h["X-Spam-Flag"] != "NO" || strings.HasPrefix(h["X-Spam-Status"], "Yes") || !strings.HasPrefix(h["Authentication-Results"], "mx.example.org;") {
+		t.Errorf("ham headers: %v", h)
+	}
+	removed := 0
+	for _, m := range r.mods {
+		if m.Type == milter.ActionChangeHeader && m.HeaderValue == "" {
+			removed++
+		}
+	}
+	if removed != 2 {
+		t.Errorf("removed %d forged fields, want 2 (X-Spam-Flag and our Authentication-Results): %+v", removed, r.mods)
+	}
+
+	// Every recipient rejects: 550 with the reference.
+	r = send(t, addr, []string{"rej@example.org", "rej2@example.org"}, hdr("test"), filter.GTUBE+"\r\n")
+	if r.act.Type != milter.ActionRejectWithCode || r.act.SMTPCode != 550 || !strings.Contains(r.act.SMTPReply, "5.7.1") || !strings.Contains(r.act.SMTPReply, "reference") {
+		t.Fatalf("reject: %+v", r.act)
+	}
+
+	// Mixed: the quarantining and rejecting recipients are held and
+	// removed; the tagging recipient gets it with the spam flag.
+	r = send(t, addr, []string{"q@example.org", "rej@example.org", "tag@example.org"}, hdr("test"), filter.GTUBE+"\r\n")
+	var del []string
+	for _, m := range r.mods {
+		if m.Type == milter.ActionDelRcpt {
+			del = append(del, m.Rcpt)
+		}
+	}
+	if len(del) != 2 || added(r)["X-Spam-Flag"] != "YES" {
+		t.Fatalf("mixed: deleted %v, headers %v, action %+v", del, added(r), r.act)
+	}
+	held, _ := st.HeldMessages(ctx, filter.HeldFilter{})
+	if len(held) != 2 {
+		t.Fatalf("held %d, want 2", len(held))
+	}
+
+	// Everybody holds: discarded (the quarantine has it).
+	r = send(t, addr, []string{"q@example.org"}, hdr("test"), filter.GTUBE+"\r\n")
+	if r.act.Type != milter.ActionDiscard {
+		t.Fatalf("all quarantined: %+v", r.act)
+	}
+	if held, _ := st.HeldMessages(ctx, filter.HeldFilter{Recipient: "q@example.org"}); len(held) != 2 {
+		t.Fatalf("q@ has %d held, want 2", len(held))
+	}
+}
+
+func TestMilterOversizedPasses(t *testing.T) {
+	s, _, _ := start(t, filter.Config{MaxScan: 4096})
+	r := send(t, s.Addr().String(), []string{"ana@example.org"}, hdr("big"), strings.Repeat("a spammy line "+filter.GTUBE+"\r\n", 200))
+	if r.act.Type != milter.ActionAccept && r.act.Type != milter.ActionContinue {
+		t.Fatalf("oversized: %+v", r.act)
+	}
+	if v := added(r)["X-Accord-Filter"]; !strings.Contains(v, "too-large") {
+		t.Errorf("oversized headers: %v", added(r))
+	}
+}
+
+// TestMilterHostileClients: garbage, a client that vanishes mid-message
+// and one that never finishes must not take the milter down.
+func TestMilterHostileClients(t *testing.T) {
+	s, _, _ := start(t, filter.Config{})
+	addr := s.Addr().String()
+	// Garbage: a huge length prefix, then nothing.
+	for _, junk := range [][]byte{{0xff, 0xff, 0xff, 0xff, 'O'}, []byte("GET / HTTP/1.1\r\n\r\n"), {0, 0, 0, 1, 'Z'}} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(junk)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 64)
+		c.Read(buf)
+		c.Close()
+	}
+	// Vanishing mid-message.
+	c := milter.NewClient("tcp", addr)
+	sess, err := c.Session(milter.NewMacroBag())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Conn("x.example", milter.FamilyInet, 1, "192.0.2.1")
+	sess.Helo("x.example")
+	sess.Mail("<a@x.example>", "")
+	sess.Rcpt("<b@example.org>", "")
+	sess.DataStart()
+	sess.HeaderField("Subject", "half", nil)
+	sess.HeaderEnd()
+	sess.BodyChunk([]byte("half a body"))
+	sess.Close()
+	// Still serving.
+	r := send(t, addr, []string{"ana@example.org"}, hdr("after"), "still here\r\n")
+	if r.act.Type != milter.ActionAccept && r.act.Type != milter.ActionContinue {
+		t.Fatalf("after hostile clients: %+v", r.act)
+	}
+}
