@@ -273,7 +273,9 @@ func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decisio
 
 // TimedOut reports whether the MTA should be told to try again later: a
 // decision that ran out of time when the filter is configured to tempfail.
-func (s *Service) TimedOut(d *Decision) bool { return d.Skipped == "timeout" && s.cfg.TempFailOnTimeout }
+func (s *Service) TimedOut(d *Decision) bool {
+	return d.Skipped == "timeout" && s.cfg.TempFailOnTimeout
+}
 
 func (s *Service) logDecision(d *Decision) {
 	names := make([]string, 0, len(d.Symbols))
@@ -369,7 +371,7 @@ func (s *Service) scan(ctx context.Context, d *Decision) error {
 		if c, why := ci.match(sig); c != nil {
 			add(Symbol{Name: "ACCORD_CAMPAIGN", Score: s.cfg.CampaignWeight,
 				Description: fmt.Sprintf("near-duplicate of campaign %s confirmed by the complaint desk (%d reports; %s)", c.ID, c.Reports, why),
-				Options: []string{c.ID}})
+				Options:     []string{c.ID}})
 		}
 	}
 	sort.SliceStable(d.Symbols, func(i, j int) bool { return math.Abs(d.Symbols[i].Score) > math.Abs(d.Symbols[j].Score) })

@@ -42,7 +42,7 @@ type Source struct {
 type Indicator struct {
 	Type    Type
 	Value   string
-	Weight  float64   // Points a match adds; 0 means the type's default.
+	Weight  float64 // Points a match adds; 0 means the type's default.
 	Source  Source
 	Expires time.Time // Zero: no expiry.
 }

@@ -161,7 +161,9 @@ func (s *Server) decide(ctx context.Context, trx mailfilter.Trx) (mailfilter.Dec
 }
 
 // bare strips the angle brackets some MTAs send around addresses.
-func bare(a string) string { return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(a), "<"), ">") }
+func bare(a string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(a), "<"), ">")
+}
 
 func rank(outcome string) int {
 	return map[string]int{filter.OutcomeOff: 0, filter.OutcomeHam: 1, filter.OutcomeUnsure: 2, filter.OutcomeSpam: 3}[outcome]
