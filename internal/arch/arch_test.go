@@ -39,6 +39,12 @@ var level = map[string]int{
 	"milterd":   5,
 	"config":    1,
 
+	// The filter for mail providers.
+	"intel":      2,
+	"filter":     4,
+	"milterd":    5,
+	"rspamdhttp": 5,
+
 	"federation":      5,
 	"federation/stix": 6,
 	"store/sqlstore":  6,

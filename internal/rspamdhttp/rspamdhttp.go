@@ -1,0 +1,311 @@
+// Package rspamdhttp is the filter's rspamd-compatible HTTP door, so that
+// Exim (spamd_address … variant=rspamd), Haraka, rspamd's own proxy and
+// rspamc work unchanged: POST /checkv2 (also /check and /symbols) with
+// rspamd's request headers — IP, Helo, Hostname, From, Rcpt (repeated),
+// User, Deliver-To, Queue-Id — and its JSON answer (action, score,
+// required_score, symbols with score and description, milter add/remove
+// headers, messages.smtp_message); POST /learnspam and /learnham; GET
+// /ping; GET /stat.
+//
+// Actions: "no action" (ham, and unsure, which is tagged through the
+// milter headers), "add header" (spam, tagged), "discard" (held in the
+// node's quarantine: the MTA must drop its copy; rspamd's custom action of
+// that name), "reject" (with the reason and reference in
+// messages.smtp_message). With several recipients one answer covers all:
+// the mildest of their outcomes, so none loses mail they wanted.
+package rspamdhttp
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/classify"
+	"github.com/accord-antispam/accord/internal/filter"
+)
+
+// Handler serves the rspamd protocol for a filter.
+type Handler struct {
+	F *filter.Service
+	// LearnPassword, when set, is required in the Password header of learn
+	// requests (as rspamd's controller password); otherwise anyone who can
+	// reach the listener may teach the filter.
+	LearnPassword string
+	Log           *slog.Logger
+	scanned       atomic.Int64
+	learned       atomic.Int64
+	spam, ham     atomic.Int64
+	started       time.Time
+}
+
+// NewHandler returns a handler.
+func NewHandler(f *filter.Service, learnPassword string, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{F: f, LearnPassword: learnPassword, Log: log, started: time.Now()}
+}
+
+// Routes returns the protocol's routes.
+func (h *Handler) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "pong\r\n")
+	})
+	for _, p := range []string{"/checkv2", "/check", "/symbols"} {
+		mux.HandleFunc("POST "+p, h.check)
+	}
+	mux.HandleFunc("POST /learnspam", func(w http.ResponseWriter, r *http.Request) { h.learn(w, r, true) })
+	mux.HandleFunc("POST /learnham", func(w http.ResponseWriter, r *http.Request) { h.learn(w, r, false) })
+	mux.HandleFunc("GET /stat", h.stat)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		jsonError(w, http.StatusNotFound, "unknown command "+r.URL.Path)
+	})
+	return mux
+}
+
+// Server returns an http.Server with bounds against slow and hostile
+// clients.
+func (h *Handler) Server() *http.Server {
+	return &http.Server{Handler: h.Routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(h.Log.Handler(), slog.LevelWarn)}
+}
+
+type symbolJSON struct {
+	Name        string   `json:"name"`
+	Score       float64  `json:"score"`
+	MetricScore float64  `json:"metric_score"`
+	Description string   `json:"description,omitempty"`
+	Options     []string `json:"options,omitempty"`
+}
+
+type headerJSON struct {
+	Value string `json:"value"`
+	Order int    `json:"order"`
+}
+
+type milterJSON struct {
+	AddHeaders    map[string]headerJSON `json:"add_headers,omitempty"`
+	RemoveHeaders map[string]int        `json:"remove_headers,omitempty"`
+	Reject        string                `json:"reject,omitempty"`
+}
+
+// Result is the /checkv2 answer.
+type Result struct {
+	IsSkipped     bool                  `json:"is_skipped"`
+	Score         float64               `json:"score"`
+	RequiredScore float64               `json:"required_score"`
+	Action        string                `json:"action"`
+	Thresholds    map[string]float64    `json:"thresholds"`
+	Symbols       map[string]symbolJSON `json:"symbols"`
+	Messages      map[string]string     `json:"messages"`
+	MessageID     string                `json:"message-id,omitempty"`
+	TimeReal      float64               `json:"time_real"`
+	Milter        *milterJSON           `json:"milter,omitempty"`
+	URLs          []string              `json:"urls,omitempty"`
+	Emails        []string              `json:"emails,omitempty"`
+	// Accord's own: the decision's reference and the outcome per
+	// recipient.
+	Reference  string            `json:"accord_reference"`
+	Recipients map[string]string `json:"accord_recipients,omitempty"`
+}
+
+// Actions of the rspamd protocol for each outcome.
+var actions = map[string]string{
+	filter.OutcomeOff: "no action", filter.OutcomeHam: "no action", filter.OutcomeUnsure: "no action",
+	filter.OutcomeSpam: "add header", filter.OutcomeQuarantine: "discard", filter.OutcomeReject: "reject",
+}
+
+func envelope(r *http.Request) filter.Envelope {
+	env := filter.Envelope{Helo: r.Header.Get("Helo"), Hostname: r.Header.Get("Hostname"), MailFrom: strings.Trim(r.Header.Get("From"), "<> "),
+		User: r.Header.Get("User"), QueueID: r.Header.Get("Queue-Id"), DeliverTo: strings.Trim(r.Header.Get("Deliver-To"), "<> ")}
+	if ip, err := netip.ParseAddr(strings.Trim(r.Header.Get("IP"), "[] ")); err == nil {
+		env.IP = ip.Unmap()
+	}
+	for _, v := range r.Header.Values("Rcpt") {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.Trim(strings.TrimSpace(a), "<>"); a != "" {
+				env.Rcpts = append(env.Rcpts, a)
+			}
+		}
+	}
+	return env
+}
+
+// readBody reads at most limit bytes; over reports whether there was more.
+func readBody(r *http.Request, limit int64) ([]byte, bool, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(b)) > limit {
+		return b[:limit], true, nil
+	}
+	return b, false, nil
+}
+
+func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
+	max := h.F.Config().MaxScan
+	raw, over, err := readBody(r, max)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, "cannot read the message: "+err.Error())
+		return
+	}
+	if len(raw) == 0 {
+		jsonError(w, http.StatusBadRequest, "empty message")
+		return
+	}
+	if over {
+		raw = append(raw, 'x') // over the scan size: Check skips it
+		io.Copy(io.Discard, io.LimitReader(r.Body, 256<<20))
+	}
+	env := envelope(r)
+	start := time.Now()
+	d, err := h.F.Check(r.Context(), raw, env)
+	if err != nil {
+		jsonError(w, http.StatusServiceUnavailable, "the filter could not decide: "+err.Error())
+		return
+	}
+	h.scanned.Add(1)
+	outcome := d.Outcome
+	res := Result{Score: d.Score, RequiredScore: d.Required, Action: actions[outcome], IsSkipped: d.Skipped != "",
+		Thresholds: map[string]float64{"add header": d.Required}, Symbols: map[string]symbolJSON{}, Messages: map[string]string{},
+		Reference: d.Reference, Recipients: map[string]string{}}
+	if s := filterThreshold(d); s > 0 {
+		res.Thresholds["discard"] = s
+	}
+	restricted := 0.0
+	for _, sy := range d.Symbols {
+		if sy.Restricted {
+			restricted += sy.Score
+			continue
+		}
+		res.Symbols[sy.Name] = symbolJSON{Name: sy.Name, Score: sy.Score, MetricScore: sy.Score, Description: sy.Description, Options: sy.Options}
+	}
+	if restricted != 0 {
+		res.Symbols["ACCORD_INTEL_RESTRICTED"] = symbolJSON{Name: "ACCORD_INTEL_RESTRICTED", Score: restricted, MetricScore: restricted,
+			Description: "indicators shared under TLP:AMBER or above (details on the node)"}
+	}
+	for _, rd := range d.Recipients {
+		if rd.Recipient != "" {
+			res.Recipients[rd.Recipient] = rd.Outcome
+		}
+	}
+	if v := d.Verdict(); v != nil {
+		res.MessageID = v.Message.MessageID
+		for _, u := range v.Content.URLs {
+			res.URLs = append(res.URLs, u.URL)
+		}
+		res.Emails = v.Content.Emails
+	}
+	switch outcome {
+	case filter.OutcomeReject:
+		res.Messages["smtp_message"] = h.F.RejectText(d)
+	case filter.OutcomeQuarantine:
+		var rcpts []string
+		for _, rd := range d.Recipients {
+			rcpts = append(rcpts, rd.Recipient)
+		}
+		if _, err := h.F.Quarantine(r.Context(), d, rcpts); err != nil {
+			jsonError(w, http.StatusServiceUnavailable, "the quarantine could not keep the message: "+err.Error())
+			return
+		}
+		res.Messages["smtp_message"] = "held in quarantine (reference " + d.Reference + ")"
+	}
+	m := &milterJSON{AddHeaders: map[string]headerJSON{}, RemoveHeaders: map[string]int{}}
+	for _, n := range filter.RemoveHeaders {
+		m.RemoveHeaders[n] = 0
+	}
+	for _, hd := range h.F.Headers(d, outcome) {
+		m.AddHeaders[hd.Name] = headerJSON{Value: strings.ReplaceAll(hd.Value, "\n\t", " "), Order: 0}
+	}
+	if outcome == filter.OutcomeQuarantine {
+		m.Reject = "discard"
+	}
+	res.Milter = m
+	res.TimeReal = time.Since(start).Seconds()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(res)
+}
+
+// filterThreshold is the quarantine threshold of the deciding policy, for
+// the thresholds map (0 when none).
+func filterThreshold(d *filter.Decision) float64 {
+	for _, rd := range d.Recipients {
+		if rd.Outcome == d.Outcome {
+			return rd.Policy.Quarantine
+		}
+	}
+	return 0
+}
+
+func (h *Handler) learn(w http.ResponseWriter, r *http.Request, spam bool) {
+	if h.LearnPassword != "" {
+		pw := r.Header.Get("Password")
+		if subtle.ConstantTimeCompare([]byte(pw), []byte(h.LearnPassword)) != 1 {
+			jsonError(w, http.StatusForbidden, "learning needs the controller password")
+			return
+		}
+	}
+	raw, over, err := readBody(r, h.F.Config().MaxScan)
+	if err != nil || len(raw) == 0 {
+		jsonError(w, http.StatusBadRequest, "no message to learn")
+		return
+	}
+	if over {
+		jsonError(w, http.StatusRequestEntityTooLarge, "the message is over the scan size")
+		return
+	}
+	out, err := h.F.Learn(r.Context(), raw, spam, "rspamd")
+	if err != nil {
+		jsonError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	h.learned.Add(1)
+	if spam {
+		h.spam.Add(1)
+	} else {
+		h.ham.Add(1)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if out == classify.Known {
+		// rspamd answers 208 for a message already learned as this class.
+		w.WriteHeader(http.StatusAlreadyReported)
+		json.NewEncoder(w).Encode(map[string]any{"error": "already learned as " + class(spam), "success": false})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"success": true})
+}
+
+func class(spam bool) string {
+	if spam {
+		return "spam"
+	}
+	return "ham"
+}
+
+func (h *Handler) stat(w http.ResponseWriter, r *http.Request) {
+	ns, nh := h.F.Model().Trained()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"scanned": h.scanned.Load(), "learned": h.learned.Load(), "spam_count": ns, "ham_count": nh,
+		"uptime": int64(time.Since(h.started).Seconds()), "version": "accord", "read_only": false,
+		"statfiles": []map[string]any{{"symbol": "ACCORD_BAYES_SPAM", "type": "accord", "revision": ns, "users": 1}, {"symbol": "ACCORD_BAYES_HAM", "type": "accord", "revision": nh, "users": 1}},
+		"total_learns": ns + nh,
+	})
+}
+
+func jsonError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+

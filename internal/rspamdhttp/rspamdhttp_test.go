@@ -1,0 +1,168 @@
+package rspamdhttp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/resolve"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func start(t *testing.T, password string) (string, *filter.Service, *filter.MemStore) {
+	t.Helper()
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filter.NewMemStore()
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org", MaxScan: 64 << 10},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: st, Secret: []byte("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewHandler(f, password, nil).Server()
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String(), f, st
+}
+
+func message(subject, body string) []byte {
+	return []byte(fmt.Sprintf("From: Sender <s@sender.example>\r\nTo: ana@example.org\r\nSubject: %s\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\nMessage-ID: <%d@sender.example>\r\n\r\n%s\r\n", subject, time.Now().UnixNano(), body))
+}
+
+func post(t *testing.T, url string, hdr map[string]string, body []byte) (*http.Response, Result) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r Result
+	json.NewDecoder(resp.Body).Decode(&r)
+	return resp, r
+}
+
+func TestCheckV2JSON(t *testing.T) {
+	addr, f, st := start(t, "")
+	f.PutPolicy(context.Background(), filter.Policy{Kind: filter.ScopeRecipient, Key: "q@example.org", Action: ptr(filter.ActionQuarantine)}, "t")
+	f.PutPolicy(context.Background(), filter.Policy{Kind: filter.ScopeRecipient, Key: "r@example.org", Action: ptr(filter.ActionReject)}, "t")
+	base := "http://" + addr
+	_, r := post(t, base+"/checkv2", map[string]string{"IP": "192.0.2.7", "Helo": "mx.sender.example", "From": "<s@sender.example>", "Rcpt": "<ana@example.org>", "Queue-Id": "ABC"}, message("hi", "lunch at noon"))
+	if r.Action != "no action" || r.RequiredScore != filter.DefaultSpam || r.Reference == "" || r.Milter == nil || r.Milter.AddHeaders["X-Spam-Flag"].Value != "NO" {
+		t.Fatalf("ham: %+v", r)
+	}
+	_, r = post(t, base+"/checkv2", map[string]string{"Rcpt": "<tag@example.org>"}, message("test", filter.GTUBE))
+	if _, ok := r.Symbols["GTUBE"]; !ok || r.Score < 1000 || r.Action != "discard" {
+		t.Fatalf("GTUBE (built-in policy quarantines at 8): %+v", r)
+	}
+	_, r = post(t, base+"/checkv2", map[string]string{"Rcpt": "r@example.org"}, message("test", filter.GTUBE))
+	if r.Action != "reject" || !strings.Contains(r.Messages["smtp_message"], r.Reference) {
+		t.Fatalf("reject: %+v", r)
+	}
+	// Deliver-To picks the policy.
+	_, r = post(t, base+"/checkv2", map[string]string{"Rcpt": "r@example.org", "Deliver-To": "q@example.org"}, message("test", filter.GTUBE))
+	if r.Action != "discard" || r.Milter.Reject != "discard" {
+		t.Fatalf("deliver-to: %+v", r)
+	}
+	if held, _ := st.HeldMessages(context.Background(), filter.HeldFilter{Recipient: "q@example.org"}); len(held) != 1 {
+		t.Fatalf("q@ has %d held", len(held))
+	}
+	// Oversized: skipped, not blocked.
+	_, r = post(t, base+"/checkv2", nil, message("big", strings.Repeat("x", 70<<10)+filter.GTUBE))
+	if !r.IsSkipped || r.Action != "no action" {
+		t.Fatalf("oversized: %+v", r)
+	}
+	// Garbage: an empty body, an unknown command.
+	if resp, _ := post(t, base+"/checkv2", nil, nil); resp.StatusCode != 400 {
+		t.Errorf("empty body: %d", resp.StatusCode)
+	}
+	if resp, _ := post(t, base+"/nothing", nil, []byte("x")); resp.StatusCode != 404 {
+		t.Errorf("unknown command: %d", resp.StatusCode)
+	}
+}
+
+func TestLearnPassword(t *testing.T) {
+	addr, _, _ := start(t, "q1")
+	resp, _ := post(t, "http://"+addr+"/learnspam", nil, message("x", "y"))
+	if resp.StatusCode != 403 {
+		t.Errorf("learn without the password: %d", resp.StatusCode)
+	}
+	resp, _ = post(t, "http://"+addr+"/learnspam", map[string]string{"Password": "q1"}, message("x", "y"))
+	if resp.StatusCode != 200 {
+		t.Errorf("learn with the password: %d", resp.StatusCode)
+	}
+}
+
+// TestRealRspamc runs Debian's rspamc against the door: check, symbols,
+// learn_spam / learn_ham, its output parsed.
+func TestRealRspamc(t *testing.T) {
+	bin, err := exec.LookPath("rspamc")
+	if err != nil {
+		if os.Getenv("ACCORD_REQUIRE_TOOLS") != "" {
+			t.Fatal("rspamc is required (Debian package rspamd)")
+		}
+		t.Skip("rspamc not installed")
+	}
+	addr, f, _ := start(t, "")
+	f.PutPolicy(context.Background(), filter.Policy{Kind: filter.ScopeDefault, Quarantine: ptr(0.0)}, "t")
+	run := func(stdin []byte, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"-h", addr, "-t", "10"}, args...)...)
+		cmd.Stdin = bytes.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("rspamc %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	out := run(message("test", "hello "+filter.GTUBE), "symbols")
+	score := regexp.MustCompile(`(?m)^Score: ([0-9.]+) / ([0-9.]+)`).FindStringSubmatch(out)
+	if score == nil || !strings.Contains(out, "Action: add header") || !strings.Contains(out, "Spam: true") || !strings.Contains(out, "Symbol: GTUBE (1000.00)") {
+		t.Fatalf("rspamc symbols:\n%s", out)
+	}
+	if s, _ := strconv.ParseFloat(score[1], 64); s < 1000 {
+		t.Errorf("score %s", score[1])
+	}
+	out = run(message("lunch", "see you at noon"), "check")
+	if !strings.Contains(out, "Action: no action") || !strings.Contains(out, "Spam: false") {
+		t.Fatalf("rspamc check:\n%s", out)
+	}
+	spam := message("offer", "cheap pills viagra casino winner")
+	out = run(spam, "learn_spam")
+	if !strings.Contains(out, "success = true") {
+		t.Fatalf("rspamc learn_spam:\n%s", out)
+	}
+	if ns, _ := f.Model().Trained(); ns != 1 {
+		t.Errorf("the model learned %d spam, want 1", ns)
+	}
+	out = run(message("notes", "meeting agenda review"), "learn_ham")
+	if !strings.Contains(out, "success = true") {
+		t.Fatalf("rspamc learn_ham:\n%s", out)
+	}
+	if out := run(nil, "stat"); !strings.Contains(out, "Messages learned") && !strings.Contains(out, "learned") {
+		t.Logf("rspamc stat:\n%s", out)
+	}
+}
