@@ -44,6 +44,7 @@ var level = map[string]int{
 	"filter":     4,
 	"milterd":    5,
 	"rspamdhttp": 5,
+	"spamd":      5,
 
 	"federation":      5,
 	"federation/stix": 6,

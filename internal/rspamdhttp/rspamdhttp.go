@@ -298,7 +298,7 @@ func (h *Handler) stat(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{
 		"scanned": h.scanned.Load(), "learned": h.learned.Load(), "spam_count": ns, "ham_count": nh,
 		"uptime": int64(time.Since(h.started).Seconds()), "version": "accord", "read_only": false,
-		"statfiles": []map[string]any{{"symbol": "ACCORD_BAYES_SPAM", "type": "accord", "revision": ns, "users": 1}, {"symbol": "ACCORD_BAYES_HAM", "type": "accord", "revision": nh, "users": 1}},
+		"statfiles":    []map[string]any{{"symbol": "ACCORD_BAYES_SPAM", "type": "accord", "revision": ns, "users": 1}, {"symbol": "ACCORD_BAYES_HAM", "type": "accord", "revision": nh, "users": 1}},
 		"total_learns": ns + nh,
 	})
 }
@@ -308,4 +308,3 @@ func jsonError(w http.ResponseWriter, code int, msg string) {
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
-

@@ -1,0 +1,416 @@
+// Package spamd is the filter's SpamAssassin-compatible door (the spamd
+// protocol, SPAMC/1.5), so that spamc and everything built on it work
+// unchanged: CHECK, SYMBOLS, REPORT, REPORT_IFSPAM, PROCESS, HEADERS,
+// PING, SKIP and TELL (learning), with zlib-compressed bodies.
+//
+// "Spam: True" means the decision tags the message as spam or would hold
+// or refuse it: spamd's clients act on that flag themselves (the protocol
+// has no quarantine), so this door never holds a message. A spamd User
+// that is an address picks that recipient's policy.
+package spamd
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/filter"
+)
+
+// Server serves the spamd protocol.
+type Server struct {
+	F         *filter.Service
+	Log       *slog.Logger
+	AllowTell bool          // Accept TELL (learning); spamd's --allow-tell.
+	MaxConns  int           // Concurrent connections (default 200).
+	Timeout   time.Duration // To read a request (default 2 min).
+
+	mu   sync.Mutex
+	l    net.Listener
+	wg   sync.WaitGroup
+	done chan struct{}
+}
+
+// Serve accepts connections until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	max := s.MaxConns
+	if max <= 0 {
+		max = 200
+	}
+	s.mu.Lock()
+	s.l, s.done = l, make(chan struct{})
+	s.mu.Unlock()
+	sem := make(chan struct{}, max)
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			// Over the limit: say so and close, as spamd does when busy.
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(c, "SPAMD/1.1 75 EX_TEMPFAIL too many connections\r\n\r\n")
+			c.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-sem }()
+			s.handle(c)
+		}()
+	}
+}
+
+// Shutdown stops accepting and waits for the connections in progress.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.l != nil {
+		close(s.done)
+		s.l.Close()
+	}
+	s.mu.Unlock()
+	ch := make(chan struct{})
+	go func() { s.wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sysexits codes spamd answers with.
+const (
+	exOK       = 0
+	exUsage    = 64
+	exDataErr  = 65
+	exUnavail  = 69
+	exSoftware = 70
+	exTempFail = 75
+	exProtocol = 76
+	exNoPerm   = 77
+)
+
+var exNames = map[int]string{exOK: "EX_OK", exUsage: "EX_USAGE", exDataErr: "EX_DATAERR", exSoftware: "EX_SOFTWARE", exUnavail: "EX_UNAVAILABLE",
+	exTempFail: "EX_TEMPFAIL", exProtocol: "EX_PROTOCOL", exNoPerm: "EX_NOPERM"}
+
+type request struct {
+	cmd     string
+	version string
+	headers map[string]string
+	body    []byte
+}
+
+const maxLine = 8 << 10
+
+func (s *Server) handle(c net.Conn) {
+	defer c.Close()
+	to := s.Timeout
+	if to <= 0 {
+		to = 2 * time.Minute
+	}
+	c.SetDeadline(time.Now().Add(to))
+	br := bufio.NewReaderSize(c, 16<<10)
+	req, code, err := s.read(br)
+	if err != nil {
+		if code != 0 {
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(c, "SPAMD/1.5 %d %s %s\r\n\r\n", code, exNames[code], oneLine(err.Error()))
+		}
+		return
+	}
+	c.SetDeadline(time.Now().Add(to))
+	out := s.answer(context.Background(), req)
+	c.Write(out)
+}
+
+func oneLine(s string) string { return strings.NewReplacer("\r", " ", "\n", " ").Replace(s) }
+
+func readLine(br *bufio.Reader) (string, error) {
+	var b []byte
+	for {
+		part, more, err := br.ReadLine()
+		if err != nil {
+			return "", err
+		}
+		b = append(b, part...)
+		if len(b) > maxLine {
+			return "", errors.New("line too long")
+		}
+		if !more {
+			return string(b), nil
+		}
+	}
+}
+
+func (s *Server) read(br *bufio.Reader) (*request, int, error) {
+	line, err := readLine(br)
+	if err != nil {
+		return nil, exProtocol, fmt.Errorf("bad request line: %v", err)
+	}
+	cmd, ver, ok := strings.Cut(strings.TrimSpace(line), " ")
+	if !ok || !strings.HasPrefix(ver, "SPAMC/") {
+		return nil, exProtocol, fmt.Errorf("bad request line %q", truncate(line))
+	}
+	req := &request{cmd: strings.ToUpper(cmd), version: strings.TrimPrefix(ver, "SPAMC/"), headers: map[string]string{}}
+	for i := 0; ; i++ {
+		if i > 50 {
+			return nil, exProtocol, errors.New("too many header lines")
+		}
+		h, err := readLine(br)
+		if err != nil {
+			return nil, exProtocol, fmt.Errorf("bad header: %v", err)
+		}
+		if h == "" {
+			break
+		}
+		k, v, ok := strings.Cut(h, ":")
+		if !ok {
+			return nil, exProtocol, fmt.Errorf("bad header line: %s", truncate(h))
+		}
+		req.headers[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+	}
+	switch req.cmd {
+	case "PING", "SKIP":
+		return req, 0, nil
+	case "CHECK", "SYMBOLS", "REPORT", "REPORT_IFSPAM", "PROCESS", "HEADERS", "TELL":
+	default:
+		return nil, exProtocol, fmt.Errorf("unknown command %q", truncate(req.cmd))
+	}
+	max := s.F.Config().MaxScan
+	var body []byte
+	if cl, ok := req.headers["content-length"]; ok {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err != nil || n < 0 {
+			return nil, exProtocol, fmt.Errorf("bad content-length %q", truncate(cl))
+		}
+		if n > max {
+			return nil, exDataErr, fmt.Errorf("message of %d bytes is over the scan size (%d)", n, max)
+		}
+		body = make([]byte, n)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return nil, exProtocol, fmt.Errorf("message shorter than its content-length: %v", err)
+		}
+	} else {
+		// Old clients send no length and half-close.
+		body, err = io.ReadAll(io.LimitReader(br, max+1))
+		if err != nil {
+			return nil, exProtocol, err
+		}
+		if int64(len(body)) > max {
+			return nil, exDataErr, fmt.Errorf("message over the scan size (%d)", max)
+		}
+	}
+	if strings.EqualFold(req.headers["compress"], "zlib") {
+		zr, err := zlib.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, exDataErr, fmt.Errorf("bad zlib body: %v", err)
+		}
+		body, err = io.ReadAll(io.LimitReader(zr, max+1))
+		if err != nil {
+			return nil, exDataErr, fmt.Errorf("bad zlib body: %v", err)
+		}
+		if int64(len(body)) > max {
+			return nil, exDataErr, fmt.Errorf("message over the scan size (%d)", max)
+		}
+	}
+	req.body = body
+	return req, 0, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+func status(code int, text string) string { return fmt.Sprintf("SPAMD/1.1 %d %s\r\n", code, text) }
+
+func (s *Server) answer(ctx context.Context, req *request) []byte {
+	var b bytes.Buffer
+	switch req.cmd {
+	case "PING":
+		return []byte("SPAMD/1.5 0 PONG\r\n")
+	case "SKIP":
+		return nil
+	case "TELL":
+		return s.tell(ctx, req)
+	}
+	if len(req.body) == 0 {
+		return []byte(status(exDataErr, "EX_DATAERR empty message") + "\r\n")
+	}
+	env := filter.Envelope{}
+	if u := req.headers["user"]; strings.Contains(u, "@") {
+		env.DeliverTo = u
+	}
+	d, err := s.F.Check(ctx, req.body, env)
+	if err != nil {
+		return []byte(status(exTempFail, "EX_TEMPFAIL "+oneLine(err.Error())) + "\r\n")
+	}
+	isSpam := d.Outcome == filter.OutcomeSpam || d.Outcome == filter.OutcomeQuarantine || d.Outcome == filter.OutcomeReject
+	spamLine := fmt.Sprintf("Spam: %s ; %.1f / %.1f\r\n", map[bool]string{true: "True", false: "False"}[isSpam], d.Score, d.Required)
+	b.WriteString(status(exOK, "EX_OK"))
+	switch req.cmd {
+	case "CHECK":
+		b.WriteString(spamLine + "\r\n")
+	case "SYMBOLS":
+		body := strings.Join(symbolNames(d), ",")
+		fmt.Fprintf(&b, "%sContent-length: %d\r\n\r\n%s", spamLine, len(body), body)
+	case "REPORT", "REPORT_IFSPAM":
+		body := ""
+		if req.cmd == "REPORT" || isSpam {
+			body = report(d)
+		}
+		fmt.Fprintf(&b, "%sContent-length: %d\r\n\r\n%s", spamLine, len(body), body)
+	case "PROCESS", "HEADERS":
+		msg := rewrite(s.F, d, req.body, req.cmd == "HEADERS")
+		fmt.Fprintf(&b, "%sContent-length: %d\r\n\r\n", spamLine, len(msg))
+		b.Write(msg)
+	}
+	return b.Bytes()
+}
+
+// symbolNames lists the symbols spamd style; restricted evidence shows as
+// one anonymous name, since clients copy this list into headers.
+func symbolNames(d *filter.Decision) []string {
+	var out []string
+	restricted := false
+	for _, sy := range d.Symbols {
+		if sy.Restricted {
+			restricted = true
+			continue
+		}
+		out = append(out, sy.Name)
+	}
+	if restricted {
+		out = append(out, "ACCORD_INTEL_RESTRICTED")
+	}
+	return out
+}
+
+func report(d *filter.Decision) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Accord filter decision %s: score %.2f, required %.2f, outcome %s\r\n\r\n", d.Reference, d.Score, d.Required, d.Outcome)
+	b.WriteString(" pts rule name              description\r\n")
+	b.WriteString("---- ---------------------- --------------------------------------------------\r\n")
+	restricted := 0.0
+	for _, sy := range d.Symbols {
+		if sy.Restricted {
+			restricted += sy.Score
+			continue
+		}
+		fmt.Fprintf(&b, "%4.1f %-22s %s\r\n", sy.Score, sy.Name, oneLine(sy.Description))
+	}
+	if restricted != 0 {
+		fmt.Fprintf(&b, "%4.1f %-22s %s\r\n", restricted, "ACCORD_INTEL_RESTRICTED", "indicators shared under TLP:AMBER or above")
+	}
+	return b.String()
+}
+
+// rewrite returns the message with the filter's headers first (its forged
+// copies removed), or only its header for HEADERS.
+func rewrite(f *filter.Service, d *filter.Decision, raw []byte, headersOnly bool) []byte {
+	sep := bytes.Index(raw, []byte("\r\n\r\n"))
+	nl := "\r\n"
+	if sep < 0 {
+		if sep = bytes.Index(raw, []byte("\n\n")); sep >= 0 {
+			nl = "\n"
+		}
+	}
+	head, body := raw, []byte(nil)
+	if sep >= 0 {
+		head, body = raw[:sep+len(nl)], raw[sep+2*len(nl):]
+	}
+	var out bytes.Buffer
+	for _, h := range f.Headers(d, d.Outcome) {
+		out.WriteString(h.Name + ": " + strings.ReplaceAll(h.Value, "\n", nl) + nl)
+	}
+	// Copy the original header minus the fields we own.
+	lines := bytes.SplitAfter(head, []byte("\n"))
+	skip := false
+	for _, l := range lines {
+		if len(l) == 0 {
+			continue
+		}
+		if l[0] == ' ' || l[0] == '\t' {
+			if !skip {
+				out.Write(l)
+			}
+			continue
+		}
+		name, value, _ := strings.Cut(string(l), ":")
+		skip = false
+		for _, r := range filter.RemoveHeaders {
+			if strings.EqualFold(strings.TrimSpace(name), r) {
+				skip = true
+			}
+		}
+		if strings.EqualFold(strings.TrimSpace(name), "Authentication-Results") && f.OwnAuthResults(value) {
+			skip = true
+		}
+		if !skip {
+			out.Write(l)
+		}
+	}
+	out.WriteString(nl)
+	if !headersOnly {
+		out.Write(body)
+	}
+	return out.Bytes()
+}
+
+func (s *Server) tell(ctx context.Context, req *request) []byte {
+	if !s.AllowTell {
+		return []byte(status(exNoPerm, "EX_NOPERM TELL commands are not enabled; set [filter] spamd_allow_tell") + "\r\n")
+	}
+	class := strings.ToLower(req.headers["message-class"])
+	set, remove := req.headers["set"], req.headers["remove"]
+	if class != "spam" && class != "ham" {
+		return []byte(status(exProtocol, "EX_PROTOCOL Message-class must be spam or ham") + "\r\n")
+	}
+	if len(req.body) == 0 {
+		return []byte(status(exDataErr, "EX_DATAERR empty message") + "\r\n")
+	}
+	if strings.Contains(remove, "local") {
+		// The filter corrects a message by learning it as the other
+		// class; it does not forget one outright.
+		return []byte(status(exUnavail, "EX_UNAVAILABLE forgetting a message is not supported: learn it as the other class") + "\r\n")
+	}
+	var b bytes.Buffer
+	b.WriteString(status(exOK, "EX_OK"))
+	if strings.Contains(set, "local") {
+		if _, err := s.F.Learn(ctx, req.body, class == "spam", "spamd"); err != nil {
+			return []byte(status(exTempFail, "EX_TEMPFAIL "+oneLine(err.Error())) + "\r\n")
+		}
+		b.WriteString("DidSet: local\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.Bytes()
+}

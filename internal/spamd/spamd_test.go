@@ -1,0 +1,169 @@
+package spamd
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/resolve"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+func start(t *testing.T, allowTell bool) (string, *filter.Service) {
+	t.Helper()
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org", MaxScan: 64 << 10},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore(), Secret: []byte("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{F: f, AllowTell: allowTell, Timeout: 2 * time.Second}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return l.Addr().String(), f
+}
+
+func message(subject, body string) []byte {
+	return []byte(fmt.Sprintf("From: s@sender.example\r\nTo: ana@example.org\r\nSubject: %s\r\nX-Spam-Flag: NO\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\nMessage-ID: <%d@sender.example>\r\n\r\n%s\r\n", subject, time.Now().UnixNano(), body))
+}
+
+func raw(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, req)
+	c.(*net.TCPConn).CloseWrite()
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+func TestProtocol(t *testing.T) {
+	addr, _ := start(t, false)
+	m := message("test", filter.GTUBE)
+	out := raw(t, addr, fmt.Sprintf("CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m))
+	if !strings.HasPrefix(out, "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 1000.0 / 2.5\r\n") {
+		t.Errorf("CHECK: %q", out)
+	}
+	out = raw(t, addr, fmt.Sprintf("SYMBOLS SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m))
+	if !strings.Contains(out, "\r\n\r\nGTUBE,") {
+		t.Errorf("SYMBOLS: %q", out)
+	}
+	out = raw(t, addr, fmt.Sprintf("PROCESS SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m))
+	if !strings.Contains(out, "X-Spam-Flag: YES\r\n") || strings.Contains(out, "X-Spam-Flag: NO") || !strings.Contains(out, filter.GTUBE) {
+		t.Errorf("PROCESS: %q", out)
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(m)
+	zw.Close()
+	out = raw(t, addr, fmt.Sprintf("CHECK SPAMC/1.5\r\nCompress: zlib\r\nContent-length: %d\r\n\r\n%s", z.Len(), z.Bytes()))
+	if !strings.Contains(out, "Spam: True ; 1000.0") {
+		t.Errorf("CHECK zlib: %q", out)
+	}
+	if out := raw(t, addr, "PING SPAMC/1.5\r\n\r\n"); out != "SPAMD/1.5 0 PONG\r\n" {
+		t.Errorf("PING: %q", out)
+	}
+	// Garbage and abuse.
+	for req, want := range map[string]string{
+		"HELLO\r\n\r\n":                                                                     "EX_PROTOCOL",
+		"FROB SPAMC/1.5\r\n\r\n":                                                            "EX_PROTOCOL",
+		"CHECK SPAMC/1.5\r\nContent-length: x\r\n\r\n":                                      "EX_PROTOCOL",
+		"CHECK SPAMC/1.5\r\nContent-length: 999999\r\n\r\n":                                 "EX_DATAERR",
+		"CHECK SPAMC/1.5\r\nContent-length: 50\r\n\r\nshort":                                "EX_PROTOCOL",
+		"CHECK SPAMC/1.5\r\nCompress: zlib\r\nContent-length: 4\r\n\r\nabcd":                "EX_DATAERR",
+		"TELL SPAMC/1.5\r\nMessage-class: spam\r\nSet: local\r\nContent-length: 1\r\n\r\nx": "EX_NOPERM",
+		"CHECK SPAMC/1.5\r\n" + strings.Repeat("X", 9000) + "\r\n\r\n":                      "EX_PROTOCOL",
+	} {
+		if out := raw(t, addr, req); !strings.Contains(out, want) {
+			t.Errorf("%q: %q, want %s", truncate(req), out, want)
+		}
+	}
+	// A slow client is cut off at the timeout, and the server goes on.
+	c, _ := net.Dial("tcp", addr)
+	io.WriteString(c, "CHECK SPAMC/1.5\r\nContent-length: 100\r\n\r\nabc")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	br := bufio.NewReader(c)
+	line, _ := br.ReadString('\n')
+	c.Close()
+	if time.Since(start) > 4*time.Second || !strings.Contains(line, "EX_PROTOCOL") {
+		t.Errorf("slow client: %q after %v", line, time.Since(start))
+	}
+}
+
+// TestRealSpamc runs Debian's spamc against the door and parses its
+// output: check (-c), symbols (-y), report (-R), process (default),
+// ping (-K) and learn (-L). (Debian's spamc is built without -z; the
+// protocol test covers compressed bodies.)
+func TestRealSpamc(t *testing.T) {
+	bin, err := exec.LookPath("spamc")
+	if err != nil {
+		if os.Getenv("ACCORD_REQUIRE_TOOLS") != "" {
+			t.Fatal("spamc is required (Debian package spamc)")
+		}
+		t.Skip("spamc not installed")
+	}
+	addr, f := start(t, true)
+	host, port, _ := net.SplitHostPort(addr)
+	run := func(stdin []byte, args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"-d", host, "-p", port, "-t", "10"}, args...)...)
+		cmd.Stdin = bytes.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	spam := message("test", "hello "+filter.GTUBE)
+	if out, code := run(spam, "-c"); strings.TrimSpace(out) != "1000.0/2.5" || code != 1 {
+		t.Errorf("spamc -c: %q exit %d, want 1000.0/2.5 and 1", out, code)
+	}
+	if out, code := run(message("lunch", "see you at noon"), "-c"); code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "/2.5") {
+		t.Errorf("spamc -c on ham: %q exit %d", out, code)
+	}
+	if out, _ := run(spam, "-y"); !strings.HasPrefix(strings.TrimSpace(out), "GTUBE") {
+		t.Errorf("spamc -y: %q", out)
+	}
+	if out, _ := run(spam, "-R"); !strings.Contains(out, "GTUBE") || !strings.Contains(out, "1000.0") {
+		t.Errorf("spamc -R: %q", out)
+	}
+	if out, _ := run(spam); !strings.Contains(out, "X-Spam-Flag: YES") || !strings.Contains(out, filter.GTUBE) {
+		t.Errorf("spamc (process): %q", out)
+	}
+	if out, code := run(nil, "-K"); code != 0 || !strings.HasPrefix(out, "SPAMD/1.5 0") {
+		t.Errorf("spamc -K: %q exit %d", out, code)
+	}
+	out, code := run(message("offer", "cheap pills viagra"), "-L", "spam")
+	if code != 0 || !strings.Contains(out, "Message successfully un/learned") {
+		t.Errorf("spamc -L spam: %q exit %d", out, code)
+	}
+	if ns, _ := f.Model().Trained(); ns != 1 {
+		t.Errorf("the model learned %d spam, want 1", ns)
+	}
+}
