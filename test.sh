@@ -12,6 +12,9 @@
 # conformance suite), swaks (the complaints mailbox), Postfix's smtp-sink
 # (the relay the node's own mail goes through), headless Chromium (the web
 # form, and that reported mail renders inert). Needs Go; installs what
+# conformance suite), swaks (the complaints mailbox), headless Chromium (the
+# web form, and that reported mail renders inert), spamc and rspamc (the
+# filter's spamd and rspamd doors). Needs Go; installs what
 # is missing from Debian (as root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,6 +26,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v swaks >/dev/null || need_apt+=(swaks)
 command -v chromium >/dev/null || need_apt+=(chromium)
 [ -x /usr/sbin/smtp-sink ] || need_apt+=(postfix)
+command -v spamc >/dev/null || need_apt+=(spamc)
+command -v rspamc >/dev/null || need_apt+=(rspamd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test.sh: please install: ${need_apt[*]}" >&2
