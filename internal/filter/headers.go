@@ -91,7 +91,7 @@ func authResults(id string, v *analysis.Verdict) string {
 	a := v.Auth
 	var parts []string
 	if a.SPF.Result != "" && a.SPF.Source != "none" {
-		p := "spf=" + a.SPF.Result
+		p := "spf=" + string(a.SPF.Result)
 		if a.SPF.Domain != "" {
 			if a.SPF.Identity == "helo" {
 				p += " smtp.helo=" + a.SPF.Domain
@@ -105,12 +105,12 @@ func authResults(id string, v *analysis.Verdict) string {
 		if sg.Source == "none" {
 			continue
 		}
-		parts = append(parts, "dkim="+sg.Result+" header.d="+sg.Domain+" header.s="+sg.Selector)
+		parts = append(parts, "dkim="+string(sg.Result)+" header.d="+sg.Domain+" header.s="+sg.Selector)
 	}
 	if a.DMARC.Result != "" && a.DMARC.Source != "none" {
-		p := "dmarc=" + a.DMARC.Result
+		p := "dmarc=" + string(a.DMARC.Result)
 		if a.DMARC.Applied != "" {
-			p += " (p=" + a.DMARC.Applied + ")"
+			p += " (p=" + string(a.DMARC.Applied) + ")"
 		}
 		if a.DMARC.Domain != "" {
 			p += " header.from=" + a.DMARC.Domain

@@ -191,7 +191,7 @@ func (s *Service) PutPolicy(ctx context.Context, p Policy, by string) (Policy, e
 	if err := s.store.PutPolicy(ctx, p); err != nil {
 		return p, err
 	}
-	if err := s.store.Audit(ctx, AuditEntry{At: p.UpdatedAt, Actor: by, Action: "policy.set", Target: p.Scope()}); err != nil {
+	if err := s.store.FilterAudit(ctx, AuditEntry{At: p.UpdatedAt, Actor: by, Action: "policy.set", Target: p.Scope()}); err != nil {
 		s.log.Warn("audit", "err", err)
 	}
 	return p, s.ReloadPolicies(ctx)
@@ -207,7 +207,7 @@ func (s *Service) DeletePolicy(ctx context.Context, kind, key, by string) error 
 	if err := s.store.DeletePolicy(ctx, p.Kind, p.Key); err != nil {
 		return err
 	}
-	s.store.Audit(ctx, AuditEntry{At: s.now(), Actor: by, Action: "policy.delete", Target: p.Scope()})
+	s.store.FilterAudit(ctx, AuditEntry{At: s.now(), Actor: by, Action: "policy.delete", Target: p.Scope()})
 	return s.ReloadPolicies(ctx)
 }
 

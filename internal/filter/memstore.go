@@ -132,16 +132,16 @@ func (m *MemStore) PurgeHeld(_ context.Context, t time.Time) (int, error) {
 	return n, nil
 }
 
-// Audit implements Store.
-func (m *MemStore) Audit(_ context.Context, e AuditEntry) error {
+// FilterAudit implements Store.
+func (m *MemStore) FilterAudit(_ context.Context, e AuditEntry) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.audit = append(m.audit, e)
 	return nil
 }
 
-// AuditLog implements Store.
-func (m *MemStore) AuditLog(_ context.Context, target string, limit int) ([]AuditEntry, error) {
+// FilterAuditLog implements Store.
+func (m *MemStore) FilterAuditLog(_ context.Context, target string, limit int) ([]AuditEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []AuditEntry

@@ -86,7 +86,7 @@ func (s *Service) Show(ctx context.Context, a Actor, id string) (Held, error) {
 		return Held{}, ErrNotFound // do not tell others that it exists
 	}
 	if !strings.EqualFold(a.Mailbox, h.Recipient) {
-		if err := s.store.Audit(ctx, AuditEntry{At: s.now(), Actor: a.Label, Action: "quarantine.read", Target: h.ID,
+		if err := s.store.FilterAudit(ctx, AuditEntry{At: s.now(), Actor: a.Label, Action: "quarantine.read", Target: h.ID,
 			Detail: "administrator read a message held for another recipient"}); err != nil {
 			return Held{}, fmt.Errorf("audit: %w", err)
 		}
@@ -122,7 +122,7 @@ func (s *Service) Release(ctx context.Context, a Actor, id string) error {
 	if err := s.store.SetHeldState(ctx, id, StateReleasing, StateReleased, a.Label, now); err != nil {
 		return fmt.Errorf("release %s: %w", id, err)
 	}
-	if err := s.store.Audit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.release", Target: id}); err != nil {
+	if err := s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.release", Target: id}); err != nil {
 		s.log.Error("audit", "err", err)
 	}
 	// A released message teaches the filter: it was ham.
@@ -146,7 +146,7 @@ func (s *Service) Delete(ctx context.Context, a Actor, id string) error {
 	if err := s.store.SetHeldState(ctx, id, StateHeld, StateDeleted, a.Label, now); err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
-	return s.store.Audit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.delete", Target: id})
+	return s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.delete", Target: id})
 }
 
 // Purge removes expired held messages and the bytes of released and

@@ -97,8 +97,10 @@ type Store interface {
 	PurgeHeld(ctx context.Context, t time.Time) (int, error)
 
 	// Audit.
-	Audit(ctx context.Context, e AuditEntry) error
-	AuditLog(ctx context.Context, target string, limit int) ([]AuditEntry, error)
+	// Audit entries go to the node's audit log (one for the desk and
+	// the filter), named so as not to clash with the desk's methods.
+	FilterAudit(ctx context.Context, e AuditEntry) error
+	FilterAuditLog(ctx context.Context, target string, limit int) ([]AuditEntry, error)
 
 	// Learning shared by instances.
 	AddLearned(ctx context.Context, l Learned) (seq int64, err error)

@@ -423,5 +423,50 @@ func migrations(d Dialect) []string {
 			id INTEGER PRIMARY KEY,
 			seq BIGINT NOT NULL
 		)`,
+		// 9: the filter for mail providers — policies, the quarantine,
+		// learned features and shared model snapshots (its audit entries go
+		// to the node's audit log).
+		`CREATE TABLE filter_policies (
+			kind TEXT NOT NULL,
+			scope_key TEXT NOT NULL,
+			body TEXT NOT NULL,
+			updated_at BIGINT NOT NULL,
+			updated_by TEXT NOT NULL,
+			PRIMARY KEY (kind, scope_key)
+		);
+		CREATE TABLE filter_held (
+			id TEXT PRIMARY KEY,
+			recipient TEXT NOT NULL,
+			mail_from TEXT NOT NULL,
+			from_addr TEXT NOT NULL,
+			subject TEXT NOT NULL,
+			received_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL,
+			score DOUBLE PRECISION NOT NULL,
+			symbols TEXT NOT NULL,
+			reference TEXT NOT NULL,
+			size BIGINT NOT NULL,
+			raw ` + d.Blob + ` NOT NULL,
+			state TEXT NOT NULL,
+			acted_at BIGINT NOT NULL,
+			acted_by TEXT NOT NULL
+		);
+		CREATE INDEX filter_held_recipient ON filter_held (recipient, received_at);
+		CREATE INDEX filter_held_expiry ON filter_held (expires_at);
+		CREATE TABLE filter_learned (
+			seq ` + d.AutoID + `,
+			digest TEXT NOT NULL,
+			spam BIGINT NOT NULL,
+			at BIGINT NOT NULL,
+			source TEXT NOT NULL,
+			model_id TEXT NOT NULL,
+			sample ` + d.Blob + `
+		);
+		CREATE INDEX filter_learned_at ON filter_learned (at);
+		CREATE TABLE filter_snapshots (
+			version BIGINT PRIMARY KEY,
+			at BIGINT NOT NULL,
+			model ` + d.Blob + ` NOT NULL
+		)`,
 	}
 }

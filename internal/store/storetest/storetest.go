@@ -16,6 +16,7 @@ import (
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/fbl"
 	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/filter"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/outbound"
@@ -37,6 +38,8 @@ type Store interface {
 	// VerifyCustodyLog replays the whole custody log.
 	VerifyCustodyLog(ctx context.Context) (int64, []string, error)
 	fbl.Store
+	filter.Store
+	filter.CampaignSource
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -61,6 +64,9 @@ func Run(t *testing.T, open Open) {
 	t.Run("OutboundQueue", func(t *testing.T) { outboundQueue(t, open(t)) })
 	t.Run("OutboundBounces", func(t *testing.T) { outboundBounces(t, open(t)) })
 	t.Run("FeedbackLoop", func(t *testing.T) { feedbackLoop(t, open(t)) })
+	t.Run("FilterPolicies", func(t *testing.T) { filterPolicies(t, open(t)) })
+	t.Run("FilterQuarantine", func(t *testing.T) { filterQuarantine(t, open(t)) })
+	t.Run("FilterLearned", func(t *testing.T) { filterLearned(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)

@@ -1,0 +1,341 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/campaign"
+	"github.com/accord-antispam/accord/internal/filter"
+)
+
+// The filter half of the store: policies, the quarantine, the audit log of
+// confidential reads, learned features and shared model snapshots.
+
+// PutPolicy implements filter.Store.
+func (s *Store) PutPolicy(ctx context.Context, p filter.Policy) error {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM filter_policies WHERE kind = ? AND scope_key = ?`), p.Kind, p.Key); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO filter_policies (kind, scope_key, body, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)`),
+			p.Kind, p.Key, string(body), nanos(p.UpdatedAt), p.UpdatedBy)
+		return err
+	})
+}
+
+func scanPolicy(kind, key, body string) (filter.Policy, error) {
+	var p filter.Policy
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		return p, fmt.Errorf("policy %s %s: %w", kind, key, err)
+	}
+	p.Kind, p.Key = kind, key
+	return p, nil
+}
+
+// Policy implements filter.Store.
+func (s *Store) Policy(ctx context.Context, kind, key string) (filter.Policy, error) {
+	var body string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT body FROM filter_policies WHERE kind = ? AND scope_key = ?`), kind, key).Scan(&body)
+	if isNoRows(err) {
+		return filter.Policy{}, filter.ErrNotFound
+	}
+	if err != nil {
+		return filter.Policy{}, err
+	}
+	return scanPolicy(kind, key, body)
+}
+
+// Policies implements filter.Store.
+func (s *Store) Policies(ctx context.Context) ([]filter.Policy, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT kind, scope_key, body FROM filter_policies ORDER BY kind, scope_key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []filter.Policy
+	for rows.Next() {
+		var kind, key, body string
+		if err := rows.Scan(&kind, &key, &body); err != nil {
+			return nil, err
+		}
+		p, err := scanPolicy(kind, key, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// DeletePolicy implements filter.Store.
+func (s *Store) DeletePolicy(ctx context.Context, kind, key string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM filter_policies WHERE kind = ? AND scope_key = ?`), kind, key)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return filter.ErrNotFound
+	}
+	return nil
+}
+
+// Hold implements filter.Store.
+func (s *Store) Hold(ctx context.Context, h filter.Held) error {
+	syms, err := json.Marshal(h.Symbols)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO filter_held (id, recipient, mail_from, from_addr, subject, received_at, expires_at, score,
+		symbols, reference, size, raw, state, acted_at, acted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')`),
+		h.ID, h.Recipient, h.MailFrom, h.From, h.Subject, nanos(h.ReceivedAt), nanos(h.ExpiresAt), h.Score, string(syms),
+		h.Reference, len(h.Raw), h.Raw, h.State)
+	if err != nil {
+		return fmt.Errorf("hold %s: %w", h.ID, err)
+	}
+	return nil
+}
+
+const heldCols = `id, recipient, mail_from, from_addr, subject, received_at, expires_at, score, symbols, reference, size, state, acted_at, acted_by`
+
+func scanHeld(sc interface{ Scan(...any) error }, raw *[]byte) (filter.Held, error) {
+	var h filter.Held
+	var recv, exp, acted int64
+	var syms string
+	dest := []any{&h.ID, &h.Recipient, &h.MailFrom, &h.From, &h.Subject, &recv, &exp, &h.Score, &syms, &h.Reference, &h.Size, &h.State, &acted, &h.ActedBy}
+	if raw != nil {
+		dest = append(dest, raw)
+	}
+	if err := sc.Scan(dest...); err != nil {
+		return h, err
+	}
+	h.ReceivedAt, h.ExpiresAt, h.ActedAt = fromNanos(recv), fromNanos(exp), optTime(acted)
+	if err := json.Unmarshal([]byte(syms), &h.Symbols); err != nil {
+		return h, fmt.Errorf("held %s: symbols: %w", h.ID, err)
+	}
+	return h, nil
+}
+
+// HeldMessage implements filter.Store.
+func (s *Store) HeldMessage(ctx context.Context, id string) (filter.Held, error) {
+	var raw []byte
+	h, err := scanHeld(s.db.QueryRowContext(ctx, s.q(`SELECT `+heldCols+`, raw FROM filter_held WHERE id = ?`), id), &raw)
+	if isNoRows(err) {
+		return filter.Held{}, filter.ErrNotFound
+	}
+	h.Raw = raw
+	return h, err
+}
+
+// HeldMessages implements filter.Store.
+func (s *Store) HeldMessages(ctx context.Context, f filter.HeldFilter) ([]filter.Held, error) {
+	q := `SELECT ` + heldCols + ` FROM filter_held WHERE 1 = 1`
+	var args []any
+	if f.Recipient != "" {
+		q += ` AND recipient = ?`
+		args = append(args, f.Recipient)
+	}
+	if f.State != "" {
+		q += ` AND state = ?`
+		args = append(args, f.State)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 100000 {
+		limit = 1000
+	}
+	q += ` ORDER BY received_at DESC, id LIMIT ` + strconv.Itoa(limit)
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []filter.Held
+	for rows.Next() {
+		h, err := scanHeld(rows, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// SetHeldState implements filter.Store: a conditional update, so that two
+// releases of one message never both proceed.
+func (s *Store) SetHeldState(ctx context.Context, id, from, to, by string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE filter_held SET state = ?, acted_at = ?, acted_by = ? WHERE id = ? AND state = ?`),
+		to, nanos(at), by, id, from)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return filter.ErrNotFound
+	}
+	return nil
+}
+
+// PurgeHeld implements filter.Store.
+func (s *Store) PurgeHeld(ctx context.Context, t time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM filter_held WHERE expires_at <= ? OR (state IN ('released', 'deleted') AND acted_at < ?)`),
+		nanos(t), nanos(t))
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// FilterAudit implements filter.Store: the filter's entries go to the
+// node's one audit log (access.Event); their actions start "quarantine."
+// or "policy.".
+func (s *Store) FilterAudit(ctx context.Context, e filter.AuditEntry) error {
+	return s.AppendAudit(ctx, access.Event{At: e.At, Actor: e.Actor, Action: e.Action, Target: e.Target, Detail: e.Detail})
+}
+
+// FilterAuditLog implements filter.Store: the newest entries about a
+// target ("" for all the filter's).
+func (s *Store) FilterAuditLog(ctx context.Context, target string, limit int) ([]filter.AuditEntry, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	q := `SELECT at, actor, action, target, detail FROM audit_log WHERE (action LIKE 'quarantine.%' OR action LIKE 'policy.%')`
+	var args []any
+	if target != "" {
+		q += ` AND target = ?`
+		args = append(args, target)
+	}
+	q += ` ORDER BY seq DESC LIMIT ` + strconv.Itoa(limit)
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []filter.AuditEntry
+	for rows.Next() {
+		var e filter.AuditEntry
+		var at int64
+		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.Target, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = fromNanos(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AddLearned implements filter.Store.
+func (s *Store) AddLearned(ctx context.Context, l filter.Learned) (int64, error) {
+	spam := 0
+	if l.Spam {
+		spam = 1
+	}
+	var seq int64
+	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO filter_learned (digest, spam, at, source, model_id, sample) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`),
+		strconv.FormatUint(l.Digest, 16), spam, nanos(l.At), l.Source, l.ModelID, l.Sample).Scan(&seq)
+	return seq, err
+}
+
+// LearnedSince implements filter.Store.
+func (s *Store) LearnedSince(ctx context.Context, seq int64, modelID string) ([]filter.Learned, int64, error) {
+	top := seq
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM filter_learned`).Scan(&top); err != nil {
+		return nil, 0, err
+	}
+	if top < seq {
+		top = seq
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, digest, spam, at, source, model_id, sample FROM filter_learned
+		WHERE seq > ? AND seq <= ? AND model_id = ? AND sample IS NOT NULL ORDER BY seq`), seq, top, modelID)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []filter.Learned
+	for rows.Next() {
+		var l filter.Learned
+		var n, at, spam int64
+		var dg string
+		if err := rows.Scan(&n, &dg, &spam, &at, &l.Source, &l.ModelID, &l.Sample); err != nil {
+			return nil, 0, err
+		}
+		l.Digest, _ = strconv.ParseUint(dg, 16, 64)
+		l.Spam, l.At = spam == 1, fromNanos(at)
+		out = append(out, l)
+	}
+	return out, top, rows.Err()
+}
+
+// PurgeLearned implements filter.Store: the features go, the sequence
+// numbers stay (so instances never mistake an old number for a new one).
+func (s *Store) PurgeLearned(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE filter_learned SET sample = NULL WHERE at < ? AND sample IS NOT NULL`), nanos(before))
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// PutSnapshot implements filter.Store; only the newest two are kept.
+func (s *Store) PutSnapshot(ctx context.Context, sn filter.Snapshot) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM filter_snapshots WHERE version = ?`), sn.Version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil // another instance saved this version: the same model
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO filter_snapshots (version, at, model) VALUES (?, ?, ?)`), sn.Version, nanos(sn.At), sn.Model); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM filter_snapshots WHERE version < (SELECT MIN(version) FROM (SELECT version FROM filter_snapshots ORDER BY version DESC LIMIT 2) AS newest)`)
+		return err
+	})
+}
+
+// LatestSnapshot implements filter.Store.
+func (s *Store) LatestSnapshot(ctx context.Context) (filter.Snapshot, error) {
+	var sn filter.Snapshot
+	var at int64
+	err := s.db.QueryRowContext(ctx, `SELECT version, at, model FROM filter_snapshots ORDER BY version DESC LIMIT 1`).Scan(&sn.Version, &at, &sn.Model)
+	if isNoRows(err) {
+		return sn, filter.ErrNotFound
+	}
+	sn.At = fromNanos(at)
+	return sn, err
+}
+
+// ConfirmedCampaigns implements filter.CampaignSource: campaigns with at
+// least minReports reports, with their founding signature.
+func (s *Store) ConfirmedCampaigns(ctx context.Context, minReports int) ([]filter.Campaign, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT c.id, c.signature, COUNT(r.id) FROM campaigns c JOIN reports r ON r.campaign_id = c.id
+		GROUP BY c.id, c.signature HAVING COUNT(r.id) >= ? ORDER BY c.id`), minReports)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []filter.Campaign
+	for rows.Next() {
+		var c filter.Campaign
+		var sig string
+		if err := rows.Scan(&c.ID, &sig, &c.Reports); err != nil {
+			return nil, err
+		}
+		var sg campaign.Signature
+		if err := json.Unmarshal([]byte(sig), &sg); err != nil {
+			continue
+		}
+		c.Signature = sg
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,149 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/filter"
+)
+
+func fptr[T any](v T) *T { return &v }
+
+func filterPolicies(t *testing.T, s Store) {
+	ctx := context.Background()
+	at := time.Unix(1800000000, 0).UTC()
+	p := filter.Policy{Kind: filter.ScopeRecipient, Key: "ana@example.org", Spam: fptr(4.5), Action: fptr(filter.ActionQuarantine),
+		Allow: []string{"friend.example"}, UpdatedAt: at, UpdatedBy: "user:ana"}
+	if err := s.PutPolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spam = fptr(5.5) // replaces
+	if err := s.PutPolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	s.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeDefault, Enabled: fptr(true)})
+	got, err := s.Policy(ctx, filter.ScopeRecipient, "ana@example.org")
+	if err != nil || *got.Spam != 5.5 || *got.Action != filter.ActionQuarantine || got.Allow[0] != "friend.example" || got.UpdatedBy != "user:ana" || got.Unsure != nil {
+		t.Fatalf("policy %+v %v", got, err)
+	}
+	all, _ := s.Policies(ctx)
+	if len(all) != 2 {
+		t.Fatalf("%d policies, want 2", len(all))
+	}
+	if _, err := s.Policy(ctx, filter.ScopeDomain, "example.org"); !errors.Is(err, filter.ErrNotFound) {
+		t.Errorf("missing policy: %v", err)
+	}
+	if err := s.DeletePolicy(ctx, filter.ScopeRecipient, "ana@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeletePolicy(ctx, filter.ScopeRecipient, "ana@example.org"); !errors.Is(err, filter.ErrNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
+}
+
+func filterQuarantine(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := time.Unix(1800000000, 0).UTC()
+	raw := []byte("Subject: held\r\n\r\nbody\x00\xff")
+	for i, id := range []string{"q-1", "q-2", "q-3"} {
+		h := filter.Held{ID: id, Recipient: "ana@example.org", MailFrom: "s@x.example", From: "s@x.example", Subject: "held " + id,
+			ReceivedAt: now.Add(time.Duration(i) * time.Minute), ExpiresAt: now.Add(30 * 24 * time.Hour), Score: 9.5,
+			Symbols: []filter.Symbol{{Name: "GTUBE", Score: 1000, Description: "test"}}, Reference: "ref" + id, Raw: raw, State: filter.StateHeld}
+		if i == 2 {
+			h.Recipient = "bob@example.org"
+		}
+		if err := s.Hold(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.HeldMessage(ctx, "q-1")
+	if err != nil || !bytes.Equal(got.Raw, raw) || got.Symbols[0].Name != "GTUBE" || !got.ReceivedAt.Equal(now) || got.Size != len(raw) {
+		t.Fatalf("held %+v %v", got, err)
+	}
+	list, _ := s.HeldMessages(ctx, filter.HeldFilter{Recipient: "ana@example.org"})
+	if len(list) != 2 || list[0].ID != "q-2" || list[0].Raw != nil {
+		t.Fatalf("list %+v", list)
+	}
+	// Only one of two concurrent releases moves the message.
+	var wg sync.WaitGroup
+	var ok [2]bool
+	for i := range ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok[i] = s.SetHeldState(ctx, "q-1", filter.StateHeld, filter.StateReleasing, "user:ana", now) == nil
+		}()
+	}
+	wg.Wait()
+	if ok[0] == ok[1] {
+		t.Fatalf("concurrent state changes: %v", ok)
+	}
+	s.SetHeldState(ctx, "q-1", filter.StateReleasing, filter.StateReleased, "user:ana", now)
+	if h, _ := s.HeldMessage(ctx, "q-1"); h.State != filter.StateReleased || h.ActedBy != "user:ana" {
+		t.Errorf("after release: %+v", h)
+	}
+	// Purge: released before t, and expired.
+	n, err := s.PurgeHeld(ctx, now.Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("purge %d %v", n, err)
+	}
+	n, _ = s.PurgeHeld(ctx, now.Add(31*24*time.Hour))
+	if n != 2 {
+		t.Fatalf("purge of expired: %d", n)
+	}
+	// Audit.
+	s.FilterAudit(ctx, filter.AuditEntry{At: now, Actor: "user:root", Action: "quarantine.read", Target: "q-9"})
+	s.FilterAudit(ctx, filter.AuditEntry{At: now, Actor: "user:root", Action: "policy.set", Target: "default"})
+	log, _ := s.FilterAuditLog(ctx, "q-9", 0)
+	if len(log) != 1 || log[0].Actor != "user:root" || !log[0].At.Equal(now) {
+		t.Fatalf("audit %+v", log)
+	}
+}
+
+func filterLearned(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := time.Unix(1800000000, 0).UTC()
+	var seqs []int64
+	for i := 0; i < 3; i++ {
+		seq, err := s.AddLearned(ctx, filter.Learned{Digest: 1<<63 + uint64(i), Spam: i%2 == 0, At: now.Add(time.Duration(i) * time.Hour), Source: "rspamd", Sample: []byte{byte(i), 0}, ModelID: "bits=20"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	s.AddLearned(ctx, filter.Learned{Digest: 7, At: now, Sample: []byte{1}, ModelID: "bits=16"})
+	if !(seqs[0] < seqs[1] && seqs[1] < seqs[2]) {
+		t.Fatalf("sequence %v", seqs)
+	}
+	recs, top, err := s.LearnedSince(ctx, seqs[0], "bits=20")
+	if err != nil || len(recs) != 2 || top < seqs[2] || recs[0].Digest != 1<<63+1 || recs[0].Spam || recs[1].Source != "rspamd" {
+		t.Fatalf("since: %+v top %d %v", recs, top, err)
+	}
+	if n, _ := s.PurgeLearned(ctx, now.Add(90*time.Minute)); n != 3 { // two of bits=20, one of bits=16
+		t.Fatalf("purged %d, want 3", n)
+	}
+	recs, _, _ = s.LearnedSince(ctx, 0, "bits=20")
+	if len(recs) != 1 {
+		t.Fatalf("after purge: %d records", len(recs))
+	}
+	if _, err := s.LatestSnapshot(ctx); !errors.Is(err, filter.ErrNotFound) {
+		t.Fatalf("no snapshot: %v", err)
+	}
+	for v := int64(1); v <= 3; v++ {
+		if err := s.PutSnapshot(ctx, filter.Snapshot{Version: v, At: now, Model: []byte{byte(v)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.PutSnapshot(ctx, filter.Snapshot{Version: 3, At: now, Model: []byte{9}}) // the same version again: kept as it was
+	sn, err := s.LatestSnapshot(ctx)
+	if err != nil || sn.Version != 3 || sn.Model[0] != 3 {
+		t.Fatalf("snapshot %+v %v", sn, err)
+	}
+	if cs, err := s.ConfirmedCampaigns(ctx, 1); err != nil || len(cs) != 0 {
+		t.Fatalf("confirmed campaigns on an empty desk: %v %v", cs, err)
+	}
+}
