@@ -14,7 +14,8 @@
 //
 //	accord serve     the complaint desk (SMTP mailbox that answers reporters by mail, JSON API,
 //	                 web form), campaigns,
-//	                 the federation inbox, TAXII feed and periodic sync with peers
+//	                 the federation inbox, TAXII feed and periodic sync with peers,
+//	                 and the filter for mail providers (--milter, --rspamd, --spamd)
 //	accord token     API tokens for scripts: create, list, revoke
 //	accord user      web accounts: add, list, passwd, disable, enable, remove
 //	accord audit     the audit log: sign-ins, token use, views, exports
@@ -26,11 +27,12 @@
 //	accord custody   verify the custody logs of a link with a peer
 //	accord received  what partner nodes sent
 //	accord sender    registered senders: their tokens, standing and suspension
+//	accord policy    the filter's policies per recipient, domain and default
+//	accord quarantine  messages the filter holds: list, show (audited), release, delete
 //	accord version   print the version
 //
 // Run "accord help" for the list and "accord COMMAND -h" for a command's
-// flags. The filter (milter, rspamd and spamd protocols) and relay tests
-// are planned (docs/ARCHITECTURE.md).
+// flags. Relay tests are planned (docs/ARCHITECTURE.md).
 package main
 
 import (
@@ -89,6 +91,8 @@ func commands() []command {
 		{"consent", "verify a consent proof offline (consent verify PROOF.json)", cmdConsent},
 		{"label", "compliance labels: verify one offline, revoke, list (label verify --key NODEKEY MESSAGE)", cmdLabel},
 		{"lint", "check a campaign before sending: identity, opt-out, DNS, each jurisdiction's rules, bulk-sender requirements", cmdLint},
+		{"policy", "the filter's policies per recipient, domain and default (policy set, show, list, delete)", cmdPolicy},
+		{"quarantine", "messages the filter holds (quarantine list, show, release, delete)", cmdQuarantine},
 		{"check", "analyse messages (files, directories, mbox, stdin) and print their verdicts", cmdCheck},
 		{"learn", "train the spam classifier on messages of known class (--spam or --ham)", cmdLearn},
 		{"score", "print the classifier's spam probability and class for messages", cmdScore},

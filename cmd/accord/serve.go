@@ -67,8 +67,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	nf.register(fset)
 	httpAddr := fset.String("http", "", "HTTP listen address for the web UI and API (default 127.0.0.1:8080)")
 	smtpAddr := fset.String("smtp", "", "SMTP listen address for the complaints mailbox (default 127.0.0.1:2525)")
+	milterAddr := fset.String("milter", "", "the filter's milter listener, e.g. 127.0.0.1:11332 (default: off, or [filter] milter)")
+	rspamdAddr := fset.String("rspamd", "", "the filter's rspamd-compatible HTTP listener, e.g. 127.0.0.1:11333 (default: off)")
+	spamdAddr := fset.String("spamd", "", "the filter's spamd listener, e.g. 127.0.0.1:783 (default: off)")
 	fset.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: accord serve [--config FILE] [--data DIR] [--http ADDR] [--smtp ADDR]")
+		fmt.Fprintln(e.stderr, "usage: accord serve [--config FILE] [--data DIR] [--http ADDR] [--smtp ADDR] [--milter ADDR] [--rspamd ADDR] [--spamd ADDR]")
 		fmt.Fprintln(e.stderr, "Run a node: the complaint desk's web UI, JSON API and complaints mailbox.")
 		fset.PrintDefaults()
 	}
@@ -84,6 +87,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	if *smtpAddr != "" {
 		c.SMTP.Listen = *smtpAddr
+	}
+	for _, x := range []struct{ flag, dst *string }{{milterAddr, &c.Filter.Milter}, {rspamdAddr, &c.Filter.Rspamd}, {spamdAddr, &c.Filter.Spamd}} {
+		if *x.flag != "" {
+			*x.dst = *x.flag
+		}
 	}
 	log := e.log
 	lock, err := lockData(c.Data)
@@ -163,6 +171,14 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if c.Outbound.Relay == "" && ans != nil {
 		log.Warn("outbound: no relay configured ([outbound] relay): acknowledgements wait in the queue")
 	}
+	filt, err := newFilter(ctx, c, st, an, key, filterMail{mq}, log)
+	if err != nil {
+		return err
+	}
+	doors, err := startFilterDoors(c, filt, log)
+	if err != nil {
+		return err
+	}
 	lim := web.Limits{FormPerIP: c.HTTP.RateFormPerIP, APIPerToken: c.HTTP.RateAPIPerToken, APIPerIP: c.HTTP.RateAPIPerIP,
 		LoginPerIP: c.HTTP.RateLoginPerIP, LoginPerUser: c.HTTP.RateLoginPerUser, InFlightBytes: c.HTTP.InflightBytes}
 	for _, p := range c.HTTP.TrustedProxies {
@@ -170,7 +186,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		lim.TrustedProxies = append(lim.TrustedProxies, pf)
 	}
 	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, PublicURL: c.PublicBase(), Limits: &lim, NodeKey: key.Public(), Jurisdiction: c.Node.Jurisdiction, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
-		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders, Certifier: certifier}, log)
+		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders, Certifier: certifier, Filter: filt}, log)
 	if err != nil {
 		return err
 	}
@@ -206,6 +222,17 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	log.Info("accord node up", "http", hl.Addr().String(), "smtp", sl.Addr().String(), "data", c.Data, "store", c.Store.Driver,
 		"reports", n, "classifier", an.Classifier != nil)
 	fmt.Fprintf(e.stdout, "accord: serving http://%s (web and API) and smtp://%s (complaints mailbox), data in %s\n", hl.Addr(), sl.Addr(), c.Data)
+	if len(doors.addrs) > 0 {
+		log.Info("filter doors up", "doors", strings.Join(doors.addrs, ", "))
+		fmt.Fprintf(e.stdout, "accord: filter on %s\n", strings.Join(doors.addrs, ", "))
+	}
+	filterDone := make(chan struct{})
+	go func() {
+		defer close(filterDone)
+		filt.Run(ctx, c.Filter.SyncInterval.Duration, c.Filter.RebuildInterval.Duration, func(ctx context.Context) {
+			reloadIntel(ctx, filt, st, c.Filter.CampaignMinReports, log)
+		})
+	}()
 
 	mailCtx, stopMail := context.WithCancel(context.Background())
 	mailDone := make(chan struct{})
@@ -226,12 +253,16 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		log.Info("shutting down: draining in-flight work")
 	case serveErr = <-errc:
 		log.Error("listener failed", "err", serveErr)
+	case serveErr = <-doors.errc:
+		log.Error("filter listener failed", "err", serveErr)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	hs.Shutdown(sctx)
 	ms.Shutdown(sctx)
+	doors.stop(sctx)
 	<-syncDone
+	<-filterDone
 	desk.Close()
 	stopMail()
 	<-mailDone

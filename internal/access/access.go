@@ -35,15 +35,19 @@ const (
 	// it records consent, makes opt-out links, syncs its suppressions and
 	// asks for labels, for that sender only, and sees nothing else.
 	Sender Role = "sender"
+	// Mailbox is a mailbox owner at a provider that runs the filter: the
+	// account's name is their address, and they manage their own filter
+	// policy and quarantine, nothing else.
+	Mailbox Role = "mailbox"
 )
 
-var rank = map[Role]int{Anonymous: 0, Peer: 0, Sender: 0, Reporter: 1, Analyst: 2, Authority: 3, Admin: 4}
+var rank = map[Role]int{Anonymous: 0, Peer: 0, Sender: 0, Mailbox: 0, Reporter: 1, Analyst: 2, Authority: 3, Admin: 4}
 
 // ParseRole reads a role name.
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.ToLower(strings.TrimSpace(s)))
 	if _, ok := rank[r]; !ok || r == Anonymous || r == Peer || r == Sender {
-		return "", fmt.Errorf("access: unknown role %q (reporter, analyst, authority or admin)", s)
+		return "", fmt.Errorf("access: unknown role %q (reporter, analyst, authority, admin or mailbox)", s)
 	}
 	return r, nil
 }

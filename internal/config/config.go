@@ -26,6 +26,7 @@ type Config struct {
 	Federation Federation `toml:"federation"`
 	Senders    Senders    `toml:"senders"`
 	Outbound   Outbound   `toml:"outbound"`
+	Filter     Filter     `toml:"filter"`
 }
 
 // Outbound is the node's own mail: acknowledgements and answers to
@@ -46,6 +47,37 @@ type Outbound struct {
 	DKIMSelector string `toml:"dkim_selector"` // Default "accord": publish SELECTOR._domainkey.DOMAIN (accord node dkim).
 	Answers      bool   `toml:"answers"`       // Mail reporters an acknowledgement or a how-to (default true).
 	MaxPerHour   int    `toml:"max_per_hour"`  // Answers to one address per hour (default 10).
+}
+
+// Filter is the filter for mail providers: its three doors (each off when
+// its address is empty) and how it decides. See docs/filter.md.
+type Filter struct {
+	Milter             string   `toml:"milter"`      // Milter listener: "127.0.0.1:11332" or "unix:/path".
+	Rspamd             string   `toml:"rspamd"`      // rspamd-compatible HTTP listener: "127.0.0.1:11333".
+	Spamd              string   `toml:"spamd"`       // spamd listener: "127.0.0.1:783".
+	AuthServID         string   `toml:"authserv_id"` // In Authentication-Results; default smtp.hostname.
+	MaxScan            int64    `toml:"max_scan"`    // Larger messages pass with a header, unscanned.
+	Timeout            Duration `toml:"timeout"`     // For one decision.
+	TempFailOnTimeout  bool     `toml:"tempfail_on_timeout"`
+	QuarantineDays     int      `toml:"quarantine_days"`
+	LearnedDays        int      `toml:"learned_days"` // How long learned features are kept.
+	CampaignMinReports int      `toml:"campaign_min_reports"`
+	LearnPassword      string   `toml:"learn_password"`   // Required by /learnspam and /learnham when set.
+	SpamdAllowTell     bool     `toml:"spamd_allow_tell"` // Accept spamd TELL (spamc -L).
+	SyncInterval       Duration `toml:"sync_interval"`    // How often an instance takes in what others learned, and reloads policies and intelligence.
+	RebuildInterval    Duration `toml:"rebuild_interval"` // How often the model is rebuilt from every learned message.
+	DigestInterval     Duration `toml:"digest_interval"`  // Quarantine digests to recipients; 0 for none.
+	DNSBL              []DNSBL  `toml:"dnsbl"`
+	DNSBLBudget        Duration `toml:"dnsbl_budget"` // Per message, for all lists.
+}
+
+// DNSBL is one blocklist: [[filter.dnsbl]] name = "…", zone = "…".
+type DNSBL struct {
+	Name   string   `toml:"name"`
+	Zone   string   `toml:"zone"`
+	Domain bool     `toml:"domain"` // A domain list (URIBL/DBL) rather than an IP list.
+	Weight float64  `toml:"weight"`
+	Codes  []string `toml:"codes"`
 }
 
 // Senders configures the services for registered senders: consent
@@ -172,6 +204,9 @@ func Default() Config {
 		Analysis:   Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
 		Senders:    Senders{ConfirmDays: 7},
 		Outbound:   Outbound{Answers: true, MaxPerHour: 10, DKIMSelector: "accord"},
+		Filter: Filter{MaxScan: 20 << 20, Timeout: Duration{10 * time.Second}, QuarantineDays: 30, LearnedDays: 365, CampaignMinReports: 3,
+			SyncInterval: Duration{5 * time.Second}, RebuildInterval: Duration{time.Hour}, DigestInterval: Duration{24 * time.Hour},
+			DNSBLBudget: Duration{500 * time.Millisecond}},
 	}
 }
 
@@ -195,6 +230,9 @@ func Load(path string) (Config, error) {
 
 // Validate checks values.
 func (c Config) Validate() error {
+	if err := c.Filter.validate(); err != nil {
+		return err
+	}
 	switch c.Store.Driver {
 	case "sqlite":
 	case "postgres":
@@ -273,4 +311,16 @@ func (c Config) Encode() string {
 	var b bytes.Buffer
 	toml.NewEncoder(&b).Encode(c)
 	return b.String()
+}
+
+func (f Filter) validate() error {
+	if f.MaxScan <= 0 || f.Timeout.Duration <= 0 || f.QuarantineDays <= 0 || f.LearnedDays <= 0 || f.SyncInterval.Duration <= 0 || f.RebuildInterval.Duration <= 0 {
+		return fmt.Errorf("config: filter.max_scan, timeout, quarantine_days, learned_days, sync_interval and rebuild_interval must be positive")
+	}
+	for _, l := range f.DNSBL {
+		if l.Name == "" || l.Zone == "" {
+			return fmt.Errorf("config: every [[filter.dnsbl]] needs a name and a zone")
+		}
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/filter"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/lint"
 )
@@ -48,6 +49,9 @@ type Config struct {
 	// Certifier, with Consent, adds the pre-send check and labels over
 	// the API and serves the label status list.
 	Certifier *lint.Certifier
+	// Filter, when set, adds the mailbox owners' filter pages, the
+	// quarantine's digest links and the filter's API.
+	Filter *filter.Service
 	// PublicRate bounds requests per minute from one address to the
 	// recipients' pages (default 60).
 	PublicRate int
@@ -150,6 +154,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/stats", s.needToken(access.Analyst, s.apiStats))
 	mux.HandleFunc("GET /api/v1/campaigns", s.needToken(access.Analyst, s.apiCampaigns))
 	mux.HandleFunc("GET /api/v1/campaigns/{id}", s.needToken(access.Analyst, s.audited(access.AuditView, "campaign", s.apiCampaign)))
+	s.filterRoutes(mux)
 
 	if s.cfg.Consent != nil {
 		// Recipients (anyone holding a link; rate-limited per address).

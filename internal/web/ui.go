@@ -50,6 +50,8 @@ type pageData struct {
 	// SenderComplaints are the registered senders a report is about.
 	SenderComplaints []consent.Complaint
 	Senders          *sendersPage
+	Filter           *filterPage // The mail filter's pages.
+	Mailbox          bool        // The signed-in user is a mailbox owner.
 }
 
 type bar struct {
@@ -71,6 +73,8 @@ var funcs = template.FuncMap{
 	"percent": func(f float64) string { return fmt.Sprintf("%.3f%%", f*100) },
 	"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"tri":     func(t rules.Tri) string { return t.String() },
+	"deref":   func(f *float64) float64 { return *f },
+	"derefs":  func(s *string) string { return *s },
 	"score": func(v *analysis.Verdict) string {
 		if v == nil || v.Spam == nil {
 			return "not scored"
@@ -296,7 +300,11 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		Secure: s.cfg.SecureCookies, MaxAge: int(s.cfg.SessionLifetime / time.Second)})
 	s.log.Info("signed in", "user", u.Name)
 	s.audit(r, "user:"+u.Name, access.AuditSignIn, "user:"+u.Name, "")
-	http.Redirect(w, r, "/desk", http.StatusSeeOther)
+	dest := "/desk"
+	if u.Role == access.Mailbox {
+		dest = "/mail" // a mailbox owner manages their filter
+	}
+	http.Redirect(w, r, dest, http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,506 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/d--j/go-milter"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/classify"
+	"github.com/accord-antispam/accord/internal/config"
+	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/intel"
+	"github.com/accord-antispam/accord/internal/milterd"
+	"github.com/accord-antispam/accord/internal/nodekey"
+	"github.com/accord-antispam/accord/internal/outbound"
+	"github.com/accord-antispam/accord/internal/rspamdhttp"
+	"github.com/accord-antispam/accord/internal/spamd"
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
+)
+
+// newFilter builds the node's filter service over its store.
+func newFilter(ctx context.Context, c config.Config, st *sqlstore.Store, an *analysis.Analyzer, key *nodekey.Key, out filter.Outbound, log *slog.Logger) (*filter.Service, error) {
+	fc := c.Filter
+	id := fc.AuthServID
+	if id == "" {
+		id = c.SMTP.Hostname
+	}
+	var bl *intel.DNSBL
+	if len(fc.DNSBL) > 0 {
+		bl = &intel.DNSBL{Resolver: an.Resolver, Budget: fc.DNSBLBudget.Duration}
+		for _, l := range fc.DNSBL {
+			bl.Lists = append(bl.Lists, intel.List{Name: l.Name, Zone: l.Zone, Domain: l.Domain, Weight: l.Weight, Codes: l.Codes})
+		}
+	}
+	f, err := filter.New(ctx, filter.Config{AuthServID: id, MaxScan: fc.MaxScan, Timeout: fc.Timeout.Duration, TempFailOnTimeout: fc.TempFailOnTimeout,
+		QuarantineDays: fc.QuarantineDays, LearnedDays: fc.LearnedDays, CampaignMinReports: fc.CampaignMinReports, Version: "accord"},
+		filter.Deps{Analyzer: an, Store: st, DNSBL: bl, Outbound: out, Secret: key.Derive("quarantine-release"), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	// The model file trained with `accord learn` seeds the shared store
+	// the first time.
+	var seed *classify.Model
+	if m, err := classify.Load(c.Data + "/model.acm"); err == nil {
+		seed = m
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		log.Warn("filter: the model file could not be read; starting from the shared store only", "err", err)
+	}
+	if err := f.StartModel(ctx, seed); err != nil {
+		return nil, fmt.Errorf("filter: model: %w", err)
+	}
+	reloadIntel(ctx, f, st, fc.CampaignMinReports, log)
+	return f, nil
+}
+
+// reloadIntel loads the desk's confirmed campaigns and the indicators
+// partners sent (within their retention) into the filter.
+func reloadIntel(ctx context.Context, f *filter.Service, st *sqlstore.Store, minReports int, log *slog.Logger) {
+	cs, err := st.ConfirmedCampaigns(ctx, minReports)
+	if err != nil {
+		log.Warn("filter: confirmed campaigns", "err", err)
+	} else {
+		f.SetCampaigns(cs)
+	}
+	inds, err := partnerIndicators(ctx, st, time.Now())
+	if err != nil {
+		log.Warn("filter: partner indicators", "err", err)
+		return
+	}
+	set, bad := intel.NewSet(inds, time.Now())
+	if bad > 0 {
+		log.Warn("filter: malformed partner indicators skipped", "count", bad)
+	}
+	f.SetIntel(set)
+}
+
+// partnerIndicators turns the indicator items partners sent into the
+// filter's indicators, each with its partner, agreement, TLP marking and
+// the end of its retention. An e-mail address is not used: it would have
+// to become its domain, and a free-mail domain is nobody's indicator.
+func partnerIndicators(ctx context.Context, st federation.Store, now time.Time) ([]intel.Indicator, error) {
+	items, err := st.Received(ctx, federation.ReceivedFilter{Kind: federation.KindIndicators, Limit: 1000000})
+	if err != nil {
+		return nil, err
+	}
+	var out []intel.Indicator
+	for _, it := range items {
+		if !it.ExpiresAt.IsZero() && !now.Before(it.ExpiresAt) {
+			continue
+		}
+		var body struct {
+			Type  string `json:"type"`
+			Value string `json:"value"`
+		}
+		if json.Unmarshal(it.Item.Body, &body) != nil {
+			continue
+		}
+		src := intel.Source{Kind: "partner", ID: it.Item.Key, Partner: it.Peer, TLP: string(it.Item.TLP)}
+		src.Agreement = it.Terms.Agreement
+		add := func(t intel.Type) {
+			out = append(out, intel.Indicator{Type: t, Value: body.Value, Source: src, Expires: it.ExpiresAt})
+		}
+		switch body.Type {
+		case "ipv4-addr", "ipv6-addr":
+			add(intel.IP)
+		case "domain-name":
+			add(intel.SenderDom)
+			add(intel.LinkDomain)
+		case "url":
+			add(intel.URL)
+		}
+	}
+	return out, nil
+}
+
+// filterDoors runs the doors configured, until stop.
+type filterDoors struct {
+	milter *milterd.Server
+	rspamd interface{ Shutdown(context.Context) error }
+	spamd  *spamd.Server
+	addrs  []string
+	errc   chan error
+}
+
+func startFilterDoors(c config.Config, f *filter.Service, log *slog.Logger) (*filterDoors, error) {
+	d := &filterDoors{errc: make(chan error, 3)}
+	fc := c.Filter
+	milter.LogWarning = func(format string, v ...any) { log.Warn("milter: " + fmt.Sprintf(format, v...)) }
+	if fc.Milter != "" {
+		m, err := milterd.Listen(fc.Milter, f, log)
+		if err != nil {
+			return nil, err
+		}
+		d.milter = m
+		d.addrs = append(d.addrs, "milter "+m.Addr().String())
+	}
+	if fc.Rspamd != "" {
+		l, err := net.Listen("tcp", fc.Rspamd)
+		if err != nil {
+			d.stop(context.Background())
+			return nil, fmt.Errorf("rspamd listen: %w", err)
+		}
+		srv := rspamdhttp.NewHandler(f, fc.LearnPassword, log).Server()
+		go func() { d.errc <- srv.Serve(l) }()
+		d.rspamd = srv
+		d.addrs = append(d.addrs, "rspamd http://"+l.Addr().String())
+	}
+	if fc.Spamd != "" {
+		l, err := net.Listen("tcp", fc.Spamd)
+		if err != nil {
+			d.stop(context.Background())
+			return nil, fmt.Errorf("spamd listen: %w", err)
+		}
+		s := &spamd.Server{F: f, Log: log, AllowTell: fc.SpamdAllowTell}
+		go func() { d.errc <- s.Serve(l) }()
+		d.spamd = s
+		d.addrs = append(d.addrs, "spamd "+l.Addr().String())
+	}
+	return d, nil
+}
+
+func (d *filterDoors) stop(ctx context.Context) {
+	if d.milter != nil {
+		d.milter.Shutdown(ctx)
+	}
+	if d.rspamd != nil {
+		d.rspamd.Shutdown(ctx)
+	}
+	if d.spamd != nil {
+		d.spamd.Shutdown(ctx)
+	}
+}
+
+// cmdPolicy: accord policy set|show|list|delete.
+func cmdPolicy(ctx context.Context, e *env, args []string) error {
+	usage := func() error {
+		fmt.Fprintln(e.stderr, `usage: accord policy set [--data DIR] SCOPE [--enabled=true|false] [--unsure N] [--spam N] [--quarantine N] [--action tag|quarantine|reject]
+                         [--trust-marketing=true|false] [--allow LIST] [--block LIST]
+       accord policy show [--data DIR] SCOPE      (the scope's own settings and what applies, with where each comes from)
+       accord policy list [--data DIR]
+       accord policy delete [--data DIR] SCOPE
+SCOPE is "default", a domain ("example.org") or an address ("ana@example.org"). LIST is comma-separated
+addresses and domains; --allow and --block replace the scope's list ("" empties it).`)
+		return errUsage
+	}
+	if len(args) == 0 {
+		return usage()
+	}
+	sub := args[0]
+	fset := flag.NewFlagSet("policy "+sub, flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	enabled := fset.String("enabled", "", "filtering on (true) or off (false)")
+	unsure := fset.String("unsure", "", "score at or above which mail is tagged unsure")
+	spamT := fset.String("spam", "", "score at or above which mail is spam")
+	quar := fset.String("quarantine", "", "with --action tag: score at or above which spam is held anyway (0: never)")
+	action := fset.String("action", "", "what happens to spam: tag, quarantine or reject")
+	trust := fset.String("trust-marketing", "", "lower the score of authenticated marketing with a signed one-click opt-out")
+	allow := fset.String("allow", "\x00", "senders never treated as spam when authenticated")
+	block := fset.String("block", "\x00", "senders always treated as spam")
+	pos, err := parseInterspersed(fset, args[1:])
+	if err != nil || len(pos) > 1 {
+		return usage()
+	}
+	scope := ""
+	if len(pos) == 1 {
+		scope = pos[0]
+	}
+	kind, key := parseScope(scope)
+	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		f, err := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{}, Store: st})
+		if err != nil {
+			return err
+		}
+		switch sub {
+		case "list":
+			ps, err := f.Policies(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SCOPE\tSETTINGS\tUPDATED")
+			for _, p := range ps {
+				fmt.Fprintf(tw, "%s\t%s\t%s by %s\n", p.Scope(), describePolicy(p), p.UpdatedAt.Format(time.RFC3339), p.UpdatedBy)
+			}
+			return tw.Flush()
+		case "show":
+			if scope == "" {
+				return usage()
+			}
+			p, err := f.Policy(ctx, kind, key)
+			switch {
+			case errors.Is(err, filter.ErrNotFound):
+				fmt.Fprintf(e.stdout, "%s: no settings of its own\n", (&filter.Policy{Kind: kind, Key: key}).Scope())
+			case err != nil:
+				return &exitError{code: 2, err: err}
+			default:
+				fmt.Fprintf(e.stdout, "%s: %s\n", p.Scope(), describePolicy(p))
+			}
+			rc := ""
+			if kind == filter.ScopeRecipient {
+				rc = key
+			} else if kind == filter.ScopeDomain {
+				rc = "postmaster@" + key
+			}
+			ef := f.Effective(rc)
+			fmt.Fprintln(e.stdout, "applies:")
+			fmt.Fprintf(e.stdout, "  enabled %v (%s)\n  unsure %.2f (%s)\n  spam %.2f (%s)\n  action %s (%s)\n  quarantine %.2f (%s)\n  trust-marketing %v (%s)\n",
+				ef.Enabled, ef.From["enabled"], ef.Unsure, ef.From["unsure"], ef.Spam, ef.From["spam"], ef.Action, ef.From["action"],
+				ef.Quarantine, ef.From["quarantine"], ef.TrustMarketing, ef.From["trust_marketing"])
+			for _, l := range ef.Lists {
+				fmt.Fprintf(e.stdout, "  lists of %s: allow %s; block %s\n", l.Scope, orDash(strings.Join(l.Allow, ",")), orDash(strings.Join(l.Block, ",")))
+			}
+			return nil
+		case "delete":
+			if scope == "" {
+				return usage()
+			}
+			if err := f.DeletePolicy(ctx, kind, key, "cli"); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(e.stdout, "policy of %s deleted\n", scope)
+			return nil
+		case "set":
+			if scope == "" {
+				return usage()
+			}
+			p, err := f.Policy(ctx, kind, key)
+			if errors.Is(err, filter.ErrNotFound) {
+				p = filter.Policy{Kind: kind, Key: key}
+			} else if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			for _, x := range []struct {
+				flag string
+				dst  **float64
+			}{{*unsure, &p.Unsure}, {*spamT, &p.Spam}, {*quar, &p.Quarantine}} {
+				if x.flag == "" {
+					continue
+				}
+				v, err := strconv.ParseFloat(x.flag, 64)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("threshold %q: not a number", x.flag)}
+				}
+				*x.dst = &v
+			}
+			for _, x := range []struct {
+				flag string
+				dst  **bool
+			}{{*enabled, &p.Enabled}, {*trust, &p.TrustMarketing}} {
+				if x.flag == "" {
+					continue
+				}
+				v, err := strconv.ParseBool(x.flag)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("%q: want true or false", x.flag)}
+				}
+				*x.dst = &v
+			}
+			if *action != "" {
+				p.Action = action
+			}
+			if *allow != "\x00" {
+				p.Allow = splitList(*allow)
+			}
+			if *block != "\x00" {
+				p.Block = splitList(*block)
+			}
+			p, err = f.PutPolicy(ctx, p, "cli")
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			fmt.Fprintf(e.stdout, "%s: %s\n", p.Scope(), describePolicy(p))
+			return nil
+		}
+		return usage()
+	})
+}
+
+func parseScope(s string) (kind, key string) {
+	switch {
+	case s == "" || s == "default":
+		return filter.ScopeDefault, ""
+	case strings.Contains(s, "@"):
+		return filter.ScopeRecipient, s
+	}
+	return filter.ScopeDomain, s
+}
+
+func describePolicy(p filter.Policy) string {
+	var parts []string
+	if p.Enabled != nil {
+		parts = append(parts, fmt.Sprintf("enabled=%v", *p.Enabled))
+	}
+	for _, x := range []struct {
+		n string
+		v *float64
+	}{{"unsure", p.Unsure}, {"spam", p.Spam}, {"quarantine", p.Quarantine}} {
+		if x.v != nil {
+			parts = append(parts, fmt.Sprintf("%s=%g", x.n, *x.v))
+		}
+	}
+	if p.Action != nil {
+		parts = append(parts, "action="+*p.Action)
+	}
+	if p.TrustMarketing != nil {
+		parts = append(parts, fmt.Sprintf("trust-marketing=%v", *p.TrustMarketing))
+	}
+	if len(p.Allow) > 0 {
+		parts = append(parts, "allow="+strings.Join(p.Allow, ","))
+	}
+	if len(p.Block) > 0 {
+		parts = append(parts, "block="+strings.Join(p.Block, ","))
+	}
+	if len(parts) == 0 {
+		return "(nothing set)"
+	}
+	return strings.Join(parts, " ")
+}
+
+// cmdQuarantine: accord quarantine list|show|release|delete, as an
+// administrator (every read of someone's message is audited).
+func cmdQuarantine(ctx context.Context, e *env, args []string) error {
+	usage := func() error {
+		fmt.Fprintln(e.stderr, `usage: accord quarantine list [--data DIR] [--recipient ADDR] [--state held|released|deleted]
+       accord quarantine show [--data DIR] [--raw] ID      (the read is written to the audit log)
+       accord quarantine release [--data DIR] ID           (re-delivered through the outbound relay; the filter learns it as ham)
+       accord quarantine delete [--data DIR] ID`)
+		return errUsage
+	}
+	if len(args) == 0 {
+		return usage()
+	}
+	sub := args[0]
+	fset := flag.NewFlagSet("quarantine "+sub, flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	rcpt := fset.String("recipient", "", "only this recipient's messages")
+	state := fset.String("state", "", "only messages in this state")
+	rawOut := fset.Bool("raw", false, "print the message itself")
+	pos, err := parseInterspersed(fset, args[1:])
+	if err != nil {
+		return errUsage
+	}
+	c, err := nf.load()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	admin := filter.Actor{Label: "cli", Admin: true}
+	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		key, err := nodekey.LoadOrCreate(c.Data)
+		if err != nil {
+			return err
+		}
+		// A release is queued in the node's outbound mail; the running
+		// node delivers it through its relay.
+		mq, err := openOutbound(c, st, key, e.log)
+		if err != nil {
+			return err
+		}
+		f, err := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{}, Store: st, Outbound: filterMail{mq}, Secret: key.Derive("quarantine-release")})
+		if err != nil {
+			return err
+		}
+		switch sub {
+		case "list":
+			hs, err := f.List(ctx, admin, filter.HeldFilter{Recipient: strings.ToLower(*rcpt), State: *state, Limit: 10000})
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tRECEIVED\tEXPIRES\tSTATE\tRECIPIENT\tSCORE\tREFERENCE")
+			for _, h := range hs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\n", h.ID, h.ReceivedAt.Format(time.RFC3339), h.ExpiresAt.Format("2006-01-02"), h.State, h.Recipient, h.Score, h.Reference)
+			}
+			return tw.Flush()
+		case "show", "release", "delete":
+			if len(pos) != 1 {
+				return usage()
+			}
+			id := pos[0]
+			switch sub {
+			case "show":
+				h, err := f.Show(ctx, admin, id)
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				if *rawOut {
+					_, err := e.stdout.Write(h.Raw)
+					return err
+				}
+				showHeld(e.stdout, h)
+				return nil
+			case "release":
+				if err := f.Release(ctx, admin, id); err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				fmt.Fprintf(e.stdout, "%s released\n", id)
+				return nil
+			default:
+				if err := f.Delete(ctx, admin, id); err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				fmt.Fprintf(e.stdout, "%s deleted\n", id)
+				return nil
+			}
+		}
+		return usage()
+	})
+}
+
+func showHeld(w io.Writer, h filter.Held) {
+	fmt.Fprintf(w, "id: %s\nrecipient: %s\nenvelope sender: %s\nfrom: %s\nsubject: %s\nreceived: %s\nexpires: %s\nstate: %s\nscore: %.2f\nreference: %s\nsize: %d\n",
+		h.ID, h.Recipient, h.MailFrom, h.From, h.Subject, h.ReceivedAt.Format(time.RFC3339), h.ExpiresAt.Format(time.RFC3339), h.State, h.Score, h.Reference, h.Size)
+	fmt.Fprintln(w, "why:")
+	for _, s := range h.Symbols {
+		fmt.Fprintf(w, "  %-24s %8.2f  %s\n", s.Name, s.Score, s.Description)
+	}
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments ("policy set ana@example.org --spam 4").
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// filterMail is the filter's way out through the node's outbound queue:
+// released messages re-delivered to their recipient, and digests.
+type filterMail struct{ q *outbound.Queue }
+
+// Deliver implements filter.Outbound: the message as it was received,
+// queued for each recipient.
+func (m filterMail) Deliver(ctx context.Context, _ string, to []string, raw []byte) error {
+	for _, t := range to {
+		if _, err := m.q.Send(ctx, outbound.Mail{Kind: "quarantine-release", Ref: "quarantine", To: t, Raw: raw}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
