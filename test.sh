@@ -14,7 +14,8 @@
 # form, and that reported mail renders inert). Needs Go; installs what
 # conformance suite), swaks (the complaints mailbox), headless Chromium (the
 # web form, and that reported mail renders inert), spamc and rspamc (the
-# filter's spamd and rspamd doors). Needs Go; installs what
+# filter's spamd and rspamd doors), a throwaway Postfix on loopback with the
+# filter as its milter (started by the milterd tests). Needs Go; installs what
 # is missing from Debian (as root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +29,7 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 [ -x /usr/sbin/smtp-sink ] || need_apt+=(postfix)
 command -v spamc >/dev/null || need_apt+=(spamc)
 command -v rspamc >/dev/null || need_apt+=(rspamd)
+[ -x /usr/sbin/postfix ] || need_apt+=(postfix)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test.sh: please install: ${need_apt[*]}" >&2

@@ -1,0 +1,285 @@
+package milterd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/smtp"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/accord-antispam/accord/internal/filter"
+)
+
+// sink is a local SMTP server that keeps what Postfix delivers to it.
+type sink struct {
+	mu   sync.Mutex
+	msgs []sunk
+}
+
+type sunk struct {
+	from string
+	to   []string
+	data []byte
+}
+
+func (s *sink) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &sinkSession{s: s}, nil }
+
+type sinkSession struct {
+	s    *sink
+	from string
+	to   []string
+}
+
+func (x *sinkSession) AuthPlain(string, string) error { return nil }
+func (x *sinkSession) Mail(from string, _ *gosmtp.MailOptions) error {
+	x.from = from
+	return nil
+}
+func (x *sinkSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+	x.to = append(x.to, to)
+	return nil
+}
+func (x *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	x.s.mu.Lock()
+	x.s.msgs = append(x.s.msgs, sunk{x.from, x.to, b})
+	x.s.mu.Unlock()
+	return nil
+}
+func (x *sinkSession) Reset()        { x.from, x.to = "", nil }
+func (x *sinkSession) Logout() error { return nil }
+
+// find waits for a delivered message whose body contains marker.
+func (s *sink) find(marker string, wait time.Duration) *sunk {
+	end := time.Now().Add(wait)
+	for time.Now().Before(end) {
+		s.mu.Lock()
+		for i := range s.msgs {
+			if bytes.Contains(s.msgs[i].data, []byte(marker)) {
+				m := s.msgs[i]
+				s.mu.Unlock()
+				return &m
+			}
+		}
+		s.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startPostfix runs a throwaway Postfix from Debian's package on loopback:
+// its own configuration and queue in a temporary folder, smtpd on port,
+// the milter at milter, everything relayed to the sink.
+func startPostfix(t *testing.T, port int, milter string, sinkPort int) {
+	t.Helper()
+	if _, err := exec.LookPath("postfix"); err != nil {
+		if _, err := os.Stat("/usr/sbin/postfix"); err != nil {
+			if os.Getenv("ACCORD_REQUIRE_TOOLS") != "" {
+				t.Fatal("postfix is required (Debian package postfix)")
+			}
+			t.Skip("postfix not installed")
+		}
+	}
+	if os.Getuid() != 0 {
+		if os.Getenv("ACCORD_REQUIRE_TOOLS") != "" {
+			t.Fatal("the Postfix test runs a mail server and needs root")
+		}
+		t.Skip("not root")
+	}
+	dir, err := os.MkdirTemp("", "accord-postfix-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	main := fmt.Sprintf(`compatibility_level = 3.6
+queue_directory = %[1]s/queue
+data_directory = %[1]s/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.accord.test
+mydomain = accord.test
+myorigin = $myhostname
+mydestination =
+relay_domains = example.org
+relayhost = [127.0.0.1]:%[2]d
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_authorized_xclient_hosts = 127.0.0.0/8
+smtpd_milters = inet:%[3]s
+non_smtpd_milters = $smtpd_milters
+milter_protocol = 6
+milter_default_action = accept
+milter_connect_macros = j {daemon_name} {daemon_addr} v _
+smtp_dns_support_level = disabled
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+maillog_file = %[1]s/maillog
+maillog_file_prefixes = %[1]s
+maximal_backoff_time = 1s
+minimal_backoff_time = 1s
+queue_run_delay = 1s
+`, dir, sinkPort, milter)
+	master := fmt.Sprintf(`127.0.0.1:%d inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+`, port)
+	conf := filepath.Join(dir, "etc")
+	os.MkdirAll(conf, 0o755)
+	os.WriteFile(filepath.Join(conf, "main.cf"), []byte(main), 0o644)
+	os.WriteFile(filepath.Join(conf, "master.cf"), []byte(master), 0o644)
+	for _, d := range []string{"queue", "data"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	exec.Command("chown", "postfix", filepath.Join(dir, "data")).Run()
+	run := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command("postfix", append([]string{"-c", conf}, args...)...).CombinedOutput()
+		if err != nil {
+			log, _ := os.ReadFile(filepath.Join(dir, "maillog"))
+			t.Fatalf("postfix %v: %v\n%s\n%s", args, err, out, log)
+		}
+	}
+	run("set-permissions")
+	run("start")
+	t.Cleanup(func() {
+		exec.Command("postfix", "-c", conf, "stop").Run()
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "maillog"))
+			t.Logf("postfix log:\n%s", log)
+		}
+		os.RemoveAll(dir)
+	})
+	// Wait for smtpd.
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("postfix did not start listening")
+}
+
+func sendSMTP(addr, from string, to []string, msg []byte) error {
+	return smtp.SendMail(addr, nil, from, to, msg)
+}
+
+// TestPostfix puts the milter into a real Postfix's mail flow: ham is
+// delivered to the sink with the filter's headers, an unsure message
+// tagged, spam rejected at DATA or held per each recipient's policy, and
+// the sink's copies checked.
+func TestPostfix(t *testing.T) {
+	srv, f, st := start(t, filter.Config{AuthServID: "mx.accord.test"})
+	ctx := context.Background()
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "rej@example.org", Action: ptr(filter.ActionReject)}, "t")
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "held@example.org", Action: ptr(filter.ActionQuarantine)}, "t")
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "unsure@example.org", Unsure: ptr(-1.0)}, "t")
+	sk := &sink{}
+	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := gosmtp.NewServer(sk)
+	ss.Domain = "sink.test"
+	go ss.Serve(sl)
+	t.Cleanup(func() { ss.Close() })
+	port := freePort(t)
+	startPostfix(t, port, srv.Addr().String(), sl.Addr().(*net.TCPAddr).Port)
+	mx := fmt.Sprintf("127.0.0.1:%d", port)
+
+	mk := func(marker, body string) []byte {
+		return []byte(fmt.Sprintf("From: Sender <s@sender.example>\r\nTo: friend@example.org\r\nSubject: %s\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\nMessage-ID: <%s@sender.example>\r\nX-Spam-Flag: NO\r\n\r\n%s\r\n%s\r\n", marker, marker, body, marker))
+	}
+	// Ham: delivered with the headers; the forged X-Spam-Flag gone.
+	if err := sendSMTP(mx, "s@sender.example", []string{"friend@example.org"}, mk("ham-1", "see you at lunch")); err != nil {
+		t.Fatal(err)
+	}
+	got := sk.find("ham-1", 20*time.Second)
+	if got == nil {
+		t.Fatal("ham never reached the sink")
+	}
+	if !bytes.Contains(got.data, []byte("X-Spam-Flag: NO")) || bytes.Count(got.data, []byte("X-Spam-Flag:")) != 1 ||
+		!bytes.Contains(got.data, []byte("X-Spam-Status:")) || !bytes.Contains(got.data, []byte("Authentication-Results: mx.accord.test")) ||
+		!bytes.Contains(got.data, []byte("X-Accord-Reference:")) {
+		t.Errorf("ham headers at the sink:\n%s", got.data)
+	}
+	// Unsure for a recipient whose policy says so: tagged, delivered.
+	sendSMTP(mx, "s@sender.example", []string{"unsure@example.org"}, mk("unsure-1", "see you at lunch"))
+	if got := sk.find("unsure-1", 20*time.Second); got == nil || !bytes.Contains(got.data, []byte("X-Spam-Status: Unsure")) {
+		t.Errorf("unsure: %v", got)
+	}
+	// Spam to a rejecting recipient: refused at DATA with 550 5.7.1.
+	err = sendSMTP(mx, "s@sender.example", []string{"rej@example.org"}, mk("spam-rej", filter.GTUBE))
+	if err == nil || !strings.Contains(err.Error(), "550") || !strings.Contains(err.Error(), "5.7.1") {
+		t.Errorf("reject: %v", err)
+	}
+	// Spam to a quarantining and a tagging recipient: the first held, the
+	// second gets it flagged (the built-in policy tags under 8 points
+	// and holds above: GTUBE's 1000 would be held too, so the tagging
+	// recipient here has quarantine off).
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "tag@example.org", Quarantine: ptr(0.0)}, "t")
+	if err := sendSMTP(mx, "s@sender.example", []string{"held@example.org", "tag@example.org"}, mk("spam-mixed", filter.GTUBE)); err != nil {
+		t.Fatal(err)
+	}
+	got = sk.find("spam-mixed", 20*time.Second)
+	if got == nil || len(got.to) != 1 || !strings.Contains(got.to[0], "tag@example.org") || !bytes.Contains(got.data, []byte("X-Spam-Flag: YES")) {
+		t.Fatalf("mixed delivery: %+v", got)
+	}
+	held, _ := st.HeldMessages(ctx, filter.HeldFilter{Recipient: "held@example.org"})
+	if len(held) != 1 {
+		t.Fatalf("held for held@: %d", len(held))
+	}
+	h, _ := st.HeldMessage(ctx, held[0].ID)
+	if !bytes.Contains(h.Raw, []byte("spam-mixed")) {
+		t.Errorf("the held copy is not the message")
+	}
+	// The rejected message never reached the sink.
+	if sk.find("spam-rej", time.Second) != nil {
+		t.Error("a rejected message was delivered")
+	}
+}
