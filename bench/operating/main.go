@@ -1,0 +1,251 @@
+// Command operating prints the filter's operating points at its default
+// thresholds: what share of ham and of spam each outcome takes (delivered,
+// tagged unsure, tagged spam, quarantined, rejected), through the whole
+// filter decision (engine, classifier and the built-in policy), on:
+//
+//   - the training corpus, online (score, then learn, each message in
+//     order; rates over the messages after the first 500 and over the hard
+//     ham) in the index order and the chronological order;
+//   - the training corpus, batch (learn the first half, score the second);
+//   - other corpora, after learning the whole training corpus the
+//     documented way (its spam, then its ham) — mail it was not tuned on.
+//
+//	operating -train INDEX [-other NAME=INDEX ...] [-sweep]
+//
+// Indexes are TREC style ("spam PATH" / "ham PATH"). -sweep adds, for the
+// training corpus online, the share of ham and spam at or above a range of
+// scores, from which the defaults were chosen.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/classify"
+	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/resolve"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+type others []string
+
+func (o *others) String() string     { return strings.Join(*o, ",") }
+func (o *others) Set(s string) error { *o = append(*o, s); return nil }
+
+type row struct {
+	name                                  string
+	ham, spam, hard                       int
+	hamTag, hamQ, hamUnsure, hardQ, hardT int
+	spamAct, spamQ, spamUnsure            int
+}
+
+func (r *row) add(spam, hard bool, outcome string) {
+	acted := outcome == filter.OutcomeSpam || outcome == filter.OutcomeQuarantine || outcome == filter.OutcomeReject
+	held := outcome == filter.OutcomeQuarantine || outcome == filter.OutcomeReject
+	switch {
+	case spam:
+		r.spam++
+		if acted {
+			r.spamAct++
+		}
+		if held {
+			r.spamQ++
+		}
+		if outcome == filter.OutcomeUnsure {
+			r.spamUnsure++
+		}
+	default:
+		r.ham++
+		if acted {
+			r.hamTag++
+		}
+		if held {
+			r.hamQ++
+		}
+		if outcome == filter.OutcomeUnsure {
+			r.hamUnsure++
+		}
+		if hard {
+			r.hard++
+			if held {
+				r.hardQ++
+			}
+			if acted {
+				r.hardT++
+			}
+		}
+	}
+}
+
+func pct(n, d int) string {
+	if d == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", 100*float64(n)/float64(d))
+}
+
+func newFilter() *filter.Service {
+	lib, err := rules.Embedded()
+	if err != nil {
+		panic(err)
+	}
+	f, err := filter.New(context.Background(), filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+func isHard(path string) bool { return strings.Contains(filepath.Base(path), "hard-ham") }
+
+var env = filter.Envelope{Rcpts: []string{"user@example.org"}}
+
+type scored struct {
+	spam  bool
+	score float64
+	i     int
+	hard  bool
+}
+
+func online(name string, ex []classify.Example) (row, []scored) {
+	ctx := context.Background()
+	f := newFilter()
+	r := row{name: name}
+	var ss []scored
+	for i, e := range ex {
+		d, err := f.Check(ctx, e.Raw, env)
+		if err != nil {
+			panic(err)
+		}
+		if i >= 500 {
+			r.add(e.Spam, isHard(e.Path), d.Recipients[0].Outcome)
+		}
+		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path)})
+		if _, err := f.Learn(ctx, e.Raw, e.Spam, "bench"); err != nil {
+			panic(err)
+		}
+	}
+	return r, ss
+}
+
+func learnAll(f *filter.Service, ex []classify.Example) {
+	ctx := context.Background()
+	for _, want := range []bool{true, false} { // the spam folder, then the ham folder
+		for _, e := range ex {
+			if e.Spam == want {
+				if _, err := f.Learn(ctx, e.Raw, e.Spam, "bench"); err != nil {
+					panic(err)
+				}
+			}
+		}
+	}
+	if _, err := f.SyncModel(ctx, true); err != nil { // what accord learn does: rebuild in one order
+		panic(err)
+	}
+}
+
+func score(f *filter.Service, name string, ex []classify.Example) row {
+	r := row{name: name}
+	for _, e := range ex {
+		d, err := f.Check(context.Background(), e.Raw, env)
+		if err != nil {
+			panic(err)
+		}
+		r.add(e.Spam, isHard(e.Path), d.Recipients[0].Outcome)
+	}
+	return r
+}
+
+func main() {
+	train := flag.String("train", "", "TREC-style index of the training corpus")
+	sweep := flag.Bool("sweep", false, "also print ham and spam shares at or above a range of scores (online)")
+	var oth others
+	flag.Var(&oth, "other", "NAME=INDEX of another corpus to apply the trained filter to (repeatable)")
+	flag.Parse()
+	if *train == "" {
+		fmt.Fprintln(os.Stderr, "usage: operating -train INDEX [-other NAME=INDEX ...] [-sweep]")
+		os.Exit(2)
+	}
+	ex, err := classify.ReadIndex(*train)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	b := filter.Builtin()
+	fmt.Printf("Default thresholds: unsure %.2f, spam %.2f (action %s), quarantine %.2f points.\n\n", b.Unsure, b.Spam, b.Action, b.Quarantine)
+	var rows []row
+	r1, s1 := online("online, index order, after the first 500", ex)
+	r2, s2 := online("online, chronological, after the first 500", classify.Chronological(ex))
+	rows = append(rows, r1, r2)
+	half := len(ex) / 2
+	fb := newFilter()
+	learnAll(fb, ex[:half])
+	rows = append(rows, score(fb, "batch: first half learned, second half scored", ex[half:]))
+	ft := newFilter()
+	learnAll(ft, ex)
+	for _, o := range oth {
+		name, path, ok := strings.Cut(o, "=")
+		if !ok {
+			path, name = name, filepath.Base(filepath.Dir(name))
+		}
+		ox, err := classify.ReadIndex(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		rows = append(rows, score(ft, "trained on the whole corpus, applied to "+name, ox))
+	}
+	fmt.Println("| run | ham | ham tagged spam or held % | ham held % | ham unsure % | hard ham held % | spam | spam acted on % | spam held % | spam unsure % |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %d | %s | %s | %s | %s (%d) | %d | %s | %s | %s |\n", r.name, r.ham, pct(r.hamTag, r.ham), pct(r.hamQ, r.ham),
+			pct(r.hamUnsure, r.ham), pct(r.hardQ, r.hard), r.hard, r.spam, pct(r.spamAct, r.spam), pct(r.spamQ, r.spam), pct(r.spamUnsure, r.spam))
+	}
+	if *sweep {
+		fmt.Println("\nOnline, after the first 500, both orders together: share at or above each score")
+		fmt.Println("| score | ham % | hard ham % | spam % |")
+		fmt.Println("|---|---|---|---|")
+		all := append(append([]scored{}, s1...), s2...)
+		var ts []float64
+		for t := -2.0; t <= 12; t += 0.5 {
+			ts = append(ts, t)
+		}
+		sort.Float64s(ts)
+		for _, t := range ts {
+			var h, hh, hard, sp, spn int
+			for _, x := range all {
+				if x.i < 500 {
+					continue
+				}
+				switch {
+				case x.spam:
+					spn++
+					if x.score >= t {
+						sp++
+					}
+				default:
+					h++
+					if x.hard {
+						hard++
+					}
+					if x.score >= t {
+						hh++
+					}
+				}
+			}
+			hardAbove := 0
+			for _, x := range all {
+				if x.i >= 500 && x.hard && x.score >= t {
+					hardAbove++
+				}
+			}
+			fmt.Printf("| %.1f | %s | %s | %s |\n", t, pct(hh, h), pct(hardAbove, hard), pct(sp, spn))
+		}
+	}
+}
