@@ -6,11 +6,13 @@
 //   - the training corpus, online (score, then learn, each message in
 //     order; rates over the messages after the first 500 and over the hard
 //     ham) in the index order and the chronological order;
+//
 //   - the training corpus, batch (learn the first half, score the second);
+//
 //   - other corpora, after learning the whole training corpus the
 //     documented way (its spam, then its ham) — mail it was not tuned on.
 //
-//	operating -train INDEX [-other NAME=INDEX ...] [-sweep]
+//     operating -train INDEX [-other NAME=INDEX ...] [-sweep]
 //
 // Indexes are TREC style ("spam PATH" / "ham PATH"). -sweep adds, for the
 // training corpus online, the share of ham and spam at or above a range of
