@@ -13,7 +13,7 @@ start_filter() {
     --pidfile "$STATE/redis.pid" >/dev/null
   cat > "$c/local.d/worker-normal.inc" <<CF
 bind_socket = "127.0.0.1:$RS_PORT";
-count = 1;
+count = ${RS_COUNT:-1};
 CF
   cat > "$c/local.d/worker-controller.inc" <<CF
 bind_socket = "127.0.0.1:$RS_CTL";
