@@ -239,4 +239,3 @@ func checkMilter(addr string, raw []byte) error {
 	}
 	return nil
 }
-
