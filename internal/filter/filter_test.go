@@ -379,3 +379,47 @@ func (hang) LookupAddr(ctx context.Context, name string) ([]string, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
+
+type notes struct{ to, subject, text []string }
+
+func (n *notes) Notify(_ context.Context, to, subject, text string) error {
+	n.to, n.subject, n.text = append(n.to, to), append(n.subject, subject), append(n.text, text)
+	return nil
+}
+
+func TestDigests(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	ctx := context.Background()
+	s.PutPolicy(ctx, Policy{Kind: ScopeDefault, Action: ptr(ActionQuarantine)}, "t")
+	for _, rc := range []string{"ana@example.org", "bob@example.org", "ana@example.org"} {
+		d, _ := s.Check(ctx, msg("x@y.example", "held", GTUBE), Envelope{Rcpts: []string{rc}})
+		if _, err := s.Quarantine(ctx, d, []string{rc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := &notes{}
+	sent, err := s.SendDigests(ctx, time.Now().Add(-time.Hour), "https://node.example", n)
+	if err != nil || sent != 2 {
+		t.Fatalf("sent %d %v", sent, err)
+	}
+	for i, to := range n.to {
+		links := strings.Count(n.text[i], "https://node.example/q/release?t=")
+		want := map[string]int{"ana@example.org": 2, "bob@example.org": 1}[to]
+		if links != want {
+			t.Errorf("%s: %d links, want %d:\n%s", to, links, want, n.text[i])
+		}
+		// Each link's token names one of this recipient's messages.
+		for _, line := range strings.Split(n.text[i], "\n") {
+			if tok, ok := strings.CutPrefix(line, "Release: https://node.example/q/release?t="); ok {
+				id, err := s.CheckToken(tok)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h, _ := s.store.HeldMessage(ctx, id)
+				if h.Recipient != to {
+					t.Errorf("a link in %s's digest names %s's message", to, h.Recipient)
+				}
+			}
+		}
+	}
+}

@@ -256,3 +256,40 @@ func (s *Service) Digests(ctx context.Context, since time.Time) ([]Digest, error
 	}
 	return out, nil
 }
+
+// Notifier sends the node's own mail (quarantine digests); the node's
+// outbound queue implements it.
+type Notifier interface {
+	Notify(ctx context.Context, to, subject, text string) error
+}
+
+// SendDigests mails each recipient a digest of what was held for them
+// since since, each message with its release link (baseURL/q/release?t=…,
+// a page whose button releases it: following the link alone releases
+// nothing). It returns how many digests were sent.
+func (s *Service) SendDigests(ctx context.Context, since time.Time, baseURL string, n Notifier) (int, error) {
+	ds, err := s.Digests(ctx, since)
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, d := range ds {
+		if d.Recipient == "" {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d message(s) addressed to you were held as likely spam.\n", len(d.Items))
+		b.WriteString("To have one delivered, open its link and press the button on the page.\n\n")
+		for _, it := range d.Items {
+			h := it.Held
+			fmt.Fprintf(&b, "From: %s\nSubject: %s\nReceived: %s (score %.2f)\nRelease: %s/q/release?t=%s\n\n",
+				orNone(h.From), orNone(h.Subject), h.ReceivedAt.UTC().Format("2006-01-02 15:04 UTC"), h.Score, strings.TrimRight(baseURL, "/"), it.Token)
+		}
+		fmt.Fprintf(&b, "Held messages are deleted after %d days.\n", s.cfg.QuarantineDays)
+		if err := n.Notify(ctx, d.Recipient, fmt.Sprintf("%d held message(s) in your quarantine", len(d.Items)), b.String()); err != nil {
+			return sent, fmt.Errorf("digest to a recipient: %w", err)
+		}
+		sent++
+	}
+	return sent, nil
+}

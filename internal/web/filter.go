@@ -230,7 +230,9 @@ func (s *Server) digestConfirm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) digestRelease(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-	r.ParseForm()
+	if err := r.ParseMultipartForm(8 << 10); errors.Is(err, http.ErrNotMultipart) {
+		r.ParseForm()
+	}
 	d := pageData{Title: "Release a held message"}
 	if !sameOrigin(r) {
 		d.Message = "This form did not come from this site."

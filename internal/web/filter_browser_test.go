@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/smtp"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -171,3 +172,54 @@ func TestBrowserMailboxOwner(t *testing.T) {
 }
 
 func ptrs(s string) *string { return &s }
+
+// TestDigestLinkNeedsPOST: a release link from a digest shows a page on
+// GET (a link scanner's fetch) and releases nothing; the page's POST
+// releases; a forged token does nothing.
+func TestDigestLinkNeedsPOST(t *testing.T) {
+	ctx := context.Background()
+	sk := &mailSink{}
+	sl, _ := net.Listen("tcp", "127.0.0.1:0")
+	ss := gosmtp.NewServer(sk)
+	go ss.Serve(sl)
+	t.Cleanup(func() { ss.Close() })
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, _ := rules.Embedded()
+	an := &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}
+	d, _ := intake.New(st, an, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef")})
+	f, _ := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: an, Store: st, Outbound: sinkRelay{sl.Addr().String()}, Secret: []byte("k")})
+	s, _ := web.New(d, st, web.Config{Filter: f}, nil)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { srv.Close(); d.Close(); st.Close() })
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeDefault, Action: ptrs(filter.ActionQuarantine)}, "t")
+	dec, _ := f.Check(ctx, []byte("From: a@b.example\r\nSubject: digest-me\r\n\r\n"+filter.GTUBE+" marker-d1g\r\n"), filter.Envelope{Rcpts: []string{"bob@example.org"}})
+	ids, err := f.Quarantine(ctx, dec, []string{"bob@example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := f.DigestToken(ids[0], time.Now().Add(time.Hour))
+	c := browser(t)
+	r := get(t, c, srv.URL+"/q/release?t="+tok)
+	if r.status != 200 || !strings.Contains(string(r.body), "digest-me") || !strings.Contains(string(r.body), `method="post"`) {
+		t.Fatalf("GET: %d %s", r.status, r.body)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if h, _ := f.Store().HeldMessage(ctx, ids[0]); h.State != filter.StateHeld || sk.has("marker-d1g") {
+		t.Fatal("a GET of the link released the message")
+	}
+	if r := postForm(t, c, srv.URL+"/q/release", srv.URL, map[string]string{"t": tok + "x"}, nil); r.status != 404 {
+		t.Errorf("forged token: %d", r.status)
+	}
+	if r := postForm(t, c, srv.URL+"/q/release", srv.URL, map[string]string{"t": tok}, nil); r.status != 200 || !strings.Contains(string(r.body), "Released") {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	if !sk.has("marker-d1g") {
+		t.Error("released but not delivered")
+	}
+	if r := postForm(t, c, srv.URL+"/q/release", srv.URL, map[string]string{"t": tok}, nil); r.status == 200 {
+		t.Error("a second release succeeded")
+	}
+}
