@@ -167,3 +167,27 @@ func TestRealSpamc(t *testing.T) {
 		t.Errorf("the model learned %d spam, want 1", ns)
 	}
 }
+
+// FuzzRequest: no request, however broken, panics the reader or makes it
+// read past its bounds; seeds in testdata/fuzz.
+func FuzzRequest(f *testing.F) {
+	for _, s := range []string{
+		"CHECK SPAMC/1.5\r\nContent-length: 5\r\n\r\nhello",
+		"TELL SPAMC/1.5\r\nMessage-class: spam\r\nSet: local\r\nContent-length: 1\r\n\r\nx",
+		"PING SPAMC/1.5\r\n\r\n",
+		"PROCESS SPAMC/1.3\r\nCompress: zlib\r\nContent-length: 3\r\n\r\nabc",
+		"SYMBOLS SPAMC/1.5\r\nUser: ana@example.org\r\n\r\nno length",
+	} {
+		f.Add([]byte(s))
+	}
+	lib, _ := rules.Embedded()
+	fs, _ := filter.New(context.Background(), filter.Config{MaxScan: 4096},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
+	s := &Server{F: fs}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, _, err := s.read(bufio.NewReader(bytes.NewReader(b)))
+		if err == nil && int64(len(req.body)) > 4096 {
+			t.Fatalf("body of %d bytes over the limit", len(req.body))
+		}
+	})
+}
