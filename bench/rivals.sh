@@ -3,7 +3,7 @@
 # TREC-style index with the TREC spam-track protocol and write its results
 # ("<path> judge=… class=… score=…" lines) to $OUT/FILTER-PROTOCOL-ORDER.txt.
 #
-#   FILTER    bogofilter | spamprobe | spamassassin | rspamd
+#   FILTER    bogofilter | spamprobe | spamassassin | rspamd | accord
 #   PROTOCOL  online (score, then train on the gold label, in index order)
 #             batch  (train on the first half, score the second half)
 #
@@ -36,6 +36,7 @@ case $FILTER in
   spamprobe) command -v spamprobe >/dev/null || pkgs+=(spamprobe) ;;
   spamassassin) command -v spamd >/dev/null || pkgs+=(spamassassin spamc spamd) ;;
   rspamd) command -v rspamd >/dev/null || pkgs+=(rspamd redis-server curl) ;;
+  accord) ;;
   *) echo "rivals.sh: unknown filter $FILTER" >&2; exit 2 ;;
 esac
 if [ ${#pkgs[@]} -gt 0 ]; then
@@ -52,14 +53,22 @@ mapfile -t lines < "$INDEX"
 n=${#lines[@]}
 half=$((n / 2))
 : > "$RESULTS"
+# A filter that fails to score a message answers "NA error": the line says
+# class=error and the harness counts it; it is never scored as ham. The
+# file ends with a "# complete" line only when the run finished, so a
+# partial file is refused by the metrics.
+failures=0
+trainfail=0
 emit() { # path label score class
+  if [ "$4" = error ]; then failures=$((failures + 1)); fi
   echo "$1 judge=$2 class=$4 score=$3" >> "$RESULTS"
 }
+learn() { train "$@" || trainfail=$((trainfail + 1)); }
 start=$(date +%s.%N)
 if [ "$PROTOCOL" = batch ]; then
   for ((i = 0; i < half; i++)); do
     read -r label path <<<"${lines[$i]}"
-    train "$label" "$base/$path"
+    learn "$label" "$base/$path"
   done
   first=$half
 else
@@ -69,7 +78,8 @@ for ((i = first; i < n; i++)); do
   read -r label path <<<"${lines[$i]}"
   read -r s c < <(score "$base/$path")
   emit "$path" "$label" "$s" "$c"
-  [ "$PROTOCOL" = online ] && train "$label" "$base/$path"
+  if [ "$PROTOCOL" = online ]; then learn "$label" "$base/$path"; fi
 done
 end=$(date +%s.%N)
-echo "$FILTER $PROTOCOL $ORDER: $n messages in $(echo "$end - $start" | bc) s -> $RESULTS" >&2
+echo "# complete scored=$((n - first)) failures=$failures train_failures=$trainfail" >> "$RESULTS"
+echo "$FILTER $PROTOCOL $ORDER: $n messages in $(echo "$end - $start" | bc) s, $failures scoring failures, $trainfail training failures -> $RESULTS" >&2

@@ -53,13 +53,15 @@ stop_filter() {
 }
 score() {
   local r s
-  r=$(curl -s --data-binary @"$1" "http://127.0.0.1:$RS_PORT/checkv2")
+  r=$(curl -s -f --data-binary @"$1" "http://127.0.0.1:$RS_PORT/checkv2") || { echo "NA error"; return; }
   s=$(printf '%s' "$r" | grep -o '"score":[-0-9.e]*' | head -1 | cut -d: -f2)
-  s=${s:-0}
+  if [ -z "$s" ]; then echo "NA error"; return; fi
   if awk -v s="$s" 'BEGIN { exit !(s >= 6.0) }'; then echo "$s spam"; else echo "$s ham"; fi
 }
 train() {
-  local hdr=()
+  local hdr=() code
   [ "${RSPAMD_LEARN_TYPE:-}" = bulk ] && hdr=(-H "Learn-Type: bulk")
-  curl -s "${hdr[@]}" --data-binary @"$2" "http://127.0.0.1:$RS_CTL/learn$1" >/dev/null
+  code=$(curl -s -o /dev/null -w '%{http_code}' "${hdr[@]}" --data-binary @"$2" "http://127.0.0.1:$RS_CTL/learn$1") || return 1
+  # 204 and 208: rspamd declined (already in class, already learned) — not failures.
+  case $code in 200|204|208) return 0 ;; *) return 1 ;; esac
 }

@@ -27,10 +27,12 @@ CF
 }
 stop_filter() { [ -f "$STATE/spamd.pid" ] && kill "$(cat "$STATE/spamd.pid")" 2>/dev/null || true; }
 score() {
-  local r
-  r=$(spamc -p "$SA_PORT" -x -c < "$1" 2>/dev/null) || true
+  local r rc=0
+  # spamc -c exits 0 (ham) or 1 (spam); anything else is a failure, which
+  # -x stops spamc from hiding behind a "0/0" answer.
+  r=$(spamc -p "$SA_PORT" -x -c < "$1" 2>/dev/null) || rc=$?
   local s=${r%%/*}
-  s=${s:-0}
+  if [ "$rc" -gt 1 ] || ! [[ "$s" =~ ^-?[0-9.]+$ ]]; then echo "NA error"; return; fi
   if awk -v s="$s" 'BEGIN { exit !(s >= 5.0) }'; then echo "$s spam"; else echo "$s ham"; fi
 }
-train() { spamc -p "$SA_PORT" -x -L "$1" < "$2" >/dev/null 2>&1 || true; }
+train() { spamc -p "$SA_PORT" -x -L "$1" < "$2" >/dev/null 2>&1; }

@@ -92,14 +92,19 @@ func cmdLearn(ctx context.Context, e *env, args []string) error {
 	if err := ir.run(ctx, fs.Args()); err != nil {
 		return err
 	}
-	if learned+corrected > 0 {
+	if learned+corrected > 1 {
 		// Relearn everything kept in one canonical order, so the model does
-		// not depend on which folder was learned first.
+		// not depend on which folder was learned first. One message alone
+		// (a user's correction, a per-message pipe) is learned
+		// incrementally; the next bulk learn, or a node's periodic
+		// rebuild, puts it in order.
 		if err := m.Rebuild(); errors.Is(err, classify.ErrUnkept) {
 			fmt.Fprintln(e.stderr, "accord learn: this model comes from an older accord and keeps no learned messages, so it cannot be rebuilt; it depends on the order of learning until you retrain it from the messages")
 		} else if err != nil {
 			return err
 		}
+	}
+	if learned+corrected > 0 {
 		if err := m.Save(mf.path()); err != nil {
 			return err
 		}

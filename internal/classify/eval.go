@@ -132,6 +132,9 @@ func Evaluate(ctx context.Context, ex []Example, protocol string, p Params, resu
 	}
 	el := time.Since(start)
 	if w != nil {
+		// The last line says the run finished: the metrics tools refuse a
+		// file without it (a partial run).
+		fmt.Fprintf(w, "# complete scored=%d failures=0 train_failures=0\n", len(js))
 		if err := w.Flush(); err != nil {
 			return nil, nil, fmt.Errorf("write results: %w", err)
 		}
