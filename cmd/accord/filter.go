@@ -96,6 +96,10 @@ func partnerIndicators(ctx context.Context, st federation.Store, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
+	return indicatorsFrom(items, now), nil
+}
+
+func indicatorsFrom(items []federation.ReceivedItem, now time.Time) []intel.Indicator {
 	var out []intel.Indicator
 	for _, it := range items {
 		if !it.ExpiresAt.IsZero() && !now.Before(it.ExpiresAt) {
@@ -123,7 +127,7 @@ func partnerIndicators(ctx context.Context, st federation.Store, now time.Time) 
 			add(intel.URL)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // filterDoors runs the doors configured, until stop.

@@ -25,8 +25,6 @@ var level = map[string]int{
 	"analysis":  3,
 	"campaign":  2,
 	"privacy":   2,
-	"intel":     2,
-	"filter":    4,
 	"intake":    4,
 	"access":    4,
 	"consent":   4,
