@@ -229,8 +229,14 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	filterDone := make(chan struct{})
 	go func() {
 		defer close(filterDone)
+		// Campaigns and partners' indicators change slowly and cost a scan
+		// of the desk: reloaded once a minute, and only when a door is on.
+		last := time.Now()
 		filt.Run(ctx, c.Filter.SyncInterval.Duration, c.Filter.RebuildInterval.Duration, func(ctx context.Context) {
-			reloadIntel(ctx, filt, st, c.Filter.CampaignMinReports, log)
+			if len(doors.addrs) > 0 && time.Since(last) >= time.Minute {
+				last = time.Now()
+				reloadIntel(ctx, filt, st, c.Filter.CampaignMinReports, log)
+			}
 		})
 	}()
 
