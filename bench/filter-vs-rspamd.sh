@@ -21,6 +21,8 @@ if [ "${ACCORD_IN_NETNS:-}" != 1 ] && [ "$(id -u)" = 0 ] && command -v unshare >
   exec unshare --net -- bash -c 'ip link set lo up; exec "$0" "$@"' "$0" "$@"
 fi
 CLIENTS=${CLIENTS:-8}
+LEARN=${LEARN:-}   # messages learned first (default: the first half of the corpus)
+N=${N:-}           # messages sent (default: the second half)
 export RS_COUNT=${RS_COUNT:-$(nproc)}
 OUT=${OUT:-bench/out/filter}
 mkdir -p "$OUT"
@@ -29,6 +31,8 @@ command -v rspamd >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTE
 corpus=$(bench/corpus.sh)
 n=$(wc -l < "$corpus/index")
 half=$((n / 2))
+LEARN=${LEARN:-$half}
+N=${N:-$((n - half))}
 go build -o "$OUT/accord" ./cmd/accord
 go build -o "$OUT/filterload" ./bench/filterload
 load() { "$OUT/filterload" "$@" "$corpus/index" | tee -a "$OUT/runs.log"; }
@@ -45,8 +49,8 @@ trap cleanup EXIT
 . bench/filters/rspamd.sh
 start_filter
 echo "rspamd $(rspamd --version 2>/dev/null | head -1), $RS_COUNT normal workers, redis $(redis-server --version | awk '{print $3}')" | tee -a "$OUT/runs.log"
-load -proto learn -addr "127.0.0.1:$RS_CTL" -c 2 -n "$half" >/dev/null
-rs=$(load -proto http -addr "127.0.0.1:$RS_PORT" -c "$CLIENTS" -from "$half" || true)
+load -proto learn -addr "127.0.0.1:$RS_CTL" -c 2 -n "$LEARN" >/dev/null
+rs=$(load -proto http -addr "127.0.0.1:$RS_PORT" -c "$CLIENTS" -from "$half" -n "$N" || true)
 rs_cpu=$(ps -o cputimes= -C rspamd | awk '{s+=$1} END {print s}')
 stop_filter
 
@@ -54,9 +58,9 @@ stop_filter
 "$OUT/accord" serve --data "$ACC" --http 127.0.0.1:0 --smtp 127.0.0.1:0 --rspamd 127.0.0.1:21433 --milter 127.0.0.1:21432 > "$ACC/serve.log" 2>&1 &
 apid=$!
 for _ in $(seq 1 100); do curl -s http://127.0.0.1:21433/ping | grep -q pong && break; sleep 0.1; done
-load -proto learn -addr 127.0.0.1:21433 -c 2 -n "$half" >/dev/null
-ac=$(load -proto http -addr 127.0.0.1:21433 -c "$CLIENTS" -from "$half" || true)
-am=$(load -proto milter -addr 127.0.0.1:21432 -c "$CLIENTS" -from "$half" || true)
+load -proto learn -addr 127.0.0.1:21433 -c 2 -n "$LEARN" >/dev/null
+ac=$(load -proto http -addr 127.0.0.1:21433 -c "$CLIENTS" -from "$half" -n "$N" || true)
+am=$(load -proto milter -addr 127.0.0.1:21432 -c "$CLIENTS" -from "$half" -n "$N" || true)
 kill "$apid"; wait "$apid" 2>/dev/null || true; apid=
 
 field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'; }
@@ -66,7 +70,7 @@ row() { # name line
 rsr=$(field "$rs" msg/s)
 ratio() { awk -v a="$(field "$1" msg/s)" -v b="$rsr" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "–" }'; }
 echo
-echo "## Filter speed: $((n - half)) messages of the public corpus, $CLIENTS clients, $(nproc) cores"
+echo "## Filter speed: $N messages of the public corpus (after $LEARN learned), $CLIENTS clients, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| filter and door | messages/s | p50 ms | p99 ms | failures | vs rspamd |"
 echo "|---|---|---|---|---|---|"
