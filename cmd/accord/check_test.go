@@ -193,7 +193,8 @@ func TestLearnScoreEvalAndCheckWithModel(t *testing.T) {
 		}
 	}
 	rb, _ := os.ReadFile(res)
-	if n := strings.Count(string(rb), "\n"); n != 60 || !strings.HasPrefix(string(rb), "./spam/00.eml judge=spam class=") {
+	if n := strings.Count(string(rb), "\n"); n != 61 || !strings.HasPrefix(string(rb), "./spam/00.eml judge=spam class=") ||
+		!strings.HasSuffix(string(rb), "# complete scored=60 failures=0 train_failures=0\n") {
 		t.Errorf("results file: %d lines\n%.200s", n, rb)
 	}
 	if _, err := os.Stat(modelOut); err != nil {
