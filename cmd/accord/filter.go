@@ -508,3 +508,35 @@ func (m filterMail) Deliver(ctx context.Context, _ string, to []string, raw []by
 	return nil
 }
 
+// Notify implements filter.Notifier.
+func (m filterMail) Notify(ctx context.Context, to, subject, text string) error {
+	_, err := m.q.Send(ctx, outbound.Mail{Kind: "quarantine-digest", Ref: "quarantine-digest", To: to, Subject: subject, Text: text})
+	return err
+}
+
+// digestLoop mails each recipient the messages held for them since the
+// last digest, every interval, until ctx ends.
+func digestLoop(ctx context.Context, f *filter.Service, every time.Duration, base string, n filter.Notifier, log *slog.Logger) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	since := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			sent, err := f.SendDigests(ctx, since, base, n)
+			if err != nil {
+				log.Warn("filter: digests", "err", err)
+				continue
+			}
+			since = now
+			if sent > 0 {
+				log.Info("filter: quarantine digests queued", "recipients", sent)
+			}
+		}
+	}
+}

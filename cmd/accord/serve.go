@@ -226,6 +226,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		log.Info("filter doors up", "doors", strings.Join(doors.addrs, ", "))
 		fmt.Fprintf(e.stdout, "accord: filter on %s\n", strings.Join(doors.addrs, ", "))
 	}
+	go digestLoop(ctx, filt, c.Filter.DigestInterval.Duration, c.PublicBase(), filterMail{mq}, log)
 	filterDone := make(chan struct{})
 	go func() {
 		defer close(filterDone)
