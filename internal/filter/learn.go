@@ -68,6 +68,9 @@ func (s *Service) SyncModel(ctx context.Context, rebuild bool) (learned int, err
 		nm, _ := classify.Build(m.Params(), samples)
 		s.model.Store(nm)
 		s.learnedSeq = top
+		if top == 0 {
+			return 0, nil // nothing learned yet: no snapshot to share
+		}
 		var buf bytes.Buffer
 		if _, err := nm.WriteScoring(&buf); err != nil {
 			return 0, err

@@ -284,17 +284,13 @@ func (s *Store) PurgeLearned(ctx context.Context, before time.Time) (int, error)
 	return int(n), nil
 }
 
-// PutSnapshot implements filter.Store; only the newest two are kept.
+// PutSnapshot implements filter.Store; only the newest two are kept. Two
+// instances saving the same version at once save the same model: the
+// second insert does nothing.
 func (s *Store) PutSnapshot(ctx context.Context, sn filter.Snapshot) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM filter_snapshots WHERE version = ?`), sn.Version).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return nil // another instance saved this version: the same model
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO filter_snapshots (version, at, model) VALUES (?, ?, ?)`), sn.Version, nanos(sn.At), sn.Model); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO filter_snapshots (version, at, model) VALUES (?, ?, ?) ON CONFLICT (version) DO NOTHING`),
+			sn.Version, nanos(sn.At), sn.Model); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM filter_snapshots WHERE version < (SELECT MIN(version) FROM (SELECT version FROM filter_snapshots ORDER BY version DESC LIMIT 2) AS newest)`)
