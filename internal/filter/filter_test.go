@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/classify"
 	"github.com/accord-antispam/accord/internal/intel"
 	"github.com/accord-antispam/accord/internal/mail"
@@ -421,5 +422,33 @@ func TestDigests(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCampaignMatch: a near-duplicate of a campaign the desk confirmed
+// gets ACCORD_CAMPAIGN naming it; an unrelated message does not.
+func TestCampaignMatch(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{CampaignWeight: 6})
+	text := "Dear friend, our online pharmacy ships genuine pills overnight without prescription. " +
+		"Order today and save seventy percent on every bottle, discreet packaging guaranteed to your door."
+	sig := campaign.Sign(text, []string{"pills-now.example"}, "shop.example", "")
+	s.SetCampaigns([]Campaign{{ID: "c-pharma", Reports: 12, Signature: sig}})
+	variant := strings.Replace(text, "seventy", "eighty", 1) + " Visit https://pills-now.example/order today."
+	d, err := s.Check(context.Background(), msg("news@shop.example", "Your order", variant), Envelope{Rcpts: []string{"ana@example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, sy := range d.Symbols {
+		if sy.Name == "ACCORD_CAMPAIGN" {
+			found = sy.Score == 6 && strings.Contains(sy.Description, "c-pharma") && len(sy.Options) == 1 && sy.Options[0] == "c-pharma"
+		}
+	}
+	if !found {
+		t.Errorf("near-duplicate: symbols %s", symbolNames(d))
+	}
+	d, _ = s.Check(context.Background(), msg("colleague@work.example", "Build", "The nightly build failed on the arm runner; I will look at the linker flags after lunch."), Envelope{Rcpts: []string{"ana@example.org"}})
+	if strings.Contains(symbolNames(d), "ACCORD_CAMPAIGN") {
+		t.Errorf("unrelated message matched a campaign: %s", symbolNames(d))
 	}
 }

@@ -118,6 +118,12 @@ func TestBrowserMailboxOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw2 := []byte("From: Pills <x@pills.example>\r\nTo: ana@example.org\r\nSubject: report-me\r\nMessage-ID: <h2@pills.example>\r\n\r\nBuy now " + filter.GTUBE + "\r\n")
+	dec2, _ := f.Check(ctx, raw2, filter.Envelope{MailFrom: "x@pills.example", Rcpts: []string{"ana@example.org"}})
+	ids2, err := f.Quarantine(ctx, dec2, []string{"ana@example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	bctx, _ := chromium(t)
 	release := chromedp.CSS(`tr[data-id="` + ids[0] + `"] button.release`)
@@ -165,9 +171,23 @@ func TestBrowserMailboxOwner(t *testing.T) {
 		t.Errorf("a release did not teach the filter: %+v", recs)
 	}
 	// Nothing for ana remains held; another mailbox sees nothing of hers.
+	// Report to the authority: the second held message becomes a report
+	// at the desk, from ana, and leaves her quarantine.
+	report := chromedp.CSS(`tr[data-id="` + ids2[0] + `"] button.report`)
+	err = chromedp.Do(bctx,
+		chromedp.WaitVisible(report),
+		chromedp.Click(report),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="notice" and contains(., "reported")]`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.CountReports(ctx); n != 1 {
+		t.Errorf("%d reports at the desk after reporting, want 1", n)
+	}
 	rows, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#held tr[data-id]").length`))
 	if err != nil || rows != 0 {
-		t.Errorf("%d held rows after release", rows)
+		t.Errorf("%d held rows after release and report", rows)
 	}
 }
 
