@@ -34,7 +34,6 @@ var level = map[string]int{
 	"smtpd":     5,
 	"lint":      5,
 	"fbl":       5,
-	"milterd":   5,
 	"config":    1,
 
 	// The filter for mail providers.
