@@ -2,10 +2,7 @@ package web
 
 import (
 	"errors"
-	"net"
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/accord-antispam/accord/internal/consent"
 )
@@ -16,8 +13,9 @@ import (
 // unsubscribe nor confirm anybody. A POST acts at once, and acting twice is
 // acting once. No cookie, no login, no redirect (RFC 8058 3.1, 3.2).
 //
-// These are public: each client address gets a bucket of requests per
-// minute, and a forged token costs one MAC, no database read.
+// These are public: each client address (behind the trusted proxies, as
+// for the intake) gets a bucket of requests per minute, and a forged token
+// costs one MAC, no database read.
 
 type optoutData struct {
 	Sender   consent.Sender
@@ -28,62 +26,11 @@ type optoutData struct {
 	All      bool
 }
 
-// ipBuckets is a token bucket per client address.
-type ipBuckets struct {
-	mu    sync.Mutex
-	rate  float64 // per second
-	burst float64
-	b     map[string]*ipBucket
-}
-
-type ipBucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newIPBuckets(perMinute int) *ipBuckets {
-	return &ipBuckets{rate: float64(perMinute) / 60, burst: float64(perMinute), b: map[string]*ipBucket{}}
-}
-
-func (l *ipBuckets) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.b) > 100000 {
-		for k, v := range l.b {
-			if now.Sub(v.last) > time.Minute {
-				delete(l.b, k)
-			}
-		}
-	}
-	b := l.b[key]
-	if b == nil {
-		b = &ipBucket{tokens: l.burst, last: now}
-		l.b[key] = b
-	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-// clientIP is the peer's address. The node's own listener is the edge;
-// a proxy in front would need to be trusted explicitly (not yet).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // limitPublic answers 429 to a client over its bucket.
 func (s *Server) limitPublic(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.optoutLimit.allow(clientIP(r), s.now()) {
-			w.Header().Set("Retry-After", "60")
+		if ok, wait := s.optoutLimit.allow(s.lim.clientIP(r), s.now()); !ok {
+			w.Header().Set("Retry-After", retryAfter(wait))
 			s.page(w, http.StatusTooManyRequests, "message", pageData{Title: "Too many requests",
 				Message: "Too many requests from your address just now. Wait a minute and try again."})
 			return
@@ -132,7 +79,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	r.ParseMultipartForm(16 << 10)
 	all := r.FormValue("scope") == "all"
 	res, err := s.cfg.Consent.Unsubscribe(r.Context(), tok, consent.ViaOneClick, all,
-		consent.Client{IP: clientIP(r), UserAgent: r.UserAgent(), Method: r.Method})
+		consent.Client{IP: s.lim.clientIP(r), UserAgent: r.UserAgent(), Method: r.Method})
 	d := optoutData{Sender: res.Sender, List: res.List, Campaign: res.Campaign, Token: tok, All: all}
 	switch {
 	case errors.Is(err, consent.ErrStale):
@@ -152,13 +99,13 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	v, err := s.cfg.Consent.OpenConfirmation(r.Context(), tok, consent.Client{IP: clientIP(r), UserAgent: r.UserAgent(), Method: r.Method})
+	v, err := s.cfg.Consent.OpenConfirmation(r.Context(), tok, consent.Client{IP: s.lim.clientIP(r), UserAgent: r.UserAgent(), Method: r.Method})
 	s.confirmAnswer(w, tok, v, err, false)
 }
 
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	v, err := s.cfg.Consent.Confirm(r.Context(), tok, consent.Client{IP: clientIP(r), UserAgent: r.UserAgent(), Method: r.Method})
+	v, err := s.cfg.Consent.Confirm(r.Context(), tok, consent.Client{IP: s.lim.clientIP(r), UserAgent: r.UserAgent(), Method: r.Method})
 	s.confirmAnswer(w, tok, v, err, true)
 }
 

@@ -42,6 +42,15 @@ func (s *Server) needSender(h http.HandlerFunc) http.HandlerFunc {
 			apiError(w, http.StatusForbidden, "forbidden", "this call is for a registered sender's token (accord sender add)")
 			return
 		}
+		now := s.now()
+		if ok, wait := s.lim.apiIP.allow(s.lim.clientIP(r), now); !ok {
+			tooMany(w, wait, true, s, r)
+			return
+		}
+		if ok, wait := s.lim.apiToken.allow(t.ID, now); !ok {
+			tooMany(w, wait, true, s, r)
+			return
+		}
 		ctx := withPrincipal(r.Context(), access.Principal{Kind: "token", ID: t.ID, Role: t.Role})
 		h(w, r.WithContext(context.WithValue(ctx, senderKey, t.Label)))
 	}

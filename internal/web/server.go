@@ -72,7 +72,7 @@ type Server struct {
 	// dummyHash is the bcrypt hash of a random password nobody knows,
 	// checked when a login names no user.
 	dummyHash   string
-	optoutLimit *ipBuckets
+	optoutLimit *rateLimiter
 	lim         *limiters
 	uses        tokenUses
 }
@@ -111,7 +111,7 @@ func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Se
 		lim = *cfg.Limits
 	}
 	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: now, tmpl: t, dummyHash: dummy,
-		optoutLimit: newIPBuckets(cfg.PublicRate), lim: newLimiters(lim)}, nil
+		optoutLimit: newRateLimiter(cfg.PublicRate), lim: newLimiters(lim)}, nil
 }
 
 // Handler returns the routes. The permission each needs is on its line.
