@@ -114,6 +114,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Labels are checked in every verdict; the issuers are set below, once
+	// the node's own status list can be made.
+	an.Labels = label.NewVerifier(nil)
 	feedback := fbl.New() // filled in below, once the consent service exists
 	desk, err := intake.New(st, an, intake.Options{Secret: key.Derive("reporter-pseudonyms"), Signer: key.Private, Logger: log,
 		Committed: feedback.Notify})
@@ -150,10 +153,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	certifier := &lint.Certifier{Linter: &lint.Linter{Analyzer: an}, Consent: senders, Labels: st, Key: key.Private,
 		StatusURL: c.SendersURL() + web.StatusPath}
-	trust := &labelTrust{verifier: label.NewVerifier(nil), own: label.Issuer{Name: "this node", Key: nodePublic(key)}, cert: certifier,
+	trust := &labelTrust{verifier: an.Labels, own: label.Issuer{Name: "this node", Key: nodePublic(key)}, cert: certifier,
 		fed: st, client: &http.Client{Timeout: 30 * time.Second}, log: log}
 	trust.refresh(ctx)
-	an.Labels = trust.verifier
 	go trust.loop(ctx)
 	feedback.Store, feedback.Reports, feedback.Consent, feedback.Node, feedback.Log = st, st, senders, c.Node.Name, log
 	feedback.Mailer = outboundMailer{mq}
