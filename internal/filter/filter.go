@@ -36,6 +36,7 @@ import (
 	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/classify"
 	"github.com/accord-antispam/accord/internal/intel"
+	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/rules"
 )
@@ -426,6 +427,9 @@ var engineWeights = map[string]float64{
 	"OBFUSCATED_URL":        1,
 	"HIDDEN_TEXT":           0.5,
 	"DMARC_PASS":            -0.5,
+	"ACCORD_LABEL":          -3,
+	"ACCORD_LABEL_INVALID":  2,
+	"ACCORD_LABEL_REVOKED":  1,
 }
 
 func engineSymbols(v *analysis.Verdict) []Symbol {
@@ -450,6 +454,19 @@ func engineSymbols(v *analysis.Verdict) []Symbol {
 				add("DKIM_INVALID", "a signature by "+sg.Domain+" does not verify")
 				break
 			}
+		}
+	}
+	// A compliance label (package label): a trusted node vouches for a
+	// registered sender in good standing; one that does not verify was
+	// forged or copied onto other mail, which only a spammer does.
+	if l := v.Label; l != nil {
+		switch l.Status {
+		case label.Valid:
+			add("ACCORD_LABEL", "labelled by "+l.Issuer+" for "+l.Sender+" (d="+l.Domain+")")
+		case label.Invalid:
+			add("ACCORD_LABEL_INVALID", l.Reason)
+		case label.Revoked:
+			add("ACCORD_LABEL_REVOKED", l.Reason)
 		}
 	}
 	for _, r := range v.Reasons {
