@@ -30,6 +30,7 @@ var level = map[string]int{
 	"consent":   4,
 	"outbound":  4,
 	"i18n":      1,
+	"cases":     5,
 	"web":       7,
 	"smtpd":     5,
 	"lint":      5,

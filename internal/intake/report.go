@@ -140,12 +140,15 @@ const MaxLimit = 1000
 // ErrLimit is returned for a list limit over MaxLimit.
 var ErrLimit = errors.New("intake: a list limit is at most 1000")
 
-// ReportFilter selects reports.
+// ReportFilter selects reports. Zero fields select everything; set ones
+// are combined with AND. Lists are newest first.
 type ReportFilter struct {
 	CampaignID  string
 	SubmittedBy string
 	Limit       int
 	Before      time.Time
+	Browse             // The desk's and the API's filters (browse.go).
+	After       Cursor // Continue after this report (from the previous page's last row).
 }
 
 // ReportSummary is a report as lists show it: no addresses, no bytes.
@@ -163,10 +166,13 @@ type ReportSummary struct {
 	CampaignID string
 }
 
-// CampaignFilter selects campaigns.
+// CampaignFilter selects campaigns: those with at least one report that
+// matches Browse (and whose case has Browse.Status), biggest first.
 type CampaignFilter struct {
 	Limit    int
 	MinCount int
+	Browse          // A campaign matches when one of its reports does; Subject searches the campaign's subject.
+	After    Cursor // Continue after this campaign (from the previous page's last row).
 }
 
 // CampaignSummary is one campaign in a list.
@@ -176,6 +182,8 @@ type CampaignSummary struct {
 	FirstSeen time.Time
 	LastSeen  time.Time
 	Subject   string // Its founding report's subject.
+	Status    string // Its case's status ("new" when nobody opened one).
+	Assignee  string // Who works its case, "" for nobody.
 }
 
 // Count is a value and how many reports carry it.

@@ -468,5 +468,34 @@ func migrations(d Dialect) []string {
 			at BIGINT NOT NULL,
 			model ` + d.Blob + ` NOT NULL
 		)`,
+		// 10: cases (a campaign worked by the desk) and the indexes the
+		// desk's filters use.
+		`CREATE TABLE cases (
+			campaign_id TEXT PRIMARY KEY,
+			status TEXT NOT NULL,
+			assignee TEXT NOT NULL,
+			opened_at BIGINT NOT NULL,
+			updated_at BIGINT NOT NULL,
+			closed_at BIGINT NOT NULL,
+			version BIGINT NOT NULL
+		);
+		CREATE INDEX cases_status ON cases (status);
+		CREATE INDEX cases_closed ON cases (closed_at);
+		CREATE TABLE case_events (
+			campaign_id TEXT NOT NULL,
+			n BIGINT NOT NULL,
+			at BIGINT NOT NULL,
+			actor TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			status TEXT NOT NULL,
+			text TEXT NOT NULL,
+			ref TEXT NOT NULL,
+			PRIMARY KEY (campaign_id, n)
+		);
+		CREATE INDEX reports_country ON reports (country, received_at);
+		CREATE INDEX reports_from_domain ON reports (from_domain, received_at);
+		CREATE INDEX reports_asn ON reports (asn, received_at);
+		CREATE INDEX report_domains_domain ON report_domains (domain);
+		CREATE INDEX report_findings_code ON report_findings (code)`,
 	}
 }

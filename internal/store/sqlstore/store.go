@@ -533,7 +533,7 @@ func listLimit(n int) (int, error) {
 	return n, nil
 }
 
-const summaryCols = `id, received_at, channel, form, subject, from_domain, origin_ip, country, asn, spam_score, campaign_id`
+const summaryCols = `r.id, r.received_at, r.channel, r.form, r.subject, r.from_domain, r.origin_ip, r.country, r.asn, r.spam_score, r.campaign_id`
 
 func scanSummaries(rows *sql.Rows) ([]intake.ReportSummary, error) {
 	defer rows.Close()
@@ -553,26 +553,36 @@ func scanSummaries(rows *sql.Rows) ([]intake.ReportSummary, error) {
 
 // Reports implements intake.Store.
 func (s *Store) Reports(ctx context.Context, f intake.ReportFilter) ([]intake.ReportSummary, error) {
+	if err := f.Browse.Check(); err != nil {
+		return nil, err
+	}
 	where := []string{"1 = 1"}
 	var args []any
 	if f.CampaignID != "" {
-		where = append(where, "campaign_id = ?")
+		where = append(where, "r.campaign_id = ?")
 		args = append(args, f.CampaignID)
 	}
 	if f.SubmittedBy != "" {
-		where = append(where, "submitted_by = ?")
+		where = append(where, "r.submitted_by = ?")
 		args = append(args, f.SubmittedBy)
 	}
 	if !f.Before.IsZero() {
-		where = append(where, "received_at < ?")
+		where = append(where, "r.received_at < ?")
 		args = append(args, nanos(f.Before))
+	}
+	bw, ba := reportConds(f.Browse, "r", true)
+	where, args = append(where, bw...), append(args, ba...)
+	if !f.After.IsZero() {
+		// Keyset paging in the list's order: newest first, then by id.
+		where = append(where, "(r.received_at < ? OR (r.received_at = ? AND r.id > ?))")
+		args = append(args, nanos(f.After.At), nanos(f.After.At), f.After.ID)
 	}
 	limit, err := listLimit(f.Limit)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+summaryCols+` FROM reports WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY received_at DESC, id LIMIT `+strconv.Itoa(limit)), args...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+summaryCols+` FROM reports r WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY r.received_at DESC, r.id LIMIT `+strconv.Itoa(limit)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list reports: %w", err)
 	}
@@ -581,13 +591,31 @@ func (s *Store) Reports(ctx context.Context, f intake.ReportFilter) ([]intake.Re
 
 // Campaigns implements intake.Store.
 func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]intake.CampaignSummary, error) {
+	if err := f.Browse.Check(); err != nil {
+		return nil, err
+	}
 	limit, err := listLimit(f.Limit)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT c.id, c.subject, COUNT(r.id), MIN(r.received_at), MAX(r.received_at)
-		FROM campaigns c JOIN reports r ON r.campaign_id = c.id GROUP BY c.id, c.subject HAVING COUNT(r.id) >= ?
-		ORDER BY COUNT(r.id) DESC, MAX(r.received_at) DESC LIMIT `+strconv.Itoa(limit)), max(f.MinCount, 1))
+	where, args := campaignConds(f.Browse)
+	if len(where) == 0 {
+		where = []string{"1 = 1"}
+	}
+	having := "COUNT(r.id) >= ?"
+	args = append(args, max(f.MinCount, 1))
+	if !f.After.IsZero() {
+		// Keyset paging in the list's order: most reports first, then
+		// the most recently active, then by id.
+		having += ` AND (COUNT(r.id) < ? OR (COUNT(r.id) = ? AND (MAX(r.received_at) < ? OR (MAX(r.received_at) = ? AND c.id > ?))))`
+		args = append(args, f.After.N, f.After.N, nanos(f.After.At), nanos(f.After.At), f.After.ID)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT c.id, c.subject, COUNT(r.id), MIN(r.received_at), MAX(r.received_at),
+		COALESCE(k.status, 'new'), COALESCE(k.assignee, '')
+		FROM campaigns c JOIN reports r ON r.campaign_id = c.id LEFT JOIN cases k ON k.campaign_id = c.id
+		WHERE `+strings.Join(where, " AND ")+`
+		GROUP BY c.id, c.subject, k.status, k.assignee HAVING `+having+`
+		ORDER BY COUNT(r.id) DESC, MAX(r.received_at) DESC, c.id LIMIT `+strconv.Itoa(limit)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list campaigns: %w", err)
 	}
@@ -596,7 +624,7 @@ func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]intak
 	for rows.Next() {
 		var c intake.CampaignSummary
 		var first, last int64
-		if err := rows.Scan(&c.ID, &c.Subject, &c.Reports, &first, &last); err != nil {
+		if err := rows.Scan(&c.ID, &c.Subject, &c.Reports, &first, &last, &c.Status, &c.Assignee); err != nil {
 			return nil, err
 		}
 		c.FirstSeen, c.LastSeen = fromNanos(first), fromNanos(last)

@@ -13,6 +13,7 @@ import (
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/campaign"
+	"github.com/accord-antispam/accord/internal/cases"
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/fbl"
 	"github.com/accord-antispam/accord/internal/federation"
@@ -40,6 +41,7 @@ type Store interface {
 	fbl.Store
 	filter.Store
 	filter.CampaignSource
+	cases.Store
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -67,6 +69,9 @@ func Run(t *testing.T, open Open) {
 	t.Run("FilterPolicies", func(t *testing.T) { filterPolicies(t, open(t)) })
 	t.Run("FilterQuarantine", func(t *testing.T) { filterQuarantine(t, open(t)) })
 	t.Run("FilterLearned", func(t *testing.T) { filterLearned(t, open(t)) })
+	t.Run("BrowseReports", func(t *testing.T) { browseReports(t, open(t)) })
+	t.Run("BrowseCampaigns", func(t *testing.T) { browseCampaigns(t, open(t)) })
+	t.Run("Cases", func(t *testing.T) { caseFlow(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
