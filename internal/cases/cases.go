@@ -117,11 +117,11 @@ type Store interface {
 
 // Referral is what a case's referral asks of a partner authority.
 type Referral struct {
-	Peer       string
-	Type       string // "information", "enforcement" or "alert" (the federation's request types).
-	Subject    string
-	Body       string // The person's words; the case file is attached after them.
-	LegalBasis string // "" for the agreement's.
+	Peer       string `json:"peer"`
+	Type       string `json:"type"` // "information", "enforcement" or "alert" (the federation's request types).
+	Subject    string `json:"subject"`
+	Body       string `json:"body"`        // The person's words; the case file is attached after them.
+	LegalBasis string `json:"legal_basis"` // "" for the agreement's.
 }
 
 // Referrer sends an assistance request to a partner authority and returns

@@ -270,28 +270,6 @@ func (s *Server) apiEvidence(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf.Bytes())
 }
 
-type campaignJSON struct {
-	ID        string    `json:"id"`
-	Reports   int       `json:"reports"`
-	FirstSeen time.Time `json:"first_seen"`
-	LastSeen  time.Time `json:"last_seen"`
-	Subject   string    `json:"subject"`
-}
-
-func (s *Server) apiCampaigns(w http.ResponseWriter, r *http.Request) {
-	cs, err := s.store.Campaigns(r.Context(), intake.CampaignFilter{Limit: 200})
-	if err != nil {
-		s.log.Error("list campaigns", "err", err)
-		apiError(w, http.StatusInternalServerError, "store-failed", "campaigns could not be read")
-		return
-	}
-	out := []campaignJSON{}
-	for _, c := range cs {
-		out = append(out, campaignJSON{c.ID, c.Reports, c.FirstSeen, c.LastSeen, c.Subject})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"campaigns": out})
-}
-
 func (s *Server) apiCampaign(w http.ResponseWriter, r *http.Request) {
 	c, err := s.store.Campaign(r.Context(), r.PathValue("id"))
 	if errors.Is(err, intake.ErrNotFound) {

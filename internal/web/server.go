@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/cases"
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/filter"
@@ -43,6 +44,9 @@ type Config struct {
 	SecureCookies   bool          // Set when served over HTTPS.
 	// Federation, when set, adds the cooperation pages for authority users.
 	Federation *federation.Service
+	// Cases works campaigns as cases; nil: over the desk's store, referring
+	// through Federation when set.
+	Cases *cases.Service
 	// Consent, when set, adds the senders' API and the recipients'
 	// opt-out and confirmation pages.
 	Consent *consent.Service
@@ -81,6 +85,16 @@ type Server struct {
 func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Name == "" {
 		cfg.Name = "Accord complaint desk"
+	}
+	if cfg.Cases == nil {
+		cs, ok := desk.Store().(cases.Store)
+		if !ok {
+			return nil, errors.New("web: the desk's store keeps no cases")
+		}
+		cfg.Cases = &cases.Service{Store: cs, Campaigns: desk.Store(), Now: cfg.Now}
+		if cfg.Federation != nil {
+			cfg.Cases.Referrer = FedReferrer{Fed: cfg.Federation}
+		}
 	}
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 25 << 20
@@ -136,6 +150,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /desk/reports/{id}", s.needUser(access.Analyst, s.audited(access.AuditView, "report", s.reportPage)))
 	mux.HandleFunc("POST /desk/reports/{id}/evidence", s.needUser(access.Analyst, s.audited(access.AuditExport, "report", s.evidenceDownload)))
 	mux.HandleFunc("GET /desk/campaigns/{id}", s.needUser(access.Analyst, s.audited(access.AuditView, "campaign", s.campaignPage)))
+	mux.HandleFunc("GET /desk/reports", s.needUser(access.Analyst, s.deskReportsPage))
+	mux.HandleFunc("GET /desk/campaigns", s.needUser(access.Analyst, s.deskCampaignsPage))
+	mux.HandleFunc("GET /desk/cases/{id}", s.needUser(access.Analyst, s.audited(access.AuditView, "campaign", s.casePage)))
+	mux.HandleFunc("POST /desk/cases/{id}", s.needUser(access.Authority, s.caseAction))
+	mux.HandleFunc("POST /desk/cases/{id}/refer", s.needUser(access.Authority, s.caseRefer))
 
 	// Authorities (session): cooperation with partner nodes.
 	if s.cfg.Federation != nil {
@@ -155,6 +174,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/campaigns", s.needToken(access.Analyst, s.apiCampaigns))
 	mux.HandleFunc("GET /api/v1/campaigns/{id}", s.needToken(access.Analyst, s.audited(access.AuditView, "campaign", s.apiCampaign)))
 	s.filterRoutes(mux)
+	mux.HandleFunc("GET /api/v1/reports", s.needToken(access.Analyst, s.apiReports))
+	mux.HandleFunc("GET /api/v1/campaigns/{id}/case", s.needToken(access.Analyst, s.audited(access.AuditView, "campaign", s.apiCase)))
+	mux.HandleFunc("POST /api/v1/campaigns/{id}/case", s.needToken(access.Authority, s.apiCaseChange))
+	mux.HandleFunc("POST /api/v1/campaigns/{id}/referral", s.needToken(access.Authority, s.apiCaseRefer))
 
 	if s.cfg.Consent != nil {
 		// Recipients (anyone holding a link; rate-limited per address).

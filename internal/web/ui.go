@@ -52,6 +52,8 @@ type pageData struct {
 	Senders          *sendersPage
 	Filter           *filterPage // The mail filter's pages.
 	Mailbox          bool        // The signed-in user is a mailbox owner.
+	Browse           *browseData // The desk's filtered lists.
+	Case             *caseData   // A campaign's case.
 }
 
 type bar struct {
