@@ -30,7 +30,7 @@ func when(t time.Time) string {
 
 func cmdToken(ctx context.Context, e *env, args []string) error {
 	usage := func() error {
-		fmt.Fprintln(e.stderr, "usage: accord token create [--data DIR] --role reporter|analyst|authority|admin [--label TEXT]")
+		fmt.Fprintln(e.stderr, "usage: accord token create [--data DIR] --role reporter|analyst|authority|admin|metrics [--label TEXT]")
 		fmt.Fprintln(e.stderr, "       accord token list [--data DIR]")
 		fmt.Fprintln(e.stderr, "       accord token revoke [--data DIR] ID")
 		return errUsage
@@ -44,7 +44,7 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 	nf.register(fset)
 	switch args[0] {
 	case "create":
-		role := fset.String("role", "", "reporter, analyst, authority or admin")
+		role := fset.String("role", "", "reporter, analyst, authority, admin or metrics (reads /metrics only)")
 		label := fset.String("label", "", "what the token is for")
 		if err := fset.Parse(args[1:]); err != nil || fset.NArg() > 0 {
 			return usage()

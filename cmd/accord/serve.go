@@ -20,6 +20,7 @@ import (
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/lint"
+	"github.com/accord-antispam/accord/internal/metrics"
 	"github.com/accord-antispam/accord/internal/nodekey"
 	"github.com/accord-antispam/accord/internal/smtpd"
 	"github.com/accord-antispam/accord/internal/store/postgres"
@@ -118,11 +119,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	// the node's own status list can be made.
 	an.Labels = label.NewVerifier(nil)
 	feedback := fbl.New() // filled in below, once the consent service exists
+	mx := metrics.New()
 	desk, err := intake.New(st, an, intake.Options{Secret: key.Derive("reporter-pseudonyms"), Signer: key.Private, Logger: log,
-		Committed: feedback.Notify})
+		Committed: feedback.Notify, Observe: observeIntake(mx)})
 	if err != nil {
 		return err
 	}
+	mx.Gauge("accord_intake_queue_depth", "Complaints analysed and waiting for their commit.", func() float64 { return float64(desk.QueueDepth()) })
 	fed := &federation.Service{Store: st, Source: st, Key: key.Private, Jurisdiction: c.Node.Jurisdiction, Log: log,
 		Window: c.Federation.Window.Duration, Client: &http.Client{Timeout: time.Minute}}
 	if err := fed.Init(ctx); err != nil {
@@ -188,7 +191,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		lim.TrustedProxies = append(lim.TrustedProxies, pf)
 	}
 	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, PublicURL: c.PublicBase(), Limits: &lim, NodeKey: key.Public(), Jurisdiction: c.Node.Jurisdiction, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
-		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders, Certifier: certifier, Filter: filt}, log)
+		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders, Certifier: certifier, Filter: filt, Metrics: mx,
+		StatsMinCell: c.Statistics.MinCell, StatsNoise: statsNoise(c.Statistics.Noise)}, log)
 	if err != nil {
 		return err
 	}
@@ -370,4 +374,23 @@ func cmdNode(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, k.Public())
 	return nil
+}
+
+// observeIntake feeds the desk's submissions and commits to the metrics.
+func observeIntake(m *metrics.Metrics) func(intake.Observation) {
+	return func(o intake.Observation) {
+		if o.Commit {
+			m.Committed(o.Reports, o.Duration, o.Err)
+			return
+		}
+		m.Submitted(string(o.Channel), o.Reports, o.Duration, o.Rejected, o.Err)
+	}
+}
+
+// statsNoise maps the configuration (0: none) to web's (0: default).
+func statsNoise(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

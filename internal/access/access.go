@@ -39,15 +39,18 @@ const (
 	// account's name is their address, and they manage their own filter
 	// policy and quarantine, nothing else.
 	Mailbox Role = "mailbox"
+	// Metrics is a monitoring system's token: it reads /metrics (the
+	// operators' figures, no report content) and nothing else.
+	Metrics Role = "metrics"
 )
 
-var rank = map[Role]int{Anonymous: 0, Peer: 0, Sender: 0, Mailbox: 0, Reporter: 1, Analyst: 2, Authority: 3, Admin: 4}
+var rank = map[Role]int{Anonymous: 0, Peer: 0, Sender: 0, Mailbox: 0, Metrics: 0, Reporter: 1, Analyst: 2, Authority: 3, Admin: 4}
 
 // ParseRole reads a role name.
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.ToLower(strings.TrimSpace(s)))
 	if _, ok := rank[r]; !ok || r == Anonymous || r == Peer || r == Sender {
-		return "", fmt.Errorf("access: unknown role %q (reporter, analyst, authority, admin or mailbox)", s)
+		return "", fmt.Errorf("access: unknown role %q (reporter, analyst, authority, admin, mailbox or metrics)", s)
 	}
 	return r, nil
 }

@@ -31,6 +31,8 @@ var level = map[string]int{
 	"outbound":  4,
 	"i18n":      1,
 	"cases":     5,
+	"metrics":   1,
+	"stats":     5,
 	"web":       7,
 	"smtpd":     5,
 	"lint":      5,

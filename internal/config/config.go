@@ -27,6 +27,13 @@ type Config struct {
 	Senders    Senders    `toml:"senders"`
 	Outbound   Outbound   `toml:"outbound"`
 	Filter     Filter     `toml:"filter"`
+	Statistics Statistics `toml:"statistics"`
+}
+
+// Statistics governs the published statistics (CSV and JSON exports).
+type Statistics struct {
+	MinCell int `toml:"min_cell"` // Smallest count an export shows; smaller cells are suppressed.
+	Noise   int `toml:"noise"`    // Largest perturbation of a published count (cell-key method); 0 for none.
 }
 
 // Outbound is the node's own mail: acknowledgements and answers to
@@ -207,6 +214,7 @@ func Default() Config {
 		Filter: Filter{MaxScan: 20 << 20, Timeout: Duration{10 * time.Second}, QuarantineDays: 30, LearnedDays: 365, CampaignMinReports: 3,
 			SyncInterval: Duration{5 * time.Second}, RebuildInterval: Duration{time.Hour}, DigestInterval: Duration{24 * time.Hour},
 			DNSBLBudget: Duration{500 * time.Millisecond}},
+		Statistics: Statistics{MinCell: 5, Noise: 2},
 	}
 }
 
@@ -278,6 +286,9 @@ func (c Config) Validate() error {
 	case "", "starttls", "none", "implicit":
 	default:
 		return fmt.Errorf("config: outbound.tls %q: want starttls, none or implicit", c.Outbound.TLS)
+	}
+	if c.Statistics.MinCell < 1 || c.Statistics.Noise < 0 || c.Statistics.Noise >= c.Statistics.MinCell {
+		return fmt.Errorf("config: statistics.min_cell must be at least 1 and statistics.noise from 0 to min_cell - 1")
 	}
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		return fmt.Errorf("config: smtp.tls_cert and smtp.tls_key go together")

@@ -36,6 +36,8 @@ type Desk struct {
 	// committed is called after each group commit (it must not block).
 	committed func()
 
+	observe func(Observation)
+
 	queue    chan *pending
 	done     chan struct{}
 	closed   chan struct{}
@@ -58,7 +60,22 @@ type Options struct {
 	// reports (complaints fed back to senders) wakes at once instead of
 	// polling. It must not block.
 	Committed func()
+	Observe   func(Observation) // Called after each submission and each group commit (metrics); nil: nothing.
 }
+
+// Observation is one submission (Commit false) or one group commit
+// (Commit true), for the operators' figures.
+type Observation struct {
+	Commit   bool
+	Channel  Channel
+	Reports  int // Reports stored by the submission; complaints in the commit.
+	Duration time.Duration
+	Rejected bool // The complaint held no message to report.
+	Err      error
+}
+
+// QueueDepth is the number of complaints waiting for their commit.
+func (d *Desk) QueueDepth() int { return len(d.queue) }
 
 type pending struct {
 	batch *Batch
@@ -70,7 +87,7 @@ func New(store Store, an *analysis.Analyzer, o Options) (*Desk, error) {
 	if len(o.Secret) < 16 {
 		return nil, errors.New("intake: the desk needs a secret of at least 16 bytes")
 	}
-	d := &Desk{store: store, analyzer: an, secret: o.Secret, signer: o.Signer, log: o.Logger, now: o.Now, rand: o.Rand, limits: o.Limits, committed: o.Committed,
+	d := &Desk{store: store, analyzer: an, secret: o.Secret, signer: o.Signer, log: o.Logger, now: o.Now, rand: o.Rand, limits: o.Limits, committed: o.Committed, observe: o.Observe,
 		queue: make(chan *pending, 1024), done: make(chan struct{}), closed: make(chan struct{})}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -143,7 +160,14 @@ var ErrClosed = errors.New("intake: the desk is closed")
 // Submit analyses a complaint and stores it durably. It returns only when
 // the complaint and every report in it are committed: a caller may then
 // answer 250 or 201. On error nothing of the complaint is stored.
-func (d *Desk) Submit(ctx context.Context, s Submission) (Receipt, error) {
+func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error) {
+	if d.observe != nil {
+		start := time.Now()
+		defer func() {
+			var rej *RejectError
+			d.observe(Observation{Channel: s.Channel, Reports: len(rec.Reports), Duration: time.Since(start), Rejected: errors.As(err, &rej), Err: err})
+		}()
+	}
 	items, err := Extract(s.Raw, Via{Mailbox: s.Channel == ChannelSMTP, Reporter: s.Reporter})
 	if err != nil {
 		var rej *RejectError
@@ -164,7 +188,6 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (Receipt, error) {
 	if actor == "" {
 		actor = string(s.Channel)
 	}
-	var rec Receipt
 	rec.ComplaintID = c.ID
 	for _, it := range items {
 		m := mail.ParseBytes(it.Raw, d.limits)
@@ -265,7 +288,11 @@ func (d *Desk) commit(group []*pending) {
 	if d.committed != nil {
 		defer d.committed()
 	}
+	start := time.Now()
 	err := d.store.Commit(ctx, batches, assign(d))
+	if d.observe != nil {
+		d.observe(Observation{Commit: true, Reports: len(batches), Duration: time.Since(start), Err: err})
+	}
 	if err != nil && len(group) > 1 {
 		// Isolate the failing complaint: commit them one by one.
 		for _, p := range group {

@@ -27,6 +27,7 @@ import (
 	"github.com/accord-antispam/accord/internal/filter"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/lint"
+	"github.com/accord-antispam/accord/internal/metrics"
 )
 
 //go:embed templates/*.html static/* openapi.yaml
@@ -44,6 +45,13 @@ type Config struct {
 	SecureCookies   bool          // Set when served over HTTPS.
 	// Federation, when set, adds the cooperation pages for authority users.
 	Federation *federation.Service
+	// StatsMinCell is the smallest count a published statistic shows
+	// (default 5); StatsNoise the largest perturbation of one (default 2;
+	// negative: none).
+	StatsMinCell int
+	StatsNoise   int
+	// Metrics, when set, counts requests and serves /metrics.
+	Metrics *metrics.Metrics
 	// Cases works campaigns as cases; nil: over the desk's store, referring
 	// through Federation when set.
 	Cases *cases.Service
@@ -85,6 +93,15 @@ type Server struct {
 func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Name == "" {
 		cfg.Name = "Accord complaint desk"
+	}
+	if cfg.StatsMinCell <= 0 {
+		cfg.StatsMinCell = 5
+	}
+	switch {
+	case cfg.StatsNoise == 0:
+		cfg.StatsNoise = 2
+	case cfg.StatsNoise < 0:
+		cfg.StatsNoise = 0
 	}
 	if cfg.Cases == nil {
 		cs, ok := desk.Store().(cases.Store)
@@ -150,6 +167,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /desk/reports/{id}", s.needUser(access.Analyst, s.audited(access.AuditView, "report", s.reportPage)))
 	mux.HandleFunc("POST /desk/reports/{id}/evidence", s.needUser(access.Analyst, s.audited(access.AuditExport, "report", s.evidenceDownload)))
 	mux.HandleFunc("GET /desk/campaigns/{id}", s.needUser(access.Analyst, s.audited(access.AuditView, "campaign", s.campaignPage)))
+	mux.HandleFunc("GET /desk/stats", s.needUser(access.Analyst, s.statsPage))
+	mux.HandleFunc("GET /desk/stats/data", s.needUser(access.Analyst, s.statsDataJSON))
+	mux.HandleFunc("GET /desk/stats/export.csv", s.needUser(access.Analyst, s.audited(access.AuditExport, "statistics", s.statsExport("csv"))))
+	mux.HandleFunc("GET /desk/stats/export.json", s.needUser(access.Analyst, s.audited(access.AuditExport, "statistics", s.statsExport("json"))))
 	mux.HandleFunc("GET /desk/reports", s.needUser(access.Analyst, s.deskReportsPage))
 	mux.HandleFunc("GET /desk/campaigns", s.needUser(access.Analyst, s.deskCampaignsPage))
 	mux.HandleFunc("GET /desk/cases/{id}", s.needUser(access.Analyst, s.audited(access.AuditView, "campaign", s.casePage)))
@@ -175,6 +196,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/campaigns/{id}", s.needToken(access.Analyst, s.audited(access.AuditView, "campaign", s.apiCampaign)))
 	s.filterRoutes(mux)
 	mux.HandleFunc("GET /api/v1/reports", s.needToken(access.Analyst, s.apiReports))
+	mux.HandleFunc("GET /api/v1/statistics", s.needToken(access.Analyst, s.audited(access.AuditExport, "statistics", s.statsExport(""))))
+	if s.cfg.Metrics != nil {
+		mux.HandleFunc("GET /metrics", s.metricsHandler)
+	}
 	mux.HandleFunc("GET /api/v1/campaigns/{id}/case", s.needToken(access.Analyst, s.audited(access.AuditView, "campaign", s.apiCase)))
 	mux.HandleFunc("POST /api/v1/campaigns/{id}/case", s.needToken(access.Authority, s.apiCaseChange))
 	mux.HandleFunc("POST /api/v1/campaigns/{id}/referral", s.needToken(access.Authority, s.apiCaseRefer))
@@ -223,12 +248,21 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cache-Control", "no-store")
+		if m := s.cfg.Metrics; m != nil {
+			start, sw := time.Now(), &codeWriter{ResponseWriter: w, code: http.StatusOK}
+			w = sw
+			// r.Pattern is the route the mux chose: bounded labels, no ids.
+			defer func() { m.HTTP(r.Pattern, sw.code, time.Since(start)) }()
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
 				s.log.Error("handler panic", "path", r.URL.Path, "panic", p)
+				if s.cfg.Metrics != nil {
+					s.cfg.Metrics.Error("handler_panic")
+				}
 				http.Error(w, "internal error", http.StatusInternalServerError)
 			}
 		}()
@@ -321,3 +355,24 @@ func sessionOf(ctx context.Context) *access.Session {
 }
 
 var errTooLarge = errors.New("too large")
+
+// codeWriter remembers the status code written, for the metrics.
+type codeWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *codeWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *codeWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *codeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -54,6 +54,7 @@ type pageData struct {
 	Mailbox          bool        // The signed-in user is a mailbox owner.
 	Browse           *browseData // The desk's filtered lists.
 	Case             *caseData   // A campaign's case.
+	Stats            *statsData  // The statistics dashboard.
 }
 
 type bar struct {
@@ -77,6 +78,15 @@ var funcs = template.FuncMap{
 	"tri":     func(t rules.Tri) string { return t.String() },
 	"deref":   func(f *float64) float64 { return *f },
 	"derefs":  func(s *string) string { return *s },
+	"day":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	// dayBefore is the last day of a range that ends at midnight.
+	"dayBefore": func(t time.Time) string { return t.UTC().Add(-time.Nanosecond).Format("2006-01-02") },
+	"hours": func(h float64) string {
+		if h < 48 {
+			return fmt.Sprintf("%.1f hours", h)
+		}
+		return fmt.Sprintf("%.1f days", h/24)
+	},
 	"score": func(v *analysis.Verdict) string {
 		if v == nil || v.Spam == nil {
 			return "not scored"

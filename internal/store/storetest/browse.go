@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -47,7 +49,7 @@ func commitMade(t *testing.T, s Store, ms []made) {
 			v.Reasons = []analysis.Reason{{Code: analysis.ReasonCode(m.finding)}}
 		}
 		r := &intake.Report{ID: m.id, ComplaintID: c.ID, ReceivedAt: m.at, Channel: m.channel, Form: m.form, Raw: []byte("x"),
-			Verdict: v, Signature: campaign.Sign(m.subject, nil, "", "")}
+			Verdict: v, Signature: campaign.Sign(m.subject, nil, "", ""), StatusHash: statusHash(m.id)}
 		b := &intake.Batch{Complaint: c, Reports: []*intake.Report{r}, Custody: []intake.CustodyEntry{{ReportID: r.ID, At: m.at, Actor: "t", Action: "received"}}}
 		camp := m.campaign
 		err := s.Commit(ctx, []*intake.Batch{b}, func(ctx context.Context, idx campaign.Index, r *intake.Report) error {
@@ -59,6 +61,12 @@ func commitMade(t *testing.T, s Store, ms []made) {
 		}
 		founded[camp] = true
 	}
+}
+
+// statusHash is a made report's status hash: hex SHA-256 of its id.
+func statusHash(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:])
 }
 
 func ids(rs []intake.ReportSummary) []string {

@@ -22,6 +22,7 @@ import (
 	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/outbound"
 	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/stats"
 	"github.com/accord-antispam/accord/internal/trace/geo"
 )
 
@@ -42,6 +43,7 @@ type Store interface {
 	filter.Store
 	filter.CampaignSource
 	cases.Store
+	stats.Store
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -72,6 +74,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("BrowseReports", func(t *testing.T) { browseReports(t, open(t)) })
 	t.Run("BrowseCampaigns", func(t *testing.T) { browseCampaigns(t, open(t)) })
 	t.Run("Cases", func(t *testing.T) { caseFlow(t, open(t)) })
+	t.Run("StatsBreakdown", func(t *testing.T) { statsBreakdown(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
