@@ -192,7 +192,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, PublicURL: c.PublicBase(), Limits: &lim, NodeKey: key.Public(), Jurisdiction: c.Node.Jurisdiction, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
 		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders, Certifier: certifier, Filter: filt, Metrics: mx,
-		StatsMinCell: c.Statistics.MinCell, StatsNoise: statsNoise(c.Statistics.Noise)}, log)
+		StatsMinCell: c.Statistics.MinCell, StatsNoise: statsNoise(c.Statistics.Noise),
+		Privacy: web.PrivacyNotice{Controller: c.Privacy.Controller, Contact: c.Privacy.Contact, DPO: c.Privacy.DPO, Purposes: c.Privacy.Purposes,
+			LegalBasis: c.Privacy.LegalBasis, Supervisory: c.Privacy.Supervisory},
+		Retention: retention(c), Mailbox: c.MailboxAddress()}, log)
 	if err != nil {
 		return err
 	}
@@ -254,10 +257,14 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		mq.Run(mailCtx)
 	}()
 
-	syncDone := make(chan struct{})
+	syncDone, purgeDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(syncDone)
 		syncLoop(ctx, fed, c.Federation.SyncInterval.Duration, log)
+	}()
+	go func() {
+		defer close(purgeDone)
+		purgeLoop(ctx, desk, retention(c), c.Privacy.PurgeInterval.Duration, log)
 	}()
 
 	var serveErr error
@@ -276,6 +283,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	doors.stop(sctx)
 	<-syncDone
 	<-filterDone
+	<-purgeDone
 	desk.Close()
 	stopMail()
 	<-mailDone
@@ -393,4 +401,30 @@ func statsNoise(n int) int {
 		return -1
 	}
 	return n
+}
+
+// retention is the privacy section's retention for the desk.
+func retention(c config.Config) intake.Retention {
+	i, e, st := c.Retention()
+	return intake.Retention{Identity: i, Evidence: e, Statistics: st}
+}
+
+// purgeLoop applies the retention at start and then every interval.
+func purgeLoop(ctx context.Context, desk *intake.Desk, r intake.Retention, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		p, err := desk.Purge(ctx, r)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("retention: purge", "err", err)
+		case p != (intake.Purged{}):
+			log.Info("retention: purged", "identities", p.Identities, "evidence", p.Evidence, "reports", p.Reports)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

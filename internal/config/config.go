@@ -155,6 +155,7 @@ type SMTP struct {
 	TLSKey          string   `toml:"tls_key"`
 	MaxMessageBytes int64    `toml:"max_message_bytes"`
 	MaxRecipients   int      `toml:"max_recipients"`
+	Mailbox         string   `toml:"mailbox"`         // The complaints address people are told to forward spam to; default report@HOSTNAME.
 	RatePerSender   int      `toml:"rate_per_sender"` // Complaints per minute from one address.
 	RatePerIP       int      `toml:"rate_per_ip"`     // Complaints per minute from one client IP.
 	MaxConns        int      `toml:"max_conns"`
@@ -176,12 +177,29 @@ type Analysis struct {
 	Jurisdictions []string `toml:"jurisdictions"`
 }
 
-// Privacy governs what leaves the desk.
+// Privacy governs what leaves the desk, how long it keeps what, and the
+// privacy notice shown at /privacy.
 type Privacy struct {
 	// ExportOriginal puts the original message and complaint, which name
 	// the reporter, in evidence bundles; otherwise a redacted copy and the
 	// originals' hashes.
 	ExportOriginal bool `toml:"export_original"`
+	// The notice: who decides (name and postal address), where people
+	// exercise their rights, the data protection officer, why the data is
+	// processed, on what legal basis, and the supervisory authority.
+	Controller  string   `toml:"controller"`
+	Contact     string   `toml:"contact"` // An address or URL; default the complaints mailbox.
+	DPO         string   `toml:"dpo"`
+	Purposes    []string `toml:"purposes"`
+	LegalBasis  string   `toml:"legal_basis"`
+	Supervisory string   `toml:"supervisory_authority"`
+	// Retention in days per kind of data; 0 keeps it. Identity: the
+	// reporter's address and the complaint as sent. Evidence: the
+	// reported message and its analysis. Statistics: what is left.
+	RetentionIdentityDays   int      `toml:"retention_identity_days"`
+	RetentionEvidenceDays   int      `toml:"retention_evidence_days"`
+	RetentionStatisticsDays int      `toml:"retention_statistics_days"`
+	PurgeInterval           Duration `toml:"purge_interval"` // How often serve applies the retention.
 }
 
 // Duration reads "60s" in TOML.
@@ -215,6 +233,19 @@ func Default() Config {
 			SyncInterval: Duration{5 * time.Second}, RebuildInterval: Duration{time.Hour}, DigestInterval: Duration{24 * time.Hour},
 			DNSBLBudget: Duration{500 * time.Millisecond}},
 		Statistics: Statistics{MinCell: 5, Noise: 2},
+		Privacy: Privacy{
+			Purposes: []string{
+				"to receive and analyse the reports people send about unsolicited electronic messages",
+				"to trace spam to its origin and group the reports of one spam run into campaigns",
+				"to enforce the law against senders, alone or with partner authorities under cooperation agreements",
+				"to publish statistics in which small counts are protected",
+			},
+			LegalBasis:              "a task carried out in the public interest (GDPR art. 6(1)(e)): enforcing the rules on unsolicited communications (ePrivacy Directive art. 13)",
+			RetentionIdentityDays:   90,
+			RetentionEvidenceDays:   730,
+			RetentionStatisticsDays: 1825,
+			PurgeInterval:           Duration{time.Hour},
+		},
 	}
 }
 
@@ -287,6 +318,15 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("config: outbound.tls %q: want starttls, none or implicit", c.Outbound.TLS)
 	}
+	for name, v := range map[string]int{"privacy.retention_identity_days": c.Privacy.RetentionIdentityDays,
+		"privacy.retention_evidence_days": c.Privacy.RetentionEvidenceDays, "privacy.retention_statistics_days": c.Privacy.RetentionStatisticsDays} {
+		if v < 0 {
+			return fmt.Errorf("config: %s must be 0 (keep) or a number of days", name)
+		}
+	}
+	if c.Privacy.PurgeInterval.Duration <= 0 {
+		return fmt.Errorf("config: privacy.purge_interval must be a positive duration such as \"1h\"")
+	}
 	if c.Statistics.MinCell < 1 || c.Statistics.Noise < 0 || c.Statistics.Noise >= c.Statistics.MinCell {
 		return fmt.Errorf("config: statistics.min_cell must be at least 1 and statistics.noise from 0 to min_cell - 1")
 	}
@@ -334,4 +374,18 @@ func (f Filter) validate() error {
 		}
 	}
 	return nil
+}
+
+// MailboxAddress is the complaints address people are told about.
+func (c Config) MailboxAddress() string {
+	if c.SMTP.Mailbox != "" {
+		return c.SMTP.Mailbox
+	}
+	return "report@" + c.SMTP.Hostname
+}
+
+// Retention is the privacy section's retention as durations.
+func (c Config) Retention() (identity, evidence, statistics time.Duration) {
+	d := func(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+	return d(c.Privacy.RetentionIdentityDays), d(c.Privacy.RetentionEvidenceDays), d(c.Privacy.RetentionStatisticsDays)
 }

@@ -36,7 +36,8 @@ type Complaint struct {
 	Channel    Channel
 	Raw        []byte
 	SHA256     string
-	ReporterID string // Pseudonym, "" for anonymous.
+	ReporterID string    // Pseudonym, "" for anonymous.
+	PurgedAt   time.Time // When its bytes and reporter were deleted; zero while kept.
 }
 
 // Report is one reported message with what Accord concluded about it.
@@ -58,8 +59,10 @@ type Report struct {
 	Verdict      *analysis.Verdict
 	Signature    campaign.Signature
 	CampaignID   string
-	CampaignNew  bool   // This report founded its campaign.
-	CampaignWhy  string // Why it joined its campaign.
+	CampaignNew  bool      // This report founded its campaign.
+	CampaignWhy  string    // Why it joined its campaign.
+	PurgedAt     time.Time // When its message and analysis were deleted (retention or erasure); zero while kept.
+	ErasedAt     time.Time // When its reporter erased it through the status link; zero if not.
 }
 
 // Summary fields a store indexes for lists and campaign views.

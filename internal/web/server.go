@@ -50,6 +50,11 @@ type Config struct {
 	// negative: none).
 	StatsMinCell int
 	StatsNoise   int
+	// Privacy is the notice at /privacy; Retention how long each kind of
+	// data is kept (shown to reporters); Mailbox the complaints address.
+	Privacy   PrivacyNotice
+	Retention intake.Retention
+	Mailbox   string
 	// Metrics, when set, counts requests and serves /metrics.
 	Metrics *metrics.Metrics
 	// Cases works campaigns as cases; nil: over the desk's store, referring
@@ -93,6 +98,9 @@ type Server struct {
 func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Name == "" {
 		cfg.Name = "Accord complaint desk"
+	}
+	if cfg.Mailbox == "" {
+		cfg.Mailbox = "report@localhost"
 	}
 	if cfg.StatsMinCell <= 0 {
 		cfg.StatsMinCell = 5
@@ -158,6 +166,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /r/{id}", s.statusPage)
 	mux.HandleFunc("GET /rights", s.rightsPage)
 	mux.HandleFunc("GET /node", s.nodePage)
+	mux.HandleFunc("GET /privacy", s.privacyPage)
+	mux.HandleFunc("GET /r/{id}/export", s.statusExport)
+	mux.HandleFunc("POST /r/{id}/erase", s.statusErase)
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /login", s.loginSubmit)
 	mux.HandleFunc("POST /logout", s.logout)

@@ -55,6 +55,8 @@ type pageData struct {
 	Browse           *browseData // The desk's filtered lists.
 	Case             *caseData   // A campaign's case.
 	Stats            *statsData  // The statistics dashboard.
+	Privacy          *privacyData
+	MailboxAddress   string // The complaints address.
 }
 
 type bar struct {
@@ -248,11 +250,15 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("new") == "1" {
 		d.Message = "Thank you: your report is stored."
 	}
+	d.Privacy, d.CSRF = s.holds(r, rep, t), s.formToken(w, r)
+	if r.URL.Query().Get("erased") == "1" {
+		d.Privacy.Erased = true
+	}
 	s.page(w, http.StatusOK, "status", d)
 }
 
 func (s *Server) rightsPage(w http.ResponseWriter, r *http.Request) {
-	s.page(w, http.StatusOK, "rights", pageData{Title: "Your rights and how to avoid spam"})
+	s.page(w, http.StatusOK, "rights", pageData{Title: "Your rights and how to avoid spam", MailboxAddress: s.cfg.Mailbox})
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {

@@ -497,5 +497,12 @@ func migrations(d Dialect) []string {
 		CREATE INDEX reports_asn ON reports (asn, received_at);
 		CREATE INDEX report_domains_domain ON report_domains (domain);
 		CREATE INDEX report_findings_code ON report_findings (code)`,
+		// 11: retention and erasure: when a complaint's bytes and reporter,
+		// a report's message and analysis were deleted, and by whom.
+		`ALTER TABLE complaints ADD COLUMN purged_at BIGINT NOT NULL DEFAULT 0;
+		ALTER TABLE reports ADD COLUMN purged_at BIGINT NOT NULL DEFAULT 0;
+		ALTER TABLE reports ADD COLUMN erased_at BIGINT NOT NULL DEFAULT 0;
+		CREATE INDEX complaints_received ON complaints (purged_at, received_at);
+		CREATE INDEX reports_purge ON reports (purged_at, received_at)`,
 	}
 }

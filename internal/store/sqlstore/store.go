@@ -432,10 +432,11 @@ func (s *Store) Report(ctx context.Context, id string) (*intake.Report, error) {
 	var r intake.Report
 	var at int64
 	var ch, unv, fb, consent, customer, verdict, sig string
+	var purged, erased int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, raw, reporter_id,
-		submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why FROM reports WHERE id = ?`), id).Scan(
+		submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, purged_at, erased_at FROM reports WHERE id = ?`), id).Scan(
 		&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &fb, &r.SHA256, &r.Raw, &r.ReporterID, &r.SubmittedBy, &consent, &customer,
-		&r.StatusHash, &verdict, &sig, &r.CampaignID, &r.CampaignWhy)
+		&r.StatusHash, &verdict, &sig, &r.CampaignID, &r.CampaignWhy, &purged, &erased)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, intake.ErrNotFound
 	}
@@ -443,6 +444,7 @@ func (s *Store) Report(ctx context.Context, id string) (*intake.Report, error) {
 		return nil, fmt.Errorf("read report %s: %w", id, err)
 	}
 	r.ReceivedAt, r.Channel = fromNanos(at), intake.Channel(ch)
+	r.PurgedAt, r.ErasedAt = optTime(purged), optTime(erased)
 	r.Consent, r.Customer = parseTri(consent), parseTri(customer)
 	json.Unmarshal([]byte(unv), &r.Unverifiable)
 	json.Unmarshal([]byte(fb), &r.Feedback)
@@ -459,8 +461,9 @@ func (s *Store) Complaint(ctx context.Context, id string) (*intake.Complaint, er
 	var c intake.Complaint
 	var at int64
 	var ch string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, received_at, channel, sha256, reporter_id, raw FROM complaints WHERE id = ?`), id).Scan(
-		&c.ID, &at, &ch, &c.SHA256, &c.ReporterID, &c.Raw)
+	var purged int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, received_at, channel, sha256, reporter_id, raw, purged_at FROM complaints WHERE id = ?`), id).Scan(
+		&c.ID, &at, &ch, &c.SHA256, &c.ReporterID, &c.Raw, &purged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, intake.ErrNotFound
 	}
@@ -468,6 +471,7 @@ func (s *Store) Complaint(ctx context.Context, id string) (*intake.Complaint, er
 		return nil, fmt.Errorf("read complaint %s: %w", id, err)
 	}
 	c.ReceivedAt, c.Channel = fromNanos(at), intake.Channel(ch)
+	c.PurgedAt = optTime(purged)
 	return &c, nil
 }
 

@@ -44,6 +44,7 @@ type Store interface {
 	filter.CampaignSource
 	cases.Store
 	stats.Store
+	intake.RetentionStore
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -75,6 +76,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("BrowseCampaigns", func(t *testing.T) { browseCampaigns(t, open(t)) })
 	t.Run("Cases", func(t *testing.T) { caseFlow(t, open(t)) })
 	t.Run("StatsBreakdown", func(t *testing.T) { statsBreakdown(t, open(t)) })
+	t.Run("Retention", func(t *testing.T) { retention(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)

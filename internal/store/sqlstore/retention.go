@@ -1,0 +1,296 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/intake"
+)
+
+// heldCond is true for reports whose campaign's case is being worked.
+func heldCond(a string) string {
+	return a + `.campaign_id IN (SELECT campaign_id FROM cases WHERE status IN ('` + strings.Join(intake.Held, "', '") + `'))`
+}
+
+// ids runs a query of one text column.
+func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// inTx runs f in one transaction.
+func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+type reportRef struct {
+	id, sha   string
+	size      int64
+	reporter  string
+	complaint string
+}
+
+func (s *Store) reportsOf(ctx context.Context, tx *sql.Tx, complaintID string) ([]reportRef, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, sha256, LENGTH(raw), reporter_id FROM reports WHERE complaint_id = ? ORDER BY id`), complaintID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reportRef
+	for rows.Next() {
+		r := reportRef{complaint: complaintID}
+		if err := rows.Scan(&r.id, &r.sha, &r.size, &r.reporter); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// dropIdentity deletes a complaint's bytes and its link to its reporter,
+// and the reporter's address once no complaint names them. It returns
+// false when another purge got there first.
+func (s *Store) dropIdentity(ctx context.Context, tx *sql.Tx, complaintID string, now time.Time) (sha string, size int64, ok bool, err error) {
+	var reporter string
+	var purged int64
+	err = tx.QueryRowContext(ctx, s.q(`SELECT sha256, LENGTH(raw), reporter_id, purged_at FROM complaints WHERE id = ?`+s.d.ForUpdate), complaintID).Scan(&sha, &size, &reporter, &purged)
+	if err == sql.ErrNoRows || (err == nil && purged != 0) {
+		return sha, size, false, nil
+	}
+	if err != nil {
+		return "", 0, false, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE complaints SET raw = ?, reporter_id = '', purged_at = ? WHERE id = ?`), []byte{}, nanos(now), complaintID); err != nil {
+		return "", 0, false, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET reporter_id = '' WHERE complaint_id = ?`), complaintID); err != nil {
+		return "", 0, false, err
+	}
+	if reporter != "" {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM reporters WHERE id = ? AND NOT EXISTS (SELECT 1 FROM complaints WHERE reporter_id = ?)`), reporter, reporter); err != nil {
+			return "", 0, false, err
+		}
+	}
+	return sha, size, true, nil
+}
+
+// dropEvidence deletes a report's message and analysis, keeping the
+// indexed figures statistics use.
+func (s *Store) dropEvidence(ctx context.Context, tx *sql.Tx, id string, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET raw = ?, verdict = '{}', subject = '', feedback = '{}', unverifiable = '[]', origin_ip = '', purged_at = ?
+		WHERE id = ? AND purged_at = 0`), []byte{}, nanos(now), id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (s *Store) tombstone(ctx context.Context, tx *sql.Tx, reportID, action, detail string, now time.Time) error {
+	_, err := s.appendCustody(ctx, tx, intake.CustodyEntry{ReportID: reportID, At: now, Actor: "system", Action: action, Detail: detail})
+	return err
+}
+
+// PurgeIdentity implements intake.RetentionStore.
+func (s *Store) PurgeIdentity(ctx context.Context, cutoff, now time.Time, why string, limit int) (int, error) {
+	cs, err := s.ids(ctx, `SELECT id FROM complaints WHERE purged_at = 0 AND received_at < ? ORDER BY received_at LIMIT `+fmt.Sprint(limit), nanos(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("purge identities: %w", err)
+	}
+	done := 0
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, cid := range cs {
+			reps, err := s.reportsOf(ctx, tx, cid)
+			if err != nil {
+				return err
+			}
+			sha, size, ok, err := s.dropIdentity(ctx, tx, cid, now)
+			if err != nil || !ok {
+				return err
+			}
+			done++
+			for _, r := range reps {
+				if err := s.tombstone(ctx, tx, r.id, "purged-identity",
+					fmt.Sprintf("complaint %s (sha256 %s, %d bytes) and the reporter's identity deleted; %s", cid, sha, size, why), now); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge identities: %w", err)
+	}
+	return done, nil
+}
+
+// PurgeEvidence implements intake.RetentionStore.
+func (s *Store) PurgeEvidence(ctx context.Context, cutoff, now time.Time, why string, limit int) (int, error) {
+	rs, err := s.ids(ctx, `SELECT r.id FROM reports r WHERE r.purged_at = 0 AND r.received_at < ? AND NOT `+heldCond("r")+
+		` ORDER BY r.received_at LIMIT `+fmt.Sprint(limit), nanos(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("purge evidence: %w", err)
+	}
+	done := 0
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range rs {
+			var sha, cid string
+			var size int64
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT sha256, LENGTH(raw), complaint_id FROM reports WHERE id = ?`), id).Scan(&sha, &size, &cid); err != nil {
+				return err
+			}
+			ok, err := s.dropEvidence(ctx, tx, id, now)
+			if err != nil || !ok {
+				return err
+			}
+			done++
+			// The complaint goes with its last message, if its own
+			// retention has not already taken it.
+			if _, _, _, err := s.dropIdentity(ctx, tx, cid, now); err != nil {
+				return err
+			}
+			if err := s.tombstone(ctx, tx, id, "purged-evidence",
+				fmt.Sprintf("message (sha256 %s, %d bytes) and its analysis deleted, statistics kept; %s", sha, size, why), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge evidence: %w", err)
+	}
+	return done, nil
+}
+
+// PurgeReports implements intake.RetentionStore.
+func (s *Store) PurgeReports(ctx context.Context, cutoff, now time.Time, why string, limit int) (int, error) {
+	rs, err := s.ids(ctx, `SELECT r.id FROM reports r WHERE r.received_at < ? AND NOT `+heldCond("r")+
+		` ORDER BY r.received_at LIMIT `+fmt.Sprint(limit), nanos(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("purge reports: %w", err)
+	}
+	done := 0
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range rs {
+			var sha, cid, camp string
+			err := tx.QueryRowContext(ctx, s.q(`SELECT sha256, complaint_id, campaign_id FROM reports WHERE id = ?`), id).Scan(&sha, &cid, &camp)
+			if err == sql.ErrNoRows {
+				continue // another instance deleted it
+			}
+			if err != nil {
+				return err
+			}
+			if _, _, _, err := s.dropIdentity(ctx, tx, cid, now); err != nil {
+				return err
+			}
+			for _, q := range []string{`DELETE FROM report_domains WHERE report_id = ?`, `DELETE FROM report_findings WHERE report_id = ?`, `DELETE FROM reports WHERE id = ?`} {
+				if _, err := tx.ExecContext(ctx, s.q(q), id); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM complaints WHERE id = ? AND NOT EXISTS (SELECT 1 FROM reports WHERE complaint_id = ?)`), cid, cid); err != nil {
+				return err
+			}
+			var left int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM reports WHERE campaign_id = ?`), camp).Scan(&left); err != nil {
+				return err
+			}
+			if left == 0 {
+				for _, q := range []string{`DELETE FROM campaign_bands WHERE campaign_id = ?`, `DELETE FROM campaign_domains WHERE campaign_id = ?`,
+					`DELETE FROM campaigns WHERE id = ? AND NOT EXISTS (SELECT 1 FROM cases WHERE campaign_id = ?)`} {
+					args := []any{camp}
+					if strings.Count(q, "?") == 2 {
+						args = append(args, camp)
+					}
+					if _, err := tx.ExecContext(ctx, s.q(q), args...); err != nil {
+						return err
+					}
+				}
+			}
+			done++
+			if err := s.tombstone(ctx, tx, id, "deleted", fmt.Sprintf("report deleted (message sha256 %s, campaign %s); %s", sha, camp, why), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge reports: %w", err)
+	}
+	return done, nil
+}
+
+// EraseComplaint implements intake.RetentionStore.
+func (s *Store) EraseComplaint(ctx context.Context, complaintID string, now time.Time) (intake.Erasure, error) {
+	var e intake.Erasure
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		reps, err := s.reportsOf(ctx, tx, complaintID)
+		if err != nil {
+			return err
+		}
+		sha, size, _, err := s.dropIdentity(ctx, tx, complaintID, now)
+		if err != nil {
+			return err
+		}
+		held := map[string]bool{}
+		hs, err := tx.QueryContext(ctx, s.q(`SELECT r.id FROM reports r WHERE r.complaint_id = ? AND `+heldCond("r")), complaintID)
+		if err != nil {
+			return err
+		}
+		for hs.Next() {
+			var id string
+			hs.Scan(&id)
+			held[id] = true
+		}
+		hs.Close()
+		for _, r := range reps {
+			e.Reports++
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET erased_at = ? WHERE id = ? AND erased_at = 0`), nanos(now), r.id); err != nil {
+				return err
+			}
+			detail := fmt.Sprintf("erased at the reporter's request: complaint %s (sha256 %s, %d bytes) and the reporter's identity deleted", complaintID, sha, size)
+			if held[r.id] {
+				e.Held++
+				detail += fmt.Sprintf("; message (sha256 %s) kept, unlinked from the reporter, as evidence of a case being worked", r.sha)
+			} else {
+				if _, err := s.dropEvidence(ctx, tx, r.id, now); err != nil {
+					return err
+				}
+				detail += fmt.Sprintf("; message (sha256 %s, %d bytes) and its analysis deleted, statistics kept", r.sha, r.size)
+			}
+			if err := s.tombstone(ctx, tx, r.id, "erased", detail, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return e, fmt.Errorf("erase complaint %s: %w", complaintID, err)
+	}
+	return e, nil
+}
+
+var _ intake.RetentionStore = (*Store)(nil)

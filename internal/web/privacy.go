@@ -1,0 +1,240 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/accord-antispam/accord/internal/intake"
+)
+
+// Privacy by construction, on the public side: the privacy notice from
+// the configuration, and what the holder of a status link may do with
+// what the desk holds about them — see it, download it, erase it.
+
+// PrivacyNotice is the privacy notice's content, from the configuration.
+type PrivacyNotice struct {
+	Controller  string
+	Contact     string // An address or URL where people exercise their rights.
+	DPO         string
+	Purposes    []string
+	LegalBasis  string
+	Supervisory string
+}
+
+// privacyData is what /privacy and the status page's privacy part show.
+type privacyData struct {
+	Notice    PrivacyNotice
+	Retention intake.Retention
+	Mailbox   string
+	Days      [3]int // Identity, evidence, statistics; 0: kept.
+	// The status page's part: what the desk holds about this person.
+	Address      string
+	Complaint    *intake.Complaint
+	History      []historyLine
+	IdentityEnds time.Time // Zero when kept or already gone.
+	EvidenceEnds time.Time
+	ReportEnds   time.Time
+	ExportURL    string
+	Token        string
+	Erased       bool // The page follows an erasure.
+}
+
+type historyLine struct {
+	At   time.Time
+	Who  string
+	What string
+}
+
+func (s *Server) privacyBase() *privacyData {
+	r := s.cfg.Retention
+	day := func(d time.Duration) int { return int(d / (24 * time.Hour)) }
+	n := s.cfg.Privacy
+	if n.Contact == "" {
+		n.Contact = s.cfg.Mailbox
+	}
+	return &privacyData{Notice: n, Retention: r, Mailbox: s.cfg.Mailbox, Days: [3]int{day(r.Identity), day(r.Evidence), day(r.Statistics)}}
+}
+
+func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request) {
+	s.page(w, http.StatusOK, "privacy", pageData{Title: "Privacy notice", Privacy: s.privacyBase()})
+}
+
+// who says who acted, in words a reporter understands: staff are not
+// named to the public.
+func who(actor string) string {
+	switch {
+	case actor == "reporter":
+		return "you"
+	case actor == "system":
+		return "the desk, automatically"
+	case strings.HasPrefix(actor, "user:"), strings.HasPrefix(actor, "token:"):
+		return "desk staff"
+	}
+	return "the desk"
+}
+
+var actionWords = map[string]string{
+	"received":         "received and stored as evidence",
+	"viewed":           "looked at by the desk",
+	"status-viewed":    "this page was opened",
+	"status-exported":  "your data was downloaded",
+	"exported":         "exported in a signed evidence bundle",
+	"purged-identity":  "your identity and the complaint as you sent it were deleted (retention)",
+	"purged-evidence":  "the message and its analysis were deleted (retention)",
+	"erased":           "erased at your request",
+	"deleted":          "deleted (retention)",
+	"campaign-shared":  "shared with a partner authority",
+	"shared":           "shared with a partner authority",
+	"evidence-shared":  "shared with a partner authority",
+	"received-partner": "received from a partner authority",
+}
+
+// holds fills the status page's account of what the desk holds.
+func (s *Server) holds(r *http.Request, rep *intake.Report, token string) *privacyData {
+	pd := s.privacyBase()
+	pd.Token = token
+	pd.ExportURL = "/r/" + rep.ID + "/export?t=" + url.QueryEscape(token)
+	if rep.ReporterID != "" {
+		pd.Address, _ = s.store.ReporterAddress(r.Context(), rep.ReporterID)
+	}
+	if c, err := s.store.Complaint(r.Context(), rep.ComplaintID); err == nil {
+		pd.Complaint = c
+	}
+	if es, err := s.store.Custody(r.Context(), rep.ID); err == nil {
+		for _, e := range es {
+			what := actionWords[e.Action]
+			if what == "" {
+				what = e.Action
+			}
+			pd.History = append(pd.History, historyLine{At: e.At, Who: who(e.Actor), What: what})
+		}
+	}
+	at := rep.ReceivedAt
+	if t := pd.Retention.Identity; t > 0 && pd.Complaint != nil && pd.Complaint.PurgedAt.IsZero() {
+		pd.IdentityEnds = at.Add(t)
+	}
+	if t := pd.Retention.Evidence; t > 0 && rep.PurgedAt.IsZero() {
+		pd.EvidenceEnds = at.Add(t)
+	}
+	if t := pd.Retention.Statistics; t > 0 {
+		pd.ReportEnds = at.Add(t)
+	}
+	return pd
+}
+
+// myDataJSON is the download a reporter gets: everything the desk holds
+// about their report, their complaint and them.
+type myDataJSON struct {
+	ExportedAt time.Time       `json:"exported_at"`
+	Report     reportJSON      `json:"report"`
+	Message    *blobJSON       `json:"message"`
+	Complaint  myComplaintJSON `json:"complaint"`
+	Address    string          `json:"your_address,omitempty"`
+	History    []historyJSON   `json:"history"`
+	Retention  map[string]int  `json:"retention_days"`
+	Erased     *time.Time      `json:"erased_at,omitempty"`
+}
+
+type blobJSON struct {
+	SHA256 string `json:"sha256"`
+	Size   int    `json:"size"`
+	Text   string `json:"text,omitempty"`   // When the bytes are UTF-8.
+	Base64 []byte `json:"base64,omitempty"` // Otherwise.
+}
+
+type myComplaintJSON struct {
+	ID         string         `json:"id"`
+	ReceivedAt time.Time      `json:"received_at"`
+	Channel    intake.Channel `json:"channel"`
+	SHA256     string         `json:"sha256"`
+	Bytes      *blobJSON      `json:"as_sent"`
+	DeletedAt  *time.Time     `json:"deleted_at,omitempty"`
+}
+
+type historyJSON struct {
+	At   time.Time `json:"at"`
+	Who  string    `json:"who"`
+	What string    `json:"what"`
+}
+
+func blob(sha string, b []byte) *blobJSON {
+	if len(b) == 0 {
+		return nil
+	}
+	x := &blobJSON{SHA256: sha, Size: len(b)}
+	if utf8.Valid(b) {
+		x.Text = string(b)
+	} else {
+		x.Base64 = b
+	}
+	return x
+}
+
+func (s *Server) statusExport(w http.ResponseWriter, r *http.Request) {
+	id, t := r.PathValue("id"), r.URL.Query().Get("t")
+	m, err := s.desk.Mine(r.Context(), id, t)
+	if errors.Is(err, intake.ErrNotFound) {
+		s.page(w, http.StatusNotFound, "message", pageData{Title: "Report not found", Message: "There is no report at this link. Check that you copied the whole link."})
+		return
+	}
+	if err != nil {
+		s.log.Error("reporter export", "id", id, "err", err)
+		s.page(w, http.StatusInternalServerError, "message", pageData{Title: "Try again later", Message: "Your data could not be gathered just now."})
+		return
+	}
+	pd := s.privacyBase()
+	out := myDataJSON{ExportedAt: s.now().UTC(), Report: toJSON(m.Report), Message: blob(m.Report.SHA256, m.Report.Raw), Address: m.Address,
+		Retention: map[string]int{"identity": pd.Days[0], "evidence": pd.Days[1], "statistics": pd.Days[2]}}
+	out.Report.Verdict = m.Report.Verdict
+	c := m.Complaint
+	out.Complaint = myComplaintJSON{ID: c.ID, ReceivedAt: c.ReceivedAt, Channel: c.Channel, SHA256: c.SHA256, Bytes: blob(c.SHA256, c.Raw)}
+	if !c.PurgedAt.IsZero() {
+		out.Complaint.DeletedAt = &c.PurgedAt
+	}
+	if !m.Report.ErasedAt.IsZero() {
+		out.Erased = &m.Report.ErasedAt
+	}
+	for _, e := range m.Custody {
+		what := actionWords[e.Action]
+		if what == "" {
+			what = e.Action
+		}
+		out.History = append(out.History, historyJSON{e.At, who(e.Actor), what})
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="my-report-`+id+`.json"`)
+	w.Write(b)
+}
+
+func (s *Server) statusErase(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	r.ParseForm()
+	id, t := r.PathValue("id"), r.FormValue("t")
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || !s.checkCSRF(r, c.Value) {
+		s.page(w, http.StatusForbidden, "message", pageData{Title: "Expired form", Message: "This form has expired or did not come from this site. Go back, reload the page and try again."})
+		return
+	}
+	if r.FormValue("confirm") != "yes" {
+		s.page(w, http.StatusBadRequest, "message", pageData{Title: "Nothing erased", Message: "Tick the box to confirm that you want your report erased, then send the form again."})
+		return
+	}
+	e, err := s.desk.Erase(r.Context(), id, t)
+	if errors.Is(err, intake.ErrNotFound) {
+		s.page(w, http.StatusNotFound, "message", pageData{Title: "Report not found", Message: "There is no report at this link. Check that you copied the whole link."})
+		return
+	}
+	if err != nil {
+		s.log.Error("reporter erasure", "id", id, "err", err)
+		s.page(w, http.StatusInternalServerError, "message", pageData{Title: "Try again later", Message: "Your report could not be erased just now; nothing was changed."})
+		return
+	}
+	s.log.Info("erased at the reporter's request", "report", id, "reports", e.Reports, "held", e.Held)
+	http.Redirect(w, r, "/r/"+id+"?t="+url.QueryEscape(t)+"&erased=1", http.StatusSeeOther)
+}

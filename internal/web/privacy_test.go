@@ -1,0 +1,115 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/web"
+)
+
+func TestPrivacyNoticeAndMailbox(t *testing.T) {
+	n := start(t, web.Config{Mailbox: "spam@desk.example.org", Privacy: web.PrivacyNotice{Controller: "Autorité <b>X</b>, 1 rue Y, Paris",
+		Contact: "dpo@desk.example.org", Purposes: []string{"to receive reports"}, LegalBasis: "GDPR art. 6(1)(e)", Supervisory: "the CNIL"},
+		Retention: intake.Retention{Identity: 90 * 24 * 3600e9}})
+	c := browser(t)
+	r := get(t, c, n.url+"/privacy")
+	for _, want := range []string{"Autorité &lt;b&gt;X&lt;/b&gt;, 1 rue Y, Paris", "dpo@desk.example.org", "to receive reports", "GDPR art. 6(1)(e)", "the CNIL", "90 days", "spam@desk.example.org"} {
+		if !bytes.Contains(r.body, []byte(want)) {
+			t.Errorf("privacy notice lacks %q", want)
+		}
+	}
+	if r := get(t, c, n.url+"/rights"); !bytes.Contains(r.body, []byte(`href="mailto:spam@desk.example.org"`)) {
+		t.Errorf("/rights does not give the mailbox address")
+	}
+}
+
+func TestReporterSeesExportsAndErases(t *testing.T) {
+	n := start(t, web.Config{})
+	ctx := context.Background()
+	fwd := func(i int) []byte {
+		return []byte("From: alice@example.net\r\nTo: report@localhost\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nlook\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" + string(variant(i)) + "\r\n--b--\r\n")
+	}
+	recA, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: fwd(1), Reporter: "alice@example.net", SubmittedBy: "smtp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recB, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: fwd(2), Reporter: "alice@example.net", SubmittedBy: "smtp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := recA.Reports[0], recB.Reports[0]
+	c := browser(t)
+	page := get(t, c, n.url+"/r/"+a.ID+"?t="+a.StatusToken)
+	if page.status != 200 || !bytes.Contains(page.body, []byte(`<dd id="my-address">alice@example.net</dd>`)) || !bytes.Contains(page.body, []byte("Download my data")) {
+		t.Fatalf("status page: %d", page.status)
+	}
+	// Download: with the report's own token only.
+	if r := get(t, c, n.url+"/r/"+a.ID+"/export?t="+b.StatusToken); r.status != 404 {
+		t.Errorf("export of a with b's token: %d", r.status)
+	}
+	r := get(t, c, n.url+"/r/"+a.ID+"/export?t="+a.StatusToken)
+	var mine struct {
+		Message   struct{ Text string }
+		Complaint struct {
+			AsSent struct{ Text string } `json:"as_sent"`
+		}
+		Address string `json:"your_address"`
+		History []struct{ Who, What string }
+	}
+	if err := json.Unmarshal(r.body, &mine); err != nil || r.status != 200 || !strings.Contains(r.header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v %s", r.status, err, r.body)
+	}
+	if mine.Address != "alice@example.net" || !strings.Contains(mine.Message.Text, "Refinance now") || !strings.Contains(mine.Complaint.AsSent.Text, "From: alice@example.net") ||
+		len(mine.History) < 2 || strings.Contains(string(r.body), "user:") {
+		t.Errorf("export content: %+v", mine)
+	}
+	// Erase: CSRF, confirmation and the right token are all needed.
+	csrf := string(csrfRe.FindSubmatch(page.body)[1])
+	erase := func(id, token string, fields map[string]string) resp {
+		f := url.Values{"t": {token}}
+		for k, v := range fields {
+			f.Set(k, v)
+		}
+		req := strings.NewReader(f.Encode())
+		res, err := c.Post(n.url+"/r/"+id+"/erase", "application/x-www-form-urlencoded", req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(res.Body)
+		return resp{res.StatusCode, res.Header, buf.Bytes()}
+	}
+	if r := erase(a.ID, a.StatusToken, map[string]string{"confirm": "yes"}); r.status != 403 {
+		t.Errorf("erase without CSRF: %d", r.status)
+	}
+	if r := erase(a.ID, a.StatusToken, map[string]string{"csrf": csrf}); r.status != 400 {
+		t.Errorf("erase without confirmation: %d", r.status)
+	}
+	if r := erase(a.ID, b.StatusToken, map[string]string{"csrf": csrf, "confirm": "yes"}); r.status != 404 {
+		t.Errorf("erase of a with b's token: %d", r.status)
+	}
+	if r := erase(b.ID, a.StatusToken, map[string]string{"csrf": csrf, "confirm": "yes"}); r.status != 404 {
+		t.Errorf("erase of b with a's token: %d", r.status)
+	}
+	if got, _ := n.store.Report(ctx, a.ID); len(got.Raw) == 0 || !got.ErasedAt.IsZero() {
+		t.Fatal("a refused erasure changed report a")
+	}
+	if r := erase(a.ID, a.StatusToken, map[string]string{"csrf": csrf, "confirm": "yes"}); r.status != 303 {
+		t.Fatalf("erase: %d %s", r.status, r.body)
+	}
+	after := get(t, c, n.url+"/r/"+a.ID+"?t="+a.StatusToken+"&erased=1")
+	if !bytes.Contains(after.body, []byte(`id="erased-now"`)) || bytes.Contains(after.body, []byte("Refinance now")) ||
+		bytes.Contains(after.body, []byte("alice@example.net")) || bytes.Contains(after.body, []byte(`id="erase-form"`)) {
+		t.Errorf("status page after erasure still shows the message or the address")
+	}
+	if got, _ := n.store.Report(ctx, b.ID); !bytes.Contains(got.Raw, []byte("Refinance now")) {
+		t.Error("erasing a erased b")
+	}
+}
