@@ -22,6 +22,7 @@ import (
 	"github.com/accord-antispam/accord/internal/lint"
 	"github.com/accord-antispam/accord/internal/metrics"
 	"github.com/accord-antispam/accord/internal/nodekey"
+	"github.com/accord-antispam/accord/internal/outbound"
 	"github.com/accord-antispam/accord/internal/smtpd"
 	"github.com/accord-antispam/accord/internal/store/postgres"
 	"github.com/accord-antispam/accord/internal/store/sqlite"
@@ -126,6 +127,19 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	mx.Gauge("accord_intake_queue_depth", "Complaints analysed and waiting for their commit.", func() float64 { return float64(desk.QueueDepth()) })
+	mx.GaugeSet("accord_outbound_queue", "The node's outbound mail by state (queued, sent, failed…).", "state", func() (map[string]float64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		q, err := st.MailQueue(ctx)
+		out := map[string]float64{}
+		for _, k := range []outbound.State{outbound.Queued, outbound.Sent, outbound.Failed, outbound.Bounced} {
+			out[string(k)] = 0 // every state, so a rate of an absent one is 0, not "no data"
+		}
+		for k, v := range q {
+			out[string(k)] = float64(v)
+		}
+		return out, err
+	})
 	fed := &federation.Service{Store: st, Source: st, Key: key.Private, Jurisdiction: c.Node.Jurisdiction, Log: log,
 		Window: c.Federation.Window.Duration, Client: &http.Client{Timeout: time.Minute}}
 	if err := fed.Init(ctx); err != nil {

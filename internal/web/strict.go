@@ -11,14 +11,17 @@ import (
 // routes, so they only catch what no route takes.
 func (s *Server) apiMethods(mux *http.ServeMux) {
 	for path, allow := range map[string]string{
-		"/api/v1/reports":               "POST",
-		"/api/v1/reports/{id}":          "GET, HEAD",
-		"/api/v1/reports/{id}/evidence": "GET, HEAD",
-		"/api/v1/stats":                 "GET, HEAD",
-		"/api/v1/campaigns":             "GET, HEAD",
-		"/api/v1/campaigns/{id}":        "GET, HEAD",
-		"/api/openapi.yaml":             "GET, HEAD",
-		"/api/v1/node":                  "GET, HEAD",
+		"/api/v1/reports":                 "GET, HEAD, POST",
+		"/api/v1/reports/{id}":            "GET, HEAD",
+		"/api/v1/reports/{id}/evidence":   "GET, HEAD",
+		"/api/v1/stats":                   "GET, HEAD",
+		"/api/v1/campaigns":               "GET, HEAD",
+		"/api/v1/campaigns/{id}":          "GET, HEAD",
+		"/api/openapi.yaml":               "GET, HEAD",
+		"/api/v1/node":                    "GET, HEAD",
+		"/api/v1/statistics":              "GET, HEAD",
+		"/api/v1/campaigns/{id}/case":     "GET, HEAD, POST",
+		"/api/v1/campaigns/{id}/referral": "POST",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)

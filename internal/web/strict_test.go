@@ -87,7 +87,8 @@ func TestAPIAuthAndMethods(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ method, path, allow string }{
-		{"GET", "/api/v1/reports", "POST"},
+		{"DELETE", "/api/v1/reports", "GET, HEAD, POST"},
+		{"GET", "/api/v1/campaigns/c-x/referral", "POST"},
 		{"DELETE", "/api/v1/reports/abc", "GET, HEAD"},
 		{"PUT", "/api/v1/campaigns", "GET, HEAD"},
 	} {
