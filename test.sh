@@ -55,6 +55,11 @@ ACCORD_POSTGRES_DSN=$(tools/test/postgres.sh start "$pgdir/pg")
 export ACCORD_POSTGRES_DSN
 # Tests that need a real server or client fail, not skip, when it is missing.
 export ACCORD_REQUIRE_TOOLS=1
+# axe-core (npm) for the accessibility checks of the public pages; the
+# browser tests keep their screenshots in test-artifacts/ (not committed).
+ACCORD_AXE=$(tools/test/axe.sh)
+export ACCORD_AXE
+export ACCORD_ARTIFACTS=${ACCORD_ARTIFACTS:-$PWD/test-artifacts}
 
 echo "== go test -race"
 go test -race -shuffle=on -count=1 ./...

@@ -140,7 +140,7 @@ func TestBrowserReportsThroughTheForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	status := link.Value
-	if !strings.Contains(origin, "198.51.100.7") || !strings.HasPrefix(optout, "false") || !strings.Contains(status, "/r/") {
+	if !strings.Contains(origin, "198.51.100.7") || !strings.HasPrefix(optout, "no —") || !strings.Contains(status, "/r/") {
 		t.Errorf("result page: origin %q, opt-out %q, status link %q", origin, optout, status)
 	}
 	inert(t, ctx, n.url, requested)

@@ -89,6 +89,27 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f days", h/24)
 	},
+	"pct": func(f float64) float64 { return f * 100 },
+	// plain is a three-valued finding in words for the public pages.
+	"plain": func(t rules.Tri) string {
+		switch t {
+		case rules.True:
+			return "yes"
+		case rules.False:
+			return "no"
+		}
+		return "we could not tell"
+	},
+	// ruleWords says what a rule's status means, for the public pages.
+	"ruleWords": func(s rules.Status) string {
+		switch s {
+		case rules.StatusBreach:
+			return "Likely breaks this rule"
+		case rules.StatusOK:
+			return "Follows this rule"
+		}
+		return "May break this rule, depending on facts we cannot check"
+	},
 	"score": func(v *analysis.Verdict) string {
 		if v == nil || v.Spam == nil {
 			return "not scored"
