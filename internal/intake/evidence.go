@@ -48,6 +48,10 @@ type ExportOptions struct {
 	// byte. They usually name the reporter (as recipient and sender), so
 	// the default bundle carries a redacted copy and the originals' hashes.
 	IncludeOriginal bool
+	// Attach adds files to a campaign bundle, listed and hashed in its
+	// signed manifest (a case's history: case.json). Names must not be
+	// the bundle's own.
+	Attach map[string][]byte
 }
 
 // Export writes the evidence bundle of a report (a zip file) and records

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -83,6 +84,18 @@ func (d *Desk) ExportCampaign(ctx context.Context, id string, w io.Writer, o Exp
 	cj, _ := json.MarshalIndent(c, "", "  ")
 	files["campaign.json"] = cj
 	names = append(names, "campaign.json")
+	extra := make([]string, 0, len(o.Attach))
+	for n := range o.Attach {
+		extra = append(extra, n)
+	}
+	sort.Strings(extra)
+	for _, n := range extra {
+		if _, taken := files[n]; taken || n == "manifest.json" || n == "manifest.sig" || n == "node.pub" || n == "SHA256SUMS" || strings.Contains(n, "..") {
+			return fmt.Errorf("campaign %s: cannot attach %q", id, n)
+		}
+		files[n] = o.Attach[n]
+		names = append(names, n)
+	}
 	for _, n := range names {
 		man.Files[n] = sha(files[n])
 	}

@@ -1,11 +1,15 @@
 package web_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -248,5 +252,59 @@ func TestCaseReferredToPartner(t *testing.T) {
 	}
 	if reqs, _ := n.store.Requests(ctx, ""); len(reqs) != 1 {
 		t.Errorf("%d requests after a refused referral", len(reqs))
+	}
+}
+
+func TestCaseEvidenceBundle(t *testing.T) {
+	n := start(t, web.Config{})
+	ctx := context.Background()
+	var cid string
+	for i := 0; i < 3; i++ {
+		rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: variant(i), SubmittedBy: "token:x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cid = rec.Reports[0].CampaignID
+	}
+	tok := n.token(t, access.Authority)
+	do(t, "POST", n.url+"/api/v1/campaigns/"+cid+"/case", tok, "application/json", []byte(`{"action":"decision","text":"Export for the prosecutor"}`))
+	r := do(t, "GET", n.url+"/api/v1/campaigns/"+cid+"/evidence", tok, "", nil)
+	if r.status != 200 || r.header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("case bundle: %d %s", r.status, r.body)
+	}
+	v, err := intake.VerifyBundle(bytes.NewReader(r.body), int64(len(r.body)))
+	if err != nil || !v.OK() || v.NodeKey == "" && len(v.Manifest.Reports) == 0 {
+		t.Fatalf("bundle does not verify: %+v %v", v, err)
+	}
+	if len(v.Manifest.Reports) != 3 || v.Manifest.Files["case.json"] == "" {
+		t.Errorf("manifest: %d reports, case.json %q", len(v.Manifest.Reports), v.Manifest.Files["case.json"])
+	}
+	zr, _ := zip.NewReader(bytes.NewReader(r.body), int64(len(r.body)))
+	var cj []byte
+	for _, f := range zr.File {
+		if f.Name == "case.json" {
+			rc, _ := f.Open()
+			cj, _ = io.ReadAll(rc)
+			rc.Close()
+		}
+	}
+	if !bytes.Contains(cj, []byte("Export for the prosecutor")) {
+		t.Errorf("case.json: %s", cj)
+	}
+	sum := sha256.Sum256(r.body)
+	m := do(t, "GET", n.url+"/api/v1/campaigns/"+cid+"/case", tok, "", nil).json(t)
+	evs := m["events"].([]any)
+	last := evs[len(evs)-1].(map[string]any)
+	if last["kind"] != "export" || last["ref"] != hex.EncodeToString(sum[:]) {
+		t.Errorf("export not recorded with the bundle's hash: %v", last)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/campaigns/nope/evidence", tok, "", nil); r.status != 404 {
+		t.Errorf("bundle of no campaign: %d", r.status)
+	}
+	// From the case page, as an analyst.
+	c, csrf := login(t, n, "ana", access.Analyst)
+	if r := postForm(t, c, n.url+"/desk/cases/"+cid+"/evidence", "", map[string]string{"csrf": csrf}, nil); r.status != 200 ||
+		!strings.Contains(r.header.Get("Content-Disposition"), "case-"+cid+".zip") {
+		t.Errorf("export from the case page: %d", r.status)
 	}
 }
