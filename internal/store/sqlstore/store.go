@@ -578,7 +578,9 @@ func (s *Store) Reports(ctx context.Context, f intake.ReportFilter) ([]intake.Re
 	where, args = append(where, bw...), append(args, ba...)
 	if !f.After.IsZero() {
 		// Keyset paging in the list's order: newest first, then by id.
-		where = append(where, "(r.received_at < ? OR (r.received_at = ? AND r.id > ?))")
+		// The bound on received_at alone lets the index start at the
+		// cursor (an OR of the two would scan the table).
+		where = append(where, "r.received_at <= ? AND (r.received_at < ? OR r.id > ?)")
 		args = append(args, nanos(f.After.At), nanos(f.After.At), f.After.ID)
 	}
 	limit, err := listLimit(f.Limit)
