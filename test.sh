@@ -10,13 +10,11 @@
 #
 # Real servers and clients, never mocks: a throwaway PostgreSQL (the store
 # conformance suite), swaks (the complaints mailbox), Postfix's smtp-sink
-# (the relay the node's own mail goes through), headless Chromium (the web
-# form, and that reported mail renders inert). Needs Go; installs what
-# conformance suite), swaks (the complaints mailbox), headless Chromium (the
-# web form, and that reported mail renders inert), spamc and rspamc (the
-# filter's spamd and rspamd doors), a throwaway Postfix on loopback with the
-# filter as its milter (started by the milterd tests). Needs Go; installs what
-# is missing from Debian (as root).
+# (the relay the node's own mail goes through), headless Chromium with
+# axe-core (the web form, that reported mail renders inert, accessibility),
+# spamc and rspamc (the filter's spamd and rspamd doors), and a throwaway
+# Postfix on loopback with the filter as its milter (started by the milterd
+# tests). Needs Go; installs what is missing from Debian (as root).
 set -euo pipefail
 cd "$(dirname "$0")"
 
