@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +20,7 @@ import (
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/federation/fedhttp"
 	"github.com/accord-antispam/accord/internal/nodekey"
 	"github.com/accord-antispam/accord/internal/store/sqlstore"
 )
@@ -44,7 +48,7 @@ func openFed(ctx context.Context, e *env, nf *nodeFlags) (*fedNode, error) {
 		return nil, err
 	}
 	svc := &federation.Service{Store: st, Source: st, Key: k.Private, Jurisdiction: c.Node.Jurisdiction, Log: e.log,
-		Window: c.Federation.Window.Duration, Client: &http.Client{Timeout: time.Minute}}
+		Window: c.Federation.Window.Duration, Transport: &fedhttp.Transport{Client: &http.Client{Timeout: time.Minute}}}
 	if err := svc.Init(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -160,7 +164,10 @@ func orDash(s string) string {
 
 const peerHelp = `  add NAME --url URL --key PUBKEY --jurisdiction XX [--agreement FILE]
   list | show NAME
-  suspend NAME | resume NAME | remove NAME
+  set-url NAME URL                  the peer's node moved
+  suspend NAME | resume NAME        nothing is sent to or accepted from a suspended peer
+  remove NAME                       for good: it cannot be resumed; its pending envelope, queued messages and TAXII tokens go
+  pending NAME [--drop [--force]]   the envelope left pending for NAME; --drop asks NAME whether it holds it and records or drops it
   rotate-key NAME --key NEWKEY | revoke-key NAME [--key KEY]
   agreement NAME FILE [--apply]     show how a new agreement changes what flows; --apply puts it in force
   preview NAME [--agreement FILE]   exactly what NAME would receive now, and why anything else would not
@@ -179,15 +186,23 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 		return pos[0], nil
 	}
 	var url, key, jur, agreementFile string
-	var apply, all bool
+	var apply, all, drop, force bool
 	status := func(s federation.Status) func(n *fedNode, pos []string) error {
 		return func(n *fedNode, pos []string) error {
 			name, err := one(pos)
 			if err != nil {
 				return err
 			}
-			if err := n.store.SetPeerStatus(ctx, name, s, time.Now()); err != nil {
-				return fmt.Errorf("peer %s: %w", name, err)
+			if err := n.svc.SetPeerStatus(ctx, name, s); err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("peer %s: %w", name, err)}
+			}
+			if s == federation.StatusRemoved {
+				revoked, err := revokePeerTokens(ctx, n.store, name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "peer %s is removed: nothing more is sent to it or accepted from it; %d TAXII tokens revoked; its custody logs and what it sent stay\n", name, revoked)
+				return nil
 			}
 			fmt.Fprintf(e.stdout, "peer %s is %s\n", name, s)
 			return nil
@@ -208,9 +223,17 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			jur = strings.ToUpper(jur)
-			if len(jur) != 2 {
-				return &exitError{code: 2, err: errors.New("--jurisdiction needs an ISO 3166 code such as US, or EU")}
+			jur = strings.ToUpper(strings.TrimSpace(jur))
+			if err := federation.CheckJurisdiction(jur); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--jurisdiction: %w (or EU)", err)}
+			}
+			if own, err := n.svc.IsOwnKey(ctx, key); err != nil {
+				return err
+			} else if own {
+				return &exitError{code: 2, err: fmt.Errorf("--key: %w: a node cannot be its own peer", federation.ErrOwnKey)}
+			}
+			if err := checkURL(url); err != nil {
+				return &exitError{code: 2, err: err}
 			}
 			var a *federation.Agreement
 			if agreementFile != "" {
@@ -271,6 +294,50 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			}
 			return nil
 		}),
+		"set-url": withNode("set-url", nil, func(n *fedNode, pos []string) error {
+			if len(pos) != 2 {
+				return errUsage
+			}
+			if err := checkURL(pos[1]); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if err := n.svc.SetPeerURL(ctx, pos[0], pos[1]); err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("peer %s: %w", pos[0], err)}
+			}
+			fmt.Fprintf(e.stdout, "peer %s is now reached at %s\n", pos[0], pos[1])
+			return nil
+		}),
+		"pending": withNode("pending", func(fs *flag.FlagSet) {
+			fs.BoolVar(&drop, "drop", false, "ask the peer whether it holds the envelope: record it if so, else drop it (its items are decided again)")
+			fs.BoolVar(&force, "force", false, "with --drop: drop it without asking (the peer cannot be reached)")
+		}, func(n *fedNode, pos []string) error {
+			name, err := one(pos)
+			if err != nil {
+				return err
+			}
+			pi, err := n.svc.PendingOf(ctx, name)
+			if err != nil {
+				return fmt.Errorf("peer %s: %w", name, err)
+			}
+			if pi == nil {
+				fmt.Fprintf(e.stdout, "no envelope is pending for %s\n", name)
+				return nil
+			}
+			pub, _ := federation.ParsePublicKey(pi.To)
+			fmt.Fprintf(e.stdout, "envelope %d pending for %s since %s: %d items, %d withdrawals, %d assistance messages, decided under agreement version %d, sealed for key %s\n",
+				pi.Seq, name, pi.BuiltAt, pi.Items, pi.Withdrawn, pi.Messages, pi.Agreement, federation.Fingerprint(pub))
+			if !drop {
+				fmt.Fprintln(e.stdout, "it is never sent as it is: the next sync asks the peer whether it holds it, records it if so, and otherwise decides its items again")
+				return nil
+			}
+			if err := n.svc.DropPending(ctx, name, force); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			if after, _ := n.svc.PendingOf(ctx, name); after == nil {
+				fmt.Fprintf(e.stdout, "envelope %d is settled: nothing is pending for %s\n", pi.Seq, name)
+			}
+			return nil
+		}),
 		"suspend": withNode("suspend", nil, status(federation.StatusSuspended)),
 		"resume":  withNode("resume", nil, status(federation.StatusActive)),
 		"remove":  withNode("remove", nil, status(federation.StatusRemoved)),
@@ -283,6 +350,11 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			}
 			if _, err := federation.ParsePublicKey(key); err != nil {
 				return &exitError{code: 2, err: err}
+			}
+			if own, err := n.svc.IsOwnKey(ctx, key); err != nil {
+				return err
+			} else if own {
+				return &exitError{code: 2, err: fmt.Errorf("--key: %w", federation.ErrOwnKey)}
 			}
 			if err := n.store.AddPeerKey(ctx, name, strings.TrimSpace(key), time.Now()); err != nil {
 				return err
@@ -426,8 +498,12 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 				return errUsage
 			}
 			var failed error
+			sh, err := federation.Collect(ctx, n.svc.Source, n.svc.Jurisdiction)
+			if err != nil {
+				return err
+			}
 			for _, name := range names {
-				res, err := n.svc.Sync(ctx, name)
+				res, err := n.svc.SyncShared(ctx, sh, name)
 				if err != nil {
 					fmt.Fprintf(e.stdout, "%s: FAILED: %v\n", name, err)
 					failed = errors.Join(failed, err)
@@ -456,6 +532,33 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			return nil
 		}),
 	}, peerHelp)
+}
+
+// checkURL accepts an http or https base URL with a host.
+func checkURL(raw string) error {
+	u, err := neturl.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not a node's base URL (https://host[:port][/path])", raw)
+	}
+	return nil
+}
+
+// revokePeerTokens revokes the TAXII tokens given to a peer.
+func revokePeerTokens(ctx context.Context, st *sqlstore.Store, peer string) (int, error) {
+	toks, err := st.Tokens(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range toks {
+		if t.Role == access.Peer && t.Label == peer && t.RevokedAt.IsZero() {
+			if err := st.RevokeToken(ctx, t.ID, time.Now()); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 func kindsText(ks []federation.Kind) string {
@@ -633,23 +736,90 @@ func cmdCustody(ctx context.Context, e *env, args []string) error {
 
 func cmdReceived(ctx context.Context, e *env, args []string) error {
 	var peer, kind string
+	var asJSON bool
 	return nodeCmd("received", func(fs *flag.FlagSet) {
 		fs.StringVar(&peer, "peer", "", "only from this peer")
 		fs.StringVar(&kind, "kind", "", "only this kind")
+		fs.BoolVar(&asJSON, "json", false, "every item in full with its terms, one JSON object a line")
 	}, func(ctx context.Context, e *env, n *fedNode, _ []string) error {
-		return listReceived(ctx, e, n, peer, kind)
+		if kind != "" && !slices.Contains(federation.Kinds, federation.Kind(kind)) {
+			return &exitError{code: 2, err: fmt.Errorf("--kind %q: want one of %s", kind, kindsText(federation.Kinds))}
+		}
+		if peer != "" {
+			if _, err := n.store.Peer(ctx, peer); err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("peer %s: %w", peer, err)}
+			}
+		}
+		items, err := n.store.Received(ctx, federation.ReceivedFilter{Peer: peer, Kind: federation.Kind(kind)})
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(e.stdout)
+			for _, it := range items {
+				if err := enc.Encode(receivedJSON(it)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PEER\tKIND\tITEM\tTLP\tORIGINS\tSTATUS\tENVELOPE\tRECEIVED\tEXPIRES")
+		for _, it := range items {
+			exp := "-"
+			if !it.ExpiresAt.IsZero() {
+				exp = it.ExpiresAt.Format(time.DateOnly)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", it.Peer, it.Item.Kind, it.Item.Key, it.Item.TLP, orDash(strings.Join(it.Item.Origins, ",")),
+				it.Status(), it.Seq, it.ReceivedAt.Format(time.RFC3339), exp)
+		}
+		return tw.Flush()
 	})(ctx, e, args)
 }
 
-func listReceived(ctx context.Context, e *env, n *fedNode, peer, kind string) error {
-	items, err := n.store.Received(ctx, federation.ReceivedFilter{Peer: peer, Kind: federation.Kind(kind)})
-	if err != nil {
-		return err
+// receivedItem is a received item as `received --json` prints it: the
+// item in full (its body as JSON), its terms, its proof and its status.
+type receivedItem struct {
+	Peer       string           `json:"peer"`
+	Key        string           `json:"key"`
+	Kind       federation.Kind  `json:"kind"`
+	TLP        federation.TLP   `json:"tlp"`
+	Origins    []string         `json:"origins,omitempty"`
+	Campaign   string           `json:"campaign,omitempty"`
+	Updated    time.Time        `json:"updated"`
+	Hash       string           `json:"hash"`
+	Body       json.RawMessage  `json:"body,omitempty"`
+	Status     string           `json:"status"` // held, withdrawn, purged
+	Withdrawn  *time.Time       `json:"withdrawn_at,omitempty"`
+	Why        string           `json:"withdrawn_because,omitempty"`
+	Purged     *time.Time       `json:"purged_at,omitempty"`
+	Terms      federation.Terms `json:"terms"`
+	ExpiresAt  *time.Time       `json:"expires_at,omitempty"`
+	Envelope   uint64           `json:"envelope"`
+	ReceivedAt time.Time        `json:"received_at"`
+	Package    receivedPackage  `json:"package"`
+}
+
+type receivedPackage struct {
+	ID        string    `json:"id"`
+	Root      string    `json:"root"`
+	Signature string    `json:"signature"`
+	SignedAt  time.Time `json:"signed_at"`
+}
+
+func receivedJSON(it federation.ReceivedItem) receivedItem {
+	r := receivedItem{Peer: it.Peer, Key: it.Item.Key, Kind: it.Item.Kind, TLP: it.Item.TLP, Origins: it.Item.Origins, Campaign: it.Item.Campaign,
+		Updated: it.Item.Updated, Hash: it.Item.Hash, Status: it.Status(), Why: it.Why, Terms: it.Terms, Envelope: it.Seq, ReceivedAt: it.ReceivedAt,
+		Package: receivedPackage{ID: it.Package, Root: it.Root, Signature: it.Signature, SignedAt: it.SignedAt}}
+	if len(it.Item.Body) > 0 && json.Valid(it.Item.Body) {
+		r.Body = it.Item.Body
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tKIND\tITEM\tTLP\tORIGINS\tENVELOPE\tRECEIVED")
-	for _, it := range items {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", it.Peer, it.Item.Kind, it.Item.Key, it.Item.TLP, orDash(strings.Join(it.Item.Origins, ",")), it.Seq, it.ReceivedAt.Format(time.RFC3339))
+	at := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
 	}
-	return tw.Flush()
+	r.Withdrawn, r.Purged, r.ExpiresAt = at(it.Withdrawn), at(it.Purged), at(it.ExpiresAt)
+	return r
 }

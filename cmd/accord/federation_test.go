@@ -226,7 +226,7 @@ retention_days = 365
 	// US revokes FR's key: FR can send nothing more.
 	us.run(t, bin, "peer", "revoke-key", "fr")
 	post(federationSpam("12.0.0.7", "deals@pharma-us.example", "Cheap meds", 7))
-	if out := fr.runFail(t, bin, "peer", "sync", "us"); !strings.Contains(out, "revoked-key") {
+	if out := fr.runFail(t, bin, "peer", "sync", "us"); !strings.Contains(out, "refused") {
 		t.Errorf("after revocation: %s", out)
 	}
 	if after := us.run(t, bin, "received", "--peer", "fr"); strings.Count(after, "\nfr ") != strings.Count(got, "\nfr ") {

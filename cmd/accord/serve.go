@@ -16,6 +16,7 @@ import (
 	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/fbl"
 	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/federation/fedhttp"
 	"github.com/accord-antispam/accord/internal/federation/stix"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
@@ -141,7 +142,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return out, err
 	})
 	fed := &federation.Service{Store: st, Source: st, Key: key.Private, Jurisdiction: c.Node.Jurisdiction, Log: log,
-		Window: c.Federation.Window.Duration, Client: &http.Client{Timeout: time.Minute}}
+		Transport: &fedhttp.Transport{Client: &http.Client{Timeout: time.Minute}},
+		Window:    c.Federation.Window.Duration}
 	if err := fed.Init(ctx); err != nil {
 		return err
 	}
@@ -232,7 +234,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	taxii := &stix.TAXII{Fed: fed, Tokens: st, Title: c.Node.Name, PublicURL: c.PublicBase(),
 		Mapper: &stix.Mapper{NodeKey: key.Public(), NodeName: c.Node.Name, Created: created}}
 	root := http.NewServeMux()
-	root.Handle(federation.InboxPath, fed.Handler())
+	root.Handle(fedhttp.InboxPath, fedhttp.NewInbox(fed, c.Federation.MaxEnvelope, c.Federation.InboxConcurrency, log))
 	root.Handle(stix.Prefix, taxii.Handler())
 	root.Handle("/", ws.Handler())
 	hs := &http.Server{Handler: root, ReadHeaderTimeout: c.HTTP.HeaderTimeout.Duration, ReadTimeout: c.HTTP.RequestTimeout.Duration,
@@ -271,10 +273,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		mq.Run(mailCtx)
 	}()
 
+	// The federation's own schedule: rounds to peers, retries, and the
+	// purge of received items past their retention (even with sync off).
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
 	syncDone, purgeDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(syncDone)
-		syncLoop(ctx, fed, c.Federation.SyncInterval.Duration, log)
+		fed.Run(runCtx, federation.Schedule{Sync: c.Federation.SyncInterval.Duration, Retry: c.Federation.RetryInterval.Duration,
+			Purge: c.Federation.PurgeInterval.Duration})
 	}()
 	go func() {
 		defer close(purgeDone)
@@ -295,6 +302,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	hs.Shutdown(sctx)
 	ms.Shutdown(sctx)
 	doors.stop(sctx)
+	stopRun()
 	<-syncDone
 	<-filterDone
 	<-purgeDone
@@ -308,47 +316,6 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return serveErr
 	}
 	return nil
-}
-
-// syncLoop pushes to every active peer at each interval, until ctx ends.
-// A failed peer is logged and tried again next time: what it did not
-// acknowledge stays pending.
-func syncLoop(ctx context.Context, fed *federation.Service, every time.Duration, log *slog.Logger) {
-	if every <= 0 {
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := fed.Store.PurgeExpired(ctx, time.Now()); err != nil {
-			log.Error("federation: purge", "err", err)
-		} else if n > 0 {
-			log.Info("federation: received items purged at the end of their retention", "items", n)
-		}
-		peers, err := fed.Store.Peers(ctx)
-		if err != nil {
-			log.Error("federation: list peers", "err", err)
-			continue
-		}
-		for _, p := range peers {
-			if p.Status != federation.StatusActive || p.URL == "" {
-				continue
-			}
-			res, err := fed.Sync(ctx, p.Name)
-			if err != nil {
-				log.Warn("federation: sync failed; will retry", "peer", p.Name, "err", err)
-				continue
-			}
-			if res.Envelopes > 0 {
-				log.Info("federation: synced", "peer", p.Name, "result", res.String())
-			}
-		}
-	}
 }
 
 // withStore opens the node's store for one command.

@@ -15,6 +15,7 @@ const module = "github.com/accord-antispam/accord/internal/"
 // other unless listed in allowed.
 var level = map[string]int{
 	"resolve":   0,
+	"iso3166":   0,
 	"dnsname":   0,
 	"mail":      1,
 	"mailauth":  2,
@@ -46,12 +47,13 @@ var level = map[string]int{
 	"rspamdhttp": 5,
 	"spamd":      5,
 
-	"federation":      5,
-	"federation/stix": 6,
-	"store/sqlstore":  6,
-	"store/sqlite":    7,
-	"store/postgres":  7,
-	"store/storetest": 7,
+	"federation":         5,
+	"federation/stix":    6,
+	"federation/fedhttp": 6,
+	"store/sqlstore":     6,
+	"store/sqlite":       7,
+	"store/postgres":     7,
+	"store/storetest":    7,
 
 	"nodekey":             1,
 	"label":               1,
@@ -92,6 +94,24 @@ func TestImportDirection(t *testing.T) {
 			}
 			if to >= from {
 				t.Errorf("%s (level %d) imports %s (level %d): imports must point down", name, from, dep, to)
+			}
+		}
+	}
+}
+
+// Domain packages know no HTTP: they return typed errors that the edges
+// (web, federation/fedhttp, federation/stix) map to status codes.
+var noHTTP = []string{"federation", "intake", "access", "analysis", "privacy"}
+
+func TestDomainsKnowNoHTTP(t *testing.T) {
+	for _, p := range noHTTP {
+		out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, module+p).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", p, err)
+		}
+		for _, imp := range strings.Split(string(out), "\n") {
+			if imp == "net/http" {
+				t.Errorf("%s imports net/http: HTTP belongs at the edge", p)
 			}
 		}
 	}

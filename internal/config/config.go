@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/accord-antispam/accord/internal/iso3166"
 )
 
 // Config is the whole file.
@@ -119,8 +121,12 @@ func (c Config) SendersMailDomain() string {
 
 // Federation tunes the exchange with partner nodes.
 type Federation struct {
-	SyncInterval Duration `toml:"sync_interval"` // How often serve pushes to every active peer; 0 turns it off.
-	Window       Duration `toml:"window"`        // Accepted clock difference of incoming envelopes.
+	SyncInterval     Duration `toml:"sync_interval"`     // How often serve pushes to every active peer; 0 turns it off.
+	Window           Duration `toml:"window"`            // Accepted clock difference of incoming envelopes.
+	RetryInterval    Duration `toml:"retry_interval"`    // First wait before a failed peer is tried again (doubling up to sync_interval).
+	PurgeInterval    Duration `toml:"purge_interval"`    // How often received items past their retention are purged, whatever sync_interval is.
+	MaxEnvelope      int64    `toml:"max_envelope"`      // Largest envelope the inbox reads, in bytes.
+	InboxConcurrency int      `toml:"inbox_concurrency"` // Envelopes handled at once; more are told to come back.
 }
 
 // Node names the node.
@@ -224,11 +230,12 @@ func Default() Config {
 			RateLoginPerIP: 30, RateLoginPerUser: 10, InflightBytes: 48 << 20, HeaderTimeout: Duration{10 * time.Second}, RequestTimeout: Duration{2 * time.Minute}},
 		SMTP: SMTP{Listen: "127.0.0.1:2525", Hostname: "localhost", MaxMessageBytes: 25 << 20, MaxRecipients: 50,
 			RatePerSender: 30, RatePerIP: 600, MaxConns: 200, IdleTimeout: Duration{60 * time.Second}, MaxSession: Duration{10 * time.Minute}},
-		Store:      Store{Driver: "sqlite"},
-		Federation: Federation{SyncInterval: Duration{5 * time.Minute}, Window: Duration{10 * time.Minute}},
-		Analysis:   Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
-		Senders:    Senders{ConfirmDays: 7},
-		Outbound:   Outbound{Answers: true, MaxPerHour: 10, DKIMSelector: "accord"},
+		Store: Store{Driver: "sqlite"},
+		Federation: Federation{SyncInterval: Duration{5 * time.Minute}, Window: Duration{10 * time.Minute}, RetryInterval: Duration{30 * time.Second},
+			PurgeInterval: Duration{time.Hour}, MaxEnvelope: 32 << 20, InboxConcurrency: 4},
+		Analysis: Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
+		Senders:  Senders{ConfirmDays: 7},
+		Outbound: Outbound{Answers: true, MaxPerHour: 10, DKIMSelector: "accord"},
 		Filter: Filter{MaxScan: 20 << 20, Timeout: Duration{10 * time.Second}, QuarantineDays: 30, LearnedDays: 365, CampaignMinReports: 3,
 			SyncInterval: Duration{5 * time.Second}, RebuildInterval: Duration{time.Hour}, DigestInterval: Duration{24 * time.Hour},
 			DNSBLBudget: Duration{500 * time.Millisecond}},
@@ -290,8 +297,16 @@ func (c Config) Validate() error {
 	if c.Federation.SyncInterval.Duration < 0 || c.Federation.Window.Duration <= 0 {
 		return fmt.Errorf("config: federation.sync_interval must be 0 (off) or positive, federation.window positive")
 	}
-	if j := c.Node.Jurisdiction; j != "" && !(len(j) == 2 && j[0] >= 'A' && j[0] <= 'Z' && j[1] >= 'A' && j[1] <= 'Z') {
-		return fmt.Errorf("config: node.jurisdiction %q: want an ISO 3166 code such as FR, or EU", j)
+	if c.Federation.RetryInterval.Duration <= 0 || c.Federation.PurgeInterval.Duration <= 0 {
+		return fmt.Errorf("config: federation.retry_interval and federation.purge_interval must be positive durations")
+	}
+	if c.Federation.MaxEnvelope < 1<<20 || c.Federation.InboxConcurrency < 1 {
+		return fmt.Errorf("config: federation.max_envelope must be at least 1 MiB (1048576) and federation.inbox_concurrency at least 1")
+	}
+	if j := c.Node.Jurisdiction; j != "" && j != "EU" {
+		if err := iso3166.Check(j); err != nil {
+			return fmt.Errorf("config: node.jurisdiction: %w (or EU)", err)
+		}
 	}
 	if u := c.Senders.PublicURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		return fmt.Errorf("config: senders.public_url %q: want https://host", u)

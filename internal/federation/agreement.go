@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/accord-antispam/accord/internal/iso3166"
 )
 
 // Kind is a kind of data that may flow to a peer.
@@ -66,16 +68,20 @@ type Agreement struct {
 	// Origins are the jurisdictions (ISO 3166 alpha-2, "EU" for any EU
 	// member) whose spam may be shared: a campaign or report flows only when
 	// its origin is one of them. "*" means any origin.
-	Origins          []string  `toml:"origins"`
-	RetentionDays    int       `toml:"retention_days"` // How long the receiver may keep what it gets.
-	OnwardSharing    bool      `toml:"onward_sharing"` // Whether the receiver may pass it on.
-	MinAggregate     int       `toml:"min_aggregate"`  // Smallest count a statistic may show (default 5).
-	ValidFrom        string    `toml:"valid_from"`     // YYYY-MM-DD, optional.
-	ValidUntil       string    `toml:"valid_until"`    // YYYY-MM-DD, optional.
-	Deadlines        Deadlines `toml:"deadlines"`
-	Raw              string    `toml:"-"` // The file as given.
-	validFromParsed  dateOnly
-	validUntilParsed dateOnly
+	Origins       []string `toml:"origins"`
+	RetentionDays int      `toml:"retention_days"` // How long the receiver may keep what it gets.
+	// KeepWithdrawnDays is how long the receiver may keep an item after
+	// it is withdrawn (the agreement narrowed, or this node no longer
+	// holds it); 0 purges it at once.
+	KeepWithdrawnDays int       `toml:"keep_withdrawn_days"`
+	OnwardSharing     bool      `toml:"onward_sharing"` // Whether the receiver may pass it on.
+	MinAggregate      int       `toml:"min_aggregate"`  // Smallest count a statistic may show (default 5).
+	ValidFrom         string    `toml:"valid_from"`     // YYYY-MM-DD, optional.
+	ValidUntil        string    `toml:"valid_until"`    // YYYY-MM-DD, optional.
+	Deadlines         Deadlines `toml:"deadlines"`
+	Raw               string    `toml:"-"` // The file as given.
+	validFromParsed   dateOnly
+	validUntilParsed  dateOnly
 
 	// TrustLabels makes this node accept the peer's compliance labels
 	// (signed with the peer's key, checked against the peer's status
@@ -129,15 +135,17 @@ func (a *Agreement) validate() error {
 	}
 	for i, o := range a.Origins {
 		o = strings.ToUpper(strings.TrimSpace(o))
-		if o != "*" && !isJurisdiction(o) {
-			return fmt.Errorf("agreement %s: origin %q is not an ISO 3166 country code, EU or *", a.ID, a.Origins[i])
+		if o != "*" && o != "EU" {
+			if err := iso3166.Check(o); err != nil {
+				return fmt.Errorf("agreement %s: origin: %w (or EU, or *)", a.ID, err)
+			}
 		}
 		a.Origins[i] = o
 	}
 	if a.MinAggregate <= 0 {
 		a.MinAggregate = 5
 	}
-	if a.RetentionDays < 0 || a.Deadlines.InformationDays < 0 || a.Deadlines.EnforcementDays < 0 {
+	if a.RetentionDays < 0 || a.KeepWithdrawnDays < 0 || a.Deadlines.InformationDays < 0 || a.Deadlines.EnforcementDays < 0 {
 		return fmt.Errorf("agreement %s: days cannot be negative", a.ID)
 	}
 	var err error
@@ -158,12 +166,12 @@ func kindList() string {
 	return strings.Join(s, ", ")
 }
 
-// isJurisdiction accepts two upper-case letters or EU.
-func isJurisdiction(s string) bool {
-	if len(s) != 2 {
-		return false
+// CheckJurisdiction accepts an assigned ISO 3166 alpha-2 code or EU.
+func CheckJurisdiction(s string) error {
+	if s == "EU" {
+		return nil
 	}
-	return s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+	return iso3166.Check(s)
 }
 
 // InformationDeadline and EnforcementDeadline return the response times in
@@ -231,6 +239,9 @@ func Diff(a, b *Agreement) []string {
 	}
 	if a.RetentionDays != b.RetentionDays {
 		add("retention_days: %d → %d", a.RetentionDays, b.RetentionDays)
+	}
+	if a.KeepWithdrawnDays != b.KeepWithdrawnDays {
+		add("keep_withdrawn_days: %d → %d", a.KeepWithdrawnDays, b.KeepWithdrawnDays)
 	}
 	if a.OnwardSharing != b.OnwardSharing {
 		add("onward_sharing: %v → %v", a.OnwardSharing, b.OnwardSharing)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -53,7 +54,11 @@ const (
 	Responder Role = "responder"
 )
 
-// transitions: action -> (who may take it, from which states, to which state).
+// transitions is the state machine, exactly as documented: sent →
+// acknowledged (on arrival) → accepted | refused (with its reason) →
+// information-supplied (information requests) | measure-taken
+// (enforcement requests) → closed by the requester. An alert is
+// acknowledged and then closed: it is neither accepted nor refused.
 var transitions = map[Action]struct {
 	by   Role
 	from []State
@@ -62,10 +67,10 @@ var transitions = map[Action]struct {
 }{
 	ActAcknowledge: {Responder, []State{StateSent}, StateAcknowledged, ""},
 	ActAccept:      {Responder, []State{StateAcknowledged}, StateAccepted, ""},
-	ActRefuse:      {Responder, []State{StateSent, StateAcknowledged, StateAccepted}, StateRefused, ""},
-	ActSupply:      {Responder, []State{StateAcknowledged, StateAccepted}, StateInformation, TypeInformation},
+	ActRefuse:      {Responder, []State{StateAcknowledged}, StateRefused, ""},
+	ActSupply:      {Responder, []State{StateAccepted}, StateInformation, TypeInformation},
 	ActMeasure:     {Responder, []State{StateAccepted}, StateMeasure, TypeEnforcement},
-	ActClose:       {Requester, []State{StateSent, StateAcknowledged, StateAccepted, StateRefused, StateInformation, StateMeasure}, StateClosed, ""},
+	ActClose:       {Requester, []State{StateRefused, StateInformation, StateMeasure}, StateClosed, ""},
 }
 
 // Next returns the state an action leads to, or an error saying why it is
@@ -81,8 +86,19 @@ func Next(r *Request, a Action, by Role) (State, error) {
 	if t.only != "" && r.Type != t.only {
 		return "", fmt.Errorf("assistance: %s applies to %s requests, not %s", a, t.only, r.Type)
 	}
-	if r.Type == TypeAlert && a == ActAccept {
-		return "", fmt.Errorf("assistance: an alert is acknowledged, not accepted")
+	if r.Type == TypeAlert {
+		switch a {
+		case ActAccept, ActRefuse:
+			return "", fmt.Errorf("assistance: an alert is acknowledged, not %sed", strings.TrimSuffix(string(a), "e"))
+		case ActClose:
+			if r.State == StateAcknowledged {
+				return StateClosed, nil
+			}
+			return "", fmt.Errorf("assistance: an alert is closed once acknowledged, not when it is %s", r.State)
+		}
+	}
+	if a == ActClose && (r.State == StateInformation && r.Type != TypeInformation || r.State == StateMeasure && r.Type != TypeEnforcement) {
+		return "", fmt.Errorf("assistance: a %s request cannot be %s", r.Type, r.State)
 	}
 	for _, s := range t.from {
 		if r.State == s {

@@ -18,9 +18,16 @@ type Payload struct {
 	// Terms are the handling conditions of the agreement the items were
 	// sent under: the receiver keeps them with the items and purges them
 	// when the retention ends.
-	Terms      *Terms      `json:"terms,omitempty"`
-	Packages   []Package   `json:"packages,omitempty"`
-	Assistance []AssistMsg `json:"assistance,omitempty"`
+	Terms    *Terms    `json:"terms,omitempty"`
+	Packages []Package `json:"packages,omitempty"`
+	// Withdrawals are items sent before that the terms in force no longer
+	// let the peer have: it marks them withdrawn and purges them when the
+	// terms say (keep_withdrawn_days).
+	Withdrawals []Withdrawal `json:"withdrawals,omitempty"`
+	Assistance  []AssistMsg  `json:"assistance,omitempty"`
+	// Reads are the peer's reads of this node's TAXII collection for it
+	// since the last envelope: they enter both custody logs of the link.
+	Reads []Read `json:"reads,omitempty"`
 	// Checkpoint is the sender's custody log of this link after the
 	// envelope's transfers: the receiver recomputes it, and countersigns it
 	// only if its own log agrees.
@@ -35,6 +42,41 @@ type Terms struct {
 	LegalBasis    string   `json:"legal_basis,omitempty"`
 	RetentionDays int      `json:"retention_days"` // 0: as long as the receiver's law allows.
 	OnwardSharing bool     `json:"onward_sharing"`
+	// KeepWithdrawnDays is how long a withdrawn item may still be kept (0:
+	// purged at once).
+	KeepWithdrawnDays int `json:"keep_withdrawn_days"`
+}
+
+// TermsOf are the handling conditions an agreement sets.
+func TermsOf(a *Agreement) *Terms {
+	if a == nil {
+		return nil
+	}
+	return &Terms{Agreement: a.ID, Version: a.Version, Purposes: a.Purposes, LegalBasis: a.LegalBasis,
+		RetentionDays: a.RetentionDays, OnwardSharing: a.OnwardSharing, KeepWithdrawnDays: a.KeepWithdrawnDays}
+}
+
+// Withdrawal takes back an item sent earlier.
+type Withdrawal struct {
+	Key    string `json:"key"`
+	Hash   string `json:"hash"`   // Of the version sent.
+	Clause string `json:"clause"` // What stops it now ("origins", "share", "held"…).
+	Reason string `json:"reason"`
+}
+
+// Read is one read of a TAXII collection by the peer's client: when, what
+// was asked, and a hash of the objects it got.
+type Read struct {
+	ID      int64     `json:"-"`
+	At      time.Time `json:"at"`
+	Request string    `json:"request"` // Path and query.
+	Objects int       `json:"objects"`
+	Hash    string    `json:"hash"` // SHA-256 of the served object ids and versions.
+}
+
+// Key names a read in the custody log.
+func (r Read) Key() string {
+	return "taxii:" + r.At.UTC().Format(time.RFC3339Nano) + " " + r.Request
 }
 
 // Package is a set of items the sender signed as a whole — a campaign with
@@ -184,7 +226,7 @@ func TransferLeaf(seq uint64, what, key, hash string) []byte {
 type LogEntry struct {
 	Index uint64
 	Seq   uint64
-	What  string // "item" or "assist".
+	What  string // "item", "withdraw", "assist" or "read".
 	Key   string
 	Hash  string
 	At    time.Time
@@ -199,9 +241,15 @@ func EnvelopeLeaves(seq uint64, p *Payload, at time.Time) []LogEntry {
 			out = append(out, LogEntry{Seq: seq, What: "item", Key: pi.Item.Key, Hash: pi.Item.Hash, At: at})
 		}
 	}
+	for _, w := range p.Withdrawals {
+		out = append(out, LogEntry{Seq: seq, What: "withdraw", Key: w.Key, Hash: w.Hash, At: at})
+	}
 	for _, m := range p.Assistance {
 		h := m.Hash()
 		out = append(out, LogEntry{Seq: seq, What: "assist", Key: m.RequestID + "#" + string(m.Action), Hash: h, At: at})
+	}
+	for _, r := range p.Reads {
+		out = append(out, LogEntry{Seq: seq, What: "read", Key: r.Key(), Hash: r.Hash, At: at})
 	}
 	for i := range out {
 		out[i].Leaf = TransferLeaf(seq, out[i].What, out[i].Key, out[i].Hash)

@@ -19,6 +19,11 @@ type Store interface {
 	PeerByKey(ctx context.Context, key string) (*Peer, error)
 	Peers(ctx context.Context) ([]Peer, error)
 	SetPeerStatus(ctx context.Context, name string, s Status, at time.Time) error
+	SetPeerURL(ctx context.Context, name, url string) error
+	// RemovePeer marks a peer removed for good and forgets what waited
+	// for it (pending envelope, queued messages, unlogged reads); its
+	// keys, custody logs and the items it sent stay.
+	RemovePeer(ctx context.Context, name string, at time.Time) error
 	// AddPeerKey makes key the peer's active key; the old active key is
 	// retired.
 	AddPeerKey(ctx context.Context, name, key string, at time.Time) error
@@ -34,22 +39,33 @@ type Store interface {
 	Link(ctx context.Context, peer string) (Link, error)
 	// Sent returns item key -> hash of what was last sent to the peer.
 	Sent(ctx context.Context, peer string) (map[string]string, error)
-	// SavePending keeps an envelope's payload before it is first posted,
-	// so a retry after a failure sends exactly the same transfers.
+	// SavePending keeps an envelope before it is posted, so that if its
+	// fate is unknown (no answer) the next round can ask the peer whether
+	// it holds it and record it exactly, or drop it.
 	SavePending(ctx context.Context, peer string, p Pending) error
 	Pending(ctx context.Context, peer string) (*Pending, error) // nil when none.
-	// CommitSent records a delivered envelope: the items, the custody
-	// entries, the countersigned checkpoint, the sequence; it removes the
-	// delivered outbox messages and the pending envelope. All or nothing.
+	// DropPending forgets a pending envelope the peer never got: what it
+	// carried is decided again under the terms then in force.
+	DropPending(ctx context.Context, peer string) error
+	// CommitSent records a delivered envelope: the items (and the
+	// withdrawn ones as no longer sent), the custody entries, the
+	// countersigned checkpoint, the sequence; it removes the delivered
+	// outbox messages, the reads it logged and the pending envelope. All
+	// or nothing.
 	CommitSent(ctx context.Context, d Delivery) error
+	// RecordRead keeps a read of a peer's TAXII collection until the next
+	// envelope logs it; UnloggedReads lists those waiting.
+	RecordRead(ctx context.Context, peer string, r Read) error
+	UnloggedReads(ctx context.Context, peer string) ([]Read, error)
 	// CommitReceived stores a verified envelope: all or nothing.
 	CommitReceived(ctx context.Context, r Receipt) error
 	// ReceivedCheckpoint returns the checkpoint stored for an inbound
 	// envelope (to answer a retried delivery).
 	ReceivedCheckpoint(ctx context.Context, peer string, seq uint64) (*Checkpoint, string, error)
 	Received(ctx context.Context, f ReceivedFilter) ([]ReceivedItem, error)
-	// PurgeExpired deletes received items whose retention ended before
-	// now; the custody logs keep their hashes.
+	// PurgeExpired deletes the bodies of received items whose retention
+	// (or time allowed after a withdrawal) ended by now, keeping a
+	// tombstone with the key and hash; the custody logs keep theirs too.
 	PurgeExpired(ctx context.Context, now time.Time) (int, error)
 
 	Log(ctx context.Context, peer string, dir Direction) ([]LogEntry, error)
@@ -103,9 +119,13 @@ type Delivery struct {
 	Peer       string
 	Seq        uint64
 	Items      []Item
+	Withdrawn  []string // Keys of the items withdrawn.
 	Entries    []LogEntry
 	Checkpoint Checkpoint
 	Delivered  []int64 // Outbox ids.
+	Reads      []int64 // Read ids logged.
+	Agreement  int     // The version of the agreement the items were decided under.
+	BuiltAt    time.Time
 }
 
 // Pending is an envelope built but not yet acknowledged.
@@ -121,6 +141,9 @@ type Receipt struct {
 	Seq         uint64
 	PayloadHash string
 	Items       []ReceivedItem
+	At          time.Time // When this node accepted it.
+	Withdrawals []Withdrawal
+	Terms       *Terms      // In force when the envelope was sent.
 	Requests    []*Request  // Created or changed by the envelope.
 	Replies     []AssistMsg // Messages to queue back (acknowledgements).
 	Entries     []LogEntry
@@ -139,6 +162,20 @@ type ReceivedItem struct {
 	ReceivedAt time.Time
 	Terms      Terms
 	ExpiresAt  time.Time // Zero: no retention limit was set.
+	Withdrawn  time.Time // When the sender withdrew it; zero while it stands.
+	Why        string    // The withdrawal's clause and reason.
+	Purged     time.Time // When its body was deleted; zero while kept.
+}
+
+// Status of a received item.
+func (r ReceivedItem) Status() string {
+	switch {
+	case !r.Purged.IsZero():
+		return "purged"
+	case !r.Withdrawn.IsZero():
+		return "withdrawn"
+	}
+	return "held"
 }
 
 // ReceivedFilter selects received items.

@@ -117,19 +117,37 @@ func TestCooperationPagesForAuthorities(t *testing.T) {
 	if !strings.Contains(page, "ind:ipv4-addr:12.0.0.1") || !strings.Contains(page, "countersigned") {
 		t.Errorf("peer page lacks the custody log:\n%s", page)
 	}
+	// While US has not answered, the requester has nothing to do.
+	_, page = ana.get("/fed/requests/" + req.ID)
+	if strings.Contains(page, `value="close"`) || strings.Contains(page, `value="accept"`) {
+		t.Fatalf("request page (nothing to do while waiting):\n%s", page)
+	}
+	// US refuses, with its reason; FR may then close it.
+	for _, step := range []func() error{
+		func() error { _, err := fr.svc.Sync(ctx, "us"); return err },
+		func() error {
+			_, err := us.svc.Transition(ctx, req.ID, federation.ActRefuse, "outside our competence", "bob")
+			return err
+		},
+		func() error { _, err := us.svc.Sync(ctx, "fr"); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Acting on a request: CSRF applies.
 	if code, _ := ana.post("/fed/requests/"+req.ID, url.Values{"action": {"close"}, "csrf": {"forged"}}); code != 403 {
 		t.Errorf("forged CSRF: %d", code)
 	}
 	_, page = ana.get("/fed/requests/" + req.ID)
 	tok := csrfRe.FindStringSubmatch(page)
-	if tok == nil || !strings.Contains(page, `value="close"`) || strings.Contains(page, `value="accept"`) {
-		t.Fatalf("request page (the requester may close, not accept):\n%s", page)
+	if tok == nil || !strings.Contains(page, `value="close"`) || strings.Contains(page, `value="accept"`) || !strings.Contains(page, "outside our competence") {
+		t.Fatalf("request page (the requester may close a refused request, not accept it):\n%s", page)
 	}
-	if code, page := ana.post("/fed/requests/"+req.ID, url.Values{"action": {"close"}, "note": {"no longer needed"}, "csrf": {tok[1]}}); code != 200 || !strings.Contains(page, `id="state">closed`) {
+	if code, page := ana.post("/fed/requests/"+req.ID, url.Values{"action": {"close"}, "note": {"understood"}, "csrf": {tok[1]}}); code != 200 || !strings.Contains(page, `id="state">closed`) {
 		t.Fatalf("close: %d\n%s", code, page)
 	}
-	if q, _ := fr.store.Outbox(ctx, "us"); len(q) != 2 {
-		t.Errorf("the close is not queued for US: %d messages", len(q))
+	if q, _ := fr.store.Outbox(ctx, "us"); len(q) != 1 || q[0].Msg.Action != federation.ActClose {
+		t.Errorf("the close is not queued for US: %+v", q)
 	}
 }

@@ -162,6 +162,30 @@ func (s *Store) SetPeerStatus(ctx context.Context, name string, st federation.St
 	return s.exec1(ctx, "set peer status", `UPDATE fed_peers SET status = ? WHERE name = ?`, string(st), name)
 }
 
+// SetPeerURL implements federation.Store.
+func (s *Store) SetPeerURL(ctx context.Context, name, url string) error {
+	return s.exec1(ctx, "set peer URL", `UPDATE fed_peers SET url = ? WHERE name = ?`, url, name)
+}
+
+// RemovePeer implements federation.Store.
+func (s *Store) RemovePeer(ctx context.Context, name string, at time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE fed_peers SET status = ? WHERE name = ?`), string(federation.StatusRemoved), name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return federation.ErrNotFound
+		}
+		for _, q := range []string{`DELETE FROM fed_pending WHERE peer = ?`, `DELETE FROM fed_outbox WHERE peer = ?`, `DELETE FROM fed_reads WHERE peer = ? AND logged_seq = 0`} {
+			if _, err := tx.ExecContext(ctx, s.q(q), name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // AddPeerKey implements federation.Store.
 func (s *Store) AddPeerKey(ctx context.Context, name, key string, at time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
@@ -318,6 +342,42 @@ func (s *Store) Pending(ctx context.Context, peer string) (*federation.Pending, 
 	return &p, nil
 }
 
+// DropPending implements federation.Store.
+func (s *Store) DropPending(ctx context.Context, peer string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM fed_pending WHERE peer = ?`), peer)
+	return err
+}
+
+// RecordRead implements federation.Store.
+func (s *Store) RecordRead(ctx context.Context, peer string, r federation.Read) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO fed_reads (peer, at, request, objects, hash, logged_seq) VALUES (?, ?, ?, ?, ?, 0)`),
+		peer, nanos(r.At), r.Request, int64(r.Objects), r.Hash)
+	if err != nil {
+		return fmt.Errorf("record a TAXII read: %w", err)
+	}
+	return nil
+}
+
+// UnloggedReads implements federation.Store.
+func (s *Store) UnloggedReads(ctx context.Context, peer string) ([]federation.Read, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, request, objects, hash FROM fed_reads WHERE peer = ? AND logged_seq = 0 ORDER BY id`), peer)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []federation.Read
+	for rows.Next() {
+		var r federation.Read
+		var at, n int64
+		if err := rows.Scan(&r.ID, &at, &r.Request, &n, &r.Hash); err != nil {
+			return nil, err
+		}
+		r.At, r.Objects = fromNanos(at), int(n)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 func (s *Store) appendLog(ctx context.Context, tx *sql.Tx, peer string, dir federation.Direction, es []federation.LogEntry) error {
 	var next int64
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(idx) + 1, 0) FROM fed_log WHERE peer = ? AND dir = ?`), peer, string(dir)).Scan(&next); err != nil {
@@ -367,8 +427,18 @@ func (s *Store) CommitSent(ctx context.Context, d federation.Delivery) error {
 		if err := s.putCheckpoint(ctx, tx, d.Peer, federation.Out, d.Checkpoint, ""); err != nil {
 			return err
 		}
+		for _, k := range d.Withdrawn {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM fed_sent WHERE peer = ? AND item_key = ?`), d.Peer, k); err != nil {
+				return err
+			}
+		}
 		for _, id := range d.Delivered {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM fed_outbox WHERE id = ?`), id); err != nil {
+				return err
+			}
+		}
+		for _, id := range d.Reads {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_reads SET logged_seq = ? WHERE id = ?`), int64(d.Seq), id); err != nil {
 				return err
 			}
 		}
@@ -407,9 +477,25 @@ func (s *Store) CommitReceived(ctx context.Context, r federation.Receipt) error 
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (peer, item_key) DO UPDATE SET kind = excluded.kind, item = excluded.item, package = excluded.package, root = excluded.root,
 				signature = excluded.signature, signed_at = excluded.signed_at, seq = excluded.seq, received_at = excluded.received_at,
-				terms = excluded.terms, expires_at = excluded.expires_at`),
+				terms = excluded.terms, expires_at = excluded.expires_at, withdrawn_at = 0, withdrawn_why = '', purged_at = 0`),
 				r.Peer, it.Item.Key, string(it.Item.Kind), string(b), it.Package, it.Root, it.Signature, nanos(it.SignedAt), int64(it.Seq), nanos(it.ReceivedAt),
 				string(terms), expires); err != nil {
+				return err
+			}
+		}
+		for _, w := range r.Withdrawals {
+			// The item stays (marked) until the terms let it go: at once
+			// when keep_withdrawn_days is 0, at the next purge.
+			at := r.At
+			var keep int
+			if r.Terms != nil {
+				keep = r.Terms.KeepWithdrawnDays
+			}
+			until := nanos(at.AddDate(0, 0, keep))
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_received SET withdrawn_at = ?, withdrawn_why = ?,
+				expires_at = CASE WHEN expires_at = 0 OR expires_at > ? THEN ? ELSE expires_at END
+				WHERE peer = ? AND item_key = ? AND withdrawn_at = 0`),
+				nanos(at), w.Clause+": "+w.Reason, until, until, r.Peer, w.Key); err != nil {
 				return err
 			}
 		}
@@ -453,7 +539,8 @@ func (s *Store) ReceivedCheckpoint(ctx context.Context, peer string, seq uint64)
 
 // Received implements federation.Store.
 func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]federation.ReceivedItem, error) {
-	q := `SELECT peer, item, package, root, signature, signed_at, seq, received_at, terms, expires_at FROM fed_received WHERE 1 = 1`
+	q := `SELECT peer, item, package, root, signature, signed_at, seq, received_at, terms, expires_at, withdrawn_at, withdrawn_why, purged_at
+		FROM fed_received WHERE 1 = 1`
 	var args []any
 	if f.Peer != "" {
 		q += ` AND peer = ?`
@@ -467,6 +554,9 @@ func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]fe
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("received items: a negative limit")
+	}
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, err
@@ -476,9 +566,15 @@ func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]fe
 	for rows.Next() {
 		var r federation.ReceivedItem
 		var item, terms string
-		var signed, seq, recv, expires int64
-		if err := rows.Scan(&r.Peer, &item, &r.Package, &r.Root, &r.Signature, &signed, &seq, &recv, &terms, &expires); err != nil {
+		var signed, seq, recv, expires, withdrawn, purged int64
+		if err := rows.Scan(&r.Peer, &item, &r.Package, &r.Root, &r.Signature, &signed, &seq, &recv, &terms, &expires, &withdrawn, &r.Why, &purged); err != nil {
 			return nil, err
+		}
+		if withdrawn != 0 {
+			r.Withdrawn = fromNanos(withdrawn)
+		}
+		if purged != 0 {
+			r.Purged = fromNanos(purged)
 		}
 		if err := json.Unmarshal([]byte(item), &r.Item); err != nil {
 			return nil, err
@@ -495,14 +591,48 @@ func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]fe
 	return out, rows.Err()
 }
 
-// PurgeExpired implements federation.Store.
+// PurgeExpired implements federation.Store: the body goes, a tombstone
+// with the key, kind and hash stays.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM fed_received WHERE expires_at <> 0 AND expires_at < ?`), nanos(now))
+	n := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT peer, item_key, item FROM fed_received WHERE expires_at <> 0 AND expires_at <= ? AND purged_at = 0`), nanos(now))
+		if err != nil {
+			return err
+		}
+		type row struct{ peer, key, item string }
+		var due []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.peer, &r.key, &r.item); err != nil {
+				rows.Close()
+				return err
+			}
+			due = append(due, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range due {
+			var it federation.Item
+			if err := json.Unmarshal([]byte(r.item), &it); err != nil {
+				return fmt.Errorf("received item %s/%s: %w", r.peer, r.key, err)
+			}
+			it.Body = nil
+			b, _ := json.Marshal(it)
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_received SET item = ?, purged_at = ? WHERE peer = ? AND item_key = ?`),
+				string(b), nanos(now), r.peer, r.key); err != nil {
+				return err
+			}
+		}
+		n = len(due)
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("purge expired items: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return n, nil
 }
 
 // Log implements federation.Store.

@@ -504,5 +504,21 @@ func migrations(d Dialect) []string {
 		ALTER TABLE reports ADD COLUMN erased_at BIGINT NOT NULL DEFAULT 0;
 		CREATE INDEX complaints_received ON complaints (purged_at, received_at);
 		CREATE INDEX reports_purge ON reports (purged_at, received_at)`,
+		// 12: federation — withdrawn and purged received items (tombstones
+		// keep key and hash), and TAXII reads waiting to enter the custody
+		// log of their link.
+		`ALTER TABLE fed_received ADD COLUMN withdrawn_at BIGINT NOT NULL DEFAULT 0;
+		ALTER TABLE fed_received ADD COLUMN withdrawn_why TEXT NOT NULL DEFAULT '';
+		ALTER TABLE fed_received ADD COLUMN purged_at BIGINT NOT NULL DEFAULT 0;
+		CREATE TABLE fed_reads (
+			id ` + d.AutoID + `,
+			peer TEXT NOT NULL,
+			at BIGINT NOT NULL,
+			request TEXT NOT NULL,
+			objects BIGINT NOT NULL,
+			hash TEXT NOT NULL,
+			logged_seq BIGINT NOT NULL
+		);
+		CREATE INDEX fed_reads_peer ON fed_reads (peer, logged_seq, id)`,
 	}
 }

@@ -98,14 +98,15 @@ func peers(t *testing.T, s Store) {
 	}
 }
 
+func entry(i uint64, seq uint64, key string) federation.LogEntry {
+	return federation.LogEntry{Index: i, Seq: seq, What: "item", Key: key, Hash: "h" + key, At: clock, Leaf: federation.TransferLeaf(seq, "item", key, "h"+key)}
+}
+
 func links(t *testing.T, s Store) {
 	ctx := context.Background()
 	if err := s.AddPeer(ctx, federation.Peer{Name: "us", Status: federation.StatusActive, Added: clock,
 		Keys: []federation.PeerKey{{Key: pubkey(t), Status: federation.KeyActive, Added: clock}}}); err != nil {
 		t.Fatal(err)
-	}
-	entry := func(i uint64, seq uint64, key string) federation.LogEntry {
-		return federation.LogEntry{Index: i, Seq: seq, What: "item", Key: key, Hash: "h" + key, At: clock, Leaf: federation.TransferLeaf(seq, "item", key, "h"+key)}
 	}
 	id, err := s.Outbox(ctx, "us")
 	if err != nil || len(id) != 0 {
@@ -157,7 +158,7 @@ func links(t *testing.T, s Store) {
 	}
 	// Receiving: a log entry at the wrong index is refused, nothing kept.
 	rec := federation.Receipt{Peer: "us", Seq: 1, PayloadHash: "ph", Entries: []federation.LogEntry{entry(1, 1, "x")},
-		Items: []federation.ReceivedItem{{Peer: "us", Item: federation.Item{Key: "x", Kind: federation.KindIndicators, Hash: "hx"}, Seq: 1, ReceivedAt: clock,
+		Items: []federation.ReceivedItem{{Peer: "us", Item: federation.Item{Key: "x", Kind: federation.KindIndicators, Hash: "hx", Body: []byte(`{"v":1}`)}, Seq: 1, ReceivedAt: clock,
 			Terms: federation.Terms{Agreement: "FR-US", Version: 1, RetentionDays: 30}, ExpiresAt: clock.AddDate(0, 0, 30)}},
 		Checkpoint: federation.Checkpoint{Seq: 1, Size: 1, Root: "rx", ReceiverSignature: "sig"}}
 	if err := s.CommitReceived(ctx, rec); err == nil {
@@ -178,7 +179,8 @@ func links(t *testing.T, s Store) {
 		t.Errorf("received checkpoint %+v %q %v", cp, ph, err)
 	}
 	items, _ := s.Received(ctx, federation.ReceivedFilter{Peer: "us", Kind: federation.KindIndicators})
-	if len(items) != 1 || items[0].Item.Hash != "hx" || items[0].Terms.Agreement != "FR-US" || !items[0].ExpiresAt.Equal(clock.AddDate(0, 0, 30)) {
+	if len(items) != 1 || items[0].Item.Hash != "hx" || items[0].Terms.Agreement != "FR-US" || !items[0].ExpiresAt.Equal(clock.AddDate(0, 0, 30)) ||
+		string(items[0].Item.Body) != `{"v":1}` || items[0].Status() != "held" {
 		t.Errorf("received %+v", items)
 	}
 	// Retention: purged once it ends, the custody log untouched.
@@ -188,8 +190,12 @@ func links(t *testing.T, s Store) {
 	if n, err := s.PurgeExpired(ctx, clock.AddDate(0, 0, 31)); err != nil || n != 1 {
 		t.Errorf("purge after the end: %d %v", n, err)
 	}
-	if items, _ := s.Received(ctx, federation.ReceivedFilter{}); len(items) != 0 {
-		t.Errorf("%d items after the purge", len(items))
+	if items, _ := s.Received(ctx, federation.ReceivedFilter{}); len(items) != 1 || items[0].Status() != "purged" || items[0].Item.Body != nil ||
+		items[0].Item.Hash != "hx" {
+		t.Errorf("after the purge, want a tombstone with the hash and no body: %+v", items)
+	}
+	if n, err := s.PurgeExpired(ctx, clock.AddDate(0, 0, 32)); err != nil || n != 0 {
+		t.Errorf("purged twice: %d %v", n, err)
 	}
 	if log, _ := s.Log(ctx, "us", federation.In); len(log) != 1 {
 		t.Errorf("the purge touched the custody log: %d entries", len(log))
@@ -286,5 +292,102 @@ func sharedReports(t *testing.T, s Store) {
 	}
 	if l, err := s.Reports(ctx, intake.ReportFilter{Limit: intake.MaxLimit}); err != nil || len(l) != 4 {
 		t.Errorf("a list at the maximum: %d %v", len(l), err)
+	}
+}
+
+// linkChanges: a pending envelope dropped; withdrawals mark received items
+// and bring their purge forward; reads wait for an envelope; a removed
+// peer loses what waited for it.
+func linkChanges(t *testing.T, s Store) {
+	ctx := context.Background()
+	if err := s.AddPeer(ctx, federation.Peer{Name: "us", URL: "https://us.example", Jurisdiction: "US", Status: federation.StatusActive, Added: clock,
+		Keys: []federation.PeerKey{{Key: pubkey(t), Status: federation.KeyActive, Added: clock}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPeerURL(ctx, "us", "https://us2.example"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Peer(ctx, "us"); p.URL != "https://us2.example" {
+		t.Errorf("url %q", p.URL)
+	}
+	if err := s.SetPeerURL(ctx, "nobody", "https://x.example"); !errors.Is(err, federation.ErrNotFound) {
+		t.Errorf("set-url of an unknown peer: %v", err)
+	}
+	pend := federation.Pending{Seq: 1, Payload: []byte("{}"), Delivery: federation.Delivery{Peer: "us", Seq: 1, Agreement: 3}}
+	if err := s.SavePending(ctx, "us", pend); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Pending(ctx, "us"); p == nil || p.Delivery.Agreement != 3 {
+		t.Fatalf("pending %+v", p)
+	}
+	if err := s.DropPending(ctx, "us"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Pending(ctx, "us"); p != nil {
+		t.Error("a dropped envelope is still pending")
+	}
+	// Two items received, one withdrawn with 0 days to keep it.
+	item := func(k string) federation.ReceivedItem {
+		return federation.ReceivedItem{Peer: "us", Item: federation.Item{Key: k, Kind: federation.KindReports, Hash: k + "h", Body: []byte(`{}`)},
+			Seq: 1, ReceivedAt: clock, Terms: federation.Terms{Agreement: "A", Version: 1, RetentionDays: 365}, ExpiresAt: clock.AddDate(1, 0, 0)}
+	}
+	if err := s.CommitReceived(ctx, federation.Receipt{Peer: "us", Seq: 1, At: clock, Items: []federation.ReceivedItem{item("a"), item("b")},
+		Entries: []federation.LogEntry{entry(0, 1, "a"), entry(1, 1, "b")}, Checkpoint: federation.Checkpoint{Seq: 1, Size: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	later := clock.Add(time.Hour)
+	if err := s.CommitReceived(ctx, federation.Receipt{Peer: "us", Seq: 2, At: later, Terms: &federation.Terms{KeepWithdrawnDays: 0},
+		Withdrawals: []federation.Withdrawal{{Key: "a", Hash: "ah", Clause: "origins", Reason: "CN is not among US"}},
+		Entries:     []federation.LogEntry{entry(2, 2, "a")}, Checkpoint: federation.Checkpoint{Seq: 2, Size: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]federation.ReceivedItem{}
+	items, _ := s.Received(ctx, federation.ReceivedFilter{Peer: "us"})
+	for _, it := range items {
+		got[it.Item.Key] = it
+	}
+	if a := got["a"]; a.Status() != "withdrawn" || !a.Withdrawn.Equal(later) || a.Why != "origins: CN is not among US" || !a.ExpiresAt.Equal(later) {
+		t.Errorf("withdrawn item %+v", a)
+	}
+	if b := got["b"]; b.Status() != "held" {
+		t.Errorf("the other item %+v", b)
+	}
+	if n, err := s.PurgeExpired(ctx, later); err != nil || n != 1 {
+		t.Errorf("purge of the withdrawn item: %d %v", n, err)
+	}
+	// Reads wait for the next envelope, then are logged with it.
+	for i := 0; i < 2; i++ {
+		if err := s.RecordRead(ctx, "us", federation.Read{At: clock.Add(time.Duration(i) * time.Second), Request: "/taxii2/x", Objects: 3, Hash: "rh"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads, err := s.UnloggedReads(ctx, "us")
+	if err != nil || len(reads) != 2 || reads[0].Objects != 3 || reads[0].ID == 0 {
+		t.Fatalf("reads %+v %v", reads, err)
+	}
+	if err := s.CommitSent(ctx, federation.Delivery{Peer: "us", Seq: 1, Reads: []int64{reads[0].ID, reads[1].ID},
+		Checkpoint: federation.Checkpoint{Seq: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if reads, _ := s.UnloggedReads(ctx, "us"); len(reads) != 0 {
+		t.Errorf("logged reads still wait: %d", len(reads))
+	}
+	// Removal: what waited goes, the logs and received items stay.
+	s.SavePending(ctx, "us", pend)
+	s.RecordRead(ctx, "us", federation.Read{At: clock, Request: "/r", Hash: "x"})
+	if err := s.RemovePeer(ctx, "us", clock); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Peer(ctx, "us"); p.Status != federation.StatusRemoved {
+		t.Errorf("status %s", p.Status)
+	}
+	if p, _ := s.Pending(ctx, "us"); p != nil {
+		t.Error("a removed peer keeps a pending envelope")
+	}
+	if r, _ := s.UnloggedReads(ctx, "us"); len(r) != 0 {
+		t.Error("a removed peer keeps unlogged reads")
+	}
+	if items, _ := s.Received(ctx, federation.ReceivedFilter{Peer: "us"}); len(items) != 2 {
+		t.Errorf("removal deleted received items: %d", len(items))
 	}
 }

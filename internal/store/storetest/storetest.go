@@ -64,6 +64,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConsentComplaints", func(t *testing.T) { consentComplaints(t, open(t)) })
 	t.Run("Labels", func(t *testing.T) { labels(t, open(t)) })
 	t.Run("SharedReports", func(t *testing.T) { sharedReports(t, open(t)) })
+	t.Run("LinkChanges", func(t *testing.T) { linkChanges(t, open(t)) })
 	t.Run("Accounts", func(t *testing.T) { accounts(t, open(t)) })
 	t.Run("CommitManyAtOnce", func(t *testing.T) { commitManyAtOnce(t, open(t)) })
 	t.Run("OutboundQueue", func(t *testing.T) { outboundQueue(t, open(t)) })

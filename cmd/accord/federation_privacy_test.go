@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net/http"
+	"net/smtp"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/accord-antispam/accord/internal/mail"
+)
+
+const (
+	privVictim   = "alice.reporter@citizen-fr.example"
+	privReporter = "bob.durand@mail-fr.example"
+)
+
+// targetedSpam carries its recipient's and its reporter's addresses in its
+// links, subject, Received lines and encoded body parts.
+func targetedSpam() string {
+	html := base64.StdEncoding.EncodeToString([]byte(`<html><body><p>Hello Alice Reporter,</p>` +
+		`<a href="http://pharma-us.example/buy/` + url.PathEscape(privVictim) + `/offer?u=` + base64.URLEncoding.EncodeToString([]byte(privVictim)) + `">Order now</a>` +
+		`<a href="http://pharma-us.example/unsub?e=alice.reporter%40citizen-fr.example">unsubscribe</a>` +
+		`<p>Reply to alice.reporter&#64;citizen-fr.example</p></body></html>`))
+	var qp bytes.Buffer
+	w := quotedprintable.NewWriter(&qp)
+	w.Write([]byte("Dear alice.reporter, this offer is reserved for " + privVictim + " (forwarded to you by " + privReporter + "). " +
+		"Best prices of the year on everything you need: cheap meds without prescription, order today at " +
+		"http://pharma-us.example/buy/alice.reporter@citizen-fr.example/offer and save up to 80 percent.\r\n"))
+	w.Close()
+	return "Received: from mx.citizen-fr.example (mx.citizen-fr.example [10.0.0.5]) by in.citizen-fr.example with ESMTP id A1 for <" + privVictim + ">; Tue, 3 Nov 2026 10:00:02 +0000\r\n" +
+		"Received: from relay.example ([12.0.0.7]) by mx.citizen-fr.example with SMTP id B1 for <" + privVictim + ">; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+		"Delivered-To: " + privVictim + "\r\n" +
+		"From: Pharma Deals <deals@pharma-us.example>\r\n" +
+		"To: \"Alice Reporter\" <" + privVictim + ">\r\n" +
+		"Cc: " + privReporter + "\r\n" +
+		"Subject: " + mime.BEncoding.Encode("utf-8", "Alice, your order for "+privVictim+" is waiting") + "\r\n" +
+		"Date: Tue, 3 Nov 2026 10:00:00 +0000\r\nMessage-ID: <t1@pharma-us.example>\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + qp.String() + "\r\n" +
+		"--b1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" + html + "\r\n--b1--\r\n"
+}
+
+// needles are what must never reach the partner, in any form.
+var needles = []string{privVictim, privReporter, "alice.reporter", "bob.durand"}
+
+// exposed finds the needles in text or in what it decodes to: JSON
+// strings, base64, percent-encoding, and whole MIME messages (every
+// header field and part decoded).
+func exposed(b []byte, depth int) []string {
+	if depth > 4 || len(b) == 0 {
+		return nil
+	}
+	var found []string
+	low := strings.ToLower(string(b))
+	for _, n := range needles {
+		if strings.Contains(low, n) {
+			found = append(found, n)
+		}
+	}
+	if u, err := url.QueryUnescape(string(b)); err == nil && u != string(b) {
+		found = append(found, exposed([]byte(u), depth+1)...)
+	}
+	var v any
+	if json.Unmarshal(b, &v) == nil {
+		var walk func(any)
+		walk = func(x any) {
+			switch t := x.(type) {
+			case string:
+				found = append(found, exposed([]byte(t), depth+1)...)
+			case map[string]any:
+				for _, e := range t {
+					walk(e)
+				}
+			case []any:
+				for _, e := range t {
+					walk(e)
+				}
+			}
+		}
+		walk(v)
+	}
+	for _, tok := range regexp.MustCompile(`[A-Za-z0-9+/_-]{12,}={0,2}`).FindAll(b, -1) {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+			if d, err := enc.DecodeString(string(tok)); err == nil {
+				found = append(found, exposed(d, depth+1)...)
+			}
+		}
+	}
+	if bytes.Contains(b, []byte("\n")) && bytes.Contains(b, []byte(":")) {
+		m := mail.ParseBytes(b, mail.Limits{})
+		for _, p := range m.Parts {
+			for _, f := range p.Header.Fields {
+				if d, _ := mail.DecodeHeader(f.Value); d != f.Value {
+					found = append(found, exposed([]byte(d), depth+1)...)
+				}
+			}
+			if len(p.Body) > 0 && !bytes.Equal(p.Body, b) {
+				found = append(found, exposed(p.Body, depth+1)...)
+			}
+		}
+	}
+	return found
+}
+
+// TestPersonalDataNeverReachesThePartner: a spam carrying the reporter's
+// and the recipient's addresses in links, subject, Received lines and
+// encoded parts is reported to FR by mail and shared with US under an
+// agreement that allows everything, evidence included: the receiving
+// node's whole database — every file byte, and every value of every table
+// decoded — holds no trace of them, nor does FR's TAXII feed.
+func TestPersonalDataNeverReachesThePartner(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := accordBinary(t)
+	dir := t.TempDir()
+	fr := startNode(t, bin, dir, "fr", "FR", "")
+	us := startNode(t, bin, dir, "us", "US", "")
+	all := writeFile(t, filepath.Join(dir, "all.toml"), `id = "FR-US-ALL"
+version = 1
+audience = ["us"]
+share = ["indicators", "campaigns", "reports", "evidence", "statistics"]
+tlp_max = "red"
+personal_data = true
+origins = ["*"]
+min_aggregate = 1
+`)
+	fr.run(t, bin, "peer", "add", "us", "--url", "http://"+us.s.http, "--key", us.key, "--jurisdiction", "US", "--agreement", all)
+	us.run(t, bin, "peer", "add", "fr", "--url", "http://"+fr.s.http, "--key", fr.key, "--jurisdiction", "FR", "--agreement",
+		writeFile(t, filepath.Join(dir, "to-fr.toml"), "id = \"TO-FR\"\nversion = 1\naudience = [\"fr\"]\nshare = []\n"))
+
+	// Bob forwards the spam he got as Alice's … to FR's complaints mailbox.
+	complaint := "From: Bob Durand <" + privReporter + ">\r\nTo: complaints@fr.example\r\nSubject: Fwd: spam\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"fw\"\r\n\r\n--fw\r\nContent-Type: text/plain\r\n\r\nSpam sent to my colleague.\r\n" +
+		"--fw\r\nContent-Type: message/rfc822\r\n\r\n" + targetedSpam() + "\r\n--fw--\r\n"
+	if err := smtp.SendMail(fr.s.smtp, nil, privReporter, []string{"complaints@fr.example"}, []byte(complaint)); err != nil {
+		t.Fatal(err)
+	}
+	post, _ := poster(t, bin, fr) // four more, so statistics (5 reports at least) flow too
+	for i := 0; i < 4; i++ {
+		post(federationSpam(fmt.Sprintf("12.0.0.%d", 30+i), "deals@pharma-us.example", "Cheap meds", 30+i))
+	}
+	if out := fr.run(t, bin, "peer", "sync", "us"); !regexp.MustCompile(`[1-9]\d* items`).MatchString(out) {
+		t.Fatalf("sync: %s", out)
+	}
+	got := us.received(t, bin, "fr")
+	kinds := map[string]int{}
+	for _, it := range got {
+		kinds[string(it.Kind)]++
+		if it.Kind == "evidence" {
+			var ev struct{ Redacted string }
+			json.Unmarshal(it.Body, &ev)
+			red, _ := base64.StdEncoding.DecodeString(ev.Redacted)
+			if !bytes.Contains(red, []byte("[redacted]")) || !bytes.Contains(red, []byte("deals@pharma-us.example")) {
+				t.Errorf("the evidence is not the redacted message:\n%s", red)
+			}
+		}
+	}
+	for _, k := range []string{"evidence", "reports", "campaigns", "indicators", "statistics"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s reached US (%v): the test would prove nothing", k, kinds)
+		}
+	}
+	// FR's TAXII feed for US.
+	tok := lastLine(fr.run(t, bin, "peer", "token", "us"))
+	feed := taxiiAll(t, "http://"+fr.s.http, tok)
+	if len(feed) < 100 {
+		t.Errorf("the TAXII feed is nearly empty: %s", feed)
+	}
+	if f := exposed(feed, 0); len(f) > 0 {
+		t.Errorf("FR's TAXII feed exposes %v", f)
+	}
+	us.s.stop(t)
+	fr.s.stop(t)
+
+	// Every byte of every file in US's data folder (database, WAL).
+	filepath.WalkDir(us.data, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(path)
+		low := bytes.ToLower(b)
+		for _, n := range needles {
+			if bytes.Contains(low, []byte(n)) {
+				t.Errorf("%s holds %q", filepath.Base(path), n)
+			}
+		}
+		return nil
+	})
+	// Every value of every table, decoded.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(us.data, "accord.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tables, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for tables.Next() {
+		var n string
+		tables.Scan(&n)
+		names = append(names, n)
+	}
+	tables.Close()
+	values := 0
+	for _, table := range names {
+		rows, err := db.Query(`SELECT * FROM "` + table + `"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			rows.Scan(ptrs...)
+			for i, v := range vals {
+				var b []byte
+				switch x := v.(type) {
+				case string:
+					b = []byte(x)
+				case []byte:
+					b = x
+				default:
+					continue
+				}
+				values++
+				if f := exposed(b, 0); len(f) > 0 {
+					t.Errorf("%s.%s exposes %v", table, cols[i], f)
+				}
+			}
+		}
+		rows.Close()
+	}
+	if values < 50 {
+		t.Errorf("only %d values scanned", values)
+	}
+	// And the scanner finds them where they are: FR's own database.
+	raw, _ := os.ReadFile(filepath.Join(fr.data, "accord.db"))
+	if !bytes.Contains(bytes.ToLower(raw), []byte(privVictim)) {
+		t.Error("the scan would not have seen the address: FR itself does not hold it")
+	}
+}
+
+// taxiiAll reads every page of the first collection a token sees.
+func taxiiAll(t *testing.T, base, tok string) []byte {
+	t.Helper()
+	get := func(u string) map[string]any {
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Accept", "application/taxii+json;version=2.1")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %s", u, b)
+		}
+		return m
+	}
+	cols, _ := get(base + "/taxii2/api/collections/")["collections"].([]any)
+	if len(cols) == 0 {
+		t.Fatal("no collection")
+	}
+	id := cols[0].(map[string]any)["id"].(string)
+	var all bytes.Buffer
+	next := ""
+	for page := 0; page < 100; page++ {
+		u := base + "/taxii2/api/collections/" + id + "/objects/?limit=50"
+		if next != "" {
+			u += "&next=" + url.QueryEscape(next)
+		}
+		m := get(u)
+		b, _ := json.Marshal(m["objects"])
+		all.Write(b)
+		if more, _ := m["more"].(bool); !more {
+			break
+		}
+		next = fmt.Sprint(m["next"])
+	}
+	return all.Bytes()
+}

@@ -1,0 +1,94 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Code is the stable reason a node gives a peer for refusing an envelope.
+// Until the sender is shown to be an active peer (its signature checked
+// first), every refusal is CodeRefused: an outsider learns nothing about
+// the node's peers or their keys. The details go to the log only.
+type Code string
+
+const (
+	CodeMalformed      Code = "malformed"        // Not an envelope.
+	CodeRefused        Code = "refused"          // Not an active peer signing with a valid key.
+	CodeWrongRecipient Code = "wrong-recipient"  // Sealed for another key of this node (the sender must update it).
+	CodeStale          Code = "stale"            // Its time is outside the accepted window.
+	CodeReplay         Code = "replay"           // Its sequence was already received.
+	CodeTampered       Code = "tampered"         // The payload is not the one the envelope names.
+	CodeBadPackage     Code = "bad-package"      // A package's signature or proofs do not verify.
+	CodeBadAssistance  Code = "bad-assistance"   // An assistance message does not fit its request.
+	CodeCustody        Code = "custody-mismatch" // The sender's checkpoint is not this node's log of the link.
+	CodeBusy           Code = "busy"             // Too many envelopes at once: try again.
+	CodeTooLarge       Code = "too-large"        // Over the size an envelope may have.
+	CodeInternal       Code = "internal"         // This node failed; nothing was stored.
+)
+
+// Public is the one sentence a peer is told for a code.
+func (c Code) Public() string {
+	switch c {
+	case CodeMalformed:
+		return "the request is not a readable envelope"
+	case CodeRefused:
+		return "the envelope is refused"
+	case CodeWrongRecipient:
+		return "the envelope is sealed for another key of this node"
+	case CodeStale:
+		return "the envelope's time is outside the accepted window"
+	case CodeReplay:
+		return "this envelope's sequence was already received"
+	case CodeTampered:
+		return "the payload does not match the envelope"
+	case CodeBadPackage:
+		return "a package does not verify"
+	case CodeBadAssistance:
+		return "an assistance message does not fit its request"
+	case CodeCustody:
+		return "the checkpoint does not match this node's custody log of the link"
+	case CodeBusy:
+		return "too many envelopes at once; try again shortly"
+	case CodeTooLarge:
+		return "the envelope is too large"
+	}
+	return "the envelope could not be stored; nothing was kept"
+}
+
+// Refusal is an envelope this node refused: Code is what the sender is
+// told, Err the details for the log.
+type Refusal struct {
+	Code   Code
+	Err    error
+	Answer *Answer // For a replay of an envelope already stored: its countersignature.
+}
+
+func (r *Refusal) Error() string { return fmt.Sprintf("%s: %v", r.Code, r.Err) }
+func (r *Refusal) Unwrap() error { return r.Err }
+
+func refuse(code Code, err error) *Refusal { return &Refusal{Code: code, Err: err} }
+
+// RemoteError is a peer's refusal of what this node sent.
+type RemoteError struct {
+	Peer   string
+	Code   Code
+	Answer *Answer // The peer's countersignature when it already holds the envelope.
+}
+
+func (e *RemoteError) Error() string {
+	return fmt.Sprintf("peer %s refused the envelope: %s (%s)", e.Peer, e.Code, e.Code.Public())
+}
+
+// Transport carries sealed envelopes to peers. The federation knows no
+// HTTP: fedhttp implements it.
+type Transport interface {
+	// Post delivers a sealed envelope to the inbox of the node at base
+	// and returns the body of its answer. A refusal is a *RemoteError;
+	// any other error means the peer could not be reached or answered
+	// nothing readable.
+	Post(ctx context.Context, base string, sealed []byte) ([]byte, error)
+}
+
+// ErrNoTransport is returned when the service has no way to reach peers.
+var ErrNoTransport = errors.New("federation: no transport to reach peers")

@@ -1,0 +1,312 @@
+package federation
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// StatusQuery asks a peer where the link stands on its side. The sizes
+// are the asker's logs, so the peer can prove its own extend them (or
+// that they extend its own).
+type StatusQuery struct {
+	Nonce   string `json:"nonce"`
+	OutSize uint64 `json:"out_size"` // The asker's log of what it sent.
+	InSize  uint64 `json:"in_size"`  // The asker's log of what it received.
+}
+
+// StatusReply is a peer's signed view of the link: the last envelopes
+// each way and the latest checkpoints (countersigned by both ends), with
+// RFC 6962 consistency proofs from the asker's log sizes when the peer's
+// logs are longer.
+type StatusReply struct {
+	Query    string      `json:"query"`  // Hex SHA-256 of the query payload it answers.
+	InSeq    uint64      `json:"in_seq"` // Last envelope the peer accepted from the asker.
+	OutSeq   uint64      `json:"out_seq"`
+	In       *Checkpoint `json:"in,omitempty"`  // The peer's latest checkpoint of what the asker sent.
+	Out      *Checkpoint `json:"out,omitempty"` // The peer's latest checkpoint of what it sent the asker.
+	InProof  []string    `json:"in_proof,omitempty"`
+	OutProof []string    `json:"out_proof,omitempty"`
+}
+
+func latest(cps []Checkpoint) *Checkpoint {
+	if len(cps) == 0 {
+		return nil
+	}
+	c := cps[len(cps)-1]
+	return &c
+}
+
+// proofFrom proves that the first size leaves are a prefix of leaves[:to].
+func proofFrom(es []LogEntry, size, to uint64) ([]string, error) {
+	if size == 0 || size >= to || to > uint64(len(es)) {
+		return nil, nil
+	}
+	leaves := make([][]byte, to)
+	for i := range leaves {
+		leaves[i] = es[i].Leaf
+	}
+	pr, err := ConsistencyProof(leaves, size)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(pr))
+	for i, h := range pr {
+		out[i] = hexs(h)
+	}
+	return out, nil
+}
+
+// answerStatus answers a verified status query.
+func (s *Service) answerStatus(ctx context.Context, op *Opened) (json.RawMessage, error) {
+	var q StatusQuery
+	if err := json.Unmarshal(op.Payload, &q); err != nil || q.Nonce == "" {
+		return nil, refuse(CodeMalformed, fmt.Errorf("%w: status query", ErrMalformed))
+	}
+	p := op.Peer
+	link, err := s.Store.Link(ctx, p.Name)
+	if err != nil {
+		return nil, refuse(CodeInternal, err)
+	}
+	sum := sha256.Sum256(op.Payload)
+	rep := StatusReply{Query: hex.EncodeToString(sum[:]), InSeq: link.InSeq, OutSeq: link.OutSeq}
+	for _, side := range []struct {
+		dir   Direction
+		cp    **Checkpoint
+		proof *[]string
+		size  uint64
+	}{{In, &rep.In, &rep.InProof, q.OutSize}, {Out, &rep.Out, &rep.OutProof, q.InSize}} {
+		cps, err := s.Store.Checkpoints(ctx, p.Name, side.dir)
+		if err != nil {
+			return nil, refuse(CodeInternal, err)
+		}
+		*side.cp = latest(cps)
+		if *side.cp == nil {
+			continue
+		}
+		es, err := s.Store.Log(ctx, p.Name, side.dir)
+		if err != nil {
+			return nil, refuse(CodeInternal, err)
+		}
+		if *side.proof, err = proofFrom(es, side.size, (*side.cp).Size); err != nil {
+			return nil, refuse(CodeInternal, err)
+		}
+	}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return nil, refuse(CodeInternal, err)
+	}
+	sealed, err := Seal(s.Key, Envelope{Type: TypeStatusAnswer, To: op.Envelope.From, Time: s.now()}, body)
+	if err != nil {
+		return nil, refuse(CodeInternal, err)
+	}
+	return sealed, nil
+}
+
+// askStatus asks a peer for its signed view of the link and checks the
+// answer: sealed by the peer for this node, fresh, for this query.
+func (s *Service) askStatus(ctx context.Context, p *Peer) (*StatusReply, error) {
+	if s.Transport == nil {
+		return nil, ErrNoTransport
+	}
+	to, ok := p.ActiveKey()
+	if !ok {
+		return nil, fmt.Errorf("peer %s has no active key", p.Name)
+	}
+	if p.URL == "" {
+		return nil, fmt.Errorf("peer %s has no URL (accord peer set-url)", p.Name)
+	}
+	out, err := s.Store.Log(ctx, p.Name, Out)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.Store.Log(ctx, p.Name, In)
+	if err != nil {
+		return nil, err
+	}
+	var nonce [16]byte
+	rand.Read(nonce[:])
+	q, _ := json.Marshal(StatusQuery{Nonce: hex.EncodeToString(nonce[:]), OutSize: uint64(len(out)), InSize: uint64(len(in))})
+	sealed, err := Seal(s.Key, Envelope{Type: TypeStatus, To: to, Time: s.now()}, q)
+	if err != nil {
+		return nil, err
+	}
+	body, err := s.Transport.Post(ctx, p.URL, sealed)
+	if err != nil {
+		var re *RemoteError
+		if errors.As(err, &re) {
+			re.Peer = p.Name
+		}
+		return nil, fmt.Errorf("ask %s for its view of the link: %w", p.Name, err)
+	}
+	op, err := s.verifier(ctx).Open(body)
+	if err != nil {
+		return nil, fmt.Errorf("the status answer of %s does not verify: %w", p.Name, err)
+	}
+	if op.Peer.Name != p.Name || op.Envelope.Type != TypeStatusAnswer {
+		return nil, fmt.Errorf("the status answer of %s is not its own", p.Name)
+	}
+	var rep StatusReply
+	if err := json.Unmarshal(op.Payload, &rep); err != nil {
+		return nil, fmt.Errorf("the status answer of %s is unreadable: %w", p.Name, err)
+	}
+	sum := sha256.Sum256(q)
+	if rep.Query != hex.EncodeToString(sum[:]) {
+		return nil, errors.New("the status answer is for another query")
+	}
+	return &rep, nil
+}
+
+// Comparison is what `accord custody compare` found: each direction of a
+// link as this node logs it against the peer's latest countersigned
+// checkpoint of it.
+type Comparison struct {
+	Peer     string
+	Sent     Side // This node's log of what it sent vs the peer's log of what it received.
+	Received Side // This node's log of what it received vs the peer's of what it sent.
+	Problems []string
+	Notes    []string
+}
+
+// Side of a link in a comparison.
+type Side struct {
+	LocalSize  uint64
+	LocalRoot  string
+	Remote     *Checkpoint // The peer's latest checkpoint, signed by both ends.
+	Consistent bool        // The shorter log is a prefix of the longer (RFC 6962 consistency).
+}
+
+// CompareCustody asks the peer for its latest countersigned checkpoints of
+// the link and checks them against this node's logs with RFC 6962
+// consistency proofs: a log truncated on either side, or that diverged,
+// is found even when it still verifies on its own.
+func (s *Service) CompareCustody(ctx context.Context, peer string) (Comparison, error) {
+	c := Comparison{Peer: peer}
+	unlock := s.lock(peer)
+	defer unlock()
+	p, err := s.Store.Peer(ctx, peer)
+	if err != nil {
+		return c, err
+	}
+	rep, err := s.askStatus(ctx, p)
+	if err != nil {
+		return c, err
+	}
+	link, err := s.Store.Link(ctx, peer)
+	if err != nil {
+		return c, err
+	}
+	own, err := s.Store.OwnKeys(ctx)
+	if err != nil {
+		return c, err
+	}
+	mine := map[string]bool{}
+	for _, k := range own {
+		mine[k.Key] = true
+	}
+	theirs := map[string]bool{}
+	for _, k := range p.Keys {
+		theirs[k.Key] = true
+	}
+	for _, side := range []struct {
+		name         string
+		dir          Direction
+		out          *Side
+		remote       *Checkpoint
+		proof        []string
+		sender, recv map[string]bool
+		localSeq     uint64
+		remoteSeq    uint64
+	}{
+		{"sent", Out, &c.Sent, rep.In, rep.InProof, mine, theirs, link.OutSeq, rep.InSeq},
+		{"received", In, &c.Received, rep.Out, rep.OutProof, theirs, mine, link.InSeq, rep.OutSeq},
+	} {
+		es, err := s.Store.Log(ctx, peer, side.dir)
+		if err != nil {
+			return c, err
+		}
+		cps, err := s.Store.Checkpoints(ctx, peer, side.dir)
+		if err != nil {
+			return c, err
+		}
+		leaves := make([][]byte, len(es))
+		for i, e := range es {
+			leaves[i] = e.Leaf
+		}
+		a := uint64(len(leaves))
+		ra := Root(leaves)
+		side.out.LocalSize, side.out.LocalRoot, side.out.Remote = a, hexs(ra), side.remote
+		problem := func(format string, args ...any) {
+			c.Problems = append(c.Problems, side.name+": "+fmt.Sprintf(format, args...))
+		}
+		if side.localSeq < side.remoteSeq {
+			problem("this node's record ends at envelope %d, the peer's at envelope %d: this node lost the last %d envelopes", side.localSeq, side.remoteSeq, side.remoteSeq-side.localSeq)
+		}
+		rc := side.remote
+		if rc == nil {
+			if a > 0 {
+				problem("this node logs %d entries, the peer holds no checkpoint of them", a)
+			} else {
+				side.out.Consistent = true
+			}
+			continue
+		}
+		if err := rc.VerifySignatures(); err != nil || rc.ReceiverSignature == "" {
+			problem("the peer's checkpoint %d is not signed by both ends: %v", rc.Seq, err)
+			continue
+		}
+		if !side.sender[rc.From] || !side.recv[rc.To] {
+			problem("the peer's checkpoint %d is signed by keys that are not this link's", rc.Seq)
+			continue
+		}
+		b := rc.Size
+		rb, err := hex.DecodeString(rc.Root)
+		if err != nil {
+			problem("the peer's checkpoint %d has an unreadable root", rc.Seq)
+			continue
+		}
+		switch {
+		case a == b:
+			if hexs(ra) != rc.Root {
+				problem("both logs hold %d entries but their roots differ: the logs diverged", a)
+			} else {
+				side.out.Consistent = true
+			}
+		case a < b:
+			proof := make([][]byte, len(side.proof))
+			for i, h := range side.proof {
+				proof[i], _ = hex.DecodeString(h)
+			}
+			if a > 0 && VerifyConsistency(a, b, proof, ra, rb) != nil {
+				problem("this node's log (%d entries) is not a prefix of the peer's checkpoint %d (%d entries): the logs diverged", a, rc.Seq, b)
+				continue
+			}
+			side.out.Consistent = true
+			problem("this node's log holds %d entries but the checkpoint of envelope %d, signed by both ends, covers %d: its last %d entries were deleted (truncated tail)",
+				a, rc.Seq, b, b-a)
+		default:
+			if hexs(Root(leaves[:b])) != rc.Root {
+				problem("the peer's checkpoint %d (%d entries) is not a prefix of this node's log (%d entries): the logs diverged", rc.Seq, b, a)
+				continue
+			}
+			side.out.Consistent = true
+			var later *Checkpoint
+			for i := range cps {
+				if cps[i].Size > b && cps[i].ReceiverSignature != "" {
+					later = &cps[i]
+				}
+			}
+			if later != nil {
+				problem("the peer's latest checkpoint covers %d entries, but it countersigned checkpoint %d of %d entries: the peer's log lost its last %d entries (truncated tail)",
+					b, later.Seq, later.Size, later.Size-b)
+			} else {
+				c.Notes = append(c.Notes, fmt.Sprintf("%s: the peer has not yet countersigned the last %d entries", side.name, a-b))
+			}
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,434 @@
+package federation
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// SyncResult says what a round with one peer did: what really left, and
+// why anything else did not.
+type SyncResult struct {
+	Envelopes int
+	Items     int
+	Withdrawn int
+	Messages  int
+	Reads     int
+	Withheld  map[string]int // Clause -> items the policy denied.
+	Unchanged int
+	// Resumed counts the items of an envelope left pending by an earlier
+	// round that the peer turned out to hold (its answer was lost).
+	Resumed int
+	// Dropped counts the items of a pending envelope the peer never got:
+	// they were decided again under the terms in force, not sent as they
+	// were.
+	Dropped int
+}
+
+func (r SyncResult) String() string {
+	var w []string
+	for c, n := range r.Withheld {
+		w = append(w, fmt.Sprintf("%s %d", c, n))
+	}
+	sort.Strings(w)
+	out := fmt.Sprintf("%d envelopes: %d items, %d withdrawn, %d assistance messages, %d reads; %d unchanged; withheld by clause: %s",
+		r.Envelopes, r.Items, r.Withdrawn, r.Messages, r.Reads, r.Unchanged, orNone(strings.Join(w, ", ")))
+	if r.Resumed > 0 {
+		out += fmt.Sprintf("; an earlier envelope of %d items had arrived and is now recorded", r.Resumed)
+	}
+	if r.Dropped > 0 {
+		out += fmt.Sprintf("; an earlier envelope of %d items had not arrived and was decided again", r.Dropped)
+	}
+	return out
+}
+
+// errTermsChanged: the peer's state, agreement or key changed between the
+// decision and the sending; the envelope was not sent.
+var errTermsChanged = errors.New("federation: the terms changed while the envelope was being built")
+
+// Sync pushes to a peer what the agreement in force allows and it does
+// not have yet, withdraws what it may no longer have, and delivers the
+// assistance messages and TAXII reads waiting for it.
+func (s *Service) Sync(ctx context.Context, peer string) (SyncResult, error) {
+	sh, err := Collect(ctx, s.Source, s.Jurisdiction)
+	if err != nil {
+		return SyncResult{Withheld: map[string]int{}}, err
+	}
+	return s.SyncShared(ctx, sh, peer)
+}
+
+// SyncShared is Sync over a shared set already collected (a round
+// collects it once for every peer). Every item is decided under the peer's
+// state and agreement at the moment its envelope leaves: an envelope left
+// pending by an earlier round is never sent as it was — the peer is asked
+// whether it holds it (then it is recorded as delivered) and otherwise it
+// is dropped and its items decided again.
+func (s *Service) SyncShared(ctx context.Context, sh *Shared, peer string) (SyncResult, error) {
+	res := SyncResult{Withheld: map[string]int{}}
+	unlock := s.lock(peer)
+	defer unlock()
+	p, err := s.Store.Peer(ctx, peer)
+	if err != nil {
+		return res, err
+	}
+	if p.Status != StatusActive {
+		return res, fmt.Errorf("peer %s is %s: nothing is sent", peer, p.Status)
+	}
+	pend, err := s.Store.Pending(ctx, peer)
+	if err != nil {
+		return res, err
+	}
+	if pend != nil {
+		if err := s.settle(ctx, p, pend, &res); err != nil {
+			return res, err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		err := s.push(ctx, sh, peer, &res)
+		if errors.Is(err, errTermsChanged) && attempt < 3 {
+			s.log().Info("federation: terms changed during a sync; deciding again", "peer", peer)
+			continue
+		}
+		if err == nil {
+			for c, n := range res.Withheld {
+				s.log().Info("federation: withheld", "peer", peer, "clause", c, "items", n)
+			}
+		}
+		return res, err
+	}
+}
+
+// settle resolves an envelope left pending: recorded if the peer holds it,
+// dropped if not.
+func (s *Service) settle(ctx context.Context, p *Peer, pend *Pending, res *SyncResult) error {
+	st, err := s.askStatus(ctx, p)
+	if err != nil {
+		return fmt.Errorf("envelope %d to %s is pending and the peer cannot be asked whether it holds it: %w", pend.Seq, p.Name, err)
+	}
+	link, err := s.Store.Link(ctx, p.Name)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.InSeq == pend.Seq:
+		cp := st.In
+		want := pend.Delivery.Checkpoint
+		if cp == nil || cp.Seq != pend.Seq || string(cp.Statement()) != string(want.Statement()) || cp.SenderSignature != want.SenderSignature {
+			return fmt.Errorf("peer %s holds an envelope %d that is not the one this node sent: the custody logs of the link diverge (accord custody compare %s)", p.Name, pend.Seq, p.Name)
+		}
+		if err := cp.VerifySignatures(); err != nil || cp.ReceiverSignature == "" {
+			return fmt.Errorf("peer %s did not countersign envelope %d: %v", p.Name, pend.Seq, err)
+		}
+		d := pend.Delivery
+		d.Checkpoint = *cp
+		if err := s.Store.CommitSent(ctx, d); err != nil {
+			return err
+		}
+		res.Resumed += len(d.Items)
+		s.log().Info("federation: a pending envelope had arrived; recorded", "peer", p.Name, "seq", pend.Seq, "items", len(d.Items))
+	case st.InSeq == link.OutSeq:
+		if err := s.Store.DropPending(ctx, p.Name); err != nil {
+			return err
+		}
+		res.Dropped += len(pend.Delivery.Items)
+		s.log().Info("federation: a pending envelope never arrived; its items are decided again", "peer", p.Name, "seq", pend.Seq,
+			"items", len(pend.Delivery.Items), "agreement_version", pend.Delivery.Agreement)
+	default:
+		return fmt.Errorf("peer %s last received envelope %d, this node last delivered %d and has %d pending: the link's records diverge (accord custody compare %s)",
+			p.Name, st.InSeq, link.OutSeq, pend.Seq, p.Name)
+	}
+	return nil
+}
+
+// push decides every item under the terms in force and sends what is due.
+func (s *Service) push(ctx context.Context, sh *Shared, peer string, res *SyncResult) error {
+	p, err := s.Store.Peer(ctx, peer)
+	if err != nil {
+		return err
+	}
+	if p.Status != StatusActive {
+		return fmt.Errorf("peer %s is %s: nothing is sent", peer, p.Status)
+	}
+	to, ok := p.ActiveKey()
+	if !ok {
+		return fmt.Errorf("peer %s has no active key: nothing can be sealed for it", peer)
+	}
+	lines, err := s.preview(ctx, sh, peer, nil)
+	if err != nil {
+		return err
+	}
+	sent, err := s.Store.Sent(ctx, peer)
+	if err != nil {
+		return err
+	}
+	groups := map[string][]Item{}
+	for _, g := range sh.ItemsFor(p.Agreement) {
+		groups[g.ID] = g.Items
+	}
+	withheld := map[string]int{}
+	unchanged := 0
+	var due []PreviewLine
+	decided := map[string]Decision{}
+	for _, l := range lines {
+		decided[l.Item.Key] = l.Decision
+		switch {
+		case !l.Decision.Allow:
+			withheld[l.Decision.Clause]++
+		case l.State == "sent":
+			unchanged++
+		default:
+			due = append(due, l)
+		}
+	}
+	res.Withheld, res.Unchanged = withheld, unchanged
+	var wds []Withdrawal
+	for key, hash := range sent {
+		d, held := decided[key]
+		switch {
+		case !held:
+			wds = append(wds, Withdrawal{Key: key, Hash: hash, Clause: "held", Reason: "no longer among what this node shares (erased, or replaced by another item)"})
+		case !d.Allow:
+			wds = append(wds, Withdrawal{Key: key, Hash: hash, Clause: d.Clause, Reason: d.Reason})
+		}
+	}
+	sort.Slice(wds, func(i, j int) bool { return wds[i].Key < wds[j].Key })
+	queued, err := s.Store.Outbox(ctx, peer)
+	if err != nil {
+		return err
+	}
+	reads, err := s.Store.UnloggedReads(ctx, peer)
+	if err != nil {
+		return err
+	}
+	maxItems, maxBytes := s.MaxItems, s.MaxBytes
+	if maxItems <= 0 {
+		maxItems = 500
+	}
+	if maxBytes <= 0 {
+		maxBytes = 16 << 20
+	}
+	for len(due) > 0 || len(wds) > 0 || len(queued) > 0 || len(reads) > 0 {
+		n, size := 0, 0
+		for n < len(due) && n < maxItems && (n == 0 || size+len(due[n].Item.Body) <= maxBytes) {
+			size += len(due[n].Item.Body)
+			n++
+		}
+		batch := due[:n]
+		due = due[n:]
+		pe, err := s.build(ctx, p, to, batch, groups, wds, queued, reads)
+		if err != nil {
+			return err
+		}
+		if err := s.deliver(ctx, p, pe); err != nil {
+			return err
+		}
+		res.Envelopes++
+		res.Items += len(batch)
+		res.Withdrawn += len(wds)
+		res.Messages += len(queued)
+		res.Reads += len(reads)
+		wds, queued, reads = nil, nil, nil
+	}
+	return nil
+}
+
+// build makes the next envelope and keeps it as pending.
+func (s *Service) build(ctx context.Context, p *Peer, to string, batch []PreviewLine, groups map[string][]Item, wds []Withdrawal, msgs []Queued, reads []Read) (*Pending, error) {
+	link, err := s.Store.Link(ctx, p.Name)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	include := map[string]map[string]bool{}
+	var order []string
+	for _, l := range batch {
+		if include[l.Package] == nil {
+			include[l.Package] = map[string]bool{}
+			order = append(order, l.Package)
+		}
+		include[l.Package][l.Item.Key] = true
+	}
+	pl := Payload{Withdrawals: wds, Reads: reads}
+	version := 0
+	if a := p.Agreement; a != nil {
+		version = a.Version
+		if len(batch) > 0 || len(wds) > 0 {
+			pl.Terms = TermsOf(a)
+		}
+	}
+	var items []Item
+	for _, id := range order {
+		pk, err := BuildPackage(s.Key, id, groups[id], include[id], now)
+		if err != nil {
+			return nil, err
+		}
+		pl.Packages = append(pl.Packages, pk)
+		for _, pi := range pk.Items {
+			items = append(items, pi.Item)
+		}
+	}
+	var delivered, readIDs []int64
+	for _, q := range msgs {
+		pl.Assistance = append(pl.Assistance, q.Msg)
+		delivered = append(delivered, q.ID)
+	}
+	for _, r := range reads {
+		readIDs = append(readIDs, r.ID)
+	}
+	withdrawn := make([]string, len(wds))
+	for i, w := range wds {
+		withdrawn[i] = w.Key
+	}
+	seq := link.OutSeq + 1
+	entries := EnvelopeLeaves(seq, &pl, now)
+	prev, err := s.Store.Log(ctx, p.Name, Out)
+	if err != nil {
+		return nil, err
+	}
+	leaves := make([][]byte, 0, len(prev)+len(entries))
+	for _, e := range prev {
+		leaves = append(leaves, e.Leaf)
+	}
+	for i := range entries {
+		entries[i].Index = uint64(len(prev) + i)
+		leaves = append(leaves, entries[i].Leaf)
+	}
+	cp := Checkpoint{From: s.Self(), To: to, Seq: seq, Size: uint64(len(leaves)), Root: hexs(Root(leaves)), Time: now}
+	cp.SenderSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.Key, cp.Statement()))
+	pl.Checkpoint = cp
+	body, err := json.Marshal(pl)
+	if err != nil {
+		return nil, err
+	}
+	pe := &Pending{Seq: seq, Payload: body, Delivery: Delivery{Peer: p.Name, Seq: seq, Items: items, Withdrawn: withdrawn, Entries: entries,
+		Checkpoint: cp, Delivered: delivered, Reads: readIDs, Agreement: version, BuiltAt: now}}
+	if err := s.Store.SavePending(ctx, p.Name, *pe); err != nil {
+		return nil, err
+	}
+	return pe, nil
+}
+
+// deliver seals a pending envelope at the moment it leaves — after checking
+// that the peer's state, agreement and key are still those it was decided
+// under — posts it, and records it once the peer has countersigned.
+func (s *Service) deliver(ctx context.Context, p *Peer, pe *Pending) error {
+	cur, err := s.Store.Peer(ctx, p.Name)
+	if err != nil {
+		return err
+	}
+	key, _ := cur.ActiveKey()
+	version := 0
+	if cur.Agreement != nil {
+		version = cur.Agreement.Version
+	}
+	cp := pe.Delivery.Checkpoint
+	if cur.Status != StatusActive || version != pe.Delivery.Agreement || key != cp.To {
+		if err := s.Store.DropPending(ctx, p.Name); err != nil {
+			return err
+		}
+		return errTermsChanged
+	}
+	if s.Transport == nil {
+		return ErrNoTransport
+	}
+	if cur.URL == "" {
+		return fmt.Errorf("peer %s has no URL (accord peer set-url)", cur.Name)
+	}
+	sealed, err := Seal(s.Key, Envelope{Type: TypeSync, To: cp.To, Seq: pe.Seq, Time: s.now()}, pe.Payload)
+	if err != nil {
+		return err
+	}
+	var ans Answer
+	body, err := s.Transport.Post(ctx, cur.URL, sealed)
+	var re *RemoteError
+	switch {
+	case errors.As(err, &re) && re.Code == CodeReplay && re.Answer != nil:
+		// The peer already holds this sequence (an earlier attempt got
+		// through but its answer was lost): its countersignature says so.
+		ans = *re.Answer
+	case err != nil:
+		if re != nil {
+			re.Peer = cur.Name
+		}
+		return fmt.Errorf("deliver envelope %d to %s: %w", pe.Seq, cur.Name, err)
+	default:
+		if err := json.Unmarshal(body, &ans); err != nil {
+			return fmt.Errorf("deliver envelope %d to %s: unreadable answer: %w", pe.Seq, cur.Name, err)
+		}
+	}
+	if st := ans.Checkpoint; st != nil {
+		if string(st.Statement()) != string(cp.Statement()) || st.SenderSignature != cp.SenderSignature {
+			return fmt.Errorf("peer %s holds a different envelope %d", cur.Name, pe.Seq)
+		}
+		cp = *st
+	} else {
+		cp.ReceiverSignature = ans.ReceiverSignature
+	}
+	if err := cp.VerifySignatures(); err != nil || cp.ReceiverSignature == "" {
+		return fmt.Errorf("peer %s did not countersign the checkpoint of envelope %d: %v", cur.Name, pe.Seq, err)
+	}
+	d := pe.Delivery
+	d.Checkpoint = cp
+	return s.Store.CommitSent(ctx, d)
+}
+
+// Answer is the receiver's reply to a sync envelope.
+type Answer struct {
+	Seq               uint64 `json:"seq"`
+	ReceiverSignature string `json:"receiver_signature"`
+	Items             int    `json:"items"`
+	Withdrawn         int    `json:"withdrawn,omitempty"`
+	Messages          int    `json:"messages"`
+	// Checkpoint is the stored, countersigned checkpoint when the envelope
+	// is a retry of one already accepted.
+	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
+}
+
+// PendingInfo describes an envelope waiting to be settled.
+type PendingInfo struct {
+	Seq       uint64
+	Items     int
+	Withdrawn int
+	Messages  int
+	Agreement int    // The agreement version it was decided under.
+	To        string // The peer's key it was sealed for.
+	BuiltAt   string
+}
+
+// PendingOf describes the envelope pending for a peer, nil when none.
+func (s *Service) PendingOf(ctx context.Context, peer string) (*PendingInfo, error) {
+	pe, err := s.Store.Pending(ctx, peer)
+	if err != nil || pe == nil {
+		return nil, err
+	}
+	d := pe.Delivery
+	return &PendingInfo{Seq: pe.Seq, Items: len(d.Items), Withdrawn: len(d.Withdrawn), Messages: len(d.Delivered), Agreement: d.Agreement,
+		To: d.Checkpoint.To, BuiltAt: d.BuiltAt.Format("2006-01-02T15:04:05Z07:00")}, nil
+}
+
+// DropPending forgets the envelope pending for a peer, after checking with
+// the peer that it does not hold it (force skips the check, for a peer
+// that cannot be reached: if it did hold the envelope, the custody logs
+// will show it).
+func (s *Service) DropPending(ctx context.Context, peer string, force bool) error {
+	unlock := s.lock(peer)
+	defer unlock()
+	pe, err := s.Store.Pending(ctx, peer)
+	if err != nil || pe == nil {
+		return err
+	}
+	if !force {
+		p, err := s.Store.Peer(ctx, peer)
+		if err != nil {
+			return err
+		}
+		res := SyncResult{}
+		return s.settle(ctx, p, pe, &res)
+	}
+	return s.Store.DropPending(ctx, peer)
+}
