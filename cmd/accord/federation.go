@@ -168,7 +168,7 @@ const peerHelp = `  add NAME --url URL --key PUBKEY --jurisdiction XX [--agreeme
   suspend NAME | resume NAME        nothing is sent to or accepted from a suspended peer
   remove NAME                       for good: it cannot be resumed; its pending envelope, queued messages and TAXII tokens go
   pending NAME [--drop [--force]]   the envelope left pending for NAME; --drop asks NAME whether it holds it and records or drops it
-  rotate-key NAME --key NEWKEY | revoke-key NAME [--key KEY]
+  rotate-key NAME --key NEWKEY | revoke-key NAME [--key KEY] [--at TIME]
   agreement NAME FILE [--apply]     show how a new agreement changes what flows; --apply puts it in force
   preview NAME [--agreement FILE]   exactly what NAME would receive now, and why anything else would not
   sync NAME | sync --all            push to the peer what it may have and does not
@@ -185,7 +185,7 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 		}
 		return pos[0], nil
 	}
-	var url, key, jur, agreementFile string
+	var url, key, jur, agreementFile, at string
 	var apply, all, drop, force bool
 	status := func(s federation.Status) func(n *fedNode, pos []string) error {
 		return func(n *fedNode, pos []string) error {
@@ -242,7 +242,7 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 				}
 			}
 			now := time.Now()
-			p := federation.Peer{Name: name, URL: url, Jurisdiction: jur, Status: federation.StatusActive, Added: now, Agreement: a,
+			p := federation.Peer{Name: name, URL: url, Jurisdiction: jur, Status: federation.StatusActive, Added: now, Agreement: a, Collection: federation.NewUUID(),
 				Keys: []federation.PeerKey{{Key: strings.TrimSpace(key), Status: federation.KeyActive, Added: now}}}
 			if err := n.store.AddPeer(ctx, p); err != nil {
 				return err
@@ -280,10 +280,13 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 				return fmt.Errorf("peer %s: %w", name, err)
 			}
 			l, _ := n.store.Link(ctx, name)
-			fmt.Fprintf(e.stdout, "peer %s (%s), %s, %s\nenvelopes sent %d, received %d\n", p.Name, p.Jurisdiction, p.Status, p.URL, l.OutSeq, l.InSeq)
+			fmt.Fprintf(e.stdout, "peer %s (%s), %s, %s\nenvelopes sent %d, received %d\nTAXII collection %s\n", p.Name, p.Jurisdiction, p.Status, p.URL, l.OutSeq, l.InSeq, p.Collection)
 			for _, k := range p.Keys {
 				pub, _ := federation.ParsePublicKey(k.Key)
 				fmt.Fprintf(e.stdout, "key %s %s (%s) since %s\n", k.Status, k.Key, federation.Fingerprint(pub), k.Changed.Format(time.RFC3339))
+				if !k.RetiredAt.IsZero() && k.Status == federation.KeyRevoked {
+					fmt.Fprintf(e.stdout, "    retired %s before its revocation\n", k.RetiredAt.Format(time.RFC3339))
+				}
 			}
 			if p.Agreement != nil {
 				fmt.Fprintf(e.stdout, "agreement %s v%d: shares %s up to TLP:%s, origins %s, personal data %v, retention %d days\n",
@@ -364,6 +367,7 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 		}),
 		"revoke-key": withNode("revoke-key", func(fs *flag.FlagSet) {
 			fs.StringVar(&key, "key", "", "the key to revoke (default: the active one)")
+			fs.StringVar(&at, "at", "", "from when the key is not to be trusted (RFC 3339; default now): checkpoints stored before it still verify")
 		}, func(n *fedNode, pos []string) error {
 			name, err := one(pos)
 			if err != nil {
@@ -380,10 +384,20 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 					return fmt.Errorf("peer %s has no active key", name)
 				}
 			}
-			if err := n.store.SetKeyStatus(ctx, name, k, federation.KeyRevoked, time.Now()); err != nil {
+			when := time.Now()
+			if at != "" {
+				if when, err = time.Parse(time.RFC3339, at); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--at: %w", err)}
+				}
+				if when.After(time.Now()) {
+					return &exitError{code: 2, err: errors.New("--at: a revocation cannot start in the future")}
+				}
+			}
+			if err := n.store.RevokeKey(ctx, name, k, when); err != nil {
 				return fmt.Errorf("revoke: %w", err)
 			}
-			fmt.Fprintf(e.stdout, "peer %s: key %s revoked; envelopes signed with it are refused\n", name, k)
+			fmt.Fprintf(e.stdout, "peer %s: key %s revoked from %s; envelopes signed with it are refused, checkpoints stored before then still verify\n",
+				name, k, when.UTC().Format(time.RFC3339))
 			return nil
 		}),
 		"agreement": withNode("agreement", func(fs *flag.FlagSet) {
@@ -699,7 +713,10 @@ func cmdAssist(ctx context.Context, e *env, args []string) error {
 	}, assistHelp)
 }
 
-const custodyHelp = `  verify PEER   recompute both custody logs of the link with PEER and check every checkpoint's two signatures
+const custodyHelp = `  verify PEER    recompute both custody logs of the link with PEER, check every checkpoint's two signatures (by keys valid
+                 when it was stored) and every received item against the hash logged when it arrived
+  compare PEER   ask PEER for its latest countersigned checkpoints and check both logs against them with RFC 6962
+                 consistency proofs: a log truncated or changed on either side is found
 `
 
 func cmdCustody(ctx context.Context, e *env, args []string) error {
@@ -722,13 +739,47 @@ func cmdCustody(ctx context.Context, e *env, args []string) error {
 				}
 				fmt.Fprintf(e.stdout, "%-8s size %d root %s (%s)\n", st.name, st.s.Size, st.s.Root, cp)
 			}
+			fmt.Fprintf(e.stdout, "items    %d received items checked against the hashes logged when they arrived\n", rep.Items)
+			for _, note := range rep.Notes {
+				fmt.Fprintln(e.stdout, "NOTE:", note)
+			}
 			if len(rep.Problems) > 0 {
 				for _, p := range rep.Problems {
 					fmt.Fprintln(e.stdout, "PROBLEM:", p)
 				}
 				return &exitError{code: 1, err: fmt.Errorf("custody of the link with %s does not verify", pos[0])}
 			}
-			fmt.Fprintln(e.stdout, "OK: both logs verify and every checkpoint carries both signatures")
+			fmt.Fprintln(e.stdout, "OK: both logs verify, every checkpoint carries both signatures by keys valid when it was stored, and every received item matches its logged hash")
+			return nil
+		}),
+		"compare": nodeCmd("custody compare", nil, func(ctx context.Context, e *env, n *fedNode, pos []string) error {
+			if len(pos) != 1 {
+				return errUsage
+			}
+			c, err := n.svc.CompareCustody(ctx, pos[0])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			for _, side := range []struct {
+				name string
+				s    federation.Side
+			}{{"sent", c.Sent}, {"received", c.Received}} {
+				remote := "no checkpoint"
+				if r := side.s.Remote; r != nil {
+					remote = fmt.Sprintf("checkpoint of envelope %d: size %d root %s", r.Seq, r.Size, r.Root)
+				}
+				fmt.Fprintf(e.stdout, "%-8s here: size %d root %s; at %s: %s\n", side.name, side.s.LocalSize, side.s.LocalRoot, pos[0], remote)
+			}
+			for _, note := range c.Notes {
+				fmt.Fprintln(e.stdout, "NOTE:", note)
+			}
+			if len(c.Problems) > 0 {
+				for _, p := range c.Problems {
+					fmt.Fprintln(e.stdout, "PROBLEM:", p)
+				}
+				return &exitError{code: 1, err: fmt.Errorf("the custody logs of the link with %s disagree", pos[0])}
+			}
+			fmt.Fprintf(e.stdout, "OK: both logs agree with %s's countersigned checkpoints (RFC 6962 consistency)\n", pos[0])
 			return nil
 		}),
 	}, custodyHelp)

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/federation"
 )
 
 // startNode starts an authority with extra [federation] settings.
@@ -76,7 +81,7 @@ func TestAgreementsKeysAndPeersChangeFromTheBinary(t *testing.T) {
 	bin := accordBinary(t)
 	dir := t.TempDir()
 	fr := startNode(t, bin, dir, "fr", "FR", "")
-	us := startNode(t, bin, dir, "us", "US", `purge_interval = "1s"`)
+	us := startNode(t, bin, dir, "us", "US", "purge_interval = \"1s\"\nmax_envelope = 1048576")
 	v3 := writeFile(t, filepath.Join(dir, "v3.toml"), `id = "FR-US-2026"
 version = 3
 audience = ["us"]
@@ -105,6 +110,25 @@ retention_days = 365
 	}
 	fr.run(t, bin, "peer", "add", "us", "--url", "http://"+us.s.http, "--key", us.key, "--jurisdiction", "US", "--agreement", v3)
 	us.run(t, bin, "peer", "add", "fr", "--url", "http://"+fr.s.http, "--key", fr.key, "--jurisdiction", "FR", "--agreement", toFR)
+
+	// US's inbox tells an outsider nothing, and bounds what it reads.
+	_, stranger, _ := ed25519.GenerateKey(nil)
+	forged, _ := federation.Seal(stranger, federation.Envelope{Type: federation.TypeSync, To: us.key, Seq: 1, Time: time.Now()}, []byte(`{}`))
+	inbox := func(body []byte) (int, string) {
+		res, err := http.Post("http://"+us.s.http+"/federation/v1/inbox", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := inbox(forged); code != 403 || !strings.Contains(body, `"code":"refused"`) || strings.Contains(body, "fr") || strings.Contains(body, "unknown") {
+		t.Errorf("a stranger's envelope: %d %s", code, body)
+	}
+	if code, body := inbox(bytes.Repeat([]byte("x"), 2<<20)); code != 413 || !strings.Contains(body, "too-large") {
+		t.Errorf("2 MiB into a 1 MiB inbox: %d %s", code, body)
+	}
 
 	post, repTok := poster(t, bin, fr)
 	for i := 0; i < 3; i++ {

@@ -227,12 +227,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		RatePerSender: c.SMTP.RatePerSender, RatePerIP: c.SMTP.RatePerIP, MaxConns: c.SMTP.MaxConns,
 		IdleTimeout: c.SMTP.IdleTimeout.Duration, MaxSession: c.SMTP.MaxSession.Duration, TLS: tlsConf, OptOut: mailtoDoor{senders}, Answers: ans}, log)
 
-	created := time.Now()
-	if own, err := st.OwnKeys(ctx); err == nil && len(own) > 0 {
-		created = own[0].Added
-	}
-	taxii := &stix.TAXII{Fed: fed, Tokens: st, Title: c.Node.Name, PublicURL: c.PublicBase(),
-		Mapper: &stix.Mapper{NodeKey: key.Public(), NodeName: c.Node.Name, Created: created}}
+	feed := &stix.Feed{Fed: fed, Store: st, Name: c.Node.Name}
+	taxii := &stix.TAXII{Fed: fed, Feed: feed, Tokens: st, Title: c.Node.Name, PublicURL: c.PublicBase(), Log: log}
 	root := http.NewServeMux()
 	root.Handle(fedhttp.InboxPath, fedhttp.NewInbox(fed, c.Federation.MaxEnvelope, c.Federation.InboxConcurrency, log))
 	root.Handle(stix.Prefix, taxii.Handler())
@@ -281,7 +277,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	go func() {
 		defer close(syncDone)
 		fed.Run(runCtx, federation.Schedule{Sync: c.Federation.SyncInterval.Duration, Retry: c.Federation.RetryInterval.Duration,
-			Purge: c.Federation.PurgeInterval.Duration})
+			Purge: c.Federation.PurgeInterval.Duration, Refresh: feed.Refresh})
 	}()
 	go func() {
 		defer close(purgeDone)

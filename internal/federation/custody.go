@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 )
 
 // CustodyReport is the state of one link's logs on this node.
 type CustodyReport struct {
 	Peer     string
 	Out, In  LogState
-	Problems []string
+	Items    int      // Received items checked against their logged hashes.
+	Problems []string // Anything that does not verify.
+	Notes    []string // What verifies but deserves saying (signatures by keys since retired or revoked).
 }
 
 // LogState is one direction of a link.
@@ -20,11 +23,31 @@ type LogState struct {
 	Checkpoint *Checkpoint // The latest, countersigned.
 }
 
-// VerifyCustody recomputes both logs of a link, checks every checkpoint's
-// two signatures against the keys they name, that each key was the
-// signer's (this node's key history, the peer's registered keys), that
-// each checkpoint's root is the log's root at that size, and that the
-// latest covers the whole log.
+// keyLife is when a key could sign for its owner.
+type keyLife struct {
+	owner       string // "this node" or the peer's name.
+	from, until time.Time
+	retired     time.Time
+	revoked     time.Time
+}
+
+func short(key string) string {
+	if pub, err := ParsePublicKey(key); err == nil {
+		return Fingerprint(pub)[:9]
+	}
+	return key
+}
+
+// VerifyCustody checks everything this node holds about a link: both
+// logs recomputed, every leaf against what it records, every checkpoint's
+// two signatures, each by a key of the right end that was valid when the
+// checkpoint was stored (a key retired or revoked later still vouches for
+// what it signed before — said plainly), each checkpoint's root against
+// the log's at its size, the latest covering the whole log (reads waiting
+// for the next envelope aside); and every received item still held
+// against the hash its log entry recorded, so an item changed after it
+// arrived is found. A log truncated consistently on this side alone is
+// found by CompareCustody, with the peer's countersigned checkpoints.
 func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport, error) {
 	rep := CustodyReport{Peer: peer}
 	p, err := s.Store.Peer(ctx, peer)
@@ -35,16 +58,50 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 	if err != nil {
 		return rep, err
 	}
-	mine := map[string]bool{}
+	mine := map[string]keyLife{}
 	for _, k := range own {
-		mine[k.Key] = true
+		mine[k.Key] = keyLife{owner: "this node", from: k.Added, until: k.Retired, retired: k.Retired}
 	}
-	theirs := map[string]bool{}
+	theirs := map[string]keyLife{}
 	for _, k := range p.Keys {
-		if k.Status != KeyRevoked {
-			theirs[k.Key] = true
+		theirs[k.Key] = keyLife{owner: peer, from: k.Added, until: k.ValidUntil(), retired: k.RetiredAt, revoked: k.RevokedAt}
+	}
+	window := s.Window
+	if window <= 0 {
+		window = 10 * time.Minute
+	}
+	// signer judges one signature of a checkpoint stored at "at".
+	signer := func(dir Direction, cp Checkpoint, role string, keys map[string]keyLife, key string, at time.Time) {
+		k, ok := keys[key]
+		if !ok {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s checkpoint %d: the %s's signature is by key %s, which is not %s's", dir, cp.Seq, role, short(key),
+				map[bool]string{true: "this node", false: peer}[role == "sender" && dir == Out || role == "receiver" && dir == In]))
+			return
+		}
+		if at.Before(k.from.Add(-window)) {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s checkpoint %d: signed by %s's key %s before that key was recorded (%s)", dir, cp.Seq, k.owner, short(key),
+				k.from.UTC().Format(time.RFC3339)))
+			return
+		}
+		if !k.until.IsZero() && at.After(k.until) {
+			what := "retirement"
+			if !k.revoked.IsZero() && k.until.Equal(k.revoked) {
+				what = "revocation"
+			}
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s checkpoint %d: signed by %s's key %s at %s, after its %s at %s: not valid", dir, cp.Seq, k.owner,
+				short(key), at.UTC().Format(time.RFC3339), what, k.until.UTC().Format(time.RFC3339)))
+			return
+		}
+		switch {
+		case !k.revoked.IsZero():
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s checkpoint %d: signed by %s's key %s at %s, before its revocation at %s: valid", dir, cp.Seq, k.owner,
+				short(key), at.UTC().Format(time.RFC3339), k.revoked.UTC().Format(time.RFC3339)))
+		case !k.retired.IsZero():
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s checkpoint %d: signed by %s's key %s, retired since %s: valid when signed", dir, cp.Seq, k.owner,
+				short(key), k.retired.UTC().Format(time.RFC3339)))
 		}
 	}
+	logged := map[string]bool{}
 	for _, dir := range []Direction{Out, In} {
 		es, err := s.Store.Log(ctx, peer, dir)
 		if err != nil {
@@ -56,29 +113,36 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		}
 		leaves := make([][]byte, len(es))
 		for i, e := range es {
-			if i > 0 && es[i-1].Index+1 != e.Index {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s log: entry %d is missing", dir, es[i-1].Index+1))
+			if uint64(i) != e.Index {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s log: entry %d is at position %d (entries missing)", dir, e.Index, i))
 			}
 			if !bytes.Equal(e.Leaf, TransferLeaf(e.Seq, e.What, e.Key, e.Hash)) {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("%s log: entry %d does not match its leaf hash", dir, e.Index))
 			}
+			if dir == In && e.What == "item" {
+				logged[fmt.Sprintf("%s\x00%s\x00%d", e.Key, e.Hash, e.Seq)] = true
+			}
 			leaves[i] = e.Leaf
 		}
 		st := LogState{Size: uint64(len(leaves)), Root: hexs(Root(leaves))}
+		sender, receiver := mine, theirs
+		if dir == In {
+			sender, receiver = theirs, mine
+		}
 		for i := range cps {
 			cp := cps[i]
-			sender, receiver := mine, theirs
-			if dir == In {
-				sender, receiver = theirs, mine
+			at := cp.Recorded
+			if at.IsZero() {
+				at = cp.Time
 			}
-			if !sender[cp.From] || !receiver[cp.To] {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s checkpoint %d: signed by keys that are not this link's", dir, cp.Seq))
+			signer(dir, cp, "sender", sender, cp.From, at)
+			if cp.ReceiverSignature == "" {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s checkpoint %d: not countersigned", dir, cp.Seq))
+			} else {
+				signer(dir, cp, "receiver", receiver, cp.To, at)
 			}
 			if err := cp.VerifySignatures(); err != nil {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("%s %v", dir, err))
-			}
-			if cp.ReceiverSignature == "" {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s checkpoint %d: not countersigned", dir, cp.Seq))
 			}
 			if cp.Size > uint64(len(leaves)) || cp.Root != hexs(Root(leaves[:cp.Size])) {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("%s checkpoint %d: its root is not the log's at size %d", dir, cp.Seq, cp.Size))
@@ -89,10 +153,32 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		if st.Checkpoint != nil && st.Checkpoint.Size != st.Size {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s log: %d entries after the last checkpoint (size %d)", dir, st.Size-st.Checkpoint.Size, st.Checkpoint.Size))
 		}
+		if st.Checkpoint == nil && st.Size > 0 {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s log: %d entries and no checkpoint", dir, st.Size))
+		}
 		if dir == Out {
 			rep.Out = st
 		} else {
 			rep.In = st
+		}
+	}
+	// Every received item against the hash its log entry recorded.
+	items, err := s.Store.Received(ctx, ReceivedFilter{Peer: peer})
+	if err != nil {
+		return rep, err
+	}
+	for _, it := range items {
+		rep.Items++
+		if !logged[fmt.Sprintf("%s\x00%s\x00%d", it.Item.Key, it.Item.Hash, it.Seq)] {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: its hash %.16s… is not the one logged when envelope %d brought it", it.Item.Key, it.Item.Hash, it.Seq))
+			continue
+		}
+		if it.Status() == "purged" && len(it.Item.Body) > 0 {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: purged, yet it has content again", it.Item.Key))
+			continue
+		}
+		if it.Status() != "purged" && HashBody(it.Item.Body) != it.Item.Hash {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: its content no longer matches the hash logged when it arrived (changed since)", it.Item.Key))
 		}
 	}
 	return rep, nil

@@ -48,14 +48,29 @@ type Peer struct {
 	Added        time.Time
 	Keys         []PeerKey
 	Agreement    *Agreement // The version in force, nil when none.
+	Collection   string     // Its TAXII collection's id (a UUID made once).
 }
 
 // PeerKey is one of a peer's public keys with its history.
 type PeerKey struct {
-	Key     string // Base64 Ed25519 public key.
-	Status  KeyStatus
-	Added   time.Time
-	Changed time.Time
+	Key       string // Base64 Ed25519 public key.
+	Status    KeyStatus
+	Added     time.Time
+	Changed   time.Time
+	RetiredAt time.Time // When a newer key replaced it; zero while active.
+	RevokedAt time.Time // From when it is not to be trusted; zero unless revoked.
+}
+
+// ValidUntil is the end of the key's validity: its retirement or its
+// revocation, whichever came first (zero: still valid).
+func (k PeerKey) ValidUntil() time.Time {
+	switch {
+	case k.RetiredAt.IsZero():
+		return k.RevokedAt
+	case k.RevokedAt.IsZero() || k.RetiredAt.Before(k.RevokedAt):
+		return k.RetiredAt
+	}
+	return k.RevokedAt
 }
 
 // ActiveKey returns the key new envelopes must be signed with.

@@ -185,6 +185,9 @@ type Checkpoint struct {
 	Time              time.Time `json:"time"`
 	SenderSignature   string    `json:"sender_signature"`
 	ReceiverSignature string    `json:"receiver_signature,omitempty"`
+	// Recorded is when this node stored it, by its own clock (not signed,
+	// never sent): what key validity is judged against.
+	Recorded time.Time `json:"-"`
 }
 
 // Statement is what both signatures of a checkpoint cover.

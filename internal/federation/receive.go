@@ -148,6 +148,7 @@ func (s *Service) receiveSync(ctx context.Context, op *Opened) (*Answer, error) 
 		return nil, refuse(CodeCustody, err)
 	}
 	cp.ReceiverSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.Key, cp.Statement()))
+	cp.Recorded = now
 	if err := s.Store.CommitReceived(ctx, Receipt{Peer: p.Name, Seq: e.Seq, At: now, PayloadHash: e.PayloadSHA256, Items: items,
 		Withdrawals: pl.Withdrawals, Terms: pl.Terms, Requests: reqs, Replies: replies, Entries: entries, Checkpoint: cp}); err != nil {
 		return nil, refuse(CodeInternal, fmt.Errorf("store envelope %d from %s: %w", e.Seq, p.Name, err))

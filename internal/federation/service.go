@@ -71,8 +71,47 @@ func (s *Service) Self() string {
 	return base64.StdEncoding.EncodeToString(s.Key.Public().(ed25519.PublicKey))
 }
 
-// Init records the node's current key in its key history.
+// NodeIdentity is what names the node to partners and TAXII clients
+// whatever its key: a random id made once, with the time it was made.
+type NodeIdentity struct {
+	ID      string // A UUID.
+	Created time.Time
+}
+
+// Node returns the node's identity.
+func (s *Service) Node(ctx context.Context) (NodeIdentity, error) { return s.Store.NodeIdentity(ctx) }
+
+// NewUUID returns a random (version 4) UUID.
+func NewUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Init records the node's current key in its key history, and gives the
+// node its stable identity and every peer its collection id when they
+// have none yet: ids that no key rotation changes.
 func (s *Service) Init(ctx context.Context) error {
+	if _, err := s.Store.NodeIdentity(ctx); errors.Is(err, ErrNotFound) {
+		if err := s.Store.SaveNodeIdentity(ctx, NodeIdentity{ID: NewUUID(), Created: s.now()}); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	peers, err := s.Store.Peers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range peers {
+		if p.Collection == "" {
+			if err := s.Store.SetPeerCollection(ctx, p.Name, NewUUID()); err != nil {
+				return err
+			}
+		}
+	}
 	keys, err := s.Store.OwnKeys(ctx)
 	if err != nil {
 		return err
@@ -168,11 +207,12 @@ func (s *Service) Preview(ctx context.Context, peer string, a *Agreement) ([]Pre
 	if err != nil {
 		return nil, err
 	}
-	return s.preview(ctx, sh, peer, a)
+	return s.PreviewShared(ctx, sh, peer, a)
 }
 
-// preview decides every item of a computed shared set for a peer.
-func (s *Service) preview(ctx context.Context, sh *Shared, peer string, a *Agreement) ([]PreviewLine, error) {
+// PreviewShared decides every item of a shared set already collected for
+// a peer (under a, or the agreement in force when a is nil).
+func (s *Service) PreviewShared(ctx context.Context, sh *Shared, peer string, a *Agreement) ([]PreviewLine, error) {
 	p, err := s.Store.Peer(ctx, peer)
 	if err != nil {
 		return nil, err

@@ -28,6 +28,13 @@ type Store interface {
 	// retired.
 	AddPeerKey(ctx context.Context, name, key string, at time.Time) error
 	SetKeyStatus(ctx context.Context, name, key string, s KeyStatus, at time.Time) error
+	// RevokeKey revokes a key from at (which may be in the past: the time
+	// from which it is not to be trusted); its retirement time stays.
+	RevokeKey(ctx context.Context, name, key string, at time.Time) error
+	SetPeerCollection(ctx context.Context, name, id string) error
+	// NodeIdentity is ErrNotFound until SaveNodeIdentity made it.
+	NodeIdentity(ctx context.Context) (NodeIdentity, error)
+	SaveNodeIdentity(ctx context.Context, n NodeIdentity) error
 	// SetAgreement records a new version of the agreement with a peer.
 	SetAgreement(ctx context.Context, name string, a *Agreement, at time.Time) error
 	AgreementHistory(ctx context.Context, name string) ([]AgreementRecord, error)
@@ -70,6 +77,8 @@ type Store interface {
 
 	Log(ctx context.Context, peer string, dir Direction) ([]LogEntry, error)
 	Checkpoints(ctx context.Context, peer string, dir Direction) ([]Checkpoint, error)
+
+	FeedStore
 
 	Outbox(ctx context.Context, peer string) ([]Queued, error)
 
@@ -180,7 +189,8 @@ func (r ReceivedItem) Status() string {
 
 // ReceivedFilter selects received items.
 type ReceivedFilter struct {
-	Peer  string
-	Kind  Kind
-	Limit int
+	Peer   string
+	Kind   Kind
+	Limit  int // 0: all.
+	Offset int
 }

@@ -126,6 +126,7 @@ func (s *Service) settle(ctx context.Context, p *Peer, pend *Pending, res *SyncR
 		}
 		d := pend.Delivery
 		d.Checkpoint = *cp
+		d.Checkpoint.Recorded = s.now()
 		if err := s.Store.CommitSent(ctx, d); err != nil {
 			return err
 		}
@@ -158,7 +159,7 @@ func (s *Service) push(ctx context.Context, sh *Shared, peer string, res *SyncRe
 	if !ok {
 		return fmt.Errorf("peer %s has no active key: nothing can be sealed for it", peer)
 	}
-	lines, err := s.preview(ctx, sh, peer, nil)
+	lines, err := s.PreviewShared(ctx, sh, peer, nil)
 	if err != nil {
 		return err
 	}
@@ -374,6 +375,7 @@ func (s *Service) deliver(ctx context.Context, p *Peer, pe *Pending) error {
 	}
 	d := pe.Delivery
 	d.Checkpoint = cp
+	d.Checkpoint.Recorded = s.now()
 	return s.Store.CommitSent(ctx, d)
 }
 

@@ -43,12 +43,13 @@ func (p People) plain(b []byte) []byte {
 // that hold one, and, in text, their local parts and names as words.
 func (p People) text(b []byte, words bool) []byte {
 	b = p.plain(b)
-	b = b64Token.ReplaceAllFunc(b, func(tok []byte) []byte {
-		if p.decodedHolds(tok) {
-			return []byte(Redacted)
+	var hits [][2]int
+	for _, sp := range b64Runs(b) {
+		if p.decodedHolds(b[sp[0]:sp[1]]) {
+			hits = append(hits, sp)
 		}
-		return tok
-	})
+	}
+	b = replace(b, hits, Redacted)
 	if words {
 		b = replace(b, p.m().wordSpans(b), Redacted)
 	}
@@ -355,8 +356,8 @@ func (p People) Leaks(msg []byte) []string {
 		}
 	}
 	for _, t := range texts {
-		for _, tok := range b64Token.FindAll(t, -1) {
-			if p.decodedHolds(tok) {
+		for _, sp := range b64Runs(t) {
+			if tok := t[sp[0]:sp[1]]; p.decodedHolds(tok) {
 				found = append(found, "base64:"+string(tok))
 			}
 		}

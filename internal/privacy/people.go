@@ -240,8 +240,8 @@ func (p People) containsAny(text []byte) bool {
 	if p.m().has(text) {
 		return true
 	}
-	for _, tok := range b64Token.FindAll(text, -1) {
-		if p.decodedHolds(tok) {
+	for _, sp := range b64Runs(text) {
+		if p.decodedHolds(text[sp[0]:sp[1]]) {
 			return true
 		}
 	}

@@ -1,9 +1,14 @@
 package web
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/federation"
@@ -32,6 +37,23 @@ type fedPage struct {
 	Actions     []federation.Action
 	Received    int
 	Fingerprint map[string]string
+	// The received items page.
+	Items    []receivedRow
+	PeerName string
+	Kind     string
+	Kinds    []federation.Kind
+	PageNo   int
+	PrevPage int
+	NextPage int
+	More     bool
+}
+
+// receivedRow is one received item as the page shows it: its body made
+// readable (indented JSON; for evidence, the redacted message itself).
+type receivedRow struct {
+	federation.ReceivedItem
+	State string
+	Text  string
 }
 
 type peerRow struct {
@@ -163,4 +185,72 @@ func (s *Server) fedRequestAction(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("assistance request updated", "id", r.PathValue("id"), "action", a, "by", p.Label())
 	s.showRequest(w, r, http.StatusOK, "Recorded; it goes to the peer with the next sync.")
+}
+
+// receivedPerPage is how many received items a page shows.
+const receivedPerPage = 50
+
+// fedReceivedPage lets an authority read what partners sent: every item
+// in full with the terms it came under, its proof and its state.
+func (s *Server) fedReceivedPage(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	fed := s.cfg.Federation
+	fp := &fedPage{Now: s.now(), PeerName: r.URL.Query().Get("peer"), Kind: r.URL.Query().Get("kind"), Kinds: federation.Kinds, PageNo: 1}
+	d := pageData{Title: "Received from partners", User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Authority: true, Fed: fp}
+	if n, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && n > 1 && n < 100000 {
+		fp.PageNo = n
+	}
+	if fp.Kind != "" && !slices.Contains(federation.Kinds, federation.Kind(fp.Kind)) {
+		d.Error = "There is no such kind of item."
+		s.page(w, http.StatusBadRequest, "fedreceived", d)
+		return
+	}
+	peers, err := fed.Store.Peers(r.Context())
+	if err != nil {
+		s.log.Error("list peers", "err", err)
+	}
+	fp.Peers = make([]peerRow, len(peers))
+	for i, pr := range peers {
+		fp.Peers[i] = peerRow{Peer: pr}
+	}
+	items, err := fed.Store.Received(r.Context(), federation.ReceivedFilter{Peer: fp.PeerName, Kind: federation.Kind(fp.Kind),
+		Limit: receivedPerPage + 1, Offset: (fp.PageNo - 1) * receivedPerPage})
+	if err != nil {
+		s.log.Error("received items", "err", err)
+		d.Error = "The received items could not be read."
+	}
+	if len(items) > receivedPerPage {
+		fp.More, items = true, items[:receivedPerPage]
+	}
+	fp.PrevPage, fp.NextPage = fp.PageNo-1, fp.PageNo+1
+	for _, it := range items {
+		fp.Items = append(fp.Items, receivedRow{ReceivedItem: it, State: it.Status(), Text: readable(it.Item)})
+	}
+	s.page(w, http.StatusOK, "fedreceived", d)
+}
+
+// readable renders an item's body for reading: indented JSON, and an
+// evidence item's redacted message as its text.
+func readable(it federation.Item) string {
+	if len(it.Body) == 0 {
+		return "(purged: only the key and hash are kept)"
+	}
+	if it.Kind == federation.KindEvidence {
+		var ev struct {
+			Redacted string `json:"redacted"`
+		}
+		if json.Unmarshal(it.Body, &ev) == nil {
+			if b, err := base64.StdEncoding.DecodeString(ev.Redacted); err == nil {
+				if len(b) > 64<<10 {
+					b = append(b[:64<<10], "\n… (cut at 64 KiB; accord received --json has it whole)"...)
+				}
+				return string(b)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, it.Body, "", "  "); err != nil {
+		return string(it.Body)
+	}
+	return buf.String()
 }

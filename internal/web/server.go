@@ -193,6 +193,7 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.Federation != nil {
 		mux.HandleFunc("GET /fed", s.needUser(access.Authority, s.fedPage))
 		mux.HandleFunc("GET /fed/peers/{name}", s.needUser(access.Authority, s.fedPeerPage))
+		mux.HandleFunc("GET /fed/received", s.needUser(access.Authority, s.fedReceivedPage))
 		mux.HandleFunc("GET /fed/requests/{id}", s.needUser(access.Authority, s.fedRequestPage))
 		mux.HandleFunc("POST /fed/requests/{id}", s.needUser(access.Authority, s.fedRequestAction))
 	}

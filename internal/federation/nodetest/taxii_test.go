@@ -3,6 +3,8 @@ package nodetest
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/federation/stix"
 )
 
@@ -56,7 +60,7 @@ func taxiiGet(t testing.TB, url, tok, accept string) taxiiResp {
 
 // bundleSchema validates what a TAXII page returns, wrapped as a bundle,
 // against the OASIS STIX 2.1 schemas.
-func bundleSchema(t *testing.T) *jsonschema.Schema {
+func bundleSchema(t testing.TB) *jsonschema.Schema {
 	t.Helper()
 	base := "http://raw.githubusercontent.com/oasis-open/cti-stix2-json-schemas/stix2.1/schemas/"
 	dir := filepath.Join("..", "stix", "testdata", "stix2.1-json-schemas", "schemas")
@@ -81,52 +85,106 @@ func bundleSchema(t *testing.T) *jsonschema.Schema {
 	return s
 }
 
-func TestTAXIIServesEachPeerItsAgreement(t *testing.T) {
+// taxiiServer serves a node's TAXII API.
+func taxiiServer(t testing.TB, n *node, c *clock) (*stix.TAXII, string) {
+	tx := &stix.TAXII{Fed: n.svc, Feed: &stix.Feed{Fed: n.svc, Store: n.store, Name: strings.ToUpper(n.name) + " authority", Now: c.Now},
+		Tokens: n.store, Title: strings.ToUpper(n.name)}
+	mux := http.NewServeMux()
+	mux.Handle(stix.Prefix, tx.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return tx, srv.URL
+}
+
+func collectionOf(t testing.TB, n *node, peer string) string {
+	p, err := n.store.Peer(context.Background(), peer)
+	if err != nil || p.Collection == "" {
+		t.Fatalf("collection of %s: %v", peer, err)
+	}
+	return p.Collection
+}
+
+// poll reads a collection from added_after (empty: from the start) page by
+// page with next, and returns every object and the last date_added.
+func poll(t *testing.T, url, tok, after string, limit int) (objs []map[string]any, last string) {
+	t.Helper()
+	next := ""
+	for page := 0; ; page++ {
+		u := fmt.Sprintf("%sobjects/?limit=%d", url, limit)
+		if after != "" {
+			u += "&added_after=" + after
+		}
+		if next != "" {
+			u += "&next=" + next
+		}
+		r := taxiiGet(t, u, tok, stix.TAXIIMedia)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", u, r.status, r.raw)
+		}
+		list, _ := r.body["objects"].([]any)
+		if len(list) > limit {
+			t.Fatalf("page %d holds %d objects, limit %d", page, len(list), limit)
+		}
+		if r.body["more"] == true && len(list) != limit {
+			t.Errorf("page %d holds %d objects with more to come, limit %d", page, len(list), limit)
+		}
+		for _, o := range list {
+			objs = append(objs, o.(map[string]any))
+		}
+		if l := r.header.Get("X-TAXII-Date-Added-Last"); l != "" {
+			last = l
+		}
+		if r.body["more"] != true {
+			return objs, last
+		}
+		next = r.body["next"].(string)
+	}
+}
+
+// TestTAXIIAsTheSpecSays: a TAXII 2.1 client of a peer's collection —
+// discovery, its collection described from the agreement, exact limits,
+// every object once, added_after across an agreement change, stable ids
+// and created across versions and key rotation, the objects, versions
+// and manifest endpoints, match filters, statistics as a documented
+// extension object, and its reads entering the custody log of the link.
+func TestTAXIIAsTheSpecSays(t *testing.T) {
+	ctx := context.Background()
 	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
 	fr, us, au := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US"), newNode(t, c, "au", "AU")
-	fr.know(t, us, "US", frUS)
+	fr.know(t, us, "US", frUSTAXII)
 	fr.know(t, au, "AU", frAU)
-	for i := 0; i < 3; i++ {
+	us.know(t, fr, "FR", back)
+	for i := 0; i < 6; i++ {
 		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-us.example", "Cheap meds", pharma, i), "a@example.fr")
 		c.Add(time.Minute)
 	}
 	fr.file(t, spam("202.96.128.1", "win@lotto-cn.example", "You won", lottery, 10), "b@example.fr")
-	tx := &stix.TAXII{Fed: fr.svc, Tokens: fr.store, Mapper: &stix.Mapper{NodeKey: fr.pub, NodeName: "FR authority", Created: c.Now()}, Title: "FR"}
-	mux := http.NewServeMux()
-	mux.Handle(stix.Prefix, tx.Handler())
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	tx, srv := taxiiServer(t, fr, c)
 	usTok, auTok, authTok := token(t, fr, access.Peer, "us"), token(t, fr, access.Peer, "au"), token(t, fr, access.Authority, "ana")
 	reporterTok := token(t, fr, access.Reporter, "r")
 
-	if r := taxiiGet(t, srv.URL+"/taxii2/", "", stix.TAXIIMedia); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
+	if r := taxiiGet(t, srv+"/taxii2/", "", stix.TAXIIMedia); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
 		t.Errorf("anonymous discovery: %d", r.status)
 	}
-	if r := taxiiGet(t, srv.URL+"/taxii2/", reporterTok, stix.TAXIIMedia); r.status != 401 {
+	if r := taxiiGet(t, srv+"/taxii2/", reporterTok, stix.TAXIIMedia); r.status != 401 {
 		t.Errorf("a reporter token: %d", r.status)
 	}
-	if r := taxiiGet(t, srv.URL+"/taxii2/", usTok, "text/html"); r.status != 406 {
+	if r := taxiiGet(t, srv+"/taxii2/", usTok, "text/html"); r.status != 406 {
 		t.Errorf("wrong Accept: %d", r.status)
 	}
-	d := taxiiGet(t, srv.URL+"/taxii2/", usTok, stix.TAXIIMedia)
+	d := taxiiGet(t, srv+"/taxii2/", usTok, stix.TAXIIMedia)
 	if d.status != 200 || d.header.Get("Content-Type") != stix.TAXIIMedia || !strings.HasSuffix(d.body["default"].(string), "/taxii2/api/") {
 		t.Fatalf("discovery: %d %s", d.status, d.raw)
 	}
-	// With the node's public URL set, discovery links are built on it, not
-	// on a Host header the client chose.
+	// With the node's public URL set, discovery links are built on it.
 	pub := *tx
 	pub.PublicURL = "https://fr.example.org/"
-	pmux := http.NewServeMux()
-	pmux.Handle(stix.Prefix, pub.Handler())
-	psrv := httptest.NewServer(pmux)
+	psrv := httptest.NewServer(pub.Handler())
 	defer psrv.Close()
 	req, _ := http.NewRequest("GET", psrv.URL+"/taxii2/", nil)
 	req.Host = "evil.example"
 	req.Header.Set("Authorization", "Bearer "+usTok)
-	req.Header.Set("Accept", stix.TAXIIMedia)
-	if res, err := http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	} else {
+	if res, err := http.DefaultClient.Do(req); err == nil {
 		var m map[string]any
 		json.NewDecoder(res.Body).Decode(&m)
 		res.Body.Close()
@@ -134,95 +192,213 @@ func TestTAXIIServesEachPeerItsAgreement(t *testing.T) {
 			t.Errorf("discovery with a forged Host names %v", m["default"])
 		}
 	}
-	root := taxiiGet(t, srv.URL+"/taxii2/api/", usTok, stix.TAXIIMedia)
-	if root.status != 200 || !strings.Contains(string(root.raw), "application/taxii+json;version=2.1") {
-		t.Fatalf("api root: %s", root.raw)
-	}
-	cols := taxiiGet(t, srv.URL+"/taxii2/api/collections/", usTok, stix.TAXIIMedia)
-	list := cols.body["collections"].([]any)
-	if len(list) != 1 || list[0].(map[string]any)["id"] != tx.CollectionID("us") || list[0].(map[string]any)["can_write"] != false {
+	usID := collectionOf(t, fr, "us")
+	cols := taxiiGet(t, srv+"/taxii2/api/collections/", usTok, stix.TAXIIMedia)
+	list, _ := cols.body["collections"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["id"] != usID || list[0].(map[string]any)["can_write"] != false {
 		t.Fatalf("US sees collections %s", cols.raw)
 	}
-	if all := taxiiGet(t, srv.URL+"/taxii2/api/collections/", authTok, stix.TAXIIMedia); len(all.body["collections"].([]any)) != 2 {
+	desc, _ := list[0].(map[string]any)["description"].(string)
+	if !strings.Contains(desc, "FR-US-TAXII version 1") || !strings.Contains(desc, "campaigns, reports, statistics") || strings.Contains(desc, "evidence") ||
+		!strings.Contains(desc, "TLP:AMBER") || !strings.Contains(desc, "spam from US") {
+		t.Errorf("the description does not say what the agreement allows: %q", desc)
+	}
+	if all := taxiiGet(t, srv+"/taxii2/api/collections/", authTok, stix.TAXIIMedia); len(all.body["collections"].([]any)) != 2 {
 		t.Errorf("the authority sees %s", all.raw)
 	}
-	// AU asks for US's collection: refused, and nothing of it shows.
-	usCol := srv.URL + "/taxii2/api/collections/" + tx.CollectionID("us") + "/"
+	usCol := srv + "/taxii2/api/collections/" + usID + "/"
 	for _, p := range []string{"", "objects/", "manifest/"} {
-		if r := taxiiGet(t, usCol+p, auTok, stix.TAXIIMedia); r.status != 403 || strings.Contains(string(r.raw), "pharma") {
+		if r := taxiiGet(t, usCol+p, auTok, stix.TAXIIMedia); r.status != 404 || strings.Contains(string(r.raw), "pharma") {
 			t.Errorf("AU reading US's collection %q: %d %s", p, r.status, r.raw)
 		}
 	}
-	if r := taxiiGet(t, srv.URL+"/taxii2/api/collections/not-a-collection/objects/", authTok, stix.TAXIIMedia); r.status != 403 {
-		t.Errorf("unknown collection: %d", r.status)
+
+	// Everything, 5 at a time: exact pages, every object once, valid STIX.
+	first, last := poll(t, usCol, usTok, "", 5)
+	seen := map[string]bool{}
+	types := map[string]int{}
+	var campaignID, statsID string
+	for _, o := range first {
+		k := fmt.Sprint(o["id"], o["modified"])
+		if seen[k] {
+			t.Errorf("%s served twice", k)
+		}
+		seen[k] = true
+		types[o["type"].(string)]++
+		if o["type"] == "campaign" {
+			campaignID = o["id"].(string)
+		}
+		if o["type"] == stix.StatsType {
+			statsID = o["id"].(string)
+		}
+	}
+	if types["identity"] != 2 || types["marking-definition"] == 0 || types["campaign"] != 1 || types["report"] != 6 || types[stix.StatsType] != 1 ||
+		types["extension-definition"] != 1 || types["indicator"] == 0 {
+		t.Errorf("the collection holds %v", types)
+	}
+	all, _ := json.Marshal(first)
+	if strings.Contains(string(all), "202.96.128") || strings.Contains(string(all), "lotto-cn") {
+		t.Errorf("US's collection holds what its agreement does not allow")
+	}
+	schema := bundleSchema(t)
+	var plain []any
+	for _, o := range first {
+		if o["type"] != stix.StatsType && o["type"] != "extension-definition" {
+			plain = append(plain, o)
+		}
+	}
+	bundle, _ := json.Marshal(map[string]any{"type": "bundle", "id": "bundle--6b1b3e2a-3d7e-4b6a-9a6c-2f1d0e8c7b5a", "objects": plain})
+	doc, _ := jsonschema.UnmarshalJSON(bytes.NewReader(bundle))
+	if err := schema.Validate(doc); err != nil {
+		t.Errorf("the collection is not valid STIX 2.1: %v", err)
+	}
+	// Nothing new: polling from the last date_added returns nothing.
+	if again, _ := poll(t, usCol, usTok, last, 50); len(again) != 0 {
+		t.Errorf("%d objects served again after %s", len(again), last)
 	}
 
-	// US's objects: page by page, all of them valid STIX, none of Chinese origin.
-	schema := bundleSchema(t)
-	var objects []any
-	next := ""
-	pages := 0
-	for {
-		u := usCol + "objects/?limit=7"
-		if next != "" {
-			u += "&next=" + next
-		}
-		r := taxiiGet(t, u, usTok, stix.TAXIIMedia)
-		if r.status != 200 || r.header.Get("X-TAXII-Date-Added-First") == "" {
-			t.Fatalf("objects page: %d %s", r.status, r.raw)
-		}
-		page := r.body["objects"].([]any)
-		bundle, _ := json.Marshal(map[string]any{"type": "bundle", "id": "bundle--6b1b3e2a-3d7e-4b6a-9a6c-2f1d0e8c7b5a", "objects": page})
-		doc, _ := jsonschema.UnmarshalJSON(bytes.NewReader(bundle))
-		if err := schema.Validate(doc); err != nil {
-			t.Fatalf("page %d is not valid STIX 2.1: %v", pages, err)
-		}
-		for _, o := range page {
-			typ := o.(map[string]any)["type"]
-			if typ != "identity" && typ != "marking-definition" {
-				objects = append(objects, o)
-			}
-		}
-		pages++
-		if r.body["more"] != true {
-			break
-		}
-		next = r.body["next"].(string)
+	// A new report (the campaign changes), and a wider agreement (another
+	// origin): each new or changed object comes exactly once.
+	c.Add(time.Minute)
+	fr.file(t, spam("12.0.0.9", "deals@pharma-us.example", "Cheap meds", pharma, 9), "c@example.fr")
+	setAgreement(t, fr, "us", strings.Replace(strings.Replace(frUSTAXII, `origins = ["US"]`, `origins = ["US", "CN"]`, 1), "version = 1", "version = 2", 1))
+	fresh, _ := poll(t, usCol, usTok, last, 3)
+	ids := map[string]int{}
+	for _, o := range fresh {
+		ids[o["id"].(string)]++
 	}
-	all, _ := json.Marshal(objects)
-	if pages < 2 || strings.Contains(string(all), "202.96.128") || strings.Contains(string(all), "lotto-cn") || !strings.Contains(string(all), "12.0.0.1") {
-		t.Fatalf("%d pages; objects: %s", pages, all)
-	}
-	if !strings.Contains(string(all), `"type":"campaign"`) || !strings.Contains(string(all), `"type":"report"`) {
-		t.Errorf("US's feed lacks the campaign or reports: %s", all)
-	}
-	// added_after: only what is newer.
-	late := taxiiGet(t, usCol+"objects/?added_after="+c.Now().Add(-90*time.Second).Format(time.RFC3339), usTok, stix.TAXIIMedia)
-	n := 0
-	for _, o := range late.body["objects"].([]any) {
-		if typ := o.(map[string]any)["type"]; typ != "identity" && typ != "marking-definition" {
-			n++
+	for id, n := range ids {
+		if n > 1 {
+			t.Errorf("%s came %d times", id, n)
 		}
 	}
-	if n == 0 || n >= len(objects) {
-		t.Errorf("added_after kept %d of %d objects", n, len(objects))
+	freshJSON, _ := json.Marshal(fresh)
+	if ids[campaignID] != 1 || !strings.Contains(string(freshJSON), "202.96.128.1") || !strings.Contains(string(freshJSON), "12.0.0.9") {
+		t.Errorf("after the change, the poll got %v", ids)
 	}
-	// AU's collection: indicators only, at TLP:GREEN or below.
-	auObjs := taxiiGet(t, srv.URL+"/taxii2/api/collections/"+tx.CollectionID("au")+"/objects/?limit=1000", auTok, stix.TAXIIMedia)
-	for _, o := range auObjs.body["objects"].([]any) {
-		switch typ := o.(map[string]any)["type"]; typ {
-		case "campaign", "report":
-			t.Errorf("AU's feed carries a %s", typ)
-		}
+	if strings.Contains(string(freshJSON), `"value":"12.0.0.1"`) {
+		t.Errorf("an unchanged observable came again")
 	}
-	if !strings.Contains(string(auObjs.raw), "202.96.128.1") || strings.Contains(string(auObjs.raw), "marking-definition--55d920b0") {
-		t.Errorf("AU's feed: %s", auObjs.raw)
+	// The campaign: two versions, the same id and created.
+	vs := taxiiGet(t, usCol+"objects/"+campaignID+"/versions/", usTok, stix.TAXIIMedia)
+	versions, _ := vs.body["versions"].([]any)
+	if vs.status != 200 || len(versions) != 2 {
+		t.Fatalf("versions of the campaign: %d %s", vs.status, vs.raw)
 	}
-	manifest := taxiiGet(t, usCol+"manifest/?limit=1000", usTok, stix.TAXIIMedia)
-	if ms := manifest.body["objects"].([]any); len(ms) != len(objects) {
-		t.Errorf("manifest lists %d, objects %d", len(ms), len(objects))
+	both := taxiiGet(t, usCol+"objects/"+campaignID+"/?match[version]=all", usTok, stix.TAXIIMedia)
+	bl, _ := both.body["objects"].([]any)
+	if len(bl) != 2 || bl[0].(map[string]any)["created"] != bl[1].(map[string]any)["created"] || bl[0].(map[string]any)["modified"] == bl[1].(map[string]any)["modified"] ||
+		bl[1].(map[string]any)["modified"] != versions[1] {
+		t.Errorf("the campaign's versions: %s", both.raw)
+	}
+	one := taxiiGet(t, usCol+"objects/"+campaignID+"/", usTok, stix.TAXIIMedia)
+	if ol, _ := one.body["objects"].([]any); len(ol) != 1 || ol[0].(map[string]any)["modified"] != versions[1] {
+		t.Errorf("the campaign, latest: %s", one.raw)
+	}
+	if r := taxiiGet(t, usCol+"objects/campaign--00000000-0000-4000-8000-000000000000/", usTok, stix.TAXIIMedia); r.status != 404 {
+		t.Errorf("an unknown object: %d", r.status)
+	}
+	// Filters.
+	camps := taxiiGet(t, usCol+"objects/?match[type]=campaign,report", usTok, stix.TAXIIMedia)
+	cl, _ := camps.body["objects"].([]any)
+	ct := map[string]int{}
+	for _, o := range cl {
+		ct[o.(map[string]any)["type"].(string)]++
+	}
+	if len(ct) != 2 || ct["campaign"] != 2 || ct["report"] != 8 { // the US campaign and, now, the Chinese one
+		t.Errorf("match[type]=campaign,report: %v", ct)
+	}
+	byID := taxiiGet(t, usCol+"objects/?match[id]="+statsID, usTok, stix.TAXIIMedia)
+	if sl, _ := byID.body["objects"].([]any); len(sl) != 1 || sl[0].(map[string]any)["type"] != stix.StatsType {
+		t.Errorf("match[id]: %s", byID.raw)
+	}
+	if r := taxiiGet(t, usCol+"objects/?match[spec_version]=2.0", usTok, stix.TAXIIMedia); r.body["objects"] != nil {
+		t.Errorf("match[spec_version]=2.0: %s", r.raw)
 	}
 	if r := taxiiGet(t, usCol+"objects/?limit=0", usTok, stix.TAXIIMedia); r.status != 400 {
 		t.Errorf("limit=0: %d", r.status)
 	}
+	// The manifest: one entry per object, its version its modified, date_added in microseconds.
+	mf := taxiiGet(t, usCol+"manifest/?match[id]="+campaignID, usTok, stix.TAXIIMedia)
+	if ml, _ := mf.body["objects"].([]any); len(ml) != 1 || ml[0].(map[string]any)["version"] != versions[1] ||
+		!regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`).MatchString(ml[0].(map[string]any)["date_added"].(string)) {
+		t.Errorf("manifest: %s", mf.raw)
+	}
+
+	// FR rotates its key: the collection and object ids do not change.
+	_, priv, _ := ed25519.GenerateKey(nil)
+	fr.svc.Key = priv
+	if err := fr.svc.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if id := collectionOf(t, fr, "us"); id != usID {
+		t.Errorf("the collection id changed with the key: %s → %s", usID, id)
+	}
+	after, _ := poll(t, usCol, usTok, "", 100)
+	afterIDs := map[string]bool{}
+	for _, o := range after {
+		afterIDs[o["id"].(string)] = true
+	}
+	for _, o := range first {
+		if !afterIDs[o["id"].(string)] {
+			t.Errorf("%s is gone after the key rotation", o["id"])
+		}
+	}
+
+	// US's reads are logged: they enter the custody log with the next
+	// envelope, and both ends agree.
+	reads, err := fr.store.UnloggedReads(ctx, "us")
+	if err != nil || len(reads) < 5 {
+		t.Fatalf("reads recorded: %d %v", len(reads), err)
+	}
+	us.store.AddPeerKey(ctx, "fr", base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey)), c.Now())
+	res, err := fr.svc.Sync(ctx, "us")
+	if err != nil || res.Reads != len(reads) {
+		t.Fatalf("the reads went with %v %v", res, err)
+	}
+	inLog, _ := us.store.Log(ctx, "fr", federation.In)
+	n := 0
+	for _, e := range inLog {
+		if e.What == "read" {
+			n++
+		}
+	}
+	a, _ := fr.svc.VerifyCustody(ctx, "us")
+	b, _ := us.svc.VerifyCustody(ctx, "fr")
+	if n != len(reads) || len(a.Problems)+len(b.Problems) > 0 || a.Out.Root != b.In.Root {
+		t.Errorf("%d reads in US's log of the link; custody %v %v", n, a.Problems, b.Problems)
+	}
+
+	// Narrowing removes what no longer flows: it is no longer served.
+	setAgreement(t, fr, "us", strings.Replace(strings.Replace(frUSTAXII, `"campaigns", "reports", `, "", 1), "version = 1", "version = 3", 1))
+	left, _ := poll(t, usCol, usTok, "", 100)
+	for _, o := range left {
+		if o["type"] == "campaign" || o["type"] == "report" {
+			t.Errorf("a %s is still served after the agreement stopped it", o["type"])
+		}
+	}
+	if r := taxiiGet(t, usCol+"objects/"+campaignID+"/", usTok, stix.TAXIIMedia); r.status != 404 {
+		t.Errorf("a campaign that left the collection: %d", r.status)
+	}
+	// AU's collection: indicators only, at TLP:GREEN or below.
+	auObjs, _ := poll(t, srv+"/taxii2/api/collections/"+collectionOf(t, fr, "au")+"/", auTok, "", 1000)
+	auJSON, _ := json.Marshal(auObjs)
+	for _, o := range auObjs {
+		switch typ := o["type"]; typ {
+		case "campaign", "report", stix.StatsType:
+			t.Errorf("AU's feed carries a %s", typ)
+		}
+	}
+	if !strings.Contains(string(auJSON), "202.96.128.1") || strings.Contains(string(auJSON), "marking-definition--55d920b0") {
+		t.Errorf("AU's feed: %s", auJSON)
+	}
 }
+
+const frUSTAXII = `id = "FR-US-TAXII"
+version = 1
+audience = ["us"]
+share = ["indicators", "campaigns", "reports", "statistics"]
+tlp_max = "amber"
+origins = ["US"]
+min_aggregate = 5
+`

@@ -2,6 +2,7 @@ package nodetest
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -149,5 +150,39 @@ func TestCooperationPagesForAuthorities(t *testing.T) {
 	}
 	if q, _ := fr.store.Outbox(ctx, "us"); len(q) != 1 || q[0].Msg.Action != federation.ActClose {
 		t.Errorf("the close is not queued for US: %+v", q)
+	}
+
+	// What partners sent, readable at US: every item in full with its
+	// terms; analysts may not read it.
+	uws, err := web.New(us.desk, us.store, web.Config{Federation: us.svc, Now: c.Now}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usrv := httptest.NewServer(uws.Handler())
+	defer usrv.Close()
+	if code, _ := login(t, us, usrv.URL, "dan", access.Analyst).get("/fed/received"); code != 403 {
+		t.Errorf("an analyst reads received items: %d", code)
+	}
+	bea := login(t, us, usrv.URL, "bea", access.Authority)
+	code, page = bea.get("/fed/received?peer=fr")
+	got, _ := us.store.Received(ctx, federation.ReceivedFilter{Peer: "fr"})
+	if code != 200 || len(got) == 0 {
+		t.Fatalf("received page: %d, %d items", code, len(got))
+	}
+	for _, want := range []string{got[0].Item.Key, "FR-US-2026 version 1", "enforcement of anti-spam law", "MoU FR-US 2026, art. 3", "kept at most 365 days",
+		"onward sharing not allowed", "held", "12.0.0.1"} {
+		if !strings.Contains(page, html.EscapeString(want)) {
+			t.Errorf("the received page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<script") {
+		t.Error("a script on the received page")
+	}
+	// Evidence reads as the redacted message.
+	if _, ev := bea.get("/fed/received?peer=fr&kind=evidence"); !strings.Contains(ev, "Subject: Cheap meds") || !strings.Contains(ev, "[redacted]") {
+		t.Errorf("evidence page:\n%s", ev)
+	}
+	if code, _ := bea.get("/fed/received?kind=nonsense"); code != 400 {
+		t.Errorf("an unknown kind: %d", code)
 	}
 }

@@ -190,7 +190,8 @@ func TestCorpusNothingSharedNamesARecipient(t *testing.T) {
 			withRcpt++
 		}
 	}
-	m := &Mapper{NodeKey: "AAAA", NodeName: "FR authority", Created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	m := &Mapper{Identity: "identity--" + federation.NewUUID()}
+	refs := newRefs()
 	// For items drawn from every message, the recipients are indexed by
 	// domain: an address in the text is one of theirs when its domain
 	// starts with a recipient's domain and its local part ends with the
@@ -253,7 +254,7 @@ func TestCorpusNothingSharedNamesARecipient(t *testing.T) {
 				check(it.Key+" (evidence, decoded)", everyForm(red, true), who)
 			}
 			check(it.Key, everyForm(it.Body, false), who)
-			objs, err := m.Objects(it)
+			objs, err := m.Objects(it, refs)
 			if err != nil {
 				t.Fatal(err)
 			}

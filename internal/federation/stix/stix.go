@@ -62,23 +62,73 @@ func scoID(typ, value string) string {
 	return typ + "--" + uuid.NewSHA1(scoNamespace, b).String()
 }
 
-// Mapper turns a node's items into STIX objects. The node's key makes its
-// SDO ids stable and distinct from other nodes'.
+// Slots: the objects an item maps to. A domain object's id is random
+// (UUIDv4, as STIX asks) and stored, so it survives key rotations and
+// restarts; an observable's is derived from its value (UUIDv5).
+const (
+	SlotObservable   = "observable"
+	SlotIndicator    = "indicator"
+	SlotRelationship = "relationship"
+	SlotCampaign     = "campaign"
+	SlotReport       = "report"
+	SlotStatistics   = "statistics"
+)
+
+// SlotsOf lists the slots an item of a kind fills, with each slot's STIX
+// type; evidence maps to nothing (its bytes never go into a feed).
+func SlotsOf(it federation.Item) []struct{ Slot, Type string } {
+	type st = struct{ Slot, Type string }
+	switch it.Kind {
+	case federation.KindIndicators:
+		return []st{{SlotObservable, indicatorType(it)}, {SlotIndicator, "indicator"}, {SlotRelationship, "relationship"}}
+	case federation.KindCampaigns:
+		return []st{{SlotCampaign, "campaign"}}
+	case federation.KindReports:
+		return []st{{SlotReport, "report"}}
+	case federation.KindStatistics:
+		return []st{{SlotStatistics, StatsType}}
+	}
+	return nil
+}
+
+// indicatorType is the observable type of an indicator item
+// ("ind:ipv4-addr:…").
+func indicatorType(it federation.Item) string {
+	parts := strings.SplitN(it.Key, ":", 3)
+	if len(parts) == 3 {
+		return parts[1]
+	}
+	return ""
+}
+
+// ObservableID is the derived id of an indicator item's observable.
+func ObservableID(it federation.Item) string {
+	parts := strings.SplitN(it.Key, ":", 3)
+	if len(parts) != 3 {
+		return ""
+	}
+	return scoID(parts[1], parts[2])
+}
+
+// Refs resolves the stored ids and times of published objects.
+type Refs interface {
+	// ID of an item's object in a slot (allocated on first use).
+	ID(itemKey, slot string) string
+	// Times of that object: first published, and this version.
+	Times(itemKey, slot string) (created, modified time.Time)
+}
+
+// Mapper turns a node's items into STIX objects, created by the node's
+// identity.
 type Mapper struct {
-	NodeKey  string // Base64 public key.
-	NodeName string
-	Created  time.Time // The node identity's creation time.
+	Identity string // The node's identity object id ("identity--…").
 }
 
-func (m *Mapper) sdoID(typ, key string) string {
-	return typ + "--" + uuid.NewSHA1(uuid.NameSpaceURL, []byte("accord:"+m.NodeKey+":"+key)).String()
-}
-
-// Identity is the node's identity object, the creator of everything.
-func (m *Mapper) Identity() map[string]any {
-	ts := stamp(m.Created)
-	return map[string]any{"type": "identity", "spec_version": "2.1", "id": m.sdoID("identity", "node"), "created": ts, "modified": ts,
-		"name": m.NodeName, "identity_class": "organization", "description": "Accord node " + m.NodeKey}
+// IdentityObject is the node's identity, the creator of everything it
+// publishes.
+func IdentityObject(id, name, description string, created, modified time.Time) map[string]any {
+	return map[string]any{"type": "identity", "spec_version": "2.1", "id": id, "created": stamp(created), "modified": stamp(modified),
+		"name": name, "identity_class": "organization", "description": description}
 }
 
 // stamp formats a STIX timestamp (UTC, milliseconds).
@@ -88,17 +138,17 @@ func patternValue(v string) string {
 	return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v)
 }
 
-// Objects maps one item to STIX objects. Kinds that STIX feeds do not
-// carry (statistics, evidence bytes) map to nothing.
-func (m *Mapper) Objects(it federation.Item) ([]map[string]any, error) {
+// Objects maps one item to STIX objects with the ids and times refs
+// holds. Evidence maps to nothing: its bytes never go into a feed.
+func (m *Mapper) Objects(it federation.Item, refs Refs) ([]map[string]any, error) {
 	_, marking, err := Marking(it.TLP)
 	if err != nil {
 		return nil, err
 	}
-	created := stamp(it.Updated)
-	common := func(typ string) map[string]any {
-		return map[string]any{"type": typ, "spec_version": "2.1", "id": m.sdoID(typ, it.Key), "created": created, "modified": created,
-			"created_by_ref": m.sdoID("identity", "node"), "object_marking_refs": []string{marking}}
+	common := func(slot, typ string) map[string]any {
+		c, mod := refs.Times(it.Key, slot)
+		return map[string]any{"type": typ, "spec_version": "2.1", "id": refs.ID(it.Key, slot), "created": stamp(c), "modified": stamp(mod),
+			"created_by_ref": m.Identity, "object_marking_refs": []string{marking}}
 	}
 	switch it.Kind {
 	case federation.KindIndicators:
@@ -114,15 +164,14 @@ func (m *Mapper) Objects(it federation.Item) ([]map[string]any, error) {
 		}
 		sco := map[string]any{"type": in.Type, "spec_version": "2.1", "id": scoID(in.Type, in.Value), "value": in.Value,
 			"object_marking_refs": []string{marking}}
-		ind := common("indicator")
+		ind := common(SlotIndicator, "indicator")
 		ind["name"] = fmt.Sprintf("%s %s in reported spam", in.Type, in.Value)
 		ind["description"] = fmt.Sprintf("Seen in %d spam reports; origins %s.", in.Reports, orUnknown(in.Origins))
 		ind["indicator_types"] = []string{"malicious-activity"}
 		ind["pattern"] = fmt.Sprintf("[%s:value = '%s']", in.Type, patternValue(in.Value))
 		ind["pattern_type"] = "stix"
 		ind["valid_from"] = stamp(in.First)
-		rel := common("relationship")
-		rel["id"] = m.sdoID("relationship", it.Key+"/based-on")
+		rel := common(SlotRelationship, "relationship")
 		rel["relationship_type"] = "based-on"
 		rel["source_ref"] = ind["id"]
 		rel["target_ref"] = sco["id"]
@@ -139,7 +188,7 @@ func (m *Mapper) Objects(it federation.Item) ([]map[string]any, error) {
 		if err := json.Unmarshal(it.Body, &c); err != nil {
 			return nil, fmt.Errorf("stix: item %s: %w", it.Key, err)
 		}
-		o := common("campaign")
+		o := common(SlotCampaign, "campaign")
 		o["name"] = fmt.Sprintf("Spam campaign %s: %s", c.ID, c.Subject)
 		o["description"] = fmt.Sprintf("%d reports to the %s authority's complaint desk; origins %s.", c.Reports, orUnknown([]string{c.Source}), orUnknown(it.Origins))
 		o["first_seen"], o["last_seen"] = stamp(c.FirstSeen), stamp(c.LastSeen)
@@ -159,13 +208,13 @@ func (m *Mapper) Objects(it federation.Item) ([]map[string]any, error) {
 			return nil, fmt.Errorf("stix: item %s: %w", it.Key, err)
 		}
 		at, _ := time.Parse(time.RFC3339, r.ReceivedAt)
-		o := common("report")
+		o := common(SlotReport, "report")
 		o["name"] = "Spam report " + r.ID + ": " + r.Subject
 		o["description"] = fmt.Sprintf("Origin %s (%s). Findings against the law: %s.", orUnknown([]string{r.OriginIP}), orUnknown([]string{r.OriginCountry}),
 			orUnknown(r.Breaches))
 		o["report_types"] = []string{"campaign"}
 		o["published"] = stamp(at)
-		refs := []string{m.sdoID("campaign", "camp:"+r.Campaign)}
+		refs := []string{refs.ID("camp:"+r.Campaign, SlotCampaign)}
 		if r.OriginIP != "" {
 			typ := "ipv4-addr"
 			if strings.Contains(r.OriginIP, ":") {
@@ -174,6 +223,29 @@ func (m *Mapper) Objects(it federation.Item) ([]map[string]any, error) {
 			refs = append(refs, scoID(typ, r.OriginIP))
 		}
 		o["object_refs"] = refs
+		return []map[string]any{o}, nil
+	case federation.KindStatistics:
+		var st federation.StatsBody
+		if err := json.Unmarshal(it.Body, &st); err != nil {
+			return nil, fmt.Errorf("stix: item %s: %w", it.Key, err)
+		}
+		o := common(SlotStatistics, StatsType)
+		o["extensions"] = map[string]any{StatsExtensionID: map[string]any{"extension_type": "new-sdo"}}
+		o["name"] = fmt.Sprintf("Spam reports to the %s authority's complaint desk", orUnknown([]string{st.Source}))
+		if st.Reports != nil {
+			o["reports"] = *st.Reports
+		}
+		if st.Campaigns != nil {
+			o["campaigns"] = *st.Campaigns
+		}
+		cells := []map[string]any{}
+		for _, c := range st.ByOrigin {
+			cells = append(cells, map[string]any{"origin": c.Value, "reports": c.N})
+		}
+		o["reports_by_origin"] = cells
+		o["cells_suppressed"] = st.Suppressed
+		o["min_count"] = st.MinCount
+		o["source"] = st.Source
 		return []map[string]any{o}, nil
 	}
 	return nil, nil
@@ -192,9 +264,9 @@ func orUnknown(s []string) string {
 	return strings.Join(out, ", ")
 }
 
-// Bundle wraps objects with the node's identity and the marking
+// Bundle wraps objects with the given identity and the marking
 // definitions they use.
-func (m *Mapper) Bundle(objects []map[string]any) ([]byte, error) {
+func Bundle(identity map[string]any, objects []map[string]any) ([]byte, error) {
 	used := map[string]bool{}
 	for _, o := range objects {
 		if refs, ok := o["object_marking_refs"].([]string); ok {
@@ -203,7 +275,7 @@ func (m *Mapper) Bundle(objects []map[string]any) ([]byte, error) {
 			}
 		}
 	}
-	all := []any{m.Identity()}
+	all := []any{identity}
 	for _, t := range []federation.TLP{federation.TLPClear, federation.TLPGreen, federation.TLPAmber, federation.TLPAmberStrict, federation.TLPRed} {
 		raw, id, err := Marking(t)
 		if err != nil {

@@ -63,6 +63,35 @@ var typeSchema = map[string]string{
 	"relationship": "sros/relationship.json", "marking-definition": "common/marking-definition.json",
 	"ipv4-addr": "observables/ipv4-addr.json", "ipv6-addr": "observables/ipv6-addr.json", "domain-name": "observables/domain-name.json",
 	"url": "observables/url.json", "email-addr": "observables/email-addr.json",
+	"extension-definition": "common/extension-definition.json", StatsType: "common/core.json",
+}
+
+// validateStatistics checks a statistics object against the extension's
+// documented schema (docs/stix-statistics.schema.json).
+func validateStatistics(t testing.TB, o map[string]any) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "..", "docs", "stix-statistics.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("https://accord.invalid/schemas/accord-spam-statistics.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("https://accord.invalid/schemas/accord-spam-statistics.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(o)
+	od, _ := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err := s.Validate(od); err != nil {
+		t.Errorf("statistics do not match their documented schema: %v\n%s", err, raw)
+	}
 }
 
 // validateBundle checks a bundle against the bundle schema and each object
@@ -117,24 +146,74 @@ func sampleItems(t testing.TB) []federation.Item {
 		item(t, "rep:r1", federation.KindReports, federation.TLPAmberStrict, map[string]any{"id": "r1", "campaign": "c-1", "received_at": "2026-11-03T10:00:00Z", "subject": "Cheap meds",
 			"origin_ip": "12.0.0.1", "origin_country": "US", "breaches": []string{"EU/eu-consent: needs-context"}}),
 		item(t, "ev:r1", federation.KindEvidence, federation.TLPAmberStrict, map[string]any{"report": "r1"}),
-		item(t, "stats:origins", federation.KindStatistics, federation.TLPClear, map[string]any{"reports": 9}),
+		item(t, "stats:origins:k5", federation.KindStatistics, federation.TLPClear, map[string]any{"reports": 9, "reports_by_origin": []map[string]any{{"Value": "US", "N": 9}},
+			"cells_suppressed": 0, "min_count": 5, "source": "FR"}),
 	}
 }
 
+// memRefs allocates ids and times in memory, as the feed does in the
+// store.
+type memRefs struct {
+	ids map[string]string
+	at  time.Time
+}
+
+func newRefs() *memRefs {
+	return &memRefs{ids: map[string]string{}, at: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}
+}
+
+func (m *memRefs) ID(item, slot string) string {
+	k := item + "/" + slot
+	if m.ids[k] == "" {
+		typ := slot
+		if slot == SlotStatistics {
+			typ = StatsType
+		}
+		m.ids[k] = typ + "--" + federation.NewUUID()
+	}
+	return m.ids[k]
+}
+
+func (m *memRefs) Times(item, slot string) (time.Time, time.Time) { return m.at, m.at.Add(time.Hour) }
+
 func TestBundleValidatesAgainstSTIX21(t *testing.T) {
-	m := &Mapper{NodeKey: "AAAA", NodeName: "FR authority", Created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	identity := "identity--" + federation.NewUUID()
+	m := &Mapper{Identity: identity}
+	refs := newRefs()
 	var objs []map[string]any
 	for _, it := range sampleItems(t) {
-		o, err := m.Objects(it)
+		o, err := m.Objects(it, refs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if (it.Kind == federation.KindEvidence || it.Kind == federation.KindStatistics) && len(o) != 0 {
-			t.Errorf("%s mapped to STIX: evidence bytes and statistics stay out of feeds", it.Key)
+		if it.Kind == federation.KindEvidence && len(o) != 0 {
+			t.Errorf("%s mapped to STIX: evidence bytes stay out of feeds", it.Key)
+		}
+		if it.Kind == federation.KindStatistics {
+			// A new SDO defined by an extension: its own documented schema
+			// and the common core (the OASIS bundle schema cannot hold a
+			// custom object: it matches both of its oneOf branches).
+			if len(o) != 1 {
+				t.Fatalf("statistics: %v", o)
+			}
+			validateStatistics(t, o[0])
+			_, schema := schemas(t)
+			raw, _ := json.Marshal(o[0])
+			od, _ := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+			if err := schema("common/core.json").Validate(od); err != nil {
+				t.Errorf("statistics are not a STIX object: %v", err)
+			}
+			raw, _ = json.Marshal(StatsExtension())
+			od, _ = jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+			if err := schema("common/extension-definition.json").Validate(od); err != nil {
+				t.Errorf("the extension definition does not validate: %v", err)
+			}
+			objs = append(objs, AccordIdentity())
+			continue
 		}
 		objs = append(objs, o...)
 	}
-	b, err := m.Bundle(objs)
+	b, err := Bundle(IdentityObject(identity, "FR authority", "", refs.at, refs.at), objs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +222,7 @@ func TestBundleValidatesAgainstSTIX21(t *testing.T) {
 	for _, o := range got {
 		types[o["type"].(string)]++
 	}
-	for typ, n := range map[string]int{"identity": 1, "indicator": 5, "ipv4-addr": 1, "ipv6-addr": 1, "domain-name": 1, "url": 1, "email-addr": 1,
+	for typ, n := range map[string]int{"identity": 2, "indicator": 5, "ipv4-addr": 1, "ipv6-addr": 1, "domain-name": 1, "url": 1, "email-addr": 1,
 		"campaign": 1, "report": 1, "relationship": 5, "marking-definition": 4} {
 		if types[typ] != n {
 			t.Errorf("%d %s objects, want %d (all: %v)", types[typ], typ, n, types)

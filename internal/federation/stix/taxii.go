@@ -2,16 +2,17 @@ package stix
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
-	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/federation"
@@ -24,28 +25,30 @@ const (
 )
 
 // TAXII is the read-only TAXII 2.1 server of a node: discovery at
-// /taxii2/, one API root, and a collection per peer whose objects are what
-// that peer's agreement allows, mapped to STIX. A peer's token reads its
-// own collection only; authority and admin tokens read every collection
-// (to check what a peer sees).
+// /taxii2/, one API root, and a collection per active peer whose objects
+// are what that peer's agreement allows, published by the Feed. A peer's
+// token reads its own collection only; authority and admin tokens read
+// every collection (to check what a peer sees). Every read of a peer's
+// collection by its client is logged and enters the custody log of the
+// link with the next envelope.
 type TAXII struct {
 	Fed    *federation.Service
+	Feed   *Feed
 	Tokens access.Store
-	Mapper *Mapper
 	Title  string
 	// PublicURL is the node's public base (https://desk.example.org): the
 	// discovery links are built on it, never on the request's Host
 	// header. Empty: the request's scheme and Host (tests).
 	PublicURL string
+	Log       *slog.Logger
 }
 
 // Prefix is where the server is mounted.
 const Prefix = "/taxii2/"
 
-// CollectionID is a peer's collection id.
-func (t *TAXII) CollectionID(peer string) string {
-	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("accord:"+t.Mapper.NodeKey+":collection:"+peer)).String()
-}
+// MaxPage is the most objects one response holds; a larger limit is
+// served as this many, with "more" and "next" for the rest.
+const MaxPage = 1000
 
 type taxiiError struct {
 	Title       string `json:"title"`
@@ -63,10 +66,18 @@ func fail(w http.ResponseWriter, status int, title, desc string) {
 	writeTAXII(w, status, taxiiError{Title: title, Description: desc, HTTPStatus: strconv.Itoa(status)})
 }
 
+func (t *TAXII) log() *slog.Logger {
+	if t.Log != nil {
+		return t.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
 // client is who asks: a peer (its name) or an authority (all).
 type client struct {
-	peer string
-	all  bool
+	peer  string
+	all   bool
+	token string
 }
 
 func (t *TAXII) authenticate(r *http.Request) (client, bool) {
@@ -85,9 +96,9 @@ func (t *TAXII) authenticate(r *http.Request) (client, bool) {
 	}
 	switch {
 	case tok.Role == access.Peer:
-		return client{peer: tok.Label}, true
+		return client{peer: tok.Label, token: tok.ID}, true
 	case tok.Role.AtLeast(access.Authority):
-		return client{all: true}, true
+		return client{all: true, token: tok.ID}, true
 	}
 	return client{}, false
 }
@@ -125,35 +136,46 @@ func (t *TAXII) Handler() http.Handler {
 		if t.PublicURL != "" {
 			base = strings.TrimRight(t.PublicURL, "/") + Prefix
 		}
+		ctx := r.Context()
 		switch {
 		case path == "/" || path == "":
-			writeTAXII(w, http.StatusOK, map[string]any{"title": t.Title, "description": "Spam indicators and campaigns shared under agreements",
+			writeTAXII(w, http.StatusOK, map[string]any{"title": t.Title, "description": "Spam indicators, campaigns, reports and statistics shared under agreements",
 				"default": base + "api/", "api_roots": []string{base + "api/"}})
 		case len(parts) == 1 && parts[0] == "api":
 			writeTAXII(w, http.StatusOK, map[string]any{"title": t.Title + " API root", "versions": []string{TAXIIMedia}, "max_content_length": 0})
 		case len(parts) == 2 && parts[0] == "api" && parts[1] == "collections":
-			cols, err := t.collections(r.Context(), c)
+			peers, err := t.Fed.Store.Peers(ctx)
 			if err != nil {
-				fail(w, http.StatusInternalServerError, "internal error", err.Error())
+				t.internal(w, err)
 				return
+			}
+			cols := []map[string]any{}
+			for _, p := range peers {
+				if p.Status == federation.StatusActive && (c.all || c.peer == p.Name) && p.Collection != "" {
+					cols = append(cols, describe(p))
+				}
 			}
 			writeTAXII(w, http.StatusOK, map[string]any{"collections": cols})
 		case len(parts) >= 3 && parts[0] == "api" && parts[1] == "collections":
-			peer, col, err := t.collection(r.Context(), c, parts[2])
+			p, err := t.collection(ctx, c, parts[2])
 			if err != nil {
-				var he httpError
-				if errors.As(err, &he) {
-					fail(w, he.status, he.title, he.Error())
-					return
-				}
-				fail(w, http.StatusInternalServerError, "internal error", err.Error())
+				t.internal(w, err)
 				return
 			}
+			if p == nil {
+				fail(w, http.StatusNotFound, "not found", "no collection "+parts[2]+" for this client")
+				return
+			}
+			rest := parts[3:]
 			switch {
-			case len(parts) == 3:
-				writeTAXII(w, http.StatusOK, col)
-			case len(parts) == 4 && (parts[3] == "objects" || parts[3] == "manifest"):
-				t.objects(w, r, peer, parts[3] == "manifest")
+			case len(rest) == 0:
+				writeTAXII(w, http.StatusOK, describe(*p))
+			case len(rest) == 1 && (rest[0] == "objects" || rest[0] == "manifest"):
+				t.objects(w, r, c, p, "", rest[0] == "manifest")
+			case len(rest) == 2 && rest[0] == "objects":
+				t.objects(w, r, c, p, rest[1], false)
+			case len(rest) == 3 && rest[0] == "objects" && rest[2] == "versions":
+				t.versions(w, r, c, p, rest[1])
 			default:
 				fail(w, http.StatusNotFound, "not found", "")
 			}
@@ -163,6 +185,11 @@ func (t *TAXII) Handler() http.Handler {
 	})
 }
 
+func (t *TAXII) internal(w http.ResponseWriter, err error) {
+	t.log().Error("taxii: internal error", "err", err)
+	fail(w, http.StatusInternalServerError, "internal error", "the server could not answer; try again later")
+}
+
 func scheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
@@ -170,167 +197,274 @@ func scheme(r *http.Request) string {
 	return "http"
 }
 
-type httpError struct {
-	status int
-	title  string
-	msg    string
-}
-
-func (e httpError) Error() string { return e.msg }
-
-func (t *TAXII) collections(ctx context.Context, c client) ([]map[string]any, error) {
+// collection finds the collection a client may read by its id: nil when
+// there is none for it (the same answer whether it exists or not).
+func (t *TAXII) collection(ctx context.Context, c client, id string) (*federation.Peer, error) {
 	peers, err := t.Fed.Store.Peers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := []map[string]any{}
 	for _, p := range peers {
-		if p.Status != federation.StatusActive || !(c.all || c.peer == p.Name) {
-			continue
+		if p.Collection == id && p.Status == federation.StatusActive && (c.all || c.peer == p.Name) {
+			return &p, nil
 		}
-		out = append(out, t.describe(p.Name))
 	}
-	return out, nil
+	return nil, nil
 }
 
-func (t *TAXII) describe(peer string) map[string]any {
-	return map[string]any{"id": t.CollectionID(peer), "title": "Shared with " + peer,
-		"description": "What the agreement with " + peer + " allows: indicators, campaigns and reports, as STIX 2.1",
-		"can_read":    true, "can_write": false, "media_types": []string{STIXMedia}}
+// describe is a collection's resource, its description written from the
+// agreement in force.
+func describe(p federation.Peer) map[string]any {
+	return map[string]any{"id": p.Collection, "title": "Shared with " + p.Name + " (" + p.Jurisdiction + ")",
+		"description": Describe(p.Agreement), "can_read": true, "can_write": false, "media_types": []string{STIXMedia}}
 }
 
-// collection resolves a collection id for a client. A collection the
-// client may not read is refused with 403, whether it exists or not.
-func (t *TAXII) collection(ctx context.Context, c client, id string) (string, map[string]any, error) {
-	peers, err := t.Fed.Store.Peers(ctx)
-	if err != nil {
-		return "", nil, err
+// Describe says in words what an agreement lets a collection hold.
+func Describe(a *federation.Agreement) string {
+	if a == nil {
+		return "No agreement is in force: the collection holds nothing but the node's identity."
 	}
-	for _, p := range peers {
-		if t.CollectionID(p.Name) != id || p.Status != federation.StatusActive {
-			continue
+	var kinds []string
+	for _, k := range a.Share {
+		switch k {
+		case federation.KindIndicators, federation.KindCampaigns, federation.KindReports, federation.KindStatistics:
+			kinds = append(kinds, string(k))
 		}
-		if !c.all && c.peer != p.Name {
-			break
-		}
-		return p.Name, t.describe(p.Name), nil
 	}
-	return "", nil, httpError{http.StatusForbidden, "forbidden", "this client may not read collection " + id}
+	what := "nothing (its kinds do not travel as STIX)"
+	if len(kinds) > 0 {
+		what = strings.Join(kinds, ", ")
+	}
+	origins := "of no origin"
+	switch {
+	case slices.Contains(a.Origins, "*"):
+		origins = "of any origin"
+	case len(a.Origins) > 0:
+		origins = "of spam from " + strings.Join(a.Origins, ", ")
+	}
+	s := fmt.Sprintf("Shared under %s version %d: %s up to TLP:%s, %s", a.ID, a.Version, what, strings.ToUpper(string(a.TLPMax)), origins)
+	if slices.Contains(a.Share, federation.KindStatistics) {
+		s += fmt.Sprintf("; statistics show no count below %d", max(a.MinAggregate, 5))
+	}
+	if len(a.Purposes) > 0 {
+		s += "; for " + strings.Join(a.Purposes, ", ")
+	}
+	if a.LegalBasis != "" {
+		s += "; legal basis: " + a.LegalBasis
+	}
+	if a.RetentionDays > 0 {
+		s += fmt.Sprintf("; kept at most %d days", a.RetentionDays)
+	}
+	if a.OnwardSharing {
+		s += "; onward sharing allowed"
+	} else {
+		s += "; not to be passed on"
+	}
+	return s + "."
 }
 
-// objects serves a collection's objects (or their manifest), oldest
-// first, with added_after and limit/next pagination.
-func (t *TAXII) objects(w http.ResponseWriter, r *http.Request, peer string, manifest bool) {
+// addedStamp formats date_added and the X-TAXII-Date-Added headers: UTC,
+// microseconds, the precision of the added-log (each entry of a
+// collection has its own instant, so added_after with the last value seen
+// misses nothing and repeats nothing).
+func addedStamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
+
+// query reads the filters of a request.
+func query(r *http.Request, id string) (federation.FeedQuery, error) {
 	q := r.URL.Query()
-	var after time.Time
+	fq := federation.FeedQuery{Limit: MaxPage}
 	if s := q.Get("added_after"); s != "" {
-		var err error
-		if after, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			fail(w, http.StatusBadRequest, "bad added_after", "want an RFC 3339 timestamp")
-			return
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return fq, fmt.Errorf("added_after: want an RFC 3339 timestamp")
 		}
+		fq.AddedAfter = t
 	}
-	limit := 100
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			fail(w, http.StatusBadRequest, "bad limit", "want a positive number")
-			return
+			return fq, fmt.Errorf("limit: want a positive number")
 		}
-		limit = min(n, 1000)
+		fq.Limit = min(n, MaxPage)
 	}
-	offset := 0
 	if s := q.Get("next"); s != "" {
 		b, err := base64.RawURLEncoding.DecodeString(s)
-		n, err2 := strconv.Atoi(string(b))
-		if err != nil || err2 != nil || n < 0 {
-			fail(w, http.StatusBadRequest, "bad next", "")
-			return
+		n, err2 := strconv.ParseInt(string(b), 10, 64)
+		if err != nil || err2 != nil || n <= 0 {
+			return fq, fmt.Errorf("next: not a value this server gave")
 		}
-		offset = n
+		fq.After = time.Unix(0, n).UTC()
 	}
-	lines, err := t.Fed.Preview(r.Context(), peer, nil)
+	split := func(name string) []string {
+		var out []string
+		for _, v := range q[name] {
+			for _, x := range strings.Split(v, ",") {
+				if x = strings.TrimSpace(x); x != "" {
+					out = append(out, x)
+				}
+			}
+		}
+		return out
+	}
+	fq.IDs = split("match[id]")
+	if id != "" {
+		fq.IDs = []string{id}
+	}
+	fq.Types = split("match[type]")
+	for _, v := range split("match[version]") {
+		switch v {
+		case "last":
+			fq.Last = true
+		case "first":
+			fq.First = true
+		case "all":
+			fq.All = true
+		default:
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return fq, fmt.Errorf("match[version]: want last, first, all or timestamps")
+			}
+			fq.At = append(fq.At, t)
+		}
+	}
+	if !fq.First && !fq.All && len(fq.At) == 0 {
+		fq.Last = true
+	}
+	if sv := split("match[spec_version]"); len(sv) > 0 && !slices.Contains(sv, "2.1") {
+		fq.None = true
+	}
+	return fq, nil
+}
+
+func cursor(t time.Time) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixNano(), 10)))
+}
+
+// objects serves a collection's objects or manifest (or one object's
+// versions as objects), oldest first, filtered, paginated with an exact
+// limit.
+func (t *TAXII) objects(w http.ResponseWriter, r *http.Request, c client, p *federation.Peer, id string, manifest bool) {
+	ctx := r.Context()
+	fq, err := query(r, id)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "internal error", err.Error())
+		fail(w, http.StatusBadRequest, "bad filter", err.Error())
 		return
 	}
-	type entry struct {
-		added time.Time
-		obj   map[string]any
+	if err := t.Feed.Update(ctx); err != nil {
+		t.internal(w, err)
+		return
 	}
-	var es []entry
-	for _, l := range lines {
-		if !l.Decision.Allow || l.Item.Updated.IsZero() || !l.Item.Updated.After(after) {
-			continue
-		}
-		objs, err := t.Mapper.Objects(l.Item)
+	if id != "" {
+		vs, err := t.Feed.Store.ObjectVersions(ctx, p.Name, id)
 		if err != nil {
-			fail(w, http.StatusInternalServerError, "internal error", err.Error())
+			t.internal(w, err)
 			return
 		}
-		for _, o := range objs {
-			es = append(es, entry{l.Item.Updated, o})
+		if len(vs) == 0 {
+			fail(w, http.StatusNotFound, "not found", "no object "+id+" in this collection")
+			return
 		}
 	}
-	sort.SliceStable(es, func(i, j int) bool { return es[i].added.Before(es[j].added) })
-	if offset > len(es) {
-		offset = len(es)
+	es, bodies, err := t.Feed.Store.CollectionEntries(ctx, p.Name, fq)
+	if err != nil {
+		t.internal(w, err)
+		return
 	}
-	page := es[offset:min(len(es), offset+limit)]
-	more := offset+limit < len(es)
-	if len(page) > 0 {
-		w.Header().Set("X-TAXII-Date-Added-First", stamp(page[0].added))
-		w.Header().Set("X-TAXII-Date-Added-Last", stamp(page[len(page)-1].added))
+	more := len(es) > fq.Limit
+	if more {
+		es, bodies = es[:fq.Limit], bodies[:fq.Limit]
 	}
 	body := map[string]any{"more": more}
 	if more {
-		body["next"] = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(offset + limit)))
+		body["next"] = cursor(es[len(es)-1].Added)
 	}
+	if len(es) > 0 {
+		w.Header().Set("X-TAXII-Date-Added-First", addedStamp(es[0].Added))
+		w.Header().Set("X-TAXII-Date-Added-Last", addedStamp(es[len(es)-1].Added))
+	}
+	h := sha256.New()
 	if manifest {
-		var ms []map[string]any
-		for _, e := range page {
-			ms = append(ms, map[string]any{"id": e.obj["id"], "date_added": stamp(e.added), "version": versionOf(e.obj, e.added), "media_type": STIXMedia})
+		ms := make([]map[string]any, len(es))
+		for i, e := range es {
+			ms[i] = map[string]any{"id": e.ID, "date_added": addedStamp(e.Added), "version": stamp(e.Version), "media_type": STIXMedia}
+			fmt.Fprintf(h, "%s %s\n", e.ID, stamp(e.Version))
 		}
-		body["objects"] = ms
-		writeTAXII(w, http.StatusOK, body)
-		return
-	}
-	objs := []map[string]any{}
-	used := map[string]bool{}
-	for _, e := range page {
-		objs = append(objs, e.obj)
-		if refs, ok := e.obj["object_marking_refs"].([]string); ok {
-			for _, r := range refs {
-				used[r] = true
-			}
+		if len(ms) > 0 {
+			body["objects"] = ms
 		}
-	}
-	// The marking definitions and the node's identity come with every
-	// page, so a page is readable on its own.
-	var extra []any
-	extra = append(extra, t.Mapper.Identity())
-	for _, level := range []federation.TLP{federation.TLPClear, federation.TLPGreen, federation.TLPAmber, federation.TLPAmberStrict, federation.TLPRed} {
-		raw, id, err := Marking(level)
-		if err == nil && used[id] {
-			extra = append(extra, raw)
+	} else {
+		objs := make([]json.RawMessage, len(bodies))
+		for i, v := range bodies {
+			objs[i] = v.Body
+			fmt.Fprintf(h, "%s %s\n", v.ID, stamp(v.Version))
+		}
+		if len(objs) > 0 {
+			body["objects"] = objs
 		}
 	}
-	all := append(extra, anySlice(objs)...)
-	body["objects"] = all
+	t.read(ctx, c, p, r, len(es), hex.EncodeToString(h.Sum(nil)))
 	writeTAXII(w, http.StatusOK, body)
 }
 
-func versionOf(o map[string]any, added time.Time) string {
-	if m, ok := o["modified"].(string); ok {
-		return m
+// versions serves the versions of one object in a collection.
+func (t *TAXII) versions(w http.ResponseWriter, r *http.Request, c client, p *federation.Peer, id string) {
+	ctx := r.Context()
+	fq, err := query(r, id)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "bad filter", err.Error())
+		return
 	}
-	return stamp(added)
+	if err := t.Feed.Update(ctx); err != nil {
+		t.internal(w, err)
+		return
+	}
+	vs, err := t.Feed.Store.ObjectVersions(ctx, p.Name, id)
+	if err != nil {
+		t.internal(w, err)
+		return
+	}
+	if len(vs) == 0 {
+		fail(w, http.StatusNotFound, "not found", "no object "+id+" in this collection")
+		return
+	}
+	var sel []federation.FeedEntry
+	for _, v := range vs {
+		if v.Added.After(fq.AddedAfter) && v.Added.After(fq.After) && !fq.None {
+			sel = append(sel, v)
+		}
+	}
+	more := len(sel) > fq.Limit
+	if more {
+		sel = sel[:fq.Limit]
+	}
+	body := map[string]any{"more": more}
+	if more {
+		body["next"] = cursor(sel[len(sel)-1].Added)
+	}
+	h := sha256.New()
+	list := make([]string, len(sel))
+	for i, v := range sel {
+		list[i] = stamp(v.Version)
+		fmt.Fprintf(h, "%s %s\n", id, list[i])
+	}
+	if len(sel) > 0 {
+		body["versions"] = list
+		w.Header().Set("X-TAXII-Date-Added-First", addedStamp(sel[0].Added))
+		w.Header().Set("X-TAXII-Date-Added-Last", addedStamp(sel[len(sel)-1].Added))
+	}
+	t.read(ctx, c, p, r, len(sel), hex.EncodeToString(h.Sum(nil)))
+	writeTAXII(w, http.StatusOK, body)
 }
 
-func anySlice(ms []map[string]any) []any {
-	out := make([]any, len(ms))
-	for i, m := range ms {
-		out[i] = m
+// read logs a read, and records a peer client's read for the custody log
+// of its link.
+func (t *TAXII) read(ctx context.Context, c client, p *federation.Peer, r *http.Request, n int, hash string) {
+	t.log().Info("taxii: read", "collection", p.Name, "client_peer", c.peer, "token", c.token, "request", r.URL.RequestURI(), "objects", n)
+	if c.peer == "" || c.peer != p.Name {
+		return
 	}
-	return out
+	rd := federation.Read{At: time.Now().UTC(), Request: r.URL.RequestURI(), Objects: n, Hash: hash}
+	if err := t.Fed.Store.RecordRead(ctx, p.Name, rd); err != nil {
+		t.log().Error("taxii: record a read", "peer", p.Name, "err", err)
+	}
 }

@@ -38,12 +38,15 @@ func (s *Store) AddPeer(ctx context.Context, p federation.Peer) error {
 		if n > 0 {
 			return fmt.Errorf("peer %s already exists", p.Name)
 		}
+		if p.Collection == "" {
+			p.Collection = federation.NewUUID()
+		}
 		ver, raw := 0, ""
 		if p.Agreement != nil {
 			ver, raw = p.Agreement.Version, p.Agreement.Raw
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_peers (name, url, jurisdiction, status, added, agreement_version, agreement) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			p.Name, p.URL, p.Jurisdiction, string(p.Status), nanos(p.Added), ver, raw); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_peers (name, url, jurisdiction, status, added, agreement_version, agreement, collection) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			p.Name, p.URL, p.Jurisdiction, string(p.Status), nanos(p.Added), ver, raw, p.Collection); err != nil {
 			return fmt.Errorf("add peer %s: %w", p.Name, err)
 		}
 		for _, k := range p.Keys {
@@ -67,8 +70,8 @@ func (s *Store) loadPeer(ctx context.Context, where string, arg any) (*federatio
 	var status, raw string
 	var added int64
 	var ver int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, url, jurisdiction, status, added, agreement_version, agreement FROM fed_peers WHERE `+where), arg).
-		Scan(&p.Name, &p.URL, &p.Jurisdiction, &status, &added, &ver, &raw)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, url, jurisdiction, status, added, agreement_version, agreement, collection FROM fed_peers WHERE `+where), arg).
+		Scan(&p.Name, &p.URL, &p.Jurisdiction, &status, &added, &ver, &raw, &p.Collection)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, federation.ErrNotFound
 	}
@@ -83,7 +86,7 @@ func (s *Store) loadPeer(ctx context.Context, where string, arg any) (*federatio
 		}
 		p.Agreement = a
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT pubkey, status, added, changed FROM fed_peer_keys WHERE peer = ? ORDER BY added, pubkey`), p.Name)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT pubkey, status, added, changed, retired_at, revoked_at FROM fed_peer_keys WHERE peer = ? ORDER BY added, pubkey`), p.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -91,11 +94,17 @@ func (s *Store) loadPeer(ctx context.Context, where string, arg any) (*federatio
 	for rows.Next() {
 		var k federation.PeerKey
 		var st string
-		var a, c int64
-		if err := rows.Scan(&k.Key, &st, &a, &c); err != nil {
+		var a, c, ret, rev int64
+		if err := rows.Scan(&k.Key, &st, &a, &c, &ret, &rev); err != nil {
 			return nil, err
 		}
 		k.Status, k.Added, k.Changed = federation.KeyStatus(st), fromNanos(a), fromNanos(c)
+		if ret != 0 {
+			k.RetiredAt = fromNanos(ret)
+		}
+		if rev != 0 {
+			k.RevokedAt = fromNanos(rev)
+		}
 		p.Keys = append(p.Keys, k)
 	}
 	return &p, rows.Err()
@@ -189,8 +198,8 @@ func (s *Store) RemovePeer(ctx context.Context, name string, at time.Time) error
 // AddPeerKey implements federation.Store.
 func (s *Store) AddPeerKey(ctx context.Context, name, key string, at time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_peer_keys SET status = ?, changed = ? WHERE peer = ? AND status = ?`),
-			string(federation.KeyRetired), nanos(at), name, string(federation.KeyActive)); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_peer_keys SET status = ?, changed = ?, retired_at = ? WHERE peer = ? AND status = ?`),
+			string(federation.KeyRetired), nanos(at), nanos(at), name, string(federation.KeyActive)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_peer_keys (peer, pubkey, status, added, changed) VALUES (?, ?, ?, ?, ?)`),
@@ -203,7 +212,44 @@ func (s *Store) AddPeerKey(ctx context.Context, name, key string, at time.Time) 
 
 // SetKeyStatus implements federation.Store.
 func (s *Store) SetKeyStatus(ctx context.Context, name, key string, st federation.KeyStatus, at time.Time) error {
-	return s.exec1(ctx, "set key status", `UPDATE fed_peer_keys SET status = ?, changed = ? WHERE peer = ? AND pubkey = ?`, string(st), nanos(at), name, key)
+	switch st {
+	case federation.KeyRetired:
+		return s.exec1(ctx, "set key status", `UPDATE fed_peer_keys SET status = ?, changed = ?, retired_at = CASE WHEN retired_at = 0 THEN ? ELSE retired_at END
+			WHERE peer = ? AND pubkey = ?`, string(st), nanos(at), nanos(at), name, key)
+	case federation.KeyRevoked:
+		return s.RevokeKey(ctx, name, key, at)
+	}
+	return s.exec1(ctx, "set key status", `UPDATE fed_peer_keys SET status = ?, changed = ?, retired_at = 0, revoked_at = 0 WHERE peer = ? AND pubkey = ?`,
+		string(st), nanos(at), name, key)
+}
+
+// RevokeKey implements federation.Store.
+func (s *Store) RevokeKey(ctx context.Context, name, key string, at time.Time) error {
+	return s.exec1(ctx, "revoke key", `UPDATE fed_peer_keys SET status = ?, changed = ?, revoked_at = ? WHERE peer = ? AND pubkey = ?`,
+		string(federation.KeyRevoked), nanos(at), nanos(at), name, key)
+}
+
+// SetPeerCollection implements federation.Store.
+func (s *Store) SetPeerCollection(ctx context.Context, name, id string) error {
+	return s.exec1(ctx, "set collection", `UPDATE fed_peers SET collection = ? WHERE name = ?`, id, name)
+}
+
+// NodeIdentity implements federation.Store.
+func (s *Store) NodeIdentity(ctx context.Context) (federation.NodeIdentity, error) {
+	var n federation.NodeIdentity
+	var at int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, created FROM fed_node ORDER BY created LIMIT 1`).Scan(&n.ID, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return n, federation.ErrNotFound
+	}
+	n.Created = fromNanos(at)
+	return n, err
+}
+
+// SaveNodeIdentity implements federation.Store.
+func (s *Store) SaveNodeIdentity(ctx context.Context, n federation.NodeIdentity) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO fed_node (id, created) VALUES (?, ?)`), n.ID, nanos(n.Created))
+	return err
 }
 
 // SetAgreement implements federation.Store.
@@ -400,8 +446,12 @@ func (s *Store) putCheckpoint(ctx context.Context, tx *sql.Tx, peer string, dir 
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO fed_checkpoints (peer, dir, seq, body, payload_hash) VALUES (?, ?, ?, ?, ?)`),
-		peer, string(dir), int64(cp.Seq), string(b), payloadHash)
+	rec := cp.Recorded
+	if rec.IsZero() {
+		rec = time.Now()
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO fed_checkpoints (peer, dir, seq, body, payload_hash, recorded_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		peer, string(dir), int64(cp.Seq), string(b), payloadHash, nanos(rec))
 	return err
 }
 
@@ -551,11 +601,11 @@ func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]fe
 		args = append(args, string(f.Kind))
 	}
 	q += ` ORDER BY received_at DESC, item_key`
-	if f.Limit > 0 {
-		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	if f.Limit < 0 || f.Offset < 0 {
+		return nil, fmt.Errorf("received items: a negative limit or offset")
 	}
-	if f.Limit < 0 {
-		return nil, fmt.Errorf("received items: a negative limit")
+	if f.Limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d OFFSET %d`, f.Limit, f.Offset)
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
@@ -657,7 +707,7 @@ func (s *Store) Log(ctx context.Context, peer string, dir federation.Direction) 
 
 // Checkpoints implements federation.Store.
 func (s *Store) Checkpoints(ctx context.Context, peer string, dir federation.Direction) ([]federation.Checkpoint, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT body FROM fed_checkpoints WHERE peer = ? AND dir = ? ORDER BY seq`), peer, string(dir))
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT body, recorded_at FROM fed_checkpoints WHERE peer = ? AND dir = ? ORDER BY seq`), peer, string(dir))
 	if err != nil {
 		return nil, err
 	}
@@ -665,12 +715,16 @@ func (s *Store) Checkpoints(ctx context.Context, peer string, dir federation.Dir
 	var out []federation.Checkpoint
 	for rows.Next() {
 		var b string
-		if err := rows.Scan(&b); err != nil {
+		var rec int64
+		if err := rows.Scan(&b, &rec); err != nil {
 			return nil, err
 		}
 		var cp federation.Checkpoint
 		if err := json.Unmarshal([]byte(b), &cp); err != nil {
 			return nil, err
+		}
+		if rec != 0 {
+			cp.Recorded = fromNanos(rec)
 		}
 		out = append(out, cp)
 	}

@@ -520,5 +520,47 @@ func migrations(d Dialect) []string {
 			logged_seq BIGINT NOT NULL
 		);
 		CREATE INDEX fed_reads_peer ON fed_reads (peer, logged_seq, id)`,
+		// 13: federation — the node's stable identity and each peer's
+		// collection id (no key rotation changes them); when each peer key
+		// was retired and revoked; when each checkpoint was stored; the
+		// published TAXII objects, their versions, and each collection's
+		// added-log.
+		`CREATE TABLE fed_node (
+			id TEXT PRIMARY KEY,
+			created BIGINT NOT NULL
+		);
+		ALTER TABLE fed_peers ADD COLUMN collection TEXT NOT NULL DEFAULT '';
+		ALTER TABLE fed_peer_keys ADD COLUMN retired_at BIGINT NOT NULL DEFAULT 0;
+		ALTER TABLE fed_peer_keys ADD COLUMN revoked_at BIGINT NOT NULL DEFAULT 0;
+		UPDATE fed_peer_keys SET retired_at = changed WHERE status = 'retired';
+		UPDATE fed_peer_keys SET revoked_at = changed WHERE status = 'revoked';
+		ALTER TABLE fed_checkpoints ADD COLUMN recorded_at BIGINT NOT NULL DEFAULT 0;
+		CREATE TABLE fed_feed_objects (
+			id TEXT PRIMARY KEY,
+			item_key TEXT NOT NULL,
+			slot TEXT NOT NULL,
+			created BIGINT NOT NULL,
+			modified BIGINT NOT NULL,
+			hash TEXT NOT NULL
+		);
+		CREATE UNIQUE INDEX fed_feed_objects_slot ON fed_feed_objects (item_key, slot);
+		CREATE TABLE fed_feed_versions (
+			id TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			body TEXT NOT NULL,
+			PRIMARY KEY (id, version)
+		);
+		CREATE TABLE fed_feed_log (
+			peer TEXT NOT NULL,
+			added BIGINT NOT NULL,
+			id TEXT NOT NULL,
+			type TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			removed BIGINT NOT NULL,
+			current BIGINT NOT NULL,
+			PRIMARY KEY (peer, added)
+		);
+		CREATE INDEX fed_feed_log_current ON fed_feed_log (peer, current, added);
+		CREATE INDEX fed_feed_log_id ON fed_feed_log (peer, id, added)`,
 	}
 }

@@ -1,0 +1,223 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/federation"
+)
+
+// The TAXII feed: published objects, their versions, and each
+// collection's added-log.
+
+// FeedObjects implements federation.FeedStore.
+func (s *Store) FeedObjects(ctx context.Context) (map[string]federation.FeedObject, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, item_key, slot, created, modified, hash FROM fed_feed_objects`)
+	if err != nil {
+		return nil, fmt.Errorf("feed objects: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]federation.FeedObject{}
+	for rows.Next() {
+		var o federation.FeedObject
+		var c, m int64
+		if err := rows.Scan(&o.ID, &o.ItemKey, &o.Slot, &c, &m, &o.Hash); err != nil {
+			return nil, err
+		}
+		o.Created, o.Modified = fromNanos(c), fromNanos(m)
+		out[o.ID] = o
+	}
+	return out, rows.Err()
+}
+
+// SaveFeed implements federation.FeedStore.
+func (s *Store) SaveFeed(ctx context.Context, objs []federation.FeedObject, versions []federation.FeedVersion) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		rows := make([][]any, len(objs))
+		for i, o := range objs {
+			rows[i] = []any{o.ID, o.ItemKey, o.Slot, nanos(o.Created), nanos(o.Modified), o.Hash}
+		}
+		if err := s.insertRows(ctx, tx, "fed_feed_objects", "id, item_key, slot, created, modified, hash",
+			" ON CONFLICT (id) DO UPDATE SET modified = excluded.modified, hash = excluded.hash", rows); err != nil {
+			return err
+		}
+		rows = make([][]any, len(versions))
+		for i, v := range versions {
+			rows[i] = []any{v.ID, nanos(v.Version), string(v.Body)}
+		}
+		return s.insertRows(ctx, tx, "fed_feed_versions", "id, version, body", " ON CONFLICT (id, version) DO NOTHING", rows)
+	})
+}
+
+// Collection implements federation.FeedStore.
+func (s *Store) Collection(ctx context.Context, peer string) (map[string]time.Time, time.Time, error) {
+	var last time.Time
+	var l int64
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(added), 0) FROM fed_feed_log WHERE peer = ?`), peer).Scan(&l); err != nil {
+		return nil, last, err
+	}
+	if l != 0 {
+		last = fromNanos(l)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, version FROM fed_feed_log WHERE peer = ? AND current = 1 AND removed = 0`), peer)
+	if err != nil {
+		return nil, last, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, last, err
+		}
+		out[id] = fromNanos(v)
+	}
+	return out, last, rows.Err()
+}
+
+func typeOf(id string) string {
+	if i := strings.Index(id, "--"); i > 0 {
+		return id[:i]
+	}
+	return id
+}
+
+// AppendCollection implements federation.FeedStore.
+func (s *Store) AppendCollection(ctx context.Context, peer string, es []federation.FeedEntry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var l int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(added), 0) FROM fed_feed_log WHERE peer = ?`), peer).Scan(&l); err != nil {
+			return err
+		}
+		prev := l
+		ids := make([]any, 0, len(es))
+		rows := make([][]any, len(es))
+		for i, e := range es {
+			a := nanos(e.Added)
+			if a <= prev {
+				return fmt.Errorf("collection %s: an entry added at %s is not after the last one", peer, e.Added.Format(time.RFC3339Nano))
+			}
+			prev = a
+			removed := 0
+			if e.Removed {
+				removed = 1
+			}
+			ids = append(ids, e.ID)
+			rows[i] = []any{peer, a, e.ID, typeOf(e.ID), nanos(e.Version), removed, 1}
+		}
+		for start := 0; start < len(ids); start += 1000 {
+			chunk := ids[start:min(len(ids), start+1000)]
+			args := append([]any{peer}, chunk...)
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_feed_log SET current = 0 WHERE peer = ? AND current = 1 AND id IN (`+placeholders(len(chunk))+`)`), args...); err != nil {
+				return err
+			}
+		}
+		return s.insertRows(ctx, tx, "fed_feed_log", "peer, added, id, type, version, removed, current", "", rows)
+	})
+}
+
+// CollectionEntries implements federation.FeedStore.
+func (s *Store) CollectionEntries(ctx context.Context, peer string, q federation.FeedQuery) ([]federation.FeedEntry, []federation.FeedVersion, error) {
+	if q.None {
+		return nil, nil, nil
+	}
+	if q.Limit <= 0 {
+		return nil, nil, fmt.Errorf("collection entries: a limit is needed")
+	}
+	after := q.AddedAfter
+	if q.After.After(after) {
+		after = q.After
+	}
+	where := []string{"a.peer = ?", "a.removed = 0", "a.added > ?",
+		"NOT EXISTS (SELECT 1 FROM fed_feed_log c WHERE c.peer = a.peer AND c.id = a.id AND c.current = 1 AND c.removed = 1)"}
+	args := []any{peer, nanos(after)}
+	if after.IsZero() {
+		args[1] = int64(0)
+	}
+	if len(q.IDs) > 0 {
+		where = append(where, "a.id IN ("+placeholders(len(q.IDs))+")")
+		for _, id := range q.IDs {
+			args = append(args, id)
+		}
+	}
+	if len(q.Types) > 0 {
+		where = append(where, "a.type IN ("+placeholders(len(q.Types))+")")
+		for _, t := range q.Types {
+			args = append(args, t)
+		}
+	}
+	if !q.All {
+		var any []string
+		if q.Last {
+			any = append(any, "a.current = 1")
+		}
+		if q.First {
+			any = append(any, "a.added = (SELECT MIN(b.added) FROM fed_feed_log b WHERE b.peer = a.peer AND b.id = a.id AND b.removed = 0)")
+		}
+		if len(q.At) > 0 {
+			any = append(any, "a.version IN ("+placeholders(len(q.At))+")")
+			for _, t := range q.At {
+				args = append(args, nanos(t))
+			}
+		}
+		if len(any) == 0 {
+			return nil, nil, nil
+		}
+		where = append(where, "("+strings.Join(any, " OR ")+")")
+	}
+	args = append(args, q.Limit+1)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.added, a.id, a.version, v.body FROM fed_feed_log a
+		JOIN fed_feed_versions v ON v.id = a.id AND v.version = a.version
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY a.added LIMIT ?`), args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("collection entries: %w", err)
+	}
+	defer rows.Close()
+	var es []federation.FeedEntry
+	var vs []federation.FeedVersion
+	for rows.Next() {
+		var e federation.FeedEntry
+		var added, version int64
+		var body string
+		if err := rows.Scan(&added, &e.ID, &version, &body); err != nil {
+			return nil, nil, err
+		}
+		e.Added, e.Version = fromNanos(added), fromNanos(version)
+		es = append(es, e)
+		vs = append(vs, federation.FeedVersion{ID: e.ID, Version: e.Version, Body: []byte(body)})
+	}
+	return es, vs, rows.Err()
+}
+
+// ObjectVersions implements federation.FeedStore.
+func (s *Store) ObjectVersions(ctx context.Context, peer, id string) ([]federation.FeedEntry, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT added, version, removed, current FROM fed_feed_log WHERE peer = ? AND id = ? ORDER BY added`), peer, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []federation.FeedEntry
+	gone := false
+	for rows.Next() {
+		var added, version, removed, current int64
+		if err := rows.Scan(&added, &version, &removed, &current); err != nil {
+			return nil, err
+		}
+		if removed == 1 {
+			gone = current == 1
+			continue
+		}
+		out = append(out, federation.FeedEntry{Added: fromNanos(added), ID: id, Version: fromNanos(version)})
+	}
+	if gone {
+		return nil, rows.Err()
+	}
+	return out, rows.Err()
+}
