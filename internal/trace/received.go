@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/accord-antispam/accord/internal/mail"
 )
@@ -50,13 +51,27 @@ type Hop struct {
 	addr   netip.Addr
 	byAddr netip.Addr
 	forged bool // the receiving host said "may be forged" about rdns
-	// rdnsUnverified: the reverse name comes from a receiver that does not
-	// check it forward (qmail's "name (ip)").
-	rdnsUnverified bool
+	// rdnsVerified: the receiver wrote the reverse name in a form it uses
+	// only once the name resolves back to the address (Postfix's and
+	// Sendmail's "helo (name [ip])" without "may be forged", Exim's "name
+	// ([ip] …)"). qmail's, Gmail's and IMail's names are not checked.
+	rdnsVerified bool
+	// addrInGreeting: the only address is the first word of the from
+	// clause, where SMTP receivers write the client's greeting ("from
+	// [192.0.2.1] by …"): it may be the client's own claim, not the
+	// connecting address the receiver saw.
+	addrInGreeting bool
+	// softwareName is the software the receiver named in the comment of
+	// its "with" or "by" clause ("Exim 4.96", "fetchmail-6.4.37").
+	softwareName string
 }
 
 // Addr returns the client address, if the hop has one.
 func (h *Hop) Addr() (netip.Addr, bool) { return h.addr, h.addr.IsValid() }
+
+// RDNSVerified reports whether the receiver recorded the reverse name in a
+// form it writes only for a name that resolves back to the address.
+func (h *Hop) RDNSVerified() bool { return h.RDNS != "" && h.rdnsVerified }
 
 // Flag is something wrong with a hop.
 type Flag struct {
@@ -90,102 +105,221 @@ const (
 	FlagTimeReversed    FlagCode = "time-reversed"
 )
 
+// A Received field is read from the structure its receiver writes (RFC
+// 5321 section 4.4): "from" the client's greeting, then in parentheses or
+// brackets what the receiver recorded of the connection (its reverse name
+// and address), "by" the receiver's own name, "with" the protocol it spoke,
+// "id", "for", and after the last ";" the date. The client chooses its
+// greeting — any run of characters without a space, "[10.0.0.1]",
+// "a[127.0.0.1]", "with", "(x" or "getmail.spam.example" — so the word after
+// "from" is taken whole and never read for an address, a clause or a
+// comment; the other places are the receiver's own writing. Where the
+// client's text appears inside the receiver's comments (Exim's "helo=x",
+// qmail's "(HELO x)") it is skipped as such.
+
+// token kinds
+const (
+	tokWord    = 'w' // an atom
+	tokGreet   = 'g' // the word after "from", taken whole: the client's greeting
+	tokComment = 'c' // a (comment), text without the parentheses
+	tokLiteral = 'b' // an [address literal]
+	tokAtom    = 'q' // a "quoted string" or an <angle address>, kept whole
+	tokSemi    = ';'
+)
+
 type token struct {
-	kind byte // 'w' word, 'c' comment (text without the parens), 'b' [literal]
+	kind byte
 	text string
+	end  int // offset just past the token in the scanned value
 }
 
-// tokenize splits a Received value into words, (comments) and [literals].
-// Comments may nest; unbalanced ones run to the end.
-func tokenize(s string) []token {
-	var out []token
+var clauseWords = map[string]bool{"from": true, "by": true, "via": true, "with": true, "id": true, "for": true}
+
+// scanReceived splits a Received value into tokens, left to right, each
+// byte looked at a bounded number of times. The word after the first
+// top-level "from" is a tokGreet.
+func scanReceived(s string) []token {
+	out := make([]token, 0, 24)
+	greet := false
+	fromSeen := false
 	i := 0
 	for i < len(s) {
 		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
 			i++
-		case c == '(':
-			depth := 0
+			continue
+		}
+		if greet {
 			j := i
-			for ; j < len(s); j++ {
-				if s[j] == '(' {
-					depth++
-				} else if s[j] == ')' {
-					depth--
-					if depth == 0 {
-						break
-					}
-				}
-			}
-			end := j
-			if end >= len(s) {
-				end = len(s)
-			}
-			out = append(out, token{'c', strings.TrimSpace(s[i+1 : end])})
-			i = end + 1
-		case c == '[':
-			j := strings.IndexByte(s[i:], ']')
-			if j < 0 {
-				out = append(out, token{'w', s[i:]})
-				return out
-			}
-			// "[1.2.3.4]:port" stays one literal; the port is dropped.
-			lit := s[i : i+j+1]
-			k := i + j + 1
-			for k < len(s) && s[k] != ' ' && s[k] != '(' && s[k] != ';' {
-				k++
-			}
-			out = append(out, token{'b', lit})
-			i = k
-		default:
-			j := i
-			for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '(' && s[j] != '\n' && s[j] != '\r' {
+			for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\r' && s[j] != '\n' {
 				j++
 			}
-			// A word may carry an attached "[ip]" (Postfix "unknown[1.2.3.4]").
-			out = append(out, token{'w', s[i:j]})
+			out = append(out, token{tokGreet, s[i:j], j})
+			greet = false
+			i = j
+			continue
+		}
+		switch c {
+		case '(':
+			j := skipComment(s, i)
+			end := j
+			if end > len(s) {
+				end = len(s)
+			}
+			text := s[i+1 : end]
+			if j <= len(s) && end > i+1 && s[end-1] == ')' {
+				text = s[i+1 : end-1]
+			}
+			out = append(out, token{tokComment, strings.TrimSpace(text), end})
+			i = end
+		case '"':
+			j := skipQuoted(s, i)
+			out = append(out, token{tokAtom, s[i:j], j})
+			i = j
+		case '<':
+			j := i + 1
+			for j < len(s) && s[j] != '>' {
+				if s[j] == '"' {
+					j = skipQuoted(s, j)
+					continue
+				}
+				j++
+			}
+			if j < len(s) {
+				j++
+			}
+			out = append(out, token{tokAtom, s[i:j], j})
+			i = j
+		case ';':
+			out = append(out, token{tokSemi, ";", i + 1})
+			i++
+		case '[':
+			if j, ok := literalEnd(s, i); ok {
+				// "[192.0.2.1]:25" stays one literal; the port is dropped.
+				k := j
+				for k < len(s) && s[k] != ' ' && s[k] != '\t' && s[k] != '(' && s[k] != ';' {
+					k++
+				}
+				out = append(out, token{tokLiteral, s[i:j], k})
+				i = k
+				continue
+			}
+			fallthrough
+		default:
+			j := i
+			for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\r' && s[j] != '\n' && s[j] != '(' && s[j] != ';' {
+				j++
+			}
+			w := s[i:j]
+			out = append(out, token{tokWord, w, j})
+			if !fromSeen && strings.EqualFold(w, "from") {
+				fromSeen, greet = true, true
+			}
 			i = j
 		}
 	}
 	return out
 }
 
-var clauseWords = map[string]bool{"from": true, "by": true, "via": true, "with": true, "id": true, "for": true}
+// skipComment returns the offset just past the comment opening at s[i]
+// (nested comments and quoted pairs included), or len(s) when it never
+// closes.
+func skipComment(s string, i int) int {
+	depth := 0
+	for j := i; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		}
+	}
+	return len(s)
+}
+
+// skipQuoted returns the offset just past the quoted string opening at s[i].
+func skipQuoted(s string, i int) int {
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(s)
+}
+
+// literalEnd reports the end of an address literal opening at s[i]: only
+// address characters ("IPv6:" prefix, hex digits, '.', ':', a zone) before
+// the "]". Anything else is not a literal.
+func literalEnd(s string, i int) (int, bool) {
+	j := i + 1
+	if len(s)-j >= 5 && strings.EqualFold(s[j:j+5], "ipv6:") {
+		j += 5
+	}
+	for ; j < len(s) && j-i < 80; j++ {
+		c := s[j]
+		switch {
+		case c == ']':
+			return j + 1, j > i+1
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F', c == '.', c == ':', c == '%':
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
+}
 
 // ParseReceived parses one Received field value. It never fails: what it
 // cannot read is kept in Raw with Kind "unparsed" or "local".
 func ParseReceived(value string) Hop {
 	v := strings.Join(strings.Fields(value), " ")
 	h := Hop{Raw: v}
-	body := v
-	// The date follows the last ";" outside comments.
-	if i := lastTopLevel(v, ';'); i >= 0 {
-		body = strings.TrimSpace(v[:i])
-		if t, err := mail.ParseDate(strings.TrimSpace(v[i+1:])); err == nil {
-			h.Time = &t
+	toks := scanReceived(v)
+	// The date follows the last top-level ";".
+	for k := len(toks) - 1; k >= 0; k-- {
+		if toks[k].kind == tokSemi {
+			if t, err := mail.ParseDate(strings.TrimSpace(v[toks[k].end:])); err == nil {
+				h.Time = &t
+			}
+			toks = toks[:k]
+			break
 		}
 	}
-	body = strings.TrimRight(body, "; ")
 	clauses := map[string][]token{}
-	var order []string
 	cur := ""
-	for _, t := range tokenize(body) {
-		if t.kind == 'w' {
+	for k, t := range toks {
+		if t.kind == tokGreet && clauseWords[strings.ToLower(t.text)] && !laterWord(toks[k+1:], t.text) &&
+			k+1 < len(toks) && toks[k+1].kind == tokWord {
+			// "from by host with ESMTP": the client sent an empty greeting
+			// and the word after "from" is the receiver's clause (a greeting
+			// is followed by what the receiver recorded, in parentheses).
+			t.kind = tokWord
+		}
+		if t.kind == tokWord {
 			lw := strings.ToLower(t.text)
-			if clauseWords[lw] && (lw != "for" || cur != "from") && len(clauses[lw]) == 0 {
+			if clauseWords[lw] && (lw != "for" || cur != "from") {
 				if _, seen := clauses[lw]; !seen {
 					cur = lw
 					clauses[cur] = []token{}
-					order = append(order, cur)
 					continue
 				}
 			}
 		}
+		if t.kind == tokSemi {
+			continue
+		}
 		clauses[cur] = append(clauses[cur], t)
 	}
 	h.readBy(clauses["by"])
-	h.readWith(clauses["with"], clauses["via"])
+	with := clauses["with"]
+	h.readWith(with, clauses["via"])
 	if ids := clauses["id"]; len(ids) > 0 {
 		h.ID = strings.Trim(ids[0].text, "<>;")
 	}
@@ -193,62 +327,135 @@ func ParseReceived(value string) Hop {
 		h.For = strings.Trim(f[0].text, "<>;")
 	}
 	from, hasFrom := clauses["from"]
-	h.detectAuth(v)
+	sw := software(with, clauses["by"], h.Protocol)
+	h.softwareName = sw.name
+	h.detectAuth(from)
 	switch {
 	case !hasFrom:
 		h.Kind = KindLocal
 		return h
-	case h.isFetch():
+	case sw.fetch:
 		h.Kind = KindFetch
-		h.readFrom(from)
+		h.readFrom(from, sw)
 		return h
 	}
-	h.readFrom(from)
-	lf := strings.ToLower(h.From)
+	h.readFrom(from, sw)
 	switch {
-	case h.isLocalProtocol():
+	case sw.local:
 		h.Kind = KindLocal
 	case h.addr.IsValid():
 		h.Kind = KindRelay
-	case strings.Contains(h.From, "@") || h.From == "" || strings.HasPrefix(lf, "localhost") || strings.Contains(strings.ToLower(v), "from userid") ||
-		strings.Contains(strings.ToLower(v), "pickup service") || strings.Contains(strings.ToLower(v), " with spool"):
+	case sw.lmtp, sw.exim, localWords(from):
+		// LMTP over the store's local socket: the MTA of the same system.
+		// Exim records the address of every network client, so a field of
+		// its own without one is a local submission ("from amavis by host
+		// with scanned-ok (Exim …)").
 		h.Kind = KindLocal
 	default:
 		h.Kind = KindUnparsed
 	}
 	if h.Kind == KindLocal {
-		h.HELO, h.RDNS = "", ""
+		h.HELO, h.RDNS, h.rdnsVerified = "", "", false
 	}
 	return h
 }
 
-func lastTopLevel(s string, c byte) int {
-	depth := 0
-	last := -1
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '(':
-			depth++
-		case ')':
-			if depth > 0 {
-				depth--
+// laterWord reports whether w occurs as a top-level word in ts.
+func laterWord(ts []token, w string) bool {
+	for _, t := range ts {
+		if t.kind == tokWord && strings.EqualFold(t.text, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// localWords recognises hand-overs inside one host that receivers write
+// with a from clause but no client: "from userid 1000" and Exchange's "from
+// mail pickup service". A greeting cannot produce them: it is one word.
+func localWords(from []token) bool {
+	for _, t := range from[min(1, len(from)):] {
+		// Sendmail's record of a local connection: "(user@localhost)",
+		// "(localhost [[UNIX: localhost]])".
+		if t.kind != tokComment {
+			continue
+		}
+		l := strings.ToLower(t.text)
+		if strings.Contains(l, "[unix: ") || !strings.ContainsAny(l, " \t[") && (strings.HasSuffix(l, "@localhost") || strings.HasSuffix(l, "@localhost.localdomain")) {
+			return true
+		}
+	}
+	if len(from) < 2 || from[1].kind != tokWord {
+		return false
+	}
+	g, w := strings.ToLower(from[0].text), strings.ToLower(from[1].text)
+	switch {
+	case g == "userid" && w != "" && strings.Trim(w, "0123456789") == "":
+		return true
+	case g == "mail" && w == "pickup" && len(from) > 2 && strings.EqualFold(from[2].text, "service"):
+		return true
+	}
+	return false
+}
+
+// sw is what a receiver says about itself: its software and the protocol.
+type sw struct {
+	name            string
+	exim, microsoft bool
+	fetch, local    bool
+	lmtp            bool
+	greetless       bool // a protocol with no SMTP greeting: the from word is the receiver's
+}
+
+// software reads the receiver's own words about itself: the protocol
+// ("with POP3", "with LMTP"), and the software it names in the comment of
+// its "with" or "by" clause ("(Exim 4.96)", "(fetchmail-6.4.37)").
+func software(with, by []token, protocol string) sw {
+	var s sw
+	p := strings.ToUpper(protocol)
+	switch p {
+	case "POP3", "POP", "IMAP", "IMAP4", "POP3S", "IMAPS", "POP3-SSL", "IMAP-SSL", "IMAP4-SSL", "SDPS":
+		s.fetch = true
+	case "LOCAL", "BSMTP", "UUCP", "STDIN", "HTTPREST", "SPOOL":
+		// HTTPREST: a submission through an API (Gmail's), named by the
+		// client's project number, with no address to trace.
+		s.local = true
+	}
+	if strings.HasPrefix(p, "LOCAL-") || strings.Contains(p, "SCANNER") {
+		// qmail-scanner and its kin re-inject what they scanned.
+		s.local = true
+	}
+	s.lmtp = strings.HasPrefix(p, "LMTP")
+	switch {
+	case strings.HasPrefix(p, "MICROSOFT"):
+		s.microsoft = true
+	case s.fetch, s.local, strings.HasPrefix(p, "HTTP"), p == "NNFMP":
+		s.greetless = true
+	}
+	for _, ts := range [][]token{with, by} {
+		for _, t := range ts {
+			if t.kind != tokComment {
+				continue
 			}
-		case c:
-			if depth == 0 {
-				last = i
+			l := strings.ToLower(t.text)
+			switch {
+			case strings.HasPrefix(l, "exim "):
+				s.exim, s.name = true, t.text
+			case strings.HasPrefix(l, "fetchmail"), strings.HasPrefix(l, "getmail"):
+				s.fetch, s.greetless, s.name = true, true, t.text
 			}
 		}
 	}
-	return last
+	return s
 }
 
 func (h *Hop) readBy(ts []token) {
 	for i, t := range ts {
-		if t.kind == 'w' || t.kind == 'b' {
+		if t.kind == tokWord || t.kind == tokLiteral {
 			h.By = cleanName(t.text)
 			if a, err := netip.ParseAddr(strings.Trim(h.By, "[]")); err == nil {
 				h.setByIP(a)
-			} else if i+1 < len(ts) && ts[i+1].kind == 'c' {
+			} else if i+1 < len(ts) && ts[i+1].kind == tokComment {
 				// Exchange and qmail: "by name (ip)"; Postfix writes
 				// "(Postfix)" there, which is no address.
 				c := strings.Trim(ts[i+1].text, "[] ")
@@ -272,7 +479,7 @@ func (h *Hop) setByIP(a netip.Addr) {
 
 func (h *Hop) readWith(with, via []token) {
 	for _, t := range with {
-		if t.kind == 'w' {
+		if t.kind == tokWord {
 			h.Protocol = strings.TrimRight(t.text, ";")
 			if i := strings.IndexByte(h.Protocol, '('); i > 0 {
 				h.Protocol = h.Protocol[:i]
@@ -282,24 +489,27 @@ func (h *Hop) readWith(with, via []token) {
 	}
 	if h.Protocol == "" {
 		for _, t := range via {
-			if t.kind == 'w' {
+			if t.kind == tokWord {
 				h.Protocol = strings.TrimRight(t.text, ";")
 				break
 			}
 		}
 	}
 	// "with Microsoft SMTPSVC(…)" and "with Microsoft SMTP Server".
-	if strings.EqualFold(h.Protocol, "Microsoft") && len(with) > 1 && with[1].kind == 'w' {
+	if strings.EqualFold(h.Protocol, "Microsoft") && len(with) > 1 && with[1].kind == tokWord {
 		h.Protocol = "Microsoft " + strings.SplitN(with[1].text, "(", 2)[0]
 	}
 }
 
-// detectAuth recognises authenticated submission: RFC 3848 protocol names
-// (ESMTPA, ESMTPSA, LMTPA…) and the comments MTAs write.
-func (h *Hop) detectAuth(v string) {
+// detectAuth recognises authenticated submission in the receiver's own
+// words: RFC 3848 protocol names (ESMTPA, ESMTPSA…), webmail protocols, and
+// the comments MTAs write in the from clause ("(Authenticated sender:
+// alice)", "(authenticated bits=0)", "(AUTH: LOGIN alice)"). LMTPA is an
+// MTA authenticating to its mail store, not a submission.
+func (h *Hop) detectAuth(from []token) {
 	p := strings.ToUpper(h.Protocol)
 	switch p {
-	case "ESMTPA", "ESMTPSA", "LMTPA", "LMTPSA", "UTF8SMTPA", "UTF8SMTPSA", "ASMTP":
+	case "ESMTPA", "ESMTPSA", "UTF8SMTPA", "UTF8SMTPSA", "ASMTP":
 		h.Auth = p
 		return
 	case "HTTP", "HTTPS", "HTTPU":
@@ -307,186 +517,256 @@ func (h *Hop) detectAuth(v string) {
 		h.Auth = "webmail"
 		return
 	}
-	l := strings.ToLower(v)
-	switch {
-	case strings.Contains(l, "(authenticated sender:"):
-		h.Auth = "authenticated-sender"
-	case strings.Contains(l, "(authenticated bits=") || strings.Contains(l, "(authenticated as ") || strings.Contains(l, " (authenticated)"):
-		h.Auth = "authenticated"
-	case strings.Contains(l, " authenticated user "):
-		h.Auth = "webmail"
-	case strings.Contains(l, "(auth: "):
-		h.Auth = "auth"
-	}
-}
-
-func (h *Hop) isFetch() bool {
-	p := strings.ToUpper(h.Protocol)
-	if p == "POP3" || p == "IMAP" || p == "POP" || p == "IMAP4" {
-		return true
-	}
-	l := strings.ToLower(h.Raw)
-	return strings.Contains(l, "(fetchmail") || strings.Contains(l, "getmail")
-}
-
-func (h *Hop) isLocalProtocol() bool {
-	p := strings.ToLower(h.Protocol)
-	// HTTPREST: a submission through an API (Gmail's), named by the
-	// client's project number, with no address to trace.
-	return p == "local" || strings.HasPrefix(p, "local-") || p == "bsmtp" || p == "uucp" || p == "stdin" || p == "httprest"
-}
-
-// readFrom interprets the from clause: the claimed name, then comments and
-// literals holding the reverse name, address, HELO and ident as the MTAs
-// of the world write them (Sendmail and Postfix "helo (rdns [ip])", Exim
-// "rdns ([ip] helo=x)", qmail "rdns (HELO x) (ident@ip)", Exchange
-// "helo ([ip])", Gmail "helo (rdns. [ip])"…).
-func (h *Hop) readFrom(ts []token) {
-	if len(ts) == 0 {
+	for _, t := range from {
+		if t.kind != tokComment {
+			continue
+		}
+		l := strings.ToLower(t.text)
+		switch {
+		case strings.HasPrefix(l, "authenticated sender:"):
+			h.Auth = "authenticated-sender"
+		case l == "authenticated" || strings.HasPrefix(l, "authenticated ") || strings.HasPrefix(l, "authenticated("):
+			h.Auth = "authenticated"
+		case strings.HasPrefix(l, "auth: "):
+			h.Auth = "auth"
+		case strings.Contains(l, " authenticated user "):
+			h.Auth = "webmail"
+		default:
+			continue
+		}
 		return
 	}
-	first := ts[0]
-	rest := ts[1:]
-	name := ""
-	// An address in the first position is only a fallback: Sendmail and
-	// Postfix write the HELO there ("from [192.168.1.2] (rdns [ip])"), and
-	// the connecting address, when given, is in the comment.
-	var nameIP string
-	switch first.kind {
-	case 'w':
-		name = first.text
-		// "from unknown[1.2.3.4]": the address attached to the name.
-		if i := strings.IndexByte(name, '['); i > 0 && strings.HasSuffix(name, "]") {
-			h.setIP(name[i+1 : len(name)-1])
-			name = name[:i]
-		} else if isIPLiteral(name) {
-			nameIP = name
-		}
-	case 'b':
-		nameIP = strings.Trim(first.text, "[]")
-		name = first.text
-	case 'c':
-		rest = ts // "from (rdns [ip])" without a name
-	}
-	defer func() {
-		if !h.addr.IsValid() && nameIP != "" {
-			h.setIP(nameIP)
-		}
-	}()
-	h.From = cleanName(name)
-	heloSeen := false
-	rdnsSeen := false
-	bareIP := false
-	bracketOnly := false
-	for _, t := range rest {
-		switch t.kind {
-		case 'b':
-			if !h.addr.IsValid() {
-				h.setIP(strings.Trim(t.text, "[]"))
-				if name != "" && !rdnsSeen {
-					// Exim "rdns [ip]" outside a comment.
-					h.RDNS = h.From
-					rdnsSeen = true
-				}
-			}
-		case 'c':
-			had := h.addr.IsValid()
-			c := h.readFromComment(t.text)
-			heloSeen = heloSeen || c.helo
-			rdnsSeen = rdnsSeen || c.rdns
-			bareIP = bareIP || c.bare
-			if !had && h.addr.IsValid() && !c.rdns && !c.bare {
-				bracketOnly = true // "name ([ip])"
-			}
-		}
-	}
-	switch {
-	case !heloSeen && (bareIP && !strings.Contains(h.Raw, "Microsoft SMTP Server") || bracketOnly && strings.Contains(h.Raw, "(Exim ")) && looksLikeHost(h.From):
-		// qmail "rdns (ip)" and Exim "rdns ([ip])": HELO was the reverse name.
-		h.RDNS = h.From
-		h.HELO = h.From
-		h.rdnsUnverified = bareIP
-	case heloSeen && strings.HasPrefix(name, "["):
-		// Exim "[ip] (helo=x)": no reverse name.
-	case heloSeen:
-		// Exim and qmail put the reverse name first and HELO in a comment.
-		if h.RDNS == "" && !isUnknown(h.From) && !isIPLiteral(h.From) {
-			h.RDNS = h.From
-		}
-	case h.HELO == "":
-		// Sendmail, Postfix, Exchange: the first name is the HELO.
-		h.HELO = h.From
-	}
-	if isUnknown(h.RDNS) || isIPLiteral(h.RDNS) {
-		h.RDNS = ""
-	}
 }
 
-type commentInfo struct{ helo, rdns, bare bool }
+// addrForm is how the receiver wrote the client's address.
+type addrForm int
 
-func (h *Hop) readFromComment(c string) commentInfo {
-	var info commentInfo
-	l := strings.ToLower(c)
+const (
+	formNone     addrForm = iota
+	formNamed             // "(name [ip])", "(name[ip])", "(IDENT:u@name [ip])": Postfix, Sendmail, Gmail, Courier
+	formBracket           // "([ip] …)": Exim, or Sendmail and Exchange without a reverse name
+	formBare              // "(ip)", "(ident@ip)": qmail, Exchange
+	formLiteral           // "greeting [ip]" outside parentheses: Smail, IMail, fetchmail
+	formGreeting          // only the from word holds an address
+)
+
+// commentAddr is what one comment of the from clause records.
+type commentAddr struct {
+	form     addrForm
+	ident    bool   // "ident@ip", "@[ip]": an ident answer, not a name
+	name     string // the reverse name before the address, if any
+	dotted   bool   // the name was written with a final dot (Gmail)
+	helo     string // "helo=x" (Exim), "HELO x" (qmail)
+	heloSeen bool
+	forged   bool // "may be forged" (Sendmail)
+}
+
+// readComment reads one comment of the from clause. Words that carry the
+// client's greeting ("helo=x", "HELO x") are skipped as addresses.
+func (h *Hop) readComment(text string, want bool) commentAddr {
+	var c commentAddr
+	l := strings.ToLower(text)
 	if strings.Contains(l, "may be forged") {
-		h.forged = true
+		c.forged = true
 	}
-	f := strings.Fields(c)
+	if strings.HasPrefix(l, "envelope-from") || strings.HasPrefix(l, "authenticated") || strings.HasPrefix(l, "auth:") {
+		return c
+	}
+	f := strings.Fields(text)
 	for i := 0; i < len(f); i++ {
-		w := f[i]
+		w := strings.TrimRight(f[i], ",;")
 		lw := strings.ToLower(w)
 		switch {
-		case (lw == "helo" || lw == "ehlo") && i+1 < len(f):
-			h.HELO = cleanName(strings.TrimRight(f[i+1], ",)"))
-			info.helo = true
-			i++
 		case lw == "helo" || lw == "ehlo":
-			info.helo = true // "(HELO )": an empty HELO
-		case strings.HasPrefix(lw, "helo="):
-			h.HELO = cleanName(w[5:])
-			info.helo = true
+			c.heloSeen = true
+			if i+1 < len(f) {
+				c.helo = cleanName(strings.TrimRight(f[i+1], ",)"))
+				i++
+			}
+			continue
+		case strings.HasPrefix(lw, "helo=") || strings.HasPrefix(lw, "ehlo="):
+			c.heloSeen = true
+			c.helo = cleanName(w[5:])
+			continue
+		case strings.Contains(lw, "="):
+			continue // "ident=x", "port=…"
+		}
+		if !want || c.form != formNone {
+			continue
+		}
+		switch {
 		case strings.HasPrefix(w, "["):
 			lit := w
 			if j := strings.IndexByte(lit, ']'); j >= 0 {
 				lit = lit[:j+1]
 			}
-			if !h.addr.IsValid() && h.setIP(strings.Trim(lit, "[]")) && i > 0 && !info.rdns {
-				prev := f[i-1]
-				if j := strings.LastIndexByte(prev, '@'); j >= 0 {
-					prev = prev[j+1:]
-				}
-				if looksLikeHost(prev) {
-					h.RDNS = cleanName(strings.TrimPrefix(prev, "IDENT:"))
-					info.rdns = true
-				}
-				if isUnknown(prev) {
-					info.rdns = true
-				}
-			}
-		default:
-			// "rdns[ip]", "ident@ip", "ident@[ip]", a bare IP, "ip:port".
-			cand := strings.TrimRight(w, ",;)")
-			if j := strings.IndexByte(cand, '['); j > 0 && strings.HasSuffix(cand, "]") {
-				if !h.addr.IsValid() && h.setIP(cand[j+1:len(cand)-1]) {
-					pre := cand[:j]
-					if k := strings.LastIndexByte(pre, '@'); k >= 0 {
-						pre = pre[k+1:]
-					}
-					if looksLikeHost(pre) {
-						h.RDNS = cleanName(pre)
-					}
-					info.rdns = true
-				}
+			if !h.setIP(strings.Trim(lit, "[]")) {
 				continue
 			}
-			if k := strings.LastIndexByte(cand, '@'); k >= 0 {
-				cand = strings.Trim(cand[k+1:], "[]")
+			c.form = formBracket
+			if i > 0 {
+				prev := f[i-1]
+				if j := strings.LastIndexByte(prev, '@'); j >= 0 {
+					prev = prev[j+1:] // "IDENT:user@name [ip]"
+				}
+				prev = strings.TrimPrefix(prev, "IDENT:")
+				if looksLikeHost(prev) || isUnknown(prev) {
+					c.form, c.name = formNamed, prev
+				}
 			}
-			if !h.addr.IsValid() && h.setIP(stripPort(cand)) {
-				info.bare = true // qmail's "(ip)" and "(ident@ip)"
+		case strings.HasSuffix(w, "]") && strings.IndexByte(w, '[') > 0:
+			// "name[ip]", "ident@[ip]"
+			j := strings.IndexByte(w, '[')
+			if !h.setIP(w[j+1 : len(w)-1]) {
+				continue
+			}
+			pre := w[:j]
+			if k := strings.LastIndexByte(pre, '@'); k >= 0 {
+				if k == len(pre)-1 || !looksLikeHost(pre[k+1:]) {
+					c.form, c.ident = formBare, true // qmail "ident@[ip]"
+					continue
+				}
+				pre = pre[k+1:]
+			}
+			c.form, c.name = formNamed, strings.TrimPrefix(pre, "IDENT:")
+		default:
+			cand := w
+			ident := false
+			if k := strings.LastIndexByte(cand, '@'); k >= 0 {
+				cand, ident = cand[k+1:], true // qmail "(ident@ip)"
+			}
+			if h.setIP(stripPort(cand)) {
+				c.form, c.ident = formBare, ident
 			}
 		}
 	}
-	return info
+	if c.name != "" {
+		c.dotted = strings.HasSuffix(c.name, ".")
+		c.name = cleanName(c.name)
+	}
+	return c
+}
+
+// readFrom interprets the from clause: the client's greeting (the first
+// word, taken whole), then what the receiver recorded of the connection.
+func (h *Hop) readFrom(ts []token, s sw) {
+	if len(ts) == 0 {
+		return
+	}
+	first := ts[0].text
+	rest := ts[1:]
+	if ts[0].kind != tokGreet {
+		rest, first = ts, ""
+	}
+	var rec commentAddr // the comment or literal that holds the address
+	heloSeen, helo := false, ""
+	forged := false
+	for k, t := range rest {
+		switch t.kind {
+		case tokLiteral:
+			if rec.form == formNone && h.setIP(strings.Trim(t.text, "[]")) {
+				rec.form = formLiteral
+			}
+		case tokWord:
+			// Exchange 5.5: "greeting - 192.0.2.1 by …"; words after the
+			// greeting are the receiver's.
+			if rec.form == formNone && h.setIP(t.text) {
+				rec.form = formLiteral
+			}
+			// "name(ip), claiming to be \"greeting\"" (InterJet).
+			if strings.EqualFold(t.text, "be") && k+1 < len(rest) && rest[k+1].kind == tokAtom && k >= 2 && strings.EqualFold(rest[k-2].text, "claiming") {
+				heloSeen, helo = true, cleanName(rest[k+1].text)
+			}
+		case tokComment:
+			c := h.readComment(t.text, rec.form == formNone)
+			forged = forged || c.forged
+			if c.heloSeen && !heloSeen {
+				heloSeen, helo = true, c.helo
+			}
+			if rec.form == formNone && c.form != formNone {
+				rec = c
+			}
+		}
+	}
+	h.forged = forged
+	name, inner := splitGreeting(first)
+	if rec.form == formNone && first != "" {
+		// Only the from word holds an address: Exim's "[ip] (helo=x)",
+		// webmail's "from 192.0.2.1 … with HTTP", Yahoo's "from [ip] by …
+		// with NNFMP", smap's "name(ip)"; or an SMTP greeting the receiver
+		// copied, which the client chose.
+		cand := inner
+		if cand == "" {
+			cand = name
+		}
+		if j := strings.IndexByte(cand, '['); j >= 0 && strings.HasSuffix(cand, "]") {
+			cand = cand[j+1 : len(cand)-1]
+		}
+		if h.setIP(strings.Trim(cand, "[]")) {
+			rec.form = formGreeting
+			h.addrInGreeting = !heloSeen && !s.greetless
+		}
+	}
+	h.From = cleanName(name)
+	// When the receiver wrote the greeting apart ("(HELO x)", "helo=x"),
+	// the from word is its own name for the client.
+	receiverNamed := heloSeen || s.exim
+	switch rec.form {
+	case formNamed:
+		// Postfix, Sendmail, Gmail, Courier: greeting (name [ip]).
+		h.HELO = h.From
+		h.RDNS = rec.name
+		h.rdnsVerified = !rec.dotted && !forged
+	case formBracket, formBare:
+		switch {
+		case s.microsoft:
+			h.HELO = h.From // Exchange: greeting (ip), greeting ([ip])
+		case receiverNamed || rec.form == formBare && !rec.ident:
+			// Exim "name ([ip] helo=x)": its verified reverse name. qmail
+			// "name (HELO x) (ip)", "name (ip)": a reverse lookup it never
+			// checks forward. Without a greeting apart, the greeting was
+			// that name.
+			if looksLikeHost(h.From) {
+				h.RDNS, h.rdnsVerified = h.From, s.exim
+			}
+			h.HELO = h.From
+		default:
+			h.HELO = h.From // Sendmail and Exchange: greeting ([ip])
+		}
+	case formLiteral, formGreeting:
+		// Smail, IMail, fetchmail: "greeting [ip]" — no reverse name; or
+		// AltaVista's "name [ip] (HELO x)".
+		h.HELO = h.From
+		if heloSeen && looksLikeHost(h.From) && rec.form == formLiteral {
+			h.RDNS = h.From
+		}
+	default:
+		h.HELO = h.From
+	}
+	if heloSeen {
+		h.HELO = helo
+	}
+	if isUnknown(h.RDNS) || isIPLiteral(h.RDNS) {
+		h.RDNS, h.rdnsVerified = "", false
+	}
+}
+
+// splitGreeting splits "name(inner)" and "name[inner]" (smap, JetMail,
+// OS/400 write the client so, with no space); a word in parentheses
+// ("(lee.example)", "([192.0.2.1])") is the name.
+func splitGreeting(w string) (name, inner string) {
+	w = strings.TrimRight(w, ",;")
+	if strings.HasPrefix(w, "(") && strings.HasSuffix(w, ")") {
+		return w[1 : len(w)-1], ""
+	}
+	w = strings.TrimPrefix(w, "(")
+	if j := strings.IndexByte(w, '('); j > 0 && strings.HasSuffix(w, ")") {
+		return w[:j], w[j+1 : len(w)-1]
+	}
+	if j := strings.IndexByte(w, '['); j > 0 && strings.HasSuffix(w, "]") {
+		return strings.TrimRight(w[:j], "_"), w[j:]
+	}
+	return strings.TrimSuffix(w, ")"), ""
 }
 
 func stripPort(s string) string {
@@ -509,6 +789,9 @@ func (h *Hop) setIP(s string) bool {
 	if i := strings.IndexByte(s, '%'); i > 0 {
 		s = s[:i]
 	}
+	if s == "" || !unicode.IsDigit(rune(s[0])) && !isHex(s[0]) && s[0] != ':' {
+		return false
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		if p := stripPort(s); p != s {
@@ -527,6 +810,8 @@ func (h *Hop) setIP(s string) bool {
 	h.IP = a.String()
 	return true
 }
+
+func isHex(c byte) bool { return c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 func cleanName(s string) string {
 	s = strings.Trim(s, "()<>;,\"'")
@@ -550,7 +835,7 @@ func isIPLiteral(s string) bool {
 
 func looksLikeHost(s string) bool {
 	s = strings.TrimPrefix(s, "IDENT:")
-	if s == "" || isUnknown(s) || strings.ContainsAny(s, "()=") {
+	if s == "" || isUnknown(s) || strings.ContainsAny(s, "()=[]") {
 		return false
 	}
 	return strings.Contains(s, ".") || strings.EqualFold(s, "localhost")

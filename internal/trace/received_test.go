@@ -59,7 +59,7 @@ var receivedCases = []struct {
 	{"hotmail-http", "from 192.0.2.21 by lw11fd.law11.hotmail.example.com with HTTP; Wed, 24 Jul 2002 16:36:44 GMT",
 		KindRelay, "192.0.2.21", "192.0.2.21", "", "lw11fd.law11.hotmail.example.com", true},
 	{"fetchmail", "from jalapeno [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0) for jm@localhost (single-drop); Thu, 26 Sep 2002 16:42:15 +0100 (IST)",
-		KindFetch, "127.0.0.1", "jalapeno", "jalapeno", "localhost", false},
+		KindFetch, "127.0.0.1", "jalapeno", "", "localhost", false},
 	{"getmail", "from pop3.example.dk (192.0.2.251) by loki.valhalla with POP3; 14 Apr 2010 11:14:29 -0000",
 		KindFetch, "192.0.2.251", "pop3.example.dk", "pop3.example.dk", "loki.valhalla", false},
 	{"ipv6-prefix", "from host.example (host.example [IPv6:2001:db8::1]) by mx.example.net (8.14.4/8.14.4) with ESMTP id q; Tue, 3 Nov 2026 10:00:00 +0000",

@@ -61,6 +61,10 @@ func DefaultNetworks() []netip.Prefix {
 
 var defaultNetworks = DefaultNetworks()
 
+// Internal reports whether a is in DefaultNetworks: an address no message
+// can come from across the Internet.
+func Internal(a netip.Addr) bool { return a.IsValid() && internalAddr(a) }
+
 func internalAddr(a netip.Addr) bool {
 	for _, p := range defaultNetworks {
 		if p.Contains(a) {
@@ -202,7 +206,9 @@ func Build(h mail.Header, trust Trust) *Trace {
 // applyTrust walks the hops from the newest. The newest field was written
 // by the receiving system itself; each hop whose client is inside the
 // receiving organisation hands the walk down to that client, whose own
-// field is the next one. The first client that is not inside is the origin.
+// field is the next one. The first client that is not inside is the origin;
+// a receiver that recorded no client address ends the walk there too: what
+// lies below it is not known to be anyone's but the sender's.
 func (t *Trace) applyTrust(trust Trust) {
 	inside := true
 	var recv netip.Addr // the current receiver's address, when known
@@ -224,33 +230,34 @@ func (t *Trace) applyTrust(trust Trust) {
 		if p := trust.Providers.ByHost(hop.By); p != nil && hop.Kind != KindHeaderTag {
 			hop.Provider = p.Name
 		}
+		var in bool
+		var why string
 		switch hop.Kind {
-		case KindLocal, KindUnparsed:
-			hop.Trusted, hop.Boundary = true, Inside
-			if hop.Kind == KindLocal {
-				hop.Why = "a local hand-over inside the receiving host"
-			} else {
-				hop.Why = "no client address to place: left inside"
-			}
-			t.noteReceiver(hop, trust)
-			continue
+		case KindLocal:
+			// No client: the host the walk already trusts handed the
+			// message to itself (a pipe, a content filter, Gmail's
+			// internal "by 2002:…" hand-over).
+			in, why = true, "a local hand-over inside the receiving host: no client to place"
+		case KindUnparsed:
+			in, why = false, fmt.Sprintf("the receiver %s recorded no client address: the origin is unknown, and the fields below are the sender's claims", firstNonEmpty(hop.By, "of this field"))
 		case KindFetch:
-			hop.Trusted, hop.Boundary = true, Inside
-			hop.Why = fmt.Sprintf("mailbox retrieval (%s) from %s: the provider fetched from is trusted", firstNonEmpty(fetcher(hop), hop.Protocol), firstNonEmpty(hop.From, hop.IP))
-			t.noteReceiver(hop, trust)
-			t.Receivers = appendName(t.Receivers, hop.From)
-			if hop.RDNS != "" {
-				t.Receivers = appendName(t.Receivers, hop.RDNS)
-			}
-			recv = hop.addr
-			continue
+			in, why = t.placeFetch(i, trust)
+		default:
+			in, why = t.placeRelay(i, recv, trust)
 		}
-		in, why := t.placeRelay(i, recv, trust)
 		hop.Why = why
 		if in {
 			hop.Trusted, hop.Boundary = true, Inside
 			t.noteReceiver(hop, trust)
-			recv = hop.addr
+			switch hop.Kind {
+			case KindFetch:
+				t.Receivers = appendName(t.Receivers, hop.From)
+				if hop.addr.IsValid() {
+					recv = hop.addr
+				}
+			case KindRelay:
+				recv = hop.addr
+			}
 			continue
 		}
 		hop.Boundary = AtOrigin
@@ -258,11 +265,26 @@ func (t *Trace) applyTrust(trust Trust) {
 		t.Origin = i
 		t.Why = why
 		inside = false
-		if hop.Auth != "" && hop.Kind == KindRelay {
+		if hop.Kind == KindRelay && hop.Auth != "" {
 			t.Authenticated = true
 			below = ClientWritten
 		}
 	}
+}
+
+// placeFetch places a mailbox-retrieval hop: the owner's fetcher recorded
+// the server it fetched from, which is the owner's own provider.
+func (t *Trace) placeFetch(i int, trust Trust) (bool, string) {
+	hop := &t.Hops[i]
+	how := firstNonEmpty(fetcher(hop), hop.Protocol)
+	server := firstNonEmpty(hop.From, hop.IP)
+	if trust.Only {
+		if p, ok := trust.trustsIP(hop.addr); ok && hop.addr.IsValid() {
+			return true, fmt.Sprintf("mailbox retrieval (%s) from %s, in the trusted network %s", how, server, p)
+		}
+		return false, fmt.Sprintf("mailbox retrieval (%s) from %s, which is not in the trusted networks: the origin", how, server)
+	}
+	return true, fmt.Sprintf("mailbox retrieval (%s) from %s: the provider fetched from is trusted", how, server)
 }
 
 func (t *Trace) noteReceiver(hop *Hop, trust Trust) {
@@ -294,18 +316,24 @@ func appendName(list []string, name string) []string {
 }
 
 func fetcher(h *Hop) string {
-	l := strings.ToLower(h.Raw)
 	for _, f := range []string{"fetchmail", "getmail"} {
-		if strings.Contains(l, f) {
+		if strings.Contains(strings.ToLower(h.softwareName), f) {
 			return f + " over " + strings.ToUpper(h.Protocol)
 		}
 	}
 	return ""
 }
 
+// authSubmission is an authenticated SMTP submission: the receiver says
+// the client logged in ("with ESMTPSA", "(Authenticated sender: …)").
+func authSubmission(hop *Hop) bool {
+	return hop.Auth != "" && hop.Auth != "webmail" && hop.Kind == KindRelay
+}
+
 // placeRelay decides whether the client of relay hop i is inside the
-// receiving organisation. Every rule rests on an address, never on a name
-// alone: the client chooses its greeting, and its reverse name too.
+// receiving organisation. Every rule rests on an address the receiver
+// recorded, never on a name alone: the client chooses its greeting, and its
+// reverse name too.
 func (t *Trace) placeRelay(i int, recv netip.Addr, trust Trust) (bool, string) {
 	hop := &t.Hops[i]
 	a := hop.addr
@@ -313,18 +341,31 @@ func (t *Trace) placeRelay(i int, recv netip.Addr, trust Trust) (bool, string) {
 	if hop.Kind == KindHeaderTag {
 		what = hop.By + " " + hop.IP
 	}
+	// An authenticated submission is the origin whatever address it came
+	// from: a webmail or proxy on the receiver's own host or network
+	// (127.0.0.1, 10.x) submits for a user who logged in.
+	if authSubmission(hop) {
+		where := hop.IP
+		if internalAddr(a) {
+			where = hop.IP + ", a proxy or webmail inside the receiving network"
+		}
+		return false, fmt.Sprintf("authenticated submission (%s) from %s: the origin; the fields below are the client's own", hop.Auth, where)
+	}
+	if hop.addrInGreeting {
+		return false, fmt.Sprintf("the receiver %s wrote %s only where a client's greeting goes (\"from [address] by …\"): it may be the client's claim, so nothing below is trusted", firstNonEmpty(hop.By, "of this field"), hop.IP)
+	}
 	if p, ok := trust.trustsIP(a); ok {
 		return true, fmt.Sprintf("%s is in the trusted network %s", what, p)
 	}
-	if hop.RDNS != "" && !hop.forged && trust.trustsHost(hop.RDNS) {
-		return true, fmt.Sprintf("%s has the trusted reverse name %s", what, hop.RDNS)
+	if hop.RDNS != "" && hop.rdnsVerified && trust.trustsHost(hop.RDNS) {
+		return true, fmt.Sprintf("%s has the trusted reverse name %s, recorded by the receiver as forward-confirmed", what, hop.RDNS)
 	}
 	if why, ok := trust.Fetched[a]; ok && !trust.Only {
 		return true, fmt.Sprintf("%s is %s", what, why)
 	}
 	if trust.Only {
 		if a.IsLoopback() {
-			return true, what + " is loopback"
+			return true, what + " is loopback: the receiving host itself"
 		}
 		return false, fmt.Sprintf("%s is not in the trusted networks or hosts: the origin", what)
 	}
@@ -345,7 +386,7 @@ func (t *Trace) placeRelay(i int, recv netip.Addr, trust Trust) (bool, string) {
 		}
 	}
 	if hop.Auth != "" {
-		return false, fmt.Sprintf("authenticated submission (%s) by %s: the origin; the fields below are the client's own", hop.Auth, hop.IP)
+		return false, fmt.Sprintf("submitted through %s (%s) from %s: the origin; the fields below are the client's own", hop.Auth, hop.Protocol, hop.IP)
 	}
 	if lmtp(hop.Protocol) {
 		return true, fmt.Sprintf("LMTP delivery: the mail store received it from the receiving system's own server %s", hop.IP)
@@ -376,7 +417,7 @@ func (t *Trace) sameNetwork(i int, recv netip.Addr, asn uint32, trust Trust) (st
 	if asn == 0 || !recv.IsValid() || trust.asn(recv) != asn {
 		return "", false
 	}
-	if hop.RDNS == "" || hop.forged || !dnsname.SameOrg(hop.RDNS, hop.By) {
+	if hop.RDNS == "" || !hop.rdnsVerified || !dnsname.SameOrg(hop.RDNS, hop.By) {
 		return "", false
 	}
 	if i+1 >= len(t.Hops) {
@@ -399,7 +440,7 @@ func (t *Trace) sameNetwork(i int, recv netip.Addr, asn uint32, trust Trust) (st
 // message, it did not start it.
 func (t *Trace) ownDomainRelay(i int) (string, bool) {
 	hop := &t.Hops[i]
-	if hop.RDNS == "" || hop.forged || hop.rdnsUnverified || hop.Kind != KindRelay {
+	if hop.RDNS == "" || !hop.rdnsVerified || hop.Kind != KindRelay {
 		return "", false
 	}
 	org := dnsname.OrgDomain(hop.RDNS)
