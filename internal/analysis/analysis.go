@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -116,14 +117,16 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 
 	// Authentication.
 	ai := mailauth.Input{Message: m, IP: in.Envelope.RemoteIP, HELO: in.Envelope.HELO, MailFrom: in.Envelope.MailFrom}
+	ai.AR = arTrust(h, tr, trust)
+	returnPath := in.Envelope.MailFrom
 	if !ai.IP.IsValid() {
 		if o := tr.OriginHop(); o != nil {
 			ai.IP, _ = o.Addr()
 			ai.HELO = strings.Trim(o.HELO, "[]")
 		}
-		ai.MailFrom = mail.AddrSpec(h.Get("Return-Path"))
+		returnPath = receiversReturnPath(h, tr, ai.AR)
+		ai.MailFrom = returnPath
 	}
-	ai.AR = arTrust(h, tr, trust)
 	res, err := mailauth.Check(ctx, a.resolver(), ai)
 	if err != nil {
 		return nil, fmt.Errorf("analyze %s: %w", in.Source, err)
@@ -141,7 +144,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 	}
 
 	// Sender identity.
-	v.Sender = a.sender(h, res, tr, in.Envelope)
+	v.Sender = a.sender(h, res, tr, returnPath)
 	if a.Labels != nil && h.Has(label.Header) {
 		v.Label = a.label(m, res, v.Sender.Domains.From)
 	}
@@ -345,6 +348,12 @@ func (a *Analyzer) origin(tr *trace.Trace, trust trace.Trust, env Envelope) Orig
 	} else if h := tr.OriginHop(); h != nil {
 		ip, _ = h.Addr()
 		o.IP, o.RDNS, o.HELO, o.Hop = h.IP, h.RDNS, h.HELO, tr.Origin
+		if tr.Authenticated && trace.Internal(ip) {
+			// A webmail or proxy inside the provider submitted for the
+			// user who logged in: the account is the origin, its network
+			// address is not known.
+			o.IP, ip = "", netip.Addr{}
+		}
 	} else if len(tr.Hops) == 0 {
 		o.Why = "no Received field"
 	} else {
@@ -367,12 +376,14 @@ func (a *Analyzer) origin(tr *trace.Trace, trust trace.Trust, env Envelope) Orig
 }
 
 // arTrust decides which Authentication-Results fields to believe: those
-// above the origin's Received field (added after the trusted handover) whose
-// authserv-id is a trusted receiver's — a host inside the boundary, the host
-// that received from the origin, a provider fetched from, the authserv-ids
-// the known providers among them write, or a --trusted host name.
+// above the origin's Received field (added after the trusted handover), or
+// in the place below it where the receiving provider writes its own (Gmail),
+// whose authserv-id is a trusted receiver's — a host inside the boundary,
+// the host that received from the origin, a provider fetched from, the
+// authserv-ids the known providers among them write — or the operator's
+// (--trusted host names, matched as that option documents).
 func arTrust(h mail.Header, tr *trace.Trace, trust trace.Trust) mailauth.ARTrust {
-	t := mailauth.ARTrust{Receivers: append(append([]string(nil), tr.Receivers...), trust.Hosts...)}
+	t := mailauth.ARTrust{Receivers: append([]string(nil), tr.Receivers...), IDs: append([]string(nil), trust.Hosts...)}
 	for _, p := range tr.Providers {
 		t.Patterns = append(t.Patterns, p.AuthServIDs...)
 	}
@@ -384,7 +395,8 @@ func arTrust(h mail.Header, tr *trace.Trace, trust trace.Trust) mailauth.ARTrust
 		}
 	}
 	recv := h.Indexes("Received")
-	switch o := tr.OriginHop(); {
+	o := tr.OriginHop()
+	switch {
 	case len(recv) == 0:
 		t.Above = 0
 	case o == nil:
@@ -392,23 +404,77 @@ func arTrust(h mail.Header, tr *trace.Trace, trust trace.Trust) mailauth.ARTrust
 		t.Above = len(h.Fields)
 	case o.Index < len(recv):
 		t.Above = recv[o.Index]
-		if o.RDNS != "" {
+		if o.RDNSVerified() {
 			t.OriginNames = []string{o.RDNS}
 		}
+		t.Own = ownBelow(h, recv[o.Index], trust.Providers.ByHost(o.By))
 	default:
 		t.Above = recv[len(recv)-1]
+	}
+	// Received fields below the boundary written by an inbound server of
+	// a provider that writes no authserv-id: an upstream tenant's record
+	// sits right above each.
+	if o != nil && trust.Providers != nil {
+		for _, hop := range tr.Hops[o.Index+1:] {
+			p := trust.Providers.ByHost(hop.By)
+			if hop.Index < len(recv) && p.IsEdge(hop.By) && p.WritesAuthServID("") {
+				t.UpstreamEdges = append(t.UpstreamEdges, recv[hop.Index])
+			}
+		}
 	}
 	return t
 }
 
-func (a *Analyzer) sender(h mail.Header, res *mailauth.Results, tr *trace.Trace, env Envelope) Sender {
+// ownBelow returns the positions of the fields a provider writes directly
+// below its own Received field at position at (BelowReceived), when the
+// header has exactly that run.
+func ownBelow(h mail.Header, at int, p *trace.Provider) []int {
+	if p == nil || len(p.BelowReceived) == 0 {
+		return nil
+	}
+	var out []int
+	for k, name := range p.BelowReceived {
+		i := at + 1 + k
+		if i >= len(h.Fields) || !strings.EqualFold(h.Fields[i].Name, name) {
+			return nil
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
+// receiversReturnPath is the envelope sender as the final receiver wrote
+// it at delivery (RFC 5321 section 4.4): the topmost Return-Path, when it
+// sits above the origin's Received field or in the receiver's own place —
+// or, for a provider that appends it after the header it received
+// (Microsoft 365), its last one. A Return-Path anywhere else was in the
+// message when it arrived: the sender's claim, ignored. A message that never
+// crossed a boundary (no Received field) keeps its first.
+func receiversReturnPath(h mail.Header, tr *trace.Trace, t mailauth.ARTrust) string {
+	idx := h.Indexes("Return-Path")
+	if len(idx) == 0 {
+		return ""
+	}
+	if !h.Has("Received") {
+		return mail.AddrSpec(h.Fields[idx[0]].Value)
+	}
+	for _, p := range tr.Providers {
+		if p.ReturnPathLast {
+			return mail.AddrSpec(h.Fields[idx[len(idx)-1]].Value)
+		}
+	}
+	for _, i := range idx {
+		if i < t.Above || slices.Contains(t.Own, i) {
+			return mail.AddrSpec(h.Fields[i].Value)
+		}
+	}
+	return ""
+}
+
+func (a *Analyzer) sender(h mail.Header, res *mailauth.Results, tr *trace.Trace, rp string) Sender {
 	from, strict := mail.ParseAddressList(h.Get("From"))
 	sndr, _ := mail.ParseAddressList(h.Get("Sender"))
 	reply, _ := mail.ParseAddressList(h.Get("Reply-To"))
-	rp := mail.AddrSpec(h.Get("Return-Path"))
-	if env.MailFrom != "" {
-		rp = env.MailFrom
-	}
 	s := Sender{From: nonNil(from), Sender: nonNil(sndr), ReplyTo: nonNil(reply), ReturnPath: rp}
 	if len(from) > 0 {
 		s.Domains.From = from[0].Domain

@@ -18,10 +18,11 @@ import (
 	"github.com/accord-antispam/accord/internal/trace"
 )
 
-// A marketing message relayed from 198.51.100.20 through our MX.
-const newsletter = "Received: from mx.example.net (mx.example.net [10.0.0.5]) by store.example.net (Postfix) with ESMTP id 1; Tue, 3 Nov 2026 10:00:02 +0100\r\n" +
+// A marketing message relayed from 198.51.100.20 through our MX; the mail
+// store wrote the Return-Path at delivery, on top.
+const newsletter = "Return-Path: <bounce@mail.shop.example>\r\n" +
+	"Received: from mx.example.net (mx.example.net [10.0.0.5]) by store.example.net (Postfix) with ESMTP id 1; Tue, 3 Nov 2026 10:00:02 +0100\r\n" +
 	"Received: from out.shop.example (out.shop.example [198.51.100.20]) by mx.example.net (Postfix) with ESMTPS id 2; Tue, 3 Nov 2026 10:00:01 +0100\r\n" +
-	"Return-Path: <bounce@mail.shop.example>\r\n" +
 	"From: Shop <news@shop.example>\r\n" +
 	"To: you@example.net\r\n" +
 	"Subject: Spring sale: 30% off\r\n" +

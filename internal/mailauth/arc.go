@@ -209,8 +209,9 @@ func (t ARTrust) trustedSealer(d string) bool {
 			return true
 		}
 	}
-	for _, r := range t.Receivers {
-		if strings.EqualFold(r, d) || strings.HasSuffix(strings.ToLower(r), "."+strings.ToLower(d)) {
+	for _, r := range append(append([]string(nil), t.Receivers...), t.IDs...) {
+		r = strings.ToLower(strings.TrimPrefix(r, "."))
+		if strings.EqualFold(r, d) || strings.HasSuffix(r, "."+strings.ToLower(d)) {
 			return true
 		}
 	}

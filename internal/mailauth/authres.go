@@ -257,10 +257,17 @@ type ARTrust struct {
 	// inside the trust boundary (after the handover from the origin): only
 	// there could a trusted receiver have written a field.
 	Above int
-	// Receivers are the trusted receivers' own names and the configured
-	// authserv-ids; an authserv-id matches one of them, or its
-	// organizational domain.
+	// Own are positions below Above that the boundary's receiver wrote
+	// itself: a provider that adds its Received-SPF and
+	// Authentication-Results right below its own Received field (Gmail).
+	Own []int
+	// Receivers are the trusted receivers' own names (the boundary's "by"
+	// hosts and the providers fetched from): an authserv-id matches one of
+	// them, or its organizational domain.
 	Receivers []string
+	// IDs are the operator's names (--trusted): an authserv-id matches one
+	// exactly, or a ".example.org" entry's subdomains.
+	IDs []string
 	// Patterns are the authserv-ids the known providers among the trusted
 	// receivers write ("*" wildcards; "" for a provider that writes none).
 	Patterns []string
@@ -269,19 +276,45 @@ type ARTrust struct {
 	// operator's.
 	Sealers []string
 	// OriginNames are the origin client's own names (its reverse name, as
-	// the boundary host recorded it): a field below the boundary in that
-	// name's organization may be the origin's own, not a forgery.
+	// the boundary host recorded and verified it): a field below the
+	// boundary in that name's organization may be the origin's own, not a
+	// forgery.
 	OriginNames []string
+	// UpstreamEdges are positions of Received fields below the boundary
+	// whose receiver is an inbound server of a provider that writes its
+	// Authentication-Results without an authserv-id: a field without one
+	// directly above such a Received field is that upstream receiver's own
+	// record (a message forwarded from another Microsoft 365 tenant).
+	UpstreamEdges []int
 }
 
 func (t ARTrust) claims(id string) bool {
 	for _, r := range t.Receivers {
-		if strings.EqualFold(r, id) || dnsname.SameOrg(id, r) {
+		if id != "" && (strings.EqualFold(r, id) || dnsname.SameOrg(id, r)) {
 			return true
 		}
 	}
+	if t.operatorID(id) {
+		return true
+	}
 	for _, p := range t.Patterns {
 		if ok, _ := path.Match(p, id); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// operatorID matches the operator's names as --trusted documents them: a
+// name is that host, a ".example.org" entry its subdomains.
+func (t ARTrust) operatorID(id string) bool {
+	id = strings.ToLower(strings.TrimSuffix(id, "."))
+	if id == "" {
+		return false
+	}
+	for _, n := range t.IDs {
+		n = strings.ToLower(n)
+		if n == id || strings.HasPrefix(n, ".") && strings.HasSuffix(id, n) {
 			return true
 		}
 	}
@@ -297,12 +330,43 @@ func (t ARTrust) fromOrigin(id string) bool {
 	return false
 }
 
+func (t ARTrust) inside(pos int) bool {
+	if pos < t.Above {
+		return true
+	}
+	for _, p := range t.Own {
+		if p == pos {
+			return true
+		}
+	}
+	return false
+}
+
+// upstreamRecord reports whether the field at pos, below the boundary,
+// sits directly above an upstream provider's inbound Received field.
+func (t ARTrust) upstreamRecord(h mail.Header, pos int) bool {
+	for i := pos + 1; i < len(h.Fields); i++ {
+		if strings.EqualFold(h.Fields[i].Name, "Received") {
+			for _, e := range t.UpstreamEdges {
+				if e == i {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
 // readAuthResults parses every Authentication-Results field and believes
-// those a trusted receiver could have written: above the boundary and under
-// a trusted receiver's authserv-id. The others are kept, ignored; those
-// that claim a trusted receiver's name from below the boundary are marked
-// forged (a receiver adds its field on top, and RFC 8601 section 5 has it
-// remove fields in its own name that arrive from outside).
+// those a trusted receiver could have written: above the boundary (or in
+// the receiver's own place below its Received field) and under a trusted
+// receiver's authserv-id. The others are kept, ignored; those that claim a
+// trusted receiver's name from below the boundary are marked forged (a
+// receiver adds its field on top, and RFC 8601 section 5 has it remove
+// fields in its own name that arrive from outside). A field without
+// authserv-id claims the form of a receiver that writes none (Microsoft
+// 365) unless it is an upstream tenant's own record.
 func readAuthResults(h mail.Header, t ARTrust) []AuthResultsHdr {
 	var out []AuthResultsHdr
 	for _, i := range h.Indexes("Authentication-Results") {
@@ -310,7 +374,7 @@ func readAuthResults(h mail.Header, t ARTrust) []AuthResultsHdr {
 		if !ok {
 			continue
 		}
-		above := i < t.Above
+		above := t.inside(i)
 		claims := t.claims(ar.AuthServID)
 		name := ar.AuthServID
 		if name == "" {
@@ -322,9 +386,11 @@ func readAuthResults(h mail.Header, t ARTrust) []AuthResultsHdr {
 			ar.Why = fmt.Sprintf("added inside the trust boundary by a trusted receiver (%s)", name)
 		case above:
 			ar.Why = fmt.Sprintf("untrusted, ignored: above the boundary, but %s is none of the trusted receivers", name)
-		case claims && ar.AuthServID != "" && !t.fromOrigin(ar.AuthServID):
+		case claims && ar.AuthServID == "" && t.upstreamRecord(h, i):
+			ar.Why = "untrusted, ignored: the record of an upstream receiver (no authserv-id, above its own inbound Received field), below the boundary"
+		case claims && !t.fromOrigin(ar.AuthServID):
 			ar.Forged = true
-			ar.Why = fmt.Sprintf("untrusted, ignored: claims the trusted receiver %s but sits below the boundary, where only the sender's side could have written it", name)
+			ar.Why = fmt.Sprintf("untrusted, ignored: claims the trusted receiver's form (%s) but sits below the boundary, where only the sender's side could have written it", name)
 		default:
 			ar.Why = fmt.Sprintf("untrusted, ignored: written below the boundary (%s), before the message reached a trusted receiver", name)
 		}
@@ -367,7 +433,7 @@ func spfFromHeaders(hs []AuthResultsHdr, h mail.Header, in Input) SPF {
 	// is known only for the whole header; trust it if Authentication-Results
 	// positioning trusts something, i.e. it sits above the boundary.
 	for _, i := range h.Indexes("Received-SPF") {
-		if i >= in.AR.Above {
+		if !in.AR.inside(i) {
 			continue
 		}
 		v := strings.TrimSpace(h.Fields[i].Value)

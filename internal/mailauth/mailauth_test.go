@@ -278,12 +278,19 @@ func TestAuthResultsTrustNeedsPositionAndName(t *testing.T) {
 		t.Errorf("results read from untrusted fields: spf %s dmarc %s dkim %+v", res.SPF.Result, res.DMARC.Result, res.DKIM)
 	}
 	// Microsoft's fields carry no name: trusted by position when Microsoft
-	// is among the receivers, never forged below.
+	// is among the receivers; below the boundary, one in that form is the
+	// sender's forgery — unless it is an upstream Microsoft 365 tenant's
+	// own record, right above that tenant's inbound Received field.
 	ms := "Authentication-Results: spf=pass (sender IP is 192.0.2.25) smtp.mailfrom=example.org; dmarc=pass action=none header.from=example.org\r\n" +
 		"Received: from mail.example.org (192.0.2.25) by CO1NAM11FT087.mail.protection.outlook.com (10.13.174.68) with Microsoft SMTP Server via Frontend Transport; Sun, 10 Sep 2023 11:21:43 +0000\r\n" +
-		"Authentication-Results: spf=pass (sender IP is 203.0.113.1) smtp.mailfrom=example.org\r\n" + unsigned
+		"Authentication-Results: spf=pass (sender IP is 203.0.113.1) smtp.mailfrom=example.org\r\n" +
+		"Received: from x.example (203.0.113.1) by AM7EUR06FT021.mail.protection.outlook.com (10.13.174.69) with Microsoft SMTP Server via Frontend Transport; Sun, 10 Sep 2023 11:21:42 +0000\r\n" + unsigned
 	res = check(t, resolve.Offline{}, ms, Input{AR: ARTrust{Above: 1, Patterns: []string{"", "mx.microsoft.com"}}})
-	if !res.Headers[0].Trusted || res.Headers[1].Trusted || res.Headers[1].Forged || res.SPF.IP != "192.0.2.25" || res.DMARC.Result != Pass {
+	if !res.Headers[0].Trusted || res.Headers[1].Trusted || !res.Headers[1].Forged || res.SPF.IP != "192.0.2.25" || res.DMARC.Result != Pass {
 		t.Errorf("Microsoft form: %+v spf %+v dmarc %+v", res.Headers, res.SPF, res.DMARC)
+	}
+	res = check(t, resolve.Offline{}, ms, Input{AR: ARTrust{Above: 1, Patterns: []string{"", "mx.microsoft.com"}, UpstreamEdges: []int{3}}})
+	if res.Headers[1].Trusted || res.Headers[1].Forged {
+		t.Errorf("upstream tenant's record: %+v", res.Headers[1])
 	}
 }

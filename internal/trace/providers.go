@@ -32,7 +32,15 @@ type Provider struct {
 	ASNs        []uint32 `json:"asns"`
 	AuthServIDs []string `json:"authserv_ids"` // Patterns; "" when the provider writes none.
 	ARCSealers  []string `json:"arc_sealers"`  // d= of its ARC-Seal fields.
-	Evidence    string   `json:"evidence"`
+	// BelowReceived are the fields the provider writes, in this order,
+	// directly below its own Received field (Gmail: Received-SPF, then
+	// Authentication-Results), where a sender's fields follow.
+	BelowReceived []string `json:"below_received,omitempty"`
+	// ReturnPathLast: the provider appends its Return-Path after the
+	// header block it received (Microsoft 365), so its own is the last one,
+	// not the topmost.
+	ReturnPathLast bool   `json:"return_path_last,omitempty"`
+	Evidence       string `json:"evidence"`
 
 	prefixes []netip.Prefix
 }
