@@ -293,3 +293,41 @@ func TestCraftedReturnPath(t *testing.T) {
 		t.Errorf("receiver's return path %q", v.Sender.ReturnPath)
 	}
 }
+
+// Finding: the receiver echoes the envelope sender into its own trusted
+// Authentication-Results; an RFC 2047 word there (a valid atom as a local
+// part) or a quoted local part with a parenthesis must stay the sender's
+// text, never become results of the receiver's field.
+func TestCraftedEnvelopeSenderEchoedInTrustedAR(t *testing.T) {
+	const encoded = "=?us-ascii?q?x=3B_dkim=3Dpass_header.d=3Dpaypal.com=3B_dmarc=3Dpass=3B?=@spam.example"
+	body := "From: PayPal <service@paypal.com>\r\nTo: victim@gmail.com\r\nSubject: Your account is limited\r\nDate: Mon, 1 Jan 2024 09:59:58 +0000\r\nMessage-ID: <1@spam.example>\r\n\r\nPlease log in at http://paypa1-secure.example/login\r\n"
+	gmail := "Received: by 2002:a05:6520:4c9:b0:26f:3a0c:4933 with SMTP id o9csp123456lkj;\r\n        Mon, 1 Jan 2024 10:00:01 -0800 (PST)\r\n" +
+		"Received: from mail.spam.example (mail.spam.example. [203.0.113.7])\r\n        by mx.google.com with ESMTPS id a1si123.2024.01.01.10.00.00\r\n        for <victim@gmail.com>\r\n        (version=TLS1_3 cipher=TLS_AES_256_GCM_SHA384 bits=256/256);\r\n        Mon, 01 Jan 2024 10:00:00 -0800 (PST)\r\n" +
+		"Received-SPF: pass (google.com: domain of " + encoded + " designates 203.0.113.7 as permitted sender) client-ip=203.0.113.7;\r\n" +
+		"Authentication-Results: mx.google.com;\r\n       spf=pass (google.com: domain of " + encoded + " designates 203.0.113.7 as permitted sender) smtp.mailfrom=" + encoded + ";\r\n       dmarc=fail (p=REJECT sp=REJECT dis=QUARANTINE) header.from=paypal.com\r\n" +
+		"Return-Path: <" + encoded + ">\r\n" + body
+	rspamd := func(mailfrom string) string {
+		return "Authentication-Results: mx.victim.example;\r\n\tspf=pass (mx.victim.example: domain of " + mailfrom + " designates 203.0.113.7 as permitted sender) smtp.mailfrom=" + mailfrom + ";\r\n\tdmarc=fail reason=\"No valid SPF, No valid DKIM\" header.from=paypal.com (policy=reject)\r\n" +
+			"Received: from mail.spam.example (mail.spam.example [203.0.113.7])\r\n\tby mx.victim.example (Postfix) with ESMTPS id 4TQ1;\r\n\tMon,  1 Jan 2024 10:00:00 +0000 (UTC)\r\n" + body
+	}
+	an := analyzer(t, resolve.Offline{})
+	for name, msg := range map[string]string{"gmail, encoded": gmail, "rspamd, encoded": rspamd(encoded), "rspamd, quoted parenthesis": rspamd(`"x(y"@spam.example`)} {
+		t.Run(name, func(t *testing.T) {
+			v := analyze(t, an, msg, Context{})
+			if v.Origin.IP != "203.0.113.7" || len(v.Auth.Headers) == 0 || !v.Auth.Headers[0].Trusted {
+				t.Fatalf("origin %q, headers %+v", v.Origin.IP, v.Auth.Headers)
+			}
+			if v.Auth.DMARC.Result != mailauth.Fail {
+				t.Errorf("dmarc %s (%s), want the receiver's fail", v.Auth.DMARC.Result, v.Auth.DMARC.Reason)
+			}
+			for _, d := range v.Auth.DKIM {
+				if d.Result == mailauth.Pass {
+					t.Errorf("dkim %+v from the sender's text", d)
+				}
+			}
+			if v.Sender.IdentityDisguised != rules.True {
+				t.Errorf("identity disguised %v", v.Sender.IdentityDisguised)
+			}
+		})
+	}
+}

@@ -65,22 +65,35 @@ func MapResult(raw string) Result {
 }
 
 // ParseAuthResults parses a field value leniently: comments are kept apart,
-// quoted strings kept, unknown methods kept, RFC 2047 words decoded (some
-// receivers encode the whole field). The Microsoft form, which starts with
-// a result instead of an authserv-id, parses with an empty AuthServID.
-// (go-msgauth's parser stops at comments and quoted values, which most real
-// fields contain.)
+// quoted strings kept, unknown methods kept. The Microsoft form, which
+// starts with a result instead of an authserv-id, parses with an empty
+// AuthServID. (go-msgauth's parser stops at comments and quoted values,
+// which most real fields contain.)
+//
+// RFC 2047 words are decoded only when the receiver encoded the whole
+// field (the value starts with one, as Exchange writes it): an encoded
+// word further on sits in a value the receiver echoed from the sender (an
+// envelope sender's local part may be "=?us-ascii?q?x=3B_dmarc=3Dpass?=",
+// a valid atom), and decoding it would turn the sender's text into
+// results.
+//
+// Quoted strings inside comments are kept whole, so a quoted local part
+// with a parenthesis ("x(y"@example.org, echoed in a receiver's comment)
+// does not open a comment that swallows the rest; when the field is not
+// balanced read that way, it is read again without them. Parsing is linear
+// in the length of the field.
 func ParseAuthResults(v string) (AuthResultsHdr, bool) {
-	if strings.Contains(v, "=?") {
-		if d, err := mail.DecodeHeader(v); err == nil {
+	if t := strings.TrimSpace(v); strings.HasPrefix(t, "=?") {
+		if d, err := mail.DecodeHeader(t); err == nil {
 			v = d
 		}
 	}
-	parts := splitOutsideQuotes(v, ';')
+	quotesInComments := balanced(v, true)
+	parts := splitOutside(v, ';', quotesInComments)
 	if len(parts) == 0 {
 		return AuthResultsHdr{}, false
 	}
-	id := strings.Fields(stripCommentsQuoted(parts[0]))
+	id := strings.Fields(stripComments(parts[0], quotesInComments))
 	if len(id) == 0 {
 		return AuthResultsHdr{}, false
 	}
@@ -95,8 +108,8 @@ func ParseAuthResults(v string) (AuthResultsHdr, bool) {
 		parts = parts[1:]
 	}
 	for _, p := range parts {
-		comment := commentText(p)
-		f := fieldsOutsideQuotes(stripCommentsQuoted(p))
+		comment := commentText(p, quotesInComments)
+		f := fieldsOutsideQuotes(stripComments(p, quotesInComments))
 		if len(f) == 0 {
 			continue
 		}
@@ -133,7 +146,11 @@ func ParseAuthResults(v string) (AuthResultsHdr, bool) {
 	return out, true
 }
 
-func stripCommentsQuoted(s string) string {
+func stripCommentsQuoted(s string) string { return stripComments(s, balanced(s, true)) }
+
+// stripComments removes the comments of s, keeping quoted strings; with
+// quotesInComments, a quoted string inside a comment is skipped whole.
+func stripComments(s string, quotesInComments bool) string {
 	var b strings.Builder
 	depth, inQ := 0, false
 	for i := 0; i < len(s); i++ {
@@ -145,9 +162,11 @@ func stripCommentsQuoted(s string) string {
 				b.WriteByte(s[i+1])
 			}
 			i++
-		case c == '"' && depth == 0:
+		case c == '"' && (depth == 0 || quotesInComments):
 			inQ = !inQ
-			b.WriteByte(c)
+			if depth == 0 {
+				b.WriteByte(c)
+			}
 		case c == '(' && !inQ:
 			depth++
 		case c == ')' && !inQ && depth > 0:
@@ -160,15 +179,38 @@ func stripCommentsQuoted(s string) string {
 	return b.String()
 }
 
+// balanced reports whether every comment and quoted string of s closes
+// when quoted strings are read inside comments too (quotesInComments), or
+// only outside them.
+func balanced(s string, quotesInComments bool) bool {
+	depth, inQ := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			i++
+		case c == '"' && (depth == 0 || quotesInComments):
+			inQ = !inQ
+		case c == '(' && !inQ:
+			depth++
+		case c == ')' && !inQ && depth > 0:
+			depth--
+		}
+	}
+	return depth == 0 && !inQ
+}
+
 // commentText returns the text inside the top-level comments of s.
-func commentText(s string) string {
+func commentText(s string, quotesInComments bool) string {
 	var b strings.Builder
 	depth, inQ := 0, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '"' && depth == 0:
+		case c == '"' && (depth == 0 || quotesInComments):
 			inQ = !inQ
+			if depth > 0 {
+				b.WriteByte(c)
+			}
 		case c == '(' && !inQ:
 			if depth > 0 {
 				b.WriteByte(c)
@@ -188,8 +230,8 @@ func commentText(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
-// splitOutsideQuotes splits on sep outside quoted strings and comments.
-func splitOutsideQuotes(s string, sep byte) []string {
+// splitOutside splits on sep outside quoted strings and comments.
+func splitOutside(s string, sep byte, quotesInComments bool) []string {
 	var out []string
 	inQ, depth, start := false, 0, 0
 	for i := 0; i < len(s); i++ {
@@ -197,7 +239,7 @@ func splitOutsideQuotes(s string, sep byte) []string {
 		case '\\':
 			i++
 		case '"':
-			if depth == 0 {
+			if depth == 0 || quotesInComments {
 				inQ = !inQ
 			}
 		case '(':
@@ -218,34 +260,38 @@ func splitOutsideQuotes(s string, sep byte) []string {
 	return append(out, s[start:])
 }
 
+// fieldsOutsideQuotes splits s into words at white space outside quoted
+// strings, joining "key = value" into "key=value". One pass: the word being
+// built stays open across white space until the next character shows
+// whether it continues ("=" or a value after "key=") or a new word starts.
 func fieldsOutsideQuotes(s string) []string {
 	var out []string
-	var cur strings.Builder
-	inQ := false
+	cur := make([]byte, 0, 32)
+	ended := false // white space followed cur
 	flush := func() {
-		if cur.Len() > 0 {
-			out = append(out, cur.String())
-			cur.Reset()
+		if len(cur) > 0 {
+			out = append(out, string(cur))
+			cur = cur[:0]
 		}
+		ended = false
 	}
+	inQ := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '"':
-			inQ = !inQ
-			cur.WriteByte(c)
 		case !inQ && (c == ' ' || c == '\t' || c == '\r' || c == '\n'):
+			ended = len(cur) > 0
+			continue
+		case !inQ && c == '=':
+			// "key = value": the "=" joins the previous word.
+		case ended && cur[len(cur)-1] != '=':
 			flush()
-		case !inQ && c == '=' && cur.Len() == 0 && len(out) > 0:
-			// "key = value": join with the previous word.
-			out[len(out)-1] += "="
-		default:
-			if cur.Len() == 0 && len(out) > 0 && strings.HasSuffix(out[len(out)-1], "=") {
-				cur.WriteString(out[len(out)-1])
-				out = out[:len(out)-1]
-			}
-			cur.WriteByte(c)
 		}
+		ended = false
+		if c == '"' {
+			inQ = !inQ
+		}
+		cur = append(cur, c)
 	}
 	flush()
 	return out
@@ -520,12 +566,33 @@ func dkimFromHeaders(hs []AuthResultsHdr, sigs []DKIMSignature) []DKIMSignature 
 	return sigs
 }
 
+// dmarcFromHeaders reads the DMARC result a trusted receiver wrote for the
+// From domain. A result must name that domain (header.from): receivers
+// always write it, and one without it may be text the receiver echoed from
+// the sender. When trusted results for the domain disagree, the field
+// holds more than the receiver's own verdict: the one that did not pass
+// is taken.
 func dmarcFromHeaders(hs []AuthResultsHdr, from string) DMARC {
 	out := DMARC{Result: None, Domain: from, OrgDomain: dnsname.OrgDomain(from), Source: SourceNone, Reason: "offline: no trusted Authentication-Results"}
+	var ms []AuthMethod
 	for _, m := range trustedMethods(hs, "dmarc") {
-		if d := strings.ToLower(m.Props["header.from"]); d != "" && from != "" && d != from {
+		if d := strings.ToLower(strings.TrimSuffix(m.Props["header.from"], ".")); from == "" || d != "" && dnsname.Equal(d, from) {
+			ms = append(ms, m)
+		}
+	}
+	conflict := ""
+	for k, m := range ms {
+		if m.Result == Pass {
 			continue
 		}
+		if k > 0 {
+			// The first result that did not pass goes first.
+			conflict = "the trusted results for this domain disagree (" + string(ms[0].Result) + ", " + string(m.Result) + "): the one that did not pass is taken"
+			ms[0], ms[k] = ms[k], ms[0]
+		}
+		break
+	}
+	for _, m := range ms {
 		out.Result, out.Source, out.Reason = m.Result, SourceHeader, m.Props["reason"]
 		out.Policy = m.Props["policy.published-domain-policy"]
 		out.SubdomainPolicy = m.Props["policy.published-subdomain-policy"]
@@ -542,6 +609,9 @@ func dmarcFromHeaders(hs []AuthResultsHdr, from string) DMARC {
 		}
 		if out.Applied == "" {
 			out.Applied = out.Policy
+		}
+		if conflict != "" && !strings.HasPrefix(out.Reason, conflict) {
+			out.Reason = strings.TrimSuffix(conflict+"; "+out.Reason, "; ")
 		}
 		break
 	}
