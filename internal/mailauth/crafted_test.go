@@ -1,9 +1,13 @@
 package mailauth
 
 import (
+	"bytes"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/accord-antispam/accord/internal/resolve"
 )
@@ -74,5 +78,58 @@ func BenchmarkParseAuthResults(b *testing.B) {
 				ParseAuthResults(v)
 			}
 		})
+	}
+}
+
+// A signature hidden from one header reader and shown to the other: the
+// spammer's valid signature (d=spam.example) behind a line that starts
+// with a bare CR (the DKIM verifier reads a field there, the header parser
+// a continuation), or a bogus d=paypal.com signature behind a NUL. The
+// verification results must never be credited to paypal.com. Two guards,
+// each enough here: a header holding a bare CR or NUL has every signature
+// permerror, and a result is credited only to a signature of the domain
+// the verifier read in that place.
+func TestDKIMHiddenSignatureNotCreditedToAnother(t *testing.T) {
+	k := edKey(t)
+	z := &resolve.Zone{}
+	z.AddTXT("ed._domainkey.spam.example", k.txt)
+	z.AddTXT("_dmarc.paypal.com", "v=DMARC1; p=reject")
+	z.AddTXT("paypal.com", "v=spf1 -all")
+	orig := "From: PayPal <service@paypal.com>\r\nTo: bob@example.net\r\nSubject: Account limited\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <p1@spam.example>\r\n\r\nLog in at http://paypa1-secure.example/login\r\n"
+	var out bytes.Buffer
+	if err := dkim.Sign(&out, strings.NewReader(orig), &dkim.SignOptions{Domain: "spam.example", Selector: "ed", Signer: k.signer,
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed,
+		HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-ID"}}); err != nil {
+		t.Fatal(err)
+	}
+	signed := out.String()
+	i := strings.Index(signed, "From: PayPal")
+	bogus := "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=paypal.com; s=pp; h=from:subject; bh=AAAA; b=AAAA\r\n"
+	recv := "Received: from mail.spam.example (mail.spam.example [203.0.113.7]) by mx.example.net (Postfix) with ESMTPS id 2; Tue, 3 Nov 2026 10:00:02 +0100\r\n"
+	for name, msg := range map[string]string{
+		"bare CR": recv + "X-Junk: a\r\n\r" + signed[:i] + bogus + signed[i:],
+		"NUL":     recv + "\x00" + bogus + signed,
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := check(t, z, msg, Input{IP: netip.MustParseAddr("203.0.113.7"), MailFrom: "b@spam.example", HELO: "mail.spam.example"})
+			for _, d := range res.DKIM {
+				if d.Domain == "paypal.com" && d.Result == Pass {
+					t.Errorf("paypal.com credited with a pass: %+v", res.DKIM)
+				}
+			}
+			if res.DMARC.Result == Pass {
+				t.Errorf("DMARC pass for paypal.com: %+v", res.DMARC)
+			}
+		})
+	}
+	// The same message without the hiding line verifies as it should:
+	// spam.example passes, paypal.com's bogus signature does not.
+	res := check(t, z, recv+signed[:i]+bogus+signed[i:], Input{IP: netip.MustParseAddr("203.0.113.7"), MailFrom: "b@spam.example", HELO: "mail.spam.example"})
+	got := map[string]Result{}
+	for _, d := range res.DKIM {
+		got[d.Domain] = d.Result
+	}
+	if got["spam.example"] != Pass || got["paypal.com"] == Pass || res.DMARC.Result != Fail {
+		t.Errorf("plain message: dkim %v dmarc %s", got, res.DMARC.Result)
 	}
 }

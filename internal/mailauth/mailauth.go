@@ -228,6 +228,12 @@ func verifyDKIM(ctx context.Context, r resolve.Resolver, wire []byte, fields []r
 	if len(sigs) == 0 {
 		return nil
 	}
+	if why := headerAmbiguity(wire); why != "" {
+		for i := range sigs {
+			sigs[i].Result, sigs[i].Source, sigs[i].Reason = PermError, SourceComputed, why
+		}
+		return sigs
+	}
 	var sigFields []rawField
 	for _, f := range fields {
 		if f.name == "dkim-signature" {
@@ -255,6 +261,10 @@ func verifyDKIM(ctx context.Context, r resolve.Resolver, wire []byte, fields []r
 		}
 		v := verifs[i]
 		switch {
+		case v.Domain != "" && !strings.EqualFold(v.Domain, sigs[i].Domain):
+			// The verifier read another list of signatures than ours: its
+			// result belongs to another signature.
+			sigs[i].Result, sigs[i].Reason = PermError, fmt.Sprintf("not verified: the verifier read a signature by %s in this place", v.Domain)
 		case v.Err == nil:
 			sigs[i].Result = Pass
 		case dkim.IsTempFail(v.Err):
@@ -279,6 +289,29 @@ func verifyDKIM(ctx context.Context, r resolve.Resolver, wire []byte, fields []r
 		}
 	}
 	return sigs
+}
+
+// headerAmbiguity says why the header block of a wire-form message cannot
+// be read one way only: a CR not followed by LF, or a NUL byte. The DKIM
+// verifier reads a line that starts with a bare CR as a new field, the
+// header parser as a continuation (and a NUL the other way round): a
+// signature hidden so would be verified by one and reported by the other,
+// and the results, listed in order, would go to the wrong signatures.
+// RFC 5322 allows neither in a header.
+func headerAmbiguity(wire []byte) string {
+	end := bytes.Index(wire, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(wire)
+	}
+	for i, c := range wire[:end] {
+		switch {
+		case c == 0:
+			return "not verified: the header holds a NUL byte, which header parsers read differently"
+		case c == '\r' && (i+1 >= len(wire) || wire[i+1] != '\n'):
+			return "not verified: the header holds a bare CR, which header parsers read differently"
+		}
+	}
+	return ""
 }
 
 // toCRLF turns bare LF line ends into CRLF: messages are signed in their
