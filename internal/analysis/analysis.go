@@ -139,7 +139,8 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 		case res.ARC.Verified:
 			v.Origin.ForwardedBy = fmt.Sprintf("%s (ARC chain %s)", f, res.ARC.Result)
 		default:
-			v.Origin.ForwardedBy = f + " (ARC, not verified: offline)"
+			// Unverified, the sealer's name is only what the message says.
+			v.Origin.ForwardedBy = f + " (ARC, not verified: offline; the sealer's name is the message's claim)"
 		}
 	}
 
@@ -386,6 +387,7 @@ func arTrust(h mail.Header, tr *trace.Trace, trust trace.Trust) mailauth.ARTrust
 	t := mailauth.ARTrust{Receivers: append([]string(nil), tr.Receivers...), IDs: append([]string(nil), trust.Hosts...)}
 	for _, p := range tr.Providers {
 		t.Patterns = append(t.Patterns, p.AuthServIDs...)
+		t.OwnSealers = append(t.OwnSealers, p.ARCSealers...)
 	}
 	// The large providers seal what they forward (ARC); their results are
 	// used when their chain verifies.

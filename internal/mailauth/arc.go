@@ -129,7 +129,13 @@ func checkARC(ctx context.Context, r resolve.Resolver, fields []rawField, body [
 		return out, nil
 	}
 	for _, s := range sets {
-		own := s.aarParsedOK && trust.claims(s.aarID)
+		// Own: written by the boundary's receivers. Its authserv-id is
+		// the sealer's own text, so it alone proves nothing (a spammer
+		// seals a set of its own claiming our receiver's name, to pass
+		// off a replayed set below it as the forwarder's): the seal must
+		// also be made with a key of the boundary's own domains, and only
+		// the newest sets can be ours.
+		own := s.aarParsedOK && trust.claims(s.aarID) && trust.boundarySealer(s.tags["d"]) && out.ForwardedBy == ""
 		out.Sets = append(out.Sets, ARCSet{Instance: s.i, Sealer: strings.ToLower(s.tags["d"]), Selector: s.tags["s"], CV: strings.ToLower(s.tags["cv"]), AuthServID: s.aarID, Own: own})
 		if !own && out.ForwardedBy == "" {
 			out.ForwardedBy = strings.ToLower(s.tags["d"])
@@ -199,6 +205,29 @@ func verifySeal(ctx context.Context, r resolve.Resolver, ordered []*arcSet, n in
 		return fmt.Errorf("ARC-Seal i=%d by %s: %w", s.i, s.tags["d"], err)
 	}
 	return nil
+}
+
+// boundarySealer reports whether d is a domain the boundary's receivers
+// seal with: a receiver's own domain (or a parent of it), an operator's
+// --trusted name's, or the ARC sealer of a known provider among the
+// boundary's receivers.
+func (t ARTrust) boundarySealer(d string) bool {
+	d = strings.ToLower(strings.TrimSuffix(d, "."))
+	if d == "" {
+		return false
+	}
+	for _, s := range t.OwnSealers {
+		if strings.EqualFold(s, d) {
+			return true
+		}
+	}
+	for _, r := range append(append([]string(nil), t.Receivers...), t.IDs...) {
+		r = strings.ToLower(strings.TrimPrefix(r, "."))
+		if r == d || strings.HasSuffix(r, "."+d) {
+			return true
+		}
+	}
+	return false
 }
 
 // trustedSealer reports whether results sealed by d may be used: a sealer

@@ -321,6 +321,10 @@ type ARTrust struct {
 	// their chain verifies: those the known providers name, and the
 	// operator's.
 	Sealers []string
+	// OwnSealers are the ARC sealers (d=) of the known providers among the
+	// boundary's receivers: a set sealed so, under a trusted authserv-id,
+	// is the boundary's own, not a forwarder's.
+	OwnSealers []string
 	// OriginNames are the origin client's own names (its reverse name, as
 	// the boundary host recorded and verified it): a field below the
 	// boundary in that name's organization may be the origin's own, not a

@@ -133,3 +133,43 @@ func TestDKIMHiddenSignatureNotCreditedToAnother(t *testing.T) {
 		t.Errorf("plain message: dkim %v dmarc %s", got, res.DMARC.Result)
 	}
 }
+
+// A google.com ARC set from another message, replayed below a set the
+// spammer seals with its own key under our receiver's authserv-id: the
+// spammer's set is not ours (its key is not the boundary's), so the
+// forwarder is spam.example, whose results are not used. A set our own
+// receiver seals (example.net's key, its authserv-id) still is ours, and
+// the google.com set below it is the forwarder's.
+func TestARCReplayedSetBelowASpammersSeal(t *testing.T) {
+	gkey, skey, okey := edKey(t), edKey(t), edKey(t)
+	z := &resolve.Zone{}
+	z.AddTXT("arc._domainkey.google.com", gkey.txt)
+	z.AddTXT("arc._domainkey.spam.example", skey.txt)
+	z.AddTXT("arc._domainkey.example.net", okey.txt)
+	z.AddTXT("paypal.com", "v=spf1 ip4:66.211.170.0/24 -all")
+	z.AddTXT("_dmarc.paypal.com", "v=DMARC1; p=reject")
+	a := strings.Replace(unsigned, "alice@example.org", "service@paypal.com", 1)
+	sealedA := seal(t, a, 1, "google.com", "arc", gkey,
+		"mx.google.com; spf=pass smtp.mailfrom=paypal.com; dkim=pass header.d=paypal.com; dmarc=pass header.from=paypal.com", "none")
+	i1 := strings.Join(strings.SplitAfter(sealedA, "\r\n")[:3], "")
+	b := strings.Replace(a, "The figures are attached.", "Your account is limited: log in at http://paypa1.example/", 1)
+	b = strings.Replace(b, "Message-ID: <q1@example.org>", "Message-ID: <q2@example.org>", 1)
+	ownAAR := "mx.example.net; spf=pass smtp.mailfrom=paypal.com; dkim=pass header.d=paypal.com; dmarc=pass header.from=paypal.com"
+	recv := "Received: from mail.spam.example (mail.spam.example [203.0.113.7]) by mx.example.net (Postfix) with ESMTPS id 2; Tue, 3 Nov 2026 10:00:02 +0100\r\n"
+	in := Input{IP: netip.MustParseAddr("203.0.113.7"), MailFrom: "bounce@spam.example", HELO: "mail.spam.example",
+		AR: ARTrust{Above: 0, Receivers: []string{"mx.example.net"}, Sealers: []string{"google.com"}}}
+
+	res := check(t, z, recv+seal(t, i1+b, 2, "spam.example", "arc", skey, ownAAR, "pass"), in)
+	if res.ARC.ForwardedBy != "spam.example" || res.ARC.UsedFrom != "" || res.ARC.Sets[0].Own {
+		t.Errorf("ARC %+v", res.ARC)
+	}
+	if res.DMARC.Result == Pass || res.SPF.Source == SourceARC {
+		t.Errorf("replayed results used: spf %+v dmarc %+v", res.SPF, res.DMARC)
+	}
+	// Our receiver's own seal over a genuine google.com set: ours, and the
+	// forwarder's chain verifies (the body is google's, unchanged).
+	res = check(t, z, recv+seal(t, sealedA, 2, "example.net", "arc", okey, ownAAR, "pass"), in)
+	if !res.ARC.Sets[0].Own || res.ARC.ForwardedBy != "google.com" || res.ARC.Result != Pass || res.ARC.UsedFrom != "google.com" {
+		t.Errorf("own seal: ARC %+v", res.ARC)
+	}
+}
