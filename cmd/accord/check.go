@@ -127,7 +127,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	ef.register(fset)
 	asJSON := fset.Bool("json", false, "print one JSON verdict per message (JSON Lines)")
 	workers := fset.Int("workers", runtime.GOMAXPROCS(0), "messages analysed in parallel")
-	learn := fset.Bool("learn-fetch", true, "trust, in every message, the servers the inputs were fetched from (learned from their POP3/IMAP retrieval fields); not with standard input")
+	learn := fset.Bool("learn-fetch", false, "the inputs are one mailbox (or one organisation's): trust, in every message, the servers any of them was fetched from (learned from their POP3/IMAP retrieval fields); off, each message is judged alone; not with standard input")
 	fset.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: accord check [flags] FILE|DIR|MBOX|- ...")
 		fmt.Fprintln(e.stderr, "Analyse each message and print its verdict. Exit status 0 when every input was analysed.")

@@ -221,7 +221,8 @@ func TestLearnScoreEvalAndCheckWithModel(t *testing.T) {
 // A mailbox fetched by POP3 from its provider in one message, and handed
 // over by the same provider by SMTP in another: the provider is the
 // mailbox's own in both, so the second message's origin is the provider's
-// client — unless learning is turned off.
+// client — when the operator says the inputs are one mailbox
+// (--learn-fetch).
 func TestCheckLearnsFetchedServers(t *testing.T) {
 	dir := t.TempDir()
 	body := "From: a@example.com\r\nSubject: x\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <%d@example.com>\r\n\r\nhi\r\n"
@@ -250,10 +251,51 @@ func TestCheckLearnsFetchedServers(t *testing.T) {
 		}
 		return got
 	}
-	if got := origins(); got["1.eml"] != "198.51.100.1" || got["2.eml"] != "198.51.100.2" {
+	if got := origins("--learn-fetch"); got["1.eml"] != "198.51.100.1" || got["2.eml"] != "198.51.100.2" {
 		t.Errorf("learning: origins %v", got)
 	}
-	if got := origins("--learn-fetch=false"); got["2.eml"] != "192.0.2.1" {
-		t.Errorf("without learning: origins %v", got)
+	if got := origins(); got["1.eml"] != "198.51.100.1" || got["2.eml"] != "192.0.2.1" {
+		t.Errorf("by default, without learning: origins %v", got)
 	}
+}
+
+// Finding: by default one input must not change the verdict on another.
+// A report whose only field records a retrieval from the spammer's address
+// (uploaded evidence can be anything), beside another message received
+// from that address: the second message's origin is the spammer's, with
+// the report in the same run or not.
+func TestCheckOneInputDoesNotTrustAnAddressInAnother(t *testing.T) {
+	dir := t.TempDir()
+	body := "From: PayPal <service@paypal.com>\r\nSubject: x\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <%d@example.com>\r\n\r\nhi\r\n"
+	planted := "Received: from x [203.0.113.7] by localhost with POP3 (fetchmail-6.4.37) for <me@localhost> (single-drop); Tue, 3 Nov 2026 10:00:03 +0100\r\n" + fmt.Sprintf(body, 1)
+	victim := "Received: from mail.spam.example (mail.spam.example [203.0.113.7]) by mx.victim.example (Postfix) with ESMTP id 4TQ1; Tue, 3 Nov 2026 10:00:03 +0100\r\n" +
+		"Received: from mx1.paypal.com (mx1.paypal.com [66.211.170.66]) by relay.example.net with ESMTPS id 2; Tue, 3 Nov 2026 10:00:02 +0100\r\n" + fmt.Sprintf(body, 2)
+	// The same trick through a greeting (finding 1): nothing is learned.
+	greeting := "Received: from getmail.spam.example (unknown [203.0.113.7]) by mx.victim.example (Postfix) with ESMTP id 4TQ2; Tue, 3 Nov 2026 10:00:03 +0100\r\n" + fmt.Sprintf(body, 3)
+	os.WriteFile(filepath.Join(dir, "1.eml"), []byte(planted), 0o644)
+	os.WriteFile(filepath.Join(dir, "2.eml"), []byte(victim), 0o644)
+	os.WriteFile(filepath.Join(dir, "3.eml"), []byte(greeting), 0o644)
+	check := func(args ...string) {
+		t.Helper()
+		code, out, errs := runCmd(t, "", append([]string{"check", "--json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var v struct {
+				Source string
+				Origin struct{ IP, Why string }
+			}
+			if err := json.Unmarshal([]byte(line), &v); err != nil {
+				t.Fatal(err)
+			}
+			if b := filepath.Base(v.Source); b != "1.eml" && v.Origin.IP != "203.0.113.7" {
+				t.Errorf("%v: %s: origin %q (%s), want the spammer's 203.0.113.7", args, b, v.Origin.IP, v.Origin.Why)
+			}
+		}
+	}
+	check(dir)
+	// With the operator's word that the inputs are one mailbox, the
+	// greeting still teaches nothing.
+	check("--learn-fetch", filepath.Join(dir, "2.eml"), filepath.Join(dir, "3.eml"))
 }
