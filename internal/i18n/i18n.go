@@ -81,6 +81,16 @@ func (c *Catalogue) Languages() []string {
 	return out
 }
 
+// Has says whether lang is exactly one of the catalogues' languages.
+func (c *Catalogue) Has(lang string) bool {
+	for _, t := range c.tags {
+		if t.String() == lang {
+			return true
+		}
+	}
+	return false
+}
+
 // Match picks the best catalogue for what a person asked for: an
 // Accept-Language value, a Content-Language value, or plain tags, in order
 // of preference. Anything unreadable falls back to the default.
@@ -124,6 +134,13 @@ func (c *Catalogue) T(lang, id string, data map[string]any) string {
 		return id
 	}
 	return s
+}
+
+// IDs lists the default language's message ids, sorted.
+func (c *Catalogue) IDs() []string {
+	out := append([]string(nil), c.ids[Default]...)
+	sort.Strings(out)
+	return out
 }
 
 // Missing lists, per language, the default language's message ids that

@@ -22,7 +22,17 @@ func TestCatalogues(t *testing.T) {
 	}{
 		{[]string{"fr-FR,fr;q=0.9,en;q=0.8"}, "fr"},
 		{[]string{"fr-CA"}, "fr"},
-		{[]string{"de-DE,en;q=0.5"}, "en"},
+		{[]string{"de-DE,en;q=0.5"}, "de"},
+		// q-values decide, not the order written.
+		{[]string{"en;q=0.2, it;q=0.9, fr;q=0.5"}, "it"},
+		{[]string{"nl-BE;q=0.4,es-MX;q=0.8"}, "es"},
+		// A region falls back to its language.
+		{[]string{"pt-BR"}, "pt"},
+		{[]string{"pt-PT,pt;q=0.9"}, "pt"},
+		{[]string{"de-AT"}, "de"},
+		// A language with no catalogue: English, or the next one asked for.
+		{[]string{"ja-JP"}, "en"},
+		{[]string{"pl,nl;q=0.7"}, "nl"},
 		{[]string{"", "fr"}, "fr"},
 		{[]string{"xx-invalid;;q=abc"}, "en"},
 		{nil, "en"},
