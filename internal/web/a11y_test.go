@@ -39,8 +39,10 @@ type axeViolation struct {
 }
 
 // TestBrowserPublicPagesAt390 opens every public page as a phone would
-// (390 px wide): no page scrolls sideways, and axe-core finds no serious or
-// critical accessibility violation. The results are printed.
+// (390 px wide), in English, German and French: no page scrolls sideways,
+// and axe-core finds no serious or critical accessibility violation. The
+// results are printed; the result page's screenshots (English, French)
+// are kept.
 func TestBrowserPublicPagesAt390(t *testing.T) {
 	axe := axeSource(t)
 	n := start(t, web.Config{Mailbox: "report@desk.example.org"})
@@ -53,10 +55,21 @@ func TestBrowserPublicPagesAt390(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []struct{ name, path string }{
-		{"form", "/"}, {"result", status + "&new=1"}, {"status", status}, {"rights", "/rights"}, {"privacy", "/privacy"},
-		{"not found", "/r/nope?t=nope"}, {"sign-in", "/login"},
-	} {
+	type page struct{ name, path string }
+	pages := []page{{"form", "/"}, {"result", status + "&new=1"}, {"status", status}, {"rights", "/rights"}, {"privacy", "/privacy"},
+		{"not found", "/r/nope?t=nope"}, {"sign-in", "/login"}}
+	// The public pages again in German (the longest words) and French,
+	// chosen with the switcher's ?lang=.
+	for _, lang := range []string{"de", "fr"} {
+		for _, p := range pages[:6] {
+			sep := "?"
+			if strings.Contains(p.path, "?") {
+				sep = "&"
+			}
+			pages = append(pages, page{p.name + " (" + lang + ")", p.path + sep + "lang=" + lang})
+		}
+	}
+	for _, p := range pages {
 		err := chromedp.Do(ctx, chromedp.Navigate(n.url+p.path), chromedp.WaitReady(chromedp.CSS("footer")))
 		if err != nil {
 			t.Fatalf("%s: %v", p.name, err)
@@ -91,12 +104,19 @@ func TestBrowserPublicPagesAt390(t *testing.T) {
 			}
 		}
 		fmt.Printf("axe-core %s page at 390 px (%d px wide): %d violations %v\n", p.name, width, len(vs), lines)
-		if p.name == "result" {
+		if shots := map[string]string{"result": "result-390.png", "result (fr)": "result-390-fr.png"}; shots[p.name] != "" {
+			lang, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.TrimSuffix(strings.TrimPrefix(p.name[len("result"):], " ("), ")"); want != "" && lang != want {
+				t.Errorf("%s page is in %q", p.name, lang)
+			}
 			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 			if err != nil {
 				t.Fatal(err)
 			}
-			artifact(t, "result-390.png", shot)
+			artifact(t, shots[p.name], shot)
 		}
 	}
 }

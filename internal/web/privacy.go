@@ -48,6 +48,9 @@ type historyLine struct {
 	At   time.Time
 	Who  string
 	What string
+	// WhoID and WhatID are the words' message ids (WhatID "" for an
+	// action the catalogues do not know: What shows it as recorded).
+	WhoID, WhatID string
 }
 
 func (s *Server) privacyBase() *privacyData {
@@ -61,21 +64,28 @@ func (s *Server) privacyBase() *privacyData {
 }
 
 func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request) {
-	s.page(w, http.StatusOK, "privacy", pageData{Title: "Privacy notice", Privacy: s.privacyBase()})
+	d := s.public(w, r)
+	d.Title, d.Privacy = s.tr(d.Lang, "privacy_title"), s.privacyBase()
+	s.page(w, http.StatusOK, "privacy", d)
 }
 
 // who says who acted, in words a reporter understands: staff are not
 // named to the public.
 func who(actor string) string {
+	return map[string]string{"you": "you", "system": "the desk, automatically", "staff": "desk staff", "desk": "the desk"}[whoKey(actor)]
+}
+
+// whoKey is the kind of actor: you, system, staff or desk.
+func whoKey(actor string) string {
 	switch {
 	case actor == "reporter":
 		return "you"
 	case actor == "system":
-		return "the desk, automatically"
+		return "system"
 	case strings.HasPrefix(actor, "user:"), strings.HasPrefix(actor, "token:"):
-		return "desk staff"
+		return "staff"
 	}
-	return "the desk"
+	return "desk"
 }
 
 var actionWords = map[string]string{
@@ -111,7 +121,11 @@ func (s *Server) holds(r *http.Request, rep *intake.Report, token string) *priva
 			if what == "" {
 				what = e.Action
 			}
-			pd.History = append(pd.History, historyLine{At: e.At, Who: who(e.Actor), What: what})
+			line := historyLine{At: e.At, Who: who(e.Actor), What: what, WhoID: "who_" + whoKey(e.Actor)}
+			if _, ok := actionWords[e.Action]; ok {
+				line.WhatID = "what_" + strings.ReplaceAll(e.Action, "-", "_")
+			}
+			pd.History = append(pd.History, line)
 		}
 	}
 	at := rep.ReceivedAt
@@ -179,12 +193,12 @@ func (s *Server) statusExport(w http.ResponseWriter, r *http.Request) {
 	id, t := r.PathValue("id"), r.URL.Query().Get("t")
 	m, err := s.desk.Mine(r.Context(), id, t)
 	if errors.Is(err, intake.ErrNotFound) {
-		s.page(w, http.StatusNotFound, "message", pageData{Title: "Report not found", Message: "There is no report at this link. Check that you copied the whole link."})
+		s.publicMessage(w, r, http.StatusNotFound, "not_found_title", "not_found_report")
 		return
 	}
 	if err != nil {
 		s.log.Error("reporter export", "id", id, "err", err)
-		s.page(w, http.StatusInternalServerError, "message", pageData{Title: "Try again later", Message: "Your data could not be gathered just now."})
+		s.publicMessage(w, r, http.StatusInternalServerError, "try_later_title", "export_failed")
 		return
 	}
 	pd := s.privacyBase()
@@ -218,21 +232,21 @@ func (s *Server) statusErase(w http.ResponseWriter, r *http.Request) {
 	id, t := r.PathValue("id"), r.FormValue("t")
 	c, err := r.Cookie(csrfCookie)
 	if err != nil || !s.checkCSRF(r, c.Value) {
-		s.page(w, http.StatusForbidden, "message", pageData{Title: "Expired form", Message: "This form has expired or did not come from this site. Go back, reload the page and try again."})
+		s.publicMessage(w, r, http.StatusForbidden, "expired_title", "expired_form")
 		return
 	}
 	if r.FormValue("confirm") != "yes" {
-		s.page(w, http.StatusBadRequest, "message", pageData{Title: "Nothing erased", Message: "Tick the box to confirm that you want your report erased, then send the form again."})
+		s.publicMessage(w, r, http.StatusBadRequest, "nothing_erased_title", "erase_unconfirmed")
 		return
 	}
 	e, err := s.desk.Erase(r.Context(), id, t)
 	if errors.Is(err, intake.ErrNotFound) {
-		s.page(w, http.StatusNotFound, "message", pageData{Title: "Report not found", Message: "There is no report at this link. Check that you copied the whole link."})
+		s.publicMessage(w, r, http.StatusNotFound, "not_found_title", "not_found_report")
 		return
 	}
 	if err != nil {
 		s.log.Error("reporter erasure", "id", id, "err", err)
-		s.page(w, http.StatusInternalServerError, "message", pageData{Title: "Try again later", Message: "Your report could not be erased just now; nothing was changed."})
+		s.publicMessage(w, r, http.StatusInternalServerError, "try_later_title", "erase_failed")
 		return
 	}
 	s.log.Info("erased at the reporter's request", "report", id, "reports", e.Reports, "held", e.Held)

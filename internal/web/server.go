@@ -25,6 +25,7 @@ import (
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/i18n"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/lint"
 	"github.com/accord-antispam/accord/internal/metrics"
@@ -73,6 +74,9 @@ type Config struct {
 	// recipients' pages (default 60).
 	PublicRate int
 	Now        func() time.Time // nil: time.Now.
+	// Catalogue holds the public pages' words in every language; nil:
+	// the embedded catalogues.
+	Catalogue *i18n.Catalogue
 	// Limits bound the intake (rates, analysis budget); nil: DefaultLimits.
 	Limits *Limits
 }
@@ -85,7 +89,9 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	now    func() time.Time
-	tmpl   *template.Template
+	// tmpls are the pages in each language of cat.
+	tmpls map[string]*template.Template
+	cat   *i18n.Catalogue
 	// dummyHash is the bcrypt hash of a random password nobody knows,
 	// checked when a login names no user.
 	dummyHash   string
@@ -130,7 +136,18 @@ func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Se
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/*.html")
+	if cfg.Catalogue == nil {
+		cat, err := i18n.Load()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Catalogue = cat
+	}
+	t, err := template.New("").Funcs(funcs).Funcs(langFuncs(cfg.Catalogue, i18n.Default)).ParseFS(assets, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	tmpls, err := translations(t, cfg.Catalogue)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +166,7 @@ func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Se
 	if cfg.Limits != nil {
 		lim = *cfg.Limits
 	}
-	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: now, tmpl: t, dummyHash: dummy,
+	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: now, tmpls: tmpls, cat: cfg.Catalogue, dummyHash: dummy,
 		optoutLimit: newRateLimiter(cfg.PublicRate), lim: newLimiters(lim)}, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/i18n"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/rules"
 )
@@ -57,6 +58,10 @@ type pageData struct {
 	Stats            *statsData  // The statistics dashboard.
 	Privacy          *privacyData
 	MailboxAddress   string // The complaints address.
+	// Lang is the page's language (public pages: the person's; the
+	// desk's: English); Langs the switcher's links, on public pages.
+	Lang  string
+	Langs []langChoice
 }
 
 type bar struct {
@@ -90,26 +95,6 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%.1f days", h/24)
 	},
 	"pct": func(f float64) float64 { return f * 100 },
-	// plain is a three-valued finding in words for the public pages.
-	"plain": func(t rules.Tri) string {
-		switch t {
-		case rules.True:
-			return "yes"
-		case rules.False:
-			return "no"
-		}
-		return "we could not tell"
-	},
-	// ruleWords says what a rule's status means, for the public pages.
-	"ruleWords": func(s rules.Status) string {
-		switch s {
-		case rules.StatusBreach:
-			return "Likely breaks this rule"
-		case rules.StatusOK:
-			return "Follows this rule"
-		}
-		return "May break this rule, depending on facts we cannot check"
-	},
 	"score": func(v *analysis.Verdict) string {
 		if v == nil || v.Spam == nil {
 			return "not scored"
@@ -140,8 +125,12 @@ var funcs = template.FuncMap{
 
 func (s *Server) page(w http.ResponseWriter, status int, name string, d pageData) {
 	d.Name = s.cfg.Name
+	tmpl := s.tmpls[d.Lang]
+	if tmpl == nil {
+		tmpl = s.tmpls[i18n.Default]
+	}
 	var buf bytes.Buffer
-	if err := s.tmpl.ExecuteTemplate(&buf, name+".html", d); err != nil {
+	if err := tmpl.ExecuteTemplate(&buf, name+".html", d); err != nil {
 		s.log.Error("render page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -178,7 +167,9 @@ func (s *Server) checkCSRF(r *http.Request, want string) bool {
 }
 
 func (s *Server) formPage(w http.ResponseWriter, r *http.Request) {
-	s.page(w, http.StatusOK, "form", pageData{Title: "Report spam", CSRF: s.formToken(w, r)})
+	d := s.public(w, r)
+	d.Title, d.CSRF = s.tr(d.Lang, "form_title"), s.formToken(w, r)
+	s.page(w, http.StatusOK, "form", d)
 }
 
 func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
@@ -186,22 +177,32 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 		tooMany(w, wait, false, s, r)
 		return
 	}
+	// The form's answers come back in the language the form was in.
+	pd := s.public(w, r)
+	lang := pd.Lang
+	form := func(status int, csrf string, answers map[string]string, msg string) {
+		d := pd
+		d.Title, d.CSRF, d.Form, d.Error = s.tr(lang, "form_title"), csrf, answers, msg
+		s.page(w, status, "form", d)
+	}
+	mb := s.cfg.MaxUpload >> 20
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+1<<20)
 	if err := r.ParseMultipartForm(4 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.page(w, http.StatusRequestEntityTooLarge, "form", pageData{Title: "Report spam", CSRF: s.formToken(w, r),
-				Error: fmt.Sprintf("The message is larger than %d MB.", s.cfg.MaxUpload>>20)})
+			form(http.StatusRequestEntityTooLarge, s.formToken(w, r), nil, s.tr(lang, "form_err_too_large", "MB", mb))
 			return
 		}
 		r.ParseForm()
 	}
 	c, err := r.Cookie(csrfCookie)
 	if err != nil || !s.checkCSRF(r, c.Value) {
-		s.page(w, http.StatusForbidden, "message", pageData{Title: "Expired form", Message: "This form has expired or did not come from this site. Go back, reload the page and send it again."})
+		d := pd
+		d.Title, d.Message = s.tr(lang, "expired_title"), s.tr(lang, "expired_form")
+		s.page(w, http.StatusForbidden, "message", d)
 		return
 	}
-	form := map[string]string{"consent": r.FormValue("consent"), "customer": r.FormValue("customer")}
+	answers := map[string]string{"consent": r.FormValue("consent"), "customer": r.FormValue("customer")}
 	var raw []byte
 	if f, fh, err := r.FormFile("file"); err == nil {
 		// Never a truncated message kept as evidence: a file over the
@@ -209,8 +210,7 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 		// disk; they come into memory within the analysis budget.
 		if fh.Size > s.cfg.MaxUpload {
 			f.Close()
-			s.page(w, http.StatusRequestEntityTooLarge, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
-				Error: fmt.Sprintf("The message is larger than %d MB; nothing was kept.", s.cfg.MaxUpload>>20)})
+			form(http.StatusRequestEntityTooLarge, c.Value, answers, s.tr(lang, "form_err_too_large", "MB", mb))
 			return
 		}
 		release, err := s.lim.admit(r.Context(), fh.Size)
@@ -222,22 +222,19 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 		raw, err = io.ReadAll(io.LimitReader(f, s.cfg.MaxUpload+1))
 		f.Close()
 		if err != nil || int64(len(raw)) > s.cfg.MaxUpload {
-			s.page(w, http.StatusRequestEntityTooLarge, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
-				Error: fmt.Sprintf("The message is larger than %d MB; nothing was kept.", s.cfg.MaxUpload>>20)})
+			form(http.StatusRequestEntityTooLarge, c.Value, answers, s.tr(lang, "form_err_too_large", "MB", mb))
 			return
 		}
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		raw = []byte(strings.ReplaceAll(r.FormValue("source"), "\r\n", "\n"))
 		if int64(len(raw)) > s.cfg.MaxUpload {
-			s.page(w, http.StatusRequestEntityTooLarge, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
-				Error: fmt.Sprintf("The pasted source is larger than %d MB; nothing was kept.", s.cfg.MaxUpload>>20)})
+			form(http.StatusRequestEntityTooLarge, c.Value, answers, s.tr(lang, "form_err_paste_too_large", "MB", mb))
 			return
 		}
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
-		s.page(w, http.StatusBadRequest, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
-			Error: "Attach the message (.eml file) or paste its source: there was nothing to report."})
+		form(http.StatusBadRequest, c.Value, answers, s.tr(lang, "form_err_empty"))
 		return
 	}
 	consent, _ := triParam(r.FormValue("consent"))
@@ -247,13 +244,11 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 	var rej *intake.RejectError
 	switch {
 	case errors.As(err, &rej):
-		s.page(w, http.StatusUnprocessableEntity, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
-			Error: "We could not find a message in what you sent: " + rej.Reason + "."})
+		form(http.StatusUnprocessableEntity, c.Value, answers, s.tr(lang, "form_err_rejected", "Reason", rej.Reason))
 		return
 	case err != nil:
 		s.log.Error("web report", "err", err)
-		s.page(w, http.StatusServiceUnavailable, "form", pageData{Title: "Report spam", CSRF: c.Value, Form: form,
-			Error: "Your report could not be stored just now. Nothing was kept; please try again in a minute."})
+		form(http.StatusServiceUnavailable, c.Value, answers, s.tr(lang, "form_err_unavailable"))
 		return
 	}
 	x := rec.Reports[0]
@@ -262,14 +257,16 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	id, t := r.PathValue("id"), r.URL.Query().Get("t")
+	d := s.public(w, r)
 	rep, err := s.desk.StatusView(r.Context(), id, t)
 	if err != nil {
-		s.page(w, http.StatusNotFound, "message", pageData{Title: "Report not found", Message: "There is no report at this link. Check that you copied the whole link."})
+		d.Title, d.Message = s.tr(d.Lang, "not_found_title"), s.tr(d.Lang, "not_found_report")
+		s.page(w, http.StatusNotFound, "message", d)
 		return
 	}
-	d := pageData{Title: "Your report", Report: rep, V: rep.Verdict, StatusURL: s.statusURL(r, id, t), Raw: clipSource(rep.Raw, 64<<10)}
+	d.Title, d.Report, d.V, d.StatusURL, d.Raw = s.tr(d.Lang, "status_title"), rep, rep.Verdict, s.statusURL(r, id, t), clipSource(rep.Raw, 64<<10)
 	if r.URL.Query().Get("new") == "1" {
-		d.Message = "Thank you: your report is stored."
+		d.Message = s.tr(d.Lang, "status_thanks")
 	}
 	d.Privacy, d.CSRF = s.holds(r, rep, t), s.formToken(w, r)
 	if r.URL.Query().Get("erased") == "1" {
@@ -279,7 +276,9 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rightsPage(w http.ResponseWriter, r *http.Request) {
-	s.page(w, http.StatusOK, "rights", pageData{Title: "Your rights and how to avoid spam", MailboxAddress: s.cfg.Mailbox})
+	d := s.public(w, r)
+	d.Title, d.MailboxAddress = s.tr(d.Lang, "rights_title"), s.cfg.Mailbox
+	s.page(w, http.StatusOK, "rights", d)
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
