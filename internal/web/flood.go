@@ -167,7 +167,7 @@ func tooMany(w http.ResponseWriter, wait time.Duration, api bool, s *Server, r *
 		apiError(w, http.StatusTooManyRequests, "rate-limited", msg)
 		return
 	}
-	s.page(w, http.StatusTooManyRequests, "message", pageData{Title: "Please wait", Message: "Too many reports were sent from your connection just now. Please try again in a minute."})
+	s.publicMessage(w, r, http.StatusTooManyRequests, "wait_title", "wait_form")
 }
 
 // spooled is a request body read to its end, in memory or in a

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"html"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -41,16 +42,8 @@ func getLang(t *testing.T, c *http.Client, u, accept string) resp {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := res.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return resp{res.StatusCode, res.Header, []byte(b.String())}
+	b, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, res.Header, b}
 }
 
 // TestLanguageFromAcceptLanguage: the browser's preferences pick the page's
@@ -207,6 +200,32 @@ func TestPublicPagesInEveryLanguage(t *testing.T) {
 			if p == "/" && !strings.Contains(text, cat.T(lang, "form_send", nil)) {
 				t.Errorf("%s: the form's button is not %q", lang, cat.T(lang, "form_send", nil))
 			}
+		}
+	}
+}
+
+// TestFloodAnswerInLanguage: the form's "wait" page speaks the person's
+// language too.
+func TestFloodAnswerInLanguage(t *testing.T) {
+	lim := web.DefaultLimits()
+	lim.FormPerIP = 1
+	n := start(t, web.Config{Limits: &lim})
+	c := browser(t)
+	for i, want := range []int{403, 429} { // the first is refused for its missing token, and counts
+		req, _ := http.NewRequest("POST", n.url+"/report", strings.NewReader("source=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept-Language", "it-IT,it;q=0.9")
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("post %d: %d, want %d", i, res.StatusCode, want)
+		}
+		if want == 429 && (!strings.Contains(string(b), "Attenda un momento") || res.Header.Get("Retry-After") == "") {
+			t.Errorf("429 page not in Italian or without Retry-After:\n%s", b)
 		}
 	}
 }
