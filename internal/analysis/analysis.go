@@ -494,7 +494,9 @@ func (a *Analyzer) sender(h mail.Header, res *mailauth.Results, tr *trace.Trace,
 	s.Alignment.Sender = mailauth.Aligned(s.Domains.Sender, fd, "r")
 	alignedPass := res.DMARC.Result == mailauth.Pass
 	for _, d := range res.DKIM {
-		if d.Aligned {
+		// A signature that leaves text unsigned after l= vouches only
+		// for the part it signs, not for the message.
+		if d.Aligned && !d.UnsignedText {
 			s.Alignment.DKIM = true
 			if d.Result == mailauth.Pass {
 				alignedPass = true
@@ -525,9 +527,20 @@ func (a *Analyzer) sender(h mail.Header, res *mailauth.Results, tr *trace.Trace,
 	})
 	s.IdentityDisguised, s.Findings, s.Brand = id.Disguised, id.Findings, id.Brand
 	for _, d := range res.DKIM {
-		if d.Result == mailauth.Pass && d.UnsignedBytes > 0 {
+		switch {
+		case d.Result != mailauth.Pass || d.UnsignedBytes == 0:
+		case d.UnsignedText:
+			// Text appended after what the signature covers rides on a
+			// passing signature: the classic l= attack.
+			detail := fmt.Sprintf("the signature by %s covers the body only up to l=; %d octets of text after it are not signed and may have been added by anyone", d.Domain, d.UnsignedBytes)
+			if len(d.UnsignedURLs) > 0 {
+				detail += "; links in that unsigned tail: " + strings.Join(d.UnsignedURLs, ", ")
+			}
+			s.Findings = append(s.Findings, rules.Finding{Code: "dkim-unsigned-tail", Strength: rules.Strong, Detail: detail})
+			s.IdentityDisguised = rules.True
+		default:
 			s.Findings = append(s.Findings, rules.Finding{Code: "dkim-unsigned-tail", Strength: rules.Weak,
-				Detail: fmt.Sprintf("the signature by %s covers the body only up to l=; %d octets after it are not signed and may have been added by anyone", d.Domain, d.UnsignedBytes)})
+				Detail: fmt.Sprintf("the signature by %s covers the body only up to l=; %d octets of white space after it are not signed", d.Domain, d.UnsignedBytes)})
 		}
 	}
 	if s.Findings == nil {

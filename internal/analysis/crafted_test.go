@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -329,5 +330,32 @@ func TestCraftedEnvelopeSenderEchoedInTrustedAR(t *testing.T) {
 				t.Errorf("identity disguised %v", v.Sender.IdentityDisguised)
 			}
 		})
+	}
+}
+
+// Finding: a PayPal signature with l= and a phishing paragraph appended
+// after what it signs. Offline, our receiver said dkim=pass and dmarc=pass
+// (as receivers do for l= signatures); the verdict must still not let the
+// appended text ride on it: a strong finding naming the tail's link,
+// identity disguised, no DKIM alignment.
+func TestCraftedDKIMLengthTail(t *testing.T) {
+	signedBody := "Thanks for your payment.\r\n"
+	msg := "Authentication-Results: mx.victim.example; spf=fail smtp.mailfrom=spam.example; dkim=pass header.d=paypal.com header.s=ed; dmarc=pass header.from=paypal.com\r\n" +
+		"Received: from mail.spam.example (mail.spam.example [203.0.113.7]) by mx.victim.example (Postfix) with ESMTPS id 2; Tue, 3 Nov 2026 10:00:02 +0100\r\n" +
+		"DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=paypal.com; s=ed; l=" + fmt.Sprint(len(signedBody)) + "; h=from:to:subject:date:message-id; bh=x; b=y\r\n" +
+		"From: PayPal <service@paypal.com>\r\nTo: bob@example.net\r\nSubject: Your receipt\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <r1@paypal.com>\r\nContent-Type: text/plain\r\n\r\n" +
+		signedBody + "\r\nYour account is limited. Log in within 24 hours: http://paypa1-secure.example/login\r\n"
+	v := analyze(t, analyzer(t, resolve.Offline{}), msg, Context{})
+	if len(v.Auth.DKIM) != 1 || v.Auth.DKIM[0].Result != mailauth.Pass || !v.Auth.DKIM[0].UnsignedText {
+		t.Fatalf("dkim %+v", v.Auth.DKIM)
+	}
+	found := false
+	for _, f := range v.Sender.Findings {
+		if f.Code == "dkim-unsigned-tail" && f.Strength == rules.Strong && strings.Contains(f.Detail, "http://paypa1-secure.example/login") {
+			found = true
+		}
+	}
+	if !found || v.Sender.IdentityDisguised != rules.True || v.Sender.Alignment.DKIM {
+		t.Errorf("identity %v, dkim aligned %v, findings %+v", v.Sender.IdentityDisguised, v.Sender.Alignment.DKIM, v.Sender.Findings)
 	}
 }

@@ -14,6 +14,7 @@ func (v *Verdict) fillEmpty() {
 		a.DKIM = orEmpty(a.DKIM)
 		for i := range a.DKIM {
 			a.DKIM[i].Headers = orEmpty(a.DKIM[i].Headers)
+			a.DKIM[i].UnsignedURLs = orEmpty(a.DKIM[i].UnsignedURLs)
 		}
 		a.Headers = orEmpty(a.Headers)
 		for i := range a.Headers {

@@ -314,6 +314,9 @@ func dedupe(s []string) []string {
 	return out
 }
 
+// TextURLs finds the links written in plain text (as textURLs does).
+func TextURLs(text string) []URL { return textURLs(text) }
+
 // textURLs finds links written in plain text: with a scheme, starting with
 // "www.", defanged, or bare domains under common top-level domains.
 func textURLs(text string) []URL {

@@ -2,6 +2,10 @@ package mailauth
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -171,5 +175,54 @@ func TestARCReplayedSetBelowASpammersSeal(t *testing.T) {
 	res = check(t, z, recv+seal(t, sealedA, 2, "example.net", "arc", okey, ownAAR, "pass"), in)
 	if !res.ARC.Sets[0].Own || res.ARC.ForwardedBy != "google.com" || res.ARC.Result != Pass || res.ARC.UsedFrom != "google.com" {
 		t.Errorf("own seal: ARC %+v", res.ARC)
+	}
+}
+
+// lSigned signs msg (CRLF) for d= with s=ed and l= covering its whole
+// body as it is now, so that text appended later is left unsigned.
+func lSigned(t *testing.T, msg, d string, k keyPair) string {
+	t.Helper()
+	fields, body := rawHeader([]byte(msg))
+	l := len(canonBody(body, "relaxed"))
+	bh, _ := bodyHash(body, "relaxed", l)
+	sig := "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=" + d + "; s=ed; l=" + itoa(l) + "; h=from:to:subject:date:message-id; bh=" + bh + "; b="
+	var data strings.Builder
+	for _, f := range pickHeaders(fields, []string{"from", "to", "subject", "date", "message-id"}) {
+		data.WriteString(relaxedHeader(f.text))
+	}
+	data.WriteString(strings.TrimSuffix(relaxedHeader(sig+"\r\n"), "\r\n"))
+	sum := sha256.Sum256([]byte(data.String()))
+	b, err := k.signer.Sign(rand.Reader, sum[:], crypto.Hash(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig + base64.StdEncoding.EncodeToString(b) + "\r\n" + msg
+}
+
+// A PayPal-signed receipt with l=, and a phishing paragraph appended: the
+// signature still passes over what it signs, but the appended text must not
+// ride on it — DMARC fails (SPF does not pass either), and the tail and its
+// link are reported. White space appended changes nothing.
+func TestDKIMLengthTailDoesNotVouch(t *testing.T) {
+	k := edKey(t)
+	z := &resolve.Zone{}
+	z.AddTXT("ed._domainkey.paypal.com", k.txt)
+	z.AddTXT("_dmarc.paypal.com", "v=DMARC1; p=reject")
+	z.AddTXT("paypal.com", "v=spf1 -all")
+	orig := "From: PayPal <service@paypal.com>\r\nTo: bob@example.net\r\nSubject: Your receipt\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <r1@paypal.com>\r\nContent-Type: text/plain\r\n\r\nThanks for your payment.\r\n"
+	signed := lSigned(t, orig, "paypal.com", k)
+	in := Input{IP: netip.MustParseAddr("203.0.113.7"), MailFrom: "service@paypal.com", HELO: "mail.spam.example"}
+
+	res := check(t, z, signed+"\r\nYour account is limited. Log in within 24 hours: http://paypa1-secure.example/login\r\n", in)
+	d := res.DKIM[0]
+	if d.Result != Pass || !d.UnsignedText || len(d.UnsignedURLs) != 1 || d.UnsignedURLs[0] != "http://paypa1-secure.example/login" {
+		t.Errorf("tail: %+v", d)
+	}
+	if res.DMARC.Result != Fail || res.DMARC.DKIMAligned {
+		t.Errorf("dmarc %+v", res.DMARC)
+	}
+	res = check(t, z, signed+"\r\n\r\n  \r\n", in)
+	if d := res.DKIM[0]; d.Result != Pass || d.UnsignedText || res.DMARC.Result != Pass {
+		t.Errorf("white space appended: dkim %+v dmarc %s", d, res.DMARC.Result)
 	}
 }

@@ -60,8 +60,15 @@ func evaluateDMARC(ctx context.Context, r resolve.Resolver, from, mailFrom, helo
 	if s.Result == Pass && spfDomain != "" {
 		out.SPFAligned = Aligned(spfDomain, from, out.ASPF)
 	}
+	tailed := ""
 	for _, sig := range sigs {
 		if sig.Result == Pass && Aligned(sig.Domain, from, out.ADKIM) {
+			if sig.UnsignedText {
+				// Valid over its first l= octets, but what follows
+				// is anyone's: it does not vouch for this message.
+				tailed = sig.Domain
+				continue
+			}
 			out.DKIMAligned = true
 		}
 	}
@@ -70,6 +77,9 @@ func evaluateDMARC(ctx context.Context, r resolve.Resolver, from, mailFrom, helo
 	} else {
 		out.Result = Fail
 		out.Reason = "neither SPF nor DKIM passed aligned with " + from
+		if tailed != "" {
+			out.Reason += " (the signature by " + tailed + " covers the body only up to l=, and text follows it unsigned)"
+		}
 	}
 	return out
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"blitiri.com.ar/go/spf"
@@ -75,10 +76,16 @@ type DKIMSignature struct {
 	Reason     string   `json:"reason,omitempty"`
 	Aligned    bool     `json:"aligned"` // d= aligns with the From domain (DMARC mode).
 	// BodyLength: the signature covers only the first l= octets of the
-	// body; UnsignedBytes is how many follow them, unsigned.
-	BodyLength    bool `json:"body_length,omitempty"`
-	UnsignedBytes int  `json:"unsigned_bytes,omitempty"`
+	// body; UnsignedBytes is how many follow them, unsigned. UnsignedText:
+	// that tail holds more than white space, which anyone could have
+	// appended; UnsignedURLs are the links in it. A signature with such a
+	// tail does not vouch for the message: it never counts for DMARC.
+	BodyLength    bool     `json:"body_length,omitempty"`
+	UnsignedBytes int      `json:"unsigned_bytes,omitempty"`
+	UnsignedText  bool     `json:"unsigned_text,omitempty"`
+	UnsignedURLs  []string `json:"unsigned_urls"`
 	bodyLength    string
+	canon         string // c= of the signature
 }
 
 // DMARC is the DMARC evaluation for the From domain.
@@ -137,7 +144,7 @@ func Check(ctx context.Context, r resolve.Resolver, in Input) (*Results, error) 
 	var wire, body []byte
 	var fields []rawField
 	switch {
-	case !res.Offline && (len(sigs) > 0 || hasARC):
+	case !res.Offline && (len(sigs) > 0 || hasARC), hasBodyLength(sigs):
 		wire = wireForm(in.Message, false)
 		fields, body = rawHeader(wire)
 	case hasARC:
@@ -146,6 +153,11 @@ func Check(ctx context.Context, r resolve.Resolver, in Input) (*Results, error) 
 	if res.Offline {
 		res.SPF = spfFromHeaders(res.Headers, h, in)
 		res.DKIM = dkimFromHeaders(res.Headers, sigs)
+		for i := range res.DKIM {
+			if res.DKIM[i].Result == Pass {
+				res.DKIM[i].readTail(body)
+			}
+		}
 		res.DMARC = dmarcFromHeaders(res.Headers, fromDomain)
 	} else {
 		res.SPF = checkSPF(ctx, r, in)
@@ -277,8 +289,12 @@ func verifyDKIM(ctx context.Context, r resolve.Resolver, wire []byte, fields []r
 			unsigned, err := verifyMessageSig(ctx, r, fields, body, sigFields[i])
 			switch {
 			case err == nil:
-				sigs[i].Result, sigs[i].UnsignedBytes = Pass, unsigned
+				sigs[i].Result = Pass
+				sigs[i].readTail(body)
 				sigs[i].Reason = fmt.Sprintf("signs the first %s octets of the body (l=); %d after them are not signed", sigs[i].bodyLength, unsigned)
+				if sigs[i].UnsignedText {
+					sigs[i].Reason += ", and they hold text anyone could have appended: the signature does not vouch for the message"
+				}
 			case errors.Is(err, errNoKey):
 				sigs[i].Result, sigs[i].Reason = PermError, err.Error()
 			default:
@@ -314,6 +330,42 @@ func headerAmbiguity(wire []byte) string {
 	return ""
 }
 
+func hasBodyLength(sigs []DKIMSignature) bool {
+	for _, s := range sigs {
+		if s.BodyLength {
+			return true
+		}
+	}
+	return false
+}
+
+// readTail reads the part of the body after a signature's l= octets
+// (canonicalized as the signature says): its length, whether it holds
+// more than white space, and the links in it.
+func (s *DKIMSignature) readTail(body []byte) {
+	if !s.BodyLength || body == nil {
+		return
+	}
+	l, err := strconv.Atoi(s.bodyLength)
+	if err != nil || l < 0 {
+		return
+	}
+	c := "simple"
+	if _, bc, ok := strings.Cut(s.canon, "/"); ok && bc != "" {
+		c = bc
+	}
+	cb := canonBody(body, strings.ToLower(strings.TrimSpace(c)))
+	if l >= len(cb) {
+		return
+	}
+	tail := cb[l:]
+	s.UnsignedBytes = len(tail)
+	s.UnsignedText = len(bytes.TrimSpace(tail)) > 0
+	for _, u := range mail.TextURLs(string(tail)) {
+		s.UnsignedURLs = append(s.UnsignedURLs, u.URL)
+	}
+}
+
 // toCRLF turns bare LF line ends into CRLF: messages are signed in their
 // wire form, and stored mail often lost the CRs.
 func toCRLF(b []byte) []byte {
@@ -346,6 +398,7 @@ func parseSignatures(h mail.Header) []DKIMSignature {
 		if l, ok := tags["l"]; ok {
 			s.BodyLength, s.bodyLength = true, l
 		}
+		s.canon = tags["c"]
 		for _, k := range strings.Split(tags["h"], ":") {
 			if k = strings.TrimSpace(k); k != "" {
 				s.Headers = append(s.Headers, strings.ToLower(k))
