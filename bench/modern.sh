@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # modern.sh [DIR] — trace-back and authentication on real 2022–2026 mail,
-# checked against the receiving provider's own record.
+# checked against the final receiving provider's own record.
 #
-# DIR holds real delivered messages (*.eml), each with the receiving
-# provider's record of the connection it accepted ("sender IP is X" in its
-# Authentication-Results, or X-Sender-IP). Default: $ACCORD_MODERN_SAMPLES,
-# else ../shared/samples/modern beside the repository (not part of it: the
+# DIR holds real delivered messages (*.eml). The truth is the record the
+# final receiver wrote of the connection it accepted, read only from the
+# field that provider writes (bench/modernreport/record): Microsoft 365's
+# "sender IP is X" (or X-Sender-IP) when Microsoft delivered the message,
+# Gmail's Received-SPF client-ip when Gmail did; a record a forwarder wrote
+# further down is not used. Default: $ACCORD_MODERN_SAMPLES, else
+# ../shared/samples/modern beside the repository (not part of it: the
 # samples are CC BY-NC and read in place). Runs `accord check --json` with
-# default settings and prints the agreement of origin.ip, SPF and DMARC with
-# the provider's record; exits 1 below MIN_ORIGIN (97) or MIN_AUTH (95) %.
+# default settings and prints, by provider, the agreement of origin.ip with
+# that record, and of SPF and DMARC with the provider's results — which an
+# offline Accord reads from that same field, so that agreement compares two
+# readers of one field, not two checks. Exits 1 below MIN_ORIGIN (97) or
+# MIN_AUTH (95) %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-${ACCORD_MODERN_SAMPLES:-../shared/samples/modern}}

@@ -1,20 +1,27 @@
 // Command modernreport checks `accord check --json` verdicts over a folder of
-// real delivered messages against the receiving provider's own record:
+// real delivered messages against the final receiving provider's own record:
 //
 //	modernreport [-min-origin 97] [-min-auth 95] DIR VERDICTS.jsonl
 //
-// The truth for each message is what its receiving provider wrote about the
-// connection it accepted: "sender IP is X" in its Authentication-Results
-// (decoded when the field is RFC 2047-encoded), or else its X-Sender-IP
-// field; and the spf= and dmarc= results of that same Authentication-Results
-// field. Result names outside the RFC 8601 registry are mapped as the engine
-// documents (docs/verdict.md): bestguesspass -> none, hardfail -> fail,
-// timeout -> temperror.
+// The truth for each message is what its final receiving provider wrote
+// about the connection it accepted, read as package record documents:
+// Microsoft 365's "sender IP is X" (or X-Sender-IP) and Gmail's Received-SPF
+// client-ip, each only when that provider is the final receiver (a record
+// a forwarder wrote further down is not used), with the spf= and dmarc=
+// results of the provider's own Authentication-Results field. Result names
+// outside the RFC 8601 registry are mapped as the engine documents
+// (docs/verdict.md): bestguesspass -> none, hardfail -> fail, timeout ->
+// temperror.
 //
-// It prints the agreement of origin.ip, auth.spf.result and
-// auth.dmarc.result with that truth, every disagreement, and exits 1 when
-// the origin agreement is under -min-origin percent or either
-// authentication agreement under -min-auth.
+// The origin is compared with a field the trace-back does not read. The
+// SPF and DMARC results are not an independent check: offline, Accord reads
+// them from that same field, so their agreement compares two readers of one
+// field (it catches a misread or an untrusted field, not a wrong result).
+//
+// It prints the agreement by provider and in all, every disagreement and
+// the messages with no record, and exits 1 when the origin agreement is
+// under -min-origin percent or either authentication agreement under
+// -min-auth.
 package main
 
 import (
@@ -25,10 +32,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/accord-antispam/accord/bench/modernreport/record"
 	"github.com/accord-antispam/accord/internal/mail"
 )
 
@@ -46,14 +53,15 @@ type verdict struct {
 }
 
 type truth struct {
-	ip, spf, dmarc string
-	hasAR          bool
+	record.Truth
+	ok   bool
+	from string // the From domain of the message as it is now
 }
 
-var (
-	senderIP = regexp.MustCompile(`(?i)sender IP is ([0-9a-f:.]+)`)
-	result   = regexp.MustCompile(`(?i)(?:^|[;\s])(spf|dmarc)\s*=\s*([a-z]+)`)
-)
+// tally counts agreement for one provider, or all.
+type tally struct {
+	n, withIP, originOK, withSPF, spfOK, withDMARC, dmarcOK int
+}
 
 func main() {
 	minOrigin := flag.Float64("min-origin", 97, "minimum origin agreement in percent")
@@ -77,15 +85,23 @@ func main() {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		truths[rel] = read(mail.ParseBytes(b, mail.Limits{}).Header)
+		h := mail.ParseBytes(b, mail.Limits{}).Header
+		t, ok := record.Read(h)
+		from, _ := mail.ParseAddressList(h.Get("From"))
+		tr := truth{Truth: t, ok: ok}
+		if len(from) > 0 {
+			tr.from = strings.ToLower(from[0].Domain)
+		}
+		truths[rel] = tr
 		return nil
 	})
 	if err != nil {
 		fail(err)
 	}
 	vs := readVerdicts(flag.Arg(1))
-	var n, withIP, originOK, withAuth, spfOK, dmarcOK int
-	var misses []string
+	byProvider := map[string]*tally{}
+	var all tally
+	var misses, none, rewritten []string
 	for _, v := range vs {
 		abs, _ := filepath.Abs(v.Source)
 		rel, err := filepath.Rel(dir, abs)
@@ -96,87 +112,90 @@ func main() {
 		if !ok {
 			continue
 		}
-		n++
-		if t.ip != "" {
-			withIP++
-			if v.Origin.IP == t.ip {
-				originOK++
-			} else {
-				misses = append(misses, fmt.Sprintf("origin %s: accord %q (hop %d: %s), provider %q", rel, v.Origin.IP, v.Origin.Hop, v.Origin.Why, t.ip))
+		all.n++
+		if !t.ok {
+			none = append(none, rel)
+			continue
+		}
+		p := byProvider[t.Provider]
+		if p == nil {
+			p = &tally{}
+			byProvider[t.Provider] = p
+		}
+		p.n++
+		if t.DMARC != "" && t.DMARCFrom != "" && t.DMARCFrom != t.from {
+			// The provider judged another author domain than the From
+			// reads now (most samples' From was anonymised after
+			// delivery): its DMARC result is not about this From.
+			rewritten = append(rewritten, fmt.Sprintf("%s (%s judged %s, the From reads %q)", rel, t.Provider, t.DMARCFrom, t.from))
+			t.DMARC = ""
+		}
+		for _, c := range []*tally{p, &all} {
+			c.withIP++
+			if v.Origin.IP == t.IP {
+				c.originOK++
+			}
+			if t.SPF != "" {
+				c.withSPF++
+				if v.Auth.SPF.Result == t.SPF {
+					c.spfOK++
+				}
+			}
+			if t.DMARC != "" {
+				c.withDMARC++
+				if v.Auth.DMARC.Result == t.DMARC {
+					c.dmarcOK++
+				}
 			}
 		}
-		if t.hasAR {
-			withAuth++
-			if v.Auth.SPF.Result == t.spf {
-				spfOK++
-			} else {
-				misses = append(misses, fmt.Sprintf("spf    %s: accord %q, provider %q", rel, v.Auth.SPF.Result, t.spf))
-			}
-			if v.Auth.DMARC.Result == t.dmarc {
-				dmarcOK++
-			} else {
-				misses = append(misses, fmt.Sprintf("dmarc  %s: accord %q, provider %q", rel, v.Auth.DMARC.Result, t.dmarc))
-			}
+		if v.Origin.IP != t.IP {
+			misses = append(misses, fmt.Sprintf("origin %s: accord %q (hop %d: %s), %s's %s %q", rel, v.Origin.IP, v.Origin.Hop, v.Origin.Why, t.Provider, t.Field, t.IP))
+		}
+		if t.SPF != "" && v.Auth.SPF.Result != t.SPF {
+			misses = append(misses, fmt.Sprintf("spf    %s: accord %q, %s %q", rel, v.Auth.SPF.Result, t.Provider, t.SPF))
+		}
+		if t.DMARC != "" && v.Auth.DMARC.Result != t.DMARC {
+			misses = append(misses, fmt.Sprintf("dmarc  %s: accord %q, %s %q", rel, v.Auth.DMARC.Result, t.Provider, t.DMARC))
 		}
 	}
 	pct := func(a, b int) float64 { return 100 * float64(a) / float64(max(b, 1)) }
-	fmt.Printf("%d messages, %d with the provider's record of the sender IP, %d with its SPF and DMARC results\n", n, withIP, withAuth)
-	fmt.Printf("| measure | agree | of | %% |\n|---|---|---|---|\n")
-	fmt.Printf("| origin.ip = provider's sender IP | %d | %d | %.1f |\n", originOK, withIP, pct(originOK, withIP))
-	fmt.Printf("| auth.spf.result = provider's spf | %d | %d | %.1f |\n", spfOK, withAuth, pct(spfOK, withAuth))
-	fmt.Printf("| auth.dmarc.result = provider's dmarc | %d | %d | %.1f |\n", dmarcOK, withAuth, pct(dmarcOK, withAuth))
+	fmt.Printf("%d messages, %d with the final receiver's record of the sender IP (%d have none and are not scored)\n", all.n, all.withIP, len(none))
+	fmt.Printf("| final receiver | messages | origin.ip = its recorded IP | SPF = its spf | DMARC = its dmarc |\n|---|---|---|---|---|\n")
+	names := make([]string, 0, len(byProvider))
+	for name := range byProvider {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	cell := func(ok, of int) string {
+		if of == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%d of %d (%.1f%%)", ok, of, pct(ok, of))
+	}
+	row := func(name string, c *tally) {
+		fmt.Printf("| %s | %d | %s | %s | %s |\n", name, c.n, cell(c.originOK, c.withIP), cell(c.spfOK, c.withSPF), cell(c.dmarcOK, c.withDMARC))
+	}
+	for _, name := range names {
+		row(name, byProvider[name])
+	}
+	all.n = all.withIP
+	row("all", &all)
+	fmt.Println("The origin is checked against the provider's own record of the connecting address, a field the trace-back does not read.")
+	fmt.Println("SPF and DMARC are not an independent check: offline, Accord reads them from the very Authentication-Results field they are compared with (two readers of one field).")
 	sort.Strings(misses)
 	for _, m := range misses {
 		fmt.Println("  " + m)
 	}
-	if withIP == 0 || pct(originOK, withIP) < *minOrigin || pct(spfOK, withAuth) < *minAuth || pct(dmarcOK, withAuth) < *minAuth {
+	for _, n := range rewritten {
+		fmt.Println("  DMARC not scored, the provider judged another domain than the From: " + n)
+	}
+	for _, n := range none {
+		fmt.Println("  no record: " + n + " (its final receiver wrote none this reader knows)")
+	}
+	if all.withIP == 0 || pct(all.originOK, all.withIP) < *minOrigin || pct(all.spfOK, all.withSPF) < *minAuth || pct(all.dmarcOK, all.withDMARC) < *minAuth {
 		fmt.Printf("FAIL: below %.0f%% (origin) or %.0f%% (SPF, DMARC)\n", *minOrigin, *minAuth)
 		os.Exit(1)
 	}
-}
-
-// read finds the receiving provider's record: the first (newest)
-// Authentication-Results field that names the sender IP, else X-Sender-IP.
-func read(h mail.Header) truth {
-	var t truth
-	for _, v := range h.Values("Authentication-Results") {
-		if strings.Contains(v, "=?") {
-			if d, err := mail.DecodeHeader(v); err == nil {
-				v = d
-			}
-		}
-		m := senderIP.FindStringSubmatch(v)
-		if m == nil {
-			continue
-		}
-		t.ip, t.hasAR = m[1], true
-		t.spf, t.dmarc = "none", "none"
-		for _, r := range result.FindAllStringSubmatch(v, -1) {
-			val := mapResult(strings.ToLower(r[2]))
-			if strings.EqualFold(r[1], "spf") {
-				t.spf = val
-			} else {
-				t.dmarc = val
-			}
-		}
-		break
-	}
-	if t.ip == "" {
-		t.ip = strings.TrimSpace(h.Get("X-Sender-IP"))
-	}
-	return t
-}
-
-func mapResult(r string) string {
-	switch r {
-	case "bestguesspass":
-		return "none"
-	case "hardfail":
-		return "fail"
-	case "timeout":
-		return "temperror"
-	}
-	return r
 }
 
 func readVerdicts(path string) []verdict {
