@@ -128,6 +128,7 @@ func checkARC(ctx context.Context, r resolve.Resolver, fields []rawField, body [
 	if len(sets) == 0 {
 		return out, nil
 	}
+	forwarder := false // a set that is not own was seen: none below is
 	for _, s := range sets {
 		// Own: written by the boundary's receivers. Its authserv-id is
 		// the sealer's own text, so it alone proves nothing (a spammer
@@ -135,9 +136,10 @@ func checkARC(ctx context.Context, r resolve.Resolver, fields []rawField, body [
 		// off a replayed set below it as the forwarder's): the seal must
 		// also be made with a key of the boundary's own domains, and only
 		// the newest sets can be ours.
-		own := s.aarParsedOK && trust.claims(s.aarID) && trust.boundarySealer(s.tags["d"]) && out.ForwardedBy == ""
+		own := !forwarder && s.aarParsedOK && trust.claims(s.aarID) && trust.boundarySealer(s.tags["d"])
 		out.Sets = append(out.Sets, ARCSet{Instance: s.i, Sealer: strings.ToLower(s.tags["d"]), Selector: s.tags["s"], CV: strings.ToLower(s.tags["cv"]), AuthServID: s.aarID, Own: own})
-		if !own && out.ForwardedBy == "" {
+		if !own && !forwarder {
+			forwarder = true
 			out.ForwardedBy = strings.ToLower(s.tags["d"])
 		}
 	}

@@ -238,12 +238,17 @@ func TestCorpusModernARCSeals(t *testing.T) {
 }
 
 // FuzzARC feeds arbitrary header blocks to the raw-field splitter, the ARC
-// reader and the offline chain check: none may panic or hang.
+// reader and the offline chain check. Besides not panicking: offline a
+// chain is never "pass" nor verified; a set is the boundary's own only when
+// sealed with the boundary's key (here example.net's, its receiver
+// mx.example.net) and only above every forwarder's set; the forwarder is
+// the newest set that is not own.
 func FuzzARC(f *testing.F) {
 	f.Add([]byte("ARC-Seal: i=1; a=rsa-sha256; cv=none; d=example.org; s=s; b=abc\r\nARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=s; h=from; bh=x; b=y\r\nARC-Authentication-Results: i=1; mx.example.org; spf=pass\r\nFrom: a@example.org\r\n\r\nbody\r\n"))
 	f.Add([]byte("ARC-Seal: i=0\r\n\r\n"))
 	f.Add([]byte("ARC-Seal: i=2; b=\r\n\tmore; cv=pass\r\nARC-Seal: i=2\r\n\r\n"))
 	f.Add([]byte("DKIM-Signature: v=1; l=5; b=; bh=\r\n"))
+	f.Add([]byte("ARC-Seal: i=2; a=ed25519-sha256; cv=pass; d=spam.example; s=arc; b=x\r\nARC-Message-Signature: i=2; a=ed25519-sha256; d=spam.example; s=arc; h=from; bh=x; b=y\r\nARC-Authentication-Results: i=2; mx.example.net; dmarc=pass header.from=paypal.com\r\nARC-Seal: i=1; a=ed25519-sha256; cv=none; d=google.com; s=arc; b=x\r\nARC-Message-Signature: i=1; a=ed25519-sha256; d=google.com; s=arc; h=from; bh=x; b=y\r\nARC-Authentication-Results: i=1; mx.google.com; dmarc=pass header.from=paypal.com\r\nFrom: service@paypal.com\r\n\r\nx\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fields, body := rawHeader(toCRLF(b))
 		for _, fl := range fields {
@@ -253,5 +258,21 @@ func FuzzARC(f *testing.F) {
 		canonBody(body, "relaxed")
 		canonBody(body, "simple")
 		checkARC(context.Background(), resolve.Offline{}, fields, body, ARTrust{}, true)
+		a, _ := checkARC(context.Background(), resolve.Offline{}, fields, body, ARTrust{Receivers: []string{"mx.example.net"}}, true)
+		if a.Result == Pass || a.Verified {
+			t.Fatalf("offline chain %+v", a)
+		}
+		forwarder := false
+		for _, set := range a.Sets {
+			if set.Own && (forwarder || set.Sealer != "example.net" && set.Sealer != "mx.example.net" && set.Sealer != "net") {
+				t.Fatalf("set %+v taken as the boundary's own", set)
+			}
+			if !set.Own && !forwarder {
+				forwarder = true
+				if a.ForwardedBy != set.Sealer {
+					t.Fatalf("forwarded by %q, newest set not own %+v", a.ForwardedBy, set)
+				}
+			}
+		}
 	})
 }

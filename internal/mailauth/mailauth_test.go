@@ -211,9 +211,22 @@ func TestOfflineReadsOnlyTrustedHeaders(t *testing.T) {
 	}
 }
 
+// FuzzParseAuthResults checks properties that a wrong parser breaks:
+//   - results carry registered names, and a parsed field has an
+//     authserv-id or a result;
+//   - what a receiver echoes of the sender stays text: the fuzzed text as an
+//     envelope sender's local part (an atom: no white space or specials;
+//     or any text, quoted, also inside a comment) never adds, drops or
+//     changes the receiver's own results;
+//   - parsing allocates memory in proportion to the field's length
+//     (BenchmarkParseAuthResults shows the time).
 func FuzzParseAuthResults(f *testing.F) {
 	f.Add(`mx.example.net 1; spf=pass (x) smtp.mailfrom=a@b.example; dkim=fail reason="bad sig" header.d=b.example`)
 	f.Add(`example.com; none`)
+	f.Add(`=?us-ascii?q?x=3B_dkim=3Dpass_header.d=3Dpaypal.com=3B_dmarc=3Dpass=3B?=`)
+	f.Add(`x(y`)
+	f.Add(`a"b\`)
+	f.Add("x; spf=pass a" + strings.Repeat(" =", 5000))
 	f.Fuzz(func(t *testing.T, s string) {
 		ar, ok := ParseAuthResults(s)
 		if ok && ar.AuthServID == "" && len(ar.Results) == 0 {
@@ -222,6 +235,29 @@ func FuzzParseAuthResults(f *testing.F) {
 		for _, r := range ar.Results {
 			if MapResult(string(r.Result)) != r.Result {
 				t.Fatalf("result %q is not a registered name", r.Result)
+			}
+		}
+		if n := allocated(func() { ParseAuthResults(s) }); n > 256*uint64(len(s))+1<<16 {
+			t.Fatalf("%d bytes allocated for a field of %d", n, len(s))
+		}
+		s = strings.NewReplacer("\r", "", "\n", "").Replace(s)
+		atom := strings.Map(func(r rune) rune {
+			if strings.ContainsRune(" \t;()\"\\", r) {
+				return -1
+			}
+			return r
+		}, s)
+		quoted := `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+		for _, lp := range []string{atom, quoted} {
+			if lp == "" {
+				continue
+			}
+			v := "mx.example.net; spf=pass (mx.example.net: domain of " + lp + "@spam.example designates 203.0.113.7 as permitted sender) smtp.mailfrom=" + lp + "@spam.example; dmarc=fail header.from=paypal.com"
+			ar, ok := ParseAuthResults(v)
+			if !ok || ar.AuthServID != "mx.example.net" || len(ar.Results) != 2 ||
+				ar.Results[0].Method != "spf" || ar.Results[0].Result != Pass ||
+				ar.Results[1].Method != "dmarc" || ar.Results[1].Result != Fail || ar.Results[1].Props["header.from"] != "paypal.com" {
+				t.Fatalf("echoed %q changed the receiver's results: %+v", lp, ar)
 			}
 		}
 	})

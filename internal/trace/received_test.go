@@ -1,6 +1,8 @@
 package trace
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -192,9 +194,23 @@ func hasFlag(h Hop, code string) bool {
 	return false
 }
 
+// FuzzParseReceived checks properties that a wrong parser breaks, not only
+// the absence of panics:
+//   - a relay has an address, and an IP is always a parsed address;
+//   - the receiver's own field keeps what it recorded whatever the client
+//     greeted with: the fuzzed text's first word as the greeting of
+//     "from G (unknown [203.0.113.7]) by mx.victim.example …" never moves
+//     the client address, the receiver, the protocol, the id or the date,
+//     and the origin is that client, with or without the fuzzed text as a
+//     hop below it (the origin is never taken from below the boundary);
+//   - parsing allocates memory in proportion to the field's length
+//     (BenchmarkParseReceived shows the time).
 func FuzzParseReceived(f *testing.F) {
 	for _, c := range receivedCases {
 		f.Add(c.line)
+	}
+	for _, g := range []string{"getmail.spam.example", "with", "a[10.0.0.1]", "[x", "(x", "a[IPv6:::1]", "from"} {
+		f.Add(g)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		h := ParseReceived(s)
@@ -208,5 +224,47 @@ func FuzzParseReceived(f *testing.F) {
 				t.Fatalf("IP %q without a parsed address", h.IP)
 			}
 		}
+		if n := allocated(func() { ParseReceived(s) }); n > 256*uint64(len(s))+1<<16 {
+			t.Fatalf("%d bytes allocated for a field of %d", n, len(s))
+		}
+		line := strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+		if g := strings.Fields(line); len(g) > 0 {
+			edge := ParseReceived(edgeWithGreeting(g[0]))
+			if edge.Kind != KindRelay || edge.IP != "203.0.113.7" || edge.By != "mx.victim.example" || edge.Protocol != "ESMTP" || edge.ID != "4TQ1" || edge.Auth != "" || edge.Time == nil {
+				t.Fatalf("greeting %q: kind=%s ip=%q by=%q protocol=%q id=%q auth=%q time=%v", g[0], edge.Kind, edge.IP, edge.By, edge.Protocol, edge.ID, edge.Auth, edge.Time)
+			}
+			wantOrigin(t, build(t, Trust{}, edgeWithGreeting(g[0])), "203.0.113.7", 0)
+		}
+		if strings.TrimSpace(line) != "" {
+			wantOrigin(t, build(t, Trust{}, edgeWithGreeting("mail.spam.example"), line), "203.0.113.7", 0)
+		}
 	})
+}
+
+func allocated(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// BenchmarkParseReceived: time per field of growing size, for fields built
+// to be hard (nested comments, brackets, clause words); ns/op grows in
+// proportion to the size.
+func BenchmarkParseReceived(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		for name, v := range map[string]string{
+			"parens":   "from " + strings.Repeat("(", n) + " by mx.example.net with ESMTP; Mon, 1 Jan 2024 10:00:00 +0000",
+			"brackets": "from x " + strings.Repeat("[1.2.3.4 ", n) + "by mx.example.net; Mon, 1 Jan 2024 10:00:00 +0000",
+			"clauses":  "from x (y [192.0.2.1]) " + strings.Repeat("by with id for via ", n) + "; Mon, 1 Jan 2024 10:00:00 +0000",
+		} {
+			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+				b.SetBytes(int64(len(v)))
+				for b.Loop() {
+					ParseReceived(v)
+				}
+			})
+		}
+	}
 }
