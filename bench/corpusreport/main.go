@@ -180,8 +180,10 @@ type difference struct {
 }
 
 // categories explain the differences by the rule that made Accord trust the
-// relay SpamAssassin stopped at, with who is right and why. Keyed on the
-// words of that hop's "why"; the first match wins.
+// relay SpamAssassin stopped at, with the reasoning of that rule for who is
+// right. The reasoning is the rule's, not checked message by message (the
+// examples are there to check it by hand). Keyed on the words of that hop's
+// "why"; the first match wins.
 var categories = []struct {
 	key, name, right string
 }{
@@ -288,7 +290,7 @@ func trace(saPath string, vs []verdict, min float64) bool {
 		ds = append(ds, d)
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i].n > ds[j].n || ds[i].n == ds[j].n && ds[i].name < ds[j].name })
-	fmt.Printf("| difference | messages | who is right | examples |\n|---|---|---|---|\n")
+	fmt.Printf("| difference | messages | who is right, by the rule's reasoning (not checked per message: see the examples) | examples |\n|---|---|---|---|\n")
 	for _, d := range ds {
 		fmt.Printf("| %s | %d | %s | %s |\n", d.name, d.n, d.right, strings.Join(d.examples, "; "))
 	}
