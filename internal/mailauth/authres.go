@@ -43,6 +43,8 @@ type AuthMethod struct {
 // bestguesspass (Microsoft: no DMARC record, but it would have passed) is
 // none, as the DMARC result for a domain without a record; timeout,
 // tempfail and temperr are temperror; permfail and permerr are permerror;
+// reject and quarantine (rspamd's DMARC result for a failure under that
+// policy) are fail;
 // softpass is neutral; Microsoft's compauth "other" is neutral. Anything
 // else unknown is neutral: neither a pass nor a failure we could name.
 func MapResult(raw string) Result {
@@ -52,7 +54,7 @@ func MapResult(raw string) Result {
 		return r
 	case "":
 		return None
-	case "hardfail":
+	case "hardfail", "reject", "quarantine":
 		return Fail
 	case "bestguesspass":
 		return None

@@ -285,7 +285,7 @@ func TestParseProviderForms(t *testing.T) {
 	if !ok || enc.AuthServID != "" || len(enc.Results) != 2 || enc.Results[0].Result != TempError || enc.Results[1].Result != TempError || enc.Results[1].Raw != "timeout" {
 		t.Fatalf("encoded field: %+v", enc)
 	}
-	for raw, want := range map[string]Result{"hardfail": Fail, "bestguesspass": None, "timeout": TempError, "permfail": PermError, "other": Neutral, "PASS": Pass, "": None, "policy": Policy} {
+	for raw, want := range map[string]Result{"hardfail": Fail, "reject": Fail, "quarantine": Fail, "bestguesspass": None, "timeout": TempError, "permfail": PermError, "other": Neutral, "PASS": Pass, "": None, "policy": Policy} {
 		if got := MapResult(raw); got != want {
 			t.Errorf("MapResult(%q) = %q, want %q", raw, got, want)
 		}

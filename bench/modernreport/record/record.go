@@ -135,15 +135,15 @@ func by(v string) string {
 }
 
 // results reads the spf= and dmarc= results of one field, mapped as the
-// engine documents: bestguesspass -> none, hardfail -> fail, timeout ->
-// temperror; and the domain the DMARC result is for.
+// engine documents: bestguesspass -> none, hardfail, reject and quarantine
+// -> fail, timeout -> temperror; and the domain the DMARC result is for.
 func results(v string) (spf, dmarc, dmarcFrom string) {
 	for _, r := range result.FindAllStringSubmatch(v, -1) {
 		val := strings.ToLower(r[2])
 		switch val {
 		case "bestguesspass":
 			val = "none"
-		case "hardfail":
+		case "hardfail", "reject", "quarantine":
 			val = "fail"
 		case "timeout":
 			val = "temperror"
