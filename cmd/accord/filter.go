@@ -380,9 +380,11 @@ func describePolicy(p filter.Policy) string {
 // administrator (every read of someone's message is audited).
 func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 	usage := func() error {
-		fmt.Fprintln(e.stderr, `usage: accord quarantine list [--data DIR] [--recipient ADDR] [--state held|released|deleted]
+		fmt.Fprintln(e.stderr, `usage: accord quarantine list [--data DIR] [--recipient ADDR] [--state held|queued|released|deleted]
        accord quarantine show [--data DIR] [--raw] ID      (the read is written to the audit log)
-       accord quarantine release [--data DIR] ID           (re-delivered through the outbound relay; the filter learns it as ham)
+       accord quarantine release [--data DIR] ID           (queued in the node's outbound mail, marked as released so the filter
+                                                            passes it; state queued, then released once the relay took it;
+                                                            the filter learns it as ham)
        accord quarantine delete [--data DIR] ID`)
 		return errUsage
 	}
@@ -451,10 +453,20 @@ func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 				showHeld(e.stdout, h)
 				return nil
 			case "release":
-				if err := f.Release(ctx, admin, id); err != nil {
+				state, err := f.Release(ctx, admin, id)
+				if err != nil {
 					return &exitError{code: 1, err: err}
 				}
-				fmt.Fprintf(e.stdout, "%s released\n", id)
+				if state != filter.StateQueued {
+					fmt.Fprintf(e.stdout, "%s released\n", id)
+					return nil
+				}
+				// Only the running node's outbound worker delivers it: say
+				// so, rather than "released".
+				fmt.Fprintf(e.stdout, "%s queued for delivery (the running node's outbound relay delivers it; then its state is released)\n", id)
+				if !mq.Relay() {
+					fmt.Fprintln(e.stderr, "warning: no outbound relay is configured ([outbound] relay): the message waits in the queue until one is (accord outbound list)")
+				}
 				return nil
 			default:
 				if err := f.Delete(ctx, admin, id); err != nil {
@@ -497,15 +509,38 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // released messages re-delivered to their recipient, and digests.
 type filterMail struct{ q *outbound.Queue }
 
-// Deliver implements filter.Outbound: the message as it was received,
-// queued for each recipient.
-func (m filterMail) Deliver(ctx context.Context, _ string, to []string, raw []byte) error {
+// kindRelease is the outbound kind of a released message; its Ref is
+// releaseRef + the held message's id.
+const (
+	kindRelease = "quarantine-release"
+	releaseRef  = "quarantine:"
+)
+
+// Deliver implements filter.Outbound: the message as it was received
+// (with its release mark), queued for each recipient; the held message
+// stays "queued" until the worker reports (releaseDone).
+func (m filterMail) Deliver(ctx context.Context, id, _ string, to []string, raw []byte) (bool, error) {
 	for _, t := range to {
-		if _, err := m.q.Send(ctx, outbound.Mail{Kind: "quarantine-release", Ref: "quarantine", To: t, Raw: raw}); err != nil {
-			return err
+		if _, err := m.q.Send(ctx, outbound.Mail{Kind: kindRelease, Ref: releaseRef + id, To: t, Raw: raw, Resend: true}); err != nil {
+			return false, err
 		}
 	}
-	return nil
+	return true, nil
+}
+
+// releaseDone tells the filter what the outbound worker did with a
+// release: sent (the held message becomes "released") or given up on (held
+// again).
+func releaseDone(f *filter.Service, log *slog.Logger) func(context.Context, outbound.Item) {
+	return func(ctx context.Context, it outbound.Item) {
+		if it.Kind != kindRelease || !strings.HasPrefix(it.Ref, releaseRef) {
+			return
+		}
+		id := strings.TrimPrefix(it.Ref, releaseRef)
+		if err := f.ReleaseDone(ctx, id, it.State == outbound.Sent, it.LastError); err != nil {
+			log.Warn("filter: recording a release's delivery", "id", id, "err", err)
+		}
+	}
 }
 
 // Notify implements filter.Notifier.

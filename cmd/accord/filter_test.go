@@ -1,14 +1,53 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/netip"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/filter"
 	"github.com/accord-antispam/accord/internal/intel"
+	"github.com/accord-antispam/accord/internal/store/sqlite"
 )
+
+// TestQuarantineReleaseQueued: with no relay, "accord quarantine release"
+// says the message is queued for delivery (not "released") and warns;
+// "accord outbound list" shows it waiting, and the held message's state
+// is queued.
+func TestQuarantineReleaseQueued(t *testing.T) {
+	ctx := context.Background()
+	data := filepath.Join(t.TempDir(), "data")
+	st, err := sqlite.Open(ctx, filepath.Join(data, "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	raw := "From: s@x.example\r\nTo: ana@example.org\r\nSubject: held\r\nMessage-ID: <m1@x.example>\r\n\r\nhello\r\n"
+	if err := st.Hold(ctx, filter.Held{ID: "q-test1", Recipient: "ana@example.org", MailFrom: "s@x.example", ReceivedAt: now,
+		ExpiresAt: now.Add(time.Hour), Raw: []byte(raw), Size: len(raw), State: filter.StateHeld}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	code, out, errs := runCmd(t, "", "quarantine", "release", "--data", data, "q-test1")
+	if code != 0 || !strings.Contains(out, "q-test1 queued for delivery") || strings.Contains(out, "q-test1 released") ||
+		!strings.Contains(errs, "no outbound relay is configured") {
+		t.Fatalf("release: %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = runCmd(t, "", "outbound", "list", "--data", data)
+	if code != 0 || !strings.Contains(out, "relay: none configured") || !strings.Contains(out, "quarantine-release") ||
+		!strings.Contains(out, "quarantine:q-test1") || !strings.Contains(out, "queued 1,") {
+		t.Fatalf("outbound list: %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = runCmd(t, "", "quarantine", "list", "--data", data)
+	if code != 0 || !strings.Contains(out, "q-test1") || !strings.Contains(out, " queued ") {
+		t.Fatalf("quarantine list: %d\n%s", code, out)
+	}
+}
 
 // TestPartnerIndicators: what partners sent becomes the filter's
 // indicators with partner, agreement, TLP and expiry; expired items and

@@ -29,6 +29,7 @@
 //	accord sender    registered senders: their tokens, standing and suspension
 //	accord policy    the filter's policies per recipient, domain and default
 //	accord quarantine  messages the filter holds: list, show (audited), release, delete
+//	accord outbound  the node's outbound mail queue: list, show
 //	accord version   print the version
 //
 // Run "accord help" for the list and "accord COMMAND -h" for a command's
@@ -93,6 +94,7 @@ func commands() []command {
 		{"lint", "check a campaign before sending: identity, opt-out, DNS, each jurisdiction's rules, bulk-sender requirements", cmdLint},
 		{"policy", "the filter's policies per recipient, domain and default (policy set, show, list, delete)", cmdPolicy},
 		{"quarantine", "messages the filter holds (quarantine list, show, release, delete)", cmdQuarantine},
+		{"outbound", "the node's outbound mail queue: what waits for the relay, what was sent, failed or bounced (outbound list, show)", cmdOutbound},
 		{"check", "analyse messages (files, directories, mbox, stdin) and print their verdicts", cmdCheck},
 		{"learn", "train the spam classifier on messages of known class (--spam or --ham)", cmdLearn},
 		{"score", "print the classifier's spam probability and class for messages", cmdScore},

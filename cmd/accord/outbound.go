@@ -3,19 +3,108 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/i18n"
 	"github.com/accord-antispam/accord/internal/nodekey"
 	"github.com/accord-antispam/accord/internal/outbound"
 	"github.com/accord-antispam/accord/internal/smtpd"
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
 )
+
+// waitingMail names every kind of mail the node queues, for the warning
+// when no relay is configured.
+const waitingMail = "acknowledgements and answers to reporters, quarantine releases and digests, " +
+	"consent confirmations and feedback (ARF) reports to senders wait in the queue (accord outbound list)"
+
+// cmdOutbound: accord outbound list|show, the node's outbound mail queue.
+func cmdOutbound(ctx context.Context, e *env, args []string) error {
+	usage := func() error {
+		fmt.Fprintln(e.stderr, `usage: accord outbound list [--data DIR] [--state queued|sent|failed|bounced] [--kind KIND] [--limit N]
+       accord outbound show [--data DIR] ID      (one mail: its attempts, last error and bounces)
+The node's own mail (acknowledgements, quarantine releases and digests, consent confirmations,
+feedback reports) waits in this queue until the [outbound] relay takes it.`)
+		return errUsage
+	}
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
+		return usage()
+	}
+	fset := flag.NewFlagSet("outbound "+args[0], flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	state := fset.String("state", "", "only mail in this state")
+	kind := fset.String("kind", "", "only mail of this kind (ack, howto, quarantine-release, quarantine-digest, consent-confirm, fbl-report…)")
+	limit := fset.Int("limit", 100, "at most this many, newest first")
+	pos, err := parseInterspersed(fset, args[1:])
+	if err != nil {
+		return errUsage
+	}
+	c, err := nf.load()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		if args[0] == "show" {
+			if len(pos) != 1 {
+				return usage()
+			}
+			it, err := st.Mail(ctx, pos[0])
+			if errors.Is(err, outbound.ErrNotFound) {
+				return &exitError{code: 1, err: fmt.Errorf("no mail %s in the queue", pos[0])}
+			} else if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "id: %s\nkind: %s\nref: %s\nto: %s\nenvelope sender: %s\nmessage-id: %s\nstate: %s\nattempts: %d\nqueued: %s\nupdated: %s\n",
+				it.ID, it.Kind, it.Ref, it.To, it.From, it.MessageID, it.State, it.Attempts, it.CreatedAt.Format(time.RFC3339), it.UpdatedAt.Format(time.RFC3339))
+			if it.State == outbound.Queued {
+				fmt.Fprintf(e.stdout, "next attempt: %s\n", it.NextAt.Format(time.RFC3339))
+			}
+			fmt.Fprintf(e.stdout, "last error: %s\n", orDash(it.LastError))
+			bs, err := st.Bounces(ctx, it.ID)
+			if err != nil {
+				return err
+			}
+			for _, b := range bs {
+				fmt.Fprintf(e.stdout, "bounce: %s %s %s %s\n", b.Kind, b.Action, b.Status, b.Diagnostic)
+			}
+			return nil
+		}
+		if len(pos) != 0 {
+			return usage()
+		}
+		items, err := st.Mails(ctx, outbound.MailFilter{State: outbound.State(*state), Kind: outbound.Kind(*kind), Limit: *limit})
+		if err != nil {
+			return err
+		}
+		counts, err := st.MailQueue(ctx)
+		if err != nil {
+			return err
+		}
+		relay := c.Outbound.Relay
+		if relay == "" {
+			relay = "none configured ([outbound] relay): nothing is delivered"
+		}
+		fmt.Fprintf(e.stdout, "relay: %s\nqueued %d, sent %d, failed %d, bounced %d\n", relay,
+			counts[outbound.Queued], counts[outbound.Sent], counts[outbound.Failed], counts[outbound.Bounced])
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tQUEUED\tKIND\tREF\tTO\tSTATE\tATTEMPTS\tLAST ERROR")
+		for _, it := range items {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", it.ID, it.CreatedAt.Format(time.RFC3339), it.Kind, orDash(it.Ref), it.To, it.State, it.Attempts, orDash(it.LastError))
+		}
+		return tw.Flush()
+	})
+}
 
 // fromAddress is the node's mail identity: [outbound] from, or desk@ the
 // SMTP hostname with the node's name.

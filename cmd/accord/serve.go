@@ -189,13 +189,14 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if c.Outbound.Relay == "" && ans != nil {
-		log.Warn("outbound: no relay configured ([outbound] relay): acknowledgements wait in the queue")
+	if c.Outbound.Relay == "" {
+		log.Warn("outbound: no relay configured ([outbound] relay): " + waitingMail)
 	}
 	filt, err := newFilter(ctx, c, st, an, key, filterMail{mq}, log)
 	if err != nil {
 		return err
 	}
+	mq.OnDone(releaseDone(filt, log))
 	doors, err := startFilterDoors(c, filt, log)
 	if err != nil {
 		return err

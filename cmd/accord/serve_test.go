@@ -197,6 +197,12 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("a bundle verified against the wrong key: %v\n%s", err, out)
 	}
 	s.stop(t)
+	// No relay configured: the warning names every kind of mail that waits.
+	for _, kind := range []string{"acknowledgements", "quarantine releases and digests", "consent confirmations", "feedback (ARF) reports", "accord outbound list"} {
+		if !strings.Contains(s.logs.String(), kind) {
+			t.Errorf("the no-relay warning does not name %q:\n%s", kind, s.logs)
+		}
+	}
 	if !strings.Contains(s.logs.String(), "draining") {
 		t.Errorf("no drain in the logs:\n%s", s.logs)
 	}

@@ -84,7 +84,11 @@ func (c Config) withDefaults() Config {
 
 // Outbound re-delivers released messages (the node's outbound mail).
 type Outbound interface {
-	Deliver(ctx context.Context, from string, to []string, raw []byte) error
+	// Deliver hands over held message id (raw already carries its
+	// release mark). queued is true when it waits in a queue: the held
+	// message is then "queued" until ReleaseDone says what became of it;
+	// false when it was delivered before Deliver returned.
+	Deliver(ctx context.Context, id, from string, to []string, raw []byte) (queued bool, err error)
 }
 
 // Service decides and keeps the filter's state. Build one with New and
@@ -215,14 +219,17 @@ type Decision struct {
 	Outcome string
 	// Thresholds of the policy that decided Outcome.
 	Unsure, Required float64
-	Skipped          string // "too-large", "timeout": not scanned; delivered with a header.
-	AuthResults      string // Our Authentication-Results value (without the field name).
-	Elapsed          time.Duration
-	msg              *mail.Message
-	features         classify.Features
-	raw              []byte
-	env              Envelope
-	verdict          *analysis.Verdict
+	Skipped          string // "too-large", "timeout", "released": not scanned; delivered with a header.
+	// Released is the node's own release of a held message, proved by
+	// its mark (see ReleaseField): delivered to its recipient unscanned.
+	Released    *Released
+	AuthResults string // Our Authentication-Results value (without the field name).
+	Elapsed     time.Duration
+	msg         *mail.Message
+	features    classify.Features
+	raw         []byte
+	env         Envelope
+	verdict     *analysis.Verdict
 }
 
 // Verdict is the engine's verdict behind the decision (nil when skipped).
@@ -245,6 +252,14 @@ func newRef() string {
 func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decision, error) {
 	start := s.now()
 	d := &Decision{Reference: newRef(), raw: raw, env: env}
+	if rel := s.verifyRelease(raw, env); rel != nil {
+		// Scanned and held when it first came in; its recipient released
+		// it. Scanning it again would hold it again.
+		d.Skipped, d.Released, d.Outcome = "released", rel, OutcomeHam
+		s.recipients(d)
+		s.logDecision(d)
+		return d, nil
+	}
 	if int64(len(raw)) > s.cfg.MaxScan {
 		d.Skipped = "too-large"
 		d.Outcome = OutcomeHam
@@ -549,6 +564,8 @@ func (s *Service) recipients(d *Decision) {
 		e := s.Effective(rc)
 		rd := RecipientDecision{Recipient: rc, Policy: e, Score: d.Score}
 		switch {
+		case d.Released != nil:
+			rd.Outcome, rd.Why = OutcomeHam, "released from quarantine ("+d.Released.ID+") by its recipient: not scanned again"
 		case d.Skipped != "":
 			rd.Outcome, rd.Why = OutcomeHam, "not scanned: "+d.Skipped
 		case !e.Enabled:

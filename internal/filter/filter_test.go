@@ -82,19 +82,20 @@ func TestPolicyValidate(t *testing.T) {
 }
 
 type fakeOut struct {
-	mu   sync.Mutex
-	sent []string
-	fail error
+	mu    sync.Mutex
+	sent  []string
+	fail  error
+	queue bool // answer "queued", as the node's outbound queue does
 }
 
-func (f *fakeOut) Deliver(_ context.Context, from string, to []string, raw []byte) error {
+func (f *fakeOut) Deliver(_ context.Context, _, from string, to []string, raw []byte) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
-		return f.fail
+		return false, f.fail
 	}
 	f.sent = append(f.sent, strings.Join(to, ",")+"|"+string(raw))
-	return nil
+	return f.queue, nil
 }
 
 func analyzer(t testing.TB, r resolve.Resolver) *analysis.Analyzer {
@@ -246,7 +247,7 @@ func TestQuarantineReleaseLearns(t *testing.T) {
 	if _, err := s.Show(ctx, bob, ids[0]); !errors.Is(err, ErrNotFound) {
 		t.Errorf("bob reads ana's message: %v", err)
 	}
-	if err := s.Release(ctx, bob, ids[0]); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Release(ctx, bob, ids[0]); !errors.Is(err, ErrNotFound) {
 		t.Errorf("bob releases ana's message: %v", err)
 	}
 	h, err := s.Show(ctx, ana, ids[0])
@@ -265,17 +266,17 @@ func TestQuarantineReleaseLearns(t *testing.T) {
 	before := s.Model().Score(s.Model().Extract(mail.ParseBytes(raw, mail.Limits{}), false), false).Score
 	// Release fails while the relay fails, and the message stays held.
 	out.fail = errors.New("relay down")
-	if err := s.Release(ctx, ana, ids[0]); err == nil {
+	if _, err := s.Release(ctx, ana, ids[0]); err == nil {
 		t.Fatal("release with a failing relay succeeded")
 	}
 	out.fail = nil
-	if err := s.Release(ctx, ana, ids[0]); err != nil {
-		t.Fatal(err)
+	if state, err := s.Release(ctx, ana, ids[0]); err != nil || state != StateReleased {
+		t.Fatal(state, err)
 	}
 	if len(out.sent) != 1 || !strings.HasPrefix(out.sent[0], "ana@example.org|") {
 		t.Fatalf("sent %v", out.sent)
 	}
-	if err := s.Release(ctx, ana, ids[0]); err == nil {
+	if _, err := s.Release(ctx, ana, ids[0]); err == nil {
 		t.Error("a second release succeeded")
 	}
 	after := s.Model().Score(s.Model().Extract(mail.ParseBytes(raw, mail.Limits{}), false), false).Score

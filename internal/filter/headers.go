@@ -16,7 +16,9 @@ type Header struct {
 // before adding its own: a sender must not be able to forge the filter's
 // verdict. Authentication-Results is removed only when it carries our
 // authserv-id (RFC 8601 §5).
-var RemoveHeaders = []string{"X-Spam-Flag", "X-Spam-Status", "X-Spam-Score", "X-Spam", "X-Spam-Report", "X-Accord-Filter", "X-Accord-Reference"}
+// The release mark (ReleaseField) is removed too, valid or not: it has
+// done its work once Check has seen it.
+var RemoveHeaders = []string{"X-Spam-Flag", "X-Spam-Status", "X-Spam-Score", "X-Spam", "X-Spam-Report", "X-Accord-Filter", "X-Accord-Reference", ReleaseField}
 
 // OwnAuthResults reports whether an Authentication-Results value claims to
 // come from us.
@@ -33,6 +35,9 @@ func (s *Service) OwnAuthResults(value string) bool {
 // (TLP:AMBER and above) are summed into one anonymous entry: their names,
 // values and sources never leave the provider in a header.
 func (s *Service) Headers(d *Decision, outcome string) []Header {
+	if d.Released != nil {
+		return []Header{{"X-Accord-Filter", "released: " + d.Released.ID + " (by its recipient; not scanned again); ref=" + d.Reference}}
+	}
 	if d.Skipped != "" {
 		h := []Header{{"X-Accord-Filter", "skipped: " + d.Skipped + "; ref=" + d.Reference}}
 		return h

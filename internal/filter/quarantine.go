@@ -95,41 +95,69 @@ func (s *Service) Show(ctx context.Context, a Actor, id string) (Held, error) {
 }
 
 // Release re-delivers a held message to its recipient through the node's
-// outbound relay and teaches the filter it is ham. Two releases of one
-// message never both deliver: the state moves held → releasing first.
-func (s *Service) Release(ctx context.Context, a Actor, id string) error {
+// outbound mail, marked as the node's own release (see ReleaseField) so
+// that the filter in the relay's path does not hold it again, and teaches
+// the filter it is ham. It returns the message's new state: "queued" while
+// it waits in the outbound queue (ReleaseDone moves it on), "released"
+// once delivered. Two releases of one message never both deliver: the
+// state moves held → releasing first.
+func (s *Service) Release(ctx context.Context, a Actor, id string) (string, error) {
 	h, err := s.store.HeldMessage(ctx, id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !a.may(h) {
-		return ErrNotFound
+		return "", ErrNotFound
 	}
 	if s.out == nil {
-		return ErrNoOutbound
+		return "", ErrNoOutbound
 	}
 	now := s.now()
 	if err := s.store.SetHeldState(ctx, id, StateHeld, StateReleasing, a.Label, now); err != nil {
-		return fmt.Errorf("release %s: %w", id, err)
+		return "", fmt.Errorf("release %s: %w", id, err)
 	}
-	if err := s.out.Deliver(ctx, h.MailFrom, []string{h.Recipient}, h.Raw); err != nil {
+	queued, err := s.out.Deliver(ctx, id, h.MailFrom, []string{h.Recipient}, s.markRelease(h))
+	if err != nil {
 		// Back to held, so it can be tried again.
 		if e2 := s.store.SetHeldState(ctx, id, StateReleasing, StateHeld, a.Label, now); e2 != nil {
 			s.log.Error("release: could not put the message back", "id", id, "err", e2)
 		}
-		return fmt.Errorf("release %s: deliver: %w", id, err)
+		return "", fmt.Errorf("release %s: deliver: %w", id, err)
 	}
-	if err := s.store.SetHeldState(ctx, id, StateReleasing, StateReleased, a.Label, now); err != nil {
-		return fmt.Errorf("release %s: %w", id, err)
+	state := StateReleased
+	if queued {
+		state = StateQueued
 	}
-	if err := s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.release", Target: id}); err != nil {
+	if err := s.store.SetHeldState(ctx, id, StateReleasing, state, a.Label, now); err != nil {
+		return "", fmt.Errorf("release %s: %w", id, err)
+	}
+	if err := s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.release", Target: id, Detail: state}); err != nil {
 		s.log.Error("audit", "err", err)
 	}
 	// A released message teaches the filter: it was ham.
 	if _, err := s.Learn(ctx, h.Raw, false, "release"); err != nil {
 		s.log.Warn("release: learning as ham failed", "id", id, "err", err)
 	}
-	s.log.Info("filter released", "id", id, "ref", h.Reference, "by", a.Label)
+	s.log.Info("filter released", "id", id, "ref", h.Reference, "by", a.Label, "state", state)
+	return state, nil
+}
+
+// ReleaseDone records what the outbound queue did with a queued release:
+// delivered to the relay (the message is "released"), or refused for good
+// (it is held again, so its recipient can release it once the relay is
+// fixed). The outbound worker calls it, in whichever instance delivered.
+func (s *Service) ReleaseDone(ctx context.Context, id string, delivered bool, detail string) error {
+	now := s.now()
+	to, action := StateReleased, "quarantine.delivered"
+	if !delivered {
+		to, action = StateHeld, "quarantine.release-failed"
+	}
+	if err := s.store.SetHeldState(ctx, id, StateQueued, to, "outbound", now); err != nil {
+		return fmt.Errorf("release of %s done: %w", id, err)
+	}
+	if err := s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: "outbound", Action: action, Target: id, Detail: detail}); err != nil {
+		s.log.Error("audit", "err", err)
+	}
 	return nil
 }
 
@@ -147,6 +175,25 @@ func (s *Service) Delete(ctx context.Context, a Actor, id string) error {
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
 	return s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.delete", Target: id})
+}
+
+// Reported discards a held message its recipient reported to the
+// authority (it is now a complaint at the desk: detail names it), audited
+// as a report, not as a deletion.
+func (s *Service) Reported(ctx context.Context, a Actor, id, detail string) error {
+	h, err := s.store.HeldMessage(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !a.may(h) {
+		return ErrNotFound
+	}
+	now := s.now()
+	if err := s.store.SetHeldState(ctx, id, StateHeld, StateDeleted, a.Label, now); err != nil {
+		return fmt.Errorf("report %s: %w", id, err)
+	}
+	return s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.report", Target: id,
+		Detail: "reported to the authority: " + detail})
 }
 
 // Purge removes expired held messages and the bytes of released and
@@ -214,7 +261,9 @@ func (s *Service) ReleaseByToken(ctx context.Context, tok string) (Held, error) 
 	if err != nil {
 		return Held{}, err
 	}
-	return h, s.Release(ctx, Actor{Label: "digest-link", Mailbox: h.Recipient}, id)
+	st, err := s.Release(ctx, Actor{Label: "digest-link", Mailbox: h.Recipient}, id)
+	h.State = st
+	return h, err
 }
 
 // Digest is one recipient's summary of what is held for them.

@@ -26,7 +26,7 @@ type Held struct {
 	Reference  string // The decision's reference.
 	Raw        []byte // The message as received; empty in listings.
 	Size       int
-	State      string // "held", "released", "deleted"
+	State      string // "held", "releasing", "queued", "released", "deleted"
 	ActedAt    time.Time
 	ActedBy    string
 }
@@ -34,8 +34,9 @@ type Held struct {
 // Quarantine states.
 const (
 	StateHeld      = "held"
-	StateReleasing = "releasing" // Being handed to the outbound relay.
-	StateReleased  = "released"
+	StateReleasing = "releasing" // Being handed to the outbound mail.
+	StateQueued    = "queued"    // Released, waiting in the outbound queue for the relay.
+	StateReleased  = "released"  // Delivered to the relay.
 	StateDeleted   = "deleted"
 )
 

@@ -20,12 +20,17 @@ func ptr[T any](v T) *T { return &v }
 
 func start(t *testing.T, cfg filter.Config) (*Server, *filter.Service, *filter.MemStore) {
 	t.Helper()
+	return startWith(t, cfg, nil)
+}
+
+func startWith(t *testing.T, cfg filter.Config, out filter.Outbound) (*Server, *filter.Service, *filter.MemStore) {
+	t.Helper()
 	lib, err := rules.Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := filter.NewMemStore()
-	f, err := filter.New(context.Background(), cfg, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: st, Secret: []byte("s")})
+	f, err := filter.New(context.Background(), cfg, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: st, Secret: []byte("s"), Outbound: out})
 	if err != nil {
 		t.Fatal(err)
 	}

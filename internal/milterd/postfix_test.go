@@ -18,6 +18,8 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/outbound"
+	"github.com/accord-antispam/accord/internal/store/sqlite"
 )
 
 // sink is a local SMTP server that keeps what Postfix delivers to it.
@@ -214,7 +216,8 @@ func sendSMTP(addr, from string, to []string, msg []byte) error {
 // tagged, spam rejected at DATA or held per each recipient's policy, and
 // the sink's copies checked.
 func TestPostfix(t *testing.T) {
-	srv, f, st := start(t, filter.Config{AuthServID: "mx.accord.test"})
+	out := &queueOut{}
+	srv, f, st := startWith(t, filter.Config{AuthServID: "mx.accord.test"}, out)
 	ctx := context.Background()
 	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "rej@example.org", Action: ptr(filter.ActionReject)}, "t")
 	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "held@example.org", Action: ptr(filter.ActionQuarantine)}, "t")
@@ -282,4 +285,71 @@ func TestPostfix(t *testing.T) {
 	if sk.find("spam-rej", time.Second) != nil {
 		t.Error("a rejected message was delivered")
 	}
+
+	// Release: the node's outbound queue hands the message to this very
+	// Postfix, whose milter is the filter that held it. It must reach the
+	// sink, not be held again; the held message says "queued" until the
+	// queue delivered it, "released" after.
+	ost, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ost.Close()
+	q, err := outbound.New(ost, outbound.Config{From: "Accord <desk@desk.accord.test>", Relay: "smtp://" + mx, TLS: "none",
+		Secret: []byte("0123456789abcdef0123456789abcdef")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.OnDone(func(ctx context.Context, it outbound.Item) {
+		f.ReleaseDone(ctx, strings.TrimPrefix(it.Ref, "quarantine:"), it.State == outbound.Sent, it.LastError)
+	})
+	out.q = q
+	state, err := f.Release(ctx, filter.Actor{Label: "cli", Admin: true}, held[0].ID)
+	if err != nil || state != filter.StateQueued {
+		t.Fatalf("release: %q %v", state, err)
+	}
+	if h, _ := st.HeldMessage(ctx, held[0].ID); h.State != filter.StateQueued {
+		t.Errorf("before the queue ran: %s, want queued", h.State)
+	}
+	if n, err := q.DeliverDue(ctx); n != 1 || err != nil {
+		t.Fatalf("outbound delivered %d: %v", n, err)
+	}
+	end := time.Now().Add(20 * time.Second)
+	var rel *sunk
+	for rel == nil && time.Now().Before(end) {
+		sk.mu.Lock()
+		for i := range sk.msgs {
+			if bytes.Contains(sk.msgs[i].data, []byte("spam-mixed")) && strings.Contains(strings.Join(sk.msgs[i].to, ","), "held@example.org") {
+				rel = &sk.msgs[i]
+			}
+		}
+		sk.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+	}
+	if rel == nil {
+		again, _ := st.HeldMessages(ctx, filter.HeldFilter{Recipient: "held@example.org"})
+		t.Fatalf("the released message never reached the sink; held for held@ now: %d", len(again))
+	}
+	if !bytes.Contains(rel.data, []byte("X-Accord-Filter: released: "+held[0].ID)) || bytes.Contains(rel.data, []byte(filter.ReleaseField+":")) {
+		t.Errorf("released copy's headers:\n%s", rel.data)
+	}
+	if again, _ := st.HeldMessages(ctx, filter.HeldFilter{Recipient: "held@example.org"}); len(again) != 1 {
+		t.Errorf("the release was held again: %d held for held@", len(again))
+	}
+	if h, _ := st.HeldMessage(ctx, held[0].ID); h.State != filter.StateReleased {
+		t.Errorf("after delivery: %s, want released", h.State)
+	}
+}
+
+// queueOut is the node's way out for releases: its outbound queue (set
+// once Postfix, its relay, runs).
+type queueOut struct{ q *outbound.Queue }
+
+func (o *queueOut) Deliver(ctx context.Context, id, _ string, to []string, raw []byte) (bool, error) {
+	for _, t := range to {
+		if _, err := o.q.Send(ctx, outbound.Mail{Kind: "quarantine-release", Ref: "quarantine:" + id, To: t, Raw: raw, Resend: true}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }

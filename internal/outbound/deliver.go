@@ -163,6 +163,11 @@ func (q *Queue) deliver(ctx context.Context, it Item) bool {
 	}
 	if ferr := q.st.FinishMail(context.WithoutCancel(ctx), it.ID, state, it.Attempts, next, msg, now); ferr != nil {
 		q.log.Error("outbound: record delivery", "mail", it.ID, "err", ferr)
+	} else if state != Queued {
+		it.State, it.LastError = state, msg
+		for _, fn := range q.done {
+			fn(context.WithoutCancel(ctx), it)
+		}
 	}
 	switch state {
 	case Sent:

@@ -81,6 +81,11 @@ type Mail struct {
 	// a multipart/report). Subject, Text and Lang are then ignored; From,
 	// To, Date, Message-ID and Auto-Submitted are added where missing.
 	Raw []byte
+	// Resend marks Raw as someone else's message the node delivers on
+	// (a quarantine release): its Message-ID is kept and nothing marks it
+	// as automatic mail; only a missing From, To, Date or Message-ID is
+	// added.
+	Resend bool
 }
 
 // Item is a queued mail as the store keeps it.
@@ -123,6 +128,15 @@ type Store interface {
 	RecordBounce(ctx context.Context, b Bounce) (dup bool, err error)
 	// Bounces returns the bounces linked to a mail ("" for the unlinked).
 	Bounces(ctx context.Context, mailID string) ([]Bounce, error)
+	// Mails lists the queue, newest first, without the messages' bytes.
+	Mails(ctx context.Context, f MailFilter) ([]Item, error)
+}
+
+// MailFilter selects mails of the queue for the operator.
+type MailFilter struct {
+	State State // "" for every state.
+	Kind  Kind  // "" for every kind.
+	Limit int   // 0: 100.
 }
 
 // ErrNotFound is returned for an unknown mail.
@@ -167,7 +181,18 @@ type Queue struct {
 	owner  string
 	wake   chan struct{}
 	dial   dialer
+	done   []func(context.Context, Item)
 }
+
+// OnDone registers fn to be told of each mail this queue's worker sent or
+// gave up on (it.State is Sent or Failed), after the outcome is recorded:
+// how the quarantine learns that a release reached the relay. Register
+// before Run.
+func (q *Queue) OnDone(fn func(ctx context.Context, it Item)) { q.done = append(q.done, fn) }
+
+// Relay reports whether a relay is configured; without one, every mail
+// waits in the queue.
+func (q *Queue) Relay() bool { return q.cfg.Relay != "" }
 
 // New checks the configuration and returns the queue. Run starts delivery.
 func New(st Store, cfg Config, log *slog.Logger) (*Queue, error) {
@@ -322,6 +347,25 @@ func (q *Queue) compose(m Mail, it Item, to *mail.Address, now time.Time) []byte
 		}
 	}
 	has := func(name string) bool { return headerHas(rawHeader, name) }
+	if m.Resend && raw != nil {
+		// Someone else's message, delivered on as it is.
+		if !has("From") {
+			field("From", q.from.String())
+		}
+		if !has("To") {
+			field("To", to.String())
+		}
+		if !has("Date") {
+			field("Date", now.Format(time.RFC1123Z))
+		}
+		if !has("Message-ID") {
+			field("Message-ID", "<"+it.MessageID+">")
+		}
+		h.Write(rawHeader)
+		h.WriteString("\r\n")
+		h.Write(rawBody)
+		return h.Bytes()
+	}
 	if !has("From") {
 		field("From", q.from.String())
 	}

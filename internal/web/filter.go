@@ -88,7 +88,7 @@ func (s *Server) mailData(r *http.Request, title string) pageData {
 func (s *Server) mailPage(w http.ResponseWriter, r *http.Request) {
 	a := mailbox(r)
 	f := s.cfg.Filter
-	fp := &filterPage{Effective: f.Effective(a.Mailbox), Notice: r.URL.Query().Get("done")}
+	fp := &filterPage{Effective: f.Effective(a.Mailbox), Notice: doneNotice[r.URL.Query().Get("done")]}
 	if p, err := f.Policy(r.Context(), filter.ScopeRecipient, a.Mailbox); err == nil {
 		fp.Own, fp.HasOwn = p, true
 	}
@@ -175,7 +175,7 @@ func (s *Server) mailHeldAction(w http.ResponseWriter, r *http.Request) {
 	done := ""
 	switch r.PathValue("action") {
 	case "release":
-		err, done = f.Release(r.Context(), a, id), "released"
+		done, err = f.Release(r.Context(), a, id)
 	case "delete":
 		err, done = f.Delete(r.Context(), a, id), "deleted"
 	case "report":
@@ -183,9 +183,10 @@ func (s *Server) mailHeldAction(w http.ResponseWriter, r *http.Request) {
 		// the node's desk, from this mailbox owner.
 		var h filter.Held
 		if h, err = f.Show(r.Context(), a, id); err == nil {
-			_, err = s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelWeb, Raw: h.Raw, Reporter: a.Mailbox, SubmittedBy: "filter:" + a.Label})
+			var rec intake.Receipt
+			rec, err = s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelWeb, Raw: h.Raw, Reporter: a.Mailbox, SubmittedBy: "filter:" + a.Label})
 			if err == nil {
-				err = f.Delete(r.Context(), a, id)
+				err = f.Reported(r.Context(), a, id, "complaint "+rec.ComplaintID)
 			}
 			done = "reported"
 		}
@@ -250,8 +251,11 @@ func (s *Server) digestRelease(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		d.Message = "The message could not be released (it may have been released already)."
 		s.page(w, http.StatusConflict, "message", d)
+	case h.State == filter.StateQueued:
+		d.Message = "Queued for delivery: the message waits in the node's outbound mail and reaches " + h.Recipient + " as soon as the provider's relay takes it. The filter has learned it was wanted."
+		s.page(w, http.StatusOK, "message", d)
 	default:
-		d.Message = "Released: the message is on its way to " + h.Recipient + ", and the filter has learned it was wanted."
+		d.Message = "Released: the message was delivered to " + h.Recipient + "'s mail server, and the filter has learned it was wanted."
 		s.page(w, http.StatusOK, "message", d)
 	}
 }
@@ -406,11 +410,12 @@ func (s *Server) apiHeld(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiHeldAction(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var err error
+	state := ""
 	switch r.PathValue("action") {
 	case "release":
-		err = s.cfg.Filter.Release(r.Context(), admin(r), id)
+		state, err = s.cfg.Filter.Release(r.Context(), admin(r), id)
 	case "delete":
-		err = s.cfg.Filter.Delete(r.Context(), admin(r), id)
+		err, state = s.cfg.Filter.Delete(r.Context(), admin(r), id), filter.StateDeleted
 	default:
 		apiError(w, http.StatusNotFound, "not-found", "actions are release and delete")
 		return
@@ -423,8 +428,17 @@ func (s *Server) apiHeldAction(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		apiError(w, http.StatusConflict, "failed", err.Error())
 	default:
-		writeJSON(w, http.StatusOK, map[string]string{"id": id, "state": map[string]string{"release": filter.StateReleased, "delete": filter.StateDeleted}[r.PathValue("action")]})
+		writeJSON(w, http.StatusOK, map[string]string{"id": id, "state": state})
 	}
+}
+
+// doneNotice is what the mailbox page says after an action ("Done: …").
+var doneNotice = map[string]string{
+	"saved":    "saved",
+	"deleted":  "deleted",
+	"reported": "reported to the authority, and removed from your quarantine",
+	"released": "released (delivered to your mail server)",
+	"queued":   "queued for delivery — the message waits in the node's outbound mail and reaches your inbox as soon as your provider's relay takes it",
 }
 
 func boolPtr(b bool) *bool { return &b }

@@ -65,8 +65,8 @@ func (m *mailSink) has(marker string) bool {
 // outbound relay does.
 type sinkRelay struct{ addr string }
 
-func (r sinkRelay) Deliver(_ context.Context, from string, to []string, raw []byte) error {
-	return smtp.SendMail(r.addr, nil, from, to, raw)
+func (r sinkRelay) Deliver(_ context.Context, _, from string, to []string, raw []byte) (bool, error) {
+	return false, smtp.SendMail(r.addr, nil, from, to, raw)
 }
 
 // TestBrowserMailboxOwner: in headless Chromium, a mailbox owner signs

@@ -127,6 +127,40 @@ func (s *Store) MailQueue(ctx context.Context) (map[outbound.State]int, error) {
 	return out, rows.Err()
 }
 
+// Mails implements outbound.Store.
+func (s *Store) Mails(ctx context.Context, f outbound.MailFilter) ([]outbound.Item, error) {
+	q := `SELECT id, kind, ref, to_addr, from_addr, message_id, '', state, attempts, created_at, next_at, updated_at, last_error FROM outbound_mail WHERE 1 = 1`
+	var args []any
+	if f.State != "" {
+		q += ` AND state = ?`
+		args = append(args, string(f.State))
+	}
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, string(f.Kind))
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	q += ` ORDER BY created_at DESC, id LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list mail: %w", err)
+	}
+	defer rows.Close()
+	var out []outbound.Item
+	for rows.Next() {
+		it, err := scanMail(rows)
+		if err != nil {
+			return nil, err
+		}
+		it.Raw = nil
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
 // RecordBounce implements outbound.Store.
 func (s *Store) RecordBounce(ctx context.Context, b outbound.Bounce) (bool, error) {
 	dup := false

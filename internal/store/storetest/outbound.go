@@ -75,6 +75,17 @@ func outboundQueue(t *testing.T, s Store) {
 	if m1.Attempts != 1 || m1.LastError != "451 try later" || !m1.NextAt.Equal(now.Add(time.Hour)) {
 		t.Fatalf("retry not recorded: %+v", m1)
 	}
+	// The operator's list: by state, newest first, without the bytes.
+	failed, err := s.Mails(ctx, outbound.MailFilter{State: outbound.Failed})
+	if err != nil || len(failed) != 1 || failed[0].ID != items[2].ID || failed[0].LastError != "550 no such user" || len(failed[0].Raw) != 0 {
+		t.Fatalf("failed mail listed: %+v %v", failed, err)
+	}
+	if all, err := s.Mails(ctx, outbound.MailFilter{Kind: outbound.KindAck, Limit: 3}); err != nil || len(all) != 3 || all[0].ID != "m000000000000029" {
+		t.Fatalf("newest three: %+v %v", all, err)
+	}
+	if none, err := s.Mails(ctx, outbound.MailFilter{Kind: "digest"}); err != nil || len(none) != 0 {
+		t.Fatalf("by kind: %d %v", len(none), err)
+	}
 	n, err := s.MailsTo(ctx, "r0@example.net", clock.Add(15*time.Second))
 	if err != nil || n != 5 {
 		t.Fatalf("mails to r0 since +15s: %d, %v (want 5)", n, err)

@@ -1,0 +1,191 @@
+package filter
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A released message goes out through the node's outbound mail, and the
+// relay that takes it is often the very MTA whose milter (or rspamd or
+// spamd client) is this filter: without a mark it would be scored again
+// and held again, every time it is released. So a release carries
+//
+//	X-Accord-Release: v=1; q=<held id>; r=<recipient>; x=<expiry, Unix>; s=<signature>
+//
+// where the signature is an HMAC keyed by the node's secret over the held
+// id, the recipient, the expiry and a hash of the message's body. Every
+// door runs Check, which verifies it before anything else: a valid mark
+// for the envelope's one recipient delivers the message unscanned
+// (X-Accord-Filter: released …). Anything else — a forged or expired mark,
+// one copied onto another body, one for another recipient — counts for
+// nothing (the message is scanned like any other), and every door removes
+// the field (RemoveHeaders), so it never reaches a mailbox.
+
+// ReleaseField is the header field that marks the node's own releases.
+const ReleaseField = "X-Accord-Release"
+
+// releaseValidity is how long a release mark is honoured: the outbound
+// queue gives up on a mail after four days.
+const releaseValidity = 7 * 24 * time.Hour
+
+// releaseMark is the field's value for a release of held message id to
+// rcpt, valid until exp.
+func (s *Service) releaseMark(id, rcpt string, body []byte, exp time.Time) string {
+	x := strconv.FormatInt(exp.Unix(), 10)
+	return "v=1; q=" + id + "; r=" + rcpt + "; x=" + x + "; s=" + s.releaseMAC(id, rcpt, x, body)
+}
+
+func (s *Service) releaseMAC(id, rcpt, x string, body []byte) string {
+	h := sha256.Sum256(releaseBody(body))
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write([]byte("accord-release-mark\x00" + id + "\x00" + strings.ToLower(rcpt) + "\x00" + x + "\x00"))
+	mac.Write(h[:])
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:24])
+}
+
+// releaseBody is the body as the mark signs it: line ends made LF and
+// trailing blank lines dropped, so that a relay rewriting line ends or
+// the final newline does not break the mark.
+func releaseBody(body []byte) []byte {
+	b := bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
+	return bytes.TrimRight(b, "\n")
+}
+
+// splitMessage returns a message's header (with its last line end) and
+// body, whichever line ends it uses.
+func splitMessage(raw []byte) (header, body []byte) {
+	i := bytes.Index(raw, []byte("\n\n"))
+	j := bytes.Index(raw, []byte("\n\r\n"))
+	switch {
+	case j >= 0 && (i < 0 || j < i):
+		return raw[:j+1], raw[j+3:]
+	case i >= 0:
+		return raw[:i+1], raw[i+2:]
+	}
+	return raw, nil
+}
+
+// markRelease puts the release mark on top of a held message.
+func (s *Service) markRelease(h Held) []byte {
+	header, body := splitMessage(h.Raw)
+	nl := "\r\n"
+	if !bytes.Contains(header, []byte("\r\n")) && bytes.Contains(header, []byte("\n")) {
+		nl = "\n"
+	}
+	var b bytes.Buffer
+	b.WriteString(ReleaseField + ": " + s.releaseMark(h.ID, h.Recipient, body, s.now().Add(releaseValidity)) + nl)
+	b.Write(dropReleaseFields(h.Raw))
+	return b.Bytes()
+}
+
+// dropReleaseFields removes any release mark a message already carries
+// (one a sender put there, or an older release's).
+func dropReleaseFields(raw []byte) []byte {
+	header, body := splitMessage(raw)
+	if !bytes.Contains(bytes.ToLower(header), []byte(strings.ToLower(ReleaseField))) {
+		return raw
+	}
+	var out bytes.Buffer
+	skip := false
+	for _, line := range bytes.SplitAfter(header, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if !skip {
+				out.Write(line)
+			}
+			continue
+		}
+		i := bytes.IndexByte(line, ':')
+		skip = i > 0 && strings.EqualFold(strings.TrimSpace(string(line[:i])), ReleaseField)
+		if !skip {
+			out.Write(line)
+		}
+	}
+	out.Write(raw[len(header) : len(raw)-len(body)])
+	out.Write(body)
+	return out.Bytes()
+}
+
+// releaseFields returns the values of the release marks in a header.
+func releaseFields(header []byte) []string {
+	if !bytes.Contains(bytes.ToLower(header), []byte(strings.ToLower(ReleaseField))) {
+		return nil
+	}
+	var out []string
+	cur := -1
+	for _, line := range bytes.Split(header, []byte("\n")) {
+		line = bytes.TrimRight(line, "\r")
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if cur >= 0 {
+				out[cur] += " " + strings.TrimSpace(string(line))
+			}
+			continue
+		}
+		cur = -1
+		i := bytes.IndexByte(line, ':')
+		if i > 0 && strings.EqualFold(strings.TrimSpace(string(line[:i])), ReleaseField) {
+			out = append(out, strings.TrimSpace(string(line[i+1:])))
+			cur = len(out) - 1
+		}
+	}
+	return out
+}
+
+// Released is a verified release mark.
+type Released struct {
+	ID        string // The held message it released.
+	Recipient string
+}
+
+// verifyRelease returns the release a message's mark proves for the
+// envelope's recipients, or nil: every recipient the MTA named must be
+// the one the message was released to (a release is for one recipient);
+// with no recipient known (spamd), the signature over the body and the
+// recipient is what counts.
+func (s *Service) verifyRelease(raw []byte, env Envelope) *Released {
+	if len(s.secret) == 0 {
+		return nil
+	}
+	header, body := splitMessage(raw)
+	for _, v := range releaseFields(header) {
+		kv := map[string]string{}
+		for _, p := range strings.Split(v, ";") {
+			k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok {
+				kv[strings.ToLower(k)] = strings.TrimSpace(val)
+			}
+		}
+		if kv["v"] != "1" || kv["q"] == "" || kv["r"] == "" {
+			continue
+		}
+		exp, err := strconv.ParseInt(kv["x"], 10, 64)
+		if err != nil || !s.now().Before(time.Unix(exp, 0)) {
+			continue
+		}
+		want := s.releaseMAC(kv["q"], kv["r"], kv["x"], body)
+		if !hmac.Equal([]byte(kv["s"]), []byte(want)) {
+			continue
+		}
+		rcpts := env.Rcpts
+		if env.DeliverTo != "" {
+			rcpts = []string{env.DeliverTo}
+		}
+		ok := true
+		for _, rc := range rcpts {
+			if !strings.EqualFold(strings.Trim(strings.TrimSpace(rc), "<>"), kv["r"]) {
+				ok = false
+			}
+		}
+		if ok {
+			return &Released{ID: kv["q"], Recipient: strings.ToLower(kv["r"])}
+		}
+	}
+	return nil
+}
