@@ -170,6 +170,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if ss, err := st.Senders(ctx); err == nil && len(ss) > 0 && !strings.HasPrefix(c.SendersURL(), "https://") {
+		log.Warn("senders: the node's public URL is " + c.SendersURL() + ": the one-click opt-out links it gives senders are not https, " +
+			"so lint and labels refuse them; set [senders] public_url (or [http] public_url) to an https:// address")
+	}
 	certifier := &lint.Certifier{Linter: &lint.Linter{Analyzer: an}, Consent: senders, Labels: st, Key: key.Private,
 		StatusURL: c.SendersURL() + web.StatusPath}
 	trust := &labelTrust{verifier: an.Labels, own: label.Issuer{Name: "this node", Key: nodePublic(key)}, cert: certifier,

@@ -76,6 +76,10 @@ type Context struct {
 	// Why says where the context comes from ("the node's consent
 	// records"); empty means the recipient said it.
 	Why string
+	// PostalAddress is the sender's registered postal address, when the
+	// sender is known (lint): found in the text, it is the message's
+	// postal address, whatever shape it has.
+	PostalAddress string
 }
 
 // Input is one message to analyse.

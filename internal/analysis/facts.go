@@ -71,6 +71,9 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 	val, why = rules.AdLabel(v.Message.Subject, text)
 	f["ad_label"] = rules.Fact{Value: val, Why: []string{why}, Heuristic: true}
 	pval, pwhy := rules.PostalAddress(text)
+	if pval != rules.True && cx.PostalAddress != "" && rules.ContainsAddress(text, cx.PostalAddress) {
+		pval, pwhy = rules.True, "the sender's registered postal address: "+cx.PostalAddress
+	}
 	f["postal_address"] = rules.Fact{Value: pval, Why: []string{pwhy}, Heuristic: true}
 	var contact []string
 	if pval == rules.True {

@@ -164,6 +164,9 @@ func (l *Linter) Lint(ctx context.Context, m *mail.Message, o Options) (*Report,
 
 	// Consent first: it is context for the law.
 	cx := analysis.Context{Commercial: rules.True}
+	if si != nil {
+		cx.PostalAddress = si.PostalAddress
+	}
 	if o.Transactional {
 		cx.Commercial = rules.False
 	}
@@ -324,6 +327,22 @@ func hasTarget(ts []rules.OptOutTarget, kind string) (rules.OptOutTarget, bool) 
 	return rules.OptOutTarget{}, false
 }
 
+// oneClickFix says how to get a one-click opt-out. A plain http:// link
+// is most often an Accord node's own (POST /api/v1/unsubscribe-links
+// builds them on the node's public URL, which is http:// until its
+// operator sets one): the sender cannot fix that, the operator can.
+func oneClickFix(ts []rules.OptOutTarget) string {
+	for _, t := range ts {
+		if t.Kind == "http" {
+			return "One-click needs an https:// target in List-Unsubscribe, and " + t.Target + " is http://. " +
+				"If the link came from an Accord node (POST /api/v1/unsubscribe-links), the node's operator must set an https public URL " +
+				"([senders] public_url or [http] public_url = \"https://…\") and the links be fetched again; otherwise use an https:// link."
+		}
+	}
+	return "Add List-Unsubscribe-Post: List-Unsubscribe=One-Click beside an https:// List-Unsubscribe target " +
+		"(POST /api/v1/unsubscribe-links gives both, on a node whose public URL is https)."
+}
+
 func (c *checker) optOut() {
 	o := c.v.OptOut
 	switch o.Valid {
@@ -361,7 +380,7 @@ func (c *checker) optOut() {
 	case c.m.Header.Has("List-Unsubscribe-Post") && !hasHTTPS:
 		c.add(Finding{Check: "optout.one-click", Area: AreaOptOut, Status: Breach, Title: "One-click unsubscribe (RFC 8058)",
 			Detail: "List-Unsubscribe-Post is set but List-Unsubscribe has no HTTPS target", Citations: []string{citeRFC8058, citeBulk},
-			Fix: "One-click needs an https:// target in List-Unsubscribe."})
+			Fix: oneClickFix(o.ListUnsubscribe)})
 	default:
 		c.add(Finding{Check: "optout.one-click", Area: AreaOptOut, Status: Breach, Title: "One-click unsubscribe (RFC 8058)",
 			Detail: "no List-Unsubscribe-Post: List-Unsubscribe=One-Click", Citations: []string{citeRFC8058, citeBulk},
@@ -468,7 +487,8 @@ func (c *checker) sender() {
 	}) {
 		for i, f := range c.r.Findings {
 			if strings.HasSuffix(f.Check, "postal-address") && f.Status == Breach {
-				c.r.Findings[i].Fix = "Add the registered postal address to the text: " + si.PostalAddress
+				c.r.Findings[i].Fix = "Add the registered postal address to the text, as registered (" + si.PostalAddress +
+					"; case, punctuation and spacing may differ), or a full postal address (number, street, city, and the postcode where the country has one)"
 			}
 		}
 	}
@@ -540,8 +560,12 @@ func (c *checker) bulk() {
 	if c.v.OptOut.OneClick {
 		oc = OK
 	}
-	c.add(Finding{Check: "bulk.one-click", Area: AreaBulk, Status: oc, Title: "One-click unsubscribe for marketing mail", Detail: c.v.OptOut.Why,
-		Citations: []string{citeBulk, citeRFC8058}})
+	f := Finding{Check: "bulk.one-click", Area: AreaBulk, Status: oc, Title: "One-click unsubscribe for marketing mail", Detail: c.v.OptOut.Why,
+		Citations: []string{citeBulk, citeRFC8058}}
+	if oc != OK {
+		f.Fix = oneClickFix(c.v.OptOut.ListUnsubscribe)
+	}
+	c.add(f)
 	if c.si == nil {
 		c.add(Finding{Check: "bulk.complaint-rate", Area: AreaBulk, Status: NeedsContext, Title: "User-reported spam rate under 0.3%",
 			Detail: "the complaint rate is known for a registered sender (--sender)", Citations: []string{citeBulk}})

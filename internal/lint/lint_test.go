@@ -234,3 +234,62 @@ func TestConsentAndSender(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisteredPostalAddress: the README's own registration
+// (--postal "1 Main St, Springfield") and that address in the text, as
+// the sender wrote it or with other case, punctuation and spacing, meet
+// CAN-SPAM's postal address; another address does not, and the fix then
+// names the registered one.
+func TestRegisteredPostalAddress(t *testing.T) {
+	const check = "law.us-7704a5-postal-address"
+	msgWith := func(footer string) []byte {
+		return sign(t, strings.Replace(goodMsg, "Shop Ltd, 1200 Market Street, Springfield, IL 62701\r\n", footer, 1), allHeaders)
+	}
+	si := SenderInfo{ID: "shop.example", Domains: []string{"shop.example"}, Jurisdictions: []string{"EU", "US"}, Status: "active", Good: true,
+		PostalAddress: "1 Main St, Springfield"}
+	l := linter(zone())
+	lint := func(raw []byte, si SenderInfo) Finding {
+		r, err := l.Lint(context.Background(), mail.ParseBytes(raw, mail.DefaultLimits()), Options{Sender: fakeFacts{si: si}, Bulk: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return find(r, check)
+	}
+	for _, footer := range []string{"Shop Ltd, 1 Main St, Springfield\r\n", "SHOP LTD - 1 main st.\r\n  Springfield.\r\n"} {
+		if f := lint(msgWith(footer), si); f.Status != OK {
+			t.Errorf("registered address in the text (%q): %s %s; fix %s", footer, f.Status, f.Detail, f.Fix)
+		}
+	}
+	// Not the heuristic's shape (no number, no street type), only the
+	// registration makes it an address.
+	odd := si
+	odd.PostalAddress = "Maison Verte, Lieu-dit Les Prés, Saint-Jean"
+	if f := lint(msgWith("Shop Ltd, maison verte, lieu dit les prés, SAINT JEAN\r\n"), odd); f.Status != OK {
+		t.Errorf("registered address of no known shape: %s %s", f.Status, f.Detail)
+	}
+	f := lint(msgWith("Shop Ltd, Springfield\r\n"), si)
+	if f.Status != Breach || !strings.Contains(f.Fix, "1 Main St, Springfield") {
+		t.Errorf("without the address: %s, fix %q", f.Status, f.Fix)
+	}
+	// A part of the address is not the address.
+	if f := lint(msgWith("Call us at Main, Springfield\r\n"), odd); f.Status != Breach {
+		t.Errorf("part of an address: %s", f.Status)
+	}
+}
+
+// TestHTTPNodeLinksFix: a default node hands out http:// opt-out links;
+// lint refuses them for one-click, and its fix says that the node's
+// operator must set an https public URL, not that the sender must.
+func TestHTTPNodeLinksFix(t *testing.T) {
+	raw := sign(t, strings.ReplaceAll(goodMsg, "https://node.example/u/abc", "http://127.0.0.1:8080/u/abc"), allHeaders)
+	r, err := linter(zone()).Lint(context.Background(), mail.ParseBytes(raw, mail.DefaultLimits()), Options{Bulk: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"optout.one-click", "bulk.one-click"} {
+		f := find(r, c)
+		if f.Status != Breach || !strings.Contains(f.Fix, "http://127.0.0.1:8080/u/abc") || !strings.Contains(f.Fix, "[senders] public_url") {
+			t.Errorf("%s: %s, fix %q", c, f.Status, f.Fix)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"strings"
+	"unicode"
 
 	accmail "github.com/accord-antispam/accord/internal/mail"
 )
@@ -53,7 +54,7 @@ func PostalAddress(text string) (Tri, string) {
 			return True, span(0, 2)
 		case isNumber(w) && len(w) <= 6:
 			for k := 1; k <= 5 && i+k < len(words); k++ {
-				t := strings.ToLower(strings.TrimSuffix(words[i+k], "."))
+				t := strings.ToLower(strings.TrimRight(words[i+k], ".,")) // "St," ends a street as "St" does
 				if streetAfter[t] && k >= 2 || frStreet[t] && k == 1 {
 					return True, span(0, k+1)
 				}
@@ -105,6 +106,36 @@ func init() {
 	for _, s := range strings.Fields("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY") {
 		usState[s] = true
 	}
+}
+
+// ContainsAddress reports whether text contains addr, a postal address
+// given as the sender registered it, compared with case, punctuation and
+// spacing ignored ("1 Main St, Springfield" is found in "1 MAIN ST.
+// Springfield"): the sender's own registered address in the text is a
+// postal address, whatever shape the heuristic above knows.
+func ContainsAddress(text, addr string) bool {
+	a := normAddress(addr)
+	if len(a) < 3 {
+		return false
+	}
+	return strings.Contains(" "+normAddress(text)+" ", " "+a+" ")
+}
+
+// normAddress lowercases s and turns every run of punctuation and space
+// into one space.
+func normAddress(s string) string {
+	var b strings.Builder
+	space := true
+	for _, r := range strings.ToLower(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+			space = false
+		} else if !space {
+			b.WriteByte(' ')
+			space = true
+		}
+	}
+	return strings.TrimSpace(b.String())
 }
 
 func addrWords(s string) []string {

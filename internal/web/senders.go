@@ -351,7 +351,17 @@ func (s *Server) apiLinks(w http.ResponseWriter, r *http.Request) {
 		s.consentError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"links": links})
+	out := map[string]any{"links": links}
+	for _, l := range links {
+		if strings.HasPrefix(l.URL, "http://") {
+			// The sender cannot fix this; say so before lint and labels refuse it.
+			out["warning"] = "these links are http:// because the node's public URL is not https: one-click opt-out (RFC 8058) " +
+				"needs https, so lint and labels refuse them. The node's operator must set [senders] public_url (or [http] public_url) " +
+				"to an https:// address; then fetch the links again."
+			break
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // apiCampaignSent is POST /api/v1/sender/campaigns: the number of messages

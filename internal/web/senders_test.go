@@ -183,8 +183,15 @@ func TestOneClickOptOut(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("links: %d %s", r.status, r.body)
 	}
-	var links struct{ Links []consent.Link }
+	var links struct {
+		Links   []consent.Link
+		Warning string
+	}
 	json.Unmarshal(r.body, &links)
+	// This test node's URL is http://: the answer says the operator must fix it.
+	if !strings.Contains(links.Warning, "[senders] public_url") {
+		t.Errorf("http:// links without a warning: %q", links.Warning)
+	}
 	l := links.Links[0]
 	if !strings.HasPrefix(l.ListUnsubscribe, "<"+n.url+"/u/") || l.ListUnsubscribePost != "List-Unsubscribe=One-Click" ||
 		!strings.Contains(l.ListUnsubscribe, "<mailto:unsubscribe+"+l.Token+"@node.example?subject=unsubscribe>") {
