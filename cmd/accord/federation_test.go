@@ -89,13 +89,17 @@ retention_days = 365
 	frAU := writeFile(t, filepath.Join(dir, "fr-au.toml"), "id = \"FR-AU-2026\"\nversion = 1\naudience = [\"au\"]\nshare = [\"indicators\"]\ntlp_max = \"green\"\norigins = [\"*\"]\n")
 	toFR := writeFile(t, filepath.Join(dir, "to-fr.toml"), "id = \"TO-FR\"\nversion = 1\naudience = [\"fr\"]\nshare = []\n")
 	out := fr.run(t, bin, "peer", "add", "us", "--url", "http://"+us.s.http, "--key", us.key, "--jurisdiction", "US", "--agreement", frUS)
-	if !regexp.MustCompile(`fingerprint [0-9A-F]{4}( [0-9A-F]{4}){7}`).MatchString(out) {
-		t.Errorf("peer add does not show the fingerprint: %s", out)
+	// One fingerprint format everywhere: what peer add shows for US's key
+	// is what US's own node fingerprint prints.
+	usFP := lastLine(us.run(t, bin, "node", "fingerprint"))
+	if !regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}$`).MatchString(usFP) || !strings.Contains(out, "fingerprint "+usFP) {
+		t.Errorf("peer add does not show the node's fingerprint %s: %s", usFP, out)
 	}
 	fr.run(t, bin, "peer", "add", "au", "--url", "http://"+au.s.http, "--key", au.key, "--jurisdiction", "AU", "--agreement", frAU)
 	us.run(t, bin, "peer", "add", "fr", "--url", "http://"+fr.s.http, "--key", fr.key, "--jurisdiction", "FR", "--agreement", toFR)
 	au.run(t, bin, "peer", "add", "fr", "--url", "http://"+fr.s.http, "--key", fr.key, "--jurisdiction", "FR", "--agreement", toFR)
-	if show := fr.run(t, bin, "keys", "show"); !strings.Contains(show, fr.key) || !strings.Contains(show, "jurisdiction FR") {
+	if show := fr.run(t, bin, "keys", "show"); !strings.Contains(show, fr.key) || !strings.Contains(show, "jurisdiction FR") ||
+		!strings.Contains(show, "fingerprint  "+lastLine(fr.run(t, bin, "node", "fingerprint"))) {
 		t.Errorf("keys show: %s", show)
 	}
 

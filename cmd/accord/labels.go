@@ -59,12 +59,13 @@ func labelVerify(ctx context.Context, e *env, args []string) error {
 		return errUsage
 	}
 	var issuers []label.Issuer
-	for i, k := range keys {
+	for _, k := range keys {
 		pub, err := label.PublicKey(strings.TrimSpace(k))
 		if err != nil {
 			return &exitError{code: 2, err: err}
 		}
-		issuers = append(issuers, label.Issuer{Name: fmt.Sprintf("key %d (%s)", i+1, label.KeyID(pub)), Key: pub})
+		// Named by its fingerprint, as accord node fingerprint prints it.
+		issuers = append(issuers, label.Issuer{Name: "node key " + nodekey.FingerprintOf(pub), Key: pub})
 	}
 	if *statusFile != "" {
 		b, err := os.ReadFile(*statusFile)
@@ -101,7 +102,11 @@ func labelVerify(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "%s: label %s: %s\n  %s\n", pos[0], r.ID, strings.ToUpper(r.Status), r.Reason)
 	if r.Sender != "" {
-		fmt.Fprintf(e.stdout, "  sender %s, domain %s, issuer key %s, expires %s\n", r.Sender, r.Domain, r.IssuerKey, r.Expires.Format(time.RFC3339))
+		issuer := "the node whose label key id (n=) is " + r.IssuerKey
+		if r.Issuer != "" {
+			issuer = r.Issuer
+		}
+		fmt.Fprintf(e.stdout, "  sender %s, domain %s, issuer %s, expires %s\n", r.Sender, r.Domain, issuer, r.Expires.Format(time.RFC3339))
 	}
 	if r.Status != label.Valid {
 		return &exitError{code: 1}

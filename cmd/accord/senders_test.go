@@ -196,7 +196,9 @@ func TestSendersEndToEnd(t *testing.T) {
 	proof := filepath.Join(t.TempDir(), "proof.json")
 	os.WriteFile(proof, body, 0o600)
 	key := lastLine(runBin(t, bin, "", "node", "key", "--data", data))
-	if code, out := exitCode(t, bin, "consent", "verify", "--key", key, proof); code != 0 || !strings.Contains(out, "OK:") || !strings.Contains(out, "opted out") {
+	fp := lastLine(runBin(t, bin, "", "node", "fingerprint", "--data", data))
+	if code, out := exitCode(t, bin, "consent", "verify", "--key", key, proof); code != 0 || !strings.Contains(out, "OK:") || !strings.Contains(out, "opted out") ||
+		!strings.Contains(out, "(fingerprint "+fp+")") {
 		t.Errorf("consent verify: exit %d\n%s", code, out)
 	}
 	if code, out := exitCode(t, bin, "consent", "verify", proof); code != 3 || !strings.Contains(out, "NOT PINNED") {
@@ -389,7 +391,7 @@ func labelEndToEnd(t *testing.T, bin string, s *served, filterAddr, shop, data, 
 	req, _ = http.NewRequest("POST", "http://"+s.http+"/api/v1/labels", strings.NewReader("From: news@shop.example\r\nSubject: x\r\n\r\nBuy now, 50% off!\r\n"))
 	req.Header.Set("Authorization", "Bearer "+shop)
 	req.Header.Set("Content-Type", "message/rfc822")
-	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 400 && res.StatusCode != 422 {
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 422 {
 		t.Errorf("label for a non-compliant message: %v %v", err, res.StatusCode)
 	}
 
@@ -431,7 +433,8 @@ func labelEndToEnd(t *testing.T, bin string, s *served, filterAddr, shop, data, 
 		os.WriteFile(status, b, 0o600)
 	}
 	fetch()
-	if code, out := exitCode(t, bin, "label", "verify", "--key", key, "--status", status, labelled); code != 0 || !strings.Contains(out, "VALID") {
+	if code, out := exitCode(t, bin, "label", "verify", "--key", key, "--status", status, labelled); code != 0 || !strings.Contains(out, "VALID") ||
+		!strings.Contains(out, "issued by node key "+lastLine(runBin(t, bin, "", "node", "fingerprint", "--data", data))) {
 		t.Errorf("label verify: exit %d\n%s", code, out)
 	}
 	if code, out := exitCode(t, bin, "label", "verify", "--key", key, copied); code != 1 || !strings.Contains(out, "INVALID") {

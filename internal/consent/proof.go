@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/nodekey"
 )
 
 // ProofFormat names the proof document's format and version.
@@ -187,10 +188,10 @@ func (s *Service) Proof(ctx context.Context, sender, recipient, list string) (*P
 }
 
 func summaryText(p ProofPayload) string {
-	scope := "list " + p.List
 	if p.List == "" {
-		scope = "any list"
+		return summaryAllLists(p)
 	}
+	scope := "list " + p.List
 	switch {
 	case p.Summary.ConsentOnRecord && p.Summary.OptedOut:
 		return "An active " + p.Summary.Basis + " record and an opt-out both stand for " + scope + ": the opt-out prevails."
@@ -206,6 +207,74 @@ func summaryText(p ProofPayload) string {
 	return "This node holds no consent record for this recipient on " + scope + "."
 }
 
+// summaryAllLists is the summary of a proof asked for no list: it names
+// the lists consent stands for, since a record for one list is consent to
+// that list only.
+func summaryAllLists(p ProofPayload) string {
+	optAll := false
+	optedOut := map[string]bool{}
+	var optLists []string
+	for _, x := range p.Suppressions {
+		if x.LiftedAt != nil {
+			continue
+		}
+		if x.List == "" {
+			optAll = true
+		} else if !optedOut[x.List] {
+			optedOut[x.List] = true
+			optLists = append(optLists, "list "+x.List)
+		}
+	}
+	var stand, prevailed []string
+	seen := map[string]bool{}
+	for _, r := range p.Records {
+		if r.Status != RecordActive || seen[r.List] {
+			continue
+		}
+		seen[r.List] = true
+		if optAll || optedOut[r.List] {
+			prevailed = append(prevailed, "list "+r.List)
+			continue
+		}
+		d := "list " + r.List
+		if r.Confirmed {
+			d += " (confirmed by the recipient from the mailed link)"
+		} else {
+			d += " (" + r.Basis + ", not confirmed by the recipient)"
+		}
+		stand = append(stand, d)
+	}
+	var out []string
+	switch {
+	case len(stand) > 0:
+		out = append(out, "Consent on record for "+joinAnd(stand)+" only.")
+	case len(p.Records) == 0 && len(p.Suppressions) == 0:
+		return "This node holds no consent record for this recipient on any of the sender's lists."
+	default:
+		out = append(out, "No consent stands for any of the sender's lists.")
+	}
+	if len(prevailed) > 0 {
+		out = append(out, "Records for "+joinAnd(prevailed)+" are overridden by an opt-out.")
+	}
+	switch {
+	case optAll:
+		out = append(out, "The recipient opted out of all the sender's mail.")
+	case len(optLists) > 0:
+		out = append(out, "The recipient opted out of "+joinAnd(optLists)+".")
+	}
+	if len(stand) == 0 && len(prevailed) == 0 && len(p.Records) > 0 {
+		out = append(out, "See the records for what there was.")
+	}
+	return strings.Join(out, " ")
+}
+
+func joinAnd(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+}
+
 // SignProof signs a payload.
 func SignProof(p ProofPayload, key ed25519.PrivateKey) (*Proof, error) {
 	b, err := json.Marshal(p)
@@ -219,21 +288,21 @@ func SignProof(p ProofPayload, key ed25519.PrivateKey) (*Proof, error) {
 type ProofCheck struct {
 	Payload     ProofPayload
 	Key         string // The key that signed it (base64).
-	Fingerprint string // SHA-256 of the key, first 16 bytes in hex.
+	Fingerprint string // nodekey.Fingerprint of the key ("SHA256:…").
 	Problems    []string
 }
 
 // OK reports whether the proof verified.
 func (c ProofCheck) OK() bool { return len(c.Problems) == 0 }
 
-// KeyFingerprint is how keys are shown to people.
+// KeyFingerprint is how keys are shown to people: the node's one
+// fingerprint format (nodekey.Fingerprint).
 func KeyFingerprint(b64 string) string {
-	k, err := base64.StdEncoding.DecodeString(b64)
+	f, err := nodekey.Fingerprint(b64)
 	if err != nil {
 		return "?"
 	}
-	s := sha256.Sum256(k)
-	return hex.EncodeToString(s[:16])
+	return f
 }
 
 // maxProofBytes bounds the document VerifyProof reads.

@@ -9,12 +9,12 @@ package federation
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/nodekey"
 )
 
 // Status of a peer.
@@ -95,17 +95,9 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(b), nil
 }
 
-// Fingerprint is a short, readable digest of a public key to compare over
-// the phone: the first 16 bytes of its SHA-256 in groups of four hex digits.
-func Fingerprint(pub ed25519.PublicKey) string {
-	s := sha256.Sum256(pub)
-	h := hex.EncodeToString(s[:16])
-	var groups []string
-	for i := 0; i < len(h); i += 4 {
-		groups = append(groups, h[i:i+4])
-	}
-	return strings.ToUpper(strings.Join(groups, " "))
-}
+// Fingerprint is a key's fingerprint to compare over the phone, in the
+// one format the node shows everywhere (nodekey.Fingerprint).
+func Fingerprint(pub ed25519.PublicKey) string { return nodekey.FingerprintOf(pub) }
 
 // ValidName: peer names are short identifiers used in commands and URLs.
 func ValidName(s string) bool {

@@ -158,7 +158,7 @@ func (v *Verifier) verifyOne(val string, in Input, body []byte, hashes map[strin
 	iss, ok := v.issuers[l.Issuer]
 	v.mu.RUnlock()
 	if !ok {
-		r.Status, r.Reason = Untrusted, "signed by node key "+l.Issuer+", which this verifier does not trust"
+		r.Status, r.Reason = Untrusted, "signed by the node whose label key id (n=) is "+l.Issuer+", which this verifier does not trust"
 		return r
 	}
 	r.Issuer = iss.Name

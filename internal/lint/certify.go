@@ -126,7 +126,10 @@ func (c *Certifier) Certify(ctx context.Context, req CertifyRequest) (*Certifica
 	}
 	m := mail.ParseBytes(req.Raw, mail.DefaultLimits())
 	domain, canon, err := bindDomain(m, sd, req.Domain)
-	if err != nil {
+	var ub unboundError
+	if errors.As(err, &ub) {
+		why = append(why, string(ub)) // a condition of the label, not a bad request
+	} else if err != nil {
 		return nil, err
 	}
 	rep, err := c.Linter.Lint(ctx, m, Options{Source: "label request", Sender: NodeFacts{Service: c.Consent, ID: sd.ID},
@@ -188,15 +191,23 @@ func bindDomain(m *mail.Message, sd consent.Sender, asked string) (string, strin
 	}
 	switch {
 	case asked == "":
-		return "", "", &consent.InvalidError{Field: "domain", Reason: "the message has no DKIM signature by one of the sender's domains; sign it, or name the domain it will be signed with"}
+		return "", "", unboundError("the message has no DKIM signature by one of the sender's domains (" + strings.Join(sd.Domains, ", ") +
+			"); sign it, or name the domain it will be signed with (domain=)")
 	case !sd.HasDomain(asked):
 		return "", "", &consent.InvalidError{Field: "domain", Reason: asked + " is not one of the sender's domains (" + strings.Join(sd.Domains, ", ") + ")"}
 	}
 	if m.Header.Has("DKIM-Signature") {
-		return "", "", &consent.InvalidError{Field: "domain", Reason: "the message is signed, but not by " + asked}
+		return "", "", unboundError("the message is signed, but not by " + asked)
 	}
 	return asked, "relaxed", nil
 }
+
+// unboundError: the message is not bound to one of the sender's DKIM
+// domains — one of the label's conditions (422 not-eligible), unlike a
+// malformed request.
+type unboundError string
+
+func (e unboundError) Error() string { return string(e) }
 
 // dkimTags reads d= and the body canonicalization of a DKIM-Signature.
 func dkimTags(v string) (domain, canon string) {

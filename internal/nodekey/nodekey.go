@@ -105,13 +105,22 @@ func (k *Key) Derive(purpose string) []byte {
 // base64 (as bundles and `accord node key` show it): "SHA256:" and the
 // unpadded base64 of the key's SHA-256, the form OpenSSH made familiar. It
 // is what a person compares by eye or reads over the phone.
+//
+// It is the one format every command, page and API shows for a node's key
+// (node fingerprint, keys show, peers, consent verify, label verify,
+// /node and /api/v1/node): two outputs about one key always match.
 func Fingerprint(publicB64 string) (string, error) {
 	pub, err := base64.StdEncoding.DecodeString(strings.TrimSpace(publicB64))
 	if err != nil || len(pub) != ed25519.PublicKeySize {
 		return "", fmt.Errorf("nodekey: not an Ed25519 public key")
 	}
+	return FingerprintOf(pub), nil
+}
+
+// FingerprintOf is the fingerprint of a public key (see Fingerprint).
+func FingerprintOf(pub ed25519.PublicKey) string {
 	s := sha256.Sum256(pub)
-	return "SHA256:" + base64.RawStdEncoding.EncodeToString(s[:]), nil
+	return "SHA256:" + base64.RawStdEncoding.EncodeToString(s[:])
 }
 
 // Fingerprint is the key's fingerprint.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/lint"
 	"github.com/accord-antispam/accord/internal/mail"
 )
@@ -82,6 +83,11 @@ func (s *Server) apiLabel(w http.ResponseWriter, r *http.Request) {
 	if errors.As(err, &ne) {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]any{"code": "not-eligible",
 			"message": ne.Error(), "why": ne.Why}, "report": ne.Report})
+		return
+	}
+	var inv *consent.InvalidError
+	if errors.As(err, &inv) {
+		apiError(w, http.StatusBadRequest, "invalid", "label request: "+inv.Field+": "+inv.Reason)
 		return
 	}
 	if err != nil {
