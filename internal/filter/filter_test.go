@@ -162,6 +162,19 @@ func TestGTUBEAndHeaders(t *testing.T) {
 	if ham.Outcome == OutcomeSpam || ham.Outcome == OutcomeQuarantine {
 		t.Errorf("plain message with an untrained model: %s (%s)", ham.Outcome, symbolNames(ham))
 	}
+	// SpamAssassin's value space in X-Spam-Status (Yes or No, which Sieve
+	// and procmail rules test), whatever Accord's band: an unsure message
+	// (score 0 on a fresh install) is "No", and unsure in X-Accord-Status.
+	for outcome, want := range map[string][2]string{OutcomeHam: {"No, score=", "ham"}, OutcomeUnsure: {"No, score=", "unsure"},
+		OutcomeSpam: {"Yes, score=", "spam"}, OutcomeQuarantine: {"Yes, score=", "spam"}} {
+		got := map[string]string{}
+		for _, h := range s.Headers(ham, outcome) {
+			got[h.Name] = h.Value
+		}
+		if !strings.HasPrefix(got["X-Spam-Status"], want[0]) || got["X-Accord-Status"] != want[1] {
+			t.Errorf("%s: X-Spam-Status %q, X-Accord-Status %q; want %q…, %q", outcome, got["X-Spam-Status"], got["X-Accord-Status"], want[0], want[1])
+		}
+	}
 	if !s.OwnAuthResults("mx.example.org; spf=pass") || s.OwnAuthResults("other.example; spf=pass") {
 		t.Error("OwnAuthResults")
 	}

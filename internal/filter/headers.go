@@ -18,7 +18,7 @@ type Header struct {
 // authserv-id (RFC 8601 §5).
 // The release mark (ReleaseField) is removed too, valid or not: it has
 // done its work once Check has seen it.
-var RemoveHeaders = []string{"X-Spam-Flag", "X-Spam-Status", "X-Spam-Score", "X-Spam", "X-Spam-Report", "X-Accord-Filter", "X-Accord-Reference", ReleaseField}
+var RemoveHeaders = []string{"X-Spam-Flag", "X-Spam-Status", "X-Spam-Score", "X-Spam", "X-Spam-Report", "X-Accord-Filter", "X-Accord-Reference", "X-Accord-Status", ReleaseField}
 
 // OwnAuthResults reports whether an Authentication-Results value claims to
 // come from us.
@@ -45,12 +45,15 @@ func (s *Service) Headers(d *Decision, outcome string) []Header {
 	if outcome == OutcomeOff {
 		return nil
 	}
-	flag, status := "NO", "No"
+	// X-Spam-Status and X-Spam-Flag keep SpamAssassin's value space
+	// (Yes/No), which Sieve and procmail rules test; Accord's own band —
+	// ham, unsure, spam — is in X-Accord-Status.
+	flag, status, band := "NO", "No", "ham"
 	switch outcome {
 	case OutcomeSpam, OutcomeQuarantine, OutcomeReject:
-		flag, status = "YES", "Yes"
+		flag, status, band = "YES", "Yes", "spam"
 	case OutcomeUnsure:
-		status = "Unsure"
+		band = "unsure"
 	}
 	var tests []string
 	restricted := 0.0
@@ -74,6 +77,7 @@ func (s *Service) Headers(d *Decision, outcome string) []Header {
 	if flag == "YES" {
 		hs = append(hs, Header{"X-Spam", "Yes"})
 	}
+	hs = append(hs, Header{"X-Accord-Status", band})
 	hs = append(hs, Header{"X-Accord-Reference", d.Reference})
 	if d.AuthResults != "" {
 		hs = append(hs, Header{"Authentication-Results", d.AuthResults})

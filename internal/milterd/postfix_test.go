@@ -253,7 +253,8 @@ func TestPostfix(t *testing.T) {
 	}
 	// Unsure for a recipient whose policy says so: tagged, delivered.
 	sendSMTP(mx, "s@sender.example", []string{"unsure@example.org"}, mk("unsure-1", "see you at lunch"))
-	if got := sk.find("unsure-1", 20*time.Second); got == nil || !bytes.Contains(got.data, []byte("X-Spam-Status: Unsure")) {
+	if got := sk.find("unsure-1", 20*time.Second); got == nil || !bytes.Contains(got.data, []byte("X-Spam-Status: No, score=")) ||
+		!bytes.Contains(got.data, []byte("X-Accord-Status: unsure")) || bytes.Contains(got.data, []byte("X-Spam-Status: Unsure")) {
 		t.Errorf("unsure: %v", got)
 	}
 	// Spam to a rejecting recipient: refused at DATA with 550 5.7.1.
