@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,9 +35,9 @@ import (
 // newFilter builds the node's filter service over its store.
 func newFilter(ctx context.Context, c config.Config, st *sqlstore.Store, an *analysis.Analyzer, key *nodekey.Key, out filter.Outbound, log *slog.Logger) (*filter.Service, error) {
 	fc := c.Filter
-	id := fc.AuthServID
-	if id == "" {
-		id = c.SMTP.Hostname
+	id := authServID(c)
+	if id == "localhost" {
+		log.Warn("filter: the authserv-id of Authentication-Results is localhost; set [filter] authserv_id (or [smtp] hostname) to your mail host's name")
 	}
 	var bl *intel.DNSBL
 	if len(fc.DNSBL) > 0 {
@@ -64,6 +65,23 @@ func newFilter(ctx context.Context, c config.Config, st *sqlstore.Store, an *ana
 	}
 	reloadIntel(ctx, f, st, fc.CampaignMinReports, log)
 	return f, nil
+}
+
+// authServID is the name the filter writes in Authentication-Results:
+// [filter] authserv_id, else [smtp] hostname, else — that left at its
+// default, localhost — the machine's host name, which is what an MTA on
+// the same machine calls itself (Postfix's myhostname).
+func authServID(c config.Config) string {
+	switch {
+	case c.Filter.AuthServID != "":
+		return c.Filter.AuthServID
+	case c.SMTP.Hostname != "" && c.SMTP.Hostname != "localhost":
+		return c.SMTP.Hostname
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return strings.ToLower(h)
+	}
+	return "localhost"
 }
 
 // reloadIntel loads the desk's confirmed campaigns and the indicators
@@ -214,12 +232,14 @@ addresses and domains; --allow and --block replace the scope's list ("" empties 
 	quar := fset.String("quarantine", "", "with --action tag: score at or above which spam is held anyway (0: never)")
 	action := fset.String("action", "", "what happens to spam: tag, quarantine or reject")
 	trust := fset.String("trust-marketing", "", "lower the score of authenticated marketing with a signed one-click opt-out")
-	allow := fset.String("allow", "\x00", "senders never treated as spam when authenticated")
-	block := fset.String("block", "\x00", "senders always treated as spam")
+	allow := fset.String("allow", "", "senders never treated as spam when authenticated (replaces the list; \"\" empties it)")
+	block := fset.String("block", "", "senders always treated as spam (replaces the list; \"\" empties it)")
 	pos, err := parseInterspersed(fset, args[1:])
 	if err != nil || len(pos) > 1 {
 		return usage()
 	}
+	given := map[string]bool{} // --allow "" empties a list; no --allow leaves it
+	fset.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	scope := ""
 	if len(pos) == 1 {
 		scope = pos[0]
@@ -318,10 +338,10 @@ addresses and domains; --allow and --block replace the scope's list ("" empties 
 			if *action != "" {
 				p.Action = action
 			}
-			if *allow != "\x00" {
+			if given["allow"] {
 				p.Allow = splitList(*allow)
 			}
-			if *block != "\x00" {
+			if given["block"] {
 				p.Block = splitList(*block)
 			}
 			p, err = f.PutPolicy(ctx, p, "cli")

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/filter"
 	"github.com/accord-antispam/accord/internal/intel"
@@ -82,5 +84,47 @@ func TestPartnerIndicators(t *testing.T) {
 		if src.Partner != "us" || src.Agreement != "FR-US-2026" || (m.Symbol == "INTEL_ORIGIN_IP") != m.Disclosable() {
 			t.Errorf("%s: source %+v disclosable %v", m.Symbol, src, m.Disclosable())
 		}
+	}
+}
+
+// TestPolicyListsFlags: --allow and --block replace a scope's list only
+// when given ("" empties it); the help shows no odd default.
+func TestPolicyListsFlags(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	for _, args := range [][]string{
+		{"policy", "set", "ana@example.org", "--allow", "friend.example", "--block", "spam.example", "--data", data},
+		{"policy", "set", "ana@example.org", "--spam", "4", "--data", data},
+	} {
+		if code, _, errs := runCmd(t, "", args...); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, errs)
+		}
+	}
+	if _, out, _ := runCmd(t, "", "policy", "show", "ana@example.org", "--data", data); !strings.Contains(out, "allow=friend.example block=spam.example") {
+		t.Errorf("lists lost by a set without --allow/--block:\n%s", out)
+	}
+	runCmd(t, "", "policy", "set", "ana@example.org", "--allow", "", "--data", data)
+	if _, out, _ := runCmd(t, "", "policy", "show", "ana@example.org", "--data", data); strings.Contains(out, "allow=") || !strings.Contains(out, "block=spam.example") {
+		t.Errorf("--allow \"\" did not empty only the allow list:\n%s", out)
+	}
+	if _, _, errs := runCmd(t, "", "policy", "set", "-h"); strings.Contains(errs, `\x00`) || !strings.Contains(errs, "-allow string") {
+		t.Errorf("policy set -h:\n%s", errs)
+	}
+}
+
+// TestAuthServID: Authentication-Results names the configured host, or
+// the machine's host name — never localhost when a name is known.
+func TestAuthServID(t *testing.T) {
+	c := config.Default()
+	host, _ := os.Hostname()
+	if got := authServID(c); host != "" && got != strings.ToLower(host) {
+		t.Errorf("default: %q, want the host name %q", got, host)
+	}
+	c.SMTP.Hostname = "mx.example.org"
+	if got := authServID(c); got != "mx.example.org" {
+		t.Errorf("smtp.hostname: %q", got)
+	}
+	c.Filter.AuthServID = "filter.example.org"
+	if got := authServID(c); got != "filter.example.org" {
+		t.Errorf("authserv_id: %q", got)
 	}
 }

@@ -53,6 +53,9 @@ func labelVerify(ctx context.Context, e *env, args []string) error {
 	statusFile := fs.String("status", "", "the issuer's status list (GET /labels/v1/status), to check revocations")
 	resolver := fs.String("resolver", "offline", "DNS for the DKIM check: offline (the signature is not verified), live, or a fixture zone file")
 	pos, err := parseInterleaved(fs, args)
+	if err == nil && len(pos) == 1 && len(keys) == 0 {
+		fmt.Fprintln(e.stderr, "accord label verify: --key is required: the issuing node's public key (accord node key on that node, or its /api/v1/node)")
+	}
 	if err != nil || len(pos) != 1 || len(keys) == 0 {
 		fmt.Fprintln(e.stderr, "usage: accord label verify --key NODEKEY [--key …] [--status FILE] [--resolver …] MESSAGE.eml")
 		fmt.Fprintln(e.stderr, "Exit 0: a valid label; 1: no valid label; 2: usage.")

@@ -122,8 +122,15 @@ func usage(w io.Writer) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// serve logs what it does; other commands print their results on
+	// stdout and only warnings and errors go to the log (stderr), so log
+	// lines never mix into a command's output.
+	level := slog.LevelWarn
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		level = slog.LevelInfo
+	}
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
-		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))}
 	os.Exit(run(ctx, e, os.Args[1:]))
 }
 

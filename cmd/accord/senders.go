@@ -351,6 +351,6 @@ func (d mailtoDoor) MailtoOptOut(ctx context.Context, tok, from, ip string) erro
 type outboundMailer struct{ q *outbound.Queue }
 
 func (m outboundMailer) Send(ctx context.Context, x consent.Mail) (string, error) {
-	it, err := m.q.Send(ctx, outbound.Mail{Kind: outbound.Kind(x.Kind), Ref: x.Ref, To: x.To, Subject: x.Subject, Text: x.Text, Raw: x.Raw})
+	it, err := m.q.Send(ctx, outbound.Mail{Kind: outbound.Kind(x.Kind), Ref: x.Ref, To: x.To, Subject: x.Subject, Text: x.Text, Raw: x.Raw, FromName: x.FromName})
 	return it.ID, err
 }

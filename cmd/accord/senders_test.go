@@ -130,6 +130,11 @@ func TestSendersEndToEnd(t *testing.T) {
 	if !strings.HasPrefix(shop, "acc_") || !strings.Contains(out, "sender shop.example registered") {
 		t.Fatalf("sender add: %s", out)
 	}
+	// Stdout and stderr together, as on a terminal: no log line of the
+	// service mixed into the command's result.
+	if strings.Contains(out, "level=INFO") {
+		t.Errorf("sender add mixes log lines into its output:\n%s", out)
+	}
 	if code, _ := exitCode(t, bin, "sender", "add", "not a domain", "--contact", "x@y.example", "--data", data); code != 2 {
 		t.Errorf("sender add with a bad domain: exit %d", code)
 	}
@@ -258,6 +263,11 @@ func confirmedOptIn(t *testing.T, s *served, sink *sinktest.Sink, shop string, l
 	link := confirmLinkRe.FindString(string(text))
 	if link == "" || !strings.Contains(m.Header.Get("Subject"), "confirm") || m.Header.Get("Auto-Submitted") == "" || m.Header.Get("DKIM-Signature") == "" {
 		t.Fatalf("confirmation mail: %v\n%s", m.Header, text)
+	}
+	// From names the sender gina signed up with, at the node's address;
+	// never the desk's name.
+	if from := m.Header.Get("From"); !strings.Contains(from, "Shop Ltd (shop.example)") || strings.Contains(from, "complaint desk") {
+		t.Errorf("confirmation From: %q", from)
 	}
 	status := func() string {
 		_, b := senderAPI(t, s, "GET", "/api/v1/consents?recipient=gina@example.net", shop, nil)

@@ -33,6 +33,10 @@ type Mail struct {
 	Subject string
 	Text    string
 	Raw     []byte // A complete message (ARF); Subject and Text are then ignored.
+	// FromName is the display name of From (the address stays the
+	// node's): a confirmation names the sender the recipient signed up
+	// with, not the node's desk.
+	FromName string
 }
 
 // Options configure a Service.
@@ -417,7 +421,7 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 	res := RecordResult{Record: rec}
 	if rec.Status == RecordPending {
 		res.ConfirmURL = s.o.BaseURL + "/c/" + confirmToken(s.o.Keys.TokenMAC, rec.ID)
-		id, err := s.o.Mailer.Send(ctx, Mail{Kind: "consent-confirm", Ref: "consent:" + rec.ID, To: addr,
+		id, err := s.o.Mailer.Send(ctx, Mail{Kind: "consent-confirm", Ref: "consent:" + rec.ID, To: addr, FromName: displayName(sd),
 			Subject: confirmSubject(sd, list), Text: confirmText(sd, list, res.ConfirmURL, s.o.ConfirmTTL)})
 		if err != nil {
 			return RecordResult{}, fmt.Errorf("queue the confirmation mail: %w", err)

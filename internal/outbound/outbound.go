@@ -81,6 +81,10 @@ type Mail struct {
 	// a multipart/report). Subject, Text and Lang are then ignored; From,
 	// To, Date, Message-ID and Auto-Submitted are added where missing.
 	Raw []byte
+	// FromName replaces the display name of the node's From address
+	// (the address stays the node's): mail sent for someone, such as a
+	// consent confirmation for a sender.
+	FromName string
 	// Resend marks Raw as someone else's message the node delivers on
 	// (a quarantine release): its Message-ID is kept and nothing marks it
 	// as automatic mail; only a missing From, To, Date or Message-ID is
@@ -367,7 +371,11 @@ func (q *Queue) compose(m Mail, it Item, to *mail.Address, now time.Time) []byte
 		return h.Bytes()
 	}
 	if !has("From") {
-		field("From", q.from.String())
+		from := *q.from
+		if m.FromName != "" {
+			from.Name = oneLine(m.FromName)
+		}
+		field("From", from.String())
 	}
 	if !has("To") {
 		field("To", to.String())

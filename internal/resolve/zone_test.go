@@ -131,3 +131,37 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 	}
 	return a
 }
+
+// TestDocumentedZoneExample: the example in docs/verdict.md parses and
+// answers as documented.
+func TestDocumentedZoneExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/verdict.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	i := strings.Index(s, "### Fixture zone files")
+	if i < 0 {
+		t.Fatal("docs/verdict.md has no fixture zone section")
+	}
+	s = s[i:]
+	a := strings.Index(s, "```\n")
+	b := strings.Index(s[a+4:], "```")
+	if a < 0 || b < 0 {
+		t.Fatal("no example block")
+	}
+	z, err := ParseZone(strings.NewReader(s[a+4 : a+4+b]))
+	if err != nil {
+		t.Fatalf("the documented example does not parse: %v", err)
+	}
+	ctx := context.Background()
+	if txt, err := z.LookupTXT(ctx, "_dmarc.shop.example."); err != nil || len(txt) != 1 || !strings.HasPrefix(txt[0], "v=DMARC1") {
+		t.Errorf("TXT: %v %v", txt, err)
+	}
+	if mx, err := z.LookupMX(ctx, "shop.example"); err != nil || len(mx) != 1 || mx[0].Pref != 10 {
+		t.Errorf("MX: %v %v", mx, err)
+	}
+	if _, err := z.LookupTXT(ctx, "broken.example"); err == nil {
+		t.Error("SERVFAIL answered")
+	}
+}

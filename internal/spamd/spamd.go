@@ -315,9 +315,21 @@ func symbolNames(d *filter.Decision) []string {
 	return out
 }
 
+// doorOutcome is the outcome as this door acts on it: the spamd protocol
+// has no quarantine and no refusal, so a decision the milter would hold
+// or reject is spam here (the client decides what to do with it).
+func doorOutcome(outcome string) string {
+	switch outcome {
+	case filter.OutcomeQuarantine, filter.OutcomeReject:
+		return filter.OutcomeSpam + " (the recipient's policy would " + map[string]string{filter.OutcomeQuarantine: "hold", filter.OutcomeReject: "refuse"}[outcome] +
+			" it at the milter; this door holds and refuses nothing)"
+	}
+	return outcome
+}
+
 func report(d *filter.Decision) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Accord filter decision %s: score %.2f, required %.2f, outcome %s\r\n\r\n", d.Reference, d.Score, d.Required, d.Outcome)
+	fmt.Fprintf(&b, "Accord filter decision %s: score %.2f, required %.2f, outcome %s\r\n\r\n", d.Reference, d.Score, d.Required, doorOutcome(d.Outcome))
 	b.WriteString(" pts rule name              description\r\n")
 	b.WriteString("---- ---------------------- --------------------------------------------------\r\n")
 	restricted := 0.0
