@@ -185,6 +185,11 @@ func TestBrowserMailboxOwner(t *testing.T) {
 	if n, _ := st.CountReports(ctx); n != 1 {
 		t.Errorf("%d reports at the desk after reporting, want 1", n)
 	}
+	// Audited as a report to the authority, naming the complaint, not as a deletion.
+	if log, _ := f.Store().FilterAuditLog(ctx, ids2[0], 0); len(log) != 1 || log[0].Action != "quarantine.report" ||
+		!strings.Contains(log[0].Detail, "complaint ") {
+		t.Errorf("audit of the report: %+v", log)
+	}
 	rows, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#held tr[data-id]").length`))
 	if err != nil || rows != 0 {
 		t.Errorf("%d held rows after release and report", rows)
