@@ -113,14 +113,18 @@ func dropReleaseFields(raw []byte) []byte {
 	return out.Bytes()
 }
 
-// releaseFields returns the values of the release marks in a header.
+// releaseFields returns the values of the release marks in a header. It
+// runs on every message, so it walks the header once without copying it.
 func releaseFields(header []byte) []string {
-	if !bytes.Contains(bytes.ToLower(header), []byte(strings.ToLower(ReleaseField))) {
-		return nil
-	}
 	var out []string
 	cur := -1
-	for _, line := range bytes.Split(header, []byte("\n")) {
+	for len(header) > 0 {
+		line := header
+		if i := bytes.IndexByte(header, '\n'); i >= 0 {
+			line, header = header[:i], header[i+1:]
+		} else {
+			header = nil
+		}
 		line = bytes.TrimRight(line, "\r")
 		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
 			if cur >= 0 {
@@ -129,10 +133,11 @@ func releaseFields(header []byte) []string {
 			continue
 		}
 		cur = -1
-		i := bytes.IndexByte(line, ':')
-		if i > 0 && strings.EqualFold(strings.TrimSpace(string(line[:i])), ReleaseField) {
-			out = append(out, strings.TrimSpace(string(line[i+1:])))
-			cur = len(out) - 1
+		if len(line) > len(ReleaseField) && bytes.EqualFold(line[:len(ReleaseField)], []byte(ReleaseField)) {
+			if rest := bytes.TrimLeft(line[len(ReleaseField):], " \t"); len(rest) > 0 && rest[0] == ':' {
+				out = append(out, strings.TrimSpace(string(rest[1:])))
+				cur = len(out) - 1
+			}
 		}
 	}
 	return out
