@@ -228,6 +228,9 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 	}
 	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
 		ev, err := st.AuditLog(ctx, *after, *limit)
+		if errors.Is(err, access.ErrLimit) {
+			return &exitError{code: 2, err: fmt.Errorf("--limit is at most %d (page with --after)", access.MaxAuditLimit)}
+		}
 		if err != nil {
 			return err
 		}

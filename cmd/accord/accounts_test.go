@@ -69,4 +69,8 @@ func TestAccountsFromTheCommandLine(t *testing.T) {
 			t.Errorf("audit lacks %q:\n%s", want, audit)
 		}
 	}
+	// More than one read may return is refused, not silently shortened.
+	if out, code := runBinCode(t, bin, "", append([]string{"audit", "--limit", "10001"}, d...)...); code != 2 || !strings.Contains(out, "at most 10000") {
+		t.Errorf("audit --limit 10001: %d %s", code, out)
+	}
 }

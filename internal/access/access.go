@@ -163,9 +163,16 @@ const (
 type Auditor interface {
 	AppendAudit(ctx context.Context, e Event) error
 	// AuditLog returns events after seq (0: from the start), oldest
-	// first, at most limit.
+	// first, at most limit (ErrLimit over MaxAuditLimit).
 	AuditLog(ctx context.Context, after int64, limit int) ([]Event, error)
 }
+
+// MaxAuditLimit is the most audit events one read returns; asking for more
+// is ErrLimit, never a silently shorter list (page with after).
+const MaxAuditLimit = 10000
+
+// ErrLimit is returned for an audit read over MaxAuditLimit.
+var ErrLimit = errors.New("access: an audit read is at most 10000 events")
 
 // ErrNotFound is returned for unknown tokens, users and sessions.
 var ErrNotFound = errors.New("access: not found")

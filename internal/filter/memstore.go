@@ -2,6 +2,7 @@ package filter
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -87,6 +88,9 @@ func (m *MemStore) HeldMessage(_ context.Context, id string) (Held, error) {
 
 // HeldMessages implements Store.
 func (m *MemStore) HeldMessages(_ context.Context, f HeldFilter) ([]Held, error) {
+	if f.Limit > MaxHeldLimit {
+		return nil, fmt.Errorf("%w (asked for %d)", ErrLimit, f.Limit)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Held
@@ -142,6 +146,9 @@ func (m *MemStore) FilterAudit(_ context.Context, e AuditEntry) error {
 
 // FilterAuditLog implements Store.
 func (m *MemStore) FilterAuditLog(_ context.Context, target string, limit int) ([]AuditEntry, error) {
+	if limit > MaxAuditLimit {
+		return nil, fmt.Errorf("%w (asked for %d)", ErrLimit, limit)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []AuditEntry

@@ -9,6 +9,17 @@ import (
 	"github.com/accord-antispam/accord/internal/intel"
 )
 
+// The most rows one read of the quarantine or of the filter's audit
+// entries returns; asking for more is ErrLimit, never a silently shorter
+// list.
+const (
+	MaxHeldLimit  = 100000
+	MaxAuditLimit = 10000
+)
+
+// ErrLimit is returned for a read over its maximum.
+var ErrLimit = errors.New("filter: a list limit over its maximum")
+
 // ErrNotFound is returned for unknown policies and quarantined messages.
 var ErrNotFound = errors.New("filter: not found")
 
@@ -87,8 +98,8 @@ type Store interface {
 
 	// Quarantine.
 	Hold(ctx context.Context, h Held) error
-	HeldMessage(ctx context.Context, id string) (Held, error) // with Raw
-	HeldMessages(ctx context.Context, f HeldFilter) ([]Held, error)
+	HeldMessage(ctx context.Context, id string) (Held, error)       // with Raw
+	HeldMessages(ctx context.Context, f HeldFilter) ([]Held, error) // ErrLimit over MaxHeldLimit
 	// SetHeldState moves a message from one state to another; it fails
 	// with ErrNotFound when the message is not in state from (so two
 	// releases never both succeed).
@@ -101,7 +112,7 @@ type Store interface {
 	// Audit entries go to the node's audit log (one for the desk and
 	// the filter), named so as not to clash with the desk's methods.
 	FilterAudit(ctx context.Context, e AuditEntry) error
-	FilterAuditLog(ctx context.Context, target string, limit int) ([]AuditEntry, error)
+	FilterAuditLog(ctx context.Context, target string, limit int) ([]AuditEntry, error) // ErrLimit over MaxAuditLimit
 
 	// Learning shared by instances.
 	AddLearned(ctx context.Context, l Learned) (seq int64, err error)

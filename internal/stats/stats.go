@@ -67,7 +67,7 @@ type Cell struct {
 // Store counts reports. store/sqlstore implements it.
 type Store interface {
 	// Breakdown counts the reports matching f by d, largest first (days
-	// in date order), at most limit cells.
+	// in date order), at most limit cells (ErrLimit over MaxCells).
 	Breakdown(ctx context.Context, f intake.Browse, d Dimension, limit int) ([]Cell, error)
 	// Total counts the reports matching f.
 	Total(ctx context.Context, f intake.Browse) (Cell, error)
@@ -125,6 +125,13 @@ type Options struct {
 	Durations bool // Include the time to close cases.
 	Now       time.Time
 }
+
+// MaxCells is the most cells one breakdown returns; asking for more is
+// ErrLimit, never a silently shorter table.
+const MaxCells = 1000
+
+// ErrLimit is returned for a breakdown over MaxCells.
+var ErrLimit = errors.New("stats: a breakdown is at most 1000 cells")
 
 // ErrRange is returned for a date range the statistics will not cover.
 var ErrRange = errors.New("stats: a statistics range is at most 400 days")

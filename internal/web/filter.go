@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -384,6 +385,10 @@ func (s *Server) apiHeldList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	hs, err := s.cfg.Filter.List(r.Context(), admin(r), filter.HeldFilter{Recipient: strings.ToLower(q.Get("recipient")), State: q.Get("state"), Limit: limit})
+	if errors.Is(err, filter.ErrLimit) {
+		apiError(w, http.StatusBadRequest, "bad-limit", fmt.Sprintf("limit is at most %d", filter.MaxHeldLimit))
+		return
+	}
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "store", err.Error())
 		return

@@ -113,8 +113,9 @@ func (s *Store) AppendAudit(ctx context.Context, e access.Event) error {
 
 // AuditLog implements access.Auditor.
 func (s *Store) AuditLog(ctx context.Context, after int64, limit int) ([]access.Event, error) {
-	if limit <= 0 || limit > 10000 {
-		limit = 10000
+	limit, err := limitOf(limit, access.MaxAuditLimit, access.MaxAuditLimit, access.ErrLimit)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, at, actor, action, target, ip, detail FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
 	if err != nil {

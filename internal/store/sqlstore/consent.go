@@ -593,7 +593,9 @@ func (s *Store) Overdue(ctx context.Context, sender string, now time.Time) ([]co
 		q += ` AND sender = ?`
 		args = append(args, sender)
 	}
-	return s.suppressions(ctx, q+` ORDER BY deadline LIMIT 10000`, args...)
+	// Every one: an opt-out missed is a legal fault, and a shortened
+	// list would hide some.
+	return s.suppressions(ctx, q+` ORDER BY deadline`, args...)
 }
 
 const complaintCols = `report_id, sender, at, recipient, list, campaign, how, consent_on_record, consent_record, after_opt_out, forwarded`

@@ -147,9 +147,9 @@ func (s *Store) HeldMessages(ctx context.Context, f filter.HeldFilter) ([]filter
 		q += ` AND state = ?`
 		args = append(args, f.State)
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > 100000 {
-		limit = 1000
+	limit, err := limitOf(f.Limit, 1000, filter.MaxHeldLimit, filter.ErrLimit)
+	if err != nil {
+		return nil, err
 	}
 	q += ` ORDER BY received_at DESC, id LIMIT ` + strconv.Itoa(limit)
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
@@ -203,8 +203,9 @@ func (s *Store) FilterAudit(ctx context.Context, e filter.AuditEntry) error {
 // FilterAuditLog implements filter.Store: the newest entries about a
 // target ("" for all the filter's).
 func (s *Store) FilterAuditLog(ctx context.Context, target string, limit int) ([]filter.AuditEntry, error) {
-	if limit <= 0 || limit > 10000 {
-		limit = 1000
+	limit, err := limitOf(limit, 1000, filter.MaxAuditLimit, filter.ErrLimit)
+	if err != nil {
+		return nil, err
 	}
 	q := `SELECT at, actor, action, target, detail FROM audit_log WHERE (action LIKE 'quarantine.%' OR action LIKE 'policy.%')`
 	var args []any

@@ -66,7 +66,11 @@ func (s *Store) Breakdown(ctx context.Context, f intake.Browse, d stats.Dimensio
 	default:
 		return nil, fmt.Errorf("stats: unknown dimension %q", d)
 	}
-	order = top + " LIMIT " + strconv.Itoa(max(1, min(limit, 1000)))
+	limit, err := limitOf(limit, stats.MaxCells, stats.MaxCells, stats.ErrLimit)
+	if err != nil {
+		return nil, err
+	}
+	order = top + " LIMIT " + strconv.Itoa(limit)
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+sel+`, COUNT(*), COALESCE(SUM(`+key+`), 0) FROM `+from+
 		` WHERE `+strings.Join(where, " AND ")+` GROUP BY `+group+order), args...)
 	if err != nil {

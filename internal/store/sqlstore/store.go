@@ -527,12 +527,16 @@ func (s *Store) Stats(ctx context.Context) (intake.Stats, error) {
 
 // listLimit is a list's row count: 100 when none is asked, and an error
 // (never a shorter list) above intake.MaxLimit.
-func listLimit(n int) (int, error) {
+func listLimit(n int) (int, error) { return limitOf(n, 100, intake.MaxLimit, intake.ErrLimit) }
+
+// limitOf is a list's row count: def when none is asked, and errLimit
+// (never a silently shorter list) above most.
+func limitOf(n, def, most int, errLimit error) (int, error) {
 	switch {
 	case n <= 0:
-		return 100, nil
-	case n > intake.MaxLimit:
-		return 0, fmt.Errorf("%w (asked for %d)", intake.ErrLimit, n)
+		return def, nil
+	case n > most:
+		return 0, fmt.Errorf("%w (asked for %d)", errLimit, n)
 	}
 	return n, nil
 }

@@ -78,6 +78,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Cases", func(t *testing.T) { caseFlow(t, open(t)) })
 	t.Run("StatsBreakdown", func(t *testing.T) { statsBreakdown(t, open(t)) })
 	t.Run("Retention", func(t *testing.T) { retention(t, open(t)) })
+	t.Run("NoSilentCaps", func(t *testing.T) { noSilentCaps(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
