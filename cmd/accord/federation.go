@@ -815,14 +815,14 @@ func cmdReceived(ctx context.Context, e *env, args []string) error {
 			return nil
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PEER\tKIND\tITEM\tTLP\tORIGINS\tSTATUS\tENVELOPE\tRECEIVED\tEXPIRES")
+		fmt.Fprintln(tw, "PEER\tKIND\tITEM\tTLP\tORIGINS\tSTATUS\tENVELOPE\tRECEIVED\tEXPIRES\tSUMMARY")
 		for _, it := range items {
 			exp := "-"
 			if !it.ExpiresAt.IsZero() {
 				exp = it.ExpiresAt.Format(time.DateOnly)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", it.Peer, it.Item.Kind, it.Item.Key, it.Item.TLP, orDash(strings.Join(it.Item.Origins, ",")),
-				it.Status(), it.Seq, it.ReceivedAt.Format(time.RFC3339), exp)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", it.Peer, it.Item.Kind, it.Item.Key, it.Item.TLP, orDash(strings.Join(it.Item.Origins, ",")),
+				it.Status(), it.Seq, it.ReceivedAt.Format(time.RFC3339), exp, it.Item.Summary())
 		}
 		return tw.Flush()
 	})(ctx, e, args)

@@ -152,6 +152,10 @@ retention_days = 365
 	if !strings.Contains(gotAU, "ind:ipv4-addr:202.96.128.1") || strings.Contains(gotAU, "ev:") {
 		t.Errorf("AU:\n%s", gotAU)
 	}
+	// The analyst reads what each item holds, not only its key.
+	if !regexp.MustCompile(`ipv4-addr 202\.96\.128\.1, \d+ reports`).MatchString(gotAU) || !strings.Contains(got, " findings") {
+		t.Errorf("received lacks the items' contents:\n%s\n%s", gotAU, got)
+	}
 
 	// Mutual assistance: FR asks US; the request is acknowledged on
 	// arrival, accepted, overdue past 30 days, then answered.
