@@ -104,6 +104,9 @@ func (s *Service) receiveSync(ctx context.Context, op *Opened) (*Answer, error) 
 			return nil, refuse(CodeBadPackage, err)
 		}
 		for _, pi := range pk.Items {
+			if err := CheckItem(pi.Item); err != nil {
+				return nil, refuse(CodeMalformed, fmt.Errorf("%w: package %s: %v", ErrMalformed, pk.ID, err))
+			}
 			ri := ReceivedItem{Peer: p.Name, Item: pi.Item, Package: pk.ID, Root: pk.Root, Signature: pk.Signature,
 				SignedAt: pk.SignedAt, Seq: e.Seq, ReceivedAt: now}
 			if pl.Terms != nil {

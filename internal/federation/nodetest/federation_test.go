@@ -4,9 +4,12 @@
 package nodetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -419,6 +422,36 @@ func TestRefusedEnvelopesStoreNothing(t *testing.T) {
 	if _, err := fr.svc.Sync(ctx, "us"); err == nil {
 		t.Error("sent to a suspended peer")
 	}
+	// FR itself, signing properly, with one malformed item beside a good
+	// one: the envelope is refused whole.
+	us.store.SetKeyStatus(ctx, "fr", fr.pub, federation.KeyActive, c.Now())
+	good := federation.Item{Key: "ind:domain-name:pharma-us.example", Kind: federation.KindIndicators, TLP: federation.TLPGreen, Body: []byte(`{}`)}
+	bad := federation.Item{Key: "ind:domain-name:x\x1b]0;owned\x07.example", Kind: federation.KindIndicators, TLP: federation.TLPGreen, Body: []byte(`{}`)}
+	good.Hash, bad.Hash = federation.HashBody(good.Body), federation.HashBody(bad.Body)
+	pk, err := federation.BuildPackage(fr.svc.Key, "indicators", []federation.Item{good, bad}, map[string]bool{good.Key: true, bad.Key: true}, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// With a checkpoint of the link as FR's own log would have it, so only
+	// the item's form can refuse it.
+	pl := federation.Payload{Packages: []federation.Package{pk}}
+	var leaves [][]byte
+	for _, e := range federation.EnvelopeLeaves(1, &pl, c.Now()) {
+		leaves = append(leaves, e.Leaf)
+	}
+	pl.Checkpoint = federation.Checkpoint{From: fr.pub, To: us.pub, Seq: 1, Size: uint64(len(leaves)), Root: hex.EncodeToString(federation.Root(leaves)), Time: c.Now()}
+	pl.Checkpoint.SenderSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(fr.svc.Key, pl.Checkpoint.Statement()))
+	payload, _ := json.Marshal(pl)
+	sealed, err := federation.Seal(fr.svc.Key, federation.Envelope{Type: federation.TypeSync, To: us.pub, Seq: 1, Time: c.Now()}, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := http.Post(us.url+fedhttp.InboxPath, "application/json", bytes.NewReader(sealed)); err != nil || res.StatusCode != http.StatusBadRequest {
+		t.Errorf("an envelope with a malformed item: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	fr.store.SetPeerStatus(ctx, "us", federation.StatusSuspended, c.Now())
 	if got, _ := us.store.Received(ctx, federation.ReceivedFilter{}); len(got) != 0 {
 		t.Fatalf("US stored %d items from refused envelopes", len(got))
 	}
