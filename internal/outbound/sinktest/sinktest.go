@@ -95,6 +95,10 @@ func (s *Sink) Stop() {
 	s.cmd.Wait()
 }
 
+// settle is how long a transaction's file must be left unchanged before it
+// counts as received.
+const settle = 200 * time.Millisecond
+
 // Messages returns the transactions received so far, oldest first.
 func (s *Sink) Messages() ([]Message, error) {
 	names, err := filepath.Glob(filepath.Join(s.dir, "*"))
@@ -116,6 +120,12 @@ func (s *Sink) Messages() ([]Message, error) {
 	})
 	var out []Message
 	for _, n := range names {
+		// smtp-sink writes a transaction's file as the session goes (it is
+		// created empty, then grows): one still being written is not a
+		// message yet.
+		if time.Since(mod[n]) < settle {
+			continue
+		}
 		b, err := os.ReadFile(n)
 		if err != nil {
 			return nil, err
@@ -141,6 +151,9 @@ func (s *Sink) Messages() ([]Message, error) {
 			b = rest
 		}
 	done:
+		if len(m.Rcpt) == 0 {
+			continue // No RCPT yet: the session is still under way.
+		}
 		m.Data = b
 		out = append(out, m)
 	}
