@@ -30,6 +30,7 @@ var shopKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
 
 func fixtureZone() string {
 	return "shop.example TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n" +
+		"example.net TXT \"v=spf1 ip4:127.0.0.0/8 -all\"\n" + // the complainants mail from here
 		"_dmarc.shop.example TXT \"v=DMARC1; p=none\"\n" +
 		"s1._domainkey.shop.example TXT \"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(shopKey.Public().(ed25519.PublicKey)) + "\"\n"
 }

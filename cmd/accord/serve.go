@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,9 +22,12 @@ import (
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/lint"
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/metrics"
 	"github.com/accord-antispam/accord/internal/nodekey"
 	"github.com/accord-antispam/accord/internal/outbound"
+	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/smtpd"
 	"github.com/accord-antispam/accord/internal/store/postgres"
 	"github.com/accord-antispam/accord/internal/store/sqlite"
@@ -230,7 +234,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	ms := smtpd.New(desk, smtpd.Config{Hostname: c.SMTP.Hostname, MaxMessageBytes: c.SMTP.MaxMessageBytes, MaxRecipients: c.SMTP.MaxRecipients,
 		RatePerSender: c.SMTP.RatePerSender, RatePerIP: c.SMTP.RatePerIP, MaxConns: c.SMTP.MaxConns,
-		IdleTimeout: c.SMTP.IdleTimeout.Duration, MaxSession: c.SMTP.MaxSession.Duration, TLS: tlsConf, OptOut: mailtoDoor{senders}, Answers: ans}, log)
+		IdleTimeout: c.SMTP.IdleTimeout.Duration, MaxSession: c.SMTP.MaxSession.Duration, TLS: tlsConf, OptOut: mailtoDoor{senders}, Answers: ans,
+		Authenticate: reporterAuth(an.Resolver, log)}, log)
 
 	feed := &stix.Feed{Fed: fed, Store: st, Name: c.Node.Name}
 	taxii := &stix.TAXII{Fed: fed, Feed: feed, Tokens: st, Title: c.Node.Name, PublicURL: c.PublicBase(), Log: log}
@@ -408,5 +413,21 @@ func purgeLoop(ctx context.Context, desk *intake.Desk, r intake.Retention, every
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// reporterAuth authenticates the address that sent a complaint to the
+// mailbox (SPF, or DKIM aligned with it) through the node's resolver.
+func reporterAuth(r resolve.Resolver, log *slog.Logger) func(ctx context.Context, ip, helo, from string, raw []byte) string {
+	return func(ctx context.Context, ip, helo, from string, raw []byte) string {
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			return ""
+		}
+		how, err := mailauth.EnvelopeSender(ctx, r, addr, helo, from, mail.ParseBytes(raw, mail.Limits{MaxBytes: 4 << 20}))
+		if err != nil {
+			log.Warn("authenticate a complaint's sender", "err", err)
+		}
+		return how
 	}
 }

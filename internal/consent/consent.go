@@ -212,14 +212,21 @@ type Complaint struct {
 	ReportID        string
 	Sender          string
 	At              time.Time
-	Recipient       string // Keyed hash; "" when the recipient could not be told.
+	Recipient       string // Keyed hash of the complainant; "" when no authenticated address named them.
 	List            string
 	Campaign        string
-	How             string // How the sender was identified: "unsubscribe-token", "label", "dkim".
+	How             string // How the sender was identified: HowToken, HowLabel, HowDKIM, or an unverified tie.
 	ConsentOnRecord bool   // The recipient had an active consent record when mailed.
 	ConsentRecord   string // Its id.
 	AfterOptOut     bool   // The message was sent after the recipient's opt-out deadline.
 	Forwarded       string // Outbound message id of the ARF sent to the sender; "" if not sent.
+	// MessageKey names the reported message (its sender's DKIM signature):
+	// however many people report one message, it counts once.
+	MessageKey string
+	// TokenRecipient is the keyed hash of the recipient the message's
+	// opt-out token was issued for, when that is not the complainant.
+	TokenRecipient string
+	Flags          []string // For the authority: FlagTokenOfAnotherRecipient.
 }
 
 // Change is what one operation writes, all at once: record inserts and
@@ -302,6 +309,9 @@ type Store interface {
 	// CountComplaints counts a sender's complaints since a time, those
 	// that count in its rate only (Complaint.Counted).
 	CountComplaints(ctx context.Context, sender string, since time.Time) (int64, error)
+	// MessageComplaints counts the complaints that counted about one
+	// message (by its key).
+	MessageComplaints(ctx context.Context, sender, messageKey string) (int, error)
 }
 
 // Errors the domain returns; the edges map them to HTTP statuses and exit

@@ -22,34 +22,34 @@ type ARFInput struct {
 	Complaint consent.Complaint
 	Sender    consent.Sender
 	Node      string
-	Recipient string // The complaining recipient's address, when known: redacted everywhere.
-	Token     string // The node's opt-out token in the message: redacted too (it stands for the recipient).
+	Recipient string   // The complaining recipient's address, when known: redacted everywhere.
+	Redact    []string // Other addresses to redact (the reporter's).
 }
 
 // BuildARF makes the feedback report (RFC 5965): a human part, the
 // machine-readable message/feedback-report, and the reported message with
 // its recipients redacted (RFC 6590) by the privacy package, as evidence
-// is. Original-Rcpt-To's redacted local part is
-// "redacted-" and the start of the recipient's hash in the sender's
-// suppression feed, so the sender can tie the report to that entry
-// without learning the address. From, To, Date and Message-ID are added by
-// the outbound queue.
+// is, and every opt-out token of the node in it (a token stands for its
+// recipient) replaced. Original-Rcpt-To's redacted local part is
+// "redacted-" and a random id made for this report: nothing the sender
+// can turn back into an address by hashing its own list. From, To, Date
+// and Message-ID are added by the outbound queue.
 func BuildARF(in ARFInput) ([]byte, error) {
 	rep, c := in.Report, in.Complaint
 	// Every recipient named in the message, and the complaining one, in
 	// every spelling (the privacy package's redaction, as for evidence).
-	people := privacy.Of(rep.Raw, in.Recipient)
-	original := people.Message(rep.Raw)
-	if in.Token != "" {
-		original = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(in.Token)).ReplaceAll(original, []byte("REDACTED"))
+	original := privacy.Of(rep.Raw, in.Recipient).Message(rep.Raw)
+	for _, a := range in.Redact {
+		if a = strings.ToLower(strings.TrimSpace(a)); a != "" && a != strings.ToLower(in.Recipient) {
+			original = privacy.New([]string{a}, nil).Message(original)
+		}
 	}
+	original = tokenRe.ReplaceAll(original, []byte("${1}REDACTED"))
 	rcpt := ""
 	if at := strings.LastIndexByte(in.Recipient, '@'); at > 0 {
-		h := c.Recipient
-		if len(h) > 16 {
-			h = h[:16]
-		}
-		rcpt = "redacted-" + h + "@" + in.Recipient[at+1:]
+		var r [8]byte
+		rand.Read(r[:])
+		rcpt = "redacted-" + hex.EncodeToString(r[:]) + "@" + in.Recipient[at+1:]
 	}
 
 	var b bytes.Buffer
@@ -78,7 +78,7 @@ func BuildARF(in ARFInput) ([]byte, error) {
 	}
 	if c.Recipient != "" {
 		b.WriteString("The recipient is now suppressed from all your lists at this node: your next suppression sync\r\n" +
-			"(GET /api/v1/suppressions) carries it, with recipient_hash " + c.Recipient + ".\r\n")
+			"(GET /api/v1/suppressions) carries it.\r\n")
 	}
 	if c.ConsentOnRecord {
 		fmt.Fprintf(&b, "Consent on record: yes (record %s). The authority sees this too.\r\n", c.ConsentRecord)
@@ -157,12 +157,6 @@ func headerOf(raw []byte) accmail.Header {
 	return accmail.ParseBytes(raw, accmail.Limits{MaxBytes: 1 << 20}).Header
 }
 
-var tokenRe = regexp.MustCompile(`(?:/u/|unsubscribe\+)([a-zA-Z2-7]{45})`)
-
-// tokenOf is the first opt-out token in a List-Unsubscribe value.
-func tokenOf(v string) string {
-	if m := tokenRe.FindStringSubmatch(v); m != nil {
-		return m[1]
-	}
-	return ""
-}
+// tokenRe finds every opt-out token of the node, valid or not, in the
+// URL and mailto forms, in any case.
+var tokenRe = regexp.MustCompile(`(?i)(/u/|unsubscribe\+)[a-z2-7]{45}`)

@@ -14,6 +14,8 @@ package fbl
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +26,7 @@ import (
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
+	accmail "github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 )
 
@@ -137,7 +140,8 @@ func (p *Processor) Process(ctx context.Context) (int, error) {
 }
 
 // Report feeds back one report: for each registered sender it is about,
-// the complaint is recorded (once), and forwarded if it was not yet.
+// the complaint is recorded (once), and forwarded if it was not yet and
+// the message is authenticated as the sender's.
 func (p *Processor) Report(ctx context.Context, id string) ([]consent.Complaint, error) {
 	rep, err := p.Reports.Report(ctx, id)
 	if errors.Is(err, intake.ErrNotFound) {
@@ -147,27 +151,31 @@ func (p *Processor) Report(ctx context.Context, id string) ([]consent.Complaint,
 		return nil, err
 	}
 	ties := p.identify(ctx, rep)
+	reporter := p.reporter(ctx, rep)
 	var out []consent.Complaint
 	for _, t := range ties {
 		t.in.ReportID = rep.ID
-		// The address names the recipient when no token did, and is
-		// redacted from the report either way.
-		t.in.Address = p.recipientAddress(ctx, rep)
+		t.in.Address = p.complainant(rep, reporter, t.in)
 		c, err := p.Consent.RecordComplaint(ctx, t.in)
 		if err != nil {
 			return out, fmt.Errorf("record complaint about %s: %w", t.in.Sender, err)
 		}
 		out = append(out, c)
-		p.log().Info("complaint fed back", "report", rep.ID, "sender", c.Sender, "how", c.How, "consent_on_record", c.ConsentOnRecord,
-			"after_opt_out", c.AfterOptOut)
-		if c.Forwarded != "" || p.Mailer == nil {
+		p.log().Info("complaint fed back", "report", rep.ID, "sender", c.Sender, "how", c.How, "counted", c.Counted(),
+			"consent_on_record", c.ConsentOnRecord, "after_opt_out", c.AfterOptOut, "flags", strings.Join(c.Flags, ","))
+		// A tie the message does not authenticate is never mailed: a
+		// third party's spam, or its reporters, are none of the sender's
+		// business. A message forwarded once is not forwarded again.
+		if c.Forwarded != "" || p.Mailer == nil || !c.Counted() || c.Flagged(consent.FlagRepeat) {
 			continue
 		}
 		sd, err := p.Consent.Store().Sender(ctx, c.Sender)
 		if err != nil {
 			return out, err
 		}
-		arf, err := BuildARF(ARFInput{Report: rep, Complaint: c, Sender: sd, Node: p.Node, Recipient: t.in.Address, Token: t.token})
+		// Everyone the reporter and the message name is redacted.
+		arf, err := BuildARF(ARFInput{Report: rep, Complaint: c, Sender: sd, Node: p.Node, Recipient: t.in.Address,
+			Redact: []string{reporter, t.in.Address}})
 		if err != nil {
 			return out, err
 		}
@@ -183,13 +191,15 @@ func (p *Processor) Report(ctx context.Context, id string) ([]consent.Complaint,
 }
 
 type tie struct {
-	in    consent.ComplaintInput
-	token string
+	in consent.ComplaintInput
 }
 
-// identify ties a report to registered senders: by the node's opt-out
-// token (which also names the recipient, list and campaign), by a valid
-// label of this node, or by a DKIM signature by a sender's domain.
+// identify ties a report to registered senders. The message is the
+// sender's when a passing DKIM signature by one of its domains, or a valid
+// label of this node for it, says so; the node's opt-out token in it then
+// names the list and campaign. A token in a message not so authenticated
+// (a token is a bearer value, copied with the mail) and a signature that
+// could not be checked tie the complaint for the authority's eyes only.
 func (p *Processor) identify(ctx context.Context, rep *intake.Report) []tie {
 	v := rep.Verdict
 	if v == nil {
@@ -199,39 +209,79 @@ func (p *Processor) identify(ctx context.Context, rep *intake.Report) []tie {
 	if v.Message.DateParsed != nil {
 		sent = *v.Message.DateParsed
 	}
-	var out []tie
-	seen := map[string]bool{}
 	hdr := headerOf(rep.Raw)
-	if view, ok := p.Consent.TokenIn(ctx, hdr.Get("List-Unsubscribe")); ok {
-		seen[view.Sender.ID] = true
-		out = append(out, tie{in: consent.ComplaintInput{Sender: view.Sender.ID, Recipient: view.RecipientHash(), List: view.List,
-			Campaign: view.Campaign, How: consent.HowToken, SentAt: sent}, token: tokenOf(hdr.Get("List-Unsubscribe"))})
-	}
-	if l := v.Label; l != nil && l.Status == label.Valid && l.Sender != "" && !seen[l.Sender] {
+	type authn struct{ how, key string }
+	authed := map[string]authn{}
+	var order, unverified []string
+	if l := v.Label; l != nil && l.Status == label.Valid && l.Sender != "" {
 		if _, err := p.Consent.Store().Sender(ctx, l.Sender); err == nil {
-			seen[l.Sender] = true
-			out = append(out, tie{in: consent.ComplaintInput{Sender: l.Sender, How: consent.HowLabel, SentAt: sent}})
+			authed[l.Sender] = authn{how: consent.HowLabel, key: messageKey(rep, hdr, l.Domain)}
+			order = append(order, l.Sender)
 		}
 	}
 	if v.Auth != nil {
 		for _, s := range v.Auth.DKIM {
 			sd, ok := p.senderFor(ctx, s.Domain)
-			if !ok || seen[sd] {
+			if !ok {
 				continue
 			}
-			how := consent.HowDKIM
 			switch {
-			case s.Result == mailauth.Pass:
+			case s.Result == mailauth.Pass && s.Source == mailauth.SourceComputed:
+				if _, ok := authed[sd]; !ok {
+					authed[sd] = authn{how: consent.HowDKIM, key: messageKey(rep, hdr, s.Domain)}
+					order = append(order, sd)
+				}
 			case s.Source == mailauth.SourceNone:
-				how = consent.HowDKIMUnverified
-			default:
-				continue // a signature that fails is not the sender's word
+				unverified = append(unverified, sd)
 			}
+			// A signature that fails is not the sender's word.
+		}
+	}
+	var out []tie
+	seen := map[string]bool{}
+	if view, _, ok := p.Consent.TokenIn(ctx, hdr.Get("List-Unsubscribe")); ok {
+		in := consent.ComplaintInput{Sender: view.Sender.ID, TokenRecipient: view.RecipientHash(), List: view.List, Campaign: view.Campaign,
+			How: consent.HowTokenUnverified, SentAt: sent, MessageKey: "sha256:" + rep.SHA256}
+		if a, ok := authed[view.Sender.ID]; ok {
+			in.How, in.MessageKey = consent.HowToken, a.key
+		}
+		seen[view.Sender.ID] = true
+		out = append(out, tie{in: in})
+	}
+	for _, sd := range order {
+		if !seen[sd] {
 			seen[sd] = true
-			out = append(out, tie{in: consent.ComplaintInput{Sender: sd, How: how, SentAt: sent}})
+			out = append(out, tie{in: consent.ComplaintInput{Sender: sd, How: authed[sd].how, MessageKey: authed[sd].key, SentAt: sent}})
+		}
+	}
+	for _, sd := range unverified {
+		if !seen[sd] {
+			seen[sd] = true
+			out = append(out, tie{in: consent.ComplaintInput{Sender: sd, How: consent.HowDKIMUnverified, MessageKey: "sha256:" + rep.SHA256, SentAt: sent}})
 		}
 	}
 	return out
+}
+
+// messageKey names a message for counting: the signature (b=) of its
+// DKIM signature by domain, which no reporter can change without breaking
+// it, so a message reported by many, or reported again with a changed
+// header, counts once; the message's hash when there is none.
+func messageKey(rep *intake.Report, hdr accmail.Header, domain string) string {
+	for _, v := range hdr.Values("DKIM-Signature") {
+		tags := map[string]string{}
+		for _, kv := range strings.Split(v, ";") {
+			k, val, ok := strings.Cut(kv, "=")
+			if ok {
+				tags[strings.TrimSpace(k)] = strings.Join(strings.Fields(val), "")
+			}
+		}
+		if strings.EqualFold(strings.TrimSuffix(tags["d"], "."), strings.TrimSuffix(domain, ".")) && tags["b"] != "" {
+			sum := sha256.Sum256([]byte(tags["b"]))
+			return "dkim:" + hex.EncodeToString(sum[:])
+		}
+	}
+	return "sha256:" + rep.SHA256
 }
 
 // senderFor finds the sender a DKIM domain (or a parent of it) belongs to.
@@ -246,25 +296,43 @@ func (p *Processor) senderFor(ctx context.Context, d string) (string, bool) {
 	return "", false
 }
 
-// recipientAddress is who complained: the ARF's Original-Rcpt-To, the
-// message's single To, or the reporter who forwarded it.
-func (p *Processor) recipientAddress(ctx context.Context, rep *intake.Report) string {
-	for k, v := range rep.Feedback {
-		if strings.EqualFold(k, "Original-Rcpt-To") {
+// reporter is the address that sent the complaint when the node
+// authenticated it (SPF or aligned DKIM at the mailbox, a signed-in
+// mailbox owner); "" otherwise. An address a client merely claimed names
+// nobody.
+func (p *Processor) reporter(ctx context.Context, rep *intake.Report) string {
+	if rep.ReporterID == "" || rep.ReporterAuth == "" {
+		return ""
+	}
+	a, err := p.Reports.ReporterAddress(ctx, rep.ReporterID)
+	if err != nil {
+		return ""
+	}
+	return a
+}
+
+// complainant is who complained, from what the node can trust: the
+// authenticated reporter; or, for a mailbox provider's feedback report
+// (ARF) sent by an authenticated reporter, the Original-Rcpt-To it names
+// — only when the message is authenticated as the sender's and carries
+// the opt-out token the node issued for that same recipient, which only
+// that recipient's mail holds. Anything else a complaint writes about
+// its recipient (Original-Rcpt-To, To) is a claim, never a fact.
+func (p *Processor) complainant(rep *intake.Report, reporter string, in consent.ComplaintInput) string {
+	if reporter == "" {
+		return ""
+	}
+	if in.How == consent.HowToken && in.TokenRecipient != "" {
+		for k, v := range rep.Feedback {
+			if !strings.EqualFold(k, "Original-Rcpt-To") {
+				continue
+			}
 			if a, err := mail.ParseAddress(strings.TrimSpace(v)); err == nil {
-				return a.Address
+				if h, err := p.Consent.Hash(in.Sender, a.Address); err == nil && h == in.TokenRecipient {
+					return a.Address
+				}
 			}
 		}
 	}
-	if v := rep.Verdict; v != nil {
-		if to, err := mail.ParseAddressList(headerOf(rep.Raw).Get("To")); err == nil && len(to) == 1 {
-			return to[0].Address
-		}
-	}
-	if rep.ReporterID != "" {
-		if a, err := p.Reports.ReporterAddress(ctx, rep.ReporterID); err == nil {
-			return a
-		}
-	}
-	return ""
+	return reporter
 }

@@ -122,11 +122,14 @@ func (d *Desk) Close() {
 
 // Submission is one complaint as a channel received it.
 type Submission struct {
-	Channel     Channel
-	Raw         []byte
-	Reporter    string           // The reporter's address, when known (mail); kept apart from the report.
-	SubmittedBy string           // The principal: "smtp", "web", or an API token id.
-	Context     analysis.Context // The reporter's answers about consent and custom.
+	Channel  Channel
+	Raw      []byte
+	Reporter string // The reporter's address, when known (mail); kept apart from the report.
+	// ReporterAuth is how Reporter was authenticated ("spf", "dkim",
+	// "account"), "" when it is only what the client said.
+	ReporterAuth string
+	SubmittedBy  string           // The principal: "smtp", "web", or an API token id.
+	Context      analysis.Context // The reporter's answers about consent and custom.
 }
 
 // Receipt says what was stored.
@@ -201,7 +204,7 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 		r := &Report{
 			ID: d.newID(), ComplaintID: c.ID, ReceivedAt: now, Channel: s.Channel, Form: it.Form,
 			Unverifiable: it.Unverifiable, Feedback: it.Feedback, Raw: it.Raw, SHA256: hex.EncodeToString(ms[:]),
-			ReporterID: c.ReporterID, SubmittedBy: s.SubmittedBy, Consent: s.Context.Consent, Customer: s.Context.ExistingCustomer,
+			ReporterID: c.ReporterID, ReporterAuth: s.ReporterAuth, SubmittedBy: s.SubmittedBy, Consent: s.Context.Consent, Customer: s.Context.ExistingCustomer,
 			StatusHash: hex.EncodeToString(th[:]), Verdict: v, Signature: analysis.CampaignSignature(v),
 		}
 		v.Source = "report " + r.ID

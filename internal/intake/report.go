@@ -52,6 +52,12 @@ type Report struct {
 	Raw          []byte // The reported message.
 	SHA256       string
 	ReporterID   string // Pseudonym of the reporter, "" when anonymous.
+	// ReporterAuth says how the reporter's address was authenticated when
+	// the complaint arrived: "spf" or "dkim" (aligned with the envelope
+	// sender's domain), "account" (a signed-in mailbox owner), "" when it
+	// was not. Only an authenticated address names the complainant to a
+	// sender (suppression, consent on record).
+	ReporterAuth string
 	SubmittedBy  string // Principal that submitted it: a token id, "web" or "smtp".
 	Consent      rules.Tri
 	Customer     rules.Tri

@@ -46,6 +46,12 @@ type Config struct {
 	// OptOut, when set, takes the mail sent to registered senders'
 	// opt-out addresses (RFC 2369 mailto) instead of the complaint desk.
 	OptOut OptOut
+	// Authenticate, when set, says how the complaint's envelope sender is
+	// authenticated ("spf", "dkim", or "" when it is not): SPF of its
+	// domain for the client's address, or a passing DKIM signature aligned
+	// with it. A sender learns of a complainant, and suppresses them, only
+	// when the address that sent the complaint is authenticated.
+	Authenticate func(ctx context.Context, ip, helo, mailFrom string, raw []byte) string
 }
 
 // OptOut is the mailto door of one-click opt-out: mail to
@@ -131,11 +137,12 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if a, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
 		ip = a.IP.String()
 	}
-	return &session{s: s, ip: ip}, nil
+	return &session{s: s, ip: ip, conn: c}, nil
 }
 
 type session struct {
 	s      *Server
+	conn   *smtp.Conn
 	ip     string
 	from   string
 	rcpts  []string
@@ -193,11 +200,13 @@ func (x *session) Data(r io.Reader) error {
 	if err := x.bounce(ctx, raw); err != nil {
 		return err
 	}
-	reporter := x.from
+	reporter, auth := x.from, ""
 	if reporter == "" {
-		reporter = headerFrom(raw) // a null sender: use the author, if any
+		reporter = headerFrom(raw) // a null sender: use the author, if any (never authenticated)
+	} else if a := x.s.cfg.Authenticate; a != nil {
+		auth = a(ctx, x.ip, x.conn.Hostname(), x.from, raw)
 	}
-	rec, err := x.s.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: reporter, SubmittedBy: "smtp"})
+	rec, err := x.s.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: reporter, ReporterAuth: auth, SubmittedBy: "smtp"})
 	var rej *intake.RejectError
 	switch {
 	case errors.As(err, &rej):

@@ -185,7 +185,8 @@ func (s *Server) mailHeldAction(w http.ResponseWriter, r *http.Request) {
 		var h filter.Held
 		if h, err = f.Show(r.Context(), a, id); err == nil {
 			var rec intake.Receipt
-			rec, err = s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelWeb, Raw: h.Raw, Reporter: a.Mailbox, SubmittedBy: "filter:" + a.Label})
+			rec, err = s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelWeb, Raw: h.Raw, Reporter: a.Mailbox, ReporterAuth: "account",
+				SubmittedBy: "filter:" + a.Label})
 			if err == nil {
 				err = f.Reported(r.Context(), a, id, "complaint "+rec.ComplaintID)
 			}

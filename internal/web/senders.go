@@ -472,6 +472,9 @@ type complaintJSON struct {
 	List            string    `json:"list,omitempty"`
 	Campaign        string    `json:"campaign,omitempty"`
 	How             string    `json:"identified_by"`
+	Counted         bool      `json:"counted"`
+	TokenRecipient  string    `json:"token_recipient_hash,omitempty"`
+	Flags           []string  `json:"flags,omitempty"`
 	ConsentOnRecord bool      `json:"consent_on_record"`
 	ConsentRecord   string    `json:"consent_record,omitempty"`
 	AfterOptOut     bool      `json:"sent_after_opt_out_deadline"`
@@ -482,7 +485,7 @@ func toComplaintJSON(cs []consent.Complaint) []complaintJSON {
 	out := []complaintJSON{}
 	for _, c := range cs {
 		out = append(out, complaintJSON{ReportID: c.ReportID, At: c.At, Recipient: c.Recipient, List: c.List, Campaign: c.Campaign, How: c.How,
-			ConsentOnRecord: c.ConsentOnRecord, ConsentRecord: c.ConsentRecord, AfterOptOut: c.AfterOptOut, Forwarded: c.Forwarded})
+			Counted: c.Counted(), TokenRecipient: c.TokenRecipient, Flags: c.Flags, ConsentOnRecord: c.ConsentOnRecord, ConsentRecord: c.ConsentRecord, AfterOptOut: c.AfterOptOut, Forwarded: c.Forwarded})
 	}
 	return out
 }

@@ -392,16 +392,24 @@ func (s *Store) Apply(ctx context.Context, c consent.Change) ([]consent.Event, e
 		}
 		if x := c.Complaint; x != nil {
 			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO consent_complaints (report_id, sender, at, recipient, list, campaign, how, consent_on_record,
-				consent_record, after_opt_out, forwarded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+				consent_record, after_opt_out, forwarded, message_key, token_recipient, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
 				x.ReportID, c.Sender, nanos(x.At), x.Recipient, x.List, x.Campaign, x.How, boolInt(x.ConsentOnRecord), x.ConsentRecord,
-				boolInt(x.AfterOptOut), x.Forwarded)
+				boolInt(x.AfterOptOut), x.Forwarded, x.MessageKey, x.TokenRecipient, strings.Join(x.Flags, ","))
 			if err != nil {
 				return fmt.Errorf("add complaint: %w", err)
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
 				return consent.ErrDuplicate // this report was counted already
 			}
-			if x.Campaign != "" {
+			// A campaign counts a message once, however many report it.
+			repeat := 0
+			if x.MessageKey != "" {
+				if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM consent_complaints WHERE sender = ? AND message_key = ? AND report_id <> ?
+					AND how NOT IN (?, ?)`), c.Sender, x.MessageKey, x.ReportID, consent.HowDKIMUnverified, consent.HowTokenUnverified).Scan(&repeat); err != nil {
+					return err
+				}
+			}
+			if x.Campaign != "" && x.Counted() && repeat == 0 {
 				if _, err := tx.ExecContext(ctx, s.q(`UPDATE consent_campaigns SET complaints = complaints + 1 WHERE sender = ? AND list = ? AND name = ?`),
 					c.Sender, x.List, x.Campaign); err != nil {
 					return err
@@ -598,7 +606,8 @@ func (s *Store) Overdue(ctx context.Context, sender string, now time.Time) ([]co
 	return s.suppressions(ctx, q+` ORDER BY deadline`, args...)
 }
 
-const complaintCols = `report_id, sender, at, recipient, list, campaign, how, consent_on_record, consent_record, after_opt_out, forwarded`
+const complaintCols = `report_id, sender, at, recipient, list, campaign, how, consent_on_record, consent_record, after_opt_out, forwarded, message_key,
+	token_recipient, flags`
 
 func (s *Store) complaints(ctx context.Context, q string, args ...any) ([]consent.Complaint, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
@@ -610,8 +619,13 @@ func (s *Store) complaints(ctx context.Context, q string, args ...any) ([]consen
 	for rows.Next() {
 		var c consent.Complaint
 		var at, cor, aoo int64
-		if err := rows.Scan(&c.ReportID, &c.Sender, &at, &c.Recipient, &c.List, &c.Campaign, &c.How, &cor, &c.ConsentRecord, &aoo, &c.Forwarded); err != nil {
+		var flags string
+		if err := rows.Scan(&c.ReportID, &c.Sender, &at, &c.Recipient, &c.List, &c.Campaign, &c.How, &cor, &c.ConsentRecord, &aoo, &c.Forwarded,
+			&c.MessageKey, &c.TokenRecipient, &flags); err != nil {
 			return nil, err
+		}
+		if flags != "" {
+			c.Flags = strings.Split(flags, ",")
 		}
 		c.At, c.ConsentOnRecord, c.AfterOptOut = fromNanos(at), cor != 0, aoo != 0
 		out = append(out, c)
@@ -632,11 +646,21 @@ func (s *Store) ComplaintsByReport(ctx context.Context, reportID string) ([]cons
 	return s.complaints(ctx, `SELECT `+complaintCols+` FROM consent_complaints WHERE report_id = ? ORDER BY sender`, reportID)
 }
 
-// CountComplaints implements consent.Store.
+// CountComplaints implements consent.Store: the counted complaints, one
+// per reported message.
 func (s *Store) CountComplaints(ctx context.Context, sender string, since time.Time) (int64, error) {
 	var n int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM consent_complaints WHERE sender = ? AND at >= ? AND how <> ?`),
-		sender, nanos(since), consent.HowDKIMUnverified).Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(DISTINCT CASE WHEN message_key = '' THEN 'report:' || report_id ELSE message_key END)
+		FROM consent_complaints WHERE sender = ? AND at >= ? AND how NOT IN (?, ?)`),
+		sender, nanos(since), consent.HowDKIMUnverified, consent.HowTokenUnverified).Scan(&n)
+	return n, err
+}
+
+// MessageComplaints implements consent.Store.
+func (s *Store) MessageComplaints(ctx context.Context, sender, key string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM consent_complaints WHERE sender = ? AND message_key = ? AND how NOT IN (?, ?)`),
+		sender, key, consent.HowDKIMUnverified, consent.HowTokenUnverified).Scan(&n)
 	return n, err
 }
 

@@ -562,5 +562,17 @@ func migrations(d Dialect) []string {
 		);
 		CREATE INDEX fed_feed_log_current ON fed_feed_log (peer, current, added);
 		CREATE INDEX fed_feed_log_id ON fed_feed_log (peer, id, added)`,
+		// 14: senders — how the complaint's own sender was authenticated
+		// (only an authenticated reporter names the complainant); a
+		// complaint's message key (one message counts once), the token's
+		// recipient when it is not the complainant's, and flags for the
+		// authority; confirmation mail counted by time.
+		`ALTER TABLE reports ADD COLUMN reporter_auth TEXT NOT NULL DEFAULT '';
+		ALTER TABLE consent_complaints ADD COLUMN message_key TEXT NOT NULL DEFAULT '';
+		ALTER TABLE consent_complaints ADD COLUMN token_recipient TEXT NOT NULL DEFAULT '';
+		ALTER TABLE consent_complaints ADD COLUMN flags TEXT NOT NULL DEFAULT '';
+		CREATE INDEX consent_complaints_message ON consent_complaints (sender, message_key);
+		CREATE INDEX consent_events_kind ON consent_events (sender, kind, at);
+		CREATE INDEX consent_events_recipient_kind ON consent_events (sender, recipient, kind, at)`,
 	}
 }

@@ -322,7 +322,7 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, table, cols, suffix 
 
 const reportCols = `id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, raw,
 		reporter_id, submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, subject, from_domain,
-		origin_ip, country, asn, network, spam_score`
+		origin_ip, country, asn, network, spam_score, reporter_auth`
 
 // reportRows is a report's row and the rows of its link domains and
 // findings.
@@ -360,7 +360,7 @@ func reportRows(r *intake.Report) (row []any, domains, findings [][]any, err err
 	}
 	row = []any{r.ID, r.ComplaintID, nanos(r.ReceivedAt), string(r.Channel), r.Form, string(unv), string(fb), r.SHA256, r.Raw,
 		r.ReporterID, r.SubmittedBy, r.Consent.String(), r.Customer.String(), r.StatusHash, string(verdict), string(sig),
-		r.CampaignID, r.CampaignWhy, r.Subject(), fromDomain, originIP, country, asn, network, score}
+		r.CampaignID, r.CampaignWhy, r.Subject(), fromDomain, originIP, country, asn, network, score, r.ReporterAuth}
 	return row, domains, findings, nil
 }
 
@@ -434,9 +434,9 @@ func (s *Store) Report(ctx context.Context, id string) (*intake.Report, error) {
 	var ch, unv, fb, consent, customer, verdict, sig string
 	var purged, erased int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, raw, reporter_id,
-		submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, purged_at, erased_at FROM reports WHERE id = ?`), id).Scan(
+		submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, purged_at, erased_at, reporter_auth FROM reports WHERE id = ?`), id).Scan(
 		&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &fb, &r.SHA256, &r.Raw, &r.ReporterID, &r.SubmittedBy, &consent, &customer,
-		&r.StatusHash, &verdict, &sig, &r.CampaignID, &r.CampaignWhy, &purged, &erased)
+		&r.StatusHash, &verdict, &sig, &r.CampaignID, &r.CampaignWhy, &purged, &erased, &r.ReporterAuth)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, intake.ErrNotFound
 	}

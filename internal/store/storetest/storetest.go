@@ -21,6 +21,7 @@ import (
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/outbound"
+	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/rules"
 	"github.com/accord-antispam/accord/internal/stats"
 	"github.com/accord-antispam/accord/internal/trace/geo"
@@ -70,6 +71,9 @@ func Run(t *testing.T, open Open) {
 	t.Run("OutboundQueue", func(t *testing.T) { outboundQueue(t, open(t)) })
 	t.Run("OutboundBounces", func(t *testing.T) { outboundBounces(t, open(t)) })
 	t.Run("FeedbackLoop", func(t *testing.T) { feedbackLoop(t, open(t)) })
+	t.Run("FeedbackForgedRecipient", func(t *testing.T) { feedbackForgedRecipient(t, open(t)) })
+	t.Run("FeedbackTokenOfAnother", func(t *testing.T) { feedbackTokenOfAnother(t, open(t)) })
+	t.Run("FeedbackCopiedToken", func(t *testing.T) { feedbackCopiedToken(t, open(t)) })
 	t.Run("FilterPolicies", func(t *testing.T) { filterPolicies(t, open(t)) })
 	t.Run("FilterQuarantine", func(t *testing.T) { filterQuarantine(t, open(t)) })
 	t.Run("FilterLearned", func(t *testing.T) { filterLearned(t, open(t)) })
@@ -83,7 +87,10 @@ func Run(t *testing.T, open Open) {
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
 
-func desk(t *testing.T, s Store) *intake.Desk {
+func desk(t *testing.T, s Store) *intake.Desk { t.Helper(); return deskResolving(t, s, nil) }
+
+// deskResolving is desk with the analyzer's DNS answered by r (DKIM keys).
+func deskResolving(t *testing.T, s Store, r resolve.Resolver) *intake.Desk {
 	t.Helper()
 	lib, err := rules.Embedded()
 	if err != nil {
@@ -91,7 +98,7 @@ func desk(t *testing.T, s Store) *intake.Desk {
 	}
 	n := 0
 	var mu sync.Mutex
-	d, err := intake.New(s, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{
+	d, err := intake.New(s, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded(), Resolver: r}, intake.Options{
 		Secret: []byte("0123456789abcdef0123456789abcdef"),
 		Now: func() time.Time {
 			mu.Lock()
