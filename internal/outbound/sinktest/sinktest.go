@@ -161,22 +161,41 @@ func (s *Sink) Messages() ([]Message, error) {
 }
 
 // Wait returns once n messages arrived, or fails the test after timeout.
+// smtp-sink writes its files as the transaction goes, so a message counts
+// once it has its recipients and two reads a poll apart agree: a file
+// still being written is not returned half read.
 func (s *Sink) Wait(t testing.TB, n int, timeout time.Duration) []Message {
 	t.Helper()
 	end := time.Now().Add(timeout)
+	var prev []Message
 	for {
 		ms, err := s.Messages()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ms) >= n {
+		if len(ms) >= n && settled(prev, ms) {
 			return ms
 		}
+		prev = ms
 		if time.Now().After(end) {
 			t.Fatalf("smtp sink: %d messages after %s, want %d", len(ms), timeout, n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// settled reports whether every message has its recipients and is as it
+// was at the previous read.
+func settled(prev, ms []Message) bool {
+	if len(prev) != len(ms) {
+		return false
+	}
+	for i := range ms {
+		if len(ms[i].Rcpt) == 0 || len(ms[i].Data) != len(prev[i].Data) {
+			return false
+		}
+	}
+	return true
 }
 
 func (m Message) String() string {
