@@ -361,3 +361,27 @@ func TestCraftedDKIMLengthTail(t *testing.T) {
 		t.Errorf("identity %v, dkim aligned %v, findings %+v", v.Sender.IdentityDisguised, v.Sender.Alignment.DKIM, v.Sender.Findings)
 	}
 }
+
+// Finding: Postfix writes the client's HELO with its spaces ("from a
+// 10.0.0.1 (unknown [203.0.113.7]) by …"); no word of it is the receiver's.
+// Also Sendmail's ident answer "(root@[127.0.0.1] [203.0.113.7])".
+func TestCraftedMultiWordGreeting(t *testing.T) {
+	an := analyzer(t, resolve.Offline{})
+	only, err := trace.ParseTrust("192.0.2.25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	only.Only = true
+	ao := analyzer(t, resolve.Offline{})
+	ao.Trust = only
+	for _, g := range []string{"a 10.0.0.1", "a IPv6:::1", "a [10.0.0.1]", "a (localhost [127.0.0.1])", "a with POP3",
+		"a with LMTP", "a with ESMTP (fetchmail", "a by x"} {
+		t.Run(g, func(t *testing.T) {
+			wantSpammerBlamed(t, analyze(t, an, edgeMessage(g), Context{}))
+			wantSpammerBlamed(t, analyze(t, ao, edgeMessage(g), Context{}))
+		})
+	}
+	ident := "Received: from mail.spam.example (root@[127.0.0.1] [203.0.113.7])\r\n\tby mx.victim.example (8.17.1/8.17.1) with ESMTP id 401A; Mon, 1 Jan 2024 10:00:00 +0000\r\n" +
+		plantedAR + paypalHop + paypalBody
+	wantSpammerBlamed(t, analyze(t, an, ident, Context{}))
+}

@@ -189,3 +189,76 @@ func TestAddressOnlyInTheGreetingPlace(t *testing.T) {
 		wantOrigin(t, build(t, Trust{Providers: providers(t)}, f, spammerHop), "66.211.170.66", 1)
 	}
 }
+
+// Postfix joins every word of the client's HELO with spaces and writes it
+// verbatim ("from a 10.0.0.1 (unknown [203.0.113.7]) by …"): the greeting
+// is everything up to the receiver's own record of the client, whatever it
+// holds — an address, a literal, a comment with loopback, a clause word.
+func TestMultiWordGreetingTakenWhole(t *testing.T) {
+	greetings := []string{
+		"a 10.0.0.1", "a IPv6:::1", "a [10.0.0.1]", "a ::ffff:10.0.0.1", "a 10.0.0.1:25", "a (127.0.0.1)",
+		"a (localhost [127.0.0.1])", "a with POP3", "a with IMAP", "a with LOCAL", "a with LMTP", "a with x (Exim 4.96)",
+		"a with ESMTP (fetchmail", "a by x", "a with ESMTPSA", "a with HTTP", "a with Microsoft SMTP", "userid 1000",
+		"mail pickup service", "a (localhost [[UNIX: localhost]])", "a (Authenticated sender: x)", "a; Mon, 1 Jan 2024 10:00:00 +0000",
+		"a (unknown [10.0.0.1]) by mx.victim.example (Postfix) with LMTP id 1; Mon, 1 Jan 2024 10:00:00 +0000",
+	}
+	only, err := ParseTrust("192.0.2.25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	only.Only, only.Providers = true, providers(t)
+	for _, g := range greetings {
+		t.Run(g, func(t *testing.T) {
+			h := ParseReceived(edgeWithGreeting(g))
+			if h.Kind != KindRelay || h.IP != "203.0.113.7" || h.By != "mx.victim.example" || h.Protocol != "ESMTP" || h.ID != "4TQ1" || h.Auth != "" || h.HELO != g {
+				t.Fatalf("kind=%s ip=%q by=%q protocol=%q id=%q auth=%q helo=%q", h.Kind, h.IP, h.By, h.Protocol, h.ID, h.Auth, h.HELO)
+			}
+			wantOrigin(t, build(t, Trust{Providers: providers(t)}, edgeWithGreeting(g), spammerHop), "203.0.113.7", 0)
+			// Loopback or private text in the greeting is not trusted
+			// before the operator's list.
+			wantOrigin(t, build(t, only, edgeWithGreeting(g), spammerHop), "203.0.113.7", 0)
+		})
+	}
+	// Gmail's and Microsoft's shapes of the same record.
+	for _, f := range []string{
+		"from a 10.0.0.1 (mail.spam.example. [203.0.113.7]) by mx.google.com with ESMTPS id x1si2 for <victim@gmail.com>; Mon, 01 Jan 2024 10:00:00 -0800 (PST)",
+		"from a 10.0.0.1 (203.0.113.7) by AM7EUR06FT021.mail.protection.outlook.com (10.233.35.16) with Microsoft SMTP Server id 15.20.6 via Frontend Transport; Mon, 1 Jan 2024 10:00:00 +0000",
+		// Postfix's TLS notes after the record.
+		"from a 10.0.0.1 (unknown [203.0.113.7]) (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519) (No client certificate requested) by mx.victim.example (Postfix) with ESMTPS id 4TQ1; Mon, 1 Jan 2024 10:00:00 +0000",
+	} {
+		if h := ParseReceived(f); h.Kind != KindRelay || h.IP != "203.0.113.7" || h.HELO != "a 10.0.0.1" {
+			t.Errorf("%s\n  kind=%s ip=%q helo=%q", f, h.Kind, h.IP, h.HELO)
+		}
+		wantOrigin(t, build(t, Trust{Providers: providers(t)}, f, spammerHop), "203.0.113.7", 0)
+	}
+}
+
+// A from clause of several words that no record of the receiver's closes,
+// with a clause word or an open comment in it, is read no way: unparsed,
+// and the walk stops there.
+func TestAmbiguousFromClauseStopsTheWalk(t *testing.T) {
+	for _, f := range []string{
+		"from a with POP3 x by mx.victim.example (Postfix) with ESMTP id 4TQ1; Mon, 1 Jan 2024 10:00:00 +0000",
+		"from a ( 10.0.0.1 by mx.victim.example (Postfix) with ESMTP id 4TQ1; Mon, 1 Jan 2024 10:00:00 +0000",
+		"from a 10.0.0.1 by mx.victim.example with ESMTP id 4TQ1; Mon, 1 Jan 2024 10:00:00 +0000",
+	} {
+		h := ParseReceived(f)
+		if h.Kind != KindUnparsed || h.IP != "" || h.By != "mx.victim.example" {
+			t.Errorf("%s\n  kind=%s ip=%q by=%q", f, h.Kind, h.IP, h.By)
+		}
+		tr := build(t, Trust{Providers: providers(t)}, f, spammerHop)
+		if o := tr.OriginHop(); o == nil || o.Index != 0 || o.IP != "" || tr.Hops[1].Boundary != Beyond {
+			t.Errorf("%s\n  origin %+v", f, o)
+		}
+	}
+}
+
+// Sendmail's "(ident@[ip] [ip])": the ident part is the client's identd's
+// answer; the last bracketed address is the one the receiver saw.
+func TestSendmailIdentAddressIsNotTheClient(t *testing.T) {
+	f := "from mail.spam.example (root@[127.0.0.1] [203.0.113.7]) by mx.victim.example (8.17.1/8.17.1) with ESMTP id 401A; Mon, 1 Jan 2024 10:00:00 +0000"
+	if h := ParseReceived(f); h.Kind != KindRelay || h.IP != "203.0.113.7" {
+		t.Fatalf("kind=%s ip=%q", h.Kind, h.IP)
+	}
+	wantOrigin(t, build(t, Trust{Providers: providers(t)}, f, spammerHop), "203.0.113.7", 0)
+}

@@ -61,6 +61,9 @@ type Hop struct {
 	// [192.0.2.1] by …"): it may be the client's own claim, not the
 	// connecting address the receiver saw.
 	addrInGreeting bool
+	// ambiguous: the from clause could be read more than one way with the
+	// client's words as the receiver's; it is left unparsed.
+	ambiguous bool
 	// softwareName is the software the receiver named in the comment of
 	// its "with" or "by" clause ("Exim 4.96", "fetchmail-6.4.37").
 	softwareName string
@@ -110,10 +113,15 @@ const (
 // brackets what the receiver recorded of the connection (its reverse name
 // and address), "by" the receiver's own name, "with" the protocol it spoke,
 // "id", "for", and after the last ";" the date. The client chooses its
-// greeting — any run of characters without a space, "[10.0.0.1]",
-// "a[127.0.0.1]", "with", "(x" or "getmail.spam.example" — so the word after
-// "from" is taken whole and never read for an address, a clause or a
-// comment; the other places are the receiver's own writing. Where the
+// greeting — "[10.0.0.1]", "a[127.0.0.1]", "with", "(x",
+// "getmail.spam.example", and, since Postfix joins the words of a HELO with
+// spaces, "a 10.0.0.1", "a with POP3" or "a (localhost [127.0.0.1])" — so
+// the greeting is taken whole and never read for an address, a clause or a
+// comment: the word after "from", or, when the receiver's record of the
+// client ("(name [ip])", "(ip)") closes the from clause, everything before
+// that record (greetingEnd). A from clause of several words that no such
+// record closes, holding a clause word or an open comment, is left
+// unparsed. The other places are the receiver's own writing. Where the
 // client's text appears inside the receiver's comments (Exim's "helo=x",
 // qmail's "(HELO x)") it is skipped as such.
 
@@ -137,8 +145,9 @@ var clauseWords = map[string]bool{"from": true, "by": true, "via": true, "with":
 
 // scanReceived splits a Received value into tokens, left to right, each
 // byte looked at a bounded number of times. The word after the first
-// top-level "from" is a tokGreet.
-func scanReceived(s string) []token {
+// top-level "from" is a tokGreet; with greetEnd > 0 the greeting runs to
+// that offset, spaces and all (greetingEnd).
+func scanReceived(s string, greetEnd int) []token {
 	out := make([]token, 0, 24)
 	greet := false
 	fromSeen := false
@@ -147,6 +156,12 @@ func scanReceived(s string) []token {
 		c := s[i]
 		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
 			i++
+			continue
+		}
+		if greet && greetEnd > i {
+			out = append(out, token{tokGreet, s[i:greetEnd], greetEnd})
+			greet = false
+			i = greetEnd
 			continue
 		}
 		if greet {
@@ -281,7 +296,8 @@ func literalEnd(s string, i int) (int, bool) {
 func ParseReceived(value string) Hop {
 	v := strings.Join(strings.Fields(value), " ")
 	h := Hop{Raw: v}
-	toks := scanReceived(v)
+	greetEnd, ambiguous := greetingEnd(v)
+	toks := scanReceived(v, greetEnd)
 	// The date follows the last top-level ";".
 	for k := len(toks) - 1; k >= 0; k-- {
 		if toks[k].kind == tokSemi {
@@ -325,6 +341,18 @@ func ParseReceived(value string) Hop {
 	}
 	if f := clauses["for"]; len(f) > 0 {
 		h.For = strings.Trim(f[0].text, "<>;")
+	}
+	if ambiguous {
+		// Only the receiver's tail is read; the field gives no client,
+		// unless the receiver says it is a hand-over inside the host
+		// (qmail-scanner's "from x by host by uid 500 with
+		// qmail-scanner-1.10").
+		t := ParseReceived(v[receiverBy(v):])
+		t.Raw = v
+		if !software(nil, nil, t.Protocol).local {
+			t.Kind, t.ambiguous = KindUnparsed, true
+		}
+		return t
 	}
 	from, hasFrom := clauses["from"]
 	sw := software(with, clauses["by"], h.Protocol)
@@ -591,7 +619,11 @@ func (h *Hop) readComment(text string, want bool) commentAddr {
 		case strings.Contains(lw, "="):
 			continue // "ident=x", "port=…"
 		}
-		if !want || c.form != formNone {
+		// Sendmail's "(ident@[ip] [ip])": the ident part is the
+		// client's identd's answer; the last bracketed address is the
+		// client the receiver saw.
+		override := c.ident && strings.HasPrefix(w, "[")
+		if !want || c.form != formNone && !override {
 			continue
 		}
 		switch {
@@ -603,7 +635,7 @@ func (h *Hop) readComment(text string, want bool) commentAddr {
 			if !h.setIP(strings.Trim(lit, "[]")) {
 				continue
 			}
-			c.form = formBracket
+			c.form, c.ident = formBracket, false
 			if i > 0 {
 				prev := f[i-1]
 				if j := strings.LastIndexByte(prev, '@'); j >= 0 {
@@ -668,9 +700,10 @@ func (h *Hop) readFrom(ts []token, s sw) {
 				rec.form = formLiteral
 			}
 		case tokWord:
-			// Exchange 5.5: "greeting - 192.0.2.1 by …"; words after the
-			// greeting are the receiver's.
-			if rec.form == formNone && h.setIP(t.text) {
+			// Exchange 5.5: "greeting - 192.0.2.1 by …". Only after its
+			// "-": a bare address word elsewhere may be the second word of
+			// a greeting that no record of the receiver's closes.
+			if rec.form == formNone && k > 0 && rest[k-1].kind == tokWord && rest[k-1].text == "-" && h.setIP(t.text) {
 				rec.form = formLiteral
 			}
 			// "name(ip), claiming to be \"greeting\"" (InterJet).
@@ -690,6 +723,10 @@ func (h *Hop) readFrom(ts []token, s sw) {
 	}
 	h.forged = forged
 	name, inner := splitGreeting(first)
+	if strings.Contains(first, " ") {
+		// A greeting of several words (greetingEnd), taken whole.
+		name, inner = first, ""
+	}
 	if rec.form == formNone && first != "" {
 		// Only the from word holds an address: Exim's "[ip] (helo=x)",
 		// webmail's "from 192.0.2.1 … with HTTP", Yahoo's "from [ip] by …
@@ -708,6 +745,9 @@ func (h *Hop) readFrom(ts []token, s sw) {
 		}
 	}
 	h.From = cleanName(name)
+	if strings.Contains(name, " ") {
+		h.From = name
+	}
 	// When the receiver wrote the greeting apart ("(HELO x)", "helo=x"),
 	// the from word is its own name for the client.
 	receiverNamed := heloSeen || s.exim
@@ -839,4 +879,155 @@ func looksLikeHost(s string) bool {
 		return false
 	}
 	return strings.Contains(s, ".") || strings.EqualFold(s, "localhost")
+}
+
+// receiverBy returns the offset of the receiver's own "by" in a normalised
+// field value: the last top-level word "by", found from the right, where
+// only the receiver writes (its name, protocol, id, "for <recipient>", the
+// date). Parentheses and angle brackets are matched from the right, so the
+// client's unbalanced text on the left cannot hide it. -1 when none.
+func receiverBy(v string) int {
+	depth, angle := 0, 0
+	for j := len(v) - 1; j >= 1; j-- {
+		switch c := v[j]; {
+		case c == ')':
+			depth++
+		case c == '(' && depth > 0:
+			depth--
+		case c == '>':
+			angle++
+		case c == '<' && angle > 0:
+			angle--
+		case depth == 0 && angle == 0 && (c == 'b' || c == 'B') && j+1 < len(v) && (v[j+1] == 'y' || v[j+1] == 'Y') &&
+			v[j-1] == ' ' && (j+2 == len(v) || v[j+2] == ' '):
+			return j
+		}
+	}
+	return -1
+}
+
+// openOf returns the offset of the "(" that the ")" ending s closes,
+// matched from the right, or -1.
+func openOf(s string) int {
+	depth := 0
+	for j := len(s) - 1; j >= 0; j-- {
+		switch s[j] {
+		case ')':
+			depth++
+		case '(':
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
+}
+
+// receiverTrailer reports comments receivers write after their record of
+// the client and before "by": Postfix's TLS and authentication notes,
+// Sendmail's "(authenticated bits=0)".
+func receiverTrailer(text string) bool {
+	l := strings.ToLower(text)
+	for _, p := range []string{"using ", "no client certificate", "client ", "authenticated", "auth: ", "envelope-from"} {
+		if strings.HasPrefix(l, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientRecord reports whether a comment is a receiver's record of the
+// client in one of the shapes that end the from clause: "name [ip]",
+// "name[ip]", "ident@name [ip]", Sendmail's "name [ip] (may be forged)"
+// (Postfix, Sendmail, Gmail, Courier); "ip" or "[ip]" (Exchange, qmail).
+func clientRecord(text string) bool {
+	text = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(text), "(may be forged)"))
+	f := strings.Fields(text)
+	lit := func(w string) bool {
+		j, ok := literalEnd(w, 0)
+		return ok && j == len(w)
+	}
+	addr := func(w string) bool {
+		var h Hop
+		return h.setIP(w)
+	}
+	switch len(f) {
+	case 1:
+		w := f[0]
+		if lit(w) || addr(w) {
+			return true
+		}
+		if j := strings.IndexByte(w, '['); j > 0 && lit(w[j:]) {
+			return true
+		}
+	case 2:
+		return lit(f[1]) && !strings.ContainsAny(f[0], "()")
+	}
+	return false
+}
+
+// greetingEnd finds where the client's greeting ends in a field that
+// begins "from": receivers write it verbatim, and Postfix joins every
+// word of the client's HELO with spaces ("from a 10.0.0.1 (unknown
+// [192.0.2.7]) by …"), so the greeting is everything between "from" and
+// the receiver's own record of the client — the last comment before the
+// receiver's "by" that has the shape of one, read from the right, past the
+// receiver's TLS and authentication notes. It returns that end when the
+// greeting holds more than one word (0 otherwise: the one-word greeting is
+// taken whole by the scanner). ambiguous is set when the greeting has more
+// than one word, no such record closes it, and a word of it would be read
+// as a clause or it leaves a comment open: no reading of the field is then
+// the receiver's alone.
+func greetingEnd(v string) (end int, ambiguous bool) {
+	if len(v) < 5 || !strings.EqualFold(v[:5], "from ") {
+		return 0, false
+	}
+	by := receiverBy(v)
+	if by < 5 {
+		return 0, false
+	}
+	region := strings.TrimRight(v[5:by], " ")
+	for strings.HasSuffix(region, ")") {
+		o := openOf(region)
+		if o < 0 {
+			break
+		}
+		text := region[o+1 : len(region)-1]
+		if receiverTrailer(text) {
+			region = strings.TrimRight(region[:o], " ")
+			continue
+		}
+		if !clientRecord(text) {
+			break
+		}
+		greeting := strings.TrimRight(region[:o], " ")
+		if greeting == "" || !strings.ContainsAny(greeting, " ") || qmailHELO(greeting) {
+			return 0, false
+		}
+		return 5 + len(greeting), false
+	}
+	if !strings.Contains(region, " ") {
+		return 0, false
+	}
+	depth := 0
+	for _, w := range strings.Split(region, " ") {
+		if lw := strings.ToLower(w); depth == 0 && (lw == "with" || lw == "by" || lw == "via" || lw == "id") {
+			return 0, true
+		}
+		depth += strings.Count(w, "(") - strings.Count(w, ")")
+	}
+	return 0, depth > 0
+}
+
+// qmailHELO is qmail's "name (HELO greeting)", where qmail wrote the
+// greeting apart (it writes no space or parenthesis of the client's).
+func qmailHELO(s string) bool {
+	name, rest, ok := strings.Cut(s, " ")
+	if !ok || strings.ContainsAny(name, "()") || !strings.HasPrefix(rest, "(") || !strings.HasSuffix(rest, ")") {
+		return false
+	}
+	inner := rest[1 : len(rest)-1]
+	kw, g, ok := strings.Cut(inner, " ")
+	return ok && (strings.EqualFold(kw, "HELO") || strings.EqualFold(kw, "EHLO")) && !strings.ContainsAny(g, " ()")
 }

@@ -239,6 +239,10 @@ func (t *Trace) applyTrust(trust Trust) {
 			// internal "by 2002:…" hand-over).
 			in, why = true, "a local hand-over inside the receiving host: no client to place"
 		case KindUnparsed:
+			if hop.ambiguous {
+				in, why = false, fmt.Sprintf("the from clause written by %s reads more than one way with the client's greeting taken as the receiver's words: no client address is believed, the origin is unknown, and the fields below are the sender's claims", firstNonEmpty(hop.By, "the receiver"))
+				break
+			}
 			in, why = false, fmt.Sprintf("the receiver %s recorded no client address: the origin is unknown, and the fields below are the sender's claims", firstNonEmpty(hop.By, "of this field"))
 		case KindFetch:
 			in, why = t.placeFetch(i, trust)
@@ -529,7 +533,11 @@ func (t *Trace) checkConsistency(ps *Providers) {
 			continue
 		}
 		if hop.Kind == KindUnparsed {
-			hop.flag(FlagUnparseable, Inconsistent, "no client address could be read from this Received field")
+			reason := "no client address could be read from this Received field"
+			if hop.ambiguous {
+				reason = "the from clause cannot be told apart from the client's greeting: left unread"
+			}
+			hop.flag(FlagUnparseable, Inconsistent, reason)
 		}
 		if hop.Kind != KindRelay {
 			continue
