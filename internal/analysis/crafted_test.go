@@ -313,6 +313,8 @@ func TestCraftedEnvelopeSenderEchoedInTrustedAR(t *testing.T) {
 	}
 	an := analyzer(t, resolve.Offline{})
 	for name, msg := range map[string]string{"gmail, encoded": gmail, "rspamd, encoded": rspamd(encoded), "rspamd, quoted parenthesis": rspamd(`"x(y"@spam.example`),
+		// A quote that never closes ends with the property value.
+		"rspamd, unterminated quote": rspamd(`"x\"@spam.example`),
 		// rspamd names a DMARC failure by the policy applied.
 		"rspamd, dmarc=reject": strings.Replace(rspamd(encoded), "dmarc=fail", "dmarc=reject", 1)} {
 		t.Run(name, func(t *testing.T) {

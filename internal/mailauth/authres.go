@@ -91,7 +91,12 @@ func ParseAuthResults(v string) (AuthResultsHdr, bool) {
 		}
 	}
 	quotesInComments := balanced(v, true)
-	parts := splitOutside(v, ';', quotesInComments)
+	// Read neither way balanced: a quoted string or comment the sender
+	// opened in an echoed value (an envelope sender "x\"@example.org)
+	// ends at the next ";" instead of eating the receiver's results after
+	// it.
+	semiEnds := !quotesInComments && !balanced(v, false)
+	parts := splitOutside(v, ';', quotesInComments, semiEnds)
 	if len(parts) == 0 {
 		return AuthResultsHdr{}, false
 	}
@@ -232,8 +237,9 @@ func commentText(s string, quotesInComments bool) string {
 	return strings.TrimSpace(b.String())
 }
 
-// splitOutside splits on sep outside quoted strings and comments.
-func splitOutside(s string, sep byte, quotesInComments bool) []string {
+// splitOutside splits on sep outside quoted strings and comments; with
+// sepEnds, sep also ends any quoted string or comment left open.
+func splitOutside(s string, sep byte, quotesInComments, sepEnds bool) []string {
 	var out []string
 	inQ, depth, start := false, 0, 0
 	for i := 0; i < len(s); i++ {
@@ -253,6 +259,9 @@ func splitOutside(s string, sep byte, quotesInComments bool) []string {
 				depth--
 			}
 		case sep:
+			if sepEnds {
+				inQ, depth = false, 0
+			}
 			if !inQ && depth == 0 {
 				out = append(out, s[start:i])
 				start = i + 1
