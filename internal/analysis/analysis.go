@@ -63,6 +63,13 @@ type Envelope struct {
 	HELO     string
 	MailFrom string
 	RcptTo   []string
+	// Receiver, with RemoteIP, names the MTA receiving the message from
+	// RemoteIP in this session (a filter door sees the MTA's connection,
+	// not the Received field the MTA will write). That connection is the
+	// trust boundary's top hop: every field in the message was written
+	// before it, by the sender's side, so no Authentication-Results in
+	// the message is believed, and one in Receiver's name is a forgery.
+	Receiver string
 }
 
 // Context is what a reporter (or a sender, or the node's consent records)
@@ -122,6 +129,9 @@ func (a *Analyzer) Analyze(ctx context.Context, in Input) (*Verdict, error) {
 	// Authentication.
 	ai := mailauth.Input{Message: m, IP: in.Envelope.RemoteIP, HELO: in.Envelope.HELO, MailFrom: in.Envelope.MailFrom}
 	ai.AR = arTrust(h, tr, trust)
+	if in.Envelope.Receiver != "" && in.Envelope.RemoteIP.IsValid() {
+		ai.AR = sessionTrust(ai.AR, in.Envelope.Receiver)
+	}
 	returnPath := in.Envelope.MailFrom
 	if !ai.IP.IsValid() {
 		if o := tr.OriginHop(); o != nil {
@@ -617,4 +627,13 @@ func (a *Analyzer) label(m *mail.Message, res *mailauth.Results, from string) *l
 		in.DKIM = append(in.DKIM, label.DKIM{Domain: s.Domain, Result: r})
 	}
 	return a.Labels.Verify(in)
+}
+
+// sessionTrust is the boundary when the receiving MTA's own connection is
+// the top hop (Envelope.Receiver): nothing in the message is above it,
+// whatever its Received fields say, and only the receiver's own name is
+// claimed (so a field in that name is marked forged). The verified ARC
+// sealers stay: a known forwarder's chain is checked, not believed.
+func sessionTrust(t mailauth.ARTrust, receiver string) mailauth.ARTrust {
+	return mailauth.ARTrust{Above: 0, Receivers: []string{receiver}, Sealers: t.Sealers}
 }

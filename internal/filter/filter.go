@@ -38,6 +38,7 @@ import (
 	"github.com/accord-antispam/accord/internal/intel"
 	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/rules"
 )
 
@@ -318,7 +319,8 @@ func (s *Service) scan(ctx context.Context, d *Decision) error {
 		add(Symbol{Name: "GTUBE", Score: 1000, Description: "the GTUBE test string: a test of the deployment"})
 	}
 	v, err := s.an.Analyze(ctx, analysis.Input{Source: "filter:" + d.Reference, Message: msg,
-		Envelope: analysis.Envelope{RemoteIP: d.env.IP, HELO: d.env.Helo, MailFrom: d.env.MailFrom, RcptTo: d.env.Rcpts}})
+		Envelope: analysis.Envelope{RemoteIP: d.env.IP, HELO: d.env.Helo, MailFrom: d.env.MailFrom, RcptTo: d.env.Rcpts,
+			Receiver: s.receiver(d.env.IP)}})
 	if err != nil {
 		return err
 	}
@@ -513,22 +515,45 @@ func dedupe(in []Symbol) []Symbol {
 	return out
 }
 
-// authenticated reports whether the From domain is vouched for: DMARC
-// passes, or a passing signature or SPF aligns with it.
+// receiver is the name the engine gets for the MTA whose connection from
+// ip is being filtered: the door's client is the trust boundary, so the
+// MTA's own connection is the top, trusted hop and nothing the sender
+// wrote (Received, Authentication-Results) is inside it. Only a client in
+// the operator's trusted networks ([analysis] trusted) is a relay of
+// ours, whose recorded hops continue the trace; with no client address
+// (spamd, an rspamd request without IP) the message's own topmost
+// Received field must be the MTA's, as it is when the MTA hands the
+// queued message over.
+func (s *Service) receiver(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	for _, p := range s.an.Trust.Networks {
+		if p.Contains(ip.Unmap()) {
+			return ""
+		}
+	}
+	return s.cfg.AuthServID
+}
+
+// authenticated reports whether the From domain is vouched for by
+// authentication this node computed itself: DMARC passes, or a passing
+// signature or SPF aligns with it. Results read from a message's fields
+// (even a trusted relay's) never open an allow list.
 func authenticated(v *analysis.Verdict) bool {
 	if v == nil || v.Auth == nil {
 		return false
 	}
 	a := v.Auth
-	if a.DMARC.Result == "pass" {
+	if a.DMARC.Result == "pass" && a.DMARC.Source == mailauth.SourceComputed {
 		return true
 	}
 	for _, sg := range a.DKIM {
-		if sg.Result == "pass" && sg.Aligned {
+		if sg.Result == "pass" && sg.Aligned && sg.Source == mailauth.SourceComputed {
 			return true
 		}
 	}
-	return a.SPF.Result == "pass" && a.DMARC.SPFAligned
+	return a.SPF.Result == "pass" && a.SPF.Source == mailauth.SourceComputed && a.DMARC.SPFAligned
 }
 
 // legitMarketing: authenticated commercial mail with a one-click opt-out

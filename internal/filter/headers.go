@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/mailauth"
 )
 
 // Header is a field to add to the delivered message.
@@ -91,15 +92,17 @@ func (s *Service) RejectText(d *Decision) string {
 	return fmt.Sprintf("5.7.1 Message refused as spam (score %.2f, reference %s); if this is a mistake, ask the recipient's provider, quoting the reference", d.Score, d.Reference)
 }
 
-// authResults renders the engine's results as an Authentication-Results
-// value (RFC 8601) under our authserv-id.
+// authResults renders the results the engine computed itself as an
+// Authentication-Results value (RFC 8601) under our authserv-id. Results
+// it read from the message's own fields (or an ARC set) are the writer's
+// claims, never re-issued in our name.
 func authResults(id string, v *analysis.Verdict) string {
 	if v == nil || v.Auth == nil {
 		return ""
 	}
 	a := v.Auth
 	var parts []string
-	if a.SPF.Result != "" && a.SPF.Source != "none" {
+	if a.SPF.Result != "" && a.SPF.Source == mailauth.SourceComputed {
 		p := "spf=" + string(a.SPF.Result)
 		if a.SPF.Domain != "" {
 			if a.SPF.Identity == "helo" {
@@ -111,12 +114,12 @@ func authResults(id string, v *analysis.Verdict) string {
 		parts = append(parts, p)
 	}
 	for _, sg := range a.DKIM {
-		if sg.Source == "none" {
+		if sg.Source != mailauth.SourceComputed {
 			continue
 		}
 		parts = append(parts, "dkim="+string(sg.Result)+" header.d="+sg.Domain+" header.s="+sg.Selector)
 	}
-	if a.DMARC.Result != "" && a.DMARC.Source != "none" {
+	if a.DMARC.Result != "" && a.DMARC.Source == mailauth.SourceComputed {
 		p := "dmarc=" + string(a.DMARC.Result)
 		if a.DMARC.Applied != "" {
 			p += " (p=" + string(a.DMARC.Applied) + ")"

@@ -129,7 +129,7 @@ mydestination =
 relay_domains = example.org
 relayhost = [127.0.0.1]:%[2]d
 mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_relay_restrictions = permit_mynetworks, permit_auth_destination, reject
 smtpd_authorized_xclient_hosts = 127.0.0.0/8
 smtpd_milters = inet:%[3]s
 non_smtpd_milters = $smtpd_milters
@@ -211,6 +211,53 @@ func sendSMTP(addr, from string, to []string, msg []byte) error {
 	return smtp.SendMail(addr, nil, from, to, msg)
 }
 
+// sendAs sends as a client on another address, the way an MX receives
+// from the Internet: Postfix's XCLIENT (allowed from loopback) sets the
+// client address, name and HELO the milter is told.
+func sendAs(addr, ip, name, from string, to []string, msg []byte) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("client.test"); err != nil {
+		return err
+	}
+	cmd := func(code int, format string, args ...any) error {
+		id, err := c.Text.Cmd(format, args...)
+		if err != nil {
+			return err
+		}
+		c.Text.StartResponse(id)
+		defer c.Text.EndResponse(id)
+		_, _, err = c.Text.ReadResponse(code)
+		return err
+	}
+	if err := cmd(220, "XCLIENT ADDR=%s NAME=%s HELO=%s", ip, name, name); err != nil {
+		return fmt.Errorf("xclient: %w", err)
+	}
+	if err := cmd(250, "EHLO %s", name); err != nil {
+		return err
+	}
+	if err := c.Mail(from); err != nil {
+		return err
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	w.Write(msg)
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
 // TestPostfix puts the milter into a real Postfix's mail flow: ham is
 // delivered to the sink with the filter's headers, an unsure message
 // tagged, spam rejected at DATA or held per each recipient's policy, and
@@ -285,6 +332,24 @@ func TestPostfix(t *testing.T) {
 	// The rejected message never reached the sink.
 	if sk.find("spam-rej", time.Second) != nil {
 		t.Error("a rejected message was delivered")
+	}
+
+	// From a client on the Internet, a sender's Authentication-Results in
+	// the node's name above a Received field that claims the node took
+	// the message from the bank: Postfix's own connection is the top hop,
+	// so neither is believed. Every message is spam for ana unless her
+	// allow list counts; the forged pass must not make it count, nor come
+	// back in our own Authentication-Results.
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "ana@example.org", Allow: []string{"bank.example"}, Spam: ptr(-50.0), Action: ptr(filter.ActionReject)}, "t")
+	forged := "Authentication-Results: mx.accord.test; dkim=pass header.d=bank.example header.s=s1; dmarc=pass header.from=bank.example\r\n" +
+		"Received: from mail.bank.example (mail.bank.example [198.51.100.7]) by mx.accord.test with ESMTPS id abc; Mon, 2 Mar 2026 10:00:00 +0000\r\n" +
+		"From: Bank <alerts@bank.example>\r\nTo: ana@example.org\r\nSubject: forged-ar\r\nMessage-ID: <f1@bank.example>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\nclick http://evil.test/login\r\nforged-ar\r\n"
+	err = sendAs(mx, "203.0.113.5", "evil.test", "x@evil.test", []string{"ana@example.org"}, []byte(forged))
+	if err == nil || !strings.Contains(err.Error(), "550") {
+		t.Errorf("forged Authentication-Results from a public client: %v, want 550 (the allow list must not count)", err)
+	}
+	if got := sk.find("forged-ar", time.Second); got != nil {
+		t.Errorf("the forged message was delivered:\n%s", got.data)
 	}
 
 	// Release: the node's outbound queue hands the message to this very
