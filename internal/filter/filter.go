@@ -223,14 +223,19 @@ type Decision struct {
 	Skipped          string // "too-large", "timeout", "released": not scanned; delivered with a header.
 	// Released is the node's own release of a held message, proved by
 	// its mark (see ReleaseField): delivered to its recipient unscanned.
-	Released    *Released
-	AuthResults string // Our Authentication-Results value (without the field name).
-	Elapsed     time.Duration
-	msg         *mail.Message
-	features    classify.Features
-	raw         []byte
-	env         Envelope
-	verdict     *analysis.Verdict
+	Released *Released
+	// HeaderOverflow: the message has more header fields (or header
+	// bytes) than the filter reads. It is refused for every recipient
+	// (5.3.4): fields past the limit would reach the mailbox unseen — a
+	// forged verdict, a second From — and no door could remove them.
+	HeaderOverflow bool
+	AuthResults    string // Our Authentication-Results value (without the field name).
+	Elapsed        time.Duration
+	msg            *mail.Message
+	features       classify.Features
+	raw            []byte
+	env            Envelope
+	verdict        *analysis.Verdict
 }
 
 // Verdict is the engine's verdict behind the decision (nil when skipped).
@@ -282,10 +287,27 @@ func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decisio
 		s.logDecision(d)
 		return d, nil
 	}
+	d.HeaderOverflow = headerOverflow(d.msg)
 	s.recipients(d)
 	d.Elapsed = s.now().Sub(start)
 	s.logDecision(d)
 	return d, nil
+}
+
+// MaxHeaderFields is how many header fields the filter reads (the
+// parser's limit, which the milter door uses too).
+var MaxHeaderFields = mail.DefaultLimits().MaxHeaders
+
+func headerOverflow(m *mail.Message) bool {
+	if m == nil {
+		return false
+	}
+	for _, df := range m.Defects {
+		if df.Code == mail.DefectHeaderLimit && df.Part == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // TimedOut reports whether the MTA should be told to try again later: a
@@ -591,6 +613,8 @@ func (s *Service) recipients(d *Decision) {
 		switch {
 		case d.Released != nil:
 			rd.Outcome, rd.Why = OutcomeHam, "released from quarantine ("+d.Released.ID+") by its recipient: not scanned again"
+		case d.HeaderOverflow:
+			rd.Outcome, rd.Why = OutcomeReject, "the header is larger than the filter reads: refused, so no field reaches the mailbox unseen"
 		case d.Skipped != "":
 			rd.Outcome, rd.Why = OutcomeHam, "not scanned: "+d.Skipped
 		case !e.Enabled:

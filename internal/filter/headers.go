@@ -1,10 +1,12 @@
 package filter
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 )
 
@@ -22,13 +24,85 @@ type Header struct {
 var RemoveHeaders = []string{"X-Spam-Flag", "X-Spam-Status", "X-Spam-Score", "X-Spam", "X-Spam-Report", "X-Accord-Filter", "X-Accord-Reference", "X-Accord-Status", ReleaseField}
 
 // OwnAuthResults reports whether an Authentication-Results value claims to
-// come from us.
+// come from us, in any form RFC 8601 allows for the authserv-id (comments
+// and folding before it, a quoted string, a trailing dot, any case) or an
+// encoded word a reader might decode: the same reading the engine uses
+// (mailauth.ParseAuthResults), and a lenient one besides, so no reader
+// downstream takes a sender's field for ours.
 func (s *Service) OwnAuthResults(value string) bool {
-	id := strings.TrimSpace(value)
-	if i := strings.IndexAny(id, "; \t\r\n"); i >= 0 {
-		id = id[:i]
+	own := normID(s.cfg.AuthServID)
+	if ar, ok := mailauth.ParseAuthResults(value); ok && ar.AuthServID != "" && normID(ar.AuthServID) == own {
+		return true
 	}
-	return strings.EqualFold(id, s.cfg.AuthServID)
+	v := value
+	if strings.Contains(v, "=?") {
+		if d, err := mail.DecodeHeader(v); err == nil {
+			v = d
+		}
+	}
+	v = strings.ReplaceAll(dropComments(v), `"`, "")
+	v = strings.TrimSpace(v)
+	if i := strings.IndexAny(v, "; \t\r\n"); i >= 0 {
+		v = v[:i]
+	}
+	return normID(v) == own
+}
+
+func normID(id string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(id), "."))
+}
+
+// dropComments removes RFC 5322 comments (nested parentheses, with
+// quoted-pairs) from v.
+func dropComments(v string) string {
+	var b strings.Builder
+	depth := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '\\' && depth > 0:
+			i++
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// OwnAuthResultsAt returns the 1-based positions, among the message's
+// Authentication-Results fields, of those that claim our authserv-id,
+// and how many such fields there are: what a door that can only ask the
+// MTA to remove fields (rspamd's milter.remove_headers) needs.
+func (s *Service) OwnAuthResultsAt(raw []byte) (own []int, total int) {
+	m := mail.ParseBytes(headerOf(raw), mail.DefaultLimits())
+	for i, at := range m.Header.Indexes("Authentication-Results") {
+		if s.OwnAuthResults(m.Header.Fields[at].Value) {
+			own = append(own, i+1)
+		}
+		total++
+	}
+	return own, total
+}
+
+// headerOf is raw up to and including the blank line that ends its
+// header (all of raw when there is none).
+func headerOf(raw []byte) []byte {
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\n')
+		if j < 0 {
+			return raw
+		}
+		line := raw[i : i+j+1]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return raw[:i+j+1]
+		}
+		i += j + 1
+	}
+	return raw
 }
 
 // Headers are the fields a delivered copy gets, for a decision whose
@@ -89,6 +163,9 @@ func (s *Service) Headers(d *Decision, outcome string) []Header {
 // RejectText is the SMTP reply text of a rejection: the reason and the
 // reference a sender can quote to the provider.
 func (s *Service) RejectText(d *Decision) string {
+	if d.HeaderOverflow {
+		return fmt.Sprintf("5.3.4 Message header too large to inspect (over %d fields or %d KiB; reference %s)", MaxHeaderFields, mail.DefaultLimits().MaxHeaderBytes>>10, d.Reference)
+	}
 	return fmt.Sprintf("5.7.1 Message refused as spam (score %.2f, reference %s); if this is a mistake, ask the recipient's provider, quoting the reference", d.Score, d.Reference)
 }
 

@@ -60,7 +60,10 @@ func Listen(addr string, f *filter.Service, log *slog.Logger) (*Server, error) {
 		// Keep a little more than the scan size, to know when a message
 		// is over it; the rest passes unread.
 		mailfilter.WithBody(256<<10, max+1, mailfilter.TruncateWhenTooBig),
-		mailfilter.WithHeader(2000, mailfilter.TruncateWhenTooBig),
+		// A message with more fields than the filter reads is refused
+		// (552 5.3.4): fields past the limit would be delivered unseen
+		// and could not be removed.
+		mailfilter.WithHeader(uint32(filter.MaxHeaderFields), mailfilter.RejectMessageWhenTooBig),
 		// Errors (the store failing) ask the MTA to try again later.
 		mailfilter.WithErrorHandling(mailfilter.TempFailWhenError),
 	)

@@ -209,3 +209,44 @@ func TestMilterHostileClients(t *testing.T) {
 		t.Fatalf("after hostile clients: %+v", r.act)
 	}
 }
+
+// A header padded past what the filter reads is refused (552 5.3.4), not
+// delivered with fields nobody saw; a sender's Authentication-Results in
+// our name after a comment is removed like the plain one.
+func TestMilterHeaderLimitAndOwnAuthResults(t *testing.T) {
+	s, _, _ := start(t, filter.Config{AuthServID: "mx.example.org"})
+	c := milter.NewClient("tcp", s.Addr().String(), milter.WithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+	ses, err := c.Session(milter.NewMacroBag())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ses.Close()
+	ses.Conn("client.example", milter.FamilyInet, 4321, "192.0.2.10")
+	ses.Helo("client.example")
+	ses.Mail("<sender@client.example>", "")
+	ses.Rcpt("<ana@example.org>", "")
+	ses.DataStart()
+	var last *milter.Action
+	for i := 0; i <= filter.MaxHeaderFields && err == nil; i++ {
+		last, err = ses.HeaderField("X-P", "x", nil)
+		if err == nil && last.Type != milter.ActionContinue {
+			break
+		}
+	}
+	if err != nil || last.Type != milter.ActionRejectWithCode || last.SMTPCode != 552 || !strings.Contains(last.SMTPReply, "5.3.4") {
+		t.Fatalf("padded header: %+v %v", last, err)
+	}
+
+	h := append(hdr("comment"), [2]string{"Authentication-Results", "(c) mx.example.org; spf=pass smtp.mailfrom=bank.example"},
+		[2]string{"Authentication-Results", "\"mx.example.org\"; dkim=pass header.d=bank.example"})
+	r := send(t, s.Addr().String(), []string{"ana@example.org"}, h, "see you\r\n")
+	removed := 0
+	for _, m := range r.mods {
+		if m.Type == milter.ActionChangeHeader && m.HeaderValue == "" {
+			removed++
+		}
+	}
+	if removed != 4 {
+		t.Errorf("removed %d fields, want 4 (X-Spam-Flag and three Authentication-Results in our name): %+v", removed, r.mods)
+	}
+}

@@ -351,6 +351,21 @@ func TestPostfix(t *testing.T) {
 	if got := sk.find("forged-ar", time.Second); got != nil {
 		t.Errorf("the forged message was delivered:\n%s", got.data)
 	}
+	// Forged verdict fields behind more header fields than the filter
+	// reads: refused, never delivered unseen.
+	var pad strings.Builder
+	pad.WriteString("From: s@sender.example\r\nTo: friend@example.org\r\nSubject: pad\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n")
+	for i := 0; i < filter.MaxHeaderFields; i++ {
+		pad.WriteString("X-P: x\r\n")
+	}
+	pad.WriteString("X-Spam-Flag: NO\r\nAuthentication-Results: mx.accord.test; dmarc=pass header.from=bank.example\r\n\r\nhello pad-marker\r\n")
+	err = sendSMTP(mx, "s@sender.example", []string{"friend@example.org"}, []byte(pad.String()))
+	if err == nil || !strings.Contains(err.Error(), "5.3.4") {
+		t.Errorf("padded header: %v, want a 5.3.4 refusal", err)
+	}
+	if got := sk.find("pad-marker", time.Second); got != nil {
+		t.Errorf("the padded message was delivered")
+	}
 
 	// Release: the node's outbound queue hands the message to this very
 	// Postfix, whose milter is the filter that held it. It must reach the

@@ -224,6 +224,15 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	for _, n := range filter.RemoveHeaders {
 		m.RemoveHeaders[n] = 0
 	}
+	// Authentication-Results in our name: by its 1-based position when
+	// there is one; when there are several, every Authentication-Results
+	// (0): the protocol names one position per field name, and at a door
+	// none in the message is believed anyway (docs/filter.md).
+	if own, total := h.F.OwnAuthResultsAt(raw); len(own) == 1 && total > 1 {
+		m.RemoveHeaders["Authentication-Results"] = own[0]
+	} else if len(own) > 0 {
+		m.RemoveHeaders["Authentication-Results"] = 0
+	}
 	for _, hd := range h.F.Headers(d, outcome) {
 		m.AddHeaders[hd.Name] = headerJSON{Value: strings.ReplaceAll(hd.Value, "\n\t", " "), Order: 0}
 	}

@@ -166,3 +166,23 @@ func TestRealRspamc(t *testing.T) {
 		t.Logf("rspamc stat:\n%s", out)
 	}
 }
+
+// The rspamd door asks the MTA to remove a sender's Authentication-Results
+// in our name (by position when it is the only one of ours), and at the
+// door nothing the sender wrote is believed: a forged pass is neither
+// scored nor re-issued.
+func TestCheckRemovesForgedAuthResults(t *testing.T) {
+	addr, f, _ := start(t, "")
+	f.PutPolicy(context.Background(), filter.Policy{Kind: filter.ScopeRecipient, Key: "ana@example.org", Allow: []string{"bank.example"}, Spam: ptr(-50.0), Action: ptr(filter.ActionReject)}, "t")
+	m := []byte("Authentication-Results: other.example; spf=none\r\n" +
+		"Authentication-Results: (c) mx.example.org; dkim=pass header.d=bank.example header.s=s1; dmarc=pass header.from=bank.example\r\n" +
+		"Received: from mail.bank.example (mail.bank.example [198.51.100.7]) by mx.example.org with ESMTPS id abc; Mon, 2 Mar 2026 10:00:00 +0000\r\n" +
+		"From: Bank <alerts@bank.example>\r\nTo: ana@example.org\r\nSubject: account\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\nclick http://evil.test/login\r\n")
+	_, r := post(t, "http://"+addr+"/checkv2", map[string]string{"IP": "203.0.113.5", "Helo": "evil.test", "From": "x@evil.test", "Rcpt": "ana@example.org"}, m)
+	if r.Milter == nil || r.Milter.RemoveHeaders["Authentication-Results"] != 2 {
+		t.Errorf("remove_headers %+v: want Authentication-Results at 2", r.Milter)
+	}
+	if _, ok := r.Symbols["DMARC_PASS"]; ok || r.Action != "reject" || strings.Contains(r.Milter.AddHeaders["Authentication-Results"].Value, "pass") {
+		t.Errorf("the forged results were believed: action %s, symbols %v, our A-R %q", r.Action, r.Symbols, r.Milter.AddHeaders["Authentication-Results"].Value)
+	}
+}

@@ -347,48 +347,54 @@ func report(d *filter.Decision) string {
 }
 
 // rewrite returns the message with the filter's headers first (its forged
-// copies removed), or only its header for HEADERS.
+// copies removed), or only its header for HEADERS. The header ends at the
+// first empty line, and the message's own line ending (CRLF or LF, from
+// its first line) is kept.
 func rewrite(f *filter.Service, d *filter.Decision, raw []byte, headersOnly bool) []byte {
-	sep := bytes.Index(raw, []byte("\r\n\r\n"))
 	nl := "\r\n"
-	if sep < 0 {
-		if sep = bytes.Index(raw, []byte("\n\n")); sep >= 0 {
-			nl = "\n"
-		}
+	if i := bytes.IndexByte(raw, '\n'); i >= 0 && (i == 0 || raw[i-1] != '\r') {
+		nl = "\n"
 	}
-	head, body := raw, []byte(nil)
-	if sep >= 0 {
-		head, body = raw[:sep+len(nl)], raw[sep+2*len(nl):]
+	// Split into whole fields (first line and continuation lines).
+	var fields [][]byte
+	rest := raw
+	var body []byte
+	for len(rest) > 0 {
+		j := bytes.IndexByte(rest, '\n')
+		line := rest
+		if j >= 0 {
+			line = rest[:j+1]
+		}
+		rest = rest[len(line):]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			body = rest
+			break
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
+			fields[len(fields)-1] = append(fields[len(fields)-1], line...)
+			continue
+		}
+		fields = append(fields, append([]byte(nil), line...))
 	}
 	var out bytes.Buffer
 	for _, h := range f.Headers(d, d.Outcome) {
 		out.WriteString(h.Name + ": " + strings.ReplaceAll(h.Value, "\n", nl) + nl)
 	}
 	// Copy the original header minus the fields we own.
-	lines := bytes.SplitAfter(head, []byte("\n"))
-	skip := false
-	for _, l := range lines {
-		if len(l) == 0 {
-			continue
-		}
-		if l[0] == ' ' || l[0] == '\t' {
-			if !skip {
-				out.Write(l)
-			}
-			continue
-		}
-		name, value, _ := strings.Cut(string(l), ":")
-		skip = false
+	for _, fl := range fields {
+		name, value, _ := strings.Cut(string(fl), ":")
+		name = strings.TrimSpace(name)
+		skip := false
 		for _, r := range filter.RemoveHeaders {
-			if strings.EqualFold(strings.TrimSpace(name), r) {
+			if strings.EqualFold(name, r) {
 				skip = true
 			}
 		}
-		if strings.EqualFold(strings.TrimSpace(name), "Authentication-Results") && f.OwnAuthResults(value) {
+		if strings.EqualFold(name, "Authentication-Results") && f.OwnAuthResults(value) {
 			skip = true
 		}
 		if !skip {
-			out.Write(l)
+			out.Write(fl)
 		}
 	}
 	out.WriteString(nl)

@@ -197,3 +197,24 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
+
+// A sender's Authentication-Results in our name, in the forms RFC 8601
+// allows (folded, after a comment, quoted), never come back in PROCESS;
+// an LF-only message keeps its body, and its line endings, whole.
+func TestProcessRemovesOurAuthResults(t *testing.T) {
+	addr, _ := start(t, false)
+	m := "From: a@example.com\r\nTo: ana@example.org\r\nSubject: forged\r\n" +
+		"Authentication-Results:\r\n mx.example.org; dkim=pass header.d=paypal.com; dmarc=pass header.from=paypal.com\r\n" +
+		"Authentication-Results: (comment) mx.example.org; spf=pass smtp.mailfrom=paypal.com\r\n" +
+		"Authentication-Results: \"mx.example.org\"; dkim=pass header.d=bank3.com\r\n" +
+		"Authentication-Results: other.example; spf=none\r\n\r\nhello\r\n"
+	out := raw(t, addr, fmt.Sprintf("PROCESS SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m))
+	if strings.Contains(out, "paypal.com") || strings.Contains(out, "bank3.com") || !strings.Contains(out, "Authentication-Results: other.example; spf=none\r\n") {
+		t.Errorf("PROCESS kept a forged field in our name:\n%s", out)
+	}
+	lf := "From: a@example.com\nSubject: lf\n\nbody line\r\n\r\nX-Spam-Flag: kept in the body\n"
+	out = raw(t, addr, fmt.Sprintf("PROCESS SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(lf), lf))
+	if !strings.HasSuffix(out, "\n\nbody line\r\n\r\nX-Spam-Flag: kept in the body\n") || strings.Contains(out, "X-Spam-Flag: NO\r\n") {
+		t.Errorf("PROCESS of an LF message:\n%q", out)
+	}
+}

@@ -1,0 +1,65 @@
+package filter
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Every form RFC 8601 allows for our authserv-id is ours: a sender's
+// field in any of them must be removed, since a reader downstream reads
+// it as ours (the engine's own parser does).
+func TestOwnAuthResultsForms(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{AuthServID: "mx.accord.test"})
+	ours := []string{
+		"mx.accord.test; spf=pass",
+		"MX.ACCORD.TEST; spf=pass",
+		"mx.accord.test 1; spf=pass",
+		"\r\n mx.accord.test; dkim=pass header.d=paypal.com",
+		"(comment) mx.accord.test; spf=pass smtp.mailfrom=paypal.com",
+		"(nested (comment)) mx.accord.test ; spf=pass",
+		`"mx.accord.test"; dkim=pass header.d=bank3.com`,
+		"mx.accord.test.; dkim=pass",
+		"=?utf-8?q?mx.accord.test?=; dkim=pass",
+	}
+	for _, v := range ours {
+		if !s.OwnAuthResults(v) {
+			t.Errorf("%q not taken for ours", v)
+		}
+	}
+	for _, v := range []string{"mx.example.org; spf=pass", "mx.accord.test.evil; spf=pass", "(mx.accord.test) other.example; spf=pass", "spf=pass"} {
+		if s.OwnAuthResults(v) {
+			t.Errorf("%q taken for ours", v)
+		}
+	}
+	raw := []byte("Authentication-Results: other.example; spf=pass\r\nAuthentication-Results:\r\n (c) mx.accord.test; spf=pass\r\nFrom: a@b.example\r\n\r\nAuthentication-Results: mx.accord.test; in the body\r\n")
+	if own, total := s.OwnAuthResultsAt(raw); fmt.Sprint(own) != "[2]" || total != 2 {
+		t.Errorf("OwnAuthResultsAt: %v of %d", own, total)
+	}
+}
+
+// A header padded past what the filter reads could hide forged fields
+// (a verdict, a second From) behind the limit: such a message is refused
+// for everybody, with a 5.3.4 reason.
+func TestHeaderOverflowRefused(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{AuthServID: "mx.accord.test"})
+	s.PutPolicy(context.Background(), Policy{Kind: ScopeRecipient, Key: "off@example.org", Enabled: ptr(false)}, "t")
+	var b strings.Builder
+	b.WriteString("From: s@sender.example\r\nTo: bob@example.org\r\nSubject: pad\r\n")
+	for i := 0; i < MaxHeaderFields; i++ {
+		b.WriteString("X-P: x\r\n")
+	}
+	b.WriteString("X-Spam-Flag: NO\r\nAuthentication-Results: mx.accord.test; dmarc=pass header.from=bank.example\r\n\r\nhello\r\n")
+	d, err := s.Check(context.Background(), []byte(b.String()), Envelope{Rcpts: []string{"bob@example.org", "off@example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.HeaderOverflow || d.Outcome != OutcomeReject || !strings.HasPrefix(s.RejectText(d), "5.3.4") {
+		t.Errorf("padded header: overflow %v outcome %s %q", d.HeaderOverflow, d.Outcome, s.RejectText(d))
+	}
+	d, _ = s.Check(context.Background(), msg("s@sender.example", "fine", "hello"), Envelope{Rcpts: []string{"bob@example.org"}})
+	if d.HeaderOverflow || d.Outcome == OutcomeReject {
+		t.Errorf("plain message: overflow %v outcome %s", d.HeaderOverflow, d.Outcome)
+	}
+}
