@@ -61,23 +61,28 @@ type Outbound struct {
 // Filter is the filter for mail providers: its three doors (each off when
 // its address is empty) and how it decides. See docs/filter.md.
 type Filter struct {
-	Milter             string   `toml:"milter"`      // Milter listener: "127.0.0.1:11332" or "unix:/path".
-	Rspamd             string   `toml:"rspamd"`      // rspamd-compatible HTTP listener: "127.0.0.1:11333".
-	Spamd              string   `toml:"spamd"`       // spamd listener: "127.0.0.1:783".
-	AuthServID         string   `toml:"authserv_id"` // In Authentication-Results; default smtp.hostname.
-	MaxScan            int64    `toml:"max_scan"`    // Larger messages pass with a header, unscanned.
-	Timeout            Duration `toml:"timeout"`     // For one decision.
-	TempFailOnTimeout  bool     `toml:"tempfail_on_timeout"`
-	QuarantineDays     int      `toml:"quarantine_days"`
-	LearnedDays        int      `toml:"learned_days"` // How long learned features are kept.
-	CampaignMinReports int      `toml:"campaign_min_reports"`
-	LearnPassword      string   `toml:"learn_password"`   // Required by /learnspam and /learnham when set.
-	SpamdAllowTell     bool     `toml:"spamd_allow_tell"` // Accept spamd TELL (spamc -L).
-	SyncInterval       Duration `toml:"sync_interval"`    // How often an instance takes in what others learned, and reloads policies and intelligence.
-	RebuildInterval    Duration `toml:"rebuild_interval"` // How often the model is rebuilt from every learned message.
-	DigestInterval     Duration `toml:"digest_interval"`  // Quarantine digests to recipients; 0 for none.
-	DNSBL              []DNSBL  `toml:"dnsbl"`
-	DNSBLBudget        Duration `toml:"dnsbl_budget"` // Per message, for all lists.
+	Milter            string   `toml:"milter"`      // Milter listener: "127.0.0.1:11332" or "unix:/path".
+	Rspamd            string   `toml:"rspamd"`      // rspamd-compatible HTTP listener: "127.0.0.1:11333".
+	Spamd             string   `toml:"spamd"`       // spamd listener: "127.0.0.1:783".
+	AuthServID        string   `toml:"authserv_id"` // In Authentication-Results; default smtp.hostname.
+	MaxScan           int64    `toml:"max_scan"`    // Larger messages pass with a header, unscanned.
+	Timeout           Duration `toml:"timeout"`     // For one decision.
+	TempFailOnTimeout bool     `toml:"tempfail_on_timeout"`
+	QuarantineDays    int      `toml:"quarantine_days"`
+	// Quarantine quotas (see docs/filter.md): messages and MiB held per
+	// recipient, MiB stored in all; 0 takes the default (1000, 200, 4096).
+	QuarantineMaxPerRecipient int      `toml:"quarantine_max_per_recipient"`
+	QuarantineMaxRecipientMB  int64    `toml:"quarantine_max_recipient_mb"`
+	QuarantineMaxMB           int64    `toml:"quarantine_max_mb"`
+	LearnedDays               int      `toml:"learned_days"` // How long learned features are kept.
+	CampaignMinReports        int      `toml:"campaign_min_reports"`
+	LearnPassword             string   `toml:"learn_password"`   // Required by /learnspam and /learnham when set.
+	SpamdAllowTell            bool     `toml:"spamd_allow_tell"` // Accept spamd TELL (spamc -L).
+	SyncInterval              Duration `toml:"sync_interval"`    // How often an instance takes in what others learned, and reloads policies and intelligence.
+	RebuildInterval           Duration `toml:"rebuild_interval"` // How often the model is rebuilt from every learned message.
+	DigestInterval            Duration `toml:"digest_interval"`  // Quarantine digests to recipients; 0 for none.
+	DNSBL                     []DNSBL  `toml:"dnsbl"`
+	DNSBLBudget               Duration `toml:"dnsbl_budget"` // Per message, for all lists.
 }
 
 // DNSBL is one blocklist: [[filter.dnsbl]] name = "…", zone = "…".

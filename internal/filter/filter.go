@@ -50,12 +50,20 @@ type Config struct {
 	// TempFailOnTimeout makes a decision that cannot finish in time ask
 	// the MTA to try again later; by default the message is delivered
 	// with X-Accord-Filter: timeout (fail-open).
-	TempFailOnTimeout  bool
-	QuarantineDays     int     // How long held messages are kept (default 30).
-	CampaignMinReports int     // A desk campaign counts as confirmed from this many reports (default 3).
-	CampaignWeight     float64 // Points of a confirmed campaign's near-duplicate (default 6).
-	LearnedDays        int     // How long learned features are kept (default 365).
-	Version            string  // Shown in X-Spam-Status.
+	TempFailOnTimeout bool
+	QuarantineDays    int // How long held messages are kept (default 30).
+	// Quotas of the quarantine: messages and bytes held for one recipient
+	// (default 1000 and 200 MiB), and bytes stored for everybody (each
+	// message once, default 4 GiB). A recipient over a quota gets the
+	// message delivered, tagged as spam, instead of held: nothing is lost
+	// and a sender cannot fill the node's disk.
+	QuarantineMaxPerRecipient   int
+	QuarantineMaxRecipientBytes int64
+	QuarantineMaxBytes          int64
+	CampaignMinReports          int     // A desk campaign counts as confirmed from this many reports (default 3).
+	CampaignWeight              float64 // Points of a confirmed campaign's near-duplicate (default 6).
+	LearnedDays                 int     // How long learned features are kept (default 365).
+	Version                     string  // Shown in X-Spam-Status.
 }
 
 func (c Config) withDefaults() Config {
@@ -70,6 +78,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QuarantineDays <= 0 {
 		c.QuarantineDays = 30
+	}
+	if c.QuarantineMaxPerRecipient <= 0 {
+		c.QuarantineMaxPerRecipient = 1000
+	}
+	if c.QuarantineMaxRecipientBytes <= 0 {
+		c.QuarantineMaxRecipientBytes = 200 << 20
+	}
+	if c.QuarantineMaxBytes <= 0 {
+		c.QuarantineMaxBytes = 4 << 30
 	}
 	if c.CampaignMinReports <= 0 {
 		c.CampaignMinReports = 3
@@ -229,13 +246,16 @@ type Decision struct {
 	// (5.3.4): fields past the limit would reach the mailbox unseen — a
 	// forged verdict, a second From — and no door could remove them.
 	HeaderOverflow bool
-	AuthResults    string // Our Authentication-Results value (without the field name).
-	Elapsed        time.Duration
-	msg            *mail.Message
-	features       classify.Features
-	raw            []byte
-	env            Envelope
-	verdict        *analysis.Verdict
+	// NotHeld are the recipients Quarantine could not hold (over a
+	// quota): the door delivers their copy tagged as spam.
+	NotHeld     []string
+	AuthResults string // Our Authentication-Results value (without the field name).
+	Elapsed     time.Duration
+	msg         *mail.Message
+	features    classify.Features
+	raw         []byte
+	env         Envelope
+	verdict     *analysis.Verdict
 }
 
 // Verdict is the engine's verdict behind the decision (nil when skipped).

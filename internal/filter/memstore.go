@@ -2,6 +2,7 @@ package filter
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sort"
 	"sync"
@@ -13,6 +14,7 @@ type MemStore struct {
 	mu       sync.Mutex
 	policies map[string]Policy
 	held     map[string]Held
+	raws     map[[32]byte][]byte // held bytes, once per content
 	audit    []AuditEntry
 	learned  []Learned
 	snap     *Snapshot
@@ -66,13 +68,37 @@ func (m *MemStore) DeletePolicy(_ context.Context, kind, key string) error {
 	return nil
 }
 
-// Hold implements Store.
+// Hold implements Store: the bytes are kept once per content.
 func (m *MemStore) Hold(_ context.Context, h Held) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	h.Raw = append([]byte(nil), h.Raw...)
+	if m.raws == nil {
+		m.raws = map[[32]byte][]byte{}
+	}
+	k := sha256.Sum256(h.Raw)
+	if _, ok := m.raws[k]; !ok {
+		m.raws[k] = append([]byte(nil), h.Raw...)
+	}
+	h.Raw = m.raws[k]
+	h.Size = len(h.Raw)
 	m.held[h.ID] = h
 	return nil
+}
+
+// HeldUsage implements Store.
+func (m *MemStore) HeldUsage(_ context.Context, recipient string) (n int, size, total int64, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, h := range m.held {
+		if h.Recipient == recipient && (h.State == StateHeld || h.State == StateReleasing || h.State == "queued") {
+			n++
+			size += int64(h.Size)
+		}
+	}
+	for _, r := range m.raws {
+		total += int64(len(r))
+	}
+	return n, size, total, nil
 }
 
 // HeldMessage implements Store.
@@ -131,6 +157,15 @@ func (m *MemStore) PurgeHeld(_ context.Context, t time.Time) (int, error) {
 		if !t.Before(h.ExpiresAt) || (h.State == StateReleased || h.State == StateDeleted) && h.ActedAt.Before(t) {
 			delete(m.held, id)
 			n++
+		}
+	}
+	used := map[[32]byte]bool{}
+	for _, h := range m.held {
+		used[sha256.Sum256(h.Raw)] = true
+	}
+	for k := range m.raws {
+		if !used[k] {
+			delete(m.raws, k)
 		}
 	}
 	return n, nil

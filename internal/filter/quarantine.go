@@ -36,9 +36,20 @@ func (a Actor) may(h Held) bool {
 // Quarantine holds the message for the recipients of the decision whose
 // outcome is quarantine (and those rejected, when rejecting was not
 // possible because others accepted the message). It returns the held ids.
+// The bytes are stored once for all of them. A recipient over a quota
+// (see Config) is not held but listed in d.NotHeld, for the door to
+// deliver their copy tagged as spam.
 func (s *Service) Quarantine(ctx context.Context, d *Decision, recipients []string) ([]string, error) {
 	if len(recipients) == 0 {
 		return nil, nil
+	}
+	hold, over, err := s.overQuota(ctx, d, recipients)
+	if err != nil {
+		return nil, fmt.Errorf("quarantine: %w", err)
+	}
+	d.NotHeld = over
+	if len(over) > 0 {
+		s.log.Warn("filter quarantine over quota: delivered tagged instead", "ref", d.Reference, "recipients", len(over))
 	}
 	now := s.now()
 	from, subject := "", ""
@@ -49,7 +60,7 @@ func (s *Service) Quarantine(ctx context.Context, d *Decision, recipients []stri
 		subject = d.verdict.Message.Subject
 	}
 	var ids []string
-	for _, rc := range recipients {
+	for _, rc := range hold {
 		h := Held{ID: "q-" + newRef(), Recipient: rc, MailFrom: d.env.MailFrom, From: from, Subject: subject,
 			ReceivedAt: now, ExpiresAt: now.AddDate(0, 0, s.cfg.QuarantineDays), Score: d.Score, Symbols: d.Symbols,
 			Reference: d.Reference, Raw: d.raw, Size: len(d.raw), State: StateHeld}
@@ -60,6 +71,34 @@ func (s *Service) Quarantine(ctx context.Context, d *Decision, recipients []stri
 	}
 	s.log.Info("filter quarantined", "ref", d.Reference, "held", len(ids))
 	return ids, nil
+}
+
+// OverQuota returns the recipients the quarantine could not hold the
+// message for now, without holding anything: a door that answers once for
+// every recipient (rspamd) holds for all of them or for none.
+func (s *Service) OverQuota(ctx context.Context, d *Decision, recipients []string) ([]string, error) {
+	_, over, err := s.overQuota(ctx, d, recipients)
+	return over, err
+}
+
+func (s *Service) overQuota(ctx context.Context, d *Decision, recipients []string) (hold, over []string, err error) {
+	size := int64(len(d.raw))
+	for i, rc := range recipients {
+		n, used, total, err := s.store.HeldUsage(ctx, rc)
+		if err != nil {
+			return nil, nil, err
+		}
+		if i == 0 && total+size > s.cfg.QuarantineMaxBytes {
+			// The bytes are stored once: over the total, nobody holds them.
+			return nil, recipients, nil
+		}
+		if n+1 > s.cfg.QuarantineMaxPerRecipient || used+size > s.cfg.QuarantineMaxRecipientBytes {
+			over = append(over, rc)
+			continue
+		}
+		hold = append(hold, rc)
+	}
+	return hold, over, nil
 }
 
 // List returns the held messages an actor may see: a mailbox owner's own,

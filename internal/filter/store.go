@@ -96,8 +96,13 @@ type Store interface {
 	Policies(ctx context.Context) ([]Policy, error)
 	DeletePolicy(ctx context.Context, kind, key string) error
 
-	// Quarantine.
+	// Quarantine. Hold keeps the message for one recipient; its bytes
+	// are stored once however many recipients hold them.
 	Hold(ctx context.Context, h Held) error
+	// HeldUsage is what the quarantine keeps: for recipient, the
+	// messages still held (held, releasing, queued) and their size; for
+	// everybody, the bytes stored.
+	HeldUsage(ctx context.Context, recipient string) (n int, size, total int64, err error)
 	HeldMessage(ctx context.Context, id string) (Held, error)       // with Raw
 	HeldMessages(ctx context.Context, f HeldFilter) ([]Held, error) // ErrLimit over MaxHeldLimit
 	// SetHeldState moves a message from one state to another; it fails

@@ -149,11 +149,20 @@ func (s *Server) decide(ctx context.Context, trx mailfilter.Trx) (mailfilter.Dec
 		if _, err := s.f.Quarantine(ctx, d, hold); err != nil {
 			return nil, err // tempfail: nothing is lost
 		}
+		// Over a quarantine quota: delivered, tagged as spam.
+		notHeld := map[string]bool{}
+		for _, r := range d.NotHeld {
+			notHeld[r] = true
+			deliver = append(deliver, r)
+			strongest = filter.OutcomeSpam
+		}
 		if len(deliver) == 0 {
 			return mailfilter.Discard, nil // held in the node's quarantine
 		}
 		for _, r := range hold {
-			trx.DelRcptTo(orig[r])
+			if !notHeld[r] {
+				trx.DelRcptTo(orig[r])
+			}
 		}
 	}
 	s.cleanHeaders(trx)

@@ -214,6 +214,19 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		for _, rd := range d.Recipients {
 			rcpts = append(rcpts, rd.Recipient)
 		}
+		// One answer for all: held for all of them, or (a quarantine
+		// quota reached) delivered tagged as spam to all.
+		over, err := h.F.OverQuota(r.Context(), d, rcpts)
+		if err != nil {
+			jsonError(w, http.StatusServiceUnavailable, "the quarantine could not keep the message: "+err.Error())
+			return
+		}
+		if len(over) > 0 {
+			outcome = filter.OutcomeSpam
+			res.Action = actions[outcome]
+			res.Messages["accord"] = "quarantine quota reached: delivered tagged as spam (reference " + d.Reference + ")"
+			break
+		}
 		if _, err := h.F.Quarantine(r.Context(), d, rcpts); err != nil {
 			jsonError(w, http.StatusServiceUnavailable, "the quarantine could not keep the message: "+err.Error())
 			return

@@ -186,3 +186,31 @@ func TestCheckRemovesForgedAuthResults(t *testing.T) {
 		t.Errorf("the forged results were believed: action %s, symbols %v, our A-R %q", r.Action, r.Symbols, r.Milter.AddHeaders["Authentication-Results"].Value)
 	}
 }
+
+// Over a quarantine quota the door cannot hold for everybody: it answers
+// "add header" (delivered, tagged as spam) instead of discarding.
+func TestQuarantineQuotaTags(t *testing.T) {
+	lib, _ := rules.Embedded()
+	st := filter.NewMemStore()
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org", QuarantineMaxPerRecipient: 1},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: st, Secret: []byte("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := NewHandler(f, "", nil).Server()
+	go srv.Serve(l)
+	defer srv.Close()
+	url := "http://" + l.Addr().String() + "/checkv2"
+	hdr := map[string]string{"Rcpt": "q1@example.org, q2@example.org"}
+	if _, r := post(t, url, hdr, message("one", filter.GTUBE)); r.Action != "discard" {
+		t.Fatalf("first: %s", r.Action)
+	}
+	_, r := post(t, url, hdr, message("two", filter.GTUBE))
+	if r.Action != "add header" || r.Milter.AddHeaders["X-Spam-Flag"].Value != "YES" {
+		t.Fatalf("over the quota: %s %+v", r.Action, r.Milter)
+	}
+	if held, _ := st.HeldMessages(context.Background(), filter.HeldFilter{Recipient: "q2@example.org"}); len(held) != 1 {
+		t.Errorf("q2 holds %d, want 1 (none of the second)", len(held))
+	}
+}

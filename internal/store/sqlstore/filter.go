@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -88,32 +90,56 @@ func (s *Store) DeletePolicy(ctx context.Context, kind, key string) error {
 	return nil
 }
 
-// Hold implements filter.Store.
+// Hold implements filter.Store: the bytes go once into filter_held_raw
+// (by their SHA-256), the recipient's row points at them.
 func (s *Store) Hold(ctx context.Context, h filter.Held) error {
 	syms, err := json.Marshal(h.Symbols)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO filter_held (id, recipient, mail_from, from_addr, subject, received_at, expires_at, score,
-		symbols, reference, size, raw, state, acted_at, acted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')`),
-		h.ID, h.Recipient, h.MailFrom, h.From, h.Subject, nanos(h.ReceivedAt), nanos(h.ExpiresAt), h.Score, string(syms),
-		h.Reference, len(h.Raw), h.Raw, h.State)
+	sum := sha256.Sum256(h.Raw)
+	key := hex.EncodeToString(sum[:])
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO filter_held_raw (sha256, raw, size) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING`),
+			key, h.Raw, len(h.Raw)); err != nil {
+			return fmt.Errorf("hold %s: bytes: %w", h.ID, err)
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO filter_held (id, recipient, mail_from, from_addr, subject, received_at, expires_at, score,
+		symbols, reference, size, raw, state, acted_at, acted_by, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?)`),
+			h.ID, h.Recipient, h.MailFrom, h.From, h.Subject, nanos(h.ReceivedAt), nanos(h.ExpiresAt), h.Score, string(syms),
+			h.Reference, len(h.Raw), []byte{}, h.State, key)
+		if err != nil {
+			return fmt.Errorf("hold %s: %w", h.ID, err)
+		}
+		return nil
+	})
+}
+
+// HeldUsage implements filter.Store.
+func (s *Store) HeldUsage(ctx context.Context, recipient string) (n int, size, total int64, err error) {
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*), COALESCE(SUM(size), 0) FROM filter_held WHERE recipient = ? AND state IN ('held', 'releasing', 'queued')`),
+		recipient).Scan(&n, &size)
 	if err != nil {
-		return fmt.Errorf("hold %s: %w", h.ID, err)
+		return 0, 0, 0, err
 	}
-	return nil
+	var old int64
+	if err = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM filter_held_raw`).Scan(&total); err != nil {
+		return 0, 0, 0, err
+	}
+	if err = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM filter_held WHERE raw_sha256 = ''`).Scan(&old); err != nil {
+		return 0, 0, 0, err
+	}
+	return n, size, total + old, nil
 }
 
 const heldCols = `id, recipient, mail_from, from_addr, subject, received_at, expires_at, score, symbols, reference, size, state, acted_at, acted_by`
 
-func scanHeld(sc interface{ Scan(...any) error }, raw *[]byte) (filter.Held, error) {
+func scanHeld(sc interface{ Scan(...any) error }, extra ...any) (filter.Held, error) {
 	var h filter.Held
 	var recv, exp, acted int64
 	var syms string
 	dest := []any{&h.ID, &h.Recipient, &h.MailFrom, &h.From, &h.Subject, &recv, &exp, &h.Score, &syms, &h.Reference, &h.Size, &h.State, &acted, &h.ActedBy}
-	if raw != nil {
-		dest = append(dest, raw)
-	}
+	dest = append(dest, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return h, err
 	}
@@ -127,9 +153,16 @@ func scanHeld(sc interface{ Scan(...any) error }, raw *[]byte) (filter.Held, err
 // HeldMessage implements filter.Store.
 func (s *Store) HeldMessage(ctx context.Context, id string) (filter.Held, error) {
 	var raw []byte
-	h, err := scanHeld(s.db.QueryRowContext(ctx, s.q(`SELECT `+heldCols+`, raw FROM filter_held WHERE id = ?`), id), &raw)
+	var key string
+	h, err := scanHeld(s.db.QueryRowContext(ctx, s.q(`SELECT `+heldCols+`, raw, raw_sha256 FROM filter_held WHERE id = ?`), id), &raw, &key)
 	if isNoRows(err) {
 		return filter.Held{}, filter.ErrNotFound
+	}
+	if err == nil && key != "" {
+		err = s.db.QueryRowContext(ctx, s.q(`SELECT raw FROM filter_held_raw WHERE sha256 = ?`), key).Scan(&raw)
+		if isNoRows(err) {
+			err = fmt.Errorf("held %s: its bytes are missing", id)
+		}
 	}
 	h.Raw = raw
 	return h, err
@@ -159,7 +192,7 @@ func (s *Store) HeldMessages(ctx context.Context, f filter.HeldFilter) ([]filter
 	defer rows.Close()
 	var out []filter.Held
 	for rows.Next() {
-		h, err := scanHeld(rows, nil)
+		h, err := scanHeld(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -190,6 +223,10 @@ func (s *Store) PurgeHeld(ctx context.Context, t time.Time) (int, error) {
 		return 0, err
 	}
 	n, _ := res.RowsAffected()
+	// Bytes no row points at any more.
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM filter_held_raw WHERE NOT EXISTS (SELECT 1 FROM filter_held h WHERE h.raw_sha256 = filter_held_raw.sha256)`); err != nil {
+		return int(n), err
+	}
 	return int(n), nil
 }
 

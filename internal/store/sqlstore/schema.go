@@ -574,5 +574,16 @@ func migrations(d Dialect) []string {
 		CREATE INDEX consent_complaints_message ON consent_complaints (sender, message_key);
 		CREATE INDEX consent_events_kind ON consent_events (sender, kind, at);
 		CREATE INDEX consent_events_recipient_kind ON consent_events (sender, recipient, kind, at)`,
+		// 15: the quarantine keeps a message's bytes once, however many
+		// recipients hold it (by their SHA-256); rows of older versions
+		// keep theirs in filter_held.raw.
+		`CREATE TABLE filter_held_raw (
+			sha256 TEXT PRIMARY KEY,
+			raw ` + d.Blob + ` NOT NULL,
+			size BIGINT NOT NULL
+		);
+		ALTER TABLE filter_held ADD COLUMN raw_sha256 TEXT NOT NULL DEFAULT '';
+		CREATE INDEX filter_held_raw_ref ON filter_held (raw_sha256);
+		CREATE INDEX filter_held_usage ON filter_held (recipient, state)`,
 	}
 }

@@ -60,6 +60,10 @@ func filterQuarantine(t *testing.T, s Store) {
 			t.Fatal(err)
 		}
 	}
+	// The three rows share one copy of the bytes.
+	if n, size, total, err := s.HeldUsage(ctx, "ana@example.org"); err != nil || n != 2 || size != int64(2*len(raw)) || total != int64(len(raw)) {
+		t.Fatalf("usage: %d messages, %d bytes for ana, %d stored (want %d once): %v", n, size, total, len(raw), err)
+	}
 	got, err := s.HeldMessage(ctx, "q-1")
 	if err != nil || !bytes.Equal(got.Raw, raw) || got.Symbols[0].Name != "GTUBE" || !got.ReceivedAt.Equal(now) || got.Size != len(raw) {
 		t.Fatalf("held %+v %v", got, err)
@@ -94,6 +98,9 @@ func filterQuarantine(t *testing.T, s Store) {
 	n, _ = s.PurgeHeld(ctx, now.Add(31*24*time.Hour))
 	if n != 2 {
 		t.Fatalf("purge of expired: %d", n)
+	}
+	if _, _, total, _ := s.HeldUsage(ctx, "ana@example.org"); total != 0 {
+		t.Errorf("after the purge the bytes of no held message remain: %d", total)
 	}
 	// Audit.
 	s.FilterAudit(ctx, filter.AuditEntry{At: now, Actor: "user:root", Action: "quarantine.read", Target: "q-9"})
