@@ -584,10 +584,14 @@ func digestLoop(ctx context.Context, f *filter.Service, every time.Duration, bas
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			// A recipient whose digest failed is tried again by the
+			// filter from its own start; the others move on.
 			sent, err := f.SendDigests(ctx, since, base, n)
 			if err != nil {
 				log.Warn("filter: digests", "err", err)
-				continue
+				if !errors.Is(err, filter.ErrSomeDigests) {
+					continue // nothing was sent: the same start next time
+				}
 			}
 			since = now
 			if sent > 0 {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The quarantine: messages held for a recipient, with the decision that
@@ -354,30 +356,100 @@ type Notifier interface {
 // SendDigests mails each recipient a digest of what was held for them
 // since since, each message with its release link (baseURL/q/release?t=…,
 // a page whose button releases it: following the link alone releases
-// nothing). It returns how many digests were sent.
+// nothing). Each recipient's digest is sent on its own: one that cannot be
+// sent is logged, tried again at the next call with its earlier start,
+// and stops no other. It returns how many digests were sent, and the
+// failures joined.
+//
+// What the sender wrote (From, Subject) is shown on one line, without
+// control or invisible characters and clipped: a held message cannot add
+// lines — a fake link, a fake sender — to the node's own mail.
 func (s *Service) SendDigests(ctx context.Context, since time.Time, baseURL string, n Notifier) (int, error) {
-	ds, err := s.Digests(ctx, since)
+	s.digestMu.Lock()
+	defer s.digestMu.Unlock()
+	from := since
+	for _, t := range s.digestRetry {
+		if t.Before(from) {
+			from = t
+		}
+	}
+	ds, err := s.Digests(ctx, from)
 	if err != nil {
 		return 0, err
 	}
 	sent := 0
+	var errs []error
+	retry := map[string]time.Time{}
 	for _, d := range ds {
 		if d.Recipient == "" {
 			continue
 		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "%d message(s) addressed to you were held as likely spam.\n", len(d.Items))
-		b.WriteString("To have one delivered, open its link and press the button on the page.\n\n")
+		start, ok := s.digestRetry[d.Recipient]
+		if !ok {
+			start = since
+		}
+		var items []DigestItem
 		for _, it := range d.Items {
+			if !it.Held.ReceivedAt.Before(start) {
+				items = append(items, it)
+			}
+		}
+		if len(items) == 0 {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d message(s) addressed to you were held as likely spam.\n", len(items))
+		b.WriteString("To have one delivered, open its link and press the button on the page.\n\n")
+		for _, it := range items {
 			h := it.Held
 			fmt.Fprintf(&b, "From: %s\nSubject: %s\nReceived: %s (score %.2f)\nRelease: %s/q/release?t=%s\n\n",
-				orNone(h.From), orNone(h.Subject), h.ReceivedAt.UTC().Format("2006-01-02 15:04 UTC"), h.Score, strings.TrimRight(baseURL, "/"), it.Token)
+				orNone(oneLine(h.From, 100)), orNone(oneLine(h.Subject, 120)), h.ReceivedAt.UTC().Format("2006-01-02 15:04 UTC"), h.Score, strings.TrimRight(baseURL, "/"), it.Token)
 		}
 		fmt.Fprintf(&b, "Held messages are deleted after %d days.\n", s.cfg.QuarantineDays)
-		if err := n.Notify(ctx, d.Recipient, fmt.Sprintf("%d held message(s) in your quarantine", len(d.Items)), b.String()); err != nil {
-			return sent, fmt.Errorf("digest to a recipient: %w", err)
+		if err := n.Notify(ctx, d.Recipient, fmt.Sprintf("%d held message(s) in your quarantine", len(items)), b.String()); err != nil {
+			s.log.Warn("filter: a quarantine digest could not be sent; tried again next time", "err", err)
+			errs = append(errs, err)
+			retry[d.Recipient] = start
+			continue
 		}
 		sent++
 	}
+	s.digestRetry = retry
+	if len(errs) > 0 {
+		return sent, fmt.Errorf("%w: %d of %d: %w", ErrSomeDigests, len(errs), len(errs)+sent, errors.Join(errs...))
+	}
 	return sent, nil
+}
+
+// ErrSomeDigests is returned by SendDigests when some recipients' digests
+// could not be sent (they are tried again at the next call); the others
+// were.
+var ErrSomeDigests = errors.New("filter: some quarantine digests could not be sent")
+
+// oneLine is text a sender wrote, made safe to show in the node's own
+// mail: control characters (line breaks included), line and paragraph
+// separators and invisible format characters (bidirectional overrides)
+// become spaces, runs of spaces one, and it is clipped to max runes.
+func oneLine(text string, max int) string {
+	var b strings.Builder
+	space := false
+	n := 0
+	for _, r := range text {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+			n++
+		}
+		if n >= max {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }

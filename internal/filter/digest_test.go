@@ -1,0 +1,61 @@
+package filter
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+type digestSink struct{ to, text []string }
+
+func (c *digestSink) Notify(_ context.Context, to, _, text string) error {
+	if to == "x y" {
+		return errors.New("refused: not an address")
+	}
+	c.to = append(c.to, to)
+	c.text = append(c.text, text)
+	return nil
+}
+
+// A held message's encoded Subject with line breaks cannot add lines (a
+// fake release link, a fake sender) to the node's digest; a recipient the
+// outbound mail refuses stops no other digest, and is tried again.
+func TestDigestInjectionAndBadRecipient(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	ctx := context.Background()
+	raw := []byte("From: \"PayPal Security\" <x@evil.test>\r\nTo: ana@example.org\r\n" +
+		"Subject: =?utf-8?q?Invoice=0A=0ARelease:_https://accord-mail.example.net/q/release=3Ft=3Dabc=0A=0AFrom:_boss@example.org=E2=80=A8x?=\r\n" +
+		"Date: Mon, 2 Mar 2026 10:00:00 +0000\r\nMessage-ID: <d1@x>\r\n\r\n" + GTUBE + "\r\n")
+	since := time.Now().Add(-time.Minute)
+	for _, rc := range []string{"ana@example.org", "x y", "bob@example.org"} {
+		d, _ := s.Check(ctx, raw, Envelope{Rcpts: []string{rc}})
+		if _, err := s.Quarantine(ctx, d, []string{rc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := &digestSink{}
+	sent, err := s.SendDigests(ctx, since, "https://mail.example.org", n)
+	if sent != 2 || !errors.Is(err, ErrSomeDigests) || len(n.to) != 2 {
+		t.Fatalf("sent %d to %v: %v", sent, n.to, err)
+	}
+	for _, text := range n.text {
+		for _, l := range strings.Split(text, "\n") {
+			if strings.HasPrefix(l, "Release:") && !strings.HasPrefix(l, "Release: https://mail.example.org/q/release?t=") ||
+				strings.HasPrefix(l, "From:") && !strings.HasPrefix(l, "From: x@evil.test") || strings.ContainsRune(l, '\u2028') {
+				t.Errorf("a line the sender wrote in the digest: %q", l)
+			}
+		}
+	}
+	// Next time: the good recipients got theirs; the refused one is tried
+	// again with its held message, though it is older than the new start.
+	n2 := &digestSink{}
+	_, err = s.SendDigests(ctx, time.Now(), "https://mail.example.org", n2)
+	if !errors.Is(err, ErrSomeDigests) || len(n2.to) != 0 {
+		t.Errorf("second round: %v to %v", err, n2.to)
+	}
+	if len(s.digestRetry) != 1 {
+		t.Errorf("retry list %v", s.digestRetry)
+	}
+}
