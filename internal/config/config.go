@@ -71,18 +71,22 @@ type Filter struct {
 	QuarantineDays    int      `toml:"quarantine_days"`
 	// Quarantine quotas (see docs/filter.md): messages and MiB held per
 	// recipient, MiB stored in all; 0 takes the default (1000, 200, 4096).
-	QuarantineMaxPerRecipient int      `toml:"quarantine_max_per_recipient"`
-	QuarantineMaxRecipientMB  int64    `toml:"quarantine_max_recipient_mb"`
-	QuarantineMaxMB           int64    `toml:"quarantine_max_mb"`
-	LearnedDays               int      `toml:"learned_days"` // How long learned features are kept.
-	CampaignMinReports        int      `toml:"campaign_min_reports"`
-	LearnPassword             string   `toml:"learn_password"`   // Required by /learnspam and /learnham when set.
-	SpamdAllowTell            bool     `toml:"spamd_allow_tell"` // Accept spamd TELL (spamc -L).
-	SyncInterval              Duration `toml:"sync_interval"`    // How often an instance takes in what others learned, and reloads policies and intelligence.
-	RebuildInterval           Duration `toml:"rebuild_interval"` // How often the model is rebuilt from every learned message.
-	DigestInterval            Duration `toml:"digest_interval"`  // Quarantine digests to recipients; 0 for none.
-	DNSBL                     []DNSBL  `toml:"dnsbl"`
-	DNSBLBudget               Duration `toml:"dnsbl_budget"` // Per message, for all lists.
+	QuarantineMaxPerRecipient int   `toml:"quarantine_max_per_recipient"`
+	QuarantineMaxRecipientMB  int64 `toml:"quarantine_max_recipient_mb"`
+	QuarantineMaxMB           int64 `toml:"quarantine_max_mb"`
+	// RecipientDelimiter separates a sub-address ("ana+news@") from the
+	// mailbox whose policy applies: each character is one; default "+",
+	// "none" for none (docs/filter.md).
+	RecipientDelimiter string   `toml:"recipient_delimiter"`
+	LearnedDays        int      `toml:"learned_days"` // How long learned features are kept.
+	CampaignMinReports int      `toml:"campaign_min_reports"`
+	LearnPassword      string   `toml:"learn_password"`   // Required by /learnspam and /learnham when set.
+	SpamdAllowTell     bool     `toml:"spamd_allow_tell"` // Accept spamd TELL (spamc -L).
+	SyncInterval       Duration `toml:"sync_interval"`    // How often an instance takes in what others learned, and reloads policies and intelligence.
+	RebuildInterval    Duration `toml:"rebuild_interval"` // How often the model is rebuilt from every learned message.
+	DigestInterval     Duration `toml:"digest_interval"`  // Quarantine digests to recipients; 0 for none.
+	DNSBL              []DNSBL  `toml:"dnsbl"`
+	DNSBLBudget        Duration `toml:"dnsbl_budget"` // Per message, for all lists.
 }
 
 // DNSBL is one blocklist: [[filter.dnsbl]] name = "…", zone = "…".

@@ -52,6 +52,10 @@ type Config struct {
 	// with X-Accord-Filter: timeout (fail-open).
 	TempFailOnTimeout bool
 	QuarantineDays    int // How long held messages are kept (default 30).
+	// RecipientDelimiter separates a sub-address from the mailbox
+	// ("ana+news@"): each of its characters is one (default "+", as
+	// Postfix's recipient_delimiter; "none" for none). See Mailbox.
+	RecipientDelimiter string
 	// Quotas of the quarantine: messages and bytes held for one recipient
 	// (default 1000 and 200 MiB), and bytes stored for everybody (each
 	// message once, default 4 GiB). A recipient over a quota gets the
@@ -629,8 +633,13 @@ func (s *Service) recipients(d *Decision) {
 		sender = d.env.MailFrom
 	}
 	d.Outcome = ""
+	seen := map[string]bool{}
 	for _, rc := range rcpts {
-		rc = strings.ToLower(strings.Trim(strings.TrimSpace(rc), "<>"))
+		rc = s.Mailbox(rc)
+		if seen[rc] && rc != "" {
+			continue // two spellings of one mailbox: one decision
+		}
+		seen[rc] = true
 		e := s.Effective(rc)
 		rd := RecipientDecision{Recipient: rc, Policy: e, Score: d.Score}
 		switch {
@@ -690,6 +699,10 @@ func outcomeFor(e Effective, score float64) string {
 	}
 	return OutcomeHam
 }
+
+// Mailbox is the mailbox a recipient address reaches (see Mailbox), with
+// the configured sub-address delimiter.
+func (s *Service) Mailbox(addr string) string { return Mailbox(addr, s.cfg.RecipientDelimiter) }
 
 // Effective is the policy that applies to a recipient ("" for the
 // default).

@@ -178,6 +178,37 @@ func NormAddress(s string) (string, error) {
 	return strings.ToLower(a.Address), nil
 }
 
+// Mailbox is the mailbox a recipient address reaches, as the MTA resolves
+// it, for the policy lookup and the quarantine: angle brackets and a
+// quoted local part unwrapped, the address lower-cased (domains are
+// case-insensitive, and the local part is compared so too, as Postfix's
+// lookups do), a trailing dot of the domain dropped, and a sub-address
+// removed: from the first of the delimiters ("+" by default, like
+// Postfix's recipient_delimiter; "none" for none) to the "@", so
+// "Ana+news@Example.ORG" is ana@example.org's. What is not an address
+// gives "" (the default policy).
+func Mailbox(addr, delimiters string) string {
+	addr = strings.TrimSuffix(strings.Trim(strings.TrimSpace(addr), "<>"), ".")
+	a, err := NormAddress(addr)
+	if err != nil {
+		return ""
+	}
+	local, domain, _ := strings.Cut(a, "@")
+	domain = strings.TrimSuffix(domain, ".")
+	if delimiters == "" {
+		delimiters = "+"
+	}
+	if delimiters != "none" {
+		if i := strings.IndexAny(local, delimiters); i > 0 {
+			local = local[:i]
+		}
+	}
+	if local == "" || domain == "" {
+		return ""
+	}
+	return local + "@" + domain
+}
+
 // DomainOf is the domain part of an address.
 func DomainOf(addr string) string {
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {

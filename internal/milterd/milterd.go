@@ -100,10 +100,13 @@ func (s *Server) decide(ctx context.Context, trx mailfilter.Trx) (mailfilter.Dec
 		env.MailFrom = bare(mf.Addr)
 		env.User = mf.AuthenticatedUser()
 	}
-	orig := map[string]string{} // as the MTA wrote it, for DelRcptTo
+	// Every spelling the MTA was given for one mailbox ("Q@", "q@",
+	// "q+x@"), for DelRcptTo: the filter decides per mailbox.
+	orig := map[string][]string{}
 	for _, r := range trx.RcptTos() {
-		b := strings.ToLower(bare(r.Addr))
-		orig[b] = r.Addr
+		b := bare(r.Addr)
+		m := s.f.Mailbox(b)
+		orig[m] = append(orig[m], r.Addr)
 		env.Rcpts = append(env.Rcpts, b)
 	}
 	max := s.f.Config().MaxScan
@@ -161,7 +164,9 @@ func (s *Server) decide(ctx context.Context, trx mailfilter.Trx) (mailfilter.Dec
 		}
 		for _, r := range hold {
 			if !notHeld[r] {
-				trx.DelRcptTo(orig[r])
+				for _, a := range orig[r] {
+					trx.DelRcptTo(a)
+				}
 			}
 		}
 	}
