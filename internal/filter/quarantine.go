@@ -112,7 +112,37 @@ func (s *Service) List(ctx context.Context, a Actor, f HeldFilter) ([]Held, erro
 		}
 		f.Recipient = strings.ToLower(a.Mailbox)
 	}
-	return s.store.HeldMessages(ctx, f)
+	hs, err := s.store.HeldMessages(ctx, f)
+	if err != nil || a.Admin {
+		return hs, err
+	}
+	for i := range hs {
+		hs[i] = redacted(hs[i])
+	}
+	return hs, nil
+}
+
+// redacted is a held message as its mailbox owner sees it: evidence
+// shared under TLP:AMBER or above (its partner, agreement and indicator)
+// stays on the node, summed into one anonymous symbol as in the headers;
+// TLP:CLEAR and GREEN evidence is shown in full.
+func redacted(h Held) Held {
+	var out []Symbol
+	restricted, any := 0.0, false
+	for _, sy := range h.Symbols {
+		if sy.Restricted {
+			restricted += sy.Score
+			any = true
+			continue
+		}
+		out = append(out, sy)
+	}
+	if any {
+		out = append(out, Symbol{Name: "ACCORD_INTEL_RESTRICTED", Score: round2(restricted),
+			Description: "indicators shared under TLP:AMBER or above (details stay with the provider)"})
+	}
+	h.Symbols = out
+	return h
 }
 
 // Show returns a held message with its bytes. The recipient reads it
@@ -131,6 +161,9 @@ func (s *Service) Show(ctx context.Context, a Actor, id string) (Held, error) {
 			Detail: "administrator read a message held for another recipient"}); err != nil {
 			return Held{}, fmt.Errorf("audit: %w", err)
 		}
+	}
+	if !a.Admin {
+		h = redacted(h)
 	}
 	return h, nil
 }

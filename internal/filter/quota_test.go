@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/intel"
 )
 
 // One message held for fifty recipients is stored once; a recipient over
@@ -50,4 +53,46 @@ func TestQuarantineStoredOnceWithQuotas(t *testing.T) {
 	if over == 0 {
 		t.Error("the total quota never refused a message")
 	}
+}
+
+// A mailbox owner sees TLP:CLEAR and GREEN evidence in full, but not the
+// partner, agreement or indicator of evidence shared under TLP:AMBER or
+// RED: it is one anonymous symbol, as in the headers. An administrator
+// sees it all.
+func TestHeldTLPRedactedForOwner(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	set, _ := intel.NewSet([]intel.Indicator{
+		{Type: intel.SenderDom, Value: "evil.test", Source: intel.Source{Kind: "partner", ID: "k1", Partner: "authority-b", Agreement: "agr-7", TLP: "red"}, Expires: exp},
+		{Type: intel.LinkDomain, Value: "evil.test", Source: intel.Source{Kind: "partner", ID: "k2", Partner: "authority-c", Agreement: "agr-8", TLP: "green"}, Expires: exp},
+	}, time.Now())
+	s.SetIntel(set)
+	s.PutPolicy(ctx, Policy{Kind: ScopeRecipient, Key: "ana@example.org", Action: ptr(ActionQuarantine), Spam: ptr(-50.0)}, "t")
+	d, _ := s.Check(ctx, msg("x@evil.test", "hi", "see http://evil.test/x"), Envelope{Rcpts: []string{"ana@example.org"}})
+	ids, err := s.Quarantine(ctx, d, []string{"ana@example.org"})
+	if err != nil || len(ids) != 1 {
+		t.Fatal(ids, err)
+	}
+	check := func(what string, syms []Symbol, admin bool) {
+		t.Helper()
+		all := fmt.Sprint(syms)
+		if strings.Contains(all, "authority-b") || strings.Contains(all, "agr-7") || strings.Contains(all, "RED") {
+			if !admin {
+				t.Errorf("%s: the owner sees TLP:RED details: %s", what, all)
+			}
+		} else if admin {
+			t.Errorf("%s: the administrator lost the details: %s", what, all)
+		}
+		if !admin && (!strings.Contains(all, "ACCORD_INTEL_RESTRICTED") || !strings.Contains(all, "authority-c")) {
+			t.Errorf("%s: %s", what, all)
+		}
+	}
+	owner := Actor{Label: "user:ana", Mailbox: "ana@example.org"}
+	h, _ := s.Show(ctx, owner, ids[0])
+	check("show", h.Symbols, false)
+	l, _ := s.List(ctx, owner, HeldFilter{})
+	check("list", l[0].Symbols, false)
+	h, _ = s.Show(ctx, Actor{Label: "cli", Admin: true}, ids[0])
+	check("admin", h.Symbols, true)
 }

@@ -12,7 +12,8 @@
 // node's quarantine: the MTA must drop its copy; rspamd's custom action of
 // that name), "reject" (with the reason and reference in
 // messages.smtp_message). With several recipients one answer covers all:
-// the mildest of their outcomes, so none loses mail they wanted.
+// the mildest of their outcomes, so none loses mail they wanted, and the
+// copy tagged with the strictest of their verdicts, so none loses a tag.
 package rspamdhttp
 
 import (
@@ -246,7 +247,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	} else if len(own) > 0 {
 		m.RemoveHeaders["Authentication-Results"] = 0
 	}
-	for _, hd := range h.F.Headers(d, outcome) {
+	for _, hd := range h.F.Headers(d, headerOutcome(d, outcome)) {
 		m.AddHeaders[hd.Name] = headerJSON{Value: strings.ReplaceAll(hd.Value, "\n\t", " "), Order: 0}
 	}
 	if outcome == filter.OutcomeQuarantine {
@@ -256,6 +257,30 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	res.TimeReal = time.Since(start).Seconds()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(res)
+}
+
+// headerOutcome is the tag the delivered copy carries. The action is the
+// mildest recipient's (nobody loses mail they wanted), but every
+// recipient gets the same copy: it carries the strictest verdict among
+// them, so one lenient co-recipient (filtering off, a high threshold)
+// strips the spam tag from nobody else's copy. A recipient who would hold
+// or refuse it sees it tagged as spam.
+func headerOutcome(d *filter.Decision, outcome string) string {
+	if outcome == filter.OutcomeQuarantine || outcome == filter.OutcomeReject {
+		return outcome
+	}
+	rank := map[string]int{filter.OutcomeOff: 0, filter.OutcomeHam: 1, filter.OutcomeUnsure: 2, filter.OutcomeSpam: 3,
+		filter.OutcomeQuarantine: 3, filter.OutcomeReject: 3}
+	best := outcome
+	for _, rd := range d.Recipients {
+		if rank[rd.Outcome] > rank[best] {
+			best = rd.Outcome
+		}
+	}
+	if rank[best] == 3 {
+		return filter.OutcomeSpam
+	}
+	return best
 }
 
 // filterThreshold is the quarantine threshold of the deciding policy, for

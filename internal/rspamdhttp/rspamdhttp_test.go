@@ -214,3 +214,17 @@ func TestQuarantineQuotaTags(t *testing.T) {
 		t.Errorf("q2 holds %d, want 1 (none of the second)", len(held))
 	}
 }
+
+// A co-recipient with filtering off keeps the message delivered (the
+// mildest action) but strips the spam tag from nobody: the copy carries
+// the strictest verdict among the recipients.
+func TestLenientCoRecipientKeepsTags(t *testing.T) {
+	addr, f, _ := start(t, "")
+	ctx := context.Background()
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "rej@example.org", Action: ptr(filter.ActionReject)}, "t")
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "off@example.org", Enabled: ptr(false)}, "t")
+	_, r := post(t, "http://"+addr+"/checkv2", map[string]string{"Rcpt": "rej@example.org, off@example.org"}, message("spam", filter.GTUBE))
+	if r.Action != "no action" || r.Milter == nil || r.Milter.AddHeaders["X-Spam-Flag"].Value != "YES" || !strings.HasPrefix(r.Milter.AddHeaders["X-Spam-Status"].Value, "Yes") {
+		t.Fatalf("action %s, headers %+v", r.Action, r.Milter)
+	}
+}
