@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -161,6 +162,22 @@ type filterDoors struct {
 func startFilterDoors(c config.Config, f *filter.Service, log *slog.Logger) (*filterDoors, error) {
 	d := &filterDoors{errc: make(chan error, 3)}
 	fc := c.Filter
+	var allowed []netip.Prefix
+	for _, a := range fc.AllowedIPs {
+		p, err := config.ParsePrefix(a)
+		if err != nil {
+			return nil, fmt.Errorf("filter.allowed_ips %q: %w", a, err)
+		}
+		allowed = append(allowed, p)
+	}
+	// The doors have no authentication of their own: whoever reaches one
+	// can plant mail in any quarantine (and its digest), learn, or probe.
+	for name, addr := range map[string]string{"milter": fc.Milter, "rspamd": fc.Rspamd, "spamd": fc.Spamd} {
+		if addr != "" && !loopbackAddr(addr) {
+			log.Warn("FILTER DOOR BEYOND LOOPBACK: anyone who reaches it can plant mail in any user's quarantine; keep it on a private network or firewalled to the MTA",
+				"door", name, "addr", addr, "allowed_ips", strings.Join(fc.AllowedIPs, ","), "learn_password_set", fc.LearnPassword != "")
+		}
+	}
 	milter.LogWarning = func(format string, v ...any) { log.Warn("milter: " + fmt.Sprintf(format, v...)) }
 	if fc.Milter != "" {
 		m, err := milterd.Listen(fc.Milter, f, log)
@@ -176,7 +193,9 @@ func startFilterDoors(c config.Config, f *filter.Service, log *slog.Logger) (*fi
 			d.stop(context.Background())
 			return nil, fmt.Errorf("rspamd listen: %w", err)
 		}
-		srv := rspamdhttp.NewHandler(f, fc.LearnPassword, log).Server()
+		h := rspamdhttp.NewHandler(f, fc.LearnPassword, log)
+		h.Allowed = allowed
+		srv := h.Server()
 		go func() { d.errc <- srv.Serve(l) }()
 		d.rspamd = srv
 		d.addrs = append(d.addrs, "rspamd http://"+l.Addr().String())
@@ -187,12 +206,29 @@ func startFilterDoors(c config.Config, f *filter.Service, log *slog.Logger) (*fi
 			d.stop(context.Background())
 			return nil, fmt.Errorf("spamd listen: %w", err)
 		}
-		s := &spamd.Server{F: f, Log: log, AllowTell: fc.SpamdAllowTell}
+		s := &spamd.Server{F: f, Log: log, AllowTell: fc.SpamdAllowTell, Allowed: allowed}
 		go func() { d.errc <- s.Serve(l) }()
 		d.spamd = s
 		d.addrs = append(d.addrs, "spamd "+l.Addr().String())
 	}
 	return d, nil
+}
+
+// loopbackAddr reports whether a door's address is loopback only (or a
+// unix socket).
+func loopbackAddr(addr string) bool {
+	if strings.HasPrefix(addr, "unix:") {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func (d *filterDoors) stop(ctx context.Context) {

@@ -77,7 +77,10 @@ type Filter struct {
 	// RecipientDelimiter separates a sub-address ("ana+news@") from the
 	// mailbox whose policy applies: each character is one; default "+",
 	// "none" for none (docs/filter.md).
-	RecipientDelimiter string   `toml:"recipient_delimiter"`
+	RecipientDelimiter string `toml:"recipient_delimiter"`
+	// AllowedIPs are the clients (IPs or CIDRs) the rspamd and spamd doors
+	// serve besides loopback, as spamd's --allowed-ips; others are refused.
+	AllowedIPs         []string `toml:"allowed_ips"`
 	LearnedDays        int      `toml:"learned_days"` // How long learned features are kept.
 	CampaignMinReports int      `toml:"campaign_min_reports"`
 	LearnPassword      string   `toml:"learn_password"`   // Required by /learnspam and /learnham when set.
@@ -327,6 +330,11 @@ func (c Config) Validate() error {
 		pu, err := url.Parse(u)
 		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
 			return fmt.Errorf("config: http.public_url %q: want an absolute http or https URL such as https://desk.example.org", u)
+		}
+	}
+	for _, p := range c.Filter.AllowedIPs {
+		if _, err := ParsePrefix(p); err != nil {
+			return fmt.Errorf("config: filter.allowed_ips %q: want an IP address or CIDR such as 192.0.2.0/24", p)
 		}
 	}
 	for _, p := range c.HTTP.TrustedProxies {

@@ -700,6 +700,31 @@ func outcomeFor(e Effective, score float64) string {
 	return OutcomeHam
 }
 
+// ClientAllowed reports whether a door serves a client at addr ("ip:port"
+// or "ip"): loopback always, others only when in allowed (the operator's
+// [filter] allowed_ips, as spamd's --allowed-ips). Whoever reaches a door
+// can plant mail in any quarantine and, on the rspamd door without a
+// password, teach the model.
+func ClientAllowed(addr string, allowed []netip.Prefix) bool {
+	ap, err := netip.ParseAddrPort(addr)
+	ip := ap.Addr()
+	if err != nil {
+		if ip, err = netip.ParseAddr(addr); err != nil {
+			return false
+		}
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() {
+		return true
+	}
+	for _, p := range allowed {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
 // Mailbox is the mailbox a recipient address reaches (see Mailbox), with
 // the configured sub-address delimiter.
 func (s *Service) Mailbox(addr string) string { return Mailbox(addr, s.cfg.RecipientDelimiter) }

@@ -38,11 +38,14 @@ type Handler struct {
 	// requests (as rspamd's controller password); otherwise anyone who can
 	// reach the listener may teach the filter.
 	LearnPassword string
-	Log           *slog.Logger
-	scanned       atomic.Int64
-	learned       atomic.Int64
-	spam, ham     atomic.Int64
-	started       time.Time
+	// Allowed are the clients served besides loopback (filter.ClientAllowed);
+	// without LearnPassword, only loopback clients may teach the filter.
+	Allowed   []netip.Prefix
+	Log       *slog.Logger
+	scanned   atomic.Int64
+	learned   atomic.Int64
+	spam, ham atomic.Int64
+	started   time.Time
 }
 
 // NewHandler returns a handler.
@@ -72,10 +75,21 @@ func (h *Handler) Routes() http.Handler {
 	return mux
 }
 
+// guard refuses clients that are neither loopback nor allowed.
+func (h *Handler) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !filter.ClientAllowed(r.RemoteAddr, h.Allowed) {
+			jsonError(w, http.StatusForbidden, "this client is not in [filter] allowed_ips")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // Server returns an http.Server with bounds against slow and hostile
 // clients.
 func (h *Handler) Server() *http.Server {
-	return &http.Server{Handler: h.Routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+	return &http.Server{Handler: h.guard(h.Routes()), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(h.Log.Handler(), slog.LevelWarn)}
 }
@@ -301,6 +315,9 @@ func (h *Handler) learn(w http.ResponseWriter, r *http.Request, spam bool) {
 			jsonError(w, http.StatusForbidden, "learning needs the controller password")
 			return
 		}
+	} else if !filter.ClientAllowed(r.RemoteAddr, nil) {
+		jsonError(w, http.StatusForbidden, "learning from another host needs [filter] learn_password (rspamc's Password header)")
+		return
 	}
 	raw, over, err := readBody(r, h.F.Config().MaxScan)
 	if err != nil || len(raw) == 0 {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
@@ -226,5 +228,33 @@ func TestLenientCoRecipientKeepsTags(t *testing.T) {
 	_, r := post(t, "http://"+addr+"/checkv2", map[string]string{"Rcpt": "rej@example.org, off@example.org"}, message("spam", filter.GTUBE))
 	if r.Action != "no action" || r.Milter == nil || r.Milter.AddHeaders["X-Spam-Flag"].Value != "YES" || !strings.HasPrefix(r.Milter.AddHeaders["X-Spam-Status"].Value, "Yes") {
 		t.Fatalf("action %s, headers %+v", r.Action, r.Milter)
+	}
+}
+
+// The door serves loopback and the allowed networks only, and learning
+// from another host needs the password.
+func TestClientsAndLearningOffLoopback(t *testing.T) {
+	_, f, _ := start(t, "")
+	h := NewHandler(f, "", nil)
+	h.Allowed = []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}
+	srv := h.Server()
+	do := func(path, from string) int {
+		r := httptest.NewRequest("POST", path, bytes.NewReader(message("x", "hello")))
+		r.RemoteAddr = from
+		w := httptest.NewRecorder()
+		srv.Handler.ServeHTTP(w, r)
+		return w.Code
+	}
+	if c := do("/checkv2", "203.0.113.9:4000"); c != 403 {
+		t.Errorf("check from an unlisted client: %d", c)
+	}
+	if c := do("/checkv2", "198.51.100.7:4000"); c != 200 {
+		t.Errorf("check from an allowed client: %d", c)
+	}
+	if c := do("/learnspam", "198.51.100.7:4000"); c != 403 {
+		t.Errorf("learn from another host without a password: %d", c)
+	}
+	if c := do("/learnspam", "127.0.0.1:4000"); c != 200 {
+		t.Errorf("learn from loopback: %d", c)
 	}
 }

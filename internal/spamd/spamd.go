@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,9 +32,12 @@ import (
 type Server struct {
 	F         *filter.Service
 	Log       *slog.Logger
-	AllowTell bool          // Accept TELL (learning); spamd's --allow-tell.
-	MaxConns  int           // Concurrent connections (default 200).
-	Timeout   time.Duration // To read a request (default 2 min).
+	AllowTell bool // Accept TELL (learning); spamd's --allow-tell.
+	// Allowed are the clients served besides loopback, as spamd's
+	// --allowed-ips (filter.ClientAllowed).
+	Allowed  []netip.Prefix
+	MaxConns int           // Concurrent connections (default 200).
+	Timeout  time.Duration // To read a request (default 2 min).
 
 	mu   sync.Mutex
 	l    net.Listener
@@ -131,6 +135,11 @@ const maxLine = 8 << 10
 
 func (s *Server) handle(c net.Conn) {
 	defer c.Close()
+	if !filter.ClientAllowed(c.RemoteAddr().String(), s.Allowed) {
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "SPAMD/1.5 %d %s this client is not in [filter] allowed_ips\r\n\r\n", exNoPerm, exNames[exNoPerm])
+		return
+	}
 	to := s.Timeout
 	if to <= 0 {
 		to = 2 * time.Minute

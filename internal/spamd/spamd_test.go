@@ -218,3 +218,17 @@ func TestProcessRemovesOurAuthResults(t *testing.T) {
 		t.Errorf("PROCESS of an LF message:\n%q", out)
 	}
 }
+
+// A client neither on loopback nor in allowed_ips is refused (EX_NOPERM),
+// as spamd does outside --allowed-ips.
+func TestUnlistedClientRefused(t *testing.T) {
+	_, f := start(t, false)
+	s := &Server{F: f, Timeout: time.Second}
+	a, b := net.Pipe() // its address is no IP: not loopback, not allowed
+	go s.handle(a)
+	b.SetDeadline(time.Now().Add(5 * time.Second))
+	out, _ := io.ReadAll(b)
+	if !strings.Contains(string(out), "EX_NOPERM") {
+		t.Errorf("unlisted client: %q", out)
+	}
+}
