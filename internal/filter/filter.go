@@ -198,6 +198,9 @@ type Envelope struct {
 	User      string // SASL-authenticated user (outbound mail).
 	QueueID   string
 	DeliverTo string // The final recipient whose policy applies (rspamd's Deliver-To).
+	// Size is the whole message's size when the door read only part of
+	// it (0: the bytes given are the message).
+	Size int64
 }
 
 // Symbol is one piece of evidence and its weight.
@@ -293,7 +296,7 @@ func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decisio
 		s.logDecision(d)
 		return d, nil
 	}
-	if int64(len(raw)) > s.cfg.MaxScan {
+	if int64(len(raw)) > s.cfg.MaxScan || env.Size > s.cfg.MaxScan {
 		d.Skipped = "too-large"
 		d.Outcome = OutcomeHam
 		s.recipients(d)
@@ -307,8 +310,16 @@ func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decisio
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		// The evidence found before the time ran out (GTUBE first) still
+		// counts, as do the recipients' block lists: a slow message is
+		// not a way around them. Without any, it is delivered (fail-open)
+		// or tempfailed, as configured.
 		d.Skipped = "timeout"
-		d.Symbols, d.Score = nil, 0
+		d.Score = 0
+		for _, sy := range d.Symbols {
+			d.Score += sy.Score
+		}
+		d.Score = round2(d.Score)
 		d.Outcome = OutcomeHam
 		s.recipients(d)
 		s.logDecision(d)
@@ -340,7 +351,18 @@ func headerOverflow(m *mail.Message) bool {
 // TimedOut reports whether the MTA should be told to try again later: a
 // decision that ran out of time when the filter is configured to tempfail.
 func (s *Service) TimedOut(d *Decision) bool {
-	return d.Skipped == "timeout" && s.cfg.TempFailOnTimeout
+	return d.Skipped == "timeout" && s.cfg.TempFailOnTimeout && !d.decisive()
+}
+
+// decisive reports whether a timed-out decision found enough before the
+// time ran out to act on for some recipient.
+func (d *Decision) decisive() bool {
+	for _, r := range d.Recipients {
+		if r.Outcome == OutcomeSpam || r.Outcome == OutcomeQuarantine || r.Outcome == OutcomeReject {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) logDecision(d *Decision) {
@@ -647,7 +669,7 @@ func (s *Service) recipients(d *Decision) {
 			rd.Outcome, rd.Why = OutcomeHam, "released from quarantine ("+d.Released.ID+") by its recipient: not scanned again"
 		case d.HeaderOverflow:
 			rd.Outcome, rd.Why = OutcomeReject, "the header is larger than the filter reads: refused, so no field reaches the mailbox unseen"
-		case d.Skipped != "":
+		case d.Skipped != "" && d.Skipped != "timeout":
 			rd.Outcome, rd.Why = OutcomeHam, "not scanned: "+d.Skipped
 		case !e.Enabled:
 			rd.Outcome, rd.Why = OutcomeOff, "filtering is off ("+e.From["enabled"]+")"
@@ -668,6 +690,9 @@ func (s *Service) recipients(d *Decision) {
 				rd.Why = strings.TrimPrefix(rd.Why+"; authenticated marketing with a signed one-click opt-out trusted", "; ")
 			}
 			rd.Outcome = outcomeFor(e, rd.Score)
+			if d.Skipped == "timeout" && rd.Score <= 0 {
+				rd.Outcome, rd.Why = OutcomeHam, "not scanned in time: "+d.Skipped
+			}
 			if lm.Blocked {
 				// The user's own block: their spam action, never escalated.
 				rd.Outcome = map[string]string{ActionTag: OutcomeSpam, ActionQuarantine: OutcomeQuarantine, ActionReject: OutcomeReject}[e.Action]

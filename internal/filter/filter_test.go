@@ -362,11 +362,25 @@ func TestTooLargeAndTimeout(t *testing.T) {
 	if h := s.Headers(d, d.Outcome); len(h) != 1 || !strings.Contains(h[0].Value, "too-large") {
 		t.Errorf("headers %v", h)
 	}
-	// A resolver that never answers: the decision times out and fails open.
+	// A resolver that never answers: the decision times out and fails
+	// open — but what it found before (GTUBE) and the recipient's block
+	// list still decide.
 	slow, _ := newService(t, Deps{Analyzer: analyzer(t, hang{})}, Config{Timeout: 50 * time.Millisecond})
-	d, err = slow.Check(context.Background(), msg("a@b.example", "x", GTUBE), Envelope{IP: netip.MustParseAddr("192.0.2.1"), MailFrom: "a@b.example", Rcpts: []string{"ana@example.org"}})
-	if err != nil || d.Skipped != "timeout" || slow.TimedOut(d) {
+	d, err = slow.Check(context.Background(), msg("a@b.example", "x", "y"), Envelope{IP: netip.MustParseAddr("192.0.2.1"), MailFrom: "a@b.example", Rcpts: []string{"ana@example.org"}})
+	if err != nil || d.Skipped != "timeout" || slow.TimedOut(d) || d.Outcome != OutcomeHam {
 		t.Fatalf("timeout: %+v %v", d, err)
+	}
+	d, err = slow.Check(context.Background(), msg("a@b.example", "x", GTUBE), Envelope{IP: netip.MustParseAddr("192.0.2.1"), MailFrom: "a@b.example", Rcpts: []string{"ana@example.org"}})
+	if err != nil || d.Skipped != "timeout" || d.Outcome != OutcomeQuarantine {
+		t.Fatalf("GTUBE on a timeout: %s %v", d.Outcome, err)
+	}
+	if h := slow.Headers(d, OutcomeSpam); len(h) < 3 || h[0].Value != "YES" || !strings.HasPrefix(h[len(h)-1].Value, "partial: timeout") {
+		t.Errorf("headers of a decisive timeout: %v", h)
+	}
+	slow.PutPolicy(context.Background(), Policy{Kind: ScopeRecipient, Key: "ana@example.org", Block: []string{"b.example"}, Action: ptr(ActionReject)}, "t")
+	d, _ = slow.Check(context.Background(), msg("a@b.example", "x", "y"), Envelope{IP: netip.MustParseAddr("192.0.2.1"), MailFrom: "a@b.example", Rcpts: []string{"ana@example.org"}})
+	if d.Outcome != OutcomeReject {
+		t.Errorf("a blocked sender on a timeout: %s", d.Outcome)
 	}
 	tf, _ := newService(t, Deps{Analyzer: analyzer(t, hang{})}, Config{Timeout: 50 * time.Millisecond, TempFailOnTimeout: true})
 	d, _ = tf.Check(context.Background(), msg("a@b.example", "x", "y"), Envelope{IP: netip.MustParseAddr("192.0.2.1"), MailFrom: "a@b.example"})

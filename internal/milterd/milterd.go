@@ -117,7 +117,7 @@ func (s *Server) decide(ctx context.Context, trx mailfilter.Trx) (mailfilter.Dec
 	raw := buf.Bytes()
 	if body := trx.Body(); body != nil {
 		if n, err := body.Seek(0, io.SeekEnd); err == nil && n > max {
-			raw = append(raw, make([]byte, max)...) // over the scan size: Check skips it
+			env.Size = n // over the scan size: Check skips it
 		}
 	}
 	d, err := s.f.Check(ctx, raw, env)

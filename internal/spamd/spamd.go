@@ -38,6 +38,9 @@ type Server struct {
 	Allowed  []netip.Prefix
 	MaxConns int           // Concurrent connections (default 200).
 	Timeout  time.Duration // To read a request (default 2 min).
+	// HeaderTimeout bounds the request line and headers (default 10 s),
+	// so idle connections cannot hold the slots.
+	HeaderTimeout time.Duration
 
 	mu   sync.Mutex
 	l    net.Listener
@@ -144,9 +147,15 @@ func (s *Server) handle(c net.Conn) {
 	if to <= 0 {
 		to = 2 * time.Minute
 	}
-	c.SetDeadline(time.Now().Add(to))
+	// The request line and headers come at once from spamc: a client
+	// that sends nothing holds a slot for seconds, not minutes.
+	ht := s.HeaderTimeout
+	if ht <= 0 {
+		ht = 10 * time.Second
+	}
+	c.SetDeadline(time.Now().Add(min(to, ht)))
 	br := bufio.NewReaderSize(c, 16<<10)
-	req, code, err := s.read(br)
+	req, code, err := s.read(br, func() { c.SetDeadline(time.Now().Add(to)) })
 	if err != nil {
 		if code != 0 {
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -178,7 +187,7 @@ func readLine(br *bufio.Reader) (string, error) {
 	}
 }
 
-func (s *Server) read(br *bufio.Reader) (*request, int, error) {
+func (s *Server) read(br *bufio.Reader, onBody func()) (*request, int, error) {
 	line, err := readLine(br)
 	if err != nil {
 		return nil, exProtocol, fmt.Errorf("bad request line: %v", err)
@@ -211,6 +220,9 @@ func (s *Server) read(br *bufio.Reader) (*request, int, error) {
 	case "CHECK", "SYMBOLS", "REPORT", "REPORT_IFSPAM", "PROCESS", "HEADERS", "TELL":
 	default:
 		return nil, exProtocol, fmt.Errorf("unknown command %q", truncate(req.cmd))
+	}
+	if onBody != nil {
+		onBody()
 	}
 	max := s.F.Config().MaxScan
 	var body []byte

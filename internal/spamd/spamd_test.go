@@ -191,7 +191,7 @@ func FuzzRequest(f *testing.F) {
 		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
 	s := &Server{F: fs}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		req, _, err := s.read(bufio.NewReader(bytes.NewReader(b)))
+		req, _, err := s.read(bufio.NewReader(bytes.NewReader(b)), nil)
 		if err == nil && int64(len(req.body)) > 4096 {
 			t.Fatalf("body of %d bytes over the limit", len(req.body))
 		}
@@ -230,5 +230,28 @@ func TestUnlistedClientRefused(t *testing.T) {
 	out, _ := io.ReadAll(b)
 	if !strings.Contains(string(out), "EX_NOPERM") {
 		t.Errorf("unlisted client: %q", out)
+	}
+}
+
+// A client that sends a request line and nothing more loses its slot after
+// the header timeout, not the whole request timeout: idle connections
+// cannot fill the slots and make spamc fail open.
+func TestIdleClientCutOff(t *testing.T) {
+	_, f := start(t, false)
+	s := &Server{F: f, Timeout: time.Minute, HeaderTimeout: 300 * time.Millisecond}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	go s.Serve(l)
+	defer s.Shutdown(context.Background())
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "CHECK SPAMC/1.5\r\n")
+	start := time.Now()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.ReadAll(c)
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("an idle client kept its slot for %v", el)
 	}
 }
