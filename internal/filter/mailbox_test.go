@@ -36,3 +36,18 @@ func TestPolicyAppliesToAddressVariants(t *testing.T) {
 		t.Error("Mailbox delimiters")
 	}
 }
+
+// Mail a local user submits (SASL-authenticated) is tagged, never held:
+// holding it would send digests of a local user's mail to outside
+// recipients.
+func TestAuthenticatedSubmissionNotHeld(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	d, _ := s.Check(context.Background(), msg("me@example.org", "hi", GTUBE), Envelope{User: "me", Rcpts: []string{"friend@elsewhere.example"}})
+	if d.Outcome != OutcomeSpam {
+		t.Errorf("authenticated submission: %s", d.Outcome)
+	}
+	d, _ = s.Check(context.Background(), msg("x@evil.test", "hi", GTUBE), Envelope{Rcpts: []string{"ana@example.org"}})
+	if d.Outcome != OutcomeQuarantine {
+		t.Errorf("inbound: %s", d.Outcome)
+	}
+}

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -61,5 +62,17 @@ func TestHeaderOverflowRefused(t *testing.T) {
 	d, _ = s.Check(context.Background(), msg("s@sender.example", "fine", "hello"), Envelope{Rcpts: []string{"bob@example.org"}})
 	if d.HeaderOverflow || d.Outcome == OutcomeReject {
 		t.Errorf("plain message: overflow %v outcome %s", d.HeaderOverflow, d.Outcome)
+	}
+}
+
+// GTUBE in a base64 body part is recognised, as SpamAssassin's body test
+// does.
+func TestGTUBEInBase64Part(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	raw := "From: a@b.example\r\nTo: ana@example.org\r\nSubject: test\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString([]byte("hello "+GTUBE+"\r\n")) + "\r\n"
+	d, err := s.Check(context.Background(), []byte(raw), Envelope{Rcpts: []string{"ana@example.org"}})
+	if err != nil || !strings.Contains(symbolNames(d), "GTUBE") {
+		t.Errorf("base64 GTUBE: %s %v", symbolNames(d), err)
 	}
 }

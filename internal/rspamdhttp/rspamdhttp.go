@@ -167,7 +167,26 @@ func readBody(r *http.Request, limit int64) ([]byte, bool, error) {
 	return b, false, nil
 }
 
+// compressed reports whether the client compressed the body (rspamc
+// --compressed: zstd), which this door does not decode: scanning the
+// compressed bytes would pass anything, so such a request is refused.
+func compressed(r *http.Request) bool {
+	if r.Header.Get("Compression") != "" || (r.Header.Get("Content-Encoding") != "" && !strings.EqualFold(r.Header.Get("Content-Encoding"), "identity")) {
+		return true
+	}
+	for _, f := range strings.Split(r.Header.Get("Flags"), ",") {
+		if strings.EqualFold(strings.TrimSpace(f), "zstd") {
+			return true
+		}
+	}
+	return false
+}
+
 func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
+	if compressed(r) {
+		jsonError(w, http.StatusUnsupportedMediaType, "compressed requests are not supported: send the message uncompressed (rspamc without --compressed)")
+		return
+	}
 	max := h.F.Config().MaxScan
 	raw, over, err := readBody(r, max)
 	if err != nil {
@@ -317,6 +336,10 @@ func (h *Handler) learn(w http.ResponseWriter, r *http.Request, spam bool) {
 		}
 	} else if !filter.ClientAllowed(r.RemoteAddr, nil) {
 		jsonError(w, http.StatusForbidden, "learning from another host needs [filter] learn_password (rspamc's Password header)")
+		return
+	}
+	if compressed(r) {
+		jsonError(w, http.StatusUnsupportedMediaType, "compressed requests are not supported: send the message uncompressed (rspamc without --compressed)")
 		return
 	}
 	raw, over, err := readBody(r, h.F.Config().MaxScan)

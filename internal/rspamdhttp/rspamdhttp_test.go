@@ -148,6 +148,12 @@ func TestRealRspamc(t *testing.T) {
 	if s, _ := strconv.ParseFloat(score[1], 64); s < 1000 {
 		t.Errorf("score %s", score[1])
 	}
+	// --compressed (zstd) is refused, never scanned as compressed bytes.
+	zc := exec.Command(bin, "-h", addr, "-t", "10", "--compressed", "symbols")
+	zc.Stdin = bytes.NewReader(message("test", "hello "+filter.GTUBE))
+	if zout, _ := zc.CombinedOutput(); strings.Contains(string(zout), "Action: no action") || strings.Contains(string(zout), "Spam: false") {
+		t.Errorf("rspamc --compressed was scanned as garbage:\n%s", zout)
+	}
 	out = run(message("lunch", "see you at noon"), "check")
 	if !strings.Contains(out, "Action: no action") || !strings.Contains(out, "Spam: false") {
 		t.Fatalf("rspamc check:\n%s", out)
@@ -256,5 +262,17 @@ func TestClientsAndLearningOffLoopback(t *testing.T) {
 	}
 	if c := do("/learnspam", "127.0.0.1:4000"); c != 200 {
 		t.Errorf("learn from loopback: %d", c)
+	}
+}
+
+// A compressed request (rspamc --compressed) is refused, never scanned as
+// the compressed bytes (which would pass anything).
+func TestCompressedRefused(t *testing.T) {
+	addr, _, _ := start(t, "")
+	for _, path := range []string{"/checkv2", "/learnspam"} {
+		resp, _ := post(t, "http://"+addr+path, map[string]string{"Compression": "zstd"}, []byte{0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3})
+		if resp.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("%s compressed: %d", path, resp.StatusCode)
+		}
 	}
 }
