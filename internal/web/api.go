@@ -16,6 +16,7 @@ import (
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/spool"
 )
 
 // apiError writes the JSON error every API failure returns: a stable code
@@ -48,12 +49,11 @@ func triParam(v string) (rules.Tri, error) {
 
 func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r.Context())
-	now := s.now()
-	if ok, wait := s.lim.apiIP.allow(s.lim.clientIP(r), now); !ok {
+	if ok, wait := s.lim.apiIP.Allow(s.lim.clientKey(r)); !ok {
 		tooMany(w, wait, true, s, r)
 		return
 	}
-	if ok, wait := s.lim.apiToken.allow(p.ID, now); !ok {
+	if ok, wait := s.lim.apiToken.Allow(p.ID); !ok {
 		tooMany(w, wait, true, s, r)
 		return
 	}
@@ -73,8 +73,8 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad-parameter", "consent and customer take yes, no or unknown: "+err.Error())
 		return
 	}
-	sp, err := spool(http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+1), s.cfg.MaxUpload)
-	if errors.Is(err, errTooLarge) {
+	sp, err := spool.Read(http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+1), s.cfg.MaxUpload)
+	if errors.Is(err, spool.ErrTooLarge) {
 		apiError(w, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the report is larger than %d bytes; nothing was kept", s.cfg.MaxUpload))
 		return
 	}
@@ -82,17 +82,17 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad-body", "could not read the request body; nothing was kept")
 		return
 	}
-	defer sp.close()
-	if sp.size == 0 {
+	defer sp.Close()
+	if sp.Size() == 0 {
 		apiError(w, http.StatusBadRequest, "bad-body", "the request body is empty")
 		return
 	}
-	release, err := s.lim.admit(r.Context(), sp.size)
+	release, err := s.lim.budget.Admit(r.Context(), sp.Size())
 	if err != nil {
 		return // the client went away while waiting
 	}
 	defer release()
-	body, err := sp.bytes()
+	body, err := sp.Bytes()
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "store-failed", "the report could not be read back; nothing was kept, try again")
 		return

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,13 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/sync/semaphore"
+	"github.com/accord-antispam/accord/internal/ratelimit"
+	"github.com/accord-antispam/accord/internal/spool"
 )
 
 // Flood control for the intake: rate limits per client IP and per token
@@ -35,79 +33,29 @@ type Limits struct {
 	// InFlightBytes is how many bytes of reports are analysed at once
 	// across the server (default 48 MiB); more wait their turn.
 	InFlightBytes int64
+	// Budget, when set, is the node's budget shared with the mailbox
+	// (InFlightBytes is then ignored).
+	Budget *spool.Budget
 	// TrustedProxies are the load balancers whose X-Forwarded-For is
 	// believed; the client IP is the last address before them.
 	TrustedProxies []netip.Prefix
 }
 
-// spoolMemory is the body size kept in memory; larger bodies go to a
-// temporary file while they arrive.
-const spoolMemory = 256 << 10
-
-// rateLimiter is a token bucket per key: rate per minute, burst of the rate.
-type rateLimiter struct {
-	mu    sync.Mutex
-	rate  float64
-	burst float64
-	b     map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newRateLimiter(perMinute int) *rateLimiter {
-	if perMinute <= 0 {
-		return nil
-	}
-	return &rateLimiter{rate: float64(perMinute) / 60, burst: float64(perMinute), b: map[string]*bucket{}}
-}
-
-// allow takes a token for key; when none is left it says how long until
-// one is.
-func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
-	if l == nil {
-		return true, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.b) > 100000 {
-		for k, v := range l.b {
-			if now.Sub(v.last) > time.Minute {
-				delete(l.b, k)
-			}
-		}
-	}
-	b := l.b[key]
-	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
-		l.b[key] = b
-	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-	}
-	b.tokens--
-	return true, 0
-}
-
 // limiters are the server's buckets.
 type limiters struct {
-	formIP, apiToken, apiIP, loginIP, loginUser *rateLimiter
-	budget                                      *semaphore.Weighted
-	budgetSize                                  int64
+	formIP, apiToken, apiIP, loginIP, loginUser *ratelimit.Limiter
+	budget                                      *spool.Budget
 	proxies                                     []netip.Prefix
 }
 
-func newLimiters(l Limits) *limiters {
-	if l.InFlightBytes <= 0 {
-		l.InFlightBytes = 48 << 20
+func newLimiters(l Limits, now func() time.Time) *limiters {
+	b := l.Budget
+	if b == nil {
+		b = spool.NewBudget(l.InFlightBytes)
 	}
-	return &limiters{formIP: newRateLimiter(l.FormPerIP), apiToken: newRateLimiter(l.APIPerToken), apiIP: newRateLimiter(l.APIPerIP),
-		loginIP: newRateLimiter(l.LoginPerIP), loginUser: newRateLimiter(l.LoginPerUser),
-		budget: semaphore.NewWeighted(l.InFlightBytes), budgetSize: l.InFlightBytes, proxies: l.TrustedProxies}
+	return &limiters{formIP: ratelimit.PerMinute(l.FormPerIP, now), apiToken: ratelimit.PerMinute(l.APIPerToken, now),
+		apiIP: ratelimit.PerMinute(l.APIPerIP, now), loginIP: ratelimit.PerMinute(l.LoginPerIP, now), loginUser: ratelimit.PerMinute(l.LoginPerUser, now),
+		budget: b, proxies: l.TrustedProxies}
 }
 
 // DefaultLimits are the limits of a node with no configuration.
@@ -143,6 +91,10 @@ func (l *limiters) clientIP(r *http.Request) string {
 	return addr.String()
 }
 
+// clientKey is the key the client's rates are counted by: its address,
+// or its /64 for IPv6.
+func (l *limiters) clientKey(r *http.Request) string { return ratelimit.Key(l.clientIP(r)) }
+
 func (l *limiters) trusted(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range l.proxies {
@@ -168,95 +120,6 @@ func tooMany(w http.ResponseWriter, wait time.Duration, api bool, s *Server, r *
 		return
 	}
 	s.publicMessage(w, r, http.StatusTooManyRequests, "wait_title", "wait_form")
-}
-
-// spooled is a request body read to its end, in memory or in a
-// temporary file.
-type spooled struct {
-	mem  []byte
-	file *os.File
-	size int64
-}
-
-// spool reads r to its end, refusing more than limit bytes with
-// errTooLarge (never a truncated body): past spoolMemory the bytes go to a
-// temporary file, so a slow or large upload holds disk, not memory.
-func spool(r io.Reader, limit int64) (*spooled, error) {
-	head := make([]byte, 0, 32<<10)
-	buf := make([]byte, 32<<10)
-	var sp spooled
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			sp.size += int64(n)
-			if sp.size > limit {
-				sp.close()
-				return nil, errTooLarge
-			}
-			if sp.file == nil && len(head)+n <= spoolMemory {
-				head = append(head, buf[:n]...)
-			} else {
-				if sp.file == nil {
-					f, ferr := os.CreateTemp("", "accord-upload-")
-					if ferr != nil {
-						return nil, ferr
-					}
-					os.Remove(f.Name()) // gone when closed, whatever happens
-					sp.file = f
-					if _, werr := f.Write(head); werr != nil {
-						sp.close()
-						return nil, werr
-					}
-					head = nil
-				}
-				if _, werr := sp.file.Write(buf[:n]); werr != nil {
-					sp.close()
-					return nil, werr
-				}
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			sp.close()
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, errTooLarge
-			}
-			return nil, err
-		}
-	}
-	sp.mem = head
-	return &sp, nil
-}
-
-// bytes returns the whole body in memory (call within the budget).
-func (sp *spooled) bytes() ([]byte, error) {
-	if sp.file == nil {
-		return sp.mem, nil
-	}
-	b := make([]byte, sp.size)
-	if _, err := sp.file.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return b, nil
-}
-
-func (sp *spooled) close() {
-	if sp != nil && sp.file != nil {
-		sp.file.Close()
-		sp.file = nil
-	}
-}
-
-// admit waits for n bytes of the analysis budget; the caller releases.
-func (l *limiters) admit(ctx context.Context, n int64) (func(), error) {
-	n = min(max(n, 1), l.budgetSize)
-	if err := l.budget.Acquire(ctx, n); err != nil {
-		return nil, err
-	}
-	return func() { l.budget.Release(n) }, nil
 }
 
 // checkXARFJSON says what is wrong with a JSON body that should be an

@@ -29,7 +29,7 @@ type optoutData struct {
 // limitPublic answers 429 to a client over its bucket.
 func (s *Server) limitPublic(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := s.optoutLimit.allow(s.lim.clientIP(r), s.now()); !ok {
+		if ok, wait := s.optoutLimit.Allow(s.lim.clientKey(r)); !ok {
 			w.Header().Set("Retry-After", retryAfter(wait))
 			s.page(w, http.StatusTooManyRequests, "message", pageData{Title: "Too many requests",
 				Message: "Too many requests from your address just now. Wait a minute and try again."})

@@ -42,12 +42,11 @@ func (s *Server) needSender(h http.HandlerFunc) http.HandlerFunc {
 			apiError(w, http.StatusForbidden, "forbidden", "this call is for a registered sender's token (accord sender add)")
 			return
 		}
-		now := s.now()
-		if ok, wait := s.lim.apiIP.allow(s.lim.clientIP(r), now); !ok {
+		if ok, wait := s.lim.apiIP.Allow(s.lim.clientKey(r)); !ok {
 			tooMany(w, wait, true, s, r)
 			return
 		}
-		if ok, wait := s.lim.apiToken.allow(t.ID, now); !ok {
+		if ok, wait := s.lim.apiToken.Allow(t.ID); !ok {
 			tooMany(w, wait, true, s, r)
 			return
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/lint"
 	"github.com/accord-antispam/accord/internal/metrics"
+	"github.com/accord-antispam/accord/internal/ratelimit"
 )
 
 //go:embed templates/*.html static/* openapi.yaml
@@ -95,7 +96,7 @@ type Server struct {
 	// dummyHash is the bcrypt hash of a random password nobody knows,
 	// checked when a login names no user.
 	dummyHash   string
-	optoutLimit *rateLimiter
+	optoutLimit *ratelimit.Limiter
 	lim         *limiters
 	uses        tokenUses
 }
@@ -167,7 +168,7 @@ func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Se
 		lim = *cfg.Limits
 	}
 	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: now, tmpls: tmpls, cat: cfg.Catalogue, dummyHash: dummy,
-		optoutLimit: newRateLimiter(cfg.PublicRate), lim: newLimiters(lim)}, nil
+		optoutLimit: ratelimit.PerMinute(cfg.PublicRate, now), lim: newLimiters(lim, now)}, nil
 }
 
 // Handler returns the routes. The permission each needs is on its line.

@@ -103,9 +103,11 @@ func TestAPIAuthAndMethods(t *testing.T) {
 }
 
 // TestFloodGets429: past the rate, the form and the API answer 429 with
-// Retry-After, and what was refused is not stored.
+// Retry-After, and what was refused is not stored. The clock is frozen:
+// on a loaded machine a real minute refills buckets mid-test.
 func TestFloodGets429(t *testing.T) {
-	n := start(t, web.Config{Limits: &web.Limits{FormPerIP: 5, APIPerToken: 8, APIPerIP: 1000}})
+	frozen := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	n := start(t, web.Config{Now: func() time.Time { return frozen }, Limits: &web.Limits{FormPerIP: 5, APIPerToken: 8, APIPerIP: 1000}})
 	tok := n.token(t, access.Reporter)
 	ok, limited := 0, 0
 	for i := 0; i < 20; i++ {

@@ -173,7 +173,7 @@ func (s *Server) formPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
-	if ok, wait := s.lim.formIP.allow(s.lim.clientIP(r), s.now()); !ok {
+	if ok, wait := s.lim.formIP.Allow(s.lim.clientKey(r)); !ok {
 		tooMany(w, wait, false, s, r)
 		return
 	}
@@ -213,7 +213,7 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 			form(http.StatusRequestEntityTooLarge, c.Value, answers, s.tr(lang, "form_err_too_large", "MB", mb))
 			return
 		}
-		release, err := s.lim.admit(r.Context(), fh.Size)
+		release, err := s.lim.budget.Admit(r.Context(), fh.Size)
 		if err != nil {
 			f.Close()
 			return
@@ -301,8 +301,8 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	// Throttled per client IP and per account name, before any password
 	// check: guessing costs the guesser time, not the node bcrypt work.
-	okIP, waitIP := s.lim.loginIP.allow(s.lim.clientIP(r), s.now())
-	okUser, waitUser := s.lim.loginUser.allow(name, s.now())
+	okIP, waitIP := s.lim.loginIP.Allow(s.lim.clientKey(r))
+	okUser, waitUser := s.lim.loginUser.Allow(name)
 	if !okIP || !okUser {
 		s.audit(r, "anonymous", access.AuditSignInThrottled, "user:"+name, "")
 		w.Header().Set("Retry-After", retryAfter(max(waitIP, waitUser)))
