@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/config"
+	"github.com/accord-antispam/accord/internal/connlimit"
 	"github.com/accord-antispam/accord/internal/fbl"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/federation/fedhttp"
@@ -233,7 +235,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	ms := smtpd.New(desk, smtpd.Config{Hostname: c.SMTP.Hostname, MaxMessageBytes: c.SMTP.MaxMessageBytes, MaxRecipients: c.SMTP.MaxRecipients,
-		RatePerSender: c.SMTP.RatePerSender, RatePerIP: c.SMTP.RatePerIP, MaxConns: c.SMTP.MaxConns,
+		RatePerSender: c.SMTP.RatePerSender, RatePerIP: c.SMTP.RatePerIP, MaxConns: c.SMTP.MaxConns, MaxConnsPerIP: c.SMTP.MaxConnsPerIP,
 		IdleTimeout: c.SMTP.IdleTimeout.Duration, MaxSession: c.SMTP.MaxSession.Duration, TLS: tlsConf, OptOut: mailtoDoor{senders}, Answers: ans,
 		Authenticate: reporterAuth(an.Resolver, log)}, log)
 
@@ -247,7 +249,14 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		WriteTimeout: c.HTTP.RequestTimeout.Duration, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(hl) }()
+	// Connections are bounded before any request is read: one client
+	// holding thousands of slow connections would take the descriptors the
+	// mailbox needs too. The balancers in front count only in all.
+	bl := connlimit.Wrap(hl, connlimit.Limits{Max: c.HTTP.MaxConns, PerIP: c.HTTP.MaxConnsPerIP, Exempt: lim.TrustedProxies, Log: log,
+		Refuse: func(c net.Conn, why string) {
+			io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 35\r\n\r\nToo many connections; retry later.\n")
+		}})
+	go func() { errc <- hs.Serve(bl) }()
 	go func() { errc <- ms.Serve(sl) }()
 	n, _ := st.CountReports(ctx)
 	log.Info("accord node up", "http", hl.Addr().String(), "smtp", sl.Addr().String(), "data", c.Data, "store", c.Store.Driver,

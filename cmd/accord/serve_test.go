@@ -216,7 +216,7 @@ func TestServeBoundsHTTPClients(t *testing.T) {
 	bin := accordBinary(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "accord.toml")
-	os.WriteFile(conf, []byte("[http]\nheader_timeout = \"500ms\"\nmax_upload = 100000\n"), 0o600)
+	os.WriteFile(conf, []byte("[http]\nheader_timeout = \"500ms\"\nmax_upload = 100000\nmax_conns_per_ip = 4\n"), 0o600)
 	s := serve(t, bin, filepath.Join(dir, "data"), "--config", conf)
 
 	// Slow loris: a header trickled a line at a time, each inside any
@@ -260,6 +260,7 @@ func TestServeBoundsHTTPClients(t *testing.T) {
 	if err != nil || res.StatusCode != 413 {
 		t.Errorf("oversized body: %v %v", res, err)
 	}
+	res.Body.Close()
 	// Header injection through a parameter: refused, nothing echoed into headers.
 	req, _ = http.NewRequest("POST", "http://"+s.http+"/api/v1/reports?consent=no%0d%0aSet-Cookie:%20x=1", strings.NewReader("Subject: x\r\n\r\nbuy"))
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -268,10 +269,68 @@ func TestServeBoundsHTTPClients(t *testing.T) {
 	if err != nil || res.StatusCode != 400 || res.Header.Get("Set-Cookie") != "" {
 		t.Errorf("injection: %v %v", res, err)
 	}
+	res.Body.Close()
 	// Still up.
 	res, err = http.Get("http://" + s.http + "/healthz")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("node down after hostile clients: %v %v", res, err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+
+	// One client holding connections (the attack held 4,000): past
+	// max_conns_per_ip the next is told 503 before any request is read;
+	// a connection closed gives its slot back.
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	wait := time.Now().Add(10 * time.Second) // the server closing what the tests above left
+	for len(held) < 4 {
+		c, err := net.Dial("tcp", s.http)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One request each, kept alive: the connection stays past the header timeout.
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil && res.StatusCode == 200 {
+			held = append(held, c)
+			continue
+		}
+		c.Close()
+		if time.Now().After(wait) {
+			t.Fatalf("connection %d: %v %v", len(held), res, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	status := func() int {
+		c, err := net.Dial("tcp", s.http)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0
+		}
+		return res.StatusCode
+	}
+	if got := status(); got != 503 {
+		t.Errorf("a fifth connection from one client: %d, want 503", got)
+	}
+	held[0].Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for status() != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the slot of a closed connection never came back")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	s.stop(t)
 }

@@ -163,6 +163,10 @@ type HTTP struct {
 	SecureCookies    bool     `toml:"secure_cookies"`
 	HeaderTimeout    Duration `toml:"header_timeout"`  // To read a request's header: slow clients are cut off.
 	RequestTimeout   Duration `toml:"request_timeout"` // To read a whole request, and to write the answer.
+	// Connections at once, in all and from one client address (an IPv6
+	// client by its /64; trusted_proxies count only in all); more get 503.
+	MaxConns      int `toml:"max_conns"`
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
 }
 
 // SMTP is the complaints mailbox.
@@ -177,6 +181,7 @@ type SMTP struct {
 	RatePerSender   int      `toml:"rate_per_sender"` // Complaints per minute from one address.
 	RatePerIP       int      `toml:"rate_per_ip"`     // Complaints per minute from one client IP.
 	MaxConns        int      `toml:"max_conns"`
+	MaxConnsPerIP   int      `toml:"max_conns_per_ip"`
 	IdleTimeout     Duration `toml:"idle_timeout"`
 	MaxSession      Duration `toml:"max_session"`
 }
@@ -239,9 +244,10 @@ func Default() Config {
 		Data: "accord-data",
 		Node: Node{Name: "Accord complaint desk"},
 		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxUpload: 25 << 20, RateFormPerIP: 30, RateAPIPerToken: 600, RateAPIPerIP: 1200,
-			RateLoginPerIP: 30, RateLoginPerUser: 10, InflightBytes: 48 << 20, HeaderTimeout: Duration{10 * time.Second}, RequestTimeout: Duration{2 * time.Minute}},
+			RateLoginPerIP: 30, RateLoginPerUser: 10, InflightBytes: 48 << 20, HeaderTimeout: Duration{10 * time.Second}, RequestTimeout: Duration{2 * time.Minute},
+			MaxConns: 1024, MaxConnsPerIP: 64},
 		SMTP: SMTP{Listen: "127.0.0.1:2525", Hostname: "localhost", MaxMessageBytes: 25 << 20, MaxRecipients: 50,
-			RatePerSender: 30, RatePerIP: 600, MaxConns: 200, IdleTimeout: Duration{60 * time.Second}, MaxSession: Duration{10 * time.Minute}},
+			RatePerSender: 30, RatePerIP: 600, MaxConns: 200, MaxConnsPerIP: 20, IdleTimeout: Duration{60 * time.Second}, MaxSession: Duration{10 * time.Minute}},
 		Store: Store{Driver: "sqlite"},
 		Federation: Federation{SyncInterval: Duration{5 * time.Minute}, Window: Duration{10 * time.Minute}, RetryInterval: Duration{30 * time.Second},
 			PurgeInterval: Duration{time.Hour}, MaxEnvelope: 32 << 20, InboxConcurrency: 4},

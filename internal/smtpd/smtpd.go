@@ -21,6 +21,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/accord-antispam/accord/internal/connlimit"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/outbound"
@@ -37,6 +38,7 @@ type Config struct {
 	IdleTimeout     time.Duration // Per command read or write (default 60s): slow clients are cut off.
 	MaxSession      time.Duration // Whole connection (default 10m): a client trickling bytes is cut off too.
 	MaxConns        int           // Connections at once (default 200); more are told 421 and closed.
+	MaxConnsPerIP   int           // Connections at once from one client address, an IPv6 client by its /64 (default 20).
 	RatePerSender   int           // Complaints per minute from one sender address (default 30).
 	RatePerIP       int           // Complaints per minute from one client IP (default 600: a relay carries many senders).
 	TLS             *tls.Config   // STARTTLS when set.
@@ -96,6 +98,9 @@ func New(desk *intake.Desk, cfg Config, log *slog.Logger) *Server {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 200
 	}
+	if cfg.MaxConnsPerIP <= 0 {
+		cfg.MaxConnsPerIP = 20
+	}
 	if cfg.RatePerSender <= 0 {
 		cfg.RatePerSender = 30
 	}
@@ -124,7 +129,11 @@ func New(desk *intake.Desk, cfg Config, log *slog.Logger) *Server {
 
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	return s.srv.Serve(&boundedListener{Listener: l, sem: make(chan struct{}, s.cfg.MaxConns), maxSession: s.cfg.MaxSession, log: s.log})
+	// The per-command timeouts of go-smtp alone let a client that sends a
+	// byte now and then hold a connection for ever, and one client could
+	// hold every slot: both are bounded here.
+	return s.srv.Serve(connlimit.Wrap(l, connlimit.Limits{Max: s.cfg.MaxConns, PerIP: s.cfg.MaxConnsPerIP, MaxLife: s.cfg.MaxSession, Log: s.log,
+		Refuse: func(c net.Conn, why string) { io.WriteString(c, "421 4.7.0 Too many connections; try again later\r\n") }}))
 }
 
 // Shutdown stops accepting and waits for sessions to end (a session in DATA
@@ -385,58 +394,6 @@ func (l *limiter) allow(key string, now time.Time) bool {
 	}
 	b.tokens--
 	return true
-}
-
-// boundedListener caps connections at once and the life of each: the
-// per-command timeouts of go-smtp alone let a client that sends a byte now
-// and then hold a connection for ever.
-type boundedListener struct {
-	net.Listener
-	sem        chan struct{}
-	maxSession time.Duration
-	log        *slog.Logger
-}
-
-func (l *boundedListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case l.sem <- struct{}{}:
-			return &boundedConn{Conn: c, end: time.Now().Add(l.maxSession), release: func() { <-l.sem }}, nil
-		default:
-			l.log.Warn("smtp: too many connections", "remote", c.RemoteAddr().String())
-			c.SetWriteDeadline(time.Now().Add(time.Second))
-			io.WriteString(c, "421 4.7.0 Too many connections; try again later\r\n")
-			c.Close()
-		}
-	}
-}
-
-// boundedConn clamps every deadline to the end of its session.
-type boundedConn struct {
-	net.Conn
-	end     time.Time
-	once    sync.Once
-	release func()
-}
-
-func (c *boundedConn) clamp(t time.Time) time.Time {
-	if t.IsZero() || t.After(c.end) {
-		return c.end
-	}
-	return t
-}
-
-func (c *boundedConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.clamp(t)) }
-func (c *boundedConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.clamp(t)) }
-func (c *boundedConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.clamp(t)) }
-
-func (c *boundedConn) Close() error {
-	c.once.Do(c.release)
-	return c.Conn.Close()
 }
 
 type slogAdapter struct{ l *slog.Logger }

@@ -407,6 +407,35 @@ func TestTooManyConnections(t *testing.T) {
 	}
 }
 
+// TestOneClientCannotHoldEverySlot: one client holding MaxConnsPerIP
+// connections gets 421 for the next one, while another client still gets
+// in (the attack: 200 connections and a NOOP a minute kept everyone out).
+func TestOneClientCannotHoldEverySlot(t *testing.T) {
+	mb := start(t, smtpd.Config{MaxConns: 10, MaxConnsPerIP: 2})
+	from := func(ip string) (*textproto.Conn, int) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		nc, err := d.Dial("tcp", mb.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := textproto.NewConn(nc)
+		t.Cleanup(func() { c.Close() })
+		code, _, _ := c.ReadResponse(0)
+		return c, code
+	}
+	for i := 0; i < 2; i++ {
+		if _, code := from("127.0.0.2"); code != 220 {
+			t.Fatalf("connection %d: %d", i, code)
+		}
+	}
+	if _, code := from("127.0.0.2"); code != 421 {
+		t.Errorf("third connection from one client: %d, want 421", code)
+	}
+	if _, code := from("127.0.0.3"); code != 220 {
+		t.Errorf("another client: %d, want 220", code)
+	}
+}
+
 // swaks is the tool mail administrators test servers with; the test
 // command installs it. Without it (outside CI) the test is skipped.
 func TestSwaks(t *testing.T) {
