@@ -102,6 +102,7 @@ listen = "127.0.0.1:%s"
 public_url = "http://localhost:%s/"
 [smtp]
 hostname = "desk.example"
+mailbox = "complaints@desk.example"
 [outbound]
 relay = "smtp://%s"
 tls = "none"

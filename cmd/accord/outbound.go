@@ -157,7 +157,7 @@ func answers(c config.Config, q *outbound.Queue) (*smtpd.Answers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &smtpd.Answers{Queue: q, Catalogue: cat, Name: c.Node.Name, PublicURL: c.PublicBase()}, nil
+	return &smtpd.Answers{Queue: q, Catalogue: cat, Name: c.Node.Name, PublicURL: c.PublicBase(), Mailbox: c.MailboxAddress()}, nil
 }
 
 // cmdNodeDKIM prints the DNS record that lets receivers verify the node's mail.

@@ -5,6 +5,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	netmail "net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -177,13 +178,17 @@ type SMTP struct {
 	TLSKey          string   `toml:"tls_key"`
 	MaxMessageBytes int64    `toml:"max_message_bytes"`
 	MaxRecipients   int      `toml:"max_recipients"`
-	Mailbox         string   `toml:"mailbox"`         // The complaints address people are told to forward spam to; default report@HOSTNAME.
+	Mailbox         string   `toml:"mailbox"`         // The complaints address people are told to forward spam to (on /rights, in the how-to answer; never an address a client named in RCPT); default report@HOSTNAME.
 	RatePerSender   int      `toml:"rate_per_sender"` // Complaints per minute from one address.
 	RatePerIP       int      `toml:"rate_per_ip"`     // Complaints per minute from one client IP.
 	MaxConns        int      `toml:"max_conns"`
 	MaxConnsPerIP   int      `toml:"max_conns_per_ip"`
 	IdleTimeout     Duration `toml:"idle_timeout"`
-	MaxSession      Duration `toml:"max_session"`
+	// AnswersPerIP bounds the answers (acknowledgements, how-tos) mailed
+	// because of complaints from one client address, per hour: a forged
+	// sender gets no flood of the node's signed mail. Default 60.
+	AnswersPerIP int      `toml:"answers_per_ip"`
+	MaxSession   Duration `toml:"max_session"`
 }
 
 // Store chooses the database.
@@ -247,7 +252,7 @@ func Default() Config {
 			RateLoginPerIP: 30, RateLoginPerUser: 10, InflightBytes: 48 << 20, HeaderTimeout: Duration{10 * time.Second}, RequestTimeout: Duration{2 * time.Minute},
 			MaxConns: 1024, MaxConnsPerIP: 64},
 		SMTP: SMTP{Listen: "127.0.0.1:2525", Hostname: "localhost", MaxMessageBytes: 25 << 20, MaxRecipients: 50,
-			RatePerSender: 30, RatePerIP: 600, MaxConns: 200, MaxConnsPerIP: 20, IdleTimeout: Duration{60 * time.Second}, MaxSession: Duration{10 * time.Minute}},
+			RatePerSender: 30, RatePerIP: 600, MaxConns: 200, MaxConnsPerIP: 20, AnswersPerIP: 60, IdleTimeout: Duration{60 * time.Second}, MaxSession: Duration{10 * time.Minute}},
 		Store: Store{Driver: "sqlite"},
 		Federation: Federation{SyncInterval: Duration{5 * time.Minute}, Window: Duration{10 * time.Minute}, RetryInterval: Duration{30 * time.Second},
 			PurgeInterval: Duration{time.Hour}, MaxEnvelope: 32 << 20, InboxConcurrency: 4},
@@ -324,6 +329,11 @@ func (c Config) Validate() error {
 	if j := c.Node.Jurisdiction; j != "" && j != "EU" {
 		if err := iso3166.Check(j); err != nil {
 			return fmt.Errorf("config: node.jurisdiction: %w (or EU)", err)
+		}
+	}
+	if m := c.SMTP.Mailbox; m != "" {
+		if a, err := netmail.ParseAddress(m); err != nil || a.Address != m || a.Name != "" {
+			return fmt.Errorf("config: smtp.mailbox %q: want a plain address such as report@desk.example.org", m)
 		}
 	}
 	if u := c.Senders.PublicURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {

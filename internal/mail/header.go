@@ -73,6 +73,30 @@ func (h Header) Count(name string) int {
 	return n
 }
 
+// Outer returns the fields the last sender of the message as a whole
+// wrote. A redirected message (RFC 5322 section 3.6.6) keeps its author's
+// header and gets a block of Resent- fields prepended, with the trace
+// fields of its new journey above: those are the redirect's own, and every
+// field below the first Resent- block is the redirected message's, written
+// by its author (a spammer's Auto-Submitted or List-Unsubscribe says
+// nothing about who redirected it). A message with no Resent- field is all
+// its own.
+func (h Header) Outer() Header {
+	end := -1
+	for i, f := range h.Fields {
+		resent := len(f.Name) > 7 && strings.EqualFold(f.Name[:7], "resent-")
+		if resent {
+			end = i + 1
+		} else if end >= 0 {
+			break
+		}
+	}
+	if end < 0 {
+		return h
+	}
+	return Header{Fields: h.Fields[:end:end]}
+}
+
 // singletons may appear at most once (RFC 5322 section 3.6). More than one is
 // how header injection through web forms usually shows.
 var singletons = []string{"From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "In-Reply-To", "References"}

@@ -121,8 +121,9 @@ type Store interface {
 	FinishMail(ctx context.Context, id string, state State, attempts int, next time.Time, lastError string, at time.Time) error
 	// Mail returns one item (ErrNotFound).
 	Mail(ctx context.Context, id string) (Item, error)
-	// MailsTo counts mails queued for an address since a time (the
-	// per-address bound on answers).
+	// MailsTo counts mails queued for a mailbox since a time (the
+	// per-address bound on answers): to the address and to its
+	// subaddresses (local+tag@domain).
 	MailsTo(ctx context.Context, to string, since time.Time) (int, error)
 	// MailQueue counts items by state.
 	MailQueue(ctx context.Context) (map[State]int, error)
@@ -257,6 +258,20 @@ func (q *Queue) Address() string { return strings.ToLower(q.from.Address) }
 // Store returns the queue's store.
 func (q *Queue) Store() Store { return q.st }
 
+// Mailbox is the mailbox an address reaches: the address without its
+// subaddress (victim+1@example.com and victim+2@example.com are one
+// person's mailbox, and share its bound on answers).
+func Mailbox(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr
+	}
+	if plus := strings.IndexByte(addr[:at], '+'); plus > 0 {
+		return addr[:plus] + addr[at:]
+	}
+	return addr
+}
+
 // ErrTooMany is returned when an address has had its share of answers.
 var ErrTooMany = errors.New("outbound: too many mails to this address in the last hour")
 
@@ -278,7 +293,7 @@ func (q *Queue) Send(ctx context.Context, m Mail) (Item, error) {
 	}
 	now := q.now().UTC()
 	if m.Answer {
-		n, err := q.st.MailsTo(ctx, addr, now.Add(-time.Hour))
+		n, err := q.st.MailsTo(ctx, Mailbox(addr), now.Add(-time.Hour))
 		if err != nil {
 			return Item{}, fmt.Errorf("outbound: count mails to %s: %w", addr, err)
 		}

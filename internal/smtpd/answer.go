@@ -21,7 +21,20 @@ type Answers struct {
 	Catalogue *i18n.Catalogue
 	Name      string // The node's name, as the mails sign.
 	PublicURL string // Where the node's web pages are, e.g. https://desk.example.org (no trailing slash).
-	Mailbox   string // The complaints address to give in the how-to; "" uses the address the mail came to.
+	// Mailbox is the complaints address the how-to gives; "" gives
+	// report@ the node's mail domain. Never the address a client named in
+	// RCPT: the mailbox takes any, so that would mail an attacker's text
+	// (a quoted local part holds 1,000 characters of a phishing pitch),
+	// signed by the node, to whoever the attacker named as sender.
+	Mailbox string
+}
+
+// mailbox is the complaints address to give people.
+func (a *Answers) mailbox() string {
+	if a.Mailbox != "" {
+		return a.Mailbox
+	}
+	return "report@" + a.Queue.Domain()
 }
 
 // StatusURL is a report's private status link.
@@ -63,7 +76,8 @@ func (a *Answers) language(h mailmsg.Header) string {
 // acknowledge queues the acknowledgement of a stored complaint.
 func (a *Answers) acknowledge(ctx context.Context, to string, h mailmsg.Header, rec intake.Receipt) (outbound.Item, error) {
 	lang := a.language(h)
-	data := map[string]any{"Name": a.Name, "Complaint": rec.ComplaintID, "FormURL": strings.TrimRight(a.PublicURL, "/") + "/", "Count": len(rec.Reports)}
+	data := map[string]any{"Name": a.Name, "Complaint": rec.ComplaintID, "FormURL": strings.TrimRight(a.PublicURL, "/") + "/", "Count": len(rec.Reports),
+		"Mailbox": a.mailbox()}
 	var b strings.Builder
 	b.WriteString(a.Catalogue.T(lang, "mail_ack_intro", data))
 	b.WriteString("\n\n")
@@ -82,11 +96,9 @@ func (a *Answers) acknowledge(ctx context.Context, to string, h mailmsg.Header, 
 }
 
 // howTo queues the answer to a mail with nothing to report.
-func (a *Answers) howTo(ctx context.Context, to, mailbox string, h mailmsg.Header) (outbound.Item, error) {
+func (a *Answers) howTo(ctx context.Context, to string, h mailmsg.Header) (outbound.Item, error) {
 	lang := a.language(h)
-	if a.Mailbox != "" {
-		mailbox = a.Mailbox
-	}
+	mailbox := a.mailbox()
 	data := map[string]any{"Name": a.Name, "Mailbox": mailbox, "FormURL": strings.TrimRight(a.PublicURL, "/") + "/"}
 	text := a.Catalogue.T(lang, "mail_howto_body", data) + "\n\n" + a.Catalogue.T(lang, "mail_footer", data) + "\n"
 	return a.Queue.Send(ctx, outbound.Mail{Kind: outbound.KindHowTo, Ref: "mailbox:" + mailbox, To: to, Answer: true,

@@ -7,7 +7,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,7 +15,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -25,6 +23,7 @@ import (
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/outbound"
+	"github.com/accord-antispam/accord/internal/ratelimit"
 )
 
 // maxLine is the longest command or message line accepted.
@@ -32,16 +31,18 @@ const maxLine = 64 << 10
 
 // Config tunes the mailbox.
 type Config struct {
-	Hostname        string        // Greeting name.
-	MaxMessageBytes int64         // Largest complaint (default 25 MiB).
-	MaxRecipients   int           // Per message (default 50).
-	IdleTimeout     time.Duration // Per command read or write (default 60s): slow clients are cut off.
-	MaxSession      time.Duration // Whole connection (default 10m): a client trickling bytes is cut off too.
-	MaxConns        int           // Connections at once (default 200); more are told 421 and closed.
-	MaxConnsPerIP   int           // Connections at once from one client address, an IPv6 client by its /64 (default 20).
-	RatePerSender   int           // Complaints per minute from one sender address (default 30).
-	RatePerIP       int           // Complaints per minute from one client IP (default 600: a relay carries many senders).
-	TLS             *tls.Config   // STARTTLS when set.
+	Hostname        string           // Greeting name.
+	MaxMessageBytes int64            // Largest complaint (default 25 MiB).
+	MaxRecipients   int              // Per message (default 50).
+	IdleTimeout     time.Duration    // Per command read or write (default 60s): slow clients are cut off.
+	MaxSession      time.Duration    // Whole connection (default 10m): a client trickling bytes is cut off too.
+	MaxConns        int              // Connections at once (default 200); more are told 421 and closed.
+	MaxConnsPerIP   int              // Connections at once from one client address, an IPv6 client by its /64 (default 20).
+	RatePerSender   int              // Complaints per minute from one sender address (default 30).
+	RatePerIP       int              // Complaints per minute from one client IP (default 600: a relay carries many senders).
+	AnswersPerIP    int              // Answers mailed per hour because of mail from one client IP (default 60): no flood of signed mail to forged senders.
+	Now             func() time.Time // The clock of the rate limits (nil: time.Now).
+	TLS             *tls.Config      // STARTTLS when set.
 	// Answers, when set, mails reporters an acknowledgement or a how-to,
 	// and records the bounces that come back, linked to what bounced.
 	Answers *Answers
@@ -72,10 +73,12 @@ type Server struct {
 	srv    *smtp.Server
 	desk   *intake.Desk
 	log    *slog.Logger
-	sender *limiter
-	ip     *limiter
-	cfg    Config
-	now    func() time.Time
+	sender *ratelimit.Limiter
+	ip     *ratelimit.Limiter
+	// answersIP bounds the answers mailed because of one client's mail.
+	answersIP *ratelimit.Limiter
+	cfg       Config
+	now       func() time.Time
 }
 
 // New builds the mailbox.
@@ -107,10 +110,17 @@ func New(desk *intake.Desk, cfg Config, log *slog.Logger) *Server {
 	if cfg.RatePerIP <= 0 {
 		cfg.RatePerIP = 600
 	}
+	if cfg.AnswersPerIP <= 0 {
+		cfg.AnswersPerIP = 60
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{desk: desk, log: log, now: time.Now, cfg: cfg, sender: newLimiter(cfg.RatePerSender), ip: newLimiter(cfg.RatePerIP)}
+	s := &Server{desk: desk, log: log, now: cfg.Now, cfg: cfg, sender: ratelimit.PerMinute(cfg.RatePerSender, cfg.Now),
+		ip: ratelimit.PerMinute(cfg.RatePerIP, cfg.Now), answersIP: ratelimit.New(cfg.AnswersPerIP, time.Hour, cfg.Now)}
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
@@ -162,7 +172,10 @@ func (x *session) Reset()        { x.from, x.rcpts, x.optout = "", nil, nil }
 func (x *session) Logout() error { return nil }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
-	if !x.s.ip.allow(x.ip, x.s.now()) || from != "" && !x.s.sender.allow(strings.ToLower(from), x.s.now()) {
+	if ok, _ := x.s.ip.Allow(ratelimit.Key(x.ip)); !ok {
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many complaints from you just now; try again in a minute"}
+	}
+	if ok, _ := x.s.sender.Allow(strings.ToLower(from)); from != "" && !ok {
 		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many complaints from you just now; try again in a minute"}
 	}
 	x.from = from
@@ -209,17 +222,17 @@ func (x *session) Data(r io.Reader) error {
 	if err := x.bounce(ctx, raw); err != nil {
 		return err
 	}
-	reporter, auth := x.from, ""
-	if reporter == "" {
-		reporter = headerFrom(raw) // a null sender: use the author, if any (never authenticated)
-	} else if a := x.s.cfg.Authenticate; a != nil {
-		auth = a(ctx, x.ip, x.conn.Hostname(), x.from, raw)
+	h := topHeader(raw)
+	reporter, relayed := x.reporter(h)
+	auth := ""
+	if a := x.s.cfg.Authenticate; a != nil && x.from != "" && !relayed && reporter == x.from {
+		auth = a(ctx, x.ip, x.conn.Hostname(), x.from, raw) // a null sender or a relayed mail is never authenticated
 	}
 	rec, err := x.s.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: reporter, ReporterAuth: auth, SubmittedBy: "smtp"})
 	var rej *intake.RejectError
 	switch {
 	case errors.As(err, &rej):
-		if errors.Is(err, intake.ErrNoMessage) && x.answerHowTo(ctx, raw) {
+		if errors.Is(err, intake.ErrNoMessage) && !relayed && x.answerHowTo(ctx, h) {
 			return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
 				Message: "No message to report was found, so nothing was kept; instructions were sent to you by mail"}
 		}
@@ -236,7 +249,9 @@ func (x *session) Data(r io.Reader) error {
 		ids[i] = r.ID
 	}
 	x.s.log.Info("complaint stored", "complaint", rec.ComplaintID, "reports", strings.Join(ids, ","), "ip", x.ip)
-	x.acknowledge(ctx, raw, rec)
+	if !relayed && !x.fromAuthor(h, rec) {
+		x.acknowledge(ctx, h, rec)
+	}
 	// A 250 with the ids, so the reporter's mail log says what became of it.
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
 		Message: fmt.Sprintf("Stored: complaint %s, report %s. Thank you.", rec.ComplaintID, strings.Join(ids, ", "))}
@@ -280,19 +295,18 @@ func (x *session) bounce(ctx context.Context, raw []byte) error {
 		}
 		x.s.log.Info("bounce received", "kind", b.Kind, "mail", b.MailID, "status", b.Status, "replay", dup, "ip", x.ip)
 	}
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Received as a " + b.Kind + ", not as a complaint"}
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Received as " + kindWords[b.Kind] + ", not as a complaint"}
 }
+
+var kindWords = map[string]string{"dsn": "a delivery status notification", "bounce": "a bounce", "auto-reply": "an automatic answer",
+	"reply": "an answer to the desk's mail (answers are not read; report spam in a new mail)"}
 
 // acknowledge mails the reporter their status links, when they may be
 // answered. A failure to queue the mail does not undo the stored
 // complaint: it is logged.
-func (x *session) acknowledge(ctx context.Context, raw []byte, rec intake.Receipt) {
+func (x *session) acknowledge(ctx context.Context, h mail.Header, rec intake.Receipt) {
 	a := x.s.cfg.Answers
-	if a == nil {
-		return
-	}
-	h := topHeader(raw)
-	if !a.mayAnswer(x.from, h) {
+	if a == nil || !a.mayAnswer(x.from, h.Outer()) || !x.answerAllowed() {
 		return
 	}
 	it, err := a.acknowledge(ctx, x.from, h, rec)
@@ -305,23 +319,12 @@ func (x *session) acknowledge(ctx context.Context, raw []byte, rec intake.Receip
 
 // answerHowTo mails the how-to to a reporter whose mail had nothing to
 // report; false when it was not sent (then the SMTP answer says it).
-func (x *session) answerHowTo(ctx context.Context, raw []byte) bool {
+func (x *session) answerHowTo(ctx context.Context, h mail.Header) bool {
 	a := x.s.cfg.Answers
-	if a == nil {
+	if a == nil || !a.mayAnswer(x.from, h.Outer()) || !x.answerAllowed() {
 		return false
 	}
-	h := topHeader(raw)
-	if !a.mayAnswer(x.from, h) {
-		return false
-	}
-	mailbox := ""
-	for _, r := range x.rcpts {
-		if a.Queue.MailIDFrom(r) == "" {
-			mailbox = r
-			break
-		}
-	}
-	it, err := a.howTo(ctx, x.from, mailbox, h)
+	it, err := a.howTo(ctx, x.from, h)
 	if err != nil {
 		if answerError(err) {
 			x.s.log.Error("queue how-to answer", "err", err)
@@ -332,68 +335,82 @@ func (x *session) answerHowTo(ctx context.Context, raw []byte) bool {
 	return true
 }
 
-func headerFrom(raw []byte) string {
-	end := bytes.Index(raw, []byte("\n\n"))
-	if e := bytes.Index(raw, []byte("\r\n\r\n")); e >= 0 && (end < 0 || e < end) {
-		end = e
+// answerAllowed takes one of the answers the client's address may cause
+// this hour: one client forging many senders (or one sender's many
+// subaddresses) gets the node to mail each of them only so often.
+func (x *session) answerAllowed() bool {
+	ok, _ := x.s.answersIP.Allow(ratelimit.Key(x.ip))
+	if !ok {
+		x.s.log.Warn("answers from this client's mail are over their hourly bound", "ip", x.ip)
 	}
-	if end < 0 {
-		end = min(len(raw), 8192)
-	}
-	for _, line := range strings.Split(string(raw[:end]), "\n") {
-		if len(line) > 5 && strings.EqualFold(line[:5], "from:") {
-			v := strings.TrimSpace(line[5:])
-			if i := strings.LastIndexByte(v, '<'); i >= 0 {
-				v = strings.TrimRight(v[i+1:], ">\r ")
-			}
-			if strings.Contains(v, "@") && !strings.ContainsAny(v, " \t") {
-				return v
-			}
-		}
-	}
-	return ""
+	return ok
 }
 
-// limiter is a token bucket per key: rate per minute, burst of the rate.
-type limiter struct {
-	mu    sync.Mutex
-	rate  float64
-	burst float64
-	b     map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(perMinute int) *limiter {
-	return &limiter{rate: float64(perMinute) / 60, burst: float64(perMinute), b: map[string]*bucket{}}
-}
-
-func (l *limiter) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.b) > 100000 {
-		// Forget idle keys rather than grow without bound.
-		for k, v := range l.b {
-			if now.Sub(v.last) > time.Minute {
-				delete(l.b, k)
+// reporter says who reported a mail and whether it was relayed by a
+// server rather than sent by a person. A forward or redirect made by a
+// person comes from them: the envelope sender is the reporter. Mail that
+// a server passed on (a Postfix alias, a .forward, a Sieve redirect
+// without SRS) keeps the spam's own envelope sender, so answering it would
+// mail the reporter's private status link to the spammer: it carries the
+// delivery fields of the mailbox it passed through (Delivered-To,
+// X-Original-To) and no Resent- block of a person's redirect. Its reporter
+// is that mailbox, and it is not answered.
+func (x *session) reporter(h mail.Header) (string, bool) {
+	outer := h.Outer()
+	if len(outer.Fields) == len(h.Fields) { // not redirected by a person
+		for _, name := range []string{"Delivered-To", "X-Original-To"} {
+			for _, v := range outer.Values(name) {
+				addr := plainAddress(v)
+				if addr == "" || x.isRcpt(addr) {
+					continue // the desk's own mailbox, delivered to by its own MTA
+				}
+				return addr, true
 			}
 		}
 	}
-	b := l.b[key]
-	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
-		l.b[key] = b
+	if x.from != "" {
+		return x.from, false
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
+	return plainAddress(h.Get("From")), false // a null sender: the author, if any
+}
+
+// fromAuthor reports whether a complaint is the reported spam itself,
+// sent by its own author (the envelope sender is the spam's From or
+// Return-Path, with no redirect): a spammer writing to the desk, or a
+// spam trap hit. It is kept, and never answered.
+func (x *session) fromAuthor(h mail.Header, rec intake.Receipt) bool {
+	if x.from == "" || len(h.Outer().Fields) != len(h.Fields) {
 		return false
 	}
-	b.tokens--
-	return true
+	for _, r := range rec.Reports {
+		if r.Form != intake.FormRaw {
+			return false
+		}
+	}
+	from := strings.ToLower(x.from)
+	return plainAddress(h.Get("From")) == from || plainAddress(h.Get("Return-Path")) == from
+}
+
+func (x *session) isRcpt(addr string) bool {
+	for _, r := range x.rcpts {
+		if r == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// plainAddress is the lower-case address of a header value, or "".
+func plainAddress(v string) string {
+	v = strings.TrimSpace(v)
+	if i := strings.LastIndexByte(v, '<'); i >= 0 {
+		v = strings.TrimRight(v[i+1:], "> \t")
+	}
+	v = strings.ToLower(strings.TrimSpace(v))
+	if strings.Count(v, "@") != 1 || strings.ContainsAny(v, " \t\"()<>,;") || strings.HasPrefix(v, "@") || strings.HasSuffix(v, "@") {
+		return ""
+	}
+	return v
 }
 
 type slogAdapter struct{ l *slog.Logger }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/outbound"
@@ -104,7 +105,15 @@ func (s *Store) Mail(ctx context.Context, id string) (outbound.Item, error) {
 // MailsTo implements outbound.Store.
 func (s *Store) MailsTo(ctx context.Context, to string, since time.Time) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM outbound_mail WHERE to_addr = ? AND created_at >= ?`), to, nanos(since)).Scan(&n)
+	// The mailbox and its subaddresses (local+tag@domain): one person's
+	// mailbox under many spellings is one mailbox.
+	sub := ""
+	if at := strings.LastIndexByte(to, '@'); at > 0 {
+		esc := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+		sub = esc.Replace(to[:at]) + "+%@" + esc.Replace(to[at+1:])
+	}
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM outbound_mail WHERE (to_addr = ? OR to_addr LIKE ? ESCAPE '!') AND created_at >= ?`),
+		to, sub, nanos(since)).Scan(&n)
 	return n, err
 }
 

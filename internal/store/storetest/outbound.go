@@ -90,6 +90,22 @@ func outboundQueue(t *testing.T, s Store) {
 	if err != nil || n != 5 {
 		t.Fatalf("mails to r0 since +15s: %d, %v (want 5)", n, err)
 	}
+	// Subaddresses are the same mailbox; other local parts are not (and
+	// LIKE's wildcards in an address match only themselves).
+	for i, to := range []string{"r0+a@example.net", "r0+b@example.net", "r0_@example.net", "r0x+1@example.net", "r0+c@example.org"} {
+		it := mailItem(200+i, clock.Add(20*time.Second))
+		it.To = to
+		it.State = outbound.Sent // not claimable: the claim counts below stay as they were
+		if err := s.EnqueueMail(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.MailsTo(ctx, "r0@example.net", clock.Add(15*time.Second)); err != nil || n != 7 {
+		t.Fatalf("mails to the mailbox r0 and its subaddresses: %d, %v (want 7)", n, err)
+	}
+	if n, err := s.MailsTo(ctx, "r%@example.net", clock.Add(15*time.Second)); err != nil || n != 0 {
+		t.Fatalf("a wildcard in the address matched %d mails, %v", n, err)
+	}
 
 	// Racing claimers share nothing.
 	for i := 100; i < 160; i++ {

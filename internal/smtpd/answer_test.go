@@ -1,0 +1,283 @@
+package smtpd_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/i18n"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/outbound"
+	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/smtpd"
+	"github.com/accord-antispam/accord/internal/store/sqlite"
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
+	"github.com/accord-antispam/accord/internal/trace/geo"
+)
+
+// recorder is the node's store, keeping what the mailbox queues to send.
+type recorder struct {
+	*sqlstore.Store
+	mu   sync.Mutex
+	sent []outbound.Item
+}
+
+func (r *recorder) EnqueueMail(ctx context.Context, it outbound.Item) error {
+	r.mu.Lock()
+	r.sent = append(r.sent, it)
+	r.mu.Unlock()
+	return r.Store.EnqueueMail(ctx, it)
+}
+
+func (r *recorder) mails() []outbound.Item {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]outbound.Item(nil), r.sent...)
+}
+
+type answering struct {
+	addr string
+	st   *recorder
+	q    *outbound.Queue
+}
+
+// startAnswering runs a mailbox that answers reporters through a queue
+// with no relay: what it would mail stays in the store, to be read.
+func startAnswering(t *testing.T, cfg smtpd.Config) answering {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{Store: st}
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := intake.New(st, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := outbound.New(rec, outbound.Config{From: "Desk <desk@desk.example>", Secret: []byte("fedcba9876543210fedcba9876543210")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := i18n.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Hostname = "desk.example"
+	cfg.Answers = &smtpd.Answers{Queue: q, Catalogue: cat, Name: "Desk of Testland", PublicURL: "https://desk.example"} // Mailbox unset: report@ the mail domain
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := smtpd.New(d, cfg, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	go s.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		d.Close()
+		st.Close()
+	})
+	return answering{l.Addr().String(), rec, q}
+}
+
+// send runs one SMTP transaction and returns the answer to DATA.
+func (a answering) send(t *testing.T, from, to string, msg []byte) (int, string) {
+	t.Helper()
+	s := dial(t, a.addr)
+	s.cmd("EHLO client.example")
+	if code, m := s.cmd("MAIL FROM:<%s>", from); code != 250 {
+		t.Fatalf("MAIL FROM:<%s>: %d %s", from, code, m)
+	}
+	if code, m := s.cmd("RCPT TO:<%s>", to); code != 250 {
+		t.Fatalf("RCPT TO:<%s>: %d %s", to, code, m)
+	}
+	code, m := s.data(msg)
+	s.cmd("QUIT")
+	return code, m
+}
+
+func (a answering) reports(t *testing.T) int {
+	t.Helper()
+	n, err := a.st.CountReports(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+const question = "From: Victim <victim@example.com>\r\nTo: report@desk.example\r\nSubject: question\r\nMessage-ID: <q@example.com>\r\n\r\nHello, how do I report spam?\r\n"
+
+// TestHowToNamesTheMailboxNotTheRecipient: the mailbox takes any RCPT; an
+// attacker named a quoted local part holding a phishing pitch, and the
+// node mailed "send it to <that text>", DKIM-signed, to the forged sender.
+func TestHowToNamesTheMailboxNotTheRecipient(t *testing.T) {
+	a := startAnswering(t, smtpd.Config{})
+	evil := `"CHEAP-PILLS-AT-http://evil.example/buy"@evil.example`
+	code, msg := a.send(t, "victim@example.com", evil, []byte(question))
+	if code != 250 {
+		t.Fatalf("question: %d %s", code, msg)
+	}
+	ms := a.st.mails()
+	if len(ms) != 1 || ms[0].Kind != outbound.KindHowTo {
+		t.Fatalf("%d mails queued, want the how-to", len(ms))
+	}
+	body := string(ms[0].Raw)
+	if strings.Contains(strings.ToLower(body), "evil.example") || strings.Contains(strings.ToLower(body), "cheap-pills") {
+		t.Fatalf("the how-to carries the attacker's recipient text:\n%s", body)
+	}
+	if !strings.Contains(body, "report@desk.example") {
+		t.Fatalf("the how-to does not name the desk's mailbox:\n%s", body)
+	}
+}
+
+// TestNoAcknowledgementToTheSpammer: a server that forwards mail keeping
+// its envelope sender (an alias, a .forward) made the spammer the
+// "reporter": the acknowledgement with the private status link went to
+// them. A spam sent to the desk by its own author is not answered either;
+// a person's forward still is.
+func TestNoAcknowledgementToTheSpammer(t *testing.T) {
+	a := startAnswering(t, smtpd.Config{})
+	spam := fixture(t, "forward-two-attached.eml") // a person's forward first
+	if code, msg := a.send(t, "alice@example.net", "report@desk.example", spam); code != 250 || !strings.Contains(msg, "Stored:") {
+		t.Fatalf("forward: %d %s", code, msg)
+	}
+	if ms := a.st.mails(); len(ms) != 1 || ms[0].Kind != outbound.KindAck || ms[0].To != "alice@example.net" {
+		t.Fatalf("a person's forward was not acknowledged: %+v", ms)
+	}
+	phish := "Return-Path: <verify@freshmail.example>\r\nFrom: \"service@bank.example\" <alerts@secure-login.example>\r\nTo: you@example.net\r\n" +
+		"Subject: Your account is suspended\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <x1@secure-login.example>\r\n\r\n" +
+		"Dear customer, verify now at http://login.bank.example@198.51.100.4/verify\r\n"
+	// Forwarded by the reporter's server: the spam's envelope sender kept
+	// (in transit, with no Return-Path yet).
+	relayed := "Delivered-To: you@example.net\r\n" + strings.Replace(phish, "Return-Path: <verify@freshmail.example>\r\n", "", 1)
+	if code, msg := a.send(t, "verify@freshmail.example", "report@desk.example", []byte(relayed)); code != 250 || !strings.Contains(msg, "Stored:") {
+		t.Fatalf("server forward: %d %s", code, msg)
+	}
+	// Sent by its author straight to the desk.
+	if code, msg := a.send(t, "verify@freshmail.example", "report@desk.example", []byte(strings.Replace(phish, "x1@", "x2@", 1))); code != 250 || !strings.Contains(msg, "Stored:") {
+		t.Fatalf("spam to the desk: %d %s", code, msg)
+	}
+	for _, m := range a.st.mails()[1:] {
+		t.Errorf("mailed %s to %s: the spammer gets the reporter's status link", m.Kind, m.To)
+	}
+	if n := a.reports(t); n != 4 {
+		t.Fatalf("%d reports stored, want 4 (all kept)", n)
+	}
+}
+
+// TestAnswersAreBoundedPerMailboxAndClient: "10 answers an hour" was per
+// address string (victim+0…+11 got 12 more), and one client could have
+// the node mail every forged sender it named.
+func TestAnswersAreBoundedPerMailboxAndClient(t *testing.T) {
+	a := startAnswering(t, smtpd.Config{AnswersPerIP: 1000})
+	for i := 0; i < 12; i++ {
+		a.send(t, fmt.Sprintf("victim+%d@example.com", i), "report@desk.example", []byte(question))
+	}
+	if n := len(a.st.mails()); n != 10 {
+		t.Errorf("%d answers to one mailbox under 12 subaddresses, want 10", n)
+	}
+
+	b := startAnswering(t, smtpd.Config{AnswersPerIP: 5})
+	for i := 0; i < 8; i++ {
+		b.send(t, fmt.Sprintf("forged%d@example.org", i), "report@desk.example", []byte(question))
+	}
+	if n := len(b.st.mails()); n != 5 {
+		t.Errorf("%d answers caused by one client in an hour, want 5", n)
+	}
+}
+
+// TestTheSpamsOwnHeadersDoNotDecide: the spammer writes the reported
+// message's header; only the complaint's own fields say what the mail is.
+func TestTheSpamsOwnHeadersDoNotDecide(t *testing.T) {
+	a := startAnswering(t, smtpd.Config{})
+	spam := func(id, extra string) string {
+		return "Received: from spam.example (spam.example [203.0.113.9]) by mx.example.net; Tue, 3 Nov 2026 10:00:00 +0100\r\n" + extra +
+			"From: Deals <deals@spam.example>\r\nTo: bob@example.net\r\nSubject: Cheap watches\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\n" +
+			"Message-ID: <" + id + "@spam.example>\r\n\r\nBuy now at http://watches.spam.example/buy\r\n"
+	}
+	redirect := func(inner string) []byte {
+		return []byte("Resent-From: Bob <bob@example.net>\r\nResent-Date: Tue, 3 Nov 2026 11:00:00 +0100\r\nResent-To: report@desk.example\r\n" + inner)
+	}
+	stored := 0
+	for _, c := range []struct {
+		name string
+		from string
+		msg  []byte
+		ack  bool
+	}{
+		{"redirect of a spam marked Auto-Submitted", "bob@example.net", redirect(spam("a1", "Auto-Submitted: auto-generated\r\n")), true},
+		{"redirect of a spam carrying List-Unsubscribe", "bob@example.net", redirect(spam("a2", "List-Unsubscribe: <mailto:u@spam.example>\r\nPrecedence: bulk\r\n")), true},
+		{"redirect of a phishing mail dressed as a bounce", "bob@example.net", redirect("From: MAILER-DAEMON@mx.spam.example\r\nX-Autogenerated: Reply\r\n" +
+			"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <a3@spam.example>\r\nTo: bob@example.net\r\n\r\nYour mailbox is full, log in at http://mail-login.spam.example/\r\n"), true},
+		{"a mail rule's forward", "bob@example.net", []byte("From: bob@example.net\r\nTo: report@desk.example\r\nSubject: Fwd: spam\r\nAuto-Submitted: auto-forwarded\r\n" +
+			"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nspam\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" +
+			spam("a4", "") + "--b--\r\n"), false},
+	} {
+		before := len(a.st.mails())
+		code, msg := a.send(t, c.from, "report@desk.example", c.msg)
+		if code != 250 || !strings.Contains(msg, "Stored:") {
+			t.Errorf("%s: %d %s, want it stored", c.name, code, msg)
+			continue
+		}
+		stored++
+		if got := len(a.st.mails()) > before; got != c.ack {
+			t.Errorf("%s: acknowledged %v, want %v", c.name, got, c.ack)
+		}
+	}
+	if n := a.reports(t); n != stored {
+		t.Fatalf("%d reports, want %d", n, stored)
+	}
+}
+
+// TestAnswersToTheDeskAreNotReports: a reporter's "Thanks!" to the
+// acknowledgement (quoting its status link) and an autoresponder without
+// RFC 3834 fields were stored as reports and answered again.
+func TestAnswersToTheDeskAreNotReports(t *testing.T) {
+	a := startAnswering(t, smtpd.Config{})
+	if code, msg := a.send(t, "alice@example.net", "report@desk.example", fixture(t, "forward-two-attached.eml")); code != 250 {
+		t.Fatalf("forward: %d %s", code, msg)
+	}
+	ms := a.st.mails()
+	if len(ms) != 1 {
+		t.Fatalf("%d mails, want the acknowledgement", len(ms))
+	}
+	ack := ms[0]
+	link := "https://desk.example/r/"
+	if i := strings.Index(string(ack.Raw), link); i < 0 {
+		t.Fatalf("no status link in the acknowledgement:\n%s", ack.Raw)
+	}
+	for _, c := range []struct{ name, from, msg string }{
+		{"a thank-you", "alice@example.net", "From: alice@example.net\r\nTo: desk@desk.example\r\nSubject: Re: Your spam report was received\r\n" +
+			"In-Reply-To: <" + ack.MessageID + ">\r\nReferences: <" + ack.MessageID + ">\r\nMessage-ID: <r1@example.net>\r\n\r\nThanks!\r\n\r\n> " + link + "abc?t=def\r\n"},
+		{"a Dutch autoresponder", "alice@example.net", "From: alice@example.net\r\nTo: desk@desk.example\r\nSubject: Automatisch antwoord: Your spam report was received\r\n" +
+			"In-Reply-To: <" + ack.MessageID + ">\r\nMessage-ID: <r2@example.net>\r\n\r\nIk ben afwezig tot maandag. Zie http://example.net/afwezig\r\n"},
+	} {
+		code, msg := a.send(t, c.from, "report@desk.example", []byte(c.msg))
+		if code != 250 || strings.Contains(msg, "Stored:") {
+			t.Errorf("%s: %d %s, want taken as an answer", c.name, code, msg)
+		}
+	}
+	if n := a.reports(t); n != 2 {
+		t.Errorf("%d reports, want the 2 forwarded spams only", n)
+	}
+	if n := len(a.st.mails()); n != 1 {
+		t.Errorf("%d mails, want only the first acknowledgement", n)
+	}
+	// Linked to the acknowledgement they answer.
+	id := a.q.MailIDFrom(ack.MessageID)
+	if bs, err := a.st.Bounces(context.Background(), id); err != nil || len(bs) != 2 {
+		t.Errorf("%d answers linked to the acknowledgement, want 2 (%v)", len(bs), err)
+	}
+}
