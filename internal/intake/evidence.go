@@ -154,6 +154,17 @@ func Redact(raw []byte, reporter string) []byte {
 	return privacy.Of(raw, reporter).Message(raw)
 }
 
+// Bounds of a bundle read for verification: every file is held in memory.
+const (
+	maxBundleEntries = 100000
+	maxBundleFile    = 256 << 20
+	maxBundleTotal   = 1 << 30
+)
+
+// bundleMeta are the entries a bundle has besides the files its manifest
+// lists: the manifest, its signature, the signing key and SHA256SUMS.
+var bundleMeta = map[string]bool{"manifest.json": true, "manifest.sig": true, "node.pub": true, "SHA256SUMS": true}
+
 // VerifyResult is what an offline verification found.
 type VerifyResult struct {
 	Manifest Manifest
@@ -175,23 +186,40 @@ func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
 	if err != nil {
 		return VerifyResult{}, fmt.Errorf("open bundle: %w", err)
 	}
+	if len(zr.File) > maxBundleEntries {
+		return VerifyResult{}, fmt.Errorf("the bundle has %d entries, more than the %d a bundle can hold", len(zr.File), maxBundleEntries)
+	}
 	files := map[string][]byte{}
+	var res VerifyResult
+	var total int64
 	for _, f := range zr.File {
-		if f.UncompressedSize64 > 256<<20 {
+		if f.UncompressedSize64 > maxBundleFile {
 			return VerifyResult{}, fmt.Errorf("bundle file %s is too large", f.Name)
+		}
+		if _, dup := files[f.Name]; dup {
+			// Readers disagree on which of two same-named entries is the
+			// file (unzip shows the first, a map keeps the last): a forged
+			// copy could stand beside the genuine one.
+			res.Problems = append(res.Problems, "the bundle holds "+f.Name+" twice")
+			continue
 		}
 		rc, err := f.Open()
 		if err != nil {
 			return VerifyResult{}, err
 		}
-		b, err := io.ReadAll(io.LimitReader(rc, 256<<20))
+		b, err := io.ReadAll(io.LimitReader(rc, maxBundleFile+1))
 		rc.Close()
 		if err != nil {
 			return VerifyResult{}, fmt.Errorf("read %s: %w", f.Name, err)
 		}
+		if int64(len(b)) > maxBundleFile {
+			return VerifyResult{}, fmt.Errorf("bundle file %s is too large", f.Name)
+		}
+		if total += int64(len(b)); total > maxBundleTotal {
+			return VerifyResult{}, fmt.Errorf("the bundle's files add up to more than %d MiB", maxBundleTotal>>20)
+		}
 		files[f.Name] = b
 	}
-	var res VerifyResult
 	if err := json.Unmarshal(files["manifest.json"], &res.Manifest); err != nil {
 		return res, fmt.Errorf("bundle has no readable manifest: %w", err)
 	}
@@ -203,6 +231,14 @@ func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
 		res.Problems = append(res.Problems, "the manifest lists no files")
 	}
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	// Only what the signed manifest lists is evidence: any other entry
+	// (a forged message.eml, an analyst's note) could pass for part of
+	// what the node issued.
+	for _, f := range zr.File {
+		if _, listed := res.Manifest.Files[f.Name]; !listed && !bundleMeta[f.Name] {
+			res.Problems = append(res.Problems, "the bundle holds "+f.Name+", which the manifest does not list")
+		}
+	}
 	for name, want := range res.Manifest.Files {
 		b, ok := files[name]
 		switch {
@@ -212,14 +248,29 @@ func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
 			res.Problems = append(res.Problems, "file "+name+" does not match its hash")
 		}
 	}
+	// SHA256SUMS is for checking with no Accord at hand (sha256sum -c):
+	// it must list exactly the manifest's files and the manifest itself.
+	summed := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(files["SHA256SUMS"])), "\n") {
 		h, name, ok := strings.Cut(line, "  ")
 		if !ok {
 			res.Problems = append(res.Problems, "bad SHA256SUMS line "+line)
 			continue
 		}
+		if _, listed := res.Manifest.Files[name]; !listed && !bundleMeta[name] || name == "SHA256SUMS" {
+			res.Problems = append(res.Problems, "SHA256SUMS lists "+name+", which the manifest does not")
+		}
+		if summed[name] {
+			res.Problems = append(res.Problems, "SHA256SUMS lists "+name+" twice")
+		}
+		summed[name] = true
 		if b, ok := files[name]; !ok || sum(b) != h {
 			res.Problems = append(res.Problems, "SHA256SUMS: "+name+" does not match")
+		}
+	}
+	for name := range res.Manifest.Files {
+		if !summed[name] {
+			res.Problems = append(res.Problems, "SHA256SUMS does not list "+name)
 		}
 	}
 	if res.Manifest.OriginalIncluded && !campaignBundle {

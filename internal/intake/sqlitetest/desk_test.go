@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -274,5 +275,75 @@ func TestRejectKeepsNothing(t *testing.T) {
 	}
 	if c, _ := n.store.CountReports(ctx); c != 0 {
 		t.Errorf("%d reports after a rejection", c)
+	}
+}
+
+// TestBundleRefusesWhatTheManifestDoesNotList: a forged message.eml with
+// its SHA256SUMS line, an unlisted note, and a forged entry placed before
+// the genuine one of the same name (unzip shows the first, a reader keeping
+// the last saw the genuine one) all verified OK, signed by the pinned key.
+func TestBundleRefusesWhatTheManifestDoesNotList(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: read(t, "forward-two-attached.eml"), Reporter: "alice@example.net", SubmittedBy: "smtp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := n.desk.Export(ctx, rec.Reports[0].ID, &buf, intake.ExportOptions{Actor: "user:ana"}); err != nil {
+		t.Fatal(err)
+	}
+	genuine := buf.Bytes()
+	if res := verify(t, genuine); !res.OK() {
+		t.Fatalf("the genuine bundle: %v", res.Problems)
+	}
+	// entries rewrites the bundle entry by entry, in order, keeping
+	// duplicates (a map would not).
+	type entry struct {
+		name string
+		body []byte
+	}
+	rewrite := func(change func([]entry) []entry) []byte {
+		zr, _ := zip.NewReader(bytes.NewReader(genuine), int64(len(genuine)))
+		var es []entry
+		for _, f := range zr.File {
+			rc, _ := f.Open()
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			es = append(es, entry{f.Name, b})
+		}
+		var out bytes.Buffer
+		zw := zip.NewWriter(&out)
+		for _, e := range change(es) {
+			w, _ := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: zip.Store})
+			w.Write(e.body)
+		}
+		zw.Close()
+		return out.Bytes()
+	}
+	forgedMsg := []byte("From: someone-else@example.org\r\nSubject: forged\r\n\r\nnot what was reported\r\n")
+	for _, c := range []struct {
+		name   string
+		change func([]entry) []entry
+	}{
+		{"a forged message.eml with its SHA256SUMS line", func(es []entry) []entry {
+			for i := range es {
+				if es[i].name == "SHA256SUMS" {
+					es[i].body = append(es[i].body, []byte(fmt.Sprintf("%x  message.eml\n", sha256.Sum256(forgedMsg)))...)
+				}
+			}
+			return append(es, entry{"message.eml", forgedMsg})
+		}},
+		{"an unlisted note", func(es []entry) []entry {
+			return append(es, entry{"NOTE-from-analyst.txt", []byte("the sender is guilty\n")})
+		}},
+		{"a forged entry before the genuine one", func(es []entry) []entry {
+			return append([]entry{{"message.redacted.eml", forgedMsg}}, es...)
+		}},
+	} {
+		res := verify(t, rewrite(c.change))
+		if res.OK() {
+			t.Errorf("%s: the bundle verifies", c.name)
+		}
 	}
 }
