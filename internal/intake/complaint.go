@@ -192,8 +192,13 @@ func extractARF(m *mail.Message) []Item {
 				}
 			}
 		case "message/rfc822", "message/global":
-			items = append(items, Item{Raw: partBytes(m, p), Form: FormARF})
+			if len(items) < maxItems {
+				items = append(items, Item{Raw: partBytes(m, p), Form: FormARF})
+			}
 		case "text/rfc822-headers", "message/rfc822-headers":
+			if len(items) >= maxItems {
+				continue
+			}
 			items = append(items, Item{Raw: append(bytes.TrimRight(p.Body, "\r\n"), "\r\n\r\n"...), Form: FormARF,
 				Unverifiable: []string{"body: the report carries only the headers"}})
 		}

@@ -3,6 +3,7 @@ package intake
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,6 +202,27 @@ func TestExtractBoundsItems(t *testing.T) {
 	}
 	if len(items) != maxItems {
 		t.Errorf("%d items, want the bound %d", len(items), maxItems)
+	}
+}
+
+// TestExtractBoundsARFItems: a 57 KB multipart/report with 400 tiny
+// message/rfc822 parts made 255 reports from one anonymous form post.
+func TestExtractBoundsARFItems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("From: fbl@isp.example\r\nSubject: report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=x\r\n\r\n")
+	b.WriteString("--x\r\nContent-Type: text/plain\r\n\r\nabuse\r\n--x\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n\r\n")
+	for i := 0; i < 400; i++ {
+		fmt.Fprintf(&b, "--x\r\nContent-Type: message/rfc822\r\n\r\nFrom: s@spam.example\r\nSubject: s%d\r\n\r\nbuy\r\n", i)
+	}
+	b.WriteString("--x--\r\n")
+	for _, via := range []Via{{}, {Mailbox: true}} {
+		items, err := Extract([]byte(b.String()), via)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) != maxItems || items[0].Form != FormARF {
+			t.Errorf("%d items (%s), want the bound %d", len(items), items[0].Form, maxItems)
+		}
 	}
 }
 
