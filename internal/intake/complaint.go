@@ -46,7 +46,25 @@ type Via struct {
 	// so its body is a paste; a plain mail from anyone else is spam the
 	// reporter redirected (bounced) with its original headers.
 	Reporter string
+	// Declared is the media type the client declared (the API's
+	// Content-Type): the body must then be what it says. application/json
+	// is X-ARF only; multipart/report a feedback report with a message;
+	// message/rfc822 and application/octet-stream a mail message; text/plain
+	// a paste with something to act on. "" (the web form, the mailbox)
+	// takes whatever form is found.
+	Declared string
 }
+
+// ReportTypeError is a multipart/report of another kind than a feedback
+// report (a delivery status notification, a read receipt): not a
+// complaint about spam.
+type ReportTypeError struct{ Type string }
+
+func (e *ReportTypeError) Error() string {
+	return fmt.Sprintf("intake: a multipart/report of report-type %q is not a feedback report (RFC 5965 report-type=feedback-report)", e.Type)
+}
+
+func reject(reason string, err error) error { return &RejectError{Reason: reason, Err: err} }
 
 // Extract recovers the reported messages from a complaint.
 func Extract(raw []byte, via Via) ([]Item, error) {
@@ -58,9 +76,21 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	} else if ok {
 		return items, nil
 	}
+	if via.Declared == "application/json" {
+		return nil, reject("the body is not an X-ARF report (xarf_version \"4\", or Version \"3\")", ErrNoMessage)
+	}
 	m := mail.ParseBytes(raw, mail.DefaultLimits())
+	if root := m.Root; root != nil && root.ContentType == "multipart/report" {
+		if rt := strings.ToLower(root.Params["report-type"]); rt != "feedback-report" && via.Declared == "multipart/report" {
+			return nil, reject((&ReportTypeError{Type: rt}).Error(), &ReportTypeError{Type: rt})
+		}
+	} else if via.Declared == "multipart/report" {
+		return nil, reject("the body is not a multipart/report", ErrNoMessage)
+	}
 	if items := extractARF(m); len(items) > 0 {
 		return items, nil
+	} else if isARF(m) {
+		return nil, reject("the feedback report carries no message: put the reported mail in a message/rfc822 (or text/rfc822-headers) part", ErrNoMessage)
 	}
 	if items := extractXARFMail(m); len(items) > 0 {
 		return items, nil
@@ -75,6 +105,17 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	}
 	if looksLikeMessage(m) && !(via.Mailbox && fromReporter(m, via.Reporter)) {
 		return []Item{{Raw: raw, Form: FormRaw}}, nil
+	}
+	switch via.Declared {
+	case "message/rfc822", "application/octet-stream":
+		return nil, reject("the body is not a mail message (no header with From, Subject, Date, Received or Message-ID)", ErrNoMessage)
+	case "text/plain":
+		if !isText(raw) {
+			return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
+		}
+		if !pasteHasEvidence(string(raw), "") {
+			return nil, reject("the text names no link, address or message header to act on", ErrNoMessage)
+		}
 	}
 	if via.Mailbox {
 		// The reporter's own mail with nothing attached or quoted: its
@@ -175,9 +216,14 @@ func partBytes(m *mail.Message, p *mail.Part) []byte {
 	return p.Body
 }
 
-func extractARF(m *mail.Message) []Item {
+// isARF reports whether a message is a feedback report (RFC 5965).
+func isARF(m *mail.Message) bool {
 	root := m.Root
-	if root == nil || root.ContentType != "multipart/report" || !strings.EqualFold(root.Params["report-type"], "feedback-report") {
+	return root != nil && root.ContentType == "multipart/report" && strings.EqualFold(root.Params["report-type"], "feedback-report")
+}
+
+func extractARF(m *mail.Message) []Item {
+	if !isARF(m) {
 		return nil
 	}
 	fb := map[string]string{}
@@ -192,11 +238,12 @@ func extractARF(m *mail.Message) []Item {
 				}
 			}
 		case "message/rfc822", "message/global":
-			if len(items) < maxItems {
-				items = append(items, Item{Raw: partBytes(m, p), Form: FormARF})
+			// An empty part is no message (it made a 0-byte report).
+			if b := partBytes(m, p); len(items) < maxItems && len(bytes.TrimSpace(b)) > 0 {
+				items = append(items, Item{Raw: b, Form: FormARF})
 			}
 		case "text/rfc822-headers", "message/rfc822-headers":
-			if len(items) >= maxItems {
+			if len(items) >= maxItems || len(bytes.TrimSpace(p.Body)) == 0 {
 				continue
 			}
 			items = append(items, Item{Raw: append(bytes.TrimRight(p.Body, "\r\n"), "\r\n\r\n"...), Form: FormARF,

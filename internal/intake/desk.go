@@ -130,6 +130,9 @@ type Submission struct {
 	ReporterAuth string
 	SubmittedBy  string           // The principal: "smtp", "web", or an API token id.
 	Context      analysis.Context // The reporter's answers about consent and custom.
+	// Declared is the media type an API client declared for the body
+	// (see Via.Declared); "" for the web form and the mailbox.
+	Declared string
 }
 
 // Receipt says what was stored.
@@ -171,7 +174,7 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 			d.observe(Observation{Channel: s.Channel, Reports: len(rec.Reports), Duration: time.Since(start), Rejected: errors.As(err, &rej), Err: err})
 		}()
 	}
-	items, err := Extract(s.Raw, Via{Mailbox: s.Channel == ChannelSMTP, Reporter: s.Reporter})
+	items, err := Extract(s.Raw, Via{Mailbox: s.Channel == ChannelSMTP, Reporter: s.Reporter, Declared: s.Declared})
 	if err != nil {
 		var rej *RejectError
 		if errors.As(err, &rej) {

@@ -57,6 +57,10 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		tooMany(w, wait, true, s, r)
 		return
 	}
+	if ce := strings.TrimSpace(r.Header.Get("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
+		apiError(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Encoding "+oneHeaderLine(ce)+" is not accepted: send the report uncompressed")
+		return
+	}
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case err != nil && r.Header.Get("Content-Type") != "":
@@ -112,7 +116,7 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 				apiError(w, http.StatusBadRequest, "bad-body", "a multipart/report needs its boundary: Content-Type: multipart/report; report-type=feedback-report; boundary=…")
 				return
 			}
-			if !bytes.Contains(body, []byte("--"+params["boundary"])) {
+			if !hasDelimiter(body, params["boundary"]) {
 				apiError(w, http.StatusBadRequest, "bad-body", "the body does not contain the boundary its Content-Type names")
 				return
 			}
@@ -120,12 +124,16 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rec, err := s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelAPI, Raw: body, SubmittedBy: p.Label(),
-		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}})
+		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}, Declared: mt})
 	var rej *intake.RejectError
 	var xt *intake.XARFTypeError
+	var rt *intake.ReportTypeError
 	switch {
 	case errors.As(err, &xt):
 		apiError(w, http.StatusUnprocessableEntity, "unsupported-report-type", xt.Error())
+		return
+	case errors.As(err, &rt):
+		apiError(w, http.StatusUnprocessableEntity, "unsupported-report-type", rt.Error())
 		return
 	case errors.As(err, &rej):
 		apiError(w, http.StatusUnprocessableEntity, "no-message", rej.Reason)

@@ -135,12 +135,46 @@ func checkXARFJSON(b []byte) string {
 	if len(m) == 0 {
 		return "the JSON object is empty: send an X-ARF report"
 	}
-	if _, v4 := m["xarf_version"]; !v4 {
-		if _, v3 := m["Version"]; !v3 {
+	v, v4 := m["xarf_version"]
+	if !v4 {
+		if v, v3 := m["Version"]; !v3 {
 			return "the JSON is not an X-ARF report (no xarf_version, nor Version for v3)"
+		} else if !nonEmptyString(v) {
+			return `X-ARF v3's Version must be a string such as "3"`
 		}
+		return ""
+	}
+	if !nonEmptyString(v) {
+		return `xarf_version must be a string such as "4"`
 	}
 	return ""
+}
+
+func nonEmptyString(raw json.RawMessage) bool {
+	var s string
+	return json.Unmarshal(raw, &s) == nil && strings.TrimSpace(s) != ""
+}
+
+// hasDelimiter reports whether a multipart body has a delimiter line of
+// its boundary ("--" boundary, then only "--" or white space): the bare
+// bytes are not enough, since "--X" is in every line "--XY".
+func hasDelimiter(body []byte, boundary string) bool {
+	d := []byte("--" + boundary)
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		if rest, ok := bytes.CutPrefix(line, d); ok {
+			rest = bytes.TrimPrefix(rest, []byte("--"))
+			if len(bytes.Trim(rest, " \t\r")) == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasOwnReportHeader reports whether a multipart/report body starts with

@@ -41,14 +41,39 @@ func TestAPIBadBodies(t *testing.T) {
 		{"ARF with a boundary not in the body", "multipart/report; report-type=feedback-report; boundary=nowhere", arfBody, 400, "bad-body"},
 		{"unreadable Content-Type", "multipart/report; boundary=\"unterminated", arfBody, 400, "bad-content-type"},
 		{"empty body", "text/plain", nil, 400, "bad-body"},
+		// Each of these was stored with 201 (a paste of the JSON, a 0-byte report…).
+		{"X-ARF v3 Version as a number", "application/json", []byte(`{"Version":3}`), 400, "bad-body"},
+		{"empty xarf_version", "application/json", []byte(`{"xarf_version":""}`), 400, "bad-body"},
+		{"xarf_version as a number", "application/json", []byte(`{"xarf_version":4,"category":"messaging","type":"spam"}`), 400, "bad-body"},
+		{"a delivery status notification", "multipart/report; report-type=delivery-status; boundary=b",
+			[]byte("--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; a@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n"), 422, "unsupported-report-type"},
+		{"a boundary only the prefix of the body's", "multipart/report; report-type=feedback-report; boundary=X",
+			[]byte("--XY\r\nContent-Type: message/rfc822\r\n\r\nFrom: s@spam.example\r\nSubject: buy\r\n\r\nbuy\r\n--XY--\r\n"), 400, "bad-body"},
+		{"ARF with no message part", "multipart/report; report-type=feedback-report; boundary=b",
+			[]byte("--b\r\nContent-Type: text/plain\r\n\r\nabuse\r\n--b\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n\r\n--b--\r\n"), 422, "no-message"},
+		{"ARF with an empty message part", "multipart/report; report-type=feedback-report; boundary=b",
+			[]byte("--b\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n\r\n--b--\r\n"), 422, "no-message"},
+		{"a text with nothing to act on", "text/plain", []byte("hello"), 422, "no-message"},
+		{"one byte as a message", "application/octet-stream", []byte("x"), 422, "no-message"},
+		{"one byte as message/rfc822", "message/rfc822", []byte("x"), 422, "no-message"},
 	} {
 		r := do(t, "POST", n.url+"/api/v1/reports", tok, tc.ct, tc.body)
 		if r.status != tc.status || r.errCode() != tc.code || r.header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: %d %s, want %d %s", tc.name, r.status, r.body, tc.status, tc.code)
 		}
-		if tc.code == "unsupported-report-type" && !bytes.Contains(r.body, []byte("connection/ddos")) {
+		if tc.code == "unsupported-report-type" && !bytes.Contains(r.body, []byte("connection/ddos")) && !bytes.Contains(r.body, []byte("delivery-status")) {
 			t.Errorf("%s: the reason does not name the type: %s", tc.name, r.body)
 		}
+	}
+	// A compressed body is an unsupported encoding (415), not a bad report.
+	req, _ := http.NewRequest("POST", n.url+"/api/v1/reports", bytes.NewReader([]byte("\x1f\x8b\x08\x00")))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "message/rfc822")
+	req.Header.Set("Content-Encoding", "gzip")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 415 {
+		t.Errorf("gzip Content-Encoding: %v %v, want 415", res, err)
+	} else {
+		res.Body.Close()
 	}
 	if c, _ := n.store.CountReports(context.Background()); c != 0 {
 		t.Fatalf("%d reports stored from bad bodies", c)
