@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,55 @@ func runBinCode(t *testing.T, bin, stdin string, args ...string) (string, int) {
 	return string(out), 0
 }
 
+// TestCommandsNeedANode: a mistyped data folder made an empty database
+// and a new node key, and the command succeeded on nothing ("OK: 0
+// custody entries"; a token the running node never sees). Every command
+// but serve and init refuses a folder that holds no node, and creates
+// nothing.
+func TestCommandsNeedANode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := accordBinary(t)
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo")
+	for _, args := range [][]string{
+		{"evidence", "chain", "--data", typo},
+		{"audit", "--data", filepath.Join(dir, "nonexistent", "dir")},
+		{"token", "create", "--role", "reporter", "--data", typo},
+		{"node", "fingerprint", "--data", typo},
+	} {
+		out, code := runBinCode(t, bin, "", args...)
+		if code == 0 || !strings.Contains(out, "no node in") {
+			t.Errorf("accord %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("the commands created %v", ents)
+	}
+	// Without --data, in a folder with no node: refused, nothing made.
+	cmd := exec.Command(bin, "token", "create", "--role", "reporter")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "no node in accord-data") {
+		t.Errorf("token create with no node here: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "accord-data")); err == nil {
+		t.Error("token create made ./accord-data")
+	}
+	// init makes one; then the commands work, and init again changes nothing.
+	if out := runBin(t, bin, "", "init", "--data", typo); !strings.Contains(out, "node created") {
+		t.Fatalf("init: %s", out)
+	}
+	fp := runBin(t, bin, "", "node", "fingerprint", "--data", typo)
+	if out := runBin(t, bin, "", "init", "--data", typo); !strings.Contains(out, "already holds a node") {
+		t.Fatalf("init twice: %s", out)
+	}
+	if runBin(t, bin, "", "node", "fingerprint", "--data", typo) != fp {
+		t.Fatal("init twice changed the node key")
+	}
+	runBin(t, bin, "", "evidence", "chain", "--data", typo)
+}
+
 // TestAccountsFromTheCommandLine: user add refuses a taken name and keeps
 // the password; passwd, disable, enable, remove and list work; tokens are
 // listed without secrets and refused once revoked; every change is in the
@@ -32,6 +82,7 @@ func TestAccountsFromTheCommandLine(t *testing.T) {
 	bin := accordBinary(t)
 	data := filepath.Join(t.TempDir(), "accord-data")
 	d := []string{"--data", data}
+	runBin(t, bin, "", "init", "--data", data)
 	runBin(t, bin, "first passphrase\n", append([]string{"user", "add", "--role", "analyst"}, append(d, "ana")...)...)
 	out, code := runBinCode(t, bin, "second passphrase\n", append([]string{"user", "add", "--role", "admin"}, append(d, "ana")...)...)
 	if code != 1 || !strings.Contains(out, "already exists") {

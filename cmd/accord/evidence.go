@@ -57,7 +57,7 @@ func evidenceExport(ctx context.Context, e *env, args []string, usage func() err
 		return usage()
 	}
 	id := fset.Arg(0)
-	c, err := nf.load()
+	c, err := nf.loadNode()
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -35,7 +35,7 @@ type fedNode struct {
 }
 
 func openFed(ctx context.Context, e *env, nf *nodeFlags) (*fedNode, error) {
-	c, err := nf.load()
+	c, err := nf.loadNode()
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
@@ -131,7 +131,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 			if _, err := parseFlags(e, fs, args); err != nil {
 				return err
 			}
-			c, err := nf.load()
+			c, err := nf.loadNode()
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -143,7 +143,11 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 			if err := os.Rename(old, archived); err != nil {
 				return fmt.Errorf("archive the old key: %w", err)
 			}
-			n, err := openFed(ctx, e, &nf) // creates the new key and records it, retiring the old
+			if _, err := nodekey.LoadOrCreate(c.Data); err != nil { // the new key
+				os.Rename(archived, old)
+				return err
+			}
+			n, err := openFed(ctx, e, &nf) // records the new key, retiring the old
 			if err != nil {
 				return err
 			}

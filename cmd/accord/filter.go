@@ -460,7 +460,7 @@ func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return errUsage
 	}
-	c, err := nf.load()
+	c, err := nf.loadNode()
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -24,6 +24,9 @@ import (
 func TestQuarantineReleaseQueued(t *testing.T) {
 	ctx := context.Background()
 	data := filepath.Join(t.TempDir(), "data")
+	if code, _, errs := runCmd(t, "", "init", "--data", data); code != 0 {
+		t.Fatalf("init: %d %s", code, errs)
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(data, "accord.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +94,9 @@ func TestPartnerIndicators(t *testing.T) {
 // when given ("" empties it); the help shows no odd default.
 func TestPolicyListsFlags(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
+	if code, _, errs := runCmd(t, "", "init", "--data", data); code != 0 {
+		t.Fatalf("init: %d %s", code, errs)
+	}
 	for _, args := range [][]string{
 		{"policy", "set", "ana@example.org", "--allow", "friend.example", "--block", "spam.example", "--data", data},
 		{"policy", "set", "ana@example.org", "--spam", "4", "--data", data},

@@ -16,6 +16,7 @@
 //	                 web form), campaigns,
 //	                 the federation inbox, TAXII feed and periodic sync with peers,
 //	                 and the filter for mail providers (--milter, --rspamd, --spamd)
+//	accord init      create a node in a data folder without serving it; every other command needs one
 //	accord token     API tokens for scripts: create, list, revoke
 //	accord user      web accounts: add, list, passwd, disable, enable, remove
 //	accord audit     the audit log: sign-ins, token use, views, exports
@@ -78,6 +79,7 @@ func (e *exitError) Unwrap() error { return e.err }
 func commands() []command {
 	return []command{
 		{"serve", "run a node: the complaint desk's web UI, API and complaints mailbox", cmdServe},
+		{"init", "create a node in a data folder without serving it (serve creates one too); other commands need one", cmdInit},
 		{"token", "API tokens for scripts (token create --role …, list, revoke ID)", cmdToken},
 		{"user", "web accounts (user add --role … NAME, list, passwd, disable, enable, remove)", cmdUser},
 		{"audit", "the audit log: sign-ins, token use, views, exports, account changes", cmdAudit},

@@ -39,7 +39,7 @@ type senderNode struct {
 }
 
 func openSenders(ctx context.Context, e *env, nf *nodeFlags) (*senderNode, error) {
-	c, err := nf.load()
+	c, err := nf.loadNode()
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}

@@ -7,10 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -60,6 +62,43 @@ func (f *nodeFlags) load() (config.Config, error) {
 		c.Data = f.data
 	}
 	return c, nil
+}
+
+// loadNode is load for every command but serve: the data folder must hold
+// a node that serve created. A mistyped --data (or none, in another
+// directory) would otherwise create an empty database and a new node key,
+// and the command would "succeed" on nothing: an empty custody chain
+// verified, a token the running node never sees.
+func (f *nodeFlags) loadNode() (config.Config, error) {
+	c, err := f.load()
+	if err != nil {
+		return c, err
+	}
+	return c, requireNode(c)
+}
+
+// requireNode says what is missing when c.Data is not an initialised node.
+func requireNode(c config.Config) error {
+	hint := fmt.Sprintf("check --data (or the config's data); `accord serve --data %s` creates a node there", c.Data)
+	fi, err := os.Stat(c.Data)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no node in %s: the folder does not exist; %s", c.Data, hint)
+	case err != nil:
+		return fmt.Errorf("data folder %s: %w", c.Data, err)
+	case !fi.IsDir():
+		return fmt.Errorf("data folder %s is not a folder; %s", c.Data, hint)
+	}
+	need := []string{nodekey.FileName}
+	if c.Store.Driver != "postgres" {
+		need = append(need, "accord.db")
+	}
+	for _, n := range need {
+		if _, err := os.Stat(filepath.Join(c.Data, n)); err != nil {
+			return fmt.Errorf("no node in %s: it has no %s; %s", c.Data, n, hint)
+		}
+	}
+	return nil
 }
 
 func openStore(ctx context.Context, c config.Config) (*sqlstore.Store, error) {
@@ -333,9 +372,46 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// cmdInit creates a node's data folder (its key and database) so that
+// accounts and tokens can be made before the first serve.
+func cmdInit(ctx context.Context, e *env, args []string) error {
+	fset := flag.NewFlagSet("init", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	var nf nodeFlags
+	nf.register(fset)
+	if err := fset.Parse(args); err != nil || fset.NArg() > 0 {
+		fmt.Fprintln(e.stderr, "usage: accord init [--config FILE] [--data DIR]")
+		return errUsage
+	}
+	c, err := nf.load()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if requireNode(c) == nil {
+		fmt.Fprintf(e.stdout, "%s already holds a node\n", c.Data)
+		return nil
+	}
+	lock, err := lockData(c.Data)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer lock.Unlock()
+	key, err := nodekey.LoadOrCreate(c.Data)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	st.Close()
+	fmt.Fprintf(e.stdout, "node created in %s, node key fingerprint %s\n", c.Data, key.Fingerprint())
+	return nil
+}
+
 // withStore opens the node's store for one command.
 func withStore(ctx context.Context, nf *nodeFlags, f func(*sqlstore.Store) error) error {
-	c, err := nf.load()
+	c, err := nf.loadNode()
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -349,7 +425,7 @@ func withStore(ctx context.Context, nf *nodeFlags, f func(*sqlstore.Store) error
 
 func cmdNode(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != "key" && args[0] != "dkim" && args[0] != "fingerprint" {
-		fmt.Fprintln(e.stderr, "usage: accord node key [--data DIR]    (print the node's public key, creating the key at first use)")
+		fmt.Fprintln(e.stderr, "usage: accord node key [--data DIR]    (print the node's public key)")
 		fmt.Fprintln(e.stderr, "       accord node fingerprint [--data DIR] (print the key's fingerprint, to compare with a bundle's signer)")
 		fmt.Fprintln(e.stderr, "       accord node dkim [--config FILE] (print the DNS TXT record of the node's DKIM key)")
 		return errUsage
@@ -361,7 +437,7 @@ func cmdNode(ctx context.Context, e *env, args []string) error {
 	if err := fset.Parse(args[1:]); err != nil || fset.NArg() > 0 {
 		return errUsage
 	}
-	c, err := nf.load()
+	c, err := nf.loadNode()
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
