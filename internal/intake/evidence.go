@@ -57,24 +57,31 @@ type ExportOptions struct {
 // Export writes the evidence bundle of a report (a zip file) and records
 // the export in the custody log first, so the bundle's log shows it.
 func (d *Desk) Export(ctx context.Context, id string, w io.Writer, o ExportOptions) error {
+	_, err := d.export(ctx, id, w, o)
+	return err
+}
+
+// export writes a report's bundle and returns the people its redacted
+// copy leaves out (the reporter and the message's recipients).
+func (d *Desk) export(ctx context.Context, id string, w io.Writer, o ExportOptions) (privacy.People, error) {
 	r, err := d.store.Report(ctx, id)
 	if err != nil {
-		return err
+		return privacy.People{}, err
 	}
 	c, err := d.store.Complaint(ctx, r.ComplaintID)
 	if err != nil {
-		return fmt.Errorf("complaint of report %s: %w", id, err)
+		return privacy.People{}, fmt.Errorf("complaint of report %s: %w", id, err)
 	}
 	detail := "redacted copy"
 	if o.IncludeOriginal {
 		detail = "with the original message and complaint"
 	}
 	if _, err := d.store.AppendCustody(ctx, CustodyEntry{ReportID: id, At: d.now().UTC(), Actor: o.Actor, Action: "exported", Detail: detail}); err != nil {
-		return fmt.Errorf("log export of report %s: %w", id, err)
+		return privacy.People{}, fmt.Errorf("log export of report %s: %w", id, err)
 	}
 	custody, err := d.store.Custody(ctx, id)
 	if err != nil {
-		return err
+		return privacy.People{}, err
 	}
 	var reporter string
 	if r.ReporterID != "" {
@@ -89,10 +96,13 @@ func (d *Desk) Export(ctx context.Context, id string, w io.Writer, o ExportOptio
 	}
 	vj, err := json.MarshalIndent(r.Verdict, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode verdict: %w", err)
+		return privacy.People{}, fmt.Errorf("encode verdict: %w", err)
 	}
+	people := privacy.Of(r.Raw, reporter)
 	if !o.IncludeOriginal {
-		vj = privacy.Of(r.Raw, reporter).Bytes(vj)
+		// Names too: a display name kept beside "[redacted]" names the
+		// recipient as well as the address did.
+		vj = people.Words(vj)
 	}
 	files["verdict.json"] = vj
 	cj, _ := json.MarshalIndent(custody, "", "  ")
@@ -109,7 +119,7 @@ func (d *Desk) Export(ctx context.Context, id string, w io.Writer, o ExportOptio
 		man.Files[n] = hex.EncodeToString(s[:])
 		names = append(names, n)
 	}
-	return d.writeBundle(w, man, files, names)
+	return people, d.writeBundle(w, man, files, names)
 }
 
 // writeBundle adds the manifest (listing every file's hash), its

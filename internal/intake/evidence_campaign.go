@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/privacy"
 )
 
 // Bundle formats.
@@ -70,11 +72,14 @@ func (d *Desk) ExportCampaign(ctx context.Context, id string, w io.Writer, o Exp
 	var names []string
 	man := Manifest{Format: CampaignFormat, CampaignID: id, ExportedAt: d.now().UTC(), ExportedBy: o.Actor, Files: map[string]string{},
 		OriginalIncluded: o.IncludeOriginal}
+	var people []privacy.People
 	for _, r := range reps {
 		var b bytes.Buffer
-		if err := d.Export(ctx, r.ID, &b, o); err != nil {
+		p, err := d.export(ctx, r.ID, &b, o)
+		if err != nil {
 			return fmt.Errorf("export report %s: %w", r.ID, err)
 		}
+		people = append(people, p)
 		n := "reports/" + r.ID + ".zip"
 		files[n] = b.Bytes()
 		names = append(names, n)
@@ -82,6 +87,11 @@ func (d *Desk) ExportCampaign(ctx context.Context, id string, w io.Writer, o Exp
 	}
 	sort.Strings(man.Reports)
 	cj, _ := json.MarshalIndent(c, "", "  ")
+	if !o.IncludeOriginal && len(people) > 0 {
+		// The campaign's subjects and senders' display names are the
+		// spam's, which often name the recipient ("Jane, your parcel").
+		cj = people[0].Union(people[1:]...).Words(cj)
+	}
 	files["campaign.json"] = cj
 	names = append(names, "campaign.json")
 	extra := make([]string, 0, len(o.Attach))

@@ -34,6 +34,23 @@ func (p People) Message(raw []byte) []byte {
 // spelling, base64 runs included; it leaves the text's structure alone.
 func (p People) Bytes(b []byte) []byte { return p.text(b, false) }
 
+// Words redacts, in text the desk exports about them (a verdict's JSON,
+// a campaign's summary with its subjects), their addresses in every
+// spelling and their local parts and names as whole words: a recipient's
+// name in a subject or a display name says to whom the spam went.
+func (p People) Words(b []byte) []byte { return p.text(b, true) }
+
+// Union is everybody in p and in others.
+func (p People) Union(others ...People) People {
+	addrs := append([]string(nil), p.Addresses...)
+	names := append([]string(nil), p.Names...)
+	for _, o := range others {
+		addrs = append(addrs, o.Addresses...)
+		names = append(names, o.Names...)
+	}
+	return New(addrs, names)
+}
+
 // plain replaces every spelling of their addresses in b.
 func (p People) plain(b []byte) []byte {
 	return replace(b, p.m().spans(b), Redacted)

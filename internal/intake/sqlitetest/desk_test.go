@@ -347,3 +347,47 @@ func TestBundleRefusesWhatTheManifestDoesNotList(t *testing.T) {
 		}
 	}
 }
+
+// TestCampaignExportLeavesOutTheRecipient: the default (redacted) campaign
+// export kept the full subjects in campaign.json and "Jane Roe ([redacted])"
+// in each verdict.json.
+func TestCampaignExportLeavesOutTheRecipient(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	spam := "Received: from mail.parcel.example (mail.parcel.example [203.0.113.50]) by mx.example.net; Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"From: Parcel Service <track@parcel.example>\r\nTo: Jane Roe <jane.roe@example.net>\r\n" +
+		"Subject: Jane Roe, your parcel for jane.roe@example.net is waiting\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"Message-ID: <p%d@parcel.example>\r\n\r\nDear Jane Roe, pay the customs fee at http://parcel.example/pay now.\r\n"
+	var campaign string
+	for i := 0; i < 2; i++ {
+		rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelWeb, Raw: []byte(fmt.Sprintf(spam, i)), SubmittedBy: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if campaign != "" && rec.Reports[0].CampaignID != campaign {
+			t.Fatalf("two campaigns for one spam run")
+		}
+		campaign = rec.Reports[0].CampaignID
+	}
+	var buf bytes.Buffer
+	if err := n.desk.ExportCampaign(ctx, campaign, &buf, intake.ExportOptions{Actor: "user:ana"}); err != nil {
+		t.Fatal(err)
+	}
+	if res := verify(t, buf.Bytes()); !res.OK() {
+		t.Fatalf("campaign bundle: %v", res.Problems)
+	}
+	var check func(where string, files map[string][]byte)
+	check = func(where string, files map[string][]byte) {
+		for name, b := range files {
+			if strings.HasSuffix(name, ".zip") {
+				check(where+name+"/", unzip(t, b))
+				continue
+			}
+			low := bytes.ToLower(b)
+			if bytes.Contains(low, []byte("jane")) || bytes.Contains(low, []byte("roe")) {
+				t.Errorf("%s%s names the recipient", where, name)
+			}
+		}
+	}
+	check("", unzip(t, buf.Bytes()))
+}
