@@ -33,6 +33,7 @@ import (
 	"github.com/accord-antispam/accord/internal/outbound"
 	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/smtpd"
+	"github.com/accord-antispam/accord/internal/spool"
 	"github.com/accord-antispam/accord/internal/store/postgres"
 	"github.com/accord-antispam/accord/internal/store/sqlite"
 	"github.com/accord-antispam/accord/internal/store/sqlstore"
@@ -251,7 +252,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	lim := web.Limits{FormPerIP: c.HTTP.RateFormPerIP, APIPerToken: c.HTTP.RateAPIPerToken, APIPerIP: c.HTTP.RateAPIPerIP,
-		LoginPerIP: c.HTTP.RateLoginPerIP, LoginPerUser: c.HTTP.RateLoginPerUser, InFlightBytes: c.HTTP.InflightBytes}
+		LoginPerIP: c.HTTP.RateLoginPerIP, LoginPerUser: c.HTTP.RateLoginPerUser,
+		// One budget of bytes in memory for every door: the form, the API
+		// and the mailbox together.
+		Budget: spool.NewBudget(c.HTTP.InflightBytes)}
 	for _, p := range c.HTTP.TrustedProxies {
 		pf, _ := config.ParsePrefix(p)
 		lim.TrustedProxies = append(lim.TrustedProxies, pf)
@@ -274,7 +278,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	ms := smtpd.New(desk, smtpd.Config{Hostname: c.SMTP.Hostname, MaxMessageBytes: c.SMTP.MaxMessageBytes, MaxRecipients: c.SMTP.MaxRecipients,
-		RatePerSender: c.SMTP.RatePerSender, RatePerIP: c.SMTP.RatePerIP, MaxConns: c.SMTP.MaxConns, MaxConnsPerIP: c.SMTP.MaxConnsPerIP,
+		RatePerSender: c.SMTP.RatePerSender, RatePerIP: c.SMTP.RatePerIP, MaxConns: c.SMTP.MaxConns, MaxConnsPerIP: c.SMTP.MaxConnsPerIP, AnswersPerIP: c.SMTP.AnswersPerIP, Budget: lim.Budget,
 		IdleTimeout: c.SMTP.IdleTimeout.Duration, MaxSession: c.SMTP.MaxSession.Duration, TLS: tlsConf, OptOut: mailtoDoor{senders}, Answers: ans,
 		Authenticate: reporterAuth(an.Resolver, log)}, log)
 

@@ -17,6 +17,7 @@ import (
 	"github.com/accord-antispam/accord/internal/outbound"
 	"github.com/accord-antispam/accord/internal/rules"
 	"github.com/accord-antispam/accord/internal/smtpd"
+	"github.com/accord-antispam/accord/internal/spool"
 	"github.com/accord-antispam/accord/internal/store/sqlite"
 	"github.com/accord-antispam/accord/internal/store/sqlstore"
 	"github.com/accord-antispam/accord/internal/trace/geo"
@@ -279,5 +280,47 @@ func TestAnswersToTheDeskAreNotReports(t *testing.T) {
 	id := a.q.MailIDFrom(ack.MessageID)
 	if bs, err := a.st.Bounces(context.Background(), id); err != nil || len(bs) != 2 {
 		t.Errorf("%d answers linked to the acknowledgement, want 2 (%v)", len(bs), err)
+	}
+}
+
+// TestComplaintsWaitForTheMemoryBudget: DATA was read whole into memory
+// outside the node's budget (8 × 24 MB → 444 MB). A complaint now waits,
+// spooled, until the budget has room: while the test holds all of it, no
+// answer comes; once released, the complaint is stored.
+func TestComplaintsWaitForTheMemoryBudget(t *testing.T) {
+	budget := spool.NewBudget(1 << 20)
+	mb := start(t, smtpd.Config{Budget: budget})
+	release, err := budget.Admit(context.Background(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := dial(t, mb.addr)
+	s.cmd("EHLO client.example")
+	s.cmd("MAIL FROM:<alice@example.net>")
+	s.cmd("RCPT TO:<report@desk.example>")
+	if code, m := s.cmd("DATA"); code != 354 {
+		t.Fatalf("DATA: %d %s", code, m)
+	}
+	w := s.c.DotWriter()
+	w.Write(fixture(t, "forward-two-attached.eml"))
+	w.Close()
+	answered := make(chan string, 1)
+	go func() {
+		code, m, _ := s.c.ReadResponse(0)
+		answered <- fmt.Sprint(code, " ", m)
+	}()
+	select {
+	case a := <-answered:
+		t.Fatalf("answered %q while the budget was full", a)
+	case <-time.After(300 * time.Millisecond):
+	}
+	release()
+	select {
+	case a := <-answered:
+		if !strings.Contains(a, "Stored:") {
+			t.Fatalf("after the budget freed: %s", a)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no answer after the budget freed")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/outbound"
 	"github.com/accord-antispam/accord/internal/ratelimit"
+	"github.com/accord-antispam/accord/internal/spool"
 )
 
 // maxLine is the longest command or message line accepted.
@@ -31,18 +32,22 @@ const maxLine = 64 << 10
 
 // Config tunes the mailbox.
 type Config struct {
-	Hostname        string           // Greeting name.
-	MaxMessageBytes int64            // Largest complaint (default 25 MiB).
-	MaxRecipients   int              // Per message (default 50).
-	IdleTimeout     time.Duration    // Per command read or write (default 60s): slow clients are cut off.
-	MaxSession      time.Duration    // Whole connection (default 10m): a client trickling bytes is cut off too.
-	MaxConns        int              // Connections at once (default 200); more are told 421 and closed.
-	MaxConnsPerIP   int              // Connections at once from one client address, an IPv6 client by its /64 (default 20).
-	RatePerSender   int              // Complaints per minute from one sender address (default 30).
-	RatePerIP       int              // Complaints per minute from one client IP (default 600: a relay carries many senders).
-	AnswersPerIP    int              // Answers mailed per hour because of mail from one client IP (default 60): no flood of signed mail to forged senders.
-	Now             func() time.Time // The clock of the rate limits (nil: time.Now).
-	TLS             *tls.Config      // STARTTLS when set.
+	Hostname        string        // Greeting name.
+	MaxMessageBytes int64         // Largest complaint (default 25 MiB).
+	MaxRecipients   int           // Per message (default 50).
+	IdleTimeout     time.Duration // Per command read or write (default 60s): slow clients are cut off.
+	MaxSession      time.Duration // Whole connection (default 10m): a client trickling bytes is cut off too.
+	MaxConns        int           // Connections at once (default 200); more are told 421 and closed.
+	MaxConnsPerIP   int           // Connections at once from one client address, an IPv6 client by its /64 (default 20).
+	RatePerSender   int           // Complaints per minute from one sender address (default 30).
+	RatePerIP       int           // Complaints per minute from one client IP (default 600: a relay carries many senders).
+	AnswersPerIP    int           // Answers mailed per hour because of mail from one client IP (default 60): no flood of signed mail to forged senders.
+	// Budget bounds the bytes of complaints held in memory at once, shared
+	// with the web doors (nil: a budget of its own, 48 MiB). A complaint
+	// is spooled to disk as it arrives and read back within the budget.
+	Budget *spool.Budget
+	Now    func() time.Time // The clock of the rate limits (nil: time.Now).
+	TLS    *tls.Config      // STARTTLS when set.
 	// Answers, when set, mails reporters an acknowledgement or a how-to,
 	// and records the bounces that come back, linked to what bounced.
 	Answers *Answers
@@ -115,6 +120,9 @@ func New(desk *intake.Desk, cfg Config, log *slog.Logger) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Budget == nil {
+		cfg.Budget = spool.NewBudget(0)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -198,7 +206,10 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (x *session) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
+	body, err := spool.Read(r, x.s.cfg.MaxMessageBytes)
+	if errors.Is(err, spool.ErrTooLarge) {
+		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "The message is too large; nothing was kept"}
+	}
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -210,8 +221,20 @@ func (x *session) Data(r io.Reader) error {
 		}
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Reading the message failed; nothing was kept, try again"}
 	}
+	defer body.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// Many large complaints at once wait for their turn here, on disk,
+	// instead of each holding its bytes in memory.
+	release, err := x.s.cfg.Budget.Admit(ctx, body.Size())
+	if err != nil {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "The desk is busy; nothing was kept, try again shortly"}
+	}
+	defer release()
+	raw, err := body.Bytes()
+	if err != nil {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Reading the message failed; nothing was kept, try again"}
+	}
 	if len(x.optout) > 0 {
 		if err := x.optOut(ctx); err != nil || len(x.rcpts) == 0 {
 			return err
