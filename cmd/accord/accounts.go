@@ -6,19 +6,33 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/store/sqlstore"
 )
 
 // Tokens and accounts from the command line; every change is written to
-// the audit log as the administrator "cli".
+// the audit log as the administrator "cli:" and the system account that ran it.
 
 func auditCLI(ctx context.Context, st *sqlstore.Store, target, detail string) {
-	st.AppendAudit(ctx, access.Event{At: time.Now().UTC(), Actor: "cli", Action: access.AuditAdmin, Target: target, Detail: detail})
+	st.AppendAudit(ctx, access.Event{At: time.Now().UTC(), Actor: cliActor(), Action: access.AuditAdmin, Target: target, Detail: detail})
+}
+
+// cliActor names who ran a command: "cli:" and the system account, so
+// that two administrators' changes are told apart in the audit log.
+func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
+	}
+	return "cli"
 }
 
 func when(t time.Time) string {
@@ -226,19 +240,69 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 	if err := fset.Parse(args); err != nil || fset.NArg() > 0 {
 		return errUsage
 	}
+	afterSet := false
+	fset.Visit(func(f *flag.Flag) { afterSet = afterSet || f.Name == "after" })
 	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
-		ev, err := st.AuditLog(ctx, *after, *limit)
+		head, err := st.AuditHead(ctx)
+		if err != nil {
+			return err
+		}
+		from := *after
+		if !afterSet {
+			// The newest events by default: an operator looks for what
+			// just happened, not for the first day's.
+			from = max(0, head-int64(*limit))
+		}
+		ev, err := st.AuditLog(ctx, from, *limit)
 		if errors.Is(err, access.ErrLimit) {
 			return &exitError{code: 2, err: fmt.Errorf("--limit is at most %d (page with --after)", access.MaxAuditLimit)}
 		}
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tTARGET\tIP\tDETAIL")
-		for _, x := range ev {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Seq, x.At.UTC().Format(time.RFC3339), x.Actor, x.Action, x.Target, x.IP, x.Detail)
+		if err := writeAudit(e.stdout, ev); err != nil {
+			return err
 		}
-		return tw.Flush()
+		if from > 0 && !afterSet {
+			fmt.Fprintf(e.stderr, "(older events: accord audit --after 0)\n")
+		}
+		if n := len(ev); n > 0 && ev[n-1].Seq < head {
+			fmt.Fprintf(e.stderr, "(more: accord audit --after %d)\n", ev[n-1].Seq)
+		}
+		return nil
 	})
+}
+
+// writeAudit prints events one a line. Every field is printed with its
+// control characters escaped: a user name sent to the sign-in form is the
+// client's text, and a tab, a newline or an escape sequence in it must
+// not forge a line or rewrite the operator's terminal.
+func writeAudit(w io.Writer, ev []access.Event) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tTARGET\tIP\tDETAIL")
+	for _, x := range ev {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Seq, x.At.UTC().Format(time.RFC3339), shown(x.Actor), shown(x.Action), shown(x.Target), shown(x.IP), shown(x.Detail))
+	}
+	return tw.Flush()
+}
+
+// shown escapes what a terminal would act on (control characters,
+// invisible format characters) and backslashes, Go-style.
+func shown(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r == '\\' || !unicode.IsGraphic(r) || unicode.Is(unicode.Cf, r) }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == utf8.RuneError, !unicode.IsGraphic(r), unicode.Is(unicode.Cf, r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

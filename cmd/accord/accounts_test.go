@@ -69,6 +69,19 @@ func TestCommandsNeedANode(t *testing.T) {
 		t.Fatal("init twice changed the node key")
 	}
 	runBin(t, bin, "", "evidence", "chain", "--data", typo)
+
+	// accord audit shows the newest events and says where the others are
+	// (it showed events 1–1000 and nothing after, with no hint).
+	for _, role := range []string{"reporter", "analyst", "authority"} {
+		runBin(t, bin, "", "token", "create", "--role", role, "--data", typo)
+	}
+	out := runBin(t, bin, "", "audit", "--limit", "2", "--data", typo)
+	if !strings.Contains(out, "role authority") || strings.Contains(out, "role reporter") || !strings.Contains(out, "older events: accord audit --after 0") {
+		t.Errorf("audit --limit 2 does not show the newest two:\n%s", out)
+	}
+	if out := runBin(t, bin, "", "audit", "--limit", "1", "--after", "0", "--data", typo); !strings.Contains(out, "role reporter") || !strings.Contains(out, "more: accord audit --after 1") {
+		t.Errorf("audit --after 0 --limit 1 gives no hint of more:\n%s", out)
+	}
 }
 
 // TestAccountsFromTheCommandLine: user add refuses a taken name and keeps

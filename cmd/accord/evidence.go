@@ -84,7 +84,7 @@ func evidenceExport(ctx context.Context, e *env, args []string, usage func() err
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	o := intake.ExportOptions{Actor: "cli", IncludeOriginal: *original || c.Privacy.ExportOriginal}
+	o := intake.ExportOptions{Actor: cliActor(), IncludeOriginal: *original || c.Privacy.ExportOriginal}
 	what := "report"
 	if _, err := st.Report(ctx, id); err == nil {
 		err = desk.Export(ctx, id, tmp, o)
@@ -113,7 +113,7 @@ func evidenceExport(ctx context.Context, e *env, args []string, usage func() err
 	if err := os.Rename(tmp.Name(), *out); err != nil {
 		return err
 	}
-	st.AppendAudit(ctx, access.Event{At: time.Now().UTC(), Actor: "cli", Action: access.AuditExport, Target: what + ":" + id, Detail: "to " + *out})
+	st.AppendAudit(ctx, access.Event{At: time.Now().UTC(), Actor: cliActor(), Action: access.AuditExport, Target: what + ":" + id, Detail: "to " + *out})
 	fmt.Fprintf(e.stdout, "%s %s exported to %s, signed by node key %s (fingerprint %s)\n", what, id, *out, key.Public(), key.Fingerprint())
 	return nil
 }

@@ -154,6 +154,7 @@ const (
 	AuditSignInThrottled = "sign-in-throttled"
 	AuditSignOut         = "sign-out"
 	AuditTokenUsed       = "token-used"
+	AuditTokenRefused    = "token-refused" // An invalid or revoked token was presented.
 	AuditView            = "view"
 	AuditExport          = "export"
 	AuditAdmin           = "admin" // A change to tokens or accounts.

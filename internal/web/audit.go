@@ -3,8 +3,10 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/accord-antispam/accord/internal/access"
 )
@@ -29,8 +31,36 @@ func (s *Server) audit(r *http.Request, actor, action, target, detail string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
-	if err := a.AppendAudit(ctx, access.Event{At: s.now().UTC(), Actor: actor, Action: action, Target: target, IP: s.lim.clientIP(r), Detail: detail}); err != nil {
+	ev := access.Event{At: s.now().UTC(), Actor: field(actor), Action: action, Target: field(target), IP: s.lim.clientIP(r), Detail: field(detail)}
+	if err := a.AppendAudit(ctx, ev); err != nil {
 		s.log.Error("audit", "action", action, "err", err)
+	}
+}
+
+// maxAuditField bounds what one field of an audit event keeps: a user
+// name or path a client sends can be as long as a request allows.
+const maxAuditField = 256
+
+// field is a client-given value as the audit log keeps it: at most
+// maxAuditField bytes of valid UTF-8 (readers escape control characters
+// when they show it).
+func field(s string) string {
+	if len(s) > maxAuditField {
+		s = s[:maxAuditField]
+		for len(s) > 0 && !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+		s += "…"
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// auditRefused writes down a refusal (a throttled sign-in, an invalid
+// token) at most a few times a minute per client: a flood of refusals is
+// one client's flood, and must not become a flood of the audit log.
+func (s *Server) auditRefused(r *http.Request, actor, action, target, detail string) {
+	if ok, _ := s.auditLimit.Allow(s.lim.clientKey(r)); ok {
+		s.audit(r, actor, action, target, detail)
 	}
 }
 

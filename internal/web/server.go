@@ -97,8 +97,10 @@ type Server struct {
 	// checked when a login names no user.
 	dummyHash   string
 	optoutLimit *ratelimit.Limiter
-	lim         *limiters
-	uses        tokenUses
+	// auditLimit bounds the refusals written to the audit log per client.
+	auditLimit *ratelimit.Limiter
+	lim        *limiters
+	uses       tokenUses
 }
 
 // New builds the server.
@@ -168,7 +170,7 @@ func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Se
 		lim = *cfg.Limits
 	}
 	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: now, tmpls: tmpls, cat: cfg.Catalogue, dummyHash: dummy,
-		optoutLimit: ratelimit.PerMinute(cfg.PublicRate, now), lim: newLimiters(lim, now)}, nil
+		optoutLimit: ratelimit.PerMinute(cfg.PublicRate, now), lim: newLimiters(lim, now), auditLimit: ratelimit.PerMinute(5, now)}, nil
 }
 
 // Handler returns the routes. The permission each needs is on its line.
@@ -342,6 +344,7 @@ func (s *Server) needToken(role access.Role, h http.HandlerFunc) http.HandlerFun
 		p, _ := s.principal(r)
 		switch {
 		case p.Kind == "invalid":
+			s.auditRefused(r, "anonymous", access.AuditTokenRefused, "", r.Method+" "+r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="accord", error="invalid_token"`)
 			apiError(w, http.StatusUnauthorized, "bad-token", "the bearer token is not valid")
 			return

@@ -304,7 +304,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	okIP, waitIP := s.lim.loginIP.Allow(s.lim.clientKey(r))
 	okUser, waitUser := s.lim.loginUser.Allow(name)
 	if !okIP || !okUser {
-		s.audit(r, "anonymous", access.AuditSignInThrottled, "user:"+name, "")
+		s.auditRefused(r, "anonymous", access.AuditSignInThrottled, "user:"+name, "")
 		w.Header().Set("Retry-After", retryAfter(max(waitIP, waitUser)))
 		s.page(w, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", CSRF: c.Value, Error: "Too many sign-in attempts. Wait a minute and try again."})
 		return

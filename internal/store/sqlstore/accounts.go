@@ -111,6 +111,13 @@ func (s *Store) AppendAudit(ctx context.Context, e access.Event) error {
 	return nil
 }
 
+// AuditHead is the sequence number of the newest audit event (0: none).
+func (s *Store) AuditHead(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_log`).Scan(&n)
+	return n, err
+}
+
 // AuditLog implements access.Auditor.
 func (s *Store) AuditLog(ctx context.Context, after int64, limit int) ([]access.Event, error) {
 	limit, err := limitOf(limit, access.MaxAuditLimit, access.MaxAuditLimit, access.ErrLimit)
