@@ -204,6 +204,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	if c.HTTP.PublicURL == "" {
 		c.HTTP.PublicURL = "http://" + hl.Addr().String() // the address really bound, port 0 resolved
+		log.Warn("http.public_url is not set: status links in acknowledgements and pages point at "+c.HTTP.PublicURL+
+			", which reporters elsewhere cannot open; set it to the address people use (https://…)", "public_url", c.HTTP.PublicURL)
 	}
 	if c.Senders.PublicURL == "" {
 		c.Senders.PublicURL = c.PublicBase()
@@ -261,7 +263,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		lim.TrustedProxies = append(lim.TrustedProxies, pf)
 	}
 	ws, err := web.New(desk, st, web.Config{Name: c.Node.Name, PublicURL: c.PublicBase(), Limits: &lim, NodeKey: key.Public(), Jurisdiction: c.Node.Jurisdiction, ExportOriginal: c.Privacy.ExportOriginal, MaxUpload: c.HTTP.MaxUpload,
-		SecureCookies: c.HTTP.SecureCookies, Federation: fed, Consent: senders, Certifier: certifier, Filter: filt, Metrics: mx,
+		SecureCookies: c.HTTP.SecureCookies || strings.HasPrefix(c.PublicBase(), "https://"), Federation: fed, Consent: senders, Certifier: certifier, Filter: filt, Metrics: mx,
 		StatsMinCell: c.Statistics.MinCell, StatsNoise: statsNoise(c.Statistics.Noise),
 		Privacy: web.PrivacyNotice{Controller: c.Privacy.Controller, Contact: c.Privacy.Contact, DPO: c.Privacy.DPO, Purposes: c.Privacy.Purposes,
 			LegalBasis: c.Privacy.LegalBasis, Supervisory: c.Privacy.Supervisory},

@@ -216,7 +216,7 @@ func TestServeBoundsHTTPClients(t *testing.T) {
 	bin := accordBinary(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "accord.toml")
-	os.WriteFile(conf, []byte("[http]\nheader_timeout = \"500ms\"\nmax_upload = 100000\nmax_conns_per_ip = 4\n"), 0o600)
+	os.WriteFile(conf, []byte("[http]\nheader_timeout = \"500ms\"\nmax_upload = 100000\nmax_conns_per_ip = 4\npublic_url = \"https://desk.example.org\"\n"), 0o600)
 	s := serve(t, bin, filepath.Join(dir, "data"), "--config", conf)
 
 	// Slow loris: a header trickled a line at a time, each inside any
@@ -277,6 +277,16 @@ func TestServeBoundsHTTPClients(t *testing.T) {
 	}
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
+	// Served as https://… (behind a TLS proxy): cookies are Secure without
+	// http.secure_cookies, so a browser never sends them in clear.
+	if res, err := http.Get("http://" + s.http + "/login"); err != nil {
+		t.Fatal(err)
+	} else {
+		res.Body.Close()
+		if len(res.Cookies()) == 0 || !res.Cookies()[0].Secure {
+			t.Errorf("with public_url https://…, the sign-in cookie is not Secure: %v", res.Header["Set-Cookie"])
+		}
+	}
 	http.DefaultClient.CloseIdleConnections()
 
 	// One client holding connections (the attack held 4,000): past

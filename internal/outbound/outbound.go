@@ -315,6 +315,26 @@ func (q *Queue) Send(ctx context.Context, m Mail) (Item, error) {
 	return it, nil
 }
 
+// msgID is the first message identifier of a field the reporter's mail
+// gave ("<id@host>"), or "" when there is none of a sane length: the value
+// is the client's, and a 30 KB Message-ID copied whole made header lines
+// thirty times the 998 bytes RFC 5322 allows.
+func msgID(v string) string {
+	v = strings.TrimSpace(oneLine(v))
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		v = v[i+1:]
+		if j := strings.IndexByte(v, '>'); j >= 0 {
+			v = v[:j]
+		}
+	} else if f := strings.Fields(v); len(f) > 0 {
+		v = f[0]
+	}
+	if v == "" || len(v) > 250 || strings.ContainsAny(v, " \t<>\r\n") || !strings.Contains(v, "@") {
+		return ""
+	}
+	return "<" + v + ">"
+}
+
 // Status returns a queued mail (ErrNotFound).
 func (q *Queue) Status(ctx context.Context, id string) (Item, error) { return q.st.Mail(ctx, id) }
 
@@ -409,8 +429,7 @@ func (q *Queue) compose(m Mail, it Item, to *mail.Address, now time.Time) []byte
 	// Exchange and Outlook honour this rather than Auto-Submitted: no
 	// out-of-office answers to the desk's mail.
 	field("X-Auto-Response-Suppress", "All")
-	if m.InReplyTo != "" {
-		ref := "<" + strings.Trim(oneLine(m.InReplyTo), "<> ") + ">"
+	if ref := msgID(m.InReplyTo); ref != "" {
 		field("In-Reply-To", ref)
 		field("References", ref)
 	}

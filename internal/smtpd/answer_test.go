@@ -324,3 +324,22 @@ func TestComplaintsWaitForTheMemoryBudget(t *testing.T) {
 		t.Fatal("no answer after the budget freed")
 	}
 }
+
+// TestLongMessageIDIsNotCopied: a 30 KB Message-ID was copied into the
+// answer's In-Reply-To and References (30,027-byte header lines).
+func TestLongMessageIDIsNotCopied(t *testing.T) {
+	a := startAnswering(t, smtpd.Config{})
+	long := strings.Replace(question, "Message-ID: <q@example.com>", "Message-ID: <"+strings.Repeat("x", 30000)+"@example.com>", 1)
+	if code, msg := a.send(t, "victim@example.com", "report@desk.example", []byte(long)); code != 250 {
+		t.Fatalf("question: %d %s", code, msg)
+	}
+	ms := a.st.mails()
+	if len(ms) != 1 {
+		t.Fatalf("%d mails", len(ms))
+	}
+	for _, line := range strings.Split(string(ms[0].Raw), "\r\n") {
+		if len(line) > 998 {
+			t.Fatalf("a header line of %d bytes: %.80s…", len(line), line)
+		}
+	}
+}

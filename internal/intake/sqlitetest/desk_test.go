@@ -391,3 +391,33 @@ func TestCampaignExportLeavesOutTheRecipient(t *testing.T) {
 	}
 	check("", unzip(t, buf.Bytes()))
 }
+
+// TestStatusViewsAreLoggedOncePerInterval: 300 anonymous views of a status
+// link in a second wrote 300 custody entries.
+func TestStatusViewsAreLoggedOncePerInterval(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelWeb, Raw: read(t, "forward-inline-gmail.eml"), SubmittedBy: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rec.Reports[0]
+	for i := 0; i < 300; i++ {
+		if _, err := n.desk.StatusView(ctx, r.ID, r.StatusToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := n.store.Custody(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := 0
+	for _, c := range cs {
+		if c.Action == "status-viewed" {
+			views++
+		}
+	}
+	if views != 1 {
+		t.Fatalf("%d status-viewed entries for 300 views within a second, want 1", views)
+	}
+}
