@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +58,34 @@ func TestRefusalsDoNotFloodTheAuditLog(t *testing.T) {
 	}
 	if refused == 0 {
 		t.Error("the use of an invalid token is not in the audit log")
+	}
+}
+
+// TestPublicPagesCountTheClientBehindTheBalancer: the recipients' pages
+// (/u/, /c/) were limited by the connection's address, so behind a load
+// balancer every recipient shared one bucket; with the balancer trusted,
+// each client's X-Forwarded-For address has its own.
+func TestPublicPagesCountTheClientBehindTheBalancer(t *testing.T) {
+	n := startSenders(t, 3, netip.MustParsePrefix("127.0.0.1/32"))
+	get := func(client string) int {
+		req, _ := http.NewRequest("GET", n.url+"/u/not-a-token", nil)
+		req.Header.Set("X-Forwarded-For", client)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := 0; i < 3; i++ {
+		if c := get("198.51.100.1"); c == 429 {
+			t.Fatalf("request %d of the first client: 429", i)
+		}
+	}
+	if c := get("198.51.100.1"); c != 429 {
+		t.Fatalf("fourth request of the first client: %d, want 429", c)
+	}
+	if c := get("198.51.100.2"); c == 429 {
+		t.Fatal("another client behind the balancer shares the first one's bucket")
 	}
 }

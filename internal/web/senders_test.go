@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -57,7 +58,7 @@ type senderNode struct {
 	key     ed25519.PrivateKey
 }
 
-func startSenders(t testing.TB, rate int) senderNode {
+func startSenders(t testing.TB, rate int, proxies ...netip.Prefix) senderNode {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accord.db"))
@@ -80,7 +81,13 @@ func startSenders(t testing.TB, rate int) senderNode {
 		t.Fatal(err)
 	}
 	cert := &lint.Certifier{Linter: &lint.Linter{Analyzer: &analysis.Analyzer{Rules: lib}}, Consent: n.svc, Labels: st, Key: key, StatusURL: base + web.StatusPath}
-	s, err := web.New(d, st, web.Config{Consent: n.svc, Certifier: cert, PublicRate: rate}, nil)
+	var lim *web.Limits
+	if len(proxies) > 0 {
+		l := web.DefaultLimits()
+		l.TrustedProxies = proxies
+		lim = &l
+	}
+	s, err := web.New(d, st, web.Config{Consent: n.svc, Certifier: cert, PublicRate: rate, Limits: lim}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
