@@ -196,6 +196,11 @@ func startWith(bin, config, data string) (*node, error) {
 	if err := os.WriteFile(n.config, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
+	// Tokens are made before the node serves: init creates it (and keeps
+	// a node key already placed in the folder).
+	if out, err := exec.Command(bin, "init", "--config", n.config, "--data", n.data).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("init: %w: %s", err, out)
+	}
 	for _, role := range []string{"reporter", "analyst"} {
 		out, err := exec.Command(bin, "token", "create", "--config", n.config, "--data", n.data, "--role", role).Output()
 		if err != nil {

@@ -106,7 +106,7 @@ func TestInstancesShareOnePostgres(t *testing.T) {
 	os.WriteFile(conf, []byte(fmt.Sprintf("[store]\ndriver = \"postgres\"\ndsn = %q\n[http]\nrate_api_per_token = 0\nrate_api_per_ip = 0\n", dsn)), 0o600)
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	// One node, two processes: the same node key in both folders.
-	runBin(t, bin, "", "node", "key", "--data", a)
+	runBin(t, bin, "", "init", "--config", conf, "--data", a)
 	os.MkdirAll(b, 0o700)
 	k, _ := os.ReadFile(filepath.Join(a, nodekey.FileName))
 	os.WriteFile(filepath.Join(b, nodekey.FileName), k, 0o600)
