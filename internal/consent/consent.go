@@ -207,6 +207,14 @@ func (c Campaign) Rate() float64 {
 	return float64(c.Complaints) / float64(c.Sent())
 }
 
+// EventQuery selects events to count.
+type EventQuery struct {
+	Kind      string
+	Since     time.Time
+	Recipient string // "" any.
+	Record    string // "" any.
+}
+
 // Complaint is a complaint at the desk about a registered sender's mail.
 type Complaint struct {
 	ReportID        string
@@ -290,6 +298,10 @@ type Store interface {
 	// Events returns a sender's log from seq after (0: from the start),
 	// at most limit entries; with recipient set, only that recipient's.
 	Events(ctx context.Context, sender, recipient string, after int64, limit int) ([]Event, error)
+	// CountEvents counts a sender's events of one kind at or after since,
+	// through an index on time, whatever the log's length; recipient and
+	// record narrow it when set.
+	CountEvents(ctx context.Context, sender string, q EventQuery) (int, error)
 	Head(ctx context.Context, sender string) (seq int64, hash string, err error)
 
 	// Suppressed returns the suppressions of a recipient.
@@ -322,6 +334,12 @@ var (
 	ErrDuplicate = errors.New("consent: already done")
 	ErrSuspended = errors.New("consent: the sender is suspended")
 )
+
+// RateError is a request refused for now: a limit on what the node sends
+// was reached; it may be made again later.
+type RateError struct{ What string }
+
+func (e *RateError) Error() string { return "consent: " + e.What + "; try again later" }
 
 // InvalidError is input the domain refuses, with the reason for the caller.
 type InvalidError struct {

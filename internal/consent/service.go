@@ -51,6 +51,9 @@ type Options struct {
 	// Jurisdictions apply to senders registered without any.
 	Jurisdictions []string
 	ConfirmTTL    time.Duration // How long a confirmation link works (default 7 days).
+	// MaxConfirmationsPerHour bounds the confirmation mails one sender has
+	// the node send in an hour, to all addresses (default 500).
+	MaxConfirmationsPerHour int
 	Now           func() time.Time
 	Rand          io.Reader
 	Log           *slog.Logger
@@ -82,6 +85,9 @@ func New(st Store, o Options) (*Service, error) {
 	}
 	if o.ConfirmTTL <= 0 {
 		o.ConfirmTTL = 7 * 24 * time.Hour
+	}
+	if o.MaxConfirmationsPerHour <= 0 {
+		o.MaxConfirmationsPerHour = 500
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -380,18 +386,20 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 	if rec.Status == RecordPending {
 		// Confirmation mails are the node's own mail to a third party: a
 		// sender cannot use them to flood an address.
-		evs, err := s.st.Events(ctx, sd.ID, rec.Recipient, 0, 1000)
+		// Counted by time through an index, whatever else the
+		// recipient's log holds.
+		n, err := s.st.CountEvents(ctx, sd.ID, EventQuery{Kind: EventConfirmationSent, Recipient: rec.Recipient, Since: now.Add(-24 * time.Hour)})
 		if err != nil {
 			return RecordResult{}, err
 		}
-		n := 0
-		for _, e := range evs {
-			if e.Kind == EventConfirmationSent && e.At.After(now.Add(-24*time.Hour)) {
-				n++
-			}
-		}
 		if n >= MaxConfirmationsPerDay {
 			return RecordResult{}, invalid("confirm", "%d confirmation mails went to this address in the last 24 hours; no more until tomorrow", n)
+		}
+		if n, err = s.st.CountEvents(ctx, sd.ID, EventQuery{Kind: EventConfirmationSent, Since: now.Add(-time.Hour)}); err != nil {
+			return RecordResult{}, err
+		}
+		if n >= s.o.MaxConfirmationsPerHour {
+			return RecordResult{}, &RateError{What: fmt.Sprintf("%d confirmation mails went out for this sender in the last hour (the limit)", n)}
 		}
 	}
 	sup, err := s.st.Suppressed(ctx, sd.ID, rec.Recipient)
@@ -520,8 +528,8 @@ func (s *Service) OpenConfirmation(ctx context.Context, token string, cl Client)
 		return ConfirmView{Record: rec, Sender: sd}, ErrExpired
 	}
 	if rec.Status == RecordPending {
-		evs, err := s.st.Events(ctx, rec.Sender, rec.Recipient, 0, 1000)
-		if err == nil && !slices.ContainsFunc(evs, func(e Event) bool { return e.Record == rec.ID && e.Kind == EventConfirmationSeen }) {
+		n, err := s.st.CountEvents(ctx, rec.Sender, EventQuery{Kind: EventConfirmationSeen, Recipient: rec.Recipient, Record: rec.ID, Since: rec.Created})
+		if err == nil && n == 0 {
 			d := cl.detail(map[string]string{"after_seconds": fmt.Sprint(int(s.now().Sub(rec.Created).Seconds()))})
 			s.st.Apply(ctx, Change{Sender: rec.Sender, Events: []Event{{At: s.now(), Kind: EventConfirmationSeen, Recipient: rec.Recipient,
 				List: rec.List, Record: rec.ID, Detail: d}}})

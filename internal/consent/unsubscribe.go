@@ -245,23 +245,51 @@ func (s *Service) Overdue(ctx context.Context, sender string) ([]Suppression, er
 	return s.st.Overdue(ctx, sender, s.now())
 }
 
+// EventSentReported is a sender's count of a campaign's messages, as
+// claimed and as accepted, in its log.
+const EventSentReported = "campaign-sent-reported"
+
 // ReportSent records how many messages a campaign went to, when that is
-// more than the links made for it (complaint rates divide by it).
-func (s *Service) ReportSent(ctx context.Context, sender, list, campaign string, sent int64) error {
+// more than the links made for it (complaint rates divide by it). It is
+// the sender's claim, so it is bounded by what the node can see: a
+// campaign goes at most to the larger of the links made for it and the
+// sender's active consent records (all lists) — mailing more people than
+// it holds consent for is no defence. It returns the count accepted, and
+// logs the claim and the count in the sender's chained log.
+func (s *Service) ReportSent(ctx context.Context, sender, list, campaign string, sent int64) (int64, error) {
 	sd, err := s.st.Sender(ctx, sender)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if list, err = checkList(list); err != nil {
-		return err
+		return 0, err
 	}
 	if campaign, err = checkList(campaign); err != nil {
-		return invalid("campaign", "%q: a campaign name is 1 to 64 characters: letters, digits, '.', '_' or '-'", campaign)
+		return 0, invalid("campaign", "%q: a campaign name is 1 to 64 characters: letters, digits, '.', '_' or '-'", campaign)
 	}
 	if sent < 0 || sent > 1<<40 {
-		return invalid("sent", "out of range")
+		return 0, invalid("sent", "out of range")
 	}
-	return s.st.ReportSent(ctx, sd.ID, list, campaign, sent)
+	bound, err := s.st.ActiveRecords(ctx, sd.ID)
+	if err != nil {
+		return 0, err
+	}
+	accepted := min(sent, int64(bound))
+	cs, err := s.st.SenderCampaigns(ctx, sd.ID)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range cs {
+		if c.List == list && c.Name == campaign {
+			accepted = min(sent, max(int64(bound), c.Issued))
+		}
+	}
+	if err := s.st.ReportSent(ctx, sd.ID, list, campaign, accepted); err != nil {
+		return 0, err
+	}
+	_, err = s.st.Apply(ctx, Change{Sender: sd.ID, Events: []Event{{At: s.now(), Kind: EventSentReported, List: list,
+		Detail: map[string]string{"campaign": campaign, "claimed": fmt.Sprint(sent), "accepted": fmt.Sprint(accepted)}}}})
+	return accepted, err
 }
 
 // MailtoToken returns the token of an opt-out address

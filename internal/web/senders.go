@@ -64,7 +64,11 @@ func senderOf(r *http.Request) string {
 func (s *Server) consentError(w http.ResponseWriter, err error) {
 	var inv *consent.InvalidError
 	var ex *consent.ErrExists
+	var rate *consent.RateError
 	switch {
+	case errors.As(err, &rate):
+		w.Header().Set("Retry-After", "3600")
+		apiError(w, http.StatusTooManyRequests, "rate-limited", rate.Error())
 	case errors.As(err, &inv):
 		apiError(w, http.StatusBadRequest, "invalid", inv.Error())
 	case errors.As(err, &ex):
@@ -364,7 +368,8 @@ func (s *Server) apiLinks(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiCampaignSent is POST /api/v1/sender/campaigns: the number of messages
-// a campaign went to, when more than the links made for it.
+// a campaign went to, when more than the links made for it; the answer
+// says how many the node accepted.
 func (s *Server) apiCampaignSent(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		List     string `json:"list"`
@@ -378,11 +383,13 @@ func (s *Server) apiCampaignSent(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "invalid", "list, campaign and a count sent of 0 or more are required")
 		return
 	}
-	if err := s.cfg.Consent.ReportSent(r.Context(), senderOf(r), in.List, in.Campaign, in.Sent); err != nil {
+	got, err := s.cfg.Consent.ReportSent(r.Context(), senderOf(r), in.List, in.Campaign, in.Sent)
+	if err != nil {
 		s.consentError(w, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	// The count is bounded by what the node can see (docs/consent.md).
+	writeJSON(w, http.StatusOK, map[string]any{"list": in.List, "campaign": in.Campaign, "claimed": in.Sent, "accepted": got})
 }
 
 // apiSuppressions is GET /api/v1/suppressions?since=…: the feed the

@@ -486,6 +486,25 @@ func (s *Store) ActiveRecords(ctx context.Context, sender string) (int, error) {
 	return n, err
 }
 
+// CountEvents implements consent.Store.
+func (s *Store) CountEvents(ctx context.Context, sender string, f consent.EventQuery) (int, error) {
+	q := `SELECT COUNT(*) FROM consent_events WHERE sender = ?`
+	args := []any{sender}
+	if f.Recipient != "" {
+		q += ` AND recipient = ?`
+		args = append(args, f.Recipient)
+	}
+	q += ` AND kind = ? AND at >= ?`
+	args = append(args, f.Kind, nanos(f.Since))
+	if f.Record != "" {
+		q += ` AND record = ?`
+		args = append(args, f.Record)
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(q), args...).Scan(&n)
+	return n, err
+}
+
 // Events implements consent.Store.
 func (s *Store) Events(ctx context.Context, sender, recipient string, after int64, limit int) ([]consent.Event, error) {
 	if limit <= 0 {

@@ -386,3 +386,104 @@ func consentComplaints(t *testing.T, s Store) {
 		t.Errorf("complaints = %+v", list)
 	}
 }
+
+// consentConfirmLimits: the confirmation mails to one address are counted
+// over the last 24 hours whatever the recipient's log holds before them
+// (a log padded past a thousand events once hid them), and one sender's
+// confirmation mails to everyone are bounded per hour.
+func consentConfirmLimits(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	mb := &mailbox{}
+	_, key, _ := ed25519.GenerateKey(nil)
+	svc, err := consent.New(s, consent.Options{
+		Keys:   consent.Keys{Recipients: bytes.Repeat([]byte{1}, 32), TokenCipher: bytes.Repeat([]byte{2}, 32), TokenMAC: bytes.Repeat([]byte{3}, 32)},
+		Signer: key, Mailer: mb, BaseURL: "https://node.example", MailHost: "node.example", NodeName: "test node", Now: clk.now,
+		MaxConfirmationsPerHour: 6,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	victim, _ := svc.Hash("shop.example", "victim@example.org")
+	pad := consent.Change{Sender: "shop.example"}
+	for i := 0; i < 1100; i++ {
+		pad.Events = append(pad.Events, consent.Event{At: clk.now(), Kind: consent.EventWithdrawn, Recipient: victim, List: "news"})
+	}
+	if _, err := s.Apply(ctx, pad); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(who string) error {
+		_, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: who, List: "news", Basis: consent.BasisConsent,
+			Capture: consent.Capture{Method: "form"}, Confirm: true})
+		if err == nil {
+			_, err = svc.Withdraw(ctx, "shop.example", who, "news", "")
+		}
+		return err
+	}
+	for i := 0; i < consent.MaxConfirmationsPerDay; i++ {
+		if err := ask("victim@example.org"); err != nil {
+			t.Fatalf("confirmation %d: %v", i+1, err)
+		}
+	}
+	var inv *consent.InvalidError
+	if err := ask("victim@example.org"); !errors.As(err, &inv) {
+		t.Fatalf("a fourth confirmation mail in a day after a padded log: %v (%d mails)", err, len(mb.sent))
+	}
+	// A day later the address may be asked again.
+	clk.add(25 * time.Hour)
+	if err := ask("victim@example.org"); err != nil {
+		t.Fatalf("the next day: %v", err)
+	}
+	// Six in the hour for the whole sender: the seventh waits.
+	for i := 0; i < 5; i++ {
+		if err := ask(fmt.Sprintf("p%d@example.org", i)); err != nil {
+			t.Fatalf("confirmation to p%d: %v", i, err)
+		}
+	}
+	var rate *consent.RateError
+	if err := ask("p9@example.org"); !errors.As(err, &rate) {
+		t.Fatalf("the sender's seventh confirmation mail in an hour: %v", err)
+	}
+}
+
+// consentSentBounds: a sender's own count of a campaign's messages cannot
+// wash out its complaints: it is bounded by the links made for the
+// campaign and the sender's active consent records, and logged.
+func consentSentBounds(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	svc := consentService(t, s, nil, clk)
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"a@example.net", "b@example.net"} {
+		if _, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: who, List: "news", Basis: consent.BasisConsent,
+			Capture: consent.Capture{Method: "form"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Links(ctx, "shop.example", "news", "dec", []string{"a@example.net", "b@example.net", "c@example.net"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RecordComplaint(ctx, consent.ComplaintInput{ReportID: "r1", Sender: "shop.example", List: "news", Campaign: "dec",
+		How: consent.HowDKIM, MessageKey: "dkim:1"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.ReportSent(ctx, "shop.example", "news", "dec", 1<<40)
+	if err != nil || got != 3 {
+		t.Fatalf("a claim of 2^40 messages accepted as %d (%v)", got, err)
+	}
+	if got, err := svc.ReportSent(ctx, "shop.example", "news", "other", 1000); err != nil || got != 2 {
+		t.Fatalf("a campaign without links: %d %v", got, err)
+	}
+	st, _ := svc.Standing(ctx, "shop.example")
+	if st.Sent != 5 || st.Complaints != 1 || st.Good {
+		t.Errorf("standing after the claims: %+v", st)
+	}
+	if n, _ := s.CountEvents(ctx, "shop.example", consent.EventQuery{Kind: consent.EventSentReported}); n != 2 {
+		t.Errorf("claims logged: %d", n)
+	}
+}

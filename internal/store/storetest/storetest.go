@@ -63,6 +63,8 @@ func Run(t *testing.T, open Open) {
 	t.Run("Requests", func(t *testing.T) { requests(t, open(t)) })
 	t.Run("ConsentFlow", func(t *testing.T) { consentFlow(t, open(t)) })
 	t.Run("ConsentComplaints", func(t *testing.T) { consentComplaints(t, open(t)) })
+	t.Run("ConsentConfirmLimits", func(t *testing.T) { consentConfirmLimits(t, open(t)) })
+	t.Run("ConsentSentBounds", func(t *testing.T) { consentSentBounds(t, open(t)) })
 	t.Run("Labels", func(t *testing.T) { labels(t, open(t)) })
 	t.Run("SharedReports", func(t *testing.T) { sharedReports(t, open(t)) })
 	t.Run("LinkChanges", func(t *testing.T) { linkChanges(t, open(t)) })
