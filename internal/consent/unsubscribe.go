@@ -21,8 +21,10 @@ type Link struct {
 	ListUnsubscribePost string `json:"list_unsubscribe_post,omitempty"`
 }
 
-// MaxLinks bounds one request for links.
-const MaxLinks = 10000
+// MaxLinks bounds one request for links: each link is a read and a write
+// of the store, and the senders' rate limit counts requests, so a request
+// holds the store's writer for at most a thousand of them.
+const MaxLinks = 1000
 
 // Links makes the opt-out links for a mailing of list to recipients, and
 // counts them in the campaign (campaign "" for none). A suppressed

@@ -72,12 +72,19 @@ func (s *Server) optoutError(w http.ResponseWriter, err error) {
 }
 
 // unsubscribe is the POST: RFC 8058's one-click (body
-// "List-Unsubscribe=One-Click" from a mail client) and the page's buttons
-// alike.
+// "List-Unsubscribe=One-Click" from a mail client, form-urlencoded or
+// multipart) and the page's buttons alike, which post the same. A POST
+// without it (a scanner, another site's form posting anything) changes
+// nothing.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	r.ParseMultipartForm(16 << 10)
-	all := r.FormValue("scope") == "all"
+	if r.PostFormValue("List-Unsubscribe") != "One-Click" {
+		s.page(w, http.StatusBadRequest, "message", pageData{Title: "Not an unsubscribe request",
+			Message: "This request did not say List-Unsubscribe=One-Click, so nothing was changed. Open the link and use the button to unsubscribe."})
+		return
+	}
+	all := r.PostFormValue("scope") == "all"
 	res, err := s.cfg.Consent.Unsubscribe(r.Context(), tok, consent.ViaOneClick, all,
 		consent.Client{IP: s.lim.clientIP(r), UserAgent: r.UserAgent(), Method: r.Method})
 	d := optoutData{Sender: res.Sender, List: res.List, Campaign: res.Campaign, Token: tok, All: all}

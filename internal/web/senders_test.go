@@ -309,6 +309,26 @@ func TestSenderAttacks(t *testing.T) {
 	if sup, _ := n.store.SuppressionFeed(context.Background(), "shop.example", consent.FeedQuery{Limit: 10}, time.Now()); len(sup) != 0 {
 		t.Fatalf("a forged token unsubscribed: %+v", sup)
 	}
+	// A POST without RFC 8058's List-Unsubscribe=One-Click in its body
+	// (a scanner, another site's form) changes nothing, whatever the URL
+	// says.
+	for _, p := range []struct{ path, ct, body string }{{"", "text/plain", "anything"}, {"", "application/x-www-form-urlencoded", "scope=all"},
+		{"", "application/x-www-form-urlencoded", "List-Unsubscribe=Yes"}, {"?List-Unsubscribe=One-Click", "text/plain", "x"}} {
+		if got := do(t, "POST", n.url+"/u/"+tok+p.path, "", p.ct, []byte(p.body)); got.status != 400 {
+			t.Errorf("a POST of %q %q: %d", p.ct, p.body, got.status)
+		}
+	}
+	if sup, _ := n.store.SuppressionFeed(context.Background(), "shop.example", consent.FeedQuery{Limit: 10}, time.Now()); len(sup) != 0 {
+		t.Fatalf("a POST without the one-click body unsubscribed: %+v", sup)
+	}
+	// One request makes at most consent.MaxLinks links.
+	many := make([]string, consent.MaxLinks+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("r%d@example.net", i)
+	}
+	if p := do(t, "POST", n.url+"/api/v1/unsubscribe-links", shop, "application/json", jsonBody(map[string]any{"list": "news", "recipients": many})); p.status != 400 {
+		t.Errorf("%d links in one request: %d %s", len(many), p.status, p.body)
+	}
 	// One sender cannot see another's recipients or feed.
 	do(t, "POST", n.url+"/u/"+tok, "", "application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click"))
 	if rows := do(t, "GET", n.url+"/api/v1/suppressions", other, "", nil); strings.Count(string(rows.body), "\n") != 1 {
