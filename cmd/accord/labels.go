@@ -58,7 +58,8 @@ func labelVerify(ctx context.Context, e *env, args []string) error {
 	}
 	if err != nil || len(pos) != 1 || len(keys) == 0 {
 		fmt.Fprintln(e.stderr, "usage: accord label verify --key NODEKEY [--key …] [--status FILE] [--resolver …] MESSAGE.eml")
-		fmt.Fprintln(e.stderr, "Exit 0: a valid label; 1: no valid label; 2: usage.")
+		fmt.Fprintln(e.stderr, "Exit 0: a valid label, not revoked by a fresh status list; 1: no valid label; 2: usage;")
+		fmt.Fprintln(e.stderr, "3: a genuine label whose revocation state is unknown (no --status, or a stale list).")
 		return errUsage
 	}
 	var issuers []label.Issuer
@@ -111,10 +112,13 @@ func labelVerify(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "  sender %s, domain %s, issuer %s, expires %s\n", r.Sender, r.Domain, issuer, r.Expires.Format(time.RFC3339))
 	}
-	if r.Status != label.Valid {
-		return &exitError{code: 1}
+	switch r.Status {
+	case label.Valid:
+		return nil
+	case label.RevocationUnknown:
+		return &exitError{code: 3}
 	}
-	return nil
+	return &exitError{code: 1}
 }
 
 func labelRevoke(ctx context.Context, e *env, args []string) error {
@@ -217,12 +221,18 @@ func (t *labelTrust) refresh(ctx context.Context) {
 			iss := label.Issuer{Name: "peer " + p.Name, Key: pub}
 			for _, old := range t.verifier.Issuers() {
 				if label.KeyID(old.Key) == label.KeyID(pub) {
-					iss.Status = old.Status // keep the last good list if the peer is unreachable
+					// Kept while the peer is unreachable; once stale, the
+					// verifier says its labels' revocation is unknown.
+					iss.Status = old.Status
 				}
 			}
-			if st, err := t.fetch(ctx, p.URL, pub); err != nil {
+			switch st, err := t.fetch(ctx, p.URL, pub); {
+			case err != nil:
 				t.log.Warn("labels: a trusted peer's status list", "peer", p.Name, "err", err)
-			} else {
+			case !st.Supersedes(iss.Status):
+				t.log.Warn("labels: a trusted peer served a status list older than the one held; kept the newer", "peer", p.Name,
+					"served", st.IssuedAt, "held", iss.Status.IssuedAt)
+			default:
 				iss.Status = st
 			}
 			t.verifier.SetIssuer(iss)

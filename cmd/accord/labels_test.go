@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,11 +37,14 @@ func TestPartnersLabelsFollowTheAgreement(t *testing.T) {
 	now := time.Now().UTC()
 	// The French node serves its status list: label "fr-2" revoked.
 	frStatus, _ := label.SignStatus(label.Status{IssuedAt: now, NextUpdate: now.Add(time.Hour), Labels: []label.RevokedLabel{{ID: "fr-2", At: now}}}, frKey)
+	var frMu sync.Mutex
 	fr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/labels/v1/status" {
 			http.NotFound(w, r)
 			return
 		}
+		frMu.Lock()
+		defer frMu.Unlock()
 		json.NewEncoder(w).Encode(frStatus)
 	}))
 	defer fr.Close()
@@ -78,7 +82,7 @@ func TestPartnersLabelsFollowTheAgreement(t *testing.T) {
 	body := "From: news@shop.example\r\nSubject: s\r\n\r\nhello\r\n"
 	check := func(key ed25519.PrivateKey, id string) string {
 		l := &label.Label{ID: id, Sender: "shop.example", Domain: "shop.example", Canon: "relaxed", BodyHash: label.BodyHash(label.Body([]byte(body)), "relaxed"),
-			Issued: now.Add(-time.Minute), Expires: now.Add(time.Hour)}
+			HeadHash: label.HeaderHash([]byte(body)), Issued: now.Add(-time.Minute), Expires: now.Add(time.Hour)}
 		l.Sign(key)
 		r := trust.verifier.Verify(label.Input{Raw: []byte(body), Values: []string{l.Value()}, FromDomain: "shop.example",
 			DKIM: []label.DKIM{{Domain: "shop.example", Result: "pass"}}})
@@ -92,6 +96,16 @@ func TestPartnersLabelsFollowTheAgreement(t *testing.T) {
 			t.Errorf("label %s: %s, want %s", tc.id, got, tc.status)
 		}
 	}
+	// A replay of France's list from before it revoked fr-2 (signed by
+	// France, but older than the list held) does not unrevoke it.
+	old, _ := label.SignStatus(label.Status{IssuedAt: now.Add(-10 * time.Minute), NextUpdate: now.Add(time.Hour)}, frKey)
+	frMu.Lock()
+	frStatus = old
+	frMu.Unlock()
+	trust.refresh(ctx)
+	if got := check(frKey, "fr-2"); got != label.Revoked {
+		t.Errorf("after an older list was served: %s", got)
+	}
 	// The agreement with France no longer says trust_labels.
 	if err := st.SetAgreement(ctx, "fr", agreement(false, 2), now); err != nil {
 		t.Fatal(err)
@@ -101,12 +115,13 @@ func TestPartnersLabelsFollowTheAgreement(t *testing.T) {
 		t.Errorf("after the agreement changed: %s", got)
 	}
 	// Germany's agreement now trusts labels, but its node is unreachable:
-	// its labels count, with revocations unchecked.
+	// with no status list of Germany's, its labels' revocation is unknown,
+	// never valid.
 	if err := st.SetAgreement(ctx, "de", agreement(true, 2), now); err != nil {
 		t.Fatal(err)
 	}
 	trust.refresh(ctx)
-	if got := check(deKey, "de-1"); got != label.Valid {
+	if got := check(deKey, "de-1"); got != label.RevocationUnknown {
 		t.Errorf("trusted, unreachable partner: %s", got)
 	}
 }

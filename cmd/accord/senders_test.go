@@ -392,7 +392,7 @@ func labelEndToEnd(t *testing.T, bin string, s *served, filterAddr, shop, data, 
 	res.Body.Close()
 	var lab struct{ ID, Header string }
 	json.Unmarshal(body, &lab)
-	if res.StatusCode != 201 || !strings.HasPrefix(lab.Header, "Accord-Label: v=1;") {
+	if res.StatusCode != 201 || !strings.HasPrefix(lab.Header, "Accord-Label: v=2;") {
 		t.Fatalf("label request: %d %s", res.StatusCode, body)
 	}
 	dir := t.TempDir()
@@ -447,6 +447,10 @@ func labelEndToEnd(t *testing.T, bin string, s *served, filterAddr, shop, data, 
 	if code, out := exitCode(t, bin, "label", "verify", "--key", key, "--status", status, labelled); code != 0 || !strings.Contains(out, "VALID") ||
 		!strings.Contains(out, "issued by node key "+lastLine(runBin(t, bin, "", "node", "fingerprint", "--data", data))) {
 		t.Errorf("label verify: exit %d\n%s", code, out)
+	}
+	// Without a status list the revocation state is unknown: not exit 0.
+	if code, out := exitCode(t, bin, "label", "verify", "--key", key, labelled); code != 3 || !strings.Contains(out, "REVOCATION-UNKNOWN") {
+		t.Errorf("label verify without a status list: exit %d\n%s", code, out)
 	}
 	if code, out := exitCode(t, bin, "label", "verify", "--key", key, copied); code != 1 || !strings.Contains(out, "INVALID") {
 		t.Errorf("label verify of a copied label: exit %d\n%s", code, out)

@@ -54,9 +54,9 @@ type Options struct {
 	// MaxConfirmationsPerHour bounds the confirmation mails one sender has
 	// the node send in an hour, to all addresses (default 500).
 	MaxConfirmationsPerHour int
-	Now           func() time.Time
-	Rand          io.Reader
-	Log           *slog.Logger
+	Now                     func() time.Time
+	Rand                    io.Reader
+	Log                     *slog.Logger
 }
 
 // Service is the consent registry of a node. It is safe for concurrent use.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -35,10 +36,10 @@ func TestLabelSymbols(t *testing.T) {
 	}
 	good := sign("Our winter sale starts today.")
 	l := &label.Label{ID: "lab1", Sender: "shop.example", Domain: "shop.example", Canon: "relaxed", BodyHash: label.BodyHash(label.Body(good), "relaxed"),
-		Issued: time.Now().Add(-time.Hour), Expires: time.Now().Add(time.Hour)}
+		HeadHash: label.HeaderHash(good), Issued: time.Now().Add(-time.Hour), Expires: time.Now().Add(time.Hour)}
 	l.Sign(nodeKey)
 	an := analyzer(t, z)
-	an.Labels = label.NewVerifier(nil, label.Issuer{Name: "this node", Key: nodeKey.Public().(ed25519.PublicKey)})
+	an.Labels = label.NewVerifier(nil, label.Issuer{Name: "this node", Key: nodeKey.Public().(ed25519.PublicKey), Status: freshStatus(t, nodeKey)})
 	s, _ := newService(t, Deps{Analyzer: an}, Config{})
 	check := func(raw []byte) *Decision {
 		d, err := s.Check(context.Background(), append([]byte(l.Field()), raw...), Envelope{Rcpts: []string{"ana@example.org"}})
@@ -68,4 +69,21 @@ func TestLabelSymbols(t *testing.T) {
 	if r := check(good); !has(r, "ACCORD_LABEL_REVOKED") {
 		t.Errorf("revoked label: %s", symbolNames(r))
 	}
+}
+
+// freshStatus is the issuer's status list, just signed, revoking nothing:
+// a label is valid only against a fresh one.
+func freshStatus(t testing.TB, key ed25519.PrivateKey) *label.Status {
+	t.Helper()
+	now := time.Now()
+	sl, err := label.SignStatus(label.Status{IssuedAt: now, NextUpdate: now.Add(time.Hour)}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(sl)
+	st, err := label.ReadStatus(bytes.NewReader(b), key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

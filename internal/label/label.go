@@ -5,10 +5,13 @@
 // signed, dated status list for revocations. The format is in
 // docs/label.md.
 //
-// The label signs the sender's DKIM domain and the message's body hash
-// (the DKIM bh= value, RFC 6376 3.7), so it cannot be moved to another
-// message (the body hash differs) or to another domain (the signing domain
-// must match, pass DKIM and align with From).
+// The label signs the sender's DKIM domain, the message's body hash (the
+// DKIM bh= value, RFC 6376 3.7) and a hash of the header fields lint
+// judged (From, Sender, Reply-To, Subject, List-Unsubscribe,
+// List-Unsubscribe-Post), so it cannot be moved to another message (the
+// body or those fields differ: same body, another From or no opt-out is
+// another message) or to another domain (the signing domain must match,
+// pass DKIM and align with From).
 package label
 
 import (
@@ -34,6 +37,7 @@ type Label struct {
 	Domain    string    // d=: the DKIM signing domain it is bound to.
 	Canon     string    // c=: body canonicalization, "relaxed" or "simple" (RFC 6376 3.4).
 	BodyHash  string    // bh=: base64 SHA-256 of the canonical body.
+	HeadHash  string    // hh=: HeaderHash of the bound header fields.
 	Issued    time.Time // t=
 	Expires   time.Time // x=
 	StatusURL string    // u=: where the issuer's status list is.
@@ -51,8 +55,8 @@ func KeyID(pub ed25519.PublicKey) string {
 // signed is the text the signature covers: every tag but b=, in a fixed
 // order, without spaces.
 func (l *Label) signed() string {
-	return "v=1;n=" + l.Issuer + ";i=" + l.ID + ";s=" + l.Sender + ";d=" + l.Domain + ";c=" + l.Canon + ";bh=" + l.BodyHash +
-		";t=" + strconv.FormatInt(l.Issued.Unix(), 10) + ";x=" + strconv.FormatInt(l.Expires.Unix(), 10) + ";u=" + l.StatusURL
+	return "v=2;n=" + l.Issuer + ";i=" + l.ID + ";s=" + l.Sender + ";d=" + l.Domain + ";c=" + l.Canon + ";bh=" + l.BodyHash +
+		";hh=" + l.HeadHash + ";t=" + strconv.FormatInt(l.Issued.Unix(), 10) + ";x=" + strconv.FormatInt(l.Expires.Unix(), 10) + ";u=" + l.StatusURL
 }
 
 // Sign fills Issuer and Signature with the node's key.
@@ -63,8 +67,8 @@ func (l *Label) Sign(key ed25519.PrivateKey) {
 
 // Value is the header field's value.
 func (l *Label) Value() string {
-	return "v=1; n=" + l.Issuer + "; i=" + l.ID + "; s=" + l.Sender + "; d=" + l.Domain + "; c=" + l.Canon + "; bh=" + l.BodyHash +
-		"; t=" + strconv.FormatInt(l.Issued.Unix(), 10) + "; x=" + strconv.FormatInt(l.Expires.Unix(), 10) + "; u=" + l.StatusURL +
+	return "v=2; n=" + l.Issuer + "; i=" + l.ID + "; s=" + l.Sender + "; d=" + l.Domain + "; c=" + l.Canon + "; bh=" + l.BodyHash +
+		"; hh=" + l.HeadHash + "; t=" + strconv.FormatInt(l.Issued.Unix(), 10) + "; x=" + strconv.FormatInt(l.Expires.Unix(), 10) + "; u=" + l.StatusURL +
 		"; b=" + base64.StdEncoding.EncodeToString(l.Signature)
 }
 
@@ -138,16 +142,21 @@ func Parse(v string) (*Label, error) {
 	}
 	for k := range tags {
 		switch k {
-		case "v", "n", "i", "s", "d", "c", "bh", "t", "x", "u", "b":
+		case "v", "n", "i", "s", "d", "c", "bh", "hh", "t", "x", "u", "b":
 		default:
 			return nil, fmt.Errorf("%w: unknown tag %q", ErrMalformed, k)
 		}
 	}
-	if tags["v"] != "1" {
-		return nil, fmt.Errorf("%w: version %q, want 1", ErrMalformed, tags["v"])
+	switch tags["v"] {
+	case "2":
+	case "1":
+		return nil, fmt.Errorf("%w: version 1 labels bind the body only and are no longer accepted; the sender must ask for a new label", ErrMalformed)
+	default:
+		return nil, fmt.Errorf("%w: version %q, want 2", ErrMalformed, tags["v"])
 	}
-	l := &Label{Issuer: tags["n"], ID: tags["i"], Sender: tags["s"], Domain: strings.ToLower(tags["d"]), Canon: tags["c"], BodyHash: tags["bh"], StatusURL: tags["u"]}
-	for name, val := range map[string]string{"n": l.Issuer, "i": l.ID, "s": l.Sender, "d": l.Domain, "bh": l.BodyHash} {
+	l := &Label{Issuer: tags["n"], ID: tags["i"], Sender: tags["s"], Domain: strings.ToLower(tags["d"]), Canon: tags["c"], BodyHash: tags["bh"],
+		HeadHash: tags["hh"], StatusURL: tags["u"]}
+	for name, val := range map[string]string{"n": l.Issuer, "i": l.ID, "s": l.Sender, "d": l.Domain, "bh": l.BodyHash, "hh": l.HeadHash} {
 		if val == "" || strings.ContainsAny(val, "; \t\r\n") {
 			return nil, fmt.Errorf("%w: tag %s is missing", ErrMalformed, name)
 		}

@@ -66,7 +66,7 @@ const msg = "From: Shop <news@shop.example>\r\nSubject: Winter sale\r\n\r\nThe w
 func issue(t testing.TB, key ed25519.PrivateKey, raw []byte, domain, canon string, expires time.Time) *Label {
 	t.Helper()
 	l := &Label{ID: "lab1", Sender: "shop.example", Domain: domain, Canon: canon, BodyHash: BodyHash(Body(raw), canon),
-		Issued: t0, Expires: expires, StatusURL: "https://node.example/labels/v1/status"}
+		HeadHash: HeaderHash(raw), Issued: t0, Expires: expires, StatusURL: "https://node.example/labels/v1/status"}
 	l.Sign(key)
 	return l
 }
@@ -75,7 +75,7 @@ func TestLabelRoundTrip(t *testing.T) {
 	raw := dkimSign(t, msg, "shop.example", "relaxed")
 	l := issue(t, nodeKey, raw, "shop.example", "relaxed", t0.Add(72*time.Hour))
 	field := l.Field()
-	if !strings.HasPrefix(field, Header+": v=1; ") || !strings.HasSuffix(field, "\r\n") {
+	if !strings.HasPrefix(field, Header+": v=2; ") || !strings.HasSuffix(field, "\r\n") {
 		t.Fatalf("field %q", field)
 	}
 	for _, line := range strings.Split(strings.TrimSuffix(field, "\r\n"), "\r\n") {
@@ -105,11 +105,11 @@ func verify(v *Verifier, raw []byte, from string, dkimResult string, values ...s
 // altered, expired, revoked, or from a node nobody trusts.
 func TestVerifyAttacks(t *testing.T) {
 	clock := t0.Add(time.Hour)
-	v := NewVerifier(func() time.Time { return clock }, Issuer{Name: "this node", Key: nodeKey.Public().(ed25519.PublicKey)})
+	v := NewVerifier(func() time.Time { return clock }, Issuer{Name: "this node", Key: nodeKey.Public().(ed25519.PublicKey), Status: statusAt(t, clock)})
 	raw := dkimSign(t, msg, "shop.example", "relaxed")
 	l := issue(t, nodeKey, raw, "shop.example", "relaxed", t0.Add(72*time.Hour))
 
-	if r := verify(v, raw, "shop.example", "pass", l.Value()); r.Status != Valid || !r.DKIMVerified || r.RevocationChecked {
+	if r := verify(v, raw, "shop.example", "pass", l.Value()); r.Status != Valid || !r.DKIMVerified || !r.RevocationChecked {
 		t.Fatalf("genuine label: %+v", r)
 	}
 	if r := verify(v, raw, "shop.example", "none", l.Value()); r.Status != Valid || r.DKIMVerified || !strings.Contains(r.Reason, "not verified") {
@@ -198,3 +198,101 @@ func TestVerifyAttacks(t *testing.T) {
 }
 
 func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+
+// statusAt is the node's status list issued at, revoking what is given.
+func statusAt(t testing.TB, at time.Time, revoked ...RevokedLabel) *Status {
+	t.Helper()
+	st, err := SignStatus(Status{IssuedAt: at, NextUpdate: at.Add(time.Hour), Labels: revoked}, nodeKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := jsonIndent(st)
+	status, err := ReadStatus(bytes.NewReader(doc), nodeKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status
+}
+
+// Revocation fails closed: without a status list, with a stale one, or
+// with one older than the issuer's promise allows, a genuine label is not
+// Valid but RevocationUnknown; a list from before a revocation cannot
+// replace a newer one.
+func TestRevocationUnknown(t *testing.T) {
+	clock := t0.Add(time.Hour)
+	key := nodeKey.Public().(ed25519.PublicKey)
+	raw := dkimSign(t, msg, "shop.example", "relaxed")
+	l := issue(t, nodeKey, raw, "shop.example", "relaxed", t0.Add(72*time.Hour))
+	for name, tc := range map[string]struct {
+		st   *Status
+		want string
+	}{
+		"no status list":              {nil, RevocationUnknown},
+		"a fresh list":                {statusAt(t, clock), Valid},
+		"a list past its next update": {statusAt(t, clock.Add(-2*time.Hour)), RevocationUnknown},
+		"a list promising a far next update": {func() *Status {
+			s := statusAt(t, clock.Add(-25*time.Hour))
+			s.NextUpdate = clock.Add(time.Hour)
+			return s
+		}(), RevocationUnknown},
+		"a fresh list revoking it": {statusAt(t, clock, RevokedLabel{ID: "lab1", At: clock}), Revoked},
+	} {
+		v := NewVerifier(func() time.Time { return clock }, Issuer{Name: "this node", Key: key, Status: tc.st})
+		if r := verify(v, raw, "shop.example", "pass", l.Value()); r.Status != tc.want {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+	before, after := statusAt(t, clock.Add(-time.Minute)), statusAt(t, clock, RevokedLabel{ID: "lab1", At: clock})
+	if before.Supersedes(after) || !after.Supersedes(before) || !after.Supersedes(nil) {
+		t.Error("an older status list may replace a newer one")
+	}
+}
+
+// The header hash is DKIM's relaxed canonicalization: RFC 6376 3.4.5's
+// example header.
+func TestRelaxedHeaderRFCExample(t *testing.T) {
+	fields := headerFields([]byte("A: X\r\nB : Y\t\r\n\tZ  \r\n\r\nbody"))
+	var got string
+	for _, f := range fields {
+		got += RelaxedHeader(f[0], f[1])
+	}
+	if got != "a:X\r\nb:Y Z\r\n" {
+		t.Errorf("relaxed header %q", got)
+	}
+}
+
+// A label moved to a message with the same body but other headers — a
+// disguised From, another Subject, no opt-out — is refused, even when the
+// sender's DKIM signature on it passes.
+func TestLabelBindsHeaders(t *testing.T) {
+	v := NewVerifier(func() time.Time { return t0.Add(time.Hour) }, Issuer{Name: "this node", Key: nodeKey.Public().(ed25519.PublicKey), Status: statusAt(t, t0.Add(time.Hour))})
+	good := "From: Shop <news@shop.example>\r\nSubject: Winter sale\r\nList-Unsubscribe: <https://node.example/u/x>\r\n" +
+		"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\nThe winter sale starts today.\r\n"
+	raw := dkimSign(t, good, "shop.example", "relaxed")
+	l := issue(t, nodeKey, raw, "shop.example", "relaxed", t0.Add(72*time.Hour))
+	if r := verify(v, raw, "shop.example", "pass", l.Value()); r.Status != Valid {
+		t.Fatalf("genuine label: %+v", r)
+	}
+	// Folding and spacing that relaxed canonicalization ignores keep it.
+	refolded := strings.Replace(string(raw), "Subject: Winter sale", "Subject:  Winter\r\n\tsale", 1)
+	if r := verify(v, []byte(refolded), "shop.example", "pass", l.Value()); r.Status != Valid {
+		t.Errorf("refolded subject: %+v", r)
+	}
+	for name, edit := range map[string][2]string{
+		"disguised From":   {"From: Shop <news@shop.example>", "From: \"PayPal Security\" <news@shop.example>"},
+		"another Subject":  {"Subject: Winter sale", "Subject: Your account is suspended"},
+		"no opt-out":       {"List-Unsubscribe: <https://node.example/u/x>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", ""},
+		"a Reply-To added": {"Subject: Winter sale\r\n", "Subject: Winter sale\r\nReply-To: claims@evil.example\r\n"},
+		"a second From":    {"Subject: Winter sale\r\n", "Subject: Winter sale\r\nFrom: other@shop.example\r\n"},
+		"another opt-out":  {"/u/x>", "/u/y>"},
+	} {
+		moved := dkimSign(t, strings.Replace(good, edit[0], edit[1], 1), "shop.example", "relaxed")
+		if r := verify(v, moved, "shop.example", "pass", l.Value()); r.Status != Invalid || !strings.Contains(r.Reason, "fields are not the ones labelled") {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+	// A version 1 label (body only) is refused.
+	if _, err := Parse(strings.Replace(l.Value(), "v=2", "v=1", 1)); err == nil {
+		t.Error("a version 1 label parsed")
+	}
+}

@@ -137,5 +137,19 @@ func (s *Status) Revoked(l *Label) (bool, string) {
 	return false, ""
 }
 
-// Stale reports whether the list is past its next update.
-func (s *Status) Stale(now time.Time) bool { return now.After(s.NextUpdate) }
+// MaxStatusAge is how old a status list may be, whatever its next_update
+// says: an issuer that promises a far next update cannot freeze its
+// revocations for verifiers.
+const MaxStatusAge = 24 * time.Hour
+
+// Stale reports whether the list is past its next update, or older than
+// MaxStatusAge: it no longer says what is revoked now.
+func (s *Status) Stale(now time.Time) bool {
+	return now.After(s.NextUpdate) || now.Sub(s.IssuedAt) > MaxStatusAge
+}
+
+// Supersedes reports whether got may replace held: a verifier never goes
+// back to an older list (a replayed one from before a revocation).
+func (got *Status) Supersedes(held *Status) bool {
+	return held == nil || !got.IssuedAt.Before(held.IssuedAt)
+}

@@ -18,6 +18,11 @@ const (
 	Expired   = "expired"   // Past x=.
 	Revoked   = "revoked"   // The issuer's status list revokes it.
 	Untrusted = "untrusted" // Signed by a node this verifier does not trust.
+	// RevocationUnknown is a genuine label in date whose revocation state
+	// is unknown: no status list of its issuer, or only a stale one. It is
+	// not Valid: a revoked label must not pass because the list was
+	// withheld or an old one replayed.
+	RevocationUnknown = "revocation-unknown"
 )
 
 // Issuer is a node whose labels a verifier trusts: this node, or a partner
@@ -210,6 +215,10 @@ func (v *Verifier) verifyOne(val string, in Input, body []byte, hashes map[strin
 		r.Status, r.Reason = Invalid, "the body is not the one labelled: the label was moved to another message, or the message changed"
 		return r
 	}
+	if HeaderHash(in.Raw) != l.HeadHash {
+		r.Status, r.Reason = Invalid, "the From, Sender, Reply-To, Subject or List-Unsubscribe fields are not the ones labelled: the label was moved to another message, or the message changed"
+		return r
+	}
 	if iss.Status != nil {
 		r.RevocationChecked = true
 		r.StatusStale = iss.Status.Stale(now)
@@ -218,15 +227,18 @@ func (v *Verifier) verifyOne(val string, in Input, body []byte, hashes map[strin
 			return r
 		}
 	}
-	r.Status = Valid
-	r.Reason = "issued by " + iss.Name + " for " + l.Sender + " (d=" + l.Domain + ") until " + l.Expires.Format("2006-01-02")
+	what := "issued by " + iss.Name + " for " + l.Sender + " (d=" + l.Domain + ") until " + l.Expires.Format("2006-01-02")
 	if !r.DKIMVerified {
-		r.Reason += "; the DKIM signature was not verified (no DNS)"
+		what += "; the DKIM signature was not verified (no DNS)"
 	}
-	if !r.RevocationChecked {
-		r.Reason += "; revocations not checked (no status list)"
-	} else if r.StatusStale {
-		r.Reason += "; the status list is stale"
+	switch {
+	case !r.RevocationChecked:
+		r.Status, r.Reason = RevocationUnknown, what+"; but whether it was revoked is unknown: no status list of the issuer"
+	case r.StatusStale:
+		r.Status, r.Reason = RevocationUnknown, what+"; but whether it was revoked is unknown: the status list of "+
+			iss.Status.IssuedAt.Format(time.RFC3339)+" is stale (next update "+iss.Status.NextUpdate.Format(time.RFC3339)+")"
+	default:
+		r.Status, r.Reason = Valid, what
 	}
 	return r
 }

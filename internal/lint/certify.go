@@ -154,7 +154,7 @@ func (c *Certifier) Certify(ctx context.Context, req CertifyRequest) (*Certifica
 	}
 	now := c.now()
 	l := &label.Label{ID: c.newID(), Sender: sd.ID, Domain: domain, Canon: canon, BodyHash: label.BodyHash(label.Body(req.Raw), canon),
-		Issued: now.Truncate(time.Second), Expires: now.Add(ttl).Truncate(time.Second), StatusURL: c.StatusURL}
+		HeadHash: label.HeaderHash(req.Raw), Issued: now.Truncate(time.Second), Expires: now.Add(ttl).Truncate(time.Second), StatusURL: c.StatusURL}
 	l.Sign(c.Key)
 	if err := c.Labels.AddLabel(ctx, label.Issued{ID: l.ID, Sender: l.Sender, Domain: l.Domain, BodyHash: l.BodyHash, Issued: l.Issued, Expires: l.Expires}); err != nil {
 		return nil, fmt.Errorf("record the label: %w", err)
