@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/nodekey"
+	"github.com/accord-antispam/accord/internal/strictjson"
 )
 
 // ProofFormat names the proof document's format and version.
@@ -321,8 +322,15 @@ func VerifyProof(r io.Reader) (ProofCheck, error) {
 	if len(b) > maxProofBytes {
 		return ProofCheck{}, fmt.Errorf("the proof is larger than %d MiB", maxProofBytes>>20)
 	}
+	// A member named twice reads one way here and another elsewhere; an
+	// unknown member is not part of what was signed.
+	if err := strictjson.Check(b); err != nil {
+		return ProofCheck{}, fmt.Errorf("not a consent proof: %w", err)
+	}
 	var pr Proof
-	if err := json.Unmarshal(b, &pr); err != nil {
+	top := json.NewDecoder(bytes.NewReader(b))
+	top.DisallowUnknownFields()
+	if err := top.Decode(&pr); err != nil {
 		return ProofCheck{}, fmt.Errorf("not a consent proof: %w", err)
 	}
 	var c ProofCheck

@@ -186,6 +186,20 @@ func TestProofSignature(t *testing.T) {
 	if c, err := VerifyProof(bytes.NewReader(edited)); err != nil || c.OK() {
 		t.Errorf("edited proof verified: %v", err)
 	}
+	// A forged payload before the genuine one: Go keeps the last member,
+	// a person or another reader the first. Refused, as is a member the
+	// signature does not cover.
+	forged := bytes.Replace(doc, []byte(`"confirmed": false`), []byte(`"confirmed": true`), 1)
+	i := bytes.Index(forged, []byte(`"signature"`))
+	dup := append([]byte(`{"payload": `+string(bytes.TrimSpace(forged[bytes.Index(forged, []byte(`"payload":`))+len(`"payload":`):i]))), '\n')
+	dup = append(dup, doc[1:]...)
+	if c, err := VerifyProof(bytes.NewReader(dup)); err == nil {
+		t.Errorf("a proof with two payloads verified: %v", c.Problems)
+	}
+	extra := bytes.Replace(doc, []byte(`"signature"`), []byte(`"note": "confirmed by the recipient", "signature"`), 1)
+	if c, err := VerifyProof(bytes.NewReader(extra)); err == nil {
+		t.Errorf("a proof with an unsigned member verified: %v", c.Problems)
+	}
 }
 
 func pubB64(k ed25519.PrivateKey) string {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/strictjson"
 )
 
 // StatusFormat names the status list's format.
@@ -80,8 +82,13 @@ func ReadStatus(r io.Reader, key ed25519.PublicKey) (*Status, error) {
 	if len(b) > maxStatus {
 		return nil, fmt.Errorf("status list larger than %d MiB", maxStatus>>20)
 	}
+	if err := strictjson.Check(b); err != nil {
+		return nil, fmt.Errorf("not a label status list: %w", err)
+	}
 	var sl StatusList
-	if err := json.Unmarshal(b, &sl); err != nil {
+	top := json.NewDecoder(bytes.NewReader(b))
+	top.DisallowUnknownFields()
+	if err := top.Decode(&sl); err != nil {
 		return nil, fmt.Errorf("not a label status list: %w", err)
 	}
 	var compact bytes.Buffer

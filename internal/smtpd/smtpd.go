@@ -281,15 +281,27 @@ func (x *session) Data(r io.Reader) error {
 }
 
 // optOut acts on the session's opt-out recipients: the request is the
-// address, so it takes effect whatever the mail says.
+// address, so it takes effect whatever the mail says. Each is tried; the
+// answer is a fixed sentence (what went wrong stays in the node's log),
+// and says when only some took effect.
 func (x *session) optOut(ctx context.Context) error {
+	taken := 0
 	for _, tok := range x.optout {
 		if err := x.s.cfg.OptOut.MailtoOptOut(ctx, tok, x.from, x.ip); err != nil {
 			x.s.log.Warn("mailto opt-out refused", "err", err, "ip", x.ip)
-			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "The opt-out was not taken: " + err.Error()}
+			continue
 		}
+		taken++
 	}
-	x.s.log.Info("mailto opt-out", "n", len(x.optout), "ip", x.ip)
+	x.s.log.Info("mailto opt-out", "n", len(x.optout), "taken", taken, "ip", x.ip)
+	switch {
+	case taken == 0:
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "The opt-out was not taken: the link is from an older message, or the node could not take it now. Use the link in a newer message, or try again later"}
+	case taken < len(x.optout) && len(x.rcpts) == 0:
+		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
+			Message: fmt.Sprintf("%d of %d opt-outs took effect now; the others were not taken (a link from an older message, or try again later)", taken, len(x.optout))}
+	}
 	if len(x.rcpts) > 0 {
 		return nil
 	}

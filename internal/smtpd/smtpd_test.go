@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -543,5 +544,49 @@ func TestStartTLS(t *testing.T) {
 	defer c2.Close()
 	if ok, _ := c2.Extension("STARTTLS"); ok {
 		t.Error("STARTTLS offered without a certificate")
+	}
+}
+
+// fakeOptOut takes tokens "ok…", refuses the rest with an internal error.
+type fakeOptOut struct{}
+
+func (fakeOptOut) MailtoToken(addr string) (string, bool, error) {
+	local, _, _ := strings.Cut(addr, "@")
+	tok, is := strings.CutPrefix(local, "unsubscribe+")
+	return tok, is, nil
+}
+
+func (fakeOptOut) MailtoOptOut(_ context.Context, tok, _, _ string) error {
+	if strings.HasPrefix(tok, "ok") {
+		return nil
+	}
+	return errors.New("sqlstore: database is locked (SQLITE_BUSY) at consent_suppressions")
+}
+
+// A refused mailto opt-out answers a fixed sentence, never the node's
+// error text; when some of several took effect, the answer says so.
+func TestMailtoOptOutAnswers(t *testing.T) {
+	mb := start(t, smtpd.Config{OptOut: fakeOptOut{}})
+	send := func(rcpts ...string) (int, string) {
+		s := dial(t, mb.addr)
+		s.cmd("EHLO client.example")
+		s.cmd("MAIL FROM:<r@example.net>")
+		for _, r := range rcpts {
+			if code, m := s.cmd("RCPT TO:<%s>", r); code != 250 {
+				t.Fatalf("RCPT %s: %d %s", r, code, m)
+			}
+		}
+		return s.data([]byte("Subject: unsubscribe\r\n\r\nplease\r\n"))
+	}
+	code, msg := send("unsubscribe+bad@node.example")
+	if code != 550 || strings.Contains(msg, "sqlstore") || strings.Contains(msg, "SQLITE") {
+		t.Errorf("refused opt-out: %d %s", code, msg)
+	}
+	code, msg = send("unsubscribe+ok1@node.example", "unsubscribe+bad@node.example")
+	if code != 250 || !strings.Contains(msg, "1 of 2") || strings.Contains(msg, "sqlstore") {
+		t.Errorf("one of two opt-outs: %d %s", code, msg)
+	}
+	if code, msg = send("unsubscribe+ok1@node.example"); code != 250 || !strings.Contains(msg, "Unsubscribed") {
+		t.Errorf("an opt-out: %d %s", code, msg)
 	}
 }
