@@ -2,12 +2,19 @@
 # senders.sh — label verification and one-click opt-out handling on one
 # core (GOMAXPROCS=1), as a table of operations per second.
 #
-#   label, first sight      parse, Ed25519 signature, body hash, DKIM binding, status list of 1,000 revocations
+#   label, first sight      parse, Ed25519 signature, body hash, header hash, binding to the DKIM
+#                           result, status list of 1,000 revocations. The DKIM result is given
+#                           ("pass"), as the analysis hands it over: the DKIM verification itself
+#                           (a DNS lookup, an RSA or Ed25519 check) is NOT included
 #   label, campaign repeat  the same label again (signature cache): every message of a campaign after the first
 #   label, forged           refused at the signature
-#   one-click opt-out       POST /u/TOKEN through the node's routes into SQLite (synchronous commit), new recipient each time
+#   one-click opt-out       POST /u/TOKEN through the node's routes into SQLite (synchronous commit), new recipient
+#                           each time; the public rate limit is raised out of the way, so this is the handler's
+#                           speed, not what one client is allowed
 #   forged opt-out token    refused by the token's MAC, no database read
 #
+# A benchmark that fails (each checks its outcome) or a row that is
+# missing stops the script with the go test output and a non-zero exit.
 # The machine's load average is printed with the table: figures on a
 # shared machine are lower bounds.
 set -euo pipefail
@@ -15,8 +22,22 @@ cd "$(dirname "$0")/.."
 BENCHTIME=${BENCHTIME:-3s}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-go test -run '^$' -bench 'Verify' -benchtime "$BENCHTIME" -cpu 1 ./internal/label/ >>"$out"
-go test -run '^$' -bench 'OneClick' -benchtime "$BENCHTIME" -cpu 1 ./internal/web/ >>"$out"
+run() {
+  if ! go test -run '^$' -bench "$1" -benchtime "$BENCHTIME" -cpu 1 "$2" >>"$out" 2>&1; then
+    echo "senders.sh: the benchmarks $1 in $2 failed:" >&2
+    cat "$out" >&2
+    exit 1
+  fi
+}
+run 'Verify' ./internal/label/
+run 'OneClick' ./internal/web/
+for b in BenchmarkVerify BenchmarkVerifyCampaign BenchmarkVerifyForged BenchmarkOneClick BenchmarkOneClickForged; do
+  if ! grep -q "^$b " "$out"; then
+    echo "senders.sh: no result for $b (renamed or skipped?):" >&2
+    cat "$out" >&2
+    exit 1
+  fi
+done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 printf '%-26s %14s %12s\n' "operation" "per second" "µs each"
 awk '
