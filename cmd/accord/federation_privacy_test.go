@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"database/sql"
 	"encoding/base64"
@@ -52,8 +53,45 @@ func targetedSpam() string {
 		"--b1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" + html + "\r\n--b1--\r\n"
 }
 
-// needles are what must never reach the partner, in any form.
-var needles = []string{privVictim, privReporter, "alice.reporter", "bob.durand"}
+// needles are what must never reach the partner, in any form: the
+// addresses, and the names the attack review found leaving in links and
+// subjects — a recipient known only by the address (marc.lefort), whose
+// name the links carry as host labels and path segments in any case and
+// separator, and a Bcc recipient named only in the body (carol.petit).
+var needles = []string{privVictim, privReporter, "alice.reporter", "bob.durand", "lefort", "carol", "petit@", "/petit", "zoe.zip"}
+
+// Three messages of the attack review. parcelSpam: the recipient has no
+// display name; the subject and links carry the name. bccSpam: delivered
+// by Bcc, the recipient is only in the body. zipSpam: the recipient's
+// address inside a zip attachment, which the redactor cannot rewrite, so
+// its evidence must be withheld.
+const (
+	parcelSpam = "Received: from relay.example ([12.0.0.9]) by mx.citizen-fr.example with ESMTP id P1 for <marc.lefort@citizen-fr.example>; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+		"From: Parcel Service <notice@parcel-scam.example>\r\nTo: marc.lefort@citizen-fr.example\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"Subject: Marc Lefort, marc.lefort@citizen-fr.example: your parcel is waiting\r\n\r\n" +
+		"Your parcel is held at the depot. Pay the customs fee today: http://parcel-scam.example/track/marc-lefort/step1 " +
+		"http://marc-lefort.parcel-scam.example/pay http://parcel-scam.example/p/lefort/fee http://parcel-scam.example/n/Marc_Lefort/fee\r\n"
+	bccSpam = "Received: from relay.example ([12.0.0.8]) by mx.citizen-fr.example with ESMTP id P3; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+		"From: Promo <win@promo-run.example>\r\nTo: undisclosed-recipients:;\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"Subject: Carol, a gift for carol.petit\r\n\r\n" +
+		"Dear carol.petit@citizen-fr.example, you won a gift card. Claim it at http://promo-run.example/u/carol.petit/claim today.\r\n"
+)
+
+func zipSpam(t *testing.T) string {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	w, _ := zw.Create("invoice.html")
+	w.Write([]byte("<form><input name=e value='zoe.zip@citizen-fr.example'></form>"))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return "Received: from relay.example ([12.0.0.7]) by mx.citizen-fr.example with ESMTP id P2 for <zoe.zip@citizen-fr.example>; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+		"From: Billing <billing@invoice-scam.example>\r\nTo: zoe.zip@citizen-fr.example\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"Subject: Invoice overdue\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"z\"\r\n\r\n" +
+		"--z\r\nContent-Type: text/plain\r\n\r\nYour invoice is attached, pay it now.\r\n" +
+		"--z\r\nContent-Type: application/zip; name=\"invoice.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString(b.Bytes()) + "\r\n--z--\r\n"
+}
 
 // exposed finds the needles in text or in what it decodes to: JSON
 // strings, base64, percent-encoding, and whole MIME messages (every
@@ -148,7 +186,10 @@ min_aggregate = 1
 	if err := smtp.SendMail(fr.s.smtp, nil, privReporter, []string{"complaints@fr.example"}, []byte(complaint)); err != nil {
 		t.Fatal(err)
 	}
-	post, _ := poster(t, bin, fr) // four more, so statistics (5 reports at least) flow too
+	post, _ := poster(t, bin, fr) // more, so statistics (5 reports at least) flow too
+	post(parcelSpam)
+	post(bccSpam)
+	post(zipSpam(t))
 	for i := 0; i < 4; i++ {
 		post(federationSpam(fmt.Sprintf("12.0.0.%d", 30+i), "deals@pharma-us.example", "Cheap meds", 30+i))
 	}
@@ -157,14 +198,24 @@ min_aggregate = 1
 	}
 	got := us.received(t, bin, "fr")
 	kinds := map[string]int{}
+	links := map[string]bool{}
+	senderKept := false
 	for _, it := range got {
 		kinds[string(it.Kind)]++
+		if it.Kind == "indicators" {
+			var in struct{ Value string }
+			json.Unmarshal(it.Body, &in)
+			links[in.Value] = true
+		}
 		if it.Kind == "evidence" {
 			var ev struct{ Redacted string }
 			json.Unmarshal(it.Body, &ev)
 			red, _ := base64.StdEncoding.DecodeString(ev.Redacted)
-			if !bytes.Contains(red, []byte("[redacted]")) || !bytes.Contains(red, []byte("deals@pharma-us.example")) {
+			if !bytes.Contains(red, []byte("[redacted]")) || !bytes.Contains(red, []byte("From: ")) {
 				t.Errorf("the evidence is not the redacted message:\n%s", red)
+			}
+			if bytes.Contains(red, []byte("deals@pharma-us.example")) {
+				senderKept = true
 			}
 		}
 	}
@@ -172,6 +223,19 @@ min_aggregate = 1
 		if kinds[k] == 0 {
 			t.Errorf("no %s reached US (%v): the test would prove nothing", k, kinds)
 		}
+	}
+	if !senderKept {
+		t.Error("no evidence keeps the spammer's address: redaction took too much")
+	}
+	// The links still say what the spam run was, cut before the name.
+	for _, l := range []string{"http://parcel-scam.example/track/", "http://parcel-scam.example/pay", "http://parcel-scam.example/n/", "http://promo-run.example/u/"} {
+		if !links[l] {
+			t.Errorf("indicator %s did not reach US: %v", l, links)
+		}
+	}
+	// 8 reports; the zip's evidence cannot be shown clean and stays home.
+	if kinds["reports"] != 8 || kinds["evidence"] != 7 {
+		t.Errorf("%d reports and %d evidence items reached US, want 8 and 7", kinds["reports"], kinds["evidence"])
 	}
 	// FR's TAXII feed for US.
 	tok := lastLine(fr.run(t, bin, "peer", "token", "us"))

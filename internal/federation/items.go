@@ -205,7 +205,7 @@ type campaignAcc struct {
 	countries, networks, senders, domains, finding map[string]int
 	origins                                        []string
 	unknown                                        bool
-	addrs, names                                   []string // The people of its reports.
+	addrs, mentioned, names                        []string // The people of its reports.
 	items                                          []Item
 }
 
@@ -268,7 +268,7 @@ func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, err
 			in.Origins = append(in.Origins, country)
 		}
 	}
-	var allAddrs, allNames []string
+	var allAddrs, allMentioned, allNames []string
 	var camps []*campaignAcc
 	var cur *campaignAcc
 	err = src.SharedReports(ctx, func(r *intake.Report, reporter string) error {
@@ -281,8 +281,11 @@ func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, err
 			camps = append(camps, cur)
 		}
 		people := privacy.Of(r.Raw, reporter)
-		allAddrs, allNames = append(allAddrs, people.Addresses...), append(allNames, people.Names...)
-		cur.addrs, cur.names = append(cur.addrs, people.Addresses...), append(cur.names, people.Names...)
+		recips := people.Recipients()
+		allAddrs, allNames = append(allAddrs, recips...), append(allNames, people.Names...)
+		allMentioned = append(allMentioned, people.Mentioned...)
+		cur.addrs, cur.names = append(cur.addrs, recips...), append(cur.names, people.Names...)
+		cur.mentioned = append(cur.mentioned, people.Mentioned...)
 		cur.reports++
 		sh.reports++
 		if r.ReceivedAt.Before(cur.first) {
@@ -367,7 +370,7 @@ func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, err
 		return nil, fmt.Errorf("collect: %w", err)
 	}
 	// What identifies anyone in any report stays out of every shared list.
-	all := privacy.New(allAddrs, allNames)
+	all := privacy.NewMentioned(allAddrs, allMentioned, allNames)
 	personal := func(v string) bool { return all.IsDomain(v) || all.IsAddress(v) }
 	sh.campaigns = len(camps)
 	for _, c := range camps {
@@ -380,7 +383,7 @@ func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, err
 		}
 		g := Group{ID: "campaign:" + c.id, Items: c.items}
 		g.Items = append(g.Items, mkItem("camp:"+c.id, KindCampaigns, tlpCampaign, origins, false, c.id, c.last, campaignBody{
-			ID: c.id, Subject: privacy.New(c.addrs, c.names).Text(c.subject), Reports: c.reports, FirstSeen: c.first.UTC(), LastSeen: c.last.UTC(),
+			ID: c.id, Subject: privacy.NewMentioned(c.addrs, c.mentioned, c.names).Text(c.subject), Reports: c.reports, FirstSeen: c.first.UTC(), LastSeen: c.last.UTC(),
 			Countries: top(c.countries, nil), Networks: top(c.networks, nil), Senders: top(c.senders, personal),
 			Domains: top(c.domains, personal), Findings: top(c.finding, nil), Source: jurisdiction,
 		}))

@@ -147,6 +147,11 @@ func (p People) header(h []byte) []byte {
 			out.Write(p.plain(f.raw))
 		default:
 			raw := f.raw
+			// An address folded across lines ("bob@" CRLF " example.org")
+			// is joined first, or no spelling of it would match.
+			if v := strings.TrimRight(string(raw), "\r\n"); unfoldTight(v) != v && p.m().has([]byte(unfoldTight(v))) {
+				raw = []byte(unfoldTight(v) + eol)
+			}
 			if f.name == "received" {
 				raw = forRe.ReplaceAll(raw, []byte("${1}<"+Redacted+">"))
 			}
@@ -339,16 +344,30 @@ func encode(b []byte, cte, eol string) []byte {
 }
 
 // Leaks lists which of their addresses still occur in a message in any
-// form a reader or a program could recover: the raw bytes, every header
-// field decoded, every part decoded from its transfer encoding and
-// charset, percent-encoded and HTML-encoded spellings, and base64 runs.
+// form a reader or a program could recover: the raw bytes, the header
+// unfolded (without the whitespace a fold leaves: "bob@" and
+// "example.org" on two lines), every header field decoded, every part
+// decoded from its transfer encoding and charset, percent-encoded and
+// HTML-encoded spellings, base64 runs, and what archives and compressed
+// attachments hold (see archive.go). An attachment that cannot be opened
+// is listed as "unreadable attachment: …": what cannot be shown clean is
+// not clean.
 func (p People) Leaks(msg []byte) []string {
 	m := mail.ParseBytes(msg, mail.Limits{MaxBytes: int64(len(msg)) + 1})
-	texts := [][]byte{msg}
+	texts := [][]byte{msg, []byte(unfoldTight(string(msg)))}
 	headers := []mail.Header{m.Header}
+	var found []string
+	o := &opened{budget: inspectBudget}
 	for _, part := range m.Parts {
 		headers = append(headers, part.Header)
 		texts = append(texts, part.Body, []byte(part.Text))
+		if !part.IsMultipart() && !part.IsText() {
+			o.open(part.Body, 0)
+		}
+	}
+	texts = append(texts, o.texts...)
+	if o.opaque != "" && !p.Empty() {
+		found = append(found, "unreadable attachment: "+o.opaque)
 	}
 	for _, h := range headers {
 		for _, f := range h.Fields {
@@ -356,7 +375,6 @@ func (p People) Leaks(msg []byte) []string {
 			texts = append(texts, []byte(f.Value), []byte(d))
 		}
 	}
-	var found []string
 	pm := p.m()
 	hit := make([]bool, len(pm.addrs))
 	for _, t := range texts {

@@ -28,8 +28,11 @@ type People struct {
 	Addresses  []string // Lower-case addr-specs.
 	LocalParts []string // Lower-case, at least 3 characters.
 	Names      []string // Display names and their words of 3 letters or more, lower-case.
-	Domains    []string // Lower-case domains of the addresses.
+	Domains    []string // Lower-case domains of the recipients' addresses.
 
+	Mentioned []string // The addresses above only mentioned in the text (see Of).
+
+	joined  []string        // Names' words joined without a separator ("bobdurand").
 	set     map[string]bool // Addresses and domains, for lookups.
 	matcher *matcher        // Built on first use.
 }
@@ -50,12 +53,27 @@ func IsRecipientField(name string) bool {
 
 var (
 	forClause = regexp.MustCompile(`(?i)\bfor\s+<?([^\s<>;()"]+@[^\s<>;()"]+?)>?(?:[\s;]|$)`)
-	anyAddr   = regexp.MustCompile(`(?i)[a-z0-9!#$%&'*+/=?^_{|}~.-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
+	// mentionAddr is an address as text mentions it: no "/" or "=" of a
+	// link around its local part.
+	mentionAddr = regexp.MustCompile(`(?i)[a-z0-9_%+-][a-z0-9._%+-]*@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
+	anyAddr     = regexp.MustCompile(`(?i)[a-z0-9!#$%&'*+/=?^_{|}~.-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
 )
+
+// senderFields name the sender's side: addresses found there are the
+// spammer's, never a recipient mentioned in the body.
+var senderFields = map[string]bool{"from": true, "sender": true, "reply-to": true, "return-path": true,
+	"resent-from": true, "resent-sender": true, "errors-to": true}
 
 // Of finds the people in a raw message: the recipients named in its header
 // fields and Received "for" clauses (of the message and of every message
-// embedded in it), and the reporter's address when known.
+// embedded in it), the reporter's address when known, and the addresses
+// its text mentions that are recipients too: those at a recipient's or the
+// reporter's domain, or — when the message names no recipient at all, as
+// a Bcc delivery does — every address it mentions that is not at the
+// sender's domain. Body-only addresses in that last case are "mentioned":
+// they are redacted and their names scrubbed, but their domains are not
+// taken for the recipients' (a shop's address in a spam must not hide the
+// shop's domain from the indicators).
 func Of(raw []byte, reporter string) People {
 	var addrs, names []string
 	addAddr := func(a mail.Address) {
@@ -75,6 +93,8 @@ func Of(raw []byte, reporter string) People {
 			headers = append(headers, p.Header)
 		}
 	}
+	senders := map[string]bool{}
+	var mentionedIn []string // Texts that may mention recipients.
 	for _, h := range headers {
 		for _, f := range h.Fields {
 			name := strings.ToLower(f.Name)
@@ -95,17 +115,73 @@ func Of(raw []byte, reporter string) People {
 				for _, sm := range forClause.FindAllStringSubmatch(f.Value, -1) {
 					addAddr(mail.Address{Addr: strings.Trim(sm[1], "<>")})
 				}
+			case senderFields[name]:
+				for _, a := range anyAddr.FindAllString(f.Value, -1) {
+					senders[domainOf(a)] = true
+				}
+			case name == "message-id" || name == "references" || name == "in-reply-to" || strings.HasPrefix(name, "list-") ||
+				strings.HasPrefix(name, "dkim") || strings.HasPrefix(name, "arc-") || strings.HasPrefix(name, "content-"):
+			default:
+				d, _ := mail.DecodeHeader(unfoldTight(f.Value))
+				mentionedIn = append(mentionedIn, f.Value, d)
 			}
 		}
 	}
 	if r := strings.TrimSpace(reporter); r != "" {
 		addAddr(mail.Address{Addr: r})
 	}
-	return New(addrs, names)
+	for _, p := range m.Parts {
+		if p.Text != "" {
+			mentionedIn = append(mentionedIn, p.Text)
+		}
+	}
+	recipDomains := map[string]bool{}
+	for _, a := range addrs {
+		recipDomains[domainOf(a)] = true
+	}
+	var mentioned []string
+	for _, t := range mentionedIn {
+		for _, a := range mentionAddr.FindAllString(t, -1) {
+			a = strings.ToLower(a)
+			d := domainOf(a)
+			switch {
+			case recipDomains[d]:
+				addAddr(mail.Address{Addr: a})
+			case len(recipDomains) == 0 && !senders[d]:
+				mentioned = append(mentioned, a)
+			}
+		}
+	}
+	return NewMentioned(addrs, mentioned, names)
+}
+
+// unfoldTight joins a folded header value without the whitespace the fold
+// left, so "bob@\r\n example.org" reads as the address it hides.
+func unfoldTight(v string) string {
+	for _, fold := range []string{"\r\n ", "\r\n\t", "\n ", "\n\t"} {
+		v = strings.ReplaceAll(v, fold, "")
+	}
+	return v
+}
+
+func domainOf(a string) string {
+	if i := strings.LastIndexByte(a, '@'); i >= 0 {
+		return strings.ToLower(strings.TrimSuffix(a[i+1:], "."))
+	}
+	return ""
 }
 
 // New builds People from addresses and display names.
-func New(addresses, names []string) People {
+func New(addresses, names []string) People { return NewMentioned(addresses, nil, names) }
+
+// NewMentioned builds People from recipients' addresses, addresses that
+// are only mentioned (redacted and their names scrubbed, but their domains
+// not taken for recipients' domains) and display names. Names are also
+// derived from each address's local part: its words of 3 letters or more
+// ("bob.durand" gives "bob" and "durand") and those words joined in either
+// order without a separator or with ".", "-" or "_" ("bob-durand",
+// "durand_bob", "bobdurand"); display names give the same forms.
+func NewMentioned(addresses, mentioned, names []string) People {
 	p := People{set: map[string]bool{}, matcher: &matcher{}}
 	seen := map[string]bool{}
 	add := func(list *[]string, v string) {
@@ -114,7 +190,31 @@ func New(addresses, names []string) People {
 			*list = append(*list, v)
 		}
 	}
-	for _, a := range addresses {
+	addName := func(words []string) {
+		var kept []string
+		for _, w := range words {
+			if len([]rune(w)) >= 3 && !commonWords[w] {
+				add(&p.Names, "n:"+w)
+				kept = append(kept, w)
+			}
+		}
+		if len(kept) < 2 || len(kept) > 4 {
+			return
+		}
+		rev := slices.Clone(kept)
+		slices.Reverse(rev)
+		for _, order := range [][]string{kept, rev} {
+			for _, sep := range []string{"", ".", "-", "_"} {
+				j := strings.Join(order, sep)
+				add(&p.Names, "n:"+j)
+				if sep == "" {
+					p.joined = append(p.joined, j)
+				}
+			}
+		}
+	}
+	all := append(slices.Clone(addresses), mentioned...)
+	for i, a := range all {
 		if !utf8.ValidString(a) {
 			// Raw 8-bit text is read as Latin-1, as the mail parser does.
 			a = latin1(a)
@@ -126,8 +226,14 @@ func New(addresses, names []string) People {
 		}
 		p.set[a] = true
 		p.Addresses = append(p.Addresses, a)
-		if lp := a[:at]; len(lp) >= 3 {
+		lp := a[:at]
+		if len(lp) >= 3 {
 			add(&p.LocalParts, "l:"+lp)
+		}
+		addName(strings.FieldsFunc(lp, func(r rune) bool { return !isLetter(r) }))
+		if i >= len(addresses) {
+			p.Mentioned = append(p.Mentioned, a)
+			continue // Mentioned only: its domain is nobody's.
 		}
 		if d := a[at+1:]; !p.set["@"+d] {
 			p.set["@"+d] = true
@@ -140,11 +246,7 @@ func New(addresses, names []string) People {
 			continue
 		}
 		add(&p.Names, "n:"+n)
-		for _, w := range strings.FieldsFunc(n, func(r rune) bool { return !isLetter(r) }) {
-			if len([]rune(w)) >= 3 && !commonWords[w] {
-				add(&p.Names, "n:"+w)
-			}
-		}
+		addName(strings.FieldsFunc(n, func(r rune) bool { return !isLetter(r) }))
 	}
 	for i := range p.LocalParts {
 		p.LocalParts[i] = p.LocalParts[i][2:]
@@ -165,7 +267,13 @@ func New(addresses, names []string) People {
 var commonWords = map[string]bool{"the": true, "and": true, "for": true, "you": true, "your": true, "our": true, "dear": true,
 	"team": true, "list": true, "info": true, "user": true, "users": true, "all": true, "members": true, "customer": true,
 	"customers": true, "recipient": true, "recipients": true, "undisclosed": true, "friend": true, "friends": true,
-	"subscriber": true, "subscribers": true, "mailing": true, "service": true, "support": true, "mrs": true}
+	"subscriber": true, "subscribers": true, "mailing": true, "service": true, "support": true, "mrs": true,
+	// Role local parts: "sales@…" names a desk, not a person.
+	"admin": true, "contact": true, "hello": true, "mail": true, "email": true, "noreply": true, "reply": true,
+	"news": true, "newsletter": true, "office": true, "webmaster": true, "postmaster": true, "abuse": true,
+	"billing": true, "help": true, "sales": true, "orders": true, "order": true, "account": true, "accounts": true,
+	"security": true, "unsubscribe": true, "marketing": true, "bounce": true, "bounces": true, "mailer": true,
+	"daemon": true, "notifications": true, "alerts": true, "www": true, "http": true, "https": true, "com": true}
 
 // toLatin1 writes s in Latin-1 bytes when it can.
 func toLatin1(s string) (string, bool) {
@@ -199,6 +307,17 @@ func latin1(s string) string {
 
 func isLetter(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127 && (r >= 0xC0 && r != 0xD7 && r != 0xF7)
+}
+
+// Recipients lists their addresses that are not only mentioned.
+func (p People) Recipients() []string {
+	var out []string
+	for _, a := range p.Addresses {
+		if !slices.Contains(p.Mentioned, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Empty reports whether nobody is known.

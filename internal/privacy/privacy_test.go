@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/base64"
 	"mime"
@@ -182,4 +183,132 @@ func FuzzMessage(f *testing.F) {
 			p.Text(u)
 		}
 	})
+}
+
+// parcelSpam and bccSpam are the messages of the federation attack
+// review: a recipient known only by the address (no display name), whose
+// name the links carry as host labels and path segments, and a Bcc
+// recipient known only from the body.
+const parcelSpam = "Received: from relay.example ([12.0.0.9]) by mx.citizen-fr.example with ESMTP id P1 for <bob.durand@citizen-fr.example>; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+	"From: Parcel Service <notice@parcel-scam.example>\r\nTo: bob.durand@citizen-fr.example\r\n" +
+	"Subject: Bob Durand, bob.durand@citizen-fr.example: your parcel is waiting\r\n\r\n" +
+	"Pay the fee: http://parcel-scam.example/track/bob-durand/step1 http://bob-durand.parcel-scam.example/pay " +
+	"http://parcel-scam.example/p/durand/fee http://parcel-scam.example/n/Bob_Durand/fee http://parcel-scam.example/go/48213/x\r\n"
+
+const bccSpam = "Received: from relay.example ([12.0.0.8]) by mx.citizen-fr.example with ESMTP id P3; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+	"From: Promo <win@promo-run.example>\r\nTo: undisclosed-recipients:;\r\nSubject: Carol, a gift for carol.petit\r\n\r\n" +
+	"Dear carol.petit@citizen-fr.example, claim it at http://promo-run.example/u/carol.petit/claim or write to win@promo-run.example\r\n"
+
+func TestNamesFromAddressesLeaveLinksAndSubjects(t *testing.T) {
+	p := Of([]byte(parcelSpam), "")
+	for _, c := range []struct{ in, want string }{
+		{"http://parcel-scam.example/track/bob-durand/step1", "http://parcel-scam.example/track/"},
+		{"http://bob-durand.parcel-scam.example/pay", "http://parcel-scam.example/pay"},
+		{"http://parcel-scam.example/p/durand/fee", "http://parcel-scam.example/p/"},
+		{"http://parcel-scam.example/n/Bob_Durand/fee", "http://parcel-scam.example/n/"},
+		{"http://parcel-scam.example/n/BOBDURAND2026/fee", "http://parcel-scam.example/n/"},
+		{"http://parcel-scam.example/x/Durand.Bob", "http://parcel-scam.example/x/"},
+		{"http://parcel-scam.example/go/48213/x", "http://parcel-scam.example/go/"},
+		{"http://parcel-scam.example/bob/x/durand", "http://parcel-scam.example/"},
+		{"http://parcel-scam.example/track/now", "http://parcel-scam.example/track/now"},
+	} {
+		if got, ok := p.URL(c.in); !ok || got != c.want {
+			t.Errorf("URL(%s) = %q %v, want %q", c.in, got, ok, c.want)
+		}
+	}
+	if got, ok := p.URL("http://durand.example/pay"); ok {
+		t.Errorf("a host that names the recipient kept as %q", got)
+	}
+	if got, want := p.Text("Bob Durand, bob.durand@citizen-fr.example: your parcel is waiting"), "[recipient] [recipient], [address]: your parcel is waiting"; got != want {
+		t.Errorf("subject %q, want %q", got, want)
+	}
+
+	q := Of([]byte(bccSpam), "")
+	if !q.IsAddress("carol.petit@citizen-fr.example") || q.IsAddress("win@promo-run.example") {
+		t.Fatalf("Bcc recipient not learnt from the body (or the sender taken for one): %q", q.Addresses)
+	}
+	if q.IsDomain("citizen-fr.example") {
+		t.Error("a domain only mentioned in the body is taken for the recipients'")
+	}
+	if got, want := q.Text("Carol, a gift for carol.petit"), "[recipient], a gift for [recipient]"; got != want {
+		t.Errorf("subject %q, want %q", got, want)
+	}
+	if got, _ := q.URL("http://promo-run.example/u/carol.petit/claim"); got != "http://promo-run.example/u/" {
+		t.Errorf("Bcc link kept as %q", got)
+	}
+	if red := q.Message([]byte(bccSpam)); bytes.Contains(bytes.ToLower(red), []byte("carol")) {
+		t.Errorf("evidence keeps the Bcc recipient:\n%s", red)
+	}
+	// A body address at a known recipient's domain is a recipient too.
+	r := Of([]byte("To: a.one@corp-fr.example\r\nFrom: x@spam.example\r\n\r\nalso for jean.colleague@corp-fr.example and sales@other.example\r\n"), "")
+	if !r.IsAddress("jean.colleague@corp-fr.example") || r.IsAddress("sales@other.example") {
+		t.Errorf("people %q", r.Addresses)
+	}
+}
+
+// zipOf is a zip archive holding one file.
+func zipOf(t *testing.T, name, content string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	w, err := zw.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(content))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestEvidenceLeaksInArchivesFoldsAndBcc is the attack review's evidence
+// message: the recipient's address inside a zip attachment, folded across
+// the Subject's lines, and a Bcc recipient named only in the body. What
+// the redactor can rewrite comes out clean; the zip it cannot rewrite is
+// found by Leaks, so the evidence is withheld.
+func TestEvidenceLeaksInArchivesFoldsAndBcc(t *testing.T) {
+	const rcpt = "bob.durand@citizen-fr.example"
+	form := zipOf(t, "invoice.html", "<form><input name=e value='"+rcpt+"'></form>")
+	zipped := base64.StdEncoding.EncodeToString(form)
+	folded := "From: billing@invoice-scam.example\r\nTo: " + rcpt + "\r\n" +
+		"Subject: Invoice for bob.durand@\r\n citizen-fr.example overdue\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"z\"\r\n\r\n" +
+		"--z\r\nContent-Type: text/html\r\n\r\n<p>Hello bob.durand<span>@</span>citizen-fr.example</p>\r\n"
+	withZip := folded + "--z\r\nContent-Type: application/zip; name=\"invoice.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + zipped + "\r\n--z--\r\n"
+	withoutZip := folded + "--z--\r\n"
+
+	p := Of([]byte(withoutZip), "")
+	if l := p.Leaks([]byte(withoutZip)); len(l) == 0 {
+		t.Error("Leaks misses the address folded across the Subject's lines")
+	}
+	red := p.Message([]byte(withoutZip))
+	if l := p.Leaks(red); len(l) > 0 {
+		t.Errorf("redacted copy still leaks %v:\n%s", l, red)
+	}
+	if bytes.Contains(red, []byte("citizen-fr.example overdue")) {
+		t.Errorf("the folded subject keeps the address's domain:\n%s", red)
+	}
+
+	p = Of([]byte(withZip), "")
+	if l := p.Leaks(p.Message([]byte(withZip))); len(l) == 0 {
+		t.Error("Leaks misses the recipient inside the zip attachment: the evidence would be shared")
+	}
+	// A clean zip does not hold the evidence back; an unreadable archive does.
+	clean := strings.Replace(withZip, zipped, base64.StdEncoding.EncodeToString(zipOf(t, "a.txt", "nothing personal")), 1)
+	if l := p.Leaks(p.Message([]byte(clean))); len(l) > 0 {
+		t.Errorf("a clean zip is reported as %v", l)
+	}
+	rar := strings.Replace(withZip, zipped, base64.StdEncoding.EncodeToString([]byte("Rar!\x1a\x07\x00 opaque bytes")), 1)
+	if l := p.Leaks(p.Message([]byte(rar))); len(l) == 0 {
+		t.Error("an archive that cannot be opened is taken as clean")
+	}
+
+	q := Of([]byte(bccSpam), "")
+	if l := q.Leaks([]byte(bccSpam)); len(l) == 0 {
+		t.Error("Leaks misses the Bcc recipient in the body")
+	}
+	if l := q.Leaks(q.Message([]byte(bccSpam))); len(l) > 0 {
+		t.Errorf("Bcc redaction leaks %v", l)
+	}
 }

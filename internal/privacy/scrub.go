@@ -68,11 +68,16 @@ func (p People) decodedHolds(tok []byte) bool {
 
 // URL generalises a link to what identifies the spam run: scheme, host and
 // the leading path segments up to the first one that could identify the
-// recipient (an address, a local part or name, a base64 spelling of an
-// address, or a per-recipient token). Query, fragment and user
-// information always go: they carry tracking ids and addresses. A host
-// that names the recipient is cut back to its registrable domain. ok is
-// false for links that are not web links (mailto:, …) or cannot be read.
+// recipient (an address, a local part, a name or a word of one in any
+// case and with any separator, a base64 spelling of an address, or a
+// per-recipient token). Query, fragment and user information always go:
+// they carry tracking ids and addresses. A host with a label that names
+// the recipient ("bob-durand.parcel-scam.example") is cut back to its
+// registrable domain. The result is checked again as a whole: when it
+// still holds a name (split across segments, say), only scheme and host
+// stay, and when even the host does, the link is dropped. ok is false for
+// links that are not web links (mailto:, …), cannot be read, or cannot be
+// made safe.
 func (p People) URL(raw string) (string, bool) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
@@ -98,6 +103,9 @@ func (p People) URL(raw string) (string, bool) {
 				break
 			}
 		}
+	}
+	if p.identifies(host) {
+		return "", false
 	}
 	if port := u.Port(); port != "" {
 		host += ":" + port
@@ -126,11 +134,16 @@ func (p People) URL(raw string) (string, bool) {
 	}
 	out.RawPath = path
 	out.Path, _ = url.PathUnescape(path)
+	if dec, _ := url.PathUnescape(path); p.identifies(dec) {
+		// Safe segments that name someone together: keep the host only.
+		out.RawPath, out.Path = "", ""
+	}
 	return out.String(), true
 }
 
 // identifies reports whether s holds one of their addresses, local parts
-// or names.
+// or names (names as words, in any case; the joined forms of a name's
+// words also inside a longer word: "bobdurand2026").
 func (p People) identifies(s string) bool {
 	if s == "" {
 		return false
@@ -147,6 +160,19 @@ func (p People) identifies(s string) bool {
 	if len(p.m().wordSpans([]byte(s))) > 0 {
 		return true
 	}
+	if len(p.joined) > 0 {
+		compact := strings.Map(func(r rune) rune {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				return unicode.ToLower(r)
+			}
+			return -1
+		}, s)
+		for _, j := range p.joined {
+			if strings.Contains(compact, j) {
+				return true
+			}
+		}
+	}
 	return false
 }
 
@@ -155,7 +181,7 @@ func (p People) identifies(s string) bool {
 // the site: long runs of digits, hex strings, or long mixes of letters and
 // digits.
 func tokenLike(s string) bool {
-	if len(s) < 8 {
+	if len(s) < 8 && !(len(s) >= 5 && strings.Trim(s, "0123456789") == "") {
 		return false
 	}
 	name := s
@@ -180,6 +206,8 @@ func tokenLike(s string) bool {
 		maxRun = max(maxRun, run)
 	}
 	switch {
+	case maxRun >= 5 && digits == len(name):
+		return true // "/go/48213/": a number per recipient.
 	case maxRun >= 6:
 		return true
 	case hex == len(name) && len(name) >= 8 && digits > 0:
