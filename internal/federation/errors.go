@@ -24,6 +24,7 @@ const (
 	CodeCustody        Code = "custody-mismatch" // The sender's checkpoint is not this node's log of the link.
 	CodeBusy           Code = "busy"             // Too many envelopes at once: try again.
 	CodeTooLarge       Code = "too-large"        // Over the size an envelope may have.
+	CodeSlow           Code = "too-slow"         // Its body came slower than the inbox's minimum pace.
 	CodeInternal       Code = "internal"         // This node failed; nothing was stored.
 )
 
@@ -52,6 +53,8 @@ func (c Code) Public() string {
 		return "too many envelopes at once; try again shortly"
 	case CodeTooLarge:
 		return "the envelope is too large"
+	case CodeSlow:
+		return "the envelope's body came too slowly"
 	}
 	return "the envelope could not be stored; nothing was kept"
 }

@@ -1,11 +1,14 @@
 package fedhttp_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -39,6 +42,12 @@ func seal(t *testing.T, from key, to string, seq uint64, payload string) []byte 
 // one.
 func inbox(t *testing.T, maxBytes int64, conc int) (url string, us, fr, de key, svc *federation.Service) {
 	t.Helper()
+	return inboxWith(t, maxBytes, conc, nil)
+}
+
+// inboxWith is inbox with its bounds changed by set before it serves.
+func inboxWith(t *testing.T, maxBytes int64, conc int, set func(*fedhttp.Inbox)) (url string, us, fr, de key, svc *federation.Service) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "us.db"))
 	if err != nil {
@@ -60,7 +69,11 @@ func inbox(t *testing.T, maxBytes int64, conc int) (url string, us, fr, de key, 
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(fedhttp.NewInbox(svc, maxBytes, conc, nil))
+	in := fedhttp.NewInbox(svc, maxBytes, conc, nil)
+	if set != nil {
+		set(in)
+	}
+	srv := httptest.NewServer(in)
 	t.Cleanup(func() { srv.Close(); st.Close() })
 	return srv.URL + fedhttp.InboxPath, us, fr, de, svc
 }
@@ -154,7 +167,13 @@ func TestInboxBounds(t *testing.T) {
 	if res.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("chunked over the cap: %d", res.StatusCode)
 	}
-	// One slot: while a slow sender holds it, another is turned away.
+	pw, wg := trickle(t, url)
+	pw.Close()
+	wg.Wait()
+}
+
+// trickle starts a chunked POST whose body has only begun.
+func trickle(t *testing.T, url string) (*io.PipeWriter, *sync.WaitGroup) {
 	pr, pw := io.Pipe()
 	slow, _ := http.NewRequest("POST", url, pr)
 	slow.ContentLength = -1
@@ -167,16 +186,82 @@ func TestInboxBounds(t *testing.T) {
 		}
 	}()
 	pw.Write([]byte(`{"envelope":`))
-	var busy reply
-	for i := 0; i < 50; i++ {
-		time.Sleep(20 * time.Millisecond)
-		if busy = post(t, url, seal(t, fr, us.b64(), 1, `{}`)); busy.status == http.StatusServiceUnavailable {
-			break
+	return pw, &wg
+}
+
+// slowConn is the attack review's slowloris sender: a POST that declares
+// 100,000 bytes and then sends one every half second. It returns the
+// first line of the answer, or "" when none came in 10 s.
+func slowConn(t *testing.T, addr string, answer chan<- string) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Error(err)
+		answer <- ""
+		return
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: inbox\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", fedhttp.InboxPath)
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		got <- strings.TrimSpace(line)
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case l := <-got:
+			answer <- l
+			return
+		case <-deadline:
+			answer <- ""
+			return
+		case <-time.After(500 * time.Millisecond):
+			c.Write([]byte(" "))
 		}
 	}
-	if busy.status != http.StatusServiceUnavailable || busy.code != "busy" {
-		t.Errorf("a second envelope while the slot is held: %d %s", busy.status, busy.raw)
+}
+
+// TestSlowSendersDoNotLockPeersOut: four connections trickling a body a
+// byte at a time (the attack review's slowloris) used to take every slot
+// of the inbox until the server's request timeout, and every peer's
+// envelope got 503. Now a client address reads at most PerClient bodies
+// at once (the others are busy at once), a body that does not keep the
+// pace is cut with 408 too-slow, and a peer from another address is
+// served meanwhile.
+func TestSlowSendersDoNotLockPeersOut(t *testing.T) {
+	url, us, fr, _, _ := inboxWith(t, 1<<20, 4, func(in *fedhttp.Inbox) {
+		in.ReadGrace, in.MinRate = time.Second, 1<<20
+	})
+	addr := strings.TrimPrefix(strings.TrimSuffix(url, fedhttp.InboxPath), "http://")
+	answers := make(chan string, 4)
+	for i := 0; i < 4; i++ {
+		go slowConn(t, addr, answers)
 	}
-	pw.Close()
-	wg.Wait()
+	time.Sleep(300 * time.Millisecond) // the four are connected and trickling
+	// A peer from another address, while they trickle.
+	peer := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext}}
+	res, err := peer.Post(url, "application/json", strings.NewReader(string(seal(t, fr, us.b64(), 1, `{}`))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode == http.StatusServiceUnavailable || strings.Contains(string(b), `"busy"`) {
+		t.Errorf("a peer is locked out by slow senders: %d %s", res.StatusCode, b)
+	}
+	var busy, slow int
+	for i := 0; i < 4; i++ {
+		switch l := <-answers; {
+		case strings.Contains(l, " 503 "):
+			busy++
+		case strings.Contains(l, " 408 "):
+			slow++
+		default:
+			t.Errorf("a slow sender was answered %q", l)
+		}
+	}
+	if busy != 2 || slow != 2 {
+		t.Errorf("%d slow senders turned away as busy and %d cut as too slow, want 2 and 2", busy, slow)
+	}
 }
