@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Payload is what a sync envelope carries.
@@ -72,6 +73,59 @@ type Read struct {
 	Request string    `json:"request"` // Path and query.
 	Objects int       `json:"objects"`
 	Hash    string    `json:"hash"` // SHA-256 of the served object ids and versions.
+}
+
+// Bounds of what reads add to the custody log and to an envelope: a
+// peer's TAXII client chooses its request lines, and 30 reads with 60 KB
+// query strings once made an envelope the peer refused as too large —
+// rebuilt the same at every round, wedging the link and every withdrawal
+// behind it.
+const (
+	MaxReadRequest = 512 // Bytes of a read's request kept; a longer one is cut and hashed.
+	MaxReadsLogged = 64  // Reads an envelope logs one by one; more are logged as one summary.
+)
+
+// BoundRead cuts a read's request to MaxReadRequest bytes, naming the
+// whole request's length and SHA-256 so it still can be matched.
+func BoundRead(r Read) Read {
+	if len(r.Request) <= MaxReadRequest {
+		return r
+	}
+	sum := sha256.Sum256([]byte(r.Request))
+	tail := fmt.Sprintf("… [%d bytes, sha256 %x]", len(r.Request), sum)
+	cut := MaxReadRequest - len(tail)
+	for cut > 0 && !utf8.RuneStart(r.Request[cut]) {
+		cut--
+	}
+	r.Request = r.Request[:cut] + tail
+	return r
+}
+
+// BoundReads is what an envelope logs of reads: each bounded, the first
+// MaxReadsLogged-1 one by one and, when there are more, the rest as one
+// summary (how many, from when to when, the objects served, and a hash
+// over each read's key and hash). Its size stays under 64 KiB whatever
+// the peer's client asked.
+func BoundReads(rs []Read) []Read {
+	out := make([]Read, 0, min(len(rs), MaxReadsLogged))
+	for i, r := range rs {
+		if i == MaxReadsLogged-1 && len(rs) > MaxReadsLogged {
+			rest := rs[i:]
+			h := sha256.New()
+			objects := 0
+			for _, x := range rest {
+				x = BoundRead(x)
+				fmt.Fprintf(h, "%s\n%s\n", x.Key(), x.Hash)
+				objects += x.Objects
+			}
+			last := rest[len(rest)-1].At
+			out = append(out, Read{At: last, Objects: objects, Hash: hex.EncodeToString(h.Sum(nil)),
+				Request: fmt.Sprintf("%d reads from %s to %s, summarised", len(rest), rest[0].At.UTC().Format(time.RFC3339Nano), last.UTC().Format(time.RFC3339Nano))})
+			break
+		}
+		out = append(out, BoundRead(r))
+	}
+	return out
 }
 
 // Key names a read in the custody log.

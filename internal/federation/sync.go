@@ -213,15 +213,26 @@ func (s *Service) push(ctx context.Context, sh *Shared, peer string, res *SyncRe
 	if maxBytes <= 0 {
 		maxBytes = 16 << 20
 	}
-	for len(due) > 0 || len(wds) > 0 || len(queued) > 0 || len(reads) > 0 {
-		n, size := 0, 0
-		for n < len(due) && n < maxItems && (n == 0 || size+len(due[n].Item.Body) <= maxBytes) {
+	// Reads go bounded (BoundReads), every one of them marked logged.
+	readIDs := make([]int64, len(reads))
+	for i, r := range reads {
+		readIDs[i] = r.ID
+	}
+	nReads := len(reads)
+	logged := BoundReads(reads)
+	for len(due) > 0 || len(wds) > 0 || len(queued) > 0 || len(logged) > 0 {
+		// Withdrawals are batched like items, and what rides along
+		// (withdrawals, messages, reads) counts in the byte budget.
+		nw := min(len(wds), maxItems)
+		size := jsonSize(wds[:nw]) + jsonSize(queued) + jsonSize(logged)
+		n := 0
+		for n < len(due) && n < maxItems && (n == 0 && nw == 0 || size+len(due[n].Item.Body) <= maxBytes) {
 			size += len(due[n].Item.Body)
 			n++
 		}
 		batch := due[:n]
 		due = due[n:]
-		pe, err := s.build(ctx, p, to, batch, groups, wds, queued, reads)
+		pe, err := s.build(ctx, p, to, batch, groups, wds[:nw], queued, logged, readIDs)
 		if err != nil {
 			return err
 		}
@@ -230,16 +241,22 @@ func (s *Service) push(ctx context.Context, sh *Shared, peer string, res *SyncRe
 		}
 		res.Envelopes++
 		res.Items += len(batch)
-		res.Withdrawn += len(wds)
+		res.Withdrawn += nw
 		res.Messages += len(queued)
-		res.Reads += len(reads)
-		wds, queued, reads = nil, nil, nil
+		res.Reads += nReads
+		wds, queued, logged, readIDs, nReads = wds[nw:], nil, nil, nil, 0
 	}
 	return nil
 }
 
+// jsonSize is the size of v in JSON.
+func jsonSize(v any) int {
+	b, _ := json.Marshal(v)
+	return len(b)
+}
+
 // build makes the next envelope and keeps it as pending.
-func (s *Service) build(ctx context.Context, p *Peer, to string, batch []PreviewLine, groups map[string][]Item, wds []Withdrawal, msgs []Queued, reads []Read) (*Pending, error) {
+func (s *Service) build(ctx context.Context, p *Peer, to string, batch []PreviewLine, groups map[string][]Item, wds []Withdrawal, msgs []Queued, reads []Read, readIDs []int64) (*Pending, error) {
 	link, err := s.Store.Link(ctx, p.Name)
 	if err != nil {
 		return nil, err
@@ -273,13 +290,10 @@ func (s *Service) build(ctx context.Context, p *Peer, to string, batch []Preview
 			items = append(items, pi.Item)
 		}
 	}
-	var delivered, readIDs []int64
+	var delivered []int64
 	for _, q := range msgs {
 		pl.Assistance = append(pl.Assistance, q.Msg)
 		delivered = append(delivered, q.ID)
-	}
-	for _, r := range reads {
-		readIDs = append(readIDs, r.ID)
 	}
 	withdrawn := make([]string, len(wds))
 	for i, w := range wds {

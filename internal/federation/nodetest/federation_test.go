@@ -89,6 +89,13 @@ func newNode(t testing.TB, c *clock, name, jurisdiction string) *node {
 // newNodeOn runs a node over an opened store.
 func newNodeOn(t testing.TB, c *clock, name, jurisdiction string, st *sqlstore.Store) *node {
 	t.Helper()
+	return newNodeInbox(t, c, name, jurisdiction, st, 0)
+}
+
+// newNodeInbox runs a node whose inbox takes envelopes of at most
+// maxEnvelope bytes (0: the default).
+func newNodeInbox(t testing.TB, c *clock, name, jurisdiction string, st *sqlstore.Store, maxEnvelope int64) *node {
+	t.Helper()
 	ctx := context.Background()
 	lib, err := rules.Embedded()
 	if err != nil {
@@ -106,7 +113,7 @@ func newNodeOn(t testing.TB, c *clock, name, jurisdiction string, st *sqlstore.S
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(fedhttp.InboxPath, fedhttp.NewInbox(svc, 0, 0, nil))
+	mux.Handle(fedhttp.InboxPath, fedhttp.NewInbox(svc, maxEnvelope, 0, nil))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { srv.Close(); d.Close(); st.Close() })
 	return &node{name: name, store: st, desk: d, svc: svc, url: srv.URL, pub: base64.StdEncoding.EncodeToString(pub), rt: rt}

@@ -463,7 +463,7 @@ func (t *TAXII) read(ctx context.Context, c client, p *federation.Peer, r *http.
 	if c.peer == "" || c.peer != p.Name {
 		return
 	}
-	rd := federation.Read{At: time.Now().UTC(), Request: r.URL.RequestURI(), Objects: n, Hash: hash}
+	rd := federation.BoundRead(federation.Read{At: time.Now().UTC(), Request: r.URL.RequestURI(), Objects: n, Hash: hash})
 	if err := t.Fed.Store.RecordRead(ctx, p.Name, rd); err != nil {
 		t.log().Error("taxii: record a read", "peer", p.Name, "err", err)
 	}
