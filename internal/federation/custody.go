@@ -31,6 +31,13 @@ type keyLife struct {
 	revoked     time.Time
 }
 
+func orNever(t time.Time) string {
+	if t.IsZero() {
+		return "without expiry"
+	}
+	return "until " + t.UTC().Format(time.RFC3339)
+}
+
 func short(key string) string {
 	if pub, err := ParsePublicKey(key); err == nil {
 		return Fingerprint(pub)[:9]
@@ -102,6 +109,7 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		}
 	}
 	logged := map[string]bool{}
+	withdrawnAt := map[string]uint64{} // Key → the latest envelope that withdrew it.
 	for _, dir := range []Direction{Out, In} {
 		es, err := s.Store.Log(ctx, peer, dir)
 		if err != nil {
@@ -121,6 +129,9 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			}
 			if dir == In && e.What == "item" {
 				logged[fmt.Sprintf("%s\x00%s\x00%d", e.Key, e.Hash, e.Seq)] = true
+			}
+			if dir == In && e.What == "withdraw" {
+				withdrawnAt[e.Key] = max(withdrawnAt[e.Key], e.Seq)
 			}
 			leaves[i] = e.Leaf
 		}
@@ -169,9 +180,19 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 	}
 	for _, it := range items {
 		rep.Items++
-		if !logged[fmt.Sprintf("%s\x00%s\x00%d", it.Item.Key, it.Item.Hash, it.Seq)] {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: its hash %.16s… is not the one logged when envelope %d brought it", it.Item.Key, it.Item.Hash, it.Seq))
+		if !logged[fmt.Sprintf("%s\x00%s\x00%d", it.Item.Key, it.Item.Marked(&it.Terms), it.Seq)] {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: its hash %.16s…, markings (kind, TLP, origins, personal data) or terms are not those logged when envelope %d brought it",
+				it.Item.Key, it.Item.Hash, it.Seq))
 			continue
+		}
+		if w := withdrawnAt[it.Item.Key]; w > it.Seq && it.Withdrawn.IsZero() && it.Purged.IsZero() {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: withdrawn by envelope %d, yet held as standing", it.Item.Key, w))
+		}
+		if d := it.Terms.RetentionDays; d > 0 && it.Purged.IsZero() {
+			if limit := it.ReceivedAt.AddDate(0, 0, d); it.ExpiresAt.IsZero() || it.ExpiresAt.After(limit.Add(time.Second)) {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: kept %s, past the %d days its terms allow (%s)", it.Item.Key,
+					orNever(it.ExpiresAt), d, limit.UTC().Format(time.RFC3339)))
+			}
 		}
 		if it.Status() == "purged" && len(it.Item.Body) > 0 {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: purged, yet it has content again", it.Item.Key))

@@ -1,10 +1,12 @@
 package federation
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -159,10 +161,34 @@ func (p *Package) Statement() []byte {
 	return []byte("accord-package/1\n" + p.ID + "\n" + strconv.FormatUint(p.Size, 10) + "\n" + p.Root + "\n" + p.SignedAt.UTC().Format(time.RFC3339Nano) + "\n")
 }
 
-// ItemLeaf is the Merkle leaf of an item in a package.
+// ItemLeaf is the Merkle leaf of an item in a package; hash is the item's
+// Marked hash, so the package's signature covers its markings too.
 func ItemLeaf(key, hash string) []byte {
-	return LeafHash([]byte("accord-item/1\n" + key + "\n" + hash + "\n"))
+	return LeafHash([]byte("accord-item/2\n" + key + "\n" + hash + "\n"))
 }
+
+// Marked is the hash that binds an item's body to its handling markings
+// — kind, TLP, origins, personal-data flag, statistics count — and to the
+// terms it travelled under (nil or empty: none). Packages sign it and the
+// custody log records it, so a receiver who edits a stored item's TLP,
+// flags or terms afterwards is found by `custody verify` as surely as one
+// who edits its body.
+func (it Item) Marked(terms *Terms) string {
+	th := ""
+	if terms != nil {
+		if b, _ := json.Marshal(terms); !bytes.Equal(b, emptyTerms) {
+			th = HashBody(b)
+		}
+	}
+	pd := "0"
+	if it.PersonalData {
+		pd = "1"
+	}
+	return HashBody([]byte("accord-marked/1\n" + it.Key + "\n" + string(it.Kind) + "\n" + string(it.TLP) + "\n" +
+		strings.Join(it.Origins, ",") + "\n" + pd + "\n" + strconv.Itoa(it.Count) + "\n" + it.Hash + "\n" + th + "\n"))
+}
+
+var emptyTerms, _ = json.Marshal(&Terms{})
 
 // HashBody returns the hex SHA-256 of an item body.
 func HashBody(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
@@ -174,7 +200,7 @@ func BuildPackage(priv ed25519.PrivateKey, id string, all []Item, include map[st
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
 	leaves := make([][]byte, len(sorted))
 	for i, it := range sorted {
-		leaves[i] = ItemLeaf(it.Key, it.Hash)
+		leaves[i] = ItemLeaf(it.Key, it.Marked(nil))
 	}
 	tree := NewTree(leaves)
 	p := Package{ID: id, Size: uint64(len(sorted)), Root: hexs(tree.Root()), SignedAt: now.UTC()}
@@ -220,7 +246,7 @@ func VerifyPackage(pub ed25519.PublicKey, p *Package) error {
 				return fmt.Errorf("%w: item %s: bad proof", ErrBadPackage, pi.Item.Key)
 			}
 		}
-		if err := VerifyInclusion(pi.Index, p.Size, ItemLeaf(pi.Item.Key, pi.Item.Hash), proof, root); err != nil {
+		if err := VerifyInclusion(pi.Index, p.Size, ItemLeaf(pi.Item.Key, pi.Item.Marked(nil)), proof, root); err != nil {
 			return fmt.Errorf("%w: item %s: %v", ErrBadPackage, pi.Item.Key, err)
 		}
 	}
@@ -295,7 +321,8 @@ func EnvelopeLeaves(seq uint64, p *Payload, at time.Time) []LogEntry {
 	var out []LogEntry
 	for _, pk := range p.Packages {
 		for _, pi := range pk.Items {
-			out = append(out, LogEntry{Seq: seq, What: "item", Key: pi.Item.Key, Hash: pi.Item.Hash, At: at})
+			// The item's Marked hash: its body, markings and terms.
+			out = append(out, LogEntry{Seq: seq, What: "item", Key: pi.Item.Key, Hash: pi.Item.Marked(p.Terms), At: at})
 		}
 	}
 	for _, w := range p.Withdrawals {
