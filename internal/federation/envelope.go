@@ -139,6 +139,13 @@ func (v *Verifier) Open(raw []byte) (*Opened, error) {
 	if p.Status != StatusActive {
 		return nil, fmt.Errorf("%w (%s is %s)", ErrPeerInactive, p.Name, p.Status)
 	}
+	if e.Type == TypeSync && !p.StatusAt.IsZero() && e.Time.Before(p.StatusAt) {
+		// Sealed before the peer was last suspended or resumed: refused
+		// then, or decided under a state that no longer holds — a
+		// captured copy is not let in after a resume.
+		return nil, fmt.Errorf("%w (%s's envelope was sealed at %s, before its status was last set at %s)", ErrPeerInactive, p.Name,
+			e.Time.UTC().Format(time.RFC3339Nano), p.StatusAt.UTC().Format(time.RFC3339Nano))
+	}
 	if e.To != base64.StdEncoding.EncodeToString(v.Self) {
 		return nil, fmt.Errorf("%w (addressed to %.12s…)", ErrWrongRecipient, e.To)
 	}

@@ -25,6 +25,7 @@ const (
 	CodeBusy           Code = "busy"             // Too many envelopes at once: try again.
 	CodeTooLarge       Code = "too-large"        // Over the size an envelope may have.
 	CodeSlow           Code = "too-slow"         // Its body came slower than the inbox's minimum pace.
+	CodeSuperseded     Code = "superseded"       // Decided under an agreement older than one the sender already used.
 	CodeInternal       Code = "internal"         // This node failed; nothing was stored.
 )
 
@@ -55,6 +56,8 @@ func (c Code) Public() string {
 		return "the envelope is too large"
 	case CodeSlow:
 		return "the envelope's body came too slowly"
+	case CodeSuperseded:
+		return "the envelope was decided under an agreement version older than one already received"
 	}
 	return "the envelope could not be stored; nothing was kept"
 }

@@ -45,6 +45,7 @@ type Peer struct {
 	URL          string // Base URL of its node, e.g. https://accord.example.gov.
 	Jurisdiction string // ISO 3166 alpha-2, or EU.
 	Status       Status
+	StatusAt     time.Time // When the status was last set (zero: since it was added).
 	Added        time.Time
 	Keys         []PeerKey
 	Agreement    *Agreement // The version in force, nil when none.

@@ -97,6 +97,16 @@ func (s *Service) receiveSync(ctx context.Context, op *Opened) (*Answer, error) 
 	}
 	senderKey, _ := ParsePublicKey(e.From)
 	now := s.now()
+	if t := pl.Terms; t != nil {
+		link, err := s.Store.Link(ctx, p.Name)
+		if err != nil {
+			return nil, refuse(CodeInternal, err)
+		}
+		if t.Agreement == link.InAgreement && t.Version < link.InVersion {
+			return nil, refuse(CodeSuperseded, fmt.Errorf("envelope %d from %s was decided under %s version %d; version %d already came", e.Seq, p.Name,
+				t.Agreement, t.Version, link.InVersion))
+		}
+	}
 	var items []ReceivedItem
 	for i := range pl.Packages {
 		pk := &pl.Packages[i]

@@ -101,6 +101,11 @@ const (
 type Link struct {
 	OutSeq uint64 // Last envelope delivered to the peer.
 	InSeq  uint64 // Last envelope accepted from the peer.
+	// InAgreement and InVersion are the newest terms the peer's envelopes
+	// came under: an envelope under an older version of that agreement was
+	// decided before the peer narrowed or changed it, and is refused.
+	InAgreement string
+	InVersion   int
 }
 
 // AgreementRecord is one stored version.

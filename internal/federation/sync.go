@@ -28,6 +28,13 @@ type SyncResult struct {
 	// they were decided again under the terms in force, not sent as they
 	// were.
 	Dropped int
+	// Superseded names pending envelopes the peer turned out to hold that
+	// were decided under an agreement version no longer in force (the
+	// envelope arrived late, or was replayed): recorded, as the peer holds
+	// them and both custody logs must agree, but not as a delivery made
+	// under the terms in force — what those terms do not allow is withdrawn
+	// in the same round.
+	Superseded []string
 }
 
 func (r SyncResult) String() string {
@@ -43,6 +50,9 @@ func (r SyncResult) String() string {
 	}
 	if r.Dropped > 0 {
 		out += fmt.Sprintf("; an earlier envelope of %d items had not arrived and was decided again", r.Dropped)
+	}
+	for _, s := range r.Superseded {
+		out += "; WARNING: " + s
 	}
 	return out
 }
@@ -132,6 +142,12 @@ func (s *Service) settle(ctx context.Context, p *Peer, pend *Pending, res *SyncR
 		}
 		res.Resumed += len(d.Items)
 		s.log().Info("federation: a pending envelope had arrived; recorded", "peer", p.Name, "seq", pend.Seq, "items", len(d.Items))
+		if cur := agreementVersion(p); d.Agreement != cur {
+			msg := fmt.Sprintf("envelope %d, decided under agreement version %d, reached %s although version %d is in force (it arrived late or was replayed); what version %d does not allow is withdrawn now",
+				pend.Seq, d.Agreement, p.Name, cur, cur)
+			res.Superseded = append(res.Superseded, msg)
+			s.log().Warn("federation: "+msg, "peer", p.Name)
+		}
 	case st.InSeq == link.OutSeq:
 		if err := s.Store.DropPending(ctx, p.Name); err != nil {
 			return err
@@ -144,6 +160,14 @@ func (s *Service) settle(ctx context.Context, p *Peer, pend *Pending, res *SyncR
 			p.Name, st.InSeq, link.OutSeq, pend.Seq, p.Name)
 	}
 	return nil
+}
+
+// agreementVersion is the version of the agreement in force with p (0: none).
+func agreementVersion(p *Peer) int {
+	if p.Agreement == nil {
+		return 0
+	}
+	return p.Agreement.Version
 }
 
 // push decides every item under the terms in force and sends what is due.

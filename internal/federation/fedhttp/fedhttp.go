@@ -163,7 +163,7 @@ func status(c federation.Code) int {
 		return http.StatusBadRequest
 	case federation.CodeRefused, federation.CodeWrongRecipient:
 		return http.StatusForbidden
-	case federation.CodeReplay:
+	case federation.CodeReplay, federation.CodeSuperseded:
 		return http.StatusConflict
 	case federation.CodeBadPackage, federation.CodeBadAssistance, federation.CodeCustody:
 		return http.StatusUnprocessableEntity

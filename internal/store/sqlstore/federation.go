@@ -68,10 +68,10 @@ func (s *Store) AddPeer(ctx context.Context, p federation.Peer) error {
 func (s *Store) loadPeer(ctx context.Context, where string, arg any) (*federation.Peer, error) {
 	var p federation.Peer
 	var status, raw string
-	var added int64
+	var added, statusAt int64
 	var ver int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, url, jurisdiction, status, added, agreement_version, agreement, collection FROM fed_peers WHERE `+where), arg).
-		Scan(&p.Name, &p.URL, &p.Jurisdiction, &status, &added, &ver, &raw, &p.Collection)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, url, jurisdiction, status, status_at, added, agreement_version, agreement, collection FROM fed_peers WHERE `+where), arg).
+		Scan(&p.Name, &p.URL, &p.Jurisdiction, &status, &statusAt, &added, &ver, &raw, &p.Collection)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, federation.ErrNotFound
 	}
@@ -79,6 +79,9 @@ func (s *Store) loadPeer(ctx context.Context, where string, arg any) (*federatio
 		return nil, err
 	}
 	p.Status, p.Added = federation.Status(status), fromNanos(added)
+	if statusAt != 0 {
+		p.StatusAt = fromNanos(statusAt)
+	}
 	if raw != "" {
 		a, err := federation.ParseAgreement([]byte(raw))
 		if err != nil {
@@ -168,7 +171,7 @@ func (s *Store) exec1(ctx context.Context, what, query string, args ...any) erro
 
 // SetPeerStatus implements federation.Store.
 func (s *Store) SetPeerStatus(ctx context.Context, name string, st federation.Status, at time.Time) error {
-	return s.exec1(ctx, "set peer status", `UPDATE fed_peers SET status = ? WHERE name = ?`, string(st), name)
+	return s.exec1(ctx, "set peer status", `UPDATE fed_peers SET status = ?, status_at = ? WHERE name = ?`, string(st), nanos(at), name)
 }
 
 // SetPeerURL implements federation.Store.
@@ -331,12 +334,12 @@ func (s *Store) RecordOwnKey(ctx context.Context, k federation.OwnKey) error {
 // Link implements federation.Store.
 func (s *Store) Link(ctx context.Context, peer string) (federation.Link, error) {
 	var l federation.Link
-	var o, i int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT out_seq, in_seq FROM fed_links WHERE peer = ?`), peer).Scan(&o, &i)
+	var o, i, v int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT out_seq, in_seq, in_agreement, in_version FROM fed_links WHERE peer = ?`), peer).Scan(&o, &i, &l.InAgreement, &v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, federation.ErrNotFound
 	}
-	l.OutSeq, l.InSeq = uint64(o), uint64(i)
+	l.OutSeq, l.InSeq, l.InVersion = uint64(o), uint64(i), int(v)
 	return l, err
 }
 
@@ -564,6 +567,12 @@ func (s *Store) CommitReceived(ctx context.Context, r federation.Receipt) error 
 		}
 		if err := s.putCheckpoint(ctx, tx, r.Peer, federation.In, r.Checkpoint, r.PayloadHash); err != nil {
 			return err
+		}
+		if t := r.Terms; t != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_links SET in_agreement = ?, in_version = ? WHERE peer = ? AND (in_agreement <> ? OR in_version < ?)`),
+				t.Agreement, int64(t.Version), r.Peer, t.Agreement, int64(t.Version)); err != nil {
+				return err
+			}
 		}
 		_, err := tx.ExecContext(ctx, s.q(`UPDATE fed_links SET in_seq = ? WHERE peer = ?`), int64(r.Seq), r.Peer)
 		return err

@@ -585,5 +585,10 @@ func migrations(d Dialect) []string {
 		ALTER TABLE filter_held ADD COLUMN raw_sha256 TEXT NOT NULL DEFAULT '';
 		CREATE INDEX filter_held_raw_ref ON filter_held (raw_sha256);
 		CREATE INDEX filter_held_usage ON filter_held (recipient, state)`,
+		// 16: when a peer's status was last set, and the newest terms a
+		// peer's envelopes came under (older versions are refused).
+		`ALTER TABLE fed_peers ADD COLUMN status_at BIGINT NOT NULL DEFAULT 0;
+		ALTER TABLE fed_links ADD COLUMN in_agreement TEXT NOT NULL DEFAULT '';
+		ALTER TABLE fed_links ADD COLUMN in_version BIGINT NOT NULL DEFAULT 0`,
 	}
 }

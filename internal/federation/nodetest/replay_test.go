@@ -1,0 +1,127 @@
+package nodetest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/federation"
+	"github.com/accord-antispam/accord/internal/federation/fedhttp"
+)
+
+const (
+	frDE6 = `id = "FR-DE"
+version = 6
+audience = ["de"]
+share = ["indicators", "campaigns", "reports"]
+tlp_max = "amber"
+origins = ["*"]
+`
+	frDE7 = `id = "FR-DE"
+version = 7
+audience = ["de"]
+share = ["indicators"]
+tlp_max = "green"
+origins = ["US"]
+`
+)
+
+func postRaw(t *testing.T, url string, b []byte) (int, string) {
+	t.Helper()
+	res, err := http.Post(url+fedhttp.InboxPath, "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var e struct{ Error struct{ Code string } }
+	json.NewDecoder(res.Body).Decode(&e)
+	return res.StatusCode, e.Error.Code
+}
+
+// TestRefusedEnvelopeReplayedAfterNarrowing is the attack review's
+// replay: DE suspends FR; FR's round under v6 is refused and a proxy keeps
+// the bytes; FR narrows to v7; DE resumes FR; the captured envelope was
+// accepted (the AMBER campaign and reports outside v7 with it), and FR's
+// next round recorded it as delivered without a word. Now DE refuses an
+// envelope sealed before it last set FR's status, refuses one decided
+// under an older version of an agreement it already received a newer
+// version of, and FR, finding that DE holds an envelope decided under a
+// version no longer in force, says so and withdraws what v7 does not allow.
+func TestRefusedEnvelopeReplayedAfterNarrowing(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
+	fr, de := newNode(t, c, "fr", "FR"), newNode(t, c, "de", "DE")
+	fr.know(t, de, "DE", frDE6)
+	de.know(t, fr, "FR", back)
+	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+
+	// 1. Sealed while suspended, replayed after the resume.
+	if err := de.store.SetPeerStatus(ctx, "fr", federation.StatusSuspended, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var captured []byte
+	fr.svc.Transport = &fedhttp.Transport{Client: &http.Client{Transport: &captureTransport{next: http.DefaultTransport, got: &captured}}}
+	c.Add(time.Second)
+	if _, err := fr.svc.Sync(ctx, "de"); err == nil {
+		t.Fatal("a suspended peer accepted the envelope")
+	}
+	setAgreement(t, fr, "de", frDE7)
+	c.Add(time.Second)
+	if err := de.store.SetPeerStatus(ctx, "fr", federation.StatusActive, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st, code := postRaw(t, de.url, captured); st == http.StatusOK {
+		t.Errorf("the envelope refused while FR was suspended was accepted when replayed after the resume (%d %s)", st, code)
+	}
+	if got := held(t, de, "fr"); len(got) != 0 {
+		t.Fatalf("DE holds %v from the replay", got)
+	}
+
+	// 2. FR's round under v7 goes through.
+	fr.svc.Transport = &fedhttp.Transport{Client: &http.Client{Transport: fr.rt}}
+	if _, err := fr.svc.Sync(ctx, "de"); err != nil {
+		t.Fatal(err)
+	}
+	// An envelope decided under v6, sealed now by FR's own key: refused.
+	link, _ := de.store.Link(ctx, "fr")
+	if link.InVersion != 7 || link.InAgreement != "FR-DE" {
+		t.Fatalf("DE's link records terms %s v%d", link.InAgreement, link.InVersion)
+	}
+	pl, _ := json.Marshal(federation.Payload{Terms: &federation.Terms{Agreement: "FR-DE", Version: 6}})
+	old, err := federation.Seal(fr.svc.Key, federation.Envelope{Type: federation.TypeSync, To: de.pub, Seq: link.InSeq + 1, Time: c.Now()}, pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, code := postRaw(t, de.url, old); st != http.StatusConflict || code != string(federation.CodeSuperseded) {
+		t.Errorf("an envelope under v6 after v7 came: %d %s", st, code)
+	}
+
+	// 3. FR's answer is lost under v6; FR narrows; DE held it all along.
+	setAgreement(t, fr, "de", strings.Replace(frDE6, "version = 6", "version = 8", 1))
+	fr.file(t, spam("12.0.0.2", "deals@pharma-us.example", "Cheap meds", pharma, 2), "b@example.fr")
+	fr.rt.mu.Lock()
+	fr.rt.loseAnswer = true
+	fr.rt.mu.Unlock()
+	if _, err := fr.svc.Sync(ctx, "de"); err == nil {
+		t.Fatal("the lost answer went unnoticed")
+	}
+	setAgreement(t, fr, "de", strings.Replace(frDE7, "version = 7", "version = 9", 1))
+	res, err := fr.svc.Sync(ctx, "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Superseded) != 1 || !strings.Contains(res.String(), "decided under agreement version 8") || !strings.Contains(res.String(), "version 9 is in force") {
+		t.Errorf("the late delivery under v8 is not flagged: %s", res)
+	}
+	if res.Withdrawn == 0 {
+		t.Errorf("nothing withdrawn after the superseded delivery: %s", res)
+	}
+	for _, k := range held(t, de, "fr") {
+		if !strings.HasPrefix(k, "ind:") {
+			t.Errorf("DE still holds %s, which v9 does not allow", k)
+		}
+	}
+}
