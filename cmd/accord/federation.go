@@ -170,7 +170,7 @@ const peerHelp = `  add NAME --url URL --key PUBKEY --jurisdiction XX [--agreeme
   list | show NAME
   set-url NAME URL                  the peer's node moved
   suspend NAME | resume NAME        nothing is sent to or accepted from a suspended peer
-  remove NAME                       for good: it cannot be resumed; its pending envelope, queued messages and TAXII tokens go
+  remove NAME                       for good: it cannot be resumed nor get a new token, key or agreement; its pending envelope, queued messages and TAXII tokens go
   pending NAME [--drop [--force]]   the envelope left pending for NAME; --drop asks NAME whether it holds it and records or drops it
   rotate-key NAME --key NEWKEY | revoke-key NAME [--key KEY] [--at TIME]
   agreement NAME FILE [--apply]     show how a new agreement changes what flows; --apply puts it in force
@@ -358,6 +358,9 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			if _, err := federation.ParsePublicKey(key); err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if err := notRemoved(ctx, n, name); err != nil {
+				return err
+			}
 			if own, err := n.svc.IsOwnKey(ctx, key); err != nil {
 				return err
 			} else if own {
@@ -409,6 +412,9 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 		}, func(n *fedNode, pos []string) error {
 			if len(pos) != 2 {
 				return errUsage
+			}
+			if err := notRemoved(ctx, n, pos[0]); err != nil {
+				return err
 			}
 			p, err := n.store.Peer(ctx, pos[0])
 			if err != nil {
@@ -539,8 +545,8 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return err
 			}
-			if _, err := n.store.Peer(ctx, name); err != nil {
-				return fmt.Errorf("peer %s: %w", name, err)
+			if err := notRemoved(ctx, n, name); err != nil {
+				return err
 			}
 			plain, t := access.NewToken(nil, access.Peer, name, time.Now())
 			if err := n.store.CreateToken(ctx, t); err != nil {
@@ -550,6 +556,20 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			return nil
 		}),
 	}, peerHelp)
+}
+
+// notRemoved refuses to give a removed peer anything new — a token, a
+// key, an agreement — so `token list` never shows a live token for a
+// partner that is gone.
+func notRemoved(ctx context.Context, n *fedNode, name string) error {
+	p, err := n.store.Peer(ctx, name)
+	if err != nil {
+		return fmt.Errorf("peer %s: %w", name, err)
+	}
+	if p.Status == federation.StatusRemoved {
+		return &exitError{code: 1, err: fmt.Errorf("%w: %s gets no new token, key or agreement", federation.ErrRemoved, name)}
+	}
+	return nil
 }
 
 // checkURL accepts an http or https base URL with a host.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -264,6 +265,14 @@ keep_withdrawn_days = 0
 	}
 	if out := fr.runFail(t, bin, "peer", "sync", "us"); !strings.Contains(out, "removed") {
 		t.Errorf("sync to a removed peer: %s", out)
+	}
+	// Nothing new for a removed peer: no token, key or agreement.
+	newPub, _, _ := ed25519.GenerateKey(nil)
+	for _, args := range [][]string{{"peer", "token", "us"}, {"peer", "rotate-key", "us", "--key", base64.StdEncoding.EncodeToString(newPub)},
+		{"peer", "agreement", "us", v4, "--apply"}} {
+		if out := fr.runFail(t, bin, args...); !strings.Contains(out, "removed") {
+			t.Errorf("%v for a removed peer: %s", args, out)
+		}
 	}
 	req, _ := http.NewRequest("GET", "http://"+fr.s.http+"/taxii2/", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
