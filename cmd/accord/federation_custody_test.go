@@ -90,6 +90,13 @@ origins = ["*"]
 		return id, ids
 	}
 	col, _ := collection()
+	// The peer token's use is recorded: last used, and audited.
+	if list := fr.run(t, bin, "token", "list"); !regexp.MustCompile(`(?m)^\S+\s+peer\s+de\s+\S+ \S+\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+-\s*$`).MatchString(list) {
+		t.Errorf("the peer token's last use is not recorded:\n%s", list)
+	}
+	if audit := fr.run(t, bin, "audit"); !strings.Contains(audit, "token-used") || !strings.Contains(audit, "/taxii2/") {
+		t.Errorf("the peer token's use is not audited:\n%s", audit)
+	}
 	taxiiClient(t, bin, fr, de, tok, col, post, dir)
 	colBefore, objsBefore := collection()
 	if len(objsBefore) < 10 {

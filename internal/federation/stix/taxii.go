@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/access"
@@ -41,6 +43,38 @@ type TAXII struct {
 	// header. Empty: the request's scheme and Host (tests).
 	PublicURL string
 	Log       *slog.Logger
+
+	uses *sync.Map // Token id → time.Time of its last recorded use; made by Handler.
+}
+
+// tokenUseEvery bounds how often a token's use is written: its last use
+// and an audit line, as the desk does for API tokens.
+const tokenUseEvery = 10 * time.Minute
+
+// used records a token's use — its last-use time (shown by `accord token
+// list`) and a "token-used" audit event — at most every tokenUseEvery.
+func (t *TAXII) used(r *http.Request, tok access.Token) {
+	now := time.Now()
+	if t.uses != nil {
+		if last, ok := t.uses.Load(tok.ID); ok && now.Sub(last.(time.Time)) < tokenUseEvery {
+			return
+		}
+		t.uses.Store(tok.ID, now)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if acc, ok := t.Tokens.(access.Accounts); ok {
+		if err := acc.TokenUsed(ctx, tok.ID, now.UTC()); err != nil {
+			t.log().Error("taxii: record a token's use", "token", tok.ID, "err", err)
+		}
+	}
+	if au, ok := t.Tokens.(access.Auditor); ok {
+		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if err := au.AppendAudit(ctx, access.Event{At: now.UTC(), Actor: "token:" + tok.ID, Action: access.AuditTokenUsed, Target: "token:" + tok.ID,
+			IP: ip, Detail: r.Method + " " + r.URL.Path}); err != nil {
+			t.log().Error("taxii: audit a token's use", "token", tok.ID, "err", err)
+		}
+	}
 }
 
 // Prefix is where the server is mounted.
@@ -96,8 +130,10 @@ func (t *TAXII) authenticate(r *http.Request) (client, bool) {
 	}
 	switch {
 	case tok.Role == access.Peer:
+		t.used(r, tok)
 		return client{peer: tok.Label, token: tok.ID}, true
 	case tok.Role.AtLeast(access.Authority):
+		t.used(r, tok)
 		return client{all: true, token: tok.ID}, true
 	}
 	return client{}, false
@@ -114,6 +150,9 @@ func acceptable(r *http.Request) bool {
 
 // Handler serves the TAXII API.
 func (t *TAXII) Handler() http.Handler {
+	if t.uses == nil {
+		t.uses = &sync.Map{}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
