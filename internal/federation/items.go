@@ -47,7 +47,7 @@ const (
 )
 
 type indicator struct {
-	Type    string    `json:"type"` // "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"
+	Type    string    `json:"type"` // "ipv4-addr", "ipv6-addr", "domain-name", "url"
 	Value   string    `json:"value"`
 	Reports int       `json:"reports"`
 	First   time.Time `json:"first_seen"`
@@ -346,11 +346,8 @@ func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, err
 			}
 			addInd(typ, ip, country, r.ReceivedAt)
 		}
-		for _, a := range v.Sender.From {
-			if !people.IsAddress(a.Addr) {
-				addInd("email-addr", strings.ToLower(a.Addr), country, r.ReceivedAt)
-			}
-		}
+		// No e-mail address becomes an indicator, not even the sender's:
+		// it is often a forged or hijacked person's. Its domain does.
 		if d := v.Sender.Domains.From; !people.IsDomain(d) {
 			addInd("domain-name", d, country, r.ReceivedAt)
 		}
