@@ -136,23 +136,12 @@ type reportRowJSON struct {
 
 // apiReports lists reports, newest first, with the filters and a cursor.
 func (s *Server) apiReports(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f, err := s.reportFilter(q, 100)
-	if err != nil {
-		apiError(w, http.StatusBadRequest, "bad-filter", err.Error())
-		return
+	f, err := s.reportFilter(r.URL.Query(), 100)
+	var rows []intake.ReportSummary
+	if err == nil {
+		rows, err = s.store.Reports(r.Context(), f)
 	}
-	rows, err := s.store.Reports(r.Context(), f)
-	if errors.Is(err, intake.ErrBadFilter) {
-		apiError(w, http.StatusBadRequest, "bad-filter", err.Error())
-		return
-	}
-	if err != nil {
-		s.log.Error("list reports", "err", err)
-		apiError(w, http.StatusInternalServerError, "store-failed", "reports could not be read")
-		return
-	}
-	out := []reportRowJSON{}
+	out := make([]reportRowJSON, 0, len(rows))
 	for _, x := range rows {
 		row := reportRowJSON{x.ID, x.ReceivedAt, x.Channel, x.Form, x.Subject, x.FromDomain, x.OriginIP, x.Country, x.ASN, nil, x.CampaignID}
 		if x.SpamScore >= 0 {
@@ -161,9 +150,25 @@ func (s *Server) apiReports(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, row)
 	}
-	res := map[string]any{"reports": out}
-	if len(rows) == f.Limit {
-		res["next"] = nextLink("/api/v1/reports", q, intake.NextReports(rows))
+	s.writeList(w, r, "reports", out, err, len(rows) == f.Limit, func() intake.Cursor { return intake.NextReports(rows) })
+}
+
+// writeList answers one page of a list endpoint, or its error: a bad
+// filter is the caller's (400, with the reason), anything else is ours
+// (500, logged, with no detail). A full page carries the link to the next.
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, name string, page any, err error, full bool, cursor func() intake.Cursor) {
+	if errors.Is(err, intake.ErrBadFilter) {
+		apiError(w, http.StatusBadRequest, "bad-filter", err.Error())
+		return
+	}
+	if err != nil {
+		s.log.Error("list "+name, "err", err)
+		apiError(w, http.StatusInternalServerError, "store-failed", name+" could not be read")
+		return
+	}
+	res := map[string]any{name: page}
+	if full {
+		res["next"] = nextLink("/api/v1/"+name, r.URL.Query(), cursor())
 	}
 	writeJSON(w, http.StatusOK, res)
 }
@@ -217,31 +222,16 @@ type campaignJSON struct {
 // apiCampaigns lists campaigns, biggest first, with the filters and a
 // cursor.
 func (s *Server) apiCampaigns(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f, err := s.campaignFilter(q, 100)
-	if err != nil {
-		apiError(w, http.StatusBadRequest, "bad-filter", err.Error())
-		return
+	f, err := s.campaignFilter(r.URL.Query(), 100)
+	var cs []intake.CampaignSummary
+	if err == nil {
+		cs, err = s.store.Campaigns(r.Context(), f)
 	}
-	cs, err := s.store.Campaigns(r.Context(), f)
-	if errors.Is(err, intake.ErrBadFilter) {
-		apiError(w, http.StatusBadRequest, "bad-filter", err.Error())
-		return
-	}
-	if err != nil {
-		s.log.Error("list campaigns", "err", err)
-		apiError(w, http.StatusInternalServerError, "store-failed", "campaigns could not be read")
-		return
-	}
-	out := []campaignJSON{}
+	out := make([]campaignJSON, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, campaignJSON{c.ID, c.Reports, c.FirstSeen, c.LastSeen, c.Subject, c.Status, c.Assignee})
 	}
-	res := map[string]any{"campaigns": out}
-	if len(cs) == f.Limit {
-		res["next"] = nextLink("/api/v1/campaigns", q, intake.NextCampaigns(cs))
-	}
-	writeJSON(w, http.StatusOK, res)
+	s.writeList(w, r, "campaigns", out, err, len(cs) == f.Limit, func() intake.Cursor { return intake.NextCampaigns(cs) })
 }
 
 // browseData is what the desk's list pages show.
