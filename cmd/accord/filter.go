@@ -271,7 +271,7 @@ addresses and domains; --allow and --block replace the scope's list ("" empties 
 	trust := fset.String("trust-marketing", "", "lower the score of authenticated marketing with a signed one-click opt-out")
 	allow := fset.String("allow", "", "senders never treated as spam when authenticated (replaces the list; \"\" empties it)")
 	block := fset.String("block", "", "senders always treated as spam (replaces the list; \"\" empties it)")
-	pos, err := parseInterspersed(fset, args[1:])
+	pos, err := parseInterleaved(fset, args[1:])
 	if err != nil || len(pos) > 1 {
 		return usage()
 	}
@@ -456,7 +456,7 @@ func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 	rcpt := fset.String("recipient", "", "only this recipient's messages")
 	state := fset.String("state", "", "only messages in this state")
 	rawOut := fset.Bool("raw", false, "print the message itself")
-	pos, err := parseInterspersed(fset, args[1:])
+	pos, err := parseInterleaved(fset, args[1:])
 	if err != nil {
 		return errUsage
 	}
@@ -543,22 +543,6 @@ func showHeld(w io.Writer, h filter.Held) {
 	fmt.Fprintln(w, "why:")
 	for _, s := range h.Symbols {
 		fmt.Fprintf(w, "  %-24s %8.2f  %s\n", s.Name, s.Score, s.Description)
-	}
-}
-
-// parseInterspersed parses flags that may come before or after the
-// positional arguments ("policy set ana@example.org --spam 4").
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
 	}
 }
 

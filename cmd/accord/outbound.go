@@ -46,7 +46,7 @@ feedback reports) waits in this queue until the [outbound] relay takes it.`)
 	state := fset.String("state", "", "only mail in this state")
 	kind := fset.String("kind", "", "only mail of this kind (ack, howto, quarantine-release, quarantine-digest, consent-confirm, fbl-report…)")
 	limit := fset.Int("limit", 100, "at most this many, newest first")
-	pos, err := parseInterspersed(fset, args[1:])
+	pos, err := parseInterleaved(fset, args[1:])
 	if err != nil {
 		return errUsage
 	}

@@ -81,8 +81,9 @@ func cmdSender(ctx context.Context, e *env, args []string) error {
 	}, senderHelp)
 }
 
-// parseInterleaved parses flags that may come before or after the one
-// positional argument ("sender add shop.example --contact …").
+// parseInterleaved parses flags that may come before or after the
+// positional arguments ("sender add shop.example --contact …", "policy set
+// ana@example.org --spam 4"): the flag package stops at the first one.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
