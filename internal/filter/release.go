@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/mail"
 )
 
 // A released message goes out through the node's outbound mail, and the
@@ -91,23 +93,7 @@ func dropReleaseFields(raw []byte) []byte {
 		return raw
 	}
 	var out bytes.Buffer
-	skip := false
-	for _, line := range bytes.SplitAfter(header, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if !skip {
-				out.Write(line)
-			}
-			continue
-		}
-		i := bytes.IndexByte(line, ':')
-		skip = i > 0 && strings.EqualFold(strings.TrimSpace(string(line[:i])), ReleaseField)
-		if !skip {
-			out.Write(line)
-		}
-	}
+	out.Write(mail.DropFields(header, ReleaseField))
 	out.Write(raw[len(header) : len(raw)-len(body)])
 	out.Write(body)
 	return out.Bytes()

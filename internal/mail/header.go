@@ -273,3 +273,30 @@ func clip(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// DropFields returns a raw header block without the named field, with its
+// continuation lines, wherever it occurs (case-insensitive). Every other
+// byte is kept as it was, CRLF or LF alike, so that what a sender signed
+// over the remaining fields still verifies.
+func DropFields(header []byte, name string) []byte {
+	var out bytes.Buffer
+	out.Grow(len(header))
+	skip := false
+	for _, line := range bytes.SplitAfter(header, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if !skip {
+				out.Write(line)
+			}
+			continue
+		}
+		i := bytes.IndexByte(line, ':')
+		skip = i > 0 && strings.EqualFold(strings.TrimSpace(string(line[:i])), name)
+		if !skip {
+			out.Write(line)
+		}
+	}
+	return out.Bytes()
+}

@@ -15,3 +15,17 @@ func TestOuterStopsAtTheRedirectedHeader(t *testing.T) {
 		t.Fatalf("outer header of a plain mail: %+v", o.Fields)
 	}
 }
+
+func TestDropFieldsKeepsEveryOtherByte(t *testing.T) {
+	for _, nl := range []string{"\r\n", "\n"} {
+		in := "From: a@example.org" + nl +
+			"x-accord-release: one" + nl + "\tfolded" + nl +
+			"Subject: hi" + nl + " there" + nl +
+			"X-Accord-Release : two" + nl +
+			"X-Accord-Released: kept" + nl
+		want := "From: a@example.org" + nl + "Subject: hi" + nl + " there" + nl + "X-Accord-Released: kept" + nl
+		if got := string(DropFields([]byte(in), "X-Accord-Release")); got != want {
+			t.Errorf("DropFields(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

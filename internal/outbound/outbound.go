@@ -37,6 +37,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	accordmail "github.com/accord-antispam/accord/internal/mail"
 )
 
 // Kind is what a mail is for. The desk's kinds are below; other packages
@@ -434,7 +436,7 @@ func (q *Queue) compose(m Mail, it Item, to *mail.Address, now time.Time) []byte
 		field("References", ref)
 	}
 	if raw != nil {
-		h.Write(dropField(rawHeader, "Message-ID"))
+		h.Write(accordmail.DropFields(rawHeader, "Message-ID"))
 		h.WriteString("\r\n")
 		h.Write(rawBody)
 		return h.Bytes()
@@ -480,29 +482,6 @@ func headerHas(h []byte, name string) bool {
 		}
 	}
 	return false
-}
-
-// dropField removes a field (with its continuation lines) from a header.
-func dropField(h []byte, name string) []byte {
-	var out bytes.Buffer
-	skip := false
-	for _, line := range bytes.SplitAfter(h, []byte("\r\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if !skip {
-				out.Write(line)
-			}
-			continue
-		}
-		i := bytes.IndexByte(line, ':')
-		skip = i > 0 && strings.EqualFold(strings.TrimSpace(string(line[:i])), name)
-		if !skip {
-			out.Write(line)
-		}
-	}
-	return out.Bytes()
 }
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
