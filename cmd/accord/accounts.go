@@ -52,10 +52,7 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
 		return usage()
 	}
-	fset := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "token "+args[0])
 	switch args[0] {
 	case "create":
 		role := fset.String("role", "", "reporter, analyst, authority, admin or metrics (reads /metrics only)")
@@ -67,7 +64,7 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return &exitError{code: 2, err: err}
 		}
-		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		return withStore(ctx, nf, func(st *sqlstore.Store) error {
 			plain, t := access.NewToken(nil, r, *label, time.Now())
 			if err := st.CreateToken(ctx, t); err != nil {
 				return err
@@ -80,7 +77,7 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 		if err := fset.Parse(args[1:]); err != nil || fset.NArg() > 0 {
 			return usage()
 		}
-		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		return withStore(ctx, nf, func(st *sqlstore.Store) error {
 			ts, err := st.Tokens(ctx)
 			if err != nil {
 				return err
@@ -97,7 +94,7 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 			return usage()
 		}
 		id := fset.Arg(0)
-		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		return withStore(ctx, nf, func(st *sqlstore.Store) error {
 			if err := st.RevokeToken(ctx, id, time.Now()); err != nil {
 				if errors.Is(err, access.ErrNotFound) {
 					return &exitError{code: 1, err: fmt.Errorf("no valid token %s (see accord token list)", id)}
@@ -130,10 +127,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		return usage()
 	}
 	cmd := args[0]
-	fset := flag.NewFlagSet("user "+cmd, flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "user "+cmd)
 	role := fset.String("role", "analyst", "analyst, authority or admin (user add)")
 	switch cmd {
 	case "add", "passwd", "disable", "enable", "remove":
@@ -164,7 +158,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return &exitError{code: 2, err: err}
 		}
-		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		return withStore(ctx, nf, func(st *sqlstore.Store) error {
 			if err := st.CreateUser(ctx, access.User{Name: name, PasswordHash: h, Role: r, CreatedAt: time.Now()}); err != nil {
 				if errors.Is(err, access.ErrExists) {
 					return &exitError{code: 1, err: fmt.Errorf("user %s already exists: nothing changed (accord user passwd %s sets a new password)", name, name)}
@@ -180,7 +174,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return &exitError{code: 2, err: err}
 		}
-		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		return withStore(ctx, nf, func(st *sqlstore.Store) error {
 			if err := st.SetPassword(ctx, name, h); err != nil {
 				return missing(err)
 			}
@@ -189,7 +183,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 			return nil
 		})
 	case "disable", "enable":
-		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		return withStore(ctx, nf, func(st *sqlstore.Store) error {
 			at := time.Now()
 			if cmd == "enable" {
 				at = time.Time{}
@@ -202,7 +196,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 			return nil
 		})
 	case "remove":
-		return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+		return withStore(ctx, nf, func(st *sqlstore.Store) error {
 			if err := st.RemoveUser(ctx, name); err != nil {
 				return missing(err)
 			}
@@ -211,7 +205,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 			return nil
 		})
 	}
-	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+	return withStore(ctx, nf, func(st *sqlstore.Store) error {
 		us, err := st.Users(ctx)
 		if err != nil {
 			return err
@@ -226,10 +220,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdAudit(ctx context.Context, e *env, args []string) error {
-	fset := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "audit")
 	after := fset.Int64("after", 0, "show events after this sequence number")
 	limit := fset.Int("limit", 1000, "at most this many events")
 	fset.Usage = func() {
@@ -242,7 +233,7 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 	}
 	afterSet := false
 	fset.Visit(func(f *flag.Flag) { afterSet = afterSet || f.Name == "after" })
-	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+	return withStore(ctx, nf, func(st *sqlstore.Store) error {
 		head, err := st.AuditHead(ctx)
 		if err != nil {
 			return err

@@ -47,10 +47,7 @@ func cmdEvidence(ctx context.Context, e *env, args []string) error {
 }
 
 func evidenceExport(ctx context.Context, e *env, args []string, usage func() error) error {
-	fset := flag.NewFlagSet("evidence export", flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "evidence export")
 	out := fset.String("o", "", "output file (default evidence-ID.zip)")
 	original := fset.Bool("original", false, "include the original message and complaint (they name the reporter); default: a redacted copy, or the config's privacy.export_original")
 	if err := fset.Parse(args); err != nil || fset.NArg() != 1 {
@@ -180,14 +177,11 @@ func evidenceVerify(e *env, args []string, usage func() error) error {
 
 // evidenceChain replays the desk's whole custody log.
 func evidenceChain(ctx context.Context, e *env, args []string, usage func() error) error {
-	fset := flag.NewFlagSet("evidence chain", flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "evidence chain")
 	if err := fset.Parse(args); err != nil || fset.NArg() != 0 {
 		return usage()
 	}
-	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+	return withStore(ctx, nf, func(st *sqlstore.Store) error {
 		n, problems, err := st.VerifyCustodyLog(ctx)
 		if err != nil {
 			return err

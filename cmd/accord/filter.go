@@ -259,10 +259,7 @@ addresses and domains; --allow and --block replace the scope's list ("" empties 
 		return usage()
 	}
 	sub := args[0]
-	fset := flag.NewFlagSet("policy "+sub, flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "policy "+sub)
 	enabled := fset.String("enabled", "", "filtering on (true) or off (false)")
 	unsure := fset.String("unsure", "", "score at or above which mail is tagged unsure")
 	spamT := fset.String("spam", "", "score at or above which mail is spam")
@@ -282,7 +279,7 @@ addresses and domains; --allow and --block replace the scope's list ("" empties 
 		scope = pos[0]
 	}
 	kind, key := parseScope(scope)
-	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+	return withStore(ctx, nf, func(st *sqlstore.Store) error {
 		f, err := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{}, Store: st})
 		if err != nil {
 			return err
@@ -449,10 +446,7 @@ func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 		return usage()
 	}
 	sub := args[0]
-	fset := flag.NewFlagSet("quarantine "+sub, flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "quarantine "+sub)
 	rcpt := fset.String("recipient", "", "only this recipient's messages")
 	state := fset.String("state", "", "only messages in this state")
 	rawOut := fset.Bool("raw", false, "print the message itself")
@@ -465,7 +459,7 @@ func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: 2, err: err}
 	}
 	admin := filter.Actor{Label: "cli", Admin: true}
-	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+	return withStore(ctx, nf, func(st *sqlstore.Store) error {
 		key, err := nodekey.LoadOrCreate(c.Data)
 		if err != nil {
 			return err

@@ -122,17 +122,14 @@ func labelVerify(ctx context.Context, e *env, args []string) error {
 }
 
 func labelRevoke(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("label revoke", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fs)
+	fs, nf := nodeFlagSet(e, "label revoke")
 	reason := fs.String("reason", "", "why (published in the status list)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil || len(pos) != 1 || *reason == "" {
 		fmt.Fprintln(e.stderr, "usage: accord label revoke ID --reason TEXT [--data DIR]")
 		return errUsage
 	}
-	n, err := openSenders(ctx, e, &nf)
+	n, err := openSenders(ctx, e, nf)
 	if err != nil {
 		return err
 	}
@@ -148,15 +145,12 @@ func labelRevoke(ctx context.Context, e *env, args []string) error {
 }
 
 func labelList(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("label list", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fs)
+	fs, nf := nodeFlagSet(e, "label list")
 	sender := fs.String("sender", "", "only this sender's")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errUsage
 	}
-	n, err := openSenders(ctx, e, &nf)
+	n, err := openSenders(ctx, e, nf)
 	if err != nil {
 		return err
 	}

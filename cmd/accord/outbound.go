@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/mail"
@@ -39,10 +38,7 @@ feedback reports) waits in this queue until the [outbound] relay takes it.`)
 	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
 		return usage()
 	}
-	fset := flag.NewFlagSet("outbound "+args[0], flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "outbound "+args[0])
 	state := fset.String("state", "", "only mail in this state")
 	kind := fset.String("kind", "", "only mail of this kind (ack, howto, quarantine-release, quarantine-digest, consent-confirm, fbl-report…)")
 	limit := fset.Int("limit", 100, "at most this many, newest first")
@@ -54,7 +50,7 @@ feedback reports) waits in this queue until the [outbound] relay takes it.`)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	return withStore(ctx, &nf, func(st *sqlstore.Store) error {
+	return withStore(ctx, nf, func(st *sqlstore.Store) error {
 		if args[0] == "show" {
 			if len(pos) != 1 {
 				return usage()

@@ -109,10 +109,7 @@ func splitList(s string) []string {
 }
 
 func senderAdd(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("sender add", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fs)
+	fs, nf := nodeFlagSet(e, "sender add")
 	contact := fs.String("contact", "", "who answers for the sender (a data protection officer's address): required")
 	name := fs.String("name", "", "legal name, as recipients should see it")
 	domains := fs.String("domains", "", "further domains it sends from or signs with (DKIM d=), comma-separated")
@@ -125,7 +122,7 @@ func senderAdd(ctx context.Context, e *env, args []string) error {
 		fs.PrintDefaults()
 		return errUsage
 	}
-	n, err := openSenders(ctx, e, &nf)
+	n, err := openSenders(ctx, e, nf)
 	if err != nil {
 		return err
 	}
@@ -149,16 +146,13 @@ func senderAdd(ctx context.Context, e *env, args []string) error {
 }
 
 func senderToken(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("sender token", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fs)
+	fs, nf := nodeFlagSet(e, "sender token")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil || len(pos) != 1 {
 		fmt.Fprintln(e.stderr, "usage: accord sender token DOMAIN [--data DIR]")
 		return errUsage
 	}
-	n, err := openSenders(ctx, e, &nf)
+	n, err := openSenders(ctx, e, nf)
 	if err != nil {
 		return err
 	}
@@ -176,14 +170,11 @@ func senderToken(ctx context.Context, e *env, args []string) error {
 }
 
 func senderList(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("sender list", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fs)
+	fs, nf := nodeFlagSet(e, "sender list")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errUsage
 	}
-	n, err := openSenders(ctx, e, &nf)
+	n, err := openSenders(ctx, e, nf)
 	if err != nil {
 		return err
 	}
@@ -205,16 +196,13 @@ func senderList(ctx context.Context, e *env, args []string) error {
 }
 
 func senderShow(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("sender show", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fs)
+	fs, nf := nodeFlagSet(e, "sender show")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil || len(pos) != 1 {
 		fmt.Fprintln(e.stderr, "usage: accord sender show DOMAIN [--data DIR]")
 		return errUsage
 	}
-	n, err := openSenders(ctx, e, &nf)
+	n, err := openSenders(ctx, e, nf)
 	if err != nil {
 		return err
 	}
@@ -258,17 +246,14 @@ func senderShow(ctx context.Context, e *env, args []string) error {
 }
 
 func senderStatus(ctx context.Context, e *env, args []string, status string) error {
-	fs := flag.NewFlagSet("sender "+status, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fs)
+	fs, nf := nodeFlagSet(e, "sender "+status)
 	reason := fs.String("reason", "", "why (kept in the sender's log)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil || len(pos) != 1 || status == consent.SenderSuspended && *reason == "" {
 		fmt.Fprintln(e.stderr, "usage: accord sender suspend DOMAIN --reason TEXT | accord sender reinstate DOMAIN")
 		return errUsage
 	}
-	n, err := openSenders(ctx, e, &nf)
+	n, err := openSenders(ctx, e, nf)
 	if err != nil {
 		return err
 	}

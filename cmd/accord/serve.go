@@ -46,6 +46,16 @@ type nodeFlags struct {
 	data   string
 }
 
+// nodeFlagSet is the flag set of a command that opens a node's data
+// folder: errors go to the command's standard error, --data is registered.
+func nodeFlagSet(e *env, name string) (*flag.FlagSet, *nodeFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	nf := new(nodeFlags)
+	nf.register(fs)
+	return fs, nf
+}
+
 func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "configuration file (TOML); defaults apply without one")
 	fs.StringVar(&f.data, "data", "", "data folder (default accord-data, or the config's)")
@@ -110,10 +120,7 @@ func openStore(ctx context.Context, c config.Config) (*sqlstore.Store, error) {
 }
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
-	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "serve")
 	httpAddr := fset.String("http", "", "HTTP listen address for the web UI and API (default 127.0.0.1:8080)")
 	smtpAddr := fset.String("smtp", "", "SMTP listen address for the complaints mailbox (default 127.0.0.1:2525)")
 	milterAddr := fset.String("milter", "", "the filter's milter listener, e.g. 127.0.0.1:11332 (default: off, or [filter] milter)")
@@ -381,10 +388,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 // cmdInit creates a node's data folder (its key and database) so that
 // accounts and tokens can be made before the first serve.
 func cmdInit(ctx context.Context, e *env, args []string) error {
-	fset := flag.NewFlagSet("init", flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "init")
 	if err := fset.Parse(args); err != nil || fset.NArg() > 0 {
 		fmt.Fprintln(e.stderr, "usage: accord init [--config FILE] [--data DIR]")
 		return errUsage
@@ -436,10 +440,7 @@ func cmdNode(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "       accord node dkim [--config FILE] (print the DNS TXT record of the node's DKIM key)")
 		return errUsage
 	}
-	fset := flag.NewFlagSet("node key", flag.ContinueOnError)
-	fset.SetOutput(e.stderr)
-	var nf nodeFlags
-	nf.register(fset)
+	fset, nf := nodeFlagSet(e, "node key")
 	if err := fset.Parse(args[1:]); err != nil || fset.NArg() > 0 {
 		return errUsage
 	}
