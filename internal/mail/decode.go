@@ -253,6 +253,9 @@ func decodeQP(b []byte) (out []byte, bad bool) {
 // forms with two-digit years and named zones, comments, and the asctime form
 // old MTAs and spamware use.
 func ParseDate(s string) (time.Time, error) {
+	if t, ok := parseDateCommon(s); ok {
+		return t, nil
+	}
 	if t, err := mail.ParseDate(s); err == nil {
 		return t, nil
 	}
@@ -291,6 +294,61 @@ func ParseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("mail: unparseable date %q", clip(s, 60))
+}
+
+// dayLayout is the common RFC 5322 date with a day name: "Sat, 28 Nov
+// 2026 13:55:36 -0700".
+const dayLayout = "Mon, 2 Jan 2006 15:04:05 -0700"
+
+// parseDateCommon answers for the common form with a day name what
+// net/mail.ParseDate answers, without the 24 failed parses of the layouts
+// without one that it tries first (a third of the engine's date cost).
+// It takes only a string that starts with the date and whose first "+"
+// or "-" begins its zone, followed by nothing or by comments and white
+// space: net/mail cuts the date at that zone and parses it with its first
+// layout that has a day name, dayLayout, as every layout before it starts
+// with a digit. Anything else is left to net/mail.
+func parseDateCommon(s string) (time.Time, bool) {
+	if s == "" || s[0] < 'A' || s[0] > 'Z' || strings.ContainsRune(s, '\r') {
+		return time.Time{}, false
+	}
+	z := strings.IndexAny(s, "+-")
+	if z < 0 || len(s) < z+5 || !restIsComments(s[z+5:]) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(dayLayout, s[:z+5])
+	return t, err == nil
+}
+
+// restIsComments reports whether s is white space and closed comments
+// (" (PDT)"), which net/mail.ParseDate skips after the zone. Quoted pairs
+// are left to net/mail.
+func restIsComments(s string) bool {
+	for {
+		s = strings.TrimLeft(s, " \t")
+		if s == "" {
+			return true
+		}
+		if s[0] != '(' || strings.IndexByte(s, '\\') >= 0 {
+			return false
+		}
+		depth := 0
+		i := 0
+		for ; i < len(s); i++ {
+			if s[i] == '(' {
+				depth++
+			} else if s[i] == ')' {
+				depth--
+				if depth == 0 {
+					break
+				}
+			}
+		}
+		if depth != 0 {
+			return false
+		}
+		s = s[i+1:]
+	}
 }
 
 var dateLayouts = []string{

@@ -22,6 +22,20 @@ type Content struct {
 	Phones      []string     // Distinct telephone numbers.
 	Attachments []Attachment // Leaves shown as attachments.
 	HTML        HTMLInfo
+
+	lower lowered // Text and HTMLText lower-cased, set by Extract
+}
+
+type lowered struct{ text, html, lower string }
+
+// Lower returns strings.ToLower(c.Text + "\n" + c.HTMLText), the text the
+// opt-out, commercial and phishing checks read. Extract lower-cases once;
+// a Content built or changed by hand is lower-cased on each call.
+func (c *Content) Lower() string {
+	if c.lower.lower != "" && c.lower.text == c.Text && c.lower.html == c.HTMLText {
+		return c.lower.lower
+	}
+	return strings.ToLower(c.Text + "\n" + c.HTMLText)
 }
 
 // Attachment describes one attached file.
@@ -100,6 +114,7 @@ func Extract(m *Message) *Content {
 	c.Text = strings.TrimSpace(c.Text)
 	c.HTMLText, cut2 = joinBounded(htmlText, MaxContentText)
 	c.TextCut = cut1 || cut2
+	c.lower = lowered{c.Text, c.HTMLText, strings.ToLower(c.Text + "\n" + c.HTMLText)}
 	scan := c.Text
 	if len(scan) < maxTextScan {
 		scan += "\n" + c.HTMLText[:min(len(c.HTMLText), maxTextScan-len(scan))]

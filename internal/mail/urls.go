@@ -371,21 +371,49 @@ func schemeStart(l string) int {
 }
 
 // tokens splits text on white space and the characters that delimit links
-// in prose, then trims trailing punctuation.
+// in prose, then trims trailing punctuation; it keeps the tokens that can
+// be links (four bytes or more, with a dot).
 func tokens(text string) []string {
-	f := strings.FieldsFunc(text, func(r rune) bool {
-		return unicode.IsSpace(r) || r == '<' || r == '>' || r == '"' || r == '\'' || r == '`' || r == '|' || r == '\u00a0'
-	})
-	out := f[:0]
-	for _, t := range f {
+	var out []string
+	keep := func(t string) {
 		t = strings.TrimRight(t, ".,;:!?)]}*")
 		t = strings.TrimLeft(t, "([{*")
 		if len(t) >= 4 && strings.Contains(t, ".") {
 			out = append(out, t)
 		}
 	}
+	start := -1
+	for i := 0; i < len(text); {
+		c, w := text[i], 1
+		sep := tokenSep[c]
+		if c >= utf8.RuneSelf {
+			var r rune
+			r, w = utf8.DecodeRuneInString(text[i:])
+			sep = unicode.IsSpace(r) // U+00A0 too
+		}
+		switch {
+		case !sep && start < 0:
+			start = i
+		case sep && start >= 0:
+			keep(text[start:i])
+			start = -1
+		}
+		i += w
+	}
+	if start >= 0 {
+		keep(text[start:])
+	}
 	return out
 }
+
+// tokenSep marks the ASCII bytes that end a token: white space and the
+// characters that delimit links in prose.
+var tokenSep = func() (t [256]bool) {
+	for _, c := range "\t\n\v\f\r <>\"'`|" {
+		t[c] = true
+	}
+	return t
+}()
 
 var bareTLDs = map[string]bool{"com": true, "net": true, "org": true, "info": true, "biz": true, "edu": true, "gov": true}
 
