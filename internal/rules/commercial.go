@@ -95,11 +95,15 @@ func DetectCommercial(in CommercialInput) Commercial {
 	sig := []string{}
 	text := ""
 	if in.Content != nil {
-		text = strings.ToLower(headTail(in.Content.Text, 128<<10) + "\n" + headTail(in.Content.HTMLText, 128<<10))
+		if len(in.Content.Text) <= 128<<10 && len(in.Content.HTMLText) <= 128<<10 {
+			text = in.Content.Lower() // lower-cased once for every check
+		} else {
+			text = strings.ToLower(headTail(in.Content.Text, 128<<10) + "\n" + headTail(in.Content.HTMLText, 128<<10))
+		}
 	}
 	subject, _ := accmail.DecodeHeader(in.Header.Get("Subject"))
 	all := strings.ToLower(subject) + "\n" + text
-	offers, score := matchWeighted(all, offerPhrases)
+	offers, score := matchWeighted(all, offerLexicon)
 	if len(offers) > 0 {
 		sig = append(sig, "offer: "+strings.Join(offers, ", "))
 	}
@@ -115,11 +119,8 @@ func DetectCommercial(in CommercialInput) Commercial {
 		strong = true
 	}
 	cta := ""
-	for _, p := range ctaPhrases {
-		if containsWord(all, p) {
-			cta = p
-			break
-		}
+	if k := ctaIndex.first(all, true); k >= 0 {
+		cta = ctaPhrases[k]
 	}
 	if cta != "" {
 		sig = append(sig, "call to action: "+cta)
@@ -223,28 +224,137 @@ func findDiscount(t string) string {
 
 // matchWeighted returns the phrases found and their summed weight. Single
 // words count only at a word boundary ("sale" in "wholesale" is not a sale).
-func matchWeighted(text string, lex map[string]map[string]int) ([]string, int) {
+// A phrase that starts with a word is looked for only when the text has
+// that word.
+func matchWeighted(text string, lex *weightedLexicon) ([]string, int) {
 	var out []string
 	score := 0
-	ws := wordSet(text)
-	for _, list := range lex {
-		for p, w := range list {
-			if ws.contains(text, p) {
-				out = append(out, p)
-				score += w
-			}
-		}
+	for _, k := range lex.index.find(text, false) {
+		out = append(out, lex.index.list[k])
+		score += lex.weight[k]
 	}
 	sort.Strings(out)
 	return out, score
 }
 
-// words of a text, to rule out most phrases with one lookup rather than a
-// scan of the whole text each.
-type textWords map[string]bool
+// weightedLexicon is a lexicon of weighted phrases in several languages,
+// indexed once.
+type weightedLexicon struct {
+	index  *phraseIndex
+	weight []int
+}
 
-func wordSet(text string) textWords {
-	ws := textWords{}
+func newWeightedLexicon(lex map[string]map[string]int) *weightedLexicon {
+	var list []string
+	var weight []int
+	for _, phrases := range lex {
+		for p, w := range phrases {
+			list = append(list, p)
+			weight = append(weight, w)
+		}
+	}
+	return &weightedLexicon{index: newPhraseIndex(list), weight: weight}
+}
+
+var offerLexicon = newWeightedLexicon(offerPhrases)
+
+// phraseIndex finds which phrases of a list a text contains, reading the
+// text's words once: a phrase that starts with a word (a run of word bytes)
+// can only be there if the text has that word, so most phrases are ruled
+// out by one lookup rather than a scan of the whole text each, and the
+// others are looked for only where that word stands.
+type phraseIndex struct {
+	list    []string
+	words   map[string]int // a first word → its number
+	word    []int          // phrase → the number of its first word, or -1 when it starts with no word byte
+	lengths uint64         // bit n: some first word has n bytes; bit 63: 63 or more
+	single  []bool         // the phrase is one word: having the word answers
+	bounded []bool         // the phrase also ends with a word byte
+}
+
+func newPhraseIndex(list []string) *phraseIndex {
+	x := &phraseIndex{list: list, words: map[string]int{},
+		word: make([]int, len(list)), single: make([]bool, len(list)), bounded: make([]bool, len(list))}
+	for k, p := range list {
+		x.word[k] = -1
+		if p == "" || !isWordByte(p[0]) {
+			continue
+		}
+		end := 0
+		for end < len(p) && isWordByte(p[end]) {
+			end++
+		}
+		w, ok := x.words[p[:end]]
+		if !ok {
+			w = len(x.words)
+			x.words[p[:end]] = w
+		}
+		x.word[k] = w
+		x.lengths |= 1 << min(end, 63)
+		x.single[k] = end == len(p)
+		x.bounded[k] = isWordByte(p[len(p)-1])
+	}
+	return x
+}
+
+// has answers for phrase k, given where the text has each first word. With
+// exact false a phrase that starts with a word counts only where the text
+// has that whole word (the lexicons' rule: "buy now!" is not in "xbuy
+// now!"); with exact true the answer is containsWord's, which the word only
+// rules out for a phrase that also ends with a word byte.
+func (x *phraseIndex) has(text string, at [][]int32, k int, exact bool) bool {
+	p := x.list[k]
+	w := x.word[k]
+	if w < 0 || exact && !x.bounded[k] {
+		return containsWord(text, p)
+	}
+	if len(at[w]) == 0 {
+		return false
+	}
+	if x.single[k] {
+		return true
+	}
+	if !x.bounded[k] {
+		return containsWord(text, p)
+	}
+	// A phrase that starts and ends with a word byte is in the text at a
+	// word boundary where its first word stands, and nowhere else.
+	for _, i := range at[w] {
+		if strings.HasPrefix(text[i:], p) {
+			if j := int(i) + len(p); j >= len(text) || !isWordByte(text[j]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// find returns, in list order, the phrases that text contains.
+func (x *phraseIndex) find(text string, exact bool) []int {
+	at := x.wordsIn(text)
+	var out []int
+	for k := range x.list {
+		if x.has(text, at, k, exact) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// first returns the first phrase of the list that text contains, or -1.
+func (x *phraseIndex) first(text string, exact bool) int {
+	at := x.wordsIn(text)
+	for k := range x.list {
+		if x.has(text, at, k, exact) {
+			return k
+		}
+	}
+	return -1
+}
+
+// wordsIn returns where the text has each first word, by its number.
+func (x *phraseIndex) wordsIn(text string) [][]int32 {
+	at := make([][]int32, len(x.words))
 	start := -1
 	for i := 0; i <= len(text); i++ {
 		if i < len(text) && isWordByte(text[i]) {
@@ -254,31 +364,18 @@ func wordSet(text string) textWords {
 			continue
 		}
 		if start >= 0 {
-			ws[text[start:i]] = true
+			if x.lengths&(1<<min(i-start, 63)) != 0 {
+				if w, ok := x.words[text[start:i]]; ok {
+					at[w] = append(at[w], int32(start))
+				}
+			}
 			start = -1
 		}
 	}
-	return ws
+	return at
 }
 
-// contains is containsWord(text, p), answered from the word set when p
-// starts with a whole word that the text does not have.
-func (ws textWords) contains(text, p string) bool {
-	if p == "" || !isWordByte(p[0]) {
-		return containsWord(text, p)
-	}
-	end := 0
-	for end < len(p) && isWordByte(p[end]) {
-		end++
-	}
-	if !ws[p[:end]] {
-		return false
-	}
-	if end == len(p) {
-		return true
-	}
-	return containsWord(text, p)
-}
+var ctaIndex = newPhraseIndex(ctaPhrases)
 
 func containsWord(text, p string) bool {
 	for off := 0; off < len(text); {

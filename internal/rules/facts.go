@@ -138,11 +138,40 @@ func normAddress(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
+// addrWords splits s on white space and the punctuation that separates
+// the parts of an address; every separator but U+00A0 (bytes C2 A0, which
+// only ever encode it) is one ASCII byte, so s is read a byte at a time.
 func addrWords(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool {
-		return r == ' ' || r == '\n' || r == '\t' || r == '\r' || r == ';' || r == '|' || r == '(' || r == ')' || r == '"' || r == '\u00a0'
-	})
+	var out []string
+	start := -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		sep := addrSep[c]
+		w := 1
+		if c == 0xc2 && i+1 < len(s) && s[i+1] == 0xa0 {
+			sep, w = true, 2
+		}
+		switch {
+		case !sep && start < 0:
+			start = i
+		case sep && start >= 0:
+			out = append(out, s[start:i])
+			start = -1
+		}
+		i += w - 1
+	}
+	if start >= 0 {
+		out = append(out, s[start:])
+	}
+	return out
 }
+
+var addrSep = func() (t [256]bool) {
+	for _, c := range " \n\t\r;|()\"" {
+		t[c] = true
+	}
+	return t
+}()
 
 func isNumber(w string) bool {
 	w = strings.TrimRight(w, ",.")

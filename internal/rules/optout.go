@@ -184,23 +184,40 @@ type phraseHit struct {
 // maxPhraseHits bounds the occurrences looked at.
 const maxPhraseHits = 64
 
+// phraseByFirst lists the opt-out wordings by their first byte, languages
+// in sorted order, so that findPhrases reads the text once rather than
+// once per wording (a hundred wordings made it the engine's costliest step).
+var phraseByFirst = func() (idx [256][]phraseHit) {
+	langs := make([]string, 0, len(optOutPhrases))
+	for lang := range optOutPhrases {
+		langs = append(langs, lang)
+	}
+	sort.Strings(langs)
+	for _, lang := range langs {
+		for _, p := range optOutPhrases[lang] {
+			idx[p[0]] = append(idx[p[0]], phraseHit{lang: lang, phrase: p})
+		}
+	}
+	return idx
+}()
+
 // findPhrases returns every occurrence of the opt-out wordings, in text
-// order, each with the negation around it if any.
+// order, each with the negation around it if any. A wording counts where a
+// word starts; no wording can overlap a later occurrence of itself that
+// starts a word, so every such occurrence is found.
 func findPhrases(text string) []phraseHit {
 	var hits []phraseHit
-	for lang, list := range optOutPhrases {
-		for _, p := range list {
-			for off := 0; off < len(text) && len(hits) < maxPhraseHits*4; {
-				i := strings.Index(text[off:], p)
-				if i < 0 {
+	for i := 0; i < len(text) && len(hits) < maxPhraseHits*4; i++ {
+		cands := phraseByFirst[text[i]]
+		if len(cands) == 0 || !wordStart(text, i) {
+			continue
+		}
+		for _, c := range cands {
+			if strings.HasPrefix(text[i:], c.phrase) {
+				hits = append(hits, phraseHit{lang: c.lang, phrase: c.phrase, at: i, negation: negationAround(text, i, i+len(c.phrase))})
+				if len(hits) == maxPhraseHits*4 {
 					break
 				}
-				i += off
-				off = i + len(p)
-				if !wordStart(text, i) {
-					continue
-				}
-				hits = append(hits, phraseHit{lang: lang, phrase: p, at: i, negation: negationAround(text, i, i+len(p))})
 			}
 		}
 	}
@@ -310,7 +327,12 @@ var genericAnchors = map[string]bool{"here": true, "click here": true, "this lin
 	"este enlace": true, "este link": true, "ce lien": true, "diesen link": true, "questo link": true, "deze link": true}
 
 func bodyOptOut(c *accmail.Content, reply string) ([]OptOutTarget, []OptOutPhrase, string) {
-	text := strings.ToLower(headTail(c.Text+"\n"+c.HTMLText, 1<<20))
+	var text string
+	if len(c.Text)+1+len(c.HTMLText) <= 1<<20 {
+		text = c.Lower() // lower-cased once for every check
+	} else {
+		text = strings.ToLower(headTail(c.Text+"\n"+c.HTMLText, 1<<20))
+	}
 	hits := findPhrases(text)
 	var phrases []OptOutPhrase
 	var windows []string
@@ -384,8 +406,9 @@ func bodyOptOut(c *accmail.Content, reply string) ([]OptOutTarget, []OptOutPhras
 	// Opting out by replying is its own kind of target, found whether or
 	// not there are links: "To unsubscribe reply with REMOVE".
 	if reply != "" {
-		for _, p := range replyPhrases {
-			i := strings.Index(text, p)
+		at := firstReplyPhrases(text)
+		for k, p := range replyPhrases {
+			i := at[k]
 			if i < 0 || negationAround(text, i, i+len(p)) != "" {
 				continue
 			}
@@ -409,6 +432,56 @@ func bodyOptOut(c *accmail.Content, reply string) ([]OptOutTarget, []OptOutPhras
 		}
 	}
 	return out, phrases, negated
+}
+
+// replyAnchors are words one of which every reply phrase contains, rarest
+// first; replyByAnchor lists each phrase under the first it contains, with
+// the anchor's offset in it.
+var replyAnchors = []string{"rispond", "répond", "antwo", "respond", "unsubscribe", "reply", "remove"}
+
+type anchored struct{ phrase, offset int }
+
+var replyByAnchor = func() [][]anchored {
+	by := make([][]anchored, len(replyAnchors))
+	for k, p := range replyPhrases {
+		a := 0
+		for a < len(replyAnchors) && !strings.Contains(p, replyAnchors[a]) {
+			a++
+		}
+		if a == len(replyAnchors) {
+			panic("rules: reply phrase " + p + " has no anchor")
+		}
+		by[a] = append(by[a], anchored{k, strings.Index(p, replyAnchors[a])})
+	}
+	return by
+}()
+
+// firstReplyPhrases returns where each of replyPhrases first occurs in
+// text (strings.Index for each), looking for the few anchor words rather
+// than for every phrase.
+func firstReplyPhrases(text string) []int {
+	at := make([]int, len(replyPhrases))
+	for k := range at {
+		at[k] = -1
+	}
+	for a, anchor := range replyAnchors {
+		left := len(replyByAnchor[a])
+		for off := 0; left > 0 && off < len(text); {
+			j := strings.Index(text[off:], anchor)
+			if j < 0 {
+				break
+			}
+			j += off
+			off = j + 1
+			for _, c := range replyByAnchor[a] {
+				if i := j - c.offset; at[c.phrase] < 0 && i >= 0 && strings.HasPrefix(text[i:], replyPhrases[c.phrase]) {
+					at[c.phrase] = i
+					left--
+				}
+			}
+		}
+	}
+	return at
 }
 
 // aboutOptOut reports whether a sentence speaks of opting out.

@@ -127,24 +127,29 @@ func credentialRequest(c *accmail.Content) string {
 		}
 	}
 	if len(c.URLs) > 0 {
-		t := strings.ToLower(headTail(c.Text+"\n"+c.HTMLText, 64<<10))
-		if w := credentialWordIn(t, wordSet(t)); w != "" {
+		t := ""
+		if len(c.Text)+1+len(c.HTMLText) <= 64<<10 {
+			t = c.Lower() // lower-cased once for every check
+		} else {
+			t = strings.ToLower(headTail(c.Text+"\n"+c.HTMLText, 64<<10))
+		}
+		if w := credentialWord(t); w != "" {
 			return "the text asks to \"" + w + "\" and gives a link"
 		}
 	}
 	return ""
 }
 
-func credentialWord(s string) string { return credentialWordIn(s, wordSet(s)) }
-
-func credentialWordIn(s string, ws textWords) string {
-	for _, w := range credentialWords {
-		if ws.contains(s, w) {
-			return w
-		}
+// credentialWord returns the first credential word that s has (a phrase
+// that starts with a word counts only where s has that whole word), or "".
+func credentialWord(s string) string {
+	if k := credentialIndex.first(s, false); k >= 0 {
+		return credentialWords[k]
 	}
 	return ""
 }
+
+var credentialIndex = newPhraseIndex(credentialWords)
 
 func clipText(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")

@@ -1,0 +1,243 @@
+package rules
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The phrase scans read a text once; these are the scans they replaced
+// (one pass of the text per phrase, a set of all the text's words), kept
+// to show that both find the same.
+
+func findPhrasesByPhrase(text string) []phraseHit {
+	var hits []phraseHit
+	for lang, list := range optOutPhrases {
+		for _, p := range list {
+			for off := 0; off < len(text); {
+				i := strings.Index(text[off:], p)
+				if i < 0 {
+					break
+				}
+				i += off
+				off = i + len(p)
+				if !wordStart(text, i) {
+					continue
+				}
+				hits = append(hits, phraseHit{lang: lang, phrase: p, at: i, negation: negationAround(text, i, i+len(p))})
+			}
+		}
+	}
+	sort.Slice(hits, func(a, b int) bool {
+		if hits[a].at != hits[b].at {
+			return hits[a].at < hits[b].at
+		}
+		return len(hits[a].phrase) > len(hits[b].phrase)
+	})
+	out := hits[:0]
+	end := -1
+	for _, h := range hits {
+		if h.at < end {
+			continue
+		}
+		out = append(out, h)
+		end = h.at + len(h.phrase)
+		if len(out) == maxPhraseHits {
+			break
+		}
+	}
+	return out
+}
+
+// containsByWordSet is containsWord, ruled out when the text lacks the
+// phrase's first word.
+func containsByWordSet(text, p string) bool {
+	if p == "" || !isWordByte(p[0]) {
+		return containsWord(text, p)
+	}
+	words := map[string]bool{}
+	start := -1
+	for i := 0; i <= len(text); i++ {
+		if i < len(text) && isWordByte(text[i]) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			words[text[start:i]] = true
+			start = -1
+		}
+	}
+	end := 0
+	for end < len(p) && isWordByte(p[end]) {
+		end++
+	}
+	if !words[p[:end]] {
+		return false
+	}
+	return end == len(p) || containsWord(text, p)
+}
+
+func matchWeightedByPhrase(text string) ([]string, int) {
+	var out []string
+	score := 0
+	for _, list := range offerPhrases {
+		for p, w := range list {
+			if containsByWordSet(text, p) {
+				out = append(out, p)
+				score += w
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, score
+}
+
+func firstByPhrase(text string, list []string, contains func(string, string) bool) string {
+	for _, p := range list {
+		if contains(text, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// scanTexts are texts made of the lexicons' own phrases, cut, glued and
+// repeated, with the bytes around them that decide word boundaries.
+func scanTexts() []string {
+	var words []string
+	for _, l := range optOutPhrases {
+		words = append(words, l...)
+	}
+	for _, l := range offerPhrases {
+		for p := range l {
+			words = append(words, p)
+		}
+	}
+	words = append(words, ctaPhrases...)
+	words = append(words, credentialWords...)
+	words = append(words, negationsBefore...)
+	words = append(words, negationsAfter...)
+	glue := []string{" ", "", "x", ".", ". ", "\n", "\n\n", "é", "-", "!", "1", "€", "%", ": https://example.com/u "}
+	r := rand.New(rand.NewPCG(1, 2))
+	texts := []string{"", "unsubscribe", "xunsubscribe", "newsletter abbestellenewsletter abbestellen"}
+	for n := 0; n < 3000; n++ {
+		var b strings.Builder
+		for k := r.IntN(12); k >= 0; k-- {
+			w := words[r.IntN(len(words))]
+			if r.IntN(5) == 0 {
+				w = w[:r.IntN(len(w)+1)]
+			}
+			if r.IntN(7) == 0 {
+				w = w[r.IntN(len(w)+1):]
+			}
+			b.WriteString(w)
+			b.WriteString(glue[r.IntN(len(glue))])
+		}
+		texts = append(texts, b.String())
+	}
+	return texts
+}
+
+func TestScansFindWhatPerPhraseScansFind(t *testing.T) {
+	for _, text := range scanTexts() {
+		if got, want := findPhrases(text), findPhrasesByPhrase(text); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Fatalf("findPhrases(%q) = %v, want %v", text, got, want)
+		}
+		gotO, gotS := matchWeighted(text, offerLexicon)
+		wantO, wantS := matchWeightedByPhrase(text)
+		if !reflect.DeepEqual(gotO, wantO) || gotS != wantS {
+			t.Fatalf("matchWeighted(%q) = %v %d, want %v %d", text, gotO, gotS, wantO, wantS)
+		}
+		got, want := "", firstByPhrase(text, ctaPhrases, containsWord)
+		if k := ctaIndex.first(text, true); k >= 0 {
+			got = ctaPhrases[k]
+		}
+		if got != want {
+			t.Fatalf("call to action in %q = %q, want %q", text, got, want)
+		}
+		if got, want := credentialWord(text), firstByPhrase(text, credentialWords, containsByWordSet); got != want {
+			t.Fatalf("credentialWord(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
+// No opt-out wording may overlap a later occurrence of itself that starts
+// a word: findPhrases, reading the text once, would find both where a scan
+// resuming after each occurrence finds one.
+func TestOptOutPhrasesDoNotOverlapThemselves(t *testing.T) {
+	for _, list := range optOutPhrases {
+		for _, p := range list {
+			for k := 1; k < len(p); k++ {
+				if p[:k] == p[len(p)-k:] && wordStart(p, len(p)-k) {
+					t.Errorf("%q: a second occurrence may start at its last %d bytes", p, k)
+				}
+			}
+		}
+	}
+}
+
+func FuzzPhraseScans(f *testing.F) {
+	for _, s := range scanTexts()[:40] {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if got, want := findPhrases(text), findPhrasesByPhrase(text); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Fatalf("findPhrases(%q) = %v, want %v", text, got, want)
+		}
+		gotO, gotS := matchWeighted(text, offerLexicon)
+		wantO, wantS := matchWeightedByPhrase(text)
+		if !reflect.DeepEqual(gotO, wantO) || gotS != wantS {
+			t.Fatalf("matchWeighted(%q) = %v %d, want %v %d", text, gotO, gotS, wantO, wantS)
+		}
+		if got, want := credentialWord(text), firstByPhrase(text, credentialWords, containsByWordSet); got != want {
+			t.Fatalf("credentialWord(%q) = %q, want %q", text, got, want)
+		}
+	})
+}
+
+func addrWordsByFields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return r == ' ' || r == '\n' || r == '\t' || r == '\r' || r == ';' || r == '|' || r == '(' || r == ')' || r == '"' || r == '\u00a0'
+	})
+}
+
+func TestAddrWordsCutAsFieldsFunc(t *testing.T) {
+	parts := []string{"12", "Main", "St.", "Straße", " ", "\n", "\t", "\r", ";", "|", "(", ")", "\"", "\u00a0", "\xc2", "\xa0", "\xe2", "\xf0\x9f", ",", "é", "\u2003"}
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := 0; n < 3000; n++ {
+		var b strings.Builder
+		for k := r.IntN(14); k >= 0; k-- {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		s := b.String()
+		if got, want := addrWords(s), addrWordsByFields(s); !reflect.DeepEqual(got, want) && len(got)+len(want) > 0 {
+			t.Fatalf("addrWords(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func TestFirstReplyPhrasesAsIndex(t *testing.T) {
+	texts := scanTexts()
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := 0; n < 2000; n++ {
+		var b strings.Builder
+		for k := r.IntN(10); k >= 0; k-- {
+			p := replyPhrases[r.IntN(len(replyPhrases))]
+			b.WriteString(p[:r.IntN(len(p)+1)])
+			b.WriteString([]string{" ", "", "\n", "x", "remove "}[r.IntN(5)])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, text := range texts {
+		at := firstReplyPhrases(text)
+		for k, p := range replyPhrases {
+			if want := strings.Index(text, p); at[k] != want {
+				t.Fatalf("first %q in %q at %d, want %d", p, text, at[k], want)
+			}
+		}
+	}
+}
