@@ -273,7 +273,7 @@ func allASCIILetters(ws []string) bool {
 // hosts reports whether d is under one of the brand's tenant domains.
 func (b *Brand) hosts(d string) bool {
 	for _, t := range b.Tenants {
-		if d == t || strings.HasSuffix(d, "."+t) {
+		if d == t || len(d) > len(t) && d[len(d)-len(t)-1] == '.' && strings.HasSuffix(d, t) { // d ends in "."+t
 			return true
 		}
 	}
@@ -340,7 +340,7 @@ func (b *Brand) lookAlike(dv domainView) (string, bool) {
 		}
 		if dv.flat != l {
 			if d := len(dv.flat) - len(l); len(l) >= 6 && d >= -2 && d <= 2 {
-				dist := levenshtein.ComputeDistance(dv.flat, l)
+				dist := distanceUpTo2(dv.flat, l)
 				if dist == 1 && len(l) >= 6 || dist == 2 && len(l) >= 9 {
 					return "typosquat", true
 				}
@@ -363,6 +363,47 @@ func (b *Brand) lookAlike(dv domainView) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// distanceUpTo2 is the Levenshtein distance of a and b when it is 0, 1 or
+// 2, and 3 when it is more: all a typosquat check needs. For ASCII labels
+// it stops as soon as a row of the table exceeds 2, where most brand labels
+// part from the domain's within a few letters, and allocates nothing.
+func distanceUpTo2(a, b string) int {
+	const most = 64
+	if len(b) >= most || !isASCII(a) || !isASCII(b) {
+		return min(levenshtein.ComputeDistance(a, b), 3)
+	}
+	var prev, cur [most]int
+	for j := 0; j <= len(b); j++ {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		low := cur[0]
+		for j := 1; j <= len(b); j++ {
+			d := prev[j-1]
+			if a[i-1] != b[j-1] {
+				d = 1 + min(prev[j-1], prev[j], cur[j-1])
+			}
+			cur[j] = d
+			low = min(low, d)
+		}
+		if low > 2 {
+			return 3 // a row's least only grows
+		}
+		prev = cur
+	}
+	return min(prev[len(b)], 3)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func idnaToUnicode(label string) (string, error) { return idna.Punycode.ToUnicode(label) }

@@ -103,7 +103,7 @@ func DetectCommercial(in CommercialInput) Commercial {
 	}
 	subject, _ := accmail.DecodeHeader(in.Header.Get("Subject"))
 	all := strings.ToLower(subject) + "\n" + text
-	offers, score := matchWeighted(all, offerLexicon)
+	offers, score, cta := matchWeighted(all)
 	if len(offers) > 0 {
 		sig = append(sig, "offer: "+strings.Join(offers, ", "))
 	}
@@ -117,10 +117,6 @@ func DetectCommercial(in CommercialInput) Commercial {
 		sig = append(sig, "discount: "+d)
 		score += 3
 		strong = true
-	}
-	cta := ""
-	if k := ctaIndex.first(all, true); k >= 0 {
-		cta = ctaPhrases[k]
 	}
 	if cta != "" {
 		sig = append(sig, "call to action: "+cta)
@@ -222,41 +218,43 @@ func findDiscount(t string) string {
 	return ""
 }
 
-// matchWeighted returns the phrases found and their summed weight. Single
-// words count only at a word boundary ("sale" in "wholesale" is not a sale).
-// A phrase that starts with a word is looked for only when the text has
-// that word.
-func matchWeighted(text string, lex *weightedLexicon) ([]string, int) {
-	var out []string
-	score := 0
-	for _, k := range lex.index.find(text, false) {
-		out = append(out, lex.index.list[k])
-		score += lex.weight[k]
+// matchWeighted returns the offer phrases found and their summed weight,
+// and the first call to action (or ""), from one reading of the text.
+// Offer phrases that start with a word count only where the text has that
+// whole word ("sale" in "wholesale" is not a sale); calls to action are
+// found as containsWord finds them.
+func matchWeighted(text string) (offers []string, score int, cta string) {
+	x := commercialIndex
+	at := x.wordsIn(text)
+	for k := range offerCount {
+		if x.has(text, at, k, false) {
+			offers = append(offers, x.list[k])
+			score += offerWeight[k]
+		}
 	}
-	sort.Strings(out)
-	return out, score
+	sort.Strings(offers)
+	for k := offerCount; k < len(x.list); k++ {
+		if x.has(text, at, k, true) {
+			return offers, score, x.list[k]
+		}
+	}
+	return offers, score, ""
 }
 
-// weightedLexicon is a lexicon of weighted phrases in several languages,
-// indexed once.
-type weightedLexicon struct {
-	index  *phraseIndex
-	weight []int
-}
-
-func newWeightedLexicon(lex map[string]map[string]int) *weightedLexicon {
+// commercialIndex indexes the offer phrases of every language (weights in
+// offerWeight), then the calls to action, for one reading of a text.
+var commercialIndex, offerWeight, offerCount = func() (*phraseIndex, []int, int) {
 	var list []string
 	var weight []int
-	for _, phrases := range lex {
+	for _, phrases := range offerPhrases {
 		for p, w := range phrases {
 			list = append(list, p)
 			weight = append(weight, w)
 		}
 	}
-	return &weightedLexicon{index: newPhraseIndex(list), weight: weight}
-}
-
-var offerLexicon = newWeightedLexicon(offerPhrases)
+	n := len(list)
+	return newPhraseIndex(append(list, ctaPhrases...)), weight, n
+}()
 
 // phraseIndex finds which phrases of a list a text contains, reading the
 // text's words once: a phrase that starts with a word (a run of word bytes)
@@ -329,18 +327,6 @@ func (x *phraseIndex) has(text string, at [][]int32, k int, exact bool) bool {
 	return false
 }
 
-// find returns, in list order, the phrases that text contains.
-func (x *phraseIndex) find(text string, exact bool) []int {
-	at := x.wordsIn(text)
-	var out []int
-	for k := range x.list {
-		if x.has(text, at, k, exact) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 // first returns the first phrase of the list that text contains, or -1.
 func (x *phraseIndex) first(text string, exact bool) int {
 	at := x.wordsIn(text)
@@ -374,8 +360,6 @@ func (x *phraseIndex) wordsIn(text string) [][]int32 {
 	}
 	return at
 }
-
-var ctaIndex = newPhraseIndex(ctaPhrases)
 
 func containsWord(text, p string) bool {
 	for off := 0; off < len(text); {

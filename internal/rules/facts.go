@@ -54,7 +54,7 @@ func PostalAddress(text string) (Tri, string) {
 			return True, span(0, 2)
 		case isNumber(w) && len(w) <= 6:
 			for k := 1; k <= 5 && i+k < len(words); k++ {
-				t := strings.ToLower(strings.TrimRight(words[i+k], ".,")) // "St," ends a street as "St" does
+				t := strings.ToLower(trimCommaDot(words[i+k])) // "St," ends a street as "St" does
 				if streetAfter[t] && k >= 2 || frStreet[t] && k == 1 {
 					return True, span(0, k+1)
 				}
@@ -70,7 +70,7 @@ func PostalAddress(text string) (Tri, string) {
 					return True, span(0, k)
 				}
 			}
-		case usState[w] && i > 0 && strings.HasSuffix(words[i-1], ",") && isZIP(next(1)):
+		case len(w) == 2 && usState[w] && i > 0 && strings.HasSuffix(words[i-1], ",") && isZIP(next(1)):
 			return True, span(-1, 1)
 		case isCAPostcode(w, next(1)) || isUKPostcode(w, next(1)):
 			return True, span(-1, 1)
@@ -92,6 +92,9 @@ var streetBefore = map[string]bool{"calle": true, "avenida": true, "plaza": true
 	"corso": true, "rua": true, "praça": true, "travessa": true}
 
 func hasStreetSuffix(w string) bool {
+	if len(w) < 6 {
+		return false // the shortest suffix, three bytes, after three more
+	}
 	for _, s := range []string{"straße", "strasse", "str.", "weg", "platz", "allee", "gasse", "straat", "laan", "plein", "gracht"} {
 		if strings.HasSuffix(w, s) && len(w) > len(s)+2 {
 			return true
@@ -174,7 +177,7 @@ var addrSep = func() (t [256]bool) {
 }()
 
 func isNumber(w string) bool {
-	w = strings.TrimRight(w, ",.")
+	w = trimCommaDot(w)
 	if w == "" || len(w) > 8 {
 		return false
 	}
@@ -195,7 +198,7 @@ func isNumber(w string) bool {
 }
 
 func isZIP(w string) bool {
-	w = strings.TrimRight(w, ",.")
+	w = trimCommaDot(w)
 	if len(w) != 5 && len(w) != 10 {
 		return false
 	}
@@ -209,14 +212,20 @@ func isZIP(w string) bool {
 
 // isCAPostcode matches "A1A 1A1".
 func isCAPostcode(a, b string) bool {
-	b = strings.TrimRight(b, ",.")
-	return len(a) == 3 && len(b) == 3 && isLD(a, "LDL") && isLD(b, "DLD")
+	if len(a) != 3 {
+		return false
+	}
+	b = trimCommaDot(b)
+	return len(b) == 3 && isLD(a, "LDL") && isLD(b, "DLD")
 }
 
 // isUKPostcode matches outward and inward codes such as "SW1A 1AA", "M1 1AE".
 func isUKPostcode(a, b string) bool {
-	b = strings.TrimRight(b, ",.")
-	if len(b) != 3 || !isLD(b, "DLL") || len(a) < 2 || len(a) > 4 {
+	if len(a) < 2 || len(a) > 4 {
+		return false
+	}
+	b = trimCommaDot(b)
+	if len(b) != 3 || !isLD(b, "DLL") {
 		return false
 	}
 	for _, pat := range []string{"LD", "LDD", "LLD", "LLDD", "LDL", "LLDL"} {
@@ -225,6 +234,15 @@ func isUKPostcode(a, b string) bool {
 		}
 	}
 	return false
+}
+
+// trimCommaDot is strings.TrimRight(w, ",.") without building its cutset
+// on each of the many calls.
+func trimCommaDot(w string) string {
+	for len(w) > 0 && (w[len(w)-1] == ',' || w[len(w)-1] == '.') {
+		w = w[:len(w)-1]
+	}
+	return w
 }
 
 func isLD(s, pat string) bool {

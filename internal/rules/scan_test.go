@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/agnivade/levenshtein"
 )
 
 // The phrase scans read a text once; these are the scans they replaced
@@ -147,16 +149,12 @@ func TestScansFindWhatPerPhraseScansFind(t *testing.T) {
 		if got, want := findPhrases(text), findPhrasesByPhrase(text); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
 			t.Fatalf("findPhrases(%q) = %v, want %v", text, got, want)
 		}
-		gotO, gotS := matchWeighted(text, offerLexicon)
+		gotO, gotS, got := matchWeighted(text)
 		wantO, wantS := matchWeightedByPhrase(text)
 		if !reflect.DeepEqual(gotO, wantO) || gotS != wantS {
 			t.Fatalf("matchWeighted(%q) = %v %d, want %v %d", text, gotO, gotS, wantO, wantS)
 		}
-		got, want := "", firstByPhrase(text, ctaPhrases, containsWord)
-		if k := ctaIndex.first(text, true); k >= 0 {
-			got = ctaPhrases[k]
-		}
-		if got != want {
+		if want := firstByPhrase(text, ctaPhrases, containsWord); got != want {
 			t.Fatalf("call to action in %q = %q, want %q", text, got, want)
 		}
 		if got, want := credentialWord(text), firstByPhrase(text, credentialWords, containsByWordSet); got != want {
@@ -188,10 +186,13 @@ func FuzzPhraseScans(f *testing.F) {
 		if got, want := findPhrases(text), findPhrasesByPhrase(text); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
 			t.Fatalf("findPhrases(%q) = %v, want %v", text, got, want)
 		}
-		gotO, gotS := matchWeighted(text, offerLexicon)
+		gotO, gotS, got := matchWeighted(text)
 		wantO, wantS := matchWeightedByPhrase(text)
 		if !reflect.DeepEqual(gotO, wantO) || gotS != wantS {
 			t.Fatalf("matchWeighted(%q) = %v %d, want %v %d", text, gotO, gotS, wantO, wantS)
+		}
+		if want := firstByPhrase(text, ctaPhrases, containsWord); got != want {
+			t.Fatalf("call to action in %q = %q, want %q", text, got, want)
 		}
 		if got, want := credentialWord(text), firstByPhrase(text, credentialWords, containsByWordSet); got != want {
 			t.Fatalf("credentialWord(%q) = %q, want %q", text, got, want)
@@ -238,6 +239,33 @@ func TestFirstReplyPhrasesAsIndex(t *testing.T) {
 			if want := strings.Index(text, p); at[k] != want {
 				t.Fatalf("first %q in %q at %d, want %d", p, text, at[k], want)
 			}
+		}
+	}
+}
+
+func TestDistanceUpTo2AsLevenshtein(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	alpha := []string{"a", "b", "l", "1", "-", "é", "rn", "m"}
+	word := func() string {
+		var b strings.Builder
+		for k := r.IntN(12); k > 0; k-- {
+			b.WriteString(alpha[r.IntN(len(alpha))])
+		}
+		return b.String()
+	}
+	pairs := [][2]string{{"", ""}, {"paypal", "paypa1"}, {"microsoft", "rnicrosoft"}, {"amazon", "amazn"}, {"deutschebank", "deutschebahn"}}
+	for n := 0; n < 20000; n++ {
+		a := word()
+		b := a
+		for k := r.IntN(4); k > 0 && len(b) > 0; k-- {
+			i := r.IntN(len(b))
+			b = b[:i] + alpha[r.IntN(len(alpha))] + b[i+1:]
+		}
+		pairs = append(pairs, [2]string{a, b}, [2]string{a, word()})
+	}
+	for _, p := range pairs {
+		if got, want := distanceUpTo2(p[0], p[1]), min(levenshtein.ComputeDistance(p[0], p[1]), 3); got != want {
+			t.Fatalf("distanceUpTo2(%q, %q) = %d, want %d", p[0], p[1], got, want)
 		}
 	}
 }
