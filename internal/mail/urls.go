@@ -376,9 +376,16 @@ func schemeStart(l string) int {
 func tokens(text string) []string {
 	var out []string
 	keep := func(t string) {
-		t = strings.TrimRight(t, ".,;:!?)]}*")
-		t = strings.TrimLeft(t, "([{*")
-		if len(t) >= 4 && strings.Contains(t, ".") {
+		if len(t) < 4 || strings.IndexByte(t, '.') < 0 {
+			return // most words: trimming cannot make them links
+		}
+		for len(t) > 0 && tokenTrimRight[t[len(t)-1]] {
+			t = t[:len(t)-1]
+		}
+		for len(t) > 0 && tokenTrimLeft[t[0]] {
+			t = t[1:]
+		}
+		if len(t) >= 4 && strings.IndexByte(t, '.') >= 0 {
 			out = append(out, t)
 		}
 	}
@@ -405,6 +412,18 @@ func tokens(text string) []string {
 	}
 	return out
 }
+
+// tokenTrimRight and tokenTrimLeft are the punctuation trimmed from a
+// token's end (".,;:!?)]}*") and start ("([{*").
+var tokenTrimRight, tokenTrimLeft = func() (r, l [256]bool) {
+	for _, c := range ".,;:!?)]}*" {
+		r[c] = true
+	}
+	for _, c := range "([{*" {
+		l[c] = true
+	}
+	return r, l
+}()
 
 // tokenSep marks the ASCII bytes that end a token: white space and the
 // characters that delimit links in prose.

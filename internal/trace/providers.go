@@ -101,7 +101,7 @@ func (ps *Providers) ByHost(name string) *Provider {
 	}
 	for i := range ps.List {
 		for _, h := range ps.List[i].Hosts {
-			if name == h || strings.HasSuffix(name, "."+h) {
+			if name == h || len(name) > len(h) && name[len(name)-len(h)-1] == '.' && strings.HasSuffix(name, h) { // name ends in "."+h
 				return &ps.List[i]
 			}
 		}

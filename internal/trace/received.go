@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/accord-antispam/accord/internal/mail"
 )
@@ -291,10 +292,65 @@ func literalEnd(s string, i int) (int, bool) {
 	return 0, false
 }
 
+// oneSpaced is strings.Join(strings.Fields(s), " "): the words of s, one
+// space apart. Most field values already are, and are returned as they
+// are; the rest are rebuilt in one pass.
+func oneSpaced(s string) string {
+	if isOneSpaced(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	inWord := false
+	for i := 0; i < len(s); {
+		space, w := spaceAt(s, i)
+		if space {
+			inWord = false
+		} else {
+			if !inWord && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			inWord = true
+			b.WriteString(s[i : i+w])
+		}
+		i += w
+	}
+	return b.String()
+}
+
+// isOneSpaced reports whether s has no white space but single ' ' between
+// words.
+func isOneSpaced(s string) bool {
+	prevSpace := true // white space at the start is not
+	for i := 0; i < len(s); {
+		space, w := spaceAt(s, i)
+		if space {
+			if prevSpace || s[i] != ' ' {
+				return false
+			}
+		}
+		prevSpace = space
+		i += w
+	}
+	return s == "" || !prevSpace
+}
+
+// spaceAt reports whether the character at s[i] is white space as
+// strings.Fields sees it (unicode.IsSpace), and its length in bytes.
+func spaceAt(s string, i int) (bool, int) {
+	if c := s[i]; c < utf8.RuneSelf {
+		return asciiSpace[c], 1
+	}
+	r, w := utf8.DecodeRuneInString(s[i:])
+	return unicode.IsSpace(r), w
+}
+
+var asciiSpace = [256]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
 // ParseReceived parses one Received field value. It never fails: what it
 // cannot read is kept in Raw with Kind "unparsed" or "local".
 func ParseReceived(value string) Hop {
-	v := strings.Join(strings.Fields(value), " ")
+	v := oneSpaced(value)
 	h := Hop{Raw: v}
 	greetEnd, ambiguous := greetingEnd(v)
 	toks := scanReceived(v, greetEnd)
