@@ -2,6 +2,7 @@ package sqlitetest
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -9,8 +10,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/store/postgres"
+	"github.com/accord-antispam/accord/internal/store/sqlite"
 )
 
 func BenchmarkExtractForward(b *testing.B) {
@@ -22,16 +26,40 @@ func BenchmarkExtractForward(b *testing.B) {
 	}
 }
 
-// BenchmarkSubmit is the desk end to end on SQLite: extraction, analysis,
-// campaign assignment and a durable (synchronous) commit, with as many
-// reporters at once as GOMAXPROCS×4, so group commit can work. Every
-// message is distinct and shaped like real traffic (realisticMessage:
-// runs of several kinds of spam, variants within each, their own senders,
-// domains and relays), or is the real corpus when ACCORD_CORPUS names it:
-// reports join their run's campaign or found one, as at a real desk, and
-// the campaigns/report figure says so.
+// BenchmarkSubmit is the desk end to end: extraction, analysis, campaign
+// assignment and a durable (synchronous) commit, with as many reporters at
+// once as GOMAXPROCS×4, so group commit can work — on SQLite, and on
+// PostgreSQL when ACCORD_POSTGRES_DSN names a server (test.sh and
+// bench/loadtest.sh start one), each run in a fresh schema. Every message
+// is distinct and shaped like real traffic (realisticMessage: runs of
+// several kinds of spam, variants within each, their own senders, domains
+// and relays), or is the real corpus when ACCORD_CORPUS names it: reports
+// join their run's campaign or found one, as at a real desk, and the
+// campaigns/report figure says so. ms/commit and complaints/commit are the
+// group commits' own figures (the store's share of a submission).
 func BenchmarkSubmit(b *testing.B) {
-	n := newNode(b)
+	b.Run("sqlite", func(b *testing.B) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "accord.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		benchSubmit(b, st)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		benchSubmit(b, postgresStore(b))
+	})
+}
+
+func benchSubmit(b *testing.B, st intake.Store) {
+	var commits, complaints, commitNanos atomic.Int64
+	n := newNodeOn(b, st, func(o intake.Observation) {
+		if o.Commit {
+			commits.Add(1)
+			complaints.Add(int64(o.Reports))
+			commitNanos.Add(int64(o.Duration))
+		}
+	})
 	ctx := context.Background()
 	corpus := corpusSpam(b)
 	b.SetParallelism(4)
@@ -50,9 +78,47 @@ func BenchmarkSubmit(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reports/s")
+	if c := commits.Load(); c > 0 {
+		b.ReportMetric(float64(commitNanos.Load())/float64(c)/1e6, "ms/commit")
+		b.ReportMetric(float64(complaints.Load())/float64(c), "complaints/commit")
+	}
 	if st, err := n.desk.Store().Stats(ctx); err == nil && st.Reports > 0 {
 		b.ReportMetric(float64(st.Campaigns)/float64(st.Reports), "campaigns/report")
 	}
+}
+
+// postgresStore opens a fresh schema on the PostgreSQL that
+// ACCORD_POSTGRES_DSN names, or skips.
+func postgresStore(b *testing.B) intake.Store {
+	dsn := os.Getenv("ACCORD_POSTGRES_DSN")
+	if dsn == "" {
+		b.Skip("ACCORD_POSTGRES_DSN not set (test.sh and bench/loadtest.sh start a PostgreSQL)")
+	}
+	schema := fmt.Sprintf("bench%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if a, err := sql.Open("pgx", dsn); err == nil {
+			a.Exec("DROP SCHEMA " + schema + " CASCADE")
+			a.Close()
+		}
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	st, err := postgres.Open(context.Background(), dsn+sep+"search_path="+schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
 }
 
 // corpusSpam reads up to 2,000 spam of the public corpus when

@@ -35,12 +35,19 @@ func newNode(t testing.TB) node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newNodeOn(t, st, nil)
+}
+
+// newNodeOn starts a desk over a store; observe (if not nil) sees its
+// submissions and commits.
+func newNodeOn(t testing.TB, st intake.Store, observe func(intake.Observation)) node {
+	t.Helper()
 	lib, err := rules.Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	d, err := intake.New(st, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Signer: priv})
+	d, err := intake.New(st, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Signer: priv, Observe: observe})
 	if err != nil {
 		t.Fatal(err)
 	}
