@@ -110,7 +110,18 @@ func New(store Store, an *analysis.Analyzer, o Options) (*Desk, error) {
 	if o.BatchDelay <= 0 {
 		o.BatchDelay = 2 * time.Millisecond
 	}
-	go d.commitLoop(o.MaxBatch, o.BatchDelay)
+	writers := 1
+	if cc, ok := store.(ConcurrentCommitter); ok {
+		writers = max(1, cc.CommitWriters())
+	}
+	var loops sync.WaitGroup
+	for range writers {
+		loops.Go(func() { d.commitLoop(o.MaxBatch, o.BatchDelay) })
+	}
+	go func() {
+		loops.Wait()
+		close(d.done)
+	}()
 	return d, nil
 }
 
@@ -246,10 +257,10 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 	return rec, nil
 }
 
-// commitLoop is the single writer: it gathers complaints into batches
-// (group commit), so one disk sync acknowledges many reports.
+// commitLoop is a writer (the only one, unless the store is a
+// ConcurrentCommitter): it gathers complaints into batches (group commit),
+// so one disk sync acknowledges many reports.
 func (d *Desk) commitLoop(max int, delay time.Duration) {
-	defer close(d.done)
 	for {
 		var first *pending
 		select {

@@ -23,55 +23,93 @@ type commitIndex struct {
 	founded        []campaign.Candidate   // Campaigns founded in this commit, in order.
 	foundedBands   map[uint64][]int       // Band key -> indexes in founded.
 	foundedDomains map[string][]int
+
+	byBand     map[int64][]int // Which reports ask for which key.
+	byDomain   map[string][]int
+	bandKeys   []int64 // The keys to read, each once.
+	domainKeys []string
+	sigs       map[string]campaign.Signature // Signatures decoded so far, by campaign.
 }
 
 // candidateLimit bounds the candidates of one report by one kind of key.
 const candidateLimit = 50
 
-func (s *Store) newCommitIndex(ctx context.Context, tx *sql.Tx, reports []*intake.Report) (*commitIndex, error) {
+// Candidate queries: the campaigns of each key, at most candidateLimit
+// per key (a link domain shared by thousands of campaigns costs fifty
+// rows, not thousands). %s is the condition on the key.
+var (
+	bandCandidates = `SELECT band, id, signature FROM (SELECT b.band, c.id, c.signature, ROW_NUMBER() OVER (PARTITION BY b.band) AS n
+		FROM campaign_bands b JOIN campaigns c ON c.id = b.campaign_id WHERE b.band %s) AS w WHERE n <= ` + strconv.Itoa(candidateLimit)
+	domainCandidates = `SELECT domain, id, signature FROM (SELECT d.domain, c.id, c.signature, ROW_NUMBER() OVER (PARTITION BY d.domain) AS n
+		FROM campaign_domains d JOIN campaigns c ON c.id = d.campaign_id WHERE d.domain %s) AS w WHERE n <= ` + strconv.Itoa(candidateLimit)
+)
+
+// newCommitIndex notes the keys the reports of a commit ask for; their
+// candidates are read next (prefetch, or commitPostgres) and added.
+func newCommitIndex(batches []*intake.Batch) *commitIndex {
+	var reports []*intake.Report
+	for _, b := range batches {
+		reports = append(reports, b.Reports...)
+	}
 	x := &commitIndex{bands: make([][]campaign.Candidate, len(reports)), domains: make([][]campaign.Candidate, len(reports)),
-		foundedBands: map[uint64][]int{}, foundedDomains: map[string][]int{}}
-	// Which reports ask for which key.
-	byBand := map[int64][]int{}
-	byDomain := map[string][]int{}
+		foundedBands: map[uint64][]int{}, foundedDomains: map[string][]int{},
+		byBand: map[int64][]int{}, byDomain: map[string][]int{}, sigs: map[string]campaign.Signature{}}
 	for i, r := range reports {
 		for _, k := range r.Signature.BandKeys() {
 			if k != 0 {
-				byBand[int64(k)] = append(byBand[int64(k)], i)
+				if x.byBand[int64(k)] == nil {
+					x.bandKeys = append(x.bandKeys, int64(k))
+				}
+				x.byBand[int64(k)] = append(x.byBand[int64(k)], i)
 			}
 		}
 		for _, d := range r.Signature.Domains {
-			byDomain[d] = append(byDomain[d], i)
+			if x.byDomain[d] == nil {
+				x.domainKeys = append(x.domainKeys, d)
+			}
+			x.byDomain[d] = append(x.byDomain[d], i)
 		}
 	}
-	bandKeys := make([]any, 0, len(byBand))
-	for k := range byBand {
-		bandKeys = append(bandKeys, k)
-	}
-	domainKeys := make([]any, 0, len(byDomain))
-	for d := range byDomain {
-		domainKeys = append(domainKeys, d)
-	}
-	sigs := map[string]campaign.Signature{}
-	err := s.prefetch(ctx, tx, `SELECT b.band, c.id, c.signature FROM campaign_bands b JOIN campaigns c ON c.id = b.campaign_id WHERE b.band IN (%s)`,
-		"band", bandKeys, sigs, func(key any, c campaign.Candidate) {
-			for _, i := range byBand[key.(int64)] {
-				x.bands[i] = appendCandidate(x.bands[i], c)
-			}
-		})
+	return x
+}
+
+// addBand adds campaign id (its signature as stored) to the candidates of
+// the reports that ask for band key k.
+func (x *commitIndex) addBand(k int64, id, sig string) error {
+	c, err := x.candidate(id, sig)
 	if err != nil {
-		return nil, fmt.Errorf("campaign candidates by text: %w", err)
+		return err
 	}
-	err = s.prefetch(ctx, tx, `SELECT d.domain, c.id, c.signature FROM campaign_domains d JOIN campaigns c ON c.id = d.campaign_id WHERE d.domain IN (%s)`,
-		"domain", domainKeys, sigs, func(key any, c campaign.Candidate) {
-			for _, i := range byDomain[key.(string)] {
-				x.domains[i] = appendCandidate(x.domains[i], c)
-			}
-		})
+	for _, i := range x.byBand[k] {
+		x.bands[i] = appendCandidate(x.bands[i], c)
+	}
+	return nil
+}
+
+// addDomain adds campaign id to the candidates of the reports that ask
+// for link domain d.
+func (x *commitIndex) addDomain(d, id, sig string) error {
+	c, err := x.candidate(id, sig)
 	if err != nil {
-		return nil, fmt.Errorf("campaign candidates by link domain: %w", err)
+		return err
 	}
-	return x, nil
+	for _, i := range x.byDomain[d] {
+		x.domains[i] = appendCandidate(x.domains[i], c)
+	}
+	return nil
+}
+
+func (x *commitIndex) candidate(id, sig string) (campaign.Candidate, error) {
+	c := campaign.Candidate{ID: id}
+	if known, ok := x.sigs[id]; ok {
+		c.Signature = known
+		return c, nil
+	}
+	if err := json.Unmarshal([]byte(sig), &c.Signature); err != nil {
+		return c, fmt.Errorf("campaign %s: bad signature: %w", id, err)
+	}
+	x.sigs[id] = c.Signature
+	return c, nil
 }
 
 // appendCandidate adds c once, up to the limit per report.
@@ -87,53 +125,59 @@ func appendCandidate(cs []campaign.Candidate, c campaign.Candidate) []campaign.C
 	return append(cs, c)
 }
 
-// prefetch reads the campaigns of every key with one query (in pieces
-// under the parameter limit), at most candidateLimit per key: a link
-// domain shared by thousands of campaigns costs fifty rows, not
-// thousands.
-func (s *Store) prefetch(ctx context.Context, tx *sql.Tx, query, keyCol string, keys []any, sigs map[string]campaign.Signature, add func(any, campaign.Candidate)) error {
-	for start := 0; start < len(keys); start += maxParams {
-		part := keys[start:min(len(keys), start+maxParams)]
-		q := `SELECT ` + keyCol + `, id, signature FROM (SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.` + keyCol + `) AS n FROM (` +
-			fmt.Sprintf(query, placeholders(len(part))) + `) AS q) AS w WHERE n <= ` + strconv.Itoa(candidateLimit)
-		rows, err := tx.QueryContext(ctx, s.q(q), part...)
-		if err != nil {
-			return err
+// prefetch reads the candidates of every key of x inside tx, with one
+// query per kind of key (in pieces under the parameter limit).
+func (s *Store) prefetch(ctx context.Context, tx *sql.Tx, x *commitIndex) error {
+	for start := 0; start < len(x.bandKeys); start += maxParams {
+		part := x.bandKeys[start:min(len(x.bandKeys), start+maxParams)]
+		args := make([]any, len(part))
+		for i, k := range part {
+			args[i] = k
 		}
-		for rows.Next() {
+		err := s.candidates(ctx, tx, bandCandidates, args, func(rows *sql.Rows) error {
+			var k int64
 			var id, sig string
-			var key any
-			var band int64
-			var domain string
-			if keyCol == "band" {
-				err = rows.Scan(&band, &id, &sig)
-				key = band
-			} else {
-				err = rows.Scan(&domain, &id, &sig)
-				key = domain
-			}
-			if err != nil {
-				rows.Close()
+			if err := rows.Scan(&k, &id, &sig); err != nil {
 				return err
 			}
-			c := campaign.Candidate{ID: id}
-			if known, ok := sigs[id]; ok {
-				c.Signature = known
-			} else {
-				if err := json.Unmarshal([]byte(sig), &c.Signature); err != nil {
-					rows.Close()
-					return fmt.Errorf("campaign %s: bad signature: %w", id, err)
-				}
-				sigs[id] = c.Signature
-			}
-			add(key, c)
+			return x.addBand(k, id, sig)
+		})
+		if err != nil {
+			return fmt.Errorf("campaign candidates by text: %w", err)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+	}
+	for start := 0; start < len(x.domainKeys); start += maxParams {
+		part := x.domainKeys[start:min(len(x.domainKeys), start+maxParams)]
+		args := make([]any, len(part))
+		for i, d := range part {
+			args[i] = d
+		}
+		err := s.candidates(ctx, tx, domainCandidates, args, func(rows *sql.Rows) error {
+			var d, id, sig string
+			if err := rows.Scan(&d, &id, &sig); err != nil {
+				return err
+			}
+			return x.addDomain(d, id, sig)
+		})
+		if err != nil {
+			return fmt.Errorf("campaign candidates by link domain: %w", err)
 		}
 	}
 	return nil
+}
+
+func (s *Store) candidates(ctx context.Context, tx *sql.Tx, query string, keys []any, scan func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, s.q(fmt.Sprintf(query, "IN ("+placeholders(len(keys))+")")), keys...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // ByBands implements campaign.Index for the report being assigned.

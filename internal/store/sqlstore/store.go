@@ -143,138 +143,45 @@ func placeholders(n int) string {
 }
 
 // Commit implements intake.Store. Its round trips are few and do not grow
-// with the group of complaints, which is what makes PostgreSQL (where each
-// is a network exchange) keep pace with SQLite: the head is locked and
-// read, the campaign candidates of every report are read with two queries
-// (commitIndex), and everything written — campaigns founded, reporters,
-// complaints, reports, their domains and findings, custody entries, the
-// head — goes with one multi-row statement per table.
+// with the group of complaints, which is what lets PostgreSQL (where each
+// is a network exchange) keep pace with SQLite. Commits from every
+// instance on one database run one at a time, under the custody head's
+// row lock: each sees the campaigns the others founded (one campaign per
+// spam run) and the custody chain never forks. Under that lock, the
+// campaign candidates of every report are read with two queries
+// (commitIndex), the reports are assigned in memory, and everything
+// written — campaigns founded, reporters, complaints, reports, their
+// domains and findings, custody entries, the head — goes with one
+// statement per table. On PostgreSQL the whole commit is two pipelined
+// round trips (commitPostgres); on SQLite, in process, a transaction of
+// the same statements.
 func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign intake.Assigner) error {
+	if s.d.Name == "postgres" {
+		return s.commitPostgres(ctx, batches, assign)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin commit: %w", err)
 	}
 	defer tx.Rollback()
-	// Take the custody head first: commits from every instance on one
-	// database run one at a time from here, so each sees the campaigns the
-	// others founded (one campaign per spam run) and the custody chain
-	// never forks. (SQLite's immediate transactions already serialize.)
+	// SQLite's immediate transactions already serialize; the head is read
+	// first all the same, as on PostgreSQL.
 	var headSeq int64
 	var headHash string
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM custody_head WHERE id = 1`+s.d.ForUpdate).Scan(&headSeq, &headHash); err != nil {
 		return fmt.Errorf("lock the custody head: %w", err)
 	}
-	var all []*intake.Report
-	for _, b := range batches {
-		all = append(all, b.Reports...)
+	idx := newCommitIndex(batches)
+	if err := s.prefetch(ctx, tx, idx); err != nil {
+		return err
 	}
-	idx, err := s.newCommitIndex(ctx, tx, all)
+	enc, err := encodeReports(batches)
 	if err != nil {
 		return err
 	}
-	var reporters, complaints, reports, domains, findings, custody, camps, campBands, campDomains [][]any
-	for _, b := range batches {
-		c := b.Complaint
-		if b.Reporter != nil {
-			reporters = append(reporters, []any{b.Reporter.ID, b.Reporter.Address, nanos(c.ReceivedAt)})
-		}
-		complaints = append(complaints, []any{c.ID, nanos(c.ReceivedAt), string(c.Channel), c.SHA256, c.ReporterID, c.Raw})
-		for _, r := range b.Reports {
-			if err := assign(ctx, idx, r); err != nil {
-				return fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
-			}
-			idx.cur++
-			if r.CampaignNew {
-				row, bs, ds := idx.found(r)
-				camps, campBands, campDomains = append(camps, row), append(campBands, bs...), append(campDomains, ds...)
-			}
-			row, ds, fs, err := reportRows(r)
-			if err != nil {
-				return err
-			}
-			reports = append(reports, row)
-			domains = append(domains, ds...)
-			findings = append(findings, fs...)
-		}
-		for _, e := range b.Custody {
-			e.Seq, e.PrevHash = headSeq+1, headHash
-			e.At = e.At.UTC().Truncate(time.Nanosecond)
-			e.Hash = intake.ChainHash(e.PrevHash, e)
-			headSeq, headHash = e.Seq, e.Hash
-			custody = append(custody, []any{e.Seq, e.ReportID, nanos(e.At), e.Actor, e.Action, e.Detail, e.PrevHash, e.Hash})
-		}
-	}
-	writes := []tableRows{
-		{"campaigns", "id, created_at, founder, subject, signature", "", camps},
-		{"campaign_bands", "band, campaign_id", " ON CONFLICT DO NOTHING", campBands},
-		{"campaign_domains", "domain, campaign_id", " ON CONFLICT DO NOTHING", campDomains},
-		{"reporters", "id, address, first_seen", " ON CONFLICT (id) DO NOTHING", reporters},
-		{"complaints", "id, received_at, channel, sha256, reporter_id, raw", "", complaints},
-		{"reports", reportCols, "", reports},
-		{"report_domains", "report_id, domain", "", domains},
-		{"report_findings", "report_id, code", "", findings},
-		{"custody", "seq, report_id, at, actor, action, detail, prev_hash, hash", "", custody},
-	}
-	if err := s.writeAll(ctx, tx, writes, headSeq, headHash); err != nil {
+	writes, headSeq, headHash, err := commitRows(ctx, batches, enc, assign, idx, headSeq, headHash)
+	if err != nil {
 		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit reports: %w", err)
-	}
-	return nil
-}
-
-// tableRows are rows to insert into one table.
-type tableRows struct {
-	table, cols, suffix string
-	rows                [][]any
-}
-
-// writeAll writes the rows of a commit and moves the custody head. On
-// PostgreSQL it is one statement — the inserts as data-modifying WITH
-// clauses, then the head's UPDATE — so the commit's writes cost one round
-// trip; past the parameter limit, and on SQLite (in process, where a
-// statement costs no round trip), one multi-row INSERT per table.
-func (s *Store) writeAll(ctx context.Context, tx *sql.Tx, writes []tableRows, headSeq int64, headHash string) error {
-	params := 2
-	for _, w := range writes {
-		if len(w.rows) > 0 {
-			params += len(w.rows) * len(w.rows[0])
-		}
-	}
-	if s.d.Name == "postgres" && params <= maxParams {
-		var q strings.Builder
-		var args []any
-		q.WriteString("WITH ")
-		n := 0
-		for _, w := range writes {
-			if len(w.rows) == 0 {
-				continue
-			}
-			if n > 0 {
-				q.WriteString(", ")
-			}
-			fmt.Fprintf(&q, "w%d AS (INSERT INTO %s (%s) VALUES ", n, w.table, w.cols)
-			one := "(" + placeholders(len(w.rows[0])) + ")"
-			for i, r := range w.rows {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString(one)
-				args = append(args, r...)
-			}
-			q.WriteString(w.suffix + ")")
-			n++
-		}
-		q.WriteString(" UPDATE custody_head SET seq = ?, hash = ? WHERE id = 1")
-		args = append(args, headSeq, headHash)
-		if n == 0 {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, s.q(q.String()), args...); err != nil {
-			return fmt.Errorf("store the commit: %w", err)
-		}
-		return nil
 	}
 	for _, w := range writes {
 		if err := s.insertRows(ctx, tx, w.table, w.cols, w.suffix, w.rows); err != nil {
@@ -284,7 +191,87 @@ func (s *Store) writeAll(ctx context.Context, tx *sql.Tx, writes []tableRows, he
 	if _, err := tx.ExecContext(ctx, s.q(`UPDATE custody_head SET seq = ?, hash = ? WHERE id = 1`), headSeq, headHash); err != nil {
 		return fmt.Errorf("append custody: %w", err)
 	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit reports: %w", err)
+	}
 	return nil
+}
+
+// encodedReport is a report's rows, encoded before the commit takes its
+// lock; only the campaign is filled in under it.
+type encodedReport struct {
+	row               []any
+	domains, findings [][]any
+}
+
+// encodeReports encodes the reports of a commit, in order.
+func encodeReports(batches []*intake.Batch) ([]encodedReport, error) {
+	var out []encodedReport
+	for _, b := range batches {
+		for _, r := range b.Reports {
+			row, ds, fs, err := reportRows(r)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, encodedReport{row, ds, fs})
+		}
+	}
+	return out, nil
+}
+
+// commitRows assigns every report of a commit to its campaign (idx holds
+// the candidates read under the lock), chains the custody entries after
+// the head, and returns the rows to write per table and the new head.
+func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner, idx *commitIndex, headSeq int64, headHash string) ([]tableRows, int64, string, error) {
+	var reporters, complaints, reports, domains, findings, custody, camps, campBands, campDomains [][]any
+	n := 0
+	for _, b := range batches {
+		c := b.Complaint
+		if b.Reporter != nil {
+			reporters = append(reporters, []any{b.Reporter.ID, b.Reporter.Address, nanos(c.ReceivedAt)})
+		}
+		complaints = append(complaints, []any{c.ID, nanos(c.ReceivedAt), string(c.Channel), c.SHA256, c.ReporterID, c.Raw})
+		for _, r := range b.Reports {
+			if err := assign(ctx, idx, r); err != nil {
+				return nil, 0, "", fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
+			}
+			idx.cur++
+			if r.CampaignNew {
+				row, bs, ds := idx.found(r)
+				camps, campBands, campDomains = append(camps, row), append(campBands, bs...), append(campDomains, ds...)
+			}
+			e := enc[n]
+			n++
+			e.row[reportCampaignCol], e.row[reportCampaignCol+1] = r.CampaignID, r.CampaignWhy
+			reports = append(reports, e.row)
+			domains = append(domains, e.domains...)
+			findings = append(findings, e.findings...)
+		}
+		for _, e := range b.Custody {
+			e.Seq, e.PrevHash = headSeq+1, headHash
+			e.At = e.At.UTC().Truncate(time.Nanosecond)
+			e.Hash = intake.ChainHash(e.PrevHash, e)
+			headSeq, headHash = e.Seq, e.Hash
+			custody = append(custody, []any{e.Seq, e.ReportID, nanos(e.At), e.Actor, e.Action, e.Detail, e.PrevHash, e.Hash})
+		}
+	}
+	return []tableRows{
+		{"campaigns", "id, created_at, founder, subject, signature", "", camps},
+		{"campaign_bands", "band, campaign_id", " ON CONFLICT DO NOTHING", campBands},
+		{"campaign_domains", "domain, campaign_id", " ON CONFLICT DO NOTHING", campDomains},
+		{"reporters", "id, address, first_seen", " ON CONFLICT (id) DO NOTHING", reporters},
+		{"complaints", "id, received_at, channel, sha256, reporter_id, raw", "", complaints},
+		{"reports", reportCols, "", reports},
+		{"report_domains", "report_id, domain", "", domains},
+		{"report_findings", "report_id, code", "", findings},
+		{"custody", "seq, report_id, at, actor, action, detail, prev_hash, hash", "", custody},
+	}, headSeq, headHash, nil
+}
+
+// tableRows are rows to insert into one table.
+type tableRows struct {
+	table, cols, suffix string
+	rows                [][]any
 }
 
 // maxParams keeps one statement under both databases' limits on bound
@@ -323,6 +310,10 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, table, cols, suffix 
 const reportCols = `id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, raw,
 		reporter_id, submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, subject, from_domain,
 		origin_ip, country, asn, network, spam_score, reporter_auth`
+
+// reportCampaignCol is where campaign_id is in reportCols (campaign_why
+// follows).
+const reportCampaignCol = 16
 
 // reportRows is a report's row and the rows of its link domains and
 // findings.
