@@ -14,8 +14,6 @@ package fbl
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,10 +21,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
-	accmail "github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 )
 
@@ -234,7 +232,7 @@ func (p *Processor) identify(ctx context.Context, rep *intake.Report) []tie {
 	var order, unverified []string
 	if l := v.Label; l != nil && l.Status == label.Valid && l.Sender != "" {
 		if _, err := p.Consent.Store().Sender(ctx, l.Sender); err == nil {
-			authed[l.Sender] = authn{how: consent.HowLabel, key: messageKey(rep, hdr, l.Domain)}
+			authed[l.Sender] = authn{how: consent.HowLabel, key: labelKey(ctx, v, l.Sender, l.ID, p.senderFor)}
 			order = append(order, l.Sender)
 		}
 	}
@@ -247,7 +245,10 @@ func (p *Processor) identify(ctx context.Context, rep *intake.Report) []tie {
 			switch {
 			case s.Result == mailauth.Pass && s.Source == mailauth.SourceComputed:
 				if _, ok := authed[sd]; !ok {
-					authed[sd] = authn{how: consent.HowDKIM, key: messageKey(rep, hdr, s.Domain)}
+					authed[sd] = authn{how: consent.HowDKIM, key: verifiedKey(ctx, v.Auth.DKIM, sd, p.senderFor)}
+					if authed[sd].key == "" {
+						authed[sd] = authn{how: consent.HowDKIM, key: "sha256:" + rep.SHA256}
+					}
 					order = append(order, sd)
 				}
 			case s.Source == mailauth.SourceNone:
@@ -282,25 +283,47 @@ func (p *Processor) identify(ctx context.Context, rep *intake.Report) []tie {
 	return out
 }
 
-// messageKey names a message for counting: the signature (b=) of its
-// DKIM signature by domain, which no reporter can change without breaking
-// it, so a message reported by many, or reported again with a changed
-// header, counts once; the message's hash when there is none.
-func messageKey(rep *intake.Report, hdr accmail.Header, domain string) string {
-	for _, v := range hdr.Values("DKIM-Signature") {
-		tags := map[string]string{}
-		for _, kv := range strings.Split(v, ";") {
-			k, val, ok := strings.Cut(kv, "=")
-			if ok {
-				tags[strings.TrimSpace(k)] = strings.Join(strings.Fields(val), "")
-			}
+// verifiedKey names a message for counting by the DKIM signatures that
+// verified: among the passing signatures (checked here) by the sender's
+// domains, the least hash of a b= value. Only the signer can make a b=
+// that verifies, so a reporter cannot change the key: not by reporting
+// the message again, nor by prepending a DKIM-Signature of its own that
+// names the sender's d= (it fails, and a failing signature names
+// nothing). A message the sender signed n times counts at most n times,
+// should reporters strip signatures one by one; the least hash keeps it
+// once while all of them are there. "" when no passing signature has a
+// b= on record (a verdict stored before signatures were named).
+func verifiedKey(ctx context.Context, sigs []mailauth.DKIMSignature, sender string, senderFor func(context.Context, string) (string, bool)) string {
+	best := ""
+	for _, s := range sigs {
+		if s.Result != mailauth.Pass || s.Source != mailauth.SourceComputed || s.BHash == "" {
+			continue
 		}
-		if strings.EqualFold(strings.TrimSuffix(tags["d"], "."), strings.TrimSuffix(domain, ".")) && tags["b"] != "" {
-			sum := sha256.Sum256([]byte(tags["b"]))
-			return "dkim:" + hex.EncodeToString(sum[:])
+		if sd, ok := senderFor(ctx, s.Domain); !ok || sd != sender {
+			continue
+		}
+		if best == "" || s.BHash < best {
+			best = s.BHash
 		}
 	}
-	return "sha256:" + rep.SHA256
+	if best == "" {
+		return ""
+	}
+	return "dkim:" + best
+}
+
+// labelKey names a labelled message for counting: by its verified DKIM
+// signature when there is one (the same key a complaint tied by DKIM
+// gets), else by the label's id — a label binds one message to one
+// recipient (its body, the fields lint judged and the recipient's
+// opt-out), and only the node that issued it can make another.
+func labelKey(ctx context.Context, v *analysis.Verdict, sender, id string, senderFor func(context.Context, string) (string, bool)) string {
+	if v.Auth != nil {
+		if k := verifiedKey(ctx, v.Auth.DKIM, sender, senderFor); k != "" {
+			return k
+		}
+	}
+	return "label:" + id
 }
 
 // senderFor finds the sender a DKIM domain (or a parent of it) belongs to.

@@ -13,6 +13,8 @@ package mailauth
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -75,6 +77,13 @@ type DKIMSignature struct {
 	Source     Source   `json:"source"`
 	Reason     string   `json:"reason,omitempty"`
 	Aligned    bool     `json:"aligned"` // d= aligns with the From domain (DMARC mode).
+	// BHash is the hex SHA-256 of the signature's b= value (folding
+	// whitespace removed). It names this signature: when the signature
+	// passes, nobody but its signer could have made it, so it names the
+	// message it signs — what counts a complaint once, where another
+	// field in the same message (a prepended DKIM-Signature naming the
+	// same d=) would be anyone's.
+	BHash string `json:"b_sha256,omitempty"`
 	// BodyLength: the signature covers only the first l= octets of the
 	// body; UnsignedBytes is how many follow them, unsigned. UnsignedText:
 	// that tail holds more than white space, which anyone could have
@@ -392,6 +401,7 @@ func parseSignatures(h mail.Header) []DKIMSignature {
 			Selector:   tags["s"],
 			Algorithm:  tags["a"],
 			Identifier: tags["i"],
+			BHash:      bHash(tags["b"]),
 			Result:     None,
 			Source:     SourceNone,
 		}
@@ -407,6 +417,15 @@ func parseSignatures(h mail.Header) []DKIMSignature {
 		out = append(out, s)
 	}
 	return out
+}
+
+// bHash is the hex SHA-256 of a b= value; "" when there is none.
+func bHash(b string) string {
+	if b == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(b))
+	return hex.EncodeToString(sum[:])
 }
 
 // parseTags splits a DKIM tag-list (RFC 6376 3.2), removing folding

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,6 +224,29 @@ func feedbackLoop(t *testing.T, s Store) {
 	}
 	if camps, _ := s.SenderCampaigns(ctx, "shop.example"); camps[0].Complaints != 1 {
 		t.Errorf("one message reported six times counts %d times in its campaign", camps[0].Complaints)
+	}
+	// The same message with a DKIM-Signature of the reporter's making
+	// prepended, naming the sender's d= (a new b= each time), reported
+	// by mail and anonymously: the bogus signature fails and names
+	// nothing; the one that verifies keys the message, which still counts
+	// once and is not forwarded again.
+	for i, who := range []string{"n1@evil.example", "n2@evil.example", ""} {
+		bogus := "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=shop.example; s=s1; h=from; bh=AAAA; b=Zm9yZ2Vk" + strconv.Itoa(i) + "\r\n" + msg
+		if who == "" {
+			if _, err := r.d.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: []byte(bogus)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.p.Process(ctx); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if c, ok := r.complain(t, who, "spf", arfOf(who, "bob@example.net", bogus)); !ok || !c.Counted() || !c.Flagged(consent.FlagRepeat) {
+			t.Fatalf("a report with a prepended bogus signature: %v %+v", ok, c)
+		}
+	}
+	if st, _ := svc.Standing(ctx, "shop.example"); st.Complaints != 1 || len(mb.sent) != 1 {
+		t.Errorf("a prepended bogus DKIM-Signature made one message count %d times (%d mails)", st.Complaints, len(mb.sent))
 	}
 
 	// A complaint tied only by an unverifiable DKIM signature (a domain
