@@ -123,7 +123,8 @@ func openOutbound(c config.Config, st outbound.Store, key *nodekey.Key, log *slo
 		return nil, err
 	}
 	oc := outbound.Config{From: fromAddress(c), Relay: c.Outbound.Relay, TLS: c.Outbound.TLS, Username: c.Outbound.Username,
-		HelloName: c.SMTP.Hostname, Selector: c.Outbound.DKIMSelector, DKIM: dk, Secret: key.Derive("outbound-mail"), MaxPerHour: c.Outbound.MaxPerHour}
+		HelloName: c.SMTP.Hostname, Selector: c.Outbound.DKIMSelector, DKIM: dk, Secret: key.Derive("outbound-mail"), MaxPerHour: c.Outbound.MaxPerHour,
+		Delimiters: c.Filter.RecipientDelimiter, ConfirmPerMailboxDay: c.Senders.ConfirmationsPerMailboxDay, ConfirmPerDomainHour: c.Senders.ConfirmationsPerDomainHour}
 	if c.Outbound.PasswordFile != "" {
 		b, err := os.ReadFile(c.Outbound.PasswordFile)
 		if err != nil {

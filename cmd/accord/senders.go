@@ -28,7 +28,7 @@ func consentKeys(k *nodekey.Key) consent.Keys {
 func newConsent(c config.Config, k *nodekey.Key, st *sqlstore.Store, m consent.Mailer, log *slog.Logger) (*consent.Service, error) {
 	return consent.New(st, consent.Options{Keys: consentKeys(k), Signer: k.Private, Mailer: m, BaseURL: c.SendersURL(),
 		MailHost: c.SendersMailDomain(), NodeName: c.Node.Name, Jurisdictions: c.Analysis.Jurisdictions,
-		ConfirmTTL: time.Duration(c.Senders.ConfirmDays) * 24 * time.Hour, Log: log})
+		ConfirmTTL: time.Duration(c.Senders.ConfirmDays) * 24 * time.Hour, MaxConfirmationsPerHour: c.Senders.ConfirmationsPerHour, Log: log})
 }
 
 // senderNode is a node's store and consent service, for one command.
@@ -338,5 +338,9 @@ type outboundMailer struct{ q *outbound.Queue }
 
 func (m outboundMailer) Send(ctx context.Context, x consent.Mail) (string, error) {
 	it, err := m.q.Send(ctx, outbound.Mail{Kind: outbound.Kind(x.Kind), Ref: x.Ref, To: x.To, Subject: x.Subject, Text: x.Text, Raw: x.Raw, FromName: x.FromName})
+	var lim *outbound.LimitError
+	if errors.As(err, &lim) {
+		return "", &consent.RateError{What: lim.Error()} // the sender may ask again later: 429
+	}
 	return it.ID, err
 }

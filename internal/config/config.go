@@ -114,6 +114,15 @@ type Senders struct {
 	MailDomain string `toml:"mail_domain"`
 	// ConfirmDays is how long a confirmation link works.
 	ConfirmDays int `toml:"confirm_days"`
+	// Confirmation mails (confirmed opt-in) are the node's mail to anyone
+	// a sender's form names: at most ConfirmationsPerMailboxDay to one
+	// mailbox in 24 hours (its sub-addresses and spellings folded,
+	// whichever sender asked; default 3), ConfirmationsPerDomainHour to
+	// one recipient domain in an hour (default 100), and
+	// ConfirmationsPerHour for one sender in an hour (default 500).
+	ConfirmationsPerMailboxDay int `toml:"confirmations_per_mailbox_day"`
+	ConfirmationsPerDomainHour int `toml:"confirmations_per_domain_hour"`
+	ConfirmationsPerHour       int `toml:"confirmations_per_hour"`
 }
 
 // SendersURL is the node's public URL for links.
@@ -257,7 +266,7 @@ func Default() Config {
 		Federation: Federation{SyncInterval: Duration{5 * time.Minute}, Window: Duration{10 * time.Minute}, RetryInterval: Duration{30 * time.Second},
 			PurgeInterval: Duration{time.Hour}, MaxEnvelope: 32 << 20, InboxConcurrency: 4},
 		Analysis: Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
-		Senders:  Senders{ConfirmDays: 7},
+		Senders:  Senders{ConfirmDays: 7, ConfirmationsPerMailboxDay: 3, ConfirmationsPerDomainHour: 100, ConfirmationsPerHour: 500},
 		Outbound: Outbound{Answers: true, MaxPerHour: 10, DKIMSelector: "accord"},
 		Filter: Filter{MaxScan: 20 << 20, Timeout: Duration{10 * time.Second}, QuarantineDays: 30, LearnedDays: 365, CampaignMinReports: 3,
 			SyncInterval: Duration{5 * time.Second}, RebuildInterval: Duration{time.Hour}, DigestInterval: Duration{24 * time.Hour},
@@ -341,6 +350,12 @@ func (c Config) Validate() error {
 	}
 	if c.Senders.ConfirmDays < 1 || c.Senders.ConfirmDays > 90 {
 		return fmt.Errorf("config: senders.confirm_days must be 1 to 90")
+	}
+	for name, v := range map[string]int{"confirmations_per_mailbox_day": c.Senders.ConfirmationsPerMailboxDay,
+		"confirmations_per_domain_hour": c.Senders.ConfirmationsPerDomainHour, "confirmations_per_hour": c.Senders.ConfirmationsPerHour} {
+		if v < 1 {
+			return fmt.Errorf("config: senders.%s must be at least 1", name)
+		}
 	}
 	if u := c.HTTP.PublicURL; u != "" {
 		pu, err := url.Parse(u)

@@ -43,13 +43,17 @@ import (
 
 // Kind is what a mail is for. The desk's kinds are below; other packages
 // name their own ("quarantine-release", "digest", "consent-confirm",
-// "fbl-report"…): the queue treats them all alike, and keeps the kind for
-// the operator and for bounces.
+// "fbl-report"…): the queue treats them all alike but confirmations
+// (bounded per mailbox and domain), and keeps the kind for the operator
+// and for bounces.
 type Kind string
 
 const (
 	KindAck   Kind = "ack"   // A complaint was stored: the reporter's status links.
 	KindHowTo Kind = "howto" // A mail to the mailbox with nothing to report: how to report.
+	// KindConfirm asks a recipient to confirm a subscription (confirmed
+	// opt-in); bounded per mailbox and per domain (Config).
+	KindConfirm Kind = "consent-confirm"
 )
 
 // State is where a queued mail is.
@@ -109,6 +113,10 @@ type Item struct {
 	NextAt    time.Time // When the next attempt is due (Queued).
 	UpdatedAt time.Time
 	LastError string // The relay's last answer or the network error.
+	// Mailbox is To folded to the mailbox it reaches (MailboxKey) and
+	// Domain its domain: how the bounds on confirmation mail count.
+	Mailbox string
+	Domain  string
 }
 
 // Store keeps the queue. store/sqlstore implements it for SQLite and
@@ -127,6 +135,9 @@ type Store interface {
 	// per-address bound on answers): to the address and to its
 	// subaddresses (local+tag@domain).
 	MailsTo(ctx context.Context, to string, since time.Time) (int, error)
+	// CountMails counts the mails of a kind queued since a time to one
+	// folded mailbox (Item.Mailbox) or to one domain (Item.Domain).
+	CountMails(ctx context.Context, c MailCount) (int, error)
 	// MailQueue counts items by state.
 	MailQueue(ctx context.Context) (map[State]int, error)
 	// RecordBounce stores a bounce, and marks the mail it names Bounced
@@ -137,6 +148,15 @@ type Store interface {
 	Bounces(ctx context.Context, mailID string) ([]Bounce, error)
 	// Mails lists the queue, newest first, without the messages' bytes.
 	Mails(ctx context.Context, f MailFilter) ([]Item, error)
+}
+
+// MailCount selects mails for CountMails: of Kind, since Since, to
+// Mailbox when set, else to Domain.
+type MailCount struct {
+	Kind    Kind
+	Mailbox string
+	Domain  string
+	Since   time.Time
 }
 
 // MailFilter selects mails of the queue for the operator.
@@ -168,13 +188,22 @@ type Config struct {
 	HelloName  string // EHLO name (default: the mail domain).
 	Selector   string // DKIM selector (default "accord").
 	DKIM       crypto.Signer
-	Secret     []byte           // Keys the bounce-address tags; at least 16 bytes.
-	MaxAge     time.Duration    // Give up on a mail this old (default 4 days).
-	Backoff    time.Duration    // First retry after this (default 1 minute), doubling up to 4 hours.
-	Poll       time.Duration    // How often the worker looks for due mail queued elsewhere (default 5 s).
-	Timeout    time.Duration    // For one delivery (default 2 minutes).
-	MaxPerHour int              // Answers to one address per hour (default 10): no loops, no mail bombs.
-	Now        func() time.Time // nil: time.Now.
+	Secret     []byte        // Keys the bounce-address tags; at least 16 bytes.
+	MaxAge     time.Duration // Give up on a mail this old (default 4 days).
+	Backoff    time.Duration // First retry after this (default 1 minute), doubling up to 4 hours.
+	Poll       time.Duration // How often the worker looks for due mail queued elsewhere (default 5 s).
+	Timeout    time.Duration // For one delivery (default 2 minutes).
+	MaxPerHour int           // Answers to one address per hour (default 10): no loops, no mail bombs.
+	// Delimiters separate a sub-address from the mailbox (the filter's
+	// recipient_delimiter; default "+", "none" for none): see MailboxKey.
+	Delimiters string
+	// ConfirmPerMailboxDay bounds the confirmation mails (KindConfirm)
+	// to one mailbox — its sub-addresses and spellings folded, whichever
+	// sender asked — in 24 hours (default 3). ConfirmPerDomainHour bounds
+	// them to one recipient domain in an hour (default 100).
+	ConfirmPerMailboxDay int
+	ConfirmPerDomainHour int
+	Now                  func() time.Time // nil: time.Now.
 }
 
 // Queue is the node's outbound mail.
@@ -231,6 +260,12 @@ func New(st Store, cfg Config, log *slog.Logger) (*Queue, error) {
 	}
 	if cfg.MaxPerHour <= 0 {
 		cfg.MaxPerHour = 10
+	}
+	if cfg.ConfirmPerMailboxDay <= 0 {
+		cfg.ConfirmPerMailboxDay = 3
+	}
+	if cfg.ConfirmPerDomainHour <= 0 {
+		cfg.ConfirmPerDomainHour = 100
 	}
 	domain := strings.ToLower(from.Address[at+1:])
 	if cfg.HelloName == "" {
@@ -303,9 +338,16 @@ func (q *Queue) Send(ctx context.Context, m Mail) (Item, error) {
 			return Item{}, ErrTooMany
 		}
 	}
+	box := MailboxKey(addr, q.cfg.Delimiters)
+	dom := addr[strings.LastIndexByte(addr, '@')+1:]
+	if m.Kind == KindConfirm {
+		if err := q.boundConfirm(ctx, box, dom, now); err != nil {
+			return Item{}, err
+		}
+	}
 	id := newID()
 	it := Item{ID: id, Kind: m.Kind, Ref: oneLine(m.Ref), To: addr, From: q.bounceAddress(id),
-		MessageID: id + "." + q.tag(id) + "@" + q.domain, State: Queued, CreatedAt: now, NextAt: now, UpdatedAt: now}
+		MessageID: id + "." + q.tag(id) + "@" + q.domain, State: Queued, CreatedAt: now, NextAt: now, UpdatedAt: now, Mailbox: box, Domain: dom}
 	it.Raw = q.compose(m, it, to, now)
 	if err := q.st.EnqueueMail(ctx, it); err != nil {
 		return Item{}, fmt.Errorf("outbound: queue %s mail: %w", m.Kind, err)
@@ -315,6 +357,47 @@ func (q *Queue) Send(ctx context.Context, m Mail) (Item, error) {
 	default:
 	}
 	return it, nil
+}
+
+// LimitError is a confirmation mail refused because its mailbox or its
+// domain had its share: asking a node to mail a confirmation is open to
+// anyone who can fill in a sender's form, so it must not become a way to
+// flood one person (through the sub-addresses of one mailbox) or one
+// mail domain.
+type LimitError struct {
+	N     int           // Mails already sent in the window.
+	Scope string        // "mailbox" or "domain".
+	Per   time.Duration // The window.
+}
+
+func (e *LimitError) Error() string {
+	what := "this mailbox (its sub-addresses and spellings count as one)"
+	if e.Scope == "domain" {
+		what = "this address's domain"
+	}
+	return fmt.Sprintf("%d confirmation mails went to %s in the last %s", e.N, what, map[time.Duration]string{time.Hour: "hour", 24 * time.Hour: "24 hours"}[e.Per])
+}
+
+// Is makes a LimitError an ErrTooMany.
+func (e *LimitError) Is(target error) bool { return target == ErrTooMany }
+
+// boundConfirm refuses a confirmation mail past the bounds on its
+// mailbox (a day) and its domain (an hour), counted over every sender.
+func (q *Queue) boundConfirm(ctx context.Context, box, dom string, now time.Time) error {
+	n, err := q.st.CountMails(ctx, MailCount{Kind: KindConfirm, Mailbox: box, Since: now.Add(-24 * time.Hour)})
+	if err != nil {
+		return fmt.Errorf("outbound: count confirmation mails: %w", err)
+	}
+	if n >= q.cfg.ConfirmPerMailboxDay {
+		return &LimitError{N: n, Scope: "mailbox", Per: 24 * time.Hour}
+	}
+	if n, err = q.st.CountMails(ctx, MailCount{Kind: KindConfirm, Domain: dom, Since: now.Add(-time.Hour)}); err != nil {
+		return fmt.Errorf("outbound: count confirmation mails: %w", err)
+	}
+	if n >= q.cfg.ConfirmPerDomainHour {
+		return &LimitError{N: n, Scope: "domain", Per: time.Hour}
+	}
+	return nil
 }
 
 // msgID is the first message identifier of a field the reporter's mail

@@ -30,10 +30,10 @@ func scanMail(row interface{ Scan(...any) error }) (outbound.Item, error) {
 
 // EnqueueMail implements outbound.Store.
 func (s *Store) EnqueueMail(ctx context.Context, it outbound.Item) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO outbound_mail (`+mailColumns+`, lease_owner, lease_until)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0)`),
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO outbound_mail (`+mailColumns+`, lease_owner, lease_until, mailbox, to_domain)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, ?, ?)`),
 		it.ID, string(it.Kind), it.Ref, it.To, it.From, it.MessageID, it.Raw, string(it.State), it.Attempts,
-		nanos(it.CreatedAt), nanos(it.NextAt), nanos(it.UpdatedAt), it.LastError)
+		nanos(it.CreatedAt), nanos(it.NextAt), nanos(it.UpdatedAt), it.LastError, it.Mailbox, it.Domain)
 	if err != nil {
 		return fmt.Errorf("queue mail %s: %w", it.ID, err)
 	}
@@ -114,6 +114,21 @@ func (s *Store) MailsTo(ctx context.Context, to string, since time.Time) (int, e
 	}
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM outbound_mail WHERE (to_addr = ? OR to_addr LIKE ? ESCAPE '!') AND created_at >= ?`),
 		to, sub, nanos(since)).Scan(&n)
+	return n, err
+}
+
+// CountMails implements outbound.Store.
+func (s *Store) CountMails(ctx context.Context, c outbound.MailCount) (int, error) {
+	col, v := "mailbox", c.Mailbox
+	if v == "" {
+		col, v = "to_domain", c.Domain
+	}
+	if v == "" {
+		return 0, errors.New("count mails: a mailbox or a domain is required")
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM outbound_mail WHERE kind = ? AND `+col+` = ? AND created_at >= ?`),
+		string(c.Kind), v, nanos(c.Since)).Scan(&n)
 	return n, err
 }
 

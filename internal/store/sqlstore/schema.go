@@ -590,5 +590,13 @@ func migrations(d Dialect) []string {
 		`ALTER TABLE fed_peers ADD COLUMN status_at BIGINT NOT NULL DEFAULT 0;
 		ALTER TABLE fed_links ADD COLUMN in_agreement TEXT NOT NULL DEFAULT '';
 		ALTER TABLE fed_links ADD COLUMN in_version BIGINT NOT NULL DEFAULT 0`,
+		// 17: outbound mail keeps the mailbox its recipient reaches
+		// (sub-address and spelling folded) and its domain: confirmation
+		// mail is bounded per mailbox and per domain, whichever sender
+		// asked.
+		`ALTER TABLE outbound_mail ADD COLUMN mailbox TEXT NOT NULL DEFAULT '';
+		ALTER TABLE outbound_mail ADD COLUMN to_domain TEXT NOT NULL DEFAULT '';
+		CREATE INDEX outbound_mail_mailbox ON outbound_mail (kind, mailbox, created_at);
+		CREATE INDEX outbound_mail_domain ON outbound_mail (kind, to_domain, created_at)`,
 	}
 }

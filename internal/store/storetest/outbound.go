@@ -191,3 +191,69 @@ func outboundBounces(t *testing.T, s Store) {
 		t.Fatalf("unlinked bounces: %d", len(un))
 	}
 }
+
+// outboundConfirmBounds: confirmation mail is bounded per mailbox —
+// sub-addresses, case, quoting and a provider's spellings folded,
+// whichever sender asked — and per recipient domain; other kinds of mail
+// are not counted against it.
+func outboundConfirmBounds(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := clock
+	q, err := outbound.New(s, outbound.Config{From: "desk@node.example", Secret: []byte("0123456789abcdef0123"), ConfirmPerDomainHour: 8,
+		Now: func() time.Time { return now }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(kind outbound.Kind, to string) error {
+		_, err := q.Send(ctx, outbound.Mail{Kind: kind, Ref: "consent:x", To: to, Subject: "Please confirm", Text: "confirm"})
+		return err
+	}
+	// Answers to the mailbox do not count against confirmations.
+	if err := send(outbound.KindAck, "victim@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	for i, to := range []string{"victim+0@example.org", "Victim@Example.ORG", `"victim+shop"@example.org`} {
+		if err := send(outbound.KindConfirm, to); err != nil {
+			t.Fatalf("confirmation %d: %v", i+1, err)
+		}
+	}
+	var lim *outbound.LimitError
+	for _, to := range []string{"victim@example.org", "victim+11@example.org", "VICTIM+x@example.org"} {
+		if err := send(outbound.KindConfirm, to); !errors.As(err, &lim) || lim.Scope != "mailbox" || !errors.Is(err, outbound.ErrTooMany) {
+			t.Fatalf("a fourth confirmation to the mailbox (%s): %v", to, err)
+		}
+	}
+	// Gmail's dots and googlemail.com are one mailbox.
+	for i, to := range []string{"jane.doe@gmail.com", "janedoe+a@googlemail.com", "j.a.n.e.d.o.e@Gmail.com"} {
+		if err := send(outbound.KindConfirm, to); err != nil {
+			t.Fatalf("gmail confirmation %d: %v", i+1, err)
+		}
+	}
+	if err := send(outbound.KindConfirm, "jane.d.oe+z@gmail.com"); !errors.As(err, &lim) {
+		t.Fatalf("a fourth confirmation to a gmail mailbox's spelling: %v", err)
+	}
+	// Other mailboxes of the domain: 8 an hour to example.org (3 went).
+	for i := 0; i < 5; i++ {
+		if err := send(outbound.KindConfirm, fmt.Sprintf("p%d@example.org", i)); err != nil {
+			t.Fatalf("confirmation to p%d: %v", i, err)
+		}
+	}
+	if err := send(outbound.KindConfirm, "p9@example.org"); !errors.As(err, &lim) || lim.Scope != "domain" {
+		t.Fatalf("the domain's ninth confirmation in an hour: %v", err)
+	}
+	if err := send(outbound.KindConfirm, "p9@example.net"); err != nil {
+		t.Fatalf("another domain: %v", err)
+	}
+	// An hour on, the domain may be mailed again; a day on, the mailbox.
+	now = now.Add(61 * time.Minute)
+	if err := send(outbound.KindConfirm, "p9@example.org"); err != nil {
+		t.Fatalf("the domain an hour later: %v", err)
+	}
+	if err := send(outbound.KindConfirm, "victim+new@example.org"); !errors.As(err, &lim) {
+		t.Fatalf("the mailbox an hour later: %v", err)
+	}
+	now = now.Add(24 * time.Hour)
+	if err := send(outbound.KindConfirm, "victim+new@example.org"); err != nil {
+		t.Fatalf("the mailbox a day later: %v", err)
+	}
+}
