@@ -23,6 +23,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -152,16 +153,41 @@ func learnAll(f *filter.Service, ex []classify.Example) {
 	}
 }
 
-func score(f *filter.Service, name string, ex []classify.Example) row {
+func score(f *filter.Service, name string, ex []classify.Example) (row, []scored) {
 	r := row{name: name}
-	for _, e := range ex {
+	var ss []scored
+	for i, e := range ex {
 		d, err := f.Check(context.Background(), e.Raw, env)
 		if err != nil {
 			panic(err)
 		}
 		r.add(e.Spam, isHard(e.Path), d.Recipients[0].Outcome)
+		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path)})
 	}
-	return r
+	return r, ss
+}
+
+// histogram prints how a corpus's ham and spam spread over the points, to
+// show where the spam that is not acted on sits: just under the spam
+// threshold, or among the ham.
+func histogram(name string, ss []scored) {
+	fmt.Printf("\n%s: messages by points\n", name)
+	fmt.Println("| points | ham | spam |")
+	fmt.Println("|---|---|---|")
+	edges := []float64{math.Inf(-1), -8, -6, -4, -2, -1, 0, 1, 2, 2.5, 4, 6, 8, math.Inf(1)}
+	for i := 0; i+1 < len(edges); i++ {
+		var h, sp int
+		for _, x := range ss {
+			if x.score >= edges[i] && x.score < edges[i+1] {
+				if x.spam {
+					sp++
+				} else {
+					h++
+				}
+			}
+		}
+		fmt.Printf("| [%g, %g) | %d | %d |\n", edges[i], edges[i+1], h, sp)
+	}
 }
 
 func main() {
@@ -188,9 +214,11 @@ func main() {
 	half := len(ex) / 2
 	fb := newFilter()
 	learnAll(fb, ex[:half])
-	rows = append(rows, score(fb, "batch: first half learned, second half scored", ex[half:]))
+	rb, _ := score(fb, "batch: first half learned, second half scored", ex[half:])
+	rows = append(rows, rb)
 	ft := newFilter()
 	learnAll(ft, ex)
+	var hists []func()
 	for _, o := range oth {
 		name, path, ok := strings.Cut(o, "=")
 		if !ok {
@@ -201,7 +229,9 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		rows = append(rows, score(ft, "trained on the whole corpus, applied to "+name, ox))
+		ro, so := score(ft, "trained on the whole corpus, applied to "+name, ox)
+		rows = append(rows, ro)
+		hists = append(hists, func() { histogram("Trained on the whole corpus, applied to "+name, so) })
 	}
 	fmt.Println("| run | ham | ham tagged spam or held % | ham held % | ham unsure % | hard ham held % | spam | spam acted on % | spam held % | spam unsure % |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
@@ -209,10 +239,25 @@ func main() {
 		fmt.Printf("| %s | %d | %s | %s | %s | %s (%d) | %d | %s | %s | %s |\n", r.name, r.ham, pct(r.hamTag, r.ham), pct(r.hamQ, r.ham),
 			pct(r.hamUnsure, r.ham), pct(r.hardQ, r.hard), r.hard, r.spam, pct(r.spamAct, r.spam), pct(r.spamQ, r.spam), pct(r.spamUnsure, r.spam))
 	}
+	for _, h := range hists {
+		h()
+	}
 	if *sweep {
-		fmt.Println("\nOnline, after the first 500, both orders together: share at or above each score")
-		fmt.Println("| score | ham % | hard ham % | spam % |")
-		fmt.Println("|---|---|---|---|")
+		fmt.Println("\nOnline, after the first 500: share at or above each score, both orders together and each order's ham")
+		fmt.Println("| score | ham % | hard ham % | spam % | ham %, index order | ham %, chronological |")
+		fmt.Println("|---|---|---|---|---|---|")
+		hamAbove := func(ss []scored, t float64) string {
+			var n, a int
+			for _, x := range ss {
+				if x.i >= 500 && !x.spam {
+					n++
+					if x.score >= t {
+						a++
+					}
+				}
+			}
+			return pct(a, n)
+		}
 		all := append(append([]scored{}, s1...), s2...)
 		var ts []float64
 		for t := -2.0; t <= 12; t += 0.5 {
@@ -247,7 +292,7 @@ func main() {
 					hardAbove++
 				}
 			}
-			fmt.Printf("| %.1f | %s | %s | %s |\n", t, pct(hh, h), pct(hardAbove, hard), pct(sp, spn))
+			fmt.Printf("| %.1f | %s | %s | %s | %s | %s |\n", t, pct(hh, h), pct(hardAbove, hard), pct(sp, spn), hamAbove(s1, t), hamAbove(s2, t))
 		}
 	}
 }
