@@ -28,10 +28,20 @@ func corpusExamples(t *testing.T) []Example {
 // corpus (bench/corpus.sh), online protocol, in the seed-732 order and in
 // the chronological order: the runs are deterministic, so a change that
 // makes either worse fails here. The bounds are the rivals measured side
-// by side (bench/classify-vs-rivals.sh): in the seed order half of
-// bogofilter's (1-ROCA)% 0.144, and lam% and spam caught at 0.1% FPR better
-// than bogofilter's 0.95 and spamprobe's 85.1; in the chronological order
-// (1-ROCA)% below the best rival's (spamprobe 0.265, bogofilter 0.268).
+// by side (bench/classify-vs-rivals.sh): in the seed order (1-ROCA)% at
+// most two thirds of bogofilter's 0.144 and spam caught at 0.1% FPR better
+// than spamprobe's 85.1; in the chronological order (1-ROCA)% below the
+// best rival's (spamprobe 0.265, bogofilter 0.268).
+//
+// The seed order's bounds were tighter (half of bogofilter's (1-ROCA)%,
+// lam% below its 0.95) while the model read the fields the corpus's
+// collection wrote (mail-store annotations, delivery fields, the mbox line,
+// dates): its spam and ham were gathered at different sites and times, so
+// those fields told them apart here (0.071, lam% 0.80) and nowhere else. Left
+// out (features.go, ignoredField), the seed order gives 0.094 and lam% 1.18
+// (bogofilter, which reads them, 0.95): the bounds are now what the model
+// gives without them, and lam% at the classifier's own 0.99 cut-off no
+// longer beats bogofilter's.
 func TestCorpusOnlineQuality(t *testing.T) {
 	ex := corpusExamples(t)
 	rep, _, err := Evaluate(context.Background(), ex, Online, Params{}, nil)
@@ -40,8 +50,8 @@ func TestCorpusOnlineQuality(t *testing.T) {
 	}
 	m := rep.Metrics
 	t.Logf("seed order: (1-ROCA)%% %.4f lam%% %.3f caught@0.1%% %.1f", m.ROCA1, m.LAM, m.CaughtAt01)
-	if m.ROCA1 > 0.072 || m.LAM >= 0.95 || m.CaughtAt01 <= 85.1 {
-		t.Errorf("seed order below the gates: (1-ROCA)%% %.4f (≤ 0.072), lam%% %.3f (< 0.95), caught %.1f%% (> 85.1)", m.ROCA1, m.LAM, m.CaughtAt01)
+	if m.ROCA1 > 0.096 || m.LAM >= 1.2 || m.CaughtAt01 <= 85.1 {
+		t.Errorf("seed order below the gates: (1-ROCA)%% %.4f (≤ 0.096), lam%% %.3f (< 1.2), caught %.1f%% (> 85.1)", m.ROCA1, m.LAM, m.CaughtAt01)
 	}
 	rep, _, err = Evaluate(context.Background(), Chronological(ex), Online, Params{}, nil)
 	if err != nil {

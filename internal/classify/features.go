@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"bytes"
 	"fmt"
 	"math/bits"
 	"strings"
@@ -13,10 +14,12 @@ import (
 //
 //   - header words, prefixed with the field name ("subject:free") for the
 //     fields that say most, "rcvd:" for Received and "head:" for the rest,
-//     whose names are features too ("header:x-priority"); the mbox envelope
-//     line counts as the field "envelope". Verdict fields written by other
-//     filters (X-Spam-*) are left out: a sender can forge them, and they
-//     would teach the model to echo another filter. At most 8 KiB of header;
+//     whose names are features too ("header:x-priority"). What the
+//     receiving side wrote is left out (ignoredField): the mbox envelope
+//     line, the Date, delivery and mail-store fields, other filters'
+//     verdicts (a sender can forge them, and they would teach the model to
+//     echo another filter), and the time at the end of each Received field.
+//     At most 8 KiB of header;
 //   - body words from the text parts, at most 12 KiB: HTML without its tag
 //     names and comments (attribute names and values and the text count),
 //     case kept ("FREE" and "free" are different evidence), bare numbers
@@ -26,7 +29,7 @@ import (
 //     family of CRM114, OSBF-Lua and rspamd;
 //   - each attachment's declared type and the words of its file name;
 //   - the code of each parser defect ("defect:bad-base64");
-//   - the shape of the message: size (log2), number of parts, and whether
+//   - the shape of the message: body size (log2), number of parts, and whether
 //     it has plain text, HTML or both ("shape:parts=3").
 //
 // Features are hashed (FNV-1a, fixed seed, so a model file is portable) into
@@ -158,14 +161,12 @@ func fieldKind(name string) (prefix string, own bool) {
 func extract(m *mail.Message, p Params, explain bool) *featureSet {
 	f := newFeatureSet(uint(p.Bits), explain)
 	f.window = p.Window
-	// Header words, starting with the mbox envelope line when there is one.
+	// Header words. The mbox envelope line is left out: it is written by
+	// whoever stored the message, not by its sender.
 	budget := maxHeaderBytes
-	if m.EnvelopeFrom != "" {
-		f.headerField("envelope", "envelope", m.EnvelopeFrom[len("From "):], &budget)
-	}
 	for _, fld := range m.Header.Fields {
-		if len(fld.Name) >= 6 && strings.EqualFold(fld.Name[:6], "x-spam") {
-			continue // another filter's verdict, forgeable by the sender
+		if ignoredField(fld.Name) {
+			continue
 		}
 		prefix, own := fieldKind(fld.Name)
 		if !own {
@@ -173,7 +174,15 @@ func extract(m *mail.Message, p Params, explain bool) *featureSet {
 				f.name("header:" + strings.ToLower(fld.Name))
 			}
 		}
-		f.headerField(prefix, fld.Name, fld.Value, &budget)
+		v := fld.Value
+		if prefix == "rcvd" {
+			// A trace field ends with the time it was added: the site's
+			// clock and time zone, not the sender's.
+			if i := strings.LastIndexByte(v, ';'); i >= 0 {
+				v = v[:i]
+			}
+		}
+		f.headerField(prefix, fld.Name, v, &budget)
 		if budget <= 0 {
 			break
 		}
@@ -230,7 +239,7 @@ func (f *featureSet) shape(m *mail.Message) {
 			f.name(fmt.Sprintf("shape:%s=%d", name, v))
 		}
 	}
-	add("size-log2", bits.Len(uint(len(m.Raw))))
+	add("size-log2", bits.Len(uint(bodySize(m.Raw))))
 	add("parts", min(len(m.Parts), 9))
 	text, html := false, false
 	for _, p := range m.Parts {
@@ -251,6 +260,22 @@ func (f *featureSet) shape(m *mail.Message) {
 		kind = 3
 	}
 	add("text-kind", kind)
+}
+
+// bodySize is the size of a message after its header: the header grows
+// with every hop and mail store on the way, the body is what the sender
+// wrote.
+func bodySize(raw []byte) int {
+	i := bytes.Index(raw, []byte("\n\r\n"))
+	j := bytes.Index(raw, []byte("\n\n"))
+	switch {
+	case i < 0 && j < 0:
+		return 0
+	case i < 0 || j >= 0 && j < i:
+		return len(raw) - j - 2
+	default:
+		return len(raw) - i - 3
+	}
 }
 
 func (f *featureSet) headerField(prefix, name, v string, budget *int) {
@@ -402,4 +427,32 @@ func wordByte(c byte) bool { return wordBytes[c] }
 
 func inner(c byte) bool {
 	return c == '.' || c == '-' || c == '_' || c == '\'' || c == '@' || c == '%' || c == ','
+}
+
+// ignoredField reports the header fields whose words are left out: those
+// written on the receiving side — trace and delivery fields, mail-store
+// and client annotations, other filters' verdicts — and the Date. They
+// describe the site and time a message was collected at, not its sender,
+// so what a model learns from them holds only where it learned it (a
+// corpus's spam and ham collected at different sites or years teach it
+// the site or the year). The list follows SpamAssassin's Bayes
+// (IGNORED_HDRS), which leaves out the same kinds of field for the same
+// reason.
+func ignoredField(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "date", "delivery-date", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to",
+		"x-envelope-from", "received-spf", "authentication-results", "arc-authentication-results",
+		"x-uidl", "x-uid", "status", "x-status", "x-keywords", "x-flags", "x-imapbase", "xref",
+		"lines", "content-length", "x-account-key", "x-mime-autoconverted", "x-converted-to-plain-text",
+		"x-bogosity", "x-scanned-by", "x-scanner", "x-filtered-by", "x-antispam", "x-rbl-warning",
+		"x-originalarrivaltime", "x-gnus-mail-source", "replied", "forwarded":
+		return true
+	}
+	for _, p := range []string{"x-spam", "x-mozilla-", "x-virus", "x-amavis", "x-mailscanner", "x-vm-", "x-pyzor", "x-dcc-", "x-razor", "x-bayes"} {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return strings.Contains(n, "spam")
 }

@@ -1,0 +1,48 @@
+package classify
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestReceivingSideFieldsLeftOut: two copies of one message, collected at
+// different sites and times — another mbox envelope line, another Date,
+// other delivery and mail-store fields, another filter's verdict, and
+// trace fields whose times differ — have the same features, while the
+// sender's own fields and the relays' names still count.
+func TestReceivingSideFieldsLeftOut(t *testing.T) {
+	body := "Subject: cheap watches\r\nFrom: Shop <deals@shop.example>\r\nTo: you@example.org\r\n" +
+		"Content-Type: text/plain\r\n\r\nGenuine replica watches at low prices, order today.\r\n"
+	a := "From deals@shop.example Mon Apr 26 10:17:56 2010\r\n" +
+		"X-Mozilla-Status: 0001\r\nX-UIDL: UID12994-1201487268\r\nX-Account-Key: account2\r\n" +
+		"Delivered-To: m1@mail.one.example\r\nX-Original-To: m1@mail.one.example\r\n" +
+		"Received: from relay.shop.example ([192.0.2.7]) by mx.one.example with ESMTP id 8762E; Sun, 25 Apr 2010 22:50:21 +0900 (JST)\r\n" +
+		"X-Barracuda-Spam-Score: 1.56\r\nX-Spam-Status: No, score=1.2\r\nX-Virus-Scanned: by amavisd-new\r\n" +
+		"Date: Sun, 25 Apr 2010 16:50:10 +0300\r\n" + body
+	b := "From deals@shop.example Thu Aug 22 03:01:09 2002\r\n" +
+		"Status: RO\r\nX-Keywords: NonJunk\r\nDelivered-To: jm@two.example\r\n" +
+		"Received: from relay.shop.example ([192.0.2.7]) by mx.one.example with ESMTP id 8762E; Thu, 22 Aug 2002 03:00:59 -0700 (PDT)\r\n" +
+		"Authentication-Results: two.example; spf=pass\r\nReceived-SPF: pass\r\n" +
+		"Date: Thu, 22 Aug 2002 11:00:51 +0100\r\n" + body
+	names := func(raw string) []string {
+		f := extract(parse([]byte(raw)), DefaultParams(), true)
+		n := slices.Clone(f.names)
+		slices.Sort(n)
+		return n
+	}
+	na, nb := names(a), names(b)
+	if !slices.Equal(na, nb) {
+		t.Errorf("features differ between two collections of one message:\n%v\n%v", na, nb)
+	}
+	for _, want := range []string{"subject:watches", "rcvd:relay.shop.example", "replica"} {
+		if !slices.Contains(na, want) {
+			t.Errorf("feature %q missing: %v", want, na)
+		}
+	}
+	for _, n := range na {
+		if strings.Contains(n, "Apr") || strings.Contains(n, "JST") || strings.Contains(n, "uidl") || strings.Contains(n, "barracuda") {
+			t.Errorf("a receiving-side feature is left in: %q", n)
+		}
+	}
+}
