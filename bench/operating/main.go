@@ -12,11 +12,13 @@
 //   - other corpora, after learning the whole training corpus the
 //     documented way (its spam, then its ham) — mail it was not tuned on.
 //
-//     operating -train INDEX [-other NAME=INDEX ...] [-sweep]
+//     operating -train INDEX [-other NAME=INDEX ...] [-sweep] [-calibrate]
 //
 // Indexes are TREC style ("spam PATH" / "ham PATH"). -sweep adds, for the
 // training corpus online, the share of ham and spam at or above a range of
-// scores, from which the defaults were chosen.
+// scores, from which the defaults were chosen; -calibrate fits the
+// classifier's points to the online outcomes (Platt scaling, each class
+// weighing half), from which the filter's calibration was chosen.
 package main
 
 import (
@@ -114,6 +116,61 @@ type scored struct {
 	score float64
 	i     int
 	hard  bool
+	bayes float64 // the classifier symbol's points
+	ready bool    // the classifier had learned enough to score
+}
+
+func bayesPoints(d *filter.Decision) (float64, bool) {
+	for _, s := range d.Symbols {
+		if s.Name == "ACCORD_BAYES_SPAM" || s.Name == "ACCORD_BAYES_HAM" {
+			return s.Score, true
+		}
+	}
+	return 0, false
+}
+
+// platt fits P(spam) = σ(a·x + b) to the classifier's points by weighted
+// logistic regression (Newton's method), each class weighing half, so b
+// holds no class prior: what the points would be if calibrated on this
+// corpus.
+func platt(ss []scored) (a, b float64) {
+	var ns, nh float64
+	for _, x := range ss {
+		if x.spam {
+			ns++
+		} else {
+			nh++
+		}
+	}
+	a = 1
+	for it := 0; it < 50; it++ {
+		var ga, gb, haa, hab, hbb float64
+		for _, x := range ss {
+			w := (ns + nh) / (2 * nh)
+			y := 0.0
+			if x.spam {
+				w, y = (ns+nh)/(2*ns), 1
+			}
+			p := 1 / (1 + math.Exp(-(a*x.bayes + b)))
+			ga += w * (p - y) * x.bayes
+			gb += w * (p - y)
+			v := w * p * (1 - p)
+			haa += v * x.bayes * x.bayes
+			hab += v * x.bayes
+			hbb += v
+		}
+		det := haa*hbb - hab*hab
+		if det == 0 {
+			break
+		}
+		da := (hbb*ga - hab*gb) / det
+		db := (haa*gb - hab*ga) / det
+		a, b = a-da, b-db
+		if math.Abs(da)+math.Abs(db) < 1e-9 {
+			break
+		}
+	}
+	return a, b
 }
 
 func online(name string, ex []classify.Example) (row, []scored) {
@@ -129,7 +186,8 @@ func online(name string, ex []classify.Example) (row, []scored) {
 		if i >= 500 {
 			r.add(e.Spam, isHard(e.Path), d.Recipients[0].Outcome)
 		}
-		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path)})
+		bp, ready := bayesPoints(d)
+		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path), bp, ready})
 		if _, err := f.Learn(ctx, e.Raw, e.Spam, "bench"); err != nil {
 			panic(err)
 		}
@@ -162,7 +220,8 @@ func score(f *filter.Service, name string, ex []classify.Example) (row, []scored
 			panic(err)
 		}
 		r.add(e.Spam, isHard(e.Path), d.Recipients[0].Outcome)
-		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path)})
+		bp, ready := bayesPoints(d)
+		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path), bp, ready})
 	}
 	return r, ss
 }
@@ -193,6 +252,7 @@ func histogram(name string, ss []scored) {
 func main() {
 	train := flag.String("train", "", "TREC-style index of the training corpus")
 	sweep := flag.Bool("sweep", false, "also print ham and spam shares at or above a range of scores (online)")
+	calibrate := flag.Bool("calibrate", false, "also fit the classifier's points to the online outcomes (Platt scaling)")
 	var oth others
 	flag.Var(&oth, "other", "NAME=INDEX of another corpus to apply the trained filter to (repeatable)")
 	flag.Parse()
@@ -242,6 +302,16 @@ func main() {
 	for _, h := range hists {
 		h()
 	}
+	if *calibrate {
+		var fit []scored
+		for _, x := range append(append([]scored{}, s1...), s2...) {
+			if x.i >= 500 && x.ready {
+				fit = append(fit, x)
+			}
+		}
+		a, b := platt(fit)
+		fmt.Printf("\nThe classifier's points, online after the first 500, both orders: calibrated (classes weighing alike) they would be %.3f × points %+.3f\n", a, b)
+	}
 	if *sweep {
 		fmt.Println("\nOnline, after the first 500: share at or above each score, both orders together and each order's ham")
 		fmt.Println("| score | ham % | hard ham % | spam % | ham %, index order | ham %, chronological |")
@@ -260,7 +330,7 @@ func main() {
 		}
 		all := append(append([]scored{}, s1...), s2...)
 		var ts []float64
-		for t := -2.0; t <= 12; t += 0.5 {
+		for t := -2.0; t <= 16; t += 0.5 {
 			ts = append(ts, t)
 		}
 		sort.Float64s(ts)

@@ -66,8 +66,8 @@ func Builtin() Effective {
 // other symbols' weights).
 const (
 	DefaultUnsure     = 0.0
-	DefaultSpam       = 2.5
-	DefaultQuarantine = 8.0
+	DefaultSpam       = 2.0
+	DefaultQuarantine = 11.5
 )
 
 // Effective is the policy that applies to one recipient, every field set,

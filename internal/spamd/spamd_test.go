@@ -63,7 +63,7 @@ func TestProtocol(t *testing.T) {
 	addr, _ := start(t, false)
 	m := message("test", filter.GTUBE)
 	out := raw(t, addr, fmt.Sprintf("CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m))
-	if !strings.HasPrefix(out, "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 1000.0 / 2.5\r\n") {
+	if !strings.HasPrefix(out, "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 1000.0 / 2.0\r\n") {
 		t.Errorf("CHECK: %q", out)
 	}
 	out = raw(t, addr, fmt.Sprintf("SYMBOLS SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m))
@@ -147,10 +147,10 @@ func TestRealSpamc(t *testing.T) {
 		return string(out), code
 	}
 	spam := message("test", "hello "+filter.GTUBE)
-	if out, code := run(spam, "-c"); strings.TrimSpace(out) != "1000.0/2.5" || code != 1 {
-		t.Errorf("spamc -c: %q exit %d, want 1000.0/2.5 and 1", out, code)
+	if out, code := run(spam, "-c"); strings.TrimSpace(out) != "1000.0/2.0" || code != 1 {
+		t.Errorf("spamc -c: %q exit %d, want 1000.0/2.0 and 1", out, code)
 	}
-	if out, code := run(message("lunch", "see you at noon"), "-c"); code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "/2.5") {
+	if out, code := run(message("lunch", "see you at noon"), "-c"); code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "/2.0") {
 		t.Errorf("spamc -c on ham: %q exit %d", out, code)
 	}
 	if out, _ := run(spam, "-y"); !strings.HasPrefix(strings.TrimSpace(out), "GTUBE") {
