@@ -125,17 +125,28 @@ type Shared struct {
 	Version      string // The source's version it was computed from.
 	Groups       []Group
 	jurisdiction string
-	stats        map[string]int // Reports by origin country ("unknown" when none).
-	reports      int
-	campaigns    int
-	last         time.Time
+	recs         []statRec // Every report, as the statistics count it, oldest first.
+}
+
+// statRec is what the statistics know of one report.
+type statRec struct {
+	at                    time.Time
+	id, country, campaign string
+}
+
+// tally is what the statistics show: counts over a set of reports.
+type tally struct {
+	byOrigin  map[string]int // Reports by origin country ("unknown" when none).
+	reports   int
+	campaigns int
+	last      time.Time
 }
 
 // ItemsFor returns the groups a peer under agreement a is decided on:
 // the shared groups and the statistics with a's threshold applied.
 func (s *Shared) ItemsFor(a *Agreement) []Group {
 	out := append([]Group(nil), s.Groups...)
-	if s.reports == 0 {
+	if len(s.recs) == 0 {
 		return out
 	}
 	k := minCell
@@ -145,19 +156,57 @@ func (s *Shared) ItemsFor(a *Agreement) []Group {
 	return append(out, Group{ID: "statistics", Items: []Item{s.statistics(k)}})
 }
 
-// statistics builds the statistics item at threshold k.
+// statistics builds the statistics item at threshold k. It counts the
+// oldest reports in whole quanta of k (k = max(5, min_aggregate)): the
+// oldest ⌊N/k⌋·k of the N reports held. So the item changes only when k
+// more reports have come, and two consecutive versions — TAXII serves
+// every one, a partner keeps them all — differ by a batch of k reports, an
+// aggregate no smaller than the agreement allows any count to be; they
+// never tell which cell one new report went into, as they did when every
+// report made a new version. The quantum is k itself, not a fixed 5: the
+// first version then comes at exactly k reports and every later one counts
+// at least k, so the item is there whenever the node holds k reports (with
+// a fixed 5 and min_aggregate 6, 7 reports would count 5 and show
+// nothing). The cost is that up to k-1 of the newest reports wait for
+// their batch.
 func (s *Shared) statistics(k int) Item {
-	body := StatsBody{MinCount: k, Source: s.jurisdiction, ByOrigin: []intake.Count{}}
-	if s.reports >= k {
-		n := s.reports
+	return s.tally(len(s.recs)/k*k).item(k, s.jurisdiction)
+}
+
+// tally counts the oldest n reports.
+func (s *Shared) tally(n int) tally {
+	t := tally{byOrigin: map[string]int{}}
+	camps := map[string]bool{}
+	for _, r := range s.recs[:n] {
+		c := r.country
+		if c == "" {
+			c = "unknown"
+		}
+		t.byOrigin[c]++
+		t.reports++
+		camps[r.campaign] = true
+		if r.at.After(t.last) {
+			t.last = r.at
+		}
+	}
+	t.campaigns = len(camps)
+	return t
+}
+
+// item is the statistics item of the tally at threshold k: no count
+// under k is shown.
+func (t tally) item(k int, jurisdiction string) Item {
+	body := StatsBody{MinCount: k, Source: jurisdiction, ByOrigin: []intake.Count{}}
+	if t.reports >= k {
+		n := t.reports
 		body.Reports = &n
 	}
-	if s.campaigns >= k {
-		n := s.campaigns
+	if t.campaigns >= k {
+		n := t.campaigns
 		body.Campaigns = &n
 	}
 	var cells []intake.Count
-	for c, n := range s.stats {
+	for c, n := range t.byOrigin {
 		cells = append(cells, intake.Count{Value: c, N: n})
 	}
 	sort.Slice(cells, func(i, j int) bool {
@@ -191,7 +240,7 @@ func (s *Shared) statistics(k int) Item {
 	if body.Reports != nil && (smallest == 0 || *body.Reports < smallest) {
 		smallest = *body.Reports
 	}
-	it := mkItem(fmt.Sprintf("stats:origins:k%d", k), KindStatistics, tlpStats, nil, false, "", s.last, body)
+	it := mkItem(fmt.Sprintf("stats:origins:k%d", k), KindStatistics, tlpStats, nil, false, "", t.last, body)
 	it.Count = smallest // 0: nothing could be shown
 	return it
 }
@@ -245,7 +294,7 @@ func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, err
 	if err != nil {
 		return nil, fmt.Errorf("collect: %w", err)
 	}
-	sh := &Shared{Version: version, jurisdiction: jurisdiction, stats: map[string]int{}}
+	sh := &Shared{Version: version, jurisdiction: jurisdiction}
 	inds := map[string]*indicator{}
 	addInd := func(typ, value, country string, at time.Time) {
 		if value == "" {
@@ -287,15 +336,11 @@ func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, err
 		cur.addrs, cur.names = append(cur.addrs, recips...), append(cur.names, people.Names...)
 		cur.mentioned = append(cur.mentioned, people.Mentioned...)
 		cur.reports++
-		sh.reports++
 		if r.ReceivedAt.Before(cur.first) {
 			cur.first = r.ReceivedAt
 		}
 		if r.ReceivedAt.After(cur.last) {
 			cur.last = r.ReceivedAt
-		}
-		if r.ReceivedAt.After(sh.last) {
-			sh.last = r.ReceivedAt
 		}
 		v := r.Verdict
 		country := ""
@@ -305,11 +350,10 @@ func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, err
 				cur.subject = v.Message.Subject
 			}
 		}
+		sh.recs = append(sh.recs, statRec{at: r.ReceivedAt, id: r.ID, country: country, campaign: r.CampaignID})
 		if country == "" {
 			cur.unknown = true
-			sh.stats["unknown"]++
 		} else {
-			sh.stats[country]++
 			if !contains(cur.origins, country) {
 				cur.origins = append(cur.origins, country)
 			}
@@ -369,7 +413,12 @@ func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, err
 	// What identifies anyone in any report stays out of every shared list.
 	all := privacy.NewMentioned(allAddrs, allMentioned, allNames)
 	personal := func(v string) bool { return all.IsDomain(v) || all.IsAddress(v) }
-	sh.campaigns = len(camps)
+	// The statistics count the oldest reports first (by arrival, then
+	// id), so the counted set only ever grows by the newest.
+	sort.Slice(sh.recs, func(i, j int) bool {
+		a, b := sh.recs[i], sh.recs[j]
+		return a.at.Before(b.at) || a.at.Equal(b.at) && a.id < b.id
+	})
 	for _, c := range camps {
 		sort.Strings(c.origins)
 		origins := c.origins
