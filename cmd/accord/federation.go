@@ -315,8 +315,8 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			return nil
 		}),
 		"pending": withNode("pending", func(fs *flag.FlagSet) {
-			fs.BoolVar(&drop, "drop", false, "ask the peer whether it holds the envelope: record it if so, else drop it (its items are decided again)")
-			fs.BoolVar(&force, "force", false, "with --drop: drop it without asking (the peer cannot be reached)")
+			fs.BoolVar(&drop, "drop", false, "ask the peer whether it holds the envelope: record it if so, else set it aside (the peer refuses it from then on; its items are decided again)")
+			fs.BoolVar(&force, "force", false, "with --drop: set it aside without asking (the peer cannot be reached); the next sync asks the peer and records it if it arrived")
 		}, func(n *fedNode, pos []string) error {
 			name, err := one(pos)
 			if err != nil {

@@ -73,6 +73,10 @@ var (
 	ErrStale          = errors.New("federation: the envelope's time is outside the accepted window")
 	ErrReplay         = errors.New("federation: replayed envelope (sequence already received)")
 	ErrTampered       = errors.New("federation: the payload does not match the envelope's hash")
+	// ErrVoided: the sender set the envelope aside, after this node told it
+	// that it did not hold it, and sealed its contents again under a later
+	// sequence: a copy arriving late is refused.
+	ErrVoided = errors.New("federation: the sender set this envelope aside")
 )
 
 // Opened is a verified envelope.

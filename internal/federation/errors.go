@@ -25,7 +25,7 @@ const (
 	CodeBusy           Code = "busy"             // Too many envelopes at once: try again.
 	CodeTooLarge       Code = "too-large"        // Over the size an envelope may have.
 	CodeSlow           Code = "too-slow"         // Its body came slower than the inbox's minimum pace.
-	CodeSuperseded     Code = "superseded"       // Decided under an agreement older than one the sender already used.
+	CodeSuperseded     Code = "superseded"       // Decided under an agreement older than one the sender already used, or set aside by the sender.
 	CodeInternal       Code = "internal"         // This node failed; nothing was stored.
 )
 

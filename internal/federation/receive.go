@@ -97,11 +97,14 @@ func (s *Service) receiveSync(ctx context.Context, op *Opened) (*Answer, error) 
 	}
 	senderKey, _ := ParsePublicKey(e.From)
 	now := s.now()
+	link, err := s.Store.Link(ctx, p.Name)
+	if err != nil {
+		return nil, refuse(CodeInternal, err)
+	}
+	if e.Seq <= link.InVoid {
+		return nil, refuse(CodeSuperseded, fmt.Errorf("%w: envelope %d from %s (set aside up to %d)", ErrVoided, e.Seq, p.Name, link.InVoid))
+	}
 	if t := pl.Terms; t != nil {
-		link, err := s.Store.Link(ctx, p.Name)
-		if err != nil {
-			return nil, refuse(CodeInternal, err)
-		}
 		if t.Agreement == link.InAgreement && t.Version < link.InVersion {
 			return nil, refuse(CodeSuperseded, fmt.Errorf("envelope %d from %s was decided under %s version %d; version %d already came", e.Seq, p.Name,
 				t.Agreement, t.Version, link.InVersion))
@@ -163,7 +166,10 @@ func (s *Service) receiveSync(ctx context.Context, op *Opened) (*Answer, error) 
 	cp.ReceiverSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.Key, cp.Statement()))
 	cp.Recorded = now
 	if err := s.Store.CommitReceived(ctx, Receipt{Peer: p.Name, Seq: e.Seq, At: now, PayloadHash: e.PayloadSHA256, Items: items,
-		Withdrawals: pl.Withdrawals, Terms: pl.Terms, Requests: reqs, Replies: replies, Entries: entries, Checkpoint: cp}); err != nil {
+		Withdrawals: pl.Withdrawals, Terms: pl.Terms, Requests: reqs, Replies: replies, Entries: entries, Checkpoint: cp}); errors.Is(err, ErrVoided) {
+		// The sender's status query voided it while it was being read.
+		return nil, refuse(CodeSuperseded, err)
+	} else if err != nil {
 		return nil, refuse(CodeInternal, fmt.Errorf("store envelope %d from %s: %w", e.Seq, p.Name, err))
 	}
 	s.log().Info("federation: envelope accepted", "peer", p.Name, "seq", e.Seq, "items", len(items), "withdrawn", len(pl.Withdrawals),

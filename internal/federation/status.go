@@ -17,6 +17,12 @@ type StatusQuery struct {
 	Nonce   string `json:"nonce"`
 	OutSize uint64 `json:"out_size"` // The asker's log of what it sent.
 	InSize  uint64 `json:"in_size"`  // The asker's log of what it received.
+	// Void, when set, is a sequence the asker sealed and will set aside
+	// unless the peer holds it: the peer, if it has not accepted it,
+	// refuses it (and every lower one it has not accepted) from then on,
+	// before it answers — so a copy still on its way cannot land after the
+	// asker has decided its items again under a later sequence.
+	Void uint64 `json:"void,omitempty"`
 }
 
 // StatusReply is a peer's signed view of the link: the last envelopes
@@ -68,6 +74,14 @@ func (s *Service) answerStatus(ctx context.Context, op *Opened) (json.RawMessage
 		return nil, refuse(CodeMalformed, fmt.Errorf("%w: status query", ErrMalformed))
 	}
 	p := op.Peer
+	if q.Void > 0 {
+		// Recorded before the link is read for the answer: an envelope
+		// up to Void committed after this is refused (CommitReceived), one
+		// committed before shows in the answer's InSeq.
+		if err := s.Store.VoidInbound(ctx, p.Name, q.Void); err != nil {
+			return nil, refuse(CodeInternal, err)
+		}
+	}
 	link, err := s.Store.Link(ctx, p.Name)
 	if err != nil {
 		return nil, refuse(CodeInternal, err)
@@ -108,8 +122,10 @@ func (s *Service) answerStatus(ctx context.Context, op *Opened) (json.RawMessage
 }
 
 // askStatus asks a peer for its signed view of the link and checks the
-// answer: sealed by the peer for this node, fresh, for this query.
-func (s *Service) askStatus(ctx context.Context, p *Peer) (*StatusReply, error) {
+// answer: sealed by the peer for this node, fresh, for this query. void,
+// when not 0, asks the peer to refuse from now on the envelopes up to it
+// that it has not accepted (StatusQuery.Void).
+func (s *Service) askStatus(ctx context.Context, p *Peer, void uint64) (*StatusReply, error) {
 	if s.Transport == nil {
 		return nil, ErrNoTransport
 	}
@@ -130,7 +146,7 @@ func (s *Service) askStatus(ctx context.Context, p *Peer) (*StatusReply, error) 
 	}
 	var nonce [16]byte
 	rand.Read(nonce[:])
-	q, _ := json.Marshal(StatusQuery{Nonce: hex.EncodeToString(nonce[:]), OutSize: uint64(len(out)), InSize: uint64(len(in))})
+	q, _ := json.Marshal(StatusQuery{Nonce: hex.EncodeToString(nonce[:]), OutSize: uint64(len(out)), InSize: uint64(len(in)), Void: void})
 	sealed, err := Seal(s.Key, Envelope{Type: TypeStatus, To: to, Time: s.now()}, q)
 	if err != nil {
 		return nil, err
@@ -192,7 +208,7 @@ func (s *Service) CompareCustody(ctx context.Context, peer string) (Comparison, 
 	if err != nil {
 		return c, err
 	}
-	rep, err := s.askStatus(ctx, p)
+	rep, err := s.askStatus(ctx, p, 0)
 	if err != nil {
 		return c, err
 	}
@@ -211,6 +227,21 @@ func (s *Service) CompareCustody(ctx context.Context, peer string) (Comparison, 
 	theirs := map[string]bool{}
 	for _, k := range p.Keys {
 		theirs[k.Key] = true
+	}
+	// Envelopes set aside without the peer's word: one the peer holds is
+	// not a loss on this side — the next sync records it.
+	aside, err := s.Store.Abandoned(ctx, peer)
+	if err != nil {
+		return c, err
+	}
+	setAside := func(cp *Checkpoint) *Pending {
+		for i, a := range aside {
+			w := a.Delivery.Checkpoint
+			if cp != nil && cp.Seq == a.Seq && string(cp.Statement()) == string(w.Statement()) && cp.SenderSignature == w.SenderSignature {
+				return &aside[i]
+			}
+		}
+		return nil
 	}
 	for _, side := range []struct {
 		name         string
@@ -242,6 +273,19 @@ func (s *Service) CompareCustody(ctx context.Context, peer string) (Comparison, 
 		side.out.LocalSize, side.out.LocalRoot, side.out.Remote = a, hexs(ra), side.remote
 		problem := func(format string, args ...any) {
 			c.Problems = append(c.Problems, side.name+": "+fmt.Sprintf(format, args...))
+		}
+		if a := setAside(side.remote); side.dir == Out && side.localSeq < side.remoteSeq && a != nil {
+			// The peer's log is this node's with the envelope set aside.
+			ext := append([][]byte(nil), leaves...)
+			for _, e := range a.Delivery.Entries {
+				ext = append(ext, e.Leaf)
+			}
+			if hexs(Root(ext)) == side.remote.Root && uint64(len(ext)) == side.remote.Size {
+				c.Notes = append(c.Notes, fmt.Sprintf("sent: the peer holds envelope %d, which this node set aside without its word (peer pending --drop --force); the next sync records it as delivered",
+					side.remoteSeq))
+				side.out.Consistent = true
+				continue
+			}
 		}
 		if side.localSeq < side.remoteSeq {
 			problem("this node's record ends at envelope %d, the peer's at envelope %d: this node lost the last %d envelopes", side.localSeq, side.remoteSeq, side.remoteSeq-side.localSeq)

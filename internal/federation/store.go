@@ -54,6 +54,22 @@ type Store interface {
 	// DropPending forgets a pending envelope the peer never got: what it
 	// carried is decided again under the terms then in force.
 	DropPending(ctx context.Context, peer string) error
+	// AbandonPending sets the pending envelope aside: its sequence is
+	// never sealed again (the next envelope takes a higher one), and it is
+	// kept in case the peer turns out to hold it after all (then
+	// CommitSent records it). confirmed: the peer, asked, did not hold it
+	// and refuses it from then on (VoidInbound on its side).
+	AbandonPending(ctx context.Context, peer string, confirmed bool, at time.Time) error
+	// Abandoned lists the envelopes set aside that the peer has not yet
+	// confirmed it refuses, oldest first.
+	Abandoned(ctx context.Context, peer string) ([]Pending, error)
+	// ConfirmAbandoned records that the peer refuses every envelope set
+	// aside up to upTo.
+	ConfirmAbandoned(ctx context.Context, peer string, upTo uint64, at time.Time) error
+	// VoidInbound records that the peer set aside every envelope up to
+	// upTo this node has not accepted: CommitReceived refuses them
+	// (ErrVoided). Nothing changes when this node already accepted upTo.
+	VoidInbound(ctx context.Context, peer string, upTo uint64) error
 	// CommitSent records a delivered envelope: the items (and the
 	// withdrawn ones as no longer sent), the custody entries, the
 	// countersigned checkpoint, the sequence; it removes the delivered
@@ -106,7 +122,17 @@ type Link struct {
 	// decided before the peer narrowed or changed it, and is refused.
 	InAgreement string
 	InVersion   int
+	// OutVoid is the highest sequence this node sealed and set aside
+	// (AbandonPending): the next envelope's is above it and OutSeq.
+	OutVoid uint64
+	// InVoid is the highest sequence the peer said it set aside: an
+	// envelope up to it that has not arrived never will be accepted.
+	InVoid uint64
 }
+
+// NextSeq is the sequence of the next envelope sealed for the peer: never
+// one that was sealed before, delivered or set aside.
+func (l Link) NextSeq() uint64 { return max(l.OutSeq, l.OutVoid) + 1 }
 
 // AgreementRecord is one stored version.
 type AgreementRecord struct {

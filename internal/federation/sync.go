@@ -89,6 +89,9 @@ func (s *Service) SyncShared(ctx context.Context, sh *Shared, peer string) (Sync
 	if p.Status != StatusActive {
 		return res, fmt.Errorf("peer %s is %s: nothing is sent", peer, p.Status)
 	}
+	if err := s.resolveAbandoned(ctx, p, &res); err != nil {
+		return res, err
+	}
 	pend, err := s.Store.Pending(ctx, peer)
 	if err != nil {
 		return res, err
@@ -113,10 +116,13 @@ func (s *Service) SyncShared(ctx context.Context, sh *Shared, peer string) (Sync
 	}
 }
 
-// settle resolves an envelope left pending: recorded if the peer holds it,
-// dropped if not.
+// settle resolves an envelope left pending: recorded if the peer holds it;
+// otherwise set aside — the peer, asked, refuses it from then on, and its
+// items are decided again in a new envelope under a higher sequence (a
+// sequence once sealed and sent is never sealed again, so a copy of the
+// old envelope still on its way can never pass for the new one).
 func (s *Service) settle(ctx context.Context, p *Peer, pend *Pending, res *SyncResult) error {
-	st, err := s.askStatus(ctx, p)
+	st, err := s.askStatus(ctx, p, pend.Seq)
 	if err != nil {
 		return fmt.Errorf("envelope %d to %s is pending and the peer cannot be asked whether it holds it: %w", pend.Seq, p.Name, err)
 	}
@@ -126,40 +132,87 @@ func (s *Service) settle(ctx context.Context, p *Peer, pend *Pending, res *SyncR
 	}
 	switch {
 	case st.InSeq == pend.Seq:
-		cp := st.In
-		want := pend.Delivery.Checkpoint
-		if cp == nil || cp.Seq != pend.Seq || string(cp.Statement()) != string(want.Statement()) || cp.SenderSignature != want.SenderSignature {
-			return fmt.Errorf("peer %s holds an envelope %d that is not the one this node sent: the custody logs of the link diverge (accord custody compare %s)", p.Name, pend.Seq, p.Name)
-		}
-		if err := cp.VerifySignatures(); err != nil || cp.ReceiverSignature == "" {
-			return fmt.Errorf("peer %s did not countersign envelope %d: %v", p.Name, pend.Seq, err)
-		}
-		d := pend.Delivery
-		d.Checkpoint = *cp
-		d.Checkpoint.Recorded = s.now()
-		if err := s.Store.CommitSent(ctx, d); err != nil {
-			return err
-		}
-		res.Resumed += len(d.Items)
-		s.log().Info("federation: a pending envelope had arrived; recorded", "peer", p.Name, "seq", pend.Seq, "items", len(d.Items))
-		if cur := agreementVersion(p); d.Agreement != cur {
-			msg := fmt.Sprintf("envelope %d, decided under agreement version %d, reached %s although version %d is in force (it arrived late or was replayed); what version %d does not allow is withdrawn now",
-				pend.Seq, d.Agreement, p.Name, cur, cur)
-			res.Superseded = append(res.Superseded, msg)
-			s.log().Warn("federation: "+msg, "peer", p.Name)
-		}
+		return s.recordHeld(ctx, p, st, pend, res)
 	case st.InSeq == link.OutSeq:
-		if err := s.Store.DropPending(ctx, p.Name); err != nil {
+		if err := s.Store.AbandonPending(ctx, p.Name, true, s.now()); err != nil {
 			return err
 		}
 		res.Dropped += len(pend.Delivery.Items)
-		s.log().Info("federation: a pending envelope never arrived; its items are decided again", "peer", p.Name, "seq", pend.Seq,
+		s.log().Info("federation: a pending envelope never arrived; set aside (the peer refuses it from now on), its items are decided again", "peer", p.Name, "seq", pend.Seq,
 			"items", len(pend.Delivery.Items), "agreement_version", pend.Delivery.Agreement)
 	default:
 		return fmt.Errorf("peer %s last received envelope %d, this node last delivered %d and has %d pending: the link's records diverge (accord custody compare %s)",
 			p.Name, st.InSeq, link.OutSeq, pend.Seq, p.Name)
 	}
 	return nil
+}
+
+// recordHeld records as delivered an envelope the peer turned out to hold
+// (st.InSeq is its sequence), once the peer's checkpoint of it is the one
+// this node signed, countersigned; decided under an agreement version no
+// longer in force, it is flagged, and what the agreement in force does
+// not allow is withdrawn in the same round.
+func (s *Service) recordHeld(ctx context.Context, p *Peer, st *StatusReply, pend *Pending, res *SyncResult) error {
+	cp := st.In
+	want := pend.Delivery.Checkpoint
+	if cp == nil || cp.Seq != pend.Seq || string(cp.Statement()) != string(want.Statement()) || cp.SenderSignature != want.SenderSignature {
+		return fmt.Errorf("peer %s holds an envelope %d that is not the one this node sent: the custody logs of the link diverge (accord custody compare %s)", p.Name, pend.Seq, p.Name)
+	}
+	if err := cp.VerifySignatures(); err != nil || cp.ReceiverSignature == "" {
+		return fmt.Errorf("peer %s did not countersign envelope %d: %v", p.Name, pend.Seq, err)
+	}
+	d := pend.Delivery
+	d.Checkpoint = *cp
+	d.Checkpoint.Recorded = s.now()
+	if err := s.Store.CommitSent(ctx, d); err != nil {
+		return err
+	}
+	res.Resumed += len(d.Items)
+	s.log().Info("federation: an envelope left pending or set aside had arrived; recorded", "peer", p.Name, "seq", pend.Seq, "items", len(d.Items))
+	if cur := agreementVersion(p); d.Agreement != cur {
+		msg := fmt.Sprintf("envelope %d, decided under agreement version %d, reached %s although version %d is in force (it arrived late or was replayed); what version %d does not allow is withdrawn now",
+			pend.Seq, d.Agreement, p.Name, cur, cur)
+		res.Superseded = append(res.Superseded, msg)
+		s.log().Warn("federation: "+msg, "peer", p.Name)
+	}
+	return nil
+}
+
+// resolveAbandoned settles the envelopes set aside without the peer's
+// word (peer pending --drop --force): the peer is asked to refuse them
+// from now on; if it already holds one, that one is recorded as delivered
+// (and what the terms in force do not allow withdrawn in the same round),
+// so the link's two logs stay one.
+func (s *Service) resolveAbandoned(ctx context.Context, p *Peer, res *SyncResult) error {
+	ab, err := s.Store.Abandoned(ctx, p.Name)
+	if err != nil || len(ab) == 0 {
+		return err
+	}
+	last := ab[len(ab)-1].Seq
+	st, err := s.askStatus(ctx, p, last)
+	if err != nil {
+		return fmt.Errorf("envelope %d to %s was set aside without the peer's word, and the peer cannot be asked whether it holds it: %w", last, p.Name, err)
+	}
+	link, err := s.Store.Link(ctx, p.Name)
+	if err != nil {
+		return err
+	}
+	if st.InSeq != link.OutSeq {
+		held := -1
+		for i := range ab {
+			if ab[i].Seq == st.InSeq {
+				held = i
+			}
+		}
+		if held < 0 {
+			return fmt.Errorf("peer %s last received envelope %d, this node last delivered %d and set aside %d: the link's records diverge (accord custody compare %s)",
+				p.Name, st.InSeq, link.OutSeq, last, p.Name)
+		}
+		if err := s.recordHeld(ctx, p, st, &ab[held], res); err != nil {
+			return err
+		}
+	}
+	return s.Store.ConfirmAbandoned(ctx, p.Name, last, s.now())
 }
 
 // agreementVersion is the version of the agreement in force with p (0: none).
@@ -323,7 +376,7 @@ func (s *Service) build(ctx context.Context, p *Peer, to string, batch []Preview
 	for i, w := range wds {
 		withdrawn[i] = w.Key
 	}
-	seq := link.OutSeq + 1
+	seq := link.NextSeq()
 	entries := EnvelopeLeaves(seq, &pl, now)
 	prev, err := s.Store.Log(ctx, p.Name, Out)
 	if err != nil {
@@ -451,10 +504,11 @@ func (s *Service) PendingOf(ctx context.Context, peer string) (*PendingInfo, err
 		To: d.Checkpoint.To, BuiltAt: d.BuiltAt.Format("2006-01-02T15:04:05Z07:00")}, nil
 }
 
-// DropPending forgets the envelope pending for a peer, after checking with
-// the peer that it does not hold it (force skips the check, for a peer
-// that cannot be reached: if it did hold the envelope, the custody logs
-// will show it).
+// DropPending settles the envelope pending for a peer: recorded if the
+// peer holds it, else set aside (the peer refuses it from then on). force
+// sets it aside without asking, for a peer that cannot be reached; its
+// sequence is never sealed again, and the next sync asks the peer first:
+// if the envelope did arrive, it is recorded then.
 func (s *Service) DropPending(ctx context.Context, peer string, force bool) error {
 	unlock := s.lock(peer)
 	defer unlock()
@@ -470,5 +524,5 @@ func (s *Service) DropPending(ctx context.Context, peer string, force bool) erro
 		res := SyncResult{}
 		return s.settle(ctx, p, pe, &res)
 	}
-	return s.Store.DropPending(ctx, peer)
+	return s.Store.AbandonPending(ctx, peer, false, s.now())
 }

@@ -334,12 +334,12 @@ func (s *Store) RecordOwnKey(ctx context.Context, k federation.OwnKey) error {
 // Link implements federation.Store.
 func (s *Store) Link(ctx context.Context, peer string) (federation.Link, error) {
 	var l federation.Link
-	var o, i, v int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT out_seq, in_seq, in_agreement, in_version FROM fed_links WHERE peer = ?`), peer).Scan(&o, &i, &l.InAgreement, &v)
+	var o, i, v, ov, iv int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT out_seq, in_seq, in_agreement, in_version, out_void, in_void FROM fed_links WHERE peer = ?`), peer).Scan(&o, &i, &l.InAgreement, &v, &ov, &iv)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, federation.ErrNotFound
 	}
-	l.OutSeq, l.InSeq, l.InVersion = uint64(o), uint64(i), int(v)
+	l.OutSeq, l.InSeq, l.InVersion, l.OutVoid, l.InVoid = uint64(o), uint64(i), int(v), uint64(ov), uint64(iv)
 	return l, err
 }
 
@@ -394,6 +394,71 @@ func (s *Store) Pending(ctx context.Context, peer string) (*federation.Pending, 
 // DropPending implements federation.Store.
 func (s *Store) DropPending(ctx context.Context, peer string) error {
 	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM fed_pending WHERE peer = ?`), peer)
+	return err
+}
+
+// AbandonPending implements federation.Store.
+func (s *Store) AbandonPending(ctx context.Context, peer string, confirmed bool, at time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var seq int64
+		var payload []byte
+		var d string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT seq, payload, delivery FROM fed_pending WHERE peer = ?`), peer).Scan(&seq, &payload, &d)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var c int64
+		if confirmed {
+			c = nanos(at)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_abandoned (peer, seq, payload, delivery, at, confirmed) VALUES (?, ?, ?, ?, ?, ?)`),
+			peer, seq, payload, d, nanos(at), c); err != nil {
+			return fmt.Errorf("set envelope %d for %s aside: %w", seq, peer, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_links SET out_void = ? WHERE peer = ? AND out_void < ?`), seq, peer, seq); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM fed_pending WHERE peer = ?`), peer)
+		return err
+	})
+}
+
+// Abandoned implements federation.Store.
+func (s *Store) Abandoned(ctx context.Context, peer string) ([]federation.Pending, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, payload, delivery FROM fed_abandoned WHERE peer = ? AND confirmed = 0 ORDER BY seq`), peer)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []federation.Pending
+	for rows.Next() {
+		var p federation.Pending
+		var seq int64
+		var d string
+		if err := rows.Scan(&seq, &p.Payload, &d); err != nil {
+			return nil, err
+		}
+		p.Seq = uint64(seq)
+		if err := json.Unmarshal([]byte(d), &p.Delivery); err != nil {
+			return nil, fmt.Errorf("envelope %d set aside for %s: %w", seq, peer, err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ConfirmAbandoned implements federation.Store.
+func (s *Store) ConfirmAbandoned(ctx context.Context, peer string, upTo uint64, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE fed_abandoned SET confirmed = ? WHERE peer = ? AND seq <= ? AND confirmed = 0`), nanos(at), peer, int64(upTo))
+	return err
+}
+
+// VoidInbound implements federation.Store.
+func (s *Store) VoidInbound(ctx context.Context, peer string, upTo uint64) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE fed_links SET in_void = ? WHERE peer = ? AND in_seq < ? AND in_void < ?`), int64(upTo), peer, int64(upTo), int64(upTo))
 	return err
 }
 
@@ -461,12 +526,19 @@ func (s *Store) putCheckpoint(ctx context.Context, tx *sql.Tx, peer string, dir 
 // CommitSent implements federation.Store.
 func (s *Store) CommitSent(ctx context.Context, d federation.Delivery) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var cur int64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT out_seq FROM fed_links WHERE peer = ?`), d.Peer).Scan(&cur); err != nil {
+		var cur, void int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT out_seq, out_void FROM fed_links WHERE peer = ?`), d.Peer).Scan(&cur, &void); err != nil {
 			return fmt.Errorf("link %s: %w", d.Peer, err)
 		}
-		if uint64(cur)+1 != d.Seq {
-			return fmt.Errorf("link %s: delivered envelope %d, but the last was %d", d.Peer, d.Seq, cur)
+		// The next sequence, or one past those set aside (whose numbers
+		// are skipped), or one set aside the peer turned out to hold.
+		if uint64(cur) >= d.Seq || d.Seq > uint64(max(cur, void))+1 {
+			return fmt.Errorf("link %s: delivered envelope %d, but the last was %d (set aside up to %d)", d.Peer, d.Seq, cur, void)
+		}
+		// An envelope set aside that the peer turned out to hold is
+		// recorded as delivered: it is no longer set aside.
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM fed_abandoned WHERE peer = ? AND seq = ?`), d.Peer, int64(d.Seq)); err != nil {
+			return err
 		}
 		for _, it := range d.Items {
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_sent (peer, item_key, hash, seq) VALUES (?, ?, ?, ?)
@@ -506,12 +578,15 @@ func (s *Store) CommitSent(ctx context.Context, d federation.Delivery) error {
 // CommitReceived implements federation.Store.
 func (s *Store) CommitReceived(ctx context.Context, r federation.Receipt) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var cur int64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT in_seq FROM fed_links WHERE peer = ?`+s.d.ForUpdate), r.Peer).Scan(&cur); err != nil {
+		var cur, void int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT in_seq, in_void FROM fed_links WHERE peer = ?`+s.d.ForUpdate), r.Peer).Scan(&cur, &void); err != nil {
 			return fmt.Errorf("link %s: %w", r.Peer, err)
 		}
 		if uint64(cur) >= r.Seq {
 			return fmt.Errorf("link %s: envelope %d already received", r.Peer, r.Seq)
+		}
+		if uint64(void) >= r.Seq {
+			return fmt.Errorf("link %s: envelope %d: %w (up to %d)", r.Peer, r.Seq, federation.ErrVoided, void)
 		}
 		for _, it := range r.Items {
 			b, err := json.Marshal(it.Item)

@@ -598,5 +598,20 @@ func migrations(d Dialect) []string {
 		ALTER TABLE outbound_mail ADD COLUMN to_domain TEXT NOT NULL DEFAULT '';
 		CREATE INDEX outbound_mail_mailbox ON outbound_mail (kind, mailbox, created_at);
 		CREATE INDEX outbound_mail_domain ON outbound_mail (kind, to_domain, created_at)`,
+		// 18: a pending envelope the peer did not get is set aside, never
+		// re-sealed under its sequence (out_void: the highest set aside;
+		// fed_abandoned keeps it in case the peer turns out to hold it),
+		// and the peer, told so, refuses it from then on (in_void).
+		`ALTER TABLE fed_links ADD COLUMN out_void BIGINT NOT NULL DEFAULT 0;
+		ALTER TABLE fed_links ADD COLUMN in_void BIGINT NOT NULL DEFAULT 0;
+		CREATE TABLE fed_abandoned (
+			peer TEXT NOT NULL,
+			seq BIGINT NOT NULL,
+			payload ` + d.Blob + ` NOT NULL,
+			delivery TEXT NOT NULL,
+			at BIGINT NOT NULL,
+			confirmed BIGINT NOT NULL,
+			PRIMARY KEY (peer, seq)
+		)`,
 	}
 }

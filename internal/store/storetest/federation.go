@@ -326,6 +326,40 @@ func linkChanges(t *testing.T, s Store) {
 	if p, _ := s.Pending(ctx, "us"); p != nil {
 		t.Error("a dropped envelope is still pending")
 	}
+	// Set aside: its sequence is never sealed again; the peer's word
+	// confirms it; the receiving side refuses what was voided.
+	pend.Seq, pend.Delivery.Seq = 2, 2
+	if err := s.SavePending(ctx, "us", pend); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AbandonPending(ctx, "us", false, clock); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.Link(ctx, "us"); l.OutVoid != 2 || l.NextSeq() != 3 {
+		t.Errorf("after setting envelope 2 aside: %+v", l)
+	}
+	if ab, _ := s.Abandoned(ctx, "us"); len(ab) != 1 || ab[0].Seq != 2 || ab[0].Delivery.Agreement != 3 {
+		t.Errorf("set aside: %+v", ab)
+	}
+	if err := s.ConfirmAbandoned(ctx, "us", 2, clock); err != nil {
+		t.Fatal(err)
+	}
+	if ab, _ := s.Abandoned(ctx, "us"); len(ab) != 0 {
+		t.Errorf("still unconfirmed: %+v", ab)
+	}
+	if err := s.AddPeer(ctx, federation.Peer{Name: "ca", URL: "https://ca.example", Jurisdiction: "CA", Status: federation.StatusActive, Added: clock,
+		Keys: []federation.PeerKey{{Key: pubkey(t), Status: federation.KeyActive, Added: clock}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VoidInbound(ctx, "ca", 1); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.Link(ctx, "ca"); l.InVoid != 1 {
+		t.Errorf("voided inbound: %+v", l)
+	}
+	if err := s.CommitReceived(ctx, federation.Receipt{Peer: "ca", Seq: 1, At: clock, Checkpoint: federation.Checkpoint{Seq: 1}}); !errors.Is(err, federation.ErrVoided) {
+		t.Errorf("a voided envelope committed: %v", err)
+	}
 	// Two items received, one withdrawn with 0 days to keep it.
 	item := func(k string) federation.ReceivedItem {
 		return federation.ReceivedItem{Peer: "us", Item: federation.Item{Key: k, Kind: federation.KindReports, Hash: k + "h", Body: []byte(`{}`)},
