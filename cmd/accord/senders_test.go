@@ -402,7 +402,7 @@ func labelEndToEnd(t *testing.T, bin string, s *served, filterAddr, shop, data, 
 	res.Body.Close()
 	var lab struct{ ID, Header string }
 	json.Unmarshal(body, &lab)
-	if res.StatusCode != 201 || !strings.HasPrefix(lab.Header, "Accord-Label: v=2;") {
+	if res.StatusCode != 201 || !strings.HasPrefix(lab.Header, "Accord-Label: v=3;") {
 		t.Fatalf("label request: %d %s", res.StatusCode, body)
 	}
 	dir := t.TempDir()

@@ -15,7 +15,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(l.Value())
 	f.Add(strings.TrimSuffix(strings.TrimPrefix(l.Field(), Header+": "), "\r\n"))
 	f.Add("v=1; n=a; i=b; s=c; d=d; c=simple; bh=e; t=1; x=2; b=" + strings.Repeat("A", 88))
-	f.Add("v=2; n=a; i=b; s=c; d=d; c=simple; bh=e; hh=f; t=1; x=2; b=" + strings.Repeat("A", 88))
+	f.Add("v=3; n=a; i=b; s=c; d=d; c=simple; bh=e; hh=f; t=1; x=2; b=" + strings.Repeat("A", 88))
 	f.Add("v=1;;;")
 	f.Fuzz(func(t *testing.T, v string) {
 		p, err := Parse(v)

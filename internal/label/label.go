@@ -7,11 +7,15 @@
 //
 // The label signs the sender's DKIM domain, the message's body hash (the
 // DKIM bh= value, RFC 6376 3.7) and a hash of the header fields lint
-// judged (From, Sender, Reply-To, Subject, List-Unsubscribe,
-// List-Unsubscribe-Post), so it cannot be moved to another message (the
-// body or those fields differ: same body, another From or no opt-out is
-// another message) or to another domain (the signing domain must match,
-// pass DKIM and align with From).
+// judged and those that decide how the body reads (BoundHeaders: From,
+// Sender, Reply-To, To, Cc, Subject, List-Unsubscribe,
+// List-Unsubscribe-Post, MIME-Version, Content-Type,
+// Content-Transfer-Encoding), so it cannot be moved to another message
+// (the body or those fields differ: same body, another From, another
+// recipient, another boundary or no opt-out is another message) or to
+// another domain (the signing domain must match, pass DKIM and align with
+// From). A label is one message to one recipient: its opt-out token,
+// bound through List-Unsubscribe, is that recipient's.
 package label
 
 import (
@@ -55,7 +59,7 @@ func KeyID(pub ed25519.PublicKey) string {
 // signed is the text the signature covers: every tag but b=, in a fixed
 // order, without spaces.
 func (l *Label) signed() string {
-	return "v=2;n=" + l.Issuer + ";i=" + l.ID + ";s=" + l.Sender + ";d=" + l.Domain + ";c=" + l.Canon + ";bh=" + l.BodyHash +
+	return "v=3;n=" + l.Issuer + ";i=" + l.ID + ";s=" + l.Sender + ";d=" + l.Domain + ";c=" + l.Canon + ";bh=" + l.BodyHash +
 		";hh=" + l.HeadHash + ";t=" + strconv.FormatInt(l.Issued.Unix(), 10) + ";x=" + strconv.FormatInt(l.Expires.Unix(), 10) + ";u=" + l.StatusURL
 }
 
@@ -67,7 +71,7 @@ func (l *Label) Sign(key ed25519.PrivateKey) {
 
 // Value is the header field's value.
 func (l *Label) Value() string {
-	return "v=2; n=" + l.Issuer + "; i=" + l.ID + "; s=" + l.Sender + "; d=" + l.Domain + "; c=" + l.Canon + "; bh=" + l.BodyHash +
+	return "v=3; n=" + l.Issuer + "; i=" + l.ID + "; s=" + l.Sender + "; d=" + l.Domain + "; c=" + l.Canon + "; bh=" + l.BodyHash +
 		"; hh=" + l.HeadHash + "; t=" + strconv.FormatInt(l.Issued.Unix(), 10) + "; x=" + strconv.FormatInt(l.Expires.Unix(), 10) + "; u=" + l.StatusURL +
 		"; b=" + base64.StdEncoding.EncodeToString(l.Signature)
 }
@@ -148,11 +152,13 @@ func Parse(v string) (*Label, error) {
 		}
 	}
 	switch tags["v"] {
+	case "3":
 	case "2":
+		return nil, fmt.Errorf("%w: version 2 labels do not bind the recipient (To) nor the MIME structure and are no longer accepted; the sender must ask for a new label", ErrMalformed)
 	case "1":
 		return nil, fmt.Errorf("%w: version 1 labels bind the body only and are no longer accepted; the sender must ask for a new label", ErrMalformed)
 	default:
-		return nil, fmt.Errorf("%w: version %q, want 2", ErrMalformed, tags["v"])
+		return nil, fmt.Errorf("%w: version %q, want 3", ErrMalformed, tags["v"])
 	}
 	l := &Label{Issuer: tags["n"], ID: tags["i"], Sender: tags["s"], Domain: strings.ToLower(tags["d"]), Canon: tags["c"], BodyHash: tags["bh"],
 		HeadHash: tags["hh"], StatusURL: tags["u"]}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -215,8 +216,12 @@ func (v *Verifier) verifyOne(val string, in Input, body []byte, hashes map[strin
 		r.Status, r.Reason = Invalid, "the body is not the one labelled: the label was moved to another message, or the message changed"
 		return r
 	}
+	if why := HeaderProblem(in.Raw); why != "" {
+		r.Status, r.Reason = Invalid, why+": such a header is never labelled"
+		return r
+	}
 	if HeaderHash(in.Raw) != l.HeadHash {
-		r.Status, r.Reason = Invalid, "the From, Sender, Reply-To, Subject or List-Unsubscribe fields are not the ones labelled: the label was moved to another message, or the message changed"
+		r.Status, r.Reason = Invalid, "the From, To, Subject, List-Unsubscribe or MIME fields ("+strings.Join(BoundHeaders, ", ")+") are not the ones labelled: the label was moved to another message or recipient, or the message changed"
 		return r
 	}
 	if iss.Status != nil {

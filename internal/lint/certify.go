@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	netmail "net/mail"
 	"slices"
 	"strings"
 	"sync"
@@ -149,6 +150,14 @@ func (c *Certifier) Certify(ctx context.Context, req CertifyRequest) (*Certifica
 	if req.Recipient != "" && !slices.ContainsFunc(rep.Findings, func(f Finding) bool { return f.Check == "consent.on-record" && f.Status == OK }) {
 		why = append(why, "no consent on record for "+req.Recipient)
 	}
+	if p := label.HeaderProblem(req.Raw); p != "" {
+		why = append(why, p)
+	}
+	w, err := c.recipientBound(ctx, m, sd, req.Recipient)
+	if err != nil {
+		return nil, err
+	}
+	why = append(why, w...)
 	if len(why) > 0 {
 		return nil, &NotEligibleError{Why: why, Report: rep}
 	}
@@ -160,6 +169,50 @@ func (c *Certifier) Certify(ctx context.Context, req CertifyRequest) (*Certifica
 		return nil, fmt.Errorf("record the label: %w", err)
 	}
 	return &Certificate{Label: l, Field: l.Field(), Report: rep}, nil
+}
+
+// recipientBound says why a message is not one message to one recipient,
+// as a label must be: the label binds To and List-Unsubscribe, so the
+// node's opt-out token there must be the one issued for the recipient the
+// message is addressed to (named by the request, or the message's single
+// To) and for this sender — else one recipient's label and opt-out would
+// ride on mail to everyone, and their opt-outs unsubscribe someone else.
+func (c *Certifier) recipientBound(ctx context.Context, m *mail.Message, sd consent.Sender, asked string) ([]string, error) {
+	var to []string
+	for _, v := range m.Header.Values("To") {
+		as, _ := netmail.ParseAddressList(v)
+		for _, a := range as {
+			to = append(to, strings.ToLower(a.Address))
+		}
+	}
+	rcpt := strings.ToLower(strings.TrimSpace(asked))
+	if a, err := netmail.ParseAddress(rcpt); err == nil {
+		rcpt = strings.ToLower(a.Address)
+	}
+	switch {
+	case rcpt != "" && !slices.Contains(to, rcpt):
+		return []string{"the message is not addressed (To) to " + rcpt + ", the recipient named: a label is for one message to one recipient"}, nil
+	case rcpt == "" && len(to) == 1:
+		rcpt = to[0]
+	}
+	view, _, ok := c.Consent.TokenIn(ctx, m.Header.Get("List-Unsubscribe"))
+	if !ok {
+		return nil, nil // the sender's own opt-out: the label binds it and To
+	}
+	if view.Sender.ID != sd.ID {
+		return []string{"the opt-out link in List-Unsubscribe is another sender's"}, nil
+	}
+	if rcpt == "" {
+		return []string{"the message is addressed to no single recipient (To), and none was named (recipient=): a label is for one message to one recipient, whose opt-out link it carries"}, nil
+	}
+	h, err := c.Consent.Hash(sd.ID, rcpt)
+	if err != nil {
+		return nil, err
+	}
+	if h != view.RecipientHash() {
+		return []string{"the opt-out link in List-Unsubscribe was issued for another recipient than " + rcpt + ": a label is for one message to one recipient, whose own opt-out link it carries"}, nil
+	}
+	return nil, nil
 }
 
 var idB32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -400,6 +400,39 @@ func TestLabelsAPI(t *testing.T) {
 		l.Expires.Sub(l.Issued) != 48*time.Hour {
 		t.Fatalf("issued label %+v %v", l, err)
 	}
+	// A label is one message to one recipient: the node's opt-out link in
+	// it must be the one issued for the recipient it is addressed to.
+	lr := do(t, "POST", n.url+"/api/v1/unsubscribe-links", shop, "application/json", jsonBody(map[string]any{"list": "news", "campaign": "jan",
+		"recipients": []string{"dave@example.net", "erin@example.net"}}))
+	var links struct {
+		Links []struct {
+			URL             string `json:"url"`
+			ListUnsubscribe string `json:"list_unsubscribe"`
+		}
+	}
+	if err := json.Unmarshal(lr.body, &links); err != nil || len(links.Links) != 2 {
+		t.Fatalf("links: %d %s", lr.status, lr.body)
+	}
+	withLink := func(i int) string {
+		m := strings.Replace(campaignMsg, "<https://node.example/u/x>, <mailto:unsubscribe+x@node.example>", links.Links[i].ListUnsubscribe, 1)
+		m = strings.Replace(m, "https://node.example/u/x", links.Links[i].URL, 1)
+		return strings.ReplaceAll(m, n.url+"/u/", "https://node.example/u/") // as at a node published over https
+	}
+	if r := ask(withLink(0)); r.status != 201 {
+		t.Errorf("label for dave's message with dave's opt-out: %d %s", r.status, r.body)
+	}
+	if r := ask(withLink(1)); r.status != 422 || !strings.Contains(string(r.body), "issued for another recipient than dave@example.net") {
+		t.Errorf("label for dave's message with erin's opt-out: %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", n.url+"/api/v1/labels?recipient=erin@example.net", shop, "message/rfc822", []byte(withLink(1))); r.status != 422 ||
+		!strings.Contains(string(r.body), "not addressed (To) to erin@example.net") {
+		t.Errorf("label for a message to dave asked for erin: %d %s", r.status, r.body)
+	}
+	// A header readers split differently is never labelled.
+	if r := ask(strings.Replace(withLink(0), "From: Shop", "Subject : Your account is suspended\r\nFrom: Shop", 1)); r.status != 422 ||
+		!strings.Contains(string(r.body), "white space before its colon") {
+		t.Errorf("label for a message with 'Subject :': %d %s", r.status, r.body)
+	}
 	// Not compliant: the lint's breaches are the reason.
 	r = ask(strings.Replace(campaignMsg, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", "", 1))
 	if r.status != 422 || !strings.Contains(string(r.body), "optout.one-click") {
@@ -438,7 +471,7 @@ func TestLabelsAPI(t *testing.T) {
 	}
 	// The lint over the API.
 	n.svc.SetSenderStatus(context.Background(), "shop.example", consent.SenderActive, "")
-	lr := do(t, "POST", n.url+"/api/v1/lint?recipient=dave@example.net&list=news", shop, "message/rfc822", []byte(campaignMsg))
+	lr = do(t, "POST", n.url+"/api/v1/lint?recipient=dave@example.net&list=news", shop, "message/rfc822", []byte(campaignMsg))
 	if lr.status != 200 || !strings.Contains(string(lr.body), `"check": "consent.on-record"`) {
 		t.Errorf("lint over the API: %d %s", lr.status, lr.body)
 	}
