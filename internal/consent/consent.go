@@ -295,6 +295,9 @@ type Store interface {
 	Records(ctx context.Context, sender, recipient string) ([]Record, error)
 	// ActiveRecords counts a sender's active records.
 	ActiveRecords(ctx context.Context, sender string) (int, error)
+	// ConfirmedRecipients counts the recipients with an active, confirmed
+	// record of the sender's (on any list).
+	ConfirmedRecipients(ctx context.Context, sender string) (int, error)
 	// Events returns a sender's log from seq after (0: from the start),
 	// at most limit entries; with recipient set, only that recipient's.
 	Events(ctx context.Context, sender, recipient string, after int64, limit int) ([]Event, error)

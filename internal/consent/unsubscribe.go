@@ -29,6 +29,15 @@ const MaxLinks = 1000
 // Links makes the opt-out links for a mailing of list to recipients, and
 // counts them in the campaign (campaign "" for none). A suppressed
 // recipient gets no link but Suppressed: the check before sending.
+//
+// The campaign's count of messages — the divisor of its complaint rate —
+// counts only the links for recipients whose consent the node saw
+// confirmed (an active record on the list the recipient confirmed from
+// the node's mail), at a domain that is neither reserved (RFC 2606, RFC
+// 6761: .invalid, .test, .localhost, .example, .local) nor one of the
+// sender's own: links for made-up or the sender's own addresses cost
+// nothing to make and would dilute the rate. The links themselves are
+// made for everyone.
 func (s *Service) Links(ctx context.Context, sender, list, campaign string, recipients []string) ([]Link, error) {
 	sd, err := s.activeSender(ctx, sender)
 	if err != nil {
@@ -81,7 +90,16 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 		if refs[i], err = s.st.RecipientRef(ctx, sd.ID, it.hash); err != nil {
 			return nil, err
 		}
-		issued++
+		if !measurable(it.addr, sd) {
+			continue
+		}
+		recs, err := s.st.Records(ctx, sd.ID, it.hash)
+		if err != nil {
+			return nil, err
+		}
+		if confirmedOn(recs, list) {
+			issued++
+		}
 	}
 	var campRef int64
 	if campaign != "" {
@@ -107,6 +125,45 @@ func (s *Service) link(recipient, tok string) Link {
 	l.ListUnsubscribe = "<" + l.URL + ">, <mailto:" + l.Mailto + "?subject=unsubscribe>"
 	l.ListUnsubscribePost = "List-Unsubscribe=One-Click"
 	return l
+}
+
+// confirmedOn reports whether records hold an active, confirmed record on
+// list.
+func confirmedOn(recs []Record, list string) bool {
+	for _, r := range recs {
+		if r.List == list && r.Status == RecordActive && r.Confirmed {
+			return true
+		}
+	}
+	return false
+}
+
+// measurable reports whether mail to a normalized address can count in a
+// sender's volume: not at a reserved domain, nor at the sender's own.
+func measurable(addr string, sd Sender) bool {
+	dom := addr[strings.LastIndexByte(addr, '@')+1:]
+	if reservedDomain(dom) {
+		return false
+	}
+	for _, d := range sd.Domains {
+		if dom == d || strings.HasSuffix(dom, "."+d) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedDomain reports whether a domain is under a name reserved for
+// tests, documentation or local use (RFC 2606, RFC 6761, RFC 6762): no
+// one's mailbox.
+func reservedDomain(dom string) bool {
+	dom = strings.ToLower(strings.TrimSuffix(dom, "."))
+	for _, tld := range []string{"invalid", "test", "localhost", "example", "local"} {
+		if dom == tld || strings.HasSuffix(dom, "."+tld) {
+			return true
+		}
+	}
+	return false
 }
 
 func suppressedOn(sup []Suppression, list string) bool {
@@ -254,9 +311,11 @@ const EventSentReported = "campaign-sent-reported"
 // ReportSent records how many messages a campaign went to, when that is
 // more than the links made for it (complaint rates divide by it). It is
 // the sender's claim, so it is bounded by what the node can see: a
-// campaign goes at most to the larger of the links made for it and the
-// sender's active consent records (all lists) — mailing more people than
-// it holds consent for is no defence. It returns the count accepted, and
+// campaign goes at most to the larger of the links counted for it (those
+// for recipients with confirmed consent, see Links) and the number of
+// recipients with an active, confirmed record (any list) — records and
+// links the sender alone vouches for cost nothing to make, and mailing
+// more people than the node saw confirm is no defence. It returns the count accepted, and
 // logs the claim and the count in the sender's chained log.
 func (s *Service) ReportSent(ctx context.Context, sender, list, campaign string, sent int64) (int64, error) {
 	sd, err := s.st.Sender(ctx, sender)
@@ -272,7 +331,7 @@ func (s *Service) ReportSent(ctx context.Context, sender, list, campaign string,
 	if sent < 0 || sent > 1<<40 {
 		return 0, invalid("sent", "out of range")
 	}
-	bound, err := s.st.ActiveRecords(ctx, sd.ID)
+	bound, err := s.st.ConfirmedRecipients(ctx, sd.ID)
 	if err != nil {
 		return 0, err
 	}

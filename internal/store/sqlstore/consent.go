@@ -486,6 +486,14 @@ func (s *Store) ActiveRecords(ctx context.Context, sender string) (int, error) {
 	return n, err
 }
 
+// ConfirmedRecipients implements consent.Store.
+func (s *Store) ConfirmedRecipients(ctx context.Context, sender string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(DISTINCT recipient) FROM consent_records WHERE sender = ? AND status = ? AND confirmed <> 0`),
+		sender, consent.RecordActive).Scan(&n)
+	return n, err
+}
+
 // CountEvents implements consent.Store.
 func (s *Store) CountEvents(ctx context.Context, sender string, f consent.EventQuery) (int, error) {
 	q := `SELECT COUNT(*) FROM consent_events WHERE sender = ?`

@@ -243,8 +243,11 @@ func consentFlow(t *testing.T, s Store) {
 	if !links2[0].Suppressed || links2[0].Token != "" || links2[1].Suppressed {
 		t.Errorf("links after opt-out: %+v", links2)
 	}
+	// Only dave's links count in the campaigns' volume: his consent is
+	// the one the node saw confirmed (bob's record is the sender's word,
+	// frank has none).
 	camps, _ := s.SenderCampaigns(ctx, "shop.example")
-	if len(camps) != 2 || camps[0].Name != "dec-sale" || camps[0].Issued != 3 || camps[1].Issued != 1 {
+	if len(camps) != 2 || camps[0].Name != "dec-sale" || camps[0].Issued != 1 || camps[1].Issued != 1 {
 		t.Errorf("campaigns = %+v", camps)
 	}
 
@@ -455,32 +458,56 @@ func consentConfirmLimits(t *testing.T, s Store) {
 func consentSentBounds(t *testing.T, s Store) {
 	ctx := context.Background()
 	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
-	svc := consentService(t, s, nil, clk)
+	svc := consentService(t, s, &mailbox{}, clk)
 	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
 		t.Fatal(err)
 	}
+	// a and b confirmed from the node's mail; c's record is the sender's
+	// word alone.
 	for _, who := range []string{"a@example.net", "b@example.net"} {
-		if _, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: who, List: "news", Basis: consent.BasisConsent,
-			Capture: consent.Capture{Method: "form"}}); err != nil {
+		res, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: who, List: "news", Basis: consent.BasisConsent,
+			Capture: consent.Capture{Method: "form"}, Confirm: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Confirm(ctx, res.ConfirmURL[strings.LastIndex(res.ConfirmURL, "/")+1:], consent.Client{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.Links(ctx, "shop.example", "news", "dec", []string{"a@example.net", "b@example.net", "c@example.net"}); err != nil {
+	if _, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "c@example.net", List: "news", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form"}}); err != nil {
 		t.Fatal(err)
+	}
+	// Links for everyone; only a's and b's count in the campaign: not the
+	// unconfirmed c, made-up addresses at reserved domains, nor the
+	// sender's own.
+	if _, err := svc.Links(ctx, "shop.example", "news", "dec", []string{"a@example.net", "b@example.net", "c@example.net",
+		"made-up-1@example.invalid", "x@mail.test", "y@host.localhost", "seed@shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	var invented []string
+	for i := 0; i < 1000; i++ {
+		invented = append(invented, fmt.Sprintf("made-up-0-%d@example.invalid", i))
+	}
+	if _, err := svc.Links(ctx, "shop.example", "news", "dec", invented); err != nil {
+		t.Fatal(err)
+	}
+	if camps, _ := s.SenderCampaigns(ctx, "shop.example"); len(camps) != 1 || camps[0].Issued != 2 {
+		t.Fatalf("links counted in the campaign: %+v", camps)
 	}
 	if _, err := svc.RecordComplaint(ctx, consent.ComplaintInput{ReportID: "r1", Sender: "shop.example", List: "news", Campaign: "dec",
 		How: consent.HowDKIM, MessageKey: "dkim:1"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := svc.ReportSent(ctx, "shop.example", "news", "dec", 1<<40)
-	if err != nil || got != 3 {
+	if err != nil || got != 2 {
 		t.Fatalf("a claim of 2^40 messages accepted as %d (%v)", got, err)
 	}
 	if got, err := svc.ReportSent(ctx, "shop.example", "news", "other", 1000); err != nil || got != 2 {
 		t.Fatalf("a campaign without links: %d %v", got, err)
 	}
 	st, _ := svc.Standing(ctx, "shop.example")
-	if st.Sent != 5 || st.Complaints != 1 || st.Good {
+	if st.Sent != 4 || st.Complaints != 1 || st.Good {
 		t.Errorf("standing after the claims: %+v", st)
 	}
 	if n, _ := s.CountEvents(ctx, "shop.example", consent.EventQuery{Kind: consent.EventSentReported}); n != 2 {
