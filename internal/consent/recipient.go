@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"net"
 	"net/mail"
 	"strings"
 )
@@ -27,6 +28,11 @@ func NormalizeAddress(s string) (string, error) {
 	at := strings.LastIndexByte(a.Address, '@')
 	if at <= 0 || at == len(a.Address)-1 || !strings.Contains(a.Address[at:], ".") {
 		return "", invalid("recipient", "%q has no domain", s)
+	}
+	if dom := a.Address[at+1:]; strings.HasPrefix(dom, "[") || net.ParseIP(dom) != nil {
+		// An address literal names a host, not a mailbox at a domain:
+		// the node would mail whatever host it names.
+		return "", invalid("recipient", "%q is at an address literal: a recipient is a mailbox at a domain", s)
 	}
 	return strings.ToLower(a.Address), nil
 }

@@ -592,27 +592,57 @@ func (s *Service) Confirm(ctx context.Context, token string, cl Client) (Confirm
 
 // Withdraw records that the recipient withdrew consent from a list (""
 // for every list of the sender), as the sender learnt it. The recipient is
-// suppressed at once.
-func (s *Service) Withdraw(ctx context.Context, sender, recipient, list, note string) (Suppression, error) {
+// suppressed at once. A withdrawal that would change nothing — no active
+// or pending record on the list, and a suppression already covering it —
+// writes nothing and returns the suppression in force with already true:
+// repeating it cannot pad the recipient's log.
+func (s *Service) Withdraw(ctx context.Context, sender, recipient, list, note string) (sup Suppression, already bool, err error) {
 	sd, err := s.st.Sender(ctx, sender)
 	if err != nil {
-		return Suppression{}, err
+		return Suppression{}, false, err
 	}
 	addr, err := NormalizeAddress(recipient)
 	if err != nil {
-		return Suppression{}, err
+		return Suppression{}, false, err
 	}
 	if list != "" {
 		if list, err = checkList(list); err != nil {
-			return Suppression{}, err
+			return Suppression{}, false, err
 		}
 	}
 	if len(note) > 1024 {
-		return Suppression{}, invalid("note", "longer than 1024 bytes")
+		return Suppression{}, false, invalid("note", "longer than 1024 bytes")
 	}
 	h := RecipientHash(s.o.Keys.RecipientKey(sd.ID), addr)
-	sup, _, err := s.suppress(ctx, sd, h, list, ViaWithdrawal, Client{}, map[string]string{"note": note}, EventWithdrawn, false)
-	return sup, err
+	if x, ok, err := s.noOpWithdrawal(ctx, sd.ID, h, list); err != nil || ok {
+		return x, ok, err
+	}
+	return s.suppress(ctx, sd, h, list, ViaWithdrawal, Client{}, map[string]string{"note": note}, EventWithdrawn, false)
+}
+
+// noOpWithdrawal returns the suppression that already covers a
+// withdrawal from list ("" all) when the recipient has no active or
+// pending record it would withdraw.
+func (s *Service) noOpWithdrawal(ctx context.Context, sender, recipient, list string) (Suppression, bool, error) {
+	recs, err := s.st.Records(ctx, sender, recipient)
+	if err != nil {
+		return Suppression{}, false, err
+	}
+	for _, r := range recs {
+		if (list == "" || r.List == list) && (r.Status == RecordActive || r.Status == RecordPending) {
+			return Suppression{}, false, nil
+		}
+	}
+	sups, err := s.st.Suppressed(ctx, sender, recipient)
+	if err != nil {
+		return Suppression{}, false, err
+	}
+	for _, x := range sups {
+		if !x.Lifted && (x.List == "" || x.List == list) {
+			return x, true, nil
+		}
+	}
+	return Suppression{}, false, nil
 }
 
 // suppress withdraws the recipient's records on list ("" all) and adds the

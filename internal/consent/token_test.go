@@ -115,7 +115,8 @@ func TestRecipientHash(t *testing.T) {
 	if strings.Contains(h1, "alice") {
 		t.Error("hash shows the address")
 	}
-	for _, bad := range []string{"", "alice", "alice@", "@example.org", "alice@localhost", strings.Repeat("a", 400) + "@x.org"} {
+	for _, bad := range []string{"", "alice", "alice@", "@example.org", "alice@localhost", strings.Repeat("a", 400) + "@x.org",
+		"a7@[127.0.0.1]", "a7@[IPv6:::1]", "Bob <bob@[192.0.2.1]>"} {
 		if _, err := NormalizeAddress(bad); err == nil {
 			t.Errorf("accepted %q", bad)
 		}

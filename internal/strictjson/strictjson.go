@@ -2,7 +2,11 @@
 // each object once. encoding/json keeps the last of duplicate members, and
 // other readers keep the first: a signed document with a member twice
 // reads one way to its verifier and another way to a person or another
-// program, so signed documents are refused with duplicates.
+// program, so signed documents are refused with duplicates. Names are
+// compared as encoding/json matches them to fields — without regard to
+// case ("payload" and "PAYLOAD" are one member to it, two to a
+// case-sensitive reader) — so a member named twice in any case is a
+// duplicate. API bodies are checked the same way.
 package strictjson
 
 import (
@@ -11,6 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrDuplicate is a member named twice in one object.
@@ -79,10 +86,11 @@ func Check(b []byte) error {
 			continue
 		case string:
 			if top != nil && top.names != nil && top.isName {
-				if top.names[t] {
+				k := fold(t)
+				if top.names[k] {
 					return fmt.Errorf("%w: %q", ErrDuplicate, t)
 				}
-				top.names[t] = true
+				top.names[k] = true
 				top.isName = false
 				continue
 			}
@@ -92,4 +100,30 @@ func Check(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// fold maps a name to the same key as every name encoding/json would
+// match it with: ASCII letters upper-cased, any other rune replaced by the
+// smallest rune of its Unicode simple-fold orbit (so "K", "k" and the
+// Kelvin sign are one).
+func fold(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			if 'a' <= r && r <= 'z' {
+				r -= 'a' - 'A'
+			}
+		} else {
+			for {
+				r2 := unicode.SimpleFold(r)
+				if r2 <= r {
+					r = r2
+					break
+				}
+				r = r2
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

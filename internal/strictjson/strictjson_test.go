@@ -14,7 +14,11 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	for _, dup := range []string{`{"a":1,"a":2}`, `{"payload":{"s":"forged"},"payload":{"s":"genuine"},"signature":"x"}`,
-		`{"x":[{"a":1,"b":2,"a":3}]}`, `{"o":{"k":{},"k":[]}}`, `[{"a":"a","a":"a"}]`} {
+		`{"x":[{"a":1,"b":2,"a":3}]}`, `{"o":{"k":{},"k":[]}}`, `[{"a":"a","a":"a"}]`,
+		// Names encoding/json reads as one: case, and Unicode folding (the
+		// Kelvin sign is a k).
+		`{"payload":{"s":"forged"},"PAYLOAD":{"s":"genuine"},"signature":"x"}`, `{"signature":"AAAA","Signature":"x"}`,
+		`{"k":1,"\u212a":2}`, `{"recipient":"a","Recipient":"b"}`} {
 		if err := Check([]byte(dup)); !errors.Is(err, ErrDuplicate) {
 			t.Errorf("%s: %v", dup, err)
 		}

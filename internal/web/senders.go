@@ -8,13 +8,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/consent"
+	"github.com/accord-antispam/accord/internal/strictjson"
 )
 
 // The senders' API: consent records, proofs, opt-out links and the
@@ -91,16 +95,88 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool
 		apiError(w, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the body is larger than %d bytes", limit))
 		return false
 	}
+	// A member named twice (in any case) reads one way here and another
+	// to a log, proxy or firewall in front of the node: refused.
+	if err == nil && !utf8.Valid(body) {
+		// Decoding would replace the bytes with U+FFFD: the record of
+		// "the exact text" would not be the text sent.
+		apiError(w, http.StatusBadRequest, "bad-body", "the body is not valid UTF-8 (JSON is UTF-8, RFC 8259): nothing was recorded")
+		return false
+	}
+	if err == nil {
+		err = strictjson.Check(body)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err == nil {
 		err = dec.Decode(v)
 	}
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "bad-body", "the body is not the JSON this call takes: "+err.Error())
+		apiError(w, http.StatusBadRequest, "bad-body", "the body is not the JSON this call takes: "+jsonProblem(err))
 		return false
 	}
 	return true
+}
+
+// jsonProblem says what is wrong with a body in the API's words, never
+// the decoder's Go type names.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "the body"
+		} else {
+			field = "field " + field
+		}
+		return fmt.Sprintf("%s: want %s, not %s", field, jsonKind(te.Type), te.Value)
+	case errors.As(err, &se):
+		return fmt.Sprintf("not JSON at byte %d", se.Offset)
+	case errors.Is(err, strictjson.ErrDuplicate):
+		return strings.TrimPrefix(err.Error(), "strictjson: ")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is empty or cut short"
+	}
+	msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "strictjson: ")
+	if strings.HasPrefix(msg, "unknown field") {
+		return msg
+	}
+	if strings.Contains(msg, "Go ") {
+		return "not the JSON this call takes"
+	}
+	return msg
+}
+
+// jsonKind names a Go type as JSON does.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		if t.String() == "time.Time" {
+			return "a time (RFC 3339)"
+		}
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "another type"
 }
 
 type senderJSON struct {
@@ -313,12 +389,12 @@ func (s *Server) apiWithdraw(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, 16<<10, &in) {
 		return
 	}
-	sup, err := s.cfg.Consent.Withdraw(r.Context(), senderOf(r), in.Recipient, in.List, in.Note)
+	sup, already, err := s.cfg.Consent.Withdraw(r.Context(), senderOf(r), in.Recipient, in.List, in.Note)
 	if err != nil {
 		s.consentError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"suppression": toSupJSON([]consent.Suppression{sup})[0]})
+	writeJSON(w, http.StatusOK, map[string]any{"suppression": toSupJSON([]consent.Suppression{sup})[0], "already": already})
 }
 
 // apiProof is GET /api/v1/consents/proof?recipient=ADDR[&list=L]: the

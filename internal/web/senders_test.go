@@ -309,6 +309,27 @@ func TestSenderAttacks(t *testing.T) {
 	if sup, _ := n.store.SuppressionFeed(context.Background(), "shop.example", consent.FeedQuery{Limit: 10}, time.Now()); len(sup) != 0 {
 		t.Fatalf("a forged token unsubscribed: %+v", sup)
 	}
+	// Bodies a proxy or log in front of the node would read otherwise —
+	// a key twice, in any case — and text that is not UTF-8 are refused
+	// with 400, and nothing is recorded; decoder errors name no Go types;
+	// an address literal is no recipient.
+	for name, b := range map[string]string{
+		"duplicate key":    `{"recipient":"first@example.net","list":"news","basis":"consent","capture":{"method":"form"},"recipient":"second@example.net"}`,
+		"case-variant key": `{"recipient":"first@example.net","list":"news","basis":"consent","capture":{"method":"form"},"Recipient":"second@example.net"}`,
+		"invalid UTF-8":    "{\"recipient\":\"first@example.net\",\"list\":\"news\",\"basis\":\"consent\",\"capture\":{\"method\":\"form\",\"text\":\"I agree \xff\xfe to the news\"}}",
+		"wrong type":       `{"recipient":"first@example.net","list":["news"],"basis":"consent","capture":{"method":"form"}}`,
+		"address literal":  `{"recipient":"a7@[127.0.0.1]","list":"news","basis":"consent","capture":{"method":"form"}}`,
+	} {
+		r := do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", []byte(b))
+		if r.status != 400 || strings.Contains(string(r.body), "Go ") || strings.Contains(string(r.body), "recordIn") {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	for _, who := range []string{"first@example.net", "second@example.net"} {
+		if r := do(t, "GET", n.url+"/api/v1/consents?recipient="+who, shop, "", nil); strings.Contains(string(r.body), `"status"`) {
+			t.Errorf("a refused body recorded %s: %s", who, r.body)
+		}
+	}
 	// A POST without RFC 8058's List-Unsubscribe=One-Click in its body
 	// (a scanner, another site's form) changes nothing, whatever the URL
 	// says.

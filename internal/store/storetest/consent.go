@@ -270,7 +270,7 @@ func consentFlow(t *testing.T, s Store) {
 		t.Errorf("overdue after a timely fetch: %+v", od)
 	}
 	// A withdrawal the sender reports, never fetched: overdue after 48 hours.
-	if _, err := svc.Withdraw(ctx, "shop.example", "carol@example.net", "", "asked by phone"); err != nil {
+	if _, _, err := svc.Withdraw(ctx, "shop.example", "carol@example.net", "", "asked by phone"); err != nil {
 		t.Fatal(err)
 	}
 	clk.add(47 * time.Hour)
@@ -422,7 +422,7 @@ func consentConfirmLimits(t *testing.T, s Store) {
 		_, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: who, List: "news", Basis: consent.BasisConsent,
 			Capture: consent.Capture{Method: "form"}, Confirm: true})
 		if err == nil {
-			_, err = svc.Withdraw(ctx, "shop.example", who, "news", "")
+			_, _, err = svc.Withdraw(ctx, "shop.example", who, "news", "")
 		}
 		return err
 	}
@@ -512,5 +512,52 @@ func consentSentBounds(t *testing.T, s Store) {
 	}
 	if n, _ := s.CountEvents(ctx, "shop.example", consent.EventQuery{Kind: consent.EventSentReported}); n != 2 {
 		t.Errorf("claims logged: %d", n)
+	}
+}
+
+// consentNoOpWithdrawals: a withdrawal that changes nothing writes
+// nothing, so repeating it cannot pad a recipient's log (and push later
+// events out of a proof); one that withdraws a record still does.
+func consentNoOpWithdrawals(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	svc := consentService(t, s, nil, clk)
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	nobody, _ := svc.Hash("shop.example", "nobody@example.net")
+	events := func(h string) int {
+		evs, err := s.Events(ctx, "shop.example", h, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	for i := 0; i < 30; i++ {
+		_, already, err := svc.Withdraw(ctx, "shop.example", "nobody@example.net", "", "")
+		if err != nil || already != (i > 0) {
+			t.Fatalf("withdrawal %d: already %v, %v", i+1, already, err)
+		}
+	}
+	if n := events(nobody); n != 1 {
+		t.Errorf("30 withdrawals of an address with no records left %d events, want 1", n)
+	}
+	// A record on the list after the suppression: withdrawing it is not a
+	// no-op.
+	if _, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "ann@example.net", List: "news", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form"}}); err != nil {
+		t.Fatal(err)
+	}
+	ann, _ := svc.Hash("shop.example", "ann@example.net")
+	before := events(ann)
+	if _, already, err := svc.Withdraw(ctx, "shop.example", "ann@example.net", "news", ""); err != nil || already || events(ann) == before {
+		t.Fatalf("withdrawing ann's record: already %v, %v", already, err)
+	}
+	before = events(ann)
+	if _, already, err := svc.Withdraw(ctx, "shop.example", "ann@example.net", "news", ""); err != nil || !already {
+		t.Fatalf("withdrawing ann again: already %v, %v", already, err)
+	}
+	if n := events(ann); n != before {
+		t.Errorf("withdrawing ann again added %d events", n-before)
 	}
 }
