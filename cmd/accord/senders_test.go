@@ -299,7 +299,7 @@ func confirmedOptIn(t *testing.T, s *served, sink *sinktest.Sink, shop string, l
 	if st := status(); st != "pending" {
 		t.Fatalf("after GETs: %s", st)
 	}
-	res, err := http.Post(local(link), "application/x-www-form-urlencoded", nil)
+	res, err := http.Post(local(link), "application/x-www-form-urlencoded", strings.NewReader("confirm=yes")) // the page's button
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("POST confirmation: %v %v", err, res)
 	}

@@ -110,8 +110,17 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 	s.confirmAnswer(w, tok, v, err, false)
 }
 
+// confirm is the page's button: its POST carries the button's field
+// (confirm=yes). A POST without it — a scanner or another site's form
+// posting anything, or nothing — confirms nothing.
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
+	r.ParseMultipartForm(16 << 10)
+	if r.PostFormValue("confirm") != "yes" {
+		s.page(w, http.StatusBadRequest, "message", pageData{Title: "Not a confirmation",
+			Message: "This request did not come from the page's button, so nothing was confirmed. Open the link from the message and press the button."})
+		return
+	}
 	v, err := s.cfg.Consent.Confirm(r.Context(), tok, consent.Client{IP: s.lim.clientIP(r), UserAgent: r.UserAgent(), Method: r.Method})
 	s.confirmAnswer(w, tok, v, err, true)
 }

@@ -146,8 +146,18 @@ func TestConfirmedOptIn(t *testing.T) {
 	}
 	// The button's POST confirms; again is the same.
 	action := buttonRe.FindSubmatch(do(t, "GET", link, "", "", nil).body)[1]
+	// A POST without the button's field (a scanner that submits forms
+	// empty, another site's form) confirms nothing.
+	for _, b := range []string{"", "confirm=no", "List-Unsubscribe=One-Click"} {
+		if p := do(t, "POST", n.url+string(action), "", "application/x-www-form-urlencoded", []byte(b)); p.status != 400 {
+			t.Fatalf("POST confirmation with %q: %d", b, p.status)
+		}
+	}
+	if get := do(t, "GET", n.url+"/api/v1/consents?recipient=dave@example.net", shop, "", nil); !strings.Contains(string(get.body), `"status": "pending"`) {
+		t.Fatalf("after POSTs without the button: %s", get.body)
+	}
 	for i := 0; i < 2; i++ {
-		p := do(t, "POST", n.url+string(action), "", "application/x-www-form-urlencoded", nil)
+		p := do(t, "POST", n.url+string(action), "", "application/x-www-form-urlencoded", []byte("confirm=yes"))
 		if p.status != 200 || !strings.Contains(string(p.body), "is confirmed") {
 			t.Fatalf("POST confirmation: %d %s", p.status, p.body)
 		}
