@@ -30,7 +30,8 @@ type ARFInput struct {
 // machine-readable message/feedback-report, and the reported message with
 // its recipients redacted (RFC 6590) by the privacy package, as evidence
 // is, and every opt-out token of the node in it (a token stands for its
-// recipient) replaced. Original-Rcpt-To's redacted local part is
+// recipient) replaced — in base64 and quoted-printable parts too, decoded
+// and encoded again. Original-Rcpt-To's redacted local part is
 // "redacted-" and a random id made for this report: nothing the sender
 // can turn back into an address by hashing its own list. From, To, Date
 // and Message-ID are added by the outbound queue.
@@ -38,13 +39,13 @@ func BuildARF(in ARFInput) ([]byte, error) {
 	rep, c := in.Report, in.Complaint
 	// Every recipient named in the message, and the complaining one, in
 	// every spelling (the privacy package's redaction, as for evidence).
-	original := privacy.Of(rep.Raw, in.Recipient).Message(rep.Raw)
+	original := privacy.Of(rep.Raw, in.Recipient).WithPattern(tokenRe, "${1}REDACTED").Message(rep.Raw)
 	for _, a := range in.Redact {
 		if a = strings.ToLower(strings.TrimSpace(a)); a != "" && a != strings.ToLower(in.Recipient) {
 			original = privacy.New([]string{a}, nil).Message(original)
 		}
 	}
-	original = tokenRe.ReplaceAll(original, []byte("${1}REDACTED"))
+	original = tokenRe.ReplaceAll(original, []byte("${1}REDACTED")) // the header, and parts privacy left as they were
 	rcpt := ""
 	if at := strings.LastIndexByte(in.Recipient, '@'); at > 0 {
 		var r [8]byte

@@ -40,6 +40,16 @@ func (p People) Bytes(b []byte) []byte { return p.text(b, false) }
 // name in a subject or a display name says to whom the spam went.
 func (p People) Words(b []byte) []byte { return p.text(b, true) }
 
+// WithPattern returns p that also replaces every match of re with repl
+// (as regexp.ReplaceAll expands it) in the message's text once decoded —
+// base64 and quoted-printable parts, RFC 2047 words aside: a secret that
+// is not a person's address, such as an opt-out token in a link, hidden
+// by a transfer encoding from a search of the raw bytes.
+func (p People) WithPattern(re *regexp.Regexp, repl string) People {
+	p.pattern, p.repl = re, []byte(repl)
+	return p
+}
+
 // Union is everybody in p and in others.
 func (p People) Union(others ...People) People {
 	addrs := append([]string(nil), p.Addresses...)
@@ -59,6 +69,9 @@ func (p People) plain(b []byte) []byte {
 // text redacts decoded content: addresses in every spelling, base64 runs
 // that hold one, and, in text, their local parts and names as words.
 func (p People) text(b []byte, words bool) []byte {
+	if p.pattern != nil {
+		b = p.pattern.ReplaceAll(b, p.repl)
+	}
 	b = p.plain(b)
 	var hits [][2]int
 	for _, sp := range b64Runs(b) {

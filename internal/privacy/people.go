@@ -35,6 +35,9 @@ type People struct {
 	joined  []string        // Names' words joined without a separator ("bobdurand").
 	set     map[string]bool // Addresses and domains, for lookups.
 	matcher *matcher        // Built on first use.
+
+	pattern *regexp.Regexp // Also replaced in decoded text (WithPattern).
+	repl    []byte
 }
 
 // recipientFields are the header fields that name who a message was
