@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -247,8 +248,10 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			}
 			now := time.Now()
 			p := federation.Peer{Name: name, URL: url, Jurisdiction: jur, Status: federation.StatusActive, Added: now, Agreement: a, Collection: federation.NewUUID(),
-				Keys: []federation.PeerKey{{Key: strings.TrimSpace(key), Status: federation.KeyActive, Added: now}}}
-			if err := n.store.AddPeer(ctx, p); err != nil {
+				Keys: []federation.PeerKey{{Key: base64.StdEncoding.EncodeToString(pub), Status: federation.KeyActive, Added: now}}}
+			if err := n.store.AddPeer(ctx, p); errors.Is(err, federation.ErrKeyTaken) {
+				return &exitError{code: 2, err: fmt.Errorf("--key: %w", err)}
+			} else if err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "peer %s (%s) added; key fingerprint %s — compare it with the peer's over the phone\n", name, jur, federation.Fingerprint(pub))
@@ -355,9 +358,11 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return err
 			}
-			if _, err := federation.ParsePublicKey(key); err != nil {
+			pub, err := federation.ParsePublicKey(key)
+			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			key = base64.StdEncoding.EncodeToString(pub)
 			if err := notRemoved(ctx, n, name); err != nil {
 				return err
 			}
@@ -366,8 +371,20 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			} else if own {
 				return &exitError{code: 2, err: fmt.Errorf("--key: %w", federation.ErrOwnKey)}
 			}
-			if err := n.store.AddPeerKey(ctx, name, strings.TrimSpace(key), time.Now()); err != nil {
+			back := false
+			if p, err := n.store.Peer(ctx, name); err == nil {
+				for _, k := range p.Keys {
+					back = back || k.Key == key && k.Status == federation.KeyRetired
+				}
+			}
+			if err := n.store.AddPeerKey(ctx, name, key, time.Now()); errors.Is(err, federation.ErrKeyTaken) {
+				return &exitError{code: 2, err: fmt.Errorf("--key: %w", err)}
+			} else if err != nil {
 				return err
+			}
+			if back {
+				fmt.Fprintf(e.stdout, "peer %s: its earlier key %s is in force again (the rotation is undone); the key it replaced is retired\n", name, federation.Fingerprint(pub))
+				return nil
 			}
 			fmt.Fprintf(e.stdout, "peer %s: new key in force; the old one is retired (it still verifies past checkpoints, not new envelopes)\n", name)
 			return nil

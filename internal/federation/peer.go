@@ -8,11 +8,15 @@
 package federation
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"filippo.io/edwards25519"
 
 	"github.com/accord-antispam/accord/internal/nodekey"
 )
@@ -93,7 +97,51 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	if err != nil || len(b) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("federation: %q is not a base64 Ed25519 public key", s)
 	}
+	if err := checkPoint(b); err != nil {
+		return nil, fmt.Errorf("federation: %q: %w", s, err)
+	}
 	return ed25519.PublicKey(b), nil
+}
+
+// ErrWeakKey: a public key no honest key pair has — not a point of the
+// curve, a non-canonical encoding, or a point with a small-order part
+// (the all-zero key, the identity, the other six small-order points). A
+// signature under a small-order key verifies for many or all messages
+// without any private key, so anyone could write as that peer.
+var ErrWeakKey = errors.New("federation: not a usable Ed25519 public key")
+
+// lMinus1 is the group order minus one, little-endian: [L-1]P + P is the
+// identity exactly when P lies in the prime-order subgroup.
+var lMinus1 = func() *edwards25519.Scalar {
+	b := []byte{0xec, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10}
+	s, err := new(edwards25519.Scalar).SetCanonicalBytes(b)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// checkPoint refuses what ErrWeakKey names, as libsodium's
+// crypto_core_ed25519_is_valid_point does: a key made by ed25519.GenerateKey
+// is always a canonical point of the prime-order subgroup.
+func checkPoint(b []byte) error {
+	p, err := new(edwards25519.Point).SetBytes(b)
+	if err != nil {
+		return fmt.Errorf("%w: not a point of the curve", ErrWeakKey)
+	}
+	if !bytes.Equal(p.Bytes(), b) {
+		return fmt.Errorf("%w: not the canonical encoding of its point", ErrWeakKey)
+	}
+	id := edwards25519.NewIdentityPoint()
+	if new(edwards25519.Point).MultByCofactor(p).Equal(id) == 1 {
+		return fmt.Errorf("%w: a point of small order (a signature under it can be forged without a private key)", ErrWeakKey)
+	}
+	q := new(edwards25519.Point).ScalarMult(lMinus1, p)
+	if q.Add(q, p).Equal(id) != 1 {
+		return fmt.Errorf("%w: a point outside the prime-order subgroup", ErrWeakKey)
+	}
+	return nil
 }
 
 // Fingerprint is a key's fingerprint to compare over the phone, in the

@@ -188,6 +188,11 @@ func (s *Service) SetPeerURL(ctx context.Context, name, url string) error {
 	return s.Store.SetPeerURL(ctx, name, strings.TrimSpace(url))
 }
 
+// ErrKeyTaken: a key cannot be given to a peer — another peer holds it
+// (a removed one included), or it was revoked. A key belongs to one peer
+// only, so that every signature names one partner.
+var ErrKeyTaken = errors.New("federation: that key cannot be given to this peer")
+
 // ErrOwnKey is returned when a peer would be given this node's own key.
 var ErrOwnKey = errors.New("federation: that key is this node's own")
 

@@ -50,6 +50,9 @@ func (s *Store) AddPeer(ctx context.Context, p federation.Peer) error {
 			return fmt.Errorf("add peer %s: %w", p.Name, err)
 		}
 		for _, k := range p.Keys {
+			if err := s.keyFree(ctx, tx, k.Key); err != nil {
+				return fmt.Errorf("add peer %s: %w", p.Name, err)
+			}
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_peer_keys (peer, pubkey, status, added, changed) VALUES (?, ?, ?, ?, ?)`),
 				p.Name, k.Key, string(k.Status), nanos(k.Added), nanos(k.Added)); err != nil {
 				return fmt.Errorf("add peer %s: key: %w (a key belongs to one peer only)", p.Name, err)
@@ -201,16 +204,51 @@ func (s *Store) RemovePeer(ctx context.Context, name string, at time.Time) error
 // AddPeerKey implements federation.Store.
 func (s *Store) AddPeerKey(ctx context.Context, name, key string, at time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		var owner, status string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT peer, status FROM fed_peer_keys WHERE pubkey = ?`), key).Scan(&owner, &status)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case owner != name:
+			return fmt.Errorf("%w: it is peer %s's", federation.ErrKeyTaken, owner)
+		case status == string(federation.KeyActive):
+			return fmt.Errorf("%w: it is already %s's key in force", federation.ErrKeyTaken, name)
+		case status == string(federation.KeyRevoked):
+			return fmt.Errorf("%w: it was revoked for %s and is never trusted again", federation.ErrKeyTaken, name)
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_peer_keys SET status = ?, changed = ?, retired_at = ? WHERE peer = ? AND status = ?`),
 			string(federation.KeyRetired), nanos(at), nanos(at), name, string(federation.KeyActive)); err != nil {
 			return err
 		}
+		if status == string(federation.KeyRetired) {
+			// Back to a key rotated out (a rotation undone): in force again
+			// from now; it signed nothing accepted while it was retired.
+			_, err := tx.ExecContext(ctx, s.q(`UPDATE fed_peer_keys SET status = ?, changed = ?, retired_at = 0 WHERE peer = ? AND pubkey = ?`),
+				string(federation.KeyActive), nanos(at), name, key)
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_peer_keys (peer, pubkey, status, added, changed) VALUES (?, ?, ?, ?, ?)`),
 			name, key, string(federation.KeyActive), nanos(at), nanos(at)); err != nil {
-			return fmt.Errorf("add key: %w (a key belongs to one peer only)", err)
+			return fmt.Errorf("add key: %w", err)
 		}
 		return nil
 	})
+}
+
+// keyFree refuses a key some peer (removed ones included) already holds.
+func (s *Store) keyFree(ctx context.Context, tx *sql.Tx, key string) error {
+	var owner, status string
+	err := tx.QueryRowContext(ctx, s.q(`SELECT k.peer, p.status FROM fed_peer_keys k JOIN fed_peers p ON p.name = k.peer WHERE k.pubkey = ?`), key).Scan(&owner, &status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	case status == string(federation.StatusRemoved):
+		return fmt.Errorf("%w: it was peer %s's, removed for good (its custody logs still name that key)", federation.ErrKeyTaken, owner)
+	}
+	return fmt.Errorf("%w: it is peer %s's", federation.ErrKeyTaken, owner)
 }
 
 // SetKeyStatus implements federation.Store.

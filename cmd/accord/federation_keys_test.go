@@ -1,0 +1,82 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPeerKeysFromTheBinary: the attack review's key findings, run as two
+// authorities would. A degenerate key (all zero, the identity, another
+// small-order point) is refused by peer add and rotate-key — anyone could
+// sign as such a "partner". A rotation made by mistake is undone by
+// rotating back to the peer's earlier key, and the link works again (it
+// was a raw SQLite UNIQUE error and a dead link); a key that belongs to
+// another peer, a removed one included, is refused with a clear error.
+func TestPeerKeysFromTheBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := accordBinary(t)
+	dir := t.TempDir()
+	fr := startNode(t, bin, dir, "fr", "FR", "")
+	us := startNode(t, bin, dir, "us", "US", "")
+	toUS := writeFile(t, filepath.Join(dir, "to-us.toml"), "id = \"FR-US\"\nversion = 1\naudience = [\"us\"]\nshare = [\"indicators\", \"campaigns\", \"reports\"]\ntlp_max = \"amber\"\norigins = [\"*\"]\n")
+	toFR := writeFile(t, filepath.Join(dir, "to-fr.toml"), "id = \"TO-FR\"\nversion = 1\naudience = [\"fr\"]\nshare = []\n")
+
+	weak := []string{
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", // all zero (order 4)
+		"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", // the identity
+		"7P///////////////////////////////////////38=", // order 2
+	}
+	for _, k := range weak {
+		out := us.runFail(t, bin, "peer", "add", "zz", "--url", "http://127.0.0.1:9", "--key", k, "--jurisdiction", "CA", "--agreement", toFR)
+		if !strings.Contains(out, "not a usable Ed25519 public key") {
+			t.Errorf("peer add with key %s: %s", k, out)
+		}
+	}
+	fr.run(t, bin, "peer", "add", "us", "--url", "http://"+us.s.http, "--key", us.key, "--jurisdiction", "US", "--agreement", toUS)
+	us.run(t, bin, "peer", "add", "fr", "--url", "http://"+fr.s.http, "--key", fr.key, "--jurisdiction", "FR", "--agreement", toFR)
+	for _, k := range weak {
+		if out := us.runFail(t, bin, "peer", "rotate-key", "fr", "--key", k); !strings.Contains(out, "not a usable Ed25519 public key") {
+			t.Errorf("rotate-key to %s: %s", k, out)
+		}
+	}
+	post, _ := poster(t, bin, fr)
+	post(federationSpam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", 1))
+	fr.run(t, bin, "peer", "sync", "us")
+
+	// A rotation by mistake, then undone.
+	wrong, _, _ := ed25519.GenerateKey(nil)
+	us.run(t, bin, "peer", "rotate-key", "fr", "--key", base64.StdEncoding.EncodeToString(wrong))
+	post(federationSpam("12.0.0.2", "deals@pharma-us.example", "Cheap meds", 2))
+	if out := fr.runFail(t, bin, "peer", "sync", "us"); !strings.Contains(out, "refused") {
+		t.Errorf("sync under the wrong key: %s", out)
+	}
+	out := us.run(t, bin, "peer", "rotate-key", "fr", "--key", fr.key)
+	if !strings.Contains(out, "in force again") {
+		t.Errorf("rotating back: %s", out)
+	}
+	if out := fr.run(t, bin, "peer", "sync", "us"); !strings.Contains(out, "1 envelopes") {
+		t.Errorf("sync after the rotation was undone: %s", out)
+	}
+	if out := us.run(t, bin, "custody", "verify", "fr"); !strings.Contains(out, "OK") {
+		t.Errorf("custody after the undo: %s", out)
+	}
+	// A key can be given to one peer only; said plainly.
+	for _, args := range [][]string{
+		{"peer", "add", "fr2", "--url", "http://127.0.0.1:9", "--key", fr.key, "--jurisdiction", "FR"},
+		{"peer", "rotate-key", "fr", "--key", fr.key},
+	} {
+		out := us.runFail(t, bin, args...)
+		if strings.Contains(out, "constraint") || strings.Contains(out, "UNIQUE") || !strings.Contains(out, "cannot be given") {
+			t.Errorf("%v: %s", args, out)
+		}
+	}
+	us.run(t, bin, "peer", "remove", "fr")
+	if out := us.runFail(t, bin, "peer", "add", "fr2", "--url", "http://127.0.0.1:9", "--key", fr.key, "--jurisdiction", "FR"); !strings.Contains(out, "removed for good") {
+		t.Errorf("a removed peer's key: %s", out)
+	}
+}
