@@ -148,6 +148,9 @@ func (a *Agreement) validate() error {
 	if a.RetentionDays < 0 || a.KeepWithdrawnDays < 0 || a.Deadlines.InformationDays < 0 || a.Deadlines.EnforcementDays < 0 {
 		return fmt.Errorf("agreement %s: days cannot be negative", a.ID)
 	}
+	if a.RetentionDays > MaxTermDays || a.KeepWithdrawnDays > MaxTermDays {
+		return fmt.Errorf("agreement %s: retention_days and keep_withdrawn_days are at most %d (ten years)", a.ID, MaxTermDays)
+	}
 	var err error
 	if a.validFromParsed, err = parseDate(a.ValidFrom); err != nil {
 		return fmt.Errorf("agreement %s: valid_from: %w", a.ID, err)

@@ -37,6 +37,26 @@ type Payload struct {
 	Checkpoint Checkpoint `json:"checkpoint"`
 }
 
+// MaxTermDays bounds the days terms may name (retention, time kept after a
+// withdrawal): ten years. More is no agreement anyone signs, and a huge
+// value overflows the expiry date into the past.
+const MaxTermDays = 3650
+
+// Check refuses terms a peer could not have agreed to: no agreement
+// reference or version, negative days (which would mean "never expires"),
+// or more than MaxTermDays.
+func (t *Terms) Check() error {
+	switch {
+	case strings.TrimSpace(t.Agreement) == "" || t.Version < 1:
+		return errors.New("terms name no agreement and version")
+	case t.RetentionDays < 0 || t.RetentionDays > MaxTermDays:
+		return fmt.Errorf("terms: retention_days %d is outside 0…%d", t.RetentionDays, MaxTermDays)
+	case t.KeepWithdrawnDays < 0 || t.KeepWithdrawnDays > MaxTermDays:
+		return fmt.Errorf("terms: keep_withdrawn_days %d is outside 0…%d", t.KeepWithdrawnDays, MaxTermDays)
+	}
+	return nil
+}
+
 // Terms travel with shared items.
 type Terms struct {
 	Agreement     string   `json:"agreement"`

@@ -105,6 +105,9 @@ func (s *Service) receiveSync(ctx context.Context, op *Opened) (*Answer, error) 
 		return nil, refuse(CodeSuperseded, fmt.Errorf("%w: envelope %d from %s (set aside up to %d)", ErrVoided, e.Seq, p.Name, link.InVoid))
 	}
 	if t := pl.Terms; t != nil {
+		if err := t.Check(); err != nil {
+			return nil, refuse(CodeMalformed, fmt.Errorf("%w: %v", ErrMalformed, err))
+		}
 		if t.Agreement == link.InAgreement && t.Version < link.InVersion {
 			return nil, refuse(CodeSuperseded, fmt.Errorf("envelope %d from %s was decided under %s version %d; version %d already came", e.Seq, p.Name,
 				t.Agreement, t.Version, link.InVersion))
