@@ -58,7 +58,10 @@ func targetedSpam() string {
 // subjects — a recipient known only by the address (marc.lefort), whose
 // name the links carry as host labels and path segments in any case and
 // separator, and a Bcc recipient named only in the body (carol.petit).
-var needles = []string{privVictim, privReporter, "alice.reporter", "bob.durand", "lefort", "carol", "petit@", "/petit", "zoe.zip"}
+var needles = []string{privVictim, privReporter, "alice.reporter", "bob.durand", "lefort", "carol", "petit@", "/petit", "zoe.zip",
+	// The re-review's: initials and surname in links, accented names, an
+	// address split around its "@" by a fold.
+	"edupre", "emilied", "dupre", "dupré", "fzimmer", "frederic", "frédéric", "zimmer", "jean.durand", "ville-fr"}
 
 // Three messages of the attack review. parcelSpam: the recipient has no
 // display name; the subject and links carry the name. bccSpam: delivered
@@ -75,6 +78,19 @@ const (
 		"From: Promo <win@promo-run.example>\r\nTo: undisclosed-recipients:;\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
 		"Subject: Carol, a gift for carol.petit\r\n\r\n" +
 		"Dear carol.petit@citizen-fr.example, you won a gift card. Claim it at http://promo-run.example/u/carol.petit/claim today.\r\n"
+)
+
+// accentSpam names Émilie Dupré (accented display name) and Frédéric
+// Zimmer: links carry "edupre", "emilied", "fzimmer", the subject
+// "Frédéric" in RFC 2047. foldSpam's subject splits an address at its "@".
+const (
+	accentSpam = "Received: from relay.example ([12.0.0.6]) by mx.citizen-fr.example with ESMTP id P4; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+		"From: Colis <suivi@colis-scam.example>\r\nTo: =?utf-8?q?=C3=89milie_Dupr=C3=A9?= <emilie.dupre@citizen-fr.example>\r\nCc: frederic.zimmer@citizen-fr.example\r\n" +
+		"Date: Tue, 3 Nov 2026 10:00:00 +0000\r\nSubject: =?utf-8?q?Fr=C3=A9d=C3=A9ric=2C_a_gift_for_you?=\r\n\r\n" +
+		"Your parcel waits: http://colis-scam.example/edupre/pay http://colis-scam.example/emilied/pay http://colis-scam.example/v/fzimmer/claim\r\n"
+	foldSpam = "Received: from relay.example ([12.0.0.5]) by mx.citizen-fr.example with ESMTP id P5; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+		"From: Billing <billing@invoice-scam.example>\r\nTo: undisclosed-recipients:;\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"Subject: Invoice for jean.durand@\r\n ville-fr.example overdue\r\n\r\nPay the invoice today at http://invoice-scam.example/pay now.\r\n"
 )
 
 func zipSpam(t *testing.T) string {
@@ -190,6 +206,8 @@ min_aggregate = 1
 	post(parcelSpam)
 	post(bccSpam)
 	post(zipSpam(t))
+	post(accentSpam)
+	post(foldSpam)
 	for i := 0; i < 4; i++ {
 		post(federationSpam(fmt.Sprintf("12.0.0.%d", 30+i), "deals@pharma-us.example", "Cheap meds", 30+i))
 	}
@@ -233,9 +251,9 @@ min_aggregate = 1
 			t.Errorf("indicator %s did not reach US: %v", l, links)
 		}
 	}
-	// 8 reports; the zip's evidence cannot be shown clean and stays home.
-	if kinds["reports"] != 8 || kinds["evidence"] != 7 {
-		t.Errorf("%d reports and %d evidence items reached US, want 8 and 7", kinds["reports"], kinds["evidence"])
+	// 10 reports; the zip's evidence cannot be shown clean and stays home.
+	if kinds["reports"] != 10 || kinds["evidence"] != 9 {
+		t.Errorf("%d reports and %d evidence items reached US, want 10 and 9", kinds["reports"], kinds["evidence"])
 	}
 	// FR's TAXII feed for US.
 	tok := lastLine(fr.run(t, bin, "peer", "token", "us"))

@@ -29,7 +29,7 @@ func (p People) m() *matcher {
 			}
 		}
 		for _, w := range append(append([]string{}, p.LocalParts...), p.Names...) {
-			p.matcher.words = append(p.matcher.words, []byte(w))
+			p.matcher.words = append(p.matcher.words, []byte(fold(w)))
 		}
 	})
 	return p.matcher
@@ -246,18 +246,13 @@ func replace(b []byte, sp [][2]int, with string) []byte {
 func (m *matcher) has(b []byte) bool { return len(m.spans(b)) > 0 }
 
 // wordSpans finds their local parts and names as whole words (not inside
-// a longer word), ignoring case.
+// a longer word), ignoring case and accents ("Frédéric" for "frederic").
 func (m *matcher) wordSpans(b []byte) [][2]int {
 	if len(m.words) == 0 {
 		return nil
 	}
-	low := bytes.ToLower(b)
-	if len(low) != len(b) {
-		low = make([]byte, len(b))
-		for i := range b {
-			low[i] = lower(b[i])
-		}
-	}
+	f := foldMap(b)
+	low := f.b
 	var out [][2]int
 	for _, w := range m.words {
 		for off := 0; ; {
@@ -267,7 +262,7 @@ func (m *matcher) wordSpans(b []byte) [][2]int {
 			}
 			s, e := off+i, off+i+len(w)
 			if !wordAt(low, s-1, true) && !wordAt(low, e, false) {
-				out = append(out, [2]int{s, e})
+				out = append(out, [2]int{f.at[s], f.end[e-1]})
 			}
 			off = s + 1
 		}

@@ -59,6 +59,8 @@ var (
 	// mentionAddr is an address as text mentions it: no "/" or "=" of a
 	// link around its local part.
 	mentionAddr = regexp.MustCompile(`(?i)[a-z0-9_%+-][a-z0-9._%+-]*@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
+	spacedAt    = regexp.MustCompile(`[ \t\r\n]*@[ \t\r\n]*`)
+	spacedAddr  = regexp.MustCompile(`(?i)(?:\[address\]|\[recipient\]|[a-z0-9_%+-][a-z0-9._%+-]*)\s*@\s*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
 	anyAddr     = regexp.MustCompile(`(?i)[a-z0-9!#$%&'*+/=?^_{|}~.-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
 )
 
@@ -126,7 +128,8 @@ func Of(raw []byte, reporter string) People {
 				strings.HasPrefix(name, "dkim") || strings.HasPrefix(name, "arc-") || strings.HasPrefix(name, "content-"):
 			default:
 				d, _ := mail.DecodeHeader(unfoldTight(f.Value))
-				mentionedIn = append(mentionedIn, f.Value, d)
+				// A fold the parser turned into a space ("bob@ example.org").
+				mentionedIn = append(mentionedIn, f.Value, d, spacedAt.ReplaceAllString(d, "@"))
 			}
 		}
 	}
@@ -204,6 +207,12 @@ func NewMentioned(addresses, mentioned, names []string) People {
 		if len(kept) < 2 || len(kept) > 4 {
 			return
 		}
+		for _, f := range initials(kept) {
+			add(&p.Names, "n:"+f)
+			if !strings.ContainsAny(f, ".-_") {
+				p.joined = append(p.joined, f)
+			}
+		}
 		rev := slices.Clone(kept)
 		slices.Reverse(rev)
 		for _, order := range [][]string{kept, rev} {
@@ -253,6 +262,16 @@ func NewMentioned(addresses, mentioned, names []string) People {
 	}
 	for i := range p.LocalParts {
 		p.LocalParts[i] = p.LocalParts[i][2:]
+	}
+	// Names also without their accents ("frédéric" and "frederic"), so a
+	// name matches however either side wrote it.
+	for _, n := range slices.Clone(p.Names) {
+		if f := fold(n[2:]); f != n[2:] {
+			add(&p.Names, "n:"+f)
+		}
+	}
+	for i, j := range p.joined {
+		p.joined[i] = fold(j)
 	}
 	for i := range p.Names {
 		p.Names[i] = p.Names[i][2:]
@@ -353,6 +372,8 @@ func (p People) Text(s string) string {
 	m := p.m()
 	b := replace([]byte(s), m.spans([]byte(s)), "[address]")
 	b = anyAddr.ReplaceAll(b, []byte("[address]"))
+	// An address a fold or a typist split around its "@" ("bob@ example.org").
+	b = spacedAddr.ReplaceAll(b, []byte("[address]"))
 	return string(replace(b, m.wordSpans(b), "[recipient]"))
 }
 

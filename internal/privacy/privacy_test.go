@@ -312,3 +312,41 @@ func TestEvidenceLeaksInArchivesFoldsAndBcc(t *testing.T) {
 		t.Errorf("Bcc redaction leaks %v", l)
 	}
 }
+
+// The re-review's variants: initials and surname of a recipient in links,
+// an accented name against its unaccented local part (and back), an
+// address split around its "@" by a fold.
+func TestInitialsAccentsAndFoldedAddresses(t *testing.T) {
+	p := Of([]byte("To: =?utf-8?q?=C3=89milie_Dupr=C3=A9?= <emilie.dupre@citizen-fr.example>\r\nCc: frederic.zimmer@citizen-fr.example\r\n"+
+		"From: x@colis-scam.example\r\n\r\nhi\r\n"), "henri.laval@reporter-fr.example")
+	for _, c := range []struct{ in, want string }{
+		{"http://colis-scam.example/edupre/pay", "http://colis-scam.example/"},
+		{"http://colis-scam.example/emilied/pay", "http://colis-scam.example/"},
+		{"http://colis-scam.example/e.dupre/pay", "http://colis-scam.example/"},
+		{"http://bank-phish.example/id/hlaval", "http://bank-phish.example/id/"},
+		{"http://gift-run.example/v/fzimmer/claim", "http://gift-run.example/v/"},
+		{"http://gift-run.example/v/Fr%C3%A9d%C3%A9ric/claim", "http://gift-run.example/v/"},
+		{"http://gift-run.example/v/claim", "http://gift-run.example/v/claim"},
+	} {
+		if got, ok := p.URL(c.in); !ok || got != c.want {
+			t.Errorf("URL(%s) = %q %v, want %q", c.in, got, ok, c.want)
+		}
+	}
+	for in, want := range map[string]string{
+		"Frédéric, a gift for you":                          "[recipient], a gift for you",
+		"FRÉDÉRIC ZIMMER wins":                              "[recipient] [recipient] wins",
+		"Émilie: your parcel":                               "[recipient]: your parcel",
+		"Invoice for jean.durand@ ville-fr.example overdue": "Invoice for [address] overdue",
+		"Invoice for [recipient]@ citizen-fr.example due":   "Invoice for [address] due",
+		"Meet the team at 5":                                "Meet the team at 5",
+	} {
+		if got := p.Text(in); got != want {
+			t.Errorf("Text(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// An accented local part against a plain name in the text.
+	q := New([]string{"frédéric.zimmer@mail-de.example"}, nil)
+	if got := q.Text("Frederic, hello"); got != "[recipient], hello" {
+		t.Errorf("accented local part: %q", got)
+	}
+}

@@ -151,7 +151,7 @@ func (p People) identifies(s string) bool {
 	if p.containsAny([]byte(s)) {
 		return true
 	}
-	l := strings.ToLower(s)
+	l := fold(s)
 	for _, lp := range p.LocalParts {
 		if strings.Contains(l, lp) {
 			return true
@@ -163,10 +163,10 @@ func (p People) identifies(s string) bool {
 	if len(p.joined) > 0 {
 		compact := strings.Map(func(r rune) rune {
 			if unicode.IsLetter(r) || unicode.IsDigit(r) {
-				return unicode.ToLower(r)
+				return r
 			}
 			return -1
-		}, s)
+		}, l)
 		for _, j := range p.joined {
 			if strings.Contains(compact, j) {
 				return true

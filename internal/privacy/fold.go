@@ -1,0 +1,82 @@
+package privacy
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// foldRune appends r without its accents, in lower case ("É" → "e",
+// "ß" stays): its compatibility decomposition (NFKD) minus the combining
+// marks. A name matches whether it is written "Frédéric" or "frederic".
+func foldRune(dst []byte, r rune) []byte {
+	if r < utf8.RuneSelf {
+		return append(dst, lower(byte(r)))
+	}
+	var buf [utf8.UTFMax]byte
+	n := utf8.EncodeRune(buf[:], r)
+	for _, d := range norm.NFKD.String(string(buf[:n])) {
+		if unicode.Is(unicode.Mn, d) {
+			continue
+		}
+		dst = utf8.AppendRune(dst, unicode.ToLower(d))
+	}
+	return dst
+}
+
+// fold is s without accents, in lower case.
+func fold(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		b = foldRune(b, r)
+	}
+	return string(b)
+}
+
+// folded is text folded, with where each folded byte came from.
+type folded struct {
+	b       []byte
+	at, end []int
+}
+
+func foldMap(b []byte) folded {
+	f := folded{b: make([]byte, 0, len(b)), at: make([]int, 0, len(b)), end: make([]int, 0, len(b))}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			// Not UTF-8: kept as the byte it is.
+			f.b = append(f.b, lower(b[i]))
+			f.at, f.end = append(f.at, i), append(f.end, i+1)
+			i++
+			continue
+		}
+		before := len(f.b)
+		f.b = foldRune(f.b, r)
+		for range len(f.b) - before {
+			f.at, f.end = append(f.at, i), append(f.end, i+n)
+		}
+		i += n
+	}
+	return f
+}
+
+// initials are the forms a name takes in logins and links: initial and
+// surname ("edupre", "e.dupre", "dupree"), first name and initial
+// ("emilied"), from the first and last of a name's words.
+func initials(words []string) []string {
+	if len(words) < 2 {
+		return nil
+	}
+	first, last := []rune(words[0]), []rune(words[len(words)-1])
+	f1, l1 := string(first[:1]), string(last[:1])
+	var out []string
+	for _, s := range []string{f1 + string(last), f1 + "." + string(last), f1 + "-" + string(last), f1 + "_" + string(last),
+		string(last) + f1, string(first) + l1, string(first) + "." + l1} {
+		if len([]rune(strings.NewReplacer(".", "", "-", "", "_", "").Replace(s))) >= 5 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
