@@ -39,6 +39,10 @@ func lookupCharset(name string) encoding.Encoding {
 	return nil
 }
 
+// KnownCharset reports whether text declared in charset name can be read
+// as its sender meant (an unknown one is read as Windows-1252, a guess).
+func KnownCharset(name string) bool { return knownCharset(name) }
+
 func knownCharset(name string) bool {
 	switch strings.ToLower(strings.Trim(strings.TrimSpace(name), `"'`)) {
 	case "", "us-ascii", "ascii", "utf-8", "utf8":

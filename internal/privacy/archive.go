@@ -7,7 +7,12 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"io"
+	"math"
 	"regexp"
+	"strings"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/unicode/utf32"
 )
 
 // Archives and compressed streams hide text from a byte scan: a zip
@@ -93,9 +98,78 @@ func (o *opened) open(b []byte, depth int) {
 				}
 			}
 		}
+	case "zlib":
+		zr, err := zlib.NewReader(bytes.NewReader(b))
+		if err != nil {
+			// Two bytes that only looked like a zlib header.
+			if depth == 0 && opaqueBinary(b) {
+				o.opaque = "binary data that looks compressed or encrypted and cannot be read"
+			}
+			return
+		}
+		o.read(zr, depth)
 	case "opaque":
 		o.opaque = "an archive that cannot be opened"
+	default:
+		if depth == 0 && opaqueBinary(b) {
+			o.opaque = "binary data that looks compressed or encrypted and cannot be read"
+		}
 	}
+}
+
+// utf32Text decodes a text part declared UTF-32 (with or without a byte
+// order mark).
+func utf32Text(charset string, b []byte) ([]byte, bool) {
+	var e encoding.Encoding
+	switch strings.ToLower(strings.Trim(strings.TrimSpace(charset), `"'`)) {
+	case "utf-32", "utf32", "ucs-4":
+		e = utf32.UTF32(utf32.BigEndian, utf32.UseBOM)
+	case "utf-32be":
+		e = utf32.UTF32(utf32.BigEndian, utf32.IgnoreBOM)
+	case "utf-32le":
+		e = utf32.UTF32(utf32.LittleEndian, utf32.IgnoreBOM)
+	default:
+		return nil, false
+	}
+	out, err := e.NewDecoder().Bytes(b)
+	return out, err == nil
+}
+
+// opaqueBinary reports whether an attachment of no known container looks
+// like compressed or encrypted data (raw deflate, an unknown packer): near
+// 8 bits of entropy per byte over its first 4 KiB. Media formats that are
+// compressed by nature (images, audio, video) are known by their magic and
+// left to the byte scan.
+func opaqueBinary(b []byte) bool {
+	if len(b) < 256 || media(b) {
+		return false
+	}
+	n := min(len(b), 4096)
+	var count [256]int
+	for _, c := range b[:n] {
+		count[c]++
+	}
+	h := 0.0
+	for _, c := range count {
+		if c > 0 {
+			p := float64(c) / float64(n)
+			h -= p * math.Log2(p)
+		}
+	}
+	return h > 7.2
+}
+
+// media names the compressed media formats by their magic numbers.
+func media(b []byte) bool {
+	for _, m := range []string{"\x89PNG", "\xff\xd8\xff", "GIF8", "II*\x00", "MM\x00*", "ID3", "\xff\xfb", "OggS", "fLaC", "\x1aE\xdf\xa3"} {
+		if bytes.HasPrefix(b, []byte(m)) {
+			return true
+		}
+	}
+	if len(b) >= 12 && (string(b[:4]) == "RIFF" || string(b[4:8]) == "ftyp") {
+		return true // WebP, WAV, AVI; MP4, HEIC
+	}
+	return false
 }
 
 // read takes a decompressed stream within the budget and opens it in turn.
@@ -125,8 +199,14 @@ func kindOf(b []byte) string {
 		return "bzip2"
 	case bytes.HasPrefix(b, []byte("%PDF-")):
 		return "pdf"
+	case b[0]&0x0f == 8 && b[0]>>4 <= 7 && (int(b[0])<<8|int(b[1]))%31 == 0 && b[1]&0x20 == 0:
+		// A raw zlib stream (RFC 1950: deflate, a valid check, no dictionary).
+		return "zlib"
 	case bytes.HasPrefix(b, []byte("Rar!\x1a\x07")), bytes.HasPrefix(b, []byte("7z\xbc\xaf\x27\x1c")),
-		bytes.HasPrefix(b, []byte("\xfd7zXZ\x00")), bytes.HasPrefix(b, []byte("MSCF\x00\x00\x00\x00")):
+		bytes.HasPrefix(b, []byte("\xfd7zXZ\x00")), bytes.HasPrefix(b, []byte("MSCF\x00\x00\x00\x00")),
+		bytes.HasPrefix(b, []byte("\x28\xb5\x2f\xfd")), // zstd
+		bytes.HasPrefix(b, []byte("\x04\x22\x4d\x18")), // lz4
+		bytes.HasPrefix(b, []byte("LZIP")), bytes.HasPrefix(b, []byte("\x1f\x9d")), bytes.HasPrefix(b, []byte("\x5d\x00\x00")):
 		return "opaque"
 	}
 	return ""

@@ -374,7 +374,16 @@ func (p People) Leaks(msg []byte) []string {
 	for _, part := range m.Parts {
 		headers = append(headers, part.Header)
 		texts = append(texts, part.Body, []byte(part.Text))
-		if !part.IsMultipart() && !part.IsText() {
+		switch {
+		case part.IsText():
+			// Text in a charset the parser does not know was read as a
+			// guess: UTF-32 is decoded here; any other is not certain.
+			if t, ok := utf32Text(part.Charset, part.Body); ok {
+				texts = append(texts, t)
+			} else if !mail.KnownCharset(part.Charset) && o.opaque == "" {
+				o.opaque = "text in a charset that cannot be read with certainty (" + part.Charset + ")"
+			}
+		case !part.IsMultipart():
 			o.open(part.Body, 0)
 		}
 	}

@@ -3,12 +3,16 @@ package privacy
 import (
 	"archive/zip"
 	"bytes"
+	"compress/zlib"
+	"crypto/rand"
 	"encoding/base64"
 	"mime"
 	"mime/quotedprintable"
 	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/encoding/unicode/utf32"
 
 	"github.com/accord-antispam/accord/internal/mail"
 )
@@ -348,5 +352,48 @@ func TestInitialsAccentsAndFoldedAddresses(t *testing.T) {
 	q := New([]string{"frédéric.zimmer@mail-de.example"}, nil)
 	if got := q.Text("Frederic, hello"); got != "[recipient], hello" {
 		t.Errorf("accented local part: %q", got)
+	}
+}
+
+// The re-review's evidence that was shared as clean: the recipient's
+// address in a raw zlib attachment (no gzip header) and in a UTF-32 text
+// part. Both are read now, and what cannot be read with certainty — a
+// charset the parser does not know, binary data that looks compressed or
+// encrypted — is a leak too, so the evidence is withheld. Plain images
+// are not.
+func TestLeaksReadsZlibUTF32AndRefusesTheUnreadable(t *testing.T) {
+	addr := "paul.renard@citizen-fr.example"
+	p := New([]string{addr}, nil)
+	msg := func(ctype, cte string, body []byte) []byte {
+		if cte == "base64" {
+			body = []byte(base64.StdEncoding.EncodeToString(body))
+		}
+		return []byte("From: x@spam.example\r\nTo: [redacted]\r\nSubject: hi\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: " + ctype + "\r\nContent-Transfer-Encoding: " + cte + "\r\n\r\n" +
+			string(body) + "\r\n--b--\r\n")
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte("hello " + addr))
+	zw.Close()
+	u32, _ := utf32.UTF32(utf32.BigEndian, utf32.UseBOM).NewEncoder().Bytes([]byte("Contact: " + addr))
+	u32le, _ := utf32.UTF32(utf32.LittleEndian, utf32.IgnoreBOM).NewEncoder().Bytes([]byte("Contact: " + addr))
+	random := make([]byte, 2048)
+	rand.Read(random)
+	for name, m := range map[string][]byte{
+		"raw zlib":        msg("application/octet-stream", "base64", z.Bytes()),
+		"utf-32":          msg("text/plain; charset=utf-32", "base64", u32),
+		"utf-32le":        msg("text/plain; charset=utf-32le", "base64", u32le),
+		"unknown charset": msg("text/plain; charset=x-made-up", "7bit", []byte("nothing to see")),
+		"random bytes":    msg("application/octet-stream", "base64", random),
+		"zstd":            msg("application/octet-stream", "base64", append([]byte("\x28\xb5\x2f\xfd"), random[:64]...)),
+	} {
+		if got := p.Leaks(m); len(got) == 0 {
+			t.Errorf("%s: shared as clean", name)
+		}
+	}
+	png := append([]byte("\x89PNG\r\n\x1a\n"), random...)
+	if got := p.Leaks(msg("image/png", "base64", png)); len(got) != 0 {
+		t.Errorf("an image is withheld: %v", got)
 	}
 }
