@@ -110,6 +110,7 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 	}
 	logged := map[string]bool{}
 	withdrawnAt := map[string]uint64{} // Key → the latest envelope that withdrew it.
+	arrived := map[string]uint64{}     // Key → the latest envelope that brought it.
 	for _, dir := range []Direction{Out, In} {
 		es, err := s.Store.Log(ctx, peer, dir)
 		if err != nil {
@@ -129,6 +130,7 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			}
 			if dir == In && e.What == "item" {
 				logged[fmt.Sprintf("%s\x00%s\x00%d", e.Key, e.Hash, e.Seq)] = true
+				arrived[e.Key] = max(arrived[e.Key], e.Seq)
 			}
 			if dir == In && e.What == "withdraw" {
 				withdrawnAt[e.Key] = max(withdrawnAt[e.Key], e.Seq)
@@ -178,8 +180,23 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 	if err != nil {
 		return rep, err
 	}
+	// Walk the log as well as the table: every item the log says arrived
+	// is held, withdrawn or purged (a tombstone) here, and a withdrawal
+	// mark needs a logged withdrawal.
+	here := map[string]bool{}
+	for _, it := range items {
+		here[it.Item.Key] = true
+	}
+	for k, seq := range arrived {
+		if !here[k] {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: envelope %d brought it, yet it is neither held, withdrawn nor purged here (deleted, or its key or peer changed)", k, seq))
+		}
+	}
 	for _, it := range items {
 		rep.Items++
+		if !it.Withdrawn.IsZero() && withdrawnAt[it.Item.Key] <= it.Seq {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: shown as withdrawn, but no logged withdrawal followed envelope %d that brought it", it.Item.Key, it.Seq))
+		}
 		if !logged[fmt.Sprintf("%s\x00%s\x00%d", it.Item.Key, it.Item.Marked(&it.Terms), it.Seq)] {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: its hash %.16s…, markings (kind, TLP, origins, personal data) or terms are not those logged when envelope %d brought it",
 				it.Item.Key, it.Item.Hash, it.Seq))

@@ -55,6 +55,10 @@ func TestCustodyCoversMarkingsTermsAndWithdrawals(t *testing.T) {
 		}
 	}
 	rep, camp, ind, ev := first("rep:%", ""), first("camp:%", ""), first("ind:%", ""), first("ev:%", "AND withdrawn_at <> 0")
+	// The re-review's: a received item deleted, a fake withdrawal mark.
+	gone, fake := first("ind:%", "AND item_key <> '"+ind+"'"), first("rep:%", "AND item_key <> '"+rep+"'")
+	exec(`DELETE FROM fed_received WHERE item_key = ?`, gone)
+	exec(`UPDATE fed_received SET withdrawn_at = 1, withdrawn_why = 'fake' WHERE item_key = ?`, fake)
 	exec(`UPDATE fed_received SET item = json_set(item, '$.tlp', 'clear', '$.personal_data', json('false')) WHERE item_key = ?`, rep)
 	exec(`UPDATE fed_received SET terms = json_set(terms, '$.onward_sharing', json('true')) WHERE item_key = ?`, camp)
 	exec(`UPDATE fed_received SET expires_at = 0 WHERE item_key = ?`, ind)
@@ -65,6 +69,8 @@ func TestCustodyCoversMarkingsTermsAndWithdrawals(t *testing.T) {
 		"terms widened":                      "received item " + camp + ": its hash",
 		"expiry removed":                     "received item " + ind + ": kept without expiry",
 		"withdrawal undone":                  "received item " + ev + ": withdrawn by envelope 2",
+		"item deleted":                       "received item " + gone + ": envelope 1 brought it, yet it is neither",
+		"fake withdrawal":                    "received item " + fake + ": shown as withdrawn, but no logged withdrawal",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s: not found by custody verify:\n%s", what, got)
