@@ -21,7 +21,7 @@ func BenchmarkOneClick(b *testing.B) {
 	var tokens []string
 	for i := 0; len(tokens) < b.N; i++ {
 		var rcpts []string
-		for j := 0; j < min(5000, b.N-len(tokens)); j++ {
+		for j := 0; j < min(1000, b.N-len(tokens)); j++ {
 			rcpts = append(rcpts, fmt.Sprintf("r%d-%d@example.net", i, j))
 		}
 		links, err := n.svc.Links(ctx, "shop.example", "news", "bench", rcpts)
