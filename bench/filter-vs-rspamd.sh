@@ -57,6 +57,7 @@ stop_filter
 # Accord, its spam tagged as rspamd's "add header" does (holding it in the
 # quarantine writes each held message to the database: a provider's cost,
 # but not rspamd's, which keeps nothing).
+"$OUT/accord" init --data "$ACC" >/dev/null
 "$OUT/accord" policy set --data "$ACC" default --quarantine 0 >/dev/null
 "$OUT/accord" serve --data "$ACC" --http 127.0.0.1:0 --smtp 127.0.0.1:0 --rspamd 127.0.0.1:21433 --milter 127.0.0.1:21432 > "$ACC/serve.log" 2>&1 &
 apid=$!
