@@ -237,24 +237,19 @@ func (s *Service) ReleaseDone(ctx context.Context, id string, delivered bool, de
 
 // Delete discards a held message.
 func (s *Service) Delete(ctx context.Context, a Actor, id string) error {
-	h, err := s.store.HeldMessage(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !a.may(h) {
-		return ErrNotFound
-	}
-	now := s.now()
-	if err := s.store.SetHeldState(ctx, id, StateHeld, StateDeleted, a.Label, now); err != nil {
-		return fmt.Errorf("delete %s: %w", id, err)
-	}
-	return s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.delete", Target: id})
+	return s.discard(ctx, a, id, "delete", "quarantine.delete", "")
 }
 
 // Reported discards a held message its recipient reported to the
 // authority (it is now a complaint at the desk: detail names it), audited
 // as a report, not as a deletion.
 func (s *Service) Reported(ctx context.Context, a Actor, id, detail string) error {
+	return s.discard(ctx, a, id, "report", "quarantine.report", "reported to the authority: "+detail)
+}
+
+// discard moves a held message the actor may see to deleted and audits it
+// under action; a message the actor may not see is not found.
+func (s *Service) discard(ctx context.Context, a Actor, id, verb, action, detail string) error {
 	h, err := s.store.HeldMessage(ctx, id)
 	if err != nil {
 		return err
@@ -264,10 +259,9 @@ func (s *Service) Reported(ctx context.Context, a Actor, id, detail string) erro
 	}
 	now := s.now()
 	if err := s.store.SetHeldState(ctx, id, StateHeld, StateDeleted, a.Label, now); err != nil {
-		return fmt.Errorf("report %s: %w", id, err)
+		return fmt.Errorf("%s %s: %w", verb, id, err)
 	}
-	return s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.report", Target: id,
-		Detail: "reported to the authority: " + detail})
+	return s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: action, Target: id, Detail: detail})
 }
 
 // Purge removes expired held messages and the bytes of released and
