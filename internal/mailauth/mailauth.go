@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -77,8 +78,11 @@ type DKIMSignature struct {
 	Source     Source   `json:"source"`
 	Reason     string   `json:"reason,omitempty"`
 	Aligned    bool     `json:"aligned"` // d= aligns with the From domain (DMARC mode).
-	// BHash is the hex SHA-256 of the signature's b= value (folding
-	// whitespace removed). It names this signature: when the signature
+	// BHash is the hex SHA-256 of the signature's b= bytes as the
+	// verifier decodes them — not of its base64 text, which has spellings
+	// that decode to the same bytes (the unused bits before "=" padding),
+	// so a reporter could otherwise make one signature count again. It
+	// names this signature: when the signature
 	// passes, nobody but its signer could have made it, so it names the
 	// message it signs — what counts a complaint once, where another
 	// field in the same message (a prepended DKIM-Signature naming the
@@ -419,12 +423,20 @@ func parseSignatures(h mail.Header) []DKIMSignature {
 	return out
 }
 
-// bHash is the hex SHA-256 of a b= value; "" when there is none.
+// bHash is the hex SHA-256 of a b= value's decoded bytes; "" when there
+// is none. The base64 is decoded as the verifier decodes it (the bits
+// padding leaves unused are ignored), so every spelling of one signature
+// has one hash. A value that does not decode cannot verify; it is hashed
+// as text, marked so that it never equals a decoded one.
 func bHash(b string) string {
 	if b == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(b))
+	raw, err := base64.StdEncoding.DecodeString(b)
+	if err != nil {
+		raw = append([]byte("undecodable:"), b...)
+	}
+	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:])
 }
 

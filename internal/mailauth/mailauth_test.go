@@ -330,3 +330,38 @@ func TestAuthResultsTrustNeedsPositionAndName(t *testing.T) {
 		t.Errorf("upstream tenant's record: %+v", res.Headers[1])
 	}
 }
+
+// A b= value has base64 spellings that decode to the same signature (the
+// bits before "=" padding are ignored by the verifier): a reporter who
+// re-spells a genuine signature must not get a new name for the message,
+// or one message would count as many complaints.
+func TestBHashOneNamePerSignature(t *testing.T) {
+	sig := make([]byte, 64) // an Ed25519 signature: base64 ends in "=="
+	for i := range sig {
+		sig[i] = byte(i * 7)
+	}
+	b := base64.StdEncoding.EncodeToString(sig)
+	if !strings.HasSuffix(b, "==") {
+		t.Fatalf("want a value ending in ==: %s", b)
+	}
+	want := bHash(b)
+	last := b[len(b)-3]
+	idx := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", last)
+	for k := 1; k < 16; k++ { // the low 4 bits of the last character before == are unused
+		alt := b[:len(b)-3] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[idx^k]) + "=="
+		d, err := base64.StdEncoding.DecodeString(alt)
+		if err != nil || !bytes.Equal(d, sig) {
+			t.Fatalf("test premise: %s does not decode to the same signature", alt)
+		}
+		if got := bHash(alt); got != want {
+			t.Errorf("re-spelt b= %s has another name %s (want %s)", alt, got, want)
+		}
+	}
+	sig[0] ^= 1
+	if bHash(base64.StdEncoding.EncodeToString(sig)) == want {
+		t.Error("another signature has the same name")
+	}
+	if bHash("not base64!") == bHash("") || bHash("") != "" {
+		t.Error("an undecodable or empty b= is misnamed")
+	}
+}
