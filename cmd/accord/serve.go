@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofrs/flock"
+
 	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/connlimit"
 	"github.com/accord-antispam/accord/internal/fbl"
@@ -54,6 +56,27 @@ func nodeFlagSet(e *env, name string) (*flag.FlagSet, *nodeFlags) {
 	nf := new(nodeFlags)
 	nf.register(fs)
 	return fs, nf
+}
+
+// openNodeFolder takes the data folder for this process (a second one is
+// refused, exit 1), then loads or makes the node key and opens the store:
+// what serve and init both do first.
+func openNodeFolder(ctx context.Context, c config.Config) (*flock.Flock, *nodekey.Key, *sqlstore.Store, error) {
+	lock, err := lockData(c.Data)
+	if err != nil {
+		return nil, nil, nil, &exitError{code: 1, err: err}
+	}
+	key, err := nodekey.LoadOrCreate(c.Data)
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, nil, err
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, nil, err
+	}
+	return lock, key, st, nil
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet) {
@@ -150,19 +173,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	log := e.log
-	lock, err := lockData(c.Data)
+	lock, key, st, err := openNodeFolder(ctx, c)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return err
 	}
 	defer lock.Unlock()
-	key, err := nodekey.LoadOrCreate(c.Data)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, c)
-	if err != nil {
-		return err
-	}
 	defer st.Close()
 	ef := engineFlags{trusted: c.Analysis.Trusted, trustedOnly: c.Analysis.TrustedOnly, resolver: c.Analysis.Resolver, jurisdictions: strings.Join(c.Analysis.Jurisdictions, ",")}
 	ef.model.data = c.Data
@@ -401,19 +416,11 @@ func cmdInit(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s already holds a node\n", c.Data)
 		return nil
 	}
-	lock, err := lockData(c.Data)
+	lock, key, st, err := openNodeFolder(ctx, c)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return err
 	}
 	defer lock.Unlock()
-	key, err := nodekey.LoadOrCreate(c.Data)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, c)
-	if err != nil {
-		return err
-	}
 	st.Close()
 	fmt.Fprintf(e.stdout, "node created in %s, node key fingerprint %s\n", c.Data, key.Fingerprint())
 	return nil
