@@ -67,9 +67,11 @@ type FeedStore interface {
 	// transaction; their Added times must follow the last one's.
 	AppendCollection(ctx context.Context, peer string, es []FeedEntry) error
 	// CollectionEntries reads a collection's added-log with the bodies of
-	// the versions, oldest first, as the query selects.
+	// the versions, oldest first, as the query selects: each (id, version)
+	// once, at its latest entry.
 	CollectionEntries(ctx context.Context, peer string, q FeedQuery) ([]FeedEntry, []FeedVersion, error)
 	// ObjectVersions lists the versions of an object in a collection,
-	// oldest first.
+	// oldest first, each once (a version that left and came back, at
+	// when it last entered).
 	ObjectVersions(ctx context.Context, peer, id string) ([]FeedEntry, error)
 }

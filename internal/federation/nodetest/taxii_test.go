@@ -402,3 +402,104 @@ tlp_max = "amber"
 origins = ["US"]
 min_aggregate = 5
 `
+
+// TestTAXIIAllVersionsOnceAfterNarrowThenWiden is the attack review's
+// narrow-then-widen: objects that left US's collection (another origin,
+// then statistics) and came back are in its added-log twice with the same
+// version. match[version]=all, on the objects and on the manifest, paged
+// or not, and an object's versions, name each (id, version) once — with
+// the date it last entered the collection.
+func TestTAXIIAllVersionsOnceAfterNarrowThenWiden(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
+	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
+	wide := strings.Replace(frUSTAXII, `origins = ["US"]`, `origins = ["*"]`, 1)
+	fr.know(t, us, "US", wide)
+	for i := 0; i < 6; i++ {
+		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-us.example", "Cheap meds", pharma, i), "a@example.fr")
+		fr.file(t, spam("202.96.128.1", "win@lotto-cn.example", "You won", lottery, 10+i), "b@example.fr")
+		c.Add(time.Minute)
+	}
+	_, srv := taxiiServer(t, fr, c)
+	usTok := token(t, fr, access.Peer, "us")
+	usCol := srv + "/taxii2/api/collections/" + collectionOf(t, fr, "us") + "/"
+	before, _ := poll(t, usCol, usTok, "", 50)
+	// Narrowed to US origins, then without statistics, then wide again.
+	for v, text := range []string{
+		strings.Replace(wide, `origins = ["*"]`, `origins = ["US"]`, 1),
+		strings.Replace(frUSTAXII, `, "statistics"]`, `]`, 1),
+		wide,
+	} {
+		c.Add(time.Minute)
+		setAgreement(t, fr, "us", strings.Replace(text, "version = 1", fmt.Sprintf("version = %d", v+2), 1))
+		poll(t, usCol, usTok, "", 50)
+	}
+	now, _ := poll(t, usCol, usTok, "", 50)
+	if len(now) != len(before) {
+		t.Fatalf("after narrowing then widening the collection holds %d objects, %d before", len(now), len(before))
+	}
+	// Every version, page by page (objects and manifest), and whole.
+	pages := func(endpoint string, limit int) map[string]int {
+		t.Helper()
+		seen := map[string]int{}
+		next := ""
+		for {
+			u := fmt.Sprintf("%s%s?match[version]=all&limit=%d", usCol, endpoint, limit)
+			if next != "" {
+				u += "&next=" + next
+			}
+			r := taxiiGet(t, u, usTok, stix.TAXIIMedia)
+			if r.status != 200 {
+				t.Fatalf("%s: %d %s", u, r.status, r.raw)
+			}
+			list, _ := r.body["objects"].([]any)
+			for _, o := range list {
+				m := o.(map[string]any)
+				v := m["version"]
+				if endpoint == "objects/" {
+					v = m["modified"]
+					if v == nil {
+						v = m["created"] // SCOs, identity without modified.
+					}
+				}
+				seen[fmt.Sprint(m["id"], " ", v)]++
+			}
+			if r.body["more"] != true {
+				return seen
+			}
+			next = r.body["next"].(string)
+		}
+	}
+	repeated := 0
+	for _, ep := range []string{"objects/", "manifest/"} {
+		for _, limit := range []int{7, 1000} {
+			seen := pages(ep, limit)
+			if len(seen) < len(now) {
+				t.Errorf("%s match[version]=all limit=%d: %d versions for %d objects", ep, limit, len(seen), len(now))
+			}
+			for k, n := range seen {
+				if n > 1 {
+					repeated++
+					t.Errorf("%s match[version]=all limit=%d: %s served %d times", ep, limit, k, n)
+				}
+			}
+		}
+	}
+	for _, o := range now {
+		id := o["id"].(string)
+		vs := taxiiGet(t, usCol+"objects/"+id+"/versions/", usTok, stix.TAXIIMedia)
+		list, _ := vs.body["versions"].([]any)
+		seen := map[any]bool{}
+		for _, v := range list {
+			if seen[v] {
+				t.Errorf("the versions of %s name %v twice: %s", id, v, vs.raw)
+			}
+			seen[v] = true
+		}
+		if first := taxiiGet(t, usCol+"objects/"+id+"/?match[version]=first", usTok, stix.TAXIIMedia); len(first.body["objects"].([]any)) != 1 {
+			t.Errorf("the first version of %s: %s", id, first.raw)
+		}
+	}
+	if testing.Verbose() {
+		t.Logf("%d objects, %d repeated versions", len(now), repeated)
+	}
+}

@@ -135,8 +135,13 @@ func (s *Store) CollectionEntries(ctx context.Context, peer string, q federation
 	if q.After.After(after) {
 		after = q.After
 	}
+	// A version that left the collection and came back (an agreement
+	// narrowed, then widened) has an entry each time it entered: only the
+	// latest one counts, so every (id, version) comes once, with the date
+	// it last entered.
 	where := []string{"a.peer = ?", "a.removed = 0", "a.added > ?",
-		"NOT EXISTS (SELECT 1 FROM fed_feed_log c WHERE c.peer = a.peer AND c.id = a.id AND c.current = 1 AND c.removed = 1)"}
+		"NOT EXISTS (SELECT 1 FROM fed_feed_log c WHERE c.peer = a.peer AND c.id = a.id AND c.current = 1 AND c.removed = 1)",
+		"NOT EXISTS (SELECT 1 FROM fed_feed_log d WHERE d.peer = a.peer AND d.id = a.id AND d.version = a.version AND d.removed = 0 AND d.added > a.added)"}
 	args := []any{peer, nanos(after)}
 	if after.IsZero() {
 		args[1] = int64(0)
@@ -159,7 +164,8 @@ func (s *Store) CollectionEntries(ctx context.Context, peer string, q federation
 			any = append(any, "a.current = 1")
 		}
 		if q.First {
-			any = append(any, "a.added = (SELECT MIN(b.added) FROM fed_feed_log b WHERE b.peer = a.peer AND b.id = a.id AND b.removed = 0)")
+			// Versions only grow: the first is the smallest.
+			any = append(any, "a.version = (SELECT MIN(b.version) FROM fed_feed_log b WHERE b.peer = a.peer AND b.id = a.id AND b.removed = 0)")
 		}
 		if len(q.At) > 0 {
 			any = append(any, "a.version IN ("+placeholders(len(q.At))+")")
@@ -205,6 +211,7 @@ func (s *Store) ObjectVersions(ctx context.Context, peer, id string) ([]federati
 	defer rows.Close()
 	var out []federation.FeedEntry
 	gone := false
+	at := map[int64]int{} // Version → its place in out: a version that came back counts once, when it last entered.
 	for rows.Next() {
 		var added, version, removed, current int64
 		if err := rows.Scan(&added, &version, &removed, &current); err != nil {
@@ -214,6 +221,15 @@ func (s *Store) ObjectVersions(ctx context.Context, peer, id string) ([]federati
 			gone = current == 1
 			continue
 		}
+		if i, ok := at[version]; ok {
+			out = append(out[:i], out[i+1:]...)
+			for v, j := range at {
+				if j > i {
+					at[v] = j - 1
+				}
+			}
+		}
+		at[version] = len(out)
 		out = append(out, federation.FeedEntry{Added: fromNanos(added), ID: id, Version: fromNanos(version)})
 	}
 	if gone {
