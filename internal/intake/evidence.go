@@ -319,8 +319,17 @@ func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
 // store computes it on append, verifiers recompute it.
 func ChainHash(prev string, e CustodyEntry) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%d\n%s\n%s\n%s\n%s\n%s\n", prev, e.Seq, e.ReportID, e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Detail)
+	fmt.Fprintf(h, "%s\n%d\n", prev, e.Seq)
+	h.Write(ChainTail(e))
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ChainTail is what ChainHash hashes after the previous hash and the
+// sequence number: the entry's own fields. A store that chains entries
+// inside the database (where the head is known) hashes
+// prev + "\n" + seq + "\n" followed by these bytes.
+func ChainTail(e CustodyEntry) []byte {
+	return fmt.Appendf(nil, "%s\n%s\n%s\n%s\n%s\n", e.ReportID, e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Detail)
 }
 
 // VerifyChain checks the hash chain of custody entries of one report. The

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
 	"github.com/accord-antispam/accord/internal/store/storetest"
 )
 
@@ -18,6 +19,36 @@ var schemaSeq atomic.Int64
 // the test command (test.sh) installs and starts, and names in
 // ACCORD_POSTGRES_DSN. Each test gets its own schema.
 func TestConformance(t *testing.T) {
+	dsn := pgDSN(t)
+	storetest.Run(t, func(t *testing.T) storetest.Store { return open(t, freshSchema(t, dsn)) })
+}
+
+// TestTwoInstances: two stores on one database (two serve processes)
+// commit at once; one campaign per spam run, one custody chain.
+func TestTwoInstances(t *testing.T) {
+	dsn := freshSchema(t, pgDSN(t))
+	a, b := open(t, dsn), open(t, dsn)
+	storetest.TwoInstances(t, a, b)
+	again, locked := a.CommitRetries()
+	again2, locked2 := b.CommitRetries()
+	t.Logf("commits started again after a campaign was founded behind them: %d, then under the lock: %d", again+again2, locked+locked2)
+}
+
+// TestTwoInstancesLockFirst: the same with every commit taking the
+// custody head before it reads the campaigns (where a commit ends when
+// its snapshots keep meeting new campaigns).
+func TestTwoInstancesLockFirst(t *testing.T) {
+	dsn := freshSchema(t, pgDSN(t))
+	a, b := open(t, dsn), open(t, dsn)
+	a.LockFirst()
+	b.LockFirst()
+	storetest.TwoInstances(t, a, b)
+	if again, locked := a.CommitRetries(); again != 0 || locked == 0 {
+		t.Errorf("%d snapshot commits, %d under the lock: the lock-first path was not taken", again, locked)
+	}
+}
+
+func pgDSN(t *testing.T) string {
 	dsn := os.Getenv("ACCORD_POSTGRES_DSN")
 	if dsn == "" {
 		if os.Getenv("ACCORD_REQUIRE_TOOLS") != "" {
@@ -25,30 +56,38 @@ func TestConformance(t *testing.T) {
 		}
 		t.Skip("ACCORD_POSTGRES_DSN not set (test.sh starts a PostgreSQL and sets it)")
 	}
-	storetest.Run(t, func(t *testing.T) storetest.Store {
-		schema := fmt.Sprintf("t%d_%d", os.Getpid(), schemaSeq.Add(1))
-		admin, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			a, _ := sql.Open("pgx", dsn)
-			a.Exec("DROP SCHEMA " + schema + " CASCADE")
-			a.Close()
-		})
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		s, err := Open(context.Background(), dsn+sep+"search_path="+schema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+	return dsn
+}
+
+// freshSchema creates a schema for one test, dropped after it, and
+// returns a DSN using it.
+func freshSchema(t *testing.T, dsn string) string {
+	schema := fmt.Sprintf("t%d_%d", os.Getpid(), schemaSeq.Add(1))
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a, _ := sql.Open("pgx", dsn)
+		a.Exec("DROP SCHEMA " + schema + " CASCADE")
+		a.Close()
 	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + schema
+}
+
+func open(t *testing.T, dsn string) *sqlstore.Store {
+	s, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

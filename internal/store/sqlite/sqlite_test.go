@@ -20,6 +20,22 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestTwoInstances: two stores on one database file commit at once; one
+// campaign per spam run, one custody chain.
+func TestTwoInstances(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accord.db")
+	var stores []*sqlstore.Store
+	for range 2 {
+		s, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	storetest.TwoInstances(t, stores[0], stores[1])
+}
+
 func TestReopenKeepsSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accord.db")
 	s, err := Open(context.Background(), path)

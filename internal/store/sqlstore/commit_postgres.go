@@ -8,20 +8,31 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/accord-antispam/accord/internal/intake"
 )
 
-// commitPostgres is Commit on PostgreSQL in two pipelined round trips,
-// whatever the number of complaints: (1) BEGIN, lock and read the custody
-// head, read the campaign candidates of every report; then, in memory, the
-// campaigns are assigned and the custody entries chained; (2) every
-// table's rows, the head's update and COMMIT. Each statement's text
-// depends on its table only (rows go as one array per column, keys as one
-// array), so pgx prepares it once per connection instead of parsing and
-// planning a new text at every commit. The head's row lock is held for
-// what lies between the two exchanges and no longer: that is the time
-// several instances on one database wait for each other.
+// commitPostgres is Commit on PostgreSQL. The custody head's row lock is
+// what every instance on one database waits for, so it is held for one
+// exchange with the server and nothing the application does:
+//
+//  1. without a lock, one pipelined exchange reads the head's sequence
+//     and the campaign candidates of every report (a snapshot); the
+//     reports are assigned in memory;
+//  2. one pipelined exchange, one implicit transaction: lock the head,
+//     check that no campaign sharing a key of this commit was founded
+//     since the snapshot (campaigns_founded_since raises AC001 if one
+//     was), every table's rows, and the custody entries chained after the
+//     head and the head moved, in SQL (one statement).
+//
+// A commit that finds such a campaign is rolled back by the server and
+// starts again from a new snapshot (it now sees that campaign, so two
+// instances taking the first reports of one spam run at once found one
+// campaign, not two); after snapshotTries it takes the lock first and
+// reads under it (commitLocked), which always goes through. Each
+// statement's text depends on its table only (rows go as one array per
+// column, keys as one array), so pgx prepares it once per connection.
 func (s *Store) commitPostgres(ctx context.Context, batches []*intake.Batch, assign intake.Assigner) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -58,13 +69,164 @@ func (s *Store) CommitWriters() int {
 	return 1
 }
 
+// snapshotTries is how many times a commit assigns its campaigns on a
+// snapshot before it reads them under the lock.
+const snapshotTries = 2
+
+// errCampaignsMoved is the SQLSTATE campaigns_founded_since raises.
+const errCampaignsMoved = "AC001"
+
+// LockFirst makes every later PostgreSQL commit take the custody head
+// before it reads the campaign candidates, the path a commit takes when
+// its snapshots keep meeting new campaigns: tests run it on its own, and
+// benchmarks compare the two.
+func (s *Store) LockFirst() { s.lockFirst.Store(true) }
+
+func (s *Store) snapshotTries() int {
+	if s.lockFirst.Load() {
+		return 0
+	}
+	return snapshotTries
+}
+
+// CommitRetries counts the PostgreSQL commits that started again because
+// a campaign sharing one of their keys was founded after their snapshot,
+// and those that then read under the lock (for benchmarks).
+func (s *Store) CommitRetries() (again, locked int64) {
+	return s.snapshotAgain.Load(), s.snapshotLocked.Load()
+}
+
 func (s *Store) commitOn(ctx context.Context, c *pgx.Conn, batches []*intake.Batch, assign intake.Assigner) error {
-	// Everything that does not depend on what is under the lock is done
-	// before taking it.
+	// Everything that does not depend on the database is done first.
 	enc, err := encodeReports(batches)
 	if err != nil {
 		return err
 	}
+	for range s.snapshotTries() {
+		err := s.commitSnapshot(ctx, c, batches, enc, assign)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != errCampaignsMoved {
+			return err
+		}
+		s.snapshotAgain.Add(1)
+	}
+	s.snapshotLocked.Add(1)
+	return s.commitLocked(ctx, c, batches, enc, assign)
+}
+
+// commitSnapshot is the commit in two exchanges, the lock held in the
+// second only.
+func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner) error {
+	idx := newCommitIndex(batches)
+	var first pgx.Batch
+	// The head is read before the candidates: a campaign committed in
+	// between is seen and also counted as founded since (a needless
+	// retry at worst, never a missed campaign).
+	first.Queue(`SELECT seq FROM custody_head WHERE id = 1`)
+	first.Queue(fmt.Sprintf(bandCandidates, "= ANY($1::bigint[])"), idx.bandKeys)
+	first.Queue(fmt.Sprintf(domainCandidates, "= ANY($1::text[])"), idx.domainKeys)
+	br := c.SendBatch(ctx, &first)
+	var since int64
+	err := func() error {
+		if err := br.QueryRow().Scan(&since); err != nil {
+			return fmt.Errorf("read the custody head: %w", err)
+		}
+		return readCandidates(br, idx)
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("campaign candidates: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	writes, entries, err := commitRows(ctx, batches, enc, assign, idx)
+	if err != nil {
+		return err
+	}
+	// No BEGIN: the statements up to the pipeline's end are one implicit
+	// transaction, committed there, rolled back whole if one fails.
+	var second pgx.Batch
+	second.Queue(`SELECT 1 FROM custody_head WHERE id = 1 FOR UPDATE`)
+	second.Queue(`SELECT campaigns_founded_since($1, $2::bigint[], $3::text[])`, since, idx.bandKeys, idx.domainKeys)
+	what := []string{"lock the custody head", "check the campaigns"}
+	for _, w := range writes {
+		if len(w.rows) == 0 {
+			continue
+		}
+		q, args, err := unnestInsert(w)
+		if err != nil {
+			return err
+		}
+		second.Queue(q, args...)
+		what = append(what, "store "+w.table)
+	}
+	second.Queue(chainInSQL, custodyArrays(entries)...)
+	what = append(what, "append custody")
+	br = c.SendBatch(ctx, &second)
+	err = func() error {
+		for i := range second.QueuedQueries {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("%s: %w", what[i], err)
+			}
+		}
+		return nil
+	}()
+	// Close reads to the pipeline's end: the commit, and its error if the
+	// transaction could not commit.
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("commit reports: %w", cerr)
+	}
+	return err
+}
+
+// chainInSQL appends custody entries after the head and moves the head,
+// in one statement: each entry's hash is SHA-256 of the previous hash,
+// "\n", its sequence number, "\n" and its tail (intake.ChainTail, built
+// by the application), exactly as intake.ChainHash computes it.
+const chainInSQL = `WITH RECURSIVE e AS (
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(report_id, at, actor, action, detail, n)
+), chain (n, seq, prev, hash) AS (
+	SELECT 0::bigint, seq, ''::text, hash FROM custody_head WHERE id = 1
+	UNION ALL
+	SELECT c.n + 1, c.seq + 1, c.hash,
+		encode(sha256(convert_to(c.hash || E'\n' || (c.seq + 1)::text || E'\n', 'UTF8') || ($6::bytea[])[c.n + 1]), 'hex')
+	FROM chain c WHERE c.n < cardinality($6::bytea[])
+), ins AS (
+	INSERT INTO custody (seq, report_id, at, actor, action, detail, prev_hash, hash)
+	SELECT c.seq, e.report_id, e.at, e.actor, e.action, e.detail, c.prev, c.hash FROM chain c JOIN e ON e.n = c.n
+)
+UPDATE custody_head SET seq = l.seq, hash = l.hash
+FROM (SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS l WHERE custody_head.id = 1`
+
+// custodyArrays are chainInSQL's arguments.
+func custodyArrays(entries []intake.CustodyEntry) []any {
+	n := len(entries)
+	ids, at, actors, actions, details, tails := make([]string, n), make([]int64, n), make([]string, n), make([]string, n), make([]string, n), make([][]byte, n)
+	for i, e := range entries {
+		ids[i], at[i], actors[i], actions[i], details[i], tails[i] = e.ReportID, nanos(e.At), e.Actor, e.Action, e.Detail, intake.ChainTail(e)
+	}
+	return []any{ids, at, actors, actions, details, tails}
+}
+
+// readCandidates reads the band and link domain candidates, the next two
+// results of br, into idx.
+func readCandidates(br pgx.BatchResults, idx *commitIndex) error {
+	var k int64
+	var d, id, sig string
+	if err := readRows(br, []any{&k, &id, &sig}, func() error { return idx.addBand(k, id, sig) }); err != nil {
+		return fmt.Errorf("campaign candidates by text: %w", err)
+	}
+	if err := readRows(br, []any{&d, &id, &sig}, func() error { return idx.addDomain(d, id, sig) }); err != nil {
+		return fmt.Errorf("campaign candidates by link domain: %w", err)
+	}
+	return nil
+}
+
+// commitLocked is the commit that cannot meet a campaign founded behind
+// its back: BEGIN, lock the head and read the candidates in the first
+// exchange, the rows, head and COMMIT in the second. The lock is held
+// across the assignment in between.
+func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner) error {
 	idx := newCommitIndex(batches)
 	var first pgx.Batch
 	first.Queue("BEGIN")
@@ -74,22 +236,14 @@ func (s *Store) commitOn(ctx context.Context, c *pgx.Conn, batches []*intake.Bat
 	br := c.SendBatch(ctx, &first)
 	var headSeq int64
 	var headHash string
-	err = func() error {
+	err := func() error {
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("begin commit: %w", err)
 		}
 		if err := br.QueryRow().Scan(&headSeq, &headHash); err != nil {
 			return fmt.Errorf("lock the custody head: %w", err)
 		}
-		var k int64
-		var d, id, sig string
-		if err := readRows(br, []any{&k, &id, &sig}, func() error { return idx.addBand(k, id, sig) }); err != nil {
-			return fmt.Errorf("campaign candidates by text: %w", err)
-		}
-		if err := readRows(br, []any{&d, &id, &sig}, func() error { return idx.addDomain(d, id, sig) }); err != nil {
-			return fmt.Errorf("campaign candidates by link domain: %w", err)
-		}
-		return nil
+		return readCandidates(br, idx)
 	}()
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("begin commit: %w", cerr)
@@ -97,13 +251,14 @@ func (s *Store) commitOn(ctx context.Context, c *pgx.Conn, batches []*intake.Bat
 	if err != nil {
 		return err
 	}
-	writes, headSeq, headHash, err := commitRows(ctx, batches, enc, assign, idx, headSeq, headHash)
+	writes, entries, err := commitRows(ctx, batches, enc, assign, idx)
 	if err != nil {
 		return err
 	}
+	custody, headSeq, headHash := chainCustody(entries, headSeq, headHash)
 	var second pgx.Batch
 	var what []string
-	for _, w := range writes {
+	for _, w := range append(writes, custody) {
 		if len(w.rows) == 0 {
 			continue
 		}
@@ -189,6 +344,11 @@ func unnestInsert(w tableRows) (string, []any, error) {
 		fmt.Fprintf(&q, "$%d::%s", i+1, c)
 	}
 	q.WriteString(")" + w.suffix)
+	if w.extraCol != "" {
+		// The same rows, with one more column from an expression.
+		return fmt.Sprintf("INSERT INTO %s (%s, %s) SELECT *, %s FROM (%s) AS r", w.table, w.cols, w.extraCol, w.extraExpr,
+			strings.TrimPrefix(q.String(), fmt.Sprintf("INSERT INTO %s (%s) ", w.table, w.cols))), args, nil
+	}
 	return q.String(), args, nil
 }
 

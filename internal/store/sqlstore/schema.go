@@ -613,5 +613,24 @@ func migrations(d Dialect) []string {
 			confirmed BIGINT NOT NULL,
 			PRIMARY KEY (peer, seq)
 		)`,
+		// 19: a campaign notes the custody head its founding commit
+		// chained after (plus one): a commit that assigned campaigns on a
+		// snapshot taken at head S, before locking the head, finds the
+		// campaigns founded since (founded_seq > S) that share one of its
+		// keys, and starts again (PostgreSQL: campaigns_founded_since
+		// raises SQLSTATE AC001).
+		`ALTER TABLE campaigns ADD COLUMN founded_seq BIGINT NOT NULL DEFAULT 0;
+		CREATE INDEX campaigns_founded ON campaigns (founded_seq)` + foundedSince(d),
 	}
+}
+
+// foundedSince is, on PostgreSQL, the function a snapshot commit calls
+// once it holds the custody head (one line: migrations are split at ";"
+// and a line's end).
+func foundedSince(d Dialect) string {
+	if d.Name != "postgres" {
+		return ""
+	}
+	return `;
+		CREATE FUNCTION campaigns_founded_since(since BIGINT, bands BIGINT[], domains TEXT[]) RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF EXISTS (SELECT 1 FROM campaigns c WHERE c.founded_seq > since AND (EXISTS (SELECT 1 FROM campaign_bands b WHERE b.campaign_id = c.id AND b.band = ANY (bands)) OR EXISTS (SELECT 1 FROM campaign_domains m WHERE m.campaign_id = c.id AND m.domain = ANY (domains)))) THEN RAISE EXCEPTION 'campaigns were founded since the snapshot' USING ERRCODE = 'AC001'; END IF; END $$`
 }

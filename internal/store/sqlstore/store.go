@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/access"
@@ -26,6 +27,9 @@ import (
 type Store struct {
 	db *sql.DB
 	d  Dialect
+	// PostgreSQL commits started again (CommitRetries).
+	snapshotAgain, snapshotLocked atomic.Int64
+	lockFirst                     atomic.Bool // LockFirst.
 }
 
 // Open wraps an opened database and brings its schema up to date.
@@ -145,16 +149,17 @@ func placeholders(n int) string {
 // Commit implements intake.Store. Its round trips are few and do not grow
 // with the group of complaints, which is what lets PostgreSQL (where each
 // is a network exchange) keep pace with SQLite. Commits from every
-// instance on one database run one at a time, under the custody head's
-// row lock: each sees the campaigns the others founded (one campaign per
-// spam run) and the custody chain never forks. Under that lock, the
-// campaign candidates of every report are read with two queries
-// (commitIndex), the reports are assigned in memory, and everything
-// written — campaigns founded, reporters, complaints, reports, their
-// domains and findings, custody entries, the head — goes with one
-// statement per table. On PostgreSQL the whole commit is two pipelined
-// round trips (commitPostgres); on SQLite, in process, a transaction of
-// the same statements.
+// instance on one database write one at a time, under the custody head's
+// row lock, so the custody chain never forks; each assigns its reports
+// knowing every campaign committed before it (one campaign per spam run,
+// whichever instance saw its first report). The campaign candidates of
+// every report are read with two queries (commitIndex), the reports are
+// assigned in memory, and everything written — campaigns founded,
+// reporters, complaints, reports, their domains and findings, custody
+// entries, the head — goes with one statement per table. On SQLite, in
+// process, that is one transaction; on PostgreSQL the candidates are read
+// before the lock and the lock is held for one exchange only
+// (commitPostgres).
 func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign intake.Assigner) error {
 	if s.d.Name == "postgres" {
 		return s.commitPostgres(ctx, batches, assign)
@@ -179,12 +184,13 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 	if err != nil {
 		return err
 	}
-	writes, headSeq, headHash, err := commitRows(ctx, batches, enc, assign, idx, headSeq, headHash)
+	writes, entries, err := commitRows(ctx, batches, enc, assign, idx)
 	if err != nil {
 		return err
 	}
-	for _, w := range writes {
-		if err := s.insertRows(ctx, tx, w.table, w.cols, w.suffix, w.rows); err != nil {
+	custody, headSeq, headHash := chainCustody(entries, headSeq, headHash)
+	for _, w := range append(writes, custody) {
+		if err := s.insertTable(ctx, tx, w); err != nil {
 			return err
 		}
 	}
@@ -220,10 +226,12 @@ func encodeReports(batches []*intake.Batch) ([]encodedReport, error) {
 }
 
 // commitRows assigns every report of a commit to its campaign (idx holds
-// the candidates read under the lock), chains the custody entries after
-// the head, and returns the rows to write per table and the new head.
-func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner, idx *commitIndex, headSeq int64, headHash string) ([]tableRows, int64, string, error) {
-	var reporters, complaints, reports, domains, findings, custody, camps, campBands, campDomains [][]any
+// the candidates), and returns the rows to write per table and the
+// custody entries to chain after the head, in order (their time in the
+// precision stored).
+func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner, idx *commitIndex) ([]tableRows, []intake.CustodyEntry, error) {
+	var reporters, complaints, reports, domains, findings, camps, campBands, campDomains [][]any
+	var entries []intake.CustodyEntry
 	n := 0
 	for _, b := range batches {
 		c := b.Complaint
@@ -233,7 +241,7 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 		complaints = append(complaints, []any{c.ID, nanos(c.ReceivedAt), string(c.Channel), c.SHA256, c.ReporterID, c.Raw})
 		for _, r := range b.Reports {
 			if err := assign(ctx, idx, r); err != nil {
-				return nil, 0, "", fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
+				return nil, nil, fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
 			}
 			idx.cur++
 			if r.CampaignNew {
@@ -248,30 +256,48 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 			findings = append(findings, e.findings...)
 		}
 		for _, e := range b.Custody {
-			e.Seq, e.PrevHash = headSeq+1, headHash
 			e.At = e.At.UTC().Truncate(time.Nanosecond)
-			e.Hash = intake.ChainHash(e.PrevHash, e)
-			headSeq, headHash = e.Seq, e.Hash
-			custody = append(custody, []any{e.Seq, e.ReportID, nanos(e.At), e.Actor, e.Action, e.Detail, e.PrevHash, e.Hash})
+			entries = append(entries, e)
 		}
 	}
 	return []tableRows{
-		{"campaigns", "id, created_at, founder, subject, signature", "", camps},
-		{"campaign_bands", "band, campaign_id", " ON CONFLICT DO NOTHING", campBands},
-		{"campaign_domains", "domain, campaign_id", " ON CONFLICT DO NOTHING", campDomains},
-		{"reporters", "id, address, first_seen", " ON CONFLICT (id) DO NOTHING", reporters},
-		{"complaints", "id, received_at, channel, sha256, reporter_id, raw", "", complaints},
-		{"reports", reportCols, "", reports},
-		{"report_domains", "report_id, domain", "", domains},
-		{"report_findings", "report_id, code", "", findings},
-		{"custody", "seq, report_id, at, actor, action, detail, prev_hash, hash", "", custody},
-	}, headSeq, headHash, nil
+		// founded_seq: the head the commit chains after, plus one, read
+		// where the head is held (see migration 19).
+		{table: "campaigns", cols: "id, created_at, founder, subject, signature", rows: camps,
+			extraCol: "founded_seq", extraExpr: "(SELECT seq + 1 FROM custody_head WHERE id = 1)"},
+		{table: "campaign_bands", cols: "band, campaign_id", suffix: " ON CONFLICT DO NOTHING", rows: campBands},
+		{table: "campaign_domains", cols: "domain, campaign_id", suffix: " ON CONFLICT DO NOTHING", rows: campDomains},
+		{table: "reporters", cols: "id, address, first_seen", suffix: " ON CONFLICT (id) DO NOTHING", rows: reporters},
+		{table: "complaints", cols: "id, received_at, channel, sha256, reporter_id, raw", rows: complaints},
+		{table: "reports", cols: reportCols, rows: reports},
+		{table: "report_domains", cols: "report_id, domain", rows: domains},
+		{table: "report_findings", cols: "report_id, code", rows: findings},
+	}, entries, nil
 }
 
-// tableRows are rows to insert into one table.
+// custodyCols are the custody table's columns, as chainCustody fills them.
+const custodyCols = "seq, report_id, at, actor, action, detail, prev_hash, hash"
+
+// chainCustody chains entries after the head (seq, hash): the custody
+// table's rows and the new head.
+func chainCustody(entries []intake.CustodyEntry, seq int64, hash string) (tableRows, int64, string) {
+	rows := make([][]any, 0, len(entries))
+	for _, e := range entries {
+		e.Seq, e.PrevHash = seq+1, hash
+		e.Hash = intake.ChainHash(e.PrevHash, e)
+		seq, hash = e.Seq, e.Hash
+		rows = append(rows, []any{e.Seq, e.ReportID, nanos(e.At), e.Actor, e.Action, e.Detail, e.PrevHash, e.Hash})
+	}
+	return tableRows{table: "custody", cols: custodyCols, rows: rows}, seq, hash
+}
+
+// tableRows are rows to insert into one table; extraCol, when set, is one
+// more column whose value every row takes from the SQL expression
+// extraExpr.
 type tableRows struct {
 	table, cols, suffix string
 	rows                [][]any
+	extraCol, extraExpr string
 }
 
 // maxParams keeps one statement under both databases' limits on bound
@@ -281,12 +307,22 @@ const maxParams = 30000
 // insertRows writes rows with as few multi-row INSERTs as the parameter
 // limit allows.
 func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, table, cols, suffix string, rows [][]any) error {
+	return s.insertTable(ctx, tx, tableRows{table: table, cols: cols, suffix: suffix, rows: rows})
+}
+
+// insertTable is insertRows of a tableRows.
+func (s *Store) insertTable(ctx context.Context, tx *sql.Tx, w tableRows) error {
+	table, cols, suffix, rows := w.table, w.cols, w.suffix, w.rows
 	if len(rows) == 0 {
 		return nil
 	}
 	width := len(rows[0])
 	per := max(1, maxParams/width)
 	one := "(" + placeholders(width) + ")"
+	if w.extraCol != "" {
+		cols += ", " + w.extraCol
+		one = "(" + placeholders(width) + ", " + w.extraExpr + ")"
+	}
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(len(rows), start+per)]
 		var q strings.Builder
