@@ -15,6 +15,7 @@ import (
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/store/postgres"
 	"github.com/accord-antispam/accord/internal/store/sqlite"
+	"github.com/accord-antispam/accord/internal/store/sqlstore"
 )
 
 func BenchmarkExtractForward(b *testing.B) {
@@ -47,19 +48,41 @@ func BenchmarkSubmit(b *testing.B) {
 		benchSubmit(b, st)
 	})
 	b.Run("postgres", func(b *testing.B) {
-		benchSubmit(b, postgresStore(b))
+		benchSubmit(b, postgresStores(b, 1)...)
+	})
+	// The commit that takes the custody head before reading the campaigns
+	// (where a commit ends when its snapshots keep meeting new campaigns).
+	b.Run("postgres-lockfirst", func(b *testing.B) {
+		st := postgresStores(b, 1)[0]
+		st.LockFirst()
+		benchSubmit(b, st)
+	})
+	// Two desks on one database, as two serve processes behind a load
+	// balancer: submissions alternate between them.
+	b.Run("postgres-2instances", func(b *testing.B) {
+		benchSubmit(b, postgresStores(b, 2)...)
+	})
+	b.Run("postgres-2instances-lockfirst", func(b *testing.B) {
+		sts := postgresStores(b, 2)
+		for _, st := range sts {
+			st.LockFirst()
+		}
+		benchSubmit(b, sts...)
 	})
 }
 
-func benchSubmit(b *testing.B, st intake.Store) {
+func benchSubmit[S intake.Store](b *testing.B, stores ...S) {
 	var commits, complaints, commitNanos atomic.Int64
-	n := newNodeOn(b, st, func(o intake.Observation) {
-		if o.Commit {
-			commits.Add(1)
-			complaints.Add(int64(o.Reports))
-			commitNanos.Add(int64(o.Duration))
-		}
-	})
+	var nodes []node
+	for _, st := range stores {
+		nodes = append(nodes, newNodeOn(b, st, func(o intake.Observation) {
+			if o.Commit {
+				commits.Add(1)
+				complaints.Add(int64(o.Reports))
+				commitNanos.Add(int64(o.Duration))
+			}
+		}))
+	}
 	ctx := context.Background()
 	corpus := corpusSpam(b)
 	b.SetParallelism(4)
@@ -72,24 +95,36 @@ func benchSubmit(b *testing.B, st intake.Store) {
 			if len(corpus) > 0 {
 				msg = corpus[i%len(corpus)]
 			}
-			if _, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: msg, SubmittedBy: "token:b"}); err != nil {
+			if _, err := nodes[i%len(nodes)].desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: msg, SubmittedBy: "token:b"}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reports/s")
-	if c := commits.Load(); c > 0 {
+	c := commits.Load()
+	if c > 0 {
 		b.ReportMetric(float64(commitNanos.Load())/float64(c)/1e6, "ms/commit")
 		b.ReportMetric(float64(complaints.Load())/float64(c), "complaints/commit")
 	}
-	if st, err := n.desk.Store().Stats(ctx); err == nil && st.Reports > 0 {
+	var again, locked int64
+	for _, st := range stores {
+		if r, ok := any(st).(interface{ CommitRetries() (int64, int64) }); ok {
+			a, l := r.CommitRetries()
+			again, locked = again+a, locked+l
+		}
+	}
+	if c > 0 {
+		b.ReportMetric(float64(again)/float64(c), "retries/commit")
+		b.ReportMetric(float64(locked)/float64(c), "locked/commit")
+	}
+	if st, err := nodes[0].desk.Store().Stats(ctx); err == nil && st.Reports > 0 {
 		b.ReportMetric(float64(st.Campaigns)/float64(st.Reports), "campaigns/report")
 	}
 }
 
-// postgresStore opens a fresh schema on the PostgreSQL that
-// ACCORD_POSTGRES_DSN names, or skips.
-func postgresStore(b *testing.B) intake.Store {
+// postgresStores opens n stores on one fresh schema of the PostgreSQL
+// that ACCORD_POSTGRES_DSN names, or skips.
+func postgresStores(b *testing.B, n int) []*sqlstore.Store {
 	dsn := os.Getenv("ACCORD_POSTGRES_DSN")
 	if dsn == "" {
 		b.Skip("ACCORD_POSTGRES_DSN not set (test.sh and bench/loadtest.sh start a PostgreSQL)")
@@ -113,12 +148,16 @@ func postgresStore(b *testing.B) intake.Store {
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	st, err := postgres.Open(context.Background(), dsn+sep+"search_path="+schema)
-	if err != nil {
-		b.Fatal(err)
+	var out []*sqlstore.Store
+	for range n {
+		st, err := postgres.Open(context.Background(), dsn+sep+"search_path="+schema)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		out = append(out, st)
 	}
-	b.Cleanup(func() { st.Close() })
-	return st
+	return out
 }
 
 // corpusSpam reads up to 2,000 spam of the public corpus when
