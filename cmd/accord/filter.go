@@ -48,7 +48,7 @@ func newFilter(ctx context.Context, c config.Config, st *sqlstore.Store, an *ana
 		}
 	}
 	f, err := filter.New(ctx, filter.Config{AuthServID: id, MaxScan: fc.MaxScan, Timeout: fc.Timeout.Duration, TempFailOnTimeout: fc.TempFailOnTimeout,
-		QuarantineDays: fc.QuarantineDays, QuarantineMaxPerRecipient: fc.QuarantineMaxPerRecipient,
+		MaxScans: fc.MaxScans, ScanWait: fc.ScanWait.Duration, QuarantineDays: fc.QuarantineDays, QuarantineMaxPerRecipient: fc.QuarantineMaxPerRecipient,
 		QuarantineMaxRecipientBytes: fc.QuarantineMaxRecipientMB << 20, QuarantineMaxBytes: fc.QuarantineMaxMB << 20, RecipientDelimiter: fc.RecipientDelimiter, LearnedDays: fc.LearnedDays, CampaignMinReports: fc.CampaignMinReports, Version: "accord"},
 		filter.Deps{Analyzer: an, Store: st, DNSBL: bl, Outbound: out, Secret: key.Derive("quarantine-release"), Logger: log})
 	if err != nil {
@@ -180,7 +180,7 @@ func startFilterDoors(c config.Config, f *filter.Service, log *slog.Logger) (*fi
 	}
 	milter.LogWarning = func(format string, v ...any) { log.Warn("milter: " + fmt.Sprintf(format, v...)) }
 	if fc.Milter != "" {
-		m, err := milterd.Listen(fc.Milter, f, log)
+		m, err := milterd.ListenWith(fc.Milter, f, log, milterd.Limits{IdleTimeout: fc.MilterIdleTimeout.Duration, MaxConns: fc.MaxConns, MaxConnsPerIP: fc.MaxConnsPerIP})
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +196,7 @@ func startFilterDoors(c config.Config, f *filter.Service, log *slog.Logger) (*fi
 		h := rspamdhttp.NewHandler(f, fc.LearnPassword, log)
 		h.Allowed = allowed
 		srv := h.Server()
-		go func() { d.errc <- srv.Serve(l) }()
+		go func() { d.errc <- srv.Serve(h.Limit(l, fc.MaxConns, fc.MaxConnsPerIP)) }()
 		d.rspamd = srv
 		d.addrs = append(d.addrs, "rspamd http://"+l.Addr().String())
 	}
@@ -206,7 +206,7 @@ func startFilterDoors(c config.Config, f *filter.Service, log *slog.Logger) (*fi
 			d.stop(context.Background())
 			return nil, fmt.Errorf("spamd listen: %w", err)
 		}
-		s := &spamd.Server{F: f, Log: log, AllowTell: fc.SpamdAllowTell, Allowed: allowed}
+		s := &spamd.Server{F: f, Log: log, AllowTell: fc.SpamdAllowTell, Allowed: allowed, MaxConns: fc.MaxConns, MaxConnsPerIP: fc.MaxConnsPerIP}
 		go func() { d.errc <- s.Serve(l) }()
 		d.spamd = s
 		d.addrs = append(d.addrs, "spamd "+l.Addr().String())

@@ -62,13 +62,26 @@ type Outbound struct {
 // Filter is the filter for mail providers: its three doors (each off when
 // its address is empty) and how it decides. See docs/filter.md.
 type Filter struct {
-	Milter            string   `toml:"milter"`      // Milter listener: "127.0.0.1:11332" or "unix:/path".
-	Rspamd            string   `toml:"rspamd"`      // rspamd-compatible HTTP listener: "127.0.0.1:11333".
-	Spamd             string   `toml:"spamd"`       // spamd listener: "127.0.0.1:783".
-	AuthServID        string   `toml:"authserv_id"` // In Authentication-Results; default smtp.hostname.
-	MaxScan           int64    `toml:"max_scan"`    // Larger messages pass with a header, unscanned.
-	Timeout           Duration `toml:"timeout"`     // For one decision.
-	TempFailOnTimeout bool     `toml:"tempfail_on_timeout"`
+	Milter            string   `toml:"milter"`              // Milter listener: "127.0.0.1:11332" or "unix:/path".
+	Rspamd            string   `toml:"rspamd"`              // rspamd-compatible HTTP listener: "127.0.0.1:11333".
+	Spamd             string   `toml:"spamd"`               // spamd listener: "127.0.0.1:783".
+	AuthServID        string   `toml:"authserv_id"`         // In Authentication-Results; default smtp.hostname.
+	MaxScan           int64    `toml:"max_scan"`            // Larger messages pass with a header, unscanned.
+	Timeout           Duration `toml:"timeout"`             // For one decision.
+	TempFailOnTimeout bool     `toml:"tempfail_on_timeout"` // Also when busy (see max_scans).
+	// MaxScans bounds the scans running at once across the doors (0: twice
+	// the CPUs, at least 4); a check that finds no slot within ScanWait is
+	// refused for now: rspamd 503, spamd EX_TEMPFAIL, milter fail-open or
+	// tempfail (tempfail_on_timeout). See docs/filter.md.
+	MaxScans int      `toml:"max_scans"`
+	ScanWait Duration `toml:"scan_wait"`
+	// Connections each door keeps open, in all and from one client address
+	// (IPv6: its /64); over a bound a connection is refused at once.
+	MaxConns      int `toml:"max_conns"`
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
+	// MilterIdleTimeout closes an MTA connection that sends nothing for
+	// this long (longer than Postfix's smtpd_timeout, 300 s).
+	MilterIdleTimeout Duration `toml:"milter_idle_timeout"`
 	QuarantineDays    int      `toml:"quarantine_days"`
 	// Quarantine quotas (see docs/filter.md): messages and MiB held per
 	// recipient, MiB stored in all; 0 takes the default (1000, 200, 4096).
@@ -268,7 +281,8 @@ func Default() Config {
 		Analysis: Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
 		Senders:  Senders{ConfirmDays: 7, ConfirmationsPerMailboxDay: 3, ConfirmationsPerDomainHour: 100, ConfirmationsPerHour: 500},
 		Outbound: Outbound{Answers: true, MaxPerHour: 10, DKIMSelector: "accord"},
-		Filter: Filter{MaxScan: 20 << 20, Timeout: Duration{10 * time.Second}, QuarantineDays: 30, LearnedDays: 365, CampaignMinReports: 3,
+		Filter: Filter{MaxScan: 20 << 20, Timeout: Duration{10 * time.Second}, ScanWait: Duration{5 * time.Second}, MaxConns: 512, MaxConnsPerIP: 128,
+			MilterIdleTimeout: Duration{6 * time.Minute}, QuarantineDays: 30, LearnedDays: 365, CampaignMinReports: 3,
 			SyncInterval: Duration{5 * time.Second}, RebuildInterval: Duration{time.Hour}, DigestInterval: Duration{24 * time.Hour},
 			DNSBLBudget: Duration{500 * time.Millisecond}},
 		Statistics: Statistics{MinCell: 5, Noise: 2},
@@ -428,6 +442,9 @@ func (c Config) Encode() string {
 }
 
 func (f Filter) validate() error {
+	if f.MaxScans < 0 || f.ScanWait.Duration < 0 || f.MaxConns < 0 || f.MaxConnsPerIP < 0 || f.MilterIdleTimeout.Duration < 0 {
+		return fmt.Errorf("config: filter.max_scans, scan_wait, max_conns, max_conns_per_ip and milter_idle_timeout cannot be negative")
+	}
 	if f.MaxScan <= 0 || f.Timeout.Duration <= 0 || f.QuarantineDays <= 0 || f.LearnedDays <= 0 || f.SyncInterval.Duration <= 0 || f.RebuildInterval.Duration <= 0 {
 		return fmt.Errorf("config: filter.max_scan, timeout, quarantine_days, learned_days, sync_interval and rebuild_interval must be positive")
 	}

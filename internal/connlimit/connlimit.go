@@ -95,15 +95,21 @@ func (l *Listener) key(c net.Conn) (string, bool) {
 	return ratelimit.Key(a.String()), false
 }
 
+// Why a connection is refused, as passed to Limits.Refuse.
+const (
+	OverMax   = "too many connections"
+	OverPerIP = "too many connections from one address"
+)
+
 // take counts a new connection, or says which bound it is over.
 func (l *Listener) take(key string, exempt bool) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lim.Max > 0 && l.n >= l.lim.Max {
-		return "too many connections"
+		return OverMax
 	}
 	if !exempt && l.lim.PerIP > 0 && l.byIP[key] >= l.lim.PerIP {
-		return "too many connections from one address"
+		return OverPerIP
 	}
 	l.n++
 	if !exempt {

@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -51,7 +52,16 @@ type Config struct {
 	// the MTA to try again later; by default the message is delivered
 	// with X-Accord-Filter: timeout (fail-open).
 	TempFailOnTimeout bool
-	QuarantineDays    int // How long held messages are kept (default 30).
+	// MaxScans bounds the scans running at once, across every door
+	// (default twice the CPUs, at least 4): beyond the CPUs more scans
+	// only share them, each slower, while each holds its message in
+	// memory. A check waits up to ScanWait (default 5 s, at most Timeout)
+	// for a slot; one that cannot start is skipped as "busy", which each
+	// door answers with its protocol's temporary failure (or, at the
+	// milter, fail-open like a timeout unless TempFailOnTimeout).
+	MaxScans       int
+	ScanWait       time.Duration
+	QuarantineDays int // How long held messages are kept (default 30).
 	// RecipientDelimiter separates a sub-address from the mailbox
 	// ("ana+news@"): each of its characters is one (default "+", as
 	// Postfix's recipient_delimiter; "none" for none). See Mailbox.
@@ -80,6 +90,13 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Second
 	}
+	if c.MaxScans <= 0 {
+		c.MaxScans = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if c.ScanWait <= 0 {
+		c.ScanWait = 5 * time.Second
+	}
+	c.ScanWait = min(c.ScanWait, c.Timeout)
 	if c.QuarantineDays <= 0 {
 		c.QuarantineDays = 30
 	}
@@ -126,7 +143,8 @@ type Service struct {
 	model    atomic.Pointer[classify.Model]
 	intelSet atomic.Pointer[intel.Set]
 	camps    atomic.Pointer[campIndex]
-	secret   []byte // for digest links
+	secret   []byte        // for digest links
+	slots    chan struct{} // the scan budget (MaxScans)
 
 	polMu    sync.RWMutex
 	policies map[string]Policy // by Scope()
@@ -159,6 +177,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	an.Classifier = nil
 	s := &Service{cfg: cfg.withDefaults(), an: &an, store: d.Store, dnsbl: d.DNSBL, out: d.Outbound, log: d.Logger,
 		now: d.Now, secret: d.Secret}
+	s.slots = make(chan struct{}, s.cfg.MaxScans)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -247,7 +266,9 @@ type Decision struct {
 	Outcome string
 	// Thresholds of the policy that decided Outcome.
 	Unsure, Required float64
-	Skipped          string // "too-large", "timeout", "released": not scanned; delivered with a header.
+	// Skipped says why the message was not (fully) scanned: SkippedTooLarge,
+	// SkippedTimeout, SkippedBusy, "released".
+	Skipped string
 	// Released is the node's own release of a held message, proved by
 	// its mark (see ReleaseField): delivered to its recipient unscanned.
 	Released *Released
@@ -281,10 +302,46 @@ func newRef() string {
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 }
 
+// Why a decision was not taken on the whole message (Decision.Skipped).
+const (
+	SkippedTooLarge = "too-large" // over MaxScan: passed with a header
+	SkippedTimeout  = "timeout"   // the scan ran out of time
+	// SkippedBusy: no scan slot freed within ScanWait (MaxScans scans were
+	// running). Nothing was scanned; the doors answer with a temporary
+	// failure (the milter: fail-open or tempfail, see TimedOut).
+	SkippedBusy = "busy"
+)
+
+// Acquire takes one of the MaxScans scan slots, waiting up to ScanWait; it
+// returns false when none freed in time (or ctx ended). The caller calls
+// the release function once. Check takes one for each scan.
+func (s *Service) Acquire(ctx context.Context) (release func(), ok bool) {
+	release = func() { <-s.slots }
+	select {
+	case s.slots <- struct{}{}:
+		return release, true
+	default:
+	}
+	t := time.NewTimer(s.cfg.ScanWait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return release, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
+}
+
+// Busy reports whether a decision was skipped because every scan slot
+// was taken: rspamd's door answers 503, spamd's EX_TEMPFAIL.
+func (d *Decision) Busy() bool { return d.Skipped == SkippedBusy }
+
 // Check decides on one message. It never fails for a bad message (a
 // malformed message is scanned as far as it can be read); it fails only
 // when ctx ends. A decision that cannot finish within the timeout is a
-// skipped one (fail-open or tempfail, as configured: see TimedOut).
+// skipped one (fail-open or tempfail, as configured: see TimedOut), and
+// so is one that finds no scan slot (SkippedBusy).
 func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decision, error) {
 	start := s.now()
 	d := &Decision{Reference: newRef(), raw: raw, env: env}
@@ -297,12 +354,24 @@ func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decisio
 		return d, nil
 	}
 	if int64(len(raw)) > s.cfg.MaxScan || env.Size > s.cfg.MaxScan {
-		d.Skipped = "too-large"
+		d.Skipped = SkippedTooLarge
 		d.Outcome = OutcomeHam
 		s.recipients(d)
 		s.logDecision(d)
 		return d, nil
 	}
+	release, ok := s.Acquire(ctx)
+	if !ok {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		d.Skipped = SkippedBusy
+		d.Outcome = OutcomeHam
+		s.recipients(d)
+		s.logDecision(d)
+		return d, nil
+	}
+	defer release()
 	tctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	err := s.scan(tctx, d)
@@ -314,7 +383,7 @@ func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decisio
 		// counts, as do the recipients' block lists: a slow message is
 		// not a way around them. Without any, it is delivered (fail-open)
 		// or tempfailed, as configured.
-		d.Skipped = "timeout"
+		d.Skipped = SkippedTimeout
 		d.Score = 0
 		for _, sy := range d.Symbols {
 			d.Score += sy.Score
@@ -349,9 +418,10 @@ func headerOverflow(m *mail.Message) bool {
 }
 
 // TimedOut reports whether the MTA should be told to try again later: a
-// decision that ran out of time when the filter is configured to tempfail.
+// decision that ran out of time, or found no scan slot, when the filter
+// is configured to tempfail.
 func (s *Service) TimedOut(d *Decision) bool {
-	return d.Skipped == "timeout" && s.cfg.TempFailOnTimeout && !d.decisive()
+	return s.cfg.TempFailOnTimeout && (d.Skipped == SkippedBusy || d.Skipped == SkippedTimeout && !d.decisive())
 }
 
 // decisive reports whether a timed-out decision found enough before the

@@ -16,116 +16,352 @@
 //     message after DATA only for everybody);
 //   - a decision that cannot be taken in time is fail-open (delivered with
 //     X-Accord-Filter: skipped) or a tempfail, as configured; a message
-//     over the scan size is delivered with a header, never blocked;
+//     over the scan size is delivered with a header, never blocked; so is
+//     one that finds every scan slot taken (filter.SkippedBusy), or it is
+//     a tempfail, by the same setting;
 //   - when the quarantine cannot store a copy the MTA is told to try again
-//     later (4xx): nothing is lost.
+//     later (4xx): nothing is lost;
+//   - an MTA connection that sends nothing for IdleTimeout is closed, and
+//     connections are bounded in all and per client address (connlimit):
+//     one over a bound is closed at once, and the MTA applies its own
+//     milter_default_action to that session.
+//
+// The door speaks the protocol through go-milter's server (its Milter
+// interface), not its mailfilter helper: that helper owns the listener and
+// sets no read timeout, so a stalled MTA connection held its goroutine
+// forever and no connection bound could be put in front of it.
 package milterd
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
+	"time"
 
-	"github.com/d--j/go-milter/mailfilter"
+	"github.com/d--j/go-milter"
 
+	"github.com/accord-antispam/accord/internal/connlimit"
 	"github.com/accord-antispam/accord/internal/filter"
 )
 
+// Limits bound the door's connections; zero values take the defaults.
+type Limits struct {
+	// IdleTimeout is how long the door waits for the MTA's next command
+	// (default 6 minutes: longer than Postfix's smtpd_timeout, 300 s, for
+	// which an SMTP session may wait on its client between commands).
+	IdleTimeout time.Duration
+	// MaxConns bounds the connections open at once (default 512), and
+	// MaxConnsPerIP those from one address (default 128): one Postfix
+	// opens one connection per smtpd process (default_process_limit 100).
+	MaxConns, MaxConnsPerIP int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = 6 * time.Minute
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = 512
+	}
+	if l.MaxConnsPerIP <= 0 {
+		l.MaxConnsPerIP = 128
+	}
+	return l
+}
+
 // Server is a running milter listener.
 type Server struct {
-	mf  *mailfilter.MailFilter
+	srv *milter.Server
+	l   net.Listener
 	f   *filter.Service
 	log *slog.Logger
 }
 
 // Listen starts the milter on a TCP address ("127.0.0.1:11332") or a
-// unix socket ("unix:/path").
+// unix socket ("unix:/path") with the default Limits.
 func Listen(addr string, f *filter.Service, log *slog.Logger) (*Server, error) {
+	return ListenWith(addr, f, log, Limits{})
+}
+
+// ListenWith starts the milter with the given Limits.
+func ListenWith(addr string, f *filter.Service, log *slog.Logger, lim Limits) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	lim = lim.withDefaults()
 	s := &Server{f: f, log: log}
 	network, address := "tcp", addr
 	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
 		network, address = "unix", p
 	}
-	max := f.Config().MaxScan
-	mf, err := mailfilter.New(network, address, s.decide,
-		mailfilter.WithDecisionAt(mailfilter.DecisionAtEndOfMessage),
-		// Keep a little more than the scan size, to know when a message
-		// is over it; the rest passes unread.
-		mailfilter.WithBody(256<<10, max+1, mailfilter.TruncateWhenTooBig),
-		// A message with more fields than the filter reads is refused
-		// (552 5.3.4): fields past the limit would be delivered unseen
-		// and could not be removed.
-		mailfilter.WithHeader(uint32(filter.MaxHeaderFields), mailfilter.RejectMessageWhenTooBig),
-		// Errors (the store failing) ask the MTA to try again later.
-		mailfilter.WithErrorHandling(mailfilter.TempFailWhenError),
-	)
+	l, err := net.Listen(network, address)
 	if err != nil {
 		return nil, fmt.Errorf("milter listen %s: %w", addr, err)
 	}
-	s.mf = mf
+	perIP := lim.MaxConnsPerIP
+	if network == "unix" {
+		perIP = 0 // every client of a unix socket is the local MTA
+	}
+	s.l = connlimit.Wrap(l, connlimit.Limits{Max: lim.MaxConns, PerIP: perIP, Log: log})
+	// Every reply waits for the end of the message: the MTA streams the
+	// connection, recipients, header and body without a round trip each.
+	protocol := milter.OptHeaderLeadingSpace | milter.OptNoUnknown | milter.OptNoConnReply | milter.OptNoHeloReply |
+		milter.OptNoRcptReply | milter.OptNoHeaderReply | milter.OptNoEOHReply | milter.OptNoBodyReply
+	s.srv = milter.NewServer(
+		milter.WithDynamicMilter(func(_ uint32, _ milter.OptAction, p milter.OptProtocol, _ milter.DataSize) milter.Milter {
+			return &session{s: s, leadingSpace: p&milter.OptHeaderLeadingSpace != 0}
+		}),
+		milter.WithActions(milter.OptAddHeader|milter.OptChangeHeader|milter.OptRemoveRcpt),
+		milter.WithProtocols(protocol),
+		milter.WithReadTimeout(lim.IdleTimeout),
+		milter.WithMacroRequest(milter.StageMail, []milter.MacroName{milter.MacroAuthAuthen}),
+		milter.WithMacroRequest(milter.StageData, []milter.MacroName{milter.MacroQueueId}),
+		milter.WithMacroRequest(milter.StageEOM, []milter.MacroName{milter.MacroQueueId}),
+	)
+	go func() {
+		if err := s.srv.Serve(s.l); err != nil && !errors.Is(err, milter.ErrServerClosed) {
+			log.Warn("milter: serve", "err", err)
+		}
+	}()
 	return s, nil
 }
 
 // Addr is the listening address.
-func (s *Server) Addr() net.Addr { return s.mf.Addr() }
+func (s *Server) Addr() net.Addr { return s.l.Addr() }
 
 // Shutdown stops accepting connections and waits for those in progress.
-func (s *Server) Shutdown(ctx context.Context) error { return s.mf.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
 // Close stops at once.
-func (s *Server) Close() { s.mf.Close() }
+func (s *Server) Close() { s.srv.Close() }
 
-func (s *Server) decide(ctx context.Context, trx mailfilter.Trx) (mailfilter.Decision, error) {
-	env := filter.Envelope{QueueID: trx.QueueId()}
-	if c := trx.Connect(); c != nil {
-		if ip, err := netip.ParseAddr(c.Addr); err == nil && (c.Family == "tcp4" || c.Family == "tcp6") {
-			env.IP = ip.Unmap()
+// field is one header field as the MTA sent it.
+type field struct {
+	name, raw string // raw: "Name:value", the value as sent (folds kept)
+}
+
+// session is one MTA connection; it collects one transaction at a time.
+type session struct {
+	milter.NoOpMilter
+	s            *Server
+	leadingSpace bool
+
+	env     filter.Envelope // connection and envelope
+	rcpts   []string        // as the MTA sent them
+	fields  []field
+	tooMany bool
+	body    bytes.Buffer // up to MaxScan+1 bytes
+	size    int64        // the whole body's
+}
+
+// reset forgets the transaction and keeps the connection's facts.
+func (t *session) reset() {
+	t.env = filter.Envelope{IP: t.env.IP, Hostname: t.env.Hostname, Helo: t.env.Helo}
+	t.rcpts, t.fields, t.tooMany, t.size = nil, nil, false, 0
+	t.body.Reset()
+}
+
+func (t *session) NewConnection(milter.Modifier) error {
+	t.env = filter.Envelope{}
+	t.reset()
+	return nil
+}
+
+func (t *session) Connect(host, family string, _ uint16, addr string, _ milter.Modifier) (*milter.Response, error) {
+	t.env = filter.Envelope{}
+	t.reset()
+	if ip, err := netip.ParseAddr(addr); err == nil && (family == "tcp4" || family == "tcp6") {
+		t.env.IP = ip.Unmap()
+	}
+	if host != "" && !strings.HasPrefix(host, "[") {
+		t.env.Hostname = host
+	}
+	return milter.RespContinue, nil
+}
+
+func (t *session) Helo(name string, _ milter.Modifier) (*milter.Response, error) {
+	t.env.Helo = name
+	return milter.RespContinue, nil
+}
+
+func (t *session) MailFrom(from, _ string, m milter.Modifier) (*milter.Response, error) {
+	t.reset()
+	t.env.MailFrom = bare(from)
+	t.env.User = m.Get(milter.MacroAuthAuthen)
+	return milter.RespContinue, nil
+}
+
+func (t *session) RcptTo(rcpt, _ string, _ milter.Modifier) (*milter.Response, error) {
+	t.rcpts = append(t.rcpts, rcpt)
+	return milter.RespContinue, nil
+}
+
+func (t *session) Data(m milter.Modifier) (*milter.Response, error) {
+	t.env.QueueID = m.Get(milter.MacroQueueId)
+	return milter.RespContinue, nil
+}
+
+func (t *session) Header(name, value string, _ milter.Modifier) (*milter.Response, error) {
+	if len(t.fields) >= filter.MaxHeaderFields {
+		// Fields past the limit would be delivered unseen and could not
+		// be removed: the message is refused at its end.
+		t.tooMany = true
+		return milter.RespContinue, nil
+	}
+	name = strings.Trim(name, " \t\r\n")
+	if name == "" {
+		return milter.RespContinue, nil
+	}
+	// Without the leading-space option the MTA swallowed the space after
+	// the colon: put it back to rebuild the field as it was sent.
+	if !t.leadingSpace && (value == "" || value[0] != '\t') {
+		value = " " + value
+	}
+	t.fields = append(t.fields, field{name: name, raw: name + ":" + value})
+	return milter.RespContinue, nil
+}
+
+func (t *session) BodyChunk(chunk []byte, _ milter.Modifier) (*milter.Response, error) {
+	t.size += int64(len(chunk))
+	// A little more than the scan size is kept, to know a message is
+	// over it; the rest passes unread.
+	if room := t.s.f.Config().MaxScan + 1 - int64(t.body.Len()); room > 0 {
+		t.body.Write(chunk[:min(int64(len(chunk)), room)])
+	}
+	return milter.RespContinue, nil
+}
+
+func (t *session) Abort(milter.Modifier) error {
+	t.reset()
+	return nil
+}
+
+func (t *session) EndOfMessage(m milter.Modifier) (*milter.Response, error) {
+	defer t.reset()
+	if t.tooMany {
+		return milter.RejectWithCodeAndReason(552, fmt.Sprintf("5.3.4 Maximum allowed header lines (%d) exceeded.", filter.MaxHeaderFields))
+	}
+	if t.env.QueueID == "" {
+		t.env.QueueID = m.Get(milter.MacroQueueId)
+	}
+	var raw bytes.Buffer
+	raw.Grow(t.body.Len() + 64*len(t.fields))
+	for _, f := range t.fields {
+		raw.WriteString(f.raw)
+		raw.WriteString("\r\n")
+	}
+	raw.WriteString("\r\n")
+	raw.Write(t.body.Bytes())
+	// The decision runs while the MTA is told every second that the
+	// filter is still at work (milter progress), and ends when the MTA
+	// goes away.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type answer struct {
+		resp *milter.Response
+		mods *mods
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, md, err := t.s.decide(ctx, t, raw.Bytes())
+		done <- answer{resp, md, err}
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var a answer
+wait:
+	for {
+		select {
+		case a = <-done:
+			break wait
+		case <-tick.C:
+			if err := m.Progress(); err != nil && !errors.Is(err, milter.ErrVersionTooLow) {
+				cancel()
+				a = <-done
+				if a.err == nil {
+					a.err = err
+				}
+				break wait
+			}
 		}
-		if c.Host != "" && !strings.HasPrefix(c.Host, "[") {
-			env.Hostname = c.Host
+	}
+	if a.err != nil {
+		// The store failing, or the MTA gone: try again later.
+		t.s.log.Warn("milter: tempfail", "err", a.err)
+		return milter.RespTempFail, nil
+	}
+	if a.mods != nil {
+		if err := a.mods.send(m, t.leadingSpace); err != nil {
+			return milter.RespTempFail, nil
 		}
 	}
-	if h := trx.Helo(); h != nil {
-		env.Helo = h.Name
+	return a.resp, nil
+}
+
+// mods are the changes to a delivered message: recipients removed (held),
+// fields deleted (forged verdicts), fields added (ours).
+type mods struct {
+	delRcpts []string
+	delete   []deletion
+	add      []filter.Header
+}
+
+type deletion struct {
+	name  string
+	index int // 1-based among the fields of that name, as the protocol counts
+}
+
+func (md *mods) send(m milter.Modifier, leadingSpace bool) error {
+	for _, r := range md.delRcpts {
+		if err := m.DeleteRecipient(r); err != nil {
+			return err
+		}
 	}
-	if mf := trx.MailFrom(); mf != nil {
-		env.MailFrom = bare(mf.Addr)
-		env.User = mf.AuthenticatedUser()
+	// Last first: deleting a field renumbers the later ones of its name.
+	for i := len(md.delete) - 1; i >= 0; i-- {
+		if err := m.ChangeHeader(md.delete[i].index, md.delete[i].name, ""); err != nil {
+			return err
+		}
 	}
+	for _, h := range md.add {
+		v := h.Value
+		if leadingSpace {
+			v = " " + v // the MTA writes "Name:" and the value as given
+		}
+		if err := m.AddHeader(h.Name, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) decide(ctx context.Context, t *session, raw []byte) (*milter.Response, *mods, error) {
+	env := t.env
 	// Every spelling the MTA was given for one mailbox ("Q@", "q@",
-	// "q+x@"), for DelRcptTo: the filter decides per mailbox.
+	// "q+x@"), for DeleteRecipient: the filter decides per mailbox.
 	orig := map[string][]string{}
-	for _, r := range trx.RcptTos() {
-		b := bare(r.Addr)
-		m := s.f.Mailbox(b)
-		orig[m] = append(orig[m], r.Addr)
+	for _, r := range t.rcpts {
+		b := bare(r)
+		mb := s.f.Mailbox(b)
+		orig[mb] = append(orig[mb], b)
 		env.Rcpts = append(env.Rcpts, b)
 	}
-	max := s.f.Config().MaxScan
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, io.LimitReader(trx.Data(), max+1)); err != nil {
-		return nil, fmt.Errorf("read message: %w", err)
-	}
-	raw := buf.Bytes()
-	if body := trx.Body(); body != nil {
-		if n, err := body.Seek(0, io.SeekEnd); err == nil && n > max {
-			env.Size = n // over the scan size: Check skips it
-		}
+	if t.size > s.f.Config().MaxScan {
+		env.Size = t.size // over the scan size: Check skips it
 	}
 	d, err := s.f.Check(ctx, raw, env)
 	if err != nil {
-		return nil, err // the MTA went away
+		return nil, nil, err // the MTA went away
 	}
 	if s.f.TimedOut(d) {
-		return mailfilter.TempFail, nil
+		return milter.RespTempFail, nil, nil
 	}
 	var deliver, hold []string
 	rejectAll := true
@@ -146,11 +382,13 @@ func (s *Server) decide(ctx context.Context, trx mailfilter.Trx) (mailfilter.Dec
 		}
 	}
 	if len(d.Recipients) > 0 && rejectAll {
-		return mailfilter.CustomErrorResponse(550, s.f.RejectText(d)), nil
+		resp, err := milter.RejectWithCodeAndReason(550, s.f.RejectText(d))
+		return resp, nil, err
 	}
+	md := &mods{}
 	if len(hold) > 0 {
 		if _, err := s.f.Quarantine(ctx, d, hold); err != nil {
-			return nil, err // tempfail: nothing is lost
+			return nil, nil, err // tempfail: nothing is lost
 		}
 		// Over a quarantine quota: delivered, tagged as spam.
 		notHeld := map[string]bool{}
@@ -160,21 +398,17 @@ func (s *Server) decide(ctx context.Context, trx mailfilter.Trx) (mailfilter.Dec
 			strongest = filter.OutcomeSpam
 		}
 		if len(deliver) == 0 {
-			return mailfilter.Discard, nil // held in the node's quarantine
+			return milter.RespDiscard, nil, nil // held in the node's quarantine
 		}
 		for _, r := range hold {
 			if !notHeld[r] {
-				for _, a := range orig[r] {
-					trx.DelRcptTo(a)
-				}
+				md.delRcpts = append(md.delRcpts, orig[r]...)
 			}
 		}
 	}
-	s.cleanHeaders(trx)
-	for _, h := range s.f.Headers(d, strongest) {
-		trx.Headers().Add(h.Name, h.Value)
-	}
-	return mailfilter.Accept, nil
+	md.delete = s.forged(t.fields)
+	md.add = s.f.Headers(d, strongest)
+	return milter.RespAccept, md, nil
 }
 
 // bare strips the angle brackets some MTAs send around addresses.
@@ -186,21 +420,28 @@ func rank(outcome string) int {
 	return map[string]int{filter.OutcomeOff: 0, filter.OutcomeHam: 1, filter.OutcomeUnsure: 2, filter.OutcomeSpam: 3}[outcome]
 }
 
-// cleanHeaders removes fields a sender could forge to look filtered.
-func (s *Server) cleanHeaders(trx mailfilter.Trx) {
-	f := trx.Headers().Fields()
-	for f.Next() {
-		if f.IsDeleted() {
-			continue
-		}
-		k := f.CanonicalKey()
+var unfoldRe = regexp.MustCompile(`\r?\n\s*`)
+
+// forged lists the fields a sender could forge to look filtered: our
+// verdict fields, and Authentication-Results in our name.
+func (s *Server) forged(fields []field) []deletion {
+	var out []deletion
+	seen := map[string]int{}
+	for _, f := range fields {
+		key := strings.ToLower(f.name)
+		seen[key]++
+		del := false
 		for _, r := range filter.RemoveHeaders {
-			if strings.EqualFold(k, r) {
-				f.Del()
+			if strings.EqualFold(f.name, r) {
+				del = true
 			}
 		}
-		if strings.EqualFold(k, "Authentication-Results") && s.f.OwnAuthResults(f.UnfoldedValue()) {
-			f.Del()
+		if strings.EqualFold(f.name, "Authentication-Results") && s.f.OwnAuthResults(unfoldRe.ReplaceAllString(f.raw[len(f.name)+1:], " ")) {
+			del = true
+		}
+		if del {
+			out = append(out, deletion{name: f.name, index: seen[key]})
 		}
 	}
+	return out
 }

@@ -2,6 +2,7 @@ package milterd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/d--j/go-milter"
 
 	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/connlimit"
 	"github.com/accord-antispam/accord/internal/filter"
 	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/rules"
@@ -226,12 +228,15 @@ func TestMilterHeaderLimitAndOwnAuthResults(t *testing.T) {
 	ses.Mail("<sender@client.example>", "")
 	ses.Rcpt("<ana@example.org>", "")
 	ses.DataStart()
-	var last *milter.Action
 	for i := 0; i <= filter.MaxHeaderFields && err == nil; i++ {
-		last, err = ses.HeaderField("X-P", "x", nil)
-		if err == nil && last.Type != milter.ActionContinue {
-			break
-		}
+		_, err = ses.HeaderField("X-P", "x", nil)
+	}
+	if err == nil {
+		_, err = ses.HeaderEnd()
+	}
+	var last *milter.Action
+	if err == nil {
+		_, last, err = ses.BodyReadFrom(strings.NewReader("body\r\n"))
 	}
 	if err != nil || last.Type != milter.ActionRejectWithCode || last.SMTPCode != 552 || !strings.Contains(last.SMTPReply, "5.3.4") {
 		t.Fatalf("padded header: %+v %v", last, err)
@@ -248,5 +253,90 @@ func TestMilterHeaderLimitAndOwnAuthResults(t *testing.T) {
 	}
 	if removed != 4 {
 		t.Errorf("removed %d fields, want 4 (X-Spam-Flag and three Authentication-Results in our name): %+v", removed, r.mods)
+	}
+}
+
+// An MTA connection that stalls is closed after the idle timeout instead
+// of holding its goroutine for ever, and one address cannot hold more
+// than its share of connections.
+func TestMilterIdleTimeoutAndPerClientCap(t *testing.T) {
+	lib, _ := rules.Embedded()
+	f, err := filter.New(context.Background(), filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ListenWith("127.0.0.1:0", f, nil, Limits{IdleTimeout: 300 * time.Millisecond, MaxConnsPerIP: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	addr := s.Addr().String()
+	session := func() *milter.ClientSession {
+		c := milter.NewClient("tcp", addr, milter.WithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+		ses, err := c.Session(milter.NewMacroBag())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ses.Close() })
+		if _, err := ses.Conn("client.example", milter.FamilyInet, 4321, "192.0.2.10"); err != nil {
+			t.Fatal(err)
+		}
+		ses.Helo("client.example")
+		if act, err := ses.Mail("<a@client.example>", ""); err != nil || act.Type != milter.ActionContinue {
+			t.Fatal(act, err)
+		}
+		return ses
+	}
+	// Two negotiated sessions take the address's share: a third
+	// connection is closed at once (before the protocol's own 1 s
+	// negotiation bound).
+	a, _ := session(), session()
+	time.Sleep(100 * time.Millisecond)
+	if _, one := s.l.(*connlimit.Listener).Open("127.0.0.1"); one != 2 {
+		t.Fatalf("%d connections open from 127.0.0.1, want 2", one)
+	}
+	third, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	third.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := third.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Errorf("a third connection from one address was kept open: %v", err)
+	}
+	// Silent mid-transaction for longer than the idle timeout: closed.
+	time.Sleep(time.Second)
+	a.Rcpt("<b@example.org>", "")
+	if act, err := a.DataStart(); err == nil {
+		t.Errorf("a stalled connection was still served after 1 s: %+v", act)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// A message that finds every scan slot taken is delivered with
+// X-Accord-Filter: skipped: busy (fail-open, the default), or tempfailed
+// when the filter is configured to tempfail.
+func TestMilterBusy(t *testing.T) {
+	for _, tempfail := range []bool{false, true} {
+		s, f, _ := start(t, filter.Config{MaxScans: 1, ScanWait: 50 * time.Millisecond, TempFailOnTimeout: tempfail})
+		release, ok := f.Acquire(context.Background())
+		if !ok {
+			t.Fatal("no scan slot")
+		}
+		r := send(t, s.Addr().String(), []string{"ana@example.org"}, hdr("busy"), filter.GTUBE+"\r\n")
+		release()
+		if tempfail {
+			if r.act.Type != milter.ActionTempFail {
+				t.Errorf("busy, tempfail: %+v", r.act)
+			}
+			continue
+		}
+		if r.act.Type != milter.ActionAccept || !strings.HasPrefix(added(r)["X-Accord-Filter"], "skipped: busy") {
+			t.Errorf("busy, fail-open: %+v %v", r.act, added(r))
+		}
 	}
 }

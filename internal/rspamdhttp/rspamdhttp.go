@@ -19,8 +19,10 @@ package rspamdhttp
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -28,6 +30,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/classify"
+	"github.com/accord-antispam/accord/internal/connlimit"
 	"github.com/accord-antispam/accord/internal/filter"
 )
 
@@ -92,6 +95,30 @@ func (h *Handler) Server() *http.Server {
 	return &http.Server{Handler: h.guard(h.Routes()), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(h.Log.Handler(), slog.LevelWarn)}
+}
+
+// Limit bounds the connections l keeps (connlimit): at most max at once
+// (0: 512) and perIP from one client address (0: 128). A connection over the
+// bound from one address is answered 429 Too Many Requests, one over the
+// bound in all 503 Service Unavailable, both with Retry-After, before its
+// request is read.
+func (h *Handler) Limit(l net.Listener, max, perIP int) net.Listener {
+	if max <= 0 {
+		max = 512
+	}
+	if perIP <= 0 {
+		perIP = 128
+	}
+	return connlimit.Wrap(l, connlimit.Limits{Max: max, PerIP: perIP, Log: h.Log, Refuse: refuse})
+}
+
+func refuse(c net.Conn, why string) {
+	status := "503 Service Unavailable"
+	if why == connlimit.OverPerIP {
+		status = "429 Too Many Requests"
+	}
+	body, _ := json.Marshal(map[string]string{"error": why + ", try again later"})
+	fmt.Fprintf(c, "HTTP/1.1 %s\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", status, len(body), body)
 }
 
 type symbolJSON struct {
@@ -206,6 +233,13 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	d, err := h.F.Check(r.Context(), raw, env)
 	if err != nil {
 		jsonError(w, http.StatusServiceUnavailable, "the filter could not decide: "+err.Error())
+		return
+	}
+	if d.Busy() {
+		// Every scan slot is taken: the MTA tries again later (Exim
+		// defers, rspamd's proxy applies its default action).
+		w.Header().Set("Retry-After", "1")
+		jsonError(w, http.StatusServiceUnavailable, "the filter is busy, try again later (reference "+d.Reference+")")
 		return
 	}
 	h.scanned.Add(1)

@@ -276,3 +276,71 @@ func TestCompressedRefused(t *testing.T) {
 		}
 	}
 }
+
+// One client cannot take every connection: past the per-address bound a
+// connection is answered 429 before its request is read, and rspamc
+// reports the failure (it does not pass the message as scanned). A check
+// that finds every scan slot taken is answered 503 with Retry-After.
+func TestPerClientCapAndScanBudget(t *testing.T) {
+	lib, _ := rules.Embedded()
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org", MaxScans: 1, ScanWait: 50 * time.Millisecond},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(f, "", nil)
+	srv := h.Server()
+	go srv.Serve(h.Limit(l, 100, 2))
+	defer srv.Close()
+	addr := l.Addr().String()
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+	m := message("test", "hello "+filter.GTUBE)
+	req, _ := http.NewRequest("POST", "http://"+addr+"/checkv2", bytes.NewReader(m))
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("third connection from one address: %d %v", resp.StatusCode, resp.Header)
+	}
+	if bin, err := exec.LookPath("rspamc"); err == nil {
+		cmd := exec.Command(bin, "-h", addr, "-t", "5", "symbols")
+		cmd.Stdin = bytes.NewReader(m)
+		out, _ := cmd.CombinedOutput()
+		if strings.Contains(string(out), "Action:") || !strings.Contains(string(out), "429") {
+			t.Errorf("rspamc over the per-address bound:\n%s", out)
+		}
+	} else if os.Getenv("ACCORD_REQUIRE_TOOLS") != "" {
+		t.Fatal("rspamc is required (Debian package rspamd)")
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	release, ok := f.Acquire(context.Background())
+	if !ok {
+		t.Fatal("no scan slot")
+	}
+	resp, _ = post(t, "http://"+addr+"/checkv2", nil, m)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("every scan slot taken: %d %v", resp.StatusCode, resp.Header)
+	}
+	release()
+	if resp, res := post(t, "http://"+addr+"/checkv2", nil, m); resp.StatusCode != 200 || res.Action == "no action" {
+		t.Errorf("after the slot is free: %d %+v", resp.StatusCode, res)
+	}
+}

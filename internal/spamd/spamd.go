@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/connlimit"
 	"github.com/accord-antispam/accord/internal/filter"
 )
 
@@ -35,9 +36,14 @@ type Server struct {
 	AllowTell bool // Accept TELL (learning); spamd's --allow-tell.
 	// Allowed are the clients served besides loopback, as spamd's
 	// --allowed-ips (filter.ClientAllowed).
-	Allowed  []netip.Prefix
-	MaxConns int           // Concurrent connections (default 200).
-	Timeout  time.Duration // To read a request (default 2 min).
+	Allowed []netip.Prefix
+	// MaxConns bounds the connections open at once (default 512), and
+	// MaxConnsPerIP those from one client address (default 128; IPv6 by
+	// /64): one client holding many cannot take everybody's slots. A
+	// connection over a bound is answered EX_TEMPFAIL and closed.
+	MaxConns      int
+	MaxConnsPerIP int
+	Timeout       time.Duration // To read a request (default 2 min).
 	// HeaderTimeout bounds the request line and headers (default 10 s),
 	// so idle connections cannot hold the slots.
 	HeaderTimeout time.Duration
@@ -53,14 +59,21 @@ func (s *Server) Serve(l net.Listener) error {
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
-	max := s.MaxConns
+	max, perIP := s.MaxConns, s.MaxConnsPerIP
 	if max <= 0 {
-		max = 200
+		max = 512
 	}
+	if perIP <= 0 {
+		perIP = 128
+	}
+	// Over a bound: spamd's temporary failure, which spamc reports as
+	// such (exit 75 with -x) instead of waiting for a slot.
+	l = connlimit.Wrap(l, connlimit.Limits{Max: max, PerIP: perIP, Log: s.Log, Refuse: func(c net.Conn, why string) {
+		fmt.Fprintf(c, "SPAMD/1.5 %d %s %s\r\n\r\n", exTempFail, exNames[exTempFail], why)
+	}})
 	s.mu.Lock()
 	s.l, s.done = l, make(chan struct{})
 	s.mu.Unlock()
-	sem := make(chan struct{}, max)
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -76,19 +89,9 @@ func (s *Server) Serve(l net.Listener) error {
 			}
 			return err
 		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			// Over the limit: say so and close, as spamd does when busy.
-			c.SetWriteDeadline(time.Now().Add(time.Second))
-			io.WriteString(c, "SPAMD/1.1 75 EX_TEMPFAIL too many connections\r\n\r\n")
-			c.Close()
-			continue
-		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() { <-sem }()
 			s.handle(c)
 		}()
 	}
@@ -135,6 +138,11 @@ type request struct {
 }
 
 const maxLine = 8 << 10
+
+// maxDrain is how much of a message over the scan size is read (and
+// thrown away) so that the client, still sending, gets the EX_DATAERR
+// answer instead of a reset connection; a larger one is cut off.
+const maxDrain = 256 << 20
 
 func (s *Server) handle(c net.Conn) {
 	defer c.Close()
@@ -232,6 +240,12 @@ func (s *Server) read(br *bufio.Reader, onBody func()) (*request, int, error) {
 			return nil, exProtocol, fmt.Errorf("bad content-length %q", truncate(cl))
 		}
 		if n > max {
+			// Read what the client sends before answering: closing on
+			// a client still writing resets the connection, and spamc
+			// would see a protocol error (76) instead of this answer.
+			if n <= maxDrain {
+				io.CopyN(io.Discard, br, n)
+			}
 			return nil, exDataErr, fmt.Errorf("message of %d bytes is over the scan size (%d)", n, max)
 		}
 		body = make([]byte, n)
@@ -245,6 +259,7 @@ func (s *Server) read(br *bufio.Reader, onBody func()) (*request, int, error) {
 			return nil, exProtocol, err
 		}
 		if int64(len(body)) > max {
+			io.Copy(io.Discard, io.LimitReader(br, maxDrain))
 			return nil, exDataErr, fmt.Errorf("message over the scan size (%d)", max)
 		}
 	}
@@ -294,6 +309,11 @@ func (s *Server) answer(ctx context.Context, req *request) []byte {
 	d, err := s.F.Check(ctx, req.body, env)
 	if err != nil {
 		return []byte(status(exTempFail, "EX_TEMPFAIL "+oneLine(err.Error())) + "\r\n")
+	}
+	if d.Busy() {
+		// Every scan slot is taken: try again later (spamc -x exits 75;
+		// without -x it passes the message unchanged, its safe fallback).
+		return []byte(status(exTempFail, "EX_TEMPFAIL the filter is busy, try again later (reference "+d.Reference+")") + "\r\n")
 	}
 	isSpam := d.Outcome == filter.OutcomeSpam || d.Outcome == filter.OutcomeQuarantine || d.Outcome == filter.OutcomeReject
 	spamLine := fmt.Sprintf("Spam: %s ; %.1f / %.1f\r\n", map[bool]string{true: "True", false: "False"}[isSpam], d.Score, d.Required)

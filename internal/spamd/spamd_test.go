@@ -255,3 +255,99 @@ func TestIdleClientCutOff(t *testing.T) {
 		t.Errorf("an idle client kept its slot for %v", el)
 	}
 }
+
+// A message over the scan size is answered EX_DATAERR (65), as spamd
+// answers a message it will not take, after the door has read what the
+// client sends: closing on a client still writing reset the connection
+// and the client saw no answer at all. Real spamc then falls back as it
+// does for any spamd error: -c prints 0/0, and without -c the message
+// comes back unchanged (untagged, never lost).
+func TestOverScanSizeAnswered(t *testing.T) {
+	addr, _ := start(t, false)                                                      // MaxScan 64 KiB
+	big := message("big", strings.Repeat("lorem ipsum dolor sit amet\r\n", 300000)) // 8.4 MB
+	for name, req := range map[string]string{
+		"content-length": fmt.Sprintf("CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(big), big),
+		"no length":      fmt.Sprintf("CHECK SPAMC/1.5\r\n\r\n%s", big),
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		go func() {
+			io.WriteString(c, req)
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		out, err := io.ReadAll(c)
+		c.Close()
+		if !strings.HasPrefix(string(out), "SPAMD/1.5 65 EX_DATAERR message") {
+			t.Errorf("%s: %q (%v), want SPAMD/1.5 65 EX_DATAERR", name, out, err)
+		}
+	}
+	bin, err := exec.LookPath("spamc")
+	if err != nil {
+		if os.Getenv("ACCORD_REQUIRE_TOOLS") != "" {
+			t.Fatal("spamc is required (Debian package spamc)")
+		}
+		return
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "-d", host, "-p", port, "-t", "10", "-s", "16000000")
+	cmd.Stdin = bytes.NewReader(big)
+	out, err := cmd.Output()
+	if err != nil || !bytes.Equal(out, big) {
+		t.Errorf("spamc over the scan size: %v, %d bytes back of %d (want the message unchanged)", err, len(out), len(big))
+	}
+}
+
+// One client cannot take every connection slot: past MaxConnsPerIP its
+// connections are answered EX_TEMPFAIL at once. A check that finds every
+// scan slot taken (MaxScans) is answered EX_TEMPFAIL too, not scanned
+// late or passed as ham.
+func TestPerClientCapAndScanBudget(t *testing.T) {
+	lib, _ := rules.Embedded()
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org", MaxScans: 1, ScanWait: 50 * time.Millisecond},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{F: f, Timeout: 5 * time.Second, MaxConnsPerIP: 2}
+	go s.Serve(l)
+	defer s.Shutdown(context.Background())
+	addr := l.Addr().String()
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "CHECK SPAMC/1.5\r\n") // and nothing more
+		held = append(held, c)
+	}
+	time.Sleep(100 * time.Millisecond) // both accepted
+	m := message("test", filter.GTUBE)
+	req := fmt.Sprintf("CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m)
+	if out := raw(t, addr, req); !strings.HasPrefix(out, "SPAMD/1.5 75 EX_TEMPFAIL too many connections from one address") {
+		t.Errorf("third connection from one address: %q", out)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	time.Sleep(100 * time.Millisecond) // their slots freed
+	release, ok := f.Acquire(context.Background())
+	if !ok {
+		t.Fatal("no scan slot")
+	}
+	if out := raw(t, addr, req); !strings.HasPrefix(out, "SPAMD/1.1 75 EX_TEMPFAIL the filter is busy") {
+		t.Errorf("every scan slot taken: %q", out)
+	}
+	release()
+	if out := raw(t, addr, req); !strings.HasPrefix(out, "SPAMD/1.1 0 EX_OK\r\nSpam: True") {
+		t.Errorf("after the slot is free: %q", out)
+	}
+}
