@@ -1,6 +1,7 @@
 package rspamdhttp
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -308,8 +309,16 @@ func TestPerClientCapAndScanBudget(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	m := message("test", "hello "+filter.GTUBE)
-	req, _ := http.NewRequest("POST", "http://"+addr+"/checkv2", bytes.NewReader(m))
-	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+	// A raw client: the refusal may come before the request is sent,
+	// which Go's client treats as an unsolicited response.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "POST /checkv2 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(m), m)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
