@@ -14,6 +14,7 @@ import (
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/filter"
 	"github.com/accord-antispam/accord/internal/intel"
+	"github.com/accord-antispam/accord/internal/outbound"
 	"github.com/accord-antispam/accord/internal/store/sqlite"
 )
 
@@ -51,6 +52,26 @@ func TestQuarantineReleaseQueued(t *testing.T) {
 	code, out, _ = runCmd(t, "", "quarantine", "list", "--data", data)
 	if code != 0 || !strings.Contains(out, "q-test1") || !strings.Contains(out, " queued ") {
 		t.Fatalf("quarantine list: %d\n%s", code, out)
+	}
+	// Without a relay the operator can still read what waits (a
+	// confirmation link, a status link): outbound show --raw prints the
+	// message, and the read is in the audit log.
+	st, err = sqlite.Open(ctx, filepath.Join(data, "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := st.Mails(ctx, outbound.MailFilter{Limit: 10})
+	st.Close()
+	if err != nil || len(items) != 1 {
+		t.Fatalf("queue: %v %+v", err, items)
+	}
+	code, out, errs = runCmd(t, "", "outbound", "show", "--raw", "--data", data, items[0].ID)
+	if code != 0 || !strings.HasSuffix(out, raw) || !strings.Contains(out, "X-Accord-Release: ") {
+		t.Fatalf("outbound show --raw: %d\n%q\nwant %q\n%s", code, out, raw, errs)
+	}
+	code, out, _ = runCmd(t, "", "audit", "--data", data)
+	if code != 0 || !strings.Contains(out, "outbound:"+items[0].ID) {
+		t.Fatalf("audit after outbound show --raw: %d\n%s", code, out)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/i18n"
 	"github.com/accord-antispam/accord/internal/nodekey"
@@ -30,7 +31,9 @@ const waitingMail = "acknowledgements and answers to reporters, quarantine relea
 func cmdOutbound(ctx context.Context, e *env, args []string) error {
 	usage := func() error {
 		fmt.Fprintln(e.stderr, `usage: accord outbound list [--data DIR] [--state queued|sent|failed|bounced] [--kind KIND] [--limit N]
-       accord outbound show [--data DIR] ID      (one mail: its attempts, last error and bounces)
+       accord outbound show [--data DIR] [--raw] ID      (one mail: its attempts, last error and bounces)
+With --raw, show prints the queued message itself (a confirmation or status link can be read
+before a relay is set); the read is written to the audit log.
 The node's own mail (acknowledgements, quarantine releases and digests, consent confirmations,
 feedback reports) waits in this queue until the [outbound] relay takes it.`)
 		return errUsage
@@ -42,6 +45,7 @@ feedback reports) waits in this queue until the [outbound] relay takes it.`)
 	state := fset.String("state", "", "only mail in this state")
 	kind := fset.String("kind", "", "only mail of this kind (ack, howto, quarantine-release, quarantine-digest, consent-confirm, fbl-report…)")
 	limit := fset.Int("limit", 100, "at most this many, newest first")
+	rawOut := fset.Bool("raw", false, "show: print the queued message itself (written to the audit log)")
 	pos, err := parseInterleaved(fset, args[1:])
 	if err != nil {
 		return errUsage
@@ -59,6 +63,17 @@ feedback reports) waits in this queue until the [outbound] relay takes it.`)
 			if errors.Is(err, outbound.ErrNotFound) {
 				return &exitError{code: 1, err: fmt.Errorf("no mail %s in the queue", pos[0])}
 			} else if err != nil {
+				return err
+			}
+			if *rawOut {
+				// The queue holds people's mail (a released message, a
+				// reporter's acknowledgement): the read is audited first,
+				// and not made if it cannot be.
+				if err := st.AppendAudit(ctx, access.Event{At: time.Now().UTC(), Actor: cliActor(), Action: access.AuditView,
+					Target: "outbound:" + it.ID, Detail: "raw message (" + string(it.Kind) + ") to " + it.To}); err != nil {
+					return fmt.Errorf("outbound show: writing the audit entry: %w", err)
+				}
+				_, err := e.stdout.Write(it.Raw)
 				return err
 			}
 			fmt.Fprintf(e.stdout, "id: %s\nkind: %s\nref: %s\nto: %s\nenvelope sender: %s\nmessage-id: %s\nstate: %s\nattempts: %d\nqueued: %s\nupdated: %s\n",
