@@ -21,6 +21,7 @@ import (
 
 	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/connlimit"
+	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/fbl"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/federation/fedhttp"
@@ -240,9 +241,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if ss, err := st.Senders(ctx); err == nil && len(ss) > 0 && !strings.HasPrefix(c.SendersURL(), "https://") {
-		log.Warn("senders: the node's public URL is " + c.SendersURL() + ": the one-click opt-out links it gives senders are not https, " +
-			"so lint and labels refuse them; set [senders] public_url (or [http] public_url) to an https:// address")
+	if ss, err := st.Senders(ctx); err == nil && len(ss) > 0 {
+		if !strings.HasPrefix(c.SendersURL(), "https://") {
+			log.Warn("senders: the node's public URL is " + c.SendersURL() + ": the one-click opt-out links it gives senders are not https, " +
+				"so lint and labels refuse them; set [senders] public_url (or [http] public_url) to an https:// address")
+		}
+		if !consent.MailHostReachable(c.SendersMailDomain()) {
+			log.Warn("senders: the node's mail domain is " + c.SendersMailDomain() + ", which no one elsewhere can reach: opt-out links carry no mailto address; " +
+				"set [senders] mail_domain (or [smtp] hostname) to the domain whose MX is this node")
+		}
 	}
 	certifier := &lint.Certifier{Linter: &lint.Linter{Analyzer: an}, Consent: senders, Labels: st, Key: key.Private,
 		StatusURL: c.SendersURL() + web.StatusPath}

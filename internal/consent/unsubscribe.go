@@ -120,11 +120,27 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 	return out, nil
 }
 
+// link makes one recipient's opt-out link. The mailto address is left
+// out when the node's mail domain is a single label (localhost, the
+// default of a node whose [smtp] hostname is unset): no one outside the
+// machine can reach it, and an opt-out address that cannot be reached is
+// no opt-out address (RFC 2369 targets must work for the recipient).
 func (s *Service) link(recipient, tok string) Link {
-	l := Link{Recipient: recipient, Token: tok, URL: s.o.BaseURL + "/u/" + tok, Mailto: "unsubscribe+" + tok + "@" + s.o.MailHost}
-	l.ListUnsubscribe = "<" + l.URL + ">, <mailto:" + l.Mailto + "?subject=unsubscribe>"
+	l := Link{Recipient: recipient, Token: tok, URL: s.o.BaseURL + "/u/" + tok}
+	l.ListUnsubscribe = "<" + l.URL + ">"
+	if MailHostReachable(s.o.MailHost) {
+		l.Mailto = "unsubscribe+" + tok + "@" + s.o.MailHost
+		l.ListUnsubscribe += ", <mailto:" + l.Mailto + "?subject=unsubscribe>"
+	}
 	l.ListUnsubscribePost = "List-Unsubscribe=One-Click"
 	return l
+}
+
+// MailHostReachable reports whether opt-out addresses at host can reach
+// the node from elsewhere: a name with a dot, not under .localhost.
+func MailHostReachable(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return strings.Contains(host, ".") && host != "localhost" && !strings.HasSuffix(host, ".localhost")
 }
 
 // confirmedOn reports whether records hold an active, confirmed record on

@@ -372,6 +372,16 @@ func (c *checker) optOut() {
 			d += " " + t.Target
 		}
 		c.add(Finding{Check: "optout.list-unsubscribe", Area: AreaOptOut, Status: OK, Title: "A List-Unsubscribe header", Detail: d})
+		// A target that cannot work beside one that can: the mail client
+		// may pick the broken one (a mailto at localhost, from a node
+		// whose mail domain was never set, reaches no one).
+		for _, t := range o.ListUnsubscribe {
+			if !t.Valid {
+				c.add(Finding{Check: "optout.list-unsubscribe-target", Area: AreaOptOut, Status: Warning, Title: "Every List-Unsubscribe target works",
+					Detail: t.Target + ": " + t.Problem, Citations: []string{citeRFC2369},
+					Fix: "Remove the target or make it reachable; if it came from an Accord node, its operator must set [senders] mail_domain (or [smtp] hostname) to a domain whose MX is the node."})
+			}
+		}
 	}
 	switch {
 	case o.OneClick:

@@ -293,3 +293,27 @@ func TestHTTPNodeLinksFix(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreachableMailtoFlagged: a mailto opt-out at localhost (what a node
+// with no mail domain used to give) beside a working https link is named
+// with its reason, not hidden behind "A List-Unsubscribe header: ok".
+func TestUnreachableMailtoFlagged(t *testing.T) {
+	raw := sign(t, strings.ReplaceAll(goodMsg, "unsubscribe+abc@node.example", "unsubscribe+abc@localhost"), allHeaders)
+	r, err := linter(zone()).Lint(context.Background(), mail.ParseBytes(raw, mail.DefaultLimits()), Options{Bulk: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := find(r, "optout.list-unsubscribe-target")
+	if f.Status != Warning || !strings.Contains(f.Detail, "mailto:unsubscribe+abc@localhost") || !strings.Contains(f.Detail, "single label") ||
+		!strings.Contains(f.Fix, "mail_domain") {
+		t.Fatalf("localhost mailto: %s %q fix %q\n%s", f.Status, f.Detail, f.Fix, dump(r))
+	}
+	if f := find(r, "optout.one-click"); f.Status != OK {
+		t.Errorf("the https one-click target still works: %s %s", f.Status, f.Detail)
+	}
+	// The compliant message has no such finding.
+	r, _ = linter(zone()).Lint(context.Background(), mail.ParseBytes(sign(t, goodMsg, allHeaders), mail.DefaultLimits()), Options{Bulk: true})
+	if f := find(r, "optout.list-unsubscribe-target"); f.Status != "absent" {
+		t.Errorf("a working mailto flagged: %s %s", f.Status, f.Detail)
+	}
+}

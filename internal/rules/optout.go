@@ -152,8 +152,10 @@ func checkTarget(t string) OptOutTarget {
 			addr = addr[:i]
 		}
 		addr, _ = url.PathUnescape(addr)
-		if a, err := mail.ParseAddress(addr); err != nil || accmail.DomainOf(a.Address) == "" || !strings.Contains(accmail.DomainOf(a.Address), ".") {
+		if a, err := mail.ParseAddress(addr); err != nil || accmail.DomainOf(a.Address) == "" {
 			out.Problem = "not a valid e-mail address"
+		} else if d := accmail.DomainOf(a.Address); !strings.Contains(d, ".") {
+			out.Problem = "the address's domain " + d + " is a single label (such as localhost): no one elsewhere can reach it"
 		} else {
 			out.Valid = true
 		}
