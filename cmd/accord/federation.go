@@ -36,6 +36,13 @@ type fedNode struct {
 }
 
 func openFed(ctx context.Context, e *env, nf *nodeFlags) (*fedNode, error) {
+	return openFedAs(ctx, e, nf, false)
+}
+
+// openFedAs opens the node's federation; rotate makes the data folder's
+// key the node's current key (accord keys rotate) where openFed refuses a
+// key the store does not know as current.
+func openFedAs(ctx context.Context, e *env, nf *nodeFlags, rotate bool) (*fedNode, error) {
 	c, err := nf.loadNode()
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
@@ -50,7 +57,11 @@ func openFed(ctx context.Context, e *env, nf *nodeFlags) (*fedNode, error) {
 	}
 	svc := &federation.Service{Store: st, Source: st, Key: k.Private, Jurisdiction: c.Node.Jurisdiction, Log: e.log,
 		Window: c.Federation.Window.Duration, Transport: &fedhttp.Transport{Client: &http.Client{Timeout: time.Minute}}}
-	if err := svc.Init(ctx); err != nil {
+	start := svc.Init
+	if rotate {
+		start = svc.Rotate
+	}
+	if err := start(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -148,8 +159,10 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 				os.Rename(archived, old)
 				return err
 			}
-			n, err := openFed(ctx, e, &nf) // records the new key, retiring the old
+			n, err := openFedAs(ctx, e, &nf, true) // records the new key, retiring the old
 			if err != nil {
+				os.Remove(old)
+				os.Rename(archived, old)
 				return err
 			}
 			defer n.Close()

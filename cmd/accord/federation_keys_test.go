@@ -3,9 +3,12 @@ package main
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/accord-antispam/accord/internal/nodekey"
 )
 
 // TestPeerKeysFromTheBinary: the attack review's key findings, run as two
@@ -78,5 +81,63 @@ func TestPeerKeysFromTheBinary(t *testing.T) {
 	us.run(t, bin, "peer", "remove", "fr")
 	if out := us.runFail(t, bin, "peer", "add", "fr2", "--url", "http://127.0.0.1:9", "--key", fr.key, "--jurisdiction", "FR"); !strings.Contains(out, "removed for good") {
 		t.Errorf("a removed peer's key: %s", out)
+	}
+}
+
+// TestNodeKeyMismatchRefused: a data folder whose node.key is not the
+// node's current key in its store (a second instance given its own key
+// instead of a copy, a restored folder, an archived key put back) is
+// refused with both fingerprints — before, opening it silently retired
+// the node's key, and every running instance then signed with a retired
+// key. accord keys rotate still makes a new key the node's.
+func TestNodeKeyMismatchRefused(t *testing.T) {
+	root := t.TempDir()
+	a := filepath.Join(root, "a")
+	if code, _, errs := runCmd(t, "", "init", "--data", a); code != 0 {
+		t.Fatalf("init: %s", errs)
+	}
+	if code, _, errs := runCmd(t, "", "peer", "list", "--data", a); code != 0 {
+		t.Fatalf("peer list: %s", errs)
+	}
+	// A copy of the node with a key of its own.
+	b := filepath.Join(root, "b")
+	copyDir(t, a, b)
+	other := filepath.Join(root, "other")
+	if _, err := nodekey.LoadOrCreate(other); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := os.ReadFile(filepath.Join(other, nodekey.FileName))
+	os.WriteFile(filepath.Join(b, nodekey.FileName), k, 0o600)
+	code, _, errs := runCmd(t, "", "peer", "list", "--data", b)
+	if code == 0 || !strings.Contains(errs, "is not the node's key in its store") || !strings.Contains(errs, "copy of the node's node.key") {
+		t.Fatalf("a foreign key opened the node: %d %s", code, errs)
+	}
+	// The node's own key is untouched: the original folder still opens.
+	if code, _, errs := runCmd(t, "", "peer", "list", "--data", a); code != 0 {
+		t.Fatalf("the node's own folder after the refusal: %s", errs)
+	}
+	// An explicit rotation makes a new key the node's, and the archived
+	// old key put back is refused as retired.
+	if code, out, errs := runCmd(t, "", "keys", "rotate", "--data", a); code != 0 || !strings.Contains(out, "new key") {
+		t.Fatalf("keys rotate: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := runCmd(t, "", "peer", "list", "--data", a); code != 0 {
+		t.Fatalf("after rotation: %s", errs)
+	}
+	archived, _ := filepath.Glob(filepath.Join(a, nodekey.FileName+".retired-*"))
+	if len(archived) != 1 {
+		t.Fatalf("archived keys: %v", archived)
+	}
+	old, _ := os.ReadFile(archived[0])
+	os.WriteFile(filepath.Join(a, nodekey.FileName), old, 0o600)
+	if code, _, errs := runCmd(t, "", "peer", "list", "--data", a); code == 0 || !strings.Contains(errs, "was retired on") {
+		t.Fatalf("a retired key opened the node: %d %s", code, errs)
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
+		t.Fatal(err)
 	}
 }

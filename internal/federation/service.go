@@ -118,8 +118,38 @@ func (s *Service) Init(ctx context.Context) error {
 	}
 	self := s.Self()
 	for _, k := range keys {
-		if k.Key == self {
-			return nil
+		if k.Key != self {
+			continue
+		}
+		if !k.Retired.IsZero() {
+			return &KeyMismatchError{Self: self, Retired: k.Retired, Current: currentOwn(keys)}
+		}
+		return nil
+	}
+	if cur := currentOwn(keys); cur != "" {
+		// Another key is the node's: this is a second instance given a
+		// new key instead of a copy of the node's, or a restored data
+		// folder. Taking the key here would retire the running
+		// instances' key behind their back (their envelopes then
+		// refused by every peer, their opt-out tokens unreadable here).
+		return &KeyMismatchError{Self: self, Current: cur}
+	}
+	return s.Store.RecordOwnKey(ctx, OwnKey{Key: self, Added: s.now()})
+}
+
+// Rotate makes the service's key the node's current key, retiring the
+// one before it (which still vouches for what it signed): what
+// "accord keys rotate" does after writing the new key file. Init refuses
+// a key the store does not know as current; only Rotate changes it.
+func (s *Service) Rotate(ctx context.Context) error {
+	keys, err := s.Store.OwnKeys(ctx)
+	if err != nil {
+		return err
+	}
+	self := s.Self()
+	for _, k := range keys {
+		if k.Key == self && k.Retired.IsZero() {
+			return s.Init(ctx)
 		}
 	}
 	for _, k := range keys {
@@ -130,7 +160,53 @@ func (s *Service) Init(ctx context.Context) error {
 			}
 		}
 	}
-	return s.Store.RecordOwnKey(ctx, OwnKey{Key: self, Added: s.now()})
+	// A retired key made current again (undoing a rotation) is recorded
+	// as current: its retirement is lifted, its history kept.
+	if err := s.Store.RecordOwnKey(ctx, OwnKey{Key: self, Added: s.now()}); err != nil {
+		return err
+	}
+	return s.Init(ctx)
+}
+
+// currentOwn returns the store's current (unretired) own key, or "".
+func currentOwn(keys []OwnKey) string {
+	for _, k := range keys {
+		if k.Retired.IsZero() {
+			return k.Key
+		}
+	}
+	return ""
+}
+
+// fingerprintOf is a stored key's fingerprint, or the key itself if it
+// does not parse.
+func fingerprintOf(key string) string {
+	b, err := base64.StdEncoding.DecodeString(key)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return key
+	}
+	return Fingerprint(b)
+}
+
+// KeyMismatchError is Init's refusal of a key that is not the node's
+// current key in its store.
+type KeyMismatchError struct {
+	Self    string    // This process's key.
+	Current string    // The store's current key ("" if none).
+	Retired time.Time // When Self was retired, if it was.
+}
+
+func (e *KeyMismatchError) Error() string {
+	msg := "federation: this data folder's node key (" + fingerprintOf(e.Self) + ") "
+	if !e.Retired.IsZero() {
+		msg += "was retired on " + e.Retired.UTC().Format(time.RFC3339)
+	} else {
+		msg += "is not the node's key in its store"
+	}
+	if e.Current != "" {
+		msg += "; the node's current key is " + fingerprintOf(e.Current)
+	}
+	return msg + ": another instance of this node needs a copy of the node's node.key (one node, one key); a new key for the node is made with accord keys rotate"
 }
 
 // IsOwnKey reports whether key is, or was, this node's.

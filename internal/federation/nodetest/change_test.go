@@ -173,7 +173,7 @@ func TestRotationWithPendingHeals(t *testing.T) {
 	// US rotates.
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	us.svc.Key = priv
-	if err := us.svc.Init(ctx); err != nil {
+	if err := us.svc.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	fr.file(t, spam("12.0.0.2", "deals@pharma-us.example", "Cheap meds", pharma, 2), "b@example.fr")

@@ -328,7 +328,7 @@ func TestTAXIIAsTheSpecSays(t *testing.T) {
 	// FR rotates its key: the collection and object ids do not change.
 	_, priv, _ := ed25519.GenerateKey(nil)
 	fr.svc.Key = priv
-	if err := fr.svc.Init(ctx); err != nil {
+	if err := fr.svc.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if id := collectionOf(t, fr, "us"); id != usID {
