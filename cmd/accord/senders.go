@@ -145,22 +145,33 @@ func senderAdd(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func senderToken(ctx context.Context, e *env, args []string) error {
-	fs, nf := nodeFlagSet(e, "sender token")
+// oneSender opens the node for "accord sender VERB DOMAIN" and finds the
+// sender; the caller closes n.store.
+func oneSender(ctx context.Context, e *env, verb string, args []string) (*senderNode, consent.Sender, error) {
+	fs, nf := nodeFlagSet(e, "sender "+verb)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil || len(pos) != 1 {
-		fmt.Fprintln(e.stderr, "usage: accord sender token DOMAIN [--data DIR]")
-		return errUsage
+		fmt.Fprintf(e.stderr, "usage: accord sender %s DOMAIN [--data DIR]\n", verb)
+		return nil, consent.Sender{}, errUsage
 	}
 	n, err := openSenders(ctx, e, nf)
+	if err != nil {
+		return nil, consent.Sender{}, err
+	}
+	sd, err := n.store.Sender(ctx, strings.ToLower(pos[0]))
+	if err != nil {
+		n.store.Close()
+		return nil, consent.Sender{}, fmt.Errorf("sender %s: %w", pos[0], err)
+	}
+	return n, sd, nil
+}
+
+func senderToken(ctx context.Context, e *env, args []string) error {
+	n, sd, err := oneSender(ctx, e, "token", args)
 	if err != nil {
 		return err
 	}
 	defer n.store.Close()
-	sd, err := n.store.Sender(ctx, strings.ToLower(pos[0]))
-	if err != nil {
-		return fmt.Errorf("sender %s: %w", pos[0], err)
-	}
 	plain, t := access.NewToken(nil, access.Sender, sd.ID, time.Now())
 	if err := n.store.CreateToken(ctx, t); err != nil {
 		return err
@@ -196,21 +207,11 @@ func senderList(ctx context.Context, e *env, args []string) error {
 }
 
 func senderShow(ctx context.Context, e *env, args []string) error {
-	fs, nf := nodeFlagSet(e, "sender show")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil || len(pos) != 1 {
-		fmt.Fprintln(e.stderr, "usage: accord sender show DOMAIN [--data DIR]")
-		return errUsage
-	}
-	n, err := openSenders(ctx, e, nf)
+	n, sd, err := oneSender(ctx, e, "show", args)
 	if err != nil {
 		return err
 	}
 	defer n.store.Close()
-	sd, err := n.store.Sender(ctx, strings.ToLower(pos[0]))
-	if err != nil {
-		return fmt.Errorf("sender %s: %w", pos[0], err)
-	}
 	st, err := n.svc.Standing(ctx, sd.ID)
 	if err != nil {
 		return err
