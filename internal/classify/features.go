@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/bits"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -31,6 +32,10 @@ import (
 //   - the code of each parser defect ("defect:bad-base64");
 //   - the shape of the message: body size (log2), number of parts, and whether
 //     it has plain text, HTML or both ("shape:parts=3").
+//
+// Everywhere, an IPv4 address outside the Internet's routable space
+// (private, loopback, link-local, shared) is one word, "<local-ip>": it
+// names a host on one site's own network only.
 //
 // Features are hashed (FNV-1a, fixed seed, so a model file is portable) into
 // the model's table; a message counts each feature once.
@@ -295,6 +300,9 @@ const (
 )
 
 func (f *featureSet) word(w []byte, sink int) {
+	if localIPv4(w) {
+		w = localIP
+	}
 	if sink == sinkHeader {
 		if f.add(mix(hashBytes(f.prefix, w))) && f.names != nil {
 			f.name(f.prefixName + ":" + string(w))
@@ -324,6 +332,28 @@ func (f *featureSet) word(w []byte, sink int) {
 		f.winW[n%len(f.win)] = word
 	}
 	f.nwords++
+}
+
+// localIP stands for every address that is not an Internet address
+// (private, loopback, link-local, shared): such a number names a host on
+// one site's own network, and the same number is another host at the
+// next site, so it is evidence of nothing beyond the site that numbered it.
+// A word never holds '<', so the stand-in meets no real word.
+var localIP = []byte("<local-ip>")
+
+// localIPv4 reports whether w is a dotted IPv4 address outside the
+// Internet's routable space.
+func localIPv4(w []byte) bool {
+	if len(w) < 7 || len(w) > 15 || w[0] < '0' || w[0] > '9' {
+		return false
+	}
+	a, err := netip.ParseAddr(string(w))
+	if err != nil || !a.Is4() {
+		return false
+	}
+	b := a.As4()
+	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() ||
+		b[0] == 0 || b[0] == 100 && b[1]&0xc0 == 64 || b[0] >= 240
 }
 
 func hashLower(h uint64, s string) uint64 {

@@ -46,3 +46,43 @@ func TestReceivingSideFieldsLeftOut(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalAddressesOneWord: an address outside the Internet's routable
+// space names a host on one site's own network, and the same number is
+// another host at the next site. Two copies of a message that passed
+// through different sites' internal relays with such addresses have the
+// same features; public addresses stay words of their own.
+func TestLocalAddressesOneWord(t *testing.T) {
+	msg := func(inner string) string {
+		return "Received: from gw.site.example (gw.site.example [" + inner + "]) by mx.site.example with ESMTP id 1A\r\n" +
+			"Received: from relay.shop.example ([192.0.2.7]) by gw.site.example with ESMTP id 2B\r\n" +
+			"Subject: cheap watches\r\nFrom: Shop <deals@shop.example>\r\nContent-Type: text/plain\r\n\r\n" +
+			"Order today. Our router is at " + inner + " and 203.0.113.9\r\n"
+	}
+	names := func(raw string) []string {
+		f := extract(parse([]byte(raw)), DefaultParams(), true)
+		n := slices.Clone(f.names)
+		slices.Sort(n)
+		return n
+	}
+	ref := names(msg("192.168.3.1"))
+	for _, inner := range []string{"10.0.0.7", "172.16.200.1", "127.0.0.1", "169.254.10.1", "100.64.1.1", "0.0.0.0"} {
+		if got := names(msg(inner)); !slices.Equal(got, ref) {
+			t.Errorf("%s: features differ from 192.168.3.1's:\n%v\n%v", inner, got, ref)
+		}
+	}
+	for _, want := range []string{"rcvd:<local-ip>", "<local-ip>", "rcvd:192.0.2.7", "203.0.113.9"} {
+		if !slices.Contains(ref, want) {
+			t.Errorf("feature %q missing: %v", want, ref)
+		}
+	}
+	if got := names(msg("172.32.0.1")); slices.Equal(got, ref) || !slices.Contains(got, "rcvd:172.32.0.1") {
+		t.Errorf("172.32.0.1 is a public address, read as local: %v", got)
+	}
+	for w, local := range map[string]bool{"192.168.0.1": true, "10.255.255.255": true, "172.31.0.1": true, "100.127.0.1": true,
+		"100.128.0.1": false, "8.8.8.8": false, "1.2.3": false, "999.1.1.1": false, "192.168.001.001": false, "abc.def.ghi.jkl": false, "240.0.0.1": true} {
+		if got := localIPv4([]byte(w)); got != local {
+			t.Errorf("localIPv4(%q) = %v, want %v", w, got, local)
+		}
+	}
+}
