@@ -3,10 +3,13 @@ package federation
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -192,4 +195,24 @@ func TestPackageSubsetVerifies(t *testing.T) {
 	if VerifyPackage(newKey(t).pub, &pk) == nil {
 		t.Error("a package verified under another key")
 	}
+}
+
+// FuzzCheckAdmission: whatever the header holds, only an admission fr
+// signed for us at a time within the window is accepted, and it names
+// fr's key and the body hash fr signed.
+func FuzzCheckAdmission(f *testing.F) {
+	fr, us := newKey(f), newKey(f)
+	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	body := []byte(`{"envelope":""}`)
+	good := SignAdmission(fr.priv, us.b64(), body, at)
+	f.Add(good)
+	f.Add("not.an admission")
+	f.Add(strings.Repeat("A", 2000))
+	sum := sha256.Sum256(body)
+	f.Fuzz(func(t *testing.T, v string) {
+		a, err := CheckAdmission(v, us.b64(), at, 10*time.Minute)
+		if err == nil && (a.From != fr.b64() || a.BodySHA256 != hex.EncodeToString(sum[:])) {
+			t.Fatalf("admitted what fr did not sign: %+v", a)
+		}
+	})
 }

@@ -89,11 +89,12 @@ func (e *RemoteError) Error() string {
 // Transport carries sealed envelopes to peers. The federation knows no
 // HTTP: fedhttp implements it.
 type Transport interface {
-	// Post delivers a sealed envelope to the inbox of the node at base
-	// and returns the body of its answer. A refusal is a *RemoteError;
-	// any other error means the peer could not be reached or answered
-	// nothing readable.
-	Post(ctx context.Context, base string, sealed []byte) ([]byte, error)
+	// Post delivers a sealed envelope to the inbox of the node at base,
+	// with its admission (sent before the body, so the peer can check it
+	// first: see Admission), and returns the body of its answer. A
+	// refusal is a *RemoteError; any other error means the peer could not
+	// be reached or answered nothing readable.
+	Post(ctx context.Context, base string, sealed []byte, admission string) ([]byte, error)
 }
 
 // ErrNoTransport is returned when the service has no way to reach peers.

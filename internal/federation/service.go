@@ -31,8 +31,9 @@ type Service struct {
 	MaxItems     int           // Items per envelope (500).
 	MaxBytes     int           // Item bytes per envelope (16 MiB); a larger item goes alone.
 
-	mu    sync.Mutex
-	links map[string]*sync.Mutex // One exchange at a time per peer.
+	mu       sync.Mutex
+	links    map[string]*sync.Mutex // One exchange at a time per peer.
+	admitted map[string]time.Time   // Body hashes of the admissions checked (Admit), when.
 }
 
 func (s *Service) now() time.Time {

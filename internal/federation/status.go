@@ -151,7 +151,7 @@ func (s *Service) askStatus(ctx context.Context, p *Peer, void uint64) (*StatusR
 	if err != nil {
 		return nil, err
 	}
-	body, err := s.Transport.Post(ctx, p.URL, sealed)
+	body, err := s.Transport.Post(ctx, p.URL, sealed, s.admission(to, sealed))
 	if err != nil {
 		var re *RemoteError
 		if errors.As(err, &re) {

@@ -436,7 +436,7 @@ func (s *Service) deliver(ctx context.Context, p *Peer, pe *Pending) error {
 		return err
 	}
 	var ans Answer
-	body, err := s.Transport.Post(ctx, cur.URL, sealed)
+	body, err := s.Transport.Post(ctx, cur.URL, sealed, s.admission(cp.To, sealed))
 	var re *RemoteError
 	switch {
 	case errors.As(err, &re) && re.Code == CodeReplay && re.Answer != nil:

@@ -8,6 +8,8 @@ package fedhttp
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,11 @@ import (
 // InboxPath is where peers deliver envelopes.
 const InboxPath = "/federation/v1/inbox"
 
+// AdmissionHeader carries the sender's signed admission of the body
+// (federation.Admission): checked before the body is read, it gives a
+// known peer one of the places reserved for peers.
+const AdmissionHeader = "Accord-Admission"
+
 // Limits of the inbox.
 const (
 	DefaultMaxBytes      = 32 << 20         // An envelope's body.
@@ -38,14 +45,23 @@ const (
 
 // Inbox serves the federation inbox. A body is read before any slot for
 // the work is taken, and a slow sender cannot hold even the read for
-// long: bodies read at once are bounded (2×MaxConcurrent, PerClient from
-// one address — the connection's address, so behind a proxy all peers
-// share it), each must keep MinRate bytes a second after ReadGrace (a
-// read deadline that moves only as bytes arrive), and a slot, for reading
-// or for the work, is waited for at most SlotWait before "busy". Four
-// connections trickling a byte every ten seconds, which used to lock every
-// peer out until the server's request timeout, now take two read places
-// for ReadGrace and a few seconds more.
+// long: bodies read at once are bounded, each must keep MinRate bytes a
+// second after ReadGrace (a read deadline that moves only as bytes
+// arrive), and a place, for reading or for the work, is waited for at
+// most SlotWait before "busy". Four connections trickling a byte every
+// ten seconds, which used to lock every peer out until the server's
+// request timeout, now take two read places for ReadGrace and a few
+// seconds more.
+//
+// Reading places come in two pools. A request whose Accord-Admission
+// header is a fresh admission signed by an active peer's current key
+// (checked before anything is read) reads in the peers' pool:
+// 2×MaxConcurrent places, PerClient for one peer. Any other body —
+// unsigned, forged, a copied admission — reads in the general pool:
+// 2×MaxConcurrent places, PerClient from one address (the connection's,
+// so behind a proxy all share it). Connections from a few addresses
+// sending just above MinRate can hold the general pool for as long as
+// their bodies last; they cannot delay a peer.
 type Inbox struct {
 	Fed           *federation.Service
 	MaxBytes      int64
@@ -58,10 +74,12 @@ type Inbox struct {
 	SlotWait  time.Duration
 
 	slots   chan struct{} // Verification and storage.
-	reading chan struct{} // Bodies being read.
+	reading chan struct{} // Bodies being read: the general pool.
+	peers   chan struct{} // Bodies being read from admitted peers.
 
 	mu       sync.Mutex
-	byClient map[string]int
+	byClient map[string]int // Client address → bodies read in the general pool.
+	byPeer   map[string]int // Peer → bodies read in the peers' pool.
 }
 
 // NewInbox makes the inbox handler with its bounds.
@@ -77,27 +95,25 @@ func NewInbox(fed *federation.Service, maxBytes int64, maxConcurrent int, log *s
 	}
 	return &Inbox{Fed: fed, MaxBytes: maxBytes, MaxConcurrent: maxConcurrent, Log: log,
 		PerClient: DefaultPerClient, ReadGrace: DefaultReadGrace, MinRate: DefaultMinRate, SlotWait: DefaultSlotWait,
-		slots: make(chan struct{}, maxConcurrent), reading: make(chan struct{}, 2*maxConcurrent), byClient: map[string]int{}}
+		slots: make(chan struct{}, maxConcurrent), reading: make(chan struct{}, 2*maxConcurrent), peers: make(chan struct{}, 2*maxConcurrent),
+		byClient: map[string]int{}, byPeer: map[string]int{}}
 }
 
-// client takes one of a client address's read places; release gives it
-// back. ok is false when the address already has PerClient.
-func (in *Inbox) client(r *http.Request) (release func(), ok bool) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+// hold takes one of who's read places in counts (a client address's or a
+// peer's); release gives it back. ok is false when who already has
+// PerClient.
+func (in *Inbox) hold(counts map[string]int, who string) (release func(), ok bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.byClient[host] >= in.PerClient {
+	if counts[who] >= in.PerClient {
 		return nil, false
 	}
-	in.byClient[host]++
+	counts[who]++
 	return func() {
 		in.mu.Lock()
 		defer in.mu.Unlock()
-		if in.byClient[host]--; in.byClient[host] <= 0 {
-			delete(in.byClient, host)
+		if counts[who]--; counts[who] <= 0 {
+			delete(counts, who)
 		}
 	}, true
 }
@@ -194,10 +210,11 @@ func writeRefusal(w http.ResponseWriter, c federation.Code, ans *federation.Answ
 }
 
 // ServeHTTP bounds the request before any work — a declared size over
-// MaxBytes refused at once, a read place for the client and overall, a
-// body of at most MaxBytes read at a minimum pace, then a slot among
-// MaxConcurrent — and hands the envelope to the federation, whose refusal
-// becomes a status and a code.
+// MaxBytes refused at once, the admission checked, a read place in the
+// peers' pool (admitted) or the general one, a body of at most MaxBytes
+// read at a minimum pace (and, when admitted, the one its admission
+// names), then a slot among MaxConcurrent — and hands the envelope to
+// the federation, whose refusal becomes a status and a code.
 func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -211,21 +228,42 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, federation.CodeTooLarge, nil)
 		return
 	}
-	release, ok := in.client(r)
+	var adm *federation.Admitted
+	if h := r.Header.Get(AdmissionHeader); h != "" {
+		a, err := in.Fed.Admit(r.Context(), h)
+		if err != nil {
+			in.Log.Warn("federation: admission refused; the body reads in the general pool", "err", err, "remote", r.RemoteAddr)
+		}
+		adm = a
+	}
+	counts, pool, who := in.byClient, in.reading, r.RemoteAddr
+	if adm != nil {
+		counts, pool, who = in.byPeer, in.peers, adm.Peer
+	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		who = host
+	}
+	release, ok := in.hold(counts, who)
 	if !ok {
-		in.Log.Warn("federation: inbox busy for this client; envelope turned away", "remote", r.RemoteAddr)
+		in.Log.Warn("federation: inbox busy for this client; envelope turned away", "remote", r.RemoteAddr, "admitted", adm != nil)
 		writeRefusal(w, federation.CodeBusy, nil)
 		return
 	}
 	defer release()
-	if !in.take(r.Context(), in.reading) {
-		in.Log.Warn("federation: inbox busy; envelope turned away", "remote", r.RemoteAddr)
+	if !in.take(r.Context(), pool) {
+		in.Log.Warn("federation: inbox busy; envelope turned away", "remote", r.RemoteAddr, "admitted", adm != nil)
 		writeRefusal(w, federation.CodeBusy, nil)
 		return
 	}
 	rc := http.NewResponseController(w)
 	raw, err := io.ReadAll(http.MaxBytesReader(w, &pacedReader{r: r.Body, rc: rc, start: time.Now(), grace: in.ReadGrace, rate: in.MinRate}, in.MaxBytes))
-	<-in.reading
+	<-pool
+	if err == nil && adm != nil {
+		if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != adm.BodySHA256 {
+			in.Log.Warn("federation: envelope refused", "code", federation.CodeTampered, "err", "the body is not the one "+adm.Peer+"'s admission names", "remote", r.RemoteAddr)
+			writeRefusal(w, federation.CodeTampered, nil)
+			return
+		}
+	}
 	if err != nil {
 		code := federation.CodeMalformed
 		var mb *http.MaxBytesError
@@ -274,12 +312,15 @@ type Transport struct {
 const maxAnswer = 4 << 20
 
 // Post implements federation.Transport.
-func (t *Transport) Post(ctx context.Context, base string, sealed []byte) ([]byte, error) {
+func (t *Transport) Post(ctx context.Context, base string, sealed []byte, admission string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+InboxPath, bytes.NewReader(sealed))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if admission != "" {
+		req.Header.Set(AdmissionHeader, admission)
+	}
 	c := t.Client
 	if c == nil {
 		c = &http.Client{Timeout: time.Minute}

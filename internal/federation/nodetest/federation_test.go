@@ -96,6 +96,13 @@ func newNodeOn(t testing.TB, c *clock, name, jurisdiction string, st *sqlstore.S
 // maxEnvelope bytes (0: the default).
 func newNodeInbox(t testing.TB, c *clock, name, jurisdiction string, st *sqlstore.Store, maxEnvelope int64) *node {
 	t.Helper()
+	return newNodeWith(t, c, name, jurisdiction, st, maxEnvelope, nil)
+}
+
+// newNodeWith is newNodeInbox with the inbox's bounds changed by set
+// before it serves.
+func newNodeWith(t testing.TB, c *clock, name, jurisdiction string, st *sqlstore.Store, maxEnvelope int64, set func(*fedhttp.Inbox)) *node {
+	t.Helper()
 	ctx := context.Background()
 	lib, err := rules.Embedded()
 	if err != nil {
@@ -113,7 +120,11 @@ func newNodeInbox(t testing.TB, c *clock, name, jurisdiction string, st *sqlstor
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(fedhttp.InboxPath, fedhttp.NewInbox(svc, maxEnvelope, 0, nil))
+	in := fedhttp.NewInbox(svc, maxEnvelope, 0, nil)
+	if set != nil {
+		set(in)
+	}
+	mux.Handle(fedhttp.InboxPath, in)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { srv.Close(); d.Close(); st.Close() })
 	return &node{name: name, store: st, desk: d, svc: svc, url: srv.URL, pub: base64.StdEncoding.EncodeToString(pub), rt: rt}
