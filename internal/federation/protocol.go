@@ -188,24 +188,40 @@ func ItemLeaf(key, hash string) []byte {
 }
 
 // Marked is the hash that binds an item's body to its handling markings
-// — kind, TLP, origins, personal-data flag, statistics count — and to the
-// terms it travelled under (nil or empty: none). Packages sign it and the
-// custody log records it, so a receiver who edits a stored item's TLP,
-// flags or terms afterwards is found by `custody verify` as surely as one
-// who edits its body.
+// — kind, TLP, origins, personal-data flag, statistics count — to where
+// it belongs and when it was last updated (its campaign, its updated
+// time), and to the terms it travelled under (nil or empty: none).
+// Packages sign it and the custody log records it, so a receiver who
+// edits a stored item's TLP, flags, campaign, time or terms afterwards is
+// found by `custody verify` as surely as one who edits its body.
 func (it Item) Marked(terms *Terms) string {
-	th := ""
-	if terms != nil {
-		if b, _ := json.Marshal(terms); !bytes.Equal(b, emptyTerms) {
-			th = HashBody(b)
-		}
-	}
-	pd := "0"
-	if it.PersonalData {
-		pd = "1"
-	}
+	th, pd := it.markedParts(terms)
+	return HashBody([]byte("accord-marked/2\n" + it.Key + "\n" + string(it.Kind) + "\n" + string(it.TLP) + "\n" +
+		strings.Join(it.Origins, ",") + "\n" + pd + "\n" + strconv.Itoa(it.Count) + "\n" + it.Campaign + "\n" +
+		it.Updated.UTC().Format(time.RFC3339Nano) + "\n" + it.Hash + "\n" + th + "\n"))
+}
+
+// MarkedV1 is Marked as custody logs recorded it before the campaign and
+// updated time were bound: an entry logged then still verifies, without
+// them (no log of that time recorded them). An entry logged since never
+// matches it, as the two hashes differ.
+func (it Item) MarkedV1(terms *Terms) string {
+	th, pd := it.markedParts(terms)
 	return HashBody([]byte("accord-marked/1\n" + it.Key + "\n" + string(it.Kind) + "\n" + string(it.TLP) + "\n" +
 		strings.Join(it.Origins, ",") + "\n" + pd + "\n" + strconv.Itoa(it.Count) + "\n" + it.Hash + "\n" + th + "\n"))
+}
+
+func (it Item) markedParts(terms *Terms) (termsHash, personal string) {
+	if terms != nil {
+		if b, _ := json.Marshal(terms); !bytes.Equal(b, emptyTerms) {
+			termsHash = HashBody(b)
+		}
+	}
+	personal = "0"
+	if it.PersonalData {
+		personal = "1"
+	}
+	return termsHash, personal
 }
 
 var emptyTerms, _ = json.Marshal(&Terms{})

@@ -205,6 +205,12 @@ type ReceivedItem struct {
 	Withdrawn  time.Time // When the sender withdrew it; zero while it stands.
 	Why        string    // The withdrawal's clause and reason.
 	Purged     time.Time // When its body was deleted; zero while kept.
+	// FiledKey and FiledKind are what the store files the item under (and
+	// selects it by): they must be the item's own key and kind, which its
+	// logged hash covers — custody verify compares them. Empty when
+	// stored, not read.
+	FiledKey  string
+	FiledKind Kind
 }
 
 // Status of a received item.

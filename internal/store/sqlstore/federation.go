@@ -711,7 +711,7 @@ func (s *Store) ReceivedCheckpoint(ctx context.Context, peer string, seq uint64)
 
 // Received implements federation.Store.
 func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]federation.ReceivedItem, error) {
-	q := `SELECT peer, item, package, root, signature, signed_at, seq, received_at, terms, expires_at, withdrawn_at, withdrawn_why, purged_at
+	q := `SELECT peer, item_key, kind, item, package, root, signature, signed_at, seq, received_at, terms, expires_at, withdrawn_at, withdrawn_why, purged_at
 		FROM fed_received WHERE 1 = 1`
 	var args []any
 	if f.Peer != "" {
@@ -737,9 +737,9 @@ func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]fe
 	var out []federation.ReceivedItem
 	for rows.Next() {
 		var r federation.ReceivedItem
-		var item, terms string
+		var item, terms, kind string
 		var signed, seq, recv, expires, withdrawn, purged int64
-		if err := rows.Scan(&r.Peer, &item, &r.Package, &r.Root, &r.Signature, &signed, &seq, &recv, &terms, &expires, &withdrawn, &r.Why, &purged); err != nil {
+		if err := rows.Scan(&r.Peer, &r.FiledKey, &kind, &item, &r.Package, &r.Root, &r.Signature, &signed, &seq, &recv, &terms, &expires, &withdrawn, &r.Why, &purged); err != nil {
 			return nil, err
 		}
 		if withdrawn != 0 {
@@ -757,7 +757,7 @@ func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]fe
 		if expires != 0 {
 			r.ExpiresAt = fromNanos(expires)
 		}
-		r.SignedAt, r.Seq, r.ReceivedAt = fromNanos(signed), uint64(seq), fromNanos(recv)
+		r.SignedAt, r.Seq, r.ReceivedAt, r.FiledKind = fromNanos(signed), uint64(seq), fromNanos(recv), federation.Kind(kind)
 		out = append(out, r)
 	}
 	return out, rows.Err()

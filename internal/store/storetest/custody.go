@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/federation"
+)
+
+// receivedCustody is the attack review's insider at the receiving node,
+// on each database: seven items a peer sent, each then edited at rest
+// behind the node's back — deleted, marked withdrawn, moved to another
+// campaign, its updated time changed, filed under another kind, another
+// key, another peer. custody verify said OK to each; it now names each
+// item.
+func receivedCustody(t *testing.T, s Store) {
+	ctx := context.Background()
+	clock := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	peerPub, peerPriv, _ := ed25519.GenerateKey(nil)
+	ownPub, ownPriv, _ := ed25519.GenerateKey(nil)
+	peerKey, ownKey := base64.StdEncoding.EncodeToString(peerPub), base64.StdEncoding.EncodeToString(ownPub)
+	if err := s.AddPeer(ctx, federation.Peer{Name: "us", URL: "http://127.0.0.1:9", Jurisdiction: "US", Status: federation.StatusActive, Added: clock,
+		Keys: []federation.PeerKey{{Key: peerKey, Status: federation.KeyActive, Added: clock}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordOwnKey(ctx, federation.OwnKey{Key: ownKey, Added: clock}); err != nil {
+		t.Fatal(err)
+	}
+	// What US sent: eight reports of one campaign, in one package; the
+	// eighth as a log written before campaign and updated time were hashed
+	// records it (MarkedV1).
+	terms := &federation.Terms{Agreement: "US-FR", Version: 1, RetentionDays: 365}
+	var items []federation.Item
+	include := map[string]bool{}
+	for i := 1; i <= 8; i++ {
+		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("r-%d", i), "subject": "Cheap meds"})
+		it := federation.Item{Key: fmt.Sprintf("rep:r-%d", i), Kind: federation.KindReports, TLP: federation.TLPAmber, Origins: []string{"US"},
+			Campaign: "c-1", Updated: clock.Add(time.Duration(i) * time.Minute), Body: body, Hash: federation.HashBody(body)}
+		items = append(items, it)
+		include[it.Key] = true
+	}
+	pkg, err := federation.BuildPackage(peerPriv, "pkg-1", items, include, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := &federation.Payload{Terms: terms, Packages: []federation.Package{pkg}}
+	entries := federation.EnvelopeLeaves(1, payload, clock)
+	leaves := make([][]byte, len(entries))
+	for i := range entries {
+		if e := &entries[i]; e.Key == "rep:r-8" {
+			e.Hash = items[7].MarkedV1(terms)
+			e.Leaf = federation.TransferLeaf(e.Seq, e.What, e.Key, e.Hash)
+		}
+		entries[i].Index = uint64(i)
+		leaves[i] = entries[i].Leaf
+	}
+	cp := federation.Checkpoint{From: peerKey, To: ownKey, Seq: 1, Size: uint64(len(leaves)), Root: hex.EncodeToString(federation.Root(leaves)), Time: clock, Recorded: clock}
+	cp.SenderSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(peerPriv, cp.Statement()))
+	cp.ReceiverSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(ownPriv, cp.Statement()))
+	rec := federation.Receipt{Peer: "us", Seq: 1, PayloadHash: "ph", At: clock, Terms: terms, Entries: entries, Checkpoint: cp}
+	for _, pi := range pkg.Items {
+		rec.Items = append(rec.Items, federation.ReceivedItem{Peer: "us", Item: pi.Item, Package: pkg.ID, Root: pkg.Root, Signature: pkg.Signature,
+			SignedAt: pkg.SignedAt, Seq: 1, ReceivedAt: clock, Terms: *terms, ExpiresAt: clock.AddDate(0, 0, 365)})
+	}
+	if err := s.CommitReceived(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	svc := &federation.Service{Store: s, Key: ownPriv, Now: func() time.Time { return clock.Add(time.Hour) }}
+	verify := func() (federation.CustodyReport, string) {
+		t.Helper()
+		rep, err := svc.VerifyCustody(ctx, "us")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep, strings.Join(rep.Problems, "\n")
+	}
+	if rep, got := verify(); got != "" || rep.Items != 8 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
+		t.Fatalf("custody before any edit: %d items, notes %q, problems:\n%s", rep.Items, rep.Notes, got)
+	}
+	db, ok := s.(interface{ DB() *sql.DB })
+	if !ok {
+		t.Fatal("the store does not expose its database")
+	}
+	updated4 := clock.Add(4 * time.Minute).Format(time.RFC3339Nano)
+	for _, q := range []string{
+		`DELETE FROM fed_received WHERE peer = 'us' AND item_key = 'rep:r-1'`,
+		`UPDATE fed_received SET withdrawn_at = 1, withdrawn_why = 'fake' WHERE item_key = 'rep:r-2'`,
+		`UPDATE fed_received SET item = REPLACE(item, '"campaign":"c-1"', '"campaign":"c-other"') WHERE item_key = 'rep:r-3'`,
+		`UPDATE fed_received SET item = REPLACE(item, '"updated":"` + updated4 + `"', '"updated":"2027-01-01T00:00:00Z"') WHERE item_key = 'rep:r-4'`,
+		`UPDATE fed_received SET kind = 'statistics' WHERE item_key = 'rep:r-5'`,
+		`UPDATE fed_received SET item_key = 'rep:renamed' WHERE item_key = 'rep:r-6'`,
+		`UPDATE fed_received SET peer = 'xx' WHERE item_key = 'rep:r-7'`,
+	} {
+		res, err := db.DB().ExecContext(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("%s changed %d rows", q, n)
+		}
+	}
+	_, got := verify()
+	if strings.Contains(got, "rep:r-8") {
+		t.Errorf("an item logged before campaign and time were hashed, unchanged, does not verify:\n%s", got)
+	}
+	for what, want := range map[string]string{
+		"item deleted":                     "received item rep:r-1: envelope 1 brought it, yet it is neither held, withdrawn nor purged",
+		"withdrawal mark with none logged": "received item rep:r-2: shown as withdrawn, but no logged withdrawal",
+		"moved to another campaign":        `received item rep:r-3: its hash`,
+		"updated time changed":             `received item rep:r-4: its hash`,
+		"kind column changed":              "received item rep:r-5 (reports): filed as rep:r-5 (statistics)",
+		"key column changed":               "received item rep:r-6 (reports): filed as rep:renamed (reports)",
+		"peer column changed":              "received item rep:r-7: envelope 1 brought it, yet it is neither",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s: not found by custody verify:\n%s", what, got)
+		}
+	}
+	if !strings.Contains(got, `campaign "c-other"`) {
+		t.Errorf("the campaign problem does not say the campaign:\n%s", got)
+	}
+}
