@@ -61,3 +61,15 @@ func BenchmarkPackage(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "items/s")
 }
+
+// BenchmarkCheckAdmission: what the inbox spends on a request's admission
+// before it reads the body (the peer lookup aside).
+func BenchmarkCheckAdmission(b *testing.B) {
+	fr, us := newKey(b), newKey(b)
+	adm := SignAdmission(fr.priv, us.b64(), make([]byte, 64<<10), now)
+	for b.Loop() {
+		if _, err := CheckAdmission(adm, us.b64(), now, 10*time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
