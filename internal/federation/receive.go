@@ -60,6 +60,17 @@ func (s *Service) Receive(ctx context.Context, raw []byte) (json.RawMessage, err
 	op, err := s.verifier(ctx).Open(raw)
 	if err != nil {
 		re := openRefusal(err)
+		if errors.Is(err, ErrPeerInactive) && op != nil && op.Peer.Status != StatusRemoved {
+			// Refused while the peer is suspended (or sealed before its
+			// status changed): its sequence is set aside here at once, as
+			// when the peer itself sets an envelope aside, so a copy is
+			// refused after a resume — the sealing time, the sender's
+			// clock, is not trusted for that. The peer's next round asks
+			// (status query), hears "not held", and seals again higher.
+			if e2 := s.Store.VoidInbound(ctx, op.Peer.Name, op.Envelope.Seq); e2 != nil {
+				s.log().Error("federation: set aside a refused envelope's sequence", "peer", op.Peer.Name, "seq", op.Envelope.Seq, "err", e2)
+			}
+		}
 		if re.Code == CodeReplay && op != nil {
 			if cp, ph, e2 := s.Store.ReceivedCheckpoint(ctx, op.Peer.Name, op.Envelope.Seq); e2 == nil && ph == op.Envelope.PayloadSHA256 {
 				re.Answer = &Answer{Seq: cp.Seq, ReceiverSignature: cp.ReceiverSignature, Checkpoint: cp}

@@ -125,3 +125,57 @@ func TestRefusedEnvelopeReplayedAfterNarrowing(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedCopyNotLetInWhateverTheSenderClock is the attack review's
+// finding 10: the suspend/resume guard compared the envelope's own time,
+// the sender's clock, with the resume. FR's clock runs 5 minutes ahead
+// (within the ±10 minutes accepted): its envelope, refused while DE had
+// it suspended, was "sealed after" a resume that came 2 seconds later,
+// and a copy was let in. DE now sets aside the sequence of a sync
+// envelope it refuses from a suspended peer (addressed to it, fresh and
+// whole): the copy is refused after the resume whatever its time says,
+// and FR's next round seals its items again under the next sequence.
+func TestRefusedCopyNotLetInWhateverTheSenderClock(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
+	ahead := &clock{t: c.t.Add(5 * time.Minute)}
+	fr, de := newNode(t, ahead, "fr", "FR"), newNode(t, c, "de", "DE")
+	fr.know(t, de, "DE", frDE6)
+	de.know(t, fr, "FR", back)
+	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	if err := de.store.SetPeerStatus(ctx, "fr", federation.StatusSuspended, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var captured []byte
+	fr.svc.Transport = &fedhttp.Transport{Client: &http.Client{Transport: &captureTransport{next: http.DefaultTransport, got: &captured}}}
+	c.Add(time.Second)
+	ahead.Add(time.Second)
+	if _, err := fr.svc.Sync(ctx, "de"); err == nil {
+		t.Fatal("a suspended peer accepted the envelope")
+	}
+	c.Add(2 * time.Second)
+	ahead.Add(2 * time.Second)
+	if err := de.store.SetPeerStatus(ctx, "fr", federation.StatusActive, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st, code := postRaw(t, de.url, captured); st == http.StatusOK {
+		t.Errorf("the envelope refused while FR was suspended was let in after the resume, its clock ahead (%d %s)", st, code)
+	}
+	if got := held(t, de, "fr"); len(got) != 0 {
+		t.Fatalf("DE holds %v from the copy", got)
+	}
+	// FR's next round: asked, DE does not hold it; its items go again.
+	fr.svc.Transport = &fedhttp.Transport{Client: &http.Client{Transport: fr.rt}}
+	res, err := fr.svc.Sync(ctx, "de")
+	if err != nil || res.Items == 0 || res.Dropped == 0 {
+		t.Fatalf("FR's round after the resume: %v %v", res, err)
+	}
+	if got := held(t, de, "fr"); len(got) != res.Items {
+		t.Errorf("DE holds %d items, FR sent %d", len(got), res.Items)
+	}
+	a, _ := fr.svc.VerifyCustody(ctx, "de")
+	b, _ := de.svc.VerifyCustody(ctx, "fr")
+	if len(a.Problems)+len(b.Problems) > 0 || a.Out.Root != b.In.Root {
+		t.Errorf("custody after the round: %v %v", a.Problems, b.Problems)
+	}
+}
