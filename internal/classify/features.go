@@ -50,7 +50,7 @@ type featureSet struct {
 	idx   []uint32 // distinct table slots, in first-seen order
 	pair  []bool   // parallel to idx: an OSB pair (not a single word)
 	tag   []uint8  // parallel to idx: bits of the hash that tell features in one slot apart
-	names []string // parallel to idx when explaining, else nil
+	names []fname  // parallel to idx when explaining, else nil
 	set   []uint32 // open-addressing set of slot+1 values
 	mask  uint32
 	bits  uint
@@ -74,7 +74,7 @@ func newFeatureSet(bits uint, explain bool) *featureSet {
 	f.pair = make([]bool, 0, 1024)
 	f.tag = make([]uint8, 0, 1024)
 	if explain {
-		f.names = make([]string, 0, 2048)
+		f.names = make([]fname, 0, 1024)
 	}
 	return f
 }
@@ -106,8 +106,27 @@ func (f *featureSet) add(h uint64) bool {
 
 func (f *featureSet) name(s string) {
 	if f.names != nil {
-		f.names = append(f.names, s)
+		f.names = append(f.names, fname{a: s})
 	}
+}
+
+// fname is a feature's name, put together only when it is shown (the few
+// strongest features of a decision): a message has thousands of
+// features, and building every word pair's name cost more than scoring.
+type fname struct {
+	a, b string // a alone; a and b joined by sep or, for a pair, gap
+	gap  int8   // a pair: b comes gap words after a (window < 8)
+	sep  bool   // "a:b" (a header field's word)
+}
+
+func (n fname) String() string {
+	switch {
+	case n.sep:
+		return n.a + ":" + n.b
+	case n.gap > 0:
+		return n.a + strings.Repeat(" _", int(n.gap)-1) + " " + n.b
+	}
+	return n.a
 }
 
 const (
@@ -299,23 +318,19 @@ const (
 	sinkBody          // body word, and OSB pairs with the words before it
 )
 
-func (f *featureSet) word(w []byte, sink int) {
+func (f *featureSet) word(w []byte, ws string, sink int) {
 	if localIPv4(w) {
-		w = localIP
+		w, ws = localIP, string(localIP)
 	}
 	if sink == sinkHeader {
 		if f.add(mix(hashBytes(f.prefix, w))) && f.names != nil {
-			f.name(f.prefixName + ":" + string(w))
+			f.names = append(f.names, fname{a: f.prefixName, b: ws, sep: true})
 		}
 		return
 	}
 	h := hashBytes(hashByte(fnvOffset, 'B'), w)
-	word := ""
-	if f.names != nil {
-		word = string(w)
-	}
 	if f.add(mix(h)) && f.names != nil {
-		f.name(word)
+		f.names = append(f.names, fname{a: ws})
 	}
 	n := f.nwords
 	f.inPair = true
@@ -323,13 +338,13 @@ func (f *featureSet) word(w []byte, sink int) {
 		k := (n - d) % len(f.win)
 		ph := hashByte(f.win[k], byte('0'+d)) ^ h*0x9E3779B97F4A7C15
 		if f.add(mix(ph)) && f.names != nil {
-			f.name(f.winW[k] + strings.Repeat(" _", d-1) + " " + word)
+			f.names = append(f.names, fname{a: f.winW[k], b: ws, gap: int8(d)})
 		}
 	}
 	f.inPair = false
 	f.win[n%len(f.win)] = h
 	if f.names != nil {
-		f.winW[n%len(f.win)] = word
+		f.winW[n%len(f.win)] = ws
 	}
 	f.nwords++
 }
@@ -401,7 +416,7 @@ func forWords(s string, f *featureSet, sink int) {
 		if digits == n {
 			continue // bare numbers: times, dates, serials
 		}
-		f.word(w, sink)
+		f.word(w, s[start:i], sink) // the same bytes, as a string for its name
 	}
 }
 

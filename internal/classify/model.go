@@ -26,7 +26,6 @@ package classify
 
 import (
 	"math"
-	"sort"
 	"sync"
 
 	"github.com/accord-antispam/accord/internal/mail"
@@ -328,24 +327,48 @@ func (m *Model) result(lr, nb float64) Result {
 	return r
 }
 
-func topReasons(names []string, c []float64, n int) []Reason {
-	idx := make([]int, len(c))
-	for i := range idx {
-		idx[i] = i
+func topReasons(names []fname, c []float64, n int) []Reason {
+	// The n strongest each way, chosen in one pass (n is small) rather
+	// than by sorting every feature: the same reasons, in the same order,
+	// as a stable sort by contribution would give — for each sign the
+	// largest magnitude first, ties by the feature's order (positive) or
+	// its reverse order (negative, read from the sorted list's end).
+	pos := make([]int, 0, n)
+	neg := make([]int, 0, n)
+	for i, x := range c {
+		switch {
+		case x > 0:
+			pos = insertTop(pos, n, i, func(a, b int) bool { return c[a] > c[b] || c[a] == c[b] && a < b })
+		case x < 0:
+			neg = insertTop(neg, n, i, func(a, b int) bool { return c[a] < c[b] || c[a] == c[b] && a > b })
+		}
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return c[idx[a]] > c[idx[b]] })
 	var out []Reason
-	for _, i := range idx[:min(n, len(idx))] {
-		if c[i] > 0 {
-			out = append(out, Reason{names[i], round(c[i])})
-		}
+	for _, i := range pos {
+		out = append(out, Reason{names[i].String(), round(c[i])})
 	}
-	for k := len(idx) - 1; k >= 0 && k >= len(idx)-n; k-- {
-		if i := idx[k]; c[i] < 0 {
-			out = append(out, Reason{names[i], round(c[i])})
-		}
+	for _, i := range neg {
+		out = append(out, Reason{names[i].String(), round(c[i])})
 	}
 	return out
+}
+
+// insertTop keeps top, at most n indices ordered by before, with i added
+// when it belongs there.
+func insertTop(top []int, n, i int, before func(a, b int) bool) []int {
+	k := len(top)
+	for k > 0 && before(i, top[k-1]) {
+		k--
+	}
+	if k >= n {
+		return top
+	}
+	if len(top) < n {
+		top = append(top, 0)
+	}
+	copy(top[k+1:], top[k:len(top)-1])
+	top[k] = i
+	return top
 }
 
 func round(x float64) float64 { return math.Round(x*1000) / 1000 }
