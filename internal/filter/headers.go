@@ -78,7 +78,19 @@ func dropComments(v string) string {
 // and how many such fields there are: what a door that can only ask the
 // MTA to remove fields (rspamd's milter.remove_headers) needs.
 func (s *Service) OwnAuthResultsAt(raw []byte) (own []int, total int) {
-	m := mail.ParseBytes(headerOf(raw), mail.DefaultLimits())
+	return s.ownAuthResults(mail.ParseBytes(headerOf(raw), mail.DefaultLimits()))
+}
+
+// OwnAuthResultsIn is OwnAuthResultsAt for a decided message: it reads
+// the header Check parsed rather than parsing it again.
+func (s *Service) OwnAuthResultsIn(d *Decision) (own []int, total int) {
+	if d.msg == nil {
+		return s.OwnAuthResultsAt(d.raw)
+	}
+	return s.ownAuthResults(d.msg)
+}
+
+func (s *Service) ownAuthResults(m *mail.Message) (own []int, total int) {
 	for i, at := range m.Header.Indexes("Authentication-Results") {
 		if s.OwnAuthResults(m.Header.Fields[at].Value) {
 			own = append(own, i+1)

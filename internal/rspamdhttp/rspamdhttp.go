@@ -309,7 +309,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	// there is one; when there are several, every Authentication-Results
 	// (0): the protocol names one position per field name, and at a door
 	// none in the message is believed anyway (docs/filter.md).
-	if own, total := h.F.OwnAuthResultsAt(raw); len(own) == 1 && total > 1 {
+	if own, total := h.F.OwnAuthResultsIn(d); len(own) == 1 && total > 1 {
 		m.RemoveHeaders["Authentication-Results"] = own[0]
 	} else if len(own) > 0 {
 		m.RemoveHeaders["Authentication-Results"] = 0
