@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,16 @@ type limiters struct {
 	formIP, apiToken, apiIP, loginIP, loginUser *ratelimit.Limiter
 	budget                                      *spool.Budget
 	proxies                                     []netip.Prefix
+	loginPerIP, loginPerUser                    int
+}
+
+// SharedThrottle is a token bucket every instance on one database counts
+// together; the access store provides it when it can (the SQL stores).
+// Sign-in attempts are then throttled across the instances behind a load
+// balancer, not per process: a guesser spreading attempts over N
+// instances would otherwise get N times the limit.
+type SharedThrottle interface {
+	TakeToken(ctx context.Context, key string, n int, period time.Duration, now time.Time) (bool, time.Duration, error)
 }
 
 func newLimiters(l Limits, now func() time.Time) *limiters {
@@ -55,7 +66,7 @@ func newLimiters(l Limits, now func() time.Time) *limiters {
 	}
 	return &limiters{formIP: ratelimit.PerMinute(l.FormPerIP, now), apiToken: ratelimit.PerMinute(l.APIPerToken, now),
 		apiIP: ratelimit.PerMinute(l.APIPerIP, now), loginIP: ratelimit.PerMinute(l.LoginPerIP, now), loginUser: ratelimit.PerMinute(l.LoginPerUser, now),
-		budget: b, proxies: l.TrustedProxies}
+		budget: b, proxies: l.TrustedProxies, loginPerIP: l.LoginPerIP, loginPerUser: l.LoginPerUser}
 }
 
 // DefaultLimits are the limits of a node with no configuration.

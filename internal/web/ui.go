@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -301,8 +302,14 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	// Throttled per client IP and per account name, before any password
 	// check: guessing costs the guesser time, not the node bcrypt work.
-	okIP, waitIP := s.lim.loginIP.Allow(s.lim.clientKey(r))
+	ipKey := s.lim.clientKey(r)
+	okIP, waitIP := s.lim.loginIP.Allow(ipKey)
 	okUser, waitUser := s.lim.loginUser.Allow(name)
+	if okIP && okUser {
+		// The same limits counted by every instance on the database.
+		okIP, waitIP = s.takeShared(r.Context(), "login-ip:"+ipKey, s.lim.loginPerIP)
+		okUser, waitUser = s.takeShared(r.Context(), "login-user:"+name, s.lim.loginPerUser)
+	}
 	if !okIP || !okUser {
 		s.auditRefused(r, "anonymous", access.AuditSignInThrottled, "user:"+name, "")
 		w.Header().Set("Retry-After", retryAfter(max(waitIP, waitUser)))
@@ -422,4 +429,20 @@ func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
 		bars = append(bars, bar{Label: d.Value, N: d.N, Y: i * 22, W: 20 + d.N*380/maxN})
 	}
 	s.page(w, http.StatusOK, "campaign", pageData{Title: "Campaign " + c.ID, User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Campaign: c, Bars: bars, BarsH: 22*len(bars) + 4})
+}
+
+// takeShared takes a token from the shared bucket key (n a minute) when
+// the access store keeps them; if the database cannot answer, the
+// process's own bucket, already taken, decides alone.
+func (s *Server) takeShared(ctx context.Context, key string, n int) (bool, time.Duration) {
+	t, ok := s.access.(SharedThrottle)
+	if !ok || n <= 0 {
+		return true, 0
+	}
+	allowed, wait, err := t.TakeToken(ctx, key, n, time.Minute, s.now())
+	if err != nil {
+		s.log.Error("shared sign-in throttle", "err", err)
+		return true, 0
+	}
+	return allowed, wait
 }

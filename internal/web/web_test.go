@@ -35,11 +35,16 @@ type node struct {
 
 func start(t *testing.T, cfg web.Config) node {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accord.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "accord.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startOn(t, st, cfg)
+}
+
+// startOn is start on a store the test opened (closed with the server).
+func startOn(t *testing.T, st *sqlstore.Store, cfg web.Config) node {
+	t.Helper()
 	lib, err := rules.Embedded()
 	if err != nil {
 		t.Fatal(err)

@@ -621,6 +621,19 @@ func migrations(d Dialect) []string {
 		// raises SQLSTATE AC001).
 		`ALTER TABLE campaigns ADD COLUMN founded_seq BIGINT NOT NULL DEFAULT 0;
 		CREATE INDEX campaigns_founded ON campaigns (founded_seq)` + foundedSince(d),
+		// 20: token buckets every instance on one database counts
+		// together (sign-in throttling): tokens left at last, in
+		// nanoseconds, the bucket's size and refill rate per nanosecond,
+		// and whether the last take was allowed.
+		`CREATE TABLE throttle (
+			bucket TEXT PRIMARY KEY,
+			tokens DOUBLE PRECISION NOT NULL,
+			last BIGINT NOT NULL,
+			burst DOUBLE PRECISION NOT NULL,
+			rate DOUBLE PRECISION NOT NULL,
+			ok BIGINT NOT NULL
+		);
+		CREATE INDEX throttle_last ON throttle (last)`,
 	}
 }
 

@@ -30,6 +30,7 @@ type Store struct {
 	// PostgreSQL commits started again (CommitRetries).
 	snapshotAgain, snapshotLocked atomic.Int64
 	lockFirst                     atomic.Bool // LockFirst.
+	throttleTakes                 atomic.Int64
 }
 
 // Open wraps an opened database and brings its schema up to date.

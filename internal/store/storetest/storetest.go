@@ -46,6 +46,8 @@ type Store interface {
 	cases.Store
 	stats.Store
 	intake.RetentionStore
+	// TakeToken takes from a token bucket shared by every instance.
+	TakeToken(ctx context.Context, key string, n int, period time.Duration, now time.Time) (bool, time.Duration, error)
 }
 
 // Open returns a fresh, empty store for one test, closed by the test.
@@ -89,6 +91,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("StatsBreakdown", func(t *testing.T) { statsBreakdown(t, open(t)) })
 	t.Run("Retention", func(t *testing.T) { retention(t, open(t)) })
 	t.Run("NoSilentCaps", func(t *testing.T) { noSilentCaps(t, open(t)) })
+	t.Run("SharedThrottle", func(t *testing.T) { sharedThrottle(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
