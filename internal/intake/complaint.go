@@ -95,7 +95,13 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	if items := extractXARFMail(m); len(items) > 0 {
 		return items, nil
 	}
-	if via.Mailbox {
+	// A forward is unwrapped wherever it arrives: through the mailbox, and
+	// through the API or the form when the message is itself a forward
+	// (a "Fwd:" subject). Taken whole, its From — the reporter — would
+	// pass for the spammer: the origin would be the reporter's provider,
+	// and their name and address would be spared as the "sender's" when
+	// reports are shared with partners.
+	if via.Mailbox || forwardSubject(m.Header.Get("Subject")) {
 		if items := extractAttached(m); len(items) > 0 {
 			return items, nil
 		}
@@ -174,6 +180,24 @@ func fromReporter(m *mail.Message, reporter string) bool {
 		from = strings.TrimSuffix(strings.TrimSpace(from[i+1:]), ">")
 	}
 	return strings.TrimSpace(from) == reporter
+}
+
+// forwardPrefixes start the subject of a forwarded message, as mail
+// clients write them in the desk's languages (lower case).
+var forwardPrefixes = []string{"fwd:", "fw:", "[fwd:", "tr:", "wg:", "rv:", "enc:", "i:", "doorst:", "fwd "}
+
+// forwardSubject reports whether a subject says its message is a forward.
+func forwardSubject(v string) bool {
+	if d, err := mail.DecodeHeader(v); err == nil {
+		v = d
+	}
+	v = strings.ToLower(strings.TrimSpace(v))
+	for _, p := range forwardPrefixes {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // looksLikeMessage reports whether a parse found an RFC 5322 header with at

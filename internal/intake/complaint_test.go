@@ -74,8 +74,9 @@ func TestExtractForms(t *testing.T) {
 		{file: "forward-inline-outlook-de.eml", forwarded: true, form: FormInlineForward, subjects: []string{"Gewinnbenachrichtigung"}, unverif: true},
 		// The same mail sent by someone else is redirected spam.
 		{file: "arf-26.eml", forwarded: true, reporter: "other@example.net", form: FormRaw},
-		// Through the API a plain message is the spam itself.
-		{file: "forward-inline-gmail.eml", forwarded: false, form: FormRaw, subjects: []string{"Fwd: Your account will be suspended"}},
+		// Through the API a forward is unwrapped too (a plain message is
+		// the spam itself: TestForwardThroughAPIUnwrapped).
+		{file: "forward-inline-gmail.eml", forwarded: false, form: FormInlineForward, subjects: []string{"Your account will be suspended"}, unverif: true},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			items, err := Extract(fixture(t, tc.file), Via{Mailbox: tc.forwarded, Reporter: tc.reporter})
@@ -261,4 +262,37 @@ func FuzzVerifyBundle(f *testing.F) {
 			t.Fatalf("verified a bundle without format, files or custody: %+v", res.Manifest)
 		}
 	})
+}
+
+// TestForwardThroughAPIUnwrapped: a forward uploaded through the API or
+// the form ("Fwd:"/"WG:" subject) is unwrapped as the mailbox unwraps it —
+// taken whole, the reporter (its From) passed for the spammer, and the
+// reporter's name was then spared when reports were shared. A message
+// that only looks forwarded (no quoted original) is the spam itself.
+func TestForwardThroughAPIUnwrapped(t *testing.T) {
+	for _, name := range []string{"forward-inline-outlook-de.eml", "forward-inline-gmail.eml", "forward-two-attached.eml"} {
+		items, err := Extract(fixture(t, name), Via{Declared: "message/rfc822"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if items[0].Form == FormRaw {
+			t.Errorf("%s through the API: taken whole as the spam", name)
+		}
+	}
+	spam := []byte("Received: from x.example (x.example [203.0.113.5]) by mx.example.org; Thu, 5 Nov 2026 08:00:00 +0000\r\n" +
+		"From: deals@pills.example\r\nTo: ana@example.org\r\nSubject: Fwd: your order\r\nDate: Thu, 5 Nov 2026 08:00:00 +0000\r\n\r\nCheap pills http://pills.example/\r\n")
+	items, err := Extract(spam, Via{Declared: "message/rfc822"})
+	if err != nil || len(items) != 1 || items[0].Form != FormRaw {
+		t.Fatalf("a spam with a Fwd: subject and nothing quoted: %v %+v", err, items)
+	}
+	for _, s := range []string{"Fwd: x", "FW: x", "=?UTF-8?Q?WG:_Gewinn?=", "tr: x", "[Fwd: x]"} {
+		if !forwardSubject(s) {
+			t.Errorf("%q is a forward's subject", s)
+		}
+	}
+	for _, s := range []string{"Forward thinking", "Wgx", "Re: x", ""} {
+		if forwardSubject(s) {
+			t.Errorf("%q is not a forward's subject", s)
+		}
+	}
 }
