@@ -202,6 +202,12 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s (%s): filed as %s (%s) — its key or kind was changed at rest, and it is found and withdrawn by the wrong ones",
 				it.Item.Key, it.Item.Kind, it.FiledKey, it.FiledKind))
 		}
+		if a := arrived[it.Item.Key]; a > it.Seq {
+			// Every logged arrival replaces the row: one held at an
+			// earlier envelope was put back at rest (a superseded version,
+			// whose hash the log also holds).
+			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: held as envelope %d brought it, but envelope %d brought a later version", it.Item.Key, it.Seq, a))
+		}
 		if !it.Withdrawn.IsZero() && withdrawnAt[it.Item.Key] <= it.Seq {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: shown as withdrawn, but no logged withdrawal followed envelope %d that brought it", it.Item.Key, it.Seq))
 		}

@@ -16,10 +16,11 @@ import (
 )
 
 // receivedCustody is the attack review's insider at the receiving node,
-// on each database: seven items a peer sent, each then edited at rest
+// on each database: nine items a peer sent, eight then edited at rest
 // behind the node's back — deleted, marked withdrawn, moved to another
 // campaign, its updated time changed, filed under another kind, another
-// key, another peer. custody verify said OK to each; it now names each
+// key, another peer, put back to the version a later envelope
+// superseded. custody verify said OK to each; it now names each
 // item.
 func receivedCustody(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -34,13 +35,13 @@ func receivedCustody(t *testing.T, s Store) {
 	if err := s.RecordOwnKey(ctx, federation.OwnKey{Key: ownKey, Added: clock}); err != nil {
 		t.Fatal(err)
 	}
-	// What US sent: eight reports of one campaign, in one package; the
+	// What US sent: nine reports of one campaign, in one package; the
 	// eighth as a log written before campaign and updated time were hashed
 	// records it (MarkedV1).
 	terms := &federation.Terms{Agreement: "US-FR", Version: 1, RetentionDays: 365}
 	var items []federation.Item
 	include := map[string]bool{}
-	for i := 1; i <= 8; i++ {
+	for i := 1; i <= 9; i++ {
 		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("r-%d", i), "subject": "Cheap meds"})
 		it := federation.Item{Key: fmt.Sprintf("rep:r-%d", i), Kind: federation.KindReports, TLP: federation.TLPAmber, Origins: []string{"US"},
 			Campaign: "c-1", Updated: clock.Add(time.Duration(i) * time.Minute), Body: body, Hash: federation.HashBody(body)}
@@ -73,6 +74,32 @@ func receivedCustody(t *testing.T, s Store) {
 	if err := s.CommitReceived(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
+	// Envelope 2 brings a later version of rep:r-9 (one more report).
+	clock2 := clock.Add(10 * time.Minute)
+	body8, _ := json.Marshal(map[string]any{"id": "r-9", "subject": "Cheap meds", "reports": 2})
+	it8 := items[8]
+	it8.Updated, it8.Body, it8.Hash = clock2, body8, federation.HashBody(body8)
+	pkg2, err := federation.BuildPackage(peerPriv, "pkg-2", []federation.Item{it8}, map[string]bool{it8.Key: true}, clock2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries2 := federation.EnvelopeLeaves(2, &federation.Payload{Terms: terms, Packages: []federation.Package{pkg2}}, clock2)
+	for i := range entries2 {
+		entries2[i].Index = uint64(len(leaves))
+		leaves = append(leaves, entries2[i].Leaf)
+	}
+	cp2 := federation.Checkpoint{From: peerKey, To: ownKey, Seq: 2, Size: uint64(len(leaves)), Root: hex.EncodeToString(federation.Root(leaves)), Time: clock2, Recorded: clock2}
+	cp2.SenderSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(peerPriv, cp2.Statement()))
+	cp2.ReceiverSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(ownPriv, cp2.Statement()))
+	rec2 := federation.Receipt{Peer: "us", Seq: 2, PayloadHash: "ph2", At: clock2, Terms: terms, Entries: entries2, Checkpoint: cp2}
+	for _, pi := range pkg2.Items {
+		rec2.Items = append(rec2.Items, federation.ReceivedItem{Peer: "us", Item: pi.Item, Package: pkg2.ID, Root: pkg2.Root, Signature: pkg2.Signature,
+			SignedAt: pkg2.SignedAt, Seq: 2, ReceivedAt: clock2, Terms: *terms, ExpiresAt: clock2.AddDate(0, 0, 365)})
+	}
+	if err := s.CommitReceived(ctx, rec2); err != nil {
+		t.Fatal(err)
+	}
+	old8, _ := json.Marshal(items[8])
 	svc := &federation.Service{Store: s, Key: ownPriv, Now: func() time.Time { return clock.Add(time.Hour) }}
 	verify := func() (federation.CustodyReport, string) {
 		t.Helper()
@@ -82,7 +109,7 @@ func receivedCustody(t *testing.T, s Store) {
 		}
 		return rep, strings.Join(rep.Problems, "\n")
 	}
-	if rep, got := verify(); got != "" || rep.Items != 8 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
+	if rep, got := verify(); got != "" || rep.Items != 9 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
 		t.Fatalf("custody before any edit: %d items, notes %q, problems:\n%s", rep.Items, rep.Notes, got)
 	}
 	db, ok := s.(interface{ DB() *sql.DB })
@@ -98,6 +125,9 @@ func receivedCustody(t *testing.T, s Store) {
 		`UPDATE fed_received SET kind = 'statistics' WHERE item_key = 'rep:r-5'`,
 		`UPDATE fed_received SET item_key = 'rep:renamed' WHERE item_key = 'rep:r-6'`,
 		`UPDATE fed_received SET peer = 'xx' WHERE item_key = 'rep:r-7'`,
+		// Rolled back to the version envelope 1 brought (logged, so its
+		// hash matches a log entry), though envelope 2 superseded it.
+		`UPDATE fed_received SET item = '` + string(old8) + `', seq = 1 WHERE item_key = 'rep:r-9'`,
 	} {
 		res, err := db.DB().ExecContext(ctx, q)
 		if err != nil {
@@ -119,6 +149,7 @@ func receivedCustody(t *testing.T, s Store) {
 		"kind column changed":              "received item rep:r-5 (reports): filed as rep:r-5 (statistics)",
 		"key column changed":               "received item rep:r-6 (reports): filed as rep:renamed (reports)",
 		"peer column changed":              "received item rep:r-7: envelope 1 brought it, yet it is neither",
+		"rolled back to an older version":  "received item rep:r-9: held as envelope 1 brought it, but envelope 2 brought a later version",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s: not found by custody verify:\n%s", what, got)
