@@ -390,6 +390,9 @@ func TestCampaignExportLeavesOutTheRecipient(t *testing.T) {
 				check(where+name+"/", unzip(t, b))
 				continue
 			}
+			if name == "node.pub" || name == "manifest.sig" {
+				continue // base64 key material: random letters spell "roe" about once in a thousand keys
+			}
 			low := bytes.ToLower(b)
 			if bytes.Contains(low, []byte("jane")) || bytes.Contains(low, []byte("roe")) {
 				t.Errorf("%s%s names the recipient", where, name)
