@@ -114,6 +114,7 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 	logged := map[string]bool{}
 	withdrawnAt := map[string]uint64{} // Key → the latest envelope that withdrew it.
 	arrived := map[string]uint64{}     // Key → the latest envelope that brought it.
+	signedAt := map[uint64]time.Time{} // Incoming envelope → its checkpoint's signed time.
 	for _, dir := range []Direction{Out, In} {
 		es, err := s.Store.Log(ctx, peer, dir)
 		if err != nil {
@@ -147,6 +148,9 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		}
 		for i := range cps {
 			cp := cps[i]
+			if dir == In {
+				signedAt[cp.Seq] = cp.Time
+			}
 			at := cp.Recorded
 			if at.IsZero() {
 				at = cp.Time
@@ -223,7 +227,17 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: withdrawn by envelope %d, yet held as standing", it.Item.Key, w))
 		}
 		if d := it.Terms.RetentionDays; d > 0 && it.Purged.IsZero() {
-			if limit := it.ReceivedAt.AddDate(0, 0, d); it.ExpiresAt.IsZero() || it.ExpiresAt.After(limit.Add(time.Second)) {
+			// The receipt time is a column anyone with the database can
+			// move (with the expiry, to keep an item longer); the
+			// envelope's checkpoint time is signed by both nodes, and the
+			// receipt came within the accepted clock difference of it.
+			limit := it.ReceivedAt.AddDate(0, 0, d)
+			if t, ok := signedAt[it.Seq]; ok {
+				if bound := t.Add(receiptSlack(s.Window)).AddDate(0, 0, d); bound.Before(limit) {
+					limit = bound
+				}
+			}
+			if it.ExpiresAt.IsZero() || it.ExpiresAt.After(limit.Add(time.Second)) {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: kept %s, past the %d days its terms allow (%s)", it.Item.Key,
 					orNever(it.ExpiresAt), d, limit.UTC().Format(time.RFC3339)))
 			}
@@ -240,4 +254,11 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d received items were logged before an item's campaign and updated time were in its hash: they are checked without them", v1))
 	}
 	return rep, nil
+}
+
+// receiptSlack is how long after an envelope's signed time it can have
+// been received: the accepted clock difference (10 minutes by default),
+// and a minute more.
+func receiptSlack(window time.Duration) time.Duration {
+	return max(window, 10*time.Minute) + time.Minute
 }

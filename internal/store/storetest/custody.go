@@ -16,11 +16,12 @@ import (
 )
 
 // receivedCustody is the attack review's insider at the receiving node,
-// on each database: nine items a peer sent, eight then edited at rest
+// on each database: ten items a peer sent, nine then edited at rest
 // behind the node's back — deleted, marked withdrawn, moved to another
 // campaign, its updated time changed, filed under another kind, another
 // key, another peer, put back to the version a later envelope
-// superseded. custody verify said OK to each; it now names each
+// superseded, kept longer by moving its receipt time with its expiry.
+// custody verify said OK to each; it now names each
 // item.
 func receivedCustody(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -35,13 +36,13 @@ func receivedCustody(t *testing.T, s Store) {
 	if err := s.RecordOwnKey(ctx, federation.OwnKey{Key: ownKey, Added: clock}); err != nil {
 		t.Fatal(err)
 	}
-	// What US sent: nine reports of one campaign, in one package; the
+	// What US sent: ten reports of one campaign, in one package; the
 	// eighth as a log written before campaign and updated time were hashed
 	// records it (MarkedV1).
 	terms := &federation.Terms{Agreement: "US-FR", Version: 1, RetentionDays: 365}
 	var items []federation.Item
 	include := map[string]bool{}
-	for i := 1; i <= 9; i++ {
+	for i := 1; i <= 10; i++ {
 		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("r-%d", i), "subject": "Cheap meds"})
 		it := federation.Item{Key: fmt.Sprintf("rep:r-%d", i), Kind: federation.KindReports, TLP: federation.TLPAmber, Origins: []string{"US"},
 			Campaign: "c-1", Updated: clock.Add(time.Duration(i) * time.Minute), Body: body, Hash: federation.HashBody(body)}
@@ -109,7 +110,7 @@ func receivedCustody(t *testing.T, s Store) {
 		}
 		return rep, strings.Join(rep.Problems, "\n")
 	}
-	if rep, got := verify(); got != "" || rep.Items != 9 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
+	if rep, got := verify(); got != "" || rep.Items != 10 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
 		t.Fatalf("custody before any edit: %d items, notes %q, problems:\n%s", rep.Items, rep.Notes, got)
 	}
 	db, ok := s.(interface{ DB() *sql.DB })
@@ -128,6 +129,8 @@ func receivedCustody(t *testing.T, s Store) {
 		// Rolled back to the version envelope 1 brought (logged, so its
 		// hash matches a log entry), though envelope 2 superseded it.
 		`UPDATE fed_received SET item = '` + string(old8) + `', seq = 1 WHERE item_key = 'rep:r-9'`,
+		// Kept 300 days longer: its receipt time moved with its expiry.
+		`UPDATE fed_received SET received_at = received_at + 25920000000000000, expires_at = expires_at + 25920000000000000 WHERE item_key = 'rep:r-10'`,
 	} {
 		res, err := db.DB().ExecContext(ctx, q)
 		if err != nil {
@@ -150,6 +153,7 @@ func receivedCustody(t *testing.T, s Store) {
 		"key column changed":               "received item rep:r-6 (reports): filed as rep:renamed (reports)",
 		"peer column changed":              "received item rep:r-7: envelope 1 brought it, yet it is neither",
 		"rolled back to an older version":  "received item rep:r-9: held as envelope 1 brought it, but envelope 2 brought a later version",
+		"receipt time moved with expiry":   "received item rep:r-10: kept ",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s: not found by custody verify:\n%s", what, got)
