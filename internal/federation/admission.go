@@ -84,8 +84,11 @@ func CheckAdmission(value, self string, now time.Time, window time.Duration) (Ad
 	if len(f) != 6 || f[0] != admissionTag || f[5] != "" || len(f[4]) != 64 {
 		return a, fmt.Errorf("%w: malformed statement", ErrAdmission)
 	}
-	if _, err := hex.DecodeString(f[4]); err != nil {
-		return a, fmt.Errorf("%w: malformed body hash", ErrAdmission)
+	if _, err := hex.DecodeString(f[4]); err != nil || strings.ToLower(f[4]) != f[4] {
+		// Lower case only, as SignAdmission writes it: an upper-case hash
+		// was admitted, then never matched the body (always "tampered"),
+		// and its single use was keyed by a second spelling.
+		return a, fmt.Errorf("%w: malformed body hash (64 lower-case hex digits)", ErrAdmission)
 	}
 	pub, err := ParsePublicKey(f[1])
 	if err != nil {

@@ -170,7 +170,12 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			c := cp
 			st.Checkpoint = &c
 		}
-		if st.Checkpoint != nil && st.Checkpoint.Size != st.Size {
+		switch {
+		case st.Checkpoint != nil && st.Size < st.Checkpoint.Size:
+			// Sizes are unsigned: "after" would print 2^64 less the gap.
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s log: %d entries, %d fewer than its last checkpoint (size %d) signed (entries deleted)",
+				dir, st.Size, st.Checkpoint.Size-st.Size, st.Checkpoint.Size))
+		case st.Checkpoint != nil && st.Checkpoint.Size != st.Size:
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s log: %d entries after the last checkpoint (size %d)", dir, st.Size-st.Checkpoint.Size, st.Checkpoint.Size))
 		}
 		if st.Checkpoint == nil && st.Size > 0 {

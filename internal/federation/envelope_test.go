@@ -197,6 +197,27 @@ func TestPackageSubsetVerifies(t *testing.T) {
 	}
 }
 
+// TestAdmissionBodyHashLowerCase: the body hash is the lower-case hex
+// SignAdmission writes; the same statement with the hash in upper case,
+// validly signed, is malformed (it was admitted, then always refused as
+// tampered, and counted as a second single-use admission).
+func TestAdmissionBodyHashLowerCase(t *testing.T) {
+	fr, us := newKey(t), newKey(t)
+	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	sum := sha256.Sum256([]byte("body"))
+	lower := hex.EncodeToString(sum[:])
+	sign := func(h string) string {
+		st := admissionStatement(fr.b64(), us.b64(), at, h)
+		return base64.RawURLEncoding.EncodeToString(st) + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(fr.priv, st))
+	}
+	if a, err := CheckAdmission(sign(lower), us.b64(), at, 10*time.Minute); err != nil || a.BodySHA256 != lower {
+		t.Fatalf("lower case: %v %+v", err, a)
+	}
+	if _, err := CheckAdmission(sign(strings.ToUpper(lower)), us.b64(), at, 10*time.Minute); !errors.Is(err, ErrAdmission) {
+		t.Fatalf("upper case admitted: %v", err)
+	}
+}
+
 // FuzzCheckAdmission: whatever the header holds, only an admission fr
 // signed for us at a time within the window is accepted, and it names
 // fr's key and the body hash fr signed.

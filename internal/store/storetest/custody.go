@@ -162,4 +162,12 @@ func receivedCustody(t *testing.T, s Store) {
 	if !strings.Contains(got, `campaign "c-other"`) {
 		t.Errorf("the campaign problem does not say the campaign:\n%s", got)
 	}
+	// The log's last entry deleted: shorter than its checkpoint, said as
+	// such (the unsigned difference printed 18446744073709551615 entries).
+	if _, err := db.DB().ExecContext(ctx, `DELETE FROM fed_log WHERE peer = 'us' AND dir = 'in' AND idx = (SELECT MAX(idx) FROM fed_log WHERE peer = 'us' AND dir = 'in')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := verify(); !strings.Contains(got, "in log: 10 entries, 1 fewer than its last checkpoint (size 11) signed") || strings.Contains(got, "18446744073709551") {
+		t.Errorf("the log's tail deleted:\n%s", got)
+	}
 }
