@@ -125,17 +125,13 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 	first.Queue(`SELECT seq FROM custody_head WHERE id = 1`)
 	first.Queue(fmt.Sprintf(bandCandidates, "= ANY($1::bigint[])"), idx.bandKeys)
 	first.Queue(fmt.Sprintf(domainCandidates, "= ANY($1::text[])"), idx.domainKeys)
-	br := c.SendBatch(ctx, &first)
 	var since int64
-	err := func() error {
+	err := exchange(ctx, c, &first, "campaign candidates", func(br pgx.BatchResults) error {
 		if err := br.QueryRow().Scan(&since); err != nil {
 			return fmt.Errorf("read the custody head: %w", err)
 		}
 		return readCandidates(br, idx)
-	}()
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("campaign candidates: %w", cerr)
-	}
+	})
 	if err != nil {
 		return err
 	}
@@ -162,19 +158,26 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 	}
 	second.Queue(chainInSQL, custodyArrays(entries)...)
 	what = append(what, "append custody")
-	br = c.SendBatch(ctx, &second)
-	err = func() error {
+	// Close reads to the pipeline's end: the commit, and its error if the
+	// transaction could not commit.
+	return exchange(ctx, c, &second, "commit reports", func(br pgx.BatchResults) error {
 		for i := range second.QueuedQueries {
 			if _, err := br.Exec(); err != nil {
 				return fmt.Errorf("%s: %w", what[i], err)
 			}
 		}
 		return nil
-	}()
-	// Close reads to the pipeline's end: the commit, and its error if the
-	// transaction could not commit.
+	})
+}
+
+// exchange sends one pipelined batch, lets read take its results, and
+// closes it (reading to the pipeline's end); read's error comes first,
+// else the close's, wrapped with what.
+func exchange(ctx context.Context, c *pgx.Conn, b *pgx.Batch, what string, read func(pgx.BatchResults) error) error {
+	br := c.SendBatch(ctx, b)
+	err := read(br)
 	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("commit reports: %w", cerr)
+		err = fmt.Errorf("%s: %w", what, cerr)
 	}
 	return err
 }
@@ -233,10 +236,9 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 	first.Queue(`SELECT seq, hash FROM custody_head WHERE id = 1 FOR UPDATE`)
 	first.Queue(fmt.Sprintf(bandCandidates, "= ANY($1::bigint[])"), idx.bandKeys)
 	first.Queue(fmt.Sprintf(domainCandidates, "= ANY($1::text[])"), idx.domainKeys)
-	br := c.SendBatch(ctx, &first)
 	var headSeq int64
 	var headHash string
-	err := func() error {
+	err := exchange(ctx, c, &first, "begin commit", func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("begin commit: %w", err)
 		}
@@ -244,10 +246,7 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 			return fmt.Errorf("lock the custody head: %w", err)
 		}
 		return readCandidates(br, idx)
-	}()
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("begin commit: %w", cerr)
-	}
+	})
 	if err != nil {
 		return err
 	}
@@ -272,8 +271,7 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 	second.Queue(`UPDATE custody_head SET seq = $1, hash = $2 WHERE id = 1`, headSeq, headHash)
 	second.Queue("COMMIT")
 	what = append(what, "move the custody head", "commit reports")
-	br = c.SendBatch(ctx, &second)
-	err = func() error {
+	return exchange(ctx, c, &second, "commit reports", func(br pgx.BatchResults) error {
 		for i := range second.QueuedQueries {
 			tag, err := br.Exec()
 			if err != nil {
@@ -285,11 +283,7 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 			}
 		}
 		return nil
-	}()
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("commit reports: %w", cerr)
-	}
-	return err
+	})
 }
 
 // readRows reads the next query's rows of a batch into dest, calling each
