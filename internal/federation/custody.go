@@ -3,6 +3,7 @@ package federation
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -56,7 +57,11 @@ func short(key string) string {
 // updated time, terms) and against the key and kind the store files it
 // under, so an item changed after it arrived is found; and every item
 // the log says arrived is held, purged or withdrawn by a logged
-// withdrawal. A log truncated consistently on this side alone is
+// withdrawal; a withdrawn item is kept at most the days the terms logged
+// with its withdrawal allow, and a purge mark comes no earlier than the
+// retention or a withdrawal let the item go — both counted from the
+// checkpoint times both nodes signed, not from columns anyone with the
+// database can move. A log truncated consistently on this side alone is
 // found by CompareCustody, with the peer's countersigned checkpoints.
 func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport, error) {
 	rep := CustodyReport{Peer: peer}
@@ -112,9 +117,11 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		}
 	}
 	logged := map[string]bool{}
-	withdrawnAt := map[string]uint64{} // Key → the latest envelope that withdrew it.
-	arrived := map[string]uint64{}     // Key → the latest envelope that brought it.
-	signedAt := map[uint64]time.Time{} // Incoming envelope → its checkpoint's signed time.
+	withdrawnAt := map[string]uint64{}   // Key → the latest envelope that withdrew it.
+	arrived := map[string]uint64{}       // Key → the latest envelope that brought it.
+	signedAt := map[uint64]time.Time{}   // Incoming envelope → its checkpoint's signed time.
+	withdrawals := map[string][]uint64{} // Key → every envelope that withdrew it.
+	keepAt := map[uint64]int{}           // Incoming envelope with withdrawals → its logged keep_withdrawn_days.
 	for _, dir := range []Direction{Out, In} {
 		es, err := s.Store.Log(ctx, peer, dir)
 		if err != nil {
@@ -138,6 +145,15 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			}
 			if dir == In && e.What == "withdraw" {
 				withdrawnAt[e.Key] = max(withdrawnAt[e.Key], e.Seq)
+				withdrawals[e.Key] = append(withdrawals[e.Key], e.Seq)
+			}
+			if dir == In && e.What == "terms" {
+				var t Terms
+				if err := json.Unmarshal([]byte(e.Key), &t); err != nil || e.Hash != HashBody([]byte(e.Key)) {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("%s log: entry %d does not hold the terms of envelope %d", dir, e.Index, e.Seq))
+				} else {
+					keepAt[e.Seq] = t.KeepWithdrawnDays
+				}
 			}
 			leaves[i] = e.Leaf
 		}
@@ -204,7 +220,9 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: envelope %d brought it, yet it is neither held, withdrawn nor purged here (deleted, or its key or peer changed)", k, seq))
 		}
 	}
-	v1 := 0
+	v1, unbound := 0, 0
+	slack := receiptSlack(s.Window)
+	now := s.now()
 	for _, it := range items {
 		rep.Items++
 		if it.FiledKey != it.Item.Key || it.FiledKind != it.Item.Kind {
@@ -231,6 +249,66 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		if w := withdrawnAt[it.Item.Key]; w > it.Seq && it.Withdrawn.IsZero() && it.Purged.IsZero() {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: withdrawn by envelope %d, yet held as standing", it.Item.Key, w))
 		}
+		// The first logged withdrawal after the envelope that brought it
+		// is the one that set its time (a later one finds it withdrawn).
+		var wseq uint64
+		for _, w := range withdrawals[it.Item.Key] {
+			if w > it.Seq && (wseq == 0 || w < wseq) {
+				wseq = w
+			}
+		}
+		keep, keepLogged := keepAt[wseq]
+		wsigned, wok := signedAt[wseq]
+		if wseq > 0 && !keepLogged {
+			unbound++
+		}
+		if wseq > 0 && keepLogged && wok && it.Purged.IsZero() {
+			// Kept after the withdrawal at most what its terms said, from
+			// the withdrawal envelope's signed time — not from the
+			// withdrawal or receipt columns, which anyone with the
+			// database can move.
+			limit := wsigned.Add(slack).AddDate(0, 0, keep)
+			if it.ExpiresAt.IsZero() || it.ExpiresAt.After(limit.Add(time.Second)) {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: kept %s, past the %d days its terms allow after its withdrawal by envelope %d (%s)",
+					it.Item.Key, orNever(it.ExpiresAt), keep, wseq, limit.UTC().Format(time.RFC3339)))
+			}
+		}
+		if !it.Purged.IsZero() {
+			// A purge mark is only what the retention or a withdrawal let
+			// go, at or after the earliest time they allowed (counted
+			// from signed times, less the clock difference) and not in the
+			// future: else it is a deletion passed off as a purge.
+			var earliest time.Time
+			due := false
+			if d := it.Terms.RetentionDays; d > 0 {
+				due = true
+				if t, ok := signedAt[it.Seq]; ok {
+					earliest = t.Add(-slack).AddDate(0, 0, d)
+				}
+			}
+			if wseq > 0 {
+				due = true
+				if wok {
+					e := wsigned.Add(-slack)
+					if keepLogged {
+						e = e.AddDate(0, 0, keep)
+					}
+					if earliest.IsZero() || e.Before(earliest) {
+						earliest = e
+					}
+				}
+			}
+			switch {
+			case !due:
+				rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: marked purged at %s, though it has no retention limit and no logged withdrawal: deleted, not purged",
+					it.Item.Key, it.Purged.UTC().Format(time.RFC3339)))
+			case !earliest.IsZero() && it.Purged.Before(earliest.Add(-time.Second)):
+				rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: marked purged at %s, before its terms let it go (%s at the earliest): deleted early, not purged",
+					it.Item.Key, it.Purged.UTC().Format(time.RFC3339), earliest.UTC().Format(time.RFC3339)))
+			case it.Purged.After(now.Add(slack)):
+				rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: marked purged at %s, a time still to come", it.Item.Key, it.Purged.UTC().Format(time.RFC3339)))
+			}
+		}
 		if d := it.Terms.RetentionDays; d > 0 && it.Purged.IsZero() {
 			// The receipt time is a column anyone with the database can
 			// move (with the expiry, to keep an item longer); the
@@ -254,6 +332,9 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		if it.Status() != "purged" && HashBody(it.Item.Body) != it.Item.Hash {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: its content no longer matches the hash logged when it arrived (changed since)", it.Item.Key))
 		}
+	}
+	if unbound > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d received items were withdrawn by envelopes logged before their terms were: the time they are kept after the withdrawal is not checked", unbound))
 	}
 	if v1 > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d received items were logged before an item's campaign and updated time were in its hash: they are checked without them", v1))

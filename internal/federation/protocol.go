@@ -345,11 +345,22 @@ func TransferLeaf(seq uint64, what, key, hash string) []byte {
 type LogEntry struct {
 	Index uint64
 	Seq   uint64
-	What  string // "item", "withdraw", "assist" or "read".
+	What  string // "item", "terms", "withdraw", "assist" or "read".
 	Key   string
 	Hash  string
 	At    time.Time
 	Leaf  []byte
+}
+
+// TermsEntryKey is the key of the "terms" custody entry an envelope with
+// withdrawals logs: the terms' JSON (none: the zero terms, which keep
+// nothing withdrawn), so the log itself holds them.
+func TermsEntryKey(t *Terms) string {
+	if t == nil {
+		t = &Terms{}
+	}
+	b, _ := json.Marshal(t)
+	return string(b)
 }
 
 // EnvelopeLeaves returns the custody entries an envelope adds, in order.
@@ -360,6 +371,14 @@ func EnvelopeLeaves(seq uint64, p *Payload, at time.Time) []LogEntry {
 			// The item's Marked hash: its body, markings and terms.
 			out = append(out, LogEntry{Seq: seq, What: "item", Key: pi.Item.Key, Hash: pi.Item.Marked(p.Terms), At: at})
 		}
+	}
+	if len(p.Withdrawals) > 0 {
+		// The terms the withdrawals came under, logged by both nodes:
+		// their keep_withdrawn_days is how long the receiver may keep
+		// what is withdrawn, which custody verify checks against the
+		// envelope's signed time.
+		k := TermsEntryKey(p.Terms)
+		out = append(out, LogEntry{Seq: seq, What: "terms", Key: k, Hash: HashBody([]byte(k)), At: at})
 	}
 	for _, w := range p.Withdrawals {
 		out = append(out, LogEntry{Seq: seq, What: "withdraw", Key: w.Key, Hash: w.Hash, At: at})

@@ -16,12 +16,14 @@ import (
 )
 
 // receivedCustody is the attack review's insider at the receiving node,
-// on each database: ten items a peer sent, nine then edited at rest
-// behind the node's back — deleted, marked withdrawn, moved to another
-// campaign, its updated time changed, filed under another kind, another
-// key, another peer, put back to the version a later envelope
-// superseded, kept longer by moving its receipt time with its expiry.
-// custody verify said OK to each; it now names each
+// on each database: thirteen items a peer sent, two withdrawn (one kept
+// 30 days, one purged at once), eleven then edited at rest behind the
+// node's back — deleted, marked withdrawn, moved to another campaign,
+// its updated time changed, filed under another kind, another key,
+// another peer, put back to the version a later envelope superseded,
+// kept longer by moving its receipt time with its expiry, a withdrawn
+// one kept past the days its withdrawal allowed, a standing one deleted
+// and marked purged. custody verify said OK to each; it now names each
 // item.
 func receivedCustody(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -42,7 +44,7 @@ func receivedCustody(t *testing.T, s Store) {
 	terms := &federation.Terms{Agreement: "US-FR", Version: 1, RetentionDays: 365}
 	var items []federation.Item
 	include := map[string]bool{}
-	for i := 1; i <= 10; i++ {
+	for i := 1; i <= 13; i++ {
 		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("r-%d", i), "subject": "Cheap meds"})
 		it := federation.Item{Key: fmt.Sprintf("rep:r-%d", i), Kind: federation.KindReports, TLP: federation.TLPAmber, Origins: []string{"US"},
 			Campaign: "c-1", Updated: clock.Add(time.Duration(i) * time.Minute), Body: body, Hash: federation.HashBody(body)}
@@ -100,8 +102,34 @@ func receivedCustody(t *testing.T, s Store) {
 	if err := s.CommitReceived(ctx, rec2); err != nil {
 		t.Fatal(err)
 	}
+	// Envelopes 3 and 4 withdraw rep:r-11 (kept 30 days) and rep:r-13
+	// (kept 0 days: purged at the next purge), each under its terms.
+	withdraw := func(seq uint64, at time.Time, terms *federation.Terms, it federation.Item) {
+		t.Helper()
+		pl := &federation.Payload{Terms: terms, Withdrawals: []federation.Withdrawal{{Key: it.Key, Hash: it.Hash, Clause: "origins", Reason: "narrowed"}}}
+		es := federation.EnvelopeLeaves(seq, pl, at)
+		for i := range es {
+			es[i].Index = uint64(len(leaves))
+			leaves = append(leaves, es[i].Leaf)
+		}
+		c := federation.Checkpoint{From: peerKey, To: ownKey, Seq: seq, Size: uint64(len(leaves)), Root: hex.EncodeToString(federation.Root(leaves)), Time: at, Recorded: at}
+		c.SenderSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(peerPriv, c.Statement()))
+		c.ReceiverSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(ownPriv, c.Statement()))
+		if err := s.CommitReceived(ctx, federation.Receipt{Peer: "us", Seq: seq, PayloadHash: fmt.Sprintf("ph%d", seq), At: at, Terms: terms,
+			Withdrawals: pl.Withdrawals, Entries: es, Checkpoint: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withdraw(3, clock.Add(20*time.Minute), &federation.Terms{Agreement: "US-FR", Version: 2, RetentionDays: 365, KeepWithdrawnDays: 30}, items[10])
+	withdraw(4, clock.Add(30*time.Minute), &federation.Terms{Agreement: "US-FR", Version: 3, RetentionDays: 365}, items[12])
+	if n, err := s.PurgeExpired(ctx, clock.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("purge: %d purged, %v; want rep:r-13 alone", n, err)
+	}
 	old8, _ := json.Marshal(items[8])
-	svc := &federation.Service{Store: s, Key: ownPriv, Now: func() time.Time { return clock.Add(time.Hour) }}
+	purged12 := items[11]
+	purged12.Body = nil
+	gone12, _ := json.Marshal(purged12)
+	svc := &federation.Service{Store: s, Key: ownPriv, Now: func() time.Time { return clock.Add(3 * time.Hour) }}
 	verify := func() (federation.CustodyReport, string) {
 		t.Helper()
 		rep, err := svc.VerifyCustody(ctx, "us")
@@ -110,7 +138,7 @@ func receivedCustody(t *testing.T, s Store) {
 		}
 		return rep, strings.Join(rep.Problems, "\n")
 	}
-	if rep, got := verify(); got != "" || rep.Items != 10 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
+	if rep, got := verify(); got != "" || rep.Items != 13 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
 		t.Fatalf("custody before any edit: %d items, notes %q, problems:\n%s", rep.Items, rep.Notes, got)
 	}
 	db, ok := s.(interface{ DB() *sql.DB })
@@ -131,6 +159,12 @@ func receivedCustody(t *testing.T, s Store) {
 		`UPDATE fed_received SET item = '` + string(old8) + `', seq = 1 WHERE item_key = 'rep:r-9'`,
 		// Kept 300 days longer: its receipt time moved with its expiry.
 		`UPDATE fed_received SET received_at = received_at + 25920000000000000, expires_at = expires_at + 25920000000000000 WHERE item_key = 'rep:r-10'`,
+		// Withdrawn with 30 days to go, kept a year: its expiry (and the
+		// withdrawal time) moved.
+		`UPDATE fed_received SET expires_at = expires_at + 31536000000000000, withdrawn_at = withdrawn_at + 31536000000000000 WHERE item_key = 'rep:r-11'`,
+		// Standing, 365 days to go, never withdrawn: deleted and marked
+		// purged.
+		`UPDATE fed_received SET item = '` + string(gone12) + `', purged_at = ` + fmt.Sprint(clock.Add(2*time.Hour).UnixNano()) + ` WHERE item_key = 'rep:r-12'`,
 	} {
 		res, err := db.DB().ExecContext(ctx, q)
 		if err != nil {
@@ -154,6 +188,8 @@ func receivedCustody(t *testing.T, s Store) {
 		"peer column changed":              "received item rep:r-7: envelope 1 brought it, yet it is neither",
 		"rolled back to an older version":  "received item rep:r-9: held as envelope 1 brought it, but envelope 2 brought a later version",
 		"receipt time moved with expiry":   "received item rep:r-10: kept ",
+		"withdrawn, kept past its terms":   "received item rep:r-11: kept until 2027-12-03T10:20:00Z, past the 30 days its terms allow after its withdrawal by envelope 3",
+		"deletion passed off as a purge":   "received item rep:r-12: marked purged at 2026-11-03T12:00:00Z, before its terms let it go",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s: not found by custody verify:\n%s", what, got)
@@ -167,7 +203,7 @@ func receivedCustody(t *testing.T, s Store) {
 	if _, err := db.DB().ExecContext(ctx, `DELETE FROM fed_log WHERE peer = 'us' AND dir = 'in' AND idx = (SELECT MAX(idx) FROM fed_log WHERE peer = 'us' AND dir = 'in')`); err != nil {
 		t.Fatal(err)
 	}
-	if _, got := verify(); !strings.Contains(got, "in log: 10 entries, 1 fewer than its last checkpoint (size 11) signed") || strings.Contains(got, "18446744073709551") {
+	if _, got := verify(); !strings.Contains(got, "in log: 17 entries, 1 fewer than its last checkpoint (size 18) signed") || strings.Contains(got, "18446744073709551") {
 		t.Errorf("the log's tail deleted:\n%s", got)
 	}
 }
