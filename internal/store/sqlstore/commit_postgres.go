@@ -20,11 +20,14 @@ import (
 //  1. without a lock, one pipelined exchange reads the head's sequence
 //     and the campaign candidates of every report (a snapshot); the
 //     reports are assigned in memory;
-//  2. one pipelined exchange, one implicit transaction: lock the head,
-//     check that no campaign sharing a key of this commit was founded
-//     since the snapshot (campaigns_founded_since raises AC001 if one
-//     was), every table's rows, and the custody entries chained after the
-//     head and the head moved, in SQL (one statement).
+//  2. one pipelined exchange, one implicit transaction: the rows no
+//     other commit touches (reporters, complaints, reports, their domains
+//     and findings), written while another commit may hold the lock; then
+//     lock the head, check that no campaign sharing a key of this commit
+//     was founded since the snapshot (campaigns_founded_since raises AC001
+//     if one was), the campaigns founded, and the custody entries chained
+//     after the head and the head moved, in SQL (one statement). The lock
+//     is held from there to the commit's disk sync.
 //
 // A commit that finds such a campaign is rolled back by the server and
 // starts again from a new snapshot (it now sees that campaign, so two
@@ -142,19 +145,31 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 	// No BEGIN: the statements up to the pipeline's end are one implicit
 	// transaction, committed there, rolled back whole if one fails.
 	var second pgx.Batch
+	var what []string
+	queue := func(underLock bool) error {
+		for _, w := range writes {
+			if len(w.rows) == 0 || campaignTable(w.table) != underLock {
+				continue
+			}
+			q, args, err := unnestInsert(w)
+			if err != nil {
+				return err
+			}
+			second.Queue(q, args...)
+			what = append(what, "store "+w.table)
+		}
+		return nil
+	}
+	// The rows no other commit reads or writes (complaints, reports and
+	// theirs) go before the lock, while another commit may hold it.
+	if err := queue(false); err != nil {
+		return err
+	}
 	second.Queue(`SELECT 1 FROM custody_head WHERE id = 1 FOR UPDATE`)
 	second.Queue(`SELECT campaigns_founded_since($1, $2::bigint[], $3::text[])`, since, idx.bandKeys, idx.domainKeys)
-	what := []string{"lock the custody head", "check the campaigns"}
-	for _, w := range writes {
-		if len(w.rows) == 0 {
-			continue
-		}
-		q, args, err := unnestInsert(w)
-		if err != nil {
-			return err
-		}
-		second.Queue(q, args...)
-		what = append(what, "store "+w.table)
+	what = append(what, "lock the custody head", "check the campaigns")
+	if err := queue(true); err != nil {
+		return err
 	}
 	second.Queue(chainInSQL, custodyArrays(entries)...)
 	what = append(what, "append custody")
@@ -169,6 +184,13 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 		return nil
 	})
 }
+
+// campaignTable says whether a table holds campaigns: their rows are
+// written under the custody head's lock, after the check that no campaign
+// sharing their keys was founded since the snapshot (a campaign founded
+// by this commit is not one of those), with the head they are founded
+// after (founded_seq).
+func campaignTable(table string) bool { return strings.HasPrefix(table, "campaign") }
 
 // exchange sends one pipelined batch, lets read take its results, and
 // closes it (reading to the pipeline's end); read's error comes first,
