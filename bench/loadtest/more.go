@@ -412,19 +412,24 @@ func newCluster(bin, haproxy, dsn string, instances int) *cluster {
 	cl := &cluster{dir: dir}
 	conf := fmt.Sprintf("[smtp]\nrate_per_sender = 1000000\nrate_per_ip = 1000000\n[http]\nrate_api_per_token = 0\nrate_api_per_ip = 0\nrate_form_per_ip = 0\n"+
 		"trusted_proxies = [\"127.0.0.1\"]\n[store]\ndriver = \"postgres\"\ndsn = %q\n", dsn)
-	var key []byte
+	// One node: every instance holds a copy of the first one's node and
+	// DKIM keys (serve refuses others).
+	var keys map[string][]byte
 	for i := 0; i < instances; i++ {
 		data := filepath.Join(dir, fmt.Sprintf("node%d", i))
 		os.MkdirAll(data, 0o700)
-		if key != nil {
-			os.WriteFile(filepath.Join(data, "node.key"), key, 0o600)
+		for name, k := range keys {
+			os.WriteFile(filepath.Join(data, name), k, 0o600)
 		}
 		n, err := startWith(bin, conf, data)
 		if err != nil {
 			fail(err)
 		}
-		if key == nil {
-			key, _ = os.ReadFile(filepath.Join(data, "node.key"))
+		if keys == nil {
+			keys = map[string][]byte{}
+			for _, name := range []string{"node.key", "dkim.key"} {
+				keys[name], _ = os.ReadFile(filepath.Join(data, name))
+			}
 		}
 		cl.nodes = append(cl.nodes, n)
 	}

@@ -141,3 +141,37 @@ func copyDir(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDKIMKeyPinned: the first instance pins the node's DKIM record in the
+// store; a data folder with another dkim.key (its own, made at first start
+// because the key was not copied) is refused with both fingerprints, until
+// the operator adopts it on purpose — after which the old one is refused.
+// One folder here (on SQLite the store lives in it); several instances on
+// PostgreSQL meet the same pin (TestInstancesShareOnePostgres).
+func TestDKIMKeyPinned(t *testing.T) {
+	a := filepath.Join(t.TempDir(), "a")
+	code, out, errs := runCmd(t, "", "init", "--data", a)
+	if code != 0 || !strings.Contains(out, "DKIM key fingerprint") {
+		t.Fatalf("init: %s %s", out, errs)
+	}
+	path := filepath.Join(a, "dkim.key")
+	first, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("init made no dkim.key, so there is nothing to copy to other instances: %v", err)
+	}
+	os.Remove(path) // made afresh on open: another key
+	code, _, errs = runCmd(t, "", "node", "dkim", "--data", a)
+	if code == 0 || !strings.Contains(errs, "is not the key this node's other instances sign its mail with") {
+		t.Fatalf("a foreign DKIM key was taken: %d %s", code, errs)
+	}
+	if code, _, errs := runCmd(t, "", "node", "dkim", "--adopt", "--data", a); code != 0 || !strings.Contains(errs, "now must sign with this key") {
+		t.Fatalf("adopt: %d %s", code, errs)
+	}
+	if code, _, errs := runCmd(t, "", "node", "dkim", "--data", a); code != 0 {
+		t.Fatalf("the adopted key: %s", errs)
+	}
+	os.WriteFile(path, first, 0o600)
+	if code, _, errs := runCmd(t, "", "node", "dkim", "--data", a); code == 0 || !strings.Contains(errs, "accord node dkim --adopt") {
+		t.Fatalf("the replaced key after adopt: %d %s", code, errs)
+	}
+}

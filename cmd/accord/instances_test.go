@@ -105,11 +105,17 @@ func TestInstancesShareOnePostgres(t *testing.T) {
 	conf := filepath.Join(dir, "accord.toml")
 	os.WriteFile(conf, []byte(fmt.Sprintf("[store]\ndriver = \"postgres\"\ndsn = %q\n[http]\nrate_api_per_token = 0\nrate_api_per_ip = 0\n", dsn)), 0o600)
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-	// One node, two processes: the same node key in both folders.
+	// One node, two processes: the same node and DKIM keys in both
+	// folders (init makes both, so they can be copied before serving).
 	runBin(t, bin, "", "init", "--config", conf, "--data", a)
 	os.MkdirAll(b, 0o700)
-	k, _ := os.ReadFile(filepath.Join(a, nodekey.FileName))
-	os.WriteFile(filepath.Join(b, nodekey.FileName), k, 0o600)
+	for _, name := range []string{nodekey.FileName, "dkim.key"} {
+		k, err := os.ReadFile(filepath.Join(a, name))
+		if err != nil {
+			t.Fatalf("init made no %s: %v", name, err)
+		}
+		os.WriteFile(filepath.Join(b, name), k, 0o600)
+	}
 
 	var wg sync.WaitGroup
 	nodes := make([]*served, 2)
@@ -183,6 +189,17 @@ func TestInstancesShareOnePostgres(t *testing.T) {
 	out := runBin(t, bin, "", "evidence", "chain", "--config", conf, "--data", a)
 	if !strings.Contains(out, fmt.Sprintf("OK: %d custody entries", n)) {
 		t.Fatalf("custody chain: %s", out)
+	}
+	// A third instance given a copy of the node key but no dkim.key makes
+	// its own at start: it would sign the node's mail with a key no DNS
+	// record publishes, so it is refused, naming both fingerprints.
+	c := filepath.Join(dir, "c")
+	os.MkdirAll(c, 0o700)
+	k, _ := os.ReadFile(filepath.Join(a, nodekey.FileName))
+	os.WriteFile(filepath.Join(c, nodekey.FileName), k, 0o600)
+	if out, code := runBinCode(t, bin, "", "serve", "--config", conf, "--data", c, "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0"); code == 0 ||
+		!strings.Contains(out, "is not the key this node's other instances sign its mail with") || !strings.Contains(out, "copy dkim.key") {
+		t.Fatalf("an instance with its own DKIM key: %d %s", code, out)
 	}
 	for _, s := range nodes {
 		s.stop(t)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -160,6 +162,43 @@ func openOutbound(c config.Config, st outbound.Store, key *nodekey.Key, log *slo
 	return outbound.New(st, oc, log)
 }
 
+// dkimPin is the pinned name of the DKIM record every instance signs with.
+const dkimPin = "dkim.record"
+
+// pinDKIM checks that this data folder's DKIM key is the one the node's
+// other instances sign with. The first instance on a store pins its
+// record; a later one with another key (its data folder made its own at
+// first start because dkim.key was not copied) would sign half the node's
+// mail with a key no DNS record publishes, and every receiver would fail
+// it. adopt makes this folder's key the node's (after publishing its
+// record).
+func pinDKIM(ctx context.Context, c config.Config, st *sqlstore.Store, q *outbound.Queue, adopt bool) error {
+	_, rec, err := q.DNSRecord()
+	if err != nil {
+		return err
+	}
+	pinned, err := st.Pin(ctx, dkimPin, rec, adopt)
+	if err != nil {
+		return err
+	}
+	if pinned != rec {
+		path := c.Outbound.DKIMKey
+		if path == "" {
+			path = filepath.Join(c.Data, "dkim.key")
+		}
+		return fmt.Errorf("the DKIM key in %s (fingerprint %s) is not the key this node's other instances sign its mail with (fingerprint %s): "+
+			"copy dkim.key from an instance of this node into this data folder; or, to change the node's DKIM key on purpose, "+
+			"publish this key's record (accord node dkim) and run accord node dkim --adopt", path, recordPrint(rec), recordPrint(pinned))
+	}
+	return nil
+}
+
+// recordPrint is a short fingerprint of a DKIM record, to tell keys apart.
+func recordPrint(rec string) string {
+	sum := sha256.Sum256([]byte(rec))
+	return hex.EncodeToString(sum[:8])
+}
+
 // answers is how the mailbox answers reporters, or nil when turned off.
 func answers(c config.Config, q *outbound.Queue) (*smtpd.Answers, error) {
 	if !c.Outbound.Answers {
@@ -172,8 +211,10 @@ func answers(c config.Config, q *outbound.Queue) (*smtpd.Answers, error) {
 	return &smtpd.Answers{Queue: q, Catalogue: cat, Name: c.Node.Name, PublicURL: c.PublicBase(), Mailbox: c.MailboxAddress()}, nil
 }
 
-// cmdNodeDKIM prints the DNS record that lets receivers verify the node's mail.
-func cmdNodeDKIM(ctx context.Context, e *env, c config.Config) error {
+// cmdNodeDKIM prints the DNS record that lets receivers verify the node's
+// mail, and says when it is not the record the node's instances sign with;
+// adopt makes this data folder's key the node's.
+func cmdNodeDKIM(ctx context.Context, e *env, c config.Config, adopt bool) error {
 	key, err := nodekey.LoadOrCreate(c.Data)
 	if err != nil {
 		return err
@@ -186,6 +227,17 @@ func cmdNodeDKIM(ctx context.Context, e *env, c config.Config) error {
 	if err != nil {
 		return err
 	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	fmt.Fprintf(e.stdout, "%s. IN TXT \"%s\"\n", name, value)
+	if err := pinDKIM(ctx, c, st, q, adopt); err != nil {
+		return err
+	}
+	if adopt {
+		fmt.Fprintf(e.stderr, "every instance of this node now must sign with this key (fingerprint %s): copy this dkim.key to each of them\n", recordPrint(value))
+	}
 	return nil
 }

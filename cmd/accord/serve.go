@@ -237,6 +237,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := pinDKIM(ctx, c, st, mq, false); err != nil {
+		return err
+	}
 	senders, err := newConsent(c, key, st, outboundMailer{mq}, log)
 	if err != nil {
 		return err
@@ -428,8 +431,21 @@ func cmdInit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer lock.Unlock()
-	st.Close()
-	fmt.Fprintf(e.stdout, "node created in %s, node key fingerprint %s\n", c.Data, key.Fingerprint())
+	defer st.Close()
+	// The DKIM key too, so that both keys can be copied to the node's
+	// other instances before any of them serves.
+	mq, err := openOutbound(c, st, key, e.log)
+	if err != nil {
+		return err
+	}
+	if err := pinDKIM(ctx, c, st, mq, false); err != nil {
+		return err
+	}
+	_, rec, err := mq.DNSRecord()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "node created in %s, node key fingerprint %s, DKIM key fingerprint %s\n", c.Data, key.Fingerprint(), recordPrint(rec))
 	return nil
 }
 
@@ -451,10 +467,15 @@ func cmdNode(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != "key" && args[0] != "dkim" && args[0] != "fingerprint" {
 		fmt.Fprintln(e.stderr, "usage: accord node key [--data DIR]    (print the node's public key)")
 		fmt.Fprintln(e.stderr, "       accord node fingerprint [--data DIR] (print the key's fingerprint, to compare with a bundle's signer)")
-		fmt.Fprintln(e.stderr, "       accord node dkim [--config FILE] (print the DNS TXT record of the node's DKIM key)")
+		fmt.Fprintln(e.stderr, "       accord node dkim [--config FILE] [--adopt] (print the DNS TXT record of the node's DKIM key;")
+		fmt.Fprintln(e.stderr, "                                  --adopt: make this data folder's dkim.key the one every instance must sign with)")
 		return errUsage
 	}
-	fset, nf := nodeFlagSet(e, "node key")
+	fset, nf := nodeFlagSet(e, "node "+args[0])
+	adopt := false
+	if args[0] == "dkim" {
+		fset.BoolVar(&adopt, "adopt", false, "make this data folder's DKIM key the node's (after publishing its record)")
+	}
 	if err := fset.Parse(args[1:]); err != nil || fset.NArg() > 0 {
 		return errUsage
 	}
@@ -463,7 +484,7 @@ func cmdNode(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: 2, err: err}
 	}
 	if args[0] == "dkim" {
-		return cmdNodeDKIM(ctx, e, c)
+		return cmdNodeDKIM(ctx, e, c, adopt)
 	}
 	k, err := nodekey.LoadOrCreate(c.Data)
 	if err != nil {

@@ -634,6 +634,14 @@ func migrations(d Dialect) []string {
 			ok BIGINT NOT NULL
 		);
 		CREATE INDEX throttle_last ON throttle (last)`,
+		// 21: values every instance of the node must share and cannot
+		// see in each other's data folders (the DKIM public key they sign
+		// the node's mail with), pinned by the first instance to start.
+		`CREATE TABLE node_pins (
+			name TEXT PRIMARY KEY,
+			value TEXT NOT NULL,
+			set_at BIGINT NOT NULL
+		)`,
 	}
 }
 
