@@ -161,8 +161,12 @@ func (p People) header(h []byte) []byte {
 		default:
 			raw := f.raw
 			// An address folded across lines ("bob@" CRLF " example.org")
-			// is joined first, or no spelling of it would match.
-			if v := strings.TrimRight(string(raw), "\r\n"); unfoldTight(v) != v && p.m().has([]byte(unfoldTight(v))) {
+			// is joined first, or no spelling of it would match. Only
+			// when the join reveals more than the plain unfolding does:
+			// joining every fold without its whitespace glues the
+			// words of a trace field ("…13])by mx… id AB3for <…>"), which
+			// is evidence too.
+			if v := strings.TrimRight(string(raw), "\r\n"); unfoldTight(v) != v && len(p.m().spans([]byte(unfoldTight(v)))) > len(p.m().spans([]byte(unfold(v)))) {
 				raw = []byte(unfoldTight(v) + eol)
 			}
 			if f.name == "received" {

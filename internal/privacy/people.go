@@ -170,6 +170,12 @@ func unfoldTight(v string) string {
 	return v
 }
 
+// unfold joins a folded header value as RFC 5322 2.2.3 does: the line
+// breaks go, the whitespace after them stays.
+func unfold(v string) string {
+	return strings.NewReplacer("\r\n", "", "\n", "").Replace(v)
+}
+
 func domainOf(a string) string {
 	if i := strings.LastIndexByte(a, '@'); i >= 0 {
 		return strings.ToLower(strings.TrimSuffix(a[i+1:], "."))

@@ -397,3 +397,27 @@ func TestLeaksReadsZlibUTF32AndRefusesTheUnreadable(t *testing.T) {
 		t.Errorf("an image is withheld: %v", got)
 	}
 }
+
+// TestFoldedTraceFieldKeepsItsWords: a Received field folded the usual way
+// (CRLF and a tab before "by" and "for") keeps its line breaks and
+// whitespace when the recipient in its "for" clause is redacted — joining
+// the folds without their whitespace glued "…13])by mx" and "id AB3for",
+// altering trace evidence. An address split by a fold inside the same
+// message is still joined and redacted.
+func TestFoldedTraceFieldKeepsItsWords(t *testing.T) {
+	msg := "Received: from smtp3.cheap-meds.example (unknown [185.220.101.13])\r\n" +
+		"\tby mx.victim3.example (Postfix) with ESMTP id AB3\r\n" +
+		"\tfor <user3@victim3.example>; Mon, 2 Nov 2026 10:00:00 +0000\r\n" +
+		"Subject: pills for\r\n user3@\r\n victim3.example\r\n" +
+		"From: x@cheap-meds.example\r\nTo: user3@victim3.example\r\n\r\nbuy\r\n"
+	red := string(Of([]byte(msg), "").Message([]byte(msg)))
+	want := "Received: from smtp3.cheap-meds.example (unknown [185.220.101.13])\r\n" +
+		"\tby mx.victim3.example (Postfix) with ESMTP id AB3\r\n" +
+		"\tfor <" + Redacted + ">; Mon, 2 Nov 2026 10:00:00 +0000\r\n"
+	if !strings.HasPrefix(red, want) {
+		t.Errorf("folded Received field:\n%s\nwant it to start:\n%s", red, want)
+	}
+	if strings.Contains(red, "user3") || strings.Contains(red, "victim3.example\r\n\r\n") {
+		t.Errorf("the address split by a fold survived:\n%s", red)
+	}
+}
