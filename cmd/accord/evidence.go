@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/access"
@@ -24,7 +23,7 @@ const exitNotPinned = 3
 func cmdEvidence(ctx context.Context, e *env, args []string) error {
 	usage := func() error {
 		fmt.Fprintln(e.stderr, "usage: accord evidence export [--config FILE] [--data DIR] [--original] [-o FILE] REPORT|CAMPAIGN")
-		fmt.Fprintln(e.stderr, "       accord evidence verify [--key NODEKEY] BUNDLE.zip")
+		fmt.Fprintln(e.stderr, "       accord evidence verify [--key NODEKEY|FINGERPRINT|FILE] BUNDLE.zip")
 		fmt.Fprintln(e.stderr, "       accord evidence chain [--config FILE] [--data DIR]   (replay the desk's whole custody log)")
 		fmt.Fprintln(e.stderr, "export writes a signed bundle of a report, or of every report of a campaign (c-…);")
 		fmt.Fprintln(e.stderr, "verify checks one offline; --key pins the issuing node's public key (accord node key).")
@@ -118,9 +117,13 @@ func evidenceExport(ctx context.Context, e *env, args []string, usage func() err
 func evidenceVerify(e *env, args []string, usage func() error) error {
 	fset := flag.NewFlagSet("evidence verify", flag.ContinueOnError)
 	fset.SetOutput(e.stderr)
-	pin := fset.String("key", "", "the node's public key the bundle must be signed with")
+	pin := fset.String("key", "", "the node's public key the bundle must be signed with (accord node key), its fingerprint, or a file holding either")
 	if err := fset.Parse(args); err != nil || fset.NArg() != 1 {
 		return usage()
+	}
+	pinned, err := pinnedKey(*pin)
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(fset.Arg(0))
 	if err != nil {
@@ -142,13 +145,12 @@ func evidenceVerify(e *env, args []string, usage func() error) error {
 		fmt.Fprintf(e.stdout, "report %s, received %s via %s; message sha256 %s; %d files; custody head %s\n",
 			m.ReportID, m.ReceivedAt.Format(time.RFC3339), m.Channel, m.MessageSHA256, len(m.Files), m.CustodyHead)
 	}
-	pinned := strings.TrimSpace(*pin)
 	switch {
 	case res.NodeKey == "":
 		if pinned != "" {
 			res.Problems = append(res.Problems, "the bundle is not signed, but --key asks for a signature")
 		}
-	case pinned != "" && pinned != res.NodeKey:
+	case pinned != "" && !pinMatches(pinned, res.NodeKey):
 		fp, _ := nodekey.Fingerprint(res.NodeKey)
 		res.Problems = append(res.Problems, "signed by node key "+res.NodeKey+" (fingerprint "+fp+"), not by the pinned key")
 	}

@@ -151,6 +151,19 @@ func TestEvidenceExportAndVerify(t *testing.T) {
 			t.Fatalf("verify %s with --key: exit %d\n%s", b, code, out)
 		}
 	}
+	// --key also takes the fingerprint the node publishes, or a file
+	// holding the key (accord node key > node.pub); anything else is a
+	// usage error, never "signed … not by the pinned key" on a good bundle.
+	keyFile := filepath.Join(dir, "node.pub")
+	os.WriteFile(keyFile, []byte(node.PublicKey+"\n"), 0o600)
+	for _, pin := range []string{fp, keyFile} {
+		if out, code := runBinCode(t, bin, "", "evidence", "verify", "--key", pin, rb); code != 0 || !strings.HasPrefix(lastLine(out), "OK") {
+			t.Fatalf("verify with --key %s: exit %d\n%s", pin, code, out)
+		}
+	}
+	if out, code := runBinCode(t, bin, "", "evidence", "verify", "--key", filepath.Join(dir, "no-such.pub"), rb); code != 2 || !strings.Contains(out, "neither a node public key") {
+		t.Fatalf("verify with a --key that is no key: exit %d\n%s", code, out)
+	}
 	if out := runBin(t, bin, "", "evidence", "verify", "--key", node.PublicKey, cb); !strings.Contains(out, "campaign "+campaign+": 2 report bundles") {
 		t.Fatalf("campaign verify: %s", out)
 	}
@@ -164,8 +177,10 @@ func TestEvidenceExportAndVerify(t *testing.T) {
 	if code != exitNotPinned || strings.Contains(out, fp) || !strings.Contains(out, "NOT PINNED") {
 		t.Fatalf("forged bundle without --key: exit %d, must not show the node's fingerprint\n%s", code, out)
 	}
-	if out, code := runBinCode(t, bin, "", "evidence", "verify", "--key", node.PublicKey, forged); code != 1 || !strings.Contains(out, "not by the pinned key") {
-		t.Fatalf("forged bundle with --key: exit %d\n%s", code, out)
+	for _, pin := range []string{node.PublicKey, fp} {
+		if out, code := runBinCode(t, bin, "", "evidence", "verify", "--key", pin, forged); code != 1 || !strings.Contains(out, "not by the pinned key") {
+			t.Fatalf("forged bundle with --key %s: exit %d\n%s", pin, code, out)
+		}
 	}
 	// A campaign bundle with one report swapped for a re-signed one fails even unpinned.
 	inner := filepath.Join(dir, "inner.zip")

@@ -291,6 +291,10 @@ func consentVerify(_ context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "Check a consent proof offline. Exit 0 verified and signed by --key; 1 does not verify; 3 verified, but no key pinned.")
 		return errUsage
 	}
+	pinned, err := pinnedKey(*pin)
+	if err != nil {
+		return err
+	}
 	f, err := os.Open(pos[0])
 	if err != nil {
 		return err
@@ -305,7 +309,7 @@ func consentVerify(_ context.Context, e *env, args []string) error {
 		orDash(p.List), p.IssuedAt.Format(time.RFC3339))
 	fmt.Fprintf(e.stdout, "%s\n%d records, %d opt-outs, %d events (log head %d)\n", p.Summary.Text, len(p.Records), len(p.Suppressions), len(p.Events), p.Head.Seq)
 	fmt.Fprintf(e.stdout, "signed by node key %s (fingerprint %s)\n", c.Key, c.Fingerprint)
-	if *pin != "" && strings.TrimSpace(*pin) != c.Key {
+	if pinned != "" && !pinMatches(pinned, c.Key) {
 		c.Problems = append(c.Problems, "signed by "+c.Key+", not by the pinned key")
 	}
 	if !c.OK() {
@@ -314,7 +318,7 @@ func consentVerify(_ context.Context, e *env, args []string) error {
 		}
 		return &exitError{code: 1, err: fmt.Errorf("the proof does not verify (%d problems)", len(c.Problems))}
 	}
-	if *pin == "" {
+	if pinned == "" {
 		fmt.Fprintln(e.stdout, "INTACT, BUT NOT PINNED: the signature and every event's hash match, but anyone can sign with a key of their own;")
 		fmt.Fprintln(e.stdout, "compare the key above with the node's published key, or pass it as --key.")
 		return &exitError{code: 3}
