@@ -38,7 +38,7 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.trustedOnly, "trusted-only", "", "the whole trust boundary, replacing the inference: comma-separated CIDRs, addresses and host names")
 	fs.StringVar(&f.resolver, "resolver", "offline", "DNS: offline (no lookups; trusted Authentication-Results only), live, or a fixture zone file")
 	fs.StringVar(&f.jurisdictions, "jurisdiction", "EU", "rulebooks to judge against, comma-separated ("+strings.Join(mustJurisdictions(), ", ")+")")
-	fs.StringVar(&f.model.data, "data", defaultDataDir, "data folder: its classifier model (model.acm), when there is one, gives a spam score")
+	fs.StringVar(&f.model.data, "data", defaultDataDir, "data folder: its classifier model (model.acm, else what its node's filter learned), when there is one, gives a spam score")
 	fs.StringVar(&f.model.model, "model", "", "classifier model file (default: DATA/model.acm if it exists)")
 }
 
@@ -66,7 +66,7 @@ func newResolver(name string) (resolve.Resolver, error) {
 }
 
 // analyzer builds the engine from the flags.
-func (f *engineFlags) analyzer(e *env) (*analysis.Analyzer, error) {
+func (f *engineFlags) analyzer(ctx context.Context, e *env) (*analysis.Analyzer, error) {
 	a := &analysis.Analyzer{Geo: geo.Embedded(), Logger: e.log, Version: "accord " + version}
 	switch {
 	case f.trusted != "" && f.trustedOnly != "":
@@ -90,7 +90,7 @@ func (f *engineFlags) analyzer(e *env) (*analysis.Analyzer, error) {
 		return nil, err
 	}
 	a.Resolver = r
-	m, err := f.model.load(false)
+	m, err := f.model.forScoring(ctx)
 	switch {
 	case err == nil:
 		a.Classifier = analysis.ModelClassifier{Model: m}
@@ -143,7 +143,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if *workers < 1 {
 		*workers = 1
 	}
-	an, err := ef.analyzer(e)
+	an, err := ef.analyzer(ctx, e)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -10,7 +10,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/classify"
+	"github.com/accord-antispam/accord/internal/config"
+	"github.com/accord-antispam/accord/internal/filter"
 	"github.com/accord-antispam/accord/internal/mail"
 )
 
@@ -25,7 +28,7 @@ type modelFlags struct {
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", defaultDataDir, "data folder")
-	fs.StringVar(&f.model, "model", "", "model file (default: DATA/model.acm)")
+	fs.StringVar(&f.model, "model", "", "model file (default: DATA/model.acm; score also uses the node's shared model when there is no file)")
 	fs.IntVar(&f.bits, "bits", 0, "size of a new model's feature table, as a power of two (default 20: 8 MiB + 1 MiB of digests)")
 }
 
@@ -44,6 +47,39 @@ func (f *modelFlags) load(create bool) (*classify.Model, error) {
 		return classify.New(classify.Params{Bits: f.bits}), nil
 	}
 	return m, err
+}
+
+// forScoring is the model to score with: the file, or — no file given or
+// found — the shared model of the node whose data folder this is (what
+// its filter learned through the doors, releases and the web page), so
+// that accord score and check judge as the node's filter does. It is
+// fs.ErrNotExist when there is neither.
+func (f *modelFlags) forScoring(ctx context.Context) (*classify.Model, error) {
+	m, err := f.load(false)
+	if !errors.Is(err, fs.ErrNotExist) || f.model != "" || f.data == "" {
+		return m, err
+	}
+	if _, serr := os.Stat(filepath.Join(f.data, "accord.db")); serr != nil {
+		return nil, err
+	}
+	c := config.Default()
+	c.Data = f.data
+	st, serr := openStore(ctx, c)
+	if serr != nil {
+		return nil, fmt.Errorf("the node's shared model: %w", serr)
+	}
+	defer st.Close()
+	svc, serr := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{}, Store: st, Secret: []byte("scoring only")})
+	if serr != nil {
+		return nil, serr
+	}
+	if serr := svc.StartModel(ctx, nil); serr != nil {
+		return nil, fmt.Errorf("the node's shared model: %w", serr)
+	}
+	if s, h := svc.Model().Trained(); s+h == 0 {
+		return nil, err
+	}
+	return svc.Model(), nil
 }
 
 func cmdLearn(ctx context.Context, e *env, args []string) error {
@@ -139,9 +175,9 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	m, err := mf.load(false)
+	m, err := mf.forScoring(ctx)
 	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("%w (train one with `accord learn`)", err)}
+		return &exitError{code: 1, err: fmt.Errorf("%w (no model file, and the data folder's node has learned nothing: train one with `accord learn`, or teach the node's filter)", err)}
 	}
 	lim := mail.DefaultLimits()
 	failed := 0

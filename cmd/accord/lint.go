@@ -50,7 +50,7 @@ func cmdLint(ctx context.Context, e *env, args []string) error {
 		}
 		return errUsage
 	}
-	an, err := ef.analyzer(e)
+	an, err := ef.analyzer(ctx, e)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -182,7 +182,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	defer st.Close()
 	ef := engineFlags{trusted: c.Analysis.Trusted, trustedOnly: c.Analysis.TrustedOnly, resolver: c.Analysis.Resolver, jurisdictions: strings.Join(c.Analysis.Jurisdictions, ",")}
 	ef.model.data = c.Data
-	an, err := ef.analyzer(e)
+	an, err := ef.analyzer(ctx, e)
 	if err != nil {
 		return err
 	}

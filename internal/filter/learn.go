@@ -100,24 +100,52 @@ func (s *Service) SyncModel(ctx context.Context, rebuild bool) (learned int, err
 }
 
 // StartModel sets the instance's model at start: the latest shared
-// snapshot and what was learned since; or, when the store holds no
-// learned messages yet and seed keeps some (a model trained with accord
-// learn), those are stored first and the model rebuilt from them.
+// snapshot and what was learned since. What seed (a model file trained
+// with accord learn) learned that the store does not hold yet — a message
+// it has not learned, or learned as the other class before the file did —
+// is stored first and the model rebuilt, so a file trained after the node
+// started learning through its doors still reaches the one shared model
+// (before, it was taken only while the store was empty, and ignored
+// without a word after that).
 func (s *Service) StartModel(ctx context.Context, seed *classify.Model) error {
 	m := s.model.Load()
 	recs, _, err := s.store.LearnedSince(ctx, 0, modelID(m))
 	if err != nil {
 		return err
 	}
-	if len(recs) == 0 && seed != nil && seed.Kept() > 0 && seed.Params().Bits == m.Params().Bits {
+	if seed != nil && seed.Kept() > 0 && seed.Params().Bits == m.Params().Bits {
+		type last struct {
+			spam bool
+			at   time.Time
+		}
+		known := make(map[uint64]last, len(recs))
+		for _, r := range recs {
+			known[r.Digest] = last{r.Spam, r.At}
+		}
+		added := 0
+		// Past the retention, a message is not taken in again: the store
+		// forgot it on purpose (learned_days).
+		forgotten := s.now().AddDate(0, 0, -s.cfg.LearnedDays)
 		for _, smp := range seed.KeptSamples() {
+			if smp.At.Before(forgotten) {
+				continue
+			}
+			// A sample's time has whole seconds: a correction in the file
+			// loses only to a store entry of a later second.
+			if k, ok := known[smp.Digest]; ok && (k.spam == smp.Spam || smp.At.Before(k.at.Truncate(time.Second))) {
+				continue
+			}
 			b, _ := smp.MarshalBinary()
 			if _, err := s.store.AddLearned(ctx, Learned{Digest: smp.Digest, Spam: smp.Spam, At: smp.At, Source: "model-file", Sample: b, ModelID: modelID(m)}); err != nil {
 				return err
 			}
+			added++
 		}
-		_, err := s.SyncModel(ctx, true)
-		return err
+		if added > 0 {
+			s.log.Info("filter: took in what the model file learned that the shared model did not hold", "messages", added)
+			_, err := s.SyncModel(ctx, true)
+			return err
+		}
 	}
 	snap, err := s.store.LatestSnapshot(ctx)
 	switch {

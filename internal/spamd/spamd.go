@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/connlimit"
@@ -52,6 +53,11 @@ type Server struct {
 	l    net.Listener
 	wg   sync.WaitGroup
 	done chan struct{}
+
+	// refusedTells counts TELLs refused since the last warning, which is
+	// logged at most once a minute (tellWarned, Unix nanoseconds).
+	refusedTells atomic.Int64
+	tellWarned   atomic.Int64
 }
 
 // Serve accepts connections until Shutdown.
@@ -445,8 +451,24 @@ func rewrite(f *filter.Service, d *filter.Decision, raw []byte, headersOnly bool
 	return out.Bytes()
 }
 
+// warnTell logs refused TELLs: Debian's spamc -L prints "Message was
+// already un/learned" and exits 0 on the refusal, so a postmaster training
+// from scripts learns nothing without a word, unless the node says it.
+func (s *Server) warnTell() {
+	n := s.refusedTells.Add(1)
+	now := time.Now().UnixNano()
+	last := s.tellWarned.Load()
+	if now-last < int64(time.Minute) || !s.tellWarned.CompareAndSwap(last, now) {
+		return
+	}
+	s.refusedTells.Add(-n)
+	s.Log.Warn("spamd: TELL (learning, spamc -L) refused: it is off; set [filter] spamd_allow_tell = true to learn from spamd clients",
+		"refused", n)
+}
+
 func (s *Server) tell(ctx context.Context, req *request) []byte {
 	if !s.AllowTell {
+		s.warnTell()
 		return []byte(status(exNoPerm, "EX_NOPERM TELL commands are not enabled; set [filter] spamd_allow_tell") + "\r\n")
 	}
 	class := strings.ToLower(req.headers["message-class"])

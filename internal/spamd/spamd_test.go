@@ -7,10 +7,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -350,4 +352,49 @@ func TestPerClientCapAndScanBudget(t *testing.T) {
 	if out := raw(t, addr, req); !strings.HasPrefix(out, "SPAMD/1.1 0 EX_OK\r\nSpam: True") {
 		t.Errorf("after the slot is free: %q", out)
 	}
+}
+
+// TestRefusedTellIsLogged: Debian's spamc -L hides the EX_NOPERM answer
+// ("Message was already un/learned", exit 0), so the node warns, once a
+// minute however many are refused.
+func TestRefusedTellIsLogged(t *testing.T) {
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org"},
+		filter.Deps{Analyzer: &analysis.Analyzer{Resolver: resolve.Offline{}}, Store: filter.NewMemStore(), Secret: []byte("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	s := &Server{F: f, Log: slog.New(slog.NewTextHandler(&logs, nil)), Timeout: 2 * time.Second}
+	go s.Serve(l)
+	defer s.Shutdown(context.Background())
+	for range 3 {
+		if out := raw(t, l.Addr().String(), "TELL SPAMC/1.5\r\nMessage-class: spam\r\nSet: local\r\nContent-length: 1\r\n\r\nx"); !strings.Contains(out, "EX_NOPERM") {
+			t.Fatalf("TELL while off: %q", out)
+		}
+	}
+	got := logs.String()
+	if strings.Count(got, "TELL (learning, spamc -L) refused") != 1 || !strings.Contains(got, "spamd_allow_tell = true") {
+		t.Fatalf("refused TELLs logged:\n%s", got)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
