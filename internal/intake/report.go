@@ -202,6 +202,15 @@ type CampaignSummary struct {
 	Subject   string // Its founding report's subject.
 	Status    string // Its case's status ("new" when nobody opened one).
 	Assignee  string // Who works its case, "" for nobody.
+	// Closed is when its case was last closed (zero while open): a closed
+	// case whose campaign was seen after it has new reports nobody works.
+	Closed time.Time
+}
+
+// NewSinceClosed says whether reports arrived after the campaign's case
+// was closed.
+func (c CampaignSummary) NewSinceClosed() bool {
+	return c.Status == "closed" && !c.Closed.IsZero() && c.LastSeen.After(c.Closed)
 }
 
 // Count is a value and how many reports carry it.

@@ -217,6 +217,8 @@ type campaignJSON struct {
 	Subject   string    `json:"subject"`
 	Status    string    `json:"status"`
 	Assignee  string    `json:"assignee"`
+	// NewSinceClosed: reports arrived after its case was closed.
+	NewSinceClosed bool `json:"new_since_closed"`
 }
 
 // apiCampaigns lists campaigns, biggest first, with the filters and a
@@ -229,7 +231,7 @@ func (s *Server) apiCampaigns(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]campaignJSON, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, campaignJSON{c.ID, c.Reports, c.FirstSeen, c.LastSeen, c.Subject, c.Status, c.Assignee})
+		out = append(out, campaignJSON{c.ID, c.Reports, c.FirstSeen, c.LastSeen, c.Subject, c.Status, c.Assignee, c.NewSinceClosed()})
 	}
 	s.writeList(w, r, "campaigns", out, err, len(cs) == f.Limit, func() intake.Cursor { return intake.NextCampaigns(cs) })
 }

@@ -192,6 +192,26 @@ func TestCaseWorkedAtTheDesk(t *testing.T) {
 	if r := get(t, c, n.url+"/desk/reports?country=France"); r.status != 400 {
 		t.Errorf("bad filter on the desk: %d", r.status)
 	}
+	// A closed case says nothing new until its campaign gets a report
+	// after the closing; then the list, the case page and the API flag it.
+	if r := get(t, c, caseURL); bytes.Contains(r.body, []byte("case-new-since-closed")) {
+		t.Errorf("a closed case with nothing new is flagged")
+	}
+	time.Sleep(2 * time.Millisecond)
+	late, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: variant(1), SubmittedBy: "token:x"})
+	if err != nil || late.Reports[0].CampaignID != cid {
+		t.Fatalf("a later report of the run: %v %+v", err, late)
+	}
+	if r := get(t, c, caseURL); !bytes.Contains(r.body, []byte(`id="case-new-since-closed"`)) {
+		t.Errorf("the case page does not say reports arrived after the closing")
+	}
+	if r := get(t, c, n.url+"/desk/campaigns?status=closed"); !bytes.Contains(r.body, []byte("new reports since closing")) {
+		t.Errorf("the campaigns list does not flag the closed case's new reports")
+	}
+	a = do(t, "GET", n.url+"/api/v1/campaigns?status=closed", tok, "", nil)
+	if !bytes.Contains(a.body, []byte(`"new_since_closed": true`)) {
+		t.Errorf("API campaigns: %s", a.body)
+	}
 }
 
 func TestCaseReferredToPartner(t *testing.T) {

@@ -649,10 +649,10 @@ func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]intak
 		args = append(args, f.After.N, f.After.N, nanos(f.After.At), nanos(f.After.At), f.After.ID)
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT c.id, c.subject, COUNT(r.id), MIN(r.received_at), MAX(r.received_at),
-		COALESCE(k.status, 'new'), COALESCE(k.assignee, '')
+		COALESCE(k.status, 'new'), COALESCE(k.assignee, ''), COALESCE(k.closed_at, 0)
 		FROM campaigns c JOIN reports r ON r.campaign_id = c.id LEFT JOIN cases k ON k.campaign_id = c.id
 		WHERE `+strings.Join(where, " AND ")+`
-		GROUP BY c.id, c.subject, k.status, k.assignee HAVING `+having+`
+		GROUP BY c.id, c.subject, k.status, k.assignee, k.closed_at HAVING `+having+`
 		ORDER BY COUNT(r.id) DESC, MAX(r.received_at) DESC, c.id LIMIT `+strconv.Itoa(limit)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list campaigns: %w", err)
@@ -661,11 +661,14 @@ func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]intak
 	var out []intake.CampaignSummary
 	for rows.Next() {
 		var c intake.CampaignSummary
-		var first, last int64
-		if err := rows.Scan(&c.ID, &c.Subject, &c.Reports, &first, &last, &c.Status, &c.Assignee); err != nil {
+		var first, last, closed int64
+		if err := rows.Scan(&c.ID, &c.Subject, &c.Reports, &first, &last, &c.Status, &c.Assignee, &closed); err != nil {
 			return nil, err
 		}
 		c.FirstSeen, c.LastSeen = fromNanos(first), fromNanos(last)
+		if closed != 0 {
+			c.Closed = fromNanos(closed)
+		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
