@@ -21,6 +21,11 @@ import (
 // ErrNoOutbound is returned by Release when the node has no outbound mail.
 var ErrNoOutbound = errors.New("filter: no outbound relay is configured: a released message cannot be delivered")
 
+// ErrNotHeld is returned by Release for a message that is in the
+// quarantine but no longer held (released, on its way, or deleted); the
+// error names its state.
+var ErrNotHeld = errors.New("filter: the message is no longer held")
+
 // ErrForbidden is returned when a principal may not act on a held message.
 var ErrForbidden = errors.New("filter: not your message")
 
@@ -182,6 +187,9 @@ func (s *Service) Release(ctx context.Context, a Actor, id string) (string, erro
 	}
 	if !a.may(h) {
 		return "", ErrNotFound
+	}
+	if h.State != StateHeld {
+		return "", fmt.Errorf("%w: it is %s", ErrNotHeld, h.State)
 	}
 	if s.out == nil {
 		return "", ErrNoOutbound

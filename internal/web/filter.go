@@ -199,6 +199,8 @@ func (s *Server) mailHeldAction(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, filter.ErrNotFound):
 		s.page(w, http.StatusNotFound, "message", s.withMessage(r, "Not found", "There is no such message in your quarantine, or it was already released or deleted."))
+	case errors.Is(err, filter.ErrNotHeld):
+		s.page(w, http.StatusConflict, "message", s.withMessage(r, "Already done", "This message is no longer held: it was already released, or is on its way to you."))
 	case errors.Is(err, filter.ErrNoOutbound):
 		s.page(w, http.StatusServiceUnavailable, "message", s.withMessage(r, "Cannot release", "This node sends no mail yet (no outbound relay is configured); ask your provider."))
 	case err != nil:
@@ -429,6 +431,8 @@ func (s *Server) apiHeldAction(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, filter.ErrNotFound):
 		apiError(w, http.StatusNotFound, "not-found", "no such held message, or not held any more")
+	case errors.Is(err, filter.ErrNotHeld):
+		apiError(w, http.StatusConflict, "not-held", err.Error())
 	case errors.Is(err, filter.ErrNoOutbound):
 		apiError(w, http.StatusServiceUnavailable, "no-outbound", err.Error())
 	case err != nil:
