@@ -32,8 +32,8 @@ const waitingMail = "acknowledgements and answers to reporters, quarantine relea
 // cmdOutbound: accord outbound list|show, the node's outbound mail queue.
 func cmdOutbound(ctx context.Context, e *env, args []string) error {
 	usage := func() error {
-		fmt.Fprintln(e.stderr, `usage: accord outbound list [--data DIR] [--state queued|sent|failed|bounced] [--kind KIND] [--limit N]
-       accord outbound show [--data DIR] [--raw] ID      (one mail: its attempts, last error and bounces)
+		fmt.Fprintln(e.stderr, `usage: accord outbound list [--config FILE] [--data DIR] [--state queued|sent|failed|bounced] [--kind KIND] [--limit N]
+       accord outbound show [--config FILE] [--data DIR] [--raw] ID      (one mail: its attempts, last error and bounces)
 With --raw, show prints the queued message itself (a confirmation or status link can be read
 before a relay is set); the read is written to the audit log.
 The node's own mail (acknowledgements, quarantine releases and digests, consent confirmations,

@@ -68,7 +68,7 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	case mt == "message/rfc822", mt == "multipart/report", mt == "application/json", mt == "text/plain", mt == "application/octet-stream":
 	default:
-		apiError(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "send the message as message/rfc822, an ARF report as multipart/report, or X-ARF as application/json")
+		apiError(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "send the message as message/rfc822, an ARF report as multipart/report, X-ARF as application/json, or pasted headers and text as text/plain")
 		return
 	}
 	consent, err1 := triParam(r.URL.Query().Get("consent"))

@@ -109,6 +109,9 @@ func TestReporterSeesExportsAndErases(t *testing.T) {
 		bytes.Contains(after.body, []byte("alice@example.net")) || bytes.Contains(after.body, []byte(`id="erase-form"`)) {
 		t.Errorf("status page after erasure still shows the message or the address")
 	}
+	if bytes.Contains(after.body, []byte(`id="next-body"`)) {
+		t.Errorf("status page after erasure still says the report is stored as evidence")
+	}
 	if got, _ := n.store.Report(ctx, b.ID); !bytes.Contains(got.Raw, []byte("Refinance now")) {
 		t.Error("erasing a erased b")
 	}

@@ -173,9 +173,15 @@ func (s *Server) writeStats(w http.ResponseWriter, rep *stats.Report, format str
 // an admin token.
 func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	p, _ := s.principal(r)
-	if p.Kind != "token" || !(p.Role == access.Metrics || p.Role.AtLeast(access.Admin)) {
+	switch {
+	case p.Kind != "token":
 		w.Header().Set("WWW-Authenticate", `Bearer realm="accord"`)
 		apiError(w, http.StatusUnauthorized, "auth-required", "/metrics needs a token of role metrics: accord token create --role metrics")
+		return
+	case !(p.Role == access.Metrics || p.Role.AtLeast(access.Admin)):
+		// A valid token of another role: known, but not allowed (as
+		// elsewhere in the API), not "who are you".
+		apiError(w, http.StatusForbidden, "forbidden", "/metrics needs a token of role metrics (or admin); this one is "+string(p.Role))
 		return
 	}
 	s.cfg.Metrics.Handler().ServeHTTP(w, r)

@@ -139,7 +139,7 @@ func TestMetricsForOperators(t *testing.T) {
 	if r := do(t, "GET", n.url+"/metrics", "", "", nil); r.status != 401 {
 		t.Errorf("/metrics without a token: %d", r.status)
 	}
-	if r := do(t, "GET", n.url+"/metrics", n.token(t, access.Analyst), "", nil); r.status != 401 {
+	if r := do(t, "GET", n.url+"/metrics", n.token(t, access.Analyst), "", nil); r.status != 403 {
 		t.Errorf("/metrics with an analyst token: %d", r.status)
 	}
 	mt := n.token(t, access.Metrics)
