@@ -275,6 +275,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	if c.Outbound.Relay == "" {
 		log.Warn("outbound: no relay configured ([outbound] relay): " + waitingMail)
+	} else if !consent.MailHostReachable(mq.Domain()) {
+		log.Warn("outbound: the node's mail goes out from " + mq.Domain() + ", a name no one elsewhere can reach: its bounce addresses " +
+			"(bounce+…@" + mq.Domain() + ") and DKIM signature (d=" + mq.Domain() + ") cannot work; set [smtp] hostname or [outbound] from to the node's mail domain")
 	}
 	filt, err := newFilter(ctx, c, st, an, key, filterMail{mq}, log)
 	if err != nil {

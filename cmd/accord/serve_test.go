@@ -206,6 +206,15 @@ func TestServeEndToEnd(t *testing.T) {
 	if !strings.Contains(s.logs.String(), "draining") {
 		t.Errorf("no drain in the logs:\n%s", s.logs)
 	}
+	// A relay, but the mail domain left at localhost: bounces and DKIM
+	// cannot work, and serve says so.
+	conf := filepath.Join(t.TempDir(), "relay.toml")
+	os.WriteFile(conf, []byte("[outbound]\nrelay = \"smtp://127.0.0.1:9\"\ntls = \"none\"\n"), 0o600)
+	s = serve(t, bin, data, "--config", conf)
+	s.stop(t)
+	if !strings.Contains(s.logs.String(), "a name no one elsewhere can reach") {
+		t.Errorf("no warning about a localhost mail domain with a relay:\n%s", s.logs)
+	}
 }
 
 // Hostile HTTP clients are bounded and the node stays up.
