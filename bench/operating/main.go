@@ -25,6 +25,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -118,6 +119,8 @@ type scored struct {
 	hard  bool
 	bayes float64 // the classifier symbol's points
 	ready bool    // the classifier had learned enough to score
+	path  string
+	syms  string // the decision's symbols, "NAME(points) ..."
 }
 
 func bayesPoints(d *filter.Decision) (float64, bool) {
@@ -187,7 +190,7 @@ func online(name string, ex []classify.Example) (row, []scored) {
 			r.add(e.Spam, isHard(e.Path), d.Recipients[0].Outcome)
 		}
 		bp, ready := bayesPoints(d)
-		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path), bp, ready})
+		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path), bp, ready, e.Path, ""})
 		if _, err := f.Learn(ctx, e.Raw, e.Spam, "bench"); err != nil {
 			panic(err)
 		}
@@ -221,9 +224,36 @@ func score(f *filter.Service, name string, ex []classify.Example) (row, []scored
 		}
 		r.add(e.Spam, isHard(e.Path), d.Recipients[0].Outcome)
 		bp, ready := bayesPoints(d)
-		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path), bp, ready})
+		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path), bp, ready, e.Path, symbolList(d)})
 	}
 	return r, ss
+}
+
+func symbolList(d *filter.Decision) string {
+	var b strings.Builder
+	for _, s := range d.Symbols {
+		fmt.Fprintf(&b, "%s(%.2f)", s.Name, s.Score)
+		if len(s.Options) > 0 && strings.HasPrefix(s.Name, "ACCORD_BAYES") {
+			fmt.Fprintf(&b, "[%s]", strings.Join(s.Options, " "))
+		}
+		b.WriteByte(' ')
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// writeMisses lists, for a corpus the filter was not trained on, every
+// spam it did not act on and every ham it did (or tagged unsure), with
+// points and symbols: what to read when the operating point falls short.
+func writeMisses(w io.Writer, name string, ss []scored, spamFrom float64) {
+	for _, x := range ss {
+		if x.spam && x.score < spamFrom || !x.spam && x.score >= 0 {
+			cls := "ham"
+			if x.spam {
+				cls = "spam"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%.2f\t%s\t%s\n", name, cls, x.score, x.path, x.syms)
+		}
+	}
 }
 
 // histogram prints how a corpus's ham and spam spread over the points, to
@@ -252,6 +282,7 @@ func histogram(name string, ss []scored) {
 func main() {
 	train := flag.String("train", "", "TREC-style index of the training corpus")
 	sweep := flag.Bool("sweep", false, "also print ham and spam shares at or above a range of scores (online)")
+	misses := flag.String("misses", "", "write the other corpora's spam not acted on and ham not delivered as ham to this file (tab-separated: corpus, class, points, path, symbols)")
 	calibrate := flag.Bool("calibrate", false, "also fit the classifier's points to the online outcomes (Platt scaling)")
 	var oth others
 	flag.Var(&oth, "other", "NAME=INDEX of another corpus to apply the trained filter to (repeatable)")
@@ -279,6 +310,16 @@ func main() {
 	ft := newFilter()
 	learnAll(ft, ex)
 	var hists []func()
+	var mw io.Writer = io.Discard
+	if *misses != "" {
+		mf, err := os.Create(*misses)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer mf.Close()
+		mw = mf
+	}
 	for _, o := range oth {
 		name, path, ok := strings.Cut(o, "=")
 		if !ok {
@@ -291,6 +332,7 @@ func main() {
 		}
 		ro, so := score(ft, "trained on the whole corpus, applied to "+name, ox)
 		rows = append(rows, ro)
+		writeMisses(mw, name, so, b.Spam)
 		hists = append(hists, func() { histogram("Trained on the whole corpus, applied to "+name, so) })
 	}
 	fmt.Println("| run | ham | ham tagged spam or held % | ham held % | ham unsure % | hard ham held % | spam | spam acted on % | spam held % | spam unsure % |")

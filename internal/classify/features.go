@@ -482,7 +482,10 @@ func inner(c byte) bool {
 // corpus's spam and ham collected at different sites or years teach it
 // the site or the year). The list follows SpamAssassin's Bayes
 // (IGNORED_HDRS), which leaves out the same kinds of field for the same
-// reason.
+// reason, and adds the fields of filters it does not name: Barracuda's
+// gateway (X-Barracuda-*, and X-ASG-*, among them X-ASG-Orig-Subj, its copy
+// of the Subject, whose words under "head:" read as the mailing-list
+// fields of the learned ham) and BitDefender's.
 func ignoredField(name string) bool {
 	n := strings.ToLower(name)
 	switch n {
@@ -494,7 +497,7 @@ func ignoredField(name string) bool {
 		"x-originalarrivaltime", "x-gnus-mail-source", "replied", "forwarded":
 		return true
 	}
-	for _, p := range []string{"x-spam", "x-mozilla-", "x-virus", "x-amavis", "x-mailscanner", "x-vm-", "x-pyzor", "x-dcc-", "x-razor", "x-bayes"} {
+	for _, p := range []string{"x-spam", "x-mozilla-", "x-barracuda", "x-asg-", "x-bitdefender", "x-virus", "x-amavis", "x-mailscanner", "x-vm-", "x-pyzor", "x-dcc-", "x-razor", "x-bayes"} {
 		if strings.HasPrefix(n, p) {
 			return true
 		}
