@@ -51,6 +51,10 @@ type featureSet struct {
 	pair  []bool   // parallel to idx: an OSB pair (not a single word)
 	tag   []uint8  // parallel to idx: bits of the hash that tell features in one slot apart
 	names []fname  // parallel to idx when explaining, else nil
+	// nHead: the first nHead features are the header's (it is read
+	// first), which the count learner also hears as a witness of their
+	// own (model.go, logits).
+	nHead int
 	set   []uint32 // open-addressing set of slot+1 values
 	mask  uint32
 	bits  uint
@@ -211,6 +215,7 @@ func extract(m *mail.Message, p Params, explain bool) *featureSet {
 			break
 		}
 	}
+	f.nHead = len(f.idx)
 	// Body words and OSB pairs.
 	left := maxBodyBytes
 	for _, part := range m.Parts {

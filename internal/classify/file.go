@@ -15,12 +15,14 @@ import (
 // The model file: a magic line, a version, the parameters and counters, the
 // weight and count tables (little-endian), the learned-message digests, the
 // kept learned messages (version 2: each a length and its encoded Sample),
-// and a CRC-32 of everything before it. Saving writes a temporary file in the
+// and a CRC-32 of everything before it. Version 3 adds, after the first
+// header, the weight of the count learner's header witness (model.go);
+// versions 1 and 2 read with that weight 0, so they decide as they did. Saving writes a temporary file in the
 // same folder, syncs it and renames it over the old one, so a crash never
 // leaves a half-written model.
 const (
 	fileMagic   = "ACCORD-MODEL\n"
-	fileVersion = 2
+	fileVersion = 3
 )
 
 // MaxBits bounds the feature table (2^24 slots, 128 MiB): a new model is
@@ -48,7 +50,12 @@ type header struct {
 	SeenCount  uint32
 }
 
-// header2 follows header in version 2 files.
+// header3 follows header in version 3 files.
+type header3 struct {
+	HeadWeight float32
+}
+
+// header2 follows the tables in version 2 and 3 files.
 type header2 struct {
 	Unkept uint32
 	Kept   uint32
@@ -77,6 +84,9 @@ func (m *Model) writeTo(w io.Writer) (int64, error) {
 	}
 	bw.WriteString(fileMagic)
 	if err := binary.Write(bw, binary.LittleEndian, h); err != nil {
+		return cw.n, fmt.Errorf("write model: %w", err)
+	}
+	if err := binary.Write(bw, binary.LittleEndian, header3{HeadWeight: m.nbWH}); err != nil {
 		return cw.n, fmt.Errorf("write model: %w", err)
 	}
 	writeTables(bw, m)
@@ -115,8 +125,8 @@ func Read(r io.Reader) (*Model, error) {
 	if err := binary.Read(br, binary.LittleEndian, &h); err != nil {
 		return nil, fmt.Errorf("classify: truncated model header: %w", err)
 	}
-	if h.Version != 1 && h.Version != fileVersion {
-		return nil, fmt.Errorf("classify: model file version %d; this accord reads versions 1 and %d (retrain with `accord learn`)", h.Version, fileVersion)
+	if h.Version < 1 || h.Version > fileVersion {
+		return nil, fmt.Errorf("classify: model file version %d; this accord reads versions 1 to %d (retrain with `accord learn`)", h.Version, fileVersion)
 	}
 	if h.Bits < 10 || h.Bits > MaxBits || h.SeenBits < 4 || h.SeenBits > 20 {
 		return nil, fmt.Errorf("classify: corrupt model: table size 2^%d, digest table 2^%d", h.Bits, h.SeenBits)
@@ -124,6 +134,16 @@ func Read(r io.Reader) (*Model, error) {
 	m := New(Params{Bits: int(h.Bits), Window: int(h.Window), MinTrained: int(h.MinTrained),
 		HamBelow: h.HamBelow, SpamFrom: h.SpamFrom, Rate: h.Rate, Thick: h.Thick})
 	m.nSpam, m.nHam, m.bias, m.nbW = h.NSpam, h.NHam, h.Bias, h.NBWeight
+	if h.Version >= 3 {
+		var h3 header3
+		if err := binary.Read(br, binary.LittleEndian, &h3); err != nil {
+			return nil, fmt.Errorf("classify: truncated model header: %w", err)
+		}
+		if math.IsNaN(float64(h3.HeadWeight)) || math.IsInf(float64(h3.HeadWeight), 0) || h3.HeadWeight < 0 {
+			return nil, fmt.Errorf("classify: corrupt model: header witness weight %v", h3.HeadWeight)
+		}
+		m.nbWH = h3.HeadWeight
+	}
 	m.seen = newDigestSet(uint(h.SeenBits))
 	m.seen.n = int(h.SeenCount)
 	if err := readTables(br, m); err != nil {
@@ -143,8 +163,11 @@ func Read(r io.Reader) (*Model, error) {
 	}
 	want := binary.LittleEndian.Uint32(rest)
 	check := crcOf
-	if h.Version == 1 {
+	switch h.Version {
+	case 1:
 		check = crcV1
+	case 2:
+		check = crcV2
 	}
 	if got := check(m, h); got != want {
 		return nil, fmt.Errorf("classify: corrupt model: checksum %08x, file says %08x", got, want)
@@ -154,6 +177,19 @@ func Read(r io.Reader) (*Model, error) {
 
 // crcOf recomputes the checksum of a decoded model's serialised form.
 func crcOf(m *Model, h header) uint32 {
+	crc := crc32.NewIEEE()
+	bw := bufio.NewWriterSize(crc, 1<<20)
+	bw.WriteString(fileMagic)
+	binary.Write(bw, binary.LittleEndian, h)
+	binary.Write(bw, binary.LittleEndian, header3{HeadWeight: m.nbWH})
+	writeTables(bw, m)
+	writeKept(bw, m)
+	bw.Flush()
+	return crc.Sum32()
+}
+
+// crcV2 checks a version 2 file, which had no header witness weight.
+func crcV2(m *Model, h header) uint32 {
 	crc := crc32.NewIEEE()
 	bw := bufio.NewWriterSize(crc, 1<<20)
 	bw.WriteString(fileMagic)

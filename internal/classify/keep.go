@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -31,8 +32,9 @@ type Sample struct {
 	Digest uint64
 	Spam   bool
 	At     time.Time
-	feats  []uint32 // slot index <<1 | pair, sorted
+	feats  []uint32 // slot index <<1 | pair: the header's nHead sorted, then the rest sorted
 	tags   []uint8  // parallel to feats
+	nHead  int      // the header's features, the count learner's header witness (model.go)
 }
 
 // MaxKept bounds the learned messages a model keeps for rebuilding
@@ -54,7 +56,15 @@ func sampleOf(digest uint64, f *featureSet, spam bool, at time.Time) Sample {
 		}
 		fs[i] = ft{v, f.tag[i]}
 	}
-	sort.Slice(fs, func(a, b int) bool { return fs[a].v < fs[b].v || fs[a].v == fs[b].v && fs[a].tag < fs[b].tag })
+	less := func(a, b ft) int {
+		if a.v != b.v {
+			return cmp.Compare(a.v, b.v)
+		}
+		return cmp.Compare(a.tag, b.tag)
+	}
+	s.nHead = f.nHead
+	slices.SortFunc(fs[:f.nHead], less)
+	slices.SortFunc(fs[f.nHead:], less)
 	s.feats = make([]uint32, len(fs))
 	s.tags = make([]uint8, len(fs))
 	for k, x := range fs {
@@ -65,7 +75,7 @@ func sampleOf(digest uint64, f *featureSet, spam bool, at time.Time) Sample {
 
 // featureSet rebuilds the features a sample was learned with.
 func (s Sample) featureSet() *featureSet {
-	f := &featureSet{idx: make([]uint32, len(s.feats)), pair: make([]bool, len(s.feats)), tag: s.tags}
+	f := &featureSet{idx: make([]uint32, len(s.feats)), pair: make([]bool, len(s.feats)), tag: s.tags, nHead: s.nHead}
 	for i, v := range s.feats {
 		f.idx[i], f.pair[i] = v>>1, v&1 == 1
 	}
@@ -79,7 +89,11 @@ func (m *Model) Sample(digest uint64, f Features, spam bool, at time.Time) Sampl
 }
 
 // MarshalBinary encodes a sample compactly: the slot indexes as sorted
-// varint deltas, then the tags.
+// varint deltas (the header's run, then the rest), then the tags. Bit 1
+// of the class byte says that the header's feature count follows the
+// feature count; a record without it (written before the header was a
+// witness of its own) decodes with no header features, so a model rebuilt
+// from it decides as before until the message is learned again.
 func (s Sample) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, 24+3*len(s.feats))
 	b = binary.LittleEndian.AppendUint64(b, s.Digest)
@@ -87,11 +101,20 @@ func (s Sample) MarshalBinary() ([]byte, error) {
 	if s.Spam {
 		cls = 1
 	}
+	if s.nHead > 0 {
+		cls |= 2
+	}
 	b = append(b, cls)
 	b = binary.AppendVarint(b, s.At.Unix())
 	b = binary.AppendUvarint(b, uint64(len(s.feats)))
+	if s.nHead > 0 {
+		b = binary.AppendUvarint(b, uint64(s.nHead))
+	}
 	prev := uint32(0)
-	for _, v := range s.feats {
+	for i, v := range s.feats {
+		if i == s.nHead {
+			prev = 0 // the second run starts again
+		}
 		b = binary.AppendUvarint(b, uint64(v-prev))
 		prev = v
 	}
@@ -108,7 +131,11 @@ func (s *Sample) UnmarshalBinary(b []byte) error {
 		return errSample
 	}
 	s.Digest = binary.LittleEndian.Uint64(b)
-	s.Spam = b[8] == 1
+	if b[8]&^3 != 0 {
+		return errSample
+	}
+	s.Spam = b[8]&1 == 1
+	grouped := b[8]&2 != 0
 	b = b[9:]
 	at, k := binary.Varint(b)
 	if k <= 0 {
@@ -121,9 +148,21 @@ func (s *Sample) UnmarshalBinary(b []byte) error {
 		return errSample
 	}
 	b = b[k:]
+	s.nHead = 0
+	if grouped {
+		h, k := binary.Uvarint(b)
+		if k <= 0 || h == 0 || h > n {
+			return errSample
+		}
+		s.nHead = int(h)
+		b = b[k:]
+	}
 	s.feats = make([]uint32, n)
 	prev := uint64(0)
 	for i := range s.feats {
+		if i == s.nHead {
+			prev = 0
+		}
 		d, k := binary.Uvarint(b)
 		if k <= 0 {
 			return errSample
@@ -144,7 +183,12 @@ func (s *Sample) UnmarshalBinary(b []byte) error {
 
 // fits reports whether the sample's slots fit the model's table.
 func (s Sample) fits(bits int) bool {
-	return len(s.feats) == 0 || s.feats[len(s.feats)-1]>>1 < 1<<bits
+	for _, run := range [][]uint32{s.feats[:s.nHead], s.feats[s.nHead:]} {
+		if len(run) > 0 && run[len(run)-1]>>1 >= 1<<bits {
+			return false
+		}
+	}
+	return true
 }
 
 // keep records a learned message, replacing an earlier record of it; past
@@ -226,12 +270,12 @@ func sortedSamples(kept map[uint64]Sample) []Sample {
 
 func (m *Model) rebuildLocked(ss []Sample) {
 	clear(m.t)
-	m.nSpam, m.nHam, m.bias, m.nbW, m.unkept = 0, 0, 0, 1, 0
+	m.nSpam, m.nHam, m.bias, m.nbW, m.nbWH, m.unkept = 0, 0, 0, 1, 0, 0
 	m.seen = newDigestSet(m.seen.bits)
 	for _, s := range ss {
 		f := s.featureSet()
-		lr, nb := m.logits(f, nil)
-		m.learn(f, lr, nb, s.Spam, 1)
+		lr, nb, nbh := m.logits(f, nil)
+		m.learn(f, lr, nb, nbh, s.Spam, 1)
 		m.seen.put(s.Digest, s.Spam)
 	}
 }
@@ -272,6 +316,6 @@ func (m *Model) WriteScoring(w io.Writer) (int64, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	// The copy shares the tables, under the original's read lock.
-	c := &Model{p: m.p, t: m.t, nSpam: m.nSpam, nHam: m.nHam, bias: m.bias, nbW: m.nbW, seen: m.seen, unkept: m.nSpam + m.nHam}
+	c := &Model{p: m.p, t: m.t, nSpam: m.nSpam, nHam: m.nHam, bias: m.bias, nbW: m.nbW, nbWH: m.nbWH, seen: m.seen, unkept: m.nSpam + m.nHam}
 	return c.writeTo(w)
 }

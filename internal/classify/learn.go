@@ -119,15 +119,15 @@ func (m *Model) learnKept(smp Sample, f *featureSet) Outcome {
 	case known && was == spam:
 		return Known
 	case known:
-		lr, nb := m.logits(f, nil)
-		m.learn(f, lr, nb, was, -1)
-		lr, nb = m.logits(f, nil)
-		m.learn(f, lr, nb, spam, 1)
+		lr, nb, nbh := m.logits(f, nil)
+		m.learn(f, lr, nb, nbh, was, -1)
+		lr, nb, nbh = m.logits(f, nil)
+		m.learn(f, lr, nb, nbh, spam, 1)
 		m.seen.put(digest, spam)
 		return Corrected
 	}
-	lr, nb := m.logits(f, nil)
-	m.learn(f, lr, nb, spam, 1)
+	lr, nb, nbh := m.logits(f, nil)
+	m.learn(f, lr, nb, nbh, spam, 1)
 	m.seen.put(digest, spam)
 	return Learned
 }

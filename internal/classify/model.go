@@ -9,7 +9,9 @@
 //     per-word spam and ham counts, Robinson's smoothing, and Fisher's
 //     chi-square combination of the words that are far from neutral. It
 //     learns fast from few messages and is honest when evidence points both
-//     ways (it answers close to 0.5);
+//     ways (it answers close to 0.5). When they point strongly both ways,
+//     the header's words are also heard on their own, which a body padded
+//     with ordinary words does not reach;
 //   - an online logistic regression over all features, which learns the
 //     residual: the count learner's log-odds are one of its inputs, and it
 //     trains (thick threshold: on errors and near misses) on their sum.
@@ -110,6 +112,7 @@ type Model struct {
 	nHam  uint32
 	bias  float32
 	nbW   float32    // weight of the count learner's log-odds in the regression
+	nbWH  float32    // weight of the count learner's header witness (learned like nbW, from 0)
 	seen  *digestSet // messages learned, and as what, for corrections
 	// kept are the learned messages' features, for Rebuild (keep.go);
 	// keepMax overrides MaxKept (tests).
@@ -184,13 +187,25 @@ const (
 	hamCost = 2.0
 )
 
-// logits returns the regression (residual) and count log-odds of a message.
+// logits returns the regression (residual) and count log-odds of a message,
+// and the count learner's header witness.
 // contrib, when not nil, receives each feature's contribution to the fused
 // log-odds. The caller holds the lock.
-func (m *Model) logits(f *featureSet, contrib []float64) (lr, nb float64) {
+//
+// nbh is the header's witness: Fisher's method over the header's words
+// alone, weighed by how undecided the whole message's witness is (1 when it
+// says 0.5, 0 when it is sure). A message whose words point strongly both
+// ways — a "hash-buster", an image link over hundreds of sentences copied
+// from an encyclopaedia, whose body words the learned ham also used — gets
+// 0.5 from the whole message's witness, and then what its header says
+// (sender, subject, mailer, relays: what padding does not reach) is heard,
+// with a weight the regression learns as it learns the whole witness's
+// (from 0: a model that never found it useful gives it none); a message
+// the whole witness is sure of is decided as before.
+func (m *Model) logits(f *featureSet, contrib []float64) (lr, nb, nbh float64) {
 	s, h := float64(m.nSpam), float64(m.nHam)
-	var lnF, ln1F float64 // sums of ln f and ln(1-f) over the words used
-	used := 0
+	var lnF, ln1F [2]float64
+	var used [2]int
 	for j, i := range f.idx {
 		sl := m.t[i]
 		if sl.tag() != f.tag[j] {
@@ -208,27 +223,39 @@ func (m *Model) logits(f *featureSet, contrib []float64) (lr, nb float64) {
 			if math.Abs(fw-0.5) >= minDev {
 				fw = min(max(fw, 0.001), 0.999)
 				l = math.Log(fw / (1 - fw))
-				lnF += math.Log(fw)
-				ln1F += math.Log(1 - fw)
-				used++
+				lnF[1] += math.Log(fw)
+				ln1F[1] += math.Log(1 - fw)
+				used[1]++
+				if j < f.nHead {
+					lnF[0] += math.Log(fw)
+					ln1F[0] += math.Log(1 - fw)
+					used[0]++
+				}
 			}
 		}
 		if contrib != nil {
-			contrib[j] = wi + float64(m.nbW)*l/float64(max(used, 1))
+			contrib[j] = wi + float64(m.nbW)*l/float64(max(used[1], 1))
 		}
 	}
 	lr += float64(m.bias)
-	if used > 0 {
-		// Fisher's method, as Robinson proposed and bogofilter does: how
-		// unlikely are these word probabilities if the message were ham,
-		// and if it were spam? The indicator is normalised for the number
-		// of words, and is near 0.5 when the evidence points both ways.
-		hs := chi2Q(-2*lnF, 2*used)
-		ss := chi2Q(-2*ln1F, 2*used)
-		ind := min(max((1+hs-ss)/2, nbClamp), 1-nbClamp)
-		nb = math.Log(ind / (1 - ind))
+	// Fisher's method, as Robinson proposed and bogofilter does: how
+	// unlikely are these word probabilities if the message were ham, and
+	// if it were spam? The indicator is normalised for the number of
+	// words, and is near 0.5 when the evidence points both ways. [0] is
+	// the header's witness, [1] the whole message's.
+	var out, ind [2]float64
+	for k := range used {
+		ind[k] = 0.5
+		if used[k] == 0 {
+			continue
+		}
+		hs := chi2Q(-2*lnF[k], 2*used[k])
+		ss := chi2Q(-2*ln1F[k], 2*used[k])
+		ind[k] = min(max((1+hs-ss)/2, nbClamp), 1-nbClamp)
+		out[k] = math.Log(ind[k] / (1 - ind[k]))
 	}
-	return lr, nb
+	undecided := 1 - math.Abs(2*ind[1]-1)
+	return lr, out[1], undecided * out[0]
 }
 
 // claim reports whether a feature with this tag may update the slot, taking
@@ -244,8 +271,8 @@ func (m *Model) claim(sl *slot, tag uint8, dir int) bool {
 	return true
 }
 
-func (m *Model) fused(lr, nb float64) float64 {
-	return min(max(lr, -lrClamp), lrClamp) + float64(m.nbW)*nb
+func (m *Model) fused(lr, nb, nbh float64) float64 {
+	return min(max(lr, -lrClamp), lrClamp) + float64(m.nbW)*nb + float64(m.nbWH)*nbh
 }
 
 // youth scales the log-odds of a model that has learned little.
@@ -303,16 +330,16 @@ func (m *Model) Score(f Features, explain bool) Result {
 	if explain && f.f.names != nil {
 		contrib = make([]float64, len(f.f.idx))
 	}
-	lr, nb := m.logits(f.f, contrib)
-	r := m.result(lr, nb)
+	lr, nb, nbh := m.logits(f.f, contrib)
+	r := m.result(lr, nb, nbh)
 	if contrib != nil {
 		r.Reasons = topReasons(f.f.names, contrib, 5)
 	}
 	return r
 }
 
-func (m *Model) result(lr, nb float64) Result {
-	r := Result{Score: sigmoid(m.youth() * m.fused(lr, nb))}
+func (m *Model) result(lr, nb, nbh float64) Result {
+	r := Result{Score: sigmoid(m.youth() * m.fused(lr, nb, nbh))}
 	r.Ready = int(m.nSpam) >= m.p.MinTrained && int(m.nHam) >= m.p.MinTrained
 	switch {
 	case !r.Ready:
@@ -377,8 +404,8 @@ func round(x float64) float64 { return math.Round(x*1000) / 1000 }
 func (m *Model) Learn(f Features, spam bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	lr, nb := m.logits(f.f, nil)
-	m.learn(f.f, lr, nb, spam, 1)
+	lr, nb, nbh := m.logits(f.f, nil)
+	m.learn(f.f, lr, nb, nbh, spam, 1)
 	m.unkept++
 }
 
@@ -388,21 +415,21 @@ func (m *Model) Learn(f Features, spam bool) {
 func (m *Model) ScoreLearn(f Features, spam bool) Result {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	lr, nb := m.logits(f.f, nil)
-	r := m.result(lr, nb)
-	m.learn(f.f, lr, nb, spam, 1)
+	lr, nb, nbh := m.logits(f.f, nil)
+	r := m.result(lr, nb, nbh)
+	m.learn(f.f, lr, nb, nbh, spam, 1)
 	m.unkept++
 	return r
 }
 
 // learn adds (dir 1) or removes (dir -1) a message whose logits against the
 // current model are lr and nb. The caller holds the write lock.
-func (m *Model) learn(f *featureSet, lr, nb float64, spam bool, dir int) {
+func (m *Model) learn(f *featureSet, lr, nb, nbh float64, spam bool, dir int) {
 	target := 0.0
 	if spam != (dir < 0) {
 		target = 1 // a removal is a step towards the other class
 	}
-	out := m.fused(lr, nb)
+	out := m.fused(lr, nb, nbh)
 	margin := out
 	if target == 0 {
 		margin = -out
@@ -413,6 +440,7 @@ func (m *Model) learn(f *featureSet, lr, nb float64, spam bool, dir int) {
 			g *= hamCost
 		}
 		m.nbW = max(m.nbW+float32(0.1*g*min(max(nb, -20), 20)), 0)
+		m.nbWH = max(m.nbWH+float32(0.1*g*min(max(nbh, -20), 20)), 0)
 		for j, i := range f.idx {
 			sl := &m.t[i]
 			if !m.claim(sl, f.tag[j], dir) {

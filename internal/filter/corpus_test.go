@@ -17,7 +17,7 @@ import (
 // messages no more than 0.1% of ham held (quarantined or rejected), none
 // of the hard ham held, no more than 0.5% of ham acted on at all, and
 // most spam acted on (the floors: just under what the defaults give,
-// 96.85% and 95.15%).
+// 97.25% and 95.35%).
 func TestCorpusOperatingPoint(t *testing.T) {
 	dir := os.Getenv("ACCORD_CORPUS")
 	if dir == "" {
@@ -32,7 +32,7 @@ func TestCorpusOperatingPoint(t *testing.T) {
 		name    string
 		ex      []classify.Example
 		minSpam float64
-	}{{"index", ex, 96}, {"chronological", classify.Chronological(ex), 94.5}} {
+	}{{"index", ex, 97}, {"chronological", classify.Chronological(ex), 95}} {
 		f, _ := newService(t, Deps{}, Config{})
 		var ham, hamHeld, hamActed, hard, hardHeld, spam, spamActed int
 		for i, e := range order.ex {
