@@ -64,7 +64,11 @@ type FeedStore interface {
 	// was added.
 	Collection(ctx context.Context, peer string) (map[string]time.Time, time.Time, error)
 	// AppendCollection adds entries to a collection's added-log, in one
-	// transaction; their Added times must follow the last one's.
+	// transaction; their Added times must follow the last one's. An
+	// object that comes back (its last entry removed it) has every
+	// version it had in the collection entered again, just before the
+	// new one, so each older version's date_added is when it became
+	// available again (later times than asked, then, stay unique).
 	AppendCollection(ctx context.Context, peer string, es []FeedEntry) error
 	// CollectionEntries reads a collection's added-log with the bodies of
 	// the versions, oldest first, as the query selects: each (id, version)

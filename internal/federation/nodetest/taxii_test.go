@@ -503,3 +503,100 @@ func TestTAXIIAllVersionsOnceAfterNarrowThenWiden(t *testing.T) {
 		t.Logf("%d objects, %d repeated versions", len(now), repeated)
 	}
 }
+
+// TestTAXIIPollerStartedWhileNarrowGetsEveryReturningVersion is the attack
+// review's poller that started while the agreement was narrow: objects
+// that left the collection (another origin) come back when it widens, and
+// every version of them is served again under match[version]=all. Each
+// must come with the date it came back: a client polling with added_after
+// from when the collection was narrow got the current versions only and
+// never the older ones, which kept the date they first entered. Polling
+// on, it gets nothing twice.
+func TestTAXIIPollerStartedWhileNarrowGetsEveryReturningVersion(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
+	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
+	wide := strings.Replace(frUSTAXII, `origins = ["US"]`, `origins = ["*"]`, 1)
+	fr.know(t, us, "US", wide)
+	_, srv := taxiiServer(t, fr, c)
+	usTok := token(t, fr, access.Peer, "us")
+	usCol := srv + "/taxii2/api/collections/" + collectionOf(t, fr, "us") + "/"
+	// Two rounds of both spam runs, read between them: the campaigns,
+	// their statistics and indicators have two versions each.
+	for round := 0; round < 2; round++ {
+		for i := 0; i < 3; i++ {
+			fr.file(t, spam(fmt.Sprintf("12.0.0.%d", round*3+i+1), "deals@pharma-us.example", "Cheap meds", pharma, round*3+i), "a@example.fr")
+			fr.file(t, spam("202.96.128.1", "win@lotto-cn.example", "You won", lottery, 10+round*3+i), "b@example.fr")
+			c.Add(time.Minute)
+		}
+		poll(t, usCol, usTok, "", 50)
+	}
+	// pollAll reads every version added after "after", five a page, and
+	// returns them by (id, version) with the last date_added.
+	pollAll := func(after string) (map[string]int, string) {
+		t.Helper()
+		got, next, last := map[string]int{}, "", after
+		for {
+			u := usCol + "manifest/?match[version]=all&limit=5"
+			if after != "" {
+				u += "&added_after=" + after
+			}
+			if next != "" {
+				u += "&next=" + next
+			}
+			r := taxiiGet(t, u, usTok, stix.TAXIIMedia)
+			if r.status != 200 {
+				t.Fatalf("%s: %d %s", u, r.status, r.raw)
+			}
+			list, _ := r.body["objects"].([]any)
+			for _, o := range list {
+				m := o.(map[string]any)
+				got[fmt.Sprint(m["id"], " ", m["version"])]++
+			}
+			if l := r.header.Get("X-TAXII-Date-Added-Last"); l != "" {
+				last = l
+			}
+			if r.body["more"] != true {
+				return got, last
+			}
+			next = r.body["next"].(string)
+		}
+	}
+	all, _ := pollAll("")
+	// Narrowed to US origins: the lottery run leaves. A new client starts
+	// polling now.
+	c.Add(time.Minute)
+	setAgreement(t, fr, "us", strings.Replace(frUSTAXII, "version = 1", "version = 2", 1))
+	seen, mark := pollAll("")
+	if len(seen) >= len(all) {
+		t.Fatalf("narrowed, the collection still serves %d versions of %d", len(seen), len(all))
+	}
+	// Widened again: everything is back, and the client, polling from its
+	// mark, gets each version it had not seen — once.
+	c.Add(time.Minute)
+	setAgreement(t, fr, "us", strings.Replace(wide, "version = 1", "version = 3", 1))
+	now, _ := pollAll("")
+	if len(now) != len(all) {
+		t.Fatalf("widened again, the collection serves %d versions, %d before narrowing", len(now), len(all))
+	}
+	got, mark2 := pollAll(mark)
+	missed := 0
+	for k := range now {
+		if seen[k] == 0 && got[k] == 0 {
+			missed++
+			if missed <= 5 {
+				t.Errorf("polling from %s after the widening: %s is served but never delivered", mark, k)
+			}
+		}
+	}
+	for k, n := range got {
+		if seen[k] > 0 || n > 1 {
+			t.Errorf("polling from %s after the widening: %s delivered again (%d times here, %d before)", mark, k, n, seen[k])
+		}
+	}
+	if missed > 0 {
+		t.Errorf("%d of %d versions never delivered to the client that started while narrowed", missed, len(now))
+	}
+	if again, _ := pollAll(mark2); len(again) != 0 {
+		t.Errorf("polling on from %s: %d versions delivered again", mark2, len(again))
+	}
+}

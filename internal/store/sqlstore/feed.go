@@ -96,21 +96,71 @@ func (s *Store) AppendCollection(ctx context.Context, peer string, es []federati
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(added), 0) FROM fed_feed_log WHERE peer = ?`), peer).Scan(&l); err != nil {
 			return err
 		}
-		prev := l
 		ids := make([]any, 0, len(es))
-		rows := make([][]any, len(es))
-		for i, e := range es {
+		for _, e := range es {
+			ids = append(ids, e.ID)
+		}
+		// An object coming back (its current entry removed it) brings
+		// back every version it had in the collection: each enters again
+		// here, so its date_added is when it became available again — a
+		// client polling with added_after from while it was gone gets
+		// the older versions too, not only the latest.
+		back := map[string][]int64{}
+		for start := 0; start < len(ids); start += 1000 {
+			chunk := ids[start:min(len(ids), start+1000)]
+			args := append([]any{peer, peer}, chunk...)
+			rows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT a.id, a.version FROM fed_feed_log a
+				WHERE a.peer = ? AND a.removed = 0
+				AND EXISTS (SELECT 1 FROM fed_feed_log c WHERE c.peer = ? AND c.id = a.id AND c.current = 1 AND c.removed = 1)
+				AND a.id IN (`+placeholders(len(chunk))+`) ORDER BY a.id, a.version`), args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id string
+				var v int64
+				if err := rows.Scan(&id, &v); err != nil {
+					rows.Close()
+					return err
+				}
+				back[id] = append(back[id], v)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		var rows [][]any
+		last := map[string]int{} // Id → its last row: the one current.
+		prev, asked := l, l
+		add := func(at int64, id string, version int64, removed int) {
+			if at <= prev {
+				at = prev + int64(time.Microsecond)
+			}
+			prev = at
+			last[id] = len(rows)
+			rows = append(rows, []any{peer, at, id, typeOf(id), version, removed, 0})
+		}
+		for _, e := range es {
 			a := nanos(e.Added)
-			if a <= prev {
+			if a <= asked {
 				return fmt.Errorf("collection %s: an entry added at %s is not after the last one", peer, e.Added.Format(time.RFC3339Nano))
 			}
-			prev = a
+			asked = a
 			removed := 0
 			if e.Removed {
 				removed = 1
+			} else {
+				for _, v := range back[e.ID] {
+					if v != nanos(e.Version) {
+						add(a, e.ID, v, 0)
+					}
+				}
 			}
-			ids = append(ids, e.ID)
-			rows[i] = []any{peer, a, e.ID, typeOf(e.ID), nanos(e.Version), removed, 1}
+			add(a, e.ID, nanos(e.Version), removed)
+		}
+		for _, i := range last {
+			rows[i][6] = 1
 		}
 		for start := 0; start < len(ids); start += 1000 {
 			chunk := ids[start:min(len(ids), start+1000)]
