@@ -41,7 +41,17 @@ const (
 	DefaultReadGrace     = 10 * time.Second // Time any body gets before its pace is judged.
 	DefaultMinRate       = 16 << 10         // Bytes a second a body must keep up after the grace.
 	DefaultSlotWait      = 10 * time.Second // How long an envelope waits for a slot before 503.
+	// DefaultMaxRead is the longest a body is read, whatever its pace; a
+	// larger MaxBytes gets longer, at maxReadRate.
+	DefaultMaxRead = 2 * time.Minute
+	maxReadRate    = 256 << 10
 )
+
+// maxReadFor is the longest a body of at most maxBytes is read: two
+// minutes, or the time maxBytes takes at 256 KiB a second.
+func maxReadFor(maxBytes int64) time.Duration {
+	return max(DefaultMaxRead, time.Duration(maxBytes/maxReadRate)*time.Second)
+}
 
 // Inbox serves the federation inbox. A body is read before any slot for
 // the work is taken, and a slow sender cannot hold even the read for
@@ -55,13 +65,16 @@ const (
 //
 // Reading places come in two pools. A request whose Accord-Admission
 // header is a fresh admission signed by an active peer's current key
-// (checked before anything is read) reads in the peers' pool:
-// 2×MaxConcurrent places, PerClient for one peer. Any other body —
+// (checked before anything is read) reads among the peers' places: each
+// active peer has one of its own, and may take one more (PerClient in
+// all) among 2×MaxConcurrent shared by the peers — so a peer sending
+// slowly holds its own places, never another peer's. Any other body —
 // unsigned, forged, a copied admission — reads in the general pool:
 // 2×MaxConcurrent places, PerClient from one address (the connection's,
 // so behind a proxy all share it). Connections from a few addresses
 // sending just above MinRate can hold the general pool for as long as
-// their bodies last; they cannot delay a peer.
+// their bodies last; they cannot delay a peer. And no body, however
+// well paced, is read longer than MaxRead.
 type Inbox struct {
 	Fed           *federation.Service
 	MaxBytes      int64
@@ -72,10 +85,13 @@ type Inbox struct {
 	ReadGrace time.Duration
 	MinRate   int64
 	SlotWait  time.Duration
+	// MaxRead is the longest one body is read, whatever its pace: at
+	// MinRate alone, a 32 MiB body would hold its place for 34 minutes.
+	MaxRead time.Duration
 
 	slots   chan struct{} // Verification and storage.
 	reading chan struct{} // Bodies being read: the general pool.
-	peers   chan struct{} // Bodies being read from admitted peers.
+	peers   chan struct{} // Bodies being read from admitted peers, past each one's own place.
 
 	mu       sync.Mutex
 	byClient map[string]int // Client address → bodies read in the general pool.
@@ -94,20 +110,22 @@ func NewInbox(fed *federation.Service, maxBytes int64, maxConcurrent int, log *s
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Inbox{Fed: fed, MaxBytes: maxBytes, MaxConcurrent: maxConcurrent, Log: log,
-		PerClient: DefaultPerClient, ReadGrace: DefaultReadGrace, MinRate: DefaultMinRate, SlotWait: DefaultSlotWait,
+		PerClient: DefaultPerClient, ReadGrace: DefaultReadGrace, MinRate: DefaultMinRate, SlotWait: DefaultSlotWait, MaxRead: maxReadFor(maxBytes),
 		slots: make(chan struct{}, maxConcurrent), reading: make(chan struct{}, 2*maxConcurrent), peers: make(chan struct{}, 2*maxConcurrent),
 		byClient: map[string]int{}, byPeer: map[string]int{}}
 }
 
 // hold takes one of who's read places in counts (a client address's or a
 // peer's); release gives it back. ok is false when who already has
-// PerClient.
-func (in *Inbox) hold(counts map[string]int, who string) (release func(), ok bool) {
+// PerClient; first says who had none (a peer reads its first body in a
+// place of its own).
+func (in *Inbox) hold(counts map[string]int, who string) (release func(), first, ok bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if counts[who] >= in.PerClient {
-		return nil, false
+		return nil, false, false
 	}
+	first = counts[who] == 0
 	counts[who]++
 	return func() {
 		in.mu.Lock()
@@ -115,7 +133,7 @@ func (in *Inbox) hold(counts map[string]int, who string) (release func(), ok boo
 		if counts[who]--; counts[who] <= 0 {
 			delete(counts, who)
 		}
-	}, true
+	}, first, true
 }
 
 // take waits at most SlotWait for a place in sem.
@@ -138,11 +156,12 @@ func (in *Inbox) take(ctx context.Context, sem chan struct{}) bool {
 
 // pacedReader moves the connection's read deadline as bytes arrive: a
 // body has ReadGrace, then must have come at MinRate bytes a second (with
-// one 64 KiB read of slack), or the read fails.
+// one 64 KiB read of slack), and all of it by end, or the read fails.
 type pacedReader struct {
 	r     io.Reader
 	rc    *http.ResponseController
 	start time.Time
+	end   time.Time
 	n     int64
 	grace time.Duration
 	rate  int64
@@ -153,6 +172,9 @@ func (p *pacedReader) Close() error { return nil }
 
 func (p *pacedReader) Read(b []byte) (int, error) {
 	d := p.start.Add(p.grace + time.Duration(float64(p.n+64<<10)/float64(p.rate)*float64(time.Second)))
+	if !p.end.IsZero() && p.end.Before(d) {
+		d = p.end
+	}
 	if err := p.rc.SetReadDeadline(d); err != nil {
 		return 0, fmt.Errorf("set the read deadline: %w", err)
 	}
@@ -242,21 +264,34 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		who = host
 	}
-	release, ok := in.hold(counts, who)
+	release, first, ok := in.hold(counts, who)
 	if !ok {
 		in.Log.Warn("federation: inbox busy for this client; envelope turned away", "remote", r.RemoteAddr, "admitted", adm != nil)
 		writeRefusal(w, federation.CodeBusy, nil)
 		return
 	}
 	defer release()
-	if !in.take(r.Context(), pool) {
+	// An admitted peer's first body reads in its own place (the admission
+	// named an active peer, so these are as many as the peers); the rest
+	// wait for a place in their pool.
+	if adm != nil && first {
+		pool = nil
+	}
+	if pool != nil && !in.take(r.Context(), pool) {
 		in.Log.Warn("federation: inbox busy; envelope turned away", "remote", r.RemoteAddr, "admitted", adm != nil)
 		writeRefusal(w, federation.CodeBusy, nil)
 		return
 	}
 	rc := http.NewResponseController(w)
-	raw, err := io.ReadAll(http.MaxBytesReader(w, &pacedReader{r: r.Body, rc: rc, start: time.Now(), grace: in.ReadGrace, rate: in.MinRate}, in.MaxBytes))
-	<-pool
+	start := time.Now()
+	pr := &pacedReader{r: r.Body, rc: rc, start: start, grace: in.ReadGrace, rate: in.MinRate}
+	if in.MaxRead > 0 {
+		pr.end = start.Add(in.MaxRead)
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, pr, in.MaxBytes))
+	if pool != nil {
+		<-pool
+	}
 	if err == nil && adm != nil {
 		if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != adm.BodySHA256 {
 			in.Log.Warn("federation: envelope refused", "code", federation.CodeTampered, "err", "the body is not the one "+adm.Peer+"'s admission names", "remote", r.RemoteAddr)

@@ -265,3 +265,88 @@ func TestSlowSendersDoNotLockPeersOut(t *testing.T) {
 		t.Errorf("%d slow senders turned away as busy and %d cut as too slow, want 2 and 2", busy, slow)
 	}
 }
+
+// slowAdmitted sends body with its admission adm over a raw connection at
+// rate bytes a second — well above the inbox's floor — and returns the
+// answer's status line, and how long it took to come.
+func slowAdmitted(t *testing.T, addr, adm string, body []byte, rate int, answer chan<- string) {
+	start := time.Now()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Error(err)
+		answer <- ""
+		return
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: inbox\r\nContent-Type: application/json\r\n%s: %s\r\nContent-Length: %d\r\n\r\n",
+		fedhttp.InboxPath, fedhttp.AdmissionHeader, adm, len(body))
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		got <- strings.TrimSpace(line)
+	}()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case l := <-got:
+			answer <- fmt.Sprintf("%s after %.0fs", l, time.Since(start).Seconds())
+			return
+		case <-tick.C:
+			n := min(len(body), rate/10)
+			if n > 0 {
+				c.Write(body[:n])
+				body = body[n:]
+			}
+		}
+	}
+}
+
+// TestOnePeerCannotHoldEveryPeersPlace is the attack review's finding:
+// with inbox_concurrency = 1 the peers' pool had two places, and one
+// peer's two admitted bodies, sent slowly but above the floor, held both
+// for as long as they lasted (a 32 MiB body at the floor: 34 minutes) —
+// another peer's admitted envelope waited, then got 503 busy. Each peer
+// now reads its first body in a place of its own, and no body is read
+// longer than MaxRead: the slow ones are cut with 408 too-slow.
+func TestOnePeerCannotHoldEveryPeersPlace(t *testing.T) {
+	url, us, fr, de, svc := inboxWith(t, 1<<20, 1, func(in *fedhttp.Inbox) {
+		in.ReadGrace, in.MinRate, in.SlotWait, in.MaxRead = time.Second, 1024, time.Second, 3*time.Second
+	})
+	ctx := context.Background()
+	if err := svc.Store.SetPeerStatus(ctx, "de", federation.StatusActive, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(strings.TrimSuffix(url, fedhttp.InboxPath), "http://")
+	answers := make(chan string, 2)
+	for i := 0; i < 2; i++ { // FR's two places (PerClient), at 20 KB/s for over 30 s
+		body := seal(t, fr, us.b64(), uint64(i+1), strings.Repeat("x", 500000))
+		go slowAdmitted(t, addr, federation.SignAdmission(fr.priv, us.b64(), body, time.Now()), body, 20000, answers)
+	}
+	time.Sleep(500 * time.Millisecond)
+	// DE's admitted envelope is read at once, and answered (refused or
+	// not: not busy).
+	body := seal(t, de, us.b64(), 1, `{}`)
+	req, _ := http.NewRequest("POST", url, strings.NewReader(string(body)))
+	req.Header.Set(fedhttp.AdmissionHeader, federation.SignAdmission(de.priv, us.b64(), body, time.Now()))
+	start := time.Now()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode == http.StatusServiceUnavailable || strings.Contains(string(b), `"busy"`) {
+		t.Errorf("DE's admitted envelope, while FR's two slow bodies are read: %d %s after %s", res.StatusCode, b, time.Since(start))
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case l := <-answers:
+			if !strings.Contains(l, " 408 ") {
+				t.Errorf("FR's slow admitted body: %q, want 408 too-slow after MaxRead", l)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("FR's slow admitted body is still being read 15 s later (MaxRead is 3 s)")
+		}
+	}
+}
