@@ -910,6 +910,11 @@ type receivedPackage struct {
 	Root      string    `json:"root"`
 	Signature string    `json:"signature"`
 	SignedAt  time.Time `json:"signed_at"`
+	// The item's place in the package (absent for items stored before
+	// proofs were kept): with the above, enough to check the signature.
+	Size  uint64   `json:"size,omitempty"`
+	Index *uint64  `json:"index,omitempty"`
+	Path  []string `json:"inclusion_proof,omitempty"`
 }
 
 func receivedJSON(it federation.ReceivedItem) receivedItem {
@@ -918,6 +923,9 @@ func receivedJSON(it federation.ReceivedItem) receivedItem {
 		Package: receivedPackage{ID: it.Package, Root: it.Root, Signature: it.Signature, SignedAt: it.SignedAt}}
 	if len(it.Item.Body) > 0 && json.Valid(it.Item.Body) {
 		r.Body = it.Item.Body
+	}
+	if pr := it.Proof; pr != nil {
+		r.Package.Size, r.Package.Index, r.Package.Path = pr.Size, &pr.Index, pr.Path
 	}
 	at := func(t time.Time) *time.Time {
 		if t.IsZero() {

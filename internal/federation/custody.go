@@ -3,7 +3,9 @@ package federation
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -203,6 +205,25 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			rep.In = st
 		}
 	}
+	// The link's sequences, which the replay check and the next
+	// envelope's number rest on, are those of the last checkpoints.
+	if l, err := s.Store.Link(ctx, peer); err == nil {
+		for _, x := range []struct {
+			dir  Direction
+			seq  uint64
+			last *Checkpoint
+		}{{Out, l.OutSeq, rep.Out.Checkpoint}, {In, l.InSeq, rep.In.Checkpoint}} {
+			var want uint64
+			if x.last != nil {
+				want = x.last.Seq
+			}
+			if x.seq != want {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: the link's last envelope is %d, but its last checkpoint is of envelope %d (the sequence was changed)", x.dir, x.seq, want))
+			}
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return rep, err
+	}
 	// Every received item against the hash its log entry recorded.
 	items, err := s.Store.Received(ctx, ReceivedFilter{Peer: peer})
 	if err != nil {
@@ -220,11 +241,34 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: envelope %d brought it, yet it is neither held, withdrawn nor purged here (deleted, or its key or peer changed)", k, seq))
 		}
 	}
-	v1, unbound := 0, 0
+	var pubs []ed25519.PublicKey
+	for _, k := range p.Keys {
+		if pub, err := ParsePublicKey(k.Key); err == nil {
+			pubs = append(pubs, pub)
+		}
+	}
+	v1, unbound, unproved := 0, 0, 0
 	slack := receiptSlack(s.Window)
 	now := s.now()
 	for _, it := range items {
 		rep.Items++
+		// The proof of origin the node shows (received --json, the web
+		// page): the package's signature by one of the peer's keys, and
+		// the item's place in it.
+		if it.Proof == nil {
+			unproved++
+		} else {
+			var err error
+			for _, pub := range pubs {
+				if err = it.VerifyOrigin(pub); err == nil {
+					break
+				}
+			}
+			if err != nil || len(pubs) == 0 {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: its proof of origin (package, root, signing time, signature, inclusion proof) does not verify under %s's keys: %v",
+					it.Item.Key, peer, err))
+			}
+		}
 		if it.FiledKey != it.Item.Key || it.FiledKind != it.Item.Kind {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s (%s): filed as %s (%s) — its key or kind was changed at rest, and it is found and withdrawn by the wrong ones",
 				it.Item.Key, it.Item.Kind, it.FiledKey, it.FiledKind))
@@ -332,6 +376,9 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		if it.Status() != "purged" && HashBody(it.Item.Body) != it.Item.Hash {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: its content no longer matches the hash logged when it arrived (changed since)", it.Item.Key))
 		}
+	}
+	if unproved > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d received items were stored before their inclusion proofs were kept: their package signature is not checked", unproved))
 	}
 	if unbound > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d received items were withdrawn by envelopes logged before their terms were: the time they are kept after the withdrawal is not checked", unbound))

@@ -135,7 +135,7 @@ func (s *Service) receiveSync(ctx context.Context, op *Opened) (*Answer, error) 
 				return nil, refuse(CodeMalformed, fmt.Errorf("%w: package %s: %v", ErrMalformed, pk.ID, err))
 			}
 			ri := ReceivedItem{Peer: p.Name, Item: pi.Item, Package: pk.ID, Root: pk.Root, Signature: pk.Signature,
-				SignedAt: pk.SignedAt, Seq: e.Seq, ReceivedAt: now}
+				SignedAt: pk.SignedAt, Seq: e.Seq, ReceivedAt: now, Proof: &ItemProof{Size: pk.Size, Index: pi.Index, Path: pi.Proof}}
 			if pl.Terms != nil {
 				ri.Terms = *pl.Terms
 				if pl.Terms.RetentionDays > 0 {

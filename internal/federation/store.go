@@ -2,7 +2,11 @@ package federation
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -202,15 +206,55 @@ type ReceivedItem struct {
 	ReceivedAt time.Time
 	Terms      Terms
 	ExpiresAt  time.Time // Zero: no retention limit was set.
-	Withdrawn  time.Time // When the sender withdrew it; zero while it stands.
-	Why        string    // The withdrawal's clause and reason.
-	Purged     time.Time // When its body was deleted; zero while kept.
+	// Proof is where the item sits in its package (nil: received before
+	// proofs were kept): with Package, Root, SignedAt and Signature it
+	// proves the sender signed the item (VerifyOrigin).
+	Proof     *ItemProof
+	Withdrawn time.Time // When the sender withdrew it; zero while it stands.
+	Why       string    // The withdrawal's clause and reason.
+	Purged    time.Time // When its body was deleted; zero while kept.
 	// FiledKey and FiledKind are what the store files the item under (and
 	// selects it by): they must be the item's own key and kind, which its
 	// logged hash covers — custody verify compares them. Empty when
 	// stored, not read.
 	FiledKey  string
 	FiledKind Kind
+}
+
+// ItemProof is a received item's place in its signed package.
+type ItemProof struct {
+	Size  uint64   `json:"size"`  // Items in the whole package.
+	Index uint64   `json:"index"` // The item's leaf.
+	Path  []string `json:"path"`  // Hex inclusion proof.
+}
+
+// VerifyOrigin checks that pub signed the item as held: the package's
+// signature over its id, size, root and time, and the item's inclusion
+// in that root (by its Marked hash, as the package signs it — which needs
+// no body, so a purged item's tombstone verifies too).
+func (r ReceivedItem) VerifyOrigin(pub ed25519.PublicKey) error {
+	if r.Proof == nil {
+		return errors.New("no inclusion proof kept")
+	}
+	p := Package{ID: r.Package, Size: r.Proof.Size, Root: r.Root, SignedAt: r.SignedAt, Signature: r.Signature}
+	sig, err := base64.StdEncoding.DecodeString(r.Signature)
+	if err != nil || !ed25519.Verify(pub, p.Statement(), sig) {
+		return fmt.Errorf("package %s: the signature does not verify", r.Package)
+	}
+	root, err := hex.DecodeString(r.Root)
+	if err != nil {
+		return fmt.Errorf("package %s: bad root", r.Package)
+	}
+	path := make([][]byte, len(r.Proof.Path))
+	for i, h := range r.Proof.Path {
+		if path[i], err = hex.DecodeString(h); err != nil {
+			return fmt.Errorf("package %s: bad proof", r.Package)
+		}
+	}
+	if err := VerifyInclusion(r.Proof.Index, r.Proof.Size, ItemLeaf(r.Item.Key, r.Item.Marked(nil)), path, root); err != nil {
+		return fmt.Errorf("package %s: the item is not in it: %v", r.Package, err)
+	}
+	return nil
 }
 
 // Status of a received item.

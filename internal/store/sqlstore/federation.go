@@ -639,13 +639,19 @@ func (s *Store) CommitReceived(ctx context.Context, r federation.Receipt) error 
 			if !it.ExpiresAt.IsZero() {
 				expires = nanos(it.ExpiresAt)
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_received (peer, item_key, kind, item, package, root, signature, signed_at, seq, received_at, terms, expires_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			var proof []byte
+			if it.Proof != nil {
+				if proof, err = json.Marshal(it.Proof); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_received (peer, item_key, kind, item, package, root, signature, signed_at, seq, received_at, terms, expires_at, proof)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (peer, item_key) DO UPDATE SET kind = excluded.kind, item = excluded.item, package = excluded.package, root = excluded.root,
 				signature = excluded.signature, signed_at = excluded.signed_at, seq = excluded.seq, received_at = excluded.received_at,
-				terms = excluded.terms, expires_at = excluded.expires_at, withdrawn_at = 0, withdrawn_why = '', purged_at = 0`),
+				terms = excluded.terms, expires_at = excluded.expires_at, proof = excluded.proof, withdrawn_at = 0, withdrawn_why = '', purged_at = 0`),
 				r.Peer, it.Item.Key, string(it.Item.Kind), string(b), it.Package, it.Root, it.Signature, nanos(it.SignedAt), int64(it.Seq), nanos(it.ReceivedAt),
-				string(terms), expires); err != nil {
+				string(terms), expires, string(proof)); err != nil {
 				return err
 			}
 		}
@@ -711,7 +717,7 @@ func (s *Store) ReceivedCheckpoint(ctx context.Context, peer string, seq uint64)
 
 // Received implements federation.Store.
 func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]federation.ReceivedItem, error) {
-	q := `SELECT peer, item_key, kind, item, package, root, signature, signed_at, seq, received_at, terms, expires_at, withdrawn_at, withdrawn_why, purged_at
+	q := `SELECT peer, item_key, kind, item, package, root, signature, signed_at, seq, received_at, terms, expires_at, withdrawn_at, withdrawn_why, purged_at, proof
 		FROM fed_received WHERE 1 = 1`
 	var args []any
 	if f.Peer != "" {
@@ -737,10 +743,17 @@ func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]fe
 	var out []federation.ReceivedItem
 	for rows.Next() {
 		var r federation.ReceivedItem
-		var item, terms, kind string
+		var item, terms, kind, proof string
 		var signed, seq, recv, expires, withdrawn, purged int64
-		if err := rows.Scan(&r.Peer, &r.FiledKey, &kind, &item, &r.Package, &r.Root, &r.Signature, &signed, &seq, &recv, &terms, &expires, &withdrawn, &r.Why, &purged); err != nil {
+		if err := rows.Scan(&r.Peer, &r.FiledKey, &kind, &item, &r.Package, &r.Root, &r.Signature, &signed, &seq, &recv, &terms, &expires, &withdrawn, &r.Why, &purged, &proof); err != nil {
 			return nil, err
+		}
+		if proof != "" {
+			r.Proof = new(federation.ItemProof)
+			if err := json.Unmarshal([]byte(proof), r.Proof); err != nil {
+				// Unreadable: custody verify says the proof does not verify.
+				r.Proof = &federation.ItemProof{}
+			}
 		}
 		if withdrawn != 0 {
 			r.Withdrawn = fromNanos(withdrawn)

@@ -642,6 +642,11 @@ func migrations(d Dialect) []string {
 			value TEXT NOT NULL,
 			set_at BIGINT NOT NULL
 		)`,
+		// 22: where a received item sits in its signed package (the
+		// package's size, the item's index and inclusion proof, JSON):
+		// with the package's id, root, time and signature, custody
+		// verify proves the sender signed the item as held.
+		`ALTER TABLE fed_received ADD COLUMN proof TEXT NOT NULL DEFAULT ''`,
 	}
 }
 

@@ -16,15 +16,16 @@ import (
 )
 
 // receivedCustody is the attack review's insider at the receiving node,
-// on each database: thirteen items a peer sent, two withdrawn (one kept
-// 30 days, one purged at once), eleven then edited at rest behind the
+// on each database: fifteen items a peer sent, two withdrawn (one kept
+// 30 days, one purged at once), thirteen then edited at rest behind the
 // node's back — deleted, marked withdrawn, moved to another campaign,
 // its updated time changed, filed under another kind, another key,
 // another peer, put back to the version a later envelope superseded,
 // kept longer by moving its receipt time with its expiry, a withdrawn
 // one kept past the days its withdrawal allowed, a standing one deleted
-// and marked purged. custody verify said OK to each; it now names each
-// item.
+// and marked purged, its proof of origin (signing time, signature)
+// changed; and the link's sequence rolled back. custody verify said OK to
+// each; it now names each.
 func receivedCustody(t *testing.T, s Store) {
 	ctx := context.Background()
 	clock := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
@@ -44,7 +45,7 @@ func receivedCustody(t *testing.T, s Store) {
 	terms := &federation.Terms{Agreement: "US-FR", Version: 1, RetentionDays: 365}
 	var items []federation.Item
 	include := map[string]bool{}
-	for i := 1; i <= 13; i++ {
+	for i := 1; i <= 15; i++ {
 		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("r-%d", i), "subject": "Cheap meds"})
 		it := federation.Item{Key: fmt.Sprintf("rep:r-%d", i), Kind: federation.KindReports, TLP: federation.TLPAmber, Origins: []string{"US"},
 			Campaign: "c-1", Updated: clock.Add(time.Duration(i) * time.Minute), Body: body, Hash: federation.HashBody(body)}
@@ -72,7 +73,8 @@ func receivedCustody(t *testing.T, s Store) {
 	rec := federation.Receipt{Peer: "us", Seq: 1, PayloadHash: "ph", At: clock, Terms: terms, Entries: entries, Checkpoint: cp}
 	for _, pi := range pkg.Items {
 		rec.Items = append(rec.Items, federation.ReceivedItem{Peer: "us", Item: pi.Item, Package: pkg.ID, Root: pkg.Root, Signature: pkg.Signature,
-			SignedAt: pkg.SignedAt, Seq: 1, ReceivedAt: clock, Terms: *terms, ExpiresAt: clock.AddDate(0, 0, 365)})
+			SignedAt: pkg.SignedAt, Seq: 1, ReceivedAt: clock, Terms: *terms, ExpiresAt: clock.AddDate(0, 0, 365),
+			Proof: &federation.ItemProof{Size: pkg.Size, Index: pi.Index, Path: pi.Proof}})
 	}
 	if err := s.CommitReceived(ctx, rec); err != nil {
 		t.Fatal(err)
@@ -97,7 +99,8 @@ func receivedCustody(t *testing.T, s Store) {
 	rec2 := federation.Receipt{Peer: "us", Seq: 2, PayloadHash: "ph2", At: clock2, Terms: terms, Entries: entries2, Checkpoint: cp2}
 	for _, pi := range pkg2.Items {
 		rec2.Items = append(rec2.Items, federation.ReceivedItem{Peer: "us", Item: pi.Item, Package: pkg2.ID, Root: pkg2.Root, Signature: pkg2.Signature,
-			SignedAt: pkg2.SignedAt, Seq: 2, ReceivedAt: clock2, Terms: *terms, ExpiresAt: clock2.AddDate(0, 0, 365)})
+			SignedAt: pkg2.SignedAt, Seq: 2, ReceivedAt: clock2, Terms: *terms, ExpiresAt: clock2.AddDate(0, 0, 365),
+			Proof: &federation.ItemProof{Size: pkg2.Size, Index: pi.Index, Path: pi.Proof}})
 	}
 	if err := s.CommitReceived(ctx, rec2); err != nil {
 		t.Fatal(err)
@@ -138,7 +141,7 @@ func receivedCustody(t *testing.T, s Store) {
 		}
 		return rep, strings.Join(rep.Problems, "\n")
 	}
-	if rep, got := verify(); got != "" || rep.Items != 13 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
+	if rep, got := verify(); got != "" || rep.Items != 15 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
 		t.Fatalf("custody before any edit: %d items, notes %q, problems:\n%s", rep.Items, rep.Notes, got)
 	}
 	db, ok := s.(interface{ DB() *sql.DB })
@@ -165,6 +168,12 @@ func receivedCustody(t *testing.T, s Store) {
 		// Standing, 365 days to go, never withdrawn: deleted and marked
 		// purged.
 		`UPDATE fed_received SET item = '` + string(gone12) + `', purged_at = ` + fmt.Sprint(clock.Add(2*time.Hour).UnixNano()) + ` WHERE item_key = 'rep:r-12'`,
+		// The proof of origin the node shows: its signing time, then its
+		// signature and root, changed.
+		`UPDATE fed_received SET signed_at = 1 WHERE item_key = 'rep:r-14'`,
+		`UPDATE fed_received SET signature = 'AAAA', root = '00' WHERE item_key = 'rep:r-15'`,
+		// The sequence the replay check rests on, rolled back.
+		`UPDATE fed_links SET in_seq = 2 WHERE peer = 'us'`,
 	} {
 		res, err := db.DB().ExecContext(ctx, q)
 		if err != nil {
@@ -190,6 +199,9 @@ func receivedCustody(t *testing.T, s Store) {
 		"receipt time moved with expiry":   "received item rep:r-10: kept ",
 		"withdrawn, kept past its terms":   "received item rep:r-11: kept until 2027-12-03T10:20:00Z, past the 30 days its terms allow after its withdrawal by envelope 3",
 		"deletion passed off as a purge":   "received item rep:r-12: marked purged at 2026-11-03T12:00:00Z, before its terms let it go",
+		"signing time changed":             "received item rep:r-14: its proof of origin",
+		"signature and root changed":       "received item rep:r-15: its proof of origin",
+		"link sequence rolled back":        "in: the link's last envelope is 2, but its last checkpoint is of envelope 4",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s: not found by custody verify:\n%s", what, got)
@@ -203,7 +215,7 @@ func receivedCustody(t *testing.T, s Store) {
 	if _, err := db.DB().ExecContext(ctx, `DELETE FROM fed_log WHERE peer = 'us' AND dir = 'in' AND idx = (SELECT MAX(idx) FROM fed_log WHERE peer = 'us' AND dir = 'in')`); err != nil {
 		t.Fatal(err)
 	}
-	if _, got := verify(); !strings.Contains(got, "in log: 17 entries, 1 fewer than its last checkpoint (size 18) signed") || strings.Contains(got, "18446744073709551") {
+	if _, got := verify(); !strings.Contains(got, "in log: 19 entries, 1 fewer than its last checkpoint (size 20) signed") || strings.Contains(got, "18446744073709551") {
 		t.Errorf("the log's tail deleted:\n%s", got)
 	}
 }
