@@ -237,3 +237,31 @@ func FuzzCheckAdmission(f *testing.F) {
 		}
 	})
 }
+
+// TestMarkedOriginsUnambiguous: the marked hash joined origins with
+// commas, so ["US","CA"] and ["US,CA"] (or [] and [""]) hashed alike and
+// an item's origins could be rewritten at rest unnoticed. They differ
+// now, and an item whose origins are country codes hashes exactly as the
+// accord-marked/2 text did, so hashes already logged still verify.
+func TestMarkedOriginsUnambiguous(t *testing.T) {
+	at := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	it := Item{Key: "rep:r-1", Kind: KindReports, TLP: TLPAmber, Origins: []string{"US", "CA"}, Campaign: "c-1", Updated: at, Hash: HashBody([]byte(`{}`))}
+	terms := &Terms{Agreement: "US-FR", Version: 1, RetentionDays: 365}
+	tb, _ := json.Marshal(terms)
+	v2 := HashBody([]byte("accord-marked/2\nrep:r-1\nreports\namber\nUS,CA\n0\n0\nc-1\n2026-11-03T10:00:00Z\n" + it.Hash + "\n" + HashBody(tb) + "\n"))
+	if got := it.Marked(terms); got != v2 {
+		t.Errorf("an item of two country codes no longer hashes as logged: %s, want %s", got, v2)
+	}
+	for _, pair := range [][2][]string{
+		{{"US", "CA"}, {"US,CA"}},
+		{nil, {""}},
+		{{"US"}, {"US", ""}},
+		{{"US", "CA", "DE"}, {"US,CA", "DE"}},
+	} {
+		a, b := it, it
+		a.Origins, b.Origins = pair[0], pair[1]
+		if a.Marked(terms) == b.Marked(terms) || a.MarkedV1(terms) == b.MarkedV1(terms) || a.Marked(nil) == b.Marked(nil) {
+			t.Errorf("origins %q and %q hash alike", pair[0], pair[1])
+		}
+	}
+}

@@ -194,11 +194,31 @@ func ItemLeaf(key, hash string) []byte {
 // Packages sign it and the custody log records it, so a receiver who
 // edits a stored item's TLP, flags, campaign, time or terms afterwards is
 // found by `custody verify` as surely as one who edits its body.
+//
+// Origins are joined with commas, which no country code holds; a list
+// that could join like another (an origin with a comma, or an empty one:
+// ["US","CA"] and ["US,CA"]) is hashed under its own tag with the list
+// as JSON, so no two lists share a hash — and every list an envelope can
+// bring hashes as it always did, so logged hashes still verify.
 func (it Item) Marked(terms *Terms) string {
 	th, pd := it.markedParts(terms)
-	return HashBody([]byte("accord-marked/2\n" + it.Key + "\n" + string(it.Kind) + "\n" + string(it.TLP) + "\n" +
-		strings.Join(it.Origins, ",") + "\n" + pd + "\n" + strconv.Itoa(it.Count) + "\n" + it.Campaign + "\n" +
+	tag, origins := markedOrigins("accord-marked/2", it.Origins)
+	return HashBody([]byte(tag + "\n" + it.Key + "\n" + string(it.Kind) + "\n" + string(it.TLP) + "\n" +
+		origins + "\n" + pd + "\n" + strconv.Itoa(it.Count) + "\n" + it.Campaign + "\n" +
 		it.Updated.UTC().Format(time.RFC3339Nano) + "\n" + it.Hash + "\n" + th + "\n"))
+}
+
+// markedOrigins is the tag and the origins as Marked writes them: joined
+// with commas under tag, or as JSON under tag+"j" when a join would be
+// ambiguous.
+func markedOrigins(tag string, origins []string) (string, string) {
+	for _, o := range origins {
+		if o == "" || strings.Contains(o, ",") {
+			b, _ := json.Marshal(origins)
+			return tag + "j", string(b)
+		}
+	}
+	return tag, strings.Join(origins, ",")
 }
 
 // MarkedV1 is Marked as custody logs recorded it before the campaign and
@@ -207,8 +227,9 @@ func (it Item) Marked(terms *Terms) string {
 // matches it, as the two hashes differ.
 func (it Item) MarkedV1(terms *Terms) string {
 	th, pd := it.markedParts(terms)
-	return HashBody([]byte("accord-marked/1\n" + it.Key + "\n" + string(it.Kind) + "\n" + string(it.TLP) + "\n" +
-		strings.Join(it.Origins, ",") + "\n" + pd + "\n" + strconv.Itoa(it.Count) + "\n" + it.Hash + "\n" + th + "\n"))
+	tag, origins := markedOrigins("accord-marked/1", it.Origins)
+	return HashBody([]byte(tag + "\n" + it.Key + "\n" + string(it.Kind) + "\n" + string(it.TLP) + "\n" +
+		origins + "\n" + pd + "\n" + strconv.Itoa(it.Count) + "\n" + it.Hash + "\n" + th + "\n"))
 }
 
 func (it Item) markedParts(terms *Terms) (termsHash, personal string) {

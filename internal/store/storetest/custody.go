@@ -16,15 +16,15 @@ import (
 )
 
 // receivedCustody is the attack review's insider at the receiving node,
-// on each database: fifteen items a peer sent, two withdrawn (one kept
-// 30 days, one purged at once), thirteen then edited at rest behind the
+// on each database: sixteen items a peer sent, two withdrawn (one kept
+// 30 days, one purged at once), fourteen then edited at rest behind the
 // node's back — deleted, marked withdrawn, moved to another campaign,
 // its updated time changed, filed under another kind, another key,
 // another peer, put back to the version a later envelope superseded,
 // kept longer by moving its receipt time with its expiry, a withdrawn
 // one kept past the days its withdrawal allowed, a standing one deleted
 // and marked purged, its proof of origin (signing time, signature)
-// changed; and the link's sequence rolled back. custody verify said OK to
+// changed, two origins made one; and the link's sequence rolled back. custody verify said OK to
 // each; it now names each.
 func receivedCustody(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -45,10 +45,13 @@ func receivedCustody(t *testing.T, s Store) {
 	terms := &federation.Terms{Agreement: "US-FR", Version: 1, RetentionDays: 365}
 	var items []federation.Item
 	include := map[string]bool{}
-	for i := 1; i <= 15; i++ {
+	for i := 1; i <= 16; i++ {
 		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("r-%d", i), "subject": "Cheap meds"})
 		it := federation.Item{Key: fmt.Sprintf("rep:r-%d", i), Kind: federation.KindReports, TLP: federation.TLPAmber, Origins: []string{"US"},
 			Campaign: "c-1", Updated: clock.Add(time.Duration(i) * time.Minute), Body: body, Hash: federation.HashBody(body)}
+		if i == 16 {
+			it.Origins = []string{"US", "CA"}
+		}
 		items = append(items, it)
 		include[it.Key] = true
 	}
@@ -141,7 +144,7 @@ func receivedCustody(t *testing.T, s Store) {
 		}
 		return rep, strings.Join(rep.Problems, "\n")
 	}
-	if rep, got := verify(); got != "" || rep.Items != 15 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
+	if rep, got := verify(); got != "" || rep.Items != 16 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 received items were logged before") {
 		t.Fatalf("custody before any edit: %d items, notes %q, problems:\n%s", rep.Items, rep.Notes, got)
 	}
 	db, ok := s.(interface{ DB() *sql.DB })
@@ -174,6 +177,8 @@ func receivedCustody(t *testing.T, s Store) {
 		`UPDATE fed_received SET signature = 'AAAA', root = '00' WHERE item_key = 'rep:r-15'`,
 		// The sequence the replay check rests on, rolled back.
 		`UPDATE fed_links SET in_seq = 2 WHERE peer = 'us'`,
+		// Two origins made one (they joined alike in the hash).
+		`UPDATE fed_received SET item = REPLACE(item, '"origins":["US","CA"]', '"origins":["US,CA"]') WHERE item_key = 'rep:r-16'`,
 	} {
 		res, err := db.DB().ExecContext(ctx, q)
 		if err != nil {
@@ -202,6 +207,7 @@ func receivedCustody(t *testing.T, s Store) {
 		"signing time changed":             "received item rep:r-14: its proof of origin",
 		"signature and root changed":       "received item rep:r-15: its proof of origin",
 		"link sequence rolled back":        "in: the link's last envelope is 2, but its last checkpoint is of envelope 4",
+		"two origins made one":             "received item rep:r-16: its hash",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s: not found by custody verify:\n%s", what, got)
@@ -215,7 +221,7 @@ func receivedCustody(t *testing.T, s Store) {
 	if _, err := db.DB().ExecContext(ctx, `DELETE FROM fed_log WHERE peer = 'us' AND dir = 'in' AND idx = (SELECT MAX(idx) FROM fed_log WHERE peer = 'us' AND dir = 'in')`); err != nil {
 		t.Fatal(err)
 	}
-	if _, got := verify(); !strings.Contains(got, "in log: 19 entries, 1 fewer than its last checkpoint (size 20) signed") || strings.Contains(got, "18446744073709551") {
+	if _, got := verify(); !strings.Contains(got, "in log: 20 entries, 1 fewer than its last checkpoint (size 21) signed") || strings.Contains(got, "18446744073709551") {
 		t.Errorf("the log's tail deleted:\n%s", got)
 	}
 }
