@@ -141,22 +141,38 @@ func (s *Service) Admit(ctx context.Context, value string) (*Admitted, error) {
 
 // firstAdmission records an admitted body hash, and says whether it is
 // the first time within keep. Only statements signed by a peer's current
-// key get here, so the set grows with what peers send, and what is older
-// than keep is dropped.
+// key get here, so the set grows with what peers send; what is older
+// than keep leaves from the front of the queue, in the order admitted —
+// each admission costs the same however many are remembered, under a
+// lock of its own (a full scan under the service's lock made every
+// admission slower as a peer sent more, and held up every exchange).
 func (s *Service) firstAdmission(body string, now time.Time, keep time.Duration) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.admMu.Lock()
+	defer s.admMu.Unlock()
 	if s.admitted == nil {
 		s.admitted = map[string]time.Time{}
 	}
-	for k, t := range s.admitted {
-		if now.Sub(t) > keep {
-			delete(s.admitted, k)
+	n := 0
+	for n < len(s.admOrder) && now.Sub(s.admOrder[n].at) > keep {
+		if e := s.admOrder[n]; s.admitted[e.body].Equal(e.at) {
+			delete(s.admitted, e.body)
 		}
+		n++
 	}
+	// The front is dropped by reslicing; append copies what is left to
+	// a new array when the old one fills.
+	s.admOrder = s.admOrder[n:]
 	if _, seen := s.admitted[body]; seen {
 		return false
 	}
-	s.admitted[body] = now
+	// A clock set back would admit out of order: the queue stays in
+	// order (an entry is never older than the one before it), so such an
+	// admission is kept a little longer, never dropped early.
+	at := now
+	if l := len(s.admOrder); l > 0 && at.Before(s.admOrder[l-1].at) {
+		at = s.admOrder[l-1].at
+	}
+	s.admitted[body] = at
+	s.admOrder = append(s.admOrder, admittedAt{body, at})
 	return true
 }

@@ -73,3 +73,55 @@ func BenchmarkCheckAdmission(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFirstAdmission: the single-use check of one admission while a
+// peer's 20,000 recent admissions are remembered (a peer sending many
+// header-only requests, each with a new body hash), the clock moving a
+// millisecond each: expired ones leave from the front of a queue, not by
+// scanning everything remembered.
+func BenchmarkFirstAdmission(b *testing.B) {
+	s := &Service{}
+	at := now
+	keep := 20 * time.Minute
+	for i := range 20000 {
+		s.firstAdmission(fmt.Sprintf("%064x", i), at, keep)
+		at = at.Add(10 * time.Millisecond)
+	}
+	i := 20000
+	for b.Loop() {
+		if !s.firstAdmission(fmt.Sprintf("%064x", i), at, keep) {
+			b.Fatal("a new body hash was seen before")
+		}
+		i++
+		at = at.Add(time.Millisecond)
+	}
+}
+
+// TestFirstAdmissionForgets: a body hash is refused a second time within
+// keep, expired ones are forgotten in order, and a clock set back keeps
+// its entry no shorter.
+func TestFirstAdmissionForgets(t *testing.T) {
+	s := &Service{}
+	keep := 20 * time.Minute
+	if !s.firstAdmission("a", now, keep) || s.firstAdmission("a", now.Add(keep), keep) {
+		t.Fatal("a body hash admitted twice within keep")
+	}
+	if !s.firstAdmission("b", now.Add(time.Minute), keep) {
+		t.Fatal("b refused")
+	}
+	if !s.firstAdmission("a", now.Add(keep+time.Second), keep) {
+		t.Error("a not forgotten after keep")
+	}
+	if s.firstAdmission("b", now.Add(keep+time.Second), keep) {
+		t.Error("b forgotten before keep")
+	}
+	if !s.firstAdmission("c", now, keep) { // clock set back
+		t.Fatal("c refused")
+	}
+	if s.firstAdmission("c", now.Add(keep+2*time.Second), keep) {
+		t.Error("c, admitted with the clock set back, forgotten before keep")
+	}
+	if len(s.admitted) != len(s.admOrder) {
+		t.Errorf("%d remembered, %d queued", len(s.admitted), len(s.admOrder))
+	}
+}

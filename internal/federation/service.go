@@ -31,9 +31,18 @@ type Service struct {
 	MaxItems     int           // Items per envelope (500).
 	MaxBytes     int           // Item bytes per envelope (16 MiB); a larger item goes alone.
 
-	mu       sync.Mutex
-	links    map[string]*sync.Mutex // One exchange at a time per peer.
-	admitted map[string]time.Time   // Body hashes of the admissions checked (Admit), when.
+	mu    sync.Mutex
+	links map[string]*sync.Mutex // One exchange at a time per peer.
+
+	admMu    sync.Mutex           // Guards admitted and admOrder only.
+	admitted map[string]time.Time // Body hashes of the admissions checked (Admit), when.
+	admOrder []admittedAt         // The same, oldest first: expired ones leave from the front.
+}
+
+// admittedAt is one admitted body hash and when it was admitted.
+type admittedAt struct {
+	body string
+	at   time.Time
 }
 
 func (s *Service) now() time.Time {
