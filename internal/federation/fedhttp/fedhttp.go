@@ -96,6 +96,55 @@ type Inbox struct {
 	mu       sync.Mutex
 	byClient map[string]int // Client address → bodies read in the general pool.
 	byPeer   map[string]int // Peer → bodies read in the peers' pool.
+
+	quiet logLimit // The lines about requests no peer admitted.
+}
+
+// Lines the inbox writes about requests no peer admitted — anyone's —
+// at most warnBurst a minute: the rest are counted, and the next line
+// written says how many were left out.
+const warnBurst = 20
+
+// logLimit counts the lines written in the current minute.
+type logLimit struct {
+	mu      sync.Mutex
+	start   time.Time
+	n       int
+	dropped int
+}
+
+// allow says whether a line may be written now, and how many were left
+// out before it.
+func (l *logLimit) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.start) >= time.Minute {
+		l.start, l.n = now, 0
+	}
+	if l.n >= warnBurst {
+		l.dropped++
+		return false, 0
+	}
+	l.n++
+	d := l.dropped
+	l.dropped = 0
+	return true, d
+}
+
+// warn logs a refusal: always for an admitted peer's request, within
+// the limit for anyone else's, which an outsider can send by the
+// thousand.
+func (in *Inbox) warn(ctx context.Context, admitted bool, level slog.Level, msg string, args ...any) {
+	if !admitted {
+		ok, dropped := in.quiet.allow(time.Now())
+		if !ok {
+			return
+		}
+		if dropped > 0 {
+			args = append(args, "unadmitted_lines_left_out", dropped)
+		}
+	}
+	in.Log.Log(ctx, level, msg, args...)
 }
 
 // NewInbox makes the inbox handler with its bounds.
@@ -246,7 +295,7 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.ContentLength > in.MaxBytes {
-		in.Log.Warn("federation: envelope refused", "code", federation.CodeTooLarge, "bytes", r.ContentLength, "remote", r.RemoteAddr)
+		in.warn(r.Context(), false, slog.LevelWarn, "federation: envelope refused", "code", federation.CodeTooLarge, "bytes", r.ContentLength, "remote", r.RemoteAddr)
 		writeRefusal(w, federation.CodeTooLarge, nil)
 		return
 	}
@@ -254,7 +303,7 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header.Get(AdmissionHeader); h != "" {
 		a, err := in.Fed.Admit(r.Context(), h)
 		if err != nil {
-			in.Log.Warn("federation: admission refused; the body reads in the general pool", "err", err, "remote", r.RemoteAddr)
+			in.warn(r.Context(), false, slog.LevelWarn, "federation: admission refused; the body reads in the general pool", "err", err, "remote", r.RemoteAddr)
 		}
 		adm = a
 	}
@@ -266,7 +315,7 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	release, first, ok := in.hold(counts, who)
 	if !ok {
-		in.Log.Warn("federation: inbox busy for this client; envelope turned away", "remote", r.RemoteAddr, "admitted", adm != nil)
+		in.warn(r.Context(), adm != nil, slog.LevelWarn, "federation: inbox busy for this client; envelope turned away", "remote", r.RemoteAddr, "admitted", adm != nil)
 		writeRefusal(w, federation.CodeBusy, nil)
 		return
 	}
@@ -278,7 +327,7 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pool = nil
 	}
 	if pool != nil && !in.take(r.Context(), pool) {
-		in.Log.Warn("federation: inbox busy; envelope turned away", "remote", r.RemoteAddr, "admitted", adm != nil)
+		in.warn(r.Context(), adm != nil, slog.LevelWarn, "federation: inbox busy; envelope turned away", "remote", r.RemoteAddr, "admitted", adm != nil)
 		writeRefusal(w, federation.CodeBusy, nil)
 		return
 	}
@@ -309,13 +358,13 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 			code, err = federation.CodeSlow, fmt.Errorf("%w: %v", errSlow, err)
 		}
-		in.Log.Warn("federation: envelope refused", "code", code, "err", err, "remote", r.RemoteAddr)
+		in.warn(r.Context(), adm != nil, slog.LevelWarn, "federation: envelope refused", "code", code, "err", err, "remote", r.RemoteAddr)
 		writeRefusal(w, code, nil)
 		return
 	}
 	rc.SetReadDeadline(time.Time{})
 	if !in.take(r.Context(), in.slots) {
-		in.Log.Warn("federation: inbox busy; envelope turned away", "remote", r.RemoteAddr)
+		in.warn(r.Context(), adm != nil, slog.LevelWarn, "federation: inbox busy; envelope turned away", "remote", r.RemoteAddr)
 		writeRefusal(w, federation.CodeBusy, nil)
 		return
 	}
@@ -330,7 +379,7 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if re.Code == federation.CodeInternal {
 			lvl = slog.LevelError
 		}
-		in.Log.Log(r.Context(), lvl, "federation: envelope refused", "code", re.Code, "err", re.Err, "remote", r.RemoteAddr)
+		in.warn(r.Context(), adm != nil || lvl > slog.LevelWarn, lvl, "federation: envelope refused", "code", re.Code, "err", re.Err, "remote", r.RemoteAddr)
 		writeRefusal(w, re.Code, re.Answer)
 		return
 	}

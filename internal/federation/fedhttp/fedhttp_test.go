@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -348,5 +349,63 @@ func TestOnePeerCannotHoldEveryPeersPlace(t *testing.T) {
 		case <-time.After(15 * time.Second):
 			t.Fatal("FR's slow admitted body is still being read 15 s later (MaxRead is 3 s)")
 		}
+	}
+}
+
+// lockedBuffer is a log sink the server's goroutines share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRefusalsOfStrangersDoNotFloodTheLog: every refused admission wrote a
+// WARN line, and then its envelope another — 150 fuzzed requests from
+// anyone gave 300 lines. Lines about requests no peer admitted are now
+// bounded a minute, the count of those left out said in the next; a
+// peer's are all written.
+func TestRefusalsOfStrangersDoNotFloodTheLog(t *testing.T) {
+	var logs lockedBuffer
+	url, us, fr, _, _ := inboxWith(t, 1<<20, 4, func(in *fedhttp.Inbox) {
+		in.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	for i := 0; i < 150; i++ {
+		req, _ := http.NewRequest("POST", url, strings.NewReader(`{}`))
+		req.Header.Set(fedhttp.AdmissionHeader, fmt.Sprintf("not.an-admission-%d", i))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("request %d: %d", i, res.StatusCode)
+		}
+	}
+	if n := strings.Count(logs.String(), "\n"); n == 0 || n > 30 {
+		t.Errorf("150 refused requests from a stranger wrote %d log lines:\n%.2000s", n, logs.String())
+	}
+	// A peer's admitted envelope, refused, is still logged.
+	body := seal(t, fr, us.b64(), 1, `{}`)
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"other":1}`))
+	req.Header.Set(fedhttp.AdmissionHeader, federation.SignAdmission(fr.priv, us.b64(), body, time.Now()))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if !strings.Contains(logs.String(), "code=tampered") {
+		t.Errorf("a peer's refused envelope was not logged:\n%.2000s", logs.String())
 	}
 }
