@@ -10,8 +10,9 @@ import (
 // TestCustodyCoversMarkingsTermsAndWithdrawals is the attack review's
 // insider at the receiving node: evidence received at AMBER+STRICT made
 // TLP:CLEAR and not personal, terms widened to onward sharing, an expiry
-// removed, a withdrawn item shown as standing again — `custody verify`
-// said OK to all of it, as only bodies were checked. Each is found now.
+// removed, a withdrawn item shown as standing again, a withdrawn item kept
+// past the days its withdrawal allowed, a standing one deleted as if
+// purged — `custody verify` said OK to all of it. Each is found now.
 func TestCustodyCoversMarkingsTermsAndWithdrawals(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
@@ -63,6 +64,12 @@ func TestCustodyCoversMarkingsTermsAndWithdrawals(t *testing.T) {
 	exec(`UPDATE fed_received SET terms = json_set(terms, '$.onward_sharing', json('true')) WHERE item_key = ?`, camp)
 	exec(`UPDATE fed_received SET expires_at = 0 WHERE item_key = ?`, ind)
 	exec(`UPDATE fed_received SET withdrawn_at = 0 WHERE item_key = ?`, ev)
+	// A withdrawn item kept 300 days past its 30 (its withdrawal time
+	// moved with its expiry), and a standing one deleted as if purged.
+	kept := first("ev:%", "AND withdrawn_at <> 0 AND item_key <> '"+ev+"'")
+	purged := first("ind:%", "AND item_key NOT IN ('"+ind+"', '"+gone+"')")
+	exec(`UPDATE fed_received SET expires_at = expires_at + 25920000000000000, withdrawn_at = withdrawn_at + 25920000000000000 WHERE item_key = ?`, kept)
+	exec(`UPDATE fed_received SET purged_at = received_at + 1000000000, item = json_set(item, '$.body', json('null')) WHERE item_key = ?`, purged)
 	got := strings.Join(verify(), "\n")
 	for what, want := range map[string]string{
 		"TLP and personal-data flag changed": "received item " + rep + ": its hash",
@@ -71,6 +78,8 @@ func TestCustodyCoversMarkingsTermsAndWithdrawals(t *testing.T) {
 		"withdrawal undone":                  "received item " + ev + ": withdrawn by envelope 2",
 		"item deleted":                       "received item " + gone + ": envelope 1 brought it, yet it is neither",
 		"fake withdrawal":                    "received item " + fake + ": shown as withdrawn, but no logged withdrawal",
+		"kept past its withdrawal's terms":   "received item " + kept + ": kept until",
+		"deleted as if purged":               "received item " + purged + ": marked purged at",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s: not found by custody verify:\n%s", what, got)
