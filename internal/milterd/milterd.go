@@ -24,7 +24,10 @@
 //   - an MTA connection that sends nothing for IdleTimeout is closed, and
 //     connections are bounded in all and per client address (connlimit):
 //     one over a bound is closed at once, and the MTA applies its own
-//     milter_default_action to that session.
+//     milter_default_action to that session;
+//   - a malformed packet (guardConn) closes its own connection before the
+//     protocol library sees it: the library's panic on one used to stop
+//     the whole process.
 //
 // The door speaks the protocol through go-milter's server (its Milter
 // interface), not its mailfilter helper: that helper owns the listener and
@@ -125,7 +128,7 @@ func ListenWith(addr string, f *filter.Service, log *slog.Logger, lim Limits) (*
 		milter.WithMacroRequest(milter.StageEOM, []milter.MacroName{milter.MacroQueueId}),
 	)
 	go func() {
-		if err := s.srv.Serve(s.l); err != nil && !errors.Is(err, milter.ErrServerClosed) {
+		if err := s.srv.Serve(guardListener{s.l}); err != nil && !errors.Is(err, milter.ErrServerClosed) {
 			log.Warn("milter: serve", "err", err)
 		}
 	}()

@@ -20,12 +20,12 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-func start(t *testing.T, cfg filter.Config) (*Server, *filter.Service, *filter.MemStore) {
+func start(t testing.TB, cfg filter.Config) (*Server, *filter.Service, *filter.MemStore) {
 	t.Helper()
 	return startWith(t, cfg, nil)
 }
 
-func startWith(t *testing.T, cfg filter.Config, out filter.Outbound) (*Server, *filter.Service, *filter.MemStore) {
+func startWith(t testing.TB, cfg filter.Config, out filter.Outbound) (*Server, *filter.Service, *filter.MemStore) {
 	t.Helper()
 	lib, err := rules.Embedded()
 	if err != nil {
