@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/classify"
@@ -80,16 +81,30 @@ func BenchmarkCheckV2(b *testing.B) {
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	i := 0
+	pass0, best := cpu0, time.Duration(0)
 	for b.Loop() {
 		w := checkV2(b, h, test[i%len(test)].Raw)
 		io.Copy(io.Discard, w.Body)
 		i++
+		if i%len(test) == 0 {
+			now := cpuTime()
+			if best == 0 || now-pass0 < best {
+				best = now - pass0
+			}
+			pass0 = now
+		}
 	}
 	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "msg/s")
 	if cpu := cpuTime() - cpu0; cpu > 0 {
 		// CPU time per message, which a machine shared with other work
 		// changes far less than the wall time.
 		b.ReportMetric(float64(cpu.Microseconds())/float64(i), "cpu-µs/msg")
+	}
+	if best > 0 {
+		// The least CPU time of the whole passes over the messages (run
+		// -benchtime 15115x for five): the pass least slowed by other work
+		// on a busy machine, whose cores and caches it shares.
+		b.ReportMetric(float64(best.Microseconds())/float64(len(test)), "best-pass-cpu-µs/msg")
 	}
 }
 
