@@ -68,7 +68,11 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 	text := c.Text + "\n" + c.HTMLText
 	val, why := rules.SubjectDeceptive(v.Message.Subject, h)
 	f["subject_deceptive"] = rules.Fact{Value: val, Why: []string{why}, Heuristic: true}
-	val, why = rules.AdLabel(v.Message.Subject, text)
+	lower := ""
+	if len(text) <= 32<<10 {
+		lower = c.Lower() // strings.ToLower(text), done once by Extract
+	}
+	val, why = rules.AdLabel(v.Message.Subject, text, lower)
 	f["ad_label"] = rules.Fact{Value: val, Why: []string{why}, Heuristic: true}
 	pval, pwhy := rules.PostalAddress(text)
 	if pval != rules.True && cx.PostalAddress != "" && rules.ContainsAddress(text, cx.PostalAddress) {

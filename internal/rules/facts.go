@@ -2,18 +2,24 @@ package rules
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 
 	accmail "github.com/accord-antispam/accord/internal/mail"
 )
 
 // AdLabel reports whether the message identifies itself as advertising, in
-// the subject or in its text.
-func AdLabel(subject, text string) (Tri, string) {
+// the subject or in its text. lower, when not empty, is
+// strings.ToLower(text) already at hand (mail.Content.Lower): a long text
+// is not lower-cased again.
+func AdLabel(subject, text, lower string) (Tri, string) {
 	if subjectAdLabel(subject) {
 		return True, "the subject is labelled as an advertisement: " + subject
 	}
-	l := strings.ToLower(headTail(text, 32<<10))
+	l := lower
+	if l == "" || len(text) > 32<<10 {
+		l = strings.ToLower(headTail(text, 32<<10))
+	}
 	for _, p := range adBodyPhrases {
 		if strings.Contains(l, p) {
 			return True, "the text says \"" + p + "\""
@@ -34,9 +40,26 @@ func PostalAddress(text string) (Tri, string) {
 	if strings.TrimSpace(text) == "" {
 		return Unknown, "the message has no text to read"
 	}
-	words := addrWords(headTail(text, 64<<10))
+	wp := wordsPool.Get().(*[]string)
+	defer func() {
+		clear(*wp) // the pool keeps no message's text
+		wordsPool.Put(wp)
+	}()
+	words := addrWords((*wp)[:0], headTail(text, 64<<10))
+	*wp = words
+	var buf [32]byte
 	for i, w := range words {
-		lw := strings.ToLower(w)
+		// strings.ToLower(w), without allocating for a short ASCII word.
+		lw := w
+		switch wordCase(w, len(buf)) {
+		case asciiUpper:
+			for j := 0; j < len(w); j++ {
+				buf[j] = lowerASCII(w[j])
+			}
+			lw = string(buf[:len(w)]) // on the stack: lw does not outlive the turn
+		case other:
+			lw = strings.ToLower(w)
+		}
 		next := func(k int) string {
 			if i+k < len(words) {
 				return words[i+k]
@@ -48,7 +71,7 @@ func PostalAddress(text string) (Tri, string) {
 			return "postal address: " + strings.Join(words[lo:hi], " ")
 		}
 		switch {
-		case poBox[lw] && isNumber(next(1)):
+		case len(lw) >= 7 && len(lw) <= 8 && poBox[lw] && isNumber(next(1)):
 			return True, span(0, 1)
 		case (lw == "p.o." || lw == "po" || lw == "p.o") && strings.EqualFold(next(1), "box") && isNumber(next(2)):
 			return True, span(0, 2)
@@ -64,7 +87,7 @@ func PostalAddress(text string) (Tri, string) {
 			}
 		case hasStreetSuffix(lw) && isNumber(next(1)):
 			return True, span(0, 1)
-		case streetBefore[lw]:
+		case len(lw) >= 3 && len(lw) <= 8 && streetBefore[lw]:
 			for k := 2; k <= 6 && i+k < len(words); k++ {
 				if isNumber(words[i+k]) && len(words[i+k]) <= 4 {
 					return True, span(0, k)
@@ -79,6 +102,43 @@ func PostalAddress(text string) (Tri, string) {
 	return False, "no postal address found in the text"
 }
 
+// How a word lower-cases: as it is, ASCII with upper-case letters and at
+// most n bytes, or otherwise (strings.ToLower).
+const (
+	asciiLower = iota
+	asciiUpper
+	other
+)
+
+func wordCase(w string, n int) int {
+	k := asciiLower
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= 0x80 {
+			return other
+		}
+		if c >= 'A' && c <= 'Z' {
+			k = asciiUpper
+		}
+	}
+	if k == asciiUpper && len(w) > n {
+		return other
+	}
+	return k
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// wordsPool recycles PostalAddress's word lists (a long text has thousands).
+var wordsPool = sync.Pool{New: func() any { return new([]string) }}
+
+// poBox's keys are 7 or 8 bytes long, streetBefore's 3 to 8: PostalAddress
+// looks only words of those lengths up.
 var poBox = map[string]bool{"postfach": true, "postbus": true, "apartado": true}
 
 var streetAfter = map[string]bool{"street": true, "st": true, "avenue": true, "ave": true, "road": true, "rd": true,
@@ -95,13 +155,39 @@ func hasStreetSuffix(w string) bool {
 	if len(w) < 6 {
 		return false // the shortest suffix, three bytes, after three more
 	}
-	for _, s := range []string{"straße", "strasse", "str.", "weg", "platz", "allee", "gasse", "straat", "laan", "plein", "gracht"} {
+	var suffixes []string
+	switch w[len(w)-1] { // most words are ruled out by their last letter
+	case 'e':
+		suffixes = streetSuffixE
+	case '.':
+		suffixes = streetSuffixDot
+	case 'g':
+		suffixes = streetSuffixG
+	case 'z':
+		suffixes = streetSuffixZ
+	case 't':
+		suffixes = streetSuffixT
+	case 'n':
+		suffixes = streetSuffixN
+	}
+	for _, s := range suffixes {
 		if strings.HasSuffix(w, s) && len(w) > len(s)+2 {
 			return true
 		}
 	}
 	return false
 }
+
+// The street-type suffixes (straße, strasse, str., weg, platz, allee, gasse,
+// straat, laan, plein, gracht) by their last letter.
+var (
+	streetSuffixE   = []string{"straße", "strasse", "allee", "gasse"}
+	streetSuffixDot = []string{"str."}
+	streetSuffixG   = []string{"weg"}
+	streetSuffixZ   = []string{"platz"}
+	streetSuffixT   = []string{"straat", "gracht"}
+	streetSuffixN   = []string{"laan", "plein"}
+)
 
 var usState = map[string]bool{}
 
@@ -144,8 +230,7 @@ func normAddress(s string) string {
 // addrWords splits s on white space and the punctuation that separates
 // the parts of an address; every separator but U+00A0 (bytes C2 A0, which
 // only ever encode it) is one ASCII byte, so s is read a byte at a time.
-func addrWords(s string) []string {
-	var out []string
+func addrWords(out []string, s string) []string {
 	start := -1
 	for i := 0; i < len(s); i++ {
 		c := s[i]

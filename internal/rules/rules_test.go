@@ -263,7 +263,8 @@ func TestCommercialAndFacts(t *testing.T) {
 	if v, _ := PostalAddress("Acme Inc., 1600 Amphitheatre Parkway, Mountain View, CA 94043"); v != True {
 		t.Error("US address not found")
 	}
-	for _, a := range []string{"ACME GmbH, Hauptstraße 12, 10115 Berlin", "12 rue de la Paix, 75002 Paris", "PO Box 1234", "10 Downing St, London SW1A 2AA"} {
+	for _, a := range []string{"ACME GmbH, Hauptstraße 12, 10115 Berlin", "12 rue de la Paix, 75002 Paris", "PO Box 1234", "10 Downing St, London SW1A 2AA",
+		"POSTFACH 1234", "Postbus 51", "HAUPTSTRASSE 12", "CALLE Mayor 5", "PRAÇA da Sé 10", "12 RUE DE LA PAIX"} {
 		if v, why := PostalAddress(a); v != True {
 			t.Errorf("%q: %v %s", a, v, why)
 		}
@@ -271,7 +272,7 @@ func TestCommercialAndFacts(t *testing.T) {
 	if v, _ := PostalAddress("See you at 5 tomorrow, the meeting is in room 12."); v != False {
 		t.Error("address found in plain prose")
 	}
-	if v, _ := AdLabel("ADV: cheap ink", ""); v != True {
+	if v, _ := AdLabel("ADV: cheap ink", "", ""); v != True {
 		t.Error("ADV: label missed")
 	}
 	if v, _ := SubjectDeceptive("Re: your account", accmail.Header{}); v != True {

@@ -215,7 +215,7 @@ func TestAddrWordsCutAsFieldsFunc(t *testing.T) {
 			b.WriteString(parts[r.IntN(len(parts))])
 		}
 		s := b.String()
-		if got, want := addrWords(s), addrWordsByFields(s); !reflect.DeepEqual(got, want) && len(got)+len(want) > 0 {
+		if got, want := addrWords(nil, s), addrWordsByFields(s); !reflect.DeepEqual(got, want) && len(got)+len(want) > 0 {
 			t.Fatalf("addrWords(%q) = %q, want %q", s, got, want)
 		}
 	}
@@ -266,6 +266,25 @@ func TestDistanceUpTo2AsLevenshtein(t *testing.T) {
 	for _, p := range pairs {
 		if got, want := distanceUpTo2(p[0], p[1]), min(levenshtein.ComputeDistance(p[0], p[1]), 3); got != want {
 			t.Fatalf("distanceUpTo2(%q, %q) = %d, want %d", p[0], p[1], got, want)
+		}
+	}
+}
+
+// TestHasStreetSuffixByLastLetter holds the suffixes sorted by their last
+// letter to the list they came from.
+func TestHasStreetSuffixByLastLetter(t *testing.T) {
+	want := func(w string) bool {
+		for _, s := range []string{"straße", "strasse", "str.", "weg", "platz", "allee", "gasse", "straat", "laan", "plein", "gracht"} {
+			if strings.HasSuffix(w, s) && len(w) > len(s)+2 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, w := range []string{"hauptstraße", "hauptstrasse", "hauptstr.", "feldweg", "marktplatz", "lindenallee", "kirchgasse",
+		"kalverstraat", "vondellaan", "domplein", "keizersgracht", "straße", "abweg", "weg", "avenue", "streets", "postfach", "xyzweg", "ßßße"} {
+		if got := hasStreetSuffix(w); got != want(w) {
+			t.Errorf("hasStreetSuffix(%q) = %v, want %v", w, got, want(w))
 		}
 	}
 }
