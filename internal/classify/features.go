@@ -174,6 +174,9 @@ func mix(h uint64) uint64 {
 // for the fields that say most, "rcvd" for Received, and "head" for the rest
 // (whose names become words themselves), as in bogofilter.
 func fieldKind(name string) (prefix string, own bool) {
+	if len(name) < 2 || len(name) > len("content-type") {
+		return "head", false // no name below is shorter or longer
+	}
 	for _, k := range []string{"subject", "from", "to", "return-path", "reply-to", "envelope", "content-type", "x-mailer", "message-id"} {
 		if strings.EqualFold(name, k) {
 			return k, true
@@ -367,6 +370,21 @@ func localIPv4(w []byte) bool {
 	if len(w) < 7 || len(w) > 15 || w[0] < '0' || w[0] > '9' {
 		return false
 	}
+	// Only digits and three dots can be one: most words starting with a
+	// digit are dates, prices and versions, and ParseAddr's error for each
+	// cost an allocation.
+	dots := 0
+	for _, c := range w {
+		switch {
+		case c == '.':
+			dots++
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	if dots != 3 {
+		return false
+	}
 	a, err := netip.ParseAddr(string(w))
 	if err != nil || !a.Is4() {
 		return false
@@ -492,7 +510,20 @@ func inner(c byte) bool {
 // of the Subject, whose words under "head:" read as the mailing-list
 // fields of the learned ham) and BitDefender's.
 func ignoredField(name string) bool {
-	n := strings.ToLower(name)
+	var buf [32]byte
+	n := name
+	if len(name) <= len(buf) && isASCII(name) {
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		n = string(buf[:len(name)]) // strings.ToLower(name), on the stack
+	} else {
+		n = strings.ToLower(name)
+	}
 	switch n {
 	case "date", "delivery-date", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to",
 		"x-envelope-from", "received-spf", "authentication-results", "arc-authentication-results",
@@ -508,4 +539,13 @@ func ignoredField(name string) bool {
 		}
 	}
 	return strings.Contains(n, "spam")
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
