@@ -520,7 +520,7 @@ func (s *Service) scan(ctx context.Context, d *Decision) error {
 		add(Symbol{Name: mt.Symbol, Score: mt.Weight, Description: desc, Options: []string{src.Partner, src.Agreement, src.TLP, src.ID},
 			Restricted: !mt.Disclosable()})
 	}
-	if ci := s.camps.Load(); ci != nil {
+	if ci := s.camps.Load(); ci != nil && ci.any() {
 		text := v.Content.Text + "\n" + v.Content.HTMLText
 		net := ""
 		if v.Origin.Network != nil {
@@ -915,6 +915,11 @@ func (s *Service) SetCampaigns(cs []Campaign) {
 	}
 	s.camps.Store(ci)
 }
+
+// any reports whether some campaign can be matched: one is a candidate
+// only through a band key or a link domain, so without any, no message's
+// signature (the near-duplicate hashing of its whole text) need be made.
+func (ci *campIndex) any() bool { return len(ci.byBand) > 0 || len(ci.byDom) > 0 }
 
 // match uses the complaint desk's own grouping rule (campaign.Assign).
 func (ci *campIndex) match(sig campaign.Signature) (*Campaign, string) {
