@@ -186,6 +186,16 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if an.Geo != nil {
+		// The geo database is decoded on first use (a few hundred
+		// milliseconds of CPU): do it now, beside the start, rather than
+		// in the first messages' time.
+		go func() {
+			if err := an.Geo.Err(); err != nil {
+				log.Warn("geo database", "err", err)
+			}
+		}()
+	}
 	// Labels are checked in every verdict; the issuers are set below, once
 	// the node's own status list can be made.
 	an.Labels = label.NewVerifier(nil)
