@@ -9,7 +9,11 @@
 #      counted), eight 24 MB uploads at once (the server's peak memory);
 #   4. one, then two serve processes on one PostgreSQL behind HAProxy, and
 #      two with one killed mid-load: every acknowledged report present, the
-#      custody chain verified, the campaign count of the one-instance run.
+#      custody chain verified, the campaign count of the one-instance run;
+#      then one and two instances each capped at the same share of a CPU
+#      (LOADTEST_CPU_CAP, default 0.25; a control group per instance, as
+#      root; 0: not run), so that the second instance's gain is measured
+#      where one instance is bound by its CPU, not by the machine's size.
 # Prints tables. Starts its own PostgreSQL (ACCORD_PG_PORT, default 55432)
 # and HAProxy; installs them from Debian when missing (as root).
 set -euo pipefail
@@ -29,4 +33,5 @@ bin=$work/accord
 go build -o "$bin" ./cmd/accord
 dsn=$(tools/test/postgres.sh start "$work/pg")
 go run ./bench/loadtest -bin "$bin" -corpus "$corpus" -clients "${1:-8}" -dsn "$dsn" \
-  -haproxy "$(command -v haproxy)" -runs "${LOADTEST_RUNS:-channels,crash,stores,flood,instances}"
+  -haproxy "$(command -v haproxy)" -runs "${LOADTEST_RUNS:-channels,crash,stores,flood,instances}" \
+  -cap "${LOADTEST_CPU_CAP:-0.25}"

@@ -40,6 +40,7 @@ func main() {
 	runs := flag.String("runs", "channels,crash", "what to run: channels, crash, stores, flood, instances (comma-separated)")
 	dsn := flag.String("dsn", "", "PostgreSQL DSN for the stores and instances runs (each run gets its own schema)")
 	haproxy := flag.String("haproxy", "haproxy", "the HAProxy binary for the instances run")
+	capShare := flag.Float64("cap", 0.25, "the instances run also runs one and two instances each limited to this share of a CPU (a control group each, as root; 0: not)")
 	flag.Parse()
 	if *bin == "" || *corpus == "" {
 		fmt.Fprintln(os.Stderr, "usage: loadtest -bin ACCORD -corpus DIR [-clients N] [-n N] [-runs channels,crash,stores,flood,instances] [-dsn DSN]")
@@ -65,7 +66,7 @@ func main() {
 			runFlood(*bin, spam)
 		}
 		if want["instances"] {
-			runInstances(*bin, *dsn, *haproxy, spam, *clients)
+			runInstances(*bin, *dsn, *haproxy, spam, *clients, *capShare)
 		}
 		if !want["channels"] && !want["crash"] {
 			return
@@ -170,6 +171,7 @@ type node struct {
 	cmd               *exec.Cmd
 	http, smtp        string
 	reporter, analyst string
+	metrics           string // a token of role metrics: commit sizes from /metrics
 	stderr            *bytes.Buffer
 }
 
@@ -201,17 +203,20 @@ func startWith(bin, config, data string) (*node, error) {
 	if out, err := exec.Command(bin, "init", "--config", n.config, "--data", n.data).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("init: %w: %s", err, out)
 	}
-	for _, role := range []string{"reporter", "analyst"} {
+	for _, role := range []string{"reporter", "analyst", "metrics"} {
 		out, err := exec.Command(bin, "token", "create", "--config", n.config, "--data", n.data, "--role", role).Output()
 		if err != nil {
 			return nil, fmt.Errorf("token create: %w", err)
 		}
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 		tok := lines[len(lines)-1]
-		if role == "reporter" {
+		switch role {
+		case "reporter":
 			n.reporter = tok
-		} else {
+		case "analyst":
 			n.analyst = tok
+		default:
+			n.metrics = tok
 		}
 	}
 	return n, n.launch()

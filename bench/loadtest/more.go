@@ -88,7 +88,8 @@ func runStores(bin, dsn string, msgs [][]byte, clients int) {
 		fail(fmt.Errorf("the stores run needs -dsn"))
 	}
 	fmt.Printf("\n## SQLite and PostgreSQL, same machine: %d distinct corpus spam over HTTP, %d clients\n\n", len(msgs), clients)
-	fmt.Printf("| store | acknowledged | refused | errors | seconds | reports/s | p50 ms | p99 ms | max ms | campaigns |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Printf("| store | acknowledged | refused | errors | seconds | reports/s | p50 ms | p99 ms | max ms | campaigns | commits | complaints/commit | serve CPU ms/report | machine idle %% |\n")
+	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, store := range []string{"sqlite", "postgres"} {
 		conf := liftedRates
 		var drop func()
@@ -103,20 +104,31 @@ func runStores(bin, dsn string, msgs [][]byte, clients int) {
 		if err != nil {
 			fail(err)
 		}
+		w := watchCPU([]*node{n})
 		r := load(n, msgs, clients, func(int) string { return "http" }, nil)
+		idle, cpu := w.done()
+		commits, complaints := commitSizes(n)
 		st := n.stats()
 		n.stop()
 		if drop != nil {
 			drop()
 		}
-		r.printStore(store, st.Campaigns)
+		p50, p99, pmax := r.percentiles()
+		fmt.Printf("| %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %.1f | %d | %.0f | %.1f | %.2f | %.0f |\n", store, len(r.ids), r.refused, r.errors,
+			r.elapsed.Seconds(), float64(len(r.ids))/r.elapsed.Seconds(), p50, p99, pmax, st.Campaigns,
+			commits, complaints/max(commits, 1), float64(cpu.Microseconds())/1000/float64(max(len(r.ids), 1)), idle)
 	}
+	fmt.Printf("\n(serve CPU: the serve process's user and system time; machine idle: of all CPUs, during the load, other work included — %s)\n", loadAvg())
 }
 
-func (r result) printStore(name string, campaigns int) {
-	p50, p99, pmax := r.percentiles()
-	fmt.Printf("| %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %.1f | %d |\n", name, len(r.ids), r.refused, r.errors,
-		r.elapsed.Seconds(), float64(len(r.ids))/r.elapsed.Seconds(), p50, p99, pmax, campaigns)
+// loadAvg is the machine's load average, to read the figures by.
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "load average unknown"
+	}
+	return "load average " + strings.Join(f[:3], " ")
 }
 
 func (r result) percentiles() (p50, p99, pmax float64) {
@@ -302,25 +314,46 @@ func bigMessage(size int) []byte {
 // the way in, clients retrying through HAProxy what got no answer. Every
 // acknowledged report must be present, the custody log one chain, and the
 // campaign count that of the one-instance run.
-func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int) {
+//
+// On a small machine one instance, PostgreSQL and the clients may already
+// use every CPU, and a second instance then only shares them: that says
+// how big the machine is, not how the design scales. So when capShare > 0,
+// one and then two instances run again with each serve process limited to
+// the same share of a CPU (a control group of its own): one capped
+// instance is bound by its share (its throttled time says so), and two
+// show what a second machine's worth of CPU adds.
+func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare float64) {
 	if dsn == "" {
 		fail(fmt.Errorf("the instances run needs -dsn"))
 	}
 	fmt.Printf("\n## Several instances on one PostgreSQL behind HAProxy: %d distinct corpus spam over HTTP, %d clients\n\n", len(msgs), clients)
-	fmt.Printf("| instances | killed | acknowledged | refused | errors (retried) | seconds | reports/s | p50 ms | p99 ms | stored | campaigns | in commit order, one by one | custody |\n")
-	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
-	var base []float64
-	var campaigns1 int
-	var notes []string
-	for _, run := range []struct {
+	fmt.Printf("| instances | CPU per instance | killed | acknowledged | refused | errors (retried) | seconds | reports/s | p50 ms | p99 ms | stored | campaigns | in commit order, one by one | custody | complaints/commit | serve CPU ms/report | throttled | machine idle %% |\n")
+	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	type runSpec struct {
 		instances int
 		kill      bool
-	}{{1, false}, {2, false}, {2, true}} {
+		share     float64
+	}
+	runs := []runSpec{{1, false, 0}, {2, false, 0}, {2, true, 0}}
+	if capShare > 0 {
+		runs = append(runs, runSpec{1, false, capShare}, runSpec{2, false, capShare})
+	}
+	rates := map[float64][]float64{}
+	var campaigns1 int
+	var notes []string
+	for _, run := range runs {
 		d, drop, err := schemaDSN(dsn, "inst")
 		if err != nil {
 			fail(err)
 		}
-		cl := newCluster(bin, haproxy, d, run.instances)
+		cl, err := newCluster(bin, haproxy, d, run.instances, run.share)
+		if err != nil {
+			drop()
+			notes = append(notes, fmt.Sprintf("runs capped at %.2f CPU per instance not made: %v", run.share, err))
+			break
+		}
+		watch := watchCPU(cl.nodes)
+		throttled0 := cl.throttled()
 		var killed atomic.Bool
 		killAt := int64(len(msgs) / 3)
 		r := loadRetrying(cl, msgs, clients, func(acked int64) {
@@ -329,6 +362,13 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int) {
 				cl.nodes[0].cmd.Wait()
 			}
 		})
+		idle, cpu := watch.done()
+		throttled := cl.throttled() - throttled0
+		var commits, complaints float64
+		for _, n := range cl.nodes {
+			c, k := commitSizes(n)
+			commits, complaints = commits+c, complaints+k
+		}
 		survivor := cl.nodes[len(cl.nodes)-1]
 		missing := 0
 		for _, id := range r.ids {
@@ -342,14 +382,18 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int) {
 		p50, p99, _ := r.percentiles()
 		rate := float64(len(r.ids)) / r.elapsed.Seconds()
 		if !run.kill {
-			base = append(base, rate)
+			rates[run.share] = append(rates[run.share], rate)
 		}
-		if run.instances == 1 {
+		if run.instances == 1 && run.share == 0 {
 			campaigns1 = st.Campaigns
 		}
-		kill := "no"
+		kill, share, cpuPer, thr := "no", "all", fmt.Sprintf("%.2f", float64(cpu.Microseconds())/1000/float64(max(len(r.ids), 1))), "—"
 		if run.kill {
-			kill = "yes, 1 of 2"
+			kill, cpuPer = "yes, 1 of 2", "—" // the killed process's time is gone with it
+		}
+		if run.share > 0 {
+			share = fmt.Sprintf("%.2f CPU", run.share)
+			thr = fmt.Sprintf("%.0f%% of the time", 100*throttled.Seconds()/(r.elapsed.Seconds()*float64(run.instances)))
 		}
 		custody := "one chain, verified"
 		if !chainOK {
@@ -360,8 +404,8 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int) {
 		if err != nil {
 			fail(err)
 		}
-		fmt.Printf("| %d | %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %d (%d missing) | %d | %d | %s |\n", run.instances, kill, len(r.ids), r.refused, r.errors,
-			r.elapsed.Seconds(), rate, p50, p99, st.Reports, missing, st.Campaigns, sequential, custody)
+		fmt.Printf("| %d | %s | %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %d (%d missing) | %d | %d | %s | %.1f | %s | %s | %.0f |\n", run.instances, share, kill, len(r.ids), r.refused, r.errors,
+			r.elapsed.Seconds(), rate, p50, p99, st.Reports, missing, st.Campaigns, sequential, custody, complaints/max(commits, 1), cpuPer, thr, idle)
 		drop()
 		if sequential != st.Campaigns {
 			// Instances racing to found campaigns would show here.
@@ -378,8 +422,8 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int) {
 			// is the column before: the campaigns the instances made
 			// together are those of grouping the reports one at a time in
 			// the order they were committed.
-			notes = append(notes, fmt.Sprintf("%d instance(s)%s: %d campaigns, %+d against the one-instance run (order of arrival)",
-				run.instances, map[bool]string{true: ", one killed"}[run.kill], st.Campaigns, st.Campaigns-campaigns1))
+			notes = append(notes, fmt.Sprintf("%d instance(s)%s%s: %d campaigns, %+d against the one-instance run (order of arrival)",
+				run.instances, map[bool]string{true: ", one killed"}[run.kill], map[bool]string{true: ", capped"}[run.share > 0], st.Campaigns, st.Campaigns-campaigns1))
 		}
 		if missing > 0 || !chainOK {
 			defer func() {
@@ -388,8 +432,12 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int) {
 			}()
 		}
 	}
-	if len(base) == 2 {
-		fmt.Printf("\ntwo instances take %.2f× the reports per second of one\n", base[1]/base[0])
+	fmt.Printf("\n(serve CPU: the serve processes' user and system time; throttled: time a capped process waited for its share; machine idle: of all CPUs, other work included — %s)\n", loadAvg())
+	if b := rates[0]; len(b) == 2 {
+		fmt.Printf("two instances take %.2f× the reports per second of one (each with the whole machine)\n", b[1]/b[0])
+	}
+	if b := rates[capShare]; capShare > 0 && len(b) == 2 {
+		fmt.Printf("two instances take %.2f× the reports per second of one (each capped at %.2f CPU)\n", b[1]/b[0], capShare)
 	}
 	for _, n := range notes {
 		fmt.Println("note:", n)
@@ -402,9 +450,12 @@ type cluster struct {
 	proxy *exec.Cmd
 	addr  string
 	dir   string
+	caps  []*cpuCap
 }
 
-func newCluster(bin, haproxy, dsn string, instances int) *cluster {
+// newCluster starts the instances (each capped at share of a CPU when
+// share > 0) and the proxy in front of them.
+func newCluster(bin, haproxy, dsn string, instances int, share float64) (*cluster, error) {
 	dir, err := os.MkdirTemp("", "accord-cluster")
 	if err != nil {
 		fail(err)
@@ -432,10 +483,22 @@ func newCluster(bin, haproxy, dsn string, instances int) *cluster {
 			}
 		}
 		cl.nodes = append(cl.nodes, n)
+		if share > 0 {
+			c, err := newCPUCap(fmt.Sprintf("accord-load-%d-%d", os.Getpid(), i), share)
+			if err == nil {
+				cl.caps = append(cl.caps, c)
+				err = c.add(n.cmd.Process.Pid)
+			}
+			if err != nil {
+				cl.proxy = nil
+				cl.stop()
+				return nil, err
+			}
+		}
 	}
 	// Every node shares the tokens of the first: they are in the database.
 	for _, n := range cl.nodes[1:] {
-		n.reporter, n.analyst = cl.nodes[0].reporter, cl.nodes[0].analyst
+		n.reporter, n.analyst, n.metrics = cl.nodes[0].reporter, cl.nodes[0].analyst, cl.nodes[0].metrics
 	}
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	cl.addr = l.Addr().String()
@@ -479,12 +542,14 @@ backend accord
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return cl
+	return cl, nil
 }
 
 func (cl *cluster) stop() {
-	cl.proxy.Process.Signal(syscall.SIGTERM)
-	cl.proxy.Wait()
+	if cl.proxy != nil {
+		cl.proxy.Process.Signal(syscall.SIGTERM)
+		cl.proxy.Wait()
+	}
 	for _, n := range cl.nodes {
 		if n.cmd.ProcessState == nil {
 			n.cmd.Process.Signal(syscall.SIGTERM)
@@ -492,7 +557,20 @@ func (cl *cluster) stop() {
 		}
 		os.RemoveAll(filepath.Dir(n.config))
 	}
+	for _, c := range cl.caps {
+		c.remove()
+	}
 	os.RemoveAll(cl.dir)
+}
+
+// throttled is the time the cluster's capped processes have waited for
+// their CPU share so far.
+func (cl *cluster) throttled() time.Duration {
+	var t time.Duration
+	for _, c := range cl.caps {
+		t += c.throttled()
+	}
+	return t
 }
 
 // loadRetrying sends every message through the proxy; a message that got
