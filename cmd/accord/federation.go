@@ -552,7 +552,7 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 				return errUsage
 			}
 			var failed error
-			sh, err := federation.Collect(ctx, n.svc.Source, n.svc.Jurisdiction)
+			sh, err := n.svc.Collect(ctx)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/intake"
@@ -22,12 +21,20 @@ type Group struct {
 }
 
 // Source is the complaint desk as the federation reads it. A round reads
-// it once, whatever the number of peers and TAXII pages.
+// its index once, whatever the number of peers and TAXII pages, and in
+// full only the reports it has not derived its items from yet.
 type Source interface {
-	// SharedReports calls fn for every report the node holds, grouped by
-	// campaign and in order of arrival within each, with the address of
-	// its reporter ("" when anonymous). An error from fn stops the walk.
-	SharedReports(ctx context.Context, fn func(r *intake.Report, reporter string) error) error
+	// SharedIndex calls fn for every report the node holds, grouped by
+	// campaign and in order of arrival within each (then by id), with
+	// the address of its reporter ("" when anonymous): its reference
+	// only, never its message or analysis. An error from fn stops the
+	// walk.
+	SharedIndex(ctx context.Context, fn func(r ReportRef) error) error
+	// SharedReports calls fn for each report of ids still held, in full
+	// (message and analysis), with the address of its reporter, in any
+	// order; ids no longer held are skipped. An error from fn stops the
+	// walk.
+	SharedReports(ctx context.Context, ids []string, fn func(r *intake.Report, reporter string) error) error
 	// SharedVersion changes whenever the set of reports does (a report
 	// added or erased): what was collected under an equal version is
 	// still current.
@@ -120,12 +127,16 @@ func mkItem(key string, kind Kind, tlp TLP, origins []string, personal bool, cam
 }
 
 // Shared is everything the node could share at one moment: computed once
-// and then decided for each peer under its agreement.
+// and then decided for each peer under its agreement. Evidence items are
+// held by their hash, not their body: Bodies makes the bodies of those an
+// envelope carries.
 type Shared struct {
 	Version      string // The source's version it was computed from.
 	Groups       []Group
 	jurisdiction string
-	recs         []statRec // Every report, as the statistics count it, oldest first.
+	recs         []statRec      // Every report, as the statistics count it, oldest first.
+	src          Source         // Where evidence bodies are made from (Bodies).
+	lazy         map[string]int // Evidence items kept without their body: key -> body size.
 }
 
 // statRec is what the statistics know of one report.
@@ -280,8 +291,10 @@ func top(m map[string]int, drop func(string) bool) []intake.Count {
 	return out
 }
 
-// Collect builds every item the node could share, in one read of the
-// source. Everything about the people a report concerns — its
+// Collect builds every item the node could share, reading every report
+// in full: a one-off collection (a command run once). A node keeps a
+// Collector (Service.Collect), which reads only what changed since its
+// last collection. Everything about the people a report concerns — its
 // recipients and its reporter — is removed here, at the border, by the
 // privacy package: subjects lose their addresses and names, links are cut
 // back to the spam run, addresses and domains of those people never
@@ -290,170 +303,7 @@ func top(m map[string]int, drop func(string) bool) []intake.Count {
 // deterministic, so an unchanged item keeps its hash and is never sent
 // twice. jurisdiction is this node's, named in the bodies.
 func Collect(ctx context.Context, src Source, jurisdiction string) (*Shared, error) {
-	version, err := src.SharedVersion(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("collect: %w", err)
-	}
-	sh := &Shared{Version: version, jurisdiction: jurisdiction}
-	inds := map[string]*indicator{}
-	addInd := func(typ, value, country string, at time.Time) {
-		if value == "" {
-			return
-		}
-		k := typ + ":" + value
-		in := inds[k]
-		if in == nil {
-			in = &indicator{Type: typ, Value: value, First: at, Last: at}
-			inds[k] = in
-		}
-		in.Reports++
-		if at.Before(in.First) {
-			in.First = at
-		}
-		if at.After(in.Last) {
-			in.Last = at
-		}
-		if country != "" && !contains(in.Origins, country) {
-			in.Origins = append(in.Origins, country)
-		}
-	}
-	var allAddrs, allMentioned, allNames []string
-	var camps []*campaignAcc
-	var cur *campaignAcc
-	err = src.SharedReports(ctx, func(r *intake.Report, reporter string) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if cur == nil || cur.id != r.CampaignID {
-			cur = &campaignAcc{id: r.CampaignID, first: r.ReceivedAt, countries: map[string]int{}, networks: map[string]int{},
-				senders: map[string]int{}, domains: map[string]int{}, finding: map[string]int{}}
-			camps = append(camps, cur)
-		}
-		people := privacy.Of(r.Raw, reporter)
-		recips := people.Recipients()
-		allAddrs, allNames = append(allAddrs, recips...), append(allNames, people.Names...)
-		allMentioned = append(allMentioned, people.Mentioned...)
-		cur.addrs, cur.names = append(cur.addrs, recips...), append(cur.names, people.Names...)
-		cur.mentioned = append(cur.mentioned, people.Mentioned...)
-		cur.reports++
-		if r.ReceivedAt.Before(cur.first) {
-			cur.first = r.ReceivedAt
-		}
-		if r.ReceivedAt.After(cur.last) {
-			cur.last = r.ReceivedAt
-		}
-		v := r.Verdict
-		country := ""
-		if v != nil {
-			country = v.Origin.Country
-			if cur.subject == "" {
-				cur.subject = v.Message.Subject
-			}
-		}
-		sh.recs = append(sh.recs, statRec{at: r.ReceivedAt, id: r.ID, country: country, campaign: r.CampaignID})
-		if country == "" {
-			cur.unknown = true
-		} else {
-			if !contains(cur.origins, country) {
-				cur.origins = append(cur.origins, country)
-			}
-		}
-		var ro []string
-		if country != "" {
-			ro = []string{country}
-		}
-		cur.items = append(cur.items, mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, r.CampaignID, r.ReceivedAt, reportOf(r, people)))
-		ev, clean := evidenceOf(r, people)
-		evItem := mkItem("ev:"+r.ID, KindEvidence, tlpEvidence, ro, true, r.CampaignID, r.ReceivedAt, ev)
-		if !clean {
-			evItem.Unshareable = "its redacted copy could not be shown free of the recipients' and reporter's addresses"
-		}
-		cur.items = append(cur.items, evItem)
-		if v == nil {
-			return nil
-		}
-		count(cur.countries, v.Origin.Country)
-		if v.Origin.Network != nil && v.Origin.Network.ASN != 0 {
-			count(cur.networks, fmt.Sprintf("AS%d %s", v.Origin.Network.ASN, v.Origin.Network.Name))
-		}
-		count(cur.senders, v.Sender.Domains.From)
-		for _, d := range v.Content.Domains {
-			count(cur.domains, d)
-		}
-		for _, x := range v.Reasons {
-			count(cur.finding, string(x.Code))
-		}
-		if ip := v.Origin.IP; ip != "" {
-			typ := "ipv4-addr"
-			if strings.Contains(ip, ":") {
-				typ = "ipv6-addr"
-			}
-			addInd(typ, ip, country, r.ReceivedAt)
-		}
-		// No e-mail address becomes an indicator, not even the sender's:
-		// it is often a forged or hijacked person's. Its domain does.
-		if d := v.Sender.Domains.From; !people.IsDomain(d) {
-			addInd("domain-name", d, country, r.ReceivedAt)
-		}
-		for _, dom := range v.Content.Domains {
-			if !people.IsDomain(dom) {
-				addInd("domain-name", dom, country, r.ReceivedAt)
-			}
-		}
-		for _, u := range v.Content.URLs {
-			if g, ok := people.URL(u.URL); ok {
-				addInd("url", g, country, r.ReceivedAt)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("collect: %w", err)
-	}
-	// What identifies anyone in any report stays out of every shared list.
-	all := privacy.NewMentioned(allAddrs, allMentioned, allNames)
-	personal := func(v string) bool { return all.IsDomain(v) || all.IsAddress(v) }
-	// The statistics count the oldest reports first (by arrival, then
-	// id), so the counted set only ever grows by the newest.
-	sort.Slice(sh.recs, func(i, j int) bool {
-		a, b := sh.recs[i], sh.recs[j]
-		return a.at.Before(b.at) || a.at.Equal(b.at) && a.id < b.id
-	})
-	for _, c := range camps {
-		sort.Strings(c.origins)
-		origins := c.origins
-		if c.unknown {
-			// A campaign with reports of unknown origin cannot be shown to
-			// come only from the allowed jurisdictions.
-			origins = append(origins, "unknown")
-		}
-		g := Group{ID: "campaign:" + c.id, Items: c.items}
-		g.Items = append(g.Items, mkItem("camp:"+c.id, KindCampaigns, tlpCampaign, origins, false, c.id, c.last, campaignBody{
-			ID: c.id, Subject: privacy.NewMentioned(c.addrs, c.mentioned, c.names).Text(c.subject), Reports: c.reports, FirstSeen: c.first.UTC(), LastSeen: c.last.UTC(),
-			Countries: top(c.countries, nil), Networks: top(c.networks, nil), Senders: top(c.senders, personal),
-			Domains: top(c.domains, personal), Findings: top(c.finding, nil), Source: jurisdiction,
-		}))
-		sh.Groups = append(sh.Groups, g)
-	}
-	ig := Group{ID: "indicators"}
-	keys := make([]string, 0, len(inds))
-	for k := range inds {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		in := inds[k]
-		if in.Type == "email-addr" && all.IsAddress(in.Value) || in.Type == "domain-name" && all.IsDomain(in.Value) ||
-			strings.Contains(in.Value, "@") {
-			continue
-		}
-		sort.Strings(in.Origins)
-		ig.Items = append(ig.Items, mkItem("ind:"+k, KindIndicators, tlpIndicator, in.Origins, false, "", in.Last, in))
-	}
-	if len(ig.Items) > 0 {
-		sh.Groups = append(sh.Groups, ig)
-	}
-	return sh, nil
+	return NewCollector(src, jurisdiction).Collect(ctx)
 }
 
 func reportOf(r *intake.Report, people privacy.People) reportBody {

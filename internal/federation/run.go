@@ -18,9 +18,11 @@ type Schedule struct {
 	// Purge is the interval between purges of received items whose
 	// retention ended (1 hour), whatever Sync is.
 	Purge time.Duration
-	// Refresh, when set, runs after every round with the shared set the
-	// round collected (the TAXII collections are brought up to date with
-	// it, so pages never collect anything themselves).
+	// Refresh, when set, runs after every round that collected, with the
+	// shared set the round collected (the TAXII collections are brought
+	// up to date with it, so pages never collect anything themselves). A
+	// round collects nothing while no peer is active: there is then no
+	// collection to keep.
 	Refresh func(context.Context, *Shared) error
 }
 
@@ -31,31 +33,44 @@ type RoundResult struct {
 }
 
 // Round pushes to every active peer with a URL (or, with only, to those
-// peers), collecting the shared set once for all of them.
+// peers), collecting the shared set once for all of them. With no active
+// peer at all — none to push to, no TAXII collection to keep — nothing
+// is collected, and the set returned is nil.
 func (s *Service) Round(ctx context.Context, only ...string) (*Shared, RoundResult, error) {
 	rr := RoundResult{Peers: map[string]SyncResult{}, Failed: map[string]error{}}
-	sh, err := Collect(ctx, s.Source, s.Jurisdiction)
-	if err != nil {
-		return nil, rr, err
-	}
 	peers, err := s.Store.Peers(ctx)
 	if err != nil {
-		return sh, rr, err
+		return nil, rr, err
 	}
 	want := map[string]bool{}
 	for _, n := range only {
 		want[n] = true
 	}
+	active := false
+	var push []string
 	for _, p := range peers {
-		if p.Status != StatusActive || p.URL == "" || len(want) > 0 && !want[p.Name] {
+		if p.Status != StatusActive {
 			continue
 		}
-		res, err := s.SyncShared(ctx, sh, p.Name)
+		active = true
+		if p.URL != "" && (len(want) == 0 || want[p.Name]) {
+			push = append(push, p.Name)
+		}
+	}
+	if !active {
+		return nil, rr, nil
+	}
+	sh, err := s.Collect(ctx)
+	if err != nil {
+		return nil, rr, err
+	}
+	for _, name := range push {
+		res, err := s.SyncShared(ctx, sh, name)
 		if err != nil {
-			rr.Failed[p.Name] = err
+			rr.Failed[name] = err
 			continue
 		}
-		rr.Peers[p.Name] = res
+		rr.Peers[name] = res
 	}
 	return sh, rr, nil
 }

@@ -31,8 +31,9 @@ type Service struct {
 	MaxItems     int           // Items per envelope (500).
 	MaxBytes     int           // Item bytes per envelope (16 MiB); a larger item goes alone.
 
-	mu    sync.Mutex
-	links map[string]*sync.Mutex // One exchange at a time per peer.
+	mu        sync.Mutex
+	links     map[string]*sync.Mutex // One exchange at a time per peer.
+	collector *Collector             // Made on first use; keeps what each report contributes.
 
 	admMu    sync.Mutex           // Guards admitted and admOrder only.
 	admitted map[string]time.Time // Body hashes of the admissions checked (Admit), when.
@@ -43,6 +44,18 @@ type Service struct {
 type admittedAt struct {
 	body string
 	at   time.Time
+}
+
+// Collect builds the shared set, reading in full only the reports new or
+// changed since this service last collected (see Collector).
+func (s *Service) Collect(ctx context.Context) (*Shared, error) {
+	s.mu.Lock()
+	if s.collector == nil {
+		s.collector = NewCollector(s.Source, s.Jurisdiction)
+	}
+	c := s.collector
+	s.mu.Unlock()
+	return c.Collect(ctx)
 }
 
 func (s *Service) now() time.Time {
@@ -294,7 +307,7 @@ type PreviewLine struct {
 // else would not be sent. With a, it previews under that agreement instead
 // of the one in force.
 func (s *Service) Preview(ctx context.Context, peer string, a *Agreement) ([]PreviewLine, error) {
-	sh, err := Collect(ctx, s.Source, s.Jurisdiction)
+	sh, err := s.Collect(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -98,16 +98,28 @@ min_aggregate = 5
 // read as the store reads them: by campaign, then by arrival.
 type reportsSource []*intake.Report
 
-func (s reportsSource) SharedReports(_ context.Context, fn func(*intake.Report, string) error) error {
+func (s reportsSource) SharedIndex(_ context.Context, fn func(ReportRef) error) error {
 	rs := slices.Clone(s)
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].CampaignID < rs[j].CampaignID })
 	for _, r := range rs {
-		if err := fn(r, ""); err != nil {
+		if err := fn(RefOf(r, "")); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+func (s reportsSource) SharedReports(_ context.Context, ids []string, fn func(*intake.Report, string) error) error {
+	for _, r := range s {
+		if slices.Contains(ids, r.ID) {
+			if err := fn(r, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (s reportsSource) SharedVersion(context.Context) (string, error) { return fmt.Sprint(len(s)), nil }
 
 // report i of a desk, from country (unknown when ""), in one of four

@@ -65,7 +65,7 @@ var errTermsChanged = errors.New("federation: the terms changed while the envelo
 // not have yet, withdraws what it may no longer have, and delivers the
 // assistance messages and TAXII reads waiting for it.
 func (s *Service) Sync(ctx context.Context, peer string) (SyncResult, error) {
-	sh, err := Collect(ctx, s.Source, s.Jurisdiction)
+	sh, err := s.Collect(ctx)
 	if err != nil {
 		return SyncResult{Withheld: map[string]int{}}, err
 	}
@@ -303,13 +303,13 @@ func (s *Service) push(ctx context.Context, sh *Shared, peer string, res *SyncRe
 		nw := min(len(wds), maxItems)
 		size := jsonSize(wds[:nw]) + jsonSize(queued) + jsonSize(logged)
 		n := 0
-		for n < len(due) && n < maxItems && (n == 0 && nw == 0 || size+len(due[n].Item.Body) <= maxBytes) {
-			size += len(due[n].Item.Body)
+		for n < len(due) && n < maxItems && (n == 0 && nw == 0 || size+sh.Size(due[n].Item) <= maxBytes) {
+			size += sh.Size(due[n].Item)
 			n++
 		}
 		batch := due[:n]
 		due = due[n:]
-		pe, err := s.build(ctx, p, to, batch, groups, wds[:nw], queued, logged, readIDs)
+		pe, err := s.build(ctx, p, to, sh, batch, groups, wds[:nw], queued, logged, readIDs)
 		if err != nil {
 			return err
 		}
@@ -332,8 +332,10 @@ func jsonSize(v any) int {
 	return len(b)
 }
 
-// build makes the next envelope and keeps it as pending.
-func (s *Service) build(ctx context.Context, p *Peer, to string, batch []PreviewLine, groups map[string][]Item, wds []Withdrawal, msgs []Queued, reads []Read, readIDs []int64) (*Pending, error) {
+// build makes the next envelope and keeps it as pending. The bodies of
+// the evidence it carries are made here, from their reports (the shared
+// set holds their hashes only).
+func (s *Service) build(ctx context.Context, p *Peer, to string, sh *Shared, batch []PreviewLine, groups map[string][]Item, wds []Withdrawal, msgs []Queued, reads []Read, readIDs []int64) (*Pending, error) {
 	link, err := s.Store.Link(ctx, p.Name)
 	if err != nil {
 		return nil, err
@@ -358,7 +360,27 @@ func (s *Service) build(ctx context.Context, p *Peer, to string, batch []Preview
 	}
 	var items []Item
 	for _, id := range order {
-		pk, err := BuildPackage(s.Key, id, groups[id], include[id], now)
+		// Only the items it carries need their bodies: the others are in
+		// the package by their hash.
+		all := groups[id]
+		var carried []Item
+		var at []int
+		for i, it := range all {
+			if include[id][it.Key] && it.Body == nil {
+				carried, at = append(carried, it), append(at, i)
+			}
+		}
+		if len(carried) > 0 {
+			made, err := sh.Bodies(ctx, carried)
+			if err != nil {
+				return nil, err
+			}
+			all = append([]Item(nil), all...)
+			for j, i := range at {
+				all[i] = made[j]
+			}
+		}
+		pk, err := BuildPackage(s.Key, id, all, include[id], now)
 		if err != nil {
 			return nil, err
 		}

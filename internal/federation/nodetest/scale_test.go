@@ -121,6 +121,12 @@ func scaleMessage(c, i int) []byte {
 // measure the desk, not the federation).
 func fill(tb testing.TB, n *node, campaigns, per int) {
 	tb.Helper()
+	fillWith(tb, n, campaigns, per, scaleMessage)
+}
+
+// fillWith is fill with message i of campaign c made by msg.
+func fillWith(tb testing.TB, n *node, campaigns, per int, msg func(c, i int) []byte) {
+	tb.Helper()
 	ctx := context.Background()
 	lib, err := rules.Embedded()
 	if err != nil {
@@ -137,7 +143,7 @@ func fill(tb testing.TB, n *node, campaigns, per int) {
 		return nil
 	}
 	for c := 0; c < campaigns; c++ {
-		v0, err := an.Analyze(ctx, analysis.Input{Message: mail.ParseBytes(scaleMessage(c, 0), mail.Limits{})})
+		v0, err := an.Analyze(ctx, analysis.Input{Message: mail.ParseBytes(msg(c, 0), mail.Limits{})})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -145,7 +151,7 @@ func fill(tb testing.TB, n *node, campaigns, per int) {
 		sig := analysis.CampaignSignature(v0)
 		var batches []*intake.Batch
 		for i := 0; i < per; i++ {
-			raw := scaleMessage(c, i)
+			raw := msg(c, i)
 			var v analysis.Verdict
 			json.Unmarshal(tmpl, &v)
 			ip := fmt.Sprintf(scaleOrigins[c%len(scaleOrigins)], 1+c%200, 1+i%250)

@@ -76,7 +76,7 @@ func (f *Feed) Update(ctx context.Context) error {
 	if current {
 		return nil
 	}
-	sh, err := federation.Collect(ctx, f.Fed.Source, f.Fed.Jurisdiction)
+	sh, err := f.Fed.Collect(ctx)
 	if err != nil {
 		return err
 	}

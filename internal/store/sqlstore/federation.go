@@ -1009,24 +1009,60 @@ var (
 	_ federation.Source = (*Store)(nil)
 )
 
-// SharedReports implements federation.Source: every report in one query,
-// with its reporter's address, in campaign order.
-func (s *Store) SharedReports(ctx context.Context, fn func(r *intake.Report, reporter string) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.complaint_id, r.received_at, r.channel, r.form, r.unverifiable, r.sha256, r.raw,
-		r.reporter_id, r.verdict, r.campaign_id, COALESCE(p.address, '') FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id
-		ORDER BY r.campaign_id, r.received_at, r.id`)
+// SharedIndex implements federation.Source: every report's reference in
+// one query, in campaign order — no message, no analysis.
+func (s *Store) SharedIndex(ctx context.Context, fn func(r federation.ReportRef) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.campaign_id, r.received_at, r.sha256, r.purged_at, COALESCE(p.address, '')
+		FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id ORDER BY r.campaign_id, r.received_at, r.id`)
+	if err != nil {
+		return fmt.Errorf("read the index of the reports to share: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r federation.ReportRef
+		var at, purged int64
+		if err := rows.Scan(&r.ID, &r.CampaignID, &at, &r.SHA256, &purged, &r.Reporter); err != nil {
+			return fmt.Errorf("read the index of the reports to share: %w", err)
+		}
+		r.ReceivedAt = fromNanos(at)
+		if purged != 0 {
+			r.PurgedAt = fromNanos(purged)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// SharedReports implements federation.Source: the reports of ids in full,
+// with their reporter's address, in one query.
+func (s *Store) SharedReports(ctx context.Context, ids []string, fn func(r *intake.Report, reporter string) error) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT r.id, r.complaint_id, r.received_at, r.channel, r.form, r.unverifiable, r.sha256, r.raw,
+		r.reporter_id, r.verdict, r.campaign_id, r.purged_at, COALESCE(p.address, '') FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id
+		WHERE r.id IN (`+placeholders(len(ids))+`)`), args...)
 	if err != nil {
 		return fmt.Errorf("read reports to share: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r intake.Report
-		var at int64
+		var at, purged int64
 		var ch, unv, verdict, reporter string
-		if err := rows.Scan(&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &r.SHA256, &r.Raw, &r.ReporterID, &verdict, &r.CampaignID, &reporter); err != nil {
+		if err := rows.Scan(&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &r.SHA256, &r.Raw, &r.ReporterID, &verdict, &r.CampaignID, &purged, &reporter); err != nil {
 			return fmt.Errorf("read reports to share: %w", err)
 		}
 		r.ReceivedAt, r.Channel = fromNanos(at), intake.Channel(ch)
+		if purged != 0 {
+			r.PurgedAt = fromNanos(purged)
+		}
 		json.Unmarshal([]byte(unv), &r.Unverifiable)
 		r.Verdict = &analysis.Verdict{}
 		if err := json.Unmarshal([]byte(verdict), r.Verdict); err != nil {

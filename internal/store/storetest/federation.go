@@ -229,9 +229,11 @@ func requests(t *testing.T, s Store) {
 	}
 }
 
-// sharedReports: the federation reads every report at once, in campaign
-// order, with its reporter; the version moves with the reports; lists
-// refuse a limit over the maximum instead of cutting it short.
+// sharedReports: the federation reads the index of every report at once,
+// in campaign order, with its reporter, and in full only the reports it
+// names; the version moves with the reports; an erasure changes the
+// report's reference (so what was derived from it is derived again);
+// lists refuse a limit over the maximum instead of cutting it short.
 func sharedReports(t *testing.T, s Store) {
 	ctx := context.Background()
 	d := desk(t, s)
@@ -239,9 +241,14 @@ func sharedReports(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var first intake.Receipted
 	for i := 0; i < 3; i++ {
-		if _, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: spam(i), Reporter: fmt.Sprintf("r%d@example.net", i), SubmittedBy: "smtp"}); err != nil {
+		rec, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: spam(i), Reporter: fmt.Sprintf("r%d@example.net", i), SubmittedBy: "smtp"})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			first = rec.Reports[0]
 		}
 	}
 	if _, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: spam(9), SubmittedBy: "tok"}); err != nil {
@@ -251,35 +258,64 @@ func sharedReports(t *testing.T, s Store) {
 	if v1 == v0 {
 		t.Errorf("the version did not move with new reports: %s", v1)
 	}
-	var got []string
-	var lastCamp string
-	seen := map[string]bool{}
-	reporters := map[string]string{}
-	err = s.SharedReports(ctx, func(r *intake.Report, reporter string) error {
-		if r.CampaignID != lastCamp {
-			if seen[r.CampaignID] {
-				t.Errorf("campaign %s comes back after another", r.CampaignID)
+	index := func() map[string]federation.ReportRef {
+		t.Helper()
+		refs := map[string]federation.ReportRef{}
+		var lastCamp string
+		seen := map[string]bool{}
+		var prev federation.ReportRef
+		err := s.SharedIndex(ctx, func(r federation.ReportRef) error {
+			if r.CampaignID != lastCamp {
+				if seen[r.CampaignID] {
+					t.Errorf("campaign %s comes back after another", r.CampaignID)
+				}
+				seen[r.CampaignID], lastCamp = true, r.CampaignID
+			} else if r.ReceivedAt.Before(prev.ReceivedAt) {
+				t.Errorf("report %s comes before %s in its campaign", prev.ID, r.ID)
 			}
-			seen[r.CampaignID], lastCamp = true, r.CampaignID
+			if r.SHA256 == "" || r.ReceivedAt.IsZero() {
+				t.Errorf("report %s indexed without its hash or arrival", r.ID)
+			}
+			refs[r.ID], prev = r, r
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
+		return refs
+	}
+	refs := index()
+	if len(refs) != 4 {
+		t.Fatalf("%d reports indexed", len(refs))
+	}
+	n := 0
+	var ids []string
+	for id, r := range refs {
+		if r.Reporter != "" {
+			n++
+		}
+		ids = append(ids, id)
+	}
+	if n != 3 {
+		t.Errorf("reporters: %v", refs)
+	}
+	got := map[string]bool{}
+	err = s.SharedReports(ctx, append(ids, "no-such-report"), func(r *intake.Report, reporter string) error {
 		if r.Verdict == nil || len(r.Raw) == 0 || r.SHA256 == "" {
 			t.Errorf("report %s read without its verdict or message", r.ID)
 		}
-		reporters[r.ID] = reporter
-		got = append(got, r.ID)
+		if ref := federation.RefOf(r, reporter); ref != refs[r.ID] {
+			t.Errorf("report %s read in full as %+v, indexed as %+v", r.ID, ref, refs[r.ID])
+		}
+		got[r.ID] = true
 		return nil
 	})
 	if err != nil || len(got) != 4 {
-		t.Fatalf("%d reports, %v", len(got), err)
+		t.Fatalf("%d reports read in full, %v", len(got), err)
 	}
-	n := 0
-	for _, a := range reporters {
-		if a != "" {
-			n++
-		}
-	}
-	if n != 3 {
-		t.Errorf("reporters: %v", reporters)
+	got = map[string]bool{}
+	if err := s.SharedReports(ctx, ids[:1], func(r *intake.Report, _ string) error { got[r.ID] = true; return nil }); err != nil || len(got) != 1 || !got[ids[0]] {
+		t.Errorf("one report asked for, %v read: %v", got, err)
 	}
 	if v2, _ := s.SharedVersion(ctx); v2 != v1 {
 		t.Errorf("the version moved without a change: %s → %s", v1, v2)
@@ -292,6 +328,14 @@ func sharedReports(t *testing.T, s Store) {
 	}
 	if l, err := s.Reports(ctx, intake.ReportFilter{Limit: intake.MaxLimit}); err != nil || len(l) != 4 {
 		t.Errorf("a list at the maximum: %d %v", len(l), err)
+	}
+	// An erasure unlinks the reporter and deletes the message: the
+	// report's reference says so.
+	if _, err := d.Erase(ctx, first.ID, first.StatusToken); err != nil {
+		t.Fatal(err)
+	}
+	if r := index()[first.ID]; r.Reporter != "" || r.PurgedAt.IsZero() || r == refs[first.ID] {
+		t.Errorf("after erasure, report %s is indexed as %+v (before: %+v)", first.ID, r, refs[first.ID])
 	}
 }
 

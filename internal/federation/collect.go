@@ -1,0 +1,405 @@
+package federation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/privacy"
+)
+
+// ReportRef is what the federation needs to know of a report to tell
+// whether what it derived from the report still holds — without its
+// message or its analysis, which are the bulk of what a desk stores.
+type ReportRef struct {
+	ID         string
+	CampaignID string
+	ReceivedAt time.Time
+	SHA256     string    // Of the message as received.
+	Reporter   string    // The reporter's address; "" when anonymous or erased.
+	PurgedAt   time.Time // When its message and analysis were deleted; zero while kept.
+}
+
+// RefOf is the reference of a report read in full, with its reporter's
+// address.
+func RefOf(r *intake.Report, reporter string) ReportRef {
+	return ReportRef{ID: r.ID, CampaignID: r.CampaignID, ReceivedAt: r.ReceivedAt, SHA256: r.SHA256, Reporter: reporter, PurgedAt: r.PurgedAt}
+}
+
+// stamp changes whenever anything a report's items are made from does:
+// its message (by hash), its reporter (an erasure unlinks them, and the
+// redaction then no longer removes their address), its campaign and
+// arrival, and the deletion of its message and analysis.
+func (r ReportRef) stamp() string {
+	h := sha256.New()
+	for _, s := range []string{r.ID, r.CampaignID, strconv.FormatInt(r.ReceivedAt.UnixNano(), 10), r.SHA256, r.Reporter, strconv.FormatInt(r.PurgedAt.UnixNano(), 10)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// readBatch is how many reports one query reads in full: each query is
+// short (no snapshot held open for a whole desk), and a shutdown waits for
+// one batch at most.
+const readBatch = 32
+
+// ErrChanged is returned when a report changed (its message purged, its
+// reporter erased) after the shared set was collected: an evidence body
+// made now would not be the one decided on. The next round collects again.
+var ErrChanged = errors.New("federation: a report changed after the shared set was collected")
+
+// Collector builds the shared set, deriving each report's part of it
+// once. What a report contributes — the people privacy.Of finds in its
+// message, its report item, its evidence item's hash and whether the
+// redaction is clean, its indicators and what the statistics and its
+// campaign count — depends only on the report, so it is kept, keyed by the
+// report's id and stamp (its message hash, reporter, campaign, arrival and
+// purge time), and only reports new or changed since the last collection
+// are read in full. The others cost one row of their index: a round's
+// cost follows what changed, not what the desk holds.
+//
+// The derivations are kept in memory, per process, not in a store table,
+// on purpose: they hold the people a message names (its recipients'
+// addresses and names, which the redaction needs), and a table would be a
+// second copy of those beyond the reach of erasure and retention. Memory
+// is bounded by the reports held — entries of reports no longer held are
+// dropped at each collection — and no entry keeps a message or its
+// redacted copy: an evidence item keeps its hash and size, and its body
+// is made again, identically, when an envelope carries it (Shared.Bodies).
+// The price is one read of each report's message per process, on its
+// first collection, and none at all while the node has no active peer
+// (Service.Round does not collect then).
+type Collector struct {
+	Source       Source
+	Jurisdiction string
+
+	sem   chan struct{}       // One collection at a time: a second one waits and reuses.
+	cache map[string]*derived // By report id.
+}
+
+// derived is one report's part of the shared set.
+type derived struct {
+	stamp    string
+	country  string
+	subject  string // The verdict's subject as received: the campaign's is redacted against all its reports' people.
+	verdict  bool   // It had an analysis (counts and indicators below).
+	recips   []string
+	mention  []string
+	names    []string
+	network  string
+	sender   string
+	domains  []string
+	findings []string
+	inds     []indRef // Its indicators, its own people already left out.
+	rep, ev  Item     // ev.Body is nil: made again by Shared.Bodies.
+	evSize   int
+}
+
+type indRef struct{ typ, value string }
+
+// Collect builds every item the node could share. See the package-level
+// Collect for what is removed at the border.
+func (c *Collector) Collect(ctx context.Context) (*Shared, error) {
+	if c.sem == nil {
+		return nil, errors.New("collect: a Collector is made with NewCollector")
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("collect: %w", ctx.Err())
+	}
+	defer func() { <-c.sem }()
+	version, err := c.Source.SharedVersion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("collect: %w", err)
+	}
+	var refs []ReportRef
+	var missing []string
+	err = c.Source.SharedIndex(ctx, func(r ReportRef) error {
+		refs = append(refs, r)
+		if d := c.cache[r.ID]; d == nil || d.stamp != r.stamp() {
+			missing = append(missing, r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("collect: %w", err)
+	}
+	// Reports new or changed are read in full, a batch at a time, and
+	// what is derived is kept as it comes: an interrupted collection
+	// loses nothing already read.
+	for len(missing) > 0 {
+		n := min(len(missing), readBatch)
+		err := c.Source.SharedReports(ctx, missing[:n], func(r *intake.Report, reporter string) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			c.cache[r.ID] = derive(r, reporter)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("collect: %w", err)
+		}
+		missing = missing[n:]
+	}
+	// Only the reports held now are kept.
+	keep := make(map[string]*derived, len(refs))
+	for _, r := range refs {
+		if d := c.cache[r.ID]; d != nil {
+			keep[r.ID] = d
+		}
+	}
+	c.cache = keep
+	return assemble(c.Source, version, c.Jurisdiction, refs, keep), nil
+}
+
+// NewCollector returns a collector of src's reports for a node of
+// jurisdiction.
+func NewCollector(src Source, jurisdiction string) *Collector {
+	return &Collector{Source: src, Jurisdiction: jurisdiction, sem: make(chan struct{}, 1), cache: map[string]*derived{}}
+}
+
+// derive computes a report's part of the shared set.
+func derive(r *intake.Report, reporter string) *derived {
+	people := privacy.Of(r.Raw, reporter)
+	d := &derived{stamp: RefOf(r, reporter).stamp(), recips: people.Recipients(), mention: people.Mentioned, names: people.Names}
+	v := r.Verdict
+	if v != nil {
+		d.verdict, d.country, d.subject = true, v.Origin.Country, v.Message.Subject
+	}
+	var ro []string
+	if d.country != "" {
+		ro = []string{d.country}
+	}
+	d.rep = mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, r.CampaignID, r.ReceivedAt, reportOf(r, people))
+	ev, clean := evidenceOf(r, people)
+	d.ev = mkItem("ev:"+r.ID, KindEvidence, tlpEvidence, ro, true, r.CampaignID, r.ReceivedAt, ev)
+	d.evSize, d.ev.Body = len(d.ev.Body), nil
+	if !clean {
+		d.ev.Unshareable = "its redacted copy could not be shown free of the recipients' and reporter's addresses"
+	}
+	if v == nil {
+		return d
+	}
+	if v.Origin.Network != nil && v.Origin.Network.ASN != 0 {
+		d.network = fmt.Sprintf("AS%d %s", v.Origin.Network.ASN, v.Origin.Network.Name)
+	}
+	d.sender = v.Sender.Domains.From
+	d.domains = append([]string(nil), v.Content.Domains...)
+	for _, x := range v.Reasons {
+		d.findings = append(d.findings, string(x.Code))
+	}
+	if ip := v.Origin.IP; ip != "" {
+		typ := "ipv4-addr"
+		if strings.Contains(ip, ":") {
+			typ = "ipv6-addr"
+		}
+		d.inds = append(d.inds, indRef{typ, ip})
+	}
+	// No e-mail address becomes an indicator, not even the sender's:
+	// it is often a forged or hijacked person's. Its domain does.
+	if dom := v.Sender.Domains.From; !people.IsDomain(dom) {
+		d.inds = append(d.inds, indRef{"domain-name", dom})
+	}
+	for _, dom := range v.Content.Domains {
+		if !people.IsDomain(dom) {
+			d.inds = append(d.inds, indRef{"domain-name", dom})
+		}
+	}
+	for _, u := range v.Content.URLs {
+		if g, ok := people.URL(u.URL); ok {
+			d.inds = append(d.inds, indRef{"url", g})
+		}
+	}
+	return d
+}
+
+// assemble builds the shared set from the reports' parts, in the index's
+// order (campaign, then arrival). A report the index named but that was
+// gone when read is left out.
+func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts map[string]*derived) *Shared {
+	sh := &Shared{Version: version, jurisdiction: jurisdiction, src: src, lazy: map[string]int{}}
+	inds := map[string]*indicator{}
+	addInd := func(typ, value, country string, at time.Time) {
+		if value == "" {
+			return
+		}
+		k := typ + ":" + value
+		in := inds[k]
+		if in == nil {
+			in = &indicator{Type: typ, Value: value, First: at, Last: at}
+			inds[k] = in
+		}
+		in.Reports++
+		if at.Before(in.First) {
+			in.First = at
+		}
+		if at.After(in.Last) {
+			in.Last = at
+		}
+		if country != "" && !contains(in.Origins, country) {
+			in.Origins = append(in.Origins, country)
+		}
+	}
+	var allAddrs, allMentioned, allNames []string
+	var camps []*campaignAcc
+	var cur *campaignAcc
+	for _, r := range refs {
+		d := parts[r.ID]
+		if d == nil {
+			continue
+		}
+		if cur == nil || cur.id != r.CampaignID {
+			cur = &campaignAcc{id: r.CampaignID, first: r.ReceivedAt, countries: map[string]int{}, networks: map[string]int{},
+				senders: map[string]int{}, domains: map[string]int{}, finding: map[string]int{}}
+			camps = append(camps, cur)
+		}
+		allAddrs, allNames = append(allAddrs, d.recips...), append(allNames, d.names...)
+		allMentioned = append(allMentioned, d.mention...)
+		cur.addrs, cur.names = append(cur.addrs, d.recips...), append(cur.names, d.names...)
+		cur.mentioned = append(cur.mentioned, d.mention...)
+		cur.reports++
+		if r.ReceivedAt.Before(cur.first) {
+			cur.first = r.ReceivedAt
+		}
+		if r.ReceivedAt.After(cur.last) {
+			cur.last = r.ReceivedAt
+		}
+		country := d.country
+		if d.verdict && cur.subject == "" {
+			cur.subject = d.subject
+		}
+		sh.recs = append(sh.recs, statRec{at: r.ReceivedAt, id: r.ID, country: country, campaign: r.CampaignID})
+		if country == "" {
+			cur.unknown = true
+		} else if !contains(cur.origins, country) {
+			cur.origins = append(cur.origins, country)
+		}
+		cur.items = append(cur.items, d.rep, d.ev)
+		sh.lazy[d.ev.Key] = d.evSize
+		if !d.verdict {
+			continue
+		}
+		count(cur.countries, country)
+		count(cur.networks, d.network)
+		count(cur.senders, d.sender)
+		for _, x := range d.domains {
+			count(cur.domains, x)
+		}
+		for _, x := range d.findings {
+			count(cur.finding, x)
+		}
+		for _, in := range d.inds {
+			addInd(in.typ, in.value, country, r.ReceivedAt)
+		}
+	}
+	// What identifies anyone in any report stays out of every shared list.
+	all := privacy.NewMentioned(allAddrs, allMentioned, allNames)
+	personal := func(v string) bool { return all.IsDomain(v) || all.IsAddress(v) }
+	// The statistics count the oldest reports first (by arrival, then
+	// id), so the counted set only ever grows by the newest.
+	sort.Slice(sh.recs, func(i, j int) bool {
+		a, b := sh.recs[i], sh.recs[j]
+		return a.at.Before(b.at) || a.at.Equal(b.at) && a.id < b.id
+	})
+	for _, c := range camps {
+		sort.Strings(c.origins)
+		origins := c.origins
+		if c.unknown {
+			// A campaign with reports of unknown origin cannot be shown to
+			// come only from the allowed jurisdictions.
+			origins = append(origins, "unknown")
+		}
+		g := Group{ID: "campaign:" + c.id, Items: c.items}
+		g.Items = append(g.Items, mkItem("camp:"+c.id, KindCampaigns, tlpCampaign, origins, false, c.id, c.last, campaignBody{
+			ID: c.id, Subject: privacy.NewMentioned(c.addrs, c.mentioned, c.names).Text(c.subject), Reports: c.reports, FirstSeen: c.first.UTC(), LastSeen: c.last.UTC(),
+			Countries: top(c.countries, nil), Networks: top(c.networks, nil), Senders: top(c.senders, personal),
+			Domains: top(c.domains, personal), Findings: top(c.finding, nil), Source: jurisdiction,
+		}))
+		sh.Groups = append(sh.Groups, g)
+	}
+	ig := Group{ID: "indicators"}
+	keys := make([]string, 0, len(inds))
+	for k := range inds {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		in := inds[k]
+		if in.Type == "email-addr" && all.IsAddress(in.Value) || in.Type == "domain-name" && all.IsDomain(in.Value) ||
+			strings.Contains(in.Value, "@") {
+			continue
+		}
+		sort.Strings(in.Origins)
+		ig.Items = append(ig.Items, mkItem("ind:"+k, KindIndicators, tlpIndicator, in.Origins, false, "", in.Last, in))
+	}
+	if len(ig.Items) > 0 {
+		sh.Groups = append(sh.Groups, ig)
+	}
+	return sh
+}
+
+// Size is the size of an item's body, made or not.
+func (s *Shared) Size(it Item) int {
+	if it.Body == nil {
+		if n, ok := s.lazy[it.Key]; ok {
+			return n
+		}
+	}
+	return len(it.Body)
+}
+
+// Bodies returns items with every body made: the evidence the shared set
+// keeps as its hash only is redacted again from its report, and checked
+// against that hash (the redaction is deterministic). A report changed or
+// gone since the collection is ErrChanged: what was decided on can no
+// longer be made.
+func (s *Shared) Bodies(ctx context.Context, items []Item) ([]Item, error) {
+	out := append([]Item(nil), items...)
+	at := map[string]int{}
+	var ids []string
+	for i, it := range out {
+		if _, lazy := s.lazy[it.Key]; lazy && it.Body == nil {
+			id := strings.TrimPrefix(it.Key, "ev:")
+			at[id] = i
+			ids = append(ids, id)
+		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), readBatch)
+		err := s.src.SharedReports(ctx, ids[:n], func(r *intake.Report, reporter string) error {
+			i, ok := at[r.ID]
+			if !ok {
+				return nil
+			}
+			ev, _ := evidenceOf(r, privacy.Of(r.Raw, reporter))
+			b, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			if HashBody(b) != out[i].Hash {
+				return fmt.Errorf("%w: evidence of report %s", ErrChanged, r.ID)
+			}
+			out[i].Body = b
+			delete(at, r.ID)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("evidence bodies: %w", err)
+		}
+		ids = ids[n:]
+	}
+	for id := range at {
+		return nil, fmt.Errorf("%w: report %s is no longer held", ErrChanged, id)
+	}
+	return out, nil
+}
