@@ -1,7 +1,6 @@
 package privacy
 
 import (
-	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -74,9 +73,23 @@ func initials(words []string) []string {
 	var out []string
 	for _, s := range []string{f1 + string(last), f1 + "." + string(last), f1 + "-" + string(last), f1 + "_" + string(last),
 		string(last) + f1, string(first) + l1, string(first) + "." + l1} {
-		if len([]rune(strings.NewReplacer(".", "", "-", "", "_", "").Replace(s))) >= 5 {
+		if letters(s) >= 5 {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// letters counts the runes of s that are not the separators a login puts
+// between a name's parts (".", "-", "_"). It is called for every name of
+// every report at each federation round: counting in place, not through a
+// strings.Replacer built anew each time, which dominated a round's cost.
+func letters(s string) int {
+	n := 0
+	for _, r := range s {
+		if r != '.' && r != '-' && r != '_' {
+			n++
+		}
+	}
+	return n
 }
