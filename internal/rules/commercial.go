@@ -38,6 +38,9 @@ var espHeaders = []string{"Feedback-ID", "X-Mailgun-Tag", "X-Mailgun-Sid", "X-SG
 func findPrice(t string) string {
 	for i := 0; i < len(t); i++ {
 		c := t[i]
+		if !priceByte[c] {
+			continue // most bytes start nothing below
+		}
 		if c == '$' || strings.HasPrefix(t[i:], "€") || strings.HasPrefix(t[i:], "£") || strings.HasPrefix(t[i:], "¥") || strings.HasPrefix(t[i:], "r$") {
 			sym := 1
 			if strings.HasPrefix(t[i:], "r$") {
@@ -85,6 +88,19 @@ func findPrice(t string) string {
 	}
 	return ""
 }
+
+// priceByte marks the bytes findPrice looks at: a currency sign's first
+// byte ($, the lead byte of €, £ and ¥, the r of r$), the c of "cents",
+// and digits.
+var priceByte = func() (t [256]bool) {
+	for _, s := range []string{"$", "€", "£", "¥", "r$", "cents", "0123456789"} {
+		t[s[0]] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	return t
+}()
 
 // DetectCommercial weighs offer vocabulary, prices, discounts, coupons,
 // calls to buy, free shipping and the marks of bulk-mail services, in the

@@ -288,3 +288,74 @@ func TestHasStreetSuffixByLastLetter(t *testing.T) {
 		}
 	}
 }
+
+// findPriceEveryByte is findPrice as it was, looking at every byte.
+func findPriceEveryByte(t string) string {
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c == '$' || strings.HasPrefix(t[i:], "€") || strings.HasPrefix(t[i:], "£") || strings.HasPrefix(t[i:], "¥") || strings.HasPrefix(t[i:], "r$") {
+			sym := 1
+			if strings.HasPrefix(t[i:], "r$") {
+				sym = 2
+			} else if c != '$' {
+				sym = len("€")
+				if strings.HasPrefix(t[i:], "£") || strings.HasPrefix(t[i:], "¥") {
+					sym = 2
+				}
+			}
+			j := i + sym
+			if j < len(t) && t[j] == ' ' {
+				j++
+			}
+			k := j
+			for k < len(t) && (t[k] >= '0' && t[k] <= '9' || (t[k] == ',' || t[k] == '.') && k > j) {
+				k++
+			}
+			if k > j && t[j] >= '0' && t[j] <= '9' {
+				return strings.TrimRight(t[i:k], ",.")
+			}
+			continue
+		}
+		if strings.HasPrefix(t[i:], "cents") && i > 0 && t[i-1] == ' ' && i > 1 && t[i-2] >= '0' && t[i-2] <= '9' {
+			j := i - 2
+			for j > 0 && t[j-1] >= '0' && t[j-1] <= '9' {
+				j--
+			}
+			return t[j : i+5]
+		}
+		if c >= '0' && c <= '9' && (i == 0 || t[i-1] < '0' || t[i-1] > '9') && (i == 0 || t[i-1] != '.' && t[i-1] != ',') {
+			k := i
+			for k < len(t) && (t[k] >= '0' && t[k] <= '9' || t[k] == ',' || t[k] == '.') {
+				k++
+			}
+			rest := t[k:]
+			rest = strings.TrimPrefix(rest, " ")
+			for _, cur := range []string{"€", "eur ", "eur.", "euro", "usd", "gbp", "dollars", "reais", "brl", "chf", "libras", "pounds"} {
+				if strings.HasPrefix(rest, cur) {
+					return t[i:k] + " " + strings.TrimSpace(cur)
+				}
+			}
+			i = k
+		}
+	}
+	return ""
+}
+
+func TestFindPriceAsEveryByte(t *testing.T) {
+	parts := []string{"$", "€", "£", "¥", "r$", "r", "cents", "cent", "1", "19", "99", ".", ",", " ", "eur ", "eur.", "euro", "usd",
+		"dollars", "pounds", "x", "é", "\xe2", "\xe2\x82", "\xc2", "\xa3", "\n"}
+	r := rand.New(rand.NewPCG(9, 10))
+	texts := scanTexts()
+	for n := 0; n < 5000; n++ {
+		var b strings.Builder
+		for k := r.IntN(12); k >= 0; k-- {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, s := range texts {
+		if got, want := findPrice(s), findPriceEveryByte(s); got != want {
+			t.Fatalf("findPrice(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
