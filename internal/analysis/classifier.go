@@ -14,6 +14,7 @@ type ModelClassifier struct {
 func (c ModelClassifier) Classify(m *mail.Message, _ *mail.Content) Spam {
 	f := c.Model.Extract(m, true)
 	r := c.Model.Score(f, true)
+	f.Release()
 	p := c.Model.Params()
 	s := Spam{
 		Score:      r.Score,

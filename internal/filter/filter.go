@@ -283,7 +283,6 @@ type Decision struct {
 	AuthResults string // Our Authentication-Results value (without the field name).
 	Elapsed     time.Duration
 	msg         *mail.Message
-	features    classify.Features
 	raw         []byte
 	env         Envelope
 	verdict     *analysis.Verdict
@@ -473,8 +472,8 @@ func (s *Service) scan(ctx context.Context, d *Decision) error {
 
 	m := s.model.Load()
 	f := m.Extract(msg, true)
-	d.features = f
 	r := m.Score(f, true)
+	f.Release()
 	add(bayesSymbol(r))
 
 	// DNS blocklists: the SMTP client (or the origin), link and sender domains.
