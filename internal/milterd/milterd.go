@@ -420,7 +420,15 @@ func bare(a string) string {
 }
 
 func rank(outcome string) int {
-	return map[string]int{filter.OutcomeOff: 0, filter.OutcomeHam: 1, filter.OutcomeUnsure: 2, filter.OutcomeSpam: 3}[outcome]
+	switch outcome {
+	case filter.OutcomeHam:
+		return 1
+	case filter.OutcomeUnsure:
+		return 2
+	case filter.OutcomeSpam:
+		return 3
+	}
+	return 0 // off, and anything else
 }
 
 var unfoldRe = regexp.MustCompile(`\r?\n\s*`)
