@@ -119,3 +119,80 @@ func TestMaxLifeEndsATricklingClient(t *testing.T) {
 		}
 	}
 }
+
+// closedByServer says whether the server's side of c closed (EOF or a
+// reset) within a second, rather than our read deadline passing.
+func closedByServer(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	_, err := c.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return false
+	}
+	return err != nil
+}
+
+// With Evict, a client holding its address's share with idle connections
+// cannot lock out another client of the same address (a filter door's
+// MTA and a local user are both 127.0.0.1): the new connection takes the
+// place of the one that waited longest, if it waited EvictAfter.
+func TestEvictTakesTheIdlestPlace(t *testing.T) {
+	l, addr := serve(t, Limits{Max: 10, PerIP: 2, Evict: true, EvictAfter: 150 * time.Millisecond})
+	a, _ := dialFrom(t, "127.0.0.2", addr)
+	time.Sleep(50 * time.Millisecond)
+	b, _ := dialFrom(t, "127.0.0.2", addr)
+	time.Sleep(300 * time.Millisecond)
+	if _, got := dialFrom(t, "127.0.0.2", addr); got != "hello" {
+		t.Fatalf("a third connection at the bound, with two idle ones: %q", got)
+	}
+	if !closedByServer(a) {
+		t.Error("the connection idle longest was not closed")
+	}
+	// b has waited longest now; the new one has not waited at all.
+	if _, got := dialFrom(t, "127.0.0.2", addr); got != "hello" {
+		t.Fatalf("a fourth: %q", got)
+	}
+	if !closedByServer(b) {
+		t.Error("the second idlest was not closed")
+	}
+	// Both remaining connections are fresh: nobody is evicted, the new
+	// one is refused as before.
+	if _, got := dialFrom(t, "127.0.0.2", addr); got != "refused: too many connections from one address" {
+		t.Fatalf("at the bound with only fresh connections: %q", got)
+	}
+	// Another address's connections are not taken for this one's bound.
+	if _, got := dialFrom(t, "127.0.0.3", addr); got != "hello" {
+		t.Fatal(got)
+	}
+	if all, one := l.Open("127.0.0.2"); all != 3 || one != 2 {
+		t.Errorf("open: %d in all, %d from 127.0.0.2; want 3 and 2", all, one)
+	}
+}
+
+// A connection marked Busy (a door scanning its message) is not idle even
+// while something reads from it in the background.
+func TestEvictSparesBusyConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl := Wrap(ln, Limits{PerIP: 1, Evict: true, EvictAfter: 50 * time.Millisecond,
+		Refuse: func(c net.Conn, why string) { io.WriteString(c, "refused\n") }})
+	t.Cleanup(func() { bl.Close() })
+	go func() {
+		for {
+			c, err := bl.Accept()
+			if err != nil {
+				return
+			}
+			Busy(c)
+			io.WriteString(c, "hello\n")
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	addr := ln.Addr().String()
+	dialFrom(t, "127.0.0.2", addr)
+	time.Sleep(200 * time.Millisecond)
+	if _, got := dialFrom(t, "127.0.0.2", addr); got != "refused" {
+		t.Fatalf("a busy connection was evicted: %q", got)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
+	"time"
 )
 
 // MaxPacket bounds one milter packet (its command byte and data). An MTA
@@ -60,11 +62,49 @@ func checkPacket(data []byte) error {
 // library set), checks it, then serves its bytes. A packet that fails,
 // or declares a length of 0 or over MaxPacket, ends the connection with
 // errFrame.
+//
+// It also bounds the wait for the MTA's connect after the negotiation
+// (connectWait): until a connect (C) arrives, every read deadline the
+// library sets is cut to connectBy.
 type guardConn struct {
 	net.Conn
 	buf []byte // the current packet, length prefix included
 	off int    // bytes of buf already served
 	err error  // sticky: the connection is over
+
+	connectWait time.Duration
+	mu          sync.Mutex
+	connectBy   time.Time // set at the negotiation, zero once connected
+}
+
+func (c *guardConn) clamp(t time.Time) time.Time {
+	c.mu.Lock()
+	by := c.connectBy
+	c.mu.Unlock()
+	if by.IsZero() || (!t.IsZero() && t.Before(by)) {
+		return t
+	}
+	return by
+}
+
+func (c *guardConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.clamp(t)) }
+func (c *guardConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
+}
+
+// stage notes the negotiation and the connect.
+func (c *guardConn) stage(code byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case code == 'O' && c.connectWait > 0:
+		c.connectBy = time.Now().Add(c.connectWait)
+	case code == 'C':
+		c.connectBy = time.Time{}
+	}
 }
 
 func (c *guardConn) Read(p []byte) (int, error) {
@@ -110,17 +150,21 @@ func (c *guardConn) next() error {
 	if err := checkPacket(c.buf[4:]); err != nil {
 		return err
 	}
+	c.stage(c.buf[4])
 	c.off = 0
 	return nil
 }
 
 // guardListener wraps every accepted connection in a guardConn.
-type guardListener struct{ net.Listener }
+type guardListener struct {
+	net.Listener
+	connectWait time.Duration
+}
 
 func (l guardListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &guardConn{Conn: c}, nil
+	return &guardConn{Conn: c, connectWait: l.connectWait}, nil
 }

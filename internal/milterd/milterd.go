@@ -43,6 +43,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -59,9 +60,19 @@ type Limits struct {
 	// (default 6 minutes: longer than Postfix's smtpd_timeout, 300 s, for
 	// which an SMTP session may wait on its client between commands).
 	IdleTimeout time.Duration
+	// ConnectTimeout is how long the door waits, after the opening
+	// negotiation, for the MTA's connect (default 10 s): Postfix and
+	// Sendmail send it at once, so a connection that negotiated and then
+	// waits holds a slot for seconds, not IdleTimeout.
+	ConnectTimeout time.Duration
 	// MaxConns bounds the connections open at once (default 512), and
 	// MaxConnsPerIP those from one address (default 128): one Postfix
 	// opens one connection per smtpd process (default_process_limit 100).
+	// At a bound the connection that has waited longest on its MTA (at
+	// least a second) is closed to make room for the new one
+	// (connlimit.Limits.Evict): on loopback the MTA and every local user
+	// share one address, and refusing the new connection let a local
+	// user holding idle ones switch filtering off.
 	MaxConns, MaxConnsPerIP int
 }
 
@@ -75,6 +86,10 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxConnsPerIP <= 0 {
 		l.MaxConnsPerIP = 128
 	}
+	if l.ConnectTimeout <= 0 {
+		l.ConnectTimeout = 10 * time.Second
+	}
+	l.ConnectTimeout = min(l.ConnectTimeout, l.IdleTimeout)
 	return l
 }
 
@@ -103,7 +118,7 @@ func ListenWith(addr string, f *filter.Service, log *slog.Logger, lim Limits) (*
 	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
 		network, address = "unix", p
 	}
-	l, err := net.Listen(network, address)
+	l, err := listen(network, address)
 	if err != nil {
 		return nil, fmt.Errorf("milter listen %s: %w", addr, err)
 	}
@@ -111,7 +126,7 @@ func ListenWith(addr string, f *filter.Service, log *slog.Logger, lim Limits) (*
 	if network == "unix" {
 		perIP = 0 // every client of a unix socket is the local MTA
 	}
-	s.l = connlimit.Wrap(l, connlimit.Limits{Max: lim.MaxConns, PerIP: perIP, Log: log})
+	s.l = connlimit.Wrap(l, connlimit.Limits{Max: lim.MaxConns, PerIP: perIP, Log: log, Evict: true})
 	// Every reply waits for the end of the message: the MTA streams the
 	// connection, recipients, header and body without a round trip each.
 	protocol := milter.OptHeaderLeadingSpace | milter.OptNoUnknown | milter.OptNoConnReply | milter.OptNoHeloReply |
@@ -128,11 +143,41 @@ func ListenWith(addr string, f *filter.Service, log *slog.Logger, lim Limits) (*
 		milter.WithMacroRequest(milter.StageEOM, []milter.MacroName{milter.MacroQueueId}),
 	)
 	go func() {
-		if err := s.srv.Serve(guardListener{s.l}); err != nil && !errors.Is(err, milter.ErrServerClosed) {
+		if err := s.srv.Serve(guardListener{s.l, lim.ConnectTimeout}); err != nil && !errors.Is(err, milter.ErrServerClosed) {
 			log.Warn("milter: serve", "err", err)
 		}
 	}()
 	return s, nil
+}
+
+// listen opens the door. A unix socket is made readable and writable by
+// its owner and group only (0660): connecting needs write permission, so
+// in a directory whose group is the MTA's (setgid, as docs/filter.md
+// shows) the MTA can reach it and other local users cannot. A socket file
+// left by a process that is gone is replaced; one somebody listens on is
+// not.
+func listen(network, address string) (net.Listener, error) {
+	if network != "unix" {
+		return net.Listen(network, address)
+	}
+	if fi, err := os.Lstat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if c, err := net.DialTimeout("unix", address, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: another process is listening on it", address)
+		}
+		if err := os.Remove(address); err != nil {
+			return nil, fmt.Errorf("remove the stale socket: %w", err)
+		}
+	}
+	l, err := net.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(address, 0o660); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("socket permissions: %w", err)
+	}
+	return l, nil
 }
 
 // Addr is the listening address.

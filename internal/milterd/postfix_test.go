@@ -420,6 +420,35 @@ func TestPostfix(t *testing.T) {
 	if h, _ := st.HeldMessage(ctx, held[0].ID); h.State != filter.StateReleased {
 		t.Errorf("after delivery: %s, want released", h.State)
 	}
+
+	// A local user holds the milter's share of connections from
+	// 127.0.0.1 (the address Postfix connects from too), each negotiated
+	// and then silent. Postfix used to be refused, apply its
+	// milter_default_action (accept) and deliver spam for a holding
+	// recipient unfiltered, forged X-Spam-Flag: NO included. Now its
+	// connection takes the place of the one idle longest: held.
+	for i := 0; i < 128; i++ {
+		negotiated(t, "tcp", srv.Addr().String())
+	}
+	time.Sleep(1200 * time.Millisecond) // the idle ones have waited past connlimit's EvictAfter
+	if err := sendSMTP(mx, "s@sender.example", []string{"held@example.org"}, mk("spam-held-idle", filter.GTUBE)); err != nil {
+		t.Fatal(err)
+	}
+	if got := sk.find("spam-held-idle", 10*time.Second); got != nil {
+		t.Fatalf("spam for a holding recipient reached the sink while a local user held the milter's connections:\n%s", got.data)
+	}
+	heldNow := false
+	for end := time.Now().Add(10 * time.Second); !heldNow && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		all, _ := st.HeldMessages(ctx, filter.HeldFilter{Recipient: "held@example.org"})
+		for _, m := range all {
+			if hm, _ := st.HeldMessage(ctx, m.ID); bytes.Contains(hm.Raw, []byte("spam-held-idle")) {
+				heldNow = true
+			}
+		}
+	}
+	if !heldNow {
+		t.Error("the message is neither at the sink nor in the quarantine")
+	}
 }
 
 // queueOut is the node's way out for releases: its outbound queue (set

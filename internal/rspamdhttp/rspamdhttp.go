@@ -94,14 +94,16 @@ func (h *Handler) guard(next http.Handler) http.Handler {
 func (h *Handler) Server() *http.Server {
 	return &http.Server{Handler: h.guard(h.Routes()), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(h.Log.Handler(), slog.LevelWarn)}
+		ErrorLog: slog.NewLogLogger(h.Log.Handler(), slog.LevelWarn), ConnContext: connlimit.WithConn}
 }
 
 // Limit bounds the connections l keeps (connlimit): at most max at once
 // (0: 512) and perIP from one client address (0: 128). A connection over the
 // bound from one address is answered 429 Too Many Requests, one over the
 // bound in all 503 Service Unavailable, both with Retry-After, before its
-// request is read.
+// request is read — unless a connection has waited on its client for a
+// second or more (idle keep-alive, a stalled request), which is closed to
+// make room instead: the MTA shares 127.0.0.1 with every local user.
 func (h *Handler) Limit(l net.Listener, max, perIP int) net.Listener {
 	if max <= 0 {
 		max = 512
@@ -109,7 +111,9 @@ func (h *Handler) Limit(l net.Listener, max, perIP int) net.Listener {
 	if perIP <= 0 {
 		perIP = 128
 	}
-	return connlimit.Wrap(l, connlimit.Limits{Max: max, PerIP: perIP, Log: h.Log, Refuse: refuse})
+	// At a bound the connection waiting longest on its client (idle
+	// keep-alive, a stalled body; not one being scanned) makes room.
+	return connlimit.Wrap(l, connlimit.Limits{Max: max, PerIP: perIP, Log: h.Log, Refuse: refuse, Evict: true})
 }
 
 func refuse(c net.Conn, why string) {
@@ -228,6 +232,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		raw = append(raw, 'x') // over the scan size: Check skips it
 		io.Copy(io.Discard, io.LimitReader(r.Body, 256<<20))
 	}
+	defer connlimit.BusyCtx(r.Context())() // scanning: not idle for eviction
 	env := envelope(r)
 	start := time.Now()
 	d, err := h.F.Check(r.Context(), raw, env)
@@ -381,6 +386,7 @@ func (h *Handler) learn(w http.ResponseWriter, r *http.Request, spam bool) {
 		jsonError(w, http.StatusBadRequest, "no message to learn")
 		return
 	}
+	defer connlimit.BusyCtx(r.Context())()
 	if over {
 		jsonError(w, http.StatusRequestEntityTooLarge, "the message is over the scan size")
 		return

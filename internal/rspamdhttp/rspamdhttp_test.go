@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -351,5 +352,39 @@ func TestPerClientCapAndScanBudget(t *testing.T) {
 	release()
 	if resp, res := post(t, "http://"+addr+"/checkv2", nil, m); resp.StatusCode != 200 || res.Action == "no action" {
 		t.Errorf("after the slot is free: %d %+v", resp.StatusCode, res)
+	}
+}
+
+// Partial POSTs from the MTA's own address (a local user on the mail
+// host) no longer lock the MTA out with 429: a new connection at the
+// bound takes the place of the one that has waited longest on its client.
+func TestStalledRequestsDoNotLockOutTheMTA(t *testing.T) {
+	lib, _ := rules.Embedded()
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org"},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(f, "", nil)
+	srv := h.Server()
+	go srv.Serve(h.Limit(l, 100, 2))
+	defer srv.Close()
+	addr := l.Addr().String()
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "POST /checkv2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab")
+	}
+	time.Sleep(1200 * time.Millisecond) // past connlimit's EvictAfter
+	m := message("test", "hello "+filter.GTUBE)
+	if resp, res := post(t, "http://"+addr+"/checkv2", nil, m); resp.StatusCode != 200 || res.Action == "no action" {
+		t.Errorf("the MTA's check while stalled requests held the address's share: %d %+v", resp.StatusCode, res)
 	}
 }

@@ -74,7 +74,10 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	// Over a bound: spamd's temporary failure, which spamc reports as
 	// such (exit 75 with -x) instead of waiting for a slot.
-	l = connlimit.Wrap(l, connlimit.Limits{Max: max, PerIP: perIP, Log: s.Log, Refuse: func(c net.Conn, why string) {
+	// At a bound the connection waiting longest on its client (a
+	// stalled body) makes room: spamc on the mail host shares 127.0.0.1
+	// with every local user.
+	l = connlimit.Wrap(l, connlimit.Limits{Max: max, PerIP: perIP, Log: s.Log, Evict: true, Refuse: func(c net.Conn, why string) {
 		fmt.Fprintf(c, "SPAMD/1.5 %d %s %s\r\n\r\n", exTempFail, exNames[exTempFail], why)
 	}})
 	s.mu.Lock()

@@ -398,3 +398,38 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// Stalled bodies from the MTA's own address (a local user on the mail
+// host: "Content-length: 1000" and two bytes) no longer lock spamc out:
+// a new connection at the bound takes the place of the one that has
+// waited longest on its client.
+func TestStalledBodiesDoNotLockOutTheMTA(t *testing.T) {
+	lib, _ := rules.Embedded()
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org"},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{F: f, Timeout: time.Minute, MaxConnsPerIP: 2}
+	go s.Serve(l)
+	defer s.Shutdown(context.Background())
+	addr := l.Addr().String()
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "CHECK SPAMC/1.5\r\nContent-length: 1000\r\n\r\nab")
+	}
+	time.Sleep(1200 * time.Millisecond) // past connlimit's EvictAfter
+	m := message("test", filter.GTUBE)
+	req := fmt.Sprintf("CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m)
+	if out := raw(t, addr, req); !strings.HasPrefix(out, "SPAMD/1.1 0 EX_OK\r\nSpam: True") {
+		t.Errorf("the MTA's check while stalled bodies held the address's share: %q", out)
+	}
+}

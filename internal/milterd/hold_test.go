@@ -1,0 +1,135 @@
+package milterd
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/d--j/go-milter"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/resolve"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+func listenLim(t *testing.T, addr string, lim Limits) *Server {
+	t.Helper()
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := filter.New(context.Background(), filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ListenWith(addr, f, nil, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// negotiated opens a connection that sends the MTA's negotiation, reads
+// the answer, and then says nothing: what a local user holding the
+// door's slots does.
+func negotiated(t *testing.T, network, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout(network, addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.Write(optneg)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 256)); err != nil {
+		t.Fatalf("negotiation: %v", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	return c
+}
+
+// A connection that negotiated and then sends no connect is closed after
+// ConnectTimeout, not after the idle timeout meant for an MTA waiting on
+// its SMTP client; one that sent its connect is kept.
+func TestMilterConnectTimeout(t *testing.T) {
+	s := listenLim(t, "127.0.0.1:0", Limits{ConnectTimeout: 300 * time.Millisecond, IdleTimeout: time.Minute})
+	idle := negotiated(t, "tcp", s.Addr().String())
+	started := negotiated(t, "tcp", s.Addr().String())
+	started.Write(pkt('C', "h\x004\x00\x19192.0.2.1\x00"))
+	time.Sleep(time.Second)
+	if !closedByServer(idle) {
+		t.Error("a connection with no connect was kept past ConnectTimeout")
+	}
+	if closedByServer(started) {
+		t.Error("a connection that sent its connect was closed before the idle timeout")
+	}
+}
+
+// closedByServer says whether the door closed c (EOF or reset) within a
+// second, rather than our read deadline passing.
+func closedByServer(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	_, err := c.Read(make([]byte, 1))
+	return err != nil && !isTimeout(err)
+}
+
+// The MTA shares 127.0.0.1 with every local user: one who holds the
+// address's share of connections, idle, no longer locks the MTA out —
+// the MTA's new connection takes the place of the one idle longest.
+func TestMilterIdleHoldersDoNotLockOutTheMTA(t *testing.T) {
+	s := listenLim(t, "127.0.0.1:0", Limits{MaxConnsPerIP: 3})
+	addr := s.Addr().String()
+	var held []net.Conn
+	for i := 0; i < 3; i++ {
+		held = append(held, negotiated(t, "tcp", addr))
+	}
+	time.Sleep(1200 * time.Millisecond) // longer than connlimit's EvictAfter
+	r := send(t, addr, []string{"ana@example.org"}, hdr("through"), "see you at noon\r\n")
+	if r.act.Type != milter.ActionAccept || added(r)["X-Spam-Flag"] != "NO" {
+		t.Fatalf("the MTA's session while the address's share was held: %+v %v", r.act, added(r))
+	}
+	if !closedByServer(held[0]) {
+		t.Error("the connection idle longest was kept")
+	}
+}
+
+// On a unix socket the door is reachable by its owner and group only
+// (0660), and a socket file left by a process that is gone is replaced.
+func TestMilterUnixSocket(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "milter.sock")
+	stale, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the stale socket is not there: %v", err)
+	}
+	s := listenLim(t, "unix:"+path, Limits{})
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o660 {
+		t.Errorf("socket mode %v, want 0660", fi.Mode().Perm())
+	}
+	if _, err := ListenWith("unix:"+path, s.f, nil, Limits{}); err == nil {
+		t.Error("a second door took over a socket in use")
+	}
+	c := milter.NewClient("unix", path, milter.WithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+	ses, err := c.Session(milter.NewMacroBag())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ses.Close()
+	if act, err := ses.Conn("client.example", milter.FamilyInet, 4321, "192.0.2.10"); err != nil || act.Type != milter.ActionContinue {
+		t.Fatal(act, err)
+	}
+}
