@@ -333,8 +333,10 @@ func (s *Service) Acquire(ctx context.Context) (release func(), ok bool) {
 }
 
 // Busy reports whether a decision was skipped because every scan slot
-// was taken: rspamd's door answers 503, spamd's EX_TEMPFAIL.
-func (d *Decision) Busy() bool { return d.Skipped == SkippedBusy }
+// was taken and the checks that need no slot (GTUBE, block lists) did
+// not decide: rspamd's door answers 503, spamd's EX_TEMPFAIL. When they
+// decided, the doors answer the decision, marked partial.
+func (d *Decision) Busy() bool { return d.Skipped == SkippedBusy && !d.decisive() }
 
 // Check decides on one message. It never fails for a bad message (a
 // malformed message is scanned as far as it can be read); it fails only
@@ -364,7 +366,12 @@ func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decisio
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		// Not scanned, but the checks that need no scan slot still
+		// count, as on the timeout path: GTUBE in the raw message, and
+		// the recipients' block lists (the header's From is read, within
+		// the header's bounds). Busy is not a way around them.
 		d.Skipped = SkippedBusy
+		s.unscanned(d)
 		d.Outcome = OutcomeHam
 		s.recipients(d)
 		s.logDecision(d)
@@ -400,6 +407,24 @@ func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decisio
 	return d, nil
 }
 
+// unscanned collects, for a message that finds no scan slot, what costs
+// no scan: GTUBE in the raw bytes (not in decoded parts, which needs the
+// parse), and the header alone, for the sender the block lists match.
+func (s *Service) unscanned(d *Decision) {
+	if bytes.Contains(d.raw, []byte(GTUBE)) {
+		d.Symbols = append(d.Symbols, Symbol{Name: "GTUBE", Score: 1000, Description: "the GTUBE test string: a test of the deployment"})
+		d.Score = 1000
+	}
+	lim := mail.DefaultLimits()
+	head := d.raw[:min(len(d.raw), lim.MaxHeaderBytes+4)]
+	if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
+		head = head[:i+4]
+	} else if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
+		head = head[:i+2]
+	}
+	d.msg = mail.ParseBytes(head, lim)
+}
+
 // MaxHeaderFields is how many header fields the filter reads (the
 // parser's limit, which the milter door uses too).
 var MaxHeaderFields = mail.DefaultLimits().MaxHeaders
@@ -420,7 +445,7 @@ func headerOverflow(m *mail.Message) bool {
 // decision that ran out of time, or found no scan slot, when the filter
 // is configured to tempfail.
 func (s *Service) TimedOut(d *Decision) bool {
-	return s.cfg.TempFailOnTimeout && (d.Skipped == SkippedBusy || d.Skipped == SkippedTimeout && !d.decisive())
+	return s.cfg.TempFailOnTimeout && (d.Skipped == SkippedBusy || d.Skipped == SkippedTimeout) && !d.decisive()
 }
 
 // decisive reports whether a timed-out decision found enough before the
@@ -747,6 +772,13 @@ func (s *Service) recipients(d *Decision) {
 		}
 		auth = authenticated(d.verdict)
 	}
+	if sender == "" && d.msg != nil {
+		// Not analysed (busy, or out of time before the analysis
+		// ended): the header's From as written, as the analysis reads it.
+		if from, _ := mail.ParseAddressList(d.msg.Header.Get("From")); len(from) > 0 {
+			sender = from[0].Addr
+		}
+	}
 	if sender == "" {
 		sender = d.env.MailFrom
 	}
@@ -765,7 +797,7 @@ func (s *Service) recipients(d *Decision) {
 			rd.Outcome, rd.Why = OutcomeHam, "released from quarantine ("+d.Released.ID+") by its recipient: not scanned again"
 		case d.HeaderOverflow:
 			rd.Outcome, rd.Why = OutcomeReject, "the header is larger than the filter reads: refused, so no field reaches the mailbox unseen"
-		case d.Skipped != "" && d.Skipped != "timeout":
+		case d.Skipped != "" && d.Skipped != SkippedTimeout && d.Skipped != SkippedBusy:
 			rd.Outcome, rd.Why = OutcomeHam, "not scanned: "+d.Skipped
 		case !e.Enabled:
 			rd.Outcome, rd.Why = OutcomeOff, "filtering is off ("+e.From["enabled"]+")"
@@ -786,8 +818,11 @@ func (s *Service) recipients(d *Decision) {
 				rd.Why = strings.TrimPrefix(rd.Why+"; authenticated marketing with a signed one-click opt-out trusted", "; ")
 			}
 			rd.Outcome = outcomeFor(e, rd.Score)
-			if d.Skipped == "timeout" && rd.Score <= 0 {
+			if d.Skipped == SkippedTimeout && rd.Score <= 0 {
 				rd.Outcome, rd.Why = OutcomeHam, "not scanned in time: "+d.Skipped
+			}
+			if d.Skipped == SkippedBusy && rd.Score <= 0 {
+				rd.Outcome, rd.Why = OutcomeHam, "not scanned: "+d.Skipped
 			}
 			if lm.Blocked {
 				// The user's own block: their spam action, never escalated.

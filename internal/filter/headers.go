@@ -125,12 +125,13 @@ func (s *Service) Headers(d *Decision, outcome string) []Header {
 	if d.Released != nil {
 		return []Header{{"X-Accord-Filter", "released: " + d.Released.ID + " (by its recipient; not scanned again); ref=" + d.Reference}}
 	}
-	if d.Skipped == "timeout" && d.decisive() {
-		// What was found before the time ran out decided: the verdict's
-		// headers, and a word that the scan was cut short.
+	if (d.Skipped == SkippedTimeout || d.Skipped == SkippedBusy) && d.decisive() {
+		// What was found before the time ran out, or without a scan
+		// slot, decided: the verdict's headers, and a word that the scan
+		// was cut short or not done.
 		d2 := *d
 		d2.Skipped = ""
-		return append(s.Headers(&d2, outcome), Header{"X-Accord-Filter", "partial: timeout; ref=" + d.Reference})
+		return append(s.Headers(&d2, outcome), Header{"X-Accord-Filter", "partial: " + d.Skipped + "; ref=" + d.Reference})
 	}
 	if d.Skipped != "" {
 		h := []Header{{"X-Accord-Filter", "skipped: " + d.Skipped + "; ref=" + d.Reference}}

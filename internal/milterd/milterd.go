@@ -18,7 +18,8 @@
 //     X-Accord-Filter: skipped) or a tempfail, as configured; a message
 //     over the scan size is delivered with a header, never blocked; so is
 //     one that finds every scan slot taken (filter.SkippedBusy), or it is
-//     a tempfail, by the same setting;
+//     a tempfail, by the same setting — unless GTUBE or a block list,
+//     which need no slot, decided (then it is acted on);
 //   - when the quarantine cannot store a copy the MTA is told to try again
 //     later (4xx): nothing is lost;
 //   - an MTA connection that sends nothing for IdleTimeout is closed, and

@@ -319,24 +319,37 @@ func isTimeout(err error) bool {
 
 // A message that finds every scan slot taken is delivered with
 // X-Accord-Filter: skipped: busy (fail-open, the default), or tempfailed
-// when the filter is configured to tempfail.
+// when the filter is configured to tempfail — unless the checks that need
+// no slot decide, as on the timeout path: GTUBE, or a sender on the
+// recipient's block list, is acted on (held here) either way.
 func TestMilterBusy(t *testing.T) {
 	for _, tempfail := range []bool{false, true} {
-		s, f, _ := start(t, filter.Config{MaxScans: 1, ScanWait: 50 * time.Millisecond, TempFailOnTimeout: tempfail})
-		release, ok := f.Acquire(context.Background())
+		s, f, st := start(t, filter.Config{MaxScans: 1, ScanWait: 50 * time.Millisecond, TempFailOnTimeout: tempfail})
+		ctx := context.Background()
+		f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "bo@example.org", Block: []string{"sender@client.example"}, Action: ptr(filter.ActionQuarantine)}, "t")
+		release, ok := f.Acquire(ctx)
 		if !ok {
 			t.Fatal("no scan slot")
 		}
-		r := send(t, s.Addr().String(), []string{"ana@example.org"}, hdr("busy"), filter.GTUBE+"\r\n")
+		r := send(t, s.Addr().String(), []string{"ana@example.org"}, hdr("busy"), "see you at noon\r\n")
+		gtube := send(t, s.Addr().String(), []string{"ana@example.org"}, hdr("busy gtube"), filter.GTUBE+"\r\n")
+		blocked := send(t, s.Addr().String(), []string{"bo@example.org"}, hdr("busy blocked"), "see you at noon\r\n")
 		release()
 		if tempfail {
 			if r.act.Type != milter.ActionTempFail {
 				t.Errorf("busy, tempfail: %+v", r.act)
 			}
-			continue
-		}
-		if r.act.Type != milter.ActionAccept || !strings.HasPrefix(added(r)["X-Accord-Filter"], "skipped: busy") {
+		} else if r.act.Type != milter.ActionAccept || !strings.HasPrefix(added(r)["X-Accord-Filter"], "skipped: busy") {
 			t.Errorf("busy, fail-open: %+v %v", r.act, added(r))
+		}
+		if gtube.act.Type != milter.ActionDiscard {
+			t.Errorf("GTUBE while busy (tempfail %v): %+v %v, want held", tempfail, gtube.act, added(gtube))
+		}
+		if blocked.act.Type != milter.ActionDiscard {
+			t.Errorf("a blocked sender while busy (tempfail %v): %+v %v, want held", tempfail, blocked.act, added(blocked))
+		}
+		if held, _ := st.HeldMessages(ctx, filter.HeldFilter{}); len(held) != 2 {
+			t.Errorf("held while busy (tempfail %v): %d, want 2", tempfail, len(held))
 		}
 	}
 }

@@ -345,9 +345,13 @@ func TestPerClientCapAndScanBudget(t *testing.T) {
 	if !ok {
 		t.Fatal("no scan slot")
 	}
-	resp, _ = post(t, "http://"+addr+"/checkv2", nil, m)
+	resp, _ = post(t, "http://"+addr+"/checkv2", nil, message("test", "see you at noon"))
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("every scan slot taken: %d %v", resp.StatusCode, resp.Header)
+	}
+	// GTUBE needs no scan slot: it decides even when the filter is busy.
+	if resp, res := post(t, "http://"+addr+"/checkv2", nil, m); resp.StatusCode != 200 || res.Action == "no action" {
+		t.Errorf("GTUBE with every scan slot taken: %d %+v", resp.StatusCode, res)
 	}
 	release()
 	if resp, res := post(t, "http://"+addr+"/checkv2", nil, m); resp.StatusCode != 200 || res.Action == "no action" {

@@ -305,7 +305,7 @@ func TestOverScanSizeAnswered(t *testing.T) {
 // One client cannot take every connection slot: past MaxConnsPerIP its
 // connections are answered EX_TEMPFAIL at once. A check that finds every
 // scan slot taken (MaxScans) is answered EX_TEMPFAIL too, not scanned
-// late or passed as ham.
+// late or passed as ham — unless what needs no slot (GTUBE) decides.
 func TestPerClientCapAndScanBudget(t *testing.T) {
 	lib, _ := rules.Embedded()
 	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org", MaxScans: 1, ScanWait: 50 * time.Millisecond},
@@ -345,8 +345,13 @@ func TestPerClientCapAndScanBudget(t *testing.T) {
 	if !ok {
 		t.Fatal("no scan slot")
 	}
-	if out := raw(t, addr, req); !strings.HasPrefix(out, "SPAMD/1.1 75 EX_TEMPFAIL the filter is busy") {
+	ham := message("test", "see you at noon")
+	if out := raw(t, addr, fmt.Sprintf("CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(ham), ham)); !strings.HasPrefix(out, "SPAMD/1.1 75 EX_TEMPFAIL the filter is busy") {
 		t.Errorf("every scan slot taken: %q", out)
+	}
+	// GTUBE needs no scan slot: it decides even when the filter is busy.
+	if out := raw(t, addr, req); !strings.HasPrefix(out, "SPAMD/1.1 0 EX_OK\r\nSpam: True") {
+		t.Errorf("GTUBE with every scan slot taken: %q", out)
 	}
 	release()
 	if out := raw(t, addr, req); !strings.HasPrefix(out, "SPAMD/1.1 0 EX_OK\r\nSpam: True") {
