@@ -182,6 +182,27 @@ func (s *Service) Headers(d *Decision, outcome string) []Header {
 
 // RejectText is the SMTP reply text of a rejection: the reason and the
 // reference a sender can quote to the provider.
+// RejectCode is the SMTP code for a refused message: 552 (exceeded
+// storage allocation, as for a message too large) when its header is
+// larger than the filter reads, else 550.
+func (s *Service) RejectCode(d *Decision) int {
+	if d.HeaderOverflow {
+		return 552
+	}
+	return 550
+}
+
+// MaxRecipients bounds the recipients of one message at every door, as
+// MTAs bound them (Postfix's smtpd_recipient_limit is 1000): each
+// recipient is a policy lookup and may be a quarantine row, so one
+// request naming thousands made thousands.
+const MaxRecipients = 1000
+
+// TooManyRecipients is the refusal of a message over MaxRecipients.
+func TooManyRecipients() string {
+	return fmt.Sprintf("5.5.3 Too many recipients (at most %d per message)", MaxRecipients)
+}
+
 func (s *Service) RejectText(d *Decision) string {
 	if d.HeaderOverflow {
 		return fmt.Sprintf("5.3.4 Message header too large to inspect (over %d fields or %d KiB; reference %s)", MaxHeaderFields, mail.DefaultLimits().MaxHeaderBytes>>10, d.Reference)

@@ -2,9 +2,11 @@ package milterd
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +133,45 @@ func TestMilterUnixSocket(t *testing.T) {
 	defer ses.Close()
 	if act, err := ses.Conn("client.example", milter.FamilyInet, 4321, "192.0.2.10"); err != nil || act.Type != milter.ActionContinue {
 		t.Fatal(act, err)
+	}
+}
+
+// A header over the bytes the filter reads is refused 552 5.3.4 (as one
+// over its fields is), not 550; a message to more recipients than
+// filter.MaxRecipients is refused 552 5.5.3, and nothing is held.
+func TestMilterOversizeRefusals(t *testing.T) {
+	s, _, st := start(t, filter.Config{})
+	c := milter.NewClient("tcp", s.Addr().String(), milter.WithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+	run := func(rcpts int, subject string) *milter.Action {
+		t.Helper()
+		ses, err := c.Session(milter.NewMacroBag())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ses.Close()
+		ses.Conn("client.example", milter.FamilyInet, 4321, "192.0.2.10")
+		ses.Helo("client.example")
+		ses.Mail("<sender@client.example>", "")
+		for i := 0; i < rcpts; i++ {
+			ses.Rcpt(fmt.Sprintf("<u%d@example.org>", i), "")
+		}
+		ses.DataStart()
+		ses.HeaderField("From", "s@client.example", nil)
+		ses.HeaderField("Subject", subject, nil)
+		ses.HeaderEnd()
+		_, act, err := ses.BodyReadFrom(strings.NewReader(filter.GTUBE + "\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return act
+	}
+	if a := run(1, strings.Repeat("x", 600<<10)); a.Type != milter.ActionRejectWithCode || a.SMTPCode != 552 || !strings.Contains(a.SMTPReply, "5.3.4") {
+		t.Errorf("a 600 KiB header: %+v, want 552 5.3.4", a)
+	}
+	if a := run(filter.MaxRecipients+1, "many"); a.Type != milter.ActionRejectWithCode || a.SMTPCode != 552 || !strings.Contains(a.SMTPReply, "5.5.3") {
+		t.Errorf("%d recipients: %+v, want 552 5.5.3", filter.MaxRecipients+1, a)
+	}
+	if held, _ := st.HeldMessages(context.Background(), filter.HeldFilter{}); len(held) != 0 {
+		t.Errorf("%d held", len(held))
 	}
 }

@@ -247,6 +247,9 @@ func (t *session) MailFrom(from, _ string, m milter.Modifier) (*milter.Response,
 }
 
 func (t *session) RcptTo(rcpt, _ string, _ milter.Modifier) (*milter.Response, error) {
+	if len(t.rcpts) > filter.MaxRecipients {
+		return milter.RespContinue, nil // refused at the end; not kept
+	}
 	t.rcpts = append(t.rcpts, rcpt)
 	return milter.RespContinue, nil
 }
@@ -295,6 +298,9 @@ func (t *session) EndOfMessage(m milter.Modifier) (*milter.Response, error) {
 	defer t.reset()
 	if t.tooMany {
 		return milter.RejectWithCodeAndReason(552, fmt.Sprintf("5.3.4 Maximum allowed header lines (%d) exceeded.", filter.MaxHeaderFields))
+	}
+	if len(t.rcpts) > filter.MaxRecipients {
+		return milter.RejectWithCodeAndReason(552, filter.TooManyRecipients())
 	}
 	if t.env.QueueID == "" {
 		t.env.QueueID = m.Get(milter.MacroQueueId)
@@ -431,7 +437,7 @@ func (s *Server) decide(ctx context.Context, t *session, raw []byte) (*milter.Re
 		}
 	}
 	if len(d.Recipients) > 0 && rejectAll {
-		resp, err := milter.RejectWithCodeAndReason(550, s.f.RejectText(d))
+		resp, err := milter.RejectWithCodeAndReason(uint16(s.f.RejectCode(d)), s.f.RejectText(d))
 		return resp, nil, err
 	}
 	md := &mods{}

@@ -218,6 +218,10 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusUnsupportedMediaType, "compressed requests are not supported: send the message uncompressed (rspamc without --compressed)")
 		return
 	}
+	if env := envelope(r); len(env.Rcpts) > filter.MaxRecipients {
+		jsonError(w, http.StatusBadRequest, filter.TooManyRecipients())
+		return
+	}
 	max := h.F.Config().MaxScan
 	raw, over, err := readBody(r, max)
 	if err != nil {
