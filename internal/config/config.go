@@ -75,6 +75,10 @@ type Filter struct {
 	// tempfail (tempfail_on_timeout). See docs/filter.md.
 	MaxScans int      `toml:"max_scans"`
 	ScanWait Duration `toml:"scan_wait"`
+	// BodyBudget bounds the message bytes the doors hold at once, in MiB
+	// (0: 2 × max_scans × max_scan); a body that finds it spent within
+	// scan_wait is answered busy without being read.
+	BodyBudgetMB int64 `toml:"body_budget_mb"`
 	// Connections each door keeps open, in all and from one client address
 	// (IPv6: its /64); over a bound a connection is refused at once.
 	MaxConns      int `toml:"max_conns"`
@@ -442,8 +446,8 @@ func (c Config) Encode() string {
 }
 
 func (f Filter) validate() error {
-	if f.MaxScans < 0 || f.ScanWait.Duration < 0 || f.MaxConns < 0 || f.MaxConnsPerIP < 0 || f.MilterIdleTimeout.Duration < 0 {
-		return fmt.Errorf("config: filter.max_scans, scan_wait, max_conns, max_conns_per_ip and milter_idle_timeout cannot be negative")
+	if f.MaxScans < 0 || f.ScanWait.Duration < 0 || f.MaxConns < 0 || f.MaxConnsPerIP < 0 || f.MilterIdleTimeout.Duration < 0 || f.BodyBudgetMB < 0 {
+		return fmt.Errorf("config: filter.max_scans, scan_wait, body_budget_mb, max_conns, max_conns_per_ip and milter_idle_timeout cannot be negative")
 	}
 	if f.MaxScan <= 0 || f.Timeout.Duration <= 0 || f.QuarantineDays <= 0 || f.LearnedDays <= 0 || f.SyncInterval.Duration <= 0 || f.RebuildInterval.Duration <= 0 {
 		return fmt.Errorf("config: filter.max_scan, timeout, quarantine_days, learned_days, sync_interval and rebuild_interval must be positive")

@@ -175,3 +175,28 @@ func TestMilterOversizeRefusals(t *testing.T) {
 		t.Errorf("%d held", len(held))
 	}
 }
+
+// The milter reserves the body's bytes of the filter's byte budget as
+// chunks arrive and returns them when the message ends; a body that finds
+// the budget taken is not kept, and the message is decided as busy
+// (fail-open with skipped: busy by default).
+func TestMilterBodyBudget(t *testing.T) {
+	s, f, _ := start(t, filter.Config{BodyBudget: 4096})
+	addr := s.Addr().String()
+	r := send(t, addr, []string{"ana@example.org"}, hdr("fits"), "see you at noon\r\n")
+	if r.act.Type != milter.ActionAccept || added(r)["X-Spam-Flag"] != "NO" {
+		t.Fatalf("within the budget: %+v %v", r.act, added(r))
+	}
+	if now, peak := f.BodyBytes(); now != 0 || peak == 0 {
+		t.Errorf("after a message: %d bytes reserved, peak %d", now, peak)
+	}
+	f.Reserve(context.Background(), 4096)
+	r = send(t, addr, []string{"ana@example.org"}, hdr("over"), "see you at noon\r\n")
+	if r.act.Type != milter.ActionAccept || !strings.HasPrefix(added(r)["X-Accord-Filter"], "skipped: busy") {
+		t.Errorf("with the budget taken: %+v %v", r.act, added(r))
+	}
+	f.Unreserve(4096)
+	if now, _ := f.BodyBytes(); now != 0 {
+		t.Errorf("%d bytes still reserved", now)
+	}
+}

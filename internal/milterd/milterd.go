@@ -195,6 +195,11 @@ type field struct {
 	name, raw string // raw: "Name:value", the value as sent (folds kept)
 }
 
+// maxHeaderBytes is the most header the door keeps: the filter reads
+// 512 KiB (a larger header is refused with 552 5.3.4 anyway); a little
+// more is kept so that the filter, not the door, decides at the edge.
+const maxHeaderBytes = 512<<10 + 64<<10
+
 // session is one MTA connection; it collects one transaction at a time.
 type session struct {
 	milter.NoOpMilter
@@ -205,16 +210,34 @@ type session struct {
 	rcpts   []string        // as the MTA sent them
 	fields  []field
 	tooMany bool
-	body    bytes.Buffer // up to MaxScan+1 bytes
-	size    int64        // the whole body's
+	// headerBytes counts the header as it arrives; tooLarge: over
+	// maxHeaderBytes, the rest is not kept and the message is refused.
+	headerBytes int
+	tooLarge    bool
+	body        bytes.Buffer // up to MaxScan+1 bytes
+	size        int64        // the whole body's
+	// reserved is the body's share of the doors' byte budget, taken
+	// chunk by chunk as it arrives (filter.Service.TryReserve); overBudget
+	// says a chunk found none, and the rest was not kept: the message is
+	// decided as busy (filter.Service.Unscanned).
+	reserved   int64
+	overBudget bool
 }
 
 // reset forgets the transaction and keeps the connection's facts.
 func (t *session) reset() {
 	t.env = filter.Envelope{IP: t.env.IP, Hostname: t.env.Hostname, Helo: t.env.Helo}
 	t.rcpts, t.fields, t.tooMany, t.size = nil, nil, false, 0
+	t.headerBytes, t.tooLarge = 0, false
 	t.body.Reset()
+	if t.reserved > 0 {
+		t.s.f.Unreserve(t.reserved)
+	}
+	t.reserved, t.overBudget = 0, false
 }
+
+// Cleanup returns the budget when the MTA goes away mid-message.
+func (t *session) Cleanup(milter.Modifier) { t.reset() }
 
 func (t *session) NewConnection(milter.Modifier) error {
 	t.env = filter.Envelope{}
@@ -260,6 +283,13 @@ func (t *session) Data(m milter.Modifier) (*milter.Response, error) {
 }
 
 func (t *session) Header(name, value string, _ milter.Modifier) (*milter.Response, error) {
+	t.headerBytes += len(name) + len(value) + 3
+	if t.headerBytes > maxHeaderBytes {
+		// More than the filter reads (each field may be a packet of up
+		// to 1 MiB): not kept, and the message is refused at its end.
+		t.tooLarge = true
+		return milter.RespContinue, nil
+	}
 	if len(t.fields) >= filter.MaxHeaderFields {
 		// Fields past the limit would be delivered unseen and could not
 		// be removed: the message is refused at its end.
@@ -283,8 +313,17 @@ func (t *session) BodyChunk(chunk []byte, _ milter.Modifier) (*milter.Response, 
 	t.size += int64(len(chunk))
 	// A little more than the scan size is kept, to know a message is
 	// over it; the rest passes unread.
-	if room := t.s.f.Config().MaxScan + 1 - int64(t.body.Len()); room > 0 {
-		t.body.Write(chunk[:min(int64(len(chunk)), room)])
+	if room := t.s.f.Config().MaxScan + 1 - int64(t.body.Len()); room > 0 && !t.overBudget {
+		keep := min(int64(len(chunk)), room)
+		if keep == 0 {
+			return milter.RespContinue, nil
+		}
+		if !t.s.f.TryReserve(keep) {
+			t.overBudget = true
+			return milter.RespContinue, nil
+		}
+		t.reserved += keep
+		t.body.Write(chunk[:keep])
 	}
 	return milter.RespContinue, nil
 }
@@ -298,6 +337,9 @@ func (t *session) EndOfMessage(m milter.Modifier) (*milter.Response, error) {
 	defer t.reset()
 	if t.tooMany {
 		return milter.RejectWithCodeAndReason(552, fmt.Sprintf("5.3.4 Maximum allowed header lines (%d) exceeded.", filter.MaxHeaderFields))
+	}
+	if t.tooLarge {
+		return milter.RejectWithCodeAndReason(552, fmt.Sprintf("5.3.4 Message header too large to inspect (over %d KiB)", maxHeaderBytes>>10))
 	}
 	if len(t.rcpts) > filter.MaxRecipients {
 		return milter.RejectWithCodeAndReason(552, filter.TooManyRecipients())
@@ -411,8 +453,11 @@ func (s *Server) decide(ctx context.Context, t *session, raw []byte) (*milter.Re
 	if t.size > s.f.Config().MaxScan {
 		env.Size = t.size // over the scan size: Check skips it
 	}
-	d, err := s.f.Check(ctx, raw, env)
-	if err != nil {
+	var d *filter.Decision
+	var err error
+	if t.overBudget && env.Size == 0 {
+		d = s.f.Unscanned(raw, env) // the body was not all kept: decided without a scan
+	} else if d, err = s.f.Check(ctx, raw, env); err != nil {
 		return nil, nil, err // the MTA went away
 	}
 	if s.f.TimedOut(d) {

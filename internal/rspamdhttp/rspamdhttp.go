@@ -186,6 +186,23 @@ func envelope(r *http.Request) filter.Envelope {
 	return env
 }
 
+// reserve takes the body's share of the doors' byte budget before the
+// body is read (its Content-Length, or the most readBody keeps), returned
+// by release once the request is answered; without it the answer is 503
+// busy and the body is not read.
+func (h *Handler) reserve(w http.ResponseWriter, r *http.Request, max int64) (release func(), ok bool) {
+	n := r.ContentLength
+	if n < 0 || n > max {
+		n = max + 1
+	}
+	if !h.F.Reserve(r.Context(), n) {
+		w.Header().Set("Retry-After", "1")
+		jsonError(w, http.StatusServiceUnavailable, "the filter is busy, try again later")
+		return nil, false
+	}
+	return func() { h.F.Unreserve(n) }, true
+}
+
 // readBody reads at most limit bytes; over reports whether there was more.
 func readBody(r *http.Request, limit int64) ([]byte, bool, error) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
@@ -223,6 +240,11 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	max := h.F.Config().MaxScan
+	release, ok := h.reserve(w, r, max)
+	if !ok {
+		return
+	}
+	defer release()
 	raw, over, err := readBody(r, max)
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, "cannot read the message: "+err.Error())
@@ -385,6 +407,11 @@ func (h *Handler) learn(w http.ResponseWriter, r *http.Request, spam bool) {
 		jsonError(w, http.StatusUnsupportedMediaType, "compressed requests are not supported: send the message uncompressed (rspamc without --compressed)")
 		return
 	}
+	release, ok := h.reserve(w, r, h.F.Config().MaxScan)
+	if !ok {
+		return
+	}
+	defer release()
 	raw, over, err := readBody(r, h.F.Config().MaxScan)
 	if err != nil || len(raw) == 0 {
 		jsonError(w, http.StatusBadRequest, "no message to learn")

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -408,5 +409,50 @@ func TestTooManyRecipientsRefused(t *testing.T) {
 	}
 	if held, _ := st.HeldMessages(context.Background(), filter.HeldFilter{}); len(held) != 0 {
 		t.Errorf("%d held", len(held))
+	}
+}
+
+// The door reserves a body's bytes of the filter's byte budget before
+// reading it, and returns them after the answer: with the budget taken it
+// answers 503 without reading the body; many concurrent requests never
+// hold more than the budget (counted, not measured as RSS).
+func TestBodyBudget(t *testing.T) {
+	m := message("budget", "see you at noon")
+	lib, _ := rules.Embedded()
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org", MaxScan: 64 << 10, BodyBudget: 3 * int64(len(m)), ScanWait: 20 * time.Millisecond},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewHandler(f, "", nil).Server()
+	go srv.Serve(l)
+	defer srv.Close()
+	url := "http://" + l.Addr().String() + "/checkv2"
+	f.Reserve(context.Background(), 3*int64(len(m)))
+	if resp, _ := post(t, url, nil, m); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("with the byte budget taken: %d, want 503", resp.StatusCode)
+	}
+	f.Unreserve(3 * int64(len(m)))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := post(t, url, nil, m)
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	now, peak := f.BodyBytes()
+	if now != 0 || peak > 3*int64(len(m)) || codes[200] == 0 || codes[200]+codes[503] != 20 {
+		t.Errorf("20 concurrent checks: %v; %d bytes still reserved, peak %d (budget %d)", codes, now, peak, 3*len(m))
 	}
 }

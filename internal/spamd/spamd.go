@@ -144,6 +144,9 @@ type request struct {
 	version string
 	headers map[string]string
 	body    []byte
+	// reserved are the shares of the doors' byte budget taken for the
+	// body (filter.Service.Reserve), returned once it is answered.
+	reserved []int64
 }
 
 const maxLine = 8 << 10
@@ -173,6 +176,13 @@ func (s *Server) handle(c net.Conn) {
 	c.SetDeadline(time.Now().Add(min(to, ht)))
 	br := bufio.NewReaderSize(c, 16<<10)
 	req, code, err := s.read(br, func() { c.SetDeadline(time.Now().Add(to)) })
+	if req != nil {
+		defer func() {
+			for _, n := range req.reserved {
+				s.F.Unreserve(n)
+			}
+		}()
+	}
 	if err != nil {
 		if code != 0 {
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -257,36 +267,61 @@ func (s *Server) read(br *bufio.Reader, onBody func()) (*request, int, error) {
 			}
 			return nil, exDataErr, fmt.Errorf("message of %d bytes is over the scan size (%d)", n, max)
 		}
-		body = make([]byte, n)
-		if _, err := io.ReadFull(br, body); err != nil {
-			return nil, exProtocol, fmt.Errorf("message shorter than its content-length: %v", err)
+		if !s.reserve(req, n) {
+			return req, exTempFail, errBusy
 		}
+		// Into a buffer that grows as the bytes arrive, not one of the
+		// declared length: a client that declares 20 MiB and stalls
+		// holds what it sent.
+		var buf bytes.Buffer
+		if _, err := io.CopyN(&buf, br, n); err != nil {
+			return req, exProtocol, fmt.Errorf("message shorter than its content-length: %v", err)
+		}
+		body = buf.Bytes()
 	} else {
 		// Old clients send no length and half-close.
+		if !s.reserve(req, max+1) {
+			return req, exTempFail, errBusy
+		}
 		body, err = io.ReadAll(io.LimitReader(br, max+1))
 		if err != nil {
-			return nil, exProtocol, err
+			return req, exProtocol, err
 		}
 		if int64(len(body)) > max {
 			io.Copy(io.Discard, io.LimitReader(br, maxDrain))
-			return nil, exDataErr, fmt.Errorf("message over the scan size (%d)", max)
+			return req, exDataErr, fmt.Errorf("message over the scan size (%d)", max)
 		}
 	}
 	if strings.EqualFold(req.headers["compress"], "zlib") {
+		if !s.reserve(req, max+1) { // the message inflated
+			return req, exTempFail, errBusy
+		}
 		zr, err := zlib.NewReader(bytes.NewReader(body))
 		if err != nil {
-			return nil, exDataErr, fmt.Errorf("bad zlib body: %v", err)
+			return req, exDataErr, fmt.Errorf("bad zlib body: %v", err)
 		}
 		body, err = io.ReadAll(io.LimitReader(zr, max+1))
 		if err != nil {
-			return nil, exDataErr, fmt.Errorf("bad zlib body: %v", err)
+			return req, exDataErr, fmt.Errorf("bad zlib body: %v", err)
 		}
 		if int64(len(body)) > max {
-			return nil, exDataErr, fmt.Errorf("message over the scan size (%d)", max)
+			return req, exDataErr, fmt.Errorf("message over the scan size (%d)", max)
 		}
 	}
 	req.body = body
 	return req, 0, nil
+}
+
+var errBusy = errors.New("the filter is busy, try again later")
+
+// reserve takes n more bytes of the doors' byte budget for req (returned
+// by handle once the request is answered), waiting up to scan_wait.
+func (s *Server) reserve(req *request, n int64) bool {
+	if !s.F.Reserve(context.Background(), n) {
+		return false
+	}
+	req.reserved = append(req.reserved, n)
+	return true
 }
 
 func truncate(s string) string {

@@ -197,6 +197,20 @@ func FuzzRequest(f *testing.F) {
 		if err == nil && int64(len(req.body)) > 4096 {
 			t.Fatalf("body of %d bytes over the limit", len(req.body))
 		}
+		if req != nil {
+			// The body is held within what was reserved of the budget.
+			var n int64
+			for _, r := range req.reserved {
+				n += r
+				fs.Unreserve(r)
+			}
+			if int64(len(req.body)) > n {
+				t.Fatalf("body of %d bytes, %d reserved", len(req.body), n)
+			}
+		}
+		if now, _ := fs.BodyBytes(); now != 0 {
+			t.Fatalf("%d bytes still reserved", now)
+		}
 	})
 }
 
@@ -436,5 +450,37 @@ func TestStalledBodiesDoNotLockOutTheMTA(t *testing.T) {
 	req := fmt.Sprintf("CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m)
 	if out := raw(t, addr, req); !strings.HasPrefix(out, "SPAMD/1.1 0 EX_OK\r\nSpam: True") {
 		t.Errorf("the MTA's check while stalled bodies held the address's share: %q", out)
+	}
+}
+
+// The door reserves a body's bytes of the filter's byte budget before
+// reading it and returns them after the answer; with the budget taken it
+// answers EX_TEMPFAIL.
+func TestBodyBudget(t *testing.T) {
+	m := message("budget", "see you at noon")
+	lib, _ := rules.Embedded()
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org", BodyBudget: 2 * int64(len(m)), ScanWait: 20 * time.Millisecond},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{F: f, Timeout: 5 * time.Second}
+	go s.Serve(l)
+	defer s.Shutdown(context.Background())
+	req := fmt.Sprintf("CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m)
+	f.Reserve(context.Background(), 2*int64(len(m)))
+	if out := raw(t, l.Addr().String(), req); !strings.HasPrefix(out, "SPAMD/1.5 75 EX_TEMPFAIL the filter is busy") {
+		t.Errorf("with the byte budget taken: %q", out)
+	}
+	f.Unreserve(2 * int64(len(m)))
+	if out := raw(t, l.Addr().String(), req); !strings.HasPrefix(out, "SPAMD/1.1 0 EX_OK") {
+		t.Errorf("with the budget free: %q", out)
+	}
+	if now, peak := f.BodyBytes(); now != 0 || peak != 2*int64(len(m)) {
+		t.Errorf("%d bytes still reserved, peak %d", now, peak)
 	}
 }
