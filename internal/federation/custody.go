@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -122,6 +123,7 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 	withdrawnAt := map[string]uint64{}   // Key → the latest envelope that withdrew it.
 	arrived := map[string]uint64{}       // Key → the latest envelope that brought it.
 	signedAt := map[uint64]time.Time{}   // Incoming envelope → its checkpoint's signed time.
+	inSeqs := map[uint64]bool{}          // Incoming envelopes the log holds entries of.
 	withdrawals := map[string][]uint64{} // Key → every envelope that withdrew it.
 	keepAt := map[uint64]int{}           // Incoming envelope with withdrawals → its logged keep_withdrawn_days.
 	for _, dir := range []Direction{Out, In} {
@@ -140,6 +142,9 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			}
 			if !bytes.Equal(e.Leaf, TransferLeaf(e.Seq, e.What, e.Key, e.Hash)) {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("%s log: entry %d does not match its leaf hash", dir, e.Index))
+			}
+			if dir == In {
+				inSeqs[e.Seq] = true
 			}
 			if dir == In && e.What == "item" {
 				logged[fmt.Sprintf("%s\x00%s\x00%d", e.Key, e.Hash, e.Seq)] = true
@@ -204,6 +209,21 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		} else {
 			rep.In = st
 		}
+	}
+	// Every incoming envelope the log holds entries of keeps its checkpoint:
+	// the time checks below take the signed time from it, and only the last
+	// one must cover the log, so deleting the others would otherwise leave
+	// those checks nothing to go on (and a retention, a withdrawal's keep
+	// or a purge could be moved unnoticed).
+	missing := []uint64{}
+	for seq := range inSeqs {
+		if _, ok := signedAt[seq]; !ok {
+			missing = append(missing, seq)
+		}
+	}
+	slices.Sort(missing)
+	for _, seq := range missing {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("in log: envelope %d has logged entries but no stored checkpoint (checkpoint deleted): its items' times cannot be checked", seq))
 	}
 	// The link's sequences, which the replay check and the next
 	// envelope's number rest on, are those of the last checkpoints.

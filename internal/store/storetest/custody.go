@@ -224,4 +224,14 @@ func receivedCustody(t *testing.T, s Store) {
 	if _, got := verify(); !strings.Contains(got, "in log: 20 entries, 1 fewer than its last checkpoint (size 21) signed") || strings.Contains(got, "18446744073709551") {
 		t.Errorf("the log's tail deleted:\n%s", got)
 	}
+	// An intermediate checkpoint deleted: the time checks take their signed
+	// times from it, and only the last must cover the log, so without this
+	// check a moved retention, a withdrawal's keep or a purge behind it
+	// would verify OK.
+	if _, err := db.DB().ExecContext(ctx, `DELETE FROM fed_checkpoints WHERE peer = 'us' AND dir = 'in' AND seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := verify(); !strings.Contains(got, "in log: envelope 3 has logged entries but no stored checkpoint") {
+		t.Errorf("an intermediate checkpoint deleted:\n%s", got)
+	}
 }
