@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	netmail "net/mail"
 	"strings"
 	"sync"
 	"time"
@@ -198,6 +200,13 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 			return Receipt{}, rej
 		}
 		return Receipt{}, &RejectError{Reason: err.Error(), Err: err}
+	}
+	if strings.TrimSpace(s.Reporter) == "" && s.Channel != ChannelSMTP && forwarded(items) {
+		// A forward uploaded through the API or the form: its From is the
+		// person who forwarded it. Known as the reporter, they are kept
+		// apart and redacted from all that is shared, as the mailbox does;
+		// unknown, their name in the spam's links went to partners.
+		s.Reporter = wrapperFrom(s.Raw)
 	}
 	now := d.now().UTC()
 	sum := sha256.Sum256(s.Raw)
@@ -446,3 +455,28 @@ func (d *Desk) statusDue(id string) bool {
 
 // Store returns the desk's store, for read-only views.
 func (d *Desk) Store() Store { return d.store }
+
+// forwarded says whether the complaint was a forward the spam was taken
+// out of.
+func forwarded(items []Item) bool {
+	for _, it := range items {
+		if it.Form == FormAttached || it.Form == FormInlineForward {
+			return true
+		}
+	}
+	return false
+}
+
+// wrapperFrom is the address in a forward's own From field, "" when it
+// has none that reads.
+func wrapperFrom(raw []byte) string {
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return ""
+	}
+	a, err := netmail.ParseAddress(m.Header.Get("From"))
+	if err != nil {
+		return ""
+	}
+	return a.Address
+}

@@ -431,3 +431,35 @@ func TestStatusViewsAreLoggedOncePerInterval(t *testing.T) {
 		t.Fatalf("%d status-viewed entries for 300 views within a second, want 1", views)
 	}
 }
+
+// TestAPIForwardKeepsItsReporter: a forward uploaded through the API
+// (spam attached) records its From — the person who forwarded it — as the
+// report's reporter, as the mailbox does. Unknown, redaction could not
+// tell them from anyone, and their name in the spam's links went to
+// partners under personal_data = false (fourth attack review).
+func TestAPIForwardKeepsItsReporter(t *testing.T) {
+	n := newNode(t)
+	ctx := context.Background()
+	rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: read(t, "forward-two-attached.eml"), SubmittedBy: "token:x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := n.store.Report(ctx, rec.Reports[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ReporterID == "" {
+		t.Fatal("an API forward stored without its reporter")
+	}
+	if a, err := n.store.ReporterAddress(ctx, r.ReporterID); err != nil || a != "alice@example.net" {
+		t.Fatalf("reporter %q %v, want the forward's From", a, err)
+	}
+	// A message sent as the spam itself has no reporter to take.
+	rec, err = n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: read(t, "../../../cmd/accord/testdata/spam.eml"), SubmittedBy: "token:x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := n.store.Report(ctx, rec.Reports[0].ID); r.ReporterID != "" {
+		t.Errorf("the spam's own sender taken for its reporter")
+	}
+}
