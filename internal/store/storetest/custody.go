@@ -70,15 +70,24 @@ func receivedCustody(t *testing.T, s Store) {
 		entries[i].Index = uint64(i)
 		leaves[i] = entries[i].Leaf
 	}
-	cp := federation.Checkpoint{From: peerKey, To: ownKey, Seq: 1, Size: uint64(len(leaves)), Root: hex.EncodeToString(federation.Root(leaves)), Time: clock, Recorded: clock}
-	cp.SenderSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(peerPriv, cp.Statement()))
-	cp.ReceiverSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(ownPriv, cp.Statement()))
-	rec := federation.Receipt{Peer: "us", Seq: 1, PayloadHash: "ph", At: clock, Terms: terms, Entries: entries, Checkpoint: cp}
-	for _, pi := range pkg.Items {
-		rec.Items = append(rec.Items, federation.ReceivedItem{Peer: "us", Item: pi.Item, Package: pkg.ID, Root: pkg.Root, Signature: pkg.Signature,
-			SignedAt: pkg.SignedAt, Seq: 1, ReceivedAt: clock, Terms: *terms, ExpiresAt: clock.AddDate(0, 0, 365),
-			Proof: &federation.ItemProof{Size: pkg.Size, Index: pi.Index, Path: pi.Proof}})
+	// checkpoint is envelope seq's checkpoint over the log so far, signed
+	// by both ends; received is what a package brought in envelope seq.
+	checkpoint := func(seq uint64, at time.Time) federation.Checkpoint {
+		c := federation.Checkpoint{From: peerKey, To: ownKey, Seq: seq, Size: uint64(len(leaves)), Root: hex.EncodeToString(federation.Root(leaves)), Time: at, Recorded: at}
+		c.SenderSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(peerPriv, c.Statement()))
+		c.ReceiverSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(ownPriv, c.Statement()))
+		return c
 	}
+	received := func(p federation.Package, seq uint64, at time.Time) []federation.ReceivedItem {
+		var out []federation.ReceivedItem
+		for _, pi := range p.Items {
+			out = append(out, federation.ReceivedItem{Peer: "us", Item: pi.Item, Package: p.ID, Root: p.Root, Signature: p.Signature,
+				SignedAt: p.SignedAt, Seq: seq, ReceivedAt: at, Terms: *terms, ExpiresAt: at.AddDate(0, 0, 365),
+				Proof: &federation.ItemProof{Size: p.Size, Index: pi.Index, Path: pi.Proof}})
+		}
+		return out
+	}
+	rec := federation.Receipt{Peer: "us", Seq: 1, PayloadHash: "ph", At: clock, Terms: terms, Entries: entries, Checkpoint: checkpoint(1, clock), Items: received(pkg, 1, clock)}
 	if err := s.CommitReceived(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -96,15 +105,7 @@ func receivedCustody(t *testing.T, s Store) {
 		entries2[i].Index = uint64(len(leaves))
 		leaves = append(leaves, entries2[i].Leaf)
 	}
-	cp2 := federation.Checkpoint{From: peerKey, To: ownKey, Seq: 2, Size: uint64(len(leaves)), Root: hex.EncodeToString(federation.Root(leaves)), Time: clock2, Recorded: clock2}
-	cp2.SenderSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(peerPriv, cp2.Statement()))
-	cp2.ReceiverSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(ownPriv, cp2.Statement()))
-	rec2 := federation.Receipt{Peer: "us", Seq: 2, PayloadHash: "ph2", At: clock2, Terms: terms, Entries: entries2, Checkpoint: cp2}
-	for _, pi := range pkg2.Items {
-		rec2.Items = append(rec2.Items, federation.ReceivedItem{Peer: "us", Item: pi.Item, Package: pkg2.ID, Root: pkg2.Root, Signature: pkg2.Signature,
-			SignedAt: pkg2.SignedAt, Seq: 2, ReceivedAt: clock2, Terms: *terms, ExpiresAt: clock2.AddDate(0, 0, 365),
-			Proof: &federation.ItemProof{Size: pkg2.Size, Index: pi.Index, Path: pi.Proof}})
-	}
+	rec2 := federation.Receipt{Peer: "us", Seq: 2, PayloadHash: "ph2", At: clock2, Terms: terms, Entries: entries2, Checkpoint: checkpoint(2, clock2), Items: received(pkg2, 2, clock2)}
 	if err := s.CommitReceived(ctx, rec2); err != nil {
 		t.Fatal(err)
 	}
@@ -118,11 +119,8 @@ func receivedCustody(t *testing.T, s Store) {
 			es[i].Index = uint64(len(leaves))
 			leaves = append(leaves, es[i].Leaf)
 		}
-		c := federation.Checkpoint{From: peerKey, To: ownKey, Seq: seq, Size: uint64(len(leaves)), Root: hex.EncodeToString(federation.Root(leaves)), Time: at, Recorded: at}
-		c.SenderSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(peerPriv, c.Statement()))
-		c.ReceiverSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(ownPriv, c.Statement()))
 		if err := s.CommitReceived(ctx, federation.Receipt{Peer: "us", Seq: seq, PayloadHash: fmt.Sprintf("ph%d", seq), At: at, Terms: terms,
-			Withdrawals: pl.Withdrawals, Entries: es, Checkpoint: c}); err != nil {
+			Withdrawals: pl.Withdrawals, Entries: es, Checkpoint: checkpoint(seq, at)}); err != nil {
 			t.Fatal(err)
 		}
 	}
