@@ -251,7 +251,11 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeAudit(e.stdout, ev); err != nil {
+		toks, err := st.Tokens(ctx)
+		if err != nil {
+			return err
+		}
+		if err := writeAudit(e.stdout, ev, access.Namer(toks)); err != nil {
 			return err
 		}
 		if from > 0 && !afterSet {
@@ -268,11 +272,11 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 // control characters escaped: a user name sent to the sign-in form is the
 // client's text, and a tab, a newline or an escape sequence in it must
 // not forge a line or rewrite the operator's terminal.
-func writeAudit(w io.Writer, ev []access.Event) error {
+func writeAudit(w io.Writer, ev []access.Event, name func(string) string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tTARGET\tIP\tDETAIL")
 	for _, x := range ev {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Seq, x.At.UTC().Format(time.RFC3339), shown(x.Actor), shown(x.Action), shown(x.Target), shown(x.IP), shown(x.Detail))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Seq, x.At.UTC().Format(time.RFC3339), shown(name(x.Actor)), shown(x.Action), shown(x.Target), shown(x.IP), shown(x.Detail))
 	}
 	return tw.Flush()
 }

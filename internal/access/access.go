@@ -73,6 +73,26 @@ func (p Principal) Label() string {
 	return p.Kind + ":" + p.ID
 }
 
+// Namer names actors for people. Logs, cases and the custody log keep a
+// token's id — stable and unique, while labels are free text an admin
+// may repeat — but "token:anjssmf6" tells a reader nothing, so what is
+// shown adds the label its creator gave: "token:anjssmf6 (ci upload)".
+// Other actors, and tokens not in the list, are shown as stored.
+func Namer(tokens []Token) func(actor string) string {
+	labels := make(map[string]string, len(tokens))
+	for _, t := range tokens {
+		if t.Label != "" {
+			labels["token:"+t.ID] = t.Label
+		}
+	}
+	return func(actor string) string {
+		if l, ok := labels[actor]; ok {
+			return actor + " (" + l + ")"
+		}
+		return actor
+	}
+}
+
 // Token is a stored API token: only its hash.
 type Token struct {
 	ID         string

@@ -48,6 +48,21 @@ type caseData struct {
 	Peers    []federation.Peer // Active partners to refer to (authorities on a federated node).
 	Types    []federation.RequestType
 	Requests []federation.Request // Assistance requests about this campaign.
+	Actor    func(string) string  // Names an event's actor for people (access.Namer).
+}
+
+// actorNamer is access.Namer over the node's tokens. Listing them can
+// fail; the page then shows the stored actors, which are still true.
+func (s *Server) actorNamer(ctx context.Context) func(string) string {
+	acc, ok := s.access.(access.Accounts)
+	if !ok {
+		return access.Namer(nil)
+	}
+	toks, err := acc.Tokens(ctx)
+	if err != nil {
+		s.log.Error("list tokens to name actors", "err", err)
+	}
+	return access.Namer(toks)
 }
 
 func (s *Server) authority(r access.Role) bool { return r.AtLeast(access.Authority) }
@@ -77,7 +92,7 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, status int, 
 		s.page(w, http.StatusInternalServerError, "message", pageData{Title: "Case " + id, User: p.ID, Message: "The campaign could not be read."})
 		return
 	}
-	cd := &caseData{Case: c, Campaign: camp, Next: cases.Allowed(c.Status), CanWork: s.authority(p.Role)}
+	cd := &caseData{Case: c, Campaign: camp, Next: cases.Allowed(c.Status), CanWork: s.authority(p.Role), Actor: s.actorNamer(r.Context())}
 	if cd.CanWork && s.cfg.Federation != nil && s.cfg.Cases.Referrer != nil {
 		peers, err := s.cfg.Federation.Store.Peers(r.Context())
 		if err != nil {
@@ -217,13 +232,14 @@ type caseEventJSON struct {
 	N      int          `json:"n"`
 	At     time.Time    `json:"at"`
 	Actor  string       `json:"actor"`
+	Name   string       `json:"actor_name"` // Actor for people: a token's label added.
 	Kind   cases.Kind   `json:"kind"`
 	Status cases.Status `json:"status"`
 	Text   string       `json:"text,omitempty"`
 	Ref    string       `json:"ref,omitempty"`
 }
 
-func toCaseJSON(c *cases.Case) caseJSON {
+func toCaseJSON(c *cases.Case, name func(string) string) caseJSON {
 	t := func(x time.Time) *time.Time {
 		if x.IsZero() {
 			return nil
@@ -233,7 +249,7 @@ func toCaseJSON(c *cases.Case) caseJSON {
 	out := caseJSON{CampaignID: c.CampaignID, Status: c.Status, Assignee: c.Assignee, Opened: t(c.Opened), Updated: t(c.Updated), Closed: t(c.Closed),
 		Version: c.Version, Next: cases.Allowed(c.Status), Events: []caseEventJSON{}}
 	for _, e := range c.Events {
-		out.Events = append(out.Events, caseEventJSON{e.N, e.At, e.Actor, e.Kind, e.Status, e.Text, e.Ref})
+		out.Events = append(out.Events, caseEventJSON{e.N, e.At, e.Actor, name(e.Actor), e.Kind, e.Status, e.Text, e.Ref})
 	}
 	return out
 }
@@ -245,7 +261,7 @@ func (s *Server) apiCase(w http.ResponseWriter, r *http.Request) {
 		apiError(w, status, code, msg)
 		return
 	}
-	writeJSON(w, http.StatusOK, toCaseJSON(c))
+	writeJSON(w, http.StatusOK, toCaseJSON(c, s.actorNamer(r.Context())))
 }
 
 func (s *Server) apiCaseChange(w http.ResponseWriter, r *http.Request) {
@@ -265,7 +281,7 @@ func (s *Server) apiCaseChange(w http.ResponseWriter, r *http.Request) {
 		apiError(w, status, code, msg)
 		return
 	}
-	writeJSON(w, http.StatusOK, toCaseJSON(c))
+	writeJSON(w, http.StatusOK, toCaseJSON(c, s.actorNamer(r.Context())))
 }
 
 func (s *Server) apiCaseRefer(w http.ResponseWriter, r *http.Request) {
@@ -297,7 +313,7 @@ func (s *Server) apiCaseRefer(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, map[string]any{"request_id": reqID, "warning": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"request_id": reqID, "case": toCaseJSON(c)})
+	writeJSON(w, http.StatusCreated, map[string]any{"request_id": reqID, "case": toCaseJSON(c, s.actorNamer(r.Context()))})
 }
 
 // caseBundle writes the case's evidence as one bundle: every report of
@@ -313,7 +329,7 @@ func (s *Server) caseBundle(w http.ResponseWriter, r *http.Request) bool {
 		apiError(w, status, code, msg)
 		return false
 	}
-	cj, _ := json.MarshalIndent(toCaseJSON(c), "", "  ")
+	cj, _ := json.MarshalIndent(toCaseJSON(c, s.actorNamer(r.Context())), "", "  ")
 	var buf bytes.Buffer
 	err = s.desk.ExportCampaign(r.Context(), id, &buf, intake.ExportOptions{Actor: p.Label(), IncludeOriginal: s.cfg.ExportOriginal,
 		Attach: map[string][]byte{"case.json": cj}})

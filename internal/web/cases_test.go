@@ -173,6 +173,16 @@ func TestCaseWorkedAtTheDesk(t *testing.T) {
 	if a.status != 200 || a.json(t)["status"] != "closed" || a.json(t)["closed"] == nil {
 		t.Fatalf("API close: %d %s", a.status, a.body)
 	}
+	// The token that closed it is named by its id and, for people, its
+	// label; the page shows the label too.
+	evs := a.json(t)["events"].([]any)
+	closing := evs[len(evs)-1].(map[string]any)
+	if act, _ := closing["actor"].(string); !strings.HasPrefix(act, "token:") || closing["actor_name"] != act+" (test)" {
+		t.Errorf("the closing event's actor: %v / %v", closing["actor"], closing["actor_name"])
+	}
+	if r := get(t, c, caseURL); !bytes.Contains(r.body, []byte(closing["actor"].(string)+" (test)</td>")) {
+		t.Errorf("the case page does not name the token by its label")
+	}
 	if a := do(t, "POST", n.url+"/api/v1/campaigns/"+cid+"/case", n.token(t, access.Analyst), "application/json", []byte(`{"action":"note","text":"x"}`)); a.status != 403 {
 		t.Errorf("an analyst token changed a case: %d", a.status)
 	}
