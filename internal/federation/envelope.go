@@ -63,16 +63,22 @@ func Seal(priv ed25519.PrivateKey, e Envelope, payload []byte) ([]byte, error) {
 // Rejections, each a distinct error so the sender (and the tests) can tell
 // why nothing was stored.
 var (
-	ErrMalformed      = errors.New("federation: malformed envelope")
-	ErrUnknownKey     = errors.New("federation: unknown sender key")
-	ErrRevokedKey     = errors.New("federation: the sender's key is revoked")
-	ErrRetiredKey     = errors.New("federation: the sender's key was rotated out")
-	ErrPeerInactive   = errors.New("federation: the sender is not an active peer")
-	ErrBadSignature   = errors.New("federation: bad signature")
-	ErrWrongRecipient = errors.New("federation: the envelope is for another node")
-	ErrStale          = errors.New("federation: the envelope's time is outside the accepted window")
-	ErrReplay         = errors.New("federation: replayed envelope (sequence already received)")
-	ErrTampered       = errors.New("federation: the payload does not match the envelope's hash")
+	ErrMalformed    = errors.New("federation: malformed envelope")
+	ErrUnknownKey   = errors.New("federation: unknown sender key")
+	ErrRevokedKey   = errors.New("federation: the sender's key is revoked")
+	ErrRetiredKey   = errors.New("federation: the sender's key was rotated out")
+	ErrPeerInactive = errors.New("federation: the sender is not an active peer")
+	ErrBadSignature = errors.New("federation: bad signature")
+	// ErrWrongRecipient: the envelope is sealed for a key this node
+	// rotated out; its sender must seal it for the node's current key.
+	ErrWrongRecipient = errors.New("federation: the envelope is sealed for a key this node rotated out")
+	// ErrNotAddressed: the envelope is sealed for a key that was never
+	// this node's (another node's envelope, posted here): refused as an
+	// outsider's is, so a copy tells nothing of this node's peers.
+	ErrNotAddressed = errors.New("federation: the envelope is for another node")
+	ErrStale        = errors.New("federation: the envelope's time is outside the accepted window")
+	ErrReplay       = errors.New("federation: replayed envelope (sequence already received)")
+	ErrTampered     = errors.New("federation: the payload does not match the envelope's hash")
 	// ErrVoided: the sender set the envelope aside, after this node told it
 	// that it did not hold it, and sealed its contents again under a later
 	// sequence: a copy arriving late is refused.
@@ -94,14 +100,22 @@ type Verifier struct {
 	LastSeq func(peer string) (uint64, error)
 	Now     func() time.Time
 	Window  time.Duration // Accepted clock difference (default 10 minutes).
+	// Former reports whether key is one of this node's own keys since
+	// rotated out (nil: none is).
+	Former func(key string) (bool, error)
 }
 
 // Open verifies a sealed envelope, in an order that reveals nothing to a
 // sender that cannot sign: the envelope must parse and its signature
-// verify under the key it names before that key is looked up; then the
-// key must be a peer's, neither retired nor revoked, the peer active (all
-// refused alike to an outsider); then the envelope must be for this node,
-// fresh, its payload the one it names, and — for a sync — not a replay.
+// verify under the key it names before that key is looked up; then it
+// must be sealed for this node's key — one sealed for a key this node
+// rotated out is ErrWrongRecipient, so its sender can seal it again;
+// one sealed for any other key is ErrNotAddressed, decided before any
+// peer is looked up, so another node's envelope posted here says nothing
+// of this node's peers; then the key must be a peer's, neither retired
+// nor revoked, the peer active (all refused alike to an outsider); then
+// the envelope must be fresh, its payload the one it names, and — for a
+// sync — not a replay.
 // With ErrReplay, and with ErrPeerInactive for a sync envelope that is
 // otherwise for this node, fresh and whole, the opened envelope comes
 // back with the error.
@@ -126,6 +140,18 @@ func (v *Verifier) Open(raw []byte) (*Opened, error) {
 	}
 	if !ed25519.Verify(pub, eb, sig) {
 		return nil, ErrBadSignature
+	}
+	if e.To != base64.StdEncoding.EncodeToString(v.Self) {
+		if v.Former != nil {
+			former, err := v.Former(e.To)
+			if err != nil {
+				return nil, err
+			}
+			if former {
+				return nil, fmt.Errorf("%w (addressed to %.12s…)", ErrWrongRecipient, e.To)
+			}
+		}
+		return nil, fmt.Errorf("%w (addressed to %.12s…)", ErrNotAddressed, e.To)
 	}
 	p, err := v.PeerOf(e.From)
 	if err != nil {
@@ -159,12 +185,11 @@ func (v *Verifier) Open(raw []byte) (*Opened, error) {
 		window = 10 * time.Minute
 	}
 	sum := sha256.Sum256(payload)
-	forMe := e.To == base64.StdEncoding.EncodeToString(v.Self)
 	fresh := now.Sub(e.Time) <= window && e.Time.Sub(now) <= window
 	whole := hex.EncodeToString(sum[:]) == e.PayloadSHA256
 	op := &Opened{Envelope: e, Peer: p, Payload: payload}
 	if inactive != nil {
-		if e.Type == TypeSync && forMe && fresh && whole {
+		if e.Type == TypeSync && fresh && whole {
 			// The peer's own sync envelope for this node, refused: the
 			// caller sets its sequence aside (Service.Receive), so a copy
 			// is refused after a resume whatever time its sender's clock
@@ -172,9 +197,6 @@ func (v *Verifier) Open(raw []byte) (*Opened, error) {
 			return op, inactive
 		}
 		return nil, inactive
-	}
-	if !forMe {
-		return nil, fmt.Errorf("%w (addressed to %.12s…)", ErrWrongRecipient, e.To)
 	}
 	if !fresh {
 		return nil, fmt.Errorf("%w (envelope time %s)", ErrStale, e.Time.UTC().Format(time.RFC3339))

@@ -66,6 +66,9 @@ func TestEnvelopeAttacks(t *testing.T) {
 		t.Fatalf("a good envelope: %v", err)
 	}
 
+	usOld := newKey(t)
+	former := verifier(us, []*Peer{frPeer}, map[string]uint64{"fr": 4}, at)
+	former.Former = func(key string) (bool, error) { return key == usOld.b64(), nil }
 	tamper := func(raw []byte, f func(*Sealed)) []byte {
 		var s Sealed
 		json.Unmarshal(raw, &s)
@@ -82,7 +85,18 @@ func TestEnvelopeAttacks(t *testing.T) {
 		{"tampered payload", tamper(good, func(s *Sealed) { s.Payload = base64.StdEncoding.EncodeToString([]byte(`{"x":2}`)) }), v, ErrTampered},
 		{"replayed envelope", good, verifier(us, []*Peer{frPeer}, map[string]uint64{"fr": 5}, at), ErrReplay},
 		{"older sequence", seal(fr, us, 3, at, "{}"), v, ErrReplay},
-		{"wrong recipient", seal(fr, mallory, 5, at, "{}"), v, ErrWrongRecipient},
+		// Another node's envelope, posted here: refused before the
+		// sender is looked up (the same whether fr is a peer or not, or
+		// suspended), so a copy is no oracle on this node's peers.
+		{"another node's envelope", seal(fr, mallory, 5, at, "{}"), v, ErrNotAddressed},
+		{"another node's envelope, sender suspended here", seal(fr, mallory, 5, at, "{}"),
+			verifier(us, []*Peer{{Name: "fr", Status: StatusSuspended, Keys: []PeerKey{{Key: fr.b64(), Status: KeyActive}}}}, nil, at), ErrNotAddressed},
+		{"another node's envelope, sender unknown here", seal(fr, mallory, 5, at, "{}"), verifier(us, nil, nil, at), ErrNotAddressed},
+		// Sealed for a key this node rotated out: its sender must seal
+		// again, and is told so whoever it is.
+		{"this node's retired key", seal(fr, usOld, 5, at, "{}"), former, ErrWrongRecipient},
+		{"this node's retired key, sender unknown here", seal(mallory, usOld, 5, at, "{}"), former, ErrWrongRecipient},
+		{"a key that was never this node's, with a key history", seal(fr, mallory, 5, at, "{}"), former, ErrNotAddressed},
 		{"unknown key", seal(mallory, us, 5, at, "{}"), v, ErrUnknownKey},
 		{"forged sender", tamper(seal(mallory, us, 5, at, "{}"), func(s *Sealed) {
 			eb, _ := base64.StdEncoding.DecodeString(s.Envelope)

@@ -9,13 +9,17 @@ import (
 // Code is the stable reason a node gives a peer for refusing an envelope.
 // Until the sender is shown to be an active peer (its signature checked
 // first), every refusal is CodeRefused: an outsider learns nothing about
-// the node's peers or their keys. The details go to the log only.
+// the node's peers or their keys. The one exception names no peer: an
+// envelope sealed for a key this node rotated out is CodeWrongRecipient,
+// whoever signed it, before any peer is looked up (another node's
+// envelope posted here is CodeRefused, so a copy is no oracle on this
+// node's peers). The details go to the log only.
 type Code string
 
 const (
 	CodeMalformed      Code = "malformed"        // Not an envelope.
 	CodeRefused        Code = "refused"          // Not an active peer signing with a valid key.
-	CodeWrongRecipient Code = "wrong-recipient"  // Sealed for another key of this node (the sender must update it).
+	CodeWrongRecipient Code = "wrong-recipient"  // Sealed for a key this node rotated out (the sender must update it).
 	CodeStale          Code = "stale"            // Its time is outside the accepted window.
 	CodeReplay         Code = "replay"           // Its sequence was already received.
 	CodeTampered       Code = "tampered"         // The payload is not the one the envelope names.
@@ -37,7 +41,7 @@ func (c Code) Public() string {
 	case CodeRefused:
 		return "the envelope is refused"
 	case CodeWrongRecipient:
-		return "the envelope is sealed for another key of this node"
+		return "the envelope is sealed for a key this node rotated out; seal it for the node's current key"
 	case CodeStale:
 		return "the envelope's time is outside the accepted window"
 	case CodeReplay:

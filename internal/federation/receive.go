@@ -28,6 +28,15 @@ func (s *Service) verifier(ctx context.Context) *Verifier {
 		},
 		Now:    s.now,
 		Window: s.Window,
+		Former: func(key string) (bool, error) {
+			own, err := s.Store.OwnKeys(ctx)
+			for _, k := range own {
+				if k.Key == key && !k.Retired.IsZero() {
+					return true, nil
+				}
+			}
+			return false, err
+		},
 	}
 }
 
@@ -37,7 +46,7 @@ func openRefusal(err error) *Refusal {
 	case errors.Is(err, ErrMalformed):
 		return refuse(CodeMalformed, err)
 	case errors.Is(err, ErrBadSignature), errors.Is(err, ErrUnknownKey), errors.Is(err, ErrRevokedKey), errors.Is(err, ErrRetiredKey),
-		errors.Is(err, ErrPeerInactive):
+		errors.Is(err, ErrPeerInactive), errors.Is(err, ErrNotAddressed):
 		return refuse(CodeRefused, err)
 	case errors.Is(err, ErrWrongRecipient):
 		return refuse(CodeWrongRecipient, err)

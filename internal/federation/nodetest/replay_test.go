@@ -2,7 +2,9 @@ package nodetest
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -177,5 +179,68 @@ func TestRefusedCopyNotLetInWhateverTheSenderClock(t *testing.T) {
 	b, _ := de.svc.VerifyCustody(ctx, "fr")
 	if len(a.Problems)+len(b.Problems) > 0 || a.Out.Root != b.In.Root {
 		t.Errorf("custody after the round: %v %v", a.Problems, b.Problems)
+	}
+}
+
+// TestAnotherNodesEnvelopeTellsNothingOfPeers is the fifth attack
+// review's finding 8: FR's envelope for DE, captured and posted to US,
+// was answered 403 wrong-recipient ("sealed for another key of this
+// node") where US had FR as an active peer, and 403 refused where it
+// had not or had suspended it — anyone holding one of FR's envelopes
+// could map any node's FR peering. Now an envelope sealed for a key
+// that was never this node's is refused alike, before the sender is
+// looked up; only one sealed for a key this node rotated out is told
+// wrong-recipient, with a sentence that says so.
+func TestAnotherNodesEnvelopeTellsNothingOfPeers(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
+	fr, de, us, y := newNode(t, c, "fr", "FR"), newNode(t, c, "de", "DE"), newNode(t, c, "us", "US"), newNode(t, c, "y", "FR")
+	fr.know(t, de, "DE", frDE6)
+	de.know(t, fr, "FR", back)
+	us.know(t, fr, "FR", back)
+	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	var captured []byte
+	fr.svc.Transport = &fedhttp.Transport{Client: &http.Client{Transport: &captureTransport{next: http.DefaultTransport, got: &captured}}}
+	if _, err := fr.svc.Sync(ctx, "de"); err != nil {
+		t.Fatal(err)
+	}
+	post := func(url string, b []byte) (int, string) {
+		t.Helper()
+		res, err := http.Post(url+fedhttp.InboxPath, "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	st, stranger := post(y.url, captured)
+	if st != http.StatusForbidden || !strings.Contains(stranger, `"refused"`) {
+		t.Fatalf("FR's envelope for DE at a node that does not know FR: %d %s", st, stranger)
+	}
+	if st, got := post(us.url, captured); st != http.StatusForbidden || got != stranger {
+		t.Errorf("at US, where FR is an active peer: %d %s; at a node that does not know FR: %s", st, got, stranger)
+	}
+	if err := us.store.SetPeerStatus(ctx, "fr", federation.StatusSuspended, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st, got := post(us.url, captured); st != http.StatusForbidden || got != stranger {
+		t.Errorf("at US, where FR is suspended: %d %s; at a node that does not know FR: %s", st, got, stranger)
+	}
+
+	// Sealed for a key DE rotated out: wrong-recipient, said plainly.
+	_, newPriv, _ := ed25519.GenerateKey(nil)
+	de.svc.Key = newPriv
+	if err := de.svc.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pl, _ := json.Marshal(federation.Payload{})
+	old, err := federation.Seal(fr.svc.Key, federation.Envelope{Type: federation.TypeSync, To: de.pub, Seq: 9, Time: c.Now()}, pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, got := post(de.url, old)
+	if st != http.StatusForbidden || !strings.Contains(got, `"wrong-recipient"`) || !strings.Contains(got, "a key this node rotated out") {
+		t.Errorf("an envelope for DE's retired key: %d %s", st, got)
 	}
 }
