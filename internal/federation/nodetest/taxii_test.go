@@ -169,8 +169,10 @@ func TestTAXIIAsTheSpecSays(t *testing.T) {
 	if r := taxiiGet(t, srv+"/taxii2/", reporterTok, stix.TAXIIMedia); r.status != 401 {
 		t.Errorf("a reporter token: %d", r.status)
 	}
-	if r := taxiiGet(t, srv+"/taxii2/", usTok, "text/html"); r.status != 406 {
-		t.Errorf("wrong Accept: %d", r.status)
+	for _, accept := range []string{"text/html", "application/json", "application/taxii+json;version=2.0"} {
+		if r := taxiiGet(t, srv+"/taxii2/", usTok, accept); r.status != 406 {
+			t.Errorf("Accept %s: %d, want 406 (this server speaks TAXII 2.1 only)", accept, r.status)
+		}
 	}
 	d := taxiiGet(t, srv+"/taxii2/", usTok, stix.TAXIIMedia)
 	if d.status != 200 || d.header.Get("Content-Type") != stix.TAXIIMedia || !strings.HasSuffix(d.body["default"].(string), "/taxii2/api/") {

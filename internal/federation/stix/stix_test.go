@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -320,4 +321,37 @@ func sortValue(v any) any {
 		}
 	}
 	return v
+}
+
+// TestAcceptNegotiation: TAXII 2.1 answers 406 to a client that asks for
+// a type it does not serve — plain application/json, or TAXII 2.0 —
+// rather than sending 2.1 content under a type the client did not ask
+// for (the fifth attack review's nit: both got 200).
+func TestAcceptNegotiation(t *testing.T) {
+	for accept, want := range map[string]bool{
+		"":                                   true,
+		"*/*":                                true,
+		"application/*":                      true,
+		"application/taxii+json;version=2.1": true,
+		"Application/TAXII+JSON; version=\"2.1\"":                                true,
+		"application/taxii+json":                                                 true,
+		"application/stix+json;version=2.1":                                      true,
+		"text/html, application/taxii+json;version=2.1;q=0.9":                    true,
+		"application/taxii+json;version=2.0, application/taxii+json;version=2.1": true,
+		"application/json":                                                       false,
+		"application/taxii+json;version=2.0":                                     false,
+		"application/stix+json;version=2.0":                                      false,
+		"text/html":                                                              false,
+		"application/taxii+json;version=2.1;q=0":                                 false,
+		"application/taxii+json;version=2.1;q=abc":                               false,
+		"application/jsonx, text/*":                                              false,
+	} {
+		r, _ := http.NewRequest(http.MethodGet, "/taxii2/", nil)
+		if accept != "" {
+			r.Header.Set("Accept", accept)
+		}
+		if got := acceptable(r); got != want {
+			t.Errorf("Accept %q: acceptable %v, want %v", accept, got, want)
+		}
+	}
 }

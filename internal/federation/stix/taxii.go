@@ -139,13 +139,48 @@ func (t *TAXII) authenticate(r *http.Request) (client, bool) {
 	return client{}, false
 }
 
+// acceptable reports whether the request's Accept header lets the
+// server answer as TAXII 2.1 does: one media range of the list (RFC 9110
+// §12.5.1, not excluded by q=0) is */*, application/*, or
+// application/taxii+json (or stix+json) with no version or version 2.1.
+// A list naming only plain application/json, or TAXII 2.0
+// (version=2.0), is answered 406 as the specification says — the content
+// would be 2.1 under a type the client did not ask for. No header at all
+// is taken as */* (curl, a browser's address bar).
 func acceptable(r *http.Request) bool {
 	a := r.Header.Get("Accept")
-	if a == "" || strings.Contains(a, "*/*") {
+	if strings.TrimSpace(a) == "" {
 		return true
 	}
-	a = strings.ReplaceAll(strings.ToLower(a), " ", "")
-	return strings.Contains(a, "application/taxii+json") || strings.Contains(a, "application/stix+json") || strings.Contains(a, "application/json")
+	for _, rng := range strings.Split(a, ",") {
+		params := strings.Split(rng, ";")
+		media := strings.ToLower(strings.TrimSpace(params[0]))
+		version, q := "", ""
+		for _, p := range params[1:] {
+			k, v, _ := strings.Cut(p, "=")
+			v = strings.Trim(strings.TrimSpace(v), `"`)
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "version":
+				version = v
+			case "q":
+				q = v
+			}
+		}
+		if q != "" {
+			if w, err := strconv.ParseFloat(q, 64); err != nil || w <= 0 {
+				continue
+			}
+		}
+		switch media {
+		case "*/*", "application/*":
+			return true
+		case "application/taxii+json", "application/stix+json":
+			if version == "" || version == "2.1" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Handler serves the TAXII API.
@@ -160,7 +195,7 @@ func (t *TAXII) Handler() http.Handler {
 			return
 		}
 		if !acceptable(r) {
-			fail(w, http.StatusNotAcceptable, "not acceptable", "ask for "+TAXIIMedia)
+			fail(w, http.StatusNotAcceptable, "not acceptable", "this server speaks TAXII 2.1 only: ask for "+TAXIIMedia)
 			return
 		}
 		c, ok := t.authenticate(r)
