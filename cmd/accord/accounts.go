@@ -90,10 +90,11 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 			return tw.Flush()
 		})
 	case "revoke":
-		if err := fset.Parse(args[1:]); err != nil || fset.NArg() != 1 {
+		pos, err := parseInterleaved(fset, args[1:])
+		if err != nil || len(pos) != 1 {
 			return usage()
 		}
-		id := fset.Arg(0)
+		id := pos[0]
 		return withStore(ctx, nf, func(st *sqlstore.Store) error {
 			if err := st.RevokeToken(ctx, id, time.Now()); err != nil {
 				if errors.Is(err, access.ErrNotFound) {
@@ -129,19 +130,22 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	cmd := args[0]
 	fset, nf := nodeFlagSet(e, "user "+cmd)
 	role := fset.String("role", "analyst", "analyst, authority or admin (user add)")
+	want := 1 // The user's name; flags may come before or after it.
 	switch cmd {
 	case "add", "passwd", "disable", "enable", "remove":
-		if err := fset.Parse(args[1:]); err != nil || fset.NArg() != 1 {
-			return usage()
-		}
 	case "list":
-		if err := fset.Parse(args[1:]); err != nil || fset.NArg() != 0 {
-			return usage()
-		}
+		want = 0
 	default:
 		return usage()
 	}
-	name := fset.Arg(0)
+	pos, err := parseInterleaved(fset, args[1:])
+	if err != nil || len(pos) != want {
+		return usage()
+	}
+	var name string
+	if len(pos) > 0 {
+		name = pos[0]
+	}
 	missing := func(err error) error {
 		if errors.Is(err, access.ErrNotFound) {
 			return &exitError{code: 1, err: fmt.Errorf("no user %s (see accord user list)", name)}

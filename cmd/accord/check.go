@@ -133,10 +133,11 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "Analyse each message and print its verdict. Exit status 0 when every input was analysed.")
 		fset.PrintDefaults()
 	}
-	if err := fset.Parse(args); err != nil {
+	inputs, err := parseInterleaved(fset, args)
+	if err != nil {
 		return errUsage
 	}
-	if fset.NArg() == 0 {
+	if len(inputs) == 0 {
 		fset.Usage()
 		return errUsage
 	}
@@ -155,8 +156,8 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		prev := debug.SetMemoryLimit(checkMemoryBound(*workers, lim.MaxBytes))
 		defer debug.SetMemoryLimit(prev)
 	}
-	if *learn && !slices.Contains(fset.Args(), "-") {
-		fetched, err := learnFetched(ctx, an, fset.Args(), lim)
+	if *learn && !slices.Contains(inputs, "-") {
+		fetched, err := learnFetched(ctx, an, inputs, lim)
 		if err != nil {
 			return err
 		}
@@ -198,7 +199,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 			}
 			return nil
 		}}
-		readErr <- ir.run(ctx, fset.Args())
+		readErr <- ir.run(ctx, inputs)
 	}()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)

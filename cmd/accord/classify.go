@@ -95,10 +95,11 @@ func cmdLearn(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "The model keeps each learned message's features (never its text) and relearns them all in one fixed order, so the order of learning does not matter.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	inputs, err := parseInterleaved(fs, args)
+	if err != nil {
 		return errUsage
 	}
-	if *spam == *ham || fs.NArg() == 0 {
+	if *spam == *ham || len(inputs) == 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -125,7 +126,7 @@ func cmdLearn(ctx context.Context, e *env, args []string) error {
 			}
 			return nil
 		}}
-	if err := ir.run(ctx, fs.Args()); err != nil {
+	if err := ir.run(ctx, inputs); err != nil {
 		return err
 	}
 	if learned+corrected > 1 {
@@ -168,10 +169,11 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "Print \"<score>\\t<class>\\t<source>\" per message: the probability of spam and spam, ham or unsure.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	inputs, err := parseInterleaved(fs, args)
+	if err != nil {
 		return errUsage
 	}
-	if fs.NArg() == 0 {
+	if len(inputs) == 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -191,7 +193,7 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 			_, err := fmt.Fprintf(e.stdout, "%.6f\t%s\t%s\n", r.Score, r.Class, rm.source)
 			return err
 		}}
-	if err := ir.run(ctx, fs.Args()); err != nil {
+	if err := ir.run(ctx, inputs); err != nil {
 		return err
 	}
 	if failed > 0 {

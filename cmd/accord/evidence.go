@@ -49,10 +49,11 @@ func evidenceExport(ctx context.Context, e *env, args []string, usage func() err
 	fset, nf := nodeFlagSet(e, "evidence export")
 	out := fset.String("o", "", "output file (default evidence-ID.zip)")
 	original := fset.Bool("original", false, "include the original message and complaint (they name the reporter); default: a redacted copy, or the config's privacy.export_original")
-	if err := fset.Parse(args); err != nil || fset.NArg() != 1 {
+	pos, err := parseInterleaved(fset, args)
+	if err != nil || len(pos) != 1 {
 		return usage()
 	}
-	id := fset.Arg(0)
+	id := pos[0]
 	c, err := nf.loadNode()
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -118,14 +119,15 @@ func evidenceVerify(e *env, args []string, usage func() error) error {
 	fset := flag.NewFlagSet("evidence verify", flag.ContinueOnError)
 	fset.SetOutput(e.stderr)
 	pin := fset.String("key", "", "the node's public key the bundle must be signed with (accord node key), its fingerprint, or a file holding either")
-	if err := fset.Parse(args); err != nil || fset.NArg() != 1 {
+	pos, err := parseInterleaved(fset, args)
+	if err != nil || len(pos) != 1 {
 		return usage()
 	}
 	pinned, err := pinnedKey(*pin)
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(fset.Arg(0))
+	f, err := os.Open(pos[0])
 	if err != nil {
 		return err
 	}
