@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -47,7 +48,18 @@ type Brands struct {
 	Version string  `json:"version"`
 	About   string  `json:"about"`
 	List    []Brand `json:"brands"`
+
+	// owners lists, for each domain some brand's orgs hold, those brands
+	// (their positions in List, ascending); firstWords lists, for each
+	// first word of a brand's names, the names that start with it, in
+	// List's order. A message's From is looked up in them instead of
+	// being tried against every brand's domains and names in turn.
+	owners     map[string][]int
+	firstWords map[string][]nameRef
 }
+
+// nameRef is the k-th of List[brand].names.
+type nameRef struct{ brand, k int }
 
 // ParseBrands reads a brand list and prepares it for matching. Every brand
 // needs a name, at least one name to match and one domain.
@@ -94,6 +106,17 @@ func ParseBrands(b []byte) (*Brands, error) {
 			if o := dnsname.OrgDomain(d); o != "" {
 				br.orgs[o] = true
 			}
+		}
+	}
+	bs.owners = map[string][]int{}
+	bs.firstWords = map[string][]nameRef{}
+	for i := range bs.List {
+		br := &bs.List[i]
+		for d := range br.orgs {
+			bs.owners[d] = append(bs.owners[d], i)
+		}
+		for k, n := range br.names {
+			bs.firstWords[n[0]] = append(bs.firstWords[n[0]], nameRef{i, k})
 		}
 	}
 	return &bs, nil
@@ -214,21 +237,35 @@ func (bs *Brands) NamedBrand(displayName string) (BrandMatch, bool) {
 			service = true
 		}
 	}
-	for i := range bs.List {
-		b := &bs.List[i]
-		for k, n := range b.names {
-			ws := w
+	// Only a name whose first word the display name has can be in it:
+	// those are tried, in the list's order.
+	var cands []nameRef
+	for _, ws := range [][]string{w, w2} {
+		for _, x := range ws {
+			cands = append(cands, bs.firstWords[x]...)
+		}
+	}
+	slices.SortFunc(cands, func(a, b nameRef) int {
+		if a.brand != b.brand {
+			return a.brand - b.brand
+		}
+		return a.k - b.k
+	})
+	cands = slices.Compact(cands)
+	for _, c := range cands {
+		b := &bs.List[c.brand]
+		k, n := c.k, b.names[c.k]
+		ws := w
+		if indexWords(ws, n) < 0 {
+			ws = w2
 			if indexWords(ws, n) < 0 {
-				ws = w2
-				if indexWords(ws, n) < 0 {
-					continue
-				}
-			}
-			if isAmbiguous(b, b.Names[k]) && !service && len(ws) != len(n) {
 				continue
 			}
-			return BrandMatch{Brand: b, Homoglyph: indexWords(plain, n) < 0 && !allASCIILetters(plain)}, true
 		}
+		if isAmbiguous(b, b.Names[k]) && !service && len(ws) != len(n) {
+			continue
+		}
+		return BrandMatch{Brand: b, Homoglyph: indexWords(plain, n) < 0 && !allASCIILetters(plain)}, true
 	}
 	return BrandMatch{}, false
 }
@@ -288,10 +325,8 @@ func (bs *Brands) LookAlike(domain string) (*Brand, string, bool) {
 	if !ok {
 		return nil, "", false
 	}
-	for i := range bs.List {
-		if bs.List[i].owns(dv) {
-			return nil, "", false
-		}
+	if bs.ownerOf(dv) >= 0 {
+		return nil, "", false
 	}
 	for i := range bs.List {
 		if kind, ok := bs.List[i].lookAlike(dv); ok {
@@ -307,12 +342,40 @@ func (bs *Brands) Owner(domain string) (*Brand, bool) {
 	if !ok {
 		return nil, false
 	}
-	for i := range bs.List {
-		if bs.List[i].owns(dv) {
-			return &bs.List[i], true
-		}
+	if i := bs.ownerOf(dv); i >= 0 {
+		return &bs.List[i], true
 	}
 	return nil, false
+}
+
+// ownerOf returns the first brand in List that owns dv (Brand.owns), or
+// -1: the brands whose orgs hold dv's organisational domain or dv's name or
+// one of its parents, less those that host dv as a tenant's.
+func (bs *Brands) ownerOf(dv domainView) int {
+	best := -1
+	consider := func(d string) {
+		for _, i := range bs.owners[d] {
+			if best >= 0 && i >= best {
+				return
+			}
+			if !bs.List[i].hosts(dv.name) {
+				best = i
+				return
+			}
+		}
+	}
+	if dv.org != "" {
+		consider(dv.org)
+	}
+	for d := dv.name; d != ""; {
+		consider(d)
+		_, rest, ok := strings.Cut(d, ".")
+		if !ok {
+			break
+		}
+		d = rest
+	}
+	return best
 }
 
 // LookAlike says how a domain imitates a brand's: "homoglyph" (an
