@@ -3,6 +3,7 @@ package rules
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	accmail "github.com/accord-antispam/accord/internal/mail"
 )
@@ -241,16 +242,17 @@ func findDiscount(t string) string {
 // found as containsWord finds them.
 func matchWeighted(text string) (offers []string, score int, cta string) {
 	x := commercialIndex
-	at := x.wordsIn(text)
+	wa := x.wordsIn(text)
+	defer x.release(wa)
 	for k := range offerCount {
-		if x.has(text, at, k, false) {
+		if x.has(text, wa.at, k, false) {
 			offers = append(offers, x.list[k])
 			score += offerWeight[k]
 		}
 	}
 	sort.Strings(offers)
 	for k := offerCount; k < len(x.list); k++ {
-		if x.has(text, at, k, true) {
+		if x.has(text, wa.at, k, true) {
 			return offers, score, x.list[k]
 		}
 	}
@@ -284,11 +286,23 @@ type phraseIndex struct {
 	lengths uint64         // bit n: some first word has n bytes; bit 63: 63 or more
 	single  []bool         // the phrase is one word: having the word answers
 	bounded []bool         // the phrase also ends with a word byte
+	pool    sync.Pool      // of *wordsAt with len(words) lists, reused by wordsIn
+}
+
+// wordsAt is where a text has each first word of a phraseIndex, by the
+// word's number, and the numbers of the words it has. It is reused for
+// the next text (phraseIndex.release): a list for every first word of an
+// index, for each text and each link read, was most of what the scans
+// allocated.
+type wordsAt struct {
+	at      [][]int32
+	touched []int32
 }
 
 func newPhraseIndex(list []string) *phraseIndex {
 	x := &phraseIndex{list: list, words: map[string]int{},
 		word: make([]int, len(list)), single: make([]bool, len(list)), bounded: make([]bool, len(list))}
+	x.pool.New = func() any { return &wordsAt{at: make([][]int32, len(x.words))} }
 	for k, p := range list {
 		x.word[k] = -1
 		if p == "" || !isWordByte(p[0]) {
@@ -345,18 +359,20 @@ func (x *phraseIndex) has(text string, at [][]int32, k int, exact bool) bool {
 
 // first returns the first phrase of the list that text contains, or -1.
 func (x *phraseIndex) first(text string, exact bool) int {
-	at := x.wordsIn(text)
+	wa := x.wordsIn(text)
+	defer x.release(wa)
 	for k := range x.list {
-		if x.has(text, at, k, exact) {
+		if x.has(text, wa.at, k, exact) {
 			return k
 		}
 	}
 	return -1
 }
 
-// wordsIn returns where the text has each first word, by its number.
-func (x *phraseIndex) wordsIn(text string) [][]int32 {
-	at := make([][]int32, len(x.words))
+// wordsIn returns where the text has each first word, by its number; the
+// caller hands it back with release once read.
+func (x *phraseIndex) wordsIn(text string) *wordsAt {
+	wa := x.pool.Get().(*wordsAt)
 	start := -1
 	for i := 0; i <= len(text); i++ {
 		if i < len(text) && isWordByte(text[i]) {
@@ -368,13 +384,30 @@ func (x *phraseIndex) wordsIn(text string) [][]int32 {
 		if start >= 0 {
 			if x.lengths&(1<<min(i-start, 63)) != 0 {
 				if w, ok := x.words[text[start:i]]; ok {
-					at[w] = append(at[w], int32(start))
+					if len(wa.at[w]) == 0 {
+						wa.touched = append(wa.touched, int32(w))
+					}
+					wa.at[w] = append(wa.at[w], int32(start))
 				}
 			}
 			start = -1
 		}
 	}
-	return at
+	return wa
+}
+
+// release empties wa for the next text and returns it to the pool; a
+// list grown long by one text is dropped rather than kept.
+func (x *phraseIndex) release(wa *wordsAt) {
+	for _, w := range wa.touched {
+		if cap(wa.at[w]) > 1024 {
+			wa.at[w] = nil
+		} else {
+			wa.at[w] = wa.at[w][:0]
+		}
+	}
+	wa.touched = wa.touched[:0]
+	x.pool.Put(wa)
 }
 
 func containsWord(text, p string) bool {

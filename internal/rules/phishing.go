@@ -121,7 +121,7 @@ func credentialRequest(c *accmail.Content) string {
 			p = p[i+3:]
 		}
 		if i := strings.IndexByte(p, '/'); i >= 0 {
-			if w := credentialWord(strings.NewReplacer("-", " ", "_", " ", "/", " ", ".", " ").Replace(p[i:])); w != "" {
+			if w := credentialWord(pathSpaces.Replace(p[i:])); w != "" {
 				return "a link to " + u.Host + " whose path says \"" + w + "\""
 			}
 		}
@@ -150,6 +150,9 @@ func credentialWord(s string) string {
 }
 
 var credentialIndex = newPhraseIndex(credentialWords)
+
+// pathSpaces reads a link's path as words: its separators become spaces.
+var pathSpaces = strings.NewReplacer("-", " ", "_", " ", "/", " ", ".", " ")
 
 func clipText(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
