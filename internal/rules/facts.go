@@ -20,7 +20,13 @@ func AdLabel(subject, text, lower string) (Tri, string) {
 	if l == "" || len(text) > 32<<10 {
 		l = strings.ToLower(headTail(text, 32<<10))
 	}
-	for _, p := range adBodyPhrases {
+	// Most of the phrases say "advertisement": a text without the word
+	// has none of them, found by one reading instead of one each.
+	ad := strings.Contains(l, "advertisement")
+	for k, p := range adBodyPhrases {
+		if adBodyAd[k] && !ad {
+			continue
+		}
 		if strings.Contains(l, p) {
 			return True, "the text says \"" + p + "\""
 		}
@@ -30,6 +36,15 @@ func AdLabel(subject, text, lower string) (Tri, string) {
 	}
 	return False, "no advertisement label in the subject or text"
 }
+
+// adBodyAd marks the adBodyPhrases that contain "advertisement".
+var adBodyAd = func() []bool {
+	t := make([]bool, len(adBodyPhrases))
+	for k, p := range adBodyPhrases {
+		t[k] = strings.Contains(p, "advertisement")
+	}
+	return t
+}()
 
 // PostalAddress looks for a physical postal address in the text, in the
 // forms used in the jurisdictions Accord has rulebooks for: PO boxes, a

@@ -209,17 +209,20 @@ var phraseByFirst = func() (idx [256][]phraseHit) {
 // starts a word, so every such occurrence is found.
 func findPhrases(text string) []phraseHit {
 	var hits []phraseHit
+	// i steps from word start to word start (wordStart): past a run of
+	// ASCII word bytes, the next start follows the byte that ends it.
 	for i := 0; i < len(text) && len(hits) < maxPhraseHits*4; i++ {
-		cands := phraseByFirst[text[i]]
-		if len(cands) == 0 || !wordStart(text, i) {
-			continue
-		}
-		for _, c := range cands {
-			if strings.HasPrefix(text[i:], c.phrase) {
-				hits = append(hits, phraseHit{lang: c.lang, phrase: c.phrase, at: i, negation: negationAround(text, i, i+len(c.phrase))})
+		for _, c := range phraseByFirst[text[i]] {
+			p := c.phrase
+			if len(text)-i >= len(p) && (len(p) < 2 || text[i+1] == p[1]) && text[i:i+len(p)] == p {
+				hits = append(hits, phraseHit{lang: c.lang, phrase: p, at: i, negation: negationAround(text, i, i+len(p))})
 				if len(hits) == maxPhraseHits*4 {
 					break
 				}
+			}
+		}
+		if asciiWordByte[text[i]] {
+			for i++; i < len(text) && asciiWordByte[text[i]]; i++ {
 			}
 		}
 	}
@@ -248,6 +251,15 @@ func findPhrases(text string) []phraseHit {
 func wordStart(t string, i int) bool {
 	return i == 0 || !isWordByte(t[i-1]) || t[i-1] >= 0x80
 }
+
+// asciiWordByte marks the bytes after which no word starts (wordStart):
+// a-z and 0-9.
+var asciiWordByte = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isWordByte(byte(c)) && c < 0x80
+	}
+	return t
+}()
 
 // sentenceBounds returns the sentence around [i, j): back to the previous
 // sentence end or blank line, forward to the next.
