@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func corpusFiles(b *testing.B) [][]byte {
@@ -27,12 +28,22 @@ func corpusFiles(b *testing.B) [][]byte {
 func BenchmarkParseCorpus(b *testing.B) {
 	msgs := corpusFiles(b)
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	i := 0
 	for b.Loop() {
 		ParseBytes(msgs[i%len(msgs)], Limits{})
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+	reportCPU(b, cpu0, i)
+}
+
+// reportCPU reports the process's CPU time per message since cpu0, which
+// a machine shared with other work changes far less than the wall time.
+func reportCPU(b *testing.B, cpu0 time.Duration, n int) {
+	if cpu := cpuTime() - cpu0; cpu > 0 && n > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
+	}
 }
 
 // BenchmarkExtractCorpus measures content extraction (HTML to text, links,
@@ -44,10 +55,12 @@ func BenchmarkExtractCorpus(b *testing.B) {
 		parsed[i] = ParseBytes(m, Limits{})
 	}
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	i := 0
 	for b.Loop() {
 		Extract(parsed[i%len(parsed)])
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+	reportCPU(b, cpu0, i)
 }
