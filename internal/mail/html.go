@@ -1,7 +1,10 @@
 package mail
 
 import (
+	"bytes"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -57,33 +60,23 @@ func htmlToText(src string) (string, []htmlLink, HTMLInfo) {
 			if skip > 0 {
 				continue
 			}
-			t := string(z.Text())
+			t := z.Text() // valid until the next token: written at once
 			if hidden > 0 {
-				if strings.TrimSpace(t) != "" {
+				if len(bytes.TrimSpace(t)) > 0 {
 					info.HiddenText = true
 				}
 				continue
 			}
-			b.WriteString(t)
+			b.Write(t)
 			if anchor != nil {
-				anchorText.WriteString(t)
+				anchorText.Write(t)
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
 			a := atom.Lookup(name)
-			var attrs map[string]string
+			var attrs tagAttrs
 			if hasAttr {
-				attrs = map[string]string{}
-				for {
-					k, v, more := z.TagAttr()
-					key := string(k)
-					if _, dup := attrs[key]; !dup {
-						attrs[key] = string(v)
-					}
-					if !more {
-						break
-					}
-				}
+				attrs.read(z)
 			}
 			switch a {
 			case atom.Script, atom.Style, atom.Head, atom.Title, atom.Noscript:
@@ -94,7 +87,7 @@ func htmlToText(src string) (string, []htmlLink, HTMLInfo) {
 					skip++
 				}
 			case atom.A, atom.Area:
-				if h := strings.TrimSpace(attrs["href"]); h != "" {
+				if h := strings.TrimSpace(attrs.href); h != "" {
 					info.Links++
 					links = append(links, htmlLink{URL: h, Source: "href"})
 					if a == atom.A && tt == html.StartTagToken {
@@ -104,31 +97,31 @@ func htmlToText(src string) (string, []htmlLink, HTMLInfo) {
 				}
 			case atom.Img:
 				info.Images++
-				if s := strings.TrimSpace(attrs["src"]); s != "" {
+				if s := strings.TrimSpace(attrs.src); s != "" {
 					links = append(links, htmlLink{URL: s, Source: "src"})
 					if l := strings.ToLower(s); strings.HasPrefix(l, "http:") || strings.HasPrefix(l, "https:") || strings.HasPrefix(l, "//") {
 						info.RemoteImage = true
 					}
 				}
-				if alt := attrs["alt"]; alt != "" && skip == 0 && hidden == 0 {
+				if alt := attrs.alt; alt != "" && skip == 0 && hidden == 0 {
 					b.WriteString(" " + alt + " ")
 				}
 			case atom.Form:
 				info.Forms++
-				if s := strings.TrimSpace(attrs["action"]); s != "" {
+				if s := strings.TrimSpace(attrs.action); s != "" {
 					links = append(links, htmlLink{URL: s, Source: "action"})
 				}
 			case atom.Iframe, atom.Frame, atom.Embed, atom.Source, atom.Input:
-				if s := strings.TrimSpace(attrs["src"]); s != "" {
+				if s := strings.TrimSpace(attrs.src); s != "" {
 					links = append(links, htmlLink{URL: s, Source: "src"})
 				}
 			case atom.Br:
 				b.WriteByte('\n')
 			}
-			if bg := strings.TrimSpace(attrs["background"]); bg != "" {
+			if bg := strings.TrimSpace(attrs.background); bg != "" {
 				links = append(links, htmlLink{URL: bg, Source: "background"})
 			}
-			if st := attrs["style"]; st != "" {
+			if st := attrs.style; st != "" {
 				for _, u := range cssURLs(st) {
 					links = append(links, htmlLink{URL: u, Source: "style"})
 				}
@@ -153,7 +146,7 @@ func htmlToText(src string) (string, []htmlLink, HTMLInfo) {
 				}
 			case atom.A:
 				if anchor != nil {
-					anchor.Text = strings.Join(strings.Fields(anchorText.String()), " ")
+					anchor.Text = oneSpaced(anchorText.String())
 					anchor = nil
 				}
 			}
@@ -190,16 +183,57 @@ func isBlock(a atom.Atom) bool {
 	return false
 }
 
+// tagAttrs are the attributes of a tag that htmlToText reads, each the
+// first of its name (as a map filled in order without overwriting would
+// keep): only these are copied out of the tokenizer.
+type tagAttrs struct {
+	href, src, alt, action, background, style string
+	seen                                      uint8 // bit per attribute above, in that order, then hidden
+}
+
+const attrHidden = 1 << 6
+
+// read takes the current tag's attributes from z.
+func (t *tagAttrs) read(z *html.Tokenizer) {
+	for {
+		k, v, more := z.TagAttr()
+		var bit uint8
+		var dst *string
+		switch string(k) {
+		case "href":
+			bit, dst = 1<<0, &t.href
+		case "src":
+			bit, dst = 1<<1, &t.src
+		case "alt":
+			bit, dst = 1<<2, &t.alt
+		case "action":
+			bit, dst = 1<<3, &t.action
+		case "background":
+			bit, dst = 1<<4, &t.background
+		case "style":
+			bit, dst = 1<<5, &t.style
+		case "hidden":
+			bit = attrHidden
+		}
+		if bit != 0 && t.seen&bit == 0 {
+			t.seen |= bit
+			if dst != nil {
+				*dst = string(v)
+			}
+		}
+		if !more {
+			return
+		}
+	}
+}
+
 // hidesContent reports whether inline style (or the hidden attribute) makes
 // an element's text invisible: a classic way to stuff words for filters.
-func hidesContent(attrs map[string]string) bool {
-	if attrs == nil {
-		return false
-	}
-	if _, ok := attrs["hidden"]; ok {
+func hidesContent(attrs tagAttrs) bool {
+	if attrs.seen&attrHidden != 0 {
 		return true
 	}
-	st := strings.ToLower(strings.ReplaceAll(attrs["style"], " ", ""))
+	st := strings.ToLower(strings.ReplaceAll(attrs.style, " ", ""))
 	if st == "" {
 		return false
 	}
@@ -233,23 +267,88 @@ func cssURLs(st string) []string {
 }
 
 // tidyText collapses runs of blank space the way a renderer does, keeping
-// line breaks (at most one blank line in a row).
+// line breaks (at most one blank line in a row): each line's words
+// (strings.Fields: U+00A0 is white space too) joined by one space. It reads
+// the text once, without a list of lines or of words.
 func tidyText(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	blank := 0
-	for _, line := range strings.Split(s, "\n") {
-		f := strings.Fields(strings.ReplaceAll(line, "\u00a0", " "))
-		if len(f) == 0 {
+	for {
+		line, rest, more := strings.Cut(s, "\n")
+		n := b.Len()
+		appendWords(&b, line)
+		if b.Len() == n {
 			blank++
-			if blank == 1 && b.Len() > 0 {
+			if blank == 1 && n > 0 {
 				b.WriteByte('\n')
 			}
-			continue
+		} else {
+			blank = 0
+			b.WriteByte('\n')
 		}
-		blank = 0
-		b.WriteString(strings.Join(f, " "))
-		b.WriteByte('\n')
+		if !more {
+			break
+		}
+		s = rest
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// oneSpaced is strings.Join(strings.Fields(s), " ").
+func oneSpaced(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	appendWords(&b, s)
+	return b.String()
+}
+
+// appendWords writes the words of s (as strings.Fields splits it) to b,
+// one space between them.
+func appendWords(b *strings.Builder, s string) {
+	first := true
+	for i := 0; i < len(s); {
+		// Skip white space.
+		for i < len(s) {
+			c := s[i]
+			if c < utf8.RuneSelf {
+				if asciiSpace[c] == 0 {
+					break
+				}
+				i++
+				continue
+			}
+			r, w := utf8.DecodeRuneInString(s[i:])
+			if !unicode.IsSpace(r) {
+				break
+			}
+			i += w
+		}
+		start := i
+		for i < len(s) {
+			c := s[i]
+			if c < utf8.RuneSelf {
+				if asciiSpace[c] != 0 {
+					break
+				}
+				i++
+				continue
+			}
+			r, w := utf8.DecodeRuneInString(s[i:])
+			if unicode.IsSpace(r) {
+				break
+			}
+			i += w
+		}
+		if i > start {
+			if !first {
+				b.WriteByte(' ')
+			}
+			first = false
+			b.WriteString(s[start:i])
+		}
+	}
+}
+
+// asciiSpace marks the ASCII bytes strings.Fields splits on.
+var asciiSpace = [256]uint8{'\t': 1, '\n': 1, '\v': 1, '\f': 1, '\r': 1, ' ': 1}
