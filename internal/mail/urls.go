@@ -223,8 +223,16 @@ func isHex(c byte) bool { _, ok := unhex(c); return ok }
 // octal parts ("3232235777", "0xC0.0250.1.1"), which browsers resolve and
 // filters often miss, as well as ordinary IP literals.
 func numericHost(h string) (netip.Addr, bool) {
-	if ip, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
-		return ip.Unmap(), true
+	// An IP literal has a colon (IPv6) or only digits and dots (IPv4); a
+	// host name is not handed to ParseAddr and ParseUint, whose errors
+	// cost an allocation each.
+	if t := strings.Trim(h, "[]"); strings.IndexByte(t, ':') >= 0 || onlyBytes(t, "0123456789.") {
+		if ip, err := netip.ParseAddr(t); err == nil {
+			return ip.Unmap(), true
+		}
+	}
+	if !onlyBytes(h, "0123456789abcdefABCDEFxX.") {
+		return netip.Addr{}, false
 	}
 	parts := strings.Split(h, ".")
 	if len(parts) > 4 {
@@ -269,6 +277,16 @@ func numericHost(h string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
+}
+
+// onlyBytes reports whether every byte of s is one of set's.
+func onlyBytes(s, set string) bool {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(set, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func validHost(h string) bool {
@@ -389,26 +407,57 @@ func tokens(text string) []string {
 			out = append(out, t)
 		}
 	}
-	start := -1
-	for i := 0; i < len(text); {
-		c, w := text[i], 1
-		sep := tokenSep[c]
-		if c >= utf8.RuneSelf {
-			var r rune
-			r, w = utf8.DecodeRuneInString(text[i:])
-			sep = unicode.IsSpace(r) // U+00A0 too
+	// Only a token with a dot is kept: the text is read from dot to dot
+	// (IndexByte), each dot's token found by reading back to the white
+	// space or delimiter before it and on to the one after. The tokens
+	// between dots have none, and are not read.
+	for pos := 0; pos < len(text); {
+		d := strings.IndexByte(text[pos:], '.')
+		if d < 0 {
+			break
 		}
-		switch {
-		case !sep && start < 0:
-			start = i
-		case sep && start >= 0:
-			keep(text[start:i])
-			start = -1
+		d += pos
+		start := d
+		for start > pos {
+			c := text[start-1]
+			if c < utf8.RuneSelf {
+				if tokenSep[c] {
+					break
+				}
+				start--
+				continue
+			}
+			// A rune ending here: white space ends the token. (Every
+			// white-space rune is valid UTF-8 with a lead byte that no
+			// other rune can cover, so reading back finds the runes that
+			// reading forward from pos finds.)
+			r, w := utf8.DecodeLastRuneInString(text[pos:start])
+			if unicode.IsSpace(r) {
+				break
+			}
+			start -= w
 		}
-		i += w
-	}
-	if start >= 0 {
-		keep(text[start:])
+		end := d + 1
+		next := len(text)
+		for end < len(text) {
+			c := text[end]
+			if c < utf8.RuneSelf {
+				if tokenSep[c] {
+					next = end + 1
+					break
+				}
+				end++
+				continue
+			}
+			r, w := utf8.DecodeRuneInString(text[end:])
+			if unicode.IsSpace(r) {
+				next = end + w
+				break
+			}
+			end += w
+		}
+		keep(text[start:end])
+		pos = next
 	}
 	return out
 }
@@ -460,7 +509,11 @@ func textEmails(text string) []string {
 	var out []string
 	for i := 0; i < len(text); i++ {
 		if text[i] != '@' {
-			continue
+			j := strings.IndexByte(text[i:], '@')
+			if j < 0 {
+				break
+			}
+			i += j
 		}
 		s := i
 		for s > 0 && isLocalChar(text[s-1]) {
