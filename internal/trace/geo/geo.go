@@ -46,6 +46,7 @@ type DB struct {
 	// full decode; data stays referenced for it.
 	hdrOnce sync.Once
 	hdr     string
+	date    string // dateOf(hdr): every verdict names it
 	cc      []string
 	v4c     table
 	v6c     table
@@ -142,6 +143,7 @@ func (db *DB) header() string {
 		d := decoder{r: r}
 		if s := d.str(); d.err == nil {
 			db.hdr = s
+			db.date = dateOf(s)
 		}
 	})
 	return db.hdr
@@ -210,7 +212,10 @@ func (db *DB) Source() string {
 // named in Source ("ip-location-db … 2.3.2026061719"), or "" when Source
 // names none. A verdict carries it: a country is only as good as the day
 // its registry data was taken.
-func (db *DB) Date() string { return dateOf(db.header()) }
+func (db *DB) Date() string {
+	db.header()
+	return db.date
+}
 
 func dateOf(src string) string {
 	for _, f := range strings.FieldsFunc(src, func(r rune) bool { return r == ' ' || r == '(' || r == ')' || r == ';' || r == ',' }) {

@@ -92,3 +92,14 @@ func TestDate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDate is the data's date, which every verdict names.
+func BenchmarkDate(b *testing.B) {
+	db := Embedded()
+	b.ReportAllocs()
+	for b.Loop() {
+		if db.Date() == "" {
+			b.Fatal("no date")
+		}
+	}
+}
