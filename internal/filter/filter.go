@@ -27,7 +27,9 @@ import (
 	"math"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -690,14 +692,26 @@ func bayesSymbol(r classify.Result) Symbol {
 	p := min(max(r.Score, 1e-9), 1-1e-9)
 	z := min(max(bayesScale*math.Log(p/(1-p))+bayesShift, -20), 20)
 	var opts []string
+	if len(r.Reasons) > 0 {
+		opts = make([]string, 0, len(r.Reasons))
+	}
+	var buf []byte
 	for _, x := range r.Reasons {
-		opts = append(opts, fmt.Sprintf("%s(%+.2f)", x.Feature, x.Weight))
+		// fmt's "%s(%+.2f)", built without its machinery.
+		buf = append(append(buf[:0], x.Feature...), '(')
+		n := len(buf)
+		buf = strconv.AppendFloat(buf, x.Weight, 'f', 2, 64)
+		if buf[n] != '-' && buf[n] != '+' {
+			buf = slices.Insert(buf, n, '+')
+		}
+		buf = append(buf, ')')
+		opts = append(opts, string(buf))
 	}
 	name := "ACCORD_BAYES_HAM"
 	if z >= 0 {
 		name = "ACCORD_BAYES_SPAM"
 	}
-	return Symbol{Name: name, Score: z, Description: fmt.Sprintf("classifier: spam probability %.4f", r.Score), Options: opts}
+	return Symbol{Name: name, Score: z, Description: "classifier: spam probability " + strconv.FormatFloat(r.Score, 'f', 4, 64), Options: opts}
 }
 
 // Engine symbols: the verdict's findings that speak for spam, with weights
