@@ -205,6 +205,18 @@ func (h *Handler) reserve(w http.ResponseWriter, r *http.Request, max int64) (re
 
 // readBody reads at most limit bytes; over reports whether there was more.
 func readBody(r *http.Request, limit int64) ([]byte, bool, error) {
+	if n := r.ContentLength; n >= 0 && n <= limit {
+		// The size is known (and within the budget reserved for it): one
+		// buffer of that size, not ReadAll's growing copies.
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, false, err
+		}
+		return b, false, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, false, err
