@@ -456,3 +456,43 @@ func TestBodyBudget(t *testing.T) {
 		t.Errorf("20 concurrent checks: %v; %d bytes still reserved, peak %d (budget %d)", codes, now, peak, 3*len(m))
 	}
 }
+
+// TestBodyByLength: a body read by its Content-Length that ends early is
+// refused as unreadable, never scanned as the part that came; a chunked
+// body (no length) is read as it comes.
+func TestBodyByLength(t *testing.T) {
+	addr, _, _ := start(t, "")
+	msg := message("hi", "lunch at noon")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /checkv2 HTTP/1.1\r\nHost: x\r\nRcpt: <ana@example.org>\r\nContent-Length: %d\r\n\r\n", len(msg)+100)
+	c.Write(msg)
+	c.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "cannot read the message") {
+		t.Fatalf("short body: %d %s", resp.StatusCode, body)
+	}
+
+	req, _ := http.NewRequest("POST", "http://"+addr+"/checkv2", io.MultiReader(bytes.NewReader(msg))) // no length: chunked
+	req.Header.Set("Rcpt", "<ana@example.org>")
+	if req.ContentLength != 0 && req.ContentLength != -1 {
+		t.Fatalf("request has a length: %d", req.ContentLength)
+	}
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Body.Close()
+	var res Result
+	if err := json.NewDecoder(r2.Body).Decode(&res); err != nil || r2.StatusCode != 200 || res.Action != "no action" {
+		t.Fatalf("chunked: %d %+v %v", r2.StatusCode, res, err)
+	}
+}
