@@ -142,7 +142,32 @@ type token struct {
 	end  int // offset just past the token in the scanned value
 }
 
-var clauseWords = map[string]bool{"from": true, "by": true, "via": true, "with": true, "id": true, "for": true}
+// The clause words by number: clauseOf(w) is w's, case-insensitively, or 0
+// (a word as long as a clause word that EqualFold matches is ASCII, so
+// this is strings.ToLower(w) == name, without the lower-cased copy). A
+// field's clauses are kept in an array by number, not a map per field.
+var clauseNames = [...]string{"", "from", "by", "via", "with", "id", "for"}
+
+const (
+	clauseFrom = 1 + iota
+	clauseBy
+	clauseVia
+	clauseWith
+	clauseID
+	clauseFor
+)
+
+func clauseOf(w string) int {
+	if len(w) < 2 || len(w) > 4 {
+		return 0
+	}
+	for c := 1; c < len(clauseNames); c++ {
+		if len(w) == len(clauseNames[c]) && strings.EqualFold(w, clauseNames[c]) {
+			return c
+		}
+	}
+	return 0
+}
 
 // scanReceived splits a Received value into tokens, left to right, each
 // byte looked at a bounded number of times. The word after the first
@@ -364,10 +389,12 @@ func ParseReceived(value string) Hop {
 			break
 		}
 	}
-	clauses := map[string][]token{}
-	cur := ""
+	// The tokens of each clause, by clauseOf's number (0: before any).
+	var clauses [len(clauseNames)][]token
+	var seen [len(clauseNames)]bool
+	cur := 0
 	for k, t := range toks {
-		if t.kind == tokGreet && clauseWords[strings.ToLower(t.text)] && !laterWord(toks[k+1:], t.text) &&
+		if t.kind == tokGreet && clauseOf(t.text) > 0 && !laterWord(toks[k+1:], t.text) &&
 			k+1 < len(toks) && toks[k+1].kind == tokWord {
 			// "from by host with ESMTP": the client sent an empty greeting
 			// and the word after "from" is the receiver's clause (a greeting
@@ -375,11 +402,9 @@ func ParseReceived(value string) Hop {
 			t.kind = tokWord
 		}
 		if t.kind == tokWord {
-			lw := strings.ToLower(t.text)
-			if clauseWords[lw] && (lw != "for" || cur != "from") {
-				if _, seen := clauses[lw]; !seen {
-					cur = lw
-					clauses[cur] = []token{}
+			if c := clauseOf(t.text); c > 0 && (c != clauseFor || cur != clauseFrom) {
+				if !seen[c] {
+					seen[c], cur = true, c
 					continue
 				}
 			}
@@ -389,13 +414,13 @@ func ParseReceived(value string) Hop {
 		}
 		clauses[cur] = append(clauses[cur], t)
 	}
-	h.readBy(clauses["by"])
-	with := clauses["with"]
-	h.readWith(with, clauses["via"])
-	if ids := clauses["id"]; len(ids) > 0 {
+	h.readBy(clauses[clauseBy])
+	with := clauses[clauseWith]
+	h.readWith(with, clauses[clauseVia])
+	if ids := clauses[clauseID]; len(ids) > 0 {
 		h.ID = strings.Trim(ids[0].text, "<>;")
 	}
-	if f := clauses["for"]; len(f) > 0 {
+	if f := clauses[clauseFor]; len(f) > 0 {
 		h.For = strings.Trim(f[0].text, "<>;")
 	}
 	if ambiguous {
@@ -410,8 +435,8 @@ func ParseReceived(value string) Hop {
 		}
 		return t
 	}
-	from, hasFrom := clauses["from"]
-	sw := software(with, clauses["by"], h.Protocol)
+	from, hasFrom := clauses[clauseFrom], seen[clauseFrom]
+	sw := software(with, clauses[clauseBy], h.Protocol)
 	h.softwareName = sw.name
 	h.detectAuth(from)
 	switch {
