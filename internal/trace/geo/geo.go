@@ -14,6 +14,7 @@ package geo
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	_ "embed"
 	"encoding/binary"
@@ -21,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,7 +52,7 @@ type DB struct {
 	cc      []string
 	v4c     table
 	v6c     table
-	names   map[uint32]string
+	names   asNames
 	v4a     table
 	v6a     table
 }
@@ -114,11 +116,7 @@ func (db *DB) decode() error {
 	db.v4c = d.steps(true)
 	db.v6c = d.steps(true)
 	n = d.uv()
-	db.names = make(map[uint32]string, n)
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		a := uint32(d.uv())
-		db.names[a] = d.str()
-	}
+	db.names = d.asNames(n)
 	db.v4a = d.steps(false)
 	db.v6a = d.steps(false)
 	if d.err != nil {
@@ -174,6 +172,61 @@ func (d *decoder) str() string {
 	b := make([]byte, n)
 	_, d.err = io.ReadFull(d.r, b)
 	return string(b)
+}
+
+// asNames are the networks' names by number: the numbers sorted, each
+// name a slice of one string. A map of ninety thousand strings held as
+// many pointers, which every garbage collection of the process followed;
+// these hold none.
+type asNames struct {
+	asns []uint32 // ascending
+	ends []uint32 // name k is text[ends[k-1]:ends[k]] (ends[-1] = 0)
+	text string
+}
+
+func (n *asNames) name(a uint32) string {
+	k, ok := slices.BinarySearch(n.asns, a)
+	if !ok {
+		return ""
+	}
+	start := uint32(0)
+	if k > 0 {
+		start = n.ends[k-1]
+	}
+	return n.text[start:n.ends[k]]
+}
+
+// asNames reads n (number, name) pairs; a number given twice keeps its
+// last name.
+func (d *decoder) asNames(n uint64) asNames {
+	type entry struct {
+		asn        uint32
+		start, end uint32
+	}
+	var text strings.Builder
+	entries := make([]entry, 0, min(n, 1<<20))
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		a := uint32(d.uv())
+		s := d.str()
+		start := uint32(text.Len())
+		text.WriteString(s)
+		entries = append(entries, entry{a, start, uint32(text.Len())})
+	}
+	slices.SortStableFunc(entries, func(x, y entry) int { return cmp.Compare(x.asn, y.asn) })
+	out := asNames{text: text.String()}
+	// Names in number order, one string, the last of a repeated number.
+	var b strings.Builder
+	b.Grow(text.Len())
+	for k, e := range entries {
+		if k+1 < len(entries) && entries[k+1].asn == e.asn {
+			continue
+		}
+		b.WriteString(out.text[e.start:e.end])
+		out.asns = append(out.asns, e.asn)
+		out.ends = append(out.ends, uint32(b.Len()))
+	}
+	out.text = b.String()
+	return out
 }
 
 func (d *decoder) steps(byteVal bool) table {
@@ -303,7 +356,7 @@ func (db *DB) Network(ip netip.Addr) (Network, bool) {
 	if a == 0 {
 		return Network{}, false
 	}
-	return Network{ASN: a, Name: db.names[a]}, true
+	return Network{ASN: a, Name: db.names.name(a)}, true
 }
 
 func key4(ip netip.Addr) uint64 { b := ip.As4(); return uint64(binary.BigEndian.Uint32(b[:])) }

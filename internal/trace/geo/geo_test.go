@@ -1,9 +1,13 @@
 package geo
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
+	"io"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -102,4 +106,86 @@ func BenchmarkDate(b *testing.B) {
 			b.Fatal("no date")
 		}
 	}
+}
+
+// TestNetworkNamesAsMap reads the embedded data's network names into the
+// map they were kept in before, and finds each one, and no other, by
+// number.
+func TestNetworkNamesAsMap(t *testing.T) {
+	db := Embedded()
+	if err := db.Err(); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(db.data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(zr)
+	io.ReadFull(r, make([]byte, len(Magic)))
+	d := decoder{r: r}
+	d.str()
+	ncc := d.uv()
+	io.ReadFull(r, make([]byte, 2*ncc))
+	d.steps(true)
+	d.steps(true)
+	n := d.uv()
+	want := map[uint32]string{}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		a := uint32(d.uv())
+		want[a] = d.str()
+	}
+	if d.err != nil || len(want) < 1000 {
+		t.Fatalf("%d names read: %v", len(want), d.err)
+	}
+	for a, name := range want {
+		if got := db.names.name(a); got != name {
+			t.Fatalf("AS%d: %q, want %q", a, got, name)
+		}
+		if _, ok := want[a+1]; !ok && db.names.name(a+1) != "" {
+			t.Fatalf("AS%d has a name: %q", a+1, db.names.name(a+1))
+		}
+	}
+	if got := db.names.name(0); got != want[0] {
+		t.Fatalf("AS0: %q", got)
+	}
+}
+
+// TestNetworkNamesRepeated: a number given twice keeps its last name.
+func TestNetworkNamesRepeated(t *testing.T) {
+	var buf bytes.Buffer
+	put := func(v uint64) { buf.Write(binary.AppendUvarint(nil, v)) }
+	for _, e := range []struct {
+		a    uint64
+		name string
+	}{{7, "seven"}, {3, "three"}, {7, "SEVEN"}, {5, ""}, {1, "one"}} {
+		put(e.a)
+		put(uint64(len(e.name)))
+		buf.WriteString(e.name)
+	}
+	d := decoder{r: bufio.NewReader(&buf)}
+	n := d.asNames(5)
+	for a, want := range map[uint32]string{1: "one", 3: "three", 5: "", 7: "SEVEN", 2: "", 8: ""} {
+		if got := n.name(a); got != want {
+			t.Errorf("AS%d: %q, want %q", a, got, want)
+		}
+	}
+}
+
+// BenchmarkGarbageCollection is a full collection of a process holding
+// the decoded database and little else: what the database adds to every
+// collection of a running node.
+func BenchmarkGarbageCollection(b *testing.B) {
+	db := Embedded()
+	if err := db.Err(); err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		runtime.GC()
+	}
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	}
+	runtime.KeepAlive(db)
 }
