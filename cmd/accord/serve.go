@@ -289,7 +289,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		log.Warn("outbound: the node's mail goes out from " + mq.Domain() + ", a name no one elsewhere can reach: its bounce addresses " +
 			"(bounce+…@" + mq.Domain() + ") and DKIM signature (d=" + mq.Domain() + ") cannot work; set [smtp] hostname or [outbound] from to the node's mail domain")
 	}
-	filt, err := newFilter(ctx, c, st, an, key, filterMail{mq}, log)
+	// A fault a filter door recovered from: accord_errors_total{component="milter_panic"} (rspamd_, spamd_).
+	filt, err := newFilter(ctx, c, st, an, key, filterMail{mq}, func(door string) { mx.Error(door + "_panic") }, log)
 	if err != nil {
 		return err
 	}

@@ -162,6 +162,8 @@ type Service struct {
 	bodies   *semaphore.Weighted // the doors' byte budget (BodyBudget)
 	bodyUse  atomic.Int64        // bytes reserved now
 	bodyPeak atomic.Int64        // the most reserved at once
+	onPanic  func(door string)   // Deps.OnPanic
+	scanHook func(raw []byte)    // Deps.ScanHook
 
 	polMu    sync.RWMutex
 	policies map[string]Policy // by Scope()
@@ -183,6 +185,13 @@ type Deps struct {
 	Secret   []byte          // Signs digest release links.
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// OnPanic is told of each fault a door recovered (Recovered), by the
+	// door's name ("milter", "rspamd", "spamd"): the node counts them in
+	// its metrics. nil: not told.
+	OnPanic func(door string)
+	// ScanHook, when set, is called with each message as its scan starts:
+	// the seam through which tests inject a fault into a decision.
+	ScanHook func(raw []byte)
 }
 
 // New builds a Service and loads the policies.
@@ -193,7 +202,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	an := *d.Analyzer
 	an.Classifier = nil
 	s := &Service{cfg: cfg.withDefaults(), an: &an, store: d.Store, dnsbl: d.DNSBL, out: d.Outbound, log: d.Logger,
-		now: d.Now, secret: d.Secret}
+		now: d.Now, secret: d.Secret, onPanic: d.OnPanic, scanHook: d.ScanHook}
 	s.slots = make(chan struct{}, s.cfg.MaxScans)
 	s.bodies = semaphore.NewWeighted(s.cfg.BodyBudget)
 	if s.log == nil {
@@ -285,7 +294,7 @@ type Decision struct {
 	// Thresholds of the policy that decided Outcome.
 	Unsure, Required float64
 	// Skipped says why the message was not (fully) scanned: SkippedTooLarge,
-	// SkippedTimeout, SkippedBusy, "released".
+	// SkippedTimeout, SkippedBusy, SkippedError, "released".
 	Skipped string
 	// Released is the node's own release of a held message, proved by
 	// its mark (see ReleaseField): delivered to its recipient unscanned.
@@ -327,6 +336,11 @@ const (
 	// running). Nothing was scanned; the doors answer with a temporary
 	// failure (the milter: fail-open or tempfail, see TimedOut).
 	SkippedBusy = "busy"
+	// SkippedError: the decision failed — a fault in the filter's own code
+	// (a panic), recovered by the door (Guarded, Recovered). The message
+	// is passed with a header or tempfailed as a timed-out one is
+	// (TimedOut); the fault is logged with its stack and counted.
+	SkippedError = "error"
 )
 
 // Acquire takes one of the MaxScans scan slots, waiting up to ScanWait; it
@@ -524,10 +538,10 @@ func headerOverflow(m *mail.Message) bool {
 }
 
 // TimedOut reports whether the MTA should be told to try again later: a
-// decision that ran out of time, or found no scan slot, when the filter
-// is configured to tempfail.
+// decision that ran out of time, found no scan slot or failed, when the
+// filter is configured to tempfail.
 func (s *Service) TimedOut(d *Decision) bool {
-	return s.cfg.TempFailOnTimeout && (d.Skipped == SkippedBusy || d.Skipped == SkippedTimeout) && !d.decisive()
+	return s.cfg.TempFailOnTimeout && (d.Skipped == SkippedBusy || d.Skipped == SkippedTimeout || d.Skipped == SkippedError) && !d.decisive()
 }
 
 // decisive reports whether a timed-out decision found enough before the
@@ -555,6 +569,9 @@ func (s *Service) logDecision(d *Decision) {
 
 // scan collects the evidence.
 func (s *Service) scan(ctx context.Context, d *Decision) error {
+	if s.scanHook != nil {
+		s.scanHook(d.raw)
+	}
 	lim := mail.DefaultLimits()
 	msg := mail.ParseBytes(d.raw, lim)
 	d.msg = msg

@@ -44,7 +44,7 @@ func New() *Metrics {
 	m.commitBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "accord_intake_commit_complaints",
 		Help: "Complaints per group commit.", Buckets: []float64{1, 2, 4, 8, 16, 32, 64}})
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "accord_errors_total",
-		Help: "Failures, by component (intake_commit, http_5xx, handler_panic, outbound, …)."}, []string{"component"})
+		Help: "Failures, by component (intake_commit, http_5xx, handler_panic, milter_panic, rspamd_panic, spamd_panic, outbound, …)."}, []string{"component"})
 	m.httpReqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "accord_http_requests_total",
 		Help: "HTTP requests, by route pattern and status code."}, []string{"route", "code"})
 	m.httpDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "accord_http_request_duration_seconds",

@@ -28,7 +28,10 @@
 //     milter_default_action to that session;
 //   - a malformed packet (guardConn) closes its own connection before the
 //     protocol library sees it: the library's panic on one used to stop
-//     the whole process.
+//     the whole process;
+//   - a fault (panic) in a callback or in the decision is recovered
+//     (guarded), logged with its stack, counted, and the message it hit
+//     is answered as a timed-out one; the process goes on.
 //
 // The door speaks the protocol through go-milter's server (its Milter
 // interface), not its mailfilter helper: that helper owns the listener and
@@ -100,6 +103,9 @@ type Server struct {
 	l   net.Listener
 	f   *filter.Service
 	log *slog.Logger
+	// fault, when set, is called as each callback starts, with its name:
+	// the seam through which tests inject a fault into the door's own code.
+	fault func(callback string)
 }
 
 // Listen starts the milter on a TCP address ("127.0.0.1:11332") or a
@@ -134,7 +140,7 @@ func ListenWith(addr string, f *filter.Service, log *slog.Logger, lim Limits) (*
 		milter.OptNoRcptReply | milter.OptNoHeaderReply | milter.OptNoEOHReply | milter.OptNoBodyReply
 	s.srv = milter.NewServer(
 		milter.WithDynamicMilter(func(_ uint32, _ milter.OptAction, p milter.OptProtocol, _ milter.DataSize) milter.Milter {
-			return &session{s: s, leadingSpace: p&milter.OptHeaderLeadingSpace != 0}
+			return guarded{&session{s: s, leadingSpace: p&milter.OptHeaderLeadingSpace != 0}}
 		}),
 		milter.WithActions(milter.OptAddHeader|milter.OptChangeHeader|milter.OptRemoveRcpt),
 		milter.WithProtocols(protocol),
@@ -222,6 +228,10 @@ type session struct {
 	// decided as busy (filter.Service.Unscanned).
 	reserved   int64
 	overBudget bool
+	// failed: a callback of this transaction hit a fault (guarded), so
+	// its end is answered as a failed decision; connFailed: one of the
+	// connection's own (connect, helo), so every transaction is.
+	failed, connFailed bool
 }
 
 // reset forgets the transaction and keeps the connection's facts.
@@ -234,6 +244,7 @@ func (t *session) reset() {
 		t.s.f.Unreserve(t.reserved)
 	}
 	t.reserved, t.overBudget = 0, false
+	t.failed = false
 }
 
 // Cleanup returns the budget when the MTA goes away mid-message.
@@ -242,12 +253,14 @@ func (t *session) Cleanup(milter.Modifier) { t.reset() }
 func (t *session) NewConnection(milter.Modifier) error {
 	t.env = filter.Envelope{}
 	t.reset()
+	t.connFailed = false
 	return nil
 }
 
 func (t *session) Connect(host, family string, _ uint16, addr string, _ milter.Modifier) (*milter.Response, error) {
 	t.env = filter.Envelope{}
 	t.reset()
+	t.connFailed = false
 	if ip, err := netip.ParseAddr(addr); err == nil && (family == "tcp4" || family == "tcp6") {
 		t.env.IP = ip.Unmap()
 	}
@@ -347,6 +360,9 @@ func (t *session) EndOfMessage(m milter.Modifier) (*milter.Response, error) {
 	if t.env.QueueID == "" {
 		t.env.QueueID = m.Get(milter.MacroQueueId)
 	}
+	if t.failed || t.connFailed {
+		return t.failure(m, t.env, t.rcpts)
+	}
 	var raw bytes.Buffer
 	raw.Grow(t.body.Len() + 64*len(t.fields))
 	for _, f := range t.fields {
@@ -361,14 +377,23 @@ func (t *session) EndOfMessage(m milter.Modifier) (*milter.Response, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type answer struct {
-		resp *milter.Response
-		mods *mods
-		err  error
+		resp  *milter.Response
+		mods  *mods
+		err   error
+		fault bool // the decision hit a fault outside the filter's Check
 	}
 	done := make(chan answer, 1)
 	go func() {
+		// A goroutine of the door's own: a fault here is recovered here,
+		// or it would stop the process.
+		defer func() {
+			if p := recover(); p != nil {
+				t.s.f.Recovered("milter", p)
+				done <- answer{fault: true}
+			}
+		}()
 		resp, md, err := t.s.decide(ctx, t, raw.Bytes())
-		done <- answer{resp, md, err}
+		done <- answer{resp, md, err, false}
 	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -389,6 +414,9 @@ wait:
 			}
 		}
 	}
+	if a.fault {
+		return t.failure(m, t.env, t.rcpts)
+	}
 	if a.err != nil {
 		// The store failing, or the MTA gone: try again later.
 		t.s.log.Warn("milter: tempfail", "err", a.err)
@@ -400,6 +428,159 @@ wait:
 		}
 	}
 	return a.resp, nil
+}
+
+// failure answers a transaction whose decision failed (a fault the door
+// recovered): as a timed-out one, delivered with X-Accord-Filter:
+// skipped: error, or tempfailed when so configured (tempfail_on_timeout).
+func (t *session) failure(m milter.Modifier, env filter.Envelope, rcpts []string) (*milter.Response, error) {
+	for _, r := range rcpts {
+		env.Rcpts = append(env.Rcpts, bare(r))
+	}
+	d := t.s.f.Failed(env)
+	if t.s.f.TimedOut(d) {
+		return milter.RespTempFail, nil
+	}
+	md := &mods{add: t.s.f.Headers(d, "")}
+	if err := md.send(m, t.leadingSpace); err != nil {
+		return milter.RespTempFail, nil
+	}
+	return milter.RespAccept, nil
+}
+
+// guarded is a session whose callbacks recover from a fault in the
+// door's or the filter's code. go-milter runs them on the connection's
+// goroutine with no recover, so one panic stopped the whole process —
+// every connection of every door. A fault is logged with its stack and
+// counted (filter.Service.Recovered); the transaction it hit is answered
+// at its end as a failed decision (failure), and a fault in the
+// connection's own callbacks (connect, helo) fails each of its
+// transactions.
+type guarded struct{ t *session }
+
+// catch is deferred by each callback: it recovers a fault, records it,
+// and makes the callback answer continue (its transaction fails at its
+// end) — or, at the end of the message, the failure itself.
+func (g guarded) catch(callback string, m milter.Modifier, resp **milter.Response, err *error, tx *transaction) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	g.t.s.f.Recovered("milter", p)
+	switch callback {
+	case "connect", "helo", "new-connection":
+		g.t.connFailed = true
+	default:
+		g.t.failed = true
+	}
+	if resp == nil {
+		return
+	}
+	*resp, *err = milter.RespContinue, nil
+	if callback == "end-of-message" {
+		func() {
+			// The failure's answer itself at fault: try again later.
+			defer func() {
+				if p := recover(); p != nil {
+					g.t.s.f.Recovered("milter", p)
+					*resp = milter.RespTempFail
+				}
+			}()
+			*resp, *err = g.t.failure(m, tx.env, tx.rcpts)
+		}()
+		g.t.reset()
+	}
+}
+
+// transaction is what the end of a message is answered for, taken
+// before its callback runs (which forgets it as it returns).
+type transaction struct {
+	env   filter.Envelope
+	rcpts []string
+}
+
+func (g guarded) enter(callback string) {
+	if g.t.s.fault != nil {
+		g.t.s.fault(callback)
+	}
+}
+
+func (g guarded) NewConnection(m milter.Modifier) (err error) {
+	defer g.catch("new-connection", m, nil, nil, nil)
+	g.enter("new-connection")
+	return g.t.NewConnection(m)
+}
+
+func (g guarded) Connect(host, family string, port uint16, addr string, m milter.Modifier) (resp *milter.Response, err error) {
+	defer g.catch("connect", m, &resp, &err, nil)
+	g.enter("connect")
+	return g.t.Connect(host, family, port, addr, m)
+}
+
+func (g guarded) Helo(name string, m milter.Modifier) (resp *milter.Response, err error) {
+	defer g.catch("helo", m, &resp, &err, nil)
+	g.enter("helo")
+	return g.t.Helo(name, m)
+}
+
+func (g guarded) MailFrom(from, esmtpArgs string, m milter.Modifier) (resp *milter.Response, err error) {
+	defer g.catch("mail", m, &resp, &err, nil)
+	g.enter("mail")
+	return g.t.MailFrom(from, esmtpArgs, m)
+}
+
+func (g guarded) RcptTo(rcpt, esmtpArgs string, m milter.Modifier) (resp *milter.Response, err error) {
+	defer g.catch("rcpt", m, &resp, &err, nil)
+	g.enter("rcpt")
+	return g.t.RcptTo(rcpt, esmtpArgs, m)
+}
+
+func (g guarded) Data(m milter.Modifier) (resp *milter.Response, err error) {
+	defer g.catch("data", m, &resp, &err, nil)
+	g.enter("data")
+	return g.t.Data(m)
+}
+
+func (g guarded) Header(name, value string, m milter.Modifier) (resp *milter.Response, err error) {
+	defer g.catch("header", m, &resp, &err, nil)
+	g.enter("header")
+	return g.t.Header(name, value, m)
+}
+
+func (g guarded) Headers(m milter.Modifier) (resp *milter.Response, err error) {
+	defer g.catch("headers", m, &resp, &err, nil)
+	g.enter("headers")
+	return g.t.Headers(m)
+}
+
+func (g guarded) BodyChunk(chunk []byte, m milter.Modifier) (resp *milter.Response, err error) {
+	defer g.catch("body", m, &resp, &err, nil)
+	g.enter("body")
+	return g.t.BodyChunk(chunk, m)
+}
+
+func (g guarded) EndOfMessage(m milter.Modifier) (resp *milter.Response, err error) {
+	defer g.catch("end-of-message", m, &resp, &err, &transaction{g.t.env, g.t.rcpts})
+	g.enter("end-of-message")
+	return g.t.EndOfMessage(m)
+}
+
+func (g guarded) Abort(m milter.Modifier) (err error) {
+	defer g.catch("abort", m, nil, nil, nil)
+	g.enter("abort")
+	return g.t.Abort(m)
+}
+
+func (g guarded) Unknown(cmd string, m milter.Modifier) (resp *milter.Response, err error) {
+	defer g.catch("unknown", m, &resp, &err, nil)
+	g.enter("unknown")
+	return g.t.Unknown(cmd, m)
+}
+
+func (g guarded) Cleanup(m milter.Modifier) {
+	defer g.catch("cleanup", m, nil, nil, nil)
+	g.enter("cleanup")
+	g.t.Cleanup(m)
 }
 
 // mods are the changes to a delivered message: recipients removed (held),
@@ -457,7 +638,7 @@ func (s *Server) decide(ctx context.Context, t *session, raw []byte) (*milter.Re
 	var err error
 	if t.overBudget && env.Size == 0 {
 		d = s.f.Unscanned(raw, env) // the body was not all kept: decided without a scan
-	} else if d, err = s.f.Check(ctx, raw, env); err != nil {
+	} else if d, err = s.f.Guarded(ctx, "milter", raw, env); err != nil {
 		return nil, nil, err // the MTA went away
 	}
 	if s.f.TimedOut(d) {

@@ -85,6 +85,18 @@ func (h *Handler) guard(next http.Handler) http.Handler {
 			jsonError(w, http.StatusForbidden, "this client is not in [filter] allowed_ips")
 			return
 		}
+		// A fault outside the decision (which Guarded answers): logged
+		// with its stack and counted, and a 500 instead of net/http's
+		// closed connection.
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				h.F.Recovered("rspamd", p)
+				jsonError(w, http.StatusInternalServerError, "the filter failed on this request")
+			}
+		}()
 		next.ServeHTTP(w, r)
 	})
 }
@@ -273,9 +285,16 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	defer connlimit.BusyCtx(r.Context())() // scanning: not idle for eviction
 	env := envelope(r)
 	start := time.Now()
-	d, err := h.F.Check(r.Context(), raw, env)
+	d, err := h.F.Guarded(r.Context(), "rspamd", raw, env)
 	if err != nil {
 		jsonError(w, http.StatusServiceUnavailable, "the filter could not decide: "+err.Error())
+		return
+	}
+	if d.Skipped == filter.SkippedError && h.F.TimedOut(d) {
+		// The decision failed (a fault, logged and counted) and the
+		// filter is set to tempfail: as for a busy filter.
+		w.Header().Set("Retry-After", "1")
+		jsonError(w, http.StatusServiceUnavailable, "the filter failed on this message, try again later (reference "+d.Reference+")")
 		return
 	}
 	if d.Busy() {

@@ -101,6 +101,15 @@ func (s *Server) Serve(l net.Listener) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			// A goroutine of the door's own: a fault in it (outside the
+			// decision, which Guarded answers) is logged and counted and
+			// closes its connection, not the process.
+			defer func() {
+				if p := recover(); p != nil {
+					s.F.Recovered("spamd", p)
+					c.Close()
+				}
+			}()
 			s.handle(c)
 		}()
 	}
@@ -350,9 +359,14 @@ func (s *Server) answer(ctx context.Context, req *request) []byte {
 	if u := req.headers["user"]; strings.Contains(u, "@") {
 		env.DeliverTo = u
 	}
-	d, err := s.F.Check(ctx, req.body, env)
+	d, err := s.F.Guarded(ctx, "spamd", req.body, env)
 	if err != nil {
 		return []byte(status(exTempFail, "EX_TEMPFAIL "+oneLine(err.Error())) + "\r\n")
+	}
+	if d.Skipped == filter.SkippedError && s.F.TimedOut(d) {
+		// The decision failed (a fault, logged and counted) and the
+		// filter is set to tempfail.
+		return []byte(status(exTempFail, "EX_TEMPFAIL the filter failed on this message, try again later (reference "+d.Reference+")") + "\r\n")
 	}
 	if d.Busy() {
 		// Every scan slot is taken: try again later (spamc -x exits 75;
