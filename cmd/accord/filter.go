@@ -184,7 +184,8 @@ func startFilterDoors(c config.Config, f *filter.Service, log *slog.Logger) (*fi
 	}
 	milter.LogWarning = func(format string, v ...any) { log.Warn("milter: " + fmt.Sprintf(format, v...)) }
 	if fc.Milter != "" {
-		m, err := milterd.ListenWith(fc.Milter, f, log, milterd.Limits{IdleTimeout: fc.MilterIdleTimeout.Duration, MaxConns: fc.MaxConns, MaxConnsPerIP: fc.MaxConnsPerIP})
+		m, err := milterd.ListenWith(fc.Milter, f, log, milterd.Limits{IdleTimeout: fc.MilterIdleTimeout.Duration, ConnectTimeout: fc.MilterConnectTimeout.Duration,
+			MaxConns: fc.MaxConns, MaxConnsPerIP: fc.MaxConnsPerIP})
 		if err != nil {
 			return nil, err
 		}

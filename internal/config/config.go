@@ -86,7 +86,11 @@ type Filter struct {
 	// MilterIdleTimeout closes an MTA connection that sends nothing for
 	// this long (longer than Postfix's smtpd_timeout, 300 s).
 	MilterIdleTimeout Duration `toml:"milter_idle_timeout"`
-	QuarantineDays    int      `toml:"quarantine_days"`
+	// MilterConnectTimeout closes an MTA connection that negotiated and
+	// sends no connect within this long (Postfix and Sendmail send it at
+	// once); at most milter_idle_timeout.
+	MilterConnectTimeout Duration `toml:"milter_connect_timeout"`
+	QuarantineDays       int      `toml:"quarantine_days"`
 	// Quarantine quotas (see docs/filter.md): messages and MiB held per
 	// recipient, MiB stored in all; 0 takes the default (1000, 200, 4096).
 	QuarantineMaxPerRecipient int   `toml:"quarantine_max_per_recipient"`
@@ -286,7 +290,7 @@ func Default() Config {
 		Senders:  Senders{ConfirmDays: 7, ConfirmationsPerMailboxDay: 3, ConfirmationsPerDomainHour: 100, ConfirmationsPerHour: 500},
 		Outbound: Outbound{Answers: true, MaxPerHour: 10, DKIMSelector: "accord"},
 		Filter: Filter{MaxScan: 20 << 20, Timeout: Duration{10 * time.Second}, ScanWait: Duration{5 * time.Second}, MaxConns: 512, MaxConnsPerIP: 128,
-			MilterIdleTimeout: Duration{6 * time.Minute}, QuarantineDays: 30, LearnedDays: 365, CampaignMinReports: 3,
+			MilterIdleTimeout: Duration{6 * time.Minute}, MilterConnectTimeout: Duration{10 * time.Second}, QuarantineDays: 30, LearnedDays: 365, CampaignMinReports: 3,
 			SyncInterval: Duration{5 * time.Second}, RebuildInterval: Duration{time.Hour}, DigestInterval: Duration{24 * time.Hour},
 			DNSBLBudget: Duration{500 * time.Millisecond}},
 		Statistics: Statistics{MinCell: 5, Noise: 2},
@@ -446,8 +450,8 @@ func (c Config) Encode() string {
 }
 
 func (f Filter) validate() error {
-	if f.MaxScans < 0 || f.ScanWait.Duration < 0 || f.MaxConns < 0 || f.MaxConnsPerIP < 0 || f.MilterIdleTimeout.Duration < 0 || f.BodyBudgetMB < 0 {
-		return fmt.Errorf("config: filter.max_scans, scan_wait, body_budget_mb, max_conns, max_conns_per_ip and milter_idle_timeout cannot be negative")
+	if f.MaxScans < 0 || f.ScanWait.Duration < 0 || f.MaxConns < 0 || f.MaxConnsPerIP < 0 || f.MilterIdleTimeout.Duration < 0 || f.MilterConnectTimeout.Duration < 0 || f.BodyBudgetMB < 0 {
+		return fmt.Errorf("config: filter.max_scans, scan_wait, body_budget_mb, max_conns, max_conns_per_ip, milter_idle_timeout and milter_connect_timeout cannot be negative")
 	}
 	if f.MaxScan <= 0 || f.Timeout.Duration <= 0 || f.QuarantineDays <= 0 || f.LearnedDays <= 0 || f.SyncInterval.Duration <= 0 || f.RebuildInterval.Duration <= 0 {
 		return fmt.Errorf("config: filter.max_scan, timeout, quarantine_days, learned_days, sync_interval and rebuild_interval must be positive")

@@ -68,3 +68,16 @@ func TestEncodeRoundTrips(t *testing.T) {
 		t.Errorf("round trip changed the config")
 	}
 }
+
+func TestMilterConnectTimeout(t *testing.T) {
+	if d := Default().Filter.MilterConnectTimeout.Duration; d != 10*time.Second {
+		t.Errorf("default %v, want 10s", d)
+	}
+	c, err := Load(write(t, "[filter]\nmilter_connect_timeout = \"3s\"\n"))
+	if err != nil || c.Filter.MilterConnectTimeout.Duration != 3*time.Second {
+		t.Errorf("3s: %v %v", c.Filter.MilterConnectTimeout, err)
+	}
+	if _, err := Load(write(t, "[filter]\nmilter_connect_timeout = \"-1s\"\n")); err == nil || !strings.Contains(err.Error(), "milter_connect_timeout") {
+		t.Errorf("negative: %v", err)
+	}
+}
