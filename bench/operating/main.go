@@ -12,7 +12,12 @@
 //   - other corpora, after learning the whole training corpus the
 //     documented way (its spam, then its ham) — mail it was not tuned on.
 //
-//     operating -train INDEX [-other NAME=INDEX ...] [-sweep] [-calibrate]
+//   - the training corpus split into the two collections it was published
+//     as (2002 and 2003), each learned and applied to the other (-split):
+//     mail of another time and mix, made of the learned corpus alone, on
+//     which a change can be judged before it meets other corpora.
+//
+//     operating -train INDEX [-other NAME=INDEX ...] [-split] [-sweep] [-calibrate]
 //
 // Indexes are TREC style ("spam PATH" / "ham PATH"). -sweep adds, for the
 // training corpus online, the share of ham and spam at or above a range of
@@ -106,6 +111,22 @@ func newFilter() *filter.Service {
 		panic(err)
 	}
 	return f
+}
+
+// collections splits the public corpus into the two collections it was
+// published as: 2002 (easy_ham, hard_ham, spam: files named *-1.NNNNN…)
+// and 2003 (easy_ham_2, spam_2: *-2.NNNNN…), as bench/corpus.sh names them.
+func collections(ex []classify.Example) (c2002, c2003 []classify.Example) {
+	for _, e := range ex {
+		group, _, _ := strings.Cut(filepath.Base(e.Path), ".")
+		switch {
+		case strings.HasSuffix(group, "-1"):
+			c2002 = append(c2002, e)
+		case strings.HasSuffix(group, "-2"):
+			c2003 = append(c2003, e)
+		}
+	}
+	return c2002, c2003
 }
 
 func isHard(path string) bool { return strings.Contains(filepath.Base(path), "hard-ham") }
@@ -284,6 +305,7 @@ func main() {
 	sweep := flag.Bool("sweep", false, "also print ham and spam shares at or above a range of scores (online)")
 	misses := flag.String("misses", "", "write the other corpora's spam not acted on and ham not delivered as ham to this file (tab-separated: corpus, class, points, path, symbols)")
 	calibrate := flag.Bool("calibrate", false, "also fit the classifier's points to the online outcomes (Platt scaling)")
+	split := flag.Bool("split", false, "also train on the public corpus's 2002 collection (easy_ham, hard_ham, spam) and apply it to its 2003 collection (easy_ham_2, spam_2), and the other way round: another corpus made of the learned one")
 	var oth others
 	flag.Var(&oth, "other", "NAME=INDEX of another corpus to apply the trained filter to (repeatable)")
 	flag.Parse()
@@ -307,6 +329,20 @@ func main() {
 	learnAll(fb, ex[:half])
 	rb, _ := score(fb, "batch: first half learned, second half scored", ex[half:])
 	rows = append(rows, rb)
+	if *split {
+		g1, g2 := collections(ex)
+		if len(g1) == 0 || len(g2) == 0 {
+			fmt.Fprintln(os.Stderr, "operating: -split needs the public corpus's file names (GROUP.NNNNN..., bench/corpus.sh)")
+			os.Exit(1)
+		}
+		f1 := newFilter()
+		learnAll(f1, g1)
+		r12, _ := score(f1, "trained on its 2002 collection, applied to its 2003 collection", g2)
+		f2 := newFilter()
+		learnAll(f2, g2)
+		r21, _ := score(f2, "trained on its 2003 collection, applied to its 2002 collection", g1)
+		rows = append(rows, r12, r21)
+	}
 	ft := newFilter()
 	learnAll(ft, ex)
 	var hists []func()

@@ -67,7 +67,7 @@ func Builtin() Effective {
 const (
 	DefaultUnsure     = 0.0
 	DefaultSpam       = 2.0
-	DefaultQuarantine = 11.5
+	DefaultQuarantine = 12.5
 )
 
 // Effective is the policy that applies to one recipient, every field set,
