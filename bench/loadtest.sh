@@ -4,7 +4,8 @@
 #      with a SIGKILL of the server a third of the way in, a restart, and a
 #      check that every acknowledged report is stored;
 #   2. 1,500 distinct corpus spam over HTTP into SQLite and into PostgreSQL
-#      on the same machine;
+#      on the same machine (LOADTEST_STORES: which, default sqlite,postgres;
+#      the CPU of serve and of the PostgreSQL server per report);
 #   3. the anonymous form and the API flooded on the default limits (429s
 #      counted), eight 24 MB uploads at once (the server's peak memory);
 #   4. one, then two serve processes on one PostgreSQL behind HAProxy, and
@@ -14,6 +15,7 @@
 #      (LOADTEST_CPU_CAP, default 0.25; a control group per instance, as
 #      root; 0: not run), so that the second instance's gain is measured
 #      where one instance is bound by its CPU, not by the machine's size.
+# LOADTEST_RUNS picks the runs (channels,crash,stores,flood,instances).
 # Prints tables. Starts its own PostgreSQL (ACCORD_PG_PORT, default 55432)
 # and HAProxy; installs them from Debian when missing (as root).
 set -euo pipefail
@@ -34,4 +36,4 @@ go build -o "$bin" ./cmd/accord
 dsn=$(tools/test/postgres.sh start "$work/pg")
 go run ./bench/loadtest -bin "$bin" -corpus "$corpus" -clients "${1:-8}" -dsn "$dsn" \
   -haproxy "$(command -v haproxy)" -runs "${LOADTEST_RUNS:-channels,crash,stores,flood,instances}" \
-  -cap "${LOADTEST_CPU_CAP:-0.25}"
+  -cap "${LOADTEST_CPU_CAP:-0.25}" -stores "${LOADTEST_STORES:-sqlite,postgres}"

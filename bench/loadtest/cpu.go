@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -190,4 +191,82 @@ func (c *cpuCap) remove() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// serverCPU returns a function giving the CPU time the PostgreSQL server
+// behind dsn has used so far: its postmaster and every backend, those
+// still running and those ended (the postmaster's children's times). It
+// returns nil when the server's processes cannot be read (another
+// machine, another user).
+func serverCPU(dsn string) func() time.Duration {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil
+	}
+	defer db.Close()
+	var dir string
+	if err := db.QueryRow(`SHOW data_directory`).Scan(&dir); err != nil {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return nil
+	}
+	pm, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil {
+		return nil
+	}
+	return func() time.Duration {
+		total := procTimes(pm, true)
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == pm {
+				continue
+			}
+			if procParent(pid) == pm {
+				total += procTimes(pid, false)
+			}
+		}
+		return total
+	}
+}
+
+// procTimes is a process's user and system time, with its waited-for
+// children's when children is set.
+func procTimes(pid int, children bool) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 15 {
+		return 0
+	}
+	var t int64
+	n := 13
+	if children {
+		n = 15
+	}
+	for _, v := range f[11:n] {
+		x, _ := strconv.ParseInt(v, 10, 64)
+		t += x
+	}
+	return time.Duration(t) * clockTick
+}
+
+// procParent is a process's parent pid.
+func procParent(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 2 {
+		return 0
+	}
+	p, _ := strconv.Atoi(f[1])
+	return p
 }

@@ -40,6 +40,7 @@ func main() {
 	runs := flag.String("runs", "channels,crash", "what to run: channels, crash, stores, flood, instances (comma-separated)")
 	dsn := flag.String("dsn", "", "PostgreSQL DSN for the stores and instances runs (each run gets its own schema)")
 	haproxy := flag.String("haproxy", "haproxy", "the HAProxy binary for the instances run")
+	storeList := flag.String("stores", "sqlite,postgres", "the stores the stores run compares")
 	capShare := flag.Float64("cap", 0.25, "the instances run also runs one and two instances each limited to this share of a CPU (a control group each, as root; 0: not)")
 	flag.Parse()
 	if *bin == "" || *corpus == "" {
@@ -60,7 +61,7 @@ func main() {
 			fail(err)
 		}
 		if want["stores"] {
-			runStores(*bin, *dsn, spam, *clients)
+			runStores(*bin, *dsn, strings.Split(*storeList, ","), spam, *clients)
 		}
 		if want["flood"] {
 			runFlood(*bin, spam)

@@ -83,30 +83,42 @@ func pgConfig(dsn string) string {
 
 // runStores: the same spam over HTTP into SQLite and into PostgreSQL on
 // the same machine, with the same clients.
-func runStores(bin, dsn string, msgs [][]byte, clients int) {
+func runStores(bin, dsn string, stores []string, msgs [][]byte, clients int) {
 	if dsn == "" {
 		fail(fmt.Errorf("the stores run needs -dsn"))
 	}
 	fmt.Printf("\n## SQLite and PostgreSQL, same machine: %d distinct corpus spam over HTTP, %d clients\n\n", len(msgs), clients)
-	fmt.Printf("| store | acknowledged | refused | errors | seconds | reports/s | p50 ms | p99 ms | max ms | campaigns | commits | complaints/commit | serve CPU ms/report | machine idle %% |\n")
-	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
-	for _, store := range []string{"sqlite", "postgres"} {
+	fmt.Printf("| store | acknowledged | refused | errors | seconds | reports/s | p50 ms | p99 ms | max ms | campaigns | commits | complaints/commit | serve CPU ms/report | database server CPU ms/report | machine idle %% |\n")
+	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, store := range stores {
 		conf := liftedRates
 		var drop func()
+		var server func() time.Duration
 		if store == "postgres" {
 			d, dr, err := schemaDSN(dsn, "stores")
 			if err != nil {
 				fail(err)
 			}
 			conf, drop = pgConfig(d), dr
+			server = serverCPU(dsn)
 		}
 		n, err := startWith(bin, conf, "")
 		if err != nil {
 			fail(err)
 		}
+		var server0 time.Duration
+		if server != nil {
+			server0 = server()
+		}
 		w := watchCPU([]*node{n})
 		r := load(n, msgs, clients, func(int) string { return "http" }, nil)
 		idle, cpu := w.done()
+		dbCPU := "— (in serve)"
+		if server != nil {
+			dbCPU = fmt.Sprintf("%.2f", float64((server()-server0).Microseconds())/1000/float64(max(len(r.ids), 1)))
+		} else if store == "postgres" {
+			dbCPU = "not readable"
+		}
 		commits, complaints := commitSizes(n)
 		st := n.stats()
 		n.stop()
@@ -114,11 +126,11 @@ func runStores(bin, dsn string, msgs [][]byte, clients int) {
 			drop()
 		}
 		p50, p99, pmax := r.percentiles()
-		fmt.Printf("| %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %.1f | %d | %.0f | %.1f | %.2f | %.0f |\n", store, len(r.ids), r.refused, r.errors,
+		fmt.Printf("| %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %.1f | %d | %.0f | %.1f | %.2f | %s | %.0f |\n", store, len(r.ids), r.refused, r.errors,
 			r.elapsed.Seconds(), float64(len(r.ids))/r.elapsed.Seconds(), p50, p99, pmax, st.Campaigns,
-			commits, complaints/max(commits, 1), float64(cpu.Microseconds())/1000/float64(max(len(r.ids), 1)), idle)
+			commits, complaints/max(commits, 1), float64(cpu.Microseconds())/1000/float64(max(len(r.ids), 1)), dbCPU, idle)
 	}
-	fmt.Printf("\n(serve CPU: the serve process's user and system time; machine idle: of all CPUs, during the load, other work included — %s)\n", loadAvg())
+	fmt.Printf("\n(serve CPU: the serve process's user and system time, SQLite's work included; database server CPU: PostgreSQL's processes, from /proc; machine idle: of all CPUs, during the load, other work included — %s)\n", loadAvg())
 }
 
 // loadAvg is the machine's load average, to read the figures by.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -28,6 +29,7 @@ import (
 	"github.com/accord-antispam/accord/internal/federation/stix"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
+	"github.com/accord-antispam/accord/internal/lease"
 	"github.com/accord-antispam/accord/internal/lint"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
@@ -134,6 +136,15 @@ func requireNode(c config.Config) error {
 		}
 	}
 	return nil
+}
+
+// instanceID names this serve process among the instances sharing its
+// store (the host and process, and a random part a restart changes).
+func instanceID() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }
 
 func openStore(ctx context.Context, c config.Config) (*sqlstore.Store, error) {
@@ -272,6 +283,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	go trust.loop(ctx)
 	feedback.Store, feedback.Reports, feedback.Consent, feedback.Node, feedback.Log = st, st, senders, c.Node.Name, log
 	feedback.Mailer = outboundMailer{mq}
+	// Of the instances on one database, one at a time follows the custody
+	// log for the feedback loop (each read every report before).
+	feedback.Lease = &lease.Holder{Store: st, Name: "feedback", ID: instanceID()}
 	feedbackCtx, stopFeedback := context.WithCancel(ctx)
 	defer stopFeedback()
 	feedbackDone := make(chan struct{})

@@ -20,6 +20,7 @@ var level = map[string]int{
 	"ratelimit":  0,
 	"spool":      0,
 	"strictjson": 0,
+	"lease":      0,
 	"connlimit":  1,
 	"mail":       1,
 	"mailauth":   2,

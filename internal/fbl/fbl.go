@@ -9,7 +9,8 @@
 // The processor follows the desk's custody log (the "received" entries,
 // in commit order) from a cursor kept in the store, so a complaint
 // committed while the node stops is fed back when it starts again; the
-// desk wakes it after each commit.
+// desk wakes it after each commit. Where several instances share one
+// store, one of them at a time runs it, under a lease (Processor.Lease).
 package fbl
 
 import (
@@ -19,12 +20,14 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
+	"github.com/accord-antispam/accord/internal/lease"
 	"github.com/accord-antispam/accord/internal/mailauth"
 )
 
@@ -44,7 +47,18 @@ type Store interface {
 	// the first run.
 	FeedbackCursor(ctx context.Context) (seq int64, ok bool, err error)
 	SetFeedbackCursor(ctx context.Context, seq int64) error
+	// HasSenders says whether any sender is registered: with none, no
+	// report can be tied to one, and none is read.
+	HasSenders(ctx context.Context) (bool, error)
+	// ReportHead is the report with its message cut to the first n bytes:
+	// its header and verdict are what ties it to a sender; the whole
+	// message (up to the upload limit) is read only to forward it.
+	ReportHead(ctx context.Context, id string, n int) (*intake.Report, error)
 }
+
+// headBytes is how much of a reported message is read to tie it to a
+// sender: the parser's bound on a header block.
+const headBytes = 512 << 10
 
 // New returns a processor to fill in before Run; Notify may be called
 // from the start.
@@ -59,9 +73,32 @@ type Processor struct {
 	Node    string         // The node's name, in the reports.
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Lease, when set, is this instance's claim to run the loop: Run
+	// processes only while it holds it, so of the instances sharing a
+	// store one reads the custody log, and another takes over when it
+	// stops or dies (once the lease runs out). nil: always.
+	Lease *lease.Holder
+	// Poll is how often Run looks for reports when not woken (30 s; with
+	// a Lease, 2 s, since the other instances' commits do not wake it).
+	Poll time.Duration
 
 	wake chan struct{}
+
+	// The cursor, in memory once read: it is written to the store at once
+	// past a report tied to a sender, otherwise at most every cursorEvery
+	// (a report tied to nobody changes nothing, so reading it again after
+	// a crash costs a read, while writing the cursor after every commit
+	// cost a durable write each time), and when Run stops.
+	mu      sync.Mutex
+	cur     int64
+	known   bool
+	saved   int64
+	savedAt time.Time
 }
+
+// cursorEvery is how often a cursor that moved past reports tied to nobody
+// is written down.
+const cursorEvery = 10 * time.Second
 
 // Notify wakes the processor (the desk calls it after each commit). It
 // never blocks.
@@ -79,29 +116,99 @@ func (p *Processor) log() *slog.Logger {
 	return p.Log
 }
 
-// Run processes what is new whenever woken, and every 30 seconds, until
-// ctx ends. The first run of a node starts at the custody log's end: old
-// reports are not fed back.
+func (p *Processor) now() time.Time {
+	if p.Now == nil {
+		return time.Now()
+	}
+	return p.Now()
+}
+
+// Run processes what is new whenever woken, and every Poll, until ctx
+// ends; with a Lease, only while it holds it. The first run of a node
+// starts at the custody log's end: old reports are not fed back.
 func (p *Processor) Run(ctx context.Context) {
-	ch := p.wake
-	t := time.NewTicker(30 * time.Second)
+	poll := p.Poll
+	if poll <= 0 {
+		poll = 30 * time.Second
+		if p.Lease != nil {
+			poll = 2 * time.Second
+		}
+	}
+	t := time.NewTicker(poll)
 	defer t.Stop()
+	defer p.stop(ctx)
 	for {
-		if _, err := p.Process(ctx); err != nil && ctx.Err() == nil {
+		if _, _, err := p.Step(ctx); err != nil && ctx.Err() == nil {
 			p.log().Error("feedback: process complaints", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-ch:
+		case <-p.wake:
 		case <-t.C:
 		}
 	}
 }
 
-// Process handles every report received since the cursor and returns how
-// many complaints it tied to a registered sender.
-func (p *Processor) Process(ctx context.Context) (int, error) {
+// Step is what Run does each time it wakes: process what is new if this
+// instance holds the lease (or has none to hold). It says whether it did,
+// and how many complaints it tied to a sender.
+func (p *Processor) Step(ctx context.Context) (bool, int, error) {
+	if !p.owns(ctx) {
+		return false, 0, nil
+	}
+	n, err := p.Process(ctx)
+	return true, n, err
+}
+
+// owns says whether this instance is to process now; an instance that
+// loses the lease forgets its cursor, to read it again from the store
+// when it holds the lease next (another instance moved it meanwhile).
+func (p *Processor) owns(ctx context.Context) bool {
+	if p.Lease == nil {
+		return true
+	}
+	held, err := p.Lease.Held(ctx)
+	if err != nil && ctx.Err() == nil {
+		p.log().Warn("feedback: the lease", "err", err)
+	}
+	if !held {
+		p.mu.Lock()
+		p.known = false
+		p.mu.Unlock()
+	}
+	return held
+}
+
+// stop writes the cursor down and gives the lease back, so another
+// instance goes on at once from where this one stopped.
+func (p *Processor) stop(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if p.Lease != nil {
+		if held, _ := p.Lease.Held(ctx); !held {
+			return
+		}
+	}
+	p.mu.Lock()
+	err := p.save(ctx, true)
+	p.mu.Unlock()
+	if err != nil {
+		p.log().Warn("feedback: write the cursor", "err", err)
+	}
+	if p.Lease != nil {
+		if err := p.Lease.Drop(ctx); err != nil {
+			p.log().Warn("feedback: give the lease back", "err", err)
+		}
+	}
+}
+
+// cursor is where processing resumes: in memory, else from the store,
+// else (the node's first run) the custody log's end, written down.
+func (p *Processor) cursor(ctx context.Context) (int64, error) {
+	if p.known {
+		return p.cur, nil
+	}
 	cur, ok, err := p.Store.FeedbackCursor(ctx)
 	if err != nil {
 		return 0, err
@@ -114,44 +221,72 @@ func (p *Processor) Process(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
+	p.cur, p.known, p.saved, p.savedAt = cur, true, cur, p.now()
+	return cur, nil
+}
+
+// save writes the cursor down if it moved, now or when cursorEvery has
+// passed.
+func (p *Processor) save(ctx context.Context, now bool) error {
+	if !p.known || p.cur == p.saved || !now && p.now().Sub(p.savedAt) < cursorEvery {
+		return nil
+	}
+	if err := p.Store.SetFeedbackCursor(ctx, p.cur); err != nil {
+		return err
+	}
+	p.saved, p.savedAt = p.cur, p.now()
+	return nil
+}
+
+// Process handles every report received since the cursor and returns how
+// many complaints it tied to a registered sender.
+func (p *Processor) Process(ctx context.Context) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cur, err := p.cursor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// With no sender registered nothing can be tied: move past every
+	// report committed so far without reading one (the head is read
+	// first, so each was committed before no sender was seen).
+	head, err := p.Store.CustodySeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if head <= cur {
+		return 0, nil
+	}
+	any, err := p.Store.HasSenders(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if !any {
+		p.cur = head
+		return 0, p.save(ctx, false)
+	}
 	n := 0
 	for {
 		batch, err := p.Store.ReceivedAfter(ctx, cur, 200)
 		if err != nil {
 			return n, err
 		}
-		// The cursor moves past a report that was tied to a sender at once,
-		// and past the others once per batch: a report tied to nobody
-		// changes nothing, so reading it again after a crash costs a
-		// read, while moving the cursor past each one cost a durable
-		// write (a disk sync on PostgreSQL) per report received.
-		moved := cur
 		for _, r := range batch {
 			cs, err := p.Report(ctx, r.ReportID)
 			if err != nil {
-				if cur != moved {
-					if serr := p.Store.SetFeedbackCursor(ctx, cur); serr != nil {
-						err = errors.Join(err, serr)
-					}
-				}
-				return n, fmt.Errorf("report %s: %w", r.ReportID, err) // the cursor stays: tried again
+				// The cursor stays before it: tried again.
+				return n, errors.Join(fmt.Errorf("report %s: %w", r.ReportID, err), p.save(ctx, false))
 			}
 			n += len(cs)
-			cur = r.Seq
+			p.cur, cur = r.Seq, r.Seq
 			if len(cs) > 0 {
-				if err := p.Store.SetFeedbackCursor(ctx, cur); err != nil {
+				if err := p.save(ctx, true); err != nil {
 					return n, err
 				}
-				moved = cur
-			}
-		}
-		if cur != moved {
-			if err := p.Store.SetFeedbackCursor(ctx, cur); err != nil {
-				return n, err
 			}
 		}
 		if len(batch) < 200 {
-			return n, nil
+			return n, p.save(ctx, false)
 		}
 	}
 }
@@ -160,13 +295,14 @@ func (p *Processor) Process(ctx context.Context) (int, error) {
 // the complaint is recorded (once), and forwarded if it was not yet and
 // the message is authenticated as the sender's.
 func (p *Processor) Report(ctx context.Context, id string) ([]consent.Complaint, error) {
-	rep, err := p.Reports.Report(ctx, id)
+	rep, err := p.Store.ReportHead(ctx, id, headBytes)
 	if errors.Is(err, intake.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	whole := false
 	ties := p.identify(ctx, rep)
 	reporter := p.reporter(ctx, rep)
 	var out []consent.Complaint
@@ -189,6 +325,13 @@ func (p *Processor) Report(ctx context.Context, id string) ([]consent.Complaint,
 		sd, err := p.Consent.Store().Sender(ctx, c.Sender)
 		if err != nil {
 			return out, err
+		}
+		if !whole {
+			// The ARF carries the message: read it whole now.
+			if rep, err = p.Reports.Report(ctx, id); err != nil {
+				return out, err
+			}
+			whole = true
 		}
 		// Everyone the reporter and the message name is redacted.
 		arf, err := BuildARF(ARFInput{Report: rep, Complaint: c, Sender: sd, Node: p.Node, Recipient: t.in.Address,

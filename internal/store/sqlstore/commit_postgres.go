@@ -126,8 +126,8 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 	// between is seen and also counted as founded since (a needless
 	// retry at worst, never a missed campaign).
 	first.Queue(`SELECT seq FROM custody_head WHERE id = 1`)
-	first.Queue(fmt.Sprintf(bandCandidates, "= ANY($1::bigint[])"), idx.bandKeys)
-	first.Queue(fmt.Sprintf(domainCandidates, "= ANY($1::text[])"), idx.domainKeys)
+	first.Queue(bandCandidatesPG, idx.bandKeys)
+	first.Queue(domainCandidatesPG, idx.domainKeys)
 	var since int64
 	err := exchange(ctx, c, &first, "campaign candidates", func(br pgx.BatchResults) error {
 		if err := br.QueryRow().Scan(&since); err != nil {
@@ -256,8 +256,8 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 	var first pgx.Batch
 	first.Queue("BEGIN")
 	first.Queue(`SELECT seq, hash FROM custody_head WHERE id = 1 FOR UPDATE`)
-	first.Queue(fmt.Sprintf(bandCandidates, "= ANY($1::bigint[])"), idx.bandKeys)
-	first.Queue(fmt.Sprintf(domainCandidates, "= ANY($1::text[])"), idx.domainKeys)
+	first.Queue(bandCandidatesPG, idx.bandKeys)
+	first.Queue(domainCandidatesPG, idx.domainKeys)
 	var headSeq int64
 	var headHash string
 	err := exchange(ctx, c, &first, "begin commit", func(br pgx.BatchResults) error {

@@ -42,6 +42,20 @@ var (
 		FROM campaign_bands b JOIN campaigns c ON c.id = b.campaign_id WHERE b.band %s) AS w WHERE n <= ` + strconv.Itoa(candidateLimit)
 	domainCandidates = `SELECT domain, id, signature FROM (SELECT d.domain, c.id, c.signature, ROW_NUMBER() OVER (PARTITION BY d.domain) AS n
 		FROM campaign_domains d JOIN campaigns c ON c.id = d.campaign_id WHERE d.domain %s) AS w WHERE n <= ` + strconv.Itoa(candidateLimit)
+
+	// On PostgreSQL the same, key by key: the keys as an array, each
+	// one's campaigns by the primary key's index, each campaign by its
+	// own. PostgreSQL plans a query before the tables have statistics
+	// (a new desk, the first minute of autovacuum) as if they were
+	// tiny: the joins above were planned as hash joins over whole-table
+	// scans, whose cost grew with every campaign. The LIMITs make each
+	// step a parameterized index lookup, whatever the planner believes.
+	bandCandidatesPG = `SELECT k.band, b.campaign_id, c.signature FROM unnest($1::bigint[]) AS k(band)
+		CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_bands WHERE band = k.band LIMIT ` + strconv.Itoa(candidateLimit) + `) AS b
+		CROSS JOIN LATERAL (SELECT signature FROM campaigns WHERE id = b.campaign_id LIMIT 1) AS c`
+	domainCandidatesPG = `SELECT k.domain, d.campaign_id, c.signature FROM unnest($1::text[]) AS k(domain)
+		CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_domains WHERE domain = k.domain LIMIT ` + strconv.Itoa(candidateLimit) + `) AS d
+		CROSS JOIN LATERAL (SELECT signature FROM campaigns WHERE id = d.campaign_id LIMIT 1) AS c`
 )
 
 // newCommitIndex notes the keys the reports of a commit ask for; their

@@ -49,4 +49,11 @@ func (s *Store) SetFeedbackCursor(ctx context.Context, seq int64) error {
 	return err
 }
 
+// HasSenders implements fbl.Store.
+func (s *Store) HasSenders(ctx context.Context) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM consent_senders LIMIT 1) AS any_sender`).Scan(&n)
+	return n > 0, err
+}
+
 var _ fbl.Store = (*Store)(nil)

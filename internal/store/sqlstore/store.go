@@ -457,11 +457,23 @@ func parseTri(s string) rules.Tri {
 
 // Report implements intake.Store.
 func (s *Store) Report(ctx context.Context, id string) (*intake.Report, error) {
+	return s.report(ctx, id, "raw")
+}
+
+// ReportHead implements fbl.Store: the report with only the first n bytes
+// of its message (substr works on bytes in both databases), for readers
+// that need its header and verdict but not a body of up to 25 MB.
+func (s *Store) ReportHead(ctx context.Context, id string, n int) (*intake.Report, error) {
+	return s.report(ctx, id, fmt.Sprintf("substr(raw, 1, %d)", max(n, 0)))
+}
+
+// report reads a report, its message as the SQL expression raw gives it.
+func (s *Store) report(ctx context.Context, id, raw string) (*intake.Report, error) {
 	var r intake.Report
 	var at int64
 	var ch, unv, fb, consent, customer, verdict, sig string
 	var purged, erased int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, raw, reporter_id,
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, `+raw+`, reporter_id,
 		submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, purged_at, erased_at, reporter_auth FROM reports WHERE id = ?`), id).Scan(
 		&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &fb, &r.SHA256, &r.Raw, &r.ReporterID, &r.SubmittedBy, &consent, &customer,
 		&r.StatusHash, &verdict, &sig, &r.CampaignID, &r.CampaignWhy, &purged, &erased, &r.ReporterAuth)

@@ -20,6 +20,7 @@ import (
 	"github.com/accord-antispam/accord/internal/filter"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/label"
+	"github.com/accord-antispam/accord/internal/lease"
 	"github.com/accord-antispam/accord/internal/outbound"
 	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/rules"
@@ -41,6 +42,7 @@ type Store interface {
 	// VerifyCustodyLog replays the whole custody log.
 	VerifyCustodyLog(ctx context.Context) (int64, []string, error)
 	fbl.Store
+	lease.Store
 	filter.Store
 	filter.CampaignSource
 	cases.Store
@@ -82,6 +84,8 @@ func Run(t *testing.T, open Open) {
 	t.Run("FeedbackForgedRecipient", func(t *testing.T) { feedbackForgedRecipient(t, open(t)) })
 	t.Run("FeedbackTokenOfAnother", func(t *testing.T) { feedbackTokenOfAnother(t, open(t)) })
 	t.Run("FeedbackCopiedToken", func(t *testing.T) { feedbackCopiedToken(t, open(t)) })
+	t.Run("FeedbackTakeover", func(t *testing.T) { feedbackTakeover(t, open(t)) })
+	t.Run("Leases", func(t *testing.T) { leases(t, open(t)) })
 	t.Run("FilterPolicies", func(t *testing.T) { filterPolicies(t, open(t)) })
 	t.Run("FilterQuarantine", func(t *testing.T) { filterQuarantine(t, open(t)) })
 	t.Run("FilterLearned", func(t *testing.T) { filterLearned(t, open(t)) })
