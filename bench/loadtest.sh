@@ -7,7 +7,9 @@
 #      on the same machine (LOADTEST_STORES: which, default sqlite,postgres;
 #      the CPU of serve and of the PostgreSQL server per report);
 #   3. the anonymous form and the API flooded on the default limits (429s
-#      counted), eight 24 MB uploads at once (the server's peak memory);
+#      counted); eight 24 MB uploads at once through the API, then the web
+#      form, on SQLite, then PostgreSQL (the server's peak memory; every
+#      upload read back byte for byte; one over the limit refused);
 #   4. one, then two serve processes on one PostgreSQL behind HAProxy, and
 #      two with one killed mid-load: every acknowledged report present, the
 #      custody chain verified, the campaign count of the one-instance run;
@@ -15,7 +17,7 @@
 #      (LOADTEST_CPU_CAP, default 0.25; a control group per instance, as
 #      root; 0: not run), so that the second instance's gain is measured
 #      where one instance is bound by its CPU, not by the machine's size.
-# LOADTEST_RUNS picks the runs (channels,crash,stores,flood,instances).
+# LOADTEST_RUNS picks the runs (channels,crash,stores,flood,uploads,instances).
 # Prints tables. Starts its own PostgreSQL (ACCORD_PG_PORT, default 55432)
 # and HAProxy; installs them from Debian when missing (as root).
 set -euo pipefail
@@ -35,5 +37,5 @@ bin=$work/accord
 go build -o "$bin" ./cmd/accord
 dsn=$(tools/test/postgres.sh start "$work/pg")
 go run ./bench/loadtest -bin "$bin" -corpus "$corpus" -clients "${1:-8}" -dsn "$dsn" \
-  -haproxy "$(command -v haproxy)" -runs "${LOADTEST_RUNS:-channels,crash,stores,flood,instances}" \
+  -haproxy "$(command -v haproxy)" -runs "${LOADTEST_RUNS:-channels,crash,stores,flood,uploads,instances}" \
   -cap "${LOADTEST_CPU_CAP:-0.25}" -stores "${LOADTEST_STORES:-sqlite,postgres}"

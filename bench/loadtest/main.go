@@ -37,21 +37,21 @@ func main() {
 	corpus := flag.String("corpus", "", "corpus folder with an index (bench/corpus.sh)")
 	clients := flag.Int("clients", 8, "concurrent clients per run")
 	limit := flag.Int("n", 0, "messages per run (0: the whole corpus)")
-	runs := flag.String("runs", "channels,crash", "what to run: channels, crash, stores, flood, instances (comma-separated)")
+	runs := flag.String("runs", "channels,crash", "what to run: channels, crash, stores, flood, uploads, instances (comma-separated)")
 	dsn := flag.String("dsn", "", "PostgreSQL DSN for the stores and instances runs (each run gets its own schema)")
 	haproxy := flag.String("haproxy", "haproxy", "the HAProxy binary for the instances run")
 	storeList := flag.String("stores", "sqlite,postgres", "the stores the stores run compares")
 	capShare := flag.Float64("cap", 0.25, "the instances run also runs one and two instances each limited to this share of a CPU (a control group each, as root; 0: not)")
 	flag.Parse()
 	if *bin == "" || *corpus == "" {
-		fmt.Fprintln(os.Stderr, "usage: loadtest -bin ACCORD -corpus DIR [-clients N] [-n N] [-runs channels,crash,stores,flood,instances] [-dsn DSN]")
+		fmt.Fprintln(os.Stderr, "usage: loadtest -bin ACCORD -corpus DIR [-clients N] [-n N] [-runs channels,crash,stores,flood,uploads,instances] [-dsn DSN]")
 		os.Exit(2)
 	}
 	want := map[string]bool{}
 	for _, r := range strings.Split(*runs, ",") {
 		want[strings.TrimSpace(r)] = true
 	}
-	if want["stores"] || want["flood"] || want["instances"] {
+	if want["stores"] || want["flood"] || want["uploads"] || want["instances"] {
 		nSpam := 1500
 		if *limit > 0 {
 			nSpam = *limit
@@ -65,6 +65,9 @@ func main() {
 		}
 		if want["flood"] {
 			runFlood(*bin, spam)
+		}
+		if want["uploads"] {
+			runUploads(*bin, *dsn, 24<<20)
 		}
 		if want["instances"] {
 			runInstances(*bin, *dsn, *haproxy, spam, *clients, *capShare)

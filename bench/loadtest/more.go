@@ -172,9 +172,8 @@ func peakRSS(pid int) int64 {
 }
 
 // runFlood: a node on its default limits, flooded through the anonymous
-// form and the API from one address and one token, then sent eight 24 MB
-// uploads at once; prints what was taken, what was refused with 429, and
-// the server's peak memory.
+// form and the API from one address and one token; prints what was taken
+// and what was refused with 429 (large uploads: runUploads).
 func runFlood(bin string, spam [][]byte) {
 	n, err := startWith(bin, "", "")
 	if err != nil {
@@ -262,47 +261,6 @@ func runFlood(bin string, spam [][]byte) {
 	}
 	wg.Wait()
 	fmt.Printf("| API, one token, 8 clients | 1000 | %d | %d | %d | %.1f | %s s |\n", okA.Load(), limA.Load(), othA.Load(), time.Since(t0).Seconds(), retryA.Load())
-
-	// Eight 24 MB uploads at once (each under the 25 MB limit), then one
-	// over it.
-	before := peakRSS(n.cmd.Process.Pid)
-	big := bigMessage(24 << 20)
-	var codes sync.Map
-	t0 = time.Now()
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			msg := append([]byte(fmt.Sprintf("X-Upload: %d\r\n", w)), big...)
-			req, _ := http.NewRequest("POST", "http://"+n.http+"/api/v1/reports", bytes.NewReader(msg))
-			req.Header.Set("Authorization", "Bearer "+n.reporter)
-			req.Header.Set("Content-Type", "message/rfc822")
-			res, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
-			if err != nil {
-				codes.Store(w, err.Error())
-				return
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			codes.Store(w, strconv.Itoa(res.StatusCode))
-		}(w)
-	}
-	wg.Wait()
-	elapsed := time.Since(t0)
-	var got []string
-	codes.Range(func(_, v any) bool { got = append(got, v.(string)); return true })
-	over := append(bigMessage(26<<20), '\n')
-	req, _ := http.NewRequest("POST", "http://"+n.http+"/api/v1/reports", bytes.NewReader(over))
-	req.Header.Set("Authorization", "Bearer "+n.analyst)
-	req.Header.Set("Content-Type", "message/rfc822")
-	overCode := 0
-	if res, err := http.DefaultClient.Do(req); err == nil {
-		overCode = res.StatusCode
-		res.Body.Close()
-	}
-	peak := peakRSS(n.cmd.Process.Pid)
-	fmt.Printf("\n8 concurrent uploads of %.1f MB: answers %v in %.1f s; one of %.1f MB: %d; server peak RSS %.0f MB (%.0f MB before the uploads)\n",
-		float64(len(big))/1e6, got, elapsed.Seconds(), float64(len(over))/1e6, overCode, float64(peak)/(1<<20), float64(before)/(1<<20))
 }
 
 // bigMessage is a spam of about size bytes: a short text and a large

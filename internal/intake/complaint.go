@@ -27,6 +27,11 @@ type Item struct {
 	Form         string            // How it was found.
 	Unverifiable []string          // What of it cannot be trusted (inline forwards lose the original headers).
 	Feedback     map[string]string // ARF / X-ARF fields about the report (Feedback-Type, Source-IP…).
+
+	// parsed is Raw as Extract parsed it (the default limits), when the
+	// item is the complaint itself: the desk analyses it without parsing
+	// (and decoding, up to its size again) a second time.
+	parsed *mail.Message
 }
 
 // ErrNoMessage is returned when a complaint carries nothing to report.
@@ -110,7 +115,7 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 		}
 	}
 	if looksLikeMessage(m) && !(via.Mailbox && fromReporter(m, via.Reporter)) {
-		return []Item{{Raw: raw, Form: FormRaw}}, nil
+		return []Item{{Raw: raw, Form: FormRaw, parsed: m}}, nil
 	}
 	switch via.Declared {
 	case "message/rfc822", "application/octet-stream":

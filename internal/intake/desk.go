@@ -222,7 +222,10 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 	}
 	rec.ComplaintID = c.ID
 	for _, it := range items {
-		m := mail.ParseBytes(it.Raw, d.limits)
+		m := it.parsed
+		if m == nil || d.limits != (mail.Limits{}) && d.limits != mail.DefaultLimits() {
+			m = mail.ParseBytes(it.Raw, d.limits)
+		}
 		v, err := d.analyzer.Analyze(ctx, analysis.Input{Source: "complaint " + c.ID, Message: m, Context: s.Context})
 		if err != nil {
 			return Receipt{}, fmt.Errorf("analyse complaint %s: %w", c.ID, err)

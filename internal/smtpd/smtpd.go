@@ -226,7 +226,7 @@ func (x *session) Data(r io.Reader) error {
 	defer cancel()
 	// Many large complaints at once wait for their turn here, on disk,
 	// instead of each holding its bytes in memory.
-	release, err := x.s.cfg.Budget.Admit(ctx, body.Size())
+	release, err := x.s.cfg.Budget.AdmitBody(ctx, body.Size())
 	if err != nil {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "The desk is busy; nothing was kept, try again shortly"}
 	}

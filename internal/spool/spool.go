@@ -132,5 +132,20 @@ func (b *Budget) Admit(ctx context.Context, n int64) (func(), error) {
 	return func() { b.sem.Release(n) }, nil
 }
 
+// BodyCost is how many times its size a body costs in memory while it is
+// analysed and stored: its bytes, and its parts decoded (a base64
+// attachment three quarters of its size again), with their text and the
+// store's copy of the bytes on the way to the disk. Counting a body once
+// let two 24 MB uploads be analysed at once in a 48 MiB budget, holding
+// more than twice that, and the process grew past 340 MB.
+const BodyCost = 2
+
+// AdmitBody waits for what a body of size bytes costs in memory
+// (BodyCost times its size, at most the whole budget), and returns the
+// function that gives it back.
+func (b *Budget) AdmitBody(ctx context.Context, size int64) (func(), error) {
+	return b.Admit(ctx, BodyCost*size)
+}
+
 // Size is the whole budget.
 func (b *Budget) Size() int64 { return b.size }

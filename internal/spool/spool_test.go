@@ -67,3 +67,29 @@ func TestBudgetMakesTheSecondWait(t *testing.T) {
 	}
 	r2()
 }
+
+// A body costs BodyCost times its size: two bodies of half the budget are
+// not analysed at once, two of a quarter are.
+func TestAdmitBodyCountsWhatABodyHolds(t *testing.T) {
+	b := NewBudget(100)
+	release, err := b.AdmitBody(context.Background(), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := b.AdmitBody(ctx, 1); err == nil {
+		t.Fatal("a second body admitted beside one of half the budget")
+	}
+	release()
+	r1, err := b.AdmitBody(context.Background(), 25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1()
+	r2, err := b.AdmitBody(context.Background(), 25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2()
+}

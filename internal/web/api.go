@@ -91,7 +91,7 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad-body", "the request body is empty")
 		return
 	}
-	release, err := s.lim.budget.Admit(r.Context(), sp.Size())
+	release, err := s.lim.budget.AdmitBody(r.Context(), sp.Size())
 	if err != nil {
 		return // the client went away while waiting
 	}

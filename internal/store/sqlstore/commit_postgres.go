@@ -111,6 +111,13 @@ func (s *Store) commitOn(ctx context.Context, c *pgx.Conn, batches []*intake.Bat
 		if !errors.As(err, &pe) || pe.Code != errCampaignsMoved {
 			return err
 		}
+		// A commit with a large message opened its transaction itself:
+		// it is aborted, not ended.
+		if c.PgConn().TxStatus() != 'I' {
+			if _, err := c.Exec(ctx, "ROLLBACK"); err != nil {
+				return fmt.Errorf("commit: roll back to start again: %w", err)
+			}
+		}
 		s.snapshotAgain.Add(1)
 	}
 	s.snapshotLocked.Add(1)
@@ -143,12 +150,21 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 		return err
 	}
 	// No BEGIN: the statements up to the pipeline's end are one implicit
-	// transaction, committed there, rolled back whole if one fails.
+	// transaction, committed there, rolled back whole if one fails —
+	// unless a message is large: then the transaction is opened first,
+	// its complaints and reports streamed with COPY, and the pipeline
+	// ends with COMMIT.
+	large := hasLarge(writes)
+	if large {
+		if err := copyFirst(ctx, c, writes); err != nil {
+			return err
+		}
+	}
 	var second pgx.Batch
 	var what []string
 	queue := func(underLock bool) error {
 		for _, w := range writes {
-			if len(w.rows) == 0 || campaignTable(w.table) != underLock {
+			if len(w.rows) == 0 || campaignTable(w.table) != underLock || large && copiedTable(w.table) {
 				continue
 			}
 			q, args, err := unnestInsert(w)
@@ -173,16 +189,47 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 	}
 	second.Queue(chainInSQL, custodyArrays(entries)...)
 	what = append(what, "append custody")
+	if large {
+		second.Queue("COMMIT")
+		what = append(what, "commit reports")
+	}
 	// Close reads to the pipeline's end: the commit, and its error if the
 	// transaction could not commit.
 	return exchange(ctx, c, &second, "commit reports", func(br pgx.BatchResults) error {
-		for i := range second.QueuedQueries {
-			if _, err := br.Exec(); err != nil {
-				return fmt.Errorf("%s: %w", what[i], err)
+		return readTags(br, what)
+	})
+}
+
+// copyFirst opens a commit's transaction and streams its complaints and
+// reports with COPY (a commit with a large message).
+func copyFirst(ctx context.Context, c *pgx.Conn, writes []tableRows) error {
+	if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("begin commit: %w", err)
+	}
+	for _, w := range writes {
+		if copiedTable(w.table) {
+			if err := copyRows(ctx, c, w); err != nil {
+				return err
 			}
 		}
-		return nil
-	})
+	}
+	return nil
+}
+
+// readTags reads the results of a pipeline's statements, named by what;
+// a COMMIT must answer COMMIT (a transaction that failed answers
+// ROLLBACK).
+func readTags(br pgx.BatchResults, what []string) error {
+	for _, w := range what {
+		tag, err := br.Exec()
+		if err != nil {
+			return fmt.Errorf("%s: %w", w, err)
+		}
+		if w == "commit reports" && tag.String() != "COMMIT" {
+			return fmt.Errorf("commit reports: the database answered %q", tag.String())
+		}
+	}
+	return nil
 }
 
 // campaignTable says whether a table holds campaigns: their rows are
@@ -277,10 +324,22 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 		return err
 	}
 	custody, headSeq, headHash := chainCustody(entries, headSeq, headHash)
+	large := hasLarge(writes)
+	if large {
+		// The transaction is open (and the head held): the messages go by
+		// COPY first.
+		for _, w := range writes {
+			if copiedTable(w.table) {
+				if err := copyRows(ctx, c, w); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	var second pgx.Batch
 	var what []string
 	for _, w := range append(writes, custody) {
-		if len(w.rows) == 0 {
+		if len(w.rows) == 0 || large && copiedTable(w.table) {
 			continue
 		}
 		q, args, err := unnestInsert(w)
@@ -294,17 +353,7 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 	second.Queue("COMMIT")
 	what = append(what, "move the custody head", "commit reports")
 	return exchange(ctx, c, &second, "commit reports", func(br pgx.BatchResults) error {
-		for i := range second.QueuedQueries {
-			tag, err := br.Exec()
-			if err != nil {
-				return fmt.Errorf("%s: %w", what[i], err)
-			}
-			// COMMIT of a transaction that failed answers ROLLBACK.
-			if i == len(second.QueuedQueries)-1 && tag.String() != "COMMIT" {
-				return fmt.Errorf("commit reports: the database answered %q", tag.String())
-			}
-		}
-		return nil
+		return readTags(br, what)
 	})
 }
 

@@ -1,12 +1,14 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/intake"
 )
@@ -88,5 +90,118 @@ func commitRefusedByTheDatabase(t *testing.T, s Store) {
 	entries, problems, err := s.VerifyCustodyLog(ctx)
 	if err != nil || len(problems) > 0 || entries != 13 {
 		t.Fatalf("custody log: %d entries (want 13), %v, %v", entries, problems, err)
+	}
+}
+
+// commitLargeMessage: a group holding a message of several megabytes
+// (every byte value, NULs and invalid UTF-8 included) between two small
+// ones is stored byte for byte, the complaint as the report; a refused
+// commit holding one stores nothing of it and leaves the store usable;
+// and so again where commits take the custody head first (PostgreSQL
+// streams such messages with COPY, in both paths).
+func commitLargeMessage(t *testing.T, s Store) {
+	ctx := context.Background()
+	big := make([]byte, 3<<20+7)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	mk := func(id string, at int, raw []byte) *intake.Batch {
+		c := &intake.Complaint{ID: "c" + id, ReceivedAt: clock.Add(time.Duration(at)), Channel: intake.ChannelAPI, Raw: raw, SHA256: "h"}
+		r := &intake.Report{ID: id, ComplaintID: c.ID, ReceivedAt: c.ReceivedAt, Channel: intake.ChannelAPI, Form: intake.FormRaw, Raw: raw, SHA256: "h",
+			Verdict: &analysis.Verdict{}, Signature: campaign.Sign("big invoice "+id, nil, "", "")}
+		return &intake.Batch{Complaint: c, Reports: []*intake.Report{r},
+			Custody: []intake.CustodyEntry{{ReportID: id, At: c.ReceivedAt, Actor: "api", Action: "received"}}}
+	}
+	assign := func(_ context.Context, _ campaign.Index, r *intake.Report) error {
+		r.CampaignID, r.CampaignNew = "c-"+r.ID, true
+		return nil
+	}
+	stored := func(id string, want []byte) {
+		t.Helper()
+		r, err := s.Report(ctx, id)
+		if err != nil {
+			t.Fatalf("report %s: %v", id, err)
+		}
+		c, err := s.Complaint(ctx, r.ComplaintID)
+		if err != nil {
+			t.Fatalf("complaint of %s: %v", id, err)
+		}
+		if !bytes.Equal(r.Raw, want) || !bytes.Equal(c.Raw, want) {
+			t.Fatalf("report %s: %d and %d bytes stored, want %d, equal %v %v", id, len(r.Raw), len(c.Raw), len(want), bytes.Equal(r.Raw, want), bytes.Equal(c.Raw, want))
+		}
+		if r.CampaignID != "c-"+id {
+			t.Errorf("report %s in campaign %q", id, r.CampaignID)
+		}
+	}
+	round := func(prefix string, at int) {
+		t.Helper()
+		small := []byte("From: a@example.com\r\nSubject: small " + prefix + "\r\n\r\nhello\r\n")
+		if err := s.Commit(ctx, []*intake.Batch{mk(prefix+"s1", at, small), mk(prefix+"big", at+1, big), mk(prefix+"s2", at+2, small)}, assign); err != nil {
+			t.Fatal(err)
+		}
+		stored(prefix+"s1", small)
+		stored(prefix+"big", big)
+		stored(prefix+"s2", small)
+		// Refused by the database (a report id already stored): nothing
+		// of the group, the large message included.
+		if err := s.Commit(ctx, []*intake.Batch{mk(prefix+"big2", at+3, big), mk(prefix+"s1", at+4, small)}, assign); err == nil {
+			t.Fatal("a commit repeating a stored report id succeeded")
+		}
+		if _, err := s.Report(ctx, prefix+"big2"); !errors.Is(err, intake.ErrNotFound) {
+			t.Errorf("the large report of a refused commit was stored: %v", err)
+		}
+		if _, err := s.Complaint(ctx, "c"+prefix+"big2"); !errors.Is(err, intake.ErrNotFound) {
+			t.Errorf("the large complaint of a refused commit was stored: %v", err)
+		}
+	}
+	round("a", 0)
+	if cw, ok := s.(interface{ CommitWriters() int }); ok && cw.CommitWriters() > 1 {
+		// PostgreSQL assigns campaigns on a snapshot: a campaign founded
+		// by another commit meanwhile, sharing the large report's keys,
+		// makes it start again (its transaction, opened for COPY, rolled
+		// back first); it then joins that campaign.
+		nested := false
+		err := s.Commit(ctx, []*intake.Batch{mk("race-big", 5, big)}, func(ctx context.Context, idx campaign.Index, r *intake.Report) error {
+			if !nested {
+				nested = true
+				if err := s.Commit(ctx, []*intake.Batch{mk("race-small", 6, []byte("x"))}, func(_ context.Context, _ campaign.Index, o *intake.Report) error {
+					o.CampaignID, o.CampaignNew, o.Signature = "c-race", true, r.Signature
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			cands, err := idx.ByBands(ctx, r.Signature.BandKeys())
+			if err != nil {
+				return err
+			}
+			r.CampaignID, r.CampaignNew = "c-race-big", true
+			for _, c := range cands {
+				if c.ID == "c-race" {
+					r.CampaignID, r.CampaignNew = "c-race", false
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("a large commit meeting a campaign founded since its snapshot: %v", err)
+		}
+		if r, err := s.Report(ctx, "race-big"); err != nil || r.CampaignID != "c-race" || !bytes.Equal(r.Raw, big) {
+			t.Fatalf("the large report after starting again: %v", err)
+		}
+	}
+	if lf, ok := s.(interface{ LockFirst() }); ok {
+		lf.LockFirst()
+		round("b", 10)
+	}
+	// Every connection of the pool is used again after the refusals.
+	for i := range 10 {
+		if err := s.Commit(ctx, []*intake.Batch{mk(fmt.Sprintf("after%d", i), 20+i, big)}, assign); err != nil {
+			t.Fatalf("commit %d after the refused ones: %v", i, err)
+		}
+	}
+	entries, problems, err := s.VerifyCustodyLog(ctx)
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("custody log: %d entries, %v, %v", entries, problems, err)
 	}
 }

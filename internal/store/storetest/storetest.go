@@ -60,6 +60,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("DeskRoundTrip", func(t *testing.T) { deskRoundTrip(t, open(t)) })
 	t.Run("CommitIsAtomic", func(t *testing.T) { commitIsAtomic(t, open(t)) })
 	t.Run("CommitRefusedByTheDatabase", func(t *testing.T) { commitRefusedByTheDatabase(t, open(t)) })
+	t.Run("CommitLargeMessage", func(t *testing.T) { commitLargeMessage(t, open(t)) })
 	t.Run("CustodyChain", func(t *testing.T) { custodyChain(t, open(t)) })
 	t.Run("Campaigns", func(t *testing.T) { campaigns(t, open(t)) })
 	t.Run("Access", func(t *testing.T) { accessStore(t, open(t)) })
