@@ -794,6 +794,7 @@ func cmdCustody(ctx context.Context, e *env, args []string) error {
 				fmt.Fprintf(e.stdout, "%-8s size %d root %s (%s)\n", st.name, st.s.Size, st.s.Root, cp)
 			}
 			fmt.Fprintf(e.stdout, "items    %d received items checked against the hashes logged when they arrived\n", rep.Items)
+			fmt.Fprintf(e.stdout, "assist   %d steps of mutual assistance requests checked against the messages logged\n", rep.Steps)
 			for _, note := range rep.Notes {
 				fmt.Fprintln(e.stdout, "NOTE:", note)
 			}
@@ -803,7 +804,7 @@ func cmdCustody(ctx context.Context, e *env, args []string) error {
 				}
 				return &exitError{code: 1, err: fmt.Errorf("custody of the link with %s does not verify", pos[0])}
 			}
-			fmt.Fprintln(e.stdout, "OK: both logs verify, every checkpoint carries both signatures by keys valid when it was stored, and every received item matches its logged hash")
+			fmt.Fprintln(e.stdout, "OK: both logs verify, every checkpoint carries both signatures by keys valid when it was stored, and every received item and assistance step matches its logged hash")
 			return nil
 		}),
 		"compare": nodeCmd("custody compare", nil, func(ctx context.Context, e *env, n *fedNode, pos []string) error {

@@ -132,6 +132,17 @@ type Event struct {
 	State  State
 	By     string // Node (peer name or "self") and, locally, the user.
 	Note   string
+	// Msg is the message the step went or came as (AssistMsg's JSON),
+	// whose hash the link's custody log holds: custody verify checks the
+	// step and its request against it. Nil for steps stored before
+	// messages were kept.
+	Msg []byte
+}
+
+// withMsg is e with m as its message.
+func (e Event) withMsg(m AssistMsg) Event {
+	e.Msg, _ = json.Marshal(m)
+	return e
 }
 
 // Open reports whether the request still waits for its answer.

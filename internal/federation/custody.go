@@ -16,6 +16,7 @@ type CustodyReport struct {
 	Peer     string
 	Out, In  LogState
 	Items    int      // Received items checked against their logged hashes.
+	Steps    int      // Assistance request steps checked against their logged messages.
 	Problems []string // Anything that does not verify.
 	Notes    []string // What verifies but deserves saying (signatures by keys since retired or revoked).
 }
@@ -64,7 +65,9 @@ func short(key string) string {
 // with its withdrawal allow, and a purge mark comes no earlier than the
 // retention or a withdrawal let the item go — both counted from the
 // checkpoint times both nodes signed, not from columns anyone with the
-// database can move. A log truncated consistently on this side alone is
+// database can move; and every mutual assistance request with the peer,
+// step by step, against the messages the logs hold the hashes of
+// (verifyAssistance). A log truncated consistently on this side alone is
 // found by CompareCustody, with the peer's countersigned checkpoints.
 func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport, error) {
 	rep := CustodyReport{Peer: peer}
@@ -126,11 +129,13 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 	inSeqs := map[uint64]bool{}          // Incoming envelopes the log holds entries of.
 	withdrawals := map[string][]uint64{} // Key → every envelope that withdrew it.
 	keepAt := map[uint64]int{}           // Incoming envelope with withdrawals → its logged keep_withdrawn_days.
+	logs := map[Direction][]LogEntry{}
 	for _, dir := range []Direction{Out, In} {
 		es, err := s.Store.Log(ctx, peer, dir)
 		if err != nil {
 			return rep, err
 		}
+		logs[dir] = es
 		cps, err := s.Store.Checkpoints(ctx, peer, dir)
 		if err != nil {
 			return rep, err
@@ -242,6 +247,10 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			}
 		}
 	} else if !errors.Is(err, ErrNotFound) {
+		return rep, err
+	}
+	// The assistance requests and their steps against the messages logged.
+	if err := s.verifyAssistance(ctx, p, logs, &rep); err != nil {
 		return rep, err
 	}
 	// Every received item against the hash its log entry recorded.

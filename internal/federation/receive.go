@@ -228,12 +228,13 @@ func (s *Service) applyMessages(ctx context.Context, p *Peer, msgs []AssistMsg, 
 			}
 			r = &Request{ID: m.RequestID, Peer: p.Name, Role: Responder, Type: m.Type, Subject: m.Subject, Body: m.Body,
 				Campaign: m.Campaign, LegalBasis: m.LegalBasis, Created: m.At, Deadline: m.Deadline, State: StateSent, Updated: now}
-			r.Events = append(r.Events, Event{At: now, Action: ActCreate, State: StateSent, By: p.Name, Note: m.Note})
+			r.Events = append(r.Events, Event{At: now, Action: ActCreate, State: StateSent, By: p.Name, Note: m.Note}.withMsg(m))
 			// Receipt is acknowledged at once, by protocol: the requester
 			// knows its request arrived.
 			r.State = StateAcknowledged
-			r.Events = append(r.Events, Event{At: now, Action: ActAcknowledge, State: StateAcknowledged, By: "self", Note: "received"})
-			replies = append(replies, AssistMsg{RequestID: r.ID, Action: ActAcknowledge, At: now, Note: "received"})
+			ack := AssistMsg{RequestID: r.ID, Action: ActAcknowledge, At: now, Note: "received"}
+			r.Events = append(r.Events, Event{At: now, Action: ActAcknowledge, State: StateAcknowledged, By: "self", Note: "received"}.withMsg(ack))
+			replies = append(replies, ack)
 		} else {
 			if r == nil || r.Peer != p.Name {
 				return nil, nil, fmt.Errorf("request %s is unknown here", m.RequestID)
@@ -247,7 +248,7 @@ func (s *Service) applyMessages(ctx context.Context, p *Peer, msgs []AssistMsg, 
 				return nil, nil, fmt.Errorf("request %s: %w", r.ID, err)
 			}
 			r.State, r.Updated = next, now
-			r.Events = append(r.Events, Event{At: now, Action: m.Action, State: next, By: p.Name, Note: m.Note})
+			r.Events = append(r.Events, Event{At: now, Action: m.Action, State: next, By: p.Name, Note: m.Note}.withMsg(m))
 		}
 		if seen[r.ID] == nil {
 			out = append(out, r)

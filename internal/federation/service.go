@@ -368,9 +368,9 @@ func (s *Service) NewRequest(ctx context.Context, peer string, t RequestType, su
 	now := s.now()
 	r := &Request{ID: "a-" + newID(), Peer: peer, Role: Requester, Type: t, Subject: subject, Body: body, Campaign: campaign,
 		LegalBasis: legal, Created: now, Deadline: DeadlineFor(t, p.Agreement, now), State: StateSent, Updated: now}
-	r.Events = []Event{{At: now, Action: ActCreate, State: StateSent, By: by}}
 	m := AssistMsg{RequestID: r.ID, Action: ActCreate, Type: t, Subject: subject, Body: body, Campaign: campaign, LegalBasis: legal,
 		Deadline: r.Deadline, At: now}
+	r.Events = []Event{Event{At: now, Action: ActCreate, State: StateSent, By: by}.withMsg(m)}
 	return r, s.Store.SaveRequest(ctx, r, &m)
 }
 
@@ -390,8 +390,8 @@ func (s *Service) Transition(ctx context.Context, id string, a Action, note, by 
 	}
 	now := s.now()
 	r.State, r.Updated = next, now
-	r.Events = append(r.Events, Event{At: now, Action: a, State: next, By: by, Note: note})
 	m := AssistMsg{RequestID: r.ID, Action: a, At: now, Note: note}
+	r.Events = append(r.Events, Event{At: now, Action: a, State: next, By: by, Note: note}.withMsg(m))
 	return r, s.Store.SaveRequest(ctx, r, &m)
 }
 

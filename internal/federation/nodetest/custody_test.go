@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/federation"
 )
 
 // TestCustodyCoversMarkingsTermsAndWithdrawals is the attack review's
@@ -85,4 +87,147 @@ func TestCustodyCoversMarkingsTermsAndWithdrawals(t *testing.T) {
 			t.Errorf("%s: not found by custody verify:\n%s", what, got)
 		}
 	}
+}
+
+// TestCustodyCoversAssistance is the fifth attack review's finding 5:
+// the link's custody log holds the hash of every assistance message, yet
+// custody verify never looked at the requests — a CPC deadline moved by
+// 300 days (never OVERDUE), an acceptance turned into a refusal, the
+// subject changed, a step deleted, the whole request deleted: all
+// verified OK. Each is found now, on either side; and steps stored
+// before messages were kept still verify, by the message rebuilt from
+// what is stored.
+func TestCustodyCoversAssistance(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
+	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
+	fr.know(t, us, "US", frUS)
+	us.know(t, fr, "FR", back)
+	req, err := fr.svc.NewRequest(ctx, "us", federation.TypeInformation, "Who operates pharma-us.example?", "Subscriber data, please.", "", "", "ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync := func(from *node, to string) {
+		t.Helper()
+		c.Add(time.Minute)
+		if _, err := from.svc.Sync(ctx, to); err != nil {
+			t.Fatalf("%s → %s: %v", from.name, to, err)
+		}
+	}
+	sync(fr, "us") // The request; US acknowledges it at once.
+	sync(us, "fr") // The acknowledgement.
+	if _, err := us.svc.Transition(ctx, req.ID, federation.ActAccept, "on it", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	sync(us, "fr")
+	// One step not sent yet: US's answer waits in its outbox.
+	if _, err := us.svc.Transition(ctx, req.ID, federation.ActSupply, "Registrant: Example Pharma LLC.", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(n *node, peer string) federation.CustodyReport {
+		t.Helper()
+		rep, err := n.svc.VerifyCustody(ctx, peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	for _, x := range []struct {
+		n    *node
+		peer string
+	}{{fr, "us"}, {us, "fr"}} {
+		if rep := verify(x.n, x.peer); len(rep.Problems) > 0 || rep.Steps != map[string]int{"fr": 3, "us": 4}[x.n.name] || len(rep.Notes) > 0 {
+			t.Fatalf("%s's custody before any tampering: %d steps, %v %v", x.n.name, rep.Steps, rep.Problems, rep.Notes)
+		}
+	}
+	db := us.store.DB()
+	snapshot := func() func() {
+		t.Helper()
+		rows := map[string][][]any{}
+		for _, tab := range []string{"fed_requests", "fed_request_events", "fed_outbox"} {
+			r, err := db.Query(`SELECT * FROM ` + tab)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, _ := r.Columns()
+			for r.Next() {
+				v := make([]any, len(cols))
+				p := make([]any, len(cols))
+				for i := range v {
+					p[i] = &v[i]
+				}
+				r.Scan(p...)
+				rows[tab] = append(rows[tab], v)
+			}
+			r.Close()
+		}
+		return func() {
+			for tab, rs := range rows {
+				db.Exec(`DELETE FROM ` + tab)
+				for _, v := range rs {
+					db.Exec(`INSERT INTO `+tab+` VALUES (`+strings.TrimSuffix(strings.Repeat("?,", len(v)), ",")+`)`, v...)
+				}
+			}
+		}
+	}
+	restore := snapshot()
+	tamper := func(what string, want []string, qs ...string) {
+		t.Helper()
+		defer restore()
+		for _, q := range qs {
+			if _, err := db.Exec(q, req.ID); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		got := strings.Join(verify(us, "fr").Problems, "\n")
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: custody verify does not say %q:\n%s", what, w, got)
+			}
+		}
+	}
+	// The review's edit: deadline +300 days, subject, state; a step
+	// deleted, another rewritten.
+	tamper("the review's edit", []string{
+		"step 1 (create) is not the message it came as: the subject, the deadline differs",
+		"envelope 2 sent its accept",
+		"shown as refused, but its steps lead to",
+		"step 2 (refuse) is not the message it went as: the action, the note differs",
+	},
+		`UPDATE fed_requests SET deadline = deadline + 300*86400000000000, subject = 'Nothing to see', state = 'refused' WHERE id = ?`,
+		`DELETE FROM fed_request_events WHERE request = ? AND n = 2`,
+		`UPDATE fed_request_events SET state = 'refused', action = 'refuse', note = 'not our case' WHERE request = ? AND n = 1`)
+	tamper("the request deleted", []string{"assistance request " + req.ID + ": envelope 1 brought its create, but the request is gone",
+		"its supply-information waits to be sent, but no stored step"},
+		`DELETE FROM fed_requests WHERE id = ?`, `DELETE FROM fed_request_events WHERE request = ?`)
+	tamper("the request moved to another peer", []string{"but the request is gone"}, `UPDATE fed_requests SET peer = 'de' WHERE id = ?`)
+	tamper("the role swapped", []string{"is logged as"}, `UPDATE fed_requests SET role = 'requester' WHERE id = ?`)
+	tamper("a step added", []string{"step 5 (close, ", "neither in the link's custody log nor waiting"},
+		`INSERT INTO fed_request_events SELECT request, 4, at, 'close', 'closed', 'fr', '', '' FROM fed_request_events WHERE request = ? AND n = 3`,
+		`UPDATE fed_requests SET state = 'closed' WHERE id = ?`)
+	tamper("who acted", []string{"step 1 (create) came from fr, but is shown as taken by \"self\""}, `UPDATE fed_request_events SET by_whom = 'self' WHERE request = ? AND n = 0`)
+	tamper("the queued answer rewritten", []string{"step 4 (supply-information) is not the message it went as: the note differs"},
+		`UPDATE fed_request_events SET note = 'nothing found' WHERE request = ? AND n = 3`)
+	tamper("a kept message removed", []string{"step 3 (accept) keeps no message, though a step logged before it"},
+		`UPDATE fed_request_events SET msg = '' WHERE request = ? AND n = 2`)
+
+	// Steps stored before messages were kept: rebuilt from what is
+	// stored, they verify, on both sides; a change is still found where
+	// the message can be rebuilt.
+	for _, n := range []*node{fr, us} {
+		if _, err := n.store.DB().Exec(`UPDATE fed_request_events SET msg = ''`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore = snapshot()
+	if rep := verify(us, "fr"); len(rep.Problems) > 0 || len(rep.Notes) > 0 {
+		t.Errorf("US's steps stored before messages were kept: %v %v", rep.Problems, rep.Notes)
+	}
+	if rep := verify(fr, "us"); len(rep.Problems) > 0 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "2 assistance steps by us") {
+		t.Errorf("FR's steps stored before messages were kept: %v %v", rep.Problems, rep.Notes)
+	}
+	tamper("an old request's deadline", []string{"step 1 (create) is not the message envelope 1 logged"},
+		`UPDATE fed_requests SET deadline = deadline + 300*86400000000000 WHERE id = ?`)
+	tamper("an old step's note", []string{"step 3 (accept) is not the message envelope 2 logged"},
+		`UPDATE fed_request_events SET note = 'declined' WHERE request = ? AND n = 2`)
 }

@@ -914,8 +914,8 @@ func (s *Store) saveRequest(ctx context.Context, tx *sql.Tx, r *federation.Reque
 	}
 	for i := have; i < len(r.Events); i++ {
 		e := r.Events[i]
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_request_events (request, n, at, action, state, by_whom, note) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			r.ID, i, nanos(e.At), string(e.Action), string(e.State), e.By, e.Note); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO fed_request_events (request, n, at, action, state, by_whom, note, msg) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			r.ID, i, nanos(e.At), string(e.Action), string(e.State), e.By, e.Note, string(e.Msg)); err != nil {
 			return err
 		}
 	}
@@ -963,19 +963,22 @@ func (s *Store) scanRequests(ctx context.Context, query string, args ...any) ([]
 		return nil, err
 	}
 	for i := range out {
-		ev, err := s.db.QueryContext(ctx, s.q(`SELECT at, action, state, by_whom, note FROM fed_request_events WHERE request = ? ORDER BY n`), out[i].ID)
+		ev, err := s.db.QueryContext(ctx, s.q(`SELECT at, action, state, by_whom, note, msg FROM fed_request_events WHERE request = ? ORDER BY n`), out[i].ID)
 		if err != nil {
 			return nil, err
 		}
 		for ev.Next() {
 			var e federation.Event
 			var at int64
-			var a, st string
-			if err := ev.Scan(&at, &a, &st, &e.By, &e.Note); err != nil {
+			var a, st, msg string
+			if err := ev.Scan(&at, &a, &st, &e.By, &e.Note, &msg); err != nil {
 				ev.Close()
 				return nil, err
 			}
 			e.At, e.Action, e.State = fromNanos(at), federation.Action(a), federation.State(st)
+			if msg != "" {
+				e.Msg = []byte(msg)
+			}
 			out[i].Events = append(out[i].Events, e)
 		}
 		ev.Close()

@@ -661,6 +661,11 @@ func migrations(d Dialect) []string {
 		// however the planner sees the tables (it planned the old form,
 		// before the tables had statistics, as a scan of every band).
 		foundedSinceByIndex(d),
+		// 25: each step of a mutual assistance request keeps the message
+		// it went or came as (JSON), whose hash the link's custody log
+		// holds: custody verify checks the request and its history
+		// against it. Steps stored before keep none ('').
+		`ALTER TABLE fed_request_events ADD COLUMN msg TEXT NOT NULL DEFAULT ''`,
 	}
 }
 

@@ -113,9 +113,15 @@ func links(t *testing.T, s Store) {
 		t.Fatalf("outbox %v %v", id, err)
 	}
 	r := &federation.Request{ID: "a-1", Peer: "us", Role: federation.Requester, Type: federation.TypeInformation, Subject: "s",
-		Created: clock, State: federation.StateSent, Updated: clock, Events: []federation.Event{{At: clock, Action: federation.ActCreate, State: federation.StateSent, By: "ana"}}}
+		Created: clock, State: federation.StateSent, Updated: clock, Events: []federation.Event{{At: clock, Action: federation.ActCreate, State: federation.StateSent, By: "ana",
+			Msg: []byte(`{"request_id":"a-1","action":"create","at":"2026-11-03T10:00:00Z"}`)}}}
 	if err := s.SaveRequest(ctx, r, &federation.AssistMsg{RequestID: "a-1", Action: federation.ActCreate, At: clock}); err != nil {
 		t.Fatal(err)
+	}
+	// Each step keeps the message it went as, byte for byte: custody
+	// verify checks it against the hash the log holds.
+	if got, err := s.Request(ctx, "a-1"); err != nil || len(got.Events) != 1 || string(got.Events[0].Msg) != string(r.Events[0].Msg) {
+		t.Fatalf("request %+v %v", got, err)
 	}
 	q, _ := s.Outbox(ctx, "us")
 	if len(q) != 1 || q[0].Msg.RequestID != "a-1" {
