@@ -825,6 +825,9 @@ func cmdCustody(ctx context.Context, e *env, args []string) error {
 				}
 				fmt.Fprintf(e.stdout, "%-8s here: size %d root %s; at %s: %s\n", side.name, side.s.LocalSize, side.s.LocalRoot, pos[0], remote)
 			}
+			if pub, err := federation.ParsePublicKey(c.AnsweredBy); err == nil {
+				fmt.Fprintf(e.stdout, "answer   sealed by %s's key %s (fingerprint %s: its operator reads it with accord node fingerprint)\n", pos[0], c.AnsweredBy, federation.Fingerprint(pub))
+			}
 			for _, note := range c.Notes {
 				fmt.Fprintln(e.stdout, "NOTE:", note)
 			}
@@ -834,7 +837,11 @@ func cmdCustody(ctx context.Context, e *env, args []string) error {
 				}
 				return &exitError{code: 1, err: fmt.Errorf("the custody logs of the link with %s disagree", pos[0])}
 			}
-			fmt.Fprintf(e.stdout, "OK: both logs agree with %s's countersigned checkpoints (RFC 6962 consistency)\n", pos[0])
+			if !c.History {
+				fmt.Fprintf(e.stdout, "OK: both logs agree with %s's latest countersigned checkpoints (RFC 6962 consistency)\n", pos[0])
+				return nil
+			}
+			fmt.Fprintf(e.stdout, "OK: both logs agree with %s's countersigned checkpoints (RFC 6962 consistency), every checkpoint stored here is the one %s stored, and every key of %s's here is one it has had\n", pos[0], pos[0], pos[0])
 			return nil
 		}),
 	}, custodyHelp)

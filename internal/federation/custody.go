@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -84,8 +85,18 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		mine[k.Key] = keyLife{owner: "this node", from: k.Added, until: k.Retired, retired: k.Retired}
 	}
 	theirs := map[string]keyLife{}
+	var active []string
 	for _, k := range p.Keys {
 		theirs[k.Key] = keyLife{owner: peer, from: k.Added, until: k.ValidUntil(), retired: k.RetiredAt, revoked: k.RevokedAt}
+		if k.Status == KeyActive {
+			active = append(active, short(k.Key))
+		}
+	}
+	if len(active) > 1 {
+		// Rotating a peer's key retires the one before it: two active
+		// keys is a key row added at rest.
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%s has %d active keys in this node's registry (%s): a key is made active only by retiring the one before it (a key row added at rest?)",
+			peer, len(active), strings.Join(active, ", ")))
 	}
 	window := s.Window
 	if window <= 0 {
@@ -130,6 +141,7 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 	withdrawals := map[string][]uint64{} // Key → every envelope that withdrew it.
 	keepAt := map[uint64]int{}           // Incoming envelope with withdrawals → its logged keep_withdrawn_days.
 	logs := map[Direction][]LogEntry{}
+	var inCps []Checkpoint
 	for _, dir := range []Direction{Out, In} {
 		es, err := s.Store.Log(ctx, peer, dir)
 		if err != nil {
@@ -173,6 +185,9 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		sender, receiver := mine, theirs
 		if dir == In {
 			sender, receiver = theirs, mine
+		}
+		if dir == In {
+			inCps = cps
 		}
 		for i := range cps {
 			cp := cps[i]
@@ -271,11 +286,16 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		}
 	}
 	var pubs []ed25519.PublicKey
+	var pubKeys []string
 	for _, k := range p.Keys {
 		if pub, err := ParsePublicKey(k.Key); err == nil {
 			pubs = append(pubs, pub)
+			pubKeys = append(pubKeys, k.Key)
 		}
 	}
+	// The keys that signed the packages of each incoming envelope's
+	// items still held here, by envelope.
+	packedBy := map[uint64]map[string]bool{}
 	v1, unbound, unproved := 0, 0, 0
 	slack := receiptSlack(s.Window)
 	now := s.now()
@@ -288,8 +308,12 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 			unproved++
 		} else {
 			var err error
-			for _, pub := range pubs {
+			for i, pub := range pubs {
 				if err = it.VerifyOrigin(pub); err == nil {
+					if packedBy[it.Seq] == nil {
+						packedBy[it.Seq] = map[string]bool{}
+					}
+					packedBy[it.Seq][pubKeys[i]] = true
 					break
 				}
 			}
@@ -404,6 +428,21 @@ func (s *Service) VerifyCustody(ctx context.Context, peer string) (CustodyReport
 		}
 		if it.Status() != "purged" && HashBody(it.Item.Body) != it.Item.Hash {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("received item %s: its content no longer matches the hash logged when it arrived (changed since)", it.Item.Key))
+		}
+	}
+	// A node signs an envelope's packages and its checkpoint with one
+	// key, at once: a checkpoint signed by another key than the packages
+	// of the items it brought was re-signed at rest (under a key added to
+	// the registry, to move its signed time).
+	for _, cp := range inCps {
+		if by := packedBy[cp.Seq]; len(by) > 0 && !by[cp.From] {
+			var ks []string
+			for k := range by {
+				ks = append(ks, short(k))
+			}
+			slices.Sort(ks)
+			rep.Problems = append(rep.Problems, fmt.Sprintf("in checkpoint %d: signed as %s's by key %s, but the items envelope %d brought were signed by %s's key %s: the checkpoint was re-signed at rest",
+				cp.Seq, peer, short(cp.From), cp.Seq, peer, strings.Join(ks, ", ")))
 		}
 	}
 	if unproved > 0 {

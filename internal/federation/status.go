@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 )
 
 // StatusQuery asks a peer where the link stands on its side. The sizes
@@ -23,6 +25,51 @@ type StatusQuery struct {
 	// before it answers — so a copy still on its way cannot land after the
 	// asker has decided its items again under a later sequence.
 	Void uint64 `json:"void,omitempty"`
+	// History, when set, asks for the peer's digest of every checkpoint
+	// it stored of each direction, up to the asker's last (OutUpTo: of
+	// what the asker sent; InUpTo: of what it received), and for the
+	// peer's own key history: custody compare then checks every
+	// checkpoint and every key the asker's registry holds for the peer,
+	// not only the latest checkpoint.
+	History bool   `json:"history,omitempty"`
+	OutUpTo uint64 `json:"out_up_to,omitempty"`
+	InUpTo  uint64 `json:"in_up_to,omitempty"`
+}
+
+// CheckpointDigest sums up the checkpoints a node stored of one direction
+// of a link, up to an envelope: how many, and a hash over each one's
+// statement (both ends signed it: its keys, sequence, size, root and
+// time), in sequence order.
+type CheckpointDigest struct {
+	UpTo   uint64 `json:"up_to"` // The last envelope counted.
+	Count  int    `json:"count"`
+	Digest string `json:"digest"`
+}
+
+// digestCheckpoints is the digest of the checkpoints up to envelope upTo
+// (cps in sequence order, as the store lists them).
+func digestCheckpoints(cps []Checkpoint, upTo uint64) CheckpointDigest {
+	h := sha256.New()
+	h.Write([]byte("accord-checkpoints/1\n"))
+	d := CheckpointDigest{}
+	for i := range cps {
+		if cps[i].Seq > upTo {
+			continue
+		}
+		sum := sha256.Sum256(cps[i].Statement())
+		fmt.Fprintf(h, "%x\n", sum)
+		d.Count++
+		d.UpTo = max(d.UpTo, cps[i].Seq)
+	}
+	d.Digest = hex.EncodeToString(h.Sum(nil))
+	return d
+}
+
+// KeyRecord is one of a node's own keys, as it tells a peer.
+type KeyRecord struct {
+	Key     string    `json:"key"`
+	Added   time.Time `json:"added"`
+	Retired time.Time `json:"retired,omitzero"`
 }
 
 // StatusReply is a peer's signed view of the link: the last envelopes
@@ -37,6 +84,15 @@ type StatusReply struct {
 	Out      *Checkpoint `json:"out,omitempty"` // The peer's latest checkpoint of what it sent the asker.
 	InProof  []string    `json:"in_proof,omitempty"`
 	OutProof []string    `json:"out_proof,omitempty"`
+	// Asked for with StatusQuery.History: the digests of the peer's
+	// checkpoints of what the asker sent (In) and of what it sent the
+	// asker (Out), and the peer's own keys. Nil from a node that does not
+	// know them (an older version).
+	InHistory  *CheckpointDigest `json:"in_history,omitempty"`
+	OutHistory *CheckpointDigest `json:"out_history,omitempty"`
+	Keys       []KeyRecord       `json:"keys,omitempty"`
+	// signer is the peer's key the answer was sealed with (not sent).
+	signer string
 }
 
 func latest(cps []Checkpoint) *Checkpoint {
@@ -89,14 +145,20 @@ func (s *Service) answerStatus(ctx context.Context, op *Opened) (json.RawMessage
 	sum := sha256.Sum256(op.Payload)
 	rep := StatusReply{Query: hex.EncodeToString(sum[:]), InSeq: link.InSeq, OutSeq: link.OutSeq}
 	for _, side := range []struct {
-		dir   Direction
-		cp    **Checkpoint
-		proof *[]string
-		size  uint64
-	}{{In, &rep.In, &rep.InProof, q.OutSize}, {Out, &rep.Out, &rep.OutProof, q.InSize}} {
+		dir     Direction
+		cp      **Checkpoint
+		proof   *[]string
+		size    uint64
+		history **CheckpointDigest
+		upTo    uint64
+	}{{In, &rep.In, &rep.InProof, q.OutSize, &rep.InHistory, q.OutUpTo}, {Out, &rep.Out, &rep.OutProof, q.InSize, &rep.OutHistory, q.InUpTo}} {
 		cps, err := s.Store.Checkpoints(ctx, p.Name, side.dir)
 		if err != nil {
 			return nil, refuse(CodeInternal, err)
+		}
+		if q.History {
+			d := digestCheckpoints(cps, side.upTo)
+			*side.history = &d
 		}
 		*side.cp = latest(cps)
 		if *side.cp == nil {
@@ -108,6 +170,15 @@ func (s *Service) answerStatus(ctx context.Context, op *Opened) (json.RawMessage
 		}
 		if *side.proof, err = proofFrom(es, side.size, (*side.cp).Size); err != nil {
 			return nil, refuse(CodeInternal, err)
+		}
+	}
+	if q.History {
+		own, err := s.Store.OwnKeys(ctx)
+		if err != nil {
+			return nil, refuse(CodeInternal, err)
+		}
+		for _, k := range own {
+			rep.Keys = append(rep.Keys, KeyRecord{Key: k.Key, Added: k.Added.UTC(), Retired: k.Retired.UTC()})
 		}
 	}
 	body, err := json.Marshal(rep)
@@ -124,14 +195,20 @@ func (s *Service) answerStatus(ctx context.Context, op *Opened) (json.RawMessage
 // askStatus asks a peer for its signed view of the link and checks the
 // answer: sealed by the peer for this node, fresh, for this query. void,
 // when not 0, asks the peer to refuse from now on the envelopes up to it
-// that it has not accepted (StatusQuery.Void).
-func (s *Service) askStatus(ctx context.Context, p *Peer, void uint64) (*StatusReply, error) {
-	if s.Transport == nil {
-		return nil, ErrNoTransport
-	}
+// that it has not accepted (StatusQuery.Void); history asks for the
+// digests of its checkpoints and its key history (StatusQuery.History).
+func (s *Service) askStatus(ctx context.Context, p *Peer, void uint64, history bool) (*StatusReply, error) {
 	to, ok := p.ActiveKey()
 	if !ok {
 		return nil, fmt.Errorf("peer %s has no active key", p.Name)
+	}
+	return s.askStatusTo(ctx, p, to, void, history)
+}
+
+// askStatusTo is askStatus with the query sealed for the peer's key to.
+func (s *Service) askStatusTo(ctx context.Context, p *Peer, to string, void uint64, history bool) (*StatusReply, error) {
+	if s.Transport == nil {
+		return nil, ErrNoTransport
 	}
 	if p.URL == "" {
 		return nil, fmt.Errorf("peer %s has no URL (accord peer set-url)", p.Name)
@@ -146,7 +223,23 @@ func (s *Service) askStatus(ctx context.Context, p *Peer, void uint64) (*StatusR
 	}
 	var nonce [16]byte
 	rand.Read(nonce[:])
-	q, _ := json.Marshal(StatusQuery{Nonce: hex.EncodeToString(nonce[:]), OutSize: uint64(len(out)), InSize: uint64(len(in)), Void: void})
+	sq := StatusQuery{Nonce: hex.EncodeToString(nonce[:]), OutSize: uint64(len(out)), InSize: uint64(len(in)), Void: void}
+	if history {
+		sq.History = true
+		for _, x := range []struct {
+			dir  Direction
+			upTo *uint64
+		}{{Out, &sq.OutUpTo}, {In, &sq.InUpTo}} {
+			cps, err := s.Store.Checkpoints(ctx, p.Name, x.dir)
+			if err != nil {
+				return nil, err
+			}
+			if l := latest(cps); l != nil {
+				*x.upTo = l.Seq
+			}
+		}
+	}
+	q, _ := json.Marshal(sq)
 	sealed, err := Seal(s.Key, Envelope{Type: TypeStatus, To: to, Time: s.now()}, q)
 	if err != nil {
 		return nil, err
@@ -174,6 +267,7 @@ func (s *Service) askStatus(ctx context.Context, p *Peer, void uint64) (*StatusR
 	if rep.Query != hex.EncodeToString(sum[:]) {
 		return nil, errors.New("the status answer is for another query")
 	}
+	rep.signer = op.Envelope.From
 	return &rep, nil
 }
 
@@ -186,6 +280,13 @@ type Comparison struct {
 	Received Side // This node's log of what it received vs the peer's of what it sent.
 	Problems []string
 	Notes    []string
+	// AnsweredBy is the peer's key that sealed its answer: what the
+	// comparison rests on. Its fingerprint can be checked with the peer's
+	// operator (accord node fingerprint on its side).
+	AnsweredBy string
+	// History: every checkpoint and every key of the peer's here was
+	// compared with the peer's (false with a peer too old to say).
+	History bool
 }
 
 // Side of a link in a comparison.
@@ -199,7 +300,12 @@ type Side struct {
 // CompareCustody asks the peer for its latest countersigned checkpoints of
 // the link and checks them against this node's logs with RFC 6962
 // consistency proofs: a log truncated on either side, or that diverged,
-// is found even when it still verifies on its own.
+// is found even when it still verifies on its own. It asks too for a
+// digest of every checkpoint the peer stored and for the peer's own key
+// history: a checkpoint replaced at rest (re-signed under a key added to
+// this node's registry, with another time), or a key the peer never had,
+// is found — what custody verify's time checks rest on is confirmed by
+// the peer.
 func (s *Service) CompareCustody(ctx context.Context, peer string) (Comparison, error) {
 	c := Comparison{Peer: peer}
 	unlock := s.lock(peer)
@@ -208,9 +314,33 @@ func (s *Service) CompareCustody(ctx context.Context, peer string) (Comparison, 
 	if err != nil {
 		return c, err
 	}
-	rep, err := s.askStatus(ctx, p, 0)
+	// The query is sealed for the peer's active key; a registry holding
+	// more than one (a key row added at rest) gets the query sealed for
+	// each in turn until the peer answers, and the problem said.
+	var active []string
+	for _, k := range p.Keys {
+		if k.Status == KeyActive {
+			active = append(active, k.Key)
+		}
+	}
+	if len(active) == 0 {
+		return c, fmt.Errorf("peer %s has no active key", p.Name)
+	}
+	var rep *StatusReply
+	var answered string
+	for _, to := range active {
+		if rep, err = s.askStatusTo(ctx, p, to, 0, true); err == nil {
+			answered = to
+			break
+		}
+	}
 	if err != nil {
 		return c, err
+	}
+	c.AnsweredBy = rep.signer
+	if len(active) > 1 {
+		c.Problems = append(c.Problems, fmt.Sprintf("%s has %d active keys in this node's registry (a key is made active only by retiring the one before it); it answered the query sealed for %s",
+			peer, len(active), short(answered)))
 	}
 	link, err := s.Store.Link(ctx, peer)
 	if err != nil {
@@ -351,6 +481,54 @@ func (s *Service) CompareCustody(ctx context.Context, peer string) (Comparison, 
 				c.Notes = append(c.Notes, fmt.Sprintf("%s: the peer has not yet countersigned the last %d entries", side.name, a-b))
 			}
 		}
+	}
+	// Every checkpoint, not only the latest, and every key this node's
+	// registry holds for the peer, against the peer's own word: the
+	// registry is a table anyone with the database can add a key to, and
+	// this node's own key, which countersigns, is on the same disk — a
+	// checkpoint re-signed under an added key, with a later time, would
+	// otherwise verify here and move every retention counted from it.
+	if rep.InHistory == nil || rep.OutHistory == nil || len(rep.Keys) == 0 {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s's answer holds no digest of its checkpoints and no key history (an older version of Accord): only the latest checkpoints were compared", peer))
+		return c, nil
+	}
+	c.History = true
+	for _, x := range []struct {
+		name   string
+		dir    Direction
+		remote *CheckpointDigest
+	}{{"sent", Out, rep.InHistory}, {"received", In, rep.OutHistory}} {
+		cps, err := s.Store.Checkpoints(ctx, peer, x.dir)
+		if err != nil {
+			return c, err
+		}
+		if local := digestCheckpoints(cps, x.remote.UpTo); local.Count != x.remote.Count || local.Digest != x.remote.Digest {
+			c.Problems = append(c.Problems, fmt.Sprintf("%s: the %d checkpoints this node stored of envelopes 1 to %d are not the %d the peer stored: one was replaced, added or deleted at rest (its signed time or keys changed)",
+				x.name, local.Count, x.remote.UpTo, x.remote.Count))
+		}
+	}
+	told := map[string]bool{}
+	for _, k := range rep.Keys {
+		told[k.Key] = true
+	}
+	for _, k := range p.Keys {
+		if told[k.Key] {
+			continue
+		}
+		var signed []string
+		for _, dir := range []Direction{In, Out} {
+			cps, err := s.Store.Checkpoints(ctx, peer, dir)
+			if err != nil {
+				return c, err
+			}
+			for _, cp := range cps {
+				if dir == In && cp.From == k.Key || dir == Out && cp.To == k.Key {
+					signed = append(signed, fmt.Sprintf("%s %d", dir, cp.Seq))
+				}
+			}
+		}
+		c.Problems = append(c.Problems, fmt.Sprintf("%s's key %s (%s in this node's registry, added %s) is not one of the keys %s says it has had (it lists %d): it was added at rest; checkpoints signed with it: %s",
+			peer, short(k.Key), k.Status, k.Added.UTC().Format(time.RFC3339), peer, len(rep.Keys), orNone(strings.Join(signed, ", "))))
 	}
 	return c, nil
 }

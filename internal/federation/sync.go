@@ -122,7 +122,7 @@ func (s *Service) SyncShared(ctx context.Context, sh *Shared, peer string) (Sync
 // sequence once sealed and sent is never sealed again, so a copy of the
 // old envelope still on its way can never pass for the new one).
 func (s *Service) settle(ctx context.Context, p *Peer, pend *Pending, res *SyncResult) error {
-	st, err := s.askStatus(ctx, p, pend.Seq)
+	st, err := s.askStatus(ctx, p, pend.Seq, false)
 	if err != nil {
 		return fmt.Errorf("envelope %d to %s is pending and the peer cannot be asked whether it holds it: %w", pend.Seq, p.Name, err)
 	}
@@ -189,7 +189,7 @@ func (s *Service) resolveAbandoned(ctx context.Context, p *Peer, res *SyncResult
 		return err
 	}
 	last := ab[len(ab)-1].Seq
-	st, err := s.askStatus(ctx, p, last)
+	st, err := s.askStatus(ctx, p, last, false)
 	if err != nil {
 		return fmt.Errorf("envelope %d to %s was set aside without the peer's word, and the peer cannot be asked whether it holds it: %w", last, p.Name, err)
 	}

@@ -2,6 +2,11 @@ package nodetest
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -230,4 +235,166 @@ func TestCustodyCoversAssistance(t *testing.T) {
 		`UPDATE fed_requests SET deadline = deadline + 300*86400000000000 WHERE id = ?`)
 	tamper("an old step's note", []string{"step 3 (accept) is not the message envelope 2 logged"},
 		`UPDATE fed_request_events SET note = 'declined' WHERE request = ? AND n = 2`)
+}
+
+// TestCustodyCheckpointForgedUnderAnAddedKey is the fifth attack
+// review's finding 4: the receiving node's insider adds a key row to
+// the peer's keys (an unsigned table), re-signs an earlier checkpoint
+// with it and a time 300 days later (countersigned with the node's own
+// key, on the same disk), and moves that envelope's items by as much:
+// the retention counted from the checkpoint's signed time then let them
+// stay 300 days longer, and verify and compare both said OK. Now verify
+// finds a checkpoint signed by another key than the packages it brought
+// and a second active key; and compare — which the insider cannot forge,
+// as the peer answers — finds the replaced checkpoint and the key the
+// peer never had, even when the packages were re-signed too.
+func TestCustodyCheckpointForgedUnderAnAddedKey(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
+	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
+	fr.know(t, us, "US", frUS)
+	us.know(t, fr, "FR", back)
+	for i := 1; i <= 3; i++ {
+		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i), "deals@pharma-us.example", "Cheap meds", pharma, i), fmt.Sprintf("r%d@example.fr", i))
+		c.Add(time.Hour)
+		if _, err := fr.svc.Sync(ctx, "us"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// FR rotates its key: its key history has two keys, both genuine.
+	_, frNew, _ := ed25519.GenerateKey(nil)
+	fr.svc.Key = frNew
+	if err := fr.svc.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := us.store.AddPeerKey(ctx, "fr", base64.StdEncoding.EncodeToString(frNew.Public().(ed25519.PublicKey)), c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	fr.file(t, spam("12.0.0.9", "deals@pharma-us.example", "Cheap meds", pharma, 9), "r9@example.fr")
+	c.Add(time.Hour)
+	if _, err := fr.svc.Sync(ctx, "us"); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := us.svc.VerifyCustody(ctx, "fr"); err != nil || len(rep.Problems) > 0 {
+		t.Fatalf("custody before the forgery: %v %v", rep.Problems, err)
+	}
+	for _, pair := range [][2]*node{{us, fr}, {fr, us}} {
+		if cmp, err := pair[0].svc.CompareCustody(ctx, pair[1].name); err != nil || len(cmp.Problems)+len(cmp.Notes) > 0 {
+			t.Fatalf("%s's compare before the forgery: %v %v %v", pair[0].name, cmp.Problems, cmp.Notes, err)
+		}
+	}
+
+	db := us.store.DB()
+	backup := filepath.Join(t.TempDir(), "before.db")
+	if _, err := db.Exec(`VACUUM INTO ?`, backup); err != nil {
+		t.Fatal(err)
+	}
+	// forge is forge.py: a key injected as FR's (status), checkpoint 2
+	// re-signed by it 300 days later and countersigned by US's key, the
+	// items of envelope 2 moved by as much; repack re-signs their
+	// packages with the injected key too.
+	forge := func(status string, repack bool) {
+		t.Helper()
+		_, fake, _ := ed25519.GenerateKey(nil)
+		fakeKey := base64.StdEncoding.EncodeToString(fake.Public().(ed25519.PublicKey))
+		var body string
+		var rec int64
+		if err := db.QueryRow(`SELECT body, recorded_at FROM fed_checkpoints WHERE peer = 'fr' AND dir = 'in' AND seq = 2`).Scan(&body, &rec); err != nil {
+			t.Fatal(err)
+		}
+		var cp federation.Checkpoint
+		if err := json.Unmarshal([]byte(body), &cp); err != nil {
+			t.Fatal(err)
+		}
+		cp.From, cp.Time = fakeKey, cp.Time.AddDate(0, 0, 300)
+		cp.SenderSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(fake, cp.Statement()))
+		cp.ReceiverSignature = base64.StdEncoding.EncodeToString(ed25519.Sign(us.svc.Key, cp.Statement()))
+		b, _ := json.Marshal(cp)
+		var added int64
+		if err := db.QueryRow(`SELECT MIN(added) FROM fed_peer_keys WHERE peer = 'fr'`).Scan(&added); err != nil {
+			t.Fatal(err)
+		}
+		retired := map[string]int64{"active": 0, "retired": rec + 1e9}[status]
+		const d = 300 * 24 * int64(time.Hour)
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`INSERT INTO fed_peer_keys (peer, pubkey, status, added, changed, retired_at, revoked_at) VALUES ('fr', ?, ?, ?, ?, ?, 0)`, []any{fakeKey, status, added, rec + 1e9, retired}},
+			{`UPDATE fed_checkpoints SET body = ? WHERE peer = 'fr' AND dir = 'in' AND seq = 2`, []any{string(b)}},
+			{`UPDATE fed_received SET received_at = received_at + ?, expires_at = expires_at + ? WHERE peer = 'fr' AND seq = 2`, []any{d, d}},
+		} {
+			if _, err := db.Exec(q.sql, q.args...); err != nil {
+				t.Fatalf("%s: %v", q.sql, err)
+			}
+		}
+		if !repack {
+			return
+		}
+		items, err := us.store.Received(ctx, federation.ReceivedFilter{Peer: "fr"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.Seq != 2 {
+				continue
+			}
+			p := federation.Package{ID: it.Package, Size: it.Proof.Size, Root: it.Root, SignedAt: it.SignedAt}
+			sig := base64.StdEncoding.EncodeToString(ed25519.Sign(fake, p.Statement()))
+			if _, err := db.Exec(`UPDATE fed_received SET signature = ? WHERE peer = 'fr' AND item_key = ?`, sig, it.Item.Key); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	restore := func() {
+		t.Helper()
+		if _, err := db.Exec(`ATTACH DATABASE ? AS before`, backup); err != nil {
+			t.Fatal(err)
+		}
+		defer db.Exec(`DETACH DATABASE before`)
+		for _, tab := range []string{"fed_peer_keys", "fed_checkpoints", "fed_received"} {
+			for _, q := range []string{`DELETE FROM ` + tab, `INSERT INTO ` + tab + ` SELECT * FROM before.` + tab} {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+		}
+	}
+	expect := func(what string, got []string, want ...string) {
+		t.Helper()
+		all := strings.Join(got, "\n")
+		for _, w := range want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: no %q in:\n%s", what, w, all)
+			}
+		}
+		if len(want) == 0 && len(got) > 0 {
+			t.Errorf("%s: %s", what, all)
+		}
+	}
+	for _, tc := range []struct {
+		status string
+		repack bool
+		verify []string
+	}{
+		{"retired", false, []string{"in checkpoint 2: signed as fr's by key", "the checkpoint was re-signed at rest"}},
+		{"active", false, []string{"fr has 2 active keys", "the checkpoint was re-signed at rest"}},
+		// Packages re-signed too: nothing on this disk tells; the peer does.
+		{"retired", true, nil},
+	} {
+		name := fmt.Sprintf("key row %s, packages re-signed %v", tc.status, tc.repack)
+		forge(tc.status, tc.repack)
+		rep, err := us.svc.VerifyCustody(ctx, "fr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect(name+": verify", rep.Problems, tc.verify...)
+		cmp, err := us.svc.CompareCustody(ctx, "fr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect(name+": compare", cmp.Problems, "received: the 4 checkpoints this node stored of envelopes 1 to 4 are not the 4 the peer stored",
+			"is not one of the keys fr says it has had (it lists 2): it was added at rest; checkpoints signed with it: in 2")
+		restore()
+	}
 }
