@@ -355,3 +355,21 @@ func TestAcceptNegotiation(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAcceptable: any Accept header a client sends is read without
+// panicking, and a list that also names */* is always served.
+func FuzzAcceptable(f *testing.F) {
+	for _, s := range []string{"", "*/*", "application/taxii+json;version=2.1", "application/json", "text/html, application/taxii+json;version=2.1;q=0.9",
+		"application/taxii+json;version=\"2.1\";q=0", ";;,,=;q=", "application/stix+json;version=2.0;q=1e400"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, accept string) {
+		r, _ := http.NewRequest(http.MethodGet, "/taxii2/", nil)
+		r.Header.Set("Accept", accept)
+		acceptable(r)
+		r.Header.Set("Accept", accept+", */*")
+		if !acceptable(r) {
+			t.Fatalf("%q with */* added is refused", accept)
+		}
+	})
+}
