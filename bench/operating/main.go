@@ -17,7 +17,10 @@
 //     mail of another time and mix, made of the learned corpus alone, on
 //     which a change can be judged before it meets other corpora.
 //
-//     operating -train INDEX [-other NAME=INDEX ...] [-split] [-sweep] [-calibrate]
+//   - the training corpus online with the model rebuilt from everything
+//     learned after every N messages (-rebuild N), as serve rebuilds it.
+//
+//     operating -train INDEX [-other NAME=INDEX ...] [-split] [-rebuild N] [-sweep] [-calibrate]
 //
 // Indexes are TREC style ("spam PATH" / "ham PATH"). -sweep adds, for the
 // training corpus online, the share of ham and spam at or above a range of
@@ -197,7 +200,10 @@ func platt(ss []scored) (a, b float64) {
 	return a, b
 }
 
-func online(name string, ex []classify.Example) (row, []scored) {
+// online scores each message, then learns it. With rebuild > 0 the model
+// is rebuilt from everything learned after every rebuild messages, as
+// serve rebuilds it (rebuild_interval) from its store of learned messages.
+func online(name string, ex []classify.Example, rebuild int) (row, []scored) {
 	ctx := context.Background()
 	f := newFilter()
 	r := row{name: name}
@@ -214,6 +220,11 @@ func online(name string, ex []classify.Example) (row, []scored) {
 		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path), bp, ready, e.Path, ""})
 		if _, err := f.Learn(ctx, e.Raw, e.Spam, "bench"); err != nil {
 			panic(err)
+		}
+		if rebuild > 0 && (i+1)%rebuild == 0 {
+			if _, err := f.SyncModel(ctx, true); err != nil {
+				panic(err)
+			}
 		}
 	}
 	return r, ss
@@ -305,6 +316,7 @@ func main() {
 	sweep := flag.Bool("sweep", false, "also print ham and spam shares at or above a range of scores (online)")
 	misses := flag.String("misses", "", "write the other corpora's spam not acted on and ham not delivered as ham to this file (tab-separated: corpus, class, points, path, symbols)")
 	calibrate := flag.Bool("calibrate", false, "also fit the classifier's points to the online outcomes (Platt scaling)")
+	rebuild := flag.Int("rebuild", 0, "also run online with the model rebuilt from everything learned after every N messages, as serve rebuilds it")
 	split := flag.Bool("split", false, "also train on the public corpus's 2002 collection (easy_ham, hard_ham, spam) and apply it to its 2003 collection (easy_ham_2, spam_2), and the other way round: another corpus made of the learned one")
 	var oth others
 	flag.Var(&oth, "other", "NAME=INDEX of another corpus to apply the trained filter to (repeatable)")
@@ -321,9 +333,16 @@ func main() {
 	b := filter.Builtin()
 	fmt.Printf("Default thresholds: unsure %.2f, spam %.2f (action %s), quarantine %.2f points.\n\n", b.Unsure, b.Spam, b.Action, b.Quarantine)
 	var rows []row
-	r1, s1 := online("online, index order, after the first 500", ex)
-	r2, s2 := online("online, chronological, after the first 500", classify.Chronological(ex))
+	r1, s1 := online("online, index order, after the first 500", ex, 0)
+	r2, s2 := online("online, chronological, after the first 500", classify.Chronological(ex), 0)
 	rows = append(rows, r1, r2)
+	var s1r, s2r []scored
+	if *rebuild > 0 {
+		var r1r, r2r row
+		r1r, s1r = online(fmt.Sprintf("online, index order, rebuilt every %d, after the first 500", *rebuild), ex, *rebuild)
+		r2r, s2r = online(fmt.Sprintf("online, chronological, rebuilt every %d, after the first 500", *rebuild), classify.Chronological(ex), *rebuild)
+		rows = append(rows, r1r, r2r)
+	}
 	half := len(ex) / 2
 	fb := newFilter()
 	learnAll(fb, ex[:half])
@@ -441,6 +460,26 @@ func main() {
 				}
 			}
 			fmt.Printf("| %.1f | %s | %s | %s | %s | %s |\n", t, pct(hh, h), pct(hardAbove, hard), pct(sp, spn), hamAbove(s1, t), hamAbove(s2, t))
+		}
+		if *rebuild > 0 {
+			hardAt := func(ss []scored, t float64) string {
+				var n, a int
+				for _, x := range ss {
+					if x.i >= 500 && x.hard {
+						n++
+						if x.score >= t {
+							a++
+						}
+					}
+				}
+				return pct(a, n)
+			}
+			fmt.Printf("\nOnline, the model rebuilt every %d, after the first 500: share of ham at or above each score\n", *rebuild)
+			fmt.Println("| score | ham %, index order | hard ham %, index order | ham %, chronological | hard ham %, chronological |")
+			fmt.Println("|---|---|---|---|---|")
+			for _, t := range ts {
+				fmt.Printf("| %.1f | %s | %s | %s | %s |\n", t, hamAbove(s1r, t), hardAt(s1r, t), hamAbove(s2r, t), hardAt(s2r, t))
+			}
 		}
 	}
 }
