@@ -61,7 +61,21 @@ func targetedSpam() string {
 var needles = []string{privVictim, privReporter, "alice.reporter", "bob.durand", "lefort", "carol", "petit@", "/petit", "zoe.zip",
 	// The re-review's: initials and surname in links, accented names, an
 	// address split around its "@" by a fold.
-	"edupre", "emilied", "dupre", "dupré", "fzimmer", "frederic", "frédéric", "zimmer", "jean.durand", "ville-fr"}
+	"edupre", "emilied", "dupre", "dupré", "fzimmer", "frederic", "frédéric", "zimmer", "jean.durand", "ville-fr",
+	// The fourth review's: a forwarder through the API whose subject does
+	// not say "Fwd:", named in the spam's links.
+	"jean.dubois", "jeandubois", "dubois"}
+
+// apiForward is the fourth attack review's fwd2.eml, reduced: Jean Dubois
+// uploads through the API a forward with the spam attached and the subject
+// "Signalement spam"; the spam's links carry his name.
+const apiForward = "From: Jean Dubois <jean.dubois@reporter-fr.example>\r\nTo: report@localhost\r\nSubject: Signalement spam\r\n" +
+	"Date: Tue, 3 Nov 2026 11:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"OUTER\"\r\n\r\n" +
+	"--OUTER\r\nContent-Type: text/plain\r\n\r\nVoici un spam. Jean Dubois\r\n--OUTER\r\nContent-Type: message/rfc822\r\n\r\n" +
+	"Received: from relay.example ([12.0.0.4]) by mx.citizen-fr.example with ESMTP id P6; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+	"From: La Poste Colis <colis@colis3-scam.example>\r\nTo: emilie.dupre@citizen-fr.example\r\nSubject: Votre colis attend\r\n" +
+	"Date: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\nPayez ici: http://colis3-scam.example/r/jean.dubois/ref http://colis3-scam.example/r2/JeanDubois/ref\r\n" +
+	"--OUTER--\r\n"
 
 // Three messages of the attack review. parcelSpam: the recipient has no
 // display name; the subject and links carry the name. bccSpam: delivered
@@ -208,6 +222,7 @@ min_aggregate = 1
 	post(zipSpam(t))
 	post(accentSpam)
 	post(foldSpam)
+	post(apiForward)
 	for i := 0; i < 4; i++ {
 		post(federationSpam(fmt.Sprintf("12.0.0.%d", 30+i), "deals@pharma-us.example", "Cheap meds", 30+i))
 	}
@@ -246,14 +261,15 @@ min_aggregate = 1
 		t.Error("no evidence keeps the spammer's address: redaction took too much")
 	}
 	// The links still say what the spam run was, cut before the name.
-	for _, l := range []string{"http://parcel-scam.example/track/", "http://parcel-scam.example/pay", "http://parcel-scam.example/n/", "http://promo-run.example/u/"} {
+	for _, l := range []string{"http://parcel-scam.example/track/", "http://parcel-scam.example/pay", "http://parcel-scam.example/n/", "http://promo-run.example/u/",
+		"http://colis3-scam.example/r/"} {
 		if !links[l] {
 			t.Errorf("indicator %s did not reach US: %v", l, links)
 		}
 	}
-	// 10 reports; the zip's evidence cannot be shown clean and stays home.
-	if kinds["reports"] != 10 || kinds["evidence"] != 9 {
-		t.Errorf("%d reports and %d evidence items reached US, want 10 and 9", kinds["reports"], kinds["evidence"])
+	// 11 reports; the zip's evidence cannot be shown clean and stays home.
+	if kinds["reports"] != 11 || kinds["evidence"] != 10 {
+		t.Errorf("%d reports and %d evidence items reached US, want 11 and 10", kinds["reports"], kinds["evidence"])
 	}
 	// FR's TAXII feed for US.
 	tok := lastLine(fr.run(t, bin, "peer", "token", "us"))

@@ -100,19 +100,23 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	if items := extractXARFMail(m); len(items) > 0 {
 		return items, nil
 	}
-	// A forward is unwrapped wherever it arrives: through the mailbox, and
-	// through the API or the form when the message is itself a forward
-	// (a "Fwd:" subject). Taken whole, its From — the reporter — would
-	// pass for the spammer: the origin would be the reporter's provider,
-	// and their name and address would be spared as the "sender's" when
-	// reports are shared with partners.
-	if via.Mailbox || forwardSubject(m.Header.Get("Subject")) {
-		if items := extractAttached(m); len(items) > 0 {
-			return items, nil
-		}
-		if it, ok := extractInlineForward(m); ok {
-			return []Item{it}, nil
-		}
+	// A forward is unwrapped wherever it arrives — the mailbox, the API,
+	// the form — and is known by its structure, not by its subject (a
+	// reporter may write "Signalement spam"): a message attached to a
+	// person's mail, or an original quoted after a client's forward
+	// marker or header block (see extractInlineForward). Taken whole, its
+	// From — the reporter — would pass for the spammer: the origin would
+	// be the reporter's provider, and their name and address would be
+	// spared as the "sender's" when reports are shared with partners.
+	// Outside the mailbox (which turns bounces away before this) a
+	// delivery notice's attached message is the one it reports on: the
+	// notice is what was received.
+	if items := extractAttached(m); len(items) > 0 && (via.Mailbox || !deliveryNotice(m)) {
+		return items, nil
+	}
+	own := via.Mailbox && fromReporter(m, via.Reporter)
+	if it, ok := extractInlineForward(m, own); ok {
+		return []Item{it}, nil
 	}
 	if looksLikeMessage(m) && !(via.Mailbox && fromReporter(m, via.Reporter)) {
 		return []Item{{Raw: raw, Form: FormRaw, parsed: m}}, nil
@@ -192,17 +196,66 @@ func fromReporter(m *mail.Message, reporter string) bool {
 var forwardPrefixes = []string{"fwd:", "fw:", "[fwd:", "tr:", "wg:", "rv:", "enc:", "i:", "doorst:", "fwd "}
 
 // forwardSubject reports whether a subject says its message is a forward.
-func forwardSubject(v string) bool {
+func forwardSubject(v string) bool { return hasPrefix(v, forwardPrefixes) }
+
+// replyPrefixes start the subject of a reply (lower case).
+var replyPrefixes = []string{"re:", "re :", "aw:", "sv:", "antw:", "rif:", "r:", "ref:", "réf:", "res:"}
+
+// replySubject reports whether a subject says its message is a reply
+// (and not the forward of one: "Fwd: Re: x" is a forward).
+func replySubject(v string) bool { return hasPrefix(v, replyPrefixes) && !forwardSubject(v) }
+
+func hasPrefix(v string, prefixes []string) bool {
 	if d, err := mail.DecodeHeader(v); err == nil {
 		v = d
 	}
 	v = strings.ToLower(strings.TrimSpace(v))
-	for _, p := range forwardPrefixes {
+	for _, p := range prefixes {
 		if strings.HasPrefix(v, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// daemonLocal matches the local parts mail systems send their notices
+// from (dots, underscores and spaces read as hyphens).
+var daemonLocal = regexp.MustCompile(`(?i)^(mailer-?daemon|mail-?daemon|post-?master|mail-delivery-(sub)?system|mdaemon|mail-administrator|microsoftexchange[0-9a-f]*|double-bounce|internet-mail-delivery|system-administrator|no-?reply|do-?not-?reply)$`)
+
+// deliveryNotice reports whether a message is a mail system's notice
+// about another message — a multipart/report (a DSN, a read receipt), a
+// delivery-status part, or a mail daemon's From — rather than a person's
+// forward.
+func deliveryNotice(m *mail.Message) bool {
+	if m.Root != nil && m.Root.ContentType == "multipart/report" {
+		return true
+	}
+	// The message's own parts only: a person forwarding a bounce (the
+	// spam they got was one) attaches a message that has such a part.
+	var status func(p *mail.Part) bool
+	status = func(p *mail.Part) bool {
+		if p.ContentType == "message/delivery-status" || p.ContentType == "message/global-delivery-status" {
+			return true
+		}
+		if !p.IsMultipart() {
+			return false
+		}
+		for _, c := range p.Children {
+			if status(c) {
+				return true
+			}
+		}
+		return false
+	}
+	if m.Root != nil && status(m.Root) {
+		return true
+	}
+	from := m.Header.Get("From")
+	if i := strings.LastIndexByte(from, '<'); i >= 0 {
+		from = from[i+1:]
+	}
+	local, _, _ := strings.Cut(strings.Trim(strings.TrimSpace(from), "<>"), "@")
+	return daemonLocal.MatchString(strings.NewReplacer(".", "-", "_", "-", " ", "-").Replace(local))
 }
 
 // looksLikeMessage reports whether a parse found an RFC 5322 header with at
@@ -405,63 +458,196 @@ func extractAttached(m *mail.Message) []Item {
 	return items
 }
 
-// forwardMarkers start a quoted original in the body, as mail clients write
-// them in several languages.
-var forwardMarkers = []string{
-	"---------- Forwarded message ---------", "-------- Forwarded Message --------", "Begin forwarded message:",
-	"-----Original Message-----", "----- Forwarded message -----", "-------- Original Message --------",
-	"---------- Message transféré ---------", "-------- Message original --------", "---------- Weitergeleitete Nachricht ----------",
-	"-------- Weitergeleitete Nachricht --------", "---------- Mensaje reenviado ---------", "---------- Messaggio inoltrato ---------",
-	"---------- Doorgestuurd bericht ---------", "---------- Mensagem encaminhada ---------",
+// Lines that start a quoted original in a forward's body, as mail clients
+// write them in the desk's languages (de, en, es, fr, it, nl, pt), lower
+// case, without the dashes around them ("---------- Forwarded message
+// ---------" in Gmail, "-------- Forwarded Message --------" in
+// Thunderbird, "-----Original Message-----" in Outlook, "----- Forwarded
+// Message -----" in Yahoo) or the colon after them ("Begin forwarded
+// message:" in Apple Mail). forwarded is true for the markers only a
+// forward writes; "original message" also heads the quote of a reply.
+var (
+	dashMarkers = map[string]bool{
+		"forwarded message": true, "message transféré": true, "message transfere": true, "weitergeleitete nachricht": true,
+		"mensaje reenviado": true, "messaggio inoltrato": true, "doorgestuurd bericht": true, "mensagem encaminhada": true,
+		"mensagem reencaminhada": true, "e-mail encaminhado": true,
+		"original message": false, "message original": false, "message d'origine": false, "message d’origine": false,
+		"ursprüngliche nachricht": false, "original-nachricht": false, "originalnachricht": false, "mensaje original": false,
+		"messaggio originale": false, "oorspronkelijk bericht": false, "origineel bericht": false, "mensagem original": false,
+	}
+	colonMarkers = map[string]bool{
+		"begin forwarded message": true, "début du message réexpédié": true, "début du message transféré": true,
+		"anfang der weitergeleiteten nachricht": true, "inicio del mensaje reenviado": true, "comienzo del mensaje reenviado": true,
+		"inizio messaggio inoltrato": true, "inizio del messaggio inoltrato": true, "begin doorgestuurd bericht": true,
+		"início da mensagem reencaminhada": true, "início da mensagem encaminhada": true, "começo da mensagem encaminhada": true,
+	}
+)
+
+// marker reads one body line as a forward marker: ok when it is one,
+// forwarded when only a forward writes it.
+func marker(line string) (ok, forwarded bool) {
+	l := strings.TrimSpace(strings.TrimLeft(line, "> \t"))
+	if len(l) < 10 || len(l) > 80 {
+		return false, false
+	}
+	if strings.HasPrefix(l, "--") && strings.HasSuffix(l, "--") {
+		f, ok := dashMarkers[strings.ToLower(strings.TrimSpace(strings.Trim(l, "-")))]
+		return ok, f
+	}
+	if strings.HasSuffix(l, ":") {
+		p := strings.ToLower(strings.TrimRight(strings.TrimSuffix(l, ":"), " \u00a0\u202f\t"))
+		return colonMarkers[p], colonMarkers[p]
+	}
+	return false, false
+}
+
+// fieldLine reads one body line as a quoted header field ("From: x",
+// "*Von:* x", "De : x"): its RFC 5322 name ("" when it is none) and value.
+func fieldLine(line string) (name, value string) {
+	l := strings.TrimSpace(strings.TrimLeft(line, "> \t"))
+	n, v, ok := strings.Cut(l, ":")
+	if !ok || len(n) > 20 {
+		return "", ""
+	}
+	n = strings.Trim(strings.TrimSpace(n), "*_\u00a0\u202f ")
+	v = strings.TrimSpace(strings.TrimLeft(v, "*_ "))
+	return normaliseForwardField(n), v
+}
+
+func blank(line string) bool { return strings.TrimSpace(strings.TrimLeft(line, "> \t")) == "" }
+
+// quotedField is one field of a quoted header block.
+type quotedField struct{ name, value string }
+
+// quotedHeader reads the header block a client quoted from lines[i] on:
+// its fields and the index of the body after it. Leading blank lines are
+// skipped, and so are blank lines between two fields (clients that quote
+// the block in HTML leave one after each).
+func quotedHeader(lines []string, i int) ([]quotedField, int) {
+	for ; i < len(lines) && blank(lines[i]); i++ {
+	}
+	var fields []quotedField
+	for n := 0; i < len(lines) && n < 40; i, n = i+1, n+1 {
+		if blank(lines[i]) {
+			j := i + 1
+			for ; j < len(lines) && blank(lines[j]); j++ {
+			}
+			if name, _ := fieldLine(lines[min(j, len(lines)-1)]); j < len(lines) && name != "" {
+				i = j - 1
+				continue
+			}
+			return fields, j
+		}
+		name, value := fieldLine(lines[i])
+		if name == "" {
+			break
+		}
+		fields = append(fields, quotedField{name, value})
+	}
+	return fields, i
 }
 
 // extractInlineForward recovers what a quoted forward keeps: the header
-// lines the client copied (From, Date, Subject, To) and the body after them.
-// The Received chain, authentication and the exact bytes are lost, and the
-// item says so.
-func extractInlineForward(m *mail.Message) (Item, bool) {
+// lines the client copied (From, Date, Subject, To) and the body after
+// them. The Received chain, authentication and the exact bytes are lost,
+// and the item says so.
+//
+// The quote starts after a marker line that says "forwarded" (Gmail,
+// Thunderbird, Yahoo, Apple Mail), or after "Original Message" (Outlook,
+// older Thunderbird), or at a header block quoted without a marker
+// (Outlook: From, Sent, To, Subject; a From line then, within the block,
+// a send time and a subject). Those last two also head the quote of a
+// reply, and spam poses as threads — a phishing mail over "-----Original
+// Message-----", a bought thread under a "Sent:" block — so they are taken
+// for a forward only when something says it is one: the subject ("Fwd:",
+// "TR:"…, never a reply's "Re:"), the quoted recipients naming the
+// complaint's own author (a person forwarding what they received), or, at
+// the mailbox, the complaint being the reporter's own mail (own).
+func extractInlineForward(m *mail.Message, own bool) (Item, bool) {
 	body := bodyText(m)
-	// The earliest marker wins; markers contain one another ("-----
-	// Forwarded message -----" is inside Gmail's), so on a tie the longest.
-	start, at := -1, -1
-	for _, mk := range forwardMarkers {
-		if i := strings.Index(body, mk); i >= 0 && (start < 0 || i < start || i == start && i+len(mk) > at) {
-			start, at = i, i+len(mk)
-		}
-	}
-	if at < 0 {
-		return Item{}, false
-	}
-	rest := strings.TrimLeft(body[at:], "\r\n ")
-	var hdr strings.Builder
-	lines := strings.Split(strings.ReplaceAll(rest, "\r\n", "\n"), "\n")
-	i := 0
-	for ; i < len(lines) && i < 20; i++ {
-		l := strings.TrimSpace(strings.TrimLeft(lines[i], "> "))
-		if l == "" {
-			if hdr.Len() > 0 {
-				i++
-				break
-			}
+	lines := strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n")
+	subject := m.Header.Get("Subject")
+	fwdSubject, reply := forwardSubject(subject), replySubject(subject)
+	for i, l := range lines {
+		var start int
+		ok, forwarded := marker(l)
+		switch {
+		case ok:
+			start = i + 1
+		case outlookBlock(lines, i):
+			start = i
+		default:
 			continue
 		}
-		name, value, ok := strings.Cut(l, ":")
-		name = normaliseForwardField(strings.TrimSpace(name))
-		if !ok || name == "" {
+		fields, next := quotedHeader(lines, start)
+		if len(fields) == 0 {
+			continue
+		}
+		if !forwarded && (reply || !fwdSubject && !own && !namesAuthor(fields, m.Header.Get("From"))) {
+			continue
+		}
+		var hdr strings.Builder
+		for _, f := range fields {
+			fmt.Fprintf(&hdr, "%s: %s\r\n", f.name, f.value)
+		}
+		raw := hdr.String() + "\r\n" + strings.Join(lines[next:], "\r\n")
+		return Item{Raw: []byte(raw), Form: FormInlineForward, Unverifiable: []string{
+			"headers: only the fields the reporter's mail client quoted (From, To, Date, Subject) survive; the Received chain is lost, so the origin cannot be traced",
+			"authentication: SPF, DKIM and DMARC cannot be checked on a quoted copy",
+			"bytes: the body was re-encoded by the forwarding client; it is not the original message",
+		}}, true
+	}
+	return Item{}, false
+}
+
+// outlookBlock reports whether lines[i] starts a header block quoted
+// without a marker line: a From line followed, within the block, by a
+// send time ("Sent:", "Envoyé :", "Date:"…) and a subject.
+func outlookBlock(lines []string, i int) bool {
+	if name, v := fieldLine(lines[i]); name != "From" || v == "" {
+		return false
+	}
+	var date, subject bool
+	for j := i + 1; j < len(lines) && j < i+10; j++ {
+		name, _ := fieldLine(lines[j])
+		if name == "" {
+			if blank(lines[j]) {
+				continue // a blank line an HTML client left between two fields
+			}
 			break
 		}
-		fmt.Fprintf(&hdr, "%s: %s\r\n", name, strings.TrimSpace(value))
+		date = date || name == "Date"
+		subject = subject || name == "Subject"
 	}
-	if hdr.Len() == 0 {
-		return Item{}, false
+	return date && subject
+}
+
+// namesAuthor reports whether a quoted header's recipients (To, Cc) name
+// the author of the complaint around it, by address or display name: the
+// person forwarded what was sent to them.
+func namesAuthor(fields []quotedField, from string) bool {
+	from = strings.ToLower(strings.TrimSpace(from))
+	if d, err := mail.DecodeHeader(from); err == nil {
+		from = d
 	}
-	text := strings.Join(lines[i:], "\r\n")
-	raw := hdr.String() + "\r\n" + text
-	return Item{Raw: []byte(raw), Form: FormInlineForward, Unverifiable: []string{
-		"headers: only the fields the reporter's mail client quoted (From, To, Date, Subject) survive; the Received chain is lost, so the origin cannot be traced",
-		"authentication: SPF, DKIM and DMARC cannot be checked on a quoted copy",
-		"bytes: the body was re-encoded by the forwarding client; it is not the original message",
-	}}, true
+	var who []string
+	if i := strings.LastIndexByte(from, '<'); i >= 0 {
+		who = append(who, strings.TrimSpace(strings.Trim(from[:i], "\" ")), strings.Trim(strings.TrimSpace(from[i+1:]), "<> "))
+	} else {
+		who = append(who, strings.Trim(from, "<> "))
+	}
+	for _, f := range fields {
+		if f.name != "To" && f.name != "Cc" {
+			continue
+		}
+		v := strings.ToLower(f.value)
+		for _, w := range who {
+			if len(w) >= 3 && strings.Contains(v, w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // normaliseForwardField maps the field names clients write in quotes
@@ -472,13 +658,14 @@ func normaliseForwardField(n string) string {
 		return "From"
 	case "to", "à", "a", "an", "para", "aan":
 		return "To"
-	case "cc":
+	case "cc", "cci", "kopie":
 		return "Cc"
-	case "date", "sent", "datum", "fecha", "envoyé", "gesendet", "enviado", "inviato", "verzonden", "data":
+	case "date", "sent", "datum", "fecha", "envoyé", "envoye", "gesendet", "enviado", "enviada", "enviado el", "inviato", "verzonden", "data",
+		"sent date", "date d'envoi":
 		return "Date"
 	case "subject", "objet", "betreff", "asunto", "oggetto", "onderwerp", "assunto", "sujet":
 		return "Subject"
-	case "reply-to", "répondre à":
+	case "reply-to", "répondre à", "antwort an", "responder a", "rispondi a", "antwoord aan":
 		return "Reply-To"
 	}
 	return ""

@@ -232,6 +232,8 @@ func FuzzExtract(f *testing.F) {
 		f.Add(fixture(f, n), true)
 	}
 	f.Add([]byte("{\"xarf_version\":\"4\",\"evidence\":[{\"content_type\":\"message/rfc822\",\"payload\":\"!!\"}]}"), false)
+	f.Add(forwardOf("Signalement spam", "Begin forwarded message:\r\n", "From: a@spam.example\r\nDate: x\r\nSubject: s\r\n\r\nbuy\r\n"), false)
+	f.Add(forwardOf("RE: x", "", "De : a@spam.example\r\nEnvoyé : x\r\n\r\nObjet : s\r\n\r\nbuy\r\n"), false)
 	f.Fuzz(func(t *testing.T, raw []byte, forwarded bool) {
 		items, err := Extract(raw, Via{Mailbox: forwarded, Reporter: "r@example.net"})
 		if err != nil {
@@ -295,4 +297,174 @@ func TestForwardThroughAPIUnwrapped(t *testing.T) {
 			t.Errorf("%q is not a forward's subject", s)
 		}
 	}
+}
+
+// forwardOf is a reporter's forward with the spam quoted after head (a
+// marker line, or nothing when the quoted header block stands alone),
+// under a subject that does not say "Fwd:".
+func forwardOf(subject, head, quoted string) []byte {
+	return []byte("From: Jean Dubois <jean.dubois@reporter-fr.example>\r\nTo: report@desk.example\r\nSubject: " + subject +
+		"\r\nDate: Tue, 24 Nov 2026 11:00:00 +0000\r\nMessage-ID: <f1@reporter-fr.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"Voici un spam que j'ai reçu. Jean Dubois\r\n\r\n" + head + quoted)
+}
+
+// TestForwardKnownByItsStructure: a forward is unwrapped whatever its
+// subject says ("Signalement spam", fourth attack review): by an attached
+// message, or by the marker or quoted header block its client wrote, in
+// the desk's languages — through the API and the form as through the
+// mailbox. Taken whole, the forwarder passed for the spammer and their
+// name went to partners.
+func TestForwardKnownByItsStructure(t *testing.T) {
+	attached := []byte("From: Jean Dubois <jean.dubois@reporter-fr.example>\r\nTo: report@desk.example\r\nSubject: Signalement spam\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"O\"\r\n\r\n--O\r\nContent-Type: text/plain\r\n\r\nVoici un spam. Jean Dubois\r\n" +
+		"--O\r\nContent-Type: message/rfc822\r\n\r\nFrom: La Poste <colis@colis3-scam.example>\r\nTo: emilie.dupre@citizen-fr.example\r\n" +
+		"Subject: Votre colis\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nPayez ici http://colis3-scam.example/r/jean.dubois/ref\r\n--O--\r\n")
+	octet := []byte(strings.Replace(string(fixture(t, "forward-eml-octet.eml")), "Subject: Fwd:", "Subject: look at this:", 1))
+	if forwardSubject(subjectOf(octet)) {
+		t.Fatal("the fixture still says Fwd:")
+	}
+	// Jean forwards what was sent to him (the quote's To names him), or,
+	// after a marker that says "forwarded", what was sent to anyone.
+	quoted := func(to string) string {
+		return "From: La Poste <colis@colis3-scam.example>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\nSubject: Votre colis\r\n" +
+			"To: " + to + "\r\n\r\nPayez ici http://colis3-scam.example/pay\r\n"
+	}
+	forwarded := []string{
+		"---------- Forwarded message ---------", "---------- Message transféré ---------", "---------- Weitergeleitete Nachricht ---------",
+		"---------- Mensaje reenviado ---------", "---------- Messaggio inoltrato ---------", "---------- Doorgestuurd bericht ---------",
+		"---------- Mensagem encaminhada ---------", "-------- Forwarded Message --------", "-------- Message transféré --------",
+		"----- Forwarded Message -----", "Begin forwarded message:", "Début du message réexpédié :", "Anfang der weitergeleiteten Nachricht:",
+		"Inicio del mensaje reenviado:", "Inizio messaggio inoltrato:", "Begin doorgestuurd bericht:", "Início da mensagem reencaminhada:",
+	}
+	original := []string{
+		"-------- Original Message --------", "-----Original Message-----", "-----Message d'origine-----",
+		"-----Ursprüngliche Nachricht-----", "-----Mensaje original-----", "-----Messaggio originale-----", "-----Oorspronkelijk bericht-----",
+		"-----Mensagem original-----", "> -----Original Message-----",
+	}
+	// The spam Jean got was a bounce (backscatter): he forwards a message
+	// that is itself a delivery notice.
+	bounce := []byte("From: Jean Dubois <jean.dubois@reporter-fr.example>\r\nTo: report@desk.example\r\nSubject: Signalement spam\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"O\"\r\n\r\n--O\r\nContent-Type: text/plain\r\n\r\nEncore. Jean Dubois\r\n" +
+		"--O\r\nContent-Type: message/rfc822\r\n\r\nFrom: MAILER-DAEMON@colis3-scam.example\r\nTo: jean.dubois@reporter-fr.example\r\nSubject: Undelivered\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"d\"\r\n\r\n" +
+		"--d\r\nContent-Type: text/plain\r\n\r\nYour parcel: http://colis3-scam.example/pay\r\n--d\r\nContent-Type: message/delivery-status\r\n\r\n" +
+		"Reporting-MTA: dns; mx.colis3-scam.example\r\n\r\nFinal-Recipient: rfc822; x@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n--d--\r\n--O--\r\n")
+	cases := map[string][]byte{"attached": attached, "attached .eml": octet, "attached bounce": bounce}
+	for _, mk := range forwarded {
+		cases[mk] = forwardOf("Signalement spam", mk+"\r\n", quoted("<emilie.dupre@citizen-fr.example>"))
+	}
+	for _, mk := range original {
+		cases[mk] = forwardOf("Signalement spam", mk+"\r\n", quoted("Jean <jean.dubois@reporter-fr.example>"))
+	}
+	// Outlook's block with no marker line, in plain text and in HTML.
+	cases["outlook en"] = forwardOf("spam", "________________________________\r\n", "From: La Poste <colis@colis3-scam.example>\r\n"+
+		"Sent: Tuesday, November 24, 2026 10:00 AM\r\nTo: Jean Dubois\r\nSubject: Votre colis\r\n\r\nPayez ici http://colis3-scam.example/pay\r\n")
+	cases["outlook fr"] = forwardOf("à vérifier", "", "De : La Poste <colis@colis3-scam.example>\r\nEnvoyé : mardi 24 novembre 2026 10:00\r\n"+
+		"À : jean.dubois@reporter-fr.example\r\nObjet : Votre colis\r\n\r\nPayez ici http://colis3-scam.example/pay\r\n")
+	cases["outlook de html"] = []byte("From: Jean Dubois <jean.dubois@reporter-fr.example>\r\nTo: report@desk.example\r\nSubject: Bitte prüfen\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Bitte prüfen. Jean Dubois</p>" +
+		`<div style="border:none;border-top:solid #E1E1E1 1.0pt"><p class="MsoNormal"><b>Von:</b> La Poste &lt;colis@colis3-scam.example&gt;<br>` +
+		"<b>Gesendet:</b> Dienstag, 24. November 2026 10:00<br><b>An:</b> Jean Dubois &lt;jean.dubois@reporter-fr.example&gt;<br>" +
+		"<b>Betreff:</b> Votre colis</p></div><p>Payez ici http://colis3-scam.example/pay</p></body></html>\r\n")
+	api, form, mailbox := Via{Declared: "message/rfc822"}, Via{}, Via{Mailbox: true, Reporter: "jean.dubois@reporter-fr.example"}
+	unwrapped := func(name string, raw []byte, via Via) {
+		t.Helper()
+		items, err := Extract(raw, via)
+		if err != nil {
+			t.Errorf("%s %+v: %v", name, via, err)
+			return
+		}
+		if it := items[0]; it.Form != FormAttached && it.Form != FormInlineForward {
+			t.Errorf("%s %+v: taken as %s, not unwrapped", name, via, it.Form)
+		}
+	}
+	// A reply's quote ("Original Message", Outlook's block) over the
+	// message of someone else: through the API it could as well be spam
+	// posing as a thread, unless the subject says "forward"; at the
+	// mailbox the complaint is Jean's own mail.
+	for _, mk := range original {
+		other := forwardOf("Signalement spam", mk+"\r\n", quoted("<emilie.dupre@citizen-fr.example>"))
+		if items, err := Extract(other, api); err != nil || items[0].Form != FormRaw {
+			t.Errorf("%s over someone else's message, through the API: %v (%s)", mk, err, forms(items))
+		}
+		unwrapped(mk+" over someone else's message", other, mailbox)
+		unwrapped(mk+" over someone else's message, TR:", forwardOf("TR: Signalement spam", mk+"\r\n", quoted("<emilie.dupre@citizen-fr.example>")), api)
+	}
+	for name, raw := range cases {
+		for _, via := range []Via{api, form, mailbox} {
+			items, err := Extract(raw, via)
+			if err != nil {
+				t.Errorf("%s %+v: %v", name, via, err)
+				continue
+			}
+			it := items[0]
+			if it.Form != FormAttached && it.Form != FormInlineForward {
+				t.Errorf("%s %+v: taken as %s, not unwrapped", name, via, it.Form)
+				continue
+			}
+			if got := mail.ParseBytes(it.Raw, mail.DefaultLimits()).Header.Get("From"); name != "attached .eml" && !strings.Contains(got, "colis3-scam.example") {
+				t.Errorf("%s %+v: the spam's From is %q", name, via, got)
+			}
+			if bytes.Contains(it.Raw, []byte("Voici un spam")) || bytes.Contains(it.Raw, []byte("Bitte prüfen.")) {
+				t.Errorf("%s %+v: the reporter's note is in the spam:\n%s", name, via, it.Raw)
+			}
+		}
+	}
+}
+
+// TestNotAForward: what only looks like a forward is the spam itself, its
+// own headers the evidence — a phishing mail posing as a thread ("RE:"
+// over Outlook's "Original Message" or its header block, or a bought
+// thread under no "Re:" that names neither its author nor a forward), a
+// marker named in the middle of a sentence; through the API and the form
+// also a mail system's notice carrying or quoting the returned message.
+func TestNotAForward(t *testing.T) {
+	const head = "Received: from relay.example ([12.0.0.9]) by mx.example.org with ESMTP id Q1; Tue, 24 Nov 2026 10:00:01 +0000\r\n" +
+		"From: CEO <ceo@lookalike-corp.example>\r\nTo: ana@example.org\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
+	thread := head + "Subject: RE: Invoice 4432\r\n\r\nPlease pay the invoice below today.\r\n\r\n-----Original Message-----\r\n" +
+		"From: Ana <ana@example.org>\r\nSent: Monday, November 23, 2026 9:00 AM\r\nTo: CEO <ceo@corp.example>\r\nSubject: Invoice 4432\r\n\r\nWhich account?\r\n"
+	block := head + "Subject: AW: Rechnung\r\n\r\nBitte heute zahlen.\r\n\r\nVon: Ana <ana@example.org>\r\nGesendet: Montag, 23. November 2026 09:00\r\n" +
+		"An: CEO <ceo@corp.example>\r\nBetreff: Rechnung\r\n\r\nWelches Konto?\r\n"
+	dsn := head + "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"d\"\r\n\r\n" +
+		"--d\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n--d\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\nFinal-Recipient: rfc822; x@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n" +
+		"--d\r\nContent-Type: message/rfc822\r\n\r\nFrom: ana@example.org\r\nTo: x@example.net\r\nSubject: hello\r\n\r\nhi\r\n--d--\r\n"
+	prose := head + "Subject: Win big\r\n\r\nNever read a begin forwarded message: line again! Claim http://win.example/now\r\n"
+	// Spam carrying a bought thread under Outlook's block, with no "Re:"
+	// (two of the modern samples): the quote names neither the author nor
+	// a forward.
+	bought := head + "Subject: URGENT: your storage is almost full\r\n\r\nUpgrade now at http://cloud-scam.example/up\r\n\r\nThank you\r\n\r\n" +
+		"From: Shields, Trevor\r\n\r\nSent: Wednesday, January 21, 2026 1:23 PM\r\n\r\nTo: Angela Lord\r\n\r\nSubject: storage\r\n\r\nSee below.\r\n"
+	// A bounce quoting the returned message's own header ("Date:", not
+	// Outlook's "Sent:"), and one attaching it from the mail daemon.
+	bounce := "From: MAILER-DAEMON@mx.example.net\r\nTo: ana@example.org\r\nSubject: failure notice\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\n" +
+		"Sorry, we were unable to deliver your message.\r\n\r\n--- Below this line is a copy of the message.\r\n\r\n" +
+		"From: ana@example.org\r\nTo: x@example.net\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\nSubject: hello\r\n\r\nhi\r\n"
+	daemon := "From: no-reply@mx.example.net\r\nTo: ana@example.org\r\nSubject: Undelivered Mail Returned to Sender\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: ana@example.org\r\nTo: x@example.net\r\nSubject: hello\r\n\r\nhi\r\n--b--\r\n"
+	for name, raw := range map[string]string{"thread": thread, "block": block, "dsn": dsn, "prose": prose, "bought": bought, "bounce": bounce, "daemon": daemon,
+		"mailer-daemon": strings.Replace(daemon, "From: no-reply@mx.example.net", "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>", 1)} {
+		for _, via := range []Via{{Declared: "message/rfc822"}, {}, {Mailbox: true, Reporter: "ana@example.org"}} {
+			if via.Mailbox && (name == "dsn" || name == "daemon" || name == "mailer-daemon") {
+				continue // at the mailbox, bounces are turned away before (smtpd), and a reporter's attachment is unwrapped
+			}
+			items, err := Extract([]byte(raw), via)
+			if err != nil || len(items) != 1 || items[0].Form != FormRaw {
+				t.Errorf("%s (%+v): %v, %d items (%s)", name, via, err, len(items), forms(items))
+			}
+		}
+	}
+	// A forward of a thread says so, and is unwrapped.
+	fwd := strings.Replace(thread, "Subject: RE: Invoice", "Subject: FW: RE: Invoice", 1)
+	if items, err := Extract([]byte(fwd), Via{Declared: "message/rfc822"}); err != nil || items[0].Form != FormInlineForward {
+		t.Errorf("FW: RE: %v (%s)", err, forms(items))
+	}
+}
+
+func forms(items []Item) string {
+	var f []string
+	for _, it := range items {
+		f = append(f, it.Form)
+	}
+	return strings.Join(f, ",")
 }

@@ -201,12 +201,12 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 		}
 		return Receipt{}, &RejectError{Reason: err.Error(), Err: err}
 	}
-	if strings.TrimSpace(s.Reporter) == "" && s.Channel != ChannelSMTP && forwarded(items) {
+	if strings.TrimSpace(s.Reporter) == "" && s.Channel != ChannelSMTP {
 		// A forward uploaded through the API or the form: its From is the
 		// person who forwarded it. Known as the reporter, they are kept
 		// apart and redacted from all that is shared, as the mailbox does;
 		// unknown, their name in the spam's links went to partners.
-		s.Reporter = wrapperFrom(s.Raw)
+		s.Reporter = ForwardedBy(s.Raw, items)
 	}
 	now := d.now().UTC()
 	sum := sha256.Sum256(s.Raw)
@@ -459,15 +459,17 @@ func (d *Desk) statusDue(id string) bool {
 // Store returns the desk's store, for read-only views.
 func (d *Desk) Store() Store { return d.store }
 
-// forwarded says whether the complaint was a forward the spam was taken
-// out of.
-func forwarded(items []Item) bool {
+// ForwardedBy is the address of the person who forwarded a complaint —
+// its own From — when Extract took items out of it as a forward (attached
+// or quoted), "" otherwise: the reporter a complaint names when no channel
+// authenticated one.
+func ForwardedBy(raw []byte, items []Item) string {
 	for _, it := range items {
 		if it.Form == FormAttached || it.Form == FormInlineForward {
-			return true
+			return wrapperFrom(raw)
 		}
 	}
-	return false
+	return ""
 }
 
 // wrapperFrom is the address in a forward's own From field, "" when it

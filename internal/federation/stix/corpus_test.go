@@ -24,12 +24,16 @@ import (
 	"github.com/accord-antispam/accord/internal/trace/geo"
 )
 
-// corpusSource serves analysed corpus messages as the desk's reports.
-type corpusSource []*intake.Report
+// corpusSource serves analysed corpus messages as the desk's reports,
+// each with its reporter's address ("" for none).
+type corpusSource struct {
+	reports   []*intake.Report
+	reporters []string
+}
 
 func (c corpusSource) SharedIndex(_ context.Context, fn func(federation.ReportRef) error) error {
-	for _, r := range c {
-		if err := fn(federation.RefOf(r, "")); err != nil {
+	for i, r := range c.reports {
+		if err := fn(federation.RefOf(r, c.reporters[i])); err != nil {
 			return err
 		}
 	}
@@ -37,14 +41,68 @@ func (c corpusSource) SharedIndex(_ context.Context, fn func(federation.ReportRe
 }
 
 func (c corpusSource) SharedReports(_ context.Context, ids []string, fn func(*intake.Report, string) error) error {
-	for _, r := range c {
+	for i, r := range c.reports {
 		if slices.Contains(ids, r.ID) {
-			if err := fn(r, ""); err != nil {
+			if err := fn(r, c.reporters[i]); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// Reporters of the corpus's forwards: names no message of the corpus
+// holds, so any trace of them in what is shared is a leak.
+var (
+	reporterFirst = []string{"Ysolinde", "Barnabette", "Zephyrinus", "Gwenvaela"}
+	reporterLast  = []string{"Quibelard", "Vuillermoz", "Ploumanac", "Kerdraonec"}
+)
+
+// forwarded is a corpus message as its recipient would forward it to the
+// desk through the API, under a subject that does not say "Fwd:": every
+// third message attached, every third quoted inline after a client's
+// marker or header block (with a link that names the forwarder, as a
+// spam bought with a list of names carries). The rest is sent as it is
+// (reporter "").
+func forwarded(i int, raw []byte) (complaint []byte, reporter, first, last string) {
+	if i%3 == 0 {
+		return raw, "", "", ""
+	}
+	first, last = reporterFirst[i%4], reporterLast[i/4%4]
+	reporter = strings.ToLower(first + "." + last + "@forwarders.example")
+	head := "From: " + first + " " + last + " <" + reporter + ">\r\nTo: report@desk.example\r\nSubject: Signalement spam\r\n" +
+		"Date: Tue, 24 Nov 2026 11:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+	note := "Voici un spam que j'ai reçu. " + first + " " + last + "\r\n"
+	if i%3 == 1 {
+		return []byte(head + "Content-Type: multipart/mixed; boundary=\"=fw=\"\r\n\r\n--=fw=\r\nContent-Type: text/plain\r\n\r\n" + note +
+			"--=fw=\r\nContent-Type: message/rfc822\r\n\r\n" + string(raw) + "\r\n--=fw=--\r\n"), reporter, first, last
+	}
+	m := mail.ParseBytes(raw, mail.Limits{})
+	field := func(name string) string {
+		v, _ := mail.DecodeHeader(m.Header.Get(name))
+		return strings.Join(strings.Fields(v), " ")
+	}
+	var q strings.Builder
+	to := field("To")
+	switch i % 4 {
+	case 0, 1:
+		q.WriteString("---------- Forwarded message ---------\r\n")
+	case 2:
+		q.WriteString("Begin forwarded message:\r\n\r\n")
+	default:
+		// Outlook's block without a marker line: a forward of what was
+		// sent to the forwarder (the desk tells it so from a thread).
+		q.WriteString("________________________________\r\n")
+		to = first + " " + last + " <" + reporter + ">"
+	}
+	fmt.Fprintf(&q, "From: %s\r\nSent: %s\r\nTo: %s\r\n", field("From"), field("Date"), to)
+	if cc := field("Cc"); cc != "" {
+		fmt.Fprintf(&q, "Cc: %s\r\n", cc)
+	}
+	fmt.Fprintf(&q, "Subject: %s\r\n\r\n", field("Subject"))
+	fmt.Fprintf(&q, "http://track.example.com/r/%s.%s/ref\r\n", strings.ToLower(first), strings.ToLower(last))
+	q.WriteString(mail.Extract(m).Text)
+	return []byte(head + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + note + "\r\n" + q.String()), reporter, first, last
 }
 
 func (c corpusSource) SharedVersion(context.Context) (string, error) { return "corpus", nil }
@@ -135,7 +193,12 @@ func everyForm(b []byte, message bool) string {
 // corpus through what a node shares — report, evidence (under an agreement
 // that allows personal data), campaign summary, indicators, statistics —
 // and their STIX objects: for every message, no address it was delivered
-// to occurs in anything shared, in any form.
+// to occurs in anything shared, in any form. Two messages in three arrive
+// as a person's forward through the API (attached, or quoted inline under
+// a marker or Outlook's header block, with a subject that does not say
+// "Fwd:"): the desk unwraps each, and the forwarder's address, local part
+// and name occur nowhere either. (A quoted forward keeps only the
+// recipients its client quoted, To and Cc: those are its recipients.)
 func TestCorpusNothingSharedNamesARecipient(t *testing.T) {
 	dir := os.Getenv("ACCORD_CORPUS")
 	if dir == "" {
@@ -156,8 +219,10 @@ func TestCorpusNothingSharedNamesARecipient(t *testing.T) {
 	}
 	begin := time.Now()
 	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Geo: geo.Embedded(), Rules: lib}
-	src := make(corpusSource, len(files))
+	src := corpusSource{reports: make([]*intake.Report, len(files)), reporters: make([]string, len(files))}
 	rcpts := make([][]string, len(files))
+	// The forwarders' addresses, local parts and names, by message.
+	forwarders := make([][]string, len(files))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for w := 0; w < 4; w++ {
@@ -170,14 +235,31 @@ func TestCorpusNothingSharedNamesARecipient(t *testing.T) {
 					t.Error(err)
 					continue
 				}
-				v, err := an.Analyze(context.Background(), analysis.Input{Source: files[i], Message: mail.ParseBytes(raw, mail.Limits{})})
+				// As the desk takes a complaint through the API: what it
+				// unwraps, and whom it names the reporter.
+				complaint, _, first, last := forwarded(i, raw)
+				items, err := intake.Extract(complaint, intake.Via{Declared: "message/rfc822"})
 				if err != nil {
 					t.Error(err)
 					continue
 				}
-				src[i] = &intake.Report{ID: fmt.Sprintf("m%05d", i), CampaignID: fmt.Sprintf("c-%04d", i/40), Raw: raw, Verdict: v,
-					SHA256: "x", ReceivedAt: time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), Channel: intake.ChannelSMTP, Form: intake.FormRaw}
-				rcpts[i] = recipients(raw)
+				src.reporters[i] = intake.ForwardedBy(complaint, items)
+				if first != "" {
+					local := strings.ToLower(first + "." + last)
+					forwarders[i] = []string{local, strings.ToLower(first), strings.ToLower(last), strings.ToLower(first + last)}
+				}
+				item := items[0]
+				// Whom it went to, as the shared message says: an inline
+				// forward keeps only the fields its client quoted (To, Cc),
+				// not the Received chain nor Delivered-To.
+				rcpts[i] = recipients(item.Raw)
+				v, err := an.Analyze(context.Background(), analysis.Input{Source: files[i], Message: mail.ParseBytes(item.Raw, mail.Limits{})})
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				src.reports[i] = &intake.Report{ID: fmt.Sprintf("m%05d", i), CampaignID: fmt.Sprintf("c-%04d", i/40), Raw: item.Raw, Verdict: v,
+					SHA256: "x", ReceivedAt: time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), Channel: intake.ChannelAPI, Form: item.Form}
 			}
 		}()
 	}
@@ -194,12 +276,34 @@ func TestCorpusNothingSharedNamesARecipient(t *testing.T) {
 	}
 	byCampaign := map[string][]string{}
 	var everyone []string
-	withRcpt := 0
-	for i, r := range src {
+	withRcpt, unwrapped := 0, 0
+	for i, r := range src.reports {
 		byCampaign[r.CampaignID] = append(byCampaign[r.CampaignID], rcpts[i]...)
 		everyone = append(everyone, rcpts[i]...)
 		if len(rcpts[i]) > 0 {
 			withRcpt++
+		}
+		if forwarders[i] != nil {
+			if r.Form == intake.FormRaw || src.reporters[i] == "" {
+				t.Errorf("%s: a forward taken as %s, reporter %q", files[i], r.Form, src.reporters[i])
+			}
+			unwrapped++
+		}
+	}
+	// Whatever is shared — of one report, a campaign, the indicators —
+	// names none of the forwarders, by address, local part or name.
+	var names []string
+	for _, f := range reporterFirst {
+		names = append(names, strings.ToLower(f))
+	}
+	for _, l := range reporterLast {
+		names = append(names, strings.ToLower(l))
+	}
+	checkForwarders := func(what, text string) {
+		for _, n := range names {
+			if strings.Contains(text, n) {
+				t.Errorf("%s names a forwarder (%s)", what, n)
+			}
 		}
 	}
 	m := &Mapper{Identity: "identity--" + federation.NewUUID()}
@@ -271,19 +375,23 @@ func TestCorpusNothingSharedNamesARecipient(t *testing.T) {
 				json.Unmarshal(it.Body, &ev)
 				red, _ := base64.StdEncoding.DecodeString(ev.Redacted)
 				check(it.Key+" (evidence, decoded)", everyForm(red, true), who)
+				checkForwarders(it.Key+" (evidence, decoded)", everyForm(red, true))
 			}
-			check(it.Key, everyForm(it.Body, false), who)
+			body := everyForm(it.Body, false)
+			check(it.Key, body, who)
+			checkForwarders(it.Key, body)
 			objs, err := m.Objects(it, refs)
 			if err != nil {
 				t.Fatal(err)
 			}
 			b, _ := json.Marshal(objs)
 			check(it.Key+" as STIX", everyForm(b, false), who)
+			checkForwarders(it.Key+" as STIX", everyForm(b, false))
 		}
 	}
-	t.Logf("%d messages (%d with recipients found by the test), %d shared items; %d of %d evidence copies withheld as not provably clean",
-		len(src), withRcpt, items, unshareable, evidence)
-	if withRcpt < len(src)/2 {
+	t.Logf("%d messages (%d with recipients found by the test, %d forwarded), %d shared items; %d of %d evidence copies withheld as not provably clean",
+		len(src.reports), withRcpt, unwrapped, items, unshareable, evidence)
+	if withRcpt < len(src.reports)/2 {
 		t.Errorf("the test found recipients in only %d messages: its oracle is broken", withRcpt)
 	}
 	if unshareable > evidence/100 {
