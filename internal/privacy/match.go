@@ -2,6 +2,8 @@ package privacy
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode"
@@ -205,16 +207,14 @@ func (m *matcher) holdsEach(b []byte, found []bool) {
 	}
 }
 
-// merge sorts spans and joins overlapping ones.
+// merge sorts spans and joins overlapping ones. A message that names its
+// recipient on every line gives hundreds of thousands of spans: the sort
+// is O(k log k) (an insertion sort made 12 MB cost 80 s).
 func merge(sp [][2]int) [][2]int {
 	if len(sp) < 2 {
 		return sp
 	}
-	for i := 1; i < len(sp); i++ {
-		for j := i; j > 0 && sp[j][0] < sp[j-1][0]; j-- {
-			sp[j], sp[j-1] = sp[j-1], sp[j]
-		}
-	}
+	slices.SortFunc(sp, func(a, b [2]int) int { return cmp.Compare(a[0], b[0]) })
 	out := sp[:1]
 	for _, s := range sp[1:] {
 		if last := &out[len(out)-1]; s[0] <= last[1] {
