@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	neturl "net/url"
 	"os"
 	"path/filepath"
@@ -56,7 +55,7 @@ func openFedAs(ctx context.Context, e *env, nf *nodeFlags, rotate bool) (*fedNod
 		return nil, err
 	}
 	svc := &federation.Service{Store: st, Source: st, Key: k.Private, Jurisdiction: c.Node.Jurisdiction, Log: e.log,
-		Window: c.Federation.Window.Duration, Transport: &fedhttp.Transport{Client: &http.Client{Timeout: time.Minute}}}
+		Window: c.Federation.Window.Duration, Transport: &fedhttp.Transport{}, MaxBytes: c.Federation.EnvelopeBytes}
 	start := svc.Init
 	if rotate {
 		start = svc.Rotate

@@ -232,8 +232,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return out, err
 	})
 	fed := &federation.Service{Store: st, Source: st, Key: key.Private, Jurisdiction: c.Node.Jurisdiction, Log: log,
-		Transport: &fedhttp.Transport{Client: &http.Client{Timeout: time.Minute}},
-		Window:    c.Federation.Window.Duration}
+		Transport: &fedhttp.Transport{}, MaxBytes: c.Federation.EnvelopeBytes,
+		Window: c.Federation.Window.Duration}
 	if err := fed.Init(ctx); err != nil {
 		return err
 	}
@@ -347,7 +347,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	feed := &stix.Feed{Fed: fed, Store: st, Name: c.Node.Name}
 	taxii := &stix.TAXII{Fed: fed, Feed: feed, Tokens: st, Title: c.Node.Name, PublicURL: c.PublicBase(), Log: log}
 	root := http.NewServeMux()
-	root.Handle(fedhttp.InboxPath, fedhttp.NewInbox(fed, c.Federation.MaxEnvelope, c.Federation.InboxConcurrency, log))
+	inbox := fedhttp.NewInbox(fed, c.Federation.MaxEnvelope, c.Federation.InboxConcurrency, log)
+	if d := c.Federation.InboxMaxRead.Duration; d > 0 {
+		inbox.MaxRead = d
+	}
+	root.Handle(fedhttp.InboxPath, inbox)
 	root.Handle(stix.Prefix, taxii.Handler())
 	root.Handle("/", ws.Handler())
 	hs := &http.Server{Handler: root, ReadHeaderTimeout: c.HTTP.HeaderTimeout.Duration, ReadTimeout: c.HTTP.RequestTimeout.Duration,

@@ -170,6 +170,15 @@ type Federation struct {
 	PurgeInterval    Duration `toml:"purge_interval"`    // How often received items past their retention are purged, whatever sync_interval is.
 	MaxEnvelope      int64    `toml:"max_envelope"`      // Largest envelope the inbox reads, in bytes.
 	InboxConcurrency int      `toml:"inbox_concurrency"` // Envelopes handled at once; more are told to come back.
+	// InboxMaxRead is the longest the inbox reads one body, however well
+	// paced; 0: 2 minutes, or the time max_envelope takes at 256 KiB/s
+	// when longer. A partner's envelope larger than this × its upload
+	// rate cannot arrive (it is told so, and seals smaller ones).
+	InboxMaxRead Duration `toml:"inbox_max_read"`
+	// EnvelopeBytes bounds the item bytes of one envelope this node
+	// sends (a larger item goes alone); lower it for partners reached over
+	// slow links.
+	EnvelopeBytes int `toml:"envelope_bytes"`
 }
 
 // Node names the node.
@@ -285,7 +294,7 @@ func Default() Config {
 			RatePerSender: 30, RatePerIP: 600, MaxConns: 200, MaxConnsPerIP: 20, AnswersPerIP: 60, IdleTimeout: Duration{60 * time.Second}, MaxSession: Duration{10 * time.Minute}},
 		Store: Store{Driver: "sqlite"},
 		Federation: Federation{SyncInterval: Duration{5 * time.Minute}, Window: Duration{10 * time.Minute}, RetryInterval: Duration{30 * time.Second},
-			PurgeInterval: Duration{time.Hour}, MaxEnvelope: 32 << 20, InboxConcurrency: 4},
+			PurgeInterval: Duration{time.Hour}, MaxEnvelope: 32 << 20, InboxConcurrency: 4, EnvelopeBytes: 16 << 20},
 		Analysis: Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
 		Senders:  Senders{ConfirmDays: 7, ConfirmationsPerMailboxDay: 3, ConfirmationsPerDomainHour: 100, ConfirmationsPerHour: 500},
 		Outbound: Outbound{Answers: true, MaxPerHour: 10, DKIMSelector: "accord"},
@@ -356,6 +365,12 @@ func (c Config) Validate() error {
 	}
 	if c.Federation.MaxEnvelope < 1<<20 || c.Federation.InboxConcurrency < 1 {
 		return fmt.Errorf("config: federation.max_envelope must be at least 1 MiB (1048576) and federation.inbox_concurrency at least 1")
+	}
+	if c.Federation.InboxMaxRead.Duration < 0 || c.Federation.InboxMaxRead.Duration > 0 && c.Federation.InboxMaxRead.Duration < 10*time.Second {
+		return fmt.Errorf("config: federation.inbox_max_read must be 0 (2 minutes, longer for a large max_envelope) or at least 10s")
+	}
+	if c.Federation.EnvelopeBytes < 64<<10 {
+		return fmt.Errorf("config: federation.envelope_bytes must be at least 64 KiB (65536)")
 	}
 	if j := c.Node.Jurisdiction; j != "" && j != "EU" {
 		if err := iso3166.Check(j); err != nil {

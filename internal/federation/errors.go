@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is the stable reason a node gives a peer for refusing an envelope.
@@ -88,6 +89,65 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string {
 	return fmt.Sprintf("peer %s refused the envelope: %s (%s)", e.Peer, e.Code, e.Code.Public())
+}
+
+// SlowError is an envelope the peer did not take in time: its inbox cut
+// the body as too slow (ByPeer, with the limits it named), or this node's
+// own deadline for the upload passed first. An envelope larger than the
+// link carries within the peer's read limit can never arrive: the sender
+// must seal smaller ones (Service does, see Sync).
+type SlowError struct {
+	Peer     string
+	Size     int64         // The sealed envelope's bytes.
+	Sent     int64         // Bytes the peer had received (ByPeer) or this node had written when it was cut.
+	Took     time.Duration // How long the body was read (ByPeer) or written.
+	ByPeer   bool
+	MaxRead  time.Duration // The peer's longest read of one body, when it said.
+	MinRate  int64         // The peer's minimum pace in bytes a second, when it said.
+	Envelope uint64        // Its sequence number, when known.
+	Cause    error         // Why sending stopped, when the peer did not say (a deadline, a closed connection).
+}
+
+// Rate is the pace the body came at, in bytes a second.
+func (e *SlowError) Rate() float64 {
+	if e.Took <= 0 {
+		return 0
+	}
+	return float64(e.Sent) / e.Took.Seconds()
+}
+
+func (e *SlowError) Error() string {
+	if !e.ByPeer {
+		return fmt.Sprintf("sending the envelope of %s to %s stopped after %s with %s sent (%s/s): %v", bytesOf(e.Size), e.Peer,
+			e.Took.Round(time.Second), bytesOf(e.Sent), bytesOf(int64(e.Rate())), e.Cause)
+	}
+	limit := ""
+	if e.MaxRead > 0 && e.Took >= e.MaxRead-time.Second {
+		limit = fmt.Sprintf(" at its inbox's limit of %s for one body", e.MaxRead.Round(time.Second))
+	} else if e.MinRate > 0 {
+		limit = fmt.Sprintf(", below its inbox's minimum pace of %s/s", bytesOf(e.MinRate))
+	}
+	return fmt.Sprintf("%s cut the envelope of %s as too slow%s: %s arrived in %s (%s/s)", e.Peer, bytesOf(e.Size), limit,
+		bytesOf(e.Sent), e.Took.Round(time.Second), bytesOf(int64(e.Rate())))
+}
+
+// Unwrap is the peer's refusal when it cut the body, else the cause.
+func (e *SlowError) Unwrap() error {
+	if e.ByPeer {
+		return &RemoteError{Peer: e.Peer, Code: CodeSlow}
+	}
+	return e.Cause
+}
+
+// bytesOf writes a size for people: 512 B, 20 KiB, 3.5 MiB.
+func bytesOf(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // Transport carries sealed envelopes to peers. The federation knows no

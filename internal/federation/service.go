@@ -31,9 +31,12 @@ type Service struct {
 	MaxItems     int           // Items per envelope (500).
 	MaxBytes     int           // Item bytes per envelope (16 MiB); a larger item goes alone.
 
-	mu        sync.Mutex
-	links     map[string]*sync.Mutex // One exchange at a time per peer.
-	collector *Collector             // Made on first use; keeps what each report contributes.
+	mu    sync.Mutex
+	links map[string]*sync.Mutex // One exchange at a time per peer.
+	// budgets are the smaller item budgets of the peers an envelope could
+	// not reach in time (SlowError), for this process's life.
+	budgets   map[string]int
+	collector *Collector // Made on first use; keeps what each report contributes.
 
 	admMu    sync.Mutex           // Guards admitted and admOrder only.
 	admitted map[string]time.Time // Body hashes of the admissions checked (Admit), when.

@@ -283,12 +283,9 @@ func (s *Service) push(ctx context.Context, sh *Shared, peer string, res *SyncRe
 	if err != nil {
 		return err
 	}
-	maxItems, maxBytes := s.MaxItems, s.MaxBytes
+	maxItems, maxBytes := s.MaxItems, s.budget(peer)
 	if maxItems <= 0 {
 		maxItems = 500
-	}
-	if maxBytes <= 0 {
-		maxBytes = 16 << 20
 	}
 	// Reads go bounded (BoundReads), every one of them marked logged.
 	readIDs := make([]int64, len(reads))
@@ -460,11 +457,15 @@ func (s *Service) deliver(ctx context.Context, p *Peer, pe *Pending) error {
 	var ans Answer
 	body, err := s.Transport.Post(ctx, cur.URL, sealed, s.admission(cp.To, sealed))
 	var re *RemoteError
+	var slow *SlowError
 	switch {
 	case errors.As(err, &re) && re.Code == CodeReplay && re.Answer != nil:
 		// The peer already holds this sequence (an earlier attempt got
 		// through but its answer was lost): its countersignature says so.
 		ans = *re.Answer
+	case errors.As(err, &slow):
+		slow.Peer, slow.Envelope = cur.Name, pe.Seq
+		return s.tooSlow(cur.Name, pe, slow)
 	case err != nil:
 		if re != nil {
 			re.Peer = cur.Name
@@ -490,6 +491,57 @@ func (s *Service) deliver(ctx context.Context, p *Peer, pe *Pending) error {
 	d.Checkpoint = cp
 	d.Checkpoint.Recorded = s.now()
 	return s.Store.CommitSent(ctx, d)
+}
+
+// minBudget is the smallest item budget a peer's envelopes are cut to.
+const minBudget = 64 << 10
+
+// budget is the item bytes an envelope to peer may carry: MaxBytes (16
+// MiB), or less once an envelope could not reach it in time.
+func (s *Service) budget(peer string) int {
+	b := s.MaxBytes
+	if b <= 0 {
+		b = 16 << 20
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.budgets[peer]; ok && n < b {
+		return n
+	}
+	return b
+}
+
+// tooSlow handles an envelope the peer did not take in time. It stays
+// pending — the next round asks the peer, finds it not held and decides
+// its items again — and the envelopes to that peer carry from then on at
+// most half of what arrived of it (in proportion to its items' bytes),
+// so they fit the link within the peer's read limit instead of being cut
+// at every round. The error says what happened and what to do.
+func (s *Service) tooSlow(peer string, pe *Pending, e *SlowError) error {
+	items := 0
+	for _, it := range pe.Delivery.Items {
+		items += len(it.Body)
+	}
+	old := s.budget(peer)
+	next := old / 2
+	if e.Size > 0 && e.Sent > 0 && e.Sent < e.Size {
+		next = min(next, int(float64(min(old, max(items, 1)))*float64(e.Sent)/float64(e.Size)/2))
+	}
+	next = max(next, minBudget)
+	s.mu.Lock()
+	if s.budgets == nil {
+		s.budgets = map[string]int{}
+	}
+	s.budgets[peer] = next
+	s.mu.Unlock()
+	advice := fmt.Sprintf("the next envelopes to %s carry at most %s of items (until this process restarts); "+
+		"to keep them so, set [federation] envelope_bytes to %d or less", peer, bytesOf(int64(next)), next)
+	if e.ByPeer && e.MaxRead > 0 {
+		advice += fmt.Sprintf(", or ask %s to raise its inbox_max_read", peer)
+	}
+	s.log().Warn("federation: envelope cut as too slow", "peer", peer, "envelope", pe.Seq, "bytes", e.Size, "received", e.Sent,
+		"seconds", e.Took.Seconds(), "by_peer", e.ByPeer, "next_budget", next)
+	return fmt.Errorf("deliver envelope %d to %s: %w; %s", pe.Seq, peer, e, advice)
 }
 
 // Answer is the receiver's reply to a sync envelope.

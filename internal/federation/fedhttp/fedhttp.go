@@ -20,6 +20,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/federation"
@@ -45,6 +46,9 @@ const (
 	// larger MaxBytes gets longer, at maxReadRate.
 	DefaultMaxRead = 2 * time.Minute
 	maxReadRate    = 256 << 10
+	// answerTime is what the inbox has to answer once a body is read
+	// (a slot waited for, the envelope verified and stored).
+	answerTime = 2 * time.Minute
 )
 
 // maxReadFor is the longest a body of at most maxBytes is read: two
@@ -241,6 +245,17 @@ type errorBody struct {
 		Message string          `json:"message"`
 	} `json:"error"`
 	Answer *federation.Answer `json:"answer,omitempty"`
+	Slow   *slowBody          `json:"slow,omitempty"`
+}
+
+// slowBody tells the sender of a body cut as too slow what arrived and
+// the limits it met, so that it can seal envelopes the link carries in
+// time (nothing about the node's peers: its inbox's own bounds).
+type slowBody struct {
+	Received       int64   `json:"received_bytes"`
+	Seconds        float64 `json:"seconds"`
+	MaxReadSeconds float64 `json:"max_read_seconds"`
+	MinRate        int64   `json:"min_bytes_per_second"`
 }
 
 // status maps a refusal code to its HTTP status.
@@ -265,8 +280,12 @@ func status(c federation.Code) int {
 }
 
 func writeRefusal(w http.ResponseWriter, c federation.Code, ans *federation.Answer) {
+	writeRefusalBody(w, c, ans, nil)
+}
+
+func writeRefusalBody(w http.ResponseWriter, c federation.Code, ans *federation.Answer, slow *slowBody) {
 	var b errorBody
-	b.Error.Code, b.Error.Message, b.Answer = c, c.Public(), ans
+	b.Error.Code, b.Error.Message, b.Answer, b.Slow = c, c.Public(), ans, slow
 	w.Header().Set("Content-Type", "application/json")
 	if c == federation.CodeBusy || c == federation.CodeTooLarge || c == federation.CodeSlow {
 		// The body may be unread: answering on a closing connection keeps
@@ -341,6 +360,11 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if pool != nil {
 		<-pool
 	}
+	// The server's write timeout ran from the request's start: a body read
+	// for longer (MaxRead may be) would leave no time to answer — the
+	// sender of a slow body never heard why it was cut, nor a good one
+	// that it was stored. The answer gets its own time from here.
+	rc.SetWriteDeadline(time.Now().Add(answerTime))
 	if err == nil && adm != nil {
 		if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != adm.BodySHA256 {
 			in.Log.Warn("federation: envelope refused", "code", federation.CodeTampered, "err", "the body is not the one "+adm.Peer+"'s admission names", "remote", r.RemoteAddr)
@@ -352,14 +376,20 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code := federation.CodeMalformed
 		var mb *http.MaxBytesError
 		var ne net.Error
+		var slow *slowBody
 		switch {
 		case errors.As(err, &mb):
 			code = federation.CodeTooLarge
 		case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 			code, err = federation.CodeSlow, fmt.Errorf("%w: %v", errSlow, err)
+			// The sender is told what arrived and the limits: an envelope
+			// the link cannot carry within MaxRead never arrives, however
+			// often it is sent, and only the sender can make it smaller.
+			slow = &slowBody{Received: pr.n, Seconds: time.Since(start).Seconds(), MaxReadSeconds: in.MaxRead.Seconds(), MinRate: in.MinRate}
 		}
-		in.warn(r.Context(), adm != nil, slog.LevelWarn, "federation: envelope refused", "code", code, "err", err, "remote", r.RemoteAddr)
-		writeRefusal(w, code, nil)
+		in.warn(r.Context(), adm != nil, slog.LevelWarn, "federation: envelope refused", "code", code, "err", err, "remote", r.RemoteAddr,
+			"received", pr.n, "seconds", time.Since(start).Seconds())
+		writeRefusalBody(w, code, nil, slow)
 		return
 	}
 	rc.SetReadDeadline(time.Time{})
@@ -387,30 +417,63 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// Transport delivers envelopes over HTTP.
+// Transport delivers envelopes over HTTP. A post may take the time its
+// body needs at the inbox's minimum pace (DefaultMinRate after
+// DefaultReadGrace), plus AnswerTimeout for the answer: a flat timeout
+// would cut a large envelope on a slow link before the peer could say
+// why.
 type Transport struct {
-	Client *http.Client
+	Client        *http.Client  // nil: a client with no timeout of its own.
+	AnswerTimeout time.Duration // For the peer to answer once it has the body (1 minute).
 }
 
 // maxAnswer bounds what is read back from a peer.
 const maxAnswer = 4 << 20
 
-// Post implements federation.Transport.
+// countingReader counts the bytes the client has taken of a body.
+type countingReader struct {
+	r *bytes.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// Post implements federation.Transport. A body the peer cuts as too
+// slow, or that this node could not send before its own deadline, is a
+// *federation.SlowError.
 func (t *Transport) Post(ctx context.Context, base string, sealed []byte, admission string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+InboxPath, bytes.NewReader(sealed))
+	answer := t.AnswerTimeout
+	if answer <= 0 {
+		answer = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, answer+DefaultReadGrace+time.Duration(len(sealed))*time.Second/DefaultMinRate)
+	defer cancel()
+	body := &countingReader{r: bytes.NewReader(sealed)}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+InboxPath, body)
 	if err != nil {
 		return nil, err
 	}
+	req.ContentLength = int64(len(sealed))
 	req.Header.Set("Content-Type", "application/json")
 	if admission != "" {
 		req.Header.Set(AdmissionHeader, admission)
 	}
 	c := t.Client
 	if c == nil {
-		c = &http.Client{Timeout: time.Minute}
+		c = &http.Client{}
 	}
+	start := time.Now()
 	res, err := c.Do(req)
 	if err != nil {
+		// Cut while the body was still going (a bounded proxy, or the
+		// peer's answer lost to its closing): too slow, from this side.
+		if sent := body.n.Load(); sent < int64(len(sealed)) && (errors.Is(err, context.DeadlineExceeded) || isTimeout(err) || time.Since(start) > DefaultReadGrace) {
+			return nil, &federation.SlowError{Peer: base, Size: int64(len(sealed)), Sent: sent, Took: time.Since(start), Cause: err}
+		}
 		return nil, err
 	}
 	defer res.Body.Close()
@@ -425,5 +488,18 @@ func (t *Transport) Post(ctx context.Context, base string, sealed []byte, admiss
 	if json.Unmarshal(b, &e) != nil || e.Error.Code == "" {
 		return nil, fmt.Errorf("HTTP %d from %s", res.StatusCode, base)
 	}
+	if e.Error.Code == federation.CodeSlow {
+		se := &federation.SlowError{Peer: base, Size: int64(len(sealed)), Sent: body.n.Load(), Took: time.Since(start), ByPeer: true}
+		if sl := e.Slow; sl != nil {
+			se.Sent, se.Took = sl.Received, time.Duration(sl.Seconds*float64(time.Second))
+			se.MaxRead, se.MinRate = time.Duration(sl.MaxReadSeconds*float64(time.Second)), sl.MinRate
+		}
+		return nil, se
+	}
 	return nil, &federation.RemoteError{Peer: base, Code: e.Error.Code, Answer: e.Answer}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

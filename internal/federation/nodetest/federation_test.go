@@ -103,6 +103,13 @@ func newNodeInbox(t testing.TB, c *clock, name, jurisdiction string, st *sqlstor
 // before it serves.
 func newNodeWith(t testing.TB, c *clock, name, jurisdiction string, st *sqlstore.Store, maxEnvelope int64, set func(*fedhttp.Inbox)) *node {
 	t.Helper()
+	return newNodeServer(t, c, name, jurisdiction, st, maxEnvelope, set, nil)
+}
+
+// newNodeServer is newNodeWith with the HTTP server's settings changed by
+// srv before it starts.
+func newNodeServer(t testing.TB, c *clock, name, jurisdiction string, st *sqlstore.Store, maxEnvelope int64, set func(*fedhttp.Inbox), srv func(*http.Server)) *node {
+	t.Helper()
 	ctx := context.Background()
 	lib, err := rules.Embedded()
 	if err != nil {
@@ -125,9 +132,13 @@ func newNodeWith(t testing.TB, c *clock, name, jurisdiction string, st *sqlstore
 		set(in)
 	}
 	mux.Handle(fedhttp.InboxPath, in)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() { srv.Close(); d.Close(); st.Close() })
-	return &node{name: name, store: st, desk: d, svc: svc, url: srv.URL, pub: base64.StdEncoding.EncodeToString(pub), rt: rt}
+	hs := httptest.NewUnstartedServer(mux)
+	if srv != nil {
+		srv(hs.Config)
+	}
+	hs.Start()
+	t.Cleanup(func() { hs.Close(); d.Close(); st.Close() })
+	return &node{name: name, store: st, desk: d, svc: svc, url: hs.URL, pub: base64.StdEncoding.EncodeToString(pub), rt: rt}
 }
 
 // know registers other as a peer of n under an agreement.
