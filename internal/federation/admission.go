@@ -139,8 +139,9 @@ func (s *Service) Admit(ctx context.Context, value string) (*Admitted, error) {
 	return &Admitted{Peer: p.Name, BodySHA256: a.BodySHA256}, nil
 }
 
-// firstAdmission records an admitted body hash, and says whether it is
-// the first time within keep. Only statements signed by a peer's current
+// firstAdmission records an admitted body hash (or another single-use
+// key: a status query's, see answerStatus), and says whether it is the
+// first time within keep. Only statements signed by a peer's current
 // key get here, so the set grows with what peers send; what is older
 // than keep leaves from the front of the queue, in the order admitted —
 // each admission costs the same however many are remembered, under a

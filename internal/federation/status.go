@@ -130,6 +130,19 @@ func (s *Service) answerStatus(ctx context.Context, op *Opened) (json.RawMessage
 		return nil, refuse(CodeMalformed, fmt.Errorf("%w: status query", ErrMalformed))
 	}
 	p := op.Peer
+	// A query is single use, as an envelope's sequence is: the asker
+	// makes a new one (a random nonce) each time, so a copy — replayed by
+	// whoever saw it pass, within the ±Window its time allows — is
+	// refused before any work. Answered, it read both logs and made their
+	// proofs, and gave the copier a fresh signed view of the link.
+	window := s.Window
+	if window <= 0 {
+		window = 10 * time.Minute
+	}
+	sum := sha256.Sum256(op.Payload)
+	if !s.firstAdmission("status "+p.Name+" "+hex.EncodeToString(sum[:]), s.now(), 2*window) {
+		return nil, refuse(CodeReplay, fmt.Errorf("%w: %s's status query %.16x… was answered already (a copy)", ErrReplay, p.Name, sum))
+	}
 	if q.Void > 0 {
 		// Recorded before the link is read for the answer: an envelope
 		// up to Void committed after this is refused (CommitReceived), one
@@ -142,7 +155,6 @@ func (s *Service) answerStatus(ctx context.Context, op *Opened) (json.RawMessage
 	if err != nil {
 		return nil, refuse(CodeInternal, err)
 	}
-	sum := sha256.Sum256(op.Payload)
 	rep := StatusReply{Query: hex.EncodeToString(sum[:]), InSeq: link.InSeq, OutSeq: link.OutSeq}
 	for _, side := range []struct {
 		dir     Direction

@@ -244,3 +244,33 @@ func TestAnotherNodesEnvelopeTellsNothingOfPeers(t *testing.T) {
 		t.Errorf("an envelope for DE's retired key: %d %s", st, got)
 	}
 }
+
+// TestReplayedStatusQueryRefused: a status query copied on its way and
+// sent again within the time window got a fresh signed answer (third
+// attack review) — the copier read the link's state, and each copy made
+// the peer read both logs and compute their proofs. A query is single
+// use now: its copy is refused as a replay, and the asker's own next
+// query (a new nonce) is answered.
+func TestReplayedStatusQueryRefused(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
+	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
+	fr.know(t, us, "US", frUS)
+	us.know(t, fr, "FR", back)
+	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	if _, err := fr.svc.Sync(ctx, "us"); err != nil {
+		t.Fatal(err)
+	}
+	var captured []byte
+	fr.svc.Transport = &fedhttp.Transport{Client: &http.Client{Transport: &captureTransport{next: http.DefaultTransport, got: &captured}}}
+	if cmp, err := fr.svc.CompareCustody(ctx, "us"); err != nil || len(cmp.Problems) > 0 {
+		t.Fatalf("compare: %v %v", err, cmp.Problems)
+	}
+	c.Add(time.Minute) // well within the window the query's time allows
+	if st, code := postRaw(t, us.url, captured); st != http.StatusConflict || code != string(federation.CodeReplay) {
+		t.Errorf("the copied status query: %d %s, want 409 replay", st, code)
+	}
+	if cmp, err := fr.svc.CompareCustody(ctx, "us"); err != nil || len(cmp.Problems) > 0 {
+		t.Errorf("FR's next query: %v %v", err, cmp.Problems)
+	}
+}
