@@ -385,6 +385,10 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	res.Milter = m
 	res.TimeReal = time.Since(start).Seconds()
 	w.Header().Set("Content-Type", "application/json")
+	if b, ok := appendJSON(make([]byte, 0, 2048), &res); ok {
+		w.Write(append(b, '\n')) // as json.Encoder ends it
+		return
+	}
 	json.NewEncoder(w).Encode(res)
 }
 
