@@ -38,8 +38,12 @@ func Normalize(name string) (string, bool) {
 	if strings.HasPrefix(n, "[") || strings.Contains(n, ":") {
 		return "", false // address literal, IPv6, or a port
 	}
-	if _, err := netip.ParseAddr(n); err == nil {
-		return "", false
+	// Without a colon an address is IPv4, digits and dots only: a name
+	// is not handed to ParseAddr, whose error costs an allocation.
+	if onlyDigitsAndDots(n) {
+		if _, err := netip.ParseAddr(n); err == nil {
+			return "", false
+		}
 	}
 	if !isASCII(n) {
 		a, err := idna.Lookup.ToASCII(n)
@@ -118,6 +122,15 @@ func ICANNSuffix(name string) bool {
 	}
 	suffix, icann := publicsuffix.PublicSuffix(n)
 	return icann && suffix != n
+}
+
+func onlyDigitsAndDots(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && s[i] != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 func isASCII(s string) bool {

@@ -1,6 +1,10 @@
 package dnsname
 
-import "testing"
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
 
 func TestOrgDomain(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
@@ -92,4 +96,21 @@ func BenchmarkOrgDomain(b *testing.B) {
 	for b.Loop() {
 		OrgDomain("mail-pl1-f171.google.com")
 	}
+}
+
+// An IP address is never a domain name, whichever way it is written that
+// netip.ParseAddr accepts (Normalize asks it only about digits and dots).
+func FuzzNormalizeRefusesAddresses(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "192.0.2.1.", " 10.0.0.1 ", "::1", "fe80::1%eth0", "1.2.3", "01.2.3.4", "::ffff:1.2.3.4", "a.b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := strings.TrimSuffix(strings.TrimSpace(s), ".")
+		if _, err := netip.ParseAddr(n); err != nil {
+			return
+		}
+		if d, ok := Normalize(s); ok {
+			t.Fatalf("Normalize(%q) = %q, an address", s, d)
+		}
+	})
 }
