@@ -140,11 +140,28 @@ func (p *Provider) WritesAuthServID(id string) bool {
 
 func matchAny(pats []string, s string) bool {
 	for _, p := range pats {
+		if !mayMatch(p, s) {
+			continue
+		}
 		if ok, _ := path.Match(p, s); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// mayMatch is false when s cannot match the glob p: it lacks p's literal
+// start (before the first special character) or end (after the last),
+// which every match has. Most host names are ruled out so, without
+// path.Match's backtracking over every star (each relay of every message
+// was tried against every pattern of its provider).
+func mayMatch(p, s string) bool {
+	i := strings.IndexAny(p, `*?[\`)
+	if i < 0 {
+		return p == s
+	}
+	j := strings.LastIndexAny(p, `*?[]\`)
+	return len(s) >= i+len(p)-j-1 && strings.HasPrefix(s, p[:i]) && strings.HasSuffix(s, p[j+1:])
 }
 
 func normName(s string) string {

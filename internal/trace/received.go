@@ -326,19 +326,26 @@ func oneSpaced(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	inWord := false
+	start := -1 // the word being read, written whole at its end
 	for i := 0; i < len(s); {
 		space, w := spaceAt(s, i)
-		if space {
-			inWord = false
-		} else {
-			if !inWord && b.Len() > 0 {
+		switch {
+		case space && start >= 0:
+			if b.Len() > 0 {
 				b.WriteByte(' ')
 			}
-			inWord = true
-			b.WriteString(s[i : i+w])
+			b.WriteString(s[start:i])
+			start = -1
+		case !space && start < 0:
+			start = i
 		}
 		i += w
+	}
+	if start >= 0 {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s[start:])
 	}
 	return b.String()
 }
