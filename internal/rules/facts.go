@@ -102,13 +102,13 @@ func PostalAddress(text string) (Tri, string) {
 			}
 		case hasStreetSuffix(lw) && isNumber(next(1)):
 			return True, span(0, 1)
-		case len(lw) >= 3 && len(lw) <= 8 && streetBefore[lw]:
+		case len(lw) >= 3 && len(lw) <= 8 && streetBeforeEnds[lw[0]]&1 != 0 && streetBeforeEnds[lw[len(lw)-1]]&2 != 0 && streetBefore[lw]:
 			for k := 2; k <= 6 && i+k < len(words); k++ {
 				if isNumber(words[i+k]) && len(words[i+k]) <= 4 {
 					return True, span(0, k)
 				}
 			}
-		case len(w) == 2 && usState[w] && i > 0 && strings.HasSuffix(words[i-1], ",") && isZIP(next(1)):
+		case len(w) == 2 && isUSState(w) && i > 0 && strings.HasSuffix(words[i-1], ",") && isZIP(next(1)):
 			return True, span(-1, 1)
 		case isCAPostcode(w, next(1)) || isUKPostcode(w, next(1)):
 			return True, span(-1, 1)
@@ -204,12 +204,27 @@ var (
 	streetSuffixN   = []string{"laan", "plein"}
 )
 
-var usState = map[string]bool{}
-
-func init() {
-	for _, s := range strings.Fields("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY") {
-		usState[s] = true
+// streetBeforeEnds marks the bytes streetBefore's keys start with (bit 1)
+// and end with (bit 2): most words are ruled out by them, without a look-up.
+var streetBeforeEnds = func() (t [256]uint8) {
+	for k := range streetBefore {
+		t[k[0]] |= 1
+		t[k[len(k)-1]] |= 2
 	}
+	return t
+}()
+
+// usStates are the US states' (and DC's) two-letter codes, by letter pair.
+var usStates = func() (t [26 * 26]bool) {
+	for _, s := range strings.Fields("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY") {
+		t[int(s[0]-'A')*26+int(s[1]-'A')] = true
+	}
+	return t
+}()
+
+// isUSState reports whether w is one of the codes, written in capitals.
+func isUSState(w string) bool {
+	return len(w) == 2 && w[0] >= 'A' && w[0] <= 'Z' && w[1] >= 'A' && w[1] <= 'Z' && usStates[int(w[0]-'A')*26+int(w[1]-'A')]
 }
 
 // ContainsAddress reports whether text contains addr, a postal address
