@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -117,5 +118,198 @@ func BenchmarkDetectIdentityBrands(b *testing.B) {
 	in := IdentityInput{From: []accmail.Address{{Name: "Support Team", Addr: "help@mail.example-shop.com", Domain: "mail.example-shop.com"}}, FromStrict: true}
 	for b.Loop() {
 		DetectIdentity(in)
+	}
+}
+
+// lookAlikeEveryBrand is Brands.LookAlike trying every brand's labels in
+// turn, as it did before its indexes: kept to show both find the same.
+func lookAlikeEveryBrand(bs *Brands, domain string) (*Brand, string, bool) {
+	dv, ok := viewOf(domain)
+	if !ok {
+		return nil, "", false
+	}
+	for i := range bs.List {
+		if bs.List[i].owns(dv) {
+			return nil, "", false
+		}
+	}
+	for i := range bs.List {
+		if kind, ok := bs.List[i].lookAlike(dv); ok {
+			return &bs.List[i], kind, true
+		}
+	}
+	return nil, "", false
+}
+
+// lookAlikeDomains are the brands' domains and labels, changed the ways
+// impostors change them.
+func lookAlikeDomains() []string {
+	bs := EmbeddedBrands()
+	r := rand.New(rand.NewPCG(5, 6))
+	var out []string
+	for _, b := range bs.List {
+		for _, t := range b.Tenants {
+			out = append(out, t, "contoso."+t, "paypal-login."+t, "mail.evil."+t)
+		}
+		for _, d := range append(append([]string{}, b.Domains...), b.labels...) {
+			label, rest, _ := strings.Cut(d, ".")
+			if rest == "" {
+				rest = "com"
+			}
+			out = append(out, d, label+"-secure."+rest, "secure-"+label+".xyz", label+"support.net", "mail."+label+".example.org")
+			if len(label) > 2 {
+				i := r.IntN(len(label) - 1)
+				out = append(out, label[:i]+label[i+1:]+"."+rest, label[:i]+"1"+label[i+1:]+".com", label[:i]+label[i+1:i+2]+label[i:i+1]+label[i+2:]+".info",
+					label[:i]+"rn"+label[i+1:]+".net", "xn--"+label+"-abc.com", label+label[:2]+".co.uk")
+			}
+		}
+	}
+	return append(out, "example.com", "paypa1.com", "micros0ft-support.com", "xn--pypal-4ve.com", "amazon-prime.example.xyz", "", "com", "[1.2.3.4]")
+}
+
+func TestLookAlikeAsEveryBrand(t *testing.T) {
+	bs := EmbeddedBrands()
+	n := 0
+	for _, d := range lookAlikeDomains() {
+		b, kind, ok := bs.LookAlike(d)
+		wb, wkind, wok := lookAlikeEveryBrand(bs, d)
+		if b != wb || kind != wkind || ok != wok {
+			t.Fatalf("LookAlike(%q) = %v %q %v, want %v %q %v", d, b, kind, ok, wb, wkind, wok)
+		}
+		if ok {
+			n++
+		}
+	}
+	if n < 100 {
+		t.Errorf("only %d look-alikes among the domains: the comparison shows little", n)
+	}
+}
+
+func FuzzLookAlike(f *testing.F) {
+	for _, d := range lookAlikeDomains()[:60] {
+		f.Add(d)
+	}
+	bs := EmbeddedBrands()
+	f.Fuzz(func(t *testing.T, d string) {
+		b, kind, ok := bs.LookAlike(d)
+		wb, wkind, wok := lookAlikeEveryBrand(bs, d)
+		if b != wb || kind != wkind || ok != wok {
+			t.Fatalf("LookAlike(%q) = %v %q %v, want %v %q %v", d, b, kind, ok, wb, wkind, wok)
+		}
+	})
+}
+
+// namedBrandEveryBrand is Brands.NamedBrand trying every brand's names
+// in turn, as it did before its index of first words.
+func namedBrandEveryBrand(bs *Brands, displayName string) (BrandMatch, bool) {
+	if strings.TrimSpace(displayName) == "" {
+		return BrandMatch{}, false
+	}
+	displayName = withoutAddresses(displayName)
+	plain := words(strings.ToLower(displayName))
+	w := words(fold(displayName))
+	w2 := words(foldCase(displayName))
+	if len(w) == 0 {
+		return BrandMatch{}, false
+	}
+	service := false
+	for _, x := range append(w, plain...) {
+		if serviceWords[x] {
+			service = true
+		}
+	}
+	for i := range bs.List {
+		b := &bs.List[i]
+		for k, n := range b.names {
+			ws := w
+			if indexWords(ws, n) < 0 {
+				ws = w2
+				if indexWords(ws, n) < 0 {
+					continue
+				}
+			}
+			if isAmbiguous(b, b.Names[k]) && !service && len(ws) != len(n) {
+				continue
+			}
+			return BrandMatch{Brand: b, Homoglyph: indexWords(plain, n) < 0 && !allASCIILetters(plain)}, true
+		}
+	}
+	return BrandMatch{}, false
+}
+
+func displayNames() []string {
+	bs := EmbeddedBrands()
+	var out []string
+	for _, b := range bs.List {
+		for _, n := range b.Names {
+			out = append(out, n, n+" Support", "Your "+n+" account", strings.ToUpper(n), strings.ReplaceAll(n, "a", "а"), strings.ReplaceAll(n, "l", "1"),
+				strings.ReplaceAll(n, "o", "0")+" Team", "Team "+n+" <help@"+b.Domains[0]+">")
+		}
+	}
+	return append(out, "", "Jo Smith", "Apple", "Apple Support", "Orange", "Orange juice club", "PayPaI", "𝐏𝐚𝐲𝐏𝐚𝐥")
+}
+
+func TestNamedBrandAsEveryBrand(t *testing.T) {
+	bs := EmbeddedBrands()
+	n := 0
+	for _, d := range displayNames() {
+		m, ok := bs.NamedBrand(d)
+		wm, wok := namedBrandEveryBrand(bs, d)
+		if m != wm || ok != wok {
+			t.Fatalf("NamedBrand(%q) = %+v %v, want %+v %v", d, m, ok, wm, wok)
+		}
+		if ok {
+			n++
+		}
+	}
+	if n < 300 {
+		t.Errorf("only %d names found: the comparison shows little", n)
+	}
+}
+
+func FuzzNamedBrand(f *testing.F) {
+	for _, d := range displayNames()[:60] {
+		f.Add(d)
+	}
+	bs := EmbeddedBrands()
+	f.Fuzz(func(t *testing.T, d string) {
+		m, ok := bs.NamedBrand(d)
+		wm, wok := namedBrandEveryBrand(bs, d)
+		if m != wm || ok != wok {
+			t.Fatalf("NamedBrand(%q) = %+v %v, want %+v %v", d, m, ok, wm, wok)
+		}
+	})
+}
+
+// TestOwnerAsEveryBrand: with tenant domains inside a brand's own, the
+// index of owners still skips the brand that only hosts the name, as the
+// brand-by-brand test did.
+func TestOwnerAsEveryBrand(t *testing.T) {
+	bs, err := ParseBrands([]byte(`{"brands": [
+		{"name": "Cloud", "kind": "platform", "names": ["Cloud Co"], "domains": ["cloud.example", "apps.cloud.example"], "tenants": ["apps.cloud.example"]},
+		{"name": "Shop", "kind": "retail", "names": ["Shop Co"], "domains": ["shop.apps.cloud.example", "shop.example"]},
+		{"name": "Bank", "kind": "bank", "names": ["Bank Co"], "domains": ["bank.example", "cloud.example"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"cloud.example", "mail.cloud.example", "apps.cloud.example", "x.apps.cloud.example", "shop.apps.cloud.example",
+		"a.shop.apps.cloud.example", "bank.example", "shop.example", "other.example", "cloudd.example"} {
+		b, ok := bs.Owner(d)
+		var wb *Brand
+		dv, vok := viewOf(d)
+		for i := range bs.List {
+			if vok && bs.List[i].owns(dv) {
+				wb = &bs.List[i]
+				break
+			}
+		}
+		if b != wb || ok != (wb != nil) {
+			t.Errorf("Owner(%q) = %v %v, want %v", d, b, ok, wb)
+		}
+		lb, lk, lok := bs.LookAlike(d)
+		wlb, wlk, wlok := lookAlikeEveryBrand(bs, d)
+		if lb != wlb || lk != wlk || lok != wlok {
+			t.Errorf("LookAlike(%q) = %v %q %v, want %v %q %v", d, lb, lk, lok, wlb, wlk, wlok)
+		}
 	}
 }
