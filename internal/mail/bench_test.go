@@ -3,6 +3,7 @@ package mail
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,4 +64,32 @@ func BenchmarkExtractCorpus(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
 	reportCPU(b, cpu0, i)
+}
+
+// BenchmarkLower is the lower-cased text Extract makes of each message
+// of the corpus (Content.Lower), and, for comparison, strings.ToLower of
+// the joined text, which made it before.
+func BenchmarkLower(b *testing.B) {
+	msgs := corpusFiles(b)
+	var texts [][2]string
+	for _, m := range msgs {
+		c := Extract(ParseBytes(m, Limits{}))
+		texts = append(texts, [2]string{c.Text, c.HTMLText})
+	}
+	for _, impl := range []struct {
+		name  string
+		lower func(a, b string) string
+	}{{"lowerJoined", lowerJoined}, {"strings.ToLower", func(a, b string) string { return strings.ToLower(a + "\n" + b) }}} {
+		b.Run(impl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			i := 0
+			for b.Loop() {
+				t := texts[i%len(texts)]
+				impl.lower(t[0], t[1])
+				i++
+			}
+			reportCPU(b, cpu0, i)
+		})
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Content is what a reader of the message sees and can act on: its text,
@@ -36,6 +38,52 @@ func (c *Content) Lower() string {
 		return c.lower.lower
 	}
 	return strings.ToLower(c.Text + "\n" + c.HTMLText)
+}
+
+// lowerJoined is strings.ToLower(a + "\n" + b), built in one buffer. The
+// text is mostly ASCII with a few other characters (a no-break space from
+// every &nbsp;), for which strings.ToLower maps the whole text a rune at
+// a time; here only those are decoded. Lower-casing the parts one by one
+// gives the same: no rune spans the "\n" between them.
+func lowerJoined(a, b string) string {
+	var sb strings.Builder
+	sb.Grow(len(a) + 1 + len(b))
+	appendLower(&sb, a)
+	sb.WriteByte('\n')
+	appendLower(&sb, b)
+	return sb.String()
+}
+
+// appendLower writes strings.ToLower(s) to sb: the same bytes, invalid
+// UTF-8 replaced by U+FFFD as strings.Map (which ToLower uses for text
+// that is not all ASCII) replaces it.
+func appendLower(sb *strings.Builder, s string) {
+	start := 0 // s[start:i] is written as it is
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				sb.WriteString(s[start:i])
+				sb.WriteByte(c + 'a' - 'A')
+				start = i + 1
+			}
+			i++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		switch lr := unicode.ToLower(r); {
+		case r == utf8.RuneError && w == 1:
+			sb.WriteString(s[start:i])
+			sb.WriteRune(utf8.RuneError)
+			start = i + 1
+		case lr != r:
+			sb.WriteString(s[start:i])
+			sb.WriteRune(lr)
+			start = i + w
+		}
+		i += w
+	}
+	sb.WriteString(s[start:])
 }
 
 // Attachment describes one attached file.
@@ -114,7 +162,7 @@ func Extract(m *Message) *Content {
 	c.Text = strings.TrimSpace(c.Text)
 	c.HTMLText, cut2 = joinBounded(htmlText, MaxContentText)
 	c.TextCut = cut1 || cut2
-	c.lower = lowered{c.Text, c.HTMLText, strings.ToLower(c.Text + "\n" + c.HTMLText)}
+	c.lower = lowered{c.Text, c.HTMLText, lowerJoined(c.Text, c.HTMLText)}
 	scan := c.Text
 	if len(scan) < maxTextScan {
 		scan += "\n" + c.HTMLText[:min(len(c.HTMLText), maxTextScan-len(scan))]

@@ -52,3 +52,24 @@ func FuzzTidyText(f *testing.F) {
 		}
 	})
 }
+
+func TestLowerJoinedAsToLower(t *testing.T) {
+	texts := append(tokenTexts(), "ÀÉÎ Straße İstanbul ΣΑΣ", "\xff\xfeAB", "\xe2\x80", "\xef\xbf\xbd", "ǅ Ǆ ǆ", "K Kelvin", "MIXED case ÄÖÜ")
+	for i, a := range texts {
+		b := texts[(i*7+3)%len(texts)]
+		if got, want := lowerJoined(a, b), strings.ToLower(a+"\n"+b); got != want {
+			t.Fatalf("lowerJoined(%q, %q) = %q, want %q", a, b, got, want)
+		}
+	}
+}
+
+func FuzzLowerJoined(f *testing.F) {
+	for _, s := range tokenTexts()[:30] {
+		f.Add(s, "Ä\xff")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := lowerJoined(a, b), strings.ToLower(a+"\n"+b); got != want {
+			t.Fatalf("lowerJoined(%q, %q) = %q, want %q", a, b, got, want)
+		}
+	})
+}
