@@ -355,7 +355,13 @@ func (m *Model) Score(f Features, explain bool) Result {
 	defer m.mu.RUnlock()
 	var contrib []float64
 	if explain && f.f.names != nil {
-		contrib = make([]float64, len(f.f.idx))
+		cp := contribs.Get().(*[]float64)
+		defer contribs.Put(cp)
+		if cap(*cp) < len(f.f.idx) {
+			*cp = make([]float64, len(f.f.idx))
+		}
+		contrib = (*cp)[:len(f.f.idx)]
+		clear(contrib) // logits leaves an unseen feature's at 0
 	}
 	lr, nb, nbh := m.logits(f.f, contrib)
 	r := m.result(lr, nb, nbh)
@@ -364,6 +370,10 @@ func (m *Model) Score(f Features, explain bool) Result {
 	}
 	return r
 }
+
+// contribs recycles Score's per-feature contributions (a message has
+// hundreds of features, read only to pick its reasons).
+var contribs = sync.Pool{New: func() any { return new([]float64) }}
 
 func (m *Model) result(lr, nb, nbh float64) Result {
 	r := Result{Score: sigmoid(m.youth() * m.fused(lr, nb, nbh))}

@@ -205,3 +205,27 @@ func FuzzRead(f *testing.F) {
 		Read(bytes.NewReader(b)) // must not panic or allocate without bound
 	})
 }
+
+// TestReasonsIndependentOfEarlierScores: Score reuses its per-feature
+// contributions from one message to the next; a message's reasons are
+// still its own, whatever was scored before it.
+func TestReasonsIndependentOfEarlierScores(t *testing.T) {
+	m := trained(t, 200)
+	r := rand.New(rand.NewSource(7))
+	// A long message scored first leaves contributions behind.
+	var long bytes.Buffer
+	long.Write(synth(r, true, 2000))
+	for range 50 {
+		long.WriteString("casino winner pills mortgage deal cash offer\r\n")
+	}
+	short := m.Extract(parse([]byte("From: someone@elsewhere.example\r\nSubject: hi\r\n\r\nsee you at the meeting\r\n")), true)
+	fresh := make([]float64, short.Len())
+	m.logits(short.f, fresh)
+	want := topReasons(short.f.names, fresh, 5)
+	for range 3 {
+		m.Score(m.Extract(parse(long.Bytes()), true), true)
+		if got := m.Score(short, true).Reasons; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("reasons after another message: %v, want %v", got, want)
+		}
+	}
+}

@@ -174,7 +174,12 @@ const maxHops = 100
 // Build parses the Received fields of h and applies the trust boundary.
 func Build(h mail.Header, trust Trust) *Trace {
 	t := &Trace{Origin: -1}
-	for _, v := range h.Values("Received") {
+	received := h.Values("Received")
+	if len(received) > 0 {
+		// Sized once (a hop is large, and grew by copies).
+		t.Hops = make([]Hop, 0, min(len(received), maxHops)+1)
+	}
+	for _, v := range received {
 		if len(t.Hops) >= maxHops {
 			break
 		}
