@@ -110,15 +110,6 @@ type Batch struct {
 // it sets CampaignID (and CampaignNew when it founds one).
 type Assigner func(ctx context.Context, idx campaign.Index, r *Report) error
 
-// ConcurrentCommitter is a Store that takes several Commits at once, each
-// still seeing the campaigns and custody head the others committed (they
-// wait for each other inside the database, as instances on one database
-// do). The desk then runs CommitWriters commit loops: while one waits for
-// its round trips and disk sync, the next gathers its group and queues.
-type ConcurrentCommitter interface {
-	CommitWriters() int
-}
-
 // Store keeps complaints, reports, campaigns and custody. Implementations
 // (store/sqlite, store/postgres) pass store/storetest.
 type Store interface {

@@ -61,16 +61,11 @@ func (s *Store) commitPostgres(ctx context.Context, batches []*intake.Batch, ass
 	})
 }
 
-// CommitWriters implements intake.ConcurrentCommitter: on PostgreSQL two
-// commits may be under way at once — the second sends its first exchange
-// while the first holds the custody head, and runs as soon as it is
-// released, so the head is rarely idle; SQLite writes one at a time.
-func (s *Store) CommitWriters() int {
-	if s.d.Name == "postgres" {
-		return 2
-	}
-	return 1
-}
+// SnapshotCommits says whether commits assign campaigns on a snapshot
+// read before they take the custody head (PostgreSQL, where other
+// instances commit meanwhile), rather than under the database's one
+// write lock (SQLite).
+func (s *Store) SnapshotCommits() bool { return s.d.Name == "postgres" }
 
 // snapshotTries is how many times a commit assigns its campaigns on a
 // snapshot before it reads them under the lock.
@@ -291,6 +286,7 @@ func readCandidates(br pgx.BatchResults, idx *commitIndex) error {
 	if err := readRows(br, []any{&d, &id, &sig}, func() error { return idx.addDomain(d, id, sig) }); err != nil {
 		return fmt.Errorf("campaign candidates by link domain: %w", err)
 	}
+	idx.fill()
 	return nil
 }
 

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/accord-antispam/accord/internal/campaign"
@@ -29,6 +31,11 @@ type commitIndex struct {
 	bandKeys   []int64 // The keys to read, each once.
 	domainKeys []string
 	sigs       map[string]campaign.Signature // Signatures decoded so far, by campaign.
+
+	// The candidates read, by key, until fill hands them to the reports.
+	keyBands   map[int64][]campaign.Candidate
+	keyDomains map[string][]campaign.Candidate
+	reportKeys []*intake.Report // The reports, in order.
 }
 
 // candidateLimit bounds the candidates of one report by one kind of key.
@@ -67,7 +74,8 @@ func newCommitIndex(batches []*intake.Batch) *commitIndex {
 	}
 	x := &commitIndex{bands: make([][]campaign.Candidate, len(reports)), domains: make([][]campaign.Candidate, len(reports)),
 		foundedBands: map[uint64][]int{}, foundedDomains: map[string][]int{},
-		byBand: map[int64][]int{}, byDomain: map[string][]int{}, sigs: map[string]campaign.Signature{}}
+		byBand: map[int64][]int{}, byDomain: map[string][]int{}, sigs: map[string]campaign.Signature{},
+		keyBands: map[int64][]campaign.Candidate{}, keyDomains: map[string][]campaign.Candidate{}, reportKeys: reports}
 	for i, r := range reports {
 		for _, k := range r.Signature.BandKeys() {
 			if k != 0 {
@@ -94,10 +102,43 @@ func (x *commitIndex) addBand(k int64, id, sig string) error {
 	if err != nil {
 		return err
 	}
-	for _, i := range x.byBand[k] {
-		x.bands[i] = appendCandidate(x.bands[i], c)
-	}
+	x.keyBands[k] = append(x.keyBands[k], c)
 	return nil
+}
+
+// fill gives each report its candidates, at most candidateLimit of each
+// kind, key by key, the keys shared by the fewest campaigns first (then
+// in order): a link domain or a band of text few campaigns have says more
+// of where a report belongs than one hundreds share (sf.net), so the
+// campaign it shares with the report is kept when the limit bites. The
+// order the rows came in no longer matters: the reports of a commit, and
+// the same report in any commit, get the same candidates.
+func (x *commitIndex) fill() {
+	for i, r := range x.reportKeys {
+		var bands []int64
+		for _, k := range r.Signature.BandKeys() {
+			if k != 0 {
+				bands = append(bands, int64(k))
+			}
+		}
+		slices.SortStableFunc(bands, func(a, b int64) int {
+			return cmp.Or(cmp.Compare(len(x.keyBands[a]), len(x.keyBands[b])), cmp.Compare(a, b))
+		})
+		for _, k := range bands {
+			for _, c := range x.keyBands[k] {
+				x.bands[i] = appendCandidate(x.bands[i], c)
+			}
+		}
+		domains := slices.Clone(r.Signature.Domains)
+		slices.SortStableFunc(domains, func(a, b string) int {
+			return cmp.Or(cmp.Compare(len(x.keyDomains[a]), len(x.keyDomains[b])), cmp.Compare(a, b))
+		})
+		for _, d := range domains {
+			for _, c := range x.keyDomains[d] {
+				x.domains[i] = appendCandidate(x.domains[i], c)
+			}
+		}
+	}
 }
 
 // addDomain adds campaign id to the candidates of the reports that ask
@@ -107,9 +148,7 @@ func (x *commitIndex) addDomain(d, id, sig string) error {
 	if err != nil {
 		return err
 	}
-	for _, i := range x.byDomain[d] {
-		x.domains[i] = appendCandidate(x.domains[i], c)
-	}
+	x.keyDomains[d] = append(x.keyDomains[d], c)
 	return nil
 }
 
@@ -177,6 +216,7 @@ func (s *Store) prefetch(ctx context.Context, tx *sql.Tx, x *commitIndex) error 
 			return fmt.Errorf("campaign candidates by link domain: %w", err)
 		}
 	}
+	x.fill()
 	return nil
 }
 

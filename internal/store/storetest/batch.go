@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -155,7 +156,7 @@ func commitLargeMessage(t *testing.T, s Store) {
 		}
 	}
 	round("a", 0)
-	if cw, ok := s.(interface{ CommitWriters() int }); ok && cw.CommitWriters() > 1 {
+	if sc, ok := s.(interface{ SnapshotCommits() bool }); ok && sc.SnapshotCommits() {
 		// PostgreSQL assigns campaigns on a snapshot: a campaign founded
 		// by another commit meanwhile, sharing the large report's keys,
 		// makes it start again (its transaction, opened for COPY, rolled
@@ -203,5 +204,56 @@ func commitLargeMessage(t *testing.T, s Store) {
 	entries, problems, err := s.VerifyCustodyLog(ctx)
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("custody log: %d entries, %v, %v", entries, problems, err)
+	}
+}
+
+// candidatesRareKeysFirst: a report links to a domain sixty campaigns
+// share (more than the fifty candidates a report gets by link domain)
+// and to one only its own campaign has: that campaign is among its
+// candidates, whichever order the keys come in, and in a commit where
+// other reports asked for the popular domain first.
+func candidatesRareKeysFirst(t *testing.T, s Store) {
+	ctx := context.Background()
+	mk := func(id string, at int, sig campaign.Signature) *intake.Batch {
+		c := &intake.Complaint{ID: "c" + id, ReceivedAt: clock.Add(time.Duration(at)), Channel: intake.ChannelAPI, Raw: []byte("x"), SHA256: "h"}
+		r := &intake.Report{ID: id, ComplaintID: c.ID, ReceivedAt: c.ReceivedAt, Channel: intake.ChannelAPI, Form: intake.FormRaw, Raw: []byte("x"), SHA256: "h",
+			Verdict: &analysis.Verdict{}, Signature: sig}
+		return &intake.Batch{Complaint: c, Reports: []*intake.Report{r},
+			Custody: []intake.CustodyEntry{{ReportID: id, At: c.ReceivedAt, Actor: "api", Action: "received"}}}
+	}
+	found := func(_ context.Context, _ campaign.Index, r *intake.Report) error {
+		r.CampaignID, r.CampaignNew = "c-"+r.ID, true
+		return nil
+	}
+	var seed []*intake.Batch
+	for i := range 60 {
+		seed = append(seed, mk(fmt.Sprintf("pop%02d", i), i, campaign.Sign(fmt.Sprintf("offer number %d of a popular host", i), []string{"popular.example"}, "", "")))
+	}
+	seed = append(seed, mk("own", 60, campaign.Sign("the rare campaign's own words", []string{"rare.example"}, "", "")))
+	if err := s.Commit(ctx, seed, found); err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	err := s.Commit(ctx, []*intake.Batch{
+		mk("first", 61, campaign.Sign("another text", []string{"popular.example"}, "", "")),
+		mk("probe", 62, campaign.Sign("a new text", []string{"popular.example", "rare.example"}, "", "")),
+	}, func(ctx context.Context, idx campaign.Index, r *intake.Report) error {
+		cs, err := idx.ByDomains(ctx, r.Signature.Domains)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+		got = append(got, ids)
+		return found(ctx, idx, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fifty read, and the campaign the first report founded in the commit.
+	if len(got) != 2 || len(got[1]) != 51 || !slices.Contains(got[1], "c-own") || !slices.Contains(got[1], "c-first") {
+		t.Fatalf("candidates by link domain: %d of them, the rare domain's campaign among the report's: %v", len(got[1]), slices.Contains(got[1], "c-own"))
 	}
 }

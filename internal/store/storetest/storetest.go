@@ -61,6 +61,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("CommitIsAtomic", func(t *testing.T) { commitIsAtomic(t, open(t)) })
 	t.Run("CommitRefusedByTheDatabase", func(t *testing.T) { commitRefusedByTheDatabase(t, open(t)) })
 	t.Run("CommitLargeMessage", func(t *testing.T) { commitLargeMessage(t, open(t)) })
+	t.Run("CandidatesRareKeysFirst", func(t *testing.T) { candidatesRareKeysFirst(t, open(t)) })
 	t.Run("CustodyChain", func(t *testing.T) { custodyChain(t, open(t)) })
 	t.Run("Campaigns", func(t *testing.T) { campaigns(t, open(t)) })
 	t.Run("Access", func(t *testing.T) { accessStore(t, open(t)) })
