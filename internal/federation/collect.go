@@ -171,7 +171,7 @@ func NewCollector(src Source, jurisdiction string) *Collector {
 // derive computes a report's part of the shared set.
 func derive(r *intake.Report, reporter string) *derived {
 	people := privacy.Of(r.Raw, reporter)
-	d := &derived{stamp: RefOf(r, reporter).stamp(), recips: people.Recipients(), mention: people.Mentioned, names: people.Names}
+	d := &derived{stamp: RefOf(r, intake.ReporterAddressOf(reporter)).stamp(), recips: people.Recipients(), mention: people.Mentioned, names: people.Names}
 	v := r.Verdict
 	if v != nil {
 		d.verdict, d.country, d.subject = true, v.Origin.Country, v.Message.Subject
@@ -207,11 +207,11 @@ func derive(r *intake.Report, reporter string) *derived {
 	}
 	// No e-mail address becomes an indicator, not even the sender's:
 	// it is often a forged or hijacked person's. Its domain does.
-	if dom := v.Sender.Domains.From; !people.IsDomain(dom) {
+	if dom := v.Sender.Domains.From; !people.HoldsDomain(dom) {
 		d.inds = append(d.inds, indRef{"domain-name", dom})
 	}
 	for _, dom := range v.Content.Domains {
-		if !people.IsDomain(dom) {
+		if !people.HoldsDomain(dom) {
 			d.inds = append(d.inds, indRef{"domain-name", dom})
 		}
 	}
@@ -302,9 +302,11 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 			addInd(in.typ, in.value, country, r.ReceivedAt)
 		}
 	}
-	// What identifies anyone in any report stays out of every shared list.
+	// What identifies anyone stays out of the lists of the campaign they
+	// are in; the indicators were already cut per report (derive). Never
+	// node-wide: recipient fields are the spammer's to write, and one spam
+	// "to" its own domain would hide that domain from every report.
 	all := privacy.NewMentioned(allAddrs, allMentioned, allNames)
-	personal := func(v string) bool { return all.IsDomain(v) || all.IsAddress(v) }
 	// The statistics count the oldest reports first (by arrival, then
 	// id), so the counted set only ever grows by the newest.
 	sort.Slice(sh.recs, func(i, j int) bool {
@@ -320,8 +322,10 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 			origins = append(origins, "unknown")
 		}
 		g := Group{ID: "campaign:" + c.id, Items: c.items}
+		people := privacy.NewMentioned(c.addrs, c.mentioned, c.names)
+		personal := func(v string) bool { return people.HoldsDomain(v) || people.IsAddress(v) }
 		g.Items = append(g.Items, mkItem("camp:"+c.id, KindCampaigns, tlpCampaign, origins, false, c.id, c.last, campaignBody{
-			ID: c.id, Subject: privacy.NewMentioned(c.addrs, c.mentioned, c.names).Text(c.subject), Reports: c.reports, FirstSeen: c.first.UTC(), LastSeen: c.last.UTC(),
+			ID: c.id, Subject: people.Text(c.subject), Reports: c.reports, FirstSeen: c.first.UTC(), LastSeen: c.last.UTC(),
 			Countries: top(c.countries, nil), Networks: top(c.networks, nil), Senders: top(c.senders, personal),
 			Domains: top(c.domains, personal), Findings: top(c.finding, nil), Source: jurisdiction,
 		}))
@@ -335,8 +339,7 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 	sort.Strings(keys)
 	for _, k := range keys {
 		in := inds[k]
-		if in.Type == "email-addr" && all.IsAddress(in.Value) || in.Type == "domain-name" && all.IsDomain(in.Value) ||
-			strings.Contains(in.Value, "@") {
+		if in.Type == "email-addr" && all.IsAddress(in.Value) || strings.Contains(in.Value, "@") {
 			continue
 		}
 		sort.Strings(in.Origins)

@@ -243,3 +243,48 @@ func BenchmarkCollect(b *testing.B) {
 		b.ReportMetric(kept, "kept-B/report")
 	})
 }
+
+// TestPeopleDomainsStayInTheirReport is the attack review's spam with
+// "Cc: info@<its own domain>" and its fake forward whose phisher became a
+// "reporter": recipient fields and an upload's From are the spammer's to
+// write, so a domain they name is cut from their own report only, never
+// from the indicators every other report of the node gives.
+func TestPeopleDomainsStayInTheirReport(t *testing.T) {
+	m := &memSource{reporters: map[string]string{}}
+	mk := func(id, camp, extra, reporter string) {
+		raw := "Received: from relay.example ([12.0.9.85]) by mx.desk.example; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+			"From: Billing <pay@inv5-phish.example>\r\nTo: bob@victim.example\r\n" + extra + "Subject: Invoice 2231\r\n\r\nPay at http://inv5-phish.example/pay/2231\r\n"
+		v := &analysis.Verdict{}
+		v.Origin.IP, v.Origin.Country = "12.0.9.85", "US"
+		v.Message.Subject = "Invoice 2231"
+		v.Sender.Domains.From = "inv5-phish.example"
+		v.Content.Domains = []string{"inv5-phish.example"}
+		v.Content.URLs = []mail.URL{{URL: "http://inv5-phish.example/pay/2231"}}
+		m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: camp, Raw: []byte(raw), SHA256: HashBody([]byte(raw)),
+			ReceivedAt: time.Date(2026, 11, 3, 10, 0, len(m.reports), 0, time.UTC), Verdict: v})
+		m.reporters[id] = reporter
+	}
+	mk("r1", "c1", "", "")
+	mk("r2", "c2", "Cc: info@inv5-phish.example\r\n", "")
+	mk("r3", "c3", "", "Accounts <ap@inv5-phish.example>")
+	sh, err := Collect(context.Background(), m, "FR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inds []string
+	for _, g := range sh.ItemsFor(nil) {
+		for _, it := range g.Items {
+			if strings.HasPrefix(it.Key, "ind:domain-name:") || strings.HasPrefix(it.Key, "ind:url:") {
+				inds = append(inds, it.Key+" "+string(it.Body))
+			}
+		}
+	}
+	got := strings.Join(inds, "\n")
+	// Each report gives it twice: as its sender's domain and its link's.
+	if !strings.Contains(got, `ind:domain-name:inv5-phish.example {"type":"domain-name","value":"inv5-phish.example","reports":6,`) {
+		t.Errorf("the spam's domain, given by each of its 3 reports, became:\n%s", got)
+	}
+	if !strings.Contains(got, `ind:url:http://inv5-phish.example/pay/2231 {"type":"url","value":"http://inv5-phish.example/pay/2231","reports":3,`) {
+		t.Errorf("the spam's link is gone:\n%s", got)
+	}
+}

@@ -31,8 +31,9 @@ type Source interface {
 	// walk.
 	SharedIndex(ctx context.Context, fn func(r ReportRef) error) error
 	// SharedReports calls fn for each report of ids still held, in full
-	// (message and analysis), with the address of its reporter, in any
-	// order; ids no longer held are skipped. An error from fn stops the
+	// (message and analysis), with its reporter as intake.ReporterMailbox
+	// gives them (address, and display name when the complaint's From
+	// has it; "" when anonymous), in any order; ids no longer held are skipped. An error from fn stops the
 	// walk.
 	SharedReports(ctx context.Context, ids []string, fn func(r *intake.Report, reporter string) error) error
 	// SharedVersion changes whenever the set of reports does (a report
@@ -314,7 +315,7 @@ func reportOf(r *intake.Report, people privacy.People) reportBody {
 		return b
 	}
 	b.Subject = people.Text(v.Message.Subject)
-	if d := v.Sender.Domains.From; !people.IsDomain(d) {
+	if d := v.Sender.Domains.From; !people.HoldsDomain(d) {
 		b.FromDomain = d
 	}
 	b.OriginIP, b.OriginCountry, b.Forged = v.Origin.IP, v.Origin.Country, v.Origin.Forged

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	netmail "net/mail"
 	"strings"
 	"sync"
 	"time"
@@ -470,15 +469,78 @@ func ForwardedBy(raw []byte, items []Item) string {
 }
 
 // wrapperFrom is the address in a forward's own From field, "" when it
-// has none that reads.
+// holds none. It is read as the desk reads any From, not by the standard
+// library's strict grammar, which refuses the fields people's mail
+// clients write: a name in windows-1252 or iso-8859-15 encoded words, raw
+// 8-bit Latin-1, an unquoted "Durand, Hélène", two addresses. The first
+// address the field holds is the reporter's.
 func wrapperFrom(raw []byte) string {
-	m, err := netmail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return ""
+	for _, a := range fromField(raw) {
+		if strings.Count(a.Addr, "@") == 1 && !strings.HasPrefix(a.Addr, "@") && !strings.HasSuffix(a.Addr, "@") {
+			return a.Addr
+		}
 	}
-	a, err := netmail.ParseAddress(m.Header.Get("From"))
-	if err != nil {
-		return ""
+	return ""
+}
+
+// fromField reads the From field of a message's header (the header only).
+func fromField(raw []byte) []mail.Address {
+	v := headerField(raw, "From")
+	if v == "" {
+		return nil
 	}
-	return a.Address
+	list, _ := mail.ParseAddressList(v)
+	return list
+}
+
+// headerField is a field's value in a message's header, unfolded, "" when
+// absent: the header is parsed alone, not the message.
+func headerField(raw []byte, name string) string {
+	head := raw
+	for _, sep := range []string{"\r\n\r\n", "\n\n"} {
+		if i := bytes.Index(head, []byte(sep)); i >= 0 {
+			head = head[:i+len(sep)]
+		}
+	}
+	if len(head) > maxReporterHead {
+		head = head[:maxReporterHead]
+	}
+	return strings.TrimSpace(mail.ParseBytes(head, mail.DefaultLimits()).Header.Get(name))
+}
+
+// maxReporterHead bounds the bytes of a complaint read for its From.
+const maxReporterHead = 64 << 10
+
+// ReporterMailbox is the reporter as the redaction should know them: the
+// From field of their complaint — their display name with their address,
+// in whatever charset it was written — when it names address, else
+// address alone. head is the complaint (its first bytes suffice, see
+// ReporterHead). A spam that greets "Alice Martin" names her as surely as
+// her address would, and am1987@… does not spell her name.
+func ReporterMailbox(head []byte, address string) string {
+	address = strings.ToLower(strings.TrimSpace(address))
+	if address == "" || len(head) == 0 {
+		return address
+	}
+	v := headerField(head, "From")
+	for _, a := range fromField(head) {
+		if strings.EqualFold(strings.TrimSpace(a.Addr), address) {
+			return v + ", <" + address + ">"
+		}
+	}
+	return address
+}
+
+// ReporterHead is how many bytes of a complaint ReporterMailbox reads.
+const ReporterHead = maxReporterHead
+
+// ReporterAddressOf is the address of a reporter as ReporterMailbox wrote
+// them.
+func ReporterAddressOf(mailbox string) string {
+	if strings.HasSuffix(mailbox, ">") {
+		if i := strings.LastIndex(mailbox, ", <"); i >= 0 {
+			return mailbox[i+3 : len(mailbox)-1]
+		}
+	}
+	return mailbox
 }

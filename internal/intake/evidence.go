@@ -86,6 +86,7 @@ func (d *Desk) export(ctx context.Context, id string, w io.Writer, o ExportOptio
 	var reporter string
 	if r.ReporterID != "" {
 		reporter, _ = d.store.ReporterAddress(ctx, r.ReporterID)
+		reporter = ReporterMailbox(c.Raw, reporter) // With their display name.
 	}
 	files := map[string][]byte{}
 	if o.IncludeOriginal {

@@ -71,7 +71,10 @@ var senderFields = map[string]bool{"from": true, "sender": true, "reply-to": tru
 
 // Of finds the people in a raw message: the recipients named in its header
 // fields and Received "for" clauses (of the message and of every message
-// embedded in it), the reporter's address when known, and the addresses
+// embedded in it), the reporter when known — an address, or the From
+// field of their complaint with their display name ("Alice Martin
+// <am1987@…>", in any charset; several addresses and names are all
+// theirs) —, and the addresses
 // its text mentions that are recipients too: those at a recipient's or the
 // reporter's domain, or — when the message names no recipient at all, as
 // a Bcc delivery does — every address it mentions that is not at the
@@ -98,8 +101,9 @@ func Of(raw []byte, reporter string) People {
 			headers = append(headers, p.Header)
 		}
 	}
-	senders := map[string]bool{}
-	var mentionedIn []string // Texts that may mention recipients.
+	senders := map[string]bool{}    // Sender domains.
+	senderAddr := map[string]bool{} // Sender addresses.
+	var mentionedIn []string        // Texts that may mention recipients.
 	for _, h := range headers {
 		for _, f := range h.Fields {
 			name := strings.ToLower(f.Name)
@@ -123,6 +127,7 @@ func Of(raw []byte, reporter string) People {
 			case senderFields[name]:
 				for _, a := range anyAddr.FindAllString(f.Value, -1) {
 					senders[domainOf(a)] = true
+					senderAddr[strings.ToLower(a)] = true
 				}
 			case name == "message-id" || name == "references" || name == "in-reply-to" || strings.HasPrefix(name, "list-") ||
 				strings.HasPrefix(name, "dkim") || strings.HasPrefix(name, "arc-") || strings.HasPrefix(name, "content-"):
@@ -134,18 +139,54 @@ func Of(raw []byte, reporter string) People {
 		}
 	}
 	if r := strings.TrimSpace(reporter); r != "" {
-		addAddr(mail.Address{Addr: r})
+		// An address, or the From field the reporter sent the complaint
+		// with: their display name is theirs to protect as much as their
+		// address (a spam that greets "Alice Martin" at am1987@…).
+		list, _ := mail.ParseAddressList(r)
+		if len(list) == 0 {
+			list = []mail.Address{{Addr: r}}
+		}
+		for _, a := range list {
+			addAddr(a)
+		}
+		// The field's words as one name too: an unquoted "Durand, Hélène"
+		// parses as two items, and the name is both.
+		if strings.Contains(r, "<") || strings.Contains(r, "(") || strings.Contains(r, "=?") || strings.Contains(r, ",") {
+			d, _ := mail.DecodeHeader(r)
+			d = anyAddr.ReplaceAllString(d, " ")
+			d = strings.Join(strings.FieldsFunc(d, func(c rune) bool { return strings.ContainsRune(",;<>\"()[]", c) || c == ' ' || c == '\t' }), " ")
+			if d != "" {
+				names = append(names, d)
+			}
+		}
 	}
 	for _, p := range m.Parts {
 		if p.Text != "" {
 			mentionedIn = append(mentionedIn, p.Text)
 		}
 	}
+	// Recipient fields are the spammer's to write: an address at the
+	// sender's own domain ("Cc: info@<the spam's domain>") is redacted,
+	// but its domain is nobody's, or one spam would hide its domain from
+	// the indicators. Unless the sender is one of the people itself (a
+	// spam "from" its recipient's own address): then the domain is theirs.
+	var kept, mentioned []string
+	self := false
+	for _, a := range addrs {
+		self = self || senderAddr[a]
+	}
+	for _, a := range addrs {
+		if senders[domainOf(a)] && !self {
+			mentioned = append(mentioned, a)
+		} else {
+			kept = append(kept, a)
+		}
+	}
+	addrs = kept
 	recipDomains := map[string]bool{}
 	for _, a := range addrs {
 		recipDomains[domainOf(a)] = true
 	}
-	var mentioned []string
 	for _, t := range mentionedIn {
 		for _, a := range mentionAddr.FindAllString(t, -1) {
 			a = strings.ToLower(a)
@@ -259,6 +300,9 @@ func NewMentioned(addresses, mentioned, names []string) People {
 		}
 	}
 	for _, n := range names {
+		if !utf8.ValidString(n) {
+			n = latin1(n) // Raw 8-bit text, read as Latin-1.
+		}
 		n = strings.ToLower(strings.Trim(strings.TrimSpace(n), `"'`))
 		if len(n) < 3 {
 			continue
@@ -380,7 +424,29 @@ func (p People) Text(s string) string {
 	b = anyAddr.ReplaceAll(b, []byte("[address]"))
 	// An address a fold or a typist split around its "@" ("bob@ example.org").
 	b = spacedAddr.ReplaceAll(b, []byte("[address]"))
+	b = replace(b, p.domainSpans(b), "[recipient]")
 	return string(replace(b, m.wordSpans(b), "[recipient]"))
+}
+
+// domainSpans finds their domains in text, ignoring case, where they stand
+// as a whole name (not inside a longer one).
+func (p People) domainSpans(b []byte) [][2]int {
+	var out [][2]int
+	name := func(c byte) bool { c = lower(c); return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' }
+	for _, d := range p.Domains {
+		for off := 0; ; {
+			i := indexFold(b[off:], []byte(d))
+			if i < 0 {
+				break
+			}
+			s, e := off+i, off+i+len(d)
+			if !(s > 0 && (name(b[s-1]) || b[s-1] == '.')) && !(e < len(b) && name(b[e])) {
+				out = append(out, [2]int{s, e})
+			}
+			off = s + 1
+		}
+	}
+	return merge(out)
 }
 
 // containsAny reports whether text holds one of their addresses in any

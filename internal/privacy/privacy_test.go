@@ -421,3 +421,85 @@ func TestFoldedTraceFieldKeepsItsWords(t *testing.T) {
 		t.Errorf("the address split by a fold survived:\n%s", red)
 	}
 }
+
+// TestReporterDisplayNameLeavesLinksAndSubjects is the attack review's
+// forwarder whose address does not spell their name (Alice Martin at
+// am1987@…): given as the From field they sent the complaint with, in
+// whatever charset their client wrote it, the name goes from links and
+// subjects in its usual URL forms. Given as an address only, it could
+// not.
+func TestReporterDisplayNameLeavesLinksAndSubjects(t *testing.T) {
+	bcc := []byte("From: La Poste <colis@a2-scam.example>\r\nTo: undisclosed-recipients:;\r\nSubject: Alice Martin, votre colis\r\n\r\nPayez ici.\r\n")
+	links := []string{"http://a2-scam.example/r/alice-martin/ref", "http://a2-scam.example/t/AliceMartin/ref",
+		"http://a2-scam.example/u/martin_alice/ref", "http://a2-scam.example/v/Alice.Martin/ref"}
+	for _, from := range []string{
+		"Alice Martin <am1987@orange-fr.example>",
+		`"Martin, Alice" <am1987@orange-fr.example>`,
+		"Martin, Alice <am1987@orange-fr.example>", // unquoted: two items to a strict parser
+		"=?windows-1252?Q?Alice_Mart=EDn?= <am1987@orange-fr.example>",
+		"=?iso-8859-15?Q?Alice_Mart=EDn?= <am1987@orange-fr.example>",
+		"Alice Mart\xedn <am1987@orange-fr.example>", // raw 8-bit Latin-1
+		"Alice Martin <am1987@orange-fr.example>, Secretariat <sec@orange-fr.example>",
+	} {
+		p := Of(bcc, from)
+		for _, l := range links {
+			if got, ok := p.URL(l); !ok || strings.Contains(strings.ToLower(got), "martin") {
+				t.Errorf("reporter %q: URL(%s) = %q %v", from, l, got, ok)
+			}
+		}
+		if got := p.Text("Alice Martin, votre colis"); got != "[recipient], votre colis" && got != "[recipient] [recipient], votre colis" {
+			t.Errorf("reporter %q: subject %q", from, got)
+		}
+		if !p.IsAddress("am1987@orange-fr.example") {
+			t.Errorf("reporter %q: address not known", from)
+		}
+	}
+	// The address alone knows no name: the test would pass without one.
+	if got, _ := Of(bcc, "am1987@orange-fr.example").URL(links[0]); got != links[0] {
+		t.Errorf("with the address only, %q", got)
+	}
+}
+
+// TestRecipientDomainIdentifies: a family's or a small firm's domain names
+// its people when their local part does not ("jd@", "contact@"), in host
+// labels, path segments and subjects; a host's public suffix is nobody's,
+// and a provider's name inside a longer label stays.
+func TestRecipientDomainIdentifies(t *testing.T) {
+	p := Of([]byte("From: x@webmail2-verify.example\r\nTo: jd@dupont-family.fr\r\nCc: contact@dupont-plomberie.fr\r\nSubject: s\r\n\r\nb\r\n"), "")
+	for _, c := range []struct{ in, want string }{
+		{"http://dupont-family.fr.webmail2-verify.example/login", "http://webmail2-verify.example/login"},
+		{"http://webmail2-verify.example/login/dupont-family.fr/", "http://webmail2-verify.example/login/"},
+		{"http://webmail2-verify.example/login/dupont-family/", "http://webmail2-verify.example/login/"},
+		{"http://dupont-plomberie.webmail2-verify.example/x", "http://webmail2-verify.example/x"},
+		{"http://webmail2-verify.example/login/now", "http://webmail2-verify.example/login/now"},
+		{"http://dupont-family-loans.example/x", "http://dupont-family-loans.example/x"},
+	} {
+		if got, ok := p.URL(c.in); !ok || got != c.want {
+			t.Errorf("URL(%s) = %q %v, want %q", c.in, got, ok, c.want)
+		}
+	}
+	if got, want := p.Text("dupont-family.fr: your mailbox is full (DUPONT-PLOMBERIE.FR)"), "[recipient]: your mailbox is full ([recipient])"; got != want {
+		t.Errorf("subject %q, want %q", got, want)
+	}
+	if q := Of([]byte("From: x@spam.example\r\nTo: bob@example.net\r\n\r\nb\r\n"), ""); q.HoldsDomain("pharma-us.example") {
+		t.Error("a public suffix taken for the recipient's domain name")
+	}
+}
+
+// TestSenderDomainIsNobodys: recipient fields are the spammer's to write.
+// A Cc to the spam's own domain is redacted but does not make that domain
+// a person's; a spam "from" its recipient's own address leaves the
+// domain theirs.
+func TestSenderDomainIsNobodys(t *testing.T) {
+	p := Of([]byte("From: pay@inv5-phish.example\r\nTo: bob@victim.example\r\nCc: info@inv5-phish.example\r\nSubject: s\r\n\r\nb\r\n"), "")
+	if p.IsDomain("inv5-phish.example") || p.HoldsDomain("inv5-phish.example") || !p.IsDomain("victim.example") {
+		t.Errorf("domains %v", p.Domains)
+	}
+	if got := p.Text("write to info@inv5-phish.example"); got != "write to [address]" {
+		t.Errorf("the Cc address kept: %q", got)
+	}
+	self := Of([]byte("From: bob@dupont.example\r\nTo: bob@dupont.example\r\nSubject: I hacked your account\r\n\r\nb\r\n"), "")
+	if !self.IsDomain("dupont.example") {
+		t.Errorf("a self-addressed spam's domain is nobody's: %v", self.Domains)
+	}
+}

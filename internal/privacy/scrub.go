@@ -148,7 +148,7 @@ func (p People) identifies(s string) bool {
 	if s == "" {
 		return false
 	}
-	if p.containsAny([]byte(s)) {
+	if p.containsAny([]byte(s)) || p.HoldsDomain(s) {
 		return true
 	}
 	l := fold(s)
@@ -218,4 +218,55 @@ func tokenLike(s string) bool {
 		return true
 	}
 	return false
+}
+
+// HoldsDomain reports whether s names one of their domains: holds it
+// ("dupont-family.fr.webmail-verify.example", "/login/dupont-family.fr/")
+// or has its registrable name as a whole label or segment
+// ("/login/dupont-family/"). A family's or a small firm's domain names
+// them when the local part does not ("jd@", "contact@"); cutting a large
+// provider's name from a link costs nothing.
+func (p People) HoldsDomain(s string) bool {
+	if len(p.Domains) == 0 || s == "" {
+		return false
+	}
+	l := fold(s)
+	var pieces []string
+	for _, d := range p.Domains {
+		if strings.Contains(l, d) {
+			return true
+		}
+		lab := domainName(d)
+		if len(lab) < 4 {
+			continue
+		}
+		if pieces == nil {
+			// A host's public suffix is nobody's name ("pharma.example"
+			// for a recipient at example.net).
+			body := l
+			if strings.Contains(l, ".") {
+				if suffix, _ := publicsuffix.PublicSuffix(l); suffix != l {
+					body = strings.TrimSuffix(l, "."+suffix)
+				}
+			}
+			pieces = strings.FieldsFunc(body, func(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-') })
+		}
+		for _, x := range pieces {
+			if x == lab {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// domainName is a domain's registrable name without its public suffix
+// ("dupont-family" of "mail.dupont-family.fr"), "" when it has none.
+func domainName(d string) string {
+	reg, err := publicsuffix.EffectiveTLDPlusOne(d)
+	if err != nil {
+		return ""
+	}
+	suffix, _ := publicsuffix.PublicSuffix(reg)
+	return strings.TrimSuffix(reg, "."+suffix)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/analysis"
@@ -1048,8 +1049,12 @@ func (s *Store) SharedReports(ctx context.Context, ids []string, fn func(r *inta
 	for i, id := range ids {
 		args[i] = id
 	}
+	// The complaint's first bytes too, for the reporter's From field: their
+	// display name is redacted with their address (intake.ReporterMailbox).
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT r.id, r.complaint_id, r.received_at, r.channel, r.form, r.unverifiable, r.sha256, r.raw,
-		r.reporter_id, r.verdict, r.campaign_id, r.purged_at, COALESCE(p.address, '') FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id
+		r.reporter_id, r.verdict, r.campaign_id, r.purged_at, COALESCE(p.address, ''),
+		CASE WHEN p.address IS NULL THEN NULL ELSE substr(c.raw, 1, `+strconv.Itoa(intake.ReporterHead)+`) END
+		FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id LEFT JOIN complaints c ON c.id = r.complaint_id
 		WHERE r.id IN (`+placeholders(len(ids))+`)`), args...)
 	if err != nil {
 		return fmt.Errorf("read reports to share: %w", err)
@@ -1059,7 +1064,8 @@ func (s *Store) SharedReports(ctx context.Context, ids []string, fn func(r *inta
 		var r intake.Report
 		var at, purged int64
 		var ch, unv, verdict, reporter string
-		if err := rows.Scan(&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &r.SHA256, &r.Raw, &r.ReporterID, &verdict, &r.CampaignID, &purged, &reporter); err != nil {
+		var head []byte
+		if err := rows.Scan(&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &r.SHA256, &r.Raw, &r.ReporterID, &verdict, &r.CampaignID, &purged, &reporter, &head); err != nil {
 			return fmt.Errorf("read reports to share: %w", err)
 		}
 		r.ReceivedAt, r.Channel = fromNanos(at), intake.Channel(ch)
@@ -1071,7 +1077,7 @@ func (s *Store) SharedReports(ctx context.Context, ids []string, fn func(r *inta
 		if err := json.Unmarshal([]byte(verdict), r.Verdict); err != nil {
 			return fmt.Errorf("report %s: bad verdict: %w", r.ID, err)
 		}
-		if err := fn(&r, reporter); err != nil {
+		if err := fn(&r, intake.ReporterMailbox(head, reporter)); err != nil {
 			return err
 		}
 	}
