@@ -111,11 +111,11 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	// Outside the mailbox (which turns bounces away before this) a
 	// delivery notice's attached message is the one it reports on: the
 	// notice is what was received.
-	if items := extractAttached(m); len(items) > 0 && (via.Mailbox || !deliveryNotice(m)) {
+	if items := extractAttached(m); len(items) > 0 && (via.Mailbox || !deliveryNotice(m)) && (via.Mailbox || !selfForward(m, items[0].Raw)) {
 		return items, nil
 	}
 	own := via.Mailbox && fromReporter(m, via.Reporter)
-	if it, ok := extractInlineForward(m, own); ok {
+	if it, ok := extractInlineForward(m, own); ok && (via.Mailbox || !selfForward(m, it.Raw)) {
 		return []Item{it}, nil
 	}
 	if looksLikeMessage(m) && !(via.Mailbox && fromReporter(m, via.Reporter)) {
@@ -679,4 +679,47 @@ func bodyText(m *mail.Message) string {
 	}
 	c := mail.Extract(m)
 	return c.HTMLText
+}
+
+// selfForward reports whether a message uploaded as a forward is the
+// spam itself carrying a fake forwarded thread (invoice and CEO fraud
+// write "FW:" above a made-up original): its From is at the original's
+// sender domain, yet is not one of the original's recipients, and it is
+// the original's sender itself or was sent to a recipient of the
+// original. A person's forward comes from
+// someone the original went to, or goes to someone else (the desk, a
+// colleague). Taken for a forward, the phisher became "the reporter" and
+// the true delivery headers (origin IP and country) were dropped.
+func selfForward(outer *mail.Message, inner []byte) bool {
+	from, _ := mail.ParseAddressList(outer.Header.Get("From"))
+	if len(from) == 0 {
+		return false
+	}
+	im := mail.ParseBytes(inner, mail.DefaultLimits())
+	ifrom, _ := mail.ParseAddressList(im.Header.Get("From"))
+	if len(ifrom) == 0 || !strings.EqualFold(from[0].Domain, ifrom[0].Domain) || from[0].Domain == "" {
+		return false
+	}
+	innerTo := map[string]bool{}
+	for _, f := range []string{"To", "Cc"} {
+		list, _ := mail.ParseAddressList(im.Header.Get(f))
+		for _, a := range list {
+			innerTo[strings.ToLower(a.Addr)] = true
+		}
+	}
+	if innerTo[strings.ToLower(from[0].Addr)] {
+		return false
+	}
+	if strings.EqualFold(from[0].Addr, ifrom[0].Addr) {
+		return true // "Forwarding" what it sent itself, to someone else.
+	}
+	for _, f := range []string{"To", "Cc"} {
+		list, _ := mail.ParseAddressList(outer.Header.Get(f))
+		for _, a := range list {
+			if innerTo[strings.ToLower(a.Addr)] {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -468,3 +468,57 @@ func forms(items []Item) string {
 	}
 	return strings.Join(f, ",")
 }
+
+// TestFakeForwardIsTheSpamItself is the fifth attack review's third
+// finding: a phish uploaded as received, whose own body carries a
+// made-up forwarded original (attached, or quoted after a marker) from its
+// own domain to the same victim, is the spam — taken whole, with its
+// delivery headers — not a forward by its phisher. A person's forward of
+// a spam from their own provider's domain is still one.
+func TestFakeForwardIsTheSpamItself(t *testing.T) {
+	head := "Received: from relay.example ([12.0.9.84]) by mx.fr.example with SMTP id p1b; Tue, 24 Nov 2026 10:00:01 +0000\r\n" +
+		"From: Accounts Payable <ap@inv4-phish.example>\r\nTo: claire.moreau@citizen-fr.example\r\nSubject: Fwd: Invoice 2231 overdue\r\n" +
+		"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <p4@inv4-phish.example>\r\nMIME-Version: 1.0\r\n"
+	attached := func(innerFrom, innerTo string) []byte {
+		return []byte(head + "Content-Type: multipart/mixed; boundary=\"O\"\r\n\r\n--O\r\nContent-Type: text/plain\r\n\r\nPlease pay today.\r\n" +
+			"--O\r\nContent-Type: message/rfc822\r\n\r\nFrom: " + innerFrom + "\r\nTo: " + innerTo + "\r\nSubject: Invoice 2231 overdue\r\n" +
+			"Date: Mon, 23 Nov 2026 09:00:00 +0000\r\n\r\nPay at http://inv4-phish.example/pay/2231\r\n--O--\r\n")
+	}
+	quoted := []byte(strings.Replace(head, "Subject: Fwd:", "Subject: FW:", 1) + "Content-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"Please process today.\r\n\r\n---------- Forwarded message ---------\r\nFrom: Director <director@inv4-phish.example>\r\n" +
+		"Date: Mon, 23 Nov 2026 at 09:00\r\nSubject: Payment confirmation\r\nTo: <claire.moreau@citizen-fr.example>\r\n\r\nWire it via http://inv4-phish.example/pay/77\r\n")
+	for name, raw := range map[string][]byte{
+		"attached, the same victim":   attached("Director <director@inv4-phish.example>", "claire.moreau@citizen-fr.example"),
+		"attached, from itself":       attached("Accounts Payable <ap@inv4-phish.example>", "finance@inv4-phish.example"),
+		"quoted after a marker (FW:)": quoted,
+	} {
+		items, err := Extract(raw, Via{Declared: "message/rfc822"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) != 1 || items[0].Form != FormRaw || !bytes.Equal(items[0].Raw, raw) {
+			t.Errorf("%s: taken as %s, not the spam itself", name, items[0].Form)
+		}
+		if by := ForwardedBy(raw, items); by != "" {
+			t.Errorf("%s: the phisher %s taken for the reporter", name, by)
+		}
+	}
+	// A person at a large provider forwarding a spam from the same
+	// provider, and a spam spoofing its recipient forwarded by them: both
+	// forwards.
+	fwd := func(from, innerFrom, innerTo string) []byte {
+		return []byte("From: " + from + "\r\nTo: report@desk.example\r\nSubject: Signalement\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=\"O\"\r\n\r\n--O\r\nContent-Type: message/rfc822\r\n\r\nFrom: " + innerFrom + "\r\nTo: " + innerTo +
+			"\r\nSubject: prize\r\n\r\nclaim at http://prize.example/\r\n--O--\r\n")
+	}
+	for _, raw := range [][]byte{
+		fwd("alice@bigmail.example", "winner@bigmail.example", "alice@bigmail.example"),
+		fwd("alice@bigmail.example", "alice@bigmail.example", "alice@bigmail.example"),
+		fwd("Alice <alice@bigmail.example>", "winner@bigmail.example", "undisclosed-recipients:;"),
+	} {
+		items, err := Extract(raw, Via{Declared: "message/rfc822"})
+		if err != nil || items[0].Form != FormAttached || ForwardedBy(raw, items) != "alice@bigmail.example" {
+			t.Errorf("a person's forward taken as %s (%v)", items[0].Form, err)
+		}
+	}
+}
