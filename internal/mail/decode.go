@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -64,11 +65,52 @@ func toUTF8(charset string, b []byte) (s string, ok bool) {
 		s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
 		return string(s), c != "utf-8" && c != "utf8"
 	}
+	if asciiSafe(enc) && isASCIIBytes(b) {
+		// What the decoder would give, without its buffers: most text
+		// labelled ISO-8859-1 or Windows-1252 is plain ASCII.
+		return string(b), true
+	}
 	out, err := enc.NewDecoder().Bytes(b)
 	if err != nil {
 		return strings.ToValidUTF8(string(b), "\uFFFD"), false
 	}
 	return strings.ToValidUTF8(string(out), "\uFFFD"), true
+}
+
+// asciiCompatible caches, for each single-byte charset met, whether it
+// reads every byte below 0x80 as that ASCII character (EBCDIC does not).
+var asciiCompatible sync.Map // *charmap.Charmap → bool
+
+// asciiSafe reports whether enc reads ASCII bytes as ASCII, one for one,
+// so that ASCII text decodes to itself: a single-byte charset that does.
+// Multi-byte ones are never taken to (ISO-2022-JP and HZ switch on ASCII
+// escapes).
+func asciiSafe(enc encoding.Encoding) bool {
+	cm, ok := enc.(*charmap.Charmap)
+	if !ok {
+		return false
+	}
+	if v, ok := asciiCompatible.Load(cm); ok {
+		return v.(bool)
+	}
+	safe := true
+	for c := 0; c < utf8.RuneSelf; c++ {
+		if cm.DecodeByte(byte(c)) != rune(c) {
+			safe = false
+			break
+		}
+	}
+	asciiCompatible.Store(cm, safe)
+	return safe
+}
+
+func isASCIIBytes(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // charsetReader converts any charset to UTF-8 for mime.WordDecoder, falling

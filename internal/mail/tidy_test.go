@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"golang.org/x/text/encoding/charmap"
 	"strings"
 	"testing"
 )
@@ -72,4 +73,47 @@ func FuzzLowerJoined(f *testing.F) {
 			t.Fatalf("lowerJoined(%q, %q) = %q, want %q", a, b, got, want)
 		}
 	})
+}
+
+// TestASCIIDecodesToItself: for every single-byte charset toUTF8 passes
+// ASCII text through, it is what the charset's decoder gives.
+func TestASCIIDecodesToItself(t *testing.T) {
+	var ascii []byte
+	for c := 0; c < 0x80; c++ {
+		ascii = append(ascii, byte(c))
+	}
+	fast := 0
+	for _, enc := range charmap.All {
+		cm, ok := enc.(*charmap.Charmap)
+		if !ok {
+			if asciiSafe(enc) {
+				t.Errorf("%v, not a single-byte charmap, taken to read ASCII as ASCII", enc)
+			}
+			continue
+		}
+		out, err := cm.NewDecoder().Bytes(ascii)
+		want := strings.ToValidUTF8(string(out), "\uFFFD")
+		if asciiSafe(cm) {
+			fast++
+			if err != nil || want != string(ascii) {
+				t.Errorf("%v is taken to read ASCII as ASCII, but decodes it as %q", cm, want)
+			}
+		} else if err == nil && want == string(ascii) {
+			t.Errorf("%v reads ASCII as ASCII, but is not taken to", cm)
+		}
+	}
+	if fast < 20 {
+		t.Errorf("only %d charsets pass ASCII through", fast)
+	}
+	if asciiSafe(charmap.CodePage037) {
+		t.Error("EBCDIC taken to read ASCII as ASCII")
+	}
+	for _, name := range []string{"iso-8859-1", "windows-1252", "koi8-r", "iso-2022-jp", "shift_jis", "utf-16", "gb2312", "iso-8859-15", "cp850", "ibm037"} {
+		s, ok := toUTF8(name, []byte("Hello ~{ $B world\\"))
+		enc := lookupCharset(name)
+		out, err := enc.NewDecoder().Bytes([]byte("Hello ~{ $B world\\"))
+		if want := strings.ToValidUTF8(string(out), "\uFFFD"); s != want || ok != (err == nil) {
+			t.Errorf("%s: %q %v, want %q %v", name, s, ok, want, err == nil)
+		}
+	}
 }
