@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -385,8 +386,12 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	res.Milter = m
 	res.TimeReal = time.Since(start).Seconds()
 	w.Header().Set("Content-Type", "application/json")
-	if b, ok := appendJSON(make([]byte, 0, 2048), &res); ok {
-		w.Write(append(b, '\n')) // as json.Encoder ends it
+	if b, ok := appendJSON(make([]byte, 0, 4096), &res); ok {
+		b = append(b, '\n') // as json.Encoder ends it
+		// Its length, as rspamd sends it: an answer over net/http's
+		// buffer went out chunked, more work at both ends.
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b)
 		return
 	}
 	json.NewEncoder(w).Encode(res)

@@ -496,3 +496,20 @@ func TestBodyByLength(t *testing.T) {
 		t.Fatalf("chunked: %d %+v %v", r2.StatusCode, res, err)
 	}
 }
+
+// TestAnswerHasLength: the answer says its length, as rspamd's does,
+// rather than coming chunked.
+func TestAnswerHasLength(t *testing.T) {
+	addr, _, _ := start(t, "")
+	var body strings.Builder
+	for i := range 100 { // the answer lists the links: longer than net/http's 2 KiB buffer
+		fmt.Fprintf(&body, "see https://www%d.example.net/page/%d\r\n", i, i)
+	}
+	resp, r := post(t, "http://"+addr+"/checkv2", map[string]string{"Rcpt": "<ana@example.org>"}, message("hi", body.String()))
+	if len(r.URLs) < 100 {
+		t.Fatalf("%d links in the answer", len(r.URLs))
+	}
+	if resp.StatusCode != 200 || r.Action == "" || resp.ContentLength <= 2048 || len(resp.TransferEncoding) > 0 {
+		t.Fatalf("%d %q length %d, transfer-encoding %v", resp.StatusCode, r.Action, resp.ContentLength, resp.TransferEncoding)
+	}
+}
