@@ -2,9 +2,12 @@ package filter
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/accord-antispam/accord/internal/classify"
 )
@@ -51,5 +54,19 @@ func BenchmarkBayesSymbol(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		bayesSymbol(r)
+	}
+}
+
+// BenchmarkLogDecision is the log line of one decision (eleven symbols)
+// written by a text handler, as serve writes one for every message.
+func BenchmarkLogDecision(b *testing.B) {
+	s := &Service{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	d := &Decision{Reference: "abcdefghij", Outcome: OutcomeSpam, Score: 7.31, Recipients: make([]RecipientDecision, 1), Elapsed: 3 * time.Millisecond}
+	for i := range 11 {
+		d.Symbols = append(d.Symbols, Symbol{Name: "SYMBOL_" + string(rune('A'+i))})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.logDecision(d)
 	}
 }

@@ -556,15 +556,22 @@ func (d *Decision) decisive() bool {
 }
 
 func (s *Service) logDecision(d *Decision) {
-	names := make([]string, 0, len(d.Symbols))
-	for _, sy := range d.Symbols {
-		names = append(names, sy.Name)
+	ctx := context.Background()
+	if !s.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	var names strings.Builder
+	for i, sy := range d.Symbols {
+		if i > 0 {
+			names.WriteByte(',')
+		}
+		names.WriteString(sy.Name)
 	}
 	// Reference, outcome, score and symbol names: never content, never
-	// addresses.
-	s.log.Info("filter decision", "ref", d.Reference, "outcome", d.Outcome, "score", round2(d.Score),
-		"symbols", strings.Join(names, ","), "recipients", len(d.Recipients), "skipped", d.Skipped,
-		"ms", d.Elapsed.Milliseconds())
+	// addresses. (Typed attributes: the line of every message.)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "filter decision", slog.String("ref", d.Reference), slog.String("outcome", d.Outcome),
+		slog.Float64("score", round2(d.Score)), slog.String("symbols", names.String()), slog.Int("recipients", len(d.Recipients)),
+		slog.String("skipped", d.Skipped), slog.Int64("ms", d.Elapsed.Milliseconds()))
 }
 
 // scan collects the evidence.
