@@ -212,12 +212,15 @@ func findPhrases(text string) []phraseHit {
 	// i steps from word start to word start (wordStart): past a run of
 	// ASCII word bytes, the next start follows the byte that ends it.
 	for i := 0; i < len(text) && len(hits) < maxPhraseHits*4; i++ {
-		for _, c := range phraseByFirst[text[i]] {
-			p := c.phrase
-			if len(text)-i >= len(p) && (len(p) < 2 || text[i+1] == p[1]) && text[i:i+len(p)] == p {
-				hits = append(hits, phraseHit{lang: c.lang, phrase: p, at: i, negation: negationAround(text, i, i+len(p))})
-				if len(hits) == maxPhraseHits*4 {
-					break
+		// Most word starts are ruled out by their first two bytes.
+		if i+1 < len(text) && phraseSecond[text[i]][text[i+1]>>6]&(1<<(text[i+1]&63)) != 0 {
+			for _, c := range phraseByFirst[text[i]] {
+				p := c.phrase
+				if len(text)-i >= len(p) && text[i+1] == p[1] && text[i:i+len(p)] == p {
+					hits = append(hits, phraseHit{lang: c.lang, phrase: p, at: i, negation: negationAround(text, i, i+len(p))})
+					if len(hits) == maxPhraseHits*4 {
+						break
+					}
 				}
 			}
 		}
@@ -247,6 +250,21 @@ func findPhrases(text string) []phraseHit {
 	}
 	return out
 }
+
+// phraseSecond marks, for each first byte, the second bytes of the
+// opt-out wordings that start with it (every wording has two or more).
+var phraseSecond = func() (t [256][4]uint64) {
+	for first, list := range phraseByFirst {
+		for _, h := range list {
+			if len(h.phrase) < 2 {
+				panic("rules: opt-out wording " + h.phrase + " is shorter than two bytes")
+			}
+			c := h.phrase[1]
+			t[first][c>>6] |= 1 << (c & 63)
+		}
+	}
+	return t
+}()
 
 func wordStart(t string, i int) bool {
 	return i == 0 || !isWordByte(t[i-1]) || t[i-1] >= 0x80
