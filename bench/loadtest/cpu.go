@@ -60,7 +60,7 @@ func processCPU(pid int) time.Duration {
 type cpuWatch struct {
 	total, idle uint64
 	pids        []int
-	cpu         []time.Duration
+	cpu, delay  []time.Duration
 }
 
 func watchCPU(nodes []*node) *cpuWatch {
@@ -69,8 +69,41 @@ func watchCPU(nodes []*node) *cpuWatch {
 	for _, n := range nodes {
 		w.pids = append(w.pids, n.cmd.Process.Pid)
 		w.cpu = append(w.cpu, processCPU(n.cmd.Process.Pid))
+		w.delay = append(w.delay, runDelay(n.cmd.Process.Pid))
 	}
 	return w
+}
+
+// waited is how long the serve processes' threads were ready to run but
+// waited for a CPU since watchCPU (the scheduler's run delay, throttling
+// by a CPU cap included): beside the CPU they used, it says whether they
+// were held back by the machine (or their cap) rather than by the work.
+func (w *cpuWatch) waited() time.Duration {
+	var t time.Duration
+	for i, pid := range w.pids {
+		if d := runDelay(pid); d >= w.delay[i] {
+			t += d - w.delay[i]
+		}
+	}
+	return t
+}
+
+// runDelay is the time a process's threads have waited on a run queue so
+// far (/proc/PID/task/*/schedstat, second field, nanoseconds).
+func runDelay(pid int) time.Duration {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var t time.Duration
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, task.Name()))
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			ns, _ := strconv.ParseInt(f[1], 10, 64)
+			t += time.Duration(ns)
+		}
+	}
+	return t
 }
 
 // done returns the machine's idle share (percent) since watchCPU and the

@@ -297,8 +297,8 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 		fail(fmt.Errorf("the instances run needs -dsn"))
 	}
 	fmt.Printf("\n## Several instances on one PostgreSQL behind HAProxy: %d distinct corpus spam over HTTP, %d clients\n\n", len(msgs), clients)
-	fmt.Printf("| instances | CPU per instance | killed | acknowledged | refused | errors (retried) | seconds | reports/s | p50 ms | p99 ms | stored | campaigns | in commit order, one by one | custody | complaints/commit | serve CPU ms/report | throttled | machine idle %% |\n")
-	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Printf("| instances | CPU per instance | killed | acknowledged | refused | errors (retried) | seconds | reports/s | p50 ms | p99 ms | stored | campaigns | in commit order, one by one | custody | complaints/commit | serve CPU ms/report | share of its CPU used | throttled | waited for a CPU ms/report | machine idle %% |\n")
+	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	type runSpec struct {
 		instances int
 		kill      bool
@@ -333,6 +333,7 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 			}
 		})
 		idle, cpu := watch.done()
+		waited := watch.waited()
 		throttled := cl.throttled() - throttled0
 		var commits, complaints float64
 		for _, n := range cl.nodes {
@@ -357,13 +358,19 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 		if run.instances == 1 && run.share == 0 {
 			campaigns1 = st.Campaigns
 		}
-		kill, share, cpuPer, thr := "no", "all", fmt.Sprintf("%.2f", float64(cpu.Microseconds())/1000/float64(max(len(r.ids), 1))), "—"
+		perReport := func(d time.Duration) string {
+			return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000/float64(max(len(r.ids), 1)))
+		}
+		kill, share, cpuPer, used, thr, wait := "no", "all", perReport(cpu), "—", "—", perReport(waited)
 		if run.kill {
-			kill, cpuPer = "yes, 1 of 2", "—" // the killed process's time is gone with it
+			kill, cpuPer, wait = "yes, 1 of 2", "—", "—" // the killed process's time is gone with it
 		}
 		if run.share > 0 {
 			share = fmt.Sprintf("%.2f CPU", run.share)
 			thr = fmt.Sprintf("%.0f%% of the time", 100*throttled.Seconds()/(r.elapsed.Seconds()*float64(run.instances)))
+			if !run.kill {
+				used = fmt.Sprintf("%.0f%%", 100*cpu.Seconds()/(r.elapsed.Seconds()*run.share*float64(run.instances)))
+			}
 		}
 		custody := "one chain, verified"
 		if !chainOK {
@@ -374,8 +381,8 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 		if err != nil {
 			fail(err)
 		}
-		fmt.Printf("| %d | %s | %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %d (%d missing) | %d | %d | %s | %.1f | %s | %s | %.0f |\n", run.instances, share, kill, len(r.ids), r.refused, r.errors,
-			r.elapsed.Seconds(), rate, p50, p99, st.Reports, missing, st.Campaigns, sequential, custody, complaints/max(commits, 1), cpuPer, thr, idle)
+		fmt.Printf("| %d | %s | %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %d (%d missing) | %d | %d | %s | %.1f | %s | %s | %s | %s | %.0f |\n", run.instances, share, kill, len(r.ids), r.refused, r.errors,
+			r.elapsed.Seconds(), rate, p50, p99, st.Reports, missing, st.Campaigns, sequential, custody, complaints/max(commits, 1), cpuPer, used, thr, wait, idle)
 		drop()
 		if sequential != st.Campaigns {
 			// Instances racing to found campaigns would show here.
@@ -402,7 +409,7 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 			}()
 		}
 	}
-	fmt.Printf("\n(serve CPU: the serve processes' user and system time; throttled: time a capped process waited for its share; machine idle: of all CPUs, other work included — %s)\n", loadAvg())
+	fmt.Printf("\n(serve CPU: the serve processes' user and system time; share of its CPU used: that time over the share each capped process may use; throttled: time a capped process waited for its share; waited for a CPU: the time the processes' threads were ready to run and waited, cap and other work included; machine idle: of all CPUs, other work included — %s)\n", loadAvg())
 	if b := rates[0]; len(b) == 2 {
 		fmt.Printf("two instances take %.2f× the reports per second of one (each with the whole machine)\n", b[1]/b[0])
 	}

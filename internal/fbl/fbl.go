@@ -47,9 +47,10 @@ type Store interface {
 	// the first run.
 	FeedbackCursor(ctx context.Context) (seq int64, ok bool, err error)
 	SetFeedbackCursor(ctx context.Context, seq int64) error
-	// HasSenders says whether any sender is registered: with none, no
-	// report can be tied to one, and none is read.
-	HasSenders(ctx context.Context) (bool, error)
+	// FeedbackState is the custody log's last seq and whether any sender
+	// is registered (with none, no report can be tied to one, and none is
+	// read), in one read.
+	FeedbackState(ctx context.Context) (head int64, senders bool, err error)
 	// ReportHead is the report with its message cut to the first n bytes:
 	// its header and verdict are what ties it to a sender; the whole
 	// message (up to the upload limit) is read only to forward it.
@@ -141,14 +142,27 @@ func (p *Processor) Run(ctx context.Context) {
 		if _, _, err := p.Step(ctx); err != nil && ctx.Err() == nil {
 			p.log().Error("feedback: process complaints", "err", err)
 		}
+		last := time.Now()
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.wake:
+			// Woken after every commit: at most one pass every
+			// stepEvery, taking all that came meanwhile.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(stepEvery - time.Since(last)):
+			}
 		case <-t.C:
 		}
 	}
 }
+
+// stepEvery is the least time between two passes Run makes when the desk
+// wakes it: a commit every few milliseconds under load woke it for each
+// one, two reads every time.
+const stepEvery = 200 * time.Millisecond
 
 // Step is what Run does each time it wakes: process what is new if this
 // instance holds the lease (or has none to hold). It says whether it did,
@@ -248,18 +262,14 @@ func (p *Processor) Process(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	// With no sender registered nothing can be tied: move past every
-	// report committed so far without reading one (the head is read
-	// first, so each was committed before no sender was seen).
-	head, err := p.Store.CustodySeq(ctx)
+	// report committed so far without reading one (one statement reads
+	// both, so each was committed before no sender was seen).
+	head, any, err := p.Store.FeedbackState(ctx)
 	if err != nil {
 		return 0, err
 	}
 	if head <= cur {
 		return 0, nil
-	}
-	any, err := p.Store.HasSenders(ctx)
-	if err != nil {
-		return 0, err
 	}
 	if !any {
 		p.cur = head

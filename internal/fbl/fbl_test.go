@@ -35,7 +35,9 @@ func (s *countingStore) SetFeedbackCursor(_ context.Context, seq int64) error {
 	s.writes++
 	return nil
 }
-func (s *countingStore) HasSenders(context.Context) (bool, error) { return false, nil }
+func (s *countingStore) FeedbackState(context.Context) (int64, bool, error) {
+	return s.head, false, nil
+}
 func (s *countingStore) ReportHead(context.Context, string, int) (*intake.Report, error) {
 	s.reads++
 	return nil, intake.ErrNotFound

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -122,20 +123,14 @@ func (s *Store) commitOn(ctx context.Context, c *pgx.Conn, batches []*intake.Bat
 // commitSnapshot is the commit in two exchanges, the lock held in the
 // second only.
 func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner) error {
-	idx := newCommitIndex(batches)
+	idx := newCommitIndex(batches, &s.sigs)
 	var first pgx.Batch
-	// The head is read before the candidates: a campaign committed in
-	// between is seen and also counted as founded since (a needless
-	// retry at worst, never a missed campaign).
-	first.Queue(`SELECT seq FROM custody_head WHERE id = 1`)
-	first.Queue(bandCandidatesPG, idx.bandKeys)
-	first.Queue(domainCandidatesPG, idx.domainKeys)
+	first.Queue(snapshotQuery, idx.bandKeys, idx.domainKeys)
 	var since int64
 	err := exchange(ctx, c, &first, "campaign candidates", func(br pgx.BatchResults) error {
-		if err := br.QueryRow().Scan(&since); err != nil {
-			return fmt.Errorf("read the custody head: %w", err)
-		}
-		return readCandidates(br, idx)
+		var err error
+		since, err = readSnapshot(br, idx)
+		return err
 	})
 	if err != nil {
 		return err
@@ -155,35 +150,44 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 			return err
 		}
 	}
+	var before, under []tableRows
+	for _, w := range writes {
+		switch {
+		case len(w.rows) == 0, large && copiedTable(w.table):
+		case campaignTable(w.table):
+			under = append(under, w)
+		default:
+			before = append(before, w)
+		}
+	}
+	// Three statements (each a round trip's worth of the server's and
+	// the driver's work when they were one per table):
 	var second pgx.Batch
 	var what []string
-	queue := func(underLock bool) error {
-		for _, w := range writes {
-			if len(w.rows) == 0 || campaignTable(w.table) != underLock || large && copiedTable(w.table) {
-				continue
-			}
-			q, args, err := unnestInsert(w)
-			if err != nil {
-				return err
-			}
-			second.Queue(q, args...)
-			what = append(what, "store "+w.table)
+	// the rows no other commit reads or writes (complaints, reports and
+	// theirs), before the lock, while another commit may hold it;
+	if len(before) > 0 {
+		ctes, args, _, err := insertsCTEs(before, 1)
+		if err != nil {
+			return err
 		}
-		return nil
+		second.Queue("WITH "+ctes+" SELECT 1", args...)
+		what = append(what, "store the reports")
 	}
-	// The rows no other commit reads or writes (complaints, reports and
-	// theirs) go before the lock, while another commit may hold it.
-	if err := queue(false); err != nil {
+	// the lock, and the check that no campaign sharing a key of this
+	// commit was founded since the snapshot;
+	second.Queue(`SELECT campaigns_founded_since_locked($1, $2::bigint[], $3::text[])`, since, idx.bandKeys, idx.domainKeys)
+	what = append(what, "lock the custody head and check the campaigns")
+	// the campaigns founded, the custody entries chained, the head moved.
+	ctes, args, next, err := insertsCTEs(under, 1)
+	if err != nil {
 		return err
 	}
-	second.Queue(`SELECT 1 FROM custody_head WHERE id = 1 FOR UPDATE`)
-	second.Queue(`SELECT campaigns_founded_since($1, $2::bigint[], $3::text[])`, since, idx.bandKeys, idx.domainKeys)
-	what = append(what, "lock the custody head", "check the campaigns")
-	if err := queue(true); err != nil {
-		return err
+	if ctes != "" {
+		ctes += ", "
 	}
-	second.Queue(chainInSQL, custodyArrays(entries)...)
-	what = append(what, "append custody")
+	second.Queue("WITH RECURSIVE "+ctes+chainCTEs(next)+chainHead, append(args, custodyArrays(entries)...)...)
+	what = append(what, "found campaigns and append custody")
 	if large {
 		second.Queue("COMMIT")
 		what = append(what, "commit reports")
@@ -193,6 +197,44 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 	return exchange(ctx, c, &second, "commit reports", func(br pgx.BatchResults) error {
 		return readTags(br, what)
 	})
+}
+
+// snapshotQuery reads, in one statement and so from one snapshot, the
+// custody head's sequence (kind 0) and the campaign candidates of the
+// commit's text band keys (kind 1) and link domains (kind 2).
+var snapshotQuery = `SELECT 0, seq, '', '', '' FROM custody_head WHERE id = 1
+UNION ALL SELECT 1, k.band, '', b.campaign_id, c.signature FROM unnest($1::bigint[]) AS k(band)
+	CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_bands WHERE band = k.band LIMIT ` + strconv.Itoa(candidateLimit) + `) AS b
+	CROSS JOIN LATERAL (SELECT signature FROM campaigns WHERE id = b.campaign_id LIMIT 1) AS c
+UNION ALL SELECT 2, 0, k.domain, d.campaign_id, c.signature FROM unnest($2::text[]) AS k(domain)
+	CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_domains WHERE domain = k.domain LIMIT ` + strconv.Itoa(candidateLimit) + `) AS d
+	CROSS JOIN LATERAL (SELECT signature FROM campaigns WHERE id = d.campaign_id LIMIT 1) AS c`
+
+// readSnapshot reads snapshotQuery's rows into idx and returns the head.
+func readSnapshot(br pgx.BatchResults, idx *commitIndex) (int64, error) {
+	var kind int
+	var head, band int64
+	var domain, id, sig string
+	seen := false
+	err := readRows(br, []any{&kind, &band, &domain, &id, &sig}, func() error {
+		switch kind {
+		case 0:
+			head, seen = band, true
+			return nil
+		case 1:
+			return idx.addBand(band, id, sig)
+		default:
+			return idx.addDomain(domain, id, sig)
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("campaign candidates: %w", err)
+	}
+	if !seen {
+		return 0, fmt.Errorf("campaign candidates: no custody head")
+	}
+	idx.fill()
+	return head, nil
 }
 
 // copyFirst opens a commit's transaction and streams its complaints and
@@ -249,21 +291,54 @@ func exchange(ctx context.Context, c *pgx.Conn, b *pgx.Batch, what string, read 
 // chainInSQL appends custody entries after the head and moves the head,
 // in one statement: each entry's hash is SHA-256 of the previous hash,
 // "\n", its sequence number, "\n" and its tail (intake.ChainTail, built
-// by the application), exactly as intake.ChainHash computes it.
-const chainInSQL = `WITH RECURSIVE e AS (
-	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(report_id, at, actor, action, detail, n)
+// by the application), exactly as intake.ChainHash computes it. Its
+// parameters are custodyArrays.
+var chainInSQL = "WITH RECURSIVE " + chainCTEs(1) + chainHead
+
+// chainCTEs are chainInSQL's common table expressions, their parameters
+// numbered from first (six of them), for a statement that does more.
+func chainCTEs(first int) string {
+	p := func(i int) string { return "$" + strconv.Itoa(first+i) }
+	return `e AS (
+	SELECT * FROM unnest(` + p(0) + `::text[], ` + p(1) + `::bigint[], ` + p(2) + `::text[], ` + p(3) + `::text[], ` + p(4) + `::text[]) WITH ORDINALITY AS e(report_id, at, actor, action, detail, n)
 ), chain (n, seq, prev, hash) AS (
 	SELECT 0::bigint, seq, ''::text, hash FROM custody_head WHERE id = 1
 	UNION ALL
 	SELECT c.n + 1, c.seq + 1, c.hash,
-		encode(sha256(convert_to(c.hash || E'\n' || (c.seq + 1)::text || E'\n', 'UTF8') || ($6::bytea[])[c.n + 1]), 'hex')
-	FROM chain c WHERE c.n < cardinality($6::bytea[])
+		encode(sha256(convert_to(c.hash || E'\n' || (c.seq + 1)::text || E'\n', 'UTF8') || (` + p(5) + `::bytea[])[c.n + 1]), 'hex')
+	FROM chain c WHERE c.n < cardinality(` + p(5) + `::bytea[])
 ), ins AS (
 	INSERT INTO custody (seq, report_id, at, actor, action, detail, prev_hash, hash)
 	SELECT c.seq, e.report_id, e.at, e.actor, e.action, e.detail, c.prev, c.hash FROM chain c JOIN e ON e.n = c.n
-)
+)`
+}
+
+// chainHead moves the head to the last entry chained.
+const chainHead = `
 UPDATE custody_head SET seq = l.seq, hash = l.hash
 FROM (SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS l WHERE custody_head.id = 1`
+
+// insertsCTEs are the INSERTs of the tables with rows, as common table
+// expressions of one statement ("w0 AS (INSERT …), w1 AS (…)"), their
+// parameters numbered from first; it returns the parameters and the next
+// number.
+func insertsCTEs(ws []tableRows, first int) (string, []any, int, error) {
+	var b strings.Builder
+	var args []any
+	for i, w := range ws {
+		q, a, err := unnestInsertFrom(w, first)
+		if err != nil {
+			return "", nil, 0, err
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "w%d AS (%s)", i, q)
+		args = append(args, a...)
+		first += len(a)
+	}
+	return b.String(), args, first, nil
+}
 
 // custodyArrays are chainInSQL's arguments.
 func custodyArrays(entries []intake.CustodyEntry) []any {
@@ -295,7 +370,7 @@ func readCandidates(br pgx.BatchResults, idx *commitIndex) error {
 // exchange, the rows, head and COMMIT in the second. The lock is held
 // across the assignment in between.
 func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner) error {
-	idx := newCommitIndex(batches)
+	idx := newCommitIndex(batches, &s.sigs)
 	var first pgx.Batch
 	first.Queue("BEGIN")
 	first.Queue(`SELECT seq, hash FROM custody_head WHERE id = 1 FOR UPDATE`)
@@ -375,7 +450,11 @@ func readRows(br pgx.BatchResults, dest []any, each func() error) error {
 // unnestInsert is the INSERT of a table's rows as one array per column
 // (INSERT … SELECT FROM unnest), so its text does not change with the
 // number of rows.
-func unnestInsert(w tableRows) (string, []any, error) {
+func unnestInsert(w tableRows) (string, []any, error) { return unnestInsertFrom(w, 1) }
+
+// unnestInsertFrom is unnestInsert with its parameters numbered from first
+// (to be one of several statements in one).
+func unnestInsertFrom(w tableRows, first int) (string, []any, error) {
 	width := len(w.rows[0])
 	args := make([]any, width)
 	casts := make([]string, width)
@@ -402,7 +481,7 @@ func unnestInsert(w tableRows) (string, []any, error) {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		fmt.Fprintf(&q, "$%d::%s", i+1, c)
+		fmt.Fprintf(&q, "$%d::%s", first+i, c)
 	}
 	q.WriteString(")" + w.suffix)
 	if w.extraCol != "" {

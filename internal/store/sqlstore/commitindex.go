@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/intake"
@@ -30,7 +31,7 @@ type commitIndex struct {
 	byDomain   map[string][]int
 	bandKeys   []int64 // The keys to read, each once.
 	domainKeys []string
-	sigs       map[string]campaign.Signature // Signatures decoded so far, by campaign.
+	sigs       *signatures // Campaigns' signatures decoded so far.
 
 	// The candidates read, by key, until fill hands them to the reports.
 	keyBands   map[int64][]campaign.Candidate
@@ -67,14 +68,14 @@ var (
 
 // newCommitIndex notes the keys the reports of a commit ask for; their
 // candidates are read next (prefetch, or commitPostgres) and added.
-func newCommitIndex(batches []*intake.Batch) *commitIndex {
+func newCommitIndex(batches []*intake.Batch, sigs *signatures) *commitIndex {
 	var reports []*intake.Report
 	for _, b := range batches {
 		reports = append(reports, b.Reports...)
 	}
 	x := &commitIndex{bands: make([][]campaign.Candidate, len(reports)), domains: make([][]campaign.Candidate, len(reports)),
 		foundedBands: map[uint64][]int{}, foundedDomains: map[string][]int{},
-		byBand: map[int64][]int{}, byDomain: map[string][]int{}, sigs: map[string]campaign.Signature{},
+		byBand: map[int64][]int{}, byDomain: map[string][]int{}, sigs: sigs,
 		keyBands: map[int64][]campaign.Candidate{}, keyDomains: map[string][]campaign.Candidate{}, reportKeys: reports}
 	for i, r := range reports {
 		for _, k := range r.Signature.BandKeys() {
@@ -154,15 +155,49 @@ func (x *commitIndex) addDomain(d, id, sig string) error {
 
 func (x *commitIndex) candidate(id, sig string) (campaign.Candidate, error) {
 	c := campaign.Candidate{ID: id}
-	if known, ok := x.sigs[id]; ok {
+	if known, ok := x.sigs.get(id); ok {
 		c.Signature = known
 		return c, nil
 	}
 	if err := json.Unmarshal([]byte(sig), &c.Signature); err != nil {
 		return c, fmt.Errorf("campaign %s: bad signature: %w", id, err)
 	}
-	x.sigs[id] = c.Signature
+	x.sigs.put(id, c.Signature)
 	return c, nil
+}
+
+// signatures keeps the campaigns' signatures a store decoded, across its
+// commits: a campaign's signature is its founder's and never changes, and
+// the same campaigns come back as candidates commit after commit (fifty
+// of a popular link domain's each time), each a JSON decoding.
+type signatures struct {
+	mu sync.Mutex
+	m  map[string]campaign.Signature
+}
+
+// maxSignatures bounds the signatures kept (a few hundred bytes each).
+const maxSignatures = 20000
+
+func (s *signatures) get(id string) (campaign.Signature, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sig, ok := s.m[id]
+	return sig, ok
+}
+
+func (s *signatures) put(id string, sig campaign.Signature) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]campaign.Signature{}
+	}
+	if len(s.m) >= maxSignatures {
+		for k := range s.m { // one out, whichever the map gives
+			delete(s.m, k)
+			break
+		}
+	}
+	s.m[id] = sig
 }
 
 // appendCandidate adds c once, up to the limit per report.

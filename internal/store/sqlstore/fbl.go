@@ -49,11 +49,12 @@ func (s *Store) SetFeedbackCursor(ctx context.Context, seq int64) error {
 	return err
 }
 
-// HasSenders implements fbl.Store.
-func (s *Store) HasSenders(ctx context.Context) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM consent_senders LIMIT 1) AS any_sender`).Scan(&n)
-	return n > 0, err
+// FeedbackState implements fbl.Store.
+func (s *Store) FeedbackState(ctx context.Context) (int64, bool, error) {
+	var head int64
+	var senders bool
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT seq FROM custody_head WHERE id = 1), EXISTS (SELECT 1 FROM consent_senders)`).Scan(&head, &senders)
+	return head, senders, err
 }
 
 var _ fbl.Store = (*Store)(nil)

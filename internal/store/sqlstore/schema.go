@@ -666,6 +666,10 @@ func migrations(d Dialect) []string {
 		// holds: custody verify checks the request and its history
 		// against it. Steps stored before keep none ('').
 		`ALTER TABLE fed_request_events ADD COLUMN msg TEXT NOT NULL DEFAULT ''`,
+		// 26: PostgreSQL: the check of migration 24 taking the custody
+		// head's lock first, so a commit locks and checks in one
+		// statement.
+		foundedSinceLocked(d),
 	}
 }
 
@@ -675,6 +679,14 @@ func foundedSinceByIndex(d Dialect) string {
 		return `SELECT 1`
 	}
 	return `CREATE OR REPLACE FUNCTION campaigns_founded_since(since BIGINT, bands BIGINT[], domains TEXT[]) RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF (SELECT seq FROM custody_head WHERE id = 1) = since THEN RETURN; END IF; IF EXISTS (SELECT 1 FROM campaigns c CROSS JOIN LATERAL (SELECT 1 FROM campaign_bands b WHERE b.campaign_id = c.id AND b.band = ANY (bands) LIMIT 1) AS x WHERE c.founded_seq > since) OR EXISTS (SELECT 1 FROM campaigns c CROSS JOIN LATERAL (SELECT 1 FROM campaign_domains m WHERE m.campaign_id = c.id AND m.domain = ANY (domains) LIMIT 1) AS x WHERE c.founded_seq > since) THEN RAISE EXCEPTION 'campaigns were founded since the snapshot' USING ERRCODE = 'AC001'; END IF; END $$`
+}
+
+// foundedSinceLocked is migration 26 (nothing on SQLite).
+func foundedSinceLocked(d Dialect) string {
+	if d.Name != "postgres" {
+		return `SELECT 1`
+	}
+	return `CREATE FUNCTION campaigns_founded_since_locked(since BIGINT, bands BIGINT[], domains TEXT[]) RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1 FROM custody_head WHERE id = 1 FOR UPDATE; PERFORM campaigns_founded_since(since, bands, domains); END $$`
 }
 
 // foundedSince is, on PostgreSQL, the function a snapshot commit calls

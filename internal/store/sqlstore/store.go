@@ -31,6 +31,7 @@ type Store struct {
 	snapshotAgain, snapshotLocked atomic.Int64
 	lockFirst                     atomic.Bool // LockFirst.
 	throttleTakes                 atomic.Int64
+	sigs                          signatures // Campaign signatures decoded by commits.
 }
 
 // Open wraps an opened database and brings its schema up to date.
@@ -177,7 +178,7 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM custody_head WHERE id = 1`+s.d.ForUpdate).Scan(&headSeq, &headHash); err != nil {
 		return fmt.Errorf("lock the custody head: %w", err)
 	}
-	idx := newCommitIndex(batches)
+	idx := newCommitIndex(batches, &s.sigs)
 	if err := s.prefetch(ctx, tx, idx); err != nil {
 		return err
 	}
