@@ -12,7 +12,9 @@
 #      upload read back byte for byte; one over the limit refused);
 #   4. one, then two serve processes on one PostgreSQL behind HAProxy, and
 #      two with one killed mid-load: every acknowledged report present, the
-#      custody chain verified, the campaign count of the one-instance run;
+#      custody chain verified, the campaigns those of grouping the stored
+#      reports one by one in commit order, the count beside the one-instance
+#      run's and the spread 30 random orders of its reports give;
 #      then one and two instances each capped at the same share of a CPU
 #      (LOADTEST_CPU_CAP, default 0.25; a control group per instance, as
 #      root; 0: not run), so that the second instance's gain is measured

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -283,7 +284,9 @@ func bigMessage(size int) []byte {
 // on one PostgreSQL; then two again with one killed (SIGKILL) a third of
 // the way in, clients retrying through HAProxy what got no answer. Every
 // acknowledged report must be present, the custody log one chain, and the
-// campaign count that of the one-instance run.
+// campaigns those of grouping the stored reports one at a time in their
+// commit order; the campaign count is compared with the one-instance
+// run's beside the spread that random orders of the same reports give.
 //
 // On a small machine one instance, PostgreSQL and the clients may already
 // use every CPU, and a second instance then only shares them: that says
@@ -377,9 +380,17 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 			custody = "BROKEN: " + strings.TrimSpace(string(chain))
 		}
 		cl.stop()
-		sequential, err := replayCampaigns(d)
+		orders := 0
+		if run.instances == 1 && run.share == 0 {
+			orders = 30
+		}
+		sequential, fewest, most, err := replayCampaigns(d, orders)
 		if err != nil {
 			fail(err)
+		}
+		if orders > 0 {
+			notes = append(notes, fmt.Sprintf("the one-instance run's %d reports grouped one at a time in their commit order make %d campaigns, in %d random orders %d to %d: which report founds a campaign depends on the order of arrival (docs/desk.md, \"Campaigns and the order of arrival\"), so runs of the same reports differ by that much whatever the number of instances",
+				len(r.ids), sequential, orders, fewest, most))
 		}
 		fmt.Printf("| %d | %s | %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %d (%d missing) | %d | %d | %s | %.1f | %s | %s | %s | %s | %.0f |\n", run.instances, share, kill, len(r.ids), r.refused, r.errors,
 			r.elapsed.Seconds(), rate, p50, p99, st.Reports, missing, st.Campaigns, sequential, custody, complaints/max(commits, 1), cpuPer, used, thr, wait, idle)
@@ -395,10 +406,11 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 			// Near-duplicate grouping is incremental: which report founds a
 			// campaign depends on the order of arrival, which concurrent
 			// clients (and retries after a kill) change — one instance too,
-			// from one run to the next. Said, not hidden; what must hold
-			// is the column before: the campaigns the instances made
-			// together are those of grouping the reports one at a time in
-			// the order they were committed.
+			// from one run to the next (the note on random orders says by
+			// how much). Said, not hidden; what must hold is the column
+			// before: the campaigns the instances made together are those
+			// of grouping the reports one at a time in the order they were
+			// committed.
 			notes = append(notes, fmt.Sprintf("%d instance(s)%s%s: %d campaigns, %+d against the one-instance run (order of arrival)",
 				run.instances, map[bool]string{true: ", one killed"}[run.kill], map[bool]string{true: ", capped"}[run.share > 0], st.Campaigns, st.Campaigns-campaigns1))
 		}
@@ -618,34 +630,60 @@ func isRefusal(err error, r **refusal) bool {
 
 // replayCampaigns groups the reports stored in the database one at a time,
 // in the order they were committed (their "received" custody entries), as
-// one desk alone would, and returns how many campaigns that makes.
-func replayCampaigns(dsn string) (int, error) {
+// one desk alone would, and returns how many campaigns that makes; then
+// the fewest and the most campaigns grouping the same reports one at a
+// time in orders random makes (orders of them; 0: not).
+func replayCampaigns(dsn string, orders int) (sequential, fewest, most int, err error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
 	defer db.Close()
 	rows, err := db.Query(`SELECT r.id, r.signature FROM custody c JOIN reports r ON r.id = c.report_id WHERE c.action = 'received' ORDER BY c.seq`)
 	if err != nil {
-		return 0, fmt.Errorf("replay campaigns: %w", err)
+		return 0, 0, 0, fmt.Errorf("replay campaigns: %w", err)
 	}
 	defer rows.Close()
-	idx := campaign.NewMemIndex()
+	var ids []string
+	var sigs []campaign.Signature
 	for rows.Next() {
 		var id, sig string
 		if err := rows.Scan(&id, &sig); err != nil {
-			return 0, err
+			return 0, 0, 0, err
 		}
 		var s campaign.Signature
 		if err := json.Unmarshal([]byte(sig), &s); err != nil {
-			return 0, fmt.Errorf("report %s: %w", id, err)
+			return 0, 0, 0, fmt.Errorf("report %s: %w", id, err)
 		}
-		if _, err := idx.Add(context.Background(), id, s); err != nil {
-			return 0, err
-		}
+		ids, sigs = append(ids, id), append(sigs, s)
 	}
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
-	return len(idx.Members), nil
+	group := func(order []int) (int, error) {
+		idx := campaign.NewMemIndex()
+		for _, i := range order {
+			if _, err := idx.Add(context.Background(), ids[i], sigs[i]); err != nil {
+				return 0, err
+			}
+		}
+		return len(idx.Members), nil
+	}
+	order := make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	if sequential, err = group(order); err != nil {
+		return 0, 0, 0, err
+	}
+	fewest, most = sequential, sequential
+	for o := range orders {
+		rand.New(rand.NewPCG(uint64(o), 1)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		n, err := group(order)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		fewest, most = min(fewest, n), max(most, n)
+	}
+	return sequential, fewest, most, nil
 }

@@ -181,26 +181,48 @@ func Assign(ctx context.Context, idx Index, s Signature) (id string, why string,
 	cands = append(cands, more...)
 	best, bestScore := "", 0.0
 	for _, c := range cands {
-		sim := 0.0
-		if s.Words > 0 && c.Signature.Words > 0 {
-			sim = Similarity(s.MinHash, c.Signature.MinHash)
-		}
-		shared := sharedDomain(s.Domains, c.Signature.Domains)
-		score := sim
-		ok := sim >= joinSimilarity
-		if shared != "" && (sim >= linkSimilarity || s.Words < 20 || c.Signature.Words < 20) {
-			ok = true
-			score += 0.5
-		}
-		if s.Network != "" && s.Network == c.Signature.Network {
-			score += 0.1
-		}
+		ok, score, sim, shared := match(s, c.Signature)
 		if ok && (score > bestScore || score == bestScore && c.ID < best) {
 			best, bestScore = c.ID, score
 			why = describe(sim, shared)
 		}
 	}
 	return best, why, nil
+}
+
+// Matches says whether a report of signature a may join the campaign
+// founded by a report of signature b. The rule is symmetric, but it is
+// not transitive: a may match b and b match c while a and c do not (a
+// spam run that rewords its text step by step). A campaign is its
+// founder's signature, so which reports found campaigns — and how many
+// campaigns there are — depends on the order reports arrive in: with b
+// first, a and c both join b's campaign; with a first, then c, each
+// founds one and b joins the first. What holds in every order is that
+// founders match no earlier founder and every report matches its
+// campaign's founder (docs/desk.md, "Campaigns and the order of
+// arrival").
+func Matches(a, b Signature) bool {
+	ok, _, _, _ := match(a, b)
+	return ok
+}
+
+// match is Matches with the score that ranks the campaigns a report
+// matches, its text similarity and the link domain the two share.
+func match(s, c Signature) (ok bool, score, sim float64, shared string) {
+	if s.Words > 0 && c.Words > 0 {
+		sim = Similarity(s.MinHash, c.MinHash)
+	}
+	shared = sharedDomain(s.Domains, c.Domains)
+	score = sim
+	ok = sim >= joinSimilarity
+	if shared != "" && (sim >= linkSimilarity || s.Words < 20 || c.Words < 20) {
+		ok = true
+		score += 0.5
+	}
+	if s.Network != "" && s.Network == c.Network {
+		score += 0.1
+	}
+	return ok, score, sim, shared
 }
 
 func describe(sim float64, shared string) string {
