@@ -13,9 +13,10 @@ import (
 // matcher finds people in text, built once per People.
 type matcher struct {
 	once  sync.Once
-	addrs [][]byte // Lower-case addresses.
-	latin [][]byte // Addresses with 8-bit characters, as Latin-1 bytes.
-	words [][]byte // Lower-case local parts and names.
+	addrs [][]byte      // Lower-case addresses.
+	latin [][]byte      // Addresses with 8-bit characters, as Latin-1 bytes.
+	words [][]byte      // Lower-case local parts and names.
+	doms  []domSpelling // Their domains' spellings (HoldsDomain, Text).
 }
 
 // m returns the compiled matcher.
@@ -29,6 +30,9 @@ func (p People) m() *matcher {
 			if l, ok := toLatin1(a); ok && l != a {
 				p.matcher.latin = append(p.matcher.latin, []byte(l))
 			}
+		}
+		for _, d := range p.Domains {
+			p.matcher.doms = append(p.matcher.doms, spellings(d)...)
 		}
 		for _, w := range append(append([]string{}, p.LocalParts...), p.Names...) {
 			p.matcher.words = append(p.matcher.words, []byte(fold(w)))

@@ -428,22 +428,19 @@ func (p People) Text(s string) string {
 	return string(replace(b, m.wordSpans(b), "[recipient]"))
 }
 
-// domainSpans finds their domains in text, ignoring case, where they stand
-// as a whole name (not inside a longer one).
+// domainSpans finds their domains in text, in any spelling (see
+// spellings), ignoring case and accents, where they stand as whole names
+// (not inside a longer one). A large mailbox provider's domain names
+// nobody and stays ("your gmail.com mailbox is full").
 func (p People) domainSpans(b []byte) [][2]int {
 	var out [][2]int
-	name := func(c byte) bool { c = lower(c); return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' }
-	for _, d := range p.Domains {
-		for off := 0; ; {
-			i := indexFold(b[off:], []byte(d))
-			if i < 0 {
-				break
-			}
-			s, e := off+i, off+i+len(d)
-			if !(s > 0 && (name(b[s-1]) || b[s-1] == '.')) && !(e < len(b) && name(b[e])) {
-				out = append(out, [2]int{s, e})
-			}
-			off = s + 1
+	f := foldMap(b)
+	for _, d := range p.m().doms {
+		if d.provider {
+			continue
+		}
+		for _, sp := range wholeSpans(string(f.b), d.name) {
+			out = append(out, [2]int{f.at[sp[0]], f.end[sp[1]-1]})
 		}
 	}
 	return merge(out)

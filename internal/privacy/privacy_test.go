@@ -503,3 +503,46 @@ func TestSenderDomainIsNobodys(t *testing.T) {
 		t.Errorf("a self-addressed spam's domain is nobody's: %v", self.Domains)
 	}
 }
+
+// TestRecipientDomainWholeLabels is the sixth attack review's over-cut: a
+// recipient at me.com or free.fr made every link and domain that merely
+// contained those letters theirs (prime.com, carefree.fr,
+// hotmail.com.verify.example), and a provider's name in a phish's link
+// ("gmail.", "/orange/") was cut, though it names millions of people and
+// is what the phish impersonates. A person's own domain is still found in
+// its Punycode and Unicode spellings.
+func TestRecipientDomainWholeLabels(t *testing.T) {
+	p := Of([]byte("From: x@spam.example\r\nTo: bob@me.com, ann@mail.com, jean@free.fr, al@gmail.com\r\nSubject: s\r\n\r\nb\r\n"), "")
+	for _, u := range []string{"http://prime.com/offer", "http://carefree.fr/login", "http://hotmail.com.verify.example/x",
+		"http://email.company-deals.example/x", "http://gmail.account-verify.example/login", "http://espace-abonne.example/free/login",
+		"http://free.fr-espace-abonne.example/login", "http://gmail.com.account-verify.example/login"} {
+		if got, ok := p.URL(u); !ok || got != u {
+			t.Errorf("URL(%s) = %q %v, want it whole", u, got, ok)
+		}
+	}
+	for _, d := range []string{"prime.com", "welcome.com", "hotmail.com", "carefree.fr", "free.fr-espace-abonne.example"} {
+		if p.HoldsDomain(d) {
+			t.Errorf("%s taken for a recipient's domain", d)
+		}
+	}
+	if !p.HoldsDomain("free.fr") || !p.HoldsDomain("me.com") {
+		t.Error("the recipients' exact domains are no longer theirs")
+	}
+	if got := p.Text("Your free.fr mailbox is full"); got != "Your free.fr mailbox is full" {
+		t.Errorf("a provider's domain cut from a subject: %q", got)
+	}
+	for _, to := range []string{"jd@café-dupont.fr", "jd@xn--caf-dupont-d7a.fr"} {
+		q := Of([]byte("From: x@login-verify.example\r\nTo: "+to+"\r\nSubject: s\r\n\r\nb\r\n"), "")
+		for _, u := range []string{"http://xn--caf-dupont-d7a.fr.login-verify.example/x", "http://café-dupont.fr.login-verify.example/x",
+			"http://login-verify.example/xn--caf-dupont-d7a/", "http://login-verify.example/cafe-dupont/"} {
+			if got, ok := q.URL(u); !ok || strings.Contains(got, "dupont") {
+				t.Errorf("To %s: URL(%s) = %q %v", to, u, got, ok)
+			}
+		}
+		for _, s := range []string{"xn--caf-dupont-d7a.fr: mailbox full", "café-dupont.fr: mailbox full", "CAFE-DUPONT.FR: mailbox full"} {
+			if got := q.Text(s); got != "[recipient]: mailbox full" {
+				t.Errorf("To %s: subject %q → %q", to, s, got)
+			}
+		}
+	}
+}

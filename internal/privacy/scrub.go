@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/accord-antispam/accord/internal/dnsname"
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -220,24 +222,38 @@ func tokenLike(s string) bool {
 	return false
 }
 
-// HoldsDomain reports whether s names one of their domains: holds it
-// ("dupont-family.fr.webmail-verify.example", "/login/dupont-family.fr/")
-// or has its registrable name as a whole label or segment
-// ("/login/dupont-family/"). A family's or a small firm's domain names
-// them when the local part does not ("jd@", "contact@"); cutting a large
-// provider's name from a link costs nothing.
+// HoldsDomain reports whether s names one of their domains: holds it as
+// whole labels ("dupont-family.fr.webmail-verify.example",
+// "/login/dupont-family.fr/", "mail.dupont-family.fr") or has its
+// registrable name as a whole label or segment ("/login/dupont-family/"),
+// in its ASCII (Punycode) or Unicode spelling, accents or not. A family's
+// or a small firm's domain names them when the local part does not ("jd@",
+// "contact@"). Only whole labels: a recipient at me.com or free.fr does
+// not make prime.com or carefree.fr theirs. A large mailbox provider's
+// domain (dnsname.MailboxProvider) names nobody but the exact domain: its
+// name in a link ("gmail.account-verify.example", "/orange/facture") is
+// what a phish impersonates, the signal a partner needs, not a person.
 func (p People) HoldsDomain(s string) bool {
 	if len(p.Domains) == 0 || s == "" {
 		return false
 	}
+	doms := p.m().doms
+	if len(doms) == 0 {
+		return false
+	}
 	l := fold(s)
 	var pieces []string
-	for _, d := range p.Domains {
-		if strings.Contains(l, d) {
+	for _, d := range doms {
+		if d.provider {
+			if l == d.name {
+				return true
+			}
+			continue
+		}
+		if len(wholeSpans(l, d.name)) > 0 {
 			return true
 		}
-		lab := domainName(d)
-		if len(lab) < 4 {
+		if len(d.label) < 4 {
 			continue
 		}
 		if pieces == nil {
@@ -252,12 +268,67 @@ func (p People) HoldsDomain(s string) bool {
 			pieces = strings.FieldsFunc(body, func(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-') })
 		}
 		for _, x := range pieces {
-			if x == lab {
+			if x == d.label {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// domSpelling is one spelling of a person's domain, folded: the domain
+// and its registrable name ("dupont-family"). provider marks a large
+// mailbox provider's domain.
+type domSpelling struct {
+	name, label string
+	provider    bool
+}
+
+// spellings are the ways a domain is written in links and text: as given,
+// in Punycode, in Unicode and without accents ("café-dupont.fr",
+// "xn--caf-dupont-b7a.fr", "cafe-dupont.fr"), each folded.
+func spellings(d string) []domSpelling {
+	provider := dnsname.MailboxProvider(dnsname.OrgDomain(d))
+	var out []domSpelling
+	seen := map[string]bool{}
+	add := func(n string) {
+		n = fold(n)
+		if n == "" || seen[n] {
+			return
+		}
+		seen[n] = true
+		out = append(out, domSpelling{name: n, label: fold(domainName(n)), provider: provider})
+	}
+	add(d)
+	if a, err := idna.Punycode.ToASCII(d); err == nil {
+		add(a)
+	}
+	if u, err := idna.Punycode.ToUnicode(d); err == nil {
+		add(u)
+	}
+	return out
+}
+
+// wholeSpans finds name in folded text where it stands as whole labels:
+// not inside a longer name ("me.com" in "prime.com", "free.fr" in
+// "free.fr-login.example"); a dot on either side is a label's edge.
+func wholeSpans(l, name string) [][2]int {
+	var out [][2]int
+	inName := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c >= 0x80
+	}
+	for off := 0; off <= len(l); {
+		i := strings.Index(l[off:], name)
+		if i < 0 {
+			break
+		}
+		s, e := off+i, off+i+len(name)
+		if !(s > 0 && inName(l[s-1])) && !(e < len(l) && inName(l[e])) {
+			out = append(out, [2]int{s, e})
+		}
+		off = s + 1
+	}
+	return out
 }
 
 // domainName is a domain's registrable name without its public suffix

@@ -1,5 +1,7 @@
 package rules
 
+import "github.com/accord-antispam/accord/internal/dnsname"
+
 // Phrases by language (ISO 639-1). They are matched in lower case against
 // the text a reader sees. Keep them general: they describe how people write
 // in each language, not any one sender or corpus.
@@ -124,21 +126,5 @@ var adLabels = []string{"adv:", "adv ", "[adv]", "(adv)", "advertisement", "werb
 var adBodyPhrases = []string{"this is an advertisement", "this email is an advertisement", "this e-mail is an advertisement",
 	"this message is an advertisement", "this is a commercial message", "advertisement:", "cette publicité", "dies ist eine werbung"}
 
-// freemailDomains are organizational domains of free mailbox providers.
-var freemailDomains = map[string]bool{
-	"gmail.com": true, "googlemail.com": true, "yahoo.com": true, "yahoo.co.uk": true, "yahoo.fr": true, "yahoo.de": true,
-	"yahoo.es": true, "yahoo.it": true, "ymail.com": true, "rocketmail.com": true, "hotmail.com": true, "hotmail.co.uk": true,
-	"hotmail.fr": true, "hotmail.de": true, "hotmail.it": true, "hotmail.es": true, "outlook.com": true, "live.com": true,
-	"msn.com": true, "aol.com": true, "aim.com": true, "mail.com": true, "gmx.com": true, "gmx.net": true, "gmx.de": true,
-	"web.de": true, "yandex.ru": true, "yandex.com": true, "mail.ru": true, "inbox.ru": true, "list.ru": true, "bk.ru": true,
-	"protonmail.com": true, "proton.me": true, "icloud.com": true, "me.com": true, "mac.com": true, "zoho.com": true,
-	"qq.com": true, "163.com": true, "126.com": true, "sina.com": true, "sohu.com": true, "laposte.net": true,
-	"orange.fr": true, "wanadoo.fr": true, "free.fr": true, "sfr.fr": true, "libero.it": true, "virgilio.it": true,
-	"tiscali.it": true, "rediffmail.com": true, "excite.com": true, "lycos.com": true, "juno.com": true,
-	"netzero.net": true, "earthlink.net": true, "netscape.net": true, "usa.net": true, "hushmail.com": true,
-	"tutanota.com": true, "fastmail.com": true, "t-online.de": true, "seznam.cz": true, "wp.pl": true, "o2.pl": true,
-	"terra.com.br": true, "uol.com.br": true, "bol.com.br": true, "naver.com": true, "hanmail.net": true, "daum.net": true,
-}
-
 // IsFreemail reports whether the organizational domain is a free mailbox provider.
-func IsFreemail(orgDomain string) bool { return freemailDomains[orgDomain] }
+func IsFreemail(orgDomain string) bool { return dnsname.MailboxProvider(orgDomain) }
