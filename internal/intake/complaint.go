@@ -683,42 +683,62 @@ func bodyText(m *mail.Message) string {
 
 // selfForward reports whether a message uploaded as a forward is the
 // spam itself carrying a fake forwarded thread (invoice and CEO fraud
-// write "FW:" above a made-up original): its From is at the original's
-// sender domain, yet is not one of the original's recipients, and it is
-// the original's sender itself or was sent to a recipient of the
-// original. A person's forward comes from
-// someone the original went to, or goes to someone else (the desk, a
-// colleague). Taken for a forward, the phisher became "the reporter" and
-// the true delivery headers (origin IP and country) were dropped.
+// write "FW:" above a made-up original). A person's forward comes from
+// someone the original went to, or from their organisation, or goes to
+// someone else (the desk, a colleague). So the message is the spam when
+// its From is not one of the original's recipients and either
+//   - is at the original's sender domain and is that sender itself or
+//     writes to one of the original's recipients (the victim of both), or
+//   - is at none of the original's recipients' domains yet writes to one
+//     of them: the CEO fraud whose look-alike "CEO" forwards a made-up
+//     lawyer's mail, sent to the real CEO, to the firm's accountant.
+//
+// Taken for a forward, the phisher became "the reporter" — its domain
+// and links cut as a person's — the true delivery headers (origin IP and
+// country) were dropped, and the made-up original's sender, an innocent
+// third party, was shared as the spam's sender domain.
 func selfForward(outer *mail.Message, inner []byte) bool {
 	from, _ := mail.ParseAddressList(outer.Header.Get("From"))
-	if len(from) == 0 {
+	if len(from) == 0 || from[0].Domain == "" {
 		return false
 	}
 	im := mail.ParseBytes(inner, mail.DefaultLimits())
-	ifrom, _ := mail.ParseAddressList(im.Header.Get("From"))
-	if len(ifrom) == 0 || !strings.EqualFold(from[0].Domain, ifrom[0].Domain) || from[0].Domain == "" {
-		return false
-	}
-	innerTo := map[string]bool{}
+	innerTo, innerDom := map[string]bool{}, map[string]bool{}
 	for _, f := range []string{"To", "Cc"} {
 		list, _ := mail.ParseAddressList(im.Header.Get(f))
 		for _, a := range list {
 			innerTo[strings.ToLower(a.Addr)] = true
+			if a.Domain != "" {
+				innerDom[strings.ToLower(a.Domain)] = true
+			}
 		}
 	}
 	if innerTo[strings.ToLower(from[0].Addr)] {
 		return false
 	}
-	if strings.EqualFold(from[0].Addr, ifrom[0].Addr) {
-		return true // "Forwarding" what it sent itself, to someone else.
-	}
+	var outerTo []mail.Address
 	for _, f := range []string{"To", "Cc"} {
 		list, _ := mail.ParseAddressList(outer.Header.Get(f))
-		for _, a := range list {
+		outerTo = append(outerTo, list...)
+	}
+	ifrom, _ := mail.ParseAddressList(im.Header.Get("From"))
+	if len(ifrom) > 0 && strings.EqualFold(from[0].Domain, ifrom[0].Domain) {
+		if strings.EqualFold(from[0].Addr, ifrom[0].Addr) {
+			return true // "Forwarding" what it sent itself, to someone else.
+		}
+		for _, a := range outerTo {
 			if innerTo[strings.ToLower(a.Addr)] {
 				return true
 			}
+		}
+		return false
+	}
+	if innerDom[strings.ToLower(from[0].Domain)] {
+		return false // From the recipients' own organisation: a colleague's forward.
+	}
+	for _, a := range outerTo {
+		if innerDom[strings.ToLower(a.Domain)] {
+			return true
 		}
 	}
 	return false

@@ -522,3 +522,42 @@ func TestFakeForwardIsTheSpamItself(t *testing.T) {
 		}
 	}
 }
+
+// TestCEOFraudIsTheSpamItself is the sixth attack review's first finding:
+// the CEO fraud whose look-alike "CEO" (another domain than the made-up
+// original's) writes "FW:" to the firm's accountant above a lawyer's mail
+// "to the CEO" was unwrapped with the phisher as the reporter, the origin
+// dropped and the innocent lawyer's domain shared as the spam's sender.
+// It is the spam itself; a colleague's forward inside the recipients'
+// organisation and a person's forward to the desk stay forwards.
+func TestCEOFraudIsTheSpamItself(t *testing.T) {
+	bec := []byte("Received: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx.acme-corp.example; Sat, 28 Nov 2026 10:00:00 +0000\r\n" +
+		"From: \"Jean Leroy (CEO)\" <ceo@acme-c0rp.example>\r\nTo: compta@acme-corp.example\r\nSubject: FW: Virement urgent - confidentiel\r\n" +
+		"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <1@acme-c0rp.example>\r\n\r\nMerci de traiter aujourd'hui.\r\n\r\n" +
+		"---------- Forwarded message ---------\r\nFrom: Maitre Dubois <m.dubois@cabinet-dubois.example>\r\nDate: Fri, 27 Nov 2026\r\n" +
+		"Subject: Virement urgent\r\nTo: Jean Leroy <ceo@acme-corp.example>\r\n\r\nVeuillez virer 48 000 EUR: http://bec-pay.example/pay/77\r\n")
+	items, err := Extract(bec, Via{Declared: "message/rfc822"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[0].Form != FormRaw || !bytes.Equal(items[0].Raw, bec) || ForwardedBy(bec, items) != "" {
+		t.Errorf("the CEO fraud taken as %s, reporter %q", items[0].Form, ForwardedBy(bec, items))
+	}
+	fwd := func(from, to, innerTo string) []byte {
+		return []byte("From: " + from + "\r\nTo: " + to + "\r\nSubject: Fwd: prize\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=\"O\"\r\n\r\n--O\r\nContent-Type: message/rfc822\r\n\r\nFrom: winner@prize.example\r\nTo: " + innerTo +
+			"\r\nSubject: prize\r\n\r\nclaim at http://prize.example/\r\n--O--\r\n")
+	}
+	for _, c := range []struct{ from, to, innerTo string }{
+		{"alice@acme-corp.example", "it@acme-corp.example", "sales@acme-corp.example"}, // a colleague, to IT
+		{"bob@home.example", "report@desk.example", "alice@acme-corp.example"},         // someone else's spam, to the desk
+		{"alice@acme-corp.example", "report@desk.example", "alice@acme-corp.example"},  // their own
+		{"bob@home.example", "report@desk.example", "undisclosed-recipients:;"},        // a Bcc spam
+	} {
+		raw := fwd(c.from, c.to, c.innerTo)
+		items, err := Extract(raw, Via{Declared: "message/rfc822"})
+		if err != nil || items[0].Form != FormAttached || ForwardedBy(raw, items) != c.from {
+			t.Errorf("%s's forward to %s taken as %s (%v)", c.from, c.to, items[0].Form, err)
+		}
+	}
+}
