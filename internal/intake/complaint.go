@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/mail"
@@ -112,11 +113,14 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	// delivery notice's attached message is the one it reports on: the
 	// notice is what was received.
 	if items := extractAttached(m); len(items) > 0 && (via.Mailbox || !deliveryNotice(m)) && (via.Mailbox || !selfForward(m, items[0].Raw)) {
+		for i := range items {
+			items[i] = forwardedOriginal(items[i])
+		}
 		return items, nil
 	}
 	own := via.Mailbox && fromReporter(m, via.Reporter)
 	if it, ok := extractInlineForward(m, own); ok && (via.Mailbox || !selfForward(m, it.Raw)) {
-		return []Item{it}, nil
+		return []Item{forwardedOriginal(it)}, nil
 	}
 	if looksLikeMessage(m) && !(via.Mailbox && fromReporter(m, via.Reporter)) {
 		return []Item{{Raw: raw, Form: FormRaw, parsed: m}}, nil
@@ -742,4 +746,47 @@ func selfForward(outer *mail.Message, inner []byte) bool {
 		}
 	}
 	return false
+}
+
+// maxForwardDepth bounds how many forwards inside a forward are undone.
+const maxForwardDepth = 3
+
+// forwardedOriginal is the spam inside a forward of a forward: Bob
+// forwards the spam he received to Alice, who forwards his forward to the
+// desk. Taken as the spam, Bob's forward gave his provider's relay as the
+// origin (an innocent IP shared as an indicator) and lost the spammer's.
+// An item is unwrapped again only when it is its sender's forward of
+// something sent to them: its From is one of the inner message's
+// recipients (a phish carrying a made-up original is not, see
+// selfForward).
+func forwardedOriginal(it Item) Item {
+	for range maxForwardDepth {
+		m := mail.ParseBytes(it.Raw, mail.DefaultLimits())
+		from, _ := mail.ParseAddressList(m.Header.Get("From"))
+		if len(from) == 0 || from[0].Addr == "" {
+			return it
+		}
+		var inner Item
+		if items := extractAttached(m); len(items) == 1 && !deliveryNotice(m) {
+			inner = items[0]
+		} else if fw, ok := extractInlineForward(m, false); ok && len(items) == 0 {
+			inner = fw
+		} else {
+			return it
+		}
+		im := mail.ParseBytes(inner.Raw, mail.DefaultLimits())
+		sent := false
+		for _, f := range []string{"To", "Cc", "Delivered-To", "X-Original-To"} {
+			list, _ := mail.ParseAddressList(im.Header.Get(f))
+			for _, a := range list {
+				sent = sent || strings.EqualFold(a.Addr, from[0].Addr)
+			}
+		}
+		if !sent {
+			return it
+		}
+		inner.Unverifiable = append(slices.Clone(it.Unverifiable), inner.Unverifiable...)
+		it = inner
+	}
+	return it
 }

@@ -561,3 +561,49 @@ func TestCEOFraudIsTheSpamItself(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardOfAForward is the sixth attack review's third finding: Alice
+// forwards to the desk the forward Bob made her of a spam he received.
+// Taken as the spam, Bob's forward gave his provider's relay as the origin
+// (an innocent address shared as an indicator) and lost the spammer's.
+// The spam inside is the report, attached or quoted; an attached message
+// that was not sent to the forward's sender stays where it is.
+func TestForwardOfAForward(t *testing.T) {
+	spam := "Received: from mx.spam.example (mx.spam.example [12.0.9.50]) by mx.girard.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n" +
+		"From: Colis <colis@parcel-scam.example>\r\nTo: Bob Girard <bob.girard@girard.example>\r\nSubject: votre colis\r\n" +
+		"Date: Sat, 28 Nov 2026 09:00:00 +0000\r\nMessage-ID: <s@parcel-scam.example>\r\n\r\nPayez http://parcel-scam.example/r/ref\r\n"
+	attach := func(from, to, inner string) string {
+		return "Received: from smtp.example ([12.0.9.60]) by mx.example; Sat, 28 Nov 2026 09:30:00 +0000\r\nFrom: " + from + "\r\nTo: " + to +
+			"\r\nSubject: Fwd: votre colis\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"" + from[:3] + "\"\r\n\r\n--" + from[:3] +
+			"\r\nContent-Type: text/plain\r\n\r\nRegarde.\r\n--" + from[:3] + "\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n--" + from[:3] + "--\r\n"
+	}
+	bob := attach("bob.girard@girard.example", "am1987@orange-fr.example", spam)
+	quotedBob := "Received: from smtp.example ([12.0.9.60]) by mx.example; Sat, 28 Nov 2026 09:30:00 +0000\r\nFrom: Bob Girard <bob.girard@girard.example>\r\n" +
+		"To: am1987@orange-fr.example\r\nSubject: Fwd: votre colis\r\n\r\nRegarde.\r\n\r\n---------- Forwarded message ---------\r\n" +
+		"From: Colis <colis@parcel-scam.example>\r\nDate: Sat, 28 Nov 2026\r\nSubject: votre colis\r\nTo: Bob Girard <bob.girard@girard.example>\r\n\r\n" +
+		"Payez http://parcel-scam.example/r/ref\r\n"
+	for name, raw := range map[string]string{
+		"attached in attached": attach("am1987@orange-fr.example", "report@desk.example", bob),
+		"quoted in attached":   attach("am1987@orange-fr.example", "report@desk.example", quotedBob),
+	} {
+		for _, via := range []Via{{Declared: "message/rfc822"}, {Mailbox: true, Reporter: "am1987@orange-fr.example"}} {
+			items, err := Extract([]byte(raw), via)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) != 1 || !strings.Contains(string(items[0].Raw), "Payez") || strings.Contains(string(items[0].Raw), "Regarde") {
+				t.Errorf("%s (mailbox %v): the report is not the spam inside:\n%s", name, via.Mailbox, items[0].Raw)
+			}
+			if by := ForwardedBy([]byte(raw), items); !via.Mailbox && by != "am1987@orange-fr.example" {
+				t.Errorf("%s: reporter %q", name, by)
+			}
+		}
+	}
+	// Carol's forward of a spam that attaches a message it was not sent:
+	// the spam is the report, not what it carries.
+	carol := attach("carol@home.example", "report@desk.example", attach("news@promo.example", "carol@home.example", spam))
+	items, err := Extract([]byte(carol), Via{Declared: "message/rfc822"})
+	if err != nil || !strings.Contains(string(items[0].Raw), "news@promo.example") {
+		t.Errorf("the spam's own attachment taken for the report (%v):\n%s", err, items[0].Raw)
+	}
+}
