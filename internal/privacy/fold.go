@@ -20,7 +20,11 @@ func foldRune(dst []byte, r rune) []byte {
 		if unicode.Is(unicode.Mn, d) {
 			continue
 		}
-		dst = utf8.AppendRune(dst, unicode.ToLower(d))
+		d = unicode.ToLower(d)
+		if d == 'ς' {
+			d = 'σ' // Greek final sigma: "ΓΙΏΡΓΟΣ" lower-cases to "γιώργοσ".
+		}
+		dst = utf8.AppendRune(dst, d)
 	}
 	return dst
 }

@@ -259,13 +259,19 @@ func (m *matcher) wordSpans(b []byte) [][2]int {
 	low := f.b
 	var out [][2]int
 	for _, w := range m.words {
+		// Chinese and Japanese write no spaces, and Korean joins its
+		// particles and honorifics to the name ("山田太郎様", "김철수님"):
+		// a name that starts or ends in those scripts is a word there
+		// whatever stands next to it.
+		first, _ := utf8.DecodeRune(w)
+		last, _ := utf8.DecodeLastRune(w)
 		for off := 0; ; {
 			i := bytes.Index(low[off:], w)
 			if i < 0 {
 				break
 			}
 			s, e := off+i, off+i+len(w)
-			if !wordAt(low, s-1, true) && !wordAt(low, e, false) {
+			if (unspaced(first) || !wordAt(low, s-1, true)) && (unspaced(last) || !wordAt(low, e, false)) {
 				out = append(out, [2]int{f.at[s], f.end[e-1]})
 			}
 			off = s + 1
@@ -287,4 +293,10 @@ func wordAt(b []byte, i int, before bool) bool {
 		r, _ = utf8.DecodeRune(b[i:])
 	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// unspaced reports whether r is of a script whose names stand in text
+// without spaces around them (Han, Hiragana, Katakana, Hangul).
+func unspaced(r rune) bool {
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
 }

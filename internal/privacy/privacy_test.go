@@ -546,3 +546,26 @@ func TestRecipientDomainWholeLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesInUnspacedScriptsAndGreekCapitals: a reporter's name written in
+// Japanese or Korean stands joined to its honorific ("山田太郎様",
+// "김철수님"), and a Greek name in capitals ends in Σ, whose lower case is
+// not the final ς the name was written with; each is cut from subjects
+// and links.
+func TestNamesInUnspacedScriptsAndGreekCapitals(t *testing.T) {
+	bcc := []byte("From: colis@scam.example\r\nTo: undisclosed-recipients:;\r\nSubject: s\r\n\r\nb\r\n")
+	for _, c := range []struct{ from, subject, want, link string }{
+		{"=?utf-8?B?5bGx55Sw5aSq6YOO?= <ty@mail-jp.example>", "山田太郎様、お荷物のお知らせ", "[recipient]様、お荷物のお知らせ", "http://scam.example/r/山田太郎様/ref"},
+		{"=?utf-8?B?6rmA7LKg7IiY?= <kcs@mail-kr.example>", "김철수님 택배 안내", "[recipient]님 택배 안내", "http://scam.example/r/김철수님/ref"},
+		{"=?utf-8?Q?=CE=93=CE=B9=CF=8E=CF=81=CE=B3=CE=BF=CF=82?= <gp@mail-gr.example>", "ΓΙΏΡΓΟΣ, ΤΟ ΔΈΜΑ ΣΑΣ", "[recipient], ΤΟ ΔΈΜΑ ΣΑΣ", "http://scam.example/r/ΓΙΏΡΓΟΣ/ref"},
+	} {
+		addr := c.from[strings.Index(c.from, "<")+1 : len(c.from)-1]
+		p := Of(bcc, c.from+", <"+addr+">")
+		if got := p.Text(c.subject); got != c.want {
+			t.Errorf("%s: subject %q → %q, want %q", c.from, c.subject, got, c.want)
+		}
+		if got, ok := p.URL(c.link); !ok || got != "http://scam.example/r/" {
+			t.Errorf("%s: URL %s → %q %v", c.from, c.link, got, ok)
+		}
+	}
+}
