@@ -28,6 +28,7 @@ const (
 	ReasonLinkMismatch      ReasonCode = "link-text-mismatch"
 	ReasonExecutable        ReasonCode = "executable-attachment"
 	ReasonHiddenText        ReasonCode = "hidden-text"
+	ReasonHiddenProse       ReasonCode = "hidden-prose"
 	ReasonLegalBreach       ReasonCode = "legal-breach"
 	ReasonSpam              ReasonCode = "spam"
 	ReasonPhishingLikely    ReasonCode = "phishing-likely"
@@ -114,6 +115,9 @@ func reasons(v *Verdict) []Reason {
 	}
 	if v.Content.HTML.HiddenText {
 		add(ReasonHiddenText, "the HTML hides text from the reader")
+	}
+	if v.Content.HTML.HiddenProse {
+		add(ReasonHiddenProse, "the HTML carries sentences where no reader sees them (a style sheet of words, an anchor named with a sentence)")
 	}
 	for _, j := range v.Legal {
 		for _, r := range j.Rules {

@@ -48,3 +48,36 @@ func TestForgedAuthResultsAtTheDoor(t *testing.T) {
 		t.Error("receiver: the trusted relay or the unknown client is taken for the boundary")
 	}
 }
+
+// A style sheet of words is a hash-buster's padding: the engine's finding
+// becomes HIDDEN_PROSE at its weight; the same words as the message's
+// visible text are not a finding.
+func TestHiddenProseSymbol(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	salad := "Antarctic the humans course for experienced burning unprecedented next sunlight climate like never all whale burning of and to are Peninsula of Antarctic far worse began the began changes several speed of today"
+	html := func(body string) []byte {
+		return []byte("From: Shop <s@shop.example>\r\nTo: ana@example.org\r\nSubject: tones\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n" +
+			"Message-ID: <p1@shop.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n" + body + "\r\n")
+	}
+	ctx := context.Background()
+	d, err := s.Check(ctx, html("<html><body><style>"+salad+"</style><a href=\"http://shop.example/\">Buy now</a></body></html>"), Envelope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, sy := range d.Symbols {
+		if sy.Name == "HIDDEN_PROSE" {
+			found = sy.Score == engineWeights["HIDDEN_PROSE"] && sy.Score > 0
+		}
+	}
+	if !found {
+		t.Errorf("symbols %s: no HIDDEN_PROSE at its weight for a style sheet of words", symbolNames(d))
+	}
+	d, err = s.Check(ctx, html("<html><body><p>"+salad+"</p><a href=\"http://shop.example/\">Buy now</a></body></html>"), Envelope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(symbolNames(d), "HIDDEN_PROSE") {
+		t.Errorf("symbols %s: visible text taken for hidden prose", symbolNames(d))
+	}
+}

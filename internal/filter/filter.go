@@ -755,6 +755,7 @@ var engineWeights = map[string]float64{
 	"EXECUTABLE_ATTACHMENT": 2,
 	"OBFUSCATED_URL":        1,
 	"HIDDEN_TEXT":           0.5,
+	"HIDDEN_PROSE":          1.5,
 	"DMARC_PASS":            -0.5,
 	"ACCORD_LABEL":          -3,
 	"ACCORD_LABEL_INVALID":  2,
@@ -810,6 +811,8 @@ func engineSymbols(v *analysis.Verdict) []Symbol {
 			add("OBFUSCATED_URL", r.Detail)
 		case "hidden-text":
 			add("HIDDEN_TEXT", r.Detail)
+		case analysis.ReasonHiddenProse:
+			add("HIDDEN_PROSE", r.Detail)
 		}
 	}
 	return dedupe(out)

@@ -136,6 +136,7 @@ func Extract(m *Message) *Content {
 			c.HTML.Forms += info.Forms
 			c.HTML.Scripts += info.Scripts
 			c.HTML.HiddenText = c.HTML.HiddenText || info.HiddenText
+			c.HTML.HiddenProse = c.HTML.HiddenProse || info.HiddenProse
 			c.HTML.RemoteImage = c.HTML.RemoteImage || info.RemoteImage
 			for _, l := range links {
 				if strings.HasPrefix(strings.ToLower(l.URL), "mailto:") {

@@ -18,6 +18,11 @@ type HTMLInfo struct {
 	Scripts     int  `json:"scripts"`
 	HiddenText  bool `json:"hidden_text"`  // Text styled invisible (display:none, zero size…).
 	RemoteImage bool `json:"remote_image"` // An <img> loaded from the network (a tracking pixel or ad).
+	// HiddenProse: sentences where no reader sees them and no markup
+	// needs them — a <style> block of words instead of CSS, an anchor
+	// named with a sentence. A hash-buster's padding, put there to feed
+	// word-counting filters ordinary words; no authoring tool writes it.
+	HiddenProse bool `json:"hidden_prose"`
 }
 
 // htmlLink is a reference found in HTML, with the visible anchor text of <a>.
@@ -41,6 +46,7 @@ func htmlToText(src string) (string, []htmlLink, HTMLInfo) {
 	z := html.NewTokenizer(strings.NewReader(src))
 	z.SetMaxBuf(4 << 20)
 	skip := 0   // inside script/style/head/title
+	style := 0  // inside style
 	hidden := 0 // inside an element styled invisible
 	var anchor *htmlLink
 	var anchorText strings.Builder
@@ -58,6 +64,9 @@ func htmlToText(src string) (string, []htmlLink, HTMLInfo) {
 			return tidyText(b.String()), links, info
 		case html.TextToken:
 			if skip > 0 {
+				if style > 0 && !info.HiddenProse && proseNotCSS(z.Raw()) {
+					info.HiddenProse = true
+				}
 				continue
 			}
 			t := z.Text() // valid until the next token: written at once
@@ -85,8 +94,14 @@ func htmlToText(src string) (string, []htmlLink, HTMLInfo) {
 				}
 				if tt == html.StartTagToken {
 					skip++
+					if a == atom.Style {
+						style++
+					}
 				}
 			case atom.A, atom.Area:
+				if a == atom.A && attrs.seen&attrSentenceName != 0 {
+					info.HiddenProse = true
+				}
 				if h := strings.TrimSpace(attrs.href); h != "" {
 					info.Links++
 					links = append(links, htmlLink{URL: h, Source: "href"})
@@ -144,6 +159,9 @@ func htmlToText(src string) (string, []htmlLink, HTMLInfo) {
 				if skip > 0 {
 					skip--
 				}
+				if a == atom.Style && style > 0 {
+					style--
+				}
 			case atom.A:
 				if anchor != nil {
 					anchor.Text = oneSpaced(anchorText.String())
@@ -188,10 +206,13 @@ func isBlock(a atom.Atom) bool {
 // keep): only these are copied out of the tokenizer.
 type tagAttrs struct {
 	href, src, alt, action, background, style string
-	seen                                      uint8 // bit per attribute above, in that order, then hidden
+	seen                                      uint8 // bit per attribute above, in that order, then hidden, then a sentence for a name (not copied)
 }
 
-const attrHidden = 1 << 6
+const (
+	attrHidden       = 1 << 6
+	attrSentenceName = 1 << 7 // a name attribute is a sentence (sentenceName)
+)
 
 // read takes the current tag's attributes from z.
 func (t *tagAttrs) read(z *html.Tokenizer) {
@@ -214,6 +235,10 @@ func (t *tagAttrs) read(z *html.Tokenizer) {
 			bit, dst = 1<<5, &t.style
 		case "hidden":
 			bit = attrHidden
+		case "name":
+			if t.seen&attrSentenceName == 0 && sentenceName(v) {
+				t.seen |= attrSentenceName
+			}
 		}
 		if bit != 0 && t.seen&bit == 0 {
 			t.seen |= bit
@@ -243,6 +268,72 @@ func hidesContent(attrs tagAttrs) bool {
 		}
 	}
 	return strings.HasSuffix(st, "opacity:0")
+}
+
+// proseNotCSS reports whether a style sheet's text is words rather than
+// CSS: at least 20 words (runs of three letters or more) outside its
+// comments and fewer than one of CSS's marks ({ } ; :) for every ten of
+// them. A rule is a selector and a block of declarations, each with its
+// colon and most with a semicolon: real CSS has several marks for every
+// few words, and a licence or note in a /* comment */ is not counted.
+func proseNotCSS(t []byte) bool {
+	words, marks, run := 0, 0, 0
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c == '/' && i+1 < len(t) && t[i+1] == '*' {
+			end := bytes.Index(t[i+2:], []byte("*/"))
+			if end < 0 {
+				break
+			}
+			if run >= 3 {
+				words++
+			}
+			run = 0
+			i += end + 3
+			continue
+		}
+		if c|0x20 >= 'a' && c|0x20 <= 'z' {
+			run++
+			continue
+		}
+		if run >= 3 {
+			words++
+		}
+		run = 0
+		switch c {
+		case '{', '}', ';', ':':
+			marks++
+		}
+	}
+	if run >= 3 {
+		words++
+	}
+	return words >= 20 && marks*10 < words
+}
+
+// sentenceName reports whether an anchor's name is a sentence: three words
+// or more of letters only. A fragment's target is a token (top, sec2,
+// _Toc123); a name of ordinary words with spaces is padding.
+// It reads the tokenizer's bytes without copying them (as strings.Fields
+// splits, unicode.IsSpace).
+func sentenceName(name []byte) bool {
+	n, in := 0, false
+	for len(name) > 0 {
+		r, size := utf8.DecodeRune(name)
+		name = name[size:]
+		switch {
+		case unicode.IsSpace(r):
+			in = false
+		case unicode.IsLetter(r):
+			if !in {
+				n++
+			}
+			in = true
+		default:
+			return false
+		}
+	}
+	return n >= 3
 }
 
 // cssURLs returns url(...) targets in an inline style.
