@@ -690,7 +690,10 @@ func bodyText(m *mail.Message) string {
 // write "FW:" above a made-up original). A person's forward comes from
 // someone the original went to, or from their organisation, or goes to
 // someone else (the desk, a colleague). So the message is the spam when
-// its From is not one of the original's recipients and either
+// it hands the "original" back to its author (its From is one of the
+// original's recipients and it writes to the original's sender, not a
+// reporting address), or its From is not one of the original's
+// recipients and either
 //   - is at the original's sender domain and is that sender itself or
 //     writes to one of the original's recipients (the victim of both), or
 //   - is at none of the original's recipients' domains yet writes to one
@@ -717,15 +720,29 @@ func selfForward(outer *mail.Message, inner []byte) bool {
 			}
 		}
 	}
-	if innerTo[strings.ToLower(from[0].Addr)] {
-		return false
-	}
 	var outerTo []mail.Address
 	for _, f := range []string{"To", "Cc"} {
 		list, _ := mail.ParseAddressList(outer.Header.Get(f))
 		outerTo = append(outerTo, list...)
 	}
 	ifrom, _ := mail.ParseAddressList(im.Header.Get("From"))
+	if innerTo[strings.ToLower(from[0].Addr)] {
+		// One of the original's recipients: a forward, unless it hands
+		// the "original" back to its author — the invoice phish quoting
+		// a made-up mail from its victim ("From: compta@victim, To:
+		// support@phish") above "Fwd:", sent to that victim. Handing a
+		// spam back to a reporting address it spoofed (the desk's
+		// report@, a bank's phishing@) is still a forward.
+		if len(ifrom) == 0 || strings.EqualFold(from[0].Addr, ifrom[0].Addr) {
+			return false
+		}
+		for _, a := range outerTo {
+			if strings.EqualFold(a.Addr, ifrom[0].Addr) && !reportingAddress(a.Addr) {
+				return true
+			}
+		}
+		return false
+	}
 	if len(ifrom) > 0 && strings.EqualFold(from[0].Domain, ifrom[0].Domain) {
 		if strings.EqualFold(from[0].Addr, ifrom[0].Addr) {
 			return true // "Forwarding" what it sent itself, to someone else.
@@ -742,6 +759,27 @@ func selfForward(outer *mail.Message, inner []byte) bool {
 	}
 	for _, a := range outerTo {
 		if innerDom[strings.ToLower(a.Domain)] {
+			return true
+		}
+	}
+	return false
+}
+
+// reportingRoles are local parts of addresses that take reports of spam
+// and fraud (the desk's own report@ among them): a person forwards a spam
+// there even when the spam claimed to come from it.
+var reportingRoles = []string{"abuse", "phish", "spam", "report", "signal", "fraud", "security", "cert", "csirt", "postmaster"}
+
+// reportingAddress reports whether an address's local part names a
+// reporting role ("abuse@", "report-phishing@", "signal-spam@").
+func reportingAddress(addr string) bool {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return false
+	}
+	lp := strings.ToLower(addr[:at])
+	for _, r := range reportingRoles {
+		if strings.Contains(lp, r) {
 			return true
 		}
 	}

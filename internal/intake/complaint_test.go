@@ -607,3 +607,39 @@ func TestForwardOfAForward(t *testing.T) {
 		t.Errorf("the spam's own attachment taken for the report (%v):\n%s", err, items[0].Raw)
 	}
 }
+
+// TestFakeOriginalFromTheVictim is the sixth attack review's fifth
+// finding: an invoice phish quoting a made-up mail from its victim
+// ("From: compta@acme-corp, To: support@phish") above "Fwd:", sent to that
+// victim, was unwrapped — the phisher the reporter, the victim's company
+// shared as the spam's sender domain, the phish's own domain cut. It hands
+// the "original" back to its author: the spam itself. Forwarding a spam
+// that spoofed a reporting address (the desk's report@, a bank's
+// phishing@) to that address is still a forward.
+func TestFakeOriginalFromTheVictim(t *testing.T) {
+	quoted := func(from, to, innerFrom, innerTo string) []byte {
+		return []byte("Received: from mx.bad.example ([12.0.9.98]) by mx.example; Sat, 28 Nov 2026 10:00:00 +0000\r\nFrom: " + from + "\r\nTo: " + to +
+			"\r\nSubject: Fwd: Invoice 2231 overdue\r\nDate: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <b2@x.example>\r\n\r\nSee below.\r\n\r\n" +
+			"-----Original Message-----\r\nFrom: " + innerFrom + "\r\nSent: Friday, November 27, 2026\r\nTo: " + innerTo +
+			"\r\nSubject: Invoice 2231 overdue\r\n\r\nPay at http://invoices-portal.example/pay/2231\r\n")
+	}
+	phish := quoted("Support <support@invoices-portal.example>", "compta@acme-corp.example", "compta@acme-corp.example", "support@invoices-portal.example")
+	items, err := Extract(phish, Via{Declared: "message/rfc822"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[0].Form != FormRaw || ForwardedBy(phish, items) != "" {
+		t.Errorf("the phish taken as %s, reporter %q", items[0].Form, ForwardedBy(phish, items))
+	}
+	for _, c := range []struct{ from, to, innerFrom string }{
+		{"alice@mail.example", "report@desk.example", "report@desk.example"},     // a phish spoofing the desk, forwarded to it
+		{"alice@mail.example", "phishing@bank.example", "phishing@bank.example"}, // the bank's reporting address
+		{"alice@mail.example", "report@desk.example", "winner@prize.example"},    // an ordinary forward
+	} {
+		raw := quoted(c.from, c.to, c.innerFrom, "alice@mail.example")
+		items, err := Extract(raw, Via{Declared: "message/rfc822"})
+		if err != nil || items[0].Form != FormInlineForward || ForwardedBy(raw, items) != c.from {
+			t.Errorf("%s's forward to %s taken as %s (%v)", c.from, c.to, items[0].Form, err)
+		}
+	}
+}
