@@ -29,6 +29,7 @@ const (
 	ReasonExecutable        ReasonCode = "executable-attachment"
 	ReasonHiddenText        ReasonCode = "hidden-text"
 	ReasonHiddenProse       ReasonCode = "hidden-prose"
+	ReasonImageOnly         ReasonCode = "image-only"
 	ReasonLegalBreach       ReasonCode = "legal-breach"
 	ReasonSpam              ReasonCode = "spam"
 	ReasonPhishingLikely    ReasonCode = "phishing-likely"
@@ -116,6 +117,12 @@ func reasons(v *Verdict) []Reason {
 	if v.Content.HTML.HiddenText {
 		add(ReasonHiddenText, "the HTML hides text from the reader")
 	}
+	// Image-only mail (SpamAssassin's HTML_IMAGE_ONLY_*): the message
+	// is a picture with next to no text, which word-reading filters
+	// cannot read — spam's way of showing its offer, rarely a person's.
+	if v.Content.HTML.Images > 0 && fewWords(v.Content.Text, v.Content.HTMLText, imageOnlyWords) {
+		add(ReasonImageOnly, fmt.Sprintf("the HTML shows images and fewer than %d words", imageOnlyWords))
+	}
 	if v.Content.HTML.HiddenProse {
 		add(ReasonHiddenProse, "the HTML carries sentences where no reader sees them (a style sheet of words, an anchor named with a sentence)")
 	}
@@ -159,4 +166,36 @@ func linkTextDomain(text string) string {
 		}
 	}
 	return d
+}
+
+// imageOnlyWords: a message with images and fewer words than this (of
+// three letters or more, alt text included) is image-only. 30 words is a
+// line or two of text beside the picture.
+const imageOnlyWords = 30
+
+// fewWords reports whether the texts hold fewer than n words of three
+// letters or more (any non-ASCII byte counts as a letter: a word of
+// another script is a word), stopping at the n-th.
+func fewWords(a, b string, n int) bool {
+	words := 0
+	for _, s := range [2]string{a, b} {
+		run := 0
+		for i := 0; i <= len(s); i++ {
+			if i < len(s) {
+				c := s[i] | 0x20
+				if c >= 'a' && c <= 'z' || s[i] >= 0x80 {
+					run++
+					continue
+				}
+			}
+			if run >= 3 {
+				words++
+				if words >= n {
+					return false
+				}
+			}
+			run = 0
+		}
+	}
+	return true
 }

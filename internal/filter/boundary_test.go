@@ -81,3 +81,24 @@ func TestHiddenProseSymbol(t *testing.T) {
 		t.Errorf("symbols %s: visible text taken for hidden prose", symbolNames(d))
 	}
 }
+
+// Image-only mail gets HTML_IMAGE_ONLY at its weight.
+func TestImageOnlySymbol(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	raw := "From: Shop <s@shop.example>\r\nTo: ana@example.org\r\nSubject: offer\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n" +
+		"Message-ID: <i2@shop.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n" +
+		"<html><body><a href=\"http://shop.example/\"><img src=\"http://shop.example/offer.gif\"></a></body></html>\r\n"
+	d, err := s.Check(context.Background(), []byte(raw), Envelope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, sy := range d.Symbols {
+		if sy.Name == "HTML_IMAGE_ONLY" {
+			found = sy.Score == engineWeights["HTML_IMAGE_ONLY"] && sy.Score > 0
+		}
+	}
+	if !found {
+		t.Errorf("symbols %s: no HTML_IMAGE_ONLY at its weight for a picture without text", symbolNames(d))
+	}
+}

@@ -756,6 +756,7 @@ var engineWeights = map[string]float64{
 	"OBFUSCATED_URL":        1,
 	"HIDDEN_TEXT":           0.5,
 	"HIDDEN_PROSE":          1.5,
+	"HTML_IMAGE_ONLY":       1.5,
 	"DMARC_PASS":            -0.5,
 	"ACCORD_LABEL":          -3,
 	"ACCORD_LABEL_INVALID":  2,
@@ -813,6 +814,8 @@ func engineSymbols(v *analysis.Verdict) []Symbol {
 			add("HIDDEN_TEXT", r.Detail)
 		case analysis.ReasonHiddenProse:
 			add("HIDDEN_PROSE", r.Detail)
+		case analysis.ReasonImageOnly:
+			add("HTML_IMAGE_ONLY", r.Detail)
 		}
 	}
 	return dedupe(out)
