@@ -474,11 +474,23 @@ func main() {
 				}
 				return pct(a, n)
 			}
-			fmt.Printf("\nOnline, the model rebuilt every %d, after the first 500: share of ham at or above each score\n", *rebuild)
-			fmt.Println("| score | ham %, index order | hard ham %, index order | ham %, chronological | hard ham %, chronological |")
-			fmt.Println("|---|---|---|---|---|")
+			spamAt := func(ss []scored, t float64) string {
+				var n, a int
+				for _, x := range ss {
+					if x.i >= 500 && x.spam {
+						n++
+						if x.score >= t {
+							a++
+						}
+					}
+				}
+				return pct(a, n)
+			}
+			fmt.Printf("\nOnline, the model rebuilt every %d, after the first 500: share of ham and spam at or above each score\n", *rebuild)
+			fmt.Println("| score | ham %, index order | hard ham %, index order | spam %, index order | ham %, chronological | hard ham %, chronological | spam %, chronological |")
+			fmt.Println("|---|---|---|---|---|---|---|")
 			for _, t := range ts {
-				fmt.Printf("| %.1f | %s | %s | %s | %s |\n", t, hamAbove(s1r, t), hardAt(s1r, t), hamAbove(s2r, t), hardAt(s2r, t))
+				fmt.Printf("| %.1f | %s | %s | %s | %s | %s | %s |\n", t, hamAbove(s1r, t), hardAt(s1r, t), spamAt(s1r, t), hamAbove(s2r, t), hardAt(s2r, t), spamAt(s2r, t))
 			}
 		}
 	}
