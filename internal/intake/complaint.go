@@ -111,18 +111,28 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	// spared as the "sender's" when reports are shared with partners.
 	// Outside the mailbox (which turns bounces away before this) a
 	// delivery notice's attached message is the one it reports on: the
-	// notice is what was received.
-	if items := extractAttached(m); len(items) > 0 && (via.Mailbox || !deliveryNotice(m)) && (via.Mailbox || !selfForward(m, items[0].Raw)) {
-		for i := range items {
-			items[i] = forwardedOriginal(items[i])
-		}
-		return items, nil
-	}
+	// notice is what was received. A phish carrying a made-up original
+	// (see selfForward) is the spam itself on every channel: redirected
+	// to the mailbox by its victim (Resent-From) or passed on by a
+	// server rule, it is judged as when it is uploaded.
 	own := via.Mailbox && fromReporter(m, via.Reporter)
-	if it, ok := extractInlineForward(m, own); ok && (via.Mailbox || !selfForward(m, it.Raw)) {
-		return []Item{forwardedOriginal(it)}, nil
+	fake := false
+	if items := extractAttached(m); len(items) > 0 && (via.Mailbox || !deliveryNotice(m)) {
+		if fake = selfForward(m, items[0].Raw); !fake {
+			for i := range items {
+				items[i] = forwardedOriginal(items[i])
+			}
+			return items, nil
+		}
 	}
-	if looksLikeMessage(m) && !(via.Mailbox && fromReporter(m, via.Reporter)) {
+	if !fake {
+		if it, ok := extractInlineForward(m, own); ok {
+			if fake = selfForward(m, it.Raw); !fake {
+				return []Item{forwardedOriginal(it)}, nil
+			}
+		}
+	}
+	if looksLikeMessage(m) && (fake || !own) {
 		return []Item{{Raw: raw, Form: FormRaw, parsed: m}}, nil
 	}
 	switch via.Declared {
@@ -697,8 +707,13 @@ func bodyText(m *mail.Message) string {
 //   - is at the original's sender domain and is that sender itself or
 //     writes to one of the original's recipients (the victim of both), or
 //   - is at none of the original's recipients' domains yet writes to one
-//     of them: the CEO fraud whose look-alike "CEO" forwards a made-up
-//     lawyer's mail, sent to the real CEO, to the firm's accountant.
+//     of them, other than a reporting address: the CEO fraud whose
+//     look-alike "CEO" forwards a made-up lawyer's mail, sent to the real
+//     CEO, to the firm's accountant (a complaint sent to the recipients'
+//     abuse desk is a report).
+//
+// It is asked on every channel and at every level of a forward of a
+// forward (see forwardedOriginal).
 //
 // Taken for a forward, the phisher became "the reporter" — its domain
 // and links cut as a person's — the true delivery headers (origin IP and
@@ -758,7 +773,9 @@ func selfForward(outer *mail.Message, inner []byte) bool {
 		return false // From the recipients' own organisation: a colleague's forward.
 	}
 	for _, a := range outerTo {
-		if innerDom[strings.ToLower(a.Domain)] {
+		// A complaint to the recipients' abuse desk (a provider's
+		// feedback mail to abuse-report@ their domain) is a report.
+		if innerDom[strings.ToLower(a.Domain)] && !reportingAddress(a.Addr) {
 			return true
 		}
 	}
@@ -795,8 +812,11 @@ const maxForwardDepth = 3
 // origin (an innocent IP shared as an indicator) and lost the spammer's.
 // An item is unwrapped again only when it is its sender's forward of
 // something sent to them: its From is one of the inner message's
-// recipients (a phish carrying a made-up original is not, see
-// selfForward).
+// recipients, and it is not a phish carrying a made-up original
+// (selfForward, asked at each level as at the first). A reporter's
+// honest forward of such a phish stops at the phish: unwrapped once
+// more, the phisher's domain and links were cut as a recipient's and the
+// innocent "sender" of the made-up original was shared.
 func forwardedOriginal(it Item) Item {
 	for range maxForwardDepth {
 		m := mail.ParseBytes(it.Raw, mail.DefaultLimits())
@@ -810,6 +830,11 @@ func forwardedOriginal(it Item) Item {
 		} else if fw, ok := extractInlineForward(m, false); ok && len(items) == 0 {
 			inner = fw
 		} else {
+			return it
+		}
+		// A level that is a phish carrying a made-up original is the
+		// spam: judged as it would be uploaded on its own.
+		if selfForward(m, inner.Raw) {
 			return it
 		}
 		im := mail.ParseBytes(inner.Raw, mail.DefaultLimits())

@@ -643,3 +643,98 @@ func TestFakeOriginalFromTheVictim(t *testing.T) {
 		}
 	}
 }
+
+// The seventh attack review's invoice phish (b2): it hands a made-up
+// original back to its victim, and its CEO fraud (b1): a look-alike "CEO"
+// forwards a made-up lawyer's mail to the firm's accountant.
+const (
+	invoicePhish = "Received: from mx.bad.example (mx.bad.example [12.0.9.98]) by mx.acme-corp.example; Sat, 28 Nov 2026 10:00:00 +0000\r\n" +
+		"From: Support <support@invoices-portal.example>\r\nTo: compta@acme-corp.example\r\nSubject: Fwd: Invoice 2231 overdue\r\n" +
+		"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <b2@invoices-portal.example>\r\n\r\nSee below.\r\n\r\n" +
+		"-----Original Message-----\r\nFrom: compta@acme-corp.example\r\nSent: Friday, November 27, 2026\r\nTo: support@invoices-portal.example\r\n" +
+		"Subject: Invoice 2231 overdue\r\n\r\nPay at http://invoices-portal.example/pay/2231\r\n"
+	ceoFraud = "Received: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx.acme-corp.example; Sat, 28 Nov 2026 10:00:00 +0000\r\n" +
+		"From: \"Jean Leroy (CEO)\" <ceo@acme-c0rp.example>\r\nTo: compta@acme-corp.example\r\nSubject: FW: Virement urgent - confidentiel\r\n" +
+		"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <b1@acme-c0rp.example>\r\n\r\nMerci de traiter aujourd'hui: http://acme-c0rp.example/virement/77\r\n\r\n" +
+		"---------- Forwarded message ---------\r\nFrom: Maitre Dubois <m.dubois@cabinet-dubois-avocats.example>\r\nDate: Fri, 27 Nov 2026\r\n" +
+		"Subject: Virement urgent\r\nTo: Jean Leroy <ceo@acme-corp.example>\r\n\r\nVeuillez virer 48 000 EUR http://bec-pay.example/pay/77\r\n"
+)
+
+// TestHonestForwardOfAFakeForward is the seventh attack review's third
+// finding: a reporter forwarding the invoice phish to the desk (from work
+// or from home, attached or quoted) had it unwrapped once more, down to
+// its made-up original: the reporter or the victim's company became the
+// spam's sender, and the phish's own domain and link were cut as a
+// recipient's. The phish is the report; the reporter stays the reporter.
+func TestHonestForwardOfAFakeForward(t *testing.T) {
+	attach := func(from string) string {
+		return "From: Claire Petit <" + from + ">\r\nTo: report@desk.example\r\nSubject: Fwd: Invoice 2231 overdue\r\n" +
+			"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <c3@x.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=ZZ\r\n\r\n" +
+			"--ZZ\r\nContent-Type: text/plain\r\n\r\nPhishing ci-dessous. Claire\r\n--ZZ\r\nContent-Type: message/rfc822\r\n\r\n" + invoicePhish + "--ZZ--\r\n"
+	}
+	quoted := "From: Claire Petit <compta@acme-corp.example>\r\nTo: report@desk.example\r\nSubject: Fwd: Fwd: Invoice 2231 overdue\r\n" +
+		"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <c4@acme-corp.example>\r\n\r\nPhishing ci-dessous. Claire\r\n\r\n" +
+		"---------- Forwarded message ---------\r\nFrom: Support <support@invoices-portal.example>\r\nDate: Sat, 28 Nov 2026\r\n" +
+		"Subject: Fwd: Invoice 2231 overdue\r\nTo: compta@acme-corp.example\r\n\r\nSee below.\r\n\r\n-----Original Message-----\r\n" +
+		"From: compta@acme-corp.example\r\nSent: Friday, November 27, 2026\r\nTo: support@invoices-portal.example\r\nSubject: Invoice 2231 overdue\r\n\r\n" +
+		"Pay at http://invoices-portal.example/pay/2231\r\n"
+	for name, c := range map[string]struct{ raw, by, form string }{
+		"attached, from work": {attach("compta@acme-corp.example"), "compta@acme-corp.example", FormAttached},
+		"attached, from home": {attach("claire.petit@petit-famille.example"), "claire.petit@petit-famille.example", FormAttached},
+		"quoted, from work":   {quoted, "compta@acme-corp.example", FormInlineForward},
+	} {
+		for _, via := range []Via{{Declared: "message/rfc822"}, {Mailbox: true, Reporter: c.by}} {
+			items, err := Extract([]byte(c.raw), via)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) != 1 || items[0].Form != c.form || !strings.Contains(headerField(items[0].Raw, "From"), "support@invoices-portal.example") {
+				t.Errorf("%s (mailbox %v): the report is %s from %q, not the phish", name, via.Mailbox, items[0].Form, headerField(items[0].Raw, "From"))
+			}
+			if c.form == FormAttached && !strings.Contains(string(items[0].Raw), "[12.0.9.98]") {
+				t.Errorf("%s (mailbox %v): the phish's delivery header is lost", name, via.Mailbox)
+			}
+			if by := ForwardedBy([]byte(c.raw), items); by != c.by {
+				t.Errorf("%s (mailbox %v): reporter %q, want %q", name, via.Mailbox, by, c.by)
+			}
+		}
+	}
+}
+
+// TestMailboxJudgesAFakeForward is the seventh attack review's fourth
+// finding: at the complaints mailbox the fake-original check was never
+// asked, so the CEO fraud and the invoice phish that the API takes whole
+// were unwrapped when their victim redirected them there (Resent-From) or
+// a server rule passed them on: the innocent lawyer's or the victim
+// company's domain became the spam's sender and the origin was lost.
+// Both are the spam itself on every channel.
+func TestMailboxJudgesAFakeForward(t *testing.T) {
+	for name, phish := range map[string]string{"CEO fraud": ceoFraud, "invoice phish": invoicePhish} {
+		for how, raw := range map[string]string{
+			"redirected (Resent-From)": "Resent-From: compta@acme-corp.example\r\nResent-To: report@desk.example\r\n" +
+				"Resent-Date: Sat, 28 Nov 2026 11:00:00 +0000\r\n" + phish,
+			"passed on by a server rule": phish,
+		} {
+			for _, via := range []Via{{Mailbox: true, Reporter: "compta@acme-corp.example"}, {Mailbox: true, Reporter: "rules@acme-corp.example"}, {Declared: "message/rfc822"}} {
+				items, err := Extract([]byte(raw), via)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(items) != 1 || items[0].Form != FormRaw || !bytes.Equal(items[0].Raw, []byte(raw)) {
+					t.Errorf("%s %s (mailbox %v): taken as %s from %q, not the spam itself", name, how, via.Mailbox, items[0].Form, headerField(items[0].Raw, "From"))
+				}
+				if by := ForwardedBy([]byte(raw), items); by != "" {
+					t.Errorf("%s %s (mailbox %v): the phisher %s taken for the reporter", name, how, via.Mailbox, by)
+				}
+			}
+		}
+	}
+	// The reporter's own forward of the same CEO fraud, at the mailbox, is
+	// still a forward of it.
+	own := "From: Claire Petit <compta@acme-corp.example>\r\nTo: report@desk.example\r\nSubject: Fwd: Virement\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=ZZ\r\n\r\n--ZZ\r\nContent-Type: message/rfc822\r\n\r\n" + ceoFraud + "--ZZ--\r\n"
+	items, err := Extract([]byte(own), Via{Mailbox: true, Reporter: "compta@acme-corp.example"})
+	if err != nil || items[0].Form != FormAttached || !strings.Contains(string(items[0].Raw), "[12.0.9.97]") {
+		t.Errorf("the reporter's forward of the CEO fraud taken as %s (%v):\n%s", items[0].Form, err, items[0].Raw)
+	}
+}
