@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/accord-antispam/accord/internal/mail"
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
 )
 
 // People are the persons a reported message identifies: the addresses it
@@ -217,6 +219,20 @@ func unfold(v string) string {
 	return strings.NewReplacer("\r\n", "", "\n", "").Replace(v)
 }
 
+// publicSuffix reports whether d is a public suffix ("com", "co.uk",
+// "github.io", an unlisted top-level name): nobody's domain. An address
+// there ("Cc: info@com") is still redacted, but its domain is not a
+// person's — or every name under it would be, and one Cc would hide every
+// domain and link of a spam from the indicators.
+func publicSuffix(d string) bool {
+	d = strings.TrimSuffix(d, ".")
+	if a, err := idna.ToASCII(d); err == nil {
+		d = a
+	}
+	ps, _ := publicsuffix.PublicSuffix(d)
+	return ps == d
+}
+
 func domainOf(a string) string {
 	if i := strings.LastIndexByte(a, '@'); i >= 0 {
 		return strings.ToLower(strings.TrimSuffix(a[i+1:], "."))
@@ -294,7 +310,7 @@ func NewMentioned(addresses, mentioned, names []string) People {
 			p.Mentioned = append(p.Mentioned, a)
 			continue // Mentioned only: its domain is nobody's.
 		}
-		if d := a[at+1:]; !p.set["@"+d] {
+		if d := a[at+1:]; !p.set["@"+d] && !publicSuffix(d) {
 			p.set["@"+d] = true
 			p.Domains = append(p.Domains, d)
 		}

@@ -547,6 +547,37 @@ func TestRecipientDomainWholeLabels(t *testing.T) {
 	}
 }
 
+// TestRecipientAtAPublicSuffix is the seventh attack review's sixth
+// finding: with people's domains matched as whole labels, a recipient at a
+// public suffix ("Cc: info@com", "office@co.uk", "x@github.io") made every
+// domain under it a person's, and a spam carrying that one Cc shared only
+// its IP. A public suffix is nobody's domain; the address is still cut.
+func TestRecipientAtAPublicSuffix(t *testing.T) {
+	for _, c := range []struct{ cc, from, link string }{
+		{"info@com", "service@paypal-verify.com", "http://paypal-verify.com/login"},
+		{"office@co.uk", "refund@hmrc-refund.co.uk", "http://hmrc-refund.co.uk/claim"},
+		{"x@github.io", "a@phish.example", "http://phish.github.io/x"},
+		{"x@blogspot.com", "a@phish.example", "http://evil.blogspot.com/x"},
+		{"x@example", "a@phish.example", "http://phish.example/x"},
+		{"x@com.", "service@paypal-verify.com", "http://paypal-verify.com/login"},
+	} {
+		p := Of([]byte("From: "+c.from+"\r\nTo: bob.durand@gmail.com\r\nCc: "+c.cc+"\r\nSubject: s\r\n\r\nb\r\n"), "")
+		if got, ok := p.URL(c.link); !ok || got != c.link {
+			t.Errorf("Cc %s: URL(%s) = %q %v, want it whole", c.cc, c.link, got, ok)
+		}
+		if d := domainOf(c.from); p.HoldsDomain(d) {
+			t.Errorf("Cc %s: the sender's domain %s taken for a person's", c.cc, d)
+		}
+		if !p.IsAddress(strings.TrimSuffix(c.cc, ".")) && !p.IsAddress(c.cc) {
+			t.Errorf("Cc %s: the address itself is no longer redacted", c.cc)
+		}
+	}
+	// A recipient at an ordinary domain still makes it theirs.
+	if p := Of([]byte("From: a@x.example\r\nTo: jd@dupont-famille.fr\r\n\r\nb\r\n"), ""); !p.HoldsDomain("dupont-famille.fr") {
+		t.Error("a family's own domain is no longer theirs")
+	}
+}
+
 // TestNamesInUnspacedScriptsAndGreekCapitals: a reporter's name written in
 // Japanese or Korean stands joined to its honorific ("山田太郎様",
 // "김철수님"), and a Greek name in capitals ends in Σ, whose lower case is
