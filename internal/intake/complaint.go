@@ -206,8 +206,12 @@ func fromReporter(m *mail.Message, reporter string) bool {
 }
 
 // forwardPrefixes start the subject of a forwarded message, as mail
-// clients write them in the desk's languages (lower case).
-var forwardPrefixes = []string{"fwd:", "fw:", "[fwd:", "tr:", "wg:", "rv:", "enc:", "i:", "doorst:", "fwd "}
+// clients write them in the desk's languages and in the other languages
+// of the European Union's large mail populations and Russian and Japanese
+// (sv, da, no, fi, pl, cs, ru, ja; lower case): a reporter writes in
+// their own language whatever the desk's.
+var forwardPrefixes = []string{"fwd:", "fw:", "[fwd:", "tr:", "wg:", "rv:", "enc:", "i:", "doorst:", "fwd ",
+	"vb:", "vs:", "vl:", "pd:", "př:", "пересл:", "転送:"}
 
 // forwardSubject reports whether a subject says its message is a forward.
 func forwardSubject(v string) bool { return hasPrefix(v, forwardPrefixes) }
@@ -473,7 +477,8 @@ func extractAttached(m *mail.Message) []Item {
 }
 
 // Lines that start a quoted original in a forward's body, as mail clients
-// write them in the desk's languages (de, en, es, fr, it, nl, pt), lower
+// write them in the desk's languages (de, en, es, fr, it, nl, pt) and in
+// sv, da, no, fi, pl, cs, ru and ja (a reporter forwards in their own), lower
 // case, without the dashes around them ("---------- Forwarded message
 // ---------" in Gmail, "-------- Forwarded Message --------" in
 // Thunderbird, "-----Original Message-----" in Outlook, "----- Forwarded
@@ -485,9 +490,15 @@ var (
 		"forwarded message": true, "message transféré": true, "message transfere": true, "weitergeleitete nachricht": true,
 		"mensaje reenviado": true, "messaggio inoltrato": true, "doorgestuurd bericht": true, "mensagem encaminhada": true,
 		"mensagem reencaminhada": true, "e-mail encaminhado": true,
+		"vidarebefordrat meddelande": true, "videresendt besked": true, "videresendt meddelelse": true,
+		"videresendt melding": true, "välitetty viesti": true, "wiadomość przekazana dalej": true,
+		"přeposlaná zpráva": true, "пересылаемое сообщение": true, "転送されたメッセージ": true, "転送メッセージ": true,
 		"original message": false, "message original": false, "message d'origine": false, "message d’origine": false,
 		"ursprüngliche nachricht": false, "original-nachricht": false, "originalnachricht": false, "mensaje original": false,
 		"messaggio originale": false, "oorspronkelijk bericht": false, "origineel bericht": false, "mensagem original": false,
+		"ursprungligt meddelande": false, "oprindelig meddelelse": false, "opprinnelig melding": false,
+		"alkuperäinen viesti": false, "oryginalna wiadomość": false, "původní zpráva": false, "исходное сообщение": false,
+		"元のメッセージ": false,
 	}
 	colonMarkers = map[string]bool{
 		"begin forwarded message": true, "début du message réexpédié": true, "début du message transféré": true,
@@ -668,16 +679,20 @@ func namesAuthor(fields []quotedField, from string) bool {
 // (localised too) to RFC 5322 names; unknown names end the header block.
 func normaliseForwardField(n string) string {
 	switch strings.ToLower(n) {
-	case "from", "de", "von", "da", "van":
+	case "from", "de", "von", "da", "van",
+		"från", "fra", "lähettäjä", "od", "от", "差出人":
 		return "From"
-	case "to", "à", "a", "an", "para", "aan":
+	case "to", "à", "a", "an", "para", "aan",
+		"till", "til", "vastaanottaja", "do", "komu", "кому", "宛先":
 		return "To"
-	case "cc", "cci", "kopie":
+	case "cc", "cci", "kopie", "kopia", "kopi", "kopio", "dw", "копия":
 		return "Cc"
 	case "date", "sent", "datum", "fecha", "envoyé", "envoye", "gesendet", "enviado", "enviada", "enviado el", "inviato", "verzonden", "data",
-		"sent date", "date d'envoi":
+		"sent date", "date d'envoi",
+		"skickat", "sendt", "dato", "lähetetty", "päivämäärä", "wysłano", "wysłane", "odesláno", "отправлено", "дата", "送信日時", "日付":
 		return "Date"
-	case "subject", "objet", "betreff", "asunto", "oggetto", "onderwerp", "assunto", "sujet":
+	case "subject", "objet", "betreff", "asunto", "oggetto", "onderwerp", "assunto", "sujet",
+		"ämne", "emne", "aihe", "temat", "předmět", "тема", "件名":
 		return "Subject"
 	case "reply-to", "répondre à", "antwort an", "responder a", "rispondi a", "antwoord aan":
 		return "Reply-To"

@@ -738,3 +738,38 @@ func TestMailboxJudgesAFakeForward(t *testing.T) {
 		t.Errorf("the reporter's forward of the CEO fraud taken as %s (%v):\n%s", items[0].Form, err, items[0].Raw)
 	}
 }
+
+// TestForwardInOtherLanguages is the seventh attack review's fifth
+// finding: a reporter's inline forward written by a mail client in
+// Swedish, Polish, Japanese, Danish, Russian or Finnish, uploaded through
+// the API, was taken for the spam itself — the reporter's own domain and
+// their provider's relay shared as spam indicators, their name unprotected.
+// Each is a forward, and its author is the reporter.
+func TestForwardInOtherLanguages(t *testing.T) {
+	for _, c := range []struct{ lang, subject, block string }{
+		{"sv", "VB: votre colis", "Från: Colis <colis@parcel-scam.example>\nSkickat: den 28 november 2026 09:00\nTill: Erik Svensson <erik@svensson.example>\nÄmne: votre colis"},
+		{"sv marker", "votre colis", "-----Ursprungligt meddelande-----\nFrån: Colis <colis@parcel-scam.example>\nSkickat: den 28 november 2026 09:00\nTill: Erik Svensson <erik@svensson.example>\nÄmne: votre colis"},
+		{"pl", "PD: votre colis", "Od: Colis <colis@parcel-scam.example>\nWysłano: sobota, 28 listopada 2026 09:00\nDo: Erik Svensson <erik@svensson.example>\nTemat: votre colis"},
+		{"ja", "転送: votre colis", "差出人: Colis <colis@parcel-scam.example>\n送信日時: 2026年11月28日 9:00\n宛先: Erik Svensson <erik@svensson.example>\n件名: votre colis"},
+		{"da", "Fwd: votre colis", "---------- Videresendt besked ----------\nFra: Colis <colis@parcel-scam.example>\nDato: 28. nov. 2026 09.00\nEmne: votre colis\nTil: Erik Svensson <erik@svensson.example>"},
+		{"ru", "Fwd: votre colis", "-------- Пересылаемое сообщение --------\nОт: Colis <colis@parcel-scam.example>\nДата: 28.11.2026\nТема: votre colis\nКому: Erik Svensson <erik@svensson.example>"},
+		{"fi", "VS: votre colis", "Lähettäjä: Colis <colis@parcel-scam.example>\nLähetetty: 28. marraskuuta 2026 9.00\nVastaanottaja: Erik Svensson <erik@svensson.example>\nAihe: votre colis"},
+		{"cs", "Fwd: votre colis", "---------- Přeposlaná zpráva ---------\nOd: Colis <colis@parcel-scam.example>\nDate: so 28. 11. 2026 9:00\nPředmět: votre colis\nKomu: Erik Svensson <erik@svensson.example>"},
+	} {
+		raw := []byte(strings.ReplaceAll("Received: from smtp.svensson.example ([12.0.9.61]) by mx.desk.example; Sat, 28 Nov 2026 10:00:00 +0000\n"+
+			"From: Erik Svensson <erik@svensson.example>\nTo: report@desk.example\nSubject: "+c.subject+
+			"\nDate: Sat, 28 Nov 2026 10:00:00 +0000\nMessage-ID: <h@svensson.example>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n"+
+			"Spam nedan. Erik Svensson, 070-123 45 67\n\n"+c.block+"\n\nPayez http://parcel-scam.example/r/ref\n", "\n", "\r\n"))
+		items, err := Extract(raw, Via{Declared: "message/rfc822"})
+		if err != nil {
+			t.Fatalf("%s: %v", c.lang, err)
+		}
+		if items[0].Form != FormInlineForward || ForwardedBy(raw, items) != "erik@svensson.example" {
+			t.Errorf("%s: taken as %s, reporter %q", c.lang, items[0].Form, ForwardedBy(raw, items))
+			continue
+		}
+		if !strings.Contains(string(items[0].Raw), "colis@parcel-scam.example") || strings.Contains(string(items[0].Raw), "070-123") {
+			t.Errorf("%s: the quoted original is not what was kept:\n%s", c.lang, items[0].Raw)
+		}
+	}
+}
