@@ -21,6 +21,7 @@ var level = map[string]int{
 	"spool":      0,
 	"strictjson": 0,
 	"lease":      0,
+	"cputime":    0,
 	"connlimit":  1,
 	"mail":       1,
 	"mailauth":   2,

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/cputime"
 )
 
 func corpusFiles(b *testing.B) [][]byte {
@@ -29,7 +31,7 @@ func corpusFiles(b *testing.B) [][]byte {
 func BenchmarkParseCorpus(b *testing.B) {
 	msgs := corpusFiles(b)
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	i := 0
 	for b.Loop() {
 		ParseBytes(msgs[i%len(msgs)], Limits{})
@@ -42,7 +44,7 @@ func BenchmarkParseCorpus(b *testing.B) {
 // reportCPU reports the process's CPU time per message since cpu0, which
 // a machine shared with other work changes far less than the wall time.
 func reportCPU(b *testing.B, cpu0 time.Duration, n int) {
-	if cpu := cpuTime() - cpu0; cpu > 0 && n > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 && n > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
 	}
 }
@@ -56,7 +58,7 @@ func BenchmarkExtractCorpus(b *testing.B) {
 		parsed[i] = ParseBytes(m, Limits{})
 	}
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	i := 0
 	for b.Loop() {
 		Extract(parsed[i%len(parsed)])
@@ -82,7 +84,7 @@ func BenchmarkLower(b *testing.B) {
 	}{{"lowerJoined", lowerJoined}, {"strings.ToLower", func(a, b string) string { return strings.ToLower(a + "\n" + b) }}} {
 		b.Run(impl.name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			i := 0
 			for b.Loop() {
 				t := texts[i%len(texts)]

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/accord-antispam/accord/internal/cputime"
 )
 
 // named is a message that names its recipient on every line — "dear Marc
@@ -39,7 +39,7 @@ func BenchmarkRedactNamed(b *testing.B) {
 		raw := named(size)
 		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
-			start := cpuTime()
+			start := cputime.Process()
 			for b.Loop() {
 				p := Of(raw, "")
 				red := p.Message(raw)
@@ -49,18 +49,9 @@ func BenchmarkRedactNamed(b *testing.B) {
 			}
 			// The machine may be shared: the CPU the process spent says
 			// what a message costs where the wall time would not.
-			b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
+			b.ReportMetric((cputime.Process()-start).Seconds()/float64(b.N), "cpu-s/op")
 		})
 	}
-}
-
-// cpuTime is the CPU time the process has used (user and system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestMergeSpans: merge returns the spans sorted and joined wherever they

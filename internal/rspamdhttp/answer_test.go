@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/cputime"
 )
 
 var answerStrings = []string{"", "a", "X-Spam-Flag", "<b>&amp;</b>", "quote \" and \\ back", "\x00\x01\b\f\n\r\t\x1f\x7f",
@@ -140,14 +142,14 @@ func BenchmarkAnswer(b *testing.B) {
 			Options: []string{"option-one", "two(+1.25)"}}
 	}
 	cpu := func(b *testing.B, cpu0 time.Duration) {
-		if d := cpuTime() - cpu0; d > 0 {
+		if d := cputime.Process() - cpu0; d > 0 {
 			b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 	}
 	b.Run("by-hand", func(b *testing.B) {
 		b.ReportAllocs()
 		buf := make([]byte, 0, 4096)
-		cpu0 := cpuTime()
+		cpu0 := cputime.Process()
 		for b.Loop() {
 			buf, _ = appendJSON(buf[:0], res)
 		}
@@ -156,7 +158,7 @@ func BenchmarkAnswer(b *testing.B) {
 	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		var buf bytes.Buffer
-		cpu0 := cpuTime()
+		cpu0 := cputime.Process()
 		for b.Loop() {
 			buf.Reset()
 			json.NewEncoder(&buf).Encode(res)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/accord-antispam/accord/internal/cputime"
 	accmail "github.com/accord-antispam/accord/internal/mail"
 )
 
@@ -55,13 +56,13 @@ func BenchmarkScans(b *testing.B) {
 	run := func(name string, scan func(m *corpusMessage)) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			i := 0
 			for b.Loop() {
 				scan(&msgs[i%len(msgs)])
 				i++
 			}
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := cputime.Process() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(i), "cpu-ns/op")
 			}
 		})
