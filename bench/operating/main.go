@@ -20,13 +20,15 @@
 //   - the training corpus online with the model rebuilt from everything
 //     learned after every N messages (-rebuild N), as serve rebuilds it.
 //
-//     operating -train INDEX [-other NAME=INDEX ...] [-split] [-rebuild N] [-sweep] [-calibrate]
+//     operating -train INDEX [-other NAME=INDEX ...] [-split] [-rebuild N] [-sweep] [-calibrate] [-misses FILE] [-hamfile FILE]
 //
 // Indexes are TREC style ("spam PATH" / "ham PATH"). -sweep adds, for the
 // training corpus online, the share of ham and spam at or above a range of
 // scores, from which the defaults were chosen; -calibrate fits the
 // classifier's points to the online outcomes (Platt scaling, each class
-// weighing half), from which the filter's calibration was chosen.
+// weighing half), from which the filter's calibration was chosen. -misses
+// lists the other corpora's spam not acted on; -hamfile the training
+// corpus's ham not delivered as ham online (both with points and symbols).
 package main
 
 import (
@@ -217,7 +219,11 @@ func online(name string, ex []classify.Example, rebuild int) (row, []scored) {
 			r.add(e.Spam, isHard(e.Path), d.Recipients[0].Outcome)
 		}
 		bp, ready := bayesPoints(d)
-		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path), bp, ready, e.Path, ""})
+		syms := ""
+		if !e.Spam && d.Score >= 0 {
+			syms = symbolList(d) // for -hamfile: the few ham not delivered as ham
+		}
+		ss = append(ss, scored{e.Spam, d.Score, i, isHard(e.Path), bp, ready, e.Path, syms})
 		if _, err := f.Learn(ctx, e.Raw, e.Spam, "bench"); err != nil {
 			panic(err)
 		}
@@ -311,10 +317,27 @@ func histogram(name string, ss []scored) {
 	}
 }
 
+// writeHam lists, for an online run of the training corpus, every ham
+// after the first 500 that was not delivered as ham (tagged unsure, tagged
+// as spam or held), with its points and symbols: the messages a change
+// that adds spam evidence pushes over a threshold first.
+func writeHam(w io.Writer, run string, ss []scored) {
+	for _, x := range ss {
+		if !x.spam && x.i >= 500 && x.score >= 0 {
+			hard := ""
+			if x.hard {
+				hard = " (hard ham)"
+			}
+			fmt.Fprintf(w, "%s%s\t%.2f\t%s\t%s\n", run, hard, x.score, x.path, x.syms)
+		}
+	}
+}
+
 func main() {
 	train := flag.String("train", "", "TREC-style index of the training corpus")
 	sweep := flag.Bool("sweep", false, "also print ham and spam shares at or above a range of scores (online)")
 	misses := flag.String("misses", "", "write the other corpora's spam not acted on and ham not delivered as ham to this file (tab-separated: corpus, class, points, path, symbols)")
+	hamfile := flag.String("hamfile", "", "write the training corpus's ham not delivered as ham online, after the first 500, to this file (tab-separated: run, points, path, symbols)")
 	calibrate := flag.Bool("calibrate", false, "also fit the classifier's points to the online outcomes (Platt scaling)")
 	rebuild := flag.Int("rebuild", 0, "also run online with the model rebuilt from everything learned after every N messages, as serve rebuilds it")
 	split := flag.Bool("split", false, "also train on the public corpus's 2002 collection (easy_ham, hard_ham, spam) and apply it to its 2003 collection (easy_ham_2, spam_2), and the other way round: another corpus made of the learned one")
@@ -342,6 +365,23 @@ func main() {
 		r1r, s1r = online(fmt.Sprintf("online, index order, rebuilt every %d, after the first 500", *rebuild), ex, *rebuild)
 		r2r, s2r = online(fmt.Sprintf("online, chronological, rebuilt every %d, after the first 500", *rebuild), classify.Chronological(ex), *rebuild)
 		rows = append(rows, r1r, r2r)
+	}
+	if *hamfile != "" {
+		hf, err := os.Create(*hamfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		writeHam(hf, r1.name, s1)
+		writeHam(hf, r2.name, s2)
+		if *rebuild > 0 {
+			writeHam(hf, rows[2].name, s1r)
+			writeHam(hf, rows[3].name, s2r)
+		}
+		if err := hf.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 	half := len(ex) / 2
 	fb := newFilter()
