@@ -517,3 +517,44 @@ outer:
 	}
 	return -1
 }
+
+// ImitatesDomain says how domain imitates other, a domain of another
+// organisation: "homoglyph" (the same name once look-alike characters
+// are folded: acme-c0rp.example for acme-corp.example, a Cyrillic "а" for
+// "a") or "typosquat" (one letter off for a name of six letters or more,
+// two for nine or more: acmecorp.example, acme-crop.example). A CEO fraud
+// writes from such a domain to the firm it imitates. Two domains of one
+// organisation, and two organisations of the same name under different
+// suffixes (acme.fr, acme.de: often one firm), imitate nothing.
+func ImitatesDomain(domain, other string) (string, bool) {
+	a, ok := viewOf(domain)
+	if !ok || a.org == "" {
+		return "", false
+	}
+	b, ok := viewOf(other)
+	if !ok || b.org == "" || a.org == b.org || a.orgLabel == b.orgLabel {
+		return "", false
+	}
+	ka, kb := imitationKey(a), imitationKey(b)
+	if ka == "" || kb == "" {
+		return "", false
+	}
+	if ka == kb {
+		return "homoglyph", true
+	}
+	if l := min(len(a.flat), len(b.flat)); l >= 6 {
+		if d := distanceUpTo2(a.flat, b.flat); d == 1 || d == 2 && l >= 9 {
+			return "typosquat", true
+		}
+	}
+	return "", false
+}
+
+// imitationKey is a domain's organisation label as it reads: folded, its
+// hyphens dropped, an internationalised label in its Unicode letters.
+func imitationKey(v domainView) string {
+	if strings.HasPrefix(v.orgLabel, "xn--") && v.uni != v.orgLabel {
+		return strings.ReplaceAll(v.uni, "-", "")
+	}
+	return strings.ReplaceAll(v.foldFlat, "-", "")
+}

@@ -313,3 +313,41 @@ func TestOwnerAsEveryBrand(t *testing.T) {
 		}
 	}
 }
+
+func TestImitatesDomain(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"acme-c0rp.example", "acme-corp.example", true},
+		{"acmecorp.example", "acme-corp.example", true},
+		{"acme-crop.example", "acme-corp.example", false}, // two letters off, a short name
+		{"acme-cоrp.example", "acme-corp.example", true},  // Cyrillic о
+		{"mail.acme-corp.example", "acme-corp.example", false},
+		{"acme-corp.fr", "acme-corp.de", false},
+		{"gmail.com", "hotmail.com", false},
+		{"bank.example", "bonk.example", false},
+		{"cabinet-dubois-avocats.example", "acme-corp.example", false},
+		{"girard-famille.example", "girard-familles.example", true},
+	} {
+		if _, got := ImitatesDomain(c.a, c.b); got != c.want {
+			t.Errorf("ImitatesDomain(%s, %s) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+func FuzzImitatesDomain(f *testing.F) {
+	for _, s := range [][2]string{{"acme-c0rp.example", "acme-corp.example"}, {"xn--pypal-4ve.com", "paypal.com"}, {"", "."}, {"a.b.c", "a..b"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if _, ok := ImitatesDomain(a, a); ok {
+			t.Errorf("%q imitates itself", a)
+		}
+		_, ab := ImitatesDomain(a, b)
+		_, ba := ImitatesDomain(b, a)
+		if ab != ba {
+			t.Errorf("ImitatesDomain(%q, %q) = %v, the other way %v", a, b, ab, ba)
+		}
+	})
+}
