@@ -260,17 +260,25 @@ func NewMentioned(addresses, mentioned, names []string) People {
 		}
 	}
 	addName := func(words []string) {
+		words, unspacedName := splitUnspaced(words)
 		var kept []string
 		for _, w := range words {
-			if len([]rune(w)) >= 3 && !commonWords[w] {
+			n := len([]rune(w))
+			switch {
+			case unspacedName && n >= 2, n >= 3 && !commonWords[w]:
 				add(&p.Names, "n:"+w)
 				kept = append(kept, w)
+			case unspacedName && n == 1:
+				kept = append(kept, w) // A family name of one character: only joined to the given name.
 			}
 		}
 		if len(kept) < 2 || len(kept) > 4 {
 			return
 		}
 		for _, f := range initials(kept) {
+			if unspacedName {
+				break // Han, kana and Hangul have no initials.
+			}
 			add(&p.Names, "n:"+f)
 			if !strings.ContainsAny(f, ".-_") {
 				p.joined = append(p.joined, f)
@@ -348,6 +356,38 @@ func NewMentioned(addresses, mentioned, names []string) People {
 	slices.SortStableFunc(p.LocalParts, byLen)
 	slices.SortStableFunc(p.Names, byLen)
 	return p
+}
+
+// splitUnspaced reads a name in Han, kana or Hangul (unspaced): its
+// words of one or two characters are the name's parts — in Japanese
+// address books family and given names are written apart ("山田 太郎"),
+// in text joined ("山田太郎様") — and a name written as one word of three
+// or four characters is split into its family name and given name (王小明:
+// 王 and 小明; 山田太郎: 山田 and 太郎; 김철수: 김 and 철수), so the given
+// name alone ("小明，您的包裹") and the parts joined otherwise ("王-小明")
+// are found. A one-character part counts only joined to the others.
+func splitUnspaced(words []string) ([]string, bool) {
+	if len(words) == 0 {
+		return words, false
+	}
+	for _, w := range words {
+		for _, r := range w {
+			if !unspaced(r) {
+				return words, false
+			}
+		}
+	}
+	if len(words) > 1 {
+		return words, true
+	}
+	r := []rune(words[0])
+	switch len(r) {
+	case 3:
+		return []string{string(r[:1]), string(r[1:])}, true
+	case 4:
+		return []string{string(r[:2]), string(r[2:])}, true
+	}
+	return words, true
 }
 
 // commonWords are words of display names that name nobody ("Undisclosed

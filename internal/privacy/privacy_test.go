@@ -589,6 +589,12 @@ func TestNamesInUnspacedScriptsAndGreekCapitals(t *testing.T) {
 		{"=?utf-8?B?5bGx55Sw5aSq6YOO?= <ty@mail-jp.example>", "山田太郎様、お荷物のお知らせ", "[recipient]様、お荷物のお知らせ", "http://scam.example/r/山田太郎様/ref"},
 		{"=?utf-8?B?6rmA7LKg7IiY?= <kcs@mail-kr.example>", "김철수님 택배 안내", "[recipient]님 택배 안내", "http://scam.example/r/김철수님/ref"},
 		{"=?utf-8?Q?=CE=93=CE=B9=CF=8E=CF=81=CE=B3=CE=BF=CF=82?= <gp@mail-gr.example>", "ΓΙΏΡΓΟΣ, ΤΟ ΔΈΜΑ ΣΑΣ", "[recipient], ΤΟ ΔΈΜΑ ΣΑΣ", "http://scam.example/r/ΓΙΏΡΓΟΣ/ref"},
+		// The seventh attack review's LOW 7: the Japanese address-book form
+		// with a space (山田 太郎) cuts the name written joined; the Chinese
+		// given name alone, and the parts joined by a hyphen in a link.
+		{"=?utf-8?B?5bGx55SwIOWkqumDjg==?= <ty@mail-jp.example>", "山田太郎様、お荷物のお知らせ", "[recipient]様、お荷物のお知らせ", "http://scam.example/r/山田太郎様/ref"},
+		{"=?utf-8?B?546L5bCP5piO?= <wxm88@mail-cn.example>", "小明，您的包裹", "[recipient]，您的包裹", "http://scam.example/r/王-小明/ref"},
+		{"=?utf-8?B?546L5bCP5piO?= <wxm88@mail-cn.example>", "尊敬的王小明先生", "尊敬的[recipient]先生", "http://scam.example/r/小明/ref"},
 	} {
 		addr := c.from[strings.Index(c.from, "<")+1 : len(c.from)-1]
 		p := Of(bcc, c.from+", <"+addr+">")
