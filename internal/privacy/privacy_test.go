@@ -606,3 +606,28 @@ func TestNamesInUnspacedScriptsAndGreekCapitals(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainSpellingsOfReview7 is the seventh attack review's LOW 8: a
+// recipient at a subdomain is named by the registrable domain in a
+// subject, and a family's domain name is found written with an
+// underscore or run together in a link.
+func TestDomainSpellingsOfReview7(t *testing.T) {
+	sub := Of([]byte("From: a@scam.example\r\nTo: bob@mail.girard-famille.example\r\n\r\nb\r\n"), "")
+	if got := sub.Text("girard-famille.example: mailbox full"); strings.Contains(got, "girard-famille") {
+		t.Errorf("the registrable domain of a recipient at a subdomain kept: %q", got)
+	}
+	p := Of([]byte("From: a@scam.example\r\nTo: bob@girard-famille.example\r\n\r\nb\r\n"), "")
+	for _, link := range []string{"http://scam.example/r/girard_famille/x", "http://scam.example/r/girardfamille/x", "http://scam.example/r/GirardFamille/x"} {
+		if got, ok := p.URL(link); !ok || got != "http://scam.example/r/" {
+			t.Errorf("%s → %q %v", link, got, ok)
+		}
+	}
+	// A provider's subdomain names nobody, and a short name run together
+	// is kept.
+	if prov := Of([]byte("From: a@scam.example\r\nTo: bob@mail.gmail.com\r\n\r\nb\r\n"), ""); prov.HoldsDomain("gmail-verify.example") {
+		t.Error("a provider's name became a person's")
+	}
+	if short := Of([]byte("From: a@scam.example\r\nTo: x@a-b.example\r\n\r\nb\r\n"), ""); short.HoldsDomain("ab.example") {
+		t.Error("a short name run together taken for a person's")
+	}
+}

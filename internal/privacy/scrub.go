@@ -265,10 +265,14 @@ func (p People) HoldsDomain(s string) bool {
 					body = strings.TrimSuffix(l, "."+suffix)
 				}
 			}
-			pieces = strings.FieldsFunc(body, func(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-') })
+			// "girard_famille" is written for "girard-famille" as often.
+			pieces = strings.FieldsFunc(strings.ReplaceAll(body, "_", "-"), func(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-') })
 		}
+		// The name run together ("girardfamille"), when it had a hyphen
+		// and is long enough to name no one else.
+		flat := strings.ReplaceAll(d.label, "-", "")
 		for _, x := range pieces {
-			if x == d.label {
+			if x == d.label || flat != d.label && len(flat) >= 8 && strings.ReplaceAll(x, "-", "") == flat {
 				return true
 			}
 		}
@@ -299,12 +303,21 @@ func spellings(d string) []domSpelling {
 		seen[n] = true
 		out = append(out, domSpelling{name: n, label: fold(domainName(n)), provider: provider})
 	}
-	add(d)
-	if a, err := idna.Punycode.ToASCII(d); err == nil {
-		add(a)
+	// A recipient at a subdomain (bob@mail.girard-famille.example) is
+	// named by its registrable domain too ("girard-famille.example:
+	// mailbox full"); a provider's is nobody's.
+	names := []string{d}
+	if reg, err := publicsuffix.EffectiveTLDPlusOne(d); err == nil && reg != d && !provider {
+		names = append(names, reg)
 	}
-	if u, err := idna.Punycode.ToUnicode(d); err == nil {
-		add(u)
+	for _, n := range names {
+		add(n)
+		if a, err := idna.Punycode.ToASCII(n); err == nil {
+			add(a)
+		}
+		if u, err := idna.Punycode.ToUnicode(n); err == nil {
+			add(u)
+		}
 	}
 	return out
 }
