@@ -9,7 +9,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/mailauth"
+	"github.com/accord-antispam/accord/internal/rules"
 )
 
 // Forms a complaint comes in.
@@ -59,6 +62,34 @@ type Via struct {
 	// a paste with something to act on. "" (the web form, the mailbox)
 	// takes whatever form is found.
 	Declared string
+	// As is what the reporter declared the upload to be: AsForwarded (a
+	// forward they made, the spam inside it) or AsReceived (the spam as it
+	// reached them, never unwrapped); "" when they did not say.
+	As string
+	// Authenticated is set at the mailbox when the node itself
+	// authenticated the envelope sender (SPF for the connecting relay, or
+	// a DKIM signature it verified), never from fields in the message.
+	Authenticated bool
+}
+
+// What a reporter may declare an upload to be (Via.As).
+const (
+	AsForwarded = "forwarded" // "I forwarded this spam": the outer message is mine, the spam is inside.
+	AsReceived  = "received"  // "This is the spam as I received it": taken whole.
+)
+
+// ParseAs reads a reporter's declaration: "" (not said), AsForwarded or
+// AsReceived; anything else is an error naming the choices.
+func ParseAs(v string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return "", nil
+	case AsForwarded, "forward":
+		return AsForwarded, nil
+	case AsReceived, "raw":
+		return AsReceived, nil
+	}
+	return "", fmt.Errorf("intake: %q is neither %q (you forwarded the spam) nor %q (the spam as you received it)", v, AsForwarded, AsReceived)
 }
 
 // ReportTypeError is a multipart/report of another kind than a feedback
@@ -85,7 +116,20 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	if via.Declared == "application/json" {
 		return nil, reject("the body is not an X-ARF report (xarf_version \"4\", or Version \"3\")", ErrNoMessage)
 	}
+	switch via.As {
+	case "":
+	case AsForwarded, AsReceived:
+		if via.Declared == "application/json" || via.Declared == "multipart/report" {
+			return nil, reject(fmt.Sprintf("as=%s is said of a mail message; a %s report says itself what it carries", via.As, via.Declared), ErrNoMessage)
+		}
+	default:
+		_, err := ParseAs(via.As)
+		return nil, reject(err.Error(), err)
+	}
 	m := mail.ParseBytes(raw, mail.DefaultLimits())
+	if via.As != "" {
+		return declared(raw, m, via)
+	}
 	if root := m.Root; root != nil && root.ContentType == "multipart/report" {
 		if rt := strings.ToLower(root.Params["report-type"]); rt != "feedback-report" && via.Declared == "multipart/report" {
 			return nil, reject((&ReportTypeError{Type: rt}).Error(), &ReportTypeError{Type: rt})
@@ -116,6 +160,15 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	// to the mailbox by its victim (Resent-From) or passed on by a
 	// server rule, it is judged as when it is uploaded.
 	own := via.Mailbox && fromReporter(m, via.Reporter)
+	if own && via.Authenticated {
+		// The node authenticated the relay that handed the mail to the
+		// desk as the reporter's, and the mail is the reporter's own: what
+		// it attaches or quotes is what they received, whatever that
+		// claims (see declared).
+		if items, ok := unwrapDeclared(m); ok {
+			return items, nil
+		}
+	}
 	fake := false
 	if items := extractAttached(m); len(items) > 0 && (via.Mailbox || !deliveryNotice(m)) {
 		if fake = selfForward(m, items[0].Raw); !fake {
@@ -168,6 +221,53 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 		return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
 	}
 	return []Item{{Raw: append([]byte("\r\n"), raw...), Form: FormPaste, Unverifiable: []string{"headers: none were given"}}}, nil
+}
+
+// declared reads a complaint whose reporter said what it is (Via.As):
+// the reporter, not the headers a phisher writes, decides "forward or
+// spam". As received, the message is the spam whatever it quotes or
+// attaches (a CEO fraud above a made-up lawyer's mail, an invoice phish
+// above a made-up mail from its victim). As forwarded, the outer message
+// is the reporter's and the first message it attaches or quotes is the
+// spam, whatever that one's From and To say; a forward of a forward
+// inside it is undone as on every channel (forwardedOriginal).
+func declared(raw []byte, m *mail.Message, via Via) ([]Item, error) {
+	if via.As == AsForwarded {
+		if items, ok := unwrapDeclared(m); ok {
+			return items, nil
+		}
+		return nil, reject("declared as a forward (as=forwarded), but it neither attaches a message nor quotes one after a forward marker or header block: attach the spam, or send it as=received", ErrNoMessage)
+	}
+	if looksLikeMessage(m) {
+		return []Item{{Raw: raw, Form: FormRaw, parsed: m}}, nil
+	}
+	if via.Declared == "message/rfc822" || via.Declared == "application/octet-stream" {
+		return nil, reject("the body is not a mail message (no header with From, Subject, Date, Received or Message-ID)", ErrNoMessage)
+	}
+	if !isText(raw) {
+		return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
+	}
+	if !pasteHasEvidence(string(raw), "") {
+		return nil, reject("the text names no link, address or message header to act on", ErrNoMessage)
+	}
+	return []Item{{Raw: append([]byte("\r\n"), raw...), Form: FormPaste, Unverifiable: []string{"headers: none were given"}}}, nil
+}
+
+// unwrapDeclared takes the spam out of a message known to be the
+// reporter's forward: its attached messages, else the original it quotes
+// (read as the reporter's own mail, so a header block without a marker
+// or "Fwd:" counts).
+func unwrapDeclared(m *mail.Message) ([]Item, bool) {
+	if items := extractAttached(m); len(items) > 0 {
+		for i := range items {
+			items[i] = forwardedOriginal(items[i])
+		}
+		return items, true
+	}
+	if it, ok := extractInlineForward(m, true); ok {
+		return []Item{forwardedOriginal(it)}, true
+	}
+	return nil, false
 }
 
 var (
@@ -740,6 +840,9 @@ func selfForward(outer *mail.Message, inner []byte) bool {
 		return false
 	}
 	im := mail.ParseBytes(inner, mail.DefaultLimits())
+	if impostor(outer, from[0], im) || colleagueHandedBack(outer, from[0], im) {
+		return true
+	}
 	innerTo, innerDom := map[string]bool{}, map[string]bool{}
 	for _, f := range []string{"To", "Cc"} {
 		list, _ := mail.ParseAddressList(im.Header.Get(f))
@@ -797,22 +900,118 @@ func selfForward(outer *mail.Message, inner []byte) bool {
 	return false
 }
 
+// impostor reports whether a message that looks like a forward shows the
+// marks of the fraud it may carry, none of which a person's forward has:
+// its From is at a look-alike of a domain it writes to or the "original"
+// was sent to (ceo@acme-c0rp writing to compta@acme-corp, whatever the
+// original it quotes says: the phisher writes that too) — not of the
+// original's sender, which a reporter forwarding such a phish is the
+// victim of; its Reply-To
+// sends the answers to a look-alike of its From's or its recipients'
+// domain at another organisation; or the receiving server's verdict at
+// the top of the header says its From failed DMARC (the CEO's exact
+// domain spoofed). Those fields are read only when the desk has nothing
+// better — no declaration by the reporter, no envelope it authenticated
+// itself (see Extract) — and each of them only ever takes the message
+// whole: a phisher writing them makes its own mail the spam.
+func impostor(outer *mail.Message, from mail.Address, inner *mail.Message) bool {
+	var others []string
+	for _, h := range []struct {
+		hdr    mail.Header
+		fields []string
+	}{{outer.Header, []string{"To", "Cc"}}, {inner.Header, []string{"To", "Cc"}}} {
+		for _, f := range h.fields {
+			list, _ := mail.ParseAddressList(h.hdr.Get(f))
+			for _, a := range list {
+				if a.Domain != "" {
+					others = append(others, strings.ToLower(a.Domain))
+				}
+			}
+		}
+	}
+	for _, d := range others {
+		if _, ok := rules.ImitatesDomain(from.Domain, d); ok {
+			return true
+		}
+	}
+	replyTo, _ := mail.ParseAddressList(outer.Header.Get("Reply-To"))
+	for _, r := range replyTo {
+		if r.Domain == "" {
+			continue
+		}
+		for _, d := range append(others, from.Domain) {
+			if _, ok := rules.ImitatesDomain(r.Domain, d); ok {
+				return true
+			}
+		}
+	}
+	// The topmost verdict only: the one the receiving server wrote last.
+	if v := outer.Header.Get("Authentication-Results"); v != "" {
+		if ar, ok := mailauth.ParseAuthResults(v); ok {
+			for _, am := range ar.Results {
+				if am.Method == "dmarc" && am.Result == mailauth.Fail && strings.EqualFold(strings.TrimSpace(am.Props["header.from"]), from.Domain) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// colleagueHandedBack reports whether a message from outside an
+// organisation hands one of its people a made-up mail from a colleague of
+// theirs to the message's own author ("Fwd:" from support@invoices-portal
+// to compta@acme-corp above "From: p.martin@acme-corp, To:
+// support@invoices-portal"): a person forwarding what they received
+// writes from it to the desk, to themselves or to their own
+// organisation, not back into the organisation the original came from.
+// A complaint to that organisation's reporting address (its abuse@,
+// phishing@) is a report.
+func colleagueHandedBack(outer *mail.Message, from mail.Address, inner *mail.Message) bool {
+	ifrom, _ := mail.ParseAddressList(inner.Header.Get("From"))
+	if len(ifrom) == 0 || ifrom[0].Domain == "" || dnsname.SameOrg(ifrom[0].Domain, from.Domain) {
+		return false
+	}
+	sent := false
+	for _, f := range []string{"To", "Cc"} {
+		list, _ := mail.ParseAddressList(inner.Header.Get(f))
+		for _, a := range list {
+			sent = sent || strings.EqualFold(a.Addr, from.Addr)
+		}
+	}
+	if !sent {
+		return false
+	}
+	for _, f := range []string{"To", "Cc"} {
+		list, _ := mail.ParseAddressList(outer.Header.Get(f))
+		for _, a := range list {
+			if a.Domain != "" && dnsname.SameOrg(a.Domain, ifrom[0].Domain) && !strings.EqualFold(a.Addr, ifrom[0].Addr) && !reportingAddress(a.Addr) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // reportingRoles are local parts of addresses that take reports of spam
 // and fraud (the desk's own report@ among them): a person forwards a spam
 // there even when the spam claimed to come from it.
-var reportingRoles = []string{"abuse", "phish", "spam", "report", "signal", "fraud", "security", "cert", "csirt", "postmaster"}
+var reportingRoles = []string{"abuse", "phish", "spam", "report", "signal", "fraud", "security", "cert", "csirt", "postmaster", "complaint"}
 
 // reportingAddress reports whether an address's local part names a
-// reporting role ("abuse@", "report-phishing@", "signal-spam@").
+// reporting role as one of its words ("abuse@", "report-phishing@",
+// "signal.spam@", "it-security@"): not a word that merely holds one
+// ("certification@", "reporting@", "signalisation@", "spamalot@").
 func reportingAddress(addr string) bool {
 	at := strings.LastIndexByte(addr, '@')
 	if at < 0 {
 		return false
 	}
-	lp := strings.ToLower(addr[:at])
-	for _, r := range reportingRoles {
-		if strings.Contains(lp, r) {
-			return true
+	for w := range strings.FieldsFuncSeq(strings.ToLower(addr[:at]), func(r rune) bool { return r == '.' || r == '-' || r == '_' || r == '+' }) {
+		for _, r := range reportingRoles {
+			if w == r || w == r+"s" || w == r+"ing" {
+				return true
+			}
 		}
 	}
 	return false

@@ -143,6 +143,9 @@ type Submission struct {
 	// Declared is the media type an API client declared for the body
 	// (see Via.Declared); "" for the web form and the mailbox.
 	Declared string
+	// As is what the reporter declared the upload to be (AsForwarded,
+	// AsReceived, see Via.As); "" when they did not say.
+	As string
 }
 
 // Receipt says what was stored.
@@ -184,7 +187,11 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 			d.observe(Observation{Channel: s.Channel, Reports: len(rec.Reports), Duration: time.Since(start), Rejected: errors.As(err, &rej), Err: err})
 		}()
 	}
-	items, err := Extract(s.Raw, Via{Mailbox: s.Channel == ChannelSMTP, Reporter: s.Reporter, Declared: s.Declared})
+	// At the mailbox ReporterAuth is the node's own check of the relay
+	// that handed the complaint over (SPF, DKIM), never a field of the
+	// message.
+	items, err := Extract(s.Raw, Via{Mailbox: s.Channel == ChannelSMTP, Reporter: s.Reporter, Declared: s.Declared, As: s.As,
+		Authenticated: s.Channel == ChannelSMTP && s.ReporterAuth != ""})
 	if err != nil {
 		var rej *RejectError
 		if errors.As(err, &rej) {

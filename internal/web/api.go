@@ -77,6 +77,11 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad-parameter", "consent and customer take yes, no or unknown: "+err.Error())
 		return
 	}
+	as, err := intake.ParseAs(r.URL.Query().Get("as"))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad-parameter", "as takes forwarded (you forwarded the spam: it is attached or quoted) or received (the spam as you received it): "+oneHeaderLine(r.URL.Query().Get("as"))+" is neither")
+		return
+	}
 	sp, err := spool.Read(http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+1), s.cfg.MaxUpload)
 	if errors.Is(err, spool.ErrTooLarge) {
 		apiError(w, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the report is larger than %d bytes; nothing was kept", s.cfg.MaxUpload))
@@ -124,7 +129,7 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rec, err := s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelAPI, Raw: body, SubmittedBy: p.Label(),
-		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}, Declared: mt})
+		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}, Declared: mt, As: as})
 	var rej *intake.RejectError
 	var xt *intake.XARFTypeError
 	var rt *intake.ReportTypeError

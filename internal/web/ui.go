@@ -213,7 +213,7 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusForbidden, "message", d)
 		return
 	}
-	answers := map[string]string{"consent": r.FormValue("consent"), "customer": r.FormValue("customer")}
+	answers := map[string]string{"consent": r.FormValue("consent"), "customer": r.FormValue("customer"), "as": r.FormValue("as")}
 	var raw []byte
 	if f, fh, err := r.FormFile("file"); err == nil {
 		// Never a truncated message kept as evidence: a file over the
@@ -260,8 +260,9 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	consent, _ := triParam(r.FormValue("consent"))
 	customer, _ := triParam(r.FormValue("customer"))
+	as, _ := intake.ParseAs(r.FormValue("as")) // anything else: not said
 	rec, err := s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelWeb, Raw: raw, SubmittedBy: "web",
-		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}})
+		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}, As: as})
 	var rej *intake.RejectError
 	switch {
 	case errors.As(err, &rej):

@@ -214,8 +214,17 @@ func TestAPIForms(t *testing.T) {
 		"ARF":        {"multipart/report", fixture(t, "arf-01.eml"), intake.FormARF},
 		"X-ARF JSON": {"application/json", fixture(t, "v4-messaging-spam.json"), intake.FormXARF},
 		"paste":      {"text/plain", []byte("WIN A FREE CRUISE http://cruise.example/"), intake.FormPaste},
+		// The reporter's declaration decides "forward or spam": the honest
+		// forward of the invoice phish (seventh attack review) as received
+		// is taken whole, as forwarded it is unwrapped.
+		"?as=received":  {"message/rfc822", fixture(t, "review7/c3.eml"), intake.FormRaw},
+		"?as=forwarded": {"message/rfc822", fixture(t, "review7/c3.eml"), intake.FormAttached},
 	} {
-		r := do(t, "POST", n.url+"/api/v1/reports", tok, tc.ct, tc.body)
+		path := "/api/v1/reports"
+		if as, ok := strings.CutPrefix(name, "?"); ok {
+			path += "?" + as
+		}
+		r := do(t, "POST", n.url+path, tok, tc.ct, tc.body)
 		if r.status != 201 || r.json(t)["form"] != tc.form {
 			t.Errorf("%s: %d %s", name, r.status, r.body)
 		}
@@ -238,6 +247,8 @@ func TestAPIErrors(t *testing.T) {
 		{"reporter exports", "GET", "/api/v1/reports/x/evidence", reporter, "", nil, 403, "forbidden"},
 		{"wrong type", "POST", "/api/v1/reports", reporter, "image/png", []byte(spamMsg), 415, "unsupported-media-type"},
 		{"bad parameter", "POST", "/api/v1/reports?consent=perhaps", reporter, "message/rfc822", []byte(spamMsg), 400, "bad-parameter"},
+		{"bad declaration", "POST", "/api/v1/reports?as=bounced", reporter, "message/rfc822", []byte(spamMsg), 400, "bad-parameter"},
+		{"forwarded, nothing inside", "POST", "/api/v1/reports?as=forwarded", reporter, "message/rfc822", []byte(spamMsg), 422, "no-message"},
 		{"too large", "POST", "/api/v1/reports", reporter, "message/rfc822", bytes.Repeat([]byte("a"), 65<<10), 413, "too-large"},
 		{"empty", "POST", "/api/v1/reports", reporter, "message/rfc822", nil, 400, "bad-body"},
 		{"binary garbage", "POST", "/api/v1/reports", reporter, "application/octet-stream", garbage, 422, "no-message"},
@@ -417,5 +428,30 @@ func TestDeskLoginAndEvidence(t *testing.T) {
 	es, _ := n.store.Custody(ctx, id)
 	if last := es[len(es)-1]; last.Action != "exported" || last.Actor != "user:ana" {
 		t.Errorf("last custody entry %+v", last)
+	}
+}
+
+// TestFormDeclaration: the form's "what is it?" answer reaches the desk —
+// the honest forward of the invoice phish is taken whole as received,
+// unwrapped as forwarded.
+func TestFormDeclaration(t *testing.T) {
+	n := start(t, web.Config{})
+	c := browser(t)
+	page := get(t, c, n.url+"/")
+	if !strings.Contains(string(page.body), `name="as" value="forwarded"`) {
+		t.Fatal("the form offers no choice between forwarded and received")
+	}
+	csrf := string(csrfRe.FindSubmatch(page.body)[1])
+	for as, form := range map[string]string{"received": intake.FormRaw, "forwarded": intake.FormAttached, "": intake.FormAttached} {
+		p := postForm(t, c, n.url+"/report", n.url, map[string]string{"csrf": csrf, "as": as}, fixture(t, "review7/c3.eml"))
+		loc := p.header.Get("Location")
+		id, tok, ok := strings.Cut(strings.TrimPrefix(loc, "/r/"), "?t=")
+		if p.status != http.StatusSeeOther || !ok {
+			t.Fatalf("as %q: %d %s", as, p.status, p.body)
+		}
+		tok, _, _ = strings.Cut(tok, "&")
+		if r := do(t, "GET", n.url+"/api/v1/reports/"+id+"?t="+tok, "", "", nil); r.json(t)["form"] != form {
+			t.Errorf("as %q: form %v, want %s", as, r.json(t)["form"], form)
+		}
 	}
 }

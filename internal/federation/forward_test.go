@@ -1,0 +1,101 @@
+package federation
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/resolve"
+	"github.com/accord-antispam/accord/internal/rules"
+)
+
+// sharedOf runs one complaint as the desk does — Extract, the reporter
+// of a forward, an offline analysis — and returns the indicators a
+// partner receives from it.
+func sharedOf(t *testing.T, an *analysis.Analyzer, raw []byte, via intake.Via) []string {
+	t.Helper()
+	items, err := intake.Extract(raw, via)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reporter := via.Reporter
+	if !via.Mailbox {
+		reporter = intake.ForwardedBy(raw, items)
+	}
+	m := &memSource{reporters: map[string]string{}}
+	for i, it := range items {
+		v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(it.Raw, mail.DefaultLimits())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := "r" + string(rune('a'+i))
+		m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: "c", Raw: it.Raw, SHA256: HashBody(it.Raw),
+			ReceivedAt: time.Date(2026, 11, 28, 10, 0, i, 0, time.UTC), Verdict: v})
+		m.reporters[id] = reporter
+	}
+	sh, err := Collect(context.Background(), m, "FR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, g := range sh.ItemsFor(nil) {
+		for _, it := range g.Items {
+			if strings.HasPrefix(it.Key, "ind:") {
+				out = append(out, it.Key)
+			}
+		}
+	}
+	return out
+}
+
+// TestMadeUpOriginalsShareNoInnocent is the seventh attack review's
+// findings 1 and 2, end to end as a partner receives them: a phish above a
+// made-up original — uploaded with no declaration, or declared as
+// received — shares its own origin, never the innocent lawyer or victim
+// company its made-up original names. A reporter's forward of it, declared
+// or authenticated at the mailbox, shares the same.
+func TestMadeUpOriginalsShareNoInnocent(t *testing.T) {
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review7", name+".eml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name, innocent string
+		via            intake.Via
+	}{
+		{"c1", "cabinet-dubois-avocats.example", intake.Via{Declared: "message/rfc822"}},
+		{"c7", "kanzlei-dubois.example", intake.Via{Declared: "message/rfc822"}},
+		{"c10", "cabinet-dubois-avocats.example", intake.Via{Declared: "message/rfc822"}},
+		{"d9", "cabinet-dubois-avocats.example", intake.Via{Declared: "message/rfc822"}},
+		{"c2", "acme-corp.example", intake.Via{Declared: "message/rfc822"}},
+		{"c6", "acme-corp.example", intake.Via{Declared: "message/rfc822"}},
+		{"c1", "cabinet-dubois-avocats.example", intake.Via{Declared: "message/rfc822", As: intake.AsReceived}},
+		{"c2", "acme-corp.example", intake.Via{As: intake.AsReceived}},
+		{"d9", "cabinet-dubois-avocats.example", intake.Via{Mailbox: true, Reporter: "bounce@bulk-mailer.example"}},
+		{"c5", "cabinet-dubois-avocats.example", intake.Via{Declared: "message/rfc822", As: intake.AsForwarded}},
+		{"c5", "cabinet-dubois-avocats.example", intake.Via{Mailbox: true, Reporter: "compta@acme-corp.example", Authenticated: true}},
+		{"c9", "acme-corp.example", intake.Via{Declared: "message/rfc822", As: intake.AsForwarded}},
+	} {
+		got := strings.Join(sharedOf(t, an, read(c.name), c.via), "\n")
+		if strings.Contains(got, c.innocent) {
+			t.Errorf("%s (%+v): %s is shared as the spam's:\n%s", c.name, c.via, c.innocent, got)
+		}
+		if !strings.Contains(got, "ind:ipv4-addr:12.0.9.97") {
+			t.Errorf("%s (%+v): the phish's origin 12.0.9.97 is not shared:\n%s", c.name, c.via, got)
+		}
+	}
+}
