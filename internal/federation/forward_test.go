@@ -77,6 +77,9 @@ func TestMadeUpOriginalsShareNoInnocent(t *testing.T) {
 		name, innocent string
 		via            intake.Via
 	}{
+		// The eighth review (self): not declared, unsure, taken whole.
+		{"../review8/p1", "cabinet-dubois-avocats.example", intake.Via{Declared: "message/rfc822"}},
+		{"../review8/p2", "cabinet-dubois-avocats.example", intake.Via{Declared: "message/rfc822"}},
 		{"c1", "cabinet-dubois-avocats.example", intake.Via{Declared: "message/rfc822"}},
 		{"c7", "kanzlei-dubois.example", intake.Via{Declared: "message/rfc822"}},
 		{"c10", "cabinet-dubois-avocats.example", intake.Via{Declared: "message/rfc822"}},
@@ -97,5 +100,24 @@ func TestMadeUpOriginalsShareNoInnocent(t *testing.T) {
 		if !strings.Contains(got, "ind:ipv4-addr:12.0.9.97") {
 			t.Errorf("%s (%+v): the phish's origin 12.0.9.97 is not shared:\n%s", c.name, c.via, got)
 		}
+	}
+}
+
+// TestUnsureForwardNamesNoForwarder: Bob's forward to Alice at another
+// firm, uploaded with no declaration, is taken whole (it may be a phish,
+// see TestMadeUpOriginalsShareNoInnocent): Bob's domain is kept apart as a
+// possible reporter's, the spam's link still goes out.
+func TestUnsureForwardNamesNoForwarder(t *testing.T) {
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review8", "bob-to-alice.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(sharedOf(t, &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}, raw, intake.Via{Declared: "message/rfc822"}), "\n")
+	if strings.Contains(got, "girard") || !strings.Contains(got, "ind:url:http://parcel-scam.example/r/ref") {
+		t.Errorf("shared:\n%s", got)
 	}
 }

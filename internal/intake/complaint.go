@@ -32,6 +32,12 @@ type Item struct {
 	Unverifiable []string          // What of it cannot be trusted (inline forwards lose the original headers).
 	Feedback     map[string]string // ARF / X-ARF fields about the report (Feedback-Type, Source-IP…).
 
+	// unsure marks a message taken whole although it may be a person's
+	// forward (see unsureForward): its From is kept apart as a reporter's
+	// would be (ForwardedBy), so that either way no innocent party is
+	// shared as the spam's.
+	unsure bool
+
 	// parsed is Raw as Extract parsed it (the default limits), when the
 	// item is the complaint itself: the desk analyses it without parsing
 	// (and decoding, up to its size again) a second time.
@@ -172,6 +178,9 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	fake := false
 	if items := extractAttached(m); len(items) > 0 && (via.Mailbox || !deliveryNotice(m)) {
 		if fake = selfForward(m, items[0].Raw); !fake {
+			if !via.Mailbox && unsureForward(m, items[0].Raw) {
+				return []Item{unsureWhole(raw, m)}, nil
+			}
 			for i := range items {
 				items[i] = forwardedOriginal(items[i])
 			}
@@ -181,6 +190,9 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	if !fake {
 		if it, ok := extractInlineForward(m, own); ok {
 			if fake = selfForward(m, it.Raw); !fake {
+				if !via.Mailbox && unsureForward(m, it.Raw) {
+					return []Item{unsureWhole(raw, m)}, nil
+				}
 				return []Item{forwardedOriginal(it)}, nil
 			}
 		}
@@ -956,6 +968,60 @@ func impostor(outer *mail.Message, from mail.Address, inner *mail.Message) bool 
 		}
 	}
 	return false
+}
+
+// unsureForward reports whether an upload nobody declared (no as=, not
+// the mailbox) is as much a phish as a forward by its headers: its author
+// is one of the original's recipients and passes it on to someone outside
+// its own organisation who is not a reporting address, or to no one in
+// sight (Bcc). "Bob forwards the
+// spam he got to Alice at another firm" and "the phisher hands the
+// victim a made-up mail from a lawyer to the phisher" are the same
+// fields, written by different people; a reporter forwards to the desk,
+// to a reporting address, to themselves or within their organisation.
+// Unwrapped, a phish shares the lawyer as the spam's sender; taken whole,
+// a forward shares the forwarder. The desk takes it whole and keeps the
+// forwarder apart as a reporter (unsureWhole): the error, either way,
+// loses an indicator (the phisher's domain, or the spam's) and names no
+// one.
+func unsureForward(outer *mail.Message, inner []byte) bool {
+	from, _ := mail.ParseAddressList(outer.Header.Get("From"))
+	if len(from) == 0 || from[0].Domain == "" {
+		return false
+	}
+	im := mail.ParseBytes(inner, mail.DefaultLimits())
+	sent := false
+	for _, f := range []string{"To", "Cc"} {
+		list, _ := mail.ParseAddressList(im.Header.Get(f))
+		for _, a := range list {
+			sent = sent || strings.EqualFold(a.Addr, from[0].Addr)
+		}
+	}
+	if !sent {
+		return false
+	}
+	// A person's forward names whom it goes to; one to nobody in sight
+	// ("undisclosed-recipients:;", Bcc only) is a mailing's.
+	for _, f := range []string{"To", "Cc"} {
+		list, _ := mail.ParseAddressList(outer.Header.Get(f))
+		for _, a := range list {
+			if a.Domain == "" {
+				continue
+			}
+			if reportingAddress(a.Addr) || dnsname.SameOrg(a.Domain, from[0].Domain) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// unsureWhole is a complaint taken whole because nothing says whose it
+// is (unsureForward), and says so to the analyst.
+func unsureWhole(raw []byte, m *mail.Message) Item {
+	return Item{Raw: raw, Form: FormRaw, parsed: m, unsure: true, Unverifiable: []string{
+		"forward or spam: it passes on a message sent to its author, to someone at another organisation; nothing said which it is, so it is taken whole and its From is kept apart as a possible reporter's (upload it with as=forwarded or as=received to say)",
+	}}
 }
 
 // colleagueHandedBack reports whether a message from outside an

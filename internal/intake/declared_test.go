@@ -188,3 +188,43 @@ func FuzzImpostor(f *testing.F) {
 		}
 	})
 }
+
+// TestUnsureForwardSharesLess is the eighth review's (self) finding: with
+// no declaration, "Bob forwards the spam he got to Alice at another firm"
+// and "a phish hands its victim a made-up mail from a lawyer to the
+// phisher" (p1), or passes it on to nobody in sight (p2), are the same
+// fields. Uploaded through the API or the form, such a message is taken
+// whole and its From kept apart as a possible reporter's: either way an
+// indicator is lost, nobody innocent is shared. Declared, or at the
+// mailbox, it is read as said.
+func TestUnsureForwardSharesLess(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", "review8", name+".eml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for name, by := range map[string]string{"p1": "support@invoices-portal.example", "p2": "ceo@acme-c0rp.example", "bob-to-alice": "bob.girard@girard.example"} {
+		raw := read(name)
+		for _, via := range []Via{{Declared: "message/rfc822"}, {}} {
+			items, err := Extract(raw, via)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if items[0].Form != FormRaw || !bytes.Equal(items[0].Raw, raw) || len(items[0].Unverifiable) == 0 || !strings.Contains(items[0].Unverifiable[0], "forward or spam") {
+				t.Errorf("%s (%+v): taken as %s %q, not whole and unsure", name, via, items[0].Form, items[0].Unverifiable)
+			}
+			if got := ForwardedBy(raw, items); got != by {
+				t.Errorf("%s: the possible forwarder is %q, want %q kept apart", name, got, by)
+			}
+		}
+	}
+	raw := read("bob-to-alice")
+	for how, via := range map[string]Via{"as=forwarded": {Declared: "message/rfc822", As: AsForwarded}, "mailbox": {Mailbox: true, Reporter: "am1987@orange-fr.example"}} {
+		items, err := Extract(raw, via)
+		if err != nil || items[0].Form != FormInlineForward || !strings.Contains(headerField(items[0].Raw, "From"), "parcel-scam") {
+			t.Errorf("Bob's forward (%s): %v, taken as %s", how, err, items[0].Form)
+		}
+	}
+}

@@ -468,7 +468,7 @@ func (d *Desk) Store() Store { return d.store }
 // authenticated one.
 func ForwardedBy(raw []byte, items []Item) string {
 	for _, it := range items {
-		if it.Form == FormAttached || it.Form == FormInlineForward {
+		if it.Form == FormAttached || it.Form == FormInlineForward || it.unsure {
 			return wrapperFrom(raw)
 		}
 	}
