@@ -973,8 +973,8 @@ func impostor(outer *mail.Message, from mail.Address, inner *mail.Message) bool 
 // unsureForward reports whether an upload nobody declared (no as=, not
 // the mailbox) is as much a phish as a forward by its headers: its author
 // is one of the original's recipients and passes it on to someone outside
-// its own organisation who is not a reporting address, or to no one in
-// sight (Bcc). "Bob forwards the
+// its own organisation who is not a reporting address (whoever else it
+// also writes to), or to no one in sight (Bcc). "Bob forwards the
 // spam he got to Alice at another firm" and "the phisher hands the
 // victim a made-up mail from a lawyer to the phisher" are the same
 // fields, written by different people; a reporter forwards to the desk,
@@ -1001,19 +1001,23 @@ func unsureForward(outer *mail.Message, inner []byte) bool {
 		return false
 	}
 	// A person's forward names whom it goes to; one to nobody in sight
-	// ("undisclosed-recipients:;", Bcc only) is a mailing's.
+	// ("undisclosed-recipients:;", Bcc only) is a mailing's. One outside
+	// recipient is enough: a phish adding the desk's report@ or a
+	// colleague of the phisher in Cc is still handed to its victim.
+	named := false
 	for _, f := range []string{"To", "Cc"} {
 		list, _ := mail.ParseAddressList(outer.Header.Get(f))
 		for _, a := range list {
 			if a.Domain == "" {
 				continue
 			}
-			if reportingAddress(a.Addr) || dnsname.SameOrg(a.Domain, from[0].Domain) {
-				return false
+			named = true
+			if !reportingAddress(a.Addr) && !dnsname.SameOrg(a.Domain, from[0].Domain) {
+				return true
 			}
 		}
 	}
-	return true
+	return !named
 }
 
 // unsureWhole is a complaint taken whole because nothing says whose it

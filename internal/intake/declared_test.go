@@ -205,8 +205,14 @@ func TestUnsureForwardSharesLess(t *testing.T) {
 		}
 		return b
 	}
-	for name, by := range map[string]string{"p1": "support@invoices-portal.example", "p2": "ceo@acme-c0rp.example", "bob-to-alice": "bob.girard@girard.example"} {
-		raw := read(name)
+	for name, by := range map[string]string{"p1": "support@invoices-portal.example", "p2": "ceo@acme-c0rp.example", "bob-to-alice": "bob.girard@girard.example",
+		"p1, the desk in Cc": "support@invoices-portal.example", "p1, a colleague of the phisher in Cc": "support@invoices-portal.example"} {
+		base, cc, _ := strings.Cut(name, ", ")
+		raw := read(base)
+		if cc != "" {
+			add := map[string]string{"the desk in Cc": "report@desk.example", "a colleague of the phisher in Cc": "billing@invoices-portal.example"}[cc]
+			raw = bytes.Replace(raw, []byte("To: compta@acme-corp.example\r\n"), []byte("To: compta@acme-corp.example\r\nCc: "+add+"\r\n"), 1)
+		}
 		for _, via := range []Via{{Declared: "message/rfc822"}, {}} {
 			items, err := Extract(raw, via)
 			if err != nil {
