@@ -89,8 +89,8 @@ func runStores(bin, dsn string, stores []string, msgs [][]byte, clients int) {
 		fail(fmt.Errorf("the stores run needs -dsn"))
 	}
 	fmt.Printf("\n## SQLite and PostgreSQL, same machine: %d distinct corpus spam over HTTP, %d clients\n\n", len(msgs), clients)
-	fmt.Printf("| store | acknowledged | refused | errors | seconds | reports/s | p50 ms | p99 ms | max ms | campaigns | commits | complaints/commit | serve CPU ms/report | database server CPU ms/report | machine idle %% |\n")
-	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Printf("| store | acknowledged | refused | errors | seconds | reports/s | p50 ms | p99 ms | max ms | campaigns | commits | complaints/commit | serve CPU ms/report | database server CPU ms/report | written KB/report | machine idle %% |\n")
+	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, store := range stores {
 		conf := liftedRates
 		var drop func()
@@ -111,6 +111,7 @@ func runStores(bin, dsn string, stores []string, msgs [][]byte, clients int) {
 		if server != nil {
 			server0 = server()
 		}
+		written := bytesWritten(store, dsn, n)
 		w := watchCPU([]*node{n})
 		r := load(n, msgs, clients, func(int) string { return "http" }, nil)
 		idle, cpu := w.done()
@@ -120,6 +121,7 @@ func runStores(bin, dsn string, stores []string, msgs [][]byte, clients int) {
 		} else if store == "postgres" {
 			dbCPU = "not readable"
 		}
+		kb := fmt.Sprintf("%.1f", float64(written())/1024/float64(max(len(r.ids), 1)))
 		commits, complaints := commitSizes(n)
 		st := n.stats()
 		n.stop()
@@ -127,11 +129,54 @@ func runStores(bin, dsn string, stores []string, msgs [][]byte, clients int) {
 			drop()
 		}
 		p50, p99, pmax := r.percentiles()
-		fmt.Printf("| %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %.1f | %d | %.0f | %.1f | %.2f | %s | %.0f |\n", store, len(r.ids), r.refused, r.errors,
+		fmt.Printf("| %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %.1f | %d | %.0f | %.1f | %.2f | %s | %s | %.0f |\n", store, len(r.ids), r.refused, r.errors,
 			r.elapsed.Seconds(), float64(len(r.ids))/r.elapsed.Seconds(), p50, p99, pmax, st.Campaigns,
-			commits, complaints/max(commits, 1), float64(cpu.Microseconds())/1000/float64(max(len(r.ids), 1)), dbCPU, idle)
+			commits, complaints/max(commits, 1), float64(cpu.Microseconds())/1000/float64(max(len(r.ids), 1)), dbCPU, kb, idle)
 	}
-	fmt.Printf("\n(serve CPU: the serve process's user and system time, SQLite's work included; database server CPU: PostgreSQL's processes, from /proc; machine idle: of all CPUs, during the load, other work included — %s)\n", loadAvg())
+	fmt.Printf("\n(serve CPU: the serve process's user and system time, SQLite's work included; database server CPU: PostgreSQL's processes, from /proc; written: PostgreSQL's WAL (the distance its write-ahead log moved), SQLite's bytes the serve process wrote to disk (its WAL and checkpoints, from /proc); machine idle: of all CPUs, during the load, other work included — %s)\n", loadAvg())
+}
+
+// bytesWritten starts counting what a store writes for the load: on
+// PostgreSQL the bytes of write-ahead log (the server's whole log: nothing
+// else runs on it meanwhile), on SQLite the bytes the serve process had
+// written to disk (/proc/PID/io: its WAL, and the checkpoints into the
+// database file). The function it returns gives the count so far.
+func bytesWritten(store, dsn string, n *node) func() int64 {
+	if store == "postgres" {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return func() int64 { return -1 }
+		}
+		var start string
+		if err := db.QueryRow(`SELECT pg_current_wal_lsn()::text`).Scan(&start); err != nil {
+			db.Close()
+			return func() int64 { return -1 }
+		}
+		return func() int64 {
+			defer db.Close()
+			var b float64
+			if err := db.QueryRow(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)`, start).Scan(&b); err != nil {
+				return -1
+			}
+			return int64(b)
+		}
+	}
+	pid := n.cmd.Process.Pid
+	start := procWriteBytes(pid)
+	return func() int64 { return procWriteBytes(pid) - start }
+}
+
+// procWriteBytes is what a process has written to disk (write_bytes of
+// /proc/PID/io).
+func procWriteBytes(pid int) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "write_bytes: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return -1
 }
 
 // loadAvg is the machine's load average, to read the figures by.

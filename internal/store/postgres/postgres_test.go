@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/accord-antispam/accord/internal/store/sqlstore"
 	"github.com/accord-antispam/accord/internal/store/storetest"
 )
@@ -90,4 +92,49 @@ func open(t *testing.T, dsn string) *sqlstore.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// TestMessagesAtRest: a raw upload's bytes are stored once.
+func TestMessagesAtRest(t *testing.T) {
+	s := open(t, freshSchema(t, pgDSN(t)))
+	storetest.MessagesAtRest(t, s, s.DB(), rebind)
+}
+
+// TestMigrateMessagesOnce: migration 27 converts the complaints stored
+// before without losing a byte.
+func TestMigrateMessagesOnce(t *testing.T) {
+	cfg, err := pgx.ParseConfig(freshSchema(t, pgDSN(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := connect(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := sqlstore.OpenAt(context.Background(), db, sqlstore.Postgres, 26); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MigrateMessagesOnce(t, db, rebind, func() storetest.Store {
+		s, err := sqlstore.Open(context.Background(), db, sqlstore.Postgres)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// rebind numbers "?" placeholders for PostgreSQL.
+func rebind(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }

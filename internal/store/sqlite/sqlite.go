@@ -18,6 +18,20 @@ import (
 
 // Open opens (creating if needed) the database file and migrates it.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	db, err := openDB(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sqlstore.Open(ctx, db, sqlstore.SQLite)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// openDB opens the database file with the settings the store needs.
+func openDB(ctx context.Context, path string) (*sql.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -35,10 +49,5 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s, err := sqlstore.Open(ctx, db, sqlstore.SQLite)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("database %s: %w", path, err)
-	}
-	return s, nil
+	return db, nil
 }

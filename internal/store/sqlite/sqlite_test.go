@@ -52,3 +52,34 @@ func TestReopenKeepsSchema(t *testing.T) {
 		t.Errorf("schema version %d %v", v, err)
 	}
 }
+
+// TestMessagesAtRest: a raw upload's bytes are stored once.
+func TestMessagesAtRest(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	storetest.MessagesAtRest(t, s, s.DB(), func(q string) string { return q })
+}
+
+// TestMigrateMessagesOnce: migration 27 converts the complaints stored
+// before without losing a byte.
+func TestMigrateMessagesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accord.db")
+	db, err := openDB(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := sqlstore.OpenAt(context.Background(), db, sqlstore.SQLite, 26); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MigrateMessagesOnce(t, db, func(q string) string { return q }, func() storetest.Store {
+		s, err := sqlstore.Open(context.Background(), db, sqlstore.SQLite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

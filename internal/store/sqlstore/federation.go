@@ -1053,7 +1053,7 @@ func (s *Store) SharedReports(ctx context.Context, ids []string, fn func(r *inta
 	// display name is redacted with their address (intake.ReporterMailbox).
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT r.id, r.complaint_id, r.received_at, r.channel, r.form, r.unverifiable, r.sha256, r.raw,
 		r.reporter_id, r.verdict, r.campaign_id, r.purged_at, COALESCE(p.address, ''),
-		CASE WHEN p.address IS NULL THEN NULL ELSE substr(c.raw, 1, `+strconv.Itoa(intake.ReporterHead)+`) END
+		CASE WHEN p.address IS NULL THEN NULL ELSE substr(`+complaintRaw("c")+`, 1, `+strconv.Itoa(intake.ReporterHead)+`) END
 		FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id LEFT JOIN complaints c ON c.id = r.complaint_id
 		WHERE r.id IN (`+placeholders(len(ids))+`)`), args...)
 	if err != nil {

@@ -76,14 +76,14 @@ func (s *Store) reportsOf(ctx context.Context, tx *sql.Tx, complaintID string) (
 func (s *Store) dropIdentity(ctx context.Context, tx *sql.Tx, complaintID string, now time.Time) (sha string, size int64, ok bool, err error) {
 	var reporter string
 	var purged int64
-	err = tx.QueryRowContext(ctx, s.q(`SELECT sha256, LENGTH(raw), reporter_id, purged_at FROM complaints WHERE id = ?`+s.d.ForUpdate), complaintID).Scan(&sha, &size, &reporter, &purged)
+	err = tx.QueryRowContext(ctx, s.q(`SELECT c.sha256, LENGTH(`+complaintRaw("c")+`), c.reporter_id, c.purged_at FROM complaints c WHERE c.id = ?`+s.d.ForUpdate), complaintID).Scan(&sha, &size, &reporter, &purged)
 	if err == sql.ErrNoRows || (err == nil && purged != 0) {
 		return sha, size, false, nil
 	}
 	if err != nil {
 		return "", 0, false, err
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE complaints SET raw = ?, reporter_id = '', purged_at = ? WHERE id = ?`), []byte{}, nanos(now), complaintID); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE complaints SET raw = ?, raw_report = '', reporter_id = '', purged_at = ? WHERE id = ?`), []byte{}, nanos(now), complaintID); err != nil {
 		return "", 0, false, err
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET reporter_id = '' WHERE complaint_id = ?`), complaintID); err != nil {
@@ -98,8 +98,14 @@ func (s *Store) dropIdentity(ctx context.Context, tx *sql.Tx, complaintID string
 }
 
 // dropEvidence deletes a report's message and analysis, keeping the
-// indexed figures statistics use.
+// indexed figures statistics use. A complaint whose bytes are that
+// message's (migration 27) and that still keeps them gets its own copy
+// first: the message and the complaint have retentions of their own.
 func (s *Store) dropEvidence(ctx context.Context, tx *sql.Tx, id string, now time.Time) (bool, error) {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE complaints SET raw = (SELECT raw FROM reports WHERE id = ?), raw_report = ''
+		WHERE id = (SELECT complaint_id FROM reports WHERE id = ?) AND raw_report = ?`), id, id, id); err != nil {
+		return false, err
+	}
 	res, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET raw = ?, verdict = '{}', subject = '', feedback = '{}', unverifiable = '[]', origin_ip = '', purged_at = ?
 		WHERE id = ? AND purged_at = 0`), []byte{}, nanos(now), id)
 	if err != nil {

@@ -670,7 +670,26 @@ func migrations(d Dialect) []string {
 		// head's lock first, so a commit locks and checks in one
 		// statement.
 		foundedSinceLocked(d),
+		// 27: a message is stored once. When a complaint is the reported
+		// message itself (a raw upload, the common case), its bytes are
+		// its report's: the complaint keeps none (raw empty) and names
+		// that report in raw_report; '' means its own raw. Reading a
+		// complaint takes its report's bytes (complaintRaw); dropping a
+		// report's message first gives the complaint back its own copy
+		// if it still needs one. Complaints stored before are converted
+		// where a report of theirs holds exactly their bytes.
+		`ALTER TABLE complaints ADD COLUMN raw_report TEXT NOT NULL DEFAULT '';
+		UPDATE complaints SET raw_report = m.rid, raw = CAST('' AS ` + d.Blob + `)
+		FROM (SELECT r.complaint_id AS cid, MIN(r.id) AS rid FROM reports r JOIN complaints c ON c.id = r.complaint_id
+			WHERE c.purged_at = 0 AND r.purged_at = 0 AND LENGTH(c.raw) > 0 AND r.raw = c.raw GROUP BY r.complaint_id) AS m
+		WHERE complaints.id = m.cid`,
 	}
+}
+
+// complaintRaw is the SQL expression of a complaint's message bytes, the
+// complaints table named a: its own, or its report's (migration 27).
+func complaintRaw(a string) string {
+	return `CASE WHEN ` + a + `.raw_report = '' THEN ` + a + `.raw ELSE (SELECT rr.raw FROM reports rr WHERE rr.id = ` + a + `.raw_report) END`
 }
 
 // foundedSinceByIndex is migration 24 (nothing on SQLite).

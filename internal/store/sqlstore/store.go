@@ -6,6 +6,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -36,8 +37,15 @@ type Store struct {
 
 // Open wraps an opened database and brings its schema up to date.
 func Open(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+	return OpenAt(ctx, db, d, LatestVersion())
+}
+
+// OpenAt is Open with the schema migrated up to version v at most: a
+// test of a migration fills a database the way an earlier version stored
+// it, then Open takes it the rest of the way.
+func OpenAt(ctx context.Context, db *sql.DB, d Dialect, v int) (*Store, error) {
 	s := &Store{db: db, d: d}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, v); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -73,7 +81,7 @@ func (s *Store) q(query string) string {
 // done.
 const migrationLock = 0x6163636f72642d6d
 
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -96,7 +104,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if have > len(ms) {
 		return fmt.Errorf("migrate: the database is at schema version %d, newer than this accord (%d)", have, len(ms))
 	}
-	for v := have + 1; v <= len(ms); v++ {
+	for v := have + 1; v <= min(len(ms), upTo); v++ {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("migrate to %d: %w", v, err)
@@ -240,7 +248,7 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 		if b.Reporter != nil {
 			reporters = append(reporters, []any{b.Reporter.ID, b.Reporter.Address, nanos(c.ReceivedAt)})
 		}
-		complaints = append(complaints, []any{c.ID, nanos(c.ReceivedAt), string(c.Channel), c.SHA256, c.ReporterID, c.Raw})
+		complaints = append(complaints, complaintRow(b))
 		for _, r := range b.Reports {
 			if err := assign(ctx, idx, r); err != nil {
 				return nil, nil, fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
@@ -270,11 +278,30 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 		{table: "campaign_bands", cols: "band, campaign_id", suffix: " ON CONFLICT DO NOTHING", rows: campBands},
 		{table: "campaign_domains", cols: "domain, campaign_id", suffix: " ON CONFLICT DO NOTHING", rows: campDomains},
 		{table: "reporters", cols: "id, address, first_seen", suffix: " ON CONFLICT (id) DO NOTHING", rows: reporters},
-		{table: "complaints", cols: "id, received_at, channel, sha256, reporter_id, raw", rows: complaints},
+		{table: "complaints", cols: complaintRowCols, rows: complaints},
 		{table: "reports", cols: reportCols, rows: reports},
 		{table: "report_domains", cols: "report_id, domain", rows: domains},
 		{table: "report_findings", cols: "report_id, code", rows: findings},
 	}, entries, nil
+}
+
+// complaintRowCols are the complaints table's columns, as complaintRow fills
+// them.
+const complaintRowCols = "id, received_at, channel, sha256, reporter_id, raw, raw_report"
+
+// complaintRow is a complaint's row. A complaint that is the reported
+// message itself (a raw upload) keeps no bytes of its own: they are its
+// report's, which it names (migration 27) — each message is written once.
+func complaintRow(b *intake.Batch) []any {
+	c := b.Complaint
+	raw, of := c.Raw, ""
+	for _, r := range b.Reports {
+		if len(c.Raw) > 0 && bytes.Equal(r.Raw, c.Raw) {
+			raw, of = []byte{}, r.ID
+			break
+		}
+	}
+	return []any{c.ID, nanos(c.ReceivedAt), string(c.Channel), c.SHA256, c.ReporterID, raw, of}
 }
 
 // custodyCols are the custody table's columns, as chainCustody fills them.
@@ -503,7 +530,7 @@ func (s *Store) Complaint(ctx context.Context, id string) (*intake.Complaint, er
 	var at int64
 	var ch string
 	var purged int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, received_at, channel, sha256, reporter_id, raw, purged_at FROM complaints WHERE id = ?`), id).Scan(
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT c.id, c.received_at, c.channel, c.sha256, c.reporter_id, `+complaintRaw("c")+`, c.purged_at FROM complaints c WHERE c.id = ?`), id).Scan(
 		&c.ID, &at, &ch, &c.SHA256, &c.ReporterID, &c.Raw, &purged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, intake.ErrNotFound
