@@ -190,7 +190,13 @@ func derive(r *intake.Report, reporter string) *derived {
 	if v == nil {
 		return d
 	}
-	if v.Origin.Network != nil && v.Origin.Network.ASN != 0 {
+	// A report taken whole because nobody said whether it is the spam or
+	// a person's forward of it has as its origin either the phisher's
+	// relay or the provider that carried the forward: neither its IP nor
+	// its network is named as a spam run's (its report item keeps the
+	// origin, with the doubt in its unverifiable list).
+	unsure := intake.UnsureOrigin(r.Unverifiable)
+	if v.Origin.Network != nil && v.Origin.Network.ASN != 0 && !unsure {
 		d.network = fmt.Sprintf("AS%d %s", v.Origin.Network.ASN, v.Origin.Network.Name)
 	}
 	d.sender = v.Sender.Domains.From
@@ -198,7 +204,7 @@ func derive(r *intake.Report, reporter string) *derived {
 	for _, x := range v.Reasons {
 		d.findings = append(d.findings, string(x.Code))
 	}
-	if ip := v.Origin.IP; ip != "" {
+	if ip := v.Origin.IP; ip != "" && !unsure {
 		typ := "ipv4-addr"
 		if strings.Contains(ip, ":") {
 			typ = "ipv6-addr"

@@ -35,7 +35,7 @@ func sharedOf(t *testing.T, an *analysis.Analyzer, raw []byte, via intake.Via) [
 			t.Fatal(err)
 		}
 		id := "r" + string(rune('a'+i))
-		m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: "c", Raw: it.Raw, SHA256: HashBody(it.Raw),
+		m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: "c", Raw: it.Raw, SHA256: HashBody(it.Raw), Unverifiable: it.Unverifiable,
 			ReceivedAt: time.Date(2026, 11, 28, 10, 0, i, 0, time.UTC), Verdict: v})
 		m.reporters[id] = reporter
 	}
@@ -97,8 +97,11 @@ func TestMadeUpOriginalsShareNoInnocent(t *testing.T) {
 		if strings.Contains(got, c.innocent) {
 			t.Errorf("%s (%+v): %s is shared as the spam's:\n%s", c.name, c.via, c.innocent, got)
 		}
-		if !strings.Contains(got, "ind:ipv4-addr:12.0.9.97") {
-			t.Errorf("%s (%+v): the phish's origin 12.0.9.97 is not shared:\n%s", c.name, c.via, got)
+		// Taken whole and unsure (p1, p2), the relay may be a forwarder's
+		// provider: the origin is kept back, the phish's domain and link go.
+		unsure := strings.HasPrefix(c.name, "../review8/")
+		if shared := strings.Contains(got, "ind:ipv4-addr:12.0.9.97"); shared == unsure {
+			t.Errorf("%s (%+v): the phish's origin 12.0.9.97 shared %v, want %v:\n%s", c.name, c.via, shared, !unsure, got)
 		}
 	}
 }
@@ -106,7 +109,8 @@ func TestMadeUpOriginalsShareNoInnocent(t *testing.T) {
 // TestUnsureForwardNamesNoForwarder: Bob's forward to Alice at another
 // firm, uploaded with no declaration, is taken whole (it may be a phish,
 // see TestMadeUpOriginalsShareNoInnocent): Bob's domain is kept apart as a
-// possible reporter's, the spam's link still goes out.
+// possible reporter's and his provider's relay is not named as the
+// spam's origin; the spam's link still goes out.
 func TestUnsureForwardNamesNoForwarder(t *testing.T) {
 	lib, err := rules.Embedded()
 	if err != nil {
@@ -117,7 +121,9 @@ func TestUnsureForwardNamesNoForwarder(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(sharedOf(t, &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}, raw, intake.Via{Declared: "message/rfc822"}), "\n")
-	if strings.Contains(got, "girard") || !strings.Contains(got, "ind:url:http://parcel-scam.example/r/ref") {
+	// 12.0.9.60 is Bob's provider's relay, which carried his forward to
+	// Alice: not the spam's origin.
+	if strings.Contains(got, "girard") || strings.Contains(got, "12.0.9.60") || !strings.Contains(got, "ind:url:http://parcel-scam.example/r/ref") {
 		t.Errorf("shared:\n%s", got)
 	}
 }

@@ -1024,8 +1024,27 @@ func unsureForward(outer *mail.Message, inner []byte) bool {
 // is (unsureForward), and says so to the analyst.
 func unsureWhole(raw []byte, m *mail.Message) Item {
 	return Item{Raw: raw, Form: FormRaw, parsed: m, unsure: true, Unverifiable: []string{
-		"forward or spam: it passes on a message sent to its author, to someone at another organisation; nothing said which it is, so it is taken whole and its From is kept apart as a possible reporter's (upload it with as=forwarded or as=received to say)",
+		unsurePrefix + " it passes on a message sent to its author, to someone at another organisation; nothing said which it is, so it is taken whole, its From is kept apart as a possible reporter's and its origin is not shared as the spam's (upload it with as=forwarded or as=received to say)",
 	}}
+}
+
+// unsurePrefix opens the Unverifiable entry of a report taken whole by
+// unsureWhole. The entry is stored with the report, so what reads a
+// report later (the federation's border) knows it from it alone.
+const unsurePrefix = "forward or spam:"
+
+// UnsureOrigin reports whether a report's origin may be a forwarder's
+// provider rather than the spam's: it was taken whole although it may be
+// a person's forward (nobody declared which). Its relay is then either
+// the phisher's or the innocent provider that carried a reporter's
+// forward, and is not to be named to partners as the spam's origin.
+func UnsureOrigin(unverifiable []string) bool {
+	for _, u := range unverifiable {
+		if strings.HasPrefix(u, unsurePrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // colleagueHandedBack reports whether a message from outside an
