@@ -168,16 +168,18 @@ func (s *Store) PurgeEvidence(ctx context.Context, cutoff, now time.Time, why st
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT sha256, LENGTH(raw), complaint_id FROM reports WHERE id = ?`), id).Scan(&sha, &size, &cid); err != nil {
 				return err
 			}
+			// The complaint goes with its last message, if its own
+			// retention has not already taken it — first, so that a
+			// complaint whose bytes are the message's (migration 27) is
+			// not given a copy of them only to lose it.
+			if _, _, _, err := s.dropIdentity(ctx, tx, cid, now); err != nil {
+				return err
+			}
 			ok, err := s.dropEvidence(ctx, tx, id, now)
 			if err != nil || !ok {
 				return err
 			}
 			done++
-			// The complaint goes with its last message, if its own
-			// retention has not already taken it.
-			if _, _, _, err := s.dropIdentity(ctx, tx, cid, now); err != nil {
-				return err
-			}
 			if err := s.tombstone(ctx, tx, id, "purged-evidence",
 				fmt.Sprintf("message (sha256 %s, %d bytes) and its analysis deleted, statistics kept; %s", sha, size, why), now); err != nil {
 				return err

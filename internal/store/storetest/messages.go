@@ -263,6 +263,18 @@ func MessagesAtRest(t *testing.T, s Store, db *sql.DB, rebind func(string) strin
 	if err := db.QueryRowContext(ctx, rebind(`SELECT COUNT(*) FROM complaints WHERE raw_report <> ''`)).Scan(&left); err != nil || left != 0 {
 		t.Errorf("%d complaints still name a report's bytes after erasure: %v", left, err)
 	}
+	// The evidence retention takes a raw upload's complaint and message
+	// alike, and leaves no complaint naming a report.
+	if _, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: spam(53), SubmittedBy: "token:t"}); err != nil {
+		t.Fatal(err)
+	}
+	later := clock.Add(365 * 24 * time.Hour)
+	if n, err := s.PurgeEvidence(ctx, later, later, "test", 100); err != nil || n != 2 {
+		t.Fatalf("evidence purge: %d %v", n, err)
+	}
+	if n := stored(); n != 0 {
+		t.Errorf("after the evidence purge, %d bytes at rest", n)
+	}
 }
 
 // MigrateMessagesOnce fills a database at schema version 26 (db, as
