@@ -12,8 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/privacy"
+	"github.com/accord-antispam/accord/internal/rules"
 )
 
 // ReportRef is what the federation needs to know of a report to tell
@@ -199,7 +202,7 @@ func derive(r *intake.Report, reporter string) *derived {
 	if v.Origin.Network != nil && v.Origin.Network.ASN != 0 && !unsure {
 		d.network = fmt.Sprintf("AS%d %s", v.Origin.Network.ASN, v.Origin.Network.Name)
 	}
-	d.sender = v.Sender.Domains.From
+	d.sender = spamSender(v, people)
 	d.domains = append([]string(nil), v.Content.Domains...)
 	for _, x := range v.Reasons {
 		d.findings = append(d.findings, string(x.Code))
@@ -213,7 +216,7 @@ func derive(r *intake.Report, reporter string) *derived {
 	}
 	// No e-mail address becomes an indicator, not even the sender's:
 	// it is often a forged or hijacked person's. Its domain does.
-	if dom := v.Sender.Domains.From; !people.HoldsDomain(dom) {
+	if dom := d.sender; dom != "" && !people.HoldsDomain(dom) {
 		d.inds = append(d.inds, indRef{"domain-name", dom})
 	}
 	for _, dom := range v.Content.Domains {
@@ -227,6 +230,39 @@ func derive(r *intake.Report, reporter string) *derived {
 		}
 	}
 	return d
+}
+
+// spamSender returns the From domain of a report's message as the spam
+// run's sender domain, or "" when it is not the spam run's to share:
+//   - the node's own DMARC check (computed through its resolver, never
+//     read from an Authentication-Results field the message carries)
+//     found the From failing: the domain is forged, its owner a victim
+//     (it-support@acme-corp under acme-corp's p=reject);
+//   - the From is at the organisation of one of the message's recipients
+//     (privacy.People.AtRecipientOrg) and nothing authenticated it (no
+//     DMARC pass, no aligned DKIM or SPF pass): the ordinary phish "from"
+//     the victim firm's helpdesk or chief executive, which the node
+//     cannot check offline.
+//
+// A domain the recipients hold themselves (a spam from their own
+// address) is left out by the caller, as every domain of theirs is.
+func spamSender(v *analysis.Verdict, people privacy.People) string {
+	dom := v.Sender.Domains.From
+	if dom == "" {
+		return ""
+	}
+	if a := v.Auth; a != nil && a.DMARC.Result == mailauth.Fail && a.DMARC.Source == mailauth.SourceComputed {
+		return ""
+	}
+	if people.AtRecipientOrg(dom) {
+		for _, f := range v.Sender.Findings {
+			if f.Code == rules.FindDMARCPass || f.Code == rules.FindAlignedAuth {
+				return dom
+			}
+		}
+		return ""
+	}
+	return dom
 }
 
 // assemble builds the shared set from the reports' parts, in the index's

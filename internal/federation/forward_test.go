@@ -20,6 +20,19 @@ import (
 // partner receives from it.
 func sharedOf(t *testing.T, an *analysis.Analyzer, raw []byte, via intake.Via) []string {
 	t.Helper()
+	var out []string
+	for _, it := range sharedItems(t, an, raw, via) {
+		if strings.HasPrefix(it.Key, "ind:") {
+			out = append(out, it.Key)
+		}
+	}
+	return out
+}
+
+// sharedItems is sharedOf's every item: indicators, report items with
+// their bodies, campaigns.
+func sharedItems(t *testing.T, an *analysis.Analyzer, raw []byte, via intake.Via) []Item {
+	t.Helper()
 	items, err := intake.Extract(raw, via)
 	if err != nil {
 		t.Fatal(err)
@@ -43,13 +56,9 @@ func sharedOf(t *testing.T, an *analysis.Analyzer, raw []byte, via intake.Via) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []Item
 	for _, g := range sh.ItemsFor(nil) {
-		for _, it := range g.Items {
-			if strings.HasPrefix(it.Key, "ind:") {
-				out = append(out, it.Key)
-			}
-		}
+		out = append(out, g.Items...)
 	}
 	return out
 }
@@ -125,5 +134,77 @@ func TestUnsureForwardNamesNoForwarder(t *testing.T) {
 	// Alice: not the spam's origin.
 	if strings.Contains(got, "girard") || strings.Contains(got, "12.0.9.60") || !strings.Contains(got, "ind:url:http://parcel-scam.example/r/ref") {
 		t.Errorf("shared:\n%s", got)
+	}
+}
+
+// TestVictimFirmDomainNotShared is the eighth attack review's finding 1:
+// the ordinary phish "from" the victim firm's own helpdesk
+// (it-support@acme-corp to compta@acme-corp) names the firm, not the spam
+// run. Neither its indicators, nor its report item's from_domain, nor its
+// campaign's sender domains carry acme-corp.example — uploaded
+// undeclared or declared as received, inside a provider's ARF, or
+// forwarded from home to the mailbox — while the phish's own origin, link
+// and domain still go out. With the node's own DMARC check online, a
+// From failing it is withheld even when no recipient is at its domain;
+// the same message offline shares it (nothing says it is forged).
+func TestVictimFirmDomainNotShared(t *testing.T) {
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review8b", name+".eml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	zone, err := resolve.LoadZone(filepath.Join("..", "intake", "testdata", "review8b", "zone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	offline := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
+	online := &analysis.Analyzer{Resolver: zone, Rules: lib}
+	s1 := read("s1")
+	// s1 to a partner firm's accountant: no recipient at acme-corp.
+	elsewhere := []byte(strings.Replace(string(s1), "To: Claire Petit <compta@acme-corp.example>", "To: Jean Leroy <j.leroy@holding-leroy.example>", 1))
+	shared := func(items []Item) string {
+		var b strings.Builder
+		for _, it := range items {
+			if strings.HasPrefix(it.Key, "ind:") || strings.HasPrefix(it.Key, "camp:") || strings.HasPrefix(it.Key, "rep:") {
+				b.WriteString(it.Key + " " + string(it.Body) + "\n")
+			}
+		}
+		return b.String()
+	}
+	for _, c := range []struct {
+		name string
+		an   *analysis.Analyzer
+		raw  []byte
+		via  intake.Via
+	}{
+		{"s1 undeclared", offline, s1, intake.Via{Declared: "message/rfc822"}},
+		{"s1 received", offline, s1, intake.Via{Declared: "message/rfc822", As: intake.AsReceived}},
+		{"s1 form", offline, s1, intake.Via{}},
+		{"s1 received, DMARC checked", online, s1, intake.Via{As: intake.AsReceived}},
+		{"a1 (ARF)", offline, read("a1"), intake.Via{Declared: "multipart/report"}},
+		{"f7 (forwarded from home)", offline, read("f7"), intake.Via{Mailbox: true, Reporter: "claire.petit@petit-famille.example", Authenticated: true}},
+		{"s1 elsewhere, DMARC fails", online, elsewhere, intake.Via{As: intake.AsReceived}},
+	} {
+		items := sharedItems(t, c.an, c.raw, c.via)
+		got := shared(items)
+		if strings.Contains(got, "acme-corp") {
+			t.Errorf("%s: the victim firm's domain is shared:\n%s", c.name, got)
+		}
+		for _, want := range []string{"ind:ipv4-addr:12.0.9.97", "ind:domain-name:mailbox-upgrade.example", "ind:url:http://mailbox-upgrade.example/owa/login"} {
+			if !strings.Contains(got, want+" ") {
+				t.Errorf("%s: %s is not shared:\n%s", c.name, want, got)
+			}
+		}
+	}
+	// Offline, a From at no recipient's organisation is the spam's as
+	// far as the node can tell: shared (what the DMARC case above tests).
+	if got := shared(sharedItems(t, offline, elsewhere, intake.Via{As: intake.AsReceived})); !strings.Contains(got, "ind:domain-name:acme-corp.example ") || !strings.Contains(got, `"from_domain":"acme-corp.example"`) {
+		t.Errorf("offline, elsewhere: acme-corp.example not shared:\n%s", got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/mail"
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
@@ -33,6 +34,12 @@ type People struct {
 	Domains    []string // Lower-case domains of the recipients' addresses.
 
 	Mentioned []string // The addresses above only mentioned in the text (see Of).
+
+	// deliveredOrgs are the organisational domains of the addresses the
+	// message was delivered to (every recipient field but Cc and Bcc, and
+	// Received "for" clauses), before Of moves those at the sender's
+	// domain to Mentioned (see AtRecipientOrg).
+	deliveredOrgs []string
 
 	joined  []string        // Names' words joined without a separator ("bobdurand").
 	set     map[string]bool // Addresses and domains, for lookups.
@@ -103,7 +110,13 @@ func Of(raw []byte, reporter string) People {
 			headers = append(headers, p.Header)
 		}
 	}
-	senders := map[string]bool{}    // Sender domains.
+	senders := map[string]bool{}   // Sender domains.
+	delivered := map[string]bool{} // Organisational domains of To and the delivery fields.
+	deliver := func(a string) {
+		if o := dnsname.OrgDomain(domainOf(strings.ToLower(strings.TrimSpace(a)))); o != "" {
+			delivered[o] = true
+		}
+	}
 	senderAddr := map[string]bool{} // Sender addresses.
 	var mentionedIn []string        // Texts that may mention recipients.
 	for _, h := range headers {
@@ -121,10 +134,14 @@ func Of(raw []byte, reporter string) People {
 				}
 				for _, a := range anyAddr.FindAllString(v, -1) {
 					addAddr(mail.Address{Addr: a})
+					if !copyFields[name] {
+						deliver(a)
+					}
 				}
 			case name == "received":
 				for _, sm := range forClause.FindAllStringSubmatch(f.Value, -1) {
 					addAddr(mail.Address{Addr: strings.Trim(sm[1], "<>")})
+					deliver(strings.Trim(sm[1], "<>"))
 				}
 			case senderFields[name]:
 				for _, a := range anyAddr.FindAllString(f.Value, -1) {
@@ -201,7 +218,28 @@ func Of(raw []byte, reporter string) People {
 			}
 		}
 	}
-	return NewMentioned(addrs, mentioned, names)
+	p := NewMentioned(addrs, mentioned, names)
+	for o := range delivered {
+		p.deliveredOrgs = append(p.deliveredOrgs, o)
+	}
+	return p
+}
+
+// copyFields are the recipient fields that only copy a message to
+// someone (RFC 5322 3.6.3): the spammer's to fill with its own
+// addresses ("Cc: info@<the spam's domain>") while sending to the
+// victim in To. AtRecipientOrg does not count them.
+var copyFields = map[string]bool{"cc": true, "bcc": true, "resent-cc": true, "resent-bcc": true}
+
+// AtRecipientOrg reports whether domain belongs to the organisation of
+// someone the message was delivered to (its To, its delivery fields —
+// Delivered-To, X-Original-To… — or a Received "for" clause; not Cc or
+// Bcc). A spam "from" its recipients' own organisation
+// (it-support@acme-corp to compta@acme-corp) names their firm as its
+// sender: a forged From, or one of theirs, never the spam run's own.
+func (p People) AtRecipientOrg(domain string) bool {
+	o := dnsname.OrgDomain(domain)
+	return o != "" && slices.Contains(p.deliveredOrgs, o)
 }
 
 // unfoldTight joins a folded header value without the whitespace the fold
