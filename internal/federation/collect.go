@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/privacy"
@@ -202,7 +201,7 @@ func derive(r *intake.Report, reporter string) *derived {
 	if v.Origin.Network != nil && v.Origin.Network.ASN != 0 && !unsure {
 		d.network = fmt.Sprintf("AS%d %s", v.Origin.Network.ASN, v.Origin.Network.Name)
 	}
-	d.sender = spamSender(v, people)
+	d.sender = spamSender(r, people)
 	d.domains = append([]string(nil), v.Content.Domains...)
 	for _, x := range v.Reasons {
 		d.findings = append(d.findings, string(x.Code))
@@ -234,21 +233,29 @@ func derive(r *intake.Report, reporter string) *derived {
 
 // spamSender returns the From domain of a report's message as the spam
 // run's sender domain, or "" when it is not the spam run's to share:
+//
 //   - the node's own DMARC check (computed through its resolver, never
 //     read from an Authentication-Results field the message carries)
 //     found the From failing: the domain is forged, its owner a victim
 //     (it-support@acme-corp under acme-corp's p=reject);
+//
 //   - the From is at the organisation of one of the message's recipients
 //     (privacy.People.AtRecipientOrg) and nothing authenticated it (no
 //     DMARC pass, no aligned DKIM or SPF pass): the ordinary phish "from"
 //     the victim firm's helpdesk or chief executive, which the node
 //     cannot check offline.
 //
+//   - the report was taken as the spam although it may be a person's
+//     forward (intake.UnsureOrigin): its From is then the forwarder's as
+//     likely as the phisher's (Bob's forward to Alice at another firm,
+//     passed on to the desk).
+//
 // A domain the recipients hold themselves (a spam from their own
 // address) is left out by the caller, as every domain of theirs is.
-func spamSender(v *analysis.Verdict, people privacy.People) string {
+func spamSender(r *intake.Report, people privacy.People) string {
+	v := r.Verdict
 	dom := v.Sender.Domains.From
-	if dom == "" {
+	if dom == "" || intake.UnsureOrigin(r.Unverifiable) {
 		return ""
 	}
 	if a := v.Auth; a != nil && a.DMARC.Result == mailauth.Fail && a.DMARC.Source == mailauth.SourceComputed {

@@ -208,3 +208,67 @@ func TestVictimFirmDomainNotShared(t *testing.T) {
 		t.Errorf("offline, elsewhere: acme-corp.example not shared:\n%s", got)
 	}
 }
+
+// TestForwardedPhishSharesNoLawyer is the eighth attack review's
+// findings 2, 3 and 4 as a partner receives them: the victim's forward
+// of a phish above a made-up original (f1, f2, f4, f6), the phish
+// redirected to the mailbox or passed on by a server rule, the chief
+// executive's exact domain spoofed writing within the firm (p3), and the
+// made-up originals to undisclosed recipients, to a third party or with
+// no To: line (q1, q2, q3) uploaded undeclared never share the lawyer the
+// made-up original names — neither as an indicator nor as a report's
+// from_domain — and their links still go out.
+func TestForwardedPhishSharesNoLawyer(t *testing.T) {
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", name+".eml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	claire := "compta@acme-corp.example"
+	resent := func(raw []byte) []byte {
+		return append([]byte("Resent-From: "+claire+"\r\nResent-To: report@desk.example\r\nResent-Date: Sat, 28 Nov 2026 11:00:00 +0000\r\n"), raw...)
+	}
+	authed := intake.Via{Mailbox: true, Reporter: claire, Authenticated: true, Desk: []string{"report@desk.example"}}
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		via  intake.Via
+	}{
+		{"f1 at the mailbox", read("review8b/f1"), authed},
+		{"f2 at the mailbox", read("review8b/f2"), authed},
+		{"f4 at the mailbox", read("review8b/f4"), authed},
+		{"f6 at the mailbox", read("review8b/f6"), authed},
+		{"f1 as=forwarded", read("review8b/f1"), intake.Via{Declared: "message/rfc822", As: intake.AsForwarded}},
+		{"f4 on the form", read("review8b/f4"), intake.Via{}},
+		{"p1 redirected", resent(read("review8/p1")), authed},
+		{"p3 redirected", resent(read("review8/p3")), authed},
+		{"q1 redirected", resent(read("review8b/q1")), authed},
+		{"p1 by a server rule", read("review8b/p1-rule"), intake.Via{Mailbox: true, Reporter: "bounce@bulk-mailer.example"}},
+		{"p1 by its author, no SPF", read("review8/p1"), intake.Via{Mailbox: true, Reporter: "support@invoices-portal.example"}},
+		{"p3 undeclared", read("review8/p3"), intake.Via{Declared: "message/rfc822"}},
+		{"p3 on the form", read("review8/p3"), intake.Via{}},
+		{"q1 undeclared", read("review8b/q1"), intake.Via{Declared: "message/rfc822"}},
+		{"q2 undeclared", read("review8b/q2"), intake.Via{Declared: "message/rfc822"}},
+		{"q3 on the form", read("review8b/q3"), intake.Via{}},
+	} {
+		var got strings.Builder
+		for _, it := range sharedItems(t, an, c.raw, c.via) {
+			if strings.HasPrefix(it.Key, "ind:") || strings.HasPrefix(it.Key, "rep:") || strings.HasPrefix(it.Key, "camp:") {
+				got.WriteString(it.Key + " " + string(it.Body) + "\n")
+			}
+		}
+		if strings.Contains(got.String(), "dubois") {
+			t.Errorf("%s: the lawyer is shared:\n%s", c.name, got.String())
+		}
+		if !strings.Contains(got.String(), "ind:url:http://bec-pay.example/pay/") {
+			t.Errorf("%s: the phish's link is not shared:\n%s", c.name, got.String())
+		}
+	}
+}

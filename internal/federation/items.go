@@ -315,7 +315,7 @@ func reportOf(r *intake.Report, people privacy.People) reportBody {
 		return b
 	}
 	b.Subject = people.Text(v.Message.Subject)
-	if d := spamSender(v, people); !people.HoldsDomain(d) {
+	if d := spamSender(r, people); !people.HoldsDomain(d) {
 		b.FromDomain = d
 	}
 	b.OriginIP, b.OriginCountry, b.Forged = v.Origin.IP, v.Origin.Country, v.Origin.Forged

@@ -76,6 +76,10 @@ type Via struct {
 	// authenticated the envelope sender (SPF for the connecting relay, or
 	// a DKIM signature it verified), never from fields in the message.
 	Authenticated bool
+	// Desk are the addresses the complaint was delivered to at the
+	// mailbox (the SMTP recipients): a mail written to one of them is
+	// written to the desk, whatever its local part.
+	Desk []string
 }
 
 // What a reporter may declare an upload to be (Via.As).
@@ -178,7 +182,7 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	fake := false
 	if items := extractAttached(m); len(items) > 0 && (via.Mailbox || !deliveryNotice(m)) {
 		if fake = selfForward(m, items[0].Raw); !fake {
-			if !via.Mailbox && unsureForward(m, items[0].Raw) {
+			if unsureForward(m, items[0].Raw, via.Desk) {
 				return []Item{unsureWhole(raw, m)}, nil
 			}
 			for i := range items {
@@ -190,7 +194,7 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	if !fake {
 		if it, ok := extractInlineForward(m, own); ok {
 			if fake = selfForward(m, it.Raw); !fake {
-				if !via.Mailbox && unsureForward(m, it.Raw) {
+				if unsureForward(m, it.Raw, via.Desk) {
 					return []Item{unsureWhole(raw, m)}, nil
 				}
 				return []Item{forwardedOriginal(it)}, nil
@@ -970,34 +974,31 @@ func impostor(outer *mail.Message, from mail.Address, inner *mail.Message) bool 
 	return false
 }
 
-// unsureForward reports whether an upload nobody declared (no as=, not
-// the mailbox) is as much a phish as a forward by its headers: its author
-// is one of the original's recipients and passes it on to someone outside
-// its own organisation who is not a reporting address (whoever else it
-// also writes to), or to no one in sight (Bcc). "Bob forwards the
-// spam he got to Alice at another firm" and "the phisher hands the
-// victim a made-up mail from a lawyer to the phisher" are the same
-// fields, written by different people; a reporter forwards to the desk,
-// to a reporting address, to themselves or within their organisation.
+// unsureForward reports whether a forward nobody vouched for (no as=,
+// not the reporter's own mail authenticated at the mailbox) is as much a
+// phish as a forward by its headers: its author passes a message on to
+// anyone who is not a reporting address, the desk or the author itself
+// (whoever else it also writes to), or to no one in sight (Bcc). "Bob
+// forwards the spam he got to Alice" and "the phisher hands the victim a
+// made-up mail from a lawyer" are the same fields, written by different
+// people, whether the made-up mail names the phisher as its recipient
+// (p1), nobody (undisclosed-recipients, no To: line) or a third party; a
+// reporter forwards to the desk, to a reporting address or to themselves.
 // Unwrapped, a phish shares the lawyer as the spam's sender; taken whole,
 // a forward shares the forwarder. The desk takes it whole and keeps the
-// forwarder apart as a reporter (unsureWhole): the error, either way,
-// loses an indicator (the phisher's domain, or the spam's) and names no
-// one.
-func unsureForward(outer *mail.Message, inner []byte) bool {
+// forwarder apart (unsureWhole, and UnsureOrigin at the federation's
+// border): the error, either way, loses an indicator (the phisher's
+// domain, or the spam's) and names no one.
+//
+// A hand-on within the author's organisation is unsure as well: the chief
+// executive's exact domain spoofed, "FW:" to the accountant above a
+// made-up lawyer's mail "to the CEO", writes a colleague's forward; an
+// error loses a colleague's forward's sender domain and origin, never
+// names the lawyer. desk are the mailbox's own addresses (its SMTP
+// recipients), which count as reporting addresses.
+func unsureForward(outer *mail.Message, inner []byte, desk []string) bool {
 	from, _ := mail.ParseAddressList(outer.Header.Get("From"))
 	if len(from) == 0 || from[0].Domain == "" {
-		return false
-	}
-	im := mail.ParseBytes(inner, mail.DefaultLimits())
-	sent := false
-	for _, f := range []string{"To", "Cc"} {
-		list, _ := mail.ParseAddressList(im.Header.Get(f))
-		for _, a := range list {
-			sent = sent || strings.EqualFold(a.Addr, from[0].Addr)
-		}
-	}
-	if !sent {
 		return false
 	}
 	// A person's forward names whom it goes to; one to nobody in sight
@@ -1012,7 +1013,10 @@ func unsureForward(outer *mail.Message, inner []byte) bool {
 				continue
 			}
 			named = true
-			if !reportingAddress(a.Addr) && !dnsname.SameOrg(a.Domain, from[0].Domain) {
+			if reportingAddress(a.Addr) || slices.ContainsFunc(desk, func(d string) bool { return strings.EqualFold(d, a.Addr) }) {
+				continue
+			}
+			if !strings.EqualFold(a.Addr, from[0].Addr) {
 				return true
 			}
 		}
@@ -1024,9 +1028,14 @@ func unsureForward(outer *mail.Message, inner []byte) bool {
 // is (unsureForward), and says so to the analyst.
 func unsureWhole(raw []byte, m *mail.Message) Item {
 	return Item{Raw: raw, Form: FormRaw, parsed: m, unsure: true, Unverifiable: []string{
-		unsurePrefix + " it passes on a message sent to its author, to someone at another organisation; nothing said which it is, so it is taken whole, its From is kept apart as a possible reporter's and its origin is not shared as the spam's (upload it with as=forwarded or as=received to say)",
+		unsurePrefix + " it passes on a message to someone who is not a reporting address nor its author; nothing said which it is, so it is taken whole, its From is kept apart as a possible reporter's and its origin is not shared as the spam's (upload it with as=forwarded or as=received to say)",
 	}}
 }
+
+// unsureLevel is the Unverifiable entry of a forwarded message that
+// forwardedOriginal did not unwrap further because it may be a phish or
+// a person's forward (unsureForward).
+const unsureLevel = unsurePrefix + " the message forwarded passes on a message sent to its author to someone who is not a reporting address: a phish above a made-up original or a person's forward of a spam; it is taken as the spam, and neither its origin nor its From's domain is shared as the spam's"
 
 // unsurePrefix opens the Unverifiable entry of a report taken whole by
 // unsureWhole. The entry is stored with the report, so what reads a
@@ -1149,6 +1158,17 @@ func forwardedOriginal(it Item) Item {
 			}
 		}
 		if !sent {
+			return it
+		}
+		// A level whose fields a phish and a person's forward both write
+		// (unsureForward: "FW:" to the victim above a made-up mail sent
+		// to its author, or Bob's forward to Alice) is not unwrapped
+		// either: its made-up original would name the lawyer as the
+		// spam's sender. It is the spam as far as the desk can tell, its
+		// origin and From not the spam run's to share (UnsureOrigin).
+		if unsureForward(m, inner.Raw, nil) {
+			it.unsure = true
+			it.Unverifiable = append(slices.Clone(it.Unverifiable), unsureLevel)
 			return it
 		}
 		inner.Unverifiable = append(slices.Clone(it.Unverifiable), inner.Unverifiable...)

@@ -227,10 +227,91 @@ func TestUnsureForwardSharesLess(t *testing.T) {
 		}
 	}
 	raw := read("bob-to-alice")
-	for how, via := range map[string]Via{"as=forwarded": {Declared: "message/rfc822", As: AsForwarded}, "mailbox": {Mailbox: true, Reporter: "am1987@orange-fr.example"}} {
-		items, err := Extract(raw, via)
-		if err != nil || items[0].Form != FormInlineForward || !strings.Contains(headerField(items[0].Raw, "From"), "parcel-scam") {
-			t.Errorf("Bob's forward (%s): %v, taken as %s", how, err, items[0].Form)
+	items, err := Extract(raw, Via{Declared: "message/rfc822", As: AsForwarded})
+	if err != nil || items[0].Form != FormInlineForward || !strings.Contains(headerField(items[0].Raw, "From"), "parcel-scam") {
+		t.Errorf("Bob's forward (as=forwarded): %v, taken as %s", err, items[0].Form)
+	}
+	// Passed on to the mailbox by Alice's server rule (her envelope, Bob's
+	// From): nothing authenticated says it is Bob's forward rather than a
+	// phish; taken whole, unsure (eighth attack review, finding 3).
+	items, err = Extract(raw, Via{Mailbox: true, Reporter: "am1987@orange-fr.example"})
+	if err != nil || items[0].Form != FormRaw || !UnsureOrigin(items[0].Unverifiable) {
+		t.Errorf("Bob's forward (mailbox): %v, taken as %s %q", err, items[0].Form, items[0].Unverifiable)
+	}
+}
+
+// TestForwardedPhishStopsAtThePhish is the eighth attack review's
+// findings 2 and 3, on its own messages. The victim's honest forward of
+// a phish above a made-up original (f1, f2, f4, f6: p1, p1 quoted, p3,
+// p2) — authenticated at the mailbox, declared, or not — stops at the
+// phish: the made-up original's sender, an innocent lawyer, is never the
+// report's From. The same phishes redirected to the mailbox by their
+// victim (Resent-From, authenticated or not), passed on by a server rule
+// (its envelope the phish's), or mailed to the desk by their author
+// without authentication are taken whole and unsure, as when uploaded.
+// The reporter's own authenticated forward is still unwrapped one level.
+func TestForwardedPhishStopsAtThePhish(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", name+".eml"))
+		if err != nil {
+			t.Fatal(err)
 		}
+		return b
+	}
+	claire := "compta@acme-corp.example"
+	for _, name := range []string{"f1", "f2", "f4", "f6"} {
+		raw := read("review8b/" + name)
+		for how, via := range map[string]Via{
+			"mailbox, SPF pass":  {Mailbox: true, Reporter: claire, Authenticated: true, Desk: []string{"report@desk.example"}},
+			"mailbox, no SPF":    {Mailbox: true, Reporter: claire, Desk: []string{"report@desk.example"}},
+			"API, as=forwarded":  {Declared: "message/rfc822", As: AsForwarded},
+			"API, undeclared":    {Declared: "message/rfc822"},
+			"form, I don't know": {},
+		} {
+			items, err := Extract(raw, via)
+			if err != nil {
+				t.Fatalf("%s (%s): %v", name, how, err)
+			}
+			from := headerField(items[0].Raw, "From")
+			if strings.Contains(from, "dubois") || !strings.Contains(from, "invoices-portal") && !strings.Contains(from, "acme-c0rp") && !strings.Contains(from, "ceo@acme-corp") {
+				t.Errorf("%s (%s): the report's From is %q, not the phish's", name, how, from)
+			}
+			if items[0].Form == FormRaw {
+				t.Errorf("%s (%s): the victim's forward taken whole", name, how)
+			}
+			if by := ForwardedBy(raw, items); !via.Mailbox && by != claire {
+				t.Errorf("%s (%s): the reporter is %q", name, how, by)
+			}
+		}
+	}
+	resent := func(raw []byte) []byte {
+		return append([]byte("Resent-From: "+claire+"\r\nResent-To: report@desk.example\r\nResent-Date: Sat, 28 Nov 2026 11:00:00 +0000\r\nResent-Message-ID: <r@acme-corp.example>\r\n"), raw...)
+	}
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		via  Via
+	}{
+		{"p1 redirected, SPF pass", resent(read("review8/p1")), Via{Mailbox: true, Reporter: claire, Authenticated: true}},
+		{"p1 redirected, SPF fail", resent(read("review8/p1")), Via{Mailbox: true, Reporter: claire}},
+		{"p2 redirected", resent(read("review8/p2")), Via{Mailbox: true, Reporter: claire, Authenticated: true}},
+		{"p3 redirected", resent(read("review8/p3")), Via{Mailbox: true, Reporter: claire, Authenticated: true}},
+		{"q1 redirected", resent(read("review8b/q1")), Via{Mailbox: true, Reporter: claire, Authenticated: true}},
+		{"p1 passed on by a server rule", read("review8b/p1-rule"), Via{Mailbox: true, Reporter: "bounce@bulk-mailer.example"}},
+		{"p1 mailed by its author, SPF fail", read("review8/p1"), Via{Mailbox: true, Reporter: "support@invoices-portal.example"}},
+	} {
+		items, err := Extract(c.raw, c.via)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if items[0].Form != FormRaw || !UnsureOrigin(items[0].Unverifiable) {
+			t.Errorf("%s: taken as %s %q, not whole and unsure", c.name, items[0].Form, items[0].Unverifiable)
+		}
+	}
+	// The reporter's own authenticated forward of the phish they got: one
+	// level unwrapped, to the phish.
+	items, err := Extract(read("review8b/f1"), Via{Mailbox: true, Reporter: claire, Authenticated: true})
+	if err != nil || items[0].Form != FormAttached || !UnsureOrigin(items[0].Unverifiable) {
+		t.Errorf("f1 authenticated: %v, %s %q", err, items[0].Form, items[0].Unverifiable)
 	}
 }

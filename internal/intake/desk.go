@@ -146,6 +146,9 @@ type Submission struct {
 	// As is what the reporter declared the upload to be (AsForwarded,
 	// AsReceived, see Via.As); "" when they did not say.
 	As string
+	// Desk are the addresses the mailbox received the complaint for
+	// (SMTP RCPT TO; see Via.Desk).
+	Desk []string
 }
 
 // Receipt says what was stored.
@@ -191,7 +194,7 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 	// that handed the complaint over (SPF, DKIM), never a field of the
 	// message.
 	items, err := Extract(s.Raw, Via{Mailbox: s.Channel == ChannelSMTP, Reporter: s.Reporter, Declared: s.Declared, As: s.As,
-		Authenticated: s.Channel == ChannelSMTP && s.ReporterAuth != ""})
+		Authenticated: s.Channel == ChannelSMTP && s.ReporterAuth != "", Desk: s.Desk})
 	if err != nil {
 		var rej *RejectError
 		if errors.As(err, &rej) {

@@ -251,7 +251,7 @@ func (x *session) Data(r io.Reader) error {
 	if a := x.s.cfg.Authenticate; a != nil && x.from != "" && !relayed && reporter == x.from {
 		auth = a(ctx, x.ip, x.conn.Hostname(), x.from, raw) // a null sender or a relayed mail is never authenticated
 	}
-	rec, err := x.s.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: reporter, ReporterAuth: auth, SubmittedBy: "smtp"})
+	rec, err := x.s.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: reporter, ReporterAuth: auth, SubmittedBy: "smtp", Desk: x.rcpts})
 	var rej *intake.RejectError
 	switch {
 	case errors.As(err, &rej):
