@@ -214,6 +214,14 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answers := map[string]string{"consent": r.FormValue("consent"), "customer": r.FormValue("customer"), "as": r.FormValue("as")}
+	// "What is it?" has three answers; anything else is a client's error,
+	// refused as the API refuses it, never read as "I don't know".
+	as, err := intake.ParseAs(r.FormValue("as"))
+	if err != nil {
+		answers["as"] = ""
+		form(http.StatusBadRequest, c.Value, answers, s.tr(lang, "form_err_as"))
+		return
+	}
 	var raw []byte
 	if f, fh, err := r.FormFile("file"); err == nil {
 		// Never a truncated message kept as evidence: a file over the
@@ -260,7 +268,6 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	consent, _ := triParam(r.FormValue("consent"))
 	customer, _ := triParam(r.FormValue("customer"))
-	as, _ := intake.ParseAs(r.FormValue("as")) // anything else: not said
 	rec, err := s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelWeb, Raw: raw, SubmittedBy: "web",
 		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}, As: as})
 	var rej *intake.RejectError

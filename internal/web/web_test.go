@@ -433,7 +433,10 @@ func TestDeskLoginAndEvidence(t *testing.T) {
 
 // TestFormDeclaration: the form's "what is it?" answer reaches the desk —
 // the honest forward of the invoice phish is taken whole as received,
-// unwrapped as forwarded.
+// unwrapped as forwarded. "Someone forwarded it to me" is named under the
+// forward (its From is the forwarder's, kept apart), and an answer that
+// is none of the three is refused, as the API refuses it, not read as
+// "I don't know" (eighth attack review, findings 5 and 9).
 func TestFormDeclaration(t *testing.T) {
 	n := start(t, web.Config{})
 	c := browser(t)
@@ -441,7 +444,14 @@ func TestFormDeclaration(t *testing.T) {
 	if !strings.Contains(string(page.body), `name="as" value="forwarded"`) {
 		t.Fatal("the form offers no choice between forwarded and received")
 	}
+	if !strings.Contains(string(page.body), "or someone forwarded it to me") || !strings.Contains(string(page.body), "not a forward") {
+		t.Error("the form does not say where someone else's forward belongs")
+	}
 	csrf := string(csrfRe.FindSubmatch(page.body)[1])
+	p := postForm(t, c, n.url+"/report", n.url, map[string]string{"csrf": csrf, "as": "bogus"}, fixture(t, "review7/c3.eml"))
+	if p.status != http.StatusBadRequest || p.header.Get("Location") != "" || !strings.Contains(string(p.body), "the answer sent is none of them") {
+		t.Errorf("as=bogus: %d %q", p.status, p.header.Get("Location"))
+	}
 	for as, form := range map[string]string{"received": intake.FormRaw, "forwarded": intake.FormAttached, "": intake.FormAttached} {
 		p := postForm(t, c, n.url+"/report", n.url, map[string]string{"csrf": csrf, "as": as}, fixture(t, "review7/c3.eml"))
 		loc := p.header.Get("Location")
