@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/accord-antispam/accord/internal/dnsname"
@@ -399,9 +400,10 @@ func NewMentioned(addresses, mentioned, names []string) People {
 // splitUnspaced reads a name in Han, kana or Hangul (unspaced): its
 // words of one or two characters are the name's parts — in Japanese
 // address books family and given names are written apart ("山田 太郎"),
-// in text joined ("山田太郎様") — and a name written as one word of three
-// or four characters is split into its family name and given name (王小明:
-// 王 and 小明; 山田太郎: 山田 and 太郎; 김철수: 김 and 철수), so the given
+// in text joined ("山田太郎様") — and a name written as one word of two,
+// three or four characters is split into its family name and given name
+// (王明: 王 and 明, found joined only; 王小明: 王 and 小明; 山田太郎: 山田
+// and 太郎; 김철수: 김 and 철수), so the given
 // name alone ("小明，您的包裹") and the parts joined otherwise ("王-小明")
 // are found. A one-character part counts only joined to the others.
 func splitUnspaced(words []string) ([]string, bool) {
@@ -420,6 +422,8 @@ func splitUnspaced(words []string) ([]string, bool) {
 	}
 	r := []rune(words[0])
 	switch len(r) {
+	case 2:
+		return []string{string(r[:1]), string(r[1:])}, true
 	case 3:
 		return []string{string(r[:1]), string(r[1:])}, true
 	case 4:
@@ -472,7 +476,9 @@ func latin1(s string) string {
 }
 
 func isLetter(r rune) bool {
-	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127 && (r >= 0xC0 && r != 0xD7 && r != 0xF7)
+	// The ideographic space (U+3000) and the middle dots (・, ·) of CJK
+	// names separate a name's parts as a space does (山田　太郎).
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127 && (r >= 0xC0 && r != 0xD7 && r != 0xF7) && !unicode.IsSpace(r) && !unicode.IsPunct(r)
 }
 
 // Recipients lists their addresses that are not only mentioned.

@@ -595,6 +595,14 @@ func TestNamesInUnspacedScriptsAndGreekCapitals(t *testing.T) {
 		{"=?utf-8?B?5bGx55SwIOWkqumDjg==?= <ty@mail-jp.example>", "山田太郎様、お荷物のお知らせ", "[recipient]様、お荷物のお知らせ", "http://scam.example/r/山田太郎様/ref"},
 		{"=?utf-8?B?546L5bCP5piO?= <wxm88@mail-cn.example>", "小明，您的包裹", "[recipient]，您的包裹", "http://scam.example/r/王-小明/ref"},
 		{"=?utf-8?B?546L5bCP5piO?= <wxm88@mail-cn.example>", "尊敬的王小明先生", "尊敬的[recipient]先生", "http://scam.example/r/小明/ref"},
+		// The eighth attack review's LOW 7: the ideographic space (U+3000,
+		// the usual Japanese form) and the middle dots separate a name's
+		// parts as an ASCII space does; a name of two characters is found
+		// with its parts joined by a separator.
+		{"=?utf-8?B?5bGx55Sw44CA5aSq6YOO?= <ty@mail-jp.example>", "山田太郎様、お荷物のお知らせ", "[recipient]様、お荷物のお知らせ", "http://scam.example/r/山田太郎様/ref"},
+		{"=?utf-8?B?5bGx55Sw44O75aSq6YOO?= <ty@mail-jp.example>", "山田太郎様、お荷物のお知らせ", "[recipient]様、お荷物のお知らせ", "http://scam.example/r/山田太郎様/ref"},
+		{"=?utf-8?B?5bGx55SwwrflpKrpg44=?= <ty@mail-jp.example>", "山田太郎様、お荷物のお知らせ", "[recipient]様、お荷物のお知らせ", "http://scam.example/r/山田太郎様/ref"},
+		{"=?utf-8?B?546L5piO?= <wm@mail-cn.example>", "王明先生，您的包裹", "[recipient]先生，您的包裹", "http://scam.example/r/王-明/ref"},
 	} {
 		addr := c.from[strings.Index(c.from, "<")+1 : len(c.from)-1]
 		p := Of(bcc, c.from+", <"+addr+">")
