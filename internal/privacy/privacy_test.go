@@ -625,10 +625,17 @@ func TestDomainSpellingsOfReview7(t *testing.T) {
 		t.Errorf("the registrable domain of a recipient at a subdomain kept: %q", got)
 	}
 	p := Of([]byte("From: a@scam.example\r\nTo: bob@girard-famille.example\r\n\r\nb\r\n"), "")
-	for _, link := range []string{"http://scam.example/r/girard_famille/x", "http://scam.example/r/girardfamille/x", "http://scam.example/r/GirardFamille/x"} {
+	for _, link := range []string{"http://scam.example/r/girard_famille/x", "http://scam.example/r/girardfamille/x", "http://scam.example/r/GirardFamille/x",
+		// The eighth attack review's LOW 8: other separators, the words
+		// the other way round, the suffix joined.
+		"http://scam.example/r/girard.famille/x", "http://scam.example/r/girard+famille/x", "http://scam.example/r/girard%20famille/x",
+		"http://scam.example/r/girard~famille/x", "http://scam.example/r/famille-girard/x", "http://scam.example/r/girard-famille-example/x"} {
 		if got, ok := p.URL(link); !ok || got != "http://scam.example/r/" {
 			t.Errorf("%s → %q %v", link, got, ok)
 		}
+	}
+	if got, ok := Of([]byte("From: a@scam.example\r\nTo: jd@dupont.example\r\n\r\nb\r\n"), "").URL("http://scam.example/r/dupont-example/x"); !ok || got != "http://scam.example/r/" {
+		t.Errorf("dupont-example → %q %v", got, ok)
 	}
 	// A provider's subdomain names nobody, and a short name run together
 	// is kept.

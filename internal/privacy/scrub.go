@@ -3,6 +3,7 @@ package privacy
 import (
 	"encoding/base64"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -243,6 +244,7 @@ func (p People) HoldsDomain(s string) bool {
 	}
 	l := fold(s)
 	var pieces []string
+	sq := ""
 	for _, d := range doms {
 		if d.provider {
 			if l == d.name {
@@ -252,6 +254,22 @@ func (p People) HoldsDomain(s string) bool {
 		}
 		if len(wholeSpans(l, d.name)) > 0 {
 			return true
+		}
+		// A link's segment that spells the domain or its name with any
+		// separators, or none ("girard.famille", "girard+famille",
+		// "girard famille", "girard~famille", "dupont-example",
+		// "girard-famille-example"), or its name's words the other way
+		// round ("famille-girard"): the same letters, when eight or more
+		// of them, and four of its name, name no one else.
+		if sq == "" {
+			sq = squash(l)
+		}
+		if len(squash(d.label)) >= 4 {
+			for _, w := range d.squashed() {
+				if len(w) >= 8 && sq == w {
+					return true
+				}
+			}
 		}
 		if len(d.label) < 4 {
 			continue
@@ -286,6 +304,28 @@ func (p People) HoldsDomain(s string) bool {
 type domSpelling struct {
 	name, label string
 	provider    bool
+}
+
+// squashed are the letters and digits of the domain, of its registrable
+// name, and of that name's hyphenated words the other way round
+// ("girardfamilleexample", "girardfamille", "famillegirard").
+func (d domSpelling) squashed() []string {
+	out := []string{squash(d.name), squash(d.label)}
+	if words := strings.Split(d.label, "-"); len(words) > 1 {
+		slices.Reverse(words)
+		out = append(out, squash(strings.Join(words, "")))
+	}
+	return out
+}
+
+// squash keeps a string's letters and digits.
+func squash(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 // spellings are the ways a domain is written in links and text: as given,
