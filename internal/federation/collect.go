@@ -172,7 +172,7 @@ func NewCollector(src Source, jurisdiction string) *Collector {
 
 // derive computes a report's part of the shared set.
 func derive(r *intake.Report, reporter string) *derived {
-	people := privacy.Of(r.Raw, reporter)
+	people := privacy.Of(r.Raw, intake.KeptApart(r, reporter)...)
 	d := &derived{stamp: RefOf(r, intake.ReporterAddressOf(reporter)).stamp(), recips: people.Recipients(), mention: people.Mentioned, names: people.Names}
 	v := r.Verdict
 	if v != nil {
@@ -433,7 +433,7 @@ func (s *Shared) Bodies(ctx context.Context, items []Item) ([]Item, error) {
 			if !ok {
 				return nil
 			}
-			ev, _ := evidenceOf(r, privacy.Of(r.Raw, reporter))
+			ev, _ := evidenceOf(r, privacy.Of(r.Raw, intake.KeptApart(r, reporter)...))
 			b, err := json.Marshal(ev)
 			if err != nil {
 				return err

@@ -60,6 +60,10 @@ func sharedItems(t *testing.T, an *analysis.Analyzer, raw []byte, via intake.Via
 	for _, g := range sh.ItemsFor(nil) {
 		out = append(out, g.Items...)
 	}
+	// The evidence too, as a partner under personal_data = true gets it.
+	if out, err = sh.Bodies(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 
@@ -269,6 +273,71 @@ func TestForwardedPhishSharesNoLawyer(t *testing.T) {
 		}
 		if !strings.Contains(got.String(), "ind:url:http://bec-pay.example/pay/") {
 			t.Errorf("%s: the phish's link is not shared:\n%s", c.name, got.String())
+		}
+	}
+}
+
+// TestForwarderKeptApartIsCut is Bob's forward to Alice, passed on by
+// Alice — attached to her forward (declared, or authenticated at the
+// mailbox), redirected by her or passed on by her server's rule — when
+// the spam inside it names Bob: the desk stops at Bob's forward (it may
+// be a phish above a made-up original) and keeps its From apart, so Bob
+// is cut as a reporter is — his address and name leave no indicator,
+// subject, link or evidence a partner receives (under personal_data =
+// true), and neither does his domain as the spam's; the spam's own link
+// goes out.
+func TestForwarderKeptApartIsCut(t *testing.T) {
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
+	bob, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review8b", "bob-named.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := "am1987@orange-fr.example"
+	attached := []byte("From: Alice Martin <" + alice + ">\r\nTo: report@desk.example\r\nSubject: Fwd: Fwd: Bob Girard, votre colis\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nspam\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\n\r\n" + string(bob) + "\r\n--b--\r\n")
+	redirected := append([]byte("Resent-From: "+alice+"\r\nResent-To: report@desk.example\r\nResent-Date: Sat, 28 Nov 2026 11:00:00 +0000\r\n"), bob...)
+	rule := append([]byte("Delivered-To: "+alice+"\r\n"), bob...)
+	authed := intake.Via{Mailbox: true, Reporter: alice, Authenticated: true, Desk: []string{"report@desk.example"}}
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		via  intake.Via
+	}{
+		{"attached, as=forwarded", attached, intake.Via{Declared: "message/rfc822", As: intake.AsForwarded}},
+		{"attached, at the mailbox", attached, authed},
+		{"attached, on the form", attached, intake.Via{}},
+		{"redirected", redirected, authed},
+		{"redirected, unauthenticated", redirected, intake.Via{Mailbox: true, Reporter: alice, Desk: []string{"report@desk.example"}}},
+		{"by a server rule", rule, intake.Via{Mailbox: true, Reporter: alice}},
+	} {
+		var all, indicators strings.Builder
+		evidence := false
+		for _, it := range sharedItems(t, an, c.raw, c.via) {
+			all.WriteString(it.Key + " " + string(it.Body) + "\n")
+			if strings.HasPrefix(it.Key, "ind:") || strings.HasPrefix(it.Key, "camp:") {
+				indicators.WriteString(it.Key + " " + string(it.Body) + "\n")
+			}
+			evidence = evidence || strings.HasPrefix(it.Key, "ev:") && len(it.Body) > 0
+		}
+		if !evidence {
+			t.Fatalf("%s: no evidence made:\n%s", c.name, all.String())
+		}
+		for _, leak := range []string{"bob.girard@", "bob girard", "bob-girard", "Bob Girard", "am1987", "Alice Martin"} {
+			if strings.Contains(strings.ToLower(all.String()), strings.ToLower(leak)) {
+				t.Errorf("%s: %q is shared:\n%s", c.name, leak, all.String())
+			}
+		}
+		// (The report item keeps the origin, its doubt in unverifiable.)
+		if strings.Contains(indicators.String(), "girard") || strings.Contains(indicators.String(), "12.0.9.60") {
+			t.Errorf("%s: Bob's domain or relay is shared:\n%s", c.name, indicators.String())
+		}
+		if !strings.Contains(indicators.String(), "ind:url:http://parcel-scam.example/r/ref ") {
+			t.Errorf("%s: the spam's link is not shared:\n%s", c.name, indicators.String())
 		}
 	}
 }

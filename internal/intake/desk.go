@@ -541,6 +541,29 @@ func ReporterMailbox(head []byte, address string) string {
 	return address
 }
 
+// KeptApart are the people a report's shared copies keep apart as its
+// reporter is kept apart (privacy.Of): the reporter (as ReporterMailbox
+// gives them, "" when anonymous), and, when the report was taken whole
+// because it may be a person's forward rather than the spam (see
+// UnsureOrigin), that forward's author — the From field of the report's
+// own message, display name and all. That is Bob, whose forward Alice
+// passes on to the desk (attached, redirected or by a server rule): his
+// From is neither the spam's sender domain nor its origin, and neither
+// is his name or address anything a partner receives, in the subject,
+// the links or the evidence.
+func KeptApart(r *Report, reporter string) []string {
+	var out []string
+	if strings.TrimSpace(reporter) != "" {
+		out = append(out, reporter)
+	}
+	if UnsureOrigin(r.Unverifiable) {
+		if f := headerField(r.Raw, "From"); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // ReporterHead is how many bytes of a complaint ReporterMailbox reads.
 const ReporterHead = maxReporterHead
 

@@ -93,13 +93,13 @@ func (d *Desk) export(ctx context.Context, id string, w io.Writer, o ExportOptio
 		files["message.eml"] = r.Raw
 		files["complaint.eml"] = c.Raw
 	} else {
-		files["message.redacted.eml"] = Redact(r.Raw, reporter)
+		files["message.redacted.eml"] = privacy.Of(r.Raw, KeptApart(r, reporter)...).Message(r.Raw)
 	}
 	vj, err := json.MarshalIndent(r.Verdict, "", "  ")
 	if err != nil {
 		return privacy.People{}, fmt.Errorf("encode verdict: %w", err)
 	}
-	people := privacy.Of(r.Raw, reporter)
+	people := privacy.Of(r.Raw, KeptApart(r, reporter)...)
 	if !o.IncludeOriginal {
 		// Names too: a display name kept beside "[redacted]" names the
 		// recipient as well as the address did.

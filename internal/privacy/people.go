@@ -92,7 +92,12 @@ var senderFields = map[string]bool{"from": true, "sender": true, "reply-to": tru
 // they are redacted and their names scrubbed, but their domains are not
 // taken for the recipients' (a shop's address in a spam must not hide the
 // shop's domain from the indicators).
-func Of(raw []byte, reporter string) People {
+//
+// Several people may be kept apart as the reporter is (keptApart: the
+// reporter, and a forwarder the desk kept apart — the From of a forward
+// it took whole because it may be a phish's, see intake.KeptApart): each
+// is an address or a From field, and each is treated alike.
+func Of(raw []byte, keptApart ...string) People {
 	var addrs, names []string
 	addAddr := func(a mail.Address) {
 		s := strings.ToLower(strings.TrimSpace(a.Addr))
@@ -158,7 +163,11 @@ func Of(raw []byte, reporter string) People {
 			}
 		}
 	}
-	if r := strings.TrimSpace(reporter); r != "" {
+	for _, r := range keptApart {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
 		// An address, or the From field the reporter sent the complaint
 		// with: their display name is theirs to protect as much as their
 		// address (a spam that greets "Alice Martin" at am1987@…).
