@@ -38,6 +38,9 @@ func sharedItems(t *testing.T, an *analysis.Analyzer, raw []byte, via intake.Via
 		t.Fatal(err)
 	}
 	reporter := via.Reporter
+	if intake.SentByItsAuthor(items) {
+		reporter = ""
+	}
 	if !via.Mailbox {
 		reporter = intake.ForwardedBy(raw, items)
 	}
@@ -338,6 +341,73 @@ func TestForwarderKeptApartIsCut(t *testing.T) {
 		}
 		if !strings.Contains(indicators.String(), "ind:url:http://parcel-scam.example/r/ref ") {
 			t.Errorf("%s: the spam's link is not shared:\n%s", c.name, indicators.String())
+		}
+	}
+}
+
+// TestSpamMailedToTheDeskByItsAuthor is the eighth attack review's
+// LOW 6: a spam its author mailed straight to the desk's mailbox (a spam
+// trap's hit: the envelope sender is its From, nothing forwarded in it,
+// written to its victim or carrying a mailing's fields) is the spam
+// itself, whole, and its sender no reporter: its From domain, links and
+// origin go out. So does a phish above a made-up original mailed so (c2,
+// no SPF). A person's note to the desk, and a reply of theirs with the
+// desk in Bcc, stay their notes: nothing of theirs is shared.
+func TestSpamMailedToTheDeskByItsAuthor(t *testing.T) {
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", name+".eml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	desk := []string{"report@desk.example"}
+	t1 := read("review8b/t1")
+	toDesk := []byte(strings.Replace(string(t1), "To: bob.durand@gmail.com", "To: report@desk.example\r\nList-Unsubscribe: <http://paypal-verify.com/u>", 1))
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		via  intake.Via
+		want []string
+	}{
+		{"t1 to its victim", t1, intake.Via{Mailbox: true, Reporter: "service@paypal-verify.com", Desk: desk},
+			[]string{"ind:domain-name:paypal-verify.com", "ind:url:http://paypal-verify.com/login", "ind:ipv4-addr:12.0.9.80", "ind:domain-name:secure-paypal-check.com"}},
+		{"t1 to the desk, a mailing", toDesk, intake.Via{Mailbox: true, Reporter: "service@paypal-verify.com", Desk: desk, Authenticated: true},
+			[]string{"ind:domain-name:paypal-verify.com", "ind:url:http://paypal-verify.com/login", "ind:ipv4-addr:12.0.9.80"}},
+		{"c2 by its author, no SPF", read("review7/c2"), intake.Via{Mailbox: true, Reporter: "support@invoices-portal.example", Desk: desk},
+			[]string{"ind:domain-name:invoices-portal.example", "ind:url:http://invoices-portal.example/pay/2231", "ind:ipv4-addr:12.0.9.97"}},
+	} {
+		items, err := intake.Extract(c.raw, c.via)
+		if err != nil || len(items) != 1 || items[0].Form != intake.FormRaw || !intake.SentByItsAuthor(items) {
+			t.Fatalf("%s: %d items (%v), by its author %v", c.name, len(items), err, intake.SentByItsAuthor(items))
+		}
+		got := strings.Join(sharedOf(t, an, c.raw, c.via), "\n") + "\n"
+		for _, w := range c.want {
+			if !strings.Contains(got, w+"\n") {
+				t.Errorf("%s: %s is not shared:\n%s", c.name, w, got)
+			}
+		}
+		if strings.Contains(got, "acme-corp") {
+			t.Errorf("%s: the victim firm is shared:\n%s", c.name, got)
+		}
+	}
+	// A person's note to the desk, and their reply to the spammer with
+	// the desk in Bcc: a paste, reported by them, nothing of theirs shared.
+	note := []byte("From: Ann Leroy <ann@leroy-famille.example>\r\nTo: report@desk.example\r\nSubject: spam\r\n\r\nI got this: http://pharma.example/buy\r\n")
+	reply := []byte("From: Ann Leroy <ann@leroy-famille.example>\r\nTo: sales@pharma.example\r\nSubject: Re: offer\r\n\r\nStop it. http://pharma.example/buy\r\n")
+	for name, raw := range map[string][]byte{"note": note, "reply": reply} {
+		via := intake.Via{Mailbox: true, Reporter: "ann@leroy-famille.example", Desk: desk}
+		items, err := intake.Extract(raw, via)
+		if err != nil || len(items) != 1 || items[0].Form != intake.FormPaste || intake.SentByItsAuthor(items) {
+			t.Fatalf("%s: %d items (%v)", name, len(items), err)
+		}
+		if got := strings.Join(sharedOf(t, an, raw, via), "\n"); strings.Contains(got, "leroy") || !strings.Contains(got, "ind:domain-name:pharma.example") {
+			t.Errorf("%s: shared:\n%s", name, got)
 		}
 	}
 }

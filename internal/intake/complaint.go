@@ -38,6 +38,11 @@ type Item struct {
 	// shared as the spam's.
 	unsure bool
 
+	// byAuthor marks a message the mailbox got from its own author and
+	// took whole as the spam (see mailedByAuthor): its sender is no
+	// reporter (SentByItsAuthor).
+	byAuthor bool
+
 	// parsed is Raw as Extract parsed it (the default limits), when the
 	// item is the complaint itself: the desk analyses it without parsing
 	// (and decoding, up to its size again) a second time.
@@ -202,7 +207,12 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 		}
 	}
 	if looksLikeMessage(m) && (fake || !own) {
-		return []Item{{Raw: raw, Form: FormRaw, parsed: m}}, nil
+		// A phish mailed to the desk by its author (the envelope sender
+		// is its From) is no one's complaint: its From is the spam's.
+		return []Item{{Raw: raw, Form: FormRaw, parsed: m, byAuthor: own}}, nil
+	}
+	if own && looksLikeMessage(m) && mailedByAuthor(m, via.Desk) && pasteHasEvidence(bodyText(m), via.Reporter) {
+		return []Item{{Raw: raw, Form: FormRaw, parsed: m, byAuthor: true}}, nil
 	}
 	switch via.Declared {
 	case "message/rfc822", "application/octet-stream":
@@ -1022,6 +1032,66 @@ func unsureForward(outer *mail.Message, inner []byte, desk []string) bool {
 		}
 	}
 	return !named
+}
+
+// mailedByAuthor reports whether a mail the mailbox got from its own
+// author (the envelope sender is its From, no redirect), quoting and
+// attaching nothing, is the spam itself rather than its sender's note
+// to the desk: a spam trap's hit, the desk's address being on the
+// spammer's list. A person writing to the desk writes to it — to one of
+// the addresses the mailbox received the mail for, an address at their
+// domain or a reporting address — and their mail client writes no
+// mailing's fields; a reply or a forward ("Re:", "Fwd:") is a person's
+// too. So the mail is the spam when it carries a mailing's fields
+// (List-Unsubscribe, List-Id, Precedence: bulk, list or junk), or, not
+// being a reply or forward, is written to no one at the desk (to its
+// victims, to undisclosed recipients, to no one in sight); and it has
+// something to act on (a link, another address). Taken for a
+// note, the spammer was "the reporter": its message became a paste and
+// its From domain, links and origin were cut as a person's. A spammer
+// writing such fields only makes its own mail the spam; a person who
+// writes to someone else with the desk in Bcc only has their mail
+// taken whole as the spam (see docs/federation.md).
+func mailedByAuthor(m *mail.Message, desk []string) bool {
+	if m.Header.Has("List-Unsubscribe") || m.Header.Has("List-Id") {
+		return true
+	}
+	switch strings.ToLower(strings.TrimSpace(m.Header.Get("Precedence"))) {
+	case "bulk", "list", "junk":
+		return true
+	}
+	subject := m.Header.Get("Subject")
+	if replySubject(subject) || forwardSubject(subject) {
+		return false
+	}
+	for _, f := range []string{"To", "Cc"} {
+		list, _ := mail.ParseAddressList(m.Header.Get(f))
+		for _, a := range list {
+			if a.Domain == "" {
+				continue
+			}
+			if reportingAddress(a.Addr) || slices.ContainsFunc(desk, func(d string) bool {
+				return strings.EqualFold(d, a.Addr) || dnsname.SameOrg(domainOfAddr(d), a.Domain)
+			}) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func domainOfAddr(a string) string {
+	if i := strings.LastIndexByte(a, '@'); i >= 0 {
+		return a[i+1:]
+	}
+	return ""
+}
+
+// SentByItsAuthor reports whether a complaint is a spam its own author
+// mailed to the desk (a spam trap's hit, or a phish mailed straight to
+// it): its sender is then not a reporter, and the desk records none.
+func SentByItsAuthor(items []Item) bool {
+	return len(items) == 1 && items[0].byAuthor
 }
 
 // unsureWhole is a complaint taken whole because nothing says whose it

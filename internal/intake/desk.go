@@ -202,6 +202,12 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 		}
 		return Receipt{}, &RejectError{Reason: err.Error(), Err: err}
 	}
+	if SentByItsAuthor(items) {
+		// A spam mailed to the desk by its author: its sender is the
+		// spammer, no reporter, and the mailbox's check of it is the
+		// spam's authentication, not a reporter's.
+		s.Reporter, s.ReporterAuth = "", ""
+	}
 	if strings.TrimSpace(s.Reporter) == "" && s.Channel != ChannelSMTP {
 		// A forward uploaded through the API or the form: its From is the
 		// person who forwarded it. Known as the reporter, they are kept

@@ -84,3 +84,25 @@ func TestForwarderNameNeverShared(t *testing.T) {
 		t.Errorf("%d URL indicators: the links were not shared at all", urls)
 	}
 }
+
+// TestSpamFromItsAuthorHasNoReporter: a spam its author mailed straight
+// to the mailbox (a spam trap's hit, the eighth attack review's LOW 6) is
+// stored whole with no reporter and no reporter authentication — the
+// spammer is not the desk's reporter, to be answered, cut from what is
+// shared or exported.
+func TestSpamFromItsAuthorHasNoReporter(t *testing.T) {
+	n := newNode(t)
+	ctx := context.Background()
+	raw := []byte("Received: from mx.spam.example (mx.spam.example [12.0.9.80]) by mx.mail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n" +
+		"From: PayPal <service@paypal-verify.com>\r\nTo: bob.durand@gmail.com\r\nSubject: Account limited\r\n" +
+		"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <t1@paypal-verify.com>\r\n\r\nVerify http://paypal-verify.com/login\r\n")
+	rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: "service@paypal-verify.com",
+		ReporterAuth: "spf", SubmittedBy: "smtp", Desk: []string{"report@localhost"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := n.store.Report(ctx, rec.Reports[0].ID)
+	if err != nil || r.Form != intake.FormRaw || r.ReporterID != "" || r.ReporterAuth != "" {
+		t.Fatalf("report %s: form %s, reporter %q, auth %q (%v)", rec.Reports[0].ID, r.Form, r.ReporterID, r.ReporterAuth, err)
+	}
+}
