@@ -24,6 +24,10 @@ func foldRune(dst []byte, r rune) []byte {
 		if d == 'ς' {
 			d = 'σ' // Greek final sigma: "ΓΙΏΡΓΟΣ" lower-cases to "γιώργοσ".
 		}
+		if c, ok := homoglyphs[d]; ok {
+			dst = append(dst, c)
+			continue
+		}
 		dst = utf8.AppendRune(dst, d)
 	}
 	return dst
@@ -96,4 +100,17 @@ func letters(s string) int {
 		}
 	}
 	return n
+}
+
+// homoglyphs are the Cyrillic and Greek letters (lower case, accents
+// already taken off) drawn as a Latin one
+// ("bоb-girаrd" with a Cyrillic о and а, "girard-famіlle" with a
+// Ukrainian і): folded to it, so a name or a domain spelled with them
+// is found as the Latin one. Text in those scripts folds the same way on
+// both sides of a comparison, so a name written in it still matches
+// itself.
+var homoglyphs = map[rune]byte{
+	'а': 'a', 'в': 'b', 'е': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c', 'т': 't', 'у': 'y', 'х': 'x',
+	'і': 'i', 'ј': 'j', 'ѕ': 's', 'ԁ': 'd', 'ӏ': 'l', 'ο': 'o', 'α': 'a', 'ε': 'e', 'ι': 'i', 'κ': 'k', 'ρ': 'p', 'τ': 't',
+	'υ': 'u', 'χ': 'x',
 }

@@ -544,15 +544,69 @@ func (p People) Text(s string) string {
 func (p People) domainSpans(b []byte) [][2]int {
 	var out [][2]int
 	f := foldMap(b)
+	l := string(f.b)
 	for _, d := range p.m().doms {
 		if d.provider {
 			continue
 		}
-		for _, sp := range wholeSpans(string(f.b), d.name) {
+		for _, sp := range wholeSpans(l, d.name) {
+			out = append(out, [2]int{f.at[sp[0]], f.end[sp[1]-1]})
+		}
+		for _, sp := range labelSpans(l, d) {
 			out = append(out, [2]int{f.at[sp[0]], f.end[sp[1]-1]})
 		}
 	}
 	return merge(out)
+}
+
+// labelSpans finds a domain's registrable name in folded text as the
+// links find it (see HoldsDomain): as a whole word when it has four
+// letters or more ("Girard-Famille", "Dupont", not the public suffix of
+// a host: "pharma.example" names no one at example.net), and, when it
+// has words of eight letters or more together, with any separators
+// between them or none, in either order ("girard_famille", "girard
+// famille", "girardfamille", "famille-girard"), and so the whole
+// domain's words ("dupont-example").
+func labelSpans(l string, d domSpelling) [][2]int {
+	if len(d.label) < 4 {
+		return nil
+	}
+	var out [][2]int
+	for _, sp := range wholeSpans(l, d.label) {
+		if !inSuffix(l, sp[0]) {
+			out = append(out, sp)
+		}
+	}
+	for _, words := range d.joinedWords() {
+		for _, sp := range joinedSpans(l, words) {
+			if !inSuffix(l, sp[0]) {
+				out = append(out, sp)
+			}
+		}
+	}
+	return out
+}
+
+// inSuffix reports whether position i of folded text falls in the
+// public suffix of the host name around it ("example" in
+// "pharma.example").
+func inSuffix(l string, i int) bool {
+	host := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c >= 0x80
+	}
+	s, e := i, i
+	for s > 0 && host(l[s-1]) {
+		s--
+	}
+	for e < len(l) && host(l[e]) {
+		e++
+	}
+	tok := strings.Trim(l[s:e], ".")
+	if !strings.Contains(tok, ".") {
+		return false
+	}
+	suffix, _ := publicsuffix.PublicSuffix(tok)
+	return i >= s+strings.Index(l[s:e], tok)+len(tok)-len(suffix)
 }
 
 // containsAny reports whether text holds one of their addresses in any
@@ -567,4 +621,57 @@ func (p People) containsAny(text []byte) bool {
 		}
 	}
 	return false
+}
+
+// joinedWords are the word lists labelSpans finds written with any
+// separators or none: the registrable name's words in either order
+// when eight letters or more, and the whole domain's ("dupont-example",
+// "girard famille example").
+func (d domSpelling) joinedWords() [][]string {
+	var out [][]string
+	if words := strings.Split(d.label, "-"); len(words) > 1 && len(squash(d.label)) >= 8 {
+		rev := slices.Clone(words)
+		slices.Reverse(rev)
+		out = append(out, words, rev)
+	}
+	if words := strings.FieldsFunc(d.name, func(r rune) bool { return r == '.' || r == '-' }); len(words) > 1 && len(squash(d.name)) >= 8 {
+		out = append(out, words)
+	}
+	return out
+}
+
+// joinedSpans finds words in folded text one after the other, with
+// nothing or only separators (spaces, ".", "_", "+", "~", "-") between
+// them, standing as a whole (no letter or digit on either side).
+func joinedSpans(l string, words []string) [][2]int {
+	var out [][2]int
+	edge := func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+	for off := 0; off < len(l); {
+		i := strings.Index(l[off:], words[0])
+		if i < 0 {
+			break
+		}
+		s := off + i
+		off = s + 1
+		if r, _ := utf8.DecodeLastRuneInString(l[:s]); s > 0 && !edge(r) {
+			continue
+		}
+		j, ok := s+len(words[0]), true
+		for _, w := range words[1:] {
+			for j < len(l) && strings.IndexByte(" \t._+~-", l[j]) >= 0 {
+				j++
+			}
+			if !strings.HasPrefix(l[j:], w) {
+				ok = false
+				break
+			}
+			j += len(w)
+		}
+		if r, _ := utf8.DecodeRuneInString(l[j:]); !ok || j < len(l) && !edge(r) {
+			continue
+		}
+		out = append(out, [2]int{s, j})
+		off = j
+	}
+	return out
 }

@@ -646,3 +646,38 @@ func TestDomainSpellingsOfReview7(t *testing.T) {
 		t.Error("a short name run together taken for a person's")
 	}
 }
+
+// TestDomainLabelInTextOfReview8 is the eighth attack review's LOW 8 in
+// subjects: a recipient's domain name without its suffix, in any
+// spelling the links are cut for, is cut from free text too — but not
+// as a host's public suffix ("pharma.example" names no one at
+// example.net), and a word that merely holds it stays. Cyrillic and
+// Greek look-alike letters spell the Latin ones, in links and in text.
+func TestDomainLabelInTextOfReview8(t *testing.T) {
+	p := Of([]byte("From: a@scam.example\r\nTo: Bob Girard <bob@girard-famille.example>\r\n\r\nb\r\n"), "")
+	for _, s := range []string{"Girard-Famille: votre colis", "girard_famille: votre colis", "girardfamille: votre colis", "GIRARD FAMILLE: votre colis",
+		"famille-girard: votre colis", "girard-famille-example: votre colis", "Girard-Famіlle: votre colis", "Bоb Girаrd: votre colis"} {
+		if got := p.Text(s); got != "[recipient]: votre colis" {
+			t.Errorf("%q → %q", s, got)
+		}
+	}
+	for _, link := range []string{"http://scam.example/r/bоb-girаrd/x", "http://scam.example/r/girard-famіlle/x"} {
+		if got, ok := p.URL(link); !ok || got != "http://scam.example/r/" {
+			t.Errorf("%s → %q %v", link, got, ok)
+		}
+	}
+	d := Of([]byte("From: a@scam.example\r\nTo: jd@dupont.example\r\n\r\nb\r\n"), "")
+	for s, want := range map[string]string{
+		"Dupont, votre colis":         "[recipient], votre colis",
+		"dupont-example: votre colis": "[recipient]: votre colis",
+		"Dupontel: votre colis":       "Dupontel: votre colis",
+		"famille: votre colis":        "famille: votre colis",
+	} {
+		if got := d.Text(s); got != want {
+			t.Errorf("%q → %q, want %q", s, got, want)
+		}
+	}
+	if got := Of([]byte("From: a@scam.example\r\nTo: jd@example.net\r\n\r\nb\r\n"), "").Text("Buy at pharma.example now"); got != "Buy at pharma.example now" {
+		t.Errorf("a host's public suffix cut: %q", got)
+	}
+}
