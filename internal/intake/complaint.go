@@ -82,8 +82,10 @@ type Via struct {
 	// a DKIM signature it verified), never from fields in the message.
 	Authenticated bool
 	// Desk are the addresses the complaint was delivered to at the
-	// mailbox (the SMTP recipients): a mail written to one of them is
-	// written to the desk, whatever its local part.
+	// mailbox (the SMTP recipients) and the desk's public address (an
+	// alias elsewhere may pass mail on under another recipient): a mail
+	// written to one of them is written to the desk, whatever its local
+	// part.
 	Desk []string
 }
 

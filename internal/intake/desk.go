@@ -147,7 +147,7 @@ type Submission struct {
 	// AsReceived, see Via.As); "" when they did not say.
 	As string
 	// Desk are the addresses the mailbox received the complaint for
-	// (SMTP RCPT TO; see Via.Desk).
+	// (SMTP RCPT TO) and its public address (see Via.Desk).
 	Desk []string
 }
 

@@ -76,7 +76,11 @@ func startAnswering(t *testing.T, cfg smtpd.Config) answering {
 		t.Fatal(err)
 	}
 	cfg.Hostname = "desk.example"
-	cfg.Answers = &smtpd.Answers{Queue: q, Catalogue: cat, Name: "Desk of Testland", PublicURL: "https://desk.example"} // Mailbox unset: report@ the mail domain
+	mailbox := "" // Unless the test says: report@ the mail domain.
+	if cfg.Answers != nil {
+		mailbox = cfg.Answers.Mailbox
+	}
+	cfg.Answers = &smtpd.Answers{Queue: q, Catalogue: cat, Name: "Desk of Testland", PublicURL: "https://desk.example", Mailbox: mailbox}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -341,5 +345,38 @@ func TestLongMessageIDIsNotCopied(t *testing.T) {
 		if len(line) > 998 {
 			t.Fatalf("a header line of %d bytes: %.80s…", len(line), line)
 		}
+	}
+}
+
+// TestSpamTrapHitAndPublicAddress: a spam mailed to the desk by its own
+// author, written to its victim, is stored whole with no reporter (the
+// eighth attack review's LOW 6); a person's note written to the desk's
+// public address — an alias at another host passing mail on to the
+// mailbox under another recipient — stays their note, its sender the
+// reporter.
+func TestSpamTrapHitAndPublicAddress(t *testing.T) {
+	a := startAnswering(t, smtpd.Config{Answers: &smtpd.Answers{Mailbox: "Plainte@Gouv.example"}})
+	stored := func(code int, msg string) *intake.Report {
+		t.Helper()
+		i := strings.Index(msg, "report ")
+		if code != 250 || i < 0 {
+			t.Fatalf("%d %s", code, msg)
+		}
+		id := strings.TrimRight(strings.Fields(msg[i+len("report "):])[0], ".,")
+		r, err := a.st.Report(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	trap := "From: PayPal <service@paypal-verify.com>\r\nTo: bob.durand@gmail.com\r\nSubject: Account limited\r\n" +
+		"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <t1@paypal-verify.com>\r\n\r\nVerify http://paypal-verify.com/login\r\n"
+	if r := stored(a.send(t, "service@paypal-verify.com", "report@desk.example", []byte(trap))); r.Form != intake.FormRaw || r.ReporterID != "" {
+		t.Errorf("spam trap hit: form %s, reporter %q", r.Form, r.ReporterID)
+	}
+	note := "From: Ann Leroy <ann@leroy-famille.example>\r\nTo: plainte@gouv.example\r\nSubject: spam\r\n" +
+		"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <n1@leroy-famille.example>\r\n\r\nI got this: http://pharma.example/buy\r\n"
+	if r := stored(a.send(t, "ann@leroy-famille.example", "report@desk.example", []byte(note))); r.Form != intake.FormPaste || r.ReporterID == "" {
+		t.Errorf("a note to the public address: form %s, reporter %q", r.Form, r.ReporterID)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -251,7 +252,15 @@ func (x *session) Data(r io.Reader) error {
 	if a := x.s.cfg.Authenticate; a != nil && x.from != "" && !relayed && reporter == x.from {
 		auth = a(ctx, x.ip, x.conn.Hostname(), x.from, raw) // a null sender or a relayed mail is never authenticated
 	}
-	rec, err := x.s.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: reporter, ReporterAuth: auth, SubmittedBy: "smtp", Desk: x.rcpts})
+	// The desk's addresses: those the mail was received for, and the
+	// public one people are given (an alias at another host that passes
+	// mail on to this one): a mail written to either is written to the
+	// desk.
+	desk := x.rcpts
+	if a := x.s.cfg.Answers; a != nil && a.Mailbox != "" {
+		desk = append(slices.Clone(x.rcpts), strings.ToLower(a.Mailbox))
+	}
+	rec, err := x.s.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: reporter, ReporterAuth: auth, SubmittedBy: "smtp", Desk: desk})
 	var rej *intake.RejectError
 	switch {
 	case errors.As(err, &rej):
