@@ -170,13 +170,23 @@ func NewCollector(src Source, jurisdiction string) *Collector {
 	return &Collector{Source: src, Jurisdiction: jurisdiction, sem: make(chan struct{}, 1), cache: map[string]*derived{}}
 }
 
+// keptApart is everybody a report names, its reporter and the forwarder
+// an unsure report keeps apart (intake.KeptApart) included.
+func keptApart(r *intake.Report, reporter string) privacy.People {
+	reps, fwds := intake.KeptApart(r, reporter)
+	return privacy.OfApart(r.Raw, reps, fwds)
+}
+
 // derive computes a report's part of the shared set.
 func derive(r *intake.Report, reporter string) *derived {
-	people := privacy.Of(r.Raw, intake.KeptApart(r, reporter)...)
+	people := keptApart(r, reporter)
 	d := &derived{stamp: RefOf(r, intake.ReporterAddressOf(reporter)).stamp(), recips: people.Recipients(), mention: people.Mentioned, names: people.Names}
 	v := r.Verdict
 	if v != nil {
 		d.verdict, d.country, d.subject = true, v.Origin.Country, v.Message.Subject
+		if intake.UnsureOrigin(r.Unverifiable) {
+			d.country = "" // The forwarder's provider's as likely as the spam's (see spamSender).
+		}
 	}
 	var ro []string
 	if d.country != "" {
@@ -194,9 +204,9 @@ func derive(r *intake.Report, reporter string) *derived {
 	}
 	// A report taken whole because nobody said whether it is the spam or
 	// a person's forward of it has as its origin either the phisher's
-	// relay or the provider that carried the forward: neither its IP nor
-	// its network is named as a spam run's (its report item keeps the
-	// origin, with the doubt in its unverifiable list).
+	// relay or the provider that carried the forward: neither its IP,
+	// its network nor its country is named as a spam run's, nor in its
+	// report item (reportOf).
 	unsure := intake.UnsureOrigin(r.Unverifiable)
 	if v.Origin.Network != nil && v.Origin.Network.ASN != 0 && !unsure {
 		d.network = fmt.Sprintf("AS%d %s", v.Origin.Network.ASN, v.Origin.Network.Name)
@@ -433,7 +443,7 @@ func (s *Shared) Bodies(ctx context.Context, items []Item) ([]Item, error) {
 			if !ok {
 				return nil
 			}
-			ev, _ := evidenceOf(r, privacy.Of(r.Raw, intake.KeptApart(r, reporter)...))
+			ev, _ := evidenceOf(r, keptApart(r, reporter))
 			b, err := json.Marshal(ev)
 			if err != nil {
 				return err

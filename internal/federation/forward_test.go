@@ -13,6 +13,7 @@ import (
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/trace/geo"
 )
 
 // sharedOf runs one complaint as the desk does — Extract, the reporter
@@ -294,7 +295,7 @@ func TestForwarderKeptApartIsCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib, Geo: geo.Embedded()}
 	bob, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review8b", "bob-named.eml"))
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +323,7 @@ func TestForwarderKeptApartIsCut(t *testing.T) {
 		evidence := false
 		for _, it := range sharedItems(t, an, c.raw, c.via) {
 			all.WriteString(it.Key + " " + string(it.Body) + "\n")
-			if strings.HasPrefix(it.Key, "ind:") || strings.HasPrefix(it.Key, "camp:") {
+			if strings.HasPrefix(it.Key, "ind:") || strings.HasPrefix(it.Key, "camp:") || strings.HasPrefix(it.Key, "rep:") {
 				indicators.WriteString(it.Key + " " + string(it.Body) + "\n")
 			}
 			evidence = evidence || strings.HasPrefix(it.Key, "ev:") && len(it.Body) > 0
@@ -335,8 +336,11 @@ func TestForwarderKeptApartIsCut(t *testing.T) {
 				t.Errorf("%s: %q is shared:\n%s", c.name, leak, all.String())
 			}
 		}
-		// (The report item keeps the origin, its doubt in unverifiable.)
-		if strings.Contains(indicators.String(), "girard") || strings.Contains(indicators.String(), "12.0.9.60") {
+		// Bob's provider's relay, which carried his forward to Alice, is
+		// no origin: not in the report item, nor its country (US) in the
+		// indicators' origins or the campaign's countries.
+		if strings.Contains(indicators.String(), "girard") || strings.Contains(indicators.String(), "12.0.9.60") || strings.Contains(indicators.String(), `"US"`) ||
+			strings.Contains(indicators.String(), "7018") {
 			t.Errorf("%s: Bob's domain or relay is shared:\n%s", c.name, indicators.String())
 		}
 		if !strings.Contains(indicators.String(), "ind:url:http://parcel-scam.example/r/ref ") {
@@ -408,6 +412,65 @@ func TestSpamMailedToTheDeskByItsAuthor(t *testing.T) {
 		}
 		if got := strings.Join(sharedOf(t, an, raw, via), "\n"); strings.Contains(got, "leroy") || !strings.Contains(got, "ind:domain-name:pharma.example") {
 			t.Errorf("%s: shared:\n%s", name, got)
+		}
+	}
+}
+
+// TestSpamDressedAsItsOwnForward is the ninth attack review's finding 1
+// (HIGH) and 2: a plain spam carrying a made-up "Forwarded message"
+// block addressed to itself is as unsure as a person's forward, and its
+// From is kept apart — but as a person only: its domain is not held as
+// theirs, so the spam's links at its own domain still go out (e11),
+// undeclared, on the form and redirected by its victim. A Cc at the
+// domain the spam links to ("Cc: orders@<its shop>") hides neither the
+// links nor the domain (e10, and e5 with no forward at all).
+func TestSpamDressedAsItsOwnForward(t *testing.T) {
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review9", name+".eml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	bob := "bob.durand@gmail.example"
+	redirect := func(raw []byte) []byte {
+		return append([]byte("Resent-From: "+bob+"\r\nResent-To: report@desk.example\r\nResent-Date: Sat, 28 Nov 2026 11:00:00 +0000\r\n"), raw...)
+	}
+	mailbox := intake.Via{Mailbox: true, Reporter: bob, Desk: []string{"report@desk.example"}}
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		via  intake.Via
+		want []string
+	}{
+		{"e11 undeclared", read("e11"), intake.Via{Declared: "message/rfc822"}, []string{"ind:domain-name:cheap-pills.example", "ind:url:http://cheap-pills.example/buy/42"}},
+		{"e11 on the form", read("e11"), intake.Via{}, []string{"ind:domain-name:cheap-pills.example", "ind:url:http://cheap-pills.example/buy/42"}},
+		{"e11 redirected", redirect(read("e11")), mailbox, []string{"ind:domain-name:cheap-pills.example", "ind:url:http://cheap-pills.example/buy/42"}},
+		{"e9 undeclared", read("e9"), intake.Via{Declared: "message/rfc822"}, []string{"ind:domain-name:pills-shop.example", "ind:url:http://pills-shop.example/buy/42"}},
+		{"e10 undeclared", read("e10"), intake.Via{Declared: "message/rfc822"}, []string{"ind:domain-name:pills-shop.example", "ind:url:http://pills-shop.example/buy/42"}},
+		{"e10 on the form", read("e10"), intake.Via{}, []string{"ind:domain-name:pills-shop.example", "ind:url:http://pills-shop.example/buy/42"}},
+		{"e5 received", read("e5"), intake.Via{As: intake.AsReceived}, []string{"ind:domain-name:pills-shop.example", "ind:url:http://pills-shop.example/buy/42", "ind:domain-name:cheap-pills.example", "ind:ipv4-addr:12.0.9.80"}},
+	} {
+		items := sharedItems(t, an, c.raw, c.via)
+		var got strings.Builder
+		for _, it := range items {
+			got.WriteString(it.Key + " " + string(it.Body) + "\n")
+		}
+		for _, w := range c.want {
+			if !strings.Contains(got.String(), w+" ") {
+				t.Errorf("%s: %s is not shared:\n%s", c.name, w, got.String())
+			}
+		}
+		// The made-up original's "sender" and the spam's recipient: never.
+		for _, leak := range []string{"pharma-partner", "bob.durand", "Bob Durand", "orders@"} {
+			if strings.Contains(got.String(), leak) {
+				t.Errorf("%s: %s is shared:\n%s", c.name, leak, got.String())
+			}
 		}
 	}
 }

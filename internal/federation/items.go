@@ -318,9 +318,16 @@ func reportOf(r *intake.Report, people privacy.People) reportBody {
 	if d := spamSender(r, people); !people.HoldsDomain(d) {
 		b.FromDomain = d
 	}
-	b.OriginIP, b.OriginCountry, b.Forged = v.Origin.IP, v.Origin.Country, v.Origin.Forged
-	if v.Origin.Network != nil {
-		b.OriginASN, b.OriginNetwork = v.Origin.Network.ASN, v.Origin.Network.Name
+	b.Forged = v.Origin.Forged
+	// A report taken whole because it may be a person's forward has as
+	// its origin the phisher's relay or the forwarder's provider's (Bob's
+	// provider, carrying his forward to Alice): neither is named to
+	// partners, in the item as in the indicators (intake.UnsureOrigin).
+	if !intake.UnsureOrigin(r.Unverifiable) {
+		b.OriginIP, b.OriginCountry = v.Origin.IP, v.Origin.Country
+		if v.Origin.Network != nil {
+			b.OriginASN, b.OriginNetwork = v.Origin.Network.ASN, v.Origin.Network.Name
+		}
 	}
 	b.Disguised = v.Sender.IdentityDisguised.String()
 	b.OptOutValid = v.OptOut.Valid.String()

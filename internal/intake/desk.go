@@ -547,27 +547,34 @@ func ReporterMailbox(head []byte, address string) string {
 	return address
 }
 
-// KeptApart are the people a report's shared copies keep apart as its
-// reporter is kept apart (privacy.Of): the reporter (as ReporterMailbox
-// gives them, "" when anonymous), and, when the report was taken whole
-// because it may be a person's forward rather than the spam (see
-// UnsureOrigin), that forward's author — the From field of the report's
-// own message, display name and all. That is Bob, whose forward Alice
-// passes on to the desk (attached, redirected or by a server rule): his
-// From is neither the spam's sender domain nor its origin, and neither
-// is his name or address anything a partner receives, in the subject,
-// the links or the evidence.
-func KeptApart(r *Report, reporter string) []string {
-	var out []string
-	if strings.TrimSpace(reporter) != "" {
-		out = append(out, reporter)
-	}
+// KeptApart are the people a report's shared copies keep apart
+// (privacy.OfApart): its reporters — the reporter, as ReporterMailbox
+// gives them, "" when anonymous — and its forwarders: when the report
+// was taken whole because it may be a person's forward rather than the
+// spam (see UnsureOrigin), that forward's author, the From field of the
+// report's own message, display name and all. That is Bob, whose forward
+// Alice passes on to the desk (attached, redirected or by a server
+// rule): neither his name nor his address is anything a partner
+// receives, in the subject, the links or the evidence. His domain is not
+// held as a person's, since the same From may be the spammer's own (a
+// plain spam dressed as a forward of itself): its links still go out.
+// A reporter who is that From (the upload's author, kept as its
+// reporter) is a forwarder, not a reporter, here.
+func KeptApart(r *Report, reporter string) (reporters, forwarders []string) {
+	from := ""
 	if UnsureOrigin(r.Unverifiable) {
-		if f := headerField(r.Raw, "From"); f != "" {
-			out = append(out, f)
-		}
+		from = headerField(r.Raw, "From")
 	}
-	return out
+	if from != "" {
+		forwarders = append(forwarders, from)
+	}
+	if strings.TrimSpace(reporter) == "" {
+		return reporters, forwarders
+	}
+	if from != "" && strings.EqualFold(wrapperFrom(r.Raw), ReporterAddressOf(reporter)) {
+		return reporters, append(forwarders, reporter)
+	}
+	return append(reporters, reporter), forwarders
 }
 
 // ReporterHead is how many bytes of a complaint ReporterMailbox reads.

@@ -88,18 +88,19 @@ func (d *Desk) export(ctx context.Context, id string, w io.Writer, o ExportOptio
 		reporter, _ = d.store.ReporterAddress(ctx, r.ReporterID)
 		reporter = ReporterMailbox(c.Raw, reporter) // With their display name.
 	}
+	reps, fwds := KeptApart(r, reporter)
 	files := map[string][]byte{}
 	if o.IncludeOriginal {
 		files["message.eml"] = r.Raw
 		files["complaint.eml"] = c.Raw
 	} else {
-		files["message.redacted.eml"] = privacy.Of(r.Raw, KeptApart(r, reporter)...).Message(r.Raw)
+		files["message.redacted.eml"] = privacy.OfApart(r.Raw, reps, fwds).Message(r.Raw)
 	}
 	vj, err := json.MarshalIndent(r.Verdict, "", "  ")
 	if err != nil {
 		return privacy.People{}, fmt.Errorf("encode verdict: %w", err)
 	}
-	people := privacy.Of(r.Raw, KeptApart(r, reporter)...)
+	people := privacy.OfApart(r.Raw, reps, fwds)
 	if !o.IncludeOriginal {
 		// Names too: a display name kept beside "[redacted]" names the
 		// recipient as well as the address did.

@@ -71,6 +71,7 @@ var (
 	mentionAddr = regexp.MustCompile(`(?i)[a-z0-9_%+-][a-z0-9._%+-]*@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
 	spacedAt    = regexp.MustCompile(`[ \t\r\n]*@[ \t\r\n]*`)
 	spacedAddr  = regexp.MustCompile(`(?i)(?:\[address\]|\[recipient\]|[a-z0-9_%+-][a-z0-9._%+-]*)\s*@\s*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
+	linkHost    = regexp.MustCompile(`(?i)\bhttps?://(?:[^\s/@<>"]*@)?([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)`)
 	anyAddr     = regexp.MustCompile(`(?i)[a-z0-9!#$%&'*+/=?^_{|}~.-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
 )
 
@@ -92,12 +93,19 @@ var senderFields = map[string]bool{"from": true, "sender": true, "reply-to": tru
 // they are redacted and their names scrubbed, but their domains are not
 // taken for the recipients' (a shop's address in a spam must not hide the
 // shop's domain from the indicators).
-//
-// Several people may be kept apart as the reporter is (keptApart: the
-// reporter, and a forwarder the desk kept apart — the From of a forward
-// it took whole because it may be a phish's, see intake.KeptApart): each
-// is an address or a From field, and each is treated alike.
-func Of(raw []byte, keptApart ...string) People {
+// Each reporter is an address or a From field; several are treated
+// alike.
+func Of(raw []byte, reporters ...string) People { return OfApart(raw, reporters, nil) }
+
+// OfApart is Of with people kept apart besides the reporters: the
+// forwarders the desk could not tell from the spam's author (the From of
+// a forward it took whole because it may be a phish's, see
+// intake.KeptApart). Their addresses, local parts and display names are
+// cut as a reporter's, but their domains are not taken for a person's:
+// the From may be the spammer's own, and its domain would then hide the
+// spam's links from the indicators (a plain spam dressed as a forward of
+// itself shared nothing).
+func OfApart(raw []byte, reporters, forwarders []string) People {
 	var addrs, names []string
 	addAddr := func(a mail.Address) {
 		s := strings.ToLower(strings.TrimSpace(a.Addr))
@@ -116,13 +124,15 @@ func Of(raw []byte, keptApart ...string) People {
 			headers = append(headers, p.Header)
 		}
 	}
-	senders := map[string]bool{}   // Sender domains.
-	delivered := map[string]bool{} // Organisational domains of To and the delivery fields.
+	senders := map[string]bool{}      // Sender domains.
+	deliveredOrg := map[string]bool{} // Organisational domains of To and the delivery fields.
 	deliver := func(a string) {
 		if o := dnsname.OrgDomain(domainOf(strings.ToLower(strings.TrimSpace(a)))); o != "" {
-			delivered[o] = true
+			deliveredOrg[o] = true
 		}
 	}
+	// Addresses in To and the delivery fields, and in Cc or Bcc.
+	delivered, copied := map[string]bool{}, map[string]bool{}
 	senderAddr := map[string]bool{} // Sender addresses.
 	var mentionedIn []string        // Texts that may mention recipients.
 	for _, h := range headers {
@@ -142,12 +152,16 @@ func Of(raw []byte, keptApart ...string) People {
 					addAddr(mail.Address{Addr: a})
 					if !copyFields[name] {
 						deliver(a)
+						delivered[strings.ToLower(a)] = true
+					} else {
+						copied[strings.ToLower(a)] = true
 					}
 				}
 			case name == "received":
 				for _, sm := range forClause.FindAllStringSubmatch(f.Value, -1) {
 					addAddr(mail.Address{Addr: strings.Trim(sm[1], "<>")})
 					deliver(strings.Trim(sm[1], "<>"))
+					delivered[strings.ToLower(strings.Trim(sm[1], "<>"))] = true
 				}
 			case senderFields[name]:
 				for _, a := range anyAddr.FindAllString(f.Value, -1) {
@@ -163,11 +177,13 @@ func Of(raw []byte, keptApart ...string) People {
 			}
 		}
 	}
-	for _, r := range keptApart {
+	forwarder := map[string]bool{}
+	for i, r := range append(slices.Clone(reporters), forwarders...) {
 		r = strings.TrimSpace(r)
 		if r == "" {
 			continue
 		}
+		n := len(addrs)
 		// An address, or the From field the reporter sent the complaint
 		// with: their display name is theirs to protect as much as their
 		// address (a spam that greets "Alice Martin" at am1987@…).
@@ -177,6 +193,11 @@ func Of(raw []byte, keptApart ...string) People {
 		}
 		for _, a := range list {
 			addAddr(a)
+		}
+		if i >= len(reporters) {
+			for _, a := range addrs[n:] {
+				forwarder[a] = true
+			}
 		}
 		// The field's words as one name too: an unquoted "Durand, Hélène"
 		// parses as two items, and the name is both.
@@ -202,10 +223,28 @@ func Of(raw []byte, keptApart ...string) People {
 	var kept, mentioned []string
 	self := false
 	for _, a := range addrs {
-		self = self || senderAddr[a]
+		self = self || senderAddr[a] && !forwarder[a]
+	}
+	// A copy (Cc, Bcc) to the organisation the spam links to is the
+	// spammer's own ("Cc: orders@<its shop>"), as one at its sender's
+	// domain is: redacted, its domain nobody's, or one Cc would hide the
+	// spam's links from the indicators.
+	linked := map[string]bool{}
+	for _, t := range mentionedIn {
+		for _, h := range linkHost.FindAllStringSubmatch(t, -1) {
+			if o := dnsname.OrgDomain(strings.ToLower(h[1])); o != "" {
+				linked[o] = true
+			}
+		}
 	}
 	for _, a := range addrs {
-		if senders[domainOf(a)] && !self {
+		if copied[a] && !delivered[a] && linked[dnsname.OrgDomain(domainOf(a))] {
+			mentioned = append(mentioned, a)
+		} else if forwarder[a] {
+			// A forwarder, whatever fields also name them (the made-up
+			// original's To): redacted, their domain nobody's.
+			mentioned = append(mentioned, a)
+		} else if senders[domainOf(a)] && !self {
 			mentioned = append(mentioned, a)
 		} else {
 			kept = append(kept, a)
@@ -229,7 +268,7 @@ func Of(raw []byte, keptApart ...string) People {
 		}
 	}
 	p := NewMentioned(addrs, mentioned, names)
-	for o := range delivered {
+	for o := range deliveredOrg {
 		p.deliveredOrgs = append(p.deliveredOrgs, o)
 	}
 	return p
