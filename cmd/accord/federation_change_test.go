@@ -307,3 +307,37 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestServeWarnsOfOfflineResolverWithPeers: a node with partners and no
+// DNS computes no DMARC, so it cannot tell a forged From from the
+// spammer's own and may share a spoofed firm's domain (docs/federation.md):
+// serve says so when it starts, and only then — not without peers, not
+// with a resolver (here a fixture zone).
+func TestServeWarnsOfOfflineResolverWithPeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := accordBinary(t)
+	dir := t.TempDir()
+	const warning = "the resolver is offline"
+	fr := startNode(t, bin, dir, "fr", "FR", "")
+	fr.s.stop(t)
+	if strings.Contains(fr.s.logs.String(), warning) {
+		t.Errorf("warned with no peers:\n%s", fr.s.logs)
+	}
+	pub, _, _ := ed25519.GenerateKey(nil)
+	fr.run(t, bin, "peer", "add", "us", "--url", "http://127.0.0.1:9", "--key", base64.StdEncoding.EncodeToString(pub), "--jurisdiction", "US")
+	s := serve(t, bin, fr.data, "--config", fr.conf)
+	s.stop(t)
+	if !strings.Contains(s.logs.String(), warning) {
+		t.Errorf("no warning with a peer and the offline resolver:\n%s", s.logs)
+	}
+	zone := writeFile(t, filepath.Join(dir, "zone"), "")
+	conf := readFile(t, fr.conf) + fmt.Sprintf("[analysis]\nresolver = %q\n", zone)
+	os.WriteFile(fr.conf, []byte(conf), 0o600)
+	s = serve(t, bin, fr.data, "--config", fr.conf)
+	s.stop(t)
+	if strings.Contains(s.logs.String(), warning) {
+		t.Errorf("warned with a resolver:\n%s", s.logs)
+	}
+}
