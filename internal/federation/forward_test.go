@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,43 @@ func sharedItems(t *testing.T, an *analysis.Analyzer, raw []byte, via intake.Via
 	return out
 }
 
+// embeddedRules is the rule library every analyzer of these tests uses.
+func embeddedRules(t *testing.T) *rules.Library {
+	t.Helper()
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lib
+}
+
+// intakeFixture reads a message of the attack reviews' fixtures kept with
+// the intake's tests: name is its path under testdata, without ".eml".
+func intakeFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", name+".eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// spamRun is what partners receive of a spam run: its indicators, its
+// campaign and its report items.
+var spamRun = []string{"ind:", "camp:", "rep:"}
+
+// listed gives the shared items whose keys start with one of prefixes
+// (all of them with none), a line each: the key, then the body.
+func listed(items []Item, prefixes ...string) string {
+	var b strings.Builder
+	for _, it := range items {
+		if len(prefixes) == 0 || slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(it.Key, p) }) {
+			b.WriteString(it.Key + " " + string(it.Body) + "\n")
+		}
+	}
+	return b.String()
+}
+
 // TestMadeUpOriginalsShareNoInnocent is the seventh attack review's
 // findings 1 and 2, end to end as a partner receives them: a phish above a
 // made-up original — uploaded with no declaration, or declared as
@@ -78,18 +116,9 @@ func sharedItems(t *testing.T, an *analysis.Analyzer, raw []byte, via intake.Via
 // company its made-up original names. A reporter's forward of it, declared
 // or authenticated at the mailbox, shares the same.
 func TestMadeUpOriginalsShareNoInnocent(t *testing.T) {
-	lib, err := rules.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib := embeddedRules(t)
 	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review7", name+".eml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	read := func(name string) []byte { return intakeFixture(t, "review7/"+name) }
 	for _, c := range []struct {
 		name, innocent string
 		via            intake.Via
@@ -129,14 +158,8 @@ func TestMadeUpOriginalsShareNoInnocent(t *testing.T) {
 // possible reporter's and his provider's relay is not named as the
 // spam's origin; the spam's link still goes out.
 func TestUnsureForwardNamesNoForwarder(t *testing.T) {
-	lib, err := rules.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review8", "bob-to-alice.eml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib := embeddedRules(t)
+	raw := intakeFixture(t, "review8/bob-to-alice")
 	got := strings.Join(sharedOf(t, &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}, raw, intake.Via{Declared: "message/rfc822"}), "\n")
 	// 12.0.9.60 is Bob's provider's relay, which carried his forward to
 	// Alice: not the spam's origin.
@@ -156,17 +179,8 @@ func TestUnsureForwardNamesNoForwarder(t *testing.T) {
 // From failing it is withheld even when no recipient is at its domain;
 // the same message offline shares it (nothing says it is forged).
 func TestVictimFirmDomainNotShared(t *testing.T) {
-	lib, err := rules.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review8b", name+".eml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	lib := embeddedRules(t)
+	read := func(name string) []byte { return intakeFixture(t, "review8b/"+name) }
 	zone, err := resolve.LoadZone(filepath.Join("..", "intake", "testdata", "review8b", "zone"))
 	if err != nil {
 		t.Fatal(err)
@@ -176,15 +190,7 @@ func TestVictimFirmDomainNotShared(t *testing.T) {
 	s1 := read("s1")
 	// s1 to a partner firm's accountant: no recipient at acme-corp.
 	elsewhere := []byte(strings.Replace(string(s1), "To: Claire Petit <compta@acme-corp.example>", "To: Jean Leroy <j.leroy@holding-leroy.example>", 1))
-	shared := func(items []Item) string {
-		var b strings.Builder
-		for _, it := range items {
-			if strings.HasPrefix(it.Key, "ind:") || strings.HasPrefix(it.Key, "camp:") || strings.HasPrefix(it.Key, "rep:") {
-				b.WriteString(it.Key + " " + string(it.Body) + "\n")
-			}
-		}
-		return b.String()
-	}
+	shared := func(items []Item) string { return listed(items, spamRun...) }
 	for _, c := range []struct {
 		name string
 		an   *analysis.Analyzer
@@ -227,18 +233,9 @@ func TestVictimFirmDomainNotShared(t *testing.T) {
 // made-up original names — neither as an indicator nor as a report's
 // from_domain — and their links still go out.
 func TestForwardedPhishSharesNoLawyer(t *testing.T) {
-	lib, err := rules.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib := embeddedRules(t)
 	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", name+".eml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	read := func(name string) []byte { return intakeFixture(t, name) }
 	claire := "compta@acme-corp.example"
 	resent := func(raw []byte) []byte {
 		return append([]byte("Resent-From: "+claire+"\r\nResent-To: report@desk.example\r\nResent-Date: Sat, 28 Nov 2026 11:00:00 +0000\r\n"), raw...)
@@ -266,17 +263,12 @@ func TestForwardedPhishSharesNoLawyer(t *testing.T) {
 		{"q2 undeclared", read("review8b/q2"), intake.Via{Declared: "message/rfc822"}},
 		{"q3 on the form", read("review8b/q3"), intake.Via{}},
 	} {
-		var got strings.Builder
-		for _, it := range sharedItems(t, an, c.raw, c.via) {
-			if strings.HasPrefix(it.Key, "ind:") || strings.HasPrefix(it.Key, "rep:") || strings.HasPrefix(it.Key, "camp:") {
-				got.WriteString(it.Key + " " + string(it.Body) + "\n")
-			}
+		got := listed(sharedItems(t, an, c.raw, c.via), spamRun...)
+		if strings.Contains(got, "dubois") {
+			t.Errorf("%s: the lawyer is shared:\n%s", c.name, got)
 		}
-		if strings.Contains(got.String(), "dubois") {
-			t.Errorf("%s: the lawyer is shared:\n%s", c.name, got.String())
-		}
-		if !strings.Contains(got.String(), "ind:url:http://bec-pay.example/pay/") {
-			t.Errorf("%s: the phish's link is not shared:\n%s", c.name, got.String())
+		if !strings.Contains(got, "ind:url:http://bec-pay.example/pay/") {
+			t.Errorf("%s: the phish's link is not shared:\n%s", c.name, got)
 		}
 	}
 }
@@ -291,15 +283,9 @@ func TestForwardedPhishSharesNoLawyer(t *testing.T) {
 // true), and neither does his domain as the spam's; the spam's own link
 // goes out.
 func TestForwarderKeptApartIsCut(t *testing.T) {
-	lib, err := rules.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib := embeddedRules(t)
 	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib, Geo: geo.Embedded()}
-	bob, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review8b", "bob-named.eml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bob := intakeFixture(t, "review8b/bob-named")
 	alice := "am1987@orange-fr.example"
 	attached := []byte("From: Alice Martin <" + alice + ">\r\nTo: report@desk.example\r\nSubject: Fwd: Fwd: Bob Girard, votre colis\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nspam\r\n" +
@@ -319,32 +305,29 @@ func TestForwarderKeptApartIsCut(t *testing.T) {
 		{"redirected, unauthenticated", redirected, intake.Via{Mailbox: true, Reporter: alice, Desk: []string{"report@desk.example"}}},
 		{"by a server rule", rule, intake.Via{Mailbox: true, Reporter: alice}},
 	} {
-		var all, indicators strings.Builder
+		items := sharedItems(t, an, c.raw, c.via)
+		all, indicators := listed(items), listed(items, spamRun...)
 		evidence := false
-		for _, it := range sharedItems(t, an, c.raw, c.via) {
-			all.WriteString(it.Key + " " + string(it.Body) + "\n")
-			if strings.HasPrefix(it.Key, "ind:") || strings.HasPrefix(it.Key, "camp:") || strings.HasPrefix(it.Key, "rep:") {
-				indicators.WriteString(it.Key + " " + string(it.Body) + "\n")
-			}
+		for _, it := range items {
 			evidence = evidence || strings.HasPrefix(it.Key, "ev:") && len(it.Body) > 0
 		}
 		if !evidence {
-			t.Fatalf("%s: no evidence made:\n%s", c.name, all.String())
+			t.Fatalf("%s: no evidence made:\n%s", c.name, all)
 		}
 		for _, leak := range []string{"bob.girard@", "bob girard", "bob-girard", "Bob Girard", "am1987", "Alice Martin"} {
-			if strings.Contains(strings.ToLower(all.String()), strings.ToLower(leak)) {
-				t.Errorf("%s: %q is shared:\n%s", c.name, leak, all.String())
+			if strings.Contains(strings.ToLower(all), strings.ToLower(leak)) {
+				t.Errorf("%s: %q is shared:\n%s", c.name, leak, all)
 			}
 		}
 		// Bob's provider's relay, which carried his forward to Alice, is
 		// no origin: not in the report item, nor its country (US) in the
 		// indicators' origins or the campaign's countries.
-		if strings.Contains(indicators.String(), "girard") || strings.Contains(indicators.String(), "12.0.9.60") || strings.Contains(indicators.String(), `"US"`) ||
-			strings.Contains(indicators.String(), "7018") {
-			t.Errorf("%s: Bob's domain or relay is shared:\n%s", c.name, indicators.String())
+		if strings.Contains(indicators, "girard") || strings.Contains(indicators, "12.0.9.60") || strings.Contains(indicators, `"US"`) ||
+			strings.Contains(indicators, "7018") {
+			t.Errorf("%s: Bob's domain or relay is shared:\n%s", c.name, indicators)
 		}
-		if !strings.Contains(indicators.String(), "ind:url:http://parcel-scam.example/r/ref ") {
-			t.Errorf("%s: the spam's link is not shared:\n%s", c.name, indicators.String())
+		if !strings.Contains(indicators, "ind:url:http://parcel-scam.example/r/ref ") {
+			t.Errorf("%s: the spam's link is not shared:\n%s", c.name, indicators)
 		}
 	}
 }
@@ -358,18 +341,9 @@ func TestForwarderKeptApartIsCut(t *testing.T) {
 // no SPF). A person's note to the desk, and a reply of theirs with the
 // desk in Bcc, stay their notes: nothing of theirs is shared.
 func TestSpamMailedToTheDeskByItsAuthor(t *testing.T) {
-	lib, err := rules.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib := embeddedRules(t)
 	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", name+".eml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	read := func(name string) []byte { return intakeFixture(t, name) }
 	desk := []string{"report@desk.example"}
 	t1 := read("review8b/t1")
 	toDesk := []byte(strings.Replace(string(t1), "To: bob.durand@gmail.com", "To: report@desk.example\r\nList-Unsubscribe: <http://paypal-verify.com/u>", 1))
@@ -425,18 +399,9 @@ func TestSpamMailedToTheDeskByItsAuthor(t *testing.T) {
 // domain the spam links to ("Cc: orders@<its shop>") hides neither the
 // links nor the domain (e10, and e5 with no forward at all).
 func TestSpamDressedAsItsOwnForward(t *testing.T) {
-	lib, err := rules.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib := embeddedRules(t)
 	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("..", "intake", "testdata", "review9", name+".eml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	read := func(name string) []byte { return intakeFixture(t, "review9/"+name) }
 	bob := "bob.durand@gmail.example"
 	redirect := func(raw []byte) []byte {
 		return append([]byte("Resent-From: "+bob+"\r\nResent-To: report@desk.example\r\nResent-Date: Sat, 28 Nov 2026 11:00:00 +0000\r\n"), raw...)
@@ -456,20 +421,16 @@ func TestSpamDressedAsItsOwnForward(t *testing.T) {
 		{"e10 on the form", read("e10"), intake.Via{}, []string{"ind:domain-name:pills-shop.example", "ind:url:http://pills-shop.example/buy/42"}},
 		{"e5 received", read("e5"), intake.Via{As: intake.AsReceived}, []string{"ind:domain-name:pills-shop.example", "ind:url:http://pills-shop.example/buy/42", "ind:domain-name:cheap-pills.example", "ind:ipv4-addr:12.0.9.80"}},
 	} {
-		items := sharedItems(t, an, c.raw, c.via)
-		var got strings.Builder
-		for _, it := range items {
-			got.WriteString(it.Key + " " + string(it.Body) + "\n")
-		}
+		got := listed(sharedItems(t, an, c.raw, c.via))
 		for _, w := range c.want {
-			if !strings.Contains(got.String(), w+" ") {
-				t.Errorf("%s: %s is not shared:\n%s", c.name, w, got.String())
+			if !strings.Contains(got, w+" ") {
+				t.Errorf("%s: %s is not shared:\n%s", c.name, w, got)
 			}
 		}
 		// The made-up original's "sender" and the spam's recipient: never.
 		for _, leak := range []string{"pharma-partner", "bob.durand", "Bob Durand", "orders@"} {
-			if strings.Contains(got.String(), leak) {
-				t.Errorf("%s: %s is shared:\n%s", c.name, leak, got.String())
+			if strings.Contains(got, leak) {
+				t.Errorf("%s: %s is shared:\n%s", c.name, leak, got)
 			}
 		}
 	}
