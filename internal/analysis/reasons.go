@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/dnsname"
+	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/rules"
 )
@@ -30,6 +31,7 @@ const (
 	ReasonHiddenText        ReasonCode = "hidden-text"
 	ReasonHiddenProse       ReasonCode = "hidden-prose"
 	ReasonImageOnly         ReasonCode = "image-only"
+	ReasonRandomHosts       ReasonCode = "random-hosts"
 	ReasonLegalBreach       ReasonCode = "legal-breach"
 	ReasonSpam              ReasonCode = "spam"
 	ReasonPhishingLikely    ReasonCode = "phishing-likely"
@@ -123,6 +125,12 @@ func reasons(v *Verdict) []Reason {
 	if v.Content.HTML.Images > 0 && fewWords(v.Content.Text, v.Content.HTMLText, imageOnlyWords) {
 		add(ReasonImageOnly, fmt.Sprintf("the HTML shows images and fewer than %d words", imageOnlyWords))
 	}
+	// Links to many made-up host names under one domain: a wildcard DNS
+	// entry answers for any name, so a spammer gives every link (every
+	// message) a name of its own that no URI blocklist has seen.
+	if d, n := randomHosts(v.Content.URLs); n >= randomHostsMin {
+		add(ReasonRandomHosts, fmt.Sprintf("links to %d generated host names under %s", n, d))
+	}
 	if v.Content.HTML.HiddenProse {
 		add(ReasonHiddenProse, "the HTML carries sentences where no reader sees them (a style sheet of words, an anchor named with a sentence)")
 	}
@@ -198,4 +206,74 @@ func fewWords(a, b string, n int) bool {
 		}
 	}
 	return true
+}
+
+// randomHostsMin: links to this many generated host names under one
+// registrable domain make the reason. A site's own hosts (www, lists,
+// ns1, a CDN's image servers) are words or word-and-number; three names
+// of hex digits under one domain, each clicked, are a generator's.
+const randomHostsMin = 3
+
+// randomHosts returns the registrable domain under which the message's
+// links — those clicked or written out, not images, whose content
+// networks name their servers by number — reach the most distinct hosts whose first label is generated
+// (generatedLabel), and how many.
+func randomHosts(urls []mail.URL) (string, int) {
+	var best string
+	var bestN int
+	// Few messages have more than a handful of such hosts: a small slice
+	// of (domain, host) pairs, counted by a scan, allocates less than maps.
+	type pair struct{ domain, host string }
+	var seen []pair
+	for _, u := range urls {
+		if u.Source != "href" && u.Source != "text" || u.Domain == "" || len(u.Host) <= len(u.Domain)+1 ||
+			u.Host[len(u.Host)-len(u.Domain)-1] != '.' || u.Host[len(u.Host)-len(u.Domain):] != u.Domain {
+			continue
+		}
+		label := u.Host[:len(u.Host)-len(u.Domain)-1]
+		if i := strings.IndexByte(label, '.'); i >= 0 {
+			label = label[:i]
+		}
+		if !generatedLabel(label) {
+			continue
+		}
+		n, dup := 0, false
+		for _, p := range seen {
+			if p.domain == u.Domain {
+				n++
+				if p.host == u.Host {
+					dup = true
+				}
+			}
+		}
+		if dup {
+			continue
+		}
+		seen = append(seen, pair{u.Domain, u.Host})
+		if n+1 > bestN {
+			best, bestN = u.Domain, n+1
+		}
+	}
+	return best, bestN
+}
+
+// generatedLabel reports whether a DNS label looks generated rather than
+// named: three or more hex digits, at least one a digit (1b5f, 33a,
+// 4fa21d) — what a hash or a counter gives. Words, word-and-number names
+// (ns1, image4, mp3) and names with hyphens are not.
+func generatedLabel(l string) bool {
+	if len(l) < 3 {
+		return false
+	}
+	digit := false
+	for i := 0; i < len(l); i++ {
+		switch c := l[i]; {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'f':
+		default:
+			return false
+		}
+	}
+	return digit
 }

@@ -102,3 +102,26 @@ func TestImageOnlySymbol(t *testing.T) {
 		t.Errorf("symbols %s: no HTML_IMAGE_ONLY at its weight for a picture without text", symbolNames(d))
 	}
 }
+
+// Links to generated host names under one domain get URI_RANDOM_HOSTS at
+// its weight.
+func TestRandomHostsSymbol(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	raw := "From: Shop <s@shop.example>\r\nTo: ana@example.org\r\nSubject: hello\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n" +
+		"Message-ID: <r2@shop.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n" +
+		"<html><body><a href=\"http://1b5f.pillrx.example/\">one</a> <a href=\"http://d271.pillrx.example/\">two</a> " +
+		"<a href=\"http://a9e.pillrx.example/\">three</a><p>The river rises in the hills and flows west to the sea.</p></body></html>\r\n"
+	d, err := s.Check(context.Background(), []byte(raw), Envelope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, sy := range d.Symbols {
+		if sy.Name == "URI_RANDOM_HOSTS" {
+			found = sy.Score == engineWeights["URI_RANDOM_HOSTS"] && sy.Score > 0
+		}
+	}
+	if !found {
+		t.Errorf("symbols %s: no URI_RANDOM_HOSTS at its weight for links to generated hosts", symbolNames(d))
+	}
+}

@@ -757,6 +757,7 @@ var engineWeights = map[string]float64{
 	"HIDDEN_TEXT":           0.5,
 	"HIDDEN_PROSE":          1.5,
 	"HTML_IMAGE_ONLY":       1.5,
+	"URI_RANDOM_HOSTS":      1.5,
 	"DMARC_PASS":            -0.5,
 	"ACCORD_LABEL":          -3,
 	"ACCORD_LABEL_INVALID":  2,
@@ -816,6 +817,8 @@ func engineSymbols(v *analysis.Verdict) []Symbol {
 			add("HIDDEN_PROSE", r.Detail)
 		case analysis.ReasonImageOnly:
 			add("HTML_IMAGE_ONLY", r.Detail)
+		case analysis.ReasonRandomHosts:
+			add("URI_RANDOM_HOSTS", r.Detail)
 		}
 	}
 	return dedupe(out)
