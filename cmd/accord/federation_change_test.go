@@ -309,17 +309,17 @@ func readFile(t *testing.T, path string) string {
 }
 
 // TestServeWarnsOfOfflineResolverWithPeers: a node with partners and no
-// DNS computes no DMARC, so it cannot tell a forged From from the
-// spammer's own and may share a spoofed firm's domain (docs/federation.md):
-// serve says so when it starts, and only then — not without peers, not
-// with a resolver (here a fixture zone).
+// DNS authenticates no From, so it shares no spam's sender domain with
+// them (docs/federation.md): serve says what is lost when it starts, and
+// only then — not without peers, not with a resolver (here a fixture
+// zone).
 func TestServeWarnsOfOfflineResolverWithPeers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	bin := accordBinary(t)
 	dir := t.TempDir()
-	const warning = "the resolver is offline"
+	const warning = "the resolver is offline, so the node checks no SPF, DKIM or DMARC and shares no spam's sender domain with partners"
 	fr := startNode(t, bin, dir, "fr", "FR", "")
 	fr.s.stop(t)
 	if strings.Contains(fr.s.logs.String(), warning) {

@@ -238,10 +238,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if ps, err := st.Peers(ctx); err == nil && len(ps) > 0 && (c.Analysis.Resolver == "" || c.Analysis.Resolver == "offline") {
-		// Without DNS the node computes no DMARC: a phish spoofing a
-		// firm's or a brand's exact domain shares that domain with
-		// partners as the spam's sender (docs/federation.md).
-		log.Warn("federation: the resolver is offline, so the node cannot tell a forged From from the spammer's own and may share a spoofed firm's or brand's domain with partners; set [analysis] resolver = \"live\"",
+		// Without DNS the node authenticates no From, and shares a sender
+		// domain only when its own check did (docs/federation.md): its
+		// partners get origins, link domains and links, never the spam's
+		// sender domain.
+		log.Warn("federation: the resolver is offline, so the node checks no SPF, DKIM or DMARC and shares no spam's sender domain with partners (only origins, link domains and links); set [analysis] resolver = \"live\"",
 			"peers", len(ps), "resolver", "offline")
 	}
 	hl, err := net.Listen("tcp", c.HTTP.Listen)

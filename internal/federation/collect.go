@@ -15,7 +15,6 @@ import (
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/privacy"
-	"github.com/accord-antispam/accord/internal/rules"
 )
 
 // ReportRef is what the federation needs to know of a report to tell
@@ -211,7 +210,7 @@ func derive(r *intake.Report, reporter string) *derived {
 	if v.Origin.Network != nil && v.Origin.Network.ASN != 0 && !unsure {
 		d.network = fmt.Sprintf("AS%d %s", v.Origin.Network.ASN, v.Origin.Network.Name)
 	}
-	d.sender = spamSender(r, people)
+	d.sender, _ = spamSender(r)
 	d.domains = append([]string(nil), v.Content.Domains...)
 	for _, x := range v.Reasons {
 		d.findings = append(d.findings, string(x.Code))
@@ -242,44 +241,77 @@ func derive(r *intake.Report, reporter string) *derived {
 }
 
 // spamSender returns the From domain of a report's message as the spam
-// run's sender domain, or "" when it is not the spam run's to share:
+// run's sender domain, or "" and why not (for the report item's
+// unverifiable; "" when the stored report already says it). A finding
+// never says what was not established: the domain goes out only when
+// the node's own check authenticated it —
 //
-//   - the node's own DMARC check (computed through its resolver, never
-//     read from an Authentication-Results field the message carries)
-//     found the From failing: the domain is forged, its owner a victim
-//     (it-support@acme-corp under acme-corp's p=reject);
+//   - an SPF pass, computed here, for an envelope sender at the From's
+//     organisation (the relay the trace-back found was allowed to send
+//     for it);
+//   - a DKIM signature of the From's organisation verified here, with no
+//     unsigned text after its l=;
+//   - a DMARC pass computed here.
 //
-//   - the From is at the organisation of one of the message's recipients
-//     (privacy.People.AtRecipientOrg) and nothing authenticated it (no
-//     DMARC pass, no aligned DKIM or SPF pass): the ordinary phish "from"
-//     the victim firm's helpdesk or chief executive, which the node
-//     cannot check offline.
+// Never an Authentication-Results field (or ARC set) the message
+// carries: it is the message's, whoever wrote it. A From nothing
+// authenticated is anyone's to write — the victim firm's helpdesk in a
+// phish to its staff, a bank's exact domain in a phish to its customers
+// — so it is not named as the spam run's, whoever its recipients are; a
+// From failing the DMARC check its owner published is forged whatever
+// else passes. A node on the offline resolver computes none of these and
+// so shares no sender domain; the origin, link domains and links say
+// what the spam run is.
 //
-//   - the report was taken as the spam although it may be a person's
-//     forward (intake.UnsureOrigin): its From is then the forwarder's as
-//     likely as the phisher's (Bob's forward to Alice at another firm,
-//     passed on to the desk).
+// A report taken as the spam although it may be a person's forward
+// (intake.UnsureOrigin) has a From that is the forwarder's as likely as
+// the phisher's (Bob's forward to Alice, passed on to the desk): never
+// shared, whatever authenticates it; the stored report says why.
 //
 // A domain the recipients hold themselves (a spam from their own
 // address) is left out by the caller, as every domain of theirs is.
-func spamSender(r *intake.Report, people privacy.People) string {
+func spamSender(r *intake.Report) (dom, why string) {
 	v := r.Verdict
-	dom := v.Sender.Domains.From
-	if dom == "" || intake.UnsureOrigin(r.Unverifiable) {
-		return ""
+	from := v.Sender.Domains.From
+	if from == "" || intake.UnsureOrigin(r.Unverifiable) {
+		return "", ""
 	}
-	if a := v.Auth; a != nil && a.DMARC.Result == mailauth.Fail && a.DMARC.Source == mailauth.SourceComputed {
-		return ""
+	a := v.Auth
+	if a == nil {
+		return "", senderUnverified + "no authentication was checked"
 	}
-	if people.AtRecipientOrg(dom) {
-		for _, f := range v.Sender.Findings {
-			if f.Code == rules.FindDMARCPass || f.Code == rules.FindAlignedAuth {
-				return dom
-			}
+	if a.DMARC.Result == mailauth.Fail && a.DMARC.Source == mailauth.SourceComputed {
+		return "", senderUnverified + "its From fails the DMARC check its owner published, as this node computed it"
+	}
+	if authenticated(a, from) {
+		return from, ""
+	}
+	if a.Offline {
+		return "", senderUnverified + "this node's resolver is offline, so it checks no SPF, DKIM or DMARC, and a field of the message saying so is the message's word"
+	}
+	return "", senderUnverified + "this node's check found no SPF pass for an envelope sender at its From's domain, no DKIM signature of that domain and no DMARC pass"
+}
+
+// senderUnverified begins the reason a report item gives for its missing
+// sender domain.
+const senderUnverified = "sender domain: not shared, since nothing this node checked shows the From's domain sent it: "
+
+// authenticated reports whether the node's own checks (computed through
+// its resolver, not read from the message) vouch for the From domain
+// from.
+func authenticated(a *mailauth.Results, from string) bool {
+	if a.DMARC.Source == mailauth.SourceComputed && a.DMARC.Result == mailauth.Pass {
+		return true
+	}
+	if s := a.SPF; s.Source == mailauth.SourceComputed && s.Result == mailauth.Pass && s.Identity == "mailfrom" && mailauth.Aligned(s.Domain, from, "r") {
+		return true
+	}
+	for _, d := range a.DKIM {
+		if d.Source == mailauth.SourceComputed && d.Result == mailauth.Pass && !d.UnsignedText && mailauth.Aligned(d.Domain, from, "r") {
+			return true
 		}
-		return ""
 	}
-	return dom
+	return false
 }
 
 // assemble builds the shared set from the reports' parts, in the index's

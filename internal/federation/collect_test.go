@@ -14,6 +14,7 @@ import (
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/privacy"
 )
 
@@ -258,6 +259,9 @@ func TestPeopleDomainsStayInTheirReport(t *testing.T) {
 		v.Origin.IP, v.Origin.Country = "12.0.9.85", "US"
 		v.Message.Subject = "Invoice 2231"
 		v.Sender.Domains.From = "inv5-phish.example"
+		// Its SPF passed for the origin, as the node checked it: the
+		// sender domain is established.
+		v.Auth = &mailauth.Results{SPF: mailauth.SPF{Result: mailauth.Pass, Identity: "mailfrom", Domain: "inv5-phish.example", Source: mailauth.SourceComputed}}
 		v.Content.Domains = []string{"inv5-phish.example"}
 		v.Content.URLs = []mail.URL{{URL: "http://inv5-phish.example/pay/2231"}}
 		m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: camp, Raw: []byte(raw), SHA256: HashBody([]byte(raw)),

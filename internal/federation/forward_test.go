@@ -1,7 +1,11 @@
 package federation
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,9 +16,11 @@ import (
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/rules"
 	"github.com/accord-antispam/accord/internal/trace/geo"
+	"github.com/emersion/go-msgauth/dkim"
 )
 
 // sharedOf runs one complaint as the desk does — Extract, the reporter
@@ -216,10 +222,120 @@ func TestVictimFirmDomainNotShared(t *testing.T) {
 			}
 		}
 	}
-	// Offline, a From at no recipient's organisation is the spam's as
-	// far as the node can tell: shared (what the DMARC case above tests).
-	if got := shared(sharedItems(t, offline, elsewhere, intake.Via{As: intake.AsReceived})); !strings.Contains(got, "ind:domain-name:acme-corp.example ") || !strings.Contains(got, `"from_domain":"acme-corp.example"`) {
-		t.Errorf("offline, elsewhere: acme-corp.example not shared:\n%s", got)
+	// Offline, a From at no recipient's organisation is no more
+	// established: kept back too, and the report item says why.
+	if got := shared(sharedItems(t, offline, elsewhere, intake.Via{As: intake.AsReceived})); strings.Contains(got, "acme-corp") || !strings.Contains(got, "resolver is offline") {
+		t.Errorf("offline, elsewhere:\n%s", got)
+	}
+}
+
+// TestSenderDomainOnlyWhenAuthenticated is the ninth attack review's
+// findings 3 and 5: a From domain goes to partners as the spam run's
+// sender domain only when the node's own check authenticated it — an
+// SPF pass of an envelope sender at its domain, an aligned DKIM
+// signature, a DMARC pass, computed through its resolver — and never on
+// an Authentication-Results field the message carries. The victim firm
+// of a phish sent by Bcc (s2) and a bank spoofed to a webmail user (s4)
+// are kept back on the default offline resolver as on a checking one;
+// the spammer's own domain goes out when its SPF passes (e1–e3), whatever
+// its To, X-Original-To or Received "for" say, and a DKIM signature of
+// its own passes as well; a spam whose SPF fails (e4 under p=none, e4b
+// with no DMARC record) or that nothing authenticates (e1u–e3u) keeps it
+// back, the report item saying why. The origin, links and link domains
+// go out in every case.
+func TestSenderDomainOnlyWhenAuthenticated(t *testing.T) {
+	lib := embeddedRules(t)
+	read := func(name string) []byte { return intakeFixture(t, "review9/"+name) }
+	zone, err := resolve.LoadZone(filepath.Join("..", "intake", "testdata", "review9", "zone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A DKIM key of the spammer's: s4's text sent by cheap-pills.example
+	// through a bulk mailer (its envelope sender elsewhere, so its SPF
+	// says nothing of the From), signed by cheap-pills.example.
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone.AddTXT("s1._domainkey.cheap-pills.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	body := "From: Deals <deals@cheap-pills.example>\r\nTo: Bob Durand <bob.durand@gmail.example>\r\nSubject: Cheap pills\r\n" +
+		"Date: Sat, 28 Nov 2026 09:00:00 +0000\r\nMessage-ID: <k1@bulk-mailer.example>\r\n\r\nBest prices today: http://pills-shop.example/buy/42\r\n"
+	var signed bytes.Buffer
+	if err := dkim.Sign(&signed, strings.NewReader(body), &dkim.SignOptions{Domain: "cheap-pills.example", Selector: "s1", Signer: priv}); err != nil {
+		t.Fatal(err)
+	}
+	head := "Received: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n" +
+		"Return-Path: <bounce@bulk-mailer.example>\r\n"
+	dkimSigned := []byte(head + signed.String())
+	// s4 carrying an Authentication-Results field of the receiving
+	// provider's, written above everything, that says the bank passed.
+	claimed := append([]byte("Authentication-Results: mx.acme-corp.example; spf=pass smtp.mailfrom=bnp-banque.example; dkim=pass header.d=bnp-banque.example; dmarc=pass header.from=bnp-banque.example\r\n"), read("s4")...)
+	offline := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
+	online := &analysis.Analyzer{Resolver: zone, Rules: lib}
+	received, undeclared, form := intake.Via{As: intake.AsReceived}, intake.Via{Declared: "message/rfc822"}, intake.Via{}
+	spam := []string{"ind:ipv4-addr:12.0.9.80", "ind:domain-name:pills-shop.example", "ind:url:http://pills-shop.example/buy/42"}
+	phish := []string{"ind:ipv4-addr:12.0.9.97", "ind:domain-name:mailbox-upgrade.example", "ind:url:http://mailbox-upgrade.example/owa/login"}
+	for _, c := range []struct {
+		name   string
+		an     *analysis.Analyzer
+		raw    []byte
+		via    intake.Via
+		sender string // The sender domain shared, or "" for none.
+		kept   string // The domain kept back, and why (in the report item).
+		want   []string
+	}{
+		{"s2 offline, received", offline, read("s2"), received, "", "acme-corp", phish},
+		{"s2 offline, on the form", offline, read("s2"), form, "", "acme-corp", phish},
+		{"s2 DMARC checked", online, read("s2"), received, "", "acme-corp", phish},
+		{"s4 offline", offline, read("s4"), received, "", "bnp-banque", phish},
+		{"s4 offline, its own Authentication-Results", offline, claimed, received, "", "bnp-banque", phish},
+		{"s4 DMARC checked", online, read("s4"), received, "", "bnp-banque", phish},
+		{"e1 SPF pass, To: its own list", online, read("e1"), undeclared, "cheap-pills.example", "", spam},
+		{"e2 SPF pass, X-Original-To its own", online, read("e2"), undeclared, "cheap-pills.example", "", spam},
+		{"e3 SPF pass, Received for its own", online, read("e3"), received, "cheap-pills.example", "", spam},
+		{"DKIM of its own", online, dkimSigned, received, "cheap-pills.example", "", phish[:1]},
+		{"e1 offline", offline, read("e1"), undeclared, "", "cheap-pills.example", spam},
+		{"e1u no envelope sender", online, read("e1u"), undeclared, "", "cheap-pills.example", spam},
+		{"e2u", online, read("e2u"), undeclared, "", "cheap-pills.example", spam},
+		{"e3u", online, read("e3u"), undeclared, "", "cheap-pills.example", spam},
+		{"e4 SPF fail, p=none", online, read("e4"), undeclared, "", "cheap-pills2.example", spam},
+		{"e4b SPF fail, no DMARC", online, read("e4b"), undeclared, "", "cheap-pills3.example", spam},
+	} {
+		got := listed(sharedItems(t, c.an, c.raw, c.via), spamRun...)
+		for _, w := range c.want {
+			if !strings.Contains(got, w+" ") {
+				t.Errorf("%s: %s is not shared:\n%s", c.name, w, got)
+			}
+		}
+		if c.sender != "" {
+			for _, w := range []string{"ind:domain-name:" + c.sender + " ", `"from_domain":"` + c.sender + `"`, `"sender_domains":[{"Value":"` + c.sender + `"`} {
+				if !strings.Contains(got, w) {
+					t.Errorf("%s: %s is not shared:\n%s", c.name, w, got)
+				}
+			}
+			if strings.Contains(got, "sender domain: not shared") {
+				t.Errorf("%s: the report item says its shared sender domain is not:\n%s", c.name, got)
+			}
+			continue
+		}
+		if !strings.Contains(got, `"from_domain":""`) || !strings.Contains(got, `"sender_domains":[]`) || strings.Contains(got, "ind:domain-name:"+c.kept+" ") {
+			t.Errorf("%s: the From's domain is shared:\n%s", c.name, got)
+		}
+		if c.kept != "cheap-pills.example" && strings.Contains(got, c.kept) {
+			t.Errorf("%s: %s is shared:\n%s", c.name, c.kept, got)
+		}
+		if !strings.Contains(got, "sender domain: not shared, since nothing this node checked shows the From's domain sent it") {
+			t.Errorf("%s: the report item does not say why it has no sender domain:\n%s", c.name, got)
+		}
+	}
+	// The Authentication-Results field above was read (the test would
+	// prove nothing otherwise): the verdict says DMARC passed, by header.
+	v, err := offline.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(claimed, mail.DefaultLimits())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Auth.DMARC.Result != mailauth.Pass || v.Auth.DMARC.Source != mailauth.SourceHeader {
+		t.Errorf("the message's own Authentication-Results was not read: DMARC %s from %s", v.Auth.DMARC.Result, v.Auth.DMARC.Source)
 	}
 }
 
@@ -400,7 +516,14 @@ func TestSpamMailedToTheDeskByItsAuthor(t *testing.T) {
 // links nor the domain (e10, and e5 with no forward at all).
 func TestSpamDressedAsItsOwnForward(t *testing.T) {
 	lib := embeddedRules(t)
-	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
+	// The review's zone: cheap-pills.example's SPF allows the spam's
+	// origin, so its sender domain is established when the spam is taken
+	// as sent (e5 received).
+	zone, err := resolve.LoadZone(filepath.Join("..", "intake", "testdata", "review9", "zone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := &analysis.Analyzer{Resolver: zone, Rules: lib}
 	read := func(name string) []byte { return intakeFixture(t, "review9/"+name) }
 	bob := "bob.durand@gmail.example"
 	redirect := func(raw []byte) []byte {

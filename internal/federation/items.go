@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -315,8 +316,12 @@ func reportOf(r *intake.Report, people privacy.People) reportBody {
 		return b
 	}
 	b.Subject = people.Text(v.Message.Subject)
-	if d := spamSender(r, people); !people.HoldsDomain(d) {
+	d, why := spamSender(r)
+	if !people.HoldsDomain(d) {
 		b.FromDomain = d
+	}
+	if why != "" {
+		b.Unverifiable = append(slices.Clip(b.Unverifiable), why)
 	}
 	b.Forged = v.Origin.Forged
 	// A report taken whole because it may be a person's forward has as

@@ -36,12 +36,6 @@ type People struct {
 
 	Mentioned []string // The addresses above only mentioned in the text (see Of).
 
-	// deliveredOrgs are the organisational domains of the addresses the
-	// message was delivered to (every recipient field but Cc and Bcc, and
-	// Received "for" clauses), before Of moves those at the sender's
-	// domain to Mentioned (see AtRecipientOrg).
-	deliveredOrgs []string
-
 	joined  []string        // Names' words joined without a separator ("bobdurand").
 	set     map[string]bool // Addresses and domains, for lookups.
 	matcher *matcher        // Built on first use.
@@ -124,13 +118,7 @@ func OfApart(raw []byte, reporters, forwarders []string) People {
 			headers = append(headers, p.Header)
 		}
 	}
-	senders := map[string]bool{}      // Sender domains.
-	deliveredOrg := map[string]bool{} // Organisational domains of To and the delivery fields.
-	deliver := func(a string) {
-		if o := dnsname.OrgDomain(domainOf(strings.ToLower(strings.TrimSpace(a)))); o != "" {
-			deliveredOrg[o] = true
-		}
-	}
+	senders := map[string]bool{} // Sender domains.
 	// Addresses in To and the delivery fields, and in Cc or Bcc.
 	delivered, copied := map[string]bool{}, map[string]bool{}
 	senderAddr := map[string]bool{} // Sender addresses.
@@ -151,7 +139,6 @@ func OfApart(raw []byte, reporters, forwarders []string) People {
 				for _, a := range anyAddr.FindAllString(v, -1) {
 					addAddr(mail.Address{Addr: a})
 					if !copyFields[name] {
-						deliver(a)
 						delivered[strings.ToLower(a)] = true
 					} else {
 						copied[strings.ToLower(a)] = true
@@ -160,7 +147,6 @@ func OfApart(raw []byte, reporters, forwarders []string) People {
 			case name == "received":
 				for _, sm := range forClause.FindAllStringSubmatch(f.Value, -1) {
 					addAddr(mail.Address{Addr: strings.Trim(sm[1], "<>")})
-					deliver(strings.Trim(sm[1], "<>"))
 					delivered[strings.ToLower(strings.Trim(sm[1], "<>"))] = true
 				}
 			case senderFields[name]:
@@ -268,28 +254,14 @@ func OfApart(raw []byte, reporters, forwarders []string) People {
 		}
 	}
 	p := NewMentioned(addrs, mentioned, names)
-	for o := range deliveredOrg {
-		p.deliveredOrgs = append(p.deliveredOrgs, o)
-	}
 	return p
 }
 
 // copyFields are the recipient fields that only copy a message to
 // someone (RFC 5322 3.6.3): the spammer's to fill with its own
 // addresses ("Cc: info@<the spam's domain>") while sending to the
-// victim in To. AtRecipientOrg does not count them.
+// victim in To.
 var copyFields = map[string]bool{"cc": true, "bcc": true, "resent-cc": true, "resent-bcc": true}
-
-// AtRecipientOrg reports whether domain belongs to the organisation of
-// someone the message was delivered to (its To, its delivery fields —
-// Delivered-To, X-Original-To… — or a Received "for" clause; not Cc or
-// Bcc). A spam "from" its recipients' own organisation
-// (it-support@acme-corp to compta@acme-corp) names their firm as its
-// sender: a forged From, or one of theirs, never the spam run's own.
-func (p People) AtRecipientOrg(domain string) bool {
-	o := dnsname.OrgDomain(domain)
-	return o != "" && slices.Contains(p.deliveredOrgs, o)
-}
 
 // unfoldTight joins a folded header value without the whitespace the fold
 // left, so "bob@\r\n example.org" reads as the address it hides.
