@@ -146,6 +146,9 @@ func evidenceVerify(e *env, args []string, usage func() error) error {
 	} else {
 		fmt.Fprintf(e.stdout, "report %s, received %s via %s; message sha256 %s; %d files; custody head %s\n",
 			m.ReportID, m.ReceivedAt.Format(time.RFC3339), m.Channel, m.MessageSHA256, len(m.Files), m.CustodyHead)
+		for _, rm := range m.Removed {
+			fmt.Fprintf(e.stdout, "removed before export: %s (sha256 %s), deleted %s: %s\n", rm.File, rm.SHA256, rm.At.Format(time.RFC3339), rm.Reason)
+		}
 	}
 	switch {
 	case res.NodeKey == "":

@@ -35,10 +35,52 @@ type Manifest struct {
 	ExportedAt       time.Time         `json:"exported_at"`
 	ExportedBy       string            `json:"exported_by"`
 	Files            map[string]string `json:"files"` // name -> sha256
+	// Removed names the files this bundle would carry that retention or
+	// an erasure deleted before the export, each with the hash recorded
+	// at receipt and the custody tombstone that says when and why: the
+	// bundle then proves what existed without claiming to hold it.
+	Removed []Removed `json:"removed,omitempty"`
 	// A campaign bundle (format accord-campaign-evidence/1) names its
 	// campaign and carries one report bundle per report, in reports/.
 	CampaignID string   `json:"campaign_id,omitempty"`
 	Reports    []string `json:"reports,omitempty"`
+}
+
+// Removed is a file of a bundle that was deleted before the export.
+type Removed struct {
+	File   string    `json:"file"`   // "message.eml", "message.redacted.eml" or "complaint.eml".
+	SHA256 string    `json:"sha256"` // Of the deleted bytes, as recorded at receipt.
+	At     time.Time `json:"at"`     // When they were deleted.
+	// CustodySeq is the custody entry (in custody.json) recording the
+	// deletion, whose detail names the same hash; 0 when the report's
+	// own log has none (a complaint deleted before tombstones named it).
+	CustodySeq int64  `json:"custody_seq,omitempty"`
+	Reason     string `json:"reason"`
+}
+
+// tombstoneActions are the custody actions that record a deletion.
+var tombstoneActions = map[string]bool{"purged-identity": true, "purged-evidence": true, "erased": true}
+
+// removal describes the deletion of the bytes whose hash is sha, from
+// the report's custody log: the last tombstone recording their deletion
+// (a tombstone of an erasure that kept a held message names its hash
+// too, as kept).
+func removal(file, sha string, at time.Time, custody []CustodyEntry) Removed {
+	rm := Removed{File: file, SHA256: sha, At: at.UTC(), Reason: "deleted before this export; the report's custody log holds no entry naming it"}
+	records := func(d string) bool { return strings.Contains(d, "message (sha256 "+sha+", ") }
+	if file == "complaint.eml" {
+		records = func(d string) bool {
+			return strings.Contains(d, "complaint ") && strings.Contains(d, " (sha256 "+sha+", ")
+		}
+	}
+	for i := len(custody) - 1; i >= 0; i-- {
+		e := custody[i]
+		if tombstoneActions[e.Action] && records(e.Detail) {
+			rm.CustodySeq, rm.At, rm.Reason = e.Seq, e.At.UTC(), e.Action+": "+e.Detail
+			break
+		}
+	}
+	return rm
 }
 
 // ExportOptions choose what a bundle carries.
@@ -90,11 +132,27 @@ func (d *Desk) export(ctx context.Context, id string, w io.Writer, o ExportOptio
 	}
 	reps, fwds := KeptApart(r, reporter)
 	files := map[string][]byte{}
+	var removed []Removed
+	msgFile := "message.redacted.eml"
 	if o.IncludeOriginal {
+		msgFile = "message.eml"
+	}
+	// A file retention or erasure deleted is named as removed, never
+	// carried empty under the hash of what it was.
+	switch {
+	case !r.PurgedAt.IsZero():
+		removed = append(removed, removal(msgFile, r.SHA256, r.PurgedAt, custody))
+	case o.IncludeOriginal:
 		files["message.eml"] = r.Raw
-		files["complaint.eml"] = c.Raw
-	} else {
+	default:
 		files["message.redacted.eml"] = privacy.OfApart(r.Raw, reps, fwds).Message(r.Raw)
+	}
+	if o.IncludeOriginal {
+		if c.PurgedAt.IsZero() {
+			files["complaint.eml"] = c.Raw
+		} else {
+			removed = append(removed, removal("complaint.eml", c.SHA256, c.PurgedAt, custody))
+		}
 	}
 	vj, err := json.MarshalIndent(r.Verdict, "", "  ")
 	if err != nil {
@@ -111,7 +169,7 @@ func (d *Desk) export(ctx context.Context, id string, w io.Writer, o ExportOptio
 	files["custody.json"] = cj
 	man := Manifest{Format: ReportFormat, ReportID: r.ID, ComplaintID: r.ComplaintID, ReceivedAt: r.ReceivedAt,
 		Channel: r.Channel, Form: r.Form, Unverifiable: r.Unverifiable, MessageSHA256: r.SHA256, ComplaintSHA256: c.SHA256,
-		OriginalIncluded: o.IncludeOriginal, ExportedAt: d.now().UTC(), ExportedBy: o.Actor, Files: map[string]string{}}
+		OriginalIncluded: o.IncludeOriginal, ExportedAt: d.now().UTC(), ExportedBy: o.Actor, Files: map[string]string{}, Removed: removed}
 	if n := len(custody); n > 0 {
 		man.CustodyHead = custody[n-1].Hash
 	}
@@ -285,11 +343,25 @@ func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
 			res.Problems = append(res.Problems, "SHA256SUMS does not list "+name)
 		}
 	}
+	removed := map[string]bool{}
+	for _, rm := range res.Manifest.Removed {
+		removed[rm.File] = true
+		if _, listed := res.Manifest.Files[rm.File]; listed {
+			res.Problems = append(res.Problems, rm.File+" is listed both as carried and as removed")
+		}
+		want := res.Manifest.MessageSHA256
+		if rm.File == "complaint.eml" {
+			want = res.Manifest.ComplaintSHA256
+		}
+		if rm.SHA256 != want {
+			res.Problems = append(res.Problems, "the removed "+rm.File+" is not the one recorded at receipt")
+		}
+	}
 	if res.Manifest.OriginalIncluded && !campaignBundle {
-		if sum(files["message.eml"]) != res.Manifest.MessageSHA256 {
+		if !removed["message.eml"] && sum(files["message.eml"]) != res.Manifest.MessageSHA256 {
 			res.Problems = append(res.Problems, "message.eml is not the reported message recorded at receipt")
 		}
-		if sum(files["complaint.eml"]) != res.Manifest.ComplaintSHA256 {
+		if !removed["complaint.eml"] && sum(files["complaint.eml"]) != res.Manifest.ComplaintSHA256 {
 			res.Problems = append(res.Problems, "complaint.eml is not the complaint recorded at receipt")
 		}
 	}
@@ -312,6 +384,23 @@ func VerifyBundle(r io.ReaderAt, size int64) (VerifyResult, error) {
 		res.Problems = append(res.Problems, VerifyChain(custody)...)
 		if n := len(custody); n == 0 || custody[n-1].Hash != res.Manifest.CustodyHead {
 			res.Problems = append(res.Problems, "the custody log does not end at the manifest's head")
+		}
+		// A removal the manifest ties to a tombstone must be that
+		// tombstone: the deletion of these very bytes.
+		for _, rm := range res.Manifest.Removed {
+			if rm.CustodySeq == 0 {
+				continue
+			}
+			found := false
+			for _, e := range custody {
+				if e.Seq == rm.CustodySeq {
+					found = tombstoneActions[e.Action] && strings.Contains(e.Detail, rm.SHA256)
+					break
+				}
+			}
+			if !found {
+				res.Problems = append(res.Problems, fmt.Sprintf("the removal of %s names custody entry %d, which does not record it", rm.File, rm.CustodySeq))
+			}
 		}
 	}
 	return res, nil

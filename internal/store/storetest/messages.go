@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,6 +59,33 @@ func bundleFiles(t *testing.T, d *intake.Desk, id string) map[string][]byte {
 		rc.Close()
 	}
 	return files
+}
+
+// removedFrom checks that the original bundle of a report verifies,
+// carries none of the files named and lists each as removed, tied to the
+// custody tombstone of its deletion, and carries the others.
+func removedFrom(t *testing.T, d *intake.Desk, id string, gone ...string) {
+	t.Helper()
+	files := bundleFiles(t, d, id)
+	var man intake.Manifest
+	if err := json.Unmarshal(files["manifest.json"], &man); err != nil {
+		t.Fatal(err)
+	}
+	rm := map[string]intake.Removed{}
+	for _, r := range man.Removed {
+		rm[r.File] = r
+	}
+	for _, f := range []string{"message.eml", "complaint.eml"} {
+		_, carried := files[f]
+		want := slices.Contains(gone, f)
+		r, listed := rm[f]
+		if carried == want || listed != want {
+			t.Errorf("bundle of %s: %s carried %v, listed removed %v; want removed %v", id, f, carried, listed, want)
+		}
+		if want && (r.CustodySeq == 0 || r.At.IsZero() || r.Reason == "") {
+			t.Errorf("bundle of %s: the removal of %s names no tombstone: %+v", id, f, r)
+		}
+	}
 }
 
 // messagesOnce: whichever way a message is kept (a complaint that is the
@@ -168,6 +197,9 @@ func messagesOnce(t *testing.T, s Store) {
 	if tomb := lastAction(t, s, held.ID); !strings.Contains(tomb.Detail, strconv.Itoa(len(heldMsg))+" bytes") {
 		t.Errorf("the tombstone does not give the complaint's size: %s", tomb.Detail)
 	}
+	// Its original bundle still verifies: the message, and the complaint
+	// named as erased.
+	removedFrom(t, d, held.ID, "complaint.eml")
 	// Erasure of a raw upload: both go.
 	if e, err := d.Erase(ctx, up.ID, up.StatusToken); err != nil || e.Held != 0 {
 		t.Fatalf("erase the raw upload: %+v %v", e, err)
@@ -198,12 +230,14 @@ func messagesOnce(t *testing.T, s Store) {
 	if tomb := lastAction(t, s, late.ID); tomb.Action != "purged-identity" || !strings.Contains(tomb.Detail, strconv.Itoa(len(spam(47)))+" bytes") {
 		t.Errorf("identity tombstone: %+v", tomb)
 	}
+	removedFrom(t, d, late.ID, "complaint.eml")
 	if _, err := d.Purge(ctx, intake.Retention{Evidence: 30 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if lr, _ = s.Report(ctx, late.ID); len(lr.Raw) != 0 || lr.PurgedAt.IsZero() {
 		t.Errorf("after the evidence purge: message %d bytes", len(lr.Raw))
 	}
+	removedFrom(t, d, late.ID, "complaint.eml", "message.eml")
 	if _, err := svc.SetStatus(ctx, hr.CampaignID, -1, cases.Closed, "done", "user:ana"); err != nil {
 		t.Fatal(err)
 	}
