@@ -115,6 +115,35 @@ func (s *Store) dropEvidence(ctx context.Context, tx *sql.Tx, id string, now tim
 	return n == 1, err
 }
 
+// dropIdentityWithLast drops a complaint's bytes and reporter when the
+// report id, about to lose its message, is the last of the complaint's
+// reports that keeps one; each of its reports gets the tombstone of the
+// complaint's deletion (its bundle names the complaint as removed by it).
+func (s *Store) dropIdentityWithLast(ctx context.Context, tx *sql.Tx, cid, id string, now time.Time, why string) error {
+	var others int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM reports WHERE complaint_id = ? AND id <> ? AND purged_at = 0`), cid, id).Scan(&others); err != nil {
+		return err
+	}
+	if others > 0 {
+		return nil
+	}
+	reps, err := s.reportsOf(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	sha, size, ok, err := s.dropIdentity(ctx, tx, cid, now)
+	if err != nil || !ok {
+		return err
+	}
+	for _, r := range reps {
+		if err := s.tombstone(ctx, tx, r.id, "purged-identity",
+			fmt.Sprintf("complaint %s (sha256 %s, %d bytes) and the reporter's identity deleted with the complaint's last message; %s", cid, sha, size, why), now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Store) tombstone(ctx context.Context, tx *sql.Tx, reportID, action, detail string, now time.Time) error {
 	_, err := s.appendCustody(ctx, tx, intake.CustodyEntry{ReportID: reportID, At: now, Actor: "system", Action: action, Detail: detail})
 	return err
@@ -171,8 +200,10 @@ func (s *Store) PurgeEvidence(ctx context.Context, cutoff, now time.Time, why st
 			// The complaint goes with its last message, if its own
 			// retention has not already taken it — first, so that a
 			// complaint whose bytes are the message's (migration 27) is
-			// not given a copy of them only to lose it.
-			if _, _, _, err := s.dropIdentity(ctx, tx, cid, now); err != nil {
+			// not given a copy of them only to lose it. While another
+			// report of it keeps its message (a case holds it, or it is
+			// younger), the complaint and its reporter stay.
+			if err := s.dropIdentityWithLast(ctx, tx, cid, id, now, why); err != nil {
 				return err
 			}
 			ok, err := s.dropEvidence(ctx, tx, id, now)
@@ -211,7 +242,7 @@ func (s *Store) PurgeReports(ctx context.Context, cutoff, now time.Time, why str
 			if err != nil {
 				return err
 			}
-			if _, _, _, err := s.dropIdentity(ctx, tx, cid, now); err != nil {
+			if err := s.dropIdentityWithLast(ctx, tx, cid, id, now, why); err != nil {
 				return err
 			}
 			for _, q := range []string{`DELETE FROM report_domains WHERE report_id = ?`, `DELETE FROM report_findings WHERE report_id = ?`, `DELETE FROM reports WHERE id = ?`} {

@@ -174,3 +174,63 @@ func retention(t *testing.T, s Store) {
 		t.Errorf("statistics after deletion: %+v", cs)
 	}
 }
+
+// purgeKeepsHeldComplaint: the evidence retention of one report of a
+// complaint does not take the complaint and its reporter while another
+// report of it keeps its message (here held by a case), even with the
+// identity kept; the complaint goes with its last message, and every
+// report's log says so.
+func purgeKeepsHeldComplaint(t *testing.T, s Store) {
+	ctx := context.Background()
+	lib, _ := rules.Embedded()
+	clk := &settable{t: clock}
+	d, err := intake.New(s, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	pills := []byte("From: shop@pills.example\r\nTo: karl@example.net\r\nSubject: Cheap pills today\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\n" +
+		"Buy cheap pills online at http://pills.example/buy with free delivery worldwide and no prescription needed today only.\r\n")
+	rec, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: twoAttached("karl@example.net", spam(61), pills), Reporter: "karl@example.net", SubmittedBy: "smtp"})
+	if err != nil || len(rec.Reports) != 2 {
+		t.Fatalf("submit: %+v %v", rec, err)
+	}
+	loan, held := rec.Reports[0], rec.Reports[1]
+	hr, _ := s.Report(ctx, held.ID)
+	lr, _ := s.Report(ctx, loan.ID)
+	if hr.CampaignID == lr.CampaignID {
+		t.Fatal("the two messages share a campaign")
+	}
+	svc := &cases.Service{Store: s, Campaigns: s, Now: clk.now}
+	if _, err := svc.SetStatus(ctx, hr.CampaignID, -1, cases.Triage, "", "user:ana"); err != nil {
+		t.Fatal(err)
+	}
+	clk.set(clock.Add(800 * 24 * time.Hour))
+	ev := intake.Retention{Evidence: 730 * 24 * time.Hour}
+	if p, err := d.Purge(ctx, ev); err != nil || p.Evidence != 1 {
+		t.Fatalf("evidence purge: %+v %v", p, err)
+	}
+	c, _ := s.Complaint(ctx, hr.ComplaintID)
+	if len(c.Raw) == 0 || !c.PurgedAt.IsZero() {
+		t.Errorf("the complaint went with its first purged report, while a case holds the other")
+	}
+	if addr, err := s.ReporterAddress(ctx, hr.ReporterID); err != nil || addr != "karl@example.net" {
+		t.Errorf("the reporter went while a held report names them: %q %v", addr, err)
+	}
+	removedFrom(t, d, held.ID)
+	removedFrom(t, d, loan.ID, "message.eml")
+	if _, err := svc.SetStatus(ctx, hr.CampaignID, -1, cases.Closed, "done", "user:ana"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := d.Purge(ctx, ev); err != nil || p.Evidence != 1 {
+		t.Fatalf("evidence purge after the case closed: %+v %v", p, err)
+	}
+	if c, _ = s.Complaint(ctx, hr.ComplaintID); len(c.Raw) != 0 || c.PurgedAt.IsZero() {
+		t.Errorf("the complaint outlived its last message")
+	}
+	if _, err := s.ReporterAddress(ctx, hr.ReporterID); !errors.Is(err, intake.ErrNotFound) {
+		t.Errorf("the reporter outlived their last complaint: %v", err)
+	}
+	removedFrom(t, d, held.ID, "message.eml", "complaint.eml")
+	removedFrom(t, d, loan.ID, "message.eml", "complaint.eml")
+}

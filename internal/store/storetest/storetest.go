@@ -97,6 +97,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("StatsBreakdown", func(t *testing.T) { statsBreakdown(t, open(t)) })
 	t.Run("Retention", func(t *testing.T) { retention(t, open(t)) })
 	t.Run("MessagesOnce", func(t *testing.T) { messagesOnce(t, open(t)) })
+	t.Run("PurgeKeepsHeldComplaint", func(t *testing.T) { purgeKeepsHeldComplaint(t, open(t)) })
 	t.Run("NoSilentCaps", func(t *testing.T) { noSilentCaps(t, open(t)) })
 	t.Run("SharedThrottle", func(t *testing.T) { sharedThrottle(t, open(t)) })
 }
