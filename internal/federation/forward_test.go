@@ -558,3 +558,62 @@ func TestSpamDressedAsItsOwnForward(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardOfAMailHandedBack is the ninth attack review's finding 6:
+// the abuse desk's forward of p4 (f5) — a phish quoting a made-up
+// request "from" abuse@acme-corp, sent to abuse@acme-corp — shared
+// nothing, even declared as=forwarded: p4 inside was unwrapped to its
+// made-up original, whose From is the forwarder and whose recipient, the
+// phisher's it-portal.example, was cut as a person's. What a forwarder
+// passes on is never their own mail: p4 is now the spam, unsure (its
+// links go out, its origin and From do not), on every channel. The other
+// victims' forwards (f1–f4, f6, and g1, a colleague's forward passed on
+// by IT) share what they shared before, indicator for indicator.
+func TestForwardOfAMailHandedBack(t *testing.T) {
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: embeddedRules(t)}
+	want := map[string][]string{
+		"review8b/f1": {"ind:domain-name:bec-pay.example", "ind:domain-name:invoices-portal.example", "ind:url:http://bec-pay.example/pay/81", "ind:url:http://invoices-portal.example/p"},
+		"review8b/f2": {"ind:domain-name:bec-pay.example", "ind:domain-name:invoices-portal.example", "ind:url:http://bec-pay.example/pay/81", "ind:url:http://invoices-portal.example/p"},
+		"review8b/f3": {"ind:domain-name:bec-pay.example", "ind:domain-name:invoices-portal.example", "ind:ipv4-addr:12.0.9.97", "ind:url:http://bec-pay.example/pay/91", "ind:url:http://invoices-portal.example/p"},
+		"review8b/f4": {"ind:domain-name:bec-pay.example", "ind:url:http://bec-pay.example/pay/83"},
+		"review8b/f5": {"ind:domain-name:it-portal.example", "ind:url:http://it-portal.example/t/4411"},
+		"review8b/f6": {"ind:domain-name:bec-pay.example", "ind:url:http://bec-pay.example/pay/82"},
+		"review9/g1":  {"ind:domain-name:acme-c0rp.example", "ind:domain-name:bec-pay.example", "ind:url:http://acme-c0rp.example/virement/77", "ind:url:http://bec-pay.example/pay/77"},
+	}
+	for name, inds := range want {
+		raw := intakeFixture(t, name)
+		from, _ := mail.ParseAddressList(mail.ParseBytes(raw, mail.DefaultLimits()).Header.Get("From"))
+		for _, c := range []struct {
+			how string
+			via intake.Via
+		}{
+			{"undeclared", intake.Via{Declared: "message/rfc822"}},
+			{"as=forwarded", intake.Via{Declared: "message/rfc822", As: intake.AsForwarded}},
+			{"authenticated at the mailbox", intake.Via{Mailbox: true, Reporter: from[0].Addr, Authenticated: true, Desk: []string{"report@desk.example"}}},
+		} {
+			items := sharedItems(t, an, raw, c.via)
+			var got []string
+			for _, it := range items {
+				if strings.HasPrefix(it.Key, "ind:") {
+					got = append(got, it.Key)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, inds) {
+				t.Errorf("%s %s: shared\n  %v\nwant\n  %v", name, c.how, got, inds)
+			}
+			if name != "review8b/f5" {
+				continue
+			}
+			all := listed(items, spamRun...)
+			for _, leak := range []string{"acme-corp", "12.0.9.97", "helpdesk@", "abuse@"} {
+				if strings.Contains(all, leak) {
+					t.Errorf("f5 %s: %s is shared:\n%s", c.how, leak, all)
+				}
+			}
+			if !strings.Contains(all, "hands back to its forwarder a mail that claims to be theirs") {
+				t.Errorf("f5 %s: the report item does not say why its origin is not shared:\n%s", c.how, all)
+			}
+		}
+	}
+}

@@ -193,7 +193,7 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 				return []Item{unsureWhole(raw, m)}, nil
 			}
 			for i := range items {
-				items[i] = forwardedOriginal(items[i])
+				items[i] = forwardedOriginal(items[i], authorOf(m))
 			}
 			return items, nil
 		}
@@ -204,7 +204,7 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 				if unsureForward(m, it.Raw, via.Desk) {
 					return []Item{unsureWhole(raw, m)}, nil
 				}
-				return []Item{forwardedOriginal(it)}, nil
+				return []Item{forwardedOriginal(it, authorOf(m))}, nil
 			}
 		}
 	}
@@ -288,12 +288,12 @@ func declared(raw []byte, m *mail.Message, via Via) ([]Item, error) {
 func unwrapDeclared(m *mail.Message) ([]Item, bool) {
 	if items := extractAttached(m); len(items) > 0 {
 		for i := range items {
-			items[i] = forwardedOriginal(items[i])
+			items[i] = forwardedOriginal(items[i], authorOf(m))
 		}
 		return items, true
 	}
 	if it, ok := extractInlineForward(m, true); ok {
-		return []Item{forwardedOriginal(it)}, true
+		return []Item{forwardedOriginal(it, authorOf(m))}, true
 	}
 	return nil, false
 }
@@ -1109,6 +1109,19 @@ func unsureWhole(raw []byte, m *mail.Message) Item {
 // a person's forward (unsureForward).
 const unsureLevel = unsurePrefix + " the message forwarded passes on a message sent to its author to someone who is not a reporting address: a phish above a made-up original or a person's forward of a spam; it is taken as the spam, and neither its origin nor its From's domain is shared as the spam's"
 
+// unsureHandedBack is the Unverifiable entry of a forwarded message that
+// hands back to the forwarder a mail "from" them (forwardedOriginal).
+const unsureHandedBack = unsurePrefix + " the message forwarded hands back to its forwarder a mail that claims to be theirs: a phish quoting a made-up request of its victim's, or someone asking whether they sent it; it is taken as the spam, and neither its origin nor its From's domain is shared as the spam's"
+
+// authorOf is the address of a message's From ("" without one).
+func authorOf(m *mail.Message) string {
+	from, _ := mail.ParseAddressList(m.Header.Get("From"))
+	if len(from) == 0 {
+		return ""
+	}
+	return from[0].Addr
+}
+
 // unsurePrefix opens the Unverifiable entry of a report taken whole by
 // unsureWhole. The entry is stored with the report, so what reads a
 // report later (the federation's border) knows it from it alone.
@@ -1201,7 +1214,18 @@ const maxForwardDepth = 3
 // honest forward of such a phish stops at the phish: unwrapped once
 // more, the phisher's domain and links were cut as a recipient's and the
 // innocent "sender" of the made-up original was shared.
-func forwardedOriginal(it Item) Item {
+//
+// forwarder is the From of the complaint the item came out of, the
+// person who passed it on. What they forwarded is never their own mail:
+// a level handing back to them a "forwarded" mail of theirs (p4, the
+// phish quoting a made-up request from abuse@acme-corp, forwarded by
+// abuse@acme-corp) is what they received. It is not unwrapped to the
+// made-up mail — whose From is the forwarder and whose recipient, the
+// phisher's own domain, would be cut as a person's, so nothing was shared
+// — but taken as the spam, unsure: the same fields are someone asking
+// whether the forwarder really sent what reached them, whose origin and
+// From are theirs (UnsureOrigin).
+func forwardedOriginal(it Item, forwarder string) Item {
 	for range maxForwardDepth {
 		m := mail.ParseBytes(it.Raw, mail.DefaultLimits())
 		from, _ := mail.ParseAddressList(m.Header.Get("From"))
@@ -1222,6 +1246,11 @@ func forwardedOriginal(it Item) Item {
 			return it
 		}
 		im := mail.ParseBytes(inner.Raw, mail.DefaultLimits())
+		if forwarder != "" && strings.EqualFold(authorOf(im), forwarder) {
+			it.unsure = true
+			it.Unverifiable = append(slices.Clone(it.Unverifiable), unsureHandedBack)
+			return it
+		}
 		sent := false
 		for _, f := range []string{"To", "Cc", "Delivered-To", "X-Original-To"} {
 			list, _ := mail.ParseAddressList(im.Header.Get(f))
