@@ -681,3 +681,25 @@ func TestDomainLabelInTextOfReview8(t *testing.T) {
 		t.Errorf("a host's public suffix cut: %q", got)
 	}
 }
+
+// TestSubjectDomainNameOfReview9 is the ninth attack review's finding 7
+// (README: a recipient's domain's registrable name is cut from subjects
+// in its spellings) with no display name that would cut the same words
+// as a name: to bob@girard-famille.example, the subject partners receive
+// (Text) keeps none of the spellings the review found kept.
+func TestSubjectDomainNameOfReview9(t *testing.T) {
+	p := Of([]byte("From: x@scam.example\r\nTo: bob@girard-famille.example\r\nSubject: s\r\n\r\nhi\r\n"), "")
+	for s, want := range map[string]string{
+		"girard-famille: boite pleine": "[recipient]: boite pleine",
+		"Girard-Famille: boite pleine": "[recipient]: boite pleine",
+		"girard_famille boite":         "[recipient] boite",
+		"girardfamille boite":          "[recipient] boite",
+		"GirardFamille boite":          "[recipient] boite",
+		"girard-famille.example boite": "[recipient] boite",
+		"famille boite":                "famille boite",
+	} {
+		if got := p.Text(s); got != want {
+			t.Errorf("%q → %q, want %q", s, got, want)
+		}
+	}
+}
