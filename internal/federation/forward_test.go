@@ -59,7 +59,7 @@ func sharedItems(t *testing.T, an *analysis.Analyzer, raw []byte, via intake.Via
 			t.Fatal(err)
 		}
 		id := "r" + string(rune('a'+i))
-		m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: "c", Raw: it.Raw, SHA256: HashBody(it.Raw), Unverifiable: it.Unverifiable,
+		m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: "c", Raw: it.Raw, SHA256: HashBody(it.Raw), Unverifiable: it.Unverifiable, Forwarders: it.Forwarders,
 			ReceivedAt: time.Date(2026, 11, 28, 10, 0, i, 0, time.UTC), Verdict: v})
 		m.reporters[id] = reporter
 	}
@@ -613,6 +613,47 @@ func TestForwardOfAMailHandedBack(t *testing.T) {
 			}
 			if !strings.Contains(all, "hands back to its forwarder a mail that claims to be theirs") {
 				t.Errorf("f5 %s: the report item does not say why its origin is not shared:\n%s", c.how, all)
+			}
+		}
+	}
+}
+
+// TestUnwrappedForwarderNameIsCut: Carol forwards a spam sent to her
+// address (which spells no name) to her firm's abuse desk, which passes
+// her forward on to the national desk. Her level is unwrapped, so the
+// stored report is the spam alone, whose fields do not carry her display
+// name: the report keeps the From of each level unwrapped, and her name
+// is cut from the subject, the links and the evidence as her address is
+// — declared or not.
+func TestUnwrappedForwarderNameIsCut(t *testing.T) {
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: embeddedRules(t)}
+	spam := "Received: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx.acme-corp.example; Sat, 28 Nov 2026 10:00:00 +0000\r\n" +
+		"From: Parcel <track@parcel-scam.example>\r\nTo: cm1987@acme-corp.example\r\nSubject: Carol Martin, your parcel is waiting\r\n" +
+		"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <ps1@parcel-scam.example>\r\n\r\n" +
+		"Dear Carol, pay the fee: http://parcel-scam.example/pay/carol-martin/77\r\n"
+	carol := "From: Carol Martin <cm1987@acme-corp.example>\r\nTo: abuse@acme-corp.example\r\nSubject: Fwd: your parcel\r\n" +
+		"Date: Sat, 28 Nov 2026 10:05:00 +0000\r\nMessage-ID: <cf1@acme-corp.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=C\r\n\r\n" +
+		"--C\r\nContent-Type: text/plain\r\n\r\nIs this real?\r\n--C\r\nContent-Type: message/rfc822\r\n\r\n" + spam + "--C--\r\n"
+	desk := "From: Abuse desk <abuse@acme-corp.example>\r\nTo: report@desk.example\r\nSubject: Fwd: your parcel\r\n" +
+		"Date: Sat, 28 Nov 2026 10:10:00 +0000\r\nMessage-ID: <ad1@acme-corp.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=D\r\n\r\n" +
+		"--D\r\nContent-Type: text/plain\r\n\r\nA colleague got this.\r\n--D\r\nContent-Type: message/rfc822\r\n\r\n" + carol + "--D--\r\n"
+	for _, via := range []intake.Via{{Declared: "message/rfc822"}, {Declared: "message/rfc822", As: intake.AsForwarded}} {
+		items, err := intake.Extract([]byte(desk), via)
+		if err != nil || len(items) != 1 || !strings.HasPrefix(string(items[0].Raw), "Received: from mx.bad.example") {
+			t.Fatalf("as=%q: not unwrapped to the spam: %d items, %v", via.As, len(items), err)
+		}
+		if !slices.Equal(items[0].Forwarders, []string{"Carol Martin <cm1987@acme-corp.example>"}) {
+			t.Errorf("as=%q: forwarders %q", via.As, items[0].Forwarders)
+		}
+		got := listed(sharedItems(t, an, []byte(desk), via))
+		for _, leak := range []string{"Carol", "carol", "Martin", "martin", "cm1987"} {
+			if strings.Contains(got, leak) {
+				t.Errorf("as=%q: %s is shared:\n%s", via.As, leak, got)
+			}
+		}
+		for _, want := range []string{"ind:domain-name:parcel-scam.example ", "ind:url:http://parcel-scam.example/pay/ ", "ind:ipv4-addr:12.0.9.97 "} {
+			if !strings.Contains(got, want) {
+				t.Errorf("as=%q: %s is not shared:\n%s", via.As, want, got)
 			}
 		}
 	}

@@ -31,6 +31,12 @@ type Item struct {
 	Form         string            // How it was found.
 	Unverifiable []string          // What of it cannot be trusted (inline forwards lose the original headers).
 	Feedback     map[string]string // ARF / X-ARF fields about the report (Feedback-Type, Source-IP…).
+	// Forwarders are the From fields of the forwards unwrapped inside the
+	// complaint to reach this message (Carol's forward to abuse@, passed
+	// on by the abuse desk): people, whose address and display name the
+	// message itself may not carry, cut from all that is shared
+	// (KeptApart). The complaint's own From, the reporter, is not one.
+	Forwarders []string
 
 	// unsure marks a message taken whole although it may be a person's
 	// forward (see unsureForward): its From is kept apart as a reporter's
@@ -1273,6 +1279,7 @@ func forwardedOriginal(it Item, forwarder string) Item {
 			return it
 		}
 		inner.Unverifiable = append(slices.Clone(it.Unverifiable), inner.Unverifiable...)
+		inner.Forwarders = append(slices.Clone(it.Forwarders), m.Header.Get("From"))
 		it = inner
 	}
 	return it

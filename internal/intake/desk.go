@@ -242,7 +242,7 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 		ms := sha256.Sum256(it.Raw)
 		r := &Report{
 			ID: d.newID(), ComplaintID: c.ID, ReceivedAt: now, Channel: s.Channel, Form: it.Form,
-			Unverifiable: it.Unverifiable, Feedback: it.Feedback, Raw: it.Raw, SHA256: hex.EncodeToString(ms[:]),
+			Unverifiable: it.Unverifiable, Forwarders: it.Forwarders, Feedback: it.Feedback, Raw: it.Raw, SHA256: hex.EncodeToString(ms[:]),
 			ReporterID: c.ReporterID, ReporterAuth: s.ReporterAuth, SubmittedBy: s.SubmittedBy, Consent: s.Context.Consent, Customer: s.Context.ExistingCustomer,
 			StatusHash: hex.EncodeToString(th[:]), Verdict: v, Signature: analysis.CampaignSignature(v),
 		}
@@ -559,7 +559,11 @@ func ReporterMailbox(head []byte, address string) string {
 // held as a person's, since the same From may be the spammer's own (a
 // plain spam dressed as a forward of itself): its links still go out.
 // A reporter who is that From (the upload's author, kept as its
-// reporter) is a forwarder, not a reporter, here.
+// reporter) is a forwarder, not a reporter, here. The forwarders also
+// count every forward the desk unwrapped inside the complaint to reach
+// the spam (Report.Forwarders: Carol's forward to abuse@, passed on by
+// the abuse desk), whose display name the spam's own fields may not
+// carry.
 func KeptApart(r *Report, reporter string) (reporters, forwarders []string) {
 	from := ""
 	if UnsureOrigin(r.Unverifiable) {
@@ -568,6 +572,10 @@ func KeptApart(r *Report, reporter string) (reporters, forwarders []string) {
 	if from != "" {
 		forwarders = append(forwarders, from)
 	}
+	// Carol, whose forward to abuse@ the abuse desk passed on: unwrapped,
+	// she is a recipient of the spam, but its fields may not carry her
+	// display name.
+	forwarders = append(forwarders, r.Forwarders...)
 	if strings.TrimSpace(reporter) == "" {
 		return reporters, forwarders
 	}

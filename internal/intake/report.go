@@ -49,9 +49,13 @@ type Report struct {
 	Form         string // How the message was found in the complaint (FormRaw, FormARF…).
 	Unverifiable []string
 	Feedback     map[string]string
-	Raw          []byte // The reported message.
-	SHA256       string
-	ReporterID   string // Pseudonym of the reporter, "" when anonymous.
+	// Forwarders are the From fields of the forwards the desk unwrapped
+	// inside the complaint to reach the message (Item.Forwarders):
+	// personal data, dropped with the message.
+	Forwarders []string
+	Raw        []byte // The reported message.
+	SHA256     string
+	ReporterID string // Pseudonym of the reporter, "" when anonymous.
 	// ReporterAuth says how the reporter's address was authenticated when
 	// the complaint arrived: "spf" or "dkim" (aligned with the envelope
 	// sender's domain), "account" (a signed-in mailbox owner), "" when it

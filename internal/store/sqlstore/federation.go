@@ -1051,7 +1051,7 @@ func (s *Store) SharedReports(ctx context.Context, ids []string, fn func(r *inta
 	}
 	// The complaint's first bytes too, for the reporter's From field: their
 	// display name is redacted with their address (intake.ReporterMailbox).
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT r.id, r.complaint_id, r.received_at, r.channel, r.form, r.unverifiable, r.sha256, r.raw,
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT r.id, r.complaint_id, r.received_at, r.channel, r.form, r.unverifiable, r.forwarders, r.sha256, r.raw,
 		r.reporter_id, r.verdict, r.campaign_id, r.purged_at, COALESCE(p.address, ''),
 		CASE WHEN p.address IS NULL THEN NULL ELSE substr(`+complaintRaw("c")+`, 1, `+strconv.Itoa(intake.ReporterHead)+`) END
 		FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id LEFT JOIN complaints c ON c.id = r.complaint_id
@@ -1063,9 +1063,9 @@ func (s *Store) SharedReports(ctx context.Context, ids []string, fn func(r *inta
 	for rows.Next() {
 		var r intake.Report
 		var at, purged int64
-		var ch, unv, verdict, reporter string
+		var ch, unv, fwd, verdict, reporter string
 		var head []byte
-		if err := rows.Scan(&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &r.SHA256, &r.Raw, &r.ReporterID, &verdict, &r.CampaignID, &purged, &reporter, &head); err != nil {
+		if err := rows.Scan(&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &fwd, &r.SHA256, &r.Raw, &r.ReporterID, &verdict, &r.CampaignID, &purged, &reporter, &head); err != nil {
 			return fmt.Errorf("read reports to share: %w", err)
 		}
 		r.ReceivedAt, r.Channel = fromNanos(at), intake.Channel(ch)
@@ -1073,6 +1073,7 @@ func (s *Store) SharedReports(ctx context.Context, ids []string, fn func(r *inta
 			r.PurgedAt = fromNanos(purged)
 		}
 		json.Unmarshal([]byte(unv), &r.Unverifiable)
+		json.Unmarshal([]byte(fwd), &r.Forwarders)
 		r.Verdict = &analysis.Verdict{}
 		if err := json.Unmarshal([]byte(verdict), r.Verdict); err != nil {
 			return fmt.Errorf("report %s: bad verdict: %w", r.ID, err)

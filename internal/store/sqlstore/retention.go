@@ -106,7 +106,7 @@ func (s *Store) dropEvidence(ctx context.Context, tx *sql.Tx, id string, now tim
 		WHERE id = (SELECT complaint_id FROM reports WHERE id = ?) AND raw_report = ?`), id, id, id); err != nil {
 		return false, err
 	}
-	res, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET raw = ?, verdict = '{}', subject = '', feedback = '{}', unverifiable = '[]', origin_ip = '', purged_at = ?
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET raw = ?, verdict = '{}', subject = '', feedback = '{}', unverifiable = '[]', forwarders = '[]', origin_ip = '', purged_at = ?
 		WHERE id = ? AND purged_at = 0`), []byte{}, nanos(now), id)
 	if err != nil {
 		return false, err

@@ -683,6 +683,11 @@ func migrations(d Dialect) []string {
 		FROM (SELECT r.complaint_id AS cid, MIN(r.id) AS rid FROM reports r JOIN complaints c ON c.id = r.complaint_id
 			WHERE c.purged_at = 0 AND r.purged_at = 0 AND LENGTH(c.raw) > 0 AND r.raw = c.raw GROUP BY r.complaint_id) AS m
 		WHERE complaints.id = m.cid`,
+		// 28: the From fields of the forwards the desk unwrapped inside a
+		// complaint to reach its report's message (intake.Report.Forwarders,
+		// JSON): people cut from all that is shared, dropped with the
+		// message. Reports stored before have none ('[]').
+		`ALTER TABLE reports ADD COLUMN forwarders TEXT NOT NULL DEFAULT '[]'`,
 	}
 }
 

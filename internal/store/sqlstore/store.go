@@ -374,7 +374,7 @@ func (s *Store) insertTable(ctx context.Context, tx *sql.Tx, w tableRows) error 
 
 const reportCols = `id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, raw,
 		reporter_id, submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, subject, from_domain,
-		origin_ip, country, asn, network, spam_score, reporter_auth`
+		origin_ip, country, asn, network, spam_score, reporter_auth, forwarders`
 
 // reportCampaignCol is where campaign_id is in reportCols (campaign_why
 // follows).
@@ -384,6 +384,10 @@ const reportCampaignCol = 16
 // findings.
 func reportRows(r *intake.Report) (row []any, domains, findings [][]any, err error) {
 	unv, _ := json.Marshal(r.Unverifiable)
+	fwd := []byte("[]")
+	if len(r.Forwarders) > 0 {
+		fwd, _ = json.Marshal(r.Forwarders)
+	}
 	fb, _ := json.Marshal(r.Feedback)
 	verdict, err := json.Marshal(r.Verdict)
 	if err != nil {
@@ -416,7 +420,7 @@ func reportRows(r *intake.Report) (row []any, domains, findings [][]any, err err
 	}
 	row = []any{r.ID, r.ComplaintID, nanos(r.ReceivedAt), string(r.Channel), r.Form, string(unv), string(fb), r.SHA256, r.Raw,
 		r.ReporterID, r.SubmittedBy, r.Consent.String(), r.Customer.String(), r.StatusHash, string(verdict), string(sig),
-		r.CampaignID, r.CampaignWhy, r.Subject(), fromDomain, originIP, country, asn, network, score, r.ReporterAuth}
+		r.CampaignID, r.CampaignWhy, r.Subject(), fromDomain, originIP, country, asn, network, score, r.ReporterAuth, string(fwd)}
 	return row, domains, findings, nil
 }
 
@@ -499,11 +503,11 @@ func (s *Store) ReportHead(ctx context.Context, id string, n int) (*intake.Repor
 func (s *Store) report(ctx context.Context, id, raw string) (*intake.Report, error) {
 	var r intake.Report
 	var at int64
-	var ch, unv, fb, consent, customer, verdict, sig string
+	var ch, unv, fwd, fb, consent, customer, verdict, sig string
 	var purged, erased int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, complaint_id, received_at, channel, form, unverifiable, feedback, sha256, `+raw+`, reporter_id,
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, complaint_id, received_at, channel, form, unverifiable, forwarders, feedback, sha256, `+raw+`, reporter_id,
 		submitted_by, consent, customer, status_hash, verdict, signature, campaign_id, campaign_why, purged_at, erased_at, reporter_auth FROM reports WHERE id = ?`), id).Scan(
-		&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &fb, &r.SHA256, &r.Raw, &r.ReporterID, &r.SubmittedBy, &consent, &customer,
+		&r.ID, &r.ComplaintID, &at, &ch, &r.Form, &unv, &fwd, &fb, &r.SHA256, &r.Raw, &r.ReporterID, &r.SubmittedBy, &consent, &customer,
 		&r.StatusHash, &verdict, &sig, &r.CampaignID, &r.CampaignWhy, &purged, &erased, &r.ReporterAuth)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, intake.ErrNotFound
@@ -515,6 +519,7 @@ func (s *Store) report(ctx context.Context, id, raw string) (*intake.Report, err
 	r.PurgedAt, r.ErasedAt = optTime(purged), optTime(erased)
 	r.Consent, r.Customer = parseTri(consent), parseTri(customer)
 	json.Unmarshal([]byte(unv), &r.Unverifiable)
+	json.Unmarshal([]byte(fwd), &r.Forwarders)
 	json.Unmarshal([]byte(fb), &r.Feedback)
 	json.Unmarshal([]byte(sig), &r.Signature)
 	r.Verdict = &analysis.Verdict{}

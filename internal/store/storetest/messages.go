@@ -215,6 +215,29 @@ func messagesOnce(t *testing.T, s Store) {
 	// The others are untouched.
 	check("forward after the erasures", fwd.ID, spam(42), fw)
 
+	// A forward of a forward (Carol's forward to her firm's abuse@,
+	// passed on by the abuse desk): the From of the level unwrapped is
+	// kept with the report, for the federation and the bundle to cut her
+	// name, and goes with the message.
+	carol := "Carol Martin <victim@example.net>"
+	cf := []byte(strings.NewReplacer("To: abuse@node.example", "To: abuse@example.net", "boundary=b", "boundary=c", "--b", "--c").Replace(string(forwarded(carol, spam(48)))))
+	ff := forwarded("abuse@example.net", cf)
+	fof := submit(intake.Submission{Channel: intake.ChannelSMTP, Raw: ff, Reporter: "abuse@example.net", SubmittedBy: "smtp"}, 1)[0]
+	check("forward of a forward", fof.ID, spam(48), ff)
+	if r, err := s.Report(ctx, fof.ID); err != nil || len(r.Forwarders) != 1 || r.Forwarders[0] != carol {
+		t.Errorf("the forward of a forward's forwarders: %q %v", r.Forwarders, err)
+	}
+	var shared []string
+	if err := s.SharedReports(ctx, []string{fof.ID}, func(r *intake.Report, _ string) error { shared = r.Forwarders; return nil }); err != nil || len(shared) != 1 || shared[0] != carol {
+		t.Errorf("the forward of a forward's forwarders, shared: %q %v", shared, err)
+	}
+	if _, err := d.Erase(ctx, fof.ID, fof.StatusToken); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Report(ctx, fof.ID); err != nil || len(r.Forwarders) != 0 || len(r.Raw) != 0 {
+		t.Errorf("after erasing the forward of a forward: forwarders %q, message %d bytes, %v", r.Forwarders, len(r.Raw), err)
+	}
+
 	// Retention of a raw upload: the identity first (the message stays),
 	// then the evidence, then the report.
 	late := submit(intake.Submission{Channel: intake.ChannelAPI, Raw: spam(47), SubmittedBy: "token:t"}, 1)[0]
@@ -244,7 +267,7 @@ func messagesOnce(t *testing.T, s Store) {
 	if _, err := d.Purge(ctx, intake.Retention{Statistics: 30 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{late.ID, up.ID, held.ID, fwd.ID} {
+	for _, id := range []string{late.ID, up.ID, held.ID, fwd.ID, fof.ID} {
 		if _, err := s.Report(ctx, id); !errors.Is(err, intake.ErrNotFound) {
 			t.Errorf("report %s survived its statistics retention: %v", id, err)
 		}
