@@ -355,10 +355,21 @@ func TestCorpusNothingSharedNamesARecipient(t *testing.T) {
 			}
 		}
 	}
-	items, unshareable, evidence := 0, 0, 0
+	items, unshareable, evidence, senders := 0, 0, 0, 0
 	for _, g := range sh.ItemsFor(nil) {
 		for _, it := range g.Items {
 			items++
+			// The analyzer is offline: it authenticated no From, so no
+			// report or campaign names a sender domain (docs/federation.md,
+			// "The sender's domain").
+			var sender struct {
+				FromDomain    string            `json:"from_domain"`
+				SenderDomains []json.RawMessage `json:"sender_domains"`
+			}
+			json.Unmarshal(it.Body, &sender)
+			if sender.FromDomain != "" || len(sender.SenderDomains) > 0 {
+				senders++
+			}
 			var who []string
 			switch {
 			case strings.HasPrefix(it.Key, "rep:"), strings.HasPrefix(it.Key, "ev:"):
@@ -403,6 +414,9 @@ func TestCorpusNothingSharedNamesARecipient(t *testing.T) {
 	}
 	t.Logf("%d messages (%d with recipients found by the test, %d forwarded), %d shared items; %d of %d evidence copies withheld as not provably clean",
 		len(src.reports), withRcpt, unwrapped, items, unshareable, evidence)
+	if senders > 0 {
+		t.Errorf("%d shared items name a sender domain that the offline node never authenticated", senders)
+	}
 	if withRcpt < len(src.reports)/2 {
 		t.Errorf("the test found recipients in only %d messages: its oracle is broken", withRcpt)
 	}
