@@ -417,7 +417,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}()
 	go func() {
 		defer close(purgeDone)
-		purgeLoop(ctx, desk, retention(c), c.Privacy.PurgeInterval.Duration, log)
+		purgeLoop(ctx, desk, mq, retention(c), c.Privacy.PurgeInterval.Duration, log)
 	}()
 
 	var serveErr error
@@ -560,11 +560,11 @@ func statsNoise(n int) int {
 // retention is the privacy section's retention for the desk.
 func retention(c config.Config) intake.Retention {
 	i, e, st := c.Retention()
-	return intake.Retention{Identity: i, Evidence: e, Statistics: st}
+	return intake.Retention{Identity: i, Evidence: e, Statistics: st, Mail: c.MailRetention()}
 }
 
 // purgeLoop applies the retention at start and then every interval.
-func purgeLoop(ctx context.Context, desk *intake.Desk, r intake.Retention, every time.Duration, log *slog.Logger) {
+func purgeLoop(ctx context.Context, desk *intake.Desk, mq *outbound.Queue, r intake.Retention, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -574,6 +574,13 @@ func purgeLoop(ctx context.Context, desk *intake.Desk, r intake.Retention, every
 			log.Error("retention: purge", "err", err)
 		case p != (intake.Purged{}):
 			log.Info("retention: purged", "identities", p.Identities, "evidence", p.Evidence, "reports", p.Reports)
+		}
+		n, err := mq.Purge(ctx, r.Mail)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("retention: purge outbound mail", "err", err)
+		case n > 0:
+			log.Info("retention: purged outbound mail", "mails", n)
 		}
 		select {
 		case <-ctx.Done():

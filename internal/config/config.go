@@ -263,10 +263,15 @@ type Privacy struct {
 	// Retention in days per kind of data; 0 keeps it. Identity: the
 	// reporter's address and the complaint as sent. Evidence: the
 	// reported message and its analysis. Statistics: what is left.
-	RetentionIdentityDays   int      `toml:"retention_identity_days"`
-	RetentionEvidenceDays   int      `toml:"retention_evidence_days"`
-	RetentionStatisticsDays int      `toml:"retention_statistics_days"`
-	PurgeInterval           Duration `toml:"purge_interval"` // How often serve applies the retention.
+	RetentionIdentityDays   int `toml:"retention_identity_days"`
+	RetentionEvidenceDays   int `toml:"retention_evidence_days"`
+	RetentionStatisticsDays int `toml:"retention_statistics_days"`
+	// RetentionMailDays keeps the record of the node's outbound mail
+	// (addresses, Message-ID, outcome, bounces) once sent, failed or
+	// bounced; its text goes at delivery. The desk's answers to reporters
+	// go sooner with the reporter's identity or erasure.
+	RetentionMailDays int      `toml:"retention_mail_days"`
+	PurgeInterval     Duration `toml:"purge_interval"` // How often serve applies the retention.
 }
 
 // Duration reads "60s" in TOML.
@@ -314,6 +319,7 @@ func Default() Config {
 			RetentionIdentityDays:   90,
 			RetentionEvidenceDays:   730,
 			RetentionStatisticsDays: 1825,
+			RetentionMailDays:       30,
 			PurgeInterval:           Duration{time.Hour},
 		},
 	}
@@ -419,7 +425,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: outbound.tls %q: want starttls, none or implicit", c.Outbound.TLS)
 	}
 	for name, v := range map[string]int{"privacy.retention_identity_days": c.Privacy.RetentionIdentityDays,
-		"privacy.retention_evidence_days": c.Privacy.RetentionEvidenceDays, "privacy.retention_statistics_days": c.Privacy.RetentionStatisticsDays} {
+		"privacy.retention_evidence_days": c.Privacy.RetentionEvidenceDays, "privacy.retention_statistics_days": c.Privacy.RetentionStatisticsDays,
+		"privacy.retention_mail_days": c.Privacy.RetentionMailDays} {
 		if v < 0 {
 			return fmt.Errorf("config: %s must be 0 (keep) or a number of days", name)
 		}
@@ -485,6 +492,11 @@ func (c Config) MailboxAddress() string {
 		return c.SMTP.Mailbox
 	}
 	return "report@" + c.SMTP.Hostname
+}
+
+// MailRetention is privacy.retention_mail_days as a duration (0 keeps).
+func (c Config) MailRetention() time.Duration {
+	return time.Duration(c.Privacy.RetentionMailDays) * 24 * time.Hour
 }
 
 // Retention is the privacy section's retention as durations.

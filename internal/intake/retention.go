@@ -30,6 +30,10 @@ type Retention struct {
 	Identity   time.Duration
 	Evidence   time.Duration
 	Statistics time.Duration
+	// Mail is how long the record of the node's outbound mail is kept
+	// once sent or failed (the outbound queue applies it, not Purge;
+	// the desk's answers to a reporter go sooner, with their identity).
+	Mail time.Duration
 }
 
 // Purged counts what one purge removed.

@@ -127,7 +127,11 @@ type Store interface {
 	// ClaimMail leases up to limit Queued items due at now to owner until
 	// now+lease, so that several instances never send one mail at once.
 	ClaimMail(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Item, error)
-	// FinishMail records an attempt's outcome and ends the lease.
+	// FinishMail records an attempt's outcome and ends the lease. A mail
+	// sent or failed for good loses its text (Raw) at once: an
+	// acknowledgement carries a reporter's status links, a confirmation
+	// its link, in clear; the record (addresses, Message-ID, outcome)
+	// stays for the operator and bounces until PurgeMail.
 	FinishMail(ctx context.Context, id string, state State, attempts int, next time.Time, lastError string, at time.Time) error
 	// Mail returns one item (ErrNotFound).
 	Mail(ctx context.Context, id string) (Item, error)
@@ -148,6 +152,12 @@ type Store interface {
 	Bounces(ctx context.Context, mailID string) ([]Bounce, error)
 	// Mails lists the queue, newest first, without the messages' bytes.
 	Mails(ctx context.Context, f MailFilter) ([]Item, error)
+	// PurgeMail deletes up to limit mails sent, failed or bounced whose
+	// last change is before cutoff, with their bounces (and the bounces
+	// linked to no mail received before cutoff); it also drops the text
+	// of finished mail stored before FinishMail did. It returns how many
+	// mails it deleted.
+	PurgeMail(ctx context.Context, cutoff time.Time, limit int) (int, error)
 }
 
 // MailCount selects mails for CountMails: of Kind, since Since, to
@@ -418,6 +428,28 @@ func msgID(v string) string {
 		return ""
 	}
 	return "<" + v + ">"
+}
+
+// Purge deletes the mail finished (sent, failed, bounced) more than keep
+// ago, with its bounces, in batches until none is due; keep <= 0 keeps
+// it. The bounds on answers and confirmations look back a day at most,
+// so any keep of a day or more leaves them whole.
+func (q *Queue) Purge(ctx context.Context, keep time.Duration) (int, error) {
+	if keep <= 0 {
+		return 0, nil
+	}
+	const batch = 500
+	cutoff, n := q.now().UTC().Add(-keep), 0
+	for {
+		k, err := q.st.PurgeMail(ctx, cutoff, batch)
+		n += k
+		if err != nil {
+			return n, fmt.Errorf("outbound: purge mail: %w", err)
+		}
+		if k < batch {
+			return n, nil
+		}
+	}
 }
 
 // Status returns a queued mail (ErrNotFound).

@@ -266,7 +266,7 @@ func (x *session) Data(r io.Reader) error {
 	case errors.As(err, &rej):
 		if errors.Is(err, intake.ErrNoMessage) && !relayed && x.answerHowTo(ctx, h) {
 			return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
-				Message: "No message to report was found, so nothing was kept; instructions were sent to you by mail"}
+				Message: "No message to report was found, so no report was stored; instructions were sent to you by mail"}
 		}
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
 			Message: "No message to report was found: forward the spam as an attachment, or paste its source. (" + rej.Reason + ")"}

@@ -32,6 +32,9 @@ type privacyData struct {
 	Retention intake.Retention
 	Mailbox   string
 	Days      [3]int // Identity, evidence, statistics; 0: kept.
+	// MailDays is how long the record of the desk's mail to a reporter
+	// stays: the shorter of the identity's and the mail's retention.
+	MailDays int
 	// The status page's part: what the desk holds about this person.
 	Address      string
 	Complaint    *intake.Complaint
@@ -60,7 +63,11 @@ func (s *Server) privacyBase() *privacyData {
 	if n.Contact == "" {
 		n.Contact = s.cfg.Mailbox
 	}
-	return &privacyData{Notice: n, Retention: r, Mailbox: s.cfg.Mailbox, Days: [3]int{day(r.Identity), day(r.Evidence), day(r.Statistics)}}
+	mail := day(r.Mail)
+	if id := day(r.Identity); id > 0 && (mail == 0 || id < mail) {
+		mail = id
+	}
+	return &privacyData{Notice: n, Retention: r, Mailbox: s.cfg.Mailbox, Days: [3]int{day(r.Identity), day(r.Evidence), day(r.Statistics)}, MailDays: mail}
 }
 
 func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request) {
@@ -203,7 +210,7 @@ func (s *Server) statusExport(w http.ResponseWriter, r *http.Request) {
 	}
 	pd := s.privacyBase()
 	out := myDataJSON{ExportedAt: s.now().UTC(), Report: toJSON(m.Report), Message: blob(m.Report.SHA256, m.Report.Raw), Address: m.Address,
-		Retention: map[string]int{"identity": pd.Days[0], "evidence": pd.Days[1], "statistics": pd.Days[2]}}
+		Retention: map[string]int{"identity": pd.Days[0], "evidence": pd.Days[1], "statistics": pd.Days[2], "mail": pd.MailDays}}
 	out.Report.Verdict = m.Report.Verdict
 	c := m.Complaint
 	out.Complaint = myComplaintJSON{ID: c.ID, ReceivedAt: c.ReceivedAt, Channel: c.Channel, SHA256: c.SHA256, Bytes: blob(c.SHA256, c.Raw)}

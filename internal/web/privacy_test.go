@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,9 +16,14 @@ import (
 func TestPrivacyNoticeAndMailbox(t *testing.T) {
 	n := start(t, web.Config{Mailbox: "spam@desk.example.org", Privacy: web.PrivacyNotice{Controller: "Autorité <b>X</b>, 1 rue Y, Paris",
 		Contact: "dpo@desk.example.org", Purposes: []string{"to receive reports"}, LegalBasis: "GDPR art. 6(1)(e)", Supervisory: "the CNIL"},
-		Retention: intake.Retention{Identity: 90 * 24 * 3600e9}})
+		Retention: intake.Retention{Identity: 90 * 24 * 3600e9, Mail: 30 * 24 * 3600e9}})
 	c := browser(t)
 	r := get(t, c, n.url+"/privacy")
+	// The desk's mail to a reporter is in the notice, kept the shorter
+	// of the mail's and the identity's retention.
+	if !regexp.MustCompile(`(?s)<tr id="retention-mail"><td>Our e-mails to you[^<]*deleted once sent[^<]*</td><td>30 days</td>`).Match(r.body) {
+		t.Errorf("the privacy notice does not give the retention of the desk's mail to reporters")
+	}
 	for _, want := range []string{"Autorité &lt;b&gt;X&lt;/b&gt;, 1 rue Y, Paris", "dpo@desk.example.org", "to receive reports", "GDPR art. 6(1)(e)", "the CNIL", "90 days", "spam@desk.example.org"} {
 		if !bytes.Contains(r.body, []byte(want)) {
 			t.Errorf("privacy notice lacks %q", want)

@@ -90,6 +90,52 @@ func (s *Store) FinishMail(ctx context.Context, id string, state outbound.State,
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("record delivery of mail %s: %w", id, outbound.ErrNotFound)
 	}
+	if state != outbound.Queued {
+		// Delivered or given up: the text (status and confirmation links
+		// in clear) has no use left.
+		if _, err := s.db.ExecContext(ctx, s.q(`UPDATE outbound_mail SET raw = ? WHERE id = ?`), []byte{}, id); err != nil {
+			return fmt.Errorf("drop the text of mail %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// finishedMail selects mails no longer queued.
+const finishedMail = `state IN ('sent', 'failed', 'bounced')`
+
+// PurgeMail implements outbound.Store.
+func (s *Store) PurgeMail(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE outbound_mail SET raw = ? WHERE `+finishedMail+` AND LENGTH(raw) > 0`), []byte{}); err != nil {
+		return 0, fmt.Errorf("drop the text of finished mail: %w", err)
+	}
+	ids, err := s.ids(ctx, `SELECT id FROM outbound_mail WHERE `+finishedMail+` AND updated_at < ? ORDER BY updated_at LIMIT `+fmt.Sprint(limit), nanos(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("purge mail: %w", err)
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if err := deleteMail(ctx, s, tx, `id = ?`, id); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM outbound_bounces WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM outbound_mail m WHERE m.id = outbound_bounces.mail_id)`), nanos(cutoff))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge mail: %w", err)
+	}
+	return len(ids), nil
+}
+
+// deleteMail deletes the mails matching where (a condition on
+// outbound_mail's columns, with args) and their bounces.
+func deleteMail(ctx context.Context, s *Store, tx *sql.Tx, where string, args ...any) error {
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM outbound_bounces WHERE mail_id IN (SELECT id FROM outbound_mail WHERE `+where+`)`), args...); err != nil {
+		return fmt.Errorf("delete bounces: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM outbound_mail WHERE `+where), args...); err != nil {
+		return fmt.Errorf("delete mail: %w", err)
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/outbound"
 )
 
 // heldCond is true for reports whose campaign's case is being worked.
@@ -74,6 +75,12 @@ func (s *Store) reportsOf(ctx context.Context, tx *sql.Tx, complaintID string) (
 // and the reporter's address once no complaint names them. It returns
 // false when another purge got there first.
 func (s *Store) dropIdentity(ctx context.Context, tx *sql.Tx, complaintID string, now time.Time) (sha string, size int64, ok bool, err error) {
+	// The acknowledgement went to the reporter's address with the status
+	// links: it goes with the identity, queued or sent (and is looked for
+	// even when the complaint went before acknowledgements went with it).
+	if err := deleteMail(ctx, s, tx, `ref = ?`, "complaint:"+complaintID); err != nil {
+		return "", 0, false, err
+	}
 	var reporter string
 	var purged int64
 	err = tx.QueryRowContext(ctx, s.q(`SELECT c.sha256, LENGTH(`+complaintRaw("c")+`), c.reporter_id, c.purged_at FROM complaints c WHERE c.id = ?`+s.d.ForUpdate), complaintID).Scan(&sha, &size, &reporter, &purged)
@@ -154,6 +161,15 @@ func (s *Store) PurgeIdentity(ctx context.Context, cutoff, now time.Time, why st
 	cs, err := s.ids(ctx, `SELECT id FROM complaints WHERE purged_at = 0 AND received_at < ? ORDER BY received_at LIMIT `+fmt.Sprint(limit), nanos(cutoff))
 	if err != nil {
 		return 0, fmt.Errorf("purge identities: %w", err)
+	}
+	// The desk's answers name the person they went to: how-to answers
+	// (that person sent nothing to report) and acknowledgements go with
+	// the identities of their age (an acknowledgement also goes with its
+	// complaint, erased or purged, whatever its age).
+	if err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return deleteMail(ctx, s, tx, `kind IN (?, ?) AND created_at < ?`, string(outbound.KindHowTo), string(outbound.KindAck), nanos(cutoff))
+	}); err != nil {
+		return 0, fmt.Errorf("purge identities: how-to answers: %w", err)
 	}
 	done := 0
 	err = s.inTx(ctx, func(tx *sql.Tx) error {

@@ -688,6 +688,9 @@ func migrations(d Dialect) []string {
 		// JSON): people cut from all that is shared, dropped with the
 		// message. Reports stored before have none ('[]').
 		`ALTER TABLE reports ADD COLUMN forwarders TEXT NOT NULL DEFAULT '[]'`,
+		// 29: a complaint's acknowledgement is found by its ref, to be
+		// deleted with the reporter's identity (erasure, retention).
+		`CREATE INDEX outbound_mail_ref ON outbound_mail (ref)`,
 	}
 }
 

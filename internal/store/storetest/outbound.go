@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/outbound"
 )
 
@@ -255,5 +256,97 @@ func outboundConfirmBounds(t *testing.T, s Store) {
 	now = now.Add(24 * time.Hour)
 	if err := send(outbound.KindConfirm, "victim+new@example.org"); err != nil {
 		t.Fatalf("the mailbox a day later: %v", err)
+	}
+}
+
+// outboundRetention: the node's mail loses its text once sent or failed;
+// a reporter's acknowledgement goes with their erasure or their
+// identity's retention, a how-to answer with the identities of its age;
+// the rest goes with its bounces once finished for longer than the mail
+// retention, and what is queued or recent stays.
+func outboundRetention(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := desk(t, s)
+	submit := func(from string, i int) intake.Receipted {
+		t.Helper()
+		rec, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: forwarded(from, spam(i)), Reporter: from, SubmittedBy: "smtp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Reports[0]
+	}
+	erin, frank := submit("erin@example.net", 71), submit("frank@example.net", 72)
+	re, _ := s.Report(ctx, erin.ID)
+	rf, _ := s.Report(ctx, frank.ID)
+	n := 0
+	queue := func(kind outbound.Kind, ref, to string, at time.Time) string {
+		t.Helper()
+		n++
+		id := fmt.Sprintf("r%015d", n)
+		it := outbound.Item{ID: id, Kind: kind, Ref: ref, To: to, From: "bounce+" + id + ".tag@desk.example", MessageID: id + "@desk.example",
+			Raw: []byte("Subject: your report\r\n\r\nhttps://desk.example/r/x?t=SECRET" + id + "\r\n"), State: outbound.Queued, CreatedAt: at, NextAt: at, UpdatedAt: at}
+		if err := s.EnqueueMail(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	gone := func(what, id string, want bool) {
+		t.Helper()
+		_, err := s.Mail(ctx, id)
+		if errors.Is(err, outbound.ErrNotFound) != want {
+			t.Errorf("%s: gone %v, want %v (%v)", what, !want, want, err)
+		}
+	}
+	ackE := queue(outbound.KindAck, "complaint:"+re.ComplaintID, "erin@example.net", clock)
+	ackF := queue(outbound.KindAck, "complaint:"+rf.ComplaintID, "frank@example.net", clock)
+	howto := queue(outbound.KindHowTo, "mailbox:report@desk.example", "carol@example.net", clock)
+	confirm := queue(outbound.KindConfirm, "consent:x", "dave@example.net", clock)
+	waiting := queue(outbound.KindConfirm, "consent:y", "eve@example.net", clock)
+	for _, id := range []string{ackE, ackF, howto, confirm} {
+		if err := s.FinishMail(ctx, id, outbound.Sent, 1, time.Time{}, "", clock); err != nil {
+			t.Fatal(err)
+		}
+		if it, _ := s.Mail(ctx, id); len(it.Raw) != 0 || it.State != outbound.Sent {
+			t.Errorf("mail %s kept its text (its links in clear) once sent: %q", id, it.Raw)
+		}
+	}
+	if it, _ := s.Mail(ctx, waiting); len(it.Raw) == 0 {
+		t.Errorf("a queued mail lost its text")
+	}
+	if _, err := s.RecordBounce(ctx, outbound.Bounce{MailID: confirm, Kind: "dsn", Action: "failed", Status: "5.1.1", Recipient: "dave@example.net", SHA256: "cc", ReceivedAt: clock}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Erin erases: her acknowledgement goes, Frank's stays.
+	if _, err := d.Erase(ctx, erin.ID, erin.StatusToken); err != nil {
+		t.Fatal(err)
+	}
+	gone("erin's acknowledgement after her erasure", ackE, true)
+	gone("frank's acknowledgement after erin's erasure", ackF, false)
+	if n, _ := s.MailsTo(ctx, "erin@example.net", clock.Add(-time.Hour)); n != 0 {
+		t.Errorf("erin's address is still in the queue after her erasure")
+	}
+
+	// The identity retention takes Frank's acknowledgement and the how-to
+	// answer of their age, not the other mail.
+	if _, err := s.PurgeIdentity(ctx, clock.Add(time.Hour), clock.Add(time.Hour), "test", 100); err != nil {
+		t.Fatal(err)
+	}
+	gone("frank's acknowledgement after the identity retention", ackF, true)
+	gone("the how-to answer after the identity retention", howto, true)
+	gone("a confirmation after the identity retention", confirm, false)
+
+	// The mail retention: finished mail before the cutoff goes with its
+	// bounces; queued mail stays.
+	if k, err := s.PurgeMail(ctx, clock.Add(-time.Minute), 100); err != nil || k != 0 {
+		t.Errorf("purge of mail finished after the cutoff: %d %v", k, err)
+	}
+	if k, err := s.PurgeMail(ctx, clock.Add(time.Minute), 100); err != nil || k != 1 {
+		t.Errorf("purge of the finished mail: %d %v", k, err)
+	}
+	gone("a finished confirmation after the mail retention", confirm, true)
+	gone("a queued confirmation after the mail retention", waiting, false)
+	if bs, _ := s.Bounces(ctx, confirm); len(bs) != 0 {
+		t.Errorf("the bounces of a purged mail stayed: %+v", bs)
 	}
 }
