@@ -69,6 +69,23 @@ type RetentionStore interface {
 	EraseComplaint(ctx context.Context, complaintID string, now time.Time) (Erasure, error)
 }
 
+// Scrubber is a store that can make deleted bytes unrecoverable from its
+// files once a purge or an erasure deleted them (SQLite: its free pages
+// and write-ahead log). Purge and Erase call it after deleting.
+type Scrubber interface {
+	Scrub(ctx context.Context) error
+}
+
+// scrub asks the store, when it can, to drop what was just deleted from
+// its files; a failure is logged, not returned: the deletion stands.
+func (d *Desk) scrub(ctx context.Context) {
+	if sc, ok := d.store.(Scrubber); ok {
+		if err := sc.Scrub(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("retention: scrub the store after a deletion", "err", err)
+		}
+	}
+}
+
 // Erasure says what an erasure did.
 type Erasure struct {
 	Reports int // Reports of the complaint.
@@ -111,6 +128,9 @@ func (d *Desk) Purge(ctx context.Context, r Retention) (Purged, error) {
 				break
 			}
 		}
+	}
+	if p != (Purged{}) {
+		d.scrub(ctx)
 	}
 	return p, nil
 }
@@ -176,5 +196,9 @@ func (d *Desk) Erase(ctx context.Context, id, token string) (Erasure, error) {
 	if !ok {
 		return Erasure{}, fmt.Errorf("intake: the store does not erase")
 	}
-	return rs.EraseComplaint(ctx, r.ComplaintID, d.now().UTC())
+	e, err := rs.EraseComplaint(ctx, r.ComplaintID, d.now().UTC())
+	if err == nil {
+		d.scrub(ctx)
+	}
+	return e, err
 }

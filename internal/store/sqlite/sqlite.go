@@ -36,7 +36,12 @@ func openDB(ctx context.Context, path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(OFF)"} {
+	// secure_delete zeroes what a delete or an update frees, in the page
+	// and in the freed pages, so an erased complaint is not left in the
+	// file's free space; auto_vacuum=INCREMENTAL (effective on a new
+	// file only: an older one needs one VACUUM, see docs/desk.md) lets
+	// Scrub give the freed pages back after a purge.
+	for _, p := range []string{"auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(OFF)", "secure_delete(ON)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

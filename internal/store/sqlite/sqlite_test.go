@@ -1,9 +1,18 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/trace/geo"
 
 	"github.com/accord-antispam/accord/internal/store/sqlstore"
 	"github.com/accord-antispam/accord/internal/store/storetest"
@@ -82,4 +91,79 @@ func TestMigrateMessagesOnce(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// TestErasedBytesLeaveTheFile: what an erasure or a purge deleted cannot
+// be read back from the database file or its write-ahead log (a backup,
+// a snapshot, a disk taken away): SQLite zeroes freed content and the
+// desk truncates the log after deleting.
+func TestErasedBytesLeaveTheFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "accord.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	onDisk := func(marker string) bool {
+		t.Helper()
+		for _, f := range []string{path, path + "-wal"} {
+			b, err := os.ReadFile(f)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte(marker)) {
+				return true
+			}
+		}
+		return false
+	}
+	lib, _ := rules.Embedded()
+	now := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	d, err := intake.New(s, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// Large enough for overflow pages, as a real forward is.
+	pad := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit. ", 200)
+	fwd := func(from, body, spam string) []byte {
+		return []byte("From: " + from + "\r\nTo: report@desk.example\r\nSubject: Fwd: spam\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\n" + body + "\r\n" + pad + "\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" +
+			"From: Deals <deals@offers.example.biz>\r\nTo: " + from + "\r\nSubject: You won " + spam + "\r\nDate: Tue, 3 Nov 2026 09:00:00 +0000\r\nMessage-ID: <" + spam + "@offers.example.biz>\r\n\r\n" +
+			"Claim the prize " + spam + " at http://offers.example.biz/claim today.\r\n" + pad + "\r\n--b--\r\n")
+	}
+	rec, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: fwd("erin.secret@reporter.example", "ERINBODY5521", "SPAMBETA4412"), Reporter: "erin.secret@reporter.example", SubmittedBy: "smtp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: fwd("bob@reporter.example", "BOBBODY7788", "SPAMGAMMA9903"), Reporter: "bob@reporter.example", SubmittedBy: "smtp"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"ERINBODY5521", "erin.secret@reporter.example", "SPAMBETA4412", "BOBBODY7788", "SPAMGAMMA9903"} {
+		if !onDisk(m) {
+			t.Fatalf("%s is not in the files before any deletion: the test cannot see what it looks for", m)
+		}
+	}
+	r := rec.Reports[0]
+	if _, err := d.Erase(ctx, r.ID, r.StatusToken); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"ERINBODY5521", "erin.secret@reporter.example", "SPAMBETA4412"} {
+		if onDisk(m) {
+			t.Errorf("%s, erased, can still be read from the database files", m)
+		}
+	}
+	if !onDisk("BOBBODY7788") {
+		t.Errorf("another reporter's complaint went with the erasure")
+	}
+	now = now.Add(800 * 24 * time.Hour)
+	if _, err := d.Purge(ctx, intake.Retention{Identity: 90 * 24 * time.Hour, Evidence: 730 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"BOBBODY7788", "bob@reporter.example", "SPAMGAMMA9903"} {
+		if onDisk(m) {
+			t.Errorf("%s, purged by retention, can still be read from the database files", m)
+		}
+	}
 }

@@ -119,7 +119,18 @@ func (s *Store) dropEvidence(ctx context.Context, tx *sql.Tx, id string, now tim
 		return false, err
 	}
 	n, err := res.RowsAffected()
-	return n == 1, err
+	if err != nil || n != 1 {
+		return false, err
+	}
+	// The campaign shows its founder's subject, which often names the
+	// recipient: it takes the subject of its earliest report still
+	// holding its message, or none.
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE campaigns SET subject = COALESCE((SELECT r.subject FROM reports r
+			WHERE r.campaign_id = campaigns.id AND r.purged_at = 0 AND r.subject <> '' ORDER BY r.received_at, r.id LIMIT 1), '')
+		WHERE id = (SELECT campaign_id FROM reports WHERE id = ?)`), id); err != nil {
+		return false, fmt.Errorf("campaign subject: %w", err)
+	}
+	return true, nil
 }
 
 // dropIdentityWithLast drops a complaint's bytes and reporter when the
@@ -348,4 +359,28 @@ func (s *Store) EraseComplaint(ctx context.Context, complaintID string, now time
 	return e, nil
 }
 
-var _ intake.RetentionStore = (*Store)(nil)
+// Scrub implements intake.Scrubber. On SQLite (whose connections zero
+// freed content, secure_delete) it gives the pages a purge freed back to
+// the file system (incremental_vacuum, on a file created with
+// auto_vacuum) and truncates the write-ahead log, whose frames still hold
+// the pages as they were before the deletion. On PostgreSQL it does
+// nothing: a plain VACUUM only marks dead rows reusable without zeroing
+// them (autovacuum does as much), and the write-ahead log is recycled by
+// the server; docs/desk.md says what the operator must do.
+func (s *Store) Scrub(ctx context.Context) error {
+	if s.d.Name != SQLite.Name {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
+		return fmt.Errorf("scrub: incremental vacuum: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("scrub: checkpoint: %w", err)
+	}
+	return nil
+}
+
+var (
+	_ intake.RetentionStore = (*Store)(nil)
+	_ intake.Scrubber       = (*Store)(nil)
+)

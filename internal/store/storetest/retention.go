@@ -99,6 +99,15 @@ func retention(t *testing.T, s Store) {
 	if tomb := lastAction(t, s, a.ID); tomb.Action != "erased" || !strings.Contains(tomb.Detail, ra.SHA256) || tomb.Actor != "system" {
 		t.Errorf("tombstone %+v", tomb)
 	}
+	// The campaign a founded no longer shows a's subject: it takes the
+	// subject of its earliest report still holding its message.
+	if ra.CampaignID == rb.CampaignID {
+		if cd, err := s.Campaign(ctx, ra.CampaignID); err != nil || cd.Subject != rb.Subject() {
+			t.Errorf("campaign subject after its founder's erasure: %q, want b's %q (%v)", cd.Subject, rb.Subject(), err)
+		}
+	} else if cd, err := s.Campaign(ctx, ra.CampaignID); err != nil || cd.Subject != "" {
+		t.Errorf("campaign subject after its only report's erasure: %q (%v)", cd.Subject, err)
+	}
 	// Report b, from the same person in another complaint, is untouched.
 	gb, _ := s.Report(ctx, b.ID)
 	if !bytes.Equal(gb.Raw, spam(2)) || gb.ReporterID == "" || !gb.PurgedAt.IsZero() {
