@@ -196,7 +196,31 @@ func blob(sha string, b []byte) *blobJSON {
 	return x
 }
 
+// statusPerReport is how many downloads and erasures a minute one
+// report's status link gets: a person needs one or two.
+const statusPerReport = 10
+
+// limitStatus bounds what the holder of a status link does that writes
+// to the custody log — a download, an erasure: per client address (the
+// web form's bucket) and per report. Anyone can get a status link with
+// one form post, so without it the link would be an anonymous, unbounded
+// write path into the hash-chained log. Over the limit: 429 with
+// Retry-After, and false.
+func (s *Server) limitStatus(w http.ResponseWriter, r *http.Request) bool {
+	okIP, waitIP := s.lim.formIP.Allow(s.lim.clientKey(r))
+	okReport, waitReport := s.statusLimit.Allow(r.PathValue("id"))
+	if okIP && okReport {
+		return true
+	}
+	w.Header().Set("Retry-After", retryAfter(max(waitIP, waitReport)))
+	s.publicMessage(w, r, http.StatusTooManyRequests, "wait_title", "wait_status")
+	return false
+}
+
 func (s *Server) statusExport(w http.ResponseWriter, r *http.Request) {
+	if !s.limitStatus(w, r) {
+		return
+	}
 	id, t := r.PathValue("id"), r.URL.Query().Get("t")
 	m, err := s.desk.Mine(r.Context(), id, t)
 	if errors.Is(err, intake.ErrNotFound) {
@@ -244,6 +268,9 @@ func (s *Server) statusErase(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.FormValue("confirm") != "yes" {
 		s.publicMessage(w, r, http.StatusBadRequest, "nothing_erased_title", "erase_unconfirmed")
+		return
+	}
+	if !s.limitStatus(w, r) {
 		return
 	}
 	e, err := s.desk.Erase(r.Context(), id, t)

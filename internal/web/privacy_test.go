@@ -122,3 +122,71 @@ func TestReporterSeesExportsAndErases(t *testing.T) {
 		t.Error("erasing a erased b")
 	}
 }
+
+// TestStatusLinkBounded: a status link's downloads and erasures, which
+// write to the custody log, are bounded per report (429 with
+// Retry-After, nothing logged), and a second erasure of what is already
+// erased adds no tombstone.
+func TestStatusLinkBounded(t *testing.T) {
+	n := start(t, web.Config{})
+	ctx := context.Background()
+	rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: variant(3), SubmittedBy: "token:t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := rec.Reports[0]
+	c := browser(t)
+	page := get(t, c, n.url+"/r/"+a.ID+"?t="+a.StatusToken)
+	csrf := string(csrfRe.FindSubmatch(page.body)[1])
+	entries := func() int {
+		es, err := n.store.Custody(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(es)
+	}
+	erase := func() resp {
+		f := url.Values{"t": {a.StatusToken}, "csrf": {csrf}, "confirm": {"yes"}}
+		res, err := c.Post(n.url+"/r/"+a.ID+"/erase", "application/x-www-form-urlencoded", strings.NewReader(f.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(res.Body)
+		return resp{res.StatusCode, res.Header, buf.Bytes()}
+	}
+	if r := erase(); r.status != 303 {
+		t.Fatalf("erase: %d", r.status)
+	}
+	before := entries()
+	for i := 0; i < 3; i++ {
+		if r := erase(); r.status != 303 {
+			t.Fatalf("erase again: %d", r.status)
+		}
+	}
+	if got := entries(); got != before {
+		t.Errorf("erasing what is already erased added %d custody entries", got-before)
+	}
+	// 4 erasures so far; downloads share the report's bucket.
+	ok := 0
+	var last resp
+	for i := 0; i < 20; i++ {
+		last = get(t, c, n.url+"/r/"+a.ID+"/export?t="+a.StatusToken)
+		if last.status != 200 {
+			break
+		}
+		ok++
+	}
+	if last.status != 429 || last.header.Get("Retry-After") == "" || ok == 0 || ok > 10 {
+		t.Fatalf("after %d downloads: %d, Retry-After %q", ok, last.status, last.header.Get("Retry-After"))
+	}
+	logged := entries()
+	if r := erase(); r.status != 429 {
+		t.Errorf("erase over the limit: %d", r.status)
+	}
+	get(t, c, n.url+"/r/"+a.ID+"/export?t="+a.StatusToken)
+	if got := entries(); got != logged {
+		t.Errorf("refused requests wrote %d custody entries", got-logged)
+	}
+}

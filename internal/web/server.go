@@ -99,8 +99,11 @@ type Server struct {
 	optoutLimit *ratelimit.Limiter
 	// auditLimit bounds the refusals written to the audit log per client.
 	auditLimit *ratelimit.Limiter
-	lim        *limiters
-	uses       tokenUses
+	// statusLimit bounds, per report, the status link's downloads and
+	// erasures: each writes to the custody log.
+	statusLimit *ratelimit.Limiter
+	lim         *limiters
+	uses        tokenUses
 }
 
 // New builds the server.
@@ -170,7 +173,8 @@ func New(desk *intake.Desk, acc access.Store, cfg Config, log *slog.Logger) (*Se
 		lim = *cfg.Limits
 	}
 	return &Server{desk: desk, store: desk.Store(), access: acc, cfg: cfg, log: log, now: now, tmpls: tmpls, cat: cfg.Catalogue, dummyHash: dummy,
-		optoutLimit: ratelimit.PerMinute(cfg.PublicRate, now), lim: newLimiters(lim, now), auditLimit: ratelimit.PerMinute(5, now)}, nil
+		optoutLimit: ratelimit.PerMinute(cfg.PublicRate, now), lim: newLimiters(lim, now), auditLimit: ratelimit.PerMinute(5, now),
+		statusLimit: ratelimit.PerMinute(statusPerReport, now)}, nil
 }
 
 // Handler returns the routes. The permission each needs is on its line.

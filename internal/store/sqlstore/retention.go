@@ -334,10 +334,31 @@ func (s *Store) EraseComplaint(ctx context.Context, complaintID string, now time
 		hs.Close()
 		for _, r := range reps {
 			e.Reports++
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET erased_at = ? WHERE id = ? AND erased_at = 0`), nanos(now), r.id); err != nil {
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET erased_at = ? WHERE id = ? AND erased_at = 0`), nanos(now), r.id)
+			if err != nil {
+				return err
+			}
+			newly, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			var purged int64
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT purged_at FROM reports WHERE id = ?`), r.id).Scan(&purged); err != nil {
 				return err
 			}
 			detail := fmt.Sprintf("erased at the reporter's request: complaint %s (sha256 %s, %d bytes) and the reporter's identity deleted", complaintID, sha, size)
+			if newly == 0 {
+				// Erased before: a second erasure adds a tombstone only
+				// when it deletes something — a message kept then for a
+				// case that is no longer worked.
+				if held[r.id] || purged != 0 {
+					if held[r.id] {
+						e.Held++
+					}
+					continue
+				}
+				detail = "erased again at the reporter's request"
+			}
 			if held[r.id] {
 				e.Held++
 				detail += fmt.Sprintf("; message (sha256 %s) kept, unlinked from the reporter, as evidence of a case being worked", r.sha)
