@@ -2,9 +2,16 @@ package intake
 
 import (
 	"bytes"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
 	"regexp"
 	"slices"
 	"strings"
@@ -49,6 +56,10 @@ type Item struct {
 	// reporter (SentByItsAuthor).
 	byAuthor bool
 
+	// cut marks a message that may be cut short: the complaint ended
+	// before closing the MIME container it came in (see cutShort).
+	cut bool
+
 	// parsed is Raw as Extract parsed it (the default limits), when the
 	// item is the complaint itself: the desk analyses it without parsing
 	// (and decoding, up to its size again) a second time.
@@ -57,6 +68,64 @@ type Item struct {
 
 // ErrNoMessage is returned when a complaint carries nothing to report.
 var ErrNoMessage = fmt.Errorf("intake: the complaint carries no message to report")
+
+// ErrBadEvidence is a report whose evidence is damaged by its own
+// account: an X-ARF evidence item that cannot be decoded, or whose
+// payload does not match the hash the report declares for it. Nothing of
+// the report is kept: the sender can send it again whole.
+var ErrBadEvidence = fmt.Errorf("intake: the report's evidence is damaged")
+
+// Unverifiable notes about how a message arrived.
+const (
+	unverifiableCut        = "completeness: the complaint ends before closing the MIME part this message came in; the message may be cut short"
+	unverifiableNoFeedback = "feedback: the ARF report has no message/feedback-report part (RFC 5965 requires one), so it gives no Feedback-Type, Source-IP or reporting agent"
+)
+
+// cutShort reports whether part p may be cut short: a multipart holding
+// it has no close delimiter and p is that multipart's last body, which
+// then runs to the end of what arrived. (A message that is itself
+// malformed inside is not cut: only its containers count.)
+func cutShort(m *mail.Message, p *mail.Part) bool {
+	open := map[string]bool{}
+	for _, d := range m.Defects {
+		if d.Code == mail.DefectMissingCloseDelim {
+			open[d.Part] = true
+		}
+	}
+	if len(open) == 0 || m.Root == nil {
+		return false
+	}
+	label := func(id string) string {
+		if id == "0" {
+			return ""
+		}
+		return id
+	}
+	var walk func(n *mail.Part) (found, cut bool)
+	walk = func(n *mail.Part) (bool, bool) {
+		if n == p {
+			return true, false
+		}
+		for i, c := range n.Children {
+			if found, cut := walk(c); found {
+				return true, cut || open[label(n.ID)] && n.IsMultipart() && i == len(n.Children)-1
+			}
+		}
+		return false, false
+	}
+	_, cut := walk(m.Root)
+	return cut
+}
+
+// attachedItem is the message part p carries, marked when it may be cut.
+func attachedItem(m *mail.Message, p *mail.Part, raw []byte, form string) Item {
+	it := Item{Raw: raw, Form: form}
+	if cutShort(m, p) {
+		it.cut = true
+		it.Unverifiable = append(it.Unverifiable, unverifiableCut)
+	}
+	return it
+}
 
 // maxItems bounds the messages taken from one complaint.
 const maxItems = 20
@@ -160,12 +229,16 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	} else if via.Declared == "multipart/report" {
 		return nil, reject("the body is not a multipart/report", ErrNoMessage)
 	}
-	if items := extractARF(m); len(items) > 0 {
+	if items, err := extractARF(m); err != nil {
+		return nil, err
+	} else if len(items) > 0 {
 		return items, nil
 	} else if isARF(m) {
 		return nil, reject("the feedback report carries no message: put the reported mail in a message/rfc822 (or text/rfc822-headers) part", ErrNoMessage)
 	}
-	if items := extractXARFMail(m); len(items) > 0 {
+	if items, err := extractXARFMail(m); err != nil {
+		return nil, err
+	} else if len(items) > 0 {
 		return items, nil
 	}
 	// A forward is unwrapped wherever it arrives — the mailbox, the API,
@@ -456,15 +529,20 @@ func isARF(m *mail.Message) bool {
 	return root != nil && root.ContentType == "multipart/report" && strings.EqualFold(root.Params["report-type"], "feedback-report")
 }
 
-func extractARF(m *mail.Message) []Item {
+// extractARF reads a feedback report's messages. A report that is cut
+// short (no close delimiter) or has no feedback part keeps its messages,
+// each saying so; a message part that is no mail refuses the report.
+func extractARF(m *mail.Message) ([]Item, error) {
 	if !isARF(m) {
-		return nil
+		return nil, nil
 	}
 	fb := map[string]string{}
 	var items []Item
+	hasFeedback := false
 	for _, p := range m.Parts {
 		switch p.ContentType {
 		case "message/feedback-report":
+			hasFeedback = true
 			fm := mail.ParseBytes(append(bytes.TrimLeft(p.Body, "\r\n"), '\n', '\n'), mail.DefaultLimits())
 			for _, f := range fm.Header.Fields {
 				if _, dup := fb[f.Name]; !dup {
@@ -473,21 +551,30 @@ func extractARF(m *mail.Message) []Item {
 			}
 		case "message/rfc822", "message/global":
 			// An empty part is no message (it made a 0-byte report).
-			if b := partBytes(m, p); len(items) < maxItems && len(bytes.TrimSpace(b)) > 0 {
-				items = append(items, Item{Raw: b, Form: FormARF})
+			b := partBytes(m, p)
+			if len(items) >= maxItems || len(bytes.TrimSpace(b)) == 0 {
+				continue
 			}
+			if !looksLikeMessage(mail.ParseBytes(b, mail.Limits{MaxBytes: 256 << 10})) {
+				return nil, reject(fmt.Sprintf("the feedback report's %s part %s is not a mail message (no header with From, Subject, Date, Received or Message-ID)", p.ContentType, p.ID), ErrNoMessage)
+			}
+			items = append(items, attachedItem(m, p, b, FormARF))
 		case "text/rfc822-headers", "message/rfc822-headers":
 			if len(items) >= maxItems || len(bytes.TrimSpace(p.Body)) == 0 {
 				continue
 			}
-			items = append(items, Item{Raw: append(bytes.TrimRight(p.Body, "\r\n"), "\r\n\r\n"...), Form: FormARF,
-				Unverifiable: []string{"body: the report carries only the headers"}})
+			it := attachedItem(m, p, append(bytes.TrimRight(p.Body, "\r\n"), "\r\n\r\n"...), FormARF)
+			it.Unverifiable = append(it.Unverifiable, "body: the report carries only the headers")
+			items = append(items, it)
 		}
 	}
 	for i := range items {
 		items[i].Feedback = fb
+		if !hasFeedback {
+			items[i].Unverifiable = append(items[i].Unverifiable, unverifiableNoFeedback)
+		}
 	}
-	return items
+	return items, nil
 }
 
 // X-ARF: version 4 is one JSON document (as an API body or a mail part);
@@ -501,6 +588,7 @@ type xarf struct {
 	Evidence    []struct {
 		ContentType string `json:"content_type"`
 		Payload     string `json:"payload"`
+		Hash        string `json:"hash"` // "sha256:hex" (also sha1, sha512, md5) of the decoded payload.
 	} `json:"evidence"`
 	Version string `json:"Version"`
 	Report  struct {
@@ -556,54 +644,124 @@ func extractXARFJSON(raw []byte) ([]Item, bool, error) {
 		fb["Original-Mail-From"] = x.SMTPFrom
 	}
 	var items []Item
-	add := func(ct, data string) {
+	// Each message the report carries must be whole by its own account:
+	// decodable, matching the hash declared for it, and a mail. One that
+	// is not refuses the report (nothing kept), never drops silently.
+	add := func(n int, ct, data, hash string) error {
 		if !strings.HasPrefix(strings.ToLower(ct), "message/rfc822") || len(items) >= maxItems {
-			return
+			return nil
 		}
 		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(data), ""))
-		if err != nil || len(b) == 0 {
-			return
+		if err != nil {
+			return reject(fmt.Sprintf("X-ARF evidence item %d (%s) is not valid base64: %v", n, ct, err), ErrBadEvidence)
 		}
-		items = append(items, Item{Raw: b, Form: FormXARF, Feedback: fb})
+		if len(bytes.TrimSpace(b)) == 0 {
+			return reject(fmt.Sprintf("X-ARF evidence item %d (%s) is empty", n, ct), ErrBadEvidence)
+		}
+		var note []string
+		if hash != "" {
+			ok, known := hashMatches(hash, b)
+			switch {
+			case !known:
+				note = append(note, "evidence: the hash the X-ARF report declares ("+clipNote(hash)+") is of an algorithm the desk does not check")
+			case !ok:
+				s := sha256.Sum256(b)
+				return reject(fmt.Sprintf("X-ARF evidence item %d does not match the hash the report declares for it (%s); the payload's SHA-256 is %s: the evidence was damaged on its way",
+					n, clipNote(hash), hex.EncodeToString(s[:])), ErrBadEvidence)
+			}
+		}
+		if !looksLikeMessage(mail.ParseBytes(b, mail.Limits{MaxBytes: 256 << 10})) {
+			return reject(fmt.Sprintf("X-ARF evidence item %d (%s) is not a mail message (no header with From, Subject, Date, Received or Message-ID)", n, ct), ErrNoMessage)
+		}
+		items = append(items, Item{Raw: b, Form: FormXARF, Feedback: fb, Unverifiable: note})
+		return nil
 	}
-	for _, e := range x.Evidence {
-		add(e.ContentType, e.Payload)
+	for i, e := range x.Evidence {
+		if err := add(i+1, e.ContentType, e.Payload, e.Hash); err != nil {
+			return nil, true, err
+		}
 	}
-	for _, a := range x.Report.Attachment {
-		add(a.ContentType, a.Data)
+	for i, a := range x.Report.Attachment {
+		if err := add(i+1, a.ContentType, a.Data, ""); err != nil {
+			return nil, true, err
+		}
 	}
 	if len(items) == 0 {
-		return nil, true, &RejectError{Reason: "the X-ARF report carries no message: put the reported mail in its evidence as message/rfc822, base64", Err: ErrNoMessage}
+		return nil, true, errXARFNoEvidence
 	}
 	return items, true, nil
 }
 
-func extractXARFMail(m *mail.Message) []Item {
+// errXARFNoEvidence is an X-ARF report with no message in its evidence
+// (by mail, the message may be another part of the mail).
+var errXARFNoEvidence = &RejectError{Reason: "the X-ARF report carries no message: put the reported mail in its evidence as message/rfc822, base64", Err: ErrNoMessage}
+
+func extractXARFMail(m *mail.Message) ([]Item, error) {
 	if !m.Header.Has("X-ARF") {
-		return nil
+		return nil, nil
 	}
 	for _, p := range m.Parts {
 		if p.ContentType == "application/json" || strings.HasSuffix(p.Filename, ".json") {
-			if items, ok, err := extractXARFJSON(p.Body); ok && err == nil {
-				return items
+			items, ok, err := extractXARFJSON(p.Body)
+			if ok && err != nil {
+				var xt *XARFTypeError
+				if errors.As(err, &xt) || err == errXARFNoEvidence {
+					continue // another part of the mail may carry the spam
+				}
+				return nil, err // a damaged evidence item: refused, not dropped
+			}
+			if ok {
+				return items, nil
 			}
 		}
 	}
-	return extractAttached(m)
+	return extractAttached(m), nil
+}
+
+// hashMatches checks a declared "algorithm:hex" hash of b: known is false
+// for an algorithm it does not know.
+func hashMatches(declared string, b []byte) (ok, known bool) {
+	alg, want, found := strings.Cut(strings.TrimSpace(declared), ":")
+	if !found {
+		return false, false
+	}
+	var h hash.Hash
+	switch strings.ToLower(strings.ReplaceAll(alg, "-", "")) {
+	case "sha256":
+		h = sha256.New()
+	case "sha512":
+		h = sha512.New()
+	case "sha1":
+		h = sha1.New()
+	case "md5":
+		h = md5.New()
+	default:
+		return false, false
+	}
+	h.Write(b)
+	return strings.EqualFold(hex.EncodeToString(h.Sum(nil)), strings.TrimSpace(want)), true
+}
+
+// clipNote bounds a value from a report quoted in a note or an error.
+func clipNote(s string) string {
+	if len(s) > 140 {
+		return strings.ToValidUTF8(s[:140], "") + "…"
+	}
+	return s
 }
 
 func extractAttached(m *mail.Message) []Item {
 	var items []Item
 	for _, p := range m.Parts {
 		if (p.ContentType == "message/rfc822" || p.ContentType == "message/global") && p.Depth == 1 && len(items) < maxItems {
-			items = append(items, Item{Raw: partBytes(m, p), Form: FormAttached})
+			items = append(items, attachedItem(m, p, partBytes(m, p), FormAttached))
 		}
 	}
 	// Clients that attach the spam as a .eml file with a generic type.
 	if len(items) == 0 {
 		for _, p := range m.Parts {
 			if p.Depth >= 1 && strings.HasSuffix(strings.ToLower(p.Filename), ".eml") && len(items) < maxItems {
-				items = append(items, Item{Raw: p.Body, Form: FormAttached})
+				items = append(items, attachedItem(m, p, p.Body, FormAttached))
 			}
 		}
 	}

@@ -233,6 +233,9 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 		if m == nil || d.limits != (mail.Limits{}) && d.limits != mail.DefaultLimits() {
 			m = mail.ParseBytes(it.Raw, d.limits)
 		}
+		if it.cut {
+			m.MarkCut("the complaint ended before closing the MIME part this message came in: the message may be cut short")
+		}
 		v, err := d.analyzer.Analyze(ctx, analysis.Input{Source: "complaint " + c.ID, Message: m, Context: s.Context})
 		if err != nil {
 			return Receipt{}, fmt.Errorf("analyse complaint %s: %w", c.ID, err)

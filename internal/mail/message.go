@@ -248,6 +248,17 @@ func cutLine(b []byte) (line, rest []byte) {
 	return b, nil
 }
 
+// MarkCut records that the message may be cut short for a reason its
+// own bytes do not show (the container it came in ended before closing
+// it): it is Truncated, with a "truncated" defect saying why.
+func (m *Message) MarkCut(why string) {
+	if m.Truncated {
+		return
+	}
+	m.Truncated = true
+	m.defect(DefectTruncated, "", why)
+}
+
 // MarkTruncated records that the input was cut at limit bytes before it
 // reached the parser (an mbox reader or a network limit did it).
 func (m *Message) MarkTruncated(limit int64) {

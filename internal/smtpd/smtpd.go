@@ -263,6 +263,9 @@ func (x *session) Data(r io.Reader) error {
 	rec, err := x.s.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: reporter, ReporterAuth: auth, SubmittedBy: "smtp", Desk: desk})
 	var rej *intake.RejectError
 	switch {
+	case errors.As(err, &rej) && errors.Is(err, intake.ErrBadEvidence):
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+			Message: "The report's evidence is damaged, so nothing was kept: " + rej.Reason}
 	case errors.As(err, &rej):
 		if errors.Is(err, intake.ErrNoMessage) && !relayed && x.answerHowTo(ctx, h) {
 			return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},

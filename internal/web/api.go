@@ -140,6 +140,9 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &rt):
 		apiError(w, http.StatusUnprocessableEntity, "unsupported-report-type", rt.Error())
 		return
+	case errors.As(err, &rej) && errors.Is(err, intake.ErrBadEvidence):
+		apiError(w, http.StatusUnprocessableEntity, "bad-evidence", rej.Reason)
+		return
 	case errors.As(err, &rej):
 		apiError(w, http.StatusUnprocessableEntity, "no-message", rej.Reason)
 		return

@@ -3,9 +3,11 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -56,6 +58,13 @@ func TestAPIBadBodies(t *testing.T) {
 		{"a text with nothing to act on", "text/plain", []byte("hello"), 422, "no-message"},
 		{"one byte as a message", "application/octet-stream", []byte("x"), 422, "no-message"},
 		{"one byte as message/rfc822", "message/rfc822", []byte("x"), 422, "no-message"},
+		// Damaged evidence, by the report's own account: refused whole,
+		// never stored without it or with a part dropped.
+		{"X-ARF evidence not matching its hash", "application/json", xarfEvidence(base64.StdEncoding.EncodeToString([]byte(spamMsg)), "sha256:"+strings.Repeat("0", 64)), 422, "bad-evidence"},
+		{"X-ARF evidence not base64", "application/json", xarfEvidence("not*base64!", ""), 422, "bad-evidence"},
+		{"X-ARF evidence that is no mail", "application/json", xarfEvidence(base64.StdEncoding.EncodeToString([]byte("hello world no mail")), ""), 422, "no-message"},
+		{"ARF whose message is no mail", "multipart/report; report-type=feedback-report; boundary=b",
+			[]byte("--b\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nhello world no mail\r\n--b--\r\n"), 422, "no-message"},
 	} {
 		r := do(t, "POST", n.url+"/api/v1/reports", tok, tc.ct, tc.body)
 		if r.status != tc.status || r.errCode() != tc.code || r.header.Get("Content-Type") != "application/json" {
@@ -88,6 +97,21 @@ func TestAPIBadBodies(t *testing.T) {
 	if err != nil || rep.Subject() == "" || rep.Feedback["Feedback-Type"] == "" {
 		t.Fatalf("the ARF report lost its message or fields: %+v %v", rep, err)
 	}
+	// That report ends without its close delimiter: its message may be
+	// cut, and the report says so, in its notes and its analysis.
+	if !rep.Verdict.Message.Truncated || !slices.ContainsFunc(rep.Unverifiable, func(u string) bool { return strings.HasPrefix(u, "completeness:") }) {
+		t.Errorf("an ARF with no close delimiter is stored as whole: truncated %v, notes %q", rep.Verdict.Message.Truncated, rep.Unverifiable)
+	}
+}
+
+// xarfEvidence is an X-ARF v4 spam report with one message/rfc822
+// evidence item.
+func xarfEvidence(payload, hash string) []byte {
+	h := ""
+	if hash != "" {
+		h = `, "hash": "` + hash + `"`
+	}
+	return []byte(`{"xarf_version": "4.2.0", "category": "messaging", "type": "spam", "source_identifier": "198.51.100.23", "evidence": [{"content_type": "message/rfc822", "payload": "` + payload + `"` + h + `}]}`)
 }
 
 func boundaryOf(t *testing.T, msg []byte) string {
