@@ -59,6 +59,27 @@ func TestRefusalsDoNotFloodTheAuditLog(t *testing.T) {
 	if refused == 0 {
 		t.Error("the use of an invalid token is not in the audit log")
 	}
+	// A revoked token is named by its id: the operator sees which
+	// integration still sends with it.
+	frozen = frozen.Add(time.Hour)
+	plain, tok := access.NewToken(nil, access.Analyst, "old integration", time.Now())
+	if err := n.store.CreateToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.store.RevokeToken(context.Background(), tok.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/campaigns", plain, "", nil); r.status != 401 {
+		t.Fatalf("a revoked token: %d", r.status)
+	}
+	ev, _ = n.store.AuditLog(context.Background(), 0, 1000)
+	named := false
+	for _, e := range ev {
+		named = named || e.Action == access.AuditTokenRefused && e.Target == "token:"+tok.ID
+	}
+	if !named {
+		t.Errorf("the refusal of revoked token %s does not name it", tok.ID)
+	}
 }
 
 // TestPublicPagesCountTheClientBehindTheBalancer: the recipients' pages

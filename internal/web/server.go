@@ -343,12 +343,38 @@ func principalOf(ctx context.Context) access.Principal {
 	return p
 }
 
+// claimedTokenID is the id a bearer token of the form acc_ID_SECRET
+// names, "" when it has none of the shape tokens are made with.
+func claimedTokenID(r *http.Request) string {
+	auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(strings.TrimSpace(auth), "acc_")
+	id, _, ok2 := strings.Cut(rest, "_")
+	if !ok || !ok2 || len(id) == 0 || len(id) > 16 {
+		return ""
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return ""
+		}
+	}
+	return id
+}
+
 func (s *Server) needToken(role access.Role, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, _ := s.principal(r)
 		switch {
 		case p.Kind == "invalid":
-			s.auditRefused(r, "anonymous", access.AuditTokenRefused, "", r.Method+" "+r.URL.Path)
+			target, detail := "", r.Method+" "+r.URL.Path
+			if id := claimedTokenID(r); id != "" {
+				// The id a token names is not secret (token list shows it):
+				// the operator sees which revoked integration still sends.
+				target, detail = "token:"+id, detail+" (a revoked or wrong token naming this id)"
+			}
+			s.auditRefused(r, "anonymous", access.AuditTokenRefused, target, detail)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="accord", error="invalid_token"`)
 			apiError(w, http.StatusUnauthorized, "bad-token", "the bearer token is not valid")
 			return
