@@ -158,11 +158,25 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return &exitError{code: 2, err: err}
 		}
+		if err := access.CheckUserName(name); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("user %s: %w: nothing saved", shown(name), err)}
+		}
 		h, err := readPassword(e)
 		if err != nil {
 			return &exitError{code: 2, err: err}
 		}
 		return withStore(ctx, nf, func(st *sqlstore.Store) error {
+			// One person, one name: "ANA" beside "ana" would read as the
+			// same account in the audit log.
+			us, err := st.Users(ctx)
+			if err != nil {
+				return err
+			}
+			for _, u := range us {
+				if strings.EqualFold(u.Name, name) && u.Name != name {
+					return &exitError{code: 1, err: fmt.Errorf("user %s differs from the existing user %s only in case: nothing saved", shown(name), shown(u.Name))}
+				}
+			}
 			if err := st.CreateUser(ctx, access.User{Name: name, PasswordHash: h, Role: r, CreatedAt: time.Now()}); err != nil {
 				if errors.Is(err, access.ErrExists) {
 					return &exitError{code: 1, err: fmt.Errorf("user %s already exists: nothing changed (accord user passwd %s sets a new password)", name, name)}
@@ -217,7 +231,9 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tROLE\tCREATED\tDISABLED")
 		for _, u := range us {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, when(u.CreatedAt), when(u.DisabledAt))
+			// Escaped: a name saved before names were checked may hold
+			// what would forge a line or drive the terminal.
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(u.Name), u.Role, when(u.CreatedAt), when(u.DisabledAt))
 		}
 		return tw.Flush()
 	})

@@ -14,6 +14,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -197,6 +199,28 @@ var ErrLimit = errors.New("access: an audit read is at most 10000 events")
 
 // ErrNotFound is returned for unknown tokens, users and sessions.
 var ErrNotFound = errors.New("access: not found")
+
+// CheckUserName says why name cannot be an account's name: empty, longer
+// than 64 bytes, not UTF-8, or holding a space, a control or an
+// invisible format character (an escape sequence or a newline forges
+// lines on the operator's terminal; a zero-width space makes "ana" and
+// "ana\u200b" two accounts that read the same).
+func CheckUserName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("a user name cannot be empty")
+	case len(name) > 64:
+		return errors.New("a user name has at most 64 bytes")
+	case !utf8.ValidString(name):
+		return errors.New("a user name must be UTF-8 text")
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || !unicode.IsGraphic(r) {
+			return fmt.Errorf("a user name cannot hold %U (a space, a control or an invisible character)", r)
+		}
+	}
+	return nil
+}
 
 // ErrExists is returned when a name is already taken.
 var ErrExists = errors.New("access: already exists")
