@@ -98,7 +98,10 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	release, err := s.lim.budget.AdmitBody(r.Context(), sp.Size())
 	if err != nil {
-		return // the client went away while waiting
+		// The client went away while waiting; if it still reads, it gets
+		// an answer, not an empty 200.
+		apiError(w, http.StatusServiceUnavailable, "store-failed", "the report could not be stored just now; nothing was kept, try again")
+		return
 	}
 	defer release()
 	body, err := sp.Bytes()

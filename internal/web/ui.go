@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -204,6 +205,13 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 			form(http.StatusRequestEntityTooLarge, s.formToken(w, r), nil, s.tr(lang, "form_err_paste_too_large", "MB", 10))
 			return
 		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+			// A multipart that ends before its close delimiter is an
+			// upload cut on its way: say so, rather than "expired form"
+			// for the fields it never delivered.
+			form(http.StatusBadRequest, s.formToken(w, r), nil, s.tr(lang, "form_err_incomplete"))
+			return
+		}
 		r.ParseForm()
 	}
 	c, err := r.Cookie(csrfCookie)
@@ -234,7 +242,10 @@ func (s *Server) formSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		release, err := s.lim.budget.AdmitBody(r.Context(), fh.Size)
 		if err != nil {
+			// The client went away while waiting; if it still reads, it
+			// gets an answer, not an empty 200.
 			f.Close()
+			form(http.StatusServiceUnavailable, c.Value, answers, s.tr(lang, "form_err_unavailable"))
 			return
 		}
 		defer release()

@@ -465,3 +465,32 @@ func TestFormDeclaration(t *testing.T) {
 		}
 	}
 }
+
+// TestCutUploadSaysSo: a form upload whose multipart ends before its
+// close delimiter (a connection cut on its way) is told it arrived
+// incomplete (400), not that the form expired; nothing is stored.
+func TestCutUploadSaysSo(t *testing.T) {
+	n := start(t, web.Config{})
+	c := browser(t)
+	csrf := string(csrfRe.FindSubmatch(get(t, c, n.url+"/").body)[1])
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf", csrf)
+	fw, _ := mw.CreateFormFile("file", "spam.eml")
+	fw.Write([]byte(spamMsg))
+	body := buf.Bytes() // no close delimiter: mw is never closed
+	req, _ := http.NewRequest("POST", n.url+"/report", bytes.NewReader(body[:len(body)-10]))
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 400 || !bytes.Contains(b, []byte("arrived incomplete")) {
+		t.Errorf("a cut upload: %d %s", res.StatusCode, b)
+	}
+	if c, _ := n.store.CountReports(context.Background()); c != 0 {
+		t.Errorf("%d reports from a cut upload", c)
+	}
+}
