@@ -229,3 +229,20 @@ func TestFloodAnswerInLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestNodePageInPeoplesLanguage: /node, where a court or a partner reads
+// the key fingerprint it compares, follows Accept-Language as the other
+// public pages do.
+func TestNodePageInPeoplesLanguage(t *testing.T) {
+	n := start(t, web.Config{NodeKey: "MCowBQYDK2VwAyEAnodekeynodekeynodekeynodekeynodekey="})
+	for accept, word := range map[string]string{"fr-FR": "Empreinte", "de": "Fingerabdruck", "": "Fingerprint", "nl": "Vingerafdruk"} {
+		r := getLang(t, http.DefaultClient, n.url+"/node", accept)
+		want := "en"
+		if accept != "" {
+			want = accept[:2]
+		}
+		if r.status != 200 || pageLang(t, r) != want || !strings.Contains(string(r.body), word) {
+			t.Errorf("/node for %q: %d in %s, want %s with %q", accept, r.status, pageLang(t, r), want, word)
+		}
+	}
+}

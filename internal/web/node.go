@@ -22,7 +22,9 @@ func (s *Server) nodeInfo(r *http.Request) *nodeInfo {
 }
 
 func (s *Server) nodePage(w http.ResponseWriter, r *http.Request) {
-	s.page(w, http.StatusOK, "node", pageData{Title: "This node's signing key", Node: s.nodeInfo(r)})
+	d := s.public(w, r)
+	d.Title, d.Node = s.tr(d.Lang, "node_title"), s.nodeInfo(r)
+	s.page(w, http.StatusOK, "node", d)
 }
 
 func (s *Server) apiNode(w http.ResponseWriter, r *http.Request) {
