@@ -105,6 +105,13 @@ func TestErasedBytesLeaveTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	var autoVacuum, secureDelete int
+	if err := s.DB().QueryRow(`PRAGMA auto_vacuum`).Scan(&autoVacuum); err != nil || autoVacuum != 2 {
+		t.Errorf("a new database file has auto_vacuum %d (want 2, incremental): %v", autoVacuum, err)
+	}
+	if err := s.DB().QueryRow(`PRAGMA secure_delete`).Scan(&secureDelete); err != nil || secureDelete != 1 {
+		t.Errorf("secure_delete %d: %v", secureDelete, err)
+	}
 	onDisk := func(marker string) bool {
 		t.Helper()
 		for _, f := range []string{path, path + "-wal"} {
