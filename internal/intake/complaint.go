@@ -543,7 +543,9 @@ func extractARF(m *mail.Message) ([]Item, error) {
 		switch p.ContentType {
 		case "message/feedback-report":
 			hasFeedback = true
-			fm := mail.ParseBytes(append(bytes.TrimLeft(p.Body, "\r\n"), '\n', '\n'), mail.DefaultLimits())
+			// A copy: p.Body may be a slice of the complaint, and an append
+			// in place would write over the bytes after it — the evidence.
+			fm := mail.ParseBytes(append(bytes.Clone(bytes.TrimLeft(p.Body, "\r\n")), '\n', '\n'), mail.DefaultLimits())
 			for _, f := range fm.Header.Fields {
 				if _, dup := fb[f.Name]; !dup {
 					fb[f.Name] = f.Value
@@ -563,7 +565,7 @@ func extractARF(m *mail.Message) ([]Item, error) {
 			if len(items) >= maxItems || len(bytes.TrimSpace(p.Body)) == 0 {
 				continue
 			}
-			it := attachedItem(m, p, append(bytes.TrimRight(p.Body, "\r\n"), "\r\n\r\n"...), FormARF)
+			it := attachedItem(m, p, append(bytes.Clone(bytes.TrimRight(p.Body, "\r\n")), "\r\n\r\n"...), FormARF)
 			it.Unverifiable = append(it.Unverifiable, "body: the report carries only the headers")
 			items = append(items, it)
 		}

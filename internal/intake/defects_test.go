@@ -1,10 +1,13 @@
 package intake
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -126,5 +129,35 @@ func TestDamagedEvidenceRefused(t *testing.T) {
 	items, err := Extract(xarfWith(evidence(good, "crc32:1234")), Via{})
 	if err != nil || len(items) != 1 || len(items[0].Unverifiable) != 1 {
 		t.Errorf("a hash of an unknown algorithm is not noted: %v %v", err, items)
+	}
+}
+
+// TestExtractLeavesTheComplaintAlone: reading a complaint never writes
+// into its bytes — they are the evidence, hashed at receipt. A feedback
+// report's fields were parsed from an append to their part's body, a
+// slice of the complaint: two bytes after it were overwritten.
+func TestExtractLeavesTheComplaintAlone(t *testing.T) {
+	fs, err := filepath.Glob("testdata/*.eml")
+	if err != nil || len(fs) == 0 {
+		t.Fatal("no fixtures", err)
+	}
+	for _, f := range append(fs, "testdata/v4-messaging-spam.json") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig := bytes.Clone(b)
+		for _, mailbox := range []bool{false, true} {
+			Extract(b, Via{Mailbox: mailbox, Reporter: "x@example.net"})
+			if !bytes.Equal(b, orig) {
+				t.Fatalf("%s: Extract changed the complaint's bytes (mailbox %v)", f, mailbox)
+			}
+		}
+	}
+	for _, raw := range [][]byte{arfWith(true, defectSpam, true), arfWith(true, defectSpam, false)} {
+		orig := bytes.Clone(raw)
+		if Extract(raw, Via{}); !bytes.Equal(raw, orig) {
+			t.Errorf("Extract changed an ARF's bytes")
+		}
 	}
 }
