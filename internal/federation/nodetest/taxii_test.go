@@ -602,3 +602,80 @@ func TestTAXIIPollerStartedWhileNarrowGetsEveryReturningVersion(t *testing.T) {
 		t.Errorf("polling on from %s: %d versions delivered again", mark2, len(again))
 	}
 }
+
+// slowTokens holds the lookups of one token until release is closed:
+// the requests it holds are in progress.
+type slowTokens struct {
+	access.Store
+	hold    string
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s slowTokens) TokenByHash(ctx context.Context, hash string) (access.Token, error) {
+	if hash == s.hold {
+		s.started <- struct{}{}
+		<-s.release
+	}
+	return s.Store.TokenByHash(ctx, hash)
+}
+
+// TestTAXIIBoundsRequestsPerToken: a token with PerToken requests in
+// progress gets 429 with Retry-After for one more, while another token
+// is served; once they are answered it is served again. Nothing bounded
+// a partner's parallel pages before (tenth review, finding 6).
+func TestTAXIIBoundsRequestsPerToken(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
+	fr, us, au := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US"), newNode(t, c, "au", "AU")
+	fr.know(t, us, "US", frUSTAXII)
+	fr.know(t, au, "AU", frAU)
+	tx, _ := taxiiServer(t, fr, c)
+	usTok, auTok := token(t, fr, access.Peer, "us"), token(t, fr, access.Peer, "au")
+	slow := slowTokens{Store: tx.Tokens, hold: access.Hash(usTok), started: make(chan struct{}, 8), release: make(chan struct{})}
+	held := *tx
+	held.Tokens = slow
+	srv := httptest.NewServer(held.Handler())
+	defer srv.Close()
+	done := make(chan int, stix.DefaultPerToken)
+	for range stix.DefaultPerToken {
+		go func() {
+			req, _ := http.NewRequest("GET", srv.URL+"/taxii2/", nil)
+			req.Header.Set("Authorization", "Bearer "+usTok)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			res.Body.Close()
+			done <- res.StatusCode
+		}()
+		<-slow.started
+	}
+	// One more: answered at once, not held with the others (a client
+	// that waits long means it was let in; its lookup would hold it).
+	req, _ := http.NewRequest("GET", srv.URL+"/taxii2/", nil)
+	req.Header.Set("Authorization", "Bearer "+usTok)
+	res, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		close(slow.release)
+		t.Fatalf("one more request of a token with %d in progress was let in: %v", stix.DefaultPerToken, err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(string(raw), `"http_status":"429"`) {
+		t.Errorf("one more request of a token with %d in progress: %d, Retry-After %q, %s", stix.DefaultPerToken, res.StatusCode, res.Header.Get("Retry-After"), raw)
+	}
+	// Another token is not held back by this one.
+	if r := taxiiGet(t, srv.URL+"/taxii2/", auTok, stix.TAXIIMedia); r.status != 200 {
+		t.Errorf("another token while the first is at its bound: %d %s", r.status, r.raw)
+	}
+	close(slow.release)
+	for range stix.DefaultPerToken {
+		if s := <-done; s != 200 {
+			t.Errorf("a request in progress answered %d", s)
+		}
+	}
+	if r := taxiiGet(t, srv.URL+"/taxii2/", usTok, stix.TAXIIMedia); r.status != 200 {
+		t.Errorf("the token once its requests were answered: %d %s", r.status, r.raw)
+	}
+}

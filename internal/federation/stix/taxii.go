@@ -43,8 +43,52 @@ type TAXII struct {
 	// header. Empty: the request's scheme and Host (tests).
 	PublicURL string
 	Log       *slog.Logger
+	// PerToken bounds the requests one token has in progress at once
+	// (0: DefaultPerToken); one more is answered 429 with Retry-After. A
+	// page costs the node real work (the database reads up to 1,000
+	// objects), and a partner's client — or a leaked token — must not
+	// hold every core the filter and the desk share.
+	PerToken int
 
 	uses *sync.Map // Token id → time.Time of its last recorded use; made by Handler.
+
+	busy *inProgress // Made by Handler.
+}
+
+// inProgress counts each token's requests in progress.
+type inProgress struct {
+	mu sync.Mutex
+	n  map[string]int // Token secret's hash → requests in progress.
+}
+
+// DefaultPerToken is how many requests one token may have in progress.
+const DefaultPerToken = 2
+
+// retryAfter is what a client told 429 waits, in seconds.
+const retryAfter = "1"
+
+// hold takes a place for a token among its requests in progress; false
+// when it has PerToken already. The place is released by the function
+// returned.
+func (t *TAXII) hold(key string) (func(), bool) {
+	limit := t.PerToken
+	if limit <= 0 {
+		limit = DefaultPerToken
+	}
+	b := t.busy
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n[key] >= limit {
+		return nil, false
+	}
+	b.n[key]++
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.n[key]--; b.n[key] <= 0 {
+			delete(b.n, key)
+		}
+	}, true
 }
 
 // tokenUseEvery bounds how often a token's use is written: its last use
@@ -114,13 +158,18 @@ type client struct {
 	token string
 }
 
-func (t *TAXII) authenticate(r *http.Request) (client, bool) {
-	var secret string
+// secret is the token a request presents: Bearer, or Basic's password
+// (any user name).
+func secret(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		secret = strings.TrimSpace(h[len("Bearer "):])
+		return strings.TrimSpace(h[len("Bearer "):])
 	} else if _, pw, ok := r.BasicAuth(); ok {
-		secret = pw // Basic: any user name, the token as password
+		return pw
 	}
+	return ""
+}
+
+func (t *TAXII) authenticate(r *http.Request, secret string) (client, bool) {
 	if secret == "" {
 		return client{}, false
 	}
@@ -188,6 +237,9 @@ func (t *TAXII) Handler() http.Handler {
 	if t.uses == nil {
 		t.uses = &sync.Map{}
 	}
+	if t.busy == nil {
+		t.busy = &inProgress{n: map[string]int{}}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -198,7 +250,21 @@ func (t *TAXII) Handler() http.Handler {
 			fail(w, http.StatusNotAcceptable, "not acceptable", "this server speaks TAXII 2.1 only: ask for "+TAXIIMedia)
 			return
 		}
-		c, ok := t.authenticate(r)
+		// The bound is taken before the token is looked up, by its hash:
+		// a token's requests wait for nothing, and each costs at most
+		// one lookup while PerToken of them are in progress.
+		sec := secret(r)
+		if sec != "" {
+			release, ok := t.hold(access.Hash(sec))
+			if !ok {
+				w.Header().Set("Retry-After", retryAfter)
+				fail(w, http.StatusTooManyRequests, "too many requests",
+					"this token has as many requests in progress as it may; send the next when one has been answered")
+				return
+			}
+			defer release()
+		}
+		c, ok := t.authenticate(r, sec)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="accord-taxii", Basic realm="accord-taxii"`)
 			fail(w, http.StatusUnauthorized, "authentication required", "use the token from `accord peer token NAME` as a Bearer token or as the Basic password")
