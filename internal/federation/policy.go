@@ -164,6 +164,23 @@ func parseDate(s string) (dateOnly, error) {
 	return dateOnly{t}, nil
 }
 
+// Phase says where now falls in the agreement's validity: "before" its
+// valid_from, "expired" from the end of its valid_until, "in force"
+// otherwise. What Decide allows changes with time only when the phase
+// does: a cache of what an agreement allows (a TAXII collection) is
+// stale when the phase it was computed in is not the phase now.
+func (a *Agreement) Phase(now time.Time) string {
+	switch {
+	case a == nil:
+		return ""
+	case !a.validFromParsed.zero() && now.Before(a.validFromParsed.start()):
+		return "before"
+	case !a.validUntilParsed.zero() && !now.Before(a.validUntilParsed.end()):
+		return "expired"
+	}
+	return "in force"
+}
+
 func (d dateOnly) zero() bool       { return d.t.IsZero() }
 func (d dateOnly) start() time.Time { return d.t }
 func (d dateOnly) end() time.Time   { return d.t.AddDate(0, 0, 1) }

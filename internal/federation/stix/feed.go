@@ -41,7 +41,10 @@ func (f *Feed) now() time.Time {
 }
 
 // fingerprint is what the collections depend on: the reports (their
-// version), every peer's state and agreement, and the node's name.
+// version), every peer's state and agreement, where now falls in each
+// agreement's validity (an agreement that expired, or came into force,
+// since the collections were computed changes what they hold, though
+// nothing stored changed), and the node's name.
 func (f *Feed) fingerprint(ctx context.Context, version string) (string, error) {
 	peers, err := f.Fed.Store.Peers(ctx)
 	if err != nil {
@@ -54,7 +57,7 @@ func (f *Feed) fingerprint(ctx context.Context, version string) (string, error) 
 		if p.Agreement != nil {
 			raw = p.Agreement.Raw
 		}
-		fmt.Fprintf(h, "%s %s %s %x\n", p.Name, p.Status, p.Collection, sha256.Sum256([]byte(raw)))
+		fmt.Fprintf(h, "%s %s %s %x %s\n", p.Name, p.Status, p.Collection, sha256.Sum256([]byte(raw)), p.Agreement.Phase(f.now()))
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
