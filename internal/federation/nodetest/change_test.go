@@ -120,10 +120,16 @@ func TestSuspendNarrowResume(t *testing.T) {
 	var withdrawn int
 	items, _ := us.store.Received(ctx, federation.ReceivedFilter{Peer: "fr"})
 	for _, it := range items {
-		if it.Status() == "withdrawn" {
+		if !it.Withdrawn.IsZero() {
 			withdrawn++
 			if !slices.Contains(firstHeld, it.Item.Key) || it.Why == "" {
 				t.Errorf("%s withdrawn: %q", it.Item.Key, it.Why)
+			}
+			// keep_withdrawn_days = 0: purged when the withdrawal is
+			// stored, not at the next scheduled purge (tenth review,
+			// finding 2).
+			if it.Status() != "purged" || len(it.Item.Body) != 0 {
+				t.Errorf("%s withdrawn under keep_withdrawn_days = 0 is %s, body %d bytes", it.Item.Key, it.Status(), len(it.Item.Body))
 			}
 		}
 	}
@@ -141,9 +147,9 @@ func TestSuspendNarrowResume(t *testing.T) {
 	if res.Items < newly || res.Items > len(got) {
 		t.Errorf("summary says %d items sent, %d new items are held: %v", res.Items, newly, res)
 	}
-	// keep_withdrawn_days = 0: the next purge deletes their bodies.
-	if n, err := us.store.PurgeExpired(ctx, c.Now()); err != nil || n != withdrawn {
-		t.Errorf("purged %d of %d withdrawn: %v", n, withdrawn, err)
+	// Nothing is left for the scheduled purge.
+	if n, err := us.store.PurgeExpired(ctx, c.Now()); err != nil || n != 0 {
+		t.Errorf("the scheduled purge found %d more: %v", n, err)
 	}
 	// Both custody logs agree.
 	a, _ := fr.svc.VerifyCustody(ctx, "us")

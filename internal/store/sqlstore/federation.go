@@ -657,8 +657,8 @@ func (s *Store) CommitReceived(ctx context.Context, r federation.Receipt) error 
 			}
 		}
 		for _, w := range r.Withdrawals {
-			// The item stays (marked) until the terms let it go: at once
-			// when keep_withdrawn_days is 0, at the next purge.
+			// The item stays (marked) until the terms let it go: with
+			// keep_withdrawn_days = 0, not past this transaction (below).
 			at := r.At
 			var keep int
 			if r.Terms != nil {
@@ -669,6 +669,14 @@ func (s *Store) CommitReceived(ctx context.Context, r federation.Receipt) error 
 				expires_at = CASE WHEN expires_at = 0 OR expires_at > ? THEN ? ELSE expires_at END
 				WHERE peer = ? AND item_key = ? AND withdrawn_at = 0`),
 				nanos(at), w.Clause+": "+w.Reason, until, until, r.Peer, w.Key); err != nil {
+				return err
+			}
+		}
+		if len(r.Withdrawals) > 0 && (r.Terms == nil || r.Terms.KeepWithdrawnDays == 0) {
+			// "0: purged at once": what the sender no longer lets this
+			// node hold — evidence, personal data — is not readable until
+			// the next scheduled purge, up to an hour later.
+			if _, err := s.purgeDue(ctx, tx, r.At); err != nil {
 				return err
 			}
 		}
@@ -782,43 +790,49 @@ func (s *Store) Received(ctx context.Context, f federation.ReceivedFilter) ([]fe
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	n := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT peer, item_key, item FROM fed_received WHERE expires_at <> 0 AND expires_at <= ? AND purged_at = 0`), nanos(now))
-		if err != nil {
-			return err
-		}
-		type row struct{ peer, key, item string }
-		var due []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.peer, &r.key, &r.item); err != nil {
-				rows.Close()
-				return err
-			}
-			due = append(due, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, r := range due {
-			var it federation.Item
-			if err := json.Unmarshal([]byte(r.item), &it); err != nil {
-				return fmt.Errorf("received item %s/%s: %w", r.peer, r.key, err)
-			}
-			it.Body = nil
-			b, _ := json.Marshal(it)
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_received SET item = ?, purged_at = ? WHERE peer = ? AND item_key = ?`),
-				string(b), nanos(now), r.peer, r.key); err != nil {
-				return err
-			}
-		}
-		n = len(due)
-		return nil
+		var err error
+		n, err = s.purgeDue(ctx, tx, now)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("purge expired items: %w", err)
 	}
 	return n, nil
+}
+
+// purgeDue purges, in tx, the received items whose time is up at now.
+func (s *Store) purgeDue(ctx context.Context, tx *sql.Tx, now time.Time) (int, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT peer, item_key, item FROM fed_received WHERE expires_at <> 0 AND expires_at <= ? AND purged_at = 0`), nanos(now))
+	if err != nil {
+		return 0, err
+	}
+	type row struct{ peer, key, item string }
+	var due []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.peer, &r.key, &r.item); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		due = append(due, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, r := range due {
+		var it federation.Item
+		if err := json.Unmarshal([]byte(r.item), &it); err != nil {
+			return 0, fmt.Errorf("received item %s/%s: %w", r.peer, r.key, err)
+		}
+		it.Body = nil
+		b, _ := json.Marshal(it)
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE fed_received SET item = ?, purged_at = ? WHERE peer = ? AND item_key = ?`),
+			string(b), nanos(now), r.peer, r.key); err != nil {
+			return 0, err
+		}
+	}
+	return len(due), nil
 }
 
 // Log implements federation.Store.

@@ -110,7 +110,7 @@ func receivedCustody(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	// Envelopes 3 and 4 withdraw rep:r-11 (kept 30 days) and rep:r-13
-	// (kept 0 days: purged at the next purge), each under its terms.
+	// (kept 0 days: purged with its withdrawal), each under its terms.
 	withdraw := func(seq uint64, at time.Time, terms *federation.Terms, it federation.Item) {
 		t.Helper()
 		pl := &federation.Payload{Terms: terms, Withdrawals: []federation.Withdrawal{{Key: it.Key, Hash: it.Hash, Clause: "origins", Reason: "narrowed"}}}
@@ -126,8 +126,8 @@ func receivedCustody(t *testing.T, s Store) {
 	}
 	withdraw(3, clock.Add(20*time.Minute), &federation.Terms{Agreement: "US-FR", Version: 2, RetentionDays: 365, KeepWithdrawnDays: 30}, items[10])
 	withdraw(4, clock.Add(30*time.Minute), &federation.Terms{Agreement: "US-FR", Version: 3, RetentionDays: 365}, items[12])
-	if n, err := s.PurgeExpired(ctx, clock.Add(2*time.Hour)); err != nil || n != 1 {
-		t.Fatalf("purge: %d purged, %v; want rep:r-13 alone", n, err)
+	if n, err := s.PurgeExpired(ctx, clock.Add(2*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("purge: %d purged, %v; want none (rep:r-13 went with its withdrawal)", n, err)
 	}
 	old8, _ := json.Marshal(items[8])
 	purged12 := items[11]

@@ -430,14 +430,16 @@ func linkChanges(t *testing.T, s Store) {
 	for _, it := range items {
 		got[it.Item.Key] = it
 	}
-	if a := got["a"]; a.Status() != "withdrawn" || !a.Withdrawn.Equal(later) || a.Why != "origins: CN is not among US" || !a.ExpiresAt.Equal(later) {
+	// keep_withdrawn_days = 0: purged in the transaction that stored the
+	// withdrawal, not at the next scheduled purge.
+	if a := got["a"]; a.Status() != "purged" || !a.Purged.Equal(later) || len(a.Item.Body) != 0 || !a.Withdrawn.Equal(later) || a.Why != "origins: CN is not among US" || !a.ExpiresAt.Equal(later) {
 		t.Errorf("withdrawn item %+v", a)
 	}
 	if b := got["b"]; b.Status() != "held" {
 		t.Errorf("the other item %+v", b)
 	}
-	if n, err := s.PurgeExpired(ctx, later); err != nil || n != 1 {
-		t.Errorf("purge of the withdrawn item: %d %v", n, err)
+	if n, err := s.PurgeExpired(ctx, later); err != nil || n != 0 {
+		t.Errorf("the scheduled purge after the withdrawal: %d %v", n, err)
 	}
 	// Reads wait for the next envelope, then are logged with it.
 	for i := 0; i < 2; i++ {
