@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/accord-antispam/accord/internal/intake"
@@ -166,7 +167,25 @@ func (s *Shared) ItemsFor(a *Agreement) []Group {
 	if a != nil && a.MinAggregate > k {
 		k = a.MinAggregate
 	}
-	return append(out, Group{ID: "statistics", Items: []Item{s.statistics(k)}})
+	if a == nil || len(a.Origins) == 0 || slices.Contains(a.Origins, "*") {
+		return append(out, Group{ID: "statistics", Items: []Item{s.statistics(s.recs, k, "")}})
+	}
+	// An agreement limited to some origins gets statistics of those
+	// origins only: cells, totals and campaigns counted over the reports
+	// whose trace-back origin it names (an unknown origin is none of
+	// them), as every other kind it receives. Counts of spam from other
+	// countries are outside what it agreed to.
+	scope := slices.Clone(a.Origins)
+	slices.Sort(scope)
+	var recs []statRec
+	for _, r := range s.recs {
+		if r.country != "" && originAllowed(scope, []string{r.country}) {
+			recs = append(recs, r)
+		}
+	}
+	it := s.statistics(recs, k, strings.Join(scope, ","))
+	it.Origins = scope
+	return append(out, Group{ID: "statistics", Items: []Item{it}})
 }
 
 // statistics builds the statistics item at threshold k. It counts the
@@ -182,15 +201,23 @@ func (s *Shared) ItemsFor(a *Agreement) []Group {
 // a fixed 5 and min_aggregate 6, 7 reports would count 5 and show
 // nothing). The cost is that up to k-1 of the newest reports wait for
 // their batch.
-func (s *Shared) statistics(k int) Item {
-	return s.tally(len(s.recs)/k*k).item(k, s.jurisdiction)
+//
+// recs are the reports counted (oldest first); scope names the origins
+// they were limited to ("" for all), and makes the item's key: a scoped
+// item is another item, never a version of the whole one.
+func (s *Shared) statistics(recs []statRec, k int, scope string) Item {
+	it := tallyOf(recs[:len(recs)/k*k]).item(k, s.jurisdiction)
+	if scope != "" {
+		it.Key += ":" + scope
+	}
+	return it
 }
 
-// tally counts the oldest n reports.
-func (s *Shared) tally(n int) tally {
+// tallyOf counts reports.
+func tallyOf(recs []statRec) tally {
 	t := tally{byOrigin: map[string]int{}}
 	camps := map[string]bool{}
-	for _, r := range s.recs[:n] {
+	for _, r := range recs {
 		c := r.country
 		if c == "" {
 			c = "unknown"

@@ -96,6 +96,14 @@ func Decide(a *Agreement, p PeerState, it Item, now time.Time) Decision {
 			}
 			return deny("min_aggregate", "its smallest count %d is below %d", it.Count, a.MinAggregate)
 		}
+		// Statistics name the origins they were counted over; none: every
+		// origin, which only an agreement of any origin ("*") allows.
+		if !originAllowed(a.Origins, it.Origins) {
+			if len(it.Origins) == 0 {
+				return deny("origins", "its counts span every origin, and the agreement shares by origin (%s)", orNoneList(a.Origins))
+			}
+			return deny("origins", "it counts spam from %s, not only the agreement's origins (%s)", strings.Join(it.Origins, ", "), orNoneList(a.Origins))
+		}
 	} else if !originAllowed(a.Origins, it.Origins) {
 		if len(it.Origins) == 0 {
 			return deny("origins", "its origin is unknown, and the agreement shares by origin (%s)", strings.Join(a.Origins, ", "))

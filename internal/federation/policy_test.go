@@ -88,7 +88,7 @@ func TestDecideOriginsEUAndAny(t *testing.T) {
 }
 
 func TestStatisticsNeedLargeCells(t *testing.T) {
-	a := agreement(t, "id = \"x\"\nversion = 1\naudience = [\"au\"]\nshare = [\"statistics\"]\ntlp_max = \"clear\"\nmin_aggregate = 10\n")
+	a := agreement(t, "id = \"x\"\nversion = 1\naudience = [\"au\"]\nshare = [\"statistics\"]\ntlp_max = \"clear\"\norigins = [\"*\"]\nmin_aggregate = 10\n")
 	au := PeerState{Name: "au", Status: StatusActive}
 	if d := Decide(a, au, Item{Kind: KindStatistics, TLP: TLPClear, Count: 9}, now); d.Allow || d.Clause != "min_aggregate" {
 		t.Errorf("small cell: %v", d)

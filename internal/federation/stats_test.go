@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,7 @@ audience = ["us"]
 share = ["statistics"]
 tlp_max = "clear"
 min_aggregate = 5
+origins = ["*"]
 `
 
 // reportsSource is a desk of reports with only their origins known,
@@ -150,7 +152,7 @@ func statsItem(t *testing.T, src reportsSource, a *Agreement) (Item, bool) {
 
 func minAggregate(t *testing.T, m int) *Agreement {
 	t.Helper()
-	return agreement(t, fmt.Sprintf("id = \"S\"\nversion = 1\naudience = [\"us\"]\nshare = [\"statistics\"]\ntlp_max = \"clear\"\nmin_aggregate = %d\n", m))
+	return agreement(t, fmt.Sprintf("id = \"S\"\nversion = 1\naudience = [\"us\"]\nshare = [\"statistics\"]\ntlp_max = \"clear\"\norigins = [\"*\"]\nmin_aggregate = %d\n", m))
 }
 
 // The attack review's differencing: the statistics item was re-sent on
@@ -264,6 +266,53 @@ func TestStatisticsThereFromMinAggregate(t *testing.T) {
 					t.Fatalf("m=%d %s, %d reports: empty statistics: %s", m, spread, n, it.Body)
 				}
 			}
+		}
+	}
+}
+
+// TestStatisticsFollowOrigins: under an agreement limited to some
+// origins, the statistics count the reports of those origins only —
+// cells, total and campaigns — and the item counted over every origin is
+// denied by the origins clause. DE under origins = ["KR"] got FR's
+// counts for CN, DE, KR and US (tenth review, finding 1). EU counts its
+// members; an unknown origin is none of an agreement's origins.
+func TestStatisticsFollowOrigins(t *testing.T) {
+	var src reportsSource
+	for i, c := range []string{"CN", "CN", "CN", "CN", "CN", "CN", "DE", "DE", "DE", "DE", "DE", "DE", "FR", "FR", "FR", "FR", "FR",
+		"KR", "KR", "KR", "KR", "KR", "KR", "KR", "US", "US", "US", "US", "US", "US", "", "", "", "", ""} {
+		src = append(src, statReport(i, c))
+	}
+	cells := func(it Item) map[string]int {
+		m := map[string]int{}
+		for _, c := range statsOf(t, it).ByOrigin {
+			m[c.Value] = c.N
+		}
+		return m
+	}
+	kr := agreement(t, strings.Replace(statsAgreement, `origins = ["*"]`, `origins = ["KR"]`, 1))
+	it, ok := statsItem(t, src, kr)
+	if !ok || !Decide(kr, PeerState{"us", StatusActive}, it, now).Allow {
+		t.Fatalf("KR statistics not shared: %v", ok)
+	}
+	if c, b := cells(it), statsOf(t, it); len(c) != 1 || c["KR"] != 5 || b.Reports == nil || *b.Reports != 5 || b.Campaigns != nil {
+		t.Errorf("under origins = [KR]: cells %v, reports %v, campaigns %v; want KR's 5 (7 held, counted in quanta of 5) and nothing else", c, b.Reports, b.Campaigns)
+	}
+	eu := agreement(t, strings.Replace(statsAgreement, `origins = ["*"]`, `origins = ["EU", "US"]`, 1))
+	it, _ = statsItem(t, src, eu)
+	if c := cells(it); c["CN"] != 0 || c["KR"] != 0 || c["unknown"] != 0 || c["DE"]+c["FR"]+c["US"]+c["other"] != 15 {
+		t.Errorf("under origins = [EU, US]: %v", c)
+	}
+	if !Decide(eu, PeerState{"us", StatusActive}, it, now).Allow {
+		t.Errorf("EU and US statistics denied under origins = [EU, US]")
+	}
+	// The item of every origin: for "*" only.
+	all, _ := statsItem(t, src, agreement(t, statsAgreement))
+	if c := cells(all); c["CN"] != 6 || c["US"] != 6 {
+		t.Errorf("under origins = [*]: %v", c)
+	}
+	for _, a := range []*Agreement{kr, eu, agreement(t, strings.Replace(statsAgreement, `origins = ["*"]`, ``, 1))} {
+		if d := Decide(a, PeerState{"us", StatusActive}, all, now); d.Allow || d.Clause != "origins" {
+			t.Errorf("statistics of every origin under origins %v: %v", a.Origins, d)
 		}
 	}
 }
