@@ -21,6 +21,7 @@ import (
 	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/federation"
 	"github.com/accord-antispam/accord/internal/federation/fedhttp"
+	"github.com/accord-antispam/accord/internal/federation/stix"
 	"github.com/accord-antispam/accord/internal/nodekey"
 	"github.com/accord-antispam/accord/internal/store/sqlstore"
 )
@@ -563,6 +564,14 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 					continue
 				}
 				fmt.Fprintf(e.stdout, "%s: %s\n", name, res)
+			}
+			// The TAXII collections follow the set this round sent, as
+			// serve's rounds do (serve's own pages would also see the
+			// change, this spares the first page the work). A refresh
+			// that meets serve's own at once is left to serve.
+			feed := &stix.Feed{Fed: n.svc, Store: n.store, Name: n.cfg.Node.Name}
+			if err := feed.Refresh(ctx, sh); err != nil {
+				fmt.Fprintf(e.stderr, "warning: the TAXII collections were not brought up to date (the server does it on its next page): %v\n", err)
 			}
 			if failed != nil {
 				return &exitError{code: 1, err: failed}

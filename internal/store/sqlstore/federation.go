@@ -1030,8 +1030,11 @@ var (
 // SharedIndex implements federation.Source: every report's reference in
 // one query, in campaign order — no message, no analysis.
 func (s *Store) SharedIndex(ctx context.Context, fn func(r federation.ReportRef) error) error {
+	// An erased report is gone from what the node shares: what was sent
+	// of it is withdrawn, new peers get nothing of it. The desk keeps its
+	// row (its counts), the federation does not.
 	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.campaign_id, r.received_at, r.sha256, r.purged_at, COALESCE(p.address, '')
-		FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id ORDER BY r.campaign_id, r.received_at, r.id`)
+		FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id WHERE r.erased_at = 0 ORDER BY r.campaign_id, r.received_at, r.id`)
 	if err != nil {
 		return fmt.Errorf("read the index of the reports to share: %w", err)
 	}
@@ -1100,12 +1103,15 @@ func (s *Store) SharedReports(ctx context.Context, ids []string, fn func(r *inta
 }
 
 // SharedVersion implements federation.Source: it changes when a report is
-// added or erased.
+// added, erased or purged (an erasure keeps the report's row and time, so
+// counting rows and times alone missed it, and the TAXII collection kept
+// serving the erased report).
 func (s *Store) SharedVersion(ctx context.Context) (string, error) {
-	var n, last, sum int64
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(received_at), 0), CAST(COALESCE(SUM(received_at % 1000003), 0) AS BIGINT) FROM reports`).Scan(&n, &last, &sum)
+	var n, last, sum, erased, purged int64
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(received_at), 0), CAST(COALESCE(SUM(received_at % 1000003), 0) AS BIGINT),
+		CAST(COALESCE(SUM(erased_at % 1000003), 0) AS BIGINT), CAST(COALESCE(SUM(purged_at % 1000003), 0) AS BIGINT) FROM reports`).Scan(&n, &last, &sum, &erased, &purged)
 	if err != nil {
 		return "", fmt.Errorf("reports version: %w", err)
 	}
-	return fmt.Sprintf("%d:%d:%d", n, last, sum), nil
+	return fmt.Sprintf("%d:%d:%d:%d:%d", n, last, sum, erased, purged), nil
 }

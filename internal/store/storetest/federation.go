@@ -335,13 +335,20 @@ func sharedReports(t *testing.T, s Store) {
 	if l, err := s.Reports(ctx, intake.ReportFilter{Limit: intake.MaxLimit}); err != nil || len(l) != 4 {
 		t.Errorf("a list at the maximum: %d %v", len(l), err)
 	}
-	// An erasure unlinks the reporter and deletes the message: the
-	// report's reference says so.
+	// An erased report leaves what the node shares (its items are then
+	// withdrawn from partners), and the version moves: the TAXII
+	// collections' change check sees the erasure.
 	if _, err := d.Erase(ctx, first.ID, first.StatusToken); err != nil {
 		t.Fatal(err)
 	}
-	if r := index()[first.ID]; r.Reporter != "" || r.PurgedAt.IsZero() || r == refs[first.ID] {
-		t.Errorf("after erasure, report %s is indexed as %+v (before: %+v)", first.ID, r, refs[first.ID])
+	if r, ok := index()[first.ID]; ok {
+		t.Errorf("after erasure, report %s is still indexed to share, as %+v", first.ID, r)
+	}
+	if len(index()) != 3 {
+		t.Errorf("after one erasure, %d of 4 reports indexed", len(index()))
+	}
+	if v2, _ := s.SharedVersion(ctx); v2 == v1 {
+		t.Errorf("the version did not move with an erasure: %s", v2)
 	}
 }
 
