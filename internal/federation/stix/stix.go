@@ -56,10 +56,46 @@ func Marking(t federation.TLP) (json.RawMessage, string, error) {
 // (section 2.9 of the specification).
 var scoNamespace = uuid.MustParse("00abedb4-aa42-466c-9c01-fed23315a9b7")
 
-// scoID is a deterministic id from the object's value, as STIX asks.
+// scoID is a deterministic id from the object's value, as STIX 2.1 §2.9
+// asks: UUIDv5 over the JCS (RFC 8785) serialization of the
+// id-contributing properties. Not json.Marshal: it writes &, <, > (and
+// U+2028, U+2029) as \u escapes, which JCS keeps as they are, so a link
+// with & in its query would get an id no other producer computes.
 func scoID(typ, value string) string {
-	b, _ := json.Marshal(map[string]string{"value": value})
-	return typ + "--" + uuid.NewSHA1(scoNamespace, b).String()
+	return typ + "--" + uuid.NewSHA1(scoNamespace, []byte(`{"value":`+jcsString(value)+`}`)).String()
+}
+
+// jcsString is s as a JSON string the way RFC 8785 §3.2.2.2 writes it:
+// only the quotation mark, the reverse solidus and the control characters
+// are escaped (the short forms where JSON has them, else \u00xx in lower
+// case); everything else, as UTF-8.
+func jcsString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // Slots: the objects an item maps to. A domain object's id is random

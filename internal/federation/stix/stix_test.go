@@ -288,6 +288,23 @@ func TestSCOIDsAreDeterministic(t *testing.T) {
 	if scoID("url", "http://a.example/") == scoID("url", "http://b.example/") {
 		t.Error("two values share an id")
 	}
+	// &, <, > and U+2028 are kept as they are in the JCS serialization
+	// the id is derived from (RFC 8785; json.Marshal escaped them). The
+	// ids are those of a JCS serializer and UUIDv5 outside this code
+	// (Python's json.dumps(ensure_ascii=False, separators=(",", ":"))
+	// and uuid.uuid5).
+	for v, want := range map[string]string{
+		"http://shop.example/buy?a=1&b=2": "url--6e4cb72a-b743-5a6c-aee6-b0ccee271daf",
+		"http://x.example/<script>":       "url--37718bf0-adc1-5314-9a51-f81a58bbcfec",
+		"http://x.example/\u2028":         "url--9e827612-1407-575d-9a08-c0239b32fc21",
+	} {
+		if got := scoID("url", v); got != want {
+			t.Errorf("scoID(url, %q) = %s, want %s", v, got, want)
+		}
+	}
+	if got, want := jcsString("a\"b\\c\n\x01é"), `"a\"b\\c\n\u0001é"`; got != want {
+		t.Errorf("jcsString = %s, want %s", got, want)
+	}
 }
 
 // Canonical re-encodes JSON with sorted keys and no spaces, to compare
