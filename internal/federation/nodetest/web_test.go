@@ -170,7 +170,7 @@ func TestCooperationPagesForAuthorities(t *testing.T) {
 		t.Fatalf("received page: %d, %d items", code, len(got))
 	}
 	for _, want := range []string{got[0].Item.Key, "FR-US-2026 version 1", "enforcement of anti-spam law", "MoU FR-US 2026, art. 3", "kept at most 365 days",
-		"onward sharing not allowed", "held", "12.0.0.1"} {
+		"onward sharing not allowed", "purged at once if withdrawn", "held", "12.0.0.1"} {
 		if !strings.Contains(page, html.EscapeString(want)) {
 			t.Errorf("the received page lacks %q", want)
 		}
