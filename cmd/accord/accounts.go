@@ -44,7 +44,7 @@ func when(t time.Time) string {
 
 func cmdToken(ctx context.Context, e *env, args []string) error {
 	usage := func() error {
-		fmt.Fprintln(e.stderr, "usage: accord token create [--data DIR] --role reporter|analyst|authority|admin|metrics [--label TEXT]")
+		fmt.Fprintln(e.stderr, "usage: accord token create [--data DIR] --role reporter|analyst|authority|admin|metrics|mailbox [--label TEXT]")
 		fmt.Fprintln(e.stderr, "       accord token list [--data DIR]")
 		fmt.Fprintln(e.stderr, "       accord token revoke [--data DIR] ID")
 		return errUsage

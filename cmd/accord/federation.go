@@ -338,6 +338,11 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return err
 			}
+			// A peer this node does not know has no link, not "nothing
+			// pending": say so, as received --peer does.
+			if _, err := n.store.Peer(ctx, name); err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("peer %s: %w", name, err)}
+			}
 			pi, err := n.svc.PendingOf(ctx, name)
 			if err != nil {
 				return fmt.Errorf("peer %s: %w", name, err)

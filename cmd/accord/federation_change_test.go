@@ -235,6 +235,10 @@ keep_withdrawn_days = 0
 	if out := fr.run(t, bin, "peer", "pending", "us"); !strings.Contains(out, "no envelope is pending") {
 		t.Errorf("still pending: %s", out)
 	}
+	// A peer the node does not know: not found, not "nothing pending".
+	if out := fr.runFail(t, bin, "peer", "pending", "ghost"); !strings.Contains(out, "not found") || strings.Contains(out, "no envelope is pending") {
+		t.Errorf("peer pending of an unknown peer: %s", out)
+	}
 	for _, a := range []*authority{fr, us} {
 		peer := map[string]string{"fr": "us", "us": "fr"}[a.name]
 		if v := a.run(t, bin, "custody", "verify", peer); !strings.Contains(v, "OK:") {
