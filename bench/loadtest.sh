@@ -11,7 +11,8 @@
 #      form, on SQLite, then PostgreSQL (the server's peak memory; every
 #      upload read back byte for byte; one over the limit refused);
 #   4. one, then two serve processes on one PostgreSQL behind HAProxy, and
-#      two with one killed mid-load: every acknowledged report present, the
+#      two with one killed mid-load (clients retry with an Idempotency-Key):
+#      every acknowledged report present and no other, the
 #      custody chain verified, the campaigns those of grouping the stored
 #      reports one by one in commit order, the count beside the one-instance
 #      run's and the spread 30 random orders of its reports give;

@@ -369,11 +369,22 @@ type refusal struct{ msg string }
 func (r *refusal) Error() string { return r.msg }
 
 func httpSender(n *node) func([]byte) ([]string, error) {
+	send := httpKeyedSender(n)
+	return func(msg []byte) ([]string, error) { return send(msg, "") }
+}
+
+// httpKeyedSender is httpSender sending key as the Idempotency-Key ("":
+// none): a retry with the key of a submission whose answer was lost gets
+// that answer, not a second report.
+func httpKeyedSender(n *node) func(msg []byte, key string) ([]string, error) {
 	client := &http.Client{Timeout: time.Minute}
-	return func(msg []byte) ([]string, error) {
+	return func(msg []byte, key string) ([]string, error) {
 		req, _ := http.NewRequest("POST", "http://"+n.http+"/api/v1/reports", bytes.NewReader(msg))
 		req.Header.Set("Authorization", "Bearer "+n.reporter)
 		req.Header.Set("Content-Type", "message/rfc822")
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
 		res, err := client.Do(req)
 		if err != nil {
 			return nil, err

@@ -345,8 +345,8 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 		fail(fmt.Errorf("the instances run needs -dsn"))
 	}
 	fmt.Printf("\n## Several instances on one PostgreSQL behind HAProxy: %d distinct corpus spam over HTTP, %d clients\n\n", len(msgs), clients)
-	fmt.Printf("| instances | CPU per instance | killed | acknowledged | refused | errors (retried) | seconds | reports/s | p50 ms | p99 ms | stored | campaigns | in commit order, one by one | custody | complaints/commit | serve CPU ms/report | share of its CPU used | throttled | waited for a CPU ms/report | machine idle %% |\n")
-	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Printf("| instances | CPU per instance | killed | acknowledged | refused | errors (retried) | seconds | reports/s | p50 ms | p99 ms | stored | not acknowledged | campaigns | in commit order, one by one | custody | complaints/commit | serve CPU ms/report | share of its CPU used | throttled | waited for a CPU ms/report | machine idle %% |\n")
+	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	type runSpec struct {
 		instances int
 		kill      bool
@@ -390,12 +390,17 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 		}
 		survivor := cl.nodes[len(cl.nodes)-1]
 		missing := 0
+		acked := map[string]bool{}
 		for _, id := range r.ids {
+			acked[id] = true
 			if !survivor.has(id) {
 				missing++
 			}
 		}
 		st := survivor.stats()
+		// Stored but never acknowledged: a retry stored twice (what the
+		// Idempotency-Key prevents).
+		extra := st.Reports - (len(acked) - missing)
 		chain, _ := exec.Command(bin, "evidence", "chain", "--config", survivor.config, "--data", survivor.data).CombinedOutput()
 		chainOK := strings.HasPrefix(string(chain), "OK:")
 		p50, p99, _ := r.percentiles()
@@ -437,8 +442,8 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 			notes = append(notes, fmt.Sprintf("the one-instance run's %d reports grouped one at a time in their commit order make %d campaigns, in %d random orders %d to %d: which report founds a campaign depends on the order of arrival (docs/desk.md, \"Campaigns and the order of arrival\"), so runs of the same reports differ by that much whatever the number of instances",
 				len(r.ids), sequential, orders, fewest, most))
 		}
-		fmt.Printf("| %d | %s | %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %d (%d missing) | %d | %d | %s | %.1f | %s | %s | %s | %s | %.0f |\n", run.instances, share, kill, len(r.ids), r.refused, r.errors,
-			r.elapsed.Seconds(), rate, p50, p99, st.Reports, missing, st.Campaigns, sequential, custody, complaints/max(commits, 1), cpuPer, used, thr, wait, idle)
+		fmt.Printf("| %d | %s | %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %d (%d missing) | %d | %d | %d | %s | %.1f | %s | %s | %s | %s | %.0f |\n", run.instances, share, kill, len(acked), r.refused, r.errors,
+			r.elapsed.Seconds(), rate, p50, p99, st.Reports, missing, extra, st.Campaigns, sequential, custody, complaints/max(commits, 1), cpuPer, used, thr, wait, idle)
 		drop()
 		if sequential != st.Campaigns {
 			// Instances racing to found campaigns would show here.
@@ -459,9 +464,9 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 			notes = append(notes, fmt.Sprintf("%d instance(s)%s%s: %d campaigns, %+d against the one-instance run (order of arrival)",
 				run.instances, map[bool]string{true: ", one killed"}[run.kill], map[bool]string{true: ", capped"}[run.share > 0], st.Campaigns, st.Campaigns-campaigns1))
 		}
-		if missing > 0 || !chainOK {
+		if missing > 0 || extra != 0 || !chainOK {
 			defer func() {
-				fmt.Printf("\nFAILED: %d acknowledged reports missing, custody chain ok %v\n", missing, chainOK)
+				fmt.Printf("\nFAILED: %d acknowledged reports missing, %d stored not acknowledged, custody chain ok %v\n", missing, extra, chainOK)
 				os.Exit(1)
 			}()
 		}
@@ -614,9 +619,12 @@ func (cl *cluster) throttled() time.Duration {
 
 // loadRetrying sends every message through the proxy; a message that got
 // no answer (its instance died) is sent again, as a reporter's script
-// would. Only acknowledged reports count.
+// would, with the Idempotency-Key it was first sent with: a submission
+// stored whose answer was lost is answered, not stored twice. Only
+// acknowledged reports count.
 func loadRetrying(cl *cluster, msgs [][]byte, clients int, onAck func(int64)) result {
 	front := &node{http: cl.addr, reporter: cl.nodes[0].reporter}
+	run := rand.Uint64()
 	var (
 		mu    sync.Mutex
 		res   result
@@ -629,15 +637,16 @@ func loadRetrying(cl *cluster, msgs [][]byte, clients int, onAck func(int64)) re
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			send := httpSender(front)
+			send := httpKeyedSender(front)
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(msgs) {
 					return
 				}
+				key := fmt.Sprintf("loadtest-%016x-%d", run, i)
 				for try := 0; try < 5; try++ {
 					t0 := time.Now()
-					ids, err := send(msgs[i])
+					ids, err := send(msgs[i], key)
 					d := time.Since(t0)
 					mu.Lock()
 					var refused *refusal

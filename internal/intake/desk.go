@@ -149,21 +149,29 @@ type Submission struct {
 	// Desk are the addresses the mailbox received the complaint for
 	// (SMTP RCPT TO) and its public address (see Via.Desk).
 	Desk []string
+	// IdempotencyKey, when set, makes the submission idempotent for its
+	// principal (SubmittedBy): the same request again with the same key
+	// is answered with the first receipt and stores nothing; another
+	// request with it is an IdempotencyConflictError (see Idempotency).
+	IdempotencyKey string
 }
 
 // Receipt says what was stored.
 type Receipt struct {
 	ComplaintID string
 	Reports     []Receipted
+	// Replayed: the receipt of an earlier request with the same
+	// idempotency key; nothing was stored this time.
+	Replayed bool
 }
 
 // Receipted is one stored report, with its private status token (shown to
 // the reporter once; only its hash is kept).
 type Receipted struct {
-	ID          string
-	CampaignID  string
-	StatusToken string
-	Form        string
+	ID          string `json:"id"`
+	CampaignID  string `json:"-"` // Read from the store when a receipt is replayed: it may have changed.
+	StatusToken string `json:"status_token"`
+	Form        string `json:"form"`
 }
 
 // RejectError is a complaint the desk will not take, with the reason for
@@ -189,6 +197,17 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 			var rej *RejectError
 			d.observe(Observation{Channel: s.Channel, Reports: len(rec.Reports), Duration: time.Since(start), Rejected: errors.As(err, &rej), Err: err})
 		}()
+	}
+	var idem *idempotencyKey
+	if s.IdempotencyKey != "" {
+		if len(s.IdempotencyKey) > MaxIdempotencyKey {
+			return Receipt{}, fmt.Errorf("intake: an idempotency key is at most %d bytes", MaxIdempotencyKey)
+		}
+		k := newIdempotencyKey(s)
+		idem = &k
+		if rec, done, err := d.replay(ctx, k); done {
+			return rec, err
+		}
 	}
 	// At the mailbox ReporterAuth is the node's own check of the relay
 	// that handed the complaint over (SPF, DKIM), never a field of the
@@ -255,6 +274,13 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 			Detail: fmt.Sprintf("via %s as %s; message sha256 %s; complaint %s sha256 %s", s.Channel, it.Form, r.SHA256, c.ID, c.SHA256)})
 		rec.Reports = append(rec.Reports, Receipted{ID: r.ID, StatusToken: token, Form: it.Form})
 	}
+	if idem != nil {
+		seal, err := idem.sealReceipt(d.rand, rec)
+		if err != nil {
+			return Receipt{}, err
+		}
+		b.Idempotency = &Idempotency{Lookup: idem.lookup, Request: idem.request, ComplaintID: c.ID, Sealed: seal, CreatedAt: now}
+	}
 	p := &pending{batch: b, err: make(chan error, 1)}
 	d.mu.RLock()
 	if d.isClosed {
@@ -271,6 +297,14 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 	// Once queued, the commit goes ahead whatever the caller does; wait for
 	// it so the caller knows.
 	if err := <-p.err; err != nil {
+		if idem != nil {
+			// The same key committed meanwhile (the client sent its
+			// retry before the first answer came): the key's row
+			// refused this one; answer as that one did.
+			if rec, done, rerr := d.replay(ctx, *idem); done {
+				return rec, rerr
+			}
+		}
 		return Receipt{}, err
 	}
 	for i, r := range b.Reports {

@@ -108,6 +108,10 @@ type Batch struct {
 	Reporter  *Reporter // nil for anonymous complaints.
 	Reports   []*Report
 	Custody   []CustodyEntry // Entries to append (their Seq, PrevHash and Hash are set by the store).
+	// Idempotency is stored with the complaint when the submission came
+	// with an idempotency key; its Lookup is unique, so a second commit
+	// of the same key fails whole.
+	Idempotency *Idempotency
 }
 
 // Assigner places a report in a campaign inside the store's transaction:
@@ -131,6 +135,9 @@ type Store interface {
 	ReporterAddress(ctx context.Context, pseudonym string) (string, error)
 	CountReports(ctx context.Context) (int, error)
 	Stats(ctx context.Context) (Stats, error)
+	// Idempotent returns the idempotency record of lookup with its
+	// reports' current campaigns, or ErrNotFound.
+	Idempotent(ctx context.Context, lookup string) (*Idempotency, error)
 }
 
 // Stats are the desk's totals.

@@ -77,6 +77,11 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad-parameter", "consent and customer take yes, no or unknown: "+err.Error())
 		return
 	}
+	idemKey, err := idempotencyKey(r.Header.Values("Idempotency-Key"))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad-idempotency-key", err.Error())
+		return
+	}
 	as, err := intake.ParseAs(r.URL.Query().Get("as"))
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "bad-parameter", "as takes forwarded (you forwarded the spam: it is attached or quoted) or received (the spam as you received it): "+oneHeaderLine(r.URL.Query().Get("as"))+" is neither")
@@ -132,8 +137,9 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rec, err := s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelAPI, Raw: body, SubmittedBy: p.Label(),
-		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}, Declared: mt, As: as})
+		Context: analysis.Context{Consent: consent, ExistingCustomer: customer}, Declared: mt, As: as, IdempotencyKey: idemKey})
 	var rej *intake.RejectError
+	var reused *intake.IdempotencyConflictError
 	var xt *intake.XARFTypeError
 	var rt *intake.ReportTypeError
 	switch {
@@ -145,6 +151,9 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.As(err, &rej) && errors.Is(err, intake.ErrBadEvidence):
 		apiError(w, http.StatusUnprocessableEntity, "bad-evidence", rej.Reason)
+		return
+	case errors.As(err, &reused):
+		apiError(w, http.StatusUnprocessableEntity, "idempotency-key-reused", "this Idempotency-Key was already used with another request (body, Content-Type or parameters); nothing was kept — send a new report with a new key")
 		return
 	case errors.As(err, &rej):
 		apiError(w, http.StatusUnprocessableEntity, "no-message", rej.Reason)
@@ -172,7 +181,37 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		out["reports"] = more
 	}
 	w.Header().Set("Location", "/api/v1/reports/"+first.ID)
+	if rec.Replayed {
+		// The first answer again: nothing was stored this time.
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// idempotencyKey reads the Idempotency-Key header: one, 1 to 255
+// visible ASCII characters, bare or as a structured-field string
+// ("…", as the IETF draft writes it); none is "".
+func idempotencyKey(values []string) (string, error) {
+	switch len(values) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", errors.New("send one Idempotency-Key header, not several")
+	}
+	k := strings.TrimSpace(values[0])
+	if len(k) >= 2 && k[0] == '"' && k[len(k)-1] == '"' {
+		k = k[1 : len(k)-1]
+	}
+	if k == "" || len(k) > intake.MaxIdempotencyKey {
+		return "", fmt.Errorf("an Idempotency-Key has 1 to %d characters", intake.MaxIdempotencyKey)
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e || k[i] == '"' || k[i] == '\\' {
+			return "", errors.New("an Idempotency-Key is visible ASCII characters without quotes or backslashes (a UUID, say)")
+		}
+	}
+	return k, nil
 }
 
 // statusURL is the reporter's private link to their report, on the

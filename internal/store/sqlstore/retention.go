@@ -280,6 +280,10 @@ func (s *Store) PurgeReports(ctx context.Context, cutoff, now time.Time, why str
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM complaints WHERE id = ? AND NOT EXISTS (SELECT 1 FROM reports WHERE complaint_id = ?)`), cid, cid); err != nil {
 				return err
 			}
+			// A retry's key answers with a complaint's receipt: gone with it.
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM idempotency WHERE complaint_id = ? AND NOT EXISTS (SELECT 1 FROM complaints WHERE id = ?)`), cid, cid); err != nil {
+				return err
+			}
 			var left int
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM reports WHERE campaign_id = ?`), camp).Scan(&left); err != nil {
 				return err

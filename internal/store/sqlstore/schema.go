@@ -697,6 +697,20 @@ func migrations(d Dialect) []string {
 		// the collection once per object served. Partial: no other query
 		// can be planned on it by mistake.
 		`CREATE INDEX fed_feed_log_gone ON fed_feed_log (peer, id) WHERE current = 1 AND removed = 1`,
+		// 31: idempotency keys of API submissions (Idempotency-Key),
+		// written in the commit that stores their complaint: lookup is a
+		// hash of the principal and the key (unique, so a second commit
+		// of the same key fails whole), request a hash of the request,
+		// sealed the first answer encrypted under a key derived from the
+		// client's key (intake.Idempotency).
+		`CREATE TABLE idempotency (
+			lookup TEXT PRIMARY KEY,
+			request TEXT NOT NULL,
+			complaint_id TEXT NOT NULL,
+			sealed ` + d.Blob + ` NOT NULL,
+			created_at BIGINT NOT NULL
+		);
+		CREATE INDEX idempotency_complaint ON idempotency (complaint_id)`,
 	}
 }
 

@@ -240,7 +240,7 @@ func encodeReports(batches []*intake.Batch) ([]encodedReport, error) {
 // custody entries to chain after the head, in order (their time in the
 // precision stored).
 func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner, idx *commitIndex) ([]tableRows, []intake.CustodyEntry, error) {
-	var reporters, complaints, reports, domains, findings, camps, campBands, campDomains [][]any
+	var reporters, complaints, reports, domains, findings, camps, campBands, campDomains, idem [][]any
 	var entries []intake.CustodyEntry
 	n := 0
 	for _, b := range batches {
@@ -249,6 +249,9 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 			reporters = append(reporters, []any{b.Reporter.ID, b.Reporter.Address, nanos(c.ReceivedAt)})
 		}
 		complaints = append(complaints, complaintRow(b))
+		if b.Idempotency != nil {
+			idem = append(idem, idempotencyRow(b.Idempotency))
+		}
 		for _, r := range b.Reports {
 			if err := assign(ctx, idx, r); err != nil {
 				return nil, nil, fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
@@ -282,6 +285,7 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 		{table: "reports", cols: reportCols, rows: reports},
 		{table: "report_domains", cols: "report_id, domain", rows: domains},
 		{table: "report_findings", cols: "report_id, code", rows: findings},
+		{table: "idempotency", cols: idempotencyCols, rows: idem},
 	}, entries, nil
 }
 

@@ -102,6 +102,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("PurgeKeepsHeldComplaint", func(t *testing.T) { purgeKeepsHeldComplaint(t, open(t)) })
 	t.Run("NoSilentCaps", func(t *testing.T) { noSilentCaps(t, open(t)) })
 	t.Run("SharedThrottle", func(t *testing.T) { sharedThrottle(t, open(t)) })
+	t.Run("Idempotency", func(t *testing.T) { idempotency(t, open(t)) })
 }
 
 var clock = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
