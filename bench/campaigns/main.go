@@ -1,5 +1,6 @@
 // Command campaigns groups the spam of a corpus into campaigns the way the
-// complaint desk does (internal/campaign), and prints how many campaigns
+// complaint desk does (internal/campaign: the connected components of
+// sharing a grouping key), and prints how many campaigns
 // form and the largest ones with sample subjects, for spot checks:
 //
 //	campaigns DIR/spam
@@ -27,7 +28,9 @@ func main() {
 	files, _ := filepath.Glob(filepath.Join(os.Args[1], "*"))
 	sort.Strings(files)
 	an := &analysis.Analyzer{Geo: geo.Embedded()}
-	idx := campaign.NewMemIndex()
+	part := campaign.NewPartition()
+	campOf := map[string]string{}
+	var order []string
 	ctx := context.Background()
 	subjects := map[string]string{}
 	for _, f := range files {
@@ -41,10 +44,13 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		if _, err := idx.Add(ctx, f, analysis.CampaignSignature(v)); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+		pl := part.Place(analysis.CampaignSignature(v).Keys())
+		if pl.Campaign == "" {
+			pl.Campaign = f
+			part.Found(f, int64(len(order)), pl.NewKeys)
 		}
+		campOf[f] = pl.Campaign
+		order = append(order, f)
 		subjects[f] = v.Message.Subject
 	}
 	type camp struct {
@@ -53,7 +59,12 @@ func main() {
 	}
 	var cs []camp
 	singles := 0
-	for id, m := range idx.Members {
+	members := map[string][]string{}
+	for _, f := range order {
+		c := part.Find(campOf[f])
+		members[c] = append(members[c], f)
+	}
+	for id, m := range members {
 		cs = append(cs, camp{id, m})
 		if len(m) == 1 {
 			singles++

@@ -68,3 +68,43 @@ func BenchmarkAssignRealistic(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(idx.camps)-before)/float64(n-start), "new-campaigns/report")
 }
+
+// BenchmarkKeys: a realistic report's grouping keys (its signature
+// already computed, as the desk has it).
+func BenchmarkKeys(b *testing.B) {
+	t, d, net := realisticSpam(1)
+	s := Sign(t, d, "", net)
+	for b.Loop() {
+		s.Keys()
+	}
+}
+
+// BenchmarkPartitionRealistic: distinct realistic messages (realisticSpam)
+// placed one after another into a partition that already holds 5,000
+// earlier reports' keys, as a commit places its reports once the owners
+// of their keys are read: each joins its run (merging what it bridges)
+// or founds a campaign. Signing is BenchmarkSign's; the store's reading
+// and writing of keys is in the loadtest.
+func BenchmarkPartitionRealistic(b *testing.B) {
+	p := NewPartition()
+	n, founded, merges := 0, 0, 0
+	place := func() {
+		t, d, net := realisticSpam(n)
+		pl := p.Place(Sign(t, d, "", net).Keys())
+		if pl.Campaign == "" {
+			p.Found(fmt.Sprint("c", n), int64(n), pl.NewKeys)
+			founded++
+		}
+		merges += len(pl.Merges)
+		n++
+	}
+	for n < 5000 {
+		place()
+	}
+	start, f0, m0 := n, founded, merges
+	for b.Loop() {
+		place()
+	}
+	b.ReportMetric(float64(founded-f0)/float64(n-start), "new-campaigns/report")
+	b.ReportMetric(float64(merges-m0)/float64(n-start), "merges/report")
+}

@@ -2,12 +2,20 @@
 // Signature: a MinHash of its normalised text (word 3-shingles, numbers and
 // case folded away, so the usual per-recipient variations do not matter), the
 // registrable domains its links point to, its sender domain and its origin
-// network. A new report joins the existing campaign it is most similar to,
-// or starts a new one; candidates are found through locality-sensitive
-// bands of the MinHash and through shared link domains, never by scanning.
+// network.
 //
-// The decision is pure; where campaigns live is the Index's business, so a
-// store can run Assign inside the transaction that stores the report.
+// The complaint desk's campaigns are the connected components of sharing
+// a grouping key (Signature.Keys: windows of the MinHash, a link domain
+// with part of it, a short text's link domain), found by exact key look-up
+// and merged as reports bridge them (Partition): a function of the set of
+// reports, not of the order they arrive in (keys.go).
+//
+// Assign and Matches are the older, founder-based rule — a report joins the
+// campaign whose founding report it resembles best — which the mail
+// filter's near-duplicate check still uses against the desk's confirmed
+// campaigns (internal/filter): there a message is compared with campaigns,
+// not grouped with other messages. Where campaigns live is the Index's
+// business.
 package campaign
 
 import (
@@ -190,17 +198,13 @@ func Assign(ctx context.Context, idx Index, s Signature) (id string, why string,
 	return best, why, nil
 }
 
-// Matches says whether a report of signature a may join the campaign
-// founded by a report of signature b. The rule is symmetric, but it is
-// not transitive: a may match b and b match c while a and c do not (a
-// spam run that rewords its text step by step). A campaign is its
-// founder's signature, so which reports found campaigns — and how many
-// campaigns there are — depends on the order reports arrive in: with b
-// first, a and c both join b's campaign; with a first, then c, each
-// founds one and b joins the first. What holds in every order is that
-// founders match no earlier founder and every report matches its
-// campaign's founder (docs/desk.md, "Campaigns and the order of
-// arrival").
+// Matches says whether a report of signature a resembles the campaign
+// founded by a report of signature b (the filter's near-duplicate rule).
+// The rule is symmetric, but it is not transitive: a may match b and b
+// match c while a and c do not (a spam run that rewords its text step by
+// step), so grouping reports by it depends on the order they arrive in;
+// the desk groups by shared keys instead (Signature.Keys, docs/desk.md,
+// "Campaigns and the order of arrival").
 func Matches(a, b Signature) bool {
 	ok, _, _, _ := match(a, b)
 	return ok

@@ -31,12 +31,11 @@ func chain() (a, b, c Signature) {
 	return a, b, c
 }
 
-// TestOrderOfArrival pins why the number of campaigns depends on the
-// order reports arrive in (docs/desk.md, "Campaigns and the order of
-// arrival"): with the middle report of a chain first, the three make one
-// campaign; with either end first, two. If the rule is ever made
-// independent of the order (campaigns merged when a report joins two),
-// this test says so and must change with docs/desk.md.
+// TestOrderOfArrival pins why the founder rule (Assign, still the
+// filter's) could not group the desk's reports (docs/desk.md, "Campaigns
+// and the order of arrival"): with the middle report of a chain first,
+// the three make one campaign; with either end first, two. The desk
+// groups by keys (TestPartitionAnyOrder: one campaign in every order).
 func TestOrderOfArrival(t *testing.T) {
 	a, b, c := chain()
 	if !Matches(a, b) || !Matches(b, a) || !Matches(b, c) || !Matches(c, b) || Matches(a, c) || Matches(c, a) {
