@@ -12,10 +12,10 @@
 #      upload read back byte for byte; one over the limit refused);
 #   4. one, then two serve processes on one PostgreSQL behind HAProxy, and
 #      two with one killed mid-load (clients retry with an Idempotency-Key):
-#      every acknowledged report present and no other, the
-#      custody chain verified, the campaigns those of grouping the stored
-#      reports one by one in commit order, the count beside the one-instance
-#      run's and the spread 30 random orders of its reports give;
+#      every acknowledged report present and no other, the custody chain
+#      verified, and the campaign count equal in every run (one instance,
+#      two, two with a kill) and to grouping the stored reports by their
+#      keys in memory in 30 random orders — or the run fails;
 #      then one and two instances each capped at the same share of a CPU
 #      (LOADTEST_CPU_CAP, default 0.25; a control group per instance, as
 #      root; 0: not run), so that the second instance's gain is measured

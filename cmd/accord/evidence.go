@@ -89,7 +89,8 @@ func evidenceExport(ctx context.Context, e *env, args []string, usage func() err
 			tmp.Close()
 			return err
 		}
-	} else if _, cerr := st.Campaign(ctx, id); cerr == nil {
+	} else if _, cerr := st.Campaign(ctx, id); cerr == nil || errors.As(cerr, new(*intake.MergedError)) {
+		// (a campaign merged into another exports the other, whole)
 		what = "campaign"
 		if err := desk.ExportCampaign(ctx, id, tmp, o); err != nil {
 			tmp.Close()

@@ -68,6 +68,7 @@ const (
 	KindDecision Kind = "decision" // A formal decision (closing always records one).
 	KindReferral Kind = "referral" // Referred to Ref's peer; Ref is the assistance request id.
 	KindExport   Kind = "export"   // The case's evidence was exported; Ref is the bundle's SHA-256.
+	KindMerge    Kind = "merge"    // Another campaign was merged into this one (Ref); its case's events precede this one, renumbered.
 )
 
 // Event is one line of a case's history.

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -58,6 +59,13 @@ func (d *Desk) CampaignReports(ctx context.Context, id string) ([]ReportSummary,
 // signed by the node.
 func (d *Desk) ExportCampaign(ctx context.Context, id string, w io.Writer, o ExportOptions) error {
 	c, err := d.store.Campaign(ctx, id)
+	var merged *MergedError
+	if errors.As(err, &merged) {
+		// A campaign merged into another: its reports are the other's,
+		// exported with every campaign merged into it.
+		id = merged.Into
+		c, err = d.store.Campaign(ctx, id)
+	}
 	if err != nil {
 		return err
 	}

@@ -233,4 +233,29 @@ type CampaignDetail struct {
 	Samples     []ReportSummary
 	FoundedBy   string
 	Fingerprint string
+	// Merged are the campaigns merged into this one (their reports are
+	// its reports now), oldest merge first.
+	Merged []CampaignMerge
 }
+
+// CampaignMerge is one campaign merged into another: a report shared
+// grouping keys with both (campaign.Partition), or the regrouping of
+// schema 29 found them one.
+type CampaignMerge struct {
+	Campaign string    `json:"campaign"` // The id merged away; it still answers, pointing here.
+	At       time.Time `json:"at"`
+	Report   string    `json:"report"` // The report that joined both.
+	Reason   string    `json:"reason"`
+}
+
+// MergedError is the answer for a campaign merged into another: its id
+// still answers, with where its reports are now. It is an ErrNotFound for
+// callers that only ask whether the campaign is there.
+type MergedError struct {
+	ID, Into string
+}
+
+func (e *MergedError) Error() string {
+	return "intake: campaign " + e.ID + " was merged into " + e.Into
+}
+func (e *MergedError) Is(target error) bool { return target == ErrNotFound }

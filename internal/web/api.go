@@ -330,6 +330,15 @@ func (s *Server) apiEvidence(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiCampaign(w http.ResponseWriter, r *http.Request) {
 	c, err := s.store.Campaign(r.Context(), r.PathValue("id"))
+	var merged *intake.MergedError
+	if errors.As(err, &merged) {
+		// Its id still answers: where its reports are now.
+		w.Header().Set("Location", "/api/v1/campaigns/"+url.PathEscape(merged.Into))
+		writeJSON(w, http.StatusPermanentRedirect, map[string]any{"error": map[string]string{"code": "merged",
+			"message": "campaign " + merged.ID + " was merged into " + merged.Into + ": its reports, case and evidence are that campaign's"},
+			"merged_into": merged.Into})
+		return
+	}
 	if errors.Is(err, intake.ErrNotFound) {
 		apiError(w, http.StatusNotFound, "not-found", "no campaign "+r.PathValue("id"))
 		return
@@ -354,7 +363,7 @@ func (s *Server) apiCampaign(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": c.ID, "reports": c.Reports, "first_seen": c.FirstSeen, "last_seen": c.LastSeen, "subject": c.Subject,
 		"fingerprint": c.Fingerprint, "per_day": counts(c.PerDay), "countries": counts(c.Countries), "networks": counts(c.Networks),
-		"sender_domains": counts(c.Senders), "link_domains": counts(c.Domains), "findings": counts(c.Findings), "samples": samples,
+		"sender_domains": counts(c.Senders), "link_domains": counts(c.Domains), "findings": counts(c.Findings), "samples": samples, "merged": mergedOrEmpty(c.Merged),
 	})
 }
 
@@ -374,4 +383,12 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
 	b, _ := assets.ReadFile("openapi.yaml")
 	w.Header().Set("Content-Type", "application/yaml")
 	w.Write(b)
+}
+
+// mergedOrEmpty lists the campaigns merged into one, [] for none.
+func mergedOrEmpty(m []intake.CampaignMerge) []intake.CampaignMerge {
+	if m == nil {
+		return []intake.CampaignMerge{}
+	}
+	return m
 }

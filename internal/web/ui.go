@@ -452,6 +452,12 @@ func (s *Server) evidenceDownload(w http.ResponseWriter, r *http.Request) {
 func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r.Context())
 	c, err := s.store.Campaign(r.Context(), r.PathValue("id"))
+	var merged *intake.MergedError
+	if errors.As(err, &merged) {
+		// Merged into another: its id still answers, with the other.
+		http.Redirect(w, r, "/desk/campaigns/"+url.PathEscape(merged.Into)+"?merged="+url.QueryEscape(merged.ID), http.StatusSeeOther)
+		return
+	}
 	if err != nil {
 		s.page(w, http.StatusNotFound, "message", pageData{Title: "Not found", User: p.ID, Message: "There is no such campaign."})
 		return

@@ -36,6 +36,17 @@ func TestTwoInstances(t *testing.T) {
 	t.Logf("commits started again after a campaign was founded behind them: %d, then under the lock: %d", again+again2, locked+locked2)
 }
 
+// TestTwoInstancesMerging: two stores on one database merge campaigns at
+// once; one campaign per run, one custody chain.
+func TestTwoInstancesMerging(t *testing.T) {
+	dsn := freshSchema(t, pgDSN(t))
+	a, b := open(t, dsn), open(t, dsn)
+	storetest.TwoInstancesMerging(t, a, b)
+	again, locked := a.CommitRetries()
+	again2, locked2 := b.CommitRetries()
+	t.Logf("commits started again after campaign keys moved behind them: %d, then under the lock: %d", again+again2, locked+locked2)
+}
+
 // TestTwoInstancesLockFirst: the same with every commit taking the
 // custody head before it reads the campaigns (where a commit ends when
 // its snapshots keep meeting new campaigns).
@@ -116,6 +127,31 @@ func TestMigrateMessagesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.MigrateMessagesOnce(t, db, rebind, func() storetest.Store {
+		s, err := sqlstore.Open(context.Background(), db, sqlstore.Postgres)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestMigrateRegroups: migration 29 regroups a database grouped by the
+// old rule.
+func TestMigrateRegroups(t *testing.T) {
+	cfg, err := pgx.ParseConfig(freshSchema(t, pgDSN(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := connect(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	old, err := sqlstore.OpenAt(context.Background(), db, sqlstore.Postgres, 28)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MigrateRegroups(t, db, old, rebind, func() storetest.Store {
 		s, err := sqlstore.Open(context.Background(), db, sqlstore.Postgres)
 		if err != nil {
 			t.Fatal(err)

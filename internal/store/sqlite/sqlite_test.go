@@ -45,6 +45,22 @@ func TestTwoInstances(t *testing.T) {
 	storetest.TwoInstances(t, stores[0], stores[1])
 }
 
+// TestTwoInstancesMerging: two stores on one database file merge
+// campaigns at once; one campaign per run, one custody chain.
+func TestTwoInstancesMerging(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accord.db")
+	var stores []*sqlstore.Store
+	for range 2 {
+		s, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	storetest.TwoInstancesMerging(t, stores[0], stores[1])
+}
+
 func TestReopenKeepsSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accord.db")
 	s, err := Open(context.Background(), path)
@@ -173,4 +189,26 @@ func TestErasedBytesLeaveTheFile(t *testing.T) {
 			t.Errorf("%s, purged by retention, can still be read from the database files", m)
 		}
 	}
+}
+
+// TestMigrateRegroups: migration 29 regroups a database grouped by the
+// old rule.
+func TestMigrateRegroups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accord.db")
+	db, err := openDB(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	old, err := sqlstore.OpenAt(context.Background(), db, sqlstore.SQLite, 28)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MigrateRegroups(t, db, old, func(q string) string { return q }, func() storetest.Store {
+		s, err := sqlstore.Open(context.Background(), db, sqlstore.SQLite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
 }

@@ -123,9 +123,9 @@ func (s *Store) commitOn(ctx context.Context, c *pgx.Conn, batches []*intake.Bat
 // commitSnapshot is the commit in two exchanges, the lock held in the
 // second only.
 func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner) error {
-	idx := newCommitIndex(batches, &s.sigs)
+	idx := newCommitIndex(batches)
 	var first pgx.Batch
-	first.Queue(snapshotQuery, idx.bandKeys, idx.domainKeys)
+	first.Queue(snapshotQuery, idx.allKeys)
 	var since int64
 	err := exchange(ctx, c, &first, "campaign candidates", func(br pgx.BatchResults) error {
 		var err error
@@ -135,7 +135,7 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 	if err != nil {
 		return err
 	}
-	writes, entries, err := commitRows(ctx, batches, enc, assign, idx)
+	writes, merges, entries, err := commitRows(ctx, batches, enc, assign, idx)
 	if err != nil {
 		return err
 	}
@@ -174,10 +174,15 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 		second.Queue("WITH "+ctes+" SELECT 1", args...)
 		what = append(what, "store the reports")
 	}
-	// the lock, and the check that no campaign sharing a key of this
-	// commit was founded since the snapshot;
-	second.Queue(`SELECT campaigns_founded_since_locked($1, $2::bigint[], $3::text[])`, since, idx.bandKeys, idx.domainKeys)
-	what = append(what, "lock the custody head and check the campaigns")
+	// the lock, and the check that no key of this commit was taken or
+	// moved (a campaign founded, campaigns merged) since the snapshot;
+	second.Queue(`SELECT campaign_keys_since_locked($1, $2::bigint[])`, since, idx.allKeys)
+	what = append(what, "lock the custody head and check the campaign keys")
+	// the campaigns merged (reports, keys and cases moved);
+	for _, m := range merges {
+		second.Queue(s.q(m.query), m.args...)
+		what = append(what, "merge campaigns")
+	}
 	// the campaigns founded, the custody entries chained, the head moved.
 	ctes, args, next, err := insertsCTEs(under, 1)
 	if err != nil {
@@ -200,40 +205,33 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 }
 
 // snapshotQuery reads, in one statement and so from one snapshot, the
-// custody head's sequence (kind 0) and the campaign candidates of the
-// commit's text band keys (kind 1) and link domains (kind 2).
-var snapshotQuery = `SELECT 0, seq, '', '', '' FROM custody_head WHERE id = 1
-UNION ALL SELECT 1, k.band, '', b.campaign_id, c.signature FROM unnest($1::bigint[]) AS k(band)
-	CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_bands WHERE band = k.band LIMIT ` + strconv.Itoa(candidateLimit) + `) AS b
-	CROSS JOIN LATERAL (SELECT signature FROM campaigns WHERE id = b.campaign_id LIMIT 1) AS c
-UNION ALL SELECT 2, 0, k.domain, d.campaign_id, c.signature FROM unnest($2::text[]) AS k(domain)
-	CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_domains WHERE domain = k.domain LIMIT ` + strconv.Itoa(candidateLimit) + `) AS d
-	CROSS JOIN LATERAL (SELECT signature FROM campaigns WHERE id = d.campaign_id LIMIT 1) AS c`
+// custody head's sequence (kind 0) and the owners of the commit's
+// campaign keys (kind 1).
+var snapshotQuery = `SELECT 0, seq, '', CAST(0 AS BIGINT) FROM custody_head WHERE id = 1
+UNION ALL SELECT 1, u.h, k.campaign_id, c.created_at FROM unnest($1::bigint[]) AS u(h)
+	CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_keys WHERE hash = u.h) AS k
+	CROSS JOIN LATERAL (SELECT created_at FROM campaigns WHERE id = k.campaign_id LIMIT 1) AS c`
 
 // readSnapshot reads snapshotQuery's rows into idx and returns the head.
 func readSnapshot(br pgx.BatchResults, idx *commitIndex) (int64, error) {
 	var kind int
-	var head, band int64
-	var domain, id, sig string
+	var head, v, created int64
+	var id string
 	seen := false
-	err := readRows(br, []any{&kind, &band, &domain, &id, &sig}, func() error {
-		switch kind {
-		case 0:
-			head, seen = band, true
+	err := readRows(br, []any{&kind, &v, &id, &created}, func() error {
+		if kind == 0 {
+			head, seen = v, true
 			return nil
-		case 1:
-			return idx.addBand(band, id, sig)
-		default:
-			return idx.addDomain(domain, id, sig)
 		}
+		idx.own(v, id, created)
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("campaign candidates: %w", err)
+		return 0, fmt.Errorf("campaign keys: %w", err)
 	}
 	if !seen {
-		return 0, fmt.Errorf("campaign candidates: no custody head")
+		return 0, fmt.Errorf("campaign keys: no custody head")
 	}
-	idx.fill()
 	return head, nil
 }
 
@@ -353,15 +351,11 @@ func custodyArrays(entries []intake.CustodyEntry) []any {
 // readCandidates reads the band and link domain candidates, the next two
 // results of br, into idx.
 func readCandidates(br pgx.BatchResults, idx *commitIndex) error {
-	var k int64
-	var d, id, sig string
-	if err := readRows(br, []any{&k, &id, &sig}, func() error { return idx.addBand(k, id, sig) }); err != nil {
-		return fmt.Errorf("campaign candidates by text: %w", err)
+	var k, created int64
+	var id string
+	if err := readRows(br, []any{&k, &id, &created}, func() error { idx.own(k, id, created); return nil }); err != nil {
+		return fmt.Errorf("campaign keys: %w", err)
 	}
-	if err := readRows(br, []any{&d, &id, &sig}, func() error { return idx.addDomain(d, id, sig) }); err != nil {
-		return fmt.Errorf("campaign candidates by link domain: %w", err)
-	}
-	idx.fill()
 	return nil
 }
 
@@ -370,12 +364,11 @@ func readCandidates(br pgx.BatchResults, idx *commitIndex) error {
 // exchange, the rows, head and COMMIT in the second. The lock is held
 // across the assignment in between.
 func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner) error {
-	idx := newCommitIndex(batches, &s.sigs)
+	idx := newCommitIndex(batches)
 	var first pgx.Batch
 	first.Queue("BEGIN")
 	first.Queue(`SELECT seq, hash FROM custody_head WHERE id = 1 FOR UPDATE`)
-	first.Queue(bandCandidatesPG, idx.bandKeys)
-	first.Queue(domainCandidatesPG, idx.domainKeys)
+	first.Queue(keyOwnersPG, idx.allKeys)
 	var headSeq int64
 	var headHash string
 	err := exchange(ctx, c, &first, "begin commit", func(br pgx.BatchResults) error {
@@ -390,7 +383,7 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 	if err != nil {
 		return err
 	}
-	writes, entries, err := commitRows(ctx, batches, enc, assign, idx)
+	writes, merges, entries, err := commitRows(ctx, batches, enc, assign, idx)
 	if err != nil {
 		return err
 	}
@@ -409,7 +402,7 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 	}
 	var second pgx.Batch
 	var what []string
-	for _, w := range append(writes, custody) {
+	for _, w := range writes {
 		if len(w.rows) == 0 || large && copiedTable(w.table) {
 			continue
 		}
@@ -419,6 +412,18 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 		}
 		second.Queue(q, args...)
 		what = append(what, "store "+w.table)
+	}
+	for _, m := range merges {
+		second.Queue(s.q(m.query), m.args...)
+		what = append(what, "merge campaigns")
+	}
+	if len(custody.rows) > 0 {
+		q, args, err := unnestInsert(custody)
+		if err != nil {
+			return err
+		}
+		second.Queue(q, args...)
+		what = append(what, "store custody")
 	}
 	second.Queue(`UPDATE custody_head SET seq = $1, hash = $2 WHERE id = 1`, headSeq, headHash)
 	second.Queue("COMMIT")

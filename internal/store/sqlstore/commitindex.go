@@ -1,327 +1,249 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"slices"
-	"strconv"
-	"sync"
 
 	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/intake"
 )
 
-// commitIndex is the campaign index seen from inside one commit, built so
-// that a commit costs a fixed number of round trips whatever its size: the
-// candidates of every report of the group are read with two simple queries
-// at the start (one per kind of key: band keys of the text, link domains;
-// at most fifty campaigns per key and per report), and the campaigns
-// founded within the commit are kept in memory and written at the end.
+// commitIndex is the campaign grouping seen from inside one commit, built
+// so that a commit costs a fixed number of round trips whatever its size:
+// the owners of every grouping key of the commit's reports (each key
+// belongs to one campaign, campaign_keys) are read with one query at the
+// start, the reports are placed in memory (campaign.Partition: a report
+// whose keys several campaigns own merges them into the oldest), and the
+// keys, campaigns and merges are written at the end. No candidate limit:
+// a key has one owner, so every campaign a report belongs with is read,
+// however many reports share its keys.
 type commitIndex struct {
-	bands, domains [][]campaign.Candidate // Prefetched, per report of the commit.
-	cur            int                    // The report being assigned.
-	founded        []campaign.Candidate   // Campaigns founded in this commit, in order.
-	foundedBands   map[uint64][]int       // Band key -> indexes in founded.
-	foundedDomains map[string][]int
-
-	byBand     map[int64][]int // Which reports ask for which key.
-	byDomain   map[string][]int
-	bandKeys   []int64 // The keys to read, each once.
-	domainKeys []string
-	sigs       *signatures // Campaigns' signatures decoded so far.
-
-	// The candidates read, by key, until fill hands them to the reports.
-	keyBands   map[int64][]campaign.Candidate
-	keyDomains map[string][]campaign.Candidate
-	reportKeys []*intake.Report // The reports, in order.
+	keys    [][]campaign.Key // Per report of the commit, in order.
+	allKeys []int64          // The keys to read, each once.
+	part    *campaign.Partition
 }
 
-// candidateLimit bounds the candidates of one report by one kind of key.
-const candidateLimit = 50
-
-// Candidate queries: the campaigns of each key, at most candidateLimit
-// per key (a link domain shared by thousands of campaigns costs fifty
-// rows, not thousands). %s is the condition on the key.
-var (
-	bandCandidates = `SELECT band, id, signature FROM (SELECT b.band, c.id, c.signature, ROW_NUMBER() OVER (PARTITION BY b.band) AS n
-		FROM campaign_bands b JOIN campaigns c ON c.id = b.campaign_id WHERE b.band %s) AS w WHERE n <= ` + strconv.Itoa(candidateLimit)
-	domainCandidates = `SELECT domain, id, signature FROM (SELECT d.domain, c.id, c.signature, ROW_NUMBER() OVER (PARTITION BY d.domain) AS n
-		FROM campaign_domains d JOIN campaigns c ON c.id = d.campaign_id WHERE d.domain %s) AS w WHERE n <= ` + strconv.Itoa(candidateLimit)
-
-	// On PostgreSQL the same, key by key: the keys as an array, each
-	// one's campaigns by the primary key's index, each campaign by its
-	// own. PostgreSQL plans a query before the tables have statistics
-	// (a new desk, the first minute of autovacuum) as if they were
-	// tiny: the joins above were planned as hash joins over whole-table
-	// scans, whose cost grew with every campaign. The LIMITs make each
-	// step a parameterized index lookup, whatever the planner believes.
-	bandCandidatesPG = `SELECT k.band, b.campaign_id, c.signature FROM unnest($1::bigint[]) AS k(band)
-		CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_bands WHERE band = k.band LIMIT ` + strconv.Itoa(candidateLimit) + `) AS b
-		CROSS JOIN LATERAL (SELECT signature FROM campaigns WHERE id = b.campaign_id LIMIT 1) AS c`
-	domainCandidatesPG = `SELECT k.domain, d.campaign_id, c.signature FROM unnest($1::text[]) AS k(domain)
-		CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_domains WHERE domain = k.domain LIMIT ` + strconv.Itoa(candidateLimit) + `) AS d
-		CROSS JOIN LATERAL (SELECT signature FROM campaigns WHERE id = d.campaign_id LIMIT 1) AS c`
-)
-
-// newCommitIndex notes the keys the reports of a commit ask for; their
-// candidates are read next (prefetch, or commitPostgres) and added.
-func newCommitIndex(batches []*intake.Batch, sigs *signatures) *commitIndex {
-	var reports []*intake.Report
+// newCommitIndex notes the keys the reports of a commit have; their
+// owners are read next (prefetch, or commitPostgres) and added with own.
+func newCommitIndex(batches []*intake.Batch) *commitIndex {
+	x := &commitIndex{part: campaign.NewPartition()}
+	seen := map[uint64]bool{}
 	for _, b := range batches {
-		reports = append(reports, b.Reports...)
-	}
-	x := &commitIndex{bands: make([][]campaign.Candidate, len(reports)), domains: make([][]campaign.Candidate, len(reports)),
-		foundedBands: map[uint64][]int{}, foundedDomains: map[string][]int{},
-		byBand: map[int64][]int{}, byDomain: map[string][]int{}, sigs: sigs,
-		keyBands: map[int64][]campaign.Candidate{}, keyDomains: map[string][]campaign.Candidate{}, reportKeys: reports}
-	for i, r := range reports {
-		for _, k := range r.Signature.BandKeys() {
-			if k != 0 {
-				if x.byBand[int64(k)] == nil {
-					x.bandKeys = append(x.bandKeys, int64(k))
+		for _, r := range b.Reports {
+			ks := r.Signature.Keys()
+			x.keys = append(x.keys, ks)
+			for _, k := range ks {
+				if !seen[k.Hash] {
+					seen[k.Hash] = true
+					x.allKeys = append(x.allKeys, int64(k.Hash))
 				}
-				x.byBand[int64(k)] = append(x.byBand[int64(k)], i)
 			}
-		}
-		for _, d := range r.Signature.Domains {
-			if x.byDomain[d] == nil {
-				x.domainKeys = append(x.domainKeys, d)
-			}
-			x.byDomain[d] = append(x.byDomain[d], i)
 		}
 	}
 	return x
 }
 
-// addBand adds campaign id (its signature as stored) to the candidates of
-// the reports that ask for band key k.
-func (x *commitIndex) addBand(k int64, id, sig string) error {
-	c, err := x.candidate(id, sig)
-	if err != nil {
-		return err
-	}
-	x.keyBands[k] = append(x.keyBands[k], c)
-	return nil
-}
+// own records that campaign id, created at, owns key k.
+func (x *commitIndex) own(k int64, id string, created int64) { x.part.Own(uint64(k), id, created) }
 
-// fill gives each report its candidates, at most candidateLimit of each
-// kind, key by key, the keys shared by the fewest campaigns first (then
-// in order): a link domain or a band of text few campaigns have says more
-// of where a report belongs than one hundreds share (sf.net), so the
-// campaign it shares with the report is kept when the limit bites. The
-// order the rows came in no longer matters: the reports of a commit, and
-// the same report in any commit, get the same candidates.
-func (x *commitIndex) fill() {
-	for i, r := range x.reportKeys {
-		var bands []int64
-		for _, k := range r.Signature.BandKeys() {
-			if k != 0 {
-				bands = append(bands, int64(k))
-			}
-		}
-		slices.SortStableFunc(bands, func(a, b int64) int {
-			return cmp.Or(cmp.Compare(len(x.keyBands[a]), len(x.keyBands[b])), cmp.Compare(a, b))
-		})
-		for _, k := range bands {
-			for _, c := range x.keyBands[k] {
-				x.bands[i] = appendCandidate(x.bands[i], c)
-			}
-		}
-		domains := slices.Clone(r.Signature.Domains)
-		slices.SortStableFunc(domains, func(a, b string) int {
-			return cmp.Or(cmp.Compare(len(x.keyDomains[a]), len(x.keyDomains[b])), cmp.Compare(a, b))
-		})
-		for _, d := range domains {
-			for _, c := range x.keyDomains[d] {
-				x.domains[i] = appendCandidate(x.domains[i], c)
-			}
-		}
-	}
-}
+// keyOwners reads the owners of keys (%s: the condition on the key).
+const keyOwners = `SELECT k.hash, k.campaign_id, c.created_at FROM campaign_keys k JOIN campaigns c ON c.id = k.campaign_id WHERE k.hash %s`
 
-// addDomain adds campaign id to the candidates of the reports that ask
-// for link domain d.
-func (x *commitIndex) addDomain(d, id, sig string) error {
-	c, err := x.candidate(id, sig)
-	if err != nil {
-		return err
-	}
-	x.keyDomains[d] = append(x.keyDomains[d], c)
-	return nil
-}
+// keyOwnersPG is keyOwners on PostgreSQL, key by key by the primary key's
+// index whatever the planner believes of the tables' sizes.
+const keyOwnersPG = `SELECT u.h, k.campaign_id, c.created_at FROM unnest($1::bigint[]) AS u(h)
+	CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_keys WHERE hash = u.h) AS k
+	CROSS JOIN LATERAL (SELECT created_at FROM campaigns WHERE id = k.campaign_id LIMIT 1) AS c`
 
-func (x *commitIndex) candidate(id, sig string) (campaign.Candidate, error) {
-	c := campaign.Candidate{ID: id}
-	if known, ok := x.sigs.get(id); ok {
-		c.Signature = known
-		return c, nil
-	}
-	if err := json.Unmarshal([]byte(sig), &c.Signature); err != nil {
-		return c, fmt.Errorf("campaign %s: bad signature: %w", id, err)
-	}
-	x.sigs.put(id, c.Signature)
-	return c, nil
-}
-
-// signatures keeps the campaigns' signatures a store decoded, across its
-// commits: a campaign's signature is its founder's and never changes, and
-// the same campaigns come back as candidates commit after commit (fifty
-// of a popular link domain's each time), each a JSON decoding.
-type signatures struct {
-	mu sync.Mutex
-	m  map[string]campaign.Signature
-}
-
-// maxSignatures bounds the signatures kept (a few hundred bytes each).
-const maxSignatures = 20000
-
-func (s *signatures) get(id string) (campaign.Signature, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sig, ok := s.m[id]
-	return sig, ok
-}
-
-func (s *signatures) put(id string, sig campaign.Signature) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string]campaign.Signature{}
-	}
-	if len(s.m) >= maxSignatures {
-		for k := range s.m { // one out, whichever the map gives
-			delete(s.m, k)
-			break
-		}
-	}
-	s.m[id] = sig
-}
-
-// appendCandidate adds c once, up to the limit per report.
-func appendCandidate(cs []campaign.Candidate, c campaign.Candidate) []campaign.Candidate {
-	if len(cs) >= candidateLimit {
-		return cs
-	}
-	for _, have := range cs {
-		if have.ID == c.ID {
-			return cs
-		}
-	}
-	return append(cs, c)
-}
-
-// prefetch reads the candidates of every key of x inside tx, with one
-// query per kind of key (in pieces under the parameter limit).
+// prefetch reads the owners of every key of x inside tx (in pieces under
+// the parameter limit).
 func (s *Store) prefetch(ctx context.Context, tx *sql.Tx, x *commitIndex) error {
-	for start := 0; start < len(x.bandKeys); start += maxParams {
-		part := x.bandKeys[start:min(len(x.bandKeys), start+maxParams)]
+	for start := 0; start < len(x.allKeys); start += maxParams {
+		part := x.allKeys[start:min(len(x.allKeys), start+maxParams)]
 		args := make([]any, len(part))
 		for i, k := range part {
 			args[i] = k
 		}
-		err := s.candidates(ctx, tx, bandCandidates, args, func(rows *sql.Rows) error {
-			var k int64
-			var id, sig string
-			if err := rows.Scan(&k, &id, &sig); err != nil {
-				return err
-			}
-			return x.addBand(k, id, sig)
-		})
+		rows, err := tx.QueryContext(ctx, s.q(fmt.Sprintf(keyOwners, "IN ("+placeholders(len(args))+")")), args...)
 		if err != nil {
-			return fmt.Errorf("campaign candidates by text: %w", err)
+			return fmt.Errorf("campaign keys: %w", err)
+		}
+		for rows.Next() {
+			var k, created int64
+			var id string
+			if err := rows.Scan(&k, &id, &created); err != nil {
+				rows.Close()
+				return fmt.Errorf("campaign keys: %w", err)
+			}
+			x.own(k, id, created)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("campaign keys: %w", err)
 		}
 	}
-	for start := 0; start < len(x.domainKeys); start += maxParams {
-		part := x.domainKeys[start:min(len(x.domainKeys), start+maxParams)]
-		args := make([]any, len(part))
-		for i, d := range part {
-			args[i] = d
-		}
-		err := s.candidates(ctx, tx, domainCandidates, args, func(rows *sql.Rows) error {
-			var d, id, sig string
-			if err := rows.Scan(&d, &id, &sig); err != nil {
-				return err
-			}
-			return x.addDomain(d, id, sig)
-		})
-		if err != nil {
-			return fmt.Errorf("campaign candidates by link domain: %w", err)
-		}
-	}
-	x.fill()
 	return nil
 }
 
-func (s *Store) candidates(ctx context.Context, tx *sql.Tx, query string, keys []any, scan func(*sql.Rows) error) error {
-	rows, err := tx.QueryContext(ctx, s.q(fmt.Sprintf(query, "IN ("+placeholders(len(keys))+")")), keys...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+// noCandidates is the campaign.Index the assigner is given for a report
+// that founds a campaign: the grouping is the store's (by keys), the
+// assigner only names the new campaign.
+type noCandidates struct{}
+
+func (noCandidates) ByBands(context.Context, [campaign.Bands]uint64) ([]campaign.Candidate, error) {
+	return nil, nil
+}
+func (noCandidates) ByDomains(context.Context, []string) ([]campaign.Candidate, error) {
+	return nil, nil
 }
 
-// ByBands implements campaign.Index for the report being assigned.
-func (x *commitIndex) ByBands(_ context.Context, keys [campaign.Bands]uint64) ([]campaign.Candidate, error) {
-	out := append([]campaign.Candidate(nil), x.bands[x.cur]...)
-	seen := map[int]bool{}
-	for _, k := range keys {
-		for _, i := range x.foundedBands[k] {
-			if k != 0 && !seen[i] {
-				seen[i] = true
-				out = append(out, x.founded[i])
+// merge is one campaign absorbed by another in a commit, with the report
+// that joined both.
+type merge struct {
+	campaign.Merge
+	report *intake.Report
+}
+
+// placed is what a commit's grouping did: the campaigns it founds (their
+// founders), the keys now owned, the merges in order.
+type placed struct {
+	founded []*intake.Report
+	keys    [][]any // hash, campaign_id
+	merges  []merge
+}
+
+// place groups the commit's reports in order: each joins the campaign
+// owning its keys (merging several into the oldest) or founds one (named
+// by assign). A campaign founded and merged away within the commit is
+// never written: its reports are the survivor's.
+func (x *commitIndex) place(ctx context.Context, batches []*intake.Batch, assign intake.Assigner) (placed, error) {
+	var out placed
+	newKeys := map[uint64]bool{}
+	var keyOrder []uint64
+	fresh := map[string]bool{}
+	i := 0
+	var reports []*intake.Report
+	for _, b := range batches {
+		for _, r := range b.Reports {
+			reports = append(reports, r)
+			pl := x.part.Place(x.keys[i])
+			i++
+			if pl.Campaign == "" {
+				if err := assign(ctx, noCandidates{}, r); err != nil {
+					return out, fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
+				}
+				if r.CampaignID == "" {
+					return out, fmt.Errorf("assign campaign of report %s: the assigner named no campaign", r.ID)
+				}
+				if r.CampaignNew {
+					x.part.Found(r.CampaignID, nanos(r.ReceivedAt), pl.NewKeys)
+					fresh[r.CampaignID] = true
+					out.founded = append(out.founded, r)
+				} else {
+					// An existing campaign the assigner chose (fixtures
+					// only: the desk's assigner always founds one).
+					x.part.Claim(r.CampaignID, nanos(r.ReceivedAt), pl.NewKeys)
+				}
+			} else {
+				r.CampaignID, r.CampaignNew, r.CampaignWhy = pl.Campaign, false, pl.Why
+			}
+			for _, k := range pl.NewKeys {
+				if !newKeys[k] {
+					newKeys[k] = true
+					keyOrder = append(keyOrder, k)
+				}
+			}
+			for _, m := range pl.Merges {
+				out.merges = append(out.merges, merge{Merge: m, report: r})
 			}
 		}
 	}
-	return out, nil
-}
-
-// ByDomains implements campaign.Index for the report being assigned.
-func (x *commitIndex) ByDomains(_ context.Context, domains []string) ([]campaign.Candidate, error) {
-	out := append([]campaign.Candidate(nil), x.domains[x.cur]...)
-	seen := map[int]bool{}
-	for _, d := range domains {
-		for _, i := range x.foundedDomains[d] {
-			if !seen[i] {
-				seen[i] = true
-				out = append(out, x.founded[i])
-			}
-		}
-	}
-	return out, nil
-}
-
-// found records a campaign founded by r in this commit, and returns its
-// rows for the campaigns, campaign_bands and campaign_domains tables.
-func (x *commitIndex) found(r *intake.Report) (campaignRow []any, bands, domains [][]any) {
-	i := len(x.founded)
-	x.founded = append(x.founded, campaign.Candidate{ID: r.CampaignID, Signature: r.Signature})
-	sig, _ := json.Marshal(r.Signature)
-	campaignRow = []any{r.CampaignID, nanos(r.ReceivedAt), r.ID, r.Subject(), string(sig)}
-	seen := map[uint64]bool{}
-	for _, k := range r.Signature.BandKeys() {
-		if k == 0 || seen[k] {
+	// What merges within the commit changed.
+	founded := out.founded[:0]
+	for _, r := range out.founded {
+		if now := x.part.Find(r.CampaignID); now != r.CampaignID {
+			r.CampaignWhy = "founded campaign " + r.CampaignID + ", merged in the same commit into " + now
+			r.CampaignID, r.CampaignNew = now, false
 			continue
 		}
-		seen[k] = true
-		x.foundedBands[k] = append(x.foundedBands[k], i)
-		bands = append(bands, []any{int64(k), r.CampaignID})
+		founded = append(founded, r)
 	}
-	seenD := map[string]bool{}
-	for _, d := range r.Signature.Domains {
-		if !seenD[d] {
-			seenD[d] = true
-			x.foundedDomains[d] = append(x.foundedDomains[d], i)
-			domains = append(domains, []any{d, r.CampaignID})
+	out.founded = founded
+	for _, r := range reports {
+		r.CampaignID = x.part.Find(r.CampaignID)
+	}
+	merges := out.merges[:0]
+	for _, m := range out.merges {
+		if fresh[m.From] {
+			continue // never written
 		}
+		m.Into = x.part.Find(m.Into)
+		merges = append(merges, m)
 	}
-	return campaignRow, bands, domains
+	out.merges = merges
+	for _, k := range keyOrder {
+		owner, ok := x.part.Owner(k)
+		if !ok {
+			return out, fmt.Errorf("campaign key %x has no owner", k)
+		}
+		out.keys = append(out.keys, []any{int64(k), owner})
+	}
+	return out, nil
+}
+
+// mergeStatements are the statements that merge campaign m.From into
+// m.Into, in order, the same on both stores: its reports, keys and case
+// go to the absorbing campaign, it points at it (as do campaigns merged
+// into it before), and the merge is recorded. A case of the absorbed
+// campaign is kept whole: its events follow the absorbing case's,
+// renumbered, then a "merge" event; the merged case's status is the one
+// further along the work of the two, an open one over a closed one (a
+// closed case must not hide one still being worked, nor its new
+// reports), and its assignee the absorbing case's, else the absorbed's.
+func mergeStatements(m merge, at int64) []stmt {
+	f, i := m.From, m.Into
+	rank := func(col string) string {
+		return `CASE ` + col + ` WHEN 'referred' THEN 4 WHEN 'investigating' THEN 3 WHEN 'triage' THEN 2 WHEN 'new' THEN 1 ELSE 0 END`
+	}
+	seq := `(SELECT seq + 1 FROM custody_head WHERE id = 1)`
+	return []stmt{
+		{`UPDATE reports SET campaign_id = ? WHERE campaign_id = ?`, []any{i, f}},
+		{`UPDATE campaign_keys SET campaign_id = ?, seq = ` + seq + ` WHERE campaign_id = ?`, []any{i, f}},
+		{`UPDATE campaigns SET merged_into = ? WHERE id = ? OR merged_into = ?`, []any{i, f, f}},
+		{`UPDATE campaign_merges SET into_id = ? WHERE into_id = ?`, []any{i, f}},
+		{`INSERT INTO campaign_merges (campaign_id, into_id, at, report_id, reason) VALUES (?, ?, ?, ?, ?)`, []any{f, i, at, m.report.ID, m.Why}},
+		// The case: a copy of the absorbed one when the absorbing
+		// campaign has none (version 0: the events are moved next).
+		{`INSERT INTO cases (campaign_id, status, assignee, opened_at, updated_at, closed_at, version)
+			SELECT CAST(? AS TEXT), status, assignee, opened_at, updated_at, closed_at, 0 FROM cases WHERE campaign_id = ?
+			AND NOT EXISTS (SELECT 1 FROM cases WHERE campaign_id = ?)`, []any{i, f, i}},
+		{`UPDATE case_events SET campaign_id = ?, n = n + (SELECT version FROM cases WHERE campaign_id = ?) WHERE campaign_id = ?`, []any{i, i, f}},
+		{`UPDATE cases SET
+			status = CASE WHEN ` + rank(`(SELECT o.status FROM cases o WHERE o.campaign_id = ?)`) + ` > ` + rank(`status`) + `
+				THEN (SELECT o.status FROM cases o WHERE o.campaign_id = ?) ELSE status END,
+			assignee = CASE WHEN assignee = '' THEN (SELECT o.assignee FROM cases o WHERE o.campaign_id = ?) ELSE assignee END,
+			opened_at = CASE WHEN (SELECT o.opened_at FROM cases o WHERE o.campaign_id = ?) < opened_at THEN (SELECT o.opened_at FROM cases o WHERE o.campaign_id = ?) ELSE opened_at END,
+			updated_at = ?,
+			version = version + (SELECT o.version FROM cases o WHERE o.campaign_id = ?) + 1
+			WHERE campaign_id = ? AND EXISTS (SELECT 1 FROM cases o WHERE o.campaign_id = ?)`, []any{f, f, f, f, f, at, f, i, f}},
+		{`UPDATE cases SET closed_at = 0 WHERE campaign_id = ? AND status <> 'closed' AND EXISTS (SELECT 1 FROM cases o WHERE o.campaign_id = ?)`, []any{i, f}},
+		{`INSERT INTO case_events (campaign_id, n, at, actor, kind, status, text, ref)
+			SELECT campaign_id, version, CAST(? AS BIGINT), 'desk', 'merge', status, CAST(? AS TEXT), CAST(? AS TEXT) FROM cases WHERE campaign_id = ? AND EXISTS (SELECT 1 FROM cases o WHERE o.campaign_id = ?)`,
+			[]any{at, "campaign " + f + " merged into this one: " + m.Why, f, i, f}},
+		{`DELETE FROM cases WHERE campaign_id = ?`, []any{f}},
+	}
+}
+
+// stmt is one statement with its arguments (? placeholders).
+type stmt struct {
+	query string
+	args  []any
+}
+
+// mergeCustody is the custody entry of a merge: in the log of the report
+// that joined both campaigns.
+func mergeCustody(m merge) intake.CustodyEntry {
+	return intake.CustodyEntry{ReportID: m.report.ID, At: m.report.ReceivedAt, Actor: "desk", Action: "campaign-merged",
+		Detail: fmt.Sprintf("campaign %s merged into %s: %s", m.From, m.Into, m.Why)}
 }

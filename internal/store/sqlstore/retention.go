@@ -289,7 +289,7 @@ func (s *Store) PurgeReports(ctx context.Context, cutoff, now time.Time, why str
 				return err
 			}
 			if left == 0 {
-				for _, q := range []string{`DELETE FROM campaign_bands WHERE campaign_id = ?`, `DELETE FROM campaign_domains WHERE campaign_id = ?`,
+				for _, q := range []string{`DELETE FROM campaign_keys WHERE campaign_id = ?`,
 					`DELETE FROM campaigns WHERE id = ? AND NOT EXISTS (SELECT 1 FROM cases WHERE campaign_id = ?)`} {
 					args := []any{camp}
 					if strings.Count(q, "?") == 2 {

@@ -711,6 +711,36 @@ func migrations(d Dialect) []string {
 			created_at BIGINT NOT NULL
 		);
 		CREATE INDEX idempotency_complaint ON idempotency (complaint_id)`,
+		// 29: campaigns are the connected components of sharing a
+		// grouping key (campaign.Signature.Keys), whatever the order
+		// reports arrive in. Each key belongs to one campaign
+		// (campaign_keys; seq: the custody head its commit chained
+		// after, plus one, as founded_seq); a report whose keys several
+		// campaigns own merges them into the oldest: the merged one
+		// points at it (merged_into) and the merge is recorded
+		// (campaign_merges, and the custody log). The founder-based
+		// candidate tables go. Existing databases are regrouped by the
+		// new rule when the store opens (campaign_regroup: pending).
+		`CREATE TABLE campaign_keys (
+			hash BIGINT PRIMARY KEY,
+			campaign_id TEXT NOT NULL,
+			seq BIGINT NOT NULL
+		);
+		CREATE INDEX campaign_keys_campaign ON campaign_keys (campaign_id);
+		CREATE INDEX campaign_keys_seq ON campaign_keys (seq);
+		ALTER TABLE campaigns ADD COLUMN merged_into TEXT NOT NULL DEFAULT '';
+		CREATE TABLE campaign_merges (
+			campaign_id TEXT PRIMARY KEY,
+			into_id TEXT NOT NULL,
+			at BIGINT NOT NULL,
+			report_id TEXT NOT NULL,
+			reason TEXT NOT NULL
+		);
+		CREATE INDEX campaign_merges_into ON campaign_merges (into_id);
+		CREATE TABLE campaign_regroup (pending BIGINT NOT NULL);
+		INSERT INTO campaign_regroup (pending) SELECT 1 FROM custody_head WHERE id = 1 AND EXISTS (SELECT 1 FROM reports);
+		DROP TABLE campaign_bands;
+		DROP TABLE campaign_domains` + keysSince(d),
 	}
 }
 
@@ -718,6 +748,21 @@ func migrations(d Dialect) []string {
 // complaints table named a: its own, or its report's (migration 27).
 func complaintRaw(a string) string {
 	return `CASE WHEN ` + a + `.raw_report = '' THEN ` + a + `.raw ELSE (SELECT rr.raw FROM reports rr WHERE rr.id = ` + a + `.raw_report) END`
+}
+
+// keysSince is migration 29's check on PostgreSQL: a commit that grouped
+// its reports on a snapshot taken at head S locks the head and looks
+// whether any of its keys was taken or moved (seq > S: a campaign founded
+// with it, campaigns merged) since; then it starts again (SQLSTATE
+// AC001). The founder-based checks go with their tables.
+func keysSince(d Dialect) string {
+	if d.Name != "postgres" {
+		return ``
+	}
+	return `;
+		DROP FUNCTION IF EXISTS campaigns_founded_since_locked(BIGINT, BIGINT[], TEXT[]);
+		DROP FUNCTION IF EXISTS campaigns_founded_since(BIGINT, BIGINT[], TEXT[]);
+		CREATE FUNCTION campaign_keys_since_locked(since BIGINT, keys BIGINT[]) RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1 FROM custody_head WHERE id = 1 FOR UPDATE; IF (SELECT seq FROM custody_head WHERE id = 1) = since THEN RETURN; END IF; IF EXISTS (SELECT 1 FROM unnest(keys) AS u(h) CROSS JOIN LATERAL (SELECT 1 FROM campaign_keys k WHERE k.hash = u.h AND k.seq > since LIMIT 1) AS x) THEN RAISE EXCEPTION 'campaign keys taken or moved since the snapshot' USING ERRCODE = 'AC001'; END IF; END $$`
 }
 
 // foundedSinceByIndex is migration 24 (nothing on SQLite).

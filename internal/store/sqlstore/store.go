@@ -32,7 +32,6 @@ type Store struct {
 	snapshotAgain, snapshotLocked atomic.Int64
 	lockFirst                     atomic.Bool // LockFirst.
 	throttleTakes                 atomic.Int64
-	sigs                          signatures // Campaign signatures decoded by commits.
 }
 
 // Open wraps an opened database and brings its schema up to date.
@@ -47,6 +46,11 @@ func OpenAt(ctx context.Context, db *sql.DB, d Dialect, v int) (*Store, error) {
 	s := &Store{db: db, d: d}
 	if err := s.migrate(ctx, v); err != nil {
 		return nil, err
+	}
+	if v >= regroupVersion {
+		if err := s.regroup(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -186,7 +190,7 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM custody_head WHERE id = 1`+s.d.ForUpdate).Scan(&headSeq, &headHash); err != nil {
 		return fmt.Errorf("lock the custody head: %w", err)
 	}
-	idx := newCommitIndex(batches, &s.sigs)
+	idx := newCommitIndex(batches)
 	if err := s.prefetch(ctx, tx, idx); err != nil {
 		return err
 	}
@@ -194,15 +198,23 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 	if err != nil {
 		return err
 	}
-	writes, entries, err := commitRows(ctx, batches, enc, assign, idx)
+	writes, merges, entries, err := commitRows(ctx, batches, enc, assign, idx)
 	if err != nil {
 		return err
 	}
 	custody, headSeq, headHash := chainCustody(entries, headSeq, headHash)
-	for _, w := range append(writes, custody) {
+	for _, w := range writes {
 		if err := s.insertTable(ctx, tx, w); err != nil {
 			return err
 		}
+	}
+	for _, m := range merges {
+		if _, err := tx.ExecContext(ctx, s.q(m.query), m.args...); err != nil {
+			return fmt.Errorf("merge campaigns: %w", err)
+		}
+	}
+	if err := s.insertTable(ctx, tx, custody); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`UPDATE custody_head SET seq = ?, hash = ? WHERE id = 1`), headSeq, headHash); err != nil {
 		return fmt.Errorf("append custody: %w", err)
@@ -235,12 +247,17 @@ func encodeReports(batches []*intake.Batch) ([]encodedReport, error) {
 	return out, nil
 }
 
-// commitRows assigns every report of a commit to its campaign (idx holds
-// the candidates), and returns the rows to write per table and the
-// custody entries to chain after the head, in order (their time in the
-// precision stored).
-func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner, idx *commitIndex) ([]tableRows, []intake.CustodyEntry, error) {
-	var reporters, complaints, reports, domains, findings, camps, campBands, campDomains, idem [][]any
+// commitRows groups every report of a commit into its campaign (idx
+// holds the owners of their keys), and returns the rows to write per
+// table, the statements of the campaign merges, and the custody entries
+// to chain after the head, in order (their time in the precision
+// stored).
+func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedReport, assign intake.Assigner, idx *commitIndex) ([]tableRows, []stmt, []intake.CustodyEntry, error) {
+	pl, err := idx.place(ctx, batches, assign)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var reporters, complaints, reports, domains, findings, camps, idem [][]any
 	var entries []intake.CustodyEntry
 	n := 0
 	for _, b := range batches {
@@ -253,14 +270,6 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 			idem = append(idem, idempotencyRow(b.Idempotency))
 		}
 		for _, r := range b.Reports {
-			if err := assign(ctx, idx, r); err != nil {
-				return nil, nil, fmt.Errorf("assign campaign of report %s: %w", r.ID, err)
-			}
-			idx.cur++
-			if r.CampaignNew {
-				row, bs, ds := idx.found(r)
-				camps, campBands, campDomains = append(camps, row), append(campBands, bs...), append(campDomains, ds...)
-			}
 			e := enc[n]
 			n++
 			e.row[reportCampaignCol], e.row[reportCampaignCol+1] = r.CampaignID, r.CampaignWhy
@@ -273,20 +282,33 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 			entries = append(entries, e)
 		}
 	}
+	for _, r := range pl.founded {
+		sig, err := json.Marshal(r.Signature)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("campaign of report %s: %w", r.ID, err)
+		}
+		camps = append(camps, []any{r.CampaignID, nanos(r.ReceivedAt), r.ID, r.Subject(), string(sig)})
+	}
+	var merges []stmt
+	for _, m := range pl.merges {
+		merges = append(merges, mergeStatements(m, nanos(m.report.ReceivedAt))...)
+		e := mergeCustody(m)
+		e.At = e.At.UTC().Truncate(time.Nanosecond)
+		entries = append(entries, e)
+	}
+	// founded_seq, seq: the head the commit chains after, plus one, read
+	// where the head is held (see migrations 19 and 29).
+	const nextSeq = "(SELECT seq + 1 FROM custody_head WHERE id = 1)"
 	return []tableRows{
-		// founded_seq: the head the commit chains after, plus one, read
-		// where the head is held (see migration 19).
-		{table: "campaigns", cols: "id, created_at, founder, subject, signature", rows: camps,
-			extraCol: "founded_seq", extraExpr: "(SELECT seq + 1 FROM custody_head WHERE id = 1)"},
-		{table: "campaign_bands", cols: "band, campaign_id", suffix: " ON CONFLICT DO NOTHING", rows: campBands},
-		{table: "campaign_domains", cols: "domain, campaign_id", suffix: " ON CONFLICT DO NOTHING", rows: campDomains},
+		{table: "campaigns", cols: "id, created_at, founder, subject, signature", rows: camps, extraCol: "founded_seq", extraExpr: nextSeq},
+		{table: "campaign_keys", cols: "hash, campaign_id", rows: pl.keys, extraCol: "seq", extraExpr: nextSeq},
 		{table: "reporters", cols: "id, address, first_seen", suffix: " ON CONFLICT (id) DO NOTHING", rows: reporters},
 		{table: "complaints", cols: complaintRowCols, rows: complaints},
 		{table: "reports", cols: reportCols, rows: reports},
 		{table: "report_domains", cols: "report_id, domain", rows: domains},
 		{table: "report_findings", cols: "report_id, code", rows: findings},
 		{table: "idempotency", cols: idempotencyCols, rows: idem},
-	}, entries, nil
+	}, merges, entries, nil
 }
 
 // complaintRowCols are the complaints table's columns, as complaintRow fills
@@ -578,7 +600,7 @@ func (s *Store) Stats(ctx context.Context) (intake.Stats, error) {
 	}{
 		{`SELECT COUNT(*) FROM reports`, &st.Reports},
 		{`SELECT COUNT(*) FROM complaints`, &st.Complaints},
-		{`SELECT COUNT(*) FROM campaigns`, &st.Campaigns},
+		{`SELECT COUNT(*) FROM campaigns WHERE merged_into = ''`, &st.Campaigns},
 		{`SELECT COUNT(*) FROM (SELECT campaign_id FROM reports GROUP BY campaign_id HAVING COUNT(*) > 1) m`, &st.CampaignsMulti},
 		{`SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM reports GROUP BY campaign_id) m`, &st.LargestCampaign},
 	} {
@@ -749,10 +771,34 @@ func (s *Store) Campaign(ctx context.Context, id string) (*intake.CampaignDetail
 		FROM campaigns c JOIN reports r ON r.campaign_id = c.id WHERE c.id = ? GROUP BY c.id, c.subject, c.founder, c.signature`), id).Scan(
 		&d.ID, &d.Subject, &d.FoundedBy, &sig, &d.Reports, &first, &last)
 	if errors.Is(err, sql.ErrNoRows) {
+		// Merged into another (migration 29): its id still answers.
+		var into string
+		err := s.db.QueryRowContext(ctx, s.q(`SELECT merged_into FROM campaigns WHERE id = ?`), id).Scan(&into)
+		if err == nil && into != "" {
+			return nil, &intake.MergedError{ID: id, Into: into}
+		}
 		return nil, intake.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read campaign %s: %w", id, err)
+	}
+	mr, err := s.db.QueryContext(ctx, s.q(`SELECT campaign_id, at, report_id, reason FROM campaign_merges WHERE into_id = ? ORDER BY at, campaign_id`), id)
+	if err != nil {
+		return nil, fmt.Errorf("read the merges of campaign %s: %w", id, err)
+	}
+	for mr.Next() {
+		var m intake.CampaignMerge
+		var at int64
+		if err := mr.Scan(&m.Campaign, &at, &m.Report, &m.Reason); err != nil {
+			mr.Close()
+			return nil, fmt.Errorf("read the merges of campaign %s: %w", id, err)
+		}
+		m.At = fromNanos(at)
+		d.Merged = append(d.Merged, m)
+	}
+	mr.Close()
+	if err := mr.Err(); err != nil {
+		return nil, fmt.Errorf("read the merges of campaign %s: %w", id, err)
 	}
 	d.FirstSeen, d.LastSeen = fromNanos(first), fromNanos(last)
 	var cs campaign.Signature

@@ -5,7 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"github.com/accord-antispam/accord/internal/cases"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,8 +109,12 @@ func commitLargeMessage(t *testing.T, s Store) {
 	}
 	mk := func(id string, at int, raw []byte) *intake.Batch {
 		c := &intake.Complaint{ID: "c" + id, ReceivedAt: clock.Add(time.Duration(at)), Channel: intake.ChannelAPI, Raw: raw, SHA256: "h"}
+		text := "big invoice " + lettersOf(id)
+		if strings.HasPrefix(id, "race") {
+			text = "big invoice race" // one text for both: they share keys
+		}
 		r := &intake.Report{ID: id, ComplaintID: c.ID, ReceivedAt: c.ReceivedAt, Channel: intake.ChannelAPI, Form: intake.FormRaw, Raw: raw, SHA256: "h",
-			Verdict: &analysis.Verdict{}, Signature: campaign.Sign("big invoice "+id, nil, "", "")}
+			Verdict: &analysis.Verdict{}, Signature: campaign.Sign(text, nil, "", "")}
 		return &intake.Batch{Complaint: c, Reports: []*intake.Report{r},
 			Custody: []intake.CustodyEntry{{ReportID: id, At: c.ReceivedAt, Actor: "api", Action: "received"}}}
 	}
@@ -163,25 +168,18 @@ func commitLargeMessage(t *testing.T, s Store) {
 		// back first); it then joins that campaign.
 		nested := false
 		err := s.Commit(ctx, []*intake.Batch{mk("race-big", 5, big)}, func(ctx context.Context, idx campaign.Index, r *intake.Report) error {
+			// Called only when the report founds a campaign: the first
+			// time, another commit founds one with its keys meanwhile.
 			if !nested {
 				nested = true
 				if err := s.Commit(ctx, []*intake.Batch{mk("race-small", 6, []byte("x"))}, func(_ context.Context, _ campaign.Index, o *intake.Report) error {
-					o.CampaignID, o.CampaignNew, o.Signature = "c-race", true, r.Signature
+					o.CampaignID, o.CampaignNew = "c-race", true
 					return nil
 				}); err != nil {
 					return err
 				}
 			}
-			cands, err := idx.ByBands(ctx, r.Signature.BandKeys())
-			if err != nil {
-				return err
-			}
 			r.CampaignID, r.CampaignNew = "c-race-big", true
-			for _, c := range cands {
-				if c.ID == "c-race" {
-					r.CampaignID, r.CampaignNew = "c-race", false
-				}
-			}
 			return nil
 		})
 		if err != nil {
@@ -207,15 +205,15 @@ func commitLargeMessage(t *testing.T, s Store) {
 	}
 }
 
-// candidatesRareKeysFirst: a report links to a domain sixty campaigns
-// share (more than the fifty candidates a report gets by link domain)
-// and to one only its own campaign has: that campaign is among its
-// candidates, whichever order the keys come in, and in a commit where
-// other reports asked for the popular domain first.
-func candidatesRareKeysFirst(t *testing.T, s Store) {
+// campaignMerges: sixty campaigns, two of them worked as cases, and
+// then a report whose keys all sixty own (no candidate limit: every
+// owner is read): they become one campaign, the oldest, every merge
+// recorded with its reason and in the custody log, each merged id still
+// answering with where it went, both cases' events kept in one case.
+func campaignMerges(t *testing.T, s Store) {
 	ctx := context.Background()
 	mk := func(id string, at int, sig campaign.Signature) *intake.Batch {
-		c := &intake.Complaint{ID: "c" + id, ReceivedAt: clock.Add(time.Duration(at)), Channel: intake.ChannelAPI, Raw: []byte("x"), SHA256: "h"}
+		c := &intake.Complaint{ID: "c" + id, ReceivedAt: clock.Add(time.Duration(at) * time.Second), Channel: intake.ChannelAPI, Raw: []byte("x"), SHA256: "h"}
 		r := &intake.Report{ID: id, ComplaintID: c.ID, ReceivedAt: c.ReceivedAt, Channel: intake.ChannelAPI, Form: intake.FormRaw, Raw: []byte("x"), SHA256: "h",
 			Verdict: &analysis.Verdict{}, Signature: sig}
 		return &intake.Batch{Complaint: c, Reports: []*intake.Report{r},
@@ -225,35 +223,122 @@ func candidatesRareKeysFirst(t *testing.T, s Store) {
 		r.CampaignID, r.CampaignNew = "c-"+r.ID, true
 		return nil
 	}
-	var seed []*intake.Batch
-	for i := range 60 {
-		seed = append(seed, mk(fmt.Sprintf("pop%02d", i), i, campaign.Sign(fmt.Sprintf("offer number %d of a popular host", i), []string{"popular.example"}, "", "")))
+	n := 0
+	short := func(domains ...string) campaign.Signature {
+		n++
+		sig := campaign.Signature{Words: 2, Domains: domains}
+		for i := range sig.MinHash {
+			sig.MinHash[i] = uint32(n*100 + i) // no text key in common with another's
+		}
+		return sig
 	}
-	seed = append(seed, mk("own", 60, campaign.Sign("the rare campaign's own words", []string{"rare.example"}, "", "")))
-	if err := s.Commit(ctx, seed, found); err != nil {
+	var seed []*intake.Batch
+	var all []string
+	for i := range 60 {
+		d := fmt.Sprintf("d%02d.example", i)
+		all = append(all, d)
+		seed = append(seed, mk(fmt.Sprintf("r%02d", i), i, short(d)))
+	}
+	if err := s.Commit(ctx, seed[:30], found); err != nil {
 		t.Fatal(err)
 	}
-	var got [][]string
-	err := s.Commit(ctx, []*intake.Batch{
-		mk("first", 61, campaign.Sign("another text", []string{"popular.example"}, "", "")),
-		mk("probe", 62, campaign.Sign("a new text", []string{"popular.example", "rare.example"}, "", "")),
-	}, func(ctx context.Context, idx campaign.Index, r *intake.Report) error {
-		cs, err := idx.ByDomains(ctx, r.Signature.Domains)
-		if err != nil {
-			return err
-		}
-		var ids []string
-		for _, c := range cs {
-			ids = append(ids, c.ID)
-		}
-		got = append(got, ids)
-		return found(ctx, idx, r)
-	})
+	if err := s.Commit(ctx, seed[30:], found); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Stats(ctx); err != nil || st.Campaigns != 60 {
+		t.Fatalf("%d campaigns before the merge, want 60 (%v)", st.Campaigns, err)
+	}
+	svc := &cases.Service{Store: s, Campaigns: s, Now: func() time.Time { return clock.Add(time.Hour) }}
+	if _, err := svc.SetStatus(ctx, "c-r00", 0, cases.Closed, "nothing to do", "user:ana"); err != nil {
+		t.Fatal(err)
+	}
+	c7, err := svc.Assign(ctx, "c-r07", 0, "bob", "user:ana")
+	if err == nil {
+		c7, err = svc.Note(ctx, "c-r07", c7.Version, "the host answered", "user:bob")
+	}
+	if err == nil {
+		_, err = svc.SetStatus(ctx, "c-r07", c7.Version, cases.Investigating, "worth it", "user:bob")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Fifty read, and the campaign the first report founded in the commit.
-	if len(got) != 2 || len(got[1]) != 51 || !slices.Contains(got[1], "c-own") || !slices.Contains(got[1], "c-first") {
-		t.Fatalf("candidates by link domain: %d of them, the rare domain's campaign among the report's: %v", len(got[1]), slices.Contains(got[1], "c-own"))
+	if err := s.Commit(ctx, []*intake.Batch{mk("probe", 100, short(all...))}, found); err != nil {
+		t.Fatal(err)
 	}
+	camp, err := s.Campaign(ctx, "c-r00")
+	if err != nil || camp.Reports != 61 || len(camp.Merged) != 59 {
+		t.Fatalf("the oldest campaign after the merge: %+v %v", camp, err)
+	}
+	if st, err := s.Stats(ctx); err != nil || st.Campaigns != 1 || st.LargestCampaign != 61 {
+		t.Errorf("stats after the merge: %+v %v", st, err)
+	}
+	var merged *intake.MergedError
+	if _, err := s.Campaign(ctx, "c-r42"); !errors.As(err, &merged) || merged.Into != "c-r00" || !errors.Is(err, intake.ErrNotFound) {
+		t.Errorf("a merged campaign's id: %v", err)
+	}
+	m := camp.Merged[0]
+	if m.Report != "probe" || !strings.Contains(m.Reason, "link domain") {
+		t.Errorf("merge record %+v", m)
+	}
+	if list, err := s.Campaigns(ctx, intake.CampaignFilter{}); err != nil || len(list) != 1 || list[0].Status != string(cases.Investigating) || list[0].Assignee != "bob" {
+		t.Errorf("campaigns after the merge: %+v %v", list, err)
+	}
+	// One case: the closed one's decision, then the open one's
+	// assignment, note and status, then the merge; open (investigating,
+	// the one further along), bob's.
+	c, err := svc.Get(ctx, "c-r00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != cases.Investigating || c.Assignee != "bob" || !c.Closed.IsZero() || c.Version != len(c.Events) || len(c.Events) != 1+3+1 {
+		t.Fatalf("merged case: %+v", c)
+	}
+	for i, e := range c.Events {
+		if e.N != i+1 {
+			t.Errorf("event %d numbered %d", i, e.N)
+		}
+	}
+	if c.Events[2].Kind != cases.KindNote || c.Events[2].Text != "the host answered" || c.Events[4].Kind != cases.KindMerge || c.Events[4].Ref != "c-r07" {
+		t.Errorf("merged case events: %+v", c.Events)
+	}
+	if _, err := svc.Note(ctx, "c-r00", c.Version, "after the merge", "user:bob"); err != nil {
+		t.Errorf("the merged case cannot be worked on: %v", err)
+	}
+	if _, err := svc.Get(ctx, "c-r07"); !errors.Is(err, cases.ErrNotFound) {
+		t.Errorf("the absorbed case is still there: %v", err)
+	}
+	log, err := s.Custody(ctx, "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	for _, e := range log {
+		if e.Action == "campaign-merged" {
+			count++
+		}
+	}
+	if count != 59 {
+		t.Errorf("%d merges in the probe's custody log, want 59", count)
+	}
+	if entries, problems, err := s.VerifyCustodyLog(ctx); err != nil || len(problems) > 0 {
+		t.Fatalf("custody log: %d entries, %v, %v", entries, problems, err)
+	}
+	// A later report of any of the sixty joins the one campaign.
+	if err := s.Commit(ctx, []*intake.Batch{mk("late", 200, short("d33.example"))}, found); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Report(ctx, "late"); err != nil || r.CampaignID != "c-r00" {
+		t.Errorf("a later report: %+v %v", r, err)
+	}
+}
+
+// lettersOf spells an id's digits as letters: the grouping's text drops
+// numbers, and "as1" and "as2" would be one text.
+func lettersOf(id string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return 'a' + (r - '0')
+		}
+		return r
+	}, id)
 }
