@@ -727,7 +727,6 @@ func migrations(d Dialect) []string {
 			seq BIGINT NOT NULL
 		);
 		CREATE INDEX campaign_keys_campaign ON campaign_keys (campaign_id);
-		CREATE INDEX campaign_keys_seq ON campaign_keys (seq);
 		ALTER TABLE campaigns ADD COLUMN merged_into TEXT NOT NULL DEFAULT '';
 		CREATE TABLE campaign_merges (
 			campaign_id TEXT PRIMARY KEY,
