@@ -19,24 +19,27 @@ import (
 // exchange with the server and nothing the application does:
 //
 //  1. without a lock, one pipelined exchange reads the head's sequence
-//     and the campaign candidates of every report (a snapshot); the
-//     reports are assigned in memory;
+//     and the owners of every report's grouping keys (a snapshot); the
+//     reports are grouped in memory (campaign.Partition);
 //  2. one pipelined exchange, one implicit transaction: the rows no
 //     other commit touches (reporters, complaints, reports, their domains
 //     and findings), written while another commit may hold the lock; then
-//     lock the head, check that no campaign sharing a key of this commit
-//     was founded since the snapshot (campaigns_founded_since raises AC001
-//     if one was), the campaigns founded, and the custody entries chained
-//     after the head and the head moved, in SQL (one statement). The lock
-//     is held from there to the commit's disk sync.
+//     lock the head, check that none of this commit's keys was taken or
+//     moved since the snapshot (campaign_keys_since_locked raises AC001
+//     if one was: a campaign founded with it, campaigns merged), the
+//     campaigns merged, the campaigns founded and keys taken, and the
+//     custody entries chained after the head and the head moved, in SQL
+//     (one statement). The lock is held from there to the commit's disk
+//     sync.
 //
-// A commit that finds such a campaign is rolled back by the server and
-// starts again from a new snapshot (it now sees that campaign, so two
+// A commit that finds such a key is rolled back by the server and
+// starts again from a new snapshot (it now sees that key's owner, so two
 // instances taking the first reports of one spam run at once found one
-// campaign, not two); after snapshotTries it takes the lock first and
-// reads under it (commitLocked), which always goes through. Each
-// statement's text depends on its table only (rows go as one array per
-// column, keys as one array), so pgx prepares it once per connection.
+// campaign, not two, and two instances bridging campaigns at once merge
+// them once); after snapshotTries it takes the lock first and reads
+// under it (commitLocked), which always goes through. Each statement's
+// text depends on its table only (rows go as one array per column, keys
+// as one array), so pgx prepares it once per connection.
 func (s *Store) commitPostgres(ctx context.Context, batches []*intake.Batch, assign intake.Assigner) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -72,7 +75,7 @@ func (s *Store) SnapshotCommits() bool { return s.d.Name == "postgres" }
 // snapshot before it reads them under the lock.
 const snapshotTries = 2
 
-// errCampaignsMoved is the SQLSTATE campaigns_founded_since raises.
+// errCampaignsMoved is the SQLSTATE campaign_keys_since_locked raises.
 const errCampaignsMoved = "AC001"
 
 // LockFirst makes every later PostgreSQL commit take the custody head
