@@ -240,7 +240,7 @@ type CampaignDetail struct {
 
 // CampaignMerge is one campaign merged into another: a report shared
 // grouping keys with both (campaign.Partition), or the regrouping of
-// schema 31 found them one.
+// schema 32 found them one.
 type CampaignMerge struct {
 	Campaign string    `json:"campaign"` // The id merged away; it still answers, pointing here.
 	At       time.Time `json:"at"`

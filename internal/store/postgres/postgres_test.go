@@ -135,7 +135,7 @@ func TestMigrateMessagesOnce(t *testing.T) {
 	})
 }
 
-// TestMigrateRegroups: migration 31 regroups a database grouped by the
+// TestMigrateRegroups: migration 32 regroups a database grouped by the
 // old rule.
 func TestMigrateRegroups(t *testing.T) {
 	cfg, err := pgx.ParseConfig(freshSchema(t, pgDSN(t)))
@@ -147,7 +147,7 @@ func TestMigrateRegroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	old, err := sqlstore.OpenAt(context.Background(), db, sqlstore.Postgres, 30)
+	old, err := sqlstore.OpenAt(context.Background(), db, sqlstore.Postgres, 31)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -191,7 +191,7 @@ func TestErasedBytesLeaveTheFile(t *testing.T) {
 	}
 }
 
-// TestMigrateRegroups: migration 31 regroups a database grouped by the
+// TestMigrateRegroups: migration 32 regroups a database grouped by the
 // old rule.
 func TestMigrateRegroups(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "accord.db")
@@ -200,7 +200,7 @@ func TestMigrateRegroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	old, err := sqlstore.OpenAt(context.Background(), db, sqlstore.SQLite, 30)
+	old, err := sqlstore.OpenAt(context.Background(), db, sqlstore.SQLite, 31)
 	if err != nil {
 		t.Fatal(err)
 	}

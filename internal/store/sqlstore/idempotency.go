@@ -10,7 +10,7 @@ import (
 )
 
 // idempotencyCols are the idempotency table's columns, as idempotencyRow
-// fills them (migration 30).
+// fills them (migration 31).
 const idempotencyCols = "lookup, request, complaint_id, sealed, created_at"
 
 func idempotencyRow(i *intake.Idempotency) []any {

@@ -14,9 +14,9 @@ import (
 )
 
 // regroupVersion is the migration that asks for regroup.
-const regroupVersion = 31
+const regroupVersion = 32
 
-// regroup groups the reports a database held before migration 31 by the
+// regroup groups the reports a database held before migration 32 by the
 // new rule (the connected components of sharing a key), once, in one
 // transaction under the custody head's lock: the first instance to open
 // the database does it, the others find nothing pending. Nothing is
@@ -188,12 +188,12 @@ func (s *Store) regroup(ctx context.Context) error {
 				target[r.campaign] = to
 			}
 			if r.campaign != to {
-				why := "regrouped: " + r.keys[0].Why() + " the campaign (schema 31: campaigns are the components of shared keys)"
+				why := "regrouped: " + r.keys[0].Why() + " the campaign (schema 32: campaigns are the components of shared keys)"
 				if _, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET campaign_id = ?, campaign_why = ? WHERE id = ?`), to, why, r.id); err != nil {
 					return fmt.Errorf("regroup campaigns: %w", err)
 				}
 				entries = append(entries, intake.CustodyEntry{ReportID: r.id, At: now, Actor: "desk", Action: "campaign-regrouped",
-					Detail: fmt.Sprintf("campaign %s -> %s: campaigns are now the connected components of shared grouping keys (schema 31)", r.campaign, to)})
+					Detail: fmt.Sprintf("campaign %s -> %s: campaigns are now the connected components of shared grouping keys (schema 32)", r.campaign, to)})
 			}
 			for _, k := range r.keys {
 				if first[k.Hash] == i {
@@ -224,7 +224,7 @@ func (s *Store) regroup(ctx context.Context) error {
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT founder FROM campaigns WHERE id = ?`), c).Scan(&founder); err != nil && err != sql.ErrNoRows {
 			return fmt.Errorf("regroup campaigns: %w", err)
 		}
-		m := merge{Merge: campaign.Merge{From: c, Into: to, Why: "regrouped: its reports share keys with campaign " + to + " (schema 31)"},
+		m := merge{Merge: campaign.Merge{From: c, Into: to, Why: "regrouped: its reports share keys with campaign " + to + " (schema 32)"},
 			report: &intake.Report{ID: founder, ReceivedAt: now}}
 		for _, st := range mergeStatements(m, nanos(now)) {
 			if _, err := tx.ExecContext(ctx, s.q(st.query), st.args...); err != nil {

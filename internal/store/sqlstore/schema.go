@@ -711,7 +711,7 @@ func migrations(d Dialect) []string {
 			created_at BIGINT NOT NULL
 		);
 		CREATE INDEX idempotency_complaint ON idempotency (complaint_id)`,
-		// 31: campaigns are the connected components of sharing a
+		// 32: campaigns are the connected components of sharing a
 		// grouping key (campaign.Signature.Keys), whatever the order
 		// reports arrive in. Each key belongs to one campaign
 		// (campaign_keys; seq: the custody head its commit chained
@@ -749,7 +749,7 @@ func complaintRaw(a string) string {
 	return `CASE WHEN ` + a + `.raw_report = '' THEN ` + a + `.raw ELSE (SELECT rr.raw FROM reports rr WHERE rr.id = ` + a + `.raw_report) END`
 }
 
-// keysSince is migration 31's check on PostgreSQL: a commit that grouped
+// keysSince is migration 32's check on PostgreSQL: a commit that grouped
 // its reports on a snapshot taken at head S locks the head and looks
 // whether any of its keys was taken or moved (seq > S: a campaign founded
 // with it, campaigns merged) since; then it starts again (SQLSTATE

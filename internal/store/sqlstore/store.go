@@ -297,7 +297,7 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 		entries = append(entries, e)
 	}
 	// founded_seq, seq: the head the commit chains after, plus one, read
-	// where the head is held (see migrations 19 and 31).
+	// where the head is held (see migrations 19 and 32).
 	const nextSeq = "(SELECT seq + 1 FROM custody_head WHERE id = 1)"
 	return []tableRows{
 		{table: "campaigns", cols: "id, created_at, founder, subject, signature", rows: camps, extraCol: "founded_seq", extraExpr: nextSeq},
@@ -771,7 +771,7 @@ func (s *Store) Campaign(ctx context.Context, id string) (*intake.CampaignDetail
 		FROM campaigns c JOIN reports r ON r.campaign_id = c.id WHERE c.id = ? GROUP BY c.id, c.subject, c.founder, c.signature`), id).Scan(
 		&d.ID, &d.Subject, &d.FoundedBy, &sig, &d.Reports, &first, &last)
 	if errors.Is(err, sql.ErrNoRows) {
-		// Merged into another (migration 31): its id still answers.
+		// Merged into another (migration 32): its id still answers.
 		var into string
 		err := s.db.QueryRowContext(ctx, s.q(`SELECT merged_into FROM campaigns WHERE id = ?`), id).Scan(&into)
 		if err == nil && into != "" {

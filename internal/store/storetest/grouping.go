@@ -233,11 +233,11 @@ func TwoInstancesMerging(t *testing.T, a, b Store) {
 }
 
 // MigrateRegroups: a database grouped by the old rule (here: campaigns
-// cutting across the runs, one with a case) is regrouped by migration 31
+// cutting across the runs, one with a case) is regrouped by migration 32
 // when opened: the campaigns are then those of grouping the same reports
 // by keys, no report, case note or custody entry is lost, every report
 // moved has a custody entry saying so, and opening it again changes
-// nothing. db is at schema 30; open takes it the rest of the way.
+// nothing. db is at schema 31; open takes it the rest of the way.
 func MigrateRegroups(t *testing.T, db *sql.DB, old Store, rebind func(string) string, open func() Store) {
 	ctx := context.Background()
 	const n = 60
