@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/privacy"
@@ -283,13 +284,16 @@ func spamSender(r *intake.Report) (dom, why string) {
 	if a.DMARC.Result == mailauth.Fail && a.DMARC.Source == mailauth.SourceComputed {
 		return "", senderUnverified + "its From fails the DMARC check its owner published, as this node computed it"
 	}
+	if org := dnsname.OrgDomain(from); dnsname.MailboxProvider(org) {
+		return "", "sender domain: not shared, since its From is at " + org + ", a mailbox provider: that domain names the provider's many users, not the spam run"
+	}
 	if authenticated(a, from) {
 		return from, ""
 	}
 	if a.Offline {
 		return "", senderUnverified + "this node's resolver is offline, so it checks no SPF, DKIM or DMARC, and a field of the message saying so is the message's word"
 	}
-	return "", senderUnverified + "this node's check found no SPF pass for an envelope sender at its From's domain, no DKIM signature of that domain and no DMARC pass"
+	return "", senderUnverified + "this node's check found no SPF pass that the From's domain's own record gives for an envelope sender at that domain (a pass through a provider's record it includes vouches for every customer of the provider), no DKIM signature of that domain and no DMARC pass resting on either"
 }
 
 // senderUnverified begins the reason a report item gives for its missing
@@ -299,11 +303,17 @@ const senderUnverified = "sender domain: not shared, since nothing this node che
 // authenticated reports whether the node's own checks (computed through
 // its resolver, not read from the message) vouch for the From domain
 // from.
+//
+// An SPF pass counts only when the domain's own record gives it
+// (mailauth.SPF.Own): a record that includes a shared provider's passes
+// every customer of that provider, so a spammer sending through the
+// provider a firm uses would have the firm's domain shared — and a DMARC
+// pass resting on such an SPF pass alone proves no more.
 func authenticated(a *mailauth.Results, from string) bool {
-	if a.DMARC.Source == mailauth.SourceComputed && a.DMARC.Result == mailauth.Pass {
+	if d := a.DMARC; d.Source == mailauth.SourceComputed && d.Result == mailauth.Pass && (d.DKIMAligned || d.SPFAligned && a.SPF.Own) {
 		return true
 	}
-	if s := a.SPF; s.Source == mailauth.SourceComputed && s.Result == mailauth.Pass && s.Identity == "mailfrom" && mailauth.Aligned(s.Domain, from, "r") {
+	if s := a.SPF; s.Source == mailauth.SourceComputed && s.Result == mailauth.Pass && s.Own && s.Identity == "mailfrom" && mailauth.Aligned(s.Domain, from, "r") {
 		return true
 	}
 	for _, d := range a.DKIM {

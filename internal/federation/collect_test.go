@@ -261,7 +261,7 @@ func TestPeopleDomainsStayInTheirReport(t *testing.T) {
 		v.Sender.Domains.From = "inv5-phish.example"
 		// Its SPF passed for the origin, as the node checked it: the
 		// sender domain is established.
-		v.Auth = &mailauth.Results{SPF: mailauth.SPF{Result: mailauth.Pass, Identity: "mailfrom", Domain: "inv5-phish.example", Source: mailauth.SourceComputed}}
+		v.Auth = &mailauth.Results{SPF: mailauth.SPF{Result: mailauth.Pass, Identity: "mailfrom", Domain: "inv5-phish.example", Source: mailauth.SourceComputed, Own: true}}
 		v.Content.Domains = []string{"inv5-phish.example"}
 		v.Content.URLs = []mail.URL{{URL: "http://inv5-phish.example/pay/2231"}}
 		m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: camp, Raw: []byte(raw), SHA256: HashBody([]byte(raw)),
