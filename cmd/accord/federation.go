@@ -258,6 +258,9 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 				if a, err = readAgreement(agreementFile); err != nil {
 					return &exitError{code: 2, err: err}
 				}
+				if err := a.Covers(name); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--agreement: %w", err)}
+				}
 			}
 			now := time.Now()
 			p := federation.Peer{Name: name, URL: url, Jurisdiction: jur, Status: federation.StatusActive, Added: now, Agreement: a, Collection: federation.NewUUID(),
@@ -459,6 +462,9 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if err := a.Covers(p.Name); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			fmt.Fprintf(e.stdout, "agreement with %s: changes\n", p.Name)
 			for _, d := range federation.Diff(p.Agreement, a) {
 				fmt.Fprintln(e.stdout, "  "+d)
@@ -618,6 +624,12 @@ func notRemoved(ctx context.Context, n *fedNode, name string) error {
 // checkURL accepts an http or https base URL with a host.
 func checkURL(raw string) error {
 	u, err := neturl.Parse(strings.TrimSpace(raw))
+	// A user name or password in the URL would be stored and printed back
+	// by peer list and show: refused, and not echoed. A peer's node is
+	// authenticated by its key, not by credentials in its URL.
+	if err == nil && u.User != nil {
+		return errors.New("a peer's URL cannot carry a user name or password (user:password@host): give it without them")
+	}
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%q is not a node's base URL (https://host[:port][/path])", raw)
 	}

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -142,7 +143,10 @@ func (a *Agreement) validate() error {
 		}
 		a.Origins[i] = o
 	}
-	if a.MinAggregate <= 0 {
+	if a.MinAggregate < 0 {
+		return fmt.Errorf("agreement %s: min_aggregate %d cannot be negative (absent or 0: 5)", a.ID, a.MinAggregate)
+	}
+	if a.MinAggregate == 0 {
 		a.MinAggregate = 5
 	}
 	if a.RetentionDays < 0 || a.KeepWithdrawnDays < 0 || a.Deadlines.InformationDays < 0 || a.Deadlines.EnforcementDays < 0 {
@@ -278,4 +282,19 @@ func (a *Agreement) Encode() string {
 	var b bytes.Buffer
 	toml.NewEncoder(&b).Encode(a)
 	return b.String()
+}
+
+// ErrNotAudience: an agreement is put in force for a peer its audience
+// does not name. The policy would deny everything to that peer (and
+// withdraw what it holds): an agreement written for another partner,
+// applied by mistake, is refused instead.
+var ErrNotAudience = errors.New("federation: the agreement's audience does not name this peer")
+
+// Covers says whether the agreement may be put in force for peer: its
+// audience names it.
+func (a *Agreement) Covers(peer string) error {
+	if a == nil || slices.Contains(a.Audience, peer) {
+		return nil
+	}
+	return fmt.Errorf("%w: agreement %s names %s, not %s", ErrNotAudience, a.ID, orNoneList(a.Audience), peer)
 }

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -108,6 +109,7 @@ func TestParseAgreementRefusesWhatWouldWiden(t *testing.T) {
 		"no version":    strings.Replace(frUS, `version = 1`, ``, 1),
 		"bad date":      frUS + "valid_until = \"tomorrow\"\n",
 		"negative days": frUS + "retention_days = -1\n",
+		"negative k":    frUS + "min_aggregate = -1\n",
 		"not TOML":      "share = [",
 	} {
 		if _, err := ParseAgreement([]byte(text)); err == nil {
@@ -117,6 +119,19 @@ func TestParseAgreementRefusesWhatWouldWiden(t *testing.T) {
 	a := agreement(t, "id = \"min\"\nversion = 1\n")
 	if len(a.Share) != 0 || len(a.Audience) != 0 || a.TLPMax != TLPClear || a.PersonalData {
 		t.Errorf("a minimal agreement is not closed: %+v", a)
+	}
+}
+
+// TestAgreementCoversItsAudience: an agreement is put in force only for a
+// peer its audience names (tenth review, finding 8: one written for us,
+// applied to de, would deny and withdraw everything).
+func TestAgreementCoversItsAudience(t *testing.T) {
+	a := agreement(t, frUS)
+	if err := a.Covers("us"); err != nil {
+		t.Errorf("us: %v", err)
+	}
+	if err := a.Covers("de"); !errors.Is(err, ErrNotAudience) {
+		t.Errorf("de: %v", err)
 	}
 }
 
