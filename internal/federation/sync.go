@@ -111,10 +111,28 @@ func (s *Service) SyncShared(ctx context.Context, sh *Shared, peer string) (Sync
 			for c, n := range res.Withheld {
 				s.log().Info("federation: withheld", "peer", peer, "clause", c, "items", n)
 			}
+		} else if res.Envelopes > 0 {
+			// What arrived before the failure did arrive, and is
+			// recorded: the summary of a failed round says so, not only
+			// the failure.
+			err = &PartialError{Err: err, Done: res}
 		}
 		return res, err
 	}
 }
+
+// PartialError is a sync that failed after some envelopes arrived: Done
+// counts them (recorded on both sides, never sent again).
+type PartialError struct {
+	Err  error
+	Done SyncResult
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("%v (before the failure %d envelopes arrived and are recorded: %d items, %d withdrawn)", e.Err, e.Done.Envelopes, e.Done.Items, e.Done.Withdrawn)
+}
+
+func (e *PartialError) Unwrap() error { return e.Err }
 
 // settle resolves an envelope left pending: recorded if the peer holds it;
 // otherwise set aside — the peer, asked, refuses it from then on, and its
