@@ -80,29 +80,9 @@ func campaignsAnyOrder(t *testing.T, open Open) {
 		ids[i], sigs[id] = id, sig
 	}
 	// The truth: the partition grouped in memory, in id order.
-	p := campaign.NewPartition()
-	camp := map[string]string{}
-	for i, id := range ids {
-		pl := p.Place(sigs[id].Keys())
-		if pl.Campaign == "" {
-			pl.Campaign = "c" + id
-			p.Found(pl.Campaign, int64(i), pl.NewKeys)
-		}
-		camp[id] = pl.Campaign
-	}
-	by := map[string][]string{}
-	for _, id := range ids {
-		by[p.Find(camp[id])] = append(by[p.Find(camp[id])], id)
-	}
-	var parts []string
-	for _, m := range by {
-		slices.Sort(m)
-		parts = append(parts, strings.Join(m, ","))
-	}
-	slices.Sort(parts)
-	want := strings.Join(parts, " | ")
-	if len(by) < 12 || len(by) > 40 {
-		t.Fatalf("the stream makes %d campaigns: not a mix of runs", len(by))
+	want, nparts := groupInMemory(ids, sigs)
+	if nparts < 12 || nparts > 40 {
+		t.Fatalf("the stream makes %d campaigns: not a mix of runs", nparts)
 	}
 	found := func(_ context.Context, _ campaign.Index, r *intake.Report) error {
 		r.CampaignID, r.CampaignNew, r.CampaignWhy = "c-"+r.ID, true, "founded the campaign"
@@ -134,8 +114,8 @@ func campaignsAnyOrder(t *testing.T, open Open) {
 			t.Fatalf("order %d: the campaigns differ from grouping the same reports in memory:\n%s\nwant\n%s", o, got, want)
 		}
 		st, err := s.Stats(ctx)
-		if err != nil || st.Campaigns != len(by) || st.Reports != n {
-			t.Fatalf("order %d: %+v %v, want %d campaigns", o, st, err, len(by))
+		if err != nil || st.Campaigns != nparts || st.Reports != n {
+			t.Fatalf("order %d: %+v %v, want %d campaigns", o, st, err, nparts)
 		}
 		entries, problems, err := s.VerifyCustodyLog(ctx)
 		if err != nil || len(problems) > 0 {
@@ -146,7 +126,7 @@ func campaignsAnyOrder(t *testing.T, open Open) {
 	if merges == 0 {
 		t.Error("no order needed a merge: the test does not exercise merging")
 	}
-	t.Logf("%d reports, %d campaigns in every order; %d merges over 4 orders", n, len(by), merges)
+	t.Logf("%d reports, %d campaigns in every order; %d merges over 4 orders", n, nparts, merges)
 }
 
 // TwoInstancesMerging is two stores on one database merging campaigns at
@@ -281,33 +261,13 @@ func MigrateRegroups(t *testing.T, db *sql.DB, old Store, rebind func(string) st
 	}
 	s := open()
 	// The truth: the same reports grouped by keys in memory.
-	p := campaign.NewPartition()
-	camp := map[string]string{}
-	for i, id := range ids {
-		pl := p.Place(sigs[id].Keys())
-		if pl.Campaign == "" {
-			pl.Campaign = "c" + id
-			p.Found(pl.Campaign, int64(i), pl.NewKeys)
-		}
-		camp[id] = pl.Campaign
-	}
-	by := map[string][]string{}
-	for _, id := range ids {
-		by[p.Find(camp[id])] = append(by[p.Find(camp[id])], id)
-	}
-	var parts []string
-	for _, m := range by {
-		slices.Sort(m)
-		parts = append(parts, strings.Join(m, ","))
-	}
-	slices.Sort(parts)
-	want := strings.Join(parts, " | ")
+	want, nparts := groupInMemory(ids, sigs)
 	if got := partition(t, s); got != want {
 		t.Fatalf("after the migration:\n%s\nwant\n%s", got, want)
 	}
 	st, err := s.Stats(ctx)
-	if err != nil || st.Reports != n || st.Campaigns != len(by) {
-		t.Errorf("after the migration: %+v %v, want %d reports in %d campaigns", st, err, n, len(by))
+	if err != nil || st.Reports != n || st.Campaigns != nparts {
+		t.Errorf("after the migration: %+v %v, want %d reports in %d campaigns", st, err, n, nparts)
 	}
 	// The old case followed old-3 wherever it went.
 	r3, err := s.Report(ctx, ids[3])
@@ -354,5 +314,33 @@ func MigrateRegroups(t *testing.T, db *sql.DB, old Store, rebind func(string) st
 	if e2, _, _ := again.VerifyCustodyLog(ctx); e2 != entries {
 		t.Errorf("opening again wrote %d custody entries", e2-entries)
 	}
-	t.Logf("%d reports in 7 old campaigns regrouped into %d; %d moved", n, len(by), moved)
+	t.Logf("%d reports in 7 old campaigns regrouped into %d; %d moved", n, nparts, moved)
+}
+
+// groupInMemory groups the reports ids (their signatures in sigs) by
+// their keys in memory, in the order given, and returns the partition
+// written as partition writes a store's ("a,b | c") and its number of
+// campaigns: the truth a store's grouping is held to.
+func groupInMemory(ids []string, sigs map[string]campaign.Signature) (string, int) {
+	p := campaign.NewPartition()
+	camp := map[string]string{}
+	for i, id := range ids {
+		pl := p.Place(sigs[id].Keys())
+		if pl.Campaign == "" {
+			pl.Campaign = "c" + id
+			p.Found(pl.Campaign, int64(i), pl.NewKeys)
+		}
+		camp[id] = pl.Campaign
+	}
+	by := map[string][]string{}
+	for _, id := range ids {
+		by[p.Find(camp[id])] = append(by[p.Find(camp[id])], id)
+	}
+	var parts []string
+	for _, m := range by {
+		slices.Sort(m)
+		parts = append(parts, strings.Join(m, ","))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " | "), len(by)
 }
