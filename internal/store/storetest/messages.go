@@ -15,11 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/cases"
 	"github.com/accord-antispam/accord/internal/intake"
-	"github.com/accord-antispam/accord/internal/rules"
-	"github.com/accord-antispam/accord/internal/trace/geo"
 )
 
 // twoAttached is a reporter's mail carrying two spam messages: one
@@ -96,13 +93,7 @@ func removedFrom(t *testing.T, d *intake.Desk, id string, gone ...string) {
 // retention take what they must and keep what they must.
 func messagesOnce(t *testing.T, s Store) {
 	ctx := context.Background()
-	lib, _ := rules.Embedded()
-	clk := &settable{t: clock}
-	d, err := intake.New(s, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
+	d, clk := newDesk(t, s)
 	submit := func(sub intake.Submission, n int) []intake.Receipted {
 		t.Helper()
 		rec, err := d.Submit(ctx, sub)

@@ -47,13 +47,7 @@ func lastAction(t *testing.T, s Store, id string) intake.CustodyEntry {
 
 func retention(t *testing.T, s Store) {
 	ctx := context.Background()
-	lib, _ := rules.Embedded()
-	clk := &settable{t: clock}
-	d, err := intake.New(s, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
+	d, clk := newDesk(t, s)
 	submit := func(from string, msg []byte) intake.Receipted {
 		rec, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: forwarded(from, msg), Reporter: from, SubmittedBy: "smtp"})
 		if err != nil {
@@ -191,13 +185,7 @@ func retention(t *testing.T, s Store) {
 // report's log says so.
 func purgeKeepsHeldComplaint(t *testing.T, s Store) {
 	ctx := context.Background()
-	lib, _ := rules.Embedded()
-	clk := &settable{t: clock}
-	d, err := intake.New(s, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
+	d, clk := newDesk(t, s)
 	pills := []byte("From: shop@pills.example\r\nTo: karl@example.net\r\nSubject: Cheap pills today\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\n" +
 		"Buy cheap pills online at http://pills.example/buy with free delivery worldwide and no prescription needed today only.\r\n")
 	rec, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: twoAttached("karl@example.net", spam(61), pills), Reporter: "karl@example.net", SubmittedBy: "smtp"})
@@ -242,4 +230,18 @@ func purgeKeepsHeldComplaint(t *testing.T, s Store) {
 	}
 	removedFrom(t, d, held.ID, "message.eml", "complaint.eml")
 	removedFrom(t, d, loan.ID, "message.eml", "complaint.eml")
+}
+
+// newDesk is a desk on s with the embedded rules and a clock the test
+// sets, closed when the test ends.
+func newDesk(t *testing.T, s Store) (*intake.Desk, *settable) {
+	t.Helper()
+	lib, _ := rules.Embedded()
+	clk := &settable{t: clock}
+	d, err := intake.New(s, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return d, clk
 }
