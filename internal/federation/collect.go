@@ -245,24 +245,21 @@ func derive(r *intake.Report, reporter string) *derived {
 // run's sender domain, or "" and why not (for the report item's
 // unverifiable; "" when the stored report already says it). A finding
 // never says what was not established: the domain goes out only when
-// the node's own check authenticated it —
-//
-//   - an SPF pass, computed here, for an envelope sender at the From's
-//     organisation (the relay the trace-back found was allowed to send
-//     for it);
-//   - a DKIM signature of the From's organisation verified here, with no
-//     unsigned text after its l=;
-//   - a DMARC pass computed here.
-//
-// Never an Authentication-Results field (or ARC set) the message
-// carries: it is the message's, whoever wrote it. A From nothing
-// authenticated is anyone's to write — the victim firm's helpdesk in a
-// phish to its staff, a bank's exact domain in a phish to its customers
-// — so it is not named as the spam run's, whoever its recipients are; a
-// From failing the DMARC check its owner published is forged whatever
-// else passes. A node on the offline resolver computes none of these and
-// so shares no sender domain; the origin, link domains and links say
-// what the spam run is.
+// the node's own check authenticated it — a DKIM signature of the From's
+// organisation, verified here, with no unsigned text after its l= (see
+// authenticated). Never SPF: a pass says the relay may send for the
+// envelope sender's domain, and a firm's record names its mail
+// provider's hosts (a:, mx:, its ranges, +all…) as readily as its own,
+// so every customer of that provider passes as the firm. Never an
+// Authentication-Results field (or ARC set) the message carries: it is
+// the message's, whoever wrote it. A From nothing authenticated is
+// anyone's to write — the victim firm's helpdesk in a phish to its
+// staff, a bank's exact domain in a phish to its customers — so it is
+// not named as the spam run's, whoever its recipients are; a From
+// failing the DMARC check its owner published is forged whatever else
+// passes. A node on the offline resolver verifies no signature and so
+// shares no sender domain; the origin, link domains and links say what
+// the spam run is.
 //
 // A report taken as the spam although it may be a person's forward
 // (intake.UnsureOrigin) has a From that is the forwarder's as likely as
@@ -291,9 +288,9 @@ func spamSender(r *intake.Report) (dom, why string) {
 		return from, ""
 	}
 	if a.Offline {
-		return "", senderUnverified + "this node's resolver is offline, so it checks no SPF, DKIM or DMARC, and a field of the message saying so is the message's word"
+		return "", senderUnverified + "this node's resolver is offline, so it verifies no DKIM signature, and a field of the message saying one passed is the message's word"
 	}
-	return "", senderUnverified + "this node's check found no SPF pass that the From's domain's own record gives for an envelope sender at that domain (a pass through a provider's record it includes vouches for every customer of the provider), no DKIM signature of that domain and no DMARC pass resting on either"
+	return "", senderUnverified + "this node found no DKIM signature of that domain that it could verify over the whole message (a pass of the sending server's address says only that the server may send for the domain, which a shared mail provider's server may do for every customer)"
 }
 
 // senderUnverified begins the reason a report item gives for its missing
@@ -302,20 +299,21 @@ const senderUnverified = "sender domain: not shared, since nothing this node che
 
 // authenticated reports whether the node's own checks (computed through
 // its resolver, not read from the message) vouch for the From domain
-// from.
+// from: a DKIM signature that verified, with no unsigned text after its
+// l=, whose d= aligns with the From under relaxed alignment (the same
+// organisation, by the public suffix list). A mail provider signs each
+// customer's mail with that customer's key, so a co-tenant of the firm's
+// provider cannot make one.
 //
-// An SPF pass counts only when the domain's own record gives it
-// (mailauth.SPF.Own): a record that includes a shared provider's passes
-// every customer of that provider, so a spammer sending through the
-// provider a firm uses would have the firm's domain shared — and a DMARC
-// pass resting on such an SPF pass alone proves no more.
+// No SPF pass counts, the domain's "own" record or not: SPF vouches for
+// the relay, and a firm's record can authorise its shared provider's
+// hosts in ways no check can tell from its own (a:/mx:/ptr:/exists:
+// naming them, their ranges written in, a _spf name CNAME'd to them,
+// +all). A DMARC pass counts only through that signature, so it adds
+// nothing here: one resting on aligned SPF is the same co-tenant's pass,
+// and one resting on a signature whose l= leaves text unsigned does not
+// reach the DMARC pass at all (mailauth never counts it).
 func authenticated(a *mailauth.Results, from string) bool {
-	if d := a.DMARC; d.Source == mailauth.SourceComputed && d.Result == mailauth.Pass && (d.DKIMAligned || d.SPFAligned && a.SPF.Own) {
-		return true
-	}
-	if s := a.SPF; s.Source == mailauth.SourceComputed && s.Result == mailauth.Pass && s.Own && s.Identity == "mailfrom" && mailauth.Aligned(s.Domain, from, "r") {
-		return true
-	}
 	for _, d := range a.DKIM {
 		if d.Source == mailauth.SourceComputed && d.Result == mailauth.Pass && !d.UnsignedText && mailauth.Aligned(d.Domain, from, "r") {
 			return true

@@ -259,9 +259,9 @@ func TestPeopleDomainsStayInTheirReport(t *testing.T) {
 		v.Origin.IP, v.Origin.Country = "12.0.9.85", "US"
 		v.Message.Subject = "Invoice 2231"
 		v.Sender.Domains.From = "inv5-phish.example"
-		// Its SPF passed for the origin, as the node checked it: the
+		// Its DKIM signature verified, as the node checked it: the
 		// sender domain is established.
-		v.Auth = &mailauth.Results{SPF: mailauth.SPF{Result: mailauth.Pass, Identity: "mailfrom", Domain: "inv5-phish.example", Source: mailauth.SourceComputed, Own: true}}
+		v.Auth = &mailauth.Results{DKIM: []mailauth.DKIMSignature{{Domain: "inv5-phish.example", Selector: "s1", Result: mailauth.Pass, Source: mailauth.SourceComputed, Aligned: true}}}
 		v.Content.Domains = []string{"inv5-phish.example"}
 		v.Content.URLs = []mail.URL{{URL: "http://inv5-phish.example/pay/2231"}}
 		m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: camp, Raw: []byte(raw), SHA256: HashBody([]byte(raw)),
@@ -290,5 +290,48 @@ func TestPeopleDomainsStayInTheirReport(t *testing.T) {
 	}
 	if !strings.Contains(got, `ind:url:http://inv5-phish.example/pay/2231 {"type":"url","value":"http://inv5-phish.example/pay/2231","reports":3,`) {
 		t.Errorf("the spam's link is gone:\n%s", got)
+	}
+}
+
+// TestOnlyAnAlignedSignatureAuthenticates holds authenticated to the
+// rule on verdicts written out: only a DKIM signature the node verified
+// itself, over the whole body, by the From's organisation (relaxed
+// alignment, by the public suffix list) establishes the From's domain.
+// An SPF pass — the domain's own record or not — and a DMARC pass
+// resting on it say the relay may send for the domain, which a shared
+// provider's relay may do for every customer.
+func TestOnlyAnAlignedSignatureAuthenticates(t *testing.T) {
+	const from = "news.firm.example"
+	sig := func(d string, res mailauth.Result, src mailauth.Source, tail bool) mailauth.DKIMSignature {
+		return mailauth.DKIMSignature{Domain: d, Selector: "s1", Result: res, Source: src, UnsignedText: tail}
+	}
+	spfPass := mailauth.SPF{Result: mailauth.Pass, Identity: "mailfrom", Domain: from, Source: mailauth.SourceComputed, IP: "192.0.2.1"}
+	computed := mailauth.SourceComputed
+	for _, c := range []struct {
+		name string
+		a    mailauth.Results
+		want bool
+	}{
+		{"a signature of the From's domain", mailauth.Results{DKIM: []mailauth.DKIMSignature{sig(from, mailauth.Pass, computed, false)}}, true},
+		{"of its organisation (relaxed)", mailauth.Results{DKIM: []mailauth.DKIMSignature{sig("firm.example", mailauth.Pass, computed, false)}}, true},
+		{"the provider's own d=", mailauth.Results{DKIM: []mailauth.DKIMSignature{sig("provider.example", mailauth.Pass, computed, false)}}, false},
+		{"text after its l=", mailauth.Results{DKIM: []mailauth.DKIMSignature{sig(from, mailauth.Pass, computed, true)}}, false},
+		{"failing", mailauth.Results{DKIM: []mailauth.DKIMSignature{sig(from, mailauth.Fail, computed, false)}}, false},
+		{"read from a header", mailauth.Results{DKIM: []mailauth.DKIMSignature{sig(from, mailauth.Pass, mailauth.SourceHeader, false)}}, false},
+		{"by an ARC set", mailauth.Results{DKIM: []mailauth.DKIMSignature{sig(from, mailauth.Pass, mailauth.SourceARC, false)}}, false},
+		{"a bad one, then a good one", mailauth.Results{DKIM: []mailauth.DKIMSignature{sig("provider.example", mailauth.Pass, computed, false), sig(from, mailauth.Pass, computed, false)}}, true},
+		{"SPF pass", mailauth.Results{SPF: spfPass}, false},
+		{"SPF and DMARC pass on it", mailauth.Results{SPF: spfPass, DMARC: mailauth.DMARC{Result: mailauth.Pass, Domain: from, SPFAligned: true, Source: computed}}, false},
+		{"a DMARC pass said by a header", mailauth.Results{DMARC: mailauth.DMARC{Result: mailauth.Pass, Domain: from, DKIMAligned: true, Source: mailauth.SourceHeader}}, false},
+	} {
+		if got := authenticated(&c.a, from); got != c.want {
+			t.Errorf("%s: authenticated %v, want %v", c.name, got, c.want)
+		}
+	}
+	// Two customers of a platform the public suffix list names are two
+	// organisations: one's key does not vouch for the other.
+	shopB := mailauth.Results{DKIM: []mailauth.DKIMSignature{sig("shop-b.github.io", mailauth.Pass, computed, false)}}
+	if authenticated(&shopB, "shop-a.github.io") || !authenticated(&shopB, "news.shop-b.github.io") {
+		t.Error("a platform's customers are told apart wrongly")
 	}
 }

@@ -26,7 +26,6 @@ import (
 	"blitiri.com.ar/go/spf"
 	"github.com/emersion/go-msgauth/dkim"
 
-	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/resolve"
 )
@@ -66,12 +65,6 @@ type SPF struct {
 	IP       string `json:"ip,omitempty"`
 	Source   Source `json:"source"`
 	Reason   string `json:"reason,omitempty"`
-	// Own is set on a pass that the domain's own record gives without an
-	// include or redirect to another organisation's: a provider's record
-	// that the domain includes authorises every customer of that
-	// provider, so its pass says the mail came through the provider, not
-	// that the domain's owner sent it.
-	Own bool `json:"own,omitempty"`
 }
 
 // DKIMSignature is one DKIM-Signature field and its verification.
@@ -236,61 +229,7 @@ func checkSPF(ctx context.Context, r resolve.Resolver, in Input) SPF {
 	if err != nil && result != spf.Pass {
 		out.Reason = err.Error()
 	}
-	if result == spf.Pass {
-		own, _ := spf.CheckHostWithSender(net.IP(in.IP.AsSlice()), strings.Trim(in.HELO, "[]"), sender,
-			spf.WithResolver(ownRecords{r, dnsname.OrgDomain(out.Domain)}), spf.WithContext(ctx))
-		out.Own = own == spf.Pass
-	}
 	return out
-}
-
-// ownRecords answers SPF's lookups as its resolver does, with every
-// include and redirect to another organisation taken out of the SPF
-// records: what is left is what the domain's owner authorises itself.
-type ownRecords struct {
-	resolve.Resolver
-	org string
-}
-
-func (o ownRecords) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	txts, err := o.Resolver.LookupTXT(ctx, name)
-	out := make([]string, len(txts))
-	for i, t := range txts {
-		out[i] = t
-		if !isSPFRecord(t) {
-			continue
-		}
-		var kept []string
-		for _, f := range strings.Fields(t) {
-			if target, ok := delegation(f); ok && (o.org == "" || dnsname.OrgDomain(target) != o.org) {
-				continue
-			}
-			kept = append(kept, f)
-		}
-		out[i] = strings.Join(kept, " ")
-	}
-	return out, err
-}
-
-// isSPFRecord reports whether a TXT string is an SPF record (RFC 7208 4.5).
-func isSPFRecord(t string) bool {
-	l := strings.ToLower(t)
-	return l == "v=spf1" || strings.HasPrefix(l, "v=spf1 ")
-}
-
-// delegation returns the domain an SPF term hands the decision to: an
-// include mechanism's (with any qualifier) or a redirect modifier's. A
-// target written with macros has no organisation and so is never the
-// domain's own.
-func delegation(term string) (string, bool) {
-	l := strings.ToLower(term)
-	l = strings.TrimLeft(l, "+-~?")
-	for _, p := range []string{"include:", "redirect="} {
-		if strings.HasPrefix(l, p) {
-			return l[len(p):], true
-		}
-	}
-	return "", false
 }
 
 // wireForm is the message as it was signed: without an mbox "From " line,

@@ -1,0 +1,77 @@
+package federation
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/dnsname"
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/mailauth"
+	"github.com/accord-antispam/accord/internal/resolve"
+)
+
+// TestCorpusModernSenderDomainCost reads the modern samples (real spam
+// and phishing of 2022–2026 as Microsoft 365 delivered them, read in
+// place, ACCORD_MODERN_SAMPLES) for what the sender-domain rule costs on
+// real mail. The receiving provider's Authentication-Results, which the
+// node trusts for its own decisions, say which of them passed SPF aligned
+// with their From and which carried an aligned DKIM pass: a node that had
+// checked them at delivery would now share the second kind only (-v
+// prints the counts docs/federation.md gives, "What it costs"). What the
+// test holds: none of those fields, read from the message, establishes a
+// sender domain here — though many of them say pass.
+func TestCorpusModernSenderDomainCost(t *testing.T) {
+	dir := os.Getenv("ACCORD_MODERN_SAMPLES")
+	if dir == "" {
+		t.Skip("ACCORD_MODERN_SAMPLES not set")
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples under %s", dir)
+	}
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: embeddedRules(t)}
+	var recorded, provider, spfAligned, dkimAligned, spfOnly int
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(raw, mail.DefaultLimits())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, from := v.Auth, v.Sender.Domains.From
+		if a == nil || from == "" || a.SPF.Source != mailauth.SourceHeader && a.DMARC.Source != mailauth.SourceHeader {
+			continue
+		}
+		recorded++
+		if authenticated(a, from) {
+			t.Errorf("%s: the message's own Authentication-Results establish %s", filepath.Base(f), from)
+		}
+		if dnsname.MailboxProvider(dnsname.OrgDomain(from)) {
+			provider++
+			continue
+		}
+		spf := a.SPF.Result == mailauth.Pass && mailauth.Aligned(a.SPF.Domain, from, "r")
+		dkim := a.DMARC.Result == mailauth.Pass && a.DMARC.DKIMAligned
+		for _, s := range a.DKIM {
+			dkim = dkim || s.Result == mailauth.Pass && mailauth.Aligned(s.Domain, from, "r")
+		}
+		if spf {
+			spfAligned++
+		}
+		if dkim {
+			dkimAligned++
+		} else if spf {
+			spfOnly++
+		}
+	}
+	t.Logf("%d samples, %d with the receiving provider's record of SPF/DMARC, %d of them From a mailbox provider; of the others, %d pass SPF aligned with their From, %d carry an aligned DKIM pass, %d only the SPF pass",
+		len(files), recorded, provider, spfAligned, dkimAligned, spfOnly)
+	if spfAligned == 0 || dkimAligned == 0 {
+		t.Error("no sample says SPF or DKIM passed: the records were not read")
+	}
+}
