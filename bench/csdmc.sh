@@ -7,7 +7,9 @@
 #
 # SRC is the corpus's folder as published (see docs/filter.md, "Operating
 # point": the folder CSDMC2010_SPAM/CSDMC2010_SPAM holding TRAINING/ and
-# SPAMTrain.label, whose lines are "LABEL FILE" with 1 = ham, 0 = spam).
+# SPAMTrain.label, whose lines are "LABEL FILE" with 1 = ham, 0 = spam; the
+# repository's copy writes them "LABEL,FILE" under a "stat,name" heading, and
+# both forms are read).
 # The corpus is never committed; the layout (symbolic links to SRC) goes to
 # the user cache, or OUT.
 set -euo pipefail
@@ -24,7 +26,7 @@ while read -r cls file; do
     1) ln -s "$train/$file" "$out/ham/$file" ;;
     0) ln -s "$train/$file" "$out/spam/$file" ;;
   esac
-done < "$label"
+done < <(tr ',\r' '  ' < "$label")
 echo "csdmc: $(ls "$out/ham" | wc -l) ham, $(ls "$out/spam" | wc -l) spam" >&2
 go run ./bench/corpusindex "$out" > "$out/index"
 # Two halves by the parity of the file's number (TRAIN_NNNNN): a change is
