@@ -13,9 +13,12 @@
 # The corpus is never committed; the layout (symbolic links to SRC) goes to
 # the user cache, or OUT.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 src=${1:?usage: bench/csdmc.sh CSDMC2010_SPAM-folder [OUT]}
 out=${2:-${XDG_CACHE_HOME:-$HOME/.cache}/accord/csdmc}
+# Both as given, before the script moves to the repository's root.
+src=$(cd "$src" && pwd)
+mkdir -p "$out" && out=$(cd "$out" && pwd)
+cd "$(dirname "$0")/.."
 label="$src/SPAMTrain.label"
 train=$(cd "$src/TRAINING" && pwd)
 [ -f "$label" ] || { echo "bench/csdmc.sh: $label not found" >&2; exit 1; }

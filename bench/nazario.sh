@@ -11,13 +11,18 @@
 # folder-internal message, if any, is left out. The corpus is never
 # committed; the layout goes to the user cache, or to $NAZARIO_OUT.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { echo "usage: bench/nazario.sh MBOX..." >&2; exit 2; }
-out=${NAZARIO_OUT:-${XDG_CACHE_HOME:-$HOME/.cache}/accord/nazario}
-rm -rf "$out/spam" "$out/ham"
-mkdir -p "$out/spam" "$out/ham"
+mboxes=()
 for mbox in "$@"; do
   [ -f "$mbox" ] || { echo "bench/nazario.sh: $mbox not found" >&2; exit 1; }
+  mboxes+=("$(cd "$(dirname "$mbox")" && pwd)/$(basename "$mbox")")
+done
+out=${NAZARIO_OUT:-${XDG_CACHE_HOME:-$HOME/.cache}/accord/nazario}
+mkdir -p "$out" && out=$(cd "$out" && pwd)
+cd "$(dirname "$0")/.."
+rm -rf "$out/spam" "$out/ham"
+mkdir -p "$out/spam" "$out/ham"
+for mbox in "${mboxes[@]}"; do
   name=$(basename "$mbox" .mbox)
   # mboxo: a message starts at a "From " line that opens the file or follows
   # an empty line; the separator line itself is not part of the message.
