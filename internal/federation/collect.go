@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,9 +103,21 @@ type derived struct {
 	sender   string
 	domains  []string
 	findings []string
-	inds     []indRef // Its indicators, its own people already left out.
+	inds     []indRef // Its indicators, its own people already left out; the sender domain's is senderInd.
 	rep, ev  Item     // ev.Body is nil: made again by Shared.Bodies.
 	evSize   int
+
+	// What tells a replayed signature (see replays): the names (BHash)
+	// of the DKIM signatures that established sender, the origin IP and
+	// the recipients, sorted. A report whose signature is found replayed
+	// shares repReplayed instead of rep, and neither sender nor
+	// senderInd: each is made here both ways, since which one holds
+	// depends on the other reports and the message is not kept.
+	sigs        []string
+	origin      string
+	recipKey    string
+	senderInd   string
+	repReplayed Item
 }
 
 type indRef struct{ typ, value string }
@@ -192,7 +206,8 @@ func derive(r *intake.Report, reporter string) *derived {
 	if d.country != "" {
 		ro = []string{d.country}
 	}
-	d.rep = mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, r.CampaignID, r.ReceivedAt, reportOf(r, people))
+	rb := reportOf(r, people)
+	d.rep = mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, r.CampaignID, r.ReceivedAt, rb)
 	ev, clean := evidenceOf(r, people)
 	d.ev = mkItem("ev:"+r.ID, KindEvidence, tlpEvidence, ro, true, r.CampaignID, r.ReceivedAt, ev)
 	d.evSize, d.ev.Body = len(d.ev.Body), nil
@@ -212,6 +227,15 @@ func derive(r *intake.Report, reporter string) *derived {
 		d.network = fmt.Sprintf("AS%d %s", v.Origin.Network.ASN, v.Origin.Network.Name)
 	}
 	d.sender, _ = spamSender(r)
+	if d.sender != "" {
+		d.sigs = establishing(v.Auth, d.sender)
+		d.origin = v.Origin.IP
+		recips := slices.Clone(d.recips)
+		slices.Sort(recips)
+		d.recipKey = strings.Join(slices.Compact(recips), "\x00")
+		rb.FromDomain, rb.Unverifiable = "", append(slices.Clip(rb.Unverifiable), senderReplayed)
+		d.repReplayed = mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, r.CampaignID, r.ReceivedAt, rb)
+	}
 	d.domains = append([]string(nil), v.Content.Domains...)
 	for _, x := range v.Reasons {
 		d.findings = append(d.findings, string(x.Code))
@@ -226,7 +250,7 @@ func derive(r *intake.Report, reporter string) *derived {
 	// No e-mail address becomes an indicator, not even the sender's:
 	// it is often a forged or hijacked person's. Its domain does.
 	if dom := d.sender; dom != "" && !people.HoldsDomain(dom) {
-		d.inds = append(d.inds, indRef{"domain-name", dom})
+		d.senderInd = dom
 	}
 	for _, dom := range v.Content.Domains {
 		if !people.HoldsDomain(dom) {
@@ -314,12 +338,68 @@ const senderUnverified = "sender domain: not shared, since nothing this node che
 // and one resting on a signature whose l= leaves text unsigned does not
 // reach the DMARC pass at all (mailauth never counts it).
 func authenticated(a *mailauth.Results, from string) bool {
+	return len(establishing(a, from)) > 0
+}
+
+// establishing returns the names (BHash, the SHA-256 of the decoded b=)
+// of the signatures that authenticate from (see authenticated): what
+// replays groups reports by.
+func establishing(a *mailauth.Results, from string) []string {
+	var out []string
 	for _, d := range a.DKIM {
 		if d.Source == mailauth.SourceComputed && d.Result == mailauth.Pass && !d.UnsignedText && mailauth.Aligned(d.Domain, from, "r") {
-			return true
+			out = append(out, d.BHash)
 		}
 	}
-	return false
+	return out
+}
+
+// senderReplayed is the report item's unverifiable when replays found
+// its establishing signature in another report.
+const senderReplayed = "sender domain: not shared, since the DKIM signature that vouched for it was also seen by this node in another report, to other recipients or from another origin: a mail the domain signed sent again by someone else (a replay) or one signed mail sent to several, which the node cannot tell apart"
+
+// replays returns the reports whose sender domain rests on a DKIM
+// signature seen in another report with other recipients or another
+// origin IP. A signature is made once, for one mail: a firm's helpdesk
+// answer to a spammer, quoting the spammer's text and sent again from the
+// spammer's server to many, verifies as the firm's in every copy, and
+// only the copies' recipients and origin tell it from the firm's own
+// delivery. The same mail reported twice by its recipient (a duplicate
+// report) has the same recipients and origin and stays shared. The
+// price: a spammer's own domain sending one signed mail to several (by
+// Bcc) is withheld too, and with it (in assemble) its links to its own
+// organisation, since a replayed mail is the signer's own (a helpdesk's
+// footer). Every report's part is held in memory, so this
+// is decided again at each collection over all the reports held: a
+// report's item shared while it was alone changes when a second one
+// arrives, and what stops flowing is withdrawn from partners.
+func replays(refs []ReportRef, parts map[string]*derived) map[string]bool {
+	type seen struct{ recips, origin string }
+	first := map[string]seen{}
+	bad := map[string]bool{}
+	for _, r := range refs {
+		d := parts[r.ID]
+		if d == nil {
+			continue
+		}
+		for _, h := range d.sigs {
+			s, ok := first[h]
+			switch {
+			case h == "": // Never so for a verified signature; no name, nothing to group by.
+			case !ok:
+				first[h] = seen{d.recipKey, d.origin}
+			case s.recips != d.recipKey || s.origin != d.origin:
+				bad[h] = true
+			}
+		}
+	}
+	out := map[string]bool{}
+	for _, r := range refs {
+		if d := parts[r.ID]; d != nil && slices.ContainsFunc(d.sigs, func(h string) bool { return bad[h] }) {
+			out[r.ID] = true
+		}
+	}
+	return out
 }
 
 // assemble builds the shared set from the reports' parts, in the index's
@@ -352,10 +432,21 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 	var allAddrs, allMentioned, allNames []string
 	var camps []*campaignAcc
 	var cur *campaignAcc
+	replayed := replays(refs, parts)
 	for _, r := range refs {
 		d := parts[r.ID]
 		if d == nil {
 			continue
+		}
+		rep, sender, senderInd := d.rep, d.sender, d.senderInd
+		signers := func(string) bool { return false }
+		if replayed[r.ID] {
+			rep, sender, senderInd = d.repReplayed, "", ""
+			// A replayed mail is the signer's own: its links to the
+			// signer's organisation (a helpdesk's footer) are not the
+			// spam run's either.
+			org := dnsname.OrgDomain(d.sender)
+			signers = func(host string) bool { return dnsname.OrgDomain(host) == org }
 		}
 		if cur == nil || cur.id != r.CampaignID {
 			cur = &campaignAcc{id: r.CampaignID, first: r.ReceivedAt, countries: map[string]int{}, networks: map[string]int{},
@@ -383,22 +474,30 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		} else if !contains(cur.origins, country) {
 			cur.origins = append(cur.origins, country)
 		}
-		cur.items = append(cur.items, d.rep, d.ev)
+		cur.items = append(cur.items, rep, d.ev)
 		sh.lazy[d.ev.Key] = d.evSize
 		if !d.verdict {
 			continue
 		}
 		count(cur.countries, country)
 		count(cur.networks, d.network)
-		count(cur.senders, d.sender)
+		count(cur.senders, sender)
 		for _, x := range d.domains {
-			count(cur.domains, x)
+			if !signers(x) {
+				count(cur.domains, x)
+			}
 		}
 		for _, x := range d.findings {
 			count(cur.finding, x)
 		}
 		for _, in := range d.inds {
+			if in.typ == "domain-name" && signers(in.value) || in.typ == "url" && signers(urlHost(in.value)) {
+				continue
+			}
 			addInd(in.typ, in.value, country, r.ReceivedAt)
+		}
+		if senderInd != "" {
+			addInd("domain-name", senderInd, country, r.ReceivedAt)
 		}
 	}
 	// What identifies anyone stays out of the lists of the campaign they
@@ -448,6 +547,15 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		sh.Groups = append(sh.Groups, ig)
 	}
 	return sh
+}
+
+// urlHost is the host of a link indicator, "" when it has none.
+func urlHost(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Hostname()
 }
 
 // Size is the size of an item's body, made or not.

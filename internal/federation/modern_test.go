@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/accord-antispam/accord/internal/analysis"
@@ -34,6 +35,13 @@ func TestCorpusModernSenderDomainCost(t *testing.T) {
 	}
 	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: embeddedRules(t)}
 	var recorded, provider, spfAligned, dkimAligned, spfOnly int
+	// Every signature's name (b_sha256) and the samples it is in, and
+	// the names of each sample's aligned passing signatures: how many of
+	// those the replay rule could withhold were all the samples reported
+	// to one node (a name in two samples; the rule also needs their
+	// recipients or origins to differ).
+	seenIn := map[string]map[string]bool{}
+	var alignedSigs [][]string
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -44,6 +52,16 @@ func TestCorpusModernSenderDomainCost(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, from := v.Auth, v.Sender.Domains.From
+		if a != nil {
+			for _, s := range a.DKIM {
+				if s.BHash != "" {
+					if seenIn[s.BHash] == nil {
+						seenIn[s.BHash] = map[string]bool{}
+					}
+					seenIn[s.BHash][f] = true
+				}
+			}
+		}
 		if a == nil || from == "" || a.SPF.Source != mailauth.SourceHeader && a.DMARC.Source != mailauth.SourceHeader {
 			continue
 		}
@@ -57,9 +75,14 @@ func TestCorpusModernSenderDomainCost(t *testing.T) {
 		}
 		spf := a.SPF.Result == mailauth.Pass && mailauth.Aligned(a.SPF.Domain, from, "r")
 		dkim := a.DMARC.Result == mailauth.Pass && a.DMARC.DKIMAligned
+		var names []string
 		for _, s := range a.DKIM {
-			dkim = dkim || s.Result == mailauth.Pass && mailauth.Aligned(s.Domain, from, "r")
+			if s.Result == mailauth.Pass && mailauth.Aligned(s.Domain, from, "r") {
+				dkim = true
+				names = append(names, s.BHash)
+			}
 		}
+		alignedSigs = append(alignedSigs, names)
 		if spf {
 			spfAligned++
 		}
@@ -71,6 +94,18 @@ func TestCorpusModernSenderDomainCost(t *testing.T) {
 	}
 	t.Logf("%d samples, %d with the receiving provider's record of SPF/DMARC, %d of them From a mailbox provider; of the others, %d pass SPF aligned with their From, %d carry an aligned DKIM pass, %d only the SPF pass",
 		len(files), recorded, provider, spfAligned, dkimAligned, spfOnly)
+	sigs, repeated, withheld := len(seenIn), 0, 0
+	for _, in := range seenIn {
+		if len(in) > 1 {
+			repeated++
+		}
+	}
+	for _, names := range alignedSigs {
+		if slices.ContainsFunc(names, func(h string) bool { return len(seenIn[h]) > 1 }) {
+			withheld++
+		}
+	}
+	t.Logf("%d DKIM signatures by their b=, %d of them in more than one sample; %d of the aligned DKIM passes rest on one of those (at most what the replay rule withholds)", sigs, repeated, withheld)
 	if spfAligned == 0 || dkimAligned == 0 {
 		t.Error("no sample says SPF or DKIM passed: the records were not read")
 	}
