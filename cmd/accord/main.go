@@ -21,6 +21,7 @@
 //	accord user      web accounts: add, list, passwd, disable, enable, remove
 //	accord audit     the audit log: sign-ins, token use, views, exports
 //	accord node      the node's public key and fingerprint, which sign its evidence; its DKIM record
+//	accord campaign  merge a campaign into another on purpose (intake never merges a worked case)
 //	accord evidence  export a signed bundle of a report or campaign, verify one offline, replay the custody log
 //	accord keys      the node's federation identity and its rotation
 //	accord peer      partner nodes and the agreements with them
@@ -83,6 +84,7 @@ func commands() []command {
 		{"token", "API tokens for scripts (token create --role …, list, revoke ID)", cmdToken},
 		{"user", "web accounts (user add --role … NAME, list, passwd, disable, enable, remove)", cmdUser},
 		{"audit", "the audit log: sign-ins, token use, views, exports, account changes", cmdAudit},
+		{"campaign", "merge a campaign into another on purpose (campaign merge --reason TEXT FROM INTO); intake never merges a worked case", cmdCampaign},
 		{"evidence", "export a signed evidence bundle of a report or campaign, or verify one offline", cmdEvidence},
 		{"node", "the node's public key and fingerprint, which sign its evidence; its DKIM record (node key|fingerprint|dkim)", cmdNode},
 		{"keys", "this node's federation identity (keys show, keys rotate)", cmdKeys},

@@ -127,11 +127,15 @@ func (k Key) Why() string {
 // loads the owners of a commit's keys, places the commit's reports one by
 // one, and writes back the keys, campaigns and merges Place reported.
 // Placing the same reports in any order ends in the same partition of
-// them (only which campaign id survives a merge depends on the order).
+// them (only which campaign id survives a merge depends on the order) —
+// as long as no campaign is sealed (Seal): a campaign a person has worked
+// on is never merged by a report, so the partition then depends on when
+// its case was worked, by design.
 type Partition struct {
-	owner map[uint64]string // Key -> the campaign that owned it when read or placed.
-	into  map[string]string // Merged campaign -> the one that absorbed it.
-	born  map[string]Born   // When each campaign was founded, to keep the oldest.
+	owner  map[uint64]string // Key -> the campaign that owned it when read or placed.
+	into   map[string]string // Merged campaign -> the one that absorbed it.
+	born   map[string]Born   // When each campaign was founded, to keep the oldest.
+	sealed map[string]bool   // Campaigns no report merges (Seal).
 }
 
 // Born orders campaigns: a merge keeps the one founded first (At, then
@@ -145,8 +149,15 @@ func (a Born) before(b Born) bool { return a.At < b.At || a.At == b.At && a.ID <
 
 // NewPartition returns an empty partition.
 func NewPartition() *Partition {
-	return &Partition{owner: map[uint64]string{}, into: map[string]string{}, born: map[string]Born{}}
+	return &Partition{owner: map[uint64]string{}, into: map[string]string{}, born: map[string]Born{}, sealed: map[string]bool{}}
 }
+
+// Seal marks campaign c as worked on by a person (the store's rule: its
+// case has an event). Reports are untrusted — anyone can send one, and
+// the keys are public, so a bridge between two campaigns can be tuned
+// offline — so no report merges a sealed campaign into another nor
+// another into it: Place records a Link for an analyst instead.
+func (p *Partition) Seal(c string) { p.sealed[c] = true }
 
 // Own records that campaign c, founded at, owns key k (as the store read
 // it).
@@ -177,11 +188,20 @@ type Merge struct {
 	Why        string
 }
 
+// Link is a merge a report proposed but Place did not make, because
+// Campaign is sealed: the report shares keys with Campaign but joined
+// Other. An analyst decides.
+type Link struct {
+	Campaign, Other string
+	Why             string
+}
+
 // Placed is what placing one report did.
 type Placed struct {
 	Campaign string  // The campaign the report is in; "" when it founds one (Found says which).
 	Why      string  // Why it joined.
 	Merges   []Merge // Campaigns merged into Campaign, the oldest first.
+	Links    []Link  // Sealed campaigns the report shares keys with but did not join.
 	NewKeys  []uint64
 }
 
@@ -190,10 +210,17 @@ type Placed struct {
 // Campaign is "" when no campaign owns any of its keys, and the caller
 // then calls Found. Its keys nobody owned are the campaign's from now on
 // (NewKeys, to be written).
+//
+// Sealed campaigns never merge. When some owners are sealed, the
+// unsealed ones merge among themselves as usual and the report joins
+// their survivor; when all are sealed, it joins the one it shares most
+// keys with (ties: the oldest). Every other sealed owner gets a Link, and
+// keeps its keys.
 func (p *Partition) Place(ks []Key) Placed {
 	var pl Placed
 	var owners []string
 	whyOf := map[string]string{}
+	shared := map[string]int{}
 	for _, k := range ks {
 		c, ok := p.owner[k.Hash]
 		if !ok {
@@ -201,6 +228,7 @@ func (p *Partition) Place(ks []Key) Placed {
 			continue
 		}
 		c = p.Find(c)
+		shared[c]++
 		if _, seen := whyOf[c]; !seen {
 			whyOf[c] = k.Why()
 			owners = append(owners, c)
@@ -209,7 +237,7 @@ func (p *Partition) Place(ks []Key) Placed {
 	if len(owners) == 0 {
 		return pl
 	}
-	slices.SortFunc(owners, func(a, b string) int {
+	older := func(a, b string) int {
 		if p.born[a].before(p.born[b]) {
 			return -1
 		}
@@ -217,12 +245,37 @@ func (p *Partition) Place(ks []Key) Placed {
 			return 1
 		}
 		return 0
+	}
+	var open, sealed []string
+	for _, c := range owners {
+		if p.sealed[c] {
+			sealed = append(sealed, c)
+		} else {
+			open = append(open, c)
+		}
+	}
+	slices.SortFunc(open, older)
+	slices.SortFunc(sealed, func(a, b string) int {
+		if d := cmp.Compare(shared[b], shared[a]); d != 0 {
+			return d
+		}
+		return older(a, b)
 	})
-	pl.Campaign, pl.Why = owners[0], whyOf[owners[0]]+" the campaign"
-	for _, c := range owners[1:] {
-		p.into[c] = pl.Campaign
-		pl.Merges = append(pl.Merges, Merge{From: c, Into: pl.Campaign,
-			Why: "a report " + whyOf[pl.Campaign] + " campaign " + pl.Campaign + " and " + whyOf[c] + " campaign " + c})
+	var join string
+	if len(open) > 0 {
+		join = open[0]
+		for _, c := range open[1:] {
+			p.into[c] = join
+			pl.Merges = append(pl.Merges, Merge{From: c, Into: join,
+				Why: "a report " + whyOf[join] + " campaign " + join + " and " + whyOf[c] + " campaign " + c})
+		}
+	} else {
+		join, sealed = sealed[0], sealed[1:]
+	}
+	pl.Campaign, pl.Why = join, whyOf[join]+" the campaign"
+	for _, c := range sealed {
+		pl.Links = append(pl.Links, Link{Campaign: c, Other: join,
+			Why: "a report " + whyOf[c] + " campaign " + c + " (worked on: not merged) and joined campaign " + join})
 	}
 	for _, k := range pl.NewKeys {
 		p.owner[k] = pl.Campaign

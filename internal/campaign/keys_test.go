@@ -181,3 +181,56 @@ func TestKeysShortTextsAndSharedServices(t *testing.T) {
 		t.Error("an empty signature has keys")
 	}
 }
+
+// TestPartitionSealedNeverMerges: a report bridging a sealed (worked)
+// campaign and others merges only the unsealed ones, joins their
+// survivor, leaves the sealed one its keys and proposes a Link; with
+// only sealed owners it joins the one it shares most keys with (ties:
+// the oldest) and proposes the rest.
+func TestPartitionSealedNeverMerges(t *testing.T) {
+	k := func(hs ...uint64) []Key {
+		var out []Key
+		for _, h := range hs {
+			out = append(out, Key{Hash: h, Kind: KindText})
+		}
+		return out
+	}
+	p := NewPartition()
+	p.Found("c-worked", 1, []uint64{11, 12})
+	p.Found("c-old", 2, []uint64{21})
+	p.Found("c-young", 3, []uint64{31})
+	p.Seal("c-worked")
+
+	// Sealed, and two unsealed: the unsealed merge as before.
+	pl := p.Place(k(11, 21, 31, 99))
+	if pl.Campaign != "c-old" || len(pl.Merges) != 1 || pl.Merges[0].From != "c-young" || pl.Merges[0].Into != "c-old" {
+		t.Fatalf("bridge: %+v", pl)
+	}
+	if len(pl.Links) != 1 || pl.Links[0].Campaign != "c-worked" || pl.Links[0].Other != "c-old" || !strings.Contains(pl.Links[0].Why, "c-worked") {
+		t.Fatalf("links: %+v", pl.Links)
+	}
+	if p.Find("c-worked") != "c-worked" {
+		t.Fatalf("the worked campaign was merged into %s", p.Find("c-worked"))
+	}
+	for h, want := range map[uint64]string{11: "c-worked", 12: "c-worked", 21: "c-old", 31: "c-old", 99: "c-old"} {
+		if got, _ := p.Owner(h); got != want {
+			t.Errorf("key %d: owner %s, want %s", h, got, want)
+		}
+	}
+
+	// Only sealed owners: the one sharing most keys, no merge.
+	p.Found("c-other", 0, []uint64{41})
+	p.Seal("c-other")
+	pl = p.Place(k(41, 11, 12, 98))
+	if pl.Campaign != "c-worked" || len(pl.Merges) != 0 || len(pl.Links) != 1 || pl.Links[0].Campaign != "c-other" || pl.Links[0].Other != "c-worked" {
+		t.Fatalf("sealed only: %+v", pl)
+	}
+	if got, _ := p.Owner(98); got != "c-worked" {
+		t.Errorf("a new key went to %s", got)
+	}
+	// A tie: the oldest (c-other, founded at 0).
+	pl = p.Place(k(41, 11))
+	if pl.Campaign != "c-other" || len(pl.Links) != 1 || pl.Links[0].Campaign != "c-worked" {
+		t.Fatalf("tie: %+v", pl)
+	}
+}

@@ -92,6 +92,19 @@ type Case struct {
 	Closed     time.Time // When last closed; zero while open.
 	Version    int       // Events so far: a change names the version it saw.
 	Events     []Event   // Oldest first (Store.Case fills them).
+	Links      []Link    // Merges reports proposed with this campaign (Service.Get fills them).
+}
+
+// Link is a merge a report proposed between two campaigns that intake did
+// not make, because Campaign was sealed — a person had worked on it (its
+// case has an event). Reports are untrusted and the grouping keys public,
+// so only an analyst merges a worked campaign (Service.Merge).
+type Link struct {
+	Campaign string // The sealed campaign.
+	Other    string // The campaign the report joined (as it is now).
+	ReportID string
+	At       time.Time
+	Why      string
 }
 
 // Errors. The web and API edges map them to 404, 409 and 400.
@@ -114,6 +127,15 @@ type Store interface {
 	// CaseDurations returns, for cases closed in [from, to), the time from
 	// their first event to their closing.
 	CaseDurations(ctx context.Context, from, to time.Time) ([]time.Duration, error)
+	// ProposedLinks returns the links proposed between campaignID and
+	// another campaign (either side), oldest first.
+	ProposedLinks(ctx context.Context, campaignID string) ([]Link, error)
+	// MergeCampaigns merges campaign from into campaign into as intake
+	// merges (reports, keys, case; a custody entry, the merge recorded)
+	// on a person's decision: actor made it, why says why. ErrNotFound
+	// when either is no campaign, ErrInvalid when they are one, or one
+	// was already merged.
+	MergeCampaigns(ctx context.Context, from, into, actor, why string) error
 }
 
 // Referral is what a case's referral asks of a partner authority.
@@ -149,9 +171,38 @@ func (s *Service) now() time.Time {
 // MaxText bounds a note, a decision or a reason.
 const MaxText = 20000
 
-// Get returns a campaign's case: a "new" case with no history when nobody
-// touched it, ErrNotFound when there is no such campaign.
+// Get returns a campaign's case with the links proposed for it: a "new"
+// case with no history when nobody touched it, ErrNotFound when there is
+// no such campaign.
 func (s *Service) Get(ctx context.Context, campaignID string) (*Case, error) {
+	c, err := s.get(ctx, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Links, err = s.Store.ProposedLinks(ctx, campaignID); err != nil {
+		return nil, fmt.Errorf("case %s: %w", campaignID, err)
+	}
+	return c, nil
+}
+
+// Merge merges campaign from into campaign into on actor's decision, for
+// the reason why (required: it is the merge event's text in the case).
+// It returns the merged case.
+func (s *Service) Merge(ctx context.Context, from, into, why, actor string) (*Case, error) {
+	why, err := cleanText("the reason", why, true)
+	if err != nil {
+		return nil, err
+	}
+	if from == into {
+		return nil, fmt.Errorf("%w: a campaign cannot be merged into itself", ErrInvalid)
+	}
+	if err := s.Store.MergeCampaigns(ctx, from, into, actor, why); err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, into)
+}
+
+func (s *Service) get(ctx context.Context, campaignID string) (*Case, error) {
 	c, err := s.Store.Case(ctx, campaignID)
 	if err == nil {
 		return c, nil
@@ -183,8 +234,9 @@ func cleanText(what, s string, required bool) (string, error) {
 }
 
 // apply appends one event to the case as seen at version seen.
+// The case returned has no Links (Get's).
 func (s *Service) apply(ctx context.Context, campaignID string, seen int, actor string, change func(c *Case, ev *Event) error) (*Case, error) {
-	c, err := s.Get(ctx, campaignID)
+	c, err := s.get(ctx, campaignID)
 	if err != nil {
 		return nil, err
 	}

@@ -192,6 +192,21 @@ func (s *Server) caseAction(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/desk/cases/"+r.PathValue("id"), http.StatusSeeOther)
 }
 
+// caseMerge merges the campaign of the form's "from" into this case's, on
+// the person's decision (a proposed link).
+func (s *Server) caseMerge(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	if _, err := s.cfg.Cases.Merge(r.Context(), r.FormValue("from"), r.PathValue("id"), r.FormValue("reason"), p.Label()); err != nil {
+		status, _, msg := caseError(err)
+		if status == http.StatusInternalServerError {
+			s.log.Error("merge campaigns", "id", r.PathValue("id"), "from", r.FormValue("from"), "err", err)
+		}
+		s.renderCase(w, r, status, "", strings.ToUpper(msg[:1])+msg[1:]+".")
+		return
+	}
+	http.Redirect(w, r, "/desk/cases/"+r.PathValue("id"), http.StatusSeeOther)
+}
+
 func (s *Server) caseRefer(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r.Context())
 	seen := -1
@@ -226,6 +241,17 @@ type caseJSON struct {
 	Version    int             `json:"version"`
 	Next       []cases.Status  `json:"next_statuses"`
 	Events     []caseEventJSON `json:"events"`
+	// Links proposed by reports between this campaign and another that
+	// intake did not merge because one was worked on (GET only).
+	Links []caseLinkJSON `json:"proposed_links,omitempty"`
+}
+
+type caseLinkJSON struct {
+	Campaign string    `json:"campaign_id"` // The worked campaign.
+	Other    string    `json:"other_id"`    // The one the report joined.
+	Report   string    `json:"report_id"`
+	At       time.Time `json:"at"`
+	Why      string    `json:"reason"`
 }
 
 type caseEventJSON struct {
@@ -251,7 +277,36 @@ func toCaseJSON(c *cases.Case, name func(string) string) caseJSON {
 	for _, e := range c.Events {
 		out.Events = append(out.Events, caseEventJSON{e.N, e.At, e.Actor, name(e.Actor), e.Kind, e.Status, e.Text, e.Ref})
 	}
+	for _, l := range c.Links {
+		out.Links = append(out.Links, caseLinkJSON{l.Campaign, l.Other, l.ReportID, l.At, l.Why})
+	}
 	return out
+}
+
+// apiCampaignMerge merges campaign {id} into the campaign "into" of the
+// JSON body, for the reason given: the merge intake no longer makes for a
+// campaign someone worked on (cases.Link). It answers the merged case.
+func (s *Server) apiCampaignMerge(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	body, err := readBody(w, r, 64<<10)
+	var in struct {
+		Into   string `json:"into"`
+		Reason string `json:"reason"`
+	}
+	if err != nil || json.Unmarshal(body, &in) != nil || in.Into == "" {
+		apiError(w, http.StatusBadRequest, "bad-body", `send JSON such as {"into": "c-…", "reason": "one run: same sender and landing page"}`)
+		return
+	}
+	c, err := s.cfg.Cases.Merge(r.Context(), r.PathValue("id"), in.Into, in.Reason, p.Label())
+	if err != nil {
+		status, code, msg := caseError(err)
+		if status == http.StatusInternalServerError {
+			s.log.Error("merge campaigns", "id", r.PathValue("id"), "into", in.Into, "err", err)
+		}
+		apiError(w, status, code, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, toCaseJSON(c, s.actorNamer(r.Context())))
 }
 
 func (s *Server) apiCase(w http.ResponseWriter, r *http.Request) {

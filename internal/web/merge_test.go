@@ -2,12 +2,16 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/accord-antispam/accord/internal/access"
+	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/web"
 )
 
@@ -57,5 +61,110 @@ func TestMergedCampaignAnswers(t *testing.T) {
 	r := do(t, "GET", n.url+"/api/v1/campaigns/"+a, an, "", nil)
 	if r.status != 200 || !bytes.Contains(r.body, []byte(`"campaign": "`+b+`"`)) || !bytes.Contains(r.body, []byte(`"reports": 3`)) {
 		t.Errorf("survivor: %d %s", r.status, r.body)
+	}
+}
+
+// TestWorkedCaseNotMergedByAnonymousBridge is the attack of a report
+// bridging a worked case into junk (attack 11, F1): an authority works
+// one campaign's case, and an anonymous web form report shares keys with
+// it and with a junk campaign. The case stays whole under its id, the
+// bridge joins the junk, and the link is proposed with the case; an
+// authority's merge then merges them, in the custody log and the case,
+// with who merged and why.
+func TestWorkedCaseNotMergedByAnonymousBridge(t *testing.T) {
+	n := start(t, web.Config{})
+	rep, an, auth := n.token(t, access.Reporter), n.token(t, access.Analyst), n.token(t, access.Authority)
+	msg := func(subject, body string) string {
+		return "From: Offers <o@offers.example>\r\nTo: you@example.net\r\nSubject: " + subject + "\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\nMessage-ID: <" + subject + "@offers.example>\r\n\r\n" + body + "\r\n"
+	}
+	submit := func(body string) string {
+		t.Helper()
+		r := do(t, "POST", n.url+"/api/v1/reports", rep, "message/rfc822", []byte(body))
+		if r.status != 201 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		return r.json(t)["campaign_id"].(string)
+	}
+	junk := submit(msg("deals", "Weekly deals at http://junk-deals.example/w"))
+	inv := submit(msg("pills", "Cheap pills at http://pharma-ring.example/o"))
+	if r := do(t, "POST", n.url+"/api/v1/campaigns/"+inv+"/case", auth, "application/json",
+		[]byte(`{"action": "status", "status": "triage", "text": "looks like the pharma ring", "version": 0}`)); r.status != 200 {
+		t.Fatalf("work the case: %d %s", r.status, r.body)
+	}
+
+	// The anonymous bridge, through the public form.
+	c := browser(t)
+	csrf := csrfRe.FindSubmatch(get(t, c, n.url+"/").body)[1]
+	form := postForm(t, c, n.url+"/report", n.url, map[string]string{"csrf": string(csrf), "consent": "no",
+		"source": msg("hello", "Deals at http://junk-deals.example/a and pills at http://pharma-ring.example/b")}, nil)
+	if form.status != 303 {
+		t.Fatalf("form: %d %s", form.status, form.body)
+	}
+	statusURL := n.url + form.header.Get("Location")
+	r := do(t, "GET", n.url+"/api/v1/campaigns/"+inv+"/case", an, "", nil)
+	var cs struct {
+		Status string `json:"status"`
+		Links  []struct {
+			Campaign string `json:"campaign_id"`
+			Other    string `json:"other_id"`
+		} `json:"proposed_links"`
+	}
+	if r.status != 200 || json.Unmarshal(r.body, &cs) != nil || cs.Status != "triage" || len(cs.Links) != 1 || cs.Links[0].Campaign != inv || cs.Links[0].Other != junk {
+		t.Fatalf("the worked case after the bridge: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/campaigns/"+inv, an, "", nil); r.status != 200 || !bytes.Contains(r.body, []byte(`"reports": 1`)) {
+		t.Errorf("the worked campaign after the bridge: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/campaigns/"+junk, an, "", nil); r.status != 200 || !bytes.Contains(r.body, []byte(`"reports": 2`)) {
+		t.Errorf("the junk campaign after the bridge: %d %s", r.status, r.body)
+	}
+
+	// The desk's case page lists the link with a merge form (CSRF applies).
+	dc, _ := login(t, n, "alice", access.Authority)
+	if r := get(t, dc, n.url+"/desk/cases/"+inv); r.status != 200 || !bytes.Contains(r.body, []byte("Proposed merges")) ||
+		!bytes.Contains(r.body, []byte(`name="from" value="`+junk+`"`)) {
+		t.Errorf("the case page: %d %s", r.status, r.body)
+	}
+	if r := postForm(t, dc, n.url+"/desk/cases/"+inv+"/merge", "", map[string]string{"csrf": "forged", "from": junk, "reason": "x"}, nil); r.status != 403 {
+		t.Errorf("a desk merge with a forged token: %d", r.status)
+	}
+
+	// An authority merges on purpose; an analyst may not.
+	body := []byte(`{"into": "` + inv + `", "reason": "the deals lead to the pharma shop"}`)
+	if r := do(t, "POST", n.url+"/api/v1/campaigns/"+junk+"/merge", an, "application/json", body); r.status != 403 {
+		t.Errorf("an analyst's merge: %d %s", r.status, r.body)
+	}
+	r = do(t, "POST", n.url+"/api/v1/campaigns/"+junk+"/merge", auth, "application/json", body)
+	if r.status != 200 || !bytes.Contains(r.body, []byte(`"kind": "merge"`)) || !bytes.Contains(r.body, []byte("the deals lead to the pharma shop")) {
+		t.Fatalf("merge: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/campaigns/"+inv, an, "", nil); r.status != 200 || !bytes.Contains(r.body, []byte(`"reports": 3`)) {
+		t.Errorf("after the merge: %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", n.url+"/api/v1/campaigns/"+junk+"/merge", auth, "application/json", body); r.status != 400 {
+		t.Errorf("merging a merged campaign again: %d %s", r.status, r.body)
+	}
+	_, problems, err := n.store.VerifyCustodyLog(context.Background())
+	list, _ := n.store.Reports(context.Background(), intake.ReportFilter{CampaignID: inv, Limit: 10})
+	merged := 0
+	for _, rp := range list {
+		log, _ := n.store.Custody(context.Background(), rp.ID)
+		for _, e := range log {
+			if e.Action == "campaign-merged" && strings.HasPrefix(e.Actor, "token:") {
+				merged++
+			}
+		}
+	}
+	if err != nil || len(problems) > 0 || merged != 1 {
+		t.Errorf("custody: %d merge entries by the token, %v %v", merged, problems, err)
+	}
+	// The bridge's sender is not told (F8): its status page and download
+	// leave the grouping's entries out.
+	if r := get(t, c, statusURL); r.status != 200 || !bytes.Contains(r.body, []byte("received and stored as evidence")) || bytes.Contains(r.body, []byte("campaign-merged")) {
+		t.Errorf("the bridge's status page: %d %s", r.status, r.body)
+	}
+	u, _ := url.Parse(statusURL)
+	if r := get(t, c, n.url+u.Path+"/export?"+u.RawQuery); r.status != 200 || !bytes.Contains(r.body, []byte("received and stored as evidence")) || bytes.Contains(r.body, []byte("campaign-merged")) {
+		t.Errorf("the bridge's download: %d %s", r.status, r.body)
 	}
 }

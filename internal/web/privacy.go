@@ -111,6 +111,13 @@ var actionWords = map[string]string{
 	"received-partner": "received from a partner authority",
 }
 
+// groupingActions are custody entries of the desk's campaign grouping
+// (a campaign merged, regrouped), left out of what a reporter's status
+// link shows: they say nothing of the person's data, and would tell
+// whoever sent a report crafted to bridge campaigns that the bridge
+// worked (attack 11, F8).
+var groupingActions = map[string]bool{"campaign-merged": true, "campaign-regrouped": true}
+
 // holds fills the status page's account of what the desk holds.
 func (s *Server) holds(r *http.Request, rep *intake.Report, token string) *privacyData {
 	pd := s.privacyBase()
@@ -124,6 +131,9 @@ func (s *Server) holds(r *http.Request, rep *intake.Report, token string) *priva
 	}
 	if es, err := s.store.Custody(r.Context(), rep.ID); err == nil {
 		for _, e := range es {
+			if groupingActions[e.Action] {
+				continue
+			}
 			what := actionWords[e.Action]
 			if what == "" {
 				what = e.Action
@@ -245,6 +255,9 @@ func (s *Server) statusExport(w http.ResponseWriter, r *http.Request) {
 		out.Erased = &m.Report.ErasedAt
 	}
 	for _, e := range m.Custody {
+		if groupingActions[e.Action] {
+			continue
+		}
 		what := actionWords[e.Action]
 		if what == "" {
 			what = e.Action

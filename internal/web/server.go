@@ -211,6 +211,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /desk/cases/{id}", s.needUser(access.Analyst, s.audited(access.AuditView, "campaign", s.casePage)))
 	mux.HandleFunc("POST /desk/cases/{id}", s.needUser(access.Authority, s.caseAction))
 	mux.HandleFunc("POST /desk/cases/{id}/refer", s.needUser(access.Authority, s.caseRefer))
+	mux.HandleFunc("POST /desk/cases/{id}/merge", s.needUser(access.Authority, s.caseMerge))
 	mux.HandleFunc("POST /desk/cases/{id}/evidence", s.needUser(access.Analyst, s.audited(access.AuditExport, "campaign", s.caseEvidence)))
 
 	// Authorities (session): cooperation with partner nodes.
@@ -240,6 +241,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/campaigns/{id}/case", s.needToken(access.Analyst, s.audited(access.AuditView, "campaign", s.apiCase)))
 	mux.HandleFunc("POST /api/v1/campaigns/{id}/case", s.needToken(access.Authority, s.apiCaseChange))
 	mux.HandleFunc("POST /api/v1/campaigns/{id}/referral", s.needToken(access.Authority, s.apiCaseRefer))
+	mux.HandleFunc("POST /api/v1/campaigns/{id}/merge", s.needToken(access.Authority, s.apiCampaignMerge))
 	mux.HandleFunc("GET /api/v1/campaigns/{id}/evidence", s.needToken(access.Analyst, s.audited(access.AuditExport, "campaign", s.caseEvidence)))
 
 	if s.cfg.Consent != nil {

@@ -22,6 +22,7 @@ func (s *Server) apiMethods(mux *http.ServeMux) {
 		"/api/v1/statistics":              "GET, HEAD",
 		"/api/v1/campaigns/{id}/case":     "GET, HEAD, POST",
 		"/api/v1/campaigns/{id}/referral": "POST",
+		"/api/v1/campaigns/{id}/merge":    "POST",
 		"/api/v1/campaigns/{id}/evidence": "GET, HEAD",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {

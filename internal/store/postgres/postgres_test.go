@@ -160,6 +160,24 @@ func TestMigrateRegroups(t *testing.T) {
 	})
 }
 
+// TestMergedCampaignsForgotten: retention reaches merged campaigns' rows.
+func TestMergedCampaignsForgotten(t *testing.T) {
+	cfg, err := pgx.ParseConfig(freshSchema(t, pgDSN(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := connect(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := sqlstore.Open(context.Background(), db, sqlstore.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MergedCampaignsForgotten(t, db, s, rebind)
+}
+
 // rebind numbers "?" placeholders for PostgreSQL.
 func rebind(q string) string {
 	var b strings.Builder

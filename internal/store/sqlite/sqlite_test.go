@@ -212,3 +212,18 @@ func TestMigrateRegroups(t *testing.T) {
 		return s
 	})
 }
+
+// TestMergedCampaignsForgotten: retention reaches merged campaigns' rows.
+func TestMergedCampaignsForgotten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accord.db")
+	db, err := openDB(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := sqlstore.Open(context.Background(), db, sqlstore.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MergedCampaignsForgotten(t, db, s, func(q string) string { return q })
+}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/cases"
+	"github.com/accord-antispam/accord/internal/intake"
 )
 
 // Case implements cases.Store.
@@ -109,6 +111,90 @@ func (s *Store) CaseDurations(ctx context.Context, from, to time.Time) ([]time.D
 		out = append(out, time.Duration(c-o))
 	}
 	return out, rows.Err()
+}
+
+// ProposedLinks implements cases.Store.
+func (s *Store) ProposedLinks(ctx context.Context, campaignID string) ([]cases.Link, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT campaign_id, other_id, report_id, at, reason FROM campaign_links
+		WHERE campaign_id = ? OR other_id = ? ORDER BY at, report_id`), campaignID, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("proposed links of %s: %w", campaignID, err)
+	}
+	defer rows.Close()
+	var out []cases.Link
+	for rows.Next() {
+		var l cases.Link
+		var at int64
+		if err := rows.Scan(&l.Campaign, &l.Other, &l.ReportID, &at, &l.Why); err != nil {
+			return nil, fmt.Errorf("proposed links of %s: %w", campaignID, err)
+		}
+		l.At = fromNanos(at)
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("proposed links of %s: %w", campaignID, err)
+	}
+	return out, nil
+}
+
+// MergeCampaigns implements cases.Store: the statements of an intake
+// merge (mergeStatements) and its custody entry, chained under the
+// custody head's lock like a commit's. The entry goes in the log of the
+// report that proposed the link most recently, else of the absorbed
+// campaign's founder.
+func (s *Store) MergeCampaigns(ctx context.Context, from, into, actor, why string) error {
+	if from == into {
+		return fmt.Errorf("merge %s into itself: %w", from, cases.ErrInvalid)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("merge %s into %s: %w", from, into, err)
+	}
+	defer tx.Rollback()
+	var headSeq int64
+	var headHash string
+	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM custody_head WHERE id = 1`+s.d.ForUpdate).Scan(&headSeq, &headHash); err != nil {
+		return fmt.Errorf("merge %s into %s: lock the custody head: %w", from, into, err)
+	}
+	var founder string
+	for _, id := range []string{into, from} {
+		var merged, f string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT merged_into, founder FROM campaigns WHERE id = ?`), id).Scan(&merged, &f)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("campaign %s: %w", id, cases.ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("merge %s into %s: %w", from, into, err)
+		case merged != "":
+			return fmt.Errorf("%w: campaign %s was merged into %s", cases.ErrInvalid, id, merged)
+		}
+		founder = f
+	}
+	report := founder
+	err = tx.QueryRowContext(ctx, s.q(`SELECT report_id FROM campaign_links WHERE campaign_id = ? AND other_id = ? OR campaign_id = ? AND other_id = ?
+		ORDER BY at DESC, report_id LIMIT 1`), from, into, into, from).Scan(&report)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("merge %s into %s: %w", from, into, err)
+	}
+	now := time.Now().UTC().Truncate(time.Nanosecond)
+	m := merge{Merge: campaign.Merge{From: from, Into: into, Why: "merged by " + actor + ": " + why},
+		report: &intake.Report{ID: report, ReceivedAt: now}, actor: actor}
+	for _, st := range mergeStatements(m, nanos(now)) {
+		if _, err := tx.ExecContext(ctx, s.q(st.query), st.args...); err != nil {
+			return fmt.Errorf("merge %s into %s: %w", from, into, err)
+		}
+	}
+	custody, headSeq, headHash := chainCustody([]intake.CustodyEntry{mergeCustody(m)}, headSeq, headHash)
+	if err := s.insertTable(ctx, tx, custody); err != nil {
+		return fmt.Errorf("merge %s into %s: %w", from, into, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE custody_head SET seq = ?, hash = ? WHERE id = 1`), headSeq, headHash); err != nil {
+		return fmt.Errorf("merge %s into %s: %w", from, into, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("merge %s into %s: %w", from, into, err)
+	}
+	return nil
 }
 
 var _ cases.Store = (*Store)(nil)

@@ -210,23 +210,23 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 // snapshotQuery reads, in one statement and so from one snapshot, the
 // custody head's sequence (kind 0) and the owners of the commit's
 // campaign keys (kind 1).
-var snapshotQuery = `SELECT 0, seq, '', CAST(0 AS BIGINT) FROM custody_head WHERE id = 1
-UNION ALL SELECT 1, u.h, k.campaign_id, c.created_at FROM unnest($1::bigint[]) AS u(h)
+var snapshotQuery = `SELECT 0, seq, '', CAST(0 AS BIGINT), 0 FROM custody_head WHERE id = 1
+UNION ALL SELECT 1, u.h, k.campaign_id, c.created_at, ` + sealedExpr + ` FROM unnest($1::bigint[]) AS u(h)
 	CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_keys WHERE hash = u.h) AS k
 	CROSS JOIN LATERAL (SELECT created_at FROM campaigns WHERE id = k.campaign_id LIMIT 1) AS c`
 
 // readSnapshot reads snapshotQuery's rows into idx and returns the head.
 func readSnapshot(br pgx.BatchResults, idx *commitIndex) (int64, error) {
 	var kind int
-	var head, v, created int64
+	var head, v, created, sealed int64
 	var id string
 	seen := false
-	err := readRows(br, []any{&kind, &v, &id, &created}, func() error {
+	err := readRows(br, []any{&kind, &v, &id, &created, &sealed}, func() error {
 		if kind == 0 {
 			head, seen = v, true
 			return nil
 		}
-		idx.own(v, id, created)
+		idx.own(v, id, created, sealed)
 		return nil
 	})
 	if err != nil {
@@ -354,9 +354,9 @@ func custodyArrays(entries []intake.CustodyEntry) []any {
 // readCandidates reads the band and link domain candidates, the next two
 // results of br, into idx.
 func readCandidates(br pgx.BatchResults, idx *commitIndex) error {
-	var k, created int64
+	var k, created, sealed int64
 	var id string
-	if err := readRows(br, []any{&k, &id, &created}, func() error { idx.own(k, id, created); return nil }); err != nil {
+	if err := readRows(br, []any{&k, &id, &created, &sealed}, func() error { idx.own(k, id, created, sealed); return nil }); err != nil {
 		return fmt.Errorf("campaign keys: %w", err)
 	}
 	return nil

@@ -44,15 +44,28 @@ func newCommitIndex(batches []*intake.Batch) *commitIndex {
 	return x
 }
 
-// own records that campaign id, created at, owns key k.
-func (x *commitIndex) own(k int64, id string, created int64) { x.part.Own(uint64(k), id, created) }
+// own records that campaign id, created at, owns key k; sealed (1) when
+// a person has worked on it (sealedExpr).
+func (x *commitIndex) own(k int64, id string, created, sealed int64) {
+	x.part.Own(uint64(k), id, created)
+	if sealed != 0 {
+		x.part.Seal(id)
+	}
+}
+
+// sealedExpr is 1 when the campaign of key row k is sealed, else 0: a
+// person has worked on it — its case has an event (a status, an
+// assignment, a note, a decision, an export, a referral; a case row
+// exists only once it has one). Intake never merges a sealed campaign
+// (campaign.Partition.Seal).
+const sealedExpr = `CASE WHEN EXISTS (SELECT 1 FROM cases s WHERE s.campaign_id = k.campaign_id) THEN 1 ELSE 0 END`
 
 // keyOwners reads the owners of keys (%s: the condition on the key).
-const keyOwners = `SELECT k.hash, k.campaign_id, c.created_at FROM campaign_keys k JOIN campaigns c ON c.id = k.campaign_id WHERE k.hash %s`
+const keyOwners = `SELECT k.hash, k.campaign_id, c.created_at, ` + sealedExpr + ` FROM campaign_keys k JOIN campaigns c ON c.id = k.campaign_id WHERE k.hash %s`
 
 // keyOwnersPG is keyOwners on PostgreSQL, key by key by the primary key's
 // index whatever the planner believes of the tables' sizes.
-const keyOwnersPG = `SELECT u.h, k.campaign_id, c.created_at FROM unnest($1::bigint[]) AS u(h)
+const keyOwnersPG = `SELECT u.h, k.campaign_id, c.created_at, ` + sealedExpr + ` FROM unnest($1::bigint[]) AS u(h)
 	CROSS JOIN LATERAL (SELECT campaign_id FROM campaign_keys WHERE hash = u.h) AS k
 	CROSS JOIN LATERAL (SELECT created_at FROM campaigns WHERE id = k.campaign_id LIMIT 1) AS c`
 
@@ -70,13 +83,13 @@ func (s *Store) prefetch(ctx context.Context, tx *sql.Tx, x *commitIndex) error 
 			return fmt.Errorf("campaign keys: %w", err)
 		}
 		for rows.Next() {
-			var k, created int64
+			var k, created, sealed int64
 			var id string
-			if err := rows.Scan(&k, &id, &created); err != nil {
+			if err := rows.Scan(&k, &id, &created, &sealed); err != nil {
 				rows.Close()
 				return fmt.Errorf("campaign keys: %w", err)
 			}
-			x.own(k, id, created)
+			x.own(k, id, created, sealed)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -99,19 +112,33 @@ func (noCandidates) ByDomains(context.Context, []string) ([]campaign.Candidate, 
 }
 
 // merge is one campaign absorbed by another in a commit, with the report
-// that joined both.
+// that joined both, and who merged them ("" : the desk, at intake).
 type merge struct {
 	campaign.Merge
 	report *intake.Report
+	actor  string
+}
+
+// by is who made merge m.
+func (m merge) by() string {
+	if m.actor == "" {
+		return "desk"
+	}
+	return m.actor
 }
 
 // placed is what a commit's grouping did: the campaigns it founds (their
-// founders), the keys now owned, the merges in order.
+// founders), the keys now owned, the merges in order, and the links
+// proposed (campaign_links rows).
 type placed struct {
 	founded []*intake.Report
 	keys    [][]any // hash, campaign_id
 	merges  []merge
+	links   [][]any // campaign_id, other_id, report_id, at, reason
 }
+
+// linkCols are campaign_links' columns, as placed.links fills them.
+const linkCols = "campaign_id, other_id, report_id, at, reason"
 
 // place groups the commit's reports in order: each joins the campaign
 // owning its keys (merging several into the oldest) or founds one (named
@@ -157,7 +184,13 @@ func (x *commitIndex) place(ctx context.Context, batches []*intake.Batch, assign
 			for _, m := range pl.Merges {
 				out.merges = append(out.merges, merge{Merge: m, report: r})
 			}
+			for _, l := range pl.Links {
+				out.links = append(out.links, []any{l.Campaign, l.Other, r.ID, nanos(r.ReceivedAt), l.Why})
+			}
 		}
+	}
+	for _, l := range out.links {
+		l[1] = x.part.Find(l[1].(string))
 	}
 	// What merges within the commit changed.
 	founded := out.founded[:0]
@@ -195,12 +228,16 @@ func (x *commitIndex) place(ctx context.Context, batches []*intake.Batch, assign
 // mergeStatements are the statements that merge campaign m.From into
 // m.Into, in order, the same on both stores: its reports, keys and case
 // go to the absorbing campaign, it points at it (as do campaigns merged
-// into it before), and the merge is recorded. A case of the absorbed
-// campaign is kept whole: its events follow the absorbing case's,
-// renumbered, then a "merge" event; the merged case's status is the one
-// further along the work of the two, an open one over a closed one (a
-// closed case must not hide one still being worked, nor its new
-// reports), and its assignee the absorbing case's, else the absorbed's.
+// into it before), the links proposed for it are the absorbing one's,
+// and the merge is recorded. A case of the absorbed campaign is kept
+// whole: its events follow the absorbing case's, renumbered, their text
+// marked as the absorbed campaign's (its closing decision is not the
+// survivor's), then a "merge" event by whoever merged (m.by); the merged
+// case's status is the one further along the work of the two, an open
+// one over a closed one (a closed case must not hide one still being
+// worked, nor its new reports), and its assignee the absorbing case's,
+// else the absorbed's. When only the absorbing campaign has a case, the
+// merge is an event of it all the same.
 func mergeStatements(m merge, at int64) []stmt {
 	f, i := m.From, m.Into
 	rank := func(col string) string {
@@ -213,12 +250,16 @@ func mergeStatements(m merge, at int64) []stmt {
 		{`UPDATE campaigns SET merged_into = ? WHERE id = ? OR merged_into = ?`, []any{i, f, f}},
 		{`UPDATE campaign_merges SET into_id = ? WHERE into_id = ?`, []any{i, f}},
 		{`INSERT INTO campaign_merges (campaign_id, into_id, at, report_id, reason) VALUES (?, ?, ?, ?, ?)`, []any{f, i, at, m.report.ID, m.Why}},
+		{`UPDATE campaign_links SET campaign_id = ? WHERE campaign_id = ?`, []any{i, f}},
+		{`UPDATE campaign_links SET other_id = ? WHERE other_id = ?`, []any{i, f}},
+		{`DELETE FROM campaign_links WHERE campaign_id = other_id`, nil},
 		// The case: a copy of the absorbed one when the absorbing
 		// campaign has none (version 0: the events are moved next).
 		{`INSERT INTO cases (campaign_id, status, assignee, opened_at, updated_at, closed_at, version)
 			SELECT CAST(? AS TEXT), status, assignee, opened_at, updated_at, closed_at, 0 FROM cases WHERE campaign_id = ?
 			AND NOT EXISTS (SELECT 1 FROM cases WHERE campaign_id = ?)`, []any{i, f, i}},
-		{`UPDATE case_events SET campaign_id = ?, n = n + (SELECT version FROM cases WHERE campaign_id = ?) WHERE campaign_id = ?`, []any{i, i, f}},
+		{`UPDATE case_events SET campaign_id = ?, n = n + (SELECT version FROM cases WHERE campaign_id = ?),
+			text = CAST(? AS TEXT) || text WHERE campaign_id = ?`, []any{i, i, "[campaign " + f + "] ", f}},
 		{`UPDATE cases SET
 			status = CASE WHEN ` + rank(`(SELECT o.status FROM cases o WHERE o.campaign_id = ?)`) + ` > ` + rank(`status`) + `
 				THEN (SELECT o.status FROM cases o WHERE o.campaign_id = ?) ELSE status END,
@@ -227,10 +268,11 @@ func mergeStatements(m merge, at int64) []stmt {
 			updated_at = ?,
 			version = version + (SELECT o.version FROM cases o WHERE o.campaign_id = ?) + 1
 			WHERE campaign_id = ? AND EXISTS (SELECT 1 FROM cases o WHERE o.campaign_id = ?)`, []any{f, f, f, f, f, at, f, i, f}},
+		{`UPDATE cases SET version = version + 1, updated_at = ? WHERE campaign_id = ? AND NOT EXISTS (SELECT 1 FROM cases o WHERE o.campaign_id = ?)`, []any{at, i, f}},
 		{`UPDATE cases SET closed_at = 0 WHERE campaign_id = ? AND status <> 'closed' AND EXISTS (SELECT 1 FROM cases o WHERE o.campaign_id = ?)`, []any{i, f}},
 		{`INSERT INTO case_events (campaign_id, n, at, actor, kind, status, text, ref)
-			SELECT campaign_id, version, CAST(? AS BIGINT), 'desk', 'merge', status, CAST(? AS TEXT), CAST(? AS TEXT) FROM cases WHERE campaign_id = ? AND EXISTS (SELECT 1 FROM cases o WHERE o.campaign_id = ?)`,
-			[]any{at, "campaign " + f + " merged into this one: " + m.Why, f, i, f}},
+			SELECT campaign_id, version, CAST(? AS BIGINT), CAST(? AS TEXT), 'merge', status, CAST(? AS TEXT), CAST(? AS TEXT) FROM cases WHERE campaign_id = ?`,
+			[]any{at, m.by(), "campaign " + f + " merged into this one: " + m.Why, f, i}},
 		{`DELETE FROM cases WHERE campaign_id = ?`, []any{f}},
 	}
 }
@@ -244,6 +286,6 @@ type stmt struct {
 // mergeCustody is the custody entry of a merge: in the log of the report
 // that joined both campaigns.
 func mergeCustody(m merge) intake.CustodyEntry {
-	return intake.CustodyEntry{ReportID: m.report.ID, At: m.report.ReceivedAt, Actor: "desk", Action: "campaign-merged",
+	return intake.CustodyEntry{ReportID: m.report.ID, At: m.report.ReceivedAt, Actor: m.by(), Action: "campaign-merged",
 		Detail: fmt.Sprintf("campaign %s merged into %s: %s", m.From, m.Into, m.Why)}
 }

@@ -130,6 +130,13 @@ func (s *Store) dropEvidence(ctx context.Context, tx *sql.Tx, id string, now tim
 		WHERE id = (SELECT campaign_id FROM reports WHERE id = ?)`), id); err != nil {
 		return false, fmt.Errorf("campaign subject: %w", err)
 	}
+	// A campaign this report founded and that was merged away is no
+	// report's campaign, so the statement above never reaches it; it
+	// keeps its founder's subject and signature only to answer for its
+	// id (attack 11, F5): both go with the report's message.
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE campaigns SET subject = '', signature = '{}' WHERE founder = ? AND merged_into <> ''`), id); err != nil {
+		return false, fmt.Errorf("merged campaign of %s: %w", id, err)
+	}
 	return true, nil
 }
 
@@ -290,7 +297,10 @@ func (s *Store) PurgeReports(ctx context.Context, cutoff, now time.Time, why str
 			}
 			if left == 0 {
 				for _, q := range []string{`DELETE FROM campaign_keys WHERE campaign_id = ?`,
-					`DELETE FROM campaigns WHERE id = ? AND NOT EXISTS (SELECT 1 FROM cases WHERE campaign_id = ?)`} {
+					`DELETE FROM campaigns WHERE id = ? AND NOT EXISTS (SELECT 1 FROM cases WHERE campaign_id = ?)`,
+					// The campaigns merged into it go with it: their ids
+					// would answer with a redirect to nothing.
+					`DELETE FROM campaigns WHERE merged_into = ? AND merged_into <> '' AND NOT EXISTS (SELECT 1 FROM campaigns WHERE id = ?)`} {
 					args := []any{camp}
 					if strings.Count(q, "?") == 2 {
 						args = append(args, camp)

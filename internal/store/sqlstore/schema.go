@@ -740,6 +740,25 @@ func migrations(d Dialect) []string {
 		INSERT INTO campaign_regroup (pending) SELECT 1 FROM custody_head WHERE id = 1 AND EXISTS (SELECT 1 FROM reports);
 		DROP TABLE campaign_bands;
 		DROP TABLE campaign_domains` + keysSince(d),
+		// 33: merges a report proposed but intake did not make, because
+		// one of the campaigns is sealed (a person worked on it: its case
+		// has an event): campaign_id is the sealed campaign, other_id the
+		// one the report joined (as it then was), reason why. Shown with
+		// the case; an analyst merges on purpose (MergeCampaigns). Merged
+		// campaigns are found by founder (retention blanks their subject
+		// and signature with the founder's message) and by survivor
+		// (deleted with it).
+		`CREATE TABLE campaign_links (
+			campaign_id TEXT NOT NULL,
+			other_id TEXT NOT NULL,
+			report_id TEXT NOT NULL,
+			at BIGINT NOT NULL,
+			reason TEXT NOT NULL
+		);
+		CREATE INDEX campaign_links_campaign ON campaign_links (campaign_id);
+		CREATE INDEX campaign_links_other ON campaign_links (other_id);
+		CREATE INDEX campaigns_merged_founder ON campaigns (founder) WHERE merged_into <> '';
+		CREATE INDEX campaigns_merged_into ON campaigns (merged_into) WHERE merged_into <> ''`,
 	}
 }
 

@@ -308,6 +308,7 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 		{table: "report_domains", cols: "report_id, domain", rows: domains},
 		{table: "report_findings", cols: "report_id, code", rows: findings},
 		{table: "idempotency", cols: idempotencyCols, rows: idem},
+		{table: "campaign_links", cols: linkCols, rows: pl.links},
 	}, merges, entries, nil
 }
 

@@ -207,9 +207,11 @@ func commitLargeMessage(t *testing.T, s Store) {
 
 // campaignMerges: sixty campaigns, two of them worked as cases, and
 // then a report whose keys all sixty own (no candidate limit: every
-// owner is read): they become one campaign, the oldest, every merge
-// recorded with its reason and in the custody log, each merged id still
-// answering with where it went, both cases' events kept in one case.
+// owner is read): the 58 nobody worked on become one campaign, the
+// oldest of them, and the two worked ones are linked to it, not merged;
+// an analyst then merges the three into the oldest: every merge recorded
+// with its reason and in the custody log, each merged id still answering
+// with where it went, both cases' events kept in one case.
 func campaignMerges(t *testing.T, s Store) {
 	ctx := context.Background()
 	mk := func(id string, at int, sig campaign.Signature) *intake.Batch {
@@ -265,6 +267,20 @@ func campaignMerges(t *testing.T, s Store) {
 	if err := s.Commit(ctx, []*intake.Batch{mk("probe", 100, short(all...))}, found); err != nil {
 		t.Fatal(err)
 	}
+	if camp, err := s.Campaign(ctx, "c-r01"); err != nil || camp.Reports != 59 || len(camp.Merged) != 57 {
+		t.Fatalf("the oldest campaign nobody worked on after the bridge: %+v %v", camp, err)
+	}
+	for _, id := range []string{"c-r00", "c-r07"} {
+		links, err := s.ProposedLinks(ctx, id)
+		if camp, cerr := s.Campaign(ctx, id); cerr != nil || camp.Reports != 1 || err != nil || len(links) != 1 || links[0].Other != "c-r01" || links[0].ReportID != "probe" {
+			t.Fatalf("worked campaign %s after the bridge: %+v %v; links %+v %v", id, camp, cerr, links, err)
+		}
+	}
+	for _, from := range []string{"c-r07", "c-r01"} {
+		if _, err := svc.Merge(ctx, from, "c-r00", "checked: one run", "user:ana"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	camp, err := s.Campaign(ctx, "c-r00")
 	if err != nil || camp.Reports != 61 || len(camp.Merged) != 59 {
 		t.Fatalf("the oldest campaign after the merge: %+v %v", camp, err)
@@ -290,7 +306,7 @@ func campaignMerges(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Status != cases.Investigating || c.Assignee != "bob" || !c.Closed.IsZero() || c.Version != len(c.Events) || len(c.Events) != 1+3+1 {
+	if c.Status != cases.Investigating || c.Assignee != "bob" || !c.Closed.IsZero() || c.Version != len(c.Events) || len(c.Events) != 1+3+1+1 {
 		t.Fatalf("merged case: %+v", c)
 	}
 	for i, e := range c.Events {
@@ -298,7 +314,8 @@ func campaignMerges(t *testing.T, s Store) {
 			t.Errorf("event %d numbered %d", i, e.N)
 		}
 	}
-	if c.Events[2].Kind != cases.KindNote || c.Events[2].Text != "the host answered" || c.Events[4].Kind != cases.KindMerge || c.Events[4].Ref != "c-r07" {
+	if c.Events[2].Kind != cases.KindNote || c.Events[2].Text != "[campaign c-r07] the host answered" || c.Events[4].Kind != cases.KindMerge || c.Events[4].Ref != "c-r07" ||
+		c.Events[4].Actor != "user:ana" || c.Events[5].Kind != cases.KindMerge || c.Events[5].Ref != "c-r01" {
 		t.Errorf("merged case events: %+v", c.Events)
 	}
 	if _, err := svc.Note(ctx, "c-r00", c.Version, "after the merge", "user:bob"); err != nil {
@@ -317,8 +334,8 @@ func campaignMerges(t *testing.T, s Store) {
 			count++
 		}
 	}
-	if count != 59 {
-		t.Errorf("%d merges in the probe's custody log, want 59", count)
+	if count != 58 { // 57 at intake, c-r01 into c-r00 by the analyst (c-r07's is its founder's)
+		t.Errorf("%d merges in the probe's custody log, want 58", count)
 	}
 	if entries, problems, err := s.VerifyCustodyLog(ctx); err != nil || len(problems) > 0 {
 		t.Fatalf("custody log: %d entries, %v, %v", entries, problems, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -343,4 +344,199 @@ func groupInMemory(ids []string, sigs map[string]campaign.Signature) (string, in
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, " | "), len(by)
+}
+
+// sealedCampaigns: a report bridging a campaign a person worked on (its
+// case has an event) and another does not merge them: it joins the
+// other, the worked campaign keeps its reports, keys and case, and the
+// link is proposed (both campaigns list it). Bridges between campaigns
+// nobody worked on merge as before. An analyst's merge then goes the
+// intake merge's way: recorded, in the custody log by the analyst, and
+// an event of the surviving case saying who and why.
+func sealedCampaigns(t *testing.T, s Store) {
+	ctx := context.Background()
+	mk := func(id string, at int, domains ...string) *intake.Batch {
+		sig := campaign.Signature{Words: 2, Domains: domains}
+		for i := range sig.MinHash {
+			sig.MinHash[i] = uint32(at*100 + i)
+		}
+		ts := clock.Add(time.Duration(at) * time.Second)
+		c := &intake.Complaint{ID: "c" + id, ReceivedAt: ts, Channel: intake.ChannelWeb, Raw: []byte(id), SHA256: "h"}
+		r := &intake.Report{ID: id, ComplaintID: c.ID, ReceivedAt: ts, Channel: intake.ChannelWeb, Form: intake.FormRaw, Raw: []byte(id), SHA256: "h",
+			Verdict: &analysis.Verdict{}, Signature: sig}
+		return &intake.Batch{Complaint: c, Reports: []*intake.Report{r}, Custody: []intake.CustodyEntry{{ReportID: id, At: ts, Actor: "web", Action: "received"}}}
+	}
+	found := func(_ context.Context, _ campaign.Index, r *intake.Report) error {
+		r.CampaignID, r.CampaignNew = "c-"+r.ID, true
+		return nil
+	}
+	commit := func(b *intake.Batch) {
+		t.Helper()
+		if err := s.Commit(ctx, []*intake.Batch{b}, found); err != nil {
+			t.Fatal(err)
+		}
+	}
+	campaignOf := func(id string) string {
+		t.Helper()
+		r, err := s.Report(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.CampaignID
+	}
+	for i, d := range []string{"worked", "junk", "c", "d"} {
+		commit(mk(d, i+1, d+".test"))
+	}
+	svc := &cases.Service{Store: s, Campaigns: s, Now: func() time.Time { return clock.Add(time.Minute) }}
+	if _, err := svc.Note(ctx, "c-worked", 0, "informant says: pharma ring", "user:ana"); err != nil {
+		t.Fatal(err)
+	}
+	commit(mk("bridge", 10, "worked.test", "junk.test"))
+	commit(mk("bridge2", 11, "c.test", "d.test"))
+	if got := campaignOf("bridge"); got != "c-junk" {
+		t.Fatalf("the bridge joined %s, want c-junk (the campaign nobody worked on)", got)
+	}
+	if got := campaignOf("worked"); got != "c-worked" {
+		t.Fatalf("the worked campaign's report is now in %s", got)
+	}
+	if got, want := campaignOf("d"), "c-c"; got != want {
+		t.Errorf("a bridge between campaigns nobody worked on: d in %s, want %s", got, want)
+	}
+	cw, err := s.Campaign(ctx, "c-worked")
+	if err != nil || cw.Reports != 1 || len(cw.Merged) != 0 {
+		t.Fatalf("the worked campaign after the bridge: %+v %v", cw, err)
+	}
+	c, err := svc.Get(ctx, "c-worked")
+	if err != nil || c.Version != 1 || len(c.Links) != 1 {
+		t.Fatalf("the worked case: %+v %v", c, err)
+	}
+	if l := c.Links[0]; l.Campaign != "c-worked" || l.Other != "c-junk" || l.ReportID != "bridge" || !l.At.Equal(clock.Add(10*time.Second)) || !strings.Contains(l.Why, "c-worked") {
+		t.Errorf("the proposed link: %+v", l)
+	}
+	if other, err := s.ProposedLinks(ctx, "c-junk"); err != nil || len(other) != 1 || other[0].ReportID != "bridge" {
+		t.Errorf("the other side's links: %+v %v", other, err)
+	}
+	if none, err := s.ProposedLinks(ctx, "c-c"); err != nil || len(none) != 0 {
+		t.Errorf("a merge between unworked campaigns proposed links: %+v %v", none, err)
+	}
+	// Only the worked campaign's keys: the report joins it.
+	commit(mk("more", 12, "worked.test"))
+	if got := campaignOf("more"); got != "c-worked" {
+		t.Errorf("a report sharing keys only with the worked campaign joined %s", got)
+	}
+
+	// The analyst merges on purpose.
+	before, _, err := s.VerifyCustodyLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Merge(ctx, "c-junk", "c-junk", "why", "user:ana"); !errors.Is(err, cases.ErrInvalid) {
+		t.Errorf("merge into itself: %v", err)
+	}
+	if err := s.MergeCampaigns(ctx, "c-nothing", "c-worked", "user:ana", "why"); !errors.Is(err, cases.ErrNotFound) {
+		t.Errorf("merge of no campaign: %v", err)
+	}
+	m, err := svc.Merge(ctx, "c-junk", "c-worked", "same sender, checked by hand", "user:ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := m.Events[len(m.Events)-1]
+	if m.Version != 2 || last.Kind != cases.KindMerge || last.Actor != "user:ana" || last.Ref != "c-junk" || !strings.Contains(last.Text, "same sender, checked by hand") {
+		t.Errorf("the merged case: %+v", m)
+	}
+	if len(m.Links) != 0 {
+		t.Errorf("the link is still proposed after the merge: %+v", m.Links)
+	}
+	for _, id := range []string{"junk", "bridge"} {
+		if got := campaignOf(id); got != "c-worked" {
+			t.Errorf("%s in %s after the merge", id, got)
+		}
+	}
+	if _, err := svc.Merge(ctx, "c-junk", "c-worked", "again", "user:ana"); !errors.Is(err, cases.ErrInvalid) {
+		t.Errorf("merging a merged campaign again: %v", err)
+	}
+	log, err := s.Custody(ctx, "bridge")
+	if err != nil || len(log) != 2 || log[1].Action != "campaign-merged" || log[1].Actor != "user:ana" || !strings.Contains(log[1].Detail, "c-junk merged into c-worked") {
+		t.Errorf("custody of the bridge: %+v %v", log, err)
+	}
+	after, problems, err := s.VerifyCustodyLog(ctx)
+	if err != nil || len(problems) > 0 || after != before+1 {
+		t.Errorf("custody log: %d entries after %d, %v %v", after, before, problems, err)
+	}
+
+	// A worked campaign merged into another: its events are marked as its.
+	if _, err := svc.Decide(ctx, "c-worked", -1, "preserve evidence", "user:ana"); err != nil {
+		t.Fatal(err)
+	}
+	m, err = svc.Merge(ctx, "c-worked", "c-c", "one ring", "user:ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, e := range m.Events {
+		texts = append(texts, e.Text)
+	}
+	if len(m.Events) != 4 || m.Events[0].Text != "[campaign c-worked] informant says: pharma ring" || m.Events[2].Text != "[campaign c-worked] preserve evidence" ||
+		m.Events[3].Kind != cases.KindMerge || m.Events[3].Ref != "c-worked" {
+		t.Errorf("the absorbed case's events: %q", texts)
+	}
+}
+
+// MergedCampaignsForgotten: a merged campaign's row, which only answers
+// for its id, keeps its founder's subject (often the recipient's name)
+// and signature no longer than the founder's message (retention of
+// evidence blanks them), and goes when its survivor is deleted (attack
+// 11, F5). db is s's database, rebind its placeholders.
+func MergedCampaignsForgotten(t *testing.T, db *sql.DB, s Store, rebind func(string) string) {
+	ctx := context.Background()
+	mk := func(id string, at int, subject string, domains ...string) *intake.Batch {
+		sig := campaign.Signature{Words: 2, Domains: domains}
+		for i := range sig.MinHash {
+			sig.MinHash[i] = uint32(at*100 + i)
+		}
+		ts := clock.Add(time.Duration(at) * time.Second)
+		c := &intake.Complaint{ID: "c" + id, ReceivedAt: ts, Channel: intake.ChannelWeb, Raw: []byte(id), SHA256: "h"}
+		v := &analysis.Verdict{}
+		v.Message.Subject = subject
+		r := &intake.Report{ID: id, ComplaintID: c.ID, ReceivedAt: ts, Channel: intake.ChannelWeb, Form: intake.FormRaw, Raw: []byte(id), SHA256: "h",
+			Verdict: v, Signature: sig}
+		return &intake.Batch{Complaint: c, Reports: []*intake.Report{r}, Custody: []intake.CustodyEntry{{ReportID: id, At: ts, Actor: "web", Action: "received"}}}
+	}
+	found := func(_ context.Context, _ campaign.Index, r *intake.Report) error {
+		r.CampaignID, r.CampaignNew = "c-"+r.ID, true
+		return nil
+	}
+	for _, b := range []*intake.Batch{mk("news", 1, "Newsletter", "news.test"), mk("parcel", 2, "Alice Martin, your parcel 4711", "parcel.test"),
+		mk("bridge", 100, "Hi", "news.test", "parcel.test")} {
+		if err := s.Commit(ctx, []*intake.Batch{b}, found); err != nil {
+			t.Fatal(err)
+		}
+	}
+	row := func() (string, string, bool) {
+		t.Helper()
+		var subject, sig string
+		err := db.QueryRowContext(ctx, rebind(`SELECT subject, signature FROM campaigns WHERE id = ?`), "c-parcel").Scan(&subject, &sig)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", "", false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return subject, sig, true
+	}
+	if subject, sig, ok := row(); !ok || subject != "Alice Martin, your parcel 4711" || !strings.Contains(sig, "parcel.test") {
+		t.Fatalf("the merged campaign's row before retention: %q %q %v", subject, sig, ok)
+	}
+	if n, err := s.PurgeEvidence(ctx, clock.Add(time.Minute), clock.Add(time.Hour), "retention", 100); err != nil || n != 2 {
+		t.Fatalf("purge evidence: %d %v", n, err)
+	}
+	if subject, sig, ok := row(); !ok || subject != "" || strings.Contains(sig, "parcel.test") {
+		t.Errorf("the merged campaign's row after its founder's message went: %q %q %v", subject, sig, ok)
+	}
+	if n, err := s.PurgeReports(ctx, clock.Add(time.Hour), clock.Add(2*time.Hour), "retention", 100); err != nil || n != 3 {
+		t.Fatalf("purge reports: %d %v", n, err)
+	}
+	if _, _, ok := row(); ok {
+		t.Error("the merged campaign's row outlived its survivor")
+	}
 }

@@ -62,6 +62,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("CommitRefusedByTheDatabase", func(t *testing.T) { commitRefusedByTheDatabase(t, open(t)) })
 	t.Run("CommitLargeMessage", func(t *testing.T) { commitLargeMessage(t, open(t)) })
 	t.Run("CampaignMerges", func(t *testing.T) { campaignMerges(t, open(t)) })
+	t.Run("SealedCampaigns", func(t *testing.T) { sealedCampaigns(t, open(t)) })
 	t.Run("CampaignsAnyOrder", func(t *testing.T) { campaignsAnyOrder(t, open) })
 	t.Run("CustodyChain", func(t *testing.T) { custodyChain(t, open(t)) })
 	t.Run("Campaigns", func(t *testing.T) { campaigns(t, open(t)) })
