@@ -252,7 +252,7 @@ func mergeStatements(m merge, at int64) []stmt {
 		{`INSERT INTO campaign_merges (campaign_id, into_id, at, report_id, reason) VALUES (?, ?, ?, ?, ?)`, []any{f, i, at, m.report.ID, m.Why}},
 		{`UPDATE campaign_links SET campaign_id = ? WHERE campaign_id = ?`, []any{i, f}},
 		{`UPDATE campaign_links SET other_id = ? WHERE other_id = ?`, []any{i, f}},
-		{`DELETE FROM campaign_links WHERE campaign_id = other_id`, nil},
+		{`DELETE FROM campaign_links WHERE campaign_id = ? AND other_id = ?`, []any{i, i}}, // the two are one now
 		// The case: a copy of the absorbed one when the absorbing
 		// campaign has none (version 0: the events are moved next).
 		{`INSERT INTO cases (campaign_id, status, assignee, opened_at, updated_at, closed_at, version)
