@@ -225,3 +225,47 @@ func TestDKIMLengthTailDoesNotVouch(t *testing.T) {
 		t.Errorf("white space appended: dkim %+v dmarc %s", d, res.DMARC.Result)
 	}
 }
+
+// A firm's real l= signature hidden on an indented first line (a
+// continuation with no field above it: the header parser drops it, the
+// verifier and the raw reader read it), and a made-up signature with the
+// same d= and an l= beyond the body below it. Were the verifier's results
+// given to the parsed signatures by place, the made-up one would take the
+// real one's pass and its l= would hide the appended phish: the firm's
+// domain would pass, aligned, with no unsigned text (the eleventh
+// federation review's finding, reproduced end to end on a node).
+func TestSignatureHiddenFromTheHeaderParser(t *testing.T) {
+	k := edKey(t)
+	z := &resolve.Zone{}
+	z.AddTXT("ed._domainkey.paypal.com", k.txt)
+	z.AddTXT("_dmarc.paypal.com", "v=DMARC1; p=reject")
+	z.AddTXT("paypal.com", "v=spf1 -all")
+	orig := "From: PayPal <service@paypal.com>\r\nTo: bob@example.net\r\nSubject: Your receipt\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <r1@paypal.com>\r\nContent-Type: text/plain\r\n\r\nThanks for your payment.\r\n"
+	signed := lSigned(t, orig, "paypal.com", k)
+	tail := "\r\nYour account is limited. Log in within 24 hours: http://paypa1-secure.example/login\r\n"
+	in := Input{IP: netip.MustParseAddr("203.0.113.7"), MailFrom: "bounce@spam.example", HELO: "mail.spam.example"}
+
+	// The plain l= abuse: a pass that says its tail is unsigned text.
+	res := check(t, z, signed+tail, in)
+	if d := res.DKIM[0]; d.Result != Pass || !d.UnsignedText || res.DMARC.Result == Pass {
+		t.Fatalf("plain l= abuse: dkim %+v, dmarc %s", d, res.DMARC.Result)
+	}
+	cut := strings.Index(signed, "\r\nFrom: ") + 2
+	fake := "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=paypal.com; s=ed; l=99999999; h=from; bh=AAAA; b=AAAA\r\n"
+	hidden := " " + signed[:cut] + fake + signed[cut:] + tail
+	res = check(t, z, hidden, in)
+	for _, d := range res.DKIM {
+		if d.Result == Pass {
+			t.Errorf("a signature passes in a header that hides one from its parser: %+v", d)
+		}
+	}
+	if res.DMARC.Result == Pass {
+		t.Errorf("DMARC passes on a hidden signature: %+v", res.DMARC)
+	}
+	// Two signatures the parsers read alike are still verified each.
+	two := signed[:cut] + fake + signed[cut:]
+	res = check(t, z, two, in)
+	if len(res.DKIM) != 2 || res.DKIM[0].Result != Pass || res.DKIM[1].Result == Pass {
+		t.Errorf("a real signature beside a made-up one: %+v", res.DKIM)
+	}
+}

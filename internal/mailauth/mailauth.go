@@ -265,6 +265,16 @@ func verifyDKIM(ctx context.Context, r resolve.Resolver, wire []byte, fields []r
 			sigFields = append(sigFields, f)
 		}
 	}
+	// The results are given to the signatures by their place in the
+	// list, and the verifier reads the raw fields: both lists must be
+	// the same signatures, place by place, or a signature hidden from
+	// one parser would lend its result (and its l=) to another.
+	if why := sameSignatures(sigs, sigFields); why != "" {
+		for i := range sigs {
+			sigs[i].Result, sigs[i].Source, sigs[i].Reason = PermError, SourceComputed, why
+		}
+		return sigs
+	}
 	opts := &dkim.VerifyOptions{
 		MaxVerifications: maxSignatures,
 		LookupTXT: func(name string) ([]string, error) {
@@ -275,6 +285,13 @@ func verifyDKIM(ctx context.Context, r resolve.Resolver, wire []byte, fields []r
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
 		for i := range sigs {
 			sigs[i].Result, sigs[i].Source, sigs[i].Reason = PermError, SourceComputed, err.Error()
+		}
+		return sigs
+	}
+	if err == nil && len(verifs) != len(sigs) {
+		why := fmt.Sprintf("not verified: the verifier read %d signatures where the header holds %d, so no result can be given to its signature", len(verifs), len(sigs))
+		for i := range sigs {
+			sigs[i].Result, sigs[i].Source, sigs[i].Reason = PermError, SourceComputed, why
 		}
 		return sigs
 	}
@@ -332,12 +349,35 @@ func headerAmbiguity(wire []byte) string {
 	if end < 0 {
 		end = len(wire)
 	}
+	if len(wire) > 0 && (wire[0] == ' ' || wire[0] == '\t') {
+		// A continuation with no field above it: one parser drops it,
+		// another reads it as a field (a signature hidden so would be
+		// verified by one and not reported by the other).
+		return "not verified: the header begins with a continuation line, which header parsers read differently"
+	}
 	for i, c := range wire[:end] {
 		switch {
 		case c == 0:
 			return "not verified: the header holds a NUL byte, which header parsers read differently"
 		case c == '\r' && (i+1 >= len(wire) || wire[i+1] != '\n'):
 			return "not verified: the header holds a bare CR, which header parsers read differently"
+		}
+	}
+	return ""
+}
+
+// sameSignatures says why the signatures read from the parsed header
+// (sigs) are not, place by place, the DKIM-Signature fields read from the
+// raw header (raw): a different count, or another d= or b= in a place.
+func sameSignatures(sigs []DKIMSignature, raw []rawField) string {
+	if len(raw) != len(sigs) {
+		return fmt.Sprintf("not verified: the header holds %d signatures read one way and %d read another, so no result can be given to its signature", len(sigs), len(raw))
+	}
+	for i, f := range raw {
+		_, v, _ := strings.Cut(f.text, ":")
+		tags := parseTags(v)
+		if !strings.EqualFold(tags["d"], sigs[i].Domain) || bHash(tags["b"]) != sigs[i].BHash {
+			return fmt.Sprintf("not verified: the header's signature %d reads differently to two parsers, so no result can be given to it", i+1)
 		}
 	}
 	return ""
