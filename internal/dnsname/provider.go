@@ -93,4 +93,12 @@ var mailboxProviders = map[string]bool{
 	"189.cn": true, "sina.cn": true, "yeah.net": true, "aliyun.com": true, "foxmail.com": true, "188.com": true,
 	"21cn.com": true, "tom.com": true, "wo.cn": true, "263.net": true, "nate.com": true, "kakao.com": true,
 	"korea.com": true, "ig.com.br": true, "globomail.com": true, "prodigy.net.mx": true,
+	// Found missing by the eleventh federation review: their users' own
+	// mail was shared as a spam run's sender domain.
+	"magenta.de": true, "o2online.de": true, "telia.com": true, "hinet.net": true, "netvigator.com": true,
+	"twc.com": true, "roadrunner.com": true, "optimum.net": true, "frontier.com": true, "walla.co.il": true,
+	"yandex.com.tr": true, "hey.com": true, "mailo.com": true, "pec.it": true,
+	// A group's address rewrites its members' From to its own and signs
+	// it: the domain names every group, not one spam run.
+	"googlegroups.com": true,
 }
