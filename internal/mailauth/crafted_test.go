@@ -198,18 +198,24 @@ func lSigned(t *testing.T, msg, d string, k keyPair) string {
 	return sig + base64.StdEncoding.EncodeToString(b) + "\r\n" + msg
 }
 
-// A PayPal-signed receipt with l=, and a phishing paragraph appended: the
-// signature still passes over what it signs, but the appended text must not
-// ride on it — DMARC fails (SPF does not pass either), and the tail and its
-// link are reported. White space appended changes nothing.
-func TestDKIMLengthTailDoesNotVouch(t *testing.T) {
+// paypalReceipt is a receipt PayPal signed with l= (its key, a p=reject
+// DMARC record and an SPF record that passes nobody in the zone).
+func paypalReceipt(t *testing.T) (*resolve.Zone, string) {
 	k := edKey(t)
 	z := &resolve.Zone{}
 	z.AddTXT("ed._domainkey.paypal.com", k.txt)
 	z.AddTXT("_dmarc.paypal.com", "v=DMARC1; p=reject")
 	z.AddTXT("paypal.com", "v=spf1 -all")
 	orig := "From: PayPal <service@paypal.com>\r\nTo: bob@example.net\r\nSubject: Your receipt\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <r1@paypal.com>\r\nContent-Type: text/plain\r\n\r\nThanks for your payment.\r\n"
-	signed := lSigned(t, orig, "paypal.com", k)
+	return z, lSigned(t, orig, "paypal.com", k)
+}
+
+// A PayPal-signed receipt with l=, and a phishing paragraph appended: the
+// signature still passes over what it signs, but the appended text must not
+// ride on it — DMARC fails (SPF does not pass either), and the tail and its
+// link are reported. White space appended changes nothing.
+func TestDKIMLengthTailDoesNotVouch(t *testing.T) {
+	z, signed := paypalReceipt(t)
 	in := Input{IP: netip.MustParseAddr("203.0.113.7"), MailFrom: "service@paypal.com", HELO: "mail.spam.example"}
 
 	res := check(t, z, signed+"\r\nYour account is limited. Log in within 24 hours: http://paypa1-secure.example/login\r\n", in)
@@ -235,13 +241,7 @@ func TestDKIMLengthTailDoesNotVouch(t *testing.T) {
 // domain would pass, aligned, with no unsigned text (the eleventh
 // federation review's finding, reproduced end to end on a node).
 func TestSignatureHiddenFromTheHeaderParser(t *testing.T) {
-	k := edKey(t)
-	z := &resolve.Zone{}
-	z.AddTXT("ed._domainkey.paypal.com", k.txt)
-	z.AddTXT("_dmarc.paypal.com", "v=DMARC1; p=reject")
-	z.AddTXT("paypal.com", "v=spf1 -all")
-	orig := "From: PayPal <service@paypal.com>\r\nTo: bob@example.net\r\nSubject: Your receipt\r\nDate: Tue, 3 Nov 2026 10:00:00 +0100\r\nMessage-ID: <r1@paypal.com>\r\nContent-Type: text/plain\r\n\r\nThanks for your payment.\r\n"
-	signed := lSigned(t, orig, "paypal.com", k)
+	z, signed := paypalReceipt(t)
 	tail := "\r\nYour account is limited. Log in within 24 hours: http://paypa1-secure.example/login\r\n"
 	in := Input{IP: netip.MustParseAddr("203.0.113.7"), MailFrom: "bounce@spam.example", HELO: "mail.spam.example"}
 

@@ -221,10 +221,7 @@ func campaignMerges(t *testing.T, s Store) {
 		return &intake.Batch{Complaint: c, Reports: []*intake.Report{r},
 			Custody: []intake.CustodyEntry{{ReportID: id, At: c.ReceivedAt, Actor: "api", Action: "received"}}}
 	}
-	found := func(_ context.Context, _ campaign.Index, r *intake.Report) error {
-		r.CampaignID, r.CampaignNew = "c-"+r.ID, true
-		return nil
-	}
+	found := foundOwn
 	n := 0
 	short := func(domains ...string) campaign.Signature {
 		n++

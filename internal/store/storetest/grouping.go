@@ -140,20 +140,9 @@ func TwoInstancesMerging(t *testing.T, a, b Store) {
 	ctx := context.Background()
 	const runs = 8
 	mk := func(id string, at int, domains ...string) *intake.Batch {
-		sig := campaign.Signature{Words: 2, Domains: domains}
-		for i := range sig.MinHash {
-			sig.MinHash[i] = uint32(at*100 + i)
-		}
-		ts := clock.Add(time.Duration(at) * time.Second)
-		c := &intake.Complaint{ID: "c" + id, ReceivedAt: ts, Channel: intake.ChannelAPI, Raw: []byte(id), SHA256: "h"}
-		r := &intake.Report{ID: id, ComplaintID: c.ID, ReceivedAt: ts, Channel: intake.ChannelAPI, Form: intake.FormRaw, Raw: []byte(id), SHA256: "h",
-			Verdict: &analysis.Verdict{}, Signature: sig}
-		return &intake.Batch{Complaint: c, Reports: []*intake.Report{r}, Custody: []intake.CustodyEntry{{ReportID: id, At: ts, Actor: "api", Action: "received"}}}
+		return keyedBatch(id, at, intake.ChannelAPI, domains...)
 	}
-	found := func(_ context.Context, _ campaign.Index, r *intake.Report) error {
-		r.CampaignID, r.CampaignNew = "c-"+r.ID, true
-		return nil
-	}
+	found := foundOwn
 	dom := func(run, k int) string { return fmt.Sprintf("run%d-k%d.test", run, k) }
 	var seed []*intake.Batch
 	for run := range runs {
@@ -356,20 +345,9 @@ func groupInMemory(ids []string, sigs map[string]campaign.Signature) (string, in
 func sealedCampaigns(t *testing.T, s Store) {
 	ctx := context.Background()
 	mk := func(id string, at int, domains ...string) *intake.Batch {
-		sig := campaign.Signature{Words: 2, Domains: domains}
-		for i := range sig.MinHash {
-			sig.MinHash[i] = uint32(at*100 + i)
-		}
-		ts := clock.Add(time.Duration(at) * time.Second)
-		c := &intake.Complaint{ID: "c" + id, ReceivedAt: ts, Channel: intake.ChannelWeb, Raw: []byte(id), SHA256: "h"}
-		r := &intake.Report{ID: id, ComplaintID: c.ID, ReceivedAt: ts, Channel: intake.ChannelWeb, Form: intake.FormRaw, Raw: []byte(id), SHA256: "h",
-			Verdict: &analysis.Verdict{}, Signature: sig}
-		return &intake.Batch{Complaint: c, Reports: []*intake.Report{r}, Custody: []intake.CustodyEntry{{ReportID: id, At: ts, Actor: "web", Action: "received"}}}
+		return keyedBatch(id, at, intake.ChannelWeb, domains...)
 	}
-	found := func(_ context.Context, _ campaign.Index, r *intake.Report) error {
-		r.CampaignID, r.CampaignNew = "c-"+r.ID, true
-		return nil
-	}
+	found := foundOwn
 	commit := func(b *intake.Batch) {
 		t.Helper()
 		if err := s.Commit(ctx, []*intake.Batch{b}, found); err != nil {
@@ -502,10 +480,7 @@ func MergedCampaignsForgotten(t *testing.T, db *sql.DB, s Store, rebind func(str
 			Verdict: v, Signature: sig}
 		return &intake.Batch{Complaint: c, Reports: []*intake.Report{r}, Custody: []intake.CustodyEntry{{ReportID: id, At: ts, Actor: "web", Action: "received"}}}
 	}
-	found := func(_ context.Context, _ campaign.Index, r *intake.Report) error {
-		r.CampaignID, r.CampaignNew = "c-"+r.ID, true
-		return nil
-	}
+	found := foundOwn
 	for _, b := range []*intake.Batch{mk("news", 1, "Newsletter", "news.test"), mk("parcel", 2, "Alice Martin, your parcel 4711", "parcel.test"),
 		mk("bridge", 100, "Hi", "news.test", "parcel.test")} {
 		if err := s.Commit(ctx, []*intake.Batch{b}, found); err != nil {
@@ -539,4 +514,27 @@ func MergedCampaignsForgotten(t *testing.T, db *sql.DB, s Store, rebind func(str
 	if _, _, ok := row(); ok {
 		t.Error("the merged campaign's row outlived its survivor")
 	}
+}
+
+// keyedBatch is one complaint of one report received at clock+at seconds
+// through channel, whose signature (two words, the link domains given)
+// has MinHash values of its own: it shares keys only through its
+// domains' short-text keys.
+func keyedBatch(id string, at int, channel intake.Channel, domains ...string) *intake.Batch {
+	sig := campaign.Signature{Words: 2, Domains: domains}
+	for i := range sig.MinHash {
+		sig.MinHash[i] = uint32(at*100 + i)
+	}
+	ts := clock.Add(time.Duration(at) * time.Second)
+	c := &intake.Complaint{ID: "c" + id, ReceivedAt: ts, Channel: channel, Raw: []byte(id), SHA256: "h"}
+	r := &intake.Report{ID: id, ComplaintID: c.ID, ReceivedAt: ts, Channel: channel, Form: intake.FormRaw, Raw: []byte(id), SHA256: "h",
+		Verdict: &analysis.Verdict{}, Signature: sig}
+	return &intake.Batch{Complaint: c, Reports: []*intake.Report{r}, Custody: []intake.CustodyEntry{{ReportID: id, At: ts, Actor: string(channel), Action: "received"}}}
+}
+
+// foundOwn founds a campaign of its own, "c-" and the report's id, for a
+// report whose keys no campaign owns.
+func foundOwn(_ context.Context, _ campaign.Index, r *intake.Report) error {
+	r.CampaignID, r.CampaignNew = "c-"+r.ID, true
+	return nil
 }
