@@ -115,6 +115,10 @@ func TestVerifyAttacks(t *testing.T) {
 	if r := verify(v, raw, "shop.example", "none", l.Value()); r.Status != Valid || r.DKIMVerified || !strings.Contains(r.Reason, "not verified") {
 		t.Errorf("offline: %+v", r)
 	}
+	// A key in testing mode: unsigned, as offline, not a forgery.
+	if r := verify(v, raw, "shop.example", "policy", l.Value()); r.Status != Valid || r.DKIMVerified || !strings.Contains(r.Reason, "testing mode") {
+		t.Errorf("key in testing mode: %+v", r)
+	}
 	if r := verify(v, raw, "shop.example", "pass"); r != nil {
 		t.Errorf("no label: %+v", r)
 	}

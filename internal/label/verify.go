@@ -97,7 +97,7 @@ func (v *Verifier) Issuers() []Issuer {
 // DKIM is one DKIM signature of the message, as verified by the caller.
 type DKIM struct {
 	Domain string
-	Result string // "pass", "fail", "permerror", "temperror", "none" (not verified: offline).
+	Result string // "pass", "fail", "permerror", "temperror", "none" (not verified: offline), "policy" (its key is in testing mode: counts as unsigned).
 }
 
 // Input is a message as the verifier needs it.
@@ -185,7 +185,7 @@ func (v *Verifier) verifyOne(val string, in Input, body []byte, hashes map[strin
 		r.Status, r.Reason = Invalid, fmt.Sprintf("the label is for %s but the message is from %s: moved to another domain", l.Domain, orNone(in.FromDomain))
 		return r
 	}
-	seen, failed := false, ""
+	seen, failed, testing := false, "", false
 	for _, d := range in.DKIM {
 		if !dnsname.Equal(d.Domain, l.Domain) {
 			continue
@@ -194,6 +194,10 @@ func (v *Verifier) verifyOne(val string, in Input, body []byte, hashes map[strin
 		switch d.Result {
 		case "pass":
 			r.DKIMVerified = true
+		case "policy":
+			// A key in testing mode (t=y): RFC 6376 says to treat the
+			// message as unsigned, neither verified nor failed.
+			testing = true
 		case "none", "":
 		default:
 			failed = d.Result
@@ -233,7 +237,11 @@ func (v *Verifier) verifyOne(val string, in Input, body []byte, hashes map[strin
 		}
 	}
 	what := "issued by " + iss.Name + " for " + l.Sender + " (d=" + l.Domain + ") until " + l.Expires.Format("2006-01-02")
-	if !r.DKIMVerified {
+	switch {
+	case r.DKIMVerified:
+	case testing:
+		what += "; the DKIM signature was not verified (its key is in testing mode, t=y)"
+	default:
 		what += "; the DKIM signature was not verified (no DNS)"
 	}
 	switch {

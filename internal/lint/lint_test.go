@@ -125,6 +125,21 @@ func TestNonCompliantCampaign(t *testing.T) {
 	}
 }
 
+// A key published in testing mode (t=y): receivers treat the mail as
+// unsigned, so the signature does not count and the fix says why.
+func TestDKIMKeyInTestingMode(t *testing.T) {
+	z := &resolve.Zone{}
+	z.AddTXT("shop.example", "v=spf1 -all")
+	z.AddTXT("s1._domainkey.shop.example", "v=DKIM1; k=ed25519; t=y; p="+base64.StdEncoding.EncodeToString(dkimKey.Public().(ed25519.PublicKey)))
+	r, _ := linter(z).Lint(context.Background(), mail.ParseBytes(sign(t, goodMsg, allHeaders), mail.DefaultLimits()), Options{Bulk: true})
+	if f := find(r, "auth.dkim"); f.Status != Breach || !strings.Contains(f.Fix, "t=y") {
+		t.Errorf("key in testing mode: %+v", f)
+	}
+	if f := find(r, "auth.dkim-aligned"); f.Status != Breach {
+		t.Errorf("alignment on a key in testing mode: %+v", f)
+	}
+}
+
 func TestOneClickNeedsDKIMOverBothHeaders(t *testing.T) {
 	raw := sign(t, goodMsg, []string{"From", "To", "Subject", "Date", "Message-ID"})
 	r, _ := linter(zone()).Lint(context.Background(), mail.ParseBytes(raw, mail.DefaultLimits()), Options{})

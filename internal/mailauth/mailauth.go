@@ -275,10 +275,13 @@ func verifyDKIM(ctx context.Context, r resolve.Resolver, wire []byte, fields []r
 		}
 		return sigs
 	}
+	// Both verifiers read the keys through rec, which keeps their t=
+	// flags for applyKeyFlags.
+	rec := newKeyRecorder(r)
 	opts := &dkim.VerifyOptions{
 		MaxVerifications: maxSignatures,
 		LookupTXT: func(name string) ([]string, error) {
-			return r.LookupTXT(ctx, name)
+			return rec.LookupTXT(ctx, name)
 		},
 	}
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(wire), opts)
@@ -316,7 +319,7 @@ func verifyDKIM(ctx context.Context, r resolve.Resolver, wire []byte, fields []r
 		case sigs[i].BodyLength && i < len(sigFields):
 			// go-msgauth refuses every l= signature; an intact one passes
 			// here, and says how much of the body it leaves unsigned.
-			unsigned, err := verifyMessageSig(ctx, r, fields, body, sigFields[i])
+			unsigned, err := verifyMessageSig(ctx, rec, fields, body, sigFields[i])
 			switch {
 			case err == nil:
 				sigs[i].Result = Pass
@@ -333,6 +336,7 @@ func verifyDKIM(ctx context.Context, r resolve.Resolver, wire []byte, fields []r
 		default:
 			sigs[i].Result, sigs[i].Reason = Fail, v.Err.Error()
 		}
+		sigs[i].applyKeyFlags(rec)
 	}
 	return sigs
 }
