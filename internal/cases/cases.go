@@ -114,6 +114,23 @@ var (
 	ErrInvalid  = errors.New("cases: invalid change")
 )
 
+// MergedError is the answer for a campaign merged into another: its case
+// is Into's now (the merge moved its events there), so it is neither
+// read nor changed under the merged id. A change refused so is a
+// conflict (errors.Is(err, ErrConflict)): the case the person saw has
+// moved; the edges name the survivor.
+type MergedError struct {
+	Campaign string // The id merged away.
+	Into     string // The campaign it was merged into.
+}
+
+func (e *MergedError) Error() string {
+	return "cases: campaign " + e.Campaign + " was merged into " + e.Into + ": its case is that campaign's"
+}
+
+// Is makes a MergedError an ErrConflict.
+func (e *MergedError) Is(target error) bool { return target == ErrConflict }
+
 // Store keeps cases. store/sqlstore implements it; store/storetest checks
 // it on SQLite and PostgreSQL.
 type Store interface {
@@ -123,6 +140,9 @@ type Store interface {
 	// AppendCaseEvent stores ev and the case's new state c in one
 	// transaction, provided the case is still at version seen (0 for a
 	// case never touched): otherwise ErrConflict and nothing is stored.
+	// A campaign merged into another takes no event (*MergedError),
+	// checked in that transaction under a lock a merge also takes, so a
+	// merge committing meanwhile cannot leave an orphan case behind.
 	AppendCaseEvent(ctx context.Context, c *Case, seen int, ev Event) error
 	// CaseDurations returns, for cases closed in [from, to), the time from
 	// their first event to their closing.
@@ -172,8 +192,9 @@ func (s *Service) now() time.Time {
 const MaxText = 20000
 
 // Get returns a campaign's case with the links proposed for it: a "new"
-// case with no history when nobody touched it, ErrNotFound when there is
-// no such campaign.
+// case with no history when nobody touched it, *MergedError for a
+// campaign merged into another, ErrNotFound when there is no such
+// campaign (nor a merged one whose survivor is still there).
 func (s *Service) Get(ctx context.Context, campaignID string) (*Case, error) {
 	c, err := s.get(ctx, campaignID)
 	if err != nil {
@@ -215,6 +236,10 @@ func (s *Service) get(ctx context.Context, campaignID string) (*Case, error) {
 		return nil, fmt.Errorf("campaign %s: %w", campaignID, err)
 	}
 	if len(reps) == 0 {
+		var merged *intake.MergedError
+		if _, err := s.Campaigns.Campaign(ctx, campaignID); errors.As(err, &merged) {
+			return nil, &MergedError{Campaign: campaignID, Into: merged.Into}
+		}
 		return nil, ErrNotFound
 	}
 	return &Case{CampaignID: campaignID, Status: New}, nil

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,17 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, status int, 
 	d := pageData{Title: "Case " + id, User: p.ID, CSRF: sessionOf(r.Context()).CSRF, Authority: s.authority(p.Role) && s.cfg.Federation != nil,
 		Message: msg, Error: errMsg}
 	c, err := s.cfg.Cases.Get(r.Context(), id)
+	var merged *cases.MergedError
+	if errors.As(err, &merged) {
+		if r.Method == http.MethodGet {
+			// Its id still answers: the case is the survivor's now.
+			http.Redirect(w, r, "/desk/cases/"+url.PathEscape(merged.Into)+"?merged="+url.QueryEscape(merged.Campaign), http.StatusSeeOther)
+			return
+		}
+		s.page(w, http.StatusConflict, "message", pageData{Title: "Case " + id, User: p.ID,
+			Message: "Nothing was changed: campaign " + merged.Campaign + " was merged into " + merged.Into + ", whose case it is now (/desk/cases/" + merged.Into + ")."})
+		return
+	}
 	if errors.Is(err, cases.ErrNotFound) {
 		s.page(w, http.StatusNotFound, "message", pageData{Title: "Not found", User: p.ID, Message: "There is no such campaign."})
 		return
@@ -120,7 +132,10 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, status int, 
 
 // caseError maps the cases package's errors to a status and words.
 func caseError(err error) (int, string, string) {
+	var merged *cases.MergedError
 	switch {
+	case errors.As(err, &merged):
+		return http.StatusConflict, "merged", "campaign " + merged.Campaign + " was merged into " + merged.Into + ": its case is that campaign's; nothing was changed"
 	case errors.Is(err, cases.ErrNotFound):
 		return http.StatusNotFound, "not-found", "there is no such campaign"
 	case errors.Is(err, cases.ErrConflict):
@@ -309,11 +324,30 @@ func (s *Server) apiCampaignMerge(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toCaseJSON(c, s.actorNamer(r.Context())))
 }
 
+// apiCaseError answers a case request that failed with err. For a
+// campaign merged into another a read (GET) is redirected like the
+// campaign itself (308, "merged", the survivor's same path in Location),
+// and a change is refused (409 "merged": the change was made on a case
+// that has moved; it is not replayed on the survivor's, whose version
+// differs); both name the survivor in merged_into.
+func apiCaseError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg := caseError(err)
+	var merged *cases.MergedError
+	if !errors.As(err, &merged) {
+		apiError(w, status, code, msg)
+		return
+	}
+	if r.Method == http.MethodGet {
+		status = http.StatusPermanentRedirect
+		w.Header().Set("Location", "/api/v1/campaigns/"+url.PathEscape(merged.Into)+strings.TrimPrefix(r.URL.Path, "/api/v1/campaigns/"+r.PathValue("id")))
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}, "merged_into": merged.Into})
+}
+
 func (s *Server) apiCase(w http.ResponseWriter, r *http.Request) {
 	c, err := s.cfg.Cases.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
-		status, code, msg := caseError(err)
-		apiError(w, status, code, msg)
+		apiCaseError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, toCaseJSON(c, s.actorNamer(r.Context())))
@@ -329,11 +363,10 @@ func (s *Server) apiCaseChange(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := s.applyCase(r.Context(), r.PathValue("id"), ch, p.Label())
 	if err != nil {
-		status, code, msg := caseError(err)
-		if status == http.StatusInternalServerError {
+		if status, _, _ := caseError(err); status == http.StatusInternalServerError {
 			s.log.Error("change case", "id", r.PathValue("id"), "err", err)
 		}
-		apiError(w, status, code, msg)
+		apiCaseError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, toCaseJSON(c, s.actorNamer(r.Context())))
@@ -360,6 +393,10 @@ func (s *Server) apiCaseRefer(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusInternalServerError {
 			status, code, msg = http.StatusBadGateway, "referral-failed", err.Error()
 		}
+		if code == "merged" {
+			apiCaseError(w, r, err)
+			return
+		}
 		apiError(w, status, code, msg)
 		return
 	}
@@ -379,9 +416,15 @@ func (s *Server) caseBundle(w http.ResponseWriter, r *http.Request) bool {
 	p := principalOf(r.Context())
 	id := r.PathValue("id")
 	c, err := s.cfg.Cases.Get(r.Context(), id)
+	var merged *cases.MergedError
+	if errors.As(err, &merged) && strings.HasPrefix(r.URL.Path, "/desk/") {
+		// The desk's export button of a case that has moved: to the
+		// survivor's case, whose bundle holds this campaign's reports.
+		http.Redirect(w, r, "/desk/cases/"+url.PathEscape(merged.Into)+"?merged="+url.QueryEscape(merged.Campaign), http.StatusSeeOther)
+		return false
+	}
 	if err != nil {
-		status, code, msg := caseError(err)
-		apiError(w, status, code, msg)
+		apiCaseError(w, r, err)
 		return false
 	}
 	cj, _ := json.MarshalIndent(toCaseJSON(c, s.actorNamer(r.Context())), "", "  ")

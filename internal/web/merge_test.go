@@ -62,6 +62,43 @@ func TestMergedCampaignAnswers(t *testing.T) {
 	if r.status != 200 || !bytes.Contains(r.body, []byte(`"campaign": "`+b+`"`)) || !bytes.Contains(r.body, []byte(`"reports": 3`)) {
 		t.Errorf("survivor: %d %s", r.status, r.body)
 	}
+
+	// Its case and evidence lead to the survivor's (attack 11, F6); a
+	// change on it is refused, naming the survivor.
+	auth := n.token(t, access.Authority)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	call := func(method, path, token string, body []byte) (int, http.Header, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, n.url+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header, out
+	}
+	for _, tail := range []string{"/case", "/evidence"} {
+		st, h, body := call("GET", "/api/v1/campaigns/"+b+tail, an, nil)
+		if st != http.StatusPermanentRedirect || h.Get("Location") != "/api/v1/campaigns/"+a+tail || !bytes.Contains(body, []byte(`"merged_into": "`+a+`"`)) {
+			t.Errorf("GET %s of the merged campaign: %d %v %s", tail, st, h, body)
+		}
+	}
+	if r := do(t, "GET", n.url+"/api/v1/campaigns/"+b+"/case", an, "", nil); r.status != 200 || !bytes.Contains(r.body, []byte(`"campaign_id": "`+a+`"`)) {
+		t.Errorf("the merged campaign's case, redirect followed: %d %s", r.status, r.body)
+	}
+	st, _, body := call("POST", "/api/v1/campaigns/"+b+"/case", auth, []byte(`{"action": "note", "text": "late", "version": 0}`))
+	if st != http.StatusConflict || !bytes.Contains(body, []byte(`"code": "merged"`)) || !bytes.Contains(body, []byte(`"merged_into": "`+a+`"`)) {
+		t.Errorf("a note on the merged campaign: %d %s", st, body)
+	}
+	c, _ := login(t, n, "ana", access.Analyst)
+	if r := get(t, c, n.url+"/desk/cases/"+b); r.status != http.StatusSeeOther || r.header.Get("Location") != "/desk/cases/"+a+"?merged="+b {
+		t.Errorf("the desk's case page of the merged campaign: %d %v", r.status, r.header)
+	}
 }
 
 // TestWorkedCaseNotMergedByAnonymousBridge is the attack of a report

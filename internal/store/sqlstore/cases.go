@@ -59,6 +59,29 @@ func (s *Store) AppendCaseEvent(ctx context.Context, c *cases.Case, seen int, ev
 		return fmt.Errorf("case %s: %w", c.CampaignID, err)
 	}
 	defer tx.Rollback()
+	if s.d.Name == "postgres" {
+		// A case's first event seals its campaign: a commit about to
+		// merge it waits for this one (campaigns_unsealed_locked takes
+		// the same key exclusively) and then sees the case.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(`+sealLockKey+`)`, c.CampaignID); err != nil {
+			return fmt.Errorf("case %s: %w", c.CampaignID, err)
+		}
+	}
+	// A merged campaign takes no event (its case moved to the survivor):
+	// read under the campaign row's lock, which a merge takes too
+	// (mergeStatements) — a merge that commits first is seen here, one
+	// that comes later waits for this event and moves it with the case.
+	// SQLite's immediate transactions serialize the two anyway. A case
+	// whose campaign has no row (fixtures) is not refused.
+	var into string
+	err = tx.QueryRowContext(ctx, s.q(`SELECT merged_into FROM campaigns WHERE id = ?`+s.d.ForUpdate), c.CampaignID).Scan(&into)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("case %s: %w", c.CampaignID, err)
+	case into != "":
+		return &cases.MergedError{Campaign: c.CampaignID, Into: into}
+	}
 	var have int
 	err = tx.QueryRowContext(ctx, s.q(`SELECT version FROM cases WHERE campaign_id = ?`+s.d.ForUpdate), c.CampaignID).Scan(&have)
 	switch {

@@ -75,8 +75,25 @@ func (s *Store) SnapshotCommits() bool { return s.d.Name == "postgres" }
 // snapshot before it reads them under the lock.
 const snapshotTries = 2
 
-// errCampaignsMoved is the SQLSTATE campaign_keys_since_locked raises.
-const errCampaignsMoved = "AC001"
+// errCampaignsMoved is the SQLSTATE campaign_keys_since_locked raises;
+// errCampaignsSealed campaigns_unsealed_locked's.
+const (
+	errCampaignsMoved  = "AC001"
+	errCampaignsSealed = "AC002"
+)
+
+// lockedTries is how many times a commit reading under the lock starts
+// again because a campaign it would merge was sealed meanwhile (a case's
+// first event, which does not wait for the head): each retry reads the
+// seal, so a second failure needs another case opened in that instant.
+const lockedTries = 3
+
+// startAgain says whether err is a commit's "start again" (a key moved,
+// a campaign sealed since it read them).
+func startAgain(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == errCampaignsMoved || pe.Code == errCampaignsSealed)
+}
 
 // LockFirst makes every later PostgreSQL commit take the custody head
 // before it reads the campaign candidates, the path a commit takes when
@@ -104,23 +121,36 @@ func (s *Store) commitOn(ctx context.Context, c *pgx.Conn, batches []*intake.Bat
 	if err != nil {
 		return err
 	}
-	for range s.snapshotTries() {
-		err := s.commitSnapshot(ctx, c, batches, enc, assign)
-		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || pe.Code != errCampaignsMoved {
-			return err
-		}
-		// A commit with a large message opened its transaction itself:
-		// it is aborted, not ended.
+	rollback := func() error {
+		// A commit with a large message, or one reading under the lock,
+		// opened its transaction itself: it is aborted, not ended.
 		if c.PgConn().TxStatus() != 'I' {
 			if _, err := c.Exec(ctx, "ROLLBACK"); err != nil {
 				return fmt.Errorf("commit: roll back to start again: %w", err)
 			}
 		}
+		return nil
+	}
+	for range s.snapshotTries() {
+		err := s.commitSnapshot(ctx, c, batches, enc, assign)
+		if !startAgain(err) {
+			return err
+		}
+		if err := rollback(); err != nil {
+			return err
+		}
 		s.snapshotAgain.Add(1)
 	}
 	s.snapshotLocked.Add(1)
-	return s.commitLocked(ctx, c, batches, enc, assign)
+	for range lockedTries {
+		if err = s.commitLocked(ctx, c, batches, enc, assign); !startAgain(err) {
+			return err
+		}
+		if err := rollback(); err != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // commitSnapshot is the commit in two exchanges, the lock held in the
@@ -181,6 +211,11 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 	// moved (a campaign founded, campaigns merged) since the snapshot;
 	second.Queue(`SELECT campaign_keys_since_locked($1, $2::bigint[])`, since, idx.allKeys)
 	what = append(what, "lock the custody head and check the campaign keys")
+	// that no campaign to merge was sealed since (a case's first event);
+	if len(idx.merged) > 0 {
+		second.Queue(`SELECT campaigns_unsealed_locked($1::text[])`, idx.merged)
+		what = append(what, "check the campaigns to merge are not sealed")
+	}
 	// the campaigns merged (reports, keys and cases moved);
 	for _, m := range merges {
 		second.Queue(s.q(m.query), m.args...)
@@ -415,6 +450,11 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 		}
 		second.Queue(q, args...)
 		what = append(what, "store "+w.table)
+	}
+	if len(idx.merged) > 0 {
+		// Case events do not wait for the head: see commitSnapshot.
+		second.Queue(`SELECT campaigns_unsealed_locked($1::text[])`, idx.merged)
+		what = append(what, "check the campaigns to merge are not sealed")
 	}
 	for _, m := range merges {
 		second.Queue(s.q(m.query), m.args...)

@@ -22,6 +22,10 @@ type commitIndex struct {
 	keys    [][]campaign.Key // Per report of the commit, in order.
 	allKeys []int64          // The keys to read, each once.
 	part    *campaign.Partition
+	// merged are the campaigns the commit's merges join (both sides),
+	// filled by commitRows: on PostgreSQL none of them may have been
+	// sealed since the snapshot (campaigns_unsealed_locked).
+	merged []string
 }
 
 // newCommitIndex notes the keys the reports of a commit have; their
@@ -247,6 +251,13 @@ func mergeStatements(m merge, at int64) []stmt {
 	return []stmt{
 		{`UPDATE reports SET campaign_id = ? WHERE campaign_id = ?`, []any{i, f}},
 		{`UPDATE campaign_keys SET campaign_id = ?, seq = ` + seq + ` WHERE campaign_id = ?`, []any{i, f}},
+		// The absorbed campaign's row, which AppendCaseEvent takes for
+		// update on PostgreSQL before it reads merged_into: an event
+		// being appended to its case is committed before this goes on,
+		// and the statements below, which read afresh, move it with the
+		// case; one appended after finds the merge (cases.MergedError).
+		// Taken here, after the reports, as retention takes a report
+		// before its campaign.
 		{`UPDATE campaigns SET merged_into = ? WHERE id = ? OR merged_into = ?`, []any{i, f, f}},
 		{`UPDATE campaign_merges SET into_id = ? WHERE into_id = ?`, []any{i, f}},
 		{`INSERT INTO campaign_merges (campaign_id, into_id, at, report_id, reason) VALUES (?, ?, ?, ?, ?)`, []any{f, i, at, m.report.ID, m.Why}},

@@ -759,7 +759,36 @@ func migrations(d Dialect) []string {
 		CREATE INDEX campaign_links_other ON campaign_links (other_id);
 		CREATE INDEX campaigns_merged_founder ON campaigns (founder) WHERE merged_into <> '';
 		CREATE INDEX campaigns_merged_into ON campaigns (merged_into) WHERE merged_into <> ''`,
+		// 34: on PostgreSQL, the check a commit makes under the custody
+		// head before it merges campaigns it grouped on a snapshot: that
+		// none of them was sealed since (unsealedLocked).
+		unsealedLocked(d),
 	}
+}
+
+// sealLockKey is the transaction advisory lock of campaign $1's seal on
+// PostgreSQL: AppendCaseEvent takes it shared, campaigns_unsealed_locked
+// exclusively.
+const sealLockKey = `hashtextextended('accord-campaign-seal:' || CAST($1 AS TEXT), 0)`
+
+// unsealedLocked is migration 34 (nothing on SQLite, whose commits read
+// and write under one lock). A case's first event does not take the
+// custody head, so a commit that read on a snapshot (or read under the
+// head, which case events do not wait for) may find that a campaign it
+// would merge has been sealed since — a person worked on it. The function
+// takes the seal locks of the campaigns (AppendCaseEvent holds its
+// campaign's shared: an event being stored is committed before the lock
+// is granted, one coming later waits for the commit and then finds the
+// campaign merged) and raises SQLSTATE AC002 when one of them has a
+// case; the commit then starts again and sees the seal. Advisory locks,
+// not the campaign rows: retention takes a report's row before its
+// campaign's, a merge the reports before the campaign, and neither waits
+// for these.
+func unsealedLocked(d Dialect) string {
+	if d.Name != "postgres" {
+		return `SELECT 1`
+	}
+	return `CREATE FUNCTION campaigns_unsealed_locked(ids TEXT[]) RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended('accord-campaign-seal:' || id, 0) AS k FROM unnest(ids) AS u(id) ORDER BY 1) AS x; IF EXISTS (SELECT 1 FROM cases WHERE campaign_id = ANY (ids)) THEN RAISE EXCEPTION 'campaigns to merge were sealed since they were read' USING ERRCODE = 'AC002'; END IF; END $$`
 }
 
 // complaintRaw is the SQL expression of a complaint's message bytes, the

@@ -257,6 +257,10 @@ func commitRows(ctx context.Context, batches []*intake.Batch, enc []encodedRepor
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	idx.merged = idx.merged[:0]
+	for _, m := range pl.merges {
+		idx.merged = append(idx.merged, m.From, m.Into)
+	}
 	var reporters, complaints, reports, domains, findings, camps, idem [][]any
 	var entries []intake.CustodyEntry
 	n := 0
@@ -775,10 +779,23 @@ func (s *Store) Campaign(ctx context.Context, id string) (*intake.CampaignDetail
 		// Merged into another (migration 32): its id still answers.
 		var into string
 		err := s.db.QueryRowContext(ctx, s.q(`SELECT merged_into FROM campaigns WHERE id = ?`), id).Scan(&into)
-		if err == nil && into != "" {
-			return nil, &intake.MergedError{ID: id, Into: into}
+		if errors.Is(err, sql.ErrNoRows) || err == nil && into == "" {
+			return nil, intake.ErrNotFound
 		}
-		return nil, intake.ErrNotFound
+		if err != nil {
+			return nil, fmt.Errorf("read campaign %s: %w", id, err)
+		}
+		// Only to a survivor still there: an answer pointing at a
+		// campaign whose reports are gone would lead to a 404.
+		var one int
+		err = s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM reports WHERE campaign_id = ? LIMIT 1`), into).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("campaign %s was merged into %s, which has no reports left: %w", id, into, intake.ErrNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read campaign %s: %w", into, err)
+		}
+		return nil, &intake.MergedError{ID: id, Into: into}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read campaign %s: %w", id, err)

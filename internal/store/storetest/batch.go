@@ -318,8 +318,11 @@ func campaignMerges(t *testing.T, s Store) {
 	if _, err := svc.Note(ctx, "c-r00", c.Version, "after the merge", "user:bob"); err != nil {
 		t.Errorf("the merged case cannot be worked on: %v", err)
 	}
-	if _, err := svc.Get(ctx, "c-r07"); !errors.Is(err, cases.ErrNotFound) {
+	if _, err := s.Case(ctx, "c-r07"); !errors.Is(err, cases.ErrNotFound) {
 		t.Errorf("the absorbed case is still there: %v", err)
+	}
+	if _, err := svc.Get(ctx, "c-r07"); !errors.As(err, new(*cases.MergedError)) {
+		t.Errorf("the absorbed case does not say where it went: %v", err)
 	}
 	log, err := s.Custody(ctx, "probe")
 	if err != nil {

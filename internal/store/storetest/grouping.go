@@ -245,9 +245,16 @@ func MigrateRegroups(t *testing.T, db *sql.DB, old Store, rebind func(string) st
 			t.Fatal(err)
 		}
 	}
-	svc := &cases.Service{Store: old, Campaigns: old, Now: func() time.Time { return clock }}
-	if _, err := svc.Note(ctx, "old-3", 0, "looked at the old campaign", "user:ana"); err != nil {
-		t.Fatal(err)
+	// The case as schema 31 stored it (today's AppendCaseEvent reads
+	// merged_into, which that schema does not have).
+	for _, q := range []string{
+		`INSERT INTO cases (campaign_id, status, assignee, opened_at, updated_at, closed_at, version) VALUES ('old-3', 'new', '', ?, ?, 0, 1)`,
+		`INSERT INTO case_events (campaign_id, n, at, actor, kind, status, text, ref) VALUES ('old-3', 1, ?, 'user:ana', 'note', 'new', 'looked at the old campaign', '')`,
+	} {
+		args := []any{clock.UnixNano(), clock.UnixNano()}[:strings.Count(q, "?")]
+		if _, err := db.ExecContext(ctx, rebind(q), args...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s := open()
 	// The truth: the same reports grouped by keys in memory.
@@ -264,7 +271,7 @@ func MigrateRegroups(t *testing.T, db *sql.DB, old Store, rebind func(string) st
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc = &cases.Service{Store: s, Campaigns: s, Now: func() time.Time { return clock }}
+	svc := &cases.Service{Store: s, Campaigns: s, Now: func() time.Time { return clock }}
 	c, err := svc.Get(ctx, r3.CampaignID)
 	found := false
 	for _, e := range c.Events {
@@ -513,6 +520,24 @@ func MergedCampaignsForgotten(t *testing.T, db *sql.DB, s Store, rebind func(str
 	}
 	if _, _, ok := row(); ok {
 		t.Error("the merged campaign's row outlived its survivor")
+	}
+
+	// A merged id answers with its survivor only while the survivor has
+	// reports: never a redirect to a campaign that is gone (F6).
+	for _, b := range []*intake.Batch{mk("x", 200, "X", "x.test"), mk("y", 201, "Y", "y.test"), mk("xy", 202, "XY", "x.test", "y.test")} {
+		if err := s.Commit(ctx, []*intake.Batch{b}, found); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var merged *intake.MergedError
+	if _, err := s.Campaign(ctx, "c-y"); !errors.As(err, &merged) || merged.Into != "c-x" {
+		t.Fatalf("merged c-y: %v, want a MergedError into c-x", err)
+	}
+	if _, err := db.ExecContext(ctx, rebind(`DELETE FROM reports WHERE campaign_id = ?`), "c-x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Campaign(ctx, "c-y"); !errors.Is(err, intake.ErrNotFound) || errors.As(err, &merged) {
+		t.Errorf("merged c-y, its survivor's reports gone: %v, want not found", err)
 	}
 }
 

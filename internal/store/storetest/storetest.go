@@ -63,6 +63,17 @@ func Run(t *testing.T, open Open) {
 	t.Run("CommitLargeMessage", func(t *testing.T) { commitLargeMessage(t, open(t)) })
 	t.Run("CampaignMerges", func(t *testing.T) { campaignMerges(t, open(t)) })
 	t.Run("SealedCampaigns", func(t *testing.T) { sealedCampaigns(t, open(t)) })
+	t.Run("MergedCaseRefused", func(t *testing.T) { mergedCaseRefused(t, open(t)) })
+	t.Run("SealedMeanwhile", func(t *testing.T) { sealedMeanwhile(t, open(t)) })
+	t.Run("SealedMeanwhileLocked", func(t *testing.T) {
+		s := open(t)
+		lf, ok := s.(interface{ LockFirst() })
+		if !ok {
+			t.Skip("this store's commits always read under their lock")
+		}
+		lf.LockFirst()
+		sealedMeanwhile(t, s)
+	})
 	t.Run("CampaignsAnyOrder", func(t *testing.T) { campaignsAnyOrder(t, open) })
 	t.Run("CustodyChain", func(t *testing.T) { custodyChain(t, open(t)) })
 	t.Run("Campaigns", func(t *testing.T) { campaigns(t, open(t)) })

@@ -1,0 +1,140 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/campaign"
+	"github.com/accord-antispam/accord/internal/cases"
+	"github.com/accord-antispam/accord/internal/intake"
+)
+
+// mergedCaseRefused: a campaign merged into another takes no case event,
+// first or later, through the store itself (attack 11, F7): a
+// *cases.MergedError naming the survivor, and no case stored under the
+// merged id. The service says the same for reading it.
+func mergedCaseRefused(t *testing.T, s Store) {
+	ctx := context.Background()
+	for i, d := range []string{"a", "b", "c"} {
+		if err := s.Commit(ctx, []*intake.Batch{keyedBatch(d, i+1, intake.ChannelWeb, d+".test")}, foundOwn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := &cases.Service{Store: s, Campaigns: s, Now: func() time.Time { return clock.Add(time.Minute) }}
+	// b has a case (two events) before it is merged; c has none.
+	if _, err := svc.Note(ctx, "c-b", 0, "first look", "user:ana"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MergeCampaigns(ctx, "c-b", "c-a", "user:ana", "one run"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MergeCampaigns(ctx, "c-c", "c-a", "user:ana", "one run"); err != nil {
+		t.Fatal(err)
+	}
+	at := clock.Add(time.Hour)
+	for _, x := range []struct {
+		id   string
+		seen int
+	}{{"c-c", 0}, {"c-b", 1}, {"c-b", 0}} {
+		c := &cases.Case{CampaignID: x.id, Status: cases.Triage, Opened: at, Updated: at, Version: x.seen + 1}
+		err := s.AppendCaseEvent(ctx, c, x.seen, cases.Event{N: x.seen + 1, At: at, Actor: "user:ana", Kind: cases.KindNote, Status: cases.Triage, Text: "late"})
+		var merged *cases.MergedError
+		if !errors.As(err, &merged) || merged.Campaign != x.id || merged.Into != "c-a" || !errors.Is(err, cases.ErrConflict) {
+			t.Errorf("an event %d on merged %s: %v, want a MergedError into c-a", x.seen+1, x.id, err)
+		}
+		if c, err := s.Case(ctx, x.id); !errors.Is(err, cases.ErrNotFound) {
+			t.Errorf("merged %s has a case of its own: %+v %v", x.id, c, err)
+		}
+	}
+	var merged *cases.MergedError
+	if _, err := svc.Get(ctx, "c-b"); !errors.As(err, &merged) || merged.Into != "c-a" {
+		t.Errorf("the case of merged c-b: %v, want a MergedError into c-a", err)
+	}
+	if _, err := svc.Note(ctx, "c-c", 0, "late", "user:ana"); !errors.As(err, &merged) || merged.Into != "c-a" {
+		t.Errorf("a note on merged c-c: %v, want a MergedError into c-a", err)
+	}
+	if c, err := svc.Get(ctx, "c-a"); err != nil || c.Version != 3 {
+		t.Errorf("the survivor's case: %+v %v (want version 3: b's note and two merges)", c, err)
+	}
+}
+
+// sealedMeanwhile: a campaign sealed while a commit is grouping (its
+// case's first event lands between the commit's read and its writes) is
+// not merged by that commit, and a case event racing a merge leaves no
+// orphan case. The grouping callback of a report that founds a campaign
+// runs between the two (commitIndex.place): on PostgreSQL, which reads
+// the keys' owners on a snapshot (and, committing under the lock, does
+// not make case events wait), the first event of the older campaign is
+// stored there and the commit must start again and see it; on SQLite,
+// whose commit holds the one write lock, an event started there waits
+// for the commit, which merges, and is then refused (the campaign it was
+// for is merged).
+func sealedMeanwhile(t *testing.T, s Store) {
+	ctx := context.Background()
+	for i, d := range []string{"a", "b"} {
+		if err := s.Commit(ctx, []*intake.Batch{keyedBatch(d, i+1, intake.ChannelWeb, d+".test")}, foundOwn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snapshot := false
+	if sc, ok := s.(interface{ SnapshotCommits() bool }); ok {
+		snapshot = sc.SnapshotCommits()
+	}
+	at := clock.Add(time.Minute)
+	event := func(id string) error {
+		c := &cases.Case{CampaignID: id, Status: cases.Triage, Opened: at, Updated: at, Version: 1}
+		return s.AppendCaseEvent(ctx, c, 0, cases.Event{N: 1, At: at, Actor: "user:ana", Kind: cases.KindStatus, Status: cases.Triage, Text: "worth a look"})
+	}
+	late := make(chan error, 1)
+	calls := 0
+	assign := func(ctx context.Context, ix campaign.Index, r *intake.Report) error {
+		if calls++; calls == 1 {
+			if snapshot {
+				late <- event("c-a")
+			} else {
+				go func() { late <- event("c-b") }()
+			}
+		}
+		return foundOwn(ctx, ix, r)
+	}
+	// The bridge links a and b; the newcomer founds a campaign after it.
+	if err := s.Commit(ctx, []*intake.Batch{keyedBatch("bridge", 10, intake.ChannelWeb, "a.test", "b.test"), keyedBatch("new", 11, intake.ChannelWeb, "n.test")}, assign); err != nil {
+		t.Fatal(err)
+	}
+	lateErr := <-late
+	campaignOf := func(id string) string {
+		t.Helper()
+		r, err := s.Report(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.CampaignID
+	}
+	if snapshot {
+		if lateErr != nil {
+			t.Fatalf("the case's first event: %v", lateErr)
+		}
+		if got := campaignOf("b"); got != "c-b" {
+			t.Fatalf("b is in %s: the commit merged campaign c-a, sealed after it read its keys", got)
+		}
+		if got := campaignOf("bridge"); got != "c-b" {
+			t.Errorf("the bridge joined %s, want c-b (the campaign nobody worked on)", got)
+		}
+		if links, err := s.ProposedLinks(ctx, "c-a"); err != nil || len(links) != 1 || links[0].ReportID != "bridge" {
+			t.Errorf("the link proposed to the sealed campaign: %+v %v", links, err)
+		}
+		return
+	}
+	var merged *cases.MergedError
+	if !errors.As(lateErr, &merged) || merged.Into != "c-a" {
+		t.Fatalf("a first event on c-b waiting for the merge: %v, want a MergedError into c-a", lateErr)
+	}
+	if got := campaignOf("b"); got != "c-a" {
+		t.Errorf("b is in %s, want c-a (merged before any case)", got)
+	}
+	if c, err := s.Case(ctx, "c-b"); !errors.Is(err, cases.ErrNotFound) {
+		t.Errorf("an orphan case on merged c-b: %+v %v", c, err)
+	}
+}
