@@ -91,7 +91,7 @@ type Case struct {
 	Updated    time.Time
 	Closed     time.Time // When last closed; zero while open.
 	Version    int       // Events so far: a change names the version it saw.
-	Events     []Event   // Oldest first (Store.Case fills them).
+	Events     []Event   // In time order, then by number (Store.Case fills them): after a merge the numbers are not the order.
 	Links      []Link    // Merges reports proposed with this campaign (Service.Get fills them).
 }
 
@@ -134,8 +134,9 @@ func (e *MergedError) Is(target error) bool { return target == ErrConflict }
 // Store keeps cases. store/sqlstore implements it; store/storetest checks
 // it on SQLite and PostgreSQL.
 type Store interface {
-	// Case returns the case of a campaign with its events, or
-	// ErrNotFound when no event was ever recorded for it.
+	// Case returns the case of a campaign with its events in the order
+	// they happened (time, then number), or ErrNotFound when no event
+	// was ever recorded for it.
 	Case(ctx context.Context, campaignID string) (*Case, error)
 	// AppendCaseEvent stores ev and the case's new state c in one
 	// transaction, provided the case is still at version seen (0 for a

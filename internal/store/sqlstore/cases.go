@@ -29,7 +29,10 @@ func (s *Store) Case(ctx context.Context, campaignID string) (*cases.Case, error
 	if closed != 0 {
 		c.Closed = fromNanos(closed)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT n, at, actor, kind, status, text, ref FROM case_events WHERE campaign_id = ? ORDER BY n`), campaignID)
+	// In time order, then by number (attack 11, F4): a merged case's
+	// numbers are its version count — the absorbed case's events follow
+	// the survivor's, renumbered — not the order things happened in.
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT n, at, actor, kind, status, text, ref FROM case_events WHERE campaign_id = ? ORDER BY at, n`), campaignID)
 	if err != nil {
 		return nil, fmt.Errorf("read case %s: %w", campaignID, err)
 	}

@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +138,47 @@ func sealedMeanwhile(t *testing.T, s Store) {
 	}
 	if c, err := s.Case(ctx, "c-b"); !errors.Is(err, cases.ErrNotFound) {
 		t.Errorf("an orphan case on merged c-b: %+v %v", c, err)
+	}
+}
+
+// mergedHistoryInTime: a merged case's history is read in the order it
+// happened (attack 11, F4). The absorbed case's events are renumbered
+// after the survivor's, so by number an older event of it would follow
+// a newer one of the survivor; the store returns them by time, then by
+// number, for the API, the desk and the bundle's case.json alike.
+func mergedHistoryInTime(t *testing.T, s Store) {
+	ctx := context.Background()
+	for i, d := range []string{"a", "b"} {
+		if err := s.Commit(ctx, []*intake.Batch{keyedBatch(d, i+1, intake.ChannelWeb, d+".test")}, foundOwn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := clock
+	svc := &cases.Service{Store: s, Campaigns: s, Now: func() time.Time { now = now.Add(time.Minute); return now }}
+	if _, err := svc.Note(ctx, "c-b", 0, "b first", "user:ana"); err != nil { // +1m
+		t.Fatal(err)
+	}
+	if _, err := svc.Note(ctx, "c-a", 0, "a second", "user:ana"); err != nil { // +2m
+		t.Fatal(err)
+	}
+	if _, err := svc.SetStatus(ctx, "c-b", 1, cases.Closed, "b third: closed", "user:ana"); err != nil { // +3m
+		t.Fatal(err)
+	}
+	c, err := svc.Merge(ctx, "c-b", "c-a", "one run", "user:ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range c.Events {
+		got = append(got, fmt.Sprintf("%d %s", e.N, e.Text))
+	}
+	want := []string{"2 [campaign c-b] b first", "1 a second", "3 [campaign c-b] b third: closed", "4 campaign c-b merged into this one"}
+	if len(got) != 4 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || !strings.HasPrefix(got[3], want[3]) {
+		t.Errorf("the merged history:\n%s\nwant (by time)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for i := 1; i < len(c.Events); i++ {
+		if c.Events[i].At.Before(c.Events[i-1].At) {
+			t.Errorf("event %d (%s) before event %d (%s)", c.Events[i].N, c.Events[i].At, c.Events[i-1].N, c.Events[i-1].At)
+		}
 	}
 }
