@@ -105,10 +105,12 @@ func (s *Store) dropIdentity(ctx context.Context, tx *sql.Tx, complaintID string
 }
 
 // dropEvidence deletes a report's message and analysis, keeping the
-// indexed figures statistics use. A complaint whose bytes are that
-// message's (migration 27) and that still keeps them gets its own copy
-// first: the message and the complaint have retentions of their own.
-func (s *Store) dropEvidence(ctx context.Context, tx *sql.Tx, id string, now time.Time) (bool, error) {
+// indexed figures statistics use, and with them its grouping signature
+// and the keys only it gave its campaign (forgetKeys). A complaint whose
+// bytes are that message's (migration 27) and that still keeps them gets
+// its own copy first: the message and the complaint have retentions of
+// their own.
+func (s *Store) dropEvidence(ctx context.Context, tx *sql.Tx, live liveKeys, id string, now time.Time) (bool, error) {
 	if _, err := tx.ExecContext(ctx, s.q(`UPDATE complaints SET raw = (SELECT raw FROM reports WHERE id = ?), raw_report = ''
 		WHERE id = (SELECT complaint_id FROM reports WHERE id = ?) AND raw_report = ?`), id, id, id); err != nil {
 		return false, err
@@ -120,6 +122,19 @@ func (s *Store) dropEvidence(ctx context.Context, tx *sql.Tx, id string, now tim
 	}
 	n, err := res.RowsAffected()
 	if err != nil || n != 1 {
+		return false, err
+	}
+	// Its grouping keys and signature go too, read now that the row is
+	// this transaction's (a merge moving it has committed or waits), and
+	// in a merge's order: the report, then the keys, then the campaign.
+	var camp, sig string
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT campaign_id, signature FROM reports WHERE id = ?`), id).Scan(&camp, &sig); err != nil {
+		return false, err
+	}
+	if err := s.forgetKeys(ctx, tx, live, id, camp, sig); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE reports SET signature = '{}' WHERE id = ?`), id); err != nil {
 		return false, err
 	}
 	// The campaign shows its founder's subject, which often names the
@@ -225,6 +240,7 @@ func (s *Store) PurgeEvidence(ctx context.Context, cutoff, now time.Time, why st
 	}
 	done := 0
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		live := liveKeys{}
 		for _, id := range rs {
 			var sha, cid string
 			var size int64
@@ -240,7 +256,7 @@ func (s *Store) PurgeEvidence(ctx context.Context, cutoff, now time.Time, why st
 			if err := s.dropIdentityWithLast(ctx, tx, cid, id, now, why); err != nil {
 				return err
 			}
-			ok, err := s.dropEvidence(ctx, tx, id, now)
+			ok, err := s.dropEvidence(ctx, tx, live, id, now)
 			if err != nil || !ok {
 				return err
 			}
@@ -267,8 +283,9 @@ func (s *Store) PurgeReports(ctx context.Context, cutoff, now time.Time, why str
 	}
 	done := 0
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		live := liveKeys{}
 		for _, id := range rs {
-			var sha, cid, camp string
+			var sha, cid, camp, sig string
 			err := tx.QueryRowContext(ctx, s.q(`SELECT sha256, complaint_id, campaign_id FROM reports WHERE id = ?`), id).Scan(&sha, &cid, &camp)
 			if err == sql.ErrNoRows {
 				continue // another instance deleted it
@@ -277,6 +294,20 @@ func (s *Store) PurgeReports(ctx context.Context, cutoff, now time.Time, why str
 				return err
 			}
 			if err := s.dropIdentityWithLast(ctx, tx, cid, id, now, why); err != nil {
+				return err
+			}
+			// A report deleted with its message (no evidence purge
+			// before): its keys go as dropEvidence's would — its row
+			// taken first, as a merge takes a campaign's reports before
+			// their keys.
+			err = tx.QueryRowContext(ctx, s.q(`SELECT campaign_id, signature FROM reports WHERE id = ?`+s.d.ForUpdate), id).Scan(&camp, &sig)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.forgetKeys(ctx, tx, live, id, camp, sig); err != nil {
 				return err
 			}
 			for _, q := range []string{`DELETE FROM report_domains WHERE report_id = ?`, `DELETE FROM report_findings WHERE report_id = ?`, `DELETE FROM reports WHERE id = ?`} {
@@ -327,6 +358,7 @@ func (s *Store) PurgeReports(ctx context.Context, cutoff, now time.Time, why str
 func (s *Store) EraseComplaint(ctx context.Context, complaintID string, now time.Time) (intake.Erasure, error) {
 	var e intake.Erasure
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		live := liveKeys{}
 		reps, err := s.reportsOf(ctx, tx, complaintID)
 		if err != nil {
 			return err
@@ -377,7 +409,7 @@ func (s *Store) EraseComplaint(ctx context.Context, complaintID string, now time
 				e.Held++
 				detail += fmt.Sprintf("; message (sha256 %s) kept, unlinked from the reporter, as evidence of a case being worked", r.sha)
 			} else {
-				if _, err := s.dropEvidence(ctx, tx, r.id, now); err != nil {
+				if _, err := s.dropEvidence(ctx, tx, live, r.id, now); err != nil {
 					return err
 				}
 				detail += fmt.Sprintf("; message (sha256 %s, %d bytes) and its analysis deleted, statistics kept", r.sha, r.size)

@@ -182,3 +182,70 @@ func mergedHistoryInTime(t *testing.T, s Store) {
 		}
 	}
 }
+
+// erasedKeysForgotten: a report whose message goes — erased at the
+// reporter's request, or by retention — takes with it the grouping keys
+// only it gave its campaign, and its stored signature (attack 11, F9:
+// the keys stayed, unsalted hashes of its text and link domains, and
+// went on grouping later reports — an erased bridge kept bridging). The
+// partition stands as it was: no report changes campaign; keys another
+// report of the campaign still has stay; later reports group without
+// the erased ones.
+func erasedKeysForgotten(t *testing.T, s Store) {
+	ctx := context.Background()
+	commit := func(id string, at int, domains ...string) {
+		t.Helper()
+		if err := s.Commit(ctx, []*intake.Batch{keyedBatch(id, at, intake.ChannelWeb, domains...)}, foundOwn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	campaignOf := func(id string) string {
+		t.Helper()
+		r, err := s.Report(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.CampaignID
+	}
+	commit("p1", 1, "p.test", "q.test")
+	commit("p2", 50, "p.test")
+	commit("a", 100, "a.test")
+	commit("b", 101, "b.test")
+	commit("a2", 102, "a.test")
+	commit("bridge", 103, "a.test", "b.test", "x.test")
+	before := map[string]string{}
+	for _, id := range []string{"p1", "p2", "a", "b", "a2", "bridge"} {
+		before[id] = campaignOf(id)
+	}
+	if before["p2"] != "c-p1" || before["b"] != "c-a" || before["bridge"] != "c-a" {
+		t.Fatalf("the set-up: %v", before)
+	}
+	// Retention takes p1's message; the reporter erases the bridge.
+	if n, err := s.PurgeEvidence(ctx, clock.Add(10*time.Second), clock.Add(time.Hour), "retention", 100); err != nil || n != 1 {
+		t.Fatalf("purge evidence: %d %v", n, err)
+	}
+	if _, err := s.EraseComplaint(ctx, "cbridge", clock.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for id, was := range before {
+		if now := campaignOf(id); now != was {
+			t.Errorf("%s moved from %s to %s when reports were erased", id, was, now)
+		}
+	}
+	for _, id := range []string{"p1", "bridge"} {
+		if r, err := s.Report(ctx, id); err != nil || len(r.Signature.Domains) != 0 || r.Signature.Words != 0 {
+			t.Errorf("the signature of erased %s is kept: %+v %v", id, r.Signature, err)
+		}
+	}
+	// Later reports: keys only the erased reports had link nothing; keys
+	// a remaining report has still do.
+	commit("x-later", 200, "x.test")
+	commit("q-later", 201, "q.test")
+	commit("b-later", 202, "b.test")
+	commit("p-later", 203, "p.test")
+	for id, want := range map[string]string{"x-later": "c-x-later", "q-later": "c-q-later", "b-later": "c-a", "p-later": "c-p1"} {
+		if got := campaignOf(id); got != want {
+			t.Errorf("%s joined %s, want %s", id, got, want)
+		}
+	}
+}

@@ -65,6 +65,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("SealedCampaigns", func(t *testing.T) { sealedCampaigns(t, open(t)) })
 	t.Run("MergedCaseRefused", func(t *testing.T) { mergedCaseRefused(t, open(t)) })
 	t.Run("MergedHistoryInTime", func(t *testing.T) { mergedHistoryInTime(t, open(t)) })
+	t.Run("ErasedKeysForgotten", func(t *testing.T) { erasedKeysForgotten(t, open(t)) })
 	t.Run("SealedMeanwhile", func(t *testing.T) { sealedMeanwhile(t, open(t)) })
 	t.Run("SealedMeanwhileLocked", func(t *testing.T) {
 		s := open(t)
