@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/config"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/rules"
@@ -29,6 +30,7 @@ type engineFlags struct {
 	trusted       string
 	trustedOnly   string
 	resolver      string
+	resolverKey   string // how errors name the resolver setting; "--resolver" when empty
 	jurisdictions string
 	model         modelFlags
 }
@@ -50,17 +52,24 @@ func mustJurisdictions() []string {
 	return lib.Jurisdictions()
 }
 
-// newResolver is the --resolver flag: offline, live, or a fixture zone file.
-func newResolver(name string) (resolve.Resolver, error) {
+// newResolver is a resolver setting — the --resolver flag, or a node's
+// [analysis] resolver, which key names in errors: offline, live, or the
+// path of a fixture zone file. Nothing else is read as a zone file
+// (config.CheckResolver): a fixture zone's keys would establish sender
+// domains as the DNS does.
+func newResolver(key, name string) (resolve.Resolver, error) {
+	if err := config.CheckResolver(name); err != nil {
+		return nil, fmt.Errorf("%s %w", key, err)
+	}
 	switch name {
-	case "", "offline":
+	case config.ResolverOffline:
 		return resolve.Offline{}, nil
-	case "live":
+	case config.ResolverLive:
 		return resolve.Live{}, nil
 	}
-	z, err := resolve.LoadZone(strings.TrimPrefix(name, "fixture:"))
+	z, err := resolve.LoadZone(name)
 	if err != nil {
-		return nil, fmt.Errorf("--resolver: %w", err)
+		return nil, fmt.Errorf("%s %q: %w (want %s)", key, name, err, config.ResolverForms)
 	}
 	return z, nil
 }
@@ -85,7 +94,11 @@ func (f *engineFlags) analyzer(ctx context.Context, e *env) (*analysis.Analyzer,
 		}
 		a.Trust = t
 	}
-	r, err := newResolver(f.resolver)
+	key := f.resolverKey
+	if key == "" {
+		key = "--resolver"
+	}
+	r, err := newResolver(key, f.resolver)
 	if err != nil {
 		return nil, err
 	}

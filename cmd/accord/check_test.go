@@ -121,6 +121,14 @@ func TestCheckFixtureResolverAndFlags(t *testing.T) {
 	if v.Auth.SPF.Result != "fail" || v.Auth.DMARC.Result != "fail" || v.Auth.DMARC.Applied != "reject" || v.Origin.Trust != "given" || len(v.Legal) != 3 {
 		t.Errorf("verdict = %+v", v)
 	}
+	// Only the three forms: a scheme-like value naming the same zone is
+	// refused (once read as that zone file), as is another case of "live".
+	for _, v := range []string{"fixture:" + zone, "Live", ""} {
+		if code, _, errs := runCmd(t, "", "check", "--resolver", v, "testdata/spam.eml"); code == 0 ||
+			!strings.Contains(errs, `--resolver "`+v+`": want "offline", "live" or the path of a fixture zone file`) {
+			t.Errorf("--resolver %q: exit %d, stderr %q", v, code, errs)
+		}
+	}
 	for _, bad := range [][]string{
 		{"check", "--resolver", "/nonexistent", "testdata/spam.eml"},
 		{"check", "--trusted", "not a host!", "testdata/spam.eml"},

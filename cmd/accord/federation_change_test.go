@@ -336,6 +336,12 @@ func TestServeWarnsOfOfflineResolverWithPeers(t *testing.T) {
 	if !strings.Contains(s.logs.String(), warning) {
 		t.Errorf("no warning with a peer and the offline resolver:\n%s", s.logs)
 	}
+	// A fixture zone: not the offline warning, but one that says the
+	// node's authentication rests on a file — once, at the start.
+	const fixture = "the resolver is a fixture zone file, not the DNS"
+	if strings.Contains(s.logs.String(), fixture) {
+		t.Errorf("fixture warning with the offline resolver:\n%s", s.logs)
+	}
 	zone := writeFile(t, filepath.Join(dir, "zone"), "")
 	conf := readFile(t, fr.conf) + fmt.Sprintf("[analysis]\nresolver = %q\n", zone)
 	os.WriteFile(fr.conf, []byte(conf), 0o600)
@@ -343,5 +349,8 @@ func TestServeWarnsOfOfflineResolverWithPeers(t *testing.T) {
 	s.stop(t)
 	if strings.Contains(s.logs.String(), warning) {
 		t.Errorf("warned with a resolver:\n%s", s.logs)
+	}
+	if n := strings.Count(s.logs.String(), fixture); n != 1 || !strings.Contains(s.logs.String(), "resolver="+zone) {
+		t.Errorf("fixture zone warned %d times, want once, naming the file:\n%s", n, s.logs)
 	}
 }

@@ -178,7 +178,7 @@ func startFilterDoors(c config.Config, f *filter.Service, log *slog.Logger) (*fi
 				"door", name, "addr", addr, "allowed_ips", strings.Join(fc.AllowedIPs, ","), "learn_password_set", fc.LearnPassword != "")
 		}
 	}
-	if (fc.Milter != "" || fc.Rspamd != "" || fc.Spamd != "") && (c.Analysis.Resolver == "" || c.Analysis.Resolver == "offline") {
+	if (fc.Milter != "" || fc.Rspamd != "" || fc.Spamd != "") && c.Analysis.Resolver == config.ResolverOffline {
 		log.Warn("filter: the resolver is offline, so mail is filtered without DNS: no SPF, DKIM or DMARC results (Authentication-Results: none) "+
 			"and no DNS blocklists; set [analysis] resolver = \"live\" in production", "resolver", "offline")
 	}

@@ -86,7 +86,7 @@ func labelVerify(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("--status: the list is not signed by any of the keys given")
 		}
 	}
-	res, err := newResolver(*resolver)
+	res, err := newResolver("--resolver", *resolver)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -191,11 +191,20 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	defer lock.Unlock()
 	defer st.Close()
-	ef := engineFlags{trusted: c.Analysis.Trusted, trustedOnly: c.Analysis.TrustedOnly, resolver: c.Analysis.Resolver, jurisdictions: strings.Join(c.Analysis.Jurisdictions, ",")}
+	ef := engineFlags{trusted: c.Analysis.Trusted, trustedOnly: c.Analysis.TrustedOnly, resolver: c.Analysis.Resolver,
+		resolverKey: "config: analysis.resolver", jurisdictions: strings.Join(c.Analysis.Jurisdictions, ",")}
 	ef.model.data = c.Data
 	an, err := ef.analyzer(ctx, e)
 	if err != nil {
 		return err
+	}
+	if zone := c.Analysis.ZoneFile(); zone != "" {
+		// A fixture zone answers as the DNS would: its keys verify DKIM
+		// signatures, and those establish the sender domains the node
+		// shares with partners. Right for a test node, never for a real one.
+		log.Warn("analysis: the resolver is a fixture zone file, not the DNS: every SPF, DKIM and DMARC result of this node, "+
+			"and every sender domain it shares with partners, rests on that file's records; not for production: set [analysis] resolver = \"live\"",
+			"resolver", zone)
 	}
 	if an.Geo != nil {
 		// The geo database is decoded on first use (a few hundred
@@ -237,7 +246,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := fed.Init(ctx); err != nil {
 		return err
 	}
-	if ps, err := st.Peers(ctx); err == nil && len(ps) > 0 && (c.Analysis.Resolver == "" || c.Analysis.Resolver == "offline") {
+	if ps, err := st.Peers(ctx); err == nil && len(ps) > 0 && c.Analysis.Resolver == config.ResolverOffline {
 		// Without DNS the node authenticates no From, and shares a sender
 		// domain only when its own check did (docs/federation.md): its
 		// partners get origins, link domains and links, never the spam's

@@ -353,3 +353,22 @@ func TestServeBoundsHTTPClients(t *testing.T) {
 	}
 	s.stop(t)
 }
+
+// A node refuses to start on a resolver setting that is none of the three
+// forms, naming the key and the forms: "fixture:PATH" was once read as the
+// zone file PATH, a checking resolver no one had asked for.
+func TestServeRefusesAnUnknownResolverForm(t *testing.T) {
+	dir := t.TempDir()
+	zone := writeFile(t, filepath.Join(dir, "zone"), "")
+	for _, v := range []string{"fixture:" + zone, "Live"} {
+		conf := writeFile(t, filepath.Join(dir, "accord.toml"), fmt.Sprintf("[analysis]\nresolver = %q\n", v))
+		code, _, errs := runCmd(t, "", "serve", "--data", filepath.Join(dir, "data"), "--config", conf, "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0")
+		want := fmt.Sprintf(`accord serve: config: analysis.resolver %q: want "offline", "live" or the path of a fixture zone file`, v)
+		if code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("resolver %q: exit %d, stderr %q", v, code, errs)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Errorf("a node was made before the setting was refused")
+	}
+}

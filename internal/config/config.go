@@ -238,10 +238,52 @@ type Store struct {
 
 // Analysis tunes the engine.
 type Analysis struct {
-	Trusted       string   `toml:"trusted"`      // Added to the inferred trust boundary.
-	TrustedOnly   string   `toml:"trusted_only"` // The whole boundary, replacing the inference.
+	Trusted     string `toml:"trusted"`      // Added to the inferred trust boundary.
+	TrustedOnly string `toml:"trusted_only"` // The whole boundary, replacing the inference.
+	// Resolver is where the node's DNS answers come from: "offline" (none),
+	// "live", or the path of a fixture zone file — see CheckResolver.
 	Resolver      string   `toml:"resolver"`
 	Jurisdictions []string `toml:"jurisdictions"`
+}
+
+// The resolver forms besides a zone file's path.
+const (
+	ResolverOffline = "offline"
+	ResolverLive    = "live"
+)
+
+// ResolverForms names the accepted resolver values, for error messages.
+const ResolverForms = `"offline", "live" or the path of a fixture zone file`
+
+// CheckResolver says why v is not a resolver setting: "offline", "live",
+// or the path of a fixture zone file. A zone file makes a checking
+// resolver — its keys verify DKIM signatures, and those establish sender
+// domains shared with partners — so nothing else is taken for one: an
+// empty value, surrounding space, "Live" in another case, and a value
+// with a scheme before any slash ("fixture:/path", "dns://…", "udp:…")
+// are refused rather than read as a file name. A relative path holding a
+// colon can be written "./name".
+func CheckResolver(v string) error {
+	switch {
+	case v == ResolverOffline, v == ResolverLive:
+		return nil
+	case v == "", strings.TrimSpace(v) != v, strings.EqualFold(v, ResolverOffline), strings.EqualFold(v, ResolverLive):
+	default:
+		colon, slash := strings.IndexByte(v, ':'), strings.IndexByte(v, '/')
+		if colon < 0 || (slash >= 0 && slash < colon) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q: want %s", v, ResolverForms)
+}
+
+// ZoneFile is the fixture zone file the resolver setting names, or "" for
+// offline and live.
+func (a Analysis) ZoneFile() string {
+	if a.Resolver == ResolverOffline || a.Resolver == ResolverLive || CheckResolver(a.Resolver) != nil {
+		return ""
+	}
+	return a.Resolver
 }
 
 // Privacy governs what leaves the desk, how long it keeps what, and the
@@ -300,7 +342,7 @@ func Default() Config {
 		Store: Store{Driver: "sqlite"},
 		Federation: Federation{SyncInterval: Duration{5 * time.Minute}, Window: Duration{10 * time.Minute}, RetryInterval: Duration{30 * time.Second},
 			PurgeInterval: Duration{time.Hour}, MaxEnvelope: 32 << 20, InboxConcurrency: 4, EnvelopeBytes: 16 << 20},
-		Analysis: Analysis{Resolver: "offline", Jurisdictions: []string{"EU"}},
+		Analysis: Analysis{Resolver: ResolverOffline, Jurisdictions: []string{"EU"}},
 		Senders:  Senders{ConfirmDays: 7, ConfirmationsPerMailboxDay: 3, ConfirmationsPerDomainHour: 100, ConfirmationsPerHour: 500},
 		Outbound: Outbound{Answers: true, MaxPerHour: 10, DKIMSelector: "accord"},
 		Filter: Filter{MaxScan: 20 << 20, Timeout: Duration{10 * time.Second}, ScanWait: Duration{5 * time.Second}, MaxConns: 512, MaxConnsPerIP: 128,
@@ -347,6 +389,9 @@ func Load(path string) (Config, error) {
 func (c Config) Validate() error {
 	if err := c.Filter.validate(); err != nil {
 		return err
+	}
+	if err := CheckResolver(c.Analysis.Resolver); err != nil {
+		return fmt.Errorf("config: analysis.resolver %w", err)
 	}
 	switch c.Store.Driver {
 	case "sqlite":

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -56,6 +57,36 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml")); err == nil || !strings.Contains(err.Error(), "read config") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// [analysis] resolver takes "offline", "live" or a zone file's path, and
+// nothing else for a path: a fixture zone is a checking resolver whose keys
+// establish sender domains, so a value that only looks like a setting
+// ("fixture:/path", "Live") must stop the node, naming the key.
+func TestAnalysisResolverForms(t *testing.T) {
+	for _, ok := range []string{"offline", "live", "zone.txt", "/etc/accord/dns.zone", "./fixture:zone", "dir/a:b"} {
+		c, err := Load(write(t, fmt.Sprintf("[analysis]\nresolver = %q\n", ok)))
+		if err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+			continue
+		}
+		zone := ok
+		if ok == "offline" || ok == "live" {
+			zone = ""
+		}
+		if c.Analysis.ZoneFile() != zone {
+			t.Errorf("%q: zone file %q", ok, c.Analysis.ZoneFile())
+		}
+	}
+	for _, bad := range []string{"fixture:/tmp/zone", "zone:dns.zone", "dns://192.0.2.1", "udp:192.0.2.1:53", "Live", "OFFLINE", "", " live", "live "} {
+		_, err := Load(write(t, fmt.Sprintf("[analysis]\nresolver = %q\n", bad)))
+		if err == nil || !strings.Contains(err.Error(), "analysis.resolver") || !strings.Contains(err.Error(), `want "offline", "live" or the path of a fixture zone file`) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if Default().Analysis.ZoneFile() != "" {
+		t.Errorf("the default resolver is a zone file")
 	}
 }
 
