@@ -79,17 +79,69 @@ func Normalize(name string) (string, bool) {
 
 // OrgDomain returns the organizational domain of name, normalised
 // (Normalize), or "" when it has none: not a domain name, or a public
-// suffix itself ("com", "co.uk", "localhost").
+// suffix itself ("com", "co.uk", "localhost", a platform suffix below).
 func OrgDomain(name string) string {
 	n, ok := Normalize(name)
 	if !ok {
 		return ""
+	}
+	if d, ok := platformOrg(n); ok {
+		return d
 	}
 	d, err := publicsuffix.EffectiveTLDPlusOne(n)
 	if err != nil {
 		return ""
 	}
 	return d
+}
+
+// platformSuffixes are mail platforms' domains that the Public Suffix List
+// does not name, under which every customer gets a subdomain of its own
+// and signs its mail with it (DKIM d= the subdomain, with a key the
+// platform holds for that customer alone). Under the list they are one
+// organisation, so one customer's signature aligns (relaxed) with every
+// other customer's From; here each customer's subdomain is its own
+// organisational domain, as on a public suffix. Only such platforms
+// belong here: one that signs all its customers' mail with one key of its
+// own (d=the platform) vouches for no customer, and its domain stays one
+// organisation.
+var platformSuffixes = []string{
+	// Microsoft 365: every tenant's initial domain, kept for its life
+	// and the d= its mail is signed with until the tenant publishes a key
+	// for its own domain (Exchange Online signs with
+	// selector1-TENANT-onmicrosoft-com._domainkey.TENANT.onmicrosoft.com).
+	"onmicrosoft.com",
+	// A tenant's routing domain (TENANT.mail.onmicrosoft.com), the
+	// address domain of its mailboxes in hybrid set-ups, seen as From in
+	// spam sent from tenants: under onmicrosoft.com alone every tenant's
+	// would be the one organisation mail.onmicrosoft.com.
+	"mail.onmicrosoft.com",
+	// Microsoft 365 for the US government (GCC High, DoD): the same
+	// initial domain under .us.
+	"onmicrosoft.us",
+	// Microsoft 365 in China, run by 21Vianet: TENANT.partner.onmschina.cn,
+	// signed as d=TENANT.partner.onmschina.cn.
+	"partner.onmschina.cn",
+}
+
+// platformOrg is the organisational domain of a normalised name under a
+// platform suffix: the suffix and one label more, or "" for a suffix
+// itself. ok is false when no platform suffix holds the name.
+func platformOrg(n string) (string, bool) {
+	best := ""
+	for _, p := range platformSuffixes {
+		if (n == p || strings.HasSuffix(n, "."+p)) && len(p) > len(best) {
+			best = p // the longest: mail.onmicrosoft.com before onmicrosoft.com
+		}
+	}
+	switch {
+	case best == "":
+		return "", false
+	case n == best:
+		return "", true
+	}
+	rest := n[:len(n)-len(best)-1]
+	return rest[strings.LastIndexByte(rest, '.')+1:] + "." + best, true
 }
 
 // SameOrg reports whether a and b have the same, non-empty organizational

@@ -29,6 +29,19 @@ func TestOrgDomain(t *testing.T) {
 		{"foo.blogspot.com", "foo.blogspot.com"},      // private suffixes count, as in DMARC
 		{"10.1.2", ""},
 		{"_dmarc.example.org", "example.org"},
+		// Mail platforms whose customers each sign with a subdomain of
+		// their own (platformSuffixes): each customer is an organisation.
+		{"acmecorp.onmicrosoft.com", "acmecorp.onmicrosoft.com"},
+		{"Mail.AcmeCorp.onmicrosoft.com.", "acmecorp.onmicrosoft.com"},
+		{"onmicrosoft.com", ""},
+		{"acmecorp.mail.onmicrosoft.com", "acmecorp.mail.onmicrosoft.com"},
+		{"mail.onmicrosoft.com", ""},
+		{"agency.onmicrosoft.us", "agency.onmicrosoft.us"},
+		{"firm.partner.onmschina.cn", "firm.partner.onmschina.cn"},
+		{"partner.onmschina.cn", ""},
+		{"onmschina.cn", "onmschina.cn"},         // the platform's own name, not a customer's
+		{"xonmicrosoft.com", "xonmicrosoft.com"}, // whole labels only
+		{"microsoft.com", "microsoft.com"},
 	} {
 		if got := OrgDomain(c.in); got != c.want {
 			t.Errorf("OrgDomain(%q) = %q, want %q", c.in, got, c.want)
@@ -47,6 +60,15 @@ func TestSameOrgAndEqual(t *testing.T) {
 		{"example.co.uk", "other.co.uk", false, false},
 		{"co.uk", "co.uk", false, true}, // the same name, but no organization to share
 		{"192.0.2.1", "198.51.100.1", false, false},
+		// One Microsoft 365 tenant's signature does not align with
+		// another's From (relaxed DMARC alignment is SameOrg); a tenant's
+		// own subdomains still align with it.
+		{"spamtenant.onmicrosoft.com", "acmecorp.onmicrosoft.com", false, false},
+		{"acmecorp.onmicrosoft.com", "it.acmecorp.onmicrosoft.com", true, false},
+		{"spamtenant.mail.onmicrosoft.com", "acmecorp.mail.onmicrosoft.com", false, false},
+		// A tenant's routing and initial domains are two organisations
+		// here, though one tenant's: the stricter reading.
+		{"acmecorp.onmicrosoft.com", "acmecorp.mail.onmicrosoft.com", false, false},
 		{"", "", false, false},
 	} {
 		if got := SameOrg(c.a, c.b); got != c.same {

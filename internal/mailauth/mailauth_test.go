@@ -185,6 +185,26 @@ func TestDMARCAlignment(t *testing.T) {
 	}
 }
 
+// Microsoft 365 tenants are organisations of their own
+// (dnsname.platformSuffixes): one tenant's signature does not align with
+// another tenant's From, as it would under the Public Suffix List alone
+// (both "onmicrosoft.com"); the tenant's own signature does.
+func TestDKIMOfOneTenantDoesNotAlignWithAnother(t *testing.T) {
+	ek := edKey(t)
+	z := &resolve.Zone{}
+	z.AddTXT("ed._domainkey.spamtenant.onmicrosoft.com", ek.txt)
+	z.AddTXT("ed._domainkey.acmecorp.onmicrosoft.com", ek.txt)
+	from := strings.Replace(unsigned, "alice@example.org", "it@acmecorp.onmicrosoft.com", 1)
+	res := check(t, z, sign(t, from, "spamtenant.onmicrosoft.com", "ed", ek), Input{})
+	if d := res.DKIM[0]; d.Result != Pass || d.Aligned || res.DMARC.DKIMAligned {
+		t.Errorf("another tenant's signature: dkim %+v, dmarc %+v", d, res.DMARC)
+	}
+	res = check(t, z, sign(t, from, "acmecorp.onmicrosoft.com", "ed", ek), Input{})
+	if d := res.DKIM[0]; d.Result != Pass || !d.Aligned {
+		t.Errorf("the tenant's own signature: dkim %+v", d)
+	}
+}
+
 func TestOfflineReadsOnlyTrustedHeaders(t *testing.T) {
 	msg := "Authentication-Results: mx.example.net; spf=pass (sender IP is 192.0.2.10) smtp.mailfrom=bounce.example.org;\r\n" +
 		" dkim=pass header.d=example.org header.s=rsa header.b=abc; dmarc=pass (p=REJECT) header.from=example.org\r\n" +
