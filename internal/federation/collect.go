@@ -207,6 +207,14 @@ func derive(r *intake.Report, reporter string) *derived {
 		ro = []string{d.country}
 	}
 	rb := reportOf(r, people)
+	var links linkRule
+	if v != nil {
+		sender, _ := spamSender(r)
+		var why string
+		if links, why = newLinkRule(v, sender, people); why != "" {
+			rb.Unverifiable = append(slices.Clip(rb.Unverifiable), why)
+		}
+	}
 	d.rep = mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, r.CampaignID, r.ReceivedAt, rb)
 	ev, clean := evidenceOf(r, people)
 	d.ev = mkItem("ev:"+r.ID, KindEvidence, tlpEvidence, ro, true, r.CampaignID, r.ReceivedAt, ev)
@@ -236,7 +244,11 @@ func derive(r *intake.Report, reporter string) *derived {
 		rb.FromDomain, rb.Unverifiable = "", append(slices.Clip(rb.Unverifiable), senderReplayed)
 		d.repReplayed = mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, r.CampaignID, r.ReceivedAt, rb)
 	}
-	d.domains = append([]string(nil), v.Content.Domains...)
+	for _, dom := range v.Content.Domains {
+		if !links.domain(dom) {
+			d.domains = append(d.domains, dom)
+		}
+	}
 	for _, x := range v.Reasons {
 		d.findings = append(d.findings, string(x.Code))
 	}
@@ -252,16 +264,23 @@ func derive(r *intake.Report, reporter string) *derived {
 	if dom := d.sender; dom != "" && !people.HoldsDomain(dom) {
 		d.senderInd = dom
 	}
-	for _, dom := range v.Content.Domains {
+	for _, dom := range d.domains {
 		if !people.HoldsDomain(dom) {
 			d.inds = append(d.inds, indRef{"domain-name", dom})
 		}
 	}
 	for _, u := range v.Content.URLs {
+		if links.url(u.Host) {
+			continue
+		}
 		if g, ok := people.URL(u.URL); ok {
 			d.inds = append(d.inds, indRef{"url", g})
 		}
 	}
+	// One report is one word for each indicator, however many of its
+	// links generalise to the same one.
+	slices.SortFunc(d.inds, func(a, b indRef) int { return strings.Compare(a.typ+"\x00"+a.value, b.typ+"\x00"+b.value) })
+	d.inds = slices.Compact(d.inds)
 	return d
 }
 
@@ -496,7 +515,9 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 			}
 			addInd(in.typ, in.value, country, r.ReceivedAt)
 		}
-		if senderInd != "" {
+		// A sender domain that is also one of the report's link domains
+		// is one report's word, counted once.
+		if senderInd != "" && !slices.Contains(d.inds, indRef{"domain-name", senderInd}) {
 			addInd("domain-name", senderInd, country, r.ReceivedAt)
 		}
 	}

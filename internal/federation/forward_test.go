@@ -675,13 +675,17 @@ func TestSpamDressedAsItsOwnForward(t *testing.T) {
 // passes on is never their own mail: p4 is now the spam, unsure (its
 // links go out, its origin and From do not), on every channel. The other
 // victims' forwards (f1–f4, f6, and g1, a colleague's forward passed on
-// by IT) share what they shared before, indicator for indicator.
+// by IT) share what they shared before, indicator for indicator — but
+// for f1–f3's invoices-portal.example: their phish's unsigned From, which
+// also sends the reader to bec-pay.example, is kept back with its links
+// since the eleventh review (a From beside another landing page may be a
+// firm the phish wears; TestFirmAPhishWearsIsNoLink).
 func TestForwardOfAMailHandedBack(t *testing.T) {
 	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: embeddedRules(t)}
 	want := map[string][]string{
-		"review8b/f1": {"ind:domain-name:bec-pay.example", "ind:domain-name:invoices-portal.example", "ind:url:http://bec-pay.example/pay/81", "ind:url:http://invoices-portal.example/p"},
-		"review8b/f2": {"ind:domain-name:bec-pay.example", "ind:domain-name:invoices-portal.example", "ind:url:http://bec-pay.example/pay/81", "ind:url:http://invoices-portal.example/p"},
-		"review8b/f3": {"ind:domain-name:bec-pay.example", "ind:domain-name:invoices-portal.example", "ind:ipv4-addr:12.0.9.97", "ind:url:http://bec-pay.example/pay/91", "ind:url:http://invoices-portal.example/p"},
+		"review8b/f1": {"ind:domain-name:bec-pay.example", "ind:url:http://bec-pay.example/pay/81"},
+		"review8b/f2": {"ind:domain-name:bec-pay.example", "ind:url:http://bec-pay.example/pay/81"},
+		"review8b/f3": {"ind:domain-name:bec-pay.example", "ind:ipv4-addr:12.0.9.97", "ind:url:http://bec-pay.example/pay/91"},
 		"review8b/f4": {"ind:domain-name:bec-pay.example", "ind:url:http://bec-pay.example/pay/83"},
 		"review8b/f5": {"ind:domain-name:it-portal.example", "ind:url:http://it-portal.example/t/4411"},
 		"review8b/f6": {"ind:domain-name:bec-pay.example", "ind:url:http://bec-pay.example/pay/82"},

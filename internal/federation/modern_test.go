@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/dnsname"
+	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/resolve"
@@ -108,5 +110,76 @@ func TestCorpusModernSenderDomainCost(t *testing.T) {
 	t.Logf("%d DKIM signatures by their b=, %d of them in more than one sample; %d of the aligned DKIM passes rest on one of those (at most what the replay rule withholds)", sigs, repeated, withheld)
 	if spfAligned == 0 || dkimAligned == 0 {
 		t.Error("no sample says SPF or DKIM passed: the records were not read")
+	}
+}
+
+// TestCorpusModernLinkCost reads the modern samples (ACCORD_MODERN_SAMPLES)
+// for what the link rule (linkRule) keeps back on real mail, as a node on
+// the offline resolver derives them: how many samples lose a link domain to
+// a known brand's list, how many lose their From's organisation's links
+// and why, and how many are left with no link domain at all though they had
+// one (-v prints the figures docs/federation.md gives). What the test holds:
+// a From's links kept back because the message sends the reader elsewhere
+// leave that elsewhere shared.
+func TestCorpusModernLinkCost(t *testing.T) {
+	dir := os.Getenv("ACCORD_MODERN_SAMPLES")
+	if dir == "" {
+		t.Skip("ACCORD_MODERN_SAMPLES not set")
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples under %s", dir)
+	}
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: embeddedRules(t)}
+	var withLinks, brandCut, emptied int
+	fromCut, brands := map[string]int{}, map[string]int{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(raw, mail.DefaultLimits())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Content.Domains) == 0 {
+			continue
+		}
+		withLinks++
+		r := &intake.Report{ID: "r", CampaignID: "c", Raw: raw, Verdict: v}
+		people := keptApart(r, "")
+		sender, _ := spamSender(r)
+		l, why := newLinkRule(v, sender, people)
+		d := derive(r, "")
+		if slices.ContainsFunc(v.Content.Domains, l.brandDomain) {
+			brandCut++
+		}
+		if why != "" {
+			_, reason, _ := strings.Cut(why, "sender's and ")
+			fromCut[reason]++
+			if strings.Contains(reason, "another organisation's page") && len(d.domains) == 0 {
+				t.Errorf("%s: its From's links kept back for a page elsewhere, but no link domain is left", filepath.Base(f))
+			}
+		}
+		if len(d.domains) == 0 {
+			emptied++
+			var urls []string
+			for _, in := range d.inds {
+				if in.typ == "url" {
+					urls = append(urls, in.value)
+				}
+			}
+			t.Logf("%s: no link domain left of %v, links %q (From %s: %s)", filepath.Base(f), v.Content.Domains, urls, v.Sender.Domains.From, why)
+		}
+		for _, x := range v.Content.Domains {
+			if l.brandDomain(x) {
+				brands[x]++
+			}
+		}
+	}
+	t.Logf("%d samples, %d with links; %d link to a known brand's domain (kept back); %d left with no link domain", len(files), withLinks, brandCut, emptied)
+	t.Logf("known brands' domains kept back: %v", brands)
+	for why, n := range fromCut {
+		t.Logf("From's organisation's links kept back in %d: %s", n, why)
 	}
 }

@@ -1,0 +1,151 @@
+package federation
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/resolve"
+)
+
+// TestFirmAPhishWearsIsNoLink is the eleventh attack review's F2 (HIGH):
+// the From domain the sender rule withheld went out anyway as a link
+// domain, a campaign's link domain and URLs, because a phish carries the
+// impersonated firm's real links — its logo, its legal notice, its web
+// address in the signature. Each case is a phish wearing a firm's name;
+// none of the firm's names may reach a partner in an indicator, a
+// campaign or a report item, while the phish's own landing page (where
+// it has one) still does. Then the controls: spam whose links lead to its
+// own unsigned From domain shares them, on the offline resolver too.
+func TestFirmAPhishWearsIsNoLink(t *testing.T) {
+	lib := embeddedRules(t)
+	offline := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: lib}
+	zone, err := resolve.LoadZone(filepath.Join("..", "intake", "testdata", "review9", "zone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone.AddTXT("_dmarc.bnp-banque.example", "v=DMARC1; p=reject")
+	online := &analysis.Analyzer{Resolver: zone, Rules: lib}
+	const recv = "Received: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n"
+	msg := func(from, to, extra, body string) []byte {
+		return []byte(recv + "From: " + from + "\r\nTo: " + to + "\r\n" + extra + "Subject: Votre compte\r\nDate: Sat, 28 Nov 2026 10:00:00 +0000\r\n" +
+			"Message-ID: <w1@bulk-mailer.example>\r\nContent-Type: text/html\r\n\r\n" + body + "\r\n")
+	}
+	const (
+		logo    = `<img src="https://www.bnp-banque.example/img/logo.png">`
+		legal   = `<p><a href="https://www.bnp-banque.example/mentions-legales">Mentions legales</a></p>`
+		landing = `<p><a href="http://mailbox-upgrade.example/owa/login">Connexion</a></p>`
+		site    = `<p>BNP Banque, www.bnp-banque.example</p>`
+		bank    = "BNP Banque <securite@bnp-banque.example>"
+		bob     = "Bob Durand <bob.durand@gmail.example>"
+	)
+	for _, c := range []struct {
+		name   string
+		an     *analysis.Analyzer
+		raw    []byte
+		hidden string   // Never shared.
+		want   []string // Shared.
+	}{
+		{"the review's phish: logo, legal notice and a landing page elsewhere", offline,
+			msg(bank, bob, "", logo+landing+legal), "bnp-banque", []string{"ind:domain-name:mailbox-upgrade.example", "ind:url:http://mailbox-upgrade.example/owa/login"}},
+		{"the same on a checking resolver", online,
+			msg(bank, bob, "", logo+landing+legal), "bnp-banque", []string{"ind:domain-name:mailbox-upgrade.example"}},
+		{"to the bank's own staff, nothing but its web address", offline,
+			msg(bank, "Claire Petit <claire@bnp-banque.example>", "", "<p>Merci de valider le virement en piece jointe.</p>"+site), "bnp-banque", nil},
+		{"replies to a free-mail box, the firm's web address only", offline,
+			msg("Pierre Martin <p.martin@fournisseur-bois.example>", bob, "Reply-To: p.martin.fournisseur@gmail.example\r\n",
+				`<p>Nos coordonnees bancaires changent.</p><p><a href="https://www.fournisseur-bois.example/">fournisseur-bois.example</a></p>`), "fournisseur-bois", nil},
+		{"a call-back phish whose only link is the bank's, its DMARC computed", online,
+			msg(bank, bob, "", `<p>Appelez le 01 23 45 67 89.</p><p><a href="https://www.bnp-banque.example/">Accueil</a></p>`), "bnp-banque", nil},
+		{"nothing but the logo loaded from the bank's site", offline,
+			msg(bank, bob, "", logo+"<p>Appelez le 01 23 45 67 89.</p>"), "bnp-banque", nil},
+		{"a known brand's links, whoever the From", offline,
+			msg("Service <service@account-check.example>", bob, "", `<img src="https://www.paypal.com/logo.png"><a href="https://www.paypal.com/legal">Legal</a><a href="http://account-check.example/login">Log in</a>`),
+			"paypal.com", []string{"ind:domain-name:account-check.example", "ind:url:http://account-check.example/login"}},
+		{"a phisher's page on a platform's tenant", offline,
+			msg("Service <service@account-check.example>", bob, "", `<a href="https://evil-tenant.sharepoint.com/sites/login">Open</a>`),
+			"domain-name:sharepoint.com", []string{"ind:url:https://evil-tenant.sharepoint.com/sites/login"}},
+		{"a form on a brand's pages anyone publishes on", offline,
+			msg("Service <service@account-check.example>", bob, "", `<a href="https://docs.google.com/forms/d/e/1FAIpQLSf/viewform">Verify</a>`),
+			"domain-name:google.com", []string{"ind:url:https://docs.google.com/forms/d/e/1FAIpQLSf/viewform"}},
+		{"a phisher's bucket under a platform suffix", offline,
+			msg("Ledger <support@ledger-restore.example>", bob, "", `<a href="https://my-ledger-restore.s3.eu-north-1.amazonaws.com/index.html">Restore</a>`),
+			"domain-name:amazon", []string{"ind:domain-name:my-ledger-restore.s3.eu-north-1.amazonaws.com"}},
+	} {
+		got := listed(sharedItems(t, c.an, c.raw, intake.Via{As: intake.AsReceived}), spamRun...)
+		if strings.Contains(got, c.hidden) {
+			t.Errorf("%s: %s is shared:\n%s", c.name, c.hidden, got)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(got, w+" ") {
+				t.Errorf("%s: %s is not shared:\n%s", c.name, w, got)
+			}
+		}
+		if c.hidden == "bnp-banque" && !strings.Contains(got, "links to the From's organisation: not shared") {
+			t.Errorf("%s: the report item does not say why the From's links are kept back:\n%s", c.name, got)
+		}
+	}
+	// The controls: the From's own links are the spam run's when nothing
+	// shows its name borrowed — alone, beside a brand's logo, or beside
+	// another landing page when the From imitates a brand.
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		want []string
+	}{
+		{"its own links only", msg("Parcel <track@parcel-scam.example>", bob, "", `<a href="http://parcel-scam.example/pay/77">Payer</a>`),
+			[]string{"ind:domain-name:parcel-scam.example", "ind:url:http://parcel-scam.example/pay/77"}},
+		{"its own links beside a brand's logo", msg("Parcel <track@parcel-scam.example>", bob, "", `<img src="https://www.paypal.com/logo.png"><a href="http://parcel-scam.example/pay/77">Payer</a>`),
+			[]string{"ind:domain-name:parcel-scam.example", "ind:url:http://parcel-scam.example/pay/77"}},
+		{"a look-alike of a brand beside another page", msg("PayPal <service@paypal-verify.example>", bob, "", `<a href="http://paypal-verify.example/login">Log in</a><a href="http://secure-check.example/x">Verify</a>`),
+			[]string{"ind:domain-name:paypal-verify.example", "ind:domain-name:secure-check.example"}},
+	} {
+		got := listed(sharedItems(t, offline, c.raw, intake.Via{As: intake.AsReceived}), spamRun...)
+		for _, w := range c.want {
+			if !strings.Contains(got, w+" ") {
+				t.Errorf("control %s: %s is not shared:\n%s", c.name, w, got)
+			}
+		}
+		if strings.Contains(got, "links to the From's organisation") {
+			t.Errorf("control %s: the From's links are said kept back:\n%s", c.name, got)
+		}
+	}
+}
+
+// TestOneReportCountsOnce is the eleventh review's F8: one report counted
+// twice in an indicator's "reports" when its established sender domain is
+// also one of its link domains, and once per link when several of its
+// links generalise to the same URL. The docs' safeguard, "one report's
+// indicator is one reporter's word", needs the count to be of reports.
+func TestOneReportCountsOnce(t *testing.T) {
+	zone, err := resolve.LoadZone(filepath.Join("..", "intake", "testdata", "review9", "zone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone.AddTXT("s1._domainkey.cheap-pills.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
+	raw := signAs(t, []byte("Received: from mx.cheap-pills.example (mx.cheap-pills.example [12.0.9.80]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
+		"From: Pills <offers@cheap-pills.example>\r\nTo: Bob <bob.durand@gmail.example>\r\nSubject: Pills\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
+		"Message-ID: <o1@cheap-pills.example>\r\n\r\nBuy: http://cheap-pills.example/buy?u=1 or http://cheap-pills.example/buy?u=2\r\n"), "cheap-pills.example", priv)
+	got := listed(sharedItems(t, an, raw, intake.Via{As: intake.AsReceived}), "ind:")
+	if !strings.Contains(got, `"from_domain"`) && !strings.Contains(got, "ind:domain-name:cheap-pills.example ") {
+		t.Fatalf("the signed sender is not shared:\n%s", got)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
+		if !strings.Contains(line, `"reports":1,`) {
+			t.Errorf("one report counted more than once: %s", line)
+		}
+	}
+	if !strings.Contains(got, "ind:url:http://cheap-pills.example/buy ") {
+		t.Errorf("the link is not shared:\n%s", got)
+	}
+}
