@@ -328,6 +328,11 @@ func spamSender(r *intake.Report) (dom, why string) {
 		return "", "sender domain: not shared, since its From is at " + org + ", a mailbox provider: that domain names the provider's many users, not the spam run"
 	}
 	if authenticated(a, from) {
+		// As an A-label: "pаypal.example" with a Cyrillic а reads as the
+		// brand it imitates; "xn--pypal-4ve.example" does not.
+		if n, ok := dnsname.Normalize(from); ok {
+			return n, ""
+		}
 		return from, ""
 	}
 	if a.Offline {

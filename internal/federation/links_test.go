@@ -149,3 +149,30 @@ func TestOneReportCountsOnce(t *testing.T) {
 		t.Errorf("the link is not shared:\n%s", got)
 	}
 }
+
+// TestLookAlikeSenderAsALabel is the eleventh review's F7: a look-alike
+// From written with a Cyrillic а, signed by its registrant, is the
+// spammer's domain and goes out — as its A-label, which does not read as
+// the brand it imitates.
+func TestLookAlikeSenderAsALabel(t *testing.T) {
+	const uni, ace = "p\u0430ypal.example", "xn--pypal-4ve.example"
+	zone := &resolve.Zone{}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone.AddTXT("s1._domainkey."+ace, "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
+	raw := signAs(t, []byte("Received: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
+		"From: PayPal <service@"+uni+">\r\nTo: Bob <bob@gmail.example>\r\nSubject: Limited\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\nMessage-ID: <h1@x>\r\n\r\n"+
+		"Log in: http://paypa1-secure.example/login\r\n"), ace, priv)
+	got := listed(sharedItems(t, an, raw, intake.Via{As: intake.AsReceived}), spamRun...)
+	if strings.Contains(got, uni) {
+		t.Errorf("the look-alike is shared as written:\n%s", got)
+	}
+	for _, w := range []string{"ind:domain-name:" + ace + " ", `"from_domain":"` + ace + `"`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s is not shared:\n%s", w, got)
+		}
+	}
+}
