@@ -16,6 +16,7 @@ import (
 
 	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/privacy"
 )
@@ -328,6 +329,9 @@ func spamSender(r *intake.Report) (dom, why string) {
 		return "", "sender domain: not shared, since its From is at " + org + ", a mailbox provider: that domain names the provider's many users, not the spam run"
 	}
 	if authenticated(a, from) {
+		if listRewrote(r.Raw, from) {
+			return "", "sender domain: not shared, since its From is a mailing list's own address (its List-Id and the list's rewriting of the author's From say so): the list re-sends, under its name and signature, what its members and anyone it lets post send"
+		}
 		// As an A-label: "pаypal.example" with a Cyrillic а reads as the
 		// brand it imitates; "xn--pypal-4ve.example" does not.
 		if n, ok := dnsname.Normalize(from); ok {
@@ -339,6 +343,41 @@ func spamSender(r *intake.Report) (dom, why string) {
 		return "", senderUnverified + "this node's resolver is offline, so it verifies no DKIM signature, and a field of the message saying one passed is the message's word"
 	}
 	return "", senderUnverified + "this node found no DKIM signature of that domain that it could verify over the whole message (a pass of the sending server's address says only that the server may send for the domain, which a shared mail provider's server may do for every customer)"
+}
+
+// listRewrote reports whether a message's From is a mailing list's own
+// address, written by the list over its poster's (the DMARC mitigation of
+// Mailman and Google Groups): a List-Id at the From's organisation, and
+// one of the marks the rewriting leaves — a display name "Poster via
+// List", a List-Post address at that organisation (a list one posts to,
+// not a newsletter's), or the poster's address kept in X-Original-From.
+// The list signs what it re-sends, so its signature establishes the list,
+// not the spam's author; a spam posted to it (or sent to it by Bcc) would
+// name an association's or a university's list domain a spammer's. A
+// sender's own newsletter carries a List-Id too, but none of the marks.
+func listRewrote(raw []byte, from string) bool {
+	h := mail.ParseBytes(raw, mail.DefaultLimits()).Header
+	org := dnsname.OrgDomain(from)
+	at := func(v string) bool {
+		v = strings.ToLower(v)
+		i, j := strings.LastIndexByte(v, '<'), strings.LastIndexByte(v, '>')
+		if i >= 0 && j > i {
+			v = v[i+1 : j]
+		}
+		v = strings.TrimPrefix(v, "mailto:")
+		if k := strings.LastIndexByte(v, '@'); k >= 0 {
+			v = v[k+1:]
+		}
+		return org != "" && dnsname.OrgDomain(strings.TrimSpace(v)) == org
+	}
+	if id := h.Get("List-Id"); id == "" || !at(id) {
+		return false
+	}
+	if h.Get("X-Original-From") != "" || h.Get("List-Post") != "" && at(h.Get("List-Post")) {
+		return true
+	}
+	list, _ := mail.ParseAddressList(h.Get("From"))
+	return len(list) == 1 && strings.Contains(strings.ToLower(list[0].Name), " via ")
 }
 
 // senderUnverified begins the reason a report item gives for its missing

@@ -176,3 +176,52 @@ func TestLookAlikeSenderAsALabel(t *testing.T) {
 		}
 	}
 }
+
+// TestListRewrittenFromNotTheSender is the eleventh review's F4: a
+// mailing list that rewrites its poster's From to its own address (the
+// DMARC mitigation) and signs what it re-sends. A spam posted to the list,
+// or sent to it by Bcc, verified as the list's: its domain (an
+// association's) was shared as the spam's sender. A list's marks beside
+// the List-Id (a "via" display name, a List-Post address, X-Original-From)
+// keep it back; a sender's own signed newsletter with a List-Id and none
+// of them still shares its domain.
+func TestListRewrittenFromNotTheSender(t *testing.T) {
+	zone := &resolve.Zone{}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"lists.assoc.example", "news.pills-shop.example"} {
+		zone.AddTXT("s1._domainkey."+d, "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	}
+	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
+	msg := func(from, to, extra, d string) []byte {
+		return signAs(t, []byte("Received: from lists.assoc.example (lists.assoc.example [198.51.100.30]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:01 +0000\r\n"+
+			"Delivered-To: member@gmail.example\r\nFrom: "+from+"\r\nTo: "+to+"\r\n"+extra+"Subject: Cheap pills\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
+			"Message-ID: <l1@lists.assoc.example>\r\n\r\nBest prices: http://pills-shop.example/buy/42\r\n"), d, priv)
+	}
+	const list = "List-Id: Friends <friends.lists.assoc.example>\r\n"
+	for _, c := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"by Bcc, a via name", msg(`"Pill Seller via Friends" <friends@lists.assoc.example>`, "undisclosed-recipients:;", list, "lists.assoc.example")},
+		{"to the list, a via name", msg(`"Pill Seller via Friends" <friends@lists.assoc.example>`, "friends@lists.assoc.example", list, "lists.assoc.example")},
+		{"List-Post", msg(`Friends <friends@lists.assoc.example>`, "undisclosed-recipients:;", list+"List-Post: <mailto:friends@lists.assoc.example>\r\n", "lists.assoc.example")},
+		{"X-Original-From", msg(`Friends <friends@lists.assoc.example>`, "undisclosed-recipients:;", list+"X-Original-From: pills@gmail.example\r\n", "lists.assoc.example")},
+	} {
+		got := listed(sharedItems(t, an, c.raw, intake.Via{As: intake.AsReceived}), spamRun...)
+		if strings.Contains(got, "assoc.example") {
+			t.Errorf("%s: the list's domain is shared:\n%s", c.name, got)
+		}
+		if !strings.Contains(got, "ind:domain-name:pills-shop.example ") || !strings.Contains(got, "a mailing list's own address") {
+			t.Errorf("%s: the spam's link is not shared, or the item does not say why the sender is not:\n%s", c.name, got)
+		}
+	}
+	own := signAs(t, []byte("Received: from mx.pills-shop.example (mx.pills-shop.example [12.0.9.80]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:01 +0000\r\n"+
+		"From: Pills Shop <offers@news.pills-shop.example>\r\nTo: bob@gmail.example\r\nList-Id: <offers.news.pills-shop.example>\r\nList-Unsubscribe: <http://pills-shop.example/u>\r\n"+
+		"Subject: Cheap pills\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\nMessage-ID: <n1@pills-shop.example>\r\n\r\nBest prices: http://pills-shop.example/buy/42\r\n"), "news.pills-shop.example", priv)
+	if got := listed(sharedItems(t, an, own, intake.Via{As: intake.AsReceived}), spamRun...); !strings.Contains(got, `"from_domain":"news.pills-shop.example"`) {
+		t.Errorf("a sender's own signed newsletter does not share its domain:\n%s", got)
+	}
+}
