@@ -77,6 +77,12 @@ type Agreement struct {
 	KeepWithdrawnDays int       `toml:"keep_withdrawn_days"`
 	OnwardSharing     bool      `toml:"onward_sharing"` // Whether the receiver may pass it on.
 	MinAggregate      int       `toml:"min_aggregate"`  // Smallest count a statistic may show (default 5).
+	// MinReports is how many of this node's reports an indicator must be
+	// seen in to flow (default 1). One report is one reporter's word: a
+	// firm's genuine signed mail (a password reset, a newsletter) reported
+	// once names the firm, and its signature is real. At 2, a second
+	// report (a second recipient's, or the same one's again) must bear it out.
+	MinReports int `toml:"min_reports"`
 	ValidFrom         string    `toml:"valid_from"`     // YYYY-MM-DD, optional.
 	ValidUntil        string    `toml:"valid_until"`    // YYYY-MM-DD, optional.
 	Deadlines         Deadlines `toml:"deadlines"`
@@ -148,6 +154,12 @@ func (a *Agreement) validate() error {
 	}
 	if a.MinAggregate == 0 {
 		a.MinAggregate = 5
+	}
+	if a.MinReports < 0 {
+		return fmt.Errorf("agreement %s: min_reports %d cannot be negative (absent or 0: 1)", a.ID, a.MinReports)
+	}
+	if a.MinReports == 0 {
+		a.MinReports = 1
 	}
 	if a.RetentionDays < 0 || a.KeepWithdrawnDays < 0 || a.Deadlines.InformationDays < 0 || a.Deadlines.EnforcementDays < 0 {
 		return fmt.Errorf("agreement %s: days cannot be negative", a.ID)
@@ -258,6 +270,9 @@ func Diff(a, b *Agreement) []string {
 	}
 	if a.MinAggregate != b.MinAggregate {
 		add("min_aggregate: %d → %d", a.MinAggregate, b.MinAggregate)
+	}
+	if a.MinReports != b.MinReports {
+		add("min_reports: %d → %d", a.MinReports, b.MinReports)
 	}
 	if a.ValidFrom != b.ValidFrom || a.ValidUntil != b.ValidUntil {
 		add("validity: %s..%s → %s..%s", orNone(a.ValidFrom), orNone(a.ValidUntil), orNone(b.ValidFrom), orNone(b.ValidUntil))

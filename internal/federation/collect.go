@@ -606,7 +606,9 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 			continue
 		}
 		sort.Strings(in.Origins)
-		ig.Items = append(ig.Items, mkItem("ind:"+k, KindIndicators, tlpIndicator, in.Origins, false, "", in.Last, in))
+		it := mkItem("ind:"+k, KindIndicators, tlpIndicator, in.Origins, false, "", in.Last, in)
+		it.Count = in.Reports
+		ig.Items = append(ig.Items, it)
 	}
 	if len(ig.Items) > 0 {
 		sh.Groups = append(sh.Groups, ig)

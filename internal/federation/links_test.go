@@ -1,12 +1,16 @@
 package federation
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
+	"github.com/accord-antispam/accord/internal/mail"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/intake"
@@ -223,5 +227,70 @@ func TestListRewrittenFromNotTheSender(t *testing.T) {
 		"Subject: Cheap pills\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\nMessage-ID: <n1@pills-shop.example>\r\n\r\nBest prices: http://pills-shop.example/buy/42\r\n"), "news.pills-shop.example", priv)
 	if got := listed(sharedItems(t, an, own, intake.Via{As: intake.AsReceived}), spamRun...); !strings.Contains(got, `"from_domain":"news.pills-shop.example"`) {
 		t.Errorf("a sender's own signed newsletter does not share its domain:\n%s", got)
+	}
+}
+
+// TestIndicatorsNeedTheReportsTheAgreementAsks is the eleventh review's
+// F3: one report of a firm's genuine signed mail (a password reset) names
+// the firm, and its signature is real. An agreement's min_reports = 2
+// keeps an indicator back until a second report bears it out; the
+// default (1) shares it, with its count. The firm's indicators from one
+// report are denied under 2, and allowed once a second recipient's
+// report of the same firm arrives.
+func TestIndicatorsNeedTheReportsTheAgreementAsks(t *testing.T) {
+	zone := &resolve.Zone{}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone.AddTXT("s1._domainkey.acme-shop.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
+	reset := func(to string) []byte {
+		return signAs(t, []byte("Received: from mail.acme-shop.example (mail.acme-shop.example [198.51.100.20]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
+			"From: ACME Shop <no-reply@acme-shop.example>\r\nTo: "+to+"\r\nSubject: Reset your password\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
+			"Message-ID: <pw-"+to+"@acme-shop.example>\r\n\r\nReset it here: https://acme-shop.example/reset\r\n"), "acme-shop.example", priv)
+	}
+	peer := PeerState{Name: "us", Status: StatusActive}
+	const terms = "id = \"x\"\nversion = 1\naudience = [\"us\"]\nshare = [\"indicators\"]\ntlp_max = \"green\"\norigins = [\"*\"]\n"
+	one, two := agreement(t, terms), agreement(t, terms+"min_reports = 2\n")
+	firm := func(raws ...[]byte) []Item {
+		m := &memSource{reporters: map[string]string{}}
+		for i, raw := range raws {
+			v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(raw, mail.DefaultLimits())})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("r%d", i)
+			m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: "c", Raw: raw, SHA256: HashBody(raw), ReceivedAt: time.Date(2026, 11, 28, 10, 0, i, 0, time.UTC), Verdict: v})
+		}
+		sh, err := Collect(context.Background(), m, "FR")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Item
+		for _, g := range sh.ItemsFor(nil) {
+			for _, it := range g.Items {
+				if strings.HasPrefix(it.Key, "ind:") && strings.Contains(it.Key, "acme-shop") {
+					out = append(out, it)
+				}
+			}
+		}
+		if len(out) == 0 {
+			t.Fatal("the firm's signed mail gives no indicator at all")
+		}
+		return out
+	}
+	for _, it := range firm(reset("bob@gmail.example")) {
+		if d := Decide(one, peer, it, now); !d.Allow {
+			t.Errorf("one report, default terms: %s denied: %v", it.Key, d)
+		}
+		if d := Decide(two, peer, it, now); d.Allow || d.Clause != "min_reports" {
+			t.Errorf("one report, min_reports = 2: %s: %v", it.Key, d)
+		}
+	}
+	for _, it := range firm(reset("bob@gmail.example"), reset("ann@yahoo.example")) {
+		if d := Decide(two, peer, it, now); !d.Allow {
+			t.Errorf("two reports, min_reports = 2: %s denied: %v", it.Key, d)
+		}
 	}
 }

@@ -110,6 +110,7 @@ func TestParseAgreementRefusesWhatWouldWiden(t *testing.T) {
 		"bad date":      frUS + "valid_until = \"tomorrow\"\n",
 		"negative days": frUS + "retention_days = -1\n",
 		"negative k":    frUS + "min_aggregate = -1\n",
+		"negative n":    frUS + "min_reports = -1\n",
 		"not TOML":      "share = [",
 	} {
 		if _, err := ParseAgreement([]byte(text)); err == nil {
