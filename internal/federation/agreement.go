@@ -74,21 +74,21 @@ type Agreement struct {
 	// KeepWithdrawnDays is how long the receiver may keep an item after
 	// it is withdrawn (the agreement narrowed, or this node no longer
 	// holds it); 0 purges it at once.
-	KeepWithdrawnDays int       `toml:"keep_withdrawn_days"`
-	OnwardSharing     bool      `toml:"onward_sharing"` // Whether the receiver may pass it on.
-	MinAggregate      int       `toml:"min_aggregate"`  // Smallest count a statistic may show (default 5).
+	KeepWithdrawnDays int  `toml:"keep_withdrawn_days"`
+	OnwardSharing     bool `toml:"onward_sharing"` // Whether the receiver may pass it on.
+	MinAggregate      int  `toml:"min_aggregate"`  // Smallest count a statistic may show (default 5).
 	// MinReports is how many of this node's reports an indicator must be
 	// seen in to flow (default 1). One report is one reporter's word: a
 	// firm's genuine signed mail (a password reset, a newsletter) reported
 	// once names the firm, and its signature is real. At 2, a second
 	// report (a second recipient's, or the same one's again) must bear it out.
-	MinReports int `toml:"min_reports"`
-	ValidFrom         string    `toml:"valid_from"`     // YYYY-MM-DD, optional.
-	ValidUntil        string    `toml:"valid_until"`    // YYYY-MM-DD, optional.
-	Deadlines         Deadlines `toml:"deadlines"`
-	Raw               string    `toml:"-"` // The file as given.
-	validFromParsed   dateOnly
-	validUntilParsed  dateOnly
+	MinReports       int       `toml:"min_reports"`
+	ValidFrom        string    `toml:"valid_from"`  // YYYY-MM-DD, optional.
+	ValidUntil       string    `toml:"valid_until"` // YYYY-MM-DD, optional.
+	Deadlines        Deadlines `toml:"deadlines"`
+	Raw              string    `toml:"-"` // The file as given.
+	validFromParsed  dateOnly
+	validUntilParsed dateOnly
 
 	// TrustLabels makes this node accept the peer's compliance labels
 	// (signed with the peer's key, checked against the peer's status

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -210,9 +212,13 @@ func derive(r *intake.Report, reporter string) *derived {
 	rb := reportOf(r, people)
 	var links linkRule
 	if v != nil {
-		sender, _ := spamSender(r)
 		var why string
-		if links, why = newLinkRule(v, sender, people); why != "" {
+		var list []string
+		from := v.Sender.Domains.From
+		if from != "" {
+			list = listRewrote(r.Raw, from)
+		}
+		if links, why = newLinkRule(v, from != "" && v.Auth != nil && authenticated(v.Auth, from), list); why != "" {
 			rb.Unverifiable = append(slices.Clip(rb.Unverifiable), why)
 		}
 	}
@@ -329,7 +335,7 @@ func spamSender(r *intake.Report) (dom, why string) {
 		return "", "sender domain: not shared, since its From is at " + org + ", a mailbox provider: that domain names the provider's many users, not the spam run"
 	}
 	if authenticated(a, from) {
-		if listRewrote(r.Raw, from) {
+		if listRewrote(r.Raw, from) != nil {
 			return "", "sender domain: not shared, since its From is a mailing list's own address (its List-Id and the list's rewriting of the author's From say so): the list re-sends, under its name and signature, what its members and anyone it lets post send"
 		}
 		// As an A-label: "pаypal.example" with a Cyrillic а reads as the
@@ -345,40 +351,81 @@ func spamSender(r *intake.Report) (dom, why string) {
 	return "", senderUnverified + "this node found no DKIM signature of that domain that it could verify over the whole message (a pass of the sending server's address says only that the server may send for the domain, which a shared mail provider's server may do for every customer)"
 }
 
-// listRewrote reports whether a message's From is a mailing list's own
-// address, written by the list over its poster's (the DMARC mitigation of
-// Mailman and Google Groups): a List-Id at the From's organisation, and
-// one of the marks the rewriting leaves — a display name "Poster via
-// List", a List-Post address at that organisation (a list one posts to,
-// not a newsletter's), or the poster's address kept in X-Original-From.
-// The list signs what it re-sends, so its signature establishes the list,
-// not the spam's author; a spam posted to it (or sent to it by Bcc) would
-// name an association's or a university's list domain a spammer's. A
-// sender's own newsletter carries a List-Id too, but none of the marks.
-func listRewrote(raw []byte, from string) bool {
-	h := mail.ParseBytes(raw, mail.DefaultLimits()).Header
+// listRewrote returns, when a message's From is a mailing list's own
+// address written by the list over its poster's (the DMARC mitigation of
+// Mailman and Google Groups), the hosts of the list's List-* links at the
+// From's organisation (its footer's listinfo and unsubscribe pages), and
+// nil when it is not. A list's own From is one at the organisation of the
+// message's List-Id bearing a mark of the rewriting — a display name
+// "Poster via List", a List-Post address there, an X-Original-From — and
+// naming its poster at another organisation (Reply-To, Cc or
+// X-Original-From), as the lists do. The list signs what it re-sends, so
+// its signature establishes the list, not the spam's author: a spam posted
+// to it (or Bcc'd to it) would name an association's or a university's
+// list domain a spammer's. A sender's own newsletter carries a List-Id
+// too, but neither the marks nor a poster elsewhere; a spammer that
+// writes them all sends its replies elsewhere and loses its sender domain,
+// not its links (only the List-* hosts are the list's).
+func listRewrote(raw []byte, from string) []string {
 	org := dnsname.OrgDomain(from)
-	at := func(v string) bool {
-		v = strings.ToLower(v)
-		i, j := strings.LastIndexByte(v, '<'), strings.LastIndexByte(v, '>')
-		if i >= 0 && j > i {
+	head := raw
+	if i := bytes.Index(raw, []byte("\n\r\n")); i >= 0 {
+		head = raw[:i+1]
+	} else if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+		head = raw[:i+1]
+	}
+	if org == "" || !bytes.Contains(bytes.ToLower(head), []byte("list-id:")) {
+		return nil
+	}
+	h := mail.ParseBytes(head, mail.DefaultLimits()).Header
+	domainOf := func(v string) string {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if i, j := strings.LastIndexByte(v, '<'), strings.LastIndexByte(v, '>'); i >= 0 && j > i {
 			v = v[i+1 : j]
 		}
 		v = strings.TrimPrefix(v, "mailto:")
 		if k := strings.LastIndexByte(v, '@'); k >= 0 {
 			v = v[k+1:]
 		}
-		return org != "" && dnsname.OrgDomain(strings.TrimSpace(v)) == org
+		if k := strings.IndexAny(v, "?/"); k >= 0 {
+			v = v[:k]
+		}
+		return dnsname.OrgDomain(strings.TrimSpace(v))
 	}
-	if id := h.Get("List-Id"); id == "" || !at(id) {
-		return false
-	}
-	if h.Get("X-Original-From") != "" || h.Get("List-Post") != "" && at(h.Get("List-Post")) {
-		return true
+	if id := h.Get("List-Id"); id == "" || domainOf(id) != org {
+		return nil
 	}
 	list, _ := mail.ParseAddressList(h.Get("From"))
-	return len(list) == 1 && strings.Contains(strings.ToLower(list[0].Name), " via ")
+	marked := h.Get("X-Original-From") != "" || h.Get("List-Post") != "" && domainOf(h.Get("List-Post")) == org ||
+		len(list) == 1 && strings.Contains(strings.ToLower(list[0].Name), " via ")
+	if !marked {
+		return nil
+	}
+	poster := false
+	for _, f := range []string{"Reply-To", "Cc", "X-Original-From"} {
+		addrs, _ := mail.ParseAddressList(h.Get(f))
+		for _, a := range addrs {
+			if d := domainOf(a.Addr); d != "" && d != org {
+				poster = true
+			}
+		}
+	}
+	if !poster {
+		return nil
+	}
+	hosts := []string{}
+	for _, f := range []string{"List-Unsubscribe", "List-Subscribe", "List-Help", "List-Archive", "List-Owner", "List-Post"} {
+		for _, m := range listURL.FindAllString(h.Get(f), -1) {
+			if u, err := url.Parse(m); err == nil && dnsname.OrgDomain(u.Hostname()) == org && !slices.Contains(hosts, u.Hostname()) {
+				hosts = append(hosts, strings.ToLower(u.Hostname()))
+			}
+		}
+	}
+	return hosts
 }
+
+// listURL finds the web links of a List-* field ("<https://…>, <mailto:…>").
+var listURL = regexp.MustCompile(`https?://[^\s<>,]+`)
 
 // senderUnverified begins the reason a report item gives for its missing
 // sender domain.

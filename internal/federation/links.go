@@ -1,14 +1,13 @@
 package federation
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/mail"
-	"github.com/accord-antispam/accord/internal/mailauth"
-	"github.com/accord-antispam/accord/internal/privacy"
 	"github.com/accord-antispam/accord/internal/rules"
 )
 
@@ -16,38 +15,60 @@ import (
 // run's to share. A link domain goes to partners as an indicator of
 // "malicious activity", so a real firm's domain a phish merely wears —
 // the bank's logo loaded from its site, its "legal notice" and "privacy"
-// links, the signature block's web address — must not go out with the
-// phisher's landing page. Two kinds are kept back:
+// links, the web address of a copied signature — must not go out beside
+// the phisher's landing page. Three kinds are kept back:
 //
-//   - a known brand's own domains (rules.Brands: the banks, payment
-//     services, parcel carriers and platforms phishers dress as), in every
-//     report: a phish links to them for the look, and no spam run is
-//     identified by paypal.com. A platform whose customers each have a
-//     name under its domain (x.sharepoint.com, x.firebaseapp.com) is not
-//     named as a domain, but the customer's link, the phisher's page, is
-//     shared;
-//   - the From's organisation, when the From is not shared as the spam
-//     run's sender (nothing the node checked established it) and the
-//     message shows the name borrowed (see borrowed). Then the From is the
-//     impersonated firm's as likely as the spammer's, and so are its links.
+//   - a well-known organisation's own sites (wellKnown: the engine's
+//     brands, the mailbox providers, the brands' asset and short-link
+//     hosts, the social networks): no spam run is identified by paypal.com
+//     or by a "Sent from Yahoo Mail" footer, domain nor link;
+//   - the domain, but not the link, of a host where anyone publishes or
+//     is redirected (forms, shared files, cloud buckets, URL shorteners,
+//     mail services' click tracking): docs.google.com/forms/d/… is the
+//     phisher's page, google.com is not the phisher's;
+//   - the From's organisation, when nothing the node checked established
+//     the From (on the default offline resolver, nothing ever does; a
+//     replayed signature establishes nothing either, see assemble), and
+//     a mailing list's footer links when the From is the list's own. A
+//     From is anyone's to write: the same message, its
+//     links at its From's domain, is the spammer's own mailing or a phish
+//     dressed as the firm, and no field the message writes tells them
+//     apart that the spammer could not write too (the eleventh and twelfth
+//     reviews broke every such test: a Reply-To, a recipient, a picture,
+//     a second page). Unless the From imitates a known brand
+//     (paypal-verify.com): a brand never sends from its look-alike, so
+//     that domain is the phisher's own.
 //
-// When nothing shows the From borrowed, its links are the spam run's own
-// ("From: track@parcel-scam.example" linking to parcel-scam.example): a
-// node on the offline resolver, which establishes no sender, still shares
-// the domain the spam sends the reader to.
+// What the From's organisation loses here, its signature gives back: a
+// spammer's domain that signs its mail (as bulk mail must, to reach the
+// large mailbox providers) is established on a checking resolver and
+// shared as sender and links; and the same domain linked from a report
+// with another From is shared from that report.
 type linkRule struct {
 	brands  *rules.Brands
 	fromOrg string // The From's organisation, its links kept back; "" when they are shared.
+	// listHosts are the hosts of a mailing list's List-* fields when the
+	// From is the list's own address: its footer's links (listinfo,
+	// unsubscribe) are the list's, not the spam's.
+	listHosts []string
 }
+
+// fromWithheld is the report item's reason when the From's organisation's
+// links are kept back. It names no domain: the From may be a person's.
+const fromWithheld = "links to the From's organisation: not shared, since the From is not established as the spam run's sender, and a From is anyone's to write: the message's links there may be those of a firm it wears"
 
 // newLinkRule decides, for one report, which links are kept back, and
 // returns the reason the report item gives for the From's ("" when its
-// links are shared). sender is the From domain shared as the spam run's
-// (spamSender), "" when none is; people are the report's (keptApart).
-func newLinkRule(v *analysis.Verdict, sender string, people privacy.People) (linkRule, string) {
-	l := linkRule{brands: rules.EmbeddedBrands()}
+// links are shared). established is whether the node's own check
+// authenticated the From (authenticated: an aligned DKIM signature it
+// verified), whether or not the domain is then shared as the sender (a
+// possible forward's From is not, but a signed one's links are its
+// signer's own); list is the List-* hosts when the From is a mailing
+// list's own address (listRewrote; nil when it is not).
+func newLinkRule(v *analysis.Verdict, established bool, list []string) (linkRule, string) {
+	l := linkRule{brands: rules.EmbeddedBrands(), listHosts: list}
 	from := v.Sender.Domains.From
-	if from == "" || sender != "" {
+	if from == "" {
 		return l, ""
 	}
 	org := dnsname.OrgDomain(from)
@@ -58,135 +79,139 @@ func newLinkRule(v *analysis.Verdict, sender string, people privacy.People) (lin
 		!slices.ContainsFunc(v.Content.URLs, func(u mail.URL) bool { return dnsname.OrgDomain(u.Host) == org }) {
 		return l, "" // Nothing there to keep back.
 	}
-	why := borrowed(v, org, people, l)
-	if why == "" {
+	if established {
+		return l, "" // The signer's own; a list's footer only (listHosts).
+	}
+	if _, _, ok := l.brands.LookAlike(from); ok {
 		return l, ""
 	}
 	l.fromOrg = org
-	return l, "links to the From's organisation: not shared, since nothing established the From as the sender's and " + why
-}
-
-// borrowed says what shows the From's organisation org borrowed rather
-// than the spammer's own, "" when nothing does:
-//
-//   - every recipient the message names is at org: a phish "from" the
-//     firm's helpdesk to its staff. A spammer may write a recipient field
-//     at its own domain too, but the receiving side's fields name the
-//     real recipient, elsewhere;
-//   - the replies go to another organisation (Reply-To): the classic
-//     business e-mail compromise, a firm's name over a free-mail box;
-//   - the From fails the DMARC check its owner published, as this node
-//     computed it: the owner says the mail is not theirs;
-//   - no clickable link leads there, only pictures are loaded from it:
-//     a logo is the dress, never what the reader is sent to;
-//   - the reader is sent elsewhere too: a clickable link leads to another
-//     organisation (not a known brand's, not the recipients' own), the
-//     landing page, beside which the From's links are the dress. Unless
-//     the From's domain imitates a known brand's (paypal-verify.com): a
-//     brand never sends from its look-alike, so that domain is the
-//     phisher's own, whatever else it links to.
-func borrowed(v *analysis.Verdict, org string, people privacy.People, l linkRule) string {
-	if len(people.Named) > 0 && !slices.ContainsFunc(people.Named, func(a string) bool { return dnsname.OrgDomain(domainOfAddr(a)) != org }) {
-		return "every recipient it names is at that organisation, whose name a phish to its staff wears"
-	}
-	if rt := v.Sender.Domains.ReplyTo; rt != "" && dnsname.OrgDomain(rt) != org {
-		return "its replies go to another organisation"
-	}
-	if a := v.Auth; a != nil && a.DMARC.Result == mailauth.Fail && a.DMARC.Source == mailauth.SourceComputed {
-		return "it fails the DMARC check its owner published"
-	}
-	clickable, elsewhere := false, false
-	for _, u := range v.Content.URLs {
-		if u.Source == "src" {
-			continue
-		}
-		switch d := dnsname.OrgDomain(u.Host); {
-		case d == org:
-			clickable = true
-		case d == "" || people.HoldsDomain(u.Host) || l.brandDomain(u.Host):
-		default:
-			elsewhere = true
-		}
-	}
-	if !clickable {
-		return "the message sends the reader to no page there (at most a picture is loaded from it)"
-	}
-	if elsewhere {
-		if _, _, ok := l.brands.LookAlike(v.Sender.Domains.From); !ok {
-			return "the message also sends the reader to another organisation's page, beside which the From's links may be the dress of a firm it wears"
-		}
-	}
-	return ""
-}
-
-// brandDomain reports whether a link domain (a registrable domain of the
-// message's links, or a link's host) is a known brand's own name, or the
-// platform domain itself of a brand whose customers have names under it
-// (sharepoint.com): a "domain-name" indicator of it would name the brand.
-func (l linkRule) brandDomain(d string) bool {
-	if l.brandOwned(d, true) {
-		return true
-	}
-	for i := range l.brands.List {
-		if slices.Contains(l.brands.List[i].Tenants, d) {
-			return true
-		}
-	}
-	return false
-}
-
-// brandOwned reports whether host is one of a known brand's own names: the
-// brand owns it (rules.Brands.Owner) and its registrable domain is that of
-// one of the brand's listed domains. A name under a platform suffix of the
-// public suffix list (bucket.s3.amazonaws.com, a blog under blogspot.com) is
-// the customer's, not the brand's. A host that is itself such a suffix
-// (s3.amazonaws.com) names the brand as a domain (nameless is true) but
-// serves its customers' pages by path.
-func (l linkRule) brandOwned(host string, nameless bool) bool {
-	b, ok := l.brands.Owner(host)
-	if !ok {
-		return false
-	}
-	org := dnsname.OrgDomain(host)
-	if org == "" {
-		return nameless
-	}
-	return slices.ContainsFunc(b.Domains, func(d string) bool { return dnsname.OrgDomain(d) == org })
-}
-
-// userPages are a brand's hosts where anyone publishes pages, documents or
-// forms by path (docs.google.com/forms/d/…, forms.office.com/r/…), or
-// relays anyone's page (translate.google.com/translate?u=…): a link
-// there is its author's page — a phish's landing page as often as not — so
-// the link is shared though the domain is not.
-var userPages = map[string]bool{
-	"docs.google.com": true, "drive.google.com": true, "translate.google.com": true, "sites.google.com": true, "script.google.com": true,
-	"forms.office.com": true, "forms.microsoft.com": true, "sway.office.com": true, "onedrive.com": true,
-	"dropbox.com": true, "www.dropbox.com": true, "github.com": true, "gist.github.com": true,
-	"express.adobe.com": true, "acrobat.adobe.com": true,
+	return l, fromWithheld
 }
 
 // domain reports whether a link domain (a registrable domain of the
 // message's links) is kept back.
 func (l linkRule) domain(d string) bool {
-	return l.brandDomain(d) || l.fromOrg != "" && dnsname.OrgDomain(d) == l.fromOrg
+	if _, err := netip.ParseAddr(strings.Trim(d, "[]")); err == nil {
+		return true // An address is no domain name; the link carries it.
+	}
+	if l.wellKnown(d) != unknown {
+		return true
+	}
+	return l.fromOrg != "" && dnsname.OrgDomain(d) == l.fromOrg ||
+		slices.ContainsFunc(l.listHosts, func(h string) bool { return dnsname.OrgDomain(h) == dnsname.OrgDomain(d) })
 }
 
-// url reports whether a link, by its host, is kept back: a known brand's
-// own page, or the From's organisation's when its links are kept back.
+// url reports whether a link, by its host, is kept back.
 func (l linkRule) url(host string) bool {
 	if host == "" {
 		return false
 	}
-	if l.brandOwned(host, false) && !userPages[host] {
+	if l.wellKnown(host) == site {
 		return true
 	}
-	return l.fromOrg != "" && dnsname.OrgDomain(host) == l.fromOrg
+	return l.fromOrg != "" && dnsname.OrgDomain(host) == l.fromOrg || l.listHost(host)
 }
 
-func domainOfAddr(a string) string {
-	if i := strings.LastIndexByte(a, '@'); i >= 0 {
-		return strings.ToLower(a[i+1:])
+func (l linkRule) listHost(h string) bool {
+	return slices.ContainsFunc(l.listHosts, func(x string) bool { return strings.EqualFold(x, h) })
+}
+
+// A host's kind, for the link rule.
+type hostKind int
+
+const (
+	unknown hostKind = iota
+	site             // A well-known organisation's own: domain and links kept back.
+	pages            // Anyone's pages or redirects there: the domain kept back, the link shared.
+)
+
+// wellKnown says whether host (or a registrable domain) is a well-known
+// organisation's. Hosts where anyone publishes come first: docs.google.com
+// is Google's, but the form there is its author's.
+func (l linkRule) wellKnown(host string) hostKind {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for d := host; d != ""; {
+		if publishHosts[d] {
+			return pages
+		}
+		if siteHosts[d] {
+			return site
+		}
+		_, rest, ok := strings.Cut(d, ".")
+		if !ok {
+			break
+		}
+		d = rest
 	}
-	return ""
+	if l.brandOwned(host) || dnsname.MailboxProvider(dnsname.OrgDomain(host)) {
+		return site
+	}
+	for i := range l.brands.List {
+		if slices.Contains(l.brands.List[i].Tenants, host) {
+			return pages // sharepoint.com itself; its tenants are the customers'.
+		}
+	}
+	return unknown
+}
+
+// brandOwned reports whether host is one of a known brand's own names: the
+// brand owns it (rules.Brands.Owner) and its registrable domain is that of
+// one of the brand's listed domains. A name under a platform suffix of the
+// public suffix list (bucket.s3.amazonaws.com, a blog under blogspot.com)
+// is the customer's. A host that is itself such a suffix
+// (s3.amazonaws.com) serves its customers by path: not the brand's site.
+func (l linkRule) brandOwned(host string) bool {
+	b, ok := l.brands.Owner(host)
+	if !ok {
+		return false
+	}
+	org := dnsname.OrgDomain(host)
+	return org != "" && slices.ContainsFunc(b.Domains, func(d string) bool { return dnsname.OrgDomain(d) == org })
+}
+
+// siteHosts are well-known organisations' own hosts the brand list does
+// not name (it lists the domains they send mail from): their asset,
+// sign-in and short-link hosts a phish loads its look from, and the
+// social networks a footer links to. Each covers its subdomains.
+var siteHosts = map[string]bool{
+	// PayPal, Microsoft, Google, Meta, Apple, Amazon assets and sign-in.
+	"paypalobjects.com": true, "msftauth.net": true, "msauth.net": true, "aka.ms": true, "bing.com": true,
+	"live.com": true, "microsoftonline-p.com": true, "office.net": true, "gstatic.com": true, "fonts.googleapis.com": true,
+	"googleapis.com": true, "ggpht.com": true, "fbcdn.net": true, "fbsbx.com": true, "apple-mapkit.com": true,
+	"mzstatic.com": true, "media-amazon.com": true, "ssl-images-amazon.com": true,
+	// Social networks and their assets.
+	"x.com": true, "twitter.com": true, "twimg.com": true, "tiktok.com": true, "pinterest.com": true,
+	"pinimg.com": true, "snapchat.com": true, "reddit.com": true, "redditmedia.com": true, "threads.net": true,
+	"vk.com": true, "ok.ru": true, "telegram.org": true, "whatsapp.net": true, "youtu.be": true,
+	// Reference and standards sites a page cites.
+	"wikipedia.org": true, "wikimedia.org": true, "w3.org": true, "schema.org": true,
+}
+
+// publishHosts are hosts where anyone publishes pages, documents or forms
+// by path, or is redirected (docs.google.com/forms/d/…, bit.ly/…, a mail
+// service's click tracking): the link is its author's — a phish's landing
+// page, a spammer's account at the mail service — so it is shared, but
+// the domain is the service's. Each covers its subdomains.
+var publishHosts = map[string]bool{
+	// Documents, forms, files and pages.
+	"docs.google.com": true, "drive.google.com": true, "sites.google.com": true, "script.google.com": true,
+	"forms.gle": true, "share.google": true, "translate.google.com": true, "storage.googleapis.com": true,
+	"firebasestorage.googleapis.com": true, "forms.office.com": true, "forms.microsoft.com": true,
+	"sway.office.com": true, "onedrive.live.com": true, "1drv.ms": true, "onedrive.com": true,
+	"dropbox.com": true, "dropboxusercontent.com": true, "github.com": true, "githubusercontent.com": true,
+	"gist.github.com": true, "express.adobe.com": true, "acrobat.adobe.com": true, "notion.site": true,
+	"canva.com": true, "wetransfer.com": true, "we.tl": true, "t.me": true, "wa.me": true,
+	// Redirectors a link wears (google.com/url is under google.com: a site).
+	"t.co": true, "l.facebook.com": true, "lnkd.in": true, "safelinks.protection.outlook.com": true,
+	// URL shorteners.
+	"bit.ly": true, "tinyurl.com": true, "ow.ly": true, "is.gd": true, "buff.ly": true, "rebrand.ly": true,
+	"cutt.ly": true, "shorturl.at": true, "rb.gy": true, "tiny.cc": true, "s.id": true,
+	// Mail services' click tracking and unsubscribe pages: the account is
+	// the spammer's, the domain the service's.
+	"list-manage.com": true, "mailchimp.com": true, "mcusercontent.com": true, "sendgrid.net": true,
+	"awstrack.me": true, "mandrillapp.com": true, "mailgun.org": true, "sendibt3.com": true, "brevo.com": true,
+	"hubspotlinks.com": true, "hs-sites.com": true, "klclick.com": true, "klclick1.com": true, "rs6.net": true,
+	"createsend.com": true, "cmail19.com": true, "cmail20.com": true, "mailerlite.com": true, "mlsend.com": true,
+	"sender.net": true, "spgo.io": true, "sparkpostmail.com": true, "exacttarget.com": true,
 }

@@ -69,13 +69,19 @@ func TestFirmAPhishWearsIsNoLink(t *testing.T) {
 		{"nothing but the logo loaded from the bank's site", offline,
 			msg(bank, bob, "", logo+"<p>Appelez le 01 23 45 67 89.</p>"), "bnp-banque", nil},
 		{"a known brand's links, whoever the From", offline,
-			msg("Service <service@account-check.example>", bob, "", `<img src="https://www.paypal.com/logo.png"><a href="https://www.paypal.com/legal">Legal</a><a href="http://account-check.example/login">Log in</a>`),
+			msg("Service <service@mail-notice.example>", bob, "", `<img src="https://www.paypal.com/logo.png"><a href="https://www.paypal.com/legal">Legal</a><a href="http://account-check.example/login">Log in</a>`),
 			"paypal.com", []string{"ind:domain-name:account-check.example", "ind:url:http://account-check.example/login"}},
 		{"a phisher's page on a platform's tenant", offline,
-			msg("Service <service@account-check.example>", bob, "", `<a href="https://evil-tenant.sharepoint.com/sites/login">Open</a>`),
+			msg("Service <service@mail-notice.example>", bob, "", `<a href="https://evil-tenant.sharepoint.com/sites/login">Open</a>`),
 			"domain-name:sharepoint.com", []string{"ind:url:https://evil-tenant.sharepoint.com/sites/login"}},
+		{"a brand's asset and short-link hosts the brand list does not name", offline,
+			msg("Service <service@mail-notice.example>", bob, "", `<img src="https://www.paypalobjects.com/logo.png"><a href="https://aka.ms/learnwhy">Learn why</a><a href="https://x.com/paypal">X</a><a href="http://account-check.example/login">Log in</a>`),
+			"paypalobjects", []string{"ind:domain-name:account-check.example"}},
+		{"a mail app's footer under a free-mail scam", offline,
+			msg("Barrister James <james.law@gmail.com>", bob, "", `<p>Reply for the transfer.</p><p><a href="https://overview.mail.yahoo.com/">Sent from Yahoo Mail</a> <a href="https://aka.ms/o0ukef">Get Outlook for iOS</a> <a href="https://www.gmx.net/mail/">GMX</a></p>`),
+			"domain-name:", []string{"ind:ipv4-addr:12.0.9.97"}},
 		{"a form on a brand's pages anyone publishes on", offline,
-			msg("Service <service@account-check.example>", bob, "", `<a href="https://docs.google.com/forms/d/e/1FAIpQLSf/viewform">Verify</a>`),
+			msg("Service <service@mail-notice.example>", bob, "", `<a href="https://docs.google.com/forms/d/e/1FAIpQLSf/viewform">Verify</a>`),
 			"domain-name:google.com", []string{"ind:url:https://docs.google.com/forms/d/e/1FAIpQLSf/viewform"}},
 		{"a phisher's bucket under a platform suffix", offline,
 			msg("Ledger <support@ledger-restore.example>", bob, "", `<a href="https://my-ledger-restore.s3.eu-north-1.amazonaws.com/index.html">Restore</a>`),
@@ -94,28 +100,52 @@ func TestFirmAPhishWearsIsNoLink(t *testing.T) {
 			t.Errorf("%s: the report item does not say why the From's links are kept back:\n%s", c.name, got)
 		}
 	}
-	// The controls: the From's own links are the spam run's when nothing
-	// shows its name borrowed — alone, beside a brand's logo, or beside
-	// another landing page when the From imitates a brand.
+	// An unsigned From's own links, alone or beside a brand's logo, are
+	// kept back too: the same message is the spammer's own mailing or a
+	// phish dressed as a firm, and nothing it writes tells them apart.
 	for _, c := range []struct {
 		name string
 		raw  []byte
-		want []string
 	}{
-		{"its own links only", msg("Parcel <track@parcel-scam.example>", bob, "", `<a href="http://parcel-scam.example/pay/77">Payer</a>`),
-			[]string{"ind:domain-name:parcel-scam.example", "ind:url:http://parcel-scam.example/pay/77"}},
-		{"its own links beside a brand's logo", msg("Parcel <track@parcel-scam.example>", bob, "", `<img src="https://www.paypal.com/logo.png"><a href="http://parcel-scam.example/pay/77">Payer</a>`),
-			[]string{"ind:domain-name:parcel-scam.example", "ind:url:http://parcel-scam.example/pay/77"}},
-		{"a look-alike of a brand beside another page", msg("PayPal <service@paypal-verify.example>", bob, "", `<a href="http://paypal-verify.example/login">Log in</a><a href="http://secure-check.example/x">Verify</a>`),
-			[]string{"ind:domain-name:paypal-verify.example", "ind:domain-name:secure-check.example"}},
+		{"its own links only", msg("Parcel <track@parcel-scam.example>", bob, "", `<a href="http://parcel-scam.example/pay/77">Payer</a>`)},
+		{"its own links beside a brand's logo", msg("Parcel <track@parcel-scam.example>", bob, "", `<img src="https://www.paypal.com/logo.png"><a href="http://parcel-scam.example/pay/77">Payer</a>`)},
 	} {
 		got := listed(sharedItems(t, offline, c.raw, intake.Via{As: intake.AsReceived}), spamRun...)
+		if strings.Contains(got, "parcel-scam") && !strings.Contains(got, "ind:ipv4-addr:12.0.9.97 ") {
+			t.Errorf("unsigned, %s: the From's links are shared, or the origin is not:\n%s", c.name, got)
+		}
+		if !strings.Contains(got, fromWithheld) {
+			t.Errorf("unsigned, %s: the report item does not say why:\n%s", c.name, got)
+		}
+	}
+	// The controls: the From's own links go out when its signature
+	// establishes it, and when it imitates a brand (a brand never sends
+	// from its look-alike).
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone.AddTXT("s1._domainkey.parcel-scam.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	for _, c := range []struct {
+		name string
+		an   *analysis.Analyzer
+		raw  []byte
+		want []string
+	}{
+		{"signed, its own links", online, signAs(t, msg("Parcel <track@parcel-scam.example>", bob, "", `<a href="http://parcel-scam.example/pay/77">Payer</a>`), "parcel-scam.example", priv),
+			[]string{"ind:domain-name:parcel-scam.example", "ind:url:http://parcel-scam.example/pay/77"}},
+		{"signed, beside a brand's logo", online, signAs(t, msg("Parcel <track@parcel-scam.example>", bob, "", `<img src="https://www.paypal.com/logo.png"><a href="http://parcel-scam.example/pay/77">Payer</a>`), "parcel-scam.example", priv),
+			[]string{"ind:domain-name:parcel-scam.example", "ind:url:http://parcel-scam.example/pay/77"}},
+		{"a look-alike of a brand beside another page", offline, msg("PayPal <service@paypal-verify.example>", bob, "", `<a href="http://paypal-verify.example/login">Log in</a><a href="http://secure-check.example/x">Verify</a>`),
+			[]string{"ind:domain-name:paypal-verify.example", "ind:domain-name:secure-check.example"}},
+	} {
+		got := listed(sharedItems(t, c.an, c.raw, intake.Via{As: intake.AsReceived}), spamRun...)
 		for _, w := range c.want {
 			if !strings.Contains(got, w+" ") {
 				t.Errorf("control %s: %s is not shared:\n%s", c.name, w, got)
 			}
 		}
-		if strings.Contains(got, "links to the From's organisation") {
+		if strings.Contains(got, fromWithheld) {
 			t.Errorf("control %s: the From's links are said kept back:\n%s", c.name, got)
 		}
 	}
@@ -204,7 +234,7 @@ func TestListRewrittenFromNotTheSender(t *testing.T) {
 			"Delivered-To: member@gmail.example\r\nFrom: "+from+"\r\nTo: "+to+"\r\n"+extra+"Subject: Cheap pills\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
 			"Message-ID: <l1@lists.assoc.example>\r\n\r\nBest prices: http://pills-shop.example/buy/42\r\n"), d, priv)
 	}
-	const list = "List-Id: Friends <friends.lists.assoc.example>\r\n"
+	const list = "List-Id: Friends <friends.lists.assoc.example>\r\nReply-To: pills@gmail.example\r\n"
 	for _, c := range []struct {
 		name string
 		raw  []byte
@@ -227,6 +257,46 @@ func TestListRewrittenFromNotTheSender(t *testing.T) {
 		"Subject: Cheap pills\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\nMessage-ID: <n1@pills-shop.example>\r\n\r\nBest prices: http://pills-shop.example/buy/42\r\n"), "news.pills-shop.example", priv)
 	if got := listed(sharedItems(t, an, own, intake.Via{As: intake.AsReceived}), spamRun...); !strings.Contains(got, `"from_domain":"news.pills-shop.example"`) {
 		t.Errorf("a sender's own signed newsletter does not share its domain:\n%s", got)
+	}
+	// The twelfth review's F6: marks a spammer writes on its own signed
+	// mail with no poster elsewhere (X-Original-From: x, a "via" name)
+	// do not make it a list's; with a Reply-To elsewhere too they keep
+	// its sender domain back, but not its links.
+	forged := func(extra, name string) []byte {
+		return signAs(t, []byte("Received: from mx.pills-shop.example (mx.pills-shop.example [12.0.9.80]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:01 +0000\r\n"+
+			"From: "+name+" <offers@news.pills-shop.example>\r\nTo: bob@gmail.example\r\nList-Id: <offers.news.pills-shop.example>\r\n"+extra+
+			"Subject: Cheap pills\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\nMessage-ID: <n2@pills-shop.example>\r\n\r\nBest prices: http://pills-shop.example/buy/42\r\n"), "news.pills-shop.example", priv)
+	}
+	for name, raw := range map[string][]byte{"X-Original-From: x": forged("X-Original-From: x\r\n", "Pills"), "a via name": forged("", "Deals via Pills Shop")} {
+		if got := listed(sharedItems(t, an, raw, intake.Via{As: intake.AsReceived}), spamRun...); !strings.Contains(got, `"from_domain":"news.pills-shop.example"`) {
+			t.Errorf("forged marks (%s) keep a signed spammer's domain back:\n%s", name, got)
+		}
+	}
+	if got := listed(sharedItems(t, an, forged("Reply-To: pills@gmail.example\r\n", "Deals via Pills Shop"), intake.Via{As: intake.AsReceived}), spamRun...); !strings.Contains(got, "ind:domain-name:pills-shop.example ") || !strings.Contains(got, "ind:url:http://pills-shop.example/buy/42 ") {
+		t.Errorf("forged marks and a Reply-To elsewhere keep the spammer's links back:\n%s", got)
+	}
+	// The twelfth review's F5: a spam with no link of its own, Bcc'd to an
+	// association's list: the list's footer (its listinfo page, the host
+	// of its List-* fields) is the list's, signed or not.
+	footer := func(sign bool) []byte {
+		m := "From: \"Prince via Friends\" <friends@lists.assoc.example>\r\nReply-To: prince@gmail.example\r\nTo: undisclosed-recipients:;\r\n" + list +
+			"List-Unsubscribe: <https://lists.assoc.example/mailman/options/friends>\r\nList-Help: <mailto:friends-request@lists.assoc.example?subject=help>\r\n" +
+			"Subject: Business proposal\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\nMessage-ID: <l9@lists.assoc.example>\r\n\r\nReply for the transfer.\r\n" +
+			"-- \r\nFriends mailing list https://lists.assoc.example/mailman/listinfo/friends\r\n"
+		raw := []byte("Received: from lists.assoc.example (lists.assoc.example [198.51.100.30]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:01 +0000\r\n" + m)
+		if sign {
+			raw = signAs(t, raw, "lists.assoc.example", priv)
+		}
+		return raw
+	}
+	offline := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: embeddedRules(t)}
+	for name, c := range map[string]struct {
+		an  *analysis.Analyzer
+		raw []byte
+	}{"signed": {an, footer(true)}, "offline": {offline, footer(false)}} {
+		if got := listed(sharedItems(t, c.an, c.raw, intake.Via{As: intake.AsReceived}), spamRun...); strings.Contains(got, "assoc.example") {
+			t.Errorf("%s: the list's footer is shared:\n%s", name, got)
+		}
 	}
 }
 
