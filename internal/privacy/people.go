@@ -36,14 +36,6 @@ type People struct {
 
 	Mentioned []string // The addresses above only mentioned in the text (see Of).
 
-	// Named are the addresses the message's recipient fields and
-	// Received "for" clauses name (OfApart), the ones at its sender's
-	// own domain included: whom the message says it went to. The
-	// federation reads them to tell a From borrowed from its recipients'
-	// own organisation (a phish "from" the firm's helpdesk to its
-	// staff), which no field here can tell from the sender's own.
-	Named []string
-
 	joined  []string        // Names' words joined without a separator ("bobdurand").
 	set     map[string]bool // Addresses and domains, for lookups.
 	matcher *matcher        // Built on first use.
@@ -262,15 +254,6 @@ func OfApart(raw []byte, reporters, forwarders []string) People {
 		}
 	}
 	p := NewMentioned(addrs, mentioned, names)
-	for a := range delivered {
-		p.Named = append(p.Named, a)
-	}
-	for a := range copied {
-		if !delivered[a] {
-			p.Named = append(p.Named, a)
-		}
-	}
-	slices.Sort(p.Named)
 	return p
 }
 
