@@ -277,6 +277,27 @@ func derive(r *intake.Report, reporter string) *derived {
 		}
 	}
 	for _, u := range v.Content.URLs {
+		// A link through a well-known redirector stands for its target:
+		// its domain and link, under the same rules.
+		if t := redirectTarget(u.URL); t != "" {
+			if tu, err := url.Parse(t); err == nil {
+				host := strings.ToLower(tu.Hostname())
+				dom := dnsname.OrgDomain(host)
+				if dom == "" {
+					dom = host
+				}
+				if !links.domain(dom) && !people.HoldsDomain(dom) {
+					d.inds = append(d.inds, indRef{"domain-name", dom})
+					if !slices.Contains(d.domains, dom) {
+						d.domains = append(d.domains, dom)
+					}
+				}
+				if g, ok := people.URL(t); ok && !links.url(host) {
+					d.inds = append(d.inds, indRef{"url", g})
+				}
+				continue // The redirector's own link, its query cut, says nothing.
+			}
+		}
 		if links.url(u.Host) {
 			continue
 		}

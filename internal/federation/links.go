@@ -2,6 +2,7 @@ package federation
 
 import (
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -214,4 +215,43 @@ var publishHosts = map[string]bool{
 	"hubspotlinks.com": true, "hs-sites.com": true, "klclick.com": true, "klclick1.com": true, "rs6.net": true,
 	"createsend.com": true, "cmail19.com": true, "cmail20.com": true, "mailerlite.com": true, "mlsend.com": true,
 	"sender.net": true, "spgo.io": true, "sparkpostmail.com": true, "exacttarget.com": true,
+}
+
+// redirectParams are the well-known redirectors a link wears (a search
+// engine's or a social network's click-through, a mail filter's rewrite),
+// with the query parameter that carries the link's real target. A phish
+// behind google.com/url?q=… otherwise shares nothing of its landing page:
+// the redirector's domain is a well-known site's, kept back.
+var redirectParams = map[string][]string{
+	"google.com/url": {"q", "url"}, "youtube.com/redirect": {"q"}, "l.facebook.com/l.php": {"u"},
+	"lm.facebook.com/l.php": {"u"}, "l.instagram.com/": {"u"}, "linkedin.com/redir/redirect": {"url"},
+	"safelinks.protection.outlook.com/": {"url"}, "t.umblr.com/redirect": {"z"},
+	"vk.com/away.php": {"to"}, "away.vk.com/away.php": {"to"},
+}
+
+// redirectTarget returns the target of a link through a well-known
+// redirector, "" when the link is none or names no web link. Only the
+// redirector's own host (or www. before it) is read: a path like /url on
+// any other host is that host's.
+func redirectTarget(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	host := strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
+	path := u.Path
+	for k, params := range redirectParams {
+		h, p, _ := strings.Cut(k, "/")
+		if host != h && !strings.HasSuffix(host, "."+h) || !strings.HasPrefix(path, "/"+p) {
+			continue
+		}
+		q := u.Query()
+		for _, name := range params {
+			t := strings.TrimSpace(q.Get(name))
+			if tu, err := url.Parse(t); err == nil && (tu.Scheme == "http" || tu.Scheme == "https") && tu.Host != "" {
+				return t
+			}
+		}
+	}
+	return ""
 }

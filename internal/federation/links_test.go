@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"github.com/accord-antispam/accord/internal/mail"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -363,4 +364,58 @@ func TestIndicatorsNeedTheReportsTheAgreementAsks(t *testing.T) {
 			t.Errorf("two reports, min_reports = 2: %s denied: %v", it.Key, d)
 		}
 	}
+}
+
+// TestRedirectTargetShared is the twelfth review's F12: a landing page
+// behind a well-known redirector (google.com/url?q=…, youtube.com/redirect,
+// l.facebook.com) reached partners in no form, the redirector being a
+// well-known site's. Its target is shared under the same rules as any
+// link: a well-known site's target is not, and a path like /url on any
+// other host is that host's own link.
+func TestRedirectTargetShared(t *testing.T) {
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: embeddedRules(t)}
+	mk := func(href string) []byte {
+		return []byte("Received: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n" +
+			"From: Service <service@mail-notice.example>\r\nTo: Bob <bob@gmail.example>\r\nSubject: Verify\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n" +
+			"Message-ID: <r1@mail-notice.example>\r\nContent-Type: text/html\r\n\r\n<p><a href=\"" + href + "\">Verify your account</a></p>\r\n")
+	}
+	for _, wrap := range []string{
+		"https://www.google.com/url?q=https://evil-login.example/x&sa=D",
+		"https://www.youtube.com/redirect?q=https%3A%2F%2Fevil-login.example%2Fx",
+		"https://l.facebook.com/l.php?u=https%3A%2F%2Fevil-login.example%2Fx",
+	} {
+		got := listed(sharedItems(t, an, mk(wrap), intake.Via{As: intake.AsReceived}), spamRun...)
+		for _, w := range []string{"ind:domain-name:evil-login.example ", "ind:url:https://evil-login.example/x "} {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %s is not shared:\n%s", wrap, w, got)
+			}
+		}
+		if strings.Contains(got, "google.com") || strings.Contains(got, "facebook.com") || strings.Contains(got, "youtube.com") {
+			t.Errorf("%s: the redirector is shared:\n%s", wrap, got)
+		}
+	}
+	if got := listed(sharedItems(t, an, mk("https://www.google.com/url?q=https://www.paypal.com/signin"), intake.Via{As: intake.AsReceived}), spamRun...); strings.Contains(got, "paypal") {
+		t.Errorf("a redirect to a well-known site shares it:\n%s", got)
+	}
+	if got := listed(sharedItems(t, an, mk("https://tracker.example/url?q=https://innocent-shop.example/"), intake.Via{As: intake.AsReceived}), spamRun...); strings.Contains(got, "innocent-shop") || !strings.Contains(got, "ind:domain-name:tracker.example ") {
+		t.Errorf("another host's /url is read as a redirect:\n%s", got)
+	}
+}
+
+// FuzzRedirectTarget: any link text a message carries gives "" or an
+// http(s) link with a host, never a panic.
+func FuzzRedirectTarget(f *testing.F) {
+	for _, s := range []string{"https://www.google.com/url?q=https://evil-login.example/x", "https://l.facebook.com/l.php?u=%zz", "http://google.com/url?q=javascript:alert(1)", "https://[::1]/url?q=http://a", "://", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got := redirectTarget(raw)
+		if got == "" {
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+			t.Fatalf("%q gave %q", raw, got)
+		}
+	})
 }
