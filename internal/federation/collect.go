@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/mail"
@@ -356,6 +357,9 @@ func spamSender(r *intake.Report) (dom, why string) {
 		return "", "sender domain: not shared, since its From is at " + org + ", a mailbox provider: that domain names the provider's many users, not the spam run"
 	}
 	if authenticated(a, from) {
+		if replayedHere(r.Raw, v, from) {
+			return "", senderReplayedHere
+		}
 		if listRewrote(r.Raw, from) != nil {
 			return "", "sender domain: not shared, since its From is a mailing list's own address (its List-Id and the list's rewriting of the author's From say so): the list re-sends, under its name and signature, what its members and anyone it lets post send"
 		}
@@ -371,6 +375,82 @@ func spamSender(r *intake.Report) (dom, why string) {
 	}
 	return "", senderUnverified + "this node found no DKIM signature of that domain that it could verify over the whole message (a pass of the sending server's address says only that the server may send for the domain, which a shared mail provider's server may do for every customer)"
 }
+
+// senderReplayedHere is the report item's unverifiable when replayedHere
+// found the signature delivered to addresses it was not made for.
+const senderReplayedHere = "sender domain: not shared, since the DKIM signature that vouches for it covers recipient fields naming none of the addresses the receiving side recorded delivering it to: a mail the domain signed for someone else, sent again (a replay), or one it sent by Bcc, which the node cannot tell apart"
+
+// replayedHere reports whether the signatures that establish from (see
+// establishing) were made for other recipients than the ones this copy
+// was delivered to: every one of them signs To or Cc, and none of the
+// addresses the receiving side recorded (Delivered-To, X-Original-To,
+// Envelope-To and the Received fields' "for", above and at the origin's
+// hop: what the receiving servers wrote, not what came with the message)
+// is named there. A firm's helpdesk answer, signed To the spammer's
+// mailbox and sent again from the spammer's server to many, arrives at
+// addresses its signed To never named; a delivery to the addressee names
+// it. One report is enough to see it, where replays needs a second. The
+// price: a domain's own mail sent by Bcc, or forwarded by an alias to
+// another address only (the alias's own Delivered-To names it).
+// Without a receiving side's record (an upload of the bare message, no
+// origin found) nothing is compared.
+func replayedHere(raw []byte, v *analysis.Verdict, from string) bool {
+	if v.Origin.Hop < 0 || v.Auth == nil {
+		return false
+	}
+	covers := false
+	for _, d := range v.Auth.DKIM {
+		if d.Source == mailauth.SourceComputed && d.Result == mailauth.Pass && !d.UnsignedText && mailauth.Aligned(d.Domain, from, "r") {
+			if !slices.ContainsFunc(d.Headers, func(h string) bool { return strings.EqualFold(h, "to") || strings.EqualFold(h, "cc") }) {
+				return false // One establishing signature that leaves them unsigned: nothing to compare.
+			}
+			covers = true
+		}
+	}
+	if !covers {
+		return false
+	}
+	h := mail.ParseBytes(raw, mail.DefaultLimits()).Header
+	named := map[string]bool{}
+	var recorded []string
+	received := 0
+	receiving := true
+	for _, f := range h.Fields {
+		name := strings.ToLower(f.Name)
+		switch name {
+		case "to", "cc":
+			list, _ := mail.ParseAddressList(f.Value)
+			for _, a := range list {
+				named[strings.ToLower(a.Addr)] = true
+			}
+		case "delivered-to", "x-original-to", "envelope-to", "x-envelope-to":
+			if receiving {
+				for _, a := range receivedFor.FindAllString(f.Value, -1) {
+					recorded = append(recorded, strings.ToLower(a))
+				}
+			}
+		case "received":
+			if receiving {
+				if m := forAddr.FindStringSubmatch(f.Value); m != nil {
+					recorded = append(recorded, strings.ToLower(m[1]))
+				}
+			}
+			if received == v.Origin.Hop {
+				receiving = false
+			}
+			received++
+		}
+	}
+	if len(recorded) == 0 {
+		return false
+	}
+	return !slices.ContainsFunc(recorded, func(a string) bool { return named[a] })
+}
+
+var (
+	receivedFor = regexp.MustCompile(`[^\s<>;,()"]+@[^\s<>;,()"]+`)
+	forAddr     = regexp.MustCompile(`(?i)\bfor\s+<?([^\s<>;()"]+@[^\s<>;()"]+?)>?(?:[\s;]|$)`)
+)
 
 // listRewrote returns, when a message's From is a mailing list's own
 // address written by the list over its poster's (the DMARC mitigation of

@@ -45,7 +45,11 @@ func TestReplayedSignatureNamesNoFirm(t *testing.T) {
 	sign := func(d, from, to, text string) string {
 		body := "From: " + from + "\r\nTo: " + to + "\r\nSubject: Re: your order\r\nDate: Sat, 28 Nov 2026 08:00:00 +0000\r\nMessage-ID: <t1@" + d + ">\r\n\r\n" + text
 		var out bytes.Buffer
-		if err := dkim.Sign(&out, strings.NewReader(body), &dkim.SignOptions{Domain: d, Selector: "s1", Signer: priv}); err != nil {
+		// To is left unsigned, as some signers do: the check in one
+		// report (TestReplayInOneReport) has nothing to compare, and the
+		// grouping across reports is what is tested here.
+		if err := dkim.Sign(&out, strings.NewReader(body), &dkim.SignOptions{Domain: d, Selector: "s1", Signer: priv,
+			HeaderKeys: []string{"From", "Subject", "Date", "Message-ID"}}); err != nil {
 			t.Fatal(err)
 		}
 		return out.String()
@@ -135,5 +139,66 @@ func TestReplayedSignatureNamesNoFirm(t *testing.T) {
 	sharedAs("reported twice by alice", got, "firm-help.example")
 	if strings.Count(got, `"from_domain":"firm-help.example"`) != 2 {
 		t.Errorf("reported twice by alice: not both report items name the sender domain:\n%s", got)
+	}
+}
+
+// TestReplayInOneReport: a firm's helpdesk answer, signed To the
+// spammer's mailbox and sent again from the spammer's server, arrives at
+// an address its signed To never named — seen in one report, where the
+// grouping across reports needs a second. The receiving side's record
+// (Delivered-To, Received "for", above the origin's hop) is what counts:
+// a Delivered-To the spammer wrote into the message, below it, naming the
+// signed To, does not make the copy the addressee's. The firm's own
+// delivery to the addressee still shares the domain.
+func TestReplayInOneReport(t *testing.T) {
+	zone := &resolve.Zone{}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone.AddTXT("s1._domainkey.firm-help.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
+	var signed bytes.Buffer
+	body := "From: Helpdesk <support@firm-help.example>\r\nTo: <drop@spam-drop.example>\r\nSubject: Re: your order\r\nDate: Sat, 28 Nov 2026 08:00:00 +0000\r\nMessage-ID: <t1@firm-help.example>\r\n\r\n" +
+		"Hello, you wrote:\r\n> Cheap pills today: http://pills-shop.example/buy/42\r\nWe will look into it.\r\n"
+	if err := dkim.Sign(&signed, strings.NewReader(body), &dkim.SignOptions{Domain: "firm-help.example", Selector: "s1", Signer: priv}); err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(rcpt, inside string) []byte {
+		host := rcpt[strings.Index(rcpt, "@")+1:]
+		return []byte("Delivered-To: " + rcpt + "\r\nReceived: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx." + host +
+			" for <" + rcpt + ">; Sat, 28 Nov 2026 09:00:00 +0000\r\n" + inside + signed.String())
+	}
+	shared := func(raw []byte) string {
+		v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(raw, mail.DefaultLimits())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &memSource{reporters: map[string]string{}, reports: []*intake.Report{{ID: "ra", CampaignID: "c", Raw: raw, SHA256: HashBody(raw), Verdict: v,
+			ReceivedAt: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}}}
+		sh, err := Collect(context.Background(), m, "FR")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items []Item
+		for _, g := range sh.ItemsFor(nil) {
+			items = append(items, g.Items...)
+		}
+		return listed(items, spamRun...)
+	}
+	for name, raw := range map[string][]byte{
+		"replayed to a victim":                       deliver("alice@victim-one.example", ""),
+		"replayed, a Delivered-To written inside it": deliver("alice@victim-one.example", "Delivered-To: drop@spam-drop.example\r\n"),
+	} {
+		got := shared(raw)
+		if strings.Contains(got, "firm-help.example") {
+			t.Errorf("%s: the firm's domain is shared:\n%s", name, got)
+		}
+		if !strings.Contains(got, senderReplayedHere) || !strings.Contains(got, "ind:domain-name:pills-shop.example ") {
+			t.Errorf("%s: the report item does not say why, or the spam's link is not shared:\n%s", name, got)
+		}
+	}
+	if got := shared(deliver("drop@spam-drop.example", "")); !strings.Contains(got, `"from_domain":"firm-help.example"`) {
+		t.Errorf("delivered to its addressee, the firm's mail does not share its domain:\n%s", got)
 	}
 }
