@@ -219,7 +219,11 @@ func derive(r *intake.Report, reporter string) *derived {
 		if from != "" {
 			list = listRewrote(r.Raw, from)
 		}
-		if links, why = newLinkRule(v, from != "" && v.Auth != nil && authenticated(v.Auth, from), list); why != "" {
+		// A report that may be a person's forward has a From that is the
+		// forwarder's as likely as the spam's: their signature vouches for
+		// their own firm, not for the spam's links.
+		established := from != "" && v.Auth != nil && authenticated(v.Auth, from) && !intake.UnsureOrigin(r.Unverifiable)
+		if links, why = newLinkRule(v, established, list); why != "" {
 			rb.Unverifiable = append(slices.Clip(rb.Unverifiable), why)
 		}
 	}

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"encoding/base64"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -36,9 +37,9 @@ import (
 //     dressed as the firm, and no field the message writes tells them
 //     apart that the spammer could not write too (the eleventh and twelfth
 //     reviews broke every such test: a Reply-To, a recipient, a picture,
-//     a second page). Unless the From imitates a known brand
-//     (paypal-verify.com): a brand never sends from its look-alike, so
-//     that domain is the phisher's own.
+//     a second page). Unless the From is a homoglyph or a typosquat of a
+//     known brand's domain (paypa1.com): no firm registers its own name
+//     misspelled, so that domain is the phisher's.
 //
 // What the From's organisation loses here, its signature gives back: a
 // spammer's domain that signs its mail (as bulk mail must, to reach the
@@ -62,10 +63,11 @@ const fromWithheld = "links to the From's organisation: not shared, since the Fr
 // returns the reason the report item gives for the From's ("" when its
 // links are shared). established is whether the node's own check
 // authenticated the From (authenticated: an aligned DKIM signature it
-// verified), whether or not the domain is then shared as the sender (a
-// possible forward's From is not, but a signed one's links are its
-// signer's own); list is the List-* hosts when the From is a mailing
-// list's own address (listRewrote; nil when it is not).
+// verified) of a report that is the spam itself — never of one that may
+// be a person's forward (intake.UnsureOrigin), whose From and signature
+// are the forwarder's as likely as the spam's; list is the List-* hosts
+// when the From is a mailing list's own address (listRewrote; nil when
+// it is not).
 func newLinkRule(v *analysis.Verdict, established bool, list []string) (linkRule, string) {
 	l := linkRule{brands: rules.EmbeddedBrands(), listHosts: list}
 	from := v.Sender.Domains.From
@@ -83,7 +85,11 @@ func newLinkRule(v *analysis.Verdict, established bool, list []string) (linkRule
 	if established {
 		return l, "" // The signer's own; a list's footer only (listHosts).
 	}
-	if _, _, ok := l.brands.LookAlike(from); ok {
+	// A homoglyph or a typosquat of a brand's domain (paypa1.com) is the
+	// phisher's own: no firm registers its name misspelled. A domain that
+	// only holds a brand's name (paypal.ch, sparkasse-hannover.de) may be
+	// the brand's own, or a real regional firm's, that the list lacks.
+	if _, kind, ok := l.brands.LookAlike(from); ok && (kind == "homoglyph" || kind == "typosquat") {
 		return l, ""
 	}
 	l.fromOrg = org
@@ -185,6 +191,9 @@ var siteHosts = map[string]bool{
 	"x.com": true, "twitter.com": true, "twimg.com": true, "tiktok.com": true, "pinterest.com": true,
 	"pinimg.com": true, "snapchat.com": true, "reddit.com": true, "redditmedia.com": true, "threads.net": true,
 	"vk.com": true, "ok.ru": true, "telegram.org": true, "whatsapp.net": true, "youtu.be": true,
+	// More brands' asset and measurement hosts.
+	"cloud.microsoft": true, "images-amazon.com": true, "nflxext.com": true, "licdn.com": true, "ytimg.com": true,
+	"mlstatic.com": true, "walmartimages.com": true, "google-analytics.com": true, "googletagmanager.com": true,
 	// Reference and standards sites a page cites.
 	"wikipedia.org": true, "wikimedia.org": true, "w3.org": true, "schema.org": true,
 }
@@ -203,6 +212,16 @@ var publishHosts = map[string]bool{
 	"dropbox.com": true, "dropboxusercontent.com": true, "github.com": true, "githubusercontent.com": true,
 	"gist.github.com": true, "express.adobe.com": true, "acrobat.adobe.com": true, "notion.site": true,
 	"canva.com": true, "wetransfer.com": true, "we.tl": true, "t.me": true, "wa.me": true,
+	"jotform.com": true, "typeform.com": true, "linktr.ee": true, "figma.com": true, "weebly.com": true,
+	"wordpress.com": true, "godaddysites.com": true, "ipfs.io": true, "telegra.ph": true, "mailchi.mp": true,
+	"forms.cloud.microsoft": true, "storage.cloud.google.com": true, "yusercontent.com": true,
+	"amazonaws.com": true, // Buckets and servers, path- or name-style: the customers'.
+	// Image hosts anyone uploads to.
+	"imgur.com": true, "zupimages.net": true, "gyazo.com": true, "imgchest.com": true, "imgbox.com": true, "top4top.io": true,
+	// Redirectors and mail filters' link rewriting a link wears (unwrapped
+	// where the target can be read: redirectTarget).
+	"doubleclick.net": true, "urldefense.com": true, "urldefense.proofpoint.com": true, "cudasvc.com": true,
+	"mimecastprotect.com": true, "deref-gmx.net": true,
 	// Redirectors a link wears (google.com/url is under google.com: a site).
 	"t.co": true, "l.facebook.com": true, "lnkd.in": true, "safelinks.protection.outlook.com": true,
 	// URL shorteners.
@@ -215,6 +234,8 @@ var publishHosts = map[string]bool{
 	"hubspotlinks.com": true, "hs-sites.com": true, "klclick.com": true, "klclick1.com": true, "rs6.net": true,
 	"createsend.com": true, "cmail19.com": true, "cmail20.com": true, "mailerlite.com": true, "mlsend.com": true,
 	"sender.net": true, "spgo.io": true, "sparkpostmail.com": true, "exacttarget.com": true,
+	"activehosted.com": true, "acemlnc.com": true, "anpdm.com": true, "mjt.lu": true, "pstmrk.it": true,
+	"mailersend.net": true, "elasticemail.com": true, "cleverreach.com": true, "returnpath.net": true, "braze-images.com": true,
 }
 
 // redirectParams are the well-known redirectors a link wears (a search
@@ -226,7 +247,8 @@ var redirectParams = map[string][]string{
 	"google.com/url": {"q", "url"}, "youtube.com/redirect": {"q"}, "l.facebook.com/l.php": {"u"},
 	"lm.facebook.com/l.php": {"u"}, "l.instagram.com/": {"u"}, "linkedin.com/redir/redirect": {"url"},
 	"safelinks.protection.outlook.com/": {"url"}, "t.umblr.com/redirect": {"z"},
-	"vk.com/away.php": {"to"}, "away.vk.com/away.php": {"to"},
+	"vk.com/away.php": {"to"}, "away.vk.com/away.php": {"to"}, "linkprotect.cudasvc.com/url": {"a"},
+	"deref-gmx.net/mail/client/": {"redirectUrl"},
 }
 
 // redirectTarget returns the target of a link through a well-known
@@ -240,6 +262,38 @@ func redirectTarget(raw string) string {
 	}
 	host := strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
 	path := u.Path
+	web := func(t string) string {
+		if tu, err := url.Parse(t); err == nil && (tu.Scheme == "http" || tu.Scheme == "https") && tu.Host != "" {
+			return t
+		}
+		return ""
+	}
+	switch {
+	case host == "urldefense.com" && strings.HasPrefix(path, "/v3/__"):
+		// Proofpoint v3: /v3/__<target>__;<mask>!!<signature>
+		t, _, _ := strings.Cut(strings.TrimPrefix(u.EscapedPath(), "/v3/__"), "__;")
+		if d, err := url.PathUnescape(t); err == nil {
+			return web(d)
+		}
+		return ""
+	case host == "urldefense.proofpoint.com" && strings.HasPrefix(path, "/v2/url"):
+		// Proofpoint v2: u=https-3A__target.example_path, "-XX" a hex
+		// escape and "_" a slash.
+		t := strings.ReplaceAll(u.Query().Get("u"), "_", "/")
+		t = strings.ReplaceAll(t, "-", "%")
+		if d, err := url.PathUnescape(t); err == nil {
+			return web(d)
+		}
+		return ""
+	case host == "bing.com" && strings.HasPrefix(path, "/ck/a"):
+		// Bing's click-through: u=a1 and the target in base64url.
+		if v := u.Query().Get("u"); strings.HasPrefix(v, "a1") {
+			if b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(v[2:], "=")); err == nil {
+				return web(string(b))
+			}
+		}
+		return ""
+	}
 	for k, params := range redirectParams {
 		h, p, _ := strings.Cut(k, "/")
 		if host != h && !strings.HasSuffix(host, "."+h) || !strings.HasPrefix(path, "/"+p) {
@@ -247,8 +301,7 @@ func redirectTarget(raw string) string {
 		}
 		q := u.Query()
 		for _, name := range params {
-			t := strings.TrimSpace(q.Get(name))
-			if tu, err := url.Parse(t); err == nil && (tu.Scheme == "http" || tu.Scheme == "https") && tu.Host != "" {
+			if t := web(strings.TrimSpace(q.Get(name))); t != "" {
 				return t
 			}
 		}

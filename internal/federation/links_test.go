@@ -81,12 +81,17 @@ func TestFirmAPhishWearsIsNoLink(t *testing.T) {
 		{"a mail app's footer under a free-mail scam", offline,
 			msg("Barrister James <james.law@gmail.com>", bob, "", `<p>Reply for the transfer.</p><p><a href="https://overview.mail.yahoo.com/">Sent from Yahoo Mail</a> <a href="https://aka.ms/o0ukef">Get Outlook for iOS</a> <a href="https://www.gmx.net/mail/">GMX</a></p>`),
 			"domain-name:", []string{"ind:ipv4-addr:12.0.9.97"}},
+		{"forms, link pages, image hosts and mail services' tracking (the thirteenth review's A4)", offline,
+			msg("Service <service@mail-notice.example>", bob, "", `<a href="https://form.jotform.com/23/x">Form</a><a href="https://linktr.ee/scam">Links</a>`+
+				`<img src="https://i.imgur.com/abc.png"><a href="https://forms.cloud.microsoft/r/abc">MS Form</a><a href="https://s3.amazonaws.com/bucket/x.html">S3</a>`+
+				`<a href="https://abc.activehosted.com/x">AC</a><img src="https://m.media-amazon.com/i.png"><img src="https://http2.mlstatic.com/i.png">`),
+			"domain-name:", []string{"ind:url:https://form.jotform.com/23/x", "ind:url:https://linktr.ee/scam", "ind:url:https://forms.cloud.microsoft/r/abc"}},
 		{"a form on a brand's pages anyone publishes on", offline,
 			msg("Service <service@mail-notice.example>", bob, "", `<a href="https://docs.google.com/forms/d/e/1FAIpQLSf/viewform">Verify</a>`),
 			"domain-name:google.com", []string{"ind:url:https://docs.google.com/forms/d/e/1FAIpQLSf/viewform"}},
-		{"a phisher's bucket under a platform suffix", offline,
+		{"a phisher's bucket: its link, not the cloud's domain", offline,
 			msg("Ledger <support@ledger-restore.example>", bob, "", `<a href="https://my-ledger-restore.s3.eu-north-1.amazonaws.com/index.html">Restore</a>`),
-			"domain-name:amazon", []string{"ind:domain-name:my-ledger-restore.s3.eu-north-1.amazonaws.com"}},
+			"domain-name:", []string{"ind:url:https://my-ledger-restore.s3.eu-north-1.amazonaws.com/index.html"}},
 	} {
 		got := listed(sharedItems(t, c.an, c.raw, intake.Via{As: intake.AsReceived}), spamRun...)
 		if strings.Contains(got, c.hidden) {
@@ -119,9 +124,19 @@ func TestFirmAPhishWearsIsNoLink(t *testing.T) {
 			t.Errorf("unsigned, %s: the report item does not say why:\n%s", c.name, got)
 		}
 	}
+	// A From holding a brand's name but not misspelling it may be the
+	// brand's own domain the list lacks, or a real regional firm's (the
+	// thirteenth review's A5): kept back like any unsigned From.
+	for _, from := range []string{"PayPal <service@paypal.ch>", "Sparkasse <service@sparkasse-hannover.de>"} {
+		dom := from[strings.Index(from, "@")+1 : len(from)-1]
+		got := listed(sharedItems(t, offline, msg(from, bob, "", `<a href="https://www.`+dom+`/login">Log in</a>`), intake.Via{As: intake.AsReceived}), spamRun...)
+		if strings.Contains(got, dom) {
+			t.Errorf("%s: its links are shared:\n%s", from, got)
+		}
+	}
 	// The controls: the From's own links go out when its signature
-	// establishes it, and when it imitates a brand (a brand never sends
-	// from its look-alike).
+	// establishes it, and when it misspells a brand's (no firm registers
+	// its own name misspelled).
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -137,8 +152,8 @@ func TestFirmAPhishWearsIsNoLink(t *testing.T) {
 			[]string{"ind:domain-name:parcel-scam.example", "ind:url:http://parcel-scam.example/pay/77"}},
 		{"signed, beside a brand's logo", online, signAs(t, msg("Parcel <track@parcel-scam.example>", bob, "", `<img src="https://www.paypal.com/logo.png"><a href="http://parcel-scam.example/pay/77">Payer</a>`), "parcel-scam.example", priv),
 			[]string{"ind:domain-name:parcel-scam.example", "ind:url:http://parcel-scam.example/pay/77"}},
-		{"a look-alike of a brand beside another page", offline, msg("PayPal <service@paypal-verify.example>", bob, "", `<a href="http://paypal-verify.example/login">Log in</a><a href="http://secure-check.example/x">Verify</a>`),
-			[]string{"ind:domain-name:paypal-verify.example", "ind:domain-name:secure-check.example"}},
+		{"a typosquat of a brand beside another page", offline, msg("PayPal <service@paypa1.example>", bob, "", `<a href="http://paypa1.example/login">Log in</a><a href="http://secure-check.example/x">Verify</a>`),
+			[]string{"ind:domain-name:paypa1.example", "ind:domain-name:secure-check.example"}},
 	} {
 		got := listed(sharedItems(t, c.an, c.raw, intake.Via{As: intake.AsReceived}), spamRun...)
 		for _, w := range c.want {
@@ -383,6 +398,12 @@ func TestRedirectTargetShared(t *testing.T) {
 		"https://www.google.com/url?q=https://evil-login.example/x&sa=D",
 		"https://www.youtube.com/redirect?q=https%3A%2F%2Fevil-login.example%2Fx",
 		"https://l.facebook.com/l.php?u=https%3A%2F%2Fevil-login.example%2Fx",
+		// Mail filters' link rewriting, on every link of a report
+		// forwarded from a protected company mailbox.
+		"https://urldefense.com/v3/__https://evil-login.example/x__;!!ABCdef!xyz$",
+		"https://urldefense.proofpoint.com/v2/url?u=https-3A__evil-2Dlogin.example_x&d=DwMF&c=abc",
+		"https://linkprotect.cudasvc.com/url?a=https%3a%2f%2fevil-login.example%2fx&c=E,1,abc",
+		"https://www.bing.com/ck/a?!&&p=abc&u=a1" + base64.RawURLEncoding.EncodeToString([]byte("https://evil-login.example/x")) + "&ntb=1",
 	} {
 		got := listed(sharedItems(t, an, mk(wrap), intake.Via{As: intake.AsReceived}), spamRun...)
 		for _, w := range []string{"ind:domain-name:evil-login.example ", "ind:url:https://evil-login.example/x "} {
@@ -390,7 +411,8 @@ func TestRedirectTargetShared(t *testing.T) {
 				t.Errorf("%s: %s is not shared:\n%s", wrap, w, got)
 			}
 		}
-		if strings.Contains(got, "google.com") || strings.Contains(got, "facebook.com") || strings.Contains(got, "youtube.com") {
+		if strings.Contains(got, "google.com") || strings.Contains(got, "facebook.com") || strings.Contains(got, "youtube.com") ||
+			strings.Contains(got, "urldefense") || strings.Contains(got, "cudasvc") || strings.Contains(got, "bing.com") {
 			t.Errorf("%s: the redirector is shared:\n%s", wrap, got)
 		}
 	}
@@ -418,4 +440,33 @@ func FuzzRedirectTarget(f *testing.F) {
 			t.Fatalf("%q gave %q", raw, got)
 		}
 	})
+}
+
+// TestSignedForwarderNotShared is the thirteenth review's A9: a lawyer
+// forwards a spam inline to a client, and the client's report is taken
+// whole (nobody said it is a forward). On a checking resolver the
+// lawyer's firm's DKIM signature verifies — but the report may be a
+// person's forward, whose From is the forwarder's: the firm's links (its
+// signature block) are not the spam run's, and the spam's are.
+func TestSignedForwarderNotShared(t *testing.T) {
+	zone := &resolve.Zone{}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone.AddTXT("s1._domainkey.dubois-avocats.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
+	raw := signAs(t, []byte("Received: from mail.dubois-avocats.example (mail.dubois-avocats.example [198.51.100.44]) by mx.gmail.example; Sat, 28 Nov 2026 11:00:01 +0000\r\n"+
+		"From: Me Dubois <m.dubois@dubois-avocats.example>\r\nTo: Alice Martin <alice.martin@gmail.example>\r\nSubject: TR: Facture impayee\r\nDate: Sat, 28 Nov 2026 11:00:00 +0000\r\n"+
+		"Message-ID: <fw1@dubois-avocats.example>\r\n\r\nAlice, regarde ce mail bizarre.\r\n\r\n--\r\nCabinet Dubois, https://www.dubois-avocats.example/contact\r\n\r\n-------- Message transfere --------\r\nDe : Compta <compta@bec-pay.example>\r\n"+
+		"Objet : Facture impayee\r\n\r\nReglez ici : http://bec-pay.example/pay/1\r\n"), "dubois-avocats.example", priv)
+	for _, via := range []intake.Via{{}, {Declared: "message/rfc822"}} {
+		got := listed(sharedItems(t, an, raw, via), spamRun...)
+		if strings.Contains(got, "dubois") {
+			t.Errorf("%+v: the forwarding lawyer's firm is shared:\n%s", via, got)
+		}
+		if !strings.Contains(got, "ind:domain-name:bec-pay.example ") {
+			t.Errorf("%+v: the spam's link is not shared:\n%s", via, got)
+		}
+	}
 }
