@@ -77,11 +77,12 @@ type Agreement struct {
 	KeepWithdrawnDays int  `toml:"keep_withdrawn_days"`
 	OnwardSharing     bool `toml:"onward_sharing"` // Whether the receiver may pass it on.
 	MinAggregate      int  `toml:"min_aggregate"`  // Smallest count a statistic may show (default 5).
-	// MinReports is how many of this node's reports an indicator must be
-	// seen in to flow (default 1). One report is one reporter's word: a
-	// firm's genuine signed mail (a password reset, a newsletter) reported
-	// once names the firm, and its signature is real. At 2, a second
-	// report (a second recipient's, or the same one's again) must bear it out.
+	// MinReports is how many recipients' reports an indicator must be
+	// seen in to flow (default 1; reports whose recipients are the same
+	// addresses count once, and so do all reports that name none). One
+	// report is one reporter's word: a firm's genuine signed mail (a
+	// password reset, a newsletter) reported once names the firm, and its
+	// signature is real. At 2, a second recipient must bear it out.
 	MinReports       int       `toml:"min_reports"`
 	ValidFrom        string    `toml:"valid_from"`  // YYYY-MM-DD, optional.
 	ValidUntil       string    `toml:"valid_until"` // YYYY-MM-DD, optional.

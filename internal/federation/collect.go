@@ -246,13 +246,13 @@ func derive(r *intake.Report, reporter string) *derived {
 	if v.Origin.Network != nil && v.Origin.Network.ASN != 0 && !unsure {
 		d.network = fmt.Sprintf("AS%d %s", v.Origin.Network.ASN, v.Origin.Network.Name)
 	}
+	recips := slices.Clone(d.recips)
+	slices.Sort(recips)
+	d.recipKey = strings.Join(slices.Compact(recips), "\x00")
 	d.sender, _ = spamSender(r)
 	if d.sender != "" {
 		d.sigs = establishing(v.Auth, d.sender)
 		d.origin = v.Origin.IP
-		recips := slices.Clone(d.recips)
-		slices.Sort(recips)
-		d.recipKey = strings.Join(slices.Compact(recips), "\x00")
 		rb.FromDomain, rb.Unverifiable = "", append(slices.Clip(rb.Unverifiable), senderReplayed)
 		d.repReplayed = mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, r.CampaignID, r.ReceivedAt, rb)
 	}
@@ -623,7 +623,11 @@ func replays(refs []ReportRef, parts map[string]*derived) map[string]bool {
 func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts map[string]*derived) *Shared {
 	sh := &Shared{Version: version, jurisdiction: jurisdiction, src: src, lazy: map[string]int{}}
 	inds := map[string]*indicator{}
-	addInd := func(typ, value, country string, at time.Time) {
+	// The recipients of each indicator's reports, by their sorted
+	// addresses: what an agreement's min_reports counts (one person's
+	// report of a mail twice is one).
+	recipsOf := map[string]map[string]bool{}
+	addInd := func(typ, value, country string, at time.Time, recipKey string) {
 		if value == "" {
 			return
 		}
@@ -632,7 +636,9 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		if in == nil {
 			in = &indicator{Type: typ, Value: value, First: at, Last: at}
 			inds[k] = in
+			recipsOf[k] = map[string]bool{}
 		}
+		recipsOf[k][recipKey] = true
 		in.Reports++
 		if at.Before(in.First) {
 			in.First = at
@@ -709,12 +715,12 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 			if in.typ == "domain-name" && signers(in.value) || in.typ == "url" && signers(urlHost(in.value)) {
 				continue
 			}
-			addInd(in.typ, in.value, country, r.ReceivedAt)
+			addInd(in.typ, in.value, country, r.ReceivedAt, d.recipKey)
 		}
 		// A sender domain that is also one of the report's link domains
 		// is one report's word, counted once.
 		if senderInd != "" && !slices.Contains(d.inds, indRef{"domain-name", senderInd}) {
-			addInd("domain-name", senderInd, country, r.ReceivedAt)
+			addInd("domain-name", senderInd, country, r.ReceivedAt, d.recipKey)
 		}
 	}
 	// What identifies anyone stays out of the lists of the campaign they
@@ -759,7 +765,7 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		}
 		sort.Strings(in.Origins)
 		it := mkItem("ind:"+k, KindIndicators, tlpIndicator, in.Origins, false, "", in.Last, in)
-		it.Count = in.Reports
+		it.Count = len(recipsOf[k])
 		ig.Items = append(ig.Items, it)
 	}
 	if len(ig.Items) > 0 {

@@ -374,6 +374,13 @@ func TestIndicatorsNeedTheReportsTheAgreementAsks(t *testing.T) {
 			t.Errorf("one report, min_reports = 2: %s: %v", it.Key, d)
 		}
 	}
+	// One recipient reporting the mail twice (the mail client's button,
+	// then a forward) is one recipient's word (the thirteenth review's A10).
+	for _, it := range firm(reset("bob@gmail.example"), reset("bob@gmail.example")) {
+		if d := Decide(two, peer, it, now); d.Allow || d.Clause != "min_reports" {
+			t.Errorf("one recipient twice, min_reports = 2: %s: %v", it.Key, d)
+		}
+	}
 	for _, it := range firm(reset("bob@gmail.example"), reset("ann@yahoo.example")) {
 		if d := Decide(two, peer, it, now); !d.Allow {
 			t.Errorf("two reports, min_reports = 2: %s denied: %v", it.Key, d)

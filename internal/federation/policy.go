@@ -17,7 +17,7 @@ type Item struct {
 	Origins      []string  `json:"origins,omitempty"` // Countries of origin (trace-back); empty when unknown.
 	PersonalData bool      `json:"personal_data"`     // Carries data about reporters or recipients.
 	Campaign     string    `json:"campaign,omitempty"`
-	Count        int       `json:"count,omitempty"` // For statistics: the smallest cell; for indicators: the reports it is seen in.
+	Count        int       `json:"count,omitempty"` // For statistics: the smallest cell; for indicators: the recipients whose reports it is seen in.
 	Updated      time.Time `json:"updated"`
 	// Unshareable says why the item must never leave the node whatever an
 	// agreement allows (evidence whose redaction could not be verified);
@@ -90,7 +90,7 @@ func Decide(a *Agreement, p PeerState, it Item, now time.Time) Decision {
 		return deny("personal_data", "%s", it.Unshareable)
 	}
 	if it.Kind == KindIndicators && a.MinReports > 1 && it.Count < a.MinReports {
-		return deny("min_reports", "it is seen in %d of this node's reports, fewer than the %d the agreement asks", it.Count, a.MinReports)
+		return deny("min_reports", "it is seen in reports of %d recipients, fewer than the %d the agreement asks", it.Count, a.MinReports)
 	}
 	if it.Kind == KindStatistics {
 		if it.Count < a.MinAggregate {
