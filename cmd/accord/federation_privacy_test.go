@@ -43,7 +43,7 @@ func targetedSpam() string {
 	return "Received: from mx.citizen-fr.example (mx.citizen-fr.example [10.0.0.5]) by in.citizen-fr.example with ESMTP id A1 for <" + privVictim + ">; Tue, 3 Nov 2026 10:00:02 +0000\r\n" +
 		"Received: from relay.example ([12.0.0.7]) by mx.citizen-fr.example with SMTP id B1 for <" + privVictim + ">; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
 		"Delivered-To: " + privVictim + "\r\n" +
-		"From: Pharma Deals <deals@pharma-us.example>\r\n" +
+		"From: Pharma Deals <deals@pharma-mailer.example>\r\n" +
 		"To: \"Alice Reporter\" <" + privVictim + ">\r\n" +
 		"Cc: " + privReporter + "\r\n" +
 		"Subject: " + mime.BEncoding.Encode("utf-8", "Alice, your order for "+privVictim+" is waiting") + "\r\n" +
@@ -73,7 +73,7 @@ const apiForward = "From: Jean Dubois <jean.dubois@reporter-fr.example>\r\nTo: r
 	"Date: Tue, 3 Nov 2026 11:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"OUTER\"\r\n\r\n" +
 	"--OUTER\r\nContent-Type: text/plain\r\n\r\nVoici un spam. Jean Dubois\r\n--OUTER\r\nContent-Type: message/rfc822\r\n\r\n" +
 	"Received: from relay.example ([12.0.0.4]) by mx.citizen-fr.example with ESMTP id P6; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
-	"From: La Poste Colis <colis@colis3-scam.example>\r\nTo: emilie.dupre@citizen-fr.example\r\nSubject: Votre colis attend\r\n" +
+	"From: La Poste Colis <colis@colis3-mailer.example>\r\nTo: emilie.dupre@citizen-fr.example\r\nSubject: Votre colis attend\r\n" +
 	"Date: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\nPayez ici: http://colis3-scam.example/r/jean.dubois/ref http://colis3-scam.example/r2/JeanDubois/ref\r\n" +
 	"--OUTER--\r\n"
 
@@ -84,12 +84,12 @@ const apiForward = "From: Jean Dubois <jean.dubois@reporter-fr.example>\r\nTo: r
 // its evidence must be withheld.
 const (
 	parcelSpam = "Received: from relay.example ([12.0.0.9]) by mx.citizen-fr.example with ESMTP id P1 for <marc.lefort@citizen-fr.example>; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
-		"From: Parcel Service <notice@parcel-scam.example>\r\nTo: marc.lefort@citizen-fr.example\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"From: Parcel Service <notice@parcel-mailer.example>\r\nTo: marc.lefort@citizen-fr.example\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
 		"Subject: Marc Lefort, marc.lefort@citizen-fr.example: your parcel is waiting\r\n\r\n" +
 		"Your parcel is held at the depot. Pay the customs fee today: http://parcel-scam.example/track/marc-lefort/step1 " +
 		"http://marc-lefort.parcel-scam.example/pay http://parcel-scam.example/p/lefort/fee http://parcel-scam.example/n/Marc_Lefort/fee\r\n"
 	bccSpam = "Received: from relay.example ([12.0.0.8]) by mx.citizen-fr.example with ESMTP id P3; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
-		"From: Promo <win@promo-run.example>\r\nTo: undisclosed-recipients:;\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"From: Promo <win@promo-mailer.example>\r\nTo: undisclosed-recipients:;\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
 		"Subject: Carol, a gift for carol.petit\r\n\r\n" +
 		"Dear carol.petit@citizen-fr.example, you won a gift card. Claim it at http://promo-run.example/u/carol.petit/claim today.\r\n"
 )
@@ -103,7 +103,7 @@ const (
 		"Date: Tue, 3 Nov 2026 10:00:00 +0000\r\nSubject: =?utf-8?q?Fr=C3=A9d=C3=A9ric=2C_a_gift_for_you?=\r\n\r\n" +
 		"Your parcel waits: http://colis-scam.example/edupre/pay http://colis-scam.example/emilied/pay http://colis-scam.example/v/fzimmer/claim\r\n"
 	foldSpam = "Received: from relay.example ([12.0.0.5]) by mx.citizen-fr.example with ESMTP id P5; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
-		"From: Billing <billing@invoice-scam.example>\r\nTo: undisclosed-recipients:;\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"From: Billing <billing@invoice-mailer.example>\r\nTo: undisclosed-recipients:;\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
 		"Subject: Invoice for jean.durand@\r\n ville-fr.example overdue\r\n\r\nPay the invoice today at http://invoice-scam.example/pay now.\r\n"
 )
 
@@ -116,7 +116,7 @@ func zipSpam(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return "Received: from relay.example ([12.0.0.7]) by mx.citizen-fr.example with ESMTP id P2 for <zoe.zip@citizen-fr.example>; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
-		"From: Billing <billing@invoice-scam.example>\r\nTo: zoe.zip@citizen-fr.example\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
+		"From: Billing <billing@invoice-mailer.example>\r\nTo: zoe.zip@citizen-fr.example\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
 		"Subject: Invoice overdue\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"z\"\r\n\r\n" +
 		"--z\r\nContent-Type: text/plain\r\n\r\nYour invoice is attached, pay it now.\r\n" +
 		"--z\r\nContent-Type: application/zip; name=\"invoice.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
@@ -224,7 +224,7 @@ min_aggregate = 1
 	post(foldSpam)
 	post(apiForward)
 	for i := 0; i < 4; i++ {
-		post(federationSpam(fmt.Sprintf("12.0.0.%d", 30+i), "deals@pharma-us.example", "Cheap meds", 30+i))
+		post(federationSpam(fmt.Sprintf("12.0.0.%d", 30+i), "deals@pharma-mailer.example", "Cheap meds", 30+i))
 	}
 	if out := fr.run(t, bin, "peer", "sync", "us"); !regexp.MustCompile(`[1-9]\d* items`).MatchString(out) {
 		t.Fatalf("sync: %s", out)
@@ -247,7 +247,7 @@ min_aggregate = 1
 			if !bytes.Contains(red, []byte("[redacted]")) || !bytes.Contains(red, []byte("From: ")) {
 				t.Errorf("the evidence is not the redacted message:\n%s", red)
 			}
-			if bytes.Contains(red, []byte("deals@pharma-us.example")) {
+			if bytes.Contains(red, []byte("deals@pharma-mailer.example")) {
 				senderKept = true
 			}
 		}

@@ -93,7 +93,7 @@ func TestPeersReadInTheirOwnPool(t *testing.T) {
 	})
 	fr.know(t, us, "US", frUS)
 	us.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 
 	addr := strings.TrimPrefix(us.url, "http://")
 	stop := make(chan struct{})

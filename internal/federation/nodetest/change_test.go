@@ -74,7 +74,7 @@ func TestSuspendNarrowResume(t *testing.T) {
 	fr.know(t, us, "US", frUSv3)
 	us.know(t, fr, "FR", back)
 	for i := 0; i < 3; i++ {
-		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-us.example", "Cheap meds", pharma, i), "a@example.fr")
+		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-mailer.example", "Cheap meds", pharma, i), "a@example.fr")
 	}
 	// A first round under v3 goes through.
 	if res, err := fr.svc.Sync(ctx, "us"); err != nil || res.Items == 0 {
@@ -85,7 +85,7 @@ func TestSuspendNarrowResume(t *testing.T) {
 	if err := us.svc.SetPeerStatus(ctx, "fr", federation.StatusSuspended); err != nil {
 		t.Fatal(err)
 	}
-	fr.file(t, spam("12.0.0.9", "deals@pharma-us.example", "Cheap meds", pharma, 9), "b@example.fr")
+	fr.file(t, spam("12.0.0.9", "deals@pharma-mailer.example", "Cheap meds", pharma, 9), "b@example.fr")
 	fr.file(t, spam("1.208.0.1", "x@kr-spam.example", "Cheap meds", pharma, 10), "b@example.fr") // Korean origin
 	if _, err := fr.svc.Sync(ctx, "us"); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("sync to a peer that suspended us: %v", err)
@@ -172,7 +172,7 @@ func TestRotationWithPendingHeals(t *testing.T) {
 	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
 	fr.know(t, us, "US", frUS)
 	us.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 	if _, err := fr.svc.Sync(ctx, "us"); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestRotationWithPendingHeals(t *testing.T) {
 	if err := us.svc.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fr.file(t, spam("12.0.0.2", "deals@pharma-us.example", "Cheap meds", pharma, 2), "b@example.fr")
+	fr.file(t, spam("12.0.0.2", "deals@pharma-mailer.example", "Cheap meds", pharma, 2), "b@example.fr")
 	if _, err := fr.svc.Sync(ctx, "us"); err == nil || !strings.Contains(err.Error(), "wrong-recipient") {
 		t.Fatalf("sealed for the old key: %v", err)
 	}

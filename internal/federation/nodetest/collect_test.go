@@ -69,7 +69,7 @@ func TestRoundReadsOnlyWhatChanged(t *testing.T) {
 	var ids []string
 	var first intake.Receipted
 	for i := 0; i < 3; i++ {
-		rec := fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-us.example", "Cheap meds", pharma, i), fmt.Sprintf("alice%d@example.fr", i))
+		rec := fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-mailer.example", "Cheap meds", pharma, i), fmt.Sprintf("alice%d@example.fr", i))
 		if i == 0 {
 			first = rec
 		}
@@ -114,7 +114,7 @@ func TestRoundReadsOnlyWhatChanged(t *testing.T) {
 	}
 
 	// One new report: read alone.
-	late := fr.file(t, spam("12.0.0.9", "deals@pharma-us.example", "Cheap meds", pharma, 9), "late@example.fr")
+	late := fr.file(t, spam("12.0.0.9", "deals@pharma-mailer.example", "Cheap meds", pharma, 9), "late@example.fr")
 	_, rr, err = fr.svc.Round(ctx)
 	if n, read := src.since(); err != nil || rr.Peers["us"].Items == 0 || n != 1 || !slices.Equal(read, []string{late.ID, late.ID}) {
 		t.Errorf("a round after one new report: %+v %v; %d index walks, read %v", rr, err, n, read)

@@ -27,8 +27,8 @@ func TestCustodyCoversMarkingsTermsAndWithdrawals(t *testing.T) {
 	keep := "keep_withdrawn_days = 30\n"
 	fr.know(t, us, "US", frUS+keep)
 	us.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
-	fr.file(t, spam("12.0.0.2", "deals@pharma-us.example", "Cheap meds", pharma, 2), "b@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.2", "deals@pharma-mailer.example", "Cheap meds", pharma, 2), "b@example.fr")
 	if _, err := fr.svc.Sync(ctx, "us"); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestCustodyCheckpointForgedUnderAnAddedKey(t *testing.T) {
 	fr.know(t, us, "US", frUS)
 	us.know(t, fr, "FR", back)
 	for i := 1; i <= 3; i++ {
-		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i), "deals@pharma-us.example", "Cheap meds", pharma, i), fmt.Sprintf("r%d@example.fr", i))
+		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i), "deals@pharma-mailer.example", "Cheap meds", pharma, i), fmt.Sprintf("r%d@example.fr", i))
 		c.Add(time.Hour)
 		if _, err := fr.svc.Sync(ctx, "us"); err != nil {
 			t.Fatal(err)
@@ -270,7 +270,7 @@ func TestCustodyCheckpointForgedUnderAnAddedKey(t *testing.T) {
 	if err := us.store.AddPeerKey(ctx, "fr", base64.StdEncoding.EncodeToString(frNew.Public().(ed25519.PublicKey)), c.Now()); err != nil {
 		t.Fatal(err)
 	}
-	fr.file(t, spam("12.0.0.9", "deals@pharma-us.example", "Cheap meds", pharma, 9), "r9@example.fr")
+	fr.file(t, spam("12.0.0.9", "deals@pharma-mailer.example", "Cheap meds", pharma, 9), "r9@example.fr")
 	c.Add(time.Hour)
 	if _, err := fr.svc.Sync(ctx, "us"); err != nil {
 		t.Fatal(err)

@@ -26,8 +26,8 @@ func TestErasureWithdrawsTheReport(t *testing.T) {
 	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
 	fr.know(t, us, "US", strings.Replace(frUS, `["US"]`, `["*"]`, 1))
 	us.know(t, fr, "FR", back)
-	gone := fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "alice@example.fr")
-	fr.file(t, spam("12.0.0.2", "deals@pharma-us.example", "Cheap meds", pharma, 2), "bob@example.fr")
+	gone := fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "alice@example.fr")
+	fr.file(t, spam("12.0.0.2", "deals@pharma-mailer.example", "Cheap meds", pharma, 2), "bob@example.fr")
 	if _, err := fr.svc.Sync(ctx, "us"); err != nil {
 		t.Fatal(err)
 	}

@@ -242,7 +242,7 @@ func TestThreeAuthorities(t *testing.T) {
 	// Reports at FR: a US campaign of three, a Chinese one of two.
 	var usReports, cnReports []string
 	for i := 0; i < 3; i++ {
-		usReports = append(usReports, fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-us.example", "Cheap meds", pharma, i), fmt.Sprintf("alice%d@example.fr", i)).ID)
+		usReports = append(usReports, fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-mailer.example", "Cheap meds", pharma, i), fmt.Sprintf("alice%d@example.fr", i)).ID)
 	}
 	for i := 0; i < 2; i++ {
 		cnReports = append(cnReports, fr.file(t, spam(fmt.Sprintf("202.96.128.%d", i+1), "win@lotto-cn.example", "You won", lottery, 10+i), "bob@example.fr").ID)
@@ -313,7 +313,7 @@ func TestThreeAuthorities(t *testing.T) {
 	}
 
 	// A new report changes its campaign summary; only the changes go.
-	fr.file(t, spam("12.0.0.9", "deals@pharma-us.example", "Cheap meds", pharma, 9), "carol@example.fr")
+	fr.file(t, spam("12.0.0.9", "deals@pharma-mailer.example", "Cheap meds", pharma, 9), "carol@example.fr")
 	res, err = fr.svc.Sync(ctx, "us")
 	if err != nil || res.Envelopes != 1 || res.Items == 0 || res.Items >= len(want) {
 		t.Errorf("incremental round: %v %v", res, err)
@@ -429,12 +429,12 @@ func TestRefusedEnvelopesStoreNothing(t *testing.T) {
 	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
 	fr.know(t, us, "US", frUS)
 	us.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 
 	// A node US does not know.
 	mallory := newNode(t, c, "mallory", "XX")
 	mallory.know(t, us, "US", frUS)
-	mallory.file(t, spam("12.0.0.2", "deals@pharma-us.example", "Cheap meds", pharma, 2), "m@example.org")
+	mallory.file(t, spam("12.0.0.2", "deals@pharma-mailer.example", "Cheap meds", pharma, 2), "m@example.org")
 	if _, err := mallory.svc.Sync(ctx, "us"); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("unknown key: %v", err)
 	}
@@ -534,7 +534,7 @@ func TestLostAnswerIsResumed(t *testing.T) {
 	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
 	fr.know(t, us, "US", frUS)
 	us.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 	fr.rt.loseAnswer = true
 	if _, err := fr.svc.Sync(ctx, "us"); err == nil {
 		t.Fatal("the lost answer went unnoticed")
@@ -543,7 +543,7 @@ func TestLostAnswerIsResumed(t *testing.T) {
 		t.Fatal("the envelope did not reach US")
 	}
 	c.Add(time.Hour) // later, after the network is back
-	fr.file(t, spam("12.0.0.2", "deals@pharma-us.example", "Cheap meds", pharma, 2), "b@example.fr")
+	fr.file(t, spam("12.0.0.2", "deals@pharma-mailer.example", "Cheap meds", pharma, 2), "b@example.fr")
 	res, err := fr.svc.Sync(ctx, "us")
 	if err != nil || res.Resumed == 0 || res.Envelopes != 1 || res.Dropped != 0 {
 		t.Fatalf("resume: %v %v", res, err)

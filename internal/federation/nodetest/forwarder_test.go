@@ -25,13 +25,13 @@ const (
 		"--OUTER\r\nContent-Type: message/rfc822\r\n\r\n" +
 		"Received: from mx.fr.example (mx.fr.example [10.0.0.5]) by in.fr.example with ESMTP id z1; Tue, 24 Nov 2026 10:00:02 +0000\r\n" +
 		"Received: from relay.example ([12.0.9.1]) by mx.fr.example with SMTP id z2; Tue, 24 Nov 2026 10:00:01 +0000\r\n" +
-		"From: La Poste Colis <colis@colis3-scam.example>\r\nTo: emilie.dupre@citizen-fr.example\r\nSubject: Votre colis attend\r\n" +
+		"From: La Poste Colis <colis@colis3-mailer.example>\r\nTo: emilie.dupre@citizen-fr.example\r\nSubject: Votre colis attend\r\n" +
 		"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <c3@colis3-scam.example>\r\n\r\n" +
 		"Bonjour, votre colis attend. Payez ici: http://colis3-scam.example/r/jean.dubois/ref http://colis3-scam.example/r2/JeanDubois/ref " +
 		"http://colis3-scam.example/pay\r\n--OUTER--\r\n"
 	outlookForward = "From: Hortense Quibel <hortense.quibel@reporter-de.example>\r\nTo: report@desk.example\r\nSubject: bitte prüfen\r\n" +
 		"Date: Tue, 24 Nov 2026 11:00:00 +0000\r\nMessage-ID: <fwd3@reporter-de.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
-		"Schon wieder. Hortense Quibel\r\n\r\n________________________________\r\nVon: Paket Dienst <info@paket4-scam.example>\r\n" +
+		"Schon wieder. Hortense Quibel\r\n\r\n________________________________\r\nVon: Paket Dienst <info@paket4-mailer.example>\r\n" +
 		"Gesendet: Dienstag, 24. November 2026 10:00\r\nAn: Hortense <hortense.quibel@reporter-de.example>\r\nBetreff: Ihr Paket wartet\r\n\r\n" +
 		"Zahlen Sie hier: http://paket4-scam.example/k/hortense-quibel/zahlen http://paket4-scam.example/k2/HQuibel/zahlen " +
 		"http://paket4-scam.example/zahlen\r\n"

@@ -21,7 +21,7 @@ func TestMergedCampaignWithdrawn(t *testing.T) {
 	fr.know(t, us, "US", frUS)
 	us.know(t, fr, "FR", back)
 	// Short texts: grouped by their link domain.
-	a := fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Meds", "Cheap meds at http://pharma-us.example/order", 1), "alice@example.fr")
+	a := fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Meds", "Cheap meds at http://pharma-us.example/order", 1), "alice@example.fr")
 	c.Add(time.Second) // a's campaign is the older: it survives the merge
 	b := fr.file(t, spam("12.0.0.2", "win@lotto-us.example", "Prize", "Claim your prize at http://lotto-us.example/claim", 2), "bob@example.fr")
 	if a.CampaignID == b.CampaignID {
@@ -47,7 +47,7 @@ func TestMergedCampaignWithdrawn(t *testing.T) {
 		t.Fatalf("US holds %d campaigns before the merge, want 2", len(got))
 	}
 	c.Add(time.Minute)
-	bridge := fr.file(t, spam("12.0.0.3", "deals@pharma-us.example", "Meds and a prize", "Meds at http://pharma-us.example/o and a prize at http://lotto-us.example/c", 3), "carol@example.fr")
+	bridge := fr.file(t, spam("12.0.0.3", "deals@pharma-mailer.example", "Meds and a prize", "Meds at http://pharma-us.example/o and a prize at http://lotto-us.example/c", 3), "carol@example.fr")
 	older, younger := a.CampaignID, b.CampaignID
 	if bridge.CampaignID != older {
 		t.Fatalf("the bridge joined %s, want the oldest %s", bridge.CampaignID, older)

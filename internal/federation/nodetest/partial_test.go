@@ -39,7 +39,7 @@ func TestFailedRoundCountsWhatArrived(t *testing.T) {
 	fr.know(t, us, "US", frUS)
 	us.know(t, fr, "FR", back)
 	for i := range 4 {
-		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-us.example", "Cheap meds", pharma, i), fmt.Sprintf("a%d@example.fr", i))
+		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-mailer.example", "Cheap meds", pharma, i), fmt.Sprintf("a%d@example.fr", i))
 	}
 	fr.svc.MaxItems = 3
 	fr.svc.Transport = &fedhttp.Transport{Client: &http.Client{Transport: &cutAfter{after: 1}, Timeout: 30 * time.Second}}

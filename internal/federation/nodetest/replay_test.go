@@ -58,7 +58,7 @@ func TestRefusedEnvelopeReplayedAfterNarrowing(t *testing.T) {
 	fr, de := newNode(t, c, "fr", "FR"), newNode(t, c, "de", "DE")
 	fr.know(t, de, "DE", frDE6)
 	de.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 
 	// 1. Sealed while suspended, replayed after the resume.
 	if err := de.store.SetPeerStatus(ctx, "fr", federation.StatusSuspended, c.Now()); err != nil {
@@ -103,7 +103,7 @@ func TestRefusedEnvelopeReplayedAfterNarrowing(t *testing.T) {
 
 	// 3. FR's answer is lost under v6; FR narrows; DE held it all along.
 	setAgreement(t, fr, "de", strings.Replace(frDE6, "version = 6", "version = 8", 1))
-	fr.file(t, spam("12.0.0.2", "deals@pharma-us.example", "Cheap meds", pharma, 2), "b@example.fr")
+	fr.file(t, spam("12.0.0.2", "deals@pharma-mailer.example", "Cheap meds", pharma, 2), "b@example.fr")
 	fr.rt.mu.Lock()
 	fr.rt.loseAnswer = true
 	fr.rt.mu.Unlock()
@@ -144,7 +144,7 @@ func TestRefusedCopyNotLetInWhateverTheSenderClock(t *testing.T) {
 	fr, de := newNode(t, ahead, "fr", "FR"), newNode(t, c, "de", "DE")
 	fr.know(t, de, "DE", frDE6)
 	de.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 	if err := de.store.SetPeerStatus(ctx, "fr", federation.StatusSuspended, c.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestAnotherNodesEnvelopeTellsNothingOfPeers(t *testing.T) {
 	fr.know(t, de, "DE", frDE6)
 	de.know(t, fr, "FR", back)
 	us.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 	var captured []byte
 	fr.svc.Transport = &fedhttp.Transport{Client: &http.Client{Transport: &captureTransport{next: http.DefaultTransport, got: &captured}}}
 	if _, err := fr.svc.Sync(ctx, "de"); err != nil {
@@ -257,7 +257,7 @@ func TestReplayedStatusQueryRefused(t *testing.T) {
 	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
 	fr.know(t, us, "US", frUS)
 	us.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 	if _, err := fr.svc.Sync(ctx, "us"); err != nil {
 		t.Fatal(err)
 	}

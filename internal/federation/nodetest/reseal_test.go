@@ -88,11 +88,11 @@ func TestResealedEnvelopeRace(t *testing.T) {
 	fr, de := newNode(t, c, "fr", "FR"), newNode(t, c, "de", "DE")
 	fr.know(t, de, "DE", frDE6)
 	de.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 	if _, err := fr.svc.Sync(ctx, "de"); err != nil {
 		t.Fatal(err)
 	}
-	fr.file(t, spam("12.0.0.2", "deals@pharma-us.example", "Cheap meds", pharma, 2), "b@example.fr")
+	fr.file(t, spam("12.0.0.2", "deals@pharma-mailer.example", "Cheap meds", pharma, 2), "b@example.fr")
 
 	h := &hookTransport{drop: true}
 	fr.svc.Transport = &fedhttp.Transport{Client: &http.Client{Transport: h}}
@@ -141,7 +141,7 @@ func TestResealedEnvelopeRace(t *testing.T) {
 	if st, _ := postRaw(t, de.url, old); st == http.StatusOK {
 		t.Error("the old envelope was accepted after the new one")
 	}
-	fr.file(t, spam("12.0.0.3", "deals@pharma-us.example", "Cheap meds", pharma, 3), "c@example.fr")
+	fr.file(t, spam("12.0.0.3", "deals@pharma-mailer.example", "Cheap meds", pharma, 3), "c@example.fr")
 	if res, err := fr.svc.Sync(ctx, "de"); err != nil || res.Envelopes != 1 {
 		t.Fatalf("the next round: %v %v", res, err)
 	}
@@ -163,7 +163,7 @@ func TestForcedDropThenLateArrival(t *testing.T) {
 	fr, de := newNode(t, c, "fr", "FR"), newNode(t, c, "de", "DE")
 	fr.know(t, de, "DE", frDE6)
 	de.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 	h := &hookTransport{drop: true}
 	fr.svc.Transport = &fedhttp.Transport{Client: &http.Client{Transport: h}}
 	if _, err := fr.svc.Sync(ctx, "de"); err == nil {
@@ -197,7 +197,7 @@ func TestForcedDropThenLateArrival(t *testing.T) {
 	if got := outsideV7(t, de); len(got) > 0 {
 		t.Errorf("DE holds what v7 forbids: %v", got)
 	}
-	fr.file(t, spam("12.0.0.3", "deals@pharma-us.example", "Cheap meds", pharma, 3), "c@example.fr")
+	fr.file(t, spam("12.0.0.3", "deals@pharma-mailer.example", "Cheap meds", pharma, 3), "c@example.fr")
 	if res, err := fr.svc.Sync(ctx, "de"); err != nil || res.Envelopes != 1 {
 		t.Fatalf("the next round: %v %v", res, err)
 	}

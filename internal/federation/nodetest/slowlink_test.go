@@ -75,7 +75,7 @@ func TestSlowLinkShrinksEnvelopes(t *testing.T) {
 	// link carries 64 KB/s for 3 s.
 	pad := strings.Repeat("Cheap meds without prescription, order today and save. ", 220)
 	for i := 0; i < 12; i++ {
-		fr.file(t, spam(fmt.Sprintf("12.0.1.%d", i+1), "deals@pharma-us.example", "Cheap meds", pad+pharma, i), fmt.Sprintf("alice%d@example.fr", i))
+		fr.file(t, spam(fmt.Sprintf("12.0.1.%d", i+1), "deals@pharma-mailer.example", "Cheap meds", pad+pharma, i), fmt.Sprintf("alice%d@example.fr", i))
 	}
 	want := allowed(t, fr, "us")
 	fr.svc.Transport = &fedhttp.Transport{Client: slowLink(64 << 10)}

@@ -155,7 +155,7 @@ func TestTAXIIAsTheSpecSays(t *testing.T) {
 	fr.know(t, au, "AU", frAU)
 	us.know(t, fr, "FR", back)
 	for i := 0; i < 6; i++ {
-		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-us.example", "Cheap meds", pharma, i), "a@example.fr")
+		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-mailer.example", "Cheap meds", pharma, i), "a@example.fr")
 		c.Add(time.Minute)
 	}
 	fr.file(t, spam("202.96.128.1", "win@lotto-cn.example", "You won", lottery, 10), "b@example.fr")
@@ -262,7 +262,7 @@ func TestTAXIIAsTheSpecSays(t *testing.T) {
 	// A new report (the campaign changes), and a wider agreement (another
 	// origin): each new or changed object comes exactly once.
 	c.Add(time.Minute)
-	fr.file(t, spam("12.0.0.9", "deals@pharma-us.example", "Cheap meds", pharma, 9), "c@example.fr")
+	fr.file(t, spam("12.0.0.9", "deals@pharma-mailer.example", "Cheap meds", pharma, 9), "c@example.fr")
 	setAgreement(t, fr, "us", strings.Replace(strings.Replace(frUSTAXII, `origins = ["US"]`, `origins = ["US", "CN"]`, 1), "version = 1", "version = 2", 1))
 	fresh, _ := poll(t, usCol, usTok, last, 3)
 	ids := map[string]int{}
@@ -425,7 +425,7 @@ func TestTAXIIAllVersionsOnceAfterNarrowThenWiden(t *testing.T) {
 	wide := strings.Replace(frUSTAXII, `origins = ["US"]`, `origins = ["*"]`, 1)
 	fr.know(t, us, "US", wide)
 	for i := 0; i < 6; i++ {
-		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-us.example", "Cheap meds", pharma, i), "a@example.fr")
+		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-mailer.example", "Cheap meds", pharma, i), "a@example.fr")
 		fr.file(t, spam("202.96.128.1", "win@lotto-cn.example", "You won", lottery, 10+i), "b@example.fr")
 		c.Add(time.Minute)
 	}
@@ -534,7 +534,7 @@ func TestTAXIIPollerStartedWhileNarrowGetsEveryReturningVersion(t *testing.T) {
 	// their statistics and indicators have two versions each.
 	for round := 0; round < 2; round++ {
 		for i := 0; i < 3; i++ {
-			fr.file(t, spam(fmt.Sprintf("12.0.0.%d", round*3+i+1), "deals@pharma-us.example", "Cheap meds", pharma, round*3+i), "a@example.fr")
+			fr.file(t, spam(fmt.Sprintf("12.0.0.%d", round*3+i+1), "deals@pharma-mailer.example", "Cheap meds", pharma, round*3+i), "a@example.fr")
 			fr.file(t, spam("202.96.128.1", "win@lotto-cn.example", "You won", lottery, 10+round*3+i), "b@example.fr")
 			c.Add(time.Minute)
 		}

@@ -72,7 +72,7 @@ func TestCooperationPagesForAuthorities(t *testing.T) {
 	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
 	fr.know(t, us, "US", frUS)
 	us.know(t, fr, "FR", back)
-	fr.file(t, spam("12.0.0.1", "deals@pharma-us.example", "Cheap meds", pharma, 1), "a@example.fr")
+	fr.file(t, spam("12.0.0.1", "deals@pharma-mailer.example", "Cheap meds", pharma, 1), "a@example.fr")
 	fr.file(t, spam("202.96.128.1", "win@lotto-cn.example", "You won", lottery, 2), "b@example.fr")
 	if _, err := fr.svc.Sync(ctx, "us"); err != nil {
 		t.Fatal(err)

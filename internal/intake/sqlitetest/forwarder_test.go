@@ -15,7 +15,7 @@ import (
 // own, written as their mail client writes it.
 func forwardOf(from, tag string) []byte {
 	spam := "Received: from relay.example ([12.0.9.1]) by mx.fr.example with SMTP id " + tag + "; Tue, 24 Nov 2026 10:00:01 +0000\r\n" +
-		"From: La Poste Colis <colis@" + tag + "-scam.example>\r\nTo: undisclosed-recipients:;\r\nSubject: Alice Martin, votre colis\r\n" +
+		"From: La Poste Colis <colis@" + tag + "-mailer.example>\r\nTo: undisclosed-recipients:;\r\nSubject: Alice Martin, votre colis\r\n" +
 		"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <" + tag + ".1@" + tag + "-scam.example>\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour,\r\nvotre colis attend. Payez ici:\r\nhttp://" + tag + "-scam.example/r/alice-martin/ref\r\n" +
 		"http://" + tag + "-scam.example/t/AliceMartin/ref\r\n"
