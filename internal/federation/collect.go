@@ -214,11 +214,8 @@ func derive(r *intake.Report, reporter string) *derived {
 	var links linkRule
 	if v != nil {
 		var why string
-		var list []string
 		from := v.Sender.Domains.From
-		if from != "" {
-			list = listRewrote(r.Raw, from)
-		}
+		list := listOrgOf(r.Raw, from)
 		// A report that may be a person's forward has a From that is the
 		// forwarder's as likely as the spam's: their signature vouches for
 		// their own firm, not for the spam's links.
@@ -456,6 +453,62 @@ var (
 	forAddr     = regexp.MustCompile(`(?i)\bfor\s+<?([^\s<>;()"]+@[^\s<>;()"]+?)>?(?:[\s;]|$)`)
 )
 
+// listOrgOf returns the organisation of the mailing list that carried a
+// message — its List-Id's — when it is not the sender's own: the From is
+// the list's own address (listRewrote), or the List-Id is at another
+// organisation than the From (a spam sent to an open list by Bcc, its
+// poster's From kept). Its footer (listinfo, unsubscribe, the
+// association's home page) names the list, not the spam run. A sender's
+// own newsletter, its List-Id at its own organisation, gives "".
+func listOrgOf(raw []byte, from string) string {
+	h := listHeader(raw)
+	if h == nil {
+		return ""
+	}
+	org := addrOrg(h.Get("List-Id"))
+	if org == "" {
+		return ""
+	}
+	if org != dnsname.OrgDomain(from) || listRewrote(raw, from) != nil {
+		return org
+	}
+	return ""
+}
+
+// listHeader is the header of a message that carries a List-Id field,
+// nil for any other (the field looked for first, as few messages carry
+// one).
+func listHeader(raw []byte) *mail.Header {
+	head := raw
+	if i := bytes.Index(raw, []byte("\n\r\n")); i >= 0 {
+		head = raw[:i+1]
+	} else if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+		head = raw[:i+1]
+	}
+	if !bytes.Contains(bytes.ToLower(head), []byte("list-id:")) {
+		return nil
+	}
+	h := mail.ParseBytes(head, mail.DefaultLimits()).Header
+	return &h
+}
+
+// addrOrg is the organisation a list field names: the domain of its
+// address or URL, or its List-Id ("Friends <friends.lists.assoc.example>").
+func addrOrg(v string) string {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if i, j := strings.LastIndexByte(v, '<'), strings.LastIndexByte(v, '>'); i >= 0 && j > i {
+		v = v[i+1 : j]
+	}
+	v = strings.TrimPrefix(v, "mailto:")
+	if k := strings.LastIndexByte(v, '@'); k >= 0 {
+		v = v[k+1:]
+	}
+	if k := strings.IndexAny(v, "?/"); k >= 0 {
+		v = v[:k]
+	}
+	return dnsname.OrgDomain(strings.TrimSpace(v))
+}
+
 // listRewrote returns, when a message's From is a mailing list's own
 // address written by the list over its poster's (the DMARC mitigation of
 // Mailman and Google Groups), the hosts of the list's List-* links at the
@@ -473,30 +526,12 @@ var (
 // not its links (only the List-* hosts are the list's).
 func listRewrote(raw []byte, from string) []string {
 	org := dnsname.OrgDomain(from)
-	head := raw
-	if i := bytes.Index(raw, []byte("\n\r\n")); i >= 0 {
-		head = raw[:i+1]
-	} else if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
-		head = raw[:i+1]
-	}
-	if org == "" || !bytes.Contains(bytes.ToLower(head), []byte("list-id:")) {
+	hp := listHeader(raw)
+	if org == "" || hp == nil {
 		return nil
 	}
-	h := mail.ParseBytes(head, mail.DefaultLimits()).Header
-	domainOf := func(v string) string {
-		v = strings.ToLower(strings.TrimSpace(v))
-		if i, j := strings.LastIndexByte(v, '<'), strings.LastIndexByte(v, '>'); i >= 0 && j > i {
-			v = v[i+1 : j]
-		}
-		v = strings.TrimPrefix(v, "mailto:")
-		if k := strings.LastIndexByte(v, '@'); k >= 0 {
-			v = v[k+1:]
-		}
-		if k := strings.IndexAny(v, "?/"); k >= 0 {
-			v = v[:k]
-		}
-		return dnsname.OrgDomain(strings.TrimSpace(v))
-	}
+	h := *hp
+	domainOf := addrOrg
 	if id := h.Get("List-Id"); id == "" || domainOf(id) != org {
 		return nil
 	}

@@ -49,10 +49,10 @@ import (
 type linkRule struct {
 	brands  *rules.Brands
 	fromOrg string // The From's organisation, its links kept back; "" when they are shared.
-	// listHosts are the hosts of a mailing list's List-* fields when the
-	// From is the list's own address: its footer's links (listinfo,
-	// unsubscribe) are the list's, not the spam's.
-	listHosts []string
+	// listOrg is the organisation of a mailing list that carried the
+	// message (listOrgOf): its footer's links (listinfo, unsubscribe, its
+	// home page) and its domain are the list's, not the spam's.
+	listOrg string
 }
 
 // fromWithheld is the report item's reason when the From's organisation's
@@ -68,8 +68,8 @@ const fromWithheld = "links to the From's organisation: not shared, since the Fr
 // are the forwarder's as likely as the spam's; list is the List-* hosts
 // when the From is a mailing list's own address (listRewrote; nil when
 // it is not).
-func newLinkRule(v *analysis.Verdict, established bool, list []string) (linkRule, string) {
-	l := linkRule{brands: rules.EmbeddedBrands(), listHosts: list}
+func newLinkRule(v *analysis.Verdict, established bool, listOrg string) (linkRule, string) {
+	l := linkRule{brands: rules.EmbeddedBrands(), listOrg: listOrg}
 	from := v.Sender.Domains.From
 	if from == "" {
 		return l, ""
@@ -83,7 +83,7 @@ func newLinkRule(v *analysis.Verdict, established bool, list []string) (linkRule
 		return l, "" // Nothing there to keep back.
 	}
 	if established {
-		return l, "" // The signer's own; a list's footer only (listHosts).
+		return l, "" // The signer's own (a list's own From: its organisation is listOrg).
 	}
 	// A homoglyph or a typosquat of a brand's domain (paypa1.com) is the
 	// phisher's own: no firm registers its name misspelled. A domain that
@@ -105,8 +105,7 @@ func (l linkRule) domain(d string) bool {
 	if l.wellKnown(d) != unknown {
 		return true
 	}
-	return l.fromOrg != "" && dnsname.OrgDomain(d) == l.fromOrg ||
-		slices.ContainsFunc(l.listHosts, func(h string) bool { return dnsname.OrgDomain(h) == dnsname.OrgDomain(d) })
+	return l.fromOrg != "" && dnsname.OrgDomain(d) == l.fromOrg || l.listOrg != "" && dnsname.OrgDomain(d) == l.listOrg
 }
 
 // url reports whether a link, by its host, is kept back.
@@ -117,11 +116,7 @@ func (l linkRule) url(host string) bool {
 	if l.wellKnown(host) == site {
 		return true
 	}
-	return l.fromOrg != "" && dnsname.OrgDomain(host) == l.fromOrg || l.listHost(host)
-}
-
-func (l linkRule) listHost(h string) bool {
-	return slices.ContainsFunc(l.listHosts, func(x string) bool { return strings.EqualFold(x, h) })
+	return l.fromOrg != "" && dnsname.OrgDomain(host) == l.fromOrg || l.listOrg != "" && dnsname.OrgDomain(host) == l.listOrg
 }
 
 // A host's kind, for the link rule.

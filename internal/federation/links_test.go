@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -276,8 +277,10 @@ func TestListRewrittenFromNotTheSender(t *testing.T) {
 	}
 	// The twelfth review's F6: marks a spammer writes on its own signed
 	// mail with no poster elsewhere (X-Original-From: x, a "via" name)
-	// do not make it a list's; with a Reply-To elsewhere too they keep
-	// its sender domain back, but not its links.
+	// do not make it a list's. With a Reply-To elsewhere too, its mail
+	// reads as a list's own in every field: its domain and its links are
+	// kept back as a list's, its origin goes out — what not signing at all
+	// would have got it (links.go).
 	forged := func(extra, name string) []byte {
 		return signAs(t, []byte("Received: from mx.pills-shop.example (mx.pills-shop.example [12.0.9.80]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:01 +0000\r\n"+
 			"From: "+name+" <offers@news.pills-shop.example>\r\nTo: bob@gmail.example\r\nList-Id: <offers.news.pills-shop.example>\r\n"+extra+
@@ -288,8 +291,8 @@ func TestListRewrittenFromNotTheSender(t *testing.T) {
 			t.Errorf("forged marks (%s) keep a signed spammer's domain back:\n%s", name, got)
 		}
 	}
-	if got := listed(sharedItems(t, an, forged("Reply-To: pills@gmail.example\r\n", "Deals via Pills Shop"), intake.Via{As: intake.AsReceived}), spamRun...); !strings.Contains(got, "ind:domain-name:pills-shop.example ") || !strings.Contains(got, "ind:url:http://pills-shop.example/buy/42 ") {
-		t.Errorf("forged marks and a Reply-To elsewhere keep the spammer's links back:\n%s", got)
+	if got := listed(sharedItems(t, an, forged("Reply-To: pills@gmail.example\r\n", "Deals via Pills Shop"), intake.Via{As: intake.AsReceived}), spamRun...); strings.Contains(got, "pills-shop") || !strings.Contains(got, "ind:ipv4-addr:12.0.9.80 ") {
+		t.Errorf("forged marks and a Reply-To elsewhere: the list's domain is shared, or the origin is not:\n%s", got)
 	}
 	// The twelfth review's F5: a spam with no link of its own, Bcc'd to an
 	// association's list: the list's footer (its listinfo page, the host
@@ -309,7 +312,14 @@ func TestListRewrittenFromNotTheSender(t *testing.T) {
 	for name, c := range map[string]struct {
 		an  *analysis.Analyzer
 		raw []byte
-	}{"signed": {an, footer(true)}, "offline": {offline, footer(false)}} {
+	}{"signed": {an, footer(true)}, "offline": {offline, footer(false)},
+		// The thirteenth review's A11: the footer's link to the
+		// association's home page, on another host than its List-* fields.
+		"signed, a home-page link": {an, signAs(t, bytes.Replace(footer(false), []byte("-- \r\n"), []byte("-- \r\nhttps://www.assoc.example/\r\n"), 1), "lists.assoc.example", priv)},
+		// A8: an open list that keeps its poster's From.
+		"an open list, the poster's From kept": {offline, []byte("Received: from lists.assoc.example (lists.assoc.example [198.51.100.30]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:01 +0000\r\n" +
+			"From: Prince <prince@gmail.example>\r\nTo: undisclosed-recipients:;\r\n" + list + "Subject: Business proposal\r\n\r\nReply for the transfer.\r\n-- \r\nFriends mailing list https://lists.assoc.example/mailman/listinfo/friends https://www.assoc.example/\r\n")},
+	} {
 		if got := listed(sharedItems(t, c.an, c.raw, intake.Via{As: intake.AsReceived}), spamRun...); strings.Contains(got, "assoc.example") {
 			t.Errorf("%s: the list's footer is shared:\n%s", name, got)
 		}
