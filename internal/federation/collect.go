@@ -215,7 +215,7 @@ func derive(r *intake.Report, reporter string) *derived {
 	if v != nil {
 		var why string
 		from := v.Sender.Domains.From
-		list := listOrgOf(r.Raw, from)
+		list := listOrgOf(r.Raw, from, v.Origin.RDNS)
 		// A report that may be a person's forward has a From that is the
 		// forwarder's as likely as the spam's: their signature vouches for
 		// their own firm, not for the spam's links.
@@ -274,7 +274,10 @@ func derive(r *intake.Report, reporter string) *derived {
 		d.senderInd = dom
 	}
 	for _, dom := range d.domains {
-		if !people.HoldsDomain(dom) {
+		// A domain that spells one of the people (a host "bob.durand",
+		// their name under an unlisted suffix) is theirs as much as
+		// their address is.
+		if !people.HoldsDomain(dom) && !namesPerson(people, dom) {
 			d.inds = append(d.inds, indRef{"domain-name", dom})
 		}
 	}
@@ -288,7 +291,7 @@ func derive(r *intake.Report, reporter string) *derived {
 				if dom == "" {
 					dom = host
 				}
-				if !links.domain(dom) && !people.HoldsDomain(dom) {
+				if !links.domain(dom) && !people.HoldsDomain(dom) && !namesPerson(people, host) {
 					d.inds = append(d.inds, indRef{"domain-name", dom})
 					if !slices.Contains(d.domains, dom) {
 						d.domains = append(d.domains, dom)
@@ -312,6 +315,14 @@ func derive(r *intake.Report, reporter string) *derived {
 	slices.SortFunc(d.inds, func(a, b indRef) int { return strings.Compare(a.typ+"\x00"+a.value, b.typ+"\x00"+b.value) })
 	d.inds = slices.Compact(d.inds)
 	return d
+}
+
+// namesPerson reports whether a host spells one of the people (their
+// address, local part or name: "bob.durand", "bobdurand"), as the privacy
+// scrubbing of links finds it: such a host is never shared as a domain.
+func namesPerson(people privacy.People, host string) bool {
+	_, ok := people.URL("http://" + host + "/")
+	return !ok
 }
 
 // spamSender returns the From domain of a report's message as the spam
@@ -431,8 +442,11 @@ func replayedHere(raw []byte, v *analysis.Verdict, from string) bool {
 				}
 			}
 		case "received":
-			if receiving {
-				if m := forAddr.FindStringSubmatch(f.Value); m != nil {
+			// The receiving server's own "for" follows its "by": what
+			// comes before is the client's HELO, which the replayer
+			// writes ("HELO x for <drop@…>", copied into the field).
+			if by := byClause.FindAllStringIndex(f.Value, -1); receiving && len(by) > 0 {
+				if m := forAddr.FindStringSubmatch(f.Value[by[len(by)-1][0]:]); m != nil {
 					recorded = append(recorded, strings.ToLower(m[1]))
 				}
 			}
@@ -450,6 +464,7 @@ func replayedHere(raw []byte, v *analysis.Verdict, from string) bool {
 
 var (
 	receivedFor = regexp.MustCompile(`[^\s<>;,()"]+@[^\s<>;,()"]+`)
+	byClause    = regexp.MustCompile(`(?i)\sby\s`)
 	forAddr     = regexp.MustCompile(`(?i)\bfor\s+<?([^\s<>;()"]+@[^\s<>;()"]+?)>?(?:[\s;]|$)`)
 )
 
@@ -459,8 +474,10 @@ var (
 // organisation than the From (a spam sent to an open list by Bcc, its
 // poster's From kept). Its footer (listinfo, unsubscribe, the
 // association's home page) names the list, not the spam run. A sender's
-// own newsletter, its List-Id at its own organisation, gives "".
-func listOrgOf(raw []byte, from string) string {
+// own newsletter, its List-Id at its own organisation, gives "", and so
+// does a List-Id at another organisation than the one whose server
+// delivered the message (the origin's reverse name).
+func listOrgOf(raw []byte, from, originRDNS string) string {
 	h := listHeader(raw)
 	if h == nil {
 		return ""
@@ -469,7 +486,14 @@ func listOrgOf(raw []byte, from string) string {
 	if org == "" {
 		return ""
 	}
-	if org != dnsname.OrgDomain(from) || listRewrote(raw, from) != nil {
+	if listRewrote(raw, from) != nil {
+		return org
+	}
+	// A list at another organisation than the From is one only when it
+	// is what delivered the message: the origin's name, as the receiving
+	// side recorded it, is the list's. Otherwise one List-Id line naming
+	// the spam's landing domain would keep that back.
+	if org != dnsname.OrgDomain(from) && dnsname.OrgDomain(originRDNS) == org {
 		return org
 	}
 	return ""
@@ -522,8 +546,9 @@ func addrOrg(v string) string {
 // to it (or Bcc'd to it) would name an association's or a university's
 // list domain a spammer's. A sender's own newsletter carries a List-Id
 // too, but neither the marks nor a poster elsewhere; a spammer that
-// writes them all sends its replies elsewhere and loses its sender domain,
-// not its links (only the List-* hosts are the list's).
+// writes them all sends its replies elsewhere and has its domain and
+// links kept back as a list's (listOrgOf), as leaving its mail unsigned
+// would have had them.
 func listRewrote(raw []byte, from string) []string {
 	org := dnsname.OrgDomain(from)
 	hp := listHeader(raw)

@@ -79,8 +79,10 @@ func newLinkRule(v *analysis.Verdict, established bool, listOrg string) (linkRul
 		return l, ""
 	}
 	if !slices.ContainsFunc(v.Content.Domains, func(d string) bool { return dnsname.OrgDomain(d) == org }) &&
-		!slices.ContainsFunc(v.Content.URLs, func(u mail.URL) bool { return dnsname.OrgDomain(u.Host) == org }) {
-		return l, "" // Nothing there to keep back.
+		!slices.ContainsFunc(v.Content.URLs, func(u mail.URL) bool {
+			return dnsname.OrgDomain(u.Host) == org || dnsname.OrgDomain(hostOf(redirectTarget(u.URL))) == org
+		}) {
+		return l, "" // Nothing there to keep back, wrapped or not.
 	}
 	if established {
 		return l, "" // The signer's own (a list's own From: its organisation is listOrg).
@@ -89,11 +91,45 @@ func newLinkRule(v *analysis.Verdict, established bool, listOrg string) (linkRul
 	// phisher's own: no firm registers its name misspelled. A domain that
 	// only holds a brand's name (paypal.ch, sparkasse-hannover.de) may be
 	// the brand's own, or a real regional firm's, that the list lacks.
-	if _, kind, ok := l.brands.LookAlike(from); ok && (kind == "homoglyph" || kind == "typosquat") {
+	if _, kind, ok := l.brands.LookAlike(from); ok && (kind == "homoglyph" || kind == "typosquat") &&
+		!slices.ContainsFunc(l.brands.List, func(b rules.Brand) bool { return spellsBrand(org, &b) }) {
 		return l, ""
 	}
 	l.fromOrg = org
 	return l, fromWithheld
+}
+
+// spellsBrand reports whether the registrable domain org is one of the
+// brand's names itself, hyphens aside, under any suffix
+// (deutsche-bank.com, credit-agricole.it, itau.cl): the look-alike check
+// compares with the brand's names, and calls those "typosquats" of the
+// brand's listed domains though they are its own or a sister company's.
+func spellsBrand(org string, b *rules.Brand) bool {
+	label, _, _ := strings.Cut(org, ".")
+	label = strings.ReplaceAll(label, "-", "")
+	for _, n := range b.Names {
+		if strings.Join(strings.Fields(strings.ToLower(n)), "") == label {
+			return true
+		}
+	}
+	for _, d := range b.Domains {
+		if l, _, _ := strings.Cut(d, "."); strings.ReplaceAll(l, "-", "") == label {
+			return true
+		}
+	}
+	return false
+}
+
+// hostOf is a link's host, "" when it has none.
+func hostOf(u string) string {
+	if u == "" {
+		return ""
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(p.Hostname())
 }
 
 // domain reports whether a link domain (a registrable domain of the
@@ -101,6 +137,9 @@ func newLinkRule(v *analysis.Verdict, established bool, listOrg string) (linkRul
 func (l linkRule) domain(d string) bool {
 	if _, err := netip.ParseAddr(strings.Trim(d, "[]")); err == nil {
 		return true // An address is no domain name; the link carries it.
+	}
+	if dnsname.OrgDomain(d) == "" {
+		return true // A public suffix (github.io, co.uk, com): nobody's domain.
 	}
 	if l.wellKnown(d) != unknown {
 		return true
@@ -189,6 +228,8 @@ var siteHosts = map[string]bool{
 	// More brands' asset and measurement hosts.
 	"cloud.microsoft": true, "images-amazon.com": true, "nflxext.com": true, "licdn.com": true, "ytimg.com": true,
 	"mlstatic.com": true, "walmartimages.com": true, "google-analytics.com": true, "googletagmanager.com": true,
+	// Mail filters' own sites, under which their link rewriting runs.
+	"proofpoint.com": true, "mimecast.com": true, "barracudanetworks.com": true,
 	// Reference and standards sites a page cites.
 	"wikipedia.org": true, "wikimedia.org": true, "w3.org": true, "schema.org": true,
 }
@@ -251,6 +292,19 @@ var redirectParams = map[string][]string{
 // redirector's own host (or www. before it) is read: a path like /url on
 // any other host is that host's.
 func redirectTarget(raw string) string {
+	t := ""
+	for range 3 { // Safe Links around Proofpoint around google.com/url.
+		next := redirectOnce(raw)
+		if next == "" {
+			return t
+		}
+		t, raw = next, next
+	}
+	return t
+}
+
+// redirectOnce unwraps one redirector (redirectTarget).
+func redirectOnce(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
 		return ""
