@@ -215,7 +215,7 @@ func derive(r *intake.Report, reporter string) *derived {
 	if v != nil {
 		var why string
 		from := v.Sender.Domains.From
-		list := listOrgOf(r.Raw, from, v.Origin.RDNS)
+		list := listOrgOf(r.Raw, from)
 		// A report that may be a person's forward has a From that is the
 		// forwarder's as likely as the spam's: their signature vouches for
 		// their own firm, not for the spam's links.
@@ -254,7 +254,7 @@ func derive(r *intake.Report, reporter string) *derived {
 		d.repReplayed = mkItem("rep:"+r.ID, KindReports, tlpReport, ro, false, r.CampaignID, r.ReceivedAt, rb)
 	}
 	for _, dom := range v.Content.Domains {
-		if !links.domain(dom) {
+		if !links.domain(dom) && !namesPerson(people, dom) {
 			d.domains = append(d.domains, dom)
 		}
 	}
@@ -442,12 +442,17 @@ func replayedHere(raw []byte, v *analysis.Verdict, from string) bool {
 				}
 			}
 		case "received":
-			// The receiving server's own "for" follows its "by": what
-			// comes before is the client's HELO, which the replayer
-			// writes ("HELO x for <drop@…>", copied into the field).
+			// The receiving server's own "for" is the last clause
+			// before the date, after its "by": the client's HELO comes
+			// before "by", and Exim's "(envelope-from <…>)" after it,
+			// both the replayer's to write ("HELO x for <drop@…>").
 			if by := byClause.FindAllStringIndex(f.Value, -1); receiving && len(by) > 0 {
-				if m := forAddr.FindStringSubmatch(f.Value[by[len(by)-1][0]:]); m != nil {
-					recorded = append(recorded, strings.ToLower(m[1]))
+				tail := f.Value[by[len(by)-1][0]:]
+				if k := strings.LastIndexByte(tail, ';'); k >= 0 {
+					tail = tail[:k+1]
+				}
+				if ms := forAddr.FindAllStringSubmatch(tail, -1); len(ms) > 0 {
+					recorded = append(recorded, strings.ToLower(ms[len(ms)-1][1]))
 				}
 			}
 			if received == v.Origin.Hop {
@@ -474,10 +479,8 @@ var (
 // organisation than the From (a spam sent to an open list by Bcc, its
 // poster's From kept). Its footer (listinfo, unsubscribe, the
 // association's home page) names the list, not the spam run. A sender's
-// own newsletter, its List-Id at its own organisation, gives "", and so
-// does a List-Id at another organisation than the one whose server
-// delivered the message (the origin's reverse name).
-func listOrgOf(raw []byte, from, originRDNS string) string {
+// own newsletter, its List-Id at its own organisation, gives "".
+func listOrgOf(raw []byte, from string) string {
 	h := listHeader(raw)
 	if h == nil {
 		return ""
@@ -489,11 +492,13 @@ func listOrgOf(raw []byte, from, originRDNS string) string {
 	if listRewrote(raw, from) != nil {
 		return org
 	}
-	// A list at another organisation than the From is one only when it
-	// is what delivered the message: the origin's name, as the receiving
-	// side recorded it, is the list's. Otherwise one List-Id line naming
-	// the spam's landing domain would keep that back.
-	if org != dnsname.OrgDomain(from) && dnsname.OrgDomain(originRDNS) == org {
+	// A list at another organisation than the From: an open list that
+	// keeps its poster's From. Its server's name is no test (a list on a
+	// hosting provider's server has the provider's; the fifteenth
+	// review's C7), so one forged List-Id line naming the spam's landing
+	// domain keeps that back too: an evasion, where the test would name
+	// the association.
+	if org != dnsname.OrgDomain(from) {
 		return org
 	}
 	return ""

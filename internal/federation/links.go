@@ -37,9 +37,10 @@ import (
 //     dressed as the firm, and no field the message writes tells them
 //     apart that the spammer could not write too (the eleventh and twelfth
 //     reviews broke every such test: a Reply-To, a recipient, a picture,
-//     a second page). Unless the From is a homoglyph or a typosquat of a
-//     known brand's domain (paypa1.com): no firm registers its own name
-//     misspelled, so that domain is the phisher's.
+//     a second page). Not even a look-alike of a brand's domain: the
+//     check compares with names, and real firms' own domains sit one
+//     letter off a brand's (paypay.ne.jp, telecom.it; the fifteenth
+//     review).
 //
 // What the From's organisation loses here, its signature gives back: a
 // spammer's domain that signs its mail (as bulk mail must, to reach the
@@ -65,9 +66,8 @@ const fromWithheld = "links to the From's organisation: not shared, since the Fr
 // authenticated the From (authenticated: an aligned DKIM signature it
 // verified) of a report that is the spam itself — never of one that may
 // be a person's forward (intake.UnsureOrigin), whose From and signature
-// are the forwarder's as likely as the spam's; list is the List-* hosts
-// when the From is a mailing list's own address (listRewrote; nil when
-// it is not).
+// are the forwarder's as likely as the spam's; listOrg is the
+// organisation of a mailing list that carried the message (listOrgOf).
 func newLinkRule(v *analysis.Verdict, established bool, listOrg string) (linkRule, string) {
 	l := linkRule{brands: rules.EmbeddedBrands(), listOrg: listOrg}
 	from := v.Sender.Domains.From
@@ -87,37 +87,8 @@ func newLinkRule(v *analysis.Verdict, established bool, listOrg string) (linkRul
 	if established {
 		return l, "" // The signer's own (a list's own From: its organisation is listOrg).
 	}
-	// A homoglyph or a typosquat of a brand's domain (paypa1.com) is the
-	// phisher's own: no firm registers its name misspelled. A domain that
-	// only holds a brand's name (paypal.ch, sparkasse-hannover.de) may be
-	// the brand's own, or a real regional firm's, that the list lacks.
-	if _, kind, ok := l.brands.LookAlike(from); ok && (kind == "homoglyph" || kind == "typosquat") &&
-		!slices.ContainsFunc(l.brands.List, func(b rules.Brand) bool { return spellsBrand(org, &b) }) {
-		return l, ""
-	}
 	l.fromOrg = org
 	return l, fromWithheld
-}
-
-// spellsBrand reports whether the registrable domain org is one of the
-// brand's names itself, hyphens aside, under any suffix
-// (deutsche-bank.com, credit-agricole.it, itau.cl): the look-alike check
-// compares with the brand's names, and calls those "typosquats" of the
-// brand's listed domains though they are its own or a sister company's.
-func spellsBrand(org string, b *rules.Brand) bool {
-	label, _, _ := strings.Cut(org, ".")
-	label = strings.ReplaceAll(label, "-", "")
-	for _, n := range b.Names {
-		if strings.Join(strings.Fields(strings.ToLower(n)), "") == label {
-			return true
-		}
-	}
-	for _, d := range b.Domains {
-		if l, _, _ := strings.Cut(d, "."); strings.ReplaceAll(l, "-", "") == label {
-			return true
-		}
-	}
-	return false
 }
 
 // hostOf is a link's host, "" when it has none.

@@ -125,10 +125,12 @@ func TestFirmAPhishWearsIsNoLink(t *testing.T) {
 			t.Errorf("unsigned, %s: the report item does not say why:\n%s", c.name, got)
 		}
 	}
-	// A From holding a brand's name but not misspelling it may be the
-	// brand's own domain the list lacks, or a real regional firm's (the
-	// thirteenth review's A5): kept back like any unsigned From.
-	for _, from := range []string{"PayPal <service@paypal.ch>", "Sparkasse <service@sparkasse-hannover.de>"} {
+	// A From that looks like a brand's may be the brand's own domain the
+	// list lacks, a real regional firm's (the thirteenth review's A5), or
+	// a real firm's one letter off a brand's name (paypay.ne.jp,
+	// telecom.it: the fifteenth review's C1): kept back like any unsigned
+	// From, a phisher's typosquat too.
+	for _, from := range []string{"PayPal <service@paypal.ch>", "Sparkasse <service@sparkasse-hannover.de>", "PayPal <service@paypa1.example>", "PayPay <info@paypay.ne.jp>", "Telecom <info@telecom.it>"} {
 		dom := from[strings.Index(from, "@")+1 : len(from)-1]
 		got := listed(sharedItems(t, offline, msg(from, bob, "", `<a href="https://www.`+dom+`/login">Log in</a>`), intake.Via{As: intake.AsReceived}), spamRun...)
 		if strings.Contains(got, dom) {
@@ -136,8 +138,7 @@ func TestFirmAPhishWearsIsNoLink(t *testing.T) {
 		}
 	}
 	// The controls: the From's own links go out when its signature
-	// establishes it, and when it misspells a brand's (no firm registers
-	// its own name misspelled).
+	// establishes it.
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -153,8 +154,6 @@ func TestFirmAPhishWearsIsNoLink(t *testing.T) {
 			[]string{"ind:domain-name:parcel-scam.example", "ind:url:http://parcel-scam.example/pay/77"}},
 		{"signed, beside a brand's logo", online, signAs(t, msg("Parcel <track@parcel-scam.example>", bob, "", `<img src="https://www.paypal.com/logo.png"><a href="http://parcel-scam.example/pay/77">Payer</a>`), "parcel-scam.example", priv),
 			[]string{"ind:domain-name:parcel-scam.example", "ind:url:http://parcel-scam.example/pay/77"}},
-		{"a typosquat of a brand beside another page", offline, msg("PayPal <service@paypa1.example>", bob, "", `<a href="http://paypa1.example/login">Log in</a><a href="http://secure-check.example/x">Verify</a>`),
-			[]string{"ind:domain-name:paypa1.example", "ind:domain-name:secure-check.example"}},
 	} {
 		got := listed(sharedItems(t, c.an, c.raw, intake.Via{As: intake.AsReceived}), spamRun...)
 		for _, w := range c.want {

@@ -167,7 +167,7 @@ func TestCorpusModernLinkCost(t *testing.T) {
 		withLinks++
 		r := &intake.Report{ID: "r", CampaignID: "c", Raw: raw, Verdict: v}
 		from := v.Sender.Domains.From
-		l, why := newLinkRule(v, from != "" && v.Auth != nil && authenticated(v.Auth, from), listOrgOf(raw, from, v.Origin.RDNS))
+		l, why := newLinkRule(v, from != "" && v.Auth != nil && authenticated(v.Auth, from), listOrgOf(raw, from))
 		d := derive(r, "")
 		known := false
 		for _, x := range v.Content.Domains {

@@ -5,9 +5,12 @@ package federation
 // review found it (then), and each test fails while that harm is present.
 // All pass since the fixes (links.go, collect.go): B1 wrapped links, B2
 // public suffixes, B3 Proofpoint's own site and nested wrapping, B4 the
-// replayer's HELO, B5 a forged List-Id, B6 one person as two recipient
-// sets, B7 real brand domains taken for typosquats, B8 a target host
-// naming the recipient.
+// replayer's HELO, B6 one person as two recipient sets, B7 real brand
+// domains taken for typosquats, B8 a target host naming the recipient.
+// B5 (one forged List-Id keeping a landing domain back) was fixed and the
+// fix taken back: it named associations whose list runs on a hosting
+// provider's server (the fifteenth review's C7); docs/federation.md says
+// so.
 // Run: go test -count=1 -run TestReview14 -v ./internal/federation/
 
 import (
@@ -182,21 +185,6 @@ func TestReview14B4ReplayDefeatedByHelo(t *testing.T) {
 		if got := shared([]byte(recv + signed.String())); strings.Contains(got, "firm-help.example") {
 			t.Errorf("%s: a HELO naming the drop box defeats the replay check; the firm is named as the spam run's sender:\n%s", name, got)
 		}
-	}
-}
-
-// B5 (MEDIUM, evasion): listOrgOf keeps back the organisation of ANY
-// List-Id at another organisation than the From, signed or not, with no
-// other mark of a list. A phisher writes "List-Id: <news.evil-login.example>"
-// and its landing domain and every link there are kept back as a list's:
-// partners get the origin IP and nothing else.
-func TestReview14B5ListIdHidesTheLandingDomain(t *testing.T) {
-	body := `<p>Your account is locked. <a href="https://evil-login.example/unlock">Unlock it</a>.</p>`
-	raw := []byte(strings.Replace(string(a14Msg("Acme Bank <service@acme-bank.example>", a14Bob, body)),
-		"\r\nTo: ", "\r\nList-Id: <news.evil-login.example>\r\nTo: ", 1))
-	got := a14Shared(t, raw)
-	if !strings.Contains(got, "ind:domain-name:evil-login.example ") || !strings.Contains(got, "ind:url:https://evil-login.example/unlock ") {
-		t.Errorf("one forged List-Id hides the phish's landing domain and link:\n%s", got)
 	}
 }
 
