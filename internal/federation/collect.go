@@ -372,7 +372,7 @@ func spamSender(r *intake.Report) (dom, why string) {
 		if replayedHere(r.Raw, v, from) {
 			return "", senderReplayedHere
 		}
-		if listRewrote(r.Raw, from) != nil {
+		if listRewrote(r.Raw, from) {
 			return "", "sender domain: not shared, since its From is a mailing list's own address (its List-Id and the list's rewriting of the author's From say so): the list re-sends, under its name and signature, what its members and anyone it lets post send"
 		}
 		// As an A-label: "pаypal.example" with a Cyrillic а reads as the
@@ -489,7 +489,7 @@ func listOrgOf(raw []byte, from string) string {
 	if org == "" {
 		return ""
 	}
-	if listRewrote(raw, from) != nil {
+	if listRewrote(raw, from) {
 		return org
 	}
 	// A list at another organisation than the From: an open list that
@@ -538,64 +538,45 @@ func addrOrg(v string) string {
 	return dnsname.OrgDomain(strings.TrimSpace(v))
 }
 
-// listRewrote returns, when a message's From is a mailing list's own
+// listRewrote reports whether a message's From is a mailing list's own
 // address written by the list over its poster's (the DMARC mitigation of
-// Mailman and Google Groups), the hosts of the list's List-* links at the
-// From's organisation (its footer's listinfo and unsubscribe pages), and
-// nil when it is not. A list's own From is one at the organisation of the
-// message's List-Id bearing a mark of the rewriting — a display name
-// "Poster via List", a List-Post address there, an X-Original-From — and
-// naming its poster at another organisation (Reply-To, Cc or
-// X-Original-From), as the lists do. The list signs what it re-sends, so
-// its signature establishes the list, not the spam's author: a spam posted
-// to it (or Bcc'd to it) would name an association's or a university's
-// list domain a spammer's. A sender's own newsletter carries a List-Id
-// too, but neither the marks nor a poster elsewhere; a spammer that
-// writes them all sends its replies elsewhere and has its domain and
-// links kept back as a list's (listOrgOf), as leaving its mail unsigned
-// would have had them.
-func listRewrote(raw []byte, from string) []string {
+// Mailman and Google Groups): one at the organisation of the message's
+// List-Id bearing a mark of the rewriting — a display name "Poster via
+// List", a List-Post address there, an X-Original-From — and naming its
+// poster at another organisation (Reply-To, Cc or X-Original-From), as
+// the lists do. The list signs what it re-sends, so its signature
+// establishes the list, not the spam's author: a spam posted to it (or
+// Bcc'd to it) would name an association's or a university's list domain
+// a spammer's. A sender's own newsletter carries a List-Id too, but
+// neither the marks nor a poster elsewhere; a spammer that writes them all
+// sends its replies elsewhere and has its domain and links kept back as a
+// list's (listOrgOf), as leaving its mail unsigned would have had them.
+func listRewrote(raw []byte, from string) bool {
 	org := dnsname.OrgDomain(from)
 	hp := listHeader(raw)
 	if org == "" || hp == nil {
-		return nil
+		return false
 	}
 	h := *hp
-	domainOf := addrOrg
-	if id := h.Get("List-Id"); id == "" || domainOf(id) != org {
-		return nil
+	if id := h.Get("List-Id"); id == "" || addrOrg(id) != org {
+		return false
 	}
 	list, _ := mail.ParseAddressList(h.Get("From"))
-	marked := h.Get("X-Original-From") != "" || h.Get("List-Post") != "" && domainOf(h.Get("List-Post")) == org ||
+	marked := h.Get("X-Original-From") != "" || h.Get("List-Post") != "" && addrOrg(h.Get("List-Post")) == org ||
 		len(list) == 1 && strings.Contains(strings.ToLower(list[0].Name), " via ")
 	if !marked {
-		return nil
+		return false
 	}
-	poster := false
 	for _, f := range []string{"Reply-To", "Cc", "X-Original-From"} {
 		addrs, _ := mail.ParseAddressList(h.Get(f))
 		for _, a := range addrs {
-			if d := domainOf(a.Addr); d != "" && d != org {
-				poster = true
+			if d := addrOrg(a.Addr); d != "" && d != org {
+				return true
 			}
 		}
 	}
-	if !poster {
-		return nil
-	}
-	hosts := []string{}
-	for _, f := range []string{"List-Unsubscribe", "List-Subscribe", "List-Help", "List-Archive", "List-Owner", "List-Post"} {
-		for _, m := range listURL.FindAllString(h.Get(f), -1) {
-			if u, err := url.Parse(m); err == nil && dnsname.OrgDomain(u.Hostname()) == org && !slices.Contains(hosts, u.Hostname()) {
-				hosts = append(hosts, strings.ToLower(u.Hostname()))
-			}
-		}
-	}
-	return hosts
+	return false
 }
-
-// listURL finds the web links of a List-* field ("<https://…>, <mailto:…>").
-var listURL = regexp.MustCompile(`https?://[^\s<>,]+`)
 
 // senderUnverified begins the reason a report item gives for its missing
 // sender domain.

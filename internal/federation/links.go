@@ -80,7 +80,7 @@ func newLinkRule(v *analysis.Verdict, established bool, listOrg string) (linkRul
 	}
 	if !slices.ContainsFunc(v.Content.Domains, func(d string) bool { return dnsname.OrgDomain(d) == org }) &&
 		!slices.ContainsFunc(v.Content.URLs, func(u mail.URL) bool {
-			return dnsname.OrgDomain(u.Host) == org || dnsname.OrgDomain(hostOf(redirectTarget(u.URL))) == org
+			return dnsname.OrgDomain(u.Host) == org || dnsname.OrgDomain(urlHost(redirectTarget(u.URL))) == org
 		}) {
 		return l, "" // Nothing there to keep back, wrapped or not.
 	}
@@ -89,18 +89,6 @@ func newLinkRule(v *analysis.Verdict, established bool, listOrg string) (linkRul
 	}
 	l.fromOrg = org
 	return l, fromWithheld
-}
-
-// hostOf is a link's host, "" when it has none.
-func hostOf(u string) string {
-	if u == "" {
-		return ""
-	}
-	p, err := url.Parse(u)
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(p.Hostname())
 }
 
 // domain reports whether a link domain (a registrable domain of the

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/emersion/go-msgauth/dkim"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -139,11 +140,7 @@ func TestFirmAPhishWearsIsNoLink(t *testing.T) {
 	}
 	// The controls: the From's own links go out when its signature
 	// establishes it.
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.AddTXT("s1._domainkey.parcel-scam.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	priv := keyIn(t, zone, "parcel-scam.example")
 	for _, c := range []struct {
 		name string
 		an   *analysis.Analyzer
@@ -177,11 +174,7 @@ func TestOneReportCountsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.AddTXT("s1._domainkey.cheap-pills.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	priv := keyIn(t, zone, "cheap-pills.example")
 	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
 	raw := signAs(t, []byte("Received: from mx.cheap-pills.example (mx.cheap-pills.example [12.0.9.80]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
 		"From: Pills <offers@cheap-pills.example>\r\nTo: Bob <bob.durand@gmail.example>\r\nSubject: Pills\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
@@ -334,11 +327,7 @@ func TestListRewrittenFromNotTheSender(t *testing.T) {
 // report of the same firm arrives.
 func TestIndicatorsNeedTheReportsTheAgreementAsks(t *testing.T) {
 	zone := &resolve.Zone{}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.AddTXT("s1._domainkey.acme-shop.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	priv := keyIn(t, zone, "acme-shop.example")
 	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
 	reset := func(to string) []byte {
 		return signAs(t, []byte("Received: from mail.acme-shop.example (mail.acme-shop.example [198.51.100.20]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
@@ -466,11 +455,7 @@ func FuzzRedirectTarget(f *testing.F) {
 // signature block) are not the spam run's, and the spam's are.
 func TestSignedForwarderNotShared(t *testing.T) {
 	zone := &resolve.Zone{}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.AddTXT("s1._domainkey.dubois-avocats.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	priv := keyIn(t, zone, "dubois-avocats.example")
 	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
 	raw := signAs(t, []byte("Received: from mail.dubois-avocats.example (mail.dubois-avocats.example [198.51.100.44]) by mx.gmail.example; Sat, 28 Nov 2026 11:00:01 +0000\r\n"+
 		"From: Me Dubois <m.dubois@dubois-avocats.example>\r\nTo: Alice Martin <alice.martin@gmail.example>\r\nSubject: TR: Facture impayee\r\nDate: Sat, 28 Nov 2026 11:00:00 +0000\r\n"+
@@ -485,4 +470,54 @@ func TestSignedForwarderNotShared(t *testing.T) {
 			t.Errorf("%+v: the spam's link is not shared:\n%s", via, got)
 		}
 	}
+}
+
+// keyIn publishes one new Ed25519 DKIM key at s1._domainkey of each
+// domain in zone and returns its private half.
+func keyIn(t *testing.T, zone *resolve.Zone, domains ...string) ed25519.PrivateKey {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range domains {
+		zone.AddTXT("s1._domainkey."+d, "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	}
+	return priv
+}
+
+// sharedOne analyses one message, collects it as the node's only report
+// and lists what a partner could receive of it (indicators, campaign,
+// report item).
+func sharedOne(t *testing.T, an *analysis.Analyzer, raw []byte) string {
+	t.Helper()
+	v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(raw, mail.DefaultLimits())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &memSource{reporters: map[string]string{}, reports: []*intake.Report{{ID: "ra", CampaignID: "c", Raw: raw, SHA256: HashBody(raw), Verdict: v,
+		ReceivedAt: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}}}
+	sh, err := Collect(context.Background(), m, "FR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []Item
+	for _, g := range sh.ItemsFor(nil) {
+		items = append(items, g.Items...)
+	}
+	return listed(items, spamRun...)
+}
+
+// helpdeskAnswer is a firm's helpdesk answer quoting a spammer's text,
+// signed by firm-help.example with priv To the spammer's drop box: what
+// a replayer sends again to others.
+func helpdeskAnswer(t *testing.T, priv ed25519.PrivateKey) string {
+	t.Helper()
+	var signed bytes.Buffer
+	body := "From: Helpdesk <support@firm-help.example>\r\nTo: <drop@spam-drop.example>\r\nSubject: Re: your order\r\nDate: Sat, 28 Nov 2026 08:00:00 +0000\r\nMessage-ID: <t1@firm-help.example>\r\n\r\n" +
+		"Hello, you wrote:\r\n> Cheap pills today: http://pills-shop.example/buy/42\r\nWe will look into it.\r\n"
+	if err := dkim.Sign(&signed, strings.NewReader(body), &dkim.SignOptions{Domain: "firm-help.example", Selector: "s1", Signer: priv}); err != nil {
+		t.Fatal(err)
+	}
+	return signed.String()
 }

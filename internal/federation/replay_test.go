@@ -152,40 +152,15 @@ func TestReplayedSignatureNamesNoFirm(t *testing.T) {
 // delivery to the addressee still shares the domain.
 func TestReplayInOneReport(t *testing.T) {
 	zone := &resolve.Zone{}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.AddTXT("s1._domainkey.firm-help.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	priv := keyIn(t, zone, "firm-help.example")
 	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
-	var signed bytes.Buffer
-	body := "From: Helpdesk <support@firm-help.example>\r\nTo: <drop@spam-drop.example>\r\nSubject: Re: your order\r\nDate: Sat, 28 Nov 2026 08:00:00 +0000\r\nMessage-ID: <t1@firm-help.example>\r\n\r\n" +
-		"Hello, you wrote:\r\n> Cheap pills today: http://pills-shop.example/buy/42\r\nWe will look into it.\r\n"
-	if err := dkim.Sign(&signed, strings.NewReader(body), &dkim.SignOptions{Domain: "firm-help.example", Selector: "s1", Signer: priv}); err != nil {
-		t.Fatal(err)
-	}
+	signed := helpdeskAnswer(t, priv)
 	deliver := func(rcpt, inside string) []byte {
 		host := rcpt[strings.Index(rcpt, "@")+1:]
 		return []byte("Delivered-To: " + rcpt + "\r\nReceived: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx." + host +
-			" for <" + rcpt + ">; Sat, 28 Nov 2026 09:00:00 +0000\r\n" + inside + signed.String())
+			" for <" + rcpt + ">; Sat, 28 Nov 2026 09:00:00 +0000\r\n" + inside + signed)
 	}
-	shared := func(raw []byte) string {
-		v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(raw, mail.DefaultLimits())})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &memSource{reporters: map[string]string{}, reports: []*intake.Report{{ID: "ra", CampaignID: "c", Raw: raw, SHA256: HashBody(raw), Verdict: v,
-			ReceivedAt: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}}}
-		sh, err := Collect(context.Background(), m, "FR")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var items []Item
-		for _, g := range sh.ItemsFor(nil) {
-			items = append(items, g.Items...)
-		}
-		return listed(items, spamRun...)
-	}
+	shared := func(raw []byte) string { return sharedOne(t, an, raw) }
 	for name, raw := range map[string][]byte{
 		"replayed to a victim":                       deliver("alice@victim-one.example", ""),
 		"replayed, a Delivered-To written inside it": deliver("alice@victim-one.example", "Delivered-To: drop@spam-drop.example\r\n"),

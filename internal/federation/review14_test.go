@@ -14,18 +14,12 @@ package federation
 // Run: go test -count=1 -run TestReview14 -v ./internal/federation/
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/dnsname"
@@ -144,45 +138,20 @@ func TestReview14B3PublishHostsBelowAnUnlistedOrg(t *testing.T) {
 // the firm's domain goes out as the spam run's sender.
 func TestReview14B4ReplayDefeatedByHelo(t *testing.T) {
 	zone := &resolve.Zone{}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.AddTXT("s1._domainkey.firm-help.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	priv := keyIn(t, zone, "firm-help.example")
 	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
-	var signed bytes.Buffer
-	body := "From: Helpdesk <support@firm-help.example>\r\nTo: <drop@spam-drop.example>\r\nSubject: Re: your order\r\nDate: Sat, 28 Nov 2026 08:00:00 +0000\r\nMessage-ID: <t1@firm-help.example>\r\n\r\n" +
-		"Hello, you wrote:\r\n> Cheap pills today: http://pills-shop.example/buy/42\r\nWe will look into it.\r\n"
-	if err := dkim.Sign(&signed, strings.NewReader(body), &dkim.SignOptions{Domain: "firm-help.example", Selector: "s1", Signer: priv}); err != nil {
-		t.Fatal(err)
-	}
-	shared := func(raw []byte) string {
-		v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(raw, mail.DefaultLimits())})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &memSource{reporters: map[string]string{}, reports: []*intake.Report{{ID: "ra", CampaignID: "c", Raw: raw, SHA256: HashBody(raw), Verdict: v,
-			ReceivedAt: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}}}
-		sh, err := Collect(context.Background(), m, "FR")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var items []Item
-		for _, g := range sh.ItemsFor(nil) {
-			items = append(items, g.Items...)
-		}
-		return listed(items, spamRun...)
-	}
+	signed := helpdeskAnswer(t, priv)
+	shared := func(raw []byte) string { return sharedOne(t, an, raw) }
 	for name, recv := range map[string]string{
 		"Postfix-style HELO": "Delivered-To: alice@victim-one.example\r\nReceived: from x for <drop@spam-drop.example> (mx.bad.example [12.0.9.97]) by mx.victim-one.example (Postfix) with ESMTP id 4AbC for <alice@victim-one.example>; Sat, 28 Nov 2026 09:00:00 +0000\r\n",
 		"Exim-style helo=":   "Delivered-To: alice@victim-one.example\r\nReceived: from [12.0.9.97] (helo=x for <drop@spam-drop.example>) by mx.victim-one.example with esmtp (Exim 4.96) id 1tAbC; Sat, 28 Nov 2026 09:00:00 +0000\r\n",
 	} {
 		// Control first: the same delivery with a plain HELO is caught.
 		plain := strings.Replace(strings.Replace(recv, "from x for <drop@spam-drop.example> (", "from mx.bad.example (", 1), "(helo=x for <drop@spam-drop.example>)", "(helo=mx.bad.example)", 1)
-		if got := shared([]byte(plain + signed.String())); strings.Contains(got, `"from_domain":"firm-help.example"`) {
+		if got := shared([]byte(plain + signed)); strings.Contains(got, `"from_domain":"firm-help.example"`) {
 			t.Errorf("%s control: a plain replay already names the firm (check broken):\n%s", name, got)
 		}
-		if got := shared([]byte(recv + signed.String())); strings.Contains(got, "firm-help.example") {
+		if got := shared([]byte(recv + signed)); strings.Contains(got, "firm-help.example") {
 			t.Errorf("%s: a HELO naming the drop box defeats the replay check; the firm is named as the spam run's sender:\n%s", name, got)
 		}
 	}
@@ -195,11 +164,7 @@ func TestReview14B4ReplayDefeatedByHelo(t *testing.T) {
 // plus-tagged alias) — is two "recipients" and passes min_reports = 2.
 func TestReview14B6OnePersonTwoRecipientSets(t *testing.T) {
 	zone := &resolve.Zone{}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.AddTXT("s1._domainkey.acme-shop.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	priv := keyIn(t, zone, "acme-shop.example")
 	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
 	two := agreement(t, "id = \"x\"\nversion = 1\naudience = [\"us\"]\nshare = [\"indicators\"]\ntlp_max = \"green\"\norigins = [\"*\"]\nmin_reports = 2\n")
 	peer := PeerState{Name: "us", Status: StatusActive}

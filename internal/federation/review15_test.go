@@ -10,20 +10,10 @@ package federation
 // Run: go test -count=1 -run TestReview15 -v ./internal/federation/
 
 import (
-	"bytes"
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/accord-antispam/accord/internal/analysis"
-	"github.com/accord-antispam/accord/internal/intake"
-	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/resolve"
 )
 
@@ -79,44 +69,19 @@ func TestReview15C2CampaignLinkDomainsNameThePerson(t *testing.T) {
 // is named the spam run's sender (indicator and sender_domains).
 func TestReview15C3EximEnvelopeFromDefeatsReplayCheck(t *testing.T) {
 	zone := &resolve.Zone{}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.AddTXT("s1._domainkey.firm-help.example", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(pub))
+	priv := keyIn(t, zone, "firm-help.example")
 	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
-	var signed bytes.Buffer
-	body := "From: Helpdesk <support@firm-help.example>\r\nTo: <drop@spam-drop.example>\r\nSubject: Re: your order\r\nDate: Sat, 28 Nov 2026 08:00:00 +0000\r\nMessage-ID: <t1@firm-help.example>\r\n\r\n" +
-		"Hello, you wrote:\r\n> Cheap pills today: http://pills-shop.example/buy/42\r\nWe will look into it.\r\n"
-	if err := dkim.Sign(&signed, strings.NewReader(body), &dkim.SignOptions{Domain: "firm-help.example", Selector: "s1", Signer: priv}); err != nil {
-		t.Fatal(err)
-	}
-	shared := func(raw []byte) string {
-		v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(raw, mail.DefaultLimits())})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &memSource{reporters: map[string]string{}, reports: []*intake.Report{{ID: "ra", CampaignID: "c", Raw: raw, SHA256: HashBody(raw), Verdict: v,
-			ReceivedAt: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}}}
-		sh, err := Collect(context.Background(), m, "FR")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var items []Item
-		for _, g := range sh.ItemsFor(nil) {
-			items = append(items, g.Items...)
-		}
-		return listed(items, spamRun...)
-	}
+	signed := helpdeskAnswer(t, priv)
+	shared := func(raw []byte) string { return sharedOne(t, an, raw) }
 	exim := func(sender string) string {
 		return "Delivered-To: alice@victim-one.example\r\nReceived: from [12.0.9.97] (helo=mx.bad.example)\r\n\tby mx.victim-one.example with esmtp (Exim 4.96)\r\n\t(envelope-from <" +
 			sender + ">)\r\n\tid 1tAbC-000123-Xy\r\n\tfor alice@victim-one.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n"
 	}
-	if got := shared([]byte(exim("bounce@bad.example") + signed.String())); strings.Contains(got, "firm-help.example") {
+	if got := shared([]byte(exim("bounce@bad.example") + signed)); strings.Contains(got, "firm-help.example") {
 		t.Fatalf("control: a plain replay through Exim already names the firm (check broken):\n%s", got)
 	}
 	for _, sender := range []string{`"x for drop@spam-drop.example y"@bad.example`, `x for drop@spam-drop.example y@bad.example`} {
-		if got := shared([]byte(exim(sender) + signed.String())); strings.Contains(got, "firm-help.example") {
+		if got := shared([]byte(exim(sender) + signed)); strings.Contains(got, "firm-help.example") {
 			t.Errorf("MAIL FROM <%s> (Exim writes it after its 'by'): the replay establishes the firm, named as the spam run's sender:\n%s", sender, got)
 		}
 	}
