@@ -64,7 +64,10 @@ var needles = []string{privVictim, privReporter, "alice.reporter", "bob.durand",
 	"edupre", "emilied", "dupre", "dupré", "fzimmer", "frederic", "frédéric", "zimmer", "jean.durand", "ville-fr",
 	// The fourth review's: a forwarder through the API whose subject does
 	// not say "Fwd:", named in the spam's links.
-	"jean.dubois", "jeandubois", "dubois"}
+	"jean.dubois", "jeandubois", "dubois",
+	// Issue 9's: a surname known only from a login, a login and a domain
+	// that spells the person run together (loginSpam, dentalSpam).
+	"dupont", "nguyen"}
 
 // apiForward is the fourth attack review's fwd2.eml, reduced: Jean Dubois
 // uploads through the API a forward with the spam attached and the subject
@@ -105,6 +108,20 @@ const (
 	foldSpam = "Received: from relay.example ([12.0.0.5]) by mx.citizen-fr.example with ESMTP id P5; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
 		"From: Billing <billing@invoice-mailer.example>\r\nTo: undisclosed-recipients:;\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n" +
 		"Subject: Invoice for jean.durand@\r\n ville-fr.example overdue\r\n\r\nPay the invoice today at http://invoice-scam.example/pay now.\r\n"
+)
+
+// Issue 9's two spams. loginSpam: the recipient is known only by the
+// login jdupont (no display name anywhere), greeted and linked by
+// surname. dentalSpam: k.nguyen at a domain that spells her name, linked
+// by login and domain run together.
+const (
+	loginSpam = "Received: from relay.example ([12.0.0.21]) by smtp.orange.fr with ESMTP id D1; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+		"Delivered-To: jdupont@orange.fr\r\nFrom: Service Facturation <noreply@mailer-fx.example>\r\nTo: undisclosed-recipients:;\r\n" +
+		"Subject: Jean, votre facture DUPONT est prête\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\n" +
+		"Votre facture: https://factures-x.example/inv/Jean-Dupont/ et https://factures-x.example/inv/jdupont/\r\n"
+	dentalSpam = "Received: from relay.example ([12.0.0.22]) by mx.nguyen-dental.example with ESMTP id N1 for <k.nguyen@nguyen-dental.example>; Tue, 3 Nov 2026 10:00:01 +0000\r\n" +
+		"To: k.nguyen@nguyen-dental.example\r\nFrom: Dental Supply <offers@dental-mailer.example>\r\nSubject: Votre commande de gants\r\n" +
+		"Date: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\nCommander: https://dental-supply-x.example/clinic/nguyendental/ref=knguyen\r\n"
 )
 
 func zipSpam(t *testing.T) string {
@@ -223,6 +240,8 @@ min_aggregate = 1
 	post(accentSpam)
 	post(foldSpam)
 	post(apiForward)
+	post(loginSpam)
+	post(dentalSpam)
 	for i := 0; i < 4; i++ {
 		post(federationSpam(fmt.Sprintf("12.0.0.%d", 30+i), "deals@pharma-mailer.example", "Cheap meds", 30+i))
 	}
@@ -262,14 +281,14 @@ min_aggregate = 1
 	}
 	// The links still say what the spam run was, cut before the name.
 	for _, l := range []string{"http://parcel-scam.example/track/", "http://parcel-scam.example/pay", "http://parcel-scam.example/n/", "http://promo-run.example/u/",
-		"http://colis3-scam.example/r/"} {
+		"http://colis3-scam.example/r/", "https://factures-x.example/inv/", "https://dental-supply-x.example/clinic/"} {
 		if !links[l] {
 			t.Errorf("indicator %s did not reach US: %v", l, links)
 		}
 	}
-	// 11 reports; the zip's evidence cannot be shown clean and stays home.
-	if kinds["reports"] != 11 || kinds["evidence"] != 10 {
-		t.Errorf("%d reports and %d evidence items reached US, want 11 and 10", kinds["reports"], kinds["evidence"])
+	// 13 reports; the zip's evidence cannot be shown clean and stays home.
+	if kinds["reports"] != 13 || kinds["evidence"] != 12 {
+		t.Errorf("%d reports and %d evidence items reached US, want 13 and 12", kinds["reports"], kinds["evidence"])
 	}
 	// FR's TAXII feed for US.
 	tok := lastLine(fr.run(t, bin, "peer", "token", "us"))

@@ -17,6 +17,12 @@ type matcher struct {
 	latin [][]byte      // Addresses with 8-bit characters, as Latin-1 bytes.
 	words [][]byte      // Lower-case local parts and names.
 	doms  []domSpelling // Their domains' spellings (HoldsDomain, Text).
+
+	// Evidence only (formSpans): forms also found inside a longer word,
+	// and the spellings of the domains that spell one of the people.
+	inside   [][]byte // Joined names, anywhere.
+	numbered [][]byte // Local parts, next to digits too.
+	personal []domSpelling
 }
 
 // m returns the compiled matcher.
@@ -36,6 +42,25 @@ func (p People) m() *matcher {
 		}
 		for _, w := range append(append([]string{}, p.LocalParts...), p.Names...) {
 			p.matcher.words = append(p.matcher.words, []byte(fold(w)))
+		}
+		// What identifies finds inside a link's longer word: the joined
+		// names ("bobdurand2026", "knguyen2026"), and the local parts
+		// when only digits run on from them ("jdupont75"). Not a local
+		// part inside a longer word of letters: a login that is a word
+		// ("mention@" of a site's notifications) would cut every word it
+		// starts ("you were mentioned").
+		for _, lp := range p.LocalParts {
+			p.matcher.numbered = append(p.matcher.numbered, []byte(fold(lp)))
+		}
+		for _, j := range p.joined {
+			if len(squash(j)) >= 5 {
+				p.matcher.inside = append(p.matcher.inside, []byte(j))
+			}
+		}
+		for _, d := range p.matcher.doms {
+			if !d.provider && p.spellsPerson(d.label) {
+				p.matcher.personal = append(p.matcher.personal, d)
+			}
 		}
 	})
 	return p.matcher
@@ -256,7 +281,15 @@ func (m *matcher) wordSpans(b []byte) [][2]int {
 		return nil
 	}
 	f := foldMap(b)
-	low := f.b
+	var out [][2]int
+	for _, sp := range m.foldedWords(f.b) {
+		out = append(out, [2]int{f.at[sp[0]], f.end[sp[1]-1]})
+	}
+	return merge(out)
+}
+
+// foldedWords is wordSpans in folded text, its spans the folded text's.
+func (m *matcher) foldedWords(low []byte) [][2]int {
 	var out [][2]int
 	for _, w := range m.words {
 		// Chinese and Japanese write no spaces, and Korean joins its
@@ -272,12 +305,12 @@ func (m *matcher) wordSpans(b []byte) [][2]int {
 			}
 			s, e := off+i, off+i+len(w)
 			if (unspaced(first) || !wordAt(low, s-1, true)) && (unspaced(last) || !wordAt(low, e, false)) {
-				out = append(out, [2]int{f.at[s], f.end[e-1]})
+				out = append(out, [2]int{s, e})
 			}
 			off = s + 1
 		}
 	}
-	return merge(out)
+	return out
 }
 
 // wordAt reports whether the character ending (before) or starting at i

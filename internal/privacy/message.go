@@ -32,13 +32,13 @@ func (p People) Message(raw []byte) []byte {
 
 // Bytes redacts their addresses from any text — JSON, logs — in every
 // spelling, base64 runs included; it leaves the text's structure alone.
-func (p People) Bytes(b []byte) []byte { return p.text(b, false) }
+func (p People) Bytes(b []byte) []byte { return p.text(b, false, false) }
 
 // Words redacts, in text the desk exports about them (a verdict's JSON,
 // a campaign's summary with its subjects), their addresses in every
 // spelling and their local parts and names as whole words: a recipient's
 // name in a subject or a display name says to whom the spam went.
-func (p People) Words(b []byte) []byte { return p.text(b, true) }
+func (p People) Words(b []byte) []byte { return p.text(b, true, true) }
 
 // WithPattern returns p that also replaces every match of re with repl
 // (as regexp.ReplaceAll expands it) in the message's text once decoded —
@@ -67,8 +67,10 @@ func (p People) plain(b []byte) []byte {
 }
 
 // text redacts decoded content: addresses in every spelling, base64 runs
-// that hold one, and, in text, their local parts and names as words.
-func (p People) text(b []byte, words bool) []byte {
+// that hold one, and, in text, their local parts and names as words and
+// the other forms the links lose (formSpans); with domains, the forms of
+// a domain that spells one of them, in a trace field too.
+func (p People) text(b []byte, words, domains bool) []byte {
 	if p.pattern != nil {
 		b = p.pattern.ReplaceAll(b, p.repl)
 	}
@@ -80,8 +82,8 @@ func (p People) text(b []byte, words bool) []byte {
 		}
 	}
 	b = replace(b, hits, Redacted)
-	if words {
-		b = replace(b, p.m().wordSpans(b), Redacted)
+	if words || domains {
+		b = replace(b, p.formSpans(b, words), Redacted)
 	}
 	return b
 }
@@ -183,14 +185,14 @@ func (p People) header(h []byte) []byte {
 func (p People) value(name string, raw []byte, eol string) []byte {
 	words := name != "received" && name != "message-id" && name != "references" && name != "in-reply-to" &&
 		!strings.HasPrefix(name, "dkim") && !strings.HasPrefix(name, "arc-")
-	red := p.text(raw, words)
+	red := p.text(raw, words, true)
 	if !bytes.Contains(red, []byte("=?")) {
 		return red
 	}
 	c := bytes.IndexByte(red, ':')
 	v := strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(string(red[c+1:]), "\r\n", ""), "\n", ""))
 	dec, _ := mail.DecodeHeader(v)
-	clean := p.text([]byte(dec), words)
+	clean := p.text([]byte(dec), words, true)
 	if bytes.Equal(clean, []byte(dec)) {
 		return red
 	}
@@ -230,13 +232,13 @@ func (p People) entity(b []byte, depth int) []byte {
 	var newBody []byte
 	switch {
 	case depth >= maxDepth:
-		newBody = p.text(body, true)
+		newBody = p.text(body, true, true)
 	case strings.HasPrefix(ctype, "multipart/") && params["boundary"] != "":
 		newBody = p.multipart(body, params["boundary"], depth)
 	case ctype == "message/rfc822" || ctype == "message/global":
 		dec, ok := decode(body, cte)
 		if !ok {
-			newBody = p.text(body, true)
+			newBody = p.text(body, true, true)
 			break
 		}
 		inner := p.entity(dec, depth+1)
@@ -249,10 +251,10 @@ func (p People) entity(b []byte, depth int) []byte {
 		isText := ctype == "" || strings.HasPrefix(ctype, "text/")
 		dec, ok := decode(body, cte)
 		if !ok {
-			newBody = p.text(body, isText)
+			newBody = p.text(body, isText, isText)
 			break
 		}
-		red := p.text(dec, isText)
+		red := p.text(dec, isText, isText)
 		if bytes.Equal(red, dec) {
 			newBody = body
 		} else {
@@ -285,7 +287,7 @@ func (p People) multipart(body []byte, boundary string, depth int) []byte {
 			out.Write(p.entity(b[:len(b)-trail], depth+1))
 			out.Write(b[len(b)-trail:])
 		} else {
-			out.Write(p.text(b, true))
+			out.Write(p.text(b, true, true))
 		}
 		seg.Reset()
 	}

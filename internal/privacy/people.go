@@ -6,9 +6,16 @@
 // a message kept as evidence has their addresses redacted in every form
 // they can take (header fields, Received "for" clauses, body text,
 // quoted-printable and base64 parts, RFC 2047 words, percent-encoding,
-// HTML entities, base64 tokens in links). Leaks checks the result in all
-// those forms again, so a caller can refuse to share what it cannot prove
-// clean.
+// HTML entities, base64 tokens in links), and loses every other form of
+// them the links are cut at (their names, a login's surname, a domain
+// that spells one of them; see formSpans). Leaks checks the addresses in
+// all those forms again, so a caller can refuse to share what it cannot
+// prove clean.
+//
+// A person is often known only by an address: their names come from its
+// local part too, a login of the common shapes giving its surname
+// ("jdupont" gives "dupont", see loginForms), so what a spam greets them
+// by is cut as a display name would be.
 package privacy
 
 import (
@@ -308,7 +315,10 @@ func New(addresses, names []string) People { return NewMentioned(addresses, nil,
 // derived from each address's local part: its words of 3 letters or more
 // ("bob.durand" gives "bob" and "durand") and those words joined in either
 // order without a separator or with ".", "-" or "_" ("bob-durand",
-// "durand_bob", "bobdurand"); display names give the same forms.
+// "durand_bob", "bobdurand"); display names give the same forms. A login
+// of the common shapes gives its surname and its initial joined to it
+// ("jdupont" and "dupontj" give "dupont", "k.nguyen" gives "knguyen"; see
+// loginForms), a role login ("sales", "billing") none.
 func NewMentioned(addresses, mentioned, names []string) People {
 	p := People{set: map[string]bool{}, matcher: &matcher{}}
 	seen := map[string]bool{}
@@ -373,6 +383,11 @@ func NewMentioned(addresses, mentioned, names []string) People {
 			add(&p.LocalParts, "l:"+lp)
 		}
 		addName(strings.FieldsFunc(lp, func(r rune) bool { return !isLetter(r) }))
+		names, joined := loginForms(lp)
+		for _, n := range names {
+			add(&p.Names, "n:"+n)
+		}
+		p.joined = append(p.joined, joined...)
 		if i >= len(addresses) {
 			p.Mentioned = append(p.Mentioned, a)
 			continue // Mentioned only: its domain is nobody's.
