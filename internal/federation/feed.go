@@ -21,6 +21,10 @@ type FeedObject struct {
 	Created  time.Time // First published; never changes.
 	Modified time.Time // Its latest version.
 	Hash     string    // What it was mapped from (the item's hash), to see when it changes.
+	// Revoked is the latest version time given to a revoked version of
+	// it in some collection (zero: none): a later version, in any
+	// collection, must come after it.
+	Revoked time.Time
 }
 
 // FeedVersion is the body of one version of an object.
@@ -36,7 +40,11 @@ type FeedEntry struct {
 	Added   time.Time // Unique and increasing within a collection (microseconds).
 	ID      string
 	Version time.Time
-	Removed bool
+	Removed bool // The object left without a trace (observables, the node's own objects).
+	// Revoked: the version entering is the object's revoked one (STIX
+	// "revoked": true), served like any other; the object stays in the
+	// collection, revoked, until the item comes back as a new version.
+	Revoked bool
 }
 
 // FeedQuery selects entries of a collection.
@@ -59,10 +67,10 @@ type FeedStore interface {
 	FeedObjects(ctx context.Context) (map[string]FeedObject, error)
 	// SaveFeed records new objects and versions (upserting the objects).
 	SaveFeed(ctx context.Context, objs []FeedObject, versions []FeedVersion) error
-	// Collection returns a collection's current state: the version each
-	// object has in it (removed objects absent), and when the last entry
-	// was added.
-	Collection(ctx context.Context, peer string) (map[string]time.Time, time.Time, error)
+	// Collection returns a collection's current state: each object's
+	// current entry (removed objects absent; revoked ones present, with
+	// Revoked set), and when the last entry was added.
+	Collection(ctx context.Context, peer string) (map[string]FeedEntry, time.Time, error)
 	// AppendCollection adds entries to a collection's added-log, in one
 	// transaction; their Added times must follow the last one's. An
 	// object that comes back (its last entry removed it) has every

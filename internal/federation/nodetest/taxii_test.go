@@ -141,6 +141,17 @@ func poll(t *testing.T, url, tok, after string, limit int) (objs []map[string]an
 	}
 }
 
+// revokedOnly reports whether a page holds objects, every one revoked.
+func revokedOnly(r taxiiResp) bool {
+	list, _ := r.body["objects"].([]any)
+	for _, o := range list {
+		if o.(map[string]any)["revoked"] != true {
+			return false
+		}
+	}
+	return r.status == 200 && len(list) > 0
+}
+
 // TestTAXIIAsTheSpecSays: a TAXII 2.1 client of a peer's collection —
 // discovery, its collection described from the agreement, exact limits,
 // every object once, added_after across an agreement change, stable ids
@@ -311,14 +322,21 @@ func TestTAXIIAsTheSpecSays(t *testing.T) {
 		t.Errorf("match[type]=campaign,report: %v", ct)
 	}
 	// Statistics are counted over the agreement's origins: the wider
-	// agreement's are another object, the ones of US alone left.
-	if byID := taxiiGet(t, usCol+"objects/?match[id]="+statsID, usTok, stix.TAXIIMedia); byID.body["objects"] != nil {
+	// agreement's are another object, the ones of US alone left — revoked.
+	if byID := taxiiGet(t, usCol+"objects/?match[id]="+statsID, usTok, stix.TAXIIMedia); !revokedOnly(byID) {
 		t.Errorf("match[id] of the statistics of US alone, after the agreement widened to CN: %s", byID.raw)
 	}
 	stats := taxiiGet(t, usCol+"objects/?match[type]="+stix.StatsType, usTok, stix.TAXIIMedia)
-	if sl, _ := stats.body["objects"].([]any); len(sl) != 1 || sl[0].(map[string]any)["id"] == statsID {
+	var live []map[string]any
+	sl, _ := stats.body["objects"].([]any)
+	for _, o := range sl {
+		if o.(map[string]any)["revoked"] != true {
+			live = append(live, o.(map[string]any))
+		}
+	}
+	if len(sl) != 2 || len(live) != 1 || live[0]["id"] == statsID {
 		t.Errorf("the statistics of US and CN: %s", stats.raw)
-	} else if byID := taxiiGet(t, usCol+"objects/?match[id]="+sl[0].(map[string]any)["id"].(string), usTok, stix.TAXIIMedia); len(byID.body["objects"].([]any)) != 1 {
+	} else if byID := taxiiGet(t, usCol+"objects/?match[id]="+live[0]["id"].(string), usTok, stix.TAXIIMedia); len(byID.body["objects"].([]any)) != 1 {
 		t.Errorf("match[id]: %s", byID.raw)
 	}
 	if r := taxiiGet(t, usCol+"objects/?match[spec_version]=2.0", usTok, stix.TAXIIMedia); r.body["objects"] != nil {
@@ -379,16 +397,16 @@ func TestTAXIIAsTheSpecSays(t *testing.T) {
 		t.Errorf("%d reads in US's log of the link; custody %v %v", n, a.Problems, b.Problems)
 	}
 
-	// Narrowing removes what no longer flows: it is no longer served.
+	// Narrowing revokes what no longer flows: it is served revoked only.
 	setAgreement(t, fr, "us", strings.Replace(strings.Replace(frUSTAXII, `"campaigns", "reports", `, "", 1), "version = 1", "version = 3", 1))
 	left, _ := poll(t, usCol, usTok, "", 100)
 	for _, o := range left {
-		if o["type"] == "campaign" || o["type"] == "report" {
-			t.Errorf("a %s is still served after the agreement stopped it", o["type"])
+		if (o["type"] == "campaign" || o["type"] == "report") && o["revoked"] != true {
+			t.Errorf("a %s is still served, not revoked, after the agreement stopped it", o["type"])
 		}
 	}
-	if r := taxiiGet(t, usCol+"objects/"+campaignID+"/", usTok, stix.TAXIIMedia); r.status != 404 {
-		t.Errorf("a campaign that left the collection: %d", r.status)
+	if r := taxiiGet(t, usCol+"objects/"+campaignID+"/", usTok, stix.TAXIIMedia); !revokedOnly(r) {
+		t.Errorf("a campaign that left the collection: %d %s", r.status, r.raw)
 	}
 	// AU's collection: indicators only, at TLP:GREEN or below.
 	auObjs, _ := poll(t, srv+"/taxii2/api/collections/"+collectionOf(t, fr, "au")+"/", auTok, "", 1000)
@@ -444,8 +462,15 @@ func TestTAXIIAllVersionsOnceAfterNarrowThenWiden(t *testing.T) {
 		poll(t, usCol, usTok, "", 50)
 	}
 	now, _ := poll(t, usCol, usTok, "", 50)
-	if len(now) != len(before) {
-		t.Fatalf("after narrowing then widening the collection holds %d objects, %d before", len(now), len(before))
+	live := 0
+	for _, o := range now {
+		if o["revoked"] != true {
+			live++
+		}
+	}
+	// The statistics of US origins alone left for good: revoked.
+	if live != len(before) || len(now) != len(before)+1 {
+		t.Fatalf("after narrowing then widening the collection holds %d objects (%d not revoked), %d before", len(now), live, len(before))
 	}
 	// Every version, page by page (objects and manifest), and whole.
 	pages := func(endpoint string, limit int) map[string]int {
@@ -585,8 +610,10 @@ func TestTAXIIPollerStartedWhileNarrowGetsEveryReturningVersion(t *testing.T) {
 	c.Add(time.Minute)
 	setAgreement(t, fr, "us", strings.Replace(wide, "version = 1", "version = 3", 1))
 	now, _ := pollAll("")
-	if len(now) != len(all) {
-		t.Fatalf("widened again, the collection serves %d versions, %d before narrowing", len(now), len(all))
+	for k := range all {
+		if now[k] == 0 {
+			t.Errorf("widened again, the collection no longer serves %s", k)
+		}
 	}
 	got, mark2 := pollAll(mark)
 	missed := 0
@@ -685,5 +712,108 @@ func TestTAXIIBoundsRequestsPerToken(t *testing.T) {
 	}
 	if r := taxiiGet(t, srv.URL+"/taxii2/", usTok, stix.TAXIIMedia); r.status != 200 {
 		t.Errorf("the token once its requests were answered: %d %s", r.status, r.raw)
+	}
+}
+
+// TestTAXIIRevokesWhatLeaves polls as a TAXII client does, from the last
+// X-TAXII-Date-Added-Last. When the agreement narrows (campaigns and
+// reports stop), the next poll returns each campaign and report once as
+// a new version — same id and created, a later modified, "revoked": true
+// — listed by versions/ and the manifest; the relationship and indicator
+// of an indicator that stops are revoked too. Polling on returns nothing.
+// When the agreement widens again, each comes back once as a new version,
+// not revoked, after the revoked one. Before revocation the client got
+// {"more":false} and kept the objects for ever.
+func TestTAXIIRevokesWhatLeaves(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 3, 10, 5, 0, 0, time.UTC)}
+	fr, us := newNode(t, c, "fr", "FR"), newNode(t, c, "us", "US")
+	wide := strings.Replace(frUSTAXII, `origins = ["US"]`, `origins = ["*"]`, 1)
+	fr.know(t, us, "US", wide)
+	for i := 0; i < 6; i++ {
+		fr.file(t, spam(fmt.Sprintf("12.0.0.%d", i+1), "deals@pharma-mailer.example", "Cheap meds", pharma, i), "a@example.fr")
+		fr.file(t, spam("202.96.128.1", "win@lotto-cn.example", "You won", lottery, 10+i), "b@example.fr")
+		c.Add(time.Minute)
+	}
+	_, srv := taxiiServer(t, fr, c)
+	usTok := token(t, fr, access.Peer, "us")
+	usCol := srv + "/taxii2/api/collections/" + collectionOf(t, fr, "us") + "/"
+	before, mark := poll(t, usCol, usTok, "", 50)
+	held := map[string]map[string]any{}
+	for _, o := range before {
+		held[o["id"].(string)] = o
+	}
+
+	// Narrowed to US origins: the lottery run (CN) leaves.
+	c.Add(time.Minute)
+	setAgreement(t, fr, "us", strings.Replace(frUSTAXII, "version = 1", "version = 2", 1))
+	got, mark2 := poll(t, usCol, usTok, mark, 3)
+	revoked := map[string]map[string]any{}
+	for _, o := range got {
+		id := o["id"].(string)
+		if o["revoked"] != true {
+			continue
+		}
+		if revoked[id] != nil {
+			t.Errorf("%s revoked twice in one poll", id)
+		}
+		revoked[id] = o
+		old := held[id]
+		if old == nil || o["created"] != old["created"] || o["modified"].(string) <= old["modified"].(string) {
+			t.Errorf("the revoked %s is not a later version of the one held: %v, held %v", id, o, old)
+		}
+	}
+	types := map[string]int{}
+	for _, o := range revoked {
+		types[o["type"].(string)]++
+	}
+	if types["campaign"] != 1 || types["report"] != 6 || types["indicator"] == 0 || types["relationship"] != types["indicator"] {
+		t.Fatalf("narrowed, one poll revoked %v", types)
+	}
+	gotJSON, _ := json.Marshal(got)
+	if strings.Contains(string(gotJSON), "You won") || strings.Contains(string(gotJSON), `"value":"202.96.128.1"`) {
+		t.Errorf("the revoked versions say again what left: %s", gotJSON)
+	}
+	for id := range revoked {
+		vs := taxiiGet(t, usCol+"objects/"+id+"/versions/", usTok, stix.TAXIIMedia)
+		if list, _ := vs.body["versions"].([]any); len(list) != 1 || list[0] != revoked[id]["modified"] {
+			t.Errorf("versions of the revoked %s: %s", id, vs.raw)
+		}
+		mf := taxiiGet(t, usCol+"manifest/?match[id]="+id, usTok, stix.TAXIIMedia)
+		if ml, _ := mf.body["objects"].([]any); len(ml) != 1 || ml[0].(map[string]any)["version"] != revoked[id]["modified"] {
+			t.Errorf("manifest of the revoked %s: %s", id, mf.raw)
+		}
+	}
+	if again, _ := poll(t, usCol, usTok, mark2, 50); len(again) != 0 {
+		t.Errorf("polling on after the revocations: %d objects again", len(again))
+	}
+	// Nothing the US run needs was revoked.
+	for id, o := range held {
+		if revoked[id] != nil && strings.Contains(fmt.Sprint(o), "Cheap meds") {
+			t.Errorf("%s of the US run was revoked", id)
+		}
+	}
+
+	// Widened again: each revoked object comes back once, a new version
+	// after the revoked one, not revoked.
+	c.Add(time.Minute)
+	setAgreement(t, fr, "us", strings.Replace(wide, "version = 1", "version = 3", 1))
+	back, _ := poll(t, usCol, usTok, mark2, 4)
+	seen := map[string]int{}
+	for _, o := range back {
+		id := o["id"].(string)
+		if r := revoked[id]; r != nil {
+			seen[id]++
+			if o["revoked"] == true || o["created"] != r["created"] || o["modified"].(string) <= r["modified"].(string) {
+				t.Errorf("%s came back as %v after %v", id, o, r)
+			}
+		}
+	}
+	for id := range revoked {
+		if seen[id] != 1 {
+			t.Errorf("revoked %s came back %d times", id, seen[id])
+		}
+	}
+	if !strings.Contains(fmt.Sprint(back), "You won") {
+		t.Errorf("the widened poll does not carry the lottery run's content again")
 	}
 }

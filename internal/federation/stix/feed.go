@@ -1,6 +1,7 @@
 package stix
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -152,13 +153,7 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 	var vers []federation.FeedVersion
 	var changed []*federation.FeedObject
 	// bump gives o a new version time, after its last one.
-	bump := func(o *federation.FeedObject) {
-		at := vnow
-		if !at.After(o.Modified) {
-			at = o.Modified.Truncate(time.Millisecond).Add(time.Millisecond)
-		}
-		o.Modified = at
-	}
+	bump := func(o *federation.FeedObject) { o.Modified = after(vnow, o) }
 	// The node's own objects: its identity; the TLP 2.0 markings and the
 	// statistics extension with its author, at their fixed times.
 	identityID := "identity--" + node.ID
@@ -217,6 +212,41 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 		}
 	}
 	sort.Strings(keys)
+	// What each active peer's agreement allows now, and what its
+	// collection holds: an object revoked there whose item is allowed
+	// again comes back as a new version, after the revoked one (STIX
+	// orders versions by "modified").
+	type collection struct {
+		lines []federation.PreviewLine
+		state map[string]federation.FeedEntry
+		last  time.Time
+	}
+	cols := map[string]*collection{}
+	force := map[string]bool{} // Object ids that need a new version though their item did not change.
+	for _, p := range peers {
+		if p.Status != federation.StatusActive {
+			continue
+		}
+		lines, err := f.Fed.PreviewShared(ctx, sh, p.Name, nil)
+		if err != nil {
+			return err
+		}
+		state, last, err := f.Store.Collection(ctx, p.Name)
+		if err != nil {
+			return err
+		}
+		cols[p.Name] = &collection{lines: lines, state: state, last: last}
+		for _, l := range lines {
+			if !l.Decision.Allow {
+				continue
+			}
+			for _, s := range SlotsOf(l.Item) {
+				if o, ok := r.bySlot[slotKey(l.Item.Key, s.Slot)]; ok && state[o.ID].Revoked && !state[o.ID].Version.Before(o.Modified) {
+					force[o.ID] = true
+				}
+			}
+		}
+	}
 	m := &Mapper{Identity: identityID}
 	for _, k := range keys {
 		it := items[k]
@@ -231,7 +261,7 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 			if s.Slot == SlotObservable {
 				want = hashOf(k)
 			}
-			if !ok || o.Hash != want {
+			if !ok || o.Hash != want || force[o.ID] {
 				stale = true
 			}
 		}
@@ -255,7 +285,7 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 			if s.Slot == SlotObservable {
 				want = hashOf(k)
 			}
-			if o.Hash != want && !r.fresh[o.ID] {
+			if (o.Hash != want || force[o.ID]) && !r.fresh[o.ID] {
 				bump(o)
 			}
 		}
@@ -272,7 +302,7 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 			if s.Slot == SlotObservable {
 				want = hashOf(k)
 			}
-			if o.Hash == want && !r.fresh[o.ID] {
+			if o.Hash == want && !r.fresh[o.ID] && !force[o.ID] {
 				continue
 			}
 			body, err := json.Marshal(objs[i])
@@ -294,18 +324,15 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 		}
 	}
 	// Each active peer's collection: what its agreement allows now.
-	tlpID := map[federation.TLP]string{}
-	for _, level := range []federation.TLP{federation.TLPClear, federation.TLPGreen, federation.TLPAmber, federation.TLPAmberStrict, federation.TLPRed} {
-		_, id, _ := Marking(level)
-		tlpID[level] = id
+	byID := map[string]*federation.FeedObject{}
+	for _, o := range r.bySlot {
+		byID[o.ID] = o
 	}
+	revokedAt := map[string]time.Time{} // Id and version revoked → its revoked version, the same in every collection.
 	for _, p := range peers {
-		if p.Status != federation.StatusActive {
+		col := cols[p.Name]
+		if col == nil {
 			continue
-		}
-		lines, err := f.Fed.PreviewShared(ctx, sh, p.Name, nil)
-		if err != nil {
-			return err
 		}
 		want := map[string]time.Time{}
 		add := func(item, slot string) {
@@ -314,7 +341,7 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 			}
 		}
 		add("", "identity")
-		for _, l := range lines {
+		for _, l := range col.lines {
 			if !l.Decision.Allow {
 				continue
 			}
@@ -330,10 +357,7 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 				add("", "stats-extension")
 			}
 		}
-		state, last, err := f.Store.Collection(ctx, p.Name)
-		if err != nil {
-			return err
-		}
+		state := col.state
 		var es []federation.FeedEntry
 		var ids []string
 		for id := range want {
@@ -344,19 +368,62 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 		// identity and markings before what refers to them.
 		sort.SliceStable(ids, func(i, j int) bool { return nodeFirst(ids[i]) < nodeFirst(ids[j]) })
 		for _, id := range ids {
-			if v, ok := state[id]; !ok || !v.Equal(want[id]) {
+			if v, ok := state[id]; !ok || !v.Version.Equal(want[id]) {
 				es = append(es, federation.FeedEntry{ID: id, Version: want[id]})
 			}
 		}
 		var gone []string
-		for id := range state {
-			if _, ok := want[id]; !ok {
+		for id, e := range state {
+			if _, ok := want[id]; !ok && !e.Revoked {
 				gone = append(gone, id)
 			}
 		}
 		sort.Strings(gone)
+		// What leaves: a domain object or relationship of an item is
+		// revoked (a new version, "revoked": true, that a client polling
+		// with added_after gets once); an observable, which STIX does not
+		// version, and the node's own objects just leave.
+		var revoke []string
 		for _, id := range gone {
-			es = append(es, federation.FeedEntry{ID: id, Version: state[id], Removed: true})
+			if o := byID[id]; o != nil && revocable(o) {
+				revoke = append(revoke, id)
+				continue
+			}
+			es = append(es, federation.FeedEntry{ID: id, Version: state[id].Version, Removed: true})
+		}
+		if len(revoke) > 0 {
+			bodies, err := f.heldBodies(ctx, p.Name, revoke, state)
+			if err != nil {
+				return fmt.Errorf("feed: collection of %s: %w", p.Name, err)
+			}
+			var objs []federation.FeedObject
+			var vers []federation.FeedVersion
+			for _, id := range revoke {
+				o, held := byID[id], state[id].Version
+				k := id + "\x00" + held.String()
+				at, ok := revokedAt[k]
+				if !ok {
+					body, ok := bodies[k]
+					if !ok {
+						return fmt.Errorf("feed: collection of %s: no body of %s at %s", p.Name, id, stamp(held))
+					}
+					at = after(vnow, o)
+					rb, err := Revoke(body, at)
+					if err != nil {
+						return fmt.Errorf("feed: collection of %s: %w", p.Name, err)
+					}
+					revokedAt[k] = at
+					o.Revoked = at
+					objs = append(objs, *o)
+					vers = append(vers, federation.FeedVersion{ID: id, Version: at, Body: rb})
+				}
+				es = append(es, federation.FeedEntry{ID: id, Version: at, Revoked: true})
+			}
+			if len(objs) > 0 {
+				if err := f.Store.SaveFeed(ctx, objs, vers); err != nil {
+					return fmt.Errorf("feed: %w", err)
+				}
+			}
 		}
 		if len(es) == 0 {
 			continue
@@ -364,8 +431,8 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 		// Every entry its own microsecond, after the last: date_added is
 		// unique and increasing within the collection.
 		at := now
-		if !at.After(last) {
-			at = last.Add(time.Microsecond)
+		if !at.After(col.last) {
+			at = col.last.Add(time.Microsecond)
 		}
 		for i := range es {
 			es[i].Added = at
@@ -399,3 +466,102 @@ func nodeFirst(id string) int {
 }
 
 func hashOf(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+
+// after is the next version time of o from now: after its latest version
+// and after any revoked version it was given, in milliseconds (STIX
+// timestamps).
+func after(now time.Time, o *federation.FeedObject) time.Time {
+	floor := o.Modified
+	if o.Revoked.After(floor) {
+		floor = o.Revoked
+	}
+	if now.After(floor) {
+		return now
+	}
+	return floor.Truncate(time.Millisecond).Add(time.Millisecond)
+}
+
+// revocable reports whether an object is revoked when it leaves a
+// collection: the domain objects and relationships that map an item.
+// Observables have no "revoked" in STIX 2.1 (nor versions); the node's
+// identity and the OASIS markings, the extension and its author are not
+// the item's, and a marking or extension definition is never versioned.
+func revocable(o *federation.FeedObject) bool {
+	return o.ItemKey != "" && o.Slot != SlotObservable
+}
+
+// heldBodies reads the bodies of the versions a collection holds of the
+// given objects, by id and version.
+func (f *Feed) heldBodies(ctx context.Context, peer string, ids []string, state map[string]federation.FeedEntry) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(len(ids), start+500)]
+		var at []time.Time
+		seen := map[time.Time]bool{}
+		for _, id := range chunk {
+			if v := state[id].Version; !seen[v] {
+				seen[v] = true
+				at = append(at, v)
+			}
+		}
+		_, vs, err := f.Store.CollectionEntries(ctx, peer, federation.FeedQuery{IDs: chunk, At: at, Limit: len(chunk) * len(at)})
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			if v.Version.Equal(state[v.ID].Version) {
+				out[v.ID+"\x00"+v.Version.String()] = v.Body
+			}
+		}
+	}
+	return out, nil
+}
+
+// Revoke is the revoked version of a STIX object at a time: the same id
+// and created, "modified" at, "revoked" true — what STIX 2.1 asks of a
+// producer that no longer stands by an object (a consumer treats it as no
+// longer valid). It keeps only what STIX requires of its type, the
+// common properties and its markings: the older versions may hold what
+// the node no longer shares (an erased report's subject and origin), and
+// the revoked one must not say it again. A report keeps its campaign in
+// object_refs (required, not empty), not its origin's observable.
+func Revoke(body []byte, at time.Time) ([]byte, error) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var o map[string]any
+	if err := d.Decode(&o); err != nil {
+		return nil, fmt.Errorf("revoke: %w", err)
+	}
+	keep := []string{"type", "spec_version", "id", "created", "created_by_ref", "object_marking_refs", "extensions"}
+	typ, _ := o["type"].(string)
+	out := map[string]any{}
+	switch typ {
+	case "indicator":
+		keep = append(keep, "pattern", "pattern_type", "valid_from")
+	case "relationship":
+		keep = append(keep, "relationship_type", "source_ref", "target_ref")
+	case "campaign":
+		out["name"] = "Withdrawn spam campaign"
+	case "report":
+		keep = append(keep, "published")
+		out["name"] = "Withdrawn spam report"
+		var refs []any
+		list, _ := o["object_refs"].([]any)
+		for _, r := range list {
+			if s, _ := r.(string); strings.HasPrefix(s, "campaign--") {
+				refs = append(refs, s)
+			}
+		}
+		out["object_refs"] = refs
+	case StatsType:
+		keep = append(keep, "name", "min_count", "source")
+	}
+	for _, k := range keep {
+		if v, ok := o[k]; ok {
+			out[k] = v
+		}
+	}
+	out["modified"] = stamp(at)
+	out["revoked"] = true
+	return json.Marshal(out)
+}

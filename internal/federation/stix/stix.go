@@ -1,9 +1,10 @@
 // Package stix maps what a node shares to STIX 2.1 and serves it over a
 // read-only TAXII 2.1 API, so that MISP, OpenCTI and other consumers can
 // read a node's feed. Inside, Accord keeps its own model; STIX is only the
-// edge. Each peer's collection holds exactly what its agreement allows, and
-// every object carries its TLP 2.0 marking, whose definitions (the exact
-// OASIS objects) travel in every bundle.
+// edge. Each peer's collection holds exactly what its agreement allows,
+// and revoked versions of what left it (so that a polling client learns
+// of every withdrawal); every object carries its TLP 2.0 marking, whose
+// definitions (the exact OASIS objects) travel in every bundle.
 package stix
 
 import (

@@ -15,7 +15,7 @@ import (
 
 // FeedObjects implements federation.FeedStore.
 func (s *Store) FeedObjects(ctx context.Context) (map[string]federation.FeedObject, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, item_key, slot, created, modified, hash FROM fed_feed_objects`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, item_key, slot, created, modified, hash, revoked FROM fed_feed_objects`)
 	if err != nil {
 		return nil, fmt.Errorf("feed objects: %w", err)
 	}
@@ -23,11 +23,14 @@ func (s *Store) FeedObjects(ctx context.Context) (map[string]federation.FeedObje
 	out := map[string]federation.FeedObject{}
 	for rows.Next() {
 		var o federation.FeedObject
-		var c, m int64
-		if err := rows.Scan(&o.ID, &o.ItemKey, &o.Slot, &c, &m, &o.Hash); err != nil {
+		var c, m, rv int64
+		if err := rows.Scan(&o.ID, &o.ItemKey, &o.Slot, &c, &m, &o.Hash, &rv); err != nil {
 			return nil, err
 		}
 		o.Created, o.Modified = fromNanos(c), fromNanos(m)
+		if rv != 0 {
+			o.Revoked = fromNanos(rv)
+		}
 		out[o.ID] = o
 	}
 	return out, rows.Err()
@@ -38,10 +41,14 @@ func (s *Store) SaveFeed(ctx context.Context, objs []federation.FeedObject, vers
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		rows := make([][]any, len(objs))
 		for i, o := range objs {
-			rows[i] = []any{o.ID, o.ItemKey, o.Slot, nanos(o.Created), nanos(o.Modified), o.Hash}
+			rv := int64(0)
+			if !o.Revoked.IsZero() {
+				rv = nanos(o.Revoked)
+			}
+			rows[i] = []any{o.ID, o.ItemKey, o.Slot, nanos(o.Created), nanos(o.Modified), o.Hash, rv}
 		}
-		if err := s.insertRows(ctx, tx, "fed_feed_objects", "id, item_key, slot, created, modified, hash",
-			" ON CONFLICT (id) DO UPDATE SET modified = excluded.modified, hash = excluded.hash", rows); err != nil {
+		if err := s.insertRows(ctx, tx, "fed_feed_objects", "id, item_key, slot, created, modified, hash, revoked",
+			" ON CONFLICT (id) DO UPDATE SET modified = excluded.modified, hash = excluded.hash, revoked = excluded.revoked", rows); err != nil {
 			return err
 		}
 		rows = make([][]any, len(versions))
@@ -53,7 +60,7 @@ func (s *Store) SaveFeed(ctx context.Context, objs []federation.FeedObject, vers
 }
 
 // Collection implements federation.FeedStore.
-func (s *Store) Collection(ctx context.Context, peer string) (map[string]time.Time, time.Time, error) {
+func (s *Store) Collection(ctx context.Context, peer string) (map[string]federation.FeedEntry, time.Time, error) {
 	var last time.Time
 	var l int64
 	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(added), 0) FROM fed_feed_log WHERE peer = ?`), peer).Scan(&l); err != nil {
@@ -62,19 +69,19 @@ func (s *Store) Collection(ctx context.Context, peer string) (map[string]time.Ti
 	if l != 0 {
 		last = fromNanos(l)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, version FROM fed_feed_log WHERE peer = ? AND current = 1 AND removed = 0`), peer)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT added, id, version, revoked FROM fed_feed_log WHERE peer = ? AND current = 1 AND removed = 0`), peer)
 	if err != nil {
 		return nil, last, err
 	}
 	defer rows.Close()
-	out := map[string]time.Time{}
+	out := map[string]federation.FeedEntry{}
 	for rows.Next() {
 		var id string
-		var v int64
-		if err := rows.Scan(&id, &v); err != nil {
+		var a, v, rv int64
+		if err := rows.Scan(&a, &id, &v, &rv); err != nil {
 			return nil, last, err
 		}
-		out[id] = fromNanos(v)
+		out[id] = federation.FeedEntry{Added: fromNanos(a), ID: id, Version: fromNanos(v), Revoked: rv == 1}
 	}
 	return out, last, rows.Err()
 }
@@ -100,7 +107,7 @@ func (s *Store) AppendCollection(ctx context.Context, peer string, es []federati
 		for _, e := range es {
 			ids = append(ids, e.ID)
 		}
-		// An object coming back (its current entry removed it) brings
+		// An object coming back (its current entry removed or revoked it) brings
 		// back every version it had in the collection: each enters again
 		// here, so its date_added is when it became available again — a
 		// client polling with added_after from while it was gone gets
@@ -108,10 +115,10 @@ func (s *Store) AppendCollection(ctx context.Context, peer string, es []federati
 		back := map[string][]int64{}
 		for start := 0; start < len(ids); start += 1000 {
 			chunk := ids[start:min(len(ids), start+1000)]
-			args := append([]any{peer, peer}, chunk...)
+			args := append([]any{peer, peer, peer}, chunk...)
 			rows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT a.id, a.version FROM fed_feed_log a
-				WHERE a.peer = ? AND a.removed = 0
-				AND a.id IN (`+goneIDs+`)
+				WHERE a.peer = ? AND a.removed = 0 AND a.revoked = 0
+				AND (a.id IN (`+goneIDs+`) OR a.id IN (`+revokedIDs+`))
 				AND a.id IN (`+placeholders(len(chunk))+`) ORDER BY a.id, a.version`), args...)
 			if err != nil {
 				return err
@@ -133,13 +140,13 @@ func (s *Store) AppendCollection(ctx context.Context, peer string, es []federati
 		var rows [][]any
 		last := map[string]int{} // Id → its last row: the one current.
 		prev, asked := l, l
-		add := func(at int64, id string, version int64, removed int) {
+		add := func(at int64, id string, version int64, removed, revoked int) {
 			if at <= prev {
 				at = prev + int64(time.Microsecond)
 			}
 			prev = at
 			last[id] = len(rows)
-			rows = append(rows, []any{peer, at, id, typeOf(id), version, removed, 0})
+			rows = append(rows, []any{peer, at, id, typeOf(id), version, removed, 0, revoked})
 		}
 		for _, e := range es {
 			a := nanos(e.Added)
@@ -147,17 +154,20 @@ func (s *Store) AppendCollection(ctx context.Context, peer string, es []federati
 				return fmt.Errorf("collection %s: an entry added at %s is not after the last one", peer, e.Added.Format(time.RFC3339Nano))
 			}
 			asked = a
-			removed := 0
+			removed, revoked := 0, 0
+			if e.Revoked {
+				revoked = 1
+			}
 			if e.Removed {
 				removed = 1
 			} else {
 				for _, v := range back[e.ID] {
 					if v != nanos(e.Version) {
-						add(a, e.ID, v, 0)
+						add(a, e.ID, v, 0, 0)
 					}
 				}
 			}
-			add(a, e.ID, nanos(e.Version), removed)
+			add(a, e.ID, nanos(e.Version), removed, revoked)
 		}
 		for _, i := range last {
 			rows[i][6] = 1
@@ -169,7 +179,7 @@ func (s *Store) AppendCollection(ctx context.Context, peer string, es []federati
 				return err
 			}
 		}
-		return s.insertRows(ctx, tx, "fed_feed_log", "peer, added, id, type, version, removed, current", "", rows)
+		return s.insertRows(ctx, tx, "fed_feed_log", "peer, added, id, type, version, removed, current, revoked", "", rows)
 	})
 }
 
@@ -182,6 +192,13 @@ func (s *Store) AppendCollection(ctx context.Context, peer string, es []federati
 // PostgreSQL, so that a page read every current entry of the collection
 // once per object it served.
 const goneIDs = `SELECT c.id FROM fed_feed_log c WHERE c.peer = ? AND c.current = 1 AND c.removed = 1`
+
+// revokedIDs selects the ids a collection holds revoked (their current
+// entry is their revoked version), its peer the next argument: of them,
+// only that version is served — the older ones may hold what the node no
+// longer shares (an erased report's). Read once per statement through
+// fed_feed_log_revoked (migration 36).
+const revokedIDs = `SELECT r.id FROM fed_feed_log r WHERE r.peer = ? AND r.current = 1 AND r.revoked = 1`
 
 // CollectionEntries implements federation.FeedStore.
 func (s *Store) CollectionEntries(ctx context.Context, peer string, q federation.FeedQuery) ([]federation.FeedEntry, []federation.FeedVersion, error) {
@@ -267,8 +284,9 @@ func collectionEntriesQuery(peer string, q federation.FeedQuery) (string, []any,
 	// it last entered.
 	where := []string{"a.peer = ?", "a.removed = 0", "a.added > ?",
 		"a.id NOT IN (" + goneIDs + ")",
+		"(a.revoked = 1 OR a.id NOT IN (" + revokedIDs + "))",
 		"NOT EXISTS (SELECT 1 FROM fed_feed_log d WHERE d.peer = a.peer AND d.id = a.id AND d.version = a.version AND d.removed = 0 AND d.added > a.added)"}
-	args := []any{peer, nanos(after), peer}
+	args := []any{peer, nanos(after), peer, peer}
 	if after.IsZero() {
 		args[1] = int64(0)
 	}
@@ -290,8 +308,9 @@ func collectionEntriesQuery(peer string, q federation.FeedQuery) (string, []any,
 			any = append(any, "a.current = 1")
 		}
 		if q.First {
-			// Versions only grow: the first is the smallest.
-			any = append(any, "a.version = (SELECT MIN(b.version) FROM fed_feed_log b WHERE b.peer = a.peer AND b.id = a.id AND b.removed = 0)")
+			// Versions only grow: the first is the smallest — of a revoked
+			// object, the revoked version, the only one served.
+			any = append(any, "(a.revoked = 1 AND a.current = 1 OR a.version = (SELECT MIN(b.version) FROM fed_feed_log b WHERE b.peer = a.peer AND b.id = a.id AND b.removed = 0))")
 		}
 		if len(q.At) > 0 {
 			any = append(any, "a.version IN ("+placeholders(len(q.At))+")")
@@ -312,7 +331,7 @@ func collectionEntriesQuery(peer string, q federation.FeedQuery) (string, []any,
 
 // ObjectVersions implements federation.FeedStore.
 func (s *Store) ObjectVersions(ctx context.Context, peer, id string) ([]federation.FeedEntry, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT added, version, removed, current FROM fed_feed_log WHERE peer = ? AND id = ? ORDER BY added`), peer, id)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT added, version, removed, current, revoked FROM fed_feed_log WHERE peer = ? AND id = ? ORDER BY added`), peer, id)
 	if err != nil {
 		return nil, err
 	}
@@ -321,13 +340,17 @@ func (s *Store) ObjectVersions(ctx context.Context, peer, id string) ([]federati
 	gone := false
 	at := map[int64]int{} // Version → its place in out: a version that came back counts once, when it last entered.
 	for rows.Next() {
-		var added, version, removed, current int64
-		if err := rows.Scan(&added, &version, &removed, &current); err != nil {
+		var added, version, removed, current, revoked int64
+		if err := rows.Scan(&added, &version, &removed, &current, &revoked); err != nil {
 			return nil, err
 		}
 		if removed == 1 {
 			gone = current == 1
 			continue
+		}
+		if revoked == 1 && current == 1 {
+			// Revoked: that version alone is served (CollectionEntries).
+			return []federation.FeedEntry{{Added: fromNanos(added), ID: id, Version: fromNanos(version), Revoked: true}}, nil
 		}
 		if i, ok := at[version]; ok {
 			out = append(out[:i], out[i+1:]...)

@@ -763,6 +763,15 @@ func migrations(d Dialect) []string {
 		// head before it merges campaigns it grouped on a snapshot: that
 		// none of them was sealed since (unsealedLocked).
 		unsealedLocked(d),
+		// 36: TAXII revocation. An object that leaves a collection enters
+		// it once more as a revoked version (log revoked = 1), and each
+		// object keeps the latest version time given to a revoked version
+		// of it, after which every later version must come. A page reads
+		// the set of revoked objects once, through an index of its own
+		// (as 30 does for the objects gone).
+		`ALTER TABLE fed_feed_log ADD COLUMN revoked BIGINT NOT NULL DEFAULT 0;
+		ALTER TABLE fed_feed_objects ADD COLUMN revoked BIGINT NOT NULL DEFAULT 0;
+		CREATE INDEX fed_feed_log_revoked ON fed_feed_log (peer, id) WHERE current = 1 AND revoked = 1`,
 	}
 }
 
