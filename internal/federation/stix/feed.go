@@ -257,10 +257,7 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 		stale := false
 		for _, s := range slots {
 			o, ok := r.bySlot[slotKey(k, s.Slot)]
-			want := it.Hash
-			if s.Slot == SlotObservable {
-				want = hashOf(k)
-			}
+			want := slotHash(it, s.Slot)
 			if !ok || o.Hash != want || force[o.ID] {
 				stale = true
 			}
@@ -281,10 +278,7 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 		// the bodies carry it.
 		for _, s := range slots {
 			o := r.get(k, s.Slot)
-			want := it.Hash
-			if s.Slot == SlotObservable {
-				want = hashOf(k)
-			}
+			want := slotHash(it, s.Slot)
 			if (o.Hash != want || force[o.ID]) && !r.fresh[o.ID] {
 				bump(o)
 			}
@@ -298,10 +292,7 @@ func (f *Feed) Refresh(ctx context.Context, sh *federation.Shared) error {
 				break
 			}
 			o := r.get(k, s.Slot)
-			want := it.Hash
-			if s.Slot == SlotObservable {
-				want = hashOf(k)
-			}
+			want := slotHash(it, s.Slot)
 			if o.Hash == want && !r.fresh[o.ID] && !force[o.ID] {
 				continue
 			}
@@ -564,4 +555,28 @@ func Revoke(body []byte, at time.Time) ([]byte, error) {
 	out["modified"] = stamp(at)
 	out["revoked"] = true
 	return json.Marshal(out)
+}
+
+// slotHash is what an item's object in a slot is mapped from, to see when
+// it changes: the item's hash; an observable's, its key (its value); a url
+// indicator published as a prefix, the item's hash and its pattern — so
+// that the indicators a node published as exact patterns before URL
+// prefixes were expressed get a new version with the true pattern once.
+func slotHash(it federation.Item, slot string) string {
+	switch slot {
+	case SlotObservable:
+		return hashOf(it.Key)
+	case SlotIndicator:
+		if indicatorType(it) == "url" {
+			var in struct {
+				Value string `json:"value"`
+			}
+			if json.Unmarshal(it.Body, &in) == nil {
+				if p := URLPattern(in.Value); p != exactPattern("url", in.Value) {
+					return hashOf(it.Hash + "\x00" + p)
+				}
+			}
+		}
+	}
+	return it.Hash
 }

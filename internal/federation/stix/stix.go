@@ -11,6 +11,8 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -171,8 +173,56 @@ func IdentityObject(id, name, description string, created, modified time.Time) m
 // stamp formats a STIX timestamp (UTC, milliseconds).
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
+// patternValue is v as the body of a STIX pattern string literal: a
+// quote and a backslash escaped by a backslash, the only escapes the
+// grammar of STIX 2.1 patterns has in a StringLiteral.
 func patternValue(v string) string {
 	return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v)
+}
+
+// exactPattern matches the observable whose value is v, and only it.
+func exactPattern(typ, v string) string {
+	return fmt.Sprintf("[%s:value = '%s']", typ, patternValue(v))
+}
+
+// URLPattern is the pattern of a url indicator. The collector shares a
+// link generalised to what identifies the spam run (privacy.People.URL):
+// query, fragment and user information always go; the path is cut before
+// the first segment that could name the recipient, and a cut path ends
+// with "/"; when the path names someone as a whole, only scheme and host
+// stay. An indicator must say that truthfully: a value whose path ends
+// with "/" stands for every link under it, a value with no path for the
+// host's own link and every link under it — a prefix, not an exact value
+// (an exact match would never meet the real link). The item does not say
+// whether a path was cut or the link ended there; either way the real
+// link matches. Any other value is exact.
+//
+// STIX LIKE has no escape: every % and _ in its pattern is a wildcard
+// (the STIX 2.1 grammar has no ESCAPE, and the
+// OASIS reference matcher reads every one as a wildcard). A prefix
+// holding either — a percent-encoded path, an underscore — is written as
+// an anchored regular expression (MATCHES) with every metacharacter
+// quoted, so that it means exactly that prefix.
+func URLPattern(v string) string {
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#") {
+		return exactPattern("url", v)
+	}
+	switch {
+	case u.Path == "" && u.RawPath == "" && !strings.HasSuffix(v, "/"):
+		return fmt.Sprintf("[url:value = '%s' OR %s]", patternValue(v), prefixTest(v+"/"))
+	case strings.HasSuffix(v, "/"):
+		return "[" + prefixTest(v) + "]"
+	}
+	return exactPattern("url", v)
+}
+
+// prefixTest is the comparison "url:value begins with p".
+func prefixTest(p string) string {
+	if strings.ContainsAny(p, "%_") {
+		return "url:value MATCHES '" + patternValue("^"+regexp.QuoteMeta(p)) + "'"
+	}
+	return "url:value LIKE '" + patternValue(p) + "%'"
 }
 
 // Objects maps one item to STIX objects with the ids and times refs
@@ -205,7 +255,13 @@ func (m *Mapper) Objects(it federation.Item, refs Refs) ([]map[string]any, error
 		ind["name"] = fmt.Sprintf("%s %s in reported spam", in.Type, in.Value)
 		ind["description"] = fmt.Sprintf("Seen in %d spam reports; origins %s.", in.Reports, orUnknown(in.Origins))
 		ind["indicator_types"] = []string{"malicious-activity"}
-		ind["pattern"] = fmt.Sprintf("[%s:value = '%s']", in.Type, patternValue(in.Value))
+		ind["pattern"] = exactPattern(in.Type, in.Value)
+		if in.Type == "url" {
+			if p := URLPattern(in.Value); p != ind["pattern"] {
+				ind["pattern"] = p
+				ind["name"] = fmt.Sprintf("url links under %s in reported spam", in.Value)
+			}
+		}
 		ind["pattern_type"] = "stix"
 		ind["valid_from"] = stamp(in.First)
 		rel := common(SlotRelationship, "relationship")
