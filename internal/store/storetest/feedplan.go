@@ -118,3 +118,83 @@ func perObjectScan(plan string) string {
 	}
 	return ""
 }
+
+// feedRevoked: an object revoked in a collection (its current entry is
+// its revoked version) is served as that version alone — by a page, by
+// match[version]=all and first, by its versions — the older ones may hold
+// what the node no longer shares; the collection's state says it is
+// revoked; another collection holding it is not changed; and when it
+// comes back as a later version, its older versions enter again with it.
+func feedRevoked(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	v1, v2, vr, v3 := t0, t0.Add(time.Second), t0.Add(2*time.Second), t0.Add(3*time.Second)
+	const id = "report--00000001-0000-4000-8000-000000000000"
+	vers := []federation.FeedVersion{{ID: id, Version: v1, Body: []byte(`{"v":1}`)}, {ID: id, Version: v2, Body: []byte(`{"v":2}`)},
+		{ID: id, Version: vr, Body: []byte(`{"v":"r","revoked":true}`)}, {ID: id, Version: v3, Body: []byte(`{"v":3}`)}}
+	if err := s.SaveFeed(ctx, []federation.FeedObject{{ID: id, ItemKey: "rep:1", Slot: "report", Created: v1, Modified: v3, Hash: "h", Revoked: vr}}, vers); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := s.FeedObjects(ctx)
+	if err != nil || !objs[id].Revoked.Equal(vr) {
+		t.Fatalf("the object's revoked version time: %+v %v", objs[id], err)
+	}
+	at := t0.Add(time.Hour)
+	step := func() time.Time { at = at.Add(time.Microsecond); return at }
+	for _, peer := range []string{"us", "au"} {
+		if err := s.AppendCollection(ctx, peer, []federation.FeedEntry{{Added: step(), ID: id, Version: v1}, {Added: step(), ID: id, Version: v2}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AppendCollection(ctx, "us", []federation.FeedEntry{{Added: step(), ID: id, Version: vr, Revoked: true}}); err != nil {
+		t.Fatal(err)
+	}
+	state, _, err := s.Collection(ctx, "us")
+	if err != nil || !state[id].Revoked || !state[id].Version.Equal(vr) {
+		t.Fatalf("US's state: %+v %v", state[id], err)
+	}
+	if au, _, _ := s.Collection(ctx, "au"); au[id].Revoked || !au[id].Version.Equal(v2) {
+		t.Errorf("AU's state changed with US's revocation: %+v", au[id])
+	}
+	served := func(peer string, q federation.FeedQuery) []time.Time {
+		t.Helper()
+		q.Limit = 100
+		es, _, err := s.CollectionEntries(ctx, peer, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []time.Time
+		for _, e := range es {
+			out = append(out, e.Version)
+		}
+		return out
+	}
+	for _, q := range []federation.FeedQuery{{Last: true}, {All: true}, {First: true}, {At: []time.Time{v1, vr}}} {
+		if got := served("us", q); len(got) != 1 || !got[0].Equal(vr) {
+			t.Errorf("US, revoked, %+v: versions %v, want the revoked one alone", q, got)
+		}
+	}
+	if got := served("au", federation.FeedQuery{All: true}); len(got) != 2 {
+		t.Errorf("AU, all: %v", got)
+	}
+	if vs, err := s.ObjectVersions(ctx, "us", id); err != nil || len(vs) != 1 || !vs[0].Version.Equal(vr) || !vs[0].Revoked {
+		t.Errorf("US's versions of the revoked object: %+v %v", vs, err)
+	}
+	// Back, at a version after the revoked one: the older versions enter
+	// again with it; the revoked one is still a version, no longer the last.
+	if err := s.AppendCollection(ctx, "us", []federation.FeedEntry{{Added: step(), ID: id, Version: v3}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := served("us", federation.FeedQuery{All: true}); len(got) != 4 {
+		t.Errorf("US, back, all: %v", got)
+	}
+	if got := served("us", federation.FeedQuery{Last: true}); len(got) != 1 || !got[0].Equal(v3) {
+		t.Errorf("US, back, last: %v", got)
+	}
+	if got := served("us", federation.FeedQuery{First: true}); len(got) != 1 || !got[0].Equal(v1) {
+		t.Errorf("US, back, first: %v", got)
+	}
+	if got := served("us", federation.FeedQuery{Last: true, AddedAfter: at.Add(-time.Microsecond)}); len(got) != 1 || !got[0].Equal(v3) {
+		t.Errorf("US, back, added after the revocation: %v", got)
+	}
+}

@@ -93,6 +93,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("LinkChanges", func(t *testing.T) { linkChanges(t, open(t)) })
 	t.Run("ReceivedCustody", func(t *testing.T) { receivedCustody(t, open(t)) })
 	t.Run("FeedPageReadsGoneOnce", func(t *testing.T) { feedPageReadsGoneOnce(t, open(t)) })
+	t.Run("FeedRevoked", func(t *testing.T) { feedRevoked(t, open(t)) })
 	t.Run("Accounts", func(t *testing.T) { accounts(t, open(t)) })
 	t.Run("CommitManyAtOnce", func(t *testing.T) { commitManyAtOnce(t, open(t)) })
 	t.Run("OutboundQueue", func(t *testing.T) { outboundQueue(t, open(t)) })
