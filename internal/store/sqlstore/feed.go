@@ -197,7 +197,7 @@ const goneIDs = `SELECT c.id FROM fed_feed_log c WHERE c.peer = ? AND c.current 
 // entry is their revoked version), its peer the next argument: of them,
 // only that version is served — the older ones may hold what the node no
 // longer shares (an erased report's). Read once per statement through
-// fed_feed_log_revoked (migration 36).
+// fed_feed_log_revoked (migration 35).
 const revokedIDs = `SELECT r.id FROM fed_feed_log r WHERE r.peer = ? AND r.current = 1 AND r.revoked = 1`
 
 // CollectionEntries implements federation.FeedStore.

@@ -763,7 +763,7 @@ func migrations(d Dialect) []string {
 		// head before it merges campaigns it grouped on a snapshot: that
 		// none of them was sealed since (unsealedLocked).
 		unsealedLocked(d),
-		// 36: TAXII revocation. An object that leaves a collection enters
+		// 35: TAXII revocation. An object that leaves a collection enters
 		// it once more as a revoked version (log revoked = 1), and each
 		// object keeps the latest version time given to a revoked version
 		// of it, after which every later version must come. A page reads
