@@ -125,6 +125,12 @@ func indicatorsFrom(items []federation.ReceivedItem, now time.Time) []intel.Indi
 		if !it.ExpiresAt.IsZero() && !now.Before(it.ExpiresAt) {
 			continue
 		}
+		// What the partner withdrew (its agreement narrowed, or it found
+		// the domain a victim's) is kept for a while as a record, never
+		// used to judge mail.
+		if !it.Withdrawn.IsZero() || !it.Purged.IsZero() {
+			continue
+		}
 		var body struct {
 			Type  string `json:"type"`
 			Value string `json:"value"`

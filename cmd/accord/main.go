@@ -28,6 +28,7 @@
 //	accord assist    mutual assistance requests with partner authorities
 //	accord custody   verify the custody logs of a link with a peer
 //	accord received  what partner nodes sent
+//	accord withhold  domains that are not the spammer's: never shared, withdrawn from partners
 //	accord sender    registered senders: their tokens, standing and suspension
 //	accord policy    the filter's policies per recipient, domain and default
 //	accord quarantine  messages the filter holds: list, show (audited), release, delete
@@ -92,6 +93,7 @@ func commands() []command {
 		{"assist", "mutual assistance requests with partner authorities (assist request, list, update)", cmdAssist},
 		{"custody", "verify the custody logs of a link with a peer (custody verify PEER)", cmdCustody},
 		{"received", "list what partner nodes sent", cmdReceived},
+		{"withhold", "domains that are not the spammer's (a firm a phish wears): never shared as indicators, withdrawn from partners (withhold add DOMAIN --reason TEXT, list, remove)", cmdWithhold},
 		{"sender", "registered senders: add, token, list, show, suspend, reinstate", cmdSender},
 		{"consent", "verify a consent proof offline (consent verify PROOF.json)", cmdConsent},
 		{"label", "compliance labels: verify one offline, revoke, list (label verify --key NODEKEY MESSAGE)", cmdLabel},

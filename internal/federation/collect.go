@@ -129,6 +129,14 @@ type indRef struct{ typ, value string }
 // Collect builds every item the node could share. See the package-level
 // Collect for what is removed at the border.
 func (c *Collector) Collect(ctx context.Context) (*Shared, error) {
+	return c.CollectWithheld(ctx, nil)
+}
+
+// CollectWithheld is Collect with the domains the node's analyst marked
+// as not the spammer's (Withheld): they accuse nobody in what it builds.
+// They are applied when the reports' parts are put together, not when
+// each is derived, so a marking costs no report a second reading.
+func (c *Collector) CollectWithheld(ctx context.Context, ws []Withheld) (*Shared, error) {
 	if c.sem == nil {
 		return nil, errors.New("collect: a Collector is made with NewCollector")
 	}
@@ -179,7 +187,10 @@ func (c *Collector) Collect(ctx context.Context) (*Shared, error) {
 		}
 	}
 	c.cache = keep
-	return assemble(c.Source, version, c.Jurisdiction, refs, keep), nil
+	if v := withheldVersion(ws); v != "" {
+		version += "/withheld:" + v
+	}
+	return assemble(c.Source, version, c.Jurisdiction, refs, keep, newWithheldSet(ws)), nil
 }
 
 // NewCollector returns a collector of src's reports for a node of
@@ -297,7 +308,7 @@ func derive(r *intake.Report, reporter string) *derived {
 						d.domains = append(d.domains, dom)
 					}
 				}
-				if g, ok := people.URL(t); ok && !links.url(host) {
+				if g, ok := people.URL(t); ok && !links.url(host) && !links.serviceOnly(t, g) {
 					d.inds = append(d.inds, indRef{"url", g})
 				}
 				continue // The redirector's own link, its query cut, says nothing.
@@ -306,7 +317,7 @@ func derive(r *intake.Report, reporter string) *derived {
 		if links.url(u.Host) {
 			continue
 		}
-		if g, ok := people.URL(u.URL); ok {
+		if g, ok := people.URL(u.URL); ok && !links.serviceOnly(u.URL, g) {
 			d.inds = append(d.inds, indRef{"url", g})
 		}
 	}
@@ -666,7 +677,7 @@ func replays(refs []ReportRef, parts map[string]*derived) map[string]bool {
 // assemble builds the shared set from the reports' parts, in the index's
 // order (campaign, then arrival). A report the index named but that was
 // gone when read is left out.
-func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts map[string]*derived) *Shared {
+func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts map[string]*derived, wh withheldSet) *Shared {
 	sh := &Shared{Version: version, jurisdiction: jurisdiction, src: src, lazy: map[string]int{}}
 	inds := map[string]*indicator{}
 	// The recipients of each indicator's reports, by their sorted
@@ -714,10 +725,15 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 			// spam run's either.
 			org := dnsname.OrgDomain(d.sender)
 			signers = func(host string) bool { return dnsname.OrgDomain(host) == org }
+		} else if dom := wh.at(sender); dom != "" {
+			// A sender the analyst marked as worn, not the spammer's: the
+			// report names no sender domain, and says why; its indicator
+			// is withheld below, like every one at the domain.
+			rep, sender = withheldReport(d.rep, dom), ""
 		}
 		if cur == nil || cur.id != r.CampaignID {
 			cur = &campaignAcc{id: r.CampaignID, first: r.ReceivedAt, countries: map[string]int{}, networks: map[string]int{},
-				senders: map[string]int{}, domains: map[string]int{}, finding: map[string]int{}}
+				senders: map[string]int{}, domains: map[string]int{}, finding: map[string]int{}, recipients: map[string]bool{}}
 			camps = append(camps, cur)
 		}
 		allAddrs, allNames = append(allAddrs, d.recips...), append(allNames, d.names...)
@@ -725,6 +741,7 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		cur.addrs, cur.names = append(cur.addrs, d.recips...), append(cur.names, d.names...)
 		cur.mentioned = append(cur.mentioned, d.mention...)
 		cur.reports++
+		cur.recipients[d.recipKey] = true
 		if r.ReceivedAt.Before(cur.first) {
 			cur.first = r.ReceivedAt
 		}
@@ -750,7 +767,7 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		count(cur.networks, d.network)
 		count(cur.senders, sender)
 		for _, x := range d.domains {
-			if !signers(x) {
+			if !signers(x) && wh.at(x) == "" {
 				count(cur.domains, x)
 			}
 		}
@@ -796,6 +813,13 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 			Countries: top(c.countries, nil), Networks: top(c.networks, nil), Senders: top(c.senders, personal),
 			Domains: top(c.domains, personal), Findings: top(c.finding, nil), Source: jurisdiction,
 		}))
+		// A campaign, its reports and its evidence name a sender after as
+		// many recipients' reports as the campaign holds: an agreement's
+		// min_reports asks that many before any of them goes, as it does
+		// of an indicator.
+		for i := range g.Items {
+			g.Items[i].Count = len(c.recipients)
+		}
 		sh.Groups = append(sh.Groups, g)
 	}
 	ig := Group{ID: "indicators"}
@@ -812,6 +836,13 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		sort.Strings(in.Origins)
 		it := mkItem("ind:"+k, KindIndicators, tlpIndicator, in.Origins, false, "", in.Last, in)
 		it.Count = len(recipsOf[k])
+		host := in.Value
+		if in.Type == "url" {
+			host = urlHost(in.Value)
+		}
+		if dom := wh.at(host); dom != "" && in.Type != "ipv4-addr" && in.Type != "ipv6-addr" {
+			it.Withheld, it.withheldBy = withheldReason(dom), dom
+		}
 		ig.Items = append(ig.Items, it)
 	}
 	if len(ig.Items) > 0 {

@@ -294,7 +294,8 @@ type campaignAcc struct {
 	countries, networks, senders, domains, finding map[string]int
 	origins                                        []string
 	unknown                                        bool
-	addrs, mentioned, names                        []string // The people of its reports.
+	addrs, mentioned, names                        []string        // The people of its reports.
+	recipients                                     map[string]bool // Its reports' recipient sets (derived.recipKey): what min_reports counts.
 	items                                          []Item
 }
 

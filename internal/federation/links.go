@@ -117,6 +117,34 @@ func (l linkRule) url(host string) bool {
 	return l.fromOrg != "" && dnsname.OrgDomain(host) == l.fromOrg || l.listOrg != "" && dnsname.OrgDomain(host) == l.listOrg
 }
 
+// serviceOnly reports whether a link at a host where anyone publishes
+// (publishHosts), generalised to g for privacy, lost what named its
+// author: the part of a path that is the account, the form or the upload
+// is what the generalisation cuts first (a token, an id), and what stays
+// — "docs.google.com/forms/d/e/", "ci3.googleusercontent.com/proxy/",
+// "www.anpdm.com/oa/" — is the service's own, in every mail it carries:
+// shared as the spam run's, it accuses the service.
+func (l linkRule) serviceOnly(raw, g string) bool {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || l.wellKnown(u.Hostname()) != pages {
+		return false
+	}
+	gu, err := url.Parse(g)
+	if err != nil {
+		return true
+	}
+	segs := func(p string) int {
+		n := 0
+		for s := range strings.SplitSeq(p, "/") {
+			if s != "" {
+				n++
+			}
+		}
+		return n
+	}
+	return !strings.EqualFold(gu.Hostname(), u.Hostname()) || segs(gu.Path) < segs(u.Path) || segs(gu.Path) == 0
+}
+
 // A host's kind, for the link rule.
 type hostKind int
 
@@ -211,6 +239,9 @@ var publishHosts = map[string]bool{
 	"wordpress.com": true, "godaddysites.com": true, "ipfs.io": true, "telegra.ph": true, "mailchi.mp": true,
 	"forms.cloud.microsoft": true, "storage.cloud.google.com": true, "yusercontent.com": true,
 	"amazonaws.com": true, // Buckets and servers, path- or name-style: the customers'.
+	// Google's user content: files, sites, and the mail web client's image
+	// proxy (its target after "#" is unwrapped: redirectOnce).
+	"googleusercontent.com": true,
 	// Image hosts anyone uploads to.
 	"imgur.com": true, "zupimages.net": true, "gyazo.com": true, "imgchest.com": true, "imgbox.com": true, "top4top.io": true,
 	// Redirectors and mail filters' link rewriting a link wears (unwrapped
@@ -293,6 +324,9 @@ func redirectOnce(raw string) string {
 			return web(d)
 		}
 		return ""
+	case strings.HasSuffix(host, ".googleusercontent.com") && strings.HasPrefix(path, "/proxy/"):
+		// The mail web client's image proxy: /proxy/<signature>#<target>.
+		return web(u.Fragment)
 	case host == "bing.com" && strings.HasPrefix(path, "/ck/a"):
 		// Bing's click-through: u=a1 and the target in base64url.
 		if v := u.Query().Get("u"); strings.HasPrefix(v, "a1") {

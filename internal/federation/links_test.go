@@ -521,3 +521,32 @@ func helpdeskAnswer(t *testing.T, priv ed25519.PrivateKey) string {
 	}
 	return signed.String()
 }
+
+// TestServiceOnlyLinksNotShared is the sixteenth trial's finding 4: a
+// link at a host where anyone publishes, once generalised, kept only the
+// service's own path ("ci3.googleusercontent.com/proxy/",
+// "www.anpdm.com/oa/") and went out as the spam run's. Such a link is
+// no longer shared; one that keeps its author's part (a short link, a
+// channel) is, and the mail web client's image proxy stands for the
+// image it proxies.
+func TestServiceOnlyLinksNotShared(t *testing.T) {
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: embeddedRules(t)}
+	raw := []byte("Received: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n" +
+		"From: Deals <deals@gmail.com>\r\nTo: Bob <bob@gmail.example>\r\nSubject: Offer\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n" +
+		"Message-ID: <s1@mail.gmail.com>\r\nContent-Type: text/html\r\n\r\n" +
+		`<img src="https://ci3.googleusercontent.com/proxy/Xk2m9QpL0aZ7vB3nR8tY1uW4eS6dF5gH2jK0lM9nB7vC3xZ1qW8eR4tY6uI2oP0aS5dF7gH9jK1l=s0-d-e1-ft#http://img.spam-run.example/banner.png">` +
+		`<a href="https://www.anpdm.com/oa/4A5B4659794A4B0A47724B4A5942/8FE3DF4E">view online</a>` +
+		`<a href="https://docs.google.com/forms/d/e/1FAIpQLSdX9kq0bZ7mYwPp3rT5uV8sN2cL4hJ6gF1dE0aQ/viewform">claim</a>` +
+		`<a href="https://bit.ly/3kQx7Zp">claim now</a>` + "\r\n")
+	got := sharedOne(t, an, raw)
+	for _, want := range []string{"ind:url:http://img.spam-run.example/banner.png", "ind:domain-name:spam-run.example", "ind:url:https://bit.ly/3kQx7Zp"} {
+		if !strings.Contains(got, want+" ") {
+			t.Errorf("%s not shared:\n%s", want, got)
+		}
+	}
+	for _, not := range []string{"googleusercontent", "anpdm", "docs.google.com"} {
+		if strings.Contains(got, "ind:url:https://"+not) || strings.Contains(got, "ind:url:https://www."+not) || strings.Contains(got, "ind:domain-name:"+not) {
+			t.Errorf("the service's own %s shared:\n%s", not, got)
+		}
+	}
+}

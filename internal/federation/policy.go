@@ -17,14 +17,19 @@ type Item struct {
 	Origins      []string  `json:"origins,omitempty"` // Countries of origin (trace-back); empty when unknown.
 	PersonalData bool      `json:"personal_data"`     // Carries data about reporters or recipients.
 	Campaign     string    `json:"campaign,omitempty"`
-	Count        int       `json:"count,omitempty"` // For statistics: the smallest cell; for indicators: the recipients whose reports it is seen in.
+	Count        int       `json:"count,omitempty"` // For statistics: the smallest cell; for indicators: the recipients whose reports it is seen in; for a campaign, its reports and evidence: the recipients whose reports the campaign holds.
 	Updated      time.Time `json:"updated"`
 	// Unshareable says why the item must never leave the node whatever an
 	// agreement allows (evidence whose redaction could not be verified);
 	// it does not travel.
 	Unshareable string `json:"-"`
-	Body        []byte `json:"body"` // JSON; Hash is over these bytes.
-	Hash        string `json:"hash"` // Hex SHA-256 of Body.
+	// Withheld says why the node's analyst holds the item back (its
+	// domain was marked as not the spammer's: Withheld); it does not
+	// travel.
+	Withheld   string `json:"-"`
+	withheldBy string // The marked domain that withholds it.
+	Body       []byte `json:"body"` // JSON; Hash is over these bytes.
+	Hash       string `json:"hash"` // Hex SHA-256 of Body.
 }
 
 // Decision is the policy's answer for one item, with the clause that
@@ -74,6 +79,9 @@ func Decide(a *Agreement, p PeerState, it Item, now time.Time) Decision {
 	if !a.validUntilParsed.zero() && !now.Before(a.validUntilParsed.end()) {
 		return deny("valid_until", "the agreement expired after %s", a.ValidUntil)
 	}
+	if it.Withheld != "" {
+		return deny("withheld", "%s", it.Withheld)
+	}
 	if !slices.Contains(a.Share, it.Kind) {
 		return deny("share", "%s are not among the kinds shared (%s)", it.Kind, kindsOr(a.Share))
 	}
@@ -91,6 +99,9 @@ func Decide(a *Agreement, p PeerState, it Item, now time.Time) Decision {
 	}
 	if it.Kind == KindIndicators && a.MinReports > 1 && it.Count < a.MinReports {
 		return deny("min_reports", "it is seen in reports of %d recipients, fewer than the %d the agreement asks", it.Count, a.MinReports)
+	}
+	if (it.Kind == KindCampaigns || it.Kind == KindReports || it.Kind == KindEvidence) && a.MinReports > 1 && it.Count < a.MinReports {
+		return deny("min_reports", "its campaign holds reports of %d recipients, fewer than the %d the agreement asks", it.Count, a.MinReports)
 	}
 	if it.Kind == KindStatistics {
 		if it.Count < a.MinAggregate {

@@ -58,7 +58,28 @@ func (s *Service) Collect(ctx context.Context) (*Shared, error) {
 	}
 	c := s.collector
 	s.mu.Unlock()
-	return c.Collect(ctx)
+	ws, err := s.Store.Withheld(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("collect: %w", err)
+	}
+	return c.CollectWithheld(ctx, ws)
+}
+
+// SharedVersion is what the shared set is computed from: the reports'
+// version and the domains withheld. An equal version means an equal set.
+func (s *Service) SharedVersion(ctx context.Context) (string, error) {
+	v, err := s.Source.SharedVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	ws, err := s.Store.Withheld(ctx)
+	if err != nil {
+		return "", err
+	}
+	if w := withheldVersion(ws); w != "" {
+		v += "/withheld:" + w
+	}
+	return v, nil
 }
 
 func (s *Service) now() time.Time {

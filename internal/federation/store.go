@@ -102,6 +102,13 @@ type Store interface {
 
 	Outbox(ctx context.Context, peer string) ([]Queued, error)
 
+	// Withheld lists the domains marked as not the spammer's, by domain.
+	Withheld(ctx context.Context) ([]Withheld, error)
+	// AddWithheld marks a domain; ErrExists when it already is.
+	AddWithheld(ctx context.Context, w Withheld) error
+	// RemoveWithheld removes a marking; ErrNotFound when there is none.
+	RemoveWithheld(ctx context.Context, domain string) error
+
 	// SaveRequest inserts or updates a request (new events appended) and,
 	// when queue is not nil, queues the message for the peer, atomically.
 	SaveRequest(ctx context.Context, r *Request, queue *AssistMsg) error

@@ -66,7 +66,7 @@ func (f *Feed) fingerprint(ctx context.Context, version string) (string, error) 
 // Update brings the collections up to date if anything they depend on
 // changed since they were last computed; otherwise it costs two queries.
 func (f *Feed) Update(ctx context.Context) error {
-	version, err := f.Fed.Source.SharedVersion(ctx)
+	version, err := f.Fed.SharedVersion(ctx)
 	if err != nil {
 		return err
 	}

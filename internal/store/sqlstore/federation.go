@@ -1115,3 +1115,48 @@ func (s *Store) SharedVersion(ctx context.Context) (string, error) {
 	}
 	return fmt.Sprintf("%d:%d:%d:%d:%d", n, last, sum, erased, purged), nil
 }
+
+// Withheld implements federation.Store.
+func (s *Store) Withheld(ctx context.Context) ([]federation.Withheld, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT domain, reason, marked_by, marked_at FROM fed_withheld ORDER BY domain`)
+	if err != nil {
+		return nil, fmt.Errorf("withheld domains: %w", err)
+	}
+	defer rows.Close()
+	var out []federation.Withheld
+	for rows.Next() {
+		var w federation.Withheld
+		var at int64
+		if err := rows.Scan(&w.Domain, &w.Reason, &w.By, &at); err != nil {
+			return nil, fmt.Errorf("withheld domains: %w", err)
+		}
+		w.At = fromNanos(at)
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// AddWithheld implements federation.Store.
+func (s *Store) AddWithheld(ctx context.Context, w federation.Withheld) error {
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO fed_withheld (domain, reason, marked_by, marked_at) VALUES (?, ?, ?, ?) ON CONFLICT (domain) DO NOTHING`),
+		w.Domain, w.Reason, w.By, nanos(w.At))
+	if err != nil {
+		return fmt.Errorf("withhold %s: %w", w.Domain, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s is already withheld: %w", w.Domain, federation.ErrExists)
+	}
+	return nil
+}
+
+// RemoveWithheld implements federation.Store.
+func (s *Store) RemoveWithheld(ctx context.Context, domain string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM fed_withheld WHERE domain = ?`), domain)
+	if err != nil {
+		return fmt.Errorf("unwithhold %s: %w", domain, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s is not withheld: %w", domain, federation.ErrNotFound)
+	}
+	return nil
+}

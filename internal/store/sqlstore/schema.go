@@ -772,6 +772,15 @@ func migrations(d Dialect) []string {
 		`ALTER TABLE fed_feed_log ADD COLUMN revoked BIGINT NOT NULL DEFAULT 0;
 		ALTER TABLE fed_feed_objects ADD COLUMN revoked BIGINT NOT NULL DEFAULT 0;
 		CREATE INDEX fed_feed_log_revoked ON fed_feed_log (peer, id) WHERE current = 1 AND revoked = 1`,
+		// 36: domains the node's analyst marked as not the spammer's (a
+		// firm a phish wears): nothing shared accuses them
+		// (federation.Withheld). The reason stays at the node.
+		`CREATE TABLE fed_withheld (
+			domain TEXT PRIMARY KEY,
+			reason TEXT NOT NULL,
+			marked_by TEXT NOT NULL,
+			marked_at BIGINT NOT NULL
+		)`,
 	}
 }
 

@@ -484,3 +484,35 @@ func linkChanges(t *testing.T, s Store) {
 		t.Errorf("removal deleted received items: %d", len(items))
 	}
 }
+
+// withheldDomains: the analyst's markings are kept with their reason,
+// listed by domain; a second marking of a domain is refused (its first
+// reason stays) and removing one not marked is an error.
+func withheldDomains(t *testing.T, s Store) {
+	ctx := context.Background()
+	if ws, err := s.Withheld(ctx); err != nil || len(ws) != 0 {
+		t.Fatalf("a new store withholds %v (%v)", ws, err)
+	}
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	for _, w := range []federation.Withheld{{Domain: "zeta.example", Reason: "worn by a BEC", By: "cli:ana", At: at}, {Domain: "acme.example", Reason: "a phish's logo", By: "cli:bob", At: at.Add(time.Minute)}} {
+		if err := s.AddWithheld(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddWithheld(ctx, federation.Withheld{Domain: "acme.example", Reason: "again", At: at}); !errors.Is(err, federation.ErrExists) {
+		t.Errorf("a second marking: %v", err)
+	}
+	ws, err := s.Withheld(ctx)
+	if err != nil || len(ws) != 2 || ws[0].Domain != "acme.example" || ws[0].Reason != "a phish's logo" || ws[0].By != "cli:bob" || !ws[0].At.Equal(at.Add(time.Minute)) {
+		t.Fatalf("withheld: %+v (%v)", ws, err)
+	}
+	if err := s.RemoveWithheld(ctx, "acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveWithheld(ctx, "acme.example"); !errors.Is(err, federation.ErrNotFound) {
+		t.Errorf("removing twice: %v", err)
+	}
+	if ws, _ := s.Withheld(ctx); len(ws) != 1 || ws[0].Domain != "zeta.example" {
+		t.Errorf("after removal: %+v", ws)
+	}
+}

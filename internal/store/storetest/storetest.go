@@ -83,6 +83,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Peers", func(t *testing.T) { peers(t, open(t)) })
 	t.Run("Links", func(t *testing.T) { links(t, open(t)) })
 	t.Run("Requests", func(t *testing.T) { requests(t, open(t)) })
+	t.Run("Withheld", func(t *testing.T) { withheldDomains(t, open(t)) })
 	t.Run("ConsentFlow", func(t *testing.T) { consentFlow(t, open(t)) })
 	t.Run("ConsentComplaints", func(t *testing.T) { consentComplaints(t, open(t)) })
 	t.Run("ConsentConfirmLimits", func(t *testing.T) { consentConfirmLimits(t, open(t)) })

@@ -1,0 +1,205 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/intake"
+	"github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/resolve"
+)
+
+// TestWithheldDomainAccusesNobody is the thirteenth review's open HIGH
+// (A1) as an analyst closes it: a free-mail BEC wearing a supplier's site
+// in its signature shares the supplier's domain and link as the spam
+// run's (no rule over the content tells it from the spammer's own). Once
+// the analyst marks the supplier, nothing shared accuses it — its domain
+// and link indicators are held back with the clause "withheld", the
+// campaign's lists drop it — while the spam run's own landing page still
+// goes out. A signed sender marked so leaves the report item without a
+// sender domain, saying why.
+func TestWithheldDomainAccusesNobody(t *testing.T) {
+	zone := &resolve.Zone{}
+	priv := keyIn(t, zone, "acme-supply.example")
+	an := &analysis.Analyzer{Resolver: zone, Rules: embeddedRules(t)}
+	const recv = "Received: from mx.freemail.example (mx.freemail.example [12.0.9.97]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n"
+	bec := []byte(recv + "From: ACME Supply Accounts <acme.supply.accounts@freemail.example>\r\nTo: Bob <bob.durand@gmail.example>\r\n" +
+		"Subject: New bank details\r\nDate: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <b1@freemail.example>\r\nContent-Type: text/html\r\n\r\n" +
+		`<p>Please pay the invoice at <a href="http://pay-portal.example/inv/4471">our portal</a>.</p>` +
+		`<p>ACME Supply, <a href="https://www.acme-supply.example/contact">www.acme-supply.example</a></p>` + "\r\n")
+	// The supplier's own signed mail, reported by someone who took it
+	// for spam: its sender domain is established.
+	signed := signAs(t, []byte("Received: from mail.acme-supply.example (mail.acme-supply.example [198.51.100.20]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
+		"From: ACME Supply <news@acme-supply.example>\r\nTo: Carol <carol@gmail.example>\r\nSubject: Our catalogue\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
+		"Message-ID: <n1@acme-supply.example>\r\n\r\nSee https://acme-supply.example/catalogue\r\n"), "acme-supply.example", priv)
+	m := &memSource{reporters: map[string]string{}}
+	for i, raw := range [][]byte{bec, signed} {
+		v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(raw, mail.DefaultLimits())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := []string{"rbec", "rsig"}[i]
+		m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: "c" + id, Raw: raw, SHA256: HashBody(raw),
+			ReceivedAt: time.Date(2026, 11, 28, 10, 0, i, 0, time.UTC), Verdict: v})
+	}
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	peer := PeerState{Name: "us", Status: StatusActive}
+	a := agreement(t, "id = \"x\"\nversion = 1\naudience = [\"us\"]\nshare = [\"indicators\", \"campaigns\", \"reports\"]\ntlp_max = \"amber\"\norigins = [\"*\"]\n")
+	collect := func(ws ...Withheld) (allowed, denied map[string]Item) {
+		t.Helper()
+		sh, err := NewCollector(m, "FR").CollectWithheld(context.Background(), ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		allowed, denied = map[string]Item{}, map[string]Item{}
+		for _, g := range sh.ItemsFor(nil) {
+			for _, it := range g.Items {
+				if d := Decide(a, peer, it, now); d.Allow {
+					allowed[it.Key] = it
+				} else if d.Clause == "withheld" {
+					if !strings.Contains(d.Reason, "acme-supply.example") {
+						t.Errorf("%s withheld without naming the marking: %v", it.Key, d)
+					}
+					denied[it.Key] = it
+				}
+			}
+		}
+		return allowed, denied
+	}
+	const (
+		supplierDom = "ind:domain-name:acme-supply.example"
+		supplierURL = "ind:url:https://www.acme-supply.example/contact"
+		landing     = "ind:domain-name:pay-portal.example"
+	)
+	// Before the marking: the supplier is accused (the open A1), and
+	// its signed mail names it as a sender.
+	allowed, _ := collect()
+	for _, k := range []string{supplierDom, supplierURL, landing} {
+		if _, ok := allowed[k]; !ok {
+			t.Fatalf("before the marking %s is not shared (the fixture no longer shows A1): %v", k, keys(allowed))
+		}
+	}
+	if !strings.Contains(string(allowed["rep:rsig"].Body), `"from_domain":"acme-supply.example"`) {
+		t.Fatalf("before the marking the signed mail's report names no sender: %s", allowed["rep:rsig"].Body)
+	}
+	allowed, denied := collect(Withheld{Domain: "acme-supply.example", Reason: "the supplier a BEC wears"})
+	for _, k := range []string{supplierDom, supplierURL} {
+		if _, ok := denied[k]; !ok {
+			t.Errorf("%s not withheld once marked (allowed: %v)", k, keys(allowed))
+		}
+	}
+	for k, it := range allowed {
+		if strings.Contains(string(it.Body), "acme-supply") {
+			t.Errorf("%s still names the marked supplier: %s", k, it.Body)
+		}
+		if strings.Contains(string(it.Body), "the supplier a BEC wears") {
+			t.Errorf("%s carries the analyst's own reason: %s", k, it.Body)
+		}
+	}
+	if _, ok := allowed[landing]; !ok {
+		t.Errorf("the spam run's landing page is no longer shared: %v", keys(allowed))
+	}
+	rep := string(allowed["rep:rsig"].Body)
+	if !strings.Contains(rep, `"from_domain":""`) || !strings.Contains(rep, "marked it as not the spammer's") {
+		t.Errorf("the signed mail's report keeps its sender or does not say why: %s", rep)
+	}
+	// A name under the marked domain is covered; a look-alike is not.
+	ws := newWithheldSet([]Withheld{{Domain: "acme-supply.example"}})
+	for host, want := range map[string]string{"www.acme-supply.example": "acme-supply.example", "ACME-SUPPLY.example.": "acme-supply.example",
+		"acme-supply.example.evil.example": "", "notacme-supply.example": "", "": ""} {
+		if got := ws.at(host); got != want {
+			t.Errorf("at(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
+
+// TestWithheldDomainRefusesWhatIsNoDomain: the marking names a firm's
+// domain, never a public suffix (it would withhold everything under it),
+// an address or a link.
+func TestWithheldDomainRefusesWhatIsNoDomain(t *testing.T) {
+	for _, bad := range []string{"", "com", "co.uk", "github.io", "192.0.2.1", "[2001:db8::1]", "bob@acme.example", "https://acme.example/x", "a..b"} {
+		if d, err := WithheldDomain(bad); !errors.Is(err, ErrBadDomain) {
+			t.Errorf("WithheldDomain(%q) = %q, %v; want ErrBadDomain", bad, d, err)
+		}
+	}
+	for in, want := range map[string]string{"ACME.example.": "acme.example", "bücher.example": "xn--bcher-kva.example", " shop.acme.example ": "shop.acme.example"} {
+		if got, err := WithheldDomain(in); err != nil || got != want {
+			t.Errorf("WithheldDomain(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func keys(m map[string]Item) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestCampaignItemsNeedTheReportsTheAgreementAsks is the thirteenth
+// review's A10: min_reports held back an indicator seen in fewer
+// recipients' reports, but the campaign, report and evidence items named
+// the same sender after one report. They now ask as many recipients'
+// reports of their campaign; one person reporting twice is one.
+func TestCampaignItemsNeedTheReportsTheAgreementAsks(t *testing.T) {
+	an := &analysis.Analyzer{Resolver: resolve.Offline{}, Rules: embeddedRules(t)}
+	spam := func(to string) []byte {
+		return []byte("Received: from mx.bad.example (mx.bad.example [12.0.9.97]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n" +
+			"From: Deals <deals@cheap-pills.example>\r\nTo: " + to + "\r\nSubject: Pills\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n" +
+			"Message-ID: <p-" + to + "@cheap-pills.example>\r\n\r\nBuy: http://pills-shop.example/buy\r\n")
+	}
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	peer := PeerState{Name: "us", Status: StatusActive}
+	a := agreement(t, "id = \"x\"\nversion = 1\naudience = [\"us\"]\nshare = [\"indicators\", \"campaigns\", \"reports\", \"evidence\"]\ntlp_max = \"red\"\norigins = [\"*\"]\npersonal_data = true\nmin_reports = 2\n")
+	decide := func(tos ...string) map[string]Decision {
+		t.Helper()
+		m := &memSource{reporters: map[string]string{}}
+		for i, to := range tos {
+			raw := spam(to)
+			v, err := an.Analyze(context.Background(), analysis.Input{Message: mail.ParseBytes(raw, mail.DefaultLimits())})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.reports = append(m.reports, &intake.Report{ID: "r" + string(rune('a'+i)), CampaignID: "c", Raw: raw, SHA256: HashBody(raw),
+				ReceivedAt: time.Date(2026, 11, 28, 10, 0, i, 0, time.UTC), Verdict: v})
+		}
+		sh, err := Collect(context.Background(), m, "FR")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]Decision{}
+		for _, g := range sh.ItemsFor(nil) {
+			for _, it := range g.Items {
+				if it.Kind != KindStatistics {
+					out[it.Key] = Decide(a, peer, it, now)
+				}
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name  string
+		tos   []string
+		allow bool
+	}{
+		{"one recipient", []string{"bob@gmail.example"}, false},
+		{"one recipient twice", []string{"bob@gmail.example", "bob@gmail.example"}, false},
+		{"two recipients", []string{"bob@gmail.example", "carol@gmail.example"}, true},
+	} {
+		ds := decide(c.tos...)
+		for _, k := range []string{"camp:c", "rep:ra", "ev:ra"} {
+			d, ok := ds[k]
+			if !ok {
+				t.Fatalf("%s: no %s among %v", c.name, k, ds)
+			}
+			if d.Allow != c.allow || !c.allow && d.Clause != "min_reports" {
+				t.Errorf("%s: %s: %v", c.name, k, d)
+			}
+		}
+	}
+}
