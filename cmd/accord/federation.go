@@ -166,7 +166,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 				return err
 			}
 			defer n.Close()
-			fmt.Fprintf(e.stdout, "new key      %s\nfingerprint  %s\nThe old key is kept as %s. Give the new key to every peer (accord peer rotate-key on their side).\n",
+			fmt.Fprintf(e.stdout, "new key      %s\nfingerprint  %s\nThe old key is kept as %s. Give the new key to every peer (accord peer rotate-key on their side).\nRestart accord serve (every instance, with the new node.key copied to each): until then it signs with the old key.\n",
 				n.key.Public(), federation.Fingerprint(n.key.Private.Public().(ed25519.PublicKey)), filepath.Base(archived))
 			return nil
 		},
@@ -273,6 +273,10 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "peer %s (%s) added; key fingerprint %s — compare it with the peer's over the phone\n", name, jur, federation.Fingerprint(pub))
 			if a == nil {
 				fmt.Fprintln(e.stdout, "no agreement: nothing will be shared with it until one is applied (accord peer agreement)")
+			}
+			fmt.Fprintf(e.stdout, "the peer must add this node too (accord peer add on its side, with this node's key from accord keys show, and an agreement of its own — share = [] if it sends nothing)\n")
+			if n.cfg.Analysis.Resolver == config.ResolverOffline {
+				fmt.Fprintln(e.stdout, "warning: the resolver is offline, so this node checks no SPF, DKIM or DMARC and shares no spam's sender domain with partners (only origins, link domains and links); set [analysis] resolver = \"live\"")
 			}
 			return nil
 		}),
@@ -489,6 +493,10 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 				}
 			}
 			fmt.Fprintf(e.stdout, "%d items would start to flow, %d would stop\n", gain, lose)
+			if p.Agreement != nil && a.Version <= p.Agreement.Version {
+				// The store refuses it: say so now, not after --apply.
+				return &exitError{code: 2, err: fmt.Errorf("agreement version %d is not newer than the one in force (%d): a new version of the terms needs a higher version", a.Version, p.Agreement.Version)}
+			}
 			if !apply {
 				fmt.Fprintln(e.stdout, "not applied: run again with --apply to put it in force")
 				return nil
@@ -516,10 +524,16 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return err
 			}
+			sent, err := n.store.Sent(ctx, name)
+			if err != nil {
+				return err
+			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "DECISION\tITEM\tKIND\tTLP\tORIGINS\tSTATE\tCLAUSE: REASON")
-			sends, denies := 0, map[string]int{}
+			sends, withdraws, denies := 0, 0, map[string]int{}
+			listed := map[string]bool{}
 			for _, l := range lines {
+				listed[l.Item.Key] = true
 				d := "deny"
 				if l.Decision.Allow {
 					d = "send"
@@ -530,9 +544,28 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 					}
 				} else {
 					denies[l.Decision.Clause]++
+					if l.State != "new" {
+						// The peer holds a version of it: the next round
+						// withdraws it.
+						d = "withdraw"
+						withdraws++
+					}
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s: %s\n", d, l.Item.Key, l.Item.Kind, l.Item.TLP, orDash(strings.Join(l.Item.Origins, ",")),
 					l.State, l.Decision.Clause, l.Decision.Reason)
+			}
+			// What the peer holds that this node no longer shares at all
+			// (an erased report, a replaced item) is withdrawn too.
+			var gone []string
+			for k := range sent {
+				if !listed[k] {
+					gone = append(gone, k)
+				}
+			}
+			sort.Strings(gone)
+			for _, k := range gone {
+				fmt.Fprintf(tw, "withdraw\t%s\t-\t-\t-\tsent\theld: no longer among what this node shares (erased, or replaced by another item)\n", k)
+				withdraws++
 			}
 			tw.Flush()
 			var ds []string
@@ -540,7 +573,7 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 				ds = append(ds, fmt.Sprintf("%s %d", c, k))
 			}
 			sort.Strings(ds)
-			fmt.Fprintf(e.stdout, "%d items to send; denied by clause: %s\n", sends, orDash(strings.Join(ds, ", ")))
+			fmt.Fprintf(e.stdout, "%s to send, %s to withdraw; denied by clause: %s\n", plural(sends, "item"), plural(withdraws, "item"), orDash(strings.Join(ds, ", ")))
 			return nil
 		}),
 		"sync": withNode("sync", func(fs *flag.FlagSet) {
@@ -684,7 +717,7 @@ func cmdAssist(ctx context.Context, e *env, args []string) error {
 	var typ, subject, body, camp, legal, peer, at, action, note, by string
 	with := func(name string, setup func(fs *flag.FlagSet), run func(n *fedNode, pos []string) error) func(context.Context, *env, []string) error {
 		return nodeCmd("assist "+name, func(fs *flag.FlagSet) {
-			fs.StringVar(&by, "by", os.Getenv("USER"), "who acts, for the request's history")
+			fs.StringVar(&by, "by", cliActor(), "who acts, for the request's history")
 			if setup != nil {
 				setup(fs)
 			}
@@ -968,4 +1001,12 @@ func receivedJSON(it federation.ReceivedItem) receivedItem {
 	}
 	r.Withdrawn, r.Purged, r.ExpiresAt = at(it.Withdrawn), at(it.Purged), at(it.ExpiresAt)
 	return r
+}
+
+// plural is "1 item", "2 items".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -166,7 +166,7 @@ keep_withdrawn_days = 0
 	if !strings.Contains(out, "had not arrived and was decided again") || !regexp.MustCompile(`[1-9]\d* withdrawn`).MatchString(out) {
 		t.Errorf("sync after resume: %s", out)
 	}
-	sent := regexp.MustCompile(`(\d+) items,`).FindStringSubmatch(out)
+	sent := regexp.MustCompile(`(\d+) items?,`).FindStringSubmatch(out)
 	after := us.received(t, bin, "fr")
 	newItems, withdrawn := 0, 0
 	for _, it := range after {

@@ -62,7 +62,7 @@ func TestPeerKeysFromTheBinary(t *testing.T) {
 	if !strings.Contains(out, "in force again") {
 		t.Errorf("rotating back: %s", out)
 	}
-	if out := fr.run(t, bin, "peer", "sync", "us"); !strings.Contains(out, "1 envelopes") {
+	if out := fr.run(t, bin, "peer", "sync", "us"); !strings.Contains(out, "1 envelope:") {
 		t.Errorf("sync after the rotation was undone: %s", out)
 	}
 	if out := us.run(t, bin, "custody", "verify", "fr"); !strings.Contains(out, "OK") {

@@ -123,7 +123,7 @@ retention_days = 365
 	}
 
 	preview := fr.run(t, bin, "peer", "preview", "us")
-	m := regexp.MustCompile(`(\d+) items to send`).FindStringSubmatch(preview)
+	m := regexp.MustCompile(`(\d+) items? to send`).FindStringSubmatch(preview)
 	if m == nil || m[1] == "0" || !strings.Contains(preview, "origins: its origin (CN)") {
 		t.Fatalf("preview:\n%s", preview)
 	}
@@ -217,7 +217,7 @@ retention_days = 365
 		t.Errorf("US's record of FR's keys: %s", show)
 	}
 	post(federationSpam("12.0.0.5", "deals@pharma-us.example", "Cheap meds", 5))
-	if out := fr.run(t, bin, "peer", "sync", "us"); !strings.Contains(out, "1 envelopes") {
+	if out := fr.run(t, bin, "peer", "sync", "us"); !strings.Contains(out, "1 envelope:") {
 		t.Errorf("sync after rotation: %s", out)
 	}
 	if v := fr.run(t, bin, "custody", "verify", "us"); !strings.Contains(v, "OK:") {

@@ -54,7 +54,10 @@ func cmdWithhold(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "%s is withheld: %d indicators at it are kept back from every partner and TAXII collection; what was sent is withdrawn at the next round (accord peer sync PEER, or serve's own)\n", w.Domain, held[w.Domain])
+			if given := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(dom), ".")); given != w.Domain {
+				fmt.Fprintf(e.stdout, "%s is marked as %s, its organisation: indicators name registrable domains, and every name under it is the firm's\n", dom, w.Domain)
+			}
+			fmt.Fprintf(e.stdout, "%s is withheld: %s at it kept back from every partner and TAXII collection; what was sent is withdrawn at the next round (accord peer sync PEER, or serve's own)\n", w.Domain, plural(held[w.Domain], "indicator"))
 			return nil
 		}),
 		"list": nodeCmd("withhold list", nil, func(ctx context.Context, e *env, n *fedNode, pos []string) error {

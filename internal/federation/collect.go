@@ -187,10 +187,13 @@ func (c *Collector) CollectWithheld(ctx context.Context, ws []Withheld) (*Shared
 		}
 	}
 	c.cache = keep
-	if v := withheldVersion(ws); v != "" {
-		version += "/withheld:" + v
+	wv := withheldVersion(ws)
+	if wv != "" {
+		version += "/withheld:" + wv
 	}
-	return assemble(c.Source, version, c.Jurisdiction, refs, keep, newWithheldSet(ws)), nil
+	sh := assemble(c.Source, version, c.Jurisdiction, refs, keep, newWithheldSet(ws))
+	sh.withheld = wv
+	return sh, nil
 }
 
 // NewCollector returns a collector of src's reports for a node of
@@ -683,8 +686,8 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 	// The recipients of each indicator's reports, by their sorted
 	// addresses: what an agreement's min_reports counts (one person's
 	// report of a mail twice is one).
-	recipsOf := map[string]map[string]bool{}
-	addInd := func(typ, value, country string, at time.Time, recipKey string) {
+	recipsOf := map[string]*voices{}
+	addInd := func(typ, value, country string, at time.Time, reporter, recipKey string) {
 		if value == "" {
 			return
 		}
@@ -693,9 +696,9 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		if in == nil {
 			in = &indicator{Type: typ, Value: value, First: at, Last: at}
 			inds[k] = in
-			recipsOf[k] = map[string]bool{}
+			recipsOf[k] = &voices{}
 		}
-		recipsOf[k][recipKey] = true
+		recipsOf[k].add(reporter, recipKey)
 		in.Reports++
 		if at.Before(in.First) {
 			in.First = at
@@ -725,15 +728,23 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 			// spam run's either.
 			org := dnsname.OrgDomain(d.sender)
 			signers = func(host string) bool { return dnsname.OrgDomain(host) == org }
-		} else if dom := wh.at(sender); dom != "" {
-			// A sender the analyst marked as worn, not the spammer's: the
-			// report names no sender domain, and says why; its indicator
-			// is withheld below, like every one at the domain.
-			rep, sender = withheldReport(d.rep, dom), ""
+		}
+		// A sender the analyst marked as not the spammer's: the report
+		// names no sender domain, and says why; its indicator is withheld
+		// below, like every one at the domain. Its sender is established
+		// (spamSender), so the origin is the firm's own mail server:
+		// neither its address nor its network is named either. A subject
+		// naming a marked domain loses it.
+		firms := wh.at(sender) != ""
+		if firms || wh.mentions(d.subject) {
+			rep = withheldReport(rep, wh, firms)
+			if firms {
+				sender = ""
+			}
 		}
 		if cur == nil || cur.id != r.CampaignID {
 			cur = &campaignAcc{id: r.CampaignID, first: r.ReceivedAt, countries: map[string]int{}, networks: map[string]int{},
-				senders: map[string]int{}, domains: map[string]int{}, finding: map[string]int{}, recipients: map[string]bool{}}
+				senders: map[string]int{}, domains: map[string]int{}, finding: map[string]int{}, recipients: &voices{}}
 			camps = append(camps, cur)
 		}
 		allAddrs, allNames = append(allAddrs, d.recips...), append(allNames, d.names...)
@@ -741,7 +752,7 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		cur.addrs, cur.names = append(cur.addrs, d.recips...), append(cur.names, d.names...)
 		cur.mentioned = append(cur.mentioned, d.mention...)
 		cur.reports++
-		cur.recipients[d.recipKey] = true
+		cur.recipients.add(r.Reporter, d.recipKey)
 		if r.ReceivedAt.Before(cur.first) {
 			cur.first = r.ReceivedAt
 		}
@@ -750,7 +761,7 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		}
 		country := d.country
 		if d.verdict && cur.subject == "" {
-			cur.subject = d.subject
+			cur.subject = wh.cut(d.subject)
 		}
 		sh.recs = append(sh.recs, statRec{at: r.ReceivedAt, id: r.ID, country: country, campaign: r.CampaignID})
 		if country == "" {
@@ -764,7 +775,9 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 			continue
 		}
 		count(cur.countries, country)
-		count(cur.networks, d.network)
+		if !firms {
+			count(cur.networks, d.network)
+		}
 		count(cur.senders, sender)
 		for _, x := range d.domains {
 			if !signers(x) && wh.at(x) == "" {
@@ -778,12 +791,15 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 			if in.typ == "domain-name" && signers(in.value) || in.typ == "url" && signers(urlHost(in.value)) {
 				continue
 			}
-			addInd(in.typ, in.value, country, r.ReceivedAt, d.recipKey)
+			if firms && (in.typ == "ipv4-addr" || in.typ == "ipv6-addr") {
+				continue
+			}
+			addInd(in.typ, in.value, country, r.ReceivedAt, r.Reporter, d.recipKey)
 		}
 		// A sender domain that is also one of the report's link domains
 		// is one report's word, counted once.
 		if senderInd != "" && !slices.Contains(d.inds, indRef{"domain-name", senderInd}) {
-			addInd("domain-name", senderInd, country, r.ReceivedAt, d.recipKey)
+			addInd("domain-name", senderInd, country, r.ReceivedAt, r.Reporter, d.recipKey)
 		}
 	}
 	// What identifies anyone stays out of the lists of the campaign they
@@ -818,7 +834,7 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		// min_reports asks that many before any of them goes, as it does
 		// of an indicator.
 		for i := range g.Items {
-			g.Items[i].Count = len(c.recipients)
+			g.Items[i].Count = c.recipients.count()
 		}
 		sh.Groups = append(sh.Groups, g)
 	}
@@ -835,7 +851,7 @@ func assemble(src Source, version, jurisdiction string, refs []ReportRef, parts 
 		}
 		sort.Strings(in.Origins)
 		it := mkItem("ind:"+k, KindIndicators, tlpIndicator, in.Origins, false, "", in.Last, in)
-		it.Count = len(recipsOf[k])
+		it.Count = recipsOf[k].count()
 		host := in.Value
 		if in.Type == "url" {
 			host = urlHost(in.Value)
@@ -914,4 +930,53 @@ func (s *Shared) Bodies(ctx context.Context, items []Item) ([]Item, error) {
 		return nil, fmt.Errorf("%w: report %s is no longer held", ErrChanged, id)
 	}
 	return out, nil
+}
+
+// voices counts the people whose reports bear something out, for an
+// agreement's min_reports. Two reports are one person's when they share
+// their reporter (one reporter's copies, whatever recipients the spammer
+// wrote in them: the thirteenth review's A10, the sixteenth's M2) or
+// their recipients (one person reporting from the mailbox, then
+// anonymously by the form: the fourteenth review's B6): the count is the
+// number of groups so linked.
+type voices struct {
+	parent []int
+	by     map[string]int // "r:"+reporter or "t:"+recipients -> a report's index.
+}
+
+func (v *voices) add(reporter, recipKey string) {
+	if v.by == nil {
+		v.by = map[string]int{}
+	}
+	i := len(v.parent)
+	v.parent = append(v.parent, i)
+	link := func(key string) {
+		if j, ok := v.by[key]; ok {
+			v.parent[v.find(i)] = v.find(j)
+		} else {
+			v.by[key] = i
+		}
+	}
+	if reporter != "" {
+		link("r:" + reporter)
+	}
+	link("t:" + recipKey)
+}
+
+func (v *voices) find(i int) int {
+	for v.parent[i] != i {
+		v.parent[i] = v.parent[v.parent[i]]
+		i = v.parent[i]
+	}
+	return i
+}
+
+func (v *voices) count() int {
+	n := 0
+	for i := range v.parent {
+		if v.find(i) == i {
+			n++
+		}
+	}
+	return n
 }

@@ -46,7 +46,8 @@ func orNever(t time.Time) string {
 
 func short(key string) string {
 	if pub, err := ParsePublicKey(key); err == nil {
-		return Fingerprint(pub)[:9]
+		f := Fingerprint(pub)
+		return f[:min(len(f), len("SHA256:")+16)] // Enough to tell keys apart on a line; keys show prints it whole.
 	}
 	return key
 }

@@ -88,7 +88,13 @@ type RemoteError struct {
 }
 
 func (e *RemoteError) Error() string {
-	return fmt.Sprintf("peer %s refused the envelope: %s (%s)", e.Peer, e.Code, e.Code.Public())
+	msg := fmt.Sprintf("peer %s refused the envelope: %s (%s)", e.Peer, e.Code, e.Code.Public())
+	if e.Code == CodeRefused {
+		// A node tells nobody whom it knows (Code): its operator's log
+		// says why; these are the usual reasons.
+		msg += "; the peer gives no reason to a refused sender: it may have suspended or removed this node, or not hold this node's current key (after accord keys rotate, it runs accord peer rotate-key) — ask its operator, whose log says why"
+	}
+	return msg
 }
 
 // SlowError is an envelope the peer did not take in time: its inbox cut

@@ -135,6 +135,7 @@ func mkItem(key string, kind Kind, tlp TLP, origins []string, personal bool, cam
 // envelope carries.
 type Shared struct {
 	Version      string // The source's version it was computed from.
+	withheld     string // The domains withheld it was computed under (withheldVersion).
 	Groups       []Group
 	jurisdiction string
 	recs         []statRec      // Every report, as the statistics count it, oldest first.
@@ -294,8 +295,8 @@ type campaignAcc struct {
 	countries, networks, senders, domains, finding map[string]int
 	origins                                        []string
 	unknown                                        bool
-	addrs, mentioned, names                        []string        // The people of its reports.
-	recipients                                     map[string]bool // Its reports' recipient sets (derived.recipKey): what min_reports counts.
+	addrs, mentioned, names                        []string // The people of its reports.
+	recipients                                     *voices  // Its reports' reporters and recipient sets: what min_reports counts.
 	items                                          []Item
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -118,12 +119,15 @@ func (l linkRule) url(host string) bool {
 }
 
 // serviceOnly reports whether a link at a host where anyone publishes
-// (publishHosts), generalised to g for privacy, lost what named its
-// author: the part of a path that is the account, the form or the upload
-// is what the generalisation cuts first (a token, an id), and what stays
-// — "docs.google.com/forms/d/e/", "ci3.googleusercontent.com/proxy/",
-// "www.anpdm.com/oa/" — is the service's own, in every mail it carries:
-// shared as the spam run's, it accuses the service.
+// (publishHosts), generalised to g for privacy, kept only the service's
+// own part: the part of a path that is the account, the form or the
+// upload is what the generalisation cuts first (a token, an id), and
+// what may stay — "docs.google.com/forms/d/e/",
+// "ci3.googleusercontent.com/proxy/", "www.anpdm.com/oa/", "t.me/" — is
+// the service's, in every mail it carries: shared as the spam run's, it
+// accuses the service. What names its author stays shared: a tenant's
+// host (pills-shop.wordpress.com, a bucket) or any path word that is not
+// one of the service's own (serviceWords: "/pills-bucket/", "/3kQx7Zp/").
 func (l linkRule) serviceOnly(raw, g string) bool {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || l.wellKnown(u.Hostname()) != pages {
@@ -133,16 +137,40 @@ func (l linkRule) serviceOnly(raw, g string) bool {
 	if err != nil {
 		return true
 	}
-	segs := func(p string) int {
-		n := 0
-		for s := range strings.SplitSeq(p, "/") {
-			if s != "" {
-				n++
-			}
-		}
-		return n
+	host := strings.ToLower(gu.Hostname())
+	if strings.HasSuffix(host, ".googleusercontent.com") && strings.HasPrefix(gu.Path, "/proxy") {
+		return true // The mail web client's image proxy: its path is Google's signature.
 	}
-	return !strings.EqualFold(gu.Hostname(), u.Hostname()) || segs(gu.Path) < segs(u.Path) || segs(gu.Path) == 0
+	svc := serviceOf(host)
+	if svc == "" {
+		return false
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(strings.TrimSuffix(host, svc), "."), ".") {
+		if label != "" && !machineLabel.MatchString(label) {
+			return false // A tenant's own name.
+		}
+	}
+	for seg := range strings.SplitSeq(gu.Path, "/") {
+		if seg != "" && !serviceWords[strings.ToLower(seg)] {
+			return false
+		}
+	}
+	return true
+}
+
+// machineLabel is a service's own host label in front of its domain: a
+// server or mirror number ("ci3", "img2", "lh3"), www, a click or image
+// host — never a tenant's name.
+var machineLabel = regexp.MustCompile(`^(www\d?|[a-z]{1,3}\d{1,3}|img|images|cdn|static|click|clicks|link|links|go|email|mail|e|t|l|r|s|u)$`)
+
+// serviceWords are the path words publishing and mailing services put
+// before the part that is their user's (a form's id, a tracking token):
+// a generalised link holding only these names nobody but the service.
+var serviceWords = map[string]bool{
+	"proxy": true, "oa": true, "newsletterweb": true, "forms": true, "form": true, "d": true, "e": true, "u": true,
+	"file": true, "document": true, "spreadsheets": true, "presentation": true, "view": true, "viewform": true,
+	"open": true, "redirect": true, "click": true, "track": true, "ls": true, "wf": true, "c": true, "l": true,
+	"r": true, "s": true, "p": true, "t": true, "ss": true, "public": true, "share": true, "s3": true, "x": true,
 }
 
 // A host's kind, for the link rule.

@@ -537,12 +537,24 @@ func TestServiceOnlyLinksNotShared(t *testing.T) {
 		`<img src="https://ci3.googleusercontent.com/proxy/Xk2m9QpL0aZ7vB3nR8tY1uW4eS6dF5gH2jK0lM9nB7vC3xZ1qW8eR4tY6uI2oP0aS5dF7gH9jK1l=s0-d-e1-ft#http://img.spam-run.example/banner.png">` +
 		`<a href="https://www.anpdm.com/oa/4A5B4659794A4B0A47724B4A5942/8FE3DF4E">view online</a>` +
 		`<a href="https://docs.google.com/forms/d/e/1FAIpQLSdX9kq0bZ7mYwPp3rT5uV8sN2cL4hJ6gF1dE0aQ/viewform">claim</a>` +
-		`<a href="https://bit.ly/3kQx7Zp">claim now</a>` + "\r\n")
+		`<a href="https://bit.ly/3kQx7Zp">claim now</a>` +
+		// The sixteenth review's H1: what names its author once cut stays
+		// shared — a tenant's host, an account or bucket in the path.
+		`<a href="https://pills-shop.wordpress.com/2026/11/a8f3k2m9q7x1z4">blog</a>` +
+		`<a href="https://pills-bucket.s3.amazonaws.com/9f8e7d6c5b4a39281706/index.html">bucket</a>` +
+		`<a href="https://storage.googleapis.com/pills-gcs/k2m9q7x1z4a8f3b6.html">gcs</a>` +
+		`<a href="https://sites.google.com/view/pillsdeals/a8f3k2m9q7x1z4b6">site</a>` +
+		`<a href="https://t.me/+a8f3k2m9q7x1z4b6">chat</a>` + "\r\n")
 	got := sharedOne(t, an, raw)
-	for _, want := range []string{"ind:url:http://img.spam-run.example/banner.png", "ind:domain-name:spam-run.example", "ind:url:https://bit.ly/3kQx7Zp"} {
+	for _, want := range []string{"ind:url:http://img.spam-run.example/banner.png", "ind:domain-name:spam-run.example", "ind:url:https://bit.ly/3kQx7Zp",
+		"ind:url:https://pills-shop.wordpress.com/2026/11/", "ind:url:https://pills-bucket.s3.amazonaws.com/", "ind:url:https://storage.googleapis.com/pills-gcs/",
+		"ind:url:https://sites.google.com/view/pillsdeals/"} {
 		if !strings.Contains(got, want+" ") {
 			t.Errorf("%s not shared:\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, "ind:url:https://t.me") {
+		t.Errorf("t.me's own root shared:\n%s", got)
 	}
 	for _, not := range []string{"googleusercontent", "anpdm", "docs.google.com"} {
 		if strings.Contains(got, "ind:url:https://"+not) || strings.Contains(got, "ind:url:https://www."+not) || strings.Contains(got, "ind:domain-name:"+not) {

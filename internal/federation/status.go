@@ -430,7 +430,7 @@ func (s *Service) CompareCustody(ctx context.Context, peer string) (Comparison, 
 			}
 		}
 		if side.localSeq < side.remoteSeq {
-			problem("this node's record ends at envelope %d, the peer's at envelope %d: this node lost the last %d envelopes", side.localSeq, side.remoteSeq, side.remoteSeq-side.localSeq)
+			problem("this node's record ends at envelope %d, the peer's at envelope %d: this node lost the last %s", side.localSeq, side.remoteSeq, plural(int(side.remoteSeq-side.localSeq), "envelope"))
 		}
 		rc := side.remote
 		if rc == nil {

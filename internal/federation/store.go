@@ -176,6 +176,7 @@ type Delivery struct {
 	Delivered  []int64 // Outbox ids.
 	Reads      []int64 // Read ids logged.
 	Agreement  int     // The version of the agreement the items were decided under.
+	Withheld   string  // The domains withheld when they were (withheldVersion).
 	BuiltAt    time.Time
 }
 

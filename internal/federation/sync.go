@@ -43,10 +43,10 @@ func (r SyncResult) String() string {
 		w = append(w, fmt.Sprintf("%s %d", c, n))
 	}
 	sort.Strings(w)
-	out := fmt.Sprintf("%d envelopes: %d items, %d withdrawn, %d assistance messages, %d reads; %d unchanged; withheld by clause: %s",
-		r.Envelopes, r.Items, r.Withdrawn, r.Messages, r.Reads, r.Unchanged, orNone(strings.Join(w, ", ")))
+	out := fmt.Sprintf("%s: %s, %d withdrawn, %s, %s; %d unchanged; withheld by clause: %s",
+		plural(r.Envelopes, "envelope"), plural(r.Items, "item"), r.Withdrawn, plural(r.Messages, "assistance message"), plural(r.Reads, "read"), r.Unchanged, orNone(strings.Join(w, ", ")))
 	if r.Resumed > 0 {
-		out += fmt.Sprintf("; an earlier envelope of %d items had arrived and is now recorded", r.Resumed)
+		out += fmt.Sprintf("; an earlier envelope of %s had arrived and is now recorded", plural(r.Resumed, "item"))
 	}
 	if r.Dropped > 0 {
 		out += fmt.Sprintf("; an earlier envelope of %d items had not arrived and was decided again", r.Dropped)
@@ -105,6 +105,15 @@ func (s *Service) SyncShared(ctx context.Context, sh *Shared, peer string) (Sync
 		err := s.push(ctx, sh, peer, &res)
 		if errors.Is(err, errTermsChanged) && attempt < 3 {
 			s.log().Info("federation: terms changed during a sync; deciding again", "peer", peer)
+			// A domain withheld since the set was collected changes the
+			// set itself: collect it again.
+			if ws, werr := s.Store.Withheld(ctx); werr != nil {
+				return res, werr
+			} else if withheldVersion(ws) != sh.withheld {
+				if sh, err = s.Collect(ctx); err != nil {
+					return res, err
+				}
+			}
 			continue
 		}
 		if err == nil {
@@ -129,7 +138,7 @@ type PartialError struct {
 }
 
 func (e *PartialError) Error() string {
-	return fmt.Sprintf("%v (before the failure %d envelopes arrived and are recorded: %d items, %d withdrawn)", e.Err, e.Done.Envelopes, e.Done.Items, e.Done.Withdrawn)
+	return fmt.Sprintf("%v (before the failure %s arrived and are recorded: %s, %d withdrawn)", e.Err, plural(e.Done.Envelopes, "envelope"), plural(e.Done.Items, "item"), e.Done.Withdrawn)
 }
 
 func (e *PartialError) Unwrap() error { return e.Err }
@@ -435,7 +444,7 @@ func (s *Service) build(ctx context.Context, p *Peer, to string, sh *Shared, bat
 		return nil, err
 	}
 	pe := &Pending{Seq: seq, Payload: body, Delivery: Delivery{Peer: p.Name, Seq: seq, Items: items, Withdrawn: withdrawn, Entries: entries,
-		Checkpoint: cp, Delivered: delivered, Reads: readIDs, Agreement: version, BuiltAt: now}}
+		Checkpoint: cp, Delivered: delivered, Reads: readIDs, Agreement: version, Withheld: sh.withheld, BuiltAt: now}}
 	if err := s.Store.SavePending(ctx, p.Name, *pe); err != nil {
 		return nil, err
 	}
@@ -443,8 +452,8 @@ func (s *Service) build(ctx context.Context, p *Peer, to string, sh *Shared, bat
 }
 
 // deliver seals a pending envelope at the moment it leaves — after checking
-// that the peer's state, agreement and key are still those it was decided
-// under — posts it, and records it once the peer has countersigned.
+// that the peer's state, agreement and key, and the domains withheld, are
+// still those it was decided under — posts it, and records it once the peer has countersigned.
 func (s *Service) deliver(ctx context.Context, p *Peer, pe *Pending) error {
 	cur, err := s.Store.Peer(ctx, p.Name)
 	if err != nil {
@@ -456,7 +465,11 @@ func (s *Service) deliver(ctx context.Context, p *Peer, pe *Pending) error {
 		version = cur.Agreement.Version
 	}
 	cp := pe.Delivery.Checkpoint
-	if cur.Status != StatusActive || version != pe.Delivery.Agreement || key != cp.To {
+	ws, err := s.Store.Withheld(ctx)
+	if err != nil {
+		return err
+	}
+	if cur.Status != StatusActive || version != pe.Delivery.Agreement || key != cp.To || withheldVersion(ws) != pe.Delivery.Withheld {
 		if err := s.Store.DropPending(ctx, p.Name); err != nil {
 			return err
 		}
@@ -617,4 +630,12 @@ func (s *Service) DropPending(ctx context.Context, peer string, force bool) erro
 		return s.settle(ctx, p, pe, &res)
 	}
 	return s.Store.AbandonPending(ctx, peer, false, s.now())
+}
+
+// plural is "1 item", "2 items".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -11,8 +11,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/net/idna"
 
 	"github.com/accord-antispam/accord/internal/dnsname"
+	"github.com/accord-antispam/accord/internal/rules"
 )
 
 // A Withheld domain is one the node's analyst marked as not the spammer's
@@ -24,8 +28,8 @@ import (
 // campaign can, and the marking reaches partners as a withdrawal of what
 // was already sent (the next round finds the items no longer allowed).
 //
-// The marking covers the domain and every name under it
-// ("acme.example" covers "www.acme.example"), wherever it stands: a
+// The marking covers the domain and every name under it in the same
+// organisation ("acme.example" covers "www.acme.example"), wherever it stands: a
 // domain-name indicator, a link's host (the link indicator goes with it),
 // the sender domain of a report and of its campaign's lists. It does not
 // touch the evidence (the redacted message, which shows what the spam
@@ -46,7 +50,12 @@ var ErrBadDomain = errors.New("not a domain that can be withheld")
 var ErrExists = errors.New("federation: already exists")
 
 // WithheldDomain checks and normalises a domain to mark: its A-label in
-// lower case, without a trailing dot.
+// lower case, without a trailing dot, widened to its organisation
+// (www.acme.example marks acme.example: indicators name registrable
+// domains, and the firm is the organisation). A tenant of a service many
+// use (acme.sharepoint.com, a blog under wordpress.com) stays as given;
+// the service's own domain, a mailbox provider's and a public suffix are
+// refused: marking them would hold back every spam run they carry.
 func WithheldDomain(s string) (string, error) {
 	s = strings.TrimSuffix(strings.TrimSpace(s), ".")
 	if s == "" {
@@ -55,20 +64,49 @@ func WithheldDomain(s string) (string, error) {
 	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
 		return "", fmt.Errorf("%w: %q is an address; its indicator is not a domain's", ErrBadDomain, s)
 	}
-	if strings.ContainsAny(s, "@/:? ") {
-		return "", fmt.Errorf("%w: %q is not a host name (an address, a link?)", ErrBadDomain, s)
+	if strings.ContainsAny(s, "@/:?_") || strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.In(r, unicode.Cf) }) >= 0 {
+		return "", fmt.Errorf("%w: %q is not a host name (an address, a link, a hidden character?)", ErrBadDomain, s)
 	}
 	a, ok := dnsname.Normalize(s)
 	if !ok {
 		return "", fmt.Errorf("%w: %q is not a host name", ErrBadDomain, s)
 	}
+	for l := range strings.SplitSeq(a, ".") {
+		if strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return "", fmt.Errorf("%w: %q is not a host name (a label begins or ends with a hyphen)", ErrBadDomain, s)
+		}
+	}
 	if !strings.Contains(a, ".") {
 		return "", fmt.Errorf("%w: %q is a top-level domain", ErrBadDomain, s)
 	}
-	if org := dnsname.OrgDomain(a); org == "" {
+	org := dnsname.OrgDomain(a)
+	if org == "" {
 		return "", fmt.Errorf("%w: %q is a public suffix, nobody's domain: mark the firm's own domain under it", ErrBadDomain, s)
 	}
-	return a, nil
+	switch svc := serviceOf(a); {
+	case svc == a || dnsname.MailboxProvider(org) && a == org:
+		return "", fmt.Errorf("%w: %q is a service many use (a mailbox provider, a publishing, hosting or mailing service), never shared as a domain: mark the name the firm has there (acme.sharepoint.com) or the firm's own domain", ErrBadDomain, s)
+	case svc != "" || dnsname.MailboxProvider(org):
+		return a, nil // A tenant's own name.
+	}
+	return org, nil
+}
+
+// serviceOf is the well-known service (publishHosts, siteHosts, a brand
+// whose customers get names under it) host is at, "" when none.
+func serviceOf(host string) string {
+	brands := rules.EmbeddedBrands()
+	for d := host; d != ""; {
+		if publishHosts[d] || siteHosts[d] || slices.ContainsFunc(brands.List, func(b rules.Brand) bool { return slices.Contains(b.Tenants, d) }) {
+			return d
+		}
+		_, rest, ok := strings.Cut(d, ".")
+		if !ok {
+			break
+		}
+		d = rest
+	}
+	return ""
 }
 
 // withheldSet answers whether a host is at a withheld domain.
@@ -95,12 +133,16 @@ func (s withheldSet) at(host string) string {
 	if !ok {
 		return ""
 	}
+	// Up to the host's organisation, never past it: a marking never
+	// covers another organisation's names (a bucket, an app under a
+	// platform suffix).
+	org := dnsname.OrgDomain(h)
 	for {
 		if s[h] {
 			return h
 		}
 		i := strings.IndexByte(h, '.')
-		if i < 0 {
+		if i < 0 || h == org {
 			return ""
 		}
 		h = h[i+1:]
@@ -160,16 +202,58 @@ func (s *Service) Unwithhold(ctx context.Context, domain, by string) error {
 	return nil
 }
 
-// withheldReport is a report item without its sender domain, which the
-// analyst marked as not the spammer's (dom).
-func withheldReport(rep Item, dom string) Item {
+// withheldReport is a report item without what names a withheld
+// domain: its subject loses the domain's spellings, and when the sender
+// is withheld (firms) its sender domain and origin (the firm's own mail
+// server) go, the unverifiable saying why.
+func withheldReport(rep Item, wh withheldSet, firms bool) Item {
 	var b reportBody
 	if json.Unmarshal(rep.Body, &b) != nil {
 		return rep // Made by mkItem from a reportBody: never so.
 	}
-	b.FromDomain = ""
-	b.Unverifiable = append(slices.Clip(b.Unverifiable), senderWithheld)
+	b.Subject = wh.cut(b.Subject)
+	if firms {
+		b.FromDomain, b.OriginIP, b.OriginASN, b.OriginNetwork = "", "", 0, ""
+		b.Unverifiable = append(slices.Clip(b.Unverifiable), senderWithheld)
+	}
 	return mkItem(rep.Key, rep.Kind, rep.TLP, rep.Origins, rep.PersonalData, rep.Campaign, rep.Updated, b)
+}
+
+// cut removes every spelling of the withheld domains from a text (a
+// subject): the A-label and the Unicode form, in any case, with the names
+// under them.
+func (s withheldSet) cut(text string) string {
+	if len(s) == 0 || text == "" {
+		return text
+	}
+	for d := range s {
+		forms := []string{d}
+		if u, err := idna.ToUnicode(d); err == nil && u != d {
+			forms = append(forms, u)
+		}
+		for _, f := range forms {
+			for {
+				i := strings.Index(strings.ToLower(text), strings.ToLower(f))
+				if i < 0 {
+					break
+				}
+				// Widen to the whole host: the labels before it.
+				start := i
+				for start > 0 && isHostByte(text[start-1]) {
+					start--
+				}
+				text = text[:start] + "[withheld]" + text[i+len(f):]
+			}
+		}
+	}
+	return text
+}
+
+// mentions reports whether text spells a withheld domain.
+func (s withheldSet) mentions(text string) bool { return s.cut(text) != text }
+
+func isHostByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.'
 }
 
 // senderWithheld is the report item's unverifiable when its sender domain

@@ -34,7 +34,7 @@ func TestWithheldDomainAccusesNobody(t *testing.T) {
 	// The supplier's own signed mail, reported by someone who took it
 	// for spam: its sender domain is established.
 	signed := signAs(t, []byte("Received: from mail.acme-supply.example (mail.acme-supply.example [198.51.100.20]) by mx.gmail.example; Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
-		"From: ACME Supply <news@acme-supply.example>\r\nTo: Carol <carol@gmail.example>\r\nSubject: Our catalogue\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
+		"From: ACME Supply <news@acme-supply.example>\r\nTo: Carol <carol@gmail.example>\r\nSubject: Our catalogue at www.ACME-supply.example\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n"+
 		"Message-ID: <n1@acme-supply.example>\r\n\r\nSee https://acme-supply.example/catalogue\r\n"), "acme-supply.example", priv)
 	m := &memSource{reporters: map[string]string{}}
 	for i, raw := range [][]byte{bec, signed} {
@@ -86,6 +86,11 @@ func TestWithheldDomainAccusesNobody(t *testing.T) {
 	if !strings.Contains(string(allowed["rep:rsig"].Body), `"from_domain":"acme-supply.example"`) {
 		t.Fatalf("before the marking the signed mail's report names no sender: %s", allowed["rep:rsig"].Body)
 	}
+	// The firm's own mail server, the origin of its signed mail.
+	const firmsServer = "ind:ipv4-addr:198.51.100.20"
+	if _, ok := allowed[firmsServer]; !ok {
+		t.Fatalf("before the marking the firm's server is not shared: %v", keys(allowed))
+	}
 	allowed, denied := collect(Withheld{Domain: "acme-supply.example", Reason: "the supplier a BEC wears"})
 	for _, k := range []string{supplierDom, supplierURL} {
 		if _, ok := denied[k]; !ok {
@@ -107,10 +112,20 @@ func TestWithheldDomainAccusesNobody(t *testing.T) {
 	if !strings.Contains(rep, `"from_domain":""`) || !strings.Contains(rep, "marked it as not the spammer's") {
 		t.Errorf("the signed mail's report keeps its sender or does not say why: %s", rep)
 	}
-	// A name under the marked domain is covered; a look-alike is not.
-	ws := newWithheldSet([]Withheld{{Domain: "acme-supply.example"}})
+	// The attack review's H3: the marked sender's own server is the
+	// firm's, not the spam run's.
+	if _, ok := allowed[firmsServer]; ok || strings.Contains(rep, "198.51.100.20") {
+		t.Errorf("the marked firm's own mail server is still shared: %s", rep)
+	}
+	if _, ok := allowed["ind:ipv4-addr:12.0.9.97"]; !ok {
+		t.Errorf("the BEC's own origin is no longer shared: %v", keys(allowed))
+	}
+	// A name under the marked domain is covered; a look-alike is not, nor
+	// another organisation under a platform suffix below a marking (the
+	// attack review's M1).
+	ws := newWithheldSet([]Withheld{{Domain: "acme-supply.example"}, {Domain: "amazonaws.com"}})
 	for host, want := range map[string]string{"www.acme-supply.example": "acme-supply.example", "ACME-SUPPLY.example.": "acme-supply.example",
-		"acme-supply.example.evil.example": "", "notacme-supply.example": "", "": ""} {
+		"acme-supply.example.evil.example": "", "notacme-supply.example": "", "": "", "pills-bucket.s3.amazonaws.com": ""} {
 		if got := ws.at(host); got != want {
 			t.Errorf("at(%q) = %q, want %q", host, got, want)
 		}
@@ -121,12 +136,12 @@ func TestWithheldDomainAccusesNobody(t *testing.T) {
 // domain, never a public suffix (it would withhold everything under it),
 // an address or a link.
 func TestWithheldDomainRefusesWhatIsNoDomain(t *testing.T) {
-	for _, bad := range []string{"", "com", "co.uk", "github.io", "192.0.2.1", "[2001:db8::1]", "bob@acme.example", "https://acme.example/x", "a..b"} {
+	for _, bad := range []string{"", "com", "co.uk", "github.io", "192.0.2.1", "[2001:db8::1]", "bob@acme.example", "https://acme.example/x", "a..b", "amazonaws.com", "sharepoint.com", "gmail.com", "docs.google.com", "_dmarc.acme.example", "-acme.example", "acme.example\u200b"} {
 		if d, err := WithheldDomain(bad); !errors.Is(err, ErrBadDomain) {
 			t.Errorf("WithheldDomain(%q) = %q, %v; want ErrBadDomain", bad, d, err)
 		}
 	}
-	for in, want := range map[string]string{"ACME.example.": "acme.example", "bücher.example": "xn--bcher-kva.example", " shop.acme.example ": "shop.acme.example"} {
+	for in, want := range map[string]string{"ACME.example.": "acme.example", "bücher.example": "xn--bcher-kva.example", " shop.acme.example ": "acme.example", "firm.sharepoint.com": "firm.sharepoint.com", "bucket.s3.amazonaws.com": "bucket.s3.amazonaws.com"} {
 		if got, err := WithheldDomain(in); err != nil || got != want {
 			t.Errorf("WithheldDomain(%q) = %q, %v; want %q", in, got, err, want)
 		}
@@ -156,6 +171,7 @@ func TestCampaignItemsNeedTheReportsTheAgreementAsks(t *testing.T) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	peer := PeerState{Name: "us", Status: StatusActive}
 	a := agreement(t, "id = \"x\"\nversion = 1\naudience = [\"us\"]\nshare = [\"indicators\", \"campaigns\", \"reports\", \"evidence\"]\ntlp_max = \"red\"\norigins = [\"*\"]\npersonal_data = true\nmin_reports = 2\n")
+	var reporter string
 	decide := func(tos ...string) map[string]Decision {
 		t.Helper()
 		m := &memSource{reporters: map[string]string{}}
@@ -165,8 +181,10 @@ func TestCampaignItemsNeedTheReportsTheAgreementAsks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.reports = append(m.reports, &intake.Report{ID: "r" + string(rune('a'+i)), CampaignID: "c", Raw: raw, SHA256: HashBody(raw),
+			id := "r" + string(rune('a'+i))
+			m.reports = append(m.reports, &intake.Report{ID: id, CampaignID: "c", Raw: raw, SHA256: HashBody(raw),
 				ReceivedAt: time.Date(2026, 11, 28, 10, 0, i, 0, time.UTC), Verdict: v})
+			m.reporters[id] = reporter
 		}
 		sh, err := Collect(context.Background(), m, "FR")
 		if err != nil {
@@ -190,7 +208,14 @@ func TestCampaignItemsNeedTheReportsTheAgreementAsks(t *testing.T) {
 		{"one recipient", []string{"bob@gmail.example"}, false},
 		{"one recipient twice", []string{"bob@gmail.example", "bob@gmail.example"}, false},
 		{"two recipients", []string{"bob@gmail.example", "carol@gmail.example"}, true},
+		// The sixteenth review's M2: one reporter's copies count once,
+		// whatever recipients the spammer wrote in them.
+		{"one reporter, two forged To", []string{"x1@gmail.example", "x2@gmail.example"}, false},
 	} {
+		reporter = ""
+		if strings.HasPrefix(c.name, "one reporter") {
+			reporter = "alice@citizen.example"
+		}
 		ds := decide(c.tos...)
 		for _, k := range []string{"camp:c", "rep:ra", "ev:ra"} {
 			d, ok := ds[k]

@@ -48,7 +48,7 @@ func TestFailedRoundCountsWhatArrived(t *testing.T) {
 	if !errors.As(err, &partial) || partial.Done.Envelopes != 1 || partial.Done.Items != 3 {
 		t.Fatalf("a round cut at its second envelope: %v", err)
 	}
-	if !strings.Contains(err.Error(), "1 envelopes arrived and are recorded: 3 items") {
+	if !strings.Contains(err.Error(), "1 envelope arrived and are recorded: 3 items") {
 		t.Errorf("the failure's summary: %v", err)
 	}
 	if got, _ := us.store.Received(ctx, federation.ReceivedFilter{Peer: "fr"}); len(got) != partial.Done.Items {
