@@ -17,16 +17,27 @@ import (
 )
 
 // slowConn writes at most rate bytes a second: a sender's slow uplink.
+// Each chunk waits until the time the rate gives it since the first
+// write, not a fixed pause after the last: on a loaded machine, pauses
+// that overrun would add up and make the link slower than rate.
 type slowConn struct {
 	net.Conn
-	rate int
+	rate  int
+	start time.Time
+	sent  int
 }
 
-func (c slowConn) Write(b []byte) (int, error) {
+func (c *slowConn) Write(b []byte) (int, error) {
+	// A connection idle between requests earns no credit: a second behind
+	// the rate is an idle link, not a slow machine, and starts again.
+	if due := c.start.Add(time.Duration(c.sent) * time.Second / time.Duration(c.rate)); c.start.IsZero() || time.Since(due) > time.Second {
+		c.start, c.sent = time.Now(), 0
+	}
 	n := 0
 	for len(b) > 0 {
 		k := min(len(b), c.rate/20)
-		time.Sleep(50 * time.Millisecond)
+		c.sent += k
+		time.Sleep(time.Until(c.start.Add(time.Duration(c.sent) * time.Second / time.Duration(c.rate))))
 		m, err := c.Conn.Write(b[:k])
 		n += m
 		if err != nil {
@@ -44,7 +55,7 @@ func slowLink(rate int) *http.Client {
 		if err != nil {
 			return nil, err
 		}
-		return slowConn{c, rate}, nil
+		return &slowConn{Conn: c, rate: rate}, nil
 	}}}
 }
 
