@@ -933,34 +933,56 @@ func (s *Shared) Bodies(ctx context.Context, items []Item) ([]Item, error) {
 }
 
 // voices counts the people whose reports bear something out, for an
-// agreement's min_reports. Two reports are one person's when they share
-// their reporter (one reporter's copies, whatever recipients the spammer
-// wrote in them: the thirteenth review's A10, the sixteenth's M2) or
-// their recipients (one person reporting from the mailbox, then
-// anonymously by the form: the fourteenth review's B6): the count is the
-// number of groups so linked.
+// agreement's min_reports: the number of groups of reports that are one
+// person's. Two reports are one person's when they share their reporter
+// (one reporter's copies, whatever recipients the spammer wrote in them:
+// the thirteenth review's A10, the sixteenth's M2), or when one of them is
+// anonymous and they share their recipients (one person reporting from
+// the mailbox, then anonymously by the form: the fourteenth review's B6).
+// Two named reporters are two people whatever recipients their copies
+// name: recipient fields are the spammer's to write, and linking on them
+// let one spammer reporting his own copies merge every real reporter into
+// one (the seventeenth review's M2). An empty recipient set (a Bcc
+// delivery) links nothing: it says nothing of who received the copy.
 type voices struct {
 	parent []int
-	by     map[string]int // "r:"+reporter or "t:"+recipients -> a report's index.
+	byRep  map[string]int   // Reporter -> a report of theirs.
+	anon   map[string]int   // Recipients -> an anonymous report of them.
+	named  map[string][]int // Recipients -> the named reports of them.
 }
 
 func (v *voices) add(reporter, recipKey string) {
-	if v.by == nil {
-		v.by = map[string]int{}
+	if v.byRep == nil {
+		v.byRep, v.anon, v.named = map[string]int{}, map[string]int{}, map[string][]int{}
 	}
 	i := len(v.parent)
 	v.parent = append(v.parent, i)
-	link := func(key string) {
-		if j, ok := v.by[key]; ok {
-			v.parent[v.find(i)] = v.find(j)
+	union := func(j int) { v.parent[v.find(i)] = v.find(j) }
+	if reporter != "" {
+		if j, ok := v.byRep[reporter]; ok {
+			union(j)
 		} else {
-			v.by[key] = i
+			v.byRep[reporter] = i
 		}
 	}
-	if reporter != "" {
-		link("r:" + reporter)
+	if recipKey == "" {
+		return
 	}
-	link("t:" + recipKey)
+	if reporter != "" {
+		if j, ok := v.anon[recipKey]; ok {
+			union(j)
+		}
+		v.named[recipKey] = append(v.named[recipKey], i)
+		return
+	}
+	if j, ok := v.anon[recipKey]; ok {
+		union(j)
+	} else {
+		v.anon[recipKey] = i
+	}
+	for _, j := range v.named[recipKey] {
+		union(j)
+	}
 }
 
 func (v *voices) find(i int) int {

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -119,15 +118,22 @@ func (l linkRule) url(host string) bool {
 }
 
 // serviceOnly reports whether a link at a host where anyone publishes
-// (publishHosts), generalised to g for privacy, kept only the service's
-// own part: the part of a path that is the account, the form or the
-// upload is what the generalisation cuts first (a token, an id), and
-// what may stay — "docs.google.com/forms/d/e/",
-// "ci3.googleusercontent.com/proxy/", "www.anpdm.com/oa/", "t.me/" — is
-// the service's, in every mail it carries: shared as the spam run's, it
-// accuses the service. What names its author stays shared: a tenant's
-// host (pills-shop.wordpress.com, a bucket) or any path word that is not
-// one of the service's own (serviceWords: "/pills-bucket/", "/3kQx7Zp/").
+// (publishHosts), generalised to g for privacy, no longer names its
+// author — the account, the bucket, the form, the upload — and so names
+// only the service, in every mail it carries: shared as the spam run's,
+// a partner's filter would score every user of the service. It fails
+// closed: the link is shared only when something in it is known to be
+// its author's —
+//   - its host is a tenant's (tenantAt: a bucket under a platform suffix,
+//     a blog under wordpress.com, acme.sharepoint.com), kept by the cut;
+//   - or the service is one whose author sits at a known place in the
+//     path (authorSegs: a bucket, a site, an account, a short link's id)
+//     and the cut kept it;
+//   - or nothing was cut: the whole path kept and no query dropped (an id
+//     may sit there: drive.google.com/uc?id=…).
+//
+// The price is a spam run's page whose id the cut removes at a service
+// not listed here: it reaches partners in no form (its origin does).
 func (l linkRule) serviceOnly(raw, g string) bool {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || l.wellKnown(u.Hostname()) != pages {
@@ -137,40 +143,94 @@ func (l linkRule) serviceOnly(raw, g string) bool {
 	if err != nil {
 		return true
 	}
-	host := strings.ToLower(gu.Hostname())
-	if strings.HasSuffix(host, ".googleusercontent.com") && strings.HasPrefix(gu.Path, "/proxy") {
+	host := strings.ToLower(u.Hostname())
+	kept := strings.EqualFold(gu.Hostname(), host)
+	if strings.HasSuffix(host, ".googleusercontent.com") && strings.HasPrefix(u.Path, "/proxy") {
 		return true // The mail web client's image proxy: its path is Google's signature.
 	}
 	svc := serviceOf(host)
 	if svc == "" {
+		return false // A tenant of a brand's tenants list (wellKnown): its host is its own.
+	}
+	if kept && tenantAt(host, svc) {
 		return false
 	}
-	for label := range strings.SplitSeq(strings.TrimSuffix(strings.TrimSuffix(host, svc), "."), ".") {
-		if label != "" && !machineLabel.MatchString(label) {
-			return false // A tenant's own name.
+	segs := func(p string) []string {
+		var out []string
+		for s := range strings.SplitSeq(p, "/") {
+			if s != "" {
+				out = append(out, s)
+			}
 		}
+		return out
 	}
-	for seg := range strings.SplitSeq(gu.Path, "/") {
-		if seg != "" && !serviceWords[strings.ToLower(seg)] {
-			return false
-		}
+	rs, gs := segs(u.Path), segs(gu.Path)
+	if n := authorSegs(svc, rs); kept && n > 0 && len(gs) >= n {
+		return false // The author's place in the path is kept.
 	}
-	return true
+	whole := kept && len(gs) == len(rs) && len(rs) > 0 && u.RawQuery == ""
+	return !whole
 }
 
-// machineLabel is a service's own host label in front of its domain: a
-// server or mirror number ("ci3", "img2", "lh3"), www, a click or image
-// host — never a tenant's name.
-var machineLabel = regexp.MustCompile(`^(www\d?|[a-z]{1,3}\d{1,3}|img|images|cdn|static|click|clicks|link|links|go|email|mail|e|t|l|r|s|u)$`)
+// tenantAt reports whether host is a tenant's own name at the service svc
+// (serviceOf): under a platform suffix of the public suffix list
+// (bucket.s3.amazonaws.com, acme.github.io: their own organisations), or
+// a subdomain, other than www, of a service that gives each customer one
+// (tenantServices, the brands' tenants: acme.sharepoint.com). Any other
+// name at a service is the service's own (ci3.googleusercontent.com,
+// ct.sendgrid.net, us5.list-manage.com).
+func tenantAt(host, svc string) bool {
+	if host == svc || !strings.HasSuffix(host, "."+svc) {
+		return false
+	}
+	if org := dnsname.OrgDomain(host); org != "" && org != dnsname.OrgDomain(svc) {
+		return true
+	}
+	first := strings.TrimSuffix(host, "."+svc)
+	if i := strings.LastIndexByte(first, '.'); i >= 0 {
+		first = first[i+1:]
+	}
+	if first == "www" {
+		return false
+	}
+	return tenantServices[svc] || slices.ContainsFunc(rules.EmbeddedBrands().List, func(b rules.Brand) bool { return slices.Contains(b.Tenants, svc) })
+}
 
-// serviceWords are the path words publishing and mailing services put
-// before the part that is their user's (a form's id, a tracking token):
-// a generalised link holding only these names nobody but the service.
-var serviceWords = map[string]bool{
-	"proxy": true, "oa": true, "newsletterweb": true, "forms": true, "form": true, "d": true, "e": true, "u": true,
-	"file": true, "document": true, "spreadsheets": true, "presentation": true, "view": true, "viewform": true,
-	"open": true, "redirect": true, "click": true, "track": true, "ls": true, "wf": true, "c": true, "l": true,
-	"r": true, "s": true, "p": true, "t": true, "ss": true, "public": true, "share": true, "s3": true, "x": true,
+// tenantServices are publishing services that give each customer a
+// subdomain of its own (the public suffix list names others).
+var tenantServices = map[string]bool{
+	"wordpress.com": true, "weebly.com": true, "godaddysites.com": true, "notion.site": true, "hs-sites.com": true,
+	"mailchi.mp": true, "typeform.com": true, "yusercontent.com": true,
+}
+
+// authorSegs is how many leading path segments of a link at svc hold its
+// author (the segment its name or id is in, and the service's words
+// before it), 0 when the service keeps its authors elsewhere or the path
+// is not one of its authors' (t.me/joinchat/…, t.me/+…).
+func authorSegs(svc string, segs []string) int {
+	if len(segs) == 0 {
+		return 0
+	}
+	switch svc {
+	case "storage.googleapis.com", "storage.cloud.google.com", "github.com", "gist.github.com",
+		"githubusercontent.com", "linktr.ee":
+		return 1 // /<bucket or account>/…
+	case "t.me":
+		if segs[0] == "joinchat" || segs[0] == "s" || strings.HasPrefix(segs[0], "+") {
+			return 0
+		}
+		return 1 // /<channel>
+	case "sites.google.com":
+		return 2 // /view/<site>/…, /<domain>/<site>/…
+	case "firebasestorage.googleapis.com":
+		if len(segs) >= 3 && segs[0] == "v0" && segs[1] == "b" {
+			return 3 // /v0/b/<bucket>/o/…
+		}
+		return 0
+	case "bit.ly", "tinyurl.com", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly", "shorturl.at", "rb.gy", "tiny.cc", "s.id", "t.co", "lnkd.in":
+		return 1 // /<id>
+	}
+	return 0
 }
 
 // A host's kind, for the link rule.

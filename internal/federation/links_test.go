@@ -544,11 +544,22 @@ func TestServiceOnlyLinksNotShared(t *testing.T) {
 		`<a href="https://pills-bucket.s3.amazonaws.com/9f8e7d6c5b4a39281706/index.html">bucket</a>` +
 		`<a href="https://storage.googleapis.com/pills-gcs/k2m9q7x1z4a8f3b6.html">gcs</a>` +
 		`<a href="https://sites.google.com/view/pillsdeals/a8f3k2m9q7x1z4b6">site</a>` +
-		`<a href="https://t.me/+a8f3k2m9q7x1z4b6">chat</a>` + "\r\n")
+		`<a href="https://t.me/+a8f3k2m9q7x1z4b6">chat</a>` +
+		// The seventeenth review's H2: an id in the query, or a path of
+		// the service's own, names only the service.
+		`<a href="https://drive.google.com/uc?id=1a8f3k2m9q7x1z4b6&export=download">drive</a>` +
+		`<a href="https://forms.office.com/Pages/ResponsePage.aspx?id=a8f3k2m9q7x1z4b6">ms form</a>` +
+		`<a href="https://r20.rs6.net/tn.jsp?f=001a8f3k2m9q7x1z4b6">cc</a>` +
+		`<a href="https://ct.sendgrid.net/ls/click?upn=a8f3k2m9q7x1z4b6">sg</a>` +
+		`<a href="https://www.dropbox.com/scl/fi/a8f3k2m9q7x1z4b6/invoice.pdf?rlkey=x">dropbox</a>` +
+		`<a href="https://k2m9q7x1z4a8f3b6.wordpress.com/2026/11/deal">token blog</a>` +
+		// Its M1: a tenant named like a machine is still a tenant.
+		`<a href="https://pk1.s3.amazonaws.com/a8f3k2m9q7x1z4b6/index.html">pk1</a>` +
+		`<a href="https://go.weebly.com/a8f3k2m9q7x1z4b6">go</a>` + "\r\n")
 	got := sharedOne(t, an, raw)
 	for _, want := range []string{"ind:url:http://img.spam-run.example/banner.png", "ind:domain-name:spam-run.example", "ind:url:https://bit.ly/3kQx7Zp",
 		"ind:url:https://pills-shop.wordpress.com/2026/11/", "ind:url:https://pills-bucket.s3.amazonaws.com/", "ind:url:https://storage.googleapis.com/pills-gcs/",
-		"ind:url:https://sites.google.com/view/pillsdeals/"} {
+		"ind:url:https://sites.google.com/view/pillsdeals/", "ind:url:https://pk1.s3.amazonaws.com/", "ind:url:https://go.weebly.com/"} {
 		if !strings.Contains(got, want+" ") {
 			t.Errorf("%s not shared:\n%s", want, got)
 		}
@@ -556,7 +567,7 @@ func TestServiceOnlyLinksNotShared(t *testing.T) {
 	if strings.Contains(got, "ind:url:https://t.me") {
 		t.Errorf("t.me's own root shared:\n%s", got)
 	}
-	for _, not := range []string{"googleusercontent", "anpdm", "docs.google.com"} {
+	for _, not := range []string{"googleusercontent", "anpdm", "docs.google.com", "drive.google.com", "forms.office.com", "r20.rs6.net", "ct.sendgrid.net", "www.dropbox.com", "wordpress.com/"} {
 		if strings.Contains(got, "ind:url:https://"+not) || strings.Contains(got, "ind:url:https://www."+not) || strings.Contains(got, "ind:domain-name:"+not) {
 			t.Errorf("the service's own %s shared:\n%s", not, got)
 		}

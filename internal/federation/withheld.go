@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 
@@ -83,11 +85,17 @@ func WithheldDomain(s string) (string, error) {
 	if org == "" {
 		return "", fmt.Errorf("%w: %q is a public suffix, nobody's domain: mark the firm's own domain under it", ErrBadDomain, s)
 	}
-	switch svc := serviceOf(a); {
-	case svc == a || dnsname.MailboxProvider(org) && a == org:
+	refuse := func() (string, error) {
 		return "", fmt.Errorf("%w: %q is a service many use (a mailbox provider, a publishing, hosting or mailing service), never shared as a domain: mark the name the firm has there (acme.sharepoint.com) or the firm's own domain", ErrBadDomain, s)
-	case svc != "" || dnsname.MailboxProvider(org):
-		return a, nil // A tenant's own name.
+	}
+	if dnsname.MailboxProvider(org) {
+		return refuse() // Its names are the provider's.
+	}
+	if svc := serviceOf(a); svc != "" {
+		if tenantAt(a, svc) {
+			return a, nil // A tenant's own name.
+		}
+		return refuse()
 	}
 	return org, nil
 }
@@ -137,8 +145,15 @@ func (s withheldSet) at(host string) string {
 	// covers another organisation's names (a bucket, an app under a
 	// platform suffix).
 	org := dnsname.OrgDomain(h)
+	// Nor a service many use within the marked organisation: google.com
+	// marked (the sign-in page a phish imitates) is not every form and
+	// site under docs. and sites.google.com, which are their authors'.
+	svc := serviceOf(h)
 	for {
 		if s[h] {
+			if svc != "" && !strings.HasSuffix("."+h, "."+svc) {
+				return ""
+			}
 			return h
 		}
 		i := strings.IndexByte(h, '.')
@@ -221,7 +236,10 @@ func withheldReport(rep Item, wh withheldSet, firms bool) Item {
 
 // cut removes every spelling of the withheld domains from a text (a
 // subject): the A-label and the Unicode form, in any case, with the names
-// under them.
+// under them, as whole host names only ("notacme.example" and
+// "acme.example.evil.example" are other hosts). Matching is on runes
+// (regexp's case folding), so a letter whose lower case has another
+// length never shifts what is cut.
 func (s withheldSet) cut(text string) string {
 	if len(s) == 0 || text == "" {
 		return text
@@ -232,29 +250,49 @@ func (s withheldSet) cut(text string) string {
 			forms = append(forms, u)
 		}
 		for _, f := range forms {
-			for {
-				i := strings.Index(strings.ToLower(text), strings.ToLower(f))
-				if i < 0 {
-					break
+			re, err := regexp.Compile(`(?i)(?:[\pL\pN-]+\.)*` + regexp.QuoteMeta(f))
+			if err != nil {
+				continue
+			}
+			var b strings.Builder
+			last := 0
+			for _, m := range re.FindAllStringIndex(text, -1) {
+				if m[0] > 0 && hostRune(lastRune(text[:m[0]])) || m[1] < len(text) && continuesHost(text[m[1]:]) {
+					continue
 				}
-				// Widen to the whole host: the labels before it.
-				start := i
-				for start > 0 && isHostByte(text[start-1]) {
-					start--
-				}
-				text = text[:start] + "[withheld]" + text[i+len(f):]
+				b.WriteString(text[last:m[0]])
+				b.WriteString("[withheld]")
+				last = m[1]
+			}
+			if last > 0 {
+				b.WriteString(text[last:])
+				text = b.String()
 			}
 		}
 	}
 	return text
 }
 
+func lastRune(s string) rune {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return r
+}
+
+func hostRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '.' }
+
+// continuesHost reports whether rest, what follows a match, carries on
+// the host name: a letter, digit or hyphen, or a dot before one.
+func continuesHost(rest string) bool {
+	r, n := utf8.DecodeRuneInString(rest)
+	if r == '.' {
+		r, _ = utf8.DecodeRuneInString(rest[n:])
+		return unicode.IsLetter(r) || unicode.IsDigit(r)
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-'
+}
+
 // mentions reports whether text spells a withheld domain.
 func (s withheldSet) mentions(text string) bool { return s.cut(text) != text }
-
-func isHostByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.'
-}
 
 // senderWithheld is the report item's unverifiable when its sender domain
 // is withheld.
