@@ -933,70 +933,45 @@ func (s *Shared) Bodies(ctx context.Context, items []Item) ([]Item, error) {
 }
 
 // voices counts the people whose reports bear something out, for an
-// agreement's min_reports: the number of groups of reports that are one
-// person's. Two reports are one person's when they share their reporter
-// (one reporter's copies, whatever recipients the spammer wrote in them:
-// the thirteenth review's A10, the sixteenth's M2), or when one of them is
-// anonymous and they share their recipients (one person reporting from
-// the mailbox, then anonymously by the form: the fourteenth review's B6).
-// Two named reporters are two people whatever recipients their copies
-// name: recipient fields are the spammer's to write, and linking on them
-// let one spammer reporting his own copies merge every real reporter into
-// one (the seventeenth review's M2). An empty recipient set (a Bcc
-// delivery) links nothing: it says nothing of who received the copy.
+// agreement's min_reports. Each named reporter is one person, however
+// many copies they report and whatever recipients the spammer wrote in
+// them (the thirteenth review's A10, the sixteenth's M2). Anonymous
+// reports count by their recipients — one person for each recipient set
+// — and not at all when a named report has the same recipients: it may
+// be that person's (reporting from the mailbox, then by the form: the
+// fourteenth review's B6). An anonymous report never joins two named
+// reporters into one (the seventeenth and eighteenth reviews' M2: the
+// spammer writes the recipient fields). An empty recipient set (a Bcc
+// delivery) says nothing of who received the copy: such an anonymous
+// report is one person of its own.
 type voices struct {
-	parent []int
-	byRep  map[string]int   // Reporter -> a report of theirs.
-	anon   map[string]int   // Recipients -> an anonymous report of them.
-	named  map[string][]int // Recipients -> the named reports of them.
+	named    map[string]bool // Reporters.
+	namedTo  map[string]bool // Recipient sets of named reports.
+	anonTo   map[string]bool // Recipient sets of anonymous reports.
+	anonNone int             // Anonymous reports with no recipients.
 }
 
 func (v *voices) add(reporter, recipKey string) {
-	if v.byRep == nil {
-		v.byRep, v.anon, v.named = map[string]int{}, map[string]int{}, map[string][]int{}
+	if v.named == nil {
+		v.named, v.namedTo, v.anonTo = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	}
-	i := len(v.parent)
-	v.parent = append(v.parent, i)
-	union := func(j int) { v.parent[v.find(i)] = v.find(j) }
-	if reporter != "" {
-		if j, ok := v.byRep[reporter]; ok {
-			union(j)
-		} else {
-			v.byRep[reporter] = i
+	switch {
+	case reporter != "":
+		v.named[reporter] = true
+		if recipKey != "" {
+			v.namedTo[recipKey] = true
 		}
+	case recipKey == "":
+		v.anonNone++
+	default:
+		v.anonTo[recipKey] = true
 	}
-	if recipKey == "" {
-		return
-	}
-	if reporter != "" {
-		if j, ok := v.anon[recipKey]; ok {
-			union(j)
-		}
-		v.named[recipKey] = append(v.named[recipKey], i)
-		return
-	}
-	if j, ok := v.anon[recipKey]; ok {
-		union(j)
-	} else {
-		v.anon[recipKey] = i
-	}
-	for _, j := range v.named[recipKey] {
-		union(j)
-	}
-}
-
-func (v *voices) find(i int) int {
-	for v.parent[i] != i {
-		v.parent[i] = v.parent[v.parent[i]]
-		i = v.parent[i]
-	}
-	return i
 }
 
 func (v *voices) count() int {
-	n := 0
-	for i := range v.parent {
-		if v.find(i) == i {
+	n := len(v.named) + v.anonNone
+	for k := range v.anonTo {
+		if !v.namedTo[k] {
 			n++
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -148,6 +149,12 @@ func (l linkRule) serviceOnly(raw, g string) bool {
 	if strings.HasSuffix(host, ".googleusercontent.com") && strings.HasPrefix(u.Path, "/proxy") {
 		return true // The mail web client's image proxy: its path is Google's signature.
 	}
+	if u.RawQuery != "" {
+		// The cut drops the query, and with it whatever id sat there
+		// (an unsubscribe key, a form's id): what stays may be any of the
+		// service's links (the eighteenth review's H1).
+		return true
+	}
 	svc := serviceOf(host)
 	if svc == "" {
 		return false // A tenant of a brand's tenants list (wellKnown): its host is its own.
@@ -183,17 +190,56 @@ func tenantAt(host, svc string) bool {
 	if host == svc || !strings.HasSuffix(host, "."+svc) {
 		return false
 	}
-	if org := dnsname.OrgDomain(host); org != "" && org != dnsname.OrgDomain(svc) {
-		return true
+	// The tenant's label: the first of its own organisation under a
+	// platform suffix of the public suffix list (pills-bucket of
+	// pills-bucket.s3.amazonaws.com), else the one just left of the
+	// service (pills-shop of pills-shop.wordpress.com).
+	org := dnsname.OrgDomain(host)
+	own := org != "" && org != dnsname.OrgDomain(svc)
+	label := strings.TrimSuffix(host, "."+svc)
+	if own {
+		label, _, _ = strings.Cut(org, ".")
+	} else if i := strings.LastIndexByte(label, '.'); i >= 0 {
+		label = label[i+1:]
 	}
-	first := strings.TrimSuffix(host, "."+svc)
-	if i := strings.LastIndexByte(first, '.'); i >= 0 {
-		first = first[i+1:]
-	}
-	if first == "www" {
+	// The service's own hosts: www and the names listed for it; where the
+	// service shards its own hosts by name, language and shard names
+	// ("en", "s0", "lh3", "us5"). A bucket named "pk1" under a platform
+	// suffix is its owner's.
+	if label == "www" || serviceLabels[svc][label] {
 		return false
 	}
-	return tenantServices[svc] || slices.ContainsFunc(rules.EmbeddedBrands().List, func(b rules.Brand) bool { return slices.Contains(b.Tenants, svc) })
+	shard := len(label) <= 2 || shardLabel.MatchString(label)
+	if own {
+		return !(shard && shardServices[svc])
+	}
+	return !shard && (tenantServices[svc] || slices.ContainsFunc(rules.EmbeddedBrands().List, func(b rules.Brand) bool { return slices.Contains(b.Tenants, svc) }))
+}
+
+// shardServices are services under a platform suffix that name their own
+// hosts like shards ("lh3.googleusercontent.com", "us5.list-manage.com").
+var shardServices = map[string]bool{"googleusercontent.com": true, "list-manage.com": true, "githubusercontent.com": true}
+
+// shardLabel is a service's server or shard name: a few letters and a
+// number ("lh3", "ci4", "us5", "r20").
+var shardLabel = regexp.MustCompile(`^[a-z]{1,3}[0-9]{1,3}$`)
+
+// serviceLabels are the hosts a service keeps for itself under the
+// domain where its customers get theirs.
+var serviceLabels = map[string]map[string]bool{
+	"wordpress.com":         {"public-api": true, "subscribe": true, "developer": true, "api": true, "stats": true, "pixel": true, "widgets": true, "wordpress": true, "jetpack": true, "dashboard": true, "r-login": true, "wpcomstaging": true},
+	"typeform.com":          {"form": true, "admin": true, "api": true, "help": true, "embed": true},
+	"githubusercontent.com": {"raw": true, "user-images": true, "camo": true, "avatars": true, "objects": true, "private-user-images": true, "media": true, "gist": true},
+	"googleusercontent.com": {"doc": true, "docs": true},
+	"amazonaws.com":         {"sns": true, "email": true, "console": true, "signin": true, "ses": true},
+}
+
+// githubReserved are GitHub's own first path segments, never an account.
+var githubReserved = map[string]bool{
+	"login": true, "logout": true, "session": true, "sessions": true, "settings": true, "notifications": true, "orgs": true,
+	"marketplace": true, "features": true, "about": true, "pricing": true, "sponsors": true, "topics": true, "explore": true,
+	"site": true, "security": true, "contact": true, "apps": true, "join": true, "signup": true, "password_reset": true,
+	"organizations": true, "users": true, "search": true, "trending": true, "collections": true, "enterprise": true,
 }
 
 // tenantServices are publishing services that give each customer a
@@ -212,8 +258,12 @@ func authorSegs(svc string, segs []string) int {
 		return 0
 	}
 	switch svc {
-	case "storage.googleapis.com", "storage.cloud.google.com", "github.com", "gist.github.com",
-		"githubusercontent.com", "linktr.ee":
+	case "github.com", "gist.github.com":
+		if githubReserved[strings.ToLower(segs[0])] {
+			return 0 // GitHub's own pages: /login, /settings, /notifications…
+		}
+		return 1 // /<account>/…
+	case "storage.googleapis.com", "storage.cloud.google.com", "githubusercontent.com", "linktr.ee":
 		return 1 // /<bucket or account>/…
 	case "t.me":
 		if segs[0] == "joinchat" || segs[0] == "s" || strings.HasPrefix(segs[0], "+") {
@@ -227,7 +277,8 @@ func authorSegs(svc string, segs []string) int {
 			return 3 // /v0/b/<bucket>/o/…
 		}
 		return 0
-	case "bit.ly", "tinyurl.com", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly", "shorturl.at", "rb.gy", "tiny.cc", "s.id", "t.co", "lnkd.in":
+	case "bit.ly", "bitly.com", "tinyurl.com", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly", "shorturl.at", "rb.gy", "tiny.cc", "s.id", "t.co", "lnkd.in",
+		"goo.gl", "t.ly", "qrco.de", "eepurl.com":
 		return 1 // /<id>
 	}
 	return 0
@@ -330,6 +381,11 @@ var publishHosts = map[string]bool{
 	// Google's user content: files, sites, and the mail web client's image
 	// proxy (its target after "#" is unwrapped: redirectOnce).
 	"googleusercontent.com": true,
+	// More forms, pages and IPFS gateways (the eighteenth review's H2).
+	"notion.so": true, "surveymonkey.com": true, "airtable.com": true, "zohopublic.eu": true, "zohopublic.com": true,
+	"wixsite.com": true, "wix.com": true, "squarespace.com": true, "canva.site": true, "glitch.me": true,
+	"hubspotpagebuilder.com": true, "mykajabi.com": true, "pinata.cloud": true, "nftstorage.link": true,
+	"cloudflare-ipfs.com": true, "dweb.link": true, "webflow.io": true, "carrd.co": true,
 	// Image hosts anyone uploads to.
 	"imgur.com": true, "zupimages.net": true, "gyazo.com": true, "imgchest.com": true, "imgbox.com": true, "top4top.io": true,
 	// Redirectors and mail filters' link rewriting a link wears (unwrapped
@@ -341,6 +397,7 @@ var publishHosts = map[string]bool{
 	// URL shorteners.
 	"bit.ly": true, "tinyurl.com": true, "ow.ly": true, "is.gd": true, "buff.ly": true, "rebrand.ly": true,
 	"cutt.ly": true, "shorturl.at": true, "rb.gy": true, "tiny.cc": true, "s.id": true,
+	"goo.gl": true, "bitly.com": true, "t.ly": true, "qrco.de": true, "linkin.bio": true, "eepurl.com": true,
 	// Mail services' click tracking and unsubscribe pages: the account is
 	// the spammer's, the domain the service's.
 	"list-manage.com": true, "mailchimp.com": true, "mcusercontent.com": true, "sendgrid.net": true,
@@ -349,6 +406,7 @@ var publishHosts = map[string]bool{
 	"createsend.com": true, "cmail19.com": true, "cmail20.com": true, "mailerlite.com": true, "mlsend.com": true,
 	"sender.net": true, "spgo.io": true, "sparkpostmail.com": true, "exacttarget.com": true,
 	"activehosted.com": true, "acemlnc.com": true, "anpdm.com": true, "mjt.lu": true, "pstmrk.it": true,
+	"aweber.com": true, "iterable.com": true, "convertkit-mail.com": true, "convertkit-mail2.com": true,
 	"mailersend.net": true, "elasticemail.com": true, "cleverreach.com": true, "returnpath.net": true, "braze-images.com": true,
 }
 

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/net/idna"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/rules"
 )
@@ -117,8 +119,10 @@ func serviceOf(host string) string {
 	return ""
 }
 
-// withheldSet answers whether a host is at a withheld domain.
-type withheldSet map[string]bool
+// withheldSet answers whether a host is at a withheld domain, and cuts
+// the domains from texts: each marked domain with the patterns of its
+// spellings, compiled once per collection.
+type withheldSet map[string][]*regexp.Regexp
 
 func newWithheldSet(ws []Withheld) withheldSet {
 	if len(ws) == 0 {
@@ -126,7 +130,17 @@ func newWithheldSet(ws []Withheld) withheldSet {
 	}
 	s := make(withheldSet, len(ws))
 	for _, w := range ws {
-		s[w.Domain] = true
+		forms := []string{w.Domain}
+		if u, err := idna.ToUnicode(w.Domain); err == nil && u != w.Domain {
+			forms = append(forms, u)
+		}
+		var res []*regexp.Regexp
+		for _, f := range forms {
+			if re, err := regexp.Compile(`(?i)(?:[\pL\pN-]+\.)*` + regexp.QuoteMeta(f)); err == nil {
+				res = append(res, re)
+			}
+		}
+		s[w.Domain] = res
 	}
 	return s
 }
@@ -150,7 +164,7 @@ func (s withheldSet) at(host string) string {
 	// site under docs. and sites.google.com, which are their authors'.
 	svc := serviceOf(h)
 	for {
-		if s[h] {
+		if _, ok := s[h]; ok {
 			if svc != "" && !strings.HasSuffix("."+h, "."+svc) {
 				return ""
 			}
@@ -235,29 +249,24 @@ func withheldReport(rep Item, wh withheldSet, firms bool) Item {
 }
 
 // cut removes every spelling of the withheld domains from a text (a
-// subject): the A-label and the Unicode form, in any case, with the names
-// under them, as whole host names only ("notacme.example" and
-// "acme.example.evil.example" are other hosts). Matching is on runes
-// (regexp's case folding), so a letter whose lower case has another
-// length never shifts what is cut.
+// subject): the A-label and the Unicode form, in any case and composed
+// (NFC), with the names under them. A match inside a longer label
+// ("notacme.example", "acme.examples") is another host and stays; one
+// after a dot that ends no label ("*.acme.example", "...acme.example") or
+// before a dot ("acme.example.2026") is cut: in doubt, the text names
+// nobody. Matching is on runes (regexp's case folding), so a letter whose
+// lower case has another length never shifts what is cut.
 func (s withheldSet) cut(text string) string {
 	if len(s) == 0 || text == "" {
 		return text
 	}
-	for d := range s {
-		forms := []string{d}
-		if u, err := idna.ToUnicode(d); err == nil && u != d {
-			forms = append(forms, u)
-		}
-		for _, f := range forms {
-			re, err := regexp.Compile(`(?i)(?:[\pL\pN-]+\.)*` + regexp.QuoteMeta(f))
-			if err != nil {
-				continue
-			}
+	text = norm.NFC.String(text)
+	for _, res := range s {
+		for _, re := range res {
 			var b strings.Builder
 			last := 0
 			for _, m := range re.FindAllStringIndex(text, -1) {
-				if m[0] > 0 && hostRune(lastRune(text[:m[0]])) || m[1] < len(text) && continuesHost(text[m[1]:]) {
+				if m[0] > 0 && labelRune(lastRune(text[:m[0]])) || m[1] < len(text) && labelRune(firstRune(text[m[1]:])) {
 					continue
 				}
 				b.WriteString(text[last:m[0]])
@@ -278,17 +287,14 @@ func lastRune(s string) rune {
 	return r
 }
 
-func hostRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '.' }
+func firstRune(s string) rune {
+	r, _ := utf8.DecodeRuneInString(s)
+	return r
+}
 
-// continuesHost reports whether rest, what follows a match, carries on
-// the host name: a letter, digit or hyphen, or a dot before one.
-func continuesHost(rest string) bool {
-	r, n := utf8.DecodeRuneInString(rest)
-	if r == '.' {
-		r, _ = utf8.DecodeRuneInString(rest[n:])
-		return unicode.IsLetter(r) || unicode.IsDigit(r)
-	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-'
+// labelRune reports whether r continues a host label.
+func labelRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || unicode.Is(unicode.Mn, r)
 }
 
 // mentions reports whether text spells a withheld domain.

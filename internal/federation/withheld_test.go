@@ -139,7 +139,9 @@ func TestWithheldDomainAccusesNobody(t *testing.T) {
 func TestWithheldDomainRefusesWhatIsNoDomain(t *testing.T) {
 	for _, bad := range []string{"", "com", "co.uk", "github.io", "192.0.2.1", "[2001:db8::1]", "bob@acme.example", "https://acme.example/x", "a..b", "amazonaws.com", "sharepoint.com", "gmail.com", "docs.google.com", "_dmarc.acme.example", "-acme.example", "acme.example\u200b",
 		// The seventeenth review: a service's own hosts are not tenants.
-		"mail.yahoo.com", "us5.list-manage.com", "www.wordpress.com"} {
+		"mail.yahoo.com", "us5.list-manage.com", "www.wordpress.com",
+		// The eighteenth: nor are its shards and service hosts.
+		"raw.githubusercontent.com", "lh3.googleusercontent.com", "form.typeform.com", "en.wordpress.com"} {
 		if d, err := WithheldDomain(bad); !errors.Is(err, ErrBadDomain) {
 			t.Errorf("WithheldDomain(%q) = %q, %v; want ErrBadDomain", bad, d, err)
 		}
@@ -241,11 +243,17 @@ func TestCampaignItemsNeedTheReportsTheAgreementAsks(t *testing.T) {
 func TestWithheldSubjectsAndServices(t *testing.T) {
 	ws := newWithheldSet([]Withheld{{Domain: "acme-supply.example"}, {Domain: "google.com"}, {Domain: "xn--bcher-kva.example"}})
 	for in, want := range map[string]string{
-		strings.Repeat("Ⱥ", 20) + " acme-supply.example":              strings.Repeat("Ⱥ", 20) + " [withheld]",
-		"İİİ Kelvin K ACME-Supply.Example!":                           "İİİ Kelvin K [withheld]!",
-		"see www.acme-supply.example/x, or acme-supply.example.":      "see [withheld]/x, or [withheld].",
-		"notacme-supply.example and acme-supply.example.evil.example": "notacme-supply.example and acme-supply.example.evil.example",
-		"Bücher.example sale":                                         "[withheld] sale",
+		strings.Repeat("Ⱥ", 20) + " acme-supply.example":         strings.Repeat("Ⱥ", 20) + " [withheld]",
+		"İİİ Kelvin K ACME-Supply.Example!":                      "İİİ Kelvin K [withheld]!",
+		"see www.acme-supply.example/x, or acme-supply.example.": "see [withheld]/x, or [withheld].",
+		"notacme-supply.example and acme-supply.examples":        "notacme-supply.example and acme-supply.examples",
+		// The eighteenth review's M3: in doubt, the text names nobody.
+		"acme-supply.example.evil.example":                 "[withheld].evil.example",
+		"Sign in at *.acme-supply.example":                 "Sign in at *.[withheld]",
+		"Update needed...acme-supply.example":              "Update needed...[withheld]",
+		"x_.acme-supply.example, acme-supply.example.2026": "x_.[withheld], [withheld].2026",
+		"bu\u0308cher.example":                             "[withheld]",
+		"Bücher.example sale":                              "[withheld] sale",
 	} {
 		if got := ws.cut(in); got != want {
 			t.Errorf("cut(%q) = %q, want %q", in, got, want)
@@ -274,6 +282,9 @@ func TestVoicesCountPeople(t *testing.T) {
 		{"a spammer joining reporters", [][2]string{{"alice", "alice,drop"}, {"drop", "alice,drop"}, {"drop", "bob,drop"}, {"bob", "bob,drop"}}, 3},
 		{"anonymous Bcc reports", [][2]string{{"", ""}, {"", ""}}, 2},
 		{"anonymous, same recipients", [][2]string{{"", "carol"}, {"", "carol"}}, 1},
+		// The eighteenth review's M1: an anonymous report with the same
+		// recipients as three named ones merges nobody.
+		{"three named, one anonymous", [][2]string{{"alice", "all"}, {"bob", "all"}, {"carol", "all"}, {"", "all"}}, 3},
 	} {
 		var v voices
 		for _, r := range c.reports {
