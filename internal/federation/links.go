@@ -149,12 +149,6 @@ func (l linkRule) serviceOnly(raw, g string) bool {
 	if strings.HasSuffix(host, ".googleusercontent.com") && strings.HasPrefix(u.Path, "/proxy") {
 		return true // The mail web client's image proxy: its path is Google's signature.
 	}
-	if u.RawQuery != "" {
-		// The cut drops the query, and with it whatever id sat there
-		// (an unsubscribe key, a form's id): what stays may be any of the
-		// service's links (the eighteenth review's H1).
-		return true
-	}
 	svc := serviceOf(host)
 	if svc == "" {
 		return false // A tenant of a brand's tenants list (wellKnown): its host is its own.
@@ -172,9 +166,14 @@ func (l linkRule) serviceOnly(raw, g string) bool {
 		return out
 	}
 	rs, gs := segs(u.Path), segs(gu.Path)
-	if n := authorSegs(svc, rs); kept && n > 0 && len(gs) >= n {
+	if n := authorSegs(host, svc, rs); kept && n > 0 && len(gs) >= n {
 		return false // The author's place in the path is kept.
 	}
+	// Kept whole — but not when the cut dropped a query, and with it
+	// whatever id sat there (an unsubscribe key, a form's id): what stays
+	// may be any of the service's links (the eighteenth review's H1). A
+	// tenant's or author's link above keeps its query-less part (the
+	// nineteenth review's H2: "?utm_source=" hid a bucket).
 	whole := kept && len(gs) == len(rs) && len(rs) > 0 && u.RawQuery == ""
 	return !whole
 }
@@ -209,11 +208,23 @@ func tenantAt(host, svc string) bool {
 	if label == "www" || serviceLabels[svc][label] {
 		return false
 	}
+	if t, ok := onlyTenants[svc]; ok {
+		return t.MatchString(label) // A service with no other tenants fails closed.
+	}
 	shard := len(label) <= 2 || shardLabel.MatchString(label)
 	if own {
 		return !(shard && shardServices[svc])
 	}
 	return !shard && (tenantServices[svc] || slices.ContainsFunc(rules.EmbeddedBrands().List, func(b rules.Brand) bool { return slices.Contains(b.Tenants, svc) }))
+}
+
+// onlyTenants are services under a platform suffix whose own hosts are
+// many and unlisted, with the only names their customers get (the
+// nineteenth review's H3: cloud., opengraph. githubusercontent.com,
+// blogger. and translate.googleusercontent.com are the services' own).
+var onlyTenants = map[string]*regexp.Regexp{
+	"githubusercontent.com": regexp.MustCompile(`^$`),                  // None: raw. is read by its path (authorSegs).
+	"googleusercontent.com": regexp.MustCompile(`^[a-z0-9-]+-script$`), // Apps Script web apps.
 }
 
 // shardServices are services under a platform suffix that name their own
@@ -240,6 +251,7 @@ var githubReserved = map[string]bool{
 	"marketplace": true, "features": true, "about": true, "pricing": true, "sponsors": true, "topics": true, "explore": true,
 	"site": true, "security": true, "contact": true, "apps": true, "join": true, "signup": true, "password_reset": true,
 	"organizations": true, "users": true, "search": true, "trending": true, "collections": true, "enterprise": true,
+	"user-attachments": true, "assets": true, "codespaces": true, "new": true, "pulls": true, "issues": true, "stars": true,
 }
 
 // tenantServices are publishing services that give each customer a
@@ -253,9 +265,12 @@ var tenantServices = map[string]bool{
 // author (the segment its name or id is in, and the service's words
 // before it), 0 when the service keeps its authors elsewhere or the path
 // is not one of its authors' (t.me/joinchat/…, t.me/+…).
-func authorSegs(svc string, segs []string) int {
+func authorSegs(host, svc string, segs []string) int {
 	if len(segs) == 0 {
 		return 0
+	}
+	if svc == "githubusercontent.com" && host != "raw.githubusercontent.com" {
+		return 0 // Only raw. keeps /<account>/<repo>/; the others are GitHub's ids.
 	}
 	switch svc {
 	case "github.com", "gist.github.com":
@@ -407,6 +422,10 @@ var publishHosts = map[string]bool{
 	"sender.net": true, "spgo.io": true, "sparkpostmail.com": true, "exacttarget.com": true,
 	"activehosted.com": true, "acemlnc.com": true, "anpdm.com": true, "mjt.lu": true, "pstmrk.it": true,
 	"aweber.com": true, "iterable.com": true, "convertkit-mail.com": true, "convertkit-mail2.com": true,
+	"campaign-archive.com": true, "constantcontact.com": true, "kmail-lists.com": true, "klaviyo.com": true,
+	"hubspotusercontent-na1.net": true, "hubspotusercontent-eu1.net": true, "hubspotusercontent10.net": true,
+	"hubspotusercontent20.net": true, "hubspot.com": true, "hubspotemail.net": true, "mailinblue.com": true,
+	"sendinblue.com": true, "wp.com": true, "substack.com": true, "substackcdn.com": true,
 	"mailersend.net": true, "elasticemail.com": true, "cleverreach.com": true, "returnpath.net": true, "braze-images.com": true,
 }
 

@@ -567,11 +567,21 @@ func TestServiceOnlyLinksNotShared(t *testing.T) {
 		`<a href="https://github.com/login?return_to=%2Fpills">gh</a>` +
 		`<a href="https://github.com/notifications/unsubscribe-auth/a8f3k2m9q7x1z4b6">gh2</a>` +
 		`<a href="https://user-images.githubusercontent.com/12345/a8f3k2m9q7x1z4b6.png">img</a>` +
-		`<a href="https://form.typeform.com/to/a8f3k2m9q7x1z4b6">tf</a>` + "\r\n")
+		`<a href="https://form.typeform.com/to/a8f3k2m9q7x1z4b6">tf</a>` +
+		// The nineteenth review's H2: a tenant's or an author's link with
+		// a query keeps its query-less part; its H3: services' own hosts
+		// and mail services' domains.
+		`<a href="https://pills-blog.wordpress.com/2026/11/deal?utm_source=x">wpq</a>` +
+		`<a href="https://storage.googleapis.com/pills-gcsq/k.html?x=1">gcsq</a>` +
+		`<a href="https://github.com/user-attachments/assets/a8f3k2m9-q7x1-z4b6-9f8e-7d6c5b4a3928">gha</a>` +
+		`<a href="https://cloud.githubusercontent.com/assets/12345/a8f3k2m9q7x1z4b6.png">ghc</a>` +
+		`<a href="https://blogger.googleusercontent.com/img/b/R29vZ2xl/a8f3k2m9q7x1z4b6/s1600/x.png">blogger</a>` +
+		`<a href="https://us5.campaign-archive.com/?u=a8f3k2m9q7x1&id=z4b6">archive</a>` + "\r\n")
 	got := sharedOne(t, an, raw)
 	for _, want := range []string{"ind:url:http://img.spam-run.example/banner.png", "ind:domain-name:spam-run.example", "ind:url:https://bit.ly/3kQx7Zp",
 		"ind:url:https://pills-shop.wordpress.com/2026/11/", "ind:url:https://pills-bucket.s3.amazonaws.com/", "ind:url:https://storage.googleapis.com/pills-gcs/",
-		"ind:url:https://sites.google.com/view/pillsdeals/", "ind:url:https://pk1.s3.amazonaws.com/", "ind:url:https://pills.weebly.com/"} {
+		"ind:url:https://sites.google.com/view/pillsdeals/", "ind:url:https://pk1.s3.amazonaws.com/", "ind:url:https://pills.weebly.com/",
+		"ind:url:https://pills-blog.wordpress.com/2026/11/deal", "ind:url:https://storage.googleapis.com/pills-gcsq/k.html"} {
 		if !strings.Contains(got, want+" ") {
 			t.Errorf("%s not shared:\n%s", want, got)
 		}
@@ -579,8 +589,12 @@ func TestServiceOnlyLinksNotShared(t *testing.T) {
 	if strings.Contains(got, "ind:url:https://t.me") {
 		t.Errorf("t.me's own root shared:\n%s", got)
 	}
+	if strings.Contains(got, "ind:domain-name:campaign-archive.com") {
+		t.Errorf("Mailchimp's archive domain shared:\n%s", got)
+	}
 	for _, not := range []string{"googleusercontent", "anpdm", "docs.google.com", "drive.google.com", "forms.office.com", "r20.rs6.net", "ct.sendgrid.net", "www.dropbox.com", "wordpress.com/", "go.weebly.com",
-		"sns.us-east-1.amazonaws.com", "subscribe.wordpress.com", "github.com", "user-images.githubusercontent.com", "form.typeform.com"} {
+		"sns.us-east-1.amazonaws.com", "subscribe.wordpress.com", "github.com", "user-images.githubusercontent.com", "form.typeform.com",
+		"cloud.githubusercontent.com", "blogger.googleusercontent.com", "us5.campaign-archive.com"} {
 		if strings.Contains(got, "ind:url:https://"+not) || strings.Contains(got, "ind:url:https://www."+not) || strings.Contains(got, "ind:domain-name:"+not) {
 			t.Errorf("the service's own %s shared:\n%s", not, got)
 		}

@@ -136,7 +136,7 @@ func newWithheldSet(ws []Withheld) withheldSet {
 		}
 		var res []*regexp.Regexp
 		for _, f := range forms {
-			if re, err := regexp.Compile(`(?i)(?:[\pL\pN-]+\.)*` + regexp.QuoteMeta(f)); err == nil {
+			if re, err := regexp.Compile(`(?i)(?:[\pL\pM\pN-]+\.)*` + regexp.QuoteMeta(f)); err == nil {
 				res = append(res, re)
 			}
 		}
@@ -260,6 +260,17 @@ func (s withheldSet) cut(text string) string {
 	if len(s) == 0 || text == "" {
 		return text
 	}
+	if len(text) > maxCutText {
+		// A subject is a line; one longer than this is made to cost (a
+		// spammer's run of folded encoded words: the search is quadratic
+		// in the text when every match is another host, the nineteenth
+		// review's H1). What is shared of it ends here.
+		i := maxCutText
+		for i > 0 && !utf8.RuneStart(text[i]) {
+			i--
+		}
+		text = text[:i] + "…"
+	}
 	text = norm.NFC.String(text)
 	for _, res := range s {
 		for _, re := range res {
@@ -296,6 +307,9 @@ func firstRune(s string) rune {
 func labelRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || unicode.Is(unicode.Mn, r)
 }
+
+// maxCutText is the longest text cut keeps (a subject line's worth).
+const maxCutText = 998
 
 // mentions reports whether text spells a withheld domain.
 func (s withheldSet) mentions(text string) bool { return s.cut(text) != text }

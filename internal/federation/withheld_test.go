@@ -253,11 +253,19 @@ func TestWithheldSubjectsAndServices(t *testing.T) {
 		"Update needed...acme-supply.example":              "Update needed...[withheld]",
 		"x_.acme-supply.example, acme-supply.example.2026": "x_.[withheld], [withheld].2026",
 		"bu\u0308cher.example":                             "[withheld]",
-		"Bücher.example sale":                              "[withheld] sale",
+		// The nineteenth review's M2: a label ending in a mark NFC keeps.
+		"ชื่อ.acme-supply.example": "[withheld]",
+		"Bücher.example sale":      "[withheld] sale",
 	} {
 		if got := ws.cut(in); got != want {
 			t.Errorf("cut(%q) = %q, want %q", in, got, want)
 		}
+	}
+	// The nineteenth review's H1: a subject is a line; what is cut and
+	// shared of a longer one ends at maxCutText.
+	long := strings.Repeat("acme-supply.exampleX", 3000)
+	if got := ws.cut(long); len(got) > maxCutText+len("…") || !strings.HasSuffix(got, "…") {
+		t.Errorf("a %d-byte subject cut to %d bytes", len(long), len(got))
 	}
 	for host, want := range map[string]string{"accounts.google.com": "google.com", "sites.google.com": "", "docs.google.com": "",
 		"storage.cloud.google.com": "", "translate.google.com": ""} {
