@@ -226,9 +226,22 @@ func (s *Set) Match(o Observed) []Match {
 		}
 	}
 	for _, u := range o.URLs {
-		if u = NormURL(u); u != "" && !seen["u"+u] {
-			seen["u"+u] = true
-			add(s.urls[u])
+		u = NormURL(u)
+		// A partner shares a link cut back to what identifies the spam
+		// run, not the recipient ("…/track/" for "…/track/alice-4471"):
+		// it names every link under it. The link itself and each of its
+		// leading paths are looked up; the host alone is not (that is a
+		// link domain's indicator, weighed as one).
+		for u != "" {
+			if !seen["u"+u] {
+				seen["u"+u] = true
+				add(s.urls[u])
+			}
+			i := strings.LastIndexByte(u, '/')
+			if i < 0 || i <= strings.Index(u, "://")+2 || !strings.Contains(u[strings.Index(u, "://")+3:i], "/") {
+				break // Down to scheme://host: stop.
+			}
+			u = u[:i]
 		}
 	}
 	return out

@@ -128,3 +128,27 @@ func TestReverse(t *testing.T) {
 		t.Errorf("v6: %s", got)
 	}
 }
+
+// TestURLIndicatorsNameTheLinksUnderThem: a partner shares a link cut back
+// to what identifies the spam run ("…/track/"), and it names every link
+// under it; a host alone names no link (that is a link domain's
+// indicator), and a sibling path is another link.
+func TestURLIndicatorsNameTheLinksUnderThem(t *testing.T) {
+	src := Source{Kind: "partner", Partner: "us", TLP: "green"}
+	s, _ := NewSet([]Indicator{
+		{Type: URL, Value: "https://parcel-scam.example/track/", Source: src},
+		{Type: URL, Value: "https://bucket.example", Source: src},
+	}, time.Unix(1700000000, 0))
+	for u, want := range map[string]int{
+		"https://parcel-scam.example/track/alice-4471/pay?x=1": 1,
+		"https://PARCEL-SCAM.example/track":                    1,
+		"https://parcel-scam.example/other/alice":              0,
+		"https://parcel-scam.example/trackers/x":               0,
+		"https://bucket.example/x/y":                           0,
+		"https://bucket.example/":                              1,
+	} {
+		if got := len(s.Match(Observed{URLs: []string{u}})); got != want {
+			t.Errorf("%s: %d matches, want %d", u, got, want)
+		}
+	}
+}
