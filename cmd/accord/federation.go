@@ -634,6 +634,20 @@ func cmdPeer(ctx context.Context, e *env, args []string) error {
 			if err := n.store.CreateToken(ctx, t); err != nil {
 				return err
 			}
+			// A new token does not end the earlier ones (a partner may run
+			// two clients): say which stay valid, on stderr, so that the
+			// token stays the output's last line for scripts.
+			if ts, err := n.store.Tokens(ctx); err == nil {
+				var others []string
+				for _, o := range ts {
+					if o.Role == access.Peer && o.Label == name && o.ID != t.ID && o.RevokedAt.IsZero() {
+						others = append(others, o.ID)
+					}
+				}
+				if len(others) > 0 {
+					fmt.Fprintf(e.stderr, "note: peer %s's earlier TAXII tokens stay valid (%s); accord token revoke ID ends one\n", name, strings.Join(others, ", "))
+				}
+			}
 			fmt.Fprintf(e.stdout, "TAXII token %s for peer %s (reads only its collections); shown once:\n%s\n", t.ID, name, plain)
 			return nil
 		}),

@@ -145,4 +145,11 @@ func TestWithholdWithdrawsFromPartners(t *testing.T) {
 	if out := fr.run(t, bin, "audit"); !strings.Contains(out, "withheld:acme-supply.example") {
 		t.Errorf("the marking is not in the audit log: %s", out)
 	}
+	// The trial's LOW 12: a second TAXII token for a peer says the first
+	// stays valid, and the token stays the output's last line.
+	fr.run(t, bin, "peer", "token", "us")
+	out = fr.run(t, bin, "peer", "token", "us")
+	if !strings.Contains(out, "earlier TAXII tokens stay valid") || strings.Contains(lastLine(out), " ") {
+		t.Errorf("a second peer token: %s", out)
+	}
 }
