@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/federation"
 )
 
@@ -54,7 +55,7 @@ func cmdWithhold(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return err
 			}
-			if given := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(dom), ".")); given != w.Domain {
+			if given, _ := dnsname.Normalize(strings.TrimSpace(dom)); given != w.Domain {
 				fmt.Fprintf(e.stdout, "%s is marked as %s, its organisation: indicators name registrable domains, and every name under it is the firm's\n", dom, w.Domain)
 			}
 			fmt.Fprintf(e.stdout, "%s is withheld: %s at it kept back from every partner and TAXII collection; what was sent is withdrawn at the next round (accord peer sync PEER, or serve's own)\n", w.Domain, plural(held[w.Domain], "indicator"))

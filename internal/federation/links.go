@@ -215,7 +215,7 @@ func tenantAt(host, svc string) bool {
 	if own {
 		return !(shard && shardServices[svc])
 	}
-	return !shard && (tenantServices[svc] || slices.ContainsFunc(rules.EmbeddedBrands().List, func(b rules.Brand) bool { return slices.Contains(b.Tenants, svc) }))
+	return !shard && (tenantServices[svc] || tenantsDomain(rules.EmbeddedBrands(), svc))
 }
 
 // onlyTenants are services under a platform suffix whose own hosts are
@@ -329,12 +329,16 @@ func (l linkRule) wellKnown(host string) hostKind {
 	if l.brandOwned(host) || dnsname.MailboxProvider(dnsname.OrgDomain(host)) {
 		return site
 	}
-	for i := range l.brands.List {
-		if slices.Contains(l.brands.List[i].Tenants, host) {
-			return pages // sharepoint.com itself; its tenants are the customers'.
-		}
+	if tenantsDomain(l.brands, host) {
+		return pages // sharepoint.com itself; its tenants are the customers'.
 	}
 	return unknown
+}
+
+// tenantsDomain reports whether d is a domain under which a brand gives
+// its customers names of their own (rules.Brand.Tenants: sharepoint.com).
+func tenantsDomain(brands *rules.Brands, d string) bool {
+	return slices.ContainsFunc(brands.List, func(b rules.Brand) bool { return slices.Contains(b.Tenants, d) })
 }
 
 // brandOwned reports whether host is one of a known brand's own names: the

@@ -107,7 +107,7 @@ func WithheldDomain(s string) (string, error) {
 func serviceOf(host string) string {
 	brands := rules.EmbeddedBrands()
 	for d := host; d != ""; {
-		if publishHosts[d] || siteHosts[d] || slices.ContainsFunc(brands.List, func(b rules.Brand) bool { return slices.Contains(b.Tenants, d) }) {
+		if publishHosts[d] || siteHosts[d] || tenantsDomain(brands, d) {
 			return d
 		}
 		_, rest, ok := strings.Cut(d, ".")
