@@ -122,13 +122,14 @@ func (w *cpuWatch) done() (idlePct float64, serve time.Duration) {
 }
 
 // commitSizes reads a node's group commits so far from /metrics: how many,
-// and how many complaints they held.
-func commitSizes(n *node) (commits, complaints float64) {
+// how many complaints they held, and how many started again (another
+// instance took a key they had read).
+func commitSizes(n *node) (commits, complaints, restarts float64) {
 	req, _ := http.NewRequest("GET", "http://"+n.http+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+n.metrics)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	defer res.Body.Close()
 	sc := bufio.NewScanner(res.Body)
@@ -143,9 +144,11 @@ func commitSizes(n *node) (commits, complaints float64) {
 			commits = x
 		case "accord_intake_commit_complaints_sum":
 			complaints = x
+		case "accord_intake_commit_restarts_total":
+			restarts = x
 		}
 	}
-	return commits, complaints
+	return commits, complaints, restarts
 }
 
 // cpuCap is a control group that limits the processes put in it to a

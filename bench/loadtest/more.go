@@ -121,7 +121,7 @@ func runStores(bin, dsn string, stores []string, msgs [][]byte, clients int) {
 			dbCPU = "not readable"
 		}
 		kb := fmt.Sprintf("%.1f", float64(written())/1024/float64(max(len(r.ids), 1)))
-		commits, complaints := commitSizes(n)
+		commits, complaints, _ := commitSizes(n)
 		st := n.stats()
 		n.stop()
 		if drop != nil {
@@ -345,8 +345,8 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 		fail(fmt.Errorf("the instances run needs -dsn"))
 	}
 	fmt.Printf("\n## Several instances on one PostgreSQL behind HAProxy: %d distinct corpus spam over HTTP, %d clients\n\n", len(msgs), clients)
-	fmt.Printf("| instances | CPU per instance | killed | acknowledged | refused | errors (retried) | seconds | reports/s | p50 ms | p99 ms | stored | not acknowledged | campaigns | grouped by keys in memory | custody | complaints/commit | serve CPU ms/report | share of its CPU used | throttled | waited for a CPU ms/report | machine idle %% |\n")
-	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Printf("| instances | CPU per instance | killed | acknowledged | refused | errors (retried) | seconds | reports/s | p50 ms | p99 ms | stored | not acknowledged | campaigns | grouped by keys in memory | custody | complaints/commit | commits started again | serve CPU ms/report | share of its CPU used | throttled | waited for a CPU ms/report | machine idle %% |\n")
+	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	type runSpec struct {
 		instances int
 		kill      bool
@@ -383,10 +383,10 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 		idle, cpu := watch.done()
 		waited := watch.waited()
 		throttled := cl.throttled() - throttled0
-		var commits, complaints float64
+		var commits, complaints, restarts float64
 		for _, n := range cl.nodes {
-			c, k := commitSizes(n)
-			commits, complaints = commits+c, complaints+k
+			c, k, a := commitSizes(n)
+			commits, complaints, restarts = commits+c, complaints+k, restarts+a
 		}
 		survivor := cl.nodes[len(cl.nodes)-1]
 		missing := 0
@@ -448,8 +448,8 @@ func runInstances(bin, dsn, haproxy string, msgs [][]byte, clients int, capShare
 				}()
 			}
 		}
-		fmt.Printf("| %d | %s | %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %d (%d missing) | %d | %d | %d | %s | %.1f | %s | %s | %s | %s | %.0f |\n", run.instances, share, kill, len(acked), r.refused, r.errors,
-			r.elapsed.Seconds(), rate, p50, p99, st.Reports, missing, extra, st.Campaigns, grouped, custody, complaints/max(commits, 1), cpuPer, used, thr, wait, idle)
+		fmt.Printf("| %d | %s | %s | %d | %d | %d | %.1f | %.0f | %.1f | %.1f | %d (%d missing) | %d | %d | %d | %s | %.1f | %.0f | %s | %s | %s | %s | %.0f |\n", run.instances, share, kill, len(acked), r.refused, r.errors,
+			r.elapsed.Seconds(), rate, p50, p99, st.Reports, missing, extra, st.Campaigns, grouped, custody, complaints/max(commits, 1), restarts, cpuPer, used, thr, wait, idle)
 		drop()
 		if grouped != st.Campaigns {
 			// Instances racing past each other's keys would show here.

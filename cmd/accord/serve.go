@@ -227,6 +227,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	mx.Gauge("accord_intake_queue_depth", "Complaints analysed and waiting for their commit.", func() float64 { return float64(desk.QueueDepth()) })
+	mx.Counter("accord_intake_commit_restarts_total", "Commits (PostgreSQL) that started again because another instance took one of their grouping keys, or sealed a campaign they would merge, after they read them.", func() float64 {
+		again, _ := st.CommitRetries()
+		return float64(again)
+	})
 	mx.GaugeSet("accord_outbound_queue", "The node's outbound mail by state (queued, sent, failed…).", "state", func() (map[string]float64, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -98,6 +98,12 @@ func (m *Metrics) Gauge(name, help string, read func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read))
 }
 
+// Counter exposes a count kept elsewhere, read at each scrape (the
+// store's restarted commits).
+func (m *Metrics) Counter(name, help string, read func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read))
+}
+
 // GaugeSet exposes values of one label read at each scrape (the outbound
 // queue by state). A read error is a scrape error, not a zero.
 func (m *Metrics) GaugeSet(name, help, label string, read func() (map[string]float64, error)) {

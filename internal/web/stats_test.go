@@ -52,6 +52,7 @@ func startObserved(t *testing.T, cfg web.Config, now func() time.Time) (node, *m
 		t.Fatal(err)
 	}
 	m.Gauge("accord_intake_queue_depth", "queue", func() float64 { return float64(d.QueueDepth()) })
+	m.Counter("accord_intake_commit_restarts_total", "restarts", func() float64 { return 3 })
 	cfg.Metrics = m
 	s, err := web.New(d, st, cfg, nil)
 	if err != nil {
@@ -148,7 +149,7 @@ func TestMetricsForOperators(t *testing.T) {
 		t.Fatalf("/metrics: %d %s", r.status, r.body)
 	}
 	for _, want := range []string{`accord_reports_received_total{channel="api"} 1`, `accord_intake_submit_seconds_count{channel="api"} 1`,
-		`accord_intake_commit_seconds_count 1`, `accord_intake_queue_depth 0`,
+		`accord_intake_commit_seconds_count 1`, `accord_intake_queue_depth 0`, "# TYPE accord_intake_commit_restarts_total counter\naccord_intake_commit_restarts_total 3",
 		`accord_http_requests_total{code="201",route="POST /api/v1/reports"} 1`, `go_goroutines`} {
 		if !bytes.Contains(r.body, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
