@@ -233,14 +233,14 @@ func (s *Service) get(ctx context.Context, campaignID string) (*Case, error) {
 		return nil, fmt.Errorf("case %s: %w", campaignID, err)
 	}
 	reps, err := s.Campaigns.Reports(ctx, intake.ReportFilter{CampaignID: campaignID, Limit: 1})
+	var merged *intake.MergedError
+	if errors.As(err, &merged) {
+		return nil, &MergedError{Campaign: campaignID, Into: merged.Into}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: %w", campaignID, err)
 	}
 	if len(reps) == 0 {
-		var merged *intake.MergedError
-		if _, err := s.Campaigns.Campaign(ctx, campaignID); errors.As(err, &merged) {
-			return nil, &MergedError{Campaign: campaignID, Into: merged.Into}
-		}
 		return nil, ErrNotFound
 	}
 	return &Case{CampaignID: campaignID, Status: New}, nil

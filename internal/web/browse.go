@@ -141,6 +141,17 @@ func (s *Server) apiReports(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		rows, err = s.store.Reports(r.Context(), f)
 	}
+	var merged *intake.MergedError
+	if errors.As(err, &merged) {
+		// The same list, of the campaign that holds its reports now.
+		q := r.URL.Query()
+		q.Set("campaign", merged.Into)
+		w.Header().Set("Location", "/api/v1/reports?"+q.Encode())
+		writeJSON(w, http.StatusPermanentRedirect, map[string]any{"error": map[string]string{"code": "merged",
+			"message": "campaign " + merged.ID + " was merged into " + merged.Into + ": its reports are that campaign's"},
+			"merged_into": merged.Into})
+		return
+	}
 	out := make([]reportRowJSON, 0, len(rows))
 	for _, x := range rows {
 		row := reportRowJSON{x.ID, x.ReceivedAt, x.Channel, x.Form, x.Subject, x.FromDomain, x.OriginIP, x.Country, x.ASN, nil, x.CampaignID}
@@ -262,7 +273,13 @@ func (s *Server) deskReportsPage(w http.ResponseWriter, r *http.Request) {
 		d.Browse.Reports, err = s.store.Reports(r.Context(), f)
 	}
 	status := http.StatusOK
+	var merged *intake.MergedError
 	switch {
+	case errors.As(err, &merged):
+		q.Set("campaign", merged.Into)
+		q.Set("merged", merged.ID)
+		http.Redirect(w, r, "/desk/reports?"+q.Encode(), http.StatusSeeOther)
+		return
 	case errors.Is(err, intake.ErrBadFilter):
 		d.Error, status = strings.TrimPrefix(err.Error(), intake.ErrBadFilter.Error()+": "), http.StatusBadRequest
 	case err != nil:

@@ -99,6 +99,24 @@ func TestMergedCampaignAnswers(t *testing.T) {
 	if r := get(t, c, n.url+"/desk/cases/"+b); r.status != http.StatusSeeOther || r.header.Get("Location") != "/desk/cases/"+a+"?merged="+b {
 		t.Errorf("the desk's case page of the merged campaign: %d %v", r.status, r.header)
 	}
+
+	// Its reports are listed under the survivor, not as none (attack 11,
+	// F6): the list of the merged id answers with the survivor's list,
+	// other filters kept.
+	st, h, body := call("GET", "/api/v1/reports?campaign="+b+"&limit=2", an, nil)
+	if st != http.StatusPermanentRedirect || h.Get("Location") != "/api/v1/reports?campaign="+a+"&limit=2" || !bytes.Contains(body, []byte(`"merged_into": "`+a+`"`)) {
+		t.Errorf("the reports of the merged campaign: %d %v %s", st, h, body)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/reports?campaign="+b, an, "", nil); r.status != 200 || bytes.Count(r.body, []byte(`"campaign_id": "`+a+`"`)) != 3 {
+		t.Errorf("the reports of the merged campaign, redirect followed: %d %s", r.status, r.body)
+	}
+	r = get(t, c, n.url+"/desk/reports?campaign="+b)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/desk/reports?campaign="+a+"&merged="+b {
+		t.Fatalf("the desk's reports of the merged campaign: %d %v", r.status, r.header)
+	}
+	if r := get(t, c, n.url+r.header.Get("Location")); r.status != 200 || bytes.Count(r.body, []byte(`href="/desk/cases/`+a+`"`)) != 3 || !bytes.Contains(r.body, []byte("was merged into")) {
+		t.Errorf("the desk's reports of the survivor, after the merged id: %d %s", r.status, r.body)
+	}
 }
 
 // TestWorkedCaseNotMergedByAnonymousBridge is the attack of a report

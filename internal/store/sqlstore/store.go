@@ -663,6 +663,30 @@ func scanSummaries(rows *sql.Rows) ([]intake.ReportSummary, error) {
 	return out, rows.Err()
 }
 
+// mergedInto answers for a campaign merged into another: an
+// *intake.MergedError naming the survivor, or an error wrapping
+// intake.ErrNotFound when the survivor's reports are gone too (an answer
+// pointing at it would lead to a 404); nil when id was not merged.
+func (s *Store) mergedInto(ctx context.Context, id string) error {
+	var into string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT merged_into FROM campaigns WHERE id = ?`), id).Scan(&into)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && into == "" {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read campaign %s: %w", id, err)
+	}
+	var one int
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM reports WHERE campaign_id = ? LIMIT 1`), into).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("campaign %s was merged into %s, which has no reports left: %w", id, into, intake.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("read campaign %s: %w", into, err)
+	}
+	return &intake.MergedError{ID: id, Into: into}
+}
+
 // Reports implements intake.Store.
 func (s *Store) Reports(ctx context.Context, f intake.ReportFilter) ([]intake.ReportSummary, error) {
 	if err := f.Browse.Check(); err != nil {
@@ -671,6 +695,13 @@ func (s *Store) Reports(ctx context.Context, f intake.ReportFilter) ([]intake.Re
 	where := []string{"1 = 1"}
 	var args []any
 	if f.CampaignID != "" {
+		// A merged campaign has no reports of its own: they are its
+		// survivor's, and an empty list would say the campaign had none.
+		// (Merged into a campaign gone too: no reports, as for any id.)
+		var merged *intake.MergedError
+		if err := s.mergedInto(ctx, f.CampaignID); errors.As(err, &merged) || err != nil && !errors.Is(err, intake.ErrNotFound) {
+			return nil, err
+		}
 		where = append(where, "r.campaign_id = ?")
 		args = append(args, f.CampaignID)
 	}
@@ -777,25 +808,10 @@ func (s *Store) Campaign(ctx context.Context, id string) (*intake.CampaignDetail
 		&d.ID, &d.Subject, &d.FoundedBy, &sig, &d.Reports, &first, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Merged into another (migration 32): its id still answers.
-		var into string
-		err := s.db.QueryRowContext(ctx, s.q(`SELECT merged_into FROM campaigns WHERE id = ?`), id).Scan(&into)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && into == "" {
-			return nil, intake.ErrNotFound
+		if err := s.mergedInto(ctx, id); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read campaign %s: %w", id, err)
-		}
-		// Only to a survivor still there: an answer pointing at a
-		// campaign whose reports are gone would lead to a 404.
-		var one int
-		err = s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM reports WHERE campaign_id = ? LIMIT 1`), into).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("campaign %s was merged into %s, which has no reports left: %w", id, into, intake.ErrNotFound)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read campaign %s: %w", into, err)
-		}
-		return nil, &intake.MergedError{ID: id, Into: into}
+		return nil, intake.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read campaign %s: %w", id, err)
