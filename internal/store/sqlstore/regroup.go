@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -29,6 +30,12 @@ const regroupVersion = 32
 // whose campaign changes gets a custody entry saying from which to which
 // and why; every merge one, as at intake. A report whose signature cannot
 // be read (or gives no key) stays in its campaign and follows it.
+//
+// A campaign a person has worked on (its case has an event) is sealed, as
+// at intake: it keeps every report it has, and their keys; the other
+// reports are grouped among themselves. Regrouping one would take
+// reports out of the case — out of its retention hold and its evidence —
+// or weld other campaigns into it, with nothing in its history to say so.
 func (s *Store) regroup(ctx context.Context) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -90,6 +97,23 @@ func (s *Store) regroup(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("regroup campaigns: read campaigns: %w", err)
 	}
+	sealed := map[string]bool{}
+	rows, err = tx.QueryContext(ctx, `SELECT campaign_id FROM cases`)
+	if err != nil {
+		return fmt.Errorf("regroup campaigns: read cases: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("regroup campaigns: read cases: %w", err)
+		}
+		sealed[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("regroup campaigns: read cases: %w", err)
+	}
 	bornOf := func(id string) campaign.Born {
 		if b, ok := born[id]; ok {
 			return b
@@ -115,7 +139,20 @@ func (s *Store) regroup(ctx context.Context) error {
 		return i
 	}
 	first := map[uint64]int{}
+	sealedKeys := map[uint64]string{} // a sealed campaign's keys stay its own
+	for _, r := range reps {
+		if sealed[r.campaign] {
+			for _, k := range r.keys {
+				if _, ok := sealedKeys[k.Hash]; !ok {
+					sealedKeys[k.Hash] = r.campaign
+				}
+			}
+		}
+	}
 	for i, r := range reps {
+		if sealed[r.campaign] {
+			continue
+		}
 		for _, k := range r.keys {
 			if j, ok := first[k.Hash]; ok {
 				a, b := find(i), find(j)
@@ -128,8 +165,8 @@ func (s *Store) regroup(ctx context.Context) error {
 	members := map[int][]int{}
 	var roots []int
 	for i, r := range reps {
-		if len(r.keys) == 0 {
-			continue
+		if len(r.keys) == 0 || sealed[r.campaign] {
+			continue // stays in its campaign
 		}
 		root := find(i)
 		if members[root] == nil {
@@ -141,6 +178,9 @@ func (s *Store) regroup(ctx context.Context) error {
 
 	// Each component's campaign.
 	kept := map[string]bool{}
+	for c := range sealed {
+		kept[c] = true
+	}
 	survivor := map[int]string{}
 	var newCamps [][]any
 	for _, root := range roots {
@@ -196,11 +236,14 @@ func (s *Store) regroup(ctx context.Context) error {
 					Detail: fmt.Sprintf("campaign %s -> %s: campaigns are now the connected components of shared grouping keys (schema 32)", r.campaign, to)})
 			}
 			for _, k := range r.keys {
-				if first[k.Hash] == i {
+				if _, taken := sealedKeys[k.Hash]; first[k.Hash] == i && !taken {
 					keys = append(keys, []any{int64(k.Hash), to})
 				}
 			}
 		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(sealedKeys)) {
+		keys = append(keys, []any{int64(c), sealedKeys[c]})
 	}
 	if err := s.insertTable(ctx, tx, tableRows{table: "campaign_keys", cols: "hash, campaign_id", rows: keys,
 		extraCol: "seq", extraExpr: "(SELECT seq + 1 FROM custody_head WHERE id = 1)"}); err != nil {
