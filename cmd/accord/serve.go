@@ -552,10 +552,16 @@ func cmdNode(ctx context.Context, e *env, args []string) error {
 }
 
 // observeIntake feeds the desk's submissions and commits to the metrics.
+// A replay stored nothing and took no commit: it is counted nowhere. A
+// submitter's mistake (Rejected) counts as a rejected complaint, never
+// as an error of the node.
 func observeIntake(m *metrics.Metrics) func(intake.Observation) {
 	return func(o intake.Observation) {
 		if o.Commit {
 			m.Committed(o.Reports, o.Duration, o.Err)
+			return
+		}
+		if o.Replayed {
 			return
 		}
 		m.Submitted(string(o.Channel), o.Reports, o.Duration, o.Rejected, o.Err)

@@ -75,10 +75,30 @@ type Options struct {
 type Observation struct {
 	Commit   bool
 	Channel  Channel
-	Reports  int // Reports stored by the submission; complaints in the commit.
+	Reports  int // Reports stored by the submission (0 for a replay: nothing was stored); complaints in the commit.
 	Duration time.Duration
-	Rejected bool // The complaint held no message to report.
+	// Replayed: an idempotent replay, answered with the first receipt;
+	// nothing was stored, so it is no report received.
+	Replayed bool
+	// Rejected: the submitter's mistake, which the doors answer 4xx or
+	// 554 — no message to report, damaged evidence, a report of another
+	// type, a reused or malformed idempotency key. Not a failure of the
+	// node: Err is set, but no error is counted.
+	Rejected bool
 	Err      error
+}
+
+// ErrBadIdempotencyKey is an idempotency key longer than
+// MaxIdempotencyKey: the client's mistake.
+var ErrBadIdempotencyKey = fmt.Errorf("intake: an idempotency key is at most %d bytes", MaxIdempotencyKey)
+
+// clientError reports whether a submission failed by the submitter's
+// mistake rather than the node's: nothing was stored, and the doors
+// answer it 4xx (the API) or 554 (the mailbox).
+func clientError(err error) bool {
+	var rej *RejectError
+	var reused *IdempotencyConflictError
+	return errors.As(err, &rej) || errors.As(err, &reused) || errors.Is(err, ErrBadIdempotencyKey)
 }
 
 // QueueDepth is the number of complaints waiting for their commit.
@@ -194,14 +214,17 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 	if d.observe != nil {
 		start := time.Now()
 		defer func() {
-			var rej *RejectError
-			d.observe(Observation{Channel: s.Channel, Reports: len(rec.Reports), Duration: time.Since(start), Rejected: errors.As(err, &rej), Err: err})
+			o := Observation{Channel: s.Channel, Reports: len(rec.Reports), Duration: time.Since(start), Replayed: rec.Replayed, Rejected: clientError(err), Err: err}
+			if rec.Replayed {
+				o.Reports = 0 // the first request's reports, stored then
+			}
+			d.observe(o)
 		}()
 	}
 	var idem *idempotencyKey
 	if s.IdempotencyKey != "" {
 		if len(s.IdempotencyKey) > MaxIdempotencyKey {
-			return Receipt{}, fmt.Errorf("intake: an idempotency key is at most %d bytes", MaxIdempotencyKey)
+			return Receipt{}, ErrBadIdempotencyKey
 		}
 		k := newIdempotencyKey(s)
 		idem = &k

@@ -36,7 +36,7 @@ func New() *Metrics {
 	m.received = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "accord_reports_received_total",
 		Help: "Reports stored, by the channel they came through (smtp, api, web)."}, []string{"channel"})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "accord_complaints_rejected_total",
-		Help: "Complaints refused because they held no message to report, by channel."}, []string{"channel"})
+		Help: "Complaints refused as the submitter's mistake (no message to report, damaged evidence, another report type, a reused idempotency key), by channel."}, []string{"channel"})
 	m.submit = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "accord_intake_submit_seconds",
 		Help: "Time from a complaint's arrival at the desk to its durable commit (analysis, queue, commit), by channel.", Buckets: lat}, []string{"channel"})
 	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "accord_intake_commit_seconds",
@@ -54,7 +54,9 @@ func New() *Metrics {
 	return m
 }
 
-// Submitted records one complaint's passage through the desk.
+// Submitted records one complaint's passage through the desk: a
+// rejected one is the submitter's mistake (counted apart, never an
+// error); an error otherwise is the node's failure.
 func (m *Metrics) Submitted(channel string, reports int, d time.Duration, rejected bool, err error) {
 	switch {
 	case rejected:

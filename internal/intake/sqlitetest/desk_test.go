@@ -463,3 +463,52 @@ func TestAPIForwardKeepsItsReporter(t *testing.T) {
 		t.Errorf("the spam's own sender taken for its reporter")
 	}
 }
+
+// TestObservationSaysWhoseFault: the operators' figures see a replay as
+// nothing stored, a submitter's mistake (no message, a reused or too long
+// idempotency key) as rejected, and a submission the desk failed (closed)
+// as neither.
+func TestObservationSaysWhoseFault(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var mu sync.Mutex
+	var seen []intake.Observation
+	n := newNodeOn(t, st, func(o intake.Observation) {
+		if !o.Commit {
+			mu.Lock()
+			seen = append(seen, o)
+			mu.Unlock()
+		}
+	})
+	spam := read(t, "forward-inline-gmail.eml")
+	sub := func(raw []byte, key string) intake.Observation {
+		t.Helper()
+		n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: raw, SubmittedBy: "token:t", IdempotencyKey: key})
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[len(seen)-1]
+	}
+	if o := sub(spam, "k1"); o.Reports == 0 || o.Replayed || o.Rejected || o.Err != nil {
+		t.Errorf("first: %+v", o)
+	}
+	if o := sub(spam, "k1"); o.Reports != 0 || !o.Replayed || o.Rejected || o.Err != nil {
+		t.Errorf("replay: %+v", o)
+	}
+	for name, o := range map[string]intake.Observation{
+		"reused key": sub(append([]byte("X-Other: 1\r\n"), spam...), "k1"),
+		"long key":   sub(spam, strings.Repeat("k", intake.MaxIdempotencyKey+1)),
+		"no message": sub(nil, ""),
+	} {
+		if !o.Rejected || o.Err == nil || o.Reports != 0 {
+			t.Errorf("%s: %+v", name, o)
+		}
+	}
+	n.desk.Close()
+	if o := sub(spam, ""); o.Rejected || !errors.Is(o.Err, intake.ErrClosed) {
+		t.Errorf("closed desk: %+v", o)
+	}
+}
