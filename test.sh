@@ -78,6 +78,14 @@ if [ -d ../shared/samples/modern ]; then
 else
   echo "note: ../shared/samples/modern not found beside the checkout: the modern-mail checks are skipped"
 fi
+# Real bounces (sisimai's set of emails, BSD-2-Clause), read in place the
+# same way: every DSN is a bounce from a mail system's role address too.
+if [ -d ../shared/samples/bounces ]; then
+  ACCORD_BOUNCE_SAMPLES=$(cd ../shared/samples/bounces && pwd)
+  export ACCORD_BOUNCE_SAMPLES
+else
+  echo "note: ../shared/samples/bounces not found beside the checkout: the bounce corpus check is skipped"
+fi
 go test -count=1 -timeout 30m -run 'Corpus|MessageMemoryBound' ./...
 
 echo "== trace-back against SpamAssassin"

@@ -226,3 +226,117 @@ tls = "none"
 	}
 	s.stop(t)
 }
+
+// TestMailboxTakesBouncesFromMailSystems runs the binary with a relay: a
+// real DSN or failure notice whose envelope sender is a mail system's role
+// address (MAILER-DAEMON@, postmaster@) rather than the null sender is a
+// bounce — taken (250), not stored, not answered; the same bounce from a
+// person's address is backscatter they report, stored and acknowledged;
+// a complaint from a role address is stored but never answered, nor is
+// a question from one.
+func TestMailboxTakesBouncesFromMailSystems(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	sink := sinktest.Start(t)
+	bin := accordBinary(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "accord-data")
+	conf := filepath.Join(dir, "accord.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`data = %q
+[smtp]
+hostname = "desk.example"
+mailbox = "complaints@desk.example"
+[outbound]
+relay = "smtp://%s"
+tls = "none"
+`, data, sink.Addr)), 0o600)
+	s := serve(t, bin, data, "--config", conf)
+	defer s.stop(t)
+	mailbox := "complaints@desk.example"
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(data, "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	count := func() int { n, _ := st.CountReports(ctx); return n }
+
+	// 1. Every real DSN and failure notice of the fixtures, from
+	// MAILER-DAEMON@ (and the DSNs from postmaster@ too): none stored.
+	// Left out: the automatic answers (RFC 3834: a person's), a
+	// mailing list's notice (fml) and a notice whose subject is a "Re:"
+	// (apachejames), bounces only from the null sender.
+	files, _ := filepath.Glob("../../internal/outbound/testdata/bounces/*.eml")
+	sent := 0
+	for _, f := range files {
+		if strings.Contains(f, "rfc3834") || strings.Contains(f, "fml-02") || strings.Contains(f, "apachejames-01") || strings.Contains(f, "amazonses-11") {
+			continue
+		}
+		b, _ := os.ReadFile(f)
+		if code, msg := sendMail(t, s.smtp, "MAILER-DAEMON@mx.example.net", mailbox, b); code != 250 {
+			t.Fatalf("%s from MAILER-DAEMON@: %d %s", f, code, msg)
+		}
+		sent++
+		if bytes.Contains(b, []byte("message/delivery-status")) {
+			if code, msg := sendMail(t, s.smtp, "postmaster@example.com", mailbox, b); code != 250 {
+				t.Fatalf("%s from postmaster@: %d %s", f, code, msg)
+			}
+		}
+	}
+	if sent < 20 {
+		t.Fatalf("%d fixtures sent", sent)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("bounces from mail systems were stored as reports: %d reports", n)
+	}
+
+	// 2. The same DSN from a person's address: what they report (the
+	// backscatter of spam forged in their name) — stored as it came
+	// (not answered: it says it was delivered to another mailbox and is
+	// automatic), and acknowledged when they forward it.
+	dsn, _ := os.ReadFile("../../internal/outbound/testdata/bounces/lhost-postfix-01.eml")
+	if code, msg := sendMail(t, s.smtp, "helpdesk@example.com", mailbox, dsn); code != 250 {
+		t.Fatalf("a person's bounce: %d %s", code, msg)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("a person's bounce: %d reports, want 1", n)
+	}
+	fwdDSN := append([]byte("From: Help Desk <helpdesk@example.com>\r\nTo: "+mailbox+"\r\nSubject: Fwd: Undelivered Mail Returned to Sender\r\n"+
+		"Message-ID: <fwd1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"+
+		"We never sent this; someone forged our address.\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n"), dsn...)
+	fwdDSN = append(fwdDSN, "\r\n--b--\r\n"...)
+	if code, msg := sendMail(t, s.smtp, "helpdesk@example.com", mailbox, fwdDSN); code != 250 {
+		t.Fatalf("a person's forwarded bounce: %d %s", code, msg)
+	}
+	reports := count()
+	if reports < 2 {
+		t.Fatalf("a person's forwarded bounce: %d reports, want more than 1", reports)
+	}
+	ms := sink.Wait(t, 1, 20*time.Second)
+	if ms[0].Rcpt[0] != "helpdesk@example.com" {
+		t.Fatalf("the acknowledgement went to %v", ms[0].Rcpt)
+	}
+
+	// 3. A forwarded spam from postmaster@: stored, never answered; a
+	// question from MAILER-DAEMON@: no how-to, so the SMTP answer says it.
+	fwd, _ := os.ReadFile("../../internal/intake/testdata/forward-two-attached.eml")
+	if code, msg := sendMail(t, s.smtp, "postmaster@example.com", mailbox, fwd); code != 250 {
+		t.Fatalf("postmaster's forward: %d %s", code, msg)
+	}
+	if n := count(); n != reports+2 {
+		t.Fatalf("postmaster's forward: %d reports, want %d", n, reports+2)
+	}
+	q := []byte("From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: " + mailbox + "\r\nSubject: hello\r\n\r\nHello, how do I report spam?\r\n")
+	if code, _ := sendMail(t, s.smtp, "MAILER-DAEMON@mx.example.net", mailbox, q); code != 554 {
+		t.Fatalf("a question from MAILER-DAEMON@: %d, want 554 (no how-to mailed)", code)
+	}
+	time.Sleep(time.Second)
+	if got, _ := sink.Messages(); len(got) != 1 {
+		var to []string
+		for _, m := range got {
+			to = append(to, m.Rcpt...)
+		}
+		t.Fatalf("the node mailed %v; only the person's acknowledgement was due", to)
+	}
+}

@@ -44,6 +44,42 @@ type Envelope struct {
 // as hyphens) that MTAs and list managers send their notices from.
 var daemonLocal = regexp.MustCompile(`(?i)^(mailer-?daemon|mail-?daemon|post-?master|mail-delivery-(sub)?system|mdaemon|mail-administrator|microsoftexchange[0-9a-f]*|double-bounce|bounces?|returns?|mailer|smtp[a-z0-9-]*|system-administrator|internet-mail-delivery|.+-(admin|owner|bounces)|owner-.+)$`)
 
+// systemLocal matches the envelope senders (local parts, dots and
+// underscores read as hyphens, at any domain) that mail systems send
+// their notices from when they do not use the null reverse-path:
+// MAILER-DAEMON (Sendmail, Postfix, Exim, most), postmaster (RFC 5321's
+// role, which many MTAs and filters such as amavis use), qmail's
+// double-bounce, and the Mail Delivery (Sub)system some write out. A small
+// list on purpose: a notice from such a sender is a bounce, never a
+// report, and such a sender is never answered.
+var systemLocal = regexp.MustCompile(`(?i)^(mailer-?daemon|mail-?daemon|post-?master|double-bounce|mail-delivery-(sub)?system)$`)
+
+// SystemSender reports whether an envelope sender is a mail system's: the
+// null reverse-path, or one of the role addresses MTAs send notices from
+// (MAILER-DAEMON, postmaster, …, at any domain). The mailbox never answers
+// one — an answer to a mail system is a loop waiting to happen — and a
+// notice from one is a bounce.
+func SystemSender(addr string) bool {
+	addr = strings.Trim(addr, "<> \t")
+	if addr == "" {
+		return true
+	}
+	local := addr
+	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+		local = addr[:at]
+	}
+	return systemLocal.MatchString(hyphens(strings.Trim(local, `"`)))
+}
+
+// noticeSubject is what else the subject of an MTA's failure or delay
+// notice says, read only for mail from a mail system's role address with
+// a mail system's From (bounceSubject is read for any mail).
+var noticeSubject = regexp.MustCompile(`(?i)\b(fail(ed|ure)?|errors?|delay(ed)?|undeliver\w*|returned|bounced?|warning|could not (send|deliver)|unable to deliver)\b`)
+
+// forwardSubject is the subject of a person's forward (Fwd:, Fw:, TR:,
+// WG:, RV:, Enc:): a bounce they pass on, whatever address they use.
+var forwardSubject = regexp.MustCompile(`(?i)^\s*(fwd?|fw|tr|wg|rv|enc)\s*:`)
+
 var autoSubject = regexp.MustCompile(`(?i)^(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|r[ée]ponse automatique|abwesenheit|respuesta autom[áa]tica|risposta automatica|automatisch antwoord|afwezig|resposta autom[áa]tica)`)
 
 var bounceSubject = regexp.MustCompile(`(?i)(undeliver|undelivered|not (be )?delivered|delivery (status )?(notification|failure|failed|report|problem|has failed)|failure notice|returned (mail|to sender)|mail delivery (failed|failure|system|subsystem)|could not be delivered|couldn't be delivered|non[- ]?remis|unzustellbar|nicht zustellbar|warning: could not send|message not delivered|delivery unsuccessful|permanent error|mail system error|undeliverable|returned message|nondeliverable|delivery notification|no se pudo entregar|error sending message|mail could not|message you sent|bounced mail|rejected:|DSN|メールエラー|エラー通知|配信エラー)`)
@@ -52,21 +88,33 @@ var bounceSubject = regexp.MustCompile(`(?i)(undeliver|undelivered|not (be )?del
 // answer rather than a complaint, and of which kind ("" for a complaint).
 // Feedback reports (ARF, X-ARF) are complaints even when a machine sent
 // them. A person forwarding or redirecting spam that looks like a bounce
-// is not a bounce: with a known envelope, a bounce has the null sender or
-// is addressed to a bounce address, and an automatic answer says so in
-// Auto-Submitted (RFC 3834).
+// is not a bounce: with a known envelope, a bounce has the null sender, or
+// a mail system's role address as sender (SystemSender) and a bounce's
+// form, or is addressed to a bounce address, and an automatic answer
+// says so in Auto-Submitted (RFC 3834).
 //
 // Only the complaint's own header counts: for a redirect, the fields above
 // its Resent- block (mail.Header.Outer), never the redirected spam's own
 // Auto-Submitted, From or Subject. A mail forwarded by a rule
 // (Auto-Submitted: auto-forwarded) is a complaint, not an answer.
 func Classify(m *mail.Message, env Envelope) string {
+	kind, _ := classify(m, env)
+	return kind
+}
+
+// classify is Classify, and whether the mail is a mail system's own
+// notice: sent by a mail system's role address (SystemSender, not the
+// null sender) in a bounce's form — a DSN of its own (not one inside an
+// attached message) or a failure notice from a mail system's From — and
+// not a forward. Such a notice is a bounce whatever it names; the same
+// mail from a person's address is what they report.
+func classify(m *mail.Message, env Envelope) (kind string, notice bool) {
 	h := m.Header.Outer()
 	redirect := len(h.Fields) < len(m.Header.Fields)
 	ct := strings.ToLower(h.Get("Content-Type"))
 	if m.Root != nil && m.Root.ContentType == "multipart/report" && strings.EqualFold(m.Root.Params["report-type"], "feedback-report") ||
 		strings.EqualFold(strings.TrimSpace(h.Get("X-ARF")), "yes") || strings.Contains(ct, "feedback-report") {
-		return ""
+		return "", false
 	}
 	null := false
 	if env.Known {
@@ -102,29 +150,78 @@ func Classify(m *mail.Message, env Envelope) string {
 	// and complaint notices of the same feed.
 	if h.Has("X-Amz-Sns-Message-Id") {
 		if strings.Contains(string(m.Raw), `"notificationType":"Bounce"`) {
-			return "bounce"
+			return "bounce", false
 		}
 		automated = true
 	}
-	switch {
-	case dsn && (null || !env.Known || automated || daemon):
-		return "dsn"
-	case null:
-		return "bounce" // the null reverse-path is only for notifications (RFC 5321 4.5.5)
-	case !env.Known && daemon:
-		return "bounce"
-	case automated && (daemon || bounceSubject.MatchString(subject)):
-		return "bounce"
-	case automated:
-		return "auto-reply"
-	case !env.Known && bounceSubject.MatchString(subject) && fromLocal == "":
-		return "bounce"
+	if env.Known && !null && SystemSender(env.MailFrom) && !redirect {
+		// A mail system's role address: its own DSN, or a failure notice
+		// from a mail system's From ("MAILER-DAEMON <>" names it only in
+		// the display name), is its notice — unless it is a forward, or
+		// carries another's DSN in an attached message.
+		subj, _ := mail.DecodeHeader(subject)
+		sysFrom := daemon || automated || fromLocal == "" && daemonLocal.MatchString(hyphens(displayName(h.Get("From"))))
+		notice = !forwardSubject.MatchString(subj) &&
+			(ownDSN(m.Root) || sysFrom && !dsn && (bounceSubject.MatchString(subj) || noticeSubject.MatchString(subj)))
 	}
-	return ""
+	switch {
+	case dsn && (null || !env.Known || automated || daemon || notice):
+		return "dsn", notice
+	case null:
+		return "bounce", false // the null reverse-path is only for notifications (RFC 5321 4.5.5)
+	case notice:
+		return "bounce", true
+	case !env.Known && daemon:
+		return "bounce", false
+	case automated && (daemon || bounceSubject.MatchString(subject)):
+		return "bounce", false
+	case automated:
+		return "auto-reply", false
+	case !env.Known && bounceSubject.MatchString(subject) && fromLocal == "":
+		return "bounce", false
+	}
+	return "", false
+}
+
+// ownDSN reports whether a MIME tree is a delivery status notification
+// itself — a multipart/report of report-type delivery-status, or a
+// message/delivery-status part — without looking inside attached
+// messages: a forward that attaches a DSN is not one.
+func ownDSN(p *mail.Part) bool {
+	if p == nil {
+		return false
+	}
+	switch p.ContentType {
+	case "message/delivery-status", "message/global-delivery-status":
+		return true
+	case "multipart/report":
+		if rt := strings.ToLower(p.Params["report-type"]); rt == "delivery-status" || rt == "global-delivery-status" {
+			return true
+		}
+	case "message/rfc822", "message/global":
+		return false
+	}
+	for _, c := range p.Children {
+		if c.Embedded {
+			continue
+		}
+		if ownDSN(c) {
+			return true
+		}
+	}
+	return false
 }
 
 func hyphens(s string) string {
 	return strings.NewReplacer(".", "-", "_", "-", " ", "-").Replace(s)
+}
+
+// displayName is the display name of a From field (before its <…>).
+func displayName(from string) string {
+	if i := strings.IndexByte(from, '<'); i >= 0 {
+		from = from[:i]
+	}
+	return strings.Trim(strings.TrimSpace(from), `"`)
 }
 
 // localPart is the local part of the first address in a From field, or
@@ -150,7 +247,7 @@ func localPart(from string) string {
 // when the address or Message-ID carries the node's tag.
 func (q *Queue) Recognize(raw []byte, env Envelope, now time.Time) *Bounce {
 	m := mail.ParseBytes(raw, mail.Limits{MaxBytes: 4 << 20})
-	kind := Classify(m, env)
+	kind, notice := classify(m, env)
 	link := ""
 	for _, r := range env.Rcpt {
 		if id := q.MailIDFrom(r); id != "" {
@@ -174,11 +271,13 @@ func (q *Queue) Recognize(raw []byte, env Envelope, now time.Time) *Bounce {
 	if kind == "" {
 		return nil
 	}
-	if (kind == "dsn" || kind == "bounce") && env.Known && strings.Trim(env.MailFrom, "<> ") != "" && link == "" && !q.namesOwn(m) {
-		// A bounce comes from the null sender, or to a bounce address, or
-		// names the node's mail. One that does none of these and came from
-		// a person's address is something they are reporting (a phishing
-		// mail dressed as a failure notice).
+	if (kind == "dsn" || kind == "bounce") && env.Known && strings.Trim(env.MailFrom, "<> ") != "" && !notice && link == "" && !q.namesOwn(m) {
+		// A bounce comes from the null sender or a mail system's role
+		// address (a notice in a bounce's form), or to a bounce address,
+		// or names the node's mail. One that does none of these came from
+		// a person's address: it is something they are reporting (the
+		// backscatter of spam forged in their name, a phishing mail
+		// dressed as a failure notice).
 		return nil
 	}
 	b := &Bounce{Kind: kind, From: oneLine(m.Header.Get("From")), Subject: oneLine(m.Header.Get("Subject")), ReceivedAt: now.UTC()}

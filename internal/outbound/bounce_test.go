@@ -141,3 +141,45 @@ func FuzzRecognize(f *testing.F) {
 		_ = mail.DefaultLimits
 	})
 }
+
+// TestBouncesFromMailSystemRoles: a DSN or failure notice whose envelope
+// sender is a mail system's role address (not the null sender) is a
+// bounce; the same from a person's address, and a person's forward of a
+// bounce from a role address, is a complaint.
+func TestBouncesFromMailSystemRoles(t *testing.T) {
+	q := testQueue(t)
+	for _, a := range []string{"", "<>", "MAILER-DAEMON@mx.example.net", "mailer_daemon@example.org", "Postmaster@example.com", "double-bounce@mx.example.net", "MAILER-DAEMON"} {
+		if !SystemSender(a) {
+			t.Errorf("%q is a mail system's sender", a)
+		}
+	}
+	for _, a := range []string{"helpdesk@example.com", "alice@example.net", "postmaster-team@example.com", "abuse@example.com"} {
+		if SystemSender(a) {
+			t.Errorf("%q taken for a mail system's sender", a)
+		}
+	}
+	for _, f := range []string{"lhost-postfix-01.eml", "lhost-exim-01.eml", "lhost-qmail-01.eml", "rfc3464-01.eml"} {
+		raw, _ := os.ReadFile("testdata/bounces/" + f)
+		for _, from := range []string{"MAILER-DAEMON@mx.example.net", "postmaster@example.com"} {
+			if b := q.Recognize(raw, Envelope{Known: true, MailFrom: from}, time.Now()); b == nil || b.Kind != "dsn" && b.Kind != "bounce" {
+				t.Errorf("%s from %s: %+v", f, from, b)
+			}
+		}
+		if b := q.Recognize(raw, Envelope{Known: true, MailFrom: "helpdesk@example.com"}, time.Now()); b != nil {
+			t.Errorf("%s from a person's address taken for a %s", f, b.Kind)
+		}
+	}
+	// A postmaster forwarding the backscatter they received, as an
+	// attachment or with a forward's subject: a complaint.
+	dsn, _ := os.ReadFile("testdata/bounces/lhost-postfix-01.eml")
+	fwd := append([]byte("From: postmaster@example.com\r\nSubject: Fwd: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nNot ours.\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n"), dsn...)
+	fwd = append(fwd, "\r\n--b--\r\n"...)
+	if b := q.Recognize(fwd, Envelope{Known: true, MailFrom: "postmaster@example.com"}, time.Now()); b != nil {
+		t.Errorf("postmaster's forward of a bounce taken for a %s", b.Kind)
+	}
+	attached := bytes.Replace(fwd, []byte("Subject: Fwd: "), []byte("Subject: "), 1)
+	if b := q.Recognize(attached, Envelope{Known: true, MailFrom: "postmaster@example.com"}, time.Now()); b != nil {
+		t.Errorf("postmaster's bounce attached to a mail taken for a %s", b.Kind)
+	}
+}

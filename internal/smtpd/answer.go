@@ -43,12 +43,14 @@ func (a *Answers) StatusURL(id, token string) string {
 }
 
 // mayAnswer reports whether a mail deserves an answer: never to the null
-// sender, to automatic mail (RFC 3834: Auto-Submitted, and the
-// Precedence values of lists and robots), to mailing lists, or to the node
-// itself. Bounces never get this far.
+// sender or a mail system's role address (MAILER-DAEMON, postmaster, …:
+// outbound.SystemSender — an answer there is a loop waiting to happen,
+// even for a complaint stored from it), to automatic mail (RFC 3834:
+// Auto-Submitted, and the Precedence values of lists and robots), to
+// mailing lists, or to the node itself. Bounces never get this far.
 func (a *Answers) mayAnswer(to string, h mailmsg.Header) bool {
 	to = strings.ToLower(strings.Trim(to, "<> "))
-	if to == "" || a.Queue.MailIDFrom(to) != "" || to == a.Queue.Address() {
+	if outbound.SystemSender(to) || a.Queue.MailIDFrom(to) != "" || to == a.Queue.Address() {
 		return false
 	}
 	if _, err := mail.ParseAddress(to); err != nil {
