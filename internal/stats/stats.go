@@ -201,7 +201,14 @@ func Build(ctx context.Context, st Store, o Options) (*Report, error) {
 					continue // a list of small values would name them
 				}
 			}
-			t.Rows = append(t.Rows, Row{Value: c.Value, Label: c.Label, Count: n})
+			label := c.Label
+			if o.Publish {
+				// A campaign's label is its spam's subject, which often
+				// names the recipient ("Jane Doe, jane@…: you won"): for
+				// the desk's own eyes, never published. Its id stays.
+				label = ""
+			}
+			t.Rows = append(t.Rows, Row{Value: c.Value, Label: label, Count: n})
 		}
 		rep.Tables = append(rep.Tables, t)
 	}
