@@ -327,6 +327,11 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	if !isText(raw) {
 		return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
 	}
+	// The web form's paste or file, judged as the API's text and the
+	// mailbox's note are: words with nothing to act on are no report.
+	if !pasteHasEvidence(string(raw), "") {
+		return nil, reject("the text names no link, address or message header to act on", ErrNoMessage)
+	}
 	return []Item{{Raw: append([]byte("\r\n"), raw...), Form: FormPaste, Unverifiable: []string{"headers: none were given"}}}, nil
 }
 

@@ -494,3 +494,37 @@ func TestCutUploadSaysSo(t *testing.T) {
 		t.Errorf("%d reports from a cut upload", c)
 	}
 }
+
+// TestFormRefusesWordsWithNothingToActOn: the web form judges a paste or a
+// file as the API and the mailbox do — text that names no link, address
+// or message header is no report (the new user's trial, H2: "just words"
+// and a file holding "hello world" were stored as paste reports and
+// counted in the statistics). A paste with something to act on is kept.
+func TestFormRefusesWordsWithNothingToActOn(t *testing.T) {
+	n := start(t, web.Config{})
+	c := browser(t)
+	r := get(t, c, n.url+"/")
+	csrf := csrfRe.FindSubmatch(r.body)
+	if csrf == nil {
+		t.Fatal("form without CSRF token")
+	}
+	for _, tc := range []struct {
+		source string
+		file   []byte
+	}{{"just words", nil}, {"", []byte("hello world\n")}, {"I hate spam, please stop it", nil}} {
+		p := postForm(t, c, n.url+"/report", "", map[string]string{"csrf": string(csrf[1]), "source": tc.source}, tc.file)
+		if p.status != http.StatusUnprocessableEntity || !strings.Contains(string(p.body), "names no link, address or message header") {
+			t.Errorf("%q %q: %d %s", tc.source, tc.file, p.status, p.body)
+		}
+	}
+	if got, _ := n.store.CountReports(context.Background()); got != 0 {
+		t.Errorf("%d reports stored from words with nothing to act on", got)
+	}
+	p := postForm(t, c, n.url+"/report", "", map[string]string{"csrf": string(csrf[1]), "source": "They keep sending me offers from http://cheap-meds.example/buy"}, nil)
+	if p.status != http.StatusSeeOther {
+		t.Errorf("a paste with a link: %d %s", p.status, p.body)
+	}
+	if got, _ := n.store.CountReports(context.Background()); got != 1 {
+		t.Errorf("%d reports stored, want the paste with a link", got)
+	}
+}
