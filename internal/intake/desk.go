@@ -493,6 +493,7 @@ func (d *Desk) StatusView(ctx context.Context, id, token string) (*Report, error
 	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(th[:])), []byte(r.StatusHash)) != 1 {
 		return nil, ErrNotFound // no difference between wrong token and no report
 	}
+	unlink(r)
 	if !d.statusDue(id) {
 		return r, nil
 	}
@@ -500,6 +501,17 @@ func (d *Desk) StatusView(ctx context.Context, id, token string) (*Report, error
 		return nil, fmt.Errorf("log access to report %s: %w", id, err)
 	}
 	return r, nil
+}
+
+// unlink takes out of a report shown through its status link what an
+// erasure left only because a case holds it: the message and its
+// analysis stay evidence of the case, no longer linked to the person who
+// erased them — the spam often names its recipient, that person.
+func unlink(r *Report) {
+	if r.ErasedAt.IsZero() {
+		return
+	}
+	r.Raw, r.Verdict, r.Feedback, r.SHA256 = nil, nil, nil, ""
 }
 
 // statusEvery is how often a report's status views are written down.

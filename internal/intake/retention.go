@@ -164,6 +164,7 @@ func (d *Desk) Mine(ctx context.Context, id, token string) (*Mine, error) {
 	if err != nil {
 		return nil, err
 	}
+	unlink(r)
 	m := &Mine{Report: r}
 	if m.Complaint, err = d.store.Complaint(ctx, r.ComplaintID); err != nil {
 		return nil, fmt.Errorf("complaint of report %s: %w", id, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/web"
 )
@@ -120,6 +121,32 @@ func TestReporterSeesExportsAndErases(t *testing.T) {
 	}
 	if got, _ := n.store.Report(ctx, b.ID); !bytes.Contains(got.Raw, []byte("Refinance now")) {
 		t.Error("erasing a erased b")
+	}
+
+	// b's campaign is worked as a case, so its message stays as evidence
+	// when alice erases b — no longer linked to her: her link shows and
+	// exports none of it (the new user's trial, M2).
+	if r := do(t, "POST", n.url+"/api/v1/campaigns/"+b.CampaignID+"/case", n.token(t, access.Authority), "application/json",
+		[]byte(`{"action": "status", "status": "investigating", "text": "opened", "version": 0}`)); r.status != 200 {
+		t.Fatalf("case note: %d %s", r.status, r.body)
+	}
+	if r := erase(b.ID, b.StatusToken, map[string]string{"csrf": csrf, "confirm": "yes"}); r.status != 303 {
+		t.Fatalf("erase b: %d %s", r.status, r.body)
+	}
+	if got, _ := n.store.Report(ctx, b.ID); !bytes.Contains(got.Raw, []byte("Refinance now")) || got.ErasedAt.IsZero() {
+		t.Fatal("the held report's message is gone, or it is not marked erased")
+	}
+	held := get(t, c, n.url+"/r/"+b.ID+"?t="+b.StatusToken)
+	if held.status != 200 || bytes.Contains(held.body, []byte("Refinance now")) || bytes.Contains(held.body, []byte(`id="source"`)) ||
+		!bytes.Contains(held.body, []byte("no longer linked to you")) {
+		t.Errorf("status page of the erased, held report: %d\n%s", held.status, held.body)
+	}
+	r = get(t, c, n.url+"/r/"+b.ID+"/export?t="+b.StatusToken)
+	if r.status != 200 || bytes.Contains(r.body, []byte("Refinance now")) || bytes.Contains(r.body, []byte(`"verdict": {`)) {
+		t.Errorf("export of the erased, held report: %d\n%s", r.status, r.body)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/reports/"+b.ID+"?t="+b.StatusToken, "", "", nil); r.status != 200 || bytes.Contains(r.body, []byte("Refinance")) {
+		t.Errorf("the API's status view of the erased, held report: %d %s", r.status, r.body)
 	}
 }
 
