@@ -87,6 +87,14 @@ func (s *Server) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad-parameter", "as takes forwarded (you forwarded the spam: it is attached or quoted) or received (the spam as you received it): "+oneHeaderLine(r.URL.Query().Get("as"))+" is neither")
 		return
 	}
+	if r.ContentLength > s.cfg.MaxUpload {
+		// Said before a byte is read: a client that asked "Expect:
+		// 100-continue" gets its answer instead of a go-ahead, and one
+		// that sends anyway is not read for nothing.
+		w.Header().Set("Connection", "close")
+		apiError(w, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the report is larger than %d bytes; nothing was kept", s.cfg.MaxUpload))
+		return
+	}
 	sp, err := spool.Read(http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+1), s.cfg.MaxUpload)
 	if errors.Is(err, spool.ErrTooLarge) {
 		apiError(w, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the report is larger than %d bytes; nothing was kept", s.cfg.MaxUpload))
