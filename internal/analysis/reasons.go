@@ -37,6 +37,13 @@ const (
 	ReasonPhishingLikely    ReasonCode = "phishing-likely"
 )
 
+// ReasonCodes are every code a verdict's reasons may carry, for those
+// that filter on them (a code not among them matches nothing, ever).
+var ReasonCodes = []ReasonCode{ReasonDMARCFail, ReasonSPFFail, ReasonDKIMFail, ReasonForgedRelay, ReasonForgedAuthResults,
+	ReasonIdentityDisguised, ReasonNoOptOut, ReasonCommercial, ReasonMalformed, ReasonObfuscatedURL, ReasonLinkMismatch,
+	ReasonExecutable, ReasonHiddenText, ReasonHiddenProse, ReasonImageOnly, ReasonRandomHosts, ReasonLegalBreach,
+	ReasonSpam, ReasonPhishingLikely}
+
 func reasons(v *Verdict) []Reason {
 	out := []Reason{}
 	add := func(code ReasonCode, detail string) { out = append(out, Reason{Code: code, Detail: detail}) }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/cases"
 	"github.com/accord-antispam/accord/internal/intake"
 )
@@ -60,6 +62,13 @@ func parseBrowse(q url.Values) (intake.Browse, error) {
 	b.SenderDomain = strings.ToLower(strings.TrimSpace(q.Get("sender_domain")))
 	b.LinkDomain = strings.ToLower(strings.TrimSpace(q.Get("link_domain")))
 	b.Finding = strings.TrimSpace(q.Get("finding"))
+	if b.Finding != "" && !slices.Contains(analysis.ReasonCodes, analysis.ReasonCode(b.Finding)) {
+		codes := make([]string, len(analysis.ReasonCodes))
+		for i, c := range analysis.ReasonCodes {
+			codes[i] = string(c)
+		}
+		return b, fmt.Errorf("%w: finding %q: want a reason code (%s)", intake.ErrBadFilter, b.Finding, strings.Join(codes, ", "))
+	}
 	b.Form = strings.TrimSpace(q.Get("form"))
 	switch ch := intake.Channel(strings.TrimSpace(q.Get("channel"))); ch {
 	case "", intake.ChannelSMTP, intake.ChannelAPI, intake.ChannelWeb:

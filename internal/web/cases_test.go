@@ -92,7 +92,7 @@ func TestAPIListsFilterAndPage(t *testing.T) {
 	if l := r.json(t)["reports"].([]any); len(l) != 1 {
 		t.Errorf("subject search: %s", r.body)
 	}
-	for _, bad := range []string{"from=yesterday", "country=France", "network=ASx", "channel=fax", "status=done", "after=zzz", "limit=5000",
+	for _, bad := range []string{"from=yesterday", "country=France", "network=ASx", "channel=fax", "status=done", "after=zzz", "limit=5000", "finding=bogus",
 		"from=2026-11-05&to=2026-11-01", "q=" + strings.Repeat("x", 300)} {
 		if r := do(t, "GET", n.url+"/api/v1/reports?"+bad, analyst, "", nil); r.status != 400 || r.errCode() != "bad-filter" {
 			t.Errorf("%s: %d %s", bad, r.status, r.body)
