@@ -246,6 +246,17 @@ func Hash(secret string) string {
 	return hex.EncodeToString(s[:])
 }
 
+// Bearer is the token of an Authorization field of the Bearer scheme,
+// whose name is case-insensitive (RFC 9110 11.1: "bearer" and "BEARER"
+// are the same scheme); ok is false for another scheme or none.
+func Bearer(authorization string) (token string, ok bool) {
+	scheme, rest, found := strings.Cut(strings.TrimLeft(authorization, " "), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(rest), true
+}
+
 // NewToken makes a token: the plain value to show once, and the record to
 // store. The value starts with its id, so a lookup needs no scan.
 func NewToken(r io.Reader, role Role, label string, now time.Time) (string, Token) {

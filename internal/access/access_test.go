@@ -61,3 +61,19 @@ func TestPrincipalLabel(t *testing.T) {
 		t.Errorf("label %q", got)
 	}
 }
+
+// TestBearer: the scheme's name is case-insensitive (RFC 9110 11.1), the
+// token is what follows it, and another scheme or none is no token (the
+// new user's trial, L4: "bearer TOKEN" was refused).
+func TestBearer(t *testing.T) {
+	for h, want := range map[string]string{"Bearer acc_a_b": "acc_a_b", "bearer acc_a_b": "acc_a_b", "BEARER  acc_a_b ": "acc_a_b", " Bearer x": "x"} {
+		if got, ok := Bearer(h); !ok || got != want {
+			t.Errorf("%q: %q %v, want %q", h, got, ok, want)
+		}
+	}
+	for _, h := range []string{"", "Bearer", "Basic YTpi", "Bearerx acc", "acc_a_b"} {
+		if got, ok := Bearer(h); ok {
+			t.Errorf("%q: token %q", h, got)
+		}
+	}
+}

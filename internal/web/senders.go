@@ -31,13 +31,13 @@ const senderKey ctxKey = 2
 // context.
 func (s *Server) needSender(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		if !strings.HasPrefix(auth, "Bearer ") {
+		tok, ok := access.Bearer(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="accord"`)
 			apiError(w, http.StatusUnauthorized, "auth-required", "this call needs a sender's API token: Authorization: Bearer TOKEN")
 			return
 		}
-		t, err := s.access.TokenByHash(r.Context(), access.Hash(strings.TrimSpace(auth[len("Bearer "):])))
+		t, err := s.access.TokenByHash(r.Context(), access.Hash(tok))
 		if err != nil {
 			apiError(w, http.StatusUnauthorized, "bad-token", "the bearer token is not valid")
 			return

@@ -313,8 +313,8 @@ func (s *Server) secure(next http.Handler) http.Handler {
 // principal resolves who is asking: a bearer token, a session cookie, or
 // nobody.
 func (s *Server) principal(r *http.Request) (access.Principal, *access.Session) {
-	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
-		t, err := s.access.TokenByHash(r.Context(), access.Hash(strings.TrimSpace(auth[len("Bearer "):])))
+	if tok, ok := access.Bearer(r.Header.Get("Authorization")); ok {
+		t, err := s.access.TokenByHash(r.Context(), access.Hash(tok))
 		if err == nil {
 			return access.Principal{Kind: "token", ID: t.ID, Role: t.Role}, nil
 		}
@@ -348,11 +348,11 @@ func principalOf(ctx context.Context) access.Principal {
 // claimedTokenID is the id a bearer token of the form acc_ID_SECRET
 // names, "" when it has none of the shape tokens are made with.
 func claimedTokenID(r *http.Request) string {
-	auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	auth, ok := access.Bearer(r.Header.Get("Authorization"))
 	if !ok {
 		return ""
 	}
-	rest, ok := strings.CutPrefix(strings.TrimSpace(auth), "acc_")
+	rest, ok := strings.CutPrefix(auth, "acc_")
 	id, _, ok2 := strings.Cut(rest, "_")
 	if !ok || !ok2 || len(id) == 0 || len(id) > 16 {
 		return ""

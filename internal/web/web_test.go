@@ -528,3 +528,22 @@ func TestFormRefusesWordsWithNothingToActOn(t *testing.T) {
 		t.Errorf("%d reports stored, want the paste with a link", got)
 	}
 }
+
+// TestBearerSchemeAnyCase: "bearer TOKEN" is the Bearer scheme (RFC 9110
+// 11.1); it was answered 401 (the new user's trial, L4).
+func TestBearerSchemeAnyCase(t *testing.T) {
+	n := start(t, web.Config{})
+	tok := n.token(t, access.Analyst)
+	for _, scheme := range []string{"bearer", "BEARER", "Bearer"} {
+		req, _ := http.NewRequest("GET", n.url+"/api/v1/reports", nil)
+		req.Header.Set("Authorization", scheme+" "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("%s: %d", scheme, res.StatusCode)
+		}
+	}
+}

@@ -161,8 +161,8 @@ type client struct {
 // secret is the token a request presents: Bearer, or Basic's password
 // (any user name).
 func secret(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		return strings.TrimSpace(h[len("Bearer "):])
+	if tok, ok := access.Bearer(r.Header.Get("Authorization")); ok {
+		return tok
 	} else if _, pw, ok := r.BasicAuth(); ok {
 		return pw
 	}
