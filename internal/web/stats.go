@@ -184,5 +184,6 @@ func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusForbidden, "forbidden", "/metrics needs a token of role metrics (or admin); this one is "+string(p.Role))
 		return
 	}
+	s.tokenUsed(r, p) // its last use, as every other token's (accord token list)
 	s.cfg.Metrics.Handler().ServeHTTP(w, r)
 }

@@ -163,6 +163,16 @@ func TestMetricsForOperators(t *testing.T) {
 	if bytes.Contains(r.body, []byte("offers.example.biz")) || bytes.Contains(r.body, []byte("/r/")) {
 		t.Error("/metrics names report content or ids")
 	}
+	// The metrics token's last use is recorded as every token's is (the
+	// new user's trial, L5: `accord token list` said never).
+	toks, err := n.store.Tokens(context.Background())
+	used := false
+	for _, tk := range toks {
+		used = used || tk.Role == access.Metrics && !tk.LastUsedAt.IsZero()
+	}
+	if err != nil || !used {
+		t.Errorf("the metrics token's last use is not recorded: %v %+v", err, toks)
+	}
 	if r := do(t, "GET", n.url+"/api/v1/reports", mt, "", nil); r.status != 403 {
 		t.Errorf("a metrics token lists reports: %d", r.status)
 	}
