@@ -273,7 +273,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			", which reporters elsewhere cannot open; set it to the address people use (https://…)", "public_url", c.HTTP.PublicURL)
 	}
 	if c.Privacy.Controller == "" {
-		log.Warn("privacy.controller is not set: the privacy notice at /privacy names the controller only as \"the authority that runs this desk\"; "+
+		log.Warn("privacy.controller is not set: the privacy notice at /privacy names the controller only as \"the authority that runs this desk\"; " +
 			"set [privacy] controller (and contact, purposes, legal_basis) to your organisation's words")
 	}
 	if c.Senders.PublicURL == "" {
