@@ -288,6 +288,9 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 		}
 	}
 	if looksLikeMessage(m) && (fake || !own) {
+		if !via.Mailbox && !messageHasEvidence(m, raw) {
+			return nil, reject(noEvidence, ErrNoMessage)
+		}
 		// A phish mailed to the desk by its author (the envelope sender
 		// is its From) is no one's complaint: its From is the spam's.
 		return []Item{{Raw: raw, Form: FormRaw, parsed: m, byAuthor: own}}, nil
@@ -303,7 +306,7 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 			return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
 		}
 		if !pasteHasEvidence(string(raw), "") {
-			return nil, reject("the text names no link, address or message header to act on", ErrNoMessage)
+			return nil, reject(noEvidence, ErrNoMessage)
 		}
 	}
 	if via.Mailbox {
@@ -318,8 +321,9 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 			return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
 		}
 		// A note with nothing in it that could identify a sender ("how do I
-		// report spam?") is a question, not a report.
-		if !pasteHasEvidence(body, via.Reporter) {
+		// report spam?") is a question, not a report — whatever the
+		// reporter's own signature gives (their number, their site).
+		if !pasteHasEvidence(withoutSignature(body), via.Reporter) {
 			return nil, ErrNoMessage
 		}
 		return []Item{{Raw: []byte("\r\n" + body), Form: FormPaste, Unverifiable: []string{"headers: none were given"}}}, nil
@@ -330,7 +334,7 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 	// The web form's paste or file, judged as the API's text and the
 	// mailbox's note are: words with nothing to act on are no report.
 	if !pasteHasEvidence(string(raw), "") {
-		return nil, reject("the text names no link, address or message header to act on", ErrNoMessage)
+		return nil, reject(noEvidence, ErrNoMessage)
 	}
 	return []Item{{Raw: append([]byte("\r\n"), raw...), Form: FormPaste, Unverifiable: []string{"headers: none were given"}}}, nil
 }
@@ -351,6 +355,9 @@ func declared(raw []byte, m *mail.Message, via Via) ([]Item, error) {
 		return nil, reject("declared as a forward (as=forwarded), but it neither attaches a message nor quotes one after a forward marker or header block: attach the spam, or send it as=received", ErrNoMessage)
 	}
 	if looksLikeMessage(m) {
+		if !via.Mailbox && !messageHasEvidence(m, raw) {
+			return nil, reject(noEvidence, ErrNoMessage)
+		}
 		return []Item{{Raw: raw, Form: FormRaw, parsed: m}}, nil
 	}
 	if via.Declared == "message/rfc822" || via.Declared == "application/octet-stream" {
@@ -360,7 +367,7 @@ func declared(raw []byte, m *mail.Message, via Via) ([]Item, error) {
 		return nil, fmt.Errorf("intake: the complaint is neither a message nor text (%d bytes of binary data)", len(raw))
 	}
 	if !pasteHasEvidence(string(raw), "") {
-		return nil, reject("the text names no link, address or message header to act on", ErrNoMessage)
+		return nil, reject(noEvidence, ErrNoMessage)
 	}
 	return []Item{{Raw: append([]byte("\r\n"), raw...), Form: FormPaste, Unverifiable: []string{"headers: none were given"}}}, nil
 }
@@ -383,16 +390,26 @@ func unwrapDeclared(m *mail.Message) ([]Item, bool) {
 }
 
 var (
-	pasteURL     = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|biz|info|ru|cn|top|xyz|online|site|shop|club|io|co|me|us|uk|de|fr|eu)/[^\s<>"]*`)
+	pasteURL     = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"]+`)
+	pasteHost    = regexp.MustCompile(`(?i)\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+(/)?`)
 	pasteAddress = regexp.MustCompile(`(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+`)
 	pasteField   = regexp.MustCompile(`(?im)^(?:>\s*)?(?:from|to|subject|date|received|return-path|message-id|reply-to|sender|de|von|objet|betreff|asunto|oggetto|envoyé|gesendet)\s*:\s*\S`)
+	// A telephone number as scams print them: international (+33 …,
+	// 0033 …) or national with its trunk 0 (0900-123-4567), 9 to 15
+	// digits. A date or a price starts with neither.
+	pastePhone = regexp.MustCompile(`(?:\+|\b0)\d(?:[ ().-]{0,2}\d){7,14}\b`)
+	// An IBAN, grouped or not; its check digits are verified.
+	pasteIBAN = regexp.MustCompile(`\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b`)
 )
 
 // pasteHasEvidence reports whether pasted text carries something to act
-// on: a link, an address other than the reporter's own, or at least two
-// lines of a message header.
+// on: a link (a URL, or a host name under a real top-level domain:
+// dhl-parcel.nl/pay, bit.ly/x, cheap-pills.com), an address other than
+// the reporter's own, a telephone number, an IBAN, or at least two lines
+// of a message header. Scams point people at a number or an account as
+// often as at a link; an authority acts on those too.
 func pasteHasEvidence(body, reporter string) bool {
-	if pasteURL.MatchString(body) || len(pasteField.FindAllStringIndex(body, 3)) >= 2 {
+	if pasteURL.MatchString(body) || len(pasteField.FindAllStringIndex(body, 3)) >= 2 || pastePhone.MatchString(body) {
 		return true
 	}
 	reporter = strings.ToLower(strings.TrimSpace(reporter))
@@ -401,7 +418,74 @@ func pasteHasEvidence(body, reporter string) bool {
 			return true
 		}
 	}
+	for _, ix := range pasteHost.FindAllStringSubmatchIndex(body, 50) {
+		host, path := body[ix[0]:ix[1]], ix[2] >= 0
+		if ix[0] > 0 && body[ix[0]-1] == '@' {
+			continue // an address's domain: the address rule judged it
+		}
+		// Prose has names with dots ("R.Hughes", .hughes being a brand's
+		// top-level domain): a host is taken as one when it is written
+		// in lower case, as links are, or is followed by a path.
+		if (path || host == strings.ToLower(host)) && dnsname.ICANNSuffix(strings.TrimSuffix(host, "/")) {
+			return true
+		}
+	}
+	for _, c := range pasteIBAN.FindAllString(body, 10) {
+		if ibanValid(strings.ReplaceAll(c, " ", "")) {
+			return true
+		}
+	}
 	return false
+}
+
+// withoutSignature is a mail body without its author's signature block
+// (from the "-- " line, RFC 3676 4.3, on).
+func withoutSignature(body string) string {
+	for _, sep := range []string{"\r\n-- \r\n", "\n-- \n", "\r\n--\r\n", "\n--\n"} {
+		if i := strings.Index(body, sep); i >= 0 {
+			body = body[:i]
+		}
+	}
+	return body
+}
+
+// noEvidence is why a text or a message with nothing to act on is no
+// report.
+const noEvidence = "the text names no link, address, telephone number, IBAN or message header to act on"
+
+// messageHasEvidence reports whether an uploaded or pasted message carries
+// something to act on: two fields of a real header (a message has a
+// From, a Date, a Subject, Received fields), else what a paste must
+// have. "Subject: hi" over "hello world" is no message anyone received.
+func messageHasEvidence(m *mail.Message, raw []byte) bool {
+	n := 0
+	for _, f := range []string{"From", "To", "Subject", "Date", "Received", "Message-ID", "Return-Path", "Reply-To", "Sender"} {
+		if m.Header.Has(f) {
+			n++
+		}
+	}
+	return n >= 2 || pasteHasEvidence(string(raw), "")
+}
+
+// ibanValid checks an IBAN's check digits (ISO 13616: the number with its
+// first four characters moved to the end, letters as 10–35, is 1 modulo
+// 97).
+func ibanValid(s string) bool {
+	if len(s) < 15 || len(s) > 34 {
+		return false
+	}
+	r := 0
+	for _, c := range s[4:] + s[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = (r*10 + int(c-'0')) % 97
+		case c >= 'A' && c <= 'Z':
+			r = (r*100 + int(c-'A') + 10) % 97
+		default:
+			return false
+		}
+	}
+	return r == 1
 }
 
 // fromReporter reports whether the message's author is the reporter.

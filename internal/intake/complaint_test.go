@@ -35,7 +35,8 @@ func TestNoteWithoutEvidenceIsNotAReport(t *testing.T) {
 	note := func(body string) []byte {
 		return []byte("From: Ann <ann@example.net>\r\nTo: complaints@desk.example\r\nSubject: question\r\n\r\n" + body)
 	}
-	for _, q := range []string{"Hello, how do I report spam?\r\n", "Bonjour, comment signaler un spam ? Ann (ann@example.net)\r\n"} {
+	for _, q := range []string{"Hello, how do I report spam?\r\n", "Bonjour, comment signaler un spam ? Ann (ann@example.net)\r\n",
+		"Hello, how do I report spam?\r\n-- \r\nAnn Smith, Smith & Co\r\nTel. +44 20 7946 0958\r\nwww.smith-and-co.example\r\n"} {
 		if _, err := Extract(note(q), Via{Mailbox: true, Reporter: "ann@example.net"}); !errors.Is(err, ErrNoMessage) {
 			t.Errorf("%q: %v", q, err)
 		}
@@ -809,5 +810,54 @@ func TestForwardInOtherLanguages(t *testing.T) {
 		if !strings.Contains(string(items[0].Raw), "colis@parcel-scam.example") || strings.Contains(string(items[0].Raw), "070-123") {
 			t.Errorf("%s: the quoted original is not what was kept:\n%s", c.lang, items[0].Raw)
 		}
+	}
+}
+
+// TestPasteEvidence: what a paste (the API's text, the form's, the
+// mailbox's note) must name to be a report. Scam pastes name a host
+// under a real top-level domain without a scheme, a short link, a
+// telephone number or an IBAN as often as a URL; they were refused (the
+// attack review of the form's check, F3). Words, dates, prices, file
+// names and names with dots are not evidence; nor is one header line over
+// words (F2).
+func TestPasteEvidence(t *testing.T) {
+	for _, p := range []string{
+		"Your parcel is held: pay the fee at dhl-parcel.nl/pay",
+		"Claim prize: bit.ly/3xYzAbc",
+		"Buy cheap pills at cheap-pills.com today",
+		"WINNER! Call 0900-123-4567 now",
+		"Appelez le +33 6 12 34 56 78 pour votre colis",
+		"Wire the fee to IBAN DE89 3704 0044 0532 0130 00 today",
+		"Wire the fee to DE89370400440532013000",
+		"Pay to GB82 WEST 1234 5698 7654 32",
+		"see http://x.example/a",
+		"write to winner@lottery.example.biz",
+	} {
+		if !pasteHasEvidence(p, "") {
+			t.Errorf("refused: %q", p)
+		}
+		if _, err := Extract([]byte(p), Via{Declared: "text/plain"}); err != nil {
+			t.Errorf("API text %q: %v", p, err)
+		}
+	}
+	for _, p := range []string{
+		"just words", "hello world", "I hate spam, please stop it", "It came on 2026-11-29 10:00 and cost 1499.99 EUR",
+		"see invoice.pdf and R.Hughes said so", "Version 1.2.3 of the app, e.g. the U.S. one",
+		"IBAN GB82 WEST 1234 5698 7654 33", // a wrong check digit (…32 is right)
+	} {
+		if pasteHasEvidence(p, "") {
+			t.Errorf("accepted: %q", p)
+		}
+	}
+	for _, raw := range []string{"Subject: hi\r\n\r\nhello world\r\n", "From: a\r\n\r\nhello world\r\n"} {
+		if _, err := Extract([]byte(raw), Via{}); !errors.Is(err, ErrNoMessage) {
+			t.Errorf("a one-line header over words, uploaded: %v", err)
+		}
+		if _, err := Extract([]byte(raw), Via{As: AsReceived}); !errors.Is(err, ErrNoMessage) {
+			t.Errorf("a one-line header over words, as received: %v", err)
+		}
+	}
+	if _, err := Extract([]byte("Subject: You won\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\nClaim today\r\n"), Via{}); err != nil {
+		t.Errorf("a message with a header: %v", err)
 	}
 }

@@ -513,7 +513,7 @@ func TestFormRefusesWordsWithNothingToActOn(t *testing.T) {
 		file   []byte
 	}{{"just words", nil}, {"", []byte("hello world\n")}, {"I hate spam, please stop it", nil}} {
 		p := postForm(t, c, n.url+"/report", "", map[string]string{"csrf": string(csrf[1]), "source": tc.source}, tc.file)
-		if p.status != http.StatusUnprocessableEntity || !strings.Contains(string(p.body), "names no link, address or message header") {
+		if p.status != http.StatusUnprocessableEntity || !strings.Contains(string(p.body), "names no link, address, telephone number, IBAN or message header") {
 			t.Errorf("%q %q: %d %s", tc.source, tc.file, p.status, p.body)
 		}
 	}

@@ -237,7 +237,7 @@ func TestConcurrentSubmitAndClose(t *testing.T) {
 	}
 	wg.Wait()
 	n.desk.Close()
-	if _, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: []byte("Subject: late\r\n\r\nx")}); !errors.Is(err, intake.ErrClosed) {
+	if _, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelAPI, Raw: []byte("Subject: late\r\nFrom: s@spam.example\r\n\r\nx")}); !errors.Is(err, intake.ErrClosed) {
 		t.Errorf("submit after close: %v", err)
 	}
 	for id := range acked {
