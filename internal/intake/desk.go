@@ -493,7 +493,7 @@ func (d *Desk) StatusView(ctx context.Context, id, token string) (*Report, error
 	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(th[:])), []byte(r.StatusHash)) != 1 {
 		return nil, ErrNotFound // no difference between wrong token and no report
 	}
-	unlink(r)
+	Unlink(r)
 	if !d.statusDue(id) {
 		return r, nil
 	}
@@ -503,11 +503,12 @@ func (d *Desk) StatusView(ctx context.Context, id, token string) (*Report, error
 	return r, nil
 }
 
-// unlink takes out of a report shown through its status link what an
-// erasure left only because a case holds it: the message and its
-// analysis stay evidence of the case, no longer linked to the person who
-// erased them — the spam often names its recipient, that person.
-func unlink(r *Report) {
+// Unlink takes out of a report shown to its reporter (through its status
+// link, or to the token that filed it) what an erasure left only because
+// a case holds it: the message and its analysis stay evidence of the
+// case, no longer linked to the person who erased them — the spam often
+// names its recipient, that person.
+func Unlink(r *Report) {
 	if r.ErasedAt.IsZero() {
 		return
 	}

@@ -164,10 +164,15 @@ func (d *Desk) Mine(ctx context.Context, id, token string) (*Mine, error) {
 	if err != nil {
 		return nil, err
 	}
-	unlink(r)
+	Unlink(r)
 	m := &Mine{Report: r}
 	if m.Complaint, err = d.store.Complaint(ctx, r.ComplaintID); err != nil {
 		return nil, fmt.Errorf("complaint of report %s: %w", id, err)
+	}
+	if !r.ErasedAt.IsZero() {
+		// A complaint sent as the message itself has the held message's
+		// hash: unlinked too.
+		m.Complaint.SHA256 = ""
 	}
 	if r.ReporterID != "" {
 		if m.Address, err = d.store.ReporterAddress(ctx, r.ReporterID); err != nil && err != ErrNotFound {

@@ -308,6 +308,9 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, "store-failed", "the report could not be read")
 		return
 	}
+	if !p.Role.AtLeast(access.Analyst) {
+		intake.Unlink(rep) // the token that filed it sees what its status link shows
+	}
 	out := toJSON(rep)
 	if p.Role.AtLeast(access.Analyst) {
 		if cs := s.senderComplaints(r, rep.ID); len(cs) > 0 {

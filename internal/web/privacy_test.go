@@ -148,6 +148,39 @@ func TestReporterSeesExportsAndErases(t *testing.T) {
 	if r := do(t, "GET", n.url+"/api/v1/reports/"+b.ID+"?t="+b.StatusToken, "", "", nil); r.status != 200 || bytes.Contains(r.body, []byte("Refinance")) {
 		t.Errorf("the API's status view of the erased, held report: %d %s", r.status, r.body)
 	}
+	if stored, _ := n.store.Report(ctx, b.ID); bytes.Contains(r.body, []byte(stored.SHA256)) {
+		t.Errorf("the export of the erased, held report carries its message's hash:\n%s", r.body)
+	}
+
+	// Filed with a reporter's token, the same: the token sees what the
+	// status link shows (the attack review of the unlinking, F1).
+	rep := n.token(t, access.Reporter)
+	up := do(t, "POST", n.url+"/api/v1/reports?as=received", rep, "message/rfc822", variant(7))
+	var filed struct {
+		ID          string `json:"id"`
+		StatusURL   string `json:"status_url"`
+		CampaignID  string `json:"campaign_id"`
+		StatusToken string
+	}
+	if err := json.Unmarshal(up.body, &filed); err != nil || up.status != 201 {
+		t.Fatalf("upload: %d %s", up.status, up.body)
+	}
+	if su, err := url.Parse(filed.StatusURL); err == nil {
+		filed.StatusToken = su.Query().Get("t")
+	}
+	if r := do(t, "POST", n.url+"/api/v1/campaigns/"+filed.CampaignID+"/case", n.token(t, access.Authority), "application/json",
+		[]byte(`{"action": "status", "status": "investigating", "text": "opened", "version": 0}`)); r.status != 200 && r.status != 409 {
+		t.Fatalf("case: %d %s", r.status, r.body)
+	}
+	if r := erase(filed.ID, filed.StatusToken, map[string]string{"csrf": csrf, "confirm": "yes"}); r.status != 303 {
+		t.Fatalf("erase the uploaded report: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/reports/"+filed.ID, rep, "", nil); r.status != 200 || bytes.Contains(r.body, []byte("Refinance")) || bytes.Contains(r.body, []byte(`"verdict": {`)) {
+		t.Errorf("the reporter's token reads the erased, held report: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", n.url+"/api/v1/reports/"+filed.ID, n.token(t, access.Analyst), "", nil); r.status != 200 || !bytes.Contains(r.body, []byte(`"verdict": {`)) {
+		t.Errorf("an analyst no longer reads the held evidence: %d %s", r.status, r.body)
+	}
 }
 
 // TestStatusLinkBounded: a status link's downloads and erasures, which
