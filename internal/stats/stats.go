@@ -202,7 +202,7 @@ func Build(ctx context.Context, st Store, o Options) (*Report, error) {
 				}
 			}
 			label := c.Label
-			if o.Publish {
+			if o.Publish && d == Campaign {
 				// A campaign's label is its spam's subject, which often
 				// names the recipient ("Jane Doe, jane@…: you won"): for
 				// the desk's own eyes, never published. Its id stays.

@@ -47,7 +47,7 @@ func (f *fake) Breakdown(_ context.Context, b intake.Browse, d Dimension, limit 
 		case Country:
 			v = r.country
 		case Network:
-			v = r.network
+			v, l = r.network, "Example Networks "+r.network
 		case Campaign:
 			v, l = r.campaign, r.label
 		case Day:
@@ -170,6 +170,11 @@ func TestExactAndPublished(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no campaign in the published CSV:\n%v", recs)
+	}
+	// Other labels (a network's name) are published (the attack review,
+	// F5: every label was dropped).
+	if nt := table(pub, Network); len(nt.Rows) != 1 || nt.Rows[0].Label != "Example Networks AS1" {
+		t.Errorf("a network's name is not published: %+v", nt)
 	}
 	// The desk's exact figures keep the label, as text, never a formula.
 	buf.Reset()
