@@ -297,6 +297,15 @@ func (s *Server) deskReportsPage(w http.ResponseWriter, r *http.Request) {
 	case len(d.Browse.Reports) == f.Limit:
 		d.Browse.Next = nextLink("/desk/reports", q, intake.NextReports(d.Browse.Reports))
 	}
+	if m := q.Get("merged"); m != "" {
+		// The notice says only what is so: m was merged into the campaign
+		// listed (a link could carry any words in merged=).
+		var me *intake.MergedError
+		if _, err := s.store.Campaign(r.Context(), m); !errors.As(err, &me) || me.Into != f.CampaignID {
+			d.Browse.Q = cloneValues(q)
+			d.Browse.Q.Del("merged")
+		}
+	}
 	d.Browse.Filtered = !f.Browse.Empty() || f.CampaignID != ""
 	s.page(w, status, "reports", d)
 }

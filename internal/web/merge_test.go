@@ -117,6 +117,13 @@ func TestMergedCampaignAnswers(t *testing.T) {
 	if r := get(t, c, n.url+r.header.Get("Location")); r.status != 200 || bytes.Count(r.body, []byte(`href="/desk/cases/`+a+`"`)) != 3 || !bytes.Contains(r.body, []byte("was merged into")) {
 		t.Errorf("the desk's reports of the survivor, after the merged id: %d %s", r.status, r.body)
 	}
+	// The notice is shown only for a real merge, never for words a link
+	// carries (the attack review, F6).
+	for _, q := range []string{"campaign=" + a + "&merged=c-evil%20OFFICIAL:%20call", "campaign=" + a + "&merged=" + a, "merged=" + b} {
+		if r := get(t, c, n.url+"/desk/reports?"+q); r.status != 200 || bytes.Contains(r.body, []byte("was merged into")) {
+			t.Errorf("%s: %d, notice shown", q, r.status)
+		}
+	}
 }
 
 // TestWorkedCaseNotMergedByAnonymousBridge is the attack of a report
