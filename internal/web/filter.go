@@ -113,7 +113,13 @@ func (s *Server) mailPolicy(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusInternalServerError, "message", s.withMessage(r, "Error", "Your settings could not be read."))
 		return
 	}
-	p.Enabled = boolPtr(r.FormValue("enabled") == "on")
+	// Filtering is the owner's own setting only once they change it: a
+	// save that leaves the box as shown keeps following the domain's
+	// choice (it pinned it, so the provider's later change no longer
+	// reached them).
+	if on, was := r.FormValue("enabled") == "on", r.FormValue("enabled_was"); was == "" || on != (was == "on") {
+		p.Enabled = boolPtr(on)
+	}
 	if v := strings.TrimSpace(r.FormValue("spam")); v != "" {
 		x, err := strconv.ParseFloat(v, 64)
 		if err != nil {

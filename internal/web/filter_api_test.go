@@ -3,8 +3,10 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/analysis"
@@ -60,5 +62,58 @@ func TestReleaseAPIQueued(t *testing.T) {
 	json.Unmarshal(r.body, &h)
 	if r.status != 200 || h.State != filter.StateReleased {
 		t.Errorf("after delivery: %d %s", r.status, h.State)
+	}
+}
+
+// TestMailboxOwnerSignsInAnyCaseAndKeepsInheriting: a mailbox account is
+// its address, which people type as they like (Ana@Example.org signed in
+// as nobody), and saving the owner's page without touching "Filter my
+// mail" leaves it following the domain (it pinned it, so the provider's
+// later choice no longer reached them) — the trial of the filter, LOW.
+func TestMailboxOwnerSignsInAnyCaseAndKeepsInheriting(t *testing.T) {
+	ctx := context.Background()
+	lib, _ := rules.Embedded()
+	f, err := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}},
+		Store: filter.NewMemStore(), Outbound: &queueOut{}, Secret: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := start(t, web.Config{Filter: f})
+	h, _ := access.HashPassword("a long passphrase")
+	if err := n.store.CreateUser(ctx, access.User{Name: "ana@example.org", PasswordHash: h, Role: access.Mailbox, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	c := browser(t)
+	csrf := csrfRe.FindSubmatch(get(t, c, n.url+"/login").body)
+	if r := postForm(t, c, n.url+"/login", "", map[string]string{"csrf": string(csrf[1]), "user": "Ana@Example.ORG", "password": "a long passphrase"}, nil); r.status != 303 || r.header.Get("Location") != "/mail" {
+		t.Fatalf("sign-in as Ana@Example.ORG: %d %s", r.status, r.body)
+	}
+	page := get(t, c, n.url+"/mail")
+	sess := csrfRe.FindSubmatch(page.body)
+	if page.status != 200 || sess == nil || !strings.Contains(string(page.body), `name="enabled_was" value="on"`) {
+		t.Fatalf("/mail: %d", page.status)
+	}
+	save := func(fields map[string]string) {
+		t.Helper()
+		fields["csrf"] = string(sess[1])
+		if r := postForm(t, c, n.url+"/mail/policy", "", fields, nil); r.status != 303 {
+			t.Fatalf("save: %d %s", r.status, r.body)
+		}
+	}
+	save(map[string]string{"enabled": "on", "enabled_was": "on", "spam": "5"})
+	p, err := f.Policy(ctx, filter.ScopeRecipient, "ana@example.org")
+	if err != nil || p.Enabled != nil || p.Spam == nil || *p.Spam != 5 {
+		t.Fatalf("after a save that left filtering as shown: %+v %v", p, err)
+	}
+	off := false
+	if _, err := f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeDomain, Key: "example.org", Enabled: &off}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if f.Effective("ana@example.org").Enabled {
+		t.Error("the domain's choice does not reach her")
+	}
+	save(map[string]string{"enabled": "on", "enabled_was": "off"})
+	if p, _ := f.Policy(ctx, filter.ScopeRecipient, "ana@example.org"); p.Enabled == nil || !*p.Enabled {
+		t.Errorf("turning filtering on is not her own setting: %+v", p)
 	}
 }

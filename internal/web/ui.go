@@ -343,11 +343,14 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	// check: guessing costs the guesser time, not the node bcrypt work.
 	ipKey := s.lim.clientKey(r)
 	okIP, waitIP := s.lim.loginIP.Allow(ipKey)
-	okUser, waitUser := s.lim.loginUser.Allow(name)
+	// An account is one whatever the case its name is typed in (it
+	// signs in so), so its attempts count together.
+	userKey := strings.ToLower(name)
+	okUser, waitUser := s.lim.loginUser.Allow(userKey)
 	if okIP && okUser {
 		// The same limits counted by every instance on the database.
 		okIP, waitIP = s.takeShared(r.Context(), "login-ip:"+ipKey, s.lim.loginPerIP)
-		okUser, waitUser = s.takeShared(r.Context(), "login-user:"+name, s.lim.loginPerUser)
+		okUser, waitUser = s.takeShared(r.Context(), "login-user:"+userKey, s.lim.loginPerUser)
 	}
 	if !okIP || !okUser {
 		s.auditRefused(r, "anonymous", access.AuditSignInThrottled, "user:"+name, "")

@@ -939,6 +939,13 @@ func (s *Store) CreateUser(ctx context.Context, u access.User) error {
 func (s *Store) UserByName(ctx context.Context, name string) (access.User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT name, password_hash, role, created_at, disabled_at FROM users WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
+		// Names are one person's whatever their case (user add refuses
+		// "ANA" beside "ana"), and a mailbox account is its address,
+		// which people type as they like: Ana@Example.org signs in as
+		// ana@example.org. (lower() folds ASCII on SQLite.)
+		u, err = scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT name, password_hash, role, created_at, disabled_at FROM users WHERE lower(name) = lower(?) ORDER BY name LIMIT 1`), name))
+	}
+	if errors.Is(err, sql.ErrNoRows) {
 		return u, access.ErrNotFound
 	}
 	return u, err
