@@ -42,9 +42,10 @@ func startObserved(t *testing.T, cfg web.Config, now func() time.Time) (node, *m
 	m := metrics.New()
 	d, err := intake.New(st, &analysis.Analyzer{Rules: lib, Geo: geo.Embedded()}, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Now: now,
 		Observe: func(o intake.Observation) {
-			if o.Commit {
+			switch {
+			case o.Commit:
 				m.Committed(o.Reports, o.Duration, o.Err)
-			} else {
+			case !o.Replayed: // as serve wires it (observeIntake)
 				m.Submitted(string(o.Channel), o.Reports, o.Duration, o.Rejected, o.Err)
 			}
 		}})
