@@ -50,7 +50,8 @@ func newFilter(ctx context.Context, c config.Config, st *sqlstore.Store, an *ana
 	f, err := filter.New(ctx, filter.Config{AuthServID: id, MaxScan: fc.MaxScan, Timeout: fc.Timeout.Duration, TempFailOnTimeout: fc.TempFailOnTimeout,
 		MaxScans: fc.MaxScans, ScanWait: fc.ScanWait.Duration, BodyBudget: fc.BodyBudgetMB << 20, QuarantineDays: fc.QuarantineDays, QuarantineMaxPerRecipient: fc.QuarantineMaxPerRecipient,
 		QuarantineMaxRecipientBytes: fc.QuarantineMaxRecipientMB << 20, QuarantineMaxBytes: fc.QuarantineMaxMB << 20, RecipientDelimiter: fc.RecipientDelimiter, LearnedDays: fc.LearnedDays, CampaignMinReports: fc.CampaignMinReports, Version: "accord"},
-		filter.Deps{Analyzer: an, Store: st, DNSBL: bl, Outbound: out, Secret: key.Derive("quarantine-release"), Logger: log, OnPanic: onPanic})
+		filter.Deps{Analyzer: an, Store: st, DNSBL: bl, Outbound: out, Secret: key.Derive("quarantine-release"),
+			OwnMailKey: key.Derive(ownMailKey), Logger: log, OnPanic: onPanic})
 	if err != nil {
 		return nil, err
 	}

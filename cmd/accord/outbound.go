@@ -128,6 +128,11 @@ func fromAddress(c config.Config) string {
 	return (&mail.Address{Name: c.Node.Name, Address: "desk@" + c.SMTP.Hostname}).String()
 }
 
+// ownMailKey names the secret, derived from the node's key, that keys
+// the mark the outbound queue puts on the node's own mail and the filter
+// verifies (package ownmail): the two must derive the same.
+const ownMailKey = "own-mail-mark"
+
 // openOutbound builds the node's outbound mail queue from the
 // configuration: DKIM key (created at first start), relay credentials.
 func openOutbound(c config.Config, st outbound.Store, key *nodekey.Key, log *slog.Logger) (*outbound.Queue, error) {
@@ -140,7 +145,7 @@ func openOutbound(c config.Config, st outbound.Store, key *nodekey.Key, log *slo
 		return nil, err
 	}
 	oc := outbound.Config{From: fromAddress(c), Relay: c.Outbound.Relay, TLS: c.Outbound.TLS, Username: c.Outbound.Username,
-		HelloName: c.SMTP.Hostname, Selector: c.Outbound.DKIMSelector, DKIM: dk, Secret: key.Derive("outbound-mail"), MaxPerHour: c.Outbound.MaxPerHour,
+		HelloName: c.SMTP.Hostname, Selector: c.Outbound.DKIMSelector, DKIM: dk, Secret: key.Derive("outbound-mail"), MarkKey: key.Derive(ownMailKey), MaxPerHour: c.Outbound.MaxPerHour,
 		Delimiters: c.Filter.RecipientDelimiter, ConfirmPerMailboxDay: c.Senders.ConfirmationsPerMailboxDay, ConfirmPerDomainHour: c.Senders.ConfirmationsPerDomainHour}
 	if c.Outbound.PasswordFile != "" {
 		b, err := os.ReadFile(c.Outbound.PasswordFile)

@@ -63,6 +63,7 @@ var level = map[string]int{
 
 	"nodekey":             1,
 	"label":               1,
+	"ownmail":             1,
 	"intake/sqlitetest":   8,
 	"federation/nodetest": 8,
 	"outbound/sinktest":   8,

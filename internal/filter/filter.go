@@ -44,6 +44,7 @@ import (
 	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
+	"github.com/accord-antispam/accord/internal/ownmail"
 	"github.com/accord-antispam/accord/internal/rules"
 )
 
@@ -158,6 +159,7 @@ type Service struct {
 	intelSet atomic.Pointer[intel.Set]
 	camps    atomic.Pointer[campIndex]
 	secret   []byte              // for digest links
+	own      *ownmail.Marker     // verifies the node's own outbound mail
 	slots    chan struct{}       // the scan budget (MaxScans)
 	bodies   *semaphore.Weighted // the doors' byte budget (BodyBudget)
 	bodyUse  atomic.Int64        // bytes reserved now
@@ -183,8 +185,12 @@ type Deps struct {
 	DNSBL    *intel.DNSBL    // nil: no blocklists.
 	Outbound Outbound        // nil: releases fail with ErrNoOutbound.
 	Secret   []byte          // Signs digest release links.
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// OwnMailKey verifies the mark the node's outbound queue puts on
+	// every mail it sends (outbound.Config.MarkKey, the same key): such
+	// mail is delivered unscanned. nil: no mail is recognised as own.
+	OwnMailKey []byte
+	Logger     *slog.Logger
+	Now        func() time.Time
 	// OnPanic is told of each fault a door recovered (Recovered), by the
 	// door's name ("milter", "rspamd", "spamd"): the node counts them in
 	// its metrics. nil: not told.
@@ -202,7 +208,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	an := *d.Analyzer
 	an.Classifier = nil
 	s := &Service{cfg: cfg.withDefaults(), an: &an, store: d.Store, dnsbl: d.DNSBL, out: d.Outbound, log: d.Logger,
-		now: d.Now, secret: d.Secret, onPanic: d.OnPanic, scanHook: d.ScanHook}
+		now: d.Now, secret: d.Secret, own: ownmail.New(d.OwnMailKey), onPanic: d.OnPanic, scanHook: d.ScanHook}
 	s.slots = make(chan struct{}, s.cfg.MaxScans)
 	s.bodies = semaphore.NewWeighted(s.cfg.BodyBudget)
 	if s.log == nil {
@@ -299,6 +305,11 @@ type Decision struct {
 	// Released is the node's own release of a held message, proved by
 	// its mark (see ReleaseField): delivered to its recipient unscanned.
 	Released *Released
+	// OwnMail is the outbound mail id of the node's own mail (a digest,
+	// an acknowledgement, an answer, a confirmation), proved by its mark
+	// (package ownmail): delivered to its recipient unscanned. "" for
+	// any other message.
+	OwnMail string
 	// HeaderOverflow: the message has more header fields (or header
 	// bytes) than the filter reads. It is refused for every recipient
 	// (5.3.4): fields past the limit would reach the mailbox unseen — a
@@ -341,6 +352,9 @@ const (
 	// is passed with a header or tempfailed as a timed-out one is
 	// (TimedOut); the fault is logged with its stack and counted.
 	SkippedError = "error"
+	// SkippedOwn: the node's own outbound mail, proved by its mark
+	// (Decision.OwnMail): delivered unscanned.
+	SkippedOwn = "own-mail"
 )
 
 // Acquire takes one of the MaxScans scan slots, waiting up to ScanWait; it
@@ -434,6 +448,14 @@ func (s *Service) Check(ctx context.Context, raw []byte, env Envelope) (*Decisio
 		// Scanned and held when it first came in; its recipient released
 		// it. Scanning it again would hold it again.
 		d.Skipped, d.Released, d.Outcome = "released", rel, OutcomeHam
+		s.recipients(d)
+		s.logDecision(d)
+		return d, nil
+	}
+	if id, ok := s.verifyOwn(raw, env); ok {
+		// The node's own mail through the MTA it filters for: a digest
+		// lists held subjects, whose words would hold or tag it.
+		d.Skipped, d.OwnMail, d.Outcome = SkippedOwn, id, OutcomeHam
 		s.recipients(d)
 		s.logDecision(d)
 		return d, nil
@@ -924,6 +946,8 @@ func (s *Service) recipients(d *Decision) {
 		switch {
 		case d.Released != nil:
 			rd.Outcome, rd.Why = OutcomeHam, "released from quarantine ("+d.Released.ID+") by its recipient: not scanned again"
+		case d.OwnMail != "":
+			rd.Outcome, rd.Why = OutcomeHam, "the node's own mail ("+d.OwnMail+"), proved by its mark: not scanned"
 		case d.HeaderOverflow:
 			rd.Outcome, rd.Why = OutcomeReject, "the header is larger than the filter reads: refused, so no field reaches the mailbox unseen"
 		case d.Skipped != "" && d.Skipped != SkippedTimeout && d.Skipped != SkippedBusy:

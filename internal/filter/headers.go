@@ -8,6 +8,7 @@ import (
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
+	"github.com/accord-antispam/accord/internal/ownmail"
 )
 
 // Header is a field to add to the delivered message.
@@ -19,9 +20,10 @@ type Header struct {
 // before adding its own: a sender must not be able to forge the filter's
 // verdict. Authentication-Results is removed only when it carries our
 // authserv-id (RFC 8601 §5).
-// The release mark (ReleaseField) is removed too, valid or not: it has
-// done its work once Check has seen it.
-var RemoveHeaders = []string{"X-Spam-Flag", "X-Spam-Status", "X-Spam-Score", "X-Spam", "X-Spam-Report", "X-Accord-Filter", "X-Accord-Reference", "X-Accord-Status", ReleaseField}
+// The release mark (ReleaseField) and the own-mail mark (ownmail.Field)
+// are removed too, valid or not: they have done their work once Check
+// has seen them.
+var RemoveHeaders = []string{"X-Spam-Flag", "X-Spam-Status", "X-Spam-Score", "X-Spam", "X-Spam-Report", "X-Accord-Filter", "X-Accord-Reference", "X-Accord-Status", ReleaseField, ownmail.Field}
 
 // OwnAuthResults reports whether an Authentication-Results value claims to
 // come from us, in any form RFC 8601 allows for the authserv-id (comments
@@ -124,6 +126,9 @@ func headerOf(raw []byte) []byte {
 func (s *Service) Headers(d *Decision, outcome string) []Header {
 	if d.Released != nil {
 		return []Header{{"X-Accord-Filter", "released: " + d.Released.ID + " (by its recipient; not scanned again); ref=" + d.Reference}}
+	}
+	if d.OwnMail != "" {
+		return []Header{{"X-Accord-Filter", "own-mail: " + d.OwnMail + " (the node's own mail, proved by its mark; not scanned); ref=" + d.Reference}}
 	}
 	if (d.Skipped == SkippedTimeout || d.Skipped == SkippedBusy) && d.decisive() {
 		// What was found before the time ran out, or without a scan

@@ -180,3 +180,16 @@ func (s *Service) verifyRelease(raw []byte, env Envelope) *Released {
 	}
 	return nil
 }
+
+// verifyOwn returns the outbound mail id that a valid own-mail mark on
+// raw proves for the envelope's recipients (see package ownmail).
+func (s *Service) verifyOwn(raw []byte, env Envelope) (string, bool) {
+	if !s.own.Enabled() {
+		return "", false
+	}
+	rcpts := env.Rcpts
+	if env.DeliverTo != "" {
+		rcpts = []string{env.DeliverTo}
+	}
+	return s.own.Verify(raw, rcpts, s.now())
+}

@@ -20,6 +20,10 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
+// testOwnMailKey is the node's own-mail key in these tests: the filter's
+// and the outbound queue's (TestPostfix).
+var testOwnMailKey = []byte("own-mail key of the test node")
+
 func start(t testing.TB, cfg filter.Config) (*Server, *filter.Service, *filter.MemStore) {
 	t.Helper()
 	return startWith(t, cfg, nil)
@@ -32,7 +36,8 @@ func startWith(t testing.TB, cfg filter.Config, out filter.Outbound) (*Server, *
 		t.Fatal(err)
 	}
 	st := filter.NewMemStore()
-	f, err := filter.New(context.Background(), cfg, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: st, Secret: []byte("s"), Outbound: out})
+	f, err := filter.New(context.Background(), cfg, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: st, Secret: []byte("s"), Outbound: out,
+		OwnMailKey: testOwnMailKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/accord-antispam/accord/internal/filter"
 	"github.com/accord-antispam/accord/internal/outbound"
+	"github.com/accord-antispam/accord/internal/ownmail"
 	"github.com/accord-antispam/accord/internal/store/sqlite"
 )
 
@@ -377,7 +378,7 @@ func TestPostfix(t *testing.T) {
 	}
 	defer ost.Close()
 	q, err := outbound.New(ost, outbound.Config{From: "Accord <desk@desk.accord.test>", Relay: "smtp://" + mx, TLS: "none",
-		Secret: []byte("0123456789abcdef0123456789abcdef")}, nil)
+		Secret: []byte("0123456789abcdef0123456789abcdef"), MarkKey: testOwnMailKey}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,6 +420,39 @@ func TestPostfix(t *testing.T) {
 	}
 	if h, _ := st.HeldMessage(ctx, held[0].ID); h.State != filter.StateReleased {
 		t.Errorf("after delivery: %s, want released", h.State)
+	}
+
+	// The node's own mail through this Postfix: a digest listing a held
+	// message whose Subject carried GTUBE was held itself (1000 points),
+	// and an ordinary one tagged; the recipient never got the release
+	// links. With the queue's mark it is delivered unscanned, the mark
+	// removed; the same mark on another body is scanned and held.
+	dg, err := q.Send(ctx, outbound.Mail{Kind: "quarantine-digest", Ref: "quarantine-digest", To: "held@example.org",
+		Subject: "Held for you: 1 message", Text: "1. own-digest-1 From s@sender.example: " + filter.GTUBE + "\nRelease: https://node.example/q/r?t=x\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.DeliverDue(ctx); n != 1 || err != nil {
+		t.Fatalf("outbound delivered %d: %v", n, err)
+	}
+	got = sk.find("own-digest-1", 20*time.Second)
+	if got == nil {
+		again, _ := st.HeldMessages(ctx, filter.HeldFilter{Recipient: "held@example.org"})
+		t.Fatalf("the node's digest never reached the sink; held for held@ now: %d", len(again))
+	}
+	if !bytes.Contains(got.data, []byte("X-Accord-Filter: own-mail: "+dg.ID)) || bytes.Contains(got.data, []byte(ownmail.Field+":")) ||
+		bytes.Contains(got.data, []byte("X-Spam-Flag: YES")) {
+		t.Errorf("the digest's headers at the sink:\n%s", got.data)
+	}
+	if it, _ := q.Status(ctx, dg.ID); it.State != outbound.Sent {
+		t.Errorf("digest: %s, want sent", it.State)
+	}
+	copied := ownmail.New(testOwnMailKey).Mark(mk("own-digest-2", filter.GTUBE), dg.ID, "held@example.org", time.Now())
+	if err := sendSMTP(mx, "s@sender.example", []string{"held@example.org"}, bytes.Replace(copied, []byte("own-digest-2\r\n"), []byte("own-digest-2 changed\r\n"), 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := sk.find("own-digest-2", 5*time.Second); got != nil {
+		t.Errorf("a copied own-mail mark on another body let GTUBE through:\n%s", got.data)
 	}
 
 	// A local user holds the milter's share of connections from

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	accordmail "github.com/accord-antispam/accord/internal/mail"
+	"github.com/accord-antispam/accord/internal/ownmail"
 )
 
 // Kind is what a mail is for. The desk's kinds are below; other packages
@@ -191,14 +192,19 @@ type Config struct {
 	Relay string
 	// TLS is "starttls" (default for smtp://: required), "none" (plain,
 	// for a relay on loopback) or "implicit" (smtps://).
-	TLS        string
-	RootCAs    *x509.CertPool // Trusted for the relay's certificate (a private CA); nil: the system's.
-	Username   string         // AUTH PLAIN when set.
-	Password   string
-	HelloName  string // EHLO name (default: the mail domain).
-	Selector   string // DKIM selector (default "accord").
-	DKIM       crypto.Signer
-	Secret     []byte        // Keys the bounce-address tags; at least 16 bytes.
+	TLS       string
+	RootCAs   *x509.CertPool // Trusted for the relay's certificate (a private CA); nil: the system's.
+	Username  string         // AUTH PLAIN when set.
+	Password  string
+	HelloName string // EHLO name (default: the mail domain).
+	Selector  string // DKIM selector (default "accord").
+	DKIM      crypto.Signer
+	Secret    []byte // Keys the bounce-address tags; at least 16 bytes.
+	// MarkKey keys the mark (package ownmail) each delivery puts on top
+	// of the mail, by which the node's filter recognises its own mail
+	// when the relay is the MTA it filters for (nil: no mark). The
+	// filter is given the same key.
+	MarkKey    []byte
 	MaxAge     time.Duration // Give up on a mail this old (default 4 days).
 	Backoff    time.Duration // First retry after this (default 1 minute), doubling up to 4 hours.
 	Poll       time.Duration // How often the worker looks for due mail queued elsewhere (default 5 s).
@@ -228,6 +234,7 @@ type Queue struct {
 	wake   chan struct{}
 	dial   dialer
 	done   []func(context.Context, Item)
+	mark   *ownmail.Marker
 }
 
 // OnDone registers fn to be told of each mail this queue's worker sent or
@@ -292,7 +299,7 @@ func New(st Store, cfg Config, log *slog.Logger) (*Queue, error) {
 		cfg.Now = time.Now
 	}
 	q := &Queue{st: st, cfg: cfg, from: from, domain: domain, log: log, now: cfg.Now,
-		owner: newID(), wake: make(chan struct{}, 1), dial: d}
+		owner: newID(), wake: make(chan struct{}, 1), dial: d, mark: ownmail.New(cfg.MarkKey)}
 	return q, nil
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/ownmail"
 	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/rules"
 )
@@ -511,5 +512,61 @@ func TestAnswerHasLength(t *testing.T) {
 	}
 	if resp.StatusCode != 200 || r.Action == "" || resp.ContentLength <= 2048 || len(resp.TransferEncoding) > 0 {
 		t.Fatalf("%d %q length %d, transfer-encoding %v", resp.StatusCode, r.Action, resp.ContentLength, resp.TransferEncoding)
+	}
+}
+
+// TestOwnMailPassesUnscanned: the node's own mail (a digest listing a
+// held message whose subject carried GTUBE) comes back through /checkv2
+// when the relay is the MTA this door filters for. With its mark, for its
+// one recipient, it is delivered unscanned (no action, the mark removed,
+// X-Accord-Filter saying why); the same mark for another recipient, or
+// on another body, counts for nothing and the message is held as before.
+func TestOwnMailPassesUnscanned(t *testing.T) {
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("own-mail key of the node")
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org"},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}, Store: filter.NewMemStore(), Secret: []byte("s"), OwnMailKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.PutPolicy(context.Background(), filter.Policy{Kind: filter.ScopeRecipient, Key: "q@example.org", Action: ptr(filter.ActionQuarantine)}, "t")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewHandler(f, "", nil).Server()
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	base := "http://" + l.Addr().String()
+
+	digest := []byte("From: Accord <desk@node.example>\r\nTo: q@example.org\r\nSubject: Held for you\r\nMessage-ID: <d1@node.example>\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n\r\n1. From s@sender.example: " + filter.GTUBE + "\r\n")
+	marked := ownmail.New(key).Mark(digest, "mail-1", "q@example.org", time.Now())
+	_, r := post(t, base+"/checkv2", map[string]string{"Rcpt": "<q@example.org>"}, marked)
+	if r.Action != "no action" || !r.IsSkipped || r.Milter == nil || !strings.HasPrefix(r.Milter.AddHeaders["X-Accord-Filter"].Value, "own-mail: mail-1 ") {
+		t.Fatalf("own digest: %+v", r)
+	}
+	if _, ok := r.Milter.RemoveHeaders[ownmail.Field]; !ok {
+		t.Errorf("the mark is not removed: %v", r.Milter.RemoveHeaders)
+	}
+	if _, ok := r.Symbols["GTUBE"]; ok {
+		t.Errorf("own mail was scanned: %v", r.Symbols)
+	}
+	_, r = post(t, base+"/checkv2", map[string]string{"Rcpt": "<bob@example.org>"}, marked)
+	if r.Action != "discard" {
+		t.Errorf("mark for another recipient: %s, want the message scanned and held", r.Action)
+	}
+	other := bytes.Replace(marked, []byte("1. From"), []byte("2. From"), 1)
+	_, r = post(t, base+"/checkv2", map[string]string{"Rcpt": "<q@example.org>"}, other)
+	if r.Action != "discard" {
+		t.Errorf("mark copied onto another body: %s, want the message scanned and held", r.Action)
+	}
+	forged := ownmail.New([]byte("a sender's guess")).Mark(digest, "mail-1", "q@example.org", time.Now())
+	_, r = post(t, base+"/checkv2", map[string]string{"Rcpt": "<q@example.org>"}, forged)
+	if r.Action != "discard" {
+		t.Errorf("mark under another key: %s, want the message scanned and held", r.Action)
 	}
 }

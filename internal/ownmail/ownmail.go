@@ -1,0 +1,223 @@
+// Package ownmail marks the node's own outbound mail so that the node's
+// filter recognises it and lets it through unscanned.
+//
+// The node's outbound mail (quarantine digests, acknowledgements, consent
+// confirmations, answers) goes out through the configured relay, and that
+// relay is often the very MTA whose milter (or rspamd or spamd client) is
+// the node's filter. Scanned there, a digest that lists a held message's
+// subject carries that subject's words — GTUBE, a spammer's phrases — and
+// was held or tagged itself: any sender could suppress a recipient's
+// digest with a spammy Subject. So the outbound queue puts one field on
+// top of each mail it delivers,
+//
+//	X-Accord-Mail: v=1; m=<mail id>; r=<recipient>; x=<expiry, Unix>; s=<signature>
+//
+// where the signature is an HMAC keyed by a secret derived from the node's
+// key over the mail id, the recipient, the expiry, the fields a reader
+// sees or a sender could use to change what the body says (From,
+// Subject, Message-ID, Content-Type, Content-Transfer-Encoding: each
+// occurrence, unfolded) and a hash of the body. A mark is therefore good
+// for that one message to that one recipient: copied onto another body,
+// another subject, another sender or another recipient it verifies
+// nothing, and the message is scanned like any other. Every door removes
+// the field, valid or not, so it never reaches a mailbox.
+//
+// This is the design of the quarantine's release mark (filter's
+// X-Accord-Release), widened to every mail the queue sends.
+package ownmail
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Field is the header field that marks the node's own mail.
+const Field = "X-Accord-Mail"
+
+// Validity is how long a mark is honoured after the delivery attempt
+// that made it: the relay may hand the mail on to the node's own MX, and
+// the outbound queue gives up on a mail after four days.
+const Validity = 7 * 24 * time.Hour
+
+// bound are the fields the signature covers besides the body.
+var bound = []string{"from", "subject", "message-id", "content-type", "content-transfer-encoding"}
+
+// Marker makes and verifies marks with one key.
+type Marker struct{ key []byte }
+
+// New returns a Marker for key (derived from the node's key; every
+// instance of a node has the same). A nil key makes a Marker that marks
+// nothing and verifies nothing.
+func New(key []byte) *Marker { return &Marker{key: key} }
+
+// Enabled reports whether the Marker has a key.
+func (m *Marker) Enabled() bool { return m != nil && len(m.key) > 0 }
+
+// Mark returns raw with a mark for mail id to rcpt on top, valid until
+// now+Validity. Any mark raw already carries is removed first.
+func (m *Marker) Mark(raw []byte, id, rcpt string, now time.Time) []byte {
+	if !m.Enabled() {
+		return raw
+	}
+	raw = Strip(raw)
+	header, body := split(raw)
+	nl := "\r\n"
+	if !bytes.Contains(header, []byte("\r\n")) && bytes.Contains(header, []byte("\n")) {
+		nl = "\n"
+	}
+	rcpt = normAddr(rcpt)
+	x := strconv.FormatInt(now.Add(Validity).Unix(), 10)
+	v := "v=1; m=" + id + "; r=" + rcpt + "; x=" + x + "; s=" + m.mac(id, rcpt, x, header, body)
+	out := make([]byte, 0, len(raw)+len(Field)+len(v)+4)
+	out = append(out, Field+": "+v+nl...)
+	return append(out, raw...)
+}
+
+// Verify returns the mail id a valid mark on raw proves, and true, when
+// every recipient in rcpts is the one the mark names (none given — the
+// spamd door knows none — the signature over the message and the
+// recipient is what counts).
+func (m *Marker) Verify(raw []byte, rcpts []string, now time.Time) (string, bool) {
+	if !m.Enabled() {
+		return "", false
+	}
+	header, body := split(raw)
+	for _, v := range fields(header, Field) {
+		kv := map[string]string{}
+		for _, p := range strings.Split(v, ";") {
+			if k, val, ok := strings.Cut(strings.TrimSpace(p), "="); ok {
+				kv[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(val)
+			}
+		}
+		if kv["v"] != "1" || kv["m"] == "" || kv["r"] == "" {
+			continue
+		}
+		exp, err := strconv.ParseInt(kv["x"], 10, 64)
+		if err != nil || !now.Before(time.Unix(exp, 0)) {
+			continue
+		}
+		if !hmac.Equal([]byte(kv["s"]), []byte(m.mac(kv["m"], kv["r"], kv["x"], header, body))) {
+			continue
+		}
+		ok := true
+		for _, rc := range rcpts {
+			if normAddr(rc) != normAddr(kv["r"]) {
+				ok = false
+			}
+		}
+		if ok {
+			return kv["m"], true
+		}
+	}
+	return "", false
+}
+
+func (m *Marker) mac(id, rcpt, x string, header, body []byte) string {
+	h := hmac.New(sha256.New, m.key)
+	h.Write([]byte("accord-own-mail\x00" + id + "\x00" + normAddr(rcpt) + "\x00" + x + "\x00"))
+	for _, name := range bound {
+		for _, v := range fields(header, name) {
+			h.Write([]byte(name + ":" + strings.Join(strings.Fields(v), " ") + "\x00"))
+		}
+	}
+	b := sha256.Sum256(canonBody(body))
+	h.Write(b[:])
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:24])
+}
+
+func normAddr(a string) string {
+	return strings.ToLower(strings.Trim(strings.TrimSpace(a), "<>"))
+}
+
+// canonBody is the body as the mark signs it: line ends made LF and
+// trailing blank lines dropped, so that a relay rewriting line ends or the
+// final newline does not break the mark.
+func canonBody(body []byte) []byte {
+	return bytes.TrimRight(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")), "\n")
+}
+
+// split returns a message's header (with its last line end) and body.
+func split(raw []byte) (header, body []byte) {
+	i := bytes.Index(raw, []byte("\n\n"))
+	j := bytes.Index(raw, []byte("\n\r\n"))
+	switch {
+	case j >= 0 && (i < 0 || j < i):
+		return raw[:j+1], raw[j+3:]
+	case i >= 0:
+		return raw[:i+1], raw[i+2:]
+	}
+	return raw, nil
+}
+
+// Strip removes every mark from raw's header, keeping every other byte.
+func Strip(raw []byte) []byte {
+	header, _ := split(raw)
+	if len(fields(header, Field)) == 0 {
+		return raw
+	}
+	var out bytes.Buffer
+	skipping := false
+	rest := raw[len(header):]
+	for len(header) > 0 {
+		line := header
+		if i := bytes.IndexByte(header, '\n'); i >= 0 {
+			line, header = header[:i+1], header[i+1:]
+		} else {
+			header = nil
+		}
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if !skipping {
+				out.Write(line)
+			}
+			continue
+		}
+		skipping = isField(line, Field)
+		if !skipping {
+			out.Write(line)
+		}
+	}
+	out.Write(rest)
+	return out.Bytes()
+}
+
+func isField(line []byte, name string) bool {
+	if len(line) <= len(name) || !bytes.EqualFold(line[:len(name)], []byte(name)) {
+		return false
+	}
+	rest := bytes.TrimLeft(line[len(name):], " \t")
+	return len(rest) > 0 && rest[0] == ':'
+}
+
+// fields returns the unfolded values of the fields called name in a
+// header, in order.
+func fields(header []byte, name string) []string {
+	var out []string
+	cur := -1
+	for len(header) > 0 {
+		line := header
+		if i := bytes.IndexByte(header, '\n'); i >= 0 {
+			line, header = header[:i], header[i+1:]
+		} else {
+			header = nil
+		}
+		line = bytes.TrimRight(line, "\r")
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if cur >= 0 {
+				out[cur] += " " + strings.TrimSpace(string(line))
+			}
+			continue
+		}
+		cur = -1
+		if isField(line, name) {
+			rest := bytes.TrimLeft(line[len(name):], " \t")
+			out = append(out, strings.TrimSpace(string(rest[1:])))
+			cur = len(out) - 1
+		}
+	}
+	return out
+}
