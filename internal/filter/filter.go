@@ -906,6 +906,16 @@ func legitMarketing(v *analysis.Verdict) bool {
 	return v != nil && authenticated(v) && v.OptOut.OneClickSigned && v.Commercial.Likely == rules.True
 }
 
+// SymbolNoRecipient says that the message named no usable recipient (a
+// door given none, or only what is not an address): it was decided with
+// the default policy and tagged at most, since a copy held or refused for
+// nobody is mail nobody can get back.
+const SymbolNoRecipient = "ACCORD_NO_RECIPIENT"
+
+// ErrNoRecipient is Quarantine's answer when asked to hold a copy for no
+// recipient: nobody could release it.
+var ErrNoRecipient = errors.New("filter: no recipient to hold the message for")
+
 // recipients applies each recipient's policy.
 func (s *Service) recipients(d *Decision) {
 	rcpts := d.env.Rcpts
@@ -935,6 +945,13 @@ func (s *Service) recipients(d *Decision) {
 	}
 	d.Outcome = ""
 	seen := map[string]bool{}
+	noRcpt := false
+	defer func() {
+		if noRcpt && !slices.ContainsFunc(d.Symbols, func(sy Symbol) bool { return sy.Name == SymbolNoRecipient }) {
+			d.Symbols = append(d.Symbols, Symbol{Name: SymbolNoRecipient, Score: 0,
+				Description: "no usable recipient (none given, or not an address): the default policy's verdict, tagged at most, never held or refused"})
+		}
+	}()
 	for _, rc := range rcpts {
 		rc = s.Mailbox(rc)
 		if seen[rc] && rc != "" {
@@ -980,6 +997,18 @@ func (s *Service) recipients(d *Decision) {
 			if lm.Blocked {
 				// The user's own block: their spam action, never escalated.
 				rd.Outcome = map[string]string{ActionTag: OutcomeSpam, ActionQuarantine: OutcomeQuarantine, ActionReject: OutcomeReject}[e.Action]
+			}
+		}
+		if rc == "" && d.Released == nil && d.OwnMail == "" {
+			// No usable recipient (none given, or not an address): the
+			// default policy's verdict, but never held nor refused — a
+			// held copy filed under nobody could not be released, listed
+			// or digested, and a discard or a refusal would lose mail
+			// nobody can get back. Tagged at most, and said so.
+			noRcpt = true
+			if rd.Outcome == OutcomeQuarantine || rd.Outcome == OutcomeReject {
+				rd.Outcome = OutcomeSpam
+				rd.Why = strings.TrimPrefix(rd.Why+"; no usable recipient: tagged, never held or refused", "; ")
 			}
 		}
 		if d.env.User != "" && rd.Outcome == OutcomeQuarantine {

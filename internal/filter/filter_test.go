@@ -480,3 +480,34 @@ func TestCampaignMatch(t *testing.T) {
 		t.Errorf("unrelated message matched a campaign: %s", symbolNames(d))
 	}
 }
+
+// TestNoRecipientHeldCopy: a copy held for no recipient (as the rspamd
+// door held them before such mail was tagged instead) is still read by an
+// administrator only with an audit event — the check compared the
+// reader's empty mailbox with the copy's empty recipient and took the
+// administrator for the recipient — and Quarantine refuses to make one.
+func TestNoRecipientHeldCopy(t *testing.T) {
+	s, st := newService(t, Deps{}, Config{})
+	ctx := context.Background()
+	now := time.Now()
+	if err := st.Hold(ctx, Held{ID: "q-old", Raw: []byte("Subject: x\r\n\r\nx\r\n"), Size: 17, State: StateHeld,
+		ReceivedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Show(ctx, Actor{Label: "cli", Admin: true}, "q-old"); err != nil {
+		t.Fatal(err)
+	}
+	if log, _ := st.FilterAuditLog(ctx, "q-old", 0); len(log) != 1 || log[0].Action != "quarantine.read" || log[0].Actor != "cli" {
+		t.Errorf("an administrator's read of a copy held for no recipient: audit %+v, want one quarantine.read", log)
+	}
+	d, err := s.Check(ctx, msg("s@sender.example", "test", GTUBE), Envelope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Outcome != OutcomeSpam || !strings.Contains(symbolNames(d), SymbolNoRecipient) {
+		t.Errorf("GTUBE for no recipient: %s (%s), want spam with %s", d.Outcome, symbolNames(d), SymbolNoRecipient)
+	}
+	if ids, err := s.Quarantine(ctx, d, []string{""}); !errors.Is(err, ErrNoRecipient) || len(ids) != 0 {
+		t.Errorf("held for no recipient: %v %v", ids, err)
+	}
+}

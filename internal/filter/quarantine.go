@@ -68,6 +68,12 @@ func (s *Service) Quarantine(ctx context.Context, d *Decision, recipients []stri
 	}
 	var ids []string
 	for _, rc := range hold {
+		if rc == "" {
+			// Nobody could release it, see it on a page or in a digest:
+			// recipients() never asks for it (NoRecipient); a door that
+			// did is told so rather than given a copy nobody can reach.
+			return ids, ErrNoRecipient
+		}
 		h := Held{ID: "q-" + newRef(), Recipient: rc, MailFrom: d.env.MailFrom, From: from, Subject: subject,
 			ReceivedAt: now, ExpiresAt: now.AddDate(0, 0, s.cfg.QuarantineDays), Score: d.Score, Symbols: d.Symbols,
 			Reference: d.Reference, Raw: d.raw, Size: len(d.raw), State: StateHeld}
@@ -161,7 +167,10 @@ func (s *Service) Show(ctx context.Context, a Actor, id string) (Held, error) {
 	if !a.may(h) {
 		return Held{}, ErrNotFound // do not tell others that it exists
 	}
-	if !strings.EqualFold(a.Mailbox, h.Recipient) {
+	if a.Mailbox == "" || !strings.EqualFold(a.Mailbox, h.Recipient) {
+		// Anyone but the recipient, whatever the recipient is (a copy
+		// held for no usable recipient, from before such copies were
+		// tagged instead, has none: its reads are audited too).
 		if err := s.store.FilterAudit(ctx, AuditEntry{At: s.now(), Actor: a.Label, Action: "quarantine.read", Target: h.ID,
 			Detail: "administrator read a message held for another recipient"}); err != nil {
 			return Held{}, fmt.Errorf("audit: %w", err)

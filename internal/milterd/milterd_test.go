@@ -358,3 +358,26 @@ func TestMilterBusy(t *testing.T) {
 		}
 	}
 }
+
+// TestMilterNoUsableRecipient: a recipient that is not an address gets
+// the default policy's verdict, tagged at most: never held (a copy filed
+// under nobody could not be released) nor discarded or refused.
+func TestMilterNoUsableRecipient(t *testing.T) {
+	s, _, st := start(t, filter.Config{AuthServID: "mx.example.org"})
+	r := send(t, s.Addr().String(), []string{"not an address"}, hdr("test"), filter.GTUBE+"\r\n")
+	if r.act.Type != milter.ActionAccept && r.act.Type != milter.ActionContinue {
+		t.Fatalf("GTUBE for no usable recipient: %+v, want it delivered tagged", r.act)
+	}
+	for _, m := range r.mods {
+		if m.Type == milter.ActionDelRcpt {
+			t.Errorf("recipient removed: %+v", m)
+		}
+	}
+	h := added(r)
+	if h["X-Spam-Flag"] != "YES" || !strings.Contains(h["X-Spam-Status"], filter.SymbolNoRecipient) {
+		t.Errorf("headers: %v", h)
+	}
+	if held, _ := st.HeldMessages(context.Background(), filter.HeldFilter{}); len(held) != 0 {
+		t.Errorf("%d held for no recipient", len(held))
+	}
+}

@@ -570,3 +570,48 @@ func TestOwnMailPassesUnscanned(t *testing.T) {
 		t.Errorf("mark under another key: %s, want the message scanned and held", r.Action)
 	}
 }
+
+// TestNoRecipientNeverHeld: a check that names no usable recipient (no
+// Rcpt, the README's rspamc example; or one that is not an address) was
+// answered "discard" and held a copy filed under nobody, which nobody
+// could release, see or be sent in a digest. It is the default policy's
+// verdict, tagged at most, with a symbol that says why; nothing is held.
+func TestNoRecipientNeverHeld(t *testing.T) {
+	addr, _, st := start(t, "")
+	base := "http://" + addr
+	for name, hdr := range map[string]map[string]string{"no Rcpt": nil, "not an address": {"Rcpt": "not an address"}, "empty": {"Rcpt": "<>"}} {
+		_, r := post(t, base+"/checkv2", hdr, message("test", filter.GTUBE))
+		if r.Action != "add header" || r.Milter == nil || r.Milter.AddHeaders["X-Spam-Flag"].Value != "YES" {
+			t.Errorf("%s: action %q, want add header: %+v", name, r.Action, r)
+		}
+		if _, ok := r.Symbols[filter.SymbolNoRecipient]; !ok {
+			t.Errorf("%s: no %s symbol: %v", name, filter.SymbolNoRecipient, r.Symbols)
+		}
+	}
+	if held, _ := st.HeldMessages(context.Background(), filter.HeldFilter{}); len(held) != 0 {
+		t.Errorf("%d held for no recipient", len(held))
+	}
+	// With a recipient the same message is held as before, and says
+	// nothing about recipients.
+	_, r := post(t, base+"/checkv2", map[string]string{"Rcpt": "ana@example.org"}, message("test", filter.GTUBE))
+	if _, ok := r.Symbols[filter.SymbolNoRecipient]; r.Action != "discard" || ok {
+		t.Errorf("with a recipient: %s %v", r.Action, r.Symbols)
+	}
+	// Debian's rspamc, as the README runs it (no Rcpt).
+	bin, err := exec.LookPath("rspamc")
+	if err != nil {
+		if os.Getenv("ACCORD_REQUIRE_TOOLS") != "" {
+			t.Fatal("rspamc is required (Debian package rspamd)")
+		}
+		return
+	}
+	cmd := exec.Command(bin, "-h", addr, "-t", "10", "symbols")
+	cmd.Stdin = bytes.NewReader(message("test", filter.GTUBE))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Action: add header") || !strings.Contains(string(out), "Symbol: "+filter.SymbolNoRecipient) {
+		t.Errorf("rspamc symbols without a recipient: %v\n%s", err, out)
+	}
+	if held, _ := st.HeldMessages(context.Background(), filter.HeldFilter{}); len(held) != 1 {
+		t.Errorf("%d held, want only the one with a recipient", len(held))
+	}
+}

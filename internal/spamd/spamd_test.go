@@ -73,10 +73,16 @@ func TestProtocol(t *testing.T) {
 		t.Errorf("SYMBOLS: %q", out)
 	}
 	// GTUBE is held by the built-in policy at the milter; this door holds
-	// nothing, and its report says spam, not quarantine.
-	out = raw(t, addr, fmt.Sprintf("REPORT SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m))
-	if !strings.Contains(out, "outcome spam (") || strings.Contains(out, "outcome quarantine") {
+	// nothing, and its report says spam, not quarantine, and that the
+	// recipient's policy would hold it.
+	out = raw(t, addr, fmt.Sprintf("REPORT SPAMC/1.5\r\nUser: ana@example.org\r\nContent-length: %d\r\n\r\n%s", len(m), m))
+	if !strings.Contains(out, "outcome spam (") || strings.Contains(out, "outcome quarantine") || strings.Contains(out, filter.SymbolNoRecipient) {
 		t.Errorf("REPORT: %q", out)
+	}
+	// Without a recipient: the default policy, tagged at most, said so.
+	out = raw(t, addr, fmt.Sprintf("REPORT SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m))
+	if !strings.Contains(out, "outcome spam") || !strings.Contains(out, filter.SymbolNoRecipient) {
+		t.Errorf("REPORT without a recipient: %q", out)
 	}
 	out = raw(t, addr, fmt.Sprintf("PROCESS SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m))
 	if !strings.Contains(out, "X-Spam-Flag: YES\r\n") || strings.Contains(out, "X-Spam-Flag: NO") || !strings.Contains(out, filter.GTUBE) {
