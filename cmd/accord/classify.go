@@ -19,24 +19,43 @@ import (
 
 const defaultDataDir = "accord-data"
 
-// modelFlags locate the model: --model, else MODEL in the data folder.
+// modelFlags locate the model: --model, else the data folder's. On a
+// node's data folder (it holds the node's database, or --config names the
+// node's configuration) that is the node's one shared model, kept in its
+// store, which its filter learns into and scores with; elsewhere it is the
+// file MODEL in the folder.
 type modelFlags struct {
-	data  string
-	model string
-	bits  int
+	data    string
+	model   string
+	config  string
+	bits    int
+	cfgData string // the configuration's data folder (--config)
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.data, "data", defaultDataDir, "data folder")
-	fs.StringVar(&f.model, "model", "", "model file (default: DATA/model.acm; score also uses the node's shared model when there is no file)")
-	fs.IntVar(&f.bits, "bits", 0, "size of a new model's feature table, as a power of two (default 20: 8 MiB + 1 MiB of digests)")
+	fs.StringVar(&f.data, "data", "", "data folder (default "+defaultDataDir+", or the config's): on a node's folder, the node's shared model")
+	fs.StringVar(&f.model, "model", "", "model file (default: the node's shared model on a node's data folder, else DATA/model.acm)")
+	fs.StringVar(&f.config, "config", "", "the node's configuration file (TOML), for a node whose store is PostgreSQL or whose data folder it names")
+	fs.IntVar(&f.bits, "bits", 0, "size of a new model file's feature table, as a power of two (default 20: 8 MiB + 1 MiB of digests)")
+}
+
+// dir is the data folder: --data, else the configuration's, else the
+// default.
+func (f *modelFlags) dir() string {
+	switch {
+	case f.data != "":
+		return f.data
+	case f.cfgData != "":
+		return f.cfgData
+	}
+	return defaultDataDir
 }
 
 func (f *modelFlags) path() string {
 	if f.model != "" {
 		return f.model
 	}
-	return filepath.Join(f.data, "model.acm")
+	return filepath.Join(f.dir(), "model.acm")
 }
 
 // load opens the model, or a new empty one when create is set and the file
@@ -49,37 +68,73 @@ func (f *modelFlags) load(create bool) (*classify.Model, error) {
 	return m, err
 }
 
-// forScoring is the model to score with: the file, or — no file given or
-// found — the shared model of the node whose data folder this is (what
-// its filter learned through the doors, releases and the web page), so
-// that accord score and check judge as the node's filter does. It is
-// fs.ErrNotExist when there is neither.
-func (f *modelFlags) forScoring(ctx context.Context) (*classify.Model, error) {
-	m, err := f.load(false)
-	if !errors.Is(err, fs.ErrNotExist) || f.model != "" || f.data == "" {
-		return m, err
-	}
-	if _, serr := os.Stat(filepath.Join(f.data, "accord.db")); serr != nil {
-		return nil, err
-	}
+// node returns the configuration of the node whose model this is, and
+// true, when the model is a node's shared one: no --model, and --config
+// given or the data folder holding the node's database.
+func (f *modelFlags) node() (config.Config, bool, error) {
 	c := config.Default()
-	c.Data = f.data
-	st, serr := openStore(ctx, c)
-	if serr != nil {
-		return nil, fmt.Errorf("the node's shared model: %w", serr)
+	if f.model != "" {
+		return c, false, nil
 	}
-	defer st.Close()
-	svc, serr := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{}, Store: st, Secret: []byte("scoring only")})
-	if serr != nil {
-		return nil, serr
+	if f.config != "" {
+		var err error
+		if c, err = config.Load(f.config); err != nil {
+			return c, false, err
+		}
+		f.cfgData = c.Data
 	}
-	if serr := svc.StartModel(ctx, nil); serr != nil {
-		return nil, fmt.Errorf("the node's shared model: %w", serr)
+	c.Data = f.dir()
+	if f.config != "" {
+		return c, true, requireNode(c)
 	}
-	if s, h := svc.Model().Trained(); s+h == 0 {
+	if _, err := os.Stat(filepath.Join(c.Data, "accord.db")); err != nil {
+		return c, false, nil
+	}
+	return c, true, nil
+}
+
+// sharedModel opens the node's store and its filter's model: the latest
+// snapshot and what every instance learned since (seed: a model file to
+// take in first, as serve does at start). Close the store when done.
+func sharedModel(ctx context.Context, c config.Config, seed *classify.Model) (*filter.Service, io.Closer, error) {
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the node's shared model: %w", err)
+	}
+	svc, err := filter.New(ctx, filter.Config{LearnedDays: c.Filter.LearnedDays, RecipientDelimiter: c.Filter.RecipientDelimiter},
+		filter.Deps{Analyzer: &analysis.Analyzer{}, Store: st, Secret: []byte("model only")})
+	if err == nil {
+		err = svc.StartModel(ctx, seed)
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("the node's shared model: %w", err)
+	}
+	return svc, st, nil
+}
+
+// forScoring is the model to score with: on a node's data folder the
+// node's shared model (what its filter learned through the doors,
+// releases, the web page and accord learn), so that accord score and
+// check judge as the node's filter does — a model file in the folder is
+// used only while the node has learned nothing; elsewhere the file. It
+// is fs.ErrNotExist when there is none.
+func (f *modelFlags) forScoring(ctx context.Context) (*classify.Model, error) {
+	c, isNode, err := f.node()
+	if err != nil {
 		return nil, err
 	}
-	return svc.Model(), nil
+	if isNode {
+		svc, st, err := sharedModel(ctx, c, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		if s, h := svc.Model().Trained(); s+h > 0 {
+			return svc.Model(), nil
+		}
+	}
+	return f.load(false)
 }
 
 func cmdLearn(ctx context.Context, e *env, args []string) error {
@@ -93,6 +148,7 @@ func cmdLearn(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "usage: accord learn --spam|--ham [flags] FILE|DIR|MBOX|- ...")
 		fmt.Fprintln(e.stderr, "Train the classifier. A message learned earlier as the other class is unlearned first (a correction); one learned as the same class is skipped.")
 		fmt.Fprintln(e.stderr, "The model keeps each learned message's features (never its text) and relearns them all in one fixed order, so the order of learning does not matter.")
+		fmt.Fprintln(e.stderr, "On a node's data folder (or with its --config) it teaches the node's shared model, which the running node takes in within [filter] sync_interval; --model PATH trains a file instead.")
 		fs.PrintDefaults()
 	}
 	inputs, err := parseInterleaved(fs, args)
@@ -102,6 +158,13 @@ func cmdLearn(ctx context.Context, e *env, args []string) error {
 	if *spam == *ham || len(inputs) == 0 {
 		fs.Usage()
 		return errUsage
+	}
+	c, isNode, err := mf.node()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if isNode {
+		return learnShared(ctx, e, c, &mf, *spam, inputs)
 	}
 	m, err := mf.load(true)
 	if err != nil {
@@ -155,6 +218,76 @@ func cmdLearn(ctx context.Context, e *env, args []string) error {
 		learned, class, corrected, known, mf.path(), ns, nh)
 	if failed > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d input(s) could not be read", failed)}
+	}
+	return nil
+}
+
+// learnShared is accord learn on a node's data folder: the messages go
+// into the node's store, as the doors' learning does, so that the running
+// node (each instance) takes them in within [filter] sync_interval and
+// accord score reads the same model. Before, it trained the folder's model
+// file, a second model that the node read only at its next start and that
+// accord score preferred to what the node had learned since.
+func learnShared(ctx context.Context, e *env, c config.Config, mf *modelFlags, spam bool, inputs []string) error {
+	var seed *classify.Model
+	if m, err := classify.Load(mf.path()); err == nil {
+		seed = m // a model file trained before: taken in first, as serve does
+	}
+	svc, st, err := sharedModel(ctx, c, seed)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer st.Close()
+	lim := mail.DefaultLimits()
+	var learned, corrected, known, failed int
+	ir := &inputReader{stdin: e.stdin, maxBytes: lim.MaxBytes,
+		fail: func(src string, err error) {
+			failed++
+			fmt.Fprintf(e.stderr, "accord learn: %s: %v\n", src, err)
+		},
+		emit: func(rm rawMessage) error {
+			out, err := svc.Learn(ctx, rm.raw, spam, "accord-learn")
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				failed++
+				fmt.Fprintf(e.stderr, "accord learn: %s: %v\n", rm.source, err)
+				return nil
+			}
+			switch out {
+			case classify.Learned:
+				learned++
+			case classify.Corrected:
+				corrected++
+			case classify.Known:
+				known++
+			}
+			return nil
+		}}
+	if err := ir.run(ctx, inputs); err != nil {
+		return err
+	}
+	if learned+corrected > 1 {
+		// Relearn everything stored in one canonical order and share it
+		// as the snapshot new instances start from, as a rebuild does.
+		if _, err := svc.SyncModel(ctx, true); err != nil {
+			return err
+		}
+	}
+	ns, nh := svc.Model().Trained()
+	class := "ham"
+	if spam {
+		class = "spam"
+	}
+	where := "the node in " + c.Data
+	if c.Store.Driver == "postgres" {
+		where = "the node's PostgreSQL store"
+	}
+	fmt.Fprintf(e.stdout, "learned %d as %s, corrected %d, already known %d, into the shared model of %s, which has learned %d spam and %d ham; a running node takes it in within [filter] sync_interval (%s)\n",
+		learned, class, corrected, known, where, ns, nh, c.Filter.SyncInterval.Duration)
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d input(s) could not be read or learned", failed)}
 	}
 	return nil
 }
