@@ -292,7 +292,10 @@ addresses and domains; --allow and --block replace the scope's list ("" empties 
 	}
 	kind, key := parseScope(scope)
 	return withStore(ctx, nf, func(st *sqlstore.Store) error {
-		f, err := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{}, Store: st})
+		// The node's recipient_delimiter: a policy on a sub-address is
+		// refused, as checks look recipients up without it.
+		c, _ := nf.load()
+		f, err := filter.New(ctx, filter.Config{RecipientDelimiter: c.Filter.RecipientDelimiter}, filter.Deps{Analyzer: &analysis.Analyzer{}, Store: st})
 		if err != nil {
 			return err
 		}

@@ -138,6 +138,32 @@ func TestPolicyListsFlags(t *testing.T) {
 	}
 }
 
+// TestPolicyOnSubAddressRefused: checks look a recipient up without its
+// sub-address, so a policy set on one (stored as recipient:ana+x@…,
+// listed, never used) is refused with the mailbox to set it on; with
+// recipient_delimiter "none" the sub-address is the mailbox and is taken.
+func TestPolicyOnSubAddressRefused(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if code, _, errs := runCmd(t, "", "init", "--data", data); code != 0 {
+		t.Fatalf("init: %d %s", code, errs)
+	}
+	code, _, errs := runCmd(t, "", "policy", "set", "Ana+x@Example.org", "--spam", "6", "--data", data)
+	if code == 0 || !strings.Contains(errs, "sub-address of ana@example.org") || !strings.Contains(errs, "set it on ana@example.org") {
+		t.Errorf("policy set on a sub-address: %d %s", code, errs)
+	}
+	if _, out, _ := runCmd(t, "", "policy", "list", "--data", data); strings.Contains(out, "ana+x") {
+		t.Errorf("the sub-address's policy was stored:\n%s", out)
+	}
+	if code, _, errs := runCmd(t, "", "policy", "set", "Ana@Example.org", "--spam", "6", "--data", data); code != 0 {
+		t.Errorf("policy set on the mailbox: %d %s", code, errs)
+	}
+	conf := filepath.Join(t.TempDir(), "accord.toml")
+	os.WriteFile(conf, []byte("[filter]\nrecipient_delimiter = \"none\"\n"), 0o600)
+	if code, _, errs := runCmd(t, "", "policy", "set", "ana+x@example.org", "--spam", "6", "--config", conf, "--data", data); code != 0 {
+		t.Errorf("with recipient_delimiter none: %d %s", code, errs)
+	}
+}
+
 // TestAuthServID: Authentication-Results names the configured host, or
 // the machine's host name — never localhost when a name is known.
 func TestAuthServID(t *testing.T) {

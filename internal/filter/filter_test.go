@@ -511,3 +511,26 @@ func TestNoRecipientHeldCopy(t *testing.T) {
 		t.Errorf("held for no recipient: %v %v", ids, err)
 	}
 }
+
+// TestPolicyOnSubAddress: PutPolicy (the CLI's and the API's way in)
+// refuses a recipient scope that checks would never look up.
+func TestPolicyOnSubAddress(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	ctx := context.Background()
+	if _, err := s.PutPolicy(ctx, Policy{Kind: ScopeRecipient, Key: "Ana+x@Example.org", Spam: ptr(6.0)}, "t"); !errors.Is(err, ErrPolicy) || !strings.Contains(err.Error(), "ana@example.org") {
+		t.Errorf("policy on a sub-address: %v", err)
+	}
+	if _, err := s.PutPolicy(ctx, Policy{Kind: ScopeRecipient, Key: "ana@example.org.", Spam: ptr(6.0)}, "t"); !errors.Is(err, ErrPolicy) {
+		t.Errorf("policy on a domain with a trailing dot: %v", err)
+	}
+	if _, err := s.PutPolicy(ctx, Policy{Kind: ScopeRecipient, Key: "Ana@Example.org", Spam: ptr(6.0)}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if e := s.Effective(s.Mailbox("ana+x@example.org")); e.Spam != 6 {
+		t.Errorf("ana+x gets spam %v, want her mailbox's 6", e.Spam)
+	}
+	none, _ := newService(t, Deps{}, Config{RecipientDelimiter: "none"})
+	if _, err := none.PutPolicy(ctx, Policy{Kind: ScopeRecipient, Key: "ana+x@example.org", Spam: ptr(6.0)}, "t"); err != nil {
+		t.Errorf("with no delimiter a + address is a mailbox: %v", err)
+	}
+}

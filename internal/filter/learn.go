@@ -218,6 +218,15 @@ func (s *Service) PutPolicy(ctx context.Context, p Policy, by string) (Policy, e
 	if err := p.Validate(); err != nil {
 		return p, err
 	}
+	if p.Kind == ScopeRecipient {
+		// Checks look a recipient up as the mailbox the MTA delivers to,
+		// its sub-address removed: a policy set on a sub-address was
+		// stored and listed, and never used.
+		if box := s.Mailbox(p.Key); box != p.Key {
+			return p, fmt.Errorf("%w: recipient %q is a sub-address of %s: the filter looks recipients up without the part from %q to the @ ([filter] recipient_delimiter), so this policy would never be used; set it on %s",
+				ErrPolicy, p.Key, box, s.cfg.RecipientDelimiter, box)
+		}
+	}
 	p.UpdatedAt, p.UpdatedBy = s.now().UTC(), by
 	if err := s.store.PutPolicy(ctx, p); err != nil {
 		return p, err
