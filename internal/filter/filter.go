@@ -285,6 +285,54 @@ type RecipientDecision struct {
 	Score     float64 // The message's score with this recipient's list and marketing adjustments.
 	Policy    Effective
 	Why       string
+	// Symbols are this recipient's own reasons, beside the message's
+	// (Decision.Symbols): a block or allow list entry of one of its
+	// scopes (SymbolBlocked, SymbolAllowed, SymbolAllowUnverified).
+	Symbols []Symbol
+}
+
+// Symbols of a recipient's lists: the reason a sender on a block list
+// was held or refused (or on an allow list delivered) is named in the
+// decision like every other reason — in the quarantine's record, the
+// refusal, the headers and the doors' symbol lists.
+const (
+	SymbolBlocked         = "ACCORD_SENDER_BLOCKED"
+	SymbolAllowed         = "ACCORD_SENDER_ALLOWED"
+	SymbolAllowUnverified = "ACCORD_ALLOW_UNVERIFIED"
+)
+
+// SymbolsFor is the message's symbols and the recipient's own.
+func (d *Decision) SymbolsFor(rd RecipientDecision) []Symbol {
+	if len(rd.Symbols) == 0 {
+		return d.Symbols
+	}
+	return append(slices.Clip(d.Symbols), rd.Symbols...)
+}
+
+// AllSymbols is the message's symbols and every recipient's own (each
+// name and description once): what a door that answers once for all the
+// recipients (rspamd, spamd) and the headers of the one delivered copy
+// list.
+func (d *Decision) AllSymbols() []Symbol {
+	out := slices.Clip(d.Symbols)
+	for _, rd := range d.Recipients {
+		for _, sy := range rd.Symbols {
+			if !slices.ContainsFunc(out, func(x Symbol) bool { return x.Name == sy.Name && x.Description == sy.Description }) {
+				out = append(out, sy)
+			}
+		}
+	}
+	return out
+}
+
+// recipientDecision returns the decision for a recipient (its mailbox).
+func (d *Decision) recipientDecision(rc string) (RecipientDecision, bool) {
+	for _, rd := range d.Recipients {
+		if rd.Recipient == rc {
+			return rd, true
+		}
+	}
+	return RecipientDecision{}, false
 }
 
 // Decision is the filter's answer for one message.
@@ -977,11 +1025,20 @@ func (s *Service) recipients(d *Decision) {
 			case lm.Blocked:
 				rd.Score = round2(rd.Score + 100)
 				rd.Why = "sender blocked by " + lm.Scope + " (" + lm.Entry + ")"
+				desc := "the sender is on the block list of " + lm.Scope + " (" + lm.Entry + ")"
+				if lm.Unverified {
+					desc += "; an allow entry of a more specific scope did not count: the sender is not authenticated"
+				}
+				rd.Symbols = append(rd.Symbols, Symbol{Name: SymbolBlocked, Score: 100, Description: desc})
 			case lm.Allowed:
 				rd.Score = round2(rd.Score - 100)
 				rd.Why = "sender allowed by " + lm.Scope + " (" + lm.Entry + ")"
+				rd.Symbols = append(rd.Symbols, Symbol{Name: SymbolAllowed, Score: -100,
+					Description: "the authenticated sender is on the allow list of " + lm.Scope + " (" + lm.Entry + ")"})
 			case lm.Unverified:
 				rd.Why = "sender on an allow list but not authenticated: the entry did not count"
+				rd.Symbols = append(rd.Symbols, Symbol{Name: SymbolAllowUnverified, Score: 0,
+					Description: "the sender is on an allow list but not authenticated by this node: the entry did not count"})
 			}
 			if e.TrustMarketing && legitMarketing(d.verdict) && !lm.Blocked {
 				rd.Score = round2(rd.Score - 3)

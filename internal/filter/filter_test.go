@@ -534,3 +534,19 @@ func TestPolicyOnSubAddress(t *testing.T) {
 		t.Errorf("with no delimiter a + address is a mailbox: %v", err)
 	}
 }
+
+// TestAllowAgainstABlockingDomain: a recipient's allow entry for a sender
+// its domain blocks decides for an authenticated sender (the first scope
+// with an entry that counts); for one the node did not authenticate the
+// entry does not count and the domain's block decides, saying so.
+func TestAllowAgainstABlockingDomain(t *testing.T) {
+	dom := &Policy{Kind: ScopeDomain, Key: "example.org", Block: []string{"news.example"}}
+	rc := &Policy{Kind: ScopeRecipient, Key: "ana@example.org", Allow: []string{"news.example"}}
+	e := Resolve(Builtin(), nil, dom, rc)
+	if lm := e.Match("a@news.example", true); !lm.Allowed || lm.Scope != "recipient:ana@example.org" {
+		t.Errorf("authenticated: %+v, want the recipient's allow", lm)
+	}
+	if lm := e.Match("a@news.example", false); !lm.Blocked || !lm.Unverified || lm.Scope != "domain:example.org" {
+		t.Errorf("not authenticated: %+v, want the domain's block, the allow entry unverified", lm)
+	}
+}

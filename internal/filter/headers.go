@@ -157,7 +157,7 @@ func (s *Service) Headers(d *Decision, outcome string) []Header {
 	}
 	var tests []string
 	restricted := 0.0
-	for _, sy := range d.Symbols {
+	for _, sy := range d.AllSymbols() {
 		if sy.Restricted {
 			restricted += sy.Score
 			continue
@@ -212,7 +212,26 @@ func (s *Service) RejectText(d *Decision) string {
 	if d.HeaderOverflow {
 		return fmt.Sprintf("5.3.4 Message header too large to inspect (over %d fields or %d KiB; reference %s)", MaxHeaderFields, mail.DefaultLimits().MaxHeaderBytes>>10, d.Reference)
 	}
-	return fmt.Sprintf("5.7.1 Message refused as spam (score %.2f, reference %s); if this is a mistake, ask the recipient's provider, quoting the reference", d.Score, d.Reference)
+	// The refusing recipients' score and own reasons (a block list
+	// entry), not the message's score alone: "score -3.29" said nothing
+	// of why a blocked sender was refused.
+	score, why := d.Score, ""
+	first := true
+	for _, rd := range d.Recipients {
+		if rd.Outcome != OutcomeReject {
+			continue
+		}
+		if first || rd.Score > score {
+			score = rd.Score
+		}
+		first = false
+		for _, sy := range rd.Symbols {
+			if sy.Score > 0 && !strings.Contains(why, sy.Name) {
+				why += ", " + sy.Name
+			}
+		}
+	}
+	return fmt.Sprintf("5.7.1 Message refused as spam (score %.2f%s, reference %s); if this is a mistake, ask the recipient's provider, quoting the reference", score, why, d.Reference)
 }
 
 // authResults renders the results the engine computed itself as an

@@ -262,7 +262,10 @@ func Resolve(builtin Effective, def, domain, rcpt *Policy) Effective {
 type ListMatch struct {
 	Allowed, Blocked bool
 	Scope, Entry     string
-	Unverified       bool // An allow entry matched a sender that is not authenticated: it did not count.
+	// Unverified: an allow entry matched a sender that is not
+	// authenticated, and did not count (with Blocked, a less specific
+	// scope's block entry then decided).
+	Unverified bool
 }
 
 // Match reads the lists, most specific scope first: the first scope with
@@ -284,7 +287,7 @@ func (e Effective) Match(sender string, auth bool) ListMatch {
 	var unverified bool
 	for _, l := range e.Lists {
 		if x := hits(l.Block); x != "" && sender != "" {
-			return ListMatch{Blocked: true, Scope: l.Scope, Entry: x}
+			return ListMatch{Blocked: true, Scope: l.Scope, Entry: x, Unverified: unverified}
 		}
 		if x := hits(l.Allow); x != "" && sender != "" {
 			if auth {

@@ -74,8 +74,14 @@ func (s *Service) Quarantine(ctx context.Context, d *Decision, recipients []stri
 			// did is told so rather than given a copy nobody can reach.
 			return ids, ErrNoRecipient
 		}
+		score, symbols := d.Score, d.Symbols
+		if rd, ok := d.recipientDecision(rc); ok {
+			// This recipient's score and reasons: a block list entry
+			// held it, not the message's score alone.
+			score, symbols = rd.Score, d.SymbolsFor(rd)
+		}
 		h := Held{ID: "q-" + newRef(), Recipient: rc, MailFrom: d.env.MailFrom, From: from, Subject: subject,
-			ReceivedAt: now, ExpiresAt: now.AddDate(0, 0, s.cfg.QuarantineDays), Score: d.Score, Symbols: d.Symbols,
+			ReceivedAt: now, ExpiresAt: now.AddDate(0, 0, s.cfg.QuarantineDays), Score: score, Symbols: symbols,
 			Reference: d.Reference, Raw: d.raw, Size: len(d.raw), State: StateHeld}
 		if err := s.store.Hold(ctx, h); err != nil {
 			return ids, fmt.Errorf("quarantine: %w", err)

@@ -381,3 +381,47 @@ func TestMilterNoUsableRecipient(t *testing.T) {
 		t.Errorf("%d held for no recipient", len(held))
 	}
 }
+
+// TestMilterBlockListNamed: a sender on a block list was refused "score
+// -3.29" or held with only the classifier's symbol recorded; the reason is
+// a named symbol in the refusal, the held copy's record and the headers.
+// A recipient's allow entry for a sender its domain blocks counts only
+// when the node authenticated the sender: here it did not, so the first
+// scope whose entry counts — the domain's block — decides (refused), and
+// the symbol says the allow entry did not count.
+func TestMilterBlockListNamed(t *testing.T) {
+	s, f, st := start(t, filter.Config{AuthServID: "mx.example.org"})
+	ctx := context.Background()
+	addr := s.Addr().String()
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeDomain, Key: "example.org", Block: []string{"client.example"}, Action: ptr(filter.ActionReject)}, "t")
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "ana@example.org", Allow: []string{"client.example"}}, "t")
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "q@example.org", Action: ptr(filter.ActionQuarantine)}, "t")
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "tag@example.org", Action: ptr(filter.ActionTag)}, "t")
+
+	r := send(t, addr, []string{"ana@example.org"}, hdr("lunch"), "see you at noon\r\n")
+	if r.act.Type != milter.ActionRejectWithCode || !strings.Contains(r.act.SMTPReply, filter.SymbolBlocked) {
+		t.Fatalf("blocked by the domain, allowed (unauthenticated) by the recipient: %+v, want a refusal naming %s", r.act, filter.SymbolBlocked)
+	}
+	r = send(t, addr, []string{"q@example.org"}, hdr("lunch"), "see you at noon\r\n")
+	if r.act.Type != milter.ActionDiscard {
+		t.Fatalf("blocked for a holding recipient: %+v", r.act)
+	}
+	held, _ := st.HeldMessages(ctx, filter.HeldFilter{Recipient: "q@example.org"})
+	if len(held) != 1 {
+		t.Fatalf("%d held", len(held))
+	}
+	h, _ := st.HeldMessage(ctx, held[0].ID)
+	found := false
+	for _, sy := range h.Symbols {
+		if sy.Name == filter.SymbolBlocked && strings.Contains(sy.Description, "domain:example.org (client.example)") {
+			found = true
+		}
+	}
+	if !found || h.Score < 50 {
+		t.Errorf("the held copy's record does not say why: score %.2f, symbols %+v", h.Score, h.Symbols)
+	}
+	r = send(t, addr, []string{"tag@example.org"}, hdr("lunch"), "see you at noon\r\n")
+	if hs := added(r); hs["X-Spam-Flag"] != "YES" || !strings.Contains(hs["X-Spam-Status"], filter.SymbolBlocked+"=100.00") {
+		t.Errorf("blocked and tagged: headers %v", hs)
+	}
+}

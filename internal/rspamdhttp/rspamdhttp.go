@@ -314,7 +314,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		res.Thresholds["discard"] = s
 	}
 	restricted := 0.0
-	for _, sy := range d.Symbols {
+	for _, sy := range d.AllSymbols() {
 		if sy.Restricted {
 			restricted += sy.Score
 			continue

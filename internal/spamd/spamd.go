@@ -401,7 +401,7 @@ func (s *Server) answer(ctx context.Context, req *request) []byte {
 func symbolNames(d *filter.Decision) []string {
 	var out []string
 	restricted := false
-	for _, sy := range d.Symbols {
+	for _, sy := range d.AllSymbols() {
 		if sy.Restricted {
 			restricted = true
 			continue
@@ -432,7 +432,7 @@ func report(d *filter.Decision) string {
 	b.WriteString(" pts rule name              description\r\n")
 	b.WriteString("---- ---------------------- --------------------------------------------------\r\n")
 	restricted := 0.0
-	for _, sy := range d.Symbols {
+	for _, sy := range d.AllSymbols() {
 		if sy.Restricted {
 			restricted += sy.Score
 			continue
