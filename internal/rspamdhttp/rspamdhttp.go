@@ -199,6 +199,11 @@ func envelope(r *http.Request) filter.Envelope {
 	return env
 }
 
+// maxDrain is the most a request over the scan size is read (and
+// discarded) so that its client gets the answer; a request that declares
+// more is refused with 413 before any of it is read.
+const maxDrain = 256 << 20
+
 // reserve takes the body's share of the doors' byte budget before the
 // body is read (its Content-Length, or the most readBody keeps), returned
 // by release once the request is answered; without it the answer is 503
@@ -264,6 +269,20 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, filter.TooManyRecipients())
 		return
 	}
+	if ip := strings.Trim(r.Header.Get("IP"), "[] "); ip != "" {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			// Left out silently, the client's address — the trust
+			// boundary's top hop, SPF, the blocklists — was unknown.
+			jsonError(w, http.StatusBadRequest, fmt.Sprintf("IP header %q is not an IP address", ip))
+			return
+		}
+	}
+	if r.ContentLength > maxDrain {
+		// More than the door would ever read: answered at once, not after
+		// waiting for a body that may never come (as spamd's door does).
+		jsonError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message of %d bytes: this door reads at most %d", r.ContentLength, int64(maxDrain)))
+		return
+	}
 	max := h.F.Config().MaxScan
 	release, ok := h.reserve(w, r, max)
 	if !ok {
@@ -281,7 +300,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	}
 	if over {
 		raw = append(raw, 'x') // over the scan size: Check skips it
-		io.Copy(io.Discard, io.LimitReader(r.Body, 256<<20))
+		io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
 	}
 	defer connlimit.BusyCtx(r.Context())() // scanning: not idle for eviction
 	env := envelope(r)

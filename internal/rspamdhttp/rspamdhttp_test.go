@@ -615,3 +615,29 @@ func TestNoRecipientNeverHeld(t *testing.T) {
 		t.Errorf("%d held, want only the one with a recipient", len(held))
 	}
 }
+
+// TestBadRequestsAnsweredAtOnce: a Content-Length beyond what the door
+// ever reads, with no body, was answered after 20 s; an IP that is not an
+// address was taken silently (the client unknown to SPF, the blocklists
+// and the trust boundary). Both are refused at once.
+func TestBadRequestsAnsweredAtOnce(t *testing.T) {
+	addr, _, _ := start(t, "")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "POST /checkv2 HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n")
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.Contains(line, " 413 ") {
+		t.Errorf("huge Content-Length without a body: %q %v, want 413 at once", line, err)
+	}
+	resp, _ := post(t, "http://"+addr+"/checkv2", map[string]string{"IP": "not-an-ip", "Rcpt": "ana@example.org"}, message("hi", "lunch"))
+	if resp.StatusCode != 400 {
+		t.Errorf("IP: not-an-ip: %d, want 400", resp.StatusCode)
+	}
+	if resp, _ := post(t, "http://"+addr+"/checkv2", map[string]string{"IP": "[192.0.2.7]", "Rcpt": "ana@example.org"}, message("hi", "lunch")); resp.StatusCode != 200 {
+		t.Errorf("IP: [192.0.2.7]: %d", resp.StatusCode)
+	}
+}
