@@ -550,3 +550,29 @@ func TestAllowAgainstABlockingDomain(t *testing.T) {
 		t.Errorf("not authenticated: %+v, want the domain's block, the allow entry unverified", lm)
 	}
 }
+
+// TestThresholdsInOrder: `policy set --unsure 10 --spam 2` and
+// `--quarantine -5` were taken; a policy's own thresholds out of order
+// are refused.
+func TestThresholdsInOrder(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	ctx := context.Background()
+	for name, p := range map[string]Policy{
+		"unsure above spam":     {Kind: ScopeRecipient, Key: "ana@example.org", Unsure: ptr(10.0), Spam: ptr(2.0)},
+		"negative quarantine":   {Kind: ScopeRecipient, Key: "ana@example.org", Quarantine: ptr(-5.0)},
+		"quarantine below spam": {Kind: ScopeDomain, Key: "example.org", Spam: ptr(20.0), Quarantine: ptr(15.0)},
+	} {
+		if _, err := s.PutPolicy(ctx, p, "t"); !errors.Is(err, ErrPolicy) {
+			t.Errorf("%s: %v, want refused", name, err)
+		}
+	}
+	for name, p := range map[string]Policy{
+		"in order":           {Kind: ScopeRecipient, Key: "ana@example.org", Unsure: ptr(1.0), Spam: ptr(4.0), Quarantine: ptr(9.0)},
+		"quarantine off":     {Kind: ScopeDomain, Key: "example.org", Spam: ptr(20.0), Quarantine: ptr(0.0)},
+		"everything is spam": {Kind: ScopeRecipient, Key: "bob@example.org", Spam: ptr(-50.0)},
+	} {
+		if _, err := s.PutPolicy(ctx, p, "t"); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

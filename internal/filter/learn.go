@@ -227,6 +227,9 @@ func (s *Service) PutPolicy(ctx context.Context, p Policy, by string) (Policy, e
 				ErrPolicy, p.Key, box, s.cfg.RecipientDelimiter, box)
 		}
 	}
+	if err := s.thresholdsInOrder(p); err != nil {
+		return p, err
+	}
 	p.UpdatedAt, p.UpdatedBy = s.now().UTC(), by
 	if err := s.store.PutPolicy(ctx, p); err != nil {
 		return p, err
@@ -265,3 +268,26 @@ func (s *Service) Policies(ctx context.Context) ([]Policy, error) { return s.sto
 
 // Store is the service's store (for the fronts' read-only views).
 func (s *Service) Store() Store { return s.store }
+
+// thresholdsInOrder refuses a policy whose own thresholds are out of
+// order: unsure above spam (nothing would ever be unsure), a quarantine
+// threshold below spam (everything tagged would be held), or a quarantine
+// threshold below 0 (0 turns it off). Both `--unsure 10 --spam 2` and
+// `--quarantine -5` were taken. Thresholds set in different scopes are
+// not compared: a spam threshold below the built-in unsure one (spam
+// -50: everything is spam) is a setting some operators want.
+func (s *Service) thresholdsInOrder(p Policy) error {
+	if p.Quarantine != nil && *p.Quarantine < 0 {
+		return fmt.Errorf("%w: quarantine threshold %v: at least the spam threshold, or 0 for none", ErrPolicy, *p.Quarantine)
+	}
+	if p.Spam == nil {
+		return nil
+	}
+	if p.Unsure != nil && *p.Unsure > *p.Spam {
+		return fmt.Errorf("%w: unsure threshold %v above the spam threshold %v: unsure must be at most spam", ErrPolicy, *p.Unsure, *p.Spam)
+	}
+	if p.Quarantine != nil && *p.Quarantine > 0 && *p.Quarantine < *p.Spam {
+		return fmt.Errorf("%w: quarantine threshold %v below the spam threshold %v: at least spam, or 0 for none", ErrPolicy, *p.Quarantine, *p.Spam)
+	}
+	return nil
+}
