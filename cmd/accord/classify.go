@@ -179,6 +179,11 @@ func cmdLearn(ctx context.Context, e *env, args []string) error {
 		},
 		emit: func(rm rawMessage) error {
 			msg := mail.ParseBytes(rm.raw, lim)
+			if err := filter.IsMail(msg); err != nil {
+				failed++
+				fmt.Fprintf(e.stderr, "accord learn: %s: %v\n", rm.source, err)
+				return nil
+			}
 			switch m.LearnMessage(classify.Digest(msg.Raw), m.Extract(msg, false), *spam) {
 			case classify.Learned:
 				learned++

@@ -126,3 +126,27 @@ func hasKey(m map[string]float64, k string) bool {
 	_, ok := m[k]
 	return ok
 }
+
+// TestLearnRefusesWhatIsNotMail: accord learn counted binary garbage and
+// random bytes as learned messages; it names them and learns the rest,
+// on a model file and on a node's shared model alike.
+func TestLearnRefusesWhatIsNotMail(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.MkdirAll(in, 0o700)
+	os.WriteFile(filepath.Join(in, "garbage.bin"), bytes.Repeat([]byte("\x00\x01\xfe\xff"), 5), 0o600)
+	os.WriteFile(filepath.Join(in, "mail.eml"), []byte("From: a@x.example\r\nSubject: offer\r\n\r\ncheap pills\r\n"), 0o600)
+	data := filepath.Join(dir, "node")
+	if code, _, errs := runCmd(t, "", "init", "--data", data); code != 0 {
+		t.Fatal(errs)
+	}
+	for _, args := range [][]string{
+		{"learn", "--spam", "--model", filepath.Join(dir, "m.acm"), in},
+		{"learn", "--spam", "--data", data, in},
+	} {
+		code, out, errs := runCmd(t, "", args...)
+		if code == 0 || !strings.Contains(errs, "garbage.bin") || !strings.Contains(errs, "not a mail message") || !strings.Contains(out, "learned 1 as spam") {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errs)
+		}
+	}
+}

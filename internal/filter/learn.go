@@ -23,7 +23,28 @@ import (
 
 func modelID(m *classify.Model) string { return fmt.Sprintf("bits=%d", m.Params().Bits) }
 
-// Learn teaches the filter that a message is spam or ham.
+// ErrNotMail is returned for what is learned but is not a mail message.
+var ErrNotMail = errors.New("not a mail message")
+
+// mailFields are the header fields of which a mail message has at least
+// one (a message a user moved, a spam trap's catch, a queued file).
+var mailFields = []string{"From", "To", "Subject", "Date", "Message-ID", "Received", "Return-Path", "Sender", "Delivered-To"}
+
+// IsMail returns ErrNotMail (wrapped, saying why) for what has none of the
+// header fields every mail message has: binary garbage or a few random
+// bytes were learned as messages and counted toward the 10 of each class
+// the model needs before it speaks.
+func IsMail(m *mail.Message) error {
+	for _, f := range mailFields {
+		if m.Header.Has(f) {
+			return nil
+		}
+	}
+	return fmt.Errorf("filter: learn: %w: no From, To, Subject, Date, Message-ID or Received field in its header", ErrNotMail)
+}
+
+// Learn teaches the filter that a message is spam or ham (ErrNotMail for
+// what is not a mail message).
 func (s *Service) Learn(ctx context.Context, raw []byte, spam bool, source string) (classify.Outcome, error) {
 	if len(raw) == 0 {
 		return 0, errors.New("filter: learn: empty message")
@@ -32,6 +53,9 @@ func (s *Service) Learn(ctx context.Context, raw []byte, spam bool, source strin
 		return 0, fmt.Errorf("filter: learn: message of %d bytes is over the scan size (%d)", len(raw), s.cfg.MaxScan)
 	}
 	msg := mail.ParseBytes(raw, mail.DefaultLimits())
+	if err := IsMail(msg); err != nil {
+		return 0, err
+	}
 	m := s.model.Load()
 	f := m.Extract(msg, false)
 	now := s.now()

@@ -19,6 +19,7 @@ package rspamdhttp
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -482,6 +483,10 @@ func (h *Handler) learn(w http.ResponseWriter, r *http.Request, spam bool) {
 		return
 	}
 	out, err := h.F.Learn(r.Context(), raw, spam, "rspamd")
+	if errors.Is(err, filter.ErrNotMail) {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if err != nil {
 		jsonError(w, http.StatusInternalServerError, err.Error())
 		return

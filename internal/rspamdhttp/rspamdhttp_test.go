@@ -641,3 +641,26 @@ func TestBadRequestsAnsweredAtOnce(t *testing.T) {
 		t.Errorf("IP: [192.0.2.7]: %d", resp.StatusCode)
 	}
 }
+
+// TestLearnRefusesWhatIsNotMail: 20 random bytes and binary garbage were
+// learned as messages and counted toward the 10 of each class the model
+// needs; they are refused with 400 and the model learns nothing.
+func TestLearnRefusesWhatIsNotMail(t *testing.T) {
+	addr, f, _ := start(t, "")
+	for name, body := range map[string][]byte{
+		"random bytes": {0x8f, 0x12, 0xee, 0x01, 0x7a, 0x00, 0x33, 0xc4, 0x9b, 0x58, 0x21, 0xfe, 0x0d, 0x0a, 0x44, 0x90, 0x6c, 0xab, 0x02, 0x17},
+		"garbage":      bytes.Repeat([]byte("\x00\x01binary\xff"), 100),
+		"text":         []byte("just some words, no header at all\r\n"),
+	} {
+		resp, _ := post(t, "http://"+addr+"/learnspam", nil, body)
+		if resp.StatusCode != 400 {
+			t.Errorf("%s: %d, want 400", name, resp.StatusCode)
+		}
+	}
+	if ns, nh := f.Model().Trained(); ns+nh != 0 {
+		t.Errorf("the model learned %d spam and %d ham from what is not mail", ns, nh)
+	}
+	if resp, _ := post(t, "http://"+addr+"/learnspam", nil, message("offer", "cheap pills")); resp.StatusCode != 200 {
+		t.Errorf("a message: %d", resp.StatusCode)
+	}
+}

@@ -539,7 +539,9 @@ func (s *Server) tell(ctx context.Context, req *request) []byte {
 	var b bytes.Buffer
 	b.WriteString(status(exOK, "EX_OK"))
 	if strings.Contains(set, "local") {
-		if _, err := s.F.Learn(ctx, req.body, class == "spam", "spamd"); err != nil {
+		if _, err := s.F.Learn(ctx, req.body, class == "spam", "spamd"); errors.Is(err, filter.ErrNotMail) {
+			return []byte(status(exDataErr, "EX_DATAERR "+oneLine(err.Error())) + "\r\n")
+		} else if err != nil {
 			return []byte(status(exTempFail, "EX_TEMPFAIL "+oneLine(err.Error())) + "\r\n")
 		}
 		b.WriteString("DidSet: local\r\n")
