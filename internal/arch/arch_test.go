@@ -63,7 +63,7 @@ var level = map[string]int{
 
 	"nodekey":             1,
 	"label":               1,
-	"ownmail":             1,
+	"ownmail":             2, // above mail, whose header walks it uses
 	"intake/sqlitetest":   8,
 	"federation/nodetest": 8,
 	"outbound/sinktest":   8,

@@ -99,36 +99,6 @@ func dropReleaseFields(raw []byte) []byte {
 	return out.Bytes()
 }
 
-// releaseFields returns the values of the release marks in a header. It
-// runs on every message, so it walks the header once without copying it.
-func releaseFields(header []byte) []string {
-	var out []string
-	cur := -1
-	for len(header) > 0 {
-		line := header
-		if i := bytes.IndexByte(header, '\n'); i >= 0 {
-			line, header = header[:i], header[i+1:]
-		} else {
-			header = nil
-		}
-		line = bytes.TrimRight(line, "\r")
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
-			if cur >= 0 {
-				out[cur] += " " + strings.TrimSpace(string(line))
-			}
-			continue
-		}
-		cur = -1
-		if len(line) > len(ReleaseField) && bytes.EqualFold(line[:len(ReleaseField)], []byte(ReleaseField)) {
-			if rest := bytes.TrimLeft(line[len(ReleaseField):], " \t"); len(rest) > 0 && rest[0] == ':' {
-				out = append(out, strings.TrimSpace(string(rest[1:])))
-				cur = len(out) - 1
-			}
-		}
-	}
-	return out
-}
-
 // Released is a verified release mark.
 type Released struct {
 	ID        string // The held message it released.
@@ -145,7 +115,7 @@ func (s *Service) verifyRelease(raw []byte, env Envelope) *Released {
 		return nil
 	}
 	header, body := splitMessage(raw)
-	for _, v := range releaseFields(header) {
+	for _, v := range mail.FieldValues(header, ReleaseField) {
 		kv := map[string]string{}
 		for _, p := range strings.Split(v, ";") {
 			k, val, ok := strings.Cut(strings.TrimSpace(p), "=")

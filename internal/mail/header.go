@@ -274,6 +274,37 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// FieldValues returns the unfolded values of the fields called name
+// (case-insensitively) in a raw header, in order. It walks the header once
+// without copying it: the filter's doors call it on every message.
+func FieldValues(header []byte, name string) []string {
+	var out []string
+	cur := -1
+	for len(header) > 0 {
+		line := header
+		if i := bytes.IndexByte(header, '\n'); i >= 0 {
+			line, header = header[:i], header[i+1:]
+		} else {
+			header = nil
+		}
+		line = bytes.TrimRight(line, "\r")
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if cur >= 0 {
+				out[cur] += " " + strings.TrimSpace(string(line))
+			}
+			continue
+		}
+		cur = -1
+		if len(line) > len(name) && bytes.EqualFold(line[:len(name)], []byte(name)) {
+			if rest := bytes.TrimLeft(line[len(name):], " \t"); len(rest) > 0 && rest[0] == ':' {
+				out = append(out, strings.TrimSpace(string(rest[1:])))
+				cur = len(out) - 1
+			}
+		}
+	}
+	return out
+}
+
 // DropFields returns a raw header block without the named field, with its
 // continuation lines, wherever it occurs (case-insensitive). Every other
 // byte is kept as it was, CRLF or LF alike, so that what a sender signed

@@ -34,6 +34,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/mail"
 )
 
 // Field is the header field that marks the node's own mail.
@@ -87,7 +89,7 @@ func (m *Marker) Verify(raw []byte, rcpts []string, now time.Time) (string, bool
 		return "", false
 	}
 	header, body := split(raw)
-	for _, v := range fields(header, Field) {
+	for _, v := range mail.FieldValues(header, Field) {
 		kv := map[string]string{}
 		for _, p := range strings.Split(v, ";") {
 			if k, val, ok := strings.Cut(strings.TrimSpace(p), "="); ok {
@@ -121,7 +123,7 @@ func (m *Marker) mac(id, rcpt, x string, header, body []byte) string {
 	h := hmac.New(sha256.New, m.key)
 	h.Write([]byte("accord-own-mail\x00" + id + "\x00" + normAddr(rcpt) + "\x00" + x + "\x00"))
 	for _, name := range bound {
-		for _, v := range fields(header, name) {
+		for _, v := range mail.FieldValues(header, name) {
 			h.Write([]byte(name + ":" + strings.Join(strings.Fields(v), " ") + "\x00"))
 		}
 	}
@@ -157,67 +159,8 @@ func split(raw []byte) (header, body []byte) {
 // Strip removes every mark from raw's header, keeping every other byte.
 func Strip(raw []byte) []byte {
 	header, _ := split(raw)
-	if len(fields(header, Field)) == 0 {
+	if len(mail.FieldValues(header, Field)) == 0 {
 		return raw
 	}
-	var out bytes.Buffer
-	skipping := false
-	rest := raw[len(header):]
-	for len(header) > 0 {
-		line := header
-		if i := bytes.IndexByte(header, '\n'); i >= 0 {
-			line, header = header[:i+1], header[i+1:]
-		} else {
-			header = nil
-		}
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
-			if !skipping {
-				out.Write(line)
-			}
-			continue
-		}
-		skipping = isField(line, Field)
-		if !skipping {
-			out.Write(line)
-		}
-	}
-	out.Write(rest)
-	return out.Bytes()
-}
-
-func isField(line []byte, name string) bool {
-	if len(line) <= len(name) || !bytes.EqualFold(line[:len(name)], []byte(name)) {
-		return false
-	}
-	rest := bytes.TrimLeft(line[len(name):], " \t")
-	return len(rest) > 0 && rest[0] == ':'
-}
-
-// fields returns the unfolded values of the fields called name in a
-// header, in order.
-func fields(header []byte, name string) []string {
-	var out []string
-	cur := -1
-	for len(header) > 0 {
-		line := header
-		if i := bytes.IndexByte(header, '\n'); i >= 0 {
-			line, header = header[:i], header[i+1:]
-		} else {
-			header = nil
-		}
-		line = bytes.TrimRight(line, "\r")
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
-			if cur >= 0 {
-				out[cur] += " " + strings.TrimSpace(string(line))
-			}
-			continue
-		}
-		cur = -1
-		if isField(line, name) {
-			rest := bytes.TrimLeft(line[len(name):], " \t")
-			out = append(out, strings.TrimSpace(string(rest[1:])))
-			cur = len(out) - 1
-		}
-	}
-	return out
+	return append(mail.DropFields(header, Field), raw[len(header):]...)
 }
