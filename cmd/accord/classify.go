@@ -171,32 +171,17 @@ func cmdLearn(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: 1, err: err}
 	}
 	lim := mail.DefaultLimits()
-	var learned, corrected, known, failed int
-	ir := &inputReader{stdin: e.stdin, maxBytes: lim.MaxBytes,
-		fail: func(src string, err error) {
-			failed++
-			fmt.Fprintf(e.stderr, "accord learn: %s: %v\n", src, err)
-		},
-		emit: func(rm rawMessage) error {
-			msg := mail.ParseBytes(rm.raw, lim)
-			if err := filter.IsMail(msg); err != nil {
-				failed++
-				fmt.Fprintf(e.stderr, "accord learn: %s: %v\n", rm.source, err)
-				return nil
-			}
-			switch m.LearnMessage(classify.Digest(msg.Raw), m.Extract(msg, false), *spam) {
-			case classify.Learned:
-				learned++
-			case classify.Corrected:
-				corrected++
-			case classify.Known:
-				known++
-			}
-			return nil
-		}}
-	if err := ir.run(ctx, inputs); err != nil {
+	n, err := learnInputs(ctx, e, inputs, func(raw []byte) (classify.Outcome, error) {
+		msg := mail.ParseBytes(raw, lim)
+		if err := filter.IsMail(msg); err != nil {
+			return 0, err
+		}
+		return m.LearnMessage(classify.Digest(msg.Raw), m.Extract(msg, false), *spam), nil
+	})
+	if err != nil {
 		return err
 	}
+	learned, corrected, known, failed := n.learned, n.corrected, n.known, n.failed
 	if learned+corrected > 1 {
 		// Relearn everything kept in one canonical order, so the model does
 		// not depend on which folder was learned first. One message alone
@@ -243,36 +228,13 @@ func learnShared(ctx context.Context, e *env, c config.Config, mf *modelFlags, s
 		return &exitError{code: 1, err: err}
 	}
 	defer st.Close()
-	lim := mail.DefaultLimits()
-	var learned, corrected, known, failed int
-	ir := &inputReader{stdin: e.stdin, maxBytes: lim.MaxBytes,
-		fail: func(src string, err error) {
-			failed++
-			fmt.Fprintf(e.stderr, "accord learn: %s: %v\n", src, err)
-		},
-		emit: func(rm rawMessage) error {
-			out, err := svc.Learn(ctx, rm.raw, spam, "accord-learn")
-			if err != nil {
-				if ctx.Err() != nil {
-					return err
-				}
-				failed++
-				fmt.Fprintf(e.stderr, "accord learn: %s: %v\n", rm.source, err)
-				return nil
-			}
-			switch out {
-			case classify.Learned:
-				learned++
-			case classify.Corrected:
-				corrected++
-			case classify.Known:
-				known++
-			}
-			return nil
-		}}
-	if err := ir.run(ctx, inputs); err != nil {
+	n, err := learnInputs(ctx, e, inputs, func(raw []byte) (classify.Outcome, error) {
+		return svc.Learn(ctx, raw, spam, "accord-learn")
+	})
+	if err != nil {
 		return err
 	}
+	learned, corrected, known, failed := n.learned, n.corrected, n.known, n.failed
 	if learned+corrected > 1 {
 		// Relearn everything stored in one canonical order and share it
 		// as the snapshot new instances start from, as a rebuild does.
@@ -295,6 +257,42 @@ func learnShared(ctx context.Context, e *env, c config.Config, mf *modelFlags, s
 		return &exitError{code: 1, err: fmt.Errorf("%d input(s) could not be read or learned", failed)}
 	}
 	return nil
+}
+
+// learnCounts is what a learn run did with its inputs.
+type learnCounts struct{ learned, corrected, known, failed int }
+
+// learnInputs reads every message of inputs (files, folders, mailboxes,
+// stdin) and hands each to learn, counting what came of it; an input that
+// cannot be read or learned is named on stderr and counted as failed, and
+// the run goes on. It stops only when ctx does.
+func learnInputs(ctx context.Context, e *env, inputs []string, learn func(raw []byte) (classify.Outcome, error)) (learnCounts, error) {
+	var n learnCounts
+	fail := func(src string, err error) {
+		n.failed++
+		fmt.Fprintf(e.stderr, "accord learn: %s: %v\n", src, err)
+	}
+	ir := &inputReader{stdin: e.stdin, maxBytes: mail.DefaultLimits().MaxBytes, fail: fail,
+		emit: func(rm rawMessage) error {
+			out, err := learn(rm.raw)
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				fail(rm.source, err)
+				return nil
+			}
+			switch out {
+			case classify.Learned:
+				n.learned++
+			case classify.Corrected:
+				n.corrected++
+			case classify.Known:
+				n.known++
+			}
+			return nil
+		}}
+	return n, ir.run(ctx, inputs)
 }
 
 func cmdScore(ctx context.Context, e *env, args []string) error {
