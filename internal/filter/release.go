@@ -43,38 +43,16 @@ func (s *Service) releaseMark(id, rcpt string, body []byte, exp time.Time) strin
 }
 
 func (s *Service) releaseMAC(id, rcpt, x string, body []byte) string {
-	h := sha256.Sum256(releaseBody(body))
+	h := sha256.Sum256(mail.CanonicalBody(body))
 	mac := hmac.New(sha256.New, s.secret)
 	mac.Write([]byte("accord-release-mark\x00" + id + "\x00" + strings.ToLower(rcpt) + "\x00" + x + "\x00"))
 	mac.Write(h[:])
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:24])
 }
 
-// releaseBody is the body as the mark signs it: line ends made LF and
-// trailing blank lines dropped, so that a relay rewriting line ends or
-// the final newline does not break the mark.
-func releaseBody(body []byte) []byte {
-	b := bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
-	return bytes.TrimRight(b, "\n")
-}
-
-// splitMessage returns a message's header (with its last line end) and
-// body, whichever line ends it uses.
-func splitMessage(raw []byte) (header, body []byte) {
-	i := bytes.Index(raw, []byte("\n\n"))
-	j := bytes.Index(raw, []byte("\n\r\n"))
-	switch {
-	case j >= 0 && (i < 0 || j < i):
-		return raw[:j+1], raw[j+3:]
-	case i >= 0:
-		return raw[:i+1], raw[i+2:]
-	}
-	return raw, nil
-}
-
 // markRelease puts the release mark on top of a held message.
 func (s *Service) markRelease(h Held) []byte {
-	header, body := splitMessage(h.Raw)
+	header, body := mail.SplitHeader(h.Raw)
 	nl := "\r\n"
 	if !bytes.Contains(header, []byte("\r\n")) && bytes.Contains(header, []byte("\n")) {
 		nl = "\n"
@@ -88,7 +66,7 @@ func (s *Service) markRelease(h Held) []byte {
 // dropReleaseFields removes any release mark a message already carries
 // (one a sender put there, or an older release's).
 func dropReleaseFields(raw []byte) []byte {
-	header, body := splitMessage(raw)
+	header, body := mail.SplitHeader(raw)
 	if !bytes.Contains(bytes.ToLower(header), []byte(strings.ToLower(ReleaseField))) {
 		return raw
 	}
@@ -114,7 +92,7 @@ func (s *Service) verifyRelease(raw []byte, env Envelope) *Released {
 	if len(s.secret) == 0 {
 		return nil
 	}
-	header, body := splitMessage(raw)
+	header, body := mail.SplitHeader(raw)
 	for _, v := range mail.FieldValues(header, ReleaseField) {
 		kv := map[string]string{}
 		for _, p := range strings.Split(v, ";") {

@@ -274,6 +274,28 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// SplitHeader returns a raw message's header (with its last line end)
+// and its body, whichever line ends it uses; a message with no blank
+// line is all header.
+func SplitHeader(raw []byte) (header, body []byte) {
+	i := bytes.Index(raw, []byte("\n\n"))
+	j := bytes.Index(raw, []byte("\n\r\n"))
+	switch {
+	case j >= 0 && (i < 0 || j < i):
+		return raw[:j+1], raw[j+3:]
+	case i >= 0:
+		return raw[:i+1], raw[i+2:]
+	}
+	return raw, nil
+}
+
+// CanonicalBody is a body as a mark over it is computed: LF line ends and
+// trailing blank lines dropped, so that a relay rewriting line ends or the
+// final newline does not break the mark.
+func CanonicalBody(body []byte) []byte {
+	return bytes.TrimRight(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")), "\n")
+}
+
 // FieldValues returns the unfolded values of the fields called name
 // (case-insensitively) in a raw header, in order. It walks the header once
 // without copying it: the filter's doors call it on every message.

@@ -67,7 +67,7 @@ func (m *Marker) Mark(raw []byte, id, rcpt string, now time.Time) []byte {
 		return raw
 	}
 	raw = Strip(raw)
-	header, body := split(raw)
+	header, body := mail.SplitHeader(raw)
 	nl := "\r\n"
 	if !bytes.Contains(header, []byte("\r\n")) && bytes.Contains(header, []byte("\n")) {
 		nl = "\n"
@@ -88,7 +88,7 @@ func (m *Marker) Verify(raw []byte, rcpts []string, now time.Time) (string, bool
 	if !m.Enabled() {
 		return "", false
 	}
-	header, body := split(raw)
+	header, body := mail.SplitHeader(raw)
 	for _, v := range mail.FieldValues(header, Field) {
 		kv := map[string]string{}
 		for _, p := range strings.Split(v, ";") {
@@ -127,7 +127,7 @@ func (m *Marker) mac(id, rcpt, x string, header, body []byte) string {
 			h.Write([]byte(name + ":" + strings.Join(strings.Fields(v), " ") + "\x00"))
 		}
 	}
-	b := sha256.Sum256(canonBody(body))
+	b := sha256.Sum256(mail.CanonicalBody(body))
 	h.Write(b[:])
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:24])
 }
@@ -136,29 +136,9 @@ func normAddr(a string) string {
 	return strings.ToLower(strings.Trim(strings.TrimSpace(a), "<>"))
 }
 
-// canonBody is the body as the mark signs it: line ends made LF and
-// trailing blank lines dropped, so that a relay rewriting line ends or the
-// final newline does not break the mark.
-func canonBody(body []byte) []byte {
-	return bytes.TrimRight(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")), "\n")
-}
-
-// split returns a message's header (with its last line end) and body.
-func split(raw []byte) (header, body []byte) {
-	i := bytes.Index(raw, []byte("\n\n"))
-	j := bytes.Index(raw, []byte("\n\r\n"))
-	switch {
-	case j >= 0 && (i < 0 || j < i):
-		return raw[:j+1], raw[j+3:]
-	case i >= 0:
-		return raw[:i+1], raw[i+2:]
-	}
-	return raw, nil
-}
-
 // Strip removes every mark from raw's header, keeping every other byte.
 func Strip(raw []byte) []byte {
-	header, _ := split(raw)
+	header, _ := mail.SplitHeader(raw)
 	if len(mail.FieldValues(header, Field)) == 0 {
 		return raw
 	}
