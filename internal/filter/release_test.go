@@ -3,10 +3,11 @@ package filter
 import (
 	"bytes"
 	"context"
-	"github.com/accord-antispam/accord/internal/mail"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/mail"
 )
 
 // TestReleaseMark: a released message carries the node's mark, and when
