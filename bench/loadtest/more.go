@@ -648,7 +648,12 @@ func loadRetrying(cl *cluster, msgs [][]byte, clients int, onAck func(int64)) re
 					return
 				}
 				key := fmt.Sprintf("loadtest-%016x-%d", run, i)
-				for try := 0; try < 5; try++ {
+				// Retries back off (0.1, 0.2, 0.4, 0.8, then 1 s) for about 4.5 s
+				// in all: longer than the proxy takes to see an instance is
+				// gone (three failed checks, 0.6 s). Five tries 0.1 s apart
+				// could all meet the killed instance, and a report the
+				// client gave up on made the run's campaigns one fewer.
+				for try, wait := 0, 100*time.Millisecond; try < 8; try, wait = try+1, min(2*wait, time.Second) {
 					t0 := time.Now()
 					ids, err := send(msgs[i], key)
 					d := time.Since(t0)
@@ -673,7 +678,7 @@ func loadRetrying(cl *cluster, msgs [][]byte, clients int, onAck func(int64)) re
 					if isRefusal(err, &refused) {
 						break
 					}
-					time.Sleep(100 * time.Millisecond)
+					time.Sleep(wait)
 				}
 			}
 		}()
