@@ -689,11 +689,6 @@ func (s *Store) mergedInto(ctx context.Context, id string) error {
 
 // Reports implements intake.Store.
 func (s *Store) Reports(ctx context.Context, f intake.ReportFilter) ([]intake.ReportSummary, error) {
-	if err := f.Browse.Check(); err != nil {
-		return nil, err
-	}
-	where := []string{"1 = 1"}
-	var args []any
 	if f.CampaignID != "" {
 		// A merged campaign has no reports of its own: they are its
 		// survivor's, and an empty list would say the campaign had none.
@@ -702,6 +697,18 @@ func (s *Store) Reports(ctx context.Context, f intake.ReportFilter) ([]intake.Re
 		if err := s.mergedInto(ctx, f.CampaignID); errors.As(err, &merged) || err != nil && !errors.Is(err, intake.ErrNotFound) {
 			return nil, err
 		}
+	}
+	return s.reports(ctx, f)
+}
+
+// reports is Reports for a campaign known not to be merged (or none).
+func (s *Store) reports(ctx context.Context, f intake.ReportFilter) ([]intake.ReportSummary, error) {
+	if err := f.Browse.Check(); err != nil {
+		return nil, err
+	}
+	where := []string{"1 = 1"}
+	var args []any
+	if f.CampaignID != "" {
 		where = append(where, "r.campaign_id = ?")
 		args = append(args, f.CampaignID)
 	}
@@ -878,7 +885,7 @@ func (s *Store) Campaign(ctx context.Context, id string) (*intake.CampaignDetail
 	if d.Findings, err = s.counts(ctx, `SELECT f.code AS v, COUNT(*) FROM report_findings f JOIN reports r ON r.id = f.report_id WHERE r.campaign_id = ?`+top, id); err != nil {
 		return nil, err
 	}
-	if d.Samples, err = s.Reports(ctx, intake.ReportFilter{CampaignID: id, Limit: 10}); err != nil {
+	if d.Samples, err = s.reports(ctx, intake.ReportFilter{CampaignID: id, Limit: 10}); err != nil { // its own reports: not merged
 		return nil, err
 	}
 	return d, nil
