@@ -288,7 +288,12 @@ func Extract(raw []byte, via Via) ([]Item, error) {
 		}
 	}
 	if looksLikeMessage(m) && (fake || !own) {
-		if !via.Mailbox && !messageHasEvidence(m, raw) {
+		// The mailbox judges a message as the form and the API do: a
+		// subject over a line of words, with no From and no To, is no
+		// message anyone received and names nothing to act on (the
+		// reporter gets the how-to). A spam a server passed on has its
+		// whole header.
+		if !messageHasEvidence(m, raw) {
 			return nil, reject(noEvidence, ErrNoMessage)
 		}
 		// A phish mailed to the desk by its author (the envelope sender
@@ -355,7 +360,7 @@ func declared(raw []byte, m *mail.Message, via Via) ([]Item, error) {
 		return nil, reject("declared as a forward (as=forwarded), but it neither attaches a message nor quotes one after a forward marker or header block: attach the spam, or send it as=received", ErrNoMessage)
 	}
 	if looksLikeMessage(m) {
-		if !via.Mailbox && !messageHasEvidence(m, raw) {
+		if !messageHasEvidence(m, raw) {
 			return nil, reject(noEvidence, ErrNoMessage)
 		}
 		return []Item{{Raw: raw, Form: FormRaw, parsed: m}}, nil

@@ -380,3 +380,41 @@ func TestSpamTrapHitAndPublicAddress(t *testing.T) {
 		t.Errorf("a note to the public address: form %s, reporter %q", r.Form, r.ReporterID)
 	}
 }
+
+// TestAnAlmostEmptyMailIsNotAReport: a mail with no From and no To, a
+// subject and a line of words, was stored as a report and acknowledged
+// (its headers made it "a message", and a message mailed to the desk was
+// taken as the spam whatever it held). The form and the API refuse the
+// same text pasted: it names nothing to act on. The mailbox judges it as
+// they do: the how-to, no report. One with a link in it is still a
+// report, and so is a complete message.
+func TestAnAlmostEmptyMailIsNotAReport(t *testing.T) {
+	a := startAnswering(t, smtpd.Config{})
+	for _, msg := range []string{
+		"Subject: hi\r\n\r\nhello there\r\n",
+		"Date: Sun, 29 Nov 2026 21:00:00 +0000\r\n\r\nplease look\r\nat this\r\n",
+	} {
+		code, answer := a.send(t, "victim@example.com", "report@desk.example", []byte(msg))
+		if code != 250 || !strings.Contains(answer, "no report was stored") {
+			t.Errorf("%q: %d %s, want 250 with the how-to", msg, code, answer)
+		}
+	}
+	if n := a.reports(t); n != 0 {
+		t.Fatalf("%d reports stored for a mail with nothing to act on, want 0", n)
+	}
+	ms := a.st.mails()
+	if len(ms) != 2 || ms[0].Kind != outbound.KindHowTo || ms[1].Kind != outbound.KindHowTo {
+		kinds := make([]string, len(ms))
+		for i, m := range ms {
+			kinds[i] = string(m.Kind)
+		}
+		t.Fatalf("mails queued: %v, want two how-tos", kinds)
+	}
+	code, answer := a.send(t, "victim2@example.com", "report@desk.example", []byte("Subject: hi\r\n\r\nthey sent me to http://pay-now.example/x\r\n"))
+	if code != 250 || !strings.Contains(answer, "Stored:") {
+		t.Fatalf("a mail with a link: %d %s, want it stored", code, answer)
+	}
+	if n := a.reports(t); n != 1 {
+		t.Fatalf("%d reports stored, want 1", n)
+	}
+}
