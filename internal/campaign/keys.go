@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"encoding/binary"
 	"hash/fnv"
+	"maps"
 	"slices"
+	"strconv"
 )
 
 // Key is one of a report's grouping keys: two reports that share a key
@@ -131,15 +133,24 @@ func (k Key) Why() string {
 // as long as no campaign is sealed (Seal): a campaign a person has worked
 // on is never merged by a report, so the partition then depends on when
 // its case was worked, by design.
+//
+// A merge keeps the campaign that costs least to keep (survivor): the
+// store rewrites every report and key of the campaign merged away, so
+// merging the smaller into the larger moves each report O(log n) times
+// in all, where keeping the oldest let a bridge from an old small
+// campaign move a large one whole, again for each older one.
 type Partition struct {
 	owner  map[uint64]string // Key -> the campaign that owned it when read or placed.
 	into   map[string]string // Merged campaign -> the one that absorbed it.
-	born   map[string]Born   // When each campaign was founded, to keep the oldest.
+	born   map[string]Born   // When each campaign was founded, for ties.
 	sealed map[string]bool   // Campaigns no report merges (Seal).
+	size   map[string]int    // Reports of each campaign: as the store counted them (SetSize), plus those placed.
+	fresh  map[string]bool   // Campaigns founded by this placement (Found): not stored yet, free to merge away.
 }
 
-// Born orders campaigns: a merge keeps the one founded first (At, then
-// ID), so ids that cases and partners already know survive.
+// Born orders campaigns founded at different times (At, then ID): of two
+// campaigns equal otherwise, a merge keeps the one founded first, so ids
+// that cases and partners already know survive.
 type Born struct {
 	At int64 // When it was founded (UnixNano).
 	ID string
@@ -149,7 +160,55 @@ func (a Born) before(b Born) bool { return a.At < b.At || a.At == b.At && a.ID <
 
 // NewPartition returns an empty partition.
 func NewPartition() *Partition {
-	return &Partition{owner: map[uint64]string{}, into: map[string]string{}, born: map[string]Born{}, sealed: map[string]bool{}}
+	return &Partition{owner: map[uint64]string{}, into: map[string]string{}, born: map[string]Born{}, sealed: map[string]bool{},
+		size: map[string]int{}, fresh: map[string]bool{}}
+}
+
+// SetSize records that the store holds n reports of campaign c (read
+// with its keys' owners, before placing). A campaign whose size was not
+// set counts the reports placed into it only.
+func (p *Partition) SetSize(c string, n int) { p.size[c] = n }
+
+// survives says whether campaign a is kept over b when a report merges
+// them: a campaign the store already holds over one founded by this
+// placement (that one's reports are written with the survivor's id and
+// nothing moves), then the one with more reports (the other's rows are
+// the ones rewritten), then the oldest.
+func (p *Partition) survives(a, b string) bool {
+	if p.fresh[a] != p.fresh[b] {
+		return !p.fresh[a]
+	}
+	if p.size[a] != p.size[b] {
+		return p.size[a] > p.size[b]
+	}
+	return p.born[a].before(p.born[b])
+}
+
+// Merging is the stored campaigns that placing reports (each its keys,
+// in order) would merge, one with another or with a campaign the
+// placement founds, without changing p: the store reads their sizes
+// (SetSize) before placing, and only theirs — which campaigns merge does
+// not depend on which survives.
+func (p *Partition) Merging(reports [][]Key) []string {
+	q := &Partition{owner: maps.Clone(p.owner), into: maps.Clone(p.into), born: maps.Clone(p.born), sealed: p.sealed,
+		size: maps.Clone(p.size), fresh: maps.Clone(p.fresh)}
+	seen := map[string]bool{}
+	var out []string
+	for i, ks := range reports {
+		pl := q.Place(ks)
+		if pl.Campaign == "" {
+			q.Found("\x00"+strconv.Itoa(i), 0, pl.NewKeys)
+		}
+		for _, m := range pl.Merges {
+			for _, c := range []string{m.From, m.Into} {
+				if !q.fresh[c] && !seen[c] {
+					seen[c] = true
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Seal marks campaign c as worked on by a person (the store's rule: its
@@ -200,13 +259,14 @@ type Link struct {
 type Placed struct {
 	Campaign string  // The campaign the report is in; "" when it founds one (Found says which).
 	Why      string  // Why it joined.
-	Merges   []Merge // Campaigns merged into Campaign, the oldest first.
+	Merges   []Merge // Campaigns merged into Campaign, in the order they gave way (the next survivor first).
 	Links    []Link  // Sealed campaigns the report shares keys with but did not join.
 	NewKeys  []uint64
 }
 
 // Place puts a report with keys ks into the partition: into the campaign
-// owning its keys, merging them into the oldest when several do; Placed.
+// owning its keys, merging them into the one that survives (see
+// Partition) when several do; Placed.
 // Campaign is "" when no campaign owns any of its keys, and the caller
 // then calls Found. Its keys nobody owned are the campaign's from now on
 // (NewKeys, to be written).
@@ -254,7 +314,15 @@ func (p *Partition) Place(ks []Key) Placed {
 			open = append(open, c)
 		}
 	}
-	slices.SortFunc(open, older)
+	slices.SortFunc(open, func(a, b string) int {
+		if p.survives(a, b) {
+			return -1
+		}
+		if p.survives(b, a) {
+			return 1
+		}
+		return 0
+	})
 	slices.SortFunc(sealed, func(a, b string) int {
 		if d := cmp.Compare(shared[b], shared[a]); d != 0 {
 			return d
@@ -266,6 +334,7 @@ func (p *Partition) Place(ks []Key) Placed {
 		join = open[0]
 		for _, c := range open[1:] {
 			p.into[c] = join
+			p.size[join] += p.size[c]
 			pl.Merges = append(pl.Merges, Merge{From: c, Into: join,
 				Why: "a report " + whyOf[join] + " campaign " + join + " and " + whyOf[c] + " campaign " + c})
 		}
@@ -273,6 +342,7 @@ func (p *Partition) Place(ks []Key) Placed {
 		join, sealed = sealed[0], sealed[1:]
 	}
 	pl.Campaign, pl.Why = join, whyOf[join]+" the campaign"
+	p.size[join]++
 	for _, c := range sealed {
 		pl.Links = append(pl.Links, Link{Campaign: c, Other: join,
 			Why: "a report " + whyOf[c] + " campaign " + c + " (worked on: not merged) and joined campaign " + join})
@@ -286,6 +356,8 @@ func (p *Partition) Place(ks []Key) Placed {
 // Found makes c, founded at, the owner of keys (a Placed's NewKeys).
 func (p *Partition) Found(c string, at int64, keys []uint64) {
 	p.born[c] = Born{At: at, ID: c}
+	p.fresh[c] = true
+	p.size[c] = 1
 	for _, k := range keys {
 		p.owner[k] = c
 	}
@@ -306,6 +378,7 @@ func (p *Partition) Claim(c string, at int64, keys []uint64) {
 	if _, ok := p.born[c]; !ok {
 		p.born[c] = Born{At: at, ID: c}
 	}
+	p.size[c]++
 	for _, k := range keys {
 		p.owner[k] = c
 	}

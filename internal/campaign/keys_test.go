@@ -234,3 +234,62 @@ func TestPartitionSealedNeverMerges(t *testing.T) {
 		t.Fatalf("tie: %+v", pl)
 	}
 }
+
+// TestPartitionKeepsTheLarger: a report bridging a large campaign and an
+// older small one merges the small one into the large one (attack
+// finding F2: the store rewrites the merged-away campaign's rows, and
+// keeping the oldest moved the large one for every older singleton
+// bridged to it); of two of one size the older stays; a stored campaign
+// stays over one founded by the same placement whatever their sizes
+// (that one is not stored yet: nothing moves); a worked campaign is never
+// merged (TestPartitionSealedNeverMerges). Merging names the stored
+// campaigns a placement merges, without placing anything.
+func TestPartitionKeepsTheLarger(t *testing.T) {
+	k := func(hs ...uint64) []Key {
+		var out []Key
+		for _, h := range hs {
+			out = append(out, Key{Hash: h, Kind: KindText})
+		}
+		return out
+	}
+	p := NewPartition()
+	p.Own(1, "c-old", 1)
+	p.Own(2, "c-big", 5)
+	p.Own(3, "c-older", 0)
+	p.Own(4, "c-peer", 6)
+	bridge := [][]Key{k(1, 2, 10), k(3, 10)}
+	if got := p.Merging(bridge); len(got) != 3 || !slices.Contains(got, "c-old") || !slices.Contains(got, "c-big") || !slices.Contains(got, "c-older") {
+		t.Fatalf("Merging: %v, want c-old, c-big, c-older", got)
+	}
+	if got, _ := p.Owner(10); got != "" {
+		t.Fatalf("Merging placed key 10 into %s", got)
+	}
+	p.SetSize("c-old", 1)
+	p.SetSize("c-big", 2000)
+	p.SetSize("c-older", 1)
+	for i, ks := range bridge {
+		pl := p.Place(ks)
+		if pl.Campaign != "c-big" || len(pl.Merges) != 1 || pl.Merges[0].Into != "c-big" {
+			t.Fatalf("bridge %d: %+v, want a merge into c-big", i, pl)
+		}
+	}
+	// Equal sizes: the older.
+	p.SetSize("c-peer", 2004) // c-big: 2,000, two singletons, two bridges
+	if pl := p.Place(k(2, 4)); pl.Campaign != "c-big" || pl.Merges[0].From != "c-peer" {
+		t.Fatalf("a tie: %+v, want c-peer (founded later) into c-big", pl)
+	}
+	// Founded here, larger than a stored one: the stored one stays.
+	q := NewPartition()
+	q.Own(1, "c-stored", 9)
+	q.SetSize("c-stored", 1)
+	q.Found("c-new", 1, []uint64{2})
+	for range 5 {
+		q.Place(k(2))
+	}
+	if got := q.Merging([][]Key{k(1, 2)}); len(got) != 1 || got[0] != "c-stored" {
+		t.Fatalf("Merging with a fresh campaign: %v, want only c-stored", got)
+	}
+	if pl := q.Place(k(1, 2)); pl.Campaign != "c-stored" || pl.Merges[0].From != "c-new" {
+		t.Fatalf("stored and fresh: %+v, want c-new into c-stored", pl)
+	}
+}

@@ -61,7 +61,7 @@ func TestTwoInstancesLockFirst(t *testing.T) {
 	}
 }
 
-func pgDSN(t *testing.T) string {
+func pgDSN(t testing.TB) string {
 	dsn := os.Getenv("ACCORD_POSTGRES_DSN")
 	if dsn == "" {
 		if os.Getenv("ACCORD_REQUIRE_TOOLS") != "" {
@@ -74,7 +74,7 @@ func pgDSN(t *testing.T) string {
 
 // freshSchema creates a schema for one test, dropped after it, and
 // returns a DSN using it.
-func freshSchema(t *testing.T, dsn string) string {
+func freshSchema(t testing.TB, dsn string) string {
 	schema := fmt.Sprintf("t%d_%d", os.Getpid(), schemaSeq.Add(1))
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -96,7 +96,7 @@ func freshSchema(t *testing.T, dsn string) string {
 	return dsn + sep + "search_path=" + schema
 }
 
-func open(t *testing.T, dsn string) *sqlstore.Store {
+func open(t testing.TB, dsn string) *sqlstore.Store {
 	s, err := Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -191,4 +191,25 @@ func rebind(q string) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// BenchmarkBridgeMerge: a bridge between a campaign of 2,000 reports and
+// an older singleton (attack finding F2; storetest.BridgeMerges). The
+// bytes written are the server's write-ahead log (the whole server's:
+// run it on a server of its own).
+func BenchmarkBridgeMerge(b *testing.B) {
+	dsn := freshSchema(b, pgDSN(b))
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	wal := func() int64 {
+		var n int64
+		if err := db.QueryRow(`SELECT CAST(pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS BIGINT)`).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	storetest.BridgeMerges(b, open(b, dsn), 2000, wal)
 }

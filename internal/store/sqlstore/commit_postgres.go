@@ -78,8 +78,9 @@ const snapshotTries = 2
 // errCampaignsMoved is the SQLSTATE campaign_keys_since_locked raises;
 // errCampaignsSealed campaigns_unsealed_locked's.
 const (
-	errCampaignsMoved  = "AC001"
-	errCampaignsSealed = "AC002"
+	errCampaignsMoved   = "AC001"
+	errCampaignsSealed  = "AC002"
+	errCampaignsResized = "AC003" // campaign_sizes_locked
 )
 
 // lockedTries is how many times a commit reading under the lock starts
@@ -89,10 +90,11 @@ const (
 const lockedTries = 3
 
 // startAgain says whether err is a commit's "start again" (a key moved,
-// a campaign sealed since it read them).
+// a campaign sealed, a campaign to merge grown or shrunk since it read
+// them).
 func startAgain(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == errCampaignsMoved || pe.Code == errCampaignsSealed)
+	return errors.As(err, &pe) && (pe.Code == errCampaignsMoved || pe.Code == errCampaignsSealed || pe.Code == errCampaignsResized)
 }
 
 // LockFirst makes every later PostgreSQL commit take the custody head
@@ -168,6 +170,9 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 	if err != nil {
 		return err
 	}
+	if err := idx.sizes(pgSizes(ctx, c)); err != nil {
+		return err
+	}
 	writes, merges, entries, err := commitRows(ctx, batches, enc, assign, idx)
 	if err != nil {
 		return err
@@ -215,6 +220,12 @@ func (s *Store) commitSnapshot(ctx context.Context, c *pgx.Conn, batches []*inta
 	if len(idx.merged) > 0 {
 		second.Queue(`SELECT campaigns_unsealed_locked($1::text[])`, idx.merged)
 		what = append(what, "check the campaigns to merge are not sealed")
+	}
+	// that the campaigns to merge have the sizes the survivors were
+	// chosen by (read after the snapshot, without the lock);
+	if ids, sizes := idx.expectedSizes(batches); len(ids) > 0 {
+		second.Queue(`SELECT campaign_sizes_locked($1::text[], $2::bigint[])`, ids, sizes)
+		what = append(what, "check the sizes of the campaigns to merge")
 	}
 	// the campaigns merged (reports, keys and cases moved);
 	for _, m := range merges {
@@ -421,6 +432,11 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 	if err != nil {
 		return err
 	}
+	// Under the lock, in the transaction: the sizes cannot change before
+	// the merges are written (an intake commit holds the head to its end).
+	if err := idx.sizes(pgSizes(ctx, c)); err != nil {
+		return err
+	}
 	writes, merges, entries, err := commitRows(ctx, batches, enc, assign, idx)
 	if err != nil {
 		return err
@@ -474,6 +490,22 @@ func (s *Store) commitLocked(ctx context.Context, c *pgx.Conn, batches []*intake
 	return exchange(ctx, c, &second, "commit reports", func(br pgx.BatchResults) error {
 		return readTags(br, what)
 	})
+}
+
+// pgSizes is commitIndex.sizes' query on c: one more round trip, made
+// only by a commit that merges stored campaigns.
+func pgSizes(ctx context.Context, c *pgx.Conn) func([]string) (map[string]int, error) {
+	return func(ids []string) (map[string]int, error) {
+		rows, err := c.Query(ctx, fmt.Sprintf(sizeQuery, "= ANY($1::text[])"), ids)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]int{}
+		var id string
+		var n int
+		_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error { out[id] = n; return nil })
+		return out, err
+	}
 }
 
 // readRows reads the next query's rows of a batch into dest, calling each

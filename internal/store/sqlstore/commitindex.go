@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/intake"
@@ -14,8 +16,10 @@ import (
 // the owners of every grouping key of the commit's reports (each key
 // belongs to one campaign, campaign_keys) are read with one query at the
 // start, the reports are placed in memory (campaign.Partition: a report
-// whose keys several campaigns own merges them into the oldest), and the
-// keys, campaigns and merges are written at the end. No candidate limit:
+// whose keys several campaigns own merges them into the largest — only
+// when one does are the sizes of the campaigns it merges read, with a
+// second query: sizeQuery), and the keys, campaigns and merges are
+// written at the end. No candidate limit:
 // a key has one owner, so every campaign a report belongs with is read,
 // however many reports share its keys.
 type commitIndex struct {
@@ -26,6 +30,9 @@ type commitIndex struct {
 	// filled by commitRows: on PostgreSQL none of them may have been
 	// sealed since the snapshot (campaigns_unsealed_locked).
 	merged []string
+	// sized are the stored campaigns whose sizes were read (sizes), and
+	// the sizes read.
+	sized map[string]int
 }
 
 // newCommitIndex notes the keys the reports of a commit have; their
@@ -103,6 +110,91 @@ func (s *Store) prefetch(ctx context.Context, tx *sql.Tx, x *commitIndex) error 
 	return nil
 }
 
+// sizeQuery counts the reports of campaigns (%s: the condition on
+// campaign_id), by the reports_campaign index.
+const sizeQuery = `SELECT campaign_id, COUNT(*) FROM reports WHERE campaign_id %s GROUP BY campaign_id`
+
+// sizes reads the sizes of the stored campaigns the commit's reports
+// would merge, if any (campaign.Partition.Merging): the survivor of a
+// merge is the larger, whose rows then stay where they are. query runs
+// sizeQuery with the ids.
+func (x *commitIndex) sizes(query func(ids []string) (map[string]int, error)) error {
+	ids := x.part.Merging(x.keys)
+	if len(ids) == 0 {
+		return nil
+	}
+	n, err := query(ids)
+	if err != nil {
+		return fmt.Errorf("campaign sizes: %w", err)
+	}
+	x.sized = map[string]int{}
+	for _, id := range ids {
+		x.part.SetSize(id, n[id])
+		x.sized[id] = n[id]
+	}
+	return nil
+}
+
+// expectedSizes are the sizes read (sizes) with the commit's own reports
+// added to their campaign's, once placed: what counting the campaigns
+// finds inside the commit's transaction, before its merges, if no other
+// commit changed them since they were read (campaign_sizes_locked).
+func (x *commitIndex) expectedSizes(batches []*intake.Batch) ([]string, []int64) {
+	if len(x.sized) == 0 {
+		return nil, nil
+	}
+	n := map[string]int64{}
+	for id, c := range x.sized {
+		n[id] = int64(c)
+	}
+	for _, b := range batches {
+		for _, r := range b.Reports {
+			if _, ok := n[r.CampaignID]; ok {
+				n[r.CampaignID]++
+			}
+		}
+	}
+	ids := slices.Sorted(maps.Keys(n))
+	sizes := make([]int64, len(ids))
+	for i, id := range ids {
+		sizes[i] = n[id]
+	}
+	return ids, sizes
+}
+
+// readSizes is commitIndex.sizes' query inside tx (SQLite; in pieces
+// under the parameter limit).
+func (s *Store) readSizes(ctx context.Context, tx *sql.Tx, x *commitIndex) error {
+	return x.sizes(func(ids []string) (map[string]int, error) {
+		out := map[string]int{}
+		for start := 0; start < len(ids); start += maxParams {
+			part := ids[start:min(len(ids), start+maxParams)]
+			args := make([]any, len(part))
+			for i, id := range part {
+				args[i] = id
+			}
+			rows, err := tx.QueryContext(ctx, s.q(fmt.Sprintf(sizeQuery, "IN ("+placeholders(len(args))+")")), args...)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var id string
+				var n int
+				if err := rows.Scan(&id, &n); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				out[id] = n
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	})
+}
+
 // noCandidates is the campaign.Index the assigner is given for a report
 // that founds a campaign: the grouping is the store's (by keys), the
 // assigner only names the new campaign.
@@ -145,7 +237,7 @@ type placed struct {
 const linkCols = "campaign_id, other_id, report_id, at, reason"
 
 // place groups the commit's reports in order: each joins the campaign
-// owning its keys (merging several into the oldest) or founds one (named
+// owning its keys (merging several into the largest) or founds one (named
 // by assign). A campaign founded and merged away within the commit is
 // never written: its reports are the survivor's.
 func (x *commitIndex) place(ctx context.Context, batches []*intake.Batch, assign intake.Assigner) (placed, error) {

@@ -781,7 +781,27 @@ func migrations(d Dialect) []string {
 			marked_by TEXT NOT NULL,
 			marked_at BIGINT NOT NULL
 		)`,
+		// 37: on PostgreSQL, the check a commit that merges campaigns
+		// makes under the custody head: that the campaigns have the sizes
+		// it chose the survivors by (sizesLocked).
+		sizesLocked(d),
 	}
+}
+
+// sizesLocked is migration 37 (nothing on SQLite, whose commits read and
+// write under one lock). A merge keeps the larger campaign
+// (campaign.Partition); a commit on a snapshot reads the sizes of the
+// campaigns it merges without the lock, so another instance may have
+// added reports to one since. Under the head — which every intake commit
+// holds to its end, so no other can add reports meanwhile — the function
+// counts them again (ids and the sizes expected, this commit's own
+// reports included) and raises SQLSTATE AC003 when one differs: the
+// commit starts again (at last reading under the lock, exactly).
+func sizesLocked(d Dialect) string {
+	if d.Name != "postgres" {
+		return `SELECT 1`
+	}
+	return `CREATE FUNCTION campaign_sizes_locked(ids TEXT[], sizes BIGINT[]) RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF EXISTS (SELECT 1 FROM unnest(ids, sizes) AS u(id, n) WHERE (SELECT COUNT(*) FROM reports r WHERE r.campaign_id = u.id) <> u.n) THEN RAISE EXCEPTION 'the campaigns to merge changed size since they were read' USING ERRCODE = 'AC003'; END IF; END $$`
 }
 
 // sealLockKey is the transaction advisory lock of campaign $1's seal on

@@ -194,6 +194,9 @@ func (s *Store) Commit(ctx context.Context, batches []*intake.Batch, assign inta
 	if err := s.prefetch(ctx, tx, idx); err != nil {
 		return err
 	}
+	if err := s.readSizes(ctx, tx, idx); err != nil {
+		return err
+	}
 	enc, err := encodeReports(batches)
 	if err != nil {
 		return err

@@ -76,6 +76,8 @@ func Run(t *testing.T, open Open) {
 		lf.LockFirst()
 		sealedMeanwhile(t, s)
 	})
+	t.Run("MergeKeepsTheLarger", func(t *testing.T) { mergeKeepsTheLarger(t, open(t)) })
+	t.Run("MergeSizesMeanwhile", func(t *testing.T) { mergeSizesMeanwhile(t, open(t)) })
 	t.Run("CampaignsAnyOrder", func(t *testing.T) { campaignsAnyOrder(t, open) })
 	t.Run("CustodyChain", func(t *testing.T) { custodyChain(t, open(t)) })
 	t.Run("Campaigns", func(t *testing.T) { campaigns(t, open(t)) })
