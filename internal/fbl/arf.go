@@ -46,6 +46,7 @@ func BuildARF(in ARFInput) ([]byte, error) {
 		}
 	}
 	original = tokenRe.ReplaceAll(original, []byte("${1}REDACTED")) // the header, and parts privacy left as they were
+	original = redactLabels(original)
 	rcpt := ""
 	if at := strings.LastIndexByte(in.Recipient, '@'); at > 0 {
 		var r [8]byte
@@ -82,7 +83,7 @@ func BuildARF(in ARFInput) ([]byte, error) {
 			"(GET /api/v1/suppressions) carries it.\r\n")
 	}
 	if c.ConsentOnRecord {
-		fmt.Fprintf(&b, "Consent on record: yes (record %s). The authority sees this too.\r\n", c.ConsentRecord)
+		b.WriteString("Consent on record: yes. The authority sees this too.\r\n")
 	} else {
 		b.WriteString("Consent on record: no.\r\n")
 	}
@@ -122,6 +123,26 @@ func BuildARF(in ARFInput) ([]byte, error) {
 	}
 	fmt.Fprintf(&b, "--%s--\r\n", boundary)
 	return b.Bytes(), nil
+}
+
+// labelFieldRe is an Accord-Label field with its folded lines.
+var labelFieldRe = regexp.MustCompile(`(?im)^Accord-Label:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*`)
+
+// redactLabels replaces the value of every Accord-Label field in a
+// message's header: a label is issued for one message to one recipient,
+// so its id and signature name the recipient to the sender that asked
+// for it, as an opt-out token does. The desk keeps the label in its
+// evidence.
+func redactLabels(raw []byte) []byte {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if e := bytes.Index(raw, []byte("\n\n")); e >= 0 && (end < 0 || e < end) {
+		end = e
+	}
+	if end < 0 {
+		end = len(raw)
+	}
+	head := labelFieldRe.ReplaceAll(raw[:end], []byte("Accord-Label: REDACTED"))
+	return append(head, raw[end:]...)
 }
 
 func newBoundary() string {

@@ -60,3 +60,30 @@ func TestARFRedactsEncodedTokens(t *testing.T) {
 		}
 	}
 }
+
+// The ARF names neither the consent record nor the label the sender was
+// given for this recipient: either would tell the sender who complained
+// without the suppression feed.
+func TestARFNamesNoRecordNorLabel(t *testing.T) {
+	const label = "v=3; s=shop.example; t=1764400000;\r\n i=wmcw263wd5dhkcgyvd3q; b=QUJDREVGR0hJSktMTU5PUA"
+	raw := "From: Shop <news@shop.example>\r\nTo: ana@example.net\r\nAccord-Label: " + label + "\r\nSubject: Sale\r\n\r\nHello ana, our sale. Accord-Label: i=wmcw263wd5dhkcgyvd3q stays in the body text.\r\n"
+	arf, err := BuildARF(ARFInput{Report: &intake.Report{ID: "r1", Raw: []byte(raw), ReceivedAt: time.Now()},
+		Complaint: consent.Complaint{Sender: "shop.example", How: consent.HowLabel, ConsentOnRecord: true, ConsentRecord: "gyriulwed7ty44biqyvcicy54i"},
+		Sender:    consent.Sender{ID: "shop.example"}, Node: "test", Recipient: "ana@example.net"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(arf)
+	if strings.Contains(s, "gyriulwed7ty44biqyvcicy54i") {
+		t.Error("the ARF names the consent record")
+	}
+	if !strings.Contains(s, "Consent on record: yes") {
+		t.Error("the ARF no longer says consent is on record")
+	}
+	if !strings.Contains(s, "\r\nAccord-Label: REDACTED\r\nSubject: Sale\r\n") {
+		t.Errorf("the label field is not redacted whole:\n%s", s)
+	}
+	if strings.Contains(s, "QUJDREVGR0hJSktMTU5PUA") || strings.Count(s, "wmcw263wd5dhkcgyvd3q") != 1 {
+		t.Errorf("the label's id or signature is left in its field, or the body was changed:\n%s", s)
+	}
+}
