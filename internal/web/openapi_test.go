@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/accord-antispam/accord/internal/consent"
 )
 
 // TestOpenAPIDescribesEveryRoute: the published description is YAML a
@@ -45,5 +47,40 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	if n < 30 {
 		t.Errorf("found only %d API routes: the pattern no longer matches how routes are registered", n)
+	}
+}
+
+// TestOpenAPIOptOutLinksBound: the description gives the node's own bound
+// on recipients per opt-out links request (it said 10,000 where the node
+// refuses more than 1,000: the new user's trial, F13).
+func TestOpenAPIOptOutLinksBound(t *testing.T) {
+	b, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]yaml.Node `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var op struct {
+		RequestBody struct {
+			Content map[string]struct {
+				Schema struct {
+					Properties map[string]struct {
+						MaxItems int `yaml:"maxItems"`
+					} `yaml:"properties"`
+				} `yaml:"schema"`
+			} `yaml:"content"`
+		} `yaml:"requestBody"`
+	}
+	node := doc.Paths["/api/v1/unsubscribe-links"]["post"]
+	if err := node.Decode(&op); err != nil {
+		t.Fatal(err)
+	}
+	got := op.RequestBody.Content["application/json"].Schema.Properties["recipients"].MaxItems
+	if got != consent.MaxLinks {
+		t.Errorf("openapi.yaml: recipients maxItems %d, the node takes %d", got, consent.MaxLinks)
 	}
 }
