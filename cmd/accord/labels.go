@@ -64,7 +64,13 @@ func labelVerify(ctx context.Context, e *env, args []string) error {
 	}
 	var issuers []label.Issuer
 	for _, k := range keys {
-		pub, err := label.PublicKey(strings.TrimSpace(k))
+		k = strings.TrimSpace(k)
+		pub, err := label.PublicKey(k)
+		if err != nil && strings.HasPrefix(strings.ToUpper(k), "SHA256:") {
+			// consent verify and evidence verify take a fingerprint, since
+			// their files carry the key it pins; a label carries no key.
+			err = fmt.Errorf("--key %q is a fingerprint: a label carries no key to pin, so give the issuing node's public key itself (accord node key on that node, or its /api/v1/node)", k)
+		}
 		if err != nil {
 			return &exitError{code: 2, err: err}
 		}

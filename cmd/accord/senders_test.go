@@ -468,6 +468,12 @@ func labelEndToEnd(t *testing.T, bin string, s *served, filterAddr, shop, data, 
 	if code, _ := exitCode(t, bin, "label", "verify", "--key", "bm90IGEga2V5", labelled); code != 2 {
 		t.Errorf("label verify with a bad key: exit %d", code)
 	}
+	// A fingerprint (what consent and evidence verify take) is refused
+	// with what to give instead.
+	fp := lastLine(runBin(t, bin, "", "node", "fingerprint", "--data", data))
+	if code, out := exitCode(t, bin, "label", "verify", "--key", fp, labelled); code != 2 || !strings.Contains(out, "is a fingerprint") || !strings.Contains(out, "accord node key") {
+		t.Errorf("label verify with a fingerprint: exit %d\n%s", code, out)
+	}
 	runBin(t, bin, "", "label", "revoke", lab.ID, "--reason", "test revocation", "--data", data)
 	time.Sleep(2100 * time.Millisecond) // the node makes its list again at most every 2 seconds
 	fetch()
