@@ -83,6 +83,13 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
+	// senderName is how a recipient knows a sender: its name and domain.
+	"senderName": func(s consent.Sender) string {
+		if s.Name != "" {
+			return s.Name + ", " + s.ID
+		}
+		return s.ID
+	},
 	"upper":   strings.ToUpper,
 	"percent": func(f float64) string { return fmt.Sprintf("%.3f%%", f*100) },
 	"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
