@@ -332,9 +332,9 @@ type mailtoDoor struct{ svc *consent.Service }
 
 func (d mailtoDoor) MailtoToken(addr string) (string, bool, error) { return d.svc.MailtoToken(addr) }
 
-func (d mailtoDoor) MailtoOptOut(ctx context.Context, tok, from, ip string) error {
-	_, err := d.svc.Unsubscribe(ctx, tok, consent.ViaMailto, false, consent.Client{IP: ip, Method: "smtp"})
-	return err
+func (d mailtoDoor) MailtoOptOut(ctx context.Context, tok, from, ip string) (bool, error) {
+	res, err := d.svc.Unsubscribe(ctx, tok, consent.ViaMailto, false, consent.Client{IP: ip, Method: "smtp"})
+	return res.Already, err
 }
 
 // outboundMailer sends the consent service's and the feedback loop's mail

@@ -29,11 +29,11 @@ func (o *optOuts) MailtoToken(addr string) (string, bool, error) {
 	return tok, true, nil
 }
 
-func (o *optOuts) MailtoOptOut(_ context.Context, tok, from, ip string) error {
+func (o *optOuts) MailtoOptOut(_ context.Context, tok, from, ip string) (bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.done = append(o.done, tok+" from "+from)
-	return nil
+	return false, nil
 }
 
 // Mail to an opt-out address unsubscribes and is no complaint; a forged

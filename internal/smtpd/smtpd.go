@@ -70,8 +70,9 @@ type OptOut interface {
 	// MailtoToken says whether an address is an opt-out address and, if
 	// so, its token; err is set for a forged token.
 	MailtoToken(addr string) (token string, isOptOut bool, err error)
-	// MailtoOptOut acts on a token. Acting twice is acting once.
-	MailtoOptOut(ctx context.Context, token, from, ip string) error
+	// MailtoOptOut acts on a token. Acting twice is acting once: already
+	// says the recipient was unsubscribed before.
+	MailtoOptOut(ctx context.Context, token, from, ip string) (already bool, err error)
 }
 
 // Server is the complaints mailbox.
@@ -297,15 +298,19 @@ func (x *session) Data(r io.Reader) error {
 // answer is a fixed sentence (what went wrong stays in the node's log),
 // and says when only some took effect.
 func (x *session) optOut(ctx context.Context) error {
-	taken := 0
+	taken, already := 0, 0
 	for _, tok := range x.optout {
-		if err := x.s.cfg.OptOut.MailtoOptOut(ctx, tok, x.from, x.ip); err != nil {
+		was, err := x.s.cfg.OptOut.MailtoOptOut(ctx, tok, x.from, x.ip)
+		if err != nil {
 			x.s.log.Warn("mailto opt-out refused", "err", err, "ip", x.ip)
 			continue
 		}
 		taken++
+		if was {
+			already++
+		}
 	}
-	x.s.log.Info("mailto opt-out", "n", len(x.optout), "taken", taken, "ip", x.ip)
+	x.s.log.Info("mailto opt-out", "n", len(x.optout), "taken", taken, "already", already, "ip", x.ip)
 	switch {
 	case taken == 0:
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
@@ -316,6 +321,9 @@ func (x *session) optOut(ctx context.Context) error {
 	}
 	if len(x.rcpts) > 0 {
 		return nil
+	}
+	if already == taken {
+		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Already unsubscribed: nothing more to do"}
 	}
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Unsubscribed: this took effect now"}
 }

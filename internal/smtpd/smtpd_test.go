@@ -560,11 +560,11 @@ func (fakeOptOut) MailtoToken(addr string) (string, bool, error) {
 	return tok, is, nil
 }
 
-func (fakeOptOut) MailtoOptOut(_ context.Context, tok, _, _ string) error {
+func (fakeOptOut) MailtoOptOut(_ context.Context, tok, _, _ string) (bool, error) {
 	if strings.HasPrefix(tok, "ok") {
-		return nil
+		return strings.HasPrefix(tok, "okdone"), nil
 	}
-	return errors.New("sqlstore: database is locked (SQLITE_BUSY) at consent_suppressions")
+	return false, errors.New("sqlstore: database is locked (SQLITE_BUSY) at consent_suppressions")
 }
 
 // A refused mailto opt-out answers a fixed sentence, never the node's
@@ -590,7 +590,15 @@ func TestMailtoOptOutAnswers(t *testing.T) {
 	if code != 250 || !strings.Contains(msg, "1 of 2") || strings.Contains(msg, "sqlstore") {
 		t.Errorf("one of two opt-outs: %d %s", code, msg)
 	}
-	if code, msg = send("unsubscribe+ok1@node.example"); code != 250 || !strings.Contains(msg, "Unsubscribed") {
+	if code, msg = send("unsubscribe+ok1@node.example"); code != 250 || !strings.Contains(msg, "Unsubscribed: this took effect now") {
 		t.Errorf("an opt-out: %d %s", code, msg)
+	}
+	// Used again: it says nothing changed (the new user's trial, F10: it
+	// answered "this took effect now" every time).
+	if code, msg = send("unsubscribe+okdone1@node.example"); code != 250 || !strings.Contains(msg, "Already unsubscribed") {
+		t.Errorf("an opt-out used again: %d %s", code, msg)
+	}
+	if code, msg = send("unsubscribe+okdone1@node.example", "unsubscribe+ok2@node.example"); code != 250 || !strings.Contains(msg, "took effect now") {
+		t.Errorf("one new opt-out beside a used one: %d %s", code, msg)
 	}
 }
