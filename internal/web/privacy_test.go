@@ -33,6 +33,19 @@ func TestPrivacyNoticeAndMailbox(t *testing.T) {
 	if r := get(t, c, n.url+"/rights"); !bytes.Contains(r.body, []byte(`href="mailto:spam@desk.example.org"`)) {
 		t.Errorf("/rights does not give the mailbox address")
 	}
+	// The notice names what the desk's senders' side holds and shares:
+	// complaints forwarded, redacted, to a registered sender, and the
+	// consent log's records of subscribers (the new user's trial, F3: the
+	// confirmation and opt-out pages link here, and it said neither).
+	for _, lang := range []string{"", "?lang=de"} {
+		r := get(t, c, n.url+"/privacy"+lang)
+		for _, re := range []string{`<p id="senders">[^<]*(registered at this node|bei diesem Knoten registrierten)[^<]*</p>`,
+			`<p id="subscribers">[^<]*(keyed hash|verschlüsselten Hashwert)[^<]*(browser|Browser)[^<]*</p>`} {
+			if !regexp.MustCompile(re).Match(r.body) {
+				t.Errorf("privacy notice%s: nothing matches %s", lang, re)
+			}
+		}
+	}
 }
 
 func TestReporterSeesExportsAndErases(t *testing.T) {
