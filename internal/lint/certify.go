@@ -45,8 +45,8 @@ type CertifyRequest struct {
 	Sender    string
 	Raw       []byte        // The message as it will be sent (DKIM-signed, or not yet).
 	Domain    string        // The DKIM domain, when the message is not signed yet.
-	Recipient string        // With it, the recipient's consent must be on record.
-	List      string        //
+	Recipient string        // "": the message's single To.
+	List      string        // "": the list of the node's opt-out token in the message, else any list.
 	TTL       time.Duration // 0: the default.
 }
 
@@ -100,8 +100,9 @@ func (c *Certifier) maxTTL() time.Duration {
 
 // Certify checks the sender and the message and, when both pass, issues
 // the label. The sender must be active, under the complaint line with no
-// overdue opt-out, keep consent records (with the recipient's on record,
-// when named), and the message must lint without a breach and be bound to
+// overdue opt-out, keep consent records, the message's one recipient
+// (named, else its single To) must have consent on record on its list and
+// no opt-out, and the message must lint without a breach and be bound to
 // one of the sender's DKIM domains.
 func (c *Certifier) Certify(ctx context.Context, req CertifyRequest) (*Certificate, error) {
 	ttl, err := c.ttl(req.TTL)
@@ -133,8 +134,16 @@ func (c *Certifier) Certify(ctx context.Context, req CertifyRequest) (*Certifica
 	} else if err != nil {
 		return nil, err
 	}
+	// The recipient and the list are always determined: a label vouches
+	// that this one recipient's consent is on record and that they did not
+	// opt out, whether or not the request names them.
+	rcpt, list, w, err := c.recipientOf(ctx, m, sd, req.Recipient, req.List)
+	if err != nil {
+		return nil, err
+	}
+	why = append(why, w...)
 	rep, err := c.Linter.Lint(ctx, m, Options{Source: "label request", Sender: NodeFacts{Service: c.Consent, ID: sd.ID},
-		Recipient: req.Recipient, List: req.List, Bulk: true})
+		Recipient: rcpt, List: list, Bulk: true})
 	if err != nil {
 		return nil, err
 	}
@@ -147,17 +156,16 @@ func (c *Certifier) Certify(ctx context.Context, req CertifyRequest) (*Certifica
 		}
 		why = append(why, "the message does not lint clean: "+strings.Join(b, ", "))
 	}
-	if req.Recipient != "" && !slices.ContainsFunc(rep.Findings, func(f Finding) bool { return f.Check == "consent.on-record" && f.Status == OK }) {
-		why = append(why, "no consent on record for "+req.Recipient)
+	if rcpt != "" && !slices.ContainsFunc(rep.Findings, func(f Finding) bool { return f.Check == "consent.on-record" && f.Status == OK }) {
+		on := "any list"
+		if list != "" {
+			on = "list " + list
+		}
+		why = append(why, "no consent on record for "+rcpt+" on "+on)
 	}
 	if p := label.HeaderProblem(req.Raw); p != "" {
 		why = append(why, p)
 	}
-	w, err := c.recipientBound(ctx, m, sd, req.Recipient)
-	if err != nil {
-		return nil, err
-	}
-	why = append(why, w...)
 	if len(why) > 0 {
 		return nil, &NotEligibleError{Why: why, Report: rep}
 	}
@@ -171,13 +179,18 @@ func (c *Certifier) Certify(ctx context.Context, req CertifyRequest) (*Certifica
 	return &Certificate{Label: l, Field: l.Field(), Report: rep}, nil
 }
 
-// recipientBound says why a message is not one message to one recipient,
-// as a label must be: the label binds To and List-Unsubscribe, so the
-// node's opt-out token there must be the one issued for the recipient the
-// message is addressed to (named by the request, or the message's single
-// To) and for this sender — else one recipient's label and opt-out would
-// ride on mail to everyone, and their opt-outs unsubscribe someone else.
-func (c *Certifier) recipientBound(ctx context.Context, m *mail.Message, sd consent.Sender, asked string) ([]string, error) {
+// recipientOf determines the one recipient and the list a label is for,
+// and says why the message is not one message to one recipient, as a label
+// must be: the label binds To and List-Unsubscribe, so the node's opt-out
+// token there must be the one issued for the recipient the message is
+// addressed to (named by the request, or the message's single To) and for
+// this sender — else one recipient's label and opt-out would ride on mail
+// to everyone, and their opt-outs unsubscribe someone else. The list is
+// the token's when the message carries one (a list= that differs is
+// refused: the token says which mailing this is), else the list asked
+// ("" any). rcpt is "" when no single recipient could be determined, with
+// the reason in why.
+func (c *Certifier) recipientOf(ctx context.Context, m *mail.Message, sd consent.Sender, asked, askedList string) (rcpt, list string, why []string, err error) {
 	var to []string
 	for _, v := range m.Header.Values("To") {
 		as, _ := netmail.ParseAddressList(v)
@@ -185,34 +198,38 @@ func (c *Certifier) recipientBound(ctx context.Context, m *mail.Message, sd cons
 			to = append(to, strings.ToLower(a.Address))
 		}
 	}
-	rcpt := strings.ToLower(strings.TrimSpace(asked))
+	rcpt = strings.ToLower(strings.TrimSpace(asked))
 	if a, err := netmail.ParseAddress(rcpt); err == nil {
 		rcpt = strings.ToLower(a.Address)
 	}
+	list = strings.ToLower(strings.TrimSpace(askedList))
 	switch {
 	case rcpt != "" && !slices.Contains(to, rcpt):
-		return []string{"the message is not addressed (To) to " + rcpt + ", the recipient named: a label is for one message to one recipient"}, nil
+		return "", list, []string{"the message is not addressed (To) to " + rcpt + ", the recipient named: a label is for one message to one recipient"}, nil
 	case rcpt == "" && len(to) == 1:
 		rcpt = to[0]
+	case rcpt == "":
+		return "", list, []string{"the message is addressed to no single recipient (To), and none was named (recipient=): a label is for one message to one recipient, whose consent must be on record"}, nil
 	}
 	view, _, ok := c.Consent.TokenIn(ctx, m.Header.Get("List-Unsubscribe"))
 	if !ok {
-		return nil, nil // the sender's own opt-out: the label binds it and To
+		return rcpt, list, nil, nil // the sender's own opt-out: the label binds it and To
 	}
 	if view.Sender.ID != sd.ID {
-		return []string{"the opt-out link in List-Unsubscribe is another sender's"}, nil
+		return rcpt, list, []string{"the opt-out link in List-Unsubscribe is another sender's"}, nil
 	}
-	if rcpt == "" {
-		return []string{"the message is addressed to no single recipient (To), and none was named (recipient=): a label is for one message to one recipient, whose opt-out link it carries"}, nil
+	if list != "" && list != view.List {
+		return rcpt, view.List, []string{"the opt-out link in List-Unsubscribe is for list " + view.List + ", not " + list + ", the list named: the link says which mailing the message is"}, nil
 	}
+	list = view.List
 	h, err := c.Consent.Hash(sd.ID, rcpt)
 	if err != nil {
-		return nil, err
+		return "", list, nil, err
 	}
 	if h != view.RecipientHash() {
-		return []string{"the opt-out link in List-Unsubscribe was issued for another recipient than " + rcpt + ": a label is for one message to one recipient, whose own opt-out link it carries"}, nil
+		return rcpt, list, []string{"the opt-out link in List-Unsubscribe was issued for another recipient than " + rcpt + ": a label is for one message to one recipient, whose own opt-out link it carries"}, nil
 	}
-	return nil, nil
+	return rcpt, list, nil, nil
 }
 
 var idB32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

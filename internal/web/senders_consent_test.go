@@ -1,0 +1,104 @@
+package web_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/accord-antispam/accord/internal/consent"
+)
+
+// Helpers for the tests of what a sender can make the node believe.
+
+func recordConsent(t *testing.T, n senderNode, tok, addr, list string) {
+	t.Helper()
+	r := do(t, "POST", n.url+"/api/v1/consents", tok, "application/json", jsonBody(map[string]any{"recipient": addr, "list": list,
+		"basis": "consent", "capture": map[string]any{"method": "form"}}))
+	if r.status != 201 {
+		t.Fatalf("record %s on %s: %d %s", addr, list, r.status, r.body)
+	}
+}
+
+func linksFor(t *testing.T, n senderNode, tok, list, campaign string, rcpts ...string) []consent.Link {
+	t.Helper()
+	r := do(t, "POST", n.url+"/api/v1/unsubscribe-links", tok, "application/json", jsonBody(map[string]any{"list": list, "campaign": campaign, "recipients": rcpts}))
+	var out struct{ Links []consent.Link }
+	if r.status != 200 || json.Unmarshal(r.body, &out) != nil || len(out.Links) != len(rcpts) {
+		t.Fatalf("links: %d %s", r.status, r.body)
+	}
+	return out.Links
+}
+
+func oneClick(t *testing.T, l consent.Link, all bool) {
+	t.Helper()
+	body := "List-Unsubscribe=One-Click"
+	if all {
+		body += "&scope=all"
+	}
+	if r := do(t, "POST", l.URL, "", "application/x-www-form-urlencoded", []byte(body)); r.status != 200 {
+		t.Fatalf("one-click: %d %s", r.status, r.body)
+	}
+}
+
+// labelMsg is campaignMsg to another recipient, with the node's opt-out
+// link l when it has a token.
+func labelMsg(n senderNode, to string, l consent.Link) string {
+	m := strings.Replace(campaignMsg, "To: dave@example.net", "To: "+to, 1)
+	if l.Token != "" {
+		m = strings.Replace(m, "<https://node.example/u/x>, <mailto:unsubscribe+x@node.example>", l.ListUnsubscribe, 1)
+		m = strings.Replace(m, "https://node.example/u/x", l.URL, 1)
+		m = strings.ReplaceAll(m, n.url+"/u/", "https://node.example/u/")
+	}
+	return m
+}
+
+// S1: a label is issued only for mail to a recipient whose consent is on
+// record and who did not opt out, whether or not the request names them;
+// the list is the one of the node's opt-out token in the message.
+func TestLabelNeedsTheRecipientsConsent(t *testing.T) {
+	n := startSenders(t, 1000)
+	shop := n.sender(t, "shop.example")
+	ask := func(msg, q string) resp {
+		return do(t, "POST", n.url+"/api/v1/labels"+q, shop, "message/rfc822", []byte(msg))
+	}
+	recordConsent(t, n, shop, "dave@example.net", "news")
+	recordConsent(t, n, shop, "zoe@example.net", "news") // the sender keeps active records after dave's opt-out
+	if r := ask(labelMsg(n, "dave@example.net", consent.Link{}), ""); r.status != 201 {
+		t.Fatalf("label for dave, who consented: %d %s", r.status, r.body)
+	}
+	// carol has no record at all: the single To is the recipient.
+	if r := ask(labelMsg(n, "carol@example.net", consent.Link{}), ""); r.status != 422 || !strings.Contains(string(r.body), "no consent on record for carol@example.net") {
+		t.Errorf("label for carol, with no record, recipient= left out: %d %s", r.status, r.body)
+	}
+	// No single To and none named: refused, and says why.
+	two := strings.Replace(campaignMsg, "To: dave@example.net", "To: dave@example.net, carol@example.net", 1)
+	if r := ask(two, ""); r.status != 422 || !strings.Contains(string(r.body), "addressed to no single recipient") {
+		t.Errorf("label for a message to two: %d %s", r.status, r.body)
+	}
+	// dave opts out of all the sender's mail: no label for him, named or not,
+	// with or without his own opt-out token in the message.
+	dl := linksFor(t, n, shop, "news", "", "dave@example.net")[0]
+	oneClick(t, dl, true)
+	for name, msg := range map[string]string{"no token": labelMsg(n, "dave@example.net", consent.Link{}), "his token": labelMsg(n, "dave@example.net", dl)} {
+		if r := ask(msg, ""); r.status != 422 || !strings.Contains(string(r.body), "consent.opted-out") {
+			t.Errorf("label for dave after his opt-out (%s): %d %s", name, r.status, r.body)
+		}
+	}
+	// hank consents to news and promo, then opts out of promo: a message
+	// carrying his promo token is a promo mailing, whatever list= says.
+	recordConsent(t, n, shop, "hank@example.net", "news")
+	recordConsent(t, n, shop, "hank@example.net", "promo")
+	pl := linksFor(t, n, shop, "promo", "", "hank@example.net")[0]
+	oneClick(t, pl, false)
+	msg := labelMsg(n, "hank@example.net", pl)
+	if r := ask(msg, "?recipient=hank@example.net&list=news"); r.status != 422 || !strings.Contains(string(r.body), "is for list promo, not news") {
+		t.Errorf("label for hank's promo mail asked as news: %d %s", r.status, r.body)
+	}
+	if r := ask(msg, ""); r.status != 422 || !strings.Contains(string(r.body), "consent.opted-out") {
+		t.Errorf("label for hank's promo mail after his promo opt-out: %d %s", r.status, r.body)
+	}
+	// His news token still gets a label: the opt-out was of promo only.
+	if r := ask(labelMsg(n, "hank@example.net", linksFor(t, n, shop, "news", "", "hank@example.net")[0]), ""); r.status != 201 {
+		t.Errorf("label for hank's news mail: %d %s", r.status, r.body)
+	}
+}
