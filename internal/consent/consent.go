@@ -286,6 +286,10 @@ type Store interface {
 	ListRef(ctx context.Context, sender, name string) (int64, error)
 	ListName(ctx context.Context, ref int64) (sender, name string, err error)
 	CampaignRef(ctx context.Context, sender, list, name string, issued int64) (int64, error)
+	// CountIssued counts recipients (refs) in a campaign (its ref): those
+	// not counted in it before are added to its Issued, at most once
+	// each; it returns how many were added.
+	CountIssued(ctx context.Context, campaign int64, recipients []int64) (int64, error)
 	CampaignByRef(ctx context.Context, ref int64) (Campaign, error)
 	ReportSent(ctx context.Context, sender, list, name string, sent int64) error
 	SenderCampaigns(ctx context.Context, sender string) ([]Campaign, error)

@@ -14,8 +14,16 @@ const MaxComplaintRate = 0.003
 // RateWindow is the period complaint rates are measured over.
 const RateWindow = 30 * 24 * time.Hour
 
+// MaxMessagesPerRecipient bounds the messages a sender's standing counts
+// per recipient in RateWindow: two a day. Campaigns are the sender's to
+// make, as many as it likes, so the sum of their counts is bounded by
+// something the node saw — its recipients with an active, confirmed
+// record — times this.
+const MaxMessagesPerRecipient = 60
+
 // Standing is how a sender stands: its complaints over the last 30 days
-// against the messages of its campaigns of those days, and the opt-outs it
+// against the messages of its campaigns of those days (at most
+// MaxMessagesPerRecipient per confirmed recipient), and the opt-outs it
 // let pass their deadline. With complaints and nothing sent, the rate is
 // 100%: a sender must say what it sends (links or POST
 // /api/v1/sender/campaigns) to be measured.
@@ -23,7 +31,8 @@ type Standing struct {
 	Sender     string
 	Good       bool     // Active, under the complaint line, no overdue opt-out.
 	Why        []string // What stands against it, in words.
-	Sent       int64
+	Sent       int64    // Messages counted, at most Bound.
+	Bound      int64    // Recipients with an active confirmed record × MaxMessagesPerRecipient.
 	Complaints int64
 	Rate       float64
 	Overdue    int
@@ -46,6 +55,12 @@ func (s *Service) Standing(ctx context.Context, sender string) (Standing, error)
 			st.Sent += c.Sent()
 		}
 	}
+	confirmed, err := s.st.ConfirmedRecipients(ctx, sd.ID)
+	if err != nil {
+		return st, err
+	}
+	st.Bound = int64(confirmed) * MaxMessagesPerRecipient
+	st.Sent = min(st.Sent, st.Bound)
 	// Every counted complaint of the window, those tied to a campaign
 	// (by its opt-out token) and those tied only by label or DKIM.
 	if st.Complaints, err = s.st.CountComplaints(ctx, sd.ID, since); err != nil {

@@ -36,8 +36,9 @@ const MaxLinks = 1000
 // the node's mail), at a domain that is neither reserved (RFC 2606, RFC
 // 6761: .invalid, .test, .localhost, .example, .local) nor one of the
 // sender's own: links for made-up or the sender's own addresses cost
-// nothing to make and would dilute the rate. The links themselves are
-// made for everyone.
+// nothing to make and would dilute the rate. A recipient counts once per
+// campaign, however many links are made for them. The links themselves
+// are made for everyone.
 func (s *Service) Links(ctx context.Context, sender, list, campaign string, recipients []string) ([]Link, error) {
 	sd, err := s.activeSender(ctx, sender)
 	if err != nil {
@@ -75,7 +76,7 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 	}
 	out := make([]Link, len(items))
 	refs := make([]int64, len(items))
-	issued := int64(0)
+	var counted []int64 // the refs of recipients who count as messages
 	day := s.now()
 	for i, it := range items {
 		out[i].Recipient = it.addr
@@ -98,12 +99,17 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 			return nil, err
 		}
 		if confirmedOn(recs, list) {
-			issued++
+			counted = append(counted, refs[i])
 		}
 	}
 	var campRef int64
 	if campaign != "" {
-		if campRef, err = s.st.CampaignRef(ctx, sd.ID, list, campaign, issued); err != nil {
+		if campRef, err = s.st.CampaignRef(ctx, sd.ID, list, campaign, 0); err != nil {
+			return nil, err
+		}
+		// One recipient is one message of the campaign, however many
+		// links are asked for them, in one request or many.
+		if _, err := s.st.CountIssued(ctx, campRef, counted); err != nil {
 			return nil, err
 		}
 	}

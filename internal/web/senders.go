@@ -198,6 +198,7 @@ type standingJSON struct {
 	Good       bool           `json:"good"`
 	Why        []string       `json:"why"`
 	Sent       int64          `json:"sent_30d"`
+	Bound      int64          `json:"sent_bound_30d"` // Confirmed recipients × consent.MaxMessagesPerRecipient.
 	Complaints int64          `json:"complaints_30d"`
 	Rate       float64        `json:"complaint_rate_30d"`
 	Overdue    int            `json:"overdue_opt_outs"`
@@ -214,7 +215,7 @@ type campaignRate struct {
 }
 
 func toStanding(st consent.Standing) standingJSON {
-	out := standingJSON{Good: st.Good, Why: st.Why, Sent: st.Sent, Complaints: st.Complaints, Rate: st.Rate, Overdue: st.Overdue,
+	out := standingJSON{Good: st.Good, Why: st.Why, Sent: st.Sent, Bound: st.Bound, Complaints: st.Complaints, Rate: st.Rate, Overdue: st.Overdue,
 		Campaigns: []campaignRate{}, Lists: []campaignRate{}}
 	if out.Why == nil {
 		out.Why = []string{}

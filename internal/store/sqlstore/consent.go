@@ -228,6 +228,34 @@ func (s *Store) CampaignRef(ctx context.Context, sender, list, name string, issu
 	return id, err
 }
 
+// CountIssued implements consent.Store.
+func (s *Store) CountIssued(ctx context.Context, campaign int64, recipients []int64) (int64, error) {
+	if len(recipients) == 0 {
+		return 0, nil
+	}
+	var added int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		added = 0
+		for _, r := range recipients {
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO consent_campaign_recipients (campaign, recipient) VALUES (?, ?) ON CONFLICT DO NOTHING`), campaign, r)
+			if err != nil {
+				return fmt.Errorf("count a campaign's recipient: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			added += n
+		}
+		if added == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE consent_campaigns SET issued = issued + ? WHERE id = ?`), added, campaign)
+		return err
+	})
+	return added, err
+}
+
 // ReportSent implements consent.Store.
 func (s *Store) ReportSent(ctx context.Context, sender, list, name string, sent int64) error {
 	if _, err := s.CampaignRef(ctx, sender, list, name, 0); err != nil {

@@ -785,6 +785,15 @@ func migrations(d Dialect) []string {
 		// makes under the custody head: that the campaigns have the sizes
 		// it chose the survivors by (sizesLocked).
 		sizesLocked(d),
+		// 38: the recipients counted in a consent campaign, so one
+		// recipient counts once per campaign however many links are made
+		// for them (consent.Service.Links). Campaigns counted before keep
+		// their counts.
+		`CREATE TABLE consent_campaign_recipients (
+			campaign BIGINT NOT NULL,
+			recipient BIGINT NOT NULL,
+			PRIMARY KEY (campaign, recipient)
+		)`,
 	}
 }
 

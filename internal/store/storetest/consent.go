@@ -561,3 +561,45 @@ func consentNoOpWithdrawals(t *testing.T, s Store) {
 		t.Errorf("withdrawing ann again added %d events", n-before)
 	}
 }
+
+// consentDilution: one confirmed mailbox cannot make any number of
+// counted messages — a recipient counts once per campaign however many
+// links are asked for them, and the 30-day total over every campaign is
+// bounded by the confirmed recipients × consent.MaxMessagesPerRecipient.
+func consentDilution(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	svc := consentService(t, s, &mailbox{}, clk)
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "alice@example.net", List: "news", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form"}, Confirm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Confirm(ctx, res.ConfirmURL[strings.LastIndex(res.ConfirmURL, "/")+1:], consent.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	dup := make([]string, consent.MaxLinks)
+	for i := range dup {
+		dup[i] = "alice@example.net"
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := svc.Links(ctx, "shop.example", "news", "c1", dup); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if camps, _ := s.SenderCampaigns(ctx, "shop.example"); len(camps) != 1 || camps[0].Issued != 1 {
+		t.Fatalf("3 × %d links for one recipient counted as %+v, want 1", consent.MaxLinks, camps)
+	}
+	for i := 0; i < consent.MaxMessagesPerRecipient+10; i++ {
+		if got, err := svc.ReportSent(ctx, "shop.example", "news", fmt.Sprintf("x%d", i), 1000000); err != nil || got != 1 {
+			t.Fatalf("campaign x%d: accepted %d (%v)", i, got, err)
+		}
+	}
+	st, err := svc.Standing(ctx, "shop.example")
+	if err != nil || st.Bound != consent.MaxMessagesPerRecipient || st.Sent != st.Bound {
+		t.Errorf("standing of one confirmed recipient after %d campaigns: sent %d, bound %d (%v)", consent.MaxMessagesPerRecipient+11, st.Sent, st.Bound, err)
+	}
+}
