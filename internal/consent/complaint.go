@@ -133,6 +133,9 @@ func (s *Service) RecordComplaint(ctx context.Context, in ComplaintInput) (Compl
 		}
 	}
 	for _, x := range sups {
+		if x.List == "" && in.List != "" && Exception(sups, x, in.List) && !sent.Before(exceptionAt(sups, in.List)) {
+			continue // sent after the recipient confirmed this list again
+		}
 		if !x.Lifted && (in.List == "" || x.List == "" || x.List == in.List) && sent.After(x.Deadline) {
 			c.AfterOptOut = true
 		}
@@ -212,3 +215,13 @@ func (s *Service) TokenIn(ctx context.Context, text string) (UnsubscribeView, st
 
 // RecipientHash returns the view's recipient hash.
 func (v UnsubscribeView) RecipientHash() string { return v.hash }
+
+// exceptionAt is when list was confirmed again (its row lifted).
+func exceptionAt(sups []Suppression, list string) time.Time {
+	for _, y := range sups {
+		if y.List == list && y.Lifted {
+			return y.LiftedAt
+		}
+	}
+	return time.Time{}
+}

@@ -175,10 +175,8 @@ func (s *Service) Proof(ctx context.Context, sender, recipient, list string) (*P
 		}
 		p.Suppressions = append(p.Suppressions, ProofSuppress{List: x.List, Reason: x.Reason, RequestedAt: x.RequestedAt, Deadline: x.Deadline,
 			Jurisdiction: x.Jurisdiction, SyncedAt: timePtr(x.SyncedAt), LiftedAt: timePtr(x.LiftedAt)})
-		if !x.Lifted {
-			p.Summary.OptedOut = true
-		}
 	}
+	_, p.Summary.OptedOut = SuppressedOn(sups, list)
 	for _, e := range evs {
 		if list == "" || e.List == list || e.List == "" {
 			p.Events = append(p.Events, e)
@@ -233,7 +231,7 @@ func summaryAllLists(p ProofPayload) string {
 			continue
 		}
 		seen[r.List] = true
-		if optAll || optedOut[r.List] {
+		if optAll && !proofException(p.Suppressions, r.List) || optedOut[r.List] {
 			prevailed = append(prevailed, "list "+r.List)
 			continue
 		}
@@ -257,7 +255,15 @@ func summaryAllLists(p ProofPayload) string {
 	if len(prevailed) > 0 {
 		out = append(out, "Records for "+joinAnd(prevailed)+" are overridden by an opt-out.")
 	}
+	var again []string
+	for _, x := range p.Suppressions {
+		if optAll && x.List != "" && proofException(p.Suppressions, x.List) {
+			again = append(again, "list "+x.List)
+		}
+	}
 	switch {
+	case optAll && len(again) > 0:
+		out = append(out, "The recipient opted out of all the sender's mail, and confirmed "+joinAnd(again)+" again since.")
 	case optAll:
 		out = append(out, "The recipient opted out of all the sender's mail.")
 	case len(optLists) > 0:
@@ -267,6 +273,22 @@ func summaryAllLists(p ProofPayload) string {
 		out = append(out, "See the records for what there was.")
 	}
 	return strings.Join(out, " ")
+}
+
+// proofException reports whether list was confirmed again after the
+// all-lists opt-out in force (its row lifted since): see Exception.
+func proofException(sups []ProofSuppress, list string) bool {
+	for _, x := range sups {
+		if x.List != "" || x.LiftedAt != nil {
+			continue
+		}
+		for _, y := range sups {
+			if y.List == list && y.LiftedAt != nil && !y.LiftedAt.Before(x.RequestedAt) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func joinAnd(xs []string) string {

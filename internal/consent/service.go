@@ -550,7 +550,9 @@ func (s *Service) expire(ctx context.Context, rec Record) {
 
 // Confirm is the POST of a confirmation link: the recipient's deliberate
 // act. It makes the record active and lifts the recipient's earlier
-// opt-out from this list. Confirming twice is confirming once.
+// opt-out from this list — from this list only: an opt-out of every list
+// stays in force for the others (see SuppressedOn). Confirming twice is
+// confirming once.
 func (s *Service) Confirm(ctx context.Context, token string, cl Client) (ConfirmView, error) {
 	v, err := s.OpenConfirmation(ctx, token, Client{})
 	if err != nil {
@@ -574,10 +576,21 @@ func (s *Service) Confirm(ctx context.Context, token string, cl Client) (Confirm
 	if err != nil {
 		return v, err
 	}
+	onList := slices.ContainsFunc(sup, func(x Suppression) bool { return !x.Lifted && x.List == rec.List })
 	for _, x := range sup {
-		if !x.Lifted && (x.List == rec.List || x.List == "") {
+		switch {
+		case x.Lifted:
+		case x.List == rec.List:
 			x.LiftedAt = now
 			ch.Lift = append(ch.Lift, x)
+		case x.List == "" && !onList && !Exception(sup, x, rec.List):
+			// An opt-out of every list stays in force for the lists not
+			// confirmed: this list gets a row of its own, covered by it
+			// and lifted now — the exception the feed says "lift" for.
+			y := x
+			y.List, y.LiftedAt = rec.List, now
+			ch.Suppress = append(ch.Suppress, y)
+			ch.Lift = append(ch.Lift, y)
 		}
 	}
 	if _, err := s.st.Apply(ctx, ch); err != nil {
@@ -637,8 +650,15 @@ func (s *Service) noOpWithdrawal(ctx context.Context, sender, recipient, list st
 	if err != nil {
 		return Suppression{}, false, err
 	}
+	if list == "" && len(exceptions(sups)) > 0 {
+		return Suppression{}, false, nil // lists confirmed again since: withdrawing from all puts them back
+	}
+	if list != "" {
+		x, ok := SuppressedOn(sups, list)
+		return x, ok, nil
+	}
 	for _, x := range sups {
-		if !x.Lifted && (x.List == "" || x.List == list) {
+		if !x.Lifted && x.List == "" {
 			return x, true, nil
 		}
 	}
@@ -666,6 +686,18 @@ func (s *Service) suppress(ctx context.Context, sd Sender, recipient, list, via 
 		}
 		ch := Change{Sender: sd.ID, Suppress: []Suppression{sup}, RequireNew: requireNew,
 			Events: []Event{{At: now, Kind: kind, Recipient: recipient, List: list, Detail: d}}}
+		if list == "" {
+			// An opt-out of every list ends the exceptions a confirmation
+			// made to an earlier one: their rows are put back in force.
+			sups, err := s.st.Suppressed(ctx, sd.ID, recipient)
+			if err != nil {
+				return Suppression{}, false, err
+			}
+			for _, y := range exceptions(sups) {
+				y.Reason, y.RequestedAt, y.Deadline, y.Jurisdiction = sup.Reason, sup.RequestedAt, sup.Deadline, sup.Jurisdiction
+				ch.Suppress = append(ch.Suppress, y)
+			}
+		}
 		for _, r := range recs {
 			if (list == "" || r.List == list) && (r.Status == RecordActive || r.Status == RecordPending) {
 				to := r

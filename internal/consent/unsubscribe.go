@@ -189,12 +189,56 @@ func reservedDomain(dom string) bool {
 }
 
 func suppressedOn(sup []Suppression, list string) bool {
+	_, ok := SuppressedOn(sup, list)
+	return ok
+}
+
+// SuppressedOn returns the suppression in force that keeps a recipient
+// off list ("": off any list), from the recipient's suppressions. One on
+// the list counts, and one on every list (List "") — except for a list
+// the recipient confirmed again after that opt-out: confirming one list
+// lifts the opt-out for that list only, as a lifted row of its own
+// (Exception) while the all-lists suppression stays in force for the
+// others.
+func SuppressedOn(sup []Suppression, list string) (Suppression, bool) {
 	for _, x := range sup {
-		if !x.Lifted && (x.List == "" || x.List == list) {
+		if x.Lifted {
+			continue
+		}
+		if list == "" || x.List == list || x.List == "" && !Exception(sup, x, list) {
+			return x, true
+		}
+	}
+	return Suppression{}, false
+}
+
+// Exception reports whether list is excepted from the all-lists
+// suppression all: the recipient confirmed it after all was requested
+// (its row on the list was lifted since).
+func Exception(sup []Suppression, all Suppression, list string) bool {
+	for _, y := range sup {
+		if y.List == list && list != "" && y.Lifted && !y.LiftedAt.Before(all.RequestedAt) {
 			return true
 		}
 	}
 	return false
+}
+
+// exceptions returns the lists excepted from the all-lists suppression in
+// force, as their (lifted) rows.
+func exceptions(sup []Suppression) []Suppression {
+	var out []Suppression
+	for _, x := range sup {
+		if x.Lifted || x.List != "" {
+			continue
+		}
+		for _, y := range sup {
+			if y.List != "" && Exception(sup, x, y.List) {
+				out = append(out, y)
+			}
+		}
+	}
+	return out
 }
 
 // UnsubscribeView is what an unsubscribe token stands for, for the page.

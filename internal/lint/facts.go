@@ -58,10 +58,8 @@ func Summarize(recs []consent.Record, sups []consent.Suppression, list string) R
 			}
 		}
 	}
-	for _, x := range sups {
-		if !x.Lifted && (x.List == "" || list == "" || x.List == list) {
-			ri.OptedOut, ri.OptedOutAt, ri.OptOutReason = true, x.RequestedAt, x.Reason
-		}
+	if x, ok := consent.SuppressedOn(sups, list); ok {
+		ri.OptedOut, ri.OptedOutAt, ri.OptOutReason = true, x.RequestedAt, x.Reason
 	}
 	return ri
 }

@@ -603,3 +603,75 @@ func consentDilution(t *testing.T, s Store) {
 		t.Errorf("standing of one confirmed recipient after %d campaigns: sent %d, bound %d (%v)", consent.MaxMessagesPerRecipient+11, st.Sent, st.Bound, err)
 	}
 }
+
+// consentAllListsException: confirming one list after an opt-out of all
+// the sender's mail lifts the opt-out for that list only; the feed never
+// says "lift" for the others, and a new opt-out of all puts the list
+// back.
+func consentAllListsException(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	svc := consentService(t, s, &mailbox{}, clk)
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	const bob = "bob@example.net"
+	if _, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: bob, List: "news", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form"}}); err != nil {
+		t.Fatal(err)
+	}
+	links, err := svc.Links(ctx, "shop.example", "news", "", []string{bob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Unsubscribe(ctx, links[0].Token, consent.ViaOneClick, true, consent.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(time.Hour)
+	res, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: bob, List: "promo", Basis: consent.BasisConsent,
+		Capture: consent.Capture{Method: "form"}, Confirm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.add(time.Minute)
+	if _, err := svc.Confirm(ctx, res.ConfirmURL[strings.LastIndex(res.ConfirmURL, "/")+1:], consent.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	suppressed := func(list string) bool {
+		t.Helper()
+		l, err := svc.Links(ctx, "shop.example", list, "", []string{bob})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l[0].Suppressed
+	}
+	if !suppressed("news") || suppressed("promo") || !suppressed("other") {
+		t.Errorf("after confirming promo: news %v promo %v other %v, want true false true", suppressed("news"), suppressed("promo"), suppressed("other"))
+	}
+	feed, err := svc.Feed(ctx, "shop.example", consent.FeedQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range feed {
+		if x.Lifted && x.List != "promo" {
+			t.Errorf("the feed lifts list %q, which bob did not confirm again: %+v", x.List, feed)
+		}
+	}
+	if len(feed) != 2 {
+		t.Errorf("feed = %+v, want the all-lists suppression and promo lifted", feed)
+	}
+	// Bob opts out of all once more (from the promo link): promo is
+	// suppressed again, and it is not "already".
+	pl, err := svc.Links(ctx, "shop.example", "promo", "", []string{bob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.add(time.Minute)
+	u, err := svc.Unsubscribe(ctx, pl[0].Token, consent.ViaOneClick, true, consent.Client{})
+	if err != nil || u.Already {
+		t.Fatalf("opt-out of all after the exception: already %v, %v", u.Already, err)
+	}
+	if !suppressed("promo") {
+		t.Error("promo not suppressed after a new opt-out of all")
+	}
+}
