@@ -28,7 +28,8 @@ func consentKeys(k *nodekey.Key) consent.Keys {
 func newConsent(c config.Config, k *nodekey.Key, st *sqlstore.Store, m consent.Mailer, log *slog.Logger) (*consent.Service, error) {
 	return consent.New(st, consent.Options{Keys: consentKeys(k), Signer: k.Private, Mailer: m, BaseURL: c.SendersURL(),
 		MailHost: c.SendersMailDomain(), NodeName: c.Node.Name, Jurisdictions: c.Analysis.Jurisdictions,
-		ConfirmTTL: time.Duration(c.Senders.ConfirmDays) * 24 * time.Hour, MaxConfirmationsPerHour: c.Senders.ConfirmationsPerHour, Log: log})
+		ConfirmTTL: time.Duration(c.Senders.ConfirmDays) * 24 * time.Hour, MaxConfirmationsPerHour: c.Senders.ConfirmationsPerHour,
+		Fold: func(a string) string { return outbound.MailboxKey(a, c.Filter.RecipientDelimiter) }, Log: log})
 }
 
 // senderNode is a node's store and consent service, for one command.

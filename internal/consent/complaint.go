@@ -83,8 +83,11 @@ func (s *Service) RecordComplaint(ctx context.Context, in ComplaintInput) (Compl
 	}
 	complainant := ""
 	if in.Address != "" {
-		if h, err := s.Hash(sd.ID, in.Address); err == nil {
-			complainant = h
+		if k, err := s.keysOf(sd.ID, in.Address); err == nil {
+			complainant = k.hash
+			if err := s.noteMailbox(ctx, sd.ID, k); err != nil {
+				return Complaint{}, err
+			}
 		}
 	}
 	now := s.now()

@@ -313,6 +313,11 @@ type Store interface {
 
 	// Suppressed returns the suppressions of a recipient.
 	Suppressed(ctx context.Context, sender, recipient string) ([]Suppression, error)
+	// NoteMailbox files the keyed hash of a recipient's folded mailbox
+	// with the recipient's (first filing stands); MailboxSuppressions
+	// returns the suppressions of every recipient filed under a mailbox.
+	NoteMailbox(ctx context.Context, sender, recipient, mailbox string) error
+	MailboxSuppressions(ctx context.Context, sender, mailbox string) ([]Suppression, error)
 	// SuppressionFeed returns a sender's suppressions changed after the
 	// cursor (Seq) and at or after Since (the time of the request, or of
 	// the lifting), in order, lifted ones included, and marks those it

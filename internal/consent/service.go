@@ -51,6 +51,12 @@ type Options struct {
 	// Jurisdictions apply to senders registered without any.
 	Jurisdictions []string
 	ConfirmTTL    time.Duration // How long a confirmation link works (default 7 days).
+	// Fold folds a normalized address to the mailbox it reaches, as the
+	// node's bounds on confirmation mail do (cmd/accord gives
+	// outbound.MailboxKey with the filter's recipient_delimiter): an
+	// opt-out holds for every spelling of the mailbox (Suppressions). nil
+	// folds nothing.
+	Fold func(normalized string) string
 	// MaxConfirmationsPerHour bounds the confirmation mails one sender has
 	// the node send in an hour, to all addresses (default 500).
 	MaxConfirmationsPerHour int
@@ -129,6 +135,79 @@ func (s *Service) Hash(sender, address string) (string, error) {
 		return "", err
 	}
 	return RecipientHash(s.o.Keys.RecipientKey(sender), n), nil
+}
+
+// addrKeys are the keys an address's opt-outs may be stored under.
+type addrKeys struct {
+	addr    string   // Normalized: the exact spelling, for mailing.
+	hash    string   // The key of records (RecipientHash of addr).
+	legacy  []string // Keys the address may have had before domains were A-labels (its spelling, its domain's U-labels).
+	mailbox string   // The keyed hash of the folded mailbox (Options.Fold).
+}
+
+func (s *Service) keysOf(sender, address string) (addrKeys, error) {
+	n, err := NormalizeAddress(address)
+	if err != nil {
+		return addrKeys{}, err
+	}
+	key := s.o.Keys.RecipientKey(sender)
+	k := addrKeys{addr: n, hash: RecipientHash(key, n), mailbox: RecipientHash(key, "mailbox:"+s.fold(n))}
+	for _, l := range legacyForms(address, n) {
+		k.legacy = append(k.legacy, RecipientHash(key, l))
+	}
+	return k, nil
+}
+
+func (s *Service) fold(n string) string {
+	if s.o.Fold == nil {
+		return n
+	}
+	return s.o.Fold(n)
+}
+
+// noteMailbox files the address's folded mailbox with its key, so an
+// opt-out under this key (by its token, which carries no address) is found
+// from other spellings of the mailbox.
+func (s *Service) noteMailbox(ctx context.Context, sender string, k addrKeys) error {
+	return s.st.NoteMailbox(ctx, sender, k.hash, k.mailbox)
+}
+
+// Suppressions returns every opt-out that covers an address for a sender:
+// those under its key, under the key it had before domains were A-labels
+// (kept as they were stored), and those of any other spelling of the same
+// mailbox the node has seen (a sub-address, Gmail's dots and
+// googlemail.com: Options.Fold) — an opt-out is the person's, however the
+// sender spells them next.
+func (s *Service) Suppressions(ctx context.Context, sender, address string) ([]Suppression, error) {
+	k, err := s.keysOf(sender, address)
+	if err != nil {
+		return nil, err
+	}
+	return s.suppressionsOf(ctx, sender, k)
+}
+
+func (s *Service) suppressionsOf(ctx context.Context, sender string, k addrKeys) ([]Suppression, error) {
+	out, err := s.st.Suppressed(ctx, sender, k.hash)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range k.legacy {
+		l, err := s.st.Suppressed(ctx, sender, h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l...)
+	}
+	m, err := s.st.MailboxSuppressions(ctx, sender, k.mailbox)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range m {
+		if x.Recipient != k.hash && !slices.Contains(k.legacy, x.Recipient) {
+			out = append(out, x)
+		}
+	}
+	return out, nil
 }
 
 var domainRe = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -288,16 +367,17 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 	if err != nil {
 		return RecordResult{}, err
 	}
-	addr, err := NormalizeAddress(in.Recipient)
+	keys, err := s.keysOf(sd.ID, in.Recipient)
 	if err != nil {
 		return RecordResult{}, err
 	}
+	addr := keys.addr
 	list, err := checkList(in.List)
 	if err != nil {
 		return RecordResult{}, err
 	}
 	now := s.now()
-	rec := Record{ID: s.newID(), Sender: sd.ID, Recipient: RecipientHash(s.o.Keys.RecipientKey(sd.ID), addr), List: list,
+	rec := Record{ID: s.newID(), Sender: sd.ID, Recipient: keys.hash, List: list,
 		Basis: in.Basis, Capture: in.Capture, Created: now}
 	c := &rec.Capture
 	if c.ObtainedAt.IsZero() {
@@ -402,7 +482,7 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 			return RecordResult{}, &RateError{What: fmt.Sprintf("%d confirmation mails went out for this sender in the last hour (the limit)", n)}
 		}
 	}
-	sup, err := s.st.Suppressed(ctx, sd.ID, rec.Recipient)
+	sup, err := s.suppressionsOf(ctx, sd.ID, keys)
 	if err != nil {
 		return RecordResult{}, err
 	}
@@ -411,6 +491,9 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 			return RecordResult{}, invalid("confirm", "this recipient opted out (%s, %s); only confirmed opt-in (\"confirm\": true) can bring them back",
 				x.Reason, x.RequestedAt.Format(time.RFC3339))
 		}
+	}
+	if err := s.noteMailbox(ctx, sd.ID, keys); err != nil {
+		return RecordResult{}, err
 	}
 	detail := map[string]string{"basis": rec.Basis, "method": c.Method, "obtained_at": c.ObtainedAt.Format(time.RFC3339Nano)}
 	for k, v := range map[string]string{"form_url": c.FormURL, "form_version": c.FormVersion, "text_sha256": c.TextSHA256,
@@ -626,7 +709,14 @@ func (s *Service) Withdraw(ctx context.Context, sender, recipient, list, note st
 	if len(note) > 1024 {
 		return Suppression{}, false, invalid("note", "longer than 1024 bytes")
 	}
-	h := RecipientHash(s.o.Keys.RecipientKey(sd.ID), addr)
+	keys, err := s.keysOf(sd.ID, addr)
+	if err != nil {
+		return Suppression{}, false, err
+	}
+	if err := s.noteMailbox(ctx, sd.ID, keys); err != nil {
+		return Suppression{}, false, err
+	}
+	h := keys.hash
 	if x, ok, err := s.noOpWithdrawal(ctx, sd.ID, h, list); err != nil || ok {
 		return x, ok, err
 	}

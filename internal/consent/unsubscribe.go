@@ -58,17 +58,16 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 	if s.o.BaseURL == "" || s.o.MailHost == "" {
 		return nil, errors.New("consent: the node's public URL and mail domain are needed to make opt-out links")
 	}
-	key := s.o.Keys.RecipientKey(sd.ID)
 	type item struct {
-		addr, hash string
+		addrKeys
 	}
 	items := make([]item, len(recipients))
 	for i, r := range recipients {
-		n, err := NormalizeAddress(r)
+		k, err := s.keysOf(sd.ID, r)
 		if err != nil {
 			return nil, fmt.Errorf("recipient %d: %w", i+1, err)
 		}
-		items[i] = item{n, RecipientHash(key, n)}
+		items[i] = item{k}
 	}
 	listRef, err := s.st.ListRef(ctx, sd.ID, list)
 	if err != nil {
@@ -80,7 +79,7 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 	day := s.now()
 	for i, it := range items {
 		out[i].Recipient = it.addr
-		sup, err := s.st.Suppressed(ctx, sd.ID, it.hash)
+		sup, err := s.suppressionsOf(ctx, sd.ID, it.addrKeys)
 		if err != nil {
 			return nil, err
 		}
@@ -89,6 +88,9 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 			continue
 		}
 		if refs[i], err = s.st.RecipientRef(ctx, sd.ID, it.hash); err != nil {
+			return nil, err
+		}
+		if err := s.noteMailbox(ctx, sd.ID, it.addrKeys); err != nil {
 			return nil, err
 		}
 		if !measurable(it.addr, sd) {

@@ -37,7 +37,7 @@ func (n NodeFacts) Recipient(ctx context.Context, address, list string) (Recipie
 	if err != nil {
 		return RecipientInfo{}, err
 	}
-	sups, err := n.Service.Store().Suppressed(ctx, n.ID, h)
+	sups, err := n.Service.Suppressions(ctx, n.ID, address)
 	if err != nil {
 		return RecipientInfo{}, err
 	}

@@ -622,6 +622,22 @@ func (s *Store) Suppressed(ctx context.Context, sender, recipient string) ([]con
 	return s.suppressions(ctx, `SELECT `+supCols+` FROM consent_suppressions WHERE sender = ? AND recipient = ? ORDER BY seq`, sender, recipient)
 }
 
+// NoteMailbox implements consent.Store.
+func (s *Store) NoteMailbox(ctx context.Context, sender, recipient, mailbox string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO consent_recipients (sender, hash, mailbox) VALUES (?, ?, ?)
+		ON CONFLICT (sender, hash) DO UPDATE SET mailbox = excluded.mailbox WHERE consent_recipients.mailbox = ''`), sender, recipient, mailbox)
+	if err != nil {
+		return fmt.Errorf("file a recipient's mailbox: %w", err)
+	}
+	return nil
+}
+
+// MailboxSuppressions implements consent.Store.
+func (s *Store) MailboxSuppressions(ctx context.Context, sender, mailbox string) ([]consent.Suppression, error) {
+	return s.suppressions(ctx, `SELECT `+supCols+` FROM consent_suppressions WHERE sender = ? AND recipient IN
+		(SELECT hash FROM consent_recipients WHERE sender = ? AND mailbox = ?) ORDER BY seq`, sender, sender, mailbox)
+}
+
 // SuppressionFeed implements consent.Store.
 func (s *Store) SuppressionFeed(ctx context.Context, sender string, fq consent.FeedQuery, now time.Time) ([]consent.Suppression, error) {
 	out, err := s.suppressions(ctx, `SELECT `+supCols+` FROM consent_suppressions WHERE sender = ? AND seq > ? AND changed_at >= ? ORDER BY seq LIMIT ?`,

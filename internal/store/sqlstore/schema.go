@@ -794,6 +794,12 @@ func migrations(d Dialect) []string {
 			recipient BIGINT NOT NULL,
 			PRIMARY KEY (campaign, recipient)
 		)`,
+		// 39: a consent recipient's folded mailbox (its keyed hash), so an
+		// opt-out made by token under one spelling of a mailbox is found
+		// from the others (consent.Service.Suppressions). Rows from before
+		// have none: they are found by their own key only.
+		`ALTER TABLE consent_recipients ADD COLUMN mailbox TEXT NOT NULL DEFAULT '';
+		CREATE INDEX consent_recipients_mailbox ON consent_recipients (sender, mailbox)`,
 	}
 }
 

@@ -51,6 +51,7 @@ func consentService(t *testing.T, s Store, mb *mailbox, clk *consentClock) *cons
 	svc, err := consent.New(s, consent.Options{
 		Keys:   consent.Keys{Recipients: bytes.Repeat([]byte{1}, 32), TokenCipher: bytes.Repeat([]byte{2}, 32), TokenMAC: bytes.Repeat([]byte{3}, 32)},
 		Signer: key, Mailer: m, BaseURL: "https://node.example", MailHost: "node.example", NodeName: "test node", Now: clk.now,
+		Fold: func(a string) string { return outbound.MailboxKey(a, "") },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -673,5 +674,89 @@ func consentAllListsException(t *testing.T, s Store) {
 	}
 	if !suppressed("promo") {
 		t.Error("promo not suppressed after a new opt-out of all")
+	}
+}
+
+// consentRespelling: an opt-out holds for every spelling of the mailbox —
+// the domain as U-label or A-label, Gmail's dots, googlemail.com, a
+// sub-address — and for keys stored before domains were A-labels.
+func consentRespelling(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	svc := consentService(t, s, &mailbox{}, clk)
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	record := func(who string, soft bool) error {
+		in := consent.RecordInput{Recipient: who, List: "news", Basis: consent.BasisConsent, Capture: consent.Capture{Method: "form"}}
+		if soft {
+			in.Basis, in.Capture = consent.BasisSoftOptIn, consent.Capture{}
+			in.Customer = &consent.Customer{Reference: "o1", ProductCategory: "coats", Since: clk.now().AddDate(0, -1, 0), OptOutOffered: true}
+		}
+		_, err := svc.Record(ctx, "shop.example", in)
+		return err
+	}
+	suppressed := func(who ...string) []bool {
+		t.Helper()
+		l, err := svc.Links(ctx, "shop.example", "news", "", who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]bool, len(l))
+		for i := range l {
+			out[i] = l[i].Suppressed
+		}
+		return out
+	}
+	// eve opts out of all by her link's token, spelled with a U-label.
+	if err := record("eve@mälbox.org", false); err != nil {
+		t.Fatal(err)
+	}
+	l, err := svc.Links(ctx, "shop.example", "news", "", []string{"eve@mälbox.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Unsubscribe(ctx, l[0].Token, consent.ViaOneClick, true, consent.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := suppressed("eve@mälbox.org", "eve@xn--mlbox-gra.org", "Eve@XN--MLBOX-GRA.ORG"); got[0] != true || got[1] != true || got[2] != true {
+		t.Errorf("eve's opt-out by spelling (U-label, A-label, upper case): %v", got)
+	}
+	var inv *consent.InvalidError
+	if err := record("eve@xn--mlbox-gra.org", true); !errors.As(err, &inv) {
+		t.Errorf("a soft opt-in for eve's A-label after her opt-out: %v", err)
+	}
+	// kim withdraws from all (the sender tells the node, by address);
+	// zed opts out by token: other spellings of their Gmail mailboxes are
+	// suppressed and get no new record.
+	if err := record("kim.lee@gmail.com", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Withdraw(ctx, "shop.example", "kim.lee@gmail.com", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	zl, err := svc.Links(ctx, "shop.example", "news", "", []string{"zed.x@gmail.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Unsubscribe(ctx, zl[0].Token, consent.ViaOneClick, false, consent.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	got := suppressed("kim.lee@gmail.com", "kimlee@googlemail.com", "kim.lee+n@gmail.com", "zedx+a@googlemail.com", "kim.other@gmail.com")
+	if want := []bool{true, true, true, true, false}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Gmail spellings suppressed: %v, want %v", got, want)
+	}
+	if err := record("kimlee@googlemail.com", true); !errors.As(err, &inv) {
+		t.Errorf("a soft opt-in for kim's googlemail spelling after her opt-out: %v", err)
+	}
+	// A suppression stored under the key an address had before domains
+	// were A-labels (lower case only) still holds.
+	old := consent.RecipientHash(svc.RecipientKey("shop.example"), "old@bücher.example")
+	if _, err := s.Apply(ctx, consent.Change{Sender: "shop.example", Suppress: []consent.Suppression{{Sender: "shop.example", Recipient: old,
+		Reason: consent.ViaAPI, RequestedAt: clk.now(), Deadline: clk.now().Add(48 * time.Hour), Jurisdiction: "EU"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := suppressed("old@bücher.example", "old@xn--bcher-kva.example"); !got[0] || !got[1] {
+		t.Errorf("an opt-out under the old key: %v", got)
 	}
 }
