@@ -203,19 +203,22 @@ func (r *remoteFacts) Sender(ctx context.Context) (lint.SenderInfo, error) {
 func (r *remoteFacts) Recipient(ctx context.Context, address, list string) (lint.RecipientInfo, error) {
 	var x struct {
 		Records []struct {
-			ID          string     `json:"id"`
-			List        string     `json:"list"`
-			Basis       string     `json:"basis"`
-			Status      string     `json:"status"`
-			Confirmed   bool       `json:"confirmed"`
-			Created     time.Time  `json:"created"`
-			ConfirmedAt *time.Time `json:"confirmed_at"`
+			ID          string            `json:"id"`
+			List        string            `json:"list"`
+			Basis       string            `json:"basis"`
+			Status      string            `json:"status"`
+			Confirmed   bool              `json:"confirmed"`
+			Created     time.Time         `json:"created"`
+			ConfirmedAt *time.Time        `json:"confirmed_at"`
+			Capture     consent.Capture   `json:"capture"`
+			Customer    *consent.Customer `json:"customer"`
 		} `json:"records"`
 		Suppressions []struct {
-			List        string    `json:"list"`
-			Action      string    `json:"action"`
-			Reason      string    `json:"reason"`
-			RequestedAt time.Time `json:"requested_at"`
+			List        string     `json:"list"`
+			Action      string     `json:"action"`
+			Reason      string     `json:"reason"`
+			RequestedAt time.Time  `json:"requested_at"`
+			LiftedAt    *time.Time `json:"lifted_at"`
 		} `json:"suppressions"`
 	}
 	if err := r.get(ctx, "/api/v1/consents?recipient="+url.QueryEscape(address), &x); err != nil {
@@ -223,7 +226,8 @@ func (r *remoteFacts) Recipient(ctx context.Context, address, list string) (lint
 	}
 	var recs []consent.Record
 	for _, y := range x.Records {
-		rec := consent.Record{ID: y.ID, List: y.List, Basis: y.Basis, Status: y.Status, Confirmed: y.Confirmed, Created: y.Created}
+		rec := consent.Record{ID: y.ID, List: y.List, Basis: y.Basis, Status: y.Status, Confirmed: y.Confirmed, Created: y.Created,
+			Capture: y.Capture, Customer: y.Customer}
 		if y.ConfirmedAt != nil {
 			rec.ConfirmedAt = *y.ConfirmedAt
 		}
@@ -231,7 +235,11 @@ func (r *remoteFacts) Recipient(ctx context.Context, address, list string) (lint
 	}
 	var sups []consent.Suppression
 	for _, y := range x.Suppressions {
-		sups = append(sups, consent.Suppression{List: y.List, Reason: y.Reason, RequestedAt: y.RequestedAt, Lifted: y.Action == "lift"})
+		x := consent.Suppression{List: y.List, Reason: y.Reason, RequestedAt: y.RequestedAt, Lifted: y.Action == "lift"}
+		if y.LiftedAt != nil {
+			x.LiftedAt = *y.LiftedAt
+		}
+		sups = append(sups, x)
 	}
 	return lint.Summarize(recs, sups, list), nil
 }

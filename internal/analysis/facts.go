@@ -20,10 +20,10 @@ func (a *Analyzer) facts(v *Verdict, h mail.Header, c *mail.Content, cx Context)
 	f["consent"] = contextFact(cx.Consent, "the recipient says they consented", "the recipient says they did not consent", "consent is not visible in a message")
 	f["soft_opt_in"] = contextFact(cx.ExistingCustomer, "the recipient says they are an existing customer", "the recipient says they are not a customer", "a customer relationship is not visible in a message")
 	if cx.Why != "" {
+		// The context says where it comes from, and also why it leaves a
+		// fact open (a record the sender alone vouches for).
 		for _, k := range []string{"consent", "soft_opt_in"} {
-			if x := f[k]; x.Value != rules.Unknown {
-				f[k] = rules.Fact{Value: x.Value, Why: []string{cx.Why}}
-			}
+			f[k] = rules.Fact{Value: f[k].Value, Why: []string{cx.Why}}
 		}
 	}
 	if cx.Commercial != rules.Unknown {

@@ -344,6 +344,17 @@ type RecordResult struct {
 	MailID     string // The confirmation mail in the outbound queue.
 }
 
+// MaxSoftOptInYears bounds the age of the sale a soft opt-in rests on:
+// implied consent from a purchase lasts two years in Canada (CASL s.
+// 10(10)(a)); the EU and UK rules set no term but require the address to
+// have been collected in the context of the sale (Directive 2002/58/EC
+// art. 13(2), PECR reg. 22(3)), so the node takes the strictest.
+const MaxSoftOptInYears = 2
+
+// MaxEvidenceYears bounds how long ago consent may say it was obtained: a
+// date older than this is a placeholder, not evidence.
+const MaxEvidenceYears = 10
+
 // MaxConfirmationsPerDay bounds the confirmation mails one sender has the
 // node send to one address in 24 hours.
 const MaxConfirmationsPerDay = 3
@@ -386,6 +397,9 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 	c.ObtainedAt = c.ObtainedAt.UTC()
 	if c.ObtainedAt.After(now.Add(5 * time.Minute)) {
 		return RecordResult{}, invalid("obtained_at", "%s is in the future", c.ObtainedAt.Format(time.RFC3339))
+	}
+	if c.ObtainedAt.Before(now.AddDate(-MaxEvidenceYears, 0, 0)) {
+		return RecordResult{}, invalid("obtained_at", "%s is more than %d years ago: ask the recipient again, with confirmed opt-in", c.ObtainedAt.Format(time.RFC3339), MaxEvidenceYears)
 	}
 	if c.IP != "" {
 		ip, err := netip.ParseAddr(c.IP)
@@ -438,8 +452,13 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 			return RecordResult{}, invalid("customer", "a soft opt-in needs the sale's reference and the product category (offers must be for similar products)")
 		case !cu.OptOutOffered:
 			return RecordResult{}, invalid("customer.opt_out_offered", "a soft opt-in needs the chance to refuse when the address was collected (Directive 2002/58/EC art. 13(2))")
+		case cu.Since.IsZero():
+			return RecordResult{}, invalid("customer.since", "a soft opt-in needs the date of the sale (or negotiation) the address was collected in")
 		case cu.Since.After(now.Add(5 * time.Minute)):
 			return RecordResult{}, invalid("customer.since", "in the future")
+		case cu.Since.Before(now.AddDate(-MaxSoftOptInYears, 0, 0)):
+			return RecordResult{}, invalid("customer.since", "%s is more than %d years ago: a soft opt-in rests on a recent sale (CASL s. 10(10)(a): two years); ask for consent instead",
+				cu.Since.Format("2006-01-02"), MaxSoftOptInYears)
 		}
 		if in.Confirm {
 			return RecordResult{}, invalid("confirm", "a soft opt-in rests on the sale, not on a confirmation")

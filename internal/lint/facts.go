@@ -53,6 +53,10 @@ func Summarize(recs []consent.Record, sups []consent.Suppression, list string) R
 		if (list == "" || r.List == list) && r.Status == consent.RecordActive && !ri.ConsentOnRecord {
 			ri.ConsentOnRecord, ri.Basis, ri.Confirmed, ri.Record = true, r.Basis, r.Confirmed, r.ID
 			ri.Since = r.Created
+			ri.Method, ri.ObtainedAt = r.Capture.Method, r.Capture.ObtainedAt
+			if r.Customer != nil {
+				ri.SaleDate, ri.ProductCategory = r.Customer.Since, r.Customer.ProductCategory
+			}
 			if r.Confirmed {
 				ri.Since = r.ConfirmedAt
 			}

@@ -108,10 +108,27 @@ type RecipientInfo struct {
 	Confirmed       bool
 	Record          string
 	Since           time.Time
+	// What the sender asserted with the record: how consent was obtained
+	// and when, or the sale behind a soft opt-in.
+	Method          string
+	ObtainedAt      time.Time
+	SaleDate        time.Time
+	ProductCategory string
 	OptedOut        bool
 	OptedOutAt      time.Time
 	OptOutReason    string
 	Records         int // Of any status.
+}
+
+// Asserted says, in words, what the sender asserted with an unconfirmed
+// record — its word, which the node did not check.
+func (ri RecipientInfo) Asserted() string {
+	if ri.Basis == "soft-opt-in" {
+		return fmt.Sprintf("the sender asserts a soft opt-in: a sale of %q on %s (the node established neither the sale nor that the offer is for similar products)",
+			ri.ProductCategory, ri.SaleDate.Format("2006-01-02"))
+	}
+	return fmt.Sprintf("the sender asserts consent obtained by %q on %s, not confirmed by the recipient (the node did not see it)",
+		ri.Method, ri.ObtainedAt.Format("2006-01-02"))
 }
 
 // Linter checks messages. Build one and share it.
@@ -178,14 +195,20 @@ func (l *Linter) Lint(ctx context.Context, m *mail.Message, o Options) (*Report,
 		}
 		ri = &x
 		r.Recipient = o.Recipient
+		cx.Why = "the node's consent records for " + o.Recipient
 		switch {
+		case x.ConsentOnRecord && !x.OptedOut && x.Confirmed:
+			// The node saw the recipient confirm from its own mail.
+			cx.Consent, cx.ExistingCustomer = rules.True, rules.False
+			cx.Why += ": the recipient confirmed from the node's mail"
 		case x.ConsentOnRecord && !x.OptedOut:
-			cx.Consent = rules.True
-			cx.ExistingCustomer = rules.TriOf(x.Basis == "soft-opt-in")
+			// A record the sender alone vouches for: what it asserts is
+			// context the node did not establish, so the law stays open.
+			cx.Consent, cx.ExistingCustomer = rules.Unknown, rules.Unknown
+			cx.Why += ": " + x.Asserted()
 		default:
 			cx.Consent, cx.ExistingCustomer = rules.False, rules.False
 		}
-		cx.Why = "the node's consent records for " + o.Recipient
 	}
 	envelope := analysis.Envelope{MailFrom: o.MailFrom}
 	v, err := an.Analyze(ctx, analysis.Input{Source: o.Source, Message: m, Context: cx, Envelope: envelope})
@@ -526,13 +549,15 @@ func (c *checker) consent() {
 			Detail:    fmt.Sprintf("%s opted out (%s, %s) of %s", c.o.Recipient, ri.OptOutReason, ri.OptedOutAt.Format(time.RFC3339), scope),
 			Citations: []string{"Regulation (EU) 2016/679 art. 21(3)", "15 U.S.C. 7704(a)(4)", "CASL s. 11(3)", "Spam Act 2003 sch. 2"},
 			Fix:       "Remove the recipient: sync the suppression list (GET /api/v1/suppressions) before every send."})
-	case ri.ConsentOnRecord:
-		how := ri.Basis
-		if ri.Confirmed {
-			how += ", confirmed by the recipient"
-		}
+	case ri.ConsentOnRecord && ri.Confirmed:
 		c.add(Finding{Check: "consent.on-record", Area: AreaConsent, Status: OK, Title: "Consent on record",
-			Detail: fmt.Sprintf("%s: record %s (%s) since %s", scope, ri.Record, how, ri.Since.Format("2006-01-02"))})
+			Detail: fmt.Sprintf("%s: record %s (%s, confirmed by the recipient from the node's mail on %s)", scope, ri.Record, ri.Basis, ri.Since.Format("2006-01-02"))})
+	case ri.ConsentOnRecord:
+		// A record is on record — that much the node established; what it
+		// says is the sender's word.
+		c.add(Finding{Check: "consent.on-record", Area: AreaConsent, Status: OK, Title: "Consent on record",
+			Detail: fmt.Sprintf("%s: record %s, recorded %s: %s", scope, ri.Record, ri.Since.Format("2006-01-02"), ri.Asserted()),
+			Fix:    "Use confirmed opt-in (\"confirm\": true) so the node sees the recipient consent."})
 	default:
 		c.add(Finding{Check: "consent.on-record", Area: AreaConsent, Status: Warning, Title: "Consent on record",
 			Detail: fmt.Sprintf("no active consent record for %s on %s at this node (%d records of any status); the law findings say where that is a breach", c.o.Recipient, scope, ri.Records),

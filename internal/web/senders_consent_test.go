@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/accord-antispam/accord/internal/consent"
+	"github.com/accord-antispam/accord/internal/lint"
 )
 
 // Helpers for the tests of what a sender can make the node believe.
@@ -100,5 +102,54 @@ func TestLabelNeedsTheRecipientsConsent(t *testing.T) {
 	// His news token still gets a label: the opt-out was of promo only.
 	if r := ask(labelMsg(n, "hank@example.net", linksFor(t, n, shop, "news", "", "hank@example.net")[0]), ""); r.status != 201 {
 		t.Errorf("label for hank's news mail: %d %s", r.status, r.body)
+	}
+}
+
+// S5: a soft opt-in needs a recent sale, consent a plausible date, and
+// lint says what the sender asserted — not "ok" for what the node never
+// established.
+func TestConsentAssertionsBounded(t *testing.T) {
+	n := startSenders(t, 1000)
+	shop := n.sender(t, "shop.example")
+	now := time.Now().UTC()
+	for name, body := range map[string]map[string]any{
+		"soft opt-in without a sale date": {"recipient": "frank@example.net", "list": "news", "basis": "soft-opt-in",
+			"customer": map[string]any{"reference": "x", "product_category": "x", "opt_out_offered": true}},
+		"soft opt-in on a 1975 sale": {"recipient": "gina@example.net", "list": "casino-offers", "basis": "soft-opt-in",
+			"customer": map[string]any{"reference": "x", "product_category": "library card", "since": "1975-01-01T00:00:00Z", "opt_out_offered": true}},
+		"consent obtained in year 1000": {"recipient": "ivan@example.net", "list": "news", "basis": "consent",
+			"capture": map[string]any{"method": "x", "obtained_at": "1000-01-01T00:00:00Z"}},
+	} {
+		if r := do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", jsonBody(body)); r.status != 400 {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	sale := now.AddDate(0, -3, 0).Format(time.RFC3339)
+	if r := do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", jsonBody(map[string]any{"recipient": "dave@example.net", "list": "news",
+		"basis": "soft-opt-in", "customer": map[string]any{"reference": "o-17", "product_category": "coats", "since": sale, "opt_out_offered": true}})); r.status != 201 {
+		t.Fatalf("a soft opt-in on a sale 3 months ago: %d %s", r.status, r.body)
+	}
+	r := do(t, "POST", n.url+"/api/v1/lint?recipient=dave@example.net&list=news", shop, "message/rfc822", []byte(campaignMsg))
+	var rep lint.Report
+	if err := json.Unmarshal(r.body, &rep); err != nil {
+		t.Fatalf("lint: %d %s", r.status, r.body)
+	}
+	seen := 0
+	for _, f := range rep.Findings {
+		switch f.Check {
+		case "law.eu-prior-consent":
+			seen++
+			if f.Status == lint.OK || !strings.Contains(f.Detail, "the sender asserts a soft opt-in") {
+				t.Errorf("the law finding on a soft opt-in the sender asserts: %s %q", f.Status, f.Detail)
+			}
+		case "consent.on-record":
+			seen++
+			if !strings.Contains(f.Detail, `a sale of "coats" on `+sale[:10]) || strings.Contains(f.Detail, "similar products") && !strings.Contains(f.Detail, "established neither") {
+				t.Errorf("consent.on-record for an asserted soft opt-in: %q", f.Detail)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("the lint has %d of the two consent findings: %s", seen, r.body)
 	}
 }
