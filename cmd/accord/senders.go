@@ -343,7 +343,8 @@ func (d mailtoDoor) MailtoOptOut(ctx context.Context, tok, from, ip string) (boo
 type outboundMailer struct{ q *outbound.Queue }
 
 func (m outboundMailer) Send(ctx context.Context, x consent.Mail) (string, error) {
-	it, err := m.q.Send(ctx, outbound.Mail{Kind: outbound.Kind(x.Kind), Ref: x.Ref, To: x.To, Subject: x.Subject, Text: x.Text, Raw: x.Raw, FromName: x.FromName})
+	it, err := m.q.Send(ctx, outbound.Mail{Kind: outbound.Kind(x.Kind), Ref: x.Ref, To: x.To, Subject: x.Subject, Text: x.Text, Raw: x.Raw, FromName: x.FromName,
+		Sender: x.Sender})
 	var lim *outbound.LimitError
 	if errors.As(err, &lim) {
 		return "", &consent.RateError{What: lim.Error()} // the sender may ask again later: 429

@@ -37,6 +37,9 @@ type Mail struct {
 	// node's): a confirmation names the sender the recipient signed up
 	// with, not the node's desk.
 	FromName string
+	// Sender is the sender a confirmation is for: it counts in that
+	// sender's share of the mailbox's and the domain's bounds.
+	Sender string
 }
 
 // Options configure a Service.
@@ -531,7 +534,7 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 	res := RecordResult{Record: rec}
 	if rec.Status == RecordPending {
 		res.ConfirmURL = s.o.BaseURL + "/c/" + confirmToken(s.o.Keys.TokenMAC, rec.ID)
-		id, err := s.o.Mailer.Send(ctx, Mail{Kind: "consent-confirm", Ref: "consent:" + rec.ID, To: addr, FromName: displayName(sd),
+		id, err := s.o.Mailer.Send(ctx, Mail{Kind: "consent-confirm", Ref: "consent:" + rec.ID, To: addr, FromName: displayName(sd), Sender: sd.ID,
 			Subject: confirmSubject(sd, list), Text: confirmText(sd, list, res.ConfirmURL, s.o.ConfirmTTL)})
 		if err != nil {
 			return RecordResult{}, fmt.Errorf("queue the confirmation mail: %w", err)

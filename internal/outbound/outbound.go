@@ -92,6 +92,10 @@ type Mail struct {
 	// (the address stays the node's): mail sent for someone, such as a
 	// consent confirmation for a sender.
 	FromName string
+	// Sender is the registered sender a consent confirmation is sent for
+	// ("" for the node's own mail): the bounds on confirmation mail give
+	// each sender a share of a mailbox's and a domain's (see boundConfirm).
+	Sender string
 	// Resend marks Raw as someone else's message the node delivers on
 	// (a quarantine release): its Message-ID is kept and nothing marks it
 	// as automatic mail; only a missing From, To, Date or Message-ID is
@@ -118,6 +122,7 @@ type Item struct {
 	// Domain its domain: how the bounds on confirmation mail count.
 	Mailbox string
 	Domain  string
+	Sender  string // Mail.Sender.
 }
 
 // Store keeps the queue. store/sqlstore implements it for SQLite and
@@ -167,6 +172,7 @@ type MailCount struct {
 	Kind    Kind
 	Mailbox string
 	Domain  string
+	Sender  string // "": every sender's.
 	Since   time.Time
 }
 
@@ -358,13 +364,14 @@ func (q *Queue) Send(ctx context.Context, m Mail) (Item, error) {
 	box := MailboxKey(addr, q.cfg.Delimiters)
 	dom := addr[strings.LastIndexByte(addr, '@')+1:]
 	if m.Kind == KindConfirm {
-		if err := q.boundConfirm(ctx, box, dom, now); err != nil {
+		if err := q.boundConfirm(ctx, m.Sender, box, dom, now); err != nil {
 			return Item{}, err
 		}
 	}
 	id := newID()
 	it := Item{ID: id, Kind: m.Kind, Ref: oneLine(m.Ref), To: addr, From: q.bounceAddress(id),
-		MessageID: id + "." + q.tag(id) + "@" + q.domain, State: Queued, CreatedAt: now, NextAt: now, UpdatedAt: now, Mailbox: box, Domain: dom}
+		MessageID: id + "." + q.tag(id) + "@" + q.domain, State: Queued, CreatedAt: now, NextAt: now, UpdatedAt: now, Mailbox: box, Domain: dom,
+		Sender: m.Sender}
 	it.Raw = q.compose(m, it, to, now)
 	if err := q.st.EnqueueMail(ctx, it); err != nil {
 		return Item{}, fmt.Errorf("outbound: queue %s mail: %w", m.Kind, err)
@@ -382,9 +389,14 @@ func (q *Queue) Send(ctx context.Context, m Mail) (Item, error) {
 // flood one person (through the sub-addresses of one mailbox) or one
 // mail domain.
 type LimitError struct {
-	N     int           // Mails already sent in the window.
+	N     int           // The sender's own mails in the window (Own); 0 otherwise.
 	Scope string        // "mailbox" or "domain".
 	Per   time.Duration // The window.
+	// Own is set when the sender's own share was reached; otherwise the
+	// bound across all senders was, and the error says nothing of how
+	// many mails other senders caused (it would tell one sender of
+	// another's sign-ups).
+	Own bool
 }
 
 func (e *LimitError) Error() string {
@@ -392,27 +404,62 @@ func (e *LimitError) Error() string {
 	if e.Scope == "domain" {
 		what = "this address's domain"
 	}
-	return fmt.Sprintf("%d confirmation mails went to %s in the last %s", e.N, what, map[time.Duration]string{time.Hour: "hour", 24 * time.Hour: "24 hours"}[e.Per])
+	per := map[time.Duration]string{time.Hour: "hour", 24 * time.Hour: "24 hours"}[e.Per]
+	if e.Own {
+		return fmt.Sprintf("%d confirmation mails of this sender went to %s in the last %s: its share", e.N, what, per)
+	}
+	return fmt.Sprintf("confirmation mail to %s reached the node's bound for the last %s", what, per)
 }
 
 // Is makes a LimitError an ErrTooMany.
 func (e *LimitError) Is(target error) bool { return target == ErrTooMany }
 
+// Shares of the bounds one sender may use: a sender's own requests
+// exhaust its share before they can exhaust a mailbox's or a domain's
+// bound for every sender.
+func (q *Queue) mailboxShare() int { return max(1, q.cfg.ConfirmPerMailboxDay-1) }
+func (q *Queue) domainShare() int  { return max(1, q.cfg.ConfirmPerDomainHour/4) }
+
 // boundConfirm refuses a confirmation mail past the bounds on its
-// mailbox (a day) and its domain (an hour), counted over every sender.
-func (q *Queue) boundConfirm(ctx context.Context, box, dom string, now time.Time) error {
-	n, err := q.st.CountMails(ctx, MailCount{Kind: KindConfirm, Mailbox: box, Since: now.Add(-24 * time.Hour)})
+// mailbox (a day) and its domain (an hour): first the sender's share of
+// each (ConfirmPerMailboxDay−1 and a quarter of ConfirmPerDomainHour),
+// then the bound over every sender.
+func (q *Queue) boundConfirm(ctx context.Context, sender, box, dom string, now time.Time) error {
+	count := func(c MailCount) (int, error) {
+		n, err := q.st.CountMails(ctx, c)
+		if err != nil {
+			return 0, fmt.Errorf("outbound: count confirmation mails: %w", err)
+		}
+		return n, nil
+	}
+	day, hour := now.Add(-24*time.Hour), now.Add(-time.Hour)
+	if sender != "" {
+		n, err := count(MailCount{Kind: KindConfirm, Mailbox: box, Sender: sender, Since: day})
+		if err != nil {
+			return err
+		}
+		if n >= q.mailboxShare() {
+			return &LimitError{N: n, Scope: "mailbox", Per: 24 * time.Hour, Own: true}
+		}
+		if n, err = count(MailCount{Kind: KindConfirm, Domain: dom, Sender: sender, Since: hour}); err != nil {
+			return err
+		}
+		if n >= q.domainShare() {
+			return &LimitError{N: n, Scope: "domain", Per: time.Hour, Own: true}
+		}
+	}
+	n, err := count(MailCount{Kind: KindConfirm, Mailbox: box, Since: day})
 	if err != nil {
-		return fmt.Errorf("outbound: count confirmation mails: %w", err)
+		return err
 	}
 	if n >= q.cfg.ConfirmPerMailboxDay {
-		return &LimitError{N: n, Scope: "mailbox", Per: 24 * time.Hour}
+		return &LimitError{Scope: "mailbox", Per: 24 * time.Hour}
 	}
-	if n, err = q.st.CountMails(ctx, MailCount{Kind: KindConfirm, Domain: dom, Since: now.Add(-time.Hour)}); err != nil {
-		return fmt.Errorf("outbound: count confirmation mails: %w", err)
+	if n, err = count(MailCount{Kind: KindConfirm, Domain: dom, Since: hour}); err != nil {
+		return err
 	}
 	if n >= q.cfg.ConfirmPerDomainHour {
-		return &LimitError{N: n, Scope: "domain", Per: time.Hour}
+		return &LimitError{Scope: "domain", Per: time.Hour}
 	}
 	return nil
 }

@@ -30,10 +30,10 @@ func scanMail(row interface{ Scan(...any) error }) (outbound.Item, error) {
 
 // EnqueueMail implements outbound.Store.
 func (s *Store) EnqueueMail(ctx context.Context, it outbound.Item) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO outbound_mail (`+mailColumns+`, lease_owner, lease_until, mailbox, to_domain)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, ?, ?)`),
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO outbound_mail (`+mailColumns+`, lease_owner, lease_until, mailbox, to_domain, sender)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, ?, ?, ?)`),
 		it.ID, string(it.Kind), it.Ref, it.To, it.From, it.MessageID, it.Raw, string(it.State), it.Attempts,
-		nanos(it.CreatedAt), nanos(it.NextAt), nanos(it.UpdatedAt), it.LastError, it.Mailbox, it.Domain)
+		nanos(it.CreatedAt), nanos(it.NextAt), nanos(it.UpdatedAt), it.LastError, it.Mailbox, it.Domain, it.Sender)
 	if err != nil {
 		return fmt.Errorf("queue mail %s: %w", it.ID, err)
 	}
@@ -172,9 +172,12 @@ func (s *Store) CountMails(ctx context.Context, c outbound.MailCount) (int, erro
 	if v == "" {
 		return 0, errors.New("count mails: a mailbox or a domain is required")
 	}
+	q, args := `SELECT COUNT(*) FROM outbound_mail WHERE kind = ? AND `+col+` = ? AND created_at >= ?`, []any{string(c.Kind), v, nanos(c.Since)}
+	if c.Sender != "" {
+		q, args = q+` AND sender = ?`, append(args, c.Sender)
+	}
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM outbound_mail WHERE kind = ? AND `+col+` = ? AND created_at >= ?`),
-		string(c.Kind), v, nanos(c.Since)).Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.q(q), args...).Scan(&n)
 	return n, err
 }
 

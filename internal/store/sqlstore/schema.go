@@ -800,6 +800,10 @@ func migrations(d Dialect) []string {
 		// have none: they are found by their own key only.
 		`ALTER TABLE consent_recipients ADD COLUMN mailbox TEXT NOT NULL DEFAULT '';
 		CREATE INDEX consent_recipients_mailbox ON consent_recipients (sender, mailbox)`,
+		// 40: the registered sender a queued confirmation is for, so the
+		// bounds on confirmation mail give each sender its share of a
+		// mailbox's and a domain's (outbound.Queue.boundConfirm).
+		`ALTER TABLE outbound_mail ADD COLUMN sender TEXT NOT NULL DEFAULT ''`,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -348,5 +349,61 @@ func outboundRetention(t *testing.T, s Store) {
 	gone("a queued confirmation after the mail retention", waiting, false)
 	if bs, _ := s.Bounces(ctx, confirm); len(bs) != 0 {
 		t.Errorf("the bounces of a purged mail stayed: %+v", bs)
+	}
+}
+
+// outboundConfirmShares: one sender's confirmation requests exhaust its
+// own share of a mailbox's and a domain's bounds, not the bound of every
+// sender; and a refusal over the shared bound says nothing of how many
+// mails other senders caused.
+func outboundConfirmShares(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := clock
+	q, err := outbound.New(s, outbound.Config{From: "desk@node.example", Secret: []byte("0123456789abcdef0123"), ConfirmPerDomainHour: 8,
+		Now: func() time.Time { return now }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(sender, to string) error {
+		_, err := q.Send(ctx, outbound.Mail{Kind: outbound.KindConfirm, Ref: "consent:x", To: to, Subject: "Please confirm", Text: "confirm", Sender: sender})
+		return err
+	}
+	// evil floods victimcorp.org: its share (8/4 = 2 an hour) runs out,
+	// and shop can still reach the domain.
+	var lim *outbound.LimitError
+	for i := 0; i < 2; i++ {
+		if err := send("evil.example", fmt.Sprintf("u%d@victimcorp.org", i)); err != nil {
+			t.Fatalf("evil's confirmation %d: %v", i+1, err)
+		}
+	}
+	if err := send("evil.example", "u9@victimcorp.org"); !errors.As(err, &lim) || !lim.Own || lim.Scope != "domain" {
+		t.Fatalf("evil past its share of the domain: %v", err)
+	}
+	if err := send("shop.example", "ceo@victimcorp.org"); err != nil {
+		t.Fatalf("shop's genuine sign-up after evil's flood: %v", err)
+	}
+	// bob: shop sends its share (2 of the 3), evil one; then the shared
+	// bound answers evil without a count.
+	for _, to := range []string{"bob@mailbox.example.org", "bob+news@mailbox.example.org"} {
+		if err := send("shop.example", to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := send("evil.example", "bob@mailbox.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	err = send("evil.example", "bob+2@mailbox.example.org")
+	if !errors.As(err, &lim) || lim.Own || lim.N != 0 || strings.ContainsAny(strings.ReplaceAll(err.Error(), "24 hours", ""), "0123456789") {
+		t.Fatalf("the shared mailbox bound, answered to evil: %v", err)
+	}
+	// A sender past its own mailbox share is told its own count.
+	if err := send("shop.example", "kim@mail2.example.net"); err != nil {
+		t.Fatal(err)
+	}
+	if err := send("shop.example", "kim+b@mail2.example.net"); err != nil {
+		t.Fatal(err)
+	}
+	if err := send("shop.example", "kim+c@mail2.example.net"); !errors.As(err, &lim) || !lim.Own || lim.N != 2 {
+		t.Fatalf("shop past its share of kim's mailbox: %v", err)
 	}
 }
