@@ -133,7 +133,7 @@ func (s *Service) Proof(ctx context.Context, sender, recipient, list string) (*P
 		}
 	}
 	h := RecipientHash(s.o.Keys.RecipientKey(sd.ID), addr)
-	recs, err := s.st.Records(ctx, sd.ID, h)
+	recs, err := s.Records(ctx, sd.ID, h)
 	if err != nil {
 		return nil, err
 	}

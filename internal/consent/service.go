@@ -476,7 +476,7 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 	default:
 		return RecordResult{}, invalid("basis", "%q: want consent or soft-opt-in", in.Basis)
 	}
-	existing, err := s.st.Records(ctx, sd.ID, rec.Recipient)
+	existing, err := s.Records(ctx, sd.ID, rec.Recipient)
 	if err != nil {
 		return RecordResult{}, err
 	}
@@ -641,6 +641,24 @@ func (s *Service) OpenConfirmation(ctx context.Context, token string, cl Client)
 		}
 	}
 	return ConfirmView{Record: rec, Sender: sd}, nil
+}
+
+// Records returns a recipient's records with the sender (by keyed hash).
+// A pending record past its confirmation link's life is expired on the
+// way — in the store and the log, as opening its link would — so no
+// listing, proof or new sign-up sees a record "pending" forever.
+func (s *Service) Records(ctx context.Context, sender, recipient string) ([]Record, error) {
+	recs, err := s.st.Records(ctx, sender, recipient)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range recs {
+		if r.Status == RecordPending && s.now().After(r.Created.Add(s.o.ConfirmTTL)) {
+			s.expire(ctx, r)
+			recs[i].Status = RecordExpired
+		}
+	}
+	return recs, nil
 }
 
 func (s *Service) expire(ctx context.Context, rec Record) {

@@ -33,7 +33,7 @@ func (n NodeFacts) Recipient(ctx context.Context, address, list string) (Recipie
 	if err != nil {
 		return RecipientInfo{}, err
 	}
-	recs, err := n.Service.Store().Records(ctx, n.ID, h)
+	recs, err := n.Service.Records(ctx, n.ID, h)
 	if err != nil {
 		return RecipientInfo{}, err
 	}

@@ -335,7 +335,7 @@ func (s *Server) apiConsents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := s.cfg.Consent.Store()
-	recs, err := st.Records(r.Context(), sender, h)
+	recs, err := s.cfg.Consent.Records(r.Context(), sender, h)
 	if err != nil {
 		s.consentError(w, err)
 		return

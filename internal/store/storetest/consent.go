@@ -760,3 +760,39 @@ func consentRespelling(t *testing.T, s Store) {
 		t.Errorf("an opt-out under the old key: %v", got)
 	}
 }
+
+// consentPendingExpires: a pending record past the confirmation link's
+// life is expired wherever it is read, so a lost confirmation mail does
+// not block the address from the list forever.
+func consentPendingExpires(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	svc := consentService(t, s, &mailbox{}, clk)
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	ask := func() (consent.RecordResult, error) {
+		return svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "jill@example.net", List: "news", Basis: consent.BasisConsent,
+			Capture: consent.Capture{Method: "form"}, Confirm: true})
+	}
+	first, err := ask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exists *consent.ErrExists
+	if _, err := ask(); !errors.As(err, &exists) {
+		t.Fatalf("a second sign-up while the first is pending: %v", err)
+	}
+	clk.add(10 * 24 * time.Hour) // past the 7 days of the link
+	jill, _ := svc.Hash("shop.example", "jill@example.net")
+	recs, err := svc.Records(ctx, "shop.example", jill)
+	if err != nil || len(recs) != 1 || recs[0].Status != consent.RecordExpired {
+		t.Fatalf("records 10 days on: %+v %v", recs, err)
+	}
+	if r, _ := s.Record(ctx, first.Record.ID); r.Status != consent.RecordExpired {
+		t.Errorf("the stored record 10 days on: %s", r.Status)
+	}
+	if _, err := ask(); err != nil {
+		t.Fatalf("a new sign-up after the first expired: %v", err)
+	}
+}

@@ -93,6 +93,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConsentDilution", func(t *testing.T) { consentDilution(t, open(t)) })
 	t.Run("ConsentAllListsException", func(t *testing.T) { consentAllListsException(t, open(t)) })
 	t.Run("ConsentRespelling", func(t *testing.T) { consentRespelling(t, open(t)) })
+	t.Run("ConsentPendingExpires", func(t *testing.T) { consentPendingExpires(t, open(t)) })
 	t.Run("ConsentNoOpWithdrawals", func(t *testing.T) { consentNoOpWithdrawals(t, open(t)) })
 	t.Run("Labels", func(t *testing.T) { labels(t, open(t)) })
 	t.Run("SharedReports", func(t *testing.T) { sharedReports(t, open(t)) })
