@@ -342,6 +342,11 @@ func (d mailtoDoor) MailtoOptOut(ctx context.Context, tok, from, ip string) (boo
 // through the node's outbound queue.
 type outboundMailer struct{ q *outbound.Queue }
 
+// CancelConfirmations implements consent.Canceller.
+func (m outboundMailer) CancelConfirmations(ctx context.Context, sender string) (int, error) {
+	return m.q.CancelConfirmations(ctx, sender)
+}
+
 func (m outboundMailer) Send(ctx context.Context, x consent.Mail) (string, error) {
 	it, err := m.q.Send(ctx, outbound.Mail{Kind: outbound.Kind(x.Kind), Ref: x.Ref, To: x.To, Subject: x.Subject, Text: x.Text, Raw: x.Raw, FromName: x.FromName,
 		Sender: x.Sender})

@@ -25,6 +25,12 @@ type Mailer interface {
 	Send(ctx context.Context, m Mail) (id string, err error)
 }
 
+// Canceller is a Mailer that can cancel a sender's confirmation mail
+// still queued (the outbound queue): suspending a sender does.
+type Canceller interface {
+	CancelConfirmations(ctx context.Context, sender string) (int, error)
+}
+
 // Mail is one mail the node sends for this package.
 type Mail struct {
 	Kind    string // "consent-confirm" or "fbl-report".
@@ -302,6 +308,15 @@ func (s *Service) SetSenderStatus(ctx context.Context, id, status, reason string
 	ev := Event{Sender: id, At: sd.Changed, Kind: EventSenderChanged, Detail: map[string]string{"status": status, "reason": reason}}
 	if err := s.st.UpdateSender(ctx, sd, ev); err != nil {
 		return Sender{}, err
+	}
+	if c, ok := s.o.Mailer.(Canceller); ok && status == SenderSuspended {
+		// Its confirmation mails still queued would ask people to confirm
+		// consent to a sender the node has suspended.
+		n, err := c.CancelConfirmations(ctx, id)
+		if err != nil {
+			return sd, fmt.Errorf("suspended, but its queued confirmation mail was not cancelled: %w", err)
+		}
+		s.o.Log.Info("sender suspended", "sender", id, "confirmations_cancelled", n)
 	}
 	return sd, nil
 }
@@ -682,10 +697,14 @@ func (s *Service) Confirm(ctx context.Context, token string, cl Client) (Confirm
 		return v, err
 	}
 	rec := v.Record
-	switch rec.Status {
-	case RecordActive:
+	switch {
+	case rec.Status == RecordActive:
 		return v, nil
-	case RecordPending:
+	case v.Sender.Status != SenderActive:
+		// A suspended sender gains no consent: its pending requests wait
+		// until it is reinstated (and expire meanwhile).
+		return v, invalid("", "%s is suspended at this node: nothing can be confirmed for it now", v.Sender.ID)
+	case rec.Status == RecordPending:
 	default:
 		return v, invalid("", "this request was %s and can no longer be confirmed", rec.Status)
 	}

@@ -148,6 +148,9 @@ type Store interface {
 	// CountMails counts the mails of a kind queued since a time to one
 	// folded mailbox (Item.Mailbox) or to one domain (Item.Domain).
 	CountMails(ctx context.Context, c MailCount) (int, error)
+	// CancelMails ends the Queued mails of a kind for a sender (Item.Sender)
+	// as Failed with the reason, their text dropped; it returns how many.
+	CancelMails(ctx context.Context, kind Kind, sender, reason string, at time.Time) (int, error)
 	// MailQueue counts items by state.
 	MailQueue(ctx context.Context) (map[State]int, error)
 	// RecordBounce stores a bounce, and marks the mail it names Bounced
@@ -504,6 +507,15 @@ func (q *Queue) Purge(ctx context.Context, keep time.Duration) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// CancelConfirmations ends a sender's confirmation mails still queued
+// (a suspended sender's): they are never delivered.
+func (q *Queue) CancelConfirmations(ctx context.Context, sender string) (int, error) {
+	if sender == "" {
+		return 0, errors.New("outbound: cancel confirmations: no sender")
+	}
+	return q.st.CancelMails(ctx, KindConfirm, sender, "cancelled: the sender was suspended", q.now().UTC())
 }
 
 // Status returns a queued mail (ErrNotFound).

@@ -163,6 +163,17 @@ func (s *Store) MailsTo(ctx context.Context, to string, since time.Time) (int, e
 	return n, err
 }
 
+// CancelMails implements outbound.Store.
+func (s *Store) CancelMails(ctx context.Context, kind outbound.Kind, sender, reason string, at time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE outbound_mail SET state = 'failed', raw = ?, last_error = ?, updated_at = ?, lease_owner = '', lease_until = 0
+		WHERE state = 'queued' AND kind = ? AND sender = ?`), []byte{}, reason, nanos(at), string(kind), sender)
+	if err != nil {
+		return 0, fmt.Errorf("cancel mails: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // CountMails implements outbound.Store.
 func (s *Store) CountMails(ctx context.Context, c outbound.MailCount) (int, error) {
 	col, v := "mailbox", c.Mailbox

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/consent"
+	"github.com/accord-antispam/accord/internal/outbound"
 )
 
 // mailbox records the mail the consent service asks to send.
@@ -794,5 +795,67 @@ func consentPendingExpires(t *testing.T, s Store) {
 	}
 	if _, err := ask(); err != nil {
 		t.Fatalf("a new sign-up after the first expired: %v", err)
+	}
+}
+
+// queueMailer sends the consent service's mail through a real outbound
+// queue, as the node does.
+type queueMailer struct{ q *outbound.Queue }
+
+func (m queueMailer) Send(ctx context.Context, x consent.Mail) (string, error) {
+	it, err := m.q.Send(ctx, outbound.Mail{Kind: outbound.Kind(x.Kind), Ref: x.Ref, To: x.To, Subject: x.Subject, Text: x.Text, Sender: x.Sender})
+	return it.ID, err
+}
+
+func (m queueMailer) CancelConfirmations(ctx context.Context, sender string) (int, error) {
+	return m.q.CancelConfirmations(ctx, sender)
+}
+
+// consentSuspension: suspending a sender cancels its confirmation mail
+// still queued, and its pending records cannot be confirmed meanwhile.
+func consentSuspension(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	q, err := outbound.New(s, outbound.Config{From: "desk@node.example", Secret: []byte("0123456789abcdef0123"), Now: clk.now}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	svc, err := consent.New(s, consent.Options{
+		Keys:   consent.Keys{Recipients: bytes.Repeat([]byte{1}, 32), TokenCipher: bytes.Repeat([]byte{2}, 32), TokenMAC: bytes.Repeat([]byte{3}, 32)},
+		Signer: key, Mailer: queueMailer{q}, BaseURL: "https://node.example", MailHost: "node.example", Now: clk.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"evil.example", "shop.example"} {
+		if _, err := svc.AddSender(ctx, consent.Sender{ID: id, Contact: "dpo@" + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ask := func(sender, who string) consent.RecordResult {
+		res, err := svc.Record(ctx, sender, consent.RecordInput{Recipient: who, List: "l1", Basis: consent.BasisConsent,
+			Capture: consent.Capture{Method: "form"}, Confirm: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	evil, shop := ask("evil.example", "bob@example.net"), ask("shop.example", "ann@example.net")
+	if _, err := svc.SetSenderStatus(ctx, "evil.example", consent.SenderSuspended, "abuse"); err != nil {
+		t.Fatal(err)
+	}
+	if it, _ := q.Status(ctx, evil.MailID); it.State != outbound.Failed {
+		t.Errorf("the suspended sender's queued confirmation: %s", it.State)
+	}
+	if it, _ := q.Status(ctx, shop.MailID); it.State != outbound.Queued {
+		t.Errorf("another sender's queued confirmation: %s", it.State)
+	}
+	var inv *consent.InvalidError
+	if _, err := svc.Confirm(ctx, evil.ConfirmURL[strings.LastIndex(evil.ConfirmURL, "/")+1:], consent.Client{}); !errors.As(err, &inv) {
+		t.Errorf("confirming a suspended sender's record: %v", err)
+	}
+	if r, _ := s.Record(ctx, evil.Record.ID); r.Status != consent.RecordPending {
+		t.Errorf("the suspended sender's record after a confirmation: %s", r.Status)
 	}
 }
