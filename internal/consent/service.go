@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/accord-antispam/accord/internal/rules"
 )
@@ -343,6 +344,13 @@ func checkList(l string) (string, error) {
 	return l, nil
 }
 
+// disguising reports whether r would make evidence read otherwise than it
+// is: a control character, or a bidirectional embedding, override or
+// isolate (U+202A–U+202E, U+2066–U+2069) that reorders what follows.
+func disguising(r rune) bool {
+	return unicode.IsControl(r) || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+}
+
 // RecordInput is a consent record as a sender submits it.
 type RecordInput struct {
 	Recipient string
@@ -424,11 +432,19 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 		if err != nil {
 			return RecordResult{}, invalid("ip", "%q is not an IP address", c.IP)
 		}
+		if ip.Zone() != "" {
+			// A zone is any text ("fe80::1%<anything>") and names an
+			// interface of the sender's own host: no client's address.
+			return RecordResult{}, invalid("ip", "an IPv6 zone (%%…) names an interface of the host, not a client's address")
+		}
 		c.IP = ip.String()
 	}
 	for name, v := range map[string]string{"method": c.Method, "form_url": c.FormURL, "form_version": c.FormVersion, "user_agent": c.UserAgent, "language": c.Language} {
 		if len(v) > 1024 {
 			return RecordResult{}, invalid(name, "longer than 1024 bytes")
+		}
+		if i := strings.IndexFunc(v, disguising); i >= 0 {
+			return RecordResult{}, invalid(name, "holds a control or bidirectional-override character (%U): evidence must read as it is", []rune(v[i:])[0])
 		}
 	}
 	if len(c.Text) > 16<<10 {

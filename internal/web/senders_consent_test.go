@@ -153,3 +153,28 @@ func TestConsentAssertionsBounded(t *testing.T) {
 		t.Errorf("the lint has %d of the two consent findings: %s", seen, r.body)
 	}
 }
+
+// S11: junk is no evidence — an IPv6 zone (any text, an interface of the
+// sender's host) and characters that make evidence read otherwise.
+func TestConsentEvidenceJunk(t *testing.T) {
+	n := startSenders(t, 1000)
+	shop := n.sender(t, "shop.example")
+	for name, capture := range map[string]map[string]any{
+		"zone with an override":  {"method": "form", "ip": "fe80::1%\u202eevil<script>"},
+		"zone":                   {"method": "form", "ip": "::ffff:1.2.3.4%eth0"},
+		"override in user agent": {"method": "form", "user_agent": "Mozilla/5.0 \u202etxt.exe"},
+		"control in form url":    {"method": "form", "form_url": "https://shop.example/join\r\nX-Injected: 1"},
+	} {
+		who := strings.ReplaceAll(name, " ", "-") + "@example.net" // one each: a refusal must not be a 409
+		r := do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", jsonBody(map[string]any{"recipient": who, "list": "news",
+			"basis": "consent", "capture": capture}))
+		if r.status != 400 {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	r := do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", jsonBody(map[string]any{"recipient": "ann@example.net", "list": "news",
+		"basis": "consent", "capture": map[string]any{"method": "form", "ip": "2001:db8::7", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)"}}))
+	if r.status != 201 {
+		t.Errorf("clean evidence: %d %s", r.status, r.body)
+	}
+}
