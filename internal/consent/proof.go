@@ -116,6 +116,11 @@ func timePtr(t time.Time) *time.Time {
 // longer one is abuse of the log.
 const maxProofEvents = 5000
 
+// ErrProofTooLong is a proof asked for a recipient whose events in the
+// sender's log are more than a proof holds: the node signs no partial
+// proof.
+var ErrProofTooLong = fmt.Errorf("consent: the recipient's history holds more than %d events; the node signs no partial proof", maxProofEvents)
+
 // Proof builds the signed proof of what the node holds about a recipient
 // of a sender, on one list or ("") on all.
 func (s *Service) Proof(ctx context.Context, sender, recipient, list string) (*Proof, error) {
@@ -141,9 +146,15 @@ func (s *Service) Proof(ctx context.Context, sender, recipient, list string) (*P
 	if err != nil {
 		return nil, err
 	}
-	evs, err := s.st.Events(ctx, sd.ID, h, 0, maxProofEvents)
+	evs, err := s.st.Events(ctx, sd.ID, h, 0, maxProofEvents+1)
 	if err != nil {
 		return nil, err
+	}
+	if len(evs) > maxProofEvents {
+		// A cut proof would be signed as the whole history: the events
+		// left out (an opt-out, a complaint) would vanish under the node's
+		// signature, or the records would not verify against the events.
+		return nil, ErrProofTooLong
 	}
 	seq, head, err := s.st.Head(ctx, sd.ID)
 	if err != nil {

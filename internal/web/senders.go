@@ -78,6 +78,8 @@ func (s *Server) consentError(w http.ResponseWriter, err error) {
 	case errors.As(err, &ex):
 		w.Header().Set("Location", "/api/v1/consents?record="+ex.Record.ID)
 		apiError(w, http.StatusConflict, "exists", ex.Error())
+	case errors.Is(err, consent.ErrProofTooLong):
+		apiError(w, http.StatusUnprocessableEntity, "proof-too-long", err.Error())
 	case errors.Is(err, consent.ErrSuspended):
 		apiError(w, http.StatusForbidden, "sender-suspended", "this sender is suspended at this node: no records, links or labels until it is reinstated")
 	case errors.Is(err, consent.ErrNotFound):

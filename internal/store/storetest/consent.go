@@ -859,3 +859,31 @@ func consentSuspension(t *testing.T, s Store) {
 		t.Errorf("the suspended sender's record after a confirmation: %s", r.Status)
 	}
 }
+
+// consentProofNotCut: a recipient's log padded past what a proof holds
+// gets no proof rather than a cut one signed as the whole history.
+func consentProofNotCut(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	svc := consentService(t, s, nil, clk)
+	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	pad, _ := svc.Hash("shop.example", "pad@example.net")
+	ch := consent.Change{Sender: "shop.example"}
+	for i := 0; i < 5000; i++ {
+		ch.Events = append(ch.Events, consent.Event{At: clk.now(), Kind: consent.EventRecorded, Recipient: pad, List: fmt.Sprintf("p%d", i)})
+	}
+	if _, err := s.Apply(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Proof(ctx, "shop.example", "pad@example.net", ""); err != nil {
+		t.Fatalf("a proof of 5,000 events: %v", err)
+	}
+	if _, _, err := svc.Withdraw(ctx, "shop.example", "pad@example.net", "", "opt-out"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := svc.Proof(ctx, "shop.example", "pad@example.net", ""); !errors.Is(err, consent.ErrProofTooLong) {
+		t.Fatalf("a proof of 5,001 events: %v (signed: %v)", err, p != nil)
+	}
+}
