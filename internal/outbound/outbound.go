@@ -151,6 +151,10 @@ type Store interface {
 	// CancelMails ends the Queued mails of a kind for a sender (Item.Sender)
 	// as Failed with the reason, their text dropped; it returns how many.
 	CancelMails(ctx context.Context, kind Kind, sender, reason string, at time.Time) (int, error)
+	// ExpireMails ends the Queued mails queued before a time and not
+	// leased at at as Failed with the reason, their text dropped; it
+	// returns how many.
+	ExpireMails(ctx context.Context, queuedBefore time.Time, reason string, at time.Time) (int, error)
 	// MailQueue counts items by state.
 	MailQueue(ctx context.Context) (map[State]int, error)
 	// RecordBounce stores a bounce, and marks the mail it names Bounced
@@ -487,11 +491,19 @@ func msgID(v string) string {
 	return "<" + v + ">"
 }
 
-// Purge deletes the mail finished (sent, failed, bounced) more than keep
-// ago, with its bounces, in batches until none is due; keep <= 0 keeps
-// it. The bounds on answers and confirmations look back a day at most,
-// so any keep of a day or more leaves them whole.
+// Purge first gives up on the mail still queued MaxAge after it was
+// queued — delivered or not, with a relay or without (a node with no
+// relay never tries, and its queue would keep recipients' addresses and
+// confirmation links for ever) — and then deletes the mail finished
+// (sent, failed, bounced) more than keep ago, with its bounces, in
+// batches until none is due; keep <= 0 keeps it. The bounds on answers
+// and confirmations look back a day at most, so any keep of a day or more
+// leaves them whole.
 func (q *Queue) Purge(ctx context.Context, keep time.Duration) (int, error) {
+	now := q.now().UTC()
+	if _, err := q.st.ExpireMails(ctx, now.Add(-q.cfg.MaxAge), "gave up after "+q.cfg.MaxAge.String()+" queued: never delivered", now); err != nil {
+		return 0, fmt.Errorf("outbound: give up on old mail: %w", err)
+	}
 	if keep <= 0 {
 		return 0, nil
 	}

@@ -174,6 +174,17 @@ func (s *Store) CancelMails(ctx context.Context, kind outbound.Kind, sender, rea
 	return int(n), err
 }
 
+// ExpireMails implements outbound.Store.
+func (s *Store) ExpireMails(ctx context.Context, queuedBefore time.Time, reason string, at time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE outbound_mail SET state = 'failed', raw = ?, last_error = ?, updated_at = ?
+		WHERE state = 'queued' AND created_at < ? AND lease_until < ?`), []byte{}, reason, nanos(at), nanos(queuedBefore), nanos(at))
+	if err != nil {
+		return 0, fmt.Errorf("expire mails: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // CountMails implements outbound.Store.
 func (s *Store) CountMails(ctx context.Context, c outbound.MailCount) (int, error) {
 	col, v := "mailbox", c.Mailbox

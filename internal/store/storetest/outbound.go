@@ -407,3 +407,42 @@ func outboundConfirmShares(t *testing.T, s Store) {
 		t.Fatalf("shop past its share of kim's mailbox: %v", err)
 	}
 }
+
+// outboundUnsentExpires: mail never delivered — a node with no relay
+// never tries — is given up MaxAge after it was queued, its text (a
+// confirmation link) dropped, and then purged with the finished mail.
+func outboundUnsentExpires(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := clock
+	q, err := outbound.New(s, outbound.Config{From: "desk@node.example", Secret: []byte("0123456789abcdef0123"), MaxAge: 96 * time.Hour,
+		Now: func() time.Time { return now }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := q.Send(ctx, outbound.Mail{Kind: outbound.KindConfirm, Ref: "consent:x", To: "jill@example.net", Subject: "Please confirm", Text: "https://node.example/c/secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(95 * time.Hour)
+	young, err := q.Send(ctx, outbound.Mail{Kind: outbound.KindConfirm, Ref: "consent:y", To: "ann@example.net", Subject: "Please confirm", Text: "https://node.example/c/other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour) // old: 97 hours queued; young: 2
+	if _, err := q.Purge(ctx, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if it, _ := q.Status(ctx, old.ID); it.State != outbound.Failed || len(it.Raw) != 0 {
+		t.Errorf("a confirmation queued 97 hours: %s, %d bytes of text", it.State, len(it.Raw))
+	}
+	if it, _ := q.Status(ctx, young.ID); it.State != outbound.Queued || len(it.Raw) == 0 {
+		t.Errorf("a confirmation queued 2 hours: %s, %d bytes", it.State, len(it.Raw))
+	}
+	now = now.Add(25 * time.Hour)
+	if _, err := q.Purge(ctx, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Status(ctx, old.ID); !errors.Is(err, outbound.ErrNotFound) {
+		t.Errorf("the given-up mail a day after: %v", err)
+	}
+}

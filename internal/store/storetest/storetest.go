@@ -109,6 +109,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("OutboundBounces", func(t *testing.T) { outboundBounces(t, open(t)) })
 	t.Run("OutboundConfirmBounds", func(t *testing.T) { outboundConfirmBounds(t, open(t)) })
 	t.Run("OutboundConfirmShares", func(t *testing.T) { outboundConfirmShares(t, open(t)) })
+	t.Run("OutboundUnsentExpires", func(t *testing.T) { outboundUnsentExpires(t, open(t)) })
 	t.Run("OutboundRetention", func(t *testing.T) { outboundRetention(t, open(t)) })
 	t.Run("FeedbackLoop", func(t *testing.T) { feedbackLoop(t, open(t)) })
 	t.Run("FeedbackForgedRecipient", func(t *testing.T) { feedbackForgedRecipient(t, open(t)) })
