@@ -29,6 +29,7 @@ import (
 	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/lease"
 	"github.com/accord-antispam/accord/internal/mailauth"
+	"github.com/accord-antispam/accord/internal/trace"
 )
 
 // Received is one report in the desk's custody log.
@@ -360,6 +361,38 @@ func (p *Processor) Report(ctx context.Context, id string) ([]consent.Complaint,
 	return out, nil
 }
 
+// sentAt is when the reported message reached its recipient, as far as
+// the node can tell: the time in the Received field the recipient's side
+// wrote when it took the message from outside (the earliest trusted hop
+// with a time; without a trusted one, the newest field). The complaint's
+// evidence — sent after the opt-out's deadline, consent on record when
+// mailed — rests on it, so it is not the message's Date, a value the
+// sender writes: a sender that backdated its mail would clear itself.
+// Date stands only when no Received field has a time.
+func sentAt(v *analysis.Verdict) time.Time {
+	var got, newest *time.Time
+	for _, h := range v.Origin.Hops {
+		if h.Time == nil || h.Kind == trace.KindHeaderTag {
+			continue
+		}
+		if h.Index == 0 {
+			newest = h.Time
+		}
+		if h.Trusted && (got == nil || h.Time.Before(*got)) {
+			got = h.Time
+		}
+	}
+	switch {
+	case got != nil:
+		return got.UTC()
+	case newest != nil:
+		return newest.UTC()
+	case v.Message.DateParsed != nil:
+		return *v.Message.DateParsed
+	}
+	return time.Time{}
+}
+
 type tie struct {
 	in consent.ComplaintInput
 }
@@ -375,10 +408,7 @@ func (p *Processor) identify(ctx context.Context, rep *intake.Report) []tie {
 	if v == nil {
 		return nil
 	}
-	sent := time.Time{}
-	if v.Message.DateParsed != nil {
-		sent = *v.Message.DateParsed
-	}
+	sent := sentAt(v)
 	hdr := headerOf(rep.Raw)
 	type authn struct{ how, key string }
 	authed := map[string]authn{}

@@ -349,3 +349,28 @@ func feedbackCopiedToken(t *testing.T, s Store) {
 		t.Errorf("copied tokens framed the sender: %+v, %d mails", st, len(r.mb.sent))
 	}
 }
+
+// feedbackBackdated: a sender that keeps mailing past an opt-out's
+// deadline and backdates the message's Date before the opt-out does not
+// clear itself: the complaint's send time is when the recipient's side
+// received the message (its Received field), so it is flagged sent after
+// the deadline, without consent on record.
+func feedbackBackdated(t *testing.T, s Store) {
+	r := newFBLRig(t, s)
+	r.consent(t, "ann@example.net")
+	l := r.link(t, "ann@example.net")
+	optOut := r.clk.now()
+	if _, err := r.svc.Unsubscribe(r.ctx, l.Token, consent.ViaOneClick, false, consent.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	r.clk.add(10 * 24 * time.Hour) // past every deadline
+	delivered := r.clk.now().Add(-time.Hour)
+	msg := shopMail(t, "Shop <news@shop.example>", "Ann <ann@example.net>", l.ListUnsubscribe,
+		"Our winter sale starts today. Unsubscribe: "+l.URL+"\r\n", optOut.Add(-24*time.Hour)) // Date: the day before the opt-out
+	msg = "Received: from mail.shop.example (mail.shop.example [192.0.2.25]) by mx.isp.example (Postfix) with ESMTPS id 4Xk2; " +
+		delivered.Format(time.RFC1123Z) + "\r\n" + msg
+	c, ok := r.complain(t, "fbl@isp.example", "spf", arfOf("fbl@isp.example", "ann@example.net", msg))
+	if !ok || !c.AfterOptOut || c.ConsentOnRecord {
+		t.Fatalf("complaint about a backdated message sent after the opt-out's deadline: %+v", c)
+	}
+}

@@ -112,6 +112,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("OutboundUnsentExpires", func(t *testing.T) { outboundUnsentExpires(t, open(t)) })
 	t.Run("OutboundRetention", func(t *testing.T) { outboundRetention(t, open(t)) })
 	t.Run("FeedbackLoop", func(t *testing.T) { feedbackLoop(t, open(t)) })
+	t.Run("FeedbackBackdated", func(t *testing.T) { feedbackBackdated(t, open(t)) })
 	t.Run("FeedbackForgedRecipient", func(t *testing.T) { feedbackForgedRecipient(t, open(t)) })
 	t.Run("FeedbackTokenOfAnother", func(t *testing.T) { feedbackTokenOfAnother(t, open(t)) })
 	t.Run("FeedbackCopiedToken", func(t *testing.T) { feedbackCopiedToken(t, open(t)) })
