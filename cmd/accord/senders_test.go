@@ -315,6 +315,34 @@ func confirmedOptIn(t *testing.T, s *served, sink *sinktest.Sink, shop string, l
 // sees "consent on record". (The reports the label test filed about
 // shop.example's mail were fed back too: any report is a complaint.)
 func feedbackEndToEnd(t *testing.T, bin string, s *served, sink *sinktest.Sink, shop, data string) {
+	// ines's message, labelled while the sender is in good standing
+	// (frank's complaint below ends it); she complains about it at the end.
+	if code, body := senderAPI(t, s, "POST", "/api/v1/consents", shop, map[string]any{"recipient": "ines@example.net", "list": "news", "basis": "consent",
+		"capture": map[string]any{"method": "form"}}); code != 201 {
+		t.Fatalf("consent for ines: %d %s", code, body)
+	}
+	_, ib := senderAPI(t, s, "POST", "/api/v1/unsubscribe-links", shop, map[string]any{"list": "news", "campaign": "mar", "recipients": []string{"ines@example.net"}})
+	var ilinks struct {
+		Links []struct {
+			ListUnsubscribe string `json:"list_unsubscribe"`
+			URL             string `json:"url"`
+		}
+	}
+	json.Unmarshal(ib, &ilinks)
+	graw := signedCampaign(t, "ines@example.net", ilinks.Links[0].ListUnsubscribe, ilinks.Links[0].URL)
+	req, _ := http.NewRequest("POST", "http://"+s.http+"/api/v1/labels", bytes.NewReader(graw))
+	req.Header.Set("Authorization", "Bearer "+shop)
+	req.Header.Set("Content-Type", "message/rfc822")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var lab struct{ ID, Header string }
+	if json.Unmarshal(lb, &lab); res.StatusCode != 201 || lab.ID == "" {
+		t.Fatalf("label for ines's message: %d %s", res.StatusCode, lb)
+	}
 	code, body := senderAPI(t, s, "POST", "/api/v1/consents", shop, map[string]any{"recipient": "frank@example.net", "list": "news", "basis": "consent",
 		"capture": map[string]any{"method": "form"}})
 	if code != 201 {
@@ -384,6 +412,36 @@ func feedbackEndToEnd(t *testing.T, bin string, s *served, sink *sinktest.Sink, 
 	}
 	if bytes.Contains(bytes.ToLower(arf), []byte("frank@example.net")) {
 		t.Errorf("the ARF shows the recipient's address")
+	}
+
+	// ines complains about her labelled message: the node revokes its
+	// label, which said she wanted the mail (the new user's trial, F6:
+	// the label stayed valid, and the filter scored it −3, until it
+	// expired).
+	revoked := func() bool {
+		res, err := http.Get("http://" + s.http + "/labels/v1/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return bytes.Contains(b, []byte(lab.ID))
+	}
+	if revoked() {
+		t.Fatal("ines's label is revoked before she complained")
+	}
+	fwd = "From: ines@example.net\r\nTo: complaints@accord.test\r\nSubject: Fwd: spam\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nStop this\r\n--b\r\n" +
+		"Content-Type: message/rfc822\r\n\r\n" + lab.Header + string(graw) + "\r\n--b--\r\n"
+	if err := smtp.SendMail(s.smtp, nil, "ines@example.net", []string{"complaints@accord.test"}, []byte(fwd)); err != nil {
+		t.Fatalf("ines's complaint by mail: %v", err)
+	}
+	done := false
+	for end := time.Now().Add(15 * time.Second); !done && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		done = revoked()
+	}
+	if !done {
+		t.Errorf("ines's label %s is not on the status list after her complaint", lab.ID)
 	}
 }
 

@@ -307,7 +307,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	trust.refresh(ctx)
 	go trust.loop(ctx)
 	feedback.Store, feedback.Reports, feedback.Consent, feedback.Node, feedback.Log = st, st, senders, c.Node.Name, log
-	feedback.Mailer = outboundMailer{mq}
+	feedback.Mailer, feedback.Labels = outboundMailer{mq}, st
 	// Of the instances on one database, one at a time follows the custody
 	// log for the feedback loop (each read every report before).
 	feedback.Lease = &lease.Holder{Store: st, Name: "feedback", ID: instanceID()}

@@ -72,9 +72,13 @@ type Processor struct {
 	Reports intake.Store
 	Consent *consent.Service
 	Mailer  consent.Mailer // nil: complaints are recorded and suppress, but nothing is mailed.
-	Node    string         // The node's name, in the reports.
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Labels, when set, is where this node's labels are revoked: a label
+	// on a message its recipient complained about vouches for it no
+	// longer (the filter scored it −3 until it expired).
+	Labels label.Store
+	Node   string // The node's name, in the reports.
+	Log    *slog.Logger
+	Now    func() time.Time
 	// Lease, when set, is this instance's claim to run the loop: Run
 	// processes only while it holds it, so of the instances sharing a
 	// store one reads the custody log, and another takes over when it
@@ -325,6 +329,9 @@ func (p *Processor) Report(ctx context.Context, id string) ([]consent.Complaint,
 			return out, fmt.Errorf("record complaint about %s: %w", t.in.Sender, err)
 		}
 		out = append(out, c)
+		if err := p.revokeLabel(ctx, rep, c); err != nil {
+			return out, err
+		}
 		p.log().Info("complaint fed back", "report", rep.ID, "sender", c.Sender, "how", c.How, "counted", c.Counted(),
 			"consent_on_record", c.ConsentOnRecord, "after_opt_out", c.AfterOptOut, "flags", strings.Join(c.Flags, ","))
 		// A tie the message does not authenticate is never mailed: a
@@ -359,6 +366,30 @@ func (p *Processor) Report(ctx context.Context, id string) ([]consent.Complaint,
 		}
 	}
 	return out, nil
+}
+
+// revokeLabel revokes this node's label on a message a counted complaint
+// is about: the label said the recipient wanted the mail, and the
+// recipient says otherwise. A partner's label (not in this node's store)
+// is left to its issuer; a complaint the message does not authenticate
+// as the sender's revokes nothing.
+func (p *Processor) revokeLabel(ctx context.Context, rep *intake.Report, c consent.Complaint) error {
+	if p.Labels == nil || !c.Counted() || rep.Verdict == nil {
+		return nil
+	}
+	l := rep.Verdict.Label
+	if l == nil || l.Status != label.Valid || l.ID == "" || l.Sender != c.Sender {
+		return nil
+	}
+	err := p.Labels.RevokeLabel(ctx, l.ID, p.now(), "its recipient complained (report "+rep.ID+")")
+	switch {
+	case errors.Is(err, label.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("revoke label %s: %w", l.ID, err)
+	}
+	p.log().Info("label revoked on a complaint", "label", l.ID, "report", rep.ID, "sender", c.Sender)
+	return nil
 }
 
 // sentAt is when the reported message reached its recipient, as far as
