@@ -878,10 +878,19 @@ func (s *Service) suppress(ctx context.Context, sd Sender, recipient, list, via 
 		}
 		_, err = s.st.Apply(ctx, ch)
 		switch {
-		case err == nil:
-			return sup, false, nil
-		case errors.Is(err, ErrDuplicate):
-			return sup, true, nil
+		case err == nil, errors.Is(err, ErrDuplicate):
+			// The store numbers the row (Seq, the sync cursor): the
+			// answer gives the number the feed will show, not zero.
+			sups, err2 := s.st.Suppressed(ctx, sd.ID, recipient)
+			if err2 != nil {
+				return Suppression{}, false, err2
+			}
+			for _, x := range sups {
+				if x.List == list && !x.Lifted {
+					sup = x
+				}
+			}
+			return sup, err != nil, nil
 		case errors.Is(err, ErrConflict) && attempt == 0:
 			continue
 		}

@@ -570,7 +570,7 @@ func toComplaintJSON(cs []consent.Complaint) []complaintJSON {
 	out := []complaintJSON{}
 	for _, c := range cs {
 		out = append(out, complaintJSON{ReportID: c.ReportID, At: c.At, Recipient: c.Recipient, List: c.List, Campaign: c.Campaign, How: c.How,
-			Counted: c.Counted(), TokenRecipient: c.TokenRecipient, Flags: c.Flags, ConsentOnRecord: c.ConsentOnRecord, ConsentRecord: c.ConsentRecord, AfterOptOut: c.AfterOptOut, Forwarded: c.Forwarded})
+			Counted: c.Counted() && !c.Flagged(consent.FlagRepeat), TokenRecipient: c.TokenRecipient, Flags: c.Flags, ConsentOnRecord: c.ConsentOnRecord, ConsentRecord: c.ConsentRecord, AfterOptOut: c.AfterOptOut, Forwarded: c.Forwarded})
 	}
 	return out
 }

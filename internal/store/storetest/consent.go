@@ -535,11 +535,23 @@ func consentNoOpWithdrawals(t *testing.T, s Store) {
 		}
 		return len(evs)
 	}
+	var firstSeq int64
 	for i := 0; i < 30; i++ {
-		_, already, err := svc.Withdraw(ctx, "shop.example", "nobody@example.net", "", "")
+		sup, already, err := svc.Withdraw(ctx, "shop.example", "nobody@example.net", "", "")
 		if err != nil || already != (i > 0) {
 			t.Fatalf("withdrawal %d: already %v, %v", i+1, already, err)
 		}
+		// The answer names the row the sync feed shows: the first
+		// answer too, not a zero cursor.
+		if i == 0 {
+			firstSeq = sup.Seq
+		}
+		if sup.Seq == 0 || sup.Seq != firstSeq {
+			t.Fatalf("withdrawal %d answered seq %d, the first %d", i+1, sup.Seq, firstSeq)
+		}
+	}
+	if sups, err := svc.Suppressions(ctx, "shop.example", "nobody@example.net"); err != nil || len(sups) != 1 || sups[0].Seq != firstSeq {
+		t.Fatalf("the stored suppression %+v (%v), the withdrawal said seq %d", sups, err, firstSeq)
 	}
 	if n := events(nobody); n != 1 {
 		t.Errorf("30 withdrawals of an address with no records left %d events, want 1", n)
