@@ -352,7 +352,7 @@ func (m outboundMailer) Send(ctx context.Context, x consent.Mail) (string, error
 		Sender: x.Sender})
 	var lim *outbound.LimitError
 	if errors.As(err, &lim) {
-		return "", &consent.RateError{What: lim.Error()} // the sender may ask again later: 429
+		return "", &consent.RateError{What: lim.Error(), Retry: lim.Per} // the sender may ask again later: 429
 	}
 	return it.ID, err
 }

@@ -157,6 +157,21 @@ func TestSendersEndToEnd(t *testing.T) {
 			t.Fatalf("confirmation %d to the mailbox victim@example.org (%s): %d %s", i+1, to, code, body)
 		}
 	}
+	// The refusal says when the mailbox's 24-hour bound lets a mail go
+	// again (its first mail was just sent): not in an hour.
+	b, _ := json.Marshal(map[string]any{"recipient": "victim+4@example.org", "list": "news", "basis": "consent",
+		"confirm": true, "capture": map[string]any{"method": "form"}})
+	req, _ := http.NewRequest("POST", "http://"+s.http+"/api/v1/consents", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+shop)
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		res.Body.Close()
+		if res.StatusCode != 429 || res.Header.Get("Retry-After") != "86400" {
+			t.Errorf("a mailbox past its daily bound: %d, Retry-After %q, want 429 and 86400", res.StatusCode, res.Header.Get("Retry-After"))
+		}
+	}
 	code, body = senderAPI(t, s, "POST", "/api/v1/unsubscribe-links", shop, map[string]any{"list": "news", "campaign": "dec",
 		"recipients": []string{"bob@example.net", "carol@example.net"}})
 	var links struct {

@@ -348,8 +348,13 @@ var (
 )
 
 // RateError is a request refused for now: a limit on what the node sends
-// was reached; it may be made again later.
-type RateError struct{ What string }
+// was reached; it may be made again later. Retry is the window of the
+// limit reached (an hour, or the 24 hours of a mailbox's bound): the
+// caller is told that, not a guess shorter than the bound.
+type RateError struct {
+	What  string
+	Retry time.Duration
+}
 
 func (e *RateError) Error() string { return "consent: " + e.What + "; try again later" }
 

@@ -532,7 +532,7 @@ func (s *Service) Record(ctx context.Context, sender string, in RecordInput) (Re
 			return RecordResult{}, err
 		}
 		if n >= s.o.MaxConfirmationsPerHour {
-			return RecordResult{}, &RateError{What: fmt.Sprintf("%d confirmation mails went out for this sender in the last hour (the limit)", n)}
+			return RecordResult{}, &RateError{What: fmt.Sprintf("%d confirmation mails went out for this sender in the last hour (the limit)", n), Retry: time.Hour}
 		}
 	}
 	sup, err := s.suppressionsOf(ctx, sd.ID, keys)

@@ -71,7 +71,11 @@ func (s *Server) consentError(w http.ResponseWriter, err error) {
 	var rate *consent.RateError
 	switch {
 	case errors.As(err, &rate):
-		w.Header().Set("Retry-After", "3600")
+		wait := rate.Retry
+		if wait <= 0 {
+			wait = time.Hour
+		}
+		w.Header().Set("Retry-After", retryAfter(wait))
 		apiError(w, http.StatusTooManyRequests, "rate-limited", rate.Error())
 	case errors.As(err, &inv):
 		apiError(w, http.StatusBadRequest, "invalid", inv.Error())
