@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -120,11 +121,64 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool
 	if err == nil && dec.More() {
 		err = errors.New("more than one JSON value")
 	}
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		// The decoder names no field for a date it cannot parse, and
+		// Go's layout string means nothing to a sender.
+		apiError(w, http.StatusBadRequest, "bad-body", fmt.Sprintf("the body is not the JSON this call takes: field %s: want a date and time in RFC 3339 form, such as \"2026-10-01T00:00:00Z\", not %q",
+			fieldWith(body, pe.Value), pe.Value))
+		return false
+	}
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "bad-body", "the body is not the JSON this call takes: "+jsonProblem(err))
 		return false
 	}
 	return true
+}
+
+// fieldWith returns the dotted path of the first string member of a JSON
+// body whose value is s ("a date" when none is), to name the field a
+// value came from.
+func fieldWith(body []byte, s string) string {
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return "a date"
+	}
+	var walk func(v any, path string) string
+	walk = func(v any, path string) string {
+		switch x := v.(type) {
+		case string:
+			if x == s && path != "" {
+				return path
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if f := walk(x[k], p); f != "" {
+					return f
+				}
+			}
+		case []any:
+			for i, e := range x {
+				if f := walk(e, fmt.Sprintf("%s[%d]", path, i)); f != "" {
+					return f
+				}
+			}
+		}
+		return ""
+	}
+	if f := walk(doc, ""); f != "" {
+		return f
+	}
+	return "a date"
 }
 
 // jsonProblem says what is wrong with a body in the API's words, never

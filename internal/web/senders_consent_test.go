@@ -124,6 +124,19 @@ func TestConsentAssertionsBounded(t *testing.T) {
 			t.Errorf("%s: %d %s", name, r.status, r.body)
 		}
 	}
+	// A date in another form is refused naming the field and the form
+	// the node takes, not Go's layout string.
+	for field, body := range map[string]map[string]any{
+		"customer.since": {"recipient": "jane@example.net", "list": "news", "basis": "soft-opt-in",
+			"customer": map[string]any{"reference": "x", "product_category": "x", "since": "2026-10-01", "opt_out_offered": true}},
+		"capture.obtained_at": {"recipient": "jane@example.net", "list": "news", "basis": "consent",
+			"capture": map[string]any{"method": "x", "obtained_at": "2026-10-01"}},
+	} {
+		r := do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", jsonBody(body))
+		if b := string(r.body); r.status != 400 || !strings.Contains(b, "field "+field+":") || !strings.Contains(b, "RFC 3339") || strings.Contains(b, "2006-01-02") {
+			t.Errorf("a bad %s: %d %s", field, r.status, r.body)
+		}
+	}
 	sale := now.AddDate(0, -3, 0).Format(time.RFC3339)
 	if r := do(t, "POST", n.url+"/api/v1/consents", shop, "application/json", jsonBody(map[string]any{"recipient": "dave@example.net", "list": "news",
 		"basis": "soft-opt-in", "customer": map[string]any{"reference": "o-17", "product_category": "coats", "since": sale, "opt_out_offered": true}})); r.status != 201 {
