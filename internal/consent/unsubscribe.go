@@ -12,9 +12,14 @@ import (
 type Link struct {
 	Recipient  string `json:"recipient"`
 	Suppressed bool   `json:"suppressed"` // Do not send: the recipient opted out (no link is made).
-	Token      string `json:"token,omitempty"`
-	URL        string `json:"url,omitempty"`    // https://node/u/TOKEN: GET shows a page, POST unsubscribes.
-	Mailto     string `json:"mailto,omitempty"` // unsubscribe+TOKEN@node.
+	// ConsentOnRecord says the node holds an active record (consent, or
+	// a soft opt-in) for the recipient on the list. A link is made
+	// without one — every message needs its opt-out — but a mailing to
+	// such a recipient gets no label and counts for nothing.
+	ConsentOnRecord bool   `json:"consent_on_record"`
+	Token           string `json:"token,omitempty"`
+	URL             string `json:"url,omitempty"`    // https://node/u/TOKEN: GET shows a page, POST unsubscribes.
+	Mailto          string `json:"mailto,omitempty"` // unsubscribe+TOKEN@node.
 	// ListUnsubscribe and ListUnsubscribePost are the header fields'
 	// values (RFC 2369, RFC 8058). Sign both with DKIM (RFC 8058 section 4).
 	ListUnsubscribe     string `json:"list_unsubscribe,omitempty"`
@@ -76,6 +81,7 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 	out := make([]Link, len(items))
 	refs := make([]int64, len(items))
 	var counted []int64 // the refs of recipients who count as messages
+	onRecord := make([]bool, len(items))
 	day := s.now()
 	for i, it := range items {
 		out[i].Recipient = it.addr
@@ -93,14 +99,12 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 		if err := s.noteMailbox(ctx, sd.ID, it.addrKeys); err != nil {
 			return nil, err
 		}
-		if !measurable(it.addr, sd) {
-			continue
-		}
 		recs, err := s.st.Records(ctx, sd.ID, it.hash)
 		if err != nil {
 			return nil, err
 		}
-		if confirmedOn(recs, list) {
+		onRecord[i] = activeOn(recs, list)
+		if measurable(it.addr, sd) && confirmedOn(recs, list) {
 			counted = append(counted, refs[i])
 		}
 	}
@@ -124,6 +128,7 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 			return nil, err
 		}
 		out[i] = s.link(out[i].Recipient, tok)
+		out[i].ConsentOnRecord = onRecord[i]
 	}
 	return out, nil
 }
@@ -149,6 +154,16 @@ func (s *Service) link(recipient, tok string) Link {
 func MailHostReachable(host string) bool {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	return strings.Contains(host, ".") && host != "localhost" && !strings.HasSuffix(host, ".localhost")
+}
+
+// activeOn reports whether records hold an active record on list.
+func activeOn(recs []Record, list string) bool {
+	for _, r := range recs {
+		if r.List == list && r.Status == RecordActive {
+			return true
+		}
+	}
+	return false
 }
 
 // confirmedOn reports whether records hold an active, confirmed record on

@@ -79,7 +79,13 @@ func TestLabelNeedsTheRecipientsConsent(t *testing.T) {
 	}
 	// dave opts out of all the sender's mail: no label for him, named or not,
 	// with or without his own opt-out token in the message.
-	dl := linksFor(t, n, shop, "news", "", "dave@example.net")[0]
+	// Links are made for carol too (every message needs its opt-out),
+	// and say that no consent is on record for her.
+	ls := linksFor(t, n, shop, "news", "", "dave@example.net", "carol@example.net")
+	if !ls[0].ConsentOnRecord || ls[1].ConsentOnRecord || ls[1].Token == "" || ls[1].Suppressed {
+		t.Errorf("links for dave (consent on record) and carol (none): %+v", ls)
+	}
+	dl := ls[0]
 	oneClick(t, dl, true)
 	for name, msg := range map[string]string{"no token": labelMsg(n, "dave@example.net", consent.Link{}), "his token": labelMsg(n, "dave@example.net", dl)} {
 		if r := ask(msg, ""); r.status != 422 || !strings.Contains(string(r.body), "consent.opted-out") {
