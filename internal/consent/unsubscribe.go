@@ -39,7 +39,8 @@ const MaxLinks = 1000
 // counts only the links for recipients whose consent the node saw
 // confirmed (an active record on the list the recipient confirmed from
 // the node's mail), at a domain that is neither reserved (RFC 2606, RFC
-// 6761: .invalid, .test, .localhost, .example, .local) nor one of the
+// 6761: .invalid, .test, .localhost, .example, .local, example.com,
+// example.net, example.org) nor one of the
 // sender's own: links for made-up or the sender's own addresses cost
 // nothing to make and would dilute the rate. A recipient counts once per
 // campaign, however many links are made for them. The links themselves
@@ -194,11 +195,17 @@ func measurable(addr string, sd Sender) bool {
 
 // reservedDomain reports whether a domain is under a name reserved for
 // tests, documentation or local use (RFC 2606, RFC 6761, RFC 6762): no
-// one's mailbox.
+// one's mailbox. The second-level example names (RFC 2606 section 3) are
+// the docs' own example addresses, the first a sender tries the node with.
 func reservedDomain(dom string) bool {
 	dom = strings.ToLower(strings.TrimSuffix(dom, "."))
 	for _, tld := range []string{"invalid", "test", "localhost", "example", "local"} {
 		if dom == tld || strings.HasSuffix(dom, "."+tld) {
+			return true
+		}
+	}
+	for _, d := range []string{"example.com", "example.net", "example.org"} {
+		if dom == d || strings.HasSuffix(dom, "."+d) {
 			return true
 		}
 	}

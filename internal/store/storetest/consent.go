@@ -88,7 +88,7 @@ func consentFlow(t *testing.T, s Store) {
 	}
 
 	// Consent without confirmation: active at once, not confirmed.
-	r1, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "Bob@Example.net", List: "news", Basis: consent.BasisConsent,
+	r1, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "Bob@Gmail.COM", List: "news", Basis: consent.BasisConsent,
 		Capture: consent.Capture{Method: "form", FormURL: "https://shop.example/join", Text: "Send me the news", CheckboxDefault: "unchecked", IP: "2001:db8::1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -96,25 +96,25 @@ func consentFlow(t *testing.T, s Store) {
 	if r1.Record.Status != consent.RecordActive || r1.Record.Confirmed || r1.Record.Capture.TextSHA256 == "" || len(mb.sent) != 0 {
 		t.Fatalf("record = %+v", r1)
 	}
-	if _, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "bob@example.net", List: "news", Basis: consent.BasisConsent,
+	if _, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "bob@gmail.com", List: "news", Basis: consent.BasisConsent,
 		Capture: consent.Capture{Method: "form"}}); !errors.As(err, new(*consent.ErrExists)) {
 		t.Errorf("second active record: %v", err)
 	}
 	// What the law refuses.
 	for name, in := range map[string]consent.RecordInput{
-		"pre-ticked box":         {Recipient: "c@example.net", List: "news", Basis: consent.BasisConsent, Capture: consent.Capture{Method: "form", CheckboxDefault: "checked"}},
-		"no method":              {Recipient: "c@example.net", List: "news", Basis: consent.BasisConsent},
-		"soft opt-in, no refuse": {Recipient: "c@example.net", List: "news", Basis: consent.BasisSoftOptIn, Customer: &consent.Customer{Reference: "o1", ProductCategory: "shoes"}},
-		"soft opt-in, no sale":   {Recipient: "c@example.net", List: "news", Basis: consent.BasisSoftOptIn},
-		"bad basis":              {Recipient: "c@example.net", List: "news", Basis: "implied"},
-		"bad list":               {Recipient: "c@example.net", List: "News Letter!", Basis: consent.BasisConsent, Capture: consent.Capture{Method: "form"}},
-		"future":                 {Recipient: "c@example.net", List: "news", Basis: consent.BasisConsent, Capture: consent.Capture{Method: "form", ObtainedAt: clk.now().Add(time.Hour)}},
+		"pre-ticked box":         {Recipient: "c@gmail.com", List: "news", Basis: consent.BasisConsent, Capture: consent.Capture{Method: "form", CheckboxDefault: "checked"}},
+		"no method":              {Recipient: "c@gmail.com", List: "news", Basis: consent.BasisConsent},
+		"soft opt-in, no refuse": {Recipient: "c@gmail.com", List: "news", Basis: consent.BasisSoftOptIn, Customer: &consent.Customer{Reference: "o1", ProductCategory: "shoes"}},
+		"soft opt-in, no sale":   {Recipient: "c@gmail.com", List: "news", Basis: consent.BasisSoftOptIn},
+		"bad basis":              {Recipient: "c@gmail.com", List: "news", Basis: "implied"},
+		"bad list":               {Recipient: "c@gmail.com", List: "News Letter!", Basis: consent.BasisConsent, Capture: consent.Capture{Method: "form"}},
+		"future":                 {Recipient: "c@gmail.com", List: "news", Basis: consent.BasisConsent, Capture: consent.Capture{Method: "form", ObtainedAt: clk.now().Add(time.Hour)}},
 	} {
 		if _, err := svc.Record(ctx, "shop.example", in); !errors.As(err, new(*consent.InvalidError)) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	soft, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "carol@example.net", List: "offers", Basis: consent.BasisSoftOptIn,
+	soft, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "carol@gmail.com", List: "offers", Basis: consent.BasisSoftOptIn,
 		Customer: &consent.Customer{Reference: "order-17", ProductCategory: "shoes", Since: clk.now().Add(-48 * time.Hour), OptOutOffered: true}})
 	if err != nil || soft.Record.Status != consent.RecordActive || soft.Record.Customer == nil {
 		t.Fatalf("soft opt-in: %+v %v", soft, err)
@@ -122,12 +122,12 @@ func consentFlow(t *testing.T, s Store) {
 
 	// Confirmed opt-in: mailed, pending until the POST.
 	clk.add(time.Minute)
-	r2, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "dave@example.net", List: "news", Basis: consent.BasisConsent,
+	r2, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "dave@gmail.com", List: "news", Basis: consent.BasisConsent,
 		Capture: consent.Capture{Method: "form", IP: "192.0.2.7"}, Confirm: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r2.Record.Status != consent.RecordPending || len(mb.sent) != 1 || mb.sent[0].To != "dave@example.net" || !strings.Contains(mb.sent[0].Text, r2.ConfirmURL) {
+	if r2.Record.Status != consent.RecordPending || len(mb.sent) != 1 || mb.sent[0].To != "dave@gmail.com" || !strings.Contains(mb.sent[0].Text, r2.ConfirmURL) {
 		t.Fatalf("pending record %+v, mail %+v", r2, mb.sent)
 	}
 	tok := strings.TrimPrefix(r2.ConfirmURL, "https://node.example/c/")
@@ -149,7 +149,7 @@ func consentFlow(t *testing.T, s Store) {
 	if v, err := svc.Confirm(ctx, tok, consent.Client{Method: "POST"}); err != nil || !v.Record.Confirmed {
 		t.Errorf("confirming twice: %v", err)
 	}
-	dave, _ := svc.Hash("shop.example", "dave@example.net")
+	dave, _ := svc.Hash("shop.example", "dave@gmail.com")
 	evs, _ := s.Events(ctx, "shop.example", dave, 0, 100)
 	kinds := []string{}
 	for _, e := range evs {
@@ -163,14 +163,14 @@ func consentFlow(t *testing.T, s Store) {
 	}
 	// No flood of confirmation mails to one address, list after list.
 	for i := 0; i < consent.MaxConfirmationsPerDay+1; i++ {
-		_, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "victim@example.net", List: fmt.Sprintf("l%d", i), Basis: consent.BasisConsent,
+		_, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "victim@gmail.com", List: fmt.Sprintf("l%d", i), Basis: consent.BasisConsent,
 			Capture: consent.Capture{Method: "api"}, Confirm: true})
 		if (err == nil) != (i < consent.MaxConfirmationsPerDay) {
 			t.Errorf("confirmation request %d: %v", i+1, err)
 		}
 	}
 	// An expired confirmation link.
-	r3, _ := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "erin@example.net", List: "news", Basis: consent.BasisConsent,
+	r3, _ := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "erin@gmail.com", List: "news", Basis: consent.BasisConsent,
 		Capture: consent.Capture{Method: "form"}, Confirm: true})
 	clk.add(8 * 24 * time.Hour)
 	if _, err := svc.Confirm(ctx, strings.TrimPrefix(r3.ConfirmURL, "https://node.example/c/"), consent.Client{Method: "POST"}); !errors.Is(err, consent.ErrExpired) {
@@ -182,7 +182,7 @@ func consentFlow(t *testing.T, s Store) {
 
 	// Links for a campaign; one-click opt-out, twice.
 	clk.t = time.Date(2026, 12, 11, 15, 0, 0, 0, time.UTC) // a Friday
-	links, err := svc.Links(ctx, "shop.example", "news", "dec-sale", []string{"bob@example.net", "dave@example.net", "frank@example.net"})
+	links, err := svc.Links(ctx, "shop.example", "news", "dec-sale", []string{"bob@gmail.com", "dave@gmail.com", "frank@gmail.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func consentFlow(t *testing.T, s Store) {
 	if after, _, _ := s.Head(ctx, "shop.example"); after != before {
 		t.Errorf("a replayed unsubscribe wrote %d events", after-before)
 	}
-	bob, _ := svc.Hash("shop.example", "bob@example.net")
+	bob, _ := svc.Hash("shop.example", "bob@gmail.com")
 	recs, _ := s.Records(ctx, "shop.example", bob)
 	if len(recs) != 1 || recs[0].Status != consent.RecordWithdrawn || recs[0].WithdrawnAt.IsZero() {
 		t.Errorf("bob's record after opt-out: %+v", recs)
@@ -241,7 +241,7 @@ func consentFlow(t *testing.T, s Store) {
 		t.Errorf("8 concurrent opt-outs: %d took effect", fresh)
 	}
 	// The next mailing: opted-out recipients are flagged, not linked.
-	links2, _ := svc.Links(ctx, "shop.example", "news", "jan", []string{"bob@example.net", "dave@example.net"})
+	links2, _ := svc.Links(ctx, "shop.example", "news", "jan", []string{"bob@gmail.com", "dave@gmail.com"})
 	if !links2[0].Suppressed || links2[0].Token != "" || links2[1].Suppressed {
 		t.Errorf("links after opt-out: %+v", links2)
 	}
@@ -272,7 +272,7 @@ func consentFlow(t *testing.T, s Store) {
 		t.Errorf("overdue after a timely fetch: %+v", od)
 	}
 	// A withdrawal the sender reports, never fetched: overdue after 48 hours.
-	if _, _, err := svc.Withdraw(ctx, "shop.example", "carol@example.net", "", "asked by phone"); err != nil {
+	if _, _, err := svc.Withdraw(ctx, "shop.example", "carol@gmail.com", "", "asked by phone"); err != nil {
 		t.Fatal(err)
 	}
 	clk.add(47 * time.Hour)
@@ -287,12 +287,12 @@ func consentFlow(t *testing.T, s Store) {
 
 	// Bob comes back by confirmed opt-in; the old link is now stale.
 	clk.add(72 * time.Hour)
-	r4, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "bob@example.net", List: "news", Basis: consent.BasisConsent,
+	r4, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "bob@gmail.com", List: "news", Basis: consent.BasisConsent,
 		Capture: consent.Capture{Method: "form"}})
 	if !errors.As(err, new(*consent.InvalidError)) {
 		t.Errorf("unconfirmed consent after an opt-out: %+v %v", r4, err)
 	}
-	r4, err = svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "bob@example.net", List: "news", Basis: consent.BasisConsent,
+	r4, err = svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "bob@gmail.com", List: "news", Basis: consent.BasisConsent,
 		Capture: consent.Capture{Method: "form"}, Confirm: true})
 	if err != nil {
 		t.Fatal(err)
@@ -310,13 +310,13 @@ func consentFlow(t *testing.T, s Store) {
 	if _, err := svc.Unsubscribe(ctx, links[0].Token, consent.ViaOneClick, false, consent.Client{}); !errors.Is(err, consent.ErrStale) {
 		t.Errorf("old link replayed after renewal: %v", err)
 	}
-	fresh3, _ := svc.Links(ctx, "shop.example", "news", "feb", []string{"bob@example.net"})
+	fresh3, _ := svc.Links(ctx, "shop.example", "news", "feb", []string{"bob@gmail.com"})
 	if u, err := svc.Unsubscribe(ctx, fresh3[0].Token, consent.ViaOneClick, true, consent.Client{}); err != nil || u.Already || u.Suppression.List != "" {
 		t.Errorf("new link, all lists: %+v %v", u, err)
 	}
 
 	// The proof of dave's consent verifies; bob's shows his history.
-	pr, err := svc.Proof(ctx, "shop.example", "dave@example.net", "news")
+	pr, err := svc.Proof(ctx, "shop.example", "dave@gmail.com", "news")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func consentFlow(t *testing.T, s Store) {
 	if err != nil || !c.OK() || !c.Payload.Summary.ConsentOnRecord || !c.Payload.Summary.Confirmed || len(c.Payload.Events) != 4 {
 		t.Fatalf("proof: %+v %v %v", c.Payload.Summary, c.Problems, err)
 	}
-	pb, _ := svc.Proof(ctx, "shop.example", "bob@example.net", "")
+	pb, _ := svc.Proof(ctx, "shop.example", "bob@gmail.com", "")
 	doc, _ = json.Marshal(pb)
 	c, _ = consent.VerifyProof(bytes.NewReader(doc))
 	if !c.OK() || !c.Payload.Summary.OptedOut || len(c.Payload.Records) != 2 {
@@ -341,7 +341,7 @@ func consentFlow(t *testing.T, s Store) {
 	if _, err := svc.SetSenderStatus(ctx, "shop.example", consent.SenderSuspended, "complaints"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Links(ctx, "shop.example", "news", "", []string{"bob@example.net"}); !errors.Is(err, consent.ErrSuspended) {
+	if _, err := svc.Links(ctx, "shop.example", "news", "", []string{"bob@gmail.com"}); !errors.Is(err, consent.ErrSuspended) {
 		t.Errorf("links while suspended: %v", err)
 	}
 	// Unsubscribing still works: an opt-out never depends on the sender's standing.
@@ -466,7 +466,7 @@ func consentSentBounds(t *testing.T, s Store) {
 	}
 	// a and b confirmed from the node's mail; c's record is the sender's
 	// word alone.
-	for _, who := range []string{"a@example.net", "b@example.net"} {
+	for _, who := range []string{"a@gmail.com", "b@gmail.com"} {
 		res, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: who, List: "news", Basis: consent.BasisConsent,
 			Capture: consent.Capture{Method: "form"}, Confirm: true})
 		if err != nil {
@@ -476,14 +476,14 @@ func consentSentBounds(t *testing.T, s Store) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "c@example.net", List: "news", Basis: consent.BasisConsent,
+	if _, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "c@gmail.com", List: "news", Basis: consent.BasisConsent,
 		Capture: consent.Capture{Method: "form"}}); err != nil {
 		t.Fatal(err)
 	}
 	// Links for everyone; only a's and b's count in the campaign: not the
 	// unconfirmed c, made-up addresses at reserved domains, nor the
 	// sender's own.
-	if _, err := svc.Links(ctx, "shop.example", "news", "dec", []string{"a@example.net", "b@example.net", "c@example.net",
+	if _, err := svc.Links(ctx, "shop.example", "news", "dec", []string{"a@gmail.com", "b@gmail.com", "c@gmail.com",
 		"made-up-1@example.invalid", "x@mail.test", "y@host.localhost", "seed@shop.example"}); err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +587,7 @@ func consentDilution(t *testing.T, s Store) {
 	if _, err := svc.AddSender(ctx, consent.Sender{ID: "shop.example", Contact: "dpo@shop.example"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "alice@example.net", List: "news", Basis: consent.BasisConsent,
+	res, err := svc.Record(ctx, "shop.example", consent.RecordInput{Recipient: "alice@gmail.com", List: "news", Basis: consent.BasisConsent,
 		Capture: consent.Capture{Method: "form"}, Confirm: true})
 	if err != nil {
 		t.Fatal(err)
@@ -597,7 +597,7 @@ func consentDilution(t *testing.T, s Store) {
 	}
 	dup := make([]string, consent.MaxLinks)
 	for i := range dup {
-		dup[i] = "alice@example.net"
+		dup[i] = "alice@gmail.com"
 	}
 	for i := 0; i < 3; i++ {
 		if _, err := svc.Links(ctx, "shop.example", "news", "c1", dup); err != nil {
