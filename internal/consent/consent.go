@@ -278,8 +278,9 @@ type Store interface {
 	SenderByDomain(ctx context.Context, domain string) (Sender, error)
 
 	// RecipientRef returns the number that stands for (sender, hash) in
-	// tokens, creating it at first use; Recipient reverses it.
-	RecipientRef(ctx context.Context, sender, hash string) (int64, error)
+	// tokens, creating it at first use with its folded mailbox (as
+	// NoteMailbox files it); Recipient reverses it.
+	RecipientRef(ctx context.Context, sender, hash, mailbox string) (int64, error)
 	Recipient(ctx context.Context, ref int64) (sender, hash string, err error)
 	// ListRef and CampaignRef do the same for lists and campaigns;
 	// CampaignRef adds issued to the campaign's count of recipients.

@@ -94,10 +94,9 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 			out[i].Suppressed = true
 			continue
 		}
-		if refs[i], err = s.st.RecipientRef(ctx, sd.ID, it.hash); err != nil {
-			return nil, err
-		}
-		if err := s.noteMailbox(ctx, sd.ID, it.addrKeys); err != nil {
+		// The ref files the mailbox with a recipient seen for the first
+		// time: no write for one the node knows.
+		if refs[i], err = s.st.RecipientRef(ctx, sd.ID, it.hash, it.mailbox); err != nil {
 			return nil, err
 		}
 		recs, err := s.st.Records(ctx, sd.ID, it.hash)

@@ -181,9 +181,28 @@ func (s *Store) ref(ctx context.Context, table, col string, sender, name string)
 	return id, err
 }
 
-// RecipientRef implements consent.Store.
-func (s *Store) RecipientRef(ctx context.Context, sender, hash string) (int64, error) {
-	return s.ref(ctx, "consent_recipients", "hash", sender, hash)
+// RecipientRef implements consent.Store: a read for a recipient filed
+// with its mailbox, a write only for a new one or one filed before
+// mailboxes were (schema 39).
+func (s *Store) RecipientRef(ctx context.Context, sender, hash, mailbox string) (int64, error) {
+	sel := s.q(`SELECT id, mailbox FROM consent_recipients WHERE sender = ? AND hash = ?`)
+	var id int64
+	var filed string
+	err := s.db.QueryRowContext(ctx, sel, sender, hash).Scan(&id, &filed)
+	if isNoRows(err) {
+		if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO consent_recipients (sender, hash, mailbox) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
+			sender, hash, mailbox); err != nil {
+			return 0, fmt.Errorf("add to consent_recipients: %w", err)
+		}
+		err = s.db.QueryRowContext(ctx, sel, sender, hash).Scan(&id, &filed)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if filed == "" && mailbox != "" {
+		return id, s.NoteMailbox(ctx, sender, hash, mailbox)
+	}
+	return id, nil
 }
 
 // Recipient implements consent.Store.
