@@ -70,6 +70,9 @@ type Envelope struct {
 	// before it, by the sender's side, so no Authentication-Results in
 	// the message is believed, and one in Receiver's name is a forgery.
 	Receiver string
+	// NoRDNS: the receiving MTA found no reverse name for RemoteIP (it
+	// said so: a milter's "[ip]" host, rspamd's Hostname "unknown").
+	NoRDNS bool
 }
 
 // Context is what a reporter (or a sender, or the node's consent records)
@@ -358,11 +361,13 @@ func (a *Analyzer) origin(tr *trace.Trace, trust trace.Trust, env Envelope) Orig
 	if env.RemoteIP.IsValid() {
 		ip = env.RemoteIP.Unmap()
 		o.IP, o.HELO = ip.String(), env.HELO
+		o.NoRDNS = env.NoRDNS
 		o.Trust = "session"
 		o.Why = "the client of this SMTP session"
 	} else if h := tr.OriginHop(); h != nil {
 		ip, _ = h.Addr()
 		o.IP, o.RDNS, o.HELO, o.Hop = h.IP, h.RDNS, h.HELO, tr.Origin
+		o.NoRDNS = h.NoRDNS
 		if tr.Authenticated && trace.Internal(ip) {
 			// A webmail or proxy inside the provider submitted for the
 			// user who logged in: the account is the origin, its network

@@ -2,12 +2,14 @@ package analysis
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/trace"
 )
 
 // ReasonCode names a conclusion.
@@ -32,6 +34,7 @@ const (
 	ReasonHiddenProse       ReasonCode = "hidden-prose"
 	ReasonImageOnly         ReasonCode = "image-only"
 	ReasonRandomHosts       ReasonCode = "random-hosts"
+	ReasonNoRDNS            ReasonCode = "no-rdns"
 	ReasonLegalBreach       ReasonCode = "legal-breach"
 	ReasonSpam              ReasonCode = "spam"
 	ReasonPhishingLikely    ReasonCode = "phishing-likely"
@@ -42,7 +45,7 @@ const (
 var ReasonCodes = []ReasonCode{ReasonDMARCFail, ReasonSPFFail, ReasonDKIMFail, ReasonForgedRelay, ReasonForgedAuthResults,
 	ReasonIdentityDisguised, ReasonNoOptOut, ReasonCommercial, ReasonMalformed, ReasonObfuscatedURL, ReasonLinkMismatch,
 	ReasonExecutable, ReasonHiddenText, ReasonHiddenProse, ReasonImageOnly, ReasonRandomHosts, ReasonLegalBreach,
-	ReasonSpam, ReasonPhishingLikely}
+	ReasonSpam, ReasonPhishingLikely, ReasonNoRDNS}
 
 func reasons(v *Verdict) []Reason {
 	out := []Reason{}
@@ -63,6 +66,16 @@ func reasons(v *Verdict) []Reason {
 	}
 	if v.Origin.Forged {
 		add(ReasonForgedRelay, "the Received chain contains forged relays")
+	}
+	// No reverse name for the origin, in our receiver's own record:
+	// mail systems have one that resolves back (the large mailbox
+	// providers require it of senders), a hijacked home computer
+	// usually not. A client that logged in to submit is a person's
+	// device, whose address need not have one.
+	if o := v.Origin; o.NoRDNS && !o.Authenticated {
+		if a, err := netip.ParseAddr(o.IP); err == nil && !trace.Internal(a) {
+			add(ReasonNoRDNS, o.IP+" has no reverse name that our receiver could confirm")
+		}
 	}
 	if a := v.Auth; a != nil {
 		for _, ar := range a.Headers {

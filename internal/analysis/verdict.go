@@ -79,8 +79,11 @@ type PartSummary struct {
 
 // Origin is the trace-back result.
 type Origin struct {
-	IP      string       `json:"ip"`      // First untrusted relay's address, "" when none was found.
-	RDNS    string       `json:"rdns"`    // Its reverse name, as recorded by our trusted receiver.
+	IP   string `json:"ip"`   // First untrusted relay's address, "" when none was found.
+	RDNS string `json:"rdns"` // Its reverse name, as recorded by our trusted receiver.
+	// NoRDNS: our receiver recorded that the origin has no reverse name
+	// it could confirm (Postfix's "unknown [ip]", a milter's "[ip]").
+	NoRDNS  bool         `json:"no_rdns"`
 	HELO    string       `json:"helo"`    // What it claimed to be.
 	Country string       `json:"country"` // ISO 3166-1 alpha-2 of the address's registration.
 	Network *geo.Network `json:"network"`

@@ -242,9 +242,13 @@ func (s *Service) Config() Config { return s.cfg }
 
 // Envelope is what the MTA tells about the SMTP transaction.
 type Envelope struct {
-	IP        netip.Addr // The SMTP client; invalid when not known (trace-back then finds the origin).
-	Helo      string
-	Hostname  string // The client's reverse name, as the MTA resolved it.
+	IP       netip.Addr // The SMTP client; invalid when not known (trace-back then finds the origin).
+	Helo     string
+	Hostname string // The client's reverse name, as the MTA resolved it.
+	// NoRDNS: the MTA said it found no reverse name for IP (a milter's
+	// "[ip]" or "unknown" host, rspamd's Hostname "unknown"). Not knowing
+	// the name (spamd, a request without Hostname) is not saying this.
+	NoRDNS    bool
 	MailFrom  string
 	Rcpts     []string
 	User      string // SASL-authenticated user (outbound mail).
@@ -659,9 +663,12 @@ func (s *Service) scan(ctx context.Context, d *Decision) error {
 	if bytes.Contains(d.raw, []byte(GTUBE)) || gtubeInParts(msg) {
 		add(Symbol{Name: "GTUBE", Score: 1000, Description: "the GTUBE test string: a test of the deployment"})
 	}
+	// The MTA's word that its client has no reverse name counts for a
+	// client outside the operator's relays, sending without logging in.
+	recv := s.receiver(d.env.IP)
 	v, err := s.an.Analyze(ctx, analysis.Input{Source: "filter:" + d.Reference, Message: msg,
 		Envelope: analysis.Envelope{RemoteIP: d.env.IP, HELO: d.env.Helo, MailFrom: d.env.MailFrom, RcptTo: d.env.Rcpts,
-			Receiver: s.receiver(d.env.IP)}})
+			Receiver: recv, NoRDNS: d.env.NoRDNS && recv != "" && d.env.User == ""}})
 	if err != nil {
 		return err
 	}
@@ -828,6 +835,7 @@ var engineWeights = map[string]float64{
 	"HIDDEN_PROSE":          1.5,
 	"HTML_IMAGE_ONLY":       1.5,
 	"URI_RANDOM_HOSTS":      1.5,
+	"RDNS_NONE":             1.5,
 	"DMARC_PASS":            -0.5,
 	"ACCORD_LABEL":          -3,
 	"ACCORD_LABEL_INVALID":  2,
@@ -889,6 +897,8 @@ func engineSymbols(v *analysis.Verdict) []Symbol {
 			add("HTML_IMAGE_ONLY", r.Detail)
 		case analysis.ReasonRandomHosts:
 			add("URI_RANDOM_HOSTS", r.Detail)
+		case analysis.ReasonNoRDNS:
+			add("RDNS_NONE", r.Detail)
 		}
 	}
 	return dedupe(out)

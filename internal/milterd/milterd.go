@@ -236,7 +236,7 @@ type session struct {
 
 // reset forgets the transaction and keeps the connection's facts.
 func (t *session) reset() {
-	t.env = filter.Envelope{IP: t.env.IP, Hostname: t.env.Hostname, Helo: t.env.Helo}
+	t.env = filter.Envelope{IP: t.env.IP, Hostname: t.env.Hostname, NoRDNS: t.env.NoRDNS, Helo: t.env.Helo}
 	t.rcpts, t.fields, t.tooMany, t.size = nil, nil, false, 0
 	t.headerBytes, t.tooLarge = 0, false
 	t.body.Reset()
@@ -264,7 +264,12 @@ func (t *session) Connect(host, family string, _ uint16, addr string, _ milter.M
 	if ip, err := netip.ParseAddr(addr); err == nil && (family == "tcp4" || family == "tcp6") {
 		t.env.IP = ip.Unmap()
 	}
-	if host != "" && !strings.HasPrefix(host, "[") {
+	// The MTA names a client without a reverse name by its address in
+	// brackets (Sendmail, and Postfix after it) or "unknown".
+	switch {
+	case strings.HasPrefix(host, "[") || strings.EqualFold(host, "unknown"):
+		t.env.NoRDNS = t.env.IP.IsValid()
+	case host != "":
 		t.env.Hostname = host
 	}
 	return milter.RespContinue, nil

@@ -190,6 +190,11 @@ func envelope(r *http.Request) filter.Envelope {
 	if ip, err := netip.ParseAddr(strings.Trim(r.Header.Get("IP"), "[] ")); err == nil {
 		env.IP = ip.Unmap()
 	}
+	// rspamd's MTA integrations send "unknown" for a client whose
+	// address has no reverse name (rspamd's own HFILTER_HOSTNAME_UNKNOWN).
+	if strings.EqualFold(strings.TrimSpace(env.Hostname), "unknown") {
+		env.Hostname, env.NoRDNS = "", env.IP.IsValid()
+	}
 	for _, v := range r.Header.Values("Rcpt") {
 		for _, a := range strings.Split(v, ",") {
 			if a = strings.Trim(strings.TrimSpace(a), "<>"); a != "" {

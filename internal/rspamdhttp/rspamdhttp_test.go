@@ -158,6 +158,16 @@ func TestRealRspamc(t *testing.T) {
 	if zout, _ := zc.CombinedOutput(); strings.Contains(string(zout), "Action: no action") || strings.Contains(string(zout), "Spam: false") {
 		t.Errorf("rspamc --compressed was scanned as garbage:\n%s", zout)
 	}
+	// The MTA's word that the client has no reverse name (rspamc
+	// --hostname unknown, as rspamd's integrations send it): RDNS_NONE.
+	out = run(message("lunch", "see you at noon"), "-i", "198.51.100.7", "--hostname", "unknown", "symbols")
+	if !strings.Contains(out, "Symbol: RDNS_NONE (1.50)") {
+		t.Errorf("rspamc --hostname unknown: no RDNS_NONE:\n%s", out)
+	}
+	out = run(message("lunch", "see you at noon"), "-i", "198.51.100.7", "--hostname", "mail.sender.example", "symbols")
+	if strings.Contains(out, "RDNS_NONE") {
+		t.Errorf("rspamc --hostname mail.sender.example: RDNS_NONE:\n%s", out)
+	}
 	out = run(message("lunch", "see you at noon"), "check")
 	if !strings.Contains(out, "Action: no action") || !strings.Contains(out, "Spam: false") {
 		t.Fatalf("rspamc check:\n%s", out)

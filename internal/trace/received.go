@@ -46,8 +46,14 @@ type Hop struct {
 	Boundary Place  `json:"boundary"`
 	Why      string `json:"why"`                // Why the hop is placed there.
 	Provider string `json:"provider,omitempty"` // The known provider whose server received this hop.
-	Flags    []Flag `json:"flags"`
-	Raw      string `json:"raw"`
+	// NoRDNS: the receiver wrote that the client has no reverse name it
+	// could confirm — Postfix's and Courier's "helo (unknown [ip])", which
+	// Postfix writes when the address has no PTR record or the name does
+	// not resolve back to it. Only the named form counts: qmail's "from
+	// unknown" is written by receivers that never look the name up.
+	NoRDNS bool   `json:"no_rdns,omitempty"`
+	Flags  []Flag `json:"flags"`
+	Raw    string `json:"raw"`
 
 	addr   netip.Addr
 	byAddr netip.Addr
@@ -471,7 +477,7 @@ func ParseReceived(value string) Hop {
 		h.Kind = KindUnparsed
 	}
 	if h.Kind == KindLocal {
-		h.HELO, h.RDNS, h.rdnsVerified = "", "", false
+		h.HELO, h.RDNS, h.rdnsVerified, h.NoRDNS = "", "", false, false
 	}
 	return h
 }
@@ -845,6 +851,7 @@ func (h *Hop) readFrom(ts []token, s sw) {
 		h.HELO = h.From
 		h.RDNS = rec.name
 		h.rdnsVerified = !rec.dotted && !forged
+		h.NoRDNS = strings.EqualFold(rec.name, "unknown")
 	case formBracket, formBare:
 		switch {
 		case s.microsoft:

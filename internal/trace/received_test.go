@@ -85,6 +85,11 @@ func TestParseReceivedFormats(t *testing.T) {
 			if h.Time == nil && strings.Contains(c.line, ";") {
 				t.Errorf("date not parsed from %q", c.line)
 			}
+			// Only the named form's "unknown" is the receiver saying the
+			// client has no reverse name (qmail's "from unknown" is not).
+			if want := c.mta == "postfix-unknown" || c.mta == "postfix-attached"; h.NoRDNS != want {
+				t.Errorf("NoRDNS = %v, want %v", h.NoRDNS, want)
+			}
 		})
 	}
 }
