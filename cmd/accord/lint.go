@@ -191,13 +191,18 @@ func (r *remoteFacts) Sender(ctx context.Context) (lint.SenderInfo, error) {
 			Why  []string `json:"why"`
 			Sent int64    `json:"sent_30d"`
 			Rate float64  `json:"complaint_rate_30d"`
+			// Absent from a node before the rule for small senders:
+			// judged by the rate then.
+			JudgedBy     string `json:"judged_by"`
+			Complainants int64  `json:"complainants_30d"`
 		} `json:"standing"`
 	}
 	if err := r.get(ctx, "/api/v1/sender", &s); err != nil {
 		return lint.SenderInfo{}, err
 	}
 	return lint.SenderInfo{ID: s.ID, Domains: s.Domains, Jurisdictions: s.Jurisdictions, PostalAddress: s.PostalAddress, Status: s.Status,
-		ComplaintRate: s.Standing.Rate, Sent: s.Standing.Sent, Good: s.Standing.Good, Why: s.Standing.Why}, nil
+		ComplaintRate: s.Standing.Rate, Sent: s.Standing.Sent, JudgedBy: s.Standing.JudgedBy, Complainants: s.Standing.Complainants,
+		Good: s.Standing.Good, Why: s.Standing.Why}, nil
 }
 
 func (r *remoteFacts) Recipient(ctx context.Context, address, list string) (lint.RecipientInfo, error) {

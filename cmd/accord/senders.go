@@ -224,6 +224,11 @@ func senderShow(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "\ncontact %s; complaints to %s\ndomains %s\njurisdictions %s\npostal address %s\n",
 		sd.Contact, sd.FeedbackAddress(), strings.Join(sd.Domains, ", "), strings.Join(sd.Jurisdictions, ", "), orDash(sd.PostalAddress))
 	fmt.Fprintf(e.stdout, "complaint rate %.3f%% (%d complaints, %d messages); in good standing: %v\n", st.Rate*100, st.Complaints, st.Sent, st.Good)
+	if st.JudgedBy == consent.JudgedByComplainants {
+		fmt.Fprintf(e.stdout, "judged by complainants until %d messages are counted: %d of %d\n", consent.MinRateVolume, st.Complainants, consent.MinComplainants)
+	} else {
+		fmt.Fprintf(e.stdout, "judged by the complaint rate (%d messages or more counted)\n", consent.MinRateVolume)
+	}
 	for _, why := range st.Why {
 		fmt.Fprintf(e.stdout, "  - %s\n", why)
 	}

@@ -242,7 +242,7 @@ func TestSendersEndToEnd(t *testing.T) {
 		t.Errorf("edited proof: exit %d\n%s", code, out)
 	}
 	out = runBin(t, bin, "", "sender", "show", "shop.example", "--data", data)
-	if !strings.Contains(out, "dec") || !strings.Contains(out, "in good standing: true") {
+	if !strings.Contains(out, "dec") || !strings.Contains(out, "in good standing: true") || !strings.Contains(out, "judged by complainants until 1000 messages are counted: 0 of 3") {
 		t.Errorf("sender show:\n%s", out)
 	}
 

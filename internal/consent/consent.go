@@ -334,6 +334,12 @@ type Store interface {
 	// CountComplaints counts a sender's complaints since a time, those
 	// that count in its rate only (Complaint.Counted).
 	CountComplaints(ctx context.Context, sender string, since time.Time) (int64, error)
+	// Complainants counts the distinct complainants of a sender's counted
+	// complaints since a time — a named complainant by their folded
+	// mailbox where it is filed (else their key), a complaint that names
+	// nobody once per message — and returns the latest complaint of each
+	// of the top most recent ones, newest first.
+	Complainants(ctx context.Context, sender string, since time.Time, top int) (int64, []time.Time, error)
 	// MessageComplaints counts the complaints that counted about one
 	// message (by its key).
 	MessageComplaints(ctx context.Context, sender, messageKey string) (int, error)

@@ -24,7 +24,7 @@ func (n NodeFacts) Sender(ctx context.Context) (SenderInfo, error) {
 		return SenderInfo{}, err
 	}
 	return SenderInfo{ID: sd.ID, Domains: sd.Domains, Jurisdictions: sd.Jurisdictions, PostalAddress: sd.PostalAddress, Status: sd.Status,
-		ComplaintRate: st.Rate, Sent: st.Sent, Good: st.Good, Why: st.Why}, nil
+		ComplaintRate: st.Rate, Sent: st.Sent, JudgedBy: st.JudgedBy, Complainants: st.Complainants, Good: st.Good, Why: st.Why}, nil
 }
 
 // Recipient implements SenderFacts.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/resolve"
@@ -97,8 +98,14 @@ type SenderInfo struct {
 	Status        string
 	ComplaintRate float64 // Over the last 30 days.
 	Sent          int64
-	Good          bool
-	Why           []string
+	// JudgedBy is consent.JudgedByComplainants for a sender with fewer
+	// than consent.MinRateVolume counted messages, judged by its
+	// Complainants; "" (a node before the rule) or JudgedByRate by the
+	// rate.
+	JudgedBy     string
+	Complainants int64
+	Good         bool
+	Why          []string
 }
 
 // RecipientInfo is a recipient's standing with the sender.
@@ -527,9 +534,15 @@ func (c *checker) sender() {
 	}
 	st := OK
 	d := fmt.Sprintf("%.3f%% over the last 30 days (%d messages)", si.ComplaintRate*100, si.Sent)
-	if si.ComplaintRate >= 0.003 {
+	switch {
+	case si.smallSender():
+		d += complainantsDetail(*si)
+		if si.Complainants >= consent.MinComplainants {
+			st = Breach
+		}
+	case si.ComplaintRate >= 0.003:
 		st = Breach
-	} else if si.ComplaintRate >= 0.001 {
+	case si.ComplaintRate >= 0.001:
 		st = Warning
 		d += ": keep it under 0.1%"
 	}
@@ -606,12 +619,29 @@ func (c *checker) bulk() {
 			Detail: "the complaint rate is known for a registered sender (--sender)", Citations: []string{citeBulk}})
 	} else {
 		st := OK
-		if c.si.ComplaintRate >= 0.003 {
+		d := fmt.Sprintf("%.3f%% at this node over 30 days", c.si.ComplaintRate*100)
+		switch {
+		case c.si.smallSender():
+			d += complainantsDetail(*c.si)
+			if c.si.Complainants >= consent.MinComplainants {
+				st = Breach
+			}
+		case c.si.ComplaintRate >= 0.003:
 			st = Breach
 		}
 		c.add(Finding{Check: "bulk.complaint-rate", Area: AreaBulk, Status: st, Title: "User-reported spam rate under 0.3%",
-			Detail: fmt.Sprintf("%.3f%% at this node over 30 days", c.si.ComplaintRate*100), Citations: []string{citeBulk}})
+			Detail: d, Citations: []string{citeBulk}})
 	}
+}
+
+// smallSender reports whether the sender is judged by its complainants,
+// not its rate: too few counted messages for a rate to mean anything
+// (docs/consent.md, "Standing").
+func (si SenderInfo) smallSender() bool { return si.JudgedBy == consent.JudgedByComplainants }
+
+func complainantsDetail(si SenderInfo) string {
+	return fmt.Sprintf(": under %d messages the rate is not judged; %d of %d distinct complainants lose good standing",
+		consent.MinRateVolume, si.Complainants, consent.MinComplainants)
 }
 
 func alignDetail(v *analysis.Verdict) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/consent"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/rules"
@@ -246,6 +247,24 @@ func TestConsentAndSender(t *testing.T) {
 	for _, c := range []string{"sender.complaint-rate", "bulk.complaint-rate", "sender.from-domain", "sender.dkim-domain"} {
 		if f := find(r, c); f.Status != Breach {
 			t.Errorf("%s = %s", c, f.Status)
+		}
+	}
+	// A small sender (trial 25 F7): one complaint of 2 messages is 50%,
+	// but under consent.MinRateVolume messages it is judged by its
+	// distinct complainants: 2 pass, 3 are a breach.
+	small := si
+	small.ComplaintRate, small.Sent, small.JudgedBy, small.Complainants = 0.5, 2, consent.JudgedByComplainants, 2
+	r = lint(RecipientInfo{ConsentOnRecord: true, Basis: "consent"}, small)
+	for _, c := range []string{"sender.complaint-rate", "bulk.complaint-rate"} {
+		if f := find(r, c); f.Status != OK || !strings.Contains(f.Detail, "2 of 3 distinct complainants") {
+			t.Errorf("small sender, 2 complainants: %s = %s (%s)", c, f.Status, f.Detail)
+		}
+	}
+	small.Complainants = 3
+	r = lint(RecipientInfo{ConsentOnRecord: true, Basis: "consent"}, small)
+	for _, c := range []string{"sender.complaint-rate", "bulk.complaint-rate"} {
+		if f := find(r, c); f.Status != Breach {
+			t.Errorf("small sender, 3 complainants: %s = %s", c, f.Status)
 		}
 	}
 }

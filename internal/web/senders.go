@@ -255,15 +255,21 @@ type senderJSON struct {
 }
 
 type standingJSON struct {
-	Good       bool           `json:"good"`
-	Why        []string       `json:"why"`
-	Sent       int64          `json:"sent_30d"`
-	Bound      int64          `json:"sent_bound_30d"` // Confirmed recipients × consent.MaxMessagesPerRecipient.
-	Complaints int64          `json:"complaints_30d"`
-	Rate       float64        `json:"complaint_rate_30d"`
-	Overdue    int            `json:"overdue_opt_outs"`
-	Campaigns  []campaignRate `json:"campaigns"`
-	Lists      []campaignRate `json:"lists"`
+	Good       bool     `json:"good"`
+	Why        []string `json:"why"`
+	Sent       int64    `json:"sent_30d"`
+	Bound      int64    `json:"sent_bound_30d"` // Confirmed recipients × consent.MaxMessagesPerRecipient.
+	Complaints int64    `json:"complaints_30d"`
+	Rate       float64  `json:"complaint_rate_30d"`
+	// Complainants, JudgedBy, MinVolume, Recovers: the rule a small
+	// sender is judged by (docs/consent.md, "Standing").
+	Complainants int64          `json:"complainants_30d"`
+	JudgedBy     string         `json:"judged_by"`
+	MinVolume    int64          `json:"rate_judged_from"`
+	Recovers     *time.Time     `json:"recovers_at,omitempty"`
+	Overdue      int            `json:"overdue_opt_outs"`
+	Campaigns    []campaignRate `json:"campaigns"`
+	Lists        []campaignRate `json:"lists"`
 }
 
 type campaignRate struct {
@@ -279,6 +285,11 @@ func toStanding(st consent.Standing) standingJSON {
 		Campaigns: []campaignRate{}, Lists: []campaignRate{}}
 	if out.Why == nil {
 		out.Why = []string{}
+	}
+	out.Complainants, out.JudgedBy, out.MinVolume = st.Complainants, st.JudgedBy, consent.MinRateVolume
+	if !st.Recovers.IsZero() {
+		r := st.Recovers.UTC()
+		out.Recovers = &r
 	}
 	lists := map[string]*campaignRate{}
 	for _, c := range st.Campaigns {

@@ -746,6 +746,39 @@ func (s *Store) CountComplaints(ctx context.Context, sender string, since time.T
 	return n, err
 }
 
+// complainantGroups groups a sender's counted complaints since a time by
+// complainant: a named one by the folded mailbox filed for their key (one
+// person's spellings are one complainant), else by the key; a complaint
+// naming nobody by its message, as CountComplaints counts it.
+const complainantGroups = `SELECT MAX(c.at) AS latest FROM consent_complaints c
+	LEFT JOIN consent_recipients r ON r.sender = c.sender AND r.hash = c.recipient
+	WHERE c.sender = ? AND c.at >= ? AND c.how NOT IN (?, ?)
+	GROUP BY CASE WHEN c.recipient = '' THEN 'message:' || CASE WHEN c.message_key = '' THEN 'report:' || c.report_id ELSE c.message_key END
+		ELSE 'mailbox:' || COALESCE(NULLIF(r.mailbox, ''), c.recipient) END`
+
+// Complainants implements consent.Store.
+func (s *Store) Complainants(ctx context.Context, sender string, since time.Time, top int) (int64, []time.Time, error) {
+	args := []any{sender, nanos(since), consent.HowDKIMUnverified, consent.HowTokenUnverified}
+	var n int64
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (`+complainantGroups+`) g`), args...).Scan(&n); err != nil {
+		return 0, nil, fmt.Errorf("count complainants: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(complainantGroups+` ORDER BY latest DESC LIMIT ?`), append(args, top)...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("latest complaints: %w", err)
+	}
+	defer rows.Close()
+	var latest []time.Time
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&at); err != nil {
+			return 0, nil, err
+		}
+		latest = append(latest, fromNanos(at))
+	}
+	return n, latest, rows.Err()
+}
+
 // MessageComplaints implements consent.Store.
 func (s *Store) MessageComplaints(ctx context.Context, sender, key string) (int, error) {
 	var n int

@@ -509,7 +509,9 @@ func consentSentBounds(t *testing.T, s Store) {
 		t.Fatalf("a campaign without links: %d %v", got, err)
 	}
 	st, _ := svc.Standing(ctx, "shop.example")
-	if st.Sent != 4 || st.Complaints != 1 || st.Good {
+	// One complaint of 4 messages: judged by complainants, not by a 25%
+	// rate (consent.MinRateVolume).
+	if st.Sent != 4 || st.Complaints != 1 || !st.Good || st.JudgedBy != consent.JudgedByComplainants {
 		t.Errorf("standing after the claims: %+v", st)
 	}
 	if n, _ := s.CountEvents(ctx, "shop.example", consent.EventQuery{Kind: consent.EventSentReported}); n != 2 {

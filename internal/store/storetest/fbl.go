@@ -172,7 +172,9 @@ func feedbackLoop(t *testing.T, s Store) {
 	if len(camps) != 1 || camps[0].Complaints != 1 {
 		t.Errorf("campaign = %+v", camps)
 	}
-	if st, _ := svc.Standing(ctx, "shop.example"); st.Complaints != 1 || st.Rate != 1 || st.Good {
+	// One complainant: a rate of 100%, but under consent.MinRateVolume
+	// messages a sender is judged by complainants.
+	if st, _ := svc.Standing(ctx, "shop.example"); st.Complaints != 1 || st.Rate != 1 || st.Complainants != 1 || !st.Good {
 		t.Errorf("standing after one complaint in one message: %+v", st)
 	}
 

@@ -91,6 +91,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConsentConfirmLimits", func(t *testing.T) { consentConfirmLimits(t, open(t)) })
 	t.Run("ConsentSentBounds", func(t *testing.T) { consentSentBounds(t, open(t)) })
 	t.Run("ConsentDilution", func(t *testing.T) { consentDilution(t, open(t)) })
+	t.Run("ConsentSmallSenders", func(t *testing.T) { consentSmallSenders(t, open(t)) })
 	t.Run("ConsentAllListsException", func(t *testing.T) { consentAllListsException(t, open(t)) })
 	t.Run("ConsentRespelling", func(t *testing.T) { consentRespelling(t, open(t)) })
 	t.Run("ConsentPendingExpires", func(t *testing.T) { consentPendingExpires(t, open(t)) })
