@@ -213,3 +213,9 @@ func BenchmarkBridgeMerge(b *testing.B) {
 	}
 	storetest.BridgeMerges(b, open(b, dsn), 2000, wal)
 }
+
+// BenchmarkLinks: 1,000 opt-out links in one request
+// (storetest.LinksBatch).
+func BenchmarkLinks(b *testing.B) {
+	storetest.LinksBatch(b, open(b, freshSchema(b, pgDSN(b))))
+}

@@ -45,3 +45,14 @@ func wchar() (int64, bool) {
 	}
 	return 0, false
 }
+
+// BenchmarkLinks: 1,000 opt-out links in one request
+// (storetest.LinksBatch).
+func BenchmarkLinks(b *testing.B) {
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "accord.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	storetest.LinksBatch(b, s)
+}

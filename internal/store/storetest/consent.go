@@ -42,7 +42,7 @@ func (c *consentClock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func consentService(t *testing.T, s Store, mb *mailbox, clk *consentClock) *consent.Service {
+func consentService(t testing.TB, s Store, mb *mailbox, clk *consentClock) *consent.Service {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
 	var m consent.Mailer
