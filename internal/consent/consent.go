@@ -319,6 +319,18 @@ type Store interface {
 	// returns the suppressions of every recipient filed under a mailbox.
 	NoteMailbox(ctx context.Context, sender, recipient, mailbox string) error
 	MailboxSuppressions(ctx context.Context, sender, mailbox string) ([]Suppression, error)
+
+	// The batched reads of Links, one statement per batch where the loop
+	// made one per recipient (each as its single form answers it):
+	// SuppressedMany maps recipient keys to their suppressions (in seq
+	// order), MailboxRecipients maps folded mailboxes to the recipient
+	// keys filed under them, RecordsMany maps recipient keys to their
+	// records, and RecipientRefs returns each key's ref as RecipientRef
+	// does (filing new ones with their mailbox, writing only for those).
+	SuppressedMany(ctx context.Context, sender string, recipients []string) (map[string][]Suppression, error)
+	MailboxRecipients(ctx context.Context, sender string, mailboxes []string) (map[string][]string, error)
+	RecordsMany(ctx context.Context, sender string, recipients []string) (map[string][]Record, error)
+	RecipientRefs(ctx context.Context, sender string, hashes, mailboxes []string) ([]int64, error)
 	// SuppressionFeed returns a sender's suppressions changed after the
 	// cursor (Seq) and at or after Since (the time of the request, or of
 	// the lifting), in order, lifted ones included, and marks those it

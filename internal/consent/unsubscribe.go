@@ -1,9 +1,11 @@
 package consent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -84,27 +86,53 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 	var counted []int64 // the refs of recipients who count as messages
 	onRecord := make([]bool, len(items))
 	day := s.now()
+	// What the links need, read for the whole request at once — a few
+	// statements per request, not 4 per recipient (BenchmarkLinks).
+	var hashes, mailboxes []string
+	for _, it := range items {
+		hashes = append(append(hashes, it.hash), it.legacy...)
+		mailboxes = append(mailboxes, it.mailbox)
+	}
+	byMailbox, err := s.st.MailboxRecipients(ctx, sd.ID, mailboxes)
+	if err != nil {
+		return nil, err
+	}
+	keys := slices.Clone(hashes)
+	for _, hs := range byMailbox {
+		keys = append(keys, hs...)
+	}
+	sups, err := s.st.SuppressedMany(ctx, sd.ID, keys)
+	if err != nil {
+		return nil, err
+	}
+	var open []int // the recipients not suppressed on the list
 	for i, it := range items {
 		out[i].Recipient = it.addr
-		sup, err := s.suppressionsOf(ctx, sd.ID, it.addrKeys)
-		if err != nil {
-			return nil, err
-		}
-		if suppressedOn(sup, list) {
+		if suppressedOn(batchSuppressions(it.addrKeys, sups, byMailbox), list) {
 			out[i].Suppressed = true
 			continue
 		}
-		// The ref files the mailbox with a recipient seen for the first
-		// time: no write for one the node knows.
-		if refs[i], err = s.st.RecipientRef(ctx, sd.ID, it.hash, it.mailbox); err != nil {
-			return nil, err
-		}
-		recs, err := s.st.Records(ctx, sd.ID, it.hash)
-		if err != nil {
-			return nil, err
-		}
+		open = append(open, i)
+	}
+	openHashes, openMailboxes := make([]string, len(open)), make([]string, len(open))
+	for j, i := range open {
+		openHashes[j], openMailboxes[j] = items[i].hash, items[i].mailbox
+	}
+	// The ref files the mailbox with a recipient seen for the first
+	// time: no write for one the node knows.
+	openRefs, err := s.st.RecipientRefs(ctx, sd.ID, openHashes, openMailboxes)
+	if err != nil {
+		return nil, err
+	}
+	records, err := s.st.RecordsMany(ctx, sd.ID, openHashes)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range open {
+		refs[i] = openRefs[j]
+		recs := records[items[i].hash]
 		onRecord[i] = activeOn(recs, list)
-		if measurable(it.addr, sd) && confirmedOn(recs, list) {
+		if measurable(items[i].addr, sd) && confirmedOn(recs, list) {
 			counted = append(counted, refs[i])
 		}
 	}
@@ -131,6 +159,24 @@ func (s *Service) Links(ctx context.Context, sender, list, campaign string, reci
 		out[i].ConsentOnRecord = onRecord[i]
 	}
 	return out, nil
+}
+
+// batchSuppressions is suppressionsOf from Links' batched reads: the
+// suppressions under the address's key, under its legacy keys, and under
+// every other key filed with its mailbox.
+func batchSuppressions(k addrKeys, sups map[string][]Suppression, byMailbox map[string][]string) []Suppression {
+	out := slices.Clone(sups[k.hash])
+	for _, h := range k.legacy {
+		out = append(out, sups[h]...)
+	}
+	var other []Suppression
+	for _, h := range byMailbox[k.mailbox] {
+		if h != k.hash && !slices.Contains(k.legacy, h) {
+			other = append(other, sups[h]...)
+		}
+	}
+	slices.SortFunc(other, func(a, b Suppression) int { return cmp.Compare(a.Seq, b.Seq) })
+	return append(out, other...)
 }
 
 // link makes one recipient's opt-out link. The mailto address is left

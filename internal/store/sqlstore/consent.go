@@ -657,6 +657,139 @@ func (s *Store) MailboxSuppressions(ctx context.Context, sender, mailbox string)
 		(SELECT hash FROM consent_recipients WHERE sender = ? AND mailbox = ?) ORDER BY seq`, sender, sender, mailbox)
 }
 
+// batchSize bounds the values of one IN list: far under SQLite's and
+// PostgreSQL's limits on parameters.
+const batchSize = 500
+
+// inBatches calls f with the distinct values of vs, batchSize at a time,
+// with the placeholders of an IN list for them.
+func inBatches(vs []string, f func(in string, args []any) error) error {
+	seen := make(map[string]bool, len(vs))
+	var batch []any
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := f(strings.TrimSuffix(strings.Repeat("?, ", len(batch)), ", "), batch)
+		batch = nil
+		return err
+	}
+	for _, v := range vs {
+		if seen[v] {
+			continue
+		}
+		seen[v] = true
+		if batch = append(batch, v); len(batch) == batchSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// SuppressedMany implements consent.Store.
+func (s *Store) SuppressedMany(ctx context.Context, sender string, recipients []string) (map[string][]consent.Suppression, error) {
+	out := map[string][]consent.Suppression{}
+	err := inBatches(recipients, func(in string, args []any) error {
+		sups, err := s.suppressions(ctx, `SELECT `+supCols+` FROM consent_suppressions WHERE sender = ? AND recipient IN (`+in+`) ORDER BY seq`,
+			append([]any{sender}, args...)...)
+		for _, x := range sups {
+			out[x.Recipient] = append(out[x.Recipient], x)
+		}
+		return err
+	})
+	return out, err
+}
+
+// MailboxRecipients implements consent.Store.
+func (s *Store) MailboxRecipients(ctx context.Context, sender string, mailboxes []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	err := inBatches(mailboxes, func(in string, args []any) error {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT mailbox, hash FROM consent_recipients WHERE sender = ? AND mailbox IN (`+in+`)`),
+			append([]any{sender}, args...)...)
+		if err != nil {
+			return fmt.Errorf("recipients by mailbox: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m, h string
+			if err := rows.Scan(&m, &h); err != nil {
+				return err
+			}
+			out[m] = append(out[m], h)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// RecordsMany implements consent.Store.
+func (s *Store) RecordsMany(ctx context.Context, sender string, recipients []string) (map[string][]consent.Record, error) {
+	out := map[string][]consent.Record{}
+	err := inBatches(recipients, func(in string, args []any) error {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+recordCols+` FROM consent_records WHERE sender = ? AND recipient IN (`+in+`) ORDER BY created, id`),
+			append([]any{sender}, args...)...)
+		if err != nil {
+			return fmt.Errorf("records: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRecord(rows)
+			if err != nil {
+				return err
+			}
+			out[r.Recipient] = append(out[r.Recipient], r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// RecipientRefs implements consent.Store: one read per batch; a new
+// recipient, or one filed before mailboxes were, goes through
+// RecipientRef (a write).
+func (s *Store) RecipientRefs(ctx context.Context, sender string, hashes, mailboxes []string) ([]int64, error) {
+	type filed struct {
+		id      int64
+		mailbox string
+	}
+	known := map[string]filed{}
+	err := inBatches(hashes, func(in string, args []any) error {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT hash, id, mailbox FROM consent_recipients WHERE sender = ? AND hash IN (`+in+`)`),
+			append([]any{sender}, args...)...)
+		if err != nil {
+			return fmt.Errorf("recipient refs: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h string
+			var f filed
+			if err := rows.Scan(&h, &f.id, &f.mailbox); err != nil {
+				return err
+			}
+			known[h] = f
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(hashes))
+	for i, h := range hashes {
+		f, ok := known[h]
+		if ok && (f.mailbox != "" || mailboxes[i] == "") {
+			out[i] = f.id
+			continue
+		}
+		if out[i], err = s.RecipientRef(ctx, sender, h, mailboxes[i]); err != nil {
+			return nil, err
+		}
+		known[h] = filed{id: out[i], mailbox: mailboxes[i]}
+	}
+	return out, nil
+}
+
 // SuppressionFeed implements consent.Store.
 func (s *Store) SuppressionFeed(ctx context.Context, sender string, fq consent.FeedQuery, now time.Time) ([]consent.Suppression, error) {
 	out, err := s.suppressions(ctx, `SELECT `+supCols+` FROM consent_suppressions WHERE sender = ? AND seq > ? AND changed_at >= ? ORDER BY seq LIMIT ?`,
