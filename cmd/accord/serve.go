@@ -434,7 +434,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}()
 	go func() {
 		defer close(purgeDone)
-		purgeLoop(ctx, desk, mq, retention(c), c.Privacy.PurgeInterval.Duration, log)
+		purgeLoop(ctx, desk, mq, senders, retention(c), c.Privacy.PurgeInterval.Duration, log)
 	}()
 
 	var serveErr error
@@ -586,8 +586,10 @@ func retention(c config.Config) intake.Retention {
 	return intake.Retention{Identity: i, Evidence: e, Statistics: st, Mail: c.MailRetention()}
 }
 
-// purgeLoop applies the retention at start and then every interval.
-func purgeLoop(ctx context.Context, desk *intake.Desk, mq *outbound.Queue, r intake.Retention, every time.Duration, log *slog.Logger) {
+// purgeLoop applies the retention at start and then every interval, and
+// expires the pending consent records past their confirmation link's
+// life.
+func purgeLoop(ctx context.Context, desk *intake.Desk, mq *outbound.Queue, senders *consent.Service, r intake.Retention, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -604,6 +606,13 @@ func purgeLoop(ctx context.Context, desk *intake.Desk, mq *outbound.Queue, r int
 			log.Error("retention: purge outbound mail", "err", err)
 		case n > 0:
 			log.Info("retention: purged outbound mail", "mails", n)
+		}
+		n, err = senders.ExpirePending(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("retention: expire pending consent records", "err", err)
+		case n > 0:
+			log.Info("retention: expired pending consent records", "records", n)
 		}
 		select {
 		case <-ctx.Done():

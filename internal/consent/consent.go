@@ -298,6 +298,9 @@ type Store interface {
 	Apply(ctx context.Context, c Change) ([]Event, error)
 	Record(ctx context.Context, id string) (Record, error)
 	Records(ctx context.Context, sender, recipient string) ([]Record, error)
+	// PendingBefore returns pending records, of every sender, created
+	// before a time: the oldest first, at most limit.
+	PendingBefore(ctx context.Context, before time.Time, limit int) ([]Record, error)
 	// ActiveRecords counts a sender's active records.
 	ActiveRecords(ctx context.Context, sender string) (int, error)
 	// ConfirmedRecipients counts the recipients with an active, confirmed

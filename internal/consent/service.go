@@ -693,12 +693,46 @@ func (s *Service) Records(ctx context.Context, sender, recipient string) ([]Reco
 }
 
 func (s *Service) expire(ctx context.Context, rec Record) {
+	if err := s.expireRecord(ctx, rec); err != nil {
+		s.o.Log.Error("expire consent record", "record", rec.ID, "err", err)
+	}
+}
+
+// expireRecord makes a pending record expired, with its consent-expired
+// event; a record that changed meanwhile (confirmed, expired by another
+// reader) is left as it is.
+func (s *Service) expireRecord(ctx context.Context, rec Record) error {
 	to := rec
 	to.Status = RecordExpired
 	_, err := s.st.Apply(ctx, Change{Sender: rec.Sender, Transitions: []Transition{{Record: rec.ID, From: RecordPending, To: to}},
 		Events: []Event{{At: s.now(), Kind: EventExpired, Recipient: rec.Recipient, List: rec.List, Record: rec.ID}}})
 	if err != nil && !errors.Is(err, ErrConflict) {
-		s.o.Log.Error("expire consent record", "record", rec.ID, "err", err)
+		return err
+	}
+	return nil
+}
+
+// ExpirePending expires every pending record past its confirmation
+// link's life, of every sender, as reading it would (serve calls it with
+// the retention's purge): a record nobody reads does not stay pending in
+// the table. It returns how many it expired.
+func (s *Service) ExpirePending(ctx context.Context) (int, error) {
+	const batch = 500
+	n := 0
+	for {
+		recs, err := s.st.PendingBefore(ctx, s.now().Add(-s.o.ConfirmTTL), batch)
+		if err != nil {
+			return n, err
+		}
+		for _, r := range recs {
+			if err := s.expireRecord(ctx, r); err != nil {
+				return n, fmt.Errorf("expire consent record %s: %w", r.ID, err)
+			}
+			n++
+		}
+		if len(recs) < batch {
+			return n, nil
+		}
 	}
 }
 

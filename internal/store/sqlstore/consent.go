@@ -533,6 +533,26 @@ func (s *Store) ActiveRecords(ctx context.Context, sender string) (int, error) {
 	return n, err
 }
 
+// PendingBefore implements consent.Store, through the partial index of
+// pending records (schema 41).
+func (s *Store) PendingBefore(ctx context.Context, before time.Time, limit int) ([]consent.Record, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+recordCols+` FROM consent_records WHERE status = 'pending' AND created < ? ORDER BY created LIMIT ?`),
+		nanos(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending consent records: %w", err)
+	}
+	defer rows.Close()
+	var out []consent.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // ConfirmedRecipients implements consent.Store.
 func (s *Store) ConfirmedRecipients(ctx context.Context, sender string) (int, error) {
 	var n int

@@ -804,6 +804,10 @@ func migrations(d Dialect) []string {
 		// bounds on confirmation mail give each sender its share of a
 		// mailbox's and a domain's (outbound.Queue.boundConfirm).
 		`ALTER TABLE outbound_mail ADD COLUMN sender TEXT NOT NULL DEFAULT ''`,
+		// 41: the pending consent records, by age, for serve's periodic
+		// sweep of those past their confirmation link's life
+		// (consent.Service.ExpirePending).
+		`CREATE INDEX consent_records_pending ON consent_records (created) WHERE status = 'pending'`,
 	}
 }
 

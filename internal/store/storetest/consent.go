@@ -901,3 +901,56 @@ func consentProofNotCut(t *testing.T, s Store) {
 		t.Fatalf("a proof of 5,001 events: %v (signed: %v)", err, p != nil)
 	}
 }
+
+// consentPendingSweep: the periodic sweep (consent.Service.ExpirePending,
+// serve's purge) expires the pending records past the confirmation
+// link's life that nobody read, of every sender, with their event — and
+// no other record: not a pending one still within its 7 days, not an
+// active one, not one already expired.
+func consentPendingSweep(t *testing.T, s Store) {
+	ctx := context.Background()
+	clk := &consentClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	svc := consentService(t, s, &mailbox{}, clk)
+	ask := func(sender, addr string) consent.RecordResult {
+		t.Helper()
+		res, err := svc.Record(ctx, sender, consent.RecordInput{Recipient: addr, List: "news", Basis: consent.BasisConsent,
+			Capture: consent.Capture{Method: "form"}, Confirm: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for _, id := range []string{"shop.example", "other.example"} {
+		if _, err := svc.AddSender(ctx, consent.Sender{ID: id, Contact: "dpo@" + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old1, old2 := ask("shop.example", "kai@posteo.de"), ask("other.example", "lea@web.de")
+	confirmed := ask("shop.example", "max@posteo.de")
+	if _, err := svc.Confirm(ctx, confirmed.ConfirmURL[strings.LastIndex(confirmed.ConfirmURL, "/")+1:], consent.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(6 * 24 * time.Hour)
+	fresh := ask("shop.example", "nia@posteo.de")
+	if n, err := svc.ExpirePending(ctx); err != nil || n != 0 {
+		t.Fatalf("a sweep on day 6 expired %d (%v)", n, err)
+	}
+	clk.add(2 * 24 * time.Hour) // day 8: the first two are past their 7 days
+	if n, err := svc.ExpirePending(ctx); err != nil || n != 2 {
+		t.Fatalf("a sweep on day 8 expired %d, want 2 (%v)", n, err)
+	}
+	for id, want := range map[string]string{old1.Record.ID: consent.RecordExpired, old2.Record.ID: consent.RecordExpired,
+		confirmed.Record.ID: consent.RecordActive, fresh.Record.ID: consent.RecordPending} {
+		if r, err := s.Record(ctx, id); err != nil || r.Status != want {
+			t.Errorf("record %s after the sweep: %s (%v), want %s", id, r.Status, err, want)
+		}
+	}
+	for _, id := range []string{"shop.example", "other.example"} {
+		if n, _ := s.CountEvents(ctx, id, consent.EventQuery{Kind: consent.EventExpired}); n != 1 {
+			t.Errorf("%s: %d consent-expired events, want 1", id, n)
+		}
+	}
+	if n, err := svc.ExpirePending(ctx); err != nil || n != 0 {
+		t.Errorf("a second sweep expired %d (%v)", n, err)
+	}
+}

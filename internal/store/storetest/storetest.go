@@ -95,6 +95,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConsentAllListsException", func(t *testing.T) { consentAllListsException(t, open(t)) })
 	t.Run("ConsentRespelling", func(t *testing.T) { consentRespelling(t, open(t)) })
 	t.Run("ConsentPendingExpires", func(t *testing.T) { consentPendingExpires(t, open(t)) })
+	t.Run("ConsentPendingSweep", func(t *testing.T) { consentPendingSweep(t, open(t)) })
 	t.Run("ConsentSuspension", func(t *testing.T) { consentSuspension(t, open(t)) })
 	t.Run("ConsentProofNotCut", func(t *testing.T) { consentProofNotCut(t, open(t)) })
 	t.Run("ConsentNoOpWithdrawals", func(t *testing.T) { consentNoOpWithdrawals(t, open(t)) })
