@@ -54,6 +54,7 @@ type senderNode struct {
 	handler http.Handler
 	store   *sqlstore.Store
 	svc     *consent.Service
+	desk    *intake.Desk
 	mail    *sentMail
 	key     ed25519.PrivateKey
 }
@@ -72,7 +73,7 @@ func startSenders(t testing.TB, rate int, proxies ...netip.Prefix) senderNode {
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
 	mb := &sentMail{}
-	n := senderNode{store: st, mail: mb, key: key}
+	n := senderNode{store: st, mail: mb, key: key, desk: d}
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	n.svc, err = consent.New(st, consent.Options{Keys: consent.Keys{Recipients: bytes.Repeat([]byte{1}, 32), TokenCipher: bytes.Repeat([]byte{2}, 32),
@@ -547,5 +548,55 @@ func TestSenderDeskPages(t *testing.T) {
 	}
 	if r := page("/desk/senders/nobody.example", true); r.status != 404 {
 		t.Errorf("unknown sender: %d", r.status)
+	}
+}
+
+// TestStatusSaysWhatFeedbackDid: the complainant's status page says she
+// is unsubscribed from all the registered sender's lists and that her
+// complaint went to the sender without her address — in her language —
+// when that is what happened, and says nothing of it for a complaint
+// recorded for the authority only (trial 25 F8).
+func TestStatusSaysWhatFeedbackDid(t *testing.T) {
+	n := startSenders(t, 1000)
+	n.sender(t, "shop.example")
+	ctx := context.Background()
+	c := browser(t)
+	submit := func(i int) intake.Receipted {
+		t.Helper()
+		raw := []byte("From: ana@example.net\r\nTo: report@localhost\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nlook\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" + string(variant(i)) + "\r\n--b--\r\n")
+		rec, err := n.desk.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: raw, Reporter: "ana@example.net", SubmittedBy: "smtp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Reports[0]
+	}
+	fed, unverified := submit(1), submit(2)
+	if _, err := n.svc.RecordComplaint(ctx, consent.ComplaintInput{ReportID: fed.ID, Sender: "shop.example", Address: "ana@example.net",
+		List: "news", How: consent.HowDKIM, MessageKey: "dkim:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.store.MarkForwarded(ctx, fed.ID, "shop.example", "m1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.svc.RecordComplaint(ctx, consent.ComplaintInput{ReportID: unverified.ID, Sender: "shop.example", Address: "ana@example.net",
+		List: "news", How: consent.HowDKIMUnverified}); err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string][]string{
+		"en": {"You are now unsubscribed from all the mailing lists of shop.example", "Your complaint has been passed on to shop.example, with your address removed."},
+		"de": {"Sie sind jetzt von allen Verteilern von shop.example abgemeldet", "Ihre Beschwerde wurde ohne Ihre Adresse an shop.example weitergegeben."},
+		"fr": {"toutes les listes de diffusion de shop.example", "Votre plainte a été transmise à shop.example, sans votre adresse."},
+	} {
+		page := get(t, c, n.url+"/r/"+fed.ID+"?t="+fed.StatusToken+"&lang="+lang)
+		for _, w := range want {
+			if !bytes.Contains(page.body, []byte(w)) {
+				t.Errorf("%s: the status page of a complaint fed back lacks %q", lang, w)
+			}
+		}
+	}
+	page := get(t, c, n.url+"/r/"+unverified.ID+"?t="+unverified.StatusToken)
+	if page.status != 200 || bytes.Contains(page.body, []byte(`id="fed-back-`)) {
+		t.Errorf("the status page of a complaint recorded for the authority only says it was fed back (%d)", page.status)
 	}
 }

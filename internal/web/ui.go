@@ -61,7 +61,10 @@ type pageData struct {
 	Case             *caseData   // A campaign's case.
 	Stats            *statsData  // The statistics dashboard.
 	Privacy          *privacyData
-	MailboxAddress   string // The complaints address.
+	// FedBack is what the report's complaint did at registered senders,
+	// for its reporter's status page (statusFedBack).
+	FedBack        []fedBack
+	MailboxAddress string // The complaints address.
 	// Lang is the page's language (public pages: the person's; the
 	// desk's: English); Langs the switcher's links, on public pages.
 	Lang  string
@@ -316,10 +319,46 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		d.Message = s.tr(d.Lang, "status_thanks")
 	}
 	d.Privacy, d.CSRF = s.holds(r, rep, t), s.formToken(w, r)
+	d.FedBack = s.statusFedBack(r.Context(), rep.ID)
 	if r.URL.Query().Get("erased") == "1" {
 		d.Privacy.Erased = true
 	}
 	s.page(w, http.StatusOK, "status", d)
+}
+
+// fedBack is what a complaint did at one registered sender, as its
+// reporter may be told: only what happened.
+type fedBack struct {
+	Sender string
+	// Unsubscribed: the complainant was suppressed from all the sender's
+	// lists (a counted complaint with a known complainant).
+	Unsubscribed bool
+	// Forwarded: the redacted report was queued to the sender's feedback
+	// address.
+	Forwarded bool
+}
+
+// statusFedBack reads what a report's complaint did at registered
+// senders (docs/consent.md, "Complaints fed back"). Nothing is said of a
+// complaint that did neither — one recorded for the authority only — nor
+// before the feedback loop has handled the report.
+func (s *Server) statusFedBack(ctx context.Context, reportID string) []fedBack {
+	if s.cfg.Consent == nil {
+		return nil
+	}
+	cs, err := s.cfg.Consent.Store().ComplaintsByReport(ctx, reportID)
+	if err != nil {
+		s.log.Error("status page: complaints fed back", "report", reportID, "err", err)
+		return nil
+	}
+	var out []fedBack
+	for _, c := range cs {
+		f := fedBack{Sender: c.Sender, Unsubscribed: c.Counted() && c.Recipient != "", Forwarded: c.Forwarded != ""}
+		if f.Unsubscribed || f.Forwarded {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (s *Server) rightsPage(w http.ResponseWriter, r *http.Request) {
