@@ -15,15 +15,22 @@ import (
 
 // List is one DNS blocklist (RFC 5782): an IP list is asked for the
 // reversed address under its zone (2.0.0.127.zone), a domain list for the
-// domain under its zone (example.com.zone). An answer in 127.0.0.0/8 lists
-// the name; any other answer (some lists answer 127.255.255.x for "you
-// are over quota") is ignored unless Codes names it.
+// domain under its zone (example.com.zone). An answer may hold several
+// A records (a list that lists a name for several reasons returns a code
+// for each, in any order): the name is listed when any of them counts.
+// A record counts when Codes names it, or, without Codes, when it is in
+// 127.0.0.0/8. The lists' refusal codes never count, Codes or not:
+// 127.0.0.1 (URIBL and SURBL answer it to a query they refuse — a
+// blocked or public resolver) and 127.255.255.0/24 (Spamhaus: query
+// refused, over quota, typo in the zone). Counted, 127.0.0.1 listed
+// every link of every message of a provider whose resolver a list had
+// blocked.
 type List struct {
 	Name   string   // Symbol: "RBL_" or "URIBL_" + Name when not given in full.
 	Zone   string   // "zen.spamhaus.org."
 	Domain bool     // A domain list (URIBL/DBL) rather than an IP list.
 	Weight float64  // Points of a hit; 0 means 3.
-	Codes  []string // Answers that count (e.g. "127.0.0.2"); empty: any 127.0.0.0/8 except 127.255.255.0/24.
+	Codes  []string // Answers that count (e.g. "127.0.0.2"); empty: any 127.0.0.0/8 but the refusal codes.
 }
 
 // Symbol is the list's symbol name.
@@ -42,7 +49,7 @@ func (l List) Symbol() string {
 type Hit struct {
 	List   List
 	Query  string // The IP or domain that is listed.
-	Answer string // What the list answered.
+	Answer string // The A records of the answer that count, comma-separated.
 }
 
 // DNSBL queries blocklists through a Resolver, with a cache of answers and
@@ -61,7 +68,7 @@ type DNSBL struct {
 }
 
 type cached struct {
-	answer  string // "" = not listed
+	answer  string // every IPv4 A record, comma-separated; "" = not listed
 	expires time.Time
 }
 
@@ -69,7 +76,7 @@ type cached struct {
 type Result struct {
 	Hits     []Hit
 	Timeouts []string // "list:query" not answered within the budget.
-	Errors   []string // "list:query: error" (server failures).
+	Errors   []string // "list:query: error" (server failures, and answers that are only refusal codes).
 	Queries  int      // Queries sent (not answered from the cache).
 }
 
@@ -158,15 +165,23 @@ func (d *DNSBL) Check(ctx context.Context, ip netip.Addr, domains []string) Resu
 			if !a.cached {
 				d.store(a.q.name, a.answer)
 			}
-			if a.answer != "" && counts(a.q.list, a.answer) {
-				res.Hits = append(res.Hits, Hit{List: a.q.list, Query: a.q.query, Answer: a.answer})
+			if a.answer == "" {
+				break
+			}
+			if hit := listed(a.q.list, a.answer); hit != "" {
+				res.Hits = append(res.Hits, Hit{List: a.q.list, Query: a.q.query, Answer: hit})
+			} else if refusedOnly(a.answer) {
+				// Said, not counted: the list refuses this node's queries.
+				res.Errors = append(res.Errors, fmt.Sprintf("%s:%s: query refused by the list (%s)", a.q.list.Name, a.q.query, a.answer))
 			}
 		}
 	}
 	return res
 }
 
-// query asks for A records; NXDOMAIN means "not listed" (answer "").
+// query asks for A records and returns every IPv4 one, comma-separated
+// (RFC 5782 section 2.1: a list may return several); NXDOMAIN means "not
+// listed" (answer "").
 func (d *DNSBL) query(ctx context.Context, name string) (string, error) {
 	ips, err := d.Resolver.LookupIPAddr(ctx, name)
 	if err != nil {
@@ -179,28 +194,59 @@ func (d *DNSBL) query(ctx context.Context, name string) (string, error) {
 		}
 		return "", err
 	}
+	var out []string
 	for _, a := range ips {
 		if v4 := a.IP.To4(); v4 != nil {
-			return v4.String(), nil
+			out = append(out, v4.String())
 		}
 	}
-	return "", nil
+	return strings.Join(out, ","), nil
 }
 
-func counts(l List, answer string) bool {
-	if len(l.Codes) > 0 {
-		for _, c := range l.Codes {
-			if c == answer {
-				return true
-			}
+var (
+	loopback4    = netip.MustParsePrefix("127.0.0.0/8")
+	refusedCodes = netip.MustParsePrefix("127.255.255.0/24")
+	refusedURI   = netip.MustParseAddr("127.0.0.1")
+)
+
+// refused reports whether an A record is a list's refusal code, never a
+// listing (see List).
+func refused(a netip.Addr) bool { return a == refusedURI || refusedCodes.Contains(a) }
+
+// listed returns the records of answer (comma-separated A records) that
+// count for l, comma-separated; "" when none does.
+func listed(l List, answer string) string {
+	var hits []string
+	for rec := range strings.SplitSeq(answer, ",") {
+		a, err := netip.ParseAddr(rec)
+		if err != nil || refused(a) {
+			continue
 		}
-		return false
+		ok := false
+		if len(l.Codes) > 0 {
+			for _, c := range l.Codes {
+				if c, err := netip.ParseAddr(strings.TrimSpace(c)); err == nil && c == a {
+					ok = true
+				}
+			}
+		} else {
+			ok = loopback4.Contains(a)
+		}
+		if ok {
+			hits = append(hits, rec)
+		}
 	}
-	a, err := netip.ParseAddr(answer)
-	if err != nil {
-		return false
+	return strings.Join(hits, ",")
+}
+
+// refusedOnly reports whether every record of answer is a refusal code.
+func refusedOnly(answer string) bool {
+	for rec := range strings.SplitSeq(answer, ",") {
+		if a, err := netip.ParseAddr(rec); err != nil || !refused(a) {
+			return false
+		}
 	}
-	return netip.MustParsePrefix("127.0.0.0/8").Contains(a) && !netip.MustParsePrefix("127.255.255.0/24").Contains(a)
+	return true
 }
 
 func (d *DNSBL) lookupCache(name string) (string, bool) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,6 +118,60 @@ func TestDNSBL(t *testing.T) {
 	d3 := &DNSBL{Resolver: resolve.Offline{}, Lists: d.Lists}
 	if res := d3.Check(context.Background(), netip.MustParseAddr("203.0.113.7"), nil); res.Queries != 0 || len(res.Hits) != 0 {
 		t.Errorf("offline: %+v", res)
+	}
+}
+
+// TestDNSBLAnswers: an answer of several A records is listed when any of
+// them counts, whatever their order (before, only the first was read:
+// [127.0.0.4, 127.0.0.2] with codes ["127.0.0.2"] was not listed, the
+// same set in the other order was); and the lists' refusal codes —
+// 127.0.0.1 (URIBL/SURBL: query refused) and 127.255.255.0/24 — never
+// count, with codes or without (before, 127.0.0.1 listed every link of
+// every message once a list blocked the node's resolver).
+func TestDNSBLAnswers(t *testing.T) {
+	z := &resolve.Zone{}
+	z.AddIP("9.113.0.203.zen.test", netip.MustParseAddr("127.0.0.4"))
+	z.AddIP("9.113.0.203.zen.test", netip.MustParseAddr("127.0.0.2"))
+	z.AddIP("10.113.0.203.zen.test", netip.MustParseAddr("127.0.0.2"))
+	z.AddIP("10.113.0.203.zen.test", netip.MustParseAddr("127.0.0.4"))
+	z.AddIP("11.113.0.203.zen.test", netip.MustParseAddr("127.0.0.4"))
+	z.AddIP("12.113.0.203.zen.test", netip.MustParseAddr("127.0.0.1"))
+	z.AddIP("12.113.0.203.open.test", netip.MustParseAddr("127.0.0.1"))
+	z.AddIP("13.113.0.203.open.test", netip.MustParseAddr("127.255.255.254"))
+	z.AddIP("13.113.0.203.open.test", netip.MustParseAddr("127.0.0.3"))
+	z.AddIP("good.test.multi.uribl.test", netip.MustParseAddr("127.0.0.1"))
+	z.AddIP("bad.test.multi.uribl.test", netip.MustParseAddr("127.0.0.2"))
+	zen := List{Name: "zen", Zone: "zen.test", Codes: []string{"127.0.0.2", "127.0.0.1"}}
+	open := List{Name: "open", Zone: "open.test"}
+	uri := List{Name: "uribl", Zone: "multi.uribl.test", Domain: true}
+	d := &DNSBL{Resolver: z, Lists: []List{zen, open, uri}}
+	hits := func(ip string, doms ...string) map[string]string {
+		out := map[string]string{}
+		for _, h := range d.Check(context.Background(), netip.MustParseAddr(ip), doms).Hits {
+			out[h.List.Symbol()+" "+h.Query] = h.Answer
+		}
+		return out
+	}
+	for _, ip := range []string{"203.0.113.9", "203.0.113.10"} {
+		if got := hits(ip)["RBL_ZEN "+ip]; got != "127.0.0.2" {
+			t.Errorf("%s: [127.0.0.2, 127.0.0.4] in either order with codes 127.0.0.2: RBL_ZEN %q, want 127.0.0.2", ip, got)
+		}
+	}
+	if got := hits("203.0.113.11"); len(got) != 0 {
+		t.Errorf("127.0.0.4 not in codes counted: %v", got)
+	}
+	if got := hits("203.0.113.12"); len(got) != 0 {
+		t.Errorf("127.0.0.1, a refusal, counted (codes naming it or not): %v", got)
+	}
+	if got := hits("203.0.113.13")["RBL_OPEN 203.0.113.13"]; got != "127.0.0.3" {
+		t.Errorf("[127.255.255.254, 127.0.0.3] without codes: %q, want the listing 127.0.0.3 alone", got)
+	}
+	got := hits("10.0.0.1", "good.test", "bad.test")
+	if _, ok := got["URIBL_URIBL good.test"]; ok || got["URIBL_URIBL bad.test"] != "127.0.0.2" {
+		t.Errorf("URIBL: %v, want bad.test alone (good.test's 127.0.0.1 is a refused query)", got)
+	}
+	if res := d.Check(context.Background(), netip.MustParseAddr("10.0.0.1"), []string{"good.test"}); len(res.Errors) != 1 || !strings.Contains(res.Errors[0], "refused") {
+		t.Errorf("a refusal is not said: %+v", res)
 	}
 }
 
