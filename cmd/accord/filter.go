@@ -264,7 +264,8 @@ func cmdPolicy(ctx context.Context, e *env, args []string) error {
        accord policy list [--data DIR]
        accord policy delete [--data DIR] SCOPE
 SCOPE is "default", a domain ("example.org") or an address ("ana@example.org"). LIST is comma-separated
-addresses and domains; --allow and --block replace the scope's list ("" empties it).`)
+addresses and domains; --allow and --block replace the scope's list ("" empties it); each may be repeated,
+and the lists given add up.`)
 		return errUsage
 	}
 	if len(args) == 0 {
@@ -278,8 +279,9 @@ addresses and domains; --allow and --block replace the scope's list ("" empties 
 	quar := fset.String("quarantine", "", "with --action tag: score at or above which spam is held anyway (0: never)")
 	action := fset.String("action", "", "what happens to spam: tag, quarantine or reject")
 	trust := fset.String("trust-marketing", "", "lower the score of authenticated marketing with a signed one-click opt-out")
-	allow := fset.String("allow", "", "senders never treated as spam when authenticated (replaces the list; \"\" empties it)")
-	block := fset.String("block", "", "senders always treated as spam (replaces the list; \"\" empties it)")
+	var allow, block listFlag
+	fset.Var(&allow, "allow", "senders never treated as spam when authenticated: a comma-separated `LIST`, repeatable (replaces the list; \"\" empties it)")
+	fset.Var(&block, "block", "senders always treated as spam: a comma-separated `LIST`, repeatable (replaces the list; \"\" empties it)")
 	pos, err := parseInterleaved(fset, args[1:])
 	if err != nil || len(pos) > 1 {
 		return usage()
@@ -388,10 +390,10 @@ addresses and domains; --allow and --block replace the scope's list ("" empties 
 				p.Action = action
 			}
 			if given["allow"] {
-				p.Allow = splitList(*allow)
+				p.Allow = allow
 			}
 			if given["block"] {
-				p.Block = splitList(*block)
+				p.Block = block
 			}
 			p, err = f.PutPolicy(ctx, p, "cli")
 			if err != nil {
@@ -402,6 +404,18 @@ addresses and domains; --allow and --block replace the scope's list ("" empties 
 		}
 		return usage()
 	})
+}
+
+// listFlag is a list flag that may be repeated: each use adds its
+// comma-separated entries, so "--block a --block b" keeps both (a plain
+// string flag kept only the last, silently).
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	*l = append(*l, splitList(s)...)
+	return nil
 }
 
 func parseScope(s string) (kind, key string) {

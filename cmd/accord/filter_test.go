@@ -133,7 +133,15 @@ func TestPolicyListsFlags(t *testing.T) {
 	if _, out, _ := runCmd(t, "", "policy", "show", "ana@example.org", "--data", data); strings.Contains(out, "allow=") || !strings.Contains(out, "block=spam.example") {
 		t.Errorf("--allow \"\" did not empty only the allow list:\n%s", out)
 	}
-	if _, _, errs := runCmd(t, "", "policy", "set", "-h"); strings.Contains(errs, `\x00`) || !strings.Contains(errs, "-allow string") {
+	// Repeated, the lists add up (before, "--block A --block B" kept B
+	// only, without a word).
+	if code, _, errs := runCmd(t, "", "policy", "set", "ana@example.org", "--block", "bücher.test", "--block", "Spam+promo@evil2.test,other.test", "--data", data); code != 0 {
+		t.Fatalf("repeated --block: %d %s", code, errs)
+	}
+	if _, out, _ := runCmd(t, "", "policy", "show", "ana@example.org", "--data", data); !strings.Contains(out, "block=bücher.test,spam+promo@evil2.test,other.test") {
+		t.Errorf("repeated --block kept:\n%s", out)
+	}
+	if _, _, errs := runCmd(t, "", "policy", "set", "-h"); strings.Contains(errs, `\x00`) || !strings.Contains(errs, "-allow LIST") {
 		t.Errorf("policy set -h:\n%s", errs)
 	}
 }
