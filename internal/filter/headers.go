@@ -3,6 +3,7 @@ package filter
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/analysis"
@@ -23,7 +24,60 @@ type Header struct {
 // The release mark (ReleaseField) and the own-mail mark (ownmail.Field)
 // are removed too, valid or not: they have done their work once Check
 // has seen them.
-var RemoveHeaders = []string{"X-Spam-Flag", "X-Spam-Status", "X-Spam-Score", "X-Spam", "X-Spam-Report", "X-Accord-Filter", "X-Accord-Reference", "X-Accord-Status", ReleaseField, ownmail.Field}
+//
+// The verdict fields of SpamAssassin and rspamd the node never writes
+// (X-Spam-Level, X-Spam-Checker-Version, X-Spam-Bar, X-Spamd-Result,
+// X-Rspamd-Action, …) are removed too, by their prefixes (Forged): rules
+// migrated from those filters (Sieve, procmail testing X-Spam-Level's
+// stars) read them as the filter's verdict, and a sender's came through.
+// The names listed here are those a door that can only name fields
+// (rspamd's remove_headers) removes whether or not the message has them;
+// ForgedIn adds those the message has.
+var RemoveHeaders = []string{"X-Spam-Flag", "X-Spam-Status", "X-Spam-Score", "X-Spam", "X-Spam-Report", "X-Accord-Filter", "X-Accord-Reference", "X-Accord-Status", ReleaseField, ownmail.Field,
+	"X-Spam-Level", "X-Spam-Checker-Version", "X-Spam-Bar", "X-Spamd-Result", "X-Spamd-Bar", "X-Rspamd-Action", "X-Rspamd-Score", "X-Rspamd-Server", "X-Rspamd-Queue-Id"}
+
+// forgedPrefixes are the name prefixes of other filters' verdict fields:
+// every field under them is removed (see RemoveHeaders).
+var forgedPrefixes = []string{"x-spam-", "x-spamd-", "x-rspamd-"}
+
+// Forged reports whether a field of this name is removed from incoming
+// mail before the filter adds its own: one of RemoveHeaders, or any
+// X-Spam-*, X-Spamd-* or X-Rspamd-* field. (Authentication-Results is
+// decided by its value: OwnAuthResults.)
+func Forged(name string) bool {
+	name = strings.TrimSpace(name)
+	for _, r := range RemoveHeaders {
+		if strings.EqualFold(name, r) {
+			return true
+		}
+	}
+	l := strings.ToLower(name)
+	for _, p := range forgedPrefixes {
+		if strings.HasPrefix(l, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ForgedIn names the fields of a decided message that Forged removes
+// and RemoveHeaders does not list, each once, as the message spells
+// them: what rspamd's remove_headers must name besides RemoveHeaders.
+func (s *Service) ForgedIn(d *Decision) []string {
+	m := d.msg
+	if m == nil {
+		m = mail.ParseBytes(headerOf(d.raw), mail.DefaultLimits())
+	}
+	var out []string
+	for _, f := range m.Header.Fields {
+		if !Forged(f.Name) || slices.ContainsFunc(RemoveHeaders, func(r string) bool { return strings.EqualFold(r, f.Name) }) ||
+			slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, f.Name) }) {
+			continue
+		}
+		out = append(out, f.Name)
+	}
+	return out
+}
 
 // OwnAuthResults reports whether an Authentication-Results value claims to
 // come from us, in any form RFC 8601 allows for the authserv-id (comments

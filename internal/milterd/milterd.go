@@ -724,12 +724,7 @@ func (s *Server) forged(fields []field) []deletion {
 	for _, f := range fields {
 		key := strings.ToLower(f.name)
 		seen[key]++
-		del := false
-		for _, r := range filter.RemoveHeaders {
-			if strings.EqualFold(f.name, r) {
-				del = true
-			}
-		}
+		del := filter.Forged(f.name)
 		if strings.EqualFold(f.name, "Authentication-Results") && s.f.OwnAuthResults(unfoldRe.ReplaceAllString(f.raw[len(f.name)+1:], " ")) {
 			del = true
 		}

@@ -167,6 +167,32 @@ func TestMilterDecisions(t *testing.T) {
 	}
 }
 
+// TestMilterRemovesOtherFiltersVerdicts: the SpamAssassin and rspamd
+// verdict fields a sender planted (X-Spam-Level, X-Spam-Bar,
+// X-Spamd-Result, X-Rspamd-Action, any X-Spam-*) are deleted like
+// X-Spam-Flag; before, they reached the mailbox (attack 26 A10).
+func TestMilterRemovesOtherFiltersVerdicts(t *testing.T) {
+	s, _, _ := start(t, filter.Config{AuthServID: "mx.example.org"})
+	h := append(hdr("planted"), [][2]string{{"X-Spam-Level", "**********"}, {"X-Spam-Checker-Version", "SpamAssassin 4.0"},
+		{"X-Spam-Bar", "+++++"}, {"X-Spamd-Result", "default: False [-10 / 15]"}, {"X-Rspamd-Action", "no action"},
+		{"x-spam-virus", "No"}, {"X-Spammy-Name", "kept"}}...)
+	r := send(t, s.Addr().String(), []string{"ana@example.org"}, h, "body\r\n")
+	deleted := map[string]bool{}
+	for _, m := range r.mods {
+		if m.Type == milter.ActionChangeHeader && m.HeaderValue == "" {
+			deleted[strings.ToLower(m.HeaderName)] = true
+		}
+	}
+	for _, n := range []string{"x-spam-level", "x-spam-checker-version", "x-spam-bar", "x-spamd-result", "x-rspamd-action", "x-spam-virus", "x-spam-flag"} {
+		if !deleted[n] {
+			t.Errorf("%s not deleted: %+v", n, r.mods)
+		}
+	}
+	if deleted["x-spammy-name"] {
+		t.Errorf("a field outside the verdict prefixes was deleted")
+	}
+}
+
 func TestMilterOversizedPasses(t *testing.T) {
 	s, _, _ := start(t, filter.Config{MaxScan: 4096})
 	r := send(t, s.Addr().String(), []string{"ana@example.org"}, hdr("big"), strings.Repeat("a spammy line "+filter.GTUBE+"\r\n", 200))

@@ -393,6 +393,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	for _, n := range filter.RemoveHeaders {
 		m.RemoveHeaders[n] = 0
 	}
+	for _, n := range h.F.ForgedIn(d) {
+		m.RemoveHeaders[n] = 0 // every instance of another filter's verdict field
+	}
 	// Authentication-Results in our name: by its 1-based position when
 	// there is one; when there are several, every Authentication-Results
 	// (0): the protocol names one position per field name, and at a door

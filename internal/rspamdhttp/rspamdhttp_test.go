@@ -209,6 +209,30 @@ func TestCheckRemovesForgedAuthResults(t *testing.T) {
 	}
 }
 
+// TestCheckRemovesOtherFiltersVerdicts: remove_headers names the
+// SpamAssassin and rspamd verdict fields the node does not write, those
+// always named and those under X-Spam-, X-Spamd-, X-Rspamd- that the
+// message carries; before, X-Spam-Level, X-Spam-Bar, X-Spamd-Result and
+// X-Rspamd-Action a sender planted reached the mailbox (attack 26 A10).
+func TestCheckRemovesOtherFiltersVerdicts(t *testing.T) {
+	addr, _, _ := start(t, "")
+	m := []byte("From: a@good.test\r\nTo: ana@example.org\r\nSubject: t\r\nX-Spam-Level: **********\r\n" +
+		"X-Spam-Checker-Version: SpamAssassin 4.0\r\nX-Spam-Bar: +++++\r\nX-Spamd-Result: default: False [-10 / 15]\r\n" +
+		"X-Rspamd-Action: no action\r\nx-spam-virus: No\r\nX-Spammy-Name: kept\r\nDate: Mon, 30 Nov 2026 00:00:00 +0000\r\nMessage-ID: <p@y>\r\n\r\nbody\r\n")
+	_, r := post(t, "http://"+addr+"/checkv2", map[string]string{"IP": "203.0.113.5", "Rcpt": "ana@example.org"}, m)
+	if r.Milter == nil {
+		t.Fatal("no milter section")
+	}
+	for _, n := range []string{"X-Spam-Level", "X-Spam-Checker-Version", "X-Spam-Bar", "X-Spamd-Result", "X-Rspamd-Action", "x-spam-virus", "X-Spam-Flag"} {
+		if v, ok := r.Milter.RemoveHeaders[n]; !ok || v != 0 {
+			t.Errorf("remove_headers lacks %s: %v", n, r.Milter.RemoveHeaders)
+		}
+	}
+	if _, ok := r.Milter.RemoveHeaders["X-Spammy-Name"]; ok {
+		t.Errorf("remove_headers names a field outside the verdict prefixes: %v", r.Milter.RemoveHeaders)
+	}
+}
+
 // Over a quarantine quota the door cannot hold for everybody: it answers
 // "add header" (delivered, tagged as spam) instead of discarding.
 func TestQuarantineQuotaTags(t *testing.T) {

@@ -483,12 +483,7 @@ func rewrite(f *filter.Service, d *filter.Decision, raw []byte, headersOnly bool
 	for _, fl := range fields {
 		name, value, _ := strings.Cut(string(fl), ":")
 		name = strings.TrimSpace(name)
-		skip := false
-		for _, r := range filter.RemoveHeaders {
-			if strings.EqualFold(name, r) {
-				skip = true
-			}
-		}
+		skip := filter.Forged(name)
 		if strings.EqualFold(name, "Authentication-Results") && f.OwnAuthResults(value) {
 			skip = true
 		}

@@ -490,3 +490,25 @@ func TestBodyBudget(t *testing.T) {
 		t.Errorf("%d bytes still reserved, peak %d", now, peak)
 	}
 }
+
+// TestProcessRemovesOtherFiltersVerdicts: a sender's SpamAssassin and
+// rspamd verdict fields that the node does not write (X-Spam-Level's
+// stars, which Sieve and procmail rules test, X-Spam-Bar,
+// X-Spamd-Result, X-Rspamd-Action, …) never come back in PROCESS; before,
+// only the fields the node writes were removed (attack 26 A10).
+func TestProcessRemovesOtherFiltersVerdicts(t *testing.T) {
+	addr, _ := start(t, false)
+	m := "From: a@good.test\r\nTo: ana@example.org\r\nSubject: t\r\nX-Spam-Level: **********\r\n" +
+		"X-Spam-Checker-Version: SpamAssassin 4.0\r\nX-Spam-Bar: +++++\r\nX-Spamd-Result: default: False [-10 / 15]\r\n" +
+		"X-Rspamd-Action: no action\r\nx-spam-virus: No\r\nX-Spam-Flag: YES\r\nX-Spammy-Name: kept\r\n" +
+		"Date: Mon, 30 Nov 2026 00:00:00 +0000\r\nMessage-ID: <p@y>\r\n\r\nbody\r\n"
+	out := raw(t, addr, fmt.Sprintf("PROCESS SPAMC/1.5\r\nContent-length: %d\r\n\r\n%s", len(m), m))
+	for _, planted := range []string{"**********", "SpamAssassin 4.0", "+++++", "[-10 / 15]", "X-Rspamd-Action", "x-spam-virus"} {
+		if strings.Contains(out, planted) {
+			t.Errorf("PROCESS kept the sender's %q:\n%s", planted, out)
+		}
+	}
+	if !strings.Contains(out, "X-Spammy-Name: kept\r\n") {
+		t.Errorf("a field outside the verdict prefixes was removed:\n%s", out)
+	}
+}
