@@ -34,7 +34,7 @@ import (
 )
 
 // newFilter builds the node's filter service over its store.
-func newFilter(ctx context.Context, c config.Config, st *sqlstore.Store, an *analysis.Analyzer, key *nodekey.Key, out filter.Outbound, onPanic func(door string), log *slog.Logger) (*filter.Service, error) {
+func newFilter(ctx context.Context, c config.Config, st *sqlstore.Store, an *analysis.Analyzer, key *nodekey.Key, out filter.Outbound, onPanic func(door string), pseudonym func(string) string, log *slog.Logger) (*filter.Service, error) {
 	fc := c.Filter
 	id := authServID(c)
 	if id == "localhost" {
@@ -51,7 +51,7 @@ func newFilter(ctx context.Context, c config.Config, st *sqlstore.Store, an *ana
 		MaxScans: fc.MaxScans, ScanWait: fc.ScanWait.Duration, BodyBudget: fc.BodyBudgetMB << 20, QuarantineDays: fc.QuarantineDays, QuarantineMaxPerRecipient: fc.QuarantineMaxPerRecipient,
 		QuarantineMaxRecipientBytes: fc.QuarantineMaxRecipientMB << 20, QuarantineMaxBytes: fc.QuarantineMaxMB << 20, RecipientDelimiter: fc.RecipientDelimiter, LearnedDays: fc.LearnedDays, CampaignMinReports: fc.CampaignMinReports, Version: "accord"},
 		filter.Deps{Analyzer: an, Store: st, DNSBL: bl, Outbound: out, Secret: key.Derive("quarantine-release"),
-			OwnMailKey: key.Derive(ownMailKey), Logger: log, OnPanic: onPanic})
+			OwnMailKey: key.Derive(ownMailKey), Logger: log, OnPanic: onPanic, Pseudonym: pseudonym})
 	if err != nil {
 		return nil, err
 	}

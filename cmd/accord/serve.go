@@ -329,7 +329,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			"(bounce+…@" + mq.Domain() + ") and DKIM signature (d=" + mq.Domain() + ") cannot work; set [smtp] hostname or [outbound] from to the node's mail domain")
 	}
 	// A fault a filter door recovered from: accord_errors_total{component="milter_panic"} (rspamd_, spamd_).
-	filt, err := newFilter(ctx, c, st, an, key, filterMail{mq}, func(door string) { mx.Error(door + "_panic") }, log)
+	filt, err := newFilter(ctx, c, st, an, key, filterMail{mq}, func(door string) { mx.Error(door + "_panic") }, desk.Pseudonym, log)
 	if err != nil {
 		return err
 	}

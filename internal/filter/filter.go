@@ -166,6 +166,7 @@ type Service struct {
 	bodyPeak atomic.Int64        // the most reserved at once
 	onPanic  func(door string)   // Deps.OnPanic
 	scanHook func(raw []byte)    // Deps.ScanHook
+	pseudo   func(string) string // Deps.Pseudonym
 
 	polMu    sync.RWMutex
 	policies map[string]Policy // by Scope()
@@ -198,6 +199,11 @@ type Deps struct {
 	// ScanHook, when set, is called with each message as its scan starts:
 	// the seam through which tests inject a fault into a decision.
 	ScanHook func(raw []byte)
+	// Pseudonym names a mailbox in the service log without its address
+	// (the desk's keyed pseudonym, intake.Desk.Pseudonym, so one person
+	// has one name across the node's logs). nil: a user is logged as
+	// "user" alone.
+	Pseudonym func(address string) string
 }
 
 // New builds a Service and loads the policies.
@@ -208,7 +214,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	an := *d.Analyzer
 	an.Classifier = nil
 	s := &Service{cfg: cfg.withDefaults(), an: &an, store: d.Store, dnsbl: d.DNSBL, out: d.Outbound, log: d.Logger,
-		now: d.Now, secret: d.Secret, own: ownmail.New(d.OwnMailKey), onPanic: d.OnPanic, scanHook: d.ScanHook}
+		now: d.Now, secret: d.Secret, own: ownmail.New(d.OwnMailKey), onPanic: d.OnPanic, scanHook: d.ScanHook, pseudo: d.Pseudonym}
 	s.slots = make(chan struct{}, s.cfg.MaxScans)
 	s.bodies = semaphore.NewWeighted(s.cfg.BodyBudget)
 	if s.log == nil {

@@ -235,7 +235,7 @@ func (s *Service) Release(ctx context.Context, a Actor, id string) (string, erro
 	if _, err := s.Learn(ctx, h.Raw, false, "release"); err != nil {
 		s.log.Warn("release: learning as ham failed", "id", id, "err", err)
 	}
-	s.log.Info("filter released", "id", id, "ref", h.Reference, "by", a.Label, "state", state)
+	s.log.Info("filter released", "id", id, "ref", h.Reference, "by", s.logActor(a.Label), "state", state)
 	return state, nil
 }
 
@@ -502,4 +502,19 @@ func oneLine(text string, max int) string {
 		n++
 	}
 	return b.String()
+}
+
+// logActor is an actor's label as the service log shows it: a mailbox
+// owner ("user:ana@example.org") by the keyed pseudonym of the address
+// (Deps.Pseudonym), never the address — logs carry no addresses; a
+// token, the CLI or a digest link as labelled.
+func (s *Service) logActor(label string) string {
+	user, ok := strings.CutPrefix(label, "user:")
+	if !ok {
+		return label
+	}
+	if s.pseudo == nil {
+		return "user"
+	}
+	return "user:" + s.pseudo(user)
 }

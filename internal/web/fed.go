@@ -183,7 +183,7 @@ func (s *Server) fedRequestAction(w http.ResponseWriter, r *http.Request) {
 		s.showRequest(w, r, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	s.log.Info("assistance request updated", "id", r.PathValue("id"), "action", a, "by", p.Label())
+	s.log.Info("assistance request updated", "id", r.PathValue("id"), "action", a, "by", s.logLabel(p.Label()))
 	s.showRequest(w, r, http.StatusOK, "Recorded; it goes to the peer with the next sync.")
 }
 

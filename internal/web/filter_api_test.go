@@ -3,6 +3,9 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,8 +14,10 @@ import (
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/intake"
 	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/rules"
+	"github.com/accord-antispam/accord/internal/store/sqlite"
 	"github.com/accord-antispam/accord/internal/web"
 )
 
@@ -115,5 +120,80 @@ func TestMailboxOwnerSignsInAnyCaseAndKeepsInheriting(t *testing.T) {
 	save(map[string]string{"enabled": "on", "enabled_was": "off"})
 	if p, _ := f.Policy(ctx, filter.ScopeRecipient, "ana@example.org"); p.Enabled == nil || !*p.Enabled {
 		t.Errorf("turning filtering on is not her own setting: %+v", p)
+	}
+}
+
+// syncBuf is a log sink the server's goroutines may write at once.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestMailboxAddressNotLogged: a mailbox owner's sign-in and release
+// name them in the service log by the desk's keyed pseudonym, never by
+// their address (attack 26 A11: `msg="signed in" user=bob@example.org`,
+// `msg="filter released" … by=user:ana@example.org`); the audit log, which is
+// confidential, still names the account.
+func TestMailboxAddressNotLogged(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, _ := rules.Embedded()
+	an := &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}}
+	d, err := intake.New(st, an, intake.Options{Secret: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuf
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	f, err := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: an, Store: filter.NewMemStore(), Outbound: &queueOut{},
+		Secret: []byte("k"), Logger: log, Pseudonym: d.Pseudonym})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := web.New(d, st, web.Config{Filter: f}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { srv.Close(); d.Close(); st.Close() })
+	h, _ := access.HashPassword("a long passphrase")
+	if err := st.CreateUser(ctx, access.User{Name: "ana@example.org", PasswordHash: h, Role: access.Mailbox, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeDefault, Action: ptrs(filter.ActionQuarantine)}, "t")
+	dec, _ := f.Check(ctx, []byte("From: a@b.example\r\nSubject: held\r\n\r\n"+filter.GTUBE+"\r\n"), filter.Envelope{Rcpts: []string{"ana@example.org"}})
+	ids, err := f.Quarantine(ctx, dec, []string{"ana@example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := browser(t)
+	csrf := csrfRe.FindSubmatch(get(t, c, srv.URL+"/login").body)
+	if r := postForm(t, c, srv.URL+"/login", "", map[string]string{"csrf": string(csrf[1]), "user": "ana@example.org", "password": "a long passphrase"}, nil); r.status != 303 {
+		t.Fatalf("sign-in: %d %s", r.status, r.body)
+	}
+	sess := csrfRe.FindSubmatch(get(t, c, srv.URL+"/mail").body)
+	if r := postForm(t, c, srv.URL+"/mail/q/"+ids[0]+"/release", "", map[string]string{"csrf": string(sess[1])}, nil); r.status != 303 {
+		t.Fatalf("release: %d %s", r.status, r.body)
+	}
+	out := logs.String()
+	pseudo := "user:" + d.Pseudonym("ana@example.org")
+	if strings.Contains(out, "ana@example.org") || !strings.Contains(out, `msg="signed in" user=`+pseudo) ||
+		!strings.Contains(out, "by="+pseudo) {
+		t.Errorf("the service log names the mailbox, or not by its pseudonym %s:\n%s", pseudo, out)
 	}
 }

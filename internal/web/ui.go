@@ -431,7 +431,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: s.cfg.SecureCookies, MaxAge: int(s.cfg.SessionLifetime / time.Second)})
-	s.log.Info("signed in", "user", u.Name)
+	s.log.Info("signed in", "user", s.logLabel("user:"+u.Name)) // the audit log names the account; the service log does not
 	s.audit(r, "user:"+u.Name, access.AuditSignIn, "user:"+u.Name, "")
 	dest := "/desk"
 	if u.Role == access.Mailbox {
@@ -539,4 +539,16 @@ func (s *Server) takeShared(ctx context.Context, key string, n int) (bool, time.
 		return true, 0
 	}
 	return allowed, wait
+}
+
+// logLabel is an actor's label ("user:ana@example.org", "token:ab12")
+// as the service log shows it: an account by the desk's keyed pseudonym
+// of its name (intake.Desk.Pseudonym), never the name — a mailbox
+// owner's account is their address, and logs carry no addresses. The
+// audit log, which is confidential, names the account.
+func (s *Server) logLabel(label string) string {
+	if name, ok := strings.CutPrefix(label, "user:"); ok {
+		return "user:" + s.desk.Pseudonym(name)
+	}
+	return label
 }
