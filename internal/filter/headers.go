@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/mail"
 	"github.com/accord-antispam/accord/internal/mailauth"
 	"github.com/accord-antispam/accord/internal/ownmail"
@@ -292,6 +293,14 @@ func (s *Service) RejectText(d *Decision) string {
 // Authentication-Results value (RFC 8601) under our authserv-id. Results
 // it read from the message's own fields (or an ARC set) are the writer's
 // claims, never re-issued in our name.
+//
+// Every property value comes from the sender (the envelope's MAIL FROM
+// and HELO, a signature's d= and s=, the From domain), so each is written
+// only as a valid token: a domain as a domain name (A-labels, lower
+// case), a selector as an RFC 2045 token; anything else is left out.
+// Before, "smtp.mailfrom=ok.test;spf=pass" and "…ok.test> ; dkim=pass
+// header.d=paypal.com" were copied raw from MAIL FROM into the field that
+// carries our authserv-id, which downstream rules and mail clients trust.
 func authResults(id string, v *analysis.Verdict) string {
 	if v == nil || v.Auth == nil {
 		return ""
@@ -300,11 +309,11 @@ func authResults(id string, v *analysis.Verdict) string {
 	var parts []string
 	if a.SPF.Result != "" && a.SPF.Source == mailauth.SourceComputed {
 		p := "spf=" + string(a.SPF.Result)
-		if a.SPF.Domain != "" {
+		if d, ok := arDomain(a.SPF.Domain); ok {
 			if a.SPF.Identity == "helo" {
-				p += " smtp.helo=" + a.SPF.Domain
+				p += " smtp.helo=" + d
 			} else {
-				p += " smtp.mailfrom=" + a.SPF.Domain
+				p += " smtp.mailfrom=" + d
 			}
 		}
 		parts = append(parts, p)
@@ -313,15 +322,22 @@ func authResults(id string, v *analysis.Verdict) string {
 		if sg.Source != mailauth.SourceComputed {
 			continue
 		}
-		parts = append(parts, "dkim="+string(sg.Result)+" header.d="+sg.Domain+" header.s="+sg.Selector)
+		p := "dkim=" + string(sg.Result)
+		if d, ok := arDomain(sg.Domain); ok {
+			p += " header.d=" + d
+		}
+		if arToken(sg.Selector) {
+			p += " header.s=" + sg.Selector
+		}
+		parts = append(parts, p)
 	}
 	if a.DMARC.Result != "" && a.DMARC.Source == mailauth.SourceComputed {
 		p := "dmarc=" + string(a.DMARC.Result)
 		if a.DMARC.Applied != "" {
 			p += " (p=" + string(a.DMARC.Applied) + ")"
 		}
-		if a.DMARC.Domain != "" {
-			p += " header.from=" + a.DMARC.Domain
+		if d, ok := arDomain(a.DMARC.Domain); ok {
+			p += " header.from=" + d
 		}
 		parts = append(parts, p)
 	}
@@ -329,4 +345,31 @@ func authResults(id string, v *analysis.Verdict) string {
 		return id + "; none"
 	}
 	return id + "; " + strings.Join(parts, ";\n\t")
+}
+
+// arDomain is a domain as an Authentication-Results property value: the
+// name normalised (dnsname.Normalize: A-labels, lower case, no trailing
+// dot), or false for what is not a domain name — an address literal, or
+// anything with a character a reader would split on (";", "(", ">",
+// space).
+func arDomain(d string) (string, bool) {
+	if d == "" {
+		return "", false
+	}
+	return dnsname.Normalize(d)
+}
+
+// arToken reports whether s is an RFC 2045 token: printable ASCII
+// without space or tspecials, so written bare it is one value.
+func arToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

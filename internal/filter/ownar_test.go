@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/accord-antispam/accord/internal/analysis"
+	"github.com/accord-antispam/accord/internal/mailauth"
 )
 
 // Every form RFC 8601 allows for our authserv-id is ours: a sender's
@@ -74,5 +77,26 @@ func TestGTUBEInBase64Part(t *testing.T) {
 	d, err := s.Check(context.Background(), []byte(raw), Envelope{Rcpts: []string{"ana@example.org"}})
 	if err != nil || !strings.Contains(symbolNames(d), "GTUBE") {
 		t.Errorf("base64 GTUBE: %s %v", symbolNames(d), err)
+	}
+}
+
+// TestAuthResultsValues: every property the node writes under its
+// authserv-id is a valid token — a domain name (A-labels, lower case), a
+// selector as an RFC 2045 token — or left out; a signature's d= or s=
+// and the From domain come from the sender like MAIL FROM does (attack
+// 26 A2).
+func TestAuthResultsValues(t *testing.T) {
+	v := &analysis.Verdict{Auth: &mailauth.Results{
+		SPF: mailauth.SPF{Result: "none", Source: mailauth.SourceComputed, Identity: "mailfrom", Domain: "ok.test;spf=pass"},
+		DKIM: []mailauth.DKIMSignature{
+			{Result: "fail", Source: mailauth.SourceComputed, Domain: "ok.test; dkim=pass header.d=paypal.com", Selector: "s1;dkim=pass"},
+			{Result: "fail", Source: mailauth.SourceComputed, Domain: "Bücher.Test.", Selector: "20230601"},
+		},
+		DMARC: mailauth.DMARC{Result: "none", Source: mailauth.SourceComputed, Domain: "x.test (dmarc=pass)"},
+	}}
+	got := authResults("mx.example.org", v)
+	want := "mx.example.org; spf=none;\n\tdkim=fail;\n\tdkim=fail header.d=xn--bcher-kva.test header.s=20230601;\n\tdmarc=none"
+	if got != want {
+		t.Errorf("authResults:\n%q\nwant\n%q", got, want)
 	}
 }

@@ -193,6 +193,70 @@ func TestMilterRemovesOtherFiltersVerdicts(t *testing.T) {
 	}
 }
 
+// TestMilterAuthResultsTakeNoInjection: MAIL FROM reaches the node's own
+// Authentication-Results only as a domain name; what is not one is left
+// out. Before, "<a@ok.test;spf=pass>" gave "spf=none
+// smtp.mailfrom=ok.test;spf=pass" under the node's authserv-id (attack
+// 26 A2). A fixture resolver (no records) makes SPF computed.
+func TestMilterAuthResultsTakeNoInjection(t *testing.T) {
+	lib, _ := rules.Embedded()
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org"},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: &resolve.Zone{}}, Store: filter.NewMemStore(), Secret: []byte("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Listen("127.0.0.1:0", f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ar := func(mailFrom, helo string) string {
+		c := milter.NewClient("tcp", s.Addr().String(), milter.WithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+		ss, err := c.Session(milter.NewMacroBag())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ss.Close()
+		for _, step := range []func() (*milter.Action, error){
+			func() (*milter.Action, error) {
+				return ss.Conn("client.example", milter.FamilyInet, 4321, "203.0.113.20")
+			},
+			func() (*milter.Action, error) { return ss.Helo(helo) },
+			func() (*milter.Action, error) { return ss.Mail(mailFrom, "") },
+			func() (*milter.Action, error) { return ss.Rcpt("<carl@example.org>", "") },
+			ss.DataStart,
+			func() (*milter.Action, error) { return ss.HeaderField("From", "a@ok.test", nil) },
+			func() (*milter.Action, error) { return ss.HeaderField("Subject", "x", nil) },
+			ss.HeaderEnd,
+		} {
+			if a, err := step(); err != nil || a.Type != milter.ActionContinue {
+				t.Fatalf("%q: %+v %v", mailFrom, a, err)
+			}
+		}
+		mods, _, err := ss.BodyReadFrom(strings.NewReader("hi\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return added(result{mods: mods})["Authentication-Results"]
+	}
+	for _, mf := range []string{"<a@ok.test;spf=pass>", "<a@ok.test> ; dkim=pass header.d=paypal.com", "<a@ok.test(spf=pass)>", "<a@[1.2.3.4];spf=pass>"} {
+		got := ar(mf, "client.example")
+		if !strings.HasPrefix(got, "mx.example.org; spf=none") || strings.Contains(got, "pass") || strings.Contains(got, "paypal") || strings.Contains(got, "smtp.mailfrom") {
+			t.Errorf("MAIL FROM %q: Authentication-Results %q", mf, got)
+		}
+	}
+	// The null sender: SPF checks the HELO name, under the same rule.
+	if got := ar("<>", "evil.test;spf=pass"); !strings.HasPrefix(got, "mx.example.org; spf=none") || strings.Contains(got, "pass") || strings.Contains(got, "smtp.helo") {
+		t.Errorf("HELO evil.test;spf=pass: Authentication-Results %q", got)
+	}
+	if got := ar("<>", "mail.ok.test"); !strings.Contains(got, "smtp.helo=mail.ok.test") {
+		t.Errorf("a plain HELO name is not written: %q", got)
+	}
+	if got := ar("<a@OK.test>", "client.example"); !strings.Contains(got, "smtp.mailfrom=ok.test") {
+		t.Errorf("a plain sender's domain is not written: %q", got)
+	}
+}
+
 func TestMilterOversizedPasses(t *testing.T) {
 	s, _, _ := start(t, filter.Config{MaxScan: 4096})
 	r := send(t, s.Addr().String(), []string{"ana@example.org"}, hdr("big"), strings.Repeat("a spammy line "+filter.GTUBE+"\r\n", 200))

@@ -233,6 +233,48 @@ func TestCheckRemovesOtherFiltersVerdicts(t *testing.T) {
 	}
 }
 
+// TestAuthResultsTakeNoInjection: the envelope sender (rspamd's From
+// header) reaches the node's own Authentication-Results only as a domain
+// name; what is not one is left out. Before, it was copied raw:
+// "smtp.mailfrom=ok.test;spf=pass", "…ok.test> ; dkim=pass
+// header.d=paypal.com" under the node's authserv-id (attack 26 A2). The
+// fixture resolver (no records) makes SPF computed, as on a live node.
+func TestAuthResultsTakeNoInjection(t *testing.T) {
+	lib, _ := rules.Embedded()
+	f, err := filter.New(context.Background(), filter.Config{AuthServID: "mx.example.org"},
+		filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: &resolve.Zone{}}, Store: filter.NewMemStore(), Secret: []byte("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewHandler(f, "", nil).Server()
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	m := []byte("From: a@ok.test\r\nTo: carl@example.org\r\nSubject: hello\r\nDate: Mon, 30 Nov 2026 00:00:00 +0000\r\nMessage-ID: <g@ok.test>\r\n\r\nhi\r\n")
+	ar := func(mailFrom string) string {
+		_, r := post(t, "http://"+l.Addr().String()+"/checkv2", map[string]string{"Rcpt": "carl@example.org", "IP": "203.0.113.20", "From": mailFrom}, m)
+		if r.Milter == nil {
+			t.Fatalf("%q: no milter section", mailFrom)
+		}
+		return r.Milter.AddHeaders["Authentication-Results"].Value
+	}
+	for _, mf := range []string{"a@ok.test;spf=pass", "<a@ok.test> ; dkim=pass header.d=paypal.com", "a@ok.test(spf=pass)", "a@[1.2.3.4];spf=pass", "a@ok.test\"; dkim=pass"} {
+		got := ar(mf)
+		if !strings.HasPrefix(got, "mx.example.org; spf=none") || strings.Contains(got, "pass") || strings.Contains(got, "paypal") || strings.Contains(got, "smtp.mailfrom") {
+			t.Errorf("MAIL FROM %q: Authentication-Results %q", mf, got)
+		}
+	}
+	if got := ar("a@OK.test"); !strings.Contains(got, "spf=none smtp.mailfrom=ok.test;") {
+		t.Errorf("a plain sender's domain is not written: %q", got)
+	}
+	if got := ar("a@bücher.test"); !strings.Contains(got, "smtp.mailfrom=xn--bcher-kva.test;") {
+		t.Errorf("an IDN sender's domain is not written as its A-label: %q", got)
+	}
+}
+
 // Over a quarantine quota the door cannot hold for everybody: it answers
 // "add header" (delivered, tagged as spam) instead of discarding.
 func TestQuarantineQuotaTags(t *testing.T) {
