@@ -40,6 +40,7 @@ import (
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/classify"
+	"github.com/accord-antispam/accord/internal/dnsname"
 	"github.com/accord-antispam/accord/internal/intel"
 	"github.com/accord-antispam/accord/internal/label"
 	"github.com/accord-antispam/accord/internal/mail"
@@ -169,7 +170,10 @@ type Service struct {
 	pseudo   func(string) string // Deps.Pseudonym
 
 	polMu    sync.RWMutex
-	policies map[string]Policy // by Scope()
+	policies map[string]Policy // by Scope(), keys and lists in the compared form
+
+	keyMu sync.Mutex
+	keys  map[string]string // list entry → ListKey, kept across reloads
 
 	learnMu    sync.Mutex
 	learnedSeq int64 // highest shared learned record this instance has learned
@@ -989,23 +993,9 @@ func (s *Service) recipients(d *Decision) {
 	if len(rcpts) == 0 {
 		rcpts = []string{""} // no recipient known: the default policy
 	}
-	sender := ""
-	auth := false
+	senders, auth := SenderKeys(d.authors(), d.env.MailFrom, s.cfg.RecipientDelimiter), false
 	if d.verdict != nil {
-		if len(d.verdict.Sender.From) > 0 {
-			sender = d.verdict.Sender.From[0].Addr
-		}
 		auth = authenticated(d.verdict)
-	}
-	if sender == "" && d.msg != nil {
-		// Not analysed (busy, or out of time before the analysis
-		// ended): the header's From as written, as the analysis reads it.
-		if from, _ := mail.ParseAddressList(d.msg.Header.Get("From")); len(from) > 0 {
-			sender = from[0].Addr
-		}
-	}
-	if sender == "" {
-		sender = d.env.MailFrom
 	}
 	d.Outcome = ""
 	seen := map[string]bool{}
@@ -1036,7 +1026,7 @@ func (s *Service) recipients(d *Decision) {
 		case !e.Enabled:
 			rd.Outcome, rd.Why = OutcomeOff, "filtering is off ("+e.From["enabled"]+")"
 		default:
-			lm := e.Match(sender, auth)
+			lm := e.match(senders, auth)
 			switch {
 			case lm.Blocked:
 				rd.Score = round2(rd.Score + 100)
@@ -1097,6 +1087,30 @@ func (s *Service) recipients(d *Decision) {
 			d.Unsure, d.Required = e.Unsure, e.Spam
 		}
 	}
+}
+
+// authors are the message's authors as the lists match them: every
+// mailbox of every From field (the analysis reads the first field; mail
+// clients show them all), read from the header even when the analysis
+// did not run (busy, or out of time).
+func (d *Decision) authors() []string {
+	var out []string
+	if d.verdict != nil {
+		for _, a := range d.verdict.Sender.From {
+			out = append(out, a.Addr)
+		}
+	}
+	if d.msg != nil {
+		for _, v := range d.msg.Header.Values("From") {
+			from, _ := mail.ParseAddressList(v)
+			for _, a := range from {
+				if !slices.Contains(out, a.Addr) {
+					out = append(out, a.Addr)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func outcomeFor(e Effective, score float64) string {
@@ -1161,10 +1175,27 @@ func (s *Service) Effective(rcpt string) Effective {
 	}
 	var dom, rc *Policy
 	if rcpt != "" {
+		// Keys as ReloadPolicies files them: the domain as A-labels, so
+		// a policy set on "bücher.test" applies to the A-label recipient
+		// an MTA without SMTPUTF8 passes, and the other way round.
+		rcpt = policyKey(rcpt)
 		rc = get(ScopeRecipient, rcpt)
 		dom = get(ScopeDomain, DomainOf(rcpt))
 	}
-	return Resolve(Builtin(), get(ScopeDefault, ""), dom, rc)
+	e := Resolve(Builtin(), get(ScopeDefault, ""), dom, rc)
+	e.Delimiter = s.cfg.RecipientDelimiter
+	return e
+}
+
+// policyKey is a policy's key, or a recipient looked up, in the form the
+// service files policies under: a domain, or an address's domain, as
+// A-labels (the local part is the mailbox's, as given).
+func policyKey(key string) string {
+	at := strings.LastIndexByte(key, '@')
+	if d, ok := dnsname.Normalize(key[at+1:]); ok {
+		return key[:at+1] + d
+	}
+	return key
 }
 
 // ReloadPolicies reads every policy from the store (at start, after a
@@ -1174,10 +1205,47 @@ func (s *Service) ReloadPolicies(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("filter: load policies: %w", err)
 	}
+	// Entries are put in the compared form once, not at every reload
+	// (every sync_interval): ListKey costs microseconds an entry, and a
+	// list may hold 10,000 (BenchmarkReloadPolicies).
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	prev, next := s.keys, map[string]string{}
+	listKeys := func(in []string) []string {
+		if len(in) == 0 {
+			return nil
+		}
+		out := make([]string, 0, len(in))
+		seen := make(map[string]bool, len(in))
+		for _, e := range in {
+			k, ok := prev[e]
+			if !ok {
+				k = ListKey(e, s.cfg.RecipientDelimiter)
+			}
+			next[e] = k
+			if k != "" && !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+		return out
+	}
 	m := make(map[string]Policy, len(ps))
 	for _, p := range ps {
+		// Filed and compared in one form (policyKey, ListKey): stored
+		// policies keep the spelling they were given, so none needs a
+		// migration. Two spellings of one scope: the later one.
+		if p.Kind != ScopeDefault {
+			p.Key = policyKey(p.Key)
+		}
+		p.Allow = listKeys(p.Allow)
+		p.Block = listKeys(p.Block)
+		if old, ok := m[p.Scope()]; ok && old.UpdatedAt.After(p.UpdatedAt) {
+			continue
+		}
 		m[p.Scope()] = p
 	}
+	s.keys = next
 	s.polMu.Lock()
 	s.policies = m
 	s.polMu.Unlock()

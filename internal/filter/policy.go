@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/accord-antispam/accord/internal/dnsname"
 )
 
 // Actions a policy takes on spam, from the mildest.
@@ -79,8 +81,13 @@ type Effective struct {
 	Action         string
 	Quarantine     float64
 	TrustMarketing bool
-	// Lists from the most specific scope first.
+	// Lists from the most specific scope first. The service's entries
+	// are in the compared form (ListKey); Resolve's are as the policies
+	// hold them.
 	Lists []ScopedList
+	// Delimiter is the sub-address delimiter (Config.RecipientDelimiter)
+	// senders are compared without: "" for "+".
+	Delimiter string
 	// From names the scope of each setting ("enabled" → "domain:example.org").
 	From map[string]string
 }
@@ -268,17 +275,68 @@ type ListMatch struct {
 	Unverified bool
 }
 
-// Match reads the lists, most specific scope first: the first scope with
-// an entry for the sender decides; within one scope a block entry wins
-// over an allow entry. An allow entry counts only for an authenticated
-// sender (auth), since a From address is trivial to forge; a block entry
-// counts whatever the authentication.
+// Match is MatchSenders for one sender, an author known to be the only
+// one.
 func (e Effective) Match(sender string, auth bool) ListMatch {
-	sender = strings.ToLower(sender)
-	dom := DomainOf(sender)
-	hits := func(list []string) string {
+	return e.MatchSenders([]string{sender}, "", auth)
+}
+
+// MatchSenders reads the lists, most specific scope first: the first
+// scope with an entry that counts decides; within one scope a block
+// entry wins over an allow entry.
+//
+// A block entry counts for any of the message's identities — every
+// author (each mailbox of each From field) and the envelope sender —
+// whatever the authentication: a second From mailbox, a second From
+// field or a blocked envelope sender under an innocent From escaped the
+// list when only the first author was matched, while mail clients show
+// every author. An allow entry counts only for a single author (with no
+// From, the envelope sender) that the node authenticated (auth), since
+// a From address is trivial to forge: more identities never widen an
+// allow list.
+//
+// Identities and entries are compared in one form (ListKey): lower case,
+// domains as A-labels, an address without its sub-address — so
+// "spam+x@" is "spam@", and "bücher.test" is "xn--bcher-kva.test".
+func (e Effective) MatchSenders(authors []string, envelope string, auth bool) ListMatch {
+	return e.match(SenderKeys(authors, envelope, e.Delimiter), auth)
+}
+
+// Senders are a message's identities in the compared form (ListKey), as
+// MatchSenders reads them: made once per message, matched per recipient.
+type Senders struct {
+	IDs    []string // every author and the envelope sender, each once
+	Author string   // the single author (with no From, the envelope sender); "" when several
+}
+
+// SenderKeys makes a message's Senders.
+func SenderKeys(authors []string, envelope, delimiters string) Senders {
+	var ids []string
+	add := func(a string) {
+		if k := ListKey(a, delimiters); k != "" && !slices.Contains(ids, k) {
+			ids = append(ids, k)
+		}
+	}
+	for _, a := range authors {
+		add(a)
+	}
+	author := ""
+	switch len(ids) {
+	case 1:
+		author = ids[0]
+	case 0:
+		author = ListKey(envelope, delimiters)
+	}
+	add(envelope)
+	return Senders{IDs: ids, Author: author}
+}
+
+func (e Effective) match(ss Senders, auth bool) ListMatch {
+	ids, author := ss.IDs, ss.Author
+	hits := func(list []string, id string) string {
+		dom := DomainOf(id)
 		for _, x := range list {
-			if x == sender || (!strings.Contains(x, "@") && (dom == x || strings.HasSuffix(dom, "."+x))) {
+			if x == id || (!strings.Contains(x, "@") && (dom == x || strings.HasSuffix(dom, "."+x))) {
 				return x
 			}
 		}
@@ -286,10 +344,15 @@ func (e Effective) Match(sender string, auth bool) ListMatch {
 	}
 	var unverified bool
 	for _, l := range e.Lists {
-		if x := hits(l.Block); x != "" && sender != "" {
-			return ListMatch{Blocked: true, Scope: l.Scope, Entry: x, Unverified: unverified}
+		for _, id := range ids {
+			if x := hits(l.Block, id); x != "" {
+				return ListMatch{Blocked: true, Scope: l.Scope, Entry: x, Unverified: unverified}
+			}
 		}
-		if x := hits(l.Allow); x != "" && sender != "" {
+		if author == "" {
+			continue
+		}
+		if x := hits(l.Allow, author); x != "" {
 			if auth {
 				return ListMatch{Allowed: true, Scope: l.Scope, Entry: x}
 			}
@@ -297,4 +360,30 @@ func (e Effective) Match(sender string, auth bool) ListMatch {
 		}
 	}
 	return ListMatch{Unverified: unverified}
+}
+
+// ListKey is the form in which list entries and senders are compared:
+// an address as its mailbox (Mailbox: lower case, a sub-address from the
+// first of delimiters removed) with its domain as A-labels; a domain as
+// A-labels in lower case without a trailing dot. "" for what is neither.
+// Stored entries keep the spelling they were given; the service compares
+// them in this form (ReloadPolicies), so entries stored before keep
+// working.
+func ListKey(s, delimiters string) string {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "@") {
+		mb := Mailbox(s, delimiters)
+		if mb == "" {
+			return ""
+		}
+		at := strings.LastIndexByte(mb, '@')
+		if d, ok := dnsname.Normalize(mb[at+1:]); ok {
+			return mb[:at+1] + d
+		}
+		return mb
+	}
+	if d, ok := dnsname.Normalize(s); ok {
+		return d
+	}
+	return strings.ToLower(strings.TrimSuffix(s, "."))
 }
