@@ -573,10 +573,11 @@ func showHeld(w io.Writer, h filter.Held) {
 // released messages re-delivered to their recipient, and digests.
 type filterMail struct{ q *outbound.Queue }
 
-// kindRelease is the outbound kind of a released message; its Ref is
-// releaseRef + the held message's id.
+// kindRelease is the outbound kind of a released message (relayed
+// unsigned, see outbound.KindRelease); its Ref is releaseRef + the held
+// message's id.
 const (
-	kindRelease = "quarantine-release"
+	kindRelease = outbound.KindRelease
 	releaseRef  = "quarantine:"
 )
 

@@ -491,7 +491,7 @@ type queueOut struct{ q *outbound.Queue }
 
 func (o *queueOut) Deliver(ctx context.Context, id, _ string, to []string, raw []byte) (bool, error) {
 	for _, t := range to {
-		if _, err := o.q.Send(ctx, outbound.Mail{Kind: "quarantine-release", Ref: "quarantine:" + id, To: t, Raw: raw, Resend: true}); err != nil {
+		if _, err := o.q.Send(ctx, outbound.Mail{Kind: outbound.KindRelease, Ref: "quarantine:" + id, To: t, Raw: raw, Resend: true}); err != nil {
 			return false, err
 		}
 	}

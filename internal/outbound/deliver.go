@@ -196,7 +196,7 @@ func (q *Queue) backoff(attempt int) time.Duration {
 func (q *Queue) send(ctx context.Context, it Item) error {
 	ctx, cancel := context.WithTimeout(ctx, q.cfg.Timeout)
 	defer cancel()
-	msg, err := q.Sign(q.Marked(it))
+	msg, err := q.Message(it)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,19 @@ type relayError struct{ err error }
 func (e relayError) Error() string { return "relay: " + e.err.Error() }
 func (e relayError) Unwrap() error { return e.err }
 
-// Marked is the mail as a delivery attempt sends it: with the node's
+// Message is what a delivery attempt sends: the node's own mail marked
+// (Marked) and signed (Sign); someone else's message delivered on (a
+// quarantine release, Item.Relayed) as it was queued, neither marked nor
+// signed, as any MTA relays a message: the node's signature over a
+// sender's From and text would vouch for them in the node's name.
+func (q *Queue) Message(it Item) ([]byte, error) {
+	if it.Relayed() {
+		return it.Raw, nil
+	}
+	return q.Sign(q.Marked(it))
+}
+
+// Marked is the node's own mail as a delivery attempt sends it: with the node's
 // own-mail mark on top (package ownmail) for its one recipient, made now,
 // so that the node's filter, when the relay is the MTA it filters for,
 // delivers it unscanned — a digest lists held subjects, and scanned it

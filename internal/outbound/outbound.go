@@ -3,8 +3,9 @@
 // digests, consent confirmations, feedback reports). A mail is first put
 // in a durable queue in the store — so a crash or a relay outage loses
 // nothing — then a worker delivers it through the configured relay
-// (STARTTLS, AUTH), DKIM-signed with the node's mail-domain key, with
-// retries and backoff; a permanent refusal is recorded, never retried.
+// (STARTTLS, AUTH), DKIM-signed with the node's mail-domain key (all but
+// the messages it delivers on for others, KindRelease), with retries and
+// backoff; a permanent refusal is recorded, never retried.
 //
 // Every mail carries Auto-Submitted, so that well-behaved systems never
 // answer it, and a bounce address that names the mail (VERP) with a keyed
@@ -55,6 +56,16 @@ const (
 	// KindConfirm asks a recipient to confirm a subscription (confirmed
 	// opt-in); bounded per mailbox and per domain (Config).
 	KindConfirm Kind = "consent-confirm"
+	// KindRelease is someone else's message the node delivers on (a
+	// quarantine release, Mail.Resend): relayed as it is, neither
+	// DKIM-signed with the node's key nor marked as the node's own mail.
+	// Signed, a message any mailbox owner can get held and release —
+	// "From: desk@" the node's domain and a phishing text — would leave
+	// with a valid signature aligned with the node's domain (DMARC pass,
+	// replayable anywhere); marked, it would pass the node's filter as
+	// the node's own mail. The kind is kept in the store, so a release
+	// queued before an upgrade is relayed unsigned too.
+	KindRelease Kind = "quarantine-release"
 )
 
 // State is where a queued mail is.
@@ -99,7 +110,8 @@ type Mail struct {
 	// Resend marks Raw as someone else's message the node delivers on
 	// (a quarantine release): its Message-ID is kept and nothing marks it
 	// as automatic mail; only a missing From, To, Date or Message-ID is
-	// added.
+	// added. It goes with Kind KindRelease, and only with it: such mail
+	// is never signed with the node's key (see KindRelease).
 	Resend bool
 }
 
@@ -124,6 +136,10 @@ type Item struct {
 	Domain  string
 	Sender  string // Mail.Sender.
 }
+
+// Relayed reports whether the item is someone else's message delivered
+// on (KindRelease): sent as queued, unsigned and unmarked.
+func (it Item) Relayed() bool { return it.Kind == KindRelease }
 
 // Store keeps the queue. store/sqlstore implements it for SQLite and
 // PostgreSQL (store/storetest checks both).
@@ -349,6 +365,11 @@ var ErrTooMany = errors.New("outbound: too many mails to this address in the las
 func (q *Queue) Send(ctx context.Context, m Mail) (Item, error) {
 	if m.Kind == "" {
 		return Item{}, errors.New("outbound: a mail needs a kind")
+	}
+	if m.Resend != (m.Kind == KindRelease) {
+		// The kind is what delivery reads to leave a message unsigned:
+		// a resent message of another kind would be signed.
+		return Item{}, fmt.Errorf("outbound: a %s mail: Resend goes with kind %s, and only with it", m.Kind, KindRelease)
 	}
 	to, err := mail.ParseAddress(m.To)
 	if err != nil || strings.ContainsAny(to.Address, "\r\n<>") {

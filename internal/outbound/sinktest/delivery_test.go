@@ -149,6 +149,82 @@ func TestDeliveredSignedAndMarked(t *testing.T) {
 	}
 }
 
+// TestReleaseRelayedUnsigned (attack review 26, A1): a quarantine release
+// is someone else's message. Signed with the node's key at delivery, a
+// message any mailbox owner had held for themselves and released —
+// "From: desk@" the node's own domain and a phishing text — left with a
+// valid d=<node domain> signature over From, aligned for DMARC and
+// replayable to anyone. It is relayed as queued: no DKIM-Signature, no
+// own-mail mark, the sender's bytes unchanged; the node's own mail from
+// the same queue is still signed and marked. Resend with another kind,
+// which delivery would sign, is refused.
+func TestReleaseRelayedUnsigned(t *testing.T) {
+	sink := sinktest.Start(t)
+	st := store(t)
+	q := queue(t, st, outbound.Config{Relay: "smtp://" + sink.Addr, TLS: "none", MarkKey: []byte("own-mail key of the node")})
+	ctx := context.Background()
+	spoof := "From: \"Accord complaint desk\" <desk@desk.example>\r\nTo: ana@example.org\r\nSubject: Your complaint account will be closed\r\n" +
+		"Date: Mon, 30 Nov 2026 00:00:00 +0000\r\nMessage-ID: <spoof1@desk.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"Dear user, confirm your password at http://phish.test/authority-login within 24 hours.\r\n"
+	raw := "X-Accord-Release: v=1; q=q-1; r=ana@example.org; x=1; s=x\r\n" + spoof
+	rel, err := q.Send(ctx, outbound.Mail{Kind: outbound.KindRelease, Ref: "quarantine:q-1", To: "ana@example.org", Raw: []byte(raw), Resend: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := q.Send(ctx, outbound.Mail{Kind: "quarantine-digest", Ref: "quarantine-digest", To: "ana@example.org", Subject: "1 held message", Text: "own-digest\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.DeliverDue(ctx); err != nil || n != 2 {
+		t.Fatalf("deliver: %d sent, %v", n, err)
+	}
+	name, value, err := q.DNSRecord()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := &resolve.Zone{}
+	zone.AddTXT(name, value)
+	verify := func(raw []byte) []*dkim.Verification {
+		vs, _ := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: func(d string) ([]string, error) {
+			return zone.LookupTXT(ctx, d)
+		}})
+		return vs
+	}
+	for _, m := range sink.Wait(t, 2, 5*time.Second) {
+		data := crlf(m.Data)
+		switch {
+		case bytes.Contains(data, []byte("phish.test")):
+			if vs := verify(data); len(vs) != 0 {
+				t.Errorf("the release carries %d DKIM signature(s), first d=%s err=%v", len(vs), vs[0].Domain, vs[0].Err)
+			}
+			if bytes.Contains(data, []byte("X-Accord-Mail:")) {
+				t.Errorf("the release carries the node's own-mail mark:\n%s", data)
+			}
+			if !bytes.HasSuffix(bytes.TrimRight(data, "\r\n"), []byte(strings.TrimRight(raw, "\r\n"))) {
+				t.Errorf("the release is not the queued bytes:\n%s", data)
+			}
+			if m.MailFrom != rel.From {
+				t.Errorf("release envelope sender %s, want the bounce address %s", m.MailFrom, rel.From)
+			}
+		case bytes.Contains(data, []byte("own-digest")):
+			if vs := verify(data); len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != "desk.example" {
+				t.Errorf("the node's own digest is not signed: %+v", vs)
+			}
+			if !bytes.Contains(data, []byte("X-Accord-Mail: v=1; m="+own.ID+";")) {
+				t.Errorf("the node's own digest is not marked:\n%s", data)
+			}
+		default:
+			t.Errorf("unexpected mail:\n%s", data)
+		}
+	}
+	if _, err := q.Send(ctx, outbound.Mail{Kind: "digest", To: "ana@example.org", Raw: []byte(spoof), Resend: true}); err == nil {
+		t.Error("a resent message of another kind (which delivery signs) was queued")
+	}
+	if _, err := q.Send(ctx, outbound.Mail{Kind: outbound.KindRelease, To: "ana@example.org", Raw: []byte(spoof)}); err == nil {
+		t.Error("a release not marked Resend (composed as the node's own mail, then relayed unsigned) was queued")
+	}
+}
+
 // TestRetryWithBackoffThenDelivered: while the relay is down, the mail stays
 // queued with a growing delay; once it is back, the mail goes out.
 func TestRetryWithBackoffThenDelivered(t *testing.T) {
