@@ -24,8 +24,9 @@ import (
 // door runs Check, which verifies it before anything else: a valid mark
 // for the envelope's one recipient delivers the message unscanned
 // (X-Accord-Filter: released …). Anything else — a forged or expired mark,
-// one copied onto another body, one for another recipient — counts for
-// nothing (the message is scanned like any other), and every door removes
+// one copied onto another body, one for another recipient, one at a door
+// that names no recipient — counts for nothing (the message is scanned
+// like any other), and every door removes
 // the field (RemoveHeaders), so it never reaches a mailbox.
 
 // ReleaseField is the header field that marks the node's own releases.
@@ -84,10 +85,13 @@ type Released struct {
 }
 
 // verifyRelease returns the release a message's mark proves for the
-// envelope's recipients, or nil: every recipient the MTA named must be
-// the one the message was released to (a release is for one recipient);
-// with no recipient known (spamd), the signature over the body and the
-// recipient is what counts.
+// envelope's recipients, or nil: the door must name at least one
+// recipient, and every one it names must be the one the message was
+// released to (a release is for one recipient), compared as the node
+// maps recipients to mailboxes (Mailbox). With none named — spamd
+// without a User or with a bare "-u bob", rspamd without Rcpt — the mark
+// counts for nothing: honoured there, a message one user released (or
+// had held to release it) passed unscanned to every other user.
 func (s *Service) verifyRelease(raw []byte, env Envelope) *Released {
 	if len(s.secret) == 0 {
 		return nil
@@ -112,32 +116,45 @@ func (s *Service) verifyRelease(raw []byte, env Envelope) *Released {
 		if !hmac.Equal([]byte(kv["s"]), []byte(want)) {
 			continue
 		}
-		rcpts := env.Rcpts
-		if env.DeliverTo != "" {
-			rcpts = []string{env.DeliverTo}
-		}
-		ok := true
-		for _, rc := range rcpts {
-			if !strings.EqualFold(strings.Trim(strings.TrimSpace(rc), "<>"), kv["r"]) {
-				ok = false
-			}
-		}
-		if ok {
+		if s.namesOnly(env, kv["r"]) {
 			return &Released{ID: kv["q"], Recipient: strings.ToLower(kv["r"])}
 		}
 	}
 	return nil
 }
 
+// namesOnly reports whether the door named a recipient and every
+// recipient it named is rcpt's mailbox (the node's normalisation: case,
+// angle brackets, quoted local part, trailing dot, sub-address).
+func (s *Service) namesOnly(env Envelope, rcpt string) bool {
+	want := s.Mailbox(rcpt)
+	rcpts := envRecipients(env)
+	if want == "" || len(rcpts) == 0 {
+		return false
+	}
+	for _, rc := range rcpts {
+		if s.Mailbox(rc) != want {
+			return false
+		}
+	}
+	return true
+}
+
+// envRecipients are the recipients a door named: Deliver-To when given,
+// else the envelope's.
+func envRecipients(env Envelope) []string {
+	if env.DeliverTo != "" {
+		return []string{env.DeliverTo}
+	}
+	return env.Rcpts
+}
+
 // verifyOwn returns the outbound mail id that a valid own-mail mark on
-// raw proves for the envelope's recipients (see package ownmail).
+// raw proves for the envelope's recipients (see package ownmail): only
+// when the door names the recipient it was made for, as verifyRelease.
 func (s *Service) verifyOwn(raw []byte, env Envelope) (string, bool) {
 	if !s.own.Enabled() {
 		return "", false
 	}
-	rcpts := env.Rcpts
-	if env.DeliverTo != "" {
-		rcpts = []string{env.DeliverTo}
-	}
-	return s.own.Verify(raw, rcpts, s.now())
+	return s.own.Verify(raw, envRecipients(env), s.now(), s.Mailbox)
 }

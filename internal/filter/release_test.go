@@ -54,9 +54,15 @@ func TestReleaseMark(t *testing.T) {
 	if d, _ := s.Check(ctx, lf, env); d.Released == nil {
 		t.Error("a release with LF line ends was not recognised")
 	}
-	// spamd names no recipient: the signature over the body and the recipient counts.
-	if d, _ := s.Check(ctx, []byte(released), Envelope{}); d.Released == nil {
-		t.Error("a release without envelope recipients was not recognised")
+	// Its recipient named in another spelling of the mailbox (the node's
+	// normalisation): still the release.
+	for _, rc := range []string{"<Ana@Example.ORG>", "ana+news@example.org", "ana@example.org."} {
+		if d, _ := s.Check(ctx, []byte(released), Envelope{Rcpts: []string{rc}}); d.Released == nil {
+			t.Errorf("a release to %s was not recognised", rc)
+		}
+	}
+	if d, _ := s.Check(ctx, []byte(released), Envelope{DeliverTo: "ana@example.org"}); d.Released == nil {
+		t.Error("a release named by Deliver-To (spamd -u ana@example.org) was not recognised")
 	}
 	held := func(name string, raw []byte, env Envelope) {
 		t.Helper()
@@ -65,6 +71,16 @@ func TestReleaseMark(t *testing.T) {
 			t.Errorf("%s: released=%v outcome %s, want the message scanned and held", name, d.Released, d.Outcome)
 		}
 	}
+	// A door that names no recipient (attack review 26, A5: spamd without
+	// User or with a bare "-u bob", rspamd without Rcpt) proves nothing:
+	// the release mark passed the message unscanned to every user of such
+	// a door. It is scanned (with no recipient: tagged, never held).
+	for name, env := range map[string]Envelope{"no recipient": {}, "a bare local name": {Rcpts: []string{"bob"}}, "an empty recipient": {Rcpts: []string{""}}} {
+		if d, _ := s.Check(ctx, []byte(released), env); d.Released != nil || d.Outcome != OutcomeSpam {
+			t.Errorf("%s: released=%v outcome %s, want the message scanned and tagged", name, d.Released, d.Outcome)
+		}
+	}
+	held("another recipient by Deliver-To", []byte(released), Envelope{DeliverTo: "bob@example.org"})
 	mark := released[:strings.Index(released, "\r\n")+2]
 	held("mark copied onto another body", append([]byte(mark), msg("s@x.example", "other", "another spam "+GTUBE)...), env)
 	held("another recipient", []byte(released), Envelope{Rcpts: []string{"bob@example.org"}})

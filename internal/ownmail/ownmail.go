@@ -19,8 +19,10 @@
 // occurrence, unfolded) and a hash of the body. A mark is therefore good
 // for that one message to that one recipient: copied onto another body,
 // another subject, another sender or another recipient it verifies
-// nothing, and the message is scanned like any other. Every door removes
-// the field, valid or not, so it never reaches a mailbox.
+// nothing, and the message is scanned like any other. It counts only
+// where the door names that recipient: a door that names none (spamd
+// without a User address, rspamd without Rcpt) scans the message. Every
+// door removes the field, valid or not, so it never reaches a mailbox.
 //
 // This is the design of the quarantine's release mark (filter's
 // X-Accord-Release), widened to every mail the queue sends.
@@ -81,12 +83,20 @@ func (m *Marker) Mark(raw []byte, id, rcpt string, now time.Time) []byte {
 }
 
 // Verify returns the mail id a valid mark on raw proves, and true, when
-// every recipient in rcpts is the one the mark names (none given — the
-// spamd door knows none — the signature over the message and the
-// recipient is what counts).
-func (m *Marker) Verify(raw []byte, rcpts []string, now time.Time) (string, bool) {
-	if !m.Enabled() {
+// the door named the recipient the mark was made for: rcpts is not empty
+// and every address in it is the mark's recipient, compared as mailbox
+// maps them (the node's recipient normalisation; nil: lower-cased,
+// without angle brackets; "" is no address). A door that names no
+// recipient — spamd without a User or with a bare local name, rspamd
+// without Rcpt — proves nothing: a mark is good for one recipient, and
+// honoured without one, a message released to one user (or a digest)
+// passed unscanned to every other user of such a door.
+func (m *Marker) Verify(raw []byte, rcpts []string, now time.Time, mailbox func(string) string) (string, bool) {
+	if !m.Enabled() || len(rcpts) == 0 {
 		return "", false
+	}
+	if mailbox == nil {
+		mailbox = normAddr
 	}
 	header, body := mail.SplitHeader(raw)
 	for _, v := range mail.FieldValues(header, Field) {
@@ -106,9 +116,10 @@ func (m *Marker) Verify(raw []byte, rcpts []string, now time.Time) (string, bool
 		if !hmac.Equal([]byte(kv["s"]), []byte(m.mac(kv["m"], kv["r"], kv["x"], header, body))) {
 			continue
 		}
-		ok := true
+		want := mailbox(kv["r"])
+		ok := want != ""
 		for _, rc := range rcpts {
-			if normAddr(rc) != normAddr(kv["r"]) {
+			if mailbox(rc) != want {
 				ok = false
 			}
 		}

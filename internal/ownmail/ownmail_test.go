@@ -22,23 +22,43 @@ func TestMarkBindsMessageAndRecipient(t *testing.T) {
 	if !bytes.HasPrefix(marked, []byte(Field+": v=1; m=mail-1; r=ana@example.org; x=")) || !bytes.HasSuffix(marked, []byte(digest)) {
 		t.Fatalf("marked:\n%s", marked)
 	}
-	if id, ok := m.Verify(marked, []string{"<ana@example.org>"}, now.Add(time.Hour)); !ok || id != "mail-1" {
+	if id, ok := m.Verify(marked, []string{"<ana@example.org>"}, now.Add(time.Hour), nil); !ok || id != "mail-1" {
 		t.Fatalf("own mark not verified: %q %v", id, ok)
 	}
-	if _, ok := m.Verify(marked, nil, now); !ok {
-		t.Error("no recipient known (spamd): the signature should count")
+	// A door that names no recipient (spamd without User, or with a bare
+	// "-u bob"; rspamd without Rcpt) proves nothing: honoured there, the
+	// mark passed the message unscanned to every user of the door.
+	for _, rcpts := range [][]string{nil, {}, {""}, {"ana"}, {"bob"}} {
+		if _, ok := m.Verify(marked, rcpts, now, nil); ok {
+			t.Errorf("verified with the recipients %q: the mark counts only when its recipient is named", rcpts)
+		}
+	}
+	// The node's normalisation decides what names the recipient.
+	mailbox := func(a string) string {
+		a = strings.ToLower(strings.Trim(a, "<> "))
+		if l, d, ok := strings.Cut(a, "@"); ok {
+			l, _, _ = strings.Cut(l, "+")
+			return l + "@" + d
+		}
+		return ""
+	}
+	if _, ok := m.Verify(marked, []string{"Ana+Digest@example.org"}, now, mailbox); !ok {
+		t.Error("not verified for a spelling of its recipient's mailbox")
+	}
+	if _, ok := m.Verify(marked, []string{"ana"}, now, mailbox); ok {
+		t.Error("verified for a bare local name")
 	}
 	// Relays rewrite line ends and fold: still the node's mail.
 	lf := bytes.ReplaceAll(marked, []byte("\r\n"), []byte("\n"))
-	if _, ok := m.Verify(lf, []string{"ana@example.org"}, now); !ok {
+	if _, ok := m.Verify(lf, []string{"ana@example.org"}, now, nil); !ok {
 		t.Error("LF line ends broke the mark")
 	}
 	folded := bytes.Replace(marked, []byte("Subject: Held for you:"), []byte("Subject: Held for\r\n you:"), 1)
-	if _, ok := m.Verify(folded, []string{"ana@example.org"}, now); !ok {
+	if _, ok := m.Verify(folded, []string{"ana@example.org"}, now, nil); !ok {
 		t.Error("a folded Subject broke the mark")
 	}
 	received := append([]byte("Received: from node.example by mx.example.org; Mon, 2 Mar 2026 10:00:00 +0000\r\n"), marked...)
-	if _, ok := m.Verify(received, []string{"ana@example.org"}, now); !ok {
+	if _, ok := m.Verify(received, []string{"ana@example.org"}, now, nil); !ok {
 		t.Error("a Received field above the mark broke it")
 	}
 	bad := map[string][]byte{
@@ -49,23 +69,23 @@ func TestMarkBindsMessageAndRecipient(t *testing.T) {
 		"mark on new mail": append(bytes.Clone(marked[:bytes.Index(marked, []byte("From:"))]), []byte("From: x@spam.example\r\nSubject: buy\r\n\r\nbuy now\r\n")...),
 	}
 	for name, raw := range bad {
-		if _, ok := m.Verify(raw, []string{"ana@example.org"}, now); ok {
+		if _, ok := m.Verify(raw, []string{"ana@example.org"}, now, nil); ok {
 			t.Errorf("%s: verified", name)
 		}
 	}
-	if _, ok := m.Verify(marked, []string{"bob@example.org"}, now); ok {
+	if _, ok := m.Verify(marked, []string{"bob@example.org"}, now, nil); ok {
 		t.Error("verified for another recipient")
 	}
-	if _, ok := m.Verify(marked, []string{"ana@example.org", "bob@example.org"}, now); ok {
+	if _, ok := m.Verify(marked, []string{"ana@example.org", "bob@example.org"}, now, nil); ok {
 		t.Error("verified with a second recipient")
 	}
-	if _, ok := m.Verify(marked, []string{"ana@example.org"}, now.Add(Validity+time.Second)); ok {
+	if _, ok := m.Verify(marked, []string{"ana@example.org"}, now.Add(Validity+time.Second), nil); ok {
 		t.Error("verified after its expiry")
 	}
-	if _, ok := New([]byte("another node")).Verify(marked, []string{"ana@example.org"}, now); ok {
+	if _, ok := New([]byte("another node")).Verify(marked, []string{"ana@example.org"}, now, nil); ok {
 		t.Error("verified with another key")
 	}
-	if _, ok := New(nil).Verify(marked, []string{"ana@example.org"}, now); ok {
+	if _, ok := New(nil).Verify(marked, []string{"ana@example.org"}, now, nil); ok {
 		t.Error("verified with no key")
 	}
 	// Marking again replaces the mark; Strip removes it and nothing else.

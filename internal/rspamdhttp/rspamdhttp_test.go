@@ -635,6 +635,12 @@ func TestOwnMailPassesUnscanned(t *testing.T) {
 	if r.Action != "discard" {
 		t.Errorf("mark for another recipient: %s, want the message scanned and held", r.Action)
 	}
+	// No Rcpt (attack review 26, A5): the mark proves nothing without the
+	// recipient it was made for; it passed the digest unscanned to anyone.
+	_, r = post(t, base+"/checkv2", nil, marked)
+	if _, ok := r.Symbols["GTUBE"]; !ok || r.IsSkipped || r.Action != "add header" {
+		t.Errorf("mark with no recipient named: %s skipped=%v %v, want the message scanned and tagged", r.Action, r.IsSkipped, r.Symbols)
+	}
 	other := bytes.Replace(marked, []byte("1. From"), []byte("2. From"), 1)
 	_, r = post(t, base+"/checkv2", map[string]string{"Rcpt": "<q@example.org>"}, other)
 	if r.Action != "discard" {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/ownmail"
 	"github.com/accord-antispam/accord/internal/resolve"
 	"github.com/accord-antispam/accord/internal/rules"
 )
@@ -179,6 +180,94 @@ func TestRealSpamc(t *testing.T) {
 	}
 	if ns, _ := f.Model().Trained(); ns != 1 {
 		t.Errorf("the model learned %d spam, want 1", ns)
+	}
+}
+
+// capture is the node's outbound mail in TestRealSpamcMarksNeedTheirRecipient:
+// it keeps what a release would send.
+type capture struct{ raw []byte }
+
+func (c *capture) Deliver(_ context.Context, _, _ string, _ []string, raw []byte) (bool, error) {
+	c.raw = raw
+	return true, nil
+}
+
+// TestRealSpamcMarksNeedTheirRecipient (attack review 26, A5): ana
+// releases a GTUBE message held for her; the released copy carries the
+// node's release mark for ana. Debian's spamc without -u, or with the
+// usual bare "-u bob" (procmail, per-user spamc), named no recipient, and
+// the mark let the copy through unscanned (0.0/2.0) for anyone. The same
+// for the node's own-mail mark on a digest. Now a mark counts only where
+// spamc names its recipient (-u with the full address, in any spelling
+// of the mailbox); elsewhere the message is scanned like any other.
+func TestRealSpamcMarksNeedTheirRecipient(t *testing.T) {
+	bin, err := exec.LookPath("spamc")
+	if err != nil {
+		if os.Getenv("ACCORD_REQUIRE_TOOLS") != "" {
+			t.Fatal("spamc is required (Debian package spamc)")
+		}
+		t.Skip("spamc not installed")
+	}
+	lib, err := rules.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	out := &capture{}
+	ownKey := []byte("own-mail key of the node")
+	f, err := filter.New(ctx, filter.Config{AuthServID: "mx.example.org"}, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}},
+		Store: filter.NewMemStore(), Secret: []byte("release secret"), OwnMailKey: ownKey, Outbound: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quarantine := filter.ActionQuarantine
+	if _, err := f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "ana@example.org", Action: &quarantine}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := f.Check(ctx, message("held for ana", "a deployment test "+filter.GTUBE), filter.Envelope{MailFrom: "s@sender.example", Rcpts: []string{"ana@example.org"}})
+	if err != nil || d.Outcome != filter.OutcomeQuarantine {
+		t.Fatalf("GTUBE for ana: %v %v", d, err)
+	}
+	ids, err := f.Quarantine(ctx, d, []string{"ana@example.org"})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("quarantine: %v %v", ids, err)
+	}
+	if _, err := f.Release(ctx, filter.Actor{Label: "user:ana", Mailbox: "ana@example.org"}, ids[0]); err != nil || !bytes.HasPrefix(out.raw, []byte(filter.ReleaseField+":")) {
+		t.Fatalf("release: %v\n%.200s", err, out.raw)
+	}
+	released := out.raw
+	digest := ownmail.New(ownKey).Mark([]byte("From: Accord <desk@node.example>\r\nTo: ana@example.org\r\nSubject: 1 held message\r\n"+
+		"Message-ID: <d1@node.example>\r\n\r\nFrom: s@sender.example Subject: "+filter.GTUBE+"\r\n"), "mail-1", "ana@example.org", time.Now())
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{F: f, Timeout: 5 * time.Second}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	host, port, _ := net.SplitHostPort(l.Addr().String())
+	check := func(stdin []byte, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"-d", host, "-p", port, "-t", "10", "-c"}, args...)...)
+		cmd.Stdin = bytes.NewReader(stdin)
+		b, err := cmd.Output()
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	for name, raw := range map[string][]byte{"release": released, "digest": digest} {
+		for _, args := range [][]string{nil, {"-u", "bob"}, {"-u", "ana"}, {"-u", "bob@example.org"}} {
+			if got := check(raw, args...); got != "1000.0/2.0" {
+				t.Errorf("%s, spamc %q: %s, want 1000.0/2.0 (scanned: the mark's recipient is not named)", name, args, got)
+			}
+		}
+		for _, u := range []string{"ana@example.org", "Ana+x@Example.ORG"} {
+			if got := check(raw, "-u", u); got != "0.0/2.0" {
+				t.Errorf("%s, spamc -u %s: %s, want 0.0/2.0 (its recipient named: not scanned again)", name, u, got)
+			}
+		}
 	}
 }
 
