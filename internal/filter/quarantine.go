@@ -121,7 +121,14 @@ func (s *Service) overQuota(ctx context.Context, d *Decision, recipients []strin
 }
 
 // List returns the held messages an actor may see: a mailbox owner's own,
-// an administrator's all (or one recipient's).
+// an administrator's all (or one recipient's). An administrator's list
+// carries each message's envelope and decision (recipient, envelope
+// sender, score, symbols, state, dates) but not what its sender wrote —
+// Subject and From are left empty, but for the administrator's own
+// mailbox — since a list is not audited: Show, which writes an audit
+// entry first, gives one message whole. (Auditing each listed message
+// instead would write up to MaxHeldLimit entries per list and drown the
+// reads the log is for.)
 func (s *Service) List(ctx context.Context, a Actor, f HeldFilter) ([]Held, error) {
 	if !a.Admin {
 		if a.Mailbox == "" {
@@ -130,8 +137,16 @@ func (s *Service) List(ctx context.Context, a Actor, f HeldFilter) ([]Held, erro
 		f.Recipient = strings.ToLower(a.Mailbox)
 	}
 	hs, err := s.store.HeldMessages(ctx, f)
-	if err != nil || a.Admin {
-		return hs, err
+	if err != nil {
+		return nil, err
+	}
+	if a.Admin {
+		for i := range hs {
+			if a.Mailbox == "" || !strings.EqualFold(a.Mailbox, hs[i].Recipient) {
+				hs[i].Subject, hs[i].From = "", ""
+			}
+		}
+		return hs, nil
 	}
 	for i := range hs {
 		hs[i] = redacted(hs[i])

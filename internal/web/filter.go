@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/accord-antispam/accord/internal/access"
 	"github.com/accord-antispam/accord/internal/filter"
@@ -402,10 +403,30 @@ func (s *Server) apiHeldList(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, "store", err.Error())
 		return
 	}
-	if hs == nil {
-		hs = []filter.Held{}
+	out := make([]heldListed, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, heldListed{h.ID, h.Recipient, h.MailFrom, h.ReceivedAt, h.ExpiresAt, h.Score, h.Symbols, h.Reference, h.Size, h.State, h.ActedAt, h.ActedBy})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": hs})
+	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+}
+
+// heldListed is a held message in the administrator's list: its envelope
+// and decision, under the names GET /api/v1/filter/quarantine/{id} gives
+// them, without the Subject and From its sender wrote (filter.List: a
+// list is not audited; one message's read is).
+type heldListed struct {
+	ID         string
+	Recipient  string
+	MailFrom   string
+	ReceivedAt time.Time
+	ExpiresAt  time.Time
+	Score      float64
+	Symbols    []filter.Symbol
+	Reference  string
+	Size       int
+	State      string
+	ActedAt    time.Time
+	ActedBy    string
 }
 
 func (s *Server) apiHeld(w http.ResponseWriter, r *http.Request) {

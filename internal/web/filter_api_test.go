@@ -70,6 +70,63 @@ func TestReleaseAPIQueued(t *testing.T) {
 	}
 }
 
+// TestAdminQuarantineListCarriesNoContent (attack review 26, A7): the
+// administrator's GET /api/v1/filter/quarantine gave every user's held
+// mail with its Subject and From — content — and wrote no audit entry,
+// however often it was called. The list carries envelope and decision
+// only; one message's content comes from GET …/{id}, audited first.
+func TestAdminQuarantineListCarriesNoContent(t *testing.T) {
+	ctx := context.Background()
+	lib, _ := rules.Embedded()
+	st := filter.NewMemStore()
+	f, err := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}},
+		Store: st, Outbound: &queueOut{}, Secret: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := start(t, web.Config{Filter: f})
+	admin := n.token(t, access.Admin)
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeDefault, Action: ptrs(filter.ActionQuarantine)}, "t")
+	msg := "From: Private Sender <private.sender@evil.example>\r\nSubject: Diagnosis results for ana\r\n\r\n" + filter.GTUBE + "\r\n"
+	dec, _ := f.Check(ctx, []byte(msg), filter.Envelope{MailFrom: "bounce@relay.example", Rcpts: []string{"ana@example.org"}})
+	ids, err := f.Quarantine(ctx, dec, []string{"ana@example.org"})
+	if err != nil || len(ids) != 1 {
+		t.Fatal(ids, err)
+	}
+	for range 3 {
+		r := do(t, "GET", n.url+"/api/v1/filter/quarantine", admin, "", nil)
+		var got struct{ Messages []map[string]any }
+		if err := json.Unmarshal(r.body, &got); err != nil || r.status != 200 || len(got.Messages) != 1 {
+			t.Fatalf("list: %d %s", r.status, r.body)
+		}
+		m := got.Messages[0]
+		if m["ID"] != ids[0] || m["Recipient"] != "ana@example.org" || m["MailFrom"] != "bounce@relay.example" || m["State"] != filter.StateHeld {
+			t.Errorf("the list lost the envelope: %s", r.body)
+		}
+		if strings.Contains(string(r.body), "Diagnosis") || strings.Contains(string(r.body), "private.sender") {
+			t.Fatalf("the unaudited list carries the Subject or From:\n%s", r.body)
+		}
+	}
+	if log, _ := st.FilterAuditLog(ctx, ids[0], 10); len(log) != 0 {
+		t.Errorf("a list wrote %d read entries; it reads no content", len(log))
+	}
+	// One message, asked for: content, and an audit entry first.
+	r := do(t, "GET", n.url+"/api/v1/filter/quarantine/"+ids[0], admin, "", nil)
+	var h filter.Held
+	json.Unmarshal(r.body, &h)
+	if r.status != 200 || h.Subject != "Diagnosis results for ana" || h.From != "private.sender@evil.example" {
+		t.Errorf("one message: %d %+v", r.status, h)
+	}
+	if log, _ := st.FilterAuditLog(ctx, ids[0], 10); len(log) != 1 || log[0].Action != "quarantine.read" {
+		t.Errorf("the read of one message is not audited: %+v", log)
+	}
+	// The mailbox owner's own list keeps its subjects.
+	own, err := f.List(ctx, filter.Actor{Label: "user:ana", Mailbox: "ana@example.org"}, filter.HeldFilter{})
+	if err != nil || len(own) != 1 || own[0].Subject != "Diagnosis results for ana" {
+		t.Errorf("the owner's list: %+v %v", own, err)
+	}
+}
+
 // TestMailboxOwnerSignsInAnyCaseAndKeepsInheriting: a mailbox account is
 // its address, which people type as they like (Ana@Example.org signed in
 // as nobody), and saving the owner's page without touching "Filter my
