@@ -2,10 +2,13 @@ package filter
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"mvdan.cc/xurls/v2"
 )
 
 type digestSink struct{ to, text []string }
@@ -43,7 +46,7 @@ func TestDigestInjectionAndBadRecipient(t *testing.T) {
 	for _, text := range n.text {
 		for _, l := range strings.Split(text, "\n") {
 			if strings.HasPrefix(l, "Release:") && !strings.HasPrefix(l, "Release: https://mail.example.org/q/release?t=") ||
-				strings.HasPrefix(l, "From:") && !strings.HasPrefix(l, "From: x@evil.test") || strings.ContainsRune(l, '\u2028') {
+				strings.HasPrefix(l, "From:") && !strings.HasPrefix(l, "From: x@evil[.]test") || strings.ContainsRune(l, '\u2028') {
 				t.Errorf("a line the sender wrote in the digest: %q", l)
 			}
 		}
@@ -57,5 +60,59 @@ func TestDigestInjectionAndBadRecipient(t *testing.T) {
 	}
 	if len(s.digestRetry) != 1 {
 		t.Errorf("retry list %v", s.digestRetry)
+	}
+}
+
+// TestDigestDefangsLinks (attack review 26, A8): a held message's Subject
+// "Invoice\u2028http://phish.test/login\r\nClick" reached the recipient's
+// digest — the node's own mail, DKIM-signed and delivered unscanned — as
+// "Subject: Invoice http://phish.test/login Click", which mail clients
+// make a link. Subjects and senders are defanged: a linkifier (xurls, in
+// its relaxed mode that also takes bare domains, as mail clients do)
+// finds no link in what the sender wrote; the release link stays one.
+func TestDigestDefangsLinks(t *testing.T) {
+	s, _ := newService(t, Deps{}, Config{})
+	ctx := context.Background()
+	subjects := []string{
+		"Invoice\u2028http://phish.test/login\r\nClick",
+		"Your account: HTTPS://Login.PayPal.com.phish.example/verify now",
+		"Visit www.paypal-login.com today",
+		"Reset at paypal.com/reset or mail support@paypal-help.com",
+		"Fullwidth dots: paypal\uff0ecom\u3002evil/x",
+	}
+	since := time.Now().Add(-time.Minute)
+	for i, subj := range subjects {
+		raw := []byte("From: \"Support\" <login.paypal.com@phish.example>\r\nTo: ana@example.org\r\n" +
+			"Subject: =?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(subj)) + "?=\r\n" +
+			"Date: Mon, 30 Nov 2026 00:00:00 +0000\r\nMessage-ID: <p" + string(rune('a'+i)) + "@phish.example>\r\n\r\n" + GTUBE + "\r\n")
+		d, _ := s.Check(ctx, raw, Envelope{Rcpts: []string{"ana@example.org"}})
+		if _, err := s.Quarantine(ctx, d, []string{"ana@example.org"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := &digestSink{}
+	if sent, err := s.SendDigests(ctx, since, "https://mail.example.org", n); sent != 1 || err != nil {
+		t.Fatalf("sent %d: %v", sent, err)
+	}
+	text := n.text[0]
+	if !strings.Contains(text, "Subject: Invoice hxxp[:]//phish[.]test/login Click") {
+		t.Errorf("the attack's subject is not shown defanged:\n%s", text)
+	}
+	links := 0
+	for _, l := range strings.Split(text, "\n") {
+		found := xurls.Relaxed().FindAllString(l, -1)
+		if strings.HasPrefix(l, "Release: ") {
+			if len(found) != 1 || !strings.HasPrefix(found[0], "https://mail.example.org/q/release?t=") {
+				t.Errorf("the release link is not a link: %q %q", l, found)
+			}
+			links++
+			continue
+		}
+		if len(found) > 0 {
+			t.Errorf("a link the sender wrote, in the node's own mail: %q in %q", found, l)
+		}
+	}
+	if links != len(subjects) {
+		t.Errorf("%d release links, want %d:\n%s", links, len(subjects), text)
 	}
 }

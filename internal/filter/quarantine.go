@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -428,7 +429,10 @@ type Notifier interface {
 //
 // What the sender wrote (From, Subject) is shown on one line, without
 // control or invisible characters and clipped: a held message cannot add
-// lines — a fake link, a fake sender — to the node's own mail.
+// lines — a fake link, a fake sender — to the node's own mail. Its links
+// are defanged (defang): the digest is the node's signed mail, delivered
+// unscanned, and a mail client makes a link of "http://…" or "www.…" in
+// its text — a held phishing Subject would be a clickable link there.
 func (s *Service) SendDigests(ctx context.Context, since time.Time, baseURL string, n Notifier) (int, error) {
 	s.digestMu.Lock()
 	defer s.digestMu.Unlock()
@@ -468,7 +472,7 @@ func (s *Service) SendDigests(ctx context.Context, since time.Time, baseURL stri
 		for _, it := range items {
 			h := it.Held
 			fmt.Fprintf(&b, "From: %s\nSubject: %s\nReceived: %s (score %.2f)\nRelease: %s/q/release?t=%s\n\n",
-				orNone(oneLine(h.From, 100)), orNone(oneLine(h.Subject, 120)), h.ReceivedAt.UTC().Format("2006-01-02 15:04 UTC"), h.Score, strings.TrimRight(baseURL, "/"), it.Token)
+				orNone(defang(oneLine(h.From, 100))), orNone(defang(oneLine(h.Subject, 120))), h.ReceivedAt.UTC().Format("2006-01-02 15:04 UTC"), h.Score, strings.TrimRight(baseURL, "/"), it.Token)
 		}
 		fmt.Fprintf(&b, "Held messages are deleted after %d days.\n", s.cfg.QuarantineDays)
 		if err := n.Notify(ctx, d.Recipient, fmt.Sprintf("%d held message(s) in your quarantine", len(items)), b.String()); err != nil {
@@ -490,6 +494,37 @@ func (s *Service) SendDigests(ctx context.Context, since time.Time, baseURL stri
 // could not be sent (they are tried again at the next call); the others
 // were.
 var ErrSomeDigests = errors.New("filter: some quarantine digests could not be sent")
+
+// defang makes what a mail client would turn into a link plain text, the
+// way security mail quotes hostile addresses: a scheme's "://" becomes
+// "[:]//" (and http, https "hxxp", "hxxps"), and a dot — or a full stop
+// that IDNA reads as one (。．｡) — between a letter or digit and a letter
+// becomes "[.]", so neither "http://phish.example/login", "www.phish.example"
+// nor a bare "phish.example/login" or an address reads as a link. A
+// dot before a digit is left ("version 1.2", "9.99"): no top-level
+// domain starts with one. The text stays readable.
+func defang(text string) string {
+	text = httpScheme.ReplaceAllString(text, "hxxp$1://")
+	var b strings.Builder
+	rs := []rune(text)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case r == ':' && i+2 < len(rs) && rs[i+1] == '/' && rs[i+2] == '/':
+			b.WriteString("[:]//")
+			i += 2
+		case (r == '.' || r == '\u3002' || r == '\uff0e' || r == '\uff61') && i > 0 && i+1 < len(rs) &&
+			(unicode.IsLetter(rs[i-1]) || unicode.IsDigit(rs[i-1])) && unicode.IsLetter(rs[i+1]):
+			b.WriteString("[.]")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// httpScheme is the scheme of a web link, in any case.
+var httpScheme = regexp.MustCompile(`(?i)\bhttp(s?)://`)
 
 // oneLine is text a sender wrote, made safe to show in the node's own
 // mail: control characters (line breaks included), line and paragraph
