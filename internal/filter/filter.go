@@ -715,6 +715,20 @@ func (s *Service) scan(ctx context.Context, d *Decision) error {
 		if len(res.Timeouts) > 0 {
 			add(Symbol{Name: "DNSBL_TIMEOUT", Description: "some blocklists did not answer within the time budget; left out"})
 		}
+		// A list that fails (its server, or a refusal of this node's
+		// queries) is left out too, but said: an operator reading the
+		// decisions sees which list is broken. The list's name only —
+		// never the query, which holds the client's address or a link.
+		if len(res.Errors) > 0 {
+			var names []string
+			for _, e := range res.Errors {
+				if n, _, ok := strings.Cut(e, ":"); ok && !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
+			add(Symbol{Name: "DNSBL_ERROR", Description: "blocklists that failed (a server failure, or the list refused this node's query), left out: " + strings.Join(names, ", "),
+				Options: names})
+		}
 	}
 
 	// Intelligence: partners' indicators and the desk's campaigns.

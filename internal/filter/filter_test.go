@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -574,5 +575,33 @@ func TestThresholdsInOrder(t *testing.T) {
 		if _, err := s.PutPolicy(ctx, p, "t"); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// A blocklist that fails — a server failure, or an answer that only
+// refuses this node's query — is left out of the score but said, by
+// name, in DNSBL_ERROR; before, it vanished without a symbol or a line.
+func TestDNSBLErrorSaid(t *testing.T) {
+	z := &resolve.Zone{}
+	z.AddFail("7.113.0.203.broken.test")
+	z.AddIP("7.113.0.203.refusing.test", netip.MustParseAddr("127.255.255.254"))
+	z.AddIP("7.113.0.203.good.test", netip.MustParseAddr("127.0.0.2"))
+	bl := &intel.DNSBL{Resolver: z, Lists: []intel.List{{Name: "broken", Zone: "broken.test"}, {Name: "refusing", Zone: "refusing.test"}, {Name: "good", Zone: "good.test"}}}
+	s, _ := newService(t, Deps{DNSBL: bl}, Config{AuthServID: "mx.example.org"})
+	d, err := s.Check(context.Background(), msg("a@b.example", "lunch", "see you at noon"), Envelope{IP: netip.MustParseAddr("203.0.113.7"), Rcpts: []string{"ana@example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errSym *Symbol
+	for i, sy := range d.Symbols {
+		if sy.Name == "DNSBL_ERROR" {
+			errSym = &d.Symbols[i]
+		}
+	}
+	if errSym == nil || errSym.Score != 0 || !slices.Equal(errSym.Options, []string{"broken", "refusing"}) || strings.Contains(errSym.Description, "203.0.113") {
+		t.Fatalf("DNSBL_ERROR %+v (symbols %s)", errSym, symbolNames(d))
+	}
+	if !strings.Contains(symbolNames(d), "RBL_GOOD") {
+		t.Errorf("the working list's hit is missing: %s", symbolNames(d))
 	}
 }
