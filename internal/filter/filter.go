@@ -1030,7 +1030,7 @@ func (s *Service) recipients(d *Decision) {
 		rd := RecipientDecision{Recipient: rc, Policy: e, Score: d.Score}
 		switch {
 		case d.Released != nil:
-			rd.Outcome, rd.Why = OutcomeHam, "released from quarantine ("+d.Released.ID+") by its recipient: not scanned again"
+			rd.Outcome, rd.Why = OutcomeHam, "released from quarantine ("+d.Released.ID+") for its recipient: not scanned again"
 		case d.OwnMail != "":
 			rd.Outcome, rd.Why = OutcomeHam, "the node's own mail ("+d.OwnMail+"), proved by its mark: not scanned"
 		case d.HeaderOverflow:

@@ -180,7 +180,7 @@ func headerOf(raw []byte) []byte {
 // values and sources never leave the provider in a header.
 func (s *Service) Headers(d *Decision, outcome string) []Header {
 	if d.Released != nil {
-		return []Header{{"X-Accord-Filter", "released: " + d.Released.ID + " (by its recipient; not scanned again); ref=" + d.Reference}}
+		return []Header{{"X-Accord-Filter", "released: " + d.Released.ID + " (from the quarantine, for its recipient; not scanned again); ref=" + d.Reference}}
 	}
 	if d.OwnMail != "" {
 		return []Header{{"X-Accord-Filter", "own-mail: " + d.OwnMail + " (the node's own mail, proved by its mark; not scanned); ref=" + d.Reference}}

@@ -3,6 +3,7 @@ package filter
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -46,8 +47,13 @@ func TestReleaseMark(t *testing.T) {
 	if d.Released == nil || d.Released.ID != ids[0] || d.Outcome != OutcomeHam || d.Recipients[0].Outcome != OutcomeHam {
 		t.Fatalf("the node's own release was not recognised: %+v", d)
 	}
-	if h := s.Headers(d, d.Outcome); len(h) != 1 || !strings.HasPrefix(h[0].Value, "released: "+ids[0]) {
-		t.Errorf("headers of a release: %+v", h)
+	// The header names the held message, not who released it: the
+	// mark does not say (the recipient, an administrator's CLI or a
+	// digest link, which anyone holding it can use; the audit log has
+	// the actor). Before, it said "by its recipient" whoever it was.
+	if h := s.Headers(d, d.Outcome); len(h) != 1 || !strings.HasPrefix(h[0].Value, "released: "+ids[0]) || byWhom.MatchString(h[0].Value) ||
+		byWhom.MatchString(d.Recipients[0].Why) {
+		t.Errorf("headers of a release: %+v (why %q)", h, d.Recipients[0].Why)
 	}
 	// CRLF turned into LF and the final newline lost on the way: still ours.
 	lf := bytes.TrimRight(bytes.ReplaceAll([]byte(released), []byte("\r\n"), []byte("\n")), "\n")
@@ -140,3 +146,6 @@ func FuzzReleaseMark(f *testing.F) {
 		}
 	})
 }
+
+// byWhom finds a claim of who did something ("by its recipient").
+var byWhom = regexp.MustCompile(`(?i)\bby\b`)
