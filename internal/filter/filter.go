@@ -339,6 +339,20 @@ func (d *Decision) AllSymbols() []Symbol {
 	return out
 }
 
+// ListedScore is the score that goes with AllSymbols: the message's
+// score and the recipients' own symbols listed beside it (a block or
+// allow entry). A header or a door's answer shows it, so that the score
+// it gives is the sum of the symbols it lists — a blocked sender's
+// message said "score=0.00" beside ACCORD_SENDER_BLOCKED=100.00, which
+// rules on the score (Sieve, procmail) missed.
+func (d *Decision) ListedScore() float64 {
+	sc := d.Score
+	for _, sy := range d.AllSymbols()[len(d.Symbols):] {
+		sc += sy.Score
+	}
+	return round2(sc)
+}
+
 // recipientDecision returns the decision for a recipient (its mailbox).
 func (d *Decision) recipientDecision(rc string) (RecipientDecision, bool) {
 	for _, rd := range d.Recipients {

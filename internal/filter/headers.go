@@ -222,7 +222,7 @@ func (s *Service) Headers(d *Decision, outcome string) []Header {
 	if restricted != 0 {
 		tests = append(tests, fmt.Sprintf("ACCORD_INTEL_RESTRICTED=%.2f", restricted))
 	}
-	score := d.Score
+	score := d.ListedScore()
 	req := d.Required
 	hs := []Header{
 		{"X-Spam-Flag", flag},

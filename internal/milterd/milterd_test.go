@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -511,7 +514,30 @@ func TestMilterBlockListNamed(t *testing.T) {
 		t.Errorf("the held copy's record does not say why: score %.2f, symbols %+v", h.Score, h.Symbols)
 	}
 	r = send(t, addr, []string{"tag@example.org"}, hdr("lunch"), "see you at noon\r\n")
-	if hs := added(r); hs["X-Spam-Flag"] != "YES" || !strings.Contains(hs["X-Spam-Status"], filter.SymbolBlocked+"=100.00") {
+	hs := added(r)
+	if hs["X-Spam-Flag"] != "YES" || !strings.Contains(hs["X-Spam-Status"], filter.SymbolBlocked+"=100.00") {
 		t.Errorf("blocked and tagged: headers %v", hs)
 	}
+	// The score shown is the sum of the tests listed, the block's 100
+	// points with them (it said score=0.00 beside BLOCKED=100.00).
+	if sum, score := testsSum(t, hs["X-Spam-Status"]); math.Abs(sum-score) > 0.05 || score < 100 || hs["X-Spam-Score"] != fmt.Sprintf("%.2f", score) {
+		t.Errorf("X-Spam-Status score %.2f, its tests sum to %.2f; X-Spam-Score %s", score, sum, hs["X-Spam-Score"])
+	}
+}
+
+// testsSum reads X-Spam-Status: the sum of its tests' points and its score.
+func testsSum(t *testing.T, status string) (sum, score float64) {
+	t.Helper()
+	m := regexp.MustCompile(`score=(-?[0-9.]+) .*tests=(\S*)`).FindStringSubmatch(status)
+	if m == nil {
+		t.Fatalf("X-Spam-Status %q", status)
+	}
+	score, _ = strconv.ParseFloat(m[1], 64)
+	for _, tst := range strings.Split(m[2], ",") {
+		if _, v, ok := strings.Cut(tst, "="); ok {
+			x, _ := strconv.ParseFloat(v, 64)
+			sum += x
+		}
+	}
+	return sum, score
 }

@@ -332,7 +332,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	}
 	h.scanned.Add(1)
 	outcome := d.Outcome
-	res := Result{Score: d.Score, RequiredScore: d.Required, Action: actions[outcome], IsSkipped: d.Skipped != "",
+	res := Result{Score: d.ListedScore(), RequiredScore: d.Required, Action: actions[outcome], IsSkipped: d.Skipped != "",
 		Thresholds: map[string]float64{"add header": d.Required}, Symbols: map[string]symbolJSON{}, Messages: map[string]string{},
 		Reference: d.Reference, Recipients: map[string]string{}}
 	if s := filterThreshold(d); s > 0 {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -744,5 +745,20 @@ func TestLearnRefusesWhatIsNotMail(t *testing.T) {
 	}
 	if resp, _ := post(t, "http://"+addr+"/learnspam", nil, message("offer", "cheap pills")); resp.StatusCode != 200 {
 		t.Errorf("a message: %d", resp.StatusCode)
+	}
+}
+
+// The answer's score is the sum of the symbols it lists, a recipient's
+// block entry included (it said score 0 beside ACCORD_SENDER_BLOCKED 100).
+func TestScoreIsTheSymbolsSum(t *testing.T) {
+	addr, f, _ := start(t, "")
+	f.PutPolicy(context.Background(), filter.Policy{Kind: filter.ScopeRecipient, Key: "ana@example.org", Block: []string{"sender.example"}, Action: ptr(filter.ActionTag)}, "t")
+	_, r := post(t, "http://"+addr+"/checkv2", map[string]string{"Rcpt": "<ana@example.org>"}, message("lunch", "see you at noon"))
+	sum := 0.0
+	for _, sy := range r.Symbols {
+		sum += sy.Score
+	}
+	if _, ok := r.Symbols[filter.SymbolBlocked]; !ok || r.Score < 100 || math.Abs(sum-r.Score) > 0.05 {
+		t.Fatalf("score %.2f, symbols sum to %.2f: %+v", r.Score, sum, r.Symbols)
 	}
 }

@@ -374,7 +374,7 @@ func (s *Server) answer(ctx context.Context, req *request) []byte {
 		return []byte(status(exTempFail, "EX_TEMPFAIL the filter is busy, try again later (reference "+d.Reference+")") + "\r\n")
 	}
 	isSpam := d.Outcome == filter.OutcomeSpam || d.Outcome == filter.OutcomeQuarantine || d.Outcome == filter.OutcomeReject
-	spamLine := fmt.Sprintf("Spam: %s ; %.1f / %.1f\r\n", map[bool]string{true: "True", false: "False"}[isSpam], d.Score, d.Required)
+	spamLine := fmt.Sprintf("Spam: %s ; %.1f / %.1f\r\n", map[bool]string{true: "True", false: "False"}[isSpam], d.ListedScore(), d.Required)
 	b.WriteString(status(exOK, "EX_OK"))
 	switch req.cmd {
 	case "CHECK":
@@ -428,7 +428,7 @@ func doorOutcome(outcome string) string {
 
 func report(d *filter.Decision) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Accord filter decision %s: score %.2f, required %.2f, outcome %s\r\n\r\n", d.Reference, d.Score, d.Required, doorOutcome(d.Outcome))
+	fmt.Fprintf(&b, "Accord filter decision %s: score %.2f, required %.2f, outcome %s\r\n\r\n", d.Reference, d.ListedScore(), d.Required, doorOutcome(d.Outcome))
 	b.WriteString(" pts rule name              description\r\n")
 	b.WriteString("---- ---------------------- --------------------------------------------------\r\n")
 	restricted := 0.0
