@@ -614,30 +614,27 @@ func (m filterMail) Notify(ctx context.Context, to, subject, text string) error 
 	return err
 }
 
-// digestLoop mails each recipient the messages held for them since the
-// last digest, every interval, until ctx ends.
+// digestLoop mails each recipient the held messages no digest has listed
+// yet, every interval, until ctx ends. What was listed is marked in the
+// store, not kept here: a restart loses nothing, and instances sharing
+// the store list each message once.
 func digestLoop(ctx context.Context, f *filter.Service, every time.Duration, base string, n filter.Notifier, log *slog.Logger) {
 	if every <= 0 {
 		return
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	since := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			// A recipient whose digest failed is tried again by the
-			// filter from its own start; the others move on.
-			sent, err := f.SendDigests(ctx, since, base, n)
+		case <-t.C:
+			// A recipient whose digest failed has its messages given
+			// back to the next digest by the filter.
+			sent, err := f.SendDigests(ctx, base, n)
 			if err != nil {
 				log.Warn("filter: digests", "err", err)
-				if !errors.Is(err, filter.ErrSomeDigests) {
-					continue // nothing was sent: the same start next time
-				}
 			}
-			since = now
 			if sent > 0 {
 				log.Info("filter: quarantine digests queued", "recipients", sent)
 			}

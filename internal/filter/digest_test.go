@@ -31,7 +31,6 @@ func TestDigestInjectionAndBadRecipient(t *testing.T) {
 	raw := []byte("From: \"PayPal Security\" <x@evil.test>\r\nTo: ana@example.org\r\n" +
 		"Subject: =?utf-8?q?Invoice=0A=0ARelease:_https://accord-mail.example.net/q/release=3Ft=3Dabc=0A=0AFrom:_boss@example.org=E2=80=A8x?=\r\n" +
 		"Date: Mon, 2 Mar 2026 10:00:00 +0000\r\nMessage-ID: <d1@x>\r\n\r\n" + GTUBE + "\r\n")
-	since := time.Now().Add(-time.Minute)
 	for _, rc := range []string{"ana@example.org", "x y", "bob@example.org"} {
 		d, _ := s.Check(ctx, raw, Envelope{Rcpts: []string{rc}})
 		if _, err := s.Quarantine(ctx, d, []string{rc}); err != nil {
@@ -39,7 +38,7 @@ func TestDigestInjectionAndBadRecipient(t *testing.T) {
 		}
 	}
 	n := &digestSink{}
-	sent, err := s.SendDigests(ctx, since, "https://mail.example.org", n)
+	sent, err := s.SendDigests(ctx, "https://mail.example.org", n)
 	if sent != 2 || !errors.Is(err, ErrSomeDigests) || len(n.to) != 2 {
 		t.Fatalf("sent %d to %v: %v", sent, n.to, err)
 	}
@@ -52,14 +51,59 @@ func TestDigestInjectionAndBadRecipient(t *testing.T) {
 		}
 	}
 	// Next time: the good recipients got theirs; the refused one is tried
-	// again with its held message, though it is older than the new start.
+	// again with its held message.
 	n2 := &digestSink{}
-	_, err = s.SendDigests(ctx, time.Now(), "https://mail.example.org", n2)
-	if !errors.Is(err, ErrSomeDigests) || len(n2.to) != 0 {
+	_, err = s.SendDigests(ctx, "https://mail.example.org", n2)
+	if !errors.Is(err, ErrSomeDigests) || !strings.Contains(err.Error(), "1 of 1") || len(n2.to) != 0 {
 		t.Errorf("second round: %v to %v", err, n2.to)
 	}
-	if len(s.digestRetry) != 1 {
-		t.Errorf("retry list %v", s.digestRetry)
+}
+
+// The digest's window is in the store, not in the process: a message held
+// before a restart and not yet listed is in the first digest after it
+// (trial 26 T1), and in no other — not the next of the same instance, not
+// another instance's sharing the store. A digest that cannot be sent gives
+// its messages to the next.
+func TestDigestAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	st := NewMemStore()
+	before, _ := newService(t, Deps{Store: st}, Config{})
+	before.PutPolicy(ctx, Policy{Kind: ScopeDefault, Action: ptr(ActionQuarantine)}, "t")
+	hold := func(s *Service, rc string) string {
+		d, _ := s.Check(ctx, msg("x@y.example", "held", GTUBE), Envelope{Rcpts: []string{rc}})
+		ids, err := s.Quarantine(ctx, d, []string{rc})
+		if err != nil || len(ids) != 1 {
+			t.Fatal(ids, err)
+		}
+		return ids[0]
+	}
+	first := hold(before, "ana@example.org")
+	// The node restarts before its digest: a new service on the same store.
+	after, _ := newService(t, Deps{Store: st}, Config{})
+	other, _ := newService(t, Deps{Store: st}, Config{}) // a second instance
+	second := hold(after, "ana@example.org")
+	n := &notes{}
+	if sent, err := after.SendDigests(ctx, "https://node.example", n); err != nil || sent != 1 {
+		t.Fatalf("first digest after the restart: sent %d %v", sent, err)
+	}
+	for _, id := range []string{first, second} {
+		if strings.Count(n.text[0], "Release: https://node.example/q/release?t="+id+".") != 1 {
+			t.Errorf("%s (held %s the restart) is not listed once:\n%s", id, map[bool]string{true: "before", false: "after"}[id == first], n.text[0])
+		}
+	}
+	for name, s := range map[string]*Service{"the same instance": after, "another instance": other} {
+		n2 := &notes{}
+		if sent, err := s.SendDigests(ctx, "https://node.example", n2); err != nil || sent != 0 {
+			t.Errorf("%s listed the messages again: %v %v", name, n2.text, err)
+		}
+	}
+	// A digest that cannot be sent gives its messages to the next.
+	third := hold(other, "x y")
+	if _, err := other.SendDigests(ctx, "https://node.example", &digestSink{}); !errors.Is(err, ErrSomeDigests) {
+		t.Fatalf("refused digest: %v", err)
+	}
+	if hs, _ := st.AnnounceHeld(ctx, time.Now(), 0); len(hs) != 1 || hs[0].ID != third {
+		t.Errorf("after a refused digest, still to announce: %+v", hs)
 	}
 }
 
@@ -80,7 +124,6 @@ func TestDigestDefangsLinks(t *testing.T) {
 		"Reset at paypal.com/reset or mail support@paypal-help.com",
 		"Fullwidth dots: paypal\uff0ecom\u3002evil/x",
 	}
-	since := time.Now().Add(-time.Minute)
 	for i, subj := range subjects {
 		raw := []byte("From: \"Support\" <login.paypal.com@phish.example>\r\nTo: ana@example.org\r\n" +
 			"Subject: =?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(subj)) + "?=\r\n" +
@@ -91,7 +134,7 @@ func TestDigestDefangsLinks(t *testing.T) {
 		}
 	}
 	n := &digestSink{}
-	if sent, err := s.SendDigests(ctx, since, "https://mail.example.org", n); sent != 1 || err != nil {
+	if sent, err := s.SendDigests(ctx, "https://mail.example.org", n); sent != 1 || err != nil {
 		t.Fatalf("sent %d: %v", sent, err)
 	}
 	text := n.text[0]

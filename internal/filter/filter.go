@@ -177,9 +177,6 @@ type Service struct {
 
 	learnMu    sync.Mutex
 	learnedSeq int64 // highest shared learned record this instance has learned
-
-	digestMu    sync.Mutex
-	digestRetry map[string]time.Time // recipients whose last digest failed, from when
 }
 
 // Deps are what a Service is built from.

@@ -428,7 +428,7 @@ func TestDigests(t *testing.T) {
 		}
 	}
 	n := &notes{}
-	sent, err := s.SendDigests(ctx, time.Now().Add(-time.Hour), "https://node.example", n)
+	sent, err := s.SendDigests(ctx, "https://node.example", n)
 	if err != nil || sent != 2 {
 		t.Fatalf("sent %d %v", sent, err)
 	}

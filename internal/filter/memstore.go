@@ -11,13 +11,14 @@ import (
 
 // MemStore is an in-memory Store, for tests, benchmarks and one-off runs.
 type MemStore struct {
-	mu       sync.Mutex
-	policies map[string]Policy
-	held     map[string]Held
-	raws     map[[32]byte][]byte // held bytes, once per content
-	audit    []AuditEntry
-	learned  []Learned
-	snap     *Snapshot
+	mu        sync.Mutex
+	policies  map[string]Policy
+	held      map[string]Held
+	announced map[string]bool     // held ids a digest listed
+	raws      map[[32]byte][]byte // held bytes, once per content
+	audit     []AuditEntry
+	learned   []Learned
+	snap      *Snapshot
 }
 
 // NewMemStore returns an empty store.
@@ -156,6 +157,7 @@ func (m *MemStore) PurgeHeld(_ context.Context, t time.Time) (int, error) {
 	for id, h := range m.held {
 		if !t.Before(h.ExpiresAt) || (h.State == StateReleased || h.State == StateDeleted) && h.ActedAt.Before(t) {
 			delete(m.held, id)
+			delete(m.announced, id)
 			n++
 		}
 	}
@@ -169,6 +171,42 @@ func (m *MemStore) PurgeHeld(_ context.Context, t time.Time) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// AnnounceHeld implements Store.
+func (m *MemStore) AnnounceHeld(_ context.Context, _ time.Time, limit int) ([]Held, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.announced == nil {
+		m.announced = map[string]bool{}
+	}
+	var out []Held
+	for id, h := range m.held {
+		if h.State == StateHeld && !m.announced[id] {
+			h.Raw = nil
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].ReceivedAt.Before(out[j].ReceivedAt) || out[i].ReceivedAt.Equal(out[j].ReceivedAt) && out[i].ID < out[j].ID
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	for _, h := range out {
+		m.announced[h.ID] = true
+	}
+	return out, nil
+}
+
+// UnannounceHeld implements Store.
+func (m *MemStore) UnannounceHeld(_ context.Context, ids []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range ids {
+		delete(m.announced, id)
+	}
+	return nil
 }
 
 // FilterAudit implements Store.

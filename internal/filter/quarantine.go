@@ -385,19 +385,20 @@ type DigestItem struct {
 	Token string
 }
 
-// Digests gathers, per recipient, the messages held since since, each
-// with a release token valid until the message expires.
-func (s *Service) Digests(ctx context.Context, since time.Time) ([]Digest, error) {
-	hs, err := s.store.HeldMessages(ctx, HeldFilter{State: StateHeld, Limit: 100000})
+// Digests gathers, per recipient, the held messages no digest has listed
+// yet, each with a release token valid until the message expires, and
+// marks them announced in the store (AnnounceHeld): a restart loses none,
+// and instances sharing the store never list one twice. A caller that
+// cannot send a recipient's digest gives its messages back
+// (UnannounceHeld).
+func (s *Service) Digests(ctx context.Context) ([]Digest, error) {
+	hs, err := s.store.AnnounceHeld(ctx, s.now(), MaxHeldLimit)
 	if err != nil {
 		return nil, err
 	}
 	by := map[string]*Digest{}
 	var order []string
 	for _, h := range hs {
-		if h.ReceivedAt.Before(since) {
-			continue
-		}
 		dg := by[h.Recipient]
 		if dg == nil {
 			dg = &Digest{Recipient: h.Recipient}
@@ -419,13 +420,13 @@ type Notifier interface {
 	Notify(ctx context.Context, to, subject, text string) error
 }
 
-// SendDigests mails each recipient a digest of what was held for them
-// since since, each message with its release link (baseURL/q/release?t=…,
-// a page whose button releases it: following the link alone releases
-// nothing). Each recipient's digest is sent on its own: one that cannot be
-// sent is logged, tried again at the next call with its earlier start,
-// and stops no other. It returns how many digests were sent, and the
-// failures joined.
+// SendDigests mails each recipient a digest of the held messages no
+// digest has listed yet (Digests), each with its release link
+// (baseURL/q/release?t=…, a page whose button releases it: following the
+// link alone releases nothing). Each recipient's digest is sent on its
+// own: one that cannot be sent is logged, its messages given back to the
+// next digest, and stops no other. It returns how many digests were sent,
+// and the failures joined.
 //
 // What the sender wrote (From, Subject) is shown on one line, without
 // control or invisible characters and clipped: a held message cannot add
@@ -433,38 +434,26 @@ type Notifier interface {
 // are defanged (defang): the digest is the node's signed mail, delivered
 // unscanned, and a mail client makes a link of "http://…" or "www.…" in
 // its text — a held phishing Subject would be a clickable link there.
-func (s *Service) SendDigests(ctx context.Context, since time.Time, baseURL string, n Notifier) (int, error) {
-	s.digestMu.Lock()
-	defer s.digestMu.Unlock()
-	from := since
-	for _, t := range s.digestRetry {
-		if t.Before(from) {
-			from = t
-		}
-	}
-	ds, err := s.Digests(ctx, from)
+func (s *Service) SendDigests(ctx context.Context, baseURL string, n Notifier) (int, error) {
+	ds, err := s.Digests(ctx)
 	if err != nil {
 		return 0, err
 	}
 	sent := 0
 	var errs []error
-	retry := map[string]time.Time{}
 	for _, d := range ds {
-		if d.Recipient == "" {
-			continue
-		}
-		start, ok := s.digestRetry[d.Recipient]
-		if !ok {
-			start = since
-		}
-		var items []DigestItem
-		for _, it := range d.Items {
-			if !it.Held.ReceivedAt.Before(start) {
-				items = append(items, it)
+		items := d.Items
+		giveBack := func() {
+			ids := make([]string, len(items))
+			for i, it := range items {
+				ids[i] = it.Held.ID
+			}
+			if err := s.store.UnannounceHeld(ctx, ids); err != nil {
+				s.log.Error("filter: held messages of an unsent digest could not be given back to the next", "count", len(ids), "err", err)
 			}
 		}
-		if len(items) == 0 {
-			continue
+		if d.Recipient == "" {
+			continue // nobody to tell (held before such copies were tagged instead)
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "%d message(s) addressed to you were held as likely spam.\n", len(items))
@@ -476,14 +465,13 @@ func (s *Service) SendDigests(ctx context.Context, since time.Time, baseURL stri
 		}
 		fmt.Fprintf(&b, "Held messages are deleted after %d days.\n", s.cfg.QuarantineDays)
 		if err := n.Notify(ctx, d.Recipient, fmt.Sprintf("%d held message(s) in your quarantine", len(items)), b.String()); err != nil {
-			s.log.Warn("filter: a quarantine digest could not be sent; tried again next time", "err", err)
+			s.log.Warn("filter: a quarantine digest could not be sent; its messages go in the next", "err", err)
 			errs = append(errs, err)
-			retry[d.Recipient] = start
+			giveBack()
 			continue
 		}
 		sent++
 	}
-	s.digestRetry = retry
 	if len(errs) > 0 {
 		return sent, fmt.Errorf("%w: %d of %d: %w", ErrSomeDigests, len(errs), len(errs)+sent, errors.Join(errs...))
 	}

@@ -112,6 +112,15 @@ type Store interface {
 	// PurgeHeld deletes the messages (and their bytes) that expired or
 	// were released or deleted before t.
 	PurgeHeld(ctx context.Context, t time.Time) (int, error)
+	// AnnounceHeld marks the messages still held that no digest has
+	// listed yet as announced at at, and returns them (without Raw),
+	// oldest first, at most limit: the mark is in the store, so a restart
+	// loses none, and each message is given to one caller only, however
+	// many instances share the store.
+	AnnounceHeld(ctx context.Context, at time.Time, limit int) ([]Held, error)
+	// UnannounceHeld takes the mark back from messages whose digest could
+	// not be sent, so the next digest lists them.
+	UnannounceHeld(ctx context.Context, ids []string) error
 
 	// Audit.
 	// Audit entries go to the node's audit log (one for the desk and

@@ -230,6 +230,63 @@ func (s *Store) PurgeHeld(ctx context.Context, t time.Time) (int, error) {
 	return int(n), nil
 }
 
+// AnnounceHeld implements filter.Store: each candidate is marked by a
+// conditional update (announced_at still 0), so of two instances claiming
+// at once each message goes to one — on PostgreSQL the second update waits
+// for the first's commit and then finds the mark set.
+func (s *Store) AnnounceHeld(ctx context.Context, at time.Time, limit int) ([]filter.Held, error) {
+	limit, err := limitOf(limit, 1000, filter.MaxHeldLimit, filter.ErrLimit)
+	if err != nil {
+		return nil, err
+	}
+	var out []filter.Held
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+heldCols+` FROM filter_held WHERE announced_at = 0 AND state = ?
+			ORDER BY received_at, id LIMIT `+strconv.Itoa(limit)), filter.StateHeld)
+		if err != nil {
+			return err
+		}
+		var cand []filter.Held
+		for rows.Next() {
+			h, err := scanHeld(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			cand = append(cand, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, h := range cand {
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE filter_held SET announced_at = ? WHERE id = ? AND announced_at = 0 AND state = ?`),
+				nanos(at), h.ID, filter.StateHeld)
+			if err != nil {
+				return fmt.Errorf("announce %s: %w", h.ID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				out = append(out, h)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UnannounceHeld implements filter.Store.
+func (s *Store) UnannounceHeld(ctx context.Context, ids []string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE filter_held SET announced_at = 0 WHERE id = ?`), id); err != nil {
+				return fmt.Errorf("unannounce %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
 // FilterAudit implements filter.Store: the filter's entries go to the
 // node's one audit log (access.Event); their actions start "quarantine."
 // or "policy.".

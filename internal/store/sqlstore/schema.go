@@ -808,6 +808,14 @@ func migrations(d Dialect) []string {
 		// sweep of those past their confirmation link's life
 		// (consent.Service.ExpirePending).
 		`CREATE INDEX consent_records_pending ON consent_records (created) WHERE status = 'pending'`,
+		// 42: when a quarantine digest listed a held message (0: none
+		// yet), so a message is announced once across restarts and
+		// instances (filter.Store.AnnounceHeld). Messages held before
+		// count as announced: the digests of the build before listed
+		// them, and listing a month of them again would bury the new.
+		`ALTER TABLE filter_held ADD COLUMN announced_at BIGINT NOT NULL DEFAULT 0;
+		UPDATE filter_held SET announced_at = received_at;
+		CREATE INDEX filter_held_unannounced ON filter_held (announced_at, state)`,
 	}
 }
 

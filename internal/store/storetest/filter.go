@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -108,6 +109,64 @@ func filterQuarantine(t *testing.T, s Store) {
 	log, _ := s.FilterAuditLog(ctx, "q-9", 0)
 	if len(log) != 1 || log[0].Actor != "user:root" || !log[0].At.Equal(now) {
 		t.Fatalf("audit %+v", log)
+	}
+}
+
+// filterAnnounce: a held message is given to one digest only — of
+// concurrent claims (instances sharing the store) each message goes to
+// one; what is no longer held is not announced; a message given back is
+// announced again.
+func filterAnnounce(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := time.Unix(1800000000, 0).UTC()
+	const n = 300
+	for i := range n {
+		h := filter.Held{ID: fmt.Sprintf("q-a%02d", i), Recipient: "ana@example.org", ReceivedAt: now.Add(time.Duration(i) * time.Second),
+			ExpiresAt: now.Add(30 * 24 * time.Hour), Raw: []byte("Subject: x\r\n\r\nbody"), State: filter.StateHeld}
+		if err := s.Hold(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetHeldState(ctx, "q-a00", filter.StateHeld, filter.StateDeleted, "cli", now); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hs, err := s.AnnounceHeld(ctx, now.Add(time.Hour), 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, h := range hs {
+				got[h.ID]++
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != n-1 || got["q-a00"] != 0 {
+		t.Fatalf("announced %d of %d held messages (the deleted one %d times)", len(got), n-1, got["q-a00"])
+	}
+	for id, c := range got {
+		if c != 1 {
+			t.Errorf("%s announced %d times", id, c)
+		}
+	}
+	if hs, err := s.AnnounceHeld(ctx, now.Add(2*time.Hour), 0); err != nil || len(hs) != 0 {
+		t.Fatalf("announced again: %d %v", len(hs), err)
+	}
+	if err := s.UnannounceHeld(ctx, []string{"q-a07", "q-a03"}); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := s.AnnounceHeld(ctx, now.Add(3*time.Hour), 0)
+	if err != nil || len(hs) != 2 || hs[0].ID != "q-a03" || hs[1].ID != "q-a07" || hs[0].Recipient != "ana@example.org" || !hs[0].ReceivedAt.Equal(now.Add(3*time.Second)) {
+		t.Fatalf("given back, then announced: %+v %v", hs, err)
 	}
 }
 
