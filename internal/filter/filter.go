@@ -87,7 +87,7 @@ type Config struct {
 	QuarantineMaxPerRecipient   int
 	QuarantineMaxRecipientBytes int64
 	QuarantineMaxBytes          int64
-	CampaignMinReports          int     // A desk campaign counts as confirmed from this many reports (default 3).
+	CampaignMinReports          int     // A desk campaign an analyst took up counts as confirmed from this many distinct reporters (default 3).
 	CampaignWeight              float64 // Points of a confirmed campaign's near-duplicate (default 6).
 	LearnedDays                 int     // How long learned features are kept (default 365).
 	Version                     string  // Shown in X-Spam-Status.
@@ -771,7 +771,7 @@ func (s *Service) scan(ctx context.Context, d *Decision) error {
 		sig := campaign.Sign(text, v.Content.Domains, v.Sender.Domains.From, net)
 		if c, why := ci.match(sig); c != nil {
 			add(Symbol{Name: "ACCORD_CAMPAIGN", Score: s.cfg.CampaignWeight,
-				Description: fmt.Sprintf("near-duplicate of campaign %s confirmed by the complaint desk (%d reports; %s)", c.ID, c.Reports, why),
+				Description: fmt.Sprintf("near-duplicate of campaign %s, which an analyst of the complaint desk took up, reported by %d distinct reporters (%s)", c.ID, c.Reports, why),
 				Options:     []string{c.ID}})
 		}
 	}

@@ -137,7 +137,9 @@ type Store interface {
 }
 
 // CampaignSource lists the complaint desk's confirmed campaigns, for the
-// near-duplicate check (implemented by the node's store).
+// near-duplicate check (implemented by the node's store): those an
+// analyst took up (a case in triage, investigating or referred) with
+// reports from at least minReports distinct reporters.
 type CampaignSource interface {
 	ConfirmedCampaigns(ctx context.Context, minReports int) ([]Campaign, error)
 }
@@ -145,7 +147,7 @@ type CampaignSource interface {
 // Campaign is a confirmed campaign as the filter sees it.
 type Campaign struct {
 	ID        string
-	Reports   int
+	Reports   int // Distinct reporters.
 	Signature campaign.Signature
 }
 

@@ -405,11 +405,23 @@ func (s *Store) LatestSnapshot(ctx context.Context) (filter.Snapshot, error) {
 	return sn, err
 }
 
-// ConfirmedCampaigns implements filter.CampaignSource: campaigns with at
-// least minReports reports, with their founding signature.
+// ConfirmedCampaigns implements filter.CampaignSource: the campaigns an
+// analyst took up — a case in triage, investigating or referred — with
+// reports from at least minReports distinct reporters, with their founding
+// signature and that count. A campaign nobody opened (new) is only the
+// grouping of what came in, which anyone can make by forwarding a message
+// three times; a closed case is left out, since closing records a free-text
+// decision that may as well be "not spam" and the desk stopped working it
+// (reopened, it counts again). Reporters are told apart by their
+// pseudonymous id; reports without one (web and API submissions, erased
+// reporters) count once per submitter, so one client's repeated forwards
+// are one reporter.
 func (s *Store) ConfirmedCampaigns(ctx context.Context, minReports int) ([]filter.Campaign, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT c.id, c.signature, COUNT(r.id) FROM campaigns c JOIN reports r ON r.campaign_id = c.id
-		GROUP BY c.id, c.signature HAVING COUNT(r.id) >= ? ORDER BY c.id`), minReports)
+	const reporter = `COUNT(DISTINCT CASE WHEN r.reporter_id <> '' THEN 'id:' || r.reporter_id ELSE 'by:' || r.submitted_by END)`
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT c.id, c.signature, `+reporter+` FROM campaigns c
+		JOIN cases k ON k.campaign_id = c.id AND k.status IN ('triage', 'investigating', 'referred')
+		JOIN reports r ON r.campaign_id = c.id
+		GROUP BY c.id, c.signature HAVING `+reporter+` >= ? ORDER BY c.id`), minReports)
 	if err != nil {
 		return nil, err
 	}

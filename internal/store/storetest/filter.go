@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/cases"
 	"github.com/accord-antispam/accord/internal/filter"
+	"github.com/accord-antispam/accord/internal/intake"
 )
 
 func fptr[T any](v T) *T { return &v }
@@ -211,5 +213,67 @@ func filterLearned(t *testing.T, s Store) {
 	}
 	if cs, err := s.ConfirmedCampaigns(ctx, 1); err != nil || len(cs) != 0 {
 		t.Fatalf("confirmed campaigns on an empty desk: %v %v", cs, err)
+	}
+}
+
+// filterConfirmedCampaigns: a campaign counts for the filter once an
+// analyst took it up (triage, investigating, referred; not new, not
+// closed) and reports of it came from campaign_min_reports distinct
+// reporters — one client's repeated forwards are one (trial 26 T4).
+func filterConfirmedCampaigns(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := desk(t, s)
+	campaignOf := func(from string, i int) string {
+		t.Helper()
+		rec, err := d.Submit(ctx, intake.Submission{Channel: intake.ChannelSMTP, Raw: forwarded(from, spam(i)), Reporter: from, SubmittedBy: "smtp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Reports[0].CampaignID
+	}
+	confirmed := func() map[string]int {
+		t.Helper()
+		cs, err := s.ConfirmedCampaigns(ctx, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, c := range cs {
+			out[c.ID] = c.Reports
+		}
+		return out
+	}
+	id := campaignOf("ana@example.net", 1)
+	for i := 2; i <= 4; i++ {
+		if c := campaignOf("ana@example.net", i); c != id {
+			t.Fatalf("report %d grouped into %s, not %s", i, c, id)
+		}
+	}
+	if got := confirmed(); len(got) != 0 {
+		t.Fatalf("a campaign nobody took up (status new) is confirmed: %v", got)
+	}
+	svc := &cases.Service{Store: s, Campaigns: s, Now: func() time.Time { return time.Now() }}
+	if _, err := svc.SetStatus(ctx, id, -1, cases.Investigating, "worth it", "user:ana"); err != nil {
+		t.Fatal(err)
+	}
+	if got := confirmed(); len(got) != 0 {
+		t.Fatalf("four reports from one reporter count as three: %v", got)
+	}
+	campaignOf("bob@example.net", 5)
+	campaignOf("carl@example.net", 6)
+	if got := confirmed(); got[id] != 3 || len(got) != 1 {
+		t.Fatalf("investigated, three reporters: %v, want %s with 3", got, id)
+	}
+	if _, err := svc.SetStatus(ctx, id, -1, cases.Closed, "done", "user:ana"); err != nil {
+		t.Fatal(err)
+	}
+	if got := confirmed(); len(got) != 0 {
+		t.Fatalf("a closed case's campaign is confirmed: %v", got)
+	}
+	if _, err := svc.SetStatus(ctx, id, -1, cases.Triage, "back again", "user:ana"); err != nil {
+		t.Fatal(err)
+	}
+	if got := confirmed(); got[id] != 3 {
+		t.Fatalf("reopened into triage: %v", got)
 	}
 }
