@@ -563,10 +563,27 @@ func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 func showHeld(w io.Writer, h filter.Held) {
 	fmt.Fprintf(w, "id: %s\nrecipient: %s\nenvelope sender: %s\nfrom: %s\nsubject: %s\nreceived: %s\nexpires: %s\nstate: %s\nscore: %.2f\nreference: %s\nsize: %d\n",
 		h.ID, h.Recipient, h.MailFrom, h.From, h.Subject, h.ReceivedAt.Format(time.RFC3339), h.ExpiresAt.Format(time.RFC3339), h.State, h.Score, h.Reference, h.Size)
+	fmt.Fprintf(w, "client: %s\n", describeSession(h.Session))
 	fmt.Fprintln(w, "why:")
 	for _, s := range h.Symbols {
 		fmt.Fprintf(w, "  %-24s %8.2f  %s\n", s.Name, s.Score, s.Description)
 	}
+}
+
+// describeSession is a held message's SMTP client as the door was told:
+// address, the MTA's reverse name (or that it found none), HELO.
+func describeSession(s filter.Session) string {
+	if s.IP == "" {
+		return "not known (the door was not told the client's address)"
+	}
+	name := "reverse name not told"
+	switch {
+	case s.Name != "":
+		name = "reverse name " + s.Name
+	case s.NoRDNS:
+		name = "no reverse name, the MTA said"
+	}
+	return fmt.Sprintf("%s (%s; HELO %s)", s.IP, name, orDash(s.Helo))
 }
 
 // filterMail is the filter's way out through the node's outbound queue:

@@ -61,6 +61,9 @@ type Analyzer struct {
 type Envelope struct {
 	RemoteIP netip.Addr
 	HELO     string
+	// RDNS is RemoteIP's reverse name as the receiving MTA resolved it
+	// ("" none, or not known); it becomes the origin's.
+	RDNS     string
 	MailFrom string
 	RcptTo   []string
 	// Receiver, with RemoteIP, names the MTA receiving the message from
@@ -360,7 +363,7 @@ func (a *Analyzer) origin(tr *trace.Trace, trust trace.Trust, env Envelope) Orig
 	var ip netip.Addr
 	if env.RemoteIP.IsValid() {
 		ip = env.RemoteIP.Unmap()
-		o.IP, o.HELO = ip.String(), env.HELO
+		o.IP, o.HELO, o.RDNS = ip.String(), env.HELO, env.RDNS
 		o.NoRDNS = env.NoRDNS
 		o.Trust = "session"
 		o.Why = "the client of this SMTP session"

@@ -83,7 +83,7 @@ func (s *Service) Quarantine(ctx context.Context, d *Decision, recipients []stri
 		}
 		h := Held{ID: "q-" + newRef(), Recipient: rc, MailFrom: d.env.MailFrom, From: from, Subject: subject,
 			ReceivedAt: now, ExpiresAt: now.AddDate(0, 0, s.cfg.QuarantineDays), Score: score, Symbols: symbols,
-			Reference: d.Reference, Raw: d.raw, Size: len(d.raw), State: StateHeld}
+			Reference: d.Reference, Raw: d.raw, Size: len(d.raw), State: StateHeld, Session: d.session()}
 		if err := s.store.Hold(ctx, h); err != nil {
 			return ids, fmt.Errorf("quarantine: %w", err)
 		}
@@ -91,6 +91,14 @@ func (s *Service) Quarantine(ctx context.Context, d *Decision, recipients []stri
 	}
 	s.log.Info("filter quarantined", "ref", d.Reference, "held", len(ids))
 	return ids, nil
+}
+
+// session is the door's SMTP client, kept with a held copy.
+func (d *Decision) session() Session {
+	if !d.env.IP.IsValid() {
+		return Session{Helo: d.env.Helo}
+	}
+	return Session{IP: d.env.IP.String(), Helo: d.env.Helo, Name: d.env.Hostname, NoRDNS: d.env.NoRDNS}
 }
 
 // OverQuota returns the recipients the quarantine could not hold the

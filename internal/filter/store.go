@@ -3,10 +3,13 @@ package filter
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/analysis"
 	"github.com/accord-antispam/accord/internal/campaign"
 	"github.com/accord-antispam/accord/internal/intel"
+	"github.com/accord-antispam/accord/internal/trace"
 )
 
 // The most rows one read of the quarantine or of the filter's audit
@@ -40,6 +43,35 @@ type Held struct {
 	State      string // "held", "releasing", "queued", "released", "deleted"
 	ActedAt    time.Time
 	ActedBy    string
+	// Session is what the door's SMTP session knew of the client, which
+	// the held bytes do not show (the MTA's own Received field is not in
+	// them): a report to the authority from the quarantine gives it to
+	// the desk as the message's origin.
+	Session Session
+}
+
+// Session is the SMTP client of a held message, as the node's MTA saw it
+// and told the door: facts of the trusted top hop, not of the message.
+type Session struct {
+	IP   string // "" when the door was not told (spamd, a check without IP).
+	Helo string
+	Name string // The client's reverse name as the MTA resolved it.
+	// NoRDNS: the MTA said it found no reverse name (Envelope.NoRDNS);
+	// without it, an empty Name is only not known.
+	NoRDNS bool
+}
+
+// Origin is the envelope a report of the held message gives the complaint
+// desk: its client is the origin, as the node's own MTA saw it. ok is
+// false when the session named no client, or one inside the provider
+// (loopback, private: a relay of its own), where the desk's trace-back of
+// the Received fields knows better.
+func (h Held) Origin() (env analysis.Envelope, ok bool) {
+	ip, err := netip.ParseAddr(h.Session.IP)
+	if err != nil || trace.Internal(ip) {
+		return analysis.Envelope{}, false
+	}
+	return analysis.Envelope{RemoteIP: ip, HELO: h.Session.Helo, RDNS: h.Session.Name, NoRDNS: h.Session.NoRDNS, MailFrom: h.MailFrom, RcptTo: []string{h.Recipient}}, true
 }
 
 // Quarantine states.

@@ -174,6 +174,13 @@ type Submission struct {
 	// is answered with the first receipt and stores nothing; another
 	// request with it is an IdempotencyConflictError (see Idempotency).
 	IdempotencyKey string
+	// Session, when its RemoteIP is set, is the SMTP session the reported
+	// message itself arrived in at this node (a held copy reported from
+	// the quarantine: the filter door's client, as the node's own MTA saw
+	// it, the trusted top hop); it is the origin of a report of the raw
+	// message. A forward's attached messages arrived elsewhere: for them
+	// it is not used.
+	Session analysis.Envelope
 }
 
 // Receipt says what was stored.
@@ -278,7 +285,11 @@ func (d *Desk) Submit(ctx context.Context, s Submission) (rec Receipt, err error
 		if it.cut {
 			m.MarkCut("the complaint ended before closing the MIME part this message came in: the message may be cut short")
 		}
-		v, err := d.analyzer.Analyze(ctx, analysis.Input{Source: "complaint " + c.ID, Message: m, Context: s.Context})
+		in := analysis.Input{Source: "complaint " + c.ID, Message: m, Context: s.Context}
+		if it.Form == FormRaw && s.Session.RemoteIP.IsValid() {
+			in.Envelope = s.Session
+		}
+		v, err := d.analyzer.Analyze(ctx, in)
 		if err != nil {
 			return Receipt{}, fmt.Errorf("analyse complaint %s: %w", c.ID, err)
 		}

@@ -541,3 +541,48 @@ func testsSum(t *testing.T, status string) (sum, score float64) {
 	}
 	return sum, score
 }
+
+// TestMilterHeldKeepsSession: a copy the milter door holds keeps the
+// session's client — address, HELO, the MTA's reverse name or that it
+// found none — which the held bytes do not show (trial 26 T6); a report
+// of it gives the desk that client as the origin (Held.Origin).
+func TestMilterHeldKeepsSession(t *testing.T) {
+	s, f, st := start(t, filter.Config{AuthServID: "mx.example.org"})
+	ctx := context.Background()
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeDefault, Action: ptr(filter.ActionQuarantine)}, "t")
+	for _, c := range []struct {
+		host, want string
+		none       bool
+	}{{"client.example", "client.example", false}, {"[192.0.2.10]", "", true}} {
+		cl := milter.NewClient("tcp", s.Addr().String(), milter.WithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+		ses, err := cl.Session(milter.NewMacroBag())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ses.Conn(c.host, milter.FamilyInet, 4321, "192.0.2.10")
+		ses.Helo("helo.client.example")
+		ses.Mail("<sender@client.example>", "")
+		ses.Rcpt("<erin@example.org>", "")
+		ses.DataStart()
+		for _, h := range hdr("held") {
+			ses.HeaderField(h[0], h[1], nil)
+		}
+		ses.HeaderEnd()
+		if _, act, err := ses.BodyReadFrom(strings.NewReader(filter.GTUBE + "\r\n")); err != nil || act.Type != milter.ActionDiscard {
+			t.Fatalf("held: %+v %v", act, err)
+		}
+		ses.Close()
+		hs, _ := st.HeldMessages(ctx, filter.HeldFilter{Limit: 1})
+		if len(hs) != 1 {
+			t.Fatal("nothing held")
+		}
+		if got, want := hs[0].Session, (filter.Session{IP: "192.0.2.10", Helo: "helo.client.example", Name: c.want, NoRDNS: c.none}); got != want {
+			t.Errorf("MTA's name %q: session kept %+v, want %+v", c.host, got, want)
+		}
+		env, ok := hs[0].Origin()
+		if !ok || env.RemoteIP.String() != "192.0.2.10" || env.HELO != "helo.client.example" || env.RDNS != c.want || env.NoRDNS != c.none || env.MailFrom != "sender@client.example" {
+			t.Errorf("origin for the desk: %+v %v", env, ok)
+		}
+		st.SetHeldState(ctx, hs[0].ID, filter.StateHeld, filter.StateDeleted, "t", time.Now())
+	}
+}

@@ -192,8 +192,11 @@ func (s *Server) mailHeldAction(w http.ResponseWriter, r *http.Request) {
 		var h filter.Held
 		if h, err = f.Show(r.Context(), a, id); err == nil {
 			var rec intake.Receipt
+			// The filter door's session: the client the node's MTA saw,
+			// which the held bytes do not show.
+			env, _ := h.Origin()
 			rec, err = s.desk.Submit(r.Context(), intake.Submission{Channel: intake.ChannelWeb, Raw: h.Raw, Reporter: a.Mailbox, ReporterAuth: "account",
-				SubmittedBy: "filter:" + a.Label})
+				SubmittedBy: "filter:" + a.Label, Session: env})
 			if err == nil {
 				err = f.Reported(r.Context(), a, id, "complaint "+rec.ComplaintID)
 			}

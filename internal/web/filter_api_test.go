@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -252,5 +253,53 @@ func TestMailboxAddressNotLogged(t *testing.T) {
 	if strings.Contains(out, "ana@example.org") || !strings.Contains(out, `msg="signed in" user=`+pseudo) ||
 		!strings.Contains(out, "by="+pseudo) {
 		t.Errorf("the service log names the mailbox, or not by its pseudonym %s:\n%s", pseudo, out)
+	}
+}
+
+// TestReportHeldKeepsTheSessionOrigin: "Report to the authority" from the
+// quarantine gives the desk the client the filter door's session saw (the
+// node's own MTA, the trusted top hop), which the held bytes do not show;
+// before, the report had no origin (trial 26 T6).
+func TestReportHeldKeepsTheSessionOrigin(t *testing.T) {
+	ctx := context.Background()
+	lib, _ := rules.Embedded()
+	f, err := filter.New(ctx, filter.Config{}, filter.Deps{Analyzer: &analysis.Analyzer{Rules: lib, Resolver: resolve.Offline{}},
+		Store: filter.NewMemStore(), Outbound: &queueOut{}, Secret: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := start(t, web.Config{Filter: f})
+	h, _ := access.HashPassword("a long passphrase")
+	if err := n.store.CreateUser(ctx, access.User{Name: "erin@example.org", PasswordHash: h, Role: access.Mailbox, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeDefault, Action: ptrs(filter.ActionQuarantine)}, "t")
+	// As the milter door gives it: the MTA's client, with no reverse name.
+	env := filter.Envelope{IP: netip.MustParseAddr("203.0.113.5"), Helo: "bulk.example.net", MailFrom: "x@bulk.example.net", Rcpts: []string{"erin@example.org"}}
+	dec, _ := f.Check(ctx, []byte("From: x@bulk.example.net\r\nTo: erin@example.org\r\nSubject: held\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n"+
+		"Message-ID: <t6@bulk.example.net>\r\n\r\n"+filter.GTUBE+"\r\n"), env)
+	ids, err := f.Quarantine(ctx, dec, []string{"erin@example.org"})
+	if err != nil || len(ids) != 1 {
+		t.Fatal(ids, err)
+	}
+	c := browser(t)
+	csrf := csrfRe.FindSubmatch(get(t, c, n.url+"/login").body)
+	if r := postForm(t, c, n.url+"/login", "", map[string]string{"csrf": string(csrf[1]), "user": "erin@example.org", "password": "a long passphrase"}, nil); r.status != 303 {
+		t.Fatalf("sign-in: %d", r.status)
+	}
+	sess := csrfRe.FindSubmatch(get(t, c, n.url+"/mail").body)
+	if r := postForm(t, c, n.url+"/mail/q/"+ids[0]+"/report", "", map[string]string{"csrf": string(sess[1])}, nil); r.status != 303 || !strings.Contains(r.header.Get("Location"), "reported") {
+		t.Fatalf("report: %d %s", r.status, r.header.Get("Location"))
+	}
+	reps, err := n.store.Reports(ctx, intake.ReportFilter{})
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("reports %v %v", reps, err)
+	}
+	if reps[0].OriginIP != "203.0.113.5" {
+		t.Errorf("the report's origin is %q, want the session's client 203.0.113.5", reps[0].OriginIP)
+	}
+	rep, _ := n.store.Report(ctx, reps[0].ID)
+	if o := rep.Verdict.Origin; o.Trust != "session" || o.HELO != "bulk.example.net" || o.RDNS != "" {
+		t.Errorf("origin %+v", o)
 	}
 }

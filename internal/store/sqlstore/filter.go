@@ -105,9 +105,9 @@ func (s *Store) Hold(ctx context.Context, h filter.Held) error {
 			return fmt.Errorf("hold %s: bytes: %w", h.ID, err)
 		}
 		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO filter_held (id, recipient, mail_from, from_addr, subject, received_at, expires_at, score,
-		symbols, reference, size, raw, state, acted_at, acted_by, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?)`),
+		symbols, reference, size, raw, state, acted_at, acted_by, raw_sha256, client_ip, client_helo, client_name, client_no_rdns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?, ?, ?)`),
 			h.ID, h.Recipient, h.MailFrom, h.From, h.Subject, nanos(h.ReceivedAt), nanos(h.ExpiresAt), h.Score, string(syms),
-			h.Reference, len(h.Raw), []byte{}, h.State, key)
+			h.Reference, len(h.Raw), []byte{}, h.State, key, h.Session.IP, h.Session.Helo, h.Session.Name, boolInt(h.Session.NoRDNS))
 		if err != nil {
 			return fmt.Errorf("hold %s: %w", h.ID, err)
 		}
@@ -132,18 +132,20 @@ func (s *Store) HeldUsage(ctx context.Context, recipient string) (n int, size, t
 	return n, size, total + old, nil
 }
 
-const heldCols = `id, recipient, mail_from, from_addr, subject, received_at, expires_at, score, symbols, reference, size, state, acted_at, acted_by`
+const heldCols = `id, recipient, mail_from, from_addr, subject, received_at, expires_at, score, symbols, reference, size, state, acted_at, acted_by, client_ip, client_helo, client_name, client_no_rdns`
 
 func scanHeld(sc interface{ Scan(...any) error }, extra ...any) (filter.Held, error) {
 	var h filter.Held
-	var recv, exp, acted int64
+	var recv, exp, acted, noRDNS int64
 	var syms string
-	dest := []any{&h.ID, &h.Recipient, &h.MailFrom, &h.From, &h.Subject, &recv, &exp, &h.Score, &syms, &h.Reference, &h.Size, &h.State, &acted, &h.ActedBy}
+	dest := []any{&h.ID, &h.Recipient, &h.MailFrom, &h.From, &h.Subject, &recv, &exp, &h.Score, &syms, &h.Reference, &h.Size, &h.State, &acted, &h.ActedBy,
+		&h.Session.IP, &h.Session.Helo, &h.Session.Name, &noRDNS}
 	dest = append(dest, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return h, err
 	}
 	h.ReceivedAt, h.ExpiresAt, h.ActedAt = fromNanos(recv), fromNanos(exp), optTime(acted)
+	h.Session.NoRDNS = noRDNS != 0
 	if err := json.Unmarshal([]byte(syms), &h.Symbols); err != nil {
 		return h, fmt.Errorf("held %s: symbols: %w", h.ID, err)
 	}

@@ -816,6 +816,13 @@ func migrations(d Dialect) []string {
 		`ALTER TABLE filter_held ADD COLUMN announced_at BIGINT NOT NULL DEFAULT 0;
 		UPDATE filter_held SET announced_at = received_at;
 		CREATE INDEX filter_held_unannounced ON filter_held (announced_at, state)`,
+		// 43: the SMTP client of a held message as the door's session
+		// knew it (filter.Session): address, HELO, the MTA's reverse name
+		// or its word that it found none (client_no_rdns 1).
+		`ALTER TABLE filter_held ADD COLUMN client_ip TEXT NOT NULL DEFAULT '';
+		ALTER TABLE filter_held ADD COLUMN client_helo TEXT NOT NULL DEFAULT '';
+		ALTER TABLE filter_held ADD COLUMN client_name TEXT NOT NULL DEFAULT '';
+		ALTER TABLE filter_held ADD COLUMN client_no_rdns BIGINT NOT NULL DEFAULT 0`,
 	}
 }
 

@@ -59,6 +59,9 @@ func filterQuarantine(t *testing.T, s Store) {
 		if i == 2 {
 			h.Recipient = "bob@example.org"
 		}
+		if i == 0 {
+			h.Session = filter.Session{IP: "203.0.113.5", Helo: "bulk.example.net", NoRDNS: true}
+		}
 		if err := s.Hold(ctx, h); err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +71,8 @@ func filterQuarantine(t *testing.T, s Store) {
 		t.Fatalf("usage: %d messages, %d bytes for ana, %d stored (want %d once): %v", n, size, total, len(raw), err)
 	}
 	got, err := s.HeldMessage(ctx, "q-1")
-	if err != nil || !bytes.Equal(got.Raw, raw) || got.Symbols[0].Name != "GTUBE" || !got.ReceivedAt.Equal(now) || got.Size != len(raw) {
+	if err != nil || !bytes.Equal(got.Raw, raw) || got.Symbols[0].Name != "GTUBE" || !got.ReceivedAt.Equal(now) || got.Size != len(raw) ||
+		got.Session != (filter.Session{IP: "203.0.113.5", Helo: "bulk.example.net", NoRDNS: true}) {
 		t.Fatalf("held %+v %v", got, err)
 	}
 	list, _ := s.HeldMessages(ctx, filter.HeldFilter{Recipient: "ana@example.org"})
