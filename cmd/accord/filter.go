@@ -527,6 +527,9 @@ func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 					return &exitError{code: 1, err: err}
 				}
 				if *rawOut {
+					if h.State == filter.StateReleased || h.State == filter.StateDeleted {
+						return &exitError{code: 1, err: fmt.Errorf("%s is %s: %w", id, h.State, filter.ErrNoBytes)}
+					}
 					_, err := e.stdout.Write(h.Raw)
 					return err
 				}

@@ -173,6 +173,29 @@ func (m *MemStore) PurgeHeld(_ context.Context, t time.Time) (int, error) {
 	return n, nil
 }
 
+// DropHeldBytes implements Store.
+func (m *MemStore) DropHeldBytes(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.held[id]
+	if !ok {
+		return ErrNotFound
+	}
+	if h.Raw == nil {
+		return nil
+	}
+	k := sha256.Sum256(h.Raw)
+	h.Raw = nil
+	m.held[id] = h
+	for _, o := range m.held {
+		if o.Raw != nil && sha256.Sum256(o.Raw) == k {
+			return nil
+		}
+	}
+	delete(m.raws, k)
+	return nil
+}
+
 // AnnounceHeld implements Store.
 func (m *MemStore) AnnounceHeld(_ context.Context, _ time.Time, limit int) ([]Held, error) {
 	m.mu.Lock()

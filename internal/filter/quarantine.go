@@ -27,6 +27,10 @@ var ErrNoOutbound = errors.New("filter: no outbound relay is configured: a relea
 // error names its state.
 var ErrNotHeld = errors.New("filter: the message is no longer held")
 
+// ErrNoBytes says that a message's bytes are no longer kept: it was
+// deleted or released (Show returns it without them).
+var ErrNoBytes = errors.New("filter: the message was deleted or released: its bytes are no longer kept")
+
 // ErrForbidden is returned when a principal may not act on a held message.
 var ErrForbidden = errors.New("filter: not your message")
 
@@ -186,7 +190,8 @@ func redacted(h Held) Held {
 	return h
 }
 
-// Show returns a held message with its bytes. The recipient reads it
+// Show returns a held message with its bytes — none once it was deleted
+// or released (ErrNoBytes is for callers to say so). The recipient reads it
 // freely; an administrator's read is written to the audit log first (and
 // refused if the audit log cannot be written).
 func (s *Service) Show(ctx context.Context, a Actor, id string) (Held, error) {
@@ -205,6 +210,12 @@ func (s *Service) Show(ctx context.Context, a Actor, id string) (Held, error) {
 			Detail: "administrator read a message held for another recipient"}); err != nil {
 			return Held{}, fmt.Errorf("audit: %w", err)
 		}
+	}
+	if h.State == StateReleased || h.State == StateDeleted {
+		// Its bytes are erased when it is deleted or delivered; a row
+		// whose erasure failed (or from before it was done at once)
+		// serves none either.
+		h.Raw = nil
 	}
 	if !a.Admin {
 		h = redacted(h)
@@ -252,6 +263,9 @@ func (s *Service) Release(ctx context.Context, a Actor, id string) (string, erro
 	if err := s.store.SetHeldState(ctx, id, StateReleasing, state, a.Label, now); err != nil {
 		return "", fmt.Errorf("release %s: %w", id, err)
 	}
+	if state == StateReleased {
+		s.dropBytes(ctx, id)
+	}
 	if err := s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: "quarantine.release", Target: id, Detail: state}); err != nil {
 		s.log.Error("audit", "err", err)
 	}
@@ -275,6 +289,9 @@ func (s *Service) ReleaseDone(ctx context.Context, id string, delivered bool, de
 	}
 	if err := s.store.SetHeldState(ctx, id, StateQueued, to, "outbound", now); err != nil {
 		return fmt.Errorf("release of %s done: %w", id, err)
+	}
+	if delivered {
+		s.dropBytes(ctx, id)
 	}
 	if err := s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: "outbound", Action: action, Target: id, Detail: detail}); err != nil {
 		s.log.Error("audit", "err", err)
@@ -308,7 +325,17 @@ func (s *Service) discard(ctx context.Context, a Actor, id, verb, action, detail
 	if err := s.store.SetHeldState(ctx, id, StateHeld, StateDeleted, a.Label, now); err != nil {
 		return fmt.Errorf("%s %s: %w", verb, id, err)
 	}
+	s.dropBytes(ctx, id)
 	return s.store.FilterAudit(ctx, AuditEntry{At: now, Actor: a.Label, Action: action, Target: id, Detail: detail})
+}
+
+// dropBytes erases the bytes of a message just deleted or delivered: from
+// then on no read serves them (its row, with the decision, stays until the
+// purge). One that fails is logged; the purge erases them then.
+func (s *Service) dropBytes(ctx context.Context, id string) {
+	if err := s.store.DropHeldBytes(ctx, id); err != nil {
+		s.log.Error("filter: the bytes of a deleted or delivered message could not be erased; the purge will", "id", id, "err", err)
+	}
 }
 
 // Purge removes expired held messages and the bytes of released and

@@ -149,3 +149,53 @@ func FuzzReleaseMark(f *testing.F) {
 
 // byWhom finds a claim of who did something ("by its recipient").
 var byWhom = regexp.MustCompile(`(?i)\bby\b`)
+
+// directOut delivers at once (no queue): a release is "released" then.
+type directOut struct{}
+
+func (directOut) Deliver(context.Context, string, string, []string, []byte) (bool, error) {
+	return false, nil
+}
+
+// A deleted, reported or released message's bytes are erased at once:
+// no read serves them (before, they stayed readable until the hourly
+// purge, trial 26 T7); another recipient's copy of the same bytes is
+// still whole, and the rows with their decisions stay until the purge.
+func TestDeletedAndReleasedBytesGone(t *testing.T) {
+	ctx := context.Background()
+	s, st := newService(t, Deps{Outbound: directOut{}}, Config{})
+	s.PutPolicy(ctx, Policy{Kind: ScopeDefault, Action: ptr(ActionQuarantine)}, "t")
+	rcpts := []string{"ana@example.org", "bob@example.org", "carl@example.org", "dora@example.org"}
+	d, _ := s.Check(ctx, msg("x@y.example", "held", GTUBE), Envelope{Rcpts: rcpts})
+	ids, err := s.Quarantine(ctx, d, rcpts)
+	if err != nil || len(ids) != 4 {
+		t.Fatal(ids, err)
+	}
+	admin := Actor{Label: "cli", Admin: true}
+	if err := s.Delete(ctx, admin, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reported(ctx, Actor{Label: "user:bob", Mailbox: "bob@example.org"}, ids[1], "complaint c-1"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Release(ctx, admin, ids[2]); err != nil || st != StateReleased {
+		t.Fatal(st, err)
+	}
+	for i, id := range ids {
+		h, err := s.Show(ctx, admin, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, _ := st.HeldMessage(ctx, id)
+		if gone := i < 3; gone != (len(h.Raw) == 0) || gone != (len(stored.Raw) == 0) {
+			t.Errorf("%s (%s): %d bytes served, %d stored", id, h.State, len(h.Raw), len(stored.Raw))
+		}
+	}
+	if n, _, total, _ := st.HeldUsage(ctx, "dora@example.org"); n != 1 || total == 0 {
+		t.Errorf("dora's copy: %d held, %d bytes stored", n, total)
+	}
+	s.Delete(ctx, admin, ids[3])
+	if _, _, total, _ := st.HeldUsage(ctx, "dora@example.org"); total != 0 {
+		t.Errorf("after the last copy was deleted, %d bytes stored", total)
+	}
+}

@@ -144,6 +144,10 @@ type Store interface {
 	// PurgeHeld deletes the messages (and their bytes) that expired or
 	// were released or deleted before t.
 	PurgeHeld(ctx context.Context, t time.Time) (int, error)
+	// DropHeldBytes erases a message's bytes (kept while another held
+	// row shares them), leaving its row: what a delete or a delivered
+	// release does at once, before the purge removes the row.
+	DropHeldBytes(ctx context.Context, id string) error
 	// AnnounceHeld marks the messages still held that no digest has
 	// listed yet as announced at at, and returns them (without Raw),
 	// oldest first, at most limit: the mark is in the store, so a restart

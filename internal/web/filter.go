@@ -190,7 +190,9 @@ func (s *Server) mailHeldAction(w http.ResponseWriter, r *http.Request) {
 		// Report to the authority: the held message becomes a complaint at
 		// the node's desk, from this mailbox owner.
 		var h filter.Held
-		if h, err = f.Show(r.Context(), a, id); err == nil {
+		if h, err = f.Show(r.Context(), a, id); err == nil && h.State != filter.StateHeld {
+			err = fmt.Errorf("%w: it is %s", filter.ErrNotHeld, h.State)
+		} else if err == nil {
 			var rec intake.Receipt
 			// The filter door's session: the client the node's MTA saw,
 			// which the held bytes do not show.

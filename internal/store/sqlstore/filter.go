@@ -160,7 +160,7 @@ func (s *Store) HeldMessage(ctx context.Context, id string) (filter.Held, error)
 	if isNoRows(err) {
 		return filter.Held{}, filter.ErrNotFound
 	}
-	if err == nil && key != "" {
+	if err == nil && key != "" && key != erasedRaw {
 		err = s.db.QueryRowContext(ctx, s.q(`SELECT raw FROM filter_held_raw WHERE sha256 = ?`), key).Scan(&raw)
 		if isNoRows(err) {
 			err = fmt.Errorf("held %s: its bytes are missing", id)
@@ -230,6 +230,33 @@ func (s *Store) PurgeHeld(ctx context.Context, t time.Time) (int, error) {
 		return int(n), err
 	}
 	return int(n), nil
+}
+
+// erasedRaw is the raw_sha256 of a row whose bytes were erased ("" is a
+// row from before the bytes were shared, which keeps them in its raw).
+const erasedRaw = "erased"
+
+// DropHeldBytes implements filter.Store: the row no longer points at its
+// bytes, and the bytes go when no other row does.
+func (s *Store) DropHeldBytes(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var key string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT raw_sha256 FROM filter_held WHERE id = ?`+s.d.ForUpdate), id).Scan(&key)
+		if isNoRows(err) {
+			return filter.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE filter_held SET raw_sha256 = ?, raw = ? WHERE id = ?`), erasedRaw, []byte{}, id); err != nil {
+			return fmt.Errorf("drop the bytes of %s: %w", id, err)
+		}
+		if key == "" || key == erasedRaw {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM filter_held_raw WHERE sha256 = ? AND NOT EXISTS (SELECT 1 FROM filter_held h WHERE h.raw_sha256 = ?)`), key, key)
+		return err
+	})
 }
 
 // AnnounceHeld implements filter.Store: each candidate is marked by a

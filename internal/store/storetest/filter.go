@@ -118,6 +118,40 @@ func filterQuarantine(t *testing.T, s Store) {
 	}
 }
 
+// filterDropBytes: a message's bytes are erased at once, while another
+// row shares them they stay for it, and the row stays (trial 26 T7).
+func filterDropBytes(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := time.Unix(1800000000, 0).UTC()
+	raw := []byte("Subject: shared\r\n\r\nbody")
+	for _, id := range []string{"q-d1", "q-d2"} {
+		if err := s.Hold(ctx, filter.Held{ID: id, Recipient: id + "@example.org", ReceivedAt: now, ExpiresAt: now.Add(time.Hour), Raw: raw, State: filter.StateHeld}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DropHeldBytes(ctx, "q-d1"); err != nil {
+		t.Fatal(err)
+	}
+	h1, err1 := s.HeldMessage(ctx, "q-d1")
+	h2, err2 := s.HeldMessage(ctx, "q-d2")
+	if err1 != nil || err2 != nil || len(h1.Raw) != 0 || !bytes.Equal(h2.Raw, raw) || h1.Size != len(raw) {
+		t.Fatalf("after dropping q-d1's bytes: %q (%v), %q (%v)", h1.Raw, err1, h2.Raw, err2)
+	}
+	if _, _, total, _ := s.HeldUsage(ctx, ""); total != int64(len(raw)) {
+		t.Fatalf("the shared bytes: %d stored, want %d", total, len(raw))
+	}
+	s.DropHeldBytes(ctx, "q-d2")
+	if _, _, total, _ := s.HeldUsage(ctx, ""); total != 0 {
+		t.Fatalf("no row points at the bytes, %d stored", total)
+	}
+	if h, err := s.HeldMessage(ctx, "q-d2"); err != nil || len(h.Raw) != 0 {
+		t.Fatalf("q-d2: %q %v", h.Raw, err)
+	}
+	if err := s.DropHeldBytes(ctx, "q-none"); !errors.Is(err, filter.ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+}
+
 // filterAnnounce: a held message is given to one digest only — of
 // concurrent claims (instances sharing the store) each message goes to
 // one; what is no longer held is not announced; a message given back is

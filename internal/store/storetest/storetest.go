@@ -123,6 +123,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("FilterPolicies", func(t *testing.T) { filterPolicies(t, open(t)) })
 	t.Run("FilterQuarantine", func(t *testing.T) { filterQuarantine(t, open(t)) })
 	t.Run("FilterAnnounce", func(t *testing.T) { filterAnnounce(t, open(t)) })
+	t.Run("FilterDropBytes", func(t *testing.T) { filterDropBytes(t, open(t)) })
 	t.Run("FilterConfirmedCampaigns", func(t *testing.T) { filterConfirmedCampaigns(t, open(t)) })
 	t.Run("FilterLearned", func(t *testing.T) { filterLearned(t, open(t)) })
 	t.Run("BrowseReports", func(t *testing.T) { browseReports(t, open(t)) })
