@@ -240,6 +240,24 @@ func (s *Service) Headers(d *Decision, outcome string) []Header {
 	return hs
 }
 
+// HeadersFor are the fields of one copy delivered to the recipients
+// delivered (the milter's: one copy for every recipient it delivers to).
+// A recipient's own symbols — their allow and block lists — are listed
+// only in a copy that recipient alone receives: in a shared copy they
+// would tell the others whom that recipient blocks or trusts. The flag
+// and status stay the strongest delivered outcome (one copy has one).
+func (s *Service) HeadersFor(d *Decision, outcome string, delivered []string) []Header {
+	d2 := *d
+	d2.Recipients = make([]RecipientDecision, len(d.Recipients))
+	for i, rd := range d.Recipients {
+		if len(delivered) != 1 || !strings.EqualFold(rd.Recipient, delivered[0]) {
+			rd.Symbols = nil
+		}
+		d2.Recipients[i] = rd
+	}
+	return s.Headers(&d2, outcome)
+}
+
 // RejectText is the SMTP reply text of a rejection: the reason and the
 // reference a sender can quote to the provider.
 // RejectCode is the SMTP code for a refused message: 552 (exceeded

@@ -693,7 +693,9 @@ func (s *Server) decide(ctx context.Context, t *session, raw []byte) (*milter.Re
 		}
 	}
 	md.delete = s.forged(t.fields)
-	md.add = s.f.Headers(d, strongest)
+	// One copy for every delivered recipient: nobody's own lists in it
+	// unless it is theirs alone.
+	md.add = s.f.HeadersFor(d, strongest, deliver)
 	return milter.RespAccept, md, nil
 }
 

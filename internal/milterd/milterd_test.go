@@ -586,3 +586,23 @@ func TestMilterHeldKeepsSession(t *testing.T) {
 		st.SetHeldState(ctx, hs[0].ID, filter.StateHeld, filter.StateDeleted, "t", time.Now())
 	}
 }
+
+// TestMilterSharedCopyKeepsListsPrivate: one copy goes to every
+// delivered recipient, so a recipient's own list symbols are in its
+// headers only when the copy is theirs alone — in a shared copy they told
+// bob and dora whom ana blocks (trial 26 T9).
+func TestMilterSharedCopyKeepsListsPrivate(t *testing.T) {
+	s, f, _ := start(t, filter.Config{AuthServID: "mx.example.org"})
+	ctx := context.Background()
+	addr := s.Addr().String()
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "ana@example.org", Block: []string{"client.example"}, Action: ptr(filter.ActionTag)}, "t")
+	f.PutPolicy(ctx, filter.Policy{Kind: filter.ScopeRecipient, Key: "bob@example.org", Enabled: ptr(false)}, "t")
+	r := send(t, addr, []string{"ana@example.org", "bob@example.org", "dora@example.net"}, hdr("lunch"), "see you at noon\r\n")
+	if hs := added(r); strings.Contains(hs["X-Spam-Status"], filter.SymbolBlocked) || hs["X-Spam-Status"] == "" {
+		t.Errorf("the copy shared with bob and dora names ana's block list: %v", hs)
+	}
+	r = send(t, addr, []string{"ana@example.org"}, hdr("lunch"), "see you at noon\r\n")
+	if hs := added(r); !strings.Contains(hs["X-Spam-Status"], filter.SymbolBlocked+"=100.00") {
+		t.Errorf("ana's own copy does not say why it is spam: %v", hs)
+	}
+}
