@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/accord-antispam/accord/internal/classify"
 	"github.com/accord-antispam/accord/internal/mail"
@@ -236,6 +238,23 @@ func (s *Service) Run(ctx context.Context, sync, rebuild time.Duration, reload f
 	}
 }
 
+// delimiterIn is the sub-address delimiter an address uses: the first of
+// [filter] recipient_delimiter's characters (by default "+") in its local
+// part; the setting's default is "" in the configuration, so naming the
+// setting printed "".
+func (s *Service) delimiterIn(addr string) string {
+	delims := s.cfg.RecipientDelimiter
+	if delims == "" {
+		delims = "+"
+	}
+	local, _, _ := strings.Cut(addr, "@")
+	if i := strings.IndexAny(local, delims); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(local[i:])
+		return string(r)
+	}
+	return delims
+}
+
 // PutPolicy validates and saves a policy, records who changed it, and
 // applies it at once on this instance.
 func (s *Service) PutPolicy(ctx context.Context, p Policy, by string) (Policy, error) {
@@ -248,7 +267,7 @@ func (s *Service) PutPolicy(ctx context.Context, p Policy, by string) (Policy, e
 		// stored and listed, and never used.
 		if box := s.Mailbox(p.Key); box != p.Key {
 			return p, fmt.Errorf("%w: recipient %q is a sub-address of %s: the filter looks recipients up without the part from %q to the @ ([filter] recipient_delimiter), so this policy would never be used; set it on %s",
-				ErrPolicy, p.Key, box, s.cfg.RecipientDelimiter, box)
+				ErrPolicy, p.Key, box, s.delimiterIn(p.Key), box)
 		}
 	}
 	if err := s.thresholdsInOrder(p); err != nil {
