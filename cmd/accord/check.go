@@ -140,6 +140,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	ef.register(fset)
 	asJSON := fset.Bool("json", false, "print one JSON verdict per message (JSON Lines)")
 	workers := fset.Int("workers", runtime.GOMAXPROCS(0), "messages analysed in parallel")
+	fset.StringVar(&ef.model.config, "config", "", "the node's configuration file (TOML): score with its shared model (a node whose store is PostgreSQL or whose data folder it names), as accord score and learn do")
 	learn := fset.Bool("learn-fetch", false, "the inputs are one mailbox (or one organisation's): trust, in every message, the servers any of them was fetched from (learned from their POP3/IMAP retrieval fields); off, each message is judged alone; not with standard input")
 	fset.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: accord check [flags] FILE|DIR|MBOX|- ...")
@@ -153,6 +154,11 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if len(inputs) == 0 {
 		fset.Usage()
 		return errUsage
+	}
+	dataGiven := false
+	fset.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
+	if ef.model.config != "" && !dataGiven {
+		ef.model.data = "" // the configuration's data folder, as for accord score
 	}
 	if *workers < 1 {
 		*workers = 1

@@ -258,11 +258,11 @@ func (d *filterDoors) stop(ctx context.Context) {
 // cmdPolicy: accord policy set|show|list|delete.
 func cmdPolicy(ctx context.Context, e *env, args []string) error {
 	usage := func() error {
-		fmt.Fprintln(e.stderr, `usage: accord policy set [--data DIR] SCOPE [--enabled=true|false] [--unsure N] [--spam N] [--quarantine N] [--action tag|quarantine|reject]
+		fmt.Fprintln(e.stderr, `usage: accord policy set [--config FILE] [--data DIR] SCOPE [--enabled=true|false] [--unsure N] [--spam N] [--quarantine N] [--action tag|quarantine|reject]
                          [--trust-marketing=true|false] [--allow LIST] [--block LIST]
-       accord policy show [--data DIR] SCOPE      (the scope's own settings and what applies, with where each comes from)
-       accord policy list [--data DIR]
-       accord policy delete [--data DIR] SCOPE
+       accord policy show [--config FILE] [--data DIR] SCOPE      (the scope's own settings and what applies, with where each comes from)
+       accord policy list [--config FILE] [--data DIR]
+       accord policy delete [--config FILE] [--data DIR] SCOPE
 SCOPE is "default", a domain ("example.org") or an address ("ana@example.org"). LIST is comma-separated
 addresses and domains; --allow and --block replace the scope's list ("" empties it); each may be repeated,
 and the lists given add up.`)
@@ -272,6 +272,11 @@ and the lists given add up.`)
 		return usage()
 	}
 	sub := args[0]
+	switch sub {
+	case "set", "show", "list", "delete":
+	default:
+		return usage() // --help, -h, help or a typo, before opening any node
+	}
 	fset, nf := nodeFlagSet(e, "policy "+sub)
 	enabled := fset.String("enabled", "", "filtering on (true) or off (false)")
 	unsure := fset.String("unsure", "", "score at or above which mail is tagged unsure")
@@ -463,22 +468,31 @@ func describePolicy(p filter.Policy) string {
 // administrator (every read of someone's message is audited).
 func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 	usage := func() error {
-		fmt.Fprintln(e.stderr, `usage: accord quarantine list [--data DIR] [--recipient ADDR] [--state held|queued|released|deleted]
-       accord quarantine show [--data DIR] [--raw] ID      (the read is written to the audit log)
-       accord quarantine release [--data DIR] ID           (queued in the node's outbound mail, marked as released so the filter
-                                                            passes it; state queued, then released once the relay took it;
-                                                            the filter learns it as ham)
-       accord quarantine delete [--data DIR] ID`)
+		fmt.Fprintln(e.stderr, `usage: accord quarantine list [--config FILE] [--data DIR] [--recipient ADDR] [--state held|queued|released|deleted] [--limit N]
+                                 (newest first; --limit: at most N, default 10000)
+       accord quarantine show [--config FILE] [--data DIR] [--raw] ID      (the read is written to the audit log; --raw: none
+                                                                            once deleted or released)
+       accord quarantine release [--config FILE] [--data DIR] ID           (queued in the node's outbound mail, marked as released so the filter
+                                                                            passes it; state queued, then released once the relay took it;
+                                                                            the filter learns it as ham)
+       accord quarantine delete [--config FILE] [--data DIR] ID`)
 		return errUsage
 	}
 	if len(args) == 0 {
 		return usage()
 	}
 	sub := args[0]
+	switch sub {
+	case "list", "show", "release", "delete":
+	default:
+		// --help, -h, help or a typo: the usage, before opening any node.
+		return usage()
+	}
 	fset, nf := nodeFlagSet(e, "quarantine "+sub)
 	rcpt := fset.String("recipient", "", "only this recipient's messages")
 	state := fset.String("state", "", "only messages in this state")
 	rawOut := fset.Bool("raw", false, "print the message itself")
+	limit := fset.Int("limit", 10000, "list: at most this many messages, newest first (at most 100000)")
 	pos, err := parseInterleaved(fset, args[1:])
 	if err != nil {
 		return errUsage
@@ -505,7 +519,10 @@ func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 		}
 		switch sub {
 		case "list":
-			hs, err := f.List(ctx, admin, filter.HeldFilter{Recipient: strings.ToLower(*rcpt), State: *state, Limit: 10000})
+			if *limit < 1 || *limit > filter.MaxHeldLimit {
+				return &exitError{code: 2, err: fmt.Errorf("--limit %d: want 1 to %d", *limit, filter.MaxHeldLimit)}
+			}
+			hs, err := f.List(ctx, admin, filter.HeldFilter{Recipient: strings.ToLower(*rcpt), State: *state, Limit: *limit})
 			if err != nil {
 				return err
 			}

@@ -190,3 +190,60 @@ func TestAuthServID(t *testing.T) {
 		t.Errorf("authserv_id: %q", got)
 	}
 }
+
+// TestFilterCommandLine: quarantine --help and policy --help print the
+// usage (naming --config) without opening a node; quarantine list takes
+// --limit; a deleted message's bytes are not printed by show --raw; check
+// takes the node's --config as score does (trial 26 T13, T7).
+func TestFilterCommandLine(t *testing.T) {
+	ctx := context.Background()
+	spam, err := filepath.Abs(filepath.Join("testdata", "spam.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir()) // no node in accord-data here
+	for _, cmd := range []string{"quarantine", "policy"} {
+		code, _, errs := runCmd(t, "", cmd, "--help")
+		if code != 2 || !strings.Contains(errs, "usage: accord "+cmd) || !strings.Contains(errs, "[--config FILE]") || strings.Contains(errs, "no node") {
+			t.Errorf("%s --help: %d %s", cmd, code, errs)
+		}
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	if code, _, errs := runCmd(t, "", "init", "--data", data); code != 0 {
+		t.Fatalf("init: %d %s", code, errs)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(data, "accord.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i, id := range []string{"q-old", "q-new"} {
+		raw := "From: s@x.example\r\nTo: ana@example.org\r\nSubject: held " + id + "\r\n\r\nhello\r\n"
+		if err := st.Hold(ctx, filter.Held{ID: id, Recipient: "ana@example.org", ReceivedAt: now.Add(time.Duration(i) * time.Minute),
+			ExpiresAt: now.Add(time.Hour), Raw: []byte(raw), Size: len(raw), State: filter.StateHeld}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	code, out, errs := runCmd(t, "", "quarantine", "list", "--limit", "1", "--data", data)
+	if code != 0 || !strings.Contains(out, "q-new") || strings.Contains(out, "q-old") {
+		t.Errorf("list --limit 1: %d\n%s%s", code, out, errs)
+	}
+	if code, _, _ := runCmd(t, "", "quarantine", "list", "--limit", "0", "--data", data); code != 2 {
+		t.Errorf("list --limit 0: %d", code)
+	}
+	if code, _, errs := runCmd(t, "", "quarantine", "delete", "--data", data, "q-old"); code != 0 {
+		t.Fatalf("delete: %d %s", code, errs)
+	}
+	code, out, errs = runCmd(t, "", "quarantine", "show", "--raw", "--data", data, "q-old")
+	if code != 1 || strings.Contains(out, "hello") || !strings.Contains(errs, "no longer kept") {
+		t.Errorf("show --raw of a deleted message: %d\n%s%s", code, out, errs)
+	}
+	conf := filepath.Join(t.TempDir(), "accord.toml")
+	if err := os.WriteFile(conf, []byte("data = \""+filepath.ToSlash(data)+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCmd(t, "", "check", "--config", conf, spam); code != 0 {
+		t.Errorf("check --config: %d %s", code, errs)
+	}
+}
