@@ -303,6 +303,7 @@ func cmdScore(ctx context.Context, e *env, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: accord score [flags] FILE|DIR|MBOX|- ...")
 		fmt.Fprintln(e.stderr, "Print \"<score>\\t<class>\\t<source>\" per message: the probability of spam and spam, ham or unsure.")
+		fmt.Fprintln(e.stderr, "The class is the classifier's own band, not the filter's verdict: the filter adds calibrated points (1.53·log-odds + 1.51) to its other symbols.")
 		fs.PrintDefaults()
 	}
 	inputs, err := parseInterleaved(fs, args)

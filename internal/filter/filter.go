@@ -849,7 +849,13 @@ func bayesSymbol(r classify.Result) Symbol {
 	if z >= 0 {
 		name = "ACCORD_BAYES_SPAM"
 	}
-	return Symbol{Name: name, Score: z, Description: "classifier: spam probability " + strconv.FormatFloat(r.Score, 'f', 4, 64), Options: opts}
+	// The description gives the calibration, so that an even probability
+	// adding 1.5 points, or a probability accord score calls unsure adding
+	// enough to reject, reads as what it is (trial 26 T12).
+	desc := "classifier: log-odds " + strconv.FormatFloat(math.Log(p/(1-p)), 'f', 2, 64) + " (spam probability " + strconv.FormatFloat(r.Score, 'f', 4, 64) +
+		"), calibrated to " + strconv.FormatFloat(z, 'f', 2, 64) + " points (" + strconv.FormatFloat(bayesScale, 'f', 2, 64) + "·log-odds + " +
+		strconv.FormatFloat(bayesShift, 'f', 2, 64) + ": the odds of spam measured for such scores; an even score came from spam four times as often as from ham)"
+	return Symbol{Name: name, Score: z, Description: desc, Options: opts}
 }
 
 // Engine symbols: the verdict's findings that speak for spam, with weights
