@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/accord-antispam/accord/internal/classify"
 	"github.com/accord-antispam/accord/internal/connlimit"
 	"github.com/accord-antispam/accord/internal/filter"
 )
@@ -534,12 +535,21 @@ func (s *Server) tell(ctx context.Context, req *request) []byte {
 	var b bytes.Buffer
 	b.WriteString(status(exOK, "EX_OK"))
 	if strings.Contains(set, "local") {
-		if _, err := s.F.Learn(ctx, req.body, class == "spam", "spamd"); errors.Is(err, filter.ErrNotMail) {
+		out, err := s.F.Learn(ctx, req.body, class == "spam", "spamd")
+		if errors.Is(err, filter.ErrNotMail) {
+			// spamc -L shows any refusal as "already un/learned" and
+			// exits 0: the log says what happened.
+			s.Log.Warn("spamd: TELL refused: not a mail message", "err", err)
 			return []byte(status(exDataErr, "EX_DATAERR "+oneLine(err.Error())) + "\r\n")
 		} else if err != nil {
 			return []byte(status(exTempFail, "EX_TEMPFAIL "+oneLine(err.Error())) + "\r\n")
 		}
-		b.WriteString("DidSet: local\r\n")
+		// DidSet says the message was learned now (new, or corrected from
+		// the other class); one already learned as this class gets none,
+		// which spamc shows as "Message was already un/learned".
+		if out != classify.Known {
+			b.WriteString("DidSet: local\r\n")
+		}
 	}
 	b.WriteString("\r\n")
 	return b.Bytes()
