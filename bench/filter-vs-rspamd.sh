@@ -27,7 +27,7 @@ export RS_COUNT=${RS_COUNT:-$(nproc)}
 OUT=${OUT:-bench/out/filter}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-command -v rspamd >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rspamd redis-server >/dev/null; }
+{ command -v rspamd && command -v redis-server; } >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rspamd redis-server >/dev/null; }
 corpus=$(bench/corpus.sh)
 n=$(wc -l < "$corpus/index")
 half=$((n / 2))

@@ -35,7 +35,7 @@ case $FILTER in
   bogofilter) command -v bogofilter >/dev/null || pkgs+=(bogofilter) ;;
   spamprobe) command -v spamprobe >/dev/null || pkgs+=(spamprobe) ;;
   spamassassin) command -v spamd >/dev/null || pkgs+=(spamassassin spamc spamd) ;;
-  rspamd) command -v rspamd >/dev/null || pkgs+=(rspamd redis-server curl) ;;
+  rspamd) { command -v rspamd && command -v redis-server; } >/dev/null || pkgs+=(rspamd redis-server curl) ;;
   accord) ;;
   *) echo "rivals.sh: unknown filter $FILTER" >&2; exit 2 ;;
 esac
