@@ -16,6 +16,9 @@
 # scored), and Accord's throughput as a multiple of rspamd's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Installed before the run enters its network namespace, which has no
+# route out.
+{ command -v rspamd && command -v redis-server; } >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rspamd redis-server >/dev/null; }
 if [ "${ACCORD_IN_NETNS:-}" != 1 ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
   export ACCORD_IN_NETNS=1
   exec unshare --net -- bash -c 'ip link set lo up; exec "$0" "$@"' "$0" "$@"
@@ -27,7 +30,6 @@ export RS_COUNT=${RS_COUNT:-$(nproc)}
 OUT=${OUT:-bench/out/filter}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-{ command -v rspamd && command -v redis-server; } >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rspamd redis-server >/dev/null; }
 corpus=$(bench/corpus.sh)
 n=$(wc -l < "$corpus/index")
 half=$((n / 2))

@@ -24,12 +24,8 @@ RESULTS="$OUT/$FILTER-$PROTOCOL-$ORDER.txt"
 STATE=$(mktemp -d)
 trap 'stop_filter; rm -rf "$STATE"' EXIT
 
-if [ "${ACCORD_IN_NETNS:-}" != 1 ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
-  # Re-run inside a fresh network namespace with only loopback.
-  export ACCORD_IN_NETNS=1
-  exec unshare --net -- bash -c 'ip link set lo up; exec "$0" "$@"' "$0" "$@"
-fi
-
+# Installed before the run enters its network namespace, which has no
+# route out.
 pkgs=()
 case $FILTER in
   bogofilter) command -v bogofilter >/dev/null || pkgs+=(bogofilter) ;;
@@ -41,6 +37,12 @@ case $FILTER in
 esac
 if [ ${#pkgs[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+
+if [ "${ACCORD_IN_NETNS:-}" != 1 ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+  # Re-run inside a fresh network namespace with only loopback.
+  export ACCORD_IN_NETNS=1
+  exec unshare --net -- bash -c 'ip link set lo up; exec "$0" "$@"' "$0" "$@"
 fi
 
 stop_filter() { :; }
