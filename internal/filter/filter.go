@@ -737,6 +737,7 @@ func (s *Service) scan(ctx context.Context, d *Decision) error {
 					names = append(names, n)
 				}
 			}
+			slices.Sort(names) // the lists answer in parallel: one order for every message
 			add(Symbol{Name: "DNSBL_ERROR", Description: "blocklists that failed (a server failure, or the list refused this node's query), left out: " + strings.Join(names, ", "),
 				Options: names})
 		}
